@@ -1,0 +1,23 @@
+#include "bindings/common.h"
+#include "common/cpu_features.h"
+#include "common/parallel.h"
+
+PYBIND11_MODULE(_C, m) {
+  m.doc() = "transformers_fast C++ core: fused CPU kernels and tokenizers";
+  m.def("set_num_threads", &tf::set_num_threads, "Threads used by the C++ kernels.");
+  m.def("get_num_threads", &tf::get_num_threads);
+  m.def("cpu_isa", [] { return tf::isa_name(tf::cpu_isa()); }, "ISA the kernels dispatch to.");
+  m.def("cpu_features", &tf::cpu_feature_string);
+  m.def(
+      "set_isa_cap",
+      [](const std::string& name) {
+        tf::Isa cap = name == "generic" ? tf::Isa::generic
+                      : name == "avx2"  ? tf::Isa::avx2
+                      : name == "avx512" ? tf::Isa::avx512
+                                         : (tf::fail("unknown ISA '", name, "'"), tf::Isa::generic);
+        tf::set_isa_cap(cap);
+      },
+      "Caps the kernel ISA (generic|avx2|avx512); for tests and benchmarks.");
+  tf::bind_kernels(m);
+  tf::bind_tokenizers(m);
+}

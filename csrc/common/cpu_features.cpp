@@ -1,0 +1,116 @@
+#include "common/cpu_features.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <cpuid.h>
+#define TF_X86 1
+#endif
+
+namespace tf {
+namespace {
+
+struct Features {
+  bool avx2 = false, fma = false, avx512f = false, avx512bw = false, avx512vl = false,
+       avx512dq = false, avx512_bf16 = false, avx512_vnni = false, amx = false;
+};
+
+#ifdef TF_X86
+uint64_t xgetbv0() {
+  uint32_t eax, edx;
+  __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+  return (uint64_t(edx) << 32) | eax;
+}
+#endif
+
+Features detect() {
+  Features f;
+#ifdef TF_X86
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
+  bool osxsave = c & (1u << 27);
+  bool fma = c & (1u << 12);
+  if (!osxsave) return f;
+  uint64_t xcr0 = xgetbv0();
+  bool ymm_os = (xcr0 & 0x6) == 0x6;
+  bool zmm_os = (xcr0 & 0xe6) == 0xe6;
+  __cpuid_count(7, 0, a, b, c, d);
+  f.avx2 = ymm_os && (b & (1u << 5));
+  f.fma = ymm_os && fma;
+  f.avx512f = zmm_os && (b & (1u << 16));
+  f.avx512dq = zmm_os && (b & (1u << 17));
+  f.avx512bw = zmm_os && (b & (1u << 30));
+  f.avx512vl = zmm_os && (b & (1u << 31));
+  f.avx512_vnni = zmm_os && (c & (1u << 11));
+  f.amx = d & (1u << 24);
+  unsigned a1, b1, c1, d1;
+  __cpuid_count(7, 1, a1, b1, c1, d1);
+  f.avx512_bf16 = zmm_os && (a1 & (1u << 5));
+#endif
+  return f;
+}
+
+const Features& features() {
+  static const Features f = detect();
+  return f;
+}
+
+Isa detect_isa() {
+  const auto& f = features();
+  Isa best = Isa::generic;
+  if (f.avx2 && f.fma) best = Isa::avx2;
+  if (best == Isa::avx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq) best = Isa::avx512;
+  if (const char* env = std::getenv("TRANSFORMERS_FAST_ISA")) {
+    Isa cap = best;
+    if (!std::strcmp(env, "generic")) cap = Isa::generic;
+    else if (!std::strcmp(env, "avx2")) cap = Isa::avx2;
+    else if (!std::strcmp(env, "avx512")) cap = Isa::avx512;
+    if (static_cast<int>(cap) < static_cast<int>(best)) best = cap;
+  }
+  return best;
+}
+
+std::atomic<int>& isa_cap() {
+  static std::atomic<int> cap{static_cast<int>(Isa::avx512)};
+  return cap;
+}
+
+}  // namespace
+
+Isa cpu_isa() {
+  static const Isa detected = detect_isa();
+  int cap = isa_cap().load(std::memory_order_relaxed);
+  return static_cast<int>(detected) < cap ? detected : static_cast<Isa>(cap);
+}
+
+void set_isa_cap(Isa cap) { isa_cap().store(static_cast<int>(cap)); }
+
+std::string isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::avx512: return "avx512";
+    case Isa::avx2: return "avx2";
+    default: return "generic";
+  }
+}
+
+std::string cpu_feature_string() {
+  const auto& f = features();
+  std::string s;
+  auto add = [&](bool on, const char* name) {
+    if (on) s += (s.empty() ? "" : " ") + std::string(name);
+  };
+  add(f.avx2, "avx2");
+  add(f.fma, "fma");
+  add(f.avx512f, "avx512f");
+  add(f.avx512bw, "avx512bw");
+  add(f.avx512vl, "avx512vl");
+  add(f.avx512dq, "avx512dq");
+  add(f.avx512_bf16, "avx512_bf16");
+  add(f.avx512_vnni, "avx512_vnni");
+  add(f.amx, "amx");
+  return s.empty() ? "none" : s;
+}
+
+}  // namespace tf

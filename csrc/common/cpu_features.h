@@ -1,0 +1,27 @@
+// Runtime CPU ISA detection; kernels are compiled once per ISA and picked with TF_ISA_CALL.
+#pragma once
+#include <string>
+
+namespace tf {
+
+enum class Isa : int { generic = 0, avx2 = 1, avx512 = 2 };
+
+// Best ISA supported by both the CPU and the OS, capped by TRANSFORMERS_FAST_ISA
+// (generic|avx2|avx512) and by set_isa_cap().
+Isa cpu_isa();
+void set_isa_cap(Isa cap);
+std::string isa_name(Isa isa);
+// Human-readable CPU features relevant to benchmarks, e.g. "avx2 fma avx512f avx512_bf16 avx512_vnni".
+std::string cpu_feature_string();
+
+#define TF_ISA_DECLARE(ret, name, params)  \
+  namespace isa_avx512 { ret name params; } \
+  namespace isa_avx2 { ret name params; }   \
+  namespace isa_generic { ret name params; }
+
+#define TF_ISA_CALL(name, ...)                                             \
+  (::tf::cpu_isa() == ::tf::Isa::avx512 ? ::tf::isa_avx512::name(__VA_ARGS__) \
+   : ::tf::cpu_isa() == ::tf::Isa::avx2 ? ::tf::isa_avx2::name(__VA_ARGS__)   \
+                                         : ::tf::isa_generic::name(__VA_ARGS__))
+
+}  // namespace tf

@@ -1,0 +1,61 @@
+// A non-owning view of a dense tensor: the C++ core never sees torch, only this.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "common/check.h"
+
+namespace tf {
+
+enum class DType : int { f32 = 0, f16 = 1, bf16 = 2, i32 = 3, i64 = 4, u8 = 5 };
+
+inline const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::f32: return "float32";
+    case DType::f16: return "float16";
+    case DType::bf16: return "bfloat16";
+    case DType::i32: return "int32";
+    case DType::i64: return "int64";
+    case DType::u8: return "uint8";
+  }
+  return "unknown";
+}
+
+struct TensorView {
+  void* data = nullptr;
+  DType dtype = DType::f32;
+  std::vector<int64_t> shape;
+  std::vector<int64_t> strides;  // in elements
+
+  int64_t dim() const { return static_cast<int64_t>(shape.size()); }
+  int64_t size(int64_t d) const { return shape.at(d < 0 ? d + dim() : d); }
+  int64_t numel() const {
+    int64_t n = 1;
+    for (auto s : shape) n *= s;
+    return n;
+  }
+  bool is_contiguous() const {
+    int64_t expected = 1;
+    for (int64_t d = dim() - 1; d >= 0; --d) {
+      if (shape[d] != 1 && strides[d] != expected) return false;
+      expected *= shape[d];
+    }
+    return true;
+  }
+  template <typename T>
+  T* ptr() const { return static_cast<T*>(data); }
+};
+
+inline void check_tensor(const TensorView& t, const char* name, DType dtype) {
+  TF_CHECK(t.data != nullptr || t.numel() == 0, name, ": null data pointer");
+  TF_CHECK(t.dtype == dtype, name, ": expected ", dtype_name(dtype), ", got ", dtype_name(t.dtype));
+  TF_CHECK(t.shape.size() == t.strides.size(), name, ": shape and strides differ in rank");
+  for (auto s : t.shape) TF_CHECK(s >= 0, name, ": negative size");
+  TF_CHECK(t.is_contiguous(), name, ": must be contiguous");
+}
+
+inline void check_same_shape(const TensorView& a, const char* an, const TensorView& b, const char* bn) {
+  TF_CHECK(a.shape == b.shape, an, " and ", bn, " must have the same shape");
+}
+
+}  // namespace tf

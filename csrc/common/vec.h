@@ -1,0 +1,205 @@
+// A small fp32 SIMD vector whose width follows the ISA the translation unit is compiled for
+// (kernels/*_cpu.cpp are built three times: -mavx512f..., -mavx2 -mfma, and plain).
+// Math functions follow the formulas torch's own vectorized CPU kernels use, so results
+// stay within a few ulp of torch.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#if defined(__AVX512F__) || defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+namespace tf {
+namespace vec {
+
+#if defined(__AVX512F__)
+struct VecF {
+  static constexpr int size = 16;
+  __m512 v;
+  VecF() = default;
+  VecF(__m512 x) : v(x) {}
+  explicit VecF(float x) : v(_mm512_set1_ps(x)) {}
+  static VecF load(const float* p) { return _mm512_loadu_ps(p); }
+  static VecF load(const float* p, int n) { return _mm512_maskz_loadu_ps(tail_mask(n), p); }
+  void store(float* p) const { _mm512_storeu_ps(p, v); }
+  void store(float* p, int n) const { _mm512_mask_storeu_ps(p, tail_mask(n), v); }
+  static __mmask16 tail_mask(int n) { return static_cast<__mmask16>((1u << n) - 1u); }
+  friend VecF operator+(VecF a, VecF b) { return _mm512_add_ps(a.v, b.v); }
+  friend VecF operator-(VecF a, VecF b) { return _mm512_sub_ps(a.v, b.v); }
+  friend VecF operator*(VecF a, VecF b) { return _mm512_mul_ps(a.v, b.v); }
+  friend VecF operator/(VecF a, VecF b) { return _mm512_div_ps(a.v, b.v); }
+  static VecF fmadd(VecF a, VecF b, VecF c) { return _mm512_fmadd_ps(a.v, b.v, c.v); }
+  static VecF max(VecF a, VecF b) { return _mm512_max_ps(a.v, b.v); }
+  static VecF min(VecF a, VecF b) { return _mm512_min_ps(a.v, b.v); }
+  VecF abs() const { return _mm512_abs_ps(v); }
+  // Copies the sign of `sign` onto |this|.
+  VecF with_sign_of(VecF sign) const {
+    __m512i m = _mm512_set1_epi32(0x80000000);
+    __m512i r = _mm512_or_si512(_mm512_andnot_si512(m, _mm512_castps_si512(v)),
+                                _mm512_and_si512(m, _mm512_castps_si512(sign.v)));
+    return _mm512_castsi512_ps(r);
+  }
+  float reduce_add() const { return _mm512_reduce_add_ps(v); }
+  float reduce_max() const { return _mm512_reduce_max_ps(v); }
+  // 2^n for integral-valued float n in the normal range.
+  static VecF pow2n(VecF n) {
+    __m512i i = _mm512_cvtps_epi32(n.v);
+    i = _mm512_slli_epi32(_mm512_add_epi32(i, _mm512_set1_epi32(127)), 23);
+    return _mm512_castsi512_ps(i);
+  }
+  static VecF round(VecF a) { return _mm512_roundscale_ps(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  // NaN-propagating: lanes where `a` is NaN take `a`.
+  // a < b ? t : f, lane-wise.
+  static VecF select_lt(VecF a, VecF b, VecF t, VecF f) {
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a.v, b.v, _CMP_LT_OQ), f.v, t.v);
+  }
+  static VecF keep_nan(VecF a, VecF r) {
+    __mmask16 nan = _mm512_cmp_ps_mask(a.v, a.v, _CMP_UNORD_Q);
+    return _mm512_mask_blend_ps(nan, r.v, a.v);
+  }
+};
+#elif defined(__AVX2__)
+struct VecF {
+  static constexpr int size = 8;
+  __m256 v;
+  VecF() = default;
+  VecF(__m256 x) : v(x) {}
+  explicit VecF(float x) : v(_mm256_set1_ps(x)) {}
+  static VecF load(const float* p) { return _mm256_loadu_ps(p); }
+  static VecF load(const float* p, int n) { return _mm256_maskload_ps(p, tail_mask(n)); }
+  void store(float* p) const { _mm256_storeu_ps(p, v); }
+  void store(float* p, int n) const { _mm256_maskstore_ps(p, tail_mask(n), v); }
+  static __m256i tail_mask(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  friend VecF operator+(VecF a, VecF b) { return _mm256_add_ps(a.v, b.v); }
+  friend VecF operator-(VecF a, VecF b) { return _mm256_sub_ps(a.v, b.v); }
+  friend VecF operator*(VecF a, VecF b) { return _mm256_mul_ps(a.v, b.v); }
+  friend VecF operator/(VecF a, VecF b) { return _mm256_div_ps(a.v, b.v); }
+  static VecF fmadd(VecF a, VecF b, VecF c) { return _mm256_fmadd_ps(a.v, b.v, c.v); }
+  static VecF max(VecF a, VecF b) { return _mm256_max_ps(a.v, b.v); }
+  static VecF min(VecF a, VecF b) { return _mm256_min_ps(a.v, b.v); }
+  VecF abs() const { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+  VecF with_sign_of(VecF sign) const {
+    __m256 m = _mm256_set1_ps(-0.0f);
+    return _mm256_or_ps(_mm256_andnot_ps(m, v), _mm256_and_ps(m, sign.v));
+  }
+  float reduce_add() const {
+    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    __m128 s = _mm_add_ps(lo, hi);
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+  }
+  float reduce_max() const {
+    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    __m128 s = _mm_max_ps(lo, hi);
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+  }
+  static VecF pow2n(VecF n) {
+    __m256i i = _mm256_cvtps_epi32(n.v);
+    i = _mm256_slli_epi32(_mm256_add_epi32(i, _mm256_set1_epi32(127)), 23);
+    return _mm256_castsi256_ps(i);
+  }
+  static VecF round(VecF a) { return _mm256_round_ps(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static VecF select_lt(VecF a, VecF b, VecF t, VecF f) {
+    return _mm256_blendv_ps(f.v, t.v, _mm256_cmp_ps(a.v, b.v, _CMP_LT_OQ));
+  }
+  static VecF keep_nan(VecF a, VecF r) {
+    __m256 nan = _mm256_cmp_ps(a.v, a.v, _CMP_UNORD_Q);
+    return _mm256_blendv_ps(r.v, a.v, nan);
+  }
+};
+#else
+struct VecF {
+  static constexpr int size = 1;
+  float v;
+  VecF() = default;
+  explicit VecF(float x) : v(x) {}
+  static VecF load(const float* p) { return VecF(*p); }
+  static VecF load(const float* p, int n) { return VecF(n > 0 ? *p : 0.0f); }
+  void store(float* p) const { *p = v; }
+  void store(float* p, int n) const {
+    if (n > 0) *p = v;
+  }
+  friend VecF operator+(VecF a, VecF b) { return VecF(a.v + b.v); }
+  friend VecF operator-(VecF a, VecF b) { return VecF(a.v - b.v); }
+  friend VecF operator*(VecF a, VecF b) { return VecF(a.v * b.v); }
+  friend VecF operator/(VecF a, VecF b) { return VecF(a.v / b.v); }
+  static VecF fmadd(VecF a, VecF b, VecF c) { return VecF(std::fma(a.v, b.v, c.v)); }
+  // Same operand order as x86 max/min: the second operand wins on NaN.
+  static VecF max(VecF a, VecF b) { return VecF(a.v > b.v ? a.v : b.v); }
+  static VecF min(VecF a, VecF b) { return VecF(a.v < b.v ? a.v : b.v); }
+  VecF abs() const { return VecF(std::fabs(v)); }
+  VecF with_sign_of(VecF sign) const { return VecF(std::copysign(v, sign.v)); }
+  float reduce_add() const { return v; }
+  float reduce_max() const { return v; }
+  static VecF pow2n(VecF n) {
+    int32_t i = (static_cast<int32_t>(n.v) + 127) << 23;
+    float r;
+    std::memcpy(&r, &i, 4);
+    return VecF(r);
+  }
+  static VecF round(VecF a) { return VecF(std::nearbyint(a.v)); }
+  static VecF select_lt(VecF a, VecF b, VecF t, VecF f) { return a.v < b.v ? t : f; }
+  static VecF keep_nan(VecF a, VecF r) { return std::isnan(a.v) ? a : r; }
+};
+#endif
+
+// exp(x): Cephes range reduction x = n*ln2 + r, degree-5 polynomial (as torch's Vectorized::exp).
+inline VecF exp(VecF x) {
+  const VecF hi(88.3762626647949f), lo(-87.3365478515625f);
+  VecF xc = VecF::min(VecF::max(x, lo), hi);
+  VecF n = VecF::round(xc * VecF(1.44269504088896341f));
+  VecF r = VecF::fmadd(n, VecF(-0.693359375f), xc);
+  r = VecF::fmadd(n, VecF(2.12194440e-4f), r);
+  VecF p(1.9875691500E-4f);
+  p = VecF::fmadd(p, r, VecF(1.3981999507E-3f));
+  p = VecF::fmadd(p, r, VecF(8.3334519073E-3f));
+  p = VecF::fmadd(p, r, VecF(4.1665795894E-2f));
+  p = VecF::fmadd(p, r, VecF(1.6666665459E-1f));
+  p = VecF::fmadd(p, r, VecF(5.0000001201E-1f));
+  VecF r2 = r * r;
+  p = VecF::fmadd(p, r2, r + VecF(1.0f));
+  // Split the scale so n = 128 (x near the top of the range) does not overflow the exponent.
+  VecF half_n = VecF::round(n * VecF(0.5f));
+  VecF res = p * VecF::pow2n(half_n) * VecF::pow2n(n - half_n);
+  // Outside the clamped range exp is 0 below and +inf above.
+  res = VecF::select_lt(x, lo, VecF(0.0f), res);
+  res = VecF::select_lt(hi, x, VecF(INFINITY), res);
+  return VecF::keep_nan(x, res);
+}
+
+// erf(x): Abramowitz & Stegun 7.1.26, the formula torch's Vectorized<float>::erf uses.
+inline VecF erf(VecF x) {
+  VecF ax = x.abs();
+  VecF t = VecF(1.0f) / VecF::fmadd(VecF(0.3275911f), ax, VecF(1.0f));
+  VecF p(1.061405429f);
+  p = VecF::fmadd(p, t, VecF(-1.453152027f));
+  p = VecF::fmadd(p, t, VecF(1.421413741f));
+  p = VecF::fmadd(p, t, VecF(-0.284496736f));
+  p = VecF::fmadd(p, t, VecF(0.254829592f));
+  p = p * t;
+  VecF e = exp(VecF(0.0f) - ax * ax);
+  VecF y = VecF(1.0f) - p * e;
+  return VecF::keep_nan(x, y.with_sign_of(x));
+}
+
+// tanh(x) = sign(x) * (1 - 2 / (exp(2|x|) + 1)); below 0.0625 a short odd series keeps the
+// relative error small near zero.
+inline VecF tanh(VecF x) {
+  VecF ax = x.abs();
+  VecF e = exp(ax + ax);
+  VecF big = VecF(1.0f) - VecF(2.0f) / (e + VecF(1.0f));
+  VecF x2 = ax * ax;
+  VecF small = ax * VecF::fmadd(x2, VecF::fmadd(x2, VecF(2.0f / 15.0f), VecF(-1.0f / 3.0f)), VecF(1.0f));
+  VecF r = VecF::select_lt(ax, VecF(0.0625f), small, big);
+  return VecF::keep_nan(x, r.with_sign_of(x));
+}
+
+}  // namespace vec
+}  // namespace tf

@@ -1,0 +1,36 @@
+import os
+
+import pytest
+import torch
+
+# The C++ ISA paths are exercised by capping the dispatch; every ISA the CPU has is tested.
+from transformers_fast.ops import _backend
+
+
+def available_isas():
+    if not _backend.has_extension():
+        return []
+    order = ["generic", "avx2", "avx512"]
+    best = _backend._C.cpu_isa()
+    return order[: order.index(best) + 1]
+
+
+@pytest.fixture(params=available_isas())
+def isa(request):
+    """Runs a test once per ISA the machine supports (generic, avx2, avx512)."""
+    _backend._C.set_isa_cap(request.param)
+    yield request.param
+    _backend._C.set_isa_cap("avx512")
+
+
+@pytest.fixture(params=[1, 2])
+def threads(request):
+    old = torch.get_num_threads()
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(old)
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)

@@ -1,0 +1,130 @@
+"""What every op shares: loading the C++ core, argument checks, CPU/torch dispatch, registration.
+
+An op calls the C++ kernel when it can (CPU, float32, no autograd needed). Otherwise it runs its
+plain-torch twin: silently when autograd needs gradients (training uses torch ops by design), with
+one warning per op and reason when the extension cannot serve the input (not built, other
+device or dtype), never with a silently wrong answer.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Callable, Optional
+
+import torch
+
+try:
+    from transformers_fast import _C
+except ImportError as err:  # pragma: no cover - exercised only on a broken install
+    _C = None
+    _IMPORT_ERROR = err
+else:
+    _IMPORT_ERROR = None
+
+_DTYPE_CODES = {torch.float32: 0, torch.float16: 1, torch.bfloat16: 2, torch.int32: 3, torch.int64: 4, torch.uint8: 5}
+_FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+_warned: set = set()
+_threads = [0]
+
+
+def has_extension() -> bool:
+    return _C is not None
+
+
+def cpu_isa() -> str:
+    """The ISA the C++ kernels dispatch to on this machine ("avx512", "avx2" or "generic")."""
+    return _C.cpu_isa() if _C is not None else "unavailable"
+
+
+def cpu_features() -> str:
+    return _C.cpu_features() if _C is not None else "unavailable"
+
+
+def view(t: torch.Tensor):
+    """A contiguous tensor as the (data_ptr, dtype, shape, strides) tuple the C++ core takes."""
+    return (t.data_ptr(), _DTYPE_CODES[t.dtype], t.shape, t.stride())
+
+
+def sync_threads() -> None:
+    """Keeps the C++ pool's size equal to torch.get_num_threads()."""
+    n = torch.get_num_threads()
+    if n != _threads[0]:
+        _C.set_num_threads(n)
+        _threads[0] = n
+
+
+def warn_once(op: str, reason: str) -> None:
+    key = (op, reason)
+    if key not in _warned:
+        _warned.add(key)
+        warnings.warn(f"transformers_fast.ops.{op}: {reason}; using the plain torch implementation",
+                      RuntimeWarning, stacklevel=3)
+
+
+def check_tensor(name: str, t, *, float_only: bool = True, ndim_min: int = 0) -> None:
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if float_only and t.dtype not in _FLOAT_DTYPES:
+        raise TypeError(f"{name} must be float32, float16 or bfloat16, got {t.dtype}")
+    if t.dim() < ndim_min:
+        raise ValueError(f"{name} must have at least {ndim_min} dimension(s), got shape {tuple(t.shape)}")
+
+
+def check_same_device_dtype(op: str, ref_name: str, ref: torch.Tensor, **others: Optional[torch.Tensor]) -> None:
+    for name, t in others.items():
+        if t is None:
+            continue
+        if t.device != ref.device:
+            raise ValueError(f"{op}: {name} is on {t.device} but {ref_name} is on {ref.device}")
+        if t.dtype != ref.dtype:
+            raise TypeError(f"{op}: {name} has dtype {t.dtype} but {ref_name} has {ref.dtype}")
+
+
+def needs_grad(*tensors: Optional[torch.Tensor]) -> bool:
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
+def use_cpu_kernel(op: str, *tensors: Optional[torch.Tensor]) -> bool:
+    """True when the C++ CPU kernel can serve these tensors; warns once per reason when it can't."""
+    if needs_grad(*tensors):
+        return False
+    first = next(t for t in tensors if t is not None)
+    if first.device.type != "cpu":
+        warn_once(op, f"no kernel for device {first.device.type} in this build")
+        return False
+    if first.dtype != torch.float32:
+        warn_once(op, f"the CPU kernel takes float32, got {first.dtype}")
+        return False
+    if _C is None:
+        warn_once(op, f"the C++ extension is not available ({_IMPORT_ERROR})")
+        return False
+    sync_threads()
+    return True
+
+
+def is_compiling() -> bool:
+    compiler = getattr(torch, "compiler", None)
+    if compiler is not None and hasattr(compiler, "is_compiling"):
+        return compiler.is_compiling()
+    try:  # torch < 2.3
+        return torch._dynamo.is_compiling()
+    except AttributeError:
+        return False
+
+
+def register_op(name: str, impl: Callable, fake: Callable) -> Optional[Callable]:
+    """Registers impl as the torch.library custom op transformers_fast::name (torch >= 2.4), so that
+    torch.compile treats it as one opaque node with `fake` giving output shapes. Returns the op, or
+    None where this torch has no torch.library.custom_op (eager calls then use impl directly)."""
+    custom_op = getattr(torch.library, "custom_op", None)
+    if custom_op is None:
+        return None
+    op = custom_op(f"transformers_fast::{name}", impl, mutates_args=())
+    op.register_fake(fake)
+    return op
+
+
+def dispatch(op, impl: Callable, *args):
+    """Eager calls go straight to impl (no dispatcher overhead); traced calls go through the op."""
+    if op is not None and is_compiling():
+        return op(*args)
+    return impl(*args)

@@ -1,0 +1,59 @@
+"""GELU (erf or tanh form) and bias + GELU fused."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from transformers_fast.ops import _backend as B
+
+_APPROXIMATE = ("none", "tanh")
+
+
+def _check_approximate(approximate: str) -> None:
+    if approximate not in _APPROXIMATE:
+        raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def _gelu_impl(x: torch.Tensor, approximate: str) -> torch.Tensor:
+    if not B.use_cpu_kernel("gelu", x):
+        return F.gelu(x, approximate=approximate)
+    x = x.contiguous()
+    out = torch.empty_like(x)
+    B._C.gelu(B.view(x), B.view(out), approximate == "tanh")
+    return out
+
+
+def _bias_gelu_impl(x: torch.Tensor, bias: torch.Tensor, approximate: str) -> torch.Tensor:
+    if not B.use_cpu_kernel("bias_gelu", x, bias):
+        return F.gelu(x + bias, approximate=approximate)
+    x = x.contiguous()
+    bias = bias.contiguous()
+    out = torch.empty_like(x)
+    B._C.bias_gelu(B.view(x), B.view(bias), B.view(out), approximate == "tanh")
+    return out
+
+
+_gelu_op = B.register_op("gelu", _gelu_impl, lambda x, approximate: torch.empty_like(x))
+_bias_gelu_op = B.register_op("bias_gelu", _bias_gelu_impl, lambda x, bias, approximate: torch.empty_like(x))
+
+
+def gelu(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
+    """GELU: exact erf form (approximate="none") or tanh form, as torch.nn.functional.gelu."""
+    B.check_tensor("x", x)
+    _check_approximate(approximate)
+    if B.needs_grad(x):
+        return F.gelu(x, approximate=approximate)
+    return B.dispatch(_gelu_op, _gelu_impl, x, approximate)
+
+
+def bias_gelu(x: torch.Tensor, bias: torch.Tensor, approximate: str = "none") -> torch.Tensor:
+    """gelu(x + bias) in one pass; bias has shape [x.shape[-1]]."""
+    B.check_tensor("x", x, ndim_min=1)
+    B.check_tensor("bias", bias)
+    B.check_same_device_dtype("bias_gelu", "x", x, bias=bias)
+    if bias.dim() != 1 or bias.shape[0] != x.shape[-1]:
+        raise ValueError(f"bias_gelu: bias must have shape [{x.shape[-1]}], got {tuple(bias.shape)}")
+    _check_approximate(approximate)
+    if B.needs_grad(x, bias):
+        return F.gelu(x + bias, approximate=approximate)
+    return B.dispatch(_bias_gelu_op, _bias_gelu_impl, x, bias, approximate)
