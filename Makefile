@@ -4,7 +4,7 @@ PYTHON ?= python3
 TORCH_SPEC ?= torch==2.13.0+cpu
 CONSTRAINTS := build/constraints.txt
 
-.PHONY: install demo test bench fuzz clean
+.PHONY: install build demo test bench fuzz clean
 
 install:
 	@$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install "$(TORCH_SPEC)"
@@ -13,6 +13,10 @@ install:
 	$(PYTHON) -c "import torch; print('torch==' + torch.__version__)" > $(CONSTRAINTS)
 	$(PYTHON) -m pip install -c $(CONSTRAINTS) pybind11 ninja "cmake>=3.18" setuptools wheel
 	$(PYTHON) -m pip install -c $(CONSTRAINTS) --no-build-isolation -e ".[test]"
+
+# Rebuilds the extension in place (for a worktree used with PYTHONPATH=$$PWD).
+build:
+	$(PYTHON) setup.py -q build_ext --inplace
 
 demo: install
 	$(PYTHON) -m transformers_fast.cli demo
