@@ -4,6 +4,7 @@
 #include <pybind11/stl.h>
 
 #include <cstdint>
+#include <optional>
 #include <tuple>
 #include <vector>
 
@@ -24,6 +25,17 @@ inline TensorView to_view(const TensorArg& a) {
   v.strides = std::get<3>(a);
   return v;
 }
+
+using OptTensorArg = std::optional<TensorArg>;
+
+// An optional tensor argument as a TensorView* (nullptr when None).
+struct OptView {
+  std::optional<TensorView> v;
+  explicit OptView(const OptTensorArg& a) {
+    if (a) v = to_view(*a);
+  }
+  const TensorView* get() const { return v ? &*v : nullptr; }
+};
 
 void bind_kernels(py::module_& m);
 void bind_tokenizers(py::module_& m);

@@ -1,5 +1,6 @@
 #include "bindings/common.h"
 #include "kernels/activation.h"
+#include "kernels/layer_norm.h"
 
 namespace tf {
 
@@ -18,6 +19,15 @@ void bind_kernels(py::module_& m) {
         gelu(to_view(x), &b, to_view(out), tanh ? GeluKind::tanh : GeluKind::erf);
       },
       py::arg("x"), py::arg("bias"), py::arg("out"), py::arg("tanh"), nogil);
+  m.def(
+      "add_layer_norm",
+      [](const TensorArg& x, const OptTensorArg& residual, const OptTensorArg& x_bias, const OptTensorArg& weight,
+         const OptTensorArg& bias, const TensorArg& out, double eps) {
+        OptView r(residual), xb(x_bias), w(weight), b(bias);
+        add_layer_norm(to_view(x), r.get(), xb.get(), w.get(), b.get(), to_view(out), eps);
+      },
+      py::arg("x"), py::arg("residual"), py::arg("x_bias"), py::arg("weight"), py::arg("bias"), py::arg("out"),
+      py::arg("eps"), nogil);
 }
 
 }  // namespace tf

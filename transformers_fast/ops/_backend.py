@@ -44,6 +44,10 @@ def view(t: torch.Tensor):
     return (t.data_ptr(), _DTYPE_CODES[t.dtype], t.shape, t.stride())
 
 
+def view_opt(t: Optional[torch.Tensor]):
+    return None if t is None else view(t)
+
+
 def sync_threads() -> None:
     """Keeps the C++ pool's size equal to torch.get_num_threads()."""
     n = torch.get_num_threads()
@@ -77,6 +81,32 @@ def check_same_device_dtype(op: str, ref_name: str, ref: torch.Tensor, **others:
             raise ValueError(f"{op}: {name} is on {t.device} but {ref_name} is on {ref.device}")
         if t.dtype != ref.dtype:
             raise TypeError(f"{op}: {name} has dtype {t.dtype} but {ref_name} has {ref.dtype}")
+
+
+def check_vector(op: str, name: str, t: Optional[torch.Tensor], n: int) -> None:
+    """An optional per-feature parameter (bias, weight) must have shape [n]."""
+    if t is None:
+        return
+    check_tensor(name, t)
+    if t.dim() != 1 or t.shape[0] != n:
+        raise ValueError(f"{op}: {name} must have shape [{n}], got {tuple(t.shape)}")
+
+
+def check_same_shape(op: str, ref_name: str, ref: torch.Tensor, name: str, t: torch.Tensor) -> None:
+    if t.shape != ref.shape:
+        raise ValueError(f"{op}: {name} must have the shape of {ref_name} {tuple(ref.shape)}, got {tuple(t.shape)}")
+
+
+def check_number(op: str, name: str, value, *, minimum: Optional[float] = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{op}: {name} must be a number, got {type(value).__name__}")
+    if minimum is not None and not value >= minimum:
+        raise ValueError(f"{op}: {name} must be >= {minimum}, got {value}")
+    return float(value)
+
+
+def contiguous(*tensors: Optional[torch.Tensor]):
+    return tuple(None if t is None else t.contiguous() for t in tensors)
 
 
 def needs_grad(*tensors: Optional[torch.Tensor]) -> bool:

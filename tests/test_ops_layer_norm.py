@@ -1,0 +1,128 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from transformers_fast import ops
+
+COLS = [1, 7, 83, 768, 769, 1024, 4096]
+ROWS = [1, 3, 17]
+
+
+def reference(x, residual, weight, bias, eps, x_bias):
+    # float64 LayerNorm written out, independent of our kernel and of F.layer_norm.
+    v = x.double()
+    if x_bias is not None:
+        v = v + x_bias.double()
+    if residual is not None:
+        v = v + residual.double()
+    mean = v.mean(-1, keepdim=True)
+    var = (v - mean).pow(2).mean(-1, keepdim=True)
+    y = (v - mean) / torch.sqrt(var + eps)
+    if weight is not None:
+        y = y * weight.double()
+    if bias is not None:
+        y = y + bias.double()
+    return y.float()
+
+
+@pytest.mark.parametrize("variant", ["plain", "residual", "residual+x_bias"])
+@pytest.mark.parametrize("cols", COLS)
+@pytest.mark.parametrize("rows", ROWS)
+def test_add_layer_norm_matches_reference(isa, rows, cols, variant):
+    x = torch.randn(rows, cols) * 2 + 0.5
+    w, b = torch.randn(cols), torch.randn(cols)
+    residual = torch.randn(rows, cols) if variant != "plain" else None
+    x_bias = torch.randn(cols) if variant == "residual+x_bias" else None
+    want = reference(x, residual, w, b, 1e-5, x_bias)
+    if variant == "plain":
+        got = ops.layer_norm(x, w, b, 1e-5)
+    else:
+        got = ops.add_layer_norm(x, residual, w, b, 1e-5, x_bias=x_bias)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_padded_batch_constant_rows_and_no_affine(isa):
+    # [batch, seq, hidden] with padded (all-zero) positions: zero variance gives bias, like torch.
+    x = torch.randn(3, 5, 768)
+    x[1, 3:] = 0
+    x[2, 1:] = 7.0
+    res = torch.randn(3, 5, 768)
+    res[1, 3:] = 0
+    w, b = torch.randn(768), torch.randn(768)
+    torch.testing.assert_close(ops.add_layer_norm(x, res, w, b), F.layer_norm(x + res, (768,), w, b),
+                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(ops.layer_norm(x, None, None, 1e-12), reference(x, None, None, None, 1e-12, None),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_strided_inputs_are_handled(isa):
+    x = torch.randn(83, 6).t()  # last dim not contiguous
+    res = torch.randn(6, 166)[:, ::2]
+    w, b = torch.randn(83), torch.randn(83)
+    assert not x.is_contiguous() and not res.is_contiguous()
+    torch.testing.assert_close(ops.add_layer_norm(x, res, w, b), F.layer_norm(x + res, (83,), w, b),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_nan_and_inf_like_torch(isa):
+    x = torch.randn(4, 33)
+    x[0, 3] = float("nan")
+    x[1, 5] = float("inf")
+    x[2, 0] = -float("inf")
+    w, b = torch.randn(33), torch.randn(33)
+    torch.testing.assert_close(ops.layer_norm(x, w, b), F.layer_norm(x, (33,), w, b), equal_nan=True,
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_threads_give_identical_results(threads):
+    x, res = torch.randn(64, 768), torch.randn(64, 768)
+    w, b, xb = torch.randn(768), torch.randn(768), torch.randn(768)
+    torch.set_num_threads(1)
+    one = ops.add_layer_norm(x, res, w, b, x_bias=xb)
+    torch.set_num_threads(2)
+    assert torch.equal(ops.add_layer_norm(x, res, w, b, x_bias=xb), one)
+
+
+def test_empty_input():
+    assert ops.layer_norm(torch.empty(0, 8), torch.ones(8), torch.zeros(8)).shape == (0, 8)
+
+
+def test_bad_input_raises_clear_errors():
+    x, w, b = torch.randn(3, 4), torch.randn(4), torch.randn(4)
+    with pytest.raises(TypeError, match="x must be"):
+        ops.layer_norm(torch.arange(4), w, b)
+    with pytest.raises(ValueError, match="weight must have shape"):
+        ops.layer_norm(x, torch.randn(5), b)
+    with pytest.raises(ValueError, match="x_bias must have shape"):
+        ops.add_layer_norm(x, x, w, b, x_bias=torch.randn(3))
+    with pytest.raises(ValueError, match="residual must have the shape"):
+        ops.add_layer_norm(x, torch.randn(3, 5), w, b)
+    with pytest.raises(TypeError, match="residual has dtype"):
+        ops.add_layer_norm(x, x.half(), w, b)
+    with pytest.raises(ValueError, match="eps"):
+        ops.layer_norm(x, w, b, eps=-1.0)
+    with pytest.raises(TypeError, match="eps"):
+        ops.layer_norm(x, w, b, eps="1e-5")
+    with pytest.raises(ValueError, match="on meta"):
+        ops.layer_norm(x, w, torch.randn(4, device="meta"))
+    with pytest.raises(ValueError, match="at least 1"):
+        ops.layer_norm(torch.tensor(1.0), None, None)
+
+
+def test_bfloat16_falls_back_to_torch():
+    x = torch.randn(3, 16, dtype=torch.bfloat16)
+    w, b = torch.randn(16, dtype=torch.bfloat16), torch.randn(16, dtype=torch.bfloat16)
+    with pytest.warns(RuntimeWarning, match="float32"):
+        got = ops.layer_norm(x, w, b)
+    torch.testing.assert_close(got, F.layer_norm(x, (16,), w, b))
+
+
+def test_autograd_uses_torch_path():
+    x = torch.randn(5, 7, requires_grad=True)
+    w = torch.randn(7, requires_grad=True)
+    res = torch.randn(5, 7)
+    ops.add_layer_norm(x, res, w, None).sum().backward()
+    x2, w2 = x.detach().clone().requires_grad_(), w.detach().clone().requires_grad_()
+    F.layer_norm(x2 + res, (7,), w2, None).sum().backward()
+    torch.testing.assert_close(x.grad, x2.grad)
+    torch.testing.assert_close(w.grad, w2.grad)

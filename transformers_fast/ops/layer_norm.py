@@ -1,0 +1,57 @@
+"""LayerNorm and residual add + LayerNorm fused (one pass over each row, fp32 statistics)."""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+
+from transformers_fast.ops import _backend as B
+
+
+def _reference(x, residual, weight, bias, eps, x_bias):
+    if x_bias is not None:
+        x = x + x_bias
+    if residual is not None:
+        x = x + residual
+    return F.layer_norm(x, x.shape[-1:], weight, bias, eps)
+
+
+def _add_layer_norm_impl(x: torch.Tensor, residual: Optional[torch.Tensor], weight: Optional[torch.Tensor],
+                         bias: Optional[torch.Tensor], eps: float, x_bias: Optional[torch.Tensor]) -> torch.Tensor:
+    if not B.use_cpu_kernel("add_layer_norm", x, residual, weight, bias, x_bias):
+        return _reference(x, residual, weight, bias, eps, x_bias)
+    x, residual, weight, bias, x_bias = B.contiguous(x, residual, weight, bias, x_bias)
+    out = torch.empty_like(x)
+    B._C.add_layer_norm(B.view(x), B.view_opt(residual), B.view_opt(x_bias), B.view_opt(weight),
+                        B.view_opt(bias), B.view(out), eps)
+    return out
+
+
+_op = B.register_op("add_layer_norm", _add_layer_norm_impl,
+                    lambda x, residual, weight, bias, eps, x_bias: torch.empty_like(x))
+
+
+def add_layer_norm(x: torch.Tensor, residual: Optional[torch.Tensor], weight: Optional[torch.Tensor],
+                   bias: Optional[torch.Tensor], eps: float = 1e-5,
+                   x_bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """LayerNorm(x + x_bias + residual) over the last dim, in one pass; residual has x's shape,
+    x_bias/weight/bias have shape [x.shape[-1]] (each may be None)."""
+    B.check_tensor("x", x, ndim_min=1)
+    n = x.shape[-1]
+    if residual is not None:
+        B.check_tensor("residual", residual)
+        B.check_same_shape("add_layer_norm", "x", x, "residual", residual)
+    for name, t in (("weight", weight), ("bias", bias), ("x_bias", x_bias)):
+        B.check_vector("add_layer_norm", name, t, n)
+    B.check_same_device_dtype("add_layer_norm", "x", x, residual=residual, weight=weight, bias=bias, x_bias=x_bias)
+    eps = B.check_number("add_layer_norm", "eps", eps, minimum=0.0)
+    if B.needs_grad(x, residual, weight, bias, x_bias):
+        return _reference(x, residual, weight, bias, eps, x_bias)
+    return B.dispatch(_op, _add_layer_norm_impl, x, residual, weight, bias, eps, x_bias)
+
+
+def layer_norm(x: torch.Tensor, weight: Optional[torch.Tensor], bias: Optional[torch.Tensor],
+               eps: float = 1e-5) -> torch.Tensor:
+    """F.layer_norm(x, x.shape[-1:], weight, bias, eps)."""
+    return add_layer_norm(x, None, weight, bias, eps)
