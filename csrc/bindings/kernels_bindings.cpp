@@ -1,6 +1,7 @@
 #include "bindings/common.h"
 #include "kernels/activation.h"
 #include "kernels/layer_norm.h"
+#include "kernels/softmax.h"
 
 namespace tf {
 
@@ -28,6 +29,15 @@ void bind_kernels(py::module_& m) {
       },
       py::arg("x"), py::arg("residual"), py::arg("x_bias"), py::arg("weight"), py::arg("bias"), py::arg("out"),
       py::arg("eps"), nogil);
+  m.def(
+      "masked_softmax",
+      [](const TensorArg& scores, const OptTensorArg& mask, const OptTensorArg& lengths, const TensorArg& out,
+         double scale, bool causal) {
+        OptView mk(mask), len(lengths);
+        masked_softmax(to_view(scores), mk.get(), len.get(), to_view(out), scale, causal);
+      },
+      py::arg("scores"), py::arg("mask"), py::arg("lengths"), py::arg("out"), py::arg("scale"), py::arg("causal"),
+      nogil);
 }
 
 }  // namespace tf

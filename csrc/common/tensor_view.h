@@ -46,12 +46,14 @@ struct TensorView {
   T* ptr() const { return static_cast<T*>(data); }
 };
 
-inline void check_tensor(const TensorView& t, const char* name, DType dtype) {
+// contiguous=false accepts any non-negative strides (broadcast views with stride 0, row strides).
+inline void check_tensor(const TensorView& t, const char* name, DType dtype, bool contiguous = true) {
   TF_CHECK(t.data != nullptr || t.numel() == 0, name, ": null data pointer");
   TF_CHECK(t.dtype == dtype, name, ": expected ", dtype_name(dtype), ", got ", dtype_name(t.dtype));
   TF_CHECK(t.shape.size() == t.strides.size(), name, ": shape and strides differ in rank");
   for (auto s : t.shape) TF_CHECK(s >= 0, name, ": negative size");
-  TF_CHECK(t.is_contiguous(), name, ": must be contiguous");
+  for (auto s : t.strides) TF_CHECK(s >= 0, name, ": negative stride");
+  TF_CHECK(!contiguous || t.is_contiguous(), name, ": must be contiguous");
 }
 
 inline void check_same_shape(const TensorView& a, const char* an, const TensorView& b, const char* bn) {

@@ -11,7 +11,14 @@
 #include <immintrin.h>
 #endif
 
+#ifndef TF_ISA_NS
+#error "vec.h is for csrc/kernels/*_cpu.cpp, which are compiled once per ISA with TF_ISA_NS set"
+#endif
+
+// Inside the per-ISA namespace, so that the AVX-512, AVX2 and generic copies of these inline
+// functions never merge at link time (one definition per ISA).
 namespace tf {
+namespace TF_ISA_NS {
 namespace vec {
 
 #if defined(__AVX512F__)
@@ -202,4 +209,5 @@ inline VecF tanh(VecF x) {
 }
 
 }  // namespace vec
+}  // namespace TF_ISA_NS
 }  // namespace tf

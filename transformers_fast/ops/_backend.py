@@ -105,6 +105,22 @@ def check_number(op: str, name: str, value, *, minimum: Optional[float] = None) 
     return float(value)
 
 
+def check_lengths(op: str, name: str, t, ref: torch.Tensor, count: int, maximum: int) -> torch.Tensor:
+    """Per-sequence lengths: an int32/int64 tensor [count] on ref's device with values in [0, maximum].
+    Returned as contiguous int64 (what the C++ core takes)."""
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{op}: {name} must be a torch.Tensor, got {type(t).__name__}")
+    if t.dtype not in (torch.int32, torch.int64):
+        raise TypeError(f"{op}: {name} must be int32 or int64, got {t.dtype}")
+    if t.device != ref.device:
+        raise ValueError(f"{op}: {name} is on {t.device} but the inputs are on {ref.device}")
+    if t.dim() != 1 or t.shape[0] != count:
+        raise ValueError(f"{op}: {name} must have shape [{count}], got {tuple(t.shape)}")
+    if t.numel() and not is_compiling() and (int(t.min()) < 0 or int(t.max()) > maximum):
+        raise ValueError(f"{op}: {name} values must be in [0, {maximum}], got {t.tolist()}")
+    return t.to(torch.int64).contiguous()
+
+
 def contiguous(*tensors: Optional[torch.Tensor]):
     return tuple(None if t is None else t.contiguous() for t in tensors)
 

@@ -1,0 +1,65 @@
+// Softmax over the last dim with an additive mask, per-sequence key lengths and/or a causal limit.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "common/cpu_features.h"
+#include "common/tensor_view.h"
+
+namespace tf {
+
+struct MaskedSoftmaxArgs {
+  const float* scores = nullptr;  // [rows, cols] (leading dims flattened)
+  float* out = nullptr;           // [rows, cols]
+  int64_t rows = 0, cols = 0;
+  std::vector<int64_t> lead_shape;   // scores.shape[:-1]
+  const float* mask = nullptr;       // additive, broadcast to scores.shape, last dim contiguous
+  std::vector<int64_t> mask_lead_strides;  // mask strides of the leading dims (0 where broadcast)
+  const int64_t* lengths = nullptr;  // [lead_shape[0]]: keys >= length are excluded
+  int64_t queries = 1;               // scores.shape[-2] (for causal)
+  bool causal = false;               // key j allowed iff j <= i + (valid_keys - queries)
+  float scale = 1.0f;
+};
+
+TF_ISA_DECLARE(void, masked_softmax_cpu, (const MaskedSoftmaxArgs& args))
+
+// Rows whose every key is excluded by lengths/causal are all zeros.
+inline void masked_softmax(const TensorView& scores, const TensorView* mask, const TensorView* lengths,
+                           const TensorView& out, double scale, bool causal) {
+  check_tensor(scores, "scores", DType::f32);
+  check_tensor(out, "out", DType::f32);
+  check_same_shape(scores, "scores", out, "out");
+  TF_CHECK(scores.dim() >= 1, "scores: needs at least one dimension");
+  MaskedSoftmaxArgs a;
+  a.scores = scores.ptr<float>();
+  a.out = out.ptr<float>();
+  a.cols = scores.size(-1);
+  a.rows = a.cols == 0 ? 0 : scores.numel() / a.cols;
+  a.lead_shape.assign(scores.shape.begin(), scores.shape.end() - 1);
+  a.scale = static_cast<float>(scale);
+  a.causal = causal;
+  if (causal) {
+    TF_CHECK(scores.dim() >= 2, "scores: causal needs [..., queries, keys]");
+    a.queries = scores.size(-2);
+  }
+  if (mask) {
+    check_tensor(*mask, "mask", DType::f32, /*contiguous=*/false);
+    TF_CHECK(mask->shape == scores.shape, "mask: must be expanded to the shape of scores");
+    TF_CHECK(a.cols <= 1 || mask->strides.back() == 1, "mask: last dim must be contiguous");
+    a.mask = mask->ptr<float>();
+    a.mask_lead_strides.assign(mask->strides.begin(), mask->strides.end() - 1);
+  }
+  if (lengths) {
+    check_tensor(*lengths, "lengths", DType::i64);
+    TF_CHECK(scores.dim() >= 2 && lengths->dim() == 1 && lengths->size(0) == scores.size(0),
+             "lengths: expected shape [", scores.dim() >= 2 ? scores.size(0) : 0, "]");
+    for (int64_t b = 0; b < lengths->size(0); ++b) {
+      int64_t n = lengths->ptr<int64_t>()[b];
+      TF_CHECK(n >= 0 && n <= a.cols, "lengths: values must be in [0, ", a.cols, "], got ", n);
+    }
+    a.lengths = lengths->ptr<int64_t>();
+  }
+  TF_ISA_CALL(masked_softmax_cpu, a);
+}
+
+}  // namespace tf

@@ -1,0 +1,132 @@
+import pytest
+import torch
+
+from transformers_fast import ops
+
+COLS = [1, 7, 83, 768, 769, 1024, 4096]
+VARIANTS = ["none", "bert_padding", "additive_full", "lengths", "causal", "lengths+causal"]
+
+
+def reference(scores, additive, lengths, scale, causal):
+    # float64, written out: excluded keys (lengths/causal) get probability 0, empty rows are 0.
+    b, h, sq, sk = scores.shape
+    x = scores.double() * scale
+    if additive is not None:
+        x = x + additive.double()
+    allowed = torch.ones(b, 1, sq, sk, dtype=torch.bool)
+    for bi in range(b):
+        n = sk if lengths is None else int(lengths[bi])
+        for i in range(sq):
+            limit = min(n, i + (n - sq) + 1) if causal else n
+            allowed[bi, 0, i, max(limit, 0):] = False
+    x = x.masked_fill(~allowed, -float("inf"))
+    p = torch.exp(x - x.amax(-1, keepdim=True))
+    p = p / p.sum(-1, keepdim=True)
+    return p.masked_fill(~allowed, 0.0).float()
+
+
+def make_case(variant, sk):
+    b, h, sq = 3, 2, 5
+    scores = torch.randn(b, h, sq, sk) * 4
+    additive, lengths = None, None
+    if variant == "bert_padding":
+        keep = torch.ones(b, sk)
+        keep[1, max(sk // 2, 1):] = 0
+        additive = ((1.0 - keep) * -10000.0).view(b, 1, 1, sk)
+    elif variant == "additive_full":
+        additive = torch.randn(b, h, sq, sk)
+        additive[0, 1, 2, sk // 3:] = -float("inf")
+    if "lengths" in variant:
+        lengths = torch.tensor([sk, 0, max(sk - 3, 1)])
+    return scores, additive, lengths, "causal" in variant
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("cols", COLS)
+def test_masked_softmax_matches_reference(isa, cols, variant):
+    scores, additive, lengths, causal = make_case(variant, cols)
+    want = reference(scores, additive, lengths, 0.125, causal)
+    mask = lengths if lengths is not None else additive
+    got = ops.masked_softmax(scores, mask, scale=0.125, causal=causal)
+    # additive_full has one all -inf row: NaN there, as torch.
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6, equal_nan=True)
+
+
+def test_lengths_as_int32_and_2d_scores(isa):
+    scores = torch.randn(4, 11)
+    lengths = torch.tensor([11, 3, 0, 1], dtype=torch.int32)
+    got = ops.masked_softmax(scores, lengths)
+    for r, n in enumerate(lengths.tolist()):
+        want = torch.zeros(11)
+        if n:
+            want[:n] = torch.softmax(scores[r, :n], -1)
+        torch.testing.assert_close(got[r], want, rtol=1e-5, atol=1e-6)
+
+
+def test_all_minus_inf_rows_are_nan_like_torch_and_strided_scores(isa):
+    scores = torch.randn(2, 6, 40).transpose(1, 2)  # [2, 40, 6], last dim strided
+    mask = torch.zeros(2, 40, 6)
+    mask[1, 7] = -float("inf")
+    got = ops.masked_softmax(scores, mask)
+    want = torch.softmax(scores + mask, -1)
+    assert torch.isnan(got[1, 7]).all()
+    torch.testing.assert_close(got, want, equal_nan=True, rtol=1e-5, atol=1e-6)
+
+
+def test_nan_and_inf_scores_like_torch(isa):
+    scores = torch.randn(4, 37)
+    scores[0, 3] = float("nan")
+    scores[1, 30] = float("inf")
+    scores[2, 36] = -float("inf")
+    torch.testing.assert_close(ops.masked_softmax(scores), torch.softmax(scores, -1), equal_nan=True,
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_mask_broadcast_over_keys(isa):
+    scores = torch.randn(2, 3, 9)
+    mask = torch.randn(2, 3, 1)  # broadcast along the last dim: a stride-0 key axis
+    torch.testing.assert_close(ops.masked_softmax(scores, mask), torch.softmax(scores + mask, -1),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_threads_give_identical_results(threads):
+    scores = torch.randn(8, 12, 128, 128)
+    mask = torch.randn(8, 1, 1, 128)
+    torch.set_num_threads(1)
+    one = ops.masked_softmax(scores, mask, 0.125)
+    torch.set_num_threads(2)
+    assert torch.equal(ops.masked_softmax(scores, mask, 0.125), one)
+
+
+def test_bad_input_raises_clear_errors():
+    s = torch.randn(2, 3, 4)
+    with pytest.raises(ValueError, match="does not broadcast"):
+        ops.masked_softmax(s, torch.randn(3, 3, 4))
+    with pytest.raises(ValueError, match=r"mask must have shape \[2\]"):
+        ops.masked_softmax(s, torch.tensor([1, 2, 3]))
+    with pytest.raises(ValueError, match=r"values must be in \[0, 4\]"):
+        ops.masked_softmax(s, torch.tensor([1, 5]))
+    with pytest.raises(ValueError, match=r"values must be in"):
+        ops.masked_softmax(s, torch.tensor([-1, 2]))
+    with pytest.raises(TypeError, match="mask must be"):
+        ops.masked_softmax(s, torch.ones(2, 3, 4, dtype=torch.bool))
+    with pytest.raises(TypeError, match="mask has dtype"):
+        ops.masked_softmax(s, torch.zeros(4, dtype=torch.float16))
+    with pytest.raises(ValueError, match="at least 2"):
+        ops.masked_softmax(torch.randn(5), causal=True)
+    with pytest.raises(TypeError, match="scale"):
+        ops.masked_softmax(s, scale=None)
+    with pytest.raises(ValueError, match="on meta"):
+        ops.masked_softmax(s, torch.zeros(4, device="meta"))
+
+
+def test_autograd_and_bfloat16_use_torch_path():
+    s = torch.randn(2, 5, 6, requires_grad=True)
+    lengths = torch.tensor([6, 2])
+    got = ops.masked_softmax(s, lengths, causal=True)
+    want = reference(s.detach().unsqueeze(1), None, lengths, 1.0, True).squeeze(1)
+    torch.testing.assert_close(got.detach(), want, rtol=1e-5, atol=1e-6)
+    got.sum().backward()
+    assert s.grad is not None
+    with pytest.warns(RuntimeWarning, match="float32"):
+        ops.masked_softmax(torch.randn(2, 4, dtype=torch.bfloat16))

@@ -1,0 +1,86 @@
+"""Softmax over the last dim with an additive mask, per-sequence key lengths, and/or a causal limit."""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+from transformers_fast.ops import _backend as B
+
+
+def allowed_keys(ndim: int, queries: int, keys: int, lengths: Optional[torch.Tensor], causal: bool,
+                 device) -> Optional[torch.Tensor]:
+    """Bool mask broadcastable to [..., queries, keys] (batch first): key j is allowed iff
+    j < length and, when causal, j <= i + (length - queries). None when everything is allowed."""
+    if lengths is None and not causal:
+        return None
+    j = torch.arange(keys, device=device)
+    valid = torch.tensor(keys, device=device) if lengths is None else lengths.view(-1, *[1] * (ndim - 1))
+    allowed = j < valid
+    if causal:
+        i = torch.arange(queries, device=device).view(queries, 1)
+        allowed = allowed & (j <= i + (valid - queries))
+    return allowed
+
+
+def _reference(scores, mask, lengths, scale, causal):
+    x = scores * scale
+    if mask is not None:
+        x = x + mask
+    allowed = allowed_keys(scores.dim(), scores.shape[-2] if scores.dim() >= 2 else 1, scores.shape[-1],
+                           lengths, causal, scores.device)
+    if allowed is None:
+        return torch.softmax(x, -1)
+    return torch.softmax(x.masked_fill(~allowed, -float("inf")), -1).masked_fill(~allowed, 0.0)
+
+
+def _masked_softmax_impl(scores: torch.Tensor, mask: Optional[torch.Tensor], lengths: Optional[torch.Tensor],
+                         scale: float, causal: bool) -> torch.Tensor:
+    if not B.use_cpu_kernel("masked_softmax", scores, mask):
+        return _reference(scores, mask, lengths, scale, causal)
+    scores = scores.contiguous()
+    if mask is not None:
+        mask = mask.expand(scores.shape)
+        if scores.shape[-1] > 1 and mask.stride(-1) != 1:
+            mask = mask.contiguous()
+    out = torch.empty_like(scores)
+    B._C.masked_softmax(B.view(scores), B.view_opt(mask), B.view_opt(lengths), B.view(out), scale, causal)
+    return out
+
+
+_op = B.register_op("masked_softmax", _masked_softmax_impl,
+                    lambda scores, mask, lengths, scale, causal: torch.empty_like(scores))
+
+
+def masked_softmax(scores: torch.Tensor, mask: Optional[torch.Tensor] = None, scale: float = 1.0,
+                   causal: bool = False) -> torch.Tensor:
+    """softmax(scores * scale + mask) over the last dim.
+
+    mask is either an additive float tensor broadcastable to scores (results equal torch's softmax,
+    NaN for rows that are all -inf), or an int tensor of key lengths [scores.shape[0]]: keys at index
+    >= length get probability 0. causal allows key j for query i (dim -2) iff j <= i + (keys - queries),
+    keys being the length when given. Rows left with no allowed key by lengths/causal are all zeros.
+    """
+    op = "masked_softmax"
+    B.check_tensor("scores", scores, ndim_min=2 if causal else 1)
+    scale = B.check_number(op, "scale", scale)
+    lengths = None
+    if mask is not None:
+        if isinstance(mask, torch.Tensor) and mask.dtype in (torch.int32, torch.int64):
+            if scores.dim() < 2:
+                raise ValueError(f"{op}: lengths need scores of shape [batch, ..., keys], got {tuple(scores.shape)}")
+            lengths = B.check_lengths(op, "mask", mask, scores, scores.shape[0], scores.shape[-1])
+            mask = None
+        else:
+            B.check_tensor("mask", mask)
+            B.check_same_device_dtype(op, "scores", scores, mask=mask)
+            try:
+                ok = torch.broadcast_shapes(mask.shape, scores.shape) == scores.shape
+            except RuntimeError:
+                ok = False
+            if not ok:
+                raise ValueError(f"{op}: mask of shape {tuple(mask.shape)} does not broadcast to scores "
+                                 f"{tuple(scores.shape)}")
+    if B.needs_grad(scores, mask):
+        return _reference(scores, mask, lengths, scale, causal)
+    return B.dispatch(_op, _masked_softmax_impl, scores, mask, lengths, scale, causal)
