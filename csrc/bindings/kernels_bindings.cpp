@@ -1,5 +1,6 @@
 #include "bindings/common.h"
 #include "kernels/activation.h"
+#include "kernels/attention.h"
 #include "kernels/layer_norm.h"
 #include "kernels/softmax.h"
 
@@ -38,6 +39,15 @@ void bind_kernels(py::module_& m) {
       },
       py::arg("scores"), py::arg("mask"), py::arg("lengths"), py::arg("out"), py::arg("scale"), py::arg("causal"),
       nogil);
+  m.def(
+      "attention",
+      [](const TensorArg& q, const TensorArg& k, const TensorArg& v, const TensorArg& out, const OptTensorArg& mask,
+         const OptTensorArg& kv_lengths, const OptTensorArg& cu_seqlens, double scale, bool causal) {
+        OptView mk(mask), kl(kv_lengths), cu(cu_seqlens);
+        attention(to_view(q), to_view(k), to_view(v), to_view(out), mk.get(), kl.get(), cu.get(), scale, causal);
+      },
+      py::arg("q"), py::arg("k"), py::arg("v"), py::arg("out"), py::arg("mask"), py::arg("kv_lengths"),
+      py::arg("cu_seqlens"), py::arg("scale"), py::arg("causal"), nogil);
 }
 
 }  // namespace tf

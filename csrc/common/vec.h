@@ -181,6 +181,24 @@ inline VecF exp(VecF x) {
   return VecF::keep_nan(x, res);
 }
 
+// exp(x) for x <= 0 or NaN (softmax after subtracting the row max): the same polynomial as exp
+// without the overflow handling; NaN propagates, x < -87.34 gives 0.
+inline VecF exp_nonpositive(VecF x) {
+  const VecF lo(-87.3365478515625f);
+  VecF xc = VecF::max(lo, x);  // max(lo, NaN) is NaN on every ISA: NaN flows through
+  VecF n = VecF::round(xc * VecF(1.44269504088896341f));
+  VecF r = VecF::fmadd(n, VecF(-0.693359375f), xc);
+  r = VecF::fmadd(n, VecF(2.12194440e-4f), r);
+  VecF p(1.9875691500E-4f);
+  p = VecF::fmadd(p, r, VecF(1.3981999507E-3f));
+  p = VecF::fmadd(p, r, VecF(8.3334519073E-3f));
+  p = VecF::fmadd(p, r, VecF(4.1665795894E-2f));
+  p = VecF::fmadd(p, r, VecF(1.6666665459E-1f));
+  p = VecF::fmadd(p, r, VecF(5.0000001201E-1f));
+  p = VecF::fmadd(p, r * r, r + VecF(1.0f));
+  return VecF::select_lt(x, lo, VecF(0.0f), p * VecF::pow2n(n));
+}
+
 // erf(x): Abramowitz & Stegun 7.1.26, the formula torch's Vectorized<float>::erf uses.
 inline VecF erf(VecF x) {
   VecF ax = x.abs();

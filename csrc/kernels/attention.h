@@ -1,0 +1,113 @@
+// Fused multi-head attention: out = softmax(q k^T * scale + mask, causal/length limits) v, fp32.
+// Layouts: [batch, heads, seq, head_dim] with any strides (last dim contiguous), or packed
+// [tokens, heads, head_dim] with cumulative sequence offsets (q, k, v may be views of one fused
+// QKV projection; nothing is copied).
+#pragma once
+#include <algorithm>
+#include <cstdint>
+
+#include "common/cpu_features.h"
+#include "common/tensor_view.h"
+
+namespace tf {
+
+struct AttnOperand {
+  const float* data = nullptr;
+  int64_t batch_stride = 0, head_stride = 0, row_stride = 0;  // elements; last dim contiguous
+};
+
+struct AttentionArgs {
+  AttnOperand q, k, v;
+  float* out = nullptr;
+  int64_t out_batch_stride = 0, out_head_stride = 0, out_row_stride = 0;
+  int64_t batch = 0, heads = 0, head_dim = 0;
+  int64_t q_len = 0, k_len = 0;          // padded layout: Sq and Sk (Sk = cache capacity)
+  const int64_t* kv_lengths = nullptr;   // [batch]: keys >= length are excluded (padded layout)
+  const int64_t* cu_seqlens = nullptr;   // [batch + 1]: packed layout (batch strides unused)
+  AttnOperand mask;                      // additive [batch, heads, q, k]; data == nullptr if none
+  bool causal = false;                   // key j allowed iff j <= i + (valid_keys - queries)
+  float scale = 1.0f;
+};
+
+TF_ISA_DECLARE(void, attention_cpu, (const AttentionArgs& args))
+
+// Checks one operand and fills its strides. Padded: [B, H, S, D]; packed: [T, H, D].
+inline AttnOperand attn_operand(const TensorView& t, const char* name, bool packed, int64_t heads,
+                                int64_t head_dim) {
+  check_tensor(t, name, DType::f32, /*contiguous=*/false);
+  TF_CHECK(t.dim() == (packed ? 3 : 4), name, packed ? ": expected [tokens, heads, head_dim]"
+                                                       : ": expected [batch, heads, seq, head_dim]");
+  TF_CHECK(t.size(-1) == head_dim && t.size(1) == heads, name, ": heads/head_dim differ from q");
+  TF_CHECK(t.size(-1) <= 1 || t.strides.back() == 1, name, ": last dim must be contiguous");
+  AttnOperand o;
+  o.data = t.ptr<float>();
+  o.batch_stride = packed ? 0 : t.strides[0];
+  o.head_stride = t.strides[1];
+  o.row_stride = packed ? t.strides[0] : t.strides[2];
+  return o;
+}
+
+inline void attention(const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& out,
+                      const TensorView* mask, const TensorView* kv_lengths, const TensorView* cu_seqlens,
+                      double scale, bool causal) {
+  bool packed = cu_seqlens != nullptr;
+  TF_CHECK(q.dim() == (packed ? 3 : 4), "q: expected ", packed ? "[tokens, heads, head_dim]" : "[batch, heads, seq, head_dim]");
+  AttentionArgs a;
+  a.heads = q.size(1);
+  a.head_dim = q.size(-1);
+  a.q = attn_operand(q, "q", packed, a.heads, a.head_dim);
+  a.k = attn_operand(k, "k", packed, a.heads, a.head_dim);
+  a.v = attn_operand(v, "v", packed, a.heads, a.head_dim);
+  check_tensor(out, "out", DType::f32);
+  check_same_shape(q, "q", out, "out");
+  a.out = out.ptr<float>();
+  a.scale = static_cast<float>(scale);
+  a.causal = causal;
+  if (packed) {
+    TF_CHECK(!mask && !kv_lengths, "cu_seqlens: attn_mask and kv_lengths are for the [batch, heads, seq, dim] layout");
+    TF_CHECK(k.size(0) == q.size(0) && v.size(0) == q.size(0), "k, v: must have as many tokens as q");
+    check_tensor(*cu_seqlens, "cu_seqlens", DType::i64);
+    TF_CHECK(cu_seqlens->dim() == 1 && cu_seqlens->size(0) >= 1, "cu_seqlens: expected shape [batch + 1]");
+    const int64_t* cu = cu_seqlens->ptr<int64_t>();
+    a.batch = cu_seqlens->size(0) - 1;
+    TF_CHECK(cu[0] == 0, "cu_seqlens: must start at 0");
+    for (int64_t b = 0; b < a.batch; ++b) {
+      TF_CHECK(cu[b + 1] >= cu[b], "cu_seqlens: must be non-decreasing");
+      a.q_len = std::max(a.q_len, cu[b + 1] - cu[b]);
+    }
+    TF_CHECK(cu[a.batch] <= q.size(0), "cu_seqlens: last offset ", cu[a.batch], " exceeds tokens ", q.size(0));
+    a.k_len = a.q_len;
+    a.cu_seqlens = cu;
+    a.out_row_stride = a.heads * a.head_dim;
+    a.out_head_stride = a.head_dim;
+  } else {
+    a.batch = q.size(0);
+    a.q_len = q.size(2);
+    a.k_len = k.size(2);
+    TF_CHECK(k.size(0) == a.batch && v.size(0) == a.batch, "k, v: batch differs from q");
+    TF_CHECK(v.size(2) == a.k_len, "v: must have as many keys as k");
+    a.out_batch_stride = a.heads * a.q_len * a.head_dim;
+    a.out_head_stride = a.q_len * a.head_dim;
+    a.out_row_stride = a.head_dim;
+    if (kv_lengths) {
+      check_tensor(*kv_lengths, "kv_lengths", DType::i64);
+      TF_CHECK(kv_lengths->dim() == 1 && kv_lengths->size(0) == a.batch, "kv_lengths: expected shape [", a.batch, "]");
+      for (int64_t b = 0; b < a.batch; ++b) {
+        int64_t n = kv_lengths->ptr<int64_t>()[b];
+        TF_CHECK(n >= 0 && n <= a.k_len, "kv_lengths: values must be in [0, ", a.k_len, "], got ", n);
+      }
+      a.kv_lengths = kv_lengths->ptr<int64_t>();
+    }
+    if (mask) {
+      check_tensor(*mask, "attn_mask", DType::f32, /*contiguous=*/false);
+      TF_CHECK(mask->dim() == 4 && mask->size(0) == a.batch && mask->size(1) == a.heads && mask->size(2) == a.q_len &&
+                   mask->size(3) == a.k_len,
+               "attn_mask: must be expanded to [batch, heads, q_len, k_len]");
+      TF_CHECK(a.k_len <= 1 || mask->strides[3] == 1, "attn_mask: last dim must be contiguous");
+      a.mask = {mask->ptr<float>(), mask->strides[0], mask->strides[1], mask->strides[2]};
+    }
+  }
+  TF_ISA_CALL(attention_cpu, a);
+}
+
+}  // namespace tf

@@ -1,0 +1,142 @@
+"""Fused multi-head attention (scale, QK^T, mask / key lengths / causal, softmax, ·V) for the
+padded [batch, heads, seq, head_dim] layout and the packed padding-free [tokens, heads, head_dim]
+layout with cumulative sequence offsets."""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+
+from transformers_fast.ops import _backend as B
+from transformers_fast.ops.softmax import allowed_keys
+
+_OP = "attention"
+
+
+def _padded_reference(q, k, v, attn_mask, kv_lengths, scale, causal):
+    allowed = allowed_keys(4, q.shape[2], k.shape[2], kv_lengths, causal, q.device)
+    if allowed is not None:
+        limit = torch.zeros(allowed.shape, dtype=q.dtype, device=q.device).masked_fill(~allowed, -float("inf"))
+        attn_mask = limit if attn_mask is None else attn_mask + limit
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, scale=scale)
+    # Rows with no allowed key are zeros (as SDPA gives on current torch; older ones gave NaN).
+    return out if allowed is None else out.masked_fill(~allowed.any(-1, keepdim=True), 0.0)
+
+
+def _reference(q, k, v, attn_mask, kv_lengths, cu_seqlens, scale, causal):
+    if cu_seqlens is None:
+        return _padded_reference(q, k, v, attn_mask, kv_lengths, scale, causal)
+    out = torch.zeros(q.shape, dtype=q.dtype, device=q.device)
+    offsets = cu_seqlens.tolist()
+    for start, end in zip(offsets[:-1], offsets[1:]):
+        if end > start:
+            seq = [t[start:end].transpose(0, 1).unsqueeze(0) for t in (q, k, v)]  # [1, H, S, D]
+            out[start:end] = _padded_reference(*seq, None, None, scale, causal)[0].transpose(0, 1)
+    return out
+
+
+def _attention_impl(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: Optional[torch.Tensor],
+                    kv_lengths: Optional[torch.Tensor], cu_seqlens: Optional[torch.Tensor], scale: float,
+                    causal: bool) -> torch.Tensor:
+    if not B.use_cpu_kernel(_OP, q, k, v, attn_mask):
+        return _reference(q, k, v, attn_mask, kv_lengths, cu_seqlens, scale, causal)
+    # Any strides are read in place as long as the last dim is contiguous.
+    q, k, v = (t if t.stride(-1) == 1 else t.contiguous() for t in (q, k, v))
+    if attn_mask is not None:
+        attn_mask = attn_mask.expand(q.shape[0], q.shape[1], q.shape[2], k.shape[2])
+        if attn_mask.stride(-1) != 1:
+            attn_mask = attn_mask.contiguous()
+    out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
+    B._C.attention(B.view(q), B.view(k), B.view(v), B.view(out), B.view_opt(attn_mask), B.view_opt(kv_lengths),
+                   B.view_opt(cu_seqlens), scale, causal)
+    if cu_seqlens is not None and q.shape[0] and cu_seqlens.shape[0] and int(cu_seqlens[-1]) < q.shape[0]:
+        out[int(cu_seqlens[-1]):] = 0  # tokens after the last sequence
+    return out
+
+
+_op = B.register_op("attention", _attention_impl,
+                    lambda q, k, v, attn_mask, kv_lengths, cu_seqlens, scale, causal: q.new_empty(q.shape))
+
+
+def _check_cu_seqlens(cu_seqlens, q: torch.Tensor) -> torch.Tensor:
+    if not isinstance(cu_seqlens, torch.Tensor) or cu_seqlens.dtype not in (torch.int32, torch.int64):
+        raise TypeError(f"{_OP}: cu_seqlens must be an int32/int64 tensor")
+    if cu_seqlens.device != q.device:
+        raise ValueError(f"{_OP}: cu_seqlens is on {cu_seqlens.device} but q is on {q.device}")
+    if cu_seqlens.dim() != 1 or cu_seqlens.shape[0] < 1:
+        raise ValueError(f"{_OP}: cu_seqlens must have shape [batch + 1], got {tuple(cu_seqlens.shape)}")
+    if not B.is_compiling():
+        cu = cu_seqlens.tolist()
+        if cu[0] != 0 or any(b < a for a, b in zip(cu, cu[1:])) or cu[-1] > q.shape[0]:
+            raise ValueError(f"{_OP}: cu_seqlens must start at 0, never decrease and end at most at "
+                             f"{q.shape[0]} tokens, got {cu}")
+    return cu_seqlens.to(torch.int64).contiguous()
+
+
+def _check_mask(attn_mask, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    if not isinstance(attn_mask, torch.Tensor):
+        raise TypeError(f"{_OP}: attn_mask must be a torch.Tensor, got {type(attn_mask).__name__}")
+    if attn_mask.dtype == torch.bool:  # True = attend, as scaled_dot_product_attention
+        attn_mask = torch.zeros(attn_mask.shape, dtype=q.dtype, device=attn_mask.device).masked_fill(
+            ~attn_mask, -float("inf"))
+    B.check_tensor("attn_mask", attn_mask)
+    B.check_same_device_dtype(_OP, "q", q, attn_mask=attn_mask)
+    full = (q.shape[0], q.shape[1], q.shape[2], k.shape[2])
+    try:
+        ok = attn_mask.dim() <= 4 and torch.broadcast_shapes(attn_mask.shape, full) == full
+    except RuntimeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{_OP}: attn_mask of shape {tuple(attn_mask.shape)} does not broadcast to "
+                         f"[batch, heads, q_len, k_len] = {list(full)}")
+    return attn_mask
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, scale: Optional[float] = None,
+              attn_mask: Optional[torch.Tensor] = None, causal: bool = False,
+              kv_lengths: Optional[torch.Tensor] = None, cu_seqlens: Optional[torch.Tensor] = None,
+              max_seqlen: Optional[int] = None) -> torch.Tensor:
+    """softmax(q k^T * scale + attn_mask) v per (sequence, head); scale defaults to 1/sqrt(head_dim).
+
+    Padded layout: q [B, H, Sq, D], k/v [B, H, Sk, D] -> out [B, H, Sq, D]. attn_mask (additive float,
+    or bool with True = attend) broadcasts to [B, H, Sq, Sk]; kv_lengths [B] excludes keys >= length
+    (a preallocated KV cache of capacity Sk). Packed layout (cu_seqlens [B + 1] given): q/k/v
+    [T, H, D], attention within each sequence only -> out [T, H, D]. q, k, v may have any strides
+    with a contiguous last dim (e.g. views of one fused QKV projection); they are not copied.
+    causal: key j is allowed for query i iff j <= i + (valid_keys - Sq) (queries are the last Sq
+    positions). Query rows with no allowed key (and rows after cu_seqlens[-1]) are zeros.
+    max_seqlen is accepted for flash-attention-style callers; the CPU kernel does not need it.
+    """
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        B.check_tensor(name, t)
+    B.check_same_device_dtype(_OP, "q", q, k=k, v=v)
+    if max_seqlen is not None and (isinstance(max_seqlen, bool) or not isinstance(max_seqlen, int)):
+        raise TypeError(f"{_OP}: max_seqlen must be an int or None")
+    packed = cu_seqlens is not None
+    want = 3 if packed else 4
+    layout = "[tokens, heads, head_dim]" if packed else "[batch, heads, seq, head_dim]"
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        if t.dim() != want:
+            raise ValueError(f"{_OP}: {name} must be {layout}, got shape {tuple(t.shape)}")
+    if packed:
+        if attn_mask is not None or kv_lengths is not None:
+            raise ValueError(f"{_OP}: attn_mask and kv_lengths are for the padded layout, not with cu_seqlens")
+        if k.shape != q.shape or v.shape != q.shape:
+            raise ValueError(f"{_OP}: packed q, k, v must have the same shape, got "
+                             f"{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
+        cu_seqlens = _check_cu_seqlens(cu_seqlens, q)
+    else:
+        if k.shape != v.shape or k.shape[0] != q.shape[0] or k.shape[1] != q.shape[1] or k.shape[3] != q.shape[3]:
+            raise ValueError(f"{_OP}: k and v must be [batch, heads, k_len, head_dim] matching q "
+                             f"{tuple(q.shape)}, got {tuple(k.shape)} and {tuple(v.shape)}")
+        if attn_mask is not None:
+            attn_mask = _check_mask(attn_mask, q, k)
+        if kv_lengths is not None:
+            kv_lengths = B.check_lengths(_OP, "kv_lengths", kv_lengths, q, q.shape[0], k.shape[2])
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else B.check_number(_OP, "scale", scale)
+    causal = bool(causal)
+    if B.needs_grad(q, k, v, attn_mask):
+        return _reference(q, k, v, attn_mask, kv_lengths, cu_seqlens, scale, causal)
+    return B.dispatch(_op, _attention_impl, q, k, v, attn_mask, kv_lengths, cu_seqlens, scale, causal)
