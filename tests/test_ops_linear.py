@@ -1,0 +1,180 @@
+import copy
+import io
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+
+from transformers_fast import ops
+from transformers_fast.ops import packed_linear
+
+SHAPES = [(1, 7), (7, 83), (768, 769), (83, 1024), (769, 4096)]  # (in_features, out_features)
+LEADING = [(1,), (17,), (3, 5)]
+
+
+def reference(x, weight, bias, activation):
+    y = x.double() @ weight.double().t()
+    if bias is not None:
+        y = y + bias.double()
+    if activation == "gelu":
+        y = 0.5 * y * (1 + torch.erf(y / math.sqrt(2)))
+    elif activation == "gelu_tanh":
+        y = 0.5 * y * (1 + torch.tanh(math.sqrt(2 / math.pi) * (y + 0.044715 * y.pow(3))))
+    return y.float()
+
+
+@pytest.fixture(params=["onednn", "torch", "auto"])
+def backend(request, monkeypatch):
+    if request.param == "onednn" and not packed_linear.onednn_available():
+        pytest.skip("oneDNN linear ops missing in this torch")
+    if request.param == "auto":
+        monkeypatch.delenv(packed_linear.ENV, raising=False)
+        monkeypatch.setattr(packed_linear, "_choice", {})
+    else:
+        monkeypatch.setenv(packed_linear.ENV, request.param)
+    used = []
+    run = packed_linear._run
+    monkeypatch.setattr(packed_linear, "_run", lambda name, *a: used.append(name) or run(name, *a))
+    return request.param, used
+
+
+def make_layer(n_in, n_out, bias=True, activation=None):
+    w = torch.randn(n_out, n_in) / math.sqrt(n_in)
+    b = torch.randn(n_out) if bias else None
+    return ops.PackedLinear(w, b, activation), w, b
+
+
+@pytest.mark.parametrize("activation", [None, "gelu", "gelu_tanh"])
+@pytest.mark.parametrize("lead", LEADING, ids=str)
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_packed_linear_matches_reference(backend, shape, lead, activation):
+    layer, w, b = make_layer(*shape, activation=activation)
+    x = torch.randn(*lead, shape[0])
+    with torch.no_grad():
+        got = layer(x)
+    name, used = backend
+    assert set(used) == (set(packed_linear.BACKENDS) if name == "auto" else {name})
+    assert got.shape == (*lead, shape[1])
+    torch.testing.assert_close(got, reference(x, w, b, activation), rtol=1e-5, atol=1e-5)
+
+
+@torch.no_grad()
+def test_no_bias_and_functional_form(backend):
+    for activation in (None, "gelu"):
+        layer, w, _ = make_layer(83, 769, bias=False, activation=activation)
+        x = torch.randn(4, 83)
+        torch.testing.assert_close(ops.linear(x, layer), reference(x, w, None, activation), rtol=1e-5, atol=1e-5)
+
+
+def test_calibration_is_cached_per_shape_class(monkeypatch):
+    monkeypatch.delenv(packed_linear.ENV, raising=False)
+    monkeypatch.setattr(packed_linear, "_choice", {})
+    layer, _, _ = make_layer(64, 96)
+    with torch.no_grad():
+        layer(torch.randn(8, 64))
+        layer(torch.randn(3, 64))  # same bucket: no second calibration
+        layer(torch.randn(300, 64))
+    choices = packed_linear.chosen_backends()
+    assert set(choices.values()) <= set(packed_linear.BACKENDS)
+    assert {k[2] for k in choices} == {0, 1} and len(choices) == 2
+
+
+@torch.no_grad()
+def test_without_onednn_uses_torch_and_forcing_it_warns(monkeypatch):
+    monkeypatch.setattr(packed_linear, "onednn_available", lambda: False)
+    monkeypatch.setattr(packed_linear, "_choice", {})
+    layer, w, b = make_layer(16, 8, activation="gelu")
+    x = torch.randn(5, 16)
+    monkeypatch.delenv(packed_linear.ENV, raising=False)
+    torch.testing.assert_close(layer(x), reference(x, w, b, "gelu"), rtol=1e-5, atol=1e-5)
+    assert packed_linear.chosen_backends() == {}
+    monkeypatch.setenv(packed_linear.ENV, "onednn")
+    packed_linear.B._warned.clear()
+    with pytest.warns(RuntimeWarning, match="oneDNN"):
+        layer(x)
+    monkeypatch.setenv(packed_linear.ENV, "mkl")
+    with pytest.raises(ValueError, match=packed_linear.ENV):
+        layer(x)
+
+
+def test_state_dict_has_standard_names_and_repacks_after_load(backend):
+    lin = nn.Linear(32, 48)
+    layer = ops.PackedLinear.from_linear(lin, "gelu")
+    assert list(layer.state_dict()) == ["weight", "bias"]
+    x = torch.randn(6, 32)
+    with torch.no_grad():
+        layer(x)  # packs the current weight
+        other = nn.Linear(32, 48)
+        layer.load_state_dict(other.state_dict())  # in-place copy: same storage, new version
+        torch.testing.assert_close(layer(x), reference(x, other.weight, other.bias, "gelu"), rtol=1e-5, atol=1e-5)
+    restored = nn.Linear(32, 48)
+    restored.load_state_dict(layer.state_dict())
+    assert torch.equal(restored.weight, other.weight)
+
+
+def test_deepcopy_and_save(backend):
+    layer, w, b = make_layer(16, 24, activation="gelu_tanh")
+    x = torch.randn(3, 16)
+    with torch.no_grad():
+        layer(x)
+        clone = copy.deepcopy(layer)
+        buf = io.BytesIO()
+        torch.save(layer.state_dict(), buf)
+        buf.seek(0)
+        fresh = ops.PackedLinear(torch.empty(24, 16), torch.empty(24), "gelu_tanh")
+        fresh.load_state_dict(torch.load(buf, weights_only=True))
+        for m in (clone, fresh):
+            torch.testing.assert_close(m(x), reference(x, w, b, "gelu_tanh"), rtol=1e-5, atol=1e-5)
+
+
+def test_training_uses_plain_linear_on_the_weight(backend):
+    lin = nn.Linear(10, 12)
+    layer = ops.PackedLinear.from_linear(copy.deepcopy(lin), "gelu")
+    x = torch.randn(4, 10, requires_grad=True)
+    x2 = x.detach().clone().requires_grad_()
+    layer(x).sum().backward()
+    torch.nn.functional.gelu(lin(x2)).sum().backward()
+    torch.testing.assert_close(layer.weight.grad, lin.weight.grad)
+    torch.testing.assert_close(x.grad, x2.grad)
+
+
+@torch.no_grad()
+def test_other_dtypes_and_empty_input():
+    layer, w, b = make_layer(8, 4)
+    layer = layer.to(torch.bfloat16)
+    x = torch.randn(3, 8, dtype=torch.bfloat16)
+    torch.testing.assert_close(layer(x), torch.nn.functional.linear(x, layer.weight, layer.bias))
+    layer32, _, _ = make_layer(8, 4)
+    assert layer32(torch.empty(0, 8)).shape == (0, 4)
+
+
+def test_bad_input_raises_clear_errors():
+    layer, _, _ = make_layer(8, 4)
+    with pytest.raises(ValueError, match="x has 7 features"):
+        layer(torch.randn(2, 7))
+    with pytest.raises(TypeError, match="x has dtype"):
+        layer(torch.randn(2, 8, dtype=torch.float16))
+    with pytest.raises(TypeError, match="nn.Linear"):
+        ops.PackedLinear.from_linear(nn.Conv1d(2, 2, 1))
+    with pytest.raises(ValueError, match="activation"):
+        ops.PackedLinear(torch.randn(4, 8), None, "relu")
+    with pytest.raises(ValueError, match="weight must be"):
+        ops.PackedLinear(torch.randn(8), None)
+    with pytest.raises(ValueError, match=r"bias must have shape \[4\]"):
+        ops.PackedLinear(torch.randn(4, 8), torch.randn(5))
+    with pytest.raises(TypeError, match="PackedLinear"):
+        ops.linear(torch.randn(2, 8), nn.Linear(8, 4))
+
+
+def test_torch_compile_traces_packed_linear():
+    from torch._dynamo.testing import CompileCounterWithBackend
+
+    layer, w, b = make_layer(16, 8, activation="gelu")
+    layer.requires_grad_(False)  # inference: the traced path must not depend on autograd
+    counter = CompileCounterWithBackend("eager")
+    fn = torch.compile(lambda x: layer(x) * 2, backend=counter, fullgraph=True)
+    x = torch.randn(4, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(fn(x), reference(x, w, b, "gelu") * 2, rtol=1e-5, atol=1e-5)
+    assert counter.frame_count == 1

@@ -1,0 +1,167 @@
+"""Linear layers with the weight prepacked once for the fastest fp32 GEMM backend on this machine.
+
+Backends: "onednn" (torch.ops.mkldnn._reorder_linear_weight + _linear_pointwise, private ops, with
+GELU fused into the GEMM epilogue) and "torch" (F.linear, i.e. MKL, followed by our fused
+bias+GELU kernel). Which is faster depends on the CPU (oneDNN ~2x MKL on AMD AVX-512, close on
+AVX2), so the first call per (in, out, row bucket, threads) times both on the real input and the
+choice is cached for the process. TRANSFORMERS_FAST_LINEAR=onednn|torch forces one.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Dict, Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from transformers_fast.ops import _backend as B
+from transformers_fast.ops.activation import bias_gelu, gelu
+
+ACTIVATIONS = (None, "gelu", "gelu_tanh")
+BACKENDS = ("onednn", "torch")
+ENV = "TRANSFORMERS_FAST_LINEAR"
+_ONEDNN_GELU = {"gelu": "none", "gelu_tanh": "tanh"}  # oneDNN's gelu algorithm names (erf / tanh)
+_choice: Dict[Tuple[int, int, int, int], str] = {}
+
+
+def onednn_available() -> bool:
+    mkldnn = getattr(torch.ops, "mkldnn", None)
+    return (torch.backends.mkldnn.is_available() and hasattr(mkldnn, "_reorder_linear_weight")
+            and hasattr(mkldnn, "_linear_pointwise"))
+
+
+def _row_bucket(rows: int) -> int:
+    return 0 if rows <= 32 else 1 if rows <= 512 else 2
+
+
+def _forced_backend() -> Optional[str]:
+    name = os.environ.get(ENV, "").strip().lower()
+    if not name:
+        return None
+    if name not in BACKENDS:
+        raise ValueError(f"{ENV} must be one of {BACKENDS}, got {name!r}")
+    if name == "onednn" and not onednn_available():
+        B.warn_once("linear", "oneDNN's linear ops are missing in this torch")
+        return "torch"
+    return name
+
+
+def _reference(x, weight, bias, activation):
+    y = F.linear(x, weight, bias)
+    if activation is None:
+        return y
+    return F.gelu(y, approximate="tanh" if activation == "gelu_tanh" else "none")
+
+
+class PackedLinear(nn.Module):
+    """nn.Linear with a prepacked weight and an optional fused GELU ("gelu" = erf form,
+    "gelu_tanh"). state_dict holds the usual `weight` and `bias`; the packed copy is derived
+    (rebuilt when the weight changes) and never saved. Training uses F.linear on `weight`."""
+
+    def __init__(self, weight: torch.Tensor, bias: Optional[torch.Tensor] = None,
+                 activation: Optional[str] = None):
+        super().__init__()
+        B.check_tensor("weight", weight)
+        if weight.dim() != 2:
+            raise ValueError(f"PackedLinear: weight must be [out_features, in_features], got {tuple(weight.shape)}")
+        B.check_vector("PackedLinear", "bias", bias, weight.shape[0])
+        B.check_same_device_dtype("PackedLinear", "weight", weight, bias=bias)
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"PackedLinear: activation must be one of {ACTIVATIONS}, got {activation!r}")
+        self.out_features, self.in_features = weight.shape
+        self.weight = weight if isinstance(weight, nn.Parameter) else nn.Parameter(weight)
+        if bias is None:
+            self.register_parameter("bias", None)
+        else:
+            self.bias = bias if isinstance(bias, nn.Parameter) else nn.Parameter(bias)
+        self.activation = activation
+        self._packed = None  # (weight version key, oneDNN weight)
+
+    @classmethod
+    def from_linear(cls, linear: nn.Linear, activation: Optional[str] = None) -> "PackedLinear":
+        if not isinstance(linear, nn.Linear):
+            raise TypeError(f"PackedLinear.from_linear needs an nn.Linear, got {type(linear).__name__}")
+        return cls(linear.weight, linear.bias, activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return linear(x, self)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}, activation={self.activation}")
+
+    def __getstate__(self):
+        state = super().__getstate__().copy()
+        state["_packed"] = None  # oneDNN tensors do not pickle or deepcopy; rebuilt on use
+        return state
+
+    def onednn_weight(self) -> torch.Tensor:
+        """The weight reordered for oneDNN, packed once and again only when the weight changes."""
+        w = self.weight
+        key = (w.data_ptr(), w._version, w.shape, w.device)
+        if self._packed is None or self._packed[0] != key:
+            # No batch hint: one packing serves every batch size (a hint tuned to 128 rows was
+            # slower at 8 and 1024 rows on the machines measured).
+            self._packed = (key, torch.ops.mkldnn._reorder_linear_weight(w.detach()))
+        return self._packed[1]
+
+
+def _run(backend: str, x2: torch.Tensor, layer: PackedLinear) -> torch.Tensor:
+    bias, act = layer.bias, layer.activation
+    if backend == "onednn":
+        b = None if bias is None else bias.detach()
+        if act is None:
+            return torch.ops.mkldnn._linear_pointwise(x2, layer.onednn_weight(), b, "none", [], "")
+        return torch.ops.mkldnn._linear_pointwise(x2, layer.onednn_weight(), b, "gelu", [], _ONEDNN_GELU[act])
+    if act is None:
+        return F.linear(x2, layer.weight.detach(), None if bias is None else bias.detach())
+    y = F.linear(x2, layer.weight.detach())
+    approximate = "tanh" if act == "gelu_tanh" else "none"
+    return gelu(y, approximate) if bias is None else bias_gelu(y, bias.detach(), approximate)
+
+
+def _calibrate(x2: torch.Tensor, layer: PackedLinear, rounds: int = 3) -> Tuple[str, torch.Tensor]:
+    """Times both backends on the real input (alternating, best of `rounds`); returns the faster."""
+    best = {}
+    out = None
+    for _ in range(rounds):
+        for backend in BACKENDS:
+            start = time.perf_counter()
+            out = _run(backend, x2, layer)
+            best[backend] = min(best.get(backend, float("inf")), time.perf_counter() - start)
+    return min(best, key=best.get), out
+
+
+def chosen_backends() -> Dict[Tuple[int, int, int, int], str]:
+    """The calibrated choices so far: (in_features, out_features, row bucket, threads) -> backend."""
+    return dict(_choice)
+
+
+def linear(x: torch.Tensor, packed: PackedLinear) -> torch.Tensor:
+    """packed(x): x [..., in_features] -> [..., out_features], with the layer's activation."""
+    if not isinstance(packed, PackedLinear):
+        raise TypeError(f"linear: packed must be a PackedLinear, got {type(packed).__name__}")
+    B.check_tensor("x", x, ndim_min=1)
+    if x.shape[-1] != packed.in_features:
+        raise ValueError(f"linear: x has {x.shape[-1]} features, the layer takes {packed.in_features}")
+    B.check_same_device_dtype("linear", "weight", packed.weight, x=x)
+    w, b = packed.weight, packed.bias
+    if (B.needs_grad(x, w, b) or B.is_compiling() or x.device.type != "cpu" or x.dtype != torch.float32
+            or x.numel() == 0):
+        return _reference(x, w, b, packed.activation)
+    lead = x.shape[:-1]
+    x2 = x.reshape(-1, packed.in_features).contiguous()
+    backend = _forced_backend()
+    if backend is None:
+        if not onednn_available():
+            backend = "torch"
+        else:
+            key = (packed.in_features, packed.out_features, _row_bucket(x2.shape[0]), torch.get_num_threads())
+            backend = _choice.get(key)
+            if backend is None:
+                backend, out = _calibrate(x2, packed)
+                _choice[key] = backend
+                return out.view(*lead, packed.out_features)
+    return _run(backend, x2, packed).view(*lead, packed.out_features)
