@@ -8,6 +8,7 @@ choice is cached for the process. TRANSFORMERS_FAST_LINEAR=onednn|torch forces o
 """
 from __future__ import annotations
 
+import functools
 import os
 import time
 from typing import Dict, Optional, Tuple
@@ -26,6 +27,7 @@ _ONEDNN_GELU = {"gelu": "none", "gelu_tanh": "tanh"}  # oneDNN's gelu algorithm 
 _choice: Dict[Tuple[int, int, int, int], str] = {}
 
 
+@functools.lru_cache(maxsize=None)
 def onednn_available() -> bool:
     mkldnn = getattr(torch.ops, "mkldnn", None)
     return (torch.backends.mkldnn.is_available() and hasattr(mkldnn, "_reorder_linear_weight")
@@ -122,15 +124,23 @@ def _run(backend: str, x2: torch.Tensor, layer: PackedLinear) -> torch.Tensor:
     return gelu(y, approximate) if bias is None else bias_gelu(y, bias.detach(), approximate)
 
 
-def _calibrate(x2: torch.Tensor, layer: PackedLinear, rounds: int = 3) -> Tuple[str, torch.Tensor]:
-    """Times both backends on the real input (alternating, best of `rounds`); returns the faster."""
-    best = {}
+def _calibrate(x2: torch.Tensor, layer: PackedLinear, budget_s: float = 0.03) -> Tuple[str, torch.Tensor]:
+    """Times both backends on the real input and returns the faster with the last output: one
+    untimed warm-up call each (oneDNN builds its primitive), then alternating timed calls, best of
+    at least 3 each, more for small shapes until about budget_s has been spent (at most 15)."""
     out = None
-    for _ in range(rounds):
+    for backend in BACKENDS:
+        out = _run(backend, x2, layer)
+    best = {name: float("inf") for name in BACKENDS}
+    spent, rounds = 0.0, 0
+    while rounds < 3 or (spent < budget_s and rounds < 15):
         for backend in BACKENDS:
             start = time.perf_counter()
             out = _run(backend, x2, layer)
-            best[backend] = min(best.get(backend, float("inf")), time.perf_counter() - start)
+            elapsed = time.perf_counter() - start
+            best[backend] = min(best[backend], elapsed)
+            spent += elapsed
+        rounds += 1
     return min(best, key=best.get), out
 
 

@@ -1,0 +1,93 @@
+"""Benchmark setup: one thread, and a header that makes figures from different machines comparable
+(CPU ISA and features, and this run's best sgemm GFLOP/s: max of MKL F.linear and oneDNN prepacked
+at 1024x768x3072). After the run, the ratios ours/torch per benchmark group are printed."""
+import time
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from transformers_fast import ops
+from transformers_fast.ops import packed_linear
+
+SGEMM_SHAPE = (1024, 768, 3072)  # rows, in, out
+_results = {}  # group -> {name: best seconds}
+_info = {}
+
+
+def _best_time(fn, repeat=5, number=3):
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        best = min(best, (time.perf_counter() - start) / number)
+    return best
+
+
+def best_sgemm_gflops():
+    if "sgemm" not in _info:
+        old = torch.get_num_threads()
+        torch.set_num_threads(1)
+        m, k, n = SGEMM_SHAPE
+        x, w = torch.randn(m, k), torch.randn(n, k)
+        flops = 2 * m * k * n
+        found = {"mkl": flops / _best_time(lambda: F.linear(x, w)) / 1e9}
+        if packed_linear.onednn_available():
+            w2 = torch.ops.mkldnn._reorder_linear_weight(w)
+            found["onednn"] = flops / _best_time(
+                lambda: torch.ops.mkldnn._linear_pointwise(x, w2, None, "none", [], "")) / 1e9
+        torch.set_num_threads(old)
+        _info["sgemm"] = found
+    return max(_info["sgemm"].values())
+
+
+def pytest_report_header(config):
+    best_sgemm_gflops()
+    per = ", ".join(f"{k} {v:.1f}" for k, v in _info["sgemm"].items())
+    return [f"transformers_fast kernels: ISA {ops.cpu_isa()}; CPU features: {ops.cpu_features()}",
+            f"best sgemm {SGEMM_SHAPE[0]}x{SGEMM_SHAPE[1]}x{SGEMM_SHAPE[2]}, 1 thread: "
+            f"{best_sgemm_gflops():.1f} GFLOP/s ({per})"]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture
+def record(benchmark):
+    """Runs benchmark(fn) and keeps its best time for the ratio summary: record(group, name, fn, flops=None)."""
+    def run(group, name, fn, flops=None):
+        benchmark.group = group
+        benchmark.name = name
+        with torch.no_grad():
+            fn()  # first-call costs (PackedLinear's backend calibration, oneDNN primitives) stay out
+            benchmark(fn)
+        if benchmark.stats is not None:  # None under --benchmark-disable
+            _results.setdefault(group, {})[name] = (benchmark.stats.stats.min, flops)
+    return run
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _results:
+        return
+    tr = terminalreporter
+    tr.section("transformers_fast: ours vs torch (best times, 1 thread)")
+    tr.write_line(f"ISA {ops.cpu_isa()}; features {ops.cpu_features()}; best sgemm {best_sgemm_gflops():.1f} GFLOP/s")
+    for group in sorted(_results):
+        entries = _results[group]
+        parts = []
+        for name, (t, flops) in sorted(entries.items(), key=lambda kv: kv[1][0]):
+            extra = f", {flops / t / 1e9:.1f} GFLOP/s = {flops / t / 1e9 / best_sgemm_gflops():.0%} of sgemm" if flops else ""
+            parts.append(f"{name} {t * 1e6:.0f}us{extra}")
+        line = f"{group}: " + "; ".join(parts)
+        ours = [t for n, (t, _) in entries.items() if n.startswith("ours")]
+        refs = [t for n, (t, _) in entries.items() if not n.startswith("ours")]
+        if ours and refs:
+            line += f"  => speed-up vs best reference {min(refs) / min(ours):.2f}x"
+        tr.write_line(line)

@@ -1,0 +1,99 @@
+"""Each op against its torch equivalent at BERT-base shapes, one thread, in the same run."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from transformers_fast import ops
+from transformers_fast.ops import packed_linear
+
+TOKENS = {"1x128": 128, "8x128": 1024}
+HIDDEN, FFN = 768, 3072
+
+
+@pytest.mark.parametrize("tokens", TOKENS, ids=str)
+@pytest.mark.parametrize("impl", ["ours", "torch"])
+def test_bias_gelu(record, impl, tokens):
+    x, b = torch.randn(TOKENS[tokens], FFN), torch.randn(FFN)
+    fn = (lambda: ops.bias_gelu(x, b)) if impl == "ours" else (lambda: F.gelu(x + b))
+    record(f"bias_gelu {tokens}x{FFN}", impl, fn)
+
+
+@pytest.mark.parametrize("tokens", TOKENS, ids=str)
+@pytest.mark.parametrize("impl", ["ours", "torch"])
+def test_gelu(record, impl, tokens):
+    x = torch.randn(TOKENS[tokens], FFN)
+    fn = (lambda: ops.gelu(x)) if impl == "ours" else (lambda: F.gelu(x))
+    record(f"gelu {tokens}x{FFN}", impl, fn)
+
+
+@pytest.mark.parametrize("tokens", TOKENS, ids=str)
+@pytest.mark.parametrize("impl", ["ours", "torch"])
+def test_add_layer_norm(record, impl, tokens):
+    n = TOKENS[tokens]
+    x, res, xb = torch.randn(n, HIDDEN), torch.randn(n, HIDDEN), torch.randn(HIDDEN)
+    w, b = torch.randn(HIDDEN), torch.randn(HIDDEN)
+    if impl == "ours":
+        fn = lambda: ops.add_layer_norm(x, res, w, b, 1e-12, x_bias=xb)  # noqa: E731
+    else:
+        fn = lambda: F.layer_norm(x + xb + res, (HIDDEN,), w, b, 1e-12)  # noqa: E731
+    record(f"add_layer_norm(+bias) {tokens}x{HIDDEN}", impl, fn)
+
+
+@pytest.mark.parametrize("tokens", TOKENS, ids=str)
+@pytest.mark.parametrize("impl", ["ours", "torch"])
+def test_layer_norm(record, impl, tokens):
+    x, w, b = torch.randn(TOKENS[tokens], HIDDEN), torch.randn(HIDDEN), torch.randn(HIDDEN)
+    fn = (lambda: ops.layer_norm(x, w, b)) if impl == "ours" else (lambda: F.layer_norm(x, (HIDDEN,), w, b))
+    record(f"layer_norm {tokens}x{HIDDEN}", impl, fn)
+
+
+@pytest.mark.parametrize("batch", [1, 8])
+@pytest.mark.parametrize("impl", ["ours", "torch"])
+def test_masked_softmax(record, impl, batch):
+    s, m = torch.randn(batch, 12, 128, 128), torch.zeros(batch, 1, 1, 128)
+    fn = (lambda: ops.masked_softmax(s, m, 0.125)) if impl == "ours" else (lambda: torch.softmax(s * 0.125 + m, -1))
+    record(f"masked_softmax {batch}x12x128x128", impl, fn)
+
+
+@pytest.mark.parametrize("batch", [1, 8])
+@pytest.mark.parametrize("impl", ["ours", "sdpa", "torch_math"])
+def test_attention(record, impl, batch):
+    h, s, d = 12, 128, 64
+    q, k, v = (torch.randn(batch, h, s, d) for _ in range(3))
+    mask = torch.zeros(batch, 1, 1, s)
+    mask[-1, ..., s // 2:] = -10000.0  # one padded sequence, as a BERT batch
+    if impl == "ours":
+        fn = lambda: ops.attention(q, k, v, attn_mask=mask)  # noqa: E731
+    elif impl == "sdpa":
+        fn = lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # noqa: E731
+    else:  # what pytorch-transformers 1.2.0 runs
+        fn = lambda: torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d) + mask, -1) @ v  # noqa: E731
+    record(f"attention {batch}x{h}x{s}x{d}", impl, fn, flops=4 * batch * h * s * s * d)
+
+
+LINEAR_SHAPES = [(HIDDEN, HIDDEN), (HIDDEN, FFN), (FFN, HIDDEN)]
+
+
+@pytest.mark.parametrize("rows", [8, 128, 1024])
+@pytest.mark.parametrize("shape", LINEAR_SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("impl", ["ours", "mkl", "onednn"])
+def test_packed_linear(record, impl, shape, rows):
+    n_in, n_out = shape
+    act = "gelu" if n_out == FFN else None  # BERT's intermediate layer fuses GELU
+    x = torch.randn(rows, n_in)
+    w, b = torch.randn(n_out, n_in) / math.sqrt(n_in), torch.randn(n_out)
+    gelu = (lambda y: F.gelu(y)) if act else (lambda y: y)
+    if impl == "ours":
+        layer = ops.PackedLinear(w, b, act).requires_grad_(False)
+        fn = lambda: layer(x)  # noqa: E731
+    elif impl == "mkl":
+        fn = lambda: gelu(F.linear(x, w, b))  # noqa: E731
+    else:
+        if not packed_linear.onednn_available():
+            pytest.skip("no oneDNN linear ops")
+        w2 = torch.ops.mkldnn._reorder_linear_weight(w)
+        attr, alg = ("gelu", "none") if act else ("none", "")
+        fn = lambda: torch.ops.mkldnn._linear_pointwise(x, w2, b, attr, [], alg)  # noqa: E731
+    record(f"linear{'+gelu' if act else ''} {rows}x{n_in}x{n_out}", impl, fn, flops=2 * rows * n_in * n_out)
