@@ -39,6 +39,14 @@ def test_bias_gelu_matches_reference(isa, rows, cols, approximate):
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_dense_sweep_including_tails(isa, approximate):
+    # Every fp32 region the approximations switch between, at a fine step.
+    x = torch.linspace(-12, 12, 240_001, dtype=torch.float64)
+    want = reference_gelu(x, approximate).float()
+    torch.testing.assert_close(ops.gelu(x.float(), approximate), want, rtol=1e-5, atol=1e-6)
+
+
 def test_gelu_3d_and_strided_input(isa):
     x = torch.randn(4, 9, 130)
     strided = x.transpose(0, 1)
