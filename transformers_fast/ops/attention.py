@@ -84,11 +84,7 @@ def _check_mask(attn_mask, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     B.check_tensor("attn_mask", attn_mask)
     B.check_same_device_dtype(_OP, "q", q, attn_mask=attn_mask)
     full = (q.shape[0], q.shape[1], q.shape[2], k.shape[2])
-    try:
-        ok = attn_mask.dim() <= 4 and torch.broadcast_shapes(attn_mask.shape, full) == full
-    except RuntimeError:
-        ok = False
-    if not ok:
+    if not B.broadcasts_to(attn_mask.shape, full):
         raise ValueError(f"{_OP}: attn_mask of shape {tuple(attn_mask.shape)} does not broadcast to "
                          f"[batch, heads, q_len, k_len] = {list(full)}")
     return attn_mask

@@ -74,11 +74,7 @@ def masked_softmax(scores: torch.Tensor, mask: Optional[torch.Tensor] = None, sc
         else:
             B.check_tensor("mask", mask)
             B.check_same_device_dtype(op, "scores", scores, mask=mask)
-            try:
-                ok = torch.broadcast_shapes(mask.shape, scores.shape) == scores.shape
-            except RuntimeError:
-                ok = False
-            if not ok:
+            if not B.broadcasts_to(mask.shape, scores.shape):
                 raise ValueError(f"{op}: mask of shape {tuple(mask.shape)} does not broadcast to scores "
                                  f"{tuple(scores.shape)}")
     if B.needs_grad(scores, mask):
