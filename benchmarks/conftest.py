@@ -26,8 +26,10 @@ def _best_time(fn, repeat=5, number=3):
     return best
 
 
-def best_sgemm_gflops():
-    if "sgemm" not in _info:
+def best_sgemm_gflops(remeasure=False):
+    """Max over MKL and oneDNN, and over the measurements of this run (start and end: the machines
+    are shared, so one measurement can land in a busy moment)."""
+    if remeasure or "sgemm" not in _info:
         old = torch.get_num_threads()
         torch.set_num_threads(1)
         m, k, n = SGEMM_SHAPE
@@ -39,7 +41,8 @@ def best_sgemm_gflops():
             found["onednn"] = flops / _best_time(
                 lambda: torch.ops.mkldnn._linear_pointwise(x, w2, None, "none", [], "")) / 1e9
         torch.set_num_threads(old)
-        _info["sgemm"] = found
+        previous = _info.get("sgemm", {})
+        _info["sgemm"] = {k: max(v, previous.get(k, 0.0)) for k, v in found.items()}
     return max(_info["sgemm"].values())
 
 
@@ -77,8 +80,11 @@ def pytest_terminal_summary(terminalreporter):
     if not _results:
         return
     tr = terminalreporter
+    best_sgemm_gflops(remeasure=True)
     tr.section("transformers_fast: ours vs torch (best times, 1 thread)")
-    tr.write_line(f"ISA {ops.cpu_isa()}; features {ops.cpu_features()}; best sgemm {best_sgemm_gflops():.1f} GFLOP/s")
+    per = ", ".join(f"{k} {v:.1f}" for k, v in _info["sgemm"].items())
+    tr.write_line(f"ISA {ops.cpu_isa()}; features {ops.cpu_features()}; best sgemm {best_sgemm_gflops():.1f} GFLOP/s "
+                  f"({per}; {SGEMM_SHAPE[0]}x{SGEMM_SHAPE[1]}x{SGEMM_SHAPE[2]}, 1 thread, best of run start/end)")
     for group in sorted(_results):
         entries = _results[group]
         parts = []

@@ -39,9 +39,10 @@ def _row_bucket(rows: int) -> int:
 
 
 def _forced_backend() -> Optional[str]:
-    name = os.environ.get(ENV, "").strip().lower()
+    name = os.environ.get(ENV)
     if not name:
         return None
+    name = name.strip().lower()
     if name not in BACKENDS:
         raise ValueError(f"{ENV} must be one of {BACKENDS}, got {name!r}")
     if name == "onednn" and not onednn_available():
@@ -154,24 +155,25 @@ def linear(x: torch.Tensor, packed: PackedLinear) -> torch.Tensor:
     if not isinstance(packed, PackedLinear):
         raise TypeError(f"linear: packed must be a PackedLinear, got {type(packed).__name__}")
     B.check_tensor("x", x, ndim_min=1)
-    if x.shape[-1] != packed.in_features:
-        raise ValueError(f"linear: x has {x.shape[-1]} features, the layer takes {packed.in_features}")
-    B.check_same_device_dtype("linear", "weight", packed.weight, x=x)
+    n_in, n_out = packed.in_features, packed.out_features
+    if x.shape[-1] != n_in:
+        raise ValueError(f"linear: x has {x.shape[-1]} features, the layer takes {n_in}")
     w, b = packed.weight, packed.bias
-    if (B.needs_grad(x, w, b) or B.is_compiling() or x.device.type != "cpu" or x.dtype != torch.float32
+    B.check_same_device_dtype("linear", "weight", w, x=x)
+    if (B.needs_grad(x, w, b) or B.is_compiling() or not x.is_cpu or x.dtype != torch.float32
             or x.numel() == 0):
         return _reference(x, w, b, packed.activation)
     lead = x.shape[:-1]
-    x2 = x.reshape(-1, packed.in_features).contiguous()
+    x2 = x.reshape(-1, n_in).contiguous()
     backend = _forced_backend()
     if backend is None:
         if not onednn_available():
             backend = "torch"
         else:
-            key = (packed.in_features, packed.out_features, _row_bucket(x2.shape[0]), torch.get_num_threads())
+            key = (n_in, n_out, _row_bucket(x2.shape[0]), torch.get_num_threads())
             backend = _choice.get(key)
             if backend is None:
                 backend, out = _calibrate(x2, packed)
                 _choice[key] = backend
-                return out.view(*lead, packed.out_features)
-    return _run(backend, x2, packed).view(*lead, packed.out_features)
+                return out.view(*lead, n_out)
+    return _run(backend, x2, packed).view(*lead, n_out)
