@@ -40,7 +40,8 @@ SHAPES = [  # (batch, heads, q_len, k_len, head_dim): last-dim sizes of the grid
     (1, 1, 1, 1, 1), (3, 2, 7, 7, 7), (2, 3, 5, 83, 64), (1, 2, 83, 83, 83), (2, 1, 3, 769, 64),
     (1, 2, 17, 40, 768), (1, 1, 9, 9, 769), (1, 1, 4, 6, 1024), (1, 1, 2, 3, 4096), (1, 2, 130, 257, 64),
 ]
-VARIANTS = ["none", "bert_padding", "full_mask", "kv_lengths", "causal", "kv_lengths+causal", "bool_mask"]
+VARIANTS = ["none", "bert_padding", "full_mask", "kv_lengths", "causal", "kv_lengths+causal", "bool_mask",
+            "full_mask+kv_lengths+causal"]
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -49,11 +50,11 @@ def test_attention_padded_matches_reference(isa, shape, variant):
     b, h, sq, sk, d = shape
     q, k, v = qkv(*shape)
     additive, lengths, mask = None, None, None
-    if variant == "bert_padding":
+    if "bert_padding" in variant:
         keep = torch.ones(b, sk)
         keep[-1, max(sk // 2, 1):] = 0
         additive = mask = ((1.0 - keep) * -10000.0).view(b, 1, 1, sk)
-    elif variant == "full_mask":
+    elif "full_mask" in variant:
         additive = mask = torch.randn(b, h, sq, sk)
         additive[0, 0, sq // 2, :] = NEG_INF  # an all-masked row: zeros, as SDPA
     elif variant == "bool_mask":
