@@ -17,13 +17,17 @@ def cases():
         "add_layer_norm": (x, torch.randn(3, 5, 16), torch.randn(16), None, 1e-5, torch.randn(16)),
         "masked_softmax": (torch.randn(2, 3, 4, 9), None, torch.tensor([9, 4]), 0.5, True),
         "attention": (q, k, v, torch.zeros(2, 1, 1, 7), torch.tensor([7, 3]), None, 0.35, True),
-        "attention_packed": (t, t, t, None, None, torch.tensor([0, 4, 9]), 0.35, False),
+        "attention:packed": (t, t, t, None, None, torch.tensor([0, 4, 9]), 0.35, False),
+        # Dense but permuted inputs: outputs are contiguous in both the real and the fake op.
+        "gelu:transposed": (x.transpose(0, 2), "tanh"),
+        "masked_softmax:transposed": (torch.randn(2, 9, 4).transpose(1, 2), torch.zeros(9), None, 1.0, False),
+        "add_layer_norm:transposed": (x.transpose(0, 1), None, None, None, 1e-5, None),
     }
 
 
 @pytest.mark.parametrize("name", list(cases()))
 def test_opcheck(name):
-    op = getattr(torch.ops.transformers_fast, name.replace("_packed", ""))
+    op = getattr(torch.ops.transformers_fast, name.split(":")[0])
     torch.library.opcheck(op, cases()[name])
 
 

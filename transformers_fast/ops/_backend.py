@@ -164,6 +164,12 @@ def is_compiling() -> bool:
         return False
 
 
+def new_output(like: torch.Tensor) -> torch.Tensor:
+    """A contiguous tensor shaped like `like`: every op returns contiguous results (and says so to
+    torch.compile through its fake implementation)."""
+    return torch.empty(like.shape, dtype=like.dtype, device=like.device)
+
+
 def register_op(name: str, impl: Callable, fake: Callable) -> Optional[Callable]:
     """Registers impl as the torch.library custom op transformers_fast::name (torch >= 2.4), so that
     torch.compile treats it as one opaque node with `fake` giving output shapes. Returns the op, or

@@ -16,25 +16,25 @@ def _check_approximate(approximate: str) -> None:
 
 def _gelu_impl(x: torch.Tensor, approximate: str) -> torch.Tensor:
     if not B.use_cpu_kernel("gelu", x):
-        return F.gelu(x, approximate=approximate)
+        return F.gelu(x, approximate=approximate).contiguous()
     x = x.contiguous()
-    out = torch.empty_like(x)
+    out = B.new_output(x)
     B._C.gelu(B.view(x), B.view(out), approximate == "tanh")
     return out
 
 
 def _bias_gelu_impl(x: torch.Tensor, bias: torch.Tensor, approximate: str) -> torch.Tensor:
     if not B.use_cpu_kernel("bias_gelu", x, bias):
-        return F.gelu(x + bias, approximate=approximate)
+        return F.gelu(x + bias, approximate=approximate).contiguous()
     x = x.contiguous()
     bias = bias.contiguous()
-    out = torch.empty_like(x)
+    out = B.new_output(x)
     B._C.bias_gelu(B.view(x), B.view(bias), B.view(out), approximate == "tanh")
     return out
 
 
-_gelu_op = B.register_op("gelu", _gelu_impl, lambda x, approximate: torch.empty_like(x))
-_bias_gelu_op = B.register_op("bias_gelu", _bias_gelu_impl, lambda x, bias, approximate: torch.empty_like(x))
+_gelu_op = B.register_op("gelu", _gelu_impl, lambda x, approximate: B.new_output(x))
+_bias_gelu_op = B.register_op("bias_gelu", _bias_gelu_impl, lambda x, bias, approximate: B.new_output(x))
 
 
 def gelu(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:

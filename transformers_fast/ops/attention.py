@@ -41,14 +41,14 @@ def _attention_impl(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask
                     kv_lengths: Optional[torch.Tensor], cu_seqlens: Optional[torch.Tensor], scale: float,
                     causal: bool) -> torch.Tensor:
     if not B.use_cpu_kernel(_OP, q, k, v, attn_mask):
-        return _reference(q, k, v, attn_mask, kv_lengths, cu_seqlens, scale, causal)
+        return _reference(q, k, v, attn_mask, kv_lengths, cu_seqlens, scale, causal).contiguous()
     # Any strides are read in place as long as the last dim is contiguous.
     q, k, v = (t if t.stride(-1) == 1 else t.contiguous() for t in (q, k, v))
     if attn_mask is not None:
         attn_mask = attn_mask.expand(q.shape[0], q.shape[1], q.shape[2], k.shape[2])
         if attn_mask.stride(-1) != 1:
             attn_mask = attn_mask.contiguous()
-    out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
+    out = B.new_output(q)
     B._C.attention(B.view(q), B.view(k), B.view(v), B.view(out), B.view_opt(attn_mask), B.view_opt(kv_lengths),
                    B.view_opt(cu_seqlens), scale, causal)
     if cu_seqlens is not None and q.shape[0] and cu_seqlens.shape[0] and int(cu_seqlens[-1]) < q.shape[0]:
@@ -57,7 +57,7 @@ def _attention_impl(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask
 
 
 _op = B.register_op("attention", _attention_impl,
-                    lambda q, k, v, attn_mask, kv_lengths, cu_seqlens, scale, causal: q.new_empty(q.shape))
+                    lambda q, k, v, attn_mask, kv_lengths, cu_seqlens, scale, causal: B.new_output(q))
 
 
 def _check_cu_seqlens(cu_seqlens, q: torch.Tensor) -> torch.Tensor:
@@ -131,6 +131,8 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, scale: Optio
             attn_mask = _check_mask(attn_mask, q, k)
         if kv_lengths is not None:
             kv_lengths = B.check_lengths(_OP, "kv_lengths", kv_lengths, q, q.shape[0], k.shape[2])
+    if q.shape[-1] == 0:
+        raise ValueError(f"{_OP}: head_dim must be at least 1, got shape {tuple(q.shape)}")
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else B.check_number(_OP, "scale", scale)
     causal = bool(causal)
     if B.needs_grad(q, k, v, attn_mask):

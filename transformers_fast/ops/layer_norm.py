@@ -20,16 +20,16 @@ def _reference(x, residual, weight, bias, eps, x_bias):
 def _add_layer_norm_impl(x: torch.Tensor, residual: Optional[torch.Tensor], weight: Optional[torch.Tensor],
                          bias: Optional[torch.Tensor], eps: float, x_bias: Optional[torch.Tensor]) -> torch.Tensor:
     if not B.use_cpu_kernel("add_layer_norm", x, residual, weight, bias, x_bias):
-        return _reference(x, residual, weight, bias, eps, x_bias)
+        return _reference(x, residual, weight, bias, eps, x_bias).contiguous()
     x, residual, weight, bias, x_bias = B.contiguous(x, residual, weight, bias, x_bias)
-    out = torch.empty_like(x)
+    out = B.new_output(x)
     B._C.add_layer_norm(B.view(x), B.view_opt(residual), B.view_opt(x_bias), B.view_opt(weight),
                         B.view_opt(bias), B.view(out), eps)
     return out
 
 
 _op = B.register_op("add_layer_norm", _add_layer_norm_impl,
-                    lambda x, residual, weight, bias, eps, x_bias: torch.empty_like(x))
+                    lambda x, residual, weight, bias, eps, x_bias: B.new_output(x))
 
 
 def add_layer_norm(x: torch.Tensor, residual: Optional[torch.Tensor], weight: Optional[torch.Tensor],

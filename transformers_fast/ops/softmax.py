@@ -37,19 +37,19 @@ def _reference(scores, mask, lengths, scale, causal):
 def _masked_softmax_impl(scores: torch.Tensor, mask: Optional[torch.Tensor], lengths: Optional[torch.Tensor],
                          scale: float, causal: bool) -> torch.Tensor:
     if not B.use_cpu_kernel("masked_softmax", scores, mask):
-        return _reference(scores, mask, lengths, scale, causal)
+        return _reference(scores, mask, lengths, scale, causal).contiguous()
     scores = scores.contiguous()
     if mask is not None:
         mask = mask.expand(scores.shape)
         if scores.shape[-1] > 1 and mask.stride(-1) != 1:
             mask = mask.contiguous()
-    out = torch.empty_like(scores)
+    out = B.new_output(scores)
     B._C.masked_softmax(B.view(scores), B.view_opt(mask), B.view_opt(lengths), B.view(out), scale, causal)
     return out
 
 
 _op = B.register_op("masked_softmax", _masked_softmax_impl,
-                    lambda scores, mask, lengths, scale, causal: torch.empty_like(scores))
+                    lambda scores, mask, lengths, scale, causal: B.new_output(scores))
 
 
 def masked_softmax(scores: torch.Tensor, mask: Optional[torch.Tensor] = None, scale: float = 1.0,
