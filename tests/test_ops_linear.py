@@ -33,6 +33,7 @@ def backend(request, monkeypatch):
         monkeypatch.setattr(packed_linear, "_choice", {})
     else:
         monkeypatch.setenv(packed_linear.ENV, request.param)
+    monkeypatch.setattr(packed_linear, "_forced", packed_linear._UNREAD)  # re-read the env
     used = []
     run = packed_linear._run
     monkeypatch.setattr(packed_linear, "_run", lambda name, *a: used.append(name) or run(name, *a))
@@ -69,6 +70,7 @@ def test_no_bias_and_functional_form(backend):
 
 def test_calibration_is_cached_per_shape_class(monkeypatch):
     monkeypatch.delenv(packed_linear.ENV, raising=False)
+    monkeypatch.setattr(packed_linear, "_forced", packed_linear._UNREAD)
     monkeypatch.setattr(packed_linear, "_choice", {})
     layer, _, _ = make_layer(64, 96)
     with torch.no_grad():
@@ -87,13 +89,16 @@ def test_without_onednn_uses_torch_and_forcing_it_warns(monkeypatch):
     layer, w, b = make_layer(16, 8, activation="gelu")
     x = torch.randn(5, 16)
     monkeypatch.delenv(packed_linear.ENV, raising=False)
+    monkeypatch.setattr(packed_linear, "_forced", packed_linear._UNREAD)
     torch.testing.assert_close(layer(x), reference(x, w, b, "gelu"), rtol=1e-5, atol=1e-5)
     assert packed_linear.chosen_backends() == {}
     monkeypatch.setenv(packed_linear.ENV, "onednn")
+    monkeypatch.setattr(packed_linear, "_forced", packed_linear._UNREAD)
     packed_linear.B._warned.clear()
     with pytest.warns(RuntimeWarning, match="oneDNN"):
-        layer(x)
+        torch.testing.assert_close(layer(x), reference(x, w, b, "gelu"), rtol=1e-5, atol=1e-5)
     monkeypatch.setenv(packed_linear.ENV, "mkl")
+    monkeypatch.setattr(packed_linear, "_forced", packed_linear._UNREAD)
     with pytest.raises(ValueError, match=packed_linear.ENV):
         layer(x)
 

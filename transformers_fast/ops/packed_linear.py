@@ -18,7 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from transformers_fast.ops import _backend as B
-from transformers_fast.ops.activation import bias_gelu, gelu
+from transformers_fast.ops import activation
 
 ACTIVATIONS = (None, "gelu", "gelu_tanh")
 BACKENDS = ("onednn", "torch")
@@ -38,17 +38,21 @@ def _row_bucket(rows: int) -> int:
     return 0 if rows <= 32 else 1 if rows <= 512 else 2
 
 
+_UNREAD = object()
+_forced = _UNREAD  # the env override, read once per process (tests reset it to _UNREAD)
+
+
 def _forced_backend() -> Optional[str]:
-    name = os.environ.get(ENV)
-    if not name:
-        return None
-    name = name.strip().lower()
-    if name not in BACKENDS:
-        raise ValueError(f"{ENV} must be one of {BACKENDS}, got {name!r}")
-    if name == "onednn" and not onednn_available():
-        B.warn_once("linear", "oneDNN's linear ops are missing in this torch")
-        return "torch"
-    return name
+    global _forced
+    if _forced is _UNREAD:
+        name = (os.environ.get(ENV) or "").strip().lower() or None
+        if name is not None and name not in BACKENDS:
+            raise ValueError(f"{ENV} must be one of {BACKENDS}, got {name!r}")
+        if name == "onednn" and not onednn_available():
+            B.warn_once("linear", "oneDNN's linear ops are missing in this torch")
+            name = "torch"
+        _forced = name
+    return _forced
 
 
 def _reference(x, weight, bias, activation):
@@ -103,7 +107,7 @@ class PackedLinear(nn.Module):
     def onednn_weight(self) -> torch.Tensor:
         """The weight reordered for oneDNN, packed once and again only when the weight changes."""
         w = self.weight
-        key = (w.data_ptr(), w._version, w.shape, w.device)
+        key = (id(w), w.data_ptr(), w._version)
         if self._packed is None or self._packed[0] != key:
             # No batch hint: one packing serves every batch size (a hint tuned to 128 rows was
             # slower at 8 and 1024 rows on the machines measured).
@@ -112,17 +116,18 @@ class PackedLinear(nn.Module):
 
 
 def _run(backend: str, x2: torch.Tensor, layer: PackedLinear) -> torch.Tensor:
+    """Inference only (no autograd), x2 [rows, in_features] contiguous float32 on the CPU."""
     bias, act = layer.bias, layer.activation
     if backend == "onednn":
-        b = None if bias is None else bias.detach()
         if act is None:
-            return torch.ops.mkldnn._linear_pointwise(x2, layer.onednn_weight(), b, "none", [], "")
-        return torch.ops.mkldnn._linear_pointwise(x2, layer.onednn_weight(), b, "gelu", [], _ONEDNN_GELU[act])
+            return torch.ops.mkldnn._linear_pointwise(x2, layer.onednn_weight(), bias, "none", [], "")
+        return torch.ops.mkldnn._linear_pointwise(x2, layer.onednn_weight(), bias, "gelu", [], _ONEDNN_GELU[act])
     if act is None:
-        return F.linear(x2, layer.weight.detach(), None if bias is None else bias.detach())
-    y = F.linear(x2, layer.weight.detach())
+        return F.linear(x2, layer.weight, bias)
+    y = F.linear(x2, layer.weight)
     approximate = "tanh" if act == "gelu_tanh" else "none"
-    return gelu(y, approximate) if bias is None else bias_gelu(y, bias.detach(), approximate)
+    # The impls directly: the shapes are known to be right.
+    return activation._gelu_impl(y, approximate) if bias is None else activation._bias_gelu_impl(y, bias, approximate)
 
 
 def _calibrate(x2: torch.Tensor, layer: PackedLinear, budget_s: float = 0.03) -> Tuple[str, torch.Tensor]:
@@ -154,17 +159,22 @@ def linear(x: torch.Tensor, packed: PackedLinear) -> torch.Tensor:
     """packed(x): x [..., in_features] -> [..., out_features], with the layer's activation."""
     if not isinstance(packed, PackedLinear):
         raise TypeError(f"linear: packed must be a PackedLinear, got {type(packed).__name__}")
-    B.check_tensor("x", x, ndim_min=1)
-    n_in, n_out = packed.in_features, packed.out_features
-    if x.shape[-1] != n_in:
-        raise ValueError(f"linear: x has {x.shape[-1]} features, the layer takes {n_in}")
     w, b = packed.weight, packed.bias
-    B.check_same_device_dtype("linear", "weight", w, x=x)
-    if (B.needs_grad(x, w, b) or B.is_compiling() or not x.is_cpu or x.dtype != torch.float32
-            or x.numel() == 0):
+    n_in, n_out = packed.in_features, packed.out_features
+    # The common inference case is decided with a few attribute reads (this runs per layer call).
+    fast = (isinstance(x, torch.Tensor) and x.dtype is torch.float32 and w.dtype is torch.float32
+            and x.is_cpu and w.is_cpu and x.dim() >= 1 and x.shape[-1] == n_in and x.numel() > 0
+            and not (torch.is_grad_enabled() and (x.requires_grad or w.requires_grad
+                                                  or (b is not None and b.requires_grad)))
+            and not B.is_compiling())
+    if not fast:
+        B.check_tensor("x", x, ndim_min=1)
+        if x.shape[-1] != n_in:
+            raise ValueError(f"linear: x has {x.shape[-1]} features, the layer takes {n_in}")
+        B.check_same_device_dtype("linear", "weight", w, x=x)
         return _reference(x, w, b, packed.activation)
-    lead = x.shape[:-1]
-    x2 = x.reshape(-1, n_in).contiguous()
+    flat = x.dim() == 2
+    x2 = x.contiguous() if flat else x.reshape(-1, n_in).contiguous()
     backend = _forced_backend()
     if backend is None:
         if not onednn_available():
@@ -175,5 +185,6 @@ def linear(x: torch.Tensor, packed: PackedLinear) -> torch.Tensor:
             if backend is None:
                 backend, out = _calibrate(x2, packed)
                 _choice[key] = backend
-                return out.view(*lead, n_out)
-    return _run(backend, x2, packed).view(*lead, n_out)
+                return out if flat else out.view(*x.shape[:-1], n_out)
+    out = _run(backend, x2, packed)
+    return out if flat else out.view(*x.shape[:-1], n_out)
