@@ -66,6 +66,9 @@ def test_no_bias_and_functional_form(backend):
         layer, w, _ = make_layer(83, 769, bias=False, activation=activation)
         x = torch.randn(4, 83)
         torch.testing.assert_close(ops.linear(x, layer), reference(x, w, None, activation), rtol=1e-5, atol=1e-5)
+        strided = torch.randn(83, 5).t()  # non-contiguous input: copied, same result
+        torch.testing.assert_close(ops.linear(strided, layer), reference(strided, w, None, activation),
+                                   rtol=1e-5, atol=1e-5)
 
 
 def test_calibration_is_cached_per_shape_class(monkeypatch):
