@@ -39,6 +39,10 @@ _bias_gelu_op = B.register_op("bias_gelu", _bias_gelu_impl, lambda x, bias, appr
 
 def gelu(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
     """GELU: exact erf form (approximate="none") or tanh form, as torch.nn.functional.gelu."""
+    if B.fast_path(x) and approximate in _APPROXIMATE:
+        out = B.new_output(x)
+        B._C.gelu(B.view(x), B.view(out), approximate == "tanh")
+        return out
     B.check_tensor("x", x)
     _check_approximate(approximate)
     if B.needs_grad(x):
@@ -48,6 +52,13 @@ def gelu(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
 
 def bias_gelu(x: torch.Tensor, bias: torch.Tensor, approximate: str = "none") -> torch.Tensor:
     """gelu(x + bias) in one pass; bias has shape [x.shape[-1]]."""
+    if B.fast_path(x, bias) and approximate in _APPROXIMATE:
+        out = B.new_output(x)
+        try:
+            B._C.bias_gelu(B.view(x), B.view(bias), B.view(out), approximate == "tanh")
+            return out
+        except ValueError:
+            pass  # the checks below name the problem
     B.check_tensor("x", x, ndim_min=1)
     B.check_tensor("bias", bias)
     B.check_same_device_dtype("bias_gelu", "x", x, bias=bias)
