@@ -16,14 +16,18 @@ _results = {}  # group -> {name: (fn, flops)}
 _info = {}
 
 
-def _best_time(fn, repeat=5, number=3):
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        best = min(best, (time.perf_counter() - start) / number)
+def _interleaved_best(fns, budget_s=1.5, min_rounds=5, max_rounds=200):
+    """Best time per call of each fn, timing them in turn round after round."""
+    best = {name: float("inf") for name in fns}
+    start = time.perf_counter()
+    rounds = 0
+    with torch.no_grad():
+        while rounds < min_rounds or (time.perf_counter() - start < budget_s and rounds < max_rounds):
+            for name, fn in fns.items():
+                t0 = time.perf_counter()
+                fn()
+                best[name] = min(best[name], time.perf_counter() - t0)
+            rounds += 1
     return best
 
 
@@ -35,15 +39,16 @@ def best_sgemm_gflops(remeasure=False):
         torch.set_num_threads(1)
         m, k, n = SGEMM_SHAPE
         x, w = torch.randn(m, k), torch.randn(n, k)
-        flops = 2 * m * k * n
-        found = {"mkl": flops / _best_time(lambda: F.linear(x, w)) / 1e9}
+        fns = {"mkl": lambda: F.linear(x, w)}
         if packed_linear.onednn_available():
             w2 = torch.ops.mkldnn._reorder_linear_weight(w)
-            found["onednn"] = flops / _best_time(
-                lambda: torch.ops.mkldnn._linear_pointwise(x, w2, None, "none", [], "")) / 1e9
+            fns["onednn"] = lambda: torch.ops.mkldnn._linear_pointwise(x, w2, None, "none", [], "")
+        for fn in fns.values():
+            fn()
+        best = _interleaved_best(fns, budget_s=2.0)
         torch.set_num_threads(old)
         previous = _info.get("sgemm", {})
-        _info["sgemm"] = {k: max(v, previous.get(k, 0.0)) for k, v in found.items()}
+        _info["sgemm"] = {name: max(2 * m * k * n / t / 1e9, previous.get(name, 0.0)) for name, t in best.items()}
     return max(_info["sgemm"].values())
 
 
@@ -76,20 +81,6 @@ def record(benchmark):
             _results.setdefault(group, {})[name] = (fn, flops)
     return run
 
-
-def _interleaved_best(fns, budget_s=1.5, min_rounds=5, max_rounds=200):
-    """Best time per call of each fn, timing them in turn round after round."""
-    best = {name: float("inf") for name in fns}
-    start = time.perf_counter()
-    rounds = 0
-    with torch.no_grad():
-        while rounds < min_rounds or (time.perf_counter() - start < budget_s and rounds < max_rounds):
-            for name, fn in fns.items():
-                t0 = time.perf_counter()
-                fn()
-                best[name] = min(best[name], time.perf_counter() - t0)
-            rounds += 1
-    return best
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -58,14 +58,20 @@ def test_masked_softmax(record, impl, batch):
 
 
 @pytest.mark.parametrize("batch", [1, 8])
-@pytest.mark.parametrize("impl", ["ours", "sdpa", "torch_math"])
+@pytest.mark.parametrize("impl", ["ours", "ours_packed_qkv", "sdpa", "torch_math"])
 def test_attention(record, impl, batch):
     h, s, d = 12, 128, 64
     q, k, v = (torch.randn(batch, h, s, d) for _ in range(3))
+    # Padding-free layout as the encoders use it: views of one fused QKV projection [tokens, 3*H*D].
+    fused = torch.randn(batch * s, 3 * h * d)
+    pq, pk, pv = (fused[:, i * h * d:(i + 1) * h * d].view(batch * s, h, d) for i in range(3))
+    cu = torch.arange(0, batch * s + 1, s, dtype=torch.int32)
     mask = torch.zeros(batch, 1, 1, s)
     mask[-1, ..., s // 2:] = -10000.0  # one padded sequence, as a BERT batch
     if impl == "ours":
         fn = lambda: ops.attention(q, k, v, attn_mask=mask)  # noqa: E731
+    elif impl == "ours_packed_qkv":
+        fn = lambda: ops.attention(pq, pk, pv, cu_seqlens=cu)  # noqa: E731
     elif impl == "sdpa":
         fn = lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # noqa: E731
     else:  # what pytorch-transformers 1.2.0 runs

@@ -34,10 +34,6 @@ def onednn_available() -> bool:
             and hasattr(mkldnn, "_linear_pointwise"))
 
 
-def _row_bucket(rows: int) -> int:
-    return 0 if rows <= 32 else 1 if rows <= 512 else 2
-
-
 _UNREAD = object()
 _forced = _UNREAD  # the env override, read once per process (tests reset it to _UNREAD)
 
@@ -106,7 +102,7 @@ class PackedLinear(nn.Module):
 
     def onednn_weight(self) -> torch.Tensor:
         """The weight reordered for oneDNN, packed once and again only when the weight changes."""
-        w = self.weight
+        w = self._parameters["weight"]
         key = (id(w), w.data_ptr(), w._version)
         if self._packed is None or self._packed[0] != key:
             # No batch hint: one packing serves every batch size (a hint tuned to 128 rows was
@@ -117,14 +113,15 @@ class PackedLinear(nn.Module):
 
 def _run(backend: str, x2: torch.Tensor, layer: PackedLinear) -> torch.Tensor:
     """Inference only (no autograd), x2 [rows, in_features] contiguous float32 on the CPU."""
-    bias, act = layer.bias, layer.activation
+    params = layer._parameters  # direct reads: nn.Module.__getattr__ costs ~0.5 us per access
+    bias, act = params["bias"], layer.activation
     if backend == "onednn":
         if act is None:
             return torch.ops.mkldnn._linear_pointwise(x2, layer.onednn_weight(), bias, "none", [], "")
         return torch.ops.mkldnn._linear_pointwise(x2, layer.onednn_weight(), bias, "gelu", [], _ONEDNN_GELU[act])
     if act is None:
-        return F.linear(x2, layer.weight, bias)
-    y = F.linear(x2, layer.weight)
+        return F.linear(x2, params["weight"], bias)
+    y = F.linear(x2, params["weight"])
     approximate = "tanh" if act == "gelu_tanh" else "none"
     # The impls directly: the shapes are known to be right.
     return activation._gelu_impl(y, approximate) if bias is None else activation._bias_gelu_impl(y, bias, approximate)
@@ -159,7 +156,8 @@ def linear(x: torch.Tensor, packed: PackedLinear) -> torch.Tensor:
     """packed(x): x [..., in_features] -> [..., out_features], with the layer's activation."""
     if not isinstance(packed, PackedLinear):
         raise TypeError(f"linear: packed must be a PackedLinear, got {type(packed).__name__}")
-    w, b = packed.weight, packed.bias
+    params = packed._parameters
+    w, b = params["weight"], params["bias"]
     n_in, n_out = packed.in_features, packed.out_features
     # The common inference case is decided with a few attribute reads (this runs per layer call).
     fast = (isinstance(x, torch.Tensor) and x.dtype is torch.float32 and w.dtype is torch.float32
@@ -180,7 +178,8 @@ def linear(x: torch.Tensor, packed: PackedLinear) -> torch.Tensor:
         if not onednn_available():
             backend = "torch"
         else:
-            key = (n_in, n_out, _row_bucket(x2.shape[0]), torch.get_num_threads())
+            rows = x2.shape[0]
+            key = (n_in, n_out, 0 if rows <= 32 else 1 if rows <= 512 else 2, torch.get_num_threads())
             backend = _choice.get(key)
             if backend is None:
                 backend, out = _calibrate(x2, packed)
