@@ -105,8 +105,8 @@ class PackedLinear(nn.Module):
         w = self._parameters["weight"]
         key = (id(w), w.data_ptr(), w._version)
         if self._packed is None or self._packed[0] != key:
-            # No batch hint: one packing serves every batch size (a hint tuned to 128 rows was
-            # slower at 8 and 1024 rows on the machines measured).
+            # No batch hint: one packing serves every batch size. On the AVX2 machine measured, hints
+            # of 8, 128 or 1024 rows changed nothing beyond noise (+-8 %) at 8, 128 and 1024 rows.
             self._packed = (key, torch.ops.mkldnn._reorder_linear_weight(w.detach()))
         return self._packed[1]
 
