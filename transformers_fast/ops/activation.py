@@ -14,23 +14,26 @@ def _check_approximate(approximate: str) -> None:
         raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
+def _kernel(x, bias, approximate):
+    """The C++ kernel on contiguous float32 CPU tensors (it checks the shapes: ValueError)."""
+    out = B.new_output(x)
+    if bias is None:
+        B._C.gelu(B.view(x), B.view(out), approximate == "tanh")
+    else:
+        B._C.bias_gelu(B.view(x), B.view(bias), B.view(out), approximate == "tanh")
+    return out
+
+
 def _gelu_impl(x: torch.Tensor, approximate: str) -> torch.Tensor:
     if not B.use_cpu_kernel("gelu", x):
         return F.gelu(x, approximate=approximate).contiguous()
-    x = x.contiguous()
-    out = B.new_output(x)
-    B._C.gelu(B.view(x), B.view(out), approximate == "tanh")
-    return out
+    return _kernel(x.contiguous(), None, approximate)
 
 
 def _bias_gelu_impl(x: torch.Tensor, bias: torch.Tensor, approximate: str) -> torch.Tensor:
     if not B.use_cpu_kernel("bias_gelu", x, bias):
         return F.gelu(x + bias, approximate=approximate).contiguous()
-    x = x.contiguous()
-    bias = bias.contiguous()
-    out = B.new_output(x)
-    B._C.bias_gelu(B.view(x), B.view(bias), B.view(out), approximate == "tanh")
-    return out
+    return _kernel(x.contiguous(), bias.contiguous(), approximate)
 
 
 _gelu_op = B.register_op("gelu", _gelu_impl, lambda x, approximate: B.new_output(x))
@@ -40,9 +43,7 @@ _bias_gelu_op = B.register_op("bias_gelu", _bias_gelu_impl, lambda x, bias, appr
 def gelu(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
     """GELU: exact erf form (approximate="none") or tanh form, as torch.nn.functional.gelu."""
     if B.fast_path(x) and approximate in _APPROXIMATE:
-        out = B.new_output(x)
-        B._C.gelu(B.view(x), B.view(out), approximate == "tanh")
-        return out
+        return _kernel(x, None, approximate)
     B.check_tensor("x", x)
     _check_approximate(approximate)
     if B.needs_grad(x):
@@ -53,10 +54,8 @@ def gelu(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
 def bias_gelu(x: torch.Tensor, bias: torch.Tensor, approximate: str = "none") -> torch.Tensor:
     """gelu(x + bias) in one pass; bias has shape [x.shape[-1]]."""
     if B.fast_path(x, bias) and approximate in _APPROXIMATE:
-        out = B.new_output(x)
         try:
-            B._C.bias_gelu(B.view(x), B.view(bias), B.view(out), approximate == "tanh")
-            return out
+            return _kernel(x, bias, approximate)
         except ValueError:
             pass  # the checks below name the problem
     B.check_tensor("x", x, ndim_min=1)

@@ -17,15 +17,20 @@ def _reference(x, residual, weight, bias, eps, x_bias):
     return F.layer_norm(x, x.shape[-1:], weight, bias, eps)
 
 
+def _kernel(x, residual, weight, bias, eps, x_bias):
+    """The C++ kernel on contiguous float32 CPU tensors (it checks the shapes: ValueError)."""
+    out = B.new_output(x)
+    B._C.add_layer_norm(B.view(x), B.view_opt(residual), B.view_opt(x_bias), B.view_opt(weight),
+                        B.view_opt(bias), B.view(out), eps)
+    return out
+
+
 def _add_layer_norm_impl(x: torch.Tensor, residual: Optional[torch.Tensor], weight: Optional[torch.Tensor],
                          bias: Optional[torch.Tensor], eps: float, x_bias: Optional[torch.Tensor]) -> torch.Tensor:
     if not B.use_cpu_kernel("add_layer_norm", x, residual, weight, bias, x_bias):
         return _reference(x, residual, weight, bias, eps, x_bias).contiguous()
     x, residual, weight, bias, x_bias = B.contiguous(x, residual, weight, bias, x_bias)
-    out = B.new_output(x)
-    B._C.add_layer_norm(B.view(x), B.view_opt(residual), B.view_opt(x_bias), B.view_opt(weight),
-                        B.view_opt(bias), B.view(out), eps)
-    return out
+    return _kernel(x, residual, weight, bias, eps, x_bias)
 
 
 _op = B.register_op("add_layer_norm", _add_layer_norm_impl,
@@ -38,11 +43,8 @@ def add_layer_norm(x: torch.Tensor, residual: Optional[torch.Tensor], weight: Op
     """LayerNorm(x + x_bias + residual) over the last dim, in one pass; residual has x's shape,
     x_bias/weight/bias have shape [x.shape[-1]] (each may be None)."""
     if B.fast_path(x, residual, weight, bias, x_bias) and type(eps) is float and eps >= 0:
-        out = B.new_output(x)
         try:
-            B._C.add_layer_norm(B.view(x), B.view_opt(residual), B.view_opt(x_bias), B.view_opt(weight),
-                                B.view_opt(bias), B.view(out), eps)
-            return out
+            return _kernel(x, residual, weight, bias, eps, x_bias)
         except ValueError:
             pass  # the checks below name the problem
     B.check_tensor("x", x, ndim_min=1)
