@@ -16,6 +16,8 @@ using vec::VecF;
 
 namespace {
 
+#define TF_UNROLL _Pragma("GCC unroll 16")
+
 constexpr int W = VecF::size;
 constexpr int MR = 6;       // query rows per micro-tile
 constexpr int NR = 2 * W;   // key columns per micro-tile (QK^T) / output columns (PV)
@@ -41,18 +43,22 @@ void pack_kt(const float* k, int64_t ks, int64_t n, int64_t D, float* kt) {
 }
 
 // s[r][0:NR] = sum_d q[r][d] * kt_panel[d][0:NR] for r < M.
+// (The unroll pragmas let the compiler keep every accumulator in a register.)
 template <int M>
 inline void qk_tile(const float* q, int64_t qs, const float* kt, int64_t D, float* s, int64_t ss) {
   VecF acc0[M], acc1[M];
+  TF_UNROLL
   for (int r = 0; r < M; ++r) acc0[r] = acc1[r] = VecF(0.0f);
   for (int64_t d = 0; d < D; ++d) {
     VecF b0 = VecF::load(kt + d * NR), b1 = VecF::load(kt + d * NR + W);
+    TF_UNROLL
     for (int r = 0; r < M; ++r) {
       VecF a(q[r * qs + d]);
       acc0[r] = VecF::fmadd(a, b0, acc0[r]);
       acc1[r] = VecF::fmadd(a, b1, acc1[r]);
     }
   }
+  TF_UNROLL
   for (int r = 0; r < M; ++r) {
     acc0[r].store(s + r * ss);
     acc1[r].store(s + r * ss + W);
@@ -65,19 +71,26 @@ template <int M, int NV>
 inline void pv_tile(const float* p, int64_t ps, const float* v, int64_t vs, int64_t n, float* o, int64_t os,
                     const float* rs, int tail) {
   VecF acc[M][NV];
+  TF_UNROLL
   for (int r = 0; r < M; ++r)
+    TF_UNROLL
     for (int c = 0; c < NV; ++c) acc[r][c] = VecF(0.0f);
   for (int64_t j = 0; j < n; ++j) {
     const float* vr = v + j * vs;
     VecF b[NV];
+    TF_UNROLL
     for (int c = 0; c < NV; ++c) b[c] = (c == NV - 1 && tail < W) ? VecF::load(vr + c * W, tail) : VecF::load(vr + c * W);
+    TF_UNROLL
     for (int r = 0; r < M; ++r) {
       VecF a(p[r * ps + j]);
+      TF_UNROLL
       for (int c = 0; c < NV; ++c) acc[r][c] = VecF::fmadd(a, b[c], acc[r][c]);
     }
   }
+  TF_UNROLL
   for (int r = 0; r < M; ++r) {
     VecF scale(rs[r]);
+    TF_UNROLL
     for (int c = 0; c < NV; ++c) {
       if (c == NV - 1 && tail < W) (acc[r][c] * scale).store(o + r * os + c * W, tail);
       else (acc[r][c] * scale).store(o + r * os + c * W);
