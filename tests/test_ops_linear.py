@@ -121,6 +121,18 @@ def test_state_dict_has_standard_names_and_repacks_after_load(backend):
     assert torch.equal(restored.weight, other.weight)
 
 
+def test_inference_mode_including_inference_tensor_weights(backend):
+    layer, w, b = make_layer(16, 24, activation="gelu")
+    x = torch.randn(3, 16)
+    with torch.inference_mode():
+        torch.testing.assert_close(layer(x), reference(x, w, b, "gelu"), rtol=1e-5, atol=1e-5)
+        built_inside = ops.PackedLinear(w.clone(), b.clone(), "gelu")  # inference-tensor weights
+        torch.testing.assert_close(built_inside(x), reference(x, w, b, "gelu"), rtol=1e-5, atol=1e-5)
+        built_inside.weight.mul_(2)  # no version counter: repack() makes the change visible
+        built_inside.repack()
+        torch.testing.assert_close(built_inside(x), reference(x, 2 * w, b, "gelu"), rtol=1e-5, atol=1e-5)
+
+
 def test_deepcopy_and_save(backend):
     layer, w, b = make_layer(16, 24, activation="gelu_tanh")
     x = torch.randn(3, 16)
