@@ -11,7 +11,7 @@ install:
 	@mkdir -p build
 	@# Pin the torch that is there, so that no test dependency swaps it for another build.
 	$(PYTHON) -c "import torch; print('torch==' + torch.__version__)" > $(CONSTRAINTS)
-	$(PYTHON) -m pip install -c $(CONSTRAINTS) pybind11 ninja "cmake>=3.18" setuptools wheel
+	$(PYTHON) -m pip install -c $(CONSTRAINTS) pybind11 ninja "cmake>=3.18" setuptools wheel regex
 	$(PYTHON) -m pip install -c $(CONSTRAINTS) --no-build-isolation -e ".[test]"
 
 # Rebuilds the extension in place (for a worktree used with PYTHONPATH=$$PWD).
