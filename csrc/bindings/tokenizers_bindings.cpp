@@ -4,6 +4,7 @@
 
 #include "bindings/common.h"
 #include "common/check.h"
+#include "tokenizers/byte_bpe.h"
 #include "tokenizers/pipeline.h"
 #include "tokenizers/unicode.h"
 #include "tokenizers/wordpiece.h"
@@ -102,6 +103,15 @@ void bind_tokenizers(py::module_& m) {
         std::vector<std::string> out;
         for (int32_t c : e.codes) out.push_back(c >= 0 ? m.piece(c) : unk);
         return out;
+      });
+
+  py::class_<ByteLevelBpeModel, Model, std::shared_ptr<ByteLevelBpeModel>>(t, "ByteLevelBpeModel")
+      .def(py::init<const std::unordered_map<std::string, int64_t>&,
+                    const std::vector<std::pair<std::string, std::string>>&>(),
+           py::arg("encoder"), py::arg("merges"))
+      .def("pretokenize", [](const ByteLevelBpeModel& m, py::handle text) {
+        Text t = text_arg(text, "text");
+        return m.pretokenize(t.view);
       });
 
   py::class_<Pipeline, std::shared_ptr<Pipeline>>(t, "Pipeline")
