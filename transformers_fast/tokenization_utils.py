@@ -45,8 +45,46 @@ def resolve_file(name_or_repo: str, filename: str, cache_dir=None, force_downloa
                            proxies=proxies)
 
 
+class _TrackedDict(dict):
+    """added_tokens_encoder: a dict that tells its tokenizer when it changes."""
+
+    __slots__ = ("version",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.version = 0
+
+    def _changed(name):  # noqa: N805
+        method = getattr(dict, name)
+
+        def wrapper(self, *args, **kwargs):
+            self.version += 1
+            return method(self, *args, **kwargs)
+
+        return wrapper
+
+    for _name in ("__setitem__", "__delitem__", "update", "pop", "popitem", "clear", "setdefault"):
+        locals()[_name] = _changed(_name)
+    del _name, _changed
+
+
+# Attributes whose change must reach the C++ core (added/special tokens).
+_CORE_STATE_ATTRS = frozenset("_" + a for a in ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token",
+                                                "cls_token", "mask_token", "additional_special_tokens"])
+
+
 class PreTrainedTokenizer(object):
     """Base class of all tokenizers (pytorch-transformers 1.2.0 API)."""
+
+    _state_version = 0
+
+    def __setattr__(self, name, value):
+        if name in _CORE_STATE_ATTRS:
+            object.__setattr__(self, "_state_version", self._state_version + 1)
+        elif name == "added_tokens_encoder" and not isinstance(value, _TrackedDict):
+            value = _TrackedDict(value)
+            object.__setattr__(self, "_state_version", self._state_version + 1)
+        object.__setattr__(self, name, value)
 
     vocab_files_names: Dict[str, str] = {}
     pretrained_vocab_files_map: Dict[str, Dict[str, str]] = {}
@@ -293,10 +331,14 @@ class PreTrainedTokenizer(object):
     def _core_never_split(self):
         return []
 
+    def _core_never_split_key(self):
+        return None
+
     def _sync_core(self):
         """Pushes the added/special-token state to the C++ core when it changed."""
-        state = (tuple(self.added_tokens_encoder.items()), tuple(self._split_tokens()),
-                 self._unk_token, tuple(self._core_never_split()))
+        extra = self._additional_special_tokens
+        state = (self._state_version, self.added_tokens_encoder.version, id(self.added_tokens_encoder),
+                 len(extra) if isinstance(extra, list) else extra, self._core_never_split_key())
         if state != self._core_state:
             split = self._split_tokens()
             unk = self._unk_token

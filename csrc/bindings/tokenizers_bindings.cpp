@@ -84,7 +84,8 @@ void bind_tokenizers(py::module_& m) {
       .def("basic_tokenize",
            [](const WordPieceModel& m, py::handle text, const std::vector<std::string>& never_split) {
              Text t = text_arg(text, "text");
-             std::unordered_set<std::string> ns(never_split.begin(), never_split.end());
+             NeverSplit ns;
+             for (const auto& w : never_split) ns.add(w);
              std::vector<std::string> out;
              {
                py::gil_scoped_release nogil;

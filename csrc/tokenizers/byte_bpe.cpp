@@ -1,5 +1,8 @@
 #include "tokenizers/byte_bpe.h"
 
+#include <array>
+#include <atomic>
+
 #include "common/check.h"
 #include "tokenizers/unicode.h"
 
@@ -20,11 +23,35 @@ const std::vector<char32_t>& byte_to_unicode() {
 }
 
 namespace {
-enum Cls { kL, kN, kS, kO };
-inline Cls cls_of(char32_t c) {
+enum Cls : uint8_t { kL, kN, kS, kO };
+inline Cls cls_of_slow(char32_t c) {
   uint16_t f = flags(c);
   return (f & kRxL) ? kL : (f & kRxN) ? kN : (f & kRxS) ? kS : kO;
 }
+const std::array<Cls, 128> kAsciiCls = [] {
+  std::array<Cls, 128> t{};
+  for (int c = 0; c < 128; ++c) t[c] = cls_of_slow(static_cast<char32_t>(c));
+  return t;
+}();
+inline Cls cls_of(char32_t c) { return c < 128 ? kAsciiCls[c] : cls_of_slow(c); }
+
+std::atomic<uint64_t> g_serial{1};
+
+// Per-thread cache of merged words (thread-safe by construction), for one model at a time.
+struct WordCache {
+  uint64_t owner = 0;
+  StrMap index;  // word bytes -> entry
+  std::vector<std::pair<uint32_t, uint32_t>> entries;  // (offset, length) in pool
+  std::vector<int32_t> pool;
+  void reset(uint64_t o) {
+    owner = o;
+    index.clear();
+    entries.clear();
+    pool.clear();
+  }
+};
+constexpr size_t kCacheMaxWordBytes = 48;
+constexpr size_t kCacheMaxEntries = 1 << 17;
 struct Cp {
   char32_t c;
   size_t next;
@@ -116,7 +143,10 @@ ByteLevelBpeModel::ByteLevelBpeModel(const std::unordered_map<std::string, int64
     vocab.set(bytes, static_cast<int32_t>(ids.size()));
     ids.push_back(id);
   }
+  serial_ = g_serial.fetch_add(1);
   const int32_t ns = merges_.num_symbols();
+  sym_len_.resize(ns);
+  for (int32_t s = 0; s < ns; ++s) sym_len_[s] = static_cast<int32_t>(merges_.str(s).size());
   piece_str_.resize(ns);
   piece_vocab_.resize(ns);
   for (int32_t s = 0; s < ns; ++s) {
@@ -148,10 +178,18 @@ int32_t ByteLevelBpeModel::find_piece(std::string_view s) const {
 
 void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const SegmentContext&, Encoding& out,
                                bool offsets) const {
-  thread_local std::string text;
-  thread_local std::vector<int32_t> pos, syms, starts;
+  struct Scratch {
+    std::string text;
+    std::vector<int32_t> pos, syms;
+    WordCache cache;
+  };
+  thread_local Scratch tls;
+  Scratch& s = tls;
+  if (s.cache.owner != serial_ || s.cache.entries.size() >= kCacheMaxEntries) s.cache.reset(serial_);
+  std::string& text = s.text;
   text.assign(1, ' ');  // 1.2.0 prepends a space
   text.append(seg);
+  std::vector<int32_t>& pos = s.pos;
   if (offsets) {
     pos.assign(text.size() + 1, pos_base);
     int32_t cp = pos_base;
@@ -162,21 +200,37 @@ void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const Seg
     pos[text.size()] = cp;
   }
   gpt2_pretokenize(text, [&](size_t b, size_t e) {
-    syms.clear();
-    for (size_t k = b; k < e; ++k) syms.push_back(static_cast<unsigned char>(text[k]));
-    if (offsets) {
-      starts.clear();
-      for (size_t k = b; k < e; ++k) starts.push_back(static_cast<int32_t>(k));
-    }
-    merges_.apply(syms, offsets ? &starts : nullptr);
-    for (size_t t = 0; t < syms.size(); ++t) {
-      if (offsets) {
-        size_t sb = starts[t], se = t + 1 < syms.size() ? starts[t + 1] : e;
-        // a token ending inside a character still covers that character
-        out.push(syms[t], pos[sb], se - 1 >= 1 ? pos[se - 1] + 1 : pos_base, true);
+    std::string_view word(text.data() + b, e - b);
+    const int32_t* merged;
+    size_t count;
+    int32_t hit = word.size() <= kCacheMaxWordBytes ? s.cache.index.get(word) : -1;
+    if (hit >= 0) {
+      merged = s.cache.pool.data() + s.cache.entries[hit].first;
+      count = s.cache.entries[hit].second;
+    } else {
+      s.syms.clear();
+      for (size_t k = b; k < e; ++k) s.syms.push_back(static_cast<unsigned char>(text[k]));
+      merges_.apply(s.syms, nullptr);
+      if (word.size() <= kCacheMaxWordBytes) {
+        s.cache.index.set(word, static_cast<int32_t>(s.cache.entries.size()));
+        s.cache.entries.emplace_back(static_cast<uint32_t>(s.cache.pool.size()), static_cast<uint32_t>(s.syms.size()));
+        s.cache.pool.insert(s.cache.pool.end(), s.syms.begin(), s.syms.end());
+        merged = s.cache.pool.data() + s.cache.entries.back().first;
       } else {
-        out.codes.push_back(syms[t]);
+        merged = s.syms.data();
       }
+      count = s.syms.size();
+    }
+    if (!offsets) {
+      out.codes.insert(out.codes.end(), merged, merged + count);
+      return;
+    }
+    size_t sb = b;
+    for (size_t t = 0; t < count; ++t) {
+      size_t se = sb + sym_len_[merged[t]];
+      // a token ending inside a character still covers that character
+      out.push(merged[t], pos[sb], se >= 2 ? pos[se - 1] + 1 : pos_base, true);
+      sb = se;
     }
   });
 }

@@ -37,6 +37,8 @@ class ByteLevelBpeModel : public Model {
 
  private:
   bool to_bytes(std::string_view unicode_form, std::string& out) const;
+  uint64_t serial_;  // identifies this model in the per-thread word caches
+  std::vector<int32_t> sym_len_;  // bytes of every symbol
   BpeMerges merges_;
   std::vector<std::string> piece_str_;
   std::vector<int64_t> piece_vocab_;

@@ -42,7 +42,7 @@ void Pipeline::configure(const std::vector<std::string>& split_tokens, const std
     int32_t p = model_->find_piece(tok);
     if (p >= 0) c->piece_id_single[p] = id;
   }
-  c->never_split.insert(never_split.begin(), never_split.end());
+  for (const auto& t : never_split) c->never_split.add(t);
   std::lock_guard<std::mutex> lk(mu_);
   config_ = std::move(c);
 }

@@ -33,8 +33,30 @@ struct Encoding {
   }
 };
 
+// Tokens BERT never lower-cases; the length mask makes the common "no" answer cheap.
+struct NeverSplit {
+  std::unordered_set<std::string> set;
+  uint64_t lengths = 0;  // bit L: some entry has L bytes (L < 64)
+  uint64_t first[4] = {0, 0, 0, 0};  // bit b: some entry starts with byte b
+  bool has_long = false;
+  void add(const std::string& t) {
+    set.insert(t);
+    if (!t.empty()) first[static_cast<unsigned char>(t[0]) >> 6] |= uint64_t{1} << (t[0] & 63);
+    if (t.size() < 64)
+      lengths |= uint64_t{1} << t.size();
+    else
+      has_long = true;
+  }
+  bool contains(std::string_view t) const {
+    if (set.empty()) return false;
+    if (t.size() < 64 ? !((lengths >> t.size()) & 1) : !has_long) return false;
+    if (!t.empty() && !((first[static_cast<unsigned char>(t[0]) >> 6] >> (t[0] & 63)) & 1)) return false;
+    return set.count(std::string(t)) != 0;
+  }
+};
+
 struct SegmentContext {
-  const std::unordered_set<std::string>* never_split = nullptr;
+  const NeverSplit* never_split = nullptr;
 };
 
 class Model {
@@ -60,7 +82,7 @@ struct PipelineConfig {
   int64_t unk_id_single = kNoId, unk_id_pair = kNoId;
   std::string unk_token;
   std::vector<int64_t> piece_id_single, piece_id_pair;
-  std::unordered_set<std::string> never_split;
+  NeverSplit never_split;
 };
 
 class Pipeline {

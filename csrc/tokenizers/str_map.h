@@ -65,6 +65,12 @@ class StrMap {
 
   size_t size() const { return size_; }
   size_t max_key_len() const { return max_len_; }
+  void clear() {
+    slots_.clear();
+    arena_.clear();
+    size_ = 0;
+    max_len_ = 0;
+  }
 
  private:
   struct Slot {
@@ -74,8 +80,22 @@ class StrMap {
     int32_t value = 0;
   };
   bool eq(const Slot& s, std::string_view key) const {
-    return static_cast<size_t>(s.len) == key.size() &&
-           std::memcmp(arena_.data() + s.offset, key.data(), key.size()) == 0;
+    if (static_cast<size_t>(s.len) != key.size()) return false;
+    const char* a = arena_.data() + s.offset;
+    const char* b = key.data();
+    size_t n = key.size();
+    while (n >= 8) {  // short keys: no memcmp call
+      uint64_t x, y;
+      std::memcpy(&x, a, 8);
+      std::memcpy(&y, b, 8);
+      if (x != y) return false;
+      a += 8;
+      b += 8;
+      n -= 8;
+    }
+    for (size_t i = 0; i < n; ++i)
+      if (a[i] != b[i]) return false;
+    return true;
   }
   void grow() {
     std::vector<Slot> old;

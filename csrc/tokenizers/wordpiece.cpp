@@ -1,11 +1,29 @@
 #include "tokenizers/wordpiece.h"
 
 #include <algorithm>
+#include <array>
 
 #include "common/check.h"
 #include "tokenizers/unicode.h"
 
 namespace tf::tok {
+namespace {
+enum : uint8_t { kAsciiWord = 0, kAsciiSpace = 1, kAsciiDrop = 2, kAsciiPunct = 3 };
+// BERT's view of every ASCII byte: \t\n\r and space split, other controls are dropped,
+// every printable non-alphanumeric is punctuation.
+constexpr auto kAsciiClass = [] {
+  std::array<uint8_t, 128> t{};
+  for (int c = 0; c < 128; ++c) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+      t[c] = kAsciiSpace;
+    else if (c < 32 || c == 127)
+      t[c] = kAsciiDrop;
+    else if ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126))
+      t[c] = kAsciiPunct;
+  }
+  return t;
+}();
+}  // namespace
 
 WordPieceModel::WordPieceModel(const std::vector<std::string>& vocab, BertOptions opt) : opt_(opt), tokens_(vocab) {
   TF_CHECK(opt.max_input_chars_per_word >= 0, "max_input_chars_per_word must be >= 0");
@@ -71,7 +89,7 @@ void WordPieceModel::word(std::string_view w, const int32_t* pos, Encoding& out)
 }
 
 template <bool kOffsets>
-void WordPieceModel::basic(std::string_view seg, int32_t pos_base, const std::unordered_set<std::string>* never_split,
+void WordPieceModel::basic(std::string_view seg, int32_t pos_base, const NeverSplit* never_split,
                            Scratch& s, Encoding* out, std::vector<std::string>* words) const {
   // Emits one word after lower-casing/punctuation splitting (into WordPiece or into `words`).
   auto emit_word = [&](std::string_view w, const int32_t* pos) {
@@ -102,7 +120,7 @@ void WordPieceModel::basic(std::string_view seg, int32_t pos_base, const std::un
   auto flush = [&]() {
     if (s.tok.empty()) return;
     const int32_t* tpos = kOffsets ? s.tok_pos.data() : nullptr;
-    if (opt_.do_lower_case && !(never_split && never_split->count(s.tok))) {
+    if (opt_.do_lower_case && !(never_split && never_split->contains(s.tok))) {
       if (s.ascii) {
         for (char& ch : s.tok)
           if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
@@ -141,11 +159,37 @@ void WordPieceModel::basic(std::string_view seg, int32_t pos_base, const std::un
   s.tok_pos.clear();
   s.ascii = true;
   const auto* p = reinterpret_cast<const unsigned char*>(seg.data());
-  const auto* e = p + seg.size();
+  const size_t n = seg.size();
+  size_t i = 0;
   int32_t cp = pos_base;
-  while (p < e) {
-    const unsigned char* start = p;
-    char32_t c = decode_utf8(p);
+  while (i < n) {
+    // ASCII fast path: a whitespace token of ASCII letters, digits and punctuation
+    if (p[i] < 0x80 && s.tok.empty()) {
+      const uint8_t c0 = kAsciiClass[p[i]];
+      if (c0 == kAsciiSpace || c0 == kAsciiDrop) {
+        ++i;
+        ++cp;
+        continue;
+      }
+      size_t j = i;
+      bool drops = false;
+      while (j < n && p[j] < 0x80 && kAsciiClass[p[j]] != kAsciiSpace) {
+        drops |= kAsciiClass[p[j]] == kAsciiDrop;
+        ++j;
+      }
+      if (!drops && (j == n || p[j] < 0x80)) {
+        ascii_token<kOffsets>(seg.substr(i, j - i), cp, never_split, s, out, words);
+        cp += static_cast<int32_t>(j - i);
+        i = j;
+        continue;
+      }
+    }
+    // General path, one code point at a time, until the whitespace token ends.
+    const unsigned char* start = p + i;
+    const unsigned char* q = start;
+    char32_t c = decode_utf8(q);
+    const size_t len = static_cast<size_t>(q - start);
+    i += len;
     const int32_t here = cp++;
     uint16_t f = flags(c);
     if (f & kBertDrop) continue;
@@ -155,17 +199,49 @@ void WordPieceModel::basic(std::string_view seg, int32_t pos_base, const std::un
     }
     if ((f & kCjk) && opt_.tokenize_chinese_chars) {
       flush();
-      s.tok.append(reinterpret_cast<const char*>(start), p - start);
-      if (kOffsets) s.tok_pos.insert(s.tok_pos.end(), p - start, here);
+      s.tok.append(reinterpret_cast<const char*>(start), len);
+      if (kOffsets) s.tok_pos.insert(s.tok_pos.end(), len, here);
       s.ascii = false;
       flush();
       continue;
     }
-    s.tok.append(reinterpret_cast<const char*>(start), p - start);
-    if (kOffsets) s.tok_pos.insert(s.tok_pos.end(), p - start, here);
+    s.tok.append(reinterpret_cast<const char*>(start), len);
+    if (kOffsets) s.tok_pos.insert(s.tok_pos.end(), len, here);
     if (c >= 0x80) s.ascii = false;
   }
   flush();
+}
+
+template <bool kOffsets>
+void WordPieceModel::ascii_token(std::string_view t, int32_t pos0, const NeverSplit* never_split,
+                                 Scratch& s, Encoding* out, std::vector<std::string>* words) const {
+  const bool lower = opt_.do_lower_case && !(never_split && never_split->contains(t));
+  if (kOffsets) {
+    s.word_pos.resize(t.size());
+    for (size_t k = 0; k < t.size(); ++k) s.word_pos[k] = pos0 + static_cast<int32_t>(k);
+  }
+  auto emit = [&](size_t b, size_t e) {
+    std::string_view w = t.substr(b, e - b);
+    if (lower) {
+      s.wordbuf.assign(w);
+      for (char& ch : s.wordbuf)
+        if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
+      w = s.wordbuf;
+    }
+    if (words)
+      words->emplace_back(w);
+    else
+      word<kOffsets>(w, kOffsets ? s.word_pos.data() + b : nullptr, *out);
+  };
+  size_t wstart = 0;
+  for (size_t k = 0; k < t.size(); ++k) {
+    if (kAsciiClass[static_cast<unsigned char>(t[k])] == kAsciiPunct) {
+      if (k > wstart) emit(wstart, k);
+      emit(k, k + 1);
+      wstart = k + 1;
+    }
+  }
+  if (t.size() > wstart) emit(wstart, t.size());
 }
 
 void WordPieceModel::encode(std::string_view seg, int32_t pos_base, const SegmentContext& ctx, Encoding& out,
@@ -181,8 +257,7 @@ void WordPieceModel::encode(std::string_view seg, int32_t pos_base, const Segmen
     basic<false>(seg, pos_base, ctx.never_split, s, &out, nullptr);
 }
 
-std::vector<std::string> WordPieceModel::basic_tokenize(std::string_view text,
-                                                        const std::unordered_set<std::string>& never_split) const {
+std::vector<std::string> WordPieceModel::basic_tokenize(std::string_view text, const NeverSplit& never_split) const {
   check_utf8(text, true, "text");
   thread_local Scratch s;
   std::vector<std::string> words;

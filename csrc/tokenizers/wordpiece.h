@@ -30,16 +30,18 @@ class WordPieceModel : public Model {
   bool allows_surrogates() const override { return true; }  // dropped as Cs, or [UNK]
 
   // The BasicTokenizer alone (BasicTokenizer.tokenize), for the Python class of that name.
-  std::vector<std::string> basic_tokenize(std::string_view text,
-                                          const std::unordered_set<std::string>& never_split) const;
+  std::vector<std::string> basic_tokenize(std::string_view text, const NeverSplit& never_split) const;
   // WordpieceTokenizer.tokenize alone: whitespace split, then WordPiece (codes).
   void wordpiece_only(std::string_view text, int32_t pos_base, Encoding& out, bool offsets) const;
 
  private:
   struct Scratch;
   template <bool kOffsets>
-  void basic(std::string_view seg, int32_t pos_base, const std::unordered_set<std::string>* never_split,
+  void basic(std::string_view seg, int32_t pos_base, const NeverSplit* never_split,
              Scratch& s, Encoding* out, std::vector<std::string>* words) const;
+  template <bool kOffsets>
+  void ascii_token(std::string_view t, int32_t pos0, const NeverSplit* never_split, Scratch& s,
+                   Encoding* out, std::vector<std::string>* words) const;
   template <bool kOffsets>
   void word(std::string_view w, const int32_t* pos, Encoding& out) const;
 

@@ -87,6 +87,10 @@ class BertTokenizer(PreTrainedTokenizer):
             return []
         return list(self.basic_tokenizer.never_split) + self.all_special_tokens
 
+    def _core_never_split_key(self):
+        ns = self.basic_tokenizer.never_split if self.do_basic_tokenize else None
+        return (id(ns), len(ns)) if ns is not None else None
+
     def _tokenize(self, text):
         if self.do_basic_tokenize:
             split_tokens = []
