@@ -20,6 +20,16 @@ ADDED_TOKENS_FILE = "added_tokens.json"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 
 
+def _core_lib():
+    """The C++ extension's tokenizer module (a clear error when the extension is not built)."""
+    try:
+        from transformers_fast import _C
+    except ImportError as err:
+        raise ImportError(f"transformers_fast._C is not built ({err}); run `make build` or pip install the "
+                          "package") from err
+    return _C.tokenizers
+
+
 def _check_text(name, text):
     if not isinstance(text, (str, bytes)):
         raise TypeError(f"{name} must be a str, got {type(text).__name__}")
@@ -673,7 +683,7 @@ def _truncate_longest_first(a, b, oa, ob, budget):
         return a[:budget], None, (oa[:budget] if oa is not None else None), None
     b, ob = list(b), (list(ob) if ob is not None else None)
     while len(a) + len(b) > budget:
-        if len(a) >= len(b) and a:
+        if len(a) > len(b):
             a.pop()
             if oa is not None:
                 oa.pop()

@@ -5,8 +5,7 @@ import collections
 import logging
 import os
 
-from transformers_fast import _C
-from transformers_fast.tokenization_utils import PreTrainedTokenizer, _check_text
+from transformers_fast.tokenization_utils import PreTrainedTokenizer, _core_lib, _check_text
 
 logger = logging.getLogger(__name__)
 
@@ -74,9 +73,9 @@ class BertTokenizer(PreTrainedTokenizer):
         if do_basic_tokenize:
             self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case, never_split=never_split,
                                                   tokenize_chinese_chars=tokenize_chinese_chars)
-        model = _C.tokenizers.WordPieceModel(lines, do_basic_tokenize, do_lower_case, tokenize_chinese_chars, 100)
+        model = _core_lib().WordPieceModel(lines, do_basic_tokenize, do_lower_case, tokenize_chinese_chars, 100)
         self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab, unk_token=self.unk_token, _model=model)
-        self._core = _C.tokenizers.Pipeline(model)
+        self._core = _core_lib().Pipeline(model)
 
     @property
     def vocab_size(self):
@@ -154,7 +153,7 @@ class BasicTokenizer(object):
         key = (self.do_lower_case, self.tokenize_chinese_chars)
         model = self._models.get(key)
         if model is None:
-            model = self._models[key] = _C.tokenizers.WordPieceModel([], True, *key, 100)
+            model = self._models[key] = _core_lib().WordPieceModel([], True, *key, 100)
         never_split = list(self.never_split) + (list(never_split) if never_split is not None else [])
         return model.basic_tokenize(text, never_split)
 
@@ -176,6 +175,6 @@ class WordpieceTokenizer(object):
             lines = [""] * (max(self.vocab.values(), default=-1) + 1)
             for tok, i in sorted(self.vocab.items(), key=lambda kv: kv[1]):
                 lines[i] = tok
-            self._model = _C.tokenizers.WordPieceModel(lines, False, False, False, self.max_input_chars_per_word)
+            self._model = _core_lib().WordPieceModel(lines, False, False, False, self.max_input_chars_per_word)
             self._model_key = key
         return self._model.wordpiece_tokenize(text, self.unk_token)

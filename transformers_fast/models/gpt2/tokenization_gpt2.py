@@ -6,8 +6,7 @@ import logging
 import os
 from functools import lru_cache
 
-from transformers_fast import _C
-from transformers_fast.tokenization_utils import PreTrainedTokenizer
+from transformers_fast.tokenization_utils import PreTrainedTokenizer, _core_lib
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +71,8 @@ class GPT2Tokenizer(PreTrainedTokenizer):
         self.bpe_ranks = dict(zip(bpe_merges, range(len(bpe_merges))))
         # pairs of two strings only: other lines can never match a pair (1.2.0 keeps them, unused)
         pairs = [m if len(m) == 2 else ("", "") for m in bpe_merges]
-        model = _C.tokenizers.ByteLevelBpeModel(self.encoder, pairs)
-        self._core = _C.tokenizers.Pipeline(model)
+        model = _core_lib().ByteLevelBpeModel(self.encoder, pairs)
+        self._core = _core_lib().Pipeline(model)
 
     @property
     def vocab_size(self):
