@@ -25,7 +25,8 @@ constexpr auto kAsciiClass = [] {
 }();
 }  // namespace
 
-WordPieceModel::WordPieceModel(const std::vector<std::string>& vocab, BertOptions opt) : opt_(opt), tokens_(vocab) {
+WordPieceModel::WordPieceModel(const std::vector<std::string>& vocab, BertOptions opt)
+    : opt_(opt), basic_(opt), tokens_(vocab) {
   TF_CHECK(opt.max_input_chars_per_word >= 0, "max_input_chars_per_word must be >= 0");
   for (size_t i = 0; i < vocab.size(); ++i) {
     check_utf8(vocab[i], true, "vocabulary entry");
@@ -35,18 +36,6 @@ WordPieceModel::WordPieceModel(const std::vector<std::string>& vocab, BertOption
   }
 }
 
-// Per-call buffers, reused across calls on the same thread.
-struct WordPieceModel::Scratch {
-  std::string tok;              // current whitespace token, UTF-8
-  std::vector<int32_t> tok_pos;  // code point index of every byte of tok
-  bool ascii = true;
-  std::u32string u, v;
-  std::vector<int32_t> pu, pv;
-  std::string low;
-  std::vector<int32_t> low_pos;
-  std::string wordbuf;
-  std::vector<int32_t> word_pos;
-};
 
 template <bool kOffsets>
 void WordPieceModel::word(std::string_view w, const int32_t* pos, Encoding& out) const {
@@ -88,161 +77,6 @@ void WordPieceModel::word(std::string_view w, const int32_t* pos, Encoding& out)
   }
 }
 
-template <bool kOffsets>
-void WordPieceModel::basic(std::string_view seg, int32_t pos_base, const NeverSplit* never_split,
-                           Scratch& s, Encoding* out, std::vector<std::string>* words) const {
-  // Emits one word after lower-casing/punctuation splitting (into WordPiece or into `words`).
-  auto emit_word = [&](std::string_view w, const int32_t* pos) {
-    if (w.empty()) return;
-    if (words)
-      words->emplace_back(w);
-    else
-      word<kOffsets>(w, pos, *out);
-  };
-  // _run_split_on_punc, then the final whitespace split
-  auto split_punct = [&](std::string_view t, const int32_t* pos) {
-    const auto* p = reinterpret_cast<const unsigned char*>(t.data());
-    size_t i = 0, wstart = 0;
-    while (i < t.size()) {
-      const unsigned char* q = p + i;
-      char32_t c = decode_utf8(q);
-      size_t next = static_cast<size_t>(q - p);
-      uint16_t f = flags(c);
-      if (f & (kBertPunct | kPySpace)) {
-        emit_word(t.substr(wstart, i - wstart), pos + wstart);
-        if (f & kBertPunct) emit_word(t.substr(i, next - i), pos + i);
-        wstart = next;
-      }
-      i = next;
-    }
-    emit_word(t.substr(wstart), pos + wstart);
-  };
-  auto flush = [&]() {
-    if (s.tok.empty()) return;
-    const int32_t* tpos = kOffsets ? s.tok_pos.data() : nullptr;
-    if (opt_.do_lower_case && !(never_split && never_split->contains(s.tok))) {
-      if (s.ascii) {
-        for (char& ch : s.tok)
-          if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
-        split_punct(s.tok, tpos);
-      } else {
-        // str.lower, NFD, drop Mn; positions follow every code point
-        s.u.clear();
-        s.pu.clear();
-        const auto* p = reinterpret_cast<const unsigned char*>(s.tok.data());
-        const auto* e = p + s.tok.size();
-        while (p < e) {
-          if (kOffsets) s.pu.push_back(s.tok_pos[p - reinterpret_cast<const unsigned char*>(s.tok.data())]);
-          s.u.push_back(decode_utf8(p));
-        }
-        lower_str(s.u, s.v, kOffsets ? &s.pu : nullptr, kOffsets ? &s.pv : nullptr);
-        nfd_str(s.v, s.u, kOffsets ? &s.pv : nullptr, kOffsets ? &s.pu : nullptr);
-        s.low.clear();
-        s.low_pos.clear();
-        for (size_t i = 0; i < s.u.size(); ++i) {
-          if (flags(s.u[i]) & kMn) continue;
-          size_t before = s.low.size();
-          append_utf8(s.u[i], s.low);
-          if (kOffsets) s.low_pos.insert(s.low_pos.end(), s.low.size() - before, s.pu[i]);
-        }
-        split_punct(s.low, kOffsets ? s.low_pos.data() : nullptr);
-      }
-    } else {
-      split_punct(s.tok, tpos);
-    }
-    s.tok.clear();
-    s.tok_pos.clear();
-    s.ascii = true;
-  };
-
-  s.tok.clear();
-  s.tok_pos.clear();
-  s.ascii = true;
-  const auto* p = reinterpret_cast<const unsigned char*>(seg.data());
-  const size_t n = seg.size();
-  size_t i = 0;
-  int32_t cp = pos_base;
-  while (i < n) {
-    // ASCII fast path: a whitespace token of ASCII letters, digits and punctuation
-    if (p[i] < 0x80 && s.tok.empty()) {
-      const uint8_t c0 = kAsciiClass[p[i]];
-      if (c0 == kAsciiSpace || c0 == kAsciiDrop) {
-        ++i;
-        ++cp;
-        continue;
-      }
-      size_t j = i;
-      bool drops = false;
-      while (j < n && p[j] < 0x80 && kAsciiClass[p[j]] != kAsciiSpace) {
-        drops |= kAsciiClass[p[j]] == kAsciiDrop;
-        ++j;
-      }
-      if (!drops && (j == n || p[j] < 0x80)) {
-        ascii_token<kOffsets>(seg.substr(i, j - i), cp, never_split, s, out, words);
-        cp += static_cast<int32_t>(j - i);
-        i = j;
-        continue;
-      }
-    }
-    // General path, one code point at a time, until the whitespace token ends.
-    const unsigned char* start = p + i;
-    const unsigned char* q = start;
-    char32_t c = decode_utf8(q);
-    const size_t len = static_cast<size_t>(q - start);
-    i += len;
-    const int32_t here = cp++;
-    uint16_t f = flags(c);
-    if (f & kBertDrop) continue;
-    if (f & (kBertWs | kPySpace)) {
-      flush();
-      continue;
-    }
-    if ((f & kCjk) && opt_.tokenize_chinese_chars) {
-      flush();
-      s.tok.append(reinterpret_cast<const char*>(start), len);
-      if (kOffsets) s.tok_pos.insert(s.tok_pos.end(), len, here);
-      s.ascii = false;
-      flush();
-      continue;
-    }
-    s.tok.append(reinterpret_cast<const char*>(start), len);
-    if (kOffsets) s.tok_pos.insert(s.tok_pos.end(), len, here);
-    if (c >= 0x80) s.ascii = false;
-  }
-  flush();
-}
-
-template <bool kOffsets>
-void WordPieceModel::ascii_token(std::string_view t, int32_t pos0, const NeverSplit* never_split,
-                                 Scratch& s, Encoding* out, std::vector<std::string>* words) const {
-  const bool lower = opt_.do_lower_case && !(never_split && never_split->contains(t));
-  if (kOffsets) {
-    s.word_pos.resize(t.size());
-    for (size_t k = 0; k < t.size(); ++k) s.word_pos[k] = pos0 + static_cast<int32_t>(k);
-  }
-  auto emit = [&](size_t b, size_t e) {
-    std::string_view w = t.substr(b, e - b);
-    if (lower) {
-      s.wordbuf.assign(w);
-      for (char& ch : s.wordbuf)
-        if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
-      w = s.wordbuf;
-    }
-    if (words)
-      words->emplace_back(w);
-    else
-      word<kOffsets>(w, kOffsets ? s.word_pos.data() + b : nullptr, *out);
-  };
-  size_t wstart = 0;
-  for (size_t k = 0; k < t.size(); ++k) {
-    if (kAsciiClass[static_cast<unsigned char>(t[k])] == kAsciiPunct) {
-      if (k > wstart) emit(wstart, k);
-      emit(k, k + 1);
-      wstart = k + 1;
-    }
-  }
-  if (t.size() > wstart) emit(wstart, t.size());
-}
 
 void WordPieceModel::encode(std::string_view seg, int32_t pos_base, const SegmentContext& ctx, Encoding& out,
                             bool offsets) const {
@@ -250,18 +84,18 @@ void WordPieceModel::encode(std::string_view seg, int32_t pos_base, const Segmen
     wordpiece_only(seg, pos_base, out, offsets);
     return;
   }
-  thread_local Scratch s;
+  thread_local BasicScratch s;
   if (offsets)
-    basic<true>(seg, pos_base, ctx.never_split, s, &out, nullptr);
+    basic_.run<true>(seg, pos_base, ctx.never_split, s, [&](std::string_view w, const int32_t* pos) { word<true>(w, pos, out); });
   else
-    basic<false>(seg, pos_base, ctx.never_split, s, &out, nullptr);
+    basic_.run<false>(seg, pos_base, ctx.never_split, s, [&](std::string_view w, const int32_t*) { word<false>(w, nullptr, out); });
 }
 
 std::vector<std::string> WordPieceModel::basic_tokenize(std::string_view text, const NeverSplit& never_split) const {
   check_utf8(text, true, "text");
-  thread_local Scratch s;
+  thread_local BasicScratch s;
   std::vector<std::string> words;
-  basic<false>(text, 0, &never_split, s, nullptr, &words);
+  basic_.run<false>(text, 0, &never_split, s, [&](std::string_view w, const int32_t*) { words.emplace_back(w); });
   return words;
 }
 

@@ -4,17 +4,11 @@
 #include <string>
 #include <vector>
 
+#include "tokenizers/basic_tokenizer.h"
 #include "tokenizers/pipeline.h"
 #include "tokenizers/str_map.h"
 
 namespace tf::tok {
-
-struct BertOptions {
-  bool do_basic_tokenize = true;
-  bool do_lower_case = true;
-  bool tokenize_chinese_chars = true;
-  int max_input_chars_per_word = 100;
-};
 
 class WordPieceModel : public Model {
  public:
@@ -35,17 +29,11 @@ class WordPieceModel : public Model {
   void wordpiece_only(std::string_view text, int32_t pos_base, Encoding& out, bool offsets) const;
 
  private:
-  struct Scratch;
-  template <bool kOffsets>
-  void basic(std::string_view seg, int32_t pos_base, const NeverSplit* never_split,
-             Scratch& s, Encoding* out, std::vector<std::string>* words) const;
-  template <bool kOffsets>
-  void ascii_token(std::string_view t, int32_t pos0, const NeverSplit* never_split, Scratch& s,
-                   Encoding* out, std::vector<std::string>* words) const;
   template <bool kOffsets>
   void word(std::string_view w, const int32_t* pos, Encoding& out) const;
 
   BertOptions opt_;
+  BasicTokenizer basic_;
   std::vector<std::string> tokens_;
   StrMap whole_;  // every vocabulary line (pieces at word start)
   StrMap cont_;   // lines starting with "##", without it (pieces inside a word)
