@@ -7,6 +7,7 @@
 #include "tokenizers/byte_bpe.h"
 #include "tokenizers/pipeline.h"
 #include "tokenizers/unicode.h"
+#include "tokenizers/word_bpe.h"
 #include "tokenizers/wordpiece.h"
 
 namespace tf {
@@ -113,6 +114,29 @@ void bind_tokenizers(py::module_& m) {
       .def("pretokenize", [](const ByteLevelBpeModel& m, py::handle text) {
         Text t = text_arg(text, "text");
         return m.pretokenize(t.view);
+      });
+
+  py::class_<WordEndBpeModel, Model, std::shared_ptr<WordEndBpeModel>>(t, "WordEndBpeModel")
+      .def(py::init([](const std::unordered_map<std::string, int64_t>& encoder,
+                       const std::vector<std::pair<std::string, std::string>>& merges, const std::string& split) {
+             TF_CHECK(split == "basic_lower" || split == "spaces", "split must be 'basic_lower' or 'spaces', got '", split, "'");
+             return std::make_shared<WordEndBpeModel>(
+                 encoder, merges, split == "spaces" ? WordEndBpeModel::Split::kSpaces : WordEndBpeModel::Split::kBasicLower);
+           }),
+           py::arg("encoder"), py::arg("merges"), py::arg("split"))
+      .def("bpe_words", [](const WordEndBpeModel& m, const std::vector<std::string>& words) {
+        // pieces of every word, as strings (XLM's bpe after Python-side Moses tokenisation)
+        std::vector<std::string> out;
+        Encoding e;
+        {
+          py::gil_scoped_release nogil;
+          for (const auto& w : words) {
+            check_utf8(w, false, "word");
+            m.word(w, nullptr, e, false);
+          }
+        }
+        for (int32_t c : e.codes) out.push_back(is_extra_piece(c) ? e.extra[kExtraPiece0 - c] : m.piece(c));
+        return out;
       });
 
   py::class_<Pipeline, std::shared_ptr<Pipeline>>(t, "Pipeline")

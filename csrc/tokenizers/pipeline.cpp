@@ -38,6 +38,7 @@ void Pipeline::configure(const std::vector<std::string>& split_tokens, const std
     c->piece_id_single[p] = v == kNoId ? unk_id_single : v;
   }
   // convert_tokens_to_ids looks in added_tokens_encoder first
+  c->added_tokens = added_tokens;
   for (const auto& [tok, id] : added_tokens) {
     int32_t p = model_->find_piece(tok);
     if (p >= 0) c->piece_id_single[p] = id;
@@ -151,8 +152,15 @@ void Pipeline::encode_codes(std::string_view text, Encoding& out, bool offsets) 
   }
 }
 
-int64_t Pipeline::code_to_id(const PipelineConfig& c, int32_t code, bool pair) const {
+int64_t Pipeline::code_to_id(const PipelineConfig& c, const Encoding& e, int32_t code, bool pair) const {
   int64_t id;
+  if (is_extra_piece(code)) {  // not in the vocabulary: an added token, or the unknown token
+    const std::string& tok = e.extra[kExtraPiece0 - code];
+    auto it = pair ? c.added_tokens.end() : c.added_tokens.find(tok);
+    id = it != c.added_tokens.end() ? it->second : pair ? c.unk_id_pair : c.unk_id_single;
+    if (id == kNoId) fail("token '", tok, "' has no id: it is not in the vocabulary and unk_token '", c.unk_token, "' is not either");
+    return id;
+  }
   if (code >= 0) {
     id = pair ? c.piece_id_pair[code] : c.piece_id_single[code];
   } else if (code == kUnkPiece) {
@@ -175,7 +183,7 @@ void Pipeline::encode_ids(std::string_view text, bool pair, std::vector<int64_t>
   auto cfg = config();
   ids.clear();
   ids.reserve(enc.codes.size());
-  for (int32_t code : enc.codes) ids.push_back(code_to_id(*cfg, code, pair));
+  for (int32_t code : enc.codes) ids.push_back(code_to_id(*cfg, enc, code, pair));
 }
 
 std::vector<std::string> Pipeline::tokenize(std::string_view text) const {
@@ -185,7 +193,9 @@ std::vector<std::string> Pipeline::tokenize(std::string_view text) const {
   std::vector<std::string> out;
   out.reserve(enc.codes.size());
   for (int32_t code : enc.codes) {
-    if (code >= 0)
+    if (is_extra_piece(code))
+      out.push_back(enc.extra[kExtraPiece0 - code]);
+    else if (code >= 0)
       out.push_back(model_->piece(code));
     else if (code == kUnkPiece)
       out.push_back(cfg->unk_token);

@@ -14,12 +14,18 @@ namespace tf::tok {
 
 constexpr int32_t kUnkPiece = -1;     // the model's unknown token (e.g. WordPiece [UNK])
 constexpr int64_t kNoId = INT64_MIN;  // a token the vocabulary cannot map (1.2.0 returns None)
+// Pieces outside the model's symbol table (e.g. a character no merge or vocabulary entry knows) are
+// carried as strings in Encoding::extra, with codes kExtraPiece0 - index.
+constexpr int32_t kExtraPiece0 = -(1 << 29);
+inline bool is_extra_piece(int32_t code) { return code <= kExtraPiece0; }
 
-// Codes: piece index >= 0, kUnkPiece, or a split (added/special) token k as -(k + 2).
+// Codes: piece index >= 0, kUnkPiece, a split (added/special) token k as -(k + 2), or an extra piece.
 struct Encoding {
   std::vector<int32_t> codes;
   std::vector<int32_t> starts, ends;  // code point offsets into the whole text (when requested)
+  std::vector<std::string> extra;
   void clear() {
+    extra.clear();
     codes.clear();
     starts.clear();
     ends.clear();
@@ -82,6 +88,7 @@ struct PipelineConfig {
   int64_t unk_id_single = kNoId, unk_id_pair = kNoId;
   std::string unk_token;
   std::vector<int64_t> piece_id_single, piece_id_pair;
+  std::unordered_map<std::string, int64_t> added_tokens;
   NeverSplit never_split;
 };
 
@@ -108,7 +115,7 @@ class Pipeline {
 
  private:
   std::shared_ptr<const PipelineConfig> config() const;
-  int64_t code_to_id(const PipelineConfig& c, int32_t code, bool pair) const;
+  int64_t code_to_id(const PipelineConfig& c, const Encoding& e, int32_t code, bool pair) const;
 
   std::shared_ptr<const Model> model_;
   mutable std::mutex mu_;
