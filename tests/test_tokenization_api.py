@@ -116,3 +116,45 @@ def test_differences_from_hugging_face_tokenizers():
     assert b_ours.decode(ids) == ref.BertTokenizer(bert_uncased_vocab()).decode(ids)
     assert isinstance(b_ours.decode(ids), list) and isinstance(b_hf.decode(ids), str)
 
+
+
+def test_auto_tokenizer_and_shortcuts(tmp_path, monkeypatch):
+    from transformers_fast import AutoTokenizer, DistilBertTokenizer, XLMTokenizer
+    from transformers_fast.tokenization_auto import _PATTERNS
+    import transformers_fast
+    assert AutoTokenizer.tokenizer_class_for("distilbert-base-uncased") is DistilBertTokenizer
+    assert AutoTokenizer.tokenizer_class_for("roberta-large-mnli") is RobertaTokenizer
+    assert AutoTokenizer.tokenizer_class_for("xlm-mlm-en-2048") is XLMTokenizer
+    with pytest.raises(ValueError, match="Unrecognized"):
+        AutoTokenizer.tokenizer_class_for("t5-small")
+    # every 1.2.0 shortcut name is known, with a hub repository and file names
+    names = 0
+    for _, class_name in _PATTERNS:
+        ours, theirs = getattr(transformers_fast, class_name), getattr(ref, class_name)
+        assert set(ours.max_model_input_sizes) == set(theirs.max_model_input_sizes), class_name
+        assert set(ours.pretrained_hub_files) == set(theirs.max_model_input_sizes), class_name
+        names += len(ours.max_model_input_sizes)
+    assert names >= 33
+    # a folder: BERT through AutoTokenizer, offline
+    d = tmp_path / "bert-local"
+    d.mkdir()
+    BertTokenizer(bert_uncased_vocab()).save_pretrained(str(d))
+    tok = AutoTokenizer.from_pretrained(str(d))
+    assert isinstance(tok, BertTokenizer) and tok.encode("hello world") == [7592, 2088]
+
+
+def test_shortcut_resolves_through_hub_cache(tmp_path, monkeypatch):
+    """A shortcut name reads its files from the Hugging Face cache (here a fake cache, offline)."""
+    import shutil
+    import huggingface_hub.constants
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    snap = tmp_path / "models--google-bert--bert-base-uncased" / "snapshots" / ("0" * 40)
+    snap.mkdir(parents=True)
+    shutil.copy(bert_uncased_vocab(), snap / "vocab.txt")
+    (tmp_path / "models--google-bert--bert-base-uncased" / "refs").mkdir()
+    (tmp_path / "models--google-bert--bert-base-uncased" / "refs" / "main").write_text("0" * 40)
+    tok = BertTokenizer.from_pretrained("bert-base-uncased", cache_dir=str(tmp_path))
+    assert tok.max_len == 512 and tok.basic_tokenizer.do_lower_case
+    assert tok.encode("Hello World") == [7592, 2088]
+    with pytest.raises(EnvironmentError):
+        BertTokenizer.from_pretrained("bert-large-cased", cache_dir=str(tmp_path))

@@ -7,3 +7,4 @@ from transformers_fast.models.openai.tokenization_openai import OpenAIGPTTokeniz
 from transformers_fast.models.transfo_xl.tokenization_transfo_xl import TransfoXLTokenizer  # noqa: F401
 from transformers_fast.models.xlnet.tokenization_xlnet import SPIECE_UNDERLINE, XLNetTokenizer  # noqa: F401
 from transformers_fast.models.xlm.tokenization_xlm import XLMTokenizer  # noqa: F401
+from transformers_fast.tokenization_auto import AutoTokenizer  # noqa: F401
