@@ -103,10 +103,16 @@ def main():
     vocab = bert_uncased_vocab()
     ours = BertTokenizer(vocab)
     results.append(("WordPiece", "transformers_fast", mbps(ours.encode, fresh())))
+    import tempfile
+    tmp = tempfile.mkdtemp()
     try:
         import tokenizers
         hf = tokenizers.BertWordPieceTokenizer(vocab, lowercase=True)
         results.append(("WordPiece", "HF tokenizers", mbps(lambda d: hf.encode(d, add_special_tokens=False).ids, fresh())))
+        hf.save(os.path.join(tmp, "bert.json"))
+        import tokie
+        tk = tokie.Tokenizer.from_json(os.path.join(tmp, "bert.json"))
+        results.append(("WordPiece", "tokie", mbps(lambda d: tk.encode(d, add_special_tokens=False).ids, fresh())))
     except ImportError:
         pass
     import pytorch_transformers as ref
@@ -124,13 +130,23 @@ def main():
         import tokenizers
         hf = tokenizers.ByteLevelBPETokenizer(enc, merges)
         results.append(("GPT-2 BPE", "HF tokenizers", mbps(lambda d: hf.encode(d).ids, fresh())))
+        hf.save(os.path.join(tmp, "gpt2.json"))
+        import tokie
+        tk = tokie.Tokenizer.from_json(os.path.join(tmp, "gpt2.json"))
+        results.append(("GPT-2 BPE", "tokie", mbps(lambda d: tk.encode(d, add_special_tokens=False).ids, fresh())))
     except ImportError:
         pass
     try:
+        import json
         import tiktoken
-        tk = tiktoken.get_encoding("gpt2")
-        results.append(("GPT-2 BPE", "tiktoken", mbps(lambda d: tk.encode(d, disallowed_special=()), fresh())))
-    except Exception:
+        from transformers_fast.models.gpt2.tokenization_gpt2 import bytes_to_unicode
+        byte_decoder = {v: k for k, v in bytes_to_unicode().items()}
+        with open(enc, encoding="utf-8") as f:
+            ranks = {bytes(byte_decoder[c] for c in tok): i for tok, i in json.load(f).items() if tok != "<|endoftext|>"}
+        tt = tiktoken.Encoding("gpt2", pat_str=r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""",
+                               mergeable_ranks=ranks, special_tokens={"<|endoftext|>": 50256})
+        results.append(("GPT-2 BPE", "tiktoken", mbps(lambda d: tt.encode_ordinary(d), fresh())))
+    except ImportError:
         pass
     theirs = ref.GPT2Tokenizer(enc, merges)
     sample = fresh(args.ref_mb)

@@ -191,3 +191,13 @@ def test_threads_give_identical_ids(uncased_vocab):
         t.join()
     assert not errors
     assert all(r == expected for r in results.values())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("do_lower_case", [True, False])
+def test_random_fuzz_against_reference(uncased_vocab, do_lower_case):
+    ours = BertTokenizer(uncased_vocab, do_lower_case=do_lower_case)
+    theirs = ref.BertTokenizer(uncased_vocab, do_lower_case=do_lower_case)
+    for text in random_corpus(4321, 5000, max_len=200):
+        if text.strip():
+            assert ours.encode(text) == theirs.encode(text), repr(text)

@@ -152,3 +152,36 @@ def test_save_and_load(pair, tmp_path):
     text = EDGE_CASES[16]
     assert again.encode(text) == theirs.encode(text)
     assert GPT2Tokenizer.from_pretrained(str(tmp_path)).encode(text) == theirs.encode(text)
+
+
+def test_threads_give_identical_ids(files):
+    import threading
+    tok = GPT2Tokenizer(*files)
+    texts = corpus(100)
+    expected = [tok.encode(t) for t in texts]
+    errors = []
+
+    def work():
+        try:
+            for _ in range(3):
+                if [tok.encode(t) for t in texts] != expected:
+                    errors.append("mismatch")
+            if tok._ids_batch(texts, False, False)[0] != expected:
+                errors.append("batch mismatch")
+        except Exception as err:  # pragma: no cover - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
+@pytest.mark.slow
+def test_random_fuzz_against_reference(pair):
+    ours, theirs = pair
+    for text in random_corpus(1234, 5000, max_len=200, surrogates=False):
+        if text.strip():
+            assert ours.encode(text) == theirs.encode(text), repr(text)

@@ -37,30 +37,17 @@ inline Cls cls_of(char32_t c) { return c < 128 ? kAsciiCls[c] : cls_of_slow(c); 
 
 std::atomic<uint64_t> g_serial{1};
 
-// Per-thread cache of merged words (thread-safe by construction), for one model at a time.
-struct WordCache {
-  uint64_t owner = 0;
-  StrMap index;  // word bytes -> entry
-  std::vector<std::pair<uint32_t, uint32_t>> entries;  // (offset, length) in pool
-  std::vector<int32_t> pool;
-  void reset(uint64_t o) {
-    owner = o;
-    index.clear();
-    entries.clear();
-    pool.clear();
-  }
-};
-constexpr size_t kCacheMaxWordBytes = 48;
-constexpr size_t kCacheMaxEntries = 1 << 17;
 struct Cp {
   char32_t c;
   size_t next;
 };
 inline Cp cp_at(const unsigned char* p, size_t i) {
+  if (p[i] < 0x80) return {p[i], i + 1};
   const unsigned char* q = p + i;
   char32_t c = decode_utf8(q);
   return {c, static_cast<size_t>(q - p)};
 }
+
 }  // namespace
 
 template <typename Emit>
@@ -181,11 +168,11 @@ void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const Seg
   struct Scratch {
     std::string text;
     std::vector<int32_t> pos, syms;
-    WordCache cache;
+    WordSymbolCache cache;
   };
   thread_local Scratch tls;
   Scratch& s = tls;
-  if (s.cache.owner != serial_ || s.cache.entries.size() >= kCacheMaxEntries) s.cache.reset(serial_);
+  const uint32_t owner = static_cast<uint32_t>(serial_);
   std::string& text = s.text;
   text.assign(1, ' ');  // 1.2.0 prepends a space
   text.append(seg);
@@ -201,24 +188,15 @@ void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const Seg
   }
   gpt2_pretokenize(text, [&](size_t b, size_t e) {
     std::string_view word(text.data() + b, e - b);
-    const int32_t* merged;
-    size_t count;
-    int32_t hit = word.size() <= kCacheMaxWordBytes ? s.cache.index.get(word) : -1;
-    if (hit >= 0) {
-      merged = s.cache.pool.data() + s.cache.entries[hit].first;
-      count = s.cache.entries[hit].second;
-    } else {
+    size_t count = 0;
+    const uint64_t h = word.size() <= WordSymbolCache::kMaxKey ? hash_bytes(word.data(), word.size()) : 0;
+    const int32_t* merged = s.cache.find(owner, word, h, count);
+    if (!merged) {
       s.syms.clear();
       for (size_t k = b; k < e; ++k) s.syms.push_back(static_cast<unsigned char>(text[k]));
       merges_.apply(s.syms, nullptr);
-      if (word.size() <= kCacheMaxWordBytes) {
-        s.cache.index.set(word, static_cast<int32_t>(s.cache.entries.size()));
-        s.cache.entries.emplace_back(static_cast<uint32_t>(s.cache.pool.size()), static_cast<uint32_t>(s.syms.size()));
-        s.cache.pool.insert(s.cache.pool.end(), s.syms.begin(), s.syms.end());
-        merged = s.cache.pool.data() + s.cache.entries.back().first;
-      } else {
-        merged = s.syms.data();
-      }
+      s.cache.put(owner, word, h, s.syms.data(), s.syms.size());
+      merged = s.syms.data();
       count = s.syms.size();
     }
     if (!offsets) {

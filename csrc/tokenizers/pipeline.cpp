@@ -183,7 +183,11 @@ void Pipeline::encode_ids(std::string_view text, bool pair, std::vector<int64_t>
   auto cfg = config();
   ids.clear();
   ids.reserve(enc.codes.size());
-  for (int32_t code : enc.codes) ids.push_back(code_to_id(*cfg, enc, code, pair));
+  const int64_t* piece_ids = pair ? cfg->piece_id_pair.data() : cfg->piece_id_single.data();
+  for (int32_t code : enc.codes) {
+    int64_t id = code >= 0 ? piece_ids[code] : kNoId;
+    ids.push_back(id != kNoId ? id : code_to_id(*cfg, enc, code, pair));
+  }
 }
 
 std::vector<std::string> Pipeline::tokenize(std::string_view text) const {
