@@ -1,5 +1,7 @@
 #include "tokenizers/pipeline.h"
 
+#include <algorithm>
+
 #include "common/check.h"
 #include "common/parallel.h"
 #include "tokenizers/unicode.h"
@@ -102,7 +104,10 @@ void Pipeline::encode_codes(std::string_view text, Encoding& out, bool offsets) 
   // 1.2.0 turns whitespace-only text into one special token picked by set order; we return [].
   if (all_space(text)) return;
 
+  size_t longest = 0;
+  for (const auto& t : cfg->split_tokens) longest = std::max(longest, t.size());
   auto token_of = [&](size_t b, size_t e) -> int32_t {
+    if (e - b > longest) return -1;
     auto it = cfg->split_index.find(std::string(text.substr(b, e - b)));
     return it == cfg->split_index.end() ? -1 : it->second;
   };
