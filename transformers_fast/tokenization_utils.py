@@ -455,6 +455,11 @@ class PreTrainedTokenizer(object):
     def encode(self, text, text_pair=None, add_special_tokens=False, **kwargs):
         """1.2.0: ids of text; with text_pair, a tuple of two id lists (or one list with the model's
         special tokens when add_special_tokens=True)."""
+        if text_pair is None and self._core is not None and not kwargs and text.__class__ is str:
+            ids = self._sync_core().encode(text, False)  # the common case, without detours
+            if len(ids) > self.max_len:
+                self._warn_length(len(ids))
+            return self.add_special_tokens_single_sentence(ids) if add_special_tokens else ids
         if text_pair is None:
             ids = self._encode_one(text, False, **kwargs)
             return self.add_special_tokens_single_sentence(ids) if add_special_tokens else ids

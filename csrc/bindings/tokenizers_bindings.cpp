@@ -39,14 +39,6 @@ Text text_arg(py::handle h, const char* name) {
   throw py::type_error(std::string(name) + " must be str or bytes, got " + std::string(py::str(py::type::handle_of(h).attr("__name__"))));
 }
 
-void check_surrogates(const Pipeline& p, const Text& t) {
-  if (p.model().allows_surrogates()) return;
-  size_t bad = find_invalid_utf8(t.view, false);
-  if (bad != std::string_view::npos)
-    throw py::value_error("text contains a lone surrogate (not encodable as UTF-8) at byte " + std::to_string(bad) +
-                          "; the reference tokenizer raises UnicodeEncodeError on it too");
-}
-
 // Python ints for ids below this are made once and shared (ids are mostly small: saves an
 // allocation per token). Only touched with the GIL held.
 constexpr int64_t kSharedInts = 1 << 18;
@@ -173,8 +165,7 @@ void bind_tokenizers(py::module_& m) {
       .def("tokenize",
            [](const Pipeline& p, py::handle text) {
              Text t = text_arg(text, "text");
-             check_surrogates(p, t);
-             std::vector<std::string> out;
+              std::vector<std::string> out;
              {
                py::gil_scoped_release nogil;
                out = p.tokenize(t.view);
@@ -185,7 +176,6 @@ void bind_tokenizers(py::module_& m) {
           "encode",
           [](const Pipeline& p, py::handle text, bool pair) {
             Text t = text_arg(text, "text");
-            check_surrogates(p, t);
             std::vector<int64_t> ids;
             {
               py::gil_scoped_release nogil;
@@ -198,7 +188,6 @@ void bind_tokenizers(py::module_& m) {
           "encode_offsets",
           [](const Pipeline& p, py::handle text, bool pair) {
             Text t = text_arg(text, "text");
-            check_surrogates(p, t);
             std::vector<int64_t> ids;
             Encoding e;
             {
@@ -216,8 +205,7 @@ void bind_tokenizers(py::module_& m) {
             std::vector<std::string_view> views;
             for (size_t i = 0; i < texts.size(); ++i) {
               keep.push_back(text_arg(texts[i], "texts[i]"));
-              check_surrogates(p, keep.back());
-              views.push_back(keep.back().view);
+                views.push_back(keep.back().view);
             }
             std::vector<std::vector<int64_t>> ids;
             std::vector<Encoding> offs;

@@ -1,5 +1,6 @@
 #include "tokenizers/byte_bpe.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 
@@ -134,6 +135,15 @@ ByteLevelBpeModel::ByteLevelBpeModel(const std::unordered_map<std::string, int64
   const int32_t ns = merges_.num_symbols();
   sym_len_.resize(ns);
   for (int32_t s = 0; s < ns; ++s) sym_len_[s] = static_cast<int32_t>(merges_.str(s).size());
+  // A word equal to such a symbol needs no merging (checked once here, so the shortcut is exact).
+  whole_.assign(ns, 0);
+  std::vector<int32_t> syms;
+  for (int32_t s = 0; s < ns; ++s) {
+    syms.clear();
+    for (unsigned char c : merges_.str(s)) syms.push_back(c);
+    merges_.apply(syms, nullptr);
+    whole_[s] = syms.size() == 1 && syms[0] == s;
+  }
   piece_str_.resize(ns);
   piece_vocab_.resize(ns);
   for (int32_t s = 0; s < ns; ++s) {
@@ -168,6 +178,8 @@ void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const Seg
   struct Scratch {
     std::string text;
     std::vector<int32_t> pos, syms;
+    std::vector<std::pair<uint32_t, uint32_t>> spans;
+    std::vector<uint64_t> hashes;
     WordSymbolCache cache;
   };
   thread_local Scratch tls;
@@ -186,11 +198,29 @@ void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const Seg
     }
     pos[text.size()] = cp;
   }
+  // Pre-tokens first, so that the cache lines of the words ahead can be prefetched.
+  s.spans.clear();
+  s.hashes.clear();
   gpt2_pretokenize(text, [&](size_t b, size_t e) {
+    s.spans.emplace_back(static_cast<uint32_t>(b), static_cast<uint32_t>(e));
+    s.hashes.push_back(e - b <= WordSymbolCache::kMaxKey ? hash_bytes(text.data() + b, e - b) : 0);
+  });
+  constexpr size_t kAhead = 8;
+  for (size_t k = 0; k < std::min(kAhead, s.spans.size()); ++k) s.cache.prefetch(s.hashes[k]);
+  for (size_t k = 0; k < s.spans.size(); ++k) {
+    if (k + kAhead < s.spans.size()) s.cache.prefetch(s.hashes[k + kAhead]);
+    const size_t b = s.spans[k].first, e = s.spans[k].second;
     std::string_view word(text.data() + b, e - b);
     size_t count = 0;
-    const uint64_t h = word.size() <= WordSymbolCache::kMaxKey ? hash_bytes(word.data(), word.size()) : 0;
+    const uint64_t h = s.hashes[k];
     const int32_t* merged = s.cache.find(owner, word, h, count);
+    int32_t sym = -1;
+    if (!merged && (sym = merges_.find(word)) >= 0 && whole_[sym]) {
+      s.syms.assign(1, sym);
+      s.cache.put(owner, word, h, s.syms.data(), 1);
+      merged = s.syms.data();
+      count = 1;
+    }
     if (!merged) {
       s.syms.clear();
       for (size_t k = b; k < e; ++k) s.syms.push_back(static_cast<unsigned char>(text[k]));
@@ -201,7 +231,7 @@ void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const Seg
     }
     if (!offsets) {
       out.codes.insert(out.codes.end(), merged, merged + count);
-      return;
+      continue;
     }
     size_t sb = b;
     for (size_t t = 0; t < count; ++t) {
@@ -210,7 +240,7 @@ void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const Seg
       out.push(merged[t], pos[sb], se >= 2 ? pos[se - 1] + 1 : pos_base, true);
       sb = se;
     }
-  });
+  }
 }
 
 std::vector<std::string> ByteLevelBpeModel::pretokenize(std::string_view text) const {

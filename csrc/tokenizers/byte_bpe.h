@@ -39,6 +39,7 @@ class ByteLevelBpeModel : public Model {
   bool to_bytes(std::string_view unicode_form, std::string& out) const;
   uint64_t serial_;  // identifies this model in the per-thread word caches
   std::vector<int32_t> sym_len_;  // bytes of every symbol
+  std::vector<uint8_t> whole_;    // BPE of the symbol's own bytes gives the symbol itself
   BpeMerges merges_;
   std::vector<std::string> piece_str_;
   std::vector<int64_t> piece_vocab_;

@@ -158,7 +158,12 @@ size_t find_invalid_utf8(std::string_view s, bool allow_surrogates) {
 
 void check_utf8(std::string_view s, bool allow_surrogates, const char* what) {
   size_t bad = find_invalid_utf8(s, allow_surrogates);
-  TF_CHECK(bad == std::string_view::npos, what, ": invalid UTF-8 at byte ", bad);
+  if (bad == std::string_view::npos) return;
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  if (!allow_surrogates && p[bad] == 0xED && bad + 1 < s.size() && p[bad + 1] >= 0xA0)
+    fail(what, " contains a lone surrogate (not encodable as UTF-8) at byte ", bad,
+         "; the reference tokenizer raises UnicodeEncodeError on it too");
+  fail(what, ": invalid UTF-8 at byte ", bad);
 }
 
 std::u32string to_u32(std::string_view s) {
