@@ -156,5 +156,13 @@ def test_shortcut_resolves_through_hub_cache(tmp_path, monkeypatch):
     tok = BertTokenizer.from_pretrained("bert-base-uncased", cache_dir=str(tmp_path))
     assert tok.max_len == 512 and tok.basic_tokenizer.do_lower_case
     assert tok.encode("Hello World") == [7592, 2088]
+    # a cache filled before the hub moved the repo under an organisation ("models--bert-base-cased")
+    legacy = tmp_path / "models--bert-base-cased"
+    (legacy / "snapshots" / ("1" * 40)).mkdir(parents=True)
+    shutil.copy(bert_uncased_vocab(), legacy / "snapshots" / ("1" * 40) / "vocab.txt")
+    (legacy / "refs").mkdir()
+    (legacy / "refs" / "main").write_text("1" * 40)
+    cased = BertTokenizer.from_pretrained("bert-base-cased", cache_dir=str(tmp_path))
+    assert not cased.basic_tokenizer.do_lower_case
     with pytest.raises(EnvironmentError):
         BertTokenizer.from_pretrained("bert-large-cased", cache_dir=str(tmp_path))

@@ -41,17 +41,17 @@ def _check_text(name, text):
     return text
 
 
-def resolve_file(name_or_repo: str, filename: str, cache_dir=None, force_download=False, proxies=None):
-    """A pretrained file by hub repo id: the local Hugging Face cache first, then a download."""
+def resolve_file(repo_id: str, filename: str, cache_dir=None, force_download=False, proxies=None, legacy_id=None):
+    """A pretrained file by hub repo id: the local Hugging Face cache first (also under the repo's
+    pre-organisation name, e.g. "bert-base-uncased"), then a download."""
     from huggingface_hub import hf_hub_download, try_to_load_from_cache
 
-    candidates = [name_or_repo] if "/" in name_or_repo else [name_or_repo]
     if not force_download:
-        for repo in candidates:
+        for repo in [repo_id] + ([legacy_id] if legacy_id and legacy_id != repo_id else []):
             hit = try_to_load_from_cache(repo, filename, cache_dir=cache_dir)
             if isinstance(hit, str):
                 return hit
-    return hf_hub_download(name_or_repo, filename, cache_dir=cache_dir, force_download=force_download,
+    return hf_hub_download(repo_id, filename, cache_dir=cache_dir, force_download=force_download,
                            proxies=proxies)
 
 
@@ -212,7 +212,8 @@ class PreTrainedTokenizer(object):
             repo, files = cls.pretrained_hub_files[name]
             for file_id, file_name in files.items():
                 try:
-                    vocab_files[file_id] = resolve_file(repo, file_name, cache_dir, force_download, proxies)
+                    vocab_files[file_id] = resolve_file(repo, file_name, cache_dir, force_download, proxies,
+                                                        legacy_id=name)
                 except Exception as err:
                     raise EnvironmentError(
                         f"Could not find '{file_name}' of '{name}' (hub repo '{repo}') in the cache and could "
@@ -564,7 +565,7 @@ class PreTrainedTokenizer(object):
 
     def encode_plus(self, text, text_pair=None, add_special_tokens=True, max_length=None, truncation=False,
                     padding=False, return_tensors=None, return_token_type_ids=True, return_attention_mask=True,
-                    return_offsets_mapping=False, stride=0):
+                    return_offsets_mapping=False):
         """One example as a dict (input_ids, token_type_ids, attention_mask, offset_mapping)."""
         batch = self(text, text_pair=text_pair, add_special_tokens=add_special_tokens, max_length=max_length,
                      truncation=truncation, padding=padding, return_tensors=return_tensors,
