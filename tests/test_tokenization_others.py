@@ -198,3 +198,20 @@ def test_transfo_xl_refuses_code_in_pickles(tmp_path):
         with pytest.raises(ValueError, match="vocabulary"):
             TransfoXLTokenizer(pretrained_vocab_file=str(tmp_path / name))
     assert not (tmp_path / "pwned").exists()
+
+
+def test_pickle_roundtrip(openai_files, xlm_files, spm_model, transfo_vocab):
+    """Tokenizers pickle (DataLoader workers, multiprocessing) and keep their ids."""
+    from transformers_fast import BertTokenizer, GPT2Tokenizer
+    from tokenizer_corpus import bert_uncased_vocab, gpt2_files
+    toks = [OpenAIGPTTokenizer(*openai_files), XLMTokenizer(*xlm_files), XLNetTokenizer(spm_model),
+            TransfoXLTokenizer(vocab_file=transfo_vocab), BertTokenizer(bert_uncased_vocab(), never_split=["X"]),
+            GPT2Tokenizer(*gpt2_files())]
+    texts = EDGE_CASES[:12]
+    for tok in toks:
+        tok.add_tokens(["newtoken"])
+        again = pickle.loads(pickle.dumps(tok))
+        for text in texts:
+            if text.strip():
+                assert again.encode(text) == tok.encode(text), (type(tok).__name__, text)
+        assert again.encode("a newtoken b") == tok.encode("a newtoken b")

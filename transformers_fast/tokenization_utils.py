@@ -20,6 +20,9 @@ ADDED_TOKENS_FILE = "added_tokens.json"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 
 
+_unicode_checked = []
+
+
 def _core_lib():
     """The C++ extension's tokenizer module (a clear error when the extension is not built)."""
     try:
@@ -27,6 +30,15 @@ def _core_lib():
     except ImportError as err:
         raise ImportError(f"transformers_fast._C is not built ({err}); run `make build` or pip install the "
                           "package") from err
+    if not _unicode_checked:
+        import unicodedata
+        import warnings
+        _unicode_checked.append(True)
+        if _C.tokenizers.unicode_version != unicodedata.unidata_version:
+            warnings.warn(f"transformers_fast was built with Unicode {_C.tokenizers.unicode_version} tables but "
+                          f"this Python has Unicode {unicodedata.unidata_version}: characters new in one of them "
+                          "may tokenize differently from pytorch-transformers on this Python; rebuild to match",
+                          RuntimeWarning, stacklevel=3)
     return _C.tokenizers
 
 
@@ -58,11 +70,7 @@ def resolve_file(repo_id: str, filename: str, cache_dir=None, force_download=Fal
 class _TrackedDict(dict):
     """added_tokens_encoder: a dict that tells its tokenizer when it changes."""
 
-    __slots__ = ("version",)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.version = 0
+    version = 0  # bumped on every change (an instance attribute from then on)
 
     def _changed(name):  # noqa: N805
         method = getattr(dict, name)
@@ -334,6 +342,20 @@ class PreTrainedTokenizer(object):
                 added_tokens += self.add_tokens([value])
             setattr(self, key, value)
         return added_tokens
+
+    # ---- pickling (the C++ objects are rebuilt, as 1.2.0 tokenizers pickle) ----------------------------
+    def _build_native(self):
+        """(Re)creates the C++ objects from the Python state; subclasses with a core override it."""
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_core"] = None
+        state["_core_state"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._build_native()
 
     # ---- tokenization -----------------------------------------------------------------------------
     def _split_tokens(self):

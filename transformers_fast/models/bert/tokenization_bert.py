@@ -73,8 +73,15 @@ class BertTokenizer(PreTrainedTokenizer):
         if do_basic_tokenize:
             self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case, never_split=never_split,
                                                   tokenize_chinese_chars=tokenize_chinese_chars)
-        model = _core_lib().WordPieceModel(lines, do_basic_tokenize, do_lower_case, tokenize_chinese_chars, 100)
-        self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab, unk_token=self.unk_token, _model=model)
+        self._vocab_lines = lines
+        self._native_args = (do_basic_tokenize, do_lower_case, tokenize_chinese_chars, 100)
+        self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab, unk_token=self.unk_token)
+        self._build_native()
+
+    def _build_native(self):
+        model = _core_lib().WordPieceModel(self._vocab_lines, *self._native_args)
+        self.wordpiece_tokenizer._model = model
+        self.wordpiece_tokenizer._model_key = (self.wordpiece_tokenizer.max_input_chars_per_word,)
         self._core = _core_lib().Pipeline(model)
 
     @property
@@ -148,6 +155,11 @@ class BasicTokenizer(object):
         self.tokenize_chinese_chars = tokenize_chinese_chars
         self._models = {}
 
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_models"] = {}
+        return state
+
     def tokenize(self, text, never_split=None):
         text = _check_text("text", text)
         key = (self.do_lower_case, self.tokenize_chinese_chars)
@@ -167,6 +179,12 @@ class WordpieceTokenizer(object):
         self.max_input_chars_per_word = max_input_chars_per_word
         self._model = _model
         self._model_key = (max_input_chars_per_word,) if _model is not None else None
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_model"] = None
+        state["_model_key"] = None
+        return state
 
     def tokenize(self, text):
         text = _check_text("text", text)

@@ -44,6 +44,12 @@ def read_merges(merges_file):
     return [tuple(merge.split()) for merge in bpe_data]
 
 
+def merge_pairs(bpe_ranks):
+    """Merges in rank order for the C++ core (only the order matters; entries that are not pairs of
+    two strings can never match, as in 1.2.0)."""
+    return [m for m, _ in sorted(bpe_ranks.items(), key=lambda kv: kv[1]) if len(m) == 2]
+
+
 class GPT2Tokenizer(PreTrainedTokenizer):
     """GPT-2 byte-level BPE; a space is prepended to the (stripped) text, as in 1.2.0."""
 
@@ -69,10 +75,10 @@ class GPT2Tokenizer(PreTrainedTokenizer):
         self.byte_decoder = {v: k for k, v in self.byte_encoder.items()}
         bpe_merges = read_merges(merges_file)
         self.bpe_ranks = dict(zip(bpe_merges, range(len(bpe_merges))))
-        # pairs of two strings only: other lines can never match a pair (1.2.0 keeps them, unused)
-        pairs = [m if len(m) == 2 else ("", "") for m in bpe_merges]
-        model = _core_lib().ByteLevelBpeModel(self.encoder, pairs)
-        self._core = _core_lib().Pipeline(model)
+        self._build_native()
+
+    def _build_native(self):
+        self._core = _core_lib().Pipeline(_core_lib().ByteLevelBpeModel(self.encoder, merge_pairs(self.bpe_ranks)))
 
     @property
     def vocab_size(self):

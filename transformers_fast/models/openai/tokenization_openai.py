@@ -7,7 +7,7 @@ import logging
 import os
 
 from transformers_fast.models.bert.tokenization_bert import BasicTokenizer
-from transformers_fast.models.gpt2.tokenization_gpt2 import get_pairs
+from transformers_fast.models.gpt2.tokenization_gpt2 import get_pairs, merge_pairs
 from transformers_fast.tokenization_utils import PreTrainedTokenizer, _core_lib
 
 logger = logging.getLogger(__name__)
@@ -103,8 +103,11 @@ class OpenAIGPTTokenizer(PreTrainedTokenizer):
         self.decoder = {v: k for k, v in self.encoder.items()}
         merges = read_merges(merges_file, skip_first=True)
         self.bpe_ranks = dict(zip(merges, range(len(merges))))
-        pairs = [m if len(m) == 2 else ("", "") for m in merges]
-        self._core = _core_lib().Pipeline(_core_lib().WordEndBpeModel(self.encoder, pairs, "basic_lower"))
+        self._build_native()
+
+    def _build_native(self):
+        self._core = _core_lib().Pipeline(
+            _core_lib().WordEndBpeModel(self.encoder, merge_pairs(self.bpe_ranks), "basic_lower"))
 
     @property
     def vocab_size(self):

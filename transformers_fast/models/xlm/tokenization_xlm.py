@@ -8,6 +8,7 @@ import os
 import re
 import unicodedata
 
+from transformers_fast.models.gpt2.tokenization_gpt2 import merge_pairs
 from transformers_fast.models.openai.tokenization_openai import read_merges, save_bpe_files, word_end_bpe
 from transformers_fast.tokenization_utils import PreTrainedTokenizer, _core_lib
 
@@ -414,8 +415,15 @@ class XLMTokenizer(PreTrainedTokenizer):
         self.decoder = {v: k for k, v in self.encoder.items()}
         merges = read_merges(merges_file, skip_first=False)
         self.bpe_ranks = dict(zip(merges, range(len(merges))))
-        pairs = [m if len(m) == 2 else ("", "") for m in merges]
-        self._bpe_model = _core_lib().WordEndBpeModel(self.encoder, pairs, "spaces")
+        self._build_native()
+
+    def _build_native(self):
+        self._bpe_model = _core_lib().WordEndBpeModel(self.encoder, merge_pairs(self.bpe_ranks), "spaces")
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["_bpe_model"] = None
+        return state
 
     @property
     def vocab_size(self):

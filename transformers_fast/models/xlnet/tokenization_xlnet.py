@@ -47,14 +47,13 @@ class XLNetTokenizer(PreTrainedTokenizer):
         return len(self.sp_model)
 
     def __getstate__(self):
-        state = self.__dict__.copy()
+        state = super().__getstate__()
         state["sp_model"] = None
-        state["_core"] = None
         return state
 
     def __setstate__(self, d):
         import sentencepiece as spm
-        self.__dict__ = d
+        super().__setstate__(d)
         self.sp_model = spm.SentencePieceProcessor()
         self.sp_model.Load(self.vocab_file)
 
