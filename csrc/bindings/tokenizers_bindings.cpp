@@ -39,23 +39,9 @@ Text text_arg(py::handle h, const char* name) {
   throw py::type_error(std::string(name) + " must be str or bytes, got " + std::string(py::str(py::type::handle_of(h).attr("__name__"))));
 }
 
-// Python ints for ids below this are made once and shared (ids are mostly small: saves an
-// allocation per token). Only touched with the GIL held.
-constexpr int64_t kSharedInts = 1 << 18;
-PyObject* id_object(int64_t id) {
-  static std::vector<PyObject*> shared;
-  if (id < 0 || id >= kSharedInts) return PyLong_FromLongLong(id);
-  if (shared.empty()) shared.assign(kSharedInts, nullptr);
-  PyObject*& o = shared[id];
-  if (!o) o = PyLong_FromLongLong(id);  // kept for the life of the process
-  if (!o) throw py::error_already_set();
-  Py_INCREF(o);
-  return o;
-}
-
 py::list to_list(const std::vector<int64_t>& v) {
   py::list l(v.size());
-  for (size_t i = 0; i < v.size(); ++i) PyList_SET_ITEM(l.ptr(), i, id_object(v[i]));
+  for (size_t i = 0; i < v.size(); ++i) PyList_SET_ITEM(l.ptr(), i, PyLong_FromLongLong(v[i]));
   return l;
 }
 

@@ -22,10 +22,12 @@ void BpeMerges::add_merge(int32_t left, int32_t right, int32_t rank) {
              PairMap::Value{rank, m});
 }
 
-void BpeMerges::apply(std::vector<int32_t>& syms, std::vector<int32_t>* starts) const {
+void BpeMerges::apply(std::vector<int32_t>& syms, std::vector<int32_t>* starts, BpeWork& work) const {
   const int n = static_cast<int>(syms.size());
   if (n < 2) return;
-  thread_local std::vector<int32_t> next, prev, rank;
+  std::vector<int32_t>& next = work.next;
+  std::vector<int32_t>& prev = work.prev;
+  std::vector<int32_t>& rank = work.rank;
   next.resize(n);
   prev.resize(n);
   rank.resize(n);
@@ -73,7 +75,7 @@ void BpeMerges::apply(std::vector<int32_t>& syms, std::vector<int32_t>* starts) 
     std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap;
     for (int i = 0; i < n; ++i)
       if (rank[i] != INT32_MAX) heap.push({rank[i], i});
-    std::vector<int32_t> batch;
+    std::vector<int32_t>& batch = work.batch;
     while (!heap.empty()) {
       int32_t r = heap.top().first;
       batch.clear();
@@ -83,7 +85,8 @@ void BpeMerges::apply(std::vector<int32_t>& syms, std::vector<int32_t>* starts) 
       }
       std::sort(batch.begin(), batch.end());
       batch.erase(std::unique(batch.begin(), batch.end()), batch.end());
-      std::vector<int32_t> touched;
+      std::vector<int32_t>& touched = work.touched;
+      touched.clear();
       for (int32_t i : batch) {
         if (syms[i] < 0 || rank[i] != r) continue;  // merged away or changed
         merge_at(i);

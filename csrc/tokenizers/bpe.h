@@ -9,6 +9,11 @@
 
 namespace tf::tok {
 
+// Buffers apply() works in; callers keep one per thread (passing it avoids a TLS lookup per word).
+struct BpeWork {
+  std::vector<int32_t> next, prev, rank, batch, touched;
+};
+
 class BpeMerges {
  public:
   // Symbol id of a string, created when new.
@@ -20,7 +25,11 @@ class BpeMerges {
   int32_t num_symbols() const { return static_cast<int32_t>(strings_.size()); }
 
   // Merges `syms` in place (symbol ids); `starts` (byte offset of each symbol) is kept aligned.
-  void apply(std::vector<int32_t>& syms, std::vector<int32_t>* starts) const;
+  void apply(std::vector<int32_t>& syms, std::vector<int32_t>* starts, BpeWork& work) const;
+  void apply(std::vector<int32_t>& syms, std::vector<int32_t>* starts) const {
+    BpeWork work;
+    apply(syms, starts, work);
+  }
 
  private:
   const PairMap::Value* pair(int32_t a, int32_t b) const {

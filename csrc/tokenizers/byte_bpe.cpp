@@ -181,6 +181,7 @@ void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const Seg
     std::vector<std::pair<uint32_t, uint32_t>> spans;
     std::vector<uint64_t> hashes;
     WordSymbolCache cache;
+    BpeWork work;
   };
   thread_local Scratch tls;
   Scratch& s = tls;
@@ -224,7 +225,7 @@ void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const Seg
     if (!merged) {
       s.syms.clear();
       for (size_t k = b; k < e; ++k) s.syms.push_back(static_cast<unsigned char>(text[k]));
-      merges_.apply(s.syms, nullptr);
+      merges_.apply(s.syms, nullptr, s.work);
       s.cache.put(owner, word, h, s.syms.data(), s.syms.size());
       merged = s.syms.data();
       count = s.syms.size();

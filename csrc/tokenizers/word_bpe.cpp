@@ -54,6 +54,7 @@ void WordEndBpeModel::word(std::string_view w, const int32_t* pos, Encoding& out
     std::vector<std::string> unknown;
     std::string buf;
     Cache cache;
+    BpeWork work;
   };
   thread_local Scratch s;
   if (s.cache.owner != serial_ || s.cache.entries.size() >= kCacheMaxEntries) {
@@ -90,7 +91,7 @@ void WordEndBpeModel::word(std::string_view w, const int32_t* pos, Encoding& out
     s.starts.push_back(static_cast<int32_t>(i));
     i += len;
   }
-  merges_.apply(s.syms, &s.starts);
+  merges_.apply(s.syms, &s.starts, s.work);
   bool cacheable = s.unknown.empty() && w.size() <= kCacheMaxWordBytes;
   for (size_t t = 0; t < s.syms.size(); ++t) {
     int32_t code = s.syms[t];
