@@ -92,9 +92,14 @@ bool all_space(std::string_view t) {
 }  // namespace
 
 void Pipeline::encode_codes(std::string_view text, Encoding& out, bool offsets) const {
+  encode_codes(*config(), text, out, offsets);
+}
+
+void Pipeline::encode_codes(const PipelineConfig& config, std::string_view text, Encoding& out, bool offsets) const {
   out.clear();
+  out.codes.reserve(text.size() / 4 + 8);
   check_utf8(text, model_->allows_surrogates(), "text");
-  auto cfg = config();
+  const PipelineConfig* cfg = &config;
   SegmentContext ctx{&cfg->never_split};
   if (text.empty()) return;
   if (cfg->split_tokens.empty()) {  // 1.2.0 then calls _tokenize on the unstripped text
@@ -184,8 +189,8 @@ int64_t Pipeline::code_to_id(const PipelineConfig& c, const Encoding& e, int32_t
 void Pipeline::encode_ids(std::string_view text, bool pair, std::vector<int64_t>& ids, Encoding* with_offsets) const {
   Encoding local;
   Encoding& enc = with_offsets ? *with_offsets : local;
-  encode_codes(text, enc, with_offsets != nullptr);
   auto cfg = config();
+  encode_codes(*cfg, text, enc, with_offsets != nullptr);
   ids.clear();
   ids.reserve(enc.codes.size());
   const int64_t* piece_ids = pair ? cfg->piece_id_pair.data() : cfg->piece_id_single.data();
@@ -197,8 +202,8 @@ void Pipeline::encode_ids(std::string_view text, bool pair, std::vector<int64_t>
 
 std::vector<std::string> Pipeline::tokenize(std::string_view text) const {
   Encoding enc;
-  encode_codes(text, enc, false);
   auto cfg = config();
+  encode_codes(*cfg, text, enc, false);
   std::vector<std::string> out;
   out.reserve(enc.codes.size());
   for (int32_t code : enc.codes) {

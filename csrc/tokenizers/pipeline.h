@@ -115,6 +115,7 @@ class Pipeline {
 
  private:
   std::shared_ptr<const PipelineConfig> config() const;
+  void encode_codes(const PipelineConfig& cfg, std::string_view text, Encoding& out, bool offsets) const;
   int64_t code_to_id(const PipelineConfig& c, const Encoding& e, int32_t code, bool pair) const;
 
   std::shared_ptr<const Model> model_;
