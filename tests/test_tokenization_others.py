@@ -101,7 +101,7 @@ def test_openai_added_tokens_and_unknown_symbols(openai_files):
 @pytest.mark.parametrize("lang", ["en", "fr", "de", "ro"])
 def test_xlm(xlm_files, lang):
     ours, theirs = XLMTokenizer(*xlm_files), ref.XLMTokenizer(*xlm_files)
-    texts = corpus(60, surrogates=False)
+    texts = corpus(60)
     check_same(ours, theirs, texts, lang=lang)
     texts = texts[:30]
     for text in texts:
@@ -198,6 +198,18 @@ def test_transfo_xl_refuses_code_in_pickles(tmp_path):
         with pytest.raises(ValueError, match="vocabulary"):
             TransfoXLTokenizer(pretrained_vocab_file=str(tmp_path / name))
     assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.slow
+def test_random_fuzz_against_reference(openai_files, xlm_files):
+    ours, theirs = OpenAIGPTTokenizer(*openai_files), ref.OpenAIGPTTokenizer(*openai_files)
+    texts = [t for t in random_corpus(99, 3000, max_len=150) if t.strip()]
+    for text in texts:
+        assert ours.encode(text) == theirs.encode(text), repr(text)
+    ours, theirs = XLMTokenizer(*xlm_files), ref.XLMTokenizer(*xlm_files)
+    for text in texts[:800]:
+        assert ours.tokenize(text, bypass_tokenizer=True) == theirs.tokenize(text, bypass_tokenizer=True), repr(text)
+        assert ours.encode(text) == theirs.encode(text), repr(text)
 
 
 def test_pickle_roundtrip(openai_files, xlm_files, spm_model, transfo_vocab):

@@ -481,9 +481,12 @@ class XLMTokenizer(PreTrainedTokenizer):
         if self.do_lowercase_and_remove_accent and not bypass_tokenizer:
             words = lowercase_and_remove_accent(words)
         words = [w for w in words if w]
-        if any(" " in w for w in words):  # cannot happen after Moses; keep 1.2.0's result anyway
-            return sum((self.bpe(w).split(" ") for w in words), [])
-        return self._bpe_model.bpe_words(words)
+        if not any(" " in w for w in words):  # always true after Moses
+            try:
+                return self._bpe_model.bpe_words(words)
+            except (TypeError, ValueError):
+                pass  # lone surrogates cannot cross as UTF-8: take 1.2.0's Python path
+        return sum((self.bpe(w).split(" ") for w in words), [])
 
     def _convert_token_to_id(self, token):
         return self.encoder.get(token, self.encoder.get(self.unk_token))
