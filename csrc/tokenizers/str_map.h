@@ -36,6 +36,28 @@ inline uint64_t hash_bytes(const char* p, size_t n) {
   return h;
 }
 
+// a == b for n <= 18 bytes, without a memcmp call (overlapping 8-byte loads)
+inline bool same_bytes(const char* a, const char* b, size_t n) {
+  uint64_t x, y;
+  if (n >= 8) {
+    std::memcpy(&x, a, 8);
+    std::memcpy(&y, b, 8);
+    if (x != y) return false;
+    std::memcpy(&x, a + n - 8, 8);
+    std::memcpy(&y, b + n - 8, 8);
+    if (x != y) return false;
+    if (n > 16) {
+      std::memcpy(&x, a + 8, 8);
+      std::memcpy(&y, b + 8, 8);
+      return x == y;
+    }
+    return true;
+  }
+  for (size_t i = 0; i < n; ++i)
+    if (a[i] != b[i]) return false;
+  return true;
+}
+
 // A per-thread cache from words (up to 18 bytes) to up to 8 symbol ids: 4-way set associative, one
 // 64-byte line per entry (4 MB in all). Entries carry the owner's serial so several models can share
 // a thread; per thread, so thread-safe by construction.
@@ -48,7 +70,7 @@ class WordSymbolCache {
     const Entry* set = &entries_[(h & (kSets - 1)) * kWays];
     for (size_t w = 0; w < kWays; ++w) {
       const Entry& e = set[w];
-      if (e.hash == h && e.owner == owner && e.len == word.size() && std::memcmp(e.key, word.data(), word.size()) == 0) {
+      if (e.hash == h && e.owner == owner && e.len == word.size() && same_bytes(e.key, word.data(), word.size())) {
         n = e.n;
         return e.syms;
       }
