@@ -87,7 +87,6 @@ def main():
     ap.add_argument("--ref-mb", type=float, default=0.2)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    from transformers_fast import _C
     from transformers_fast.ops import cpu_features, cpu_isa
     print(f"CPU ISA: {cpu_isa()}  features: {cpu_features()}  threads: 1  docs of 1-6 KB, {args.mb} MB each")
     words = word_list()

@@ -8,7 +8,6 @@ from tokenizer_corpus import EDGE_CASES, gpt2_files, long_text, random_corpus
 
 ref = pytest.importorskip("pytorch_transformers")
 regex = pytest.importorskip("regex")
-from transformers_fast import _C  # noqa: E402
 from transformers_fast.models.gpt2.tokenization_gpt2 import GPT2Tokenizer  # noqa: E402
 from transformers_fast.models.roberta.tokenization_roberta import RobertaTokenizer  # noqa: E402
 

@@ -1,8 +1,6 @@
 """Text the tokenizers are checked on against pytorch-transformers 1.2.0, and where to find vocabularies."""
 import os
 import random
-import sys
-import unicodedata
 
 import pytest
 

@@ -51,6 +51,7 @@ inline Cp cp_at(const unsigned char* p, size_t i) {
 
 }  // namespace
 
+// Calls emit(begin, end) for every pre-token of text (byte offsets).
 template <typename Emit>
 void gpt2_pretokenize(std::string_view text, Emit&& emit) {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());

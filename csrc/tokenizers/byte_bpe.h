@@ -15,10 +15,6 @@ namespace tf::tok {
 // GPT-2's bytes_to_unicode: the printable stand-in code point of every byte.
 const std::vector<char32_t>& byte_to_unicode();
 
-// Calls emit(begin, end) for every pre-token of text (byte offsets).
-template <typename Emit>
-void gpt2_pretokenize(std::string_view text, Emit&& emit);
-
 class ByteLevelBpeModel : public Model {
  public:
   // encoder: encoder.json (byte-unicode strings -> ids); merges: the merge lines split in two.

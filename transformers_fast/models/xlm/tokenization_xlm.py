@@ -9,7 +9,7 @@ import re
 import unicodedata
 
 from transformers_fast.models.gpt2.tokenization_gpt2 import merge_pairs
-from transformers_fast.models.openai.tokenization_openai import read_merges, save_bpe_files, word_end_bpe
+from transformers_fast.models.openai.tokenization_openai import read_merges, word_end_bpe
 from transformers_fast.tokenization_utils import PreTrainedTokenizer, _core_lib
 
 logger = logging.getLogger(__name__)
