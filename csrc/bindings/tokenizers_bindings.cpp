@@ -1,7 +1,212 @@
+// Tokenizer cores for transformers_fast/tokenization_*.py. Text crosses as UTF-8 borrowed from the
+// Python str (lone surrogates re-encoded with "surrogatepass"); the work runs without the GIL.
+#include <Python.h>
+
 #include "bindings/common.h"
+#include "common/check.h"
+#include "tokenizers/byte_bpe.h"
+#include "tokenizers/pipeline.h"
+#include "tokenizers/unicode.h"
+#include "tokenizers/word_bpe.h"
+#include "tokenizers/wordpiece.h"
 
 namespace tf {
+namespace {
+using namespace tf::tok;
 
-void bind_tokenizers(py::module_& m) { (void)m; }
+struct Text {
+  std::string_view view;
+  py::object keep;  // owns the bytes view points into
+};
+
+Text text_arg(py::handle h, const char* name) {
+  if (PyUnicode_Check(h.ptr())) {
+    Py_ssize_t n = 0;
+    const char* s = PyUnicode_AsUTF8AndSize(h.ptr(), &n);
+    if (s) return {std::string_view(s, static_cast<size_t>(n)), py::reinterpret_borrow<py::object>(h)};
+    PyErr_Clear();  // lone surrogates: keep them, as code points U+D800..U+DFFF
+    PyObject* b = PyUnicode_AsEncodedString(h.ptr(), "utf-8", "surrogatepass");
+    if (!b) throw py::error_already_set();
+    py::object ob = py::reinterpret_steal<py::object>(b);
+    return {std::string_view(PyBytes_AS_STRING(b), static_cast<size_t>(PyBytes_GET_SIZE(b))), ob};
+  }
+  if (PyBytes_Check(h.ptr())) {
+    std::string_view v(PyBytes_AS_STRING(h.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(h.ptr())));
+    size_t bad = find_invalid_utf8(v, false);
+    TF_CHECK(bad == std::string_view::npos, name, ": bytes are not valid UTF-8 (first bad byte at offset ", bad, ")");
+    return {v, py::reinterpret_borrow<py::object>(h)};
+  }
+  throw py::type_error(std::string(name) + " must be str or bytes, got " + std::string(py::str(py::type::handle_of(h).attr("__name__"))));
+}
+
+py::list to_list(const std::vector<int64_t>& v) {
+  py::list l(v.size());
+  for (size_t i = 0; i < v.size(); ++i) PyList_SET_ITEM(l.ptr(), i, PyLong_FromLongLong(v[i]));
+  return l;
+}
+
+py::list offsets_list(const Encoding& e) {
+  py::list l(e.starts.size());
+  for (size_t i = 0; i < e.starts.size(); ++i)
+    PyList_SET_ITEM(l.ptr(), i, py::make_tuple(e.starts[i], e.ends[i]).release().ptr());
+  return l;
+}
+
+}  // namespace
+
+void bind_tokenizers(py::module_& m) {
+  auto t = m.def_submodule("tokenizers", "C++ tokenizer cores");
+  t.attr("unicode_version") = unicode_version();
+
+  py::class_<Model, std::shared_ptr<Model>>(t, "Model")
+      .def_property_readonly("num_pieces", &Model::num_pieces)
+      .def("piece", &Model::piece);
+
+  py::class_<WordPieceModel, Model, std::shared_ptr<WordPieceModel>>(t, "WordPieceModel")
+      .def(py::init([](const std::vector<std::string>& vocab, bool do_basic_tokenize, bool do_lower_case,
+                       bool tokenize_chinese_chars, int max_input_chars_per_word) {
+             BertOptions o;
+             o.do_basic_tokenize = do_basic_tokenize;
+             o.do_lower_case = do_lower_case;
+             o.tokenize_chinese_chars = tokenize_chinese_chars;
+             o.max_input_chars_per_word = max_input_chars_per_word;
+             return std::make_shared<WordPieceModel>(vocab, o);
+           }),
+           py::arg("vocab"), py::arg("do_basic_tokenize") = true, py::arg("do_lower_case") = true,
+           py::arg("tokenize_chinese_chars") = true, py::arg("max_input_chars_per_word") = 100)
+      .def("basic_tokenize",
+           [](const WordPieceModel& m, py::handle text, const std::vector<std::string>& never_split) {
+             Text t = text_arg(text, "text");
+             NeverSplit ns;
+             for (const auto& w : never_split) ns.add(w);
+             std::vector<std::string> out;
+             {
+               py::gil_scoped_release nogil;
+               out = m.basic_tokenize(t.view, ns);
+             }
+             return out;
+           })
+      .def("wordpiece_tokenize", [](const WordPieceModel& m, py::handle text, const std::string& unk) {
+        Text t = text_arg(text, "text");
+        Encoding e;
+        {
+          py::gil_scoped_release nogil;
+          check_utf8(t.view, true, "text");
+          m.wordpiece_only(t.view, 0, e, false);
+        }
+        std::vector<std::string> out;
+        for (int32_t c : e.codes) out.push_back(c >= 0 ? m.piece(c) : unk);
+        return out;
+      });
+
+  py::class_<ByteLevelBpeModel, Model, std::shared_ptr<ByteLevelBpeModel>>(t, "ByteLevelBpeModel")
+      .def(py::init<const std::unordered_map<std::string, int64_t>&,
+                    const std::vector<std::pair<std::string, std::string>>&>(),
+           py::arg("encoder"), py::arg("merges"))
+      .def("pretokenize", [](const ByteLevelBpeModel& m, py::handle text) {
+        Text t = text_arg(text, "text");
+        return m.pretokenize(t.view);
+      });
+
+  py::class_<WordEndBpeModel, Model, std::shared_ptr<WordEndBpeModel>>(t, "WordEndBpeModel")
+      .def(py::init([](const std::unordered_map<std::string, int64_t>& encoder,
+                       const std::vector<std::pair<std::string, std::string>>& merges, const std::string& split) {
+             TF_CHECK(split == "basic_lower" || split == "spaces", "split must be 'basic_lower' or 'spaces', got '", split, "'");
+             return std::make_shared<WordEndBpeModel>(
+                 encoder, merges, split == "spaces" ? WordEndBpeModel::Split::kSpaces : WordEndBpeModel::Split::kBasicLower);
+           }),
+           py::arg("encoder"), py::arg("merges"), py::arg("split"))
+      .def("bpe_words", [](const WordEndBpeModel& m, const std::vector<std::string>& words) {
+        // pieces of every word, as strings (XLM's bpe after Python-side Moses tokenisation)
+        std::vector<std::string> out;
+        Encoding e;
+        {
+          py::gil_scoped_release nogil;
+          for (const auto& w : words) {
+            check_utf8(w, false, "word");
+            m.word(w, nullptr, e, false);
+          }
+        }
+        for (int32_t c : e.codes) out.push_back(is_extra_piece(c) ? e.extra[kExtraPiece0 - c] : m.piece(c));
+        return out;
+      });
+
+  py::class_<Pipeline, std::shared_ptr<Pipeline>>(t, "Pipeline")
+      .def(py::init([](std::shared_ptr<Model> model) { return std::make_shared<Pipeline>(model); }))
+      .def_property_readonly("model", [](const Pipeline& p) { return &p.model(); }, py::return_value_policy::reference_internal)
+      .def(
+          "configure",
+          [](Pipeline& p, const std::vector<std::string>& split_tokens, const std::vector<py::object>& id_single,
+             const std::vector<py::object>& id_pair, const std::string& unk_token, py::object unk_single,
+             py::object unk_pair, const std::unordered_map<std::string, int64_t>& added,
+             const std::vector<std::string>& never_split) {
+            auto conv = [](const py::object& o) { return o.is_none() ? kNoId : o.cast<int64_t>(); };
+            std::vector<int64_t> s, q;
+            for (auto& o : id_single) s.push_back(conv(o));
+            for (auto& o : id_pair) q.push_back(conv(o));
+            p.configure(split_tokens, s, q, unk_token, conv(unk_single), conv(unk_pair), added, never_split);
+          },
+          py::arg("split_tokens"), py::arg("split_id_single"), py::arg("split_id_pair"), py::arg("unk_token"),
+          py::arg("unk_id_single"), py::arg("unk_id_pair"), py::arg("added_tokens"), py::arg("never_split"))
+      .def("tokenize",
+           [](const Pipeline& p, py::handle text) {
+             Text t = text_arg(text, "text");
+              std::vector<std::string> out;
+             {
+               py::gil_scoped_release nogil;
+               out = p.tokenize(t.view);
+             }
+             return out;
+           })
+      .def(
+          "encode",
+          [](const Pipeline& p, py::handle text, bool pair) {
+            Text t = text_arg(text, "text");
+            std::vector<int64_t> ids;
+            {
+              py::gil_scoped_release nogil;
+              p.encode_ids(t.view, pair, ids, nullptr);
+            }
+            return to_list(ids);
+          },
+          py::arg("text"), py::arg("pair") = false)
+      .def(
+          "encode_offsets",
+          [](const Pipeline& p, py::handle text, bool pair) {
+            Text t = text_arg(text, "text");
+            std::vector<int64_t> ids;
+            Encoding e;
+            {
+              py::gil_scoped_release nogil;
+              p.encode_ids(t.view, pair, ids, &e);
+            }
+            return py::make_tuple(to_list(ids), offsets_list(e));
+          },
+          py::arg("text"), py::arg("pair") = false)
+      .def(
+          "encode_batch",
+          [](const Pipeline& p, const py::list& texts, bool pair, bool offsets) {
+            std::vector<Text> keep;
+            keep.reserve(texts.size());
+            std::vector<std::string_view> views;
+            for (size_t i = 0; i < texts.size(); ++i) {
+              keep.push_back(text_arg(texts[i], "texts[i]"));
+                views.push_back(keep.back().view);
+            }
+            std::vector<std::vector<int64_t>> ids;
+            std::vector<Encoding> offs;
+            {
+              py::gil_scoped_release nogil;
+              ids = p.encode_batch(views, pair, offsets ? &offs : nullptr);
+            }
+            py::list out(ids.size());
+            for (size_t i = 0; i < ids.size(); ++i) PyList_SET_ITEM(out.ptr(), i, to_list(ids[i]).release().ptr());
+            if (!offsets) return py::object(out);
+            py::list ol(offs.size());
+            for (size_t i = 0; i < offs.size(); ++i) PyList_SET_ITEM(ol.ptr(), i, offsets_list(offs[i]).release().ptr());
+            return py::object(py::make_tuple(out, ol));
+          },
+          py::arg("texts"), py::arg("pair") = false, py::arg("offsets") = false);
+}
 
 }  // namespace tf

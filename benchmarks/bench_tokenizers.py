@@ -1,0 +1,173 @@
+"""Tokenizer throughput, MB/s of UTF-8 input, one thread, one call per document.
+
+Every contender gets its own freshly generated documents (same distribution, different seed), so no
+result cache has seen the timed text. Compares transformers_fast with the Hugging Face `tokenizers`
+library (same vocabulary), tiktoken (GPT-2, if installed) and pytorch-transformers 1.2.0 (on a small
+sample: it is slow). Also checks that our ids equal 1.2.0's on that sample.
+
+    python benchmarks/bench_tokenizers.py [--mb 10]
+"""
+import argparse
+import os
+import random
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
+
+import torch  # noqa: E402
+
+from tokenizer_corpus import EDGE_CASES, bert_uncased_vocab, gpt2_files  # noqa: E402
+
+MULTI = [t for t in EDGE_CASES[7:17]] + [
+    "Die Bundesregierung hat am Mittwoch beschlossen, die Förderung für erneuerbare Energien auszuweiten.",
+    "Le gouvernement français a annoncé une réforme des retraites très contestée à l'Assemblée nationale.",
+    "El presidente dijo que la economía española crecerá más de lo previsto este año según el informe.",
+    "Москва является крупнейшим городом России и одним из крупнейших городов мира по численности населения.",
+    "東京は日本の首都であり、世界で最も人口の多い都市圏の一つです。経済と文化の中心地でもあります。",
+]
+
+
+def word_list():
+    words = []
+    with open(bert_uncased_vocab(), encoding="utf-8") as f:
+        for line in f:
+            w = line.rstrip("\n")
+            if w.isalpha() and w.isascii() and len(w) > 1:
+                words.append(w)
+    return words
+
+
+def make_docs(seed, mb, words):
+    """Documents of 1-6 KB: Zipf-distributed English words, punctuation, numbers, some multilingual text."""
+    rng = random.Random(seed)
+    weights = [1.0 / (i + 10) for i in range(len(words))]
+    cum, total = [], 0.0
+    for w in weights:
+        total += w
+        cum.append(total)
+    import bisect
+    docs, size = [], 0
+    while size < mb * 1e6:
+        target = rng.randint(1000, 6000)
+        parts, n = [], 0
+        while n < target:
+            r = rng.random()
+            if r < 0.04:
+                s = rng.choice(MULTI)
+            else:
+                k = rng.randint(5, 25)
+                ws = [words[bisect.bisect(cum, rng.random() * total)] for _ in range(k)]
+                if rng.random() < 0.3:
+                    ws[rng.randrange(k)] = str(rng.randint(0, 100000))
+                ws[0] = ws[0].capitalize()
+                if rng.random() < 0.2:
+                    ws[rng.randrange(k)] = ws[rng.randrange(k)].capitalize()
+                s = " ".join(ws) + rng.choice([".", ".", ".", "?", "!", ",", ";", ":"])
+            parts.append(s)
+            n += len(s) + 1
+        doc = " ".join(parts)
+        docs.append(doc)
+        size += len(doc.encode("utf-8"))
+    return docs
+
+
+def mbps(fn, docs):
+    nbytes = sum(len(d.encode("utf-8")) for d in docs)
+    t0 = time.perf_counter()
+    for d in docs:
+        fn(d)
+    dt = time.perf_counter() - t0
+    return nbytes / dt / 1e6
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mb", type=float, default=10.0)
+    ap.add_argument("--ref-mb", type=float, default=0.2)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    from transformers_fast.ops import cpu_features, cpu_isa
+    print(f"CPU ISA: {cpu_isa()}  features: {cpu_features()}  threads: 1  docs of 1-6 KB, {args.mb} MB each")
+    words = word_list()
+    seed = [100]
+
+    def fresh(mb=args.mb):
+        seed[0] += 1
+        return make_docs(seed[0], mb, words)
+
+    results = []
+    # ---- WordPiece (bert-base-uncased)
+    from transformers_fast.models.bert.tokenization_bert import BertTokenizer
+    vocab = bert_uncased_vocab()
+    ours = BertTokenizer(vocab)
+    results.append(("WordPiece", "transformers_fast", mbps(ours.encode, fresh())))
+    import tempfile
+    tmp = tempfile.mkdtemp()
+    try:
+        import tokenizers
+        hf = tokenizers.BertWordPieceTokenizer(vocab, lowercase=True)
+        results.append(("WordPiece", "HF tokenizers", mbps(lambda d: hf.encode(d, add_special_tokens=False).ids, fresh())))
+        hf.save(os.path.join(tmp, "bert.json"))
+        import tokie
+        tk = tokie.Tokenizer.from_json(os.path.join(tmp, "bert.json"))
+        results.append(("WordPiece", "tokie", mbps(lambda d: tk.encode(d, add_special_tokens=False).ids, fresh())))
+    except ImportError:
+        pass
+    import pytorch_transformers as ref
+    theirs = ref.BertTokenizer(vocab)
+    sample = fresh(args.ref_mb)
+    results.append(("WordPiece", "pytorch-transformers 1.2.0", mbps(theirs.encode, sample)))
+    assert all(ours.encode(d) == theirs.encode(d) for d in sample), "WordPiece ids differ from 1.2.0"
+
+    # ---- byte-level BPE (GPT-2)
+    from transformers_fast.models.gpt2.tokenization_gpt2 import GPT2Tokenizer
+    enc, merges = gpt2_files()
+    ours = GPT2Tokenizer(enc, merges)
+    results.append(("GPT-2 BPE", "transformers_fast", mbps(ours.encode, fresh())))
+    try:
+        import tokenizers
+        hf = tokenizers.ByteLevelBPETokenizer(enc, merges)
+        results.append(("GPT-2 BPE", "HF tokenizers", mbps(lambda d: hf.encode(d).ids, fresh())))
+        hf.save(os.path.join(tmp, "gpt2.json"))
+        import tokie
+        tk = tokie.Tokenizer.from_json(os.path.join(tmp, "gpt2.json"))
+        results.append(("GPT-2 BPE", "tokie", mbps(lambda d: tk.encode(d, add_special_tokens=False).ids, fresh())))
+    except ImportError:
+        pass
+    try:
+        import json
+        import tiktoken
+        from transformers_fast.models.gpt2.tokenization_gpt2 import bytes_to_unicode
+        byte_decoder = {v: k for k, v in bytes_to_unicode().items()}
+        with open(enc, encoding="utf-8") as f:
+            ranks = {bytes(byte_decoder[c] for c in tok): i for tok, i in json.load(f).items() if tok != "<|endoftext|>"}
+        tt = tiktoken.Encoding("gpt2", pat_str=r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""",
+                               mergeable_ranks=ranks, special_tokens={"<|endoftext|>": 50256})
+        results.append(("GPT-2 BPE", "tiktoken", mbps(lambda d: tt.encode_ordinary(d), fresh())))
+    except ImportError:
+        pass
+    theirs = ref.GPT2Tokenizer(enc, merges)
+    sample = fresh(args.ref_mb)
+    results.append(("GPT-2 BPE", "pytorch-transformers 1.2.0", mbps(theirs.encode, sample)))
+    assert all(ours.encode(d) == theirs.encode(d) for d in sample), "GPT-2 ids differ from 1.2.0"
+
+    # ---- batch across threads (ours)
+    docs = fresh(2)
+    bert = BertTokenizer(vocab)
+    for n in (1, 2):
+        torch.set_num_threads(n)
+        t0 = time.perf_counter()
+        bert._ids_batch(docs, False, False)
+        dt = time.perf_counter() - t0
+        results.append(("WordPiece batch", f"transformers_fast, {n} threads", sum(len(d.encode()) for d in docs) / dt / 1e6))
+        docs = fresh(2)
+    torch.set_num_threads(1)
+
+    print(f"{'tokenizer':<18}{'implementation':<34}{'MB/s':>10}")
+    for kind, impl, v in results:
+        print(f"{kind:<18}{impl:<34}{v:>10.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+// BPE merges over symbol ids with 1.2.0's semantics: repeatedly take the lowest-ranked adjacent pair
+// and merge all its occurrences left to right in one pass.
+#pragma once
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tokenizers/str_map.h"
+
+namespace tf::tok {
+
+// Buffers apply() works in; callers keep one per thread (passing it avoids a TLS lookup per word).
+struct BpeWork {
+  std::vector<int32_t> next, prev, rank, batch, touched;
+};
+
+class BpeMerges {
+ public:
+  // Symbol id of a string, created when new.
+  int32_t intern(std::string_view s);
+  int32_t find(std::string_view s) const { return symbols_.get(s); }
+  // merges[i] = (left, right); a repeated pair keeps its last rank, like dict(zip(merges, range(n))).
+  void add_merge(int32_t left, int32_t right, int32_t rank);
+  const std::string& str(int32_t sym) const { return strings_[sym]; }
+  int32_t num_symbols() const { return static_cast<int32_t>(strings_.size()); }
+
+  // Merges `syms` in place (symbol ids); `starts` (byte offset of each symbol) is kept aligned.
+  void apply(std::vector<int32_t>& syms, std::vector<int32_t>* starts, BpeWork& work) const;
+  void apply(std::vector<int32_t>& syms, std::vector<int32_t>* starts) const {
+    BpeWork work;
+    apply(syms, starts, work);
+  }
+
+ private:
+  const PairMap::Value* pair(int32_t a, int32_t b) const {
+    return pairs_.get((static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b));
+  }
+  StrMap symbols_;
+  std::vector<std::string> strings_;
+  PairMap pairs_;
+};
+
+}  // namespace tf::tok

@@ -1,0 +1,255 @@
+#include "tokenizers/byte_bpe.h"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+
+#include "common/check.h"
+#include "tokenizers/unicode.h"
+
+namespace tf::tok {
+
+const std::vector<char32_t>& byte_to_unicode() {
+  static const std::vector<char32_t> table = [] {
+    std::vector<char32_t> t(256, 0);
+    std::vector<bool> direct(256, false);
+    for (int b = '!'; b <= '~'; ++b) direct[b] = true;
+    for (int b = 0xA1; b <= 0xAC; ++b) direct[b] = true;
+    for (int b = 0xAE; b <= 0xFF; ++b) direct[b] = true;
+    int n = 0;
+    for (int b = 0; b < 256; ++b) t[b] = direct[b] ? static_cast<char32_t>(b) : static_cast<char32_t>(256 + n++);
+    return t;
+  }();
+  return table;
+}
+
+namespace {
+enum Cls : uint8_t { kL, kN, kS, kO };
+inline Cls cls_of_slow(char32_t c) {
+  uint16_t f = flags(c);
+  return (f & kRxL) ? kL : (f & kRxN) ? kN : (f & kRxS) ? kS : kO;
+}
+const std::array<Cls, 128> kAsciiCls = [] {
+  std::array<Cls, 128> t{};
+  for (int c = 0; c < 128; ++c) t[c] = cls_of_slow(static_cast<char32_t>(c));
+  return t;
+}();
+inline Cls cls_of(char32_t c) { return c < 128 ? kAsciiCls[c] : cls_of_slow(c); }
+
+std::atomic<uint64_t> g_serial{1};
+
+struct Cp {
+  char32_t c;
+  size_t next;
+};
+inline Cp cp_at(const unsigned char* p, size_t i) {
+  if (p[i] < 0x80) return {p[i], i + 1};
+  const unsigned char* q = p + i;
+  char32_t c = decode_utf8(q);
+  return {c, static_cast<size_t>(q - p)};
+}
+
+}  // namespace
+
+// Calls emit(begin, end) for every pre-token of text (byte offsets).
+template <typename Emit>
+void gpt2_pretokenize(std::string_view text, Emit&& emit) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  size_t i = 0;
+  auto run = [&](size_t from, Cls k) {  // end of the run of class k starting at from
+    size_t j = from;
+    while (j < n) {
+      Cp x = cp_at(p, j);
+      if (cls_of(x.c) != k) break;
+      j = x.next;
+    }
+    return j;
+  };
+  while (i < n) {
+    if (p[i] == '\'' && i + 1 < n) {
+      unsigned char a = p[i + 1], b = i + 2 < n ? p[i + 2] : 0;
+      size_t len = 0;
+      if (a == 's' || a == 't' || a == 'm' || a == 'd')
+        len = 2;
+      else if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l'))
+        len = 3;
+      if (len) {
+        emit(i, i + len);
+        i += len;
+        continue;
+      }
+    }
+    Cp x = cp_at(p, i);
+    if (x.c == ' ' && x.next < n) {
+      Cls k = cls_of(cp_at(p, x.next).c);
+      if (k != kS) {
+        size_t e = run(x.next, k);
+        emit(i, e);
+        i = e;
+        continue;
+      }
+    }
+    Cls k = cls_of(x.c);
+    if (k != kS) {
+      size_t e = run(i, k);
+      emit(i, e);
+      i = e;
+      continue;
+    }
+    // \s+(?!\S) then \s+: a whitespace run before a non-space leaves its last character to it
+    size_t j = i, last = i;
+    while (j < n) {
+      Cp y = cp_at(p, j);
+      if (cls_of(y.c) != kS) break;
+      last = j;
+      j = y.next;
+    }
+    size_t e = (j == n || last == i) ? j : last;
+    emit(i, e);
+    i = e;
+  }
+}
+
+ByteLevelBpeModel::ByteLevelBpeModel(const std::unordered_map<std::string, int64_t>& encoder,
+                                     const std::vector<std::pair<std::string, std::string>>& merges) {
+  const auto& b2u = byte_to_unicode();
+  for (int b = 0; b < 256; ++b) unicode_to_byte_[b2u[b]] = static_cast<unsigned char>(b);
+  for (int b = 0; b < 256; ++b) merges_.intern(std::string(1, static_cast<char>(b)));
+  std::string l, r;
+  for (size_t i = 0; i < merges.size(); ++i) {
+    check_utf8(merges[i].first, true, "merge");
+    check_utf8(merges[i].second, true, "merge");
+    if (!to_bytes(merges[i].first, l) || !to_bytes(merges[i].second, r) || l.empty() || r.empty()) continue;
+    merges_.add_merge(merges_.intern(l), merges_.intern(r), static_cast<int32_t>(i));
+  }
+  StrMap vocab;
+  std::vector<int64_t> ids;
+  std::string bytes;
+  for (const auto& [tok, id] : encoder) {
+    check_utf8(tok, true, "vocabulary entry");
+    if (!to_bytes(tok, bytes)) continue;
+    vocab.set(bytes, static_cast<int32_t>(ids.size()));
+    ids.push_back(id);
+  }
+  serial_ = g_serial.fetch_add(1);
+  const int32_t ns = merges_.num_symbols();
+  sym_len_.resize(ns);
+  for (int32_t s = 0; s < ns; ++s) sym_len_[s] = static_cast<int32_t>(merges_.str(s).size());
+  // A word equal to such a symbol needs no merging (checked once here, so the shortcut is exact).
+  whole_.assign(ns, 0);
+  std::vector<int32_t> syms;
+  for (int32_t s = 0; s < ns; ++s) {
+    syms.clear();
+    for (unsigned char c : merges_.str(s)) syms.push_back(c);
+    merges_.apply(syms, nullptr);
+    whole_[s] = syms.size() == 1 && syms[0] == s;
+  }
+  piece_str_.resize(ns);
+  piece_vocab_.resize(ns);
+  for (int32_t s = 0; s < ns; ++s) {
+    std::string u;
+    for (unsigned char c : merges_.str(s)) append_utf8(b2u[c], u);
+    piece_str_[s] = std::move(u);
+    int32_t k = vocab.get(merges_.str(s));
+    piece_vocab_[s] = k >= 0 ? ids[k] : kNoId;
+  }
+}
+
+bool ByteLevelBpeModel::to_bytes(std::string_view unicode_form, std::string& out) const {
+  out.clear();
+  const auto* p = reinterpret_cast<const unsigned char*>(unicode_form.data());
+  const auto* e = p + unicode_form.size();
+  while (p < e) {
+    auto it = unicode_to_byte_.find(decode_utf8(p));
+    if (it == unicode_to_byte_.end()) return false;
+    out.push_back(static_cast<char>(it->second));
+  }
+  return true;
+}
+
+int32_t ByteLevelBpeModel::find_piece(std::string_view s) const {
+  std::string bytes;
+  if (find_invalid_utf8(s, true) != std::string_view::npos || !to_bytes(s, bytes)) return -1;
+  return merges_.find(bytes);
+}
+
+void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const SegmentContext&, Encoding& out,
+                               bool offsets) const {
+  struct Scratch {
+    std::string text;
+    std::vector<int32_t> pos, syms;
+    std::vector<std::pair<uint32_t, uint32_t>> spans;
+    std::vector<uint64_t> hashes;
+    WordSymbolCache cache;
+    BpeWork work;
+  };
+  thread_local Scratch tls;
+  Scratch& s = tls;
+  const uint32_t owner = static_cast<uint32_t>(serial_);
+  std::string& text = s.text;
+  text.assign(1, ' ');  // 1.2.0 prepends a space
+  text.append(seg);
+  std::vector<int32_t>& pos = s.pos;
+  if (offsets) {
+    pos.assign(text.size() + 1, pos_base);
+    int32_t cp = pos_base;
+    for (size_t b = 1; b < text.size(); ++b) {
+      pos[b] = cp;
+      if (b + 1 >= text.size() || (static_cast<unsigned char>(text[b + 1]) & 0xC0) != 0x80) ++cp;
+    }
+    pos[text.size()] = cp;
+  }
+  // Pre-tokens first, so that the cache lines of the words ahead can be prefetched.
+  s.spans.clear();
+  s.hashes.clear();
+  gpt2_pretokenize(text, [&](size_t b, size_t e) {
+    s.spans.emplace_back(static_cast<uint32_t>(b), static_cast<uint32_t>(e));
+    s.hashes.push_back(e - b <= WordSymbolCache::kMaxKey ? hash_bytes(text.data() + b, e - b) : 0);
+  });
+  constexpr size_t kAhead = 8;
+  for (size_t k = 0; k < std::min(kAhead, s.spans.size()); ++k) s.cache.prefetch(s.hashes[k]);
+  for (size_t k = 0; k < s.spans.size(); ++k) {
+    if (k + kAhead < s.spans.size()) s.cache.prefetch(s.hashes[k + kAhead]);
+    const size_t b = s.spans[k].first, e = s.spans[k].second;
+    std::string_view word(text.data() + b, e - b);
+    size_t count = 0;
+    const uint64_t h = s.hashes[k];
+    const int32_t* merged = s.cache.find(owner, word, h, count);
+    int32_t sym = -1;
+    if (!merged && (sym = merges_.find(word)) >= 0 && whole_[sym]) {
+      s.syms.assign(1, sym);
+      s.cache.put(owner, word, h, s.syms.data(), 1);
+      merged = s.syms.data();
+      count = 1;
+    }
+    if (!merged) {
+      s.syms.clear();
+      for (size_t k = b; k < e; ++k) s.syms.push_back(static_cast<unsigned char>(text[k]));
+      merges_.apply(s.syms, nullptr, s.work);
+      s.cache.put(owner, word, h, s.syms.data(), s.syms.size());
+      merged = s.syms.data();
+      count = s.syms.size();
+    }
+    if (!offsets) {
+      out.codes.insert(out.codes.end(), merged, merged + count);
+      continue;
+    }
+    size_t sb = b;
+    for (size_t t = 0; t < count; ++t) {
+      size_t se = sb + sym_len_[merged[t]];
+      // a token ending inside a character still covers that character
+      out.push(merged[t], pos[sb], se >= 2 ? pos[se - 1] + 1 : pos_base, true);
+      sb = se;
+    }
+  }
+}
+
+std::vector<std::string> ByteLevelBpeModel::pretokenize(std::string_view text) const {
+  check_utf8(text, false, "text");
+  std::vector<std::string> out;
+  gpt2_pretokenize(text, [&](size_t b, size_t e) { out.emplace_back(text.substr(b, e - b)); });
+  return out;
+}
+
+}  // namespace tf::tok

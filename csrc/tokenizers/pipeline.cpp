@@ -1,0 +1,232 @@
+#include "tokenizers/pipeline.h"
+
+#include <algorithm>
+
+#include "common/check.h"
+#include "common/parallel.h"
+#include "tokenizers/unicode.h"
+
+namespace tf::tok {
+
+Pipeline::Pipeline(std::shared_ptr<const Model> model) : model_(std::move(model)) {
+  configure({}, {}, {}, "", kNoId, kNoId, {}, {});
+}
+
+void Pipeline::configure(const std::vector<std::string>& split_tokens, const std::vector<int64_t>& split_id_single,
+                         const std::vector<int64_t>& split_id_pair, const std::string& unk_token,
+                         int64_t unk_id_single, int64_t unk_id_pair,
+                         const std::unordered_map<std::string, int64_t>& added_tokens,
+                         const std::vector<std::string>& never_split) {
+  TF_CHECK(split_tokens.size() == split_id_single.size() && split_tokens.size() == split_id_pair.size(),
+           "split_tokens and their ids must have the same length");
+  auto c = std::make_shared<PipelineConfig>();
+  c->split_tokens = split_tokens;
+  c->split_id_single = split_id_single;
+  c->split_id_pair = split_id_pair;
+  for (size_t k = 0; k < split_tokens.size(); ++k) {
+    TF_CHECK(!split_tokens[k].empty(), "special and added tokens must not be empty strings");
+    check_utf8(split_tokens[k], true, "special token");
+    c->split_index.emplace(split_tokens[k], static_cast<int32_t>(k));
+  }
+  c->unk_token = unk_token;
+  c->unk_id_single = unk_id_single;
+  c->unk_id_pair = unk_id_pair;
+  const int32_t n = model_->num_pieces();
+  c->piece_id_single.resize(n);
+  c->piece_id_pair.resize(n);
+  for (int32_t p = 0; p < n; ++p) {
+    int64_t v = model_->piece_vocab_id(p);
+    c->piece_id_pair[p] = v == kNoId ? unk_id_pair : v;
+    c->piece_id_single[p] = v == kNoId ? unk_id_single : v;
+  }
+  // convert_tokens_to_ids looks in added_tokens_encoder first
+  c->added_tokens = added_tokens;
+  for (const auto& [tok, id] : added_tokens) {
+    int32_t p = model_->find_piece(tok);
+    if (p >= 0) c->piece_id_single[p] = id;
+  }
+  for (const auto& t : never_split) c->never_split.add(t);
+  std::lock_guard<std::mutex> lk(mu_);
+  config_ = std::move(c);
+}
+
+std::shared_ptr<const PipelineConfig> Pipeline::config() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return config_;
+}
+
+namespace {
+
+struct Seg {
+  size_t begin, end;  // bytes
+  int32_t token;      // split token index, or -1 for text
+};
+
+bool is_space_at(const unsigned char* p, size_t i, size_t n, size_t* len) {
+  const unsigned char* q = p + i;
+  char32_t c = decode_utf8(q);
+  *len = static_cast<size_t>(q - (p + i));
+  (void)n;
+  return flags(c) & kPySpace;
+}
+
+// str.strip() on [b, e)
+void strip(std::string_view t, size_t& b, size_t& e) {
+  const auto* p = reinterpret_cast<const unsigned char*>(t.data());
+  size_t len;
+  while (b < e && is_space_at(p, b, e, &len)) b += len;
+  while (e > b) {
+    size_t s = e - 1;
+    while (s > b && (p[s] & 0xC0) == 0x80) --s;
+    if (!is_space_at(p, s, e, &len)) break;
+    e = s;
+  }
+}
+
+bool all_space(std::string_view t) {
+  size_t b = 0, e = t.size();
+  strip(t, b, e);
+  return b == e;
+}
+
+}  // namespace
+
+void Pipeline::encode_codes(std::string_view text, Encoding& out, bool offsets) const {
+  encode_codes(*config(), text, out, offsets);
+}
+
+void Pipeline::encode_codes(const PipelineConfig& config, std::string_view text, Encoding& out, bool offsets) const {
+  out.clear();
+  out.codes.reserve(text.size() / 4 + 8);
+  check_utf8(text, model_->allows_surrogates(), "text");
+  const PipelineConfig* cfg = &config;
+  SegmentContext ctx{&cfg->never_split};
+  if (text.empty()) return;
+  if (cfg->split_tokens.empty()) {  // 1.2.0 then calls _tokenize on the unstripped text
+    model_->encode(text, 0, ctx, out, offsets);
+    return;
+  }
+  // 1.2.0 turns whitespace-only text into one special token picked by set order; we return [].
+  if (all_space(text)) return;
+
+  size_t longest = 0;
+  for (const auto& t : cfg->split_tokens) longest = std::max(longest, t.size());
+  auto token_of = [&](size_t b, size_t e) -> int32_t {
+    if (e - b > longest) return -1;
+    auto it = cfg->split_index.find(std::string(text.substr(b, e - b)));
+    return it == cfg->split_index.end() ? -1 : it->second;
+  };
+  std::vector<Seg> segs{{0, text.size(), token_of(0, text.size())}}, next;
+  for (size_t k = 0; k < cfg->split_tokens.size(); ++k) {
+    const std::string& tok = cfg->split_tokens[k];
+    next.clear();
+    for (const Seg& s : segs) {
+      if (s.token >= 0) {
+        next.push_back(s);
+        continue;
+      }
+      // text.split(tok), every part stripped; tok between parts
+      size_t pos = s.begin;
+      for (;;) {
+        size_t hit = text.substr(0, s.end).find(tok, pos);
+        size_t part_end = hit == std::string_view::npos ? s.end : hit;
+        size_t b = pos, e = part_end;
+        strip(text, b, e);
+        if (b < e) next.push_back({b, e, token_of(b, e)});
+        if (hit == std::string_view::npos) break;
+        next.push_back({hit, hit + tok.size(), cfg->split_index.at(tok)});
+        pos = hit + tok.size();
+      }
+    }
+    segs.swap(next);
+  }
+  // Code point index of every segment start, counted incrementally.
+  size_t cursor_byte = 0;
+  int32_t cursor_cp = 0;
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  auto cp_at = [&](size_t byte) {
+    while (cursor_byte < byte) {
+      cursor_byte += utf8_len(p[cursor_byte]);
+      ++cursor_cp;
+    }
+    return cursor_cp;
+  };
+  for (const Seg& s : segs) {
+    int32_t base = offsets ? cp_at(s.begin) : 0;
+    if (s.token >= 0) {
+      int32_t end = offsets ? cp_at(s.end) : 0;
+      out.push(-(s.token + 2), base, end, offsets);
+    } else {
+      model_->encode(text.substr(s.begin, s.end - s.begin), base, ctx, out, offsets);
+    }
+  }
+}
+
+int64_t Pipeline::code_to_id(const PipelineConfig& c, const Encoding& e, int32_t code, bool pair) const {
+  int64_t id;
+  if (is_extra_piece(code)) {  // not in the vocabulary: an added token, or the unknown token
+    const std::string& tok = e.extra[kExtraPiece0 - code];
+    auto it = pair ? c.added_tokens.end() : c.added_tokens.find(tok);
+    id = it != c.added_tokens.end() ? it->second : pair ? c.unk_id_pair : c.unk_id_single;
+    if (id == kNoId) fail("token '", tok, "' has no id: it is not in the vocabulary and unk_token '", c.unk_token, "' is not either");
+    return id;
+  }
+  if (code >= 0) {
+    id = pair ? c.piece_id_pair[code] : c.piece_id_single[code];
+  } else if (code == kUnkPiece) {
+    id = pair ? c.unk_id_pair : c.unk_id_single;
+  } else {
+    id = pair ? c.split_id_pair[-code - 2] : c.split_id_single[-code - 2];
+  }
+  if (id == kNoId) {
+    std::string tok = code >= 0 ? model_->piece(code) : code == kUnkPiece ? c.unk_token : c.split_tokens[-code - 2];
+    fail("token '", tok, "' has no id: it is not in the vocabulary and unk_token '", c.unk_token,
+         "' is not either");
+  }
+  return id;
+}
+
+void Pipeline::encode_ids(std::string_view text, bool pair, std::vector<int64_t>& ids, Encoding* with_offsets) const {
+  Encoding local;
+  Encoding& enc = with_offsets ? *with_offsets : local;
+  auto cfg = config();
+  encode_codes(*cfg, text, enc, with_offsets != nullptr);
+  ids.clear();
+  ids.reserve(enc.codes.size());
+  const int64_t* piece_ids = pair ? cfg->piece_id_pair.data() : cfg->piece_id_single.data();
+  for (int32_t code : enc.codes) {
+    int64_t id = code >= 0 ? piece_ids[code] : kNoId;
+    ids.push_back(id != kNoId ? id : code_to_id(*cfg, enc, code, pair));
+  }
+}
+
+std::vector<std::string> Pipeline::tokenize(std::string_view text) const {
+  Encoding enc;
+  auto cfg = config();
+  encode_codes(*cfg, text, enc, false);
+  std::vector<std::string> out;
+  out.reserve(enc.codes.size());
+  for (int32_t code : enc.codes) {
+    if (is_extra_piece(code))
+      out.push_back(enc.extra[kExtraPiece0 - code]);
+    else if (code >= 0)
+      out.push_back(model_->piece(code));
+    else if (code == kUnkPiece)
+      out.push_back(cfg->unk_token);
+    else
+      out.push_back(cfg->split_tokens[-code - 2]);
+  }
+  return out;
+}
+
+std::vector<std::vector<int64_t>> Pipeline::encode_batch(const std::vector<std::string_view>& texts, bool pair,
+                                                         std::vector<Encoding>* offsets) const {
+  std::vector<std::vector<int64_t>> out(texts.size());
+  if (offsets) offsets->assign(texts.size(), Encoding{});
+  parallel_for(static_cast<int64_t>(texts.size()), 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) encode_ids(texts[i], pair, out[i], offsets ? &(*offsets)[i] : nullptr);
+  });
+  return out;
+}
+
+}  // namespace tf::tok

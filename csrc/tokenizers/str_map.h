@@ -1,0 +1,287 @@
+// Open-addressing hash map from byte strings to int32 values: one arena for the keys, one probe array.
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace tf::tok {
+
+inline uint64_t hash_bytes(const char* p, size_t n) {
+  uint64_t h = 0x9E3779B97F4A7C15ULL ^ (n * 0xFF51AFD7ED558CCDULL);
+  while (n > 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    h = (h ^ w) * 0xC4CEB9FE1A85EC53ULL;
+    h ^= h >> 29;
+    p += 8;
+    n -= 8;
+  }
+  // the last 1..8 bytes with at most two loads (the length is already mixed in)
+  uint64_t w = 0;
+  if (n >= 4) {
+    uint32_t a, b;
+    std::memcpy(&a, p, 4);
+    std::memcpy(&b, p + n - 4, 4);
+    w = a | (static_cast<uint64_t>(b) << 32);
+  } else if (n > 0) {
+    w = static_cast<unsigned char>(p[0]) | (static_cast<uint64_t>(static_cast<unsigned char>(p[n / 2])) << 8) |
+        (static_cast<uint64_t>(static_cast<unsigned char>(p[n - 1])) << 16);
+  }
+  h = (h ^ w) * 0xC4CEB9FE1A85EC53ULL;
+  h ^= h >> 32;
+  return h;
+}
+
+// a == b for n <= 18 bytes, without a memcmp call (overlapping 8-byte loads)
+inline bool same_bytes(const char* a, const char* b, size_t n) {
+  uint64_t x, y;
+  if (n >= 8) {
+    std::memcpy(&x, a, 8);
+    std::memcpy(&y, b, 8);
+    if (x != y) return false;
+    std::memcpy(&x, a + n - 8, 8);
+    std::memcpy(&y, b + n - 8, 8);
+    if (x != y) return false;
+    if (n > 16) {
+      std::memcpy(&x, a + 8, 8);
+      std::memcpy(&y, b + 8, 8);
+      return x == y;
+    }
+    return true;
+  }
+  for (size_t i = 0; i < n; ++i)
+    if (a[i] != b[i]) return false;
+  return true;
+}
+
+// A per-thread cache from words (up to 18 bytes) to up to 8 symbol ids: 4-way set associative, one
+// 64-byte line per entry (4 MB in all). Entries carry the owner's serial so several models can share
+// a thread; per thread, so thread-safe by construction.
+class WordSymbolCache {
+ public:
+  static constexpr size_t kMaxKey = 18, kMaxSyms = 8, kSets = 16384, kWays = 4;
+  // Symbols of word for owner, or nullptr (n set on a hit).
+  const int32_t* find(uint32_t owner, std::string_view word, uint64_t h, size_t& n) const {
+    if (!entries_ || word.size() > kMaxKey) return nullptr;
+    const Entry* set = &entries_[(h & (kSets - 1)) * kWays];
+    for (size_t w = 0; w < kWays; ++w) {
+      const Entry& e = set[w];
+      if (e.hash == h && e.owner == owner && e.len == word.size() && same_bytes(e.key, word.data(), word.size())) {
+        n = e.n;
+        return e.syms;
+      }
+    }
+    return nullptr;
+  }
+  // Starts loading the set of a word looked up soon (the table is far larger than L2).
+  void prefetch(uint64_t h) const {
+    if (!entries_) return;
+    const char* set = reinterpret_cast<const char*>(&entries_[(h & (kSets - 1)) * kWays]);
+    for (size_t w = 0; w < kWays; ++w) __builtin_prefetch(set + w * 64);
+  }
+  void put(uint32_t owner, std::string_view word, uint64_t h, const int32_t* syms, size_t n) {
+    if (word.size() > kMaxKey || n > kMaxSyms) return;
+    if (!entries_) entries_.reset(new Entry[kSets * kWays]());
+    Entry* set = &entries_[(h & (kSets - 1)) * kWays];
+    size_t way = (h >> 40) & (kWays - 1);  // pseudo-random victim unless a way is free
+    for (size_t w = 0; w < kWays; ++w)
+      if (set[w].n == 0) {
+        way = w;
+        break;
+      }
+    Entry& e = set[way];
+    e.hash = h;
+    e.owner = owner;
+    e.len = static_cast<uint8_t>(word.size());
+    e.n = static_cast<uint8_t>(n);
+    std::memcpy(e.key, word.data(), word.size());
+    std::memcpy(e.syms, syms, n * sizeof(int32_t));
+  }
+
+ private:
+  struct alignas(64) Entry {
+    uint64_t hash;
+    uint32_t owner;
+    uint8_t len, n;
+    char key[kMaxKey];
+    int32_t syms[kMaxSyms];
+  };
+  std::unique_ptr<Entry[]> entries_;
+};
+
+class StrMap {
+ public:
+  // Inserts or overwrites (later insertions win, like a Python dict built in order).
+  void set(std::string_view key, int32_t value) {
+    if (key.size() > kMaxInline || arena_.size() + key.size() >= (size_t{1} << 24)) {
+      long_[std::string(key)] = value;
+      if (key.size() > max_len_) max_len_ = key.size();
+      return;
+    }
+    if ((size_ + 1) * 2 > slots_.size()) grow();
+    const uint64_t pre = prefix(key);
+    size_t mask = slots_.size() - 1;
+    for (size_t i = hash_bytes(key.data(), key.size()) & mask;; i = (i + 1) & mask) {
+      Slot& s = slots_[i];
+      if (s.value < 0) {
+        s.prefix = pre;
+        s.meta = (static_cast<uint32_t>(arena_.size()) << 8) | static_cast<uint32_t>(key.size());
+        s.value = value;
+        arena_.append(key);
+        ++size_;
+        if (key.size() > max_len_) max_len_ = key.size();
+        return;
+      }
+      if (eq(s, pre, key)) {
+        s.value = value;
+        return;
+      }
+    }
+  }
+
+  // Value for key, or `missing`. Values must be >= 0.
+  int32_t get(std::string_view key, int32_t missing = -1) const {
+    if (!long_.empty()) {  // long keys, and keys set after the arena filled up (checked first: newest)
+      auto it = long_.find(std::string(key));
+      if (it != long_.end()) return it->second;
+    }
+    if (key.size() > kMaxInline) return missing;
+    if (slots_.empty()) return missing;
+    const uint64_t pre = prefix(key);
+    size_t mask = slots_.size() - 1;
+    for (size_t i = hash_bytes(key.data(), key.size()) & mask;; i = (i + 1) & mask) {
+      const Slot& s = slots_[i];
+      if (s.value < 0) return missing;
+      if (eq(s, pre, key)) return s.value;
+    }
+  }
+
+  size_t size() const { return size_ + long_.size(); }
+  size_t max_key_len() const { return max_len_; }
+  void clear() {
+    slots_.clear();
+    arena_.clear();
+    long_.clear();
+    size_ = 0;
+    max_len_ = 0;
+  }
+
+ private:
+  static constexpr size_t kMaxInline = 255;
+  // 16 bytes: the key's first 8 bytes inline, so most lookups touch one cache line.
+  struct Slot {
+    uint64_t prefix = 0;
+    uint32_t meta = 0;  // arena offset << 8 | length
+    int32_t value = -1;  // -1: empty
+  };
+  static uint64_t prefix(std::string_view key) {
+    uint64_t p = 0;
+    std::memcpy(&p, key.data(), key.size() < 8 ? key.size() : 8);
+    return p;
+  }
+  bool eq(const Slot& s, uint64_t pre, std::string_view key) const {
+    if (s.prefix != pre || (s.meta & 0xFF) != key.size()) return false;
+    if (key.size() <= 8) return true;
+    const char* a = arena_.data() + (s.meta >> 8) + 8;
+    const char* b = key.data() + 8;
+    size_t n = key.size() - 8;
+    while (n >= 8) {
+      uint64_t x, y;
+      std::memcpy(&x, a, 8);
+      std::memcpy(&y, b, 8);
+      if (x != y) return false;
+      a += 8;
+      b += 8;
+      n -= 8;
+    }
+    for (size_t i = 0; i < n; ++i)
+      if (a[i] != b[i]) return false;
+    return true;
+  }
+  void grow() {
+    std::vector<Slot> old;
+    old.swap(slots_);
+    slots_.assign(old.empty() ? 64 : old.size() * 2, Slot{});
+    size_t mask = slots_.size() - 1;
+    for (const Slot& s : old) {
+      if (s.value < 0) continue;
+      size_t len = s.meta & 0xFF;
+      size_t i = hash_bytes(arena_.data() + (s.meta >> 8), len) & mask;
+      while (slots_[i].value >= 0) i = (i + 1) & mask;
+      slots_[i] = s;
+    }
+  }
+  std::vector<Slot> slots_;
+  std::string arena_;
+  std::unordered_map<std::string, int32_t> long_;
+  size_t size_ = 0;
+  size_t max_len_ = 0;
+};
+
+// Hash map from 64-bit keys (a pair of symbol ids) to (rank, merged symbol): 16-byte slots.
+class PairMap {
+ public:
+  struct Value {
+    int32_t rank;
+    int32_t merged;
+  };
+  void set(uint64_t key, Value v) {
+    if (key == kEmpty) return;  // (-1, -1): not a pair of symbols
+    if ((size_ + 1) * 4 > slots_.size() * 3) grow();
+    size_t mask = slots_.size() - 1;
+    for (size_t i = mix(key) & mask;; i = (i + 1) & mask) {
+      Slot& s = slots_[i];
+      if (s.key == kEmpty) {
+        s = Slot{key, v};
+        ++size_;
+        return;
+      }
+      if (s.key == key) {
+        s.value = v;
+        return;
+      }
+    }
+  }
+  const Value* get(uint64_t key) const {
+    if (slots_.empty() || key == kEmpty) return nullptr;
+    size_t mask = slots_.size() - 1;
+    for (size_t i = mix(key) & mask;; i = (i + 1) & mask) {
+      const Slot& s = slots_[i];
+      if (s.key == key) return &s.value;
+      if (s.key == kEmpty) return nullptr;
+    }
+  }
+
+ private:
+  static constexpr uint64_t kEmpty = ~uint64_t{0};  // no symbol pair has both ids = -1
+  struct Slot {
+    uint64_t key = kEmpty;
+    Value value{0, 0};
+  };
+  static uint64_t mix(uint64_t k) {
+    k ^= k >> 33;
+    k *= 0xFF51AFD7ED558CCDULL;
+    k ^= k >> 33;
+    return k;
+  }
+  void grow() {
+    std::vector<Slot> old;
+    old.swap(slots_);
+    slots_.assign(old.empty() ? 64 : old.size() * 2, Slot{});
+    size_t mask = slots_.size() - 1;
+    for (const Slot& s : old) {
+      if (s.key == kEmpty) continue;
+      size_t i = mix(s.key) & mask;
+      while (slots_[i].key != kEmpty) i = (i + 1) & mask;
+      slots_[i] = s;
+    }
+  }
+  std::vector<Slot> slots_;
+  size_t size_ = 0;
+};
+
+}  // namespace tf::tok

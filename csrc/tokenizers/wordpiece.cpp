@@ -1,0 +1,133 @@
+#include "tokenizers/wordpiece.h"
+
+#include <algorithm>
+#include <array>
+
+#include "common/check.h"
+#include "tokenizers/unicode.h"
+
+namespace tf::tok {
+namespace {
+enum : uint8_t { kAsciiWord = 0, kAsciiSpace = 1, kAsciiDrop = 2, kAsciiPunct = 3 };
+// BERT's view of every ASCII byte: \t\n\r and space split, other controls are dropped,
+// every printable non-alphanumeric is punctuation.
+constexpr auto kAsciiClass = [] {
+  std::array<uint8_t, 128> t{};
+  for (int c = 0; c < 128; ++c) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+      t[c] = kAsciiSpace;
+    else if (c < 32 || c == 127)
+      t[c] = kAsciiDrop;
+    else if ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126))
+      t[c] = kAsciiPunct;
+  }
+  return t;
+}();
+}  // namespace
+
+WordPieceModel::WordPieceModel(const std::vector<std::string>& vocab, BertOptions opt)
+    : opt_(opt), basic_(opt), tokens_(vocab) {
+  TF_CHECK(opt.max_input_chars_per_word >= 0, "max_input_chars_per_word must be >= 0");
+  for (size_t i = 0; i < vocab.size(); ++i) {
+    check_utf8(vocab[i], true, "vocabulary entry");
+    whole_.set(vocab[i], static_cast<int32_t>(i));
+    if (vocab[i].size() > 2 && vocab[i][0] == '#' && vocab[i][1] == '#')
+      cont_.set(std::string_view(vocab[i]).substr(2), static_cast<int32_t>(i));
+  }
+}
+
+
+template <bool kOffsets>
+void WordPieceModel::word(std::string_view w, const int32_t* pos, Encoding& out) const {
+  const size_t n = w.size();
+  if (n == 0) return;
+  const auto* p = reinterpret_cast<const unsigned char*>(w.data());
+  // code points > max_input_chars_per_word -> [UNK]
+  size_t cps = 0;
+  for (size_t i = 0; i < n; ++i) cps += (p[i] & 0xC0) != 0x80;
+  if (cps > static_cast<size_t>(opt_.max_input_chars_per_word)) {
+    out.push(kUnkPiece, kOffsets ? pos[0] : 0, kOffsets ? pos[n - 1] + 1 : 0, kOffsets);
+    return;
+  }
+  const size_t mark = out.codes.size();
+  size_t start = 0;
+  while (start < n) {
+    const StrMap& map = start == 0 ? whole_ : cont_;
+    size_t end = std::min(n, start + map.max_key_len());
+    while (end < n && (p[end] & 0xC0) == 0x80) --end;  // back to a character boundary
+    int32_t id = -1;
+    while (end > start) {
+      id = map.get(w.substr(start, end - start));
+      if (id >= 0) break;
+      do {
+        --end;
+      } while (end > start && (p[end] & 0xC0) == 0x80);
+    }
+    if (id < 0) {  // one piece fails: the whole word is [UNK]
+      out.codes.resize(mark);
+      if (kOffsets) {
+        out.starts.resize(mark);
+        out.ends.resize(mark);
+      }
+      out.push(kUnkPiece, kOffsets ? pos[0] : 0, kOffsets ? pos[n - 1] + 1 : 0, kOffsets);
+      return;
+    }
+    out.push(id, kOffsets ? pos[start] : 0, kOffsets ? pos[end - 1] + 1 : 0, kOffsets);
+    start = end;
+  }
+}
+
+
+void WordPieceModel::encode(std::string_view seg, int32_t pos_base, const SegmentContext& ctx, Encoding& out,
+                            bool offsets) const {
+  if (!opt_.do_basic_tokenize) {
+    wordpiece_only(seg, pos_base, out, offsets);
+    return;
+  }
+  thread_local BasicScratch s;
+  if (offsets)
+    basic_.run<true>(seg, pos_base, ctx.never_split, s, [&](std::string_view w, const int32_t* pos) { word<true>(w, pos, out); });
+  else
+    basic_.run<false>(seg, pos_base, ctx.never_split, s, [&](std::string_view w, const int32_t*) { word<false>(w, nullptr, out); });
+}
+
+std::vector<std::string> WordPieceModel::basic_tokenize(std::string_view text, const NeverSplit& never_split) const {
+  check_utf8(text, true, "text");
+  thread_local BasicScratch s;
+  std::vector<std::string> words;
+  basic_.run<false>(text, 0, &never_split, s, [&](std::string_view w, const int32_t*) { words.emplace_back(w); });
+  return words;
+}
+
+void WordPieceModel::wordpiece_only(std::string_view text, int32_t pos_base, Encoding& out, bool offsets) const {
+  // whitespace_tokenize (str.split), then WordPiece on every token
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  std::vector<int32_t> pos;
+  size_t i = 0, wstart = 0;
+  int32_t cp = pos_base;
+  auto emit = [&](size_t b, size_t e) {
+    if (b >= e) return;
+    if (offsets)
+      word<true>(text.substr(b, e - b), pos.data() + b, out);
+    else
+      word<false>(text.substr(b, e - b), nullptr, out);
+  };
+  if (offsets) pos.resize(n);
+  while (i < n) {
+    const unsigned char* q = p + i;
+    char32_t c = decode_utf8(q);
+    size_t next = static_cast<size_t>(q - p);
+    if (offsets)
+      for (size_t k = i; k < next; ++k) pos[k] = cp;
+    ++cp;
+    if (flags(c) & kPySpace) {
+      emit(wstart, i);
+      wstart = next;
+    }
+    i = next;
+  }
+  emit(wstart, n);
+}
+
+}  // namespace tf::tok

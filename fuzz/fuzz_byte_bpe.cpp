@@ -1,0 +1,36 @@
+// libFuzzer harness: GPT-2 pre-tokenizer + byte-level BPE under ASan/UBSan.
+#include <memory>
+
+#include "fuzz_common.h"
+#include "tokenizers/byte_bpe.h"
+
+using namespace tf::tok;
+
+static std::shared_ptr<Pipeline> make() {
+  const auto& b2u = byte_to_unicode();
+  auto u = [&](const std::string& bytes) {
+    std::string s;
+    for (unsigned char c : bytes) append_utf8(b2u[c], s);
+    return s;
+  };
+  std::unordered_map<std::string, int64_t> enc;
+  for (int b = 0; b < 256; ++b) enc[u(std::string(1, static_cast<char>(b)))] = b;
+  std::vector<std::pair<std::string, std::string>> merges;
+  const std::string letters = "etaoinshr \xc3\xa9\xf0\x9f\x98";
+  for (char a : letters)
+    for (char b : letters) merges.push_back({u(std::string(1, a)), u(std::string(1, b))});
+  for (char a : letters)
+    for (char b : letters)
+      for (char c : letters) merges.push_back({u(std::string(1, a) + b), u(std::string(1, c))});
+  merges.push_back({u("e"), u("e")});  // a repeated pair keeps its last rank
+  for (size_t i = 0; i < merges.size(); i += 3) enc[merges[i].first + merges[i].second] = 256 + static_cast<int64_t>(i);
+  auto p = std::make_shared<Pipeline>(std::make_shared<ByteLevelBpeModel>(enc, merges));
+  fuzz::configure(*p, {"<|endoftext|>", "<s>", "a"});
+  return p;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static auto pipeline = make();
+  fuzz::run(*pipeline, data, size);
+  return 0;
+}

@@ -1,0 +1,43 @@
+// Shared by the libFuzzer harnesses: run a pipeline on fuzz bytes in every mode. Invalid UTF-8 must
+// be rejected with std::invalid_argument (a ValueError in Python); anything else is a finding.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tokenizers/pipeline.h"
+#include "tokenizers/unicode.h"
+
+namespace fuzz {
+using namespace tf::tok;
+
+inline void configure(Pipeline& p, const std::vector<std::string>& split) {
+  std::vector<int64_t> ids;
+  for (size_t i = 0; i < split.size(); ++i) ids.push_back(static_cast<int64_t>(i));
+  p.configure(split, ids, ids, "[UNK]", 0, 0, {{"added", 1}}, split);
+}
+
+inline void run(const Pipeline& p, const uint8_t* data, size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  const bool valid = find_invalid_utf8(text, p.model().allows_surrogates()) == std::string_view::npos;
+  try {
+    std::vector<int64_t> ids, ids2;
+    Encoding enc;
+    p.encode_ids(text, false, ids, nullptr);
+    p.encode_ids(text, true, ids2, &enc);
+    if (ids.size() != ids2.size() || enc.starts.size() != ids.size()) __builtin_trap();
+    int32_t cps = 0;
+    for (size_t i = 0; i < size; ++i) cps += (data[i] & 0xC0) != 0x80;
+    for (size_t i = 0; i < enc.starts.size(); ++i)
+      if (enc.starts[i] < 0 || enc.starts[i] > enc.ends[i] || enc.ends[i] > cps) __builtin_trap();
+    auto toks = p.tokenize(text);
+    if (toks.size() != ids.size()) __builtin_trap();
+    if (!valid) __builtin_trap();  // invalid text must not be accepted
+  } catch (const std::invalid_argument&) {
+    if (valid) __builtin_trap();  // valid text must not be rejected
+  }
+}
+}  // namespace fuzz

@@ -1,0 +1,31 @@
+// libFuzzer harness: BERT BasicTokenizer + WordPiece (all option combinations) under ASan/UBSan.
+#include <memory>
+
+#include "fuzz_common.h"
+#include "tokenizers/wordpiece.h"
+
+using namespace tf::tok;
+
+static std::vector<std::shared_ptr<Pipeline>> make() {
+  std::vector<std::string> vocab = {"[UNK]", "[CLS]", "[SEP]", "a", "b", "##a", "##b", "ab", "hello", "##llo",
+                                    "he", "é", "##é", "中", "!", "##", "###", "ι", "σ", "##ς", "i̇", "x"};
+  std::vector<std::shared_ptr<Pipeline>> out;
+  for (int mask = 0; mask < 8; ++mask) {
+    BertOptions o;
+    o.do_basic_tokenize = mask & 1;
+    o.do_lower_case = mask & 2;
+    o.tokenize_chinese_chars = mask & 4;
+    o.max_input_chars_per_word = 1 + mask * 3;
+    auto p = std::make_shared<Pipeline>(std::make_shared<WordPieceModel>(vocab, o));
+    fuzz::configure(*p, mask & 1 ? std::vector<std::string>{"[CLS]", "[SEP]", "ab", "a"} : std::vector<std::string>{});
+    out.push_back(p);
+  }
+  return out;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static auto pipelines = make();
+  if (size == 0) return 0;
+  fuzz::run(*pipelines[data[0] & 7], data + 1, size - 1);
+  return 0;
+}

@@ -1,0 +1,168 @@
+"""The batch API (__call__, encode_plus, offsets, tensors) against Hugging Face transformers where the two
+agree, and the documented differences between 1.2.0 and the Hugging Face tokenizers."""
+import pytest
+import torch
+
+from tokenizer_corpus import EDGE_CASES, bert_uncased_vocab, gpt2_files
+
+transformers = pytest.importorskip("transformers")
+ref = pytest.importorskip("pytorch_transformers")
+from transformers_fast import BertTokenizer, GPT2Tokenizer, RobertaTokenizer  # noqa: E402
+
+SENTENCES = ["Hello naïve World!", "Short", "The quick brown fox jumps over the lazy dog again and again.",
+             "Ünïcödé àccents, CAPS and numbers 12345.", "Mixed 中文 text", "emoji 😀 here"]
+PAIRS = ["pair text here", "x", "another one", "ÀÉÎ", "y z", "w"]
+
+
+@pytest.fixture(scope="module")
+def berts():
+    return BertTokenizer(bert_uncased_vocab()), transformers.BertTokenizer(bert_uncased_vocab())
+
+
+@pytest.mark.parametrize("max_length", [None, 5, 8, 12])
+@pytest.mark.parametrize("with_pair", [False, True])
+def test_batch_call_matches_transformers(berts, max_length, with_pair):
+    ours, hf = berts
+    kw = dict(padding=True, truncation=max_length is not None, max_length=max_length)
+    pair = PAIRS if with_pair else None
+    a = ours(SENTENCES, pair, return_offsets_mapping=True, **kw)
+    b = hf(SENTENCES, pair, return_offsets_mapping=True, **kw)
+    for key in ("input_ids", "token_type_ids", "attention_mask"):
+        assert a[key] == b[key], key
+    assert [[tuple(o) for o in row] for row in a["offset_mapping"]] == \
+           [[tuple(o) for o in row] for row in b["offset_mapping"]]
+
+
+def test_tensors_and_single(berts):
+    ours, hf = berts
+    a = ours(SENTENCES, padding="max_length", max_length=20, truncation=True, return_tensors="pt")
+    b = hf(SENTENCES, padding="max_length", max_length=20, truncation=True, return_tensors="pt")
+    for key in ("input_ids", "token_type_ids", "attention_mask"):
+        assert a[key].dtype == torch.long and torch.equal(a[key], b[key])
+    assert ours("Hello there")["input_ids"] == hf("Hello there")["input_ids"]
+    assert ours.encode_plus("Hello", "there")["token_type_ids"] == hf("Hello", "there")["token_type_ids"]
+    assert a.input_ids.shape == (len(SENTENCES), 20)
+
+
+def test_batch_threads_match_single_calls(berts):
+    ours, _ = berts
+    texts = EDGE_CASES * 4
+    expected = [ours.encode(t) if t.strip() else [] for t in texts]
+    old = torch.get_num_threads()
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            assert ours._ids_batch(texts, False, False)[0] == expected
+    finally:
+        torch.set_num_threads(old)
+
+
+def test_offsets_point_at_the_text(berts):
+    ours, _ = berts
+    for text in SENTENCES + EDGE_CASES[:20]:
+        enc = ours(text, add_special_tokens=False, return_offsets_mapping=True)
+        tokens = ours.convert_ids_to_tokens(enc["input_ids"])
+        for tok, (s, e) in zip(tokens, enc["offset_mapping"]):
+            assert 0 <= s < e <= len(text)
+            if tok != "[UNK]" and text[s:e].isascii() and text[s:e].isalnum():
+                assert text[s:e].lower() == tok.replace("##", "")
+
+
+def test_gpt2_offsets_and_no_pad():
+    files = gpt2_files()
+    ours = GPT2Tokenizer(*files)
+    text = "  Hello world, it's 2024!  "
+    enc = ours(text, return_offsets_mapping=True)
+    pieces = [text[s:e] for s, e in enc["offset_mapping"]]
+    assert "".join(pieces).strip() == text.strip()
+    with pytest.raises(ValueError, match="pad_token"):
+        ours(["a", "b c"], padding=True)
+
+
+def test_bad_arguments(berts):
+    ours, _ = berts
+    with pytest.raises(ValueError, match="padding"):
+        ours(["a"], padding="sideways")
+    with pytest.raises(ValueError, match="return_tensors"):
+        ours(["a"], return_tensors="tf")
+    with pytest.raises(ValueError, match="max_length"):
+        ours(["a"], padding="max_length")
+    with pytest.raises(ValueError, match="different lengths"):
+        ours(["a", "b c d"], return_tensors="pt")
+    with pytest.raises(ValueError, match="text_pair"):
+        ours(["a", "b"], ["c"])
+    with pytest.raises(TypeError):
+        ours([1, 2])
+
+
+def test_differences_from_hugging_face_tokenizers():
+    """Where 1.2.0 and Hugging Face disagree we follow 1.2.0; these are the known differences."""
+    files = gpt2_files()
+    ours, theirs = GPT2Tokenizer(*files), ref.GPT2Tokenizer(*files)
+    hf = transformers.GPT2Tokenizer(*files)
+    # 1. GPT-2/RoBERTa: 1.2.0 strips the text and prepends a space; HF does neither.
+    text = "Hello world"
+    assert ours.encode(text) == theirs.encode(text) != hf.encode(text)
+    assert ours.encode(text) == hf.encode(" " + text)
+    # 2. 1.2.0's encode adds no special tokens by default; HF's does.
+    b_ours, b_hf = BertTokenizer(bert_uncased_vocab()), transformers.BertTokenizer(bert_uncased_vocab())
+    assert b_ours.encode(text) == b_hf.encode(text, add_special_tokens=False) != b_hf.encode(text)
+    # 3. encode(a, b) returns a tuple of two lists in 1.2.0.
+    assert isinstance(b_ours.encode("a", "b"), tuple)
+    # 4. whitespace-only text: 1.2.0 gives one special token (set order); we and HF give nothing.
+    assert b_ours.encode("   ") == [] == b_hf.encode("   ", add_special_tokens=False)
+    # 5. 1.2.0's decode of a text with sep_token returns a list of segments.
+    ids = b_ours.encode("a", "b", add_special_tokens=True)
+    assert b_ours.decode(ids) == ref.BertTokenizer(bert_uncased_vocab()).decode(ids)
+    assert isinstance(b_ours.decode(ids), list) and isinstance(b_hf.decode(ids), str)
+
+
+
+def test_auto_tokenizer_and_shortcuts(tmp_path, monkeypatch):
+    from transformers_fast import AutoTokenizer, DistilBertTokenizer, XLMTokenizer
+    from transformers_fast.tokenization_auto import _PATTERNS
+    import transformers_fast
+    assert AutoTokenizer.tokenizer_class_for("distilbert-base-uncased") is DistilBertTokenizer
+    assert AutoTokenizer.tokenizer_class_for("roberta-large-mnli") is RobertaTokenizer
+    assert AutoTokenizer.tokenizer_class_for("xlm-mlm-en-2048") is XLMTokenizer
+    with pytest.raises(ValueError, match="Unrecognized"):
+        AutoTokenizer.tokenizer_class_for("t5-small")
+    # every 1.2.0 shortcut name is known, with a hub repository and file names
+    names = 0
+    for _, class_name in _PATTERNS:
+        ours, theirs = getattr(transformers_fast, class_name), getattr(ref, class_name)
+        assert set(ours.max_model_input_sizes) == set(theirs.max_model_input_sizes), class_name
+        assert set(ours.pretrained_hub_files) == set(theirs.max_model_input_sizes), class_name
+        names += len(ours.max_model_input_sizes)
+    assert names >= 33
+    # a folder: BERT through AutoTokenizer, offline
+    d = tmp_path / "bert-local"
+    d.mkdir()
+    BertTokenizer(bert_uncased_vocab()).save_pretrained(str(d))
+    tok = AutoTokenizer.from_pretrained(str(d))
+    assert isinstance(tok, BertTokenizer) and tok.encode("hello world") == [7592, 2088]
+
+
+def test_shortcut_resolves_through_hub_cache(tmp_path, monkeypatch):
+    """A shortcut name reads its files from the Hugging Face cache (here a fake cache, offline)."""
+    import shutil
+    import huggingface_hub.constants
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    snap = tmp_path / "models--google-bert--bert-base-uncased" / "snapshots" / ("0" * 40)
+    snap.mkdir(parents=True)
+    shutil.copy(bert_uncased_vocab(), snap / "vocab.txt")
+    (tmp_path / "models--google-bert--bert-base-uncased" / "refs").mkdir()
+    (tmp_path / "models--google-bert--bert-base-uncased" / "refs" / "main").write_text("0" * 40)
+    tok = BertTokenizer.from_pretrained("bert-base-uncased", cache_dir=str(tmp_path))
+    assert tok.max_len == 512 and tok.basic_tokenizer.do_lower_case
+    assert tok.encode("Hello World") == [7592, 2088]
+    # a cache filled before the hub moved the repo under an organisation ("models--bert-base-cased")
+    legacy = tmp_path / "models--bert-base-cased"
+    (legacy / "snapshots" / ("1" * 40)).mkdir(parents=True)
+    shutil.copy(bert_uncased_vocab(), legacy / "snapshots" / ("1" * 40) / "vocab.txt")
+    (legacy / "refs").mkdir()
+    (legacy / "refs" / "main").write_text("1" * 40)
+    cased = BertTokenizer.from_pretrained("bert-base-cased", cache_dir=str(tmp_path))
+    assert not cased.basic_tokenizer.do_lower_case
+    with pytest.raises(EnvironmentError):
+        BertTokenizer.from_pretrained("bert-large-cased", cache_dir=str(tmp_path))

@@ -1,0 +1,229 @@
+"""OpenAIGPTTokenizer, XLMTokenizer, XLNetTokenizer, TransfoXLTokenizer against pytorch-transformers 1.2.0,
+on small vocabularies trained here and saved in 1.2.0's file formats."""
+import json
+import os
+import pickle
+from collections import OrderedDict
+
+import pytest
+import torch
+
+from tokenizer_corpus import EDGE_CASES, long_text, random_corpus, training_text
+
+ref = pytest.importorskip("pytorch_transformers")
+tokenizers = pytest.importorskip("tokenizers")
+from transformers_fast import (OpenAIGPTTokenizer, TransfoXLTokenizer, XLMTokenizer,  # noqa: E402
+                               XLNetTokenizer)
+
+
+def corpus(n_random=150, surrogates=True):
+    texts = EDGE_CASES + random_corpus(11, n_random, surrogates=surrogates) + [long_text()]
+    return [t for t in texts if t.strip()]
+
+
+def train_word_end_bpe(texts, vocab_size):
+    tok = tokenizers.CharBPETokenizer(lowercase=False, suffix="</w>")
+    tok.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=2, suffix="</w>", limit_alphabet=300)
+    return tok
+
+
+@pytest.fixture(scope="module")
+def openai_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("openai")
+    tok = train_word_end_bpe([t.lower() for t in training_text()], 1500)
+    tok.save_model(str(d))  # vocab.json + merges.txt with the "#version" header 1.2.0 skips
+    return str(d / "vocab.json"), str(d / "merges.txt")
+
+
+@pytest.fixture(scope="module")
+def xlm_files(tmp_path_factory):
+    """XLM format: merges without a header, "a b count" lines; vocab with XLM's special tokens."""
+    sacremoses = pytest.importorskip("sacremoses")
+    d = tmp_path_factory.mktemp("xlm")
+    mt = sacremoses.MosesTokenizer(lang="en")
+    texts = [" ".join(mt.tokenize(t.lower(), escape=False)) for t in training_text()]
+    tok = train_word_end_bpe(texts, 1500)
+    tok.save_model(str(d))
+    with open(d / "merges.txt", encoding="utf-8") as f:
+        lines = f.read().split("\n")[1:]
+    with open(d / "merges.txt", "w", encoding="utf-8") as f:
+        f.write("".join(f"{line} {1000 - i}\n" for i, line in enumerate(lines) if line))
+    vocab = json.loads((d / "vocab.json").read_text(encoding="utf-8"))
+    for t in ["<s>", "</s>", "<pad>"] + [f"<special{i}>" for i in range(10)]:
+        vocab.setdefault(t, len(vocab))
+    (d / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    return str(d / "vocab.json"), str(d / "merges.txt")
+
+
+@pytest.fixture(scope="module")
+def spm_model(tmp_path_factory):
+    spm = pytest.importorskip("sentencepiece")
+    d = tmp_path_factory.mktemp("xlnet")
+    texts = training_text() + ["1,000 2,500,000 3,14 12,3 a1, b22, 7,"] * 20
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(texts), model_prefix=str(d / "spiece"), vocab_size=3000, model_type="unigram", hard_vocab_limit=False,
+        user_defined_symbols=["<cls>", "<sep>", "<mask>", "<eop>", "<eod>"], character_coverage=0.98,
+        control_symbols=[], pad_id=3, bos_id=1, eos_id=2, unk_id=0, minloglevel=2)
+    return str(d / "spiece.model")
+
+
+def check_same(ours, theirs, texts, **kwargs):
+    bad = []
+    for text in texts:
+        if ours.tokenize(text, **kwargs) != theirs.tokenize(text, **kwargs):
+            bad.append(text)
+        elif ours.encode(text, **kwargs) != theirs.encode(text, **kwargs):
+            bad.append(text)
+    assert not bad, bad[:3]
+
+
+def test_openai_gpt(openai_files):
+    ours, theirs = OpenAIGPTTokenizer(*openai_files), ref.OpenAIGPTTokenizer(*openai_files)
+    assert theirs.fix_text is None, "1.2.0 uses spaCy/ftfy when installed; we reproduce the path without them"
+    check_same(ours, theirs, corpus())
+    for text in corpus(20):
+        assert ours._tokenize_python(text) == ours.tokenize(text)
+    ids = theirs.encode(EDGE_CASES[0])
+    assert ours.decode(ids) == theirs.decode(ids)
+    assert ours.encode("a", "b") == theirs.encode("a", "b")
+
+
+def test_openai_added_tokens_and_unknown_symbols(openai_files):
+    ours, theirs = OpenAIGPTTokenizer(*openai_files), ref.OpenAIGPTTokenizer(*openai_files)
+    for t in (ours, theirs):
+        t.add_tokens(["ünknown</w>", "newword"])
+    for text in ["ünknown newword 𝄞 zzz", "ÜNKNOWN ü"]:
+        assert ours.tokenize(text) == theirs.tokenize(text)
+        assert ours.encode(text) == theirs.encode(text)
+        assert ours.encode(text, text) == theirs.encode(text, text)
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "de", "ro"])
+def test_xlm(xlm_files, lang):
+    ours, theirs = XLMTokenizer(*xlm_files), ref.XLMTokenizer(*xlm_files)
+    texts = corpus(60)
+    check_same(ours, theirs, texts, lang=lang)
+    texts = texts[:30]
+    for text in texts:
+        assert ours.encode(text) == theirs.encode(text)
+        assert ours.tokenize(text, bypass_tokenizer=True) == theirs.tokenize(text, bypass_tokenizer=True)
+    ids = theirs.encode("Hello, world!", add_special_tokens=True)
+    assert ours.encode("Hello, world!", add_special_tokens=True) == ids
+    assert ours.decode(ids) == theirs.decode(ids)
+
+
+def test_xlm_cased_and_roundtrip(xlm_files, tmp_path):
+    ours = XLMTokenizer(*xlm_files, do_lowercase_and_remove_accent=False)
+    theirs = ref.XLMTokenizer(*xlm_files, do_lowercase_and_remove_accent=False)
+    check_same(ours, theirs, corpus(30, surrogates=False))
+    ours.save_pretrained(str(tmp_path))
+    again = ref.XLMTokenizer.from_pretrained(str(tmp_path))
+    assert again.encode(EDGE_CASES[0]) == ref.XLMTokenizer(*xlm_files).encode(EDGE_CASES[0])
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"do_lower_case": True}, {"keep_accents": True}, {"remove_space": False}])
+def test_xlnet(spm_model, kwargs):
+    ours, theirs = XLNetTokenizer(spm_model, **kwargs), ref.XLNetTokenizer(spm_model, **kwargs)
+    texts = corpus(80, surrogates=False) + ["1,000 and 2,500,000 or 3,14", "a1, b22, 7, x", "``quoted'' text"]
+    check_same(ours, theirs, texts)
+    for a, b in [("Hello", "world"), ("1,000", "2,000,")]:
+        assert ours.encode(a, b, add_special_tokens=True) == theirs.encode(a, b, add_special_tokens=True)
+        assert ours.encode(a, add_special_tokens=True) == theirs.encode(a, add_special_tokens=True)
+    ids = theirs.encode("Hello world 1,000")
+    assert ours.decode(ids) == theirs.decode(ids)
+
+
+def test_xlnet_padding_left_and_types(spm_model):
+    ours = XLNetTokenizer(spm_model)
+    enc = ours(["a b c d", "a"], padding=True)
+    assert enc["attention_mask"][1][0] == 0 and enc["attention_mask"][1][-1] == 1
+    assert enc["token_type_ids"][0][-1] == 2
+    assert enc["input_ids"][0][-2:] == [ours.sep_token_id, ours.cls_token_id]
+
+
+@pytest.fixture(scope="module")
+def transfo_vocab(tmp_path_factory):
+    d = tmp_path_factory.mktemp("transfo")
+    words = OrderedDict()
+    for t in training_text():
+        for w in t.split():
+            words[w] = None
+    lines = ["<unk>", "<eos>", "<formula>"] + list(words)[:800]
+    (d / "vocab.txt").write_text("\n".join(f"{w} 1" for w in lines) + "\n", encoding="utf-8")
+    return str(d / "vocab.txt")
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"lower_case": True}, {"delimiter": " "}])
+def test_transfo_xl(transfo_vocab, kwargs):
+    ours = TransfoXLTokenizer(vocab_file=transfo_vocab, **kwargs)
+    theirs = ref.TransfoXLTokenizer(vocab_file=transfo_vocab, **kwargs)
+    check_same(ours, theirs, corpus(60))
+    for text in EDGE_CASES[:10]:
+        if text.strip():
+            assert ours.tokenize(text, add_eos=True) == theirs.tokenize(text, add_eos=True)
+            assert ours.tokenize(text, add_double_eos=True) == theirs.tokenize(text, add_double_eos=True)
+    assert ours.convert_ids_to_tokens([0, 5, 7]) == theirs.convert_ids_to_tokens([0, 5, 7])
+
+
+def test_transfo_xl_pretrained_vocab_bin(transfo_vocab, tmp_path):
+    theirs = ref.TransfoXLTokenizer(vocab_file=transfo_vocab, lower_case=True)
+    ours = TransfoXLTokenizer(vocab_file=transfo_vocab, lower_case=True)
+    ours.save_vocabulary(str(tmp_path))
+    # 1.2.0 keeps constructor arguments over the pickled ones (lower_case here)
+    loaded = TransfoXLTokenizer(pretrained_vocab_file=str(tmp_path / "vocab.bin"))
+    loaded_ref = ref.TransfoXLTokenizer(pretrained_vocab_file=str(tmp_path / "vocab.bin"))
+    loaded_lower = TransfoXLTokenizer(pretrained_vocab_file=str(tmp_path / "vocab.bin"), lower_case=True)
+    for text in EDGE_CASES[:20]:
+        if text.strip():
+            assert loaded.encode(text) == loaded_ref.encode(text)
+            assert loaded_lower.encode(text) == theirs.encode(text)
+    # a plain pickle with a Counter (as older vocab files are) loads too
+    state = {k: v for k, v in theirs.__dict__.items() if k in ("idx2sym", "sym2idx", "unk_idx", "lower_case",
+                                                                "counter")}
+    with open(tmp_path / "plain.pkl", "wb") as f:
+        pickle.dump(state, f)
+    plain = TransfoXLTokenizer(pretrained_vocab_file=str(tmp_path / "plain.pkl"), lower_case=True)
+    assert plain.encode("Hello world") == theirs.encode("Hello world")
+
+
+def test_transfo_xl_refuses_code_in_pickles(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned > " + str(tmp_path / "pwned"),))
+
+    with open(tmp_path / "evil.pkl", "wb") as f:
+        pickle.dump({"idx2sym": Evil()}, f)
+    torch.save({"idx2sym": Evil()}, tmp_path / "evil.bin")
+    for name in ("evil.pkl", "evil.bin"):
+        with pytest.raises(ValueError, match="vocabulary"):
+            TransfoXLTokenizer(pretrained_vocab_file=str(tmp_path / name))
+    assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.slow
+def test_random_fuzz_against_reference(openai_files, xlm_files):
+    ours, theirs = OpenAIGPTTokenizer(*openai_files), ref.OpenAIGPTTokenizer(*openai_files)
+    texts = [t for t in random_corpus(99, 3000, max_len=150) if t.strip()]
+    for text in texts:
+        assert ours.encode(text) == theirs.encode(text), repr(text)
+    ours, theirs = XLMTokenizer(*xlm_files), ref.XLMTokenizer(*xlm_files)
+    for text in texts[:800]:
+        assert ours.tokenize(text, bypass_tokenizer=True) == theirs.tokenize(text, bypass_tokenizer=True), repr(text)
+        assert ours.encode(text) == theirs.encode(text), repr(text)
+
+
+def test_pickle_roundtrip(openai_files, xlm_files, spm_model, transfo_vocab):
+    """Tokenizers pickle (DataLoader workers, multiprocessing) and keep their ids."""
+    from transformers_fast import BertTokenizer, GPT2Tokenizer
+    from tokenizer_corpus import bert_uncased_vocab, gpt2_files
+    toks = [OpenAIGPTTokenizer(*openai_files), XLMTokenizer(*xlm_files), XLNetTokenizer(spm_model),
+            TransfoXLTokenizer(vocab_file=transfo_vocab), BertTokenizer(bert_uncased_vocab(), never_split=["X"]),
+            GPT2Tokenizer(*gpt2_files())]
+    texts = EDGE_CASES[:12]
+    for tok in toks:
+        tok.add_tokens(["newtoken"])
+        again = pickle.loads(pickle.dumps(tok))
+        for text in texts:
+            if text.strip():
+                assert again.encode(text) == tok.encode(text), (type(tok).__name__, text)
+        assert again.encode("a newtoken b") == tok.encode("a newtoken b")

@@ -1,0 +1,14 @@
+"""DistilBertTokenizer: BertTokenizer with DistilBERT's shortcut names."""
+from transformers_fast.models.bert.tokenization_bert import VOCAB_FILES_NAMES, BertTokenizer
+
+_SHORTCUTS = {
+    "distilbert-base-uncased": "distilbert/distilbert-base-uncased",
+    "distilbert-base-uncased-distilled-squad": "distilbert/distilbert-base-uncased-distilled-squad",
+}
+
+
+class DistilBertTokenizer(BertTokenizer):
+    vocab_files_names = VOCAB_FILES_NAMES
+    max_model_input_sizes = {k: 512 for k in _SHORTCUTS}
+    pretrained_init_configuration = {}
+    pretrained_hub_files = {k: (v, {"vocab_file": "vocab.txt"}) for k, v in _SHORTCUTS.items()}

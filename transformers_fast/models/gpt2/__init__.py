@@ -1,0 +1,1 @@
+"""gpt2 model family."""

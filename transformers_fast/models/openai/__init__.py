@@ -1,0 +1,1 @@
+"""openai model family."""

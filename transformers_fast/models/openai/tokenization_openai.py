@@ -1,0 +1,135 @@
+"""OpenAIGPTTokenizer (1.2.0 without ftfy/spaCy): BERT's lower-casing BasicTokenizer, then BPE with
+"</w>" on the last character of every word (C++)."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+from transformers_fast.models.bert.tokenization_bert import BasicTokenizer
+from transformers_fast.models.gpt2.tokenization_gpt2 import get_pairs, merge_pairs
+from transformers_fast.tokenization_utils import PreTrainedTokenizer, _core_lib
+
+logger = logging.getLogger(__name__)
+
+VOCAB_FILES_NAMES = {"vocab_file": "vocab.json", "merges_file": "merges.txt"}
+
+
+def read_merges(merges_file, skip_first):
+    """1.2.0: OpenAI GPT drops the first and last lines (split()[...] whole), XLM only the last
+    (split()[:2])."""
+    with open(merges_file, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    if skip_first:
+        return [tuple(m.split()) for m in lines[1:-1]]
+    return [tuple(m.split()[:2]) for m in lines[:-1]]
+
+
+def word_end_bpe(token, bpe_ranks):
+    """1.2.0's bpe for OpenAI GPT and XLM (pure Python; the C++ core does the same)."""
+    word = tuple(token[:-1]) + (token[-1] + "</w>",)
+    pairs = get_pairs(word)
+    if not pairs:
+        return token + "</w>"
+    while True:
+        bigram = min(pairs, key=lambda pair: bpe_ranks.get(pair, float("inf")))
+        if bigram not in bpe_ranks:
+            break
+        first, second = bigram
+        new_word = []
+        i = 0
+        while i < len(word):
+            try:
+                j = word.index(first, i)
+            except ValueError:
+                new_word.extend(word[i:])
+                break
+            new_word.extend(word[i:j])
+            i = j
+            if word[i] == first and i < len(word) - 1 and word[i + 1] == second:
+                new_word.append(first + second)
+                i += 2
+            else:
+                new_word.append(word[i])
+                i += 1
+        word = tuple(new_word)
+        if len(word) == 1:
+            break
+        pairs = get_pairs(word)
+    word = " ".join(word)
+    if word == "\n  </w>":
+        word = "\n</w>"
+    return word
+
+
+def save_bpe_files(tokenizer, save_directory):
+    if not os.path.isdir(save_directory):
+        raise ValueError(f"Vocabulary path ({save_directory}) should be a directory")
+    vocab_file = os.path.join(save_directory, VOCAB_FILES_NAMES["vocab_file"])
+    merge_file = os.path.join(save_directory, VOCAB_FILES_NAMES["merges_file"])
+    with open(vocab_file, "w", encoding="utf-8") as f:
+        f.write(json.dumps(tokenizer.encoder, ensure_ascii=False))
+    index = 0
+    with open(merge_file, "w", encoding="utf-8") as writer:
+        writer.write("#version: 0.2\n")
+        for bpe_tokens, token_index in sorted(tokenizer.bpe_ranks.items(), key=lambda kv: kv[1]):
+            if index != token_index:
+                logger.warning("Saving vocabulary to %s: BPE merge indices are not consecutive.", merge_file)
+                index = token_index
+            writer.write(" ".join(bpe_tokens) + "\n")
+            index += 1
+    return vocab_file, merge_file
+
+
+class OpenAIGPTTokenizer(PreTrainedTokenizer):
+    """OpenAI GPT BPE: lower-cased BasicTokenizer words, BPE with "</w>" word ends."""
+
+    vocab_files_names = VOCAB_FILES_NAMES
+    max_model_input_sizes = {"openai-gpt": 512}
+    pretrained_hub_files = {"openai-gpt": ("openai-community/openai-gpt",
+                                           {"vocab_file": "vocab.json", "merges_file": "merges.txt"})}
+
+    def __init__(self, vocab_file, merges_file, unk_token="<unk>", **kwargs):
+        super().__init__(unk_token=unk_token, **kwargs)
+        self.max_len_single_sentence = self.max_len
+        self.max_len_sentences_pair = self.max_len
+        for name, path in (("vocab_file", vocab_file), ("merges_file", merges_file)):
+            if path is None or not os.path.isfile(path):
+                raise ValueError(f"Can't find {name} at path '{path}'")
+        self.nlp = BasicTokenizer(do_lower_case=True)
+        self.fix_text = None
+        with open(vocab_file, encoding="utf-8") as f:
+            self.encoder = json.load(f)
+        self.decoder = {v: k for k, v in self.encoder.items()}
+        merges = read_merges(merges_file, skip_first=True)
+        self.bpe_ranks = dict(zip(merges, range(len(merges))))
+        self._build_native()
+
+    def _build_native(self):
+        self._core = _core_lib().Pipeline(
+            _core_lib().WordEndBpeModel(self.encoder, merge_pairs(self.bpe_ranks), "basic_lower"))
+
+    @property
+    def vocab_size(self):
+        return len(self.encoder)
+
+    def bpe(self, token):
+        return word_end_bpe(token, self.bpe_ranks)
+
+    def _tokenize(self, text):
+        split_tokens = []
+        for token in self.nlp.tokenize(text):
+            split_tokens.extend(self.bpe(token).split(" "))
+        return split_tokens
+
+    def _convert_token_to_id(self, token):
+        return self.encoder.get(token, self.encoder.get(self.unk_token))
+
+    def _convert_id_to_token(self, index):
+        return self.decoder.get(index, self.unk_token)
+
+    def convert_tokens_to_string(self, tokens):
+        return "".join(tokens).replace("</w>", " ").strip()
+
+    def save_vocabulary(self, save_directory):
+        return save_bpe_files(self, save_directory)

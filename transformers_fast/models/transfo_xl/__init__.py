@@ -1,0 +1,1 @@
+"""transfo_xl model family."""

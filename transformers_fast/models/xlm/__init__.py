@@ -1,0 +1,1 @@
+"""xlm model family."""

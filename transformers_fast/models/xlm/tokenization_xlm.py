@@ -1,0 +1,525 @@
+"""XLMTokenizer (pytorch-transformers 1.2.0): Moses punctuation normalisation and tokenisation
+(sacremoses, as 1.2.0 uses it), optional lower-case + accent strip, then BPE with "</w>" (C++)."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import unicodedata
+
+from transformers_fast.models.gpt2.tokenization_gpt2 import merge_pairs
+from transformers_fast.models.openai.tokenization_openai import read_merges, word_end_bpe
+from transformers_fast.tokenization_utils import PreTrainedTokenizer, _core_lib
+
+logger = logging.getLogger(__name__)
+
+VOCAB_FILES_NAMES = {"vocab_file": "vocab.json", "merges_file": "merges.txt"}
+
+PRETRAINED_INIT_CONFIGURATION = {'xlm-mlm-en-2048': {'do_lowercase_and_remove_accent': True},
+ 'xlm-mlm-ende-1024': {'do_lowercase_and_remove_accent': True,
+                       'id2lang': {'0': 'de', '1': 'en'},
+                       'lang2id': {'de': 0, 'en': 1}},
+ 'xlm-mlm-enfr-1024': {'do_lowercase_and_remove_accent': True,
+                       'id2lang': {'0': 'en', '1': 'fr'},
+                       'lang2id': {'en': 0, 'fr': 1}},
+ 'xlm-mlm-enro-1024': {'do_lowercase_and_remove_accent': True,
+                       'id2lang': {'0': 'en', '1': 'ro'},
+                       'lang2id': {'en': 0, 'ro': 1}},
+ 'xlm-mlm-tlm-xnli15-1024': {'do_lowercase_and_remove_accent': True,
+                             'id2lang': {'0': 'ar',
+                                         '1': 'bg',
+                                         '2': 'de',
+                                         '3': 'el',
+                                         '4': 'en',
+                                         '5': 'es',
+                                         '6': 'fr',
+                                         '7': 'hi',
+                                         '8': 'ru',
+                                         '9': 'sw',
+                                         '10': 'th',
+                                         '11': 'tr',
+                                         '12': 'ur',
+                                         '13': 'vi',
+                                         '14': 'zh'},
+                             'lang2id': {'ar': 0,
+                                         'bg': 1,
+                                         'de': 2,
+                                         'el': 3,
+                                         'en': 4,
+                                         'es': 5,
+                                         'fr': 6,
+                                         'hi': 7,
+                                         'ru': 8,
+                                         'sw': 9,
+                                         'th': 10,
+                                         'tr': 11,
+                                         'ur': 12,
+                                         'vi': 13,
+                                         'zh': 14}},
+ 'xlm-mlm-xnli15-1024': {'do_lowercase_and_remove_accent': True,
+                         'id2lang': {'0': 'ar',
+                                     '1': 'bg',
+                                     '2': 'de',
+                                     '3': 'el',
+                                     '4': 'en',
+                                     '5': 'es',
+                                     '6': 'fr',
+                                     '7': 'hi',
+                                     '8': 'ru',
+                                     '9': 'sw',
+                                     '10': 'th',
+                                     '11': 'tr',
+                                     '12': 'ur',
+                                     '13': 'vi',
+                                     '14': 'zh'},
+                         'lang2id': {'ar': 0,
+                                     'bg': 1,
+                                     'de': 2,
+                                     'el': 3,
+                                     'en': 4,
+                                     'es': 5,
+                                     'fr': 6,
+                                     'hi': 7,
+                                     'ru': 8,
+                                     'sw': 9,
+                                     'th': 10,
+                                     'tr': 11,
+                                     'ur': 12,
+                                     'vi': 13,
+                                     'zh': 14}},
+ 'xlm-clm-enfr-1024': {'do_lowercase_and_remove_accent': True,
+                       'id2lang': {'0': 'en', '1': 'fr'},
+                       'lang2id': {'en': 0, 'fr': 1}},
+ 'xlm-clm-ende-1024': {'do_lowercase_and_remove_accent': True,
+                       'id2lang': {'0': 'de', '1': 'en'},
+                       'lang2id': {'de': 0, 'en': 1}},
+ 'xlm-mlm-17-1280': {'do_lowercase_and_remove_accent': False,
+                     'id2lang': {'0': 'ar',
+                                 '1': 'de',
+                                 '2': 'en',
+                                 '3': 'es',
+                                 '4': 'fr',
+                                 '5': 'hi',
+                                 '6': 'it',
+                                 '7': 'ja',
+                                 '8': 'ko',
+                                 '9': 'nl',
+                                 '10': 'pl',
+                                 '11': 'pt',
+                                 '12': 'ru',
+                                 '13': 'sv',
+                                 '14': 'tr',
+                                 '15': 'vi',
+                                 '16': 'zh'},
+                     'lang2id': {'ar': 0,
+                                 'de': 1,
+                                 'en': 2,
+                                 'es': 3,
+                                 'fr': 4,
+                                 'hi': 5,
+                                 'it': 6,
+                                 'ja': 7,
+                                 'ko': 8,
+                                 'nl': 9,
+                                 'pl': 10,
+                                 'pt': 11,
+                                 'ru': 12,
+                                 'sv': 13,
+                                 'tr': 14,
+                                 'vi': 15,
+                                 'zh': 16}},
+ 'xlm-mlm-100-1280': {'do_lowercase_and_remove_accent': False,
+                      'id2lang': {'0': 'af',
+                                  '1': 'als',
+                                  '2': 'am',
+                                  '3': 'an',
+                                  '4': 'ang',
+                                  '5': 'ar',
+                                  '6': 'arz',
+                                  '7': 'ast',
+                                  '8': 'az',
+                                  '9': 'bar',
+                                  '10': 'be',
+                                  '11': 'bg',
+                                  '12': 'bn',
+                                  '13': 'br',
+                                  '14': 'bs',
+                                  '15': 'ca',
+                                  '16': 'ceb',
+                                  '17': 'ckb',
+                                  '18': 'cs',
+                                  '19': 'cy',
+                                  '20': 'da',
+                                  '21': 'de',
+                                  '22': 'el',
+                                  '23': 'en',
+                                  '24': 'eo',
+                                  '25': 'es',
+                                  '26': 'et',
+                                  '27': 'eu',
+                                  '28': 'fa',
+                                  '29': 'fi',
+                                  '30': 'fr',
+                                  '31': 'fy',
+                                  '32': 'ga',
+                                  '33': 'gan',
+                                  '34': 'gl',
+                                  '35': 'gu',
+                                  '36': 'he',
+                                  '37': 'hi',
+                                  '38': 'hr',
+                                  '39': 'hu',
+                                  '40': 'hy',
+                                  '41': 'ia',
+                                  '42': 'id',
+                                  '43': 'is',
+                                  '44': 'it',
+                                  '45': 'ja',
+                                  '46': 'jv',
+                                  '47': 'ka',
+                                  '48': 'kk',
+                                  '49': 'kn',
+                                  '50': 'ko',
+                                  '51': 'ku',
+                                  '52': 'la',
+                                  '53': 'lb',
+                                  '54': 'lt',
+                                  '55': 'lv',
+                                  '56': 'mk',
+                                  '57': 'ml',
+                                  '58': 'mn',
+                                  '59': 'mr',
+                                  '60': 'ms',
+                                  '61': 'my',
+                                  '62': 'nds',
+                                  '63': 'ne',
+                                  '64': 'nl',
+                                  '65': 'nn',
+                                  '66': 'no',
+                                  '67': 'oc',
+                                  '68': 'pl',
+                                  '69': 'pt',
+                                  '70': 'ro',
+                                  '71': 'ru',
+                                  '72': 'scn',
+                                  '73': 'sco',
+                                  '74': 'sh',
+                                  '75': 'si',
+                                  '76': 'simple',
+                                  '77': 'sk',
+                                  '78': 'sl',
+                                  '79': 'sq',
+                                  '80': 'sr',
+                                  '81': 'sv',
+                                  '82': 'sw',
+                                  '83': 'ta',
+                                  '84': 'te',
+                                  '85': 'th',
+                                  '86': 'tl',
+                                  '87': 'tr',
+                                  '88': 'tt',
+                                  '89': 'uk',
+                                  '90': 'ur',
+                                  '91': 'uz',
+                                  '92': 'vi',
+                                  '93': 'war',
+                                  '94': 'wuu',
+                                  '95': 'yi',
+                                  '96': 'zh',
+                                  '97': 'zh_classical',
+                                  '98': 'zh_min_nan',
+                                  '99': 'zh_yue'},
+                      'lang2id': {'af': 0,
+                                  'als': 1,
+                                  'am': 2,
+                                  'an': 3,
+                                  'ang': 4,
+                                  'ar': 5,
+                                  'arz': 6,
+                                  'ast': 7,
+                                  'az': 8,
+                                  'bar': 9,
+                                  'be': 10,
+                                  'bg': 11,
+                                  'bn': 12,
+                                  'br': 13,
+                                  'bs': 14,
+                                  'ca': 15,
+                                  'ceb': 16,
+                                  'ckb': 17,
+                                  'cs': 18,
+                                  'cy': 19,
+                                  'da': 20,
+                                  'de': 21,
+                                  'el': 22,
+                                  'en': 23,
+                                  'eo': 24,
+                                  'es': 25,
+                                  'et': 26,
+                                  'eu': 27,
+                                  'fa': 28,
+                                  'fi': 29,
+                                  'fr': 30,
+                                  'fy': 31,
+                                  'ga': 32,
+                                  'gan': 33,
+                                  'gl': 34,
+                                  'gu': 35,
+                                  'he': 36,
+                                  'hi': 37,
+                                  'hr': 38,
+                                  'hu': 39,
+                                  'hy': 40,
+                                  'ia': 41,
+                                  'id': 42,
+                                  'is': 43,
+                                  'it': 44,
+                                  'ja': 45,
+                                  'jv': 46,
+                                  'ka': 47,
+                                  'kk': 48,
+                                  'kn': 49,
+                                  'ko': 50,
+                                  'ku': 51,
+                                  'la': 52,
+                                  'lb': 53,
+                                  'lt': 54,
+                                  'lv': 55,
+                                  'mk': 56,
+                                  'ml': 57,
+                                  'mn': 58,
+                                  'mr': 59,
+                                  'ms': 60,
+                                  'my': 61,
+                                  'nds': 62,
+                                  'ne': 63,
+                                  'nl': 64,
+                                  'nn': 65,
+                                  'no': 66,
+                                  'oc': 67,
+                                  'pl': 68,
+                                  'pt': 69,
+                                  'ro': 70,
+                                  'ru': 71,
+                                  'scn': 72,
+                                  'sco': 73,
+                                  'sh': 74,
+                                  'si': 75,
+                                  'simple': 76,
+                                  'sk': 77,
+                                  'sl': 78,
+                                  'sq': 79,
+                                  'sr': 80,
+                                  'sv': 81,
+                                  'sw': 82,
+                                  'ta': 83,
+                                  'te': 84,
+                                  'th': 85,
+                                  'tl': 86,
+                                  'tr': 87,
+                                  'tt': 88,
+                                  'uk': 89,
+                                  'ur': 90,
+                                  'uz': 91,
+                                  'vi': 92,
+                                  'war': 93,
+                                  'wuu': 94,
+                                  'yi': 95,
+                                  'zh': 96,
+                                  'zh_classical': 97,
+                                  'zh_min_nan': 98,
+                                  'zh_yue': 99}}}
+
+MAX_MODEL_INPUT_SIZES = {'xlm-mlm-en-2048': 512,
+ 'xlm-mlm-ende-1024': 512,
+ 'xlm-mlm-enfr-1024': 512,
+ 'xlm-mlm-enro-1024': 512,
+ 'xlm-mlm-tlm-xnli15-1024': 512,
+ 'xlm-mlm-xnli15-1024': 512,
+ 'xlm-clm-enfr-1024': 512,
+ 'xlm-clm-ende-1024': 512,
+ 'xlm-mlm-17-1280': 512,
+ 'xlm-mlm-100-1280': 512}
+
+
+def lowercase_and_remove_accent(text):
+    text = " ".join(text)
+    text = text.lower()
+    text = unicodedata.normalize("NFD", text)
+    text = "".join(c for c in text if unicodedata.category(c) != "Mn")
+    return text.lower().split(" ")
+
+
+_PUNCT_REPLACEMENTS = [("，", ","), (re.compile(r"。\s*"), ". "), ("、", ","), ("”", '"'), ("“", '"'), ("∶", ":"),
+                       ("：", ":"), ("？", "?"), ("《", '"'), ("》", '"'), ("）", ")"), ("！", "!"), ("（", "("),
+                       ("；", ";"), ("１", '"'), ("」", '"'), ("「", '"'), ("０", "0"), ("３", "3"), ("２", "2"),
+                       ("５", "5"), ("６", "6"), ("９", "9"), ("７", "7"), ("８", "8"), ("４", "4"),
+                       (re.compile(r"．\s*"), ". "), ("～", "~"), ("’", "'"), ("…", "..."), ("━", "-"),
+                       ("〈", "<"), ("〉", ">"), ("【", "["), ("】", "]"), ("％", "%")]
+
+
+def replace_unicode_punct(text):
+    """Moses replace-unicode-punctuation.perl, as 1.2.0 ports it (same replacements, same order)."""
+    for old, new in _PUNCT_REPLACEMENTS:
+        text = old.sub(new, text) if isinstance(old, re.Pattern) else text.replace(old, new)
+    return text
+
+
+def remove_non_printing_char(text):
+    return "".join(c for c in text if not unicodedata.category(c).startswith("C"))
+
+
+def romanian_preprocessing(text):
+    text = text.replace("\u015e", "\u0218").replace("\u015f", "\u0219")
+    text = text.replace("\u0162", "\u021a").replace("\u0163", "\u021b")
+    text = text.replace("\u0218", "S").replace("\u0219", "s")
+    text = text.replace("\u021a", "T").replace("\u021b", "t")
+    text = text.replace("\u0102", "A").replace("\u0103", "a")
+    text = text.replace("\u00C2", "A").replace("\u00E2", "a")
+    text = text.replace("\u00CE", "I").replace("\u00EE", "i")
+    return text
+
+
+class XLMTokenizer(PreTrainedTokenizer):
+    """XLM BPE tokenizer (Moses pre-processing; zh/ja/th need jieba/KyTea/PyThaiNLP as in 1.2.0)."""
+
+    vocab_files_names = VOCAB_FILES_NAMES
+    pretrained_init_configuration = PRETRAINED_INIT_CONFIGURATION
+    max_model_input_sizes = MAX_MODEL_INPUT_SIZES
+    pretrained_hub_files = {k: ("FacebookAI/" + k, {"vocab_file": "vocab.json", "merges_file": "merges.txt"})
+                            for k in MAX_MODEL_INPUT_SIZES}
+
+    def __init__(self, vocab_file, merges_file, unk_token="<unk>", bos_token="<s>", sep_token="</s>",
+                 pad_token="<pad>", cls_token="</s>", mask_token="<special1>",
+                 additional_special_tokens=("<special0>", "<special1>", "<special2>", "<special3>", "<special4>",
+                                            "<special5>", "<special6>", "<special7>", "<special8>", "<special9>"),
+                 lang2id=None, id2lang=None, do_lowercase_and_remove_accent=True, **kwargs):
+        super().__init__(unk_token=unk_token, bos_token=bos_token, sep_token=sep_token, pad_token=pad_token,
+                         cls_token=cls_token, mask_token=mask_token,
+                         additional_special_tokens=list(additional_special_tokens), **kwargs)
+        self.cache_moses_punct_normalizer = {}
+        self.cache_moses_tokenizer = {}
+        self.lang_with_custom_tokenizer = {"zh", "th", "ja"}
+        self.do_lowercase_and_remove_accent = do_lowercase_and_remove_accent
+        self.lang2id = lang2id
+        self.id2lang = id2lang
+        if lang2id is not None and id2lang is not None and len(lang2id) != len(id2lang):
+            raise ValueError("lang2id and id2lang must have the same length")
+        self.ja_word_tokenizer = None
+        for name, path in (("vocab_file", vocab_file), ("merges_file", merges_file)):
+            if path is None or not os.path.isfile(path):
+                raise ValueError(f"Can't find {name} at path '{path}'")
+        with open(vocab_file, encoding="utf-8") as f:
+            self.encoder = json.load(f)
+        self.decoder = {v: k for k, v in self.encoder.items()}
+        merges = read_merges(merges_file, skip_first=False)
+        self.bpe_ranks = dict(zip(merges, range(len(merges))))
+        self._build_native()
+
+    def _build_native(self):
+        self._bpe_model = _core_lib().WordEndBpeModel(self.encoder, merge_pairs(self.bpe_ranks), "spaces")
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["_bpe_model"] = None
+        return state
+
+    @property
+    def vocab_size(self):
+        return len(self.encoder)
+
+    def _sacremoses(self):
+        try:
+            import sacremoses
+        except ImportError as err:
+            raise ImportError("XLMTokenizer needs sacremoses (pip install sacremoses), as 1.2.0 does") from err
+        return sacremoses
+
+    def moses_punct_norm(self, text, lang):
+        norm = self.cache_moses_punct_normalizer.get(lang)
+        if norm is None:
+            norm = self.cache_moses_punct_normalizer[lang] = self._sacremoses().MosesPunctNormalizer(lang=lang)
+        return norm.normalize(text)
+
+    def moses_tokenize(self, text, lang):
+        tok = self.cache_moses_tokenizer.get(lang)
+        if tok is None:
+            tok = self.cache_moses_tokenizer[lang] = self._sacremoses().MosesTokenizer(lang=lang)
+        return tok.tokenize(text, return_str=False, escape=False)
+
+    def moses_pipeline(self, text, lang):
+        text = replace_unicode_punct(text)
+        text = self.moses_punct_norm(text, lang)
+        return remove_non_printing_char(text)
+
+    def bpe(self, token):
+        return word_end_bpe(token, self.bpe_ranks)
+
+    def _tokenize(self, text, lang="en", bypass_tokenizer=False):
+        if lang and self.lang2id and lang not in self.lang2id:
+            logger.error("Supplied language code not found in lang2id mapping. Please check that your language "
+                         "is supported by the loaded pretrained model.")
+        if bypass_tokenizer:
+            words = text.split()
+        elif lang not in self.lang_with_custom_tokenizer:
+            text = self.moses_pipeline(text, lang=lang)
+            if lang == "ro":
+                text = romanian_preprocessing(text)
+            words = self.moses_tokenize(text, lang=lang)
+        elif lang == "th":
+            from pythainlp.tokenize import word_tokenize as th_word_tokenize
+            words = th_word_tokenize(self.moses_pipeline(text, lang=lang))
+        elif lang == "zh":
+            import jieba
+            words = self.moses_pipeline(" ".join(jieba.cut(text)), lang=lang).split()
+        else:  # ja
+            if self.ja_word_tokenizer is None:
+                import Mykytea
+                self.ja_word_tokenizer = Mykytea.Mykytea("-model %s/local/share/kytea/model.bin" % os.path.expanduser("~"))
+            words = list(self.ja_word_tokenizer.getWS(self.moses_pipeline(text, lang=lang)))
+        if self.do_lowercase_and_remove_accent and not bypass_tokenizer:
+            words = lowercase_and_remove_accent(words)
+        words = [w for w in words if w]
+        if not any(" " in w for w in words):  # always true after Moses
+            try:
+                return self._bpe_model.bpe_words(words)
+            except (TypeError, ValueError):
+                pass  # lone surrogates cannot cross as UTF-8: take 1.2.0's Python path
+        return sum((self.bpe(w).split(" ") for w in words), [])
+
+    def _convert_token_to_id(self, token):
+        return self.encoder.get(token, self.encoder.get(self.unk_token))
+
+    def _convert_id_to_token(self, index):
+        return self.decoder.get(index, self.unk_token)
+
+    def convert_tokens_to_string(self, tokens):
+        return "".join(tokens).replace("</w>", " ").strip()
+
+    def add_special_tokens_single_sentence(self, token_ids):
+        """<s>... as 1.2.0: [CLS] X [SEP] (cls is </s>)"""
+        return [self.cls_token_id] + token_ids + [self.sep_token_id]
+
+    def add_special_tokens_sentences_pair(self, token_ids_0, token_ids_1):
+        sep = [self.sep_token_id]
+        cls = [self.cls_token_id]
+        return cls + token_ids_0 + sep + token_ids_1 + sep
+
+    def create_token_type_ids(self, len_0, len_1=None):
+        if len_1 is None:
+            return [0] * (len_0 + 2)
+        return [0] * (len_0 + 2) + [1] * (len_1 + 1)
+
+    def save_vocabulary(self, save_directory):
+        """vocab.json + merges.txt (XLM's merges file has no header line)."""
+        if not os.path.isdir(save_directory):
+            raise ValueError(f"Vocabulary path ({save_directory}) should be a directory")
+        vocab_file = os.path.join(save_directory, VOCAB_FILES_NAMES["vocab_file"])
+        merge_file = os.path.join(save_directory, VOCAB_FILES_NAMES["merges_file"])
+        with open(vocab_file, "w", encoding="utf-8") as f:
+            f.write(json.dumps(self.encoder, ensure_ascii=False))
+        with open(merge_file, "w", encoding="utf-8") as writer:
+            for bpe_tokens, _ in sorted(self.bpe_ranks.items(), key=lambda kv: kv[1]):
+                writer.write(" ".join(bpe_tokens) + "\n")
+        return vocab_file, merge_file

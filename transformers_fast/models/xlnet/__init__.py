@@ -1,0 +1,1 @@
+"""xlnet model family."""

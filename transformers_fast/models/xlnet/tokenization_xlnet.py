@@ -1,0 +1,120 @@
+"""XLNetTokenizer (pytorch-transformers 1.2.0): 1.2.0's text pre-processing, sentencepiece pieces,
+and its digit-comma re-split; special tokens at the end (A <sep> B <sep> <cls>), padding on the left."""
+from __future__ import annotations
+
+import logging
+import os
+import unicodedata
+from shutil import copyfile
+
+from transformers_fast.tokenization_utils import PreTrainedTokenizer
+
+logger = logging.getLogger(__name__)
+
+VOCAB_FILES_NAMES = {"vocab_file": "spiece.model"}
+SPIECE_UNDERLINE = "\u2581"
+_SHORTCUTS = {"xlnet-base-cased": "xlnet/xlnet-base-cased", "xlnet-large-cased": "xlnet/xlnet-large-cased"}
+
+
+class XLNetTokenizer(PreTrainedTokenizer):
+    vocab_files_names = VOCAB_FILES_NAMES
+    max_model_input_sizes = {k: None for k in _SHORTCUTS}
+    pretrained_hub_files = {k: (v, {"vocab_file": "spiece.model"}) for k, v in _SHORTCUTS.items()}
+    padding_side = "left"
+    pad_token_type_id = 3
+
+    def __init__(self, vocab_file, do_lower_case=False, remove_space=True, keep_accents=False,
+                 bos_token="<s>", eos_token="</s>", unk_token="<unk>", sep_token="<sep>",
+                 pad_token="<pad>", cls_token="<cls>", mask_token="<mask>",
+                 additional_special_tokens=("<eop>", "<eod>"), **kwargs):
+        super().__init__(bos_token=bos_token, eos_token=eos_token, unk_token=unk_token, sep_token=sep_token,
+                         pad_token=pad_token, cls_token=cls_token, mask_token=mask_token,
+                         additional_special_tokens=list(additional_special_tokens), **kwargs)
+        self.max_len_single_sentence = self.max_len - 2
+        self.max_len_sentences_pair = self.max_len - 3
+        import sentencepiece as spm
+        if vocab_file is None or not os.path.isfile(vocab_file):
+            raise ValueError(f"Can't find the sentencepiece model at path '{vocab_file}'")
+        self.do_lower_case = do_lower_case
+        self.remove_space = remove_space
+        self.keep_accents = keep_accents
+        self.vocab_file = vocab_file
+        self.sp_model = spm.SentencePieceProcessor()
+        self.sp_model.Load(vocab_file)
+
+    @property
+    def vocab_size(self):
+        return len(self.sp_model)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["sp_model"] = None
+        return state
+
+    def __setstate__(self, d):
+        import sentencepiece as spm
+        super().__setstate__(d)
+        self.sp_model = spm.SentencePieceProcessor()
+        self.sp_model.Load(self.vocab_file)
+
+    def preprocess_text(self, inputs):
+        outputs = " ".join(inputs.strip().split()) if self.remove_space else inputs
+        outputs = outputs.replace("``", '"').replace("''", '"')
+        if not self.keep_accents:
+            outputs = unicodedata.normalize("NFKD", outputs)
+            outputs = "".join(c for c in outputs if not unicodedata.combining(c))
+        if self.do_lower_case:
+            outputs = outputs.lower()
+        return outputs
+
+    def _tokenize(self, text, return_unicode=True, sample=False):
+        text = self.preprocess_text(text)
+        if not sample:
+            pieces = self.sp_model.EncodeAsPieces(text)
+        else:
+            pieces = self.sp_model.SampleEncodeAsPieces(text, 64, 0.1)
+        new_pieces = []
+        for piece in pieces:
+            if len(piece) > 1 and piece[-1] == "," and piece[-2].isdigit():
+                cur_pieces = self.sp_model.EncodeAsPieces(piece[:-1].replace(SPIECE_UNDERLINE, ""))
+                if piece[0] != SPIECE_UNDERLINE and cur_pieces[0][0] == SPIECE_UNDERLINE:
+                    if len(cur_pieces[0]) == 1:
+                        cur_pieces = cur_pieces[1:]
+                    else:
+                        cur_pieces[0] = cur_pieces[0][1:]
+                cur_pieces.append(piece[-1])
+                new_pieces.extend(cur_pieces)
+            else:
+                new_pieces.append(piece)
+        return new_pieces
+
+    def _convert_token_to_id(self, token):
+        return self.sp_model.PieceToId(token)
+
+    def _convert_id_to_token(self, index, return_unicode=True):
+        return self.sp_model.IdToPiece(index)
+
+    def convert_tokens_to_string(self, tokens):
+        return "".join(tokens).replace(SPIECE_UNDERLINE, " ").strip()
+
+    def add_special_tokens_single_sentence(self, token_ids):
+        """X <sep> <cls>"""
+        return token_ids + [self.sep_token_id] + [self.cls_token_id]
+
+    def add_special_tokens_sentences_pair(self, token_ids_0, token_ids_1):
+        """A <sep> B <sep> <cls>"""
+        sep = [self.sep_token_id]
+        return token_ids_0 + sep + token_ids_1 + sep + [self.cls_token_id]
+
+    def create_token_type_ids(self, len_0, len_1=None):
+        if len_1 is None:
+            return [0] * (len_0 + 1) + [2]
+        return [0] * (len_0 + 1) + [1] * (len_1 + 1) + [2]
+
+    def save_vocabulary(self, save_directory):
+        if not os.path.isdir(save_directory):
+            raise ValueError(f"Vocabulary path ({save_directory}) should be a directory")
+        out_vocab_file = os.path.join(save_directory, VOCAB_FILES_NAMES["vocab_file"])
+        if os.path.abspath(self.vocab_file) != os.path.abspath(out_vocab_file):
+            copyfile(self.vocab_file, out_vocab_file)
+        return (out_vocab_file,)

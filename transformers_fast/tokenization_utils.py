@@ -1,0 +1,734 @@
+"""PreTrainedTokenizer: the shared API of pytorch-transformers 1.2.0 tokenizers, plus encode_plus and
+batch __call__ (padding, truncation, tensors, offsets).
+
+Subclasses with a C++ core set ``self._core`` (a ``_C.tokenizers.Pipeline``); tokenize/encode then run
+in C++ (splitting on added/special tokens included), with the same results as 1.2.0's Python code.
+Subclasses without one implement ``_tokenize`` and get 1.2.0's Python algorithm.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+from typing import Dict, Optional
+
+logger = logging.getLogger(__name__)
+
+SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
+ADDED_TOKENS_FILE = "added_tokens.json"
+TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+
+
+_unicode_checked = []
+
+
+def _core_lib():
+    """The C++ extension's tokenizer module (a clear error when the extension is not built)."""
+    try:
+        from transformers_fast import _C
+    except ImportError as err:
+        raise ImportError(f"transformers_fast._C is not built ({err}); run `make build` or pip install the "
+                          "package") from err
+    if not _unicode_checked:
+        import unicodedata
+        import warnings
+        _unicode_checked.append(True)
+        if _C.tokenizers.unicode_version != unicodedata.unidata_version:
+            warnings.warn(f"transformers_fast was built with Unicode {_C.tokenizers.unicode_version} tables but "
+                          f"this Python has Unicode {unicodedata.unidata_version}: characters new in one of them "
+                          "may tokenize differently from pytorch-transformers on this Python; rebuild to match",
+                          RuntimeWarning, stacklevel=3)
+    return _C.tokenizers
+
+
+def _check_text(name, text):
+    if not isinstance(text, (str, bytes)):
+        raise TypeError(f"{name} must be a str, got {type(text).__name__}")
+    if isinstance(text, bytes):
+        try:
+            return text.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{name}: bytes are not valid UTF-8 ({err})") from None
+    return text
+
+
+def resolve_file(repo_id: str, filename: str, cache_dir=None, force_download=False, proxies=None, legacy_id=None):
+    """A pretrained file by hub repo id: the local Hugging Face cache first (also under the repo's
+    pre-organisation name, e.g. "bert-base-uncased"), then a download."""
+    from huggingface_hub import hf_hub_download, try_to_load_from_cache
+
+    if not force_download:
+        for repo in [repo_id] + ([legacy_id] if legacy_id and legacy_id != repo_id else []):
+            hit = try_to_load_from_cache(repo, filename, cache_dir=cache_dir)
+            if isinstance(hit, str):
+                return hit
+    return hf_hub_download(repo_id, filename, cache_dir=cache_dir, force_download=force_download,
+                           proxies=proxies)
+
+
+class _TrackedDict(dict):
+    """added_tokens_encoder: a dict that tells its tokenizer when it changes."""
+
+    version = 0  # bumped on every change (an instance attribute from then on)
+
+    def _changed(name):  # noqa: N805
+        method = getattr(dict, name)
+
+        def wrapper(self, *args, **kwargs):
+            self.version += 1
+            return method(self, *args, **kwargs)
+
+        return wrapper
+
+    for _name in ("__setitem__", "__delitem__", "update", "pop", "popitem", "clear", "setdefault"):
+        locals()[_name] = _changed(_name)
+    del _name, _changed
+
+
+# Attributes whose change must reach the C++ core (added/special tokens).
+_CORE_STATE_ATTRS = frozenset("_" + a for a in ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token",
+                                                "cls_token", "mask_token", "additional_special_tokens"])
+
+
+class PreTrainedTokenizer(object):
+    """Base class of all tokenizers (pytorch-transformers 1.2.0 API)."""
+
+    _state_version = 0
+
+    def __setattr__(self, name, value):
+        if name in _CORE_STATE_ATTRS:
+            object.__setattr__(self, "_state_version", self._state_version + 1)
+        elif name == "added_tokens_encoder" and not isinstance(value, _TrackedDict):
+            value = _TrackedDict(value)
+            object.__setattr__(self, "_state_version", self._state_version + 1)
+        object.__setattr__(self, name, value)
+
+    vocab_files_names: Dict[str, str] = {}
+    pretrained_vocab_files_map: Dict[str, Dict[str, str]] = {}
+    pretrained_init_configuration: Dict[str, dict] = {}
+    max_model_input_sizes: Dict[str, Optional[int]] = {}
+    # shortcut name -> (hub repo id, {init argument: file name in that repo}); set by subclasses
+    pretrained_hub_files: Dict[str, tuple] = {}
+    padding_side = "right"
+
+    SPECIAL_TOKENS_ATTRIBUTES = ["bos_token", "eos_token", "unk_token", "sep_token",
+                                 "pad_token", "cls_token", "mask_token",
+                                 "additional_special_tokens"]
+
+    def __init__(self, max_len=None, **kwargs):
+        self._bos_token = None
+        self._eos_token = None
+        self._unk_token = None
+        self._sep_token = None
+        self._pad_token = None
+        self._cls_token = None
+        self._mask_token = None
+        self._additional_special_tokens = []
+        self.max_len = max_len if max_len is not None else int(1e12)
+        self.added_tokens_encoder = {}
+        self.added_tokens_decoder = {}
+        self.init_inputs = ()
+        self.init_kwargs = {}
+        self._core = None
+        self._core_state = None
+        for key, value in kwargs.items():
+            if key in self.SPECIAL_TOKENS_ATTRIBUTES:
+                if key == "additional_special_tokens":
+                    if not (isinstance(value, (list, tuple)) and all(isinstance(t, str) for t in value)):
+                        raise TypeError("additional_special_tokens must be a list of str")
+                elif not isinstance(value, str):
+                    raise TypeError(f"{key} must be a str, got {type(value).__name__}")
+                setattr(self, key, value)
+
+    # ---- special tokens -------------------------------------------------------------------------
+    def _special(name):  # noqa: N805 - property factory
+        attr = "_" + name
+
+        def getter(self):
+            value = getattr(self, attr)
+            if value is None:
+                logger.error("Using %s, but it is not set yet.", name)
+            return value
+
+        def setter(self, value):
+            setattr(self, attr, value)
+
+        return property(getter, setter)
+
+    bos_token = _special("bos_token")
+    eos_token = _special("eos_token")
+    unk_token = _special("unk_token")
+    sep_token = _special("sep_token")
+    pad_token = _special("pad_token")
+    cls_token = _special("cls_token")
+    mask_token = _special("mask_token")
+    additional_special_tokens = _special("additional_special_tokens")
+    del _special
+
+    def _special_id(name):  # noqa: N805
+        def getter(self):
+            value = getattr(self, "_" + name)
+            if value is None:
+                logger.error("Using %s, but it is not set yet.", name)
+            return self.convert_tokens_to_ids(value)
+
+        return property(getter)
+
+    bos_token_id = _special_id("bos_token")
+    eos_token_id = _special_id("eos_token")
+    unk_token_id = _special_id("unk_token")
+    unk_token_is = unk_token_id  # 1.2.0's spelling
+    sep_token_id = _special_id("sep_token")
+    pad_token_id = _special_id("pad_token")
+    cls_token_id = _special_id("cls_token")
+    mask_token_id = _special_id("mask_token")
+    additional_special_tokens_ids = _special_id("additional_special_tokens")
+    del _special_id
+
+    @property
+    def special_tokens_map(self):
+        set_attr = {}
+        for attr in self.SPECIAL_TOKENS_ATTRIBUTES:
+            attr_value = getattr(self, "_" + attr)
+            if attr_value:
+                set_attr[attr] = attr_value
+        return set_attr
+
+    @property
+    def all_special_tokens(self):
+        all_toks = []
+        for attr_value in self.special_tokens_map.values():
+            all_toks = all_toks + (list(attr_value) if isinstance(attr_value, (list, tuple)) else [attr_value])
+        return list(set(all_toks))  # 1.2.0's order (set order), which decides overlapping splits
+
+    @property
+    def all_special_ids(self):
+        return [self._convert_token_to_id(t) for t in self.all_special_tokens]
+
+    # ---- loading and saving -------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *inputs, **kwargs):
+        """A shortcut name (resolved through the Hugging Face hub cache), a folder written by
+        save_pretrained, or (single-file vocabularies) the path of the vocabulary file."""
+        cache_dir = kwargs.pop("cache_dir", None)
+        force_download = kwargs.pop("force_download", False)
+        proxies = kwargs.pop("proxies", None)
+        name = str(pretrained_model_name_or_path)
+        vocab_files, init_configuration = {}, {}
+        if name in cls.max_model_input_sizes and name in cls.pretrained_hub_files and not os.path.exists(name):
+            repo, files = cls.pretrained_hub_files[name]
+            for file_id, file_name in files.items():
+                try:
+                    vocab_files[file_id] = resolve_file(repo, file_name, cache_dir, force_download, proxies,
+                                                        legacy_id=name)
+                except Exception as err:
+                    raise EnvironmentError(
+                        f"Could not find '{file_name}' of '{name}' (hub repo '{repo}') in the cache and could "
+                        f"not download it: {err}") from err
+            init_configuration = dict(cls.pretrained_init_configuration.get(name, {}))
+            for file_id in ("added_tokens_file", "special_tokens_map_file", "tokenizer_config_file"):
+                vocab_files[file_id] = None
+        else:
+            for file_id, file_name in cls.vocab_files_names.items():
+                full = os.path.join(name, file_name) if os.path.isdir(name) else name
+                vocab_files[file_id] = full if os.path.exists(full) else None
+            saved_directory = name
+            if os.path.exists(saved_directory) and not os.path.isdir(saved_directory):
+                saved_directory = os.path.dirname(saved_directory)
+            for file_id, file_name in (("added_tokens_file", ADDED_TOKENS_FILE),
+                                       ("special_tokens_map_file", SPECIAL_TOKENS_MAP_FILE),
+                                       ("tokenizer_config_file", TOKENIZER_CONFIG_FILE)):
+                full = os.path.join(saved_directory, file_name)
+                vocab_files[file_id] = full if os.path.exists(full) else None
+            if all(v is None for v in vocab_files.values()):
+                raise EnvironmentError(
+                    f"'{name}' is neither a known shortcut name ({', '.join(cls.max_model_input_sizes)}) nor a "
+                    f"path holding tokenizer files ({', '.join(cls.vocab_files_names.values())})")
+
+        tokenizer_config_file = vocab_files.pop("tokenizer_config_file", None)
+        if tokenizer_config_file is not None:
+            with open(tokenizer_config_file, encoding="utf-8") as f:
+                init_kwargs = json.load(f)
+            saved_init_inputs = init_kwargs.pop("init_inputs", ())
+            if not inputs:
+                inputs = tuple(saved_init_inputs)
+        else:
+            init_kwargs = init_configuration
+        init_kwargs.update(kwargs)
+        if name in cls.max_model_input_sizes:
+            max_len = cls.max_model_input_sizes[name]
+            if max_len is not None and isinstance(max_len, (int, float)):
+                init_kwargs["max_len"] = min(init_kwargs.get("max_len", int(1e12)), max_len)
+        added_tokens_file = vocab_files.pop("added_tokens_file", None)
+        special_tokens_map_file = vocab_files.pop("special_tokens_map_file", None)
+        for args_name, file_path in vocab_files.items():
+            if args_name not in init_kwargs:
+                init_kwargs[args_name] = file_path
+        if special_tokens_map_file is not None:
+            with open(special_tokens_map_file, encoding="utf-8") as f:
+                for key, value in json.load(f).items():
+                    if key not in init_kwargs:
+                        init_kwargs[key] = value
+        tokenizer = cls(*inputs, **init_kwargs)
+        tokenizer.init_inputs = inputs
+        tokenizer.init_kwargs = init_kwargs
+        if added_tokens_file is not None:
+            with open(added_tokens_file, encoding="utf-8") as f:
+                added_tok_encoder = json.load(f)
+            tokenizer.added_tokens_encoder.update(added_tok_encoder)
+            tokenizer.added_tokens_decoder.update({v: k for k, v in added_tok_encoder.items()})
+        return tokenizer
+
+    def save_pretrained(self, save_directory):
+        if not os.path.isdir(save_directory):
+            raise ValueError(f"save_directory ({save_directory}) should be an existing directory")
+        special_tokens_map_file = os.path.join(save_directory, SPECIAL_TOKENS_MAP_FILE)
+        added_tokens_file = os.path.join(save_directory, ADDED_TOKENS_FILE)
+        tokenizer_config_file = os.path.join(save_directory, TOKENIZER_CONFIG_FILE)
+        tokenizer_config = copy.deepcopy(self.init_kwargs)
+        tokenizer_config["init_inputs"] = copy.deepcopy(self.init_inputs)
+        for file_id in self.vocab_files_names.keys():
+            tokenizer_config.pop(file_id, None)
+        with open(tokenizer_config_file, "w", encoding="utf-8") as f:
+            f.write(json.dumps(tokenizer_config, ensure_ascii=False))
+        with open(special_tokens_map_file, "w", encoding="utf-8") as f:
+            f.write(json.dumps(self.special_tokens_map, ensure_ascii=False))
+        with open(added_tokens_file, "w", encoding="utf-8") as f:
+            f.write(json.dumps(self.added_tokens_encoder, ensure_ascii=False) if self.added_tokens_encoder else "{}")
+        vocab_files = self.save_vocabulary(save_directory)
+        return tuple(vocab_files) + (special_tokens_map_file, added_tokens_file)
+
+    def save_vocabulary(self, save_directory):
+        raise NotImplementedError
+
+    @property
+    def vocab_size(self):
+        raise NotImplementedError
+
+    def __len__(self):
+        return self.vocab_size + len(self.added_tokens_encoder)
+
+    def add_tokens(self, new_tokens):
+        if not new_tokens:
+            return 0
+        to_add_tokens = []
+        for token in new_tokens:
+            if not isinstance(token, str):
+                raise TypeError(f"new_tokens must hold str, got {type(token).__name__}")
+            if token != self.unk_token and \
+                    self.convert_tokens_to_ids(token) == self.convert_tokens_to_ids(self.unk_token):
+                to_add_tokens.append(token)
+                logger.info("Adding %s to the vocabulary", token)
+        added_tok_encoder = dict((tok, len(self) + i) for i, tok in enumerate(to_add_tokens))
+        self.added_tokens_encoder.update(added_tok_encoder)
+        self.added_tokens_decoder.update({v: k for k, v in added_tok_encoder.items()})
+        return len(to_add_tokens)
+
+    def add_special_tokens(self, special_tokens_dict):
+        if not special_tokens_dict:
+            return 0
+        added_tokens = 0
+        for key, value in special_tokens_dict.items():
+            if key not in self.SPECIAL_TOKENS_ATTRIBUTES:
+                raise ValueError(f"special_tokens_dict key {key!r} is not one of {self.SPECIAL_TOKENS_ATTRIBUTES}")
+            if key == "additional_special_tokens":
+                if not (isinstance(value, (list, tuple)) and all(isinstance(t, str) for t in value)):
+                    raise TypeError("additional_special_tokens must be a list of str")
+                added_tokens += self.add_tokens(value)
+            else:
+                if not isinstance(value, str):
+                    raise TypeError(f"{key} must be a str, got {type(value).__name__}")
+                added_tokens += self.add_tokens([value])
+            setattr(self, key, value)
+        return added_tokens
+
+    # ---- pickling (the C++ objects are rebuilt, as 1.2.0 tokenizers pickle) ----------------------------
+    def _build_native(self):
+        """(Re)creates the C++ objects from the Python state; subclasses with a core override it."""
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_core"] = None
+        state["_core_state"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._build_native()
+
+    # ---- tokenization -----------------------------------------------------------------------------
+    def _split_tokens(self):
+        return list(self.added_tokens_encoder.keys()) + self.all_special_tokens
+
+    def _core_never_split(self):
+        return []
+
+    def _core_never_split_key(self):
+        return None
+
+    def _sync_core(self):
+        """Pushes the added/special-token state to the C++ core when it changed."""
+        extra = self._additional_special_tokens
+        state = (self._state_version, self.added_tokens_encoder.version, id(self.added_tokens_encoder),
+                 len(extra) if isinstance(extra, list) else extra, self._core_never_split_key())
+        if state != self._core_state:
+            split = self._split_tokens()
+            unk = self._unk_token
+            self._core.configure(
+                split,
+                [self._convert_token_to_id_with_added_voc(t) for t in split],
+                [self._convert_token_to_id(t) for t in split],
+                unk if unk is not None else "",
+                self._convert_token_to_id_with_added_voc(unk) if unk is not None else None,
+                self._convert_token_to_id(unk) if unk is not None else None,
+                {k: v for k, v in self.added_tokens_encoder.items() if isinstance(v, int)},
+                list(self._core_never_split()))
+            self._core_state = state
+        return self._core
+
+    def tokenize(self, text, **kwargs):
+        """Text to tokens; added and special tokens are never split (1.2.0 semantics)."""
+        text = _check_text("text", text)
+        if self._core is not None and not kwargs:
+            return self._sync_core().tokenize(text)
+        return self._tokenize_python(text, **kwargs)
+
+    def _tokenize_python(self, text, **kwargs):
+        def split_on_token(tok, text):
+            result = []
+            split_text = text.split(tok)
+            for i, sub_text in enumerate(split_text):
+                sub_text = sub_text.strip()
+                if i == 0 and not sub_text:
+                    result += [tok]
+                elif i == len(split_text) - 1:
+                    if sub_text:
+                        result += [sub_text]
+                else:
+                    if sub_text:
+                        result += [sub_text]
+                    result += [tok]
+            return result
+
+        def split_on_tokens(tok_list, text):
+            if not text:
+                return []
+            if not tok_list:
+                return self._tokenize(text, **kwargs)
+            if not text.strip():  # 1.2.0 returns one special token picked by set order here
+                return []
+            specials = set(self.all_special_tokens)
+            tokenized_text = []
+            text_list = [text]
+            for tok in tok_list:
+                tokenized_text = []
+                for sub_text in text_list:
+                    if sub_text not in self.added_tokens_encoder and sub_text not in specials:
+                        tokenized_text += split_on_token(tok, sub_text)
+                    else:
+                        tokenized_text += [sub_text]
+                text_list = tokenized_text
+            return sum((self._tokenize(token, **kwargs)
+                        if token not in self.added_tokens_encoder and token not in specials
+                        else [token] for token in tokenized_text), [])
+
+        return split_on_tokens(self._split_tokens(), text)
+
+    def _tokenize(self, text, **kwargs):
+        raise NotImplementedError
+
+    def convert_tokens_to_ids(self, tokens):
+        if tokens is None:
+            return None
+        if isinstance(tokens, str):
+            return self._convert_token_to_id_with_added_voc(tokens)
+        ids = [self._convert_token_to_id_with_added_voc(token) for token in tokens]
+        self._warn_length(len(ids))
+        return ids
+
+    def _warn_length(self, n):
+        if n > self.max_len:
+            logger.warning("Token indices sequence length is longer than the specified maximum sequence length "
+                           "for this model (%d > %d). Running this sequence through the model will result in "
+                           "indexing errors", n, self.max_len)
+
+    def _convert_token_to_id_with_added_voc(self, token):
+        if token in self.added_tokens_encoder:
+            return self.added_tokens_encoder[token]
+        return self._convert_token_to_id(token)
+
+    def _convert_token_to_id(self, token):
+        raise NotImplementedError
+
+    def _encode_one(self, text, pair, **kwargs):
+        """ids of one text: pair=False like convert_tokens_to_ids(tokenize(text)), pair=True like
+        1.2.0's pair path ([_convert_token_to_id(t) for t in tokenize(text)], added tokens not looked up)."""
+        text = _check_text("text", text)
+        if self._core is not None and not kwargs:
+            ids = self._sync_core().encode(text, pair)
+            if not pair:
+                self._warn_length(len(ids))
+            return ids
+        tokens = self.tokenize(text, **kwargs)
+        if pair:
+            return [self._convert_token_to_id(t) for t in tokens]
+        return self.convert_tokens_to_ids(tokens)
+
+    def encode(self, text, text_pair=None, add_special_tokens=False, **kwargs):
+        """1.2.0: ids of text; with text_pair, a tuple of two id lists (or one list with the model's
+        special tokens when add_special_tokens=True)."""
+        if text_pair is None and self._core is not None and not kwargs and text.__class__ is str:
+            ids = self._sync_core().encode(text, False)  # the common case, without detours
+            if len(ids) > self.max_len:
+                self._warn_length(len(ids))
+            return self.add_special_tokens_single_sentence(ids) if add_special_tokens else ids
+        if text_pair is None:
+            ids = self._encode_one(text, False, **kwargs)
+            return self.add_special_tokens_single_sentence(ids) if add_special_tokens else ids
+        first = self._encode_one(text, True, **kwargs)
+        second = self._encode_one(text_pair, True, **kwargs)
+        if add_special_tokens:
+            return self.add_special_tokens_sentences_pair(first, second)
+        return first, second
+
+    def add_special_tokens_single_sentence(self, token_ids):
+        logger.warning("This tokenizer does not make use of special tokens. The sequence has been returned with no modification.")
+        return token_ids
+
+    def add_special_tokens_sentences_pair(self, token_ids_0, token_ids_1):
+        logger.warning("This tokenizer does not make use of special tokens. The two sequences have been concatenated.")
+        return token_ids_0 + token_ids_1
+
+    def num_added_special_tokens(self, pair=False):
+        """How many ids add_special_tokens_* adds (for truncation)."""
+        if pair:
+            return len(self.add_special_tokens_sentences_pair([], []))
+        return len(self.add_special_tokens_single_sentence([]))
+
+    def create_token_type_ids(self, len_0, len_1=None):
+        """Token type ids matching add_special_tokens_* output: 0 for the first segment, 1 for the second."""
+        if len_1 is None:
+            return [0] * len(self.add_special_tokens_single_sentence([0] * len_0))
+        return [0] * len(self.add_special_tokens_sentences_pair([0] * len_0, [0] * len_1))
+
+    def convert_ids_to_tokens(self, ids, skip_special_tokens=False):
+        if isinstance(ids, int):
+            if ids in self.added_tokens_decoder:
+                return self.added_tokens_decoder[ids]
+            return self._convert_id_to_token(ids)
+        all_special_ids = self.all_special_ids if skip_special_tokens else ()
+        tokens = []
+        for index in ids:
+            if skip_special_tokens and index in all_special_ids:
+                continue
+            if index in self.added_tokens_decoder:
+                tokens.append(self.added_tokens_decoder[index])
+            else:
+                tokens.append(self._convert_id_to_token(index))
+        return tokens
+
+    def _convert_id_to_token(self, index):
+        raise NotImplementedError
+
+    def convert_tokens_to_string(self, tokens):
+        return " ".join(self.convert_ids_to_tokens(tokens))
+
+    def decode(self, token_ids, skip_special_tokens=False, clean_up_tokenization_spaces=True):
+        """1.2.0: ids to text; a text holding sep_token comes back as a list of its segments."""
+        if hasattr(token_ids, "tolist"):
+            token_ids = token_ids.tolist()
+        filtered_tokens = self.convert_ids_to_tokens(token_ids, skip_special_tokens=skip_special_tokens)
+        all_special_ids = self.all_special_ids if skip_special_tokens else ()
+        sub_texts = []
+        current_sub_text = []
+        for token in filtered_tokens:
+            if skip_special_tokens and token in all_special_ids:
+                continue
+            if token in self.added_tokens_encoder:
+                if current_sub_text:
+                    sub_texts.append(self.convert_tokens_to_string(current_sub_text))
+                    current_sub_text = []
+                sub_texts.append(" " + token)
+            else:
+                current_sub_text.append(token)
+        if current_sub_text:
+            sub_texts.append(self.convert_tokens_to_string(current_sub_text))
+        text = "".join(sub_texts)
+        if self._sep_token is not None and self._sep_token in text:
+            text = text.replace(self._cls_token, self._sep_token)
+            split_text = [s for s in text.split(self._sep_token) if len(s) > 0]
+            if clean_up_tokenization_spaces:
+                return [self.clean_up_tokenization(t) for t in split_text]
+            return split_text
+        if clean_up_tokenization_spaces:
+            return self.clean_up_tokenization(text)
+        return text
+
+    @staticmethod
+    def clean_up_tokenization(out_string):
+        return (out_string.replace(" .", ".").replace(" ?", "?").replace(" !", "!").replace(" ,", ",")
+                .replace(" ' ", "'").replace(" n't", "n't").replace(" 'm", "'m").replace(" do not", " don't")
+                .replace(" 's", "'s").replace(" 've", "'ve").replace(" 're", "'re"))
+
+    # ---- what users expect today: encode_plus and batch __call__ -------------------------------------
+    def _ids_batch(self, texts, pair, offsets):
+        """ids (and offsets) of many texts; C++ cores run them across threads without the GIL."""
+        texts = [_check_text("text", t) for t in texts]
+        if self._core is not None:
+            from transformers_fast.ops import _backend
+            if _backend._C is not None:
+                _backend.sync_threads()
+            out = self._sync_core().encode_batch(texts, pair, offsets)
+            return out if offsets else (out, None)
+        if offsets:
+            raise NotImplementedError(f"{type(self).__name__} does not compute offsets")
+        return [self._encode_one(t, pair) for t in texts], None
+
+    def encode_plus(self, text, text_pair=None, add_special_tokens=True, max_length=None, truncation=False,
+                    padding=False, return_tensors=None, return_token_type_ids=True, return_attention_mask=True,
+                    return_offsets_mapping=False):
+        """One example as a dict (input_ids, token_type_ids, attention_mask, offset_mapping)."""
+        batch = self(text, text_pair=text_pair, add_special_tokens=add_special_tokens, max_length=max_length,
+                     truncation=truncation, padding=padding, return_tensors=return_tensors,
+                     return_token_type_ids=return_token_type_ids, return_attention_mask=return_attention_mask,
+                     return_offsets_mapping=return_offsets_mapping)
+        return batch
+
+    def __call__(self, text, text_pair=None, add_special_tokens=True, padding=False, truncation=False,
+                 max_length=None, return_tensors=None, return_token_type_ids=True, return_attention_mask=True,
+                 return_offsets_mapping=False):
+        """Encodes one text or a batch: dict of input_ids, token_type_ids, attention_mask (and
+        offset_mapping). padding: False, True/"longest" or "max_length"; truncation: longest-first."""
+        single = isinstance(text, (str, bytes))
+        texts = [text] if single else list(text)
+        pairs = None
+        if text_pair is not None:
+            pairs = [text_pair] if isinstance(text_pair, (str, bytes)) else list(text_pair)
+            if len(pairs) != len(texts):
+                raise ValueError(f"text_pair has {len(pairs)} entries but text has {len(texts)}")
+        if padding not in (False, True, "longest", "max_length", "do_not_pad"):
+            raise ValueError(f"padding must be False, True, 'longest' or 'max_length', got {padding!r}")
+        if return_tensors not in (None, "pt", "np"):
+            raise ValueError(f"return_tensors must be None, 'pt' or 'np', got {return_tensors!r}")
+        if max_length is not None and (not isinstance(max_length, int) or max_length < 0):
+            raise ValueError(f"max_length must be a non-negative int, got {max_length!r}")
+        if truncation and max_length is None:
+            max_length = self.max_len if self.max_len < int(1e12) else None
+        if padding == "max_length" and max_length is None:
+            raise ValueError("padding='max_length' needs max_length")
+        is_pair = pairs is not None
+        first, off_first = self._ids_batch(texts, is_pair, return_offsets_mapping)
+        second, off_second = (self._ids_batch(pairs, True, return_offsets_mapping) if is_pair else (None, None))
+
+        rows = []
+        for i in range(len(texts)):
+            a = first[i]
+            b = second[i] if is_pair else None
+            oa = off_first[i] if return_offsets_mapping else None
+            ob = off_second[i] if return_offsets_mapping and is_pair else None
+            if truncation and max_length is not None:
+                extra = self.num_added_special_tokens(is_pair) if add_special_tokens else 0
+                budget = max(max_length - extra, 0)
+                a, b, oa, ob = _truncate_longest_first(a, b, oa, ob, budget)
+            if add_special_tokens:
+                ids = (self.add_special_tokens_sentences_pair(a, b) if is_pair
+                       else self.add_special_tokens_single_sentence(a))
+                types = self.create_token_type_ids(len(a), len(b) if is_pair else None)
+                offs = None
+                if return_offsets_mapping:
+                    offs = self._special_offsets(oa, ob, len(ids))
+            else:
+                ids = a + (b if is_pair else [])
+                types = [0] * len(a) + ([1] * len(b) if is_pair else [])
+                offs = (oa + (ob if is_pair else [])) if return_offsets_mapping else None
+            rows.append((ids, types, offs))
+
+        if padding in (True, "longest"):
+            target = max((len(r[0]) for r in rows), default=0)
+        elif padding == "max_length":
+            target = max_length
+        else:
+            target = None
+        out = {"input_ids": [], "token_type_ids": [], "attention_mask": []}
+        if return_offsets_mapping:
+            out["offset_mapping"] = []
+        if target is not None:
+            pad_id = self.pad_token_id if self._pad_token is not None else None
+            if pad_id is None:
+                raise ValueError(f"{type(self).__name__} has no pad_token: set one (add_special_tokens"
+                                 "({'pad_token': ...})) to pad")
+        for ids, types, offs in rows:
+            mask = [1] * len(ids)
+            if target is not None and len(ids) < target:
+                n = target - len(ids)
+                if self.padding_side == "left":
+                    ids, types, mask = [pad_id] * n + ids, [self.pad_token_type_id] * n + types, [0] * n + mask
+                    offs = [(0, 0)] * n + offs if offs is not None else None
+                else:
+                    ids, types, mask = ids + [pad_id] * n, types + [self.pad_token_type_id] * n, mask + [0] * n
+                    offs = offs + [(0, 0)] * n if offs is not None else None
+            out["input_ids"].append(ids)
+            out["token_type_ids"].append(types)
+            out["attention_mask"].append(mask)
+            if return_offsets_mapping:
+                out["offset_mapping"].append(offs)
+        if not return_token_type_ids:
+            del out["token_type_ids"]
+        if not return_attention_mask:
+            del out["attention_mask"]
+        if return_tensors is not None:
+            lengths = {len(r) for r in out["input_ids"]}
+            if len(lengths) > 1:
+                raise ValueError("sequences have different lengths: pass padding=True to return tensors")
+            if return_tensors == "pt":
+                import torch
+                out = {k: torch.tensor(v, dtype=torch.long) for k, v in out.items()}
+            else:
+                import numpy as np
+                out = {k: np.asarray(v, dtype=np.int64) for k, v in out.items()}
+        elif single:
+            out = {k: v[0] for k, v in out.items()}
+        return BatchEncoding(out)
+
+    pad_token_type_id = 0
+
+    def _special_offsets(self, oa, ob, total):
+        """Offsets aligned with add_special_tokens_* output: (0, 0) for the special tokens."""
+        marker_a = [-1 - i for i in range(len(oa))]
+        marker_b = [-1 - len(oa) - i for i in range(len(ob))] if ob is not None else None
+        if marker_b is None:
+            laid = self.add_special_tokens_single_sentence(marker_a)
+        else:
+            laid = self.add_special_tokens_sentences_pair(marker_a, marker_b)
+        both = list(oa) + (list(ob) if ob is not None else [])
+        return [tuple(both[-1 - m]) if isinstance(m, int) and m < 0 else (0, 0) for m in laid]
+
+
+def _truncate_longest_first(a, b, oa, ob, budget):
+    a, oa = list(a), (list(oa) if oa is not None else None)
+    if b is None:
+        return a[:budget], None, (oa[:budget] if oa is not None else None), None
+    b, ob = list(b), (list(ob) if ob is not None else None)
+    while len(a) + len(b) > budget:
+        if len(a) > len(b):
+            a.pop()
+            if oa is not None:
+                oa.pop()
+        elif b:
+            b.pop()
+            if ob is not None:
+                ob.pop()
+        else:
+            break
+    return a, b, oa, ob
+
+
+class BatchEncoding(dict):
+    """The dict __call__ returns; keys are also attributes (enc.input_ids)."""
+
+    def __getattr__(self, item):
+        try:
+            return self[item]
+        except KeyError:
+            raise AttributeError(item) from None
