@@ -1,0 +1,14 @@
+"""transformers_fast: the public names of pytorch-transformers 1.2.0, faster."""
+__version__ = "0.1.0"
+
+# Models and configurations (BERT family).
+from transformers_fast.configuration_utils import PretrainedConfig
+from transformers_fast.file_utils import CONFIG_NAME, SAFE_WEIGHTS_NAME, WEIGHTS_NAME
+from transformers_fast.modeling_outputs import ModelOutput
+from transformers_fast.modeling_utils import PreTrainedModel, prune_linear_layer
+from transformers_fast.models.bert.configuration_bert import BERT_PRETRAINED_CONFIG_ARCHIVE_MAP, BertConfig
+from transformers_fast.models.bert.modeling_bert import (BERT_PRETRAINED_MODEL_ARCHIVE_MAP, BertForMaskedLM,
+                                                         BertForMultipleChoice, BertForNextSentencePrediction,
+                                                         BertForPreTraining, BertForQuestionAnswering,
+                                                         BertForSequenceClassification, BertForTokenClassification,
+                                                         BertModel, BertPreTrainedModel)
