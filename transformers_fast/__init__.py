@@ -12,3 +12,12 @@ from transformers_fast.models.bert.modeling_bert import (BERT_PRETRAINED_MODEL_A
                                                          BertForPreTraining, BertForQuestionAnswering,
                                                          BertForSequenceClassification, BertForTokenClassification,
                                                          BertModel, BertPreTrainedModel)
+from transformers_fast.models.distilbert.configuration_distilbert import (DISTILBERT_PRETRAINED_CONFIG_ARCHIVE_MAP,
+                                                                          DistilBertConfig)
+from transformers_fast.models.distilbert.modeling_distilbert import (DistilBertForMaskedLM,
+                                                                     DistilBertForQuestionAnswering,
+                                                                     DistilBertForSequenceClassification,
+                                                                     DistilBertModel, DistilBertPreTrainedModel)
+from transformers_fast.models.roberta.configuration_roberta import ROBERTA_PRETRAINED_CONFIG_ARCHIVE_MAP, RobertaConfig
+from transformers_fast.models.roberta.modeling_roberta import (RobertaForMaskedLM, RobertaForSequenceClassification,
+                                                               RobertaModel)

@@ -54,6 +54,7 @@ class PreTrainedModel(nn.Module):
     pretrained_model_archive_map: Dict[str, str] = {}
     checkpoint_key_renames: Tuple[Tuple[str, str], ...] = ()
     keys_to_ignore_on_load: Tuple[str, ...] = ()
+    missing_keys_expected: Tuple[str, ...] = ()  # weights this class does not use (logged, not warned)
 
     def __init__(self, config: PretrainedConfig, *inputs: Any, **kwargs: Any):
         super().__init__()
@@ -355,9 +356,14 @@ class PreTrainedModel(nn.Module):
 
         ignore = [re.compile(p) for p in self.keys_to_ignore_on_load]
         unexpected = [k for k in leftover if not any(p.search(k) for p in ignore)]
-        if missing:
+        expected = [re.compile(p) for p in self.missing_keys_expected]
+        surprising = [k for k in missing if not any(p.search(k) for p in expected)]
+        if surprising:
             logger.warning("Weights of %s not initialized from %s (newly initialized): %s",
-                           type(self).__name__, source, missing)
+                           type(self).__name__, source, surprising)
+        if len(surprising) < len(missing):
+            logger.info("Weights of %s unused by it and absent from %s: %s", type(self).__name__, source,
+                        [k for k in missing if k not in surprising])
         if unexpected:
             logger.warning("Weights from %s not used in %s: %s", source, type(self).__name__, unexpected)
         return LoadingInfo(missing_keys=missing, unexpected_keys=unexpected, mismatched_keys=[], error_msgs=[])

@@ -13,3 +13,7 @@ class BertFastPath(FastPath):
 
     def usable(self, input_ids, head_mask, output_attentions) -> bool:
         return False
+
+
+class DistilBertFastPath(BertFastPath):
+    pass

@@ -388,6 +388,8 @@ class BertForPreTraining(BertPreTrainedModel):
 class BertForMaskedLM(BertPreTrainedModel):
     """Outputs: (masked_lm_loss), prediction_scores, (hidden_states), (attentions)."""
 
+    missing_keys_expected = (r"^bert\.pooler\.",)  # transformers saves this head without the pooler
+
     def __init__(self, config: BertConfig):
         super().__init__(config)
         self.bert = BertModel(config)
@@ -503,6 +505,8 @@ def token_classification_loss(logits, labels, attention_mask, num_labels):
 class BertForTokenClassification(BertPreTrainedModel):
     """Outputs: (loss), scores [batch, sequence, num_labels], (hidden_states), (attentions)."""
 
+    missing_keys_expected = (r"^bert\.pooler\.",)  # transformers saves this head without the pooler
+
     def __init__(self, config: BertConfig):
         super().__init__(config)
         self.num_labels = config.num_labels
@@ -537,6 +541,8 @@ def span_loss(start_logits, end_logits, start_positions, end_positions):
 
 class BertForQuestionAnswering(BertPreTrainedModel):
     """Outputs: (loss), start_logits, end_logits, (hidden_states), (attentions)."""
+
+    missing_keys_expected = (r"^bert\.pooler\.",)  # transformers saves this head without the pooler
 
     def __init__(self, config: BertConfig):
         super().__init__(config)
