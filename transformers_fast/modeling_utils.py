@@ -8,10 +8,12 @@ missing and unexpected keys are listed, a shape mismatch is an error naming the 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import re
+import threading
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import torch
@@ -32,6 +34,32 @@ COMMON_KEY_RENAMES: Tuple[Tuple[str, str], ...] = (
 )
 
 WEIGHT_FILE_NAMES = (SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME, WEIGHTS_NAME, WEIGHTS_INDEX_NAME)
+
+
+_skip_init = threading.local()
+
+
+@contextlib.contextmanager
+def no_weight_init():
+    """Builds modules without initialising their weights (they are about to be loaded). Initialising
+    on the meta device is not free: torch routes it through its Python reference kernels."""
+    names = ("normal_", "uniform_", "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_", "xavier_normal_",
+             "trunc_normal_", "zeros_", "ones_", "constant_")
+    saved = {name: getattr(nn.init, name) for name in names}
+    previous = getattr(_skip_init, "on", False)
+    _skip_init.on = True
+
+    def skip(tensor, *args, **kwargs):
+        return tensor
+
+    for name in names:
+        setattr(nn.init, name, skip)
+    try:
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(nn.init, name, fn)
+        _skip_init.on = previous
 
 
 class LoadingInfo(dict):
@@ -76,7 +104,8 @@ class PreTrainedModel(nn.Module):
 
     def init_weights(self) -> None:
         """Initialises all weights, then prunes the heads the config lists."""
-        self.apply(self._init_weights)
+        if not getattr(_skip_init, "on", False):
+            self.apply(self._init_weights)
         if self.config.pruned_heads:
             self.prune_heads(self.config.pruned_heads)
         self.tie_weights()
@@ -256,7 +285,7 @@ class PreTrainedModel(nn.Module):
         else:
             source = "the given state_dict"
 
-        with torch.device("meta"):
+        with torch.device("meta"), no_weight_init():
             model = cls(config, *model_args, **model_kwargs)
         info = model._load_checkpoint(state_dict, source)
         if torch_dtype is not None and torch_dtype != "auto":
@@ -271,7 +300,7 @@ class PreTrainedModel(nn.Module):
         if hf_config is None or not hasattr(hf_config, "to_dict"):
             raise TypeError(f"expected a transformers PreTrainedModel, got {type(hf_model).__name__}")
         config = cls.config_class.from_dict(hf_config.to_dict())
-        with torch.device("meta"):
+        with torch.device("meta"), no_weight_init():
             model = cls(config)
         model._load_checkpoint(hf_model.state_dict(keep_vars=True), type(hf_model).__name__, convert_dtype=False)
         model.train(hf_model.training)
@@ -304,13 +333,15 @@ class PreTrainedModel(nn.Module):
         """checkpoint key -> model key for every usable key, and the checkpoint keys left over."""
         rules = [(re.compile(p), r) for p, r in COMMON_KEY_RENAMES + tuple(self.checkpoint_key_renames)]
         renamed: Dict[str, str] = {}
+        duplicates = set()
         present = set(checkpoint_keys)
         for key in checkpoint_keys:
             new = key
             for pattern, repl in rules:
                 new = pattern.sub(repl, new)
             if new != key and new in present:
-                continue  # both names saved (e.g. a tied alias): the current name wins
+                duplicates.add(key)  # both names saved (a tied alias): the other one is loaded
+                continue
             renamed[key] = new
 
         prefix = self.base_model_prefix
@@ -324,7 +355,7 @@ class PreTrainedModel(nn.Module):
                 renamed = {k: (v[len(dotted):] if v.startswith(dotted) else v) for k, v in renamed.items()}
 
         mapping = {k: v for k, v in renamed.items() if v in model_keys}
-        leftover = [k for k in checkpoint_keys if k not in mapping]
+        leftover = [k for k in checkpoint_keys if k not in mapping and k not in duplicates]
         return mapping, leftover
 
     def _load_checkpoint(self, state_dict: Dict[str, torch.Tensor], source: str, convert_dtype: bool = True) -> LoadingInfo:
