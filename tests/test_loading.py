@@ -40,7 +40,7 @@ def test_head_checkpoint_into_base_model_strips_prefix(hf_mlm_dir, caplog):
     with torch.no_grad():
         expected = ref_full.bert(input_ids=ids, attention_mask=mask, token_type_ids=tt).last_hidden_state
         got = ours(ids, tt, mask)[0]
-    compare(got, expected)
+    compare(got, expected, mask)
     assert all(k.startswith("pooler.") for k in info["missing_keys"]) and info["missing_keys"]
     assert any(k.startswith("cls.predictions") for k in info["unexpected_keys"])
     assert transformers  # the reference is importable
@@ -56,7 +56,7 @@ def test_base_checkpoint_into_head_model_adds_prefix(tmp_path, caplog):
     assert "classifier.weight" in caplog.text  # missing keys are warned and listed
     ids, mask, tt = inputs("bert")
     with torch.no_grad():
-        compare(ours.bert(ids, tt, mask)[0], base(input_ids=ids, attention_mask=mask, token_type_ids=tt)[0])
+        compare(ours.bert(ids, tt, mask)[0], base(input_ids=ids, attention_mask=mask, token_type_ids=tt)[0], mask)
     # the new classifier is initialised like the reference does (normal(0, 0.02), zero bias), not left empty
     assert ours.classifier.bias.abs().max() == 0
     assert 0.005 < ours.classifier.weight.std().item() < 0.05
@@ -77,7 +77,7 @@ def test_tf_era_gamma_beta_names_and_old_buffers(tmp_path, hf_mlm_dir):
     assert all(k.startswith("bert.pooler.") for k in info["missing_keys"]) and info["unexpected_keys"] == []
     expected, (ids, mask, tt) = hf_outputs(ref)
     with torch.no_grad():
-        compare(ours(ids, tt, mask)[0], expected.logits)
+        compare(ours(ids, tt, mask)[0], expected.logits, mask)
 
 
 def test_unexpected_keys_listed(tmp_path, hf_mlm_dir, caplog):
@@ -175,7 +175,7 @@ def test_sharded_safetensors(tmp_path, hf_mlm_dir):
     ours = tf.BertForMaskedLM.from_pretrained(tmp_path)
     expected, (ids, mask, tt) = hf_outputs(ref)
     with torch.no_grad():
-        compare(ours(ids, tt, mask)[0], expected.logits)
+        compare(ours(ids, tt, mask)[0], expected.logits, mask)
 
 
 # ---- hub cache ------------------------------------------------------------------------------------------
@@ -203,7 +203,7 @@ def test_shortcut_name_resolves_through_offline_hub_cache(tmp_path, hf_mlm_dir, 
     ours = tf.BertForMaskedLM.from_pretrained("bert-base-uncased", config=config, cache_dir=str(tmp_path))
     expected, (ids, mask, tt) = hf_outputs(ref)
     with torch.no_grad():
-        compare(ours(ids, tt, mask)[0], expected.logits)
+        compare(ours(ids, tt, mask)[0], expected.logits, mask)
 
 
 def test_repo_id_resolves_through_offline_hub_cache(tmp_path, hf_mlm_dir, monkeypatch):
@@ -250,7 +250,7 @@ def test_save_pretrained_loads_in_transformers_and_here(tmp_path, family, class_
         expected = theirs(input_ids=ids, attention_mask=mask, **kwargs)
         got = ours(ids, attention_mask=mask, **kwargs)
         compare(got, tuple(expected[k] for k in got.keys()), mask)
-        compare(again(ids, attention_mask=mask, **kwargs), got)
+        compare(again(ids, attention_mask=mask, **kwargs), got, mask)
     if class_name.endswith("MaskedLM") or class_name.endswith("PreTraining"):
         out_emb = again.get_output_embeddings().weight
         assert out_emb is again.get_input_embeddings().weight  # tied again after loading

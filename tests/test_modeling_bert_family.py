@@ -108,6 +108,10 @@ def test_matches_transformers(saved_hf, family, class_name, safe):
             expected = call(ref, family, ids, mask, tt, "hf", **labels_for(class_name, ids, mask, "hf"))
             got = call(ours, family, ids, mask, tt, "ours", **labels_for(class_name, ids, mask, "ours"))
         compare(got, as_our_tuple(expected, got), real_mask(class_name, mask) if padded else None)
+        with torch.no_grad():  # without labels: the inference (padding-free) path
+            expected = call(ref, family, ids, mask, tt, "hf")
+            got = call(ours, family, ids, mask, tt, "ours")
+        compare(got, as_our_tuple(expected, got), real_mask(class_name, mask) if padded else None)
         if padded:  # hidden states and attentions of every layer, asked for in the call
             with torch.no_grad():
                 expected = call(ref, family, ids, mask, tt, "hf", output_hidden_states=True, output_attentions=True)
@@ -137,9 +141,11 @@ def test_matches_pytorch_transformers_1_2_0(tmp_path, family, class_name):
         with torch.no_grad():
             expected = call(ref, family, ids, mask, tt, "pt", **labels_for(class_name, ids, mask, "pt"), **kw)
             got = call(ours, family, ids, mask, tt, "ours", **labels_for(class_name, ids, mask, "ours"), **kw)
-        # 1.2.0's RoBERTa numbers padded positions on from the real ones; transformers (and we) give them
-        # the padding index, so padded positions are compared only where both agree.
-        compare(got, expected, real_mask(class_name, mask) if family == "roberta" else None)
+        # Real positions always agree. Padded positions: 1.2.0's RoBERTa numbers them on from the real ones
+        # (transformers and we give them the padding index), and the padding-free path returns zeros there
+        # (documented); the reference path (head_mask given) matches 1.2.0 there too for BERT/DistilBERT.
+        all_positions = family != "roberta" and "head_mask" in kw
+        compare(got, expected, None if all_positions else real_mask(class_name, mask))
 
 
 @pytest.mark.parametrize("family,class_name", [("bert", "BertForMaskedLM"), ("roberta", "RobertaForMaskedLM"),

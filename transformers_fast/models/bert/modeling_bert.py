@@ -23,9 +23,7 @@ from transformers_fast.models.bert import fast_encoder
 from transformers_fast.models.bert.configuration_bert import BERT_PRETRAINED_MODEL_ARCHIVE_MAP, BertConfig
 
 
-def gelu(x: torch.Tensor) -> torch.Tensor:
-    """Exact (erf) GELU, as BERT was trained with."""
-    return F.gelu(x)
+gelu = F.gelu  # exact (erf) GELU, as BERT was trained with; the fast path fuses this one
 
 
 def gelu_tanh(x: torch.Tensor) -> torch.Tensor:
@@ -335,7 +333,7 @@ class BertModel(BertPreTrainedModel):
         output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = (self.config.output_hidden_states if output_hidden_states is None
                                 else output_hidden_states)
-        if self.fast.usable(input_ids, head_mask, output_attentions):
+        if self.fast.usable(input_ids, attention_mask, head_mask, output_attentions):
             sequence_output, hidden_states = self.fast(input_ids, token_type_ids, attention_mask, position_ids,
                                                        output_hidden_states)
             return BaseModelOutputWithPooling(last_hidden_state=sequence_output,
@@ -373,8 +371,9 @@ class BertForPreTraining(BertPreTrainedModel):
                 next_sentence_label=None, position_ids=None, head_mask=None, output_attentions=None,
                 output_hidden_states=None, labels=None):
         masked_lm_labels = labels if masked_lm_labels is None else masked_lm_labels
-        outputs = self.bert(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
-                            output_attentions, output_hidden_states)
+        with self.bert.fast.reference_path(masked_lm_labels is not None or next_sentence_label is not None):
+            outputs = self.bert(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
+                                output_attentions, output_hidden_states)
         prediction_scores, seq_relationship_score = self.cls(outputs[0], outputs[1])
         loss = None
         if masked_lm_labels is not None and next_sentence_label is not None:
@@ -405,8 +404,9 @@ class BertForMaskedLM(BertPreTrainedModel):
     def forward(self, input_ids, token_type_ids=None, attention_mask=None, masked_lm_labels=None,
                 position_ids=None, head_mask=None, output_attentions=None, output_hidden_states=None, labels=None):
         masked_lm_labels = labels if masked_lm_labels is None else masked_lm_labels
-        outputs = self.bert(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
-                            output_attentions, output_hidden_states)
+        with self.bert.fast.reference_path(masked_lm_labels is not None):
+            outputs = self.bert(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
+                                output_attentions, output_hidden_states)
         prediction_scores = self.cls(outputs[0])
         loss = None if masked_lm_labels is None else loss_ignoring_negative(prediction_scores, masked_lm_labels)
         return MaskedLMOutput(loss=loss, logits=prediction_scores, hidden_states=outputs.hidden_states,
@@ -425,8 +425,9 @@ class BertForNextSentencePrediction(BertPreTrainedModel):
     def forward(self, input_ids, token_type_ids=None, attention_mask=None, next_sentence_label=None,
                 position_ids=None, head_mask=None, output_attentions=None, output_hidden_states=None, labels=None):
         next_sentence_label = labels if next_sentence_label is None else next_sentence_label
-        outputs = self.bert(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
-                            output_attentions, output_hidden_states)
+        with self.bert.fast.reference_path(next_sentence_label is not None):
+            outputs = self.bert(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
+                                output_attentions, output_hidden_states)
         scores = self.cls(outputs[1])
         loss = None if next_sentence_label is None else loss_ignoring_negative(scores, next_sentence_label)
         return NextSentencePredictorOutput(loss=loss, logits=scores, hidden_states=outputs.hidden_states,
@@ -453,8 +454,9 @@ class BertForSequenceClassification(BertPreTrainedModel):
 
     def forward(self, input_ids, token_type_ids=None, attention_mask=None, labels=None, position_ids=None,
                 head_mask=None, output_attentions=None, output_hidden_states=None):
-        outputs = self.bert(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
-                            output_attentions, output_hidden_states)
+        with self.bert.fast.reference_path(labels is not None):
+            outputs = self.bert(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
+                                output_attentions, output_hidden_states)
         logits = self.classifier(self.dropout(outputs[1]))
         loss = None if labels is None else classification_loss(logits, labels, self.num_labels)
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
@@ -485,9 +487,10 @@ class BertForMultipleChoice(BertPreTrainedModel):
                 raise ValueError(f"{name} has shape {tuple(t.shape)} but input_ids has shape {tuple(input_ids.shape)}")
             return t.reshape(-1, t.shape[-1])
 
-        outputs = self.bert(flat(input_ids, "input_ids"), flat(token_type_ids, "token_type_ids"),
-                            flat(attention_mask, "attention_mask"), flat(position_ids, "position_ids"), head_mask,
-                            output_attentions, output_hidden_states)
+        with self.bert.fast.reference_path(labels is not None):
+            outputs = self.bert(flat(input_ids, "input_ids"), flat(token_type_ids, "token_type_ids"),
+                                flat(attention_mask, "attention_mask"), flat(position_ids, "position_ids"), head_mask,
+                                output_attentions, output_hidden_states)
         logits = self.classifier(self.dropout(outputs[1])).view(-1, num_choices)
         loss = None if labels is None else F.cross_entropy(logits, labels)
         return MultipleChoiceModelOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
@@ -517,8 +520,9 @@ class BertForTokenClassification(BertPreTrainedModel):
 
     def forward(self, input_ids, token_type_ids=None, attention_mask=None, labels=None, position_ids=None,
                 head_mask=None, output_attentions=None, output_hidden_states=None):
-        outputs = self.bert(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
-                            output_attentions, output_hidden_states)
+        with self.bert.fast.reference_path(labels is not None):
+            outputs = self.bert(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
+                                output_attentions, output_hidden_states)
         logits = self.classifier(self.dropout(outputs[0]))
         loss = None if labels is None else token_classification_loss(logits, labels, attention_mask, self.num_labels)
         return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
@@ -554,8 +558,9 @@ class BertForQuestionAnswering(BertPreTrainedModel):
     def forward(self, input_ids, token_type_ids=None, attention_mask=None, start_positions=None,
                 end_positions=None, position_ids=None, head_mask=None, output_attentions=None,
                 output_hidden_states=None):
-        outputs = self.bert(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
-                            output_attentions, output_hidden_states)
+        with self.bert.fast.reference_path(start_positions is not None):
+            outputs = self.bert(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
+                                output_attentions, output_hidden_states)
         logits = self.qa_outputs(outputs[0])
         start_logits, end_logits = logits.split(1, dim=-1)
         start_logits, end_logits = start_logits.squeeze(-1), end_logits.squeeze(-1)

@@ -220,7 +220,7 @@ class DistilBertModel(DistilBertPreTrainedModel):
         output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = (self.config.output_hidden_states if output_hidden_states is None
                                 else output_hidden_states)
-        if self.fast.usable(input_ids, head_mask, output_attentions):
+        if self.fast.usable(input_ids, attention_mask, head_mask, output_attentions):
             hidden, hidden_states = self.fast(input_ids, None, attention_mask, None, output_hidden_states)
             return BaseModelOutput(last_hidden_state=hidden, hidden_states=hidden_states)
         if attention_mask is None:
@@ -252,7 +252,8 @@ class DistilBertForMaskedLM(DistilBertPreTrainedModel):
     def forward(self, input_ids, attention_mask=None, masked_lm_labels=None, head_mask=None,
                 output_attentions=None, output_hidden_states=None, labels=None):
         masked_lm_labels = labels if masked_lm_labels is None else masked_lm_labels
-        outputs = self.distilbert(input_ids, attention_mask, head_mask, output_attentions, output_hidden_states)
+        with self.distilbert.fast.reference_path(masked_lm_labels is not None):
+            outputs = self.distilbert(input_ids, attention_mask, head_mask, output_attentions, output_hidden_states)
         x = activation_fn(self.config.activation)(self.vocab_transform(outputs[0]))
         logits = self.vocab_projector(self.vocab_layer_norm(x))
         loss = None if masked_lm_labels is None else loss_ignoring_negative(logits, masked_lm_labels)
@@ -274,7 +275,8 @@ class DistilBertForSequenceClassification(DistilBertPreTrainedModel):
 
     def forward(self, input_ids, attention_mask=None, labels=None, head_mask=None, output_attentions=None,
                 output_hidden_states=None):
-        outputs = self.distilbert(input_ids, attention_mask, head_mask, output_attentions, output_hidden_states)
+        with self.distilbert.fast.reference_path(labels is not None):
+            outputs = self.distilbert(input_ids, attention_mask, head_mask, output_attentions, output_hidden_states)
         pooled = self.dropout(F.relu(self.pre_classifier(outputs[0][:, 0])))
         logits = self.classifier(pooled)
         loss = None if labels is None else classification_loss(logits, labels, self.num_labels)
@@ -296,7 +298,8 @@ class DistilBertForQuestionAnswering(DistilBertPreTrainedModel):
 
     def forward(self, input_ids, attention_mask=None, start_positions=None, end_positions=None, head_mask=None,
                 output_attentions=None, output_hidden_states=None):
-        outputs = self.distilbert(input_ids, attention_mask, head_mask, output_attentions, output_hidden_states)
+        with self.distilbert.fast.reference_path(start_positions is not None):
+            outputs = self.distilbert(input_ids, attention_mask, head_mask, output_attentions, output_hidden_states)
         logits = self.qa_outputs(self.dropout(outputs[0]))
         start_logits, end_logits = logits.split(1, dim=-1)
         start_logits, end_logits = start_logits.squeeze(-1), end_logits.squeeze(-1)

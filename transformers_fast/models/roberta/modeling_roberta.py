@@ -79,8 +79,9 @@ class RobertaForMaskedLM(RobertaPreTrainedModel):
     def forward(self, input_ids, token_type_ids=None, attention_mask=None, masked_lm_labels=None, position_ids=None,
                 head_mask=None, output_attentions=None, output_hidden_states=None, labels=None):
         masked_lm_labels = labels if masked_lm_labels is None else masked_lm_labels
-        outputs = self.roberta(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
-                               output_attentions, output_hidden_states)
+        with self.roberta.fast.reference_path(masked_lm_labels is not None):
+            outputs = self.roberta(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
+                                   output_attentions, output_hidden_states)
         scores = self.lm_head(outputs[0])
         loss = None if masked_lm_labels is None else loss_ignoring_negative(scores, masked_lm_labels)
         return MaskedLMOutput(loss=loss, logits=scores, hidden_states=outputs.hidden_states,
@@ -116,8 +117,9 @@ class RobertaForSequenceClassification(RobertaPreTrainedModel):
 
     def forward(self, input_ids, token_type_ids=None, attention_mask=None, labels=None, position_ids=None,
                 head_mask=None, output_attentions=None, output_hidden_states=None):
-        outputs = self.roberta(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
-                               output_attentions, output_hidden_states)
+        with self.roberta.fast.reference_path(labels is not None):
+            outputs = self.roberta(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
+                                   output_attentions, output_hidden_states)
         logits = self.classifier(outputs[0])
         loss = None if labels is None else classification_loss(logits, labels, self.num_labels)
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
