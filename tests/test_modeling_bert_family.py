@@ -186,3 +186,28 @@ def test_outputs_are_1_2_0_tuples_with_names(saved_hf):
     assert out[:1] == (loss,)
     with pytest.raises(AttributeError):
         out.not_a_field
+
+
+@pytest.mark.parametrize("family,class_name", [("bert", "BertModel"), ("distilbert", "DistilBertModel")])
+def test_prune_heads_matches_1_2_0(tmp_path, family, class_name):
+    import pytorch_transformers as pt
+
+    ref = pt_model(family, class_name)
+    ref.save_pretrained(str(tmp_path))
+    ours = getattr(transformers_fast, class_name).from_pretrained(tmp_path)
+    heads = {0: [1, 3], 1: [2]}
+    ref.prune_heads(heads)
+    ours.prune_heads(heads)
+    assert ours.config.pruned_heads == {0: [1, 3], 1: [2]}
+    ids, mask, tt = model_inputs(family, class_name, padded=True)
+    with torch.no_grad():
+        expected = call(ref, family, ids, mask, tt, "pt")
+        got = call(ours, family, ids, mask, tt, "ours")  # padding-free path with pruned heads
+        compare(got, expected, mask)
+        ours.fast.enabled = False
+        compare(call(ours, family, ids, mask, tt, "ours"), expected)
+    # saved with its pruned heads, it loads again with the same shapes
+    ours.save_pretrained(tmp_path / "pruned")
+    again = getattr(transformers_fast, class_name).from_pretrained(tmp_path / "pruned")
+    with torch.no_grad():
+        compare(call(again, family, ids, mask, tt, "ours"), expected, mask)

@@ -90,6 +90,7 @@ class LayerWeights(NamedTuple):
     ffn_out_bias: torch.Tensor
     ln2: tuple
     heads: int
+    head_dim: int
 
 
 class EncoderFastPath(FastPath):
@@ -163,7 +164,7 @@ class EncoderFastPath(FastPath):
             activation=None if exact_gelu else p["activation"],
             ffn_out=Projection(p["ffn_out"].weight, None), ffn_out_bias=p["ffn_out"].bias.detach(),
             ln2=(p["ln2"].weight.detach(), p["ln2"].bias.detach(), p["ln2"].eps),
-            heads=p["heads"])
+            heads=p["heads"], head_dim=p["head_dim"])
 
     # ---- the forward pass ----
     def __call__(self, input_ids, token_type_ids, attention_mask, position_ids, output_hidden_states):
@@ -201,13 +202,14 @@ class EncoderFastPath(FastPath):
         tokens, hidden = x.shape
         all_hidden = [x] if output_hidden_states else None
         for layer in layers:
-            head_dim = hidden // layer.heads
-            qkv = layer.qkv(x)  # [tokens, 3 * hidden]
-            q = qkv[:, :hidden].view(tokens, layer.heads, head_dim)
-            k = qkv[:, hidden:2 * hidden].view(tokens, layer.heads, head_dim)
-            v = qkv[:, 2 * hidden:].view(tokens, layer.heads, head_dim)
+            heads, head_dim = layer.heads, layer.head_dim
+            width = heads * head_dim  # smaller than hidden when heads were pruned
+            qkv = layer.qkv(x)  # [tokens, 3 * width]
+            q = qkv[:, :width].view(tokens, heads, head_dim)
+            k = qkv[:, width:2 * width].view(tokens, heads, head_dim)
+            v = qkv[:, 2 * width:].view(tokens, heads, head_dim)
             context = packed_attention(q, k, v, cu_seqlens, max_seqlen, 1.0 / math.sqrt(head_dim))
-            attended = add_layer_norm(layer.out(context.reshape(tokens, hidden)), x, *layer.ln1,
+            attended = add_layer_norm(layer.out(context.reshape(tokens, width)), x, *layer.ln1,
                                       x_bias=layer.out_bias)
             inner = layer.ffn_in(attended)
             if layer.activation is not None:
@@ -236,7 +238,7 @@ class BertFastPath(EncoderFastPath):
                     o=attention.output.dense, ln1=attention.output.LayerNorm,
                     ffn_in=layer.intermediate.dense, activation=layer.intermediate.intermediate_act_fn,
                     ffn_out=layer.output.dense, ln2=layer.output.LayerNorm,
-                    heads=attention.self.num_attention_heads)
+                    heads=attention.self.num_attention_heads, head_dim=attention.self.attention_head_size)
 
     def position_ids(self, input_ids):
         return self.model.embeddings.default_position_ids(input_ids)
@@ -258,7 +260,8 @@ class DistilBertFastPath(EncoderFastPath):
         attention = layer.attention
         return dict(q=attention.q_lin, k=attention.k_lin, v=attention.v_lin, o=attention.out_lin,
                     ln1=layer.sa_layer_norm, ffn_in=layer.ffn.lin1, activation=layer.ffn.activation,
-                    ffn_out=layer.ffn.lin2, ln2=layer.output_layer_norm, heads=attention.n_heads)
+                    ffn_out=layer.ffn.lin2, ln2=layer.output_layer_norm, heads=attention.n_heads,
+                    head_dim=attention.dim // attention.n_heads)
 
     def position_ids(self, input_ids):
         return torch.arange(input_ids.shape[1], device=input_ids.device).unsqueeze(0)

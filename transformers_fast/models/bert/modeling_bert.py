@@ -120,11 +120,11 @@ class BertAttention(nn.Module):
         if not heads:
             return
         attn = self.self
-        mask = torch.ones(attn.num_attention_heads, attn.attention_head_size)
+        mask = torch.ones(attn.num_attention_heads, attn.attention_head_size, device="cpu")
         for head in heads:
             head = head - sum(1 for h in self.pruned_heads if h < head)
             mask[head] = 0
-        index = torch.arange(mask.numel())[mask.view(-1).eq(1)]
+        index = torch.arange(mask.numel(), device="cpu")[mask.view(-1).eq(1)]  # cpu: also when built on meta
         attn.query = prune_linear_layer(attn.query, index)
         attn.key = prune_linear_layer(attn.key, index)
         attn.value = prune_linear_layer(attn.value, index)

@@ -76,11 +76,11 @@ class MultiHeadSelfAttention(nn.Module):
         heads = set(heads) - self.pruned_heads
         if not heads:
             return
-        mask = torch.ones(self.n_heads, head_size)
+        mask = torch.ones(self.n_heads, head_size, device="cpu")
         for head in heads:
             head -= sum(1 for h in self.pruned_heads if h < head)
             mask[head] = 0
-        index = torch.arange(mask.numel())[mask.view(-1).eq(1)]
+        index = torch.arange(mask.numel(), device="cpu")[mask.view(-1).eq(1)]  # cpu: also when built on meta
         self.q_lin = prune_linear_layer(self.q_lin, index)
         self.k_lin = prune_linear_layer(self.k_lin, index)
         self.v_lin = prune_linear_layer(self.v_lin, index)
