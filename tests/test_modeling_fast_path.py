@@ -74,6 +74,12 @@ def test_packed_weights_follow_parameter_changes(tmp_path):
         expected = ref(input_ids=ids, attention_mask=mask, token_type_ids=tt)[0]
     assert (after - before).abs().max() > 1e-2
     compare(after, expected, mask)
+    # a parameter replaced by a new one
+    new_weight = torch.nn.Parameter(ref.encoder.layer[0].output.dense.weight.detach() * -1.0)
+    ref.encoder.layer[0].output.dense.weight = new_weight
+    ours.encoder.layer[0].output.dense.weight = torch.nn.Parameter(new_weight.detach().clone())
+    with torch.no_grad():
+        compare(ours(ids, tt, mask)[0], ref(input_ids=ids, attention_mask=mask, token_type_ids=tt)[0], mask)
     # load_state_dict copies new values in place
     state = {k: v * 0.9 for k, v in ref.state_dict().items() if "position_ids" not in k}
     ref.load_state_dict(state, strict=False)
@@ -91,3 +97,14 @@ def test_unpadded_and_all_ones_mask_agree(tmp_path):
         expected = ref(input_ids=ids, token_type_ids=tt)[0]
     compare(a, expected)
     compare(b, expected)
+
+
+def test_inference_mode(tmp_path):
+    ref, ours = load(tmp_path, "bert", "BertModel")
+    ids, mask, tt = inputs("bert")
+    with torch.inference_mode():
+        got = ours(ids, tt, mask)[0]
+        again = ours(ids, tt, mask)[0]
+        expected = ref(input_ids=ids, attention_mask=mask, token_type_ids=tt)[0]
+    compare(got, expected, mask)
+    compare(again, expected, mask)

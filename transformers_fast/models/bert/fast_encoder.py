@@ -43,12 +43,7 @@ class Projection:
         self.bias = None if bias is None else bias.detach().contiguous()
         self.packed = None
         if HAS_PACKED_LINEAR:
-            with torch.device("meta"):
-                linear = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
-            linear.weight = nn.Parameter(self.weight, requires_grad=False)
-            if bias is not None:
-                linear.bias = nn.Parameter(self.bias, requires_grad=False)
-            self.packed = ops.PackedLinear.from_linear(linear, activation="gelu" if gelu else None)
+            self.packed = ops.PackedLinear(self.weight, self.bias, activation="gelu" if gelu else None)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self.packed is not None:
@@ -101,7 +96,8 @@ class EncoderFastPath(FastPath):
     def __init__(self, model: nn.Module):
         self.model = model
         self._layers: Optional[List[LayerWeights]] = None
-        self._signature = None
+        self._watched: list = []
+        self._built_versions = None
         self._forced_reference = False
 
     # ---- what a family provides ----
@@ -117,7 +113,6 @@ class EncoderFastPath(FastPath):
     # ---- bookkeeping ----
     def invalidate(self) -> None:
         self._layers = None
-        self._signature = None
 
     @contextlib.contextmanager
     def reference_path(self, active: bool = True):
@@ -142,14 +137,29 @@ class EncoderFastPath(FastPath):
                 return False
         return True
 
-    def _current_signature(self):
-        return tuple((p.data_ptr(), p._version) for p in self.model.parameters())
+    def _versions(self):
+        try:
+            return [p._version for _, _, p in self._watched]
+        except RuntimeError:  # parameters created under inference_mode have no version counter
+            return None
+
+    def _stale(self) -> bool:
+        """True when a parameter was replaced or modified in place since the packed weights were built."""
+        if self._layers is None:
+            return True
+        for module, name, param in self._watched:
+            if module._parameters.get(name) is not param:
+                return True
+        return self._versions() != self._built_versions
 
     def layers(self) -> List[LayerWeights]:
-        signature = self._current_signature()
-        if self._layers is None or signature != self._signature:
-            self._layers = [self._build_layer(layer) for layer in self.encoder_layers()]
-            self._signature = signature
+        if self._stale():
+            self._watched = [(m, n, p) for m in self.model.modules() for n, p in m._parameters.items()
+                             if p is not None]
+            # Normal tensors even when called under inference_mode, so that their versions can be read.
+            with torch.inference_mode(False), torch.no_grad():
+                self._layers = [self._build_layer(layer) for layer in self.encoder_layers()]
+            self._built_versions = self._versions()
         return self._layers
 
     def _build_layer(self, layer) -> LayerWeights:
