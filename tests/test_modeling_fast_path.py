@@ -108,3 +108,16 @@ def test_inference_mode(tmp_path):
         expected = ref(input_ids=ids, attention_mask=mask, token_type_ids=tt)[0]
     compare(got, expected, mask)
     compare(again, expected, mask)
+
+
+@pytest.mark.parametrize("family,class_name", FAMILIES)
+def test_sequence_without_real_tokens(tmp_path, family, class_name):
+    ref, ours = load(tmp_path, family, class_name)
+    ids, mask, tt = inputs(family, batch=3)
+    mask[1] = 0
+    with torch.no_grad():
+        got = run(ours, family, ids, mask, tt)[0]
+        kwargs = {"token_type_ids": tt} if family == "bert" else {}
+        expected = ref(input_ids=ids, attention_mask=mask, **kwargs)[0]
+    assert got[1].abs().max() == 0  # documented: nothing real to compute
+    compare(got, expected, mask)

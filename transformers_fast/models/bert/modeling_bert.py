@@ -283,7 +283,11 @@ class BertPreTrainedModel(PreTrainedModel):
 
 
 class BertModel(BertPreTrainedModel):
-    """Outputs: last_hidden_state, pooler_output, (hidden_states), (attentions)."""
+    """Outputs: last_hidden_state, pooler_output, (hidden_states), (attentions).
+
+    In eval mode without autograd the padding-free path runs (see fast_encoder.py): real positions equal
+    the reference, padded positions of last_hidden_state / hidden_states are 0 (`model.fast.enabled = False`
+    gives the reference's values there too)."""
 
     embeddings_class = BertEmbeddings
 
