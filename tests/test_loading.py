@@ -118,7 +118,12 @@ def test_corrupt_weights_raise_clear_error(tmp_path, hf_mlm_dir, kind):
         os.remove(tmp_path / "full.bin")
         (tmp_path / "pytorch_model.bin").write_bytes(data[: len(data) // 2])
     elif kind == "garbage":
-        (tmp_path / "pytorch_model.bin").write_bytes(os.urandom(4096))
+        for seed in range(20):
+            noise = torch.randint(0, 256, (4096,), generator=torch.Generator().manual_seed(seed), dtype=torch.uint8)
+            (tmp_path / "pytorch_model.bin").write_bytes(noise.numpy().tobytes())
+            with pytest.raises(OSError, match="corrupt|truncated"):
+                tf.BertForMaskedLM.from_pretrained(tmp_path)
+        return
     else:
         (tmp_path / "model.safetensors").write_bytes(b"")
     with pytest.raises(OSError, match="corrupt|truncated"):

@@ -21,7 +21,7 @@ from torch import nn
 
 from transformers_fast import file_utils
 from transformers_fast.configuration_utils import PretrainedConfig, hub_repo_ids, pop_hub_kwargs
-from transformers_fast.file_utils import (CONFIG_NAME, SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME,
+from transformers_fast.file_utils import (SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME,
                                           WEIGHTS_INDEX_NAME, WEIGHTS_NAME)
 
 logger = logging.getLogger(__name__)
@@ -472,8 +472,9 @@ def _load_torch_pickle(path: str) -> Dict[str, torch.Tensor]:
     except pickle.UnpicklingError as err:
         raise OSError(f"unable to load {path} with torch.load(weights_only=True): it is corrupt or holds "
                       f"objects other than tensors ({err})") from err
-    except (RuntimeError, EOFError, OSError, ValueError) as err:
-        raise OSError(f"unable to read the PyTorch weights file {path}: it is truncated or corrupt ({err})") from err
+    except Exception as err:  # unpickling garbage fails in many ways; all mean the same to the caller
+        raise OSError(f"unable to read the PyTorch weights file {path}: it is truncated or corrupt "
+                      f"({type(err).__name__}: {err})") from err
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):

@@ -7,7 +7,6 @@ mode runs the padding-free fast path of fast_encoder.py on the same parameters.
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 from torch import nn
