@@ -1,0 +1,1 @@
+"""distilbert model family."""

@@ -1,0 +1,1 @@
+"""roberta model family."""
