@@ -341,3 +341,31 @@ def test_shortcut_config_is_shipped_and_offline(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     config = tf.BertConfig.from_pretrained("bert-large-cased", cache_dir=str(tmp_path))
     assert (config.num_hidden_layers, config.hidden_size, config.vocab_size) == (24, 1024, 28996)
+
+
+def test_online_cache_miss_downloads_through_huggingface_hub(tmp_path, hf_mlm_dir, monkeypatch):
+    """Not cached and online: files come from huggingface_hub.hf_hub_download (here a stand-in that serves
+    a local folder), the canonical repo of the shortcut name first, safetensors before .bin."""
+    import huggingface_hub
+    from huggingface_hub.errors import EntryNotFoundError
+
+    ref, path = hf_mlm_dir
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    torch.save(ref.state_dict(), tmp_path / "pytorch_model.bin")
+    calls = []
+
+    def fake_download(repo_id, filename, **kwargs):
+        calls.append((repo_id, filename))
+        if filename != "pytorch_model.bin":
+            raise EntryNotFoundError(f"{filename} not in {repo_id}")
+        return str(tmp_path / filename)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    config = tf.BertConfig.from_pretrained(path)
+    ours = tf.BertForMaskedLM.from_pretrained("bert-base-cased", config=config, cache_dir=str(tmp_path / "cache"))
+    assert calls[0] == ("google-bert/bert-base-cased", "model.safetensors")
+    assert calls[-1] == ("google-bert/bert-base-cased", "pytorch_model.bin")
+    expected, (ids, mask, tt) = hf_outputs(ref)
+    with torch.no_grad():
+        compare(ours(ids, tt, mask)[0], expected.logits, mask)
