@@ -75,6 +75,9 @@ class PreTrainedModel(nn.Module):
       checkpoint_key_renames: extra (pattern, replacement) rules for old/new checkpoint names,
       keys_to_ignore_on_load: patterns of checkpoint keys that are expected not to be used (buffers
       that older libraries saved, e.g. `embeddings.position_ids`).
+    from_pretrained builds the model on the meta device: anything the checkpoint does not provide, including
+    buffers registered with persistent=False, is materialised as zeros and passed to `_init_weights(module)`,
+    which must give it its value (or compute such buffers on the fly in forward).
     """
 
     config_class: type = PretrainedConfig
