@@ -121,3 +121,21 @@ def test_sequence_without_real_tokens(tmp_path, family, class_name):
         expected = ref(input_ids=ids, attention_mask=mask, **kwargs)[0]
     assert got[1].abs().max() == 0  # documented: nothing real to compute
     compare(got, expected, mask)
+
+
+def test_copy_and_pickle(tmp_path):
+    import copy
+    import io
+
+    ref, ours = load(tmp_path, "bert", "BertModel")
+    ids, mask, tt = inputs("bert")
+    with torch.no_grad():
+        before = ours(ids, tt, mask)[0]  # builds packed weights
+        clone = copy.deepcopy(ours)
+        assert clone.fast.model is clone
+        buffer = io.BytesIO()
+        torch.save(ours, buffer)
+        buffer.seek(0)
+        unpickled = torch.load(buffer, weights_only=False)
+        for model in (clone, unpickled):
+            compare(model(ids, tt, mask)[0], before)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 from typing import List, NamedTuple, Optional
 
 import torch
@@ -98,7 +99,7 @@ class EncoderFastPath(FastPath):
         self._layers: Optional[List[LayerWeights]] = None
         self._watched: list = []
         self._built_versions = None
-        self._forced_reference = False
+        self._forced = threading.local()  # per thread: concurrent callers do not see each other's choice
 
     # ---- what a family provides ----
     def layer_parts(self, layer: nn.Module) -> dict:
@@ -111,6 +112,14 @@ class EncoderFastPath(FastPath):
         raise NotImplementedError
 
     # ---- bookkeeping ----
+    def __getstate__(self):
+        # Copies and pickles carry no packed weights (they are derived) and no thread-local state.
+        return {"model": self.model, "enabled": self.enabled}
+
+    def __setstate__(self, state):
+        self.__init__(state["model"])
+        self.enabled = state["enabled"]
+
     def invalidate(self) -> None:
         self._layers = None
 
@@ -118,16 +127,18 @@ class EncoderFastPath(FastPath):
     def reference_path(self, active: bool = True):
         """Runs the model on the reference path inside the block (heads computing a loss use it, since a
         loss may read padded positions)."""
-        previous = self._forced_reference
-        self._forced_reference = previous or active
+        previous = getattr(self._forced, "on", False)
+        self._forced.on = previous or active
         try:
             yield
         finally:
-            self._forced_reference = previous
+            self._forced.on = previous
 
     def usable(self, input_ids, attention_mask, head_mask, output_attentions) -> bool:
         model = self.model
-        if not self.enabled or self._forced_reference or model.training or head_mask is not None or output_attentions:
+        if not self.enabled or getattr(self._forced, "on", False) or model.training:
+            return False
+        if head_mask is not None or output_attentions:
             return False
         if torch.is_grad_enabled() and any(p.requires_grad for p in model.parameters()):
             return False
