@@ -1,0 +1,371 @@
+"""from_pretrained / save_pretrained / configs: name mapping, hub cache, errors by name, round trips with
+transformers."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import pytest
+import torch
+
+import transformers_fast as tf
+from modeling_helpers import compare, hf_model, inputs, quiet_transformers
+
+
+@pytest.fixture(scope="module")
+def hf_mlm_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("hf_bert_mlm")
+    model = hf_model("bert", "BertForMaskedLM")
+    model.save_pretrained(path)
+    return model, path
+
+
+def hf_outputs(model, family="bert"):
+    ids, mask, tt = inputs(family)
+    kwargs = {"token_type_ids": tt} if tt is not None else {}
+    with torch.no_grad():
+        return model(input_ids=ids, attention_mask=mask, **kwargs), (ids, mask, tt)
+
+
+# ---- checkpoint names ---------------------------------------------------------------------------------------
+
+
+def test_head_checkpoint_into_base_model_strips_prefix(hf_mlm_dir, caplog):
+    import transformers
+
+    ref_full, path = hf_mlm_dir
+    ours, info = tf.BertModel.from_pretrained(path, output_loading_info=True)
+    ids, mask, tt = inputs("bert")
+    with torch.no_grad():
+        expected = ref_full.bert(input_ids=ids, attention_mask=mask, token_type_ids=tt).last_hidden_state
+        got = ours(ids, tt, mask)[0]
+    compare(got, expected, mask)
+    assert all(k.startswith("pooler.") for k in info["missing_keys"]) and info["missing_keys"]
+    assert any(k.startswith("cls.predictions") for k in info["unexpected_keys"])
+    assert transformers  # the reference is importable
+
+
+def test_base_checkpoint_into_head_model_adds_prefix(tmp_path, caplog):
+    base = hf_model("bert", "BertModel")
+    base.save_pretrained(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="transformers_fast.modeling_utils"):
+        ours, info = tf.BertForSequenceClassification.from_pretrained(tmp_path, output_loading_info=True)
+    assert sorted(info["missing_keys"]) == ["classifier.bias", "classifier.weight"]
+    assert info["unexpected_keys"] == []
+    assert "classifier.weight" in caplog.text  # missing keys are warned and listed
+    ids, mask, tt = inputs("bert")
+    with torch.no_grad():
+        compare(ours.bert(ids, tt, mask)[0], base(input_ids=ids, attention_mask=mask, token_type_ids=tt)[0], mask)
+    # the new classifier is initialised like the reference does (normal(0, 0.02), zero bias), not left empty
+    assert ours.classifier.bias.abs().max() == 0
+    assert 0.005 < ours.classifier.weight.std().item() < 0.05
+
+
+def test_tf_era_gamma_beta_names_and_old_buffers(tmp_path, hf_mlm_dir):
+    ref, path = hf_mlm_dir
+    state = {}
+    for key, value in ref.state_dict().items():
+        key = key.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta")
+        state[key] = value.clone()
+    state["bert.embeddings.position_ids"] = torch.arange(64)[None]  # saved by transformers 4.x
+    assert any(k.endswith("gamma") for k in state)
+    torch.save(state, tmp_path / "pytorch_model.bin")
+    (tmp_path / "config.json").write_text((path / "config.json").read_text())
+    ours, info = tf.BertForMaskedLM.from_pretrained(tmp_path, output_loading_info=True)
+    # transformers saves a masked-LM model without the pooler, which this head does not use
+    assert all(k.startswith("bert.pooler.") for k in info["missing_keys"]) and info["unexpected_keys"] == []
+    expected, (ids, mask, tt) = hf_outputs(ref)
+    with torch.no_grad():
+        compare(ours(ids, tt, mask)[0], expected.logits, mask)
+
+
+def test_unexpected_keys_listed(tmp_path, hf_mlm_dir, caplog):
+    ref, path = hf_mlm_dir
+    state = dict(ref.state_dict())
+    state["bert.encoder.layer.7.extra.weight"] = torch.zeros(3)
+    torch.save(state, tmp_path / "pytorch_model.bin")
+    (tmp_path / "config.json").write_text((path / "config.json").read_text())
+    with caplog.at_level(logging.WARNING, logger="transformers_fast.modeling_utils"):
+        _, info = tf.BertForMaskedLM.from_pretrained(tmp_path, output_loading_info=True)
+    assert info["unexpected_keys"] == ["bert.encoder.layer.7.extra.weight"]
+    assert "bert.encoder.layer.7.extra.weight" in caplog.text
+
+
+def test_shape_mismatch_names_key_and_shapes(tmp_path, hf_mlm_dir):
+    ref, path = hf_mlm_dir
+    state = dict(ref.state_dict())
+    state["bert.encoder.layer.1.intermediate.dense.weight"] = torch.zeros(40, 32)
+    torch.save(state, tmp_path / "pytorch_model.bin")
+    (tmp_path / "config.json").write_text((path / "config.json").read_text())
+    with pytest.raises(ValueError) as err:
+        tf.BertForMaskedLM.from_pretrained(tmp_path)
+    message = str(err.value)
+    assert "bert.encoder.layer.1.intermediate.dense.weight" in message
+    assert "(40, 32)" in message and "(37, 32)" in message
+
+
+@pytest.mark.parametrize("kind", ["truncated_safetensors", "truncated_bin", "garbage", "empty"])
+def test_corrupt_weights_raise_clear_error(tmp_path, hf_mlm_dir, kind):
+    ref, path = hf_mlm_dir
+    (tmp_path / "config.json").write_text((path / "config.json").read_text())
+    if kind == "truncated_safetensors":
+        data = (path / "model.safetensors").read_bytes()
+        (tmp_path / "model.safetensors").write_bytes(data[: len(data) // 2])
+    elif kind == "truncated_bin":
+        torch.save(ref.state_dict(), tmp_path / "full.bin")
+        data = (tmp_path / "full.bin").read_bytes()
+        os.remove(tmp_path / "full.bin")
+        (tmp_path / "pytorch_model.bin").write_bytes(data[: len(data) // 2])
+    elif kind == "garbage":
+        for seed in range(20):
+            noise = torch.randint(0, 256, (4096,), generator=torch.Generator().manual_seed(seed), dtype=torch.uint8)
+            (tmp_path / "pytorch_model.bin").write_bytes(noise.numpy().tobytes())
+            with pytest.raises(OSError, match="corrupt|truncated"):
+                tf.BertForMaskedLM.from_pretrained(tmp_path)
+        return
+    else:
+        (tmp_path / "model.safetensors").write_bytes(b"")
+    with pytest.raises(OSError, match="corrupt|truncated"):
+        tf.BertForMaskedLM.from_pretrained(tmp_path)
+
+
+class NotATensor:
+    def __reduce__(self):
+        return (os.getcwd, ())
+
+
+def test_pickles_load_weights_only(tmp_path, hf_mlm_dir):
+    _, path = hf_mlm_dir
+    (tmp_path / "config.json").write_text((path / "config.json").read_text())
+    torch.save({"bert.pooler.dense.weight": NotATensor()}, tmp_path / "pytorch_model.bin")
+    with pytest.raises(OSError, match="weights_only"):
+        tf.BertForMaskedLM.from_pretrained(tmp_path)
+
+
+def test_missing_folder_and_missing_weights(tmp_path, hf_mlm_dir):
+    _, path = hf_mlm_dir
+    with pytest.raises(OSError, match="not a folder"):
+        tf.BertModel.from_pretrained(str(tmp_path / "nope" / "x"))
+    (tmp_path / "config.json").write_text((path / "config.json").read_text())
+    with pytest.raises(OSError, match="no model.safetensors or pytorch_model.bin"):
+        tf.BertModel.from_pretrained(tmp_path)
+
+
+def test_half_precision_checkpoint_loads_as_float32(tmp_path, hf_mlm_dir):
+    ref, path = hf_mlm_dir
+    from safetensors.torch import save_file
+
+    save_file({k: v.half() for k, v in ref.state_dict().items() if "decoder" not in k},
+              str(tmp_path / "model.safetensors"), metadata={"format": "pt"})
+    (tmp_path / "config.json").write_text((path / "config.json").read_text())
+    ours = tf.BertForMaskedLM.from_pretrained(tmp_path)
+    assert all(p.dtype == torch.float32 for p in ours.parameters())
+    assert torch.equal(ours.bert.embeddings.word_embeddings.weight, ref.bert.embeddings.word_embeddings.weight.half().float())
+
+
+def test_sharded_safetensors(tmp_path, hf_mlm_dir):
+    ref, path = hf_mlm_dir
+    from safetensors.torch import save_file
+
+    state = {k: v.clone() for k, v in ref.state_dict().items() if "decoder" not in k}
+    keys = sorted(state)
+    shards = {"model-00001-of-00002.safetensors": keys[: len(keys) // 2],
+              "model-00002-of-00002.safetensors": keys[len(keys) // 2:]}
+    for name, shard_keys in shards.items():
+        save_file({k: state[k] for k in shard_keys}, str(tmp_path / name), metadata={"format": "pt"})
+    index = {"weight_map": {k: name for name, ks in shards.items() for k in ks}}
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps(index))
+    (tmp_path / "config.json").write_text((path / "config.json").read_text())
+    ours = tf.BertForMaskedLM.from_pretrained(tmp_path)
+    expected, (ids, mask, tt) = hf_outputs(ref)
+    with torch.no_grad():
+        compare(ours(ids, tt, mask)[0], expected.logits, mask)
+
+
+# ---- hub cache ------------------------------------------------------------------------------------------
+
+
+def fake_hub_cache(cache_dir, repo_id, files):
+    """The folder layout huggingface_hub keeps its cache in: models--org--name/{refs/main,snapshots/<sha>/}."""
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    repo = cache_dir / ("models--" + repo_id.replace("/", "--"))
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(sha)
+    snapshot = repo / "snapshots" / sha
+    snapshot.mkdir(parents=True)
+    for name, source in files.items():
+        (snapshot / name).write_bytes(source.read_bytes())
+    return snapshot
+
+
+@pytest.mark.parametrize("cached_as", ["google-bert/bert-base-uncased", "bert-base-uncased"])
+def test_shortcut_name_resolves_through_offline_hub_cache(tmp_path, hf_mlm_dir, monkeypatch, cached_as):
+    ref, path = hf_mlm_dir
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    fake_hub_cache(tmp_path, cached_as, {"model.safetensors": path / "model.safetensors"})
+    config = tf.BertConfig.from_pretrained(path)  # the tiny config; the shipped one is bert-base
+    ours = tf.BertForMaskedLM.from_pretrained("bert-base-uncased", config=config, cache_dir=str(tmp_path))
+    expected, (ids, mask, tt) = hf_outputs(ref)
+    with torch.no_grad():
+        compare(ours(ids, tt, mask)[0], expected.logits, mask)
+
+
+def test_repo_id_resolves_through_offline_hub_cache(tmp_path, hf_mlm_dir, monkeypatch):
+    ref, path = hf_mlm_dir
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    fake_hub_cache(tmp_path, "someone/tiny-bert", {"config.json": path / "config.json",
+                                                    "model.safetensors": path / "model.safetensors"})
+    ours = tf.BertForMaskedLM.from_pretrained("someone/tiny-bert", cache_dir=str(tmp_path))
+    assert ours.config.hidden_size == 32
+
+
+def test_offline_and_not_cached_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(OSError, match="not in the Hugging Face cache"):
+        tf.BertModel.from_pretrained("bert-base-uncased", cache_dir=str(tmp_path))
+    with pytest.raises(OSError, match="not in the Hugging Face cache"):
+        tf.BertModel.from_pretrained("someone/absent-model", cache_dir=str(tmp_path))
+
+
+# ---- saving -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family,class_name", [("bert", "BertForMaskedLM"), ("bert", "BertForPreTraining"),
+                                               ("roberta", "RobertaForMaskedLM"),
+                                               ("distilbert", "DistilBertForMaskedLM"),
+                                               ("bert", "BertForSequenceClassification")])
+@pytest.mark.parametrize("safe", [True, False], ids=["safetensors", "bin"])
+def test_save_pretrained_loads_in_transformers_and_here(tmp_path, family, class_name, safe):
+    import transformers
+
+    quiet_transformers()
+    src = tmp_path / "src"
+    hf_model(family, class_name).save_pretrained(src)
+    ours = getattr(tf, class_name).from_pretrained(src)
+    out = tmp_path / "out"
+    ours.save_pretrained(out, safe_serialization=safe)
+    assert (out / ("model.safetensors" if safe else "pytorch_model.bin")).exists()
+    theirs = getattr(transformers, class_name).from_pretrained(out, attn_implementation="eager").eval()
+    again = getattr(tf, class_name).from_pretrained(out)
+    ids, mask, tt = inputs(family)
+    tt = tt if family == "bert" else None
+    with torch.no_grad():
+        kwargs = {"token_type_ids": tt} if tt is not None else {}
+        expected = theirs(input_ids=ids, attention_mask=mask, **kwargs)
+        got = ours(ids, attention_mask=mask, **kwargs)
+        compare(got, tuple(expected[k] for k in got.keys()), mask)
+        compare(again(ids, attention_mask=mask, **kwargs), got, mask)
+    if class_name.endswith("MaskedLM") or class_name.endswith("PreTraining"):
+        out_emb = again.get_output_embeddings().weight
+        assert out_emb is again.get_input_embeddings().weight  # tied again after loading
+        if safe:
+            from safetensors import safe_open
+
+            with safe_open(str(out / "model.safetensors"), "pt") as f:
+                names = list(f.keys())
+            assert not any(n.endswith("decoder.weight") or n == "vocab_projector.weight" for n in names)
+
+
+def test_from_transformers_shares_parameters():
+    ref = hf_model("bert", "BertForSequenceClassification")
+    ours = tf.BertForSequenceClassification.from_transformers(ref)
+    assert ours.bert.embeddings.word_embeddings.weight.data_ptr() == ref.bert.embeddings.word_embeddings.weight.data_ptr()
+    ours.eval()
+    expected, (ids, mask, tt) = hf_outputs(ref)
+    with torch.no_grad():
+        compare(ours(ids, tt, mask).logits, expected.logits)
+
+
+def test_resize_token_embeddings_keeps_rows_and_ties(hf_mlm_dir):
+    _, path = hf_mlm_dir
+    model = tf.BertForMaskedLM.from_pretrained(path)
+    old = model.get_input_embeddings().weight.detach().clone()
+    model.resize_token_embeddings(120)
+    assert model.config.vocab_size == 120
+    assert torch.equal(model.get_input_embeddings().weight[:99], old)
+    assert model.get_output_embeddings().weight is model.get_input_embeddings().weight
+    assert model.cls.predictions.bias.shape == (120,)
+    ids, mask, tt = inputs("bert")
+    ids[0, 1] = 110
+    with torch.no_grad():
+        assert model(ids, tt, mask)[0].shape == (3, 9, 120)
+
+
+# ---- configs ------------------------------------------------------------------------------------------------
+
+
+def test_config_from_transformers_json_and_unknown_fields(hf_mlm_dir):
+    _, path = hf_mlm_dir
+    config = tf.BertConfig.from_pretrained(path)
+    raw = json.loads((path / "config.json").read_text())
+    assert config.num_labels == len(raw["id2label"]) == 3
+    assert config.hidden_size == raw["hidden_size"] and config.vocab_size == raw["vocab_size"]
+    config = tf.BertConfig.from_dict(dict(raw, my_field=[1, 2]))
+    assert config.my_field == [1, 2]
+    assert tf.BertConfig.from_dict(config.to_dict()) == config
+
+
+def test_config_overrides_and_unused_kwargs(hf_mlm_dir):
+    _, path = hf_mlm_dir
+    config, unused = tf.BertConfig.from_pretrained(path, output_attentions=True, foo=3, return_unused_kwargs=True)
+    assert config.output_attentions is True and unused == {"foo": 3}
+    model = tf.BertModel.from_pretrained(path, output_hidden_states=True)
+    assert model.config.output_hidden_states is True
+    ids, mask, tt = inputs("bert")
+    with torch.no_grad():
+        assert len(model(ids, tt, mask)) == 3
+
+
+def test_config_1_2_0_style_constructor(tmp_path):
+    config = tf.BertConfig(1000, hidden_size=64, num_attention_heads=4)
+    assert config.vocab_size == 1000
+    config.save_pretrained(tmp_path)
+    again = tf.BertConfig(str(tmp_path / "config.json"))
+    assert again.vocab_size == 1000 and again.hidden_size == 64
+    assert tf.DistilBertConfig(dim=64, n_heads=4).hidden_size == 64
+
+
+@pytest.mark.parametrize("field,value", [("hidden_size", 30), ("num_attention_heads", 0), ("vocab_size", -5),
+                                         ("hidden_dropout_prob", 1.5), ("hidden_act", "nope"),
+                                         ("num_hidden_layers", 2.5), ("layer_norm_eps", 0),
+                                         ("position_embedding_type", "relative_key")])
+def test_invalid_config_values(field, value):
+    kwargs = {"hidden_size": 32, "num_attention_heads": 4}
+    kwargs[field] = value
+    with pytest.raises(ValueError, match=field):
+        tf.BertConfig(**kwargs)
+
+
+def test_shortcut_config_is_shipped_and_offline(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    config = tf.BertConfig.from_pretrained("bert-large-cased", cache_dir=str(tmp_path))
+    assert (config.num_hidden_layers, config.hidden_size, config.vocab_size) == (24, 1024, 28996)
+
+
+def test_online_cache_miss_downloads_through_huggingface_hub(tmp_path, hf_mlm_dir, monkeypatch):
+    """Not cached and online: files come from huggingface_hub.hf_hub_download (here a stand-in that serves
+    a local folder), the canonical repo of the shortcut name first, safetensors before .bin."""
+    import huggingface_hub
+    from huggingface_hub.errors import EntryNotFoundError
+
+    ref, path = hf_mlm_dir
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    torch.save(ref.state_dict(), tmp_path / "pytorch_model.bin")
+    calls = []
+
+    def fake_download(repo_id, filename, **kwargs):
+        calls.append((repo_id, filename))
+        if filename != "pytorch_model.bin":
+            raise EntryNotFoundError(f"{filename} not in {repo_id}")
+        return str(tmp_path / filename)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    config = tf.BertConfig.from_pretrained(path)
+    ours = tf.BertForMaskedLM.from_pretrained("bert-base-cased", config=config, cache_dir=str(tmp_path / "cache"))
+    assert calls[0] == ("google-bert/bert-base-cased", "model.safetensors")
+    assert calls[-1] == ("google-bert/bert-base-cased", "pytorch_model.bin")
+    expected, (ids, mask, tt) = hf_outputs(ref)
+    with torch.no_grad():
+        compare(ours(ids, tt, mask)[0], expected.logits, mask)

@@ -1,0 +1,78 @@
+"""Bad input gives a clear Python exception naming the argument, for every family."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import transformers_fast as tf
+
+CONFIGS = {
+    "bert": lambda: tf.BertModel(tf.BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1,
+                                               num_attention_heads=2, intermediate_size=20,
+                                               max_position_embeddings=12, type_vocab_size=2)),
+    "roberta": lambda: tf.RobertaModel(tf.RobertaConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1,
+                                                        num_attention_heads=2, intermediate_size=20,
+                                                        max_position_embeddings=14, type_vocab_size=1)),
+    "distilbert": lambda: tf.DistilBertModel(tf.DistilBertConfig(vocab_size=50, dim=16, n_layers=1, n_heads=2,
+                                                                 hidden_dim=20, max_position_embeddings=12)),
+}
+
+
+@pytest.fixture(params=list(CONFIGS), scope="module")
+def model(request):
+    return request.param, CONFIGS[request.param]().eval()
+
+
+def ids(batch=2, seq=5):
+    return torch.randint(3, 50, (batch, seq))
+
+
+@pytest.mark.parametrize("training", [False, True], ids=["eval", "train"])
+def test_bad_ids(model, training):
+    family, m = model
+    m.train(training)
+    bad = ids()
+    bad[1, 2] = 50
+    with pytest.raises(ValueError, match=r"input_ids .*50.*vocab"):
+        m(bad)
+    bad[1, 2] = -3
+    with pytest.raises(ValueError, match=r"input_ids .*-3"):
+        m(bad)
+    with pytest.raises(TypeError, match="input_ids .*integer"):
+        m(ids().float())
+    with pytest.raises(TypeError, match="input_ids"):
+        m([[1, 2, 3]])
+    with pytest.raises(ValueError, match="at most 12"):
+        m(ids(seq=13))
+    with pytest.raises(ValueError, match="attention_mask .*shape"):
+        m(ids(), attention_mask=torch.ones(2, 4))
+    with pytest.raises(ValueError, match="input_ids must have shape"):
+        m(ids()[0])
+    m.eval()
+
+
+def test_bad_token_types_and_positions():
+    m = CONFIGS["bert"]().eval()
+    types = torch.zeros(2, 5, dtype=torch.long)
+    types[0, 1] = 2
+    with pytest.raises(ValueError, match="token_type_ids .*type_vocab_size"):
+        m(ids(), token_type_ids=types)
+    with pytest.raises(ValueError, match="token_type_ids has shape"):
+        m(ids(), token_type_ids=torch.zeros(2, 4, dtype=torch.long))
+    with pytest.raises(ValueError, match="position_ids .*12"):
+        m(ids(), position_ids=torch.arange(8, 13).expand(2, 5))
+    with pytest.raises(ValueError, match="head_mask"):
+        m(ids(), head_mask=torch.ones(3))
+
+
+def test_bad_multiple_choice_and_config():
+    config = tf.BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                           intermediate_size=20)
+    m = tf.BertForMultipleChoice(config).eval()
+    with pytest.raises(ValueError, match="num_choices"):
+        m(ids())
+    with pytest.raises(TypeError, match="PretrainedConfig"):
+        tf.BertModel({"vocab_size": 3})
+    with pytest.raises(ValueError, match="num_labels"):
+        tf.DistilBertForQuestionAnswering(tf.DistilBertConfig(vocab_size=50, dim=16, n_layers=1, n_heads=2,
+                                                              hidden_dim=20, num_labels=3))

@@ -1,0 +1,141 @@
+"""The padding-free inference path: when it runs, what it returns at padded positions, and that its
+derived (packed) weights follow the parameters."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import transformers_fast as tf
+from modeling_helpers import compare, hf_model, inputs
+
+FAMILIES = [("bert", "BertModel"), ("roberta", "RobertaModel"), ("distilbert", "DistilBertModel")]
+
+
+def load(tmp_path, family, class_name):
+    ref = hf_model(family, class_name)
+    ref.save_pretrained(tmp_path)
+    return ref, getattr(tf, class_name).from_pretrained(tmp_path)
+
+
+def run(model, family, ids, mask, tt, **kw):
+    if family == "bert":
+        kw["token_type_ids"] = tt
+    return model(ids, attention_mask=mask, **kw)
+
+
+@pytest.mark.parametrize("family,class_name", FAMILIES)
+def test_padded_positions_are_zero_and_real_ones_match(tmp_path, family, class_name):
+    ref, ours = load(tmp_path, family, class_name)
+    ids, mask, tt = inputs(family, batch=4, seq=11)
+    mask[3, :] = 0  # a sequence with no real token at all
+    mask[3, 0] = 1
+    with torch.no_grad():
+        fast = run(ours, family, ids, mask, tt, output_hidden_states=True)
+        ours.fast.enabled = False
+        plain = run(ours, family, ids, mask, tt, output_hidden_states=True)
+        ours.fast.enabled = True
+        kwargs = {"token_type_ids": tt} if family == "bert" else {}
+        expected = ref(input_ids=ids, attention_mask=mask, output_hidden_states=True, **kwargs)
+    padded = mask == 0
+    for hidden in (fast.last_hidden_state,) + fast.hidden_states:
+        assert hidden[padded].abs().max() == 0  # documented: zeros at padded positions
+    compare(fast.last_hidden_state, expected.last_hidden_state, mask)
+    compare(fast.hidden_states, expected.hidden_states, mask)
+    compare(plain.last_hidden_state, expected.last_hidden_state)  # reference path: every position
+    assert plain.last_hidden_state[padded].abs().max() > 0
+
+
+@pytest.mark.parametrize("family,class_name", FAMILIES)
+def test_fast_path_only_for_inference(tmp_path, family, class_name):
+    _, ours = load(tmp_path, family, class_name)
+    ids, mask, tt = inputs(family)
+    with torch.no_grad():
+        assert ours.fast.usable(ids, mask, None, False)
+        assert not ours.fast.usable(ids, mask, torch.ones(4), False)
+        assert not ours.fast.usable(ids, mask, None, True)
+        assert not ours.fast.usable(ids, mask.float() * 0.5, None, False)  # soft masks: reference path
+    assert not ours.fast.usable(ids, mask, None, False)  # grad enabled and parameters require grad
+    ours.train()
+    with torch.no_grad():
+        assert not ours.fast.usable(ids, mask, None, False)
+    out = run(ours.eval(), family, ids, mask, tt)[0]
+    assert out.requires_grad  # eval without no_grad keeps autograd, like the reference
+
+
+def test_packed_weights_follow_parameter_changes(tmp_path):
+    ref, ours = load(tmp_path, "bert", "BertModel")
+    ids, mask, tt = inputs("bert")
+    with torch.no_grad():
+        before = ours(ids, tt, mask)[0]
+        for model in (ours, ref):  # in-place edit of a weight
+            model.encoder.layer[1].intermediate.dense.weight.mul_(1.5)
+            model.encoder.layer[0].attention.self.key.bias.add_(0.3)
+        after = ours(ids, tt, mask)[0]
+        expected = ref(input_ids=ids, attention_mask=mask, token_type_ids=tt)[0]
+    assert (after - before).abs().max() > 1e-2
+    compare(after, expected, mask)
+    # a parameter replaced by a new one
+    new_weight = torch.nn.Parameter(ref.encoder.layer[0].output.dense.weight.detach() * -1.0)
+    ref.encoder.layer[0].output.dense.weight = new_weight
+    ours.encoder.layer[0].output.dense.weight = torch.nn.Parameter(new_weight.detach().clone())
+    with torch.no_grad():
+        compare(ours(ids, tt, mask)[0], ref(input_ids=ids, attention_mask=mask, token_type_ids=tt)[0], mask)
+    # load_state_dict copies new values in place
+    state = {k: v * 0.9 for k, v in ref.state_dict().items() if "position_ids" not in k}
+    ref.load_state_dict(state, strict=False)
+    ours.load_state_dict({k: v for k, v in state.items() if k in ours.state_dict()})
+    with torch.no_grad():
+        compare(ours(ids, tt, mask)[0], ref(input_ids=ids, attention_mask=mask, token_type_ids=tt)[0], mask)
+
+
+def test_unpadded_and_all_ones_mask_agree(tmp_path):
+    ref, ours = load(tmp_path, "bert", "BertModel")
+    ids, mask, tt = inputs("bert", padded=False)
+    with torch.no_grad():
+        a = ours(ids, tt)[0]
+        b = ours(ids, tt, torch.ones_like(ids))[0]
+        expected = ref(input_ids=ids, token_type_ids=tt)[0]
+    compare(a, expected)
+    compare(b, expected)
+
+
+def test_inference_mode(tmp_path):
+    ref, ours = load(tmp_path, "bert", "BertModel")
+    ids, mask, tt = inputs("bert")
+    with torch.inference_mode():
+        got = ours(ids, tt, mask)[0]
+        again = ours(ids, tt, mask)[0]
+        expected = ref(input_ids=ids, attention_mask=mask, token_type_ids=tt)[0]
+    compare(got, expected, mask)
+    compare(again, expected, mask)
+
+
+@pytest.mark.parametrize("family,class_name", FAMILIES)
+def test_sequence_without_real_tokens(tmp_path, family, class_name):
+    ref, ours = load(tmp_path, family, class_name)
+    ids, mask, tt = inputs(family, batch=3)
+    mask[1] = 0
+    with torch.no_grad():
+        got = run(ours, family, ids, mask, tt)[0]
+        kwargs = {"token_type_ids": tt} if family == "bert" else {}
+        expected = ref(input_ids=ids, attention_mask=mask, **kwargs)[0]
+    assert got[1].abs().max() == 0  # documented: nothing real to compute
+    compare(got, expected, mask)
+
+
+def test_copy_and_pickle(tmp_path):
+    import copy
+    import io
+
+    ref, ours = load(tmp_path, "bert", "BertModel")
+    ids, mask, tt = inputs("bert")
+    with torch.no_grad():
+        before = ours(ids, tt, mask)[0]  # builds packed weights
+        clone = copy.deepcopy(ours)
+        assert clone.fast.model is clone
+        buffer = io.BytesIO()
+        torch.save(ours, buffer)
+        buffer.seek(0)
+        unpickled = torch.load(buffer, weights_only=False)
+        for model in (clone, unpickled):
+            compare(model(ids, tt, mask)[0], before)

@@ -1,0 +1,215 @@
+"""PretrainedConfig: the configuration base class of pytorch-transformers 1.2.0, reading today's config.json too.
+
+Fields a class does not know are kept as attributes (as the reference does), so a config written by
+`transformers` round-trips; values a model cannot be built with raise ValueError naming the field.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+from typing import Any, Dict, Optional, Tuple
+
+from transformers_fast import file_utils
+from transformers_fast.file_utils import CONFIG_NAME
+
+logger = logging.getLogger(__name__)
+
+# Written by `transformers` or by us for it; not configuration the model reads.
+_BOOKKEEPING_FIELDS = ("transformers_version", "_name_or_path", "_commit_hash", "_attn_implementation_autoset")
+
+
+class PretrainedConfig:
+    """Base class of every model configuration.
+
+    Class attributes: `model_type` (as in transformers' config.json), `pretrained_config_archive_map`
+    (1.2.0 shortcut name -> Hugging Face hub repository), `attribute_map` (alias -> field, e.g.
+    DistilBERT's hidden_size -> dim).
+    """
+
+    model_type: str = ""
+    pretrained_config_archive_map: Dict[str, str] = {}
+    attribute_map: Dict[str, str] = {}
+
+    def __init__(self, **kwargs: Any):
+        self.finetuning_task = kwargs.pop("finetuning_task", None)
+        id2label = kwargs.pop("id2label", None)
+        label2id = kwargs.pop("label2id", None)
+        num_labels = kwargs.pop("num_labels", None)
+        if num_labels is None:
+            num_labels = len(id2label) if id2label else 2
+        self.num_labels = num_labels
+        if id2label is not None:
+            self.id2label = {int(k): v for k, v in id2label.items()}
+        if label2id is not None:
+            self.label2id = {k: int(v) for k, v in label2id.items()}
+        self.output_attentions = kwargs.pop("output_attentions", False)
+        self.output_hidden_states = kwargs.pop("output_hidden_states", False)
+        self.torchscript = kwargs.pop("torchscript", False)
+        pruned_heads = kwargs.pop("pruned_heads", None) or {}
+        self.pruned_heads = {int(layer): sorted(set(heads)) for layer, heads in pruned_heads.items()}
+        for field in _BOOKKEEPING_FIELDS:
+            kwargs.pop(field, None)
+        kwargs.pop("model_type", None)
+        for key, value in kwargs.items():  # unknown fields are kept, like the reference
+            setattr(self, key, value)
+        check_int("num_labels", self.num_labels)
+        for name in ("output_attentions", "output_hidden_states", "torchscript"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        key = type(self).attribute_map.get(key, key)
+        super().__setattr__(key, value)
+
+    def __getattr__(self, key: str) -> Any:
+        # Only reached when normal lookup fails: resolve aliases (hidden_size -> dim).
+        alias = type(self).attribute_map.get(key)
+        if alias is not None:
+            return getattr(self, alias)
+        raise AttributeError(f"{type(self).__name__} has no attribute {key!r}")
+
+    # ---- loading ----------------------------------------------------------------------------------------
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs: Any):
+        """Config from a shortcut name (shipped with the package), a folder with config.json, a JSON file,
+        or a Hugging Face hub repository id. Keyword arguments naming config attributes override them;
+        with return_unused_kwargs=True the others come back as a dict."""
+        return_unused_kwargs = kwargs.pop("return_unused_kwargs", False)
+        hub_kwargs = pop_hub_kwargs(kwargs)
+        config_file = cls.resolve_config_file(pretrained_model_name_or_path, **hub_kwargs)
+        config = cls.from_json_file(config_file)
+        unused = {}
+        for key, value in kwargs.items():
+            if hasattr(config, key):
+                setattr(config, key, value)
+            else:
+                unused[key] = value
+        config.validate()
+        logger.info("loaded configuration %s from %s", cls.__name__, config_file)
+        return (config, unused) if return_unused_kwargs else config
+
+    @classmethod
+    def resolve_config_file(cls, name_or_path, **hub_kwargs: Any) -> str:
+        name_or_path = os.fspath(name_or_path)
+        if os.path.isdir(name_or_path):
+            path = os.path.join(name_or_path, CONFIG_NAME)
+            if not os.path.isfile(path):
+                raise OSError(f"no {CONFIG_NAME} in the folder {name_or_path!r}")
+            return path
+        if os.path.isfile(name_or_path):
+            return name_or_path
+        if name_or_path in cls.pretrained_config_archive_map:
+            packaged = file_utils.packaged_config_path(name_or_path)
+            if packaged is not None:
+                return packaged
+        repo_ids = hub_repo_ids(cls.pretrained_config_archive_map, name_or_path)
+        if repo_ids is None:
+            raise OSError(
+                f"{name_or_path!r} is not a folder, a file, a shortcut name of {cls.__name__} "
+                f"({', '.join(cls.pretrained_config_archive_map) or 'none'}) or a hub repository id")
+        path = file_utils.hub_file(repo_ids, CONFIG_NAME, **hub_kwargs)
+        if path is None:
+            raise OSError(f"the hub repository {repo_ids[0]!r} has no {CONFIG_NAME}")
+        return path
+
+    @classmethod
+    def from_dict(cls, config_dict: Dict[str, Any]):
+        """Config from a dict such as a parsed config.json (1.2.0 or transformers format)."""
+        if not isinstance(config_dict, dict):
+            raise TypeError(f"config_dict must be a dict, got {type(config_dict).__name__}")
+        config = cls(**cls._normalize_dict(dict(config_dict)))
+        config.validate()
+        return config
+
+    @classmethod
+    def _normalize_dict(cls, config_dict: Dict[str, Any]) -> Dict[str, Any]:
+        """Hook for subclasses whose constructor names differ from the JSON field names."""
+        return config_dict
+
+    @classmethod
+    def from_json_file(cls, json_file):
+        try:
+            with open(json_file, "r", encoding="utf-8") as reader:
+                config_dict = json.load(reader)
+        except json.JSONDecodeError as err:
+            raise OSError(f"{json_file} is not valid JSON: {err}") from err
+        if not isinstance(config_dict, dict):
+            raise OSError(f"{json_file} does not hold a JSON object")
+        return cls.from_dict(config_dict)
+
+    def validate(self) -> None:
+        """Raises ValueError for values the model cannot be built with; subclasses extend it."""
+
+    # ---- saving -----------------------------------------------------------------------------------------
+
+    def to_dict(self) -> Dict[str, Any]:
+        output = copy.deepcopy(self.__dict__)
+        # transformers reads the number of labels from id2label; keep them consistent.
+        id2label = output.get("id2label")
+        if id2label is None or len(id2label) != self.num_labels:
+            output["id2label"] = {i: f"LABEL_{i}" for i in range(self.num_labels)}
+            output["label2id"] = {f"LABEL_{i}": i for i in range(self.num_labels)}
+        if self.model_type:
+            output["model_type"] = self.model_type
+        return output
+
+    def to_json_string(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    def to_json_file(self, json_file_path) -> None:
+        with open(json_file_path, "w", encoding="utf-8") as writer:
+            writer.write(self.to_json_string())
+
+    def save_pretrained(self, save_directory) -> None:
+        if os.path.isfile(save_directory):
+            raise ValueError(f"save_directory must be a folder, {save_directory!r} is a file")
+        os.makedirs(save_directory, exist_ok=True)
+        self.to_json_file(os.path.join(save_directory, CONFIG_NAME))
+
+    def __eq__(self, other: Any) -> bool:
+        return type(self) is type(other) and self.__dict__ == other.__dict__
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__} {self.to_json_string()}"
+
+
+def pop_hub_kwargs(kwargs: Dict[str, Any]) -> Dict[str, Any]:
+    """Removes the download options from kwargs and returns them for file_utils.hub_file."""
+    hub = {
+        "cache_dir": kwargs.pop("cache_dir", None),
+        "force_download": kwargs.pop("force_download", False),
+        "local_files_only": kwargs.pop("local_files_only", False),
+        "revision": kwargs.pop("revision", None),
+        "token": kwargs.pop("token", kwargs.pop("use_auth_token", None)),
+    }
+    kwargs.pop("proxies", None)  # accepted for 1.2.0 compatibility; huggingface_hub reads HTTPS_PROXY
+    kwargs.pop("resume_download", None)
+    return hub
+
+
+def hub_repo_ids(archive_map: Dict[str, str], name: str) -> Optional[Tuple[str, ...]]:
+    """Hub repositories to look in for `name`: the current repo of a shortcut name and the name itself
+    (caches filled by older libraries use the old name), or the name when it looks like a repo id."""
+    if name in archive_map:
+        return (archive_map[name], name)
+    if file_utils.looks_like_repo_id(name):
+        return (name,)
+    return None
+
+
+def check_int(name: str, value: Any, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def check_probability(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+
+
+def check_positive_float(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")

@@ -1,0 +1,97 @@
+"""Model outputs: the tuples of pytorch-transformers 1.2.0 that also answer to today's attribute names.
+
+`out[0]`, `loss, logits = out[:2]` and `a, b = out` behave exactly like the 1.2.0 tuples (absent optional
+outputs take no slot), while `out.logits`, `out["logits"]` and `out.attentions` (None when not returned)
+read like a transformers ModelOutput.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator, Tuple
+
+
+class ModelOutput(tuple):
+    """A tuple whose slots have names. Subclasses list every possible field, in 1.2.0 tuple order."""
+
+    fields: Tuple[str, ...] = ()
+
+    def __new__(cls, *args: Any, **kwargs: Any):
+        if args:
+            raise TypeError(f"{cls.__name__} takes keyword arguments only (its fields: {', '.join(cls.fields)})")
+        unknown = set(kwargs) - set(cls.fields)
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no field(s) {sorted(unknown)}; its fields: {', '.join(cls.fields)}")
+        present = tuple(name for name in cls.fields if kwargs.get(name) is not None)
+        obj = super().__new__(cls, tuple(kwargs[name] for name in present))
+        obj._present = present
+        return obj
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called when normal lookup fails: known fields that were not returned read as None.
+        if name.startswith("__") or name == "_present":
+            raise AttributeError(name)
+        try:
+            return tuple.__getitem__(self, self._present.index(name))
+        except ValueError:
+            if name in type(self).fields:
+                return None
+            raise AttributeError(f"{type(self).__name__} has no field {name!r}; it has {', '.join(self._present)}") from None
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            if key not in self._present:
+                raise KeyError(key)
+            return tuple.__getitem__(self, self._present.index(key))
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> Tuple[str, ...]:
+        return self._present
+
+    def values(self) -> Iterator[Any]:
+        return iter(self)
+
+    def items(self) -> Iterator[Tuple[str, Any]]:
+        return zip(self._present, self)
+
+    def to_tuple(self) -> tuple:
+        return tuple(self)
+
+    def __reduce__(self):
+        return (_rebuild, (type(self), dict(self.items())))
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={_short(v)}" for k, v in self.items())
+        return f"{type(self).__name__}({inner})"
+
+
+def _rebuild(cls, values):
+    return cls(**values)
+
+
+def _short(value: Any) -> str:
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        return f"Tensor{tuple(shape)}"
+    if isinstance(value, tuple):
+        return f"tuple[{len(value)}]"
+    return repr(value)
+
+
+def output_class(name: str, *fields: str) -> type:
+    """Declares an output type whose slots are `fields` in this order."""
+    return type(name, (ModelOutput,), {"fields": tuple(fields), "__module__": __name__})
+
+
+# Encoders: sequence_output, pooled_output, (hidden_states), (attentions)
+BaseModelOutput = output_class("BaseModelOutput", "last_hidden_state", "hidden_states", "attentions")
+BaseModelOutputWithPooling = output_class(
+    "BaseModelOutputWithPooling", "last_hidden_state", "pooler_output", "hidden_states", "attentions")
+BertForPreTrainingOutput = output_class(
+    "BertForPreTrainingOutput", "loss", "prediction_logits", "seq_relationship_logits", "hidden_states", "attentions")
+MaskedLMOutput = output_class("MaskedLMOutput", "loss", "logits", "hidden_states", "attentions")
+NextSentencePredictorOutput = output_class(
+    "NextSentencePredictorOutput", "loss", "logits", "hidden_states", "attentions")
+SequenceClassifierOutput = output_class("SequenceClassifierOutput", "loss", "logits", "hidden_states", "attentions")
+MultipleChoiceModelOutput = output_class("MultipleChoiceModelOutput", "loss", "logits", "hidden_states", "attentions")
+TokenClassifierOutput = output_class("TokenClassifierOutput", "loss", "logits", "hidden_states", "attentions")
+QuestionAnsweringModelOutput = output_class(
+    "QuestionAnsweringModelOutput", "loss", "start_logits", "end_logits", "hidden_states", "attentions")

@@ -1,0 +1,310 @@
+"""DistilBERT: the classes of pytorch-transformers 1.2.0 (names, signatures, output tuples).
+
+Built normally on current torch (1.2.0 needed torch.no_grad() around the constructor for its in-place
+sinusoidal table). Inference in eval mode runs the padding-free fast path shared with BERT.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from transformers_fast.modeling_outputs import (BaseModelOutput, MaskedLMOutput, QuestionAnsweringModelOutput,
+                                                SequenceClassifierOutput)
+from transformers_fast.modeling_utils import (PreTrainedModel, check_attention_mask, check_ids, expand_head_mask,
+                                              loss_ignoring_negative, prune_linear_layer)
+from transformers_fast.models.bert import fast_encoder
+from transformers_fast.models.bert.modeling_bert import classification_loss, span_loss
+from transformers_fast.models.distilbert.configuration_distilbert import (DISTILBERT_PRETRAINED_MODEL_ARCHIVE_MAP,
+                                                                          DistilBertConfig)
+
+
+def sinusoidal_table(n_pos: int, dim: int) -> torch.Tensor:
+    position_enc = np.array([[pos / np.power(10000, 2 * (j // 2) / dim) for j in range(dim)] for pos in range(n_pos)])
+    out = torch.empty(n_pos, dim)
+    out[:, 0::2] = torch.FloatTensor(np.sin(position_enc[:, 0::2]))
+    out[:, 1::2] = torch.FloatTensor(np.cos(position_enc[:, 1::2]))
+    return out
+
+
+def activation_fn(name: str):
+    return F.gelu if name == "gelu" else F.relu
+
+
+class Embeddings(nn.Module):
+    def __init__(self, config: DistilBertConfig):
+        super().__init__()
+        self.sinusoidal = config.sinusoidal_pos_embds
+        self.word_embeddings = nn.Embedding(config.vocab_size, config.dim, padding_idx=config.pad_token_id)
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.dim)
+        if self.sinusoidal:
+            self.reset_sinusoidal()
+        self.LayerNorm = nn.LayerNorm(config.dim, eps=1e-12)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def reset_sinusoidal(self) -> None:
+        weight = self.position_embeddings.weight
+        if not weight.is_meta:
+            with torch.no_grad():
+                weight.copy_(sinusoidal_table(weight.shape[0], weight.shape[1]))
+        weight.requires_grad = False
+
+    def forward(self, input_ids):
+        seq_length = input_ids.shape[1]
+        position_ids = torch.arange(seq_length, dtype=torch.long, device=input_ids.device).unsqueeze(0)
+        embeddings = self.word_embeddings(input_ids) + self.position_embeddings(position_ids)
+        return self.dropout(self.LayerNorm(embeddings))
+
+
+class MultiHeadSelfAttention(nn.Module):
+    def __init__(self, config: DistilBertConfig):
+        super().__init__()
+        self.n_heads = config.n_heads
+        self.dim = config.dim
+        self.dropout = nn.Dropout(p=config.attention_dropout)
+        self.q_lin = nn.Linear(config.dim, config.dim)
+        self.k_lin = nn.Linear(config.dim, config.dim)
+        self.v_lin = nn.Linear(config.dim, config.dim)
+        self.out_lin = nn.Linear(config.dim, config.dim)
+        self.pruned_heads = set()
+
+    def prune_heads(self, heads):
+        head_size = self.dim // self.n_heads
+        heads = set(heads) - self.pruned_heads
+        if not heads:
+            return
+        mask = torch.ones(self.n_heads, head_size, device="cpu")
+        for head in heads:
+            head -= sum(1 for h in self.pruned_heads if h < head)
+            mask[head] = 0
+        index = torch.arange(mask.numel(), device="cpu")[mask.view(-1).eq(1)]  # cpu: also when built on meta
+        self.q_lin = prune_linear_layer(self.q_lin, index)
+        self.k_lin = prune_linear_layer(self.k_lin, index)
+        self.v_lin = prune_linear_layer(self.v_lin, index)
+        self.out_lin = prune_linear_layer(self.out_lin, index, dim=1)
+        self.n_heads -= len(heads)
+        self.dim = head_size * self.n_heads
+        self.pruned_heads |= heads
+
+    def forward(self, query, key, value, mask, head_mask=None, output_attentions=False):
+        bs, _, _ = query.shape
+        k_length = key.shape[1]
+        head_size = self.dim // self.n_heads
+
+        def shape(x):
+            return x.view(bs, -1, self.n_heads, head_size).transpose(1, 2)
+
+        q = shape(self.q_lin(query)) / math.sqrt(head_size)
+        k = shape(self.k_lin(key))
+        v = shape(self.v_lin(value))
+        scores = torch.matmul(q, k.transpose(2, 3))
+        masked = (mask == 0).view(bs, 1, 1, k_length).expand_as(scores)
+        scores = scores.masked_fill(masked, torch.finfo(scores.dtype).min)
+        weights = self.dropout(torch.softmax(scores, dim=-1))
+        if head_mask is not None:
+            weights = weights * head_mask
+        context = torch.matmul(weights, v).transpose(1, 2).contiguous().view(bs, -1, self.n_heads * head_size)
+        context = self.out_lin(context)
+        return (context, weights) if output_attentions else (context,)
+
+
+class FFN(nn.Module):
+    def __init__(self, config: DistilBertConfig):
+        super().__init__()
+        self.dropout = nn.Dropout(p=config.dropout)
+        self.lin1 = nn.Linear(config.dim, config.hidden_dim)
+        self.lin2 = nn.Linear(config.hidden_dim, config.dim)
+        self.activation = activation_fn(config.activation)
+
+    def forward(self, x):
+        return self.dropout(self.lin2(self.activation(self.lin1(x))))
+
+
+class TransformerBlock(nn.Module):
+    def __init__(self, config: DistilBertConfig):
+        super().__init__()
+        self.attention = MultiHeadSelfAttention(config)
+        self.sa_layer_norm = nn.LayerNorm(config.dim, eps=1e-12)
+        self.ffn = FFN(config)
+        self.output_layer_norm = nn.LayerNorm(config.dim, eps=1e-12)
+
+    def forward(self, x, attn_mask=None, head_mask=None, output_attentions=False):
+        sa = self.attention(x, x, x, attn_mask, head_mask, output_attentions)
+        sa_output = self.sa_layer_norm(sa[0] + x)
+        ffn_output = self.output_layer_norm(self.ffn(sa_output) + sa_output)
+        return (ffn_output,) + sa[1:]
+
+
+class Transformer(nn.Module):
+    def __init__(self, config: DistilBertConfig):
+        super().__init__()
+        self.n_layers = config.n_layers
+        self.layer = nn.ModuleList([TransformerBlock(config) for _ in range(config.n_layers)])
+
+    def forward(self, x, attn_mask, head_mask, output_attentions, output_hidden_states):
+        all_hidden_states = ()
+        all_attentions = ()
+        hidden_state = x
+        for i, layer_module in enumerate(self.layer):
+            if output_hidden_states:
+                all_hidden_states += (hidden_state,)
+            layer_outputs = layer_module(hidden_state, attn_mask, head_mask[i], output_attentions)
+            hidden_state = layer_outputs[0]
+            if output_attentions:
+                all_attentions += (layer_outputs[1],)
+        if output_hidden_states:
+            all_hidden_states += (hidden_state,)
+        return hidden_state, (all_hidden_states if output_hidden_states else None), \
+            (all_attentions if output_attentions else None)
+
+
+class DistilBertPreTrainedModel(PreTrainedModel):
+    config_class = DistilBertConfig
+    pretrained_model_archive_map = DISTILBERT_PRETRAINED_MODEL_ARCHIVE_MAP
+    base_model_prefix = "distilbert"
+    keys_to_ignore_on_load = (r"embeddings\.position_ids$",)
+
+    def _init_weights(self, module):
+        if isinstance(module, nn.Embedding):
+            if module.weight.requires_grad:
+                module.weight.data.normal_(mean=0.0, std=self.config.initializer_range)
+        if isinstance(module, nn.Linear):
+            module.weight.data.normal_(mean=0.0, std=self.config.initializer_range)
+        elif isinstance(module, nn.LayerNorm):
+            module.bias.data.zero_()
+            module.weight.data.fill_(1.0)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            module.bias.data.zero_()
+        if isinstance(module, Embeddings) and module.sinusoidal:
+            module.reset_sinusoidal()
+
+
+class DistilBertModel(DistilBertPreTrainedModel):
+    """Outputs: last_hidden_state, (hidden_states), (attentions)."""
+
+    def __init__(self, config: DistilBertConfig):
+        super().__init__(config)
+        self.embeddings = Embeddings(config)
+        self.transformer = Transformer(config)
+        self.fast = fast_encoder.DistilBertFastPath(self)
+        self.init_weights()
+
+    def get_input_embeddings(self):
+        return self.embeddings.word_embeddings
+
+    def set_input_embeddings(self, value):
+        self.embeddings.word_embeddings = value
+
+    def _prune_heads(self, heads_to_prune):
+        for layer, heads in heads_to_prune.items():
+            self.transformer.layer[layer].attention.prune_heads(heads)
+
+    def check_inputs(self, input_ids, attention_mask):
+        check_ids("input_ids", input_ids, self.embeddings.word_embeddings.num_embeddings,
+                  "the vocabulary size (config.vocab_size)")
+        if input_ids.dim() != 2:
+            raise ValueError(f"input_ids must have shape [batch, sequence], got {tuple(input_ids.shape)}")
+        max_len = self.embeddings.position_embeddings.num_embeddings
+        if input_ids.shape[1] > max_len:
+            raise ValueError(f"input_ids has {input_ids.shape[1]} positions but this model takes at most "
+                             f"{max_len} (config.max_position_embeddings)")
+        if attention_mask is not None:
+            check_attention_mask(attention_mask, input_ids.shape)
+
+    def forward(self, input_ids, attention_mask=None, head_mask=None, output_attentions=None,
+                output_hidden_states=None):
+        self.check_inputs(input_ids, attention_mask)
+        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
+        output_hidden_states = (self.config.output_hidden_states if output_hidden_states is None
+                                else output_hidden_states)
+        if self.fast.usable(input_ids, attention_mask, head_mask, output_attentions):
+            hidden, hidden_states = self.fast(input_ids, None, attention_mask, None, output_hidden_states)
+            return BaseModelOutput(last_hidden_state=hidden, hidden_states=hidden_states)
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        dtype = self.embeddings.word_embeddings.weight.dtype
+        head_mask = expand_head_mask(head_mask, len(self.transformer.layer), self.config.n_heads, dtype)
+        hidden, hidden_states, attentions = self.transformer(
+            self.embeddings(input_ids), attention_mask, head_mask, output_attentions, output_hidden_states)
+        return BaseModelOutput(last_hidden_state=hidden, hidden_states=hidden_states, attentions=attentions)
+
+
+class DistilBertForMaskedLM(DistilBertPreTrainedModel):
+    """Outputs: (mlm_loss), prediction_logits, (hidden_states), (attentions)."""
+
+    def __init__(self, config: DistilBertConfig):
+        super().__init__(config)
+        self.distilbert = DistilBertModel(config)
+        self.vocab_transform = nn.Linear(config.dim, config.dim)
+        self.vocab_layer_norm = nn.LayerNorm(config.dim, eps=1e-12)
+        self.vocab_projector = nn.Linear(config.dim, config.vocab_size)
+        self.init_weights()
+
+    def get_output_embeddings(self):
+        return self.vocab_projector
+
+    def _resize_output_bias(self, new_num_tokens):
+        self.vocab_projector.bias = self._resized_bias(self.vocab_projector.bias, new_num_tokens)
+
+    def forward(self, input_ids, attention_mask=None, masked_lm_labels=None, head_mask=None,
+                output_attentions=None, output_hidden_states=None, labels=None):
+        masked_lm_labels = labels if masked_lm_labels is None else masked_lm_labels
+        with self.distilbert.fast.reference_path(masked_lm_labels is not None):
+            outputs = self.distilbert(input_ids, attention_mask, head_mask, output_attentions, output_hidden_states)
+        x = activation_fn(self.config.activation)(self.vocab_transform(outputs[0]))
+        logits = self.vocab_projector(self.vocab_layer_norm(x))
+        loss = None if masked_lm_labels is None else loss_ignoring_negative(logits, masked_lm_labels)
+        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
+                              attentions=outputs.attentions)
+
+
+class DistilBertForSequenceClassification(DistilBertPreTrainedModel):
+    """Outputs: (loss), logits, (hidden_states), (attentions)."""
+
+    def __init__(self, config: DistilBertConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.distilbert = DistilBertModel(config)
+        self.pre_classifier = nn.Linear(config.dim, config.dim)
+        self.classifier = nn.Linear(config.dim, config.num_labels)
+        self.dropout = nn.Dropout(config.seq_classif_dropout)
+        self.init_weights()
+
+    def forward(self, input_ids, attention_mask=None, labels=None, head_mask=None, output_attentions=None,
+                output_hidden_states=None):
+        with self.distilbert.fast.reference_path(labels is not None):
+            outputs = self.distilbert(input_ids, attention_mask, head_mask, output_attentions, output_hidden_states)
+        pooled = self.dropout(F.relu(self.pre_classifier(outputs[0][:, 0])))
+        logits = self.classifier(pooled)
+        loss = None if labels is None else classification_loss(logits, labels, self.num_labels)
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
+                                        attentions=outputs.attentions)
+
+
+class DistilBertForQuestionAnswering(DistilBertPreTrainedModel):
+    """Outputs: (loss), start_logits, end_logits, (hidden_states), (attentions)."""
+
+    def __init__(self, config: DistilBertConfig):
+        super().__init__(config)
+        if config.num_labels != 2:
+            raise ValueError(f"DistilBertForQuestionAnswering needs config.num_labels == 2, got {config.num_labels}")
+        self.distilbert = DistilBertModel(config)
+        self.qa_outputs = nn.Linear(config.dim, config.num_labels)
+        self.dropout = nn.Dropout(config.qa_dropout)
+        self.init_weights()
+
+    def forward(self, input_ids, attention_mask=None, start_positions=None, end_positions=None, head_mask=None,
+                output_attentions=None, output_hidden_states=None):
+        with self.distilbert.fast.reference_path(start_positions is not None):
+            outputs = self.distilbert(input_ids, attention_mask, head_mask, output_attentions, output_hidden_states)
+        logits = self.qa_outputs(self.dropout(outputs[0]))
+        start_logits, end_logits = logits.split(1, dim=-1)
+        start_logits, end_logits = start_logits.squeeze(-1), end_logits.squeeze(-1)
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            loss = span_loss(start_logits, end_logits, start_positions, end_positions)
+        return QuestionAnsweringModelOutput(loss=loss, start_logits=start_logits, end_logits=end_logits,
+                                            hidden_states=outputs.hidden_states, attentions=outputs.attentions)

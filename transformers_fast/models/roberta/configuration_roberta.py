@@ -1,0 +1,30 @@
+"""RobertaConfig: BertConfig with RoBERTa's padding index (1) and shortcut names."""
+from __future__ import annotations
+
+from typing import Any, Dict
+
+from transformers_fast.models.bert.configuration_bert import BertConfig
+
+ROBERTA_PRETRAINED_MODEL_ARCHIVE_MAP: Dict[str, str] = {
+    "roberta-base": "FacebookAI/roberta-base",
+    "roberta-large": "FacebookAI/roberta-large",
+    "roberta-large-mnli": "FacebookAI/roberta-large-mnli",
+}
+ROBERTA_PRETRAINED_CONFIG_ARCHIVE_MAP = ROBERTA_PRETRAINED_MODEL_ARCHIVE_MAP
+
+
+class RobertaConfig(BertConfig):
+    """Same fields as BertConfig; pad_token_id (default 1) is the padding index that position ids count from."""
+
+    model_type = "roberta"
+    pretrained_config_archive_map = ROBERTA_PRETRAINED_CONFIG_ARCHIVE_MAP
+
+    def __init__(self, vocab_size_or_config_json_file=30522, **kwargs: Any):
+        kwargs.setdefault("pad_token_id", 1)
+        super().__init__(vocab_size_or_config_json_file, **kwargs)
+
+    def validate(self) -> None:
+        super().validate()
+        pad = self.pad_token_id
+        if isinstance(pad, bool) or not isinstance(pad, int) or not 0 <= pad < self.max_position_embeddings - 1:
+            raise ValueError(f"pad_token_id must be an integer in [0, max_position_embeddings - 1), got {pad!r}")

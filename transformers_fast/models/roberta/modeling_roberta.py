@@ -1,0 +1,126 @@
+"""RoBERTa: BERT with position ids counted from the padding index and its own heads (pytorch-transformers 1.2.0
+names and signatures; position ids as transformers computes them, equal to 1.2.0's on right-padded input)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from transformers_fast.modeling_outputs import MaskedLMOutput, SequenceClassifierOutput
+from transformers_fast.models.bert.modeling_bert import (BertEmbeddings, BertLayerNorm, BertModel,
+                                                         BertPreTrainedModel, classification_loss, gelu)
+from transformers_fast.modeling_utils import loss_ignoring_negative
+from transformers_fast.models.roberta.configuration_roberta import ROBERTA_PRETRAINED_MODEL_ARCHIVE_MAP, RobertaConfig
+
+
+def position_ids_from_input_ids(input_ids: torch.Tensor, padding_idx: int) -> torch.Tensor:
+    """Real tokens get padding_idx+1, padding_idx+2, ... in order; padding tokens get padding_idx."""
+    mask = input_ids.ne(padding_idx).int()
+    return (torch.cumsum(mask, dim=1).type_as(mask) * mask).long() + padding_idx
+
+
+class RobertaEmbeddings(BertEmbeddings):
+    def __init__(self, config: RobertaConfig):
+        super().__init__(config)
+        self.padding_idx = config.pad_token_id
+
+    def default_position_ids(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return position_ids_from_input_ids(input_ids, self.padding_idx)
+
+    def max_sequence_length(self) -> int:
+        return self.position_embeddings.num_embeddings - self.padding_idx - 1
+
+
+class RobertaPreTrainedModel(BertPreTrainedModel):
+    config_class = RobertaConfig
+    pretrained_model_archive_map = ROBERTA_PRETRAINED_MODEL_ARCHIVE_MAP
+    base_model_prefix = "roberta"
+    checkpoint_key_renames = ((r"(^|\.)lm_head\.decoder\.bias$", r"\1lm_head.bias"),)
+
+
+class RobertaModel(RobertaPreTrainedModel, BertModel):
+    """Outputs: last_hidden_state, pooler_output, (hidden_states), (attentions)."""
+
+    embeddings_class = RobertaEmbeddings
+
+    def __init__(self, config: RobertaConfig):
+        BertModel.__init__(self, config)
+
+
+class RobertaLMHead(nn.Module):
+    def __init__(self, config: RobertaConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.layer_norm = BertLayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.decoder = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.bias = nn.Parameter(torch.zeros(config.vocab_size))
+
+    def forward(self, features):
+        return F.linear(self.layer_norm(gelu(self.dense(features))), self.decoder.weight, self.bias)
+
+
+class RobertaForMaskedLM(RobertaPreTrainedModel):
+    """Outputs: (masked_lm_loss), prediction_scores, (hidden_states), (attentions)."""
+
+    missing_keys_expected = (r"^roberta\.pooler\.",)  # transformers saves this head without the pooler
+
+    def __init__(self, config: RobertaConfig):
+        super().__init__(config)
+        self.roberta = RobertaModel(config)
+        self.lm_head = RobertaLMHead(config)
+        self.init_weights()
+
+    def get_output_embeddings(self):
+        return self.lm_head.decoder
+
+    def _resize_output_bias(self, new_num_tokens):
+        self.lm_head.bias = self._resized_bias(self.lm_head.bias, new_num_tokens)
+
+    def forward(self, input_ids, token_type_ids=None, attention_mask=None, masked_lm_labels=None, position_ids=None,
+                head_mask=None, output_attentions=None, output_hidden_states=None, labels=None):
+        masked_lm_labels = labels if masked_lm_labels is None else masked_lm_labels
+        with self.roberta.fast.reference_path(masked_lm_labels is not None):
+            outputs = self.roberta(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
+                                   output_attentions, output_hidden_states)
+        scores = self.lm_head(outputs[0])
+        loss = None if masked_lm_labels is None else loss_ignoring_negative(scores, masked_lm_labels)
+        return MaskedLMOutput(loss=loss, logits=scores, hidden_states=outputs.hidden_states,
+                              attentions=outputs.attentions)
+
+
+class RobertaClassificationHead(nn.Module):
+    """Sentence classification from the <s> token: dense, tanh, projection."""
+
+    def __init__(self, config: RobertaConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.out_proj = nn.Linear(config.hidden_size, config.num_labels)
+
+    def forward(self, features):
+        x = self.dropout(features[:, 0, :])
+        x = self.dropout(torch.tanh(self.dense(x)))
+        return self.out_proj(x)
+
+
+class RobertaForSequenceClassification(RobertaPreTrainedModel):
+    """Outputs: (loss), logits, (hidden_states), (attentions)."""
+
+    missing_keys_expected = (r"^roberta\.pooler\.",)  # transformers saves this head without the pooler
+
+    def __init__(self, config: RobertaConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.roberta = RobertaModel(config)
+        self.classifier = RobertaClassificationHead(config)
+        self.init_weights()
+
+    def forward(self, input_ids, token_type_ids=None, attention_mask=None, labels=None, position_ids=None,
+                head_mask=None, output_attentions=None, output_hidden_states=None):
+        with self.roberta.fast.reference_path(labels is not None):
+            outputs = self.roberta(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
+                                   output_attentions, output_hidden_states)
+        logits = self.classifier(outputs[0])
+        loss = None if labels is None else classification_loss(logits, labels, self.num_labels)
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
+                                        attentions=outputs.attentions)
