@@ -103,8 +103,8 @@ class OpenAIGPTModel(GPTBaseMixin, OpenAIGPTPreTrainedModel):
             if output_hidden_states:
                 all_hidden += (hidden.view(output_shape),)
             hidden, probs = block(hidden, mask, head_mask[i], output_attentions)
-            if output_attentions:
-                all_attentions += (probs.view(tuple(input_shape[:-1]) + (-1,) + probs.shape[-2:]),)
+            if output_attentions:  # [batch * choices, heads, seq, seq] as 1.2.0 (GPT-2 unflattens them)
+                all_attentions += (probs,)
         hidden = hidden.view(output_shape)
         if output_hidden_states:
             all_hidden += (hidden,)
