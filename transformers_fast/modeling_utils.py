@@ -130,7 +130,11 @@ class PreTrainedModel(nn.Module):
         """Shares the output projection with the input embeddings (a copy under torchscript)."""
         output = self.get_output_embeddings()
         if output is not None and getattr(self.config, "tie_word_embeddings", True):
-            self._tie_or_clone_weights(output, self.get_input_embeddings())
+            embeddings = self.get_input_embeddings()
+            if embeddings.weight.is_meta and not output.weight.is_meta:
+                # the checkpoint holds the tied matrix under the head's name only (transformers does that)
+                embeddings.weight = output.weight
+            self._tie_or_clone_weights(output, embeddings)
 
     def _tie_or_clone_weights(self, first_module: nn.Module, second_module: nn.Module) -> None:
         if self.config.torchscript:
