@@ -1,1 +1,1 @@
-"""GPT-2 (pytorch-transformers 1.2.0 classes)."""
+"""gpt2 model family."""

@@ -1,1 +1,1 @@
-"""OpenAI GPT (pytorch-transformers 1.2.0 classes)."""
+"""openai model family."""
