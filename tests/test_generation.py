@@ -172,6 +172,23 @@ def test_streaming_yields_the_generated_tokens(tmp_path):
     assert torch.equal(torch.stack(streamer.calls[1:], 1), out[:, 4:])
 
 
+def test_copies_generate_and_follow_weight_changes(tmp_path):
+    import copy
+    import pickle
+
+    model, _ = pair("gpt2", tmp_path)
+    x = ids(batch=1, seq=4)
+    out = model.generate(x, max_new_tokens=8, eos_token_id=None)
+    assert torch.equal(copy.deepcopy(model).generate(x, max_new_tokens=8, eos_token_id=None), out)
+    assert torch.equal(pickle.loads(pickle.dumps(model)).generate(x, max_new_tokens=8, eos_token_id=None), out)
+    with torch.no_grad():  # an in-place change of the weights is seen by the next generate
+        model.transformer.h[0].mlp.c_fc.weight.mul_(3)
+    changed = model.generate(x, max_new_tokens=8, eos_token_id=None)
+    with torch.no_grad():
+        expected = model(changed[:, :-1]).logits[0, 3:].argmax(-1)
+    assert torch.equal(changed[0, 4:], expected)
+
+
 def test_max_length_counts_the_prompt(tmp_path):
     model, _ = pair("openai", tmp_path)
     x = ids(batch=1, seq=6)

@@ -156,16 +156,19 @@ class GenerationMixin:
             pad_token_id = int(eos[0])
 
         batch, prompt_len = input_ids.shape
+        device = input_ids.device
+        if eos is not None:
+            eos = eos.to(device)
         if attention_mask is None:
-            position_ids = torch.arange(prompt_len).expand(batch, prompt_len)
-            next_positions = torch.full((batch,), prompt_len, dtype=torch.long)
+            position_ids = torch.arange(prompt_len, device=device).expand(batch, prompt_len)
+            next_positions = torch.full((batch,), prompt_len, dtype=torch.long, device=device)
         else:
             position_ids = (attention_mask.cumsum(1) - 1).clamp_(min=0)
             next_positions = attention_mask.sum(1)
         fast = self.fast
         cache = fast.new_cache(batch, prompt_len + max_new_tokens)
         logits = fast.prefill(input_ids, position_ids, attention_mask, cache)
-        unfinished = torch.ones(batch, dtype=torch.bool)
+        unfinished = torch.ones(batch, dtype=torch.bool, device=device)
         for step in range(max_new_tokens):
             if do_sample:
                 scores = apply_temperature_top_k_top_p(logits.float(), temperature, top_k, top_p)

@@ -121,6 +121,13 @@ class DecoderFastPath(FastPath):
     def invalidate(self) -> None:
         self._layers = None
 
+    def __getstate__(self):
+        # Copies and pickles carry no packed weights (they are derived from the parameters).
+        return {"model": self.model}
+
+    def __setstate__(self, state):
+        self.__init__(state["model"])
+
     # ---- what differs between the families ----
     def _parts(self):
         base = self.model.transformer
