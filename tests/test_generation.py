@@ -221,3 +221,13 @@ def test_generate_bad_input(family, tmp_path):
         model.generate(torch.tensor([[3, 4]]), num_return_sequences=2)
     with pytest.raises(TypeError, match="unexpected"):
         model.generate(torch.tensor([[3, 4]]), no_such_option=1)
+
+
+def test_generate_after_uneven_head_pruning_equals_full_forward(tmp_path):
+    model, _ = pair("gpt2", tmp_path)
+    model.prune_heads({0: [0, 2], 1: [3]})
+    x = ids(batch=2, seq=5)
+    out = model.generate(x, max_new_tokens=6, eos_token_id=None)
+    with torch.no_grad():
+        expected = model(out[:, :-1]).logits[:, 4:].argmax(-1)
+    assert torch.equal(out[:, 5:], expected)

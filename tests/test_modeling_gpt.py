@@ -230,3 +230,23 @@ def test_bad_input_raises_clear_errors(family):
         model(torch.tensor([[1, 2]]), attention_mask=torch.ones(1, 3))
     with pytest.raises(ValueError, match="n_embd"):
         type(config)(vocab_size=10, n_embd=30, n_head=4)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_prune_heads_and_resize_embeddings_equal_pytorch_transformers(family, tmp_path):
+    ref = pt_gpt(family, classes(family, "lm")[1])
+    model = OURS[family][1].from_pretrained(save_pt(ref, str(tmp_path), "bin"))
+    heads = {0: [1, 3], 1: [0]}
+    model.prune_heads(heads)
+    ref.prune_heads(heads)
+    x = ids()
+    with torch.no_grad():
+        compare(model(x)[0], ref(x)[0], path="pruned")
+    model.resize_token_embeddings(120)
+    ref.resize_token_embeddings(120)
+    with torch.no_grad():
+        ref_wte = ref.transformer.wte if family == "gpt2" else ref.transformer.tokens_embed
+        ref_wte.weight[99:] = model.get_input_embeddings().weight[99:]
+        big = torch.tensor([[5, 110, 119, 7]])
+        compare(model(big)[0], ref(big)[0], path="resized")
+    assert model.lm_head.weight is model.get_input_embeddings().weight and model.config.vocab_size == 120

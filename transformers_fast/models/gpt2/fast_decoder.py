@@ -91,29 +91,29 @@ def attend(q, k, v, mask: Optional[torch.Tensor], causal: bool, scale: float) ->
 
 
 class KVCache:
-    """Keys and values of every layer for `capacity` positions, filled in place.
+    """Keys and values of every layer ([batch, heads, capacity, head_dim] each) filled in place.
 
     All rows share one write position (prompts are left-padded to one length); `key_valid` [batch, capacity]
     marks real tokens when some rows are padded (None otherwise)."""
 
-    def __init__(self, layers: int, batch: int, heads: int, capacity: int, head_dim: int, dtype, device):
-        self.keys = torch.empty(layers, batch, heads, capacity, head_dim, dtype=dtype, device=device)
-        self.values = torch.empty_like(self.keys)
+    def __init__(self, batch: int, capacity: int, heads_and_dims, dtype, device):
+        self.keys = [torch.empty(batch, h, capacity, d, dtype=dtype, device=device) for h, d in heads_and_dims]
+        self.values = [torch.empty_like(k) for k in self.keys]
         self.capacity = capacity
         self.length = 0
         self.key_valid: Optional[torch.Tensor] = None
 
     @property
     def batch(self) -> int:
-        return self.keys.shape[1]
+        return self.keys[0].shape[0]
 
     def mask(self, length: int) -> Optional[torch.Tensor]:
         return None if self.key_valid is None else self.key_valid[:, None, None, :length]
 
     def reorder(self, index: torch.Tensor) -> None:
         """Keeps the rows in `index` (e.g. drops finished sequences)."""
-        self.keys = self.keys.index_select(1, index)
-        self.values = self.values.index_select(1, index)
+        self.keys = [k.index_select(0, index) for k in self.keys]
+        self.values = [v.index_select(0, index) for v in self.values]
         if self.key_valid is not None:
             self.key_valid = self.key_valid.index_select(0, index)
 
@@ -193,13 +193,8 @@ class DecoderFastPath(FastPath):
     # ---- generation ----
     def new_cache(self, batch: int, capacity: int) -> KVCache:
         layers = self.layers()
-        weight = self._parts()["wte"].weight
-        heads = {(layer.heads, layer.head_dim) for layer in layers}
-        if len(heads) != 1:
-            raise ValueError("the fused decoder needs the same number of heads in every layer (heads were pruned "
-                             "unevenly); call the model's forward with past instead")
-        (h, d), = heads
-        return KVCache(len(layers), batch, h, capacity, d, weight.dtype, weight.device)
+        return KVCache(batch, capacity, [(layer.heads, layer.head_dim) for layer in layers], self._wte.dtype,
+                       self._wte.device)
 
     def _embed(self, ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         return F.embedding(ids, self._wte) + F.embedding(positions, self._wpe)
