@@ -18,7 +18,7 @@ from torch.nn import functional as F
 from transformers_fast.generation import GenerationMixin
 from transformers_fast.modeling_outputs import (BaseModelOutputWithPast, CausalLMOutputWithPast,
                                                 DoubleHeadsModelOutput)
-from transformers_fast.modeling_utils import (Conv1D, PreTrainedModel, SequenceSummary, check_attention_mask,
+from transformers_fast.modeling_utils import (Conv1D, PreTrainedModel, SequenceSummary,
                                               check_ids, expand_head_mask, loss_ignoring_negative,
                                               prune_conv1d_layer)
 from transformers_fast.models.gpt2 import fast_decoder
