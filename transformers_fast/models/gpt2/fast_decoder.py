@@ -39,7 +39,7 @@ class Projection:
         self.activation = activation
         self.packed = None
         self.mkl_one_row = None
-        if HAS_PACKED_LINEAR:
+        if HAS_PACKED_LINEAR and weight.dtype == torch.float32 and weight.device.type == "cpu":
             # PackedLinear wants nn.Linear's [out, in] layout, contiguous.
             self.packed = ops.PackedLinear(self.weight.t().contiguous(), self.bias, activation=activation)
 
