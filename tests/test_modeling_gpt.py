@@ -250,3 +250,13 @@ def test_prune_heads_and_resize_embeddings_equal_pytorch_transformers(family, tm
         big = torch.tensor([[5, 110, 119, 7]])
         compare(model(big)[0], ref(big)[0], path="resized")
     assert model.lm_head.weight is model.get_input_embeddings().weight and model.config.vocab_size == 120
+
+
+def test_gpt2_accepts_a_transformers_cache_as_past(tmp_path):
+    ref = hf_gpt("gpt2", "GPT2LMHeadModel")
+    ref.save_pretrained(tmp_path)
+    model = tf.GPT2LMHeadModel.from_pretrained(tmp_path)
+    x = ids(seq=10)
+    with torch.no_grad():
+        cache = ref(x[:, :6], use_cache=True).past_key_values
+        compare(model(x[:, 6:], past_key_values=cache).logits, ref(x).logits[:, 6:])
