@@ -21,6 +21,15 @@ from transformers_fast.models.distilbert.modeling_distilbert import (DistilBertF
 from transformers_fast.models.roberta.configuration_roberta import ROBERTA_PRETRAINED_CONFIG_ARCHIVE_MAP, RobertaConfig
 from transformers_fast.models.roberta.modeling_roberta import (RobertaForMaskedLM, RobertaForSequenceClassification,
                                                                RobertaModel)
+from transformers_fast.models.gpt2.configuration_gpt2 import GPT2_PRETRAINED_CONFIG_ARCHIVE_MAP, GPT2Config
+from transformers_fast.models.gpt2.modeling_gpt2 import (GPT2_PRETRAINED_MODEL_ARCHIVE_MAP, GPT2DoubleHeadsModel,
+                                                         GPT2LMHeadModel, GPT2Model, GPT2PreTrainedModel)
+from transformers_fast.models.openai.configuration_openai import (OPENAI_GPT_PRETRAINED_CONFIG_ARCHIVE_MAP,
+                                                                  OpenAIGPTConfig)
+from transformers_fast.models.openai.modeling_openai import (OPENAI_GPT_PRETRAINED_MODEL_ARCHIVE_MAP,
+                                                             OpenAIGPTDoubleHeadsModel, OpenAIGPTLMHeadModel,
+                                                             OpenAIGPTModel, OpenAIGPTPreTrainedModel)
+from transformers_fast.modeling_utils import Conv1D, SequenceSummary
 
 # Tokenizers.
 from transformers_fast.tokenization_utils import PreTrainedTokenizer

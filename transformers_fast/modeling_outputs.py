@@ -95,3 +95,14 @@ MultipleChoiceModelOutput = output_class("MultipleChoiceModelOutput", "loss", "l
 TokenClassifierOutput = output_class("TokenClassifierOutput", "loss", "logits", "hidden_states", "attentions")
 QuestionAnsweringModelOutput = output_class(
     "QuestionAnsweringModelOutput", "loss", "start_logits", "end_logits", "hidden_states", "attentions")
+
+# Decoders (OpenAI GPT, GPT-2). past_key_values are 1.2.0's `presents`: per layer a tensor [2, batch, heads,
+# sequence, head_dim] whose [0] and [1] are the keys and values (also readable as today's (key, value) pairs).
+BaseModelOutputWithPast = output_class(
+    "BaseModelOutputWithPast", "last_hidden_state", "past_key_values", "hidden_states", "attentions")
+CausalLMOutput = output_class("CausalLMOutput", "loss", "logits", "hidden_states", "attentions")
+CausalLMOutputWithPast = output_class(
+    "CausalLMOutputWithPast", "loss", "logits", "past_key_values", "hidden_states", "attentions")
+DoubleHeadsModelOutput = output_class(
+    "DoubleHeadsModelOutput", "loss", "mc_loss", "logits", "mc_logits", "past_key_values", "hidden_states",
+    "attentions")

@@ -130,7 +130,11 @@ class PreTrainedModel(nn.Module):
         """Shares the output projection with the input embeddings (a copy under torchscript)."""
         output = self.get_output_embeddings()
         if output is not None and getattr(self.config, "tie_word_embeddings", True):
-            self._tie_or_clone_weights(output, self.get_input_embeddings())
+            embeddings = self.get_input_embeddings()
+            if embeddings.weight.is_meta and not output.weight.is_meta:
+                # the checkpoint holds the tied matrix under the head's name only (transformers does that)
+                embeddings.weight = output.weight
+            self._tie_or_clone_weights(output, embeddings)
 
     def _tie_or_clone_weights(self, first_module: nn.Module, second_module: nn.Module) -> None:
         if self.config.torchscript:
@@ -567,3 +571,75 @@ def loss_ignoring_negative(logits: torch.Tensor, labels: torch.Tensor) -> torch.
     labels = labels.reshape(-1)
     labels = torch.where(labels < 0, torch.full_like(labels, -100), labels)
     return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels, ignore_index=-100)
+
+
+class Conv1D(nn.Module):
+    """The linear layer of the original GPT checkpoints: weight stored [in_features, out_features]
+    (transposed with respect to nn.Linear), y = x W + b."""
+
+    def __init__(self, nf: int, nx: int):
+        super().__init__()
+        self.nf = nf
+        weight = torch.empty(nx, nf)
+        nn.init.normal_(weight, std=0.02)
+        self.weight = nn.Parameter(weight)
+        self.bias = nn.Parameter(torch.zeros(nf))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.addmm(self.bias, x.reshape(-1, x.shape[-1]), self.weight)
+        return out.view(x.shape[:-1] + (self.nf,))
+
+
+def prune_conv1d_layer(layer: Conv1D, index: torch.Tensor, dim: int = 1) -> Conv1D:
+    """A copy of `layer` keeping only the inputs (dim=0) or outputs (dim=1) in `index`."""
+    index = index.to(layer.weight.device)
+    weight = layer.weight.index_select(dim, index).clone().detach()
+    bias = layer.bias.clone().detach() if dim == 0 else layer.bias[index].clone().detach()
+    new_layer = Conv1D(weight.shape[1], weight.shape[0]).to(layer.weight.device)
+    with torch.no_grad():
+        new_layer.weight.copy_(weight)
+        new_layer.bias.copy_(bias)
+    return new_layer
+
+
+class SequenceSummary(nn.Module):
+    """One vector per sequence (1.2.0's multiple-choice head): the token at `cls_index` (or the last, first,
+    or mean), then an optional projection (`summary`) and tanh, with the config's dropouts."""
+
+    def __init__(self, config: PretrainedConfig):
+        super().__init__()
+        self.summary_type = getattr(config, "summary_type", "last")
+        if self.summary_type not in ("last", "first", "mean", "cls_index"):
+            raise ValueError(f"summary_type {self.summary_type!r} is not supported")
+        self.summary = nn.Identity()
+        if getattr(config, "summary_use_proj", False):
+            if getattr(config, "summary_proj_to_labels", False) and config.num_labels > 0:
+                num_classes = config.num_labels
+            else:
+                num_classes = config.hidden_size
+            self.summary = nn.Linear(config.hidden_size, num_classes)
+        self.activation = nn.Tanh() if getattr(config, "summary_activation", None) == "tanh" else nn.Identity()
+        first = getattr(config, "summary_first_dropout", 0)
+        last = getattr(config, "summary_last_dropout", 0)
+        self.first_dropout = nn.Dropout(first) if first and first > 0 else nn.Identity()
+        self.last_dropout = nn.Dropout(last) if last and last > 0 else nn.Identity()
+
+    def forward(self, hidden_states: torch.Tensor, cls_index: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if self.summary_type == "last":
+            output = hidden_states[:, -1]
+        elif self.summary_type == "first":
+            output = hidden_states[:, 0]
+        elif self.summary_type == "mean":
+            output = hidden_states.mean(dim=1)
+        else:
+            seq = hidden_states.shape[-2]
+            if cls_index is None:
+                cls_index = torch.full_like(hidden_states[..., :1, :], seq - 1, dtype=torch.long)
+            else:
+                check_ids("mc_token_ids", cls_index, seq, "the sequence length")
+                if cls_index.shape != hidden_states.shape[:-2]:
+                    raise ValueError(f"mc_token_ids has shape {tuple(cls_index.shape)}, expected "
+                                     f"{tuple(hidden_states.shape[:-2])} (one position per sequence)")
+                cls_index = cls_index[..., None, None].expand(cls_index.shape + (1, hidden_states.shape[-1]))
+            output = hidden_states.gather(-2, cls_index).squeeze(-2)
+        return self.last_dropout(self.activation(self.summary(self.first_dropout(output))))

@@ -1,0 +1,243 @@
+"""generate(): greedy ids equal to transformers' generate (tiny configs, and GPT-2 with its real vocabulary and
+random weights), left-padded batches equal to each prompt alone, the fused decoder's logits equal to a full
+forward, sampling options, eos, streaming and bad input."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import transformers_fast as tf
+from gpt_helpers import FAMILIES, HF_CLASSES, gpt2_tokenizer_files, hf_gpt, ids, left_padded
+from modeling_helpers import compare
+
+LM = {"openai": tf.OpenAIGPTLMHeadModel, "gpt2": tf.GPT2LMHeadModel}
+
+
+def pair(family, tmp_path, **extra):
+    ref = hf_gpt(family, HF_CLASSES[family][2], **extra)
+    ref.save_pretrained(tmp_path)
+    return LM[family].from_pretrained(tmp_path), ref
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_fused_decoder_logits_equal_full_forward(family, tmp_path):
+    """prefill + decode steps on the preallocated cache give the logits of a full forward (left padding too)."""
+    model, ref = pair(family, tmp_path)
+    x, mask, positions = left_padded(ids(batch=3, seq=14), [14, 9, 10])
+    with torch.no_grad():
+        full = ref(x, attention_mask=mask, position_ids=positions).logits
+    prompt = 8
+    cache = model.fast.new_cache(3, 14)
+    logits = model.fast.prefill(x[:, :prompt], positions[:, :prompt], mask[:, :prompt], cache)
+    compare(logits, full[:, prompt - 1], path="prefill")
+    for t in range(prompt, 14):
+        logits = model.fast.step(x[:, t], positions[:, t], cache)
+        compare(logits, full[:, t], path=f"step {t}")
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_greedy_equals_transformers_generate(family, tmp_path):
+    model, ref = pair(family, tmp_path)
+    x = ids(batch=2, seq=7)
+    theirs = ref.generate(x, attention_mask=torch.ones_like(x), max_new_tokens=30, do_sample=False,
+                          pad_token_id=0, eos_token_id=None)
+    ours = model.generate(x, max_new_tokens=30, eos_token_id=None)
+    assert torch.equal(ours, theirs)
+
+
+@pytest.fixture(scope="module")
+def gpt2_real_vocab(tmp_path_factory):
+    """GPT-2 with its real 50257-token vocabulary and random weights (2 small layers), in both libraries."""
+    import transformers
+
+    encoder, merges = gpt2_tokenizer_files()
+    tokenizer = transformers.GPT2Tokenizer(encoder, merges)
+    tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    folder = tmp_path_factory.mktemp("gpt2-real-vocab")
+    ref = hf_gpt("gpt2", "GPT2LMHeadModel", vocab_size=50257, n_positions=256, n_embd=64, n_layer=2, n_head=4)
+    with torch.no_grad():
+        # Larger weights than the 0.02 init: a fresh model mostly repeats its last token, this one writes
+        # varied text (50/64 distinct tokens), so that equal ids mean something.
+        for name, p in ref.named_parameters():
+            if name.endswith(("c_attn.weight", "c_fc.weight", "c_proj.weight")):
+                p.mul_(10)
+        ref.transformer.wte.weight.mul_(3)
+    ref.save_pretrained(folder)
+    return tokenizer, ref, tf.GPT2LMHeadModel.from_pretrained(folder)
+
+
+PROMPTS = ["The quick brown fox jumps over the lazy dog because",
+           "Hello",
+           "In 1905, Albert Einstein published four papers that changed physics:",
+           "¿Dónde está la biblioteca? 東京は"]
+
+
+def test_gpt2_real_vocab_greedy_batch1_equals_transformers(gpt2_real_vocab):
+    tokenizer, ref, model = gpt2_real_vocab
+    enc = tokenizer(PROMPTS[0], return_tensors="pt")
+    theirs = ref.generate(**enc, max_new_tokens=64, do_sample=False, pad_token_id=tokenizer.eos_token_id)
+    ours = model.generate(**enc, max_new_tokens=64)
+    assert ours.shape == theirs.shape
+    assert torch.equal(ours, theirs)
+    assert len(set(ours[0, -64:].tolist())) > 20
+
+
+def test_gpt2_real_vocab_left_padded_batch4_equals_transformers_and_each_alone(gpt2_real_vocab):
+    tokenizer, ref, model = gpt2_real_vocab
+    enc = tokenizer(PROMPTS, return_tensors="pt", padding=True)
+    assert not bool(enc["attention_mask"].all())  # really padded
+    theirs = ref.generate(**enc, max_new_tokens=64, do_sample=False, pad_token_id=tokenizer.eos_token_id)
+    ours = model.generate(**enc, max_new_tokens=64)
+    assert torch.equal(ours, theirs)
+    width = enc["input_ids"].shape[1]
+    for row, prompt in enumerate(PROMPTS):
+        alone = model.generate(tokenizer(prompt, return_tensors="pt")["input_ids"], max_new_tokens=64)
+        new = alone[0, alone.shape[1] - 64:]
+        assert torch.equal(ours[row, width:width + new.shape[0]], new), f"row {row} differs from the prompt alone"
+
+
+def test_eos_stops_and_pads(gpt2_real_vocab):
+    tokenizer, ref, model = gpt2_real_vocab
+    enc = tokenizer(PROMPTS, return_tensors="pt", padding=True)
+    width = enc["input_ids"].shape[1]
+    free = model.generate(**enc, max_new_tokens=16, eos_token_id=None)
+    # a token of row 0 that no row produced before becomes the eos token
+    k = next(k for k in range(width + 1, width + 16)
+             if int(free[0, k]) not in free[:, width:k].flatten().tolist())
+    eos = int(free[0, k])
+    ours = model.generate(**enc, max_new_tokens=16, eos_token_id=eos, pad_token_id=7)
+    theirs = ref.generate(**enc, max_new_tokens=16, do_sample=False, eos_token_id=eos, pad_token_id=7)
+    assert torch.equal(ours, theirs)
+    assert ours[0, k] == eos and bool((ours[0, k + 1:] == 7).all())
+    assert torch.equal(ours[:, :k + 1], free[:, :k + 1])
+
+
+def test_sampling_filters_equal_transformers_warpers():
+    from transformers.generation.logits_process import (TemperatureLogitsWarper, TopKLogitsWarper,
+                                                        TopPLogitsWarper)
+
+    from transformers_fast.generation import apply_temperature_top_k_top_p
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(4, 97, generator=g) * 3
+    for temperature, top_k, top_p in [(0.7, 10, 0.9), (1.3, None, 0.5), (1.0, 3, None), (0.5, 50, 0.99)]:
+        expected = TemperatureLogitsWarper(temperature)(None, logits)
+        if top_k is not None:
+            expected = TopKLogitsWarper(top_k)(None, expected)
+        if top_p is not None:
+            expected = TopPLogitsWarper(top_p)(None, expected)
+        assert torch.equal(apply_temperature_top_k_top_p(logits, temperature, top_k, top_p), expected)
+
+
+def test_sampling_is_reproducible_with_a_seeded_generator(tmp_path):
+    model, _ = pair("gpt2", tmp_path)
+    x = ids(batch=2, seq=4)
+    kwargs = dict(max_new_tokens=15, do_sample=True, temperature=0.8, top_k=20, top_p=0.95, eos_token_id=None,
+                  num_return_sequences=3)
+    a = model.generate(x, generator=torch.Generator().manual_seed(7), **kwargs)
+    b = model.generate(x, generator=torch.Generator().manual_seed(7), **kwargs)
+    c = model.generate(x, generator=torch.Generator().manual_seed(8), **kwargs)
+    assert a.shape == (6, 19) and torch.equal(a, b) and not torch.equal(a, c)
+    assert torch.equal(a[:, :4], x.repeat_interleave(3, dim=0))
+    greedy = model.generate(x, max_new_tokens=15, eos_token_id=None)
+    top1 = model.generate(x, max_new_tokens=15, do_sample=True, top_k=1, eos_token_id=None,
+                          generator=torch.Generator().manual_seed(0))
+    assert torch.equal(greedy, top1)
+
+
+def test_streaming_yields_the_generated_tokens(tmp_path):
+    model, _ = pair("gpt2", tmp_path)
+    x = ids(batch=2, seq=4)
+    out = model.generate(x, max_new_tokens=10, eos_token_id=None)
+    seen = []
+    model.generate(x, max_new_tokens=10, eos_token_id=None, streamer=seen.append)
+    assert torch.equal(torch.stack(seen, 1), out[:, 4:])
+    assert torch.equal(torch.stack(list(model.stream_generate(x, max_new_tokens=10, eos_token_id=None)), 1),
+                       out[:, 4:])
+
+    class Streamer:  # transformers' put()/end() protocol: the prompt first, then each step
+        def __init__(self):
+            self.calls, self.ended = [], False
+
+        def put(self, value):
+            self.calls.append(value)
+
+        def end(self):
+            self.ended = True
+
+    streamer = Streamer()
+    model.generate(x, max_new_tokens=10, eos_token_id=None, streamer=streamer)
+    assert streamer.ended and torch.equal(streamer.calls[0], x) and len(streamer.calls) == 11
+    assert torch.equal(torch.stack(streamer.calls[1:], 1), out[:, 4:])
+
+
+def test_copies_generate_and_follow_weight_changes(tmp_path):
+    import copy
+    import pickle
+
+    model, _ = pair("gpt2", tmp_path)
+    x = ids(batch=1, seq=4)
+    out = model.generate(x, max_new_tokens=8, eos_token_id=None)
+    assert torch.equal(copy.deepcopy(model).generate(x, max_new_tokens=8, eos_token_id=None), out)
+    assert torch.equal(pickle.loads(pickle.dumps(model)).generate(x, max_new_tokens=8, eos_token_id=None), out)
+    with torch.no_grad():  # an in-place change of the weights is seen by the next generate
+        model.transformer.h[0].mlp.c_fc.weight.mul_(3)
+    changed = model.generate(x, max_new_tokens=8, eos_token_id=None)
+    with torch.no_grad():
+        expected = model(changed[:, :-1]).logits[0, 3:].argmax(-1)
+    assert torch.equal(changed[0, 4:], expected)
+
+
+def test_max_length_counts_the_prompt(tmp_path):
+    model, _ = pair("openai", tmp_path)
+    x = ids(batch=1, seq=6)
+    assert model.generate(x, max_length=10).shape == (1, 10)
+    assert model.generate(x).shape == (1, 26)  # 20 new tokens by default
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_generate_bad_input(family, tmp_path):
+    model, _ = pair(family, tmp_path)  # n_positions 48
+    with pytest.raises(ValueError, match="n_positions"):
+        model.generate(torch.zeros(1, 49, dtype=torch.long), max_new_tokens=1)
+    with pytest.raises(ValueError, match="exceeds the 48 positions"):
+        model.generate(torch.zeros(1, 40, dtype=torch.long), max_new_tokens=9)
+    with pytest.raises(ValueError, match="empty"):
+        model.generate(torch.zeros(1, 0, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"input_ids holds 99, outside \[0, 98\]"):
+        model.generate(torch.tensor([[3, 99]]))
+    with pytest.raises(ValueError, match="left-padded"):
+        model.generate(torch.tensor([[3, 4]]), attention_mask=torch.tensor([[1, 0]]))
+    with pytest.raises(ValueError, match="all zeros"):
+        model.generate(torch.tensor([[3, 4]]), attention_mask=torch.tensor([[0, 0]]))
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        model.generate(torch.tensor([[3, 4]]), max_new_tokens=0)
+    with pytest.raises(ValueError, match="temperature"):
+        model.generate(torch.tensor([[3, 4]]), do_sample=True, temperature=0)
+    with pytest.raises(ValueError, match="top_p"):
+        model.generate(torch.tensor([[3, 4]]), do_sample=True, top_p=1.5)
+    with pytest.raises(ValueError, match="num_return_sequences"):
+        model.generate(torch.tensor([[3, 4]]), num_return_sequences=2)
+    with pytest.raises(TypeError, match="unexpected"):
+        model.generate(torch.tensor([[3, 4]]), no_such_option=1)
+
+
+def test_generate_after_uneven_head_pruning_equals_full_forward(tmp_path):
+    model, _ = pair("gpt2", tmp_path)
+    model.prune_heads({0: [0, 2], 1: [3]})
+    x = ids(batch=2, seq=5)
+    out = model.generate(x, max_new_tokens=6, eos_token_id=None)
+    with torch.no_grad():
+        expected = model(out[:, :-1]).logits[:, 4:].argmax(-1)
+    assert torch.equal(out[:, 5:], expected)
+
+
+def test_generate_in_bfloat16_follows_its_own_forward(tmp_path):
+    model, _ = pair("gpt2", tmp_path)
+    model.to(torch.bfloat16)
+    x = ids(batch=2, seq=5)
+    out = model.generate(x, max_new_tokens=4, eos_token_id=None)
+    with torch.no_grad():
+        expected = model(out[:, :-1]).logits[:, 4:].float().argmax(-1)
+    assert out.shape == (2, 9) and (out[:, 5:] == expected).float().mean() >= 0.75  # bf16 rounding may flip a tie

@@ -1,0 +1,92 @@
+"""GPT2Config: the constructor of pytorch-transformers 1.2.0, reading transformers' config.json as well."""
+from __future__ import annotations
+
+import json
+from typing import Any, Dict
+
+from transformers_fast.configuration_utils import (PretrainedConfig, check_int, check_positive_float,
+                                                   check_probability)
+
+GPT2_SHORTCUT_NAMES = ("gpt2", "gpt2-medium", "gpt2-large")
+# The 1.2.0 shortcut names now live under the openai-community organisation of the Hugging Face hub.
+GPT2_PRETRAINED_MODEL_ARCHIVE_MAP: Dict[str, str] = {name: f"openai-community/{name}" for name in GPT2_SHORTCUT_NAMES}
+GPT2_PRETRAINED_CONFIG_ARCHIVE_MAP = GPT2_PRETRAINED_MODEL_ARCHIVE_MAP
+
+SUMMARY_TYPES = ("last", "first", "mean", "cls_index")
+
+
+def read_json_config(config, path: str) -> None:
+    """1.2.0 accepts a JSON file path as the first constructor argument."""
+    with open(path, "r", encoding="utf-8") as reader:
+        for key, value in json.load(reader).items():
+            setattr(config, key, value)
+
+
+def validate_gpt_config(config) -> None:
+    """Checks shared by OpenAI GPT and GPT-2 (same field names)."""
+    for name in ("vocab_size", "n_positions", "n_ctx", "n_embd", "n_layer", "n_head"):
+        check_int(name, getattr(config, name))
+    if config.n_embd % config.n_head:
+        raise ValueError(f"n_embd ({config.n_embd}) must be a multiple of n_head ({config.n_head})")
+    for name in ("resid_pdrop", "embd_pdrop", "attn_pdrop", "summary_first_dropout"):
+        check_probability(name, getattr(config, name))
+    check_positive_float("layer_norm_epsilon", config.layer_norm_epsilon)
+    if config.summary_type not in SUMMARY_TYPES:
+        raise ValueError(f"summary_type must be one of {SUMMARY_TYPES}, got {config.summary_type!r}")
+
+
+class GPT2Config(PretrainedConfig):
+    """Configuration of a GPT-2 model (defaults: gpt2, 124M parameters).
+
+    The first argument is the vocabulary size or, as in 1.2.0, the path of a JSON config file.
+    """
+
+    model_type = "gpt2"
+    pretrained_config_archive_map = GPT2_PRETRAINED_CONFIG_ARCHIVE_MAP
+    attribute_map = {"hidden_size": "n_embd", "num_attention_heads": "n_head", "num_hidden_layers": "n_layer",
+                     "max_position_embeddings": "n_positions"}
+
+    def __init__(self, vocab_size_or_config_json_file=50257, n_positions=1024, n_ctx=1024, n_embd=768, n_layer=12,
+                 n_head=12, resid_pdrop=0.1, embd_pdrop=0.1, attn_pdrop=0.1, layer_norm_epsilon=1e-5,
+                 initializer_range=0.02, num_labels=1, summary_type="cls_index", summary_use_proj=True,
+                 summary_activation=None, summary_proj_to_labels=True, summary_first_dropout=0.1, **kwargs: Any):
+        if "vocab_size" in kwargs:  # transformers' name for the first argument
+            vocab_size_or_config_json_file = kwargs.pop("vocab_size")
+        kwargs.setdefault("bos_token_id", 50256)
+        kwargs.setdefault("eos_token_id", 50256)
+        kwargs.setdefault("use_cache", True)
+        super().__init__(num_labels=num_labels, **kwargs)
+        if isinstance(vocab_size_or_config_json_file, str):
+            read_json_config(self, vocab_size_or_config_json_file)
+            self.validate()
+            return
+        self.vocab_size = vocab_size_or_config_json_file
+        self.n_ctx = n_ctx
+        self.n_positions = n_positions
+        self.n_embd = n_embd
+        self.n_layer = n_layer
+        self.n_head = n_head
+        self.resid_pdrop = resid_pdrop
+        self.embd_pdrop = embd_pdrop
+        self.attn_pdrop = attn_pdrop
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.initializer_range = initializer_range
+        self.summary_type = summary_type
+        self.summary_use_proj = summary_use_proj
+        self.summary_activation = summary_activation
+        self.summary_first_dropout = summary_first_dropout
+        self.summary_proj_to_labels = summary_proj_to_labels
+        self.validate()
+
+    def validate(self) -> None:
+        validate_gpt_config(self)
+        if getattr(self, "n_inner", None) not in (None, 4 * self.n_embd):
+            raise ValueError(f"n_inner must be None or 4 * n_embd ({4 * self.n_embd}), got {self.n_inner!r}")
+        act = getattr(self, "activation_function", "gelu_new")
+        if act not in ("gelu_new", "gelu_pytorch_tanh"):
+            raise ValueError(f"activation_function must be 'gelu_new' (tanh GELU, as GPT-2), got {act!r}")
+        for name in ("scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn", "add_cross_attention"):
+            if getattr(self, name, False):
+                raise ValueError(f"{name}=True is not supported")
+        if not getattr(self, "scale_attn_weights", True):
+            raise ValueError("scale_attn_weights=False is not supported")

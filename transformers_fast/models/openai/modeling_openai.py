@@ -1,0 +1,163 @@
+"""OpenAI GPT: the classes of pytorch-transformers 1.2.0 with their call signatures and output tuples.
+
+Post-LayerNorm blocks with the module and parameter names of the original checkpoints (Conv1D weights
+[in, out]). No `past` in 1.2.0's forward; `generate` runs the fused decoder with a KV cache.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from transformers_fast.generation import GenerationMixin
+from transformers_fast.modeling_outputs import BaseModelOutput, CausalLMOutput, DoubleHeadsModelOutput
+from transformers_fast.modeling_utils import Conv1D, PreTrainedModel, SequenceSummary, expand_head_mask
+from transformers_fast.models.gpt2 import fast_decoder
+from transformers_fast.models.gpt2.modeling_gpt2 import MLP, Attention, GPTBaseMixin, gelu, key_mask, lm_loss, mc_loss
+from transformers_fast.models.openai.configuration_openai import (OPENAI_GPT_PRETRAINED_MODEL_ARCHIVE_MAP,
+                                                                  OpenAIGPTConfig)
+
+ACT_FNS = {"gelu": gelu, "relu": F.relu, "swish": F.silu, "silu": F.silu}
+
+
+class Block(nn.Module):
+    """Post-LayerNorm block: n = ln_1(x + attn(x)), h = ln_2(n + mlp(n))."""
+
+    def __init__(self, n_ctx: int, config, scale: bool = False):
+        super().__init__()
+        nx = config.n_embd
+        self.attn = Attention(nx, n_ctx, config, scale)
+        self.ln_1 = nn.LayerNorm(nx, eps=config.layer_norm_epsilon)
+        self.mlp = MLP(4 * nx, config, act=ACT_FNS[config.afn])
+        self.ln_2 = nn.LayerNorm(nx, eps=config.layer_norm_epsilon)
+
+    def forward(self, x, attention_mask=None, head_mask=None, output_attentions=False):
+        a, _, probs = self.attn(x, None, attention_mask, head_mask, False, output_attentions)
+        n = self.ln_1(x + a)
+        return self.ln_2(n + self.mlp(n)), probs
+
+
+class OpenAIGPTPreTrainedModel(PreTrainedModel):
+    config_class = OpenAIGPTConfig
+    pretrained_model_archive_map = OPENAI_GPT_PRETRAINED_MODEL_ARCHIVE_MAP
+    base_model_prefix = "transformer"
+    keys_to_ignore_on_load = (r"attn\.bias$", r"position_ids$")
+
+    def _init_weights(self, module):
+        if isinstance(module, (nn.Linear, nn.Embedding, Conv1D)):
+            module.weight.data.normal_(mean=0.0, std=self.config.initializer_range)
+            if isinstance(module, (nn.Linear, Conv1D)) and module.bias is not None:
+                module.bias.data.zero_()
+        elif isinstance(module, nn.LayerNorm):
+            module.bias.data.zero_()
+            module.weight.data.fill_(1.0)
+
+
+class OpenAIGPTModel(GPTBaseMixin, OpenAIGPTPreTrainedModel):
+    """Outputs: last_hidden_state, (hidden_states), (attentions)."""
+
+    def __init__(self, config: OpenAIGPTConfig):
+        super().__init__(config)
+        self.tokens_embed = nn.Embedding(config.vocab_size, config.n_embd)
+        self.positions_embed = nn.Embedding(config.n_positions, config.n_embd)
+        self.drop = nn.Dropout(config.embd_pdrop)
+        self.h = nn.ModuleList([Block(config.n_ctx, config, scale=True) for _ in range(config.n_layer)])
+        self.init_weights()
+
+    def get_input_embeddings(self):
+        return self.tokens_embed
+
+    def set_input_embeddings(self, value):
+        self.tokens_embed = value
+
+    def _prune_heads(self, heads_to_prune):
+        for layer, heads in heads_to_prune.items():
+            self.h[layer].attn.prune_heads(heads)
+
+    def forward(self, input_ids, position_ids=None, token_type_ids=None, head_mask=None, *, attention_mask=None,
+                output_attentions=None, output_hidden_states=None):
+        config = self.config
+        self.check_inputs(input_ids, position_ids, token_type_ids)
+        output_attentions = config.output_attentions if output_attentions is None else output_attentions
+        output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        input_shape = input_ids.shape
+        input_ids = input_ids.reshape(-1, input_shape[-1])
+        batch, seq = input_ids.shape
+        if position_ids is None:
+            position_ids = torch.arange(seq, dtype=torch.long, device=input_ids.device)
+        position_ids = position_ids.reshape(-1, seq).expand(batch, seq)
+        mask = None
+        if attention_mask is not None:
+            mask = key_mask(attention_mask.reshape(batch, -1) if attention_mask.dim() > 2 else attention_mask,
+                            batch, seq)
+        head_mask = expand_head_mask(head_mask, len(self.h), config.n_head, self.tokens_embed.weight.dtype)
+
+        hidden = self.tokens_embed(input_ids) + self.positions_embed(position_ids)
+        if token_type_ids is not None:
+            hidden = hidden + self.tokens_embed(token_type_ids.reshape(-1, seq))
+        hidden = self.drop(hidden)
+        output_shape = tuple(input_shape) + (hidden.shape[-1],)
+        all_hidden = () if output_hidden_states else None
+        all_attentions = () if output_attentions else None
+        for i, block in enumerate(self.h):
+            if output_hidden_states:
+                all_hidden += (hidden.view(output_shape),)
+            hidden, probs = block(hidden, mask, head_mask[i], output_attentions)
+            if output_attentions:  # [batch * choices, heads, seq, seq] as 1.2.0 (GPT-2 unflattens them)
+                all_attentions += (probs,)
+        hidden = hidden.view(output_shape)
+        if output_hidden_states:
+            all_hidden += (hidden,)
+        return BaseModelOutput(last_hidden_state=hidden, hidden_states=all_hidden, attentions=all_attentions)
+
+
+class OpenAIGPTLMHeadModel(GenerationMixin, OpenAIGPTPreTrainedModel):
+    """Outputs: (loss), lm_logits, (hidden_states), (attentions). The LM head is tied to tokens_embed."""
+
+    def __init__(self, config: OpenAIGPTConfig):
+        super().__init__(config)
+        self.transformer = OpenAIGPTModel(config)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.fast = fast_decoder.DecoderFastPath(self)
+        self.init_weights()
+
+    def get_output_embeddings(self):
+        return self.lm_head
+
+    def forward(self, input_ids, position_ids=None, token_type_ids=None, labels=None, head_mask=None, *,
+                attention_mask=None, output_attentions=None, output_hidden_states=None):
+        outputs = self.transformer(input_ids, position_ids, token_type_ids, head_mask, attention_mask=attention_mask,
+                                   output_attentions=output_attentions, output_hidden_states=output_hidden_states)
+        lm_logits = self.lm_head(outputs[0])
+        loss = None if labels is None else lm_loss(lm_logits, labels)
+        return CausalLMOutput(loss=loss, logits=lm_logits, hidden_states=outputs.hidden_states,
+                              attentions=outputs.attentions)
+
+
+class OpenAIGPTDoubleHeadsModel(OpenAIGPTPreTrainedModel):
+    """Inputs [batch, num_choices, sequence]. Outputs: (lm_loss), (mc_loss), lm_logits, mc_logits,
+    (hidden_states), (attentions)."""
+
+    def __init__(self, config: OpenAIGPTConfig):
+        super().__init__(config)
+        self.transformer = OpenAIGPTModel(config)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.multiple_choice_head = SequenceSummary(config)
+        self.init_weights()
+
+    def get_output_embeddings(self):
+        return self.lm_head
+
+    def forward(self, input_ids, mc_token_ids=None, lm_labels=None, mc_labels=None, token_type_ids=None,
+                position_ids=None, head_mask=None, *, attention_mask=None, output_attentions=None,
+                output_hidden_states=None, labels=None):
+        lm_labels = labels if lm_labels is None else lm_labels
+        outputs = self.transformer(input_ids, position_ids, token_type_ids, head_mask, attention_mask=attention_mask,
+                                   output_attentions=output_attentions, output_hidden_states=output_hidden_states)
+        hidden = outputs[0]
+        lm_logits = self.lm_head(hidden)
+        mc_logits = self.multiple_choice_head(hidden, mc_token_ids).squeeze(-1)
+        return DoubleHeadsModelOutput(
+            loss=None if lm_labels is None else lm_loss(lm_logits, lm_labels),
+            mc_loss=None if mc_labels is None else mc_loss(mc_logits, mc_labels),
+            logits=lm_logits, mc_logits=mc_logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
