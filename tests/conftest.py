@@ -32,5 +32,7 @@ def threads(request):
 
 
 @pytest.fixture(autouse=True)
-def _seed():
+def _seed_and_fresh_warnings():
+    # Fallback warnings are once per process; each test sees its own first warning.
     torch.manual_seed(0)
+    _backend._warned.clear()
