@@ -19,6 +19,7 @@ class CMakeBuild(build_ext):
     def build_extension(self, ext):
         # All CMake targets land next to the first one (_C), inside the package directory.
         out_dir = Path(self.get_ext_fullpath(ext.name)).resolve().parent
+        self.cmake_out_dir = out_dir
         build_dir = Path(self.build_temp).resolve() / "cmake"
         build_dir.mkdir(parents=True, exist_ok=True)
         import pybind11
@@ -34,6 +35,14 @@ class CMakeBuild(build_ext):
         subprocess.check_call(args, cwd=build_dir)
         jobs = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2))
         subprocess.check_call(["cmake", "--build", ".", "-j", jobs], cwd=build_dir)
+
+    def copy_extensions_to_source(self):
+        # In-place and editable builds: also copy the modules setuptools does not know of (_cuda).
+        super().copy_extensions_to_source()
+        package_dir = Path(self.get_ext_fullpath(self.extensions[0].name)).resolve().parent
+        for module in self.cmake_out_dir.glob("_*.so"):
+            if module.name != Path(self.get_ext_filename(self.extensions[0].name)).name:
+                self.copy_file(str(module), str(package_dir / module.name))
 
 
 setup(

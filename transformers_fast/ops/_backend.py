@@ -30,6 +30,15 @@ def has_extension() -> bool:
     return _C is not None
 
 
+def cuda_extension():
+    """The `_cuda` module (built whenever nvcc was found at build time), or None."""
+    try:
+        from transformers_fast import _cuda
+    except ImportError:
+        return None
+    return _cuda
+
+
 def cpu_isa() -> str:
     """The ISA the C++ kernels dispatch to on this machine ("avx512", "avx2" or "generic")."""
     return _C.cpu_isa() if _C is not None else "unavailable"
