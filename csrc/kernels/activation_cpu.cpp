@@ -9,13 +9,16 @@ using vec::VecF;
 
 namespace {
 
-// The rational erf (no exp) is about 2x cheaper; below z = -2.5 (x < -3.54) 1 + erf cancels and
-// its error would exceed 1e-6, so vectors with such lanes also take the exp-based erf there.
+// x * Phi(x) with the rational Phi (no exp). Below x = -3.54 Phi is tiny and its absolute error
+// would exceed 1e-6 relative, so vectors with such lanes (rare in activations) take the exp-based
+// erf there.
 inline VecF gelu_erf(VecF x) {
-  const VecF half(0.5f), one(1.0f), tail(-2.5f);
-  VecF z = x * VecF(0.70710678118654752440f);
-  VecF y = half * x * (one + vec::erf_rational(z));
-  if (VecF::any_lt(z, tail)) y = VecF::select_lt(z, tail, half * x * (one + vec::erf(z)), y);
+  const VecF tail(-3.5355339059327378f);  // z = x / sqrt 2 = -2.5
+  VecF y = x * vec::normal_cdf_rational(x);
+  if (VecF::any_lt(x, tail)) {
+    VecF exact = VecF(0.5f) * x * (VecF(1.0f) + vec::erf(x * VecF(0.70710678118654752440f)));
+    y = VecF::select_lt(x, tail, exact, y);
+  }
   return y;
 }
 
