@@ -55,6 +55,25 @@ def test_padded_batch_constant_rows_and_no_affine(isa):
                                rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("cols", [7, 768, 769])
+def test_rows_whose_first_value_is_far_from_the_mean(isa, cols):
+    # The kernel's one-pass statistics are shifted by each row's first value; rows where that value
+    # is an outlier or the mean dwarfs the spread must still match (they take the exact second pass).
+    x = torch.randn(6, cols)
+    x[0, 0] = 1000.0  # outlier first element
+    x[1, 0] = -60.0
+    x[2] += 30.0  # offset mean (larger offsets exceed fp32's own resolution of the deviations)
+    x[3, 1:] += 50.0  # first element ~50 standard deviations below the rest
+    x[4, :] = x[4, 0]  # constant row
+    res = torch.randn(6, cols)
+    w, b = torch.randn(cols), torch.randn(cols)
+    for eps in (1e-12, 1e-5):
+        torch.testing.assert_close(ops.add_layer_norm(x, res, w, b, eps), reference(x, res, w, b, eps, None),
+                                   rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(ops.layer_norm(x, w, b, eps), reference(x, None, w, b, eps, None),
+                                   rtol=1e-5, atol=1e-5)
+
+
 def test_strided_inputs_are_handled(isa):
     x = torch.randn(83, 6).t()  # last dim not contiguous
     res = torch.randn(6, 166)[:, ::2]
