@@ -13,6 +13,8 @@ from transformers_fast.ops import packed_linear
 
 SGEMM_SHAPE = (1024, 768, 3072)  # rows, in, out
 _results = {}  # group -> {name: (fn, flops)}
+# Issue 3's speed targets (ours vs the equivalent torch sequence, 1 thread), by group-name prefix.
+RATIO_TARGETS = {"bias_gelu ": 2.0, "add_layer_norm": 2.0}
 _info = {}
 
 
@@ -94,6 +96,7 @@ def pytest_terminal_summary(terminalreporter):
                   f"({per}; {SGEMM_SHAPE[0]}x{SGEMM_SHAPE[1]}x{SGEMM_SHAPE[2]}, 1 thread, best of run start/end)")
     old = torch.get_num_threads()
     torch.set_num_threads(1)
+    table = []
     for group in sorted(_results):
         entries = _results[group]
         best = _interleaved_best({name: fn for name, (fn, _) in entries.items()})
@@ -107,5 +110,15 @@ def pytest_terminal_summary(terminalreporter):
         refs = [t for n, t in best.items() if not n.startswith("ours")]
         if ours and refs:
             line += f"  => ours vs best reference {min(refs) / min(ours):.2f}x"
+            target = next((t for prefix, t in RATIO_TARGETS.items() if group.startswith(prefix)), None)
+            verdict = "–" if target is None else f"≥{target:g}x: {'met' if min(refs) / min(ours) >= target else 'NOT met'}"
+            table.append(f"| {group} | {min(ours) * 1e6:.0f} | {min(refs) * 1e6:.0f} | {min(refs) / min(ours):.2f}x | {verdict} |")
         tr.write_line(line)
     torch.set_num_threads(old)
+    # The same figures as a markdown table, to paste into README.md.
+    tr.write_line("")
+    tr.write_line(f"ISA {ops.cpu_isa()} ({ops.cpu_features()}), 1 thread, best per call, interleaved:")
+    tr.write_line("| benchmark | ours (us) | best reference (us) | speed-up | target |")
+    tr.write_line("|---|---:|---:|---:|---|")
+    for row in table:
+        tr.write_line(row)
