@@ -251,6 +251,23 @@ inline VecF tanh(VecF x) {
   return VecF::keep_nan(x, r.with_sign_of(x));
 }
 
+// GELU, erf form: the rational erf (no exp) is about 2x cheaper; below z = -2.5 (x < -3.54) 1 + erf
+// cancels and its error would exceed 1e-6, so vectors with such lanes also take the exp-based erf there.
+inline VecF gelu_erf(VecF x) {
+  const VecF half(0.5f), one(1.0f), tail(-2.5f);
+  VecF z = x * VecF(0.70710678118654752440f);
+  VecF y = half * x * (one + erf_rational(z));
+  if (VecF::any_lt(z, tail)) y = VecF::select_lt(z, tail, half * x * (one + erf(z)), y);
+  return y;
+}
+
+// GELU, tanh form (GPT/GPT-2/XLNet).
+inline VecF gelu_tanh(VecF x) {
+  const VecF k(0.7978845608028654f), c(0.044715f);
+  VecF inner = k * (x + c * x * x * x);
+  return VecF(0.5f) * x * (VecF(1.0f) + tanh(inner));
+}
+
 }  // namespace vec
 }  // namespace TF_ISA_NS
 }  // namespace tf

@@ -9,21 +9,8 @@ using vec::VecF;
 
 namespace {
 
-// The rational erf (no exp) is about 2x cheaper; below z = -2.5 (x < -3.54) 1 + erf cancels and
-// its error would exceed 1e-6, so vectors with such lanes also take the exp-based erf there.
-inline VecF gelu_erf(VecF x) {
-  const VecF half(0.5f), one(1.0f), tail(-2.5f);
-  VecF z = x * VecF(0.70710678118654752440f);
-  VecF y = half * x * (one + vec::erf_rational(z));
-  if (VecF::any_lt(z, tail)) y = VecF::select_lt(z, tail, half * x * (one + vec::erf(z)), y);
-  return y;
-}
-
-inline VecF gelu_tanh(VecF x) {
-  const VecF k(0.7978845608028654f), c(0.044715f);
-  VecF inner = k * (x + c * x * x * x);
-  return VecF(0.5f) * x * (VecF(1.0f) + vec::tanh(inner));
-}
+using vec::gelu_erf;
+using vec::gelu_tanh;
 
 template <GeluKind kind, bool has_bias>
 void gelu_rows(const float* x, const float* bias, float* out, int64_t r0, int64_t r1, int64_t cols) {
