@@ -15,6 +15,7 @@ SGEMM_SHAPE = (1024, 768, 3072)  # rows, in, out
 _results = {}  # group -> {name: (fn, flops)}
 # Issue 3's speed targets (ours vs the equivalent torch sequence, 1 thread), by group-name prefix.
 RATIO_TARGETS = {"bias_gelu ": 2.0, "add_layer_norm": 2.0}
+_nbytes = {}  # group -> bytes streamed per call
 _info = {}
 
 
@@ -72,8 +73,9 @@ def one_thread():
 
 @pytest.fixture
 def record(benchmark):
-    """Runs benchmark(fn) and keeps its best time for the ratio summary: record(group, name, fn, flops=None)."""
-    def run(group, name, fn, flops=None):
+    """Runs benchmark(fn) and keeps its best time for the ratio summary: record(group, name, fn, flops=None,
+    nbytes=None); nbytes (memory streamed per call, e.g. the weights of a small-row GEMM) adds GB/s."""
+    def run(group, name, fn, flops=None, nbytes=None):
         benchmark.group = group
         benchmark.name = name
         with torch.no_grad():
@@ -81,6 +83,8 @@ def record(benchmark):
             benchmark(fn)
         if benchmark.stats is not None:  # None under --benchmark-disable
             _results.setdefault(group, {})[name] = (fn, flops)
+            if nbytes:
+                _nbytes[group] = nbytes
     return run
 
 
@@ -104,6 +108,8 @@ def pytest_terminal_summary(terminalreporter):
         for name, t in sorted(best.items(), key=lambda kv: kv[1]):
             flops = entries[name][1]
             extra = f", {flops / t / 1e9:.1f} GFLOP/s = {flops / t / 1e9 / best_sgemm_gflops():.0%} of sgemm" if flops else ""
+            if group in _nbytes:
+                extra += f", {_nbytes[group] / t / 1e9:.1f} GB/s"
             parts.append(f"{name} {t * 1e6:.0f}us{extra}")
         line = f"{group}: " + "; ".join(parts)
         ours = [t for n, t in best.items() if n.startswith("ours")]

@@ -24,10 +24,12 @@ def reference(x, weight, bias, activation):
     return y.float()
 
 
-@pytest.fixture(params=["onednn", "torch", "auto"])
+@pytest.fixture(params=["onednn", "torch", "panel", "auto"])
 def backend(request, monkeypatch):
     if request.param == "onednn" and not packed_linear.onednn_available():
         pytest.skip("oneDNN linear ops missing in this torch")
+    if request.param == "panel" and not packed_linear.panel_available():
+        pytest.skip("small-row GEMM kernel not built")
     if request.param == "auto":
         monkeypatch.delenv(packed_linear.ENV, raising=False)
         monkeypatch.setattr(packed_linear, "_choice", {})
@@ -55,7 +57,13 @@ def test_packed_linear_matches_reference(backend, shape, lead, activation):
     with torch.no_grad():
         got = layer(x)
     name, used = backend
-    assert set(used) == (set(packed_linear.BACKENDS) if name == "auto" else {name})
+    rows = x.numel() // shape[0]
+    if name == "auto":
+        assert set(used) == set(packed_linear.candidates(rows))
+    elif name == "panel" and rows > packed_linear.PANEL_MAX_ROWS:  # beyond its range: the library GEMM
+        assert set(used) == {"onednn" if packed_linear.onednn_available() else "torch"}
+    else:
+        assert set(used) == {name}
     assert got.shape == (*lead, shape[1])
     torch.testing.assert_close(got, reference(x, w, b, activation), rtol=1e-5, atol=1e-5)
 
@@ -78,16 +86,21 @@ def test_calibration_is_cached_per_shape_class(monkeypatch):
     layer, _, _ = make_layer(64, 96)
     with torch.no_grad():
         layer(torch.randn(8, 64))
-        layer(torch.randn(3, 64))  # same bucket: no second calibration
+        layer(torch.randn(5, 64))  # same bucket: no second calibration
         layer(torch.randn(300, 64))
     choices = packed_linear.chosen_backends()
     assert set(choices.values()) <= set(packed_linear.BACKENDS)
-    assert {k[2] for k in choices} == {0, 1} and len(choices) == 2
+    assert {k[2] for k in choices} == {packed_linear._row_bucket(8), packed_linear._row_bucket(300)}
+    assert len(choices) == 2
+    assert packed_linear._row_bucket(5) == packed_linear._row_bucket(8) != packed_linear._row_bucket(4)
+    # Only the packed copies of the chosen backends stay.
+    assert set(layer._packed) <= set(choices.values())
 
 
 @torch.no_grad()
 def test_without_onednn_uses_torch_and_forcing_it_warns(monkeypatch):
     monkeypatch.setattr(packed_linear, "onednn_available", lambda: False)
+    monkeypatch.setattr(packed_linear, "panel_available", lambda: False)
     monkeypatch.setattr(packed_linear, "_choice", {})
     layer, w, b = make_layer(16, 8, activation="gelu")
     x = torch.randn(5, 16)

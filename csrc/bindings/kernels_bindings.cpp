@@ -1,6 +1,7 @@
 #include "bindings/common.h"
 #include "kernels/activation.h"
 #include "kernels/attention.h"
+#include "kernels/gemm_small.h"
 #include "kernels/layer_norm.h"
 #include "kernels/softmax.h"
 
@@ -48,6 +49,19 @@ void bind_kernels(py::module_& m) {
       },
       py::arg("q"), py::arg("k"), py::arg("v"), py::arg("out"), py::arg("mask"), py::arg("kv_lengths"),
       py::arg("cu_seqlens"), py::arg("scale"), py::arg("causal"), nogil);
+  m.attr("gemm_small_panel") = kGemmPanel;
+  m.def(
+      "gemm_small_pack", [](const TensorArg& w, const TensorArg& packed) { gemm_small_pack(to_view(w), to_view(packed)); },
+      py::arg("weight"), py::arg("packed"), nogil);
+  m.def(
+      "gemm_small",
+      [](const TensorArg& x, const TensorArg& packed, const OptTensorArg& bias, const TensorArg& out,
+         int64_t out_features, int activation) {
+        OptView b(bias);
+        gemm_small(to_view(x), to_view(packed), b.get(), to_view(out), out_features, static_cast<GemmAct>(activation));
+      },
+      py::arg("x"), py::arg("packed"), py::arg("bias"), py::arg("out"), py::arg("out_features"),
+      py::arg("activation"), nogil);
 }
 
 }  // namespace tf

@@ -253,6 +253,26 @@ inline VecF tanh(VecF x) {
   return VecF::keep_nan(x, r.with_sign_of(x));
 }
 
+// GELU, erf form (BERT/RoBERTa/DistilBERT/XLM).
+inline VecF gelu_erf(VecF x) {
+  // x * Phi(x) with the rational Phi (no exp). Below x = -3.54 Phi is tiny and its absolute error would
+  // exceed 1e-6 relative, so vectors with such lanes (rare in activations) take the exp-based erf there.
+  const VecF tail(-3.5355339059327378f);  // z = x / sqrt 2 = -2.5
+  VecF y = x * normal_cdf_rational(x);
+  if (VecF::any_lt(x, tail)) {
+    VecF exact = VecF(0.5f) * x * (VecF(1.0f) + erf(x * VecF(0.70710678118654752440f)));
+    y = VecF::select_lt(x, tail, exact, y);
+  }
+  return y;
+}
+
+// GELU, tanh form (GPT/GPT-2/XLNet).
+inline VecF gelu_tanh(VecF x) {
+  const VecF k(0.7978845608028654f), c(0.044715f);
+  VecF inner = k * (x + c * x * x * x);
+  return VecF(0.5f) * x * (VecF(1.0f) + tanh(inner));
+}
+
 }  // namespace vec
 }  // namespace TF_ISA_NS
 }  // namespace tf

@@ -9,24 +9,8 @@ using vec::VecF;
 
 namespace {
 
-// x * Phi(x) with the rational Phi (no exp). Below x = -3.54 Phi is tiny and its absolute error
-// would exceed 1e-6 relative, so vectors with such lanes (rare in activations) take the exp-based
-// erf there.
-inline VecF gelu_erf(VecF x) {
-  const VecF tail(-3.5355339059327378f);  // z = x / sqrt 2 = -2.5
-  VecF y = x * vec::normal_cdf_rational(x);
-  if (VecF::any_lt(x, tail)) {
-    VecF exact = VecF(0.5f) * x * (VecF(1.0f) + vec::erf(x * VecF(0.70710678118654752440f)));
-    y = VecF::select_lt(x, tail, exact, y);
-  }
-  return y;
-}
-
-inline VecF gelu_tanh(VecF x) {
-  const VecF k(0.7978845608028654f), c(0.044715f);
-  VecF inner = k * (x + c * x * x * x);
-  return VecF(0.5f) * x * (VecF(1.0f) + vec::tanh(inner));
-}
+using vec::gelu_erf;
+using vec::gelu_tanh;
 
 template <GeluKind kind, bool has_bias>
 void gelu_rows(const float* x, const float* bias, float* out, int64_t r0, int64_t r1, int64_t cols) {

@@ -1,10 +1,14 @@
 """Linear layers with the weight prepacked once for the fastest fp32 GEMM backend on this machine.
 
 Backends: "onednn" (torch.ops.mkldnn._reorder_linear_weight + _linear_pointwise, private ops, with
-GELU fused into the GEMM epilogue) and "torch" (F.linear, i.e. MKL, followed by our fused
-bias+GELU kernel). Which is faster depends on the CPU (oneDNN ~2x MKL on AMD AVX-512, close on
-AVX2), so the first call per (in, out, row bucket, threads) times both on the real input and the
-choice is cached for the process. TRANSFORMERS_FAST_LINEAR=onednn|torch forces one.
+GELU fused into the GEMM epilogue), "torch" (F.linear, i.e. MKL, followed by our fused
+bias+GELU kernel) and, for at most PANEL_MAX_ROWS rows, "panel" (our small-row GEMM on the weight
+packed into 16-column panels, bias and GELU fused: such products stream the whole weight once and
+are bound by memory bandwidth, where the libraries reach about half of it). Which is faster depends
+on the CPU (oneDNN ~2x MKL on AMD AVX-512, close on AVX2), so the first call per (in, out, row
+bucket, threads) times the candidates on the real input and the choice is cached for the process.
+A layer keeps only the packed copies of the backends chosen for its shape.
+TRANSFORMERS_FAST_LINEAR=onednn|torch|panel forces one (panel only where it applies).
 """
 from __future__ import annotations
 
@@ -21,9 +25,11 @@ from transformers_fast.ops import _backend as B
 from transformers_fast.ops import activation
 
 ACTIVATIONS = (None, "gelu", "gelu_tanh")
-BACKENDS = ("onednn", "torch")
+BACKENDS = ("onednn", "torch", "panel")
+PANEL_MAX_ROWS = 16  # above this the libraries' blocked GEMMs win (compute-bound)
 ENV = "TRANSFORMERS_FAST_LINEAR"
 _ONEDNN_GELU = {"gelu": "none", "gelu_tanh": "tanh"}  # oneDNN's gelu algorithm names (erf / tanh)
+_PANEL_ACT = {None: 0, "gelu": 1, "gelu_tanh": 2}  # tf::GemmAct
 _choice: Dict[Tuple[int, int, int, int], str] = {}
 
 
@@ -32,6 +38,26 @@ def onednn_available() -> bool:
     mkldnn = getattr(torch.ops, "mkldnn", None)
     return (torch.backends.mkldnn.is_available() and hasattr(mkldnn, "_reorder_linear_weight")
             and hasattr(mkldnn, "_linear_pointwise"))
+
+
+def panel_available() -> bool:
+    return B.has_extension() and hasattr(B._C, "gemm_small")
+
+
+def candidates(rows: int):
+    """The backends that can serve `rows` rows on this machine, the preferred one first."""
+    names = ["onednn"] if onednn_available() else []
+    names.append("torch")
+    if rows <= PANEL_MAX_ROWS and panel_available():
+        names.append("panel")
+    return tuple(names)
+
+
+def _row_bucket(rows: int) -> int:
+    """1, 2, 3-4, 5-8, 9-16 rows -> 1..5 (the small-row kernels differ there); 17-512 -> 6; more -> 7."""
+    if rows <= PANEL_MAX_ROWS:
+        return (rows - 1).bit_length() + 1
+    return 6 if rows <= 512 else 7
 
 
 _UNREAD = object()
@@ -46,6 +72,9 @@ def _forced_backend() -> Optional[str]:
             raise ValueError(f"{ENV} must be one of {BACKENDS}, got {name!r}")
         if name == "onednn" and not onednn_available():
             B.warn_once("linear", "oneDNN's linear ops are missing in this torch")
+            name = "torch"
+        if name == "panel" and not panel_available():
+            B.warn_once("linear", "the small-row GEMM kernel is not in this build")
             name = "torch"
         _forced = name
     return _forced
@@ -80,7 +109,7 @@ class PackedLinear(nn.Module):
         else:
             self.bias = bias if isinstance(bias, nn.Parameter) else nn.Parameter(bias)
         self.activation = activation
-        self._packed = None  # (weight version key, oneDNN weight)
+        self._packed = {}  # backend -> (weight version key, packed weight)
 
     @classmethod
     def from_linear(cls, linear: nn.Linear, activation: Optional[str] = None) -> "PackedLinear":
@@ -97,29 +126,67 @@ class PackedLinear(nn.Module):
 
     def __getstate__(self):
         state = super().__getstate__().copy()
-        state["_packed"] = None  # oneDNN tensors do not pickle or deepcopy; rebuilt on use
+        state["_packed"] = {}  # oneDNN tensors do not pickle or deepcopy; rebuilt on use
         return state
 
-    def repack(self) -> None:
-        """Drops the packed copy; the next call packs the current weight again."""
-        self._packed = None
+    def __setstate__(self, state):
+        if not isinstance(state.get("_packed"), dict):  # pickles of the one-backend version
+            state["_packed"] = {}
+        super().__setstate__(state)
 
-    def onednn_weight(self) -> torch.Tensor:
-        """The weight reordered for oneDNN, packed once and again only when the weight changes."""
+    def repack(self) -> None:
+        """Drops the packed copies; the next call packs the current weight again."""
+        self._packed = {}
+
+    def keep_packed(self, backends) -> None:
+        """Frees the packed copies of every backend not in `backends`."""
+        for name in [name for name in self._packed if name not in backends]:
+            del self._packed[name]
+
+    def packed_bytes(self) -> int:
+        """Memory held by the packed copies (for tests and memory reports)."""
+        return sum(t.numel() * t.element_size() for _, t in self._packed.values())
+
+    def _packed_weight(self, backend: str, pack) -> torch.Tensor:
         w = self._parameters["weight"]
         # Inference tensors have no version counter: call repack() after changing one in place.
         key = (id(w), w.data_ptr(), -1 if w.is_inference() else w._version)
-        if self._packed is None or self._packed[0] != key:
-            # No batch hint: one packing serves every batch size. On the AVX2 machine measured, hints
-            # of 8, 128 or 1024 rows changed nothing beyond noise (+-8 %) at 8, 128 and 1024 rows.
-            self._packed = (key, torch.ops.mkldnn._reorder_linear_weight(w.detach()))
-        return self._packed[1]
+        entry = self._packed.get(backend)
+        if entry is None or entry[0] != key:
+            entry = self._packed[backend] = (key, pack(w.detach()))
+        return entry[1]
+
+    def onednn_weight(self) -> torch.Tensor:
+        """The weight reordered for oneDNN, packed once and again only when the weight changes."""
+        # No batch hint: one packing serves every batch size. On the AVX2 machine measured, hints
+        # of 8, 128 or 1024 rows changed nothing beyond noise (+-8 %) at 8, 128 and 1024 rows.
+        return self._packed_weight("onednn", lambda w: torch.ops.mkldnn._reorder_linear_weight(w.contiguous()))
+
+    def panel_weight(self) -> torch.Tensor:
+        """The weight as 16-column panels [ceil(out / 16), in, 16] for the small-row GEMM. Packs from
+        any strides, so a transposed (Conv1D) weight view needs no contiguous copy."""
+        return self._packed_weight("panel", _pack_panels)
+
+
+def _pack_panels(w: torch.Tensor) -> torch.Tensor:
+    n, k = w.shape
+    width = B._C.gemm_small_panel
+    packed = torch.empty((n + width - 1) // width, k, width)
+    B.sync_threads()
+    B._C.gemm_small_pack(B.view(w), B.view(packed))
+    return packed
 
 
 def _run(backend: str, x2: torch.Tensor, layer: PackedLinear) -> torch.Tensor:
     """Inference only (no autograd), x2 [rows, in_features] contiguous float32 on the CPU."""
     params = layer._parameters  # direct reads: nn.Module.__getattr__ costs ~0.5 us per access
     bias, act = params["bias"], layer.activation
+    if backend == "panel":
+        out = torch.empty(x2.shape[0], layer.out_features)
+        B.sync_threads()
+        B._C.gemm_small(B.view(x2), B.view(layer.panel_weight()), None if bias is None else B.view(bias),
+                        B.view(out), layer.out_features, _PANEL_ACT[act])
+        return out
     if backend == "onednn":
         if act is None:
             return torch.ops.mkldnn._linear_pointwise(x2, layer.onednn_weight(), bias, "none", [], "")
@@ -132,26 +199,26 @@ def _run(backend: str, x2: torch.Tensor, layer: PackedLinear) -> torch.Tensor:
     return activation._gelu_impl(y, approximate) if bias is None else activation._bias_gelu_impl(y, bias, approximate)
 
 
-def _calibrate(x2: torch.Tensor, layer: PackedLinear, budget_s: float = 0.03) -> Tuple[str, torch.Tensor]:
-    """Times both backends on the real input and returns the faster with the last output: one
-    untimed warm-up call each (oneDNN builds its primitive), then alternating timed calls, best of
-    at least 3 each, more for small shapes until about budget_s has been spent (at most 15)."""
+def _calibrate(x2: torch.Tensor, layer: PackedLinear, names, budget_s: float = 0.03) -> Tuple[str, torch.Tensor]:
+    """Times the candidate backends on the real input and returns the fastest with the last output:
+    one untimed warm-up call each (oneDNN builds its primitive), then alternating timed calls, best
+    of at least 3 each, more for small shapes until about budget_s has been spent (at most 15)."""
     out = None
-    for backend in BACKENDS:
+    for backend in names:
         out = _run(backend, x2, layer)
-    best = {name: float("inf") for name in BACKENDS}
+    best = {name: float("inf") for name in names}
     spent, rounds = 0.0, 0
     while rounds < 3 or (spent < budget_s and rounds < 15):
-        for backend in BACKENDS:
+        for backend in names:
             start = time.perf_counter()
             out = _run(backend, x2, layer)
             elapsed = time.perf_counter() - start
             best[backend] = min(best[backend], elapsed)
             spent += elapsed
         rounds += 1
-    # oneDNN unless the other is clearly faster: timings on shared machines jitter by a few %,
-    # and oneDNN's packed weight is never much slower where the two were measured.
-    preferred = BACKENDS[0]
+    # The first (oneDNN where it exists) unless another is clearly faster: timings on shared machines
+    # jitter by a few %, and oneDNN's packed weight is never much slower where they were measured.
+    preferred = names[0]
     fastest = min(best, key=best.get)
     return (fastest if best[fastest] < 0.97 * best[preferred] else preferred), out
 
@@ -183,16 +250,21 @@ def linear(x: torch.Tensor, packed: PackedLinear) -> torch.Tensor:
     flat = x.dim() == 2
     x2 = x.contiguous() if flat else x.reshape(-1, n_in).contiguous()
     backend = _forced_backend()
+    rows = x2.shape[0]
+    if backend == "panel" and rows > PANEL_MAX_ROWS:
+        backend = "onednn" if onednn_available() else "torch"
     if backend is None:
-        if not onednn_available():
-            backend = "torch"
-        else:
-            rows = x2.shape[0]
-            key = (n_in, n_out, 0 if rows <= 32 else 1 if rows <= 512 else 2, torch.get_num_threads())
-            backend = _choice.get(key)
-            if backend is None:
-                backend, out = _calibrate(x2, packed)
+        key = (n_in, n_out, _row_bucket(rows), torch.get_num_threads())
+        backend = _choice.get(key)
+        if backend is None:
+            names = candidates(rows)
+            if len(names) == 1:
+                backend = names[0]
+            else:
+                backend, out = _calibrate(x2, packed, names)
                 _choice[key] = backend
+                # Keep only what this shape uses (other row buckets may have chosen other backends).
+                packed.keep_packed({name for k, name in _choice.items() if k[:2] == (n_in, n_out)})
                 return out if flat else out.view(*x.shape[:-1], n_out)
     out = _run(backend, x2, packed)
     return out if flat else out.view(*x.shape[:-1], n_out)

@@ -22,9 +22,11 @@ from transformers_fast.modeling_utils import FastPath
 HAS_ATTENTION = hasattr(ops, "attention")
 HAS_LAYER_NORM = hasattr(ops, "layer_norm")
 HAS_PACKED_LINEAR = hasattr(ops, "PackedLinear")
-# MKL's packed GEMM (private ops of torch builds with MKL): used for single-row products only.
-HAS_MKL_PACKED = (torch.backends.mkl.is_available() and hasattr(torch.ops.mkl, "_mkl_reorder_linear_weight")
-                  and hasattr(torch.ops.mkl, "_mkl_linear"))
+# MKL's packed GEMM (private ops of torch builds with MKL): used for single-row products only, and only
+# where PackedLinear has no small-row kernel (which streams the weight faster, and packs one copy).
+HAS_PANEL = HAS_PACKED_LINEAR and ops.packed_linear.panel_available()
+HAS_MKL_PACKED = (not HAS_PANEL and torch.backends.mkl.is_available()
+                  and hasattr(torch.ops.mkl, "_mkl_reorder_linear_weight") and hasattr(torch.ops.mkl, "_mkl_linear"))
 
 
 class Projection:
@@ -40,8 +42,8 @@ class Projection:
         self.packed = None
         self.mkl_one_row = None
         if HAS_PACKED_LINEAR and weight.dtype == torch.float32 and weight.device.type == "cpu":
-            # PackedLinear wants nn.Linear's [out, in] layout, contiguous.
-            self.packed = ops.PackedLinear(self.weight.t().contiguous(), self.bias, activation=activation)
+            # nn.Linear's [out, in] layout; a transposed view, not a copy: the packed layouts read any strides.
+            self.packed = ops.PackedLinear(self.weight.t(), self.bias, activation=activation)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[0] == 1 and HAS_MKL_PACKED and x.device.type == "cpu" and x.dtype == torch.float32:

@@ -1,0 +1,116 @@
+#include <algorithm>
+
+#include "common/parallel.h"
+#include "common/vec.h"
+#include "kernels/gemm_small.h"
+
+namespace tf {
+namespace TF_ISA_NS {
+
+using vec::VecF;
+
+namespace {
+
+constexpr int kVecs = static_cast<int>(kGemmPanel) / VecF::size;  // vectors per panel row
+// Rows per register block: accumulators + panel loads + one broadcast fit the register file
+// (AVX-512: 8 + 1 + 1 of 32, AVX2: 8 + 2 + 1 of 16).
+#if defined(__AVX512F__)
+constexpr int kMaxRows = 8;
+#elif defined(__AVX2__)
+constexpr int kMaxRows = 4;
+#else
+constexpr int kMaxRows = 2;
+#endif
+// Software prefetch this many bytes ahead in the panel stream (hides DRAM latency at panel starts).
+constexpr int64_t kPrefetchBytes = 1024;
+
+// out rows [0, R) x panel columns [n0, n0 + 16) ∩ [0, n): sums over k in order (one FMA chain per
+// output), so results do not depend on how panels are spread over threads.
+template <int R>
+void panel_block(const float* x, int64_t k, const float* panel, const float* bias, float* out, int64_t n,
+                 int64_t n0, GemmAct act) {
+  VecF acc[R][kVecs];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < kVecs; ++v) acc[r][v] = VecF(0.0f);
+  const float* p = panel;
+  for (int64_t kk = 0; kk < k; ++kk, p += kGemmPanel) {
+    __builtin_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBytes);
+    VecF b[kVecs];
+    for (int v = 0; v < kVecs; ++v) b[v] = VecF::load(p + v * VecF::size);
+    for (int r = 0; r < R; ++r) {
+      VecF a(x[r * k + kk]);
+      for (int v = 0; v < kVecs; ++v) acc[r][v] = VecF::fmadd(a, b[v], acc[r][v]);
+    }
+  }
+  for (int v = 0; v < kVecs; ++v) {
+    int64_t col = n0 + v * VecF::size;
+    int64_t left = n - col;
+    if (left <= 0) break;
+    bool full = left >= VecF::size;
+    int cnt = full ? VecF::size : static_cast<int>(left);
+    VecF bv(0.0f);
+    if (bias) bv = full ? VecF::load(bias + col) : VecF::load(bias + col, cnt);
+    for (int r = 0; r < R; ++r) {
+      VecF y = acc[r][v];
+      if (bias) y = y + bv;
+      if (act == GemmAct::gelu_erf) y = vec::gelu_erf(y);
+      else if (act == GemmAct::gelu_tanh) y = vec::gelu_tanh(y);
+      if (full) y.store(out + r * n + col);
+      else y.store(out + r * n + col, cnt);
+    }
+  }
+}
+
+template <int R>
+void panel_rows_upto(int rows, const float* x, int64_t k, const float* panel, const float* bias, float* out,
+                     int64_t n, int64_t n0, GemmAct act) {
+  if constexpr (R > 1) {
+    if (rows < R) return panel_rows_upto<R - 1>(rows, x, k, panel, bias, out, n, n0, act);
+  }
+  panel_block<R>(x, k, panel, bias, out, n, n0, act);
+}
+
+}  // namespace
+
+void gemm_small_pack_cpu(const float* w, int64_t stride_n, int64_t stride_k, float* packed, int64_t n, int64_t k) {
+  int64_t panels = gemm_panels(n);
+  parallel_for(panels, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      float* dst = packed + p * k * kGemmPanel;
+      int64_t cols = std::min<int64_t>(kGemmPanel, n - p * kGemmPanel);
+      const float* src = w + p * kGemmPanel * stride_n;
+      // Read along the weight's contiguous dimension.
+      if (stride_n < stride_k) {
+        for (int64_t kk = 0; kk < k; ++kk)
+          for (int64_t j = 0; j < kGemmPanel; ++j)
+            dst[kk * kGemmPanel + j] = j < cols ? src[j * stride_n + kk * stride_k] : 0.0f;
+      } else {
+        for (int64_t j = 0; j < kGemmPanel; ++j)
+          for (int64_t kk = 0; kk < k; ++kk)
+            dst[kk * kGemmPanel + j] = j < cols ? src[j * stride_n + kk * stride_k] : 0.0f;
+      }
+    }
+  });
+}
+
+void gemm_small_cpu(const float* x, const float* packed, const float* bias, float* out, int64_t m, int64_t n,
+                    int64_t k, GemmAct act) {
+  if (m == 0 || n == 0) return;
+  int64_t panels = gemm_panels(n);
+  // At least ~64 KB of weights per task, so waking a thread pays off.
+  int64_t panel_bytes = std::max<int64_t>(k, 1) * kGemmPanel * 4;
+  int64_t grain = std::max<int64_t>(1, 65536 / panel_bytes);
+  parallel_for(panels, grain, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const float* panel = packed + p * k * kGemmPanel;
+      // All row blocks of one panel in turn: the panel is read from DRAM once, then from cache.
+      for (int64_t r = 0; r < m; r += kMaxRows) {
+        int rows = static_cast<int>(std::min<int64_t>(kMaxRows, m - r));
+        panel_rows_upto<kMaxRows>(rows, x + r * k, k, panel, bias, out + r * n, n, p * kGemmPanel, act);
+      }
+    }
+  });
+}
+
+}  // namespace TF_ISA_NS
+}  // namespace tf

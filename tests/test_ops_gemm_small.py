@@ -1,0 +1,147 @@
+"""The small-row GEMM kernel (PackedLinear's "panel" backend) against float64 F.linear, on every ISA."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from transformers_fast import ops
+from transformers_fast.ops import _backend as B
+from transformers_fast.ops import packed_linear
+
+pytestmark = pytest.mark.skipif(not packed_linear.panel_available(), reason="small-row GEMM kernel not built")
+
+ROWS = [1, 2, 3, 7, 8, 13, 16]
+SIZES = [1, 7, 83, 768, 769, 3072]
+ACTIVATIONS = [None, "gelu", "gelu_tanh"]
+
+
+def reference(x, weight, bias, activation):
+    y = F.linear(x.double(), weight.double(), None if bias is None else bias.double())
+    if activation is not None:
+        y = F.gelu(y, approximate="tanh" if activation == "gelu_tanh" else "none")
+    return y.float()
+
+
+def panel(x, layer):
+    """The kernel itself, through PackedLinear's backend entry."""
+    return packed_linear._run("panel", x.contiguous(), layer)
+
+
+def make(n_in, n_out, bias=True, activation=None):
+    w = torch.randn(n_out, n_in) / math.sqrt(n_in)
+    b = torch.randn(n_out) if bias else None
+    return ops.PackedLinear(w, b, activation), w, b
+
+
+# Every (in, out) pair of SIZES except the two largest products, which the slower tests cover.
+PAIRS = [(i, o) for i in SIZES for o in SIZES if i * o <= 769 * 3072]
+
+
+@pytest.mark.parametrize("n_in,n_out", PAIRS, ids=str)
+def test_matches_linear_over_rows_and_activations(isa, n_in, n_out):
+    for bias in (True, False):
+        for activation in ACTIVATIONS:
+            layer, w, b = make(n_in, n_out, bias, activation)
+            for rows in ROWS:
+                x = torch.randn(rows, n_in)
+                torch.testing.assert_close(panel(x, layer), reference(x, w, b, activation), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("n_in,n_out", [(3072, 3072), (768, 50257)], ids=str)
+def test_large_shapes(n_in, n_out):
+    layer, w, b = make(n_in, n_out, activation="gelu_tanh")
+    x = torch.randn(8, n_in)
+    torch.testing.assert_close(panel(x, layer), reference(x, w, b, "gelu_tanh"), rtol=1e-5, atol=1e-5)
+
+
+def test_transposed_weight_view_packs_without_copy(isa):
+    conv1d = torch.randn(83, 769) / 9  # [in, out] as GPT-2 stores it
+    layer = ops.PackedLinear(conv1d.t(), torch.randn(769), "gelu_tanh")
+    x = torch.randn(5, 83)
+    torch.testing.assert_close(panel(x, layer), reference(x, conv1d.t(), layer.bias, "gelu_tanh"),
+                               rtol=1e-5, atol=1e-5)
+    assert layer.weight.data_ptr() == conv1d.data_ptr()
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_one_and_two_threads_identical(isa, activation):
+    layer, _, _ = make(768, 2304 + 5, activation=activation)
+    x = torch.randn(8, 768)
+    old = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = panel(x, layer)
+        torch.set_num_threads(2)
+        two = panel(x, layer)
+    finally:
+        torch.set_num_threads(old)
+    assert torch.equal(one, two)
+
+
+def test_nan_and_inf_propagate_like_torch():
+    layer, w, b = make(16, 20)
+    x = torch.randn(3, 16)
+    x[0, 3] = float("nan")
+    x[1, 5] = float("inf")
+    got, want = panel(x, layer), reference(x, w, b, None)
+    assert torch.equal(got.isnan(), want.isnan()) and torch.equal(got.isinf(), want.isinf())
+
+
+def test_strided_input_is_copied_by_packed_linear(monkeypatch):
+    monkeypatch.setenv(packed_linear.ENV, "panel")
+    monkeypatch.setattr(packed_linear, "_forced", packed_linear._UNREAD)
+    layer, w, b = make(83, 40, activation="gelu")
+    strided = torch.randn(83, 6).t()
+    with torch.no_grad():
+        torch.testing.assert_close(layer(strided), reference(strided, w, b, "gelu"), rtol=1e-5, atol=1e-5)
+        assert set(layer._packed) == {"panel"}  # forced: nothing else packed
+
+
+def test_c_entry_points_validate_arguments():
+    C = B._C
+    w = torch.randn(20, 16)
+    packed = torch.empty(2, 16, C.gemm_small_panel)
+    C.gemm_small_pack(B.view(w), B.view(packed))
+    x, out = torch.randn(3, 16), torch.empty(3, 20)
+    with pytest.raises(ValueError, match="packed: expected shape"):
+        C.gemm_small_pack(B.view(w), B.view(torch.empty(1, 16, C.gemm_small_panel)))
+    with pytest.raises(ValueError, match="weight: expected float32, got float16"):
+        C.gemm_small_pack(B.view(w.half()), B.view(packed))
+    with pytest.raises(ValueError, match="x: must be contiguous"):
+        C.gemm_small(B.view(torch.randn(16, 3).t()), B.view(packed), None, B.view(out), 20, 0)
+    with pytest.raises(ValueError, match="packed: expected shape"):
+        C.gemm_small(B.view(torch.randn(3, 15)), B.view(packed), None, B.view(out), 20, 0)
+    with pytest.raises(ValueError, match="out: expected shape"):
+        C.gemm_small(B.view(x), B.view(packed), None, B.view(torch.empty(3, 19)), 20, 0)
+    with pytest.raises(ValueError, match="packed: expected shape"):
+        C.gemm_small(B.view(x), B.view(packed), None, B.view(torch.empty(3, 40)), 40, 0)
+    with pytest.raises(ValueError, match="bias: expected shape"):
+        C.gemm_small(B.view(x), B.view(packed), B.view(torch.randn(19)), B.view(out), 20, 0)
+    with pytest.raises(ValueError, match="x: expected float32"):
+        C.gemm_small(B.view(x.half()), B.view(packed), None, B.view(out), 20, 0)
+    with pytest.raises(ValueError, match="activation"):
+        C.gemm_small(B.view(x), B.view(packed), None, B.view(out), 20, 7)
+
+
+def test_forcing_panel_with_many_rows_uses_a_library_gemm(monkeypatch):
+    monkeypatch.setenv(packed_linear.ENV, "panel")
+    monkeypatch.setattr(packed_linear, "_forced", packed_linear._UNREAD)
+    layer, w, b = make(24, 40)
+    x = torch.randn(packed_linear.PANEL_MAX_ROWS + 1, 24)
+    with torch.no_grad():
+        torch.testing.assert_close(layer(x), reference(x, w, b, None), rtol=1e-5, atol=1e-5)
+    assert "panel" not in layer._packed
+
+
+def test_calibration_keeps_only_the_chosen_copy(monkeypatch):
+    monkeypatch.delenv(packed_linear.ENV, raising=False)
+    monkeypatch.setattr(packed_linear, "_forced", packed_linear._UNREAD)
+    monkeypatch.setattr(packed_linear, "_choice", {})
+    layer, w, b = make(256, 512, activation="gelu_tanh")
+    x = torch.randn(1, 256)
+    with torch.no_grad():
+        torch.testing.assert_close(layer(x), reference(x, w, b, "gelu_tanh"), rtol=1e-5, atol=1e-5)
+    chosen = packed_linear.chosen_backends()[(256, 512, packed_linear._row_bucket(1), torch.get_num_threads())]
+    assert set(layer._packed) == ({chosen} - {"torch"})
+    assert layer.packed_bytes() <= w.numel() * 4 * 1.1
