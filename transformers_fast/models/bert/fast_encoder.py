@@ -3,8 +3,8 @@
 A padded batch is packed to its real tokens ([tokens, hidden] with cumulative sequence offsets), every
 per-token op runs on the packed buffer, attention runs per sequence, and the result is scattered back once.
 Per layer: one fused QKV projection (the three weights concatenated), fused attention, the output projection
-with its bias folded into residual+LayerNorm, the FFN input projection with GELU in its epilogue, and the
-FFN output projection with residual+LayerNorm fused again.
+with its bias folded into residual+LayerNorm, the FFN input projection followed by the fused bias+GELU kernel,
+and the FFN output projection with residual+LayerNorm fused again.
 
 Padded positions: the reference lets padding tokens attend to the real ones and returns those values; this
 path never computes them and returns zeros at padded positions of last_hidden_state and hidden_states (heads
@@ -30,6 +30,7 @@ from torch.nn import functional as F
 from transformers_fast import ops
 from transformers_fast.modeling_utils import FastPath
 
+from transformers_fast.ops.activation import _bias_gelu_impl, _gelu_impl
 from transformers_fast.ops.attention import _attention_impl
 from transformers_fast.ops.layer_norm import _add_layer_norm_impl
 from transformers_fast.ops.packed_linear import linear as packed_linear
@@ -38,7 +39,12 @@ HAS_PACKED_LINEAR = hasattr(ops, "PackedLinear")
 
 
 class Projection:
-    """y = x W^T (+ b) (then GELU), prepacked by ops.PackedLinear when available."""
+    """y = x W^T (+ b) (then exact GELU), prepacked by ops.PackedLinear when available.
+
+    With GELU, the GEMM runs without bias and our fused bias+GELU kernel follows: oneDNN's erf-GELU
+    epilogue cost 12-17 % of the GEMM on the AVX2 machine measured (768x3072 at 128 rows: 7.5 ms plain,
+    8.7 ms with the epilogue, 0.22 ms for the separate pass; at 8 rows 0.55, 0.65 and 0.02 ms), and the
+    whole BERT-base forward got 2.5 % faster at 1x8 and 1x128 with the GEMMs on oneDNN."""
 
     __slots__ = ("gelu", "weight", "bias", "packed")
 
@@ -48,11 +54,14 @@ class Projection:
         self.bias = None if bias is None else bias.detach().contiguous()
         self.packed = None
         if HAS_PACKED_LINEAR:
-            self.packed = ops.PackedLinear(self.weight, self.bias, activation="gelu" if gelu else None)
+            self.packed = ops.PackedLinear(self.weight, None if gelu else self.bias)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self.packed is not None:
-            return packed_linear(x, self.packed)  # the op itself: no nn.Module call machinery per GEMM
+            y = packed_linear(x, self.packed)  # the op itself: no nn.Module call machinery per GEMM
+            if not self.gelu:
+                return y
+            return _gelu_impl(y, "none") if self.bias is None else _bias_gelu_impl(y, self.bias, "none")
         y = F.linear(x, self.weight, self.bias)
         return F.gelu(y) if self.gelu else y
 
