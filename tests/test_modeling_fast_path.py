@@ -2,11 +2,18 @@
 derived (packed) weights follow the parameters."""
 from __future__ import annotations
 
+import os
+import platform
+import subprocess
+import sys
+
 import pytest
 import torch
 
 import transformers_fast as tf
 from modeling_helpers import compare, hf_model, inputs
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 FAMILIES = [("bert", "BertModel"), ("roberta", "RobertaModel"), ("distilbert", "DistilBertModel")]
 
@@ -139,3 +146,29 @@ def test_copy_and_pickle(tmp_path):
         unpickled = torch.load(buffer, weights_only=False)
         for model in (clone, unpickled):
             compare(model(ids, tt, mask)[0], before)
+
+
+MALLOC_PROBE = """if True:
+    import resource, torch
+    from transformers_fast.modeling_utils import keep_freed_activation_memory
+    first, second = keep_freed_activation_memory(), keep_freed_activation_memory()
+    def faults_of_a_fresh_8mb_buffer():
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        torch.empty(2 << 20).fill_(1.0)  # allocated, touched, freed
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    faults_of_a_fresh_8mb_buffer()
+    print(first, second, faults_of_a_fresh_8mb_buffer())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc", reason="glibc only")
+@pytest.mark.parametrize("setting", ["", "default"])
+def test_freed_activation_memory_is_reused(setting):
+    env = dict(os.environ, PYTHONPATH=REPO, TRANSFORMERS_FAST_MALLOC=setting)
+    result = subprocess.run([sys.executable, "-c", MALLOC_PROBE], capture_output=True, text=True, check=True, env=env)
+    first, second, faults = result.stdout.split()
+    assert second == "False"  # once per process
+    if setting == "default":  # left alone: glibc hands the buffer back and faults it in again
+        assert first == "False" and int(faults) > 1000
+    else:
+        assert first == "True" and int(faults) < 100
