@@ -1,11 +1,15 @@
-"""BERT-base inference: transformers_fast against transformers in the same run (fp32, random weights).
+"""BERT-base inference: transformers_fast against transformers and OpenVINO in the same run (fp32, random weights).
 
-    python benchmarks/bench_bert.py [--threads 1] [--repeats 5] [--quick] [--openvino]
+    python benchmarks/bench_bert.py [--threads 1] [--repeats 5] [--workloads 1x8,1x128,...] [--no-openvino]
+                                    [--skip-load] [--clock wall|cpu]
 
-Prints the CPU ISA, a table of milliseconds per batch and speed-ups over transformers at 1x8, 1x128, 8x128,
-a padded variable-length batch (32 sequences, lengths uniform in [8, 128], seed 0) against a full 32x128
-batch, and the fresh-process time of `import transformers_fast` + `BertModel.from_pretrained` of a
-bert-base safetensors folder (with transformers' time for the same).
+Prints the CPU ISA, the OpenVINO configuration actually compiled (precision, threads, streams), and a table of
+milliseconds per batch at 1x8, 1x128, 8x128, a padded variable-length batch (32 sequences, lengths uniform in
+[8, 128], seed 0) and a full 32x128 batch: transformers, transformers_fast, OpenVINO (converted from the same
+weights), and "GEMMs alone", the same sequence of PackedLinear calls as one forward of ours made, on the same
+inputs and the backends they chose, timed without anything else. Then the fresh-process time of
+`import transformers_fast` + `BertModel.from_pretrained` of a bert-base safetensors folder, split into
+torch's own import and ours, the first forward (weight packing), and transformers' time for the same.
 """
 from __future__ import annotations
 
@@ -23,63 +27,152 @@ sys.path.insert(0, REPO)
 
 
 CLOCK = {"wall": time.perf_counter, "cpu": time.process_time}
+WORKLOADS = ("1x8", "1x128", "8x128", "32var", "32x128")
 
 
-def timed(fn, repeats, clock):
-    """Fastest of `repeats` runs in ms: on a shared machine the minimum is the least disturbed run.
-    clock "cpu" counts the process's CPU time (robust when other processes share the cores)."""
-    fn()  # warm-up (builds packed weights, first-call allocations)
+def timed(fns, repeats, clock):
+    """Fastest of `repeats` runs of each function in ms, the functions taking turns (so a disturbance
+    on the shared machine hits all of them alike); the minimum is the least disturbed run. clock "cpu"
+    counts the process's CPU time, all threads (robust when other processes share the cores)."""
+    for fn in fns:
+        fn()  # warm-up (packed weights, oneDNN primitives, first-call allocations)
     now = CLOCK[clock]
-    samples = []
+    best = [float("inf")] * len(fns)
     for _ in range(repeats):
-        start = now()
-        fn()
-        samples.append(now() - start)
-    return min(samples) * 1e3
+        for i, fn in enumerate(fns):
+            start = now()
+            fn()
+            best[i] = min(best[i], now() - start)
+    return [b * 1e3 for b in best]
 
 
-def workloads(quick):
+def workloads(names):
     g = torch.Generator().manual_seed(0)
-    shapes = [("1x8", 1, 8), ("1x128", 1, 128), ("8x128", 8, 128)]
     out = []
-    for name, b, s in shapes:
+    for name, b, s in (("1x8", 1, 8), ("1x128", 1, 128), ("8x128", 8, 128)):
         ids = torch.randint(1000, 30000, (b, s), generator=g)
-        out.append((name, ids, torch.ones_like(ids)))
-    if not quick:
-        lengths = torch.randint(8, 129, (32,), generator=torch.Generator().manual_seed(0))
-        ids = torch.randint(1000, 30000, (32, 128), generator=g)
-        mask = (torch.arange(128)[None, :] < lengths[:, None]).long()
+        if name in names:
+            out.append((name, ids, torch.ones_like(ids)))
+    lengths = torch.randint(8, 129, (32,), generator=torch.Generator().manual_seed(0))
+    ids = torch.randint(1000, 30000, (32, 128), generator=g)
+    mask = (torch.arange(128)[None, :] < lengths[:, None]).long()
+    if "32var" in names:
         out.append((f"32 var-len ({int(lengths.sum())}/{32 * 128} real)", ids * mask, mask))
+    if "32x128" in names:
         out.append(("32x128", ids, torch.ones_like(ids)))
     return out
 
 
+def gemm_calls(model, ids, mask):
+    """The GEMMs of one fast forward, in order, as functions of no argument on copies of their inputs:
+    what "GEMMs alone" replays (the PackedLinear calls only, without the bias+GELU pass after ffn_in)."""
+    from transformers_fast import ops
+    from transformers_fast.models.bert import fast_encoder
+
+    calls = []
+    original = fast_encoder.Projection.__call__
+
+    def record(projection, x):
+        x_copy = x.clone()
+        if projection.packed is None:  # the unpacked fallback: F.linear
+            calls.append(lambda: torch.nn.functional.linear(x_copy, projection.weight))
+        else:
+            calls.append(lambda: ops.linear(x_copy, projection.packed))
+        return original(projection, x)
+
+    fast_encoder.Projection.__call__ = record
+    try:
+        model(ids, attention_mask=mask)
+    finally:
+        fast_encoder.Projection.__call__ = original
+    return calls
+
+
+def openvino_model(reference, threads):
+    """OpenVINO's CPU plugin on the same weights, fp32 honestly: precision hint f32 (no bf16 on CPUs that
+    have it), dynamic quantization off, `threads` inference threads, one stream, latency mode."""
+    import openvino as ov
+
+    example = {"input_ids": torch.ones(1, 8, dtype=torch.long), "attention_mask": torch.ones(1, 8, dtype=torch.long)}
+    converted = ov.convert_model(reference, example_input=example)
+    config = {"INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32", "NUM_STREAMS": 1,
+              "PERFORMANCE_HINT": "LATENCY", "DYNAMIC_QUANTIZATION_GROUP_SIZE": 0}
+    compiled = ov.Core().compile_model(converted, "CPU", config)
+    shown = {}
+    for name in ("INFERENCE_PRECISION_HINT", "INFERENCE_NUM_THREADS", "NUM_STREAMS", "PERFORMANCE_HINT",
+                 "EXECUTION_MODE_HINT", "DYNAMIC_QUANTIZATION_GROUP_SIZE", "RUNTIME_REQUIREMENTS"):
+        try:
+            shown[name] = compiled.get_property(name)
+        except Exception:  # a property this OpenVINO version does not have
+            pass
+    return compiled, f"OpenVINO {ov.__version__} CPU plugin, compiled with: " + ", ".join(
+        f"{k}={v}" for k, v in shown.items())
+
+
 def fresh_process_seconds(code, repeats=3):
-    best = float("inf")
+    """Best of `repeats` fresh interpreters of each printed number (the last line: numbers separated by spaces)."""
+    best = None
     for _ in range(repeats):
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                 env=dict(os.environ, PYTHONPATH=REPO))
         if result.returncode != 0:
             raise RuntimeError(result.stderr)
-        best = min(best, float(result.stdout.strip().splitlines()[-1]))
+        values = [float(v) for v in result.stdout.strip().splitlines()[-1].split()]
+        best = values if best is None else [min(a, b) for a, b in zip(best, values)]
     return best
+
+
+def load_times(folder, threads):
+    ours = f"""if True:
+        import time; t0 = time.perf_counter()
+        import torch; t1 = time.perf_counter()
+        import transformers_fast; t2 = time.perf_counter()
+        model = transformers_fast.BertModel.from_pretrained({folder!r}); t3 = time.perf_counter()
+        torch.set_num_threads({threads})
+        with torch.inference_mode():
+            model(torch.randint(1000, 30000, (1, 8)))
+        t4 = time.perf_counter()
+        print(t1 - t0, t2 - t1, t3 - t2, t3 - t0, t4 - t3)"""
+    hf = f"""if True:
+        import time; t0 = time.perf_counter()
+        import torch; t1 = time.perf_counter()
+        import transformers; t2 = time.perf_counter()
+        transformers.BertModel.from_pretrained({folder!r}); t3 = time.perf_counter()
+        print(t1 - t0, t2 - t1, t3 - t2, t3 - t0)"""
+    torch_s, import_s, load_s, total_s, first_s = fresh_process_seconds(ours)
+    hf_torch_s, hf_import_s, hf_load_s, hf_total_s = fresh_process_seconds(hf)
+    print("\nfresh process, import + BertModel.from_pretrained(bert-base safetensors folder), best of 3 each:")
+    print(f"  transformers_fast {total_s:.2f} s (target <= 1.0 s) = import torch {torch_s:.2f} s + "
+          f"import transformers_fast {import_s:.3f} s + from_pretrained {load_s:.3f} s; "
+          f"ours without torch's import: {import_s + load_s:.3f} s")
+    print(f"  first forward (1x8) after loading: {first_s:.3f} s (packs the weights, times the GEMM backends)")
+    print(f"  transformers      {hf_total_s:.2f} s = import torch {hf_torch_s:.2f} s + import transformers "
+          f"{hf_import_s:.2f} s + from_pretrained {hf_load_s:.2f} s; without torch's import: "
+          f"{hf_import_s + hf_load_s:.2f} s")
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="skip the 32-sequence batches")
+    parser.add_argument("--workloads", default=",".join(WORKLOADS),
+                        help=f"comma-separated subset of {','.join(WORKLOADS)}")
+    parser.add_argument("--quick", action="store_true", help="only 1x8, 1x128 and 8x128")
     parser.add_argument("--clock", choices=sorted(CLOCK), default="wall",
                         help="wall time, or process CPU time (for a machine shared with other work)")
-    parser.add_argument("--openvino", action="store_true", help="also time OpenVINO (pip install openvino)")
+    parser.add_argument("--no-openvino", action="store_true", help="skip OpenVINO (timed when installed)")
+    parser.add_argument("--skip-load", action="store_true", help="skip the fresh-process loading times")
     args = parser.parse_args()
+    names = set(WORKLOADS[:3] if args.quick else args.workloads.split(","))
+    if not names <= set(WORKLOADS):
+        parser.error(f"--workloads: unknown {sorted(names - set(WORKLOADS))}")
     torch.set_num_threads(args.threads)
 
     import transformers
 
     import transformers_fast
     from transformers_fast import ops
+    from transformers_fast.ops import packed_linear
 
     transformers.logging.set_verbosity_error()
     print(f"CPU ISA: {ops.cpu_isa()}  features: {ops.cpu_features()}")
@@ -93,55 +186,60 @@ def main():
     ours = transformers_fast.BertModel.from_pretrained(folder)
 
     ov_model = None
-    if args.openvino:
+    if not args.no_openvino:
         try:
-            import openvino as ov
-
-            core = ov.Core()
-            example = {"input_ids": torch.ones(1, 8, dtype=torch.long), "attention_mask": torch.ones(1, 8, dtype=torch.long)}
-            converted = ov.convert_model(reference, example_input=example)
-            ov_model = core.compile_model(converted, "CPU", {"INFERENCE_NUM_THREADS": args.threads,
-                                                             "INFERENCE_PRECISION_HINT": "f32"})
+            ov_model, ov_config = openvino_model(reference, args.threads)
+            print(ov_config)
         except Exception as err:  # optional comparison
             print(f"OpenVINO unavailable: {err}")
 
     rows = []
     with torch.inference_mode():
-        for name, ids, mask in workloads(args.quick):
+        for name, ids, mask in workloads(names):
             got = ours(ids, attention_mask=mask)[0]
             expected = reference(input_ids=ids, attention_mask=mask).last_hidden_state
             diff = (got - expected)[mask.bool()].abs().max().item()
-            t_ref = timed(lambda: reference(input_ids=ids, attention_mask=mask), args.repeats, args.clock)
-            t_ours = timed(lambda: ours(ids, attention_mask=mask), args.repeats, args.clock)
-            t_ov = None
+            calls = gemm_calls(ours, ids, mask)
+            def gemms_alone():
+                for call in calls:
+                    call()  # each output dropped at once, as in the model (holding them all costs page faults)
+
+            fns = [lambda: reference(input_ids=ids, attention_mask=mask), lambda: ours(ids, attention_mask=mask),
+                   gemms_alone]
             if ov_model is not None:
                 feed = {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
-                t_ov = timed(lambda: ov_model(feed), args.repeats, args.clock)
-            rows.append((name, t_ref, t_ours, t_ov, diff))
+                fns.append(lambda: ov_model(feed))
+            # small batches are cheap and the most disturbed by a busy neighbour: more runs
+            times = timed(fns, args.repeats * (4 if ids.numel() <= 64 else 1), args.clock)
+            if ov_model is not None and not rows:
+                wall, cpu = time.perf_counter(), time.process_time()
+                ov_model(feed)
+                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                print(f"OpenVINO process CPU time / wall time at {name}: {cpu / wall:.2f} (1.00 = one busy thread)")
+            rows.append((name, times[0], times[1], times[2], times[3] if ov_model is not None else None, diff))
+            del calls
 
-    header = "| batch | transformers ms | transformers_fast ms | speed-up |" + (" OpenVINO ms | vs OpenVINO |" if ov_model else "") + " max abs diff |"
+    header = ("| batch | transformers ms | transformers_fast ms | speed-up |"
+              + (" OpenVINO ms | vs OpenVINO |" if ov_model is not None else "")
+              + " GEMMs alone ms | model / GEMMs | max abs diff |")
     print()
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
-    for name, t_ref, t_ours, t_ov, diff in rows:
+    for name, t_ref, t_ours, t_gemm, t_ov, diff in rows:
         line = f"| {name} | {t_ref:.1f} | {t_ours:.1f} | {t_ref / t_ours:.2f}x |"
         if ov_model is not None:
             line += f" {t_ov:.1f} | {t_ov / t_ours:.2f}x |"
-        print(line + f" {diff:.1e} |")
-    if not args.quick:
-        var, full = rows[3], rows[4]
+        print(line + f" {t_gemm:.1f} | {t_ours / t_gemm:.2f} | {diff:.1e} |")
+    by_name = {row[0].split(" ")[0]: row for row in rows}
+    if "32" in by_name and "32x128" in by_name:
+        var, full = by_name["32"], by_name["32x128"]
         ratio = (var[1] / var[2]) / (full[1] / full[2])
         print(f"\nvariable-length speed-up / full 32x128 speed-up: {ratio:.2f} (target >= 1.6)")
+    print("GEMM backends chosen (in, out, row bucket, threads): "
+          + ", ".join(f"{k}={v}" for k, v in sorted(packed_linear.chosen_backends().items())))
 
-    load = ("import time; t = time.perf_counter(); import transformers_fast; "
-            f"transformers_fast.BertModel.from_pretrained({folder!r}); print(time.perf_counter() - t)")
-    torch_only = "import time; t = time.perf_counter(); import torch; print(time.perf_counter() - t)"
-    hf_load = ("import time; t = time.perf_counter(); import transformers; "
-               f"transformers.BertModel.from_pretrained({folder!r}); print(time.perf_counter() - t)")
-    ours_s, torch_s, hf_s = fresh_process_seconds(load), fresh_process_seconds(torch_only), fresh_process_seconds(hf_load)
-    print(f"\nfresh process, import + BertModel.from_pretrained(bert-base safetensors folder), best of 3:")
-    print(f"  transformers_fast {ours_s:.2f} s (of which import torch {torch_s:.2f} s; target <= 1.0 s)")
-    print(f"  transformers      {hf_s:.2f} s")
+    if not args.skip_load:
+        load_times(folder, args.threads)
 
 
 if __name__ == "__main__":

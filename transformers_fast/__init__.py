@@ -1,44 +1,60 @@
-"""transformers_fast: the public names of pytorch-transformers 1.2.0, faster."""
+"""transformers_fast: the public names of pytorch-transformers 1.2.0, faster.
+
+Names are imported on first use (PEP 562), so `import transformers_fast` costs little beyond torch, and
+`from transformers_fast import BertModel` loads only the BERT modules (no tokenizers, no other families).
+"""
+import importlib
+
 __version__ = "0.1.0"
 
-# Models and configurations (BERT family).
-from transformers_fast.configuration_utils import PretrainedConfig
-from transformers_fast.file_utils import CONFIG_NAME, SAFE_WEIGHTS_NAME, WEIGHTS_NAME
-from transformers_fast.modeling_outputs import ModelOutput
-from transformers_fast.modeling_utils import PreTrainedModel, prune_linear_layer
-from transformers_fast.models.bert.configuration_bert import BERT_PRETRAINED_CONFIG_ARCHIVE_MAP, BertConfig
-from transformers_fast.models.bert.modeling_bert import (BERT_PRETRAINED_MODEL_ARCHIVE_MAP, BertForMaskedLM,
-                                                         BertForMultipleChoice, BertForNextSentencePrediction,
-                                                         BertForPreTraining, BertForQuestionAnswering,
-                                                         BertForSequenceClassification, BertForTokenClassification,
-                                                         BertModel, BertPreTrainedModel)
-from transformers_fast.models.distilbert.configuration_distilbert import (DISTILBERT_PRETRAINED_CONFIG_ARCHIVE_MAP,
-                                                                          DistilBertConfig)
-from transformers_fast.models.distilbert.modeling_distilbert import (DistilBertForMaskedLM,
-                                                                     DistilBertForQuestionAnswering,
-                                                                     DistilBertForSequenceClassification,
-                                                                     DistilBertModel, DistilBertPreTrainedModel)
-from transformers_fast.models.roberta.configuration_roberta import ROBERTA_PRETRAINED_CONFIG_ARCHIVE_MAP, RobertaConfig
-from transformers_fast.models.roberta.modeling_roberta import (RobertaForMaskedLM, RobertaForSequenceClassification,
-                                                               RobertaModel)
-from transformers_fast.models.gpt2.configuration_gpt2 import GPT2_PRETRAINED_CONFIG_ARCHIVE_MAP, GPT2Config
-from transformers_fast.models.gpt2.modeling_gpt2 import (GPT2_PRETRAINED_MODEL_ARCHIVE_MAP, GPT2DoubleHeadsModel,
-                                                         GPT2LMHeadModel, GPT2Model, GPT2PreTrainedModel)
-from transformers_fast.models.openai.configuration_openai import (OPENAI_GPT_PRETRAINED_CONFIG_ARCHIVE_MAP,
-                                                                  OpenAIGPTConfig)
-from transformers_fast.models.openai.modeling_openai import (OPENAI_GPT_PRETRAINED_MODEL_ARCHIVE_MAP,
-                                                             OpenAIGPTDoubleHeadsModel, OpenAIGPTLMHeadModel,
-                                                             OpenAIGPTModel, OpenAIGPTPreTrainedModel)
-from transformers_fast.modeling_utils import Conv1D, SequenceSummary
+# module (relative to this package) -> the public names it provides
+_EXPORTS = {
+    # Models and configurations.
+    "configuration_utils": ("PretrainedConfig",),
+    "file_utils": ("CONFIG_NAME", "SAFE_WEIGHTS_NAME", "WEIGHTS_NAME"),
+    "modeling_outputs": ("ModelOutput",),
+    "modeling_utils": ("PreTrainedModel", "prune_linear_layer", "Conv1D", "SequenceSummary"),
+    "models.bert.configuration_bert": ("BERT_PRETRAINED_CONFIG_ARCHIVE_MAP", "BertConfig"),
+    "models.bert.modeling_bert": ("BERT_PRETRAINED_MODEL_ARCHIVE_MAP", "BertForMaskedLM", "BertForMultipleChoice",
+                                  "BertForNextSentencePrediction", "BertForPreTraining", "BertForQuestionAnswering",
+                                  "BertForSequenceClassification", "BertForTokenClassification", "BertModel",
+                                  "BertPreTrainedModel"),
+    "models.distilbert.configuration_distilbert": ("DISTILBERT_PRETRAINED_CONFIG_ARCHIVE_MAP", "DistilBertConfig"),
+    "models.distilbert.modeling_distilbert": ("DistilBertForMaskedLM", "DistilBertForQuestionAnswering",
+                                              "DistilBertForSequenceClassification", "DistilBertModel",
+                                              "DistilBertPreTrainedModel"),
+    "models.roberta.configuration_roberta": ("ROBERTA_PRETRAINED_CONFIG_ARCHIVE_MAP", "RobertaConfig"),
+    "models.roberta.modeling_roberta": ("RobertaForMaskedLM", "RobertaForSequenceClassification", "RobertaModel"),
+    "models.gpt2.configuration_gpt2": ("GPT2_PRETRAINED_CONFIG_ARCHIVE_MAP", "GPT2Config"),
+    "models.gpt2.modeling_gpt2": ("GPT2_PRETRAINED_MODEL_ARCHIVE_MAP", "GPT2DoubleHeadsModel", "GPT2LMHeadModel",
+                                  "GPT2Model", "GPT2PreTrainedModel"),
+    "models.openai.configuration_openai": ("OPENAI_GPT_PRETRAINED_CONFIG_ARCHIVE_MAP", "OpenAIGPTConfig"),
+    "models.openai.modeling_openai": ("OPENAI_GPT_PRETRAINED_MODEL_ARCHIVE_MAP", "OpenAIGPTDoubleHeadsModel",
+                                      "OpenAIGPTLMHeadModel", "OpenAIGPTModel", "OpenAIGPTPreTrainedModel"),
+    # Tokenizers.
+    "tokenization_utils": ("PreTrainedTokenizer",),
+    "models.bert.tokenization_bert": ("BasicTokenizer", "BertTokenizer", "WordpieceTokenizer"),
+    "models.distilbert.tokenization_distilbert": ("DistilBertTokenizer",),
+    "models.gpt2.tokenization_gpt2": ("GPT2Tokenizer",),
+    "models.roberta.tokenization_roberta": ("RobertaTokenizer",),
+    "models.openai.tokenization_openai": ("OpenAIGPTTokenizer",),
+    "models.transfo_xl.tokenization_transfo_xl": ("TransfoXLTokenizer",),
+    "models.xlnet.tokenization_xlnet": ("SPIECE_UNDERLINE", "XLNetTokenizer"),
+    "models.xlm.tokenization_xlm": ("XLMTokenizer",),
+    "tokenization_auto": ("AutoTokenizer",),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_MODULE_OF)
 
-# Tokenizers.
-from transformers_fast.tokenization_utils import PreTrainedTokenizer
-from transformers_fast.models.bert.tokenization_bert import BasicTokenizer, BertTokenizer, WordpieceTokenizer
-from transformers_fast.models.distilbert.tokenization_distilbert import DistilBertTokenizer
-from transformers_fast.models.gpt2.tokenization_gpt2 import GPT2Tokenizer
-from transformers_fast.models.roberta.tokenization_roberta import RobertaTokenizer
-from transformers_fast.models.openai.tokenization_openai import OpenAIGPTTokenizer
-from transformers_fast.models.transfo_xl.tokenization_transfo_xl import TransfoXLTokenizer
-from transformers_fast.models.xlnet.tokenization_xlnet import SPIECE_UNDERLINE, XLNetTokenizer
-from transformers_fast.models.xlm.tokenization_xlm import XLMTokenizer
-from transformers_fast.tokenization_auto import AutoTokenizer
+
+def __getattr__(name: str):
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
