@@ -29,7 +29,7 @@ bench:
 
 # libFuzzer + ASan/UBSan harnesses for the C++ tokenizers (needs clang: apt-get install clang).
 FUZZ_SECONDS ?= 60
-FUZZ_HARNESSES := wordpiece byte_bpe word_bpe
+FUZZ_HARNESSES := wordpiece byte_bpe word_bpe moses
 FUZZ_CXX ?= clang++
 fuzz:
 	@mkdir -p build/fuzz

@@ -3,7 +3,8 @@
 Every contender gets its own freshly generated documents (same distribution, different seed), so no
 result cache has seen the timed text. Compares transformers_fast with the Hugging Face `tokenizers`
 library (same vocabulary), tiktoken (GPT-2, if installed) and pytorch-transformers 1.2.0 (on a small
-sample: it is slow). Also checks that our ids equal 1.2.0's on that sample.
+sample: it is slow). Also checks that our ids equal 1.2.0's on that sample. XLM (Moses + BPE) uses a
+vocabulary trained here (no XLM vocabulary is available offline).
 
     python benchmarks/bench_tokenizers.py [--mb 10]
 """
@@ -72,6 +73,32 @@ def make_docs(seed, mb, words):
     return docs
 
 
+def xlm_files(tmp, docs):
+    """A small XLM vocabulary in XLM's file formats (merges without a header, "a b count" lines), trained
+    with the `tokenizers` trainer on lower-cased Moses-tokenised text."""
+    import json
+    import tokenizers
+    from transformers_fast.models.xlm.tokenization_xlm import native_moses
+    moses = native_moses("en")
+    texts = [" ".join(moses.pretokenize(d.lower())) for d in docs]
+    tok = tokenizers.CharBPETokenizer(lowercase=False, suffix="</w>")
+    tok.train_from_iterator(texts, vocab_size=20000, min_frequency=2, suffix="</w>", limit_alphabet=1000)
+    d = os.path.join(tmp, "xlm")
+    os.makedirs(d, exist_ok=True)
+    tok.save_model(d)
+    with open(os.path.join(d, "merges.txt"), encoding="utf-8") as f:
+        lines = f.read().split("\n")[1:]
+    with open(os.path.join(d, "merges.txt"), "w", encoding="utf-8") as f:
+        f.write("".join(f"{line} {100000 - i}\n" for i, line in enumerate(lines) if line))
+    with open(os.path.join(d, "vocab.json"), encoding="utf-8") as f:
+        vocab = json.load(f)
+    for t in ["<s>", "</s>", "<pad>", "<unk>"] + [f"<special{i}>" for i in range(10)]:
+        vocab.setdefault(t, len(vocab))
+    with open(os.path.join(d, "vocab.json"), "w", encoding="utf-8") as f:
+        json.dump(vocab, f)
+    return os.path.join(d, "vocab.json"), os.path.join(d, "merges.txt")
+
+
 def mbps(fn, docs):
     nbytes = sum(len(d.encode("utf-8")) for d in docs)
     t0 = time.perf_counter()
@@ -135,6 +162,20 @@ def main():
         results.append(("GPT-2 BPE", "tokie", mbps(lambda d: tk.encode(d, add_special_tokens=False).ids, fresh())))
     except ImportError:
         pass
+    for name, load, run in [("gigatoken (numpy ids)", lambda p: __import__("gigatoken").Tokenizer(p), lambda t, d: t.encode(d)),
+                            ("gigatoken (list ids)", lambda p: __import__("gigatoken").Tokenizer(p), lambda t, d: t.encode(d).tolist()),
+                            ("kitoken", lambda p: __import__("kitoken").Kitoken.from_file(p), lambda t, d: t.encode(d, True))]:
+        try:
+            other = load(os.path.join(tmp, "gpt2.json"))
+        except Exception as err:  # not installed, or no tokenizer.json (no HF tokenizers)
+            print(f"GPT-2 BPE: {name.split()[0]} not measured ({type(err).__name__}: {err})")
+            continue
+        # HF's ByteLevel pre-tokenizer adds no prefix space (1.2.0 does): compare with HF's ids
+        import tokenizers
+        hf = tokenizers.ByteLevelBPETokenizer(enc, merges)
+        check = fresh(0.05)
+        same = all(list(run(other, d)) == hf.encode(d).ids for d in check)
+        results.append(("GPT-2 BPE", name + ("" if same else " [ids differ]"), mbps(lambda d: run(other, d), fresh())))
     try:
         import json
         import tiktoken
@@ -151,6 +192,21 @@ def main():
     sample = fresh(args.ref_mb)
     results.append(("GPT-2 BPE", "pytorch-transformers 1.2.0", mbps(theirs.encode, sample)))
     assert all(ours.encode(d) == theirs.encode(d) for d in sample), "GPT-2 ids differ from 1.2.0"
+
+    # ---- XLM: Moses + lower-casing + BPE with "</w>" (vocabulary trained here)
+    from transformers_fast.models.xlm.tokenization_xlm import XLMTokenizer
+    files = xlm_files(tmp, fresh(1))
+    ours = XLMTokenizer(*files)
+    results.append(("XLM Moses+BPE", "transformers_fast", mbps(ours.encode, fresh())))
+    results.append(("XLM Moses+BPE", "transformers_fast, lang=fr", mbps(lambda d: ours.encode(d, lang="fr"), fresh())))
+    theirs = ref.XLMTokenizer(*files)
+    sample = fresh(args.ref_mb / 2)
+    results.append(("XLM Moses+BPE", "pytorch-transformers 1.2.0", mbps(theirs.encode, sample)))
+    assert all(ours.encode(d) == theirs.encode(d) for d in sample), "XLM ids differ from 1.2.0"
+    sample = fresh(args.ref_mb / 2)
+    results.append(("XLM Moses+BPE", "pytorch-transformers 1.2.0, lang=fr",
+                    mbps(lambda d: theirs.encode(d, lang="fr"), sample)))
+    assert all(ours.encode(d, lang="fr") == theirs.encode(d, lang="fr") for d in sample), "XLM fr ids differ"
 
     # ---- batch across threads (ours)
     docs = fresh(2)

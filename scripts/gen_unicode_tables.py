@@ -28,6 +28,8 @@ HAS_LOWER = 1 << 10       # chr(c).lower() != chr(c)
 HAS_NFD = 1 << 11         # NFD(chr(c)) != chr(c)
 CJK = 1 << 12             # BERT's _is_chinese_char
 CCC = 1 << 13             # canonical combining class != 0
+PY_DECIMAL = 1 << 14      # str.isdecimal (the re module's \d)
+CAT_C = 1 << 15           # category C* (Moses remove-non-printing-char)
 
 
 def is_cjk(cp):
@@ -90,6 +92,10 @@ def main(out_path):
             ccc_map[cp] = ccc
         if is_cjk(cp):
             f |= CJK
+        if ch.isdecimal():
+            f |= PY_DECIMAL
+        if cat.startswith("C"):
+            f |= CAT_C
         flags[cp] = f
 
     # Two-stage table: 256-entry blocks, deduplicated.

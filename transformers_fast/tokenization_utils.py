@@ -367,23 +367,30 @@ class PreTrainedTokenizer(object):
     def _core_never_split_key(self):
         return None
 
+    def _core_config_state(self):
+        """Changes whenever the added/special-token state a C++ core holds must be pushed again."""
+        extra = self._additional_special_tokens
+        return (self._state_version, self.added_tokens_encoder.version, id(self.added_tokens_encoder),
+                len(extra) if isinstance(extra, list) else extra, self._core_never_split_key())
+
+    def _configure_core(self, core):
+        split = self._split_tokens()
+        unk = self._unk_token
+        core.configure(
+            split,
+            [self._convert_token_to_id_with_added_voc(t) for t in split],
+            [self._convert_token_to_id(t) for t in split],
+            unk if unk is not None else "",
+            self._convert_token_to_id_with_added_voc(unk) if unk is not None else None,
+            self._convert_token_to_id(unk) if unk is not None else None,
+            {k: v for k, v in self.added_tokens_encoder.items() if isinstance(v, int)},
+            list(self._core_never_split()))
+
     def _sync_core(self):
         """Pushes the added/special-token state to the C++ core when it changed."""
-        extra = self._additional_special_tokens
-        state = (self._state_version, self.added_tokens_encoder.version, id(self.added_tokens_encoder),
-                 len(extra) if isinstance(extra, list) else extra, self._core_never_split_key())
+        state = self._core_config_state()
         if state != self._core_state:
-            split = self._split_tokens()
-            unk = self._unk_token
-            self._core.configure(
-                split,
-                [self._convert_token_to_id_with_added_voc(t) for t in split],
-                [self._convert_token_to_id(t) for t in split],
-                unk if unk is not None else "",
-                self._convert_token_to_id_with_added_voc(unk) if unk is not None else None,
-                self._convert_token_to_id(unk) if unk is not None else None,
-                {k: v for k, v in self.added_tokens_encoder.items() if isinstance(v, int)},
-                list(self._core_never_split()))
+            self._configure_core(self._core)
             self._core_state = state
         return self._core
 

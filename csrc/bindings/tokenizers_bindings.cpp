@@ -5,6 +5,7 @@
 #include "bindings/common.h"
 #include "common/check.h"
 #include "tokenizers/byte_bpe.h"
+#include "tokenizers/moses.h"
 #include "tokenizers/pipeline.h"
 #include "tokenizers/unicode.h"
 #include "tokenizers/word_bpe.h"
@@ -50,6 +51,25 @@ py::list offsets_list(const Encoding& e) {
   for (size_t i = 0; i < e.starts.size(); ++i)
     PyList_SET_ITEM(l.ptr(), i, py::make_tuple(e.starts[i], e.ends[i]).release().ptr());
   return l;
+}
+
+// UTF-8 from the core as a Python str (lone surrogates, where the input had them, come back as such).
+py::str utf8_str(const std::string& s) {
+  PyObject* o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "surrogatepass");
+  if (!o) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(o);
+}
+
+py::list utf8_words(const std::string& s) {
+  py::list out;
+  size_t start = 0;
+  for (size_t i = 0; i <= s.size(); ++i) {
+    if (i == s.size() || s[i] == ' ') {
+      if (i > start) out.append(utf8_str(s.substr(start, i - start)));
+      start = i + 1;
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -129,6 +149,69 @@ void bind_tokenizers(py::module_& m) {
         }
         for (int32_t c : e.codes) out.push_back(is_extra_piece(c) ? e.extra[kExtraPiece0 - c] : m.piece(c));
         return out;
+      });
+
+  py::class_<MosesPreTokenizer, std::shared_ptr<MosesPreTokenizer>>(t, "MosesPreTokenizer")
+      .def(py::init([](const std::string& lang, const std::u32string& is_alnum, const std::u32string& is_alpha,
+                       const std::u32string& is_n, const std::u32string& is_lower, const std::u32string& alpha_apostrophe,
+                       const std::vector<std::string>& nonbreaking_prefixes,
+                       const std::vector<std::string>& numeric_only_prefixes) {
+             MosesClassChars c{is_alnum, is_alpha, is_n, is_lower, alpha_apostrophe};
+             return std::make_shared<MosesPreTokenizer>(lang, c, nonbreaking_prefixes, numeric_only_prefixes);
+           }),
+           py::arg("lang"), py::arg("is_alnum"), py::arg("is_alpha"), py::arg("is_n"), py::arg("is_lower"),
+           py::arg("alpha_apostrophe"), py::arg("nonbreaking_prefixes"), py::arg("numeric_only_prefixes"))
+      .def_property_readonly("lang", &MosesPreTokenizer::lang)
+      .def("normalize",
+           [](const MosesPreTokenizer& m, py::handle text) {
+             Text t = text_arg(text, "text");
+             std::string out;
+             {
+               py::gil_scoped_release nogil;
+               check_utf8(t.view, true, "text");
+               m.normalize(t.view, out);
+             }
+             return utf8_str(out);
+           })
+      .def("tokenize",
+           [](const MosesPreTokenizer& m, py::handle text) {
+             Text t = text_arg(text, "text");
+             std::string out;
+             {
+               py::gil_scoped_release nogil;
+               check_utf8(t.view, true, "text");
+               m.tokenize(t.view, out);
+             }
+             return utf8_words(out);
+           })
+      .def("pretokenize", [](const MosesPreTokenizer& m, py::handle text) {
+        Text t = text_arg(text, "text");
+        std::string out;
+        {
+          py::gil_scoped_release nogil;
+          check_utf8(t.view, true, "text");
+          m.pretokenize(t.view, out);
+        }
+        return utf8_words(out);
+      });
+
+  py::class_<MosesBpeModel, Model, std::shared_ptr<MosesBpeModel>>(t, "MosesBpeModel")
+      .def(py::init([](std::shared_ptr<MosesPreTokenizer> moses, std::shared_ptr<WordEndBpeModel> bpe,
+                       bool lowercase_and_remove_accent) {
+             return std::make_shared<MosesBpeModel>(moses, bpe, lowercase_and_remove_accent);
+           }),
+           py::arg("moses"), py::arg("bpe"), py::arg("lowercase_and_remove_accent"))
+      .def("words", [](const MosesBpeModel& m, py::handle text) {
+        Text t = text_arg(text, "text");
+        std::vector<std::string> out;
+        {
+          py::gil_scoped_release nogil;
+          check_utf8(t.view, true, "text");
+          out = m.words(t.view);
+        }
+        py::list l;
+        for (const auto& w : out) l.append(utf8_str(w));
+        return l;
       });
 
   py::class_<Pipeline, std::shared_ptr<Pipeline>>(t, "Pipeline")

@@ -24,6 +24,8 @@ enum Flag : uint16_t {
   kHasNfd = 1 << 11,         // NFD changes it
   kCjk = 1 << 12,            // BERT "Chinese character" ranges
   kCcc = 1 << 13,            // canonical combining class != 0
+  kPyDecimal = 1 << 14,      // str.isdecimal (the re module's \d)
+  kCatC = 1 << 15,           // category C*
 };
 
 uint16_t flags(char32_t c);

@@ -1,5 +1,7 @@
-"""XLMTokenizer (pytorch-transformers 1.2.0): Moses punctuation normalisation and tokenisation
-(sacremoses, as 1.2.0 uses it), optional lower-case + accent strip, then BPE with "</w>" (C++)."""
+"""XLMTokenizer (pytorch-transformers 1.2.0): Moses punctuation normalisation and tokenisation as 1.2.0 runs
+them through sacremoses, optional lower-case + accent strip, then BPE with "</w>" — all in C++
+(csrc/tokenizers/moses.cpp, with sacremoses' character classes and nonbreaking prefixes). zh/th/ja keep
+1.2.0's Python path (jieba/PyThaiNLP/KyTea), as does bypass_tokenizer=True."""
 from __future__ import annotations
 
 import json
@@ -10,7 +12,7 @@ import unicodedata
 
 from transformers_fast.models.gpt2.tokenization_gpt2 import merge_pairs
 from transformers_fast.models.openai.tokenization_openai import read_merges, word_end_bpe
-from transformers_fast.tokenization_utils import PreTrainedTokenizer, _core_lib
+from transformers_fast.tokenization_utils import PreTrainedTokenizer, _check_text, _core_lib
 
 logger = logging.getLogger(__name__)
 
@@ -381,6 +383,37 @@ def romanian_preprocessing(text):
     return text
 
 
+_MOSES = {}  # lang -> the C++ Moses pre-tokenizer (or None when sacremoses' data cannot be used as is)
+_REGEX_CLASS_SPECIALS = set("\\]^-[")
+
+
+def native_moses(lang):
+    """The C++ Moses pre-tokenizer for lang, built from the installed sacremoses' character classes and
+    nonbreaking prefixes (the data 1.2.0's sacremoses path uses); None if that data cannot be read as
+    plain character sets (then the sacremoses path runs)."""
+    if lang in _MOSES:
+        return _MOSES[lang]
+    try:
+        import sacremoses
+    except ImportError as err:
+        raise ImportError("XLMTokenizer needs sacremoses (pip install sacremoses), as 1.2.0 does") from err
+    mt = sacremoses.MosesTokenizer(lang=lang)
+    cls = sacremoses.MosesTokenizer
+    classes = dict(is_alnum=mt.IsAlnum, is_alpha=mt.IsAlpha, is_n=cls.IsN, is_lower=mt.IsLower,
+                   alpha_apostrophe=cls.IsAlpha)
+    # the regexes splice these strings into [...]: plain sets only if no character is special there
+    usable = not any(_REGEX_CLASS_SPECIALS & set(v) for v in classes.values())
+    usable = usable and isinstance(getattr(mt, "NUMERIC_ONLY_PREFIXES", None), list)
+    core = None
+    if usable:
+        core = _core_lib().MosesPreTokenizer(lang, nonbreaking_prefixes=list(mt.NONBREAKING_PREFIXES),
+                                             numeric_only_prefixes=list(mt.NUMERIC_ONLY_PREFIXES), **classes)
+    else:
+        logger.warning("sacremoses' character classes are not plain sets: XLM uses the sacremoses path")
+    _MOSES[lang] = core
+    return core
+
+
 class XLMTokenizer(PreTrainedTokenizer):
     """XLM BPE tokenizer (Moses pre-processing; zh/ja/th need jieba/KyTea/PyThaiNLP as in 1.2.0)."""
 
@@ -419,11 +452,72 @@ class XLMTokenizer(PreTrainedTokenizer):
 
     def _build_native(self):
         self._bpe_model = _core_lib().WordEndBpeModel(self.encoder, merge_pairs(self.bpe_ranks), "spaces")
+        self._lang_cores = {}  # lang -> [C++ pipeline or None, the special-token state it holds]
+        self._core_state = None
+        try:  # the default language serves tokenize/encode/__call__ without arguments
+            self._core = self._moses_core("en", sync=False)
+        except ImportError:
+            self._core = None  # no sacremoses: tokenizing raises, as in 1.2.0
+
+    def __setattr__(self, name, value):
+        super().__setattr__(name, value)
+        if name == "do_lowercase_and_remove_accent" and getattr(self, "_bpe_model", None) is not None:
+            self._build_native()
 
     def __getstate__(self):
         state = super().__getstate__()
         state["_bpe_model"] = None
+        state["_lang_cores"] = None
         return state
+
+    def _moses_core(self, lang, sync=True):
+        """The C++ pipeline (Moses, lower-casing, BPE) for lang; None where 1.2.0 takes another path
+        (zh/th/ja segmenters) or sacremoses' data cannot be used natively."""
+        if not isinstance(lang, str) or lang in self.lang_with_custom_tokenizer:
+            return None
+        entry = self._lang_cores.get(lang)
+        if entry is None:
+            moses = native_moses(lang)
+            core = None
+            if moses is not None:
+                lib = _core_lib()
+                core = lib.Pipeline(lib.MosesBpeModel(moses, self._bpe_model, bool(self.do_lowercase_and_remove_accent)))
+            entry = self._lang_cores[lang] = [core, None]
+        core = entry[0]
+        if sync and core is not None:
+            state = self._core_config_state()
+            if entry[1] != state:
+                self._configure_core(core)
+                entry[1] = state
+        return core
+
+    def _check_lang(self, lang):
+        if lang and self.lang2id and lang not in self.lang2id:
+            logger.error("Supplied language code not found in lang2id mapping. Please check that your language "
+                         "is supported by the loaded pretrained model.")
+
+    def tokenize(self, text, lang="en", bypass_tokenizer=False, **kwargs):
+        """1.2.0's tokenize(text, lang=..., bypass_tokenizer=...): Moses languages run in C++."""
+        core = None if bypass_tokenizer or kwargs else self._moses_core(lang)
+        if core is None:
+            return super().tokenize(text, lang=lang, bypass_tokenizer=bypass_tokenizer, **kwargs)
+        self._check_lang(lang)
+        return core.tokenize(_check_text("text", text))
+
+    def _encode_one(self, text, pair, lang="en", bypass_tokenizer=False, **kwargs):
+        core = None if bypass_tokenizer or kwargs else self._moses_core(lang)
+        if core is None:
+            return super()._encode_one(text, pair, lang=lang, bypass_tokenizer=bypass_tokenizer, **kwargs)
+        self._check_lang(lang)
+        ids = core.encode(_check_text("text", text), pair)
+        if not pair:
+            self._warn_length(len(ids))
+        return ids
+
+    def _ids_batch(self, texts, pair, offsets):
+        if offsets:
+            raise NotImplementedError("XLMTokenizer does not compute offsets: Moses rewrites the text")
+        return super()._ids_batch(texts, pair, offsets)
 
     @property
     def vocab_size(self):
