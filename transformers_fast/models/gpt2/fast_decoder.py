@@ -26,9 +26,11 @@ HAS_PACKED_LINEAR = hasattr(ops, "PackedLinear")
 HAS_MKL_PACKED = (torch.backends.mkl.is_available() and hasattr(torch.ops.mkl, "_mkl_reorder_linear_weight")
                   and hasattr(torch.ops.mkl, "_mkl_linear"))
 # Every product of the decoder goes through Projection. Single rows (batch-1 decoding) take MKL's packed
-# GEMV when this is True, otherwise ops.PackedLinear like every other row count (it times its backends
-# per shape and keeps the fastest).
-MKL_ONE_ROW = HAS_MKL_PACKED
+# GEMV when this is True, otherwise ops.PackedLinear like every other row count (it times its backends per
+# shape and keeps the fastest); where PackedLinear has its small-row kernel ("panel"), that one streams the
+# weight faster than MKL.
+HAS_PANEL = HAS_PACKED_LINEAR and getattr(ops.packed_linear, "panel_available", lambda: False)()
+MKL_ONE_ROW = HAS_MKL_PACKED and not HAS_PANEL
 # Below this many rows the Python wrapper of ops.layer_norm costs more than F.layer_norm's whole run.
 FUSED_LAYER_NORM_MIN_ROWS = 32
 
