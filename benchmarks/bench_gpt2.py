@@ -1,17 +1,26 @@
 """GPT-2 (124M config, random weights, fp32) decoding: transformers_fast against transformers in the same run.
 
-    python benchmarks/bench_gpt2.py [--threads 1] [--repeats 3] [--clock wall|cpu]
+    python benchmarks/bench_gpt2.py [--threads 1] [--repeats 3] [--clock wall|cpu] [--openvino VENV_PYTHON]
 
 Prints the CPU ISA and a table: greedy generation of 64 new tokens after a 32-token prompt at batch 1 and 8
 (new tokens per second, both libraries' `generate`), and one decode step with 512 tokens in the cache at
 batch 1 and 8 (ms; transformers: a forward of one token with its DynamicCache of 512, ours: one fused step
 on the preallocated cache), with the speed-up over transformers. Targets: >= 1.75x / 2.35x on generation,
 >= 1.5x on the decode step.
+
+--openvino runs the same greedy generations right after ours with optimum-intel's OVModelForCausalLM
+(stateful KV cache, fp32 precision hint, INFERENCE_NUM_THREADS = --threads) in another Python, a venv that
+has optimum-intel and openvino (they want their own transformers/torch, so they live apart from ours):
+    python -m venv /work/venv-ov && /work/venv-ov/bin/pip install optimum-intel openvino
+It exports the same random-weight checkpoint (saved with save_pretrained) and gets the same prompts, and the
+table gains OpenVINO's tokens/s and our ratio to it (target >= 1.05x).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -36,14 +45,76 @@ def timed(fn, repeats, clock):
     return best
 
 
+OPENVINO_MARK = "OPENVINO_RESULT "
+
+
+def openvino_worker(args):
+    """Runs in the OpenVINO venv: exports args.openvino_worker (a save_pretrained folder) once and times greedy
+    `generate` on the prompts of prompts.json; prints one line OPENVINO_MARK + json."""
+    from optimum.intel import OVModelForCausalLM
+
+    folder = args.openvino_worker
+    ov_folder = os.path.join(folder, "openvino")
+    ov_config = {"INFERENCE_NUM_THREADS": str(args.threads), "NUM_STREAMS": "1", "PERFORMANCE_HINT": "LATENCY",
+                 "INFERENCE_PRECISION_HINT": "f32", "CACHE_DIR": ""}
+    if not os.path.exists(os.path.join(ov_folder, "openvino_model.xml")):
+        model = OVModelForCausalLM.from_pretrained(folder, export=True, stateful=True, ov_config=ov_config)
+        model.save_pretrained(ov_folder)
+    else:
+        model = OVModelForCausalLM.from_pretrained(ov_folder, ov_config=ov_config)
+    compiled = model.request.get_compiled_model()
+    info = {name: str(compiled.get_property(name)) for name in ("INFERENCE_NUM_THREADS", "INFERENCE_PRECISION_HINT")}
+    import openvino
+    info.update(openvino=openvino.__version__, stateful=bool(model.stateful))
+    with open(os.path.join(folder, "prompts.json")) as f:
+        prompts = json.load(f)
+    results = {}
+    for batch, prompt in prompts.items():
+        prompt = torch.tensor(prompt)
+        new = args.new_tokens
+        out = []
+
+        def run():
+            out[:] = [model.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=new,
+                                     min_new_tokens=new, do_sample=False, pad_token_id=50256)]
+
+        seconds = timed(run, args.repeats, args.clock)
+        results[batch] = {"seconds": seconds, "new_ids": out[0][:, prompt.shape[1]:].tolist()}
+    print(OPENVINO_MARK + json.dumps({"info": info, "results": results}), flush=True)
+
+
+def run_openvino(python, folder, prompts, args):
+    """Greedy generation timed by OpenVINO in `python` (another venv) on the checkpoint in `folder`."""
+    with open(os.path.join(folder, "prompts.json"), "w") as f:
+        json.dump({str(batch): prompt.tolist() for batch, prompt in prompts.items()}, f)
+    command = [python, os.path.abspath(__file__), "--openvino-worker", folder, "--threads", str(args.threads),
+               "--repeats", str(args.repeats), "--clock", args.clock, "--new-tokens", str(args.new_tokens)]
+    # The worker must import the venv's own packages, not this checkout or our interpreter's paths.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    env.update(OMP_NUM_THREADS=str(args.threads))
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    lines = [line for line in done.stdout.splitlines() if line.startswith(OPENVINO_MARK)]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"the OpenVINO run failed ({' '.join(command)}):\n{done.stderr[-3000:]}")
+    answer = json.loads(lines[-1][len(OPENVINO_MARK):])
+    return answer["info"], {int(batch): result for batch, result in answer["results"].items()}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--clock", choices=sorted(CLOCK), default="wall")
     parser.add_argument("--new-tokens", type=int, default=64)
+    parser.add_argument("--openvino", metavar="VENV_PYTHON",
+                        help="a Python with optimum-intel and openvino: also time OpenVINO's greedy generation")
+    parser.add_argument("--skip", choices=("generate", "step"), action="append", default=[],
+                        help="leave out a workload (to keep one run short)")
+    parser.add_argument("--openvino-worker", metavar="FOLDER", help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.openvino_worker:
+        return openvino_worker(args)
 
     import transformers
 
@@ -66,11 +137,14 @@ def main():
     ours = tf.GPT2LMHeadModel.from_pretrained(folder)
 
     g = torch.Generator().manual_seed(0)
-    rows = []
-    for batch in (1, 8):
-        prompt = torch.randint(0, 50257, (batch, 32), generator=g)
+    rows = []  # (workload, transformers, ours, OpenVINO or None; tokens/s or ms)
+    prompts = {batch: torch.randint(0, 50257, (batch, 32), generator=g) for batch in (1, 8)}
+    new = args.new_tokens
+    ours_ids = {}
+    for batch, prompt in prompts.items():
+        if "generate" in args.skip:
+            break
         mask = torch.ones_like(prompt)
-        new = args.new_tokens
 
         def run_hf():
             with torch.inference_mode():
@@ -80,14 +154,24 @@ def main():
 
         def run_ours():
             out = ours.generate(prompt, attention_mask=mask, max_new_tokens=new, eos_token_id=None)
-            assert out.shape[1] == 32 + new
+            ours_ids[batch] = out[:, 32:]
 
         t_hf = timed(run_hf, args.repeats, args.clock)
         t_ours = timed(run_ours, args.repeats, args.clock)
-        rows.append((f"greedy 32 -> {new}, batch {batch} (new tokens/s)", batch * new / t_hf, batch * new / t_ours,
-                     t_hf / t_ours))
+        rows.append([f"greedy 32 -> {new}, batch {batch} (new tokens/s)", batch * new / t_hf, batch * new / t_ours,
+                     None])
+
+    if args.openvino and "generate" not in args.skip:
+        info, results = run_openvino(args.openvino, folder, prompts, args)
+        print(f"OpenVINO: {info}")
+        for row, (batch, result) in zip(rows, sorted(results.items())):
+            row[3] = batch * new / result["seconds"]
+            same = (torch.tensor(result["new_ids"]) == ours_ids[batch]).float().mean().item()
+            print(f"batch {batch}: {same:.0%} of OpenVINO's new tokens equal ours (fp32 rounding differs)")
 
     for batch in (1, 8):
+        if "step" in args.skip:
+            break
         cached = 512
         context = torch.randint(0, 50257, (batch, cached + 1), generator=g)
         with torch.inference_mode():
@@ -111,13 +195,22 @@ def main():
 
         t_hf = timed(step_hf, args.repeats * 3, args.clock)
         t_ours = timed(step_ours, args.repeats * 3, args.clock)
-        rows.append((f"decode step, {cached} cached, batch {batch} (ms)", t_hf * 1e3, t_ours * 1e3, t_hf / t_ours))
+        rows.append([f"decode step, {cached} cached, batch {batch} (ms)", t_hf * 1e3, t_ours * 1e3, None])
 
     width = max(len(r[0]) for r in rows)
-    print(f"\n| {'workload'.ljust(width)} | transformers | transformers_fast | speed-up |")
-    print(f"|{'-' * (width + 2)}|-------------:|------------------:|---------:|")
-    for name, theirs, mine, speedup in rows:
-        print(f"| {name.ljust(width)} | {theirs:12.1f} | {mine:17.1f} | {speedup:7.2f}x |")
+    openvino = args.openvino and any(r[3] is not None for r in rows)
+    head = f"| {'workload'.ljust(width)} | transformers | transformers_fast | speed-up |"
+    rule = f"|{'-' * (width + 2)}|-------------:|------------------:|---------:|"
+    if openvino:
+        head += " OpenVINO | ours / OpenVINO |"
+        rule += "---------:|----------------:|"
+    print("\n" + head + "\n" + rule)
+    for name, theirs, mine, ov in rows:
+        speedup = theirs / mine if name.endswith("(ms)") else mine / theirs
+        line = f"| {name.ljust(width)} | {theirs:12.1f} | {mine:17.1f} | {speedup:7.2f}x |"
+        if openvino:
+            line += "        – |               – |" if ov is None else f" {ov:8.1f} | {mine / ov:14.2f}x |"
+        print(line)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """Fused inference path of the GPT decoders (GPT-2 pre-LayerNorm, OpenAI GPT post-LayerNorm) for generation.
 
-A preallocated KV cache [layers, batch, heads, capacity, head_dim] is filled in place: the prompt is run once
-(prefill), then each decode step writes one key/value per layer into its slot and makes one attention call
-over the valid part of the cache (no concatenation of past tensors). Left padding is a boolean key mask
-kept beside the cache. Only the last position goes through the final LayerNorm and the (tied) LM head.
+A preallocated KV cache (per layer [batch, 2, heads, capacity, head_dim]) is filled in place: the prompt is run
+once (prefill), then each decode step writes one key/value pair per layer into its slot (one copy) and makes one
+attention call over the valid part of the cache (no concatenation of past tensors). Left padding is an additive
+key mask kept beside the cache. Only the last position goes through the final LayerNorm and the (tied) LM head.
 Projections are prepacked once (ops.PackedLinear, bias and tanh GELU fused) when the ops are available;
 otherwise the same code runs on plain torch. The packed weights are derived state, rebuilt when a
 parameter is replaced or modified in place.
@@ -22,16 +22,22 @@ from transformers_fast.modeling_utils import FastPath
 HAS_ATTENTION = hasattr(ops, "attention")
 HAS_LAYER_NORM = hasattr(ops, "layer_norm")
 HAS_PACKED_LINEAR = hasattr(ops, "PackedLinear")
-# MKL's packed GEMM (private ops of torch builds with MKL): used for single-row products only, and only
-# where PackedLinear has no small-row kernel (which streams the weight faster, and packs one copy).
-HAS_PANEL = HAS_PACKED_LINEAR and ops.packed_linear.panel_available()
-HAS_MKL_PACKED = (not HAS_PANEL and torch.backends.mkl.is_available()
-                  and hasattr(torch.ops.mkl, "_mkl_reorder_linear_weight") and hasattr(torch.ops.mkl, "_mkl_linear"))
+# MKL's packed GEMM (private ops of torch builds with MKL): used for single-row products only.
+HAS_MKL_PACKED = (torch.backends.mkl.is_available() and hasattr(torch.ops.mkl, "_mkl_reorder_linear_weight")
+                  and hasattr(torch.ops.mkl, "_mkl_linear"))
+# Every product of the decoder goes through Projection. Single rows (batch-1 decoding) take MKL's packed
+# GEMV when this is True, otherwise ops.PackedLinear like every other row count (it times its backends per
+# shape and keeps the fastest); where PackedLinear has its small-row kernel ("panel"), that one streams the
+# weight faster than MKL.
+HAS_PANEL = HAS_PACKED_LINEAR and getattr(ops.packed_linear, "panel_available", lambda: False)()
+MKL_ONE_ROW = HAS_MKL_PACKED and not HAS_PANEL
+# Below this many rows the Python wrapper of ops.layer_norm costs more than F.layer_norm's whole run.
+FUSED_LAYER_NORM_MIN_ROWS = 32
 
 
 class Projection:
     """y = x W + b (then GELU) for a Conv1D weight W [in, out] (or an nn.Linear weight [out, in] with
-    linear_layout=True); prepacked when ops.PackedLinear exists."""
+    linear_layout=True); prepacked when ops.PackedLinear exists. x: [rows, in] contiguous."""
 
     def __init__(self, weight: torch.Tensor, bias: Optional[torch.Tensor], activation: Optional[str] = None,
                  linear_layout: bool = False):
@@ -41,20 +47,21 @@ class Projection:
         self.activation = activation
         self.packed = None
         self.mkl_one_row = None
-        if HAS_PACKED_LINEAR and weight.dtype == torch.float32 and weight.device.type == "cpu":
+        cpu_fp32 = weight.dtype == torch.float32 and weight.device.type == "cpu"
+        self.one_row_mkl = MKL_ONE_ROW and cpu_fp32
+        if HAS_PACKED_LINEAR and cpu_fp32:
             # nn.Linear's [out, in] layout; a transposed view, not a copy: the packed layouts read any strides.
             self.packed = ops.PackedLinear(self.weight.t(), self.bias, activation=activation)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[0] == 1 and HAS_MKL_PACKED and x.device.type == "cpu" and x.dtype == torch.float32:
+        if self.one_row_mkl and x.shape[0] == 1:
             return self._one_row(x)
         if self.packed is not None:
-            return self.packed(x)
+            return ops.linear(x, self.packed)
         y = torch.mm(x, self.weight) if self.bias is None else torch.addmm(self.bias, x, self.weight)
         if self.activation == "gelu_tanh":
             y = F.gelu(y, approximate="tanh")
         return y
-
 
     def _one_row(self, x: torch.Tensor) -> torch.Tensor:
         """A single row (batch-1 decoding) is a matrix-vector product bound by memory bandwidth; MKL's packed
@@ -71,16 +78,17 @@ class Projection:
 
 
 def layer_norm(x: torch.Tensor, norm: tuple) -> torch.Tensor:
+    """x [rows, hidden]."""
     weight, bias, eps = norm
-    if HAS_LAYER_NORM:
+    if HAS_LAYER_NORM and x.shape[0] >= FUSED_LAYER_NORM_MIN_ROWS:
         return ops.layer_norm(x, weight, bias, eps)
     return F.layer_norm(x, (x.shape[-1],), weight, bias, eps)
 
 
 def add_layer_norm(x: torch.Tensor, residual: torch.Tensor, norm: tuple) -> torch.Tensor:
-    """LayerNorm(x + residual)."""
+    """LayerNorm(x + residual), x [rows, hidden]."""
     weight, bias, eps = norm
-    if HAS_LAYER_NORM:
+    if HAS_LAYER_NORM and x.shape[0] >= FUSED_LAYER_NORM_MIN_ROWS:
         return ops.add_layer_norm(x, residual, weight, bias, eps)
     return F.layer_norm(x + residual, (x.shape[-1],), weight, bias, eps)
 
@@ -93,31 +101,41 @@ def attend(q, k, v, mask: Optional[torch.Tensor], causal: bool, scale: float) ->
 
 
 class KVCache:
-    """Keys and values of every layer ([batch, heads, capacity, head_dim] each) filled in place.
+    """Keys and values of every layer, one buffer [batch, 2, heads, capacity, head_dim] per layer (index 0 the
+    keys, 1 the values), filled in place: a step writes both with one copy from the fused QKV output.
 
-    All rows share one write position (prompts are left-padded to one length); `key_valid` [batch, capacity]
-    marks real tokens when some rows are padded (None otherwise)."""
+    All rows share one write position (prompts are left-padded to one length); `key_bias` [batch, capacity]
+    is 0 for real tokens and -inf for padding when some rows are padded (None otherwise)."""
 
     def __init__(self, batch: int, capacity: int, heads_and_dims, dtype, device):
-        self.keys = [torch.empty(batch, h, capacity, d, dtype=dtype, device=device) for h, d in heads_and_dims]
-        self.values = [torch.empty_like(k) for k in self.keys]
+        self.kv = [torch.empty(batch, 2, h, capacity, d, dtype=dtype, device=device) for h, d in heads_and_dims]
+        self.kv_views = [(kv[:, 0], kv[:, 1]) for kv in self.kv]  # keys, values [batch, heads, capacity, head_dim]
         self.capacity = capacity
         self.length = 0
-        self.key_valid: Optional[torch.Tensor] = None
+        self.key_bias: Optional[torch.Tensor] = None
 
     @property
     def batch(self) -> int:
-        return self.keys[0].shape[0]
+        return self.kv[0].shape[0]
+
+    @property
+    def keys(self) -> List[torch.Tensor]:
+        return [k for k, _ in self.kv_views]
+
+    @property
+    def values(self) -> List[torch.Tensor]:
+        return [v for _, v in self.kv_views]
 
     def mask(self, length: int) -> Optional[torch.Tensor]:
-        return None if self.key_valid is None else self.key_valid[:, None, None, :length]
+        """Additive mask [batch, 1, 1, length] over the first `length` keys, or None without padding."""
+        return None if self.key_bias is None else self.key_bias[:, None, None, :length]
 
     def reorder(self, index: torch.Tensor) -> None:
         """Keeps the rows in `index` (e.g. drops finished sequences)."""
-        self.keys = [k.index_select(0, index) for k in self.keys]
-        self.values = [v.index_select(0, index) for v in self.values]
-        if self.key_valid is not None:
-            self.key_valid = self.key_valid.index_select(0, index)
+        self.kv = [kv.index_select(0, index) for kv in self.kv]
+        self.kv_views = [(kv[:, 0], kv[:, 1]) for kv in self.kv]
+        if self.key_bias is not None:
+            self.key_bias = self.key_bias.index_select(0, index)
 
 
 class LayerWeights(NamedTuple):
@@ -130,6 +148,7 @@ class LayerWeights(NamedTuple):
     fc_proj: Projection
     heads: int
     head_dim: int
+    scale: float
 
 
 class DecoderFastPath(FastPath):
@@ -190,7 +209,8 @@ class DecoderFastPath(FastPath):
             proj=Projection(attn.c_proj.weight, attn.c_proj.bias), ln_2=self._norm(block.ln_2),
             fc=Projection(mlp.c_fc.weight, mlp.c_fc.bias, "gelu_tanh" if fused else None),
             act=None if fused else act, fc_proj=Projection(mlp.c_proj.weight, mlp.c_proj.bias),
-            heads=attn.n_head, head_dim=attn.split_size // attn.n_head)
+            heads=attn.n_head, head_dim=attn.split_size // attn.n_head,
+            scale=1.0 / math.sqrt(attn.split_size // attn.n_head))
 
     # ---- generation ----
     def new_cache(self, batch: int, capacity: int) -> KVCache:
@@ -201,20 +221,23 @@ class DecoderFastPath(FastPath):
     def _embed(self, ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         return F.embedding(ids, self._wte) + F.embedding(positions, self._wpe)
 
-    def _block(self, layer: LayerWeights, x: torch.Tensor, attention) -> torch.Tensor:
-        """One decoder block on x [tokens, hidden]; `attention(qkv)` returns the context [tokens, width]."""
+    def _run(self, x: torch.Tensor, attention) -> torch.Tensor:
+        """Every decoder block on x [tokens, hidden]; `attention(index, layer, qkv)` stores the keys and values
+        of layer `index` in the cache and returns the context [tokens, width]."""
         pre_ln = self._pre_ln
-        a = layer.proj(attention(layer.qkv(layer_norm(x, layer.ln_1) if pre_ln else x)))
-        if pre_ln:
-            x = x + a
-            inner = layer.fc(layer_norm(x, layer.ln_2))
-        else:
-            x = add_layer_norm(a, x, layer.ln_1)
-            inner = layer.fc(x)
-        if layer.act is not None:
-            inner = layer.act(inner)
-        m = layer.fc_proj(inner)
-        return x + m if pre_ln else add_layer_norm(m, x, layer.ln_2)
+        for index, layer in enumerate(self._layers):
+            a = layer.proj(attention(index, layer, layer.qkv(layer_norm(x, layer.ln_1) if pre_ln else x)))
+            if pre_ln:
+                x = x.add_(a)  # x is a fresh tensor of ours (the embedding sum): residuals add in place
+                inner = layer.fc(layer_norm(x, layer.ln_2))
+            else:
+                x = add_layer_norm(a, x, layer.ln_1)
+                inner = layer.fc(x)
+            if layer.act is not None:
+                inner = layer.act(inner)
+            m = layer.fc_proj(inner)
+            x = x.add_(m) if pre_ln else add_layer_norm(m, x, layer.ln_2)
+        return x
 
     def _logits(self, last: torch.Tensor) -> torch.Tensor:
         if self._ln_f is not None:
@@ -225,59 +248,55 @@ class DecoderFastPath(FastPath):
     def prefill(self, input_ids: torch.Tensor, position_ids: torch.Tensor, attention_mask: Optional[torch.Tensor],
                 cache: KVCache) -> torch.Tensor:
         """Runs the prompt [batch, seq] into an empty cache; returns the logits of the last position [batch, vocab]."""
-        layers = self.layers()
+        self.layers()
         batch, seq = input_ids.shape
+        device = input_ids.device
         mask = None
         if attention_mask is not None and not bool(attention_mask.all()):
-            cache.key_valid = torch.ones(batch, cache.capacity, dtype=torch.bool, device=input_ids.device)
-            cache.key_valid[:, :seq] = attention_mask != 0
-            causal = torch.ones(seq, seq, dtype=torch.bool, device=input_ids.device).tril()
+            cache.key_bias = torch.zeros(batch, cache.capacity, dtype=self._wte.dtype, device=device)
+            cache.key_bias[:, :seq].masked_fill_(attention_mask == 0, float("-inf"))
+            causal = torch.ones(seq, seq, dtype=torch.bool, device=device).tril()
             # A padded query sees itself too, so that no row is empty (its output is never used).
-            mask = (causal & cache.key_valid[:, None, None, :seq]) | torch.eye(seq, dtype=torch.bool, device=input_ids.device)
-        x = self._embed(input_ids.reshape(-1), position_ids.reshape(-1))
+            allowed = (causal & (attention_mask != 0)[:, None, None, :]) | torch.eye(seq, dtype=torch.bool, device=device)
+            mask = torch.zeros(allowed.shape, dtype=self._wte.dtype, device=device).masked_fill_(~allowed, float("-inf"))
 
-        for index, layer in enumerate(layers):
+        def attention(index, layer, qkv):
             heads, head_dim = layer.heads, layer.head_dim
-            keys, values = cache.keys[index], cache.values[index]
-            scale = 1.0 / math.sqrt(head_dim)
+            qkv = qkv.view(batch, seq, 3, heads, head_dim)
+            kv = cache.kv[index]
+            kv[:, :, :, :seq] = qkv[:, :, 1:].permute(0, 2, 3, 1, 4)
+            context = attend(qkv[:, :, 0].transpose(1, 2), kv[:, 0, :, :seq], kv[:, 1, :, :seq], mask, mask is None,
+                             layer.scale)
+            return context.transpose(1, 2).reshape(batch * seq, heads * head_dim)
 
-            def attention(qkv):
-                qkv = qkv.view(batch, seq, 3, heads, head_dim)
-                keys[:, :, :seq] = qkv[:, :, 1].transpose(1, 2)
-                values[:, :, :seq] = qkv[:, :, 2].transpose(1, 2)
-                context = attend(qkv[:, :, 0].transpose(1, 2), keys[:, :, :seq], values[:, :, :seq], mask,
-                                 mask is None, scale)
-                return context.transpose(1, 2).reshape(batch * seq, heads * head_dim)
-
-            x = self._block(layer, x, attention)
+        x = self._run(self._embed(input_ids.reshape(-1), position_ids.reshape(-1)), attention)
         cache.length = seq
         return self._logits(x.view(batch, seq, -1)[:, -1])
 
     @torch.no_grad()
     def step(self, tokens: torch.Tensor, positions: torch.Tensor, cache: KVCache) -> torch.Tensor:
         """One decode step: tokens [batch] at positions [batch]; returns logits [batch, vocab]."""
-        layers = self._layers if self._layers is not None else self.layers()  # checked by prefill
+        if self._layers is None:  # otherwise checked by prefill
+            self.layers()
         t = cache.length
         if t >= cache.capacity:
             raise ValueError(f"the KV cache is full ({cache.capacity} positions)")
         batch = tokens.shape[0]
-        if cache.key_valid is not None:
-            cache.key_valid[:, t] = True
+        if cache.key_bias is not None:
+            cache.key_bias[:, t] = 0.0
         mask = cache.mask(t + 1)
-        x = self._embed(tokens, positions)
+        end = t + 1
 
-        for index, layer in enumerate(layers):
+        def attention(index, layer, qkv):
             heads, head_dim = layer.heads, layer.head_dim
-            keys, values = cache.keys[index], cache.values[index]
-            scale = 1.0 / math.sqrt(head_dim)
+            qkv = qkv.view(batch, 3, heads, head_dim)
+            kv = cache.kv[index]
+            kv.select(3, t).copy_(qkv[:, 1:])  # key and value in one copy
+            keys, values = cache.kv_views[index]
+            context = attend(qkv[:, 0].unsqueeze(2), keys.narrow(2, 0, end), values.narrow(2, 0, end), mask, False,
+                             layer.scale)
+            return context.view(batch, heads * head_dim)
 
-            def attention(qkv):
-                qkv = qkv.view(batch, 3, heads, head_dim)
-                keys[:, :, t] = qkv[:, 1]
-                values[:, :, t] = qkv[:, 2]
-                context = attend(qkv[:, 0].unsqueeze(2), keys[:, :, :t + 1], values[:, :, :t + 1], mask, False, scale)
-                return context.reshape(batch, heads * head_dim)
-
-            x = self._block(layer, x, attention)
-        cache.length = t + 1
+        x = self._run(self._embed(tokens, positions), attention)
+        cache.length = end
         return self._logits(x)
