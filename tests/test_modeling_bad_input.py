@@ -76,3 +76,22 @@ def test_bad_multiple_choice_and_config():
     with pytest.raises(ValueError, match="num_labels"):
         tf.DistilBertForQuestionAnswering(tf.DistilBertConfig(vocab_size=50, dim=16, n_layers=1, n_heads=2,
                                                               hidden_dim=20, num_labels=3))
+
+
+@pytest.mark.parametrize("inference", [False, True], ids=["no_grad", "inference_mode"])
+def test_empty_sequences_and_wrong_device(model, inference):
+    family, m = model
+    with torch.inference_mode(inference):
+        with pytest.raises(ValueError, match="input_ids is empty"):
+            m(torch.zeros(2, 0, dtype=torch.long))
+        # A tensor on another device than the weights (meta stands in for a GPU here).
+        with pytest.raises(ValueError, match="input_ids is on device meta"):
+            m(ids().to("meta"))
+
+
+def test_gpt2_input_on_wrong_device():
+    m = tf.GPT2Model(tf.GPT2Config(vocab_size=50, n_embd=16, n_layer=1, n_head=2, n_positions=12)).eval()
+    with pytest.raises(ValueError, match="input_ids is on device meta"):
+        m(ids().to("meta"))
+    with pytest.raises(ValueError, match="input_ids is empty"):
+        m(torch.zeros(2, 0, dtype=torch.long))

@@ -560,12 +560,16 @@ def prune_linear_layer(layer: nn.Linear, index: torch.Tensor, dim: int = 0) -> n
 # ---- input checks shared by the models ----------------------------------------------------------------------
 
 
-def check_ids(name: str, ids: Any, upper: int, what: str, shape: Optional[torch.Size] = None) -> None:
-    """ids must be an integer tensor with values in [0, upper) (and the given shape)."""
+def check_ids(name: str, ids: Any, upper: int, what: str, shape: Optional[torch.Size] = None,
+              device: Optional[torch.device] = None) -> None:
+    """ids must be an integer tensor with values in [0, upper) (and the given shape, on the given device)."""
     if not isinstance(ids, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of integer ids, got {type(ids).__name__}")
     if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
         raise TypeError(f"{name} must hold integer ids (torch.long), got dtype {ids.dtype}")
+    if device is not None and ids.device != device:
+        raise ValueError(f"{name} is on device {ids.device} but the model's weights are on {device}: "
+                         f"move one of them with .to()")
     if shape is not None and ids.shape != shape:
         raise ValueError(f"{name} has shape {tuple(ids.shape)} but input_ids has shape {tuple(shape)}")
     if ids.numel() == 0:

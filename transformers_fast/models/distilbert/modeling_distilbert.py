@@ -204,9 +204,11 @@ class DistilBertModel(DistilBertPreTrainedModel):
 
     def check_inputs(self, input_ids, attention_mask):
         check_ids("input_ids", input_ids, self.embeddings.word_embeddings.num_embeddings,
-                  "the vocabulary size (config.vocab_size)")
+                  "the vocabulary size (config.vocab_size)", device=self.embeddings.word_embeddings.weight.device)
         if input_ids.dim() != 2:
             raise ValueError(f"input_ids must have shape [batch, sequence], got {tuple(input_ids.shape)}")
+        if input_ids.shape[1] == 0:
+            raise ValueError("input_ids is empty: at least one token per sequence is needed")
         max_len = self.embeddings.position_embeddings.num_embeddings
         if input_ids.shape[1] > max_len:
             raise ValueError(f"input_ids has {input_ids.shape[1]} positions but this model takes at most "

@@ -183,8 +183,10 @@ class GPTBaseMixin:
     """Input checks and embeddings shared by OpenAIGPTModel and GPT2Model."""
 
     def check_inputs(self, input_ids, position_ids, token_type_ids, past_length: int = 0):
-        vocab = self.get_input_embeddings().num_embeddings
-        check_ids("input_ids", input_ids, vocab, "the vocabulary size (config.vocab_size)")
+        embeddings = self.get_input_embeddings()
+        vocab = embeddings.num_embeddings
+        check_ids("input_ids", input_ids, vocab, "the vocabulary size (config.vocab_size)",
+                  device=embeddings.weight.device)
         if input_ids.dim() < 2:
             raise ValueError(f"input_ids must have shape [batch, sequence], got {tuple(input_ids.shape)}")
         if input_ids.shape[-1] == 0:
