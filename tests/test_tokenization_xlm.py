@@ -181,3 +181,9 @@ def test_xlm_threads_share_one_tokenizer(xlm_files):  # noqa: F811
     for t in threads:
         t.join()
     assert not errors
+
+
+def test_checkpoint_settings_equal_reference():
+    from transformers_fast.models.xlm import tokenization_xlm as ours
+    assert ours.PRETRAINED_INIT_CONFIGURATION == ref_xlm.PRETRAINED_INIT_CONFIGURATION
+    assert ours.MAX_MODEL_INPUT_SIZES == ref_xlm.PRETRAINED_POSITIONAL_EMBEDDINGS_SIZES
