@@ -37,6 +37,36 @@ def get_pairs(word):
     return {(a, b) for a, b in zip(word[:-1], word[1:])}
 
 
+def merge_symbols(word, bpe_ranks):
+    """1.2.0's BPE loop (pure Python; the C++ core does the same): merges the lowest-ranked adjacent pair of
+    `word` (a tuple of symbols) until none of its pairs has a rank."""
+    pairs = get_pairs(word)
+    while pairs:
+        bigram = min(pairs, key=lambda pair: bpe_ranks.get(pair, float("inf")))
+        if bigram not in bpe_ranks:
+            break
+        first, second = bigram
+        new_word = []
+        i = 0
+        while i < len(word):
+            try:
+                j = word.index(first, i)
+            except ValueError:
+                new_word.extend(word[i:])
+                break
+            new_word.extend(word[i:j])
+            i = j
+            if word[i] == first and i < len(word) - 1 and word[i + 1] == second:
+                new_word.append(first + second)
+                i += 2
+            else:
+                new_word.append(word[i])
+                i += 1
+        word = tuple(new_word)
+        pairs = get_pairs(word)
+    return word
+
+
 def read_merges(merges_file):
     """Merge pairs as 1.2.0 reads them: split('\\n')[1:-1], each line split() into a tuple."""
     with open(merges_file, encoding="utf-8") as f:
@@ -86,36 +116,7 @@ class GPT2Tokenizer(PreTrainedTokenizer):
 
     def bpe(self, token):
         """BPE of one byte-encoded word, as a space-separated string (1.2.0's bpe)."""
-        word = tuple(token)
-        pairs = get_pairs(word)
-        if not pairs:
-            return token
-        while True:
-            bigram = min(pairs, key=lambda pair: self.bpe_ranks.get(pair, float("inf")))
-            if bigram not in self.bpe_ranks:
-                break
-            first, second = bigram
-            new_word = []
-            i = 0
-            while i < len(word):
-                try:
-                    j = word.index(first, i)
-                except ValueError:
-                    new_word.extend(word[i:])
-                    break
-                new_word.extend(word[i:j])
-                i = j
-                if word[i] == first and i < len(word) - 1 and word[i + 1] == second:
-                    new_word.append(first + second)
-                    i += 2
-                else:
-                    new_word.append(word[i])
-                    i += 1
-            word = tuple(new_word)
-            if len(word) == 1:
-                break
-            pairs = get_pairs(word)
-        return " ".join(word)
+        return " ".join(merge_symbols(tuple(token), self.bpe_ranks))
 
     def _tokenize(self, text):
         pieces = []

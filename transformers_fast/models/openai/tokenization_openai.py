@@ -7,7 +7,7 @@ import logging
 import os
 
 from transformers_fast.models.bert.tokenization_bert import BasicTokenizer
-from transformers_fast.models.gpt2.tokenization_gpt2 import get_pairs, merge_pairs
+from transformers_fast.models.gpt2.tokenization_gpt2 import merge_pairs, merge_symbols
 from transformers_fast.tokenization_utils import PreTrainedTokenizer, _core_lib
 
 logger = logging.getLogger(__name__)
@@ -27,36 +27,7 @@ def read_merges(merges_file, skip_first):
 
 def word_end_bpe(token, bpe_ranks):
     """1.2.0's bpe for OpenAI GPT and XLM (pure Python; the C++ core does the same)."""
-    word = tuple(token[:-1]) + (token[-1] + "</w>",)
-    pairs = get_pairs(word)
-    if not pairs:
-        return token + "</w>"
-    while True:
-        bigram = min(pairs, key=lambda pair: bpe_ranks.get(pair, float("inf")))
-        if bigram not in bpe_ranks:
-            break
-        first, second = bigram
-        new_word = []
-        i = 0
-        while i < len(word):
-            try:
-                j = word.index(first, i)
-            except ValueError:
-                new_word.extend(word[i:])
-                break
-            new_word.extend(word[i:j])
-            i = j
-            if word[i] == first and i < len(word) - 1 and word[i + 1] == second:
-                new_word.append(first + second)
-                i += 2
-            else:
-                new_word.append(word[i])
-                i += 1
-        word = tuple(new_word)
-        if len(word) == 1:
-            break
-        pairs = get_pairs(word)
-    word = " ".join(word)
+    word = " ".join(merge_symbols(tuple(token[:-1]) + (token[-1] + "</w>",), bpe_ranks))
     if word == "\n  </w>":
         word = "\n</w>"
     return word
