@@ -731,6 +731,23 @@ def _truncate_longest_first(a, b, oa, ob, budget):
     return a, b, oa, ob
 
 
+class ClsSepSpecialTokensMixin:
+    """1.2.0's special-token layout of BERT and XLM: [CLS] A [SEP] and [CLS] A [SEP] B [SEP], token types
+    0 for the first segment (with its specials) and 1 for the second."""
+
+    def add_special_tokens_single_sentence(self, token_ids):
+        return [self.cls_token_id] + token_ids + [self.sep_token_id]
+
+    def add_special_tokens_sentences_pair(self, token_ids_0, token_ids_1):
+        sep = [self.sep_token_id]
+        return [self.cls_token_id] + token_ids_0 + sep + token_ids_1 + sep
+
+    def create_token_type_ids(self, len_0, len_1=None):
+        if len_1 is None:
+            return [0] * (len_0 + 2)
+        return [0] * (len_0 + 2) + [1] * (len_1 + 1)
+
+
 class BatchEncoding(dict):
     """The dict __call__ returns; keys are also attributes (enc.input_ids)."""
 

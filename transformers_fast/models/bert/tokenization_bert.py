@@ -5,7 +5,7 @@ import collections
 import logging
 import os
 
-from transformers_fast.tokenization_utils import PreTrainedTokenizer, _core_lib, _check_text
+from transformers_fast.tokenization_utils import ClsSepSpecialTokensMixin, PreTrainedTokenizer, _core_lib, _check_text
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def whitespace_tokenize(text):
     return text.split()
 
 
-class BertTokenizer(PreTrainedTokenizer):
+class BertTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
     """BERT tokenizer: basic tokenization (cleaning, CJK, lower case + accents, punctuation) + WordPiece."""
 
     vocab_files_names = VOCAB_FILES_NAMES
@@ -113,21 +113,6 @@ class BertTokenizer(PreTrainedTokenizer):
 
     def convert_tokens_to_string(self, tokens):
         return " ".join(tokens).replace(" ##", "").strip()
-
-    def add_special_tokens_single_sentence(self, token_ids):
-        """[CLS] X [SEP]"""
-        return [self.cls_token_id] + token_ids + [self.sep_token_id]
-
-    def add_special_tokens_sentences_pair(self, token_ids_0, token_ids_1):
-        """[CLS] A [SEP] B [SEP]"""
-        sep = [self.sep_token_id]
-        cls = [self.cls_token_id]
-        return cls + token_ids_0 + sep + token_ids_1 + sep
-
-    def create_token_type_ids(self, len_0, len_1=None):
-        if len_1 is None:
-            return [0] * (len_0 + 2)
-        return [0] * (len_0 + 2) + [1] * (len_1 + 1)
 
     def save_vocabulary(self, vocab_path):
         index = 0

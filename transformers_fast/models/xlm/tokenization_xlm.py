@@ -12,7 +12,7 @@ import unicodedata
 
 from transformers_fast.models.gpt2.tokenization_gpt2 import merge_pairs
 from transformers_fast.models.openai.tokenization_openai import read_merges, word_end_bpe
-from transformers_fast.tokenization_utils import PreTrainedTokenizer, _check_text, _core_lib
+from transformers_fast.tokenization_utils import ClsSepSpecialTokensMixin, PreTrainedTokenizer, _check_text, _core_lib
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def native_moses(lang):
     return core
 
 
-class XLMTokenizer(PreTrainedTokenizer):
+class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
     """XLM BPE tokenizer (Moses pre-processing; zh/ja/th need jieba/KyTea/PyThaiNLP as in 1.2.0)."""
 
     vocab_files_names = VOCAB_FILES_NAMES
@@ -304,20 +304,6 @@ class XLMTokenizer(PreTrainedTokenizer):
 
     def convert_tokens_to_string(self, tokens):
         return "".join(tokens).replace("</w>", " ").strip()
-
-    def add_special_tokens_single_sentence(self, token_ids):
-        """<s>... as 1.2.0: [CLS] X [SEP] (cls is </s>)"""
-        return [self.cls_token_id] + token_ids + [self.sep_token_id]
-
-    def add_special_tokens_sentences_pair(self, token_ids_0, token_ids_1):
-        sep = [self.sep_token_id]
-        cls = [self.cls_token_id]
-        return cls + token_ids_0 + sep + token_ids_1 + sep
-
-    def create_token_type_ids(self, len_0, len_1=None):
-        if len_1 is None:
-            return [0] * (len_0 + 2)
-        return [0] * (len_0 + 2) + [1] * (len_1 + 1)
 
     def save_vocabulary(self, save_directory):
         """vocab.json + merges.txt (XLM's merges file has no header line)."""
