@@ -72,6 +72,20 @@ py::list utf8_words(const std::string& s) {
   return out;
 }
 
+// One Moses stage on a Python str or bytes, validated and run without the GIL.
+std::string run_moses_stage(const MosesPreTokenizer& m,
+                            void (MosesPreTokenizer::*stage)(std::string_view, std::string&) const,
+                            py::handle text) {
+  Text t = text_arg(text, "text");
+  std::string out;
+  {
+    py::gil_scoped_release nogil;
+    check_utf8(t.view, true, "text");
+    (m.*stage)(t.view, out);
+  }
+  return out;
+}
+
 }  // namespace
 
 void bind_tokenizers(py::module_& m) {
@@ -164,35 +178,14 @@ void bind_tokenizers(py::module_& m) {
       .def_property_readonly("lang", &MosesPreTokenizer::lang)
       .def("normalize",
            [](const MosesPreTokenizer& m, py::handle text) {
-             Text t = text_arg(text, "text");
-             std::string out;
-             {
-               py::gil_scoped_release nogil;
-               check_utf8(t.view, true, "text");
-               m.normalize(t.view, out);
-             }
-             return utf8_str(out);
+             return utf8_str(run_moses_stage(m, &MosesPreTokenizer::normalize, text));
            })
       .def("tokenize",
            [](const MosesPreTokenizer& m, py::handle text) {
-             Text t = text_arg(text, "text");
-             std::string out;
-             {
-               py::gil_scoped_release nogil;
-               check_utf8(t.view, true, "text");
-               m.tokenize(t.view, out);
-             }
-             return utf8_words(out);
+             return utf8_words(run_moses_stage(m, &MosesPreTokenizer::tokenize, text));
            })
       .def("pretokenize", [](const MosesPreTokenizer& m, py::handle text) {
-        Text t = text_arg(text, "text");
-        std::string out;
-        {
-          py::gil_scoped_release nogil;
-          check_utf8(t.view, true, "text");
-          m.pretokenize(t.view, out);
-        }
-        return utf8_words(out);
+        return utf8_words(run_moses_stage(m, &MosesPreTokenizer::pretokenize, text));
       });
 
   py::class_<MosesBpeModel, Model, std::shared_ptr<MosesBpeModel>>(t, "MosesBpeModel")
