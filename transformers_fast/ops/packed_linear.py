@@ -2,11 +2,12 @@
 
 Backends: "onednn" (torch.ops.mkldnn._reorder_linear_weight + _linear_pointwise, private ops, with
 GELU fused into the GEMM epilogue), "torch" (F.linear, i.e. MKL, followed by our fused
-bias+GELU kernel) and, for at most PANEL_MAX_ROWS rows, "panel" (our small-row GEMM on the weight
-packed into 16-column panels, bias and GELU fused: such products stream the whole weight once and
-are bound by memory bandwidth, where the libraries reach about half of it). Which is faster depends
-on the CPU (oneDNN ~2x MKL on AMD AVX-512, close on AVX2), so the first call per (in, out, row
-bucket, threads) times the candidates on the real input and the choice is cached for the process.
+bias+GELU kernel) and "panel" (our GEMM on the weight packed into 16-column panels, bias and GELU
+fused, built for few rows: such products stream the whole weight once and are bound by memory
+bandwidth, where the libraries reach about half of it; on AMD AVX-512 it also keeps up with oneDNN at
+hundreds of rows). Which is faster depends on the CPU (oneDNN ~2x MKL on AMD AVX-512, close on AVX2)
+and the row count, so the first call per (in, out, row bucket, threads) times the candidates on the
+real input and the choice is cached for the process.
 A layer keeps only the packed copies of the backends chosen for its shape.
 TRANSFORMERS_FAST_LINEAR=onednn|torch|panel forces one (panel only where it applies).
 """
@@ -26,7 +27,6 @@ from transformers_fast.ops import activation
 
 ACTIVATIONS = (None, "gelu", "gelu_tanh")
 BACKENDS = ("onednn", "torch", "panel")
-PANEL_MAX_ROWS = 16  # above this the libraries' blocked GEMMs win (compute-bound)
 ENV = "TRANSFORMERS_FAST_LINEAR"
 _ONEDNN_GELU = {"gelu": "none", "gelu_tanh": "tanh"}  # oneDNN's gelu algorithm names (erf / tanh)
 _PANEL_ACT = {None: 0, "gelu": 1, "gelu_tanh": 2}  # tf::GemmAct
@@ -44,20 +44,21 @@ def panel_available() -> bool:
     return B.has_extension() and hasattr(B._C, "gemm_small")
 
 
-def candidates(rows: int):
-    """The backends that can serve `rows` rows on this machine, the preferred one first."""
+def candidates():
+    """The backends on this machine, the preferred one first."""
     names = ["onednn"] if onednn_available() else []
     names.append("torch")
-    if rows <= PANEL_MAX_ROWS and panel_available():
+    if panel_available():
         names.append("panel")
     return tuple(names)
 
 
 def _row_bucket(rows: int) -> int:
-    """1, 2, 3-4, 5-8, 9-16 rows -> 1..5 (the small-row kernels differ there); 17-512 -> 6; more -> 7."""
-    if rows <= PANEL_MAX_ROWS:
+    """1, 2, 3-4, 5-8, 9-16 rows -> 1..5 (the small-row kernel's register blocks differ there);
+    17-64 -> 6 (weight-stream bound); 65-512 -> 7; more -> 8."""
+    if rows <= 16:
         return (rows - 1).bit_length() + 1
-    return 6 if rows <= 512 else 7
+    return 6 if rows <= 64 else 7 if rows <= 512 else 8
 
 
 _UNREAD = object()
@@ -250,14 +251,11 @@ def linear(x: torch.Tensor, packed: PackedLinear) -> torch.Tensor:
     flat = x.dim() == 2
     x2 = x.contiguous() if flat else x.reshape(-1, n_in).contiguous()
     backend = _forced_backend()
-    rows = x2.shape[0]
-    if backend == "panel" and rows > PANEL_MAX_ROWS:
-        backend = "onednn" if onednn_available() else "torch"
     if backend is None:
-        key = (n_in, n_out, _row_bucket(rows), torch.get_num_threads())
+        key = (n_in, n_out, _row_bucket(x2.shape[0]), torch.get_num_threads())
         backend = _choice.get(key)
         if backend is None:
-            names = candidates(rows)
+            names = candidates()
             if len(names) == 1:
                 backend = names[0]
             else:
