@@ -65,7 +65,7 @@ def workloads(names):
 
 def gemm_calls(model, ids, mask):
     """The GEMMs of one fast forward, in order, as functions of no argument on copies of their inputs:
-    what "GEMMs alone" replays (the PackedLinear calls only, without the bias+GELU pass after ffn_in)."""
+    what "GEMMs alone" replays (the PackedLinear calls, with the bias+GELU of ffn_in that they fuse)."""
     from transformers_fast import ops
     from transformers_fast.models.bert import fast_encoder
 

@@ -29,7 +29,6 @@ from torch.nn import functional as F
 
 from transformers_fast import ops
 from transformers_fast.modeling_utils import FastPath, keep_freed_activation_memory
-from transformers_fast.ops.activation import _bias_gelu_impl, _gelu_impl
 from transformers_fast.ops.attention import _attention_impl
 from transformers_fast.ops.layer_norm import _add_layer_norm_impl
 from transformers_fast.ops.packed_linear import linear as packed_linear
@@ -38,12 +37,7 @@ HAS_PACKED_LINEAR = hasattr(ops, "PackedLinear")
 
 
 class Projection:
-    """y = x W^T (+ b) (then exact GELU), prepacked by ops.PackedLinear when available.
-
-    With GELU, the GEMM runs without bias and our fused bias+GELU kernel follows: oneDNN's erf-GELU
-    epilogue cost 12-17 % of the GEMM on the AVX2 machine measured (768x3072 at 128 rows: 7.5 ms plain,
-    8.7 ms with the epilogue, 0.22 ms for the separate pass; at 8 rows 0.55, 0.65 and 0.02 ms), and the
-    whole BERT-base forward got 2.5 % faster at 1x8 and 1x128 with the GEMMs on oneDNN."""
+    """y = x W^T (+ b) (then exact GELU), prepacked by ops.PackedLinear (bias and GELU fused) when available."""
 
     __slots__ = ("gelu", "weight", "bias", "packed")
 
@@ -51,16 +45,11 @@ class Projection:
         self.gelu = gelu
         self.weight = weight.detach().contiguous()
         self.bias = None if bias is None else bias.detach().contiguous()
-        self.packed = None
-        if HAS_PACKED_LINEAR:
-            self.packed = ops.PackedLinear(self.weight, None if gelu else self.bias)
+        self.packed = ops.PackedLinear(self.weight, self.bias, "gelu" if gelu else None) if HAS_PACKED_LINEAR else None
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self.packed is not None:
-            y = packed_linear(x, self.packed)  # the op itself: no nn.Module call machinery per GEMM
-            if not self.gelu:
-                return y
-            return _gelu_impl(y, "none") if self.bias is None else _bias_gelu_impl(y, self.bias, "none")
+            return packed_linear(x, self.packed)  # the op itself: no nn.Module call machinery per GEMM
         y = F.linear(x, self.weight, self.bias)
         return F.gelu(y) if self.gelu else y
 
