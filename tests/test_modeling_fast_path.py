@@ -95,6 +95,25 @@ def test_packed_weights_follow_parameter_changes(tmp_path):
         compare(ours(ids, tt, mask)[0], ref(input_ids=ids, attention_mask=mask, token_type_ids=tt)[0], mask)
 
 
+def test_pooler_runs_packed_and_follows_changes(tmp_path):
+    ref, ours = load(tmp_path, "bert", "BertModel")
+    ids, mask, tt = inputs("bert")
+    kwargs = dict(input_ids=ids, attention_mask=mask, token_type_ids=tt)
+    with torch.no_grad():
+        compare(ours(ids, tt, mask)[1], ref(**kwargs)[1])
+        assert ours.fast._pooler is not None  # the fast path's packed pooler served that call
+        for model in (ours, ref):  # in-place edit
+            model.pooler.dense.bias.add_(0.5)
+        compare(ours(ids, tt, mask)[1], ref(**kwargs)[1])
+        # a replaced module (another activation too): the module itself runs
+        dense = torch.nn.Linear(ours.config.hidden_size, ours.config.hidden_size)
+        ref.pooler.dense = dense
+        ref.pooler.activation = torch.nn.Identity()
+        ours.pooler.dense = dense
+        ours.pooler.activation = torch.nn.Identity()
+        compare(ours(ids, tt, mask)[1], ref(**kwargs)[1])
+
+
 def test_unpadded_and_all_ones_mask_agree(tmp_path):
     ref, ours = load(tmp_path, "bert", "BertModel")
     ids, mask, tt = inputs("bert", padded=False)

@@ -115,6 +115,8 @@ class EncoderFastPath(FastPath):
     def __init__(self, model: nn.Module):
         self.model = model
         self._layers: Optional[List[EncoderLayer]] = None
+        self._pooler: Optional[Projection] = None
+        self._pooler_source: Optional[nn.Module] = None
         self._watched: list = []
         self._built_versions = None
         self._forced = threading.local()  # per thread: concurrent callers do not see each other's choice
@@ -122,6 +124,10 @@ class EncoderFastPath(FastPath):
     # ---- what a family provides ----
     def layer_parts(self, layer: nn.Module) -> dict:
         raise NotImplementedError
+
+    def pooler_dense(self) -> Optional[nn.Linear]:
+        """The pooler's linear layer (tanh follows), where the family has a pooler."""
+        return None
 
     def embed(self, ids, positions, token_types) -> torch.Tensor:
         raise NotImplementedError
@@ -189,6 +195,9 @@ class EncoderFastPath(FastPath):
             # Normal tensors even when called under inference_mode, so that their versions can be read.
             with torch.inference_mode(False), torch.no_grad():
                 self._layers = [self._build_layer(layer) for layer in self.encoder_layers()]
+                self._pooler_source = self.pooler_dense()
+                dense = self._pooler_source
+                self._pooler = None if dense is None else Projection(dense.weight, dense.bias)
             self._built_versions = self._versions()
         return self._layers
 
@@ -205,6 +214,15 @@ class EncoderFastPath(FastPath):
             ffn_out=Projection(p["ffn_out"].weight, None), ffn_out_bias=p["ffn_out"].bias.detach(),
             ln2=(p["ln2"].weight.detach(), p["ln2"].bias.detach(), float(p["ln2"].eps)),
             heads=p["heads"], head_dim=p["head_dim"])
+
+    def pool(self, sequence_output: torch.Tensor) -> torch.Tensor:
+        """The pooler of BERT/RoBERTa, tanh(dense(first token)), on the packed weight of the last forward's
+        build; the module itself when it was replaced since (another layer or activation)."""
+        pooler = self.model.pooler
+        if self._pooler is None or pooler.dense is not self._pooler_source or not isinstance(pooler.activation, nn.Tanh):
+            return pooler(sequence_output)
+        with torch.no_grad():
+            return torch.tanh(self._pooler(sequence_output[:, 0].contiguous()))
 
     # ---- the forward pass ----
     def __call__(self, input_ids, token_type_ids, attention_mask, position_ids, output_hidden_states):
@@ -265,6 +283,9 @@ class EncoderFastPath(FastPath):
 class BertFastPath(EncoderFastPath):
     def encoder_layers(self):
         return self.model.encoder.layer
+
+    def pooler_dense(self):
+        return self.model.pooler.dense
 
     def layer_parts(self, layer) -> dict:
         attention = layer.attention

@@ -342,7 +342,7 @@ class BertModel(BertPreTrainedModel):
             sequence_output, hidden_states = self.fast(input_ids, token_type_ids, attention_mask, position_ids,
                                                        output_hidden_states)
             return BaseModelOutputWithPooling(last_hidden_state=sequence_output,
-                                              pooler_output=self.pooler(sequence_output),
+                                              pooler_output=self.fast.pool(sequence_output),
                                               hidden_states=hidden_states)
 
         if attention_mask is None:
