@@ -19,6 +19,14 @@ _nbytes = {}  # group -> bytes streamed per call
 _info = {}
 
 
+def linear_verdict(vs_best: float, vs_f_linear: float) -> str:
+    """Issue 3's PackedLinear targets: within 5 % of the best backend, and >= 1.8x F.linear (MKL) on AVX-512."""
+    verdict = f"within 5 % of best: {'met' if vs_best >= 0.95 else 'NOT met'}; {vs_f_linear:.2f}x F.linear"
+    if ops.cpu_isa() == "avx512":
+        verdict += f" (≥1.8x: {'met' if vs_f_linear >= 1.8 else 'NOT met'})"
+    return verdict
+
+
 def _interleaved_best(fns, budget_s=1.5, min_rounds=5, max_rounds=200):
     """Best time per call of each fn, timing them in turn round after round."""
     best = {name: float("inf") for name in fns}
@@ -118,6 +126,8 @@ def pytest_terminal_summary(terminalreporter):
             line += f"  => ours vs best reference {min(refs) / min(ours):.2f}x"
             target = next((t for prefix, t in RATIO_TARGETS.items() if group.startswith(prefix)), None)
             verdict = "–" if target is None else f"≥{target:g}x: {'met' if min(refs) / min(ours) >= target else 'NOT met'}"
+            if group.startswith("linear") and "mkl" in best:
+                verdict = linear_verdict(min(refs) / min(ours), best["mkl"] / min(ours))
             table.append(f"| {group} | {min(ours) * 1e6:.0f} | {min(refs) * 1e6:.0f} | {min(refs) / min(ours):.2f}x | {verdict} |")
         tr.write_line(line)
     torch.set_num_threads(old)
