@@ -81,10 +81,13 @@ def gemm_calls(model, ids, mask):
         return original(projection, x)
 
     fast_encoder.Projection.__call__ = record
+    fused_max = fast_encoder.FUSED_MAX_TOKENS
+    fast_encoder.FUSED_MAX_TOKENS = 0  # op by op while recording: the one-call C++ layer runs the same GEMMs
     try:
         model(ids, attention_mask=mask)
     finally:
         fast_encoder.Projection.__call__ = original
+        fast_encoder.FUSED_MAX_TOKENS = fused_max
     return calls
 
 

@@ -12,6 +12,7 @@ import torch
 
 import transformers_fast as tf
 from modeling_helpers import compare, hf_model, inputs
+from transformers_fast.models.bert import fast_encoder
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -226,3 +227,76 @@ def test_big_batches_run_in_groups_of_whole_sequences(tmp_path, family, class_na
     assert seen == lengths
     compare(fast.last_hidden_state, expected.last_hidden_state, mask)
     compare(fast.hidden_states, expected.hidden_states, mask)
+
+
+@pytest.fixture
+def forced_panel(monkeypatch):
+    """Every PackedLinear on the panel GEMM (so that the layers qualify for the one-call C++ layer)."""
+    from transformers_fast.ops import packed_linear
+
+    monkeypatch.setenv(packed_linear.ENV, "panel")
+    monkeypatch.setattr(packed_linear, "_forced", packed_linear._UNREAD)
+    yield
+
+
+@pytest.mark.skipif(not fast_encoder.HAS_FUSED_LAYER, reason="C++ encoder layer not built")
+@pytest.mark.parametrize("family,class_name", FAMILIES)
+def test_one_call_layer_matches_reference(tmp_path, family, class_name, forced_panel, monkeypatch):
+    ref, ours = load(tmp_path, family, class_name)
+    calls = []
+    original = fast_encoder.fused_layer
+    monkeypatch.setattr(fast_encoder, "fused_layer", lambda *a: calls.append(a[1].shape[0]) or original(*a))
+    ids, mask, tt = inputs(family, batch=4, seq=13)
+    mask[3, :] = 0  # a sequence with one real token
+    mask[3, 0] = 1
+    kwargs = {"token_type_ids": tt} if family == "bert" else {}
+    with torch.no_grad():
+        got = run(ours, family, ids, mask, tt, output_hidden_states=True)
+        expected = ref(input_ids=ids, attention_mask=mask, output_hidden_states=True, **kwargs)
+    assert calls and set(calls) == {int(mask.sum())}  # every layer in one call, on the packed tokens
+    compare(got.hidden_states, expected.hidden_states, mask)
+    compare(got.last_hidden_state, expected.last_hidden_state, mask)
+    # Above the token limit the layers run op by op, with the same results.
+    monkeypatch.setattr(fast_encoder, "FUSED_MAX_TOKENS", 4)
+    calls.clear()
+    with torch.no_grad():
+        compare(run(ours, family, ids, mask, tt)[0], expected.last_hidden_state, mask)
+    assert not calls
+
+
+@pytest.mark.skipif(not fast_encoder.HAS_FUSED_LAYER, reason="C++ encoder layer not built")
+def test_one_call_layer_validates_its_arguments(tmp_path, forced_panel):
+    from transformers_fast.ops import _backend as B
+
+    _, ours = load(tmp_path, "bert", "BertModel")
+    ids, mask, tt = inputs("bert")
+    with torch.no_grad():
+        ours(ids, tt, mask)
+    layer = ours.fast.layers()[0]
+    weights = layer.fused or layer.bind_fused()
+    hidden = ours.config.hidden_size
+    x = torch.randn(5, hidden)
+    cu = torch.tensor([0, 2, 5])
+    out = torch.empty_like(x)
+    B._C.encoder_layer(B.view(x), B.view(cu), weights, B.view(out), layer.scale)
+    with pytest.raises(ValueError, match="cu_seqlens"):
+        B._C.encoder_layer(B.view(x), B.view(torch.tensor([0, 2, 4])), weights, B.view(out), layer.scale)
+    with pytest.raises(ValueError, match="x: expected"):
+        B._C.encoder_layer(B.view(x[:, :-1].contiguous()), B.view(cu), weights, B.view(out), layer.scale)
+    with pytest.raises(ValueError, match="x: expected float32"):
+        B._C.encoder_layer(B.view(x.half()), B.view(cu), weights, B.view(out), layer.scale)
+    views = [B.view(t) for t in weights_tensors(layer)]
+    with pytest.raises(ValueError, match="packed: expected shape"):  # heads x head_dim that do not match qkv
+        B._C.EncoderLayerWeights(views, hidden, layer.heads + 1, layer.head_dim, layer.ffn_in.packed.out_features,
+                                 1e-12, 1e-12, 1, None)
+    with pytest.raises(ValueError, match="12"):
+        B._C.EncoderLayerWeights(views[:11], hidden, layer.heads, layer.head_dim, layer.ffn_in.packed.out_features,
+                                 1e-12, 1e-12, 1, None)
+
+
+def weights_tensors(layer):
+    ln1_weight, ln1_bias, _ = layer.ln1
+    ln2_weight, ln2_bias, _ = layer.ln2
+    return (layer.qkv.packed.panel_weight(), layer.qkv.bias, layer.out.packed.panel_weight(), layer.out_bias,
+            ln1_weight, ln1_bias, layer.ffn_in.packed.panel_weight(), layer.ffn_in.bias,
+            layer.ffn_out.packed.panel_weight(), layer.ffn_out_bias, ln2_weight, ln2_bias)

@@ -226,6 +226,15 @@ def _calibrate(x2: torch.Tensor, layer: PackedLinear, names, budget_s: float = 0
     return (fastest if best[fastest] < 0.97 * best[preferred] else preferred), out
 
 
+def chosen_backend(packed: "PackedLinear", rows: int) -> Optional[str]:
+    """The backend `linear` runs for `rows` rows on this layer: the forced one, the calibrated one, or None
+    before the first call of this shape class (which calibrates)."""
+    forced = _forced_backend()
+    if forced is not None:
+        return forced
+    return _choice.get((packed.in_features, packed.out_features, _row_bucket(rows), torch.get_num_threads()))
+
+
 def chosen_backends() -> Dict[Tuple[int, int, int, int], str]:
     """The calibrated choices so far: (in_features, out_features, row bucket, threads) -> backend."""
     return dict(_choice)

@@ -1,0 +1,79 @@
+// One post-LayerNorm encoder layer (BERT, RoBERTa, DistilBERT) on packed tokens, in one call: fused QKV
+// projection, attention per sequence, output projection + residual + LayerNorm, FFN (bias + GELU in the
+// GEMM epilogue), FFN output + residual + LayerNorm. Every projection runs on the small-row GEMM, so this
+// serves small batches, where seven calls from Python per layer cost about as much as their work.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "kernels/attention.h"
+#include "kernels/gemm_small.h"
+#include "kernels/layer_norm.h"
+
+namespace tf {
+
+struct EncoderLayerWeights {
+  TensorView qkv, qkv_bias;          // panels of [3 width, hidden], [3 width] (q, k, v rows in turn)
+  TensorView out, out_bias;          // panels of [hidden, width], [hidden]
+  TensorView ln1_weight, ln1_bias;   // [hidden]
+  TensorView ffn_in, ffn_in_bias;    // panels of [inner, hidden], [inner]
+  TensorView ffn_out, ffn_out_bias;  // panels of [hidden, inner], [hidden]
+  TensorView ln2_weight, ln2_bias;   // [hidden]
+  int64_t hidden = 0, heads = 0, head_dim = 0, inner = 0;
+  double eps1 = 0, eps2 = 0;
+  GemmAct activation = GemmAct::none;  // after ffn_in
+};
+
+// Checks the shapes against each other once, when the weights are bound.
+inline void check_encoder_layer_weights(const EncoderLayerWeights& w) {
+  TF_CHECK(w.hidden > 0 && w.heads > 0 && w.head_dim > 0 && w.inner > 0, "hidden, heads, head_dim, inner: must be > 0");
+  TF_CHECK(w.eps1 >= 0 && w.eps2 >= 0, "eps: must be >= 0");
+  const int64_t width = w.heads * w.head_dim;
+  check_packed(w.qkv, 3 * width, w.hidden);
+  check_packed(w.out, w.hidden, width);
+  check_packed(w.ffn_in, w.inner, w.hidden);
+  check_packed(w.ffn_out, w.hidden, w.inner);
+  check_row_vector(&w.qkv_bias, "qkv_bias", 3 * width);
+  check_row_vector(&w.ffn_in_bias, "ffn_in_bias", w.inner);
+  for (const TensorView* t : {&w.out_bias, &w.ln1_weight, &w.ln1_bias, &w.ffn_out_bias, &w.ln2_weight, &w.ln2_bias})
+    check_row_vector(t, "layer vector", w.hidden);
+}
+
+// x [tokens, hidden] -> out [tokens, hidden]; cu_seqlens [batch + 1] int64 offsets of the sequences in x.
+inline void encoder_layer(const TensorView& x, const TensorView& cu_seqlens, const EncoderLayerWeights& w,
+                          const TensorView& out, double scale) {
+  check_tensor(x, "x", DType::f32);
+  TF_CHECK(x.dim() == 2 && x.size(1) == w.hidden, "x: expected [tokens, ", w.hidden, "]");
+  check_tensor(out, "out", DType::f32);
+  check_same_shape(x, "x", out, "out");
+  const int64_t tokens = x.size(0), hidden = w.hidden, width = w.heads * w.head_dim, inner = w.inner;
+  check_tensor(cu_seqlens, "cu_seqlens", DType::i64);
+  TF_CHECK(cu_seqlens.dim() == 1 && cu_seqlens.size(0) >= 1 && cu_seqlens.ptr<int64_t>()[cu_seqlens.size(0) - 1] == tokens,
+           "cu_seqlens: expected [batch + 1] offsets ending at the ", tokens, " tokens of x");
+  // Activations of this thread's calls, kept between calls (a few MB at the sizes this path serves).
+  thread_local std::vector<float> scratch;
+  scratch.resize(static_cast<size_t>(tokens * (3 * width + width + 2 * hidden + inner)));
+  float* next = scratch.data();
+  auto matrix = [&](int64_t cols) {
+    TensorView v{next, DType::f32, {tokens, cols}, {cols, 1}};
+    next += tokens * cols;
+    return v;
+  };
+  TensorView qkv = matrix(3 * width), context = matrix(width), projected = matrix(hidden),
+             attended = matrix(hidden), activated = matrix(inner);
+
+  gemm_small(x, w.qkv, &w.qkv_bias, qkv, 3 * width, GemmAct::none);
+  auto heads_of = [&](int part) {  // q, k or v as a [tokens, heads, head_dim] view into qkv
+    return TensorView{qkv.ptr<float>() + part * width, DType::f32, {tokens, w.heads, w.head_dim},
+                      {3 * width, w.head_dim, 1}};
+  };
+  TensorView context_heads{context.data, DType::f32, {tokens, w.heads, w.head_dim}, {width, w.head_dim, 1}};
+  attention(heads_of(0), heads_of(1), heads_of(2), context_heads, nullptr, nullptr, &cu_seqlens, scale, false);
+  gemm_small(context, w.out, nullptr, projected, hidden, GemmAct::none);
+  add_layer_norm(projected, &x, &w.out_bias, &w.ln1_weight, &w.ln1_bias, attended, w.eps1);
+  gemm_small(attended, w.ffn_in, &w.ffn_in_bias, activated, inner, w.activation);
+  gemm_small(activated, w.ffn_out, nullptr, projected, hidden, GemmAct::none);
+  add_layer_norm(projected, &attended, &w.ffn_out_bias, &w.ln2_weight, &w.ln2_bias, out, w.eps2);
+}
+
+}  // namespace tf
