@@ -36,8 +36,24 @@ inline RowMoments row_moments(const float* x, const float* x_bias, const float* 
   if (kXBias) first += x_bias[0];
   if (kRes) first += residual[0];
   shift = first;
-  VecF k(first), s0(0.0f), s1(0.0f), q0(0.0f), q1(0.0f);
+  VecF k(first), s0(0.0f), s1(0.0f), q0(0.0f), q1(0.0f), s2(0.0f), s3(0.0f), q2(0.0f), q3(0.0f);
   int64_t c = 0;
+  // Four independent chains: the adds and FMAs wait on latency, not throughput, with fewer.
+  for (; c + 4 * W <= n; c += 4 * W) {
+    VecF d0 = value(c) - k, d1 = value(c + W) - k, d2 = value(c + 2 * W) - k, d3 = value(c + 3 * W) - k;
+    s0 = s0 + d0;
+    s1 = s1 + d1;
+    s2 = s2 + d2;
+    s3 = s3 + d3;
+    q0 = VecF::fmadd(d0, d0, q0);
+    q1 = VecF::fmadd(d1, d1, q1);
+    q2 = VecF::fmadd(d2, d2, q2);
+    q3 = VecF::fmadd(d3, d3, q3);
+  }
+  s0 = s0 + s2;
+  s1 = s1 + s3;
+  q0 = q0 + q2;
+  q1 = q1 + q3;
   for (; c + 2 * W <= n; c += 2 * W) {
     VecF d0 = value(c) - k, d1 = value(c + W) - k;
     s0 = s0 + d0;
