@@ -241,7 +241,7 @@ def forced_panel(monkeypatch):
 
 @pytest.mark.skipif(not fast_encoder.HAS_FUSED_LAYER, reason="C++ encoder layer not built")
 @pytest.mark.parametrize("family,class_name", FAMILIES)
-def test_one_call_layer_matches_reference(tmp_path, family, class_name, forced_panel, monkeypatch):
+def test_one_call_layer_matches_reference(tmp_path, family, class_name, forced_panel, monkeypatch, isa):
     ref, ours = load(tmp_path, family, class_name)
     calls = []
     original = fast_encoder.fused_layer
