@@ -70,23 +70,20 @@ def gemm_calls(model, ids, mask):
     from transformers_fast.models.bert import fast_encoder
 
     calls = []
-    original = fast_encoder.Projection.__call__
+    original = fast_encoder.packed_linear
 
-    def record(projection, x):
+    def record(x, packed):
         x_copy = x.clone()
-        if projection.packed is None:  # the unpacked fallback: F.linear
-            calls.append(lambda: torch.nn.functional.linear(x_copy, projection.weight))
-        else:
-            calls.append(lambda: ops.linear(x_copy, projection.packed))
-        return original(projection, x)
+        calls.append(lambda: ops.linear(x_copy, packed))
+        return original(x, packed)
 
-    fast_encoder.Projection.__call__ = record
+    fast_encoder.packed_linear = record
     fused_max = fast_encoder.FUSED_MAX_TOKENS
     fast_encoder.FUSED_MAX_TOKENS = 0  # op by op while recording: the one-call C++ layer runs the same GEMMs
     try:
         model(ids, attention_mask=mask)
     finally:
-        fast_encoder.Projection.__call__ = original
+        fast_encoder.packed_linear = original
         fast_encoder.FUSED_MAX_TOKENS = fused_max
     return calls
 

@@ -241,3 +241,11 @@ def test_generate_in_bfloat16_follows_its_own_forward(tmp_path):
     with torch.no_grad():
         expected = model(out[:, :-1]).logits[:, 4:].float().argmax(-1)
     assert out.shape == (2, 9) and (out[:, 5:] == expected).float().mean() >= 0.75  # bf16 rounding may flip a tie
+
+
+def test_generate_in_float64_matches_float32(tmp_path):
+    model, _ = pair("gpt2", tmp_path)
+    x = ids(batch=2, seq=5)
+    expected = model.generate(x, max_new_tokens=4, eos_token_id=None)
+    model.to(torch.float64)  # projections fall back to F.linear, attention and LayerNorm to torch's ops
+    assert torch.equal(model.generate(x, max_new_tokens=4, eos_token_id=None), expected)

@@ -42,6 +42,14 @@ def panel_available() -> bool:
     return B.has_extension() and hasattr(B._C, "gemm_small")
 
 
+def check_floating(name: str, t) -> None:
+    """Any floating dtype: float32 on the CPU takes the packed backends, the others plain F.linear."""
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if not t.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got {t.dtype}")
+
+
 def candidates():
     """The backends on this machine, the preferred one first."""
     names = ["onednn"] if onednn_available() else []
@@ -94,10 +102,13 @@ class PackedLinear(nn.Module):
     def __init__(self, weight: torch.Tensor, bias: Optional[torch.Tensor] = None,
                  activation: Optional[str] = None):
         super().__init__()
-        B.check_tensor("weight", weight)
+        check_floating("weight", weight)
         if weight.dim() != 2:
             raise ValueError(f"PackedLinear: weight must be [out_features, in_features], got {tuple(weight.shape)}")
-        B.check_vector("PackedLinear", "bias", bias, weight.shape[0])
+        if bias is not None:
+            check_floating("bias", bias)
+            if bias.shape != (weight.shape[0],):
+                raise ValueError(f"PackedLinear: bias must have shape [{weight.shape[0]}], got {tuple(bias.shape)}")
         B.check_same_device_dtype("PackedLinear", "weight", weight, bias=bias)
         if activation not in ACTIVATIONS:
             raise ValueError(f"PackedLinear: activation must be one of {ACTIVATIONS}, got {activation!r}")
@@ -254,7 +265,9 @@ def linear(x: torch.Tensor, packed: PackedLinear) -> torch.Tensor:
                                                   or (b is not None and b.requires_grad)))
             and not B.is_compiling())
     if not fast:
-        B.check_tensor("x", x, ndim_min=1)
+        check_floating("x", x)
+        if x.dim() < 1:
+            raise ValueError(f"linear: x must have at least one dimension, got shape {tuple(x.shape)}")
         if x.shape[-1] != n_in:
             raise ValueError(f"linear: x has {x.shape[-1]} features, the layer takes {n_in}")
         B.check_same_device_dtype("linear", "weight", w, x=x)

@@ -32,27 +32,12 @@ from transformers_fast.modeling_utils import FastPath, keep_freed_activation_mem
 from transformers_fast.ops.attention import _attention_impl
 from transformers_fast.ops.layer_norm import _add_layer_norm_impl
 from transformers_fast.ops import _backend as B
-from transformers_fast.ops.packed_linear import chosen_backend, linear as packed_linear
+from transformers_fast.ops.packed_linear import PackedLinear, chosen_backend, linear as packed_linear
 
-HAS_PACKED_LINEAR = hasattr(ops, "PackedLinear")
-
-
-class Projection:
-    """y = x W^T (+ b) (then exact GELU), prepacked by ops.PackedLinear (bias and GELU fused) when available."""
-
-    __slots__ = ("gelu", "weight", "bias", "packed")
-
-    def __init__(self, weight: torch.Tensor, bias: Optional[torch.Tensor], gelu: bool = False):
-        self.gelu = gelu
-        self.weight = weight.detach().contiguous()
-        self.bias = None if bias is None else bias.detach().contiguous()
-        self.packed = ops.PackedLinear(self.weight, self.bias, "gelu" if gelu else None) if HAS_PACKED_LINEAR else None
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if self.packed is not None:
-            return packed_linear(x, self.packed)  # the op itself: no nn.Module call machinery per GEMM
-        y = F.linear(x, self.weight, self.bias)
-        return F.gelu(y) if self.gelu else y
+def projection(weight: torch.Tensor, bias: Optional[torch.Tensor], activation: Optional[str] = None) -> PackedLinear:
+    """A prepacked y = x W^T (+ b) (then GELU), called with packed_linear.linear: no nn.Module call machinery
+    per GEMM. Plain F.linear where the weights are not float32 on the CPU."""
+    return PackedLinear(weight.detach().contiguous(), None if bias is None else bias.detach().contiguous(), activation)
 
 
 class EncoderLayer:
@@ -79,16 +64,17 @@ class EncoderLayer:
         tokens = x.shape[0]
         if tokens <= FUSED_MAX_TOKENS and self.can_fuse(tokens):
             return fused_layer(self, x, cu_seqlens)
-        q, k, v = self.qkv(x).view(tokens, 3, self.heads, self.head_dim).unbind(1)  # strided views, not copies
+        q, k, v = packed_linear(x, self.qkv).view(tokens, 3, self.heads, self.head_dim).unbind(1)  # views
         context = _attention_impl(q, k, v, None, None, cu_seqlens, self.scale, False)
         ln1_weight, ln1_bias, ln1_eps = self.ln1
-        attended = _add_layer_norm_impl(self.out(context.view(tokens, self.width)), x, ln1_weight, ln1_bias,
-                                        ln1_eps, self.out_bias)
-        inner = self.ffn_in(attended)
+        attended = _add_layer_norm_impl(packed_linear(context.view(tokens, self.width), self.out), x, ln1_weight,
+                                        ln1_bias, ln1_eps, self.out_bias)
+        inner = packed_linear(attended, self.ffn_in)
         if self.activation is not None:
             inner = self.activation(inner)
         ln2_weight, ln2_bias, ln2_eps = self.ln2
-        return _add_layer_norm_impl(self.ffn_out(inner), attended, ln2_weight, ln2_bias, ln2_eps, self.ffn_out_bias)
+        return _add_layer_norm_impl(packed_linear(inner, self.ffn_out), attended, ln2_weight, ln2_bias, ln2_eps,
+                                    self.ffn_out_bias)
 
 
     def projections(self):
@@ -99,8 +85,8 @@ class EncoderLayer:
         every projection calibrated (or forced) to the panel GEMM for this many rows."""
         if self.activation is not None or not HAS_FUSED_LAYER:
             return False
-        for projection in self.projections():
-            if projection.packed is None or chosen_backend(projection.packed, tokens) != "panel":
+        for packed in self.projections():
+            if chosen_backend(packed, tokens) != "panel":
                 return False
         return True
 
@@ -108,13 +94,13 @@ class EncoderLayer:
         """Binds this layer's packed weights for the C++ layer (once; the layer is rebuilt when they change)."""
         ln1_weight, ln1_bias, eps1 = self.ln1
         ln2_weight, ln2_bias, eps2 = self.ln2
-        tensors = (self.qkv.packed.panel_weight(), self.qkv.bias, self.out.packed.panel_weight(), self.out_bias,
-                   ln1_weight, ln1_bias, self.ffn_in.packed.panel_weight(), self.ffn_in.bias,
-                   self.ffn_out.packed.panel_weight(), self.ffn_out_bias, ln2_weight, ln2_bias)
-        tensors = tuple(t.contiguous() for t in tensors)
-        self.fused = B._C.EncoderLayerWeights([B.view(t) for t in tensors], self.out.packed.out_features, self.heads,
-                                              self.head_dim, self.ffn_in.packed.out_features, eps1, eps2,
-                                              1 if self.ffn_in.gelu else 0, tensors)
+        tensors = (self.qkv.panel_weight(), self.qkv.bias, self.out.panel_weight(), self.out_bias,
+                   ln1_weight, ln1_bias, self.ffn_in.panel_weight(), self.ffn_in.bias,
+                   self.ffn_out.panel_weight(), self.ffn_out_bias, ln2_weight, ln2_bias)
+        tensors = tuple(t.detach().contiguous() for t in tensors)
+        self.fused = B._C.EncoderLayerWeights([B.view(t) for t in tensors], self.out.out_features, self.heads,
+                                              self.head_dim, self.ffn_in.out_features, eps1, eps2,
+                                              1 if self.ffn_in.activation == "gelu" else 0, tensors)
         return self.fused
 
 
@@ -160,7 +146,7 @@ class EncoderFastPath(FastPath):
     def __init__(self, model: nn.Module):
         self.model = model
         self._layers: Optional[List[EncoderLayer]] = None
-        self._pooler: Optional[Projection] = None
+        self._pooler: Optional[PackedLinear] = None
         self._pooler_source: Optional[nn.Module] = None
         self._watched: list = []
         self._built_versions = None
@@ -209,6 +195,8 @@ class EncoderFastPath(FastPath):
             return False
         if head_mask is not None or output_attentions:
             return False
+        if input_ids.device.type != "cpu" or self.dtype() != torch.float32:
+            return False  # the fused kernels serve float32 on the CPU; elsewhere the reference path is as fast
         if torch.is_grad_enabled() and any(p.requires_grad for p in model.parameters()):
             return False
         if attention_mask is not None and attention_mask.is_floating_point():
@@ -216,6 +204,9 @@ class EncoderFastPath(FastPath):
             if not bool(((attention_mask == 0) | (attention_mask == 1)).all()):
                 return False
         return True
+
+    def dtype(self) -> torch.dtype:
+        return next(self.model.parameters()).dtype
 
     def _versions(self):
         try:
@@ -242,21 +233,21 @@ class EncoderFastPath(FastPath):
                 self._layers = [self._build_layer(layer) for layer in self.encoder_layers()]
                 self._pooler_source = self.pooler_dense()
                 dense = self._pooler_source
-                self._pooler = None if dense is None else Projection(dense.weight, dense.bias)
+                self._pooler = None if dense is None else projection(dense.weight, dense.bias)
             self._built_versions = self._versions()
         return self._layers
 
     def _build_layer(self, layer) -> EncoderLayer:
         p = self.layer_parts(layer)
         q, k, v = p["q"], p["k"], p["v"]
-        qkv = Projection(torch.cat([q.weight, k.weight, v.weight]), torch.cat([q.bias, k.bias, v.bias]))
+        qkv = projection(torch.cat([q.weight, k.weight, v.weight]), torch.cat([q.bias, k.bias, v.bias]))
         exact_gelu = p["activation"] is F.gelu
         return EncoderLayer(
-            qkv=qkv, out=Projection(p["o"].weight, None), out_bias=p["o"].bias.detach(),
+            qkv=qkv, out=projection(p["o"].weight, None), out_bias=p["o"].bias.detach(),
             ln1=(p["ln1"].weight.detach(), p["ln1"].bias.detach(), float(p["ln1"].eps)),
-            ffn_in=Projection(p["ffn_in"].weight, p["ffn_in"].bias, gelu=exact_gelu),
+            ffn_in=projection(p["ffn_in"].weight, p["ffn_in"].bias, "gelu" if exact_gelu else None),
             activation=None if exact_gelu else p["activation"],
-            ffn_out=Projection(p["ffn_out"].weight, None), ffn_out_bias=p["ffn_out"].bias.detach(),
+            ffn_out=projection(p["ffn_out"].weight, None), ffn_out_bias=p["ffn_out"].bias.detach(),
             ln2=(p["ln2"].weight.detach(), p["ln2"].bias.detach(), float(p["ln2"].eps)),
             heads=p["heads"], head_dim=p["head_dim"])
 
@@ -267,7 +258,7 @@ class EncoderFastPath(FastPath):
         if self._pooler is None or pooler.dense is not self._pooler_source or not isinstance(pooler.activation, nn.Tanh):
             return pooler(sequence_output)
         with torch.no_grad():
-            return torch.tanh(self._pooler(sequence_output[:, 0].contiguous()))
+            return torch.tanh(packed_linear(sequence_output[:, 0].contiguous(), self._pooler))
 
     # ---- the forward pass ----
     def __call__(self, input_ids, token_type_ids, attention_mask, position_ids, output_hidden_states):

@@ -4,9 +4,9 @@ A preallocated KV cache (per layer [batch, 2, heads, capacity, head_dim]) is fil
 once (prefill), then each decode step writes one key/value pair per layer into its slot (one copy) and makes one
 attention call over the valid part of the cache (no concatenation of past tensors). Left padding is an additive
 key mask kept beside the cache. Only the last position goes through the final LayerNorm and the (tied) LM head.
-Projections are prepacked once (ops.PackedLinear, bias and tanh GELU fused) when the ops are available;
-otherwise the same code runs on plain torch. The packed weights are derived state, rebuilt when a
-parameter is replaced or modified in place.
+Projections are ops.PackedLinear (prepacked, bias and tanh GELU fused; plain torch where the weights are not
+float32 on the CPU). The packed weights are derived state, rebuilt when a parameter is replaced or modified
+in place.
 """
 from __future__ import annotations
 
@@ -18,69 +18,22 @@ from torch.nn import functional as F
 
 from transformers_fast import ops
 from transformers_fast.modeling_utils import FastPath
+from transformers_fast.ops.packed_linear import PackedLinear, linear
 
-HAS_ATTENTION = hasattr(ops, "attention")
-HAS_LAYER_NORM = hasattr(ops, "layer_norm")
-HAS_PACKED_LINEAR = hasattr(ops, "PackedLinear")
-# MKL's packed GEMM (private ops of torch builds with MKL): used for single-row products only.
-HAS_MKL_PACKED = (torch.backends.mkl.is_available() and hasattr(torch.ops.mkl, "_mkl_reorder_linear_weight")
-                  and hasattr(torch.ops.mkl, "_mkl_linear"))
-# Every product of the decoder goes through Projection. Single rows (batch-1 decoding) take MKL's packed
-# GEMV when this is True, otherwise ops.PackedLinear like every other row count (it times its backends per
-# shape and keeps the fastest); where PackedLinear has its small-row kernel ("panel"), that one streams the
-# weight faster than MKL.
-HAS_PANEL = HAS_PACKED_LINEAR and getattr(ops.packed_linear, "panel_available", lambda: False)()
-MKL_ONE_ROW = HAS_MKL_PACKED and not HAS_PANEL
 # Below this many rows the Python wrapper of ops.layer_norm costs more than F.layer_norm's whole run.
 FUSED_LAYER_NORM_MIN_ROWS = 32
 
 
-class Projection:
-    """y = x W + b (then GELU) for a Conv1D weight W [in, out] (or an nn.Linear weight [out, in] with
-    linear_layout=True); prepacked when ops.PackedLinear exists. x: [rows, in] contiguous."""
-
-    def __init__(self, weight: torch.Tensor, bias: Optional[torch.Tensor], activation: Optional[str] = None,
-                 linear_layout: bool = False):
-        weight = weight.detach()
-        self.weight = weight.t() if linear_layout else weight  # [in, out]
-        self.bias = None if bias is None else bias.detach()
-        self.activation = activation
-        self.packed = None
-        self.mkl_one_row = None
-        cpu_fp32 = weight.dtype == torch.float32 and weight.device.type == "cpu"
-        self.one_row_mkl = MKL_ONE_ROW and cpu_fp32
-        if HAS_PACKED_LINEAR and cpu_fp32:
-            # nn.Linear's [out, in] layout; a transposed view, not a copy: the packed layouts read any strides.
-            self.packed = ops.PackedLinear(self.weight.t(), self.bias, activation=activation)
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if self.one_row_mkl and x.shape[0] == 1:
-            return self._one_row(x)
-        if self.packed is not None:
-            return ops.linear(x, self.packed)
-        y = torch.mm(x, self.weight) if self.bias is None else torch.addmm(self.bias, x, self.weight)
-        if self.activation == "gelu_tanh":
-            y = F.gelu(y, approximate="tanh")
-        return y
-
-    def _one_row(self, x: torch.Tensor) -> torch.Tensor:
-        """A single row (batch-1 decoding) is a matrix-vector product bound by memory bandwidth; MKL's packed
-        format, packed for one row, streams the weight faster than F.linear or oneDNN (measured on an AVX2
-        machine: 12 -> 16 GB/s, the 768x50257 LM head 11.9 -> 6.6 ms). Packed on first use only."""
-        if self.mkl_one_row is None:
-            weight = self.weight.t().contiguous()  # [out, in]
-            self.mkl_one_row = (torch.ops.mkl._mkl_reorder_linear_weight(weight, 1), weight)
-        packed, weight = self.mkl_one_row
-        y = torch.ops.mkl._mkl_linear(x, packed, weight, self.bias, 1)
-        if self.activation == "gelu_tanh":
-            y = F.gelu(y, approximate="tanh")
-        return y
+def projection(weight: torch.Tensor, bias: Optional[torch.Tensor], activation: Optional[str] = None) -> PackedLinear:
+    """y = x W + b (then GELU) for a Conv1D weight W [in, out], prepacked: a transposed view, not a copy (the
+    packed layouts read any strides). Called with packed_linear.linear, without nn.Module's call machinery."""
+    return PackedLinear(weight.detach().t(), None if bias is None else bias.detach(), activation)
 
 
 def layer_norm(x: torch.Tensor, norm: tuple) -> torch.Tensor:
     """x [rows, hidden]."""
     weight, bias, eps = norm
-    if HAS_LAYER_NORM and x.shape[0] >= FUSED_LAYER_NORM_MIN_ROWS:
+    if x.dtype is torch.float32 and x.shape[0] >= FUSED_LAYER_NORM_MIN_ROWS:
         return ops.layer_norm(x, weight, bias, eps)
     return F.layer_norm(x, (x.shape[-1],), weight, bias, eps)
 
@@ -88,14 +41,15 @@ def layer_norm(x: torch.Tensor, norm: tuple) -> torch.Tensor:
 def add_layer_norm(x: torch.Tensor, residual: torch.Tensor, norm: tuple) -> torch.Tensor:
     """LayerNorm(x + residual), x [rows, hidden]."""
     weight, bias, eps = norm
-    if HAS_LAYER_NORM and x.shape[0] >= FUSED_LAYER_NORM_MIN_ROWS:
+    if x.dtype is torch.float32 and x.shape[0] >= FUSED_LAYER_NORM_MIN_ROWS:
         return ops.add_layer_norm(x, residual, weight, bias, eps)
     return F.layer_norm(x + residual, (x.shape[-1],), weight, bias, eps)
 
 
 def attend(q, k, v, mask: Optional[torch.Tensor], causal: bool, scale: float) -> torch.Tensor:
-    """q [B, H, Sq, D], k/v [B, H, Sk, D] (views of the cache) -> [B, H, Sq, D]. mask: bool, True = attend."""
-    if HAS_ATTENTION:
+    """q [B, H, Sq, D], k/v [B, H, Sk, D] (views of the cache) -> [B, H, Sq, D]. mask: bool, True = attend.
+    The fused kernels serve float32; other dtypes (a model in bfloat16 or float64) take torch's ops."""
+    if q.dtype is torch.float32:
         return ops.attention(q, k, v, scale=scale, attn_mask=mask, causal=causal)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal and mask is None, scale=scale)
 
@@ -140,12 +94,12 @@ class KVCache:
 
 class LayerWeights(NamedTuple):
     ln_1: tuple
-    qkv: Projection
-    proj: Projection
+    qkv: PackedLinear
+    proj: PackedLinear
     ln_2: tuple
-    fc: Projection
+    fc: PackedLinear
     act: Optional[object]  # applied after fc when not fused into it
-    fc_proj: Projection
+    fc_proj: PackedLinear
     heads: int
     head_dim: int
     scale: float
@@ -189,7 +143,7 @@ class DecoderFastPath(FastPath):
             parts = self._parts()
             with torch.inference_mode(False), torch.no_grad():
                 self._layers = [self._build(block) for block in parts["blocks"]]
-                self._lm_head = Projection(self.model.get_output_embeddings().weight, None, linear_layout=True)
+                self._lm_head = PackedLinear(self.model.get_output_embeddings().weight.detach(), None)
             self._pre_ln = parts["pre_ln"]
             self._wte, self._wpe = parts["wte"].weight.detach(), parts["wpe"].weight.detach()
             self._ln_f = None if parts["ln_f"] is None else self._norm(parts["ln_f"])
@@ -205,10 +159,10 @@ class DecoderFastPath(FastPath):
         act = mlp.act
         fused = act is not None and getattr(act, "__name__", "") == "gelu"  # the tanh GELU of the GPT files
         return LayerWeights(
-            ln_1=self._norm(block.ln_1), qkv=Projection(attn.c_attn.weight, attn.c_attn.bias),
-            proj=Projection(attn.c_proj.weight, attn.c_proj.bias), ln_2=self._norm(block.ln_2),
-            fc=Projection(mlp.c_fc.weight, mlp.c_fc.bias, "gelu_tanh" if fused else None),
-            act=None if fused else act, fc_proj=Projection(mlp.c_proj.weight, mlp.c_proj.bias),
+            ln_1=self._norm(block.ln_1), qkv=projection(attn.c_attn.weight, attn.c_attn.bias),
+            proj=projection(attn.c_proj.weight, attn.c_proj.bias), ln_2=self._norm(block.ln_2),
+            fc=projection(mlp.c_fc.weight, mlp.c_fc.bias, "gelu_tanh" if fused else None),
+            act=None if fused else act, fc_proj=projection(mlp.c_proj.weight, mlp.c_proj.bias),
             heads=attn.n_head, head_dim=attn.split_size // attn.n_head,
             scale=1.0 / math.sqrt(attn.split_size // attn.n_head))
 
@@ -226,23 +180,23 @@ class DecoderFastPath(FastPath):
         of layer `index` in the cache and returns the context [tokens, width]."""
         pre_ln = self._pre_ln
         for index, layer in enumerate(self._layers):
-            a = layer.proj(attention(index, layer, layer.qkv(layer_norm(x, layer.ln_1) if pre_ln else x)))
+            a = linear(attention(index, layer, linear(layer_norm(x, layer.ln_1) if pre_ln else x, layer.qkv)), layer.proj)
             if pre_ln:
                 x = x.add_(a)  # x is a fresh tensor of ours (the embedding sum): residuals add in place
-                inner = layer.fc(layer_norm(x, layer.ln_2))
+                inner = linear(layer_norm(x, layer.ln_2), layer.fc)
             else:
                 x = add_layer_norm(a, x, layer.ln_1)
-                inner = layer.fc(x)
+                inner = linear(x, layer.fc)
             if layer.act is not None:
                 inner = layer.act(inner)
-            m = layer.fc_proj(inner)
+            m = linear(inner, layer.fc_proj)
             x = x.add_(m) if pre_ln else add_layer_norm(m, x, layer.ln_2)
         return x
 
     def _logits(self, last: torch.Tensor) -> torch.Tensor:
         if self._ln_f is not None:
             last = layer_norm(last, self._ln_f)
-        return self._lm_head(last)
+        return linear(last, self._lm_head)
 
     @torch.no_grad()
     def prefill(self, input_ids: torch.Tensor, position_ids: torch.Tensor, attention_mask: Optional[torch.Tensor],
