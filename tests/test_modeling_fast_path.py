@@ -285,22 +285,13 @@ def test_one_call_layer_validates_its_arguments(tmp_path, forced_panel):
         B._C.encoder_layer(B.view(x[:, :-1].contiguous()), B.view(cu), weights, B.view(out), layer.scale)
     with pytest.raises(ValueError, match="x: expected float32"):
         B._C.encoder_layer(B.view(x.half()), B.view(cu), weights, B.view(out), layer.scale)
-    views = [B.view(t) for t in weights_tensors(layer)]
+    views = [B.view(t) for t in layer.fused_tensors()]
     with pytest.raises(ValueError, match="packed: expected shape"):  # heads x head_dim that do not match qkv
         B._C.EncoderLayerWeights(views, hidden, layer.heads + 1, layer.head_dim, layer.ffn_in.out_features,
                                  1e-12, 1e-12, 1, None)
     with pytest.raises(ValueError, match="12"):
         B._C.EncoderLayerWeights(views[:11], hidden, layer.heads, layer.head_dim, layer.ffn_in.out_features,
                                  1e-12, 1e-12, 1, None)
-
-
-def weights_tensors(layer):
-    ln1_weight, ln1_bias, _ = layer.ln1
-    ln2_weight, ln2_bias, _ = layer.ln2
-    tensors = (layer.qkv.panel_weight(), layer.qkv.bias, layer.out.panel_weight(), layer.out_bias,
-               ln1_weight, ln1_bias, layer.ffn_in.panel_weight(), layer.ffn_in.bias,
-               layer.ffn_out.panel_weight(), layer.ffn_out_bias, ln2_weight, ln2_bias)
-    return tuple(t.detach() for t in tensors)
 
 
 def test_float64_model_runs_the_reference_path(tmp_path):

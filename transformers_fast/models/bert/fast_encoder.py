@@ -90,16 +90,19 @@ class EncoderLayer:
                 return False
         return True
 
-    def bind_fused(self):
-        """Binds this layer's packed weights for the C++ layer (once; the layer is rebuilt when they change)."""
-        ln1_weight, ln1_bias, eps1 = self.ln1
-        ln2_weight, ln2_bias, eps2 = self.ln2
+    def fused_tensors(self) -> tuple:
+        """The 12 tensors of the C++ layer, in the order of its EncoderLayerWeights."""
+        (ln1_weight, ln1_bias, _), (ln2_weight, ln2_bias, _) = self.ln1, self.ln2
         tensors = (self.qkv.panel_weight(), self.qkv.bias, self.out.panel_weight(), self.out_bias,
                    ln1_weight, ln1_bias, self.ffn_in.panel_weight(), self.ffn_in.bias,
                    self.ffn_out.panel_weight(), self.ffn_out_bias, ln2_weight, ln2_bias)
-        tensors = tuple(t.detach().contiguous() for t in tensors)
+        return tuple(t.detach().contiguous() for t in tensors)
+
+    def bind_fused(self):
+        """Binds this layer's packed weights for the C++ layer (once; the layer is rebuilt when they change)."""
+        tensors = self.fused_tensors()
         self.fused = B._C.EncoderLayerWeights([B.view(t) for t in tensors], self.out.out_features, self.heads,
-                                              self.head_dim, self.ffn_in.out_features, eps1, eps2,
+                                              self.head_dim, self.ffn_in.out_features, self.ln1[2], self.ln2[2],
                                               1 if self.ffn_in.activation == "gelu" else 0, tensors)
         return self.fused
 
