@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import transformers_fast as tf
+from transformers_fast.models.gpt2 import fast_decoder
 from gpt_helpers import FAMILIES, HF_CLASSES, gpt2_tokenizer_files, hf_gpt, ids, left_padded
 from modeling_helpers import compare
 
@@ -33,6 +34,56 @@ def test_fused_decoder_logits_equal_full_forward(family, tmp_path):
     for t in range(prompt, 14):
         logits = model.fast.step(x[:, t], positions[:, t], cache)
         compare(logits, full[:, t], path=f"step {t}")
+
+
+@pytest.mark.skipif(not fast_decoder.HAS_ONE_CALL_STEP, reason="C++ decoder step not built")
+@pytest.mark.parametrize("padded", [False, True])
+def test_one_call_decode_step_equals_full_forward(tmp_path, monkeypatch, isa, padded):
+    """GPT-2 decode steps with one C++ call per block (every projection forced onto the panel GEMM) give the
+    logits of a full forward of the reference, left padding too."""
+    from transformers_fast.ops import packed_linear
+
+    monkeypatch.setenv(packed_linear.ENV, "panel")
+    monkeypatch.setattr(packed_linear, "_forced", packed_linear._UNREAD)
+    calls = []
+    original = fast_decoder.decoder_layer_step
+    monkeypatch.setattr(fast_decoder, "decoder_layer_step", lambda *a: calls.append(a[2]) or original(*a))
+    model, ref = pair("gpt2", tmp_path)
+    x, mask, positions = left_padded(ids(batch=3, seq=14), [14, 9, 10] if padded else [14] * 3)
+    with torch.no_grad():
+        full = ref(x, attention_mask=mask, position_ids=positions).logits
+    prompt = 8
+    cache = model.fast.new_cache(3, 14)
+    model.fast.prefill(x[:, :prompt], positions[:, :prompt], mask[:, :prompt], cache)
+    for t in range(prompt, 14):
+        compare(model.fast.step(x[:, t], positions[:, t], cache), full[:, t], path=f"step {t}")
+    layers = model.config.n_layer
+    assert calls == [t for t in range(prompt, 14) for _ in range(layers)]  # every step, every block, its slot
+
+
+@pytest.mark.skipif(not fast_decoder.HAS_ONE_CALL_STEP, reason="C++ decoder step not built")
+def test_one_call_decode_step_validates_its_arguments(tmp_path, monkeypatch):
+    from transformers_fast.ops import _backend as B
+    from transformers_fast.ops import packed_linear
+
+    monkeypatch.setenv(packed_linear.ENV, "panel")
+    monkeypatch.setattr(packed_linear, "_forced", packed_linear._UNREAD)
+    model, _ = pair("gpt2", tmp_path)
+    model.generate(ids(batch=1, seq=4), max_new_tokens=2, eos_token_id=None)
+    block = model.fast._bound[0]
+    layer = model.fast._layers[0]
+    hidden = model.config.n_embd
+    cache = model.fast.new_cache(2, 6)
+    kv, x = cache.kv[0], torch.randn(2, hidden)
+    B._C.decoder_layer_step(B.view(x), B.view(kv), 5, None, block, layer.scale)
+    with pytest.raises(ValueError, match="position"):
+        B._C.decoder_layer_step(B.view(x), B.view(kv), 6, None, block, layer.scale)
+    with pytest.raises(ValueError, match="kv: expected"):
+        B._C.decoder_layer_step(B.view(x[:1].contiguous()), B.view(kv), 0, None, block, layer.scale)
+    with pytest.raises(ValueError, match="key_bias"):
+        B._C.decoder_layer_step(B.view(x), B.view(kv), 0, B.view(torch.zeros(2, 5)), block, layer.scale)
+    with pytest.raises(ValueError, match="x: expected"):
+        B._C.decoder_layer_step(B.view(torch.randn(2, hidden + 1)), B.view(kv), 0, None, block, layer.scale)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -287,10 +287,10 @@ def test_one_call_layer_validates_its_arguments(tmp_path, forced_panel):
         B._C.encoder_layer(B.view(x.half()), B.view(cu), weights, B.view(out), layer.scale)
     views = [B.view(t) for t in layer.fused_tensors()]
     with pytest.raises(ValueError, match="packed: expected shape"):  # heads x head_dim that do not match qkv
-        B._C.EncoderLayerWeights(views, hidden, layer.heads + 1, layer.head_dim, layer.ffn_in.out_features,
+        B._C.LayerWeights(views, hidden, layer.heads + 1, layer.head_dim, layer.ffn_in.out_features,
                                  1e-12, 1e-12, 1, None)
     with pytest.raises(ValueError, match="12"):
-        B._C.EncoderLayerWeights(views[:11], hidden, layer.heads, layer.head_dim, layer.ffn_in.out_features,
+        B._C.LayerWeights(views[:11], hidden, layer.heads, layer.head_dim, layer.ffn_in.out_features,
                                  1e-12, 1e-12, 1, None)
 
 

@@ -1,12 +1,22 @@
+#include <iterator>
+
 #include "bindings/common.h"
 #include "kernels/activation.h"
 #include "kernels/attention.h"
+#include "kernels/decoder_layer.h"
 #include "kernels/encoder_layer.h"
 #include "kernels/gemm_small.h"
 #include "kernels/layer_norm.h"
 #include "kernels/softmax.h"
 
 namespace tf {
+
+// A layer's weights (views of its tensors), bound once for the one-call layer kernels; `owner` keeps the
+// tensors behind the views alive.
+struct BoundLayer {
+  LayerWeights w;
+  py::object owner;
+};
 
 void bind_kernels(py::module_& m) {
   auto nogil = py::call_guard<py::gil_scoped_release>();
@@ -63,32 +73,36 @@ void bind_kernels(py::module_& m) {
       },
       py::arg("x"), py::arg("packed"), py::arg("bias"), py::arg("out"), py::arg("out_features"),
       py::arg("activation"), nogil);
-  // The weights of one encoder layer, bound once; `owner` keeps the tensors behind the views alive.
-  struct BoundEncoderLayer {
-    EncoderLayerWeights w;
-    py::object owner;
-  };
-  py::class_<BoundEncoderLayer>(m, "EncoderLayerWeights")
+  py::class_<BoundLayer>(m, "LayerWeights")
       .def(py::init([](const std::vector<TensorArg>& tensors, int64_t hidden, int64_t heads, int64_t head_dim,
                        int64_t inner, double eps1, double eps2, int activation, py::object owner) {
-             TF_CHECK(tensors.size() == 12, "tensors: expected the 12 of an encoder layer");
-             TF_CHECK(activation >= 0 && activation <= 2, "activation: unknown code");
-             EncoderLayerWeights w;
+             LayerWeights w;
              TensorView* slots[] = {&w.qkv, &w.qkv_bias, &w.out, &w.out_bias, &w.ln1_weight, &w.ln1_bias,
                                     &w.ffn_in, &w.ffn_in_bias, &w.ffn_out, &w.ffn_out_bias, &w.ln2_weight, &w.ln2_bias};
+             TF_CHECK(tensors.size() == std::size(slots), "tensors: expected the ", std::size(slots), " of a layer");
+             TF_CHECK(activation >= 0 && activation <= 2, "activation: unknown code");
              for (size_t i = 0; i < tensors.size(); ++i) *slots[i] = to_view(tensors[i]);
              w.hidden = hidden, w.heads = heads, w.head_dim = head_dim, w.inner = inner;
              w.eps1 = eps1, w.eps2 = eps2, w.activation = static_cast<GemmAct>(activation);
-             check_encoder_layer_weights(w);
-             return BoundEncoderLayer{std::move(w), std::move(owner)};
+             check_layer_weights(w);
+             return BoundLayer{std::move(w), std::move(owner)};
            }),
            py::arg("tensors"), py::arg("hidden"), py::arg("heads"), py::arg("head_dim"), py::arg("inner"),
            py::arg("eps1"), py::arg("eps2"), py::arg("activation"), py::arg("owner"));
   m.def(
       "encoder_layer",
-      [](const TensorArg& x, const TensorArg& cu_seqlens, const BoundEncoderLayer& layer, const TensorArg& out,
+      [](const TensorArg& x, const TensorArg& cu_seqlens, const BoundLayer& layer, const TensorArg& out,
          double scale) { encoder_layer(to_view(x), to_view(cu_seqlens), layer.w, to_view(out), scale); },
       py::arg("x"), py::arg("cu_seqlens"), py::arg("weights"), py::arg("out"), py::arg("scale"), nogil);
+  m.def(
+      "decoder_layer_step",
+      [](const TensorArg& x, const TensorArg& kv, int64_t position, const OptTensorArg& key_bias,
+         const BoundLayer& layer, double scale) {
+        OptView bias(key_bias);
+        decoder_layer_step(to_view(x), to_view(kv), position, bias.get(), layer.w, scale);
+      },
+      py::arg("x"), py::arg("kv"), py::arg("position"), py::arg("key_bias"), py::arg("weights"), py::arg("scale"),
+      nogil);
 }
 
 }  // namespace tf

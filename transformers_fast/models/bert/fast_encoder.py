@@ -91,7 +91,7 @@ class EncoderLayer:
         return True
 
     def fused_tensors(self) -> tuple:
-        """The 12 tensors of the C++ layer, in the order of its EncoderLayerWeights."""
+        """The 12 tensors of the C++ layer, in the order of its LayerWeights."""
         (ln1_weight, ln1_bias, _), (ln2_weight, ln2_bias, _) = self.ln1, self.ln2
         tensors = (self.qkv.panel_weight(), self.qkv.bias, self.out.panel_weight(), self.out_bias,
                    ln1_weight, ln1_bias, self.ffn_in.panel_weight(), self.ffn_in.bias,
@@ -101,9 +101,9 @@ class EncoderLayer:
     def bind_fused(self):
         """Binds this layer's packed weights for the C++ layer (once; the layer is rebuilt when they change)."""
         tensors = self.fused_tensors()
-        self.fused = B._C.EncoderLayerWeights([B.view(t) for t in tensors], self.out.out_features, self.heads,
-                                              self.head_dim, self.ffn_in.out_features, self.ln1[2], self.ln2[2],
-                                              1 if self.ffn_in.activation == "gelu" else 0, tensors)
+        self.fused = B._C.LayerWeights([B.view(t) for t in tensors], self.out.out_features, self.heads,
+                                       self.head_dim, self.ffn_in.out_features, self.ln1[2], self.ln2[2],
+                                       1 if self.ffn_in.activation == "gelu" else 0, tensors)
         return self.fused
 
 

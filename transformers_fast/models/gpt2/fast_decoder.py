@@ -18,7 +18,16 @@ from torch.nn import functional as F
 
 from transformers_fast import ops
 from transformers_fast.modeling_utils import FastPath
-from transformers_fast.ops.packed_linear import PackedLinear, linear
+from transformers_fast.ops import _backend as B
+from transformers_fast.ops.packed_linear import PackedLinear, chosen_backend, linear
+
+HAS_ONE_CALL_STEP = B.has_extension() and hasattr(B._C, "decoder_layer_step")
+
+
+def decoder_layer_step(x, kv, position, key_bias, block, scale) -> None:
+    """One GPT-2 block of a decode step in C++ (x [batch, hidden] updated in place, the cache slot written)."""
+    B._C.decoder_layer_step(x, kv, position, key_bias, block, scale)
+
 
 # Below this many rows the Python wrapper of ops.layer_norm costs more than F.layer_norm's whole run.
 FUSED_LAYER_NORM_MIN_ROWS = 32
@@ -112,6 +121,8 @@ class DecoderFastPath(FastPath):
         self.model = model
         self._layers: Optional[List[LayerWeights]] = None
         self._key = None
+        self._bound: Optional[list] = None  # the blocks bound for the one-call C++ decode step
+        self._one_call: dict = {}  # (batch, threads) -> whether a decode step runs one call per block
 
     def invalidate(self) -> None:
         self._layers = None
@@ -148,6 +159,7 @@ class DecoderFastPath(FastPath):
             self._wte, self._wpe = parts["wte"].weight.detach(), parts["wpe"].weight.detach()
             self._ln_f = None if parts["ln_f"] is None else self._norm(parts["ln_f"])
             self._key = key
+            self._bound, self._one_call = None, {}
         return self._layers
 
     @staticmethod
@@ -251,6 +263,55 @@ class DecoderFastPath(FastPath):
                              layer.scale)
             return context.view(batch, heads * head_dim)
 
-        x = self._run(self._embed(tokens, positions), attention)
+        bound = self._bound_blocks(batch)
+        if bound is None:
+            x = self._run(self._embed(tokens, positions), attention)
+        else:
+            x = self._embed(tokens, positions)
+            key_bias = None if cache.key_bias is None else B.view(cache.key_bias)
+            B.sync_threads()
+            for index, (layer, block) in enumerate(zip(self._layers, bound)):
+                decoder_layer_step(B.view(x), B.view(cache.kv[index]), t, key_bias, block, layer.scale)
         cache.length = end
         return self._logits(x)
+
+    def _bound_blocks(self, batch: int) -> Optional[list]:
+        """The blocks bound for the C++ decode step, when a step of `batch` rows can run one call per block:
+        GPT-2's pre-LayerNorm blocks, float32 on the CPU, tanh GELU fused, biases present, and every projection
+        calibrated (or forced) to the panel GEMM for this many rows. Decided once per (batch, threads)."""
+        key = (batch, torch.get_num_threads())
+        ok = self._one_call.get(key)
+        if ok is None:
+            ok = self._can_bind(batch)
+            if ok is None:
+                return None  # some projection not calibrated yet: the next step decides
+            self._one_call[key] = ok
+        if not ok:
+            return None
+        if self._bound is None:
+            self._bound = [self._bind(layer) for layer in self._layers]
+        return self._bound
+
+    def _can_bind(self, batch: int) -> Optional[bool]:
+        if not (HAS_ONE_CALL_STEP and self._pre_ln and self._wte.dtype is torch.float32 and self._wte.is_cpu):
+            return False
+        for layer in self._layers:
+            projections = (layer.qkv, layer.proj, layer.fc, layer.fc_proj)
+            if layer.act is not None or any(p.bias is None for p in projections):
+                return False
+            for packed in projections:
+                backend = chosen_backend(packed, batch)
+                if backend != "panel":
+                    return None if backend is None else False
+        return True
+
+    @staticmethod
+    def _bind(layer: LayerWeights):
+        (ln1_weight, ln1_bias, eps1), (ln2_weight, ln2_bias, eps2) = layer.ln_1, layer.ln_2
+        tensors = (layer.qkv.panel_weight(), layer.qkv.bias, layer.proj.panel_weight(), layer.proj.bias, ln1_weight,
+                   ln1_bias, layer.fc.panel_weight(), layer.fc.bias, layer.fc_proj.panel_weight(), layer.fc_proj.bias,
+                   ln2_weight, ln2_bias)
+        tensors = tuple(t.detach().contiguous() for t in tensors)
+        return B._C.LayerWeights([B.view(t) for t in tensors], layer.proj.out_features, layer.heads, layer.head_dim,
+                                 layer.fc.out_features, eps1, eps2, 2 if layer.fc.activation == "gelu_tanh" else 0,
+                                 tensors)

@@ -1,0 +1,38 @@
+// The weights of one transformer layer for the one-call layer kernels (encoder_layer.h, decoder_layer.h):
+// attention projections, MLP projections and the two LayerNorms, as views bound once from Python.
+#pragma once
+#include <cstdint>
+
+#include "kernels/gemm_small.h"
+#include "kernels/layer_norm.h"
+
+namespace tf {
+
+struct LayerWeights {
+  TensorView qkv, qkv_bias;          // panels of [3 width, hidden], [3 width] (q, k, v rows in turn)
+  TensorView out, out_bias;          // attention output: panels of [hidden, width], [hidden]
+  TensorView ln1_weight, ln1_bias;   // [hidden]
+  TensorView ffn_in, ffn_in_bias;    // panels of [inner, hidden], [inner]
+  TensorView ffn_out, ffn_out_bias;  // panels of [hidden, inner], [hidden]
+  TensorView ln2_weight, ln2_bias;   // [hidden]
+  int64_t hidden = 0, heads = 0, head_dim = 0, inner = 0;
+  double eps1 = 0, eps2 = 0;
+  GemmAct activation = GemmAct::none;  // after ffn_in
+};
+
+// Checks the shapes against each other once, when the weights are bound.
+inline void check_layer_weights(const LayerWeights& w) {
+  TF_CHECK(w.hidden > 0 && w.heads > 0 && w.head_dim > 0 && w.inner > 0, "hidden, heads, head_dim, inner: must be > 0");
+  TF_CHECK(w.eps1 >= 0 && w.eps2 >= 0, "eps: must be >= 0");
+  const int64_t width = w.heads * w.head_dim;
+  check_packed(w.qkv, 3 * width, w.hidden);
+  check_packed(w.out, w.hidden, width);
+  check_packed(w.ffn_in, w.inner, w.hidden);
+  check_packed(w.ffn_out, w.hidden, w.inner);
+  check_row_vector(&w.qkv_bias, "qkv_bias", 3 * width);
+  check_row_vector(&w.ffn_in_bias, "ffn_in_bias", w.inner);
+  for (const TensorView* t : {&w.out_bias, &w.ln1_weight, &w.ln1_bias, &w.ffn_out_bias, &w.ln2_weight, &w.ln2_bias})
+    check_row_vector(t, "layer vector", w.hidden);
+}
+
+}  // namespace tf
