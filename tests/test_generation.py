@@ -300,3 +300,21 @@ def test_generate_in_float64_matches_float32(tmp_path):
     expected = model.generate(x, max_new_tokens=4, eos_token_id=None)
     model.to(torch.float64)  # projections fall back to F.linear, attention and LayerNorm to torch's ops
     assert torch.equal(model.generate(x, max_new_tokens=4, eos_token_id=None), expected)
+
+
+def test_generate_from_several_threads(tmp_path, monkeypatch):
+    """One model generating in several threads at once: each caller gets what it gets alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from transformers_fast.ops import packed_linear
+
+    monkeypatch.setenv(packed_linear.ENV, "panel")  # every step on the one-call C++ blocks
+    monkeypatch.setattr(packed_linear, "_forced", packed_linear._UNREAD)
+    model, _ = pair("gpt2", tmp_path)
+    prompts = [ids(batch=1 + i % 2, seq=4 + i) for i in range(4)]
+    alone = [model.generate(p, max_new_tokens=6, eos_token_id=None) for p in prompts]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda i: (i % 4, model.generate(prompts[i % 4], max_new_tokens=6, eos_token_id=None)),
+                                range(16)))
+    for i, got in results:
+        assert torch.equal(got, alone[i])

@@ -304,3 +304,24 @@ def test_float64_model_runs_the_reference_path(tmp_path):
         got = ours(ids, tt, mask)[0]
     assert got.dtype == torch.float64
     compare(got.float(), expected, mask)
+
+
+@pytest.mark.skipif(not fast_encoder.HAS_FUSED_LAYER, reason="C++ encoder layer not built")
+def test_one_model_from_several_threads(tmp_path, forced_panel):
+    """The one-call layers keep their activations per thread: concurrent calls give each caller its own result."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ref, ours = load(tmp_path, "bert", "BertModel")
+    batches = [inputs("bert", batch=2, seq=5 + i, seed=i) for i in range(6)]
+    with torch.no_grad():
+        alone = [ours(ids, tt, mask)[0] for ids, mask, tt in batches]
+
+        def run_one(i):
+            ids, mask, tt = batches[i % len(batches)]
+            with torch.no_grad():  # grad mode is per thread
+                return i % len(batches), ours(ids, tt, mask)[0]
+
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(run_one, range(24)))
+    for i, got in results:
+        assert torch.equal(got, alone[i])
