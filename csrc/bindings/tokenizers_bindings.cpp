@@ -40,9 +40,26 @@ Text text_arg(py::handle h, const char* name) {
   throw py::type_error(std::string(name) + " must be str or bytes, got " + std::string(py::str(py::type::handle_of(h).attr("__name__"))));
 }
 
+// A new reference to the int id. Vocabulary ids repeat in every list, so ids below kCachedIds are made
+// once and shared (ints are immutable): no allocation per token, and freeing a list frees no ints.
+// Filled lazily; only touched with the GIL held.
+PyObject* id_object(int64_t id) {
+  constexpr int64_t kCachedIds = 1 << 18;
+  static PyObject** cache = new PyObject*[kCachedIds]();  // never freed: ints outlive the module
+  if (id < 0 || id >= kCachedIds) return PyLong_FromLongLong(id);
+  PyObject*& o = cache[id];
+  if (!o && !(o = PyLong_FromLongLong(id))) return nullptr;
+  Py_INCREF(o);
+  return o;
+}
+
 py::list to_list(const std::vector<int64_t>& v) {
   py::list l(v.size());
-  for (size_t i = 0; i < v.size(); ++i) PyList_SET_ITEM(l.ptr(), i, PyLong_FromLongLong(v[i]));
+  for (size_t i = 0; i < v.size(); ++i) {
+    PyObject* o = id_object(v[i]);
+    if (!o) throw py::error_already_set();
+    PyList_SET_ITEM(l.ptr(), i, o);
+  }
   return l;
 }
 

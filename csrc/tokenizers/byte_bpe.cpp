@@ -184,8 +184,7 @@ void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const Seg
     WordSymbolCache cache;
     BpeWork work;
   };
-  thread_local Scratch tls;
-  Scratch& s = tls;
+  Scratch& s = thread_scratch<Scratch>();
   const uint32_t owner = static_cast<uint32_t>(serial_);
   std::string& text = s.text;
   text.assign(1, ' ');  // 1.2.0 prepends a space

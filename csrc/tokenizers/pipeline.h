@@ -61,6 +61,14 @@ struct NeverSplit {
   }
 };
 
+// The calling thread's instance of T (scratch buffers, caches). Not inlined on purpose: inlined, GCC
+// re-derives a thread_local's address (a __tls_get_addr call in a shared library) at every use.
+template <typename T>
+[[gnu::noinline]] T& thread_scratch() {
+  thread_local T t;
+  return t;
+}
+
 struct SegmentContext {
   const NeverSplit* never_split = nullptr;
 };
