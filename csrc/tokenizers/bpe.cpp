@@ -18,8 +18,11 @@ int32_t BpeMerges::intern(std::string_view s) {
 void BpeMerges::add_merge(int32_t left, int32_t right, int32_t rank) {
   std::string merged = strings_[left] + strings_[right];
   int32_t m = intern(merged);
-  pairs_.set((static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right),
-             PairMap::Value{rank, m});
+  if ((static_cast<uint32_t>(left) | static_cast<uint32_t>(right)) < kDense)
+    dense_[left * kDense + right] = PairMap::Value{rank, m};
+  else
+    pairs_.set((static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right),
+               PairMap::Value{rank, m});
 }
 
 void BpeMerges::apply(std::vector<int32_t>& syms, std::vector<int32_t>* starts, BpeWork& work) const {

@@ -1,6 +1,7 @@
 // BPE merges over symbol ids with 1.2.0's semantics: repeatedly take the lowest-ranked adjacent pair
 // and merge all its occurrences left to right in one pass.
 #pragma once
+#include <climits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,8 +34,16 @@ class BpeMerges {
 
  private:
   const PairMap::Value* pair(int32_t a, int32_t b) const {
+    if ((static_cast<uint32_t>(a) | static_cast<uint32_t>(b)) < kDense) {
+      const PairMap::Value& v = dense_[a * kDense + b];
+      return v.rank != kNoRank ? &v : nullptr;
+    }
     return pairs_.get((static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b));
   }
+  // Pairs of the first kDense symbols (the bytes, for byte-level BPE) in a dense table: a word's first
+  // round of lookups is all such pairs, and 512 KB stays in L2 where the hash table does not.
+  static constexpr int32_t kDense = 256, kNoRank = INT32_MAX;
+  std::vector<PairMap::Value> dense_ = std::vector<PairMap::Value>(kDense * kDense, PairMap::Value{kNoRank, -1});
   StrMap symbols_;
   std::vector<std::string> strings_;
   PairMap pairs_;

@@ -231,7 +231,7 @@ void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const Seg
       count = s.syms.size();
     }
     if (!offsets) {
-      out.codes.insert(out.codes.end(), merged, merged + count);
+      for (size_t t = 0; t < count; ++t) out.codes.push_back(merged[t]);  // 1-2 codes: no memmove call
       continue;
     }
     size_t sb = b;

@@ -58,61 +58,6 @@ inline bool same_bytes(const char* a, const char* b, size_t n) {
   return true;
 }
 
-// A per-thread cache from words (up to 18 bytes) to up to 8 symbol ids: 4-way set associative, one
-// 64-byte line per entry (4 MB in all). Entries carry the owner's serial so several models can share
-// a thread; per thread, so thread-safe by construction.
-class WordSymbolCache {
- public:
-  static constexpr size_t kMaxKey = 18, kMaxSyms = 8, kSets = 16384, kWays = 4;
-  // Symbols of word for owner, or nullptr (n set on a hit).
-  const int32_t* find(uint32_t owner, std::string_view word, uint64_t h, size_t& n) const {
-    if (!entries_ || word.size() > kMaxKey) return nullptr;
-    const Entry* set = &entries_[(h & (kSets - 1)) * kWays];
-    for (size_t w = 0; w < kWays; ++w) {
-      const Entry& e = set[w];
-      if (e.hash == h && e.owner == owner && e.len == word.size() && same_bytes(e.key, word.data(), word.size())) {
-        n = e.n;
-        return e.syms;
-      }
-    }
-    return nullptr;
-  }
-  // Starts loading the set of a word looked up soon (the table is far larger than L2).
-  void prefetch(uint64_t h) const {
-    if (!entries_) return;
-    const char* set = reinterpret_cast<const char*>(&entries_[(h & (kSets - 1)) * kWays]);
-    for (size_t w = 0; w < kWays; ++w) __builtin_prefetch(set + w * 64);
-  }
-  void put(uint32_t owner, std::string_view word, uint64_t h, const int32_t* syms, size_t n) {
-    if (word.size() > kMaxKey || n > kMaxSyms) return;
-    if (!entries_) entries_.reset(new Entry[kSets * kWays]());
-    Entry* set = &entries_[(h & (kSets - 1)) * kWays];
-    size_t way = (h >> 40) & (kWays - 1);  // pseudo-random victim unless a way is free
-    for (size_t w = 0; w < kWays; ++w)
-      if (set[w].n == 0) {
-        way = w;
-        break;
-      }
-    Entry& e = set[way];
-    e.hash = h;
-    e.owner = owner;
-    e.len = static_cast<uint8_t>(word.size());
-    e.n = static_cast<uint8_t>(n);
-    std::memcpy(e.key, word.data(), word.size());
-    std::memcpy(e.syms, syms, n * sizeof(int32_t));
-  }
-
- private:
-  struct alignas(64) Entry {
-    uint64_t hash;
-    uint32_t owner;
-    uint8_t len, n;
-    char key[kMaxKey];
-    int32_t syms[kMaxSyms];
-  };
-  std::unique_ptr<Entry[]> entries_;
-};
-
 class StrMap {
  public:
   // Inserts or overwrites (later insertions win, like a Python dict built in order).
@@ -220,6 +165,91 @@ class StrMap {
   std::unordered_map<std::string, int32_t> long_;
   size_t size_ = 0;
   size_t max_len_ = 0;
+};
+
+// A per-thread cache from words to their symbol ids. Words of up to 18 bytes and 8 symbols: 2-way skewed
+// associative, one 64-byte line per entry (4 MB in all); longer ones (up to kMaxSpillKey bytes) in a
+// hash map beside it. Entries carry the owner's serial so several models can share a thread; per
+// thread, so thread-safe by construction.
+class WordSymbolCache {
+ public:
+  static constexpr size_t kMaxKey = 18, kMaxSyms = 8, kEntries = 65536, kWays = 2, kMaxSpillKey = 200;
+  // Symbols of word for owner, or nullptr (n set on a hit).
+  const int32_t* find(uint32_t owner, std::string_view word, uint64_t h, size_t& n) const {
+    if (!entries_) return nullptr;
+    if (word.size() <= kMaxKey) {
+      for (size_t w = 0; w < kWays; ++w) {
+        const Entry& e = entries_[slot(h, w)];
+        if (e.hash == h && e.owner == owner && e.len == word.size() && same_bytes(e.key, word.data(), word.size())) {
+          n = e.n;
+          return e.syms;
+        }
+      }
+    }
+    // more than kMaxSyms symbols take more than kMaxSyms bytes
+    if (word.size() <= kMaxSyms || word.size() > kMaxSpillKey || spill_.size() == 0) return nullptr;
+    int32_t at = spill_.get(spill_key(owner, word));
+    if (at < 0) return nullptr;
+    n = static_cast<size_t>(spill_syms_[at]);
+    return &spill_syms_[at + 1];
+  }
+  // Starts loading the set of a word looked up soon (the table is far larger than L2).
+  void prefetch(uint64_t h) const {
+    if (!entries_) return;
+    for (size_t w = 0; w < kWays; ++w) __builtin_prefetch(&entries_[slot(h, w)]);
+  }
+  void put(uint32_t owner, std::string_view word, uint64_t h, const int32_t* syms, size_t n) {
+    if (!entries_) entries_.reset(new Entry[kEntries]());
+    if (word.size() > kMaxKey || n > kMaxSyms) {
+      if (word.size() > kMaxSpillKey) return;
+      if (spill_syms_.size() + n + 1 > kMaxSpill) {
+        spill_.clear();
+        spill_syms_.clear();
+      }
+      spill_.set(spill_key(owner, word), static_cast<int32_t>(spill_syms_.size()));
+      spill_syms_.push_back(static_cast<int32_t>(n));
+      spill_syms_.insert(spill_syms_.end(), syms, syms + n);
+      return;
+    }
+    size_t way = ++puts_ & (kWays - 1);  // a victim that varies per insertion, unless a slot is free
+    for (size_t w = 0; w < kWays; ++w)
+      if (entries_[slot(h, w)].n == 0) {
+        way = w;
+        break;
+      }
+    Entry& e = entries_[slot(h, way)];
+    e.hash = h;
+    e.owner = owner;
+    e.len = static_cast<uint8_t>(word.size());
+    e.n = static_cast<uint8_t>(n);
+    std::memcpy(e.key, word.data(), word.size());
+    std::memcpy(e.syms, syms, n * sizeof(int32_t));
+  }
+
+ private:
+  struct alignas(64) Entry {
+    uint64_t hash;
+    uint32_t owner;
+    uint8_t len, n;
+    char key[kMaxKey];
+    int32_t syms[kMaxSyms];
+  };
+  // The entry a word may sit in, per way: two independent slots (skewed associativity) cost two cache
+  // lines per lookup where a 4-way set costs four, for about the same hit rate.
+  static size_t slot(uint64_t h, size_t way) { return (way ? h >> 24 : h) & (kEntries - 1); }
+  std::string_view spill_key(uint32_t owner, std::string_view word) const {
+    key_.assign(reinterpret_cast<const char*>(&owner), sizeof owner);
+    key_.append(word);
+    return key_;
+  }
+  std::unique_ptr<Entry[]> entries_;
+  size_t puts_ = 0;
+  // Words the sets cannot hold (non-Latin scripts, long words): owner + word -> offset of
+  // [n, symbols...] in spill_syms_; emptied when it would pass kMaxSpill ints.
+  static constexpr size_t kMaxSpill = size_t{1} << 20;
+  StrMap spill_;
+  std::vector<int32_t> spill_syms_;
+  mutable std::string key_;
 };
 
 // Hash map from 64-bit keys (a pair of symbol ids) to (rank, merged symbol): 16-byte slots.
