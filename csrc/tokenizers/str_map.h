@@ -261,7 +261,7 @@ class PairMap {
   };
   void set(uint64_t key, Value v) {
     if (key == kEmpty) return;  // (-1, -1): not a pair of symbols
-    if ((size_ + 1) * 4 > slots_.size() * 3) grow();
+    if ((size_ + 1) * 2 > slots_.size()) grow();  // at most half full: absent pairs (most lookups) end fast
     size_t mask = slots_.size() - 1;
     for (size_t i = mix(key) & mask;; i = (i + 1) & mask) {
       Slot& s = slots_[i];
