@@ -29,12 +29,14 @@ inline Cls cls_of_slow(char32_t c) {
   uint16_t f = flags(c);
   return (f & kRxL) ? kL : (f & kRxN) ? kN : (f & kRxS) ? kS : kO;
 }
-const std::array<Cls, 128> kAsciiCls = [] {
-  std::array<Cls, 128> t{};
-  for (int c = 0; c < 128; ++c) t[c] = cls_of_slow(static_cast<char32_t>(c));
+// Class of every ASCII byte; kMulti for the lead and continuation bytes of longer characters.
+constexpr uint8_t kMulti = 4;
+const std::array<uint8_t, 256> kByteCls = [] {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) t[c] = c < 128 ? cls_of_slow(static_cast<char32_t>(c)) : kMulti;
   return t;
 }();
-inline Cls cls_of(char32_t c) { return c < 128 ? kAsciiCls[c] : cls_of_slow(c); }
+inline Cls cls_of(char32_t c) { return c < 128 ? static_cast<Cls>(kByteCls[c]) : cls_of_slow(c); }
 
 std::atomic<uint64_t> g_serial{1};
 
@@ -59,12 +61,13 @@ void gpt2_pretokenize(std::string_view text, Emit&& emit) {
   size_t i = 0;
   auto run = [&](size_t from, Cls k) {  // end of the run of class k starting at from
     size_t j = from;
-    while (j < n) {
+    for (;;) {
+      while (j < n && kByteCls[p[j]] == k) ++j;  // ASCII: one table load per byte
+      if (j >= n || p[j] < 0x80) return j;
       Cp x = cp_at(p, j);
-      if (cls_of(x.c) != k) break;
+      if (cls_of(x.c) != k) return j;
       j = x.next;
     }
-    return j;
   };
   while (i < n) {
     if (p[i] == '\'' && i + 1 < n) {
@@ -186,9 +189,12 @@ void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const Seg
   };
   Scratch& s = thread_scratch<Scratch>();
   const uint32_t owner = static_cast<uint32_t>(serial_);
-  std::string& text = s.text;
-  text.assign(1, ' ');  // 1.2.0 prepends a space
-  text.append(seg);
+  // 1.2.0 prepends a space; the zero bytes after the text let the cache compare words in whole words.
+  std::string& buf = s.text;
+  buf.assign(1, ' ');
+  buf.append(seg);
+  buf.append(WordSymbolCache::kPad, '\0');
+  const std::string_view text(buf.data(), buf.size() - WordSymbolCache::kPad);
   std::vector<int32_t>& pos = s.pos;
   if (offsets) {
     pos.assign(text.size() + 1, pos_base);

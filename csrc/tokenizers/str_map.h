@@ -36,28 +36,6 @@ inline uint64_t hash_bytes(const char* p, size_t n) {
   return h;
 }
 
-// a == b for n <= 18 bytes, without a memcmp call (overlapping 8-byte loads)
-inline bool same_bytes(const char* a, const char* b, size_t n) {
-  uint64_t x, y;
-  if (n >= 8) {
-    std::memcpy(&x, a, 8);
-    std::memcpy(&y, b, 8);
-    if (x != y) return false;
-    std::memcpy(&x, a + n - 8, 8);
-    std::memcpy(&y, b + n - 8, 8);
-    if (x != y) return false;
-    if (n > 16) {
-      std::memcpy(&x, a + 8, 8);
-      std::memcpy(&y, b + 8, 8);
-      return x == y;
-    }
-    return true;
-  }
-  for (size_t i = 0; i < n; ++i)
-    if (a[i] != b[i]) return false;
-  return true;
-}
-
 class StrMap {
  public:
   // Inserts or overwrites (later insertions win, like a Python dict built in order).
@@ -174,13 +152,14 @@ class StrMap {
 class WordSymbolCache {
  public:
   static constexpr size_t kMaxKey = 18, kMaxSyms = 8, kEntries = 65536, kWays = 2, kMaxSpillKey = 200;
-  // Symbols of word for owner, or nullptr (n set on a hit).
+  static constexpr size_t kPad = 24;  // readable bytes after a word passed to find
+  // Symbols of word for owner, or nullptr (n set on a hit). kPad bytes after the word must be readable.
   const int32_t* find(uint32_t owner, std::string_view word, uint64_t h, size_t& n) const {
     if (!entries_) return nullptr;
     if (word.size() <= kMaxKey) {
       for (size_t w = 0; w < kWays; ++w) {
         const Entry& e = entries_[slot(h, w)];
-        if (e.hash == h && e.owner == owner && e.len == word.size() && same_bytes(e.key, word.data(), word.size())) {
+        if (e.hash == h && e.owner == owner && e.len == word.size() && same_key(e.key, word.data(), word.size())) {
           n = e.n;
           return e.syms;
         }
@@ -234,6 +213,20 @@ class WordSymbolCache {
     char key[kMaxKey];
     int32_t syms[kMaxSyms];
   };
+  // key == word for n <= kMaxKey bytes, without a branch per length: three 8-byte loads of each (the
+  // entry's key is followed by its symbols, the word by kPad bytes), the bytes past n masked off.
+  static bool same_key(const char* key, const char* word, size_t n) {
+    uint64_t diff = 0;
+    for (size_t k = 0; k < 3; ++k) {
+      uint64_t x, y;
+      std::memcpy(&x, key + 8 * k, 8);
+      std::memcpy(&y, word + 8 * k, 8);
+      size_t m = n > 8 * k ? n - 8 * k : 0;  // bytes of this load inside the word
+      uint64_t mask = m >= 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * m)) - 1;
+      diff |= (x ^ y) & mask;
+    }
+    return diff == 0;
+  }
   // The entry a word may sit in, per way: two independent slots (skewed associativity) cost two cache
   // lines per lookup where a 4-way set costs four, for about the same hit rate.
   static size_t slot(uint64_t h, size_t way) { return (way ? h >> 24 : h) & (kEntries - 1); }
