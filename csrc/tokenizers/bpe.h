@@ -33,17 +33,24 @@ class BpeMerges {
   }
 
  private:
-  const PairMap::Value* pair(int32_t a, int32_t b) const {
-    if ((static_cast<uint32_t>(a) | static_cast<uint32_t>(b)) < kDense) {
-      const PairMap::Value& v = dense_[a * kDense + b];
-      return v.rank != kNoRank ? &v : nullptr;
-    }
-    return pairs_.get((static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b));
+  void apply_short(std::vector<int32_t>& syms, std::vector<int32_t>* starts, BpeWork& work) const;
+  // Rank of merging the adjacent symbols (a, b), or kNoRank; and the symbol they merge into.
+  int32_t pair_rank(int32_t a, int32_t b) const {
+    if ((static_cast<uint32_t>(a) | static_cast<uint32_t>(b)) < kDense) return dense_[a * kDense + b].rank;
+    size_t i = pairs_.find(a, b);
+    return i == PairMap::kNone ? kNoRank : pairs_.rank(i);
+  }
+  int32_t pair_merged(int32_t a, int32_t b) const {
+    if ((static_cast<uint32_t>(a) | static_cast<uint32_t>(b)) < kDense) return dense_[a * kDense + b].merged;
+    return pairs_.merged(pairs_.find(a, b));
   }
   // Pairs of the first kDense symbols (the bytes, for byte-level BPE) in a dense table: a word's first
-  // round of lookups is all such pairs, and 512 KB stays in L2 where the hash table does not.
+  // round of lookups is all such pairs.
   static constexpr int32_t kDense = 256, kNoRank = INT32_MAX;
-  std::vector<PairMap::Value> dense_ = std::vector<PairMap::Value>(kDense * kDense, PairMap::Value{kNoRank, -1});
+  struct DensePair {
+    int32_t rank, merged;
+  };
+  std::vector<DensePair> dense_ = std::vector<DensePair>(kDense * kDense, DensePair{kNoRank, -1});
   StrMap symbols_;
   std::vector<std::string> strings_;
   PairMap pairs_;

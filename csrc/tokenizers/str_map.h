@@ -8,6 +8,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/check.h"
+
 namespace tf::tok {
 
 inline uint64_t hash_bytes(const char* p, size_t n) {
@@ -245,65 +247,67 @@ class WordSymbolCache {
   mutable std::string key_;
 };
 
-// Hash map from 64-bit keys (a pair of symbol ids) to (rank, merged symbol): 16-byte slots.
+// Hash map from a pair of symbol ids to (rank, merged symbol). A probed slot is 8 bytes, both ids and the
+// rank packed, so GPT-2's 50K merges take 1 MB at half load (most of it stays in L2; a merge is looked up
+// several times per word the word cache misses). The merged symbol sits in a parallel array, read once
+// per merge.
 class PairMap {
  public:
-  struct Value {
-    int32_t rank;
-    int32_t merged;
-  };
-  void set(uint64_t key, Value v) {
-    if (key == kEmpty) return;  // (-1, -1): not a pair of symbols
-    if ((size_ + 1) * 2 > slots_.size()) grow();  // at most half full: absent pairs (most lookups) end fast
-    size_t mask = slots_.size() - 1;
-    for (size_t i = mix(key) & mask;; i = (i + 1) & mask) {
-      Slot& s = slots_[i];
-      if (s.key == kEmpty) {
-        s = Slot{key, v};
-        ++size_;
-        return;
-      }
-      if (s.key == key) {
-        s.value = v;
-        return;
-      }
-    }
+  static constexpr int kIdBits = 20, kRankBits = 24;
+  static constexpr int32_t kMaxId = (1 << kIdBits) - 2, kMaxRank = (1 << kRankBits) - 1;
+  static constexpr size_t kNone = ~size_t{0};
+
+  void set(int32_t a, int32_t b, int32_t rank, int32_t merged) {
+    TF_CHECK(a >= 0 && b >= 0 && a <= kMaxId && b <= kMaxId && rank >= 0 && rank <= kMaxRank,
+             "BPE with more than ", kMaxId + 1, " symbols or ", kMaxRank + 1, " merges is not supported");
+    if ((size_ + 1) * 2 > slots_.size()) grow();
+    const uint64_t k = key(a, b), v = (k << kRankBits) | static_cast<uint64_t>(rank);
+    size_t i = find_or_empty(k);
+    if (slots_[i] == kEmpty) ++size_;
+    slots_[i] = v;
+    merged_[i] = merged;
   }
-  const Value* get(uint64_t key) const {
-    if (slots_.empty() || key == kEmpty) return nullptr;
-    size_t mask = slots_.size() - 1;
-    for (size_t i = mix(key) & mask;; i = (i + 1) & mask) {
-      const Slot& s = slots_[i];
-      if (s.key == key) return &s.value;
-      if (s.key == kEmpty) return nullptr;
-    }
+  // Slot of (a, b), or kNone.
+  size_t find(int32_t a, int32_t b) const {
+    if (slots_.empty() || a < 0 || b < 0 || a > kMaxId || b > kMaxId) return kNone;
+    size_t i = find_or_empty(key(a, b));
+    return slots_[i] == kEmpty ? kNone : i;
   }
+  int32_t rank(size_t slot) const { return static_cast<int32_t>(slots_[slot] & kMaxRank); }
+  int32_t merged(size_t slot) const { return merged_[slot]; }
 
  private:
-  static constexpr uint64_t kEmpty = ~uint64_t{0};  // no symbol pair has both ids = -1
-  struct Slot {
-    uint64_t key = kEmpty;
-    Value value{0, 0};
-  };
+  static constexpr uint64_t kEmpty = ~uint64_t{0};  // ids kMaxId + 1: no symbol
+  static uint64_t key(int32_t a, int32_t b) {
+    return (static_cast<uint64_t>(a) << kIdBits) | static_cast<uint64_t>(b);
+  }
   static uint64_t mix(uint64_t k) {
     k ^= k >> 33;
     k *= 0xFF51AFD7ED558CCDULL;
     k ^= k >> 33;
     return k;
   }
+  size_t find_or_empty(uint64_t k) const {
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = mix(k) & mask;; i = (i + 1) & mask)
+      if (slots_[i] == kEmpty || (slots_[i] >> kRankBits) == k) return i;
+  }
   void grow() {
-    std::vector<Slot> old;
+    std::vector<uint64_t> old;
+    std::vector<int32_t> old_merged;
     old.swap(slots_);
-    slots_.assign(old.empty() ? 64 : old.size() * 2, Slot{});
-    size_t mask = slots_.size() - 1;
-    for (const Slot& s : old) {
-      if (s.key == kEmpty) continue;
-      size_t i = mix(s.key) & mask;
-      while (slots_[i].key != kEmpty) i = (i + 1) & mask;
-      slots_[i] = s;
+    old_merged.swap(merged_);
+    slots_.assign(old.empty() ? 64 : old.size() * 2, kEmpty);
+    merged_.assign(slots_.size(), -1);
+    for (size_t j = 0; j < old.size(); ++j) {
+      if (old[j] == kEmpty) continue;
+      size_t i = find_or_empty(old[j] >> kRankBits);
+      slots_[i] = old[j];
+      merged_[i] = old_merged[j];
     }
   }
-  std::vector<Slot> slots_;
+  std::vector<uint64_t> slots_;  // key << kRankBits | rank
+  std::vector<int32_t> merged_;
   size_t size_ = 0;
 };
 
