@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cstring>
 
 #include "common/check.h"
 #include "tokenizers/unicode.h"
@@ -38,6 +39,17 @@ const std::array<uint8_t, 256> kByteCls = [] {
 }();
 inline Cls cls_of(char32_t c) { return c < 128 ? static_cast<Cls>(kByteCls[c]) : cls_of_slow(c); }
 
+// 0x80 in every byte of x that is ASCII and in [lo, hi] (bytes added without carries between them).
+inline uint64_t ascii_in_range(uint64_t x, unsigned lo, unsigned hi) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+  const uint64_t low7 = x & ~kHigh;
+  return (low7 + kOnes * (0x80 - lo)) & ~(low7 + kOnes * (0x7F - hi)) & ~x & kHigh;
+}
+// Bytes of x in class k (ASCII letters or digits, the only ASCII \p{L} and \p{N}).
+inline uint64_t ascii_of_class(uint64_t x, Cls k) {
+  return k == kL ? ascii_in_range(x | 0x2020202020202020ULL, 'a', 'z') : ascii_in_range(x, '0', '9');
+}
+
 std::atomic<uint64_t> g_serial{1};
 
 struct Cp {
@@ -62,6 +74,19 @@ void gpt2_pretokenize(std::string_view text, Emit&& emit) {
   auto run = [&](size_t from, Cls k) {  // end of the run of class k starting at from
     size_t j = from;
     for (;;) {
+      if (k == kL || k == kN) {
+        // 8 bytes at a time: a word's end is found in the first step, no mispredicted exit per byte
+        while (j + 8 <= n) {
+          uint64_t x;
+          std::memcpy(&x, p + j, 8);
+          uint64_t stop = ~ascii_of_class(x, k) & 0x8080808080808080ULL;
+          if (stop) {
+            j += static_cast<size_t>(__builtin_ctzll(stop)) >> 3;
+            break;
+          }
+          j += 8;
+        }
+      }
       while (j < n && kByteCls[p[j]] == k) ++j;  // ASCII: one table load per byte
       if (j >= n || p[j] < 0x80) return j;
       Cp x = cp_at(p, j);
@@ -210,7 +235,7 @@ void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const Seg
   s.hashes.clear();
   gpt2_pretokenize(text, [&](size_t b, size_t e) {
     s.spans.emplace_back(static_cast<uint32_t>(b), static_cast<uint32_t>(e));
-    s.hashes.push_back(e - b <= WordSymbolCache::kMaxKey ? hash_bytes(text.data() + b, e - b) : 0);
+    s.hashes.push_back(e - b <= WordSymbolCache::kMaxKey ? WordSymbolCache::hash(text.data() + b, e - b) : 0);
   });
   constexpr size_t kAhead = 8;
   for (size_t k = 0; k < std::min(kAhead, s.spans.size()); ++k) s.cache.prefetch(s.hashes[k]);
