@@ -18,31 +18,49 @@ using namespace tf::tok;
 struct Text {
   std::string_view view;
   py::object keep;  // owns the bytes view points into
+  bool valid;       // UTF-8 without surrogates, known here (a str's own UTF-8, or checked bytes)
 };
 
 Text text_arg(py::handle h, const char* name) {
   if (PyUnicode_Check(h.ptr())) {
     Py_ssize_t n = 0;
     const char* s = PyUnicode_AsUTF8AndSize(h.ptr(), &n);
-    if (s) return {std::string_view(s, static_cast<size_t>(n)), py::reinterpret_borrow<py::object>(h)};
+    if (s) return {std::string_view(s, static_cast<size_t>(n)), py::reinterpret_borrow<py::object>(h), true};
     PyErr_Clear();  // lone surrogates: keep them, as code points U+D800..U+DFFF
     PyObject* b = PyUnicode_AsEncodedString(h.ptr(), "utf-8", "surrogatepass");
     if (!b) throw py::error_already_set();
     py::object ob = py::reinterpret_steal<py::object>(b);
-    return {std::string_view(PyBytes_AS_STRING(b), static_cast<size_t>(PyBytes_GET_SIZE(b))), ob};
+    return {std::string_view(PyBytes_AS_STRING(b), static_cast<size_t>(PyBytes_GET_SIZE(b))), ob, false};
   }
   if (PyBytes_Check(h.ptr())) {
     std::string_view v(PyBytes_AS_STRING(h.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(h.ptr())));
     size_t bad = find_invalid_utf8(v, false);
     TF_CHECK(bad == std::string_view::npos, name, ": bytes are not valid UTF-8 (first bad byte at offset ", bad, ")");
-    return {v, py::reinterpret_borrow<py::object>(h)};
+    return {v, py::reinterpret_borrow<py::object>(h), true};
   }
   throw py::type_error(std::string(name) + " must be str or bytes, got " + std::string(py::str(py::type::handle_of(h).attr("__name__"))));
 }
 
+// A new reference to the int id. Vocabulary ids repeat in every list, so ids below kCachedIds are made
+// once and shared (ints are immutable): no allocation per token, and freeing a list frees no ints.
+// Filled lazily; only touched with the GIL held.
+PyObject* id_object(int64_t id) {
+  constexpr int64_t kCachedIds = 1 << 18;
+  static PyObject** cache = new PyObject*[kCachedIds]();  // never freed: ints outlive the module
+  if (id < 0 || id >= kCachedIds) return PyLong_FromLongLong(id);
+  PyObject*& o = cache[id];
+  if (!o && !(o = PyLong_FromLongLong(id))) return nullptr;
+  Py_INCREF(o);
+  return o;
+}
+
 py::list to_list(const std::vector<int64_t>& v) {
   py::list l(v.size());
-  for (size_t i = 0; i < v.size(); ++i) PyList_SET_ITEM(l.ptr(), i, PyLong_FromLongLong(v[i]));
+  for (size_t i = 0; i < v.size(); ++i) {
+    PyObject* o = id_object(v[i]);
+    if (!o) throw py::error_already_set();
+    PyList_SET_ITEM(l.ptr(), i, o);
+  }
   return l;
 }
 
@@ -241,7 +259,7 @@ void bind_tokenizers(py::module_& m) {
             std::vector<int64_t> ids;
             {
               py::gil_scoped_release nogil;
-              p.encode_ids(t.view, pair, ids, nullptr);
+              p.encode_ids(t.view, pair, ids, nullptr, t.valid);
             }
             return to_list(ids);
           },
@@ -254,7 +272,7 @@ void bind_tokenizers(py::module_& m) {
             Encoding e;
             {
               py::gil_scoped_release nogil;
-              p.encode_ids(t.view, pair, ids, &e);
+              p.encode_ids(t.view, pair, ids, &e, t.valid);
             }
             return py::make_tuple(to_list(ids), offsets_list(e));
           },

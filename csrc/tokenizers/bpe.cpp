@@ -18,13 +18,57 @@ int32_t BpeMerges::intern(std::string_view s) {
 void BpeMerges::add_merge(int32_t left, int32_t right, int32_t rank) {
   std::string merged = strings_[left] + strings_[right];
   int32_t m = intern(merged);
-  pairs_.set((static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right),
-             PairMap::Value{rank, m});
+  if ((static_cast<uint32_t>(left) | static_cast<uint32_t>(right)) < kDense)
+    dense_[left * kDense + right] = DensePair{rank, m};
+  else
+    pairs_.set(left, right, rank, m);
+}
+
+// Short words: the symbols and the rank of each one's pair with the next stay contiguous, compacted
+// after every pass; kStale marks a rank to look up again (next to a merge).
+void BpeMerges::apply_short(std::vector<int32_t>& syms, std::vector<int32_t>* starts, BpeWork& work) const {
+  constexpr int32_t kStale = -1;
+  int m = static_cast<int>(syms.size());
+  std::vector<int32_t>& rank = work.rank;
+  rank.resize(m);
+  int32_t* sy = syms.data();
+  int32_t* st = starts ? starts->data() : nullptr;
+  for (int k = 0; k + 1 < m; ++k) rank[k] = pair_rank(sy[k], sy[k + 1]);
+  rank[m - 1] = kNoRank;
+  for (;;) {
+    int32_t r = kNoRank;
+    for (int k = 0; k < m; ++k) r = std::min(r, rank[k]);
+    if (r == kNoRank) break;
+    // merge every occurrence of the pair ranked r, left to right (a rank is unique to its pair)
+    int w = 0;
+    for (int k = 0; k < m; ++w) {
+      if (st) st[w] = st[k];
+      if (rank[k] == r) {  // rank[m - 1] is kNoRank, so k + 1 < m
+        sy[w] = pair_merged(sy[k], sy[k + 1]);
+        rank[w] = kStale;
+        if (w > 0) rank[w - 1] = kStale;
+        k += 2;
+      } else {
+        sy[w] = sy[k];
+        rank[w] = rank[k];
+        k += 1;
+      }
+    }
+    m = w;
+    for (int k = 0; k < m; ++k)
+      if (rank[k] == kStale) rank[k] = k + 1 < m ? pair_rank(sy[k], sy[k + 1]) : kNoRank;
+  }
+  syms.resize(m);
+  if (starts) starts->resize(m);
 }
 
 void BpeMerges::apply(std::vector<int32_t>& syms, std::vector<int32_t>* starts, BpeWork& work) const {
   const int n = static_cast<int>(syms.size());
   if (n < 2) return;
+  if (n <= 48) {
+    apply_short(syms, starts, work);
+    return;
+  }
   std::vector<int32_t>& next = work.next;
   std::vector<int32_t>& prev = work.prev;
   std::vector<int32_t>& rank = work.rank;
@@ -38,8 +82,7 @@ void BpeMerges::apply(std::vector<int32_t>& syms, std::vector<int32_t>* starts, 
   auto rank_at = [&](int i) -> int32_t {
     int j = next[i];
     if (j < 0) return INT32_MAX;
-    const PairMap::Value* v = pair(syms[i], syms[j]);
-    return v ? v->rank : INT32_MAX;
+    return pair_rank(syms[i], syms[j]);
   };
   for (int i = 0; i < n; ++i) rank[i] = rank_at(i);
 
@@ -47,62 +90,44 @@ void BpeMerges::apply(std::vector<int32_t>& syms, std::vector<int32_t>* starts, 
   // unique to it, so "rank == r" identifies the pair).
   auto merge_at = [&](int i) {
     int j = next[i];
-    syms[i] = pair(syms[i], syms[j])->merged;
+    syms[i] = pair_merged(syms[i], syms[j]);
     next[i] = next[j];
     if (next[j] >= 0) prev[next[j]] = i;
     syms[j] = -1;
   };
 
-  if (n <= 48) {
-    for (;;) {
-      int32_t r = INT32_MAX;
-      for (int i = 0; i >= 0; i = next[i]) r = std::min(r, rank[i]);
-      if (r == INT32_MAX) break;
-      for (int i = 0; i >= 0;) {
-        if (rank[i] == r) {
-          merge_at(i);
-          rank[i] = rank_at(i);
-          if (prev[i] >= 0) rank[prev[i]] = rank_at(prev[i]);
-          i = next[i];
-        } else {
-          i = next[i];
-        }
-      }
+  // Longer words: a heap of (rank, position); entries go stale and are checked when popped.
+  using Entry = std::pair<int32_t, int32_t>;
+  std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap;
+  for (int i = 0; i < n; ++i)
+    if (rank[i] != INT32_MAX) heap.push({rank[i], i});
+  std::vector<int32_t>& batch = work.batch;
+  while (!heap.empty()) {
+    int32_t r = heap.top().first;
+    batch.clear();
+    while (!heap.empty() && heap.top().first == r) {
+      batch.push_back(heap.top().second);
+      heap.pop();
     }
-  } else {
-    // Long words: a heap of (rank, position); entries go stale and are checked when popped.
-    using Entry = std::pair<int32_t, int32_t>;
-    std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap;
-    for (int i = 0; i < n; ++i)
+    std::sort(batch.begin(), batch.end());
+    batch.erase(std::unique(batch.begin(), batch.end()), batch.end());
+    std::vector<int32_t>& touched = work.touched;
+    touched.clear();
+    for (int32_t i : batch) {
+      if (syms[i] < 0 || rank[i] != r) continue;  // merged away or changed
+      merge_at(i);
+      touched.push_back(i);
+      rank[i] = INT32_MAX;  // recomputed after the pass
+      if (prev[i] >= 0) rank[prev[i]] = INT32_MAX;
+    }
+    for (int32_t i : touched) {
+      if (syms[i] < 0) continue;
+      rank[i] = rank_at(i);
       if (rank[i] != INT32_MAX) heap.push({rank[i], i});
-    std::vector<int32_t>& batch = work.batch;
-    while (!heap.empty()) {
-      int32_t r = heap.top().first;
-      batch.clear();
-      while (!heap.empty() && heap.top().first == r) {
-        batch.push_back(heap.top().second);
-        heap.pop();
-      }
-      std::sort(batch.begin(), batch.end());
-      batch.erase(std::unique(batch.begin(), batch.end()), batch.end());
-      std::vector<int32_t>& touched = work.touched;
-      touched.clear();
-      for (int32_t i : batch) {
-        if (syms[i] < 0 || rank[i] != r) continue;  // merged away or changed
-        merge_at(i);
-        touched.push_back(i);
-        rank[i] = INT32_MAX;  // recomputed after the pass
-        if (prev[i] >= 0) rank[prev[i]] = INT32_MAX;
-      }
-      for (int32_t i : touched) {
-        if (syms[i] < 0) continue;
-        rank[i] = rank_at(i);
-        if (rank[i] != INT32_MAX) heap.push({rank[i], i});
-        int p = prev[i];
-        if (p >= 0 && syms[p] >= 0) {
-          rank[p] = rank_at(p);
-          if (rank[p] != INT32_MAX) heap.push({rank[p], p});
-        }
+      int p = prev[i];
+      if (p >= 0 && syms[p] >= 0) {
+        rank[p] = rank_at(p);
+        if (rank[p] != INT32_MAX) heap.push({rank[p], p});
       }
     }
   }

@@ -1,6 +1,7 @@
 // BPE merges over symbol ids with 1.2.0's semantics: repeatedly take the lowest-ranked adjacent pair
 // and merge all its occurrences left to right in one pass.
 #pragma once
+#include <climits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,9 +33,24 @@ class BpeMerges {
   }
 
  private:
-  const PairMap::Value* pair(int32_t a, int32_t b) const {
-    return pairs_.get((static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b));
+  void apply_short(std::vector<int32_t>& syms, std::vector<int32_t>* starts, BpeWork& work) const;
+  // Rank of merging the adjacent symbols (a, b), or kNoRank; and the symbol they merge into.
+  int32_t pair_rank(int32_t a, int32_t b) const {
+    if ((static_cast<uint32_t>(a) | static_cast<uint32_t>(b)) < kDense) return dense_[a * kDense + b].rank;
+    size_t i = pairs_.find(a, b);
+    return i == PairMap::kNone ? kNoRank : pairs_.rank(i);
   }
+  int32_t pair_merged(int32_t a, int32_t b) const {
+    if ((static_cast<uint32_t>(a) | static_cast<uint32_t>(b)) < kDense) return dense_[a * kDense + b].merged;
+    return pairs_.merged(pairs_.find(a, b));
+  }
+  // Pairs of the first kDense symbols (the bytes, for byte-level BPE) in a dense table: a word's first
+  // round of lookups is all such pairs.
+  static constexpr int32_t kDense = 256, kNoRank = INT32_MAX;
+  struct DensePair {
+    int32_t rank, merged;
+  };
+  std::vector<DensePair> dense_ = std::vector<DensePair>(kDense * kDense, DensePair{kNoRank, -1});
   StrMap symbols_;
   std::vector<std::string> strings_;
   PairMap pairs_;

@@ -420,10 +420,7 @@ struct Scratch {
   std::u32string u, v;
 };
 
-Scratch& scratch() {
-  thread_local Scratch s;
-  return s;
-}
+Scratch& scratch() { return thread_scratch<Scratch>(); }
 
 }  // namespace
 
@@ -758,9 +755,15 @@ MosesBpeModel::MosesBpeModel(std::shared_ptr<const MosesPreTokenizer> moses, std
 
 template <class F>
 void MosesBpeModel::for_each_word(std::string_view text, F&& f) const {
-  thread_local Str pre, low;
-  thread_local std::u32string u, v;
-  thread_local std::vector<std::string_view> words;
+  struct WordScratch {
+    Str pre, low;
+    std::u32string u, v;
+    std::vector<std::string_view> words;
+  };
+  WordScratch& s = thread_scratch<WordScratch>();
+  Str &pre = s.pre, &low = s.low;
+  std::u32string &u = s.u, &v = s.v;
+  std::vector<std::string_view>& words = s.words;
   moses_->pretokenize(text, pre);
   split_ws(pre, words);
   for (std::string_view w : words) {

@@ -92,13 +92,14 @@ bool all_space(std::string_view t) {
 }  // namespace
 
 void Pipeline::encode_codes(std::string_view text, Encoding& out, bool offsets) const {
-  encode_codes(*config(), text, out, offsets);
+  encode_codes(*config(), text, out, offsets, false);
 }
 
-void Pipeline::encode_codes(const PipelineConfig& config, std::string_view text, Encoding& out, bool offsets) const {
+void Pipeline::encode_codes(const PipelineConfig& config, std::string_view text, Encoding& out, bool offsets,
+                            bool valid_utf8) const {
   out.clear();
   out.codes.reserve(text.size() / 4 + 8);
-  check_utf8(text, model_->allows_surrogates(), "text");
+  if (!valid_utf8) check_utf8(text, model_->allows_surrogates(), "text");
   const PipelineConfig* cfg = &config;
   SegmentContext ctx{&cfg->never_split};
   if (text.empty()) return;
@@ -186,11 +187,12 @@ int64_t Pipeline::code_to_id(const PipelineConfig& c, const Encoding& e, int32_t
   return id;
 }
 
-void Pipeline::encode_ids(std::string_view text, bool pair, std::vector<int64_t>& ids, Encoding* with_offsets) const {
+void Pipeline::encode_ids(std::string_view text, bool pair, std::vector<int64_t>& ids, Encoding* with_offsets,
+                          bool valid_utf8) const {
   Encoding local;
   Encoding& enc = with_offsets ? *with_offsets : local;
   auto cfg = config();
-  encode_codes(*cfg, text, enc, with_offsets != nullptr);
+  encode_codes(*cfg, text, enc, with_offsets != nullptr, valid_utf8);
   ids.clear();
   ids.reserve(enc.codes.size());
   const int64_t* piece_ids = pair ? cfg->piece_id_pair.data() : cfg->piece_id_single.data();
@@ -203,7 +205,7 @@ void Pipeline::encode_ids(std::string_view text, bool pair, std::vector<int64_t>
 std::vector<std::string> Pipeline::tokenize(std::string_view text) const {
   Encoding enc;
   auto cfg = config();
-  encode_codes(*cfg, text, enc, false);
+  encode_codes(*cfg, text, enc, false, false);
   std::vector<std::string> out;
   out.reserve(enc.codes.size());
   for (int32_t code : enc.codes) {

@@ -61,6 +61,14 @@ struct NeverSplit {
   }
 };
 
+// The calling thread's instance of T (scratch buffers, caches). Not inlined on purpose: inlined, GCC
+// re-derives a thread_local's address (a __tls_get_addr call in a shared library) at every use.
+template <typename T>
+[[gnu::noinline]] T& thread_scratch() {
+  thread_local T t;
+  return t;
+}
+
 struct SegmentContext {
   const NeverSplit* never_split = nullptr;
 };
@@ -105,7 +113,10 @@ class Pipeline {
   // Codes for a whole text (UTF-8; validated here).
   void encode_codes(std::string_view text, Encoding& out, bool offsets) const;
   // Ids as 1.2.0's encode: pair=false maps like convert_tokens_to_ids, pair=true like _convert_token_to_id.
-  void encode_ids(std::string_view text, bool pair, std::vector<int64_t>& ids, Encoding* with_offsets) const;
+  // valid_utf8: the caller knows text is UTF-8 without surrogates (a Python str's own UTF-8), so it is not
+  // checked again.
+  void encode_ids(std::string_view text, bool pair, std::vector<int64_t>& ids, Encoding* with_offsets,
+                  bool valid_utf8 = false) const;
   std::vector<std::string> tokenize(std::string_view text) const;
   // Many texts across the thread pool.
   std::vector<std::vector<int64_t>> encode_batch(const std::vector<std::string_view>& texts, bool pair,
@@ -115,7 +126,8 @@ class Pipeline {
 
  private:
   std::shared_ptr<const PipelineConfig> config() const;
-  void encode_codes(const PipelineConfig& cfg, std::string_view text, Encoding& out, bool offsets) const;
+  void encode_codes(const PipelineConfig& cfg, std::string_view text, Encoding& out, bool offsets,
+                    bool valid_utf8) const;
   int64_t code_to_id(const PipelineConfig& c, const Encoding& e, int32_t code, bool pair) const;
 
   std::shared_ptr<const Model> model_;

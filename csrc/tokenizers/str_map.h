@@ -8,6 +8,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/check.h"
+
 namespace tf::tok {
 
 inline uint64_t hash_bytes(const char* p, size_t n) {
@@ -35,83 +37,6 @@ inline uint64_t hash_bytes(const char* p, size_t n) {
   h ^= h >> 32;
   return h;
 }
-
-// a == b for n <= 18 bytes, without a memcmp call (overlapping 8-byte loads)
-inline bool same_bytes(const char* a, const char* b, size_t n) {
-  uint64_t x, y;
-  if (n >= 8) {
-    std::memcpy(&x, a, 8);
-    std::memcpy(&y, b, 8);
-    if (x != y) return false;
-    std::memcpy(&x, a + n - 8, 8);
-    std::memcpy(&y, b + n - 8, 8);
-    if (x != y) return false;
-    if (n > 16) {
-      std::memcpy(&x, a + 8, 8);
-      std::memcpy(&y, b + 8, 8);
-      return x == y;
-    }
-    return true;
-  }
-  for (size_t i = 0; i < n; ++i)
-    if (a[i] != b[i]) return false;
-  return true;
-}
-
-// A per-thread cache from words (up to 18 bytes) to up to 8 symbol ids: 4-way set associative, one
-// 64-byte line per entry (4 MB in all). Entries carry the owner's serial so several models can share
-// a thread; per thread, so thread-safe by construction.
-class WordSymbolCache {
- public:
-  static constexpr size_t kMaxKey = 18, kMaxSyms = 8, kSets = 16384, kWays = 4;
-  // Symbols of word for owner, or nullptr (n set on a hit).
-  const int32_t* find(uint32_t owner, std::string_view word, uint64_t h, size_t& n) const {
-    if (!entries_ || word.size() > kMaxKey) return nullptr;
-    const Entry* set = &entries_[(h & (kSets - 1)) * kWays];
-    for (size_t w = 0; w < kWays; ++w) {
-      const Entry& e = set[w];
-      if (e.hash == h && e.owner == owner && e.len == word.size() && same_bytes(e.key, word.data(), word.size())) {
-        n = e.n;
-        return e.syms;
-      }
-    }
-    return nullptr;
-  }
-  // Starts loading the set of a word looked up soon (the table is far larger than L2).
-  void prefetch(uint64_t h) const {
-    if (!entries_) return;
-    const char* set = reinterpret_cast<const char*>(&entries_[(h & (kSets - 1)) * kWays]);
-    for (size_t w = 0; w < kWays; ++w) __builtin_prefetch(set + w * 64);
-  }
-  void put(uint32_t owner, std::string_view word, uint64_t h, const int32_t* syms, size_t n) {
-    if (word.size() > kMaxKey || n > kMaxSyms) return;
-    if (!entries_) entries_.reset(new Entry[kSets * kWays]());
-    Entry* set = &entries_[(h & (kSets - 1)) * kWays];
-    size_t way = (h >> 40) & (kWays - 1);  // pseudo-random victim unless a way is free
-    for (size_t w = 0; w < kWays; ++w)
-      if (set[w].n == 0) {
-        way = w;
-        break;
-      }
-    Entry& e = set[way];
-    e.hash = h;
-    e.owner = owner;
-    e.len = static_cast<uint8_t>(word.size());
-    e.n = static_cast<uint8_t>(n);
-    std::memcpy(e.key, word.data(), word.size());
-    std::memcpy(e.syms, syms, n * sizeof(int32_t));
-  }
-
- private:
-  struct alignas(64) Entry {
-    uint64_t hash;
-    uint32_t owner;
-    uint8_t len, n;
-    char key[kMaxKey];
-    int32_t syms[kMaxSyms];
-  };
-  std::unique_ptr<Entry[]> entries_;
-};
 
 class StrMap {
  public:
@@ -222,65 +147,182 @@ class StrMap {
   size_t max_len_ = 0;
 };
 
-// Hash map from 64-bit keys (a pair of symbol ids) to (rank, merged symbol): 16-byte slots.
-class PairMap {
+// A per-thread cache from words to their symbol ids. Words of up to 18 bytes and 8 symbols: 2-way skewed
+// associative, one 64-byte line per entry (4 MB in all); longer ones (up to kMaxSpillKey bytes) in a
+// hash map beside it. Entries carry the owner's serial so several models can share a thread; per
+// thread, so thread-safe by construction.
+class WordSymbolCache {
  public:
-  struct Value {
-    int32_t rank;
-    int32_t merged;
-  };
-  void set(uint64_t key, Value v) {
-    if (key == kEmpty) return;  // (-1, -1): not a pair of symbols
-    if ((size_ + 1) * 4 > slots_.size() * 3) grow();
-    size_t mask = slots_.size() - 1;
-    for (size_t i = mix(key) & mask;; i = (i + 1) & mask) {
-      Slot& s = slots_[i];
-      if (s.key == kEmpty) {
-        s = Slot{key, v};
-        ++size_;
-        return;
-      }
-      if (s.key == key) {
-        s.value = v;
-        return;
-      }
+  static constexpr size_t kMaxKey = 18, kMaxSyms = 8, kEntries = 65536, kWays = 2, kMaxSpillKey = 200;
+  static constexpr size_t kPad = 24;  // readable bytes after a word passed to find
+  // Hash of a word of n <= kMaxKey bytes followed by kPad readable bytes: three masked 8-byte loads, no
+  // branch on the length (hash_bytes mispredicts on it once per word).
+  static uint64_t hash(const char* word, size_t n) {
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ (n * 0xFF51AFD7ED558CCDULL);
+    for (size_t k = 0; k < 3; ++k) {
+      uint64_t x;
+      std::memcpy(&x, word + 8 * k, 8);
+      h = (h ^ (x & byte_mask(n, k))) * 0xC4CEB9FE1A85EC53ULL;
+      h ^= h >> 29;
     }
+    return h ^ (h >> 32);
   }
-  const Value* get(uint64_t key) const {
-    if (slots_.empty() || key == kEmpty) return nullptr;
-    size_t mask = slots_.size() - 1;
-    for (size_t i = mix(key) & mask;; i = (i + 1) & mask) {
-      const Slot& s = slots_[i];
-      if (s.key == key) return &s.value;
-      if (s.key == kEmpty) return nullptr;
+  // Symbols of word for owner, or nullptr (n set on a hit). kPad bytes after the word must be readable.
+  const int32_t* find(uint32_t owner, std::string_view word, uint64_t h, size_t& n) const {
+    if (!entries_) return nullptr;
+    if (word.size() <= kMaxKey) {
+      for (size_t w = 0; w < kWays; ++w) {
+        const Entry& e = entries_[slot(h, w)];
+        if (e.hash == h && e.owner == owner && e.len == word.size() && same_key(e.key, word.data(), word.size())) {
+          n = e.n;
+          return e.syms;
+        }
+      }
     }
+    // more than kMaxSyms symbols take more than kMaxSyms bytes
+    if (word.size() <= kMaxSyms || word.size() > kMaxSpillKey || spill_.size() == 0) return nullptr;
+    int32_t at = spill_.get(spill_key(owner, word));
+    if (at < 0) return nullptr;
+    n = static_cast<size_t>(spill_syms_[at]);
+    return &spill_syms_[at + 1];
+  }
+  // Starts loading the set of a word looked up soon (the table is far larger than L2).
+  void prefetch(uint64_t h) const {
+    if (!entries_) return;
+    for (size_t w = 0; w < kWays; ++w) __builtin_prefetch(&entries_[slot(h, w)]);
+  }
+  void put(uint32_t owner, std::string_view word, uint64_t h, const int32_t* syms, size_t n) {
+    if (!entries_) entries_.reset(new Entry[kEntries]());
+    if (word.size() > kMaxKey || n > kMaxSyms) {
+      if (word.size() > kMaxSpillKey) return;
+      if (spill_syms_.size() + n + 1 > kMaxSpill) {
+        spill_.clear();
+        spill_syms_.clear();
+      }
+      spill_.set(spill_key(owner, word), static_cast<int32_t>(spill_syms_.size()));
+      spill_syms_.push_back(static_cast<int32_t>(n));
+      spill_syms_.insert(spill_syms_.end(), syms, syms + n);
+      return;
+    }
+    size_t way = ++puts_ & (kWays - 1);  // a victim that varies per insertion, unless a slot is free
+    for (size_t w = 0; w < kWays; ++w)
+      if (entries_[slot(h, w)].n == 0) {
+        way = w;
+        break;
+      }
+    Entry& e = entries_[slot(h, way)];
+    e.hash = h;
+    e.owner = owner;
+    e.len = static_cast<uint8_t>(word.size());
+    e.n = static_cast<uint8_t>(n);
+    std::memcpy(e.key, word.data(), word.size());
+    std::memcpy(e.syms, syms, n * sizeof(int32_t));
   }
 
  private:
-  static constexpr uint64_t kEmpty = ~uint64_t{0};  // no symbol pair has both ids = -1
-  struct Slot {
-    uint64_t key = kEmpty;
-    Value value{0, 0};
+  struct alignas(64) Entry {
+    uint64_t hash;
+    uint32_t owner;
+    uint8_t len, n;
+    char key[kMaxKey];
+    int32_t syms[kMaxSyms];
   };
+  // The bytes of the k-th 8-byte load of a word of n bytes that lie inside the word.
+  static uint64_t byte_mask(size_t n, size_t k) {
+    size_t m = n > 8 * k ? n - 8 * k : 0;
+    return m >= 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * m)) - 1;
+  }
+  // key == word for n <= kMaxKey bytes, without a branch per length: three 8-byte loads of each (the
+  // entry's key is followed by its symbols, the word by kPad bytes), the bytes past n masked off.
+  static bool same_key(const char* key, const char* word, size_t n) {
+    uint64_t diff = 0;
+    for (size_t k = 0; k < 3; ++k) {
+      uint64_t x, y;
+      std::memcpy(&x, key + 8 * k, 8);
+      std::memcpy(&y, word + 8 * k, 8);
+      diff |= (x ^ y) & byte_mask(n, k);
+    }
+    return diff == 0;
+  }
+  // The entry a word may sit in, per way: two independent slots (skewed associativity) cost two cache
+  // lines per lookup where a 4-way set costs four, for about the same hit rate.
+  static size_t slot(uint64_t h, size_t way) { return (way ? h >> 24 : h) & (kEntries - 1); }
+  std::string_view spill_key(uint32_t owner, std::string_view word) const {
+    key_.assign(reinterpret_cast<const char*>(&owner), sizeof owner);
+    key_.append(word);
+    return key_;
+  }
+  std::unique_ptr<Entry[]> entries_;
+  size_t puts_ = 0;
+  // Words the sets cannot hold (non-Latin scripts, long words): owner + word -> offset of
+  // [n, symbols...] in spill_syms_; emptied when it would pass kMaxSpill ints.
+  static constexpr size_t kMaxSpill = size_t{1} << 20;
+  StrMap spill_;
+  std::vector<int32_t> spill_syms_;
+  mutable std::string key_;
+};
+
+// Hash map from a pair of symbol ids to (rank, merged symbol). A probed slot is 8 bytes, both ids and the
+// rank packed, so GPT-2's 50K merges take 1 MB at half load (most of it stays in L2; a merge is looked up
+// several times per word the word cache misses). The merged symbol sits in a parallel array, read once
+// per merge.
+class PairMap {
+ public:
+  static constexpr int kIdBits = 20, kRankBits = 24;
+  static constexpr int32_t kMaxId = (1 << kIdBits) - 2, kMaxRank = (1 << kRankBits) - 1;
+  static constexpr size_t kNone = ~size_t{0};
+
+  void set(int32_t a, int32_t b, int32_t rank, int32_t merged) {
+    TF_CHECK(a >= 0 && b >= 0 && a <= kMaxId && b <= kMaxId && rank >= 0 && rank <= kMaxRank,
+             "BPE with more than ", kMaxId + 1, " symbols or ", kMaxRank + 1, " merges is not supported");
+    if ((size_ + 1) * 2 > slots_.size()) grow();
+    const uint64_t k = key(a, b), v = (k << kRankBits) | static_cast<uint64_t>(rank);
+    size_t i = find_or_empty(k);
+    if (slots_[i] == kEmpty) ++size_;
+    slots_[i] = v;
+    merged_[i] = merged;
+  }
+  // Slot of (a, b), or kNone.
+  size_t find(int32_t a, int32_t b) const {
+    if (slots_.empty() || a < 0 || b < 0 || a > kMaxId || b > kMaxId) return kNone;
+    size_t i = find_or_empty(key(a, b));
+    return slots_[i] == kEmpty ? kNone : i;
+  }
+  int32_t rank(size_t slot) const { return static_cast<int32_t>(slots_[slot] & kMaxRank); }
+  int32_t merged(size_t slot) const { return merged_[slot]; }
+
+ private:
+  static constexpr uint64_t kEmpty = ~uint64_t{0};  // ids kMaxId + 1: no symbol
+  static uint64_t key(int32_t a, int32_t b) {
+    return (static_cast<uint64_t>(a) << kIdBits) | static_cast<uint64_t>(b);
+  }
   static uint64_t mix(uint64_t k) {
     k ^= k >> 33;
     k *= 0xFF51AFD7ED558CCDULL;
     k ^= k >> 33;
     return k;
   }
+  size_t find_or_empty(uint64_t k) const {
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = mix(k) & mask;; i = (i + 1) & mask)
+      if (slots_[i] == kEmpty || (slots_[i] >> kRankBits) == k) return i;
+  }
   void grow() {
-    std::vector<Slot> old;
+    std::vector<uint64_t> old;
+    std::vector<int32_t> old_merged;
     old.swap(slots_);
-    slots_.assign(old.empty() ? 64 : old.size() * 2, Slot{});
-    size_t mask = slots_.size() - 1;
-    for (const Slot& s : old) {
-      if (s.key == kEmpty) continue;
-      size_t i = mix(s.key) & mask;
-      while (slots_[i].key != kEmpty) i = (i + 1) & mask;
-      slots_[i] = s;
+    old_merged.swap(merged_);
+    slots_.assign(old.empty() ? 64 : old.size() * 2, kEmpty);
+    merged_.assign(slots_.size(), -1);
+    for (size_t j = 0; j < old.size(); ++j) {
+      if (old[j] == kEmpty) continue;
+      size_t i = find_or_empty(old[j] >> kRankBits);
+      slots_[i] = old[j];
+      merged_[i] = old_merged[j];
     }
   }
-  std::vector<Slot> slots_;
+  std::vector<uint64_t> slots_;  // key << kRankBits | rank
+  std::vector<int32_t> merged_;
   size_t size_ = 0;
 };
 

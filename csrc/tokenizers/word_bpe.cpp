@@ -56,7 +56,7 @@ void WordEndBpeModel::word(std::string_view w, const int32_t* pos, Encoding& out
     Cache cache;
     BpeWork work;
   };
-  thread_local Scratch s;
+  Scratch& s = thread_scratch<Scratch>();
   if (s.cache.owner != serial_ || s.cache.entries.size() >= kCacheMaxEntries) {
     s.cache.owner = serial_;
     s.cache.index.clear();
@@ -116,7 +116,7 @@ void WordEndBpeModel::word(std::string_view w, const int32_t* pos, Encoding& out
 void WordEndBpeModel::encode(std::string_view seg, int32_t pos_base, const SegmentContext&, Encoding& out,
                              bool offsets) const {
   if (split_ == Split::kBasicLower) {
-    thread_local BasicScratch s;
+    BasicScratch& s = thread_scratch<BasicScratch>();
     // 1.2.0's OpenAI GPT calls BasicTokenizer.tokenize(text) without never_split
     if (offsets)
       basic_.run<true>(seg, pos_base, nullptr, s, [&](std::string_view w, const int32_t* pos) { word(w, pos, out, true); });

@@ -84,7 +84,7 @@ void WordPieceModel::encode(std::string_view seg, int32_t pos_base, const Segmen
     wordpiece_only(seg, pos_base, out, offsets);
     return;
   }
-  thread_local BasicScratch s;
+  BasicScratch& s = thread_scratch<BasicScratch>();
   if (offsets)
     basic_.run<true>(seg, pos_base, ctx.never_split, s, [&](std::string_view w, const int32_t* pos) { word<true>(w, pos, out); });
   else
@@ -93,7 +93,7 @@ void WordPieceModel::encode(std::string_view seg, int32_t pos_base, const Segmen
 
 std::vector<std::string> WordPieceModel::basic_tokenize(std::string_view text, const NeverSplit& never_split) const {
   check_utf8(text, true, "text");
-  thread_local BasicScratch s;
+  BasicScratch& s = thread_scratch<BasicScratch>();
   std::vector<std::string> words;
   basic_.run<false>(text, 0, &never_split, s, [&](std::string_view w, const int32_t*) { words.emplace_back(w); });
   return words;
