@@ -38,9 +38,10 @@ def test_fused_decoder_logits_equal_full_forward(family, tmp_path):
 
 @pytest.mark.skipif(not fast_decoder.HAS_ONE_CALL_STEP, reason="C++ decoder step not built")
 @pytest.mark.parametrize("padded", [False, True])
-def test_one_call_decode_step_equals_full_forward(tmp_path, monkeypatch, isa, padded):
-    """GPT-2 decode steps with one C++ call per block (every projection forced onto the panel GEMM) give the
-    logits of a full forward of the reference, left padding too."""
+@pytest.mark.parametrize("family", FAMILIES)
+def test_one_call_decode_step_equals_full_forward(tmp_path, monkeypatch, isa, padded, family):
+    """Decode steps with one C++ call per block (every projection forced onto the panel GEMM) give the logits
+    of a full forward of the reference, left padding too, for GPT-2's and OpenAI GPT's blocks."""
     from transformers_fast.ops import packed_linear
 
     monkeypatch.setenv(packed_linear.ENV, "panel")
@@ -48,7 +49,7 @@ def test_one_call_decode_step_equals_full_forward(tmp_path, monkeypatch, isa, pa
     calls = []
     original = fast_decoder.decoder_layer_step
     monkeypatch.setattr(fast_decoder, "decoder_layer_step", lambda *a: calls.append(a[2]) or original(*a))
-    model, ref = pair("gpt2", tmp_path)
+    model, ref = pair(family, tmp_path)
     x, mask, positions = left_padded(ids(batch=3, seq=14), [14, 9, 10] if padded else [14] * 3)
     with torch.no_grad():
         full = ref(x, attention_mask=mask, position_ids=positions).logits
@@ -75,15 +76,15 @@ def test_one_call_decode_step_validates_its_arguments(tmp_path, monkeypatch):
     hidden = model.config.n_embd
     cache = model.fast.new_cache(2, 6)
     kv, x = cache.kv[0], torch.randn(2, hidden)
-    B._C.decoder_layer_step(B.view(x), B.view(kv), 5, None, block, layer.scale)
+    B._C.decoder_layer_step(B.view(x), B.view(kv), 5, None, block, layer.scale, True)
     with pytest.raises(ValueError, match="position"):
-        B._C.decoder_layer_step(B.view(x), B.view(kv), 6, None, block, layer.scale)
+        B._C.decoder_layer_step(B.view(x), B.view(kv), 6, None, block, layer.scale, True)
     with pytest.raises(ValueError, match="kv: expected"):
-        B._C.decoder_layer_step(B.view(x[:1].contiguous()), B.view(kv), 0, None, block, layer.scale)
+        B._C.decoder_layer_step(B.view(x[:1].contiguous()), B.view(kv), 0, None, block, layer.scale, True)
     with pytest.raises(ValueError, match="key_bias"):
-        B._C.decoder_layer_step(B.view(x), B.view(kv), 0, B.view(torch.zeros(2, 5)), block, layer.scale)
+        B._C.decoder_layer_step(B.view(x), B.view(kv), 0, B.view(torch.zeros(2, 5)), block, layer.scale, True)
     with pytest.raises(ValueError, match="x: expected"):
-        B._C.decoder_layer_step(B.view(torch.randn(2, hidden + 1)), B.view(kv), 0, None, block, layer.scale)
+        B._C.decoder_layer_step(B.view(torch.randn(2, hidden + 1)), B.view(kv), 0, None, block, layer.scale, True)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -97,12 +97,12 @@ void bind_kernels(py::module_& m) {
   m.def(
       "decoder_layer_step",
       [](const TensorArg& x, const TensorArg& kv, int64_t position, const OptTensorArg& key_bias,
-         const BoundLayer& layer, double scale) {
+         const BoundLayer& layer, double scale, bool pre_ln) {
         OptView bias(key_bias);
-        decoder_layer_step(to_view(x), to_view(kv), position, bias.get(), layer.w, scale);
+        decoder_layer_step(to_view(x), to_view(kv), position, bias.get(), layer.w, scale, pre_ln);
       },
       py::arg("x"), py::arg("kv"), py::arg("position"), py::arg("key_bias"), py::arg("weights"), py::arg("scale"),
-      nogil);
+      py::arg("pre_ln"), nogil);
 }
 
 }  // namespace tf

@@ -1,7 +1,8 @@
-// One pre-LayerNorm decoder block (GPT-2) for one decode step, in one call: LayerNorm, fused QKV projection,
-// the new key and value written into the layer's cache slot, attention over the cache, output projection and
-// residual, LayerNorm, MLP (bias + tanh GELU in the GEMM epilogue) and residual. Every projection runs on the
-// small-row GEMM; the dozen calls from Python per block it replaces cost ~4 % of a batch-1 token.
+// One decoder block (GPT-2's pre-LayerNorm or OpenAI GPT's post-LayerNorm) for one decode step, in one call:
+// fused QKV projection, the new key and value written into the layer's cache slot, attention over the cache,
+// output projection and residual, MLP (bias + tanh GELU in the GEMM epilogue) and residual, with the two
+// LayerNorms before (pre) or after (post) each part. Every projection runs on the small-row GEMM; the dozen
+// calls from Python per block it replaces cost ~4 % of a batch-1 token.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -17,11 +18,11 @@ inline void add_in_place(float* x, const float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] += y[i];
 }
 
-// x [batch, hidden]: the residual stream, updated in place. kv [batch, 2, heads, capacity, head_dim]: this
+// x [batch, hidden]: the residual stream, updated in place (pre_ln: GPT-2's block, else OpenAI GPT's). kv [batch, 2, heads, capacity, head_dim]: this
 // layer's cache (keys, values); the step writes slot `position` and attends over slots [0, position].
 // key_bias [batch, capacity] (additive: 0 or -inf for left padding) or nullptr.
 inline void decoder_layer_step(const TensorView& x, const TensorView& kv, int64_t position, const TensorView* key_bias,
-                               const LayerWeights& w, double scale) {
+                               const LayerWeights& w, double scale, bool pre_ln) {
   check_tensor(x, "x", DType::f32);
   TF_CHECK(x.dim() == 2 && x.size(1) == w.hidden, "x: expected [batch, ", w.hidden, "]");
   const int64_t batch = x.size(0), hidden = w.hidden, heads = w.heads, dim = w.head_dim;
@@ -47,8 +48,13 @@ inline void decoder_layer_step(const TensorView& x, const TensorView& kv, int64_
   TensorView normed = matrix(hidden), qkv = matrix(3 * width), context = matrix(width), added = matrix(hidden),
              activated = matrix(inner);
 
-  add_layer_norm(x, nullptr, nullptr, &w.ln1_weight, &w.ln1_bias, normed, w.eps1);
-  gemm_small(normed, w.qkv, &w.qkv_bias, qkv, 3 * width, GemmAct::none);
+  // Post-LN: x = LN(x + part) through `normed`, copied back (the residual stream stays in x).
+  auto residual_norm = [&](const TensorView& part, const TensorView& weight, const TensorView& bias, double eps) {
+    add_layer_norm(part, &x, nullptr, &weight, &bias, normed, eps);
+    std::copy(normed.ptr<float>(), normed.ptr<float>() + batch * hidden, x.ptr<float>());
+  };
+  if (pre_ln) add_layer_norm(x, nullptr, nullptr, &w.ln1_weight, &w.ln1_bias, normed, w.eps1);
+  gemm_small(pre_ln ? normed : x, w.qkv, &w.qkv_bias, qkv, 3 * width, GemmAct::none);
   float* cache = kv.ptr<float>();
   const int64_t head_stride = capacity * dim, part_stride = heads * head_stride, batch_stride = 2 * part_stride;
   for (int64_t b = 0; b < batch; ++b)
@@ -70,11 +76,16 @@ inline void decoder_layer_step(const TensorView& x, const TensorView& kv, int64_
     attention(q, k, v, out, nullptr, nullptr, nullptr, scale, false);
   }
   gemm_small(context, w.out, &w.out_bias, added, hidden, GemmAct::none);
-  add_in_place(x.ptr<float>(), added.ptr<float>(), batch * hidden);
-  add_layer_norm(x, nullptr, nullptr, &w.ln2_weight, &w.ln2_bias, normed, w.eps2);
-  gemm_small(normed, w.ffn_in, &w.ffn_in_bias, activated, inner, w.activation);
+  if (pre_ln) {
+    add_in_place(x.ptr<float>(), added.ptr<float>(), batch * hidden);
+    add_layer_norm(x, nullptr, nullptr, &w.ln2_weight, &w.ln2_bias, normed, w.eps2);
+  } else {
+    residual_norm(added, w.ln1_weight, w.ln1_bias, w.eps1);
+  }
+  gemm_small(pre_ln ? normed : x, w.ffn_in, &w.ffn_in_bias, activated, inner, w.activation);
   gemm_small(activated, w.ffn_out, &w.ffn_out_bias, added, hidden, GemmAct::none);
-  add_in_place(x.ptr<float>(), added.ptr<float>(), batch * hidden);
+  if (pre_ln) add_in_place(x.ptr<float>(), added.ptr<float>(), batch * hidden);
+  else residual_norm(added, w.ln2_weight, w.ln2_bias, w.eps2);
 }
 
 }  // namespace tf

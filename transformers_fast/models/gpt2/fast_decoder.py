@@ -24,9 +24,9 @@ from transformers_fast.ops.packed_linear import PackedLinear, chosen_backend, li
 HAS_ONE_CALL_STEP = B.has_extension() and hasattr(B._C, "decoder_layer_step")
 
 
-def decoder_layer_step(x, kv, position, key_bias, block, scale) -> None:
-    """One GPT-2 block of a decode step in C++ (x [batch, hidden] updated in place, the cache slot written)."""
-    B._C.decoder_layer_step(x, kv, position, key_bias, block, scale)
+def decoder_layer_step(x, kv, position, key_bias, block, scale, pre_ln) -> None:
+    """One block of a decode step in C++ (x [batch, hidden] updated in place, the cache slot written)."""
+    B._C.decoder_layer_step(x, kv, position, key_bias, block, scale, pre_ln)
 
 
 # Below this many rows the Python wrapper of ops.layer_norm costs more than F.layer_norm's whole run.
@@ -271,13 +271,13 @@ class DecoderFastPath(FastPath):
             key_bias = None if cache.key_bias is None else B.view(cache.key_bias)
             B.sync_threads()
             for index, (layer, block) in enumerate(zip(self._layers, bound)):
-                decoder_layer_step(B.view(x), B.view(cache.kv[index]), t, key_bias, block, layer.scale)
+                decoder_layer_step(B.view(x), B.view(cache.kv[index]), t, key_bias, block, layer.scale, self._pre_ln)
         cache.length = end
         return self._logits(x)
 
     def _bound_blocks(self, batch: int) -> Optional[list]:
         """The blocks bound for the C++ decode step, when a step of `batch` rows can run one call per block:
-        GPT-2's pre-LayerNorm blocks, float32 on the CPU, tanh GELU fused, biases present, and every projection
+        float32 on the CPU, tanh GELU fused, biases present, and every projection
         calibrated (or forced) to the panel GEMM for this many rows. Decided once per (batch, threads)."""
         key = (batch, torch.get_num_threads())
         ok = self._one_call.get(key)
@@ -293,7 +293,7 @@ class DecoderFastPath(FastPath):
         return self._bound
 
     def _can_bind(self, batch: int) -> Optional[bool]:
-        if not (HAS_ONE_CALL_STEP and self._pre_ln and self._wte.dtype is torch.float32 and self._wte.is_cpu):
+        if not (HAS_ONE_CALL_STEP and self._wte.dtype is torch.float32 and self._wte.is_cpu):
             return False
         for layer in self._layers:
             projections = (layer.qkv, layer.proj, layer.fc, layer.fc_proj)
