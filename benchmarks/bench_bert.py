@@ -235,7 +235,7 @@ def main():
         var, full = by_name["32"], by_name["32x128"]
         ratio = (var[1] / var[2]) / (full[1] / full[2])
         print(f"\nvariable-length speed-up / full 32x128 speed-up: {ratio:.2f} (target >= 1.6)")
-    print("GEMM backends chosen (in, out, row bucket, threads): "
+    print("GEMM backends chosen (in, out, activation, row bucket, threads): "
           + ", ".join(f"{k}={v}" for k, v in sorted(packed_linear.chosen_backends().items())))
 
     if not args.skip_load:

@@ -87,11 +87,17 @@ def test_calibration_is_cached_per_shape_class(monkeypatch):
         layer(torch.randn(300, 64))
     choices = packed_linear.chosen_backends()
     assert set(choices.values()) <= set(packed_linear.BACKENDS)
-    assert {k[2] for k in choices} == {packed_linear._row_bucket(8), packed_linear._row_bucket(300)}
+    assert {k[3] for k in choices} == {packed_linear._row_bucket(8), packed_linear._row_bucket(300)}
     assert len(choices) == 2
     assert packed_linear._row_bucket(5) == packed_linear._row_bucket(8) != packed_linear._row_bucket(4)
     # Only the packed copies of the chosen backends stay.
     assert set(layer._packed) <= set(choices.values())
+    # With GELU the same shape is another class (the panel kernel fuses it, the libraries add a pass).
+    gelu_layer, _, _ = make_layer(64, 96, activation="gelu")
+    with torch.no_grad():
+        gelu_layer(torch.randn(8, 64))
+    assert len(packed_linear.chosen_backends()) == 3
+    assert {k[2] for k in packed_linear.chosen_backends()} == {"none", "gelu"}
 
 
 @torch.no_grad()

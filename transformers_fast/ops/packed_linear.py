@@ -5,7 +5,7 @@ Backends: "onednn" (torch.ops.mkldnn._reorder_linear_weight + _linear_pointwise,
 fused, built for few rows: such products stream the whole weight once and are bound by memory
 bandwidth, where the libraries reach about half of it; on AMD AVX-512 it also keeps up with oneDNN at
 hundreds of rows). Which is faster depends on the CPU (oneDNN ~2x MKL on AMD AVX-512, close on AVX2)
-and the row count, so the first call per (in, out, row bucket, threads) times the candidates on the
+and the row count, so the first call per (in, out, activation, row bucket, threads) times the candidates on the
 real input and the choice is cached for the process.
 A layer keeps only the packed copies of the backends chosen for its shape.
 TRANSFORMERS_FAST_LINEAR=onednn|torch|panel forces one.
@@ -28,7 +28,9 @@ ACTIVATIONS = (None, "gelu", "gelu_tanh")
 BACKENDS = ("onednn", "torch", "panel")
 ENV = "TRANSFORMERS_FAST_LINEAR"
 _PANEL_ACT = {None: 0, "gelu": 1, "gelu_tanh": 2}  # tf::GemmAct
-_choice: Dict[Tuple[int, int, int, int], str] = {}
+# (in_features, out_features, activation, row bucket, threads) -> backend. The activation is part of the
+# shape class: with GELU the panel kernel fuses it and the library backends add a pass.
+_choice: Dict[Tuple[int, int, str, int, int], str] = {}
 
 
 @functools.lru_cache(maxsize=None)
@@ -243,11 +245,16 @@ def chosen_backend(packed: "PackedLinear", rows: int) -> Optional[str]:
     forced = _forced_backend()
     if forced is not None:
         return forced
-    return _choice.get((packed.in_features, packed.out_features, _row_bucket(rows), torch.get_num_threads()))
+    return _choice.get(_choice_key(packed, rows))
 
 
-def chosen_backends() -> Dict[Tuple[int, int, int, int], str]:
-    """The calibrated choices so far: (in_features, out_features, row bucket, threads) -> backend."""
+def _choice_key(packed: "PackedLinear", rows: int) -> Tuple[int, int, str, int, int]:
+    return (packed.in_features, packed.out_features, packed.activation or "none", _row_bucket(rows),
+            torch.get_num_threads())
+
+
+def chosen_backends() -> Dict[Tuple[int, int, str, int, int], str]:
+    """The calibrated choices so far: (in_features, out_features, activation, row bucket, threads) -> backend."""
     return dict(_choice)
 
 
@@ -276,7 +283,7 @@ def linear(x: torch.Tensor, packed: PackedLinear) -> torch.Tensor:
     x2 = x.contiguous() if flat else x.reshape(-1, n_in).contiguous()
     backend = _forced_backend()
     if backend is None:
-        key = (n_in, n_out, _row_bucket(x2.shape[0]), torch.get_num_threads())
+        key = _choice_key(packed, x2.shape[0])
         backend = _choice.get(key)
         if backend is None:
             names = candidates()
@@ -286,7 +293,7 @@ def linear(x: torch.Tensor, packed: PackedLinear) -> torch.Tensor:
                 backend, out = _calibrate(x2, packed, names)
                 _choice[key] = backend
                 # Keep only what this shape uses (other row buckets may have chosen other backends).
-                packed.keep_packed({name for k, name in _choice.items() if k[:2] == (n_in, n_out)})
+                packed.keep_packed({name for k, name in _choice.items() if k[:3] == key[:3]})
                 return out if flat else out.view(*x.shape[:-1], n_out)
     out = _run(backend, x2, packed)
     return out if flat else out.view(*x.shape[:-1], n_out)
