@@ -8,6 +8,7 @@ import torch
 
 import transformers_fast as tf
 from transformers_fast.models.gpt2 import fast_decoder
+from transformers_fast.ops.layer import HAS_LAYER_KERNELS
 from gpt_helpers import FAMILIES, HF_CLASSES, gpt2_tokenizer_files, hf_gpt, ids, left_padded
 from modeling_helpers import compare
 
@@ -36,7 +37,7 @@ def test_fused_decoder_logits_equal_full_forward(family, tmp_path):
         compare(logits, full[:, t], path=f"step {t}")
 
 
-@pytest.mark.skipif(not fast_decoder.HAS_ONE_CALL_STEP, reason="C++ decoder step not built")
+@pytest.mark.skipif(not HAS_LAYER_KERNELS, reason="C++ decoder step not built")
 @pytest.mark.parametrize("padded", [False, True])
 @pytest.mark.parametrize("family", FAMILIES)
 def test_one_call_decode_step_equals_full_forward(tmp_path, monkeypatch, isa, padded, family):
@@ -62,7 +63,7 @@ def test_one_call_decode_step_equals_full_forward(tmp_path, monkeypatch, isa, pa
     assert calls == [t for t in range(prompt, 14) for _ in range(layers)]  # every step, every block, its slot
 
 
-@pytest.mark.skipif(not fast_decoder.HAS_ONE_CALL_STEP, reason="C++ decoder step not built")
+@pytest.mark.skipif(not HAS_LAYER_KERNELS, reason="C++ decoder step not built")
 def test_one_call_decode_step_validates_its_arguments(tmp_path, monkeypatch):
     from transformers_fast.ops import _backend as B
     from transformers_fast.ops import packed_linear

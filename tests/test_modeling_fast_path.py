@@ -13,6 +13,7 @@ import torch
 import transformers_fast as tf
 from modeling_helpers import compare, hf_model, inputs
 from transformers_fast.models.bert import fast_encoder
+from transformers_fast.ops.layer import HAS_LAYER_KERNELS, bind_layer_weights
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -239,7 +240,7 @@ def forced_panel(monkeypatch):
     yield
 
 
-@pytest.mark.skipif(not fast_encoder.HAS_FUSED_LAYER, reason="C++ encoder layer not built")
+@pytest.mark.skipif(not HAS_LAYER_KERNELS, reason="C++ encoder layer not built")
 @pytest.mark.parametrize("family,class_name", FAMILIES)
 def test_one_call_layer_matches_reference(tmp_path, family, class_name, forced_panel, monkeypatch, isa):
     ref, ours = load(tmp_path, family, class_name)
@@ -264,7 +265,7 @@ def test_one_call_layer_matches_reference(tmp_path, family, class_name, forced_p
     assert not calls
 
 
-@pytest.mark.skipif(not fast_encoder.HAS_FUSED_LAYER, reason="C++ encoder layer not built")
+@pytest.mark.skipif(not HAS_LAYER_KERNELS, reason="C++ encoder layer not built")
 def test_one_call_layer_validates_its_arguments(tmp_path, forced_panel):
     from transformers_fast.ops import _backend as B
 
@@ -273,7 +274,7 @@ def test_one_call_layer_validates_its_arguments(tmp_path, forced_panel):
     with torch.no_grad():
         ours(ids, tt, mask)
     layer = ours.fast.layers()[0]
-    weights = layer.fused or layer.bind_fused()
+    weights = layer.bound()
     hidden = ours.config.hidden_size
     x = torch.randn(5, hidden)
     cu = torch.tensor([0, 2, 5])
@@ -285,13 +286,11 @@ def test_one_call_layer_validates_its_arguments(tmp_path, forced_panel):
         B._C.encoder_layer(B.view(x[:, :-1].contiguous()), B.view(cu), weights, B.view(out), layer.scale)
     with pytest.raises(ValueError, match="x: expected float32"):
         B._C.encoder_layer(B.view(x.half()), B.view(cu), weights, B.view(out), layer.scale)
-    views = [B.view(t) for t in layer.fused_tensors()]
     with pytest.raises(ValueError, match="packed: expected shape"):  # heads x head_dim that do not match qkv
-        B._C.LayerWeights(views, hidden, layer.heads + 1, layer.head_dim, layer.ffn_in.out_features,
-                                 1e-12, 1e-12, 1, None)
+        bind_layer_weights(layer.qkv, layer.out, layer.out_bias, layer.ln1, layer.ffn_in, layer.ffn_out,
+                           layer.ffn_out_bias, layer.ln2, layer.heads + 1, layer.head_dim)
     with pytest.raises(ValueError, match="12"):
-        B._C.LayerWeights(views[:11], hidden, layer.heads, layer.head_dim, layer.ffn_in.out_features,
-                                 1e-12, 1e-12, 1, None)
+        B._C.LayerWeights([], hidden, layer.heads, layer.head_dim, layer.ffn_in.out_features, 1e-12, 1e-12, 1, None)
 
 
 def test_float64_model_runs_the_reference_path(tmp_path):
@@ -306,7 +305,7 @@ def test_float64_model_runs_the_reference_path(tmp_path):
     compare(got.float(), expected, mask)
 
 
-@pytest.mark.skipif(not fast_encoder.HAS_FUSED_LAYER, reason="C++ encoder layer not built")
+@pytest.mark.skipif(not HAS_LAYER_KERNELS, reason="C++ encoder layer not built")
 def test_one_model_from_several_threads(tmp_path, forced_panel):
     """The one-call layers keep their activations per thread: concurrent calls give each caller its own result."""
     from concurrent.futures import ThreadPoolExecutor

@@ -4,8 +4,8 @@
 // LayerNorms before (pre) or after (post) each part. Every projection runs on the small-row GEMM; the dozen
 // calls from Python per block it replaces cost ~4 % of a batch-1 token.
 #pragma once
+#include <algorithm>
 #include <cstdint>
-#include <vector>
 
 #include "kernels/attention.h"
 #include "kernels/gemm_small.h"
@@ -18,8 +18,9 @@ inline void add_in_place(float* x, const float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] += y[i];
 }
 
-// x [batch, hidden]: the residual stream, updated in place (pre_ln: GPT-2's block, else OpenAI GPT's). kv [batch, 2, heads, capacity, head_dim]: this
-// layer's cache (keys, values); the step writes slot `position` and attends over slots [0, position].
+// x [batch, hidden]: the residual stream, updated in place (pre_ln: GPT-2's block, else OpenAI GPT's).
+// kv [batch, 2, heads, capacity, head_dim]: this layer's cache (keys, values); the step writes slot
+// `position` and attends over slots [0, position].
 // key_bias [batch, capacity] (additive: 0 or -inf for left padding) or nullptr.
 inline void decoder_layer_step(const TensorView& x, const TensorView& kv, int64_t position, const TensorView* key_bias,
                                const LayerWeights& w, double scale, bool pre_ln) {
@@ -37,16 +38,9 @@ inline void decoder_layer_step(const TensorView& x, const TensorView& kv, int64_
     TF_CHECK(key_bias->dim() == 2 && key_bias->size(0) == batch && key_bias->size(1) == capacity,
              "key_bias: expected [", batch, ", ", capacity, "]");
   }
-  thread_local std::vector<float> scratch;  // this thread's activations, kept between calls (a few hundred KB)
-  scratch.resize(static_cast<size_t>(batch * (2 * hidden + 3 * width + width + inner)));
-  float* next = scratch.data();
-  auto matrix = [&](int64_t cols) {
-    TensorView v{next, DType::f32, {batch, cols}, {cols, 1}};
-    next += batch * cols;
-    return v;
-  };
-  TensorView normed = matrix(hidden), qkv = matrix(3 * width), context = matrix(width), added = matrix(hidden),
-             activated = matrix(inner);
+  ScratchMatrices scratch(batch, 2 * hidden + 3 * width + width + inner);
+  TensorView normed = scratch.take(hidden), qkv = scratch.take(3 * width), context = scratch.take(width),
+             added = scratch.take(hidden), activated = scratch.take(inner);
 
   // Post-LN: x = LN(x + part) through `normed`, copied back (the residual stream stays in x).
   auto residual_norm = [&](const TensorView& part, const TensorView& weight, const TensorView& bias, double eps) {

@@ -4,7 +4,6 @@
 // serves small batches, where seven calls from Python per layer cost about as much as their work.
 #pragma once
 #include <cstdint>
-#include <vector>
 
 #include "kernels/attention.h"
 #include "kernels/gemm_small.h"
@@ -22,19 +21,12 @@ inline void encoder_layer(const TensorView& x, const TensorView& cu_seqlens, con
   check_same_shape(x, "x", out, "out");
   const int64_t tokens = x.size(0), hidden = w.hidden, width = w.heads * w.head_dim, inner = w.inner;
   check_tensor(cu_seqlens, "cu_seqlens", DType::i64);
-  TF_CHECK(cu_seqlens.dim() == 1 && cu_seqlens.size(0) >= 1 && cu_seqlens.ptr<int64_t>()[cu_seqlens.size(0) - 1] == tokens,
+  TF_CHECK(cu_seqlens.dim() == 1 && cu_seqlens.size(0) >= 1 &&
+               cu_seqlens.ptr<int64_t>()[cu_seqlens.size(0) - 1] == tokens,
            "cu_seqlens: expected [batch + 1] offsets ending at the ", tokens, " tokens of x");
-  // Activations of this thread's calls, kept between calls (a few MB at the sizes this path serves).
-  thread_local std::vector<float> scratch;
-  scratch.resize(static_cast<size_t>(tokens * (3 * width + width + 2 * hidden + inner)));
-  float* next = scratch.data();
-  auto matrix = [&](int64_t cols) {
-    TensorView v{next, DType::f32, {tokens, cols}, {cols, 1}};
-    next += tokens * cols;
-    return v;
-  };
-  TensorView qkv = matrix(3 * width), context = matrix(width), projected = matrix(hidden),
-             attended = matrix(hidden), activated = matrix(inner);
+  ScratchMatrices scratch(tokens, 3 * width + width + 2 * hidden + inner);
+  TensorView qkv = scratch.take(3 * width), context = scratch.take(width), projected = scratch.take(hidden),
+             attended = scratch.take(hidden), activated = scratch.take(inner);
 
   gemm_small(x, w.qkv, &w.qkv_bias, qkv, 3 * width, GemmAct::none);
   auto heads_of = [&](int part) {  // q, k or v as a [tokens, heads, head_dim] view into qkv

@@ -1,7 +1,9 @@
 // The weights of one transformer layer for the one-call layer kernels (encoder_layer.h, decoder_layer.h):
-// attention projections, MLP projections and the two LayerNorms, as views bound once from Python.
+// attention projections, MLP projections and the two LayerNorms, as views bound once from Python; and the
+// scratch their activations live in.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "kernels/gemm_small.h"
 #include "kernels/layer_norm.h"
@@ -34,5 +36,29 @@ inline void check_layer_weights(const LayerWeights& w) {
   for (const TensorView* t : {&w.out_bias, &w.ln1_weight, &w.ln1_bias, &w.ffn_out_bias, &w.ln2_weight, &w.ln2_bias})
     check_row_vector(t, "layer vector", w.hidden);
 }
+
+// Row-major [rows, cols] matrices carved one after another from this thread's scratch buffer, which is kept
+// between calls: the activations of the one-call layer kernels (a few MB at the sizes they serve).
+class ScratchMatrices {
+ public:
+  ScratchMatrices(int64_t rows, int64_t total_cols) : rows_(rows) {
+    std::vector<float>& buffer = thread_buffer();
+    buffer.resize(static_cast<size_t>(rows * total_cols));
+    next_ = buffer.data();
+  }
+  TensorView take(int64_t cols) {
+    TensorView v{next_, DType::f32, {rows_, cols}, {cols, 1}};
+    next_ += rows_ * cols;
+    return v;
+  }
+
+ private:
+  static std::vector<float>& thread_buffer() {
+    thread_local std::vector<float> buffer;
+    return buffer;
+  }
+  int64_t rows_;
+  float* next_;
+};
 
 }  // namespace tf

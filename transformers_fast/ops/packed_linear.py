@@ -1,12 +1,13 @@
 """Linear layers with the weight prepacked once for the fastest fp32 GEMM backend on this machine.
 
 Backends: "onednn" (torch.ops.mkldnn._reorder_linear_weight + _linear_pointwise, private ops) and
-"torch" (F.linear, i.e. MKL), each followed by our fused bias+GELU kernel when the layer has GELU, and "panel" (our GEMM on the weight packed into 16-column panels, bias and GELU
-fused, built for few rows: such products stream the whole weight once and are bound by memory
-bandwidth, where the libraries reach about half of it; on AMD AVX-512 it also keeps up with oneDNN at
-hundreds of rows). Which is faster depends on the CPU (oneDNN ~2x MKL on AMD AVX-512, close on AVX2)
-and the row count, so the first call per (in, out, activation, row bucket, threads) times the candidates on the
-real input and the choice is cached for the process.
+"torch" (F.linear, i.e. MKL), each followed by our fused bias+GELU kernel when the layer has GELU, and
+"panel" (our GEMM on the weight packed into 16-column panels, bias and GELU fused, built for few rows:
+such products stream the whole weight once and are bound by memory bandwidth, where the libraries reach
+about half of it; on AMD AVX-512 it also keeps up with oneDNN at hundreds of rows). Which is faster
+depends on the CPU (oneDNN ~2x MKL on AMD AVX-512, close on AVX2) and the row count, so the first call
+per (in, out, activation, row bucket, threads) times the candidates on the real input and the choice is
+cached for the process.
 A layer keeps only the packed copies of the backends chosen for its shape.
 TRANSFORMERS_FAST_LINEAR=onednn|torch|panel forces one.
 """

@@ -32,7 +32,8 @@ from transformers_fast.modeling_utils import FastPath, keep_freed_activation_mem
 from transformers_fast.ops.attention import _attention_impl
 from transformers_fast.ops.layer_norm import _add_layer_norm_impl
 from transformers_fast.ops import _backend as B
-from transformers_fast.ops.packed_linear import PackedLinear, chosen_backend, linear as packed_linear
+from transformers_fast.ops.layer import OneCallChoice, bind_layer_weights
+from transformers_fast.ops.packed_linear import PackedLinear, linear as packed_linear
 
 def projection(weight: torch.Tensor, bias: Optional[torch.Tensor], activation: Optional[str] = None) -> PackedLinear:
     """A prepacked y = x W^T (+ b) (then GELU), called with packed_linear.linear: no nn.Module call machinery
@@ -59,11 +60,12 @@ class EncoderLayer:
         self.scale = 1.0 / math.sqrt(head_dim)
         self.fused = None  # the C++ layer's bound weights, once every projection runs on the panel GEMM
 
-    def __call__(self, x: torch.Tensor, cu_seqlens: torch.Tensor) -> torch.Tensor:
-        """x [tokens, hidden] -> [tokens, hidden]; cu_seqlens [batch + 1] int64 offsets of the sequences."""
-        tokens = x.shape[0]
-        if tokens <= FUSED_MAX_TOKENS and self.can_fuse(tokens):
+    def __call__(self, x: torch.Tensor, cu_seqlens: torch.Tensor, one_call: bool = False) -> torch.Tensor:
+        """x [tokens, hidden] -> [tokens, hidden]; cu_seqlens [batch + 1] int64 offsets of the sequences.
+        one_call: run as one C++ call (every projection on the panel GEMM, decided by the caller)."""
+        if one_call:
             return fused_layer(self, x, cu_seqlens)
+        tokens = x.shape[0]
         q, k, v = packed_linear(x, self.qkv).view(tokens, 3, self.heads, self.head_dim).unbind(1)  # views
         context = _attention_impl(q, k, v, None, None, cu_seqlens, self.scale, False)
         ln1_weight, ln1_bias, ln1_eps = self.ln1
@@ -76,48 +78,26 @@ class EncoderLayer:
         return _add_layer_norm_impl(packed_linear(inner, self.ffn_out), attended, ln2_weight, ln2_bias, ln2_eps,
                                     self.ffn_out_bias)
 
-
     def projections(self):
         return (self.qkv, self.out, self.ffn_in, self.ffn_out)
 
-    def can_fuse(self, tokens: int) -> bool:
-        """True when the whole layer can run as one C++ call: exact GELU (or none is fused elsewhere) and
-        every projection calibrated (or forced) to the panel GEMM for this many rows."""
-        if self.activation is not None or not HAS_FUSED_LAYER:
-            return False
-        for packed in self.projections():
-            if chosen_backend(packed, tokens) != "panel":
-                return False
-        return True
-
-    def fused_tensors(self) -> tuple:
-        """The 12 tensors of the C++ layer, in the order of its LayerWeights."""
-        (ln1_weight, ln1_bias, _), (ln2_weight, ln2_bias, _) = self.ln1, self.ln2
-        tensors = (self.qkv.panel_weight(), self.qkv.bias, self.out.panel_weight(), self.out_bias,
-                   ln1_weight, ln1_bias, self.ffn_in.panel_weight(), self.ffn_in.bias,
-                   self.ffn_out.panel_weight(), self.ffn_out_bias, ln2_weight, ln2_bias)
-        return tuple(t.detach().contiguous() for t in tensors)
-
-    def bind_fused(self):
-        """Binds this layer's packed weights for the C++ layer (once; the layer is rebuilt when they change)."""
-        tensors = self.fused_tensors()
-        self.fused = B._C.LayerWeights([B.view(t) for t in tensors], self.out.out_features, self.heads,
-                                       self.head_dim, self.ffn_in.out_features, self.ln1[2], self.ln2[2],
-                                       1 if self.ffn_in.activation == "gelu" else 0, tensors)
+    def bound(self):
+        """This layer's weights bound for the C++ layer (once; the layer is rebuilt when they change)."""
+        if self.fused is None:
+            self.fused = bind_layer_weights(self.qkv, self.out, self.out_bias, self.ln1, self.ffn_in, self.ffn_out,
+                                            self.ffn_out_bias, self.ln2, self.heads, self.head_dim)
         return self.fused
 
 
 # Up to this many tokens a layer runs as one C++ call when every projection uses the panel GEMM: there the
 # seven calls from Python per layer (about 40 us) are a tenth of the work (BERT-base at 8 tokens).
 FUSED_MAX_TOKENS = 64
-HAS_FUSED_LAYER = B.has_extension() and hasattr(B._C, "encoder_layer")
 
 
 def fused_layer(layer: EncoderLayer, x: torch.Tensor, cu_seqlens: torch.Tensor) -> torch.Tensor:
-    weights = layer.fused or layer.bind_fused()
     out = torch.empty_like(x)
     B.sync_threads()
-    B._C.encoder_layer(B.view(x), B.view(cu_seqlens), weights, B.view(out), layer.scale)
+    B._C.encoder_layer(B.view(x), B.view(cu_seqlens), layer.bound(), B.view(out), layer.scale)
     return out
 
 
@@ -151,6 +131,7 @@ class EncoderFastPath(FastPath):
         self._layers: Optional[List[EncoderLayer]] = None
         self._pooler: Optional[PackedLinear] = None
         self._pooler_source: Optional[nn.Module] = None
+        self._one_call = OneCallChoice()
         self._watched: list = []
         self._built_versions = None
         self._forced = threading.local()  # per thread: concurrent callers do not see each other's choice
@@ -238,6 +219,7 @@ class EncoderFastPath(FastPath):
                 dense = self._pooler_source
                 self._pooler = None if dense is None else projection(dense.weight, dense.bias)
             self._built_versions = self._versions()
+            self._one_call.forget()
         return self._layers
 
     def _build_layer(self, layer) -> EncoderLayer:
@@ -254,11 +236,22 @@ class EncoderFastPath(FastPath):
             ln2=(p["ln2"].weight.detach(), p["ln2"].bias.detach(), float(p["ln2"].eps)),
             heads=p["heads"], head_dim=p["head_dim"])
 
+    def one_call(self, layers: List[EncoderLayer], tokens: int) -> bool:
+        """Whether the layers run as one C++ call each for `tokens` packed tokens: small batches, exact GELU
+        fused into the GEMM, every projection calibrated (or forced) to the panel GEMM."""
+        def projections():
+            if any(layer.activation is not None for layer in layers):
+                return None
+            return (p for layer in layers for p in layer.projections())
+
+        return tokens <= FUSED_MAX_TOKENS and self._one_call(tokens, projections)
+
     def pool(self, sequence_output: torch.Tensor) -> torch.Tensor:
         """The pooler of BERT/RoBERTa, tanh(dense(first token)), on the packed weight of the last forward's
         build; the module itself when it was replaced since (another layer or activation)."""
         pooler = self.model.pooler
-        if self._pooler is None or pooler.dense is not self._pooler_source or not isinstance(pooler.activation, nn.Tanh):
+        replaced = pooler.dense is not self._pooler_source or not isinstance(pooler.activation, nn.Tanh)
+        if self._pooler is None or replaced:
             return pooler(sequence_output)
         with torch.no_grad():
             return torch.tanh(packed_linear(sequence_output[:, 0].contiguous(), self._pooler))
@@ -301,8 +294,9 @@ class EncoderFastPath(FastPath):
         results = []  # per group: the hidden states after the embeddings and each layer (or the last only)
         for h, cu in groups:
             states = [h]
+            one_call = self.one_call(layers, h.shape[0])
             for layer in layers:
-                h = layer(h, cu)
+                h = layer(h, cu, one_call)
                 if output_hidden_states:
                     states.append(h)
             results.append(states if output_hidden_states else [h])

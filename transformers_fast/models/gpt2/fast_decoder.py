@@ -19,9 +19,8 @@ from torch.nn import functional as F
 from transformers_fast import ops
 from transformers_fast.modeling_utils import FastPath
 from transformers_fast.ops import _backend as B
-from transformers_fast.ops.packed_linear import PackedLinear, chosen_backend, linear
-
-HAS_ONE_CALL_STEP = B.has_extension() and hasattr(B._C, "decoder_layer_step")
+from transformers_fast.ops.layer import OneCallChoice, bind_layer_weights
+from transformers_fast.ops.packed_linear import PackedLinear, linear
 
 
 def decoder_layer_step(x, kv, position, key_bias, block, scale, pre_ln) -> None:
@@ -122,7 +121,7 @@ class DecoderFastPath(FastPath):
         self._layers: Optional[List[LayerWeights]] = None
         self._key = None
         self._bound: Optional[list] = None  # the blocks bound for the one-call C++ decode step
-        self._one_call: dict = {}  # (batch, threads) -> whether a decode step runs one call per block
+        self._one_call = OneCallChoice()
 
     def invalidate(self) -> None:
         self._layers = None
@@ -159,7 +158,8 @@ class DecoderFastPath(FastPath):
             self._wte, self._wpe = parts["wte"].weight.detach(), parts["wpe"].weight.detach()
             self._ln_f = None if parts["ln_f"] is None else self._norm(parts["ln_f"])
             self._key = key
-            self._bound, self._one_call = None, {}
+            self._bound = None
+            self._one_call.forget()
         return self._layers
 
     @staticmethod
@@ -192,7 +192,8 @@ class DecoderFastPath(FastPath):
         of layer `index` in the cache and returns the context [tokens, width]."""
         pre_ln = self._pre_ln
         for index, layer in enumerate(self._layers):
-            a = linear(attention(index, layer, linear(layer_norm(x, layer.ln_1) if pre_ln else x, layer.qkv)), layer.proj)
+            qkv = linear(layer_norm(x, layer.ln_1) if pre_ln else x, layer.qkv)
+            a = linear(attention(index, layer, qkv), layer.proj)
             if pre_ln:
                 x = x.add_(a)  # x is a fresh tensor of ours (the embedding sum): residuals add in place
                 inner = linear(layer_norm(x, layer.ln_2), layer.fc)
@@ -277,41 +278,19 @@ class DecoderFastPath(FastPath):
 
     def _bound_blocks(self, batch: int) -> Optional[list]:
         """The blocks bound for the C++ decode step, when a step of `batch` rows can run one call per block:
-        float32 on the CPU, tanh GELU fused, biases present, and every projection
-        calibrated (or forced) to the panel GEMM for this many rows. Decided once per (batch, threads)."""
-        key = (batch, torch.get_num_threads())
-        ok = self._one_call.get(key)
-        if ok is None:
-            ok = self._can_bind(batch)
-            if ok is None:
-                return None  # some projection not calibrated yet: the next step decides
-            self._one_call[key] = ok
-        if not ok:
+        float32 on the CPU, tanh GELU fused, biases present, and every projection calibrated (or forced) to
+        the panel GEMM for this many rows."""
+        def projections():
+            layers = self._layers
+            found = [p for layer in layers for p in (layer.qkv, layer.proj, layer.fc, layer.fc_proj)]
+            usable = (self._wte.dtype is torch.float32 and self._wte.is_cpu and all(p.bias is not None for p in found)
+                      and all(layer.act is None for layer in layers))
+            return found if usable else None
+
+        if not self._one_call(batch, projections):
             return None
         if self._bound is None:
-            self._bound = [self._bind(layer) for layer in self._layers]
+            self._bound = [bind_layer_weights(layer.qkv, layer.proj, layer.proj.bias, layer.ln_1, layer.fc,
+                                              layer.fc_proj, layer.fc_proj.bias, layer.ln_2, layer.heads,
+                                              layer.head_dim) for layer in self._layers]
         return self._bound
-
-    def _can_bind(self, batch: int) -> Optional[bool]:
-        if not (HAS_ONE_CALL_STEP and self._wte.dtype is torch.float32 and self._wte.is_cpu):
-            return False
-        for layer in self._layers:
-            projections = (layer.qkv, layer.proj, layer.fc, layer.fc_proj)
-            if layer.act is not None or any(p.bias is None for p in projections):
-                return False
-            for packed in projections:
-                backend = chosen_backend(packed, batch)
-                if backend != "panel":
-                    return None if backend is None else False
-        return True
-
-    @staticmethod
-    def _bind(layer: LayerWeights):
-        (ln1_weight, ln1_bias, eps1), (ln2_weight, ln2_bias, eps2) = layer.ln_1, layer.ln_2
-        tensors = (layer.qkv.panel_weight(), layer.qkv.bias, layer.proj.panel_weight(), layer.proj.bias, ln1_weight,
-                   ln1_bias, layer.fc.panel_weight(), layer.fc.bias, layer.fc_proj.panel_weight(), layer.fc_proj.bias,
-                   ln2_weight, ln2_bias)
-        tensors = tuple(t.detach().contiguous() for t in tensors)
-        return B._C.LayerWeights([B.view(t) for t in tensors], layer.proj.out_features, layer.heads, layer.head_dim,
-                                 layer.fc.out_features, eps1, eps2, 2 if layer.fc.activation == "gelu_tanh" else 0,
-                                 tensors)

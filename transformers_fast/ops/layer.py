@@ -1,0 +1,57 @@
+"""The one-call layer kernels (csrc/kernels/encoder_layer.h, decoder_layer.h): binding a layer's packed weights
+for them, and deciding when a model's layers can use them (every projection on the panel GEMM)."""
+from __future__ import annotations
+
+from typing import Callable, Dict, Iterable, Optional, Tuple
+
+import torch
+
+from transformers_fast.ops import _backend as B
+from transformers_fast.ops.packed_linear import PackedLinear, _PANEL_ACT, chosen_backend
+
+HAS_LAYER_KERNELS = B.has_extension() and hasattr(B._C, "LayerWeights")
+
+
+def bind_layer_weights(qkv: PackedLinear, out: PackedLinear, out_bias: torch.Tensor, ln1: tuple,
+                       ffn_in: PackedLinear, ffn_out: PackedLinear, ffn_out_bias: torch.Tensor, ln2: tuple,
+                       heads: int, head_dim: int):
+    """A layer's weights as the C++ kernels take them (their panels, biases and the LayerNorms, ln = (weight,
+    bias, eps)), bound once; the bound object keeps the tensors alive."""
+    tensors = (qkv.panel_weight(), qkv.bias, out.panel_weight(), out_bias, ln1[0], ln1[1], ffn_in.panel_weight(),
+               ffn_in.bias, ffn_out.panel_weight(), ffn_out_bias, ln2[0], ln2[1])
+    tensors = tuple(t.detach().contiguous() for t in tensors)
+    return B._C.LayerWeights([B.view(t) for t in tensors], out.out_features, heads, head_dim, ffn_in.out_features,
+                             ln1[2], ln2[2], _PANEL_ACT[ffn_in.activation], tensors)
+
+
+class OneCallChoice:
+    """Whether a model's layers run as one C++ call each for `rows` rows: only when the model can at all and
+    every projection is calibrated (or forced) to the panel GEMM. Decided once per (rows, threads), after
+    calibration; forget() when the layers are rebuilt."""
+
+    def __init__(self):
+        self._decided: Dict[Tuple[int, int], bool] = {}
+
+    def forget(self) -> None:
+        self._decided = {}
+
+    def __call__(self, rows: int, projections: Callable[[], Optional[Iterable[PackedLinear]]]) -> bool:
+        """projections(): every projection of the model's layers, or None where the layers cannot run as one
+        call (another activation, dtype or device)."""
+        key = (rows, torch.get_num_threads())
+        decided = self._decided.get(key)
+        if decided is None:
+            candidates = projections() if HAS_LAYER_KERNELS else None
+            decided = False if candidates is None else _all_on_panel(candidates, rows)
+            if decided is None:
+                return False  # some projection not calibrated yet: its first call does that, a later one decides
+            self._decided[key] = decided
+        return decided
+
+
+def _all_on_panel(projections: Iterable[PackedLinear], rows: int) -> Optional[bool]:
+    for packed in projections:
+        backend = chosen_backend(packed, rows)
+        if backend != "panel":
+            return None if backend is None else False
+    return True
