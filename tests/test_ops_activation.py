@@ -47,6 +47,15 @@ def test_gelu_dense_sweep_including_tails(isa, approximate):
     torch.testing.assert_close(ops.gelu(x.float(), approximate), want, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_small_inputs_keep_relative_accuracy(isa, approximate):
+    # GELU(x) ~ x / 2 near 0: the result must stay relatively exact where atol would hide a constant error.
+    mags = torch.logspace(-40, -1, 400, dtype=torch.float64)
+    x = torch.cat([mags, -mags]).float().double()  # includes fp32 subnormals
+    want = reference_gelu(x, approximate).float()
+    torch.testing.assert_close(ops.gelu(x.float(), approximate), want, rtol=2e-6, atol=1e-44)
+
+
 def test_gelu_3d_and_strided_input(isa):
     x = torch.randn(4, 9, 130)
     strided = x.transpose(0, 1)
