@@ -77,15 +77,15 @@ def test_one_call_decode_step_validates_its_arguments(tmp_path, monkeypatch):
     hidden = model.config.n_embd
     cache = model.fast.new_cache(2, 6)
     kv, x = cache.kv[0], torch.randn(2, hidden)
-    B._C.decoder_layer_step(B.view(x), B.view(kv), 5, None, block, layer.scale, True)
+    B._C.decoder_layer_step(x, kv, 5, None, block, layer.scale, True)
     with pytest.raises(ValueError, match="position"):
-        B._C.decoder_layer_step(B.view(x), B.view(kv), 6, None, block, layer.scale, True)
+        B._C.decoder_layer_step(x, kv, 6, None, block, layer.scale, True)
     with pytest.raises(ValueError, match="kv: expected"):
-        B._C.decoder_layer_step(B.view(x[:1].contiguous()), B.view(kv), 0, None, block, layer.scale, True)
+        B._C.decoder_layer_step(x[:1].contiguous(), kv, 0, None, block, layer.scale, True)
     with pytest.raises(ValueError, match="key_bias"):
-        B._C.decoder_layer_step(B.view(x), B.view(kv), 0, B.view(torch.zeros(2, 5)), block, layer.scale, True)
+        B._C.decoder_layer_step(x, kv, 0, torch.zeros(2, 5), block, layer.scale, True)
     with pytest.raises(ValueError, match="x: expected"):
-        B._C.decoder_layer_step(B.view(torch.randn(2, hidden + 1)), B.view(kv), 0, None, block, layer.scale, True)
+        B._C.decoder_layer_step(torch.randn(2, hidden + 1), kv, 0, None, block, layer.scale, True)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

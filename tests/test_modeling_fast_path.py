@@ -279,13 +279,13 @@ def test_one_call_layer_validates_its_arguments(tmp_path, forced_panel):
     x = torch.randn(5, hidden)
     cu = torch.tensor([0, 2, 5])
     out = torch.empty_like(x)
-    B._C.encoder_layer(B.view(x), B.view(cu), weights, B.view(out), layer.scale)
+    B._C.encoder_layer(x, cu, weights, out, layer.scale)
     with pytest.raises(ValueError, match="cu_seqlens"):
-        B._C.encoder_layer(B.view(x), B.view(torch.tensor([0, 2, 4])), weights, B.view(out), layer.scale)
+        B._C.encoder_layer(x, torch.tensor([0, 2, 4]), weights, out, layer.scale)
     with pytest.raises(ValueError, match="x: expected"):
-        B._C.encoder_layer(B.view(x[:, :-1].contiguous()), B.view(cu), weights, B.view(out), layer.scale)
+        B._C.encoder_layer(x[:, :-1].contiguous(), cu, weights, out, layer.scale)
     with pytest.raises(ValueError, match="x: expected float32"):
-        B._C.encoder_layer(B.view(x.half()), B.view(cu), weights, B.view(out), layer.scale)
+        B._C.encoder_layer(x.half(), cu, weights, out, layer.scale)
     with pytest.raises(ValueError, match="packed: expected shape"):  # heads x head_dim that do not match qkv
         bind_layer_weights(layer.qkv, layer.out, layer.out_bias, layer.ln1, layer.ffn_in, layer.ffn_out,
                            layer.ffn_out_bias, layer.ln2, layer.heads + 1, layer.head_dim)

@@ -102,26 +102,26 @@ def test_c_entry_points_validate_arguments():
     C = B._C
     w = torch.randn(20, 16)
     packed = torch.empty(2, 16, C.gemm_small_panel)
-    C.gemm_small_pack(B.view(w), B.view(packed))
+    C.gemm_small_pack(w, packed)
     x, out = torch.randn(3, 16), torch.empty(3, 20)
     with pytest.raises(ValueError, match="packed: expected shape"):
-        C.gemm_small_pack(B.view(w), B.view(torch.empty(1, 16, C.gemm_small_panel)))
+        C.gemm_small_pack(w, torch.empty(1, 16, C.gemm_small_panel))
     with pytest.raises(ValueError, match="weight: expected float32, got float16"):
-        C.gemm_small_pack(B.view(w.half()), B.view(packed))
+        C.gemm_small_pack(w.half(), packed)
     with pytest.raises(ValueError, match="x: must be contiguous"):
-        C.gemm_small(B.view(torch.randn(16, 3).t()), B.view(packed), None, B.view(out), 20, 0)
+        C.gemm_small(torch.randn(16, 3).t(), packed, None, out, 20, 0)
     with pytest.raises(ValueError, match="packed: expected shape"):
-        C.gemm_small(B.view(torch.randn(3, 15)), B.view(packed), None, B.view(out), 20, 0)
+        C.gemm_small(torch.randn(3, 15), packed, None, out, 20, 0)
     with pytest.raises(ValueError, match="out: expected shape"):
-        C.gemm_small(B.view(x), B.view(packed), None, B.view(torch.empty(3, 19)), 20, 0)
+        C.gemm_small(x, packed, None, torch.empty(3, 19), 20, 0)
     with pytest.raises(ValueError, match="packed: expected shape"):
-        C.gemm_small(B.view(x), B.view(packed), None, B.view(torch.empty(3, 40)), 40, 0)
+        C.gemm_small(x, packed, None, torch.empty(3, 40), 40, 0)
     with pytest.raises(ValueError, match="bias: expected shape"):
-        C.gemm_small(B.view(x), B.view(packed), B.view(torch.randn(19)), B.view(out), 20, 0)
+        C.gemm_small(x, packed, torch.randn(19), out, 20, 0)
     with pytest.raises(ValueError, match="x: expected float32"):
-        C.gemm_small(B.view(x.half()), B.view(packed), None, B.view(out), 20, 0)
+        C.gemm_small(x.half(), packed, None, out, 20, 0)
     with pytest.raises(ValueError, match="activation"):
-        C.gemm_small(B.view(x), B.view(packed), None, B.view(out), 20, 7)
+        C.gemm_small(x, packed, None, out, 20, 7)
 
 
 @pytest.mark.parametrize("rows", [17, 64, 130, 600])
@@ -144,3 +144,26 @@ def test_calibration_keeps_only_the_chosen_copy(monkeypatch):
                                               torch.get_num_threads())]
     assert set(layer._packed) == ({chosen} - {"torch"})
     assert layer.packed_bytes() <= w.numel() * 4 * 1.1
+
+
+def test_c_entry_points_read_tensors_and_name_what_they_reject():
+    C = B._C
+    w = torch.randn(20, 16)
+    packed = torch.empty(2, 16, C.gemm_small_panel)
+    C.gemm_small_pack(w, packed)
+    x, out = torch.randn(3, 16), torch.empty(3, 20)
+    with pytest.raises(TypeError):  # not a tensor: pybind11 lists the accepted signature
+        C.gemm_small(x.tolist(), packed, None, out, 20, 0)
+    with pytest.raises(TypeError):
+        C.gemm_small(x.numpy(), packed, None, out, 20, 0)
+    with pytest.raises(ValueError, match="x: expected float32, got a dtype without kernels"):
+        C.gemm_small(x.double(), packed, None, out, 20, 0)
+    with pytest.raises(ValueError, match="x: must be a CPU tensor"):
+        C.gemm_small(torch.empty(3, 16, device="meta"), packed, None, out, 20, 0)
+    # A view with a storage offset reads from its own first element.
+    big = torch.randn(5, 16)
+    C.gemm_small(big[2:], packed, None, out, 20, 0)
+    torch.testing.assert_close(out, big[2:] @ w.t(), rtol=1e-5, atol=1e-5)
+    # Subclasses (nn.Parameter) are tensors too.
+    C.gemm_small(torch.nn.Parameter(x, requires_grad=False), packed, None, out, 20, 0)
+    torch.testing.assert_close(out, x @ w.t(), rtol=1e-5, atol=1e-5)

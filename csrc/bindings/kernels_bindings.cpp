@@ -11,6 +11,73 @@
 
 namespace tf {
 
+namespace {
+
+PyObject* g_dtypes[static_cast<int>(DType::other)] = {};  // strong references, set once at import
+
+struct Ref {  // owns one new reference
+  PyObject* p;
+  ~Ref() { Py_XDECREF(p); }
+};
+
+// obj.name (call: obj.name()) as a new reference; name is an interned string made once.
+PyObject* attr(PyObject* obj, PyObject* name, bool call) {
+  return call ? PyObject_CallMethodObjArgs(obj, name, nullptr) : PyObject_GetAttr(obj, name);
+}
+
+bool read_int_tuple(PyObject* t, std::vector<int64_t>& out) {
+  if (!t || !PyTuple_Check(t)) return false;
+  Py_ssize_t n = PyTuple_GET_SIZE(t);
+  out.resize(static_cast<size_t>(n));
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    out[static_cast<size_t>(i)] = PyLong_AsLongLong(PyTuple_GET_ITEM(t, i));
+    if (PyErr_Occurred()) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void register_tensor_dtypes(const py::sequence& dtypes) {
+  TF_CHECK(py::len(dtypes) == std::size(g_dtypes), "dtypes: expected ", std::size(g_dtypes), " torch dtypes");
+  for (size_t i = 0; i < std::size(g_dtypes); ++i) {
+    Py_XDECREF(g_dtypes[i]);
+    g_dtypes[i] = py::object(dtypes[i]).release().ptr();
+  }
+}
+
+bool read_tensor(PyObject* obj, TensorView& out) {
+  static PyObject* const tensor_type = [] {
+    PyObject* torch = PyImport_ImportModule("torch");
+    PyObject* type = torch ? PyObject_GetAttrString(torch, "Tensor") : nullptr;
+    Py_XDECREF(torch);
+    return type;
+  }();
+  if (!tensor_type || !PyObject_TypeCheck(obj, reinterpret_cast<PyTypeObject*>(tensor_type))) {
+    PyErr_Clear();
+    return false;
+  }
+  static PyObject* const names[] = {PyUnicode_InternFromString("dtype"), PyUnicode_InternFromString("data_ptr"),
+                                    PyUnicode_InternFromString("shape"), PyUnicode_InternFromString("stride"),
+                                    PyUnicode_InternFromString("is_cpu")};
+  Ref dtype{attr(obj, names[0], false)}, ptr{attr(obj, names[1], true)}, shape{attr(obj, names[2], false)},
+      strides{attr(obj, names[3], true)}, is_cpu{attr(obj, names[4], false)};
+  bool ok = dtype.p && ptr.p && is_cpu.p && read_int_tuple(shape.p, out.shape) && read_int_tuple(strides.p, out.strides);
+  if (ok) {
+    out.data = PyLong_AsVoidPtr(ptr.p);
+    ok = !PyErr_Occurred();
+  }
+  if (!ok) {
+    PyErr_Clear();
+    return false;
+  }
+  out.dtype = DType::other;
+  for (size_t i = 0; i < std::size(g_dtypes); ++i)
+    if (dtype.p == g_dtypes[i]) out.dtype = static_cast<DType>(i);
+  out.is_cpu = is_cpu.p == Py_True;
+  return true;
+}
+
 // A layer's weights (views of its tensors), bound once for the one-call layer kernels; `owner` keeps the
 // tensors behind the views alive.
 struct BoundLayer {
@@ -20,68 +87,65 @@ struct BoundLayer {
 
 void bind_kernels(py::module_& m) {
   auto nogil = py::call_guard<py::gil_scoped_release>();
+  m.def("register_tensor_dtypes", &register_tensor_dtypes, py::arg("dtypes"),
+        "The torch dtypes of the DType codes, in code order (float32, float16, bfloat16, int32, int64, uint8).");
   m.def(
       "gelu",
-      [](const TensorArg& x, const TensorArg& out, bool tanh) {
-        gelu(to_view(x), nullptr, to_view(out), tanh ? GeluKind::tanh : GeluKind::erf);
+      [](const TensorView& x, const TensorView& out, bool tanh) {
+        gelu(x, nullptr, out, tanh ? GeluKind::tanh : GeluKind::erf);
       },
       py::arg("x"), py::arg("out"), py::arg("tanh"), nogil);
   m.def(
       "bias_gelu",
-      [](const TensorArg& x, const TensorArg& bias, const TensorArg& out, bool tanh) {
-        TensorView b = to_view(bias);
-        gelu(to_view(x), &b, to_view(out), tanh ? GeluKind::tanh : GeluKind::erf);
+      [](const TensorView& x, const TensorView& bias, const TensorView& out, bool tanh) {
+        gelu(x, &bias, out, tanh ? GeluKind::tanh : GeluKind::erf);
       },
       py::arg("x"), py::arg("bias"), py::arg("out"), py::arg("tanh"), nogil);
   m.def(
       "add_layer_norm",
-      [](const TensorArg& x, const OptTensorArg& residual, const OptTensorArg& x_bias, const OptTensorArg& weight,
-         const OptTensorArg& bias, const TensorArg& out, double eps) {
-        OptView r(residual), xb(x_bias), w(weight), b(bias);
-        add_layer_norm(to_view(x), r.get(), xb.get(), w.get(), b.get(), to_view(out), eps);
+      [](const TensorView& x, const std::optional<TensorView>& residual, const std::optional<TensorView>& x_bias, const std::optional<TensorView>& weight,
+         const std::optional<TensorView>& bias, const TensorView& out, double eps) {
+        add_layer_norm(x, opt(residual), opt(x_bias), opt(weight), opt(bias), out, eps);
       },
       py::arg("x"), py::arg("residual"), py::arg("x_bias"), py::arg("weight"), py::arg("bias"), py::arg("out"),
       py::arg("eps"), nogil);
   m.def(
       "masked_softmax",
-      [](const TensorArg& scores, const OptTensorArg& mask, const OptTensorArg& lengths, const TensorArg& out,
+      [](const TensorView& scores, const std::optional<TensorView>& mask, const std::optional<TensorView>& lengths, const TensorView& out,
          double scale, bool causal) {
-        OptView mk(mask), len(lengths);
-        masked_softmax(to_view(scores), mk.get(), len.get(), to_view(out), scale, causal);
+        masked_softmax(scores, opt(mask), opt(lengths), out, scale, causal);
       },
       py::arg("scores"), py::arg("mask"), py::arg("lengths"), py::arg("out"), py::arg("scale"), py::arg("causal"),
       nogil);
   m.def(
       "attention",
-      [](const TensorArg& q, const TensorArg& k, const TensorArg& v, const TensorArg& out, const OptTensorArg& mask,
-         const OptTensorArg& kv_lengths, const OptTensorArg& cu_seqlens, double scale, bool causal) {
-        OptView mk(mask), kl(kv_lengths), cu(cu_seqlens);
-        attention(to_view(q), to_view(k), to_view(v), to_view(out), mk.get(), kl.get(), cu.get(), scale, causal);
+      [](const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& out, const std::optional<TensorView>& mask,
+         const std::optional<TensorView>& kv_lengths, const std::optional<TensorView>& cu_seqlens, double scale, bool causal) {
+        attention(q, k, v, out, opt(mask), opt(kv_lengths), opt(cu_seqlens), scale, causal);
       },
       py::arg("q"), py::arg("k"), py::arg("v"), py::arg("out"), py::arg("mask"), py::arg("kv_lengths"),
       py::arg("cu_seqlens"), py::arg("scale"), py::arg("causal"), nogil);
   m.attr("gemm_small_panel") = kGemmPanel;
   m.def(
-      "gemm_small_pack", [](const TensorArg& w, const TensorArg& packed) { gemm_small_pack(to_view(w), to_view(packed)); },
+      "gemm_small_pack", [](const TensorView& w, const TensorView& packed) { gemm_small_pack(w, packed); },
       py::arg("weight"), py::arg("packed"), nogil);
   m.def(
       "gemm_small",
-      [](const TensorArg& x, const TensorArg& packed, const OptTensorArg& bias, const TensorArg& out,
+      [](const TensorView& x, const TensorView& packed, const std::optional<TensorView>& bias, const TensorView& out,
          int64_t out_features, int activation) {
-        OptView b(bias);
-        gemm_small(to_view(x), to_view(packed), b.get(), to_view(out), out_features, static_cast<GemmAct>(activation));
+        gemm_small(x, packed, opt(bias), out, out_features, static_cast<GemmAct>(activation));
       },
       py::arg("x"), py::arg("packed"), py::arg("bias"), py::arg("out"), py::arg("out_features"),
       py::arg("activation"), nogil);
   py::class_<BoundLayer>(m, "LayerWeights")
-      .def(py::init([](const std::vector<TensorArg>& tensors, int64_t hidden, int64_t heads, int64_t head_dim,
+      .def(py::init([](const std::vector<TensorView>& tensors, int64_t hidden, int64_t heads, int64_t head_dim,
                        int64_t inner, double eps1, double eps2, int activation, py::object owner) {
              LayerWeights w;
              TensorView* slots[] = {&w.qkv, &w.qkv_bias, &w.out, &w.out_bias, &w.ln1_weight, &w.ln1_bias,
                                     &w.ffn_in, &w.ffn_in_bias, &w.ffn_out, &w.ffn_out_bias, &w.ln2_weight, &w.ln2_bias};
              TF_CHECK(tensors.size() == std::size(slots), "tensors: expected the ", std::size(slots), " of a layer");
              TF_CHECK(activation >= 0 && activation <= 2, "activation: unknown code");
-             for (size_t i = 0; i < tensors.size(); ++i) *slots[i] = to_view(tensors[i]);
+             for (size_t i = 0; i < tensors.size(); ++i) *slots[i] = tensors[i];
              w.hidden = hidden, w.heads = heads, w.head_dim = head_dim, w.inner = inner;
              w.eps1 = eps1, w.eps2 = eps2, w.activation = static_cast<GemmAct>(activation);
              check_layer_weights(w);
@@ -91,15 +155,14 @@ void bind_kernels(py::module_& m) {
            py::arg("eps1"), py::arg("eps2"), py::arg("activation"), py::arg("owner"));
   m.def(
       "encoder_layer",
-      [](const TensorArg& x, const TensorArg& cu_seqlens, const BoundLayer& layer, const TensorArg& out,
-         double scale) { encoder_layer(to_view(x), to_view(cu_seqlens), layer.w, to_view(out), scale); },
+      [](const TensorView& x, const TensorView& cu_seqlens, const BoundLayer& layer, const TensorView& out,
+         double scale) { encoder_layer(x, cu_seqlens, layer.w, out, scale); },
       py::arg("x"), py::arg("cu_seqlens"), py::arg("weights"), py::arg("out"), py::arg("scale"), nogil);
   m.def(
       "decoder_layer_step",
-      [](const TensorArg& x, const TensorArg& kv, int64_t position, const OptTensorArg& key_bias,
+      [](const TensorView& x, const TensorView& kv, int64_t position, const std::optional<TensorView>& key_bias,
          const BoundLayer& layer, double scale, bool pre_ln) {
-        OptView bias(key_bias);
-        decoder_layer_step(to_view(x), to_view(kv), position, bias.get(), layer.w, scale, pre_ln);
+        decoder_layer_step(x, kv, position, opt(key_bias), layer.w, scale, pre_ln);
       },
       py::arg("x"), py::arg("kv"), py::arg("position"), py::arg("key_bias"), py::arg("weights"), py::arg("scale"),
       py::arg("pre_ln"), nogil);

@@ -7,7 +7,8 @@
 
 namespace tf {
 
-enum class DType : int { f32 = 0, f16 = 1, bf16 = 2, i32 = 3, i64 = 4, u8 = 5 };
+// `other`: a dtype the core has no kernel for (float64, int8, ...), so that checks can name it.
+enum class DType : int { f32 = 0, f16 = 1, bf16 = 2, i32 = 3, i64 = 4, u8 = 5, other = 6 };
 
 inline const char* dtype_name(DType t) {
   switch (t) {
@@ -17,6 +18,7 @@ inline const char* dtype_name(DType t) {
     case DType::i32: return "int32";
     case DType::i64: return "int64";
     case DType::u8: return "uint8";
+    case DType::other: return "a dtype without kernels";
   }
   return "unknown";
 }
@@ -26,6 +28,7 @@ struct TensorView {
   DType dtype = DType::f32;
   std::vector<int64_t> shape;
   std::vector<int64_t> strides;  // in elements
+  bool is_cpu = true;
 
   int64_t dim() const { return static_cast<int64_t>(shape.size()); }
   int64_t size(int64_t d) const { return shape.at(d < 0 ? d + dim() : d); }
@@ -48,6 +51,7 @@ struct TensorView {
 
 // contiguous=false accepts any non-negative strides (broadcast views with stride 0, row strides).
 inline void check_tensor(const TensorView& t, const char* name, DType dtype, bool contiguous = true) {
+  TF_CHECK(t.is_cpu, name, ": must be a CPU tensor");
   TF_CHECK(t.data != nullptr || t.numel() == 0, name, ": null data pointer");
   TF_CHECK(t.dtype == dtype, name, ": expected ", dtype_name(dtype), ", got ", dtype_name(t.dtype));
   TF_CHECK(t.shape.size() == t.strides.size(), name, ": shape and strides differ in rank");

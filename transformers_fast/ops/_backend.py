@@ -20,7 +20,8 @@ except ImportError as err:  # pragma: no cover - exercised only on a broken inst
 else:
     _IMPORT_ERROR = None
 
-_DTYPE_CODES = {torch.float32: 0, torch.float16: 1, torch.bfloat16: 2, torch.int32: 3, torch.int64: 4, torch.uint8: 5}
+if _C is not None:  # the C++ side reads tensors itself and matches their dtype against these, in code order
+    _C.register_tensor_dtypes([torch.float32, torch.float16, torch.bfloat16, torch.int32, torch.int64, torch.uint8])
 _FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 _warned: set = set()
 _threads = [0]
@@ -46,15 +47,6 @@ def cpu_isa() -> str:
 
 def cpu_features() -> str:
     return _C.cpu_features() if _C is not None else "unavailable"
-
-
-def view(t: torch.Tensor):
-    """A contiguous tensor as the (data_ptr, dtype, shape, strides) tuple the C++ core takes."""
-    return (t.data_ptr(), _DTYPE_CODES[t.dtype], t.shape, t.stride())
-
-
-def view_opt(t: Optional[torch.Tensor]):
-    return None if t is None else view(t)
 
 
 def sync_threads() -> None:
@@ -164,16 +156,16 @@ def use_cpu_kernel(op: str, *tensors: Optional[torch.Tensor]) -> bool:
 
 
 def fast_path(*tensors: Optional[torch.Tensor]) -> bool:
-    """The common inference call, decided in a few attribute reads: every tensor float32, on the
-    CPU and contiguous, no autograd, not tracing, extension loaded. The C++ entry point then checks
-    shapes itself; a ValueError from it sends the caller to its full Python checks."""
+    """The common inference call: no autograd, not tracing, extension loaded. The C++ entry point
+    then checks dtype, device, contiguity and shapes itself (reading the tensors directly); a
+    ValueError or TypeError from it sends the caller to its full Python checks, which name the
+    problem or take the plain-torch path."""
     if _C is None or is_compiling():
         return False
-    grad = torch.is_grad_enabled()
-    for t in tensors:
-        if t is not None and not (isinstance(t, torch.Tensor) and t.dtype is torch.float32 and t.is_cpu
-                                  and t.is_contiguous() and not (grad and t.requires_grad)):
-            return False
+    if torch.is_grad_enabled():
+        for t in tensors:
+            if getattr(t, "requires_grad", False):
+                return False
     sync_threads()
     return True
 

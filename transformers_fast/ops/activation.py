@@ -15,12 +15,12 @@ def _check_approximate(approximate: str) -> None:
 
 
 def _kernel(x, bias, approximate):
-    """The C++ kernel on contiguous float32 CPU tensors (it checks the shapes: ValueError)."""
+    """The C++ kernel on contiguous float32 CPU tensors (it checks dtype, device, contiguity and shapes: ValueError)."""
     out = B.new_output(x)
     if bias is None:
-        B._C.gelu(B.view(x), B.view(out), approximate == "tanh")
+        B._C.gelu(x, out, approximate == "tanh")
     else:
-        B._C.bias_gelu(B.view(x), B.view(bias), B.view(out), approximate == "tanh")
+        B._C.bias_gelu(x, bias, out, approximate == "tanh")
     return out
 
 
@@ -43,7 +43,10 @@ _bias_gelu_op = B.register_op("bias_gelu", _bias_gelu_impl, lambda x, bias, appr
 def gelu(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
     """GELU: exact erf form (approximate="none") or tanh form, as torch.nn.functional.gelu."""
     if B.fast_path(x) and approximate in _APPROXIMATE:
-        return _kernel(x, None, approximate)
+        try:
+            return _kernel(x, None, approximate)
+        except (ValueError, TypeError):
+            pass  # the checks below name the problem or take the plain-torch path
     B.check_tensor("x", x)
     _check_approximate(approximate)
     if B.needs_grad(x):
@@ -56,8 +59,8 @@ def bias_gelu(x: torch.Tensor, bias: torch.Tensor, approximate: str = "none") ->
     if B.fast_path(x, bias) and approximate in _APPROXIMATE:
         try:
             return _kernel(x, bias, approximate)
-        except ValueError:
-            pass  # the checks below name the problem
+        except (ValueError, TypeError):
+            pass  # the checks below name the problem or take the plain-torch path
     B.check_tensor("x", x, ndim_min=1)
     B.check_tensor("bias", bias)
     B.check_same_device_dtype("bias_gelu", "x", x, bias=bias)

@@ -49,8 +49,8 @@ def _attention_impl(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask
         if attn_mask.stride(-1) != 1:
             attn_mask = attn_mask.contiguous()
     out = B.new_output(q)
-    B._C.attention(B.view(q), B.view(k), B.view(v), B.view(out), B.view_opt(attn_mask), B.view_opt(kv_lengths),
-                   B.view_opt(cu_seqlens), scale, causal)
+    B._C.attention(q, k, v, out, attn_mask, kv_lengths,
+                   cu_seqlens, scale, causal)
     if cu_seqlens is not None and q.shape[0] and cu_seqlens.shape[0] and int(cu_seqlens[-1]) < q.shape[0]:
         out[int(cu_seqlens[-1]):] = 0  # tokens after the last sequence
     return out

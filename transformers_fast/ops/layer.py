@@ -20,7 +20,7 @@ def bind_layer_weights(qkv: PackedLinear, out: PackedLinear, out_bias: torch.Ten
     tensors = (qkv.panel_weight(), qkv.bias, out.panel_weight(), out_bias, ln1[0], ln1[1], ffn_in.panel_weight(),
                ffn_in.bias, ffn_out.panel_weight(), ffn_out_bias, ln2[0], ln2[1])
     tensors = tuple(t.detach().contiguous() for t in tensors)
-    return B._C.LayerWeights([B.view(t) for t in tensors], out.out_features, heads, head_dim, ffn_in.out_features,
+    return B._C.LayerWeights(list(tensors), out.out_features, heads, head_dim, ffn_in.out_features,
                              ln1[2], ln2[2], _PANEL_ACT[ffn_in.activation], tensors)
 
 

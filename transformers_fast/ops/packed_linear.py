@@ -186,7 +186,7 @@ def _pack_panels(w: torch.Tensor) -> torch.Tensor:
     width = B._C.gemm_small_panel
     packed = torch.empty((n + width - 1) // width, k, width)
     B.sync_threads()
-    B._C.gemm_small_pack(B.view(w), B.view(packed))
+    B._C.gemm_small_pack(w, packed)
     return packed
 
 
@@ -197,8 +197,7 @@ def _run(backend: str, x2: torch.Tensor, layer: PackedLinear) -> torch.Tensor:
     if backend == "panel":
         out = torch.empty(x2.shape[0], layer.out_features)
         B.sync_threads()
-        B._C.gemm_small(B.view(x2), B.view(layer.panel_weight()), None if bias is None else B.view(bias),
-                        B.view(out), layer.out_features, _PANEL_ACT[act])
+        B._C.gemm_small(x2, layer.panel_weight(), bias, out, layer.out_features, _PANEL_ACT[act])
         return out
     if act is None:
         if backend == "onednn":

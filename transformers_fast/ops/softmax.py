@@ -44,7 +44,7 @@ def _masked_softmax_impl(scores: torch.Tensor, mask: Optional[torch.Tensor], len
         if scores.shape[-1] > 1 and mask.stride(-1) != 1:
             mask = mask.contiguous()
     out = B.new_output(scores)
-    B._C.masked_softmax(B.view(scores), B.view_opt(mask), B.view_opt(lengths), B.view(out), scale, causal)
+    B._C.masked_softmax(scores, mask, lengths, out, scale, causal)
     return out
 
 

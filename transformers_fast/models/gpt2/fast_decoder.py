@@ -269,10 +269,9 @@ class DecoderFastPath(FastPath):
             x = self._run(self._embed(tokens, positions), attention)
         else:
             x = self._embed(tokens, positions)
-            key_bias = None if cache.key_bias is None else B.view(cache.key_bias)
             B.sync_threads()
             for index, (layer, block) in enumerate(zip(self._layers, bound)):
-                decoder_layer_step(B.view(x), B.view(cache.kv[index]), t, key_bias, block, layer.scale, self._pre_ln)
+                decoder_layer_step(x, cache.kv[index], t, cache.key_bias, block, layer.scale, self._pre_ln)
         cache.length = end
         return self._logits(x)
 
