@@ -98,12 +98,17 @@ def test_strided_input_is_copied_by_packed_linear(monkeypatch):
         assert set(layer._packed) == {"panel"}  # forced: nothing else packed
 
 
+def packed_20x16():
+    """A 20x16 weight, its panels, and an input and output of 3 rows."""
+    w = torch.randn(20, 16)
+    packed = torch.empty(2, 16, B._C.gemm_small_panel)
+    B._C.gemm_small_pack(w, packed)
+    return w, packed, torch.randn(3, 16), torch.empty(3, 20)
+
+
 def test_c_entry_points_validate_arguments():
     C = B._C
-    w = torch.randn(20, 16)
-    packed = torch.empty(2, 16, C.gemm_small_panel)
-    C.gemm_small_pack(w, packed)
-    x, out = torch.randn(3, 16), torch.empty(3, 20)
+    w, packed, x, out = packed_20x16()
     with pytest.raises(ValueError, match="packed: expected shape"):
         C.gemm_small_pack(w, torch.empty(1, 16, C.gemm_small_panel))
     with pytest.raises(ValueError, match="weight: expected float32, got float16"):
@@ -148,10 +153,7 @@ def test_calibration_keeps_only_the_chosen_copy(monkeypatch):
 
 def test_c_entry_points_read_tensors_and_name_what_they_reject():
     C = B._C
-    w = torch.randn(20, 16)
-    packed = torch.empty(2, 16, C.gemm_small_panel)
-    C.gemm_small_pack(w, packed)
-    x, out = torch.randn(3, 16), torch.empty(3, 20)
+    w, packed, x, out = packed_20x16()
     with pytest.raises(TypeError):  # not a tensor: pybind11 lists the accepted signature
         C.gemm_small(x.tolist(), packed, None, out, 20, 0)
     with pytest.raises(TypeError):
