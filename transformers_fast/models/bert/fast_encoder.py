@@ -30,7 +30,6 @@ from torch.nn import functional as F
 from transformers_fast import ops
 from transformers_fast.modeling_utils import FastPath, keep_freed_activation_memory
 from transformers_fast.ops.attention import _attention_impl
-from transformers_fast.ops.layer_norm import _add_layer_norm_impl
 from transformers_fast.ops import _backend as B
 from transformers_fast.ops.layer import OneCallChoice, bind_layer_weights
 from transformers_fast.ops.packed_linear import PackedLinear, linear as packed_linear
@@ -69,14 +68,14 @@ class EncoderLayer:
         q, k, v = packed_linear(x, self.qkv).view(tokens, 3, self.heads, self.head_dim).unbind(1)  # views
         context = _attention_impl(q, k, v, None, None, cu_seqlens, self.scale, False)
         ln1_weight, ln1_bias, ln1_eps = self.ln1
-        attended = _add_layer_norm_impl(packed_linear(context.view(tokens, self.width), self.out), x, ln1_weight,
-                                        ln1_bias, ln1_eps, self.out_bias)
+        attended = ops.add_layer_norm(packed_linear(context.view(tokens, self.width), self.out), x, ln1_weight,
+                                      ln1_bias, ln1_eps, x_bias=self.out_bias)
         inner = packed_linear(attended, self.ffn_in)
         if self.activation is not None:
             inner = self.activation(inner)
         ln2_weight, ln2_bias, ln2_eps = self.ln2
-        return _add_layer_norm_impl(packed_linear(inner, self.ffn_out), attended, ln2_weight, ln2_bias, ln2_eps,
-                                    self.ffn_out_bias)
+        return ops.add_layer_norm(packed_linear(inner, self.ffn_out), attended, ln2_weight, ln2_bias, ln2_eps,
+                                  x_bias=self.ffn_out_bias)
 
     def projections(self):
         return (self.qkv, self.out, self.ffn_in, self.ffn_out)
