@@ -53,13 +53,12 @@ void panel_block(const float* x, int64_t k, int64_t k0, int64_t k1, const float*
     k0 = 0;
     k1 = k;
   }
-  constexpr int kCarryStride = P * static_cast<int>(kGemmPanel);
+  auto carried = [&](int r, int c, int v) { return carry + (r * P + c) * kGemmPanel + v * VecF::size; };
   const int64_t panel_stride = k * kGemmPanel;
   VecF acc[R][P][kVecs];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < P; ++c)
-      for (int v = 0; v < kVecs; ++v)
-        acc[r][c][v] = !Sliced || k0 == 0 ? VecF(0.0f) : VecF::load(carry + r * kCarryStride + c * kGemmPanel + v * VecF::size);
+      for (int v = 0; v < kVecs; ++v) acc[r][c][v] = !Sliced || k0 == 0 ? VecF(0.0f) : VecF::load(carried(r, c, v));
   const float* p = panel + k0 * kGemmPanel;
   // Prefetch position in the first panel; past its end the streams continue at the start of the
   // next block's panels (P panels further on), which the next call reads.
@@ -82,7 +81,7 @@ void panel_block(const float* x, int64_t k, int64_t k0, int64_t k1, const float*
   if (Sliced && k1 < k) {
     for (int r = 0; r < R; ++r)
       for (int c = 0; c < P; ++c)
-        for (int v = 0; v < kVecs; ++v) acc[r][c][v].store(carry + r * kCarryStride + c * kGemmPanel + v * VecF::size);
+        for (int v = 0; v < kVecs; ++v) acc[r][c][v].store(carried(r, c, v));
     return;
   }
   for (int c = 0; c < P; ++c) {
@@ -110,7 +109,8 @@ template <int R, int P, bool Sliced>
 void panel_rows_upto(int rows, const float* x, int64_t k, int64_t k0, int64_t k1, const float* panel,
                      float* carry, const float* bias, float* out, int64_t n, int64_t n0, GemmAct act) {
   if constexpr (R > 1) {
-    if (rows < R) return panel_rows_upto<R - 1, P, Sliced>(rows, x, k, k0, k1, panel, carry, bias, out, n, n0, act);
+    if (rows < R)
+      return panel_rows_upto<R - 1, P, Sliced>(rows, x, k, k0, k1, panel, carry, bias, out, n, n0, act);
   }
   panel_block<R, P, Sliced>(x, k, k0, k1, panel, carry, bias, out, n, n0, act);
 }
