@@ -118,36 +118,37 @@ def rerun_capped(isa):
 
 
 @contextlib.contextmanager
-def c_stdout_to(path):
-    """Redirects the process's stdout (file descriptor 1, where oneDNN and MKL print) to `path`."""
+def c_stdout_lines():
+    """Collects what the process writes to its stdout (file descriptor 1, where oneDNN and MKL print) in the
+    block: yields a list that holds the lines afterwards."""
+    lines = []
     libc = ctypes.CDLL(None)
     sys.stdout.flush()
     libc.fflush(None)
     saved = os.dup(1)
-    with open(path, "w") as f:
+    with tempfile.TemporaryFile("w+") as f:
         os.dup2(f.fileno(), 1)
-    try:
-        yield
-    finally:
-        libc.fflush(None)
-        os.dup2(saved, 1)
-        os.close(saved)
+        try:
+            yield lines
+        finally:
+            libc.fflush(None)
+            os.dup2(saved, 1)
+            os.close(saved)
+            f.seek(0)
+            lines.extend(f.read().splitlines())
 
 
 def torch_isas():
     """The ISAs torch's GEMM libraries and own kernels run: ATen's dispatch level, oneDNN's implementation of
     a linear (from its verbose log) and MKL's banner (on AMD it names no ISA)."""
     x, w = torch.randn(8, 768), torch.randn(768, 768)
-    log = tempfile.mktemp(prefix="bench_bert_verbose_")
-    with c_stdout_to(log):
+    with c_stdout_lines() as lines:
         with torch.backends.mkl.verbose(torch.backends.mkl.VERBOSE_ON):
             torch.nn.functional.linear(x, w)
         if torch.backends.mkldnn.is_available():
             packed = torch.ops.mkldnn._reorder_linear_weight(w)
             with torch.backends.mkldnn.verbose(torch.backends.mkldnn.VERBOSE_ON):
                 torch.ops.mkldnn._linear_pointwise(x, packed, None, "none", [], "")
-    lines = open(log).read().splitlines()
-    os.remove(log)
     onednn = [line.split(",")[6] for line in lines if line.startswith("onednn_verbose") and ",exec,cpu," in line]
     mkl = [line.split(" for ", 1)[-1].split(",")[0] for line in lines if line.startswith("MKL_VERBOSE oneMKL")]
     return (f"ATen {torch.backends.cpu.get_cpu_capability()}, oneDNN linear {onednn[0] if onednn else '?'}, "
