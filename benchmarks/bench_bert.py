@@ -1,7 +1,7 @@
 """BERT-base inference: transformers_fast against transformers and OpenVINO in the same run (fp32, random weights).
 
     python benchmarks/bench_bert.py [--threads 1] [--repeats 5] [--workloads 1x8,1x128,...] [--no-openvino]
-                                    [--skip-load] [--clock wall|cpu]
+                                    [--skip-load] [--clock wall|cpu] [--max-isa avx2]
 
 Prints the CPU ISA, the OpenVINO configuration actually compiled (precision, threads, streams), and a table of
 milliseconds per batch at 1x8, 1x128, 8x128, a padded variable-length batch (32 sequences, lengths uniform in
@@ -10,10 +10,16 @@ weights), and "GEMMs alone", the same sequence of PackedLinear calls as one forw
 inputs and the backends they chose, timed without anything else. Then the fresh-process time of
 `import transformers_fast` + `BertModel.from_pretrained` of a bert-base safetensors folder, split into
 torch's own import and ours, the first forward (weight packing), and transformers' time for the same.
+
+`--max-isa avx2` emulates an AVX2+FMA machine (AMD Zen3) on an AVX-512 one: the script runs itself again
+with every library capped by its own setting (CAPS), and prints which ISA each one then used.
 """
 from __future__ import annotations
 
 import argparse
+import collections
+import contextlib
+import ctypes
 import os
 import subprocess
 import sys
@@ -27,6 +33,20 @@ sys.path.insert(0, REPO)
 
 
 CLOCK = {"wall": time.perf_counter, "cpu": time.process_time}
+# Each library's own cap on the instruction set, read when the library loads (so set before the process
+# starts). OpenVINO needs two: OV_CPU_MAX_ISA caps its own JIT nodes (MVN, eltwise, snippets) and
+# ONEDNN_MAX_CPU_ISA its oneDNN fork (brgemm FullyConnected, softmax); its MLAS GEMMs (most of its
+# FullyConnected nodes) read CPUID themselves and have no cap: cap_openvino_mlas. glibc's string
+# functions use EVEX (AVX-512) forms unless told otherwise.
+CAPS = {"avx2": {
+    "TRANSFORMERS_FAST_ISA": "avx2",
+    "ATEN_CPU_CAPABILITY": "avx2",  # torch's own vectorised kernels (GELU, softmax, LayerNorm, adds)
+    "ONEDNN_MAX_CPU_ISA": "AVX2", "DNNL_MAX_CPU_ISA": "AVX2",
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    "OV_CPU_MAX_ISA": "AVX2",
+    "GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,-AVX512CD",
+}}
+CAPPED = "TRANSFORMERS_FAST_BENCH_MAX_ISA"  # set in the capped process
 WORKLOADS = ("1x8", "1x128", "8x128", "32var", "32x128")
 
 
@@ -88,16 +108,137 @@ def gemm_calls(model, ids, mask):
     return calls
 
 
-def openvino_model(reference, threads):
+def rerun_capped(isa):
+    """Runs this script again in this process (exec) with every library capped at `isa`."""
+    if os.environ.get(CAPPED) == isa:
+        return
+    env = dict(os.environ, **CAPS[isa], **{CAPPED: isa})
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+
+@contextlib.contextmanager
+def c_stdout_lines():
+    """Collects what the process writes to its stdout (file descriptor 1, where oneDNN and MKL print) in the
+    block: yields a list that holds the lines afterwards."""
+    lines = []
+    libc = ctypes.CDLL(None)
+    sys.stdout.flush()
+    libc.fflush(None)
+    saved = os.dup(1)
+    with tempfile.TemporaryFile("w+") as f:
+        os.dup2(f.fileno(), 1)
+        try:
+            yield lines
+        finally:
+            libc.fflush(None)
+            os.dup2(saved, 1)
+            os.close(saved)
+            f.seek(0)
+            lines.extend(f.read().splitlines())
+
+
+def torch_isas():
+    """The ISAs torch's GEMM libraries and own kernels run: ATen's dispatch level, oneDNN's implementation of
+    a linear (from its verbose log) and MKL's banner (on AMD it names no ISA)."""
+    x, w = torch.randn(8, 768), torch.randn(768, 768)
+    with c_stdout_lines() as lines:
+        with torch.backends.mkl.verbose(torch.backends.mkl.VERBOSE_ON):
+            torch.nn.functional.linear(x, w)
+        if torch.backends.mkldnn.is_available():
+            packed = torch.ops.mkldnn._reorder_linear_weight(w)
+            with torch.backends.mkldnn.verbose(torch.backends.mkldnn.VERBOSE_ON):
+                torch.ops.mkldnn._linear_pointwise(x, packed, None, "none", [], "")
+    onednn = [line.split(",")[6] for line in lines if line.startswith("onednn_verbose") and ",exec,cpu," in line]
+    mkl = [line.split(" for ", 1)[-1].split(",")[0] for line in lines if line.startswith("MKL_VERBOSE oneMKL")]
+    return (f"ATen {torch.backends.cpu.get_cpu_capability()}, oneDNN linear {onednn[0] if onednn else '?'}, "
+            f"MKL '{mkl[0] if mkl else '?'}'")
+
+
+def cap_openvino_mlas():
+    """Rebuilds the kernel table of the MLAS inside OpenVINO's CPU plugin as on a CPU without AVX-512 (it
+    has no setting for that): finds its constructor by its AVX-512F test (CPUID.7.EBX bit 16, then XCR0's
+    ZMM bits), makes that test fail, and runs the constructor again. None when done, else why not."""
+    import openvino as ov
+
+    ov.Core().get_property("CPU", "FULL_DEVICE_NAME")  # loads the plugin
+    with open("/proc/self/maps") as f:
+        text = [m.split() for m in f if m.rstrip().endswith("/libopenvino_intel_cpu_plugin.so") and " r-xp " in m]
+    if len(text) != 1:
+        return "the CPU plugin's code is not mapped once"
+    start, end = (int(v, 16) for v in text[0][0].split("-"))
+    code = ctypes.string_at(start, end - start)
+    avx512f_test = bytes.fromhex("41f7c1000001000f84")  # test r9d, 0x10000; je <return>
+    xcr0_test = bytes.fromhex("48f7d74889fa81e2e0000000")  # not rdi; mov rdx, rdi; and edx, 0xe0
+    hits, i = [], code.find(avx512f_test)
+    while i >= 0:
+        if code.startswith(xcr0_test, i + len(avx512f_test) + 4):
+            hits.append(i)
+        i = code.find(avx512f_test, i + 1)
+    if len(hits) != 1:
+        return f"MLAS's AVX-512 test found {len(hits)} times (another OpenVINO build)"
+    entry = code.rfind(bytes.fromhex("660fefc053"), hits[0] - 4096, hits[0])  # pxor xmm0, xmm0; push rbx
+    if entry < 0:
+        return "MLAS's platform constructor not found"
+    with open("/proc/self/mem", "r+b", buffering=0) as mem:  # writes through the code's page protection
+        mem.seek(start + hits[0] + 5)
+        mem.write(b"\x00")  # test r9d, 0: the AVX-512 branch is never taken
+    ctypes.CFUNCTYPE(None)(start + entry)()
+    return None
+
+
+def openvino_isas(profiled, feed):
+    """Node count per implementation kind (its name carries the ISA) in a run of the model compiled with
+    PERF_COUNT on `feed` (dynamic shapes pick their implementations when they run)."""
+    request = profiled.create_infer_request()
+    request.infer(feed)
+    kinds = collections.Counter(node.exec_type for node in request.profiling_info)
+    return ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items())
+                     if any(tag in kind for tag in ("avx", "sse", "mlas", "brg", "amx")))
+
+
+class Avx512Watch:
+    """Whether any thread of this process had AVX-512 register state live (zmm16-31, or upper halves not
+    cleared) at a context switch since the last check: Linux's per-thread arch_status (x86) gives the time
+    since the kernel last saw it. A check, not a proof: code that keeps to zmm0-15 and clears them is not seen,
+    and state once live may stay so (only the first contender found using AVX-512 is sure to be one)."""
+
+    def __init__(self):
+        self.since = time.monotonic()
+
+    def used(self):
+        time.sleep(0.02)  # a context switch, at which the kernel samples this thread's register state
+        now = time.monotonic()
+        last = None
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{tid}/arch_status") as f:
+                    ms = int(f.read().split()[1])
+            except (OSError, IndexError, ValueError):
+                return None  # no arch_status: not x86 Linux, or an old kernel
+            if ms >= 0:
+                last = max(last or 0.0, now - ms / 1e3)
+        used = last is not None and last > self.since + 0.01  # 10 ms: the kernel's clock ticks
+        self.since = time.monotonic()
+        return used
+
+
+def openvino_model(reference, threads, max_isa):
     """OpenVINO's CPU plugin on the same weights, fp32 honestly: precision hint f32 (no bf16 on CPUs that
     have it), dynamic quantization off, `threads` inference threads, one stream, latency mode."""
     import openvino as ov
+
+    if max_isa:
+        failed = cap_openvino_mlas()
+        print(f"OpenVINO's MLAS GEMMs: {'NOT capped, they use AVX-512: ' + failed if failed else 'capped'}")
 
     example = {"input_ids": torch.ones(1, 8, dtype=torch.long), "attention_mask": torch.ones(1, 8, dtype=torch.long)}
     converted = ov.convert_model(reference, example_input=example)
     config = {"INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32", "NUM_STREAMS": 1,
               "PERFORMANCE_HINT": "LATENCY", "DYNAMIC_QUANTIZATION_GROUP_SIZE": 0}
-    compiled = ov.Core().compile_model(converted, "CPU", config)
+    core = ov.Core()
+    compiled = core.compile_model(converted, "CPU", config)
+    profiled = core.compile_model(converted, "CPU", dict(config, PERF_COUNT=True))  # apart: costs time per node
     shown = {}
     for name in ("INFERENCE_PRECISION_HINT", "INFERENCE_NUM_THREADS", "NUM_STREAMS", "PERFORMANCE_HINT",
                  "EXECUTION_MODE_HINT", "DYNAMIC_QUANTIZATION_GROUP_SIZE", "RUNTIME_REQUIREMENTS"):
@@ -105,7 +246,7 @@ def openvino_model(reference, threads):
             shown[name] = compiled.get_property(name)
         except Exception:  # a property this OpenVINO version does not have
             pass
-    return compiled, f"OpenVINO {ov.__version__} CPU plugin, compiled with: " + ", ".join(
+    return compiled, profiled, f"OpenVINO {ov.__version__} CPU plugin, compiled with: " + ", ".join(
         f"{k}={v}" for k, v in shown.items())
 
 
@@ -162,7 +303,11 @@ def main():
                         help="wall time, or process CPU time (for a machine shared with other work)")
     parser.add_argument("--no-openvino", action="store_true", help="skip OpenVINO (timed when installed)")
     parser.add_argument("--skip-load", action="store_true", help="skip the fresh-process loading times")
+    parser.add_argument("--max-isa", choices=sorted(CAPS),
+                        help="cap every library at this ISA (emulates an AVX2-only machine on an AVX-512 one)")
     args = parser.parse_args()
+    if args.max_isa:
+        rerun_capped(args.max_isa)
     names = set(WORKLOADS[:3] if args.quick else args.workloads.split(","))
     if not names <= set(WORKLOADS):
         parser.error(f"--workloads: unknown {sorted(names - set(WORKLOADS))}")
@@ -178,6 +323,9 @@ def main():
     print(f"CPU ISA: {ops.cpu_isa()}  features: {ops.cpu_features()}")
     print(f"torch {torch.__version__}, transformers {transformers.__version__}, threads {args.threads}, fp32, "
           f"best of {args.repeats} by {args.clock} clock")
+    if args.max_isa:
+        print(f"emulating max ISA {args.max_isa}: " + " ".join(f"{k}={v}" for k, v in CAPS[args.max_isa].items()))
+    print(f"ISA used: transformers_fast {ops.cpu_isa()}; torch: {torch_isas()}")
 
     torch.manual_seed(0)
     reference = transformers.BertModel(transformers.BertConfig()).eval()
@@ -188,7 +336,7 @@ def main():
     ov_model = None
     if not args.no_openvino:
         try:
-            ov_model, ov_config = openvino_model(reference, args.threads)
+            ov_model, ov_profiled, ov_config = openvino_model(reference, args.threads, args.max_isa)
             print(ov_config)
         except Exception as err:  # optional comparison
             print(f"OpenVINO unavailable: {err}")
@@ -196,8 +344,11 @@ def main():
     rows = []
     with torch.inference_mode():
         for name, ids, mask in workloads(names):
+            watch = Avx512Watch()
             got = ours(ids, attention_mask=mask)[0]
+            used = {"transformers_fast": watch.used()}
             expected = reference(input_ids=ids, attention_mask=mask).last_hidden_state
+            used["transformers"] = watch.used()
             diff = (got - expected)[mask.bool()].abs().max().item()
             calls = gemm_calls(ours, ids, mask)
             def gemms_alone():
@@ -209,6 +360,13 @@ def main():
             if ov_model is not None:
                 feed = {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
                 fns.append(lambda: ov_model(feed))
+                ov_diff = (torch.from_numpy(ov_model(feed)[0]) - expected)[mask.bool()].abs().max().item()
+                used["OpenVINO"] = watch.used()
+                print(f"OpenVINO at {name}: max abs diff {ov_diff:.1e}; nodes by implementation: "
+                      f"{openvino_isas(ov_profiled, feed)}")
+            if not rows and None not in used.values():  # the first workload: before anything used AVX-512
+                print(f"AVX-512 registers live at context switches, at {name}: "
+                      + ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in used.items()))
             # small batches are cheap and the most disturbed by a busy neighbour: more runs
             times = timed(fns, args.repeats * (4 if ids.numel() <= 64 else 1), args.clock)
             if ov_model is not None and not rows:

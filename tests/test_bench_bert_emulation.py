@@ -1,0 +1,49 @@
+"""bench_bert.py --max-isa avx2: each library's cap takes effect in a fresh process with the caps' environment."""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from transformers_fast.ops import _backend
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(REPO, "benchmarks", "bench_bert.py")
+
+pytestmark = pytest.mark.skipif(not _backend.has_extension() or "avx2" not in _backend.cpu_features(),
+                                reason="needs the extension on an AVX2 CPU")
+
+PROBE = f"""if True:
+    import json, sys
+    sys.path.insert(0, {os.path.dirname(BENCH)!r})
+    import bench_bert
+    from transformers_fast import ops
+    result = {{"ours": ops.cpu_isa(), "torch": bench_bert.torch_isas()}}
+    if sys.argv[1] == "openvino":
+        result["mlas"] = bench_bert.cap_openvino_mlas()
+    print(json.dumps(result))"""
+
+
+def probe(what):
+    spec = importlib.util.spec_from_file_location("bench_bert", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    env = dict(os.environ, PYTHONPATH=REPO, **bench.CAPS["avx2"])
+    out = subprocess.run([sys.executable, "-c", PROBE, what], capture_output=True, text=True, env=env, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_caps_reach_ours_aten_and_onednn():
+    result = probe("torch")
+    assert result["ours"] == "avx2"
+    assert "ATen AVX2" in result["torch"]
+    if torch.backends.mkldnn.is_available():
+        assert ":avx2," in result["torch"] + ","  # oneDNN's implementation, e.g. brg_matmul:avx2
+
+
+def test_openvino_mlas_table_is_rebuilt():
+    pytest.importorskip("openvino")
+    assert probe("openvino")["mlas"] is None  # None: capped; else the reason it could not be
