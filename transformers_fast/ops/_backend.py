@@ -65,10 +65,14 @@ def warn_once(op: str, reason: str) -> None:
                       RuntimeWarning, stacklevel=3)
 
 
-def check_tensor(name: str, t, *, float_only: bool = True, ndim_min: int = 0) -> None:
+def check_tensor(name: str, t, *, any_floating: bool = False, ndim_min: int = 0) -> None:
+    """A tensor of a dtype the ops take (float32, float16, bfloat16; any_floating: also float64, which
+    PackedLinear serves through F.linear) with at least ndim_min dims."""
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-    if float_only and t.dtype not in _FLOAT_DTYPES:
+    if any_floating and not t.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got {t.dtype}")
+    if not any_floating and t.dtype not in _FLOAT_DTYPES:
         raise TypeError(f"{name} must be float32, float16 or bfloat16, got {t.dtype}")
     if t.dim() < ndim_min:
         raise ValueError(f"{name} must have at least {ndim_min} dimension(s), got shape {tuple(t.shape)}")

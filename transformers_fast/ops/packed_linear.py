@@ -45,14 +45,6 @@ def panel_available() -> bool:
     return B.has_extension() and hasattr(B._C, "gemm_small")
 
 
-def check_floating(name: str, t) -> None:
-    """Any floating dtype: float32 on the CPU takes the packed backends, the others plain F.linear."""
-    if not isinstance(t, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-    if not t.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got {t.dtype}")
-
-
 def candidates():
     """The backends on this machine, the preferred one first."""
     names = ["onednn"] if onednn_available() else []
@@ -105,11 +97,11 @@ class PackedLinear(nn.Module):
     def __init__(self, weight: torch.Tensor, bias: Optional[torch.Tensor] = None,
                  activation: Optional[str] = None):
         super().__init__()
-        check_floating("weight", weight)
+        B.check_tensor("weight", weight, any_floating=True)
         if weight.dim() != 2:
             raise ValueError(f"PackedLinear: weight must be [out_features, in_features], got {tuple(weight.shape)}")
         if bias is not None:
-            check_floating("bias", bias)
+            B.check_tensor("bias", bias, any_floating=True)
             if bias.shape != (weight.shape[0],):
                 raise ValueError(f"PackedLinear: bias must have shape [{weight.shape[0]}], got {tuple(bias.shape)}")
         B.check_same_device_dtype("PackedLinear", "weight", weight, bias=bias)
@@ -272,7 +264,7 @@ def linear(x: torch.Tensor, packed: PackedLinear) -> torch.Tensor:
                                                   or (b is not None and b.requires_grad)))
             and not B.is_compiling())
     if not fast:
-        check_floating("x", x)
+        B.check_tensor("x", x, any_floating=True)
         if x.dim() < 1:
             raise ValueError(f"linear: x must have at least one dimension, got shape {tuple(x.shape)}")
         if x.shape[-1] != n_in:
