@@ -72,7 +72,9 @@ def main(path):
         lines.append(f"// Phi for GELU's {name} form; row j holds the coefficient of d^j for k mod 32 = 0..31.")
         lines.append(f"alignas(64) constexpr float kGeluTable_{name}[{DEGREE + 1}][{SIZE}] = {{")
         for row in table:
-            lines.append("    {" + ", ".join(f"{v!r}f" for v in row.tolist()) + "},")
+            values = [f"{v:.8e}f" for v in row.tolist()]  # 9 digits: float32 exactly
+            chunks = [", ".join(values[i:i + 6]) for i in range(0, len(values), 6)]
+            lines.append("    {" + ",\n     ".join(chunks) + "},")
         lines.append("};")
         lines.append("")
     lines.append("}  // namespace tf")

@@ -19,7 +19,8 @@ namespace py = pybind11;
 void register_tensor_dtypes(const py::sequence& dtypes);
 bool read_tensor(PyObject* obj, TensorView& out);  // false when obj is not a tensor
 
-inline const TensorView* opt(const std::optional<TensorView>& t) { return t ? &*t : nullptr; }
+using OptTensor = std::optional<TensorView>;  // None from Python
+inline const TensorView* opt(const OptTensor& t) { return t ? &*t : nullptr; }
 
 void bind_kernels(py::module_& m);
 void bind_tokenizers(py::module_& m);

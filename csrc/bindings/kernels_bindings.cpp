@@ -62,7 +62,8 @@ bool read_tensor(PyObject* obj, TensorView& out) {
                                     PyUnicode_InternFromString("is_cpu")};
   Ref dtype{attr(obj, names[0], false)}, ptr{attr(obj, names[1], true)}, shape{attr(obj, names[2], false)},
       strides{attr(obj, names[3], true)}, is_cpu{attr(obj, names[4], false)};
-  bool ok = dtype.p && ptr.p && is_cpu.p && read_int_tuple(shape.p, out.shape) && read_int_tuple(strides.p, out.strides);
+  bool ok = dtype.p && ptr.p && is_cpu.p && read_int_tuple(shape.p, out.shape) &&
+            read_int_tuple(strides.p, out.strides);
   if (ok) {
     out.data = PyLong_AsVoidPtr(ptr.p);
     ok = !PyErr_Occurred();
@@ -103,24 +104,24 @@ void bind_kernels(py::module_& m) {
       py::arg("x"), py::arg("bias"), py::arg("out"), py::arg("tanh"), nogil);
   m.def(
       "add_layer_norm",
-      [](const TensorView& x, const std::optional<TensorView>& residual, const std::optional<TensorView>& x_bias, const std::optional<TensorView>& weight,
-         const std::optional<TensorView>& bias, const TensorView& out, double eps) {
+      [](const TensorView& x, const OptTensor& residual, const OptTensor& x_bias, const OptTensor& weight,
+         const OptTensor& bias, const TensorView& out, double eps) {
         add_layer_norm(x, opt(residual), opt(x_bias), opt(weight), opt(bias), out, eps);
       },
       py::arg("x"), py::arg("residual"), py::arg("x_bias"), py::arg("weight"), py::arg("bias"), py::arg("out"),
       py::arg("eps"), nogil);
   m.def(
       "masked_softmax",
-      [](const TensorView& scores, const std::optional<TensorView>& mask, const std::optional<TensorView>& lengths, const TensorView& out,
-         double scale, bool causal) {
+      [](const TensorView& scores, const OptTensor& mask, const OptTensor& lengths, const TensorView& out, double scale,
+         bool causal) {
         masked_softmax(scores, opt(mask), opt(lengths), out, scale, causal);
       },
       py::arg("scores"), py::arg("mask"), py::arg("lengths"), py::arg("out"), py::arg("scale"), py::arg("causal"),
       nogil);
   m.def(
       "attention",
-      [](const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& out, const std::optional<TensorView>& mask,
-         const std::optional<TensorView>& kv_lengths, const std::optional<TensorView>& cu_seqlens, double scale, bool causal) {
+      [](const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& out, const OptTensor& mask,
+         const OptTensor& kv_lengths, const OptTensor& cu_seqlens, double scale, bool causal) {
         attention(q, k, v, out, opt(mask), opt(kv_lengths), opt(cu_seqlens), scale, causal);
       },
       py::arg("q"), py::arg("k"), py::arg("v"), py::arg("out"), py::arg("mask"), py::arg("kv_lengths"),
@@ -131,7 +132,7 @@ void bind_kernels(py::module_& m) {
       py::arg("weight"), py::arg("packed"), nogil);
   m.def(
       "gemm_small",
-      [](const TensorView& x, const TensorView& packed, const std::optional<TensorView>& bias, const TensorView& out,
+      [](const TensorView& x, const TensorView& packed, const OptTensor& bias, const TensorView& out,
          int64_t out_features, int activation) {
         gemm_small(x, packed, opt(bias), out, out_features, static_cast<GemmAct>(activation));
       },
@@ -160,7 +161,7 @@ void bind_kernels(py::module_& m) {
       py::arg("x"), py::arg("cu_seqlens"), py::arg("weights"), py::arg("out"), py::arg("scale"), nogil);
   m.def(
       "decoder_layer_step",
-      [](const TensorView& x, const TensorView& kv, int64_t position, const std::optional<TensorView>& key_bias,
+      [](const TensorView& x, const TensorView& kv, int64_t position, const OptTensor& key_bias,
          const BoundLayer& layer, double scale, bool pre_ln) {
         decoder_layer_step(x, kv, position, opt(key_bias), layer.w, scale, pre_ln);
       },
