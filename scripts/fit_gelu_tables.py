@@ -18,6 +18,9 @@ SIZE = 32
 WIDTH = float(os.environ.get("GELU_TABLE_WIDTH", 0.35))
 DEGREE = int(os.environ.get("GELU_TABLE_DEGREE", 4))
 KS = range(-SIZE // 2, SIZE // 2)
+# The kernel's fitted range, kept inside the covered [-16.5 W, 15.5 W) so that rounding x / W never picks
+# the interval on the other side of k mod 32; outside it the kernel returns x * 0 below and x above.
+LOW, HIGH = (KS.start + 0.1) * WIDTH, (KS.stop - 0.6) * WIDTH
 FORMS = {
     "erf": lambda x: 0.5 * (1.0 + erf(x / np.sqrt(2.0))),
     "tanh": lambda x: 0.5 * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x**3))),
@@ -60,11 +63,13 @@ def main(path):
         f"constexpr float kGeluTableWidth = {WIDTH}f;",
         f"constexpr int kGeluTableDegree = {DEGREE};",
         f"constexpr int kGeluTableSize = {SIZE};",
+        f"constexpr float kGeluTableLow = {np.float32(LOW):.8e}f;  // x * 0 below",
+        f"constexpr float kGeluTableHigh = {np.float32(HIGH):.8e}f;  // x at and above",
         "",
     ]
     for name, phi in FORMS.items():
         table = fit(phi)
-        x = np.linspace(-(SIZE / 2 - 0.1) * WIDTH, (SIZE / 2 - 0.6) * WIDTH, 2_000_001).astype(np.float32)
+        x = np.linspace(LOW, HIGH, 2_000_001).astype(np.float32)
         want = np.float64(x) * phi(np.float64(x))
         err = np.abs(kernel(x, table) - want)
         print(f"{name}: max |error| / (1e-6 + 1e-5 |gelu|) = {np.max(err / (1e-6 + 1e-5 * np.abs(want))):.3g}, "

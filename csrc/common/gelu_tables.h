@@ -6,6 +6,8 @@ namespace tf {
 constexpr float kGeluTableWidth = 0.35f;
 constexpr int kGeluTableDegree = 4;
 constexpr int kGeluTableSize = 32;
+constexpr float kGeluTableLow = -5.56500006e+00f;  // x * 0 below
+constexpr float kGeluTableHigh = 5.38999987e+00f;  // x at and above
 
 // Phi for GELU's erf form; row j holds the coefficient of d^j for k mod 32 = 0..31.
 alignas(64) constexpr float kGeluTable_erf[5][32] = {

@@ -260,8 +260,8 @@ inline VecF gelu_erf_tail(VecF x) {
 // x * Phi(x) with Phi from a piecewise table (gelu_tables.h): adding 1.5 * 2^23 rounds x / W to the interval k
 // in the low mantissa bits, which index the 32-entry coefficient tables through vpermt2ps; d = x - k W is rounded
 // once. No division and no exp: 7 FMA-unit operations against the rational Phi's 15 and a division. Outside the
-// fitted [-15.9 W, 15.4 W) GELU is x * 0 below (|GELU| < 1e-7 there; NaN for -inf, as torch) and x above (Phi
-// rounds to 1).
+// fitted [kGeluTableLow, kGeluTableHigh) GELU is x * 0 below (|GELU| < 1e-7 there; NaN for -inf, as torch) and x
+// above (Phi rounds to 1).
 inline VecF gelu_piecewise(VecF x, const float (&table)[kGeluTableDegree + 1][kGeluTableSize]) {
   static_assert(kGeluTableSize == 32, "vpermt2ps indexes 32 entries");
   const __m512 magic = _mm512_set1_ps(12582912.0f);
@@ -271,8 +271,8 @@ inline VecF gelu_piecewise(VecF x, const float (&table)[kGeluTableDegree + 1][kG
   auto coefficient = [&](int j) {
     return _mm512_permutex2var_ps(_mm512_load_ps(table[j]), k_mod_32, _mm512_load_ps(table[j] + 16));
   };
-  __mmask16 above = _mm512_cmp_ps_mask(x.v, _mm512_set1_ps(15.4f * kGeluTableWidth), _CMP_GE_OQ);
-  __mmask16 below = _mm512_cmp_ps_mask(x.v, _mm512_set1_ps(-15.9f * kGeluTableWidth), _CMP_LT_OQ);
+  __mmask16 above = _mm512_cmp_ps_mask(x.v, _mm512_set1_ps(kGeluTableHigh), _CMP_GE_OQ);
+  __mmask16 below = _mm512_cmp_ps_mask(x.v, _mm512_set1_ps(kGeluTableLow), _CMP_LT_OQ);
   __m512 p = coefficient(kGeluTableDegree);
   for (int j = kGeluTableDegree - 1; j > 0; --j) p = _mm512_fmadd_ps(p, d, coefficient(j));
   p = _mm512_maskz_fmadd_ps(static_cast<__mmask16>(~below), p, d, coefficient(0));  // Phi = 0 below
@@ -284,23 +284,25 @@ inline VecF gelu_piecewise(VecF x, const float (&table)[kGeluTableDegree + 1][kG
 inline VecF gelu_erf(VecF x) {
 #if defined(__AVX512F__)
   return gelu_piecewise(x, kGeluTable_erf);
-#endif
+#else
   // x * Phi(x) with the rational Phi (no exp). Below x = -3.54 Phi is tiny and the rational's absolute
   // error would approach 1e-6, so vectors with such lanes take gelu_erf_tail there.
   const VecF tail(-3.5355339059327378f);  // z = x / sqrt 2 = -2.5
   VecF y = x * normal_cdf_rational(x);
   if (VecF::any_lt(x, tail)) y = VecF::select_lt(x, tail, gelu_erf_tail(x), y);
   return y;
+#endif
 }
 
 // GELU, tanh form (GPT/GPT-2/XLNet).
 inline VecF gelu_tanh(VecF x) {
 #if defined(__AVX512F__)
   return gelu_piecewise(x, kGeluTable_tanh);
-#endif
+#else
   const VecF k(0.7978845608028654f), c(0.044715f);
   VecF inner = k * (x + c * x * x * x);
   return VecF(0.5f) * x * (VecF(1.0f) + tanh(inner));
+#endif
 }
 
 }  // namespace vec
