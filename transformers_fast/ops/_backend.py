@@ -159,11 +159,16 @@ def use_cpu_kernel(op: str, *tensors: Optional[torch.Tensor]) -> bool:
     return True
 
 
+# What a C++ entry point raises for arguments it does not take (a non-tensor: TypeError; dtype, device,
+# contiguity, shape: ValueError). On the fast path these send the caller to its full Python checks.
+KERNEL_REJECTS = (ValueError, TypeError)
+
+
 def fast_path(*tensors: Optional[torch.Tensor]) -> bool:
     """The common inference call: no autograd, not tracing, extension loaded. The C++ entry point
-    then checks dtype, device, contiguity and shapes itself (reading the tensors directly); a
-    ValueError or TypeError from it sends the caller to its full Python checks, which name the
-    problem or take the plain-torch path."""
+    then checks dtype, device, contiguity and shapes itself (reading the tensors directly); what it
+    rejects (KERNEL_REJECTS) sends the caller to its full Python checks, which name the problem or
+    take the plain-torch path."""
     if _C is None or is_compiling():
         return False
     if torch.is_grad_enabled():

@@ -15,7 +15,7 @@ def _check_approximate(approximate: str) -> None:
 
 
 def _kernel(x, bias, approximate):
-    """The C++ kernel on contiguous float32 CPU tensors (it checks dtype, device, contiguity and shapes: ValueError)."""
+    """The C++ kernel (it checks dtype, device, contiguity and shapes: B.KERNEL_REJECTS)."""
     out = B.new_output(x)
     if bias is None:
         B._C.gelu(x, out, approximate == "tanh")
@@ -45,7 +45,7 @@ def gelu(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
     if B.fast_path(x) and approximate in _APPROXIMATE:
         try:
             return _kernel(x, None, approximate)
-        except (ValueError, TypeError):
+        except B.KERNEL_REJECTS:
             pass  # the checks below name the problem or take the plain-torch path
     B.check_tensor("x", x)
     _check_approximate(approximate)
@@ -59,7 +59,7 @@ def bias_gelu(x: torch.Tensor, bias: torch.Tensor, approximate: str = "none") ->
     if B.fast_path(x, bias) and approximate in _APPROXIMATE:
         try:
             return _kernel(x, bias, approximate)
-        except (ValueError, TypeError):
+        except B.KERNEL_REJECTS:
             pass  # the checks below name the problem or take the plain-torch path
     B.check_tensor("x", x, ndim_min=1)
     B.check_tensor("bias", bias)

@@ -18,10 +18,9 @@ def _reference(x, residual, weight, bias, eps, x_bias):
 
 
 def _kernel(x, residual, weight, bias, eps, x_bias):
-    """The C++ kernel on contiguous float32 CPU tensors (it checks dtype, device, contiguity and shapes: ValueError)."""
+    """The C++ kernel (it checks dtype, device, contiguity and shapes: B.KERNEL_REJECTS)."""
     out = B.new_output(x)
-    B._C.add_layer_norm(x, residual, x_bias, weight,
-                        bias, out, eps)
+    B._C.add_layer_norm(x, residual, x_bias, weight, bias, out, eps)
     return out
 
 
@@ -45,7 +44,7 @@ def add_layer_norm(x: torch.Tensor, residual: Optional[torch.Tensor], weight: Op
     if B.fast_path(x, residual, weight, bias, x_bias) and type(eps) is float and eps >= 0:
         try:
             return _kernel(x, residual, weight, bias, eps, x_bias)
-        except (ValueError, TypeError):
+        except B.KERNEL_REJECTS:
             pass  # the checks below name the problem or take the plain-torch path
     B.check_tensor("x", x, ndim_min=1)
     n = x.shape[-1]
