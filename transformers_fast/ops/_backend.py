@@ -88,11 +88,11 @@ def check_same_device_dtype(op: str, ref_name: str, ref: torch.Tensor, **others:
             raise TypeError(f"{op}: {name} has dtype {t.dtype} but {ref_name} has {ref.dtype}")
 
 
-def check_vector(op: str, name: str, t: Optional[torch.Tensor], n: int) -> None:
-    """An optional per-feature parameter (bias, weight) must have shape [n]."""
+def check_vector(op: str, name: str, t: Optional[torch.Tensor], n: int, *, any_floating: bool = False) -> None:
+    """An optional per-feature parameter (bias, weight) must have shape [n] (dtypes as check_tensor)."""
     if t is None:
         return
-    check_tensor(name, t)
+    check_tensor(name, t, any_floating=any_floating)
     if t.dim() != 1 or t.shape[0] != n:
         raise ValueError(f"{op}: {name} must have shape [{n}], got {tuple(t.shape)}")
 

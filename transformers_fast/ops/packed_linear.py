@@ -100,10 +100,7 @@ class PackedLinear(nn.Module):
         B.check_tensor("weight", weight, any_floating=True)
         if weight.dim() != 2:
             raise ValueError(f"PackedLinear: weight must be [out_features, in_features], got {tuple(weight.shape)}")
-        if bias is not None:
-            B.check_tensor("bias", bias, any_floating=True)
-            if bias.shape != (weight.shape[0],):
-                raise ValueError(f"PackedLinear: bias must have shape [{weight.shape[0]}], got {tuple(bias.shape)}")
+        B.check_vector("PackedLinear", "bias", bias, weight.shape[0], any_floating=True)
         B.check_same_device_dtype("PackedLinear", "weight", weight, bias=bias)
         if activation not in ACTIVATIONS:
             raise ValueError(f"PackedLinear: activation must be one of {ACTIVATIONS}, got {activation!r}")
