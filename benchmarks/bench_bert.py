@@ -87,7 +87,7 @@ def gemm_calls(model, ids, mask):
     """The GEMMs of one fast forward, in order, as functions of no argument on copies of their inputs:
     what "GEMMs alone" replays (the PackedLinear calls, with the bias+GELU of ffn_in that they fuse)."""
     from transformers_fast import ops
-    from transformers_fast.models.bert import fast_encoder
+    from transformers_fast.runtime import encoder as fast_encoder
 
     calls = []
     original = fast_encoder.packed_linear

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import transformers_fast as tf
-from transformers_fast.models.gpt2 import fast_decoder
+from transformers_fast.runtime import decoder as fast_decoder
 from transformers_fast.ops.layer import HAS_LAYER_KERNELS
 from gpt_helpers import FAMILIES, HF_CLASSES, gpt2_tokenizer_files, hf_gpt, ids, left_padded
 from modeling_helpers import compare

@@ -12,7 +12,7 @@ import torch
 
 import transformers_fast as tf
 from modeling_helpers import compare, hf_model, inputs
-from transformers_fast.models.bert import fast_encoder
+from transformers_fast.runtime import encoder as fast_encoder
 from transformers_fast.ops.layer import HAS_LAYER_KERNELS, bind_layer_weights
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -171,7 +171,7 @@ def test_copy_and_pickle(tmp_path):
 
 MALLOC_PROBE = """if True:
     import resource, torch
-    from transformers_fast.modeling_utils import keep_freed_activation_memory
+    from transformers_fast.runtime.fast_path import keep_freed_activation_memory
     first, second = keep_freed_activation_memory(), keep_freed_activation_memory()
     def faults_of_a_fresh_8mb_buffer():
         before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -203,7 +203,7 @@ def test_freed_activation_memory_is_reused(setting):
 
 @pytest.mark.parametrize("family,class_name", FAMILIES)
 def test_big_batches_run_in_groups_of_whole_sequences(tmp_path, family, class_name, monkeypatch):
-    from transformers_fast.models.bert import fast_encoder
+    from transformers_fast.runtime import encoder as fast_encoder
 
     ref, ours = load(tmp_path, family, class_name)
     ids, mask, tt = inputs(family, batch=5, seq=11)

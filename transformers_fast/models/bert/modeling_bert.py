@@ -2,7 +2,7 @@
 
 Module and parameter names are those of the reference, so every checkpoint loads by name. Training (and
 head_mask / output_attentions) runs the plain torch path below, equal to the reference; inference in eval
-mode runs the padding-free fast path of fast_encoder.py on the same parameters.
+mode runs the padding-free fast path of runtime/encoder.py on the same parameters.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from transformers_fast.modeling_outputs import (BaseModelOutputWithPooling, Bert
                                                 SequenceClassifierOutput, TokenClassifierOutput)
 from transformers_fast.modeling_utils import (PreTrainedModel, check_attention_mask, check_ids, expand_head_mask,
                                               loss_ignoring_negative, prune_linear_layer)
-from transformers_fast.models.bert import fast_encoder
+from transformers_fast.runtime import encoder as fast_encoder
 from transformers_fast.models.bert.configuration_bert import BERT_PRETRAINED_MODEL_ARCHIVE_MAP, BertConfig
 
 
@@ -284,7 +284,7 @@ class BertPreTrainedModel(PreTrainedModel):
 class BertModel(BertPreTrainedModel):
     """Outputs: last_hidden_state, pooler_output, (hidden_states), (attentions).
 
-    In eval mode without autograd the padding-free path runs (see fast_encoder.py): real positions equal
+    In eval mode without autograd the padding-free path runs (see runtime/encoder.py): real positions equal
     the reference, padded positions of last_hidden_state / hidden_states are 0 (`model.fast.enabled = False`
     gives the reference's values there too)."""
 

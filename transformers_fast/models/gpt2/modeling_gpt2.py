@@ -4,7 +4,7 @@ Module and parameter names are those of the original checkpoints (Conv1D weights
 every state dict loads by name. `past` / `past_key_values` take 1.2.0's presents (per layer a tensor
 [2, batch, heads, past_len, head_dim]), today's (key, value) pairs or a transformers Cache; the returned
 presents are in 1.2.0's format. The forward pass here is plain torch (training, head_mask, attentions);
-`generate` runs the fused decoder of fast_decoder.py with a preallocated KV cache on the same weights.
+`generate` runs the fused decoder of runtime/decoder.py with a preallocated KV cache on the same weights.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from transformers_fast.modeling_outputs import (BaseModelOutputWithPast, CausalL
 from transformers_fast.modeling_utils import (Conv1D, PreTrainedModel, SequenceSummary,
                                               check_ids, expand_head_mask, loss_ignoring_negative,
                                               prune_conv1d_layer)
-from transformers_fast.models.gpt2 import fast_decoder
+from transformers_fast.runtime import decoder as fast_decoder
 from transformers_fast.models.gpt2.configuration_gpt2 import GPT2_PRETRAINED_MODEL_ARCHIVE_MAP, GPT2Config
 
 

@@ -12,7 +12,7 @@ from torch.nn import functional as F
 from transformers_fast.generation import GenerationMixin
 from transformers_fast.modeling_outputs import BaseModelOutput, CausalLMOutput, DoubleHeadsModelOutput
 from transformers_fast.modeling_utils import Conv1D, PreTrainedModel, SequenceSummary, expand_head_mask
-from transformers_fast.models.gpt2 import fast_decoder
+from transformers_fast.runtime import decoder as fast_decoder
 from transformers_fast.models.gpt2.modeling_gpt2 import MLP, Attention, GPTBaseMixin, gelu, key_mask, lm_loss, mc_loss
 from transformers_fast.models.openai.configuration_openai import (OPENAI_GPT_PRETRAINED_MODEL_ARCHIVE_MAP,
                                                                   OpenAIGPTConfig)

@@ -17,7 +17,7 @@ import torch
 from torch.nn import functional as F
 
 from transformers_fast import ops
-from transformers_fast.modeling_utils import FastPath
+from transformers_fast.runtime.fast_path import FastPath
 from transformers_fast.ops import _backend as B
 from transformers_fast.ops.layer import OneCallChoice, bind_layer_weights
 from transformers_fast.ops.packed_linear import PackedLinear, linear

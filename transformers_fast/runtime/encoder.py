@@ -28,7 +28,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from transformers_fast import ops
-from transformers_fast.modeling_utils import FastPath, keep_freed_activation_memory
+from transformers_fast.runtime.fast_path import FastPath, keep_freed_activation_memory
 from transformers_fast.ops.attention import _attention_impl
 from transformers_fast.ops import _backend as B
 from transformers_fast.ops.layer import OneCallChoice, bind_layer_weights

@@ -1,0 +1,1 @@
+"""Inference fast paths shared by the model families: the padding-free encoder, the KV-cache decoder."""
