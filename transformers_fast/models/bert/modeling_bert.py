@@ -18,6 +18,7 @@ from transformers_fast.modeling_outputs import (BaseModelOutputWithPooling, Bert
                                                 SequenceClassifierOutput, TokenClassifierOutput)
 from transformers_fast.modeling_utils import (PreTrainedModel, check_attention_mask, check_ids, expand_head_mask,
                                               loss_ignoring_negative, prune_linear_layer)
+from transformers_fast.modules import classification_loss, span_loss, token_classification_loss
 from transformers_fast.runtime import encoder as fast_encoder
 from transformers_fast.models.bert.configuration_bert import BERT_PRETRAINED_MODEL_ARCHIVE_MAP, BertConfig
 
@@ -439,13 +440,6 @@ class BertForNextSentencePrediction(BertPreTrainedModel):
                                            attentions=outputs.attentions)
 
 
-def classification_loss(logits: torch.Tensor, labels: torch.Tensor, num_labels: int) -> torch.Tensor:
-    """1.2.0: mean squared error when there is one label (regression), cross-entropy otherwise."""
-    if num_labels == 1:
-        return F.mse_loss(logits.view(-1), labels.view(-1).to(logits.dtype))
-    return F.cross_entropy(logits.view(-1, num_labels), labels.view(-1))
-
-
 class BertForSequenceClassification(BertPreTrainedModel):
     """Outputs: (loss), logits, (hidden_states), (attentions)."""
 
@@ -502,14 +496,6 @@ class BertForMultipleChoice(BertPreTrainedModel):
                                          attentions=outputs.attentions)
 
 
-def token_classification_loss(logits, labels, attention_mask, num_labels):
-    """1.2.0: with an attention mask only the positions where it is 1 count."""
-    if attention_mask is not None:
-        active = attention_mask.reshape(-1) == 1
-        return F.cross_entropy(logits.reshape(-1, num_labels)[active], labels.reshape(-1)[active])
-    return F.cross_entropy(logits.reshape(-1, num_labels), labels.reshape(-1))
-
-
 class BertForTokenClassification(BertPreTrainedModel):
     """Outputs: (loss), scores [batch, sequence, num_labels], (hidden_states), (attentions)."""
 
@@ -532,20 +518,6 @@ class BertForTokenClassification(BertPreTrainedModel):
         loss = None if labels is None else token_classification_loss(logits, labels, attention_mask, self.num_labels)
         return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                                      attentions=outputs.attentions)
-
-
-def span_loss(start_logits, end_logits, start_positions, end_positions):
-    """1.2.0: positions outside the sequence are clamped to its length and ignored."""
-    if start_positions.dim() > 1:
-        start_positions = start_positions.squeeze(-1)
-    if end_positions.dim() > 1:
-        end_positions = end_positions.squeeze(-1)
-    ignored_index = start_logits.shape[1]
-    start_positions = start_positions.clamp(0, ignored_index)
-    end_positions = end_positions.clamp(0, ignored_index)
-    start_loss = F.cross_entropy(start_logits, start_positions, ignore_index=ignored_index)
-    end_loss = F.cross_entropy(end_logits, end_positions, ignore_index=ignored_index)
-    return (start_loss + end_loss) / 2
 
 
 class BertForQuestionAnswering(BertPreTrainedModel):

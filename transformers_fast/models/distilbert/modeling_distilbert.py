@@ -16,8 +16,8 @@ from transformers_fast.modeling_outputs import (BaseModelOutput, MaskedLMOutput,
                                                 SequenceClassifierOutput)
 from transformers_fast.modeling_utils import (PreTrainedModel, check_attention_mask, check_ids, expand_head_mask,
                                               loss_ignoring_negative, prune_linear_layer)
+from transformers_fast.modules import classification_loss, span_loss
 from transformers_fast.runtime import encoder as fast_encoder
-from transformers_fast.models.bert.modeling_bert import classification_loss, span_loss
 from transformers_fast.models.distilbert.configuration_distilbert import (DISTILBERT_PRETRAINED_MODEL_ARCHIVE_MAP,
                                                                           DistilBertConfig)
 

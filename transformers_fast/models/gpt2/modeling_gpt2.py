@@ -8,98 +8,18 @@ presents are in 1.2.0's format. The forward pass here is plain torch (training, 
 """
 from __future__ import annotations
 
-import math
-from typing import Optional
-
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from transformers_fast.generation import GenerationMixin
 from transformers_fast.modeling_outputs import (BaseModelOutputWithPast, CausalLMOutputWithPast,
                                                 DoubleHeadsModelOutput)
-from transformers_fast.modeling_utils import (Conv1D, PreTrainedModel, SequenceSummary,
-                                              check_ids, expand_head_mask, loss_ignoring_negative,
-                                              prune_conv1d_layer)
+from transformers_fast.modeling_utils import PreTrainedModel, SequenceSummary, expand_head_mask
+from transformers_fast.modules import (MLP, Attention, GPTBaseMixin, GPTInitWeightsMixin, key_mask, lm_loss,
+                                       mc_loss)
+from transformers_fast.modules import gelu  # noqa: F401  (a name of 1.2.0's modeling_gpt2)
 from transformers_fast.runtime import decoder as fast_decoder
 from transformers_fast.models.gpt2.configuration_gpt2 import GPT2_PRETRAINED_MODEL_ARCHIVE_MAP, GPT2Config
-
-
-def gelu(x: torch.Tensor) -> torch.Tensor:
-    """tanh approximation of GELU, as GPT and GPT-2 were trained with."""
-    return F.gelu(x, approximate="tanh")
-
-
-class Attention(nn.Module):
-    """Causal multi-head self-attention with an optional past (shared by OpenAI GPT and GPT-2)."""
-
-    def __init__(self, nx: int, n_ctx: int, config, scale: bool = False):
-        super().__init__()
-        self.n_head = config.n_head
-        self.split_size = nx
-        self.scale = scale
-        self.c_attn = Conv1D(nx * 3, nx)
-        self.c_proj = Conv1D(nx, nx)
-        self.attn_dropout = nn.Dropout(config.attn_pdrop)
-        self.resid_dropout = nn.Dropout(config.resid_pdrop)
-        self.pruned_heads = set()
-
-    def prune_heads(self, heads):
-        heads = set(heads) - self.pruned_heads
-        if not heads:
-            return
-        mask = torch.ones(self.n_head, self.split_size // self.n_head)
-        for head in heads:
-            head = head - sum(1 for h in self.pruned_heads if h < head)
-            mask[head] = 0
-        index = torch.arange(mask.numel())[mask.view(-1).eq(1)]
-        index_attn = torch.cat([index, index + self.split_size, index + 2 * self.split_size])
-        self.c_attn = prune_conv1d_layer(self.c_attn, index_attn, dim=1)
-        self.c_proj = prune_conv1d_layer(self.c_proj, index, dim=0)
-        self.split_size = (self.split_size // self.n_head) * (self.n_head - len(heads))
-        self.n_head -= len(heads)
-        self.pruned_heads |= heads
-
-    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
-        return x.view(x.shape[:-1] + (self.n_head, x.shape[-1] // self.n_head)).permute(0, 2, 1, 3)
-
-    def forward(self, x, layer_past=None, attention_mask=None, head_mask=None, use_cache=False,
-                output_attentions=False):
-        query, key, value = self.c_attn(x).split(self.split_size, dim=2)
-        query, key, value = self.split_heads(query), self.split_heads(key), self.split_heads(value)
-        if layer_past is not None:
-            key = torch.cat((layer_past[0], key), dim=-2)
-            value = torch.cat((layer_past[1], value), dim=-2)
-        present = torch.stack((key, value)) if use_cache else None
-
-        scores = torch.matmul(query, key.transpose(-1, -2))
-        if self.scale:
-            scores = scores / math.sqrt(value.shape[-1])
-        nd, ns = scores.shape[-2], scores.shape[-1]
-        allowed = torch.ones(nd, ns, dtype=torch.bool, device=scores.device).tril(ns - nd)
-        if attention_mask is not None:  # [batch, 1, 1, ns] bool, True = attend
-            allowed = allowed & attention_mask
-        scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
-        probs = self.attn_dropout(torch.softmax(scores, dim=-1))
-        if head_mask is not None:
-            probs = probs * head_mask
-        context = torch.matmul(probs, value).permute(0, 2, 1, 3).contiguous()
-        context = context.view(context.shape[:-2] + (context.shape[-2] * context.shape[-1],))
-        out = self.resid_dropout(self.c_proj(context))
-        return out, present, (probs if output_attentions else None)
-
-
-class MLP(nn.Module):
-    def __init__(self, n_state: int, config, act=gelu):
-        super().__init__()
-        nx = config.n_embd
-        self.c_fc = Conv1D(n_state, nx)
-        self.c_proj = Conv1D(nx, n_state)
-        self.act = act
-        self.dropout = nn.Dropout(config.resid_pdrop)
-
-    def forward(self, x):
-        return self.dropout(self.c_proj(self.act(self.c_fc(x))))
 
 
 class Block(nn.Module):
@@ -148,19 +68,7 @@ def normalize_past(past, num_layers: int):
     return out
 
 
-def key_mask(attention_mask: Optional[torch.Tensor], batch: int, total: int) -> Optional[torch.Tensor]:
-    """[batch, total] 0/1 mask -> [batch, 1, 1, total] bool (True = attend), or None."""
-    if attention_mask is None:
-        return None
-    if not isinstance(attention_mask, torch.Tensor):
-        raise TypeError(f"attention_mask must be a torch.Tensor, got {type(attention_mask).__name__}")
-    if attention_mask.shape != (batch, total):
-        raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)}, expected {(batch, total)} "
-                         f"(batch, past length + sequence length)")
-    return (attention_mask != 0)[:, None, None, :]
-
-
-class GPT2PreTrainedModel(PreTrainedModel):
+class GPT2PreTrainedModel(GPTInitWeightsMixin, PreTrainedModel):
     """Weight initialisation and loading shared by the GPT-2 classes."""
 
     config_class = GPT2Config
@@ -169,40 +77,6 @@ class GPT2PreTrainedModel(PreTrainedModel):
     # The causal-mask buffers that older checkpoints saved are rebuilt, not loaded.
     keys_to_ignore_on_load = (r"attn\.bias$", r"attn\.masked_bias$")
 
-    def _init_weights(self, module):
-        if isinstance(module, (nn.Linear, nn.Embedding, Conv1D)):
-            module.weight.data.normal_(mean=0.0, std=self.config.initializer_range)
-            if isinstance(module, (nn.Linear, Conv1D)) and module.bias is not None:
-                module.bias.data.zero_()
-        elif isinstance(module, nn.LayerNorm):
-            module.bias.data.zero_()
-            module.weight.data.fill_(1.0)
-
-
-class GPTBaseMixin:
-    """Input checks and embeddings shared by OpenAIGPTModel and GPT2Model."""
-
-    def check_inputs(self, input_ids, position_ids, token_type_ids, past_length: int = 0):
-        embeddings = self.get_input_embeddings()
-        vocab = embeddings.num_embeddings
-        check_ids("input_ids", input_ids, vocab, "the vocabulary size (config.vocab_size)",
-                  device=embeddings.weight.device)
-        if input_ids.dim() < 2:
-            raise ValueError(f"input_ids must have shape [batch, sequence], got {tuple(input_ids.shape)}")
-        if input_ids.shape[-1] == 0:
-            raise ValueError("input_ids is empty: at least one token per sequence is needed")
-        n_positions = self.config.n_positions
-        if position_ids is None and past_length + input_ids.shape[-1] > n_positions:
-            raise ValueError(f"input_ids has {input_ids.shape[-1]} positions after {past_length} past ones but this "
-                             f"model takes at most {n_positions} (config.n_positions)")
-        if position_ids is not None:
-            check_ids("position_ids", position_ids, n_positions, "config.n_positions")
-            if position_ids.shape[-1] != input_ids.shape[-1]:
-                raise ValueError(f"position_ids has shape {tuple(position_ids.shape)} but input_ids has shape "
-                                 f"{tuple(input_ids.shape)}")
-        if token_type_ids is not None:
-            # 1.2.0 embeds token types with the token embeddings.
-            check_ids("token_type_ids", token_type_ids, vocab, "token types are embedded as tokens", input_ids.shape)
 
 
 class GPT2Model(GPTBaseMixin, GPT2PreTrainedModel):
@@ -278,17 +152,6 @@ class GPT2Model(GPTBaseMixin, GPT2PreTrainedModel):
             all_hidden += (hidden,)
         return BaseModelOutputWithPast(last_hidden_state=hidden, past_key_values=presents,
                                        hidden_states=all_hidden, attentions=all_attentions)
-
-
-def lm_loss(lm_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Next-token cross-entropy: logits at i predict labels at i + 1; labels -1 / -100 are ignored."""
-    if labels.shape != lm_logits.shape[:-1]:
-        raise ValueError(f"labels has shape {tuple(labels.shape)}, expected {tuple(lm_logits.shape[:-1])}")
-    return loss_ignoring_negative(lm_logits[..., :-1, :], labels[..., 1:])
-
-
-def mc_loss(mc_logits: torch.Tensor, mc_labels: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(mc_logits.reshape(-1, mc_logits.shape[-1]), mc_labels.reshape(-1))
 
 
 class GPT2LMHeadModel(GenerationMixin, GPT2PreTrainedModel):

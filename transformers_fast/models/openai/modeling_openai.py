@@ -11,9 +11,10 @@ from torch.nn import functional as F
 
 from transformers_fast.generation import GenerationMixin
 from transformers_fast.modeling_outputs import BaseModelOutput, CausalLMOutput, DoubleHeadsModelOutput
-from transformers_fast.modeling_utils import Conv1D, PreTrainedModel, SequenceSummary, expand_head_mask
+from transformers_fast.modeling_utils import PreTrainedModel, SequenceSummary, expand_head_mask
+from transformers_fast.modules import (MLP, Attention, GPTBaseMixin, GPTInitWeightsMixin, gelu, key_mask, lm_loss,
+                                       mc_loss)
 from transformers_fast.runtime import decoder as fast_decoder
-from transformers_fast.models.gpt2.modeling_gpt2 import MLP, Attention, GPTBaseMixin, gelu, key_mask, lm_loss, mc_loss
 from transformers_fast.models.openai.configuration_openai import (OPENAI_GPT_PRETRAINED_MODEL_ARCHIVE_MAP,
                                                                   OpenAIGPTConfig)
 
@@ -37,21 +38,11 @@ class Block(nn.Module):
         return self.ln_2(n + self.mlp(n)), probs
 
 
-class OpenAIGPTPreTrainedModel(PreTrainedModel):
+class OpenAIGPTPreTrainedModel(GPTInitWeightsMixin, PreTrainedModel):
     config_class = OpenAIGPTConfig
     pretrained_model_archive_map = OPENAI_GPT_PRETRAINED_MODEL_ARCHIVE_MAP
     base_model_prefix = "transformer"
     keys_to_ignore_on_load = (r"attn\.bias$", r"position_ids$")
-
-    def _init_weights(self, module):
-        if isinstance(module, (nn.Linear, nn.Embedding, Conv1D)):
-            module.weight.data.normal_(mean=0.0, std=self.config.initializer_range)
-            if isinstance(module, (nn.Linear, Conv1D)) and module.bias is not None:
-                module.bias.data.zero_()
-        elif isinstance(module, nn.LayerNorm):
-            module.bias.data.zero_()
-            module.weight.data.fill_(1.0)
-
 
 class OpenAIGPTModel(GPTBaseMixin, OpenAIGPTPreTrainedModel):
     """Outputs: last_hidden_state, (hidden_states), (attentions)."""

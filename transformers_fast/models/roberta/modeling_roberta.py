@@ -8,8 +8,9 @@ from torch.nn import functional as F
 
 from transformers_fast.modeling_outputs import MaskedLMOutput, SequenceClassifierOutput
 from transformers_fast.models.bert.modeling_bert import (BertEmbeddings, BertLayerNorm, BertModel,
-                                                         BertPreTrainedModel, classification_loss, gelu)
+                                                         BertPreTrainedModel, gelu)
 from transformers_fast.modeling_utils import loss_ignoring_negative
+from transformers_fast.modules import classification_loss
 from transformers_fast.models.roberta.configuration_roberta import ROBERTA_PRETRAINED_MODEL_ARCHIVE_MAP, RobertaConfig
 
 
