@@ -1,15 +1,9 @@
 """BertTokenizer (pytorch-transformers 1.2.0 behaviour) on the C++ BasicTokenizer + WordPiece core."""
-from __future__ import annotations
+from transformers_fast.tokenization_wordpiece import (VOCAB_FILES_NAMES, BasicTokenizer, BasicWordPieceTokenizer,
+                                                      WordpieceTokenizer, load_vocab, whitespace_tokenize)
 
-import collections
-import logging
-import os
-
-from transformers_fast.tokenization_utils import ClsSepSpecialTokensMixin, PreTrainedTokenizer, _core_lib, _check_text
-
-logger = logging.getLogger(__name__)
-
-VOCAB_FILES_NAMES = {"vocab_file": "vocab.txt"}
+__all__ = ["BasicTokenizer", "BertTokenizer", "VOCAB_FILES_NAMES", "WordpieceTokenizer", "load_vocab",
+           "whitespace_tokenize"]
 
 _BERT_SHORTCUTS = {
     # shortcut: (hub repo, do_lower_case)
@@ -31,153 +25,10 @@ _BERT_SHORTCUTS = {
 }
 
 
-def load_vocab(vocab_file):
-    """The vocabulary file's lines (as 1.2.0 reads them) and the token -> id dict."""
-    with open(vocab_file, "r", encoding="utf-8") as reader:
-        lines = [token.rstrip("\n") for token in reader.readlines()]
-    vocab = collections.OrderedDict()
-    for index, token in enumerate(lines):
-        vocab[token] = index
-    return lines, vocab
-
-
-def whitespace_tokenize(text):
-    text = text.strip()
-    if not text:
-        return []
-    return text.split()
-
-
-class BertTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
+class BertTokenizer(BasicWordPieceTokenizer):
     """BERT tokenizer: basic tokenization (cleaning, CJK, lower case + accents, punctuation) + WordPiece."""
 
     vocab_files_names = VOCAB_FILES_NAMES
     max_model_input_sizes = {k: 512 for k in _BERT_SHORTCUTS}
     pretrained_init_configuration = {k: {"do_lower_case": v[1]} for k, v in _BERT_SHORTCUTS.items()}
     pretrained_hub_files = {k: (v[0], {"vocab_file": "vocab.txt"}) for k, v in _BERT_SHORTCUTS.items()}
-
-    def __init__(self, vocab_file, do_lower_case=True, do_basic_tokenize=True, never_split=None,
-                 unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]", cls_token="[CLS]",
-                 mask_token="[MASK]", tokenize_chinese_chars=True, **kwargs):
-        super().__init__(unk_token=unk_token, sep_token=sep_token, pad_token=pad_token, cls_token=cls_token,
-                         mask_token=mask_token, **kwargs)
-        self.max_len_single_sentence = self.max_len - 2
-        self.max_len_sentences_pair = self.max_len - 3
-        if vocab_file is None or not os.path.isfile(vocab_file):
-            raise ValueError(
-                f"Can't find a vocabulary file at path '{vocab_file}'. To load the vocabulary from a Google "
-                "pretrained model use `tokenizer = BertTokenizer.from_pretrained(PRETRAINED_MODEL_NAME)`")
-        lines, self.vocab = load_vocab(vocab_file)
-        self.ids_to_tokens = collections.OrderedDict((ids, tok) for tok, ids in self.vocab.items())
-        self.do_basic_tokenize = do_basic_tokenize
-        if do_basic_tokenize:
-            self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case, never_split=never_split,
-                                                  tokenize_chinese_chars=tokenize_chinese_chars)
-        self._vocab_lines = lines
-        self._native_args = (do_basic_tokenize, do_lower_case, tokenize_chinese_chars, 100)
-        self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab, unk_token=self.unk_token)
-        self._build_native()
-
-    def _build_native(self):
-        model = _core_lib().WordPieceModel(self._vocab_lines, *self._native_args)
-        self.wordpiece_tokenizer._model = model
-        self.wordpiece_tokenizer._model_key = (self.wordpiece_tokenizer.max_input_chars_per_word,)
-        self._core = _core_lib().Pipeline(model)
-
-    @property
-    def vocab_size(self):
-        return len(self.vocab)
-
-    def _core_never_split(self):
-        if not self.do_basic_tokenize:
-            return []
-        return list(self.basic_tokenizer.never_split) + self.all_special_tokens
-
-    def _core_never_split_key(self):
-        ns = self.basic_tokenizer.never_split if self.do_basic_tokenize else None
-        return (id(ns), len(ns)) if ns is not None else None
-
-    def _tokenize(self, text):
-        if self.do_basic_tokenize:
-            split_tokens = []
-            for token in self.basic_tokenizer.tokenize(text, never_split=self.all_special_tokens):
-                split_tokens.extend(self.wordpiece_tokenizer.tokenize(token))
-            return split_tokens
-        return self.wordpiece_tokenizer.tokenize(text)
-
-    def _convert_token_to_id(self, token):
-        return self.vocab.get(token, self.vocab.get(self.unk_token))
-
-    def _convert_id_to_token(self, index):
-        return self.ids_to_tokens.get(index, self.unk_token)
-
-    def convert_tokens_to_string(self, tokens):
-        return " ".join(tokens).replace(" ##", "").strip()
-
-    def save_vocabulary(self, vocab_path):
-        index = 0
-        if os.path.isdir(vocab_path):
-            vocab_file = os.path.join(vocab_path, VOCAB_FILES_NAMES["vocab_file"])
-        else:
-            vocab_file = vocab_path
-        with open(vocab_file, "w", encoding="utf-8") as writer:
-            for token, token_index in sorted(self.vocab.items(), key=lambda kv: kv[1]):
-                if index != token_index:
-                    logger.warning("Saving vocabulary to %s: vocabulary indices are not consecutive."
-                                   " Please check that the vocabulary is not corrupted!", vocab_file)
-                    index = token_index
-                writer.write(token + "\n")
-                index += 1
-        return (vocab_file,)
-
-
-class BasicTokenizer(object):
-    """Punctuation splitting, lower casing, accent stripping, CJK splitting (C++)."""
-
-    def __init__(self, do_lower_case=True, never_split=None, tokenize_chinese_chars=True):
-        self.do_lower_case = do_lower_case
-        self.never_split = never_split if never_split is not None else []
-        self.tokenize_chinese_chars = tokenize_chinese_chars
-        self._models = {}
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_models"] = {}
-        return state
-
-    def tokenize(self, text, never_split=None):
-        text = _check_text("text", text)
-        key = (self.do_lower_case, self.tokenize_chinese_chars)
-        model = self._models.get(key)
-        if model is None:
-            model = self._models[key] = _core_lib().WordPieceModel([], True, *key, 100)
-        never_split = list(self.never_split) + (list(never_split) if never_split is not None else [])
-        return model.basic_tokenize(text, never_split)
-
-
-class WordpieceTokenizer(object):
-    """Greedy longest-match-first WordPiece over whitespace-separated tokens (C++)."""
-
-    def __init__(self, vocab, unk_token, max_input_chars_per_word=100, _model=None):
-        self.vocab = vocab
-        self.unk_token = unk_token
-        self.max_input_chars_per_word = max_input_chars_per_word
-        self._model = _model
-        self._model_key = (max_input_chars_per_word,) if _model is not None else None
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_model"] = None
-        state["_model_key"] = None
-        return state
-
-    def tokenize(self, text):
-        text = _check_text("text", text)
-        key = (self.max_input_chars_per_word,)
-        if self._model is None or self._model_key != key:
-            lines = [""] * (max(self.vocab.values(), default=-1) + 1)
-            for tok, i in sorted(self.vocab.items(), key=lambda kv: kv[1]):
-                lines[i] = tok
-            self._model = _core_lib().WordPieceModel(lines, False, False, False, self.max_input_chars_per_word)
-            self._model_key = key
-        return self._model.wordpiece_tokenize(text, self.unk_token)

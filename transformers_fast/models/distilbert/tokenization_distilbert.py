@@ -1,5 +1,5 @@
-"""DistilBertTokenizer: BertTokenizer with DistilBERT's shortcut names."""
-from transformers_fast.models.bert.tokenization_bert import VOCAB_FILES_NAMES, BertTokenizer
+"""DistilBertTokenizer: BERT's WordPiece tokenizer with DistilBERT's shortcut names."""
+from transformers_fast.tokenization_wordpiece import VOCAB_FILES_NAMES, BasicWordPieceTokenizer
 
 _SHORTCUTS = {
     "distilbert-base-uncased": "distilbert/distilbert-base-uncased",
@@ -7,7 +7,7 @@ _SHORTCUTS = {
 }
 
 
-class DistilBertTokenizer(BertTokenizer):
+class DistilBertTokenizer(BasicWordPieceTokenizer):
     vocab_files_names = VOCAB_FILES_NAMES
     max_model_input_sizes = {k: 512 for k in _SHORTCUTS}
     pretrained_init_configuration = {}

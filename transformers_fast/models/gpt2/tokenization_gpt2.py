@@ -1,16 +1,7 @@
 """GPT2Tokenizer (pytorch-transformers 1.2.0 behaviour) on the C++ byte-level BPE core."""
-from __future__ import annotations
+from transformers_fast.tokenization_bpe import VOCAB_FILES_NAMES, ByteLevelBPETokenizer
+from transformers_fast.tokenization_bpe import bytes_to_unicode  # noqa: F401  (a name of 1.2.0's tokenization_gpt2)
 
-import json
-import logging
-import os
-from functools import lru_cache
-
-from transformers_fast.tokenization_utils import PreTrainedTokenizer, _core_lib
-
-logger = logging.getLogger(__name__)
-
-VOCAB_FILES_NAMES = {"vocab_file": "vocab.json", "merges_file": "merges.txt"}
 _HUB = {"vocab_file": "vocab.json", "merges_file": "merges.txt"}
 _GPT2_SHORTCUTS = {
     "gpt2": "openai-community/gpt2",
@@ -19,136 +10,9 @@ _GPT2_SHORTCUTS = {
 }
 
 
-@lru_cache()
-def bytes_to_unicode():
-    """utf-8 byte -> printable unicode stand-in (GPT-2's table)."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(2 ** 8):
-        if b not in bs:
-            bs.append(b)
-            cs.append(2 ** 8 + n)
-            n += 1
-    return dict(zip(bs, [chr(c) for c in cs]))
-
-
-def get_pairs(word):
-    return {(a, b) for a, b in zip(word[:-1], word[1:])}
-
-
-def merge_symbols(word, bpe_ranks):
-    """1.2.0's BPE loop (pure Python; the C++ core does the same): merges the lowest-ranked adjacent pair of
-    `word` (a tuple of symbols) until none of its pairs has a rank."""
-    pairs = get_pairs(word)
-    while pairs:
-        bigram = min(pairs, key=lambda pair: bpe_ranks.get(pair, float("inf")))
-        if bigram not in bpe_ranks:
-            break
-        first, second = bigram
-        new_word = []
-        i = 0
-        while i < len(word):
-            try:
-                j = word.index(first, i)
-            except ValueError:
-                new_word.extend(word[i:])
-                break
-            new_word.extend(word[i:j])
-            i = j
-            if word[i] == first and i < len(word) - 1 and word[i + 1] == second:
-                new_word.append(first + second)
-                i += 2
-            else:
-                new_word.append(word[i])
-                i += 1
-        word = tuple(new_word)
-        pairs = get_pairs(word)
-    return word
-
-
-def read_merges(merges_file):
-    """Merge pairs as 1.2.0 reads them: split('\\n')[1:-1], each line split() into a tuple."""
-    with open(merges_file, encoding="utf-8") as f:
-        bpe_data = f.read().split("\n")[1:-1]
-    return [tuple(merge.split()) for merge in bpe_data]
-
-
-def merge_pairs(bpe_ranks):
-    """Merges in rank order for the C++ core (only the order matters; entries that are not pairs of
-    two strings can never match, as in 1.2.0)."""
-    return [m for m, _ in sorted(bpe_ranks.items(), key=lambda kv: kv[1]) if len(m) == 2]
-
-
-class GPT2Tokenizer(PreTrainedTokenizer):
+class GPT2Tokenizer(ByteLevelBPETokenizer):
     """GPT-2 byte-level BPE; a space is prepended to the (stripped) text, as in 1.2.0."""
 
     vocab_files_names = VOCAB_FILES_NAMES
     max_model_input_sizes = {k: 1024 for k in _GPT2_SHORTCUTS}
     pretrained_hub_files = {k: (v, _HUB) for k, v in _GPT2_SHORTCUTS.items()}
-
-    def __init__(self, vocab_file, merges_file, errors="replace", unk_token="<|endoftext|>",
-                 bos_token="<|endoftext|>", eos_token="<|endoftext|>", **kwargs):
-        super().__init__(bos_token=bos_token, eos_token=eos_token, unk_token=unk_token, **kwargs)
-        self.max_len_single_sentence = self.max_len
-        self.max_len_sentences_pair = self.max_len
-        for name, path in (("vocab_file", vocab_file), ("merges_file", merges_file)):
-            if path is None or not os.path.isfile(path):
-                raise ValueError(f"Can't find {name} at path '{path}'")
-        with open(vocab_file, encoding="utf-8") as f:
-            self.encoder = json.load(f)
-        if not isinstance(self.encoder, dict):
-            raise ValueError(f"vocab_file {vocab_file} must hold a JSON object (token -> id)")
-        self.decoder = {v: k for k, v in self.encoder.items()}
-        self.errors = errors
-        self.byte_encoder = bytes_to_unicode()
-        self.byte_decoder = {v: k for k, v in self.byte_encoder.items()}
-        bpe_merges = read_merges(merges_file)
-        self.bpe_ranks = dict(zip(bpe_merges, range(len(bpe_merges))))
-        self._build_native()
-
-    def _build_native(self):
-        self._core = _core_lib().Pipeline(_core_lib().ByteLevelBpeModel(self.encoder, merge_pairs(self.bpe_ranks)))
-
-    @property
-    def vocab_size(self):
-        return len(self.encoder)
-
-    def bpe(self, token):
-        """BPE of one byte-encoded word, as a space-separated string (1.2.0's bpe)."""
-        return " ".join(merge_symbols(tuple(token), self.bpe_ranks))
-
-    def _tokenize(self, text):
-        pieces = []
-        for token in self._core.model.pretokenize(" " + text):
-            token = "".join(self.byte_encoder[b] for b in token.encode("utf-8"))
-            pieces.extend(self.bpe(token).split(" "))
-        return pieces
-
-    def _convert_token_to_id(self, token):
-        return self.encoder.get(token, self.encoder.get(self.unk_token))
-
-    def _convert_id_to_token(self, index):
-        return self.decoder.get(index)
-
-    def convert_tokens_to_string(self, tokens):
-        text = "".join(tokens)
-        return bytearray([self.byte_decoder[c] for c in text]).decode("utf-8", errors=self.errors)
-
-    def save_vocabulary(self, save_directory):
-        if not os.path.isdir(save_directory):
-            raise ValueError(f"Vocabulary path ({save_directory}) should be a directory")
-        vocab_file = os.path.join(save_directory, VOCAB_FILES_NAMES["vocab_file"])
-        merge_file = os.path.join(save_directory, VOCAB_FILES_NAMES["merges_file"])
-        with open(vocab_file, "w", encoding="utf-8") as f:
-            f.write(json.dumps(self.encoder, ensure_ascii=False))
-        index = 0
-        with open(merge_file, "w", encoding="utf-8") as writer:
-            writer.write("#version: 0.2\n")
-            for bpe_tokens, token_index in sorted(self.bpe_ranks.items(), key=lambda kv: kv[1]):
-                if index != token_index:
-                    logger.warning("Saving vocabulary to %s: BPE merge indices are not consecutive.", merge_file)
-                    index = token_index
-                writer.write(" ".join(bpe_tokens) + "\n")
-                index += 1
-        return vocab_file, merge_file

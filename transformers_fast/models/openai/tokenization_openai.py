@@ -6,51 +6,12 @@ import json
 import logging
 import os
 
-from transformers_fast.models.bert.tokenization_bert import BasicTokenizer
-from transformers_fast.models.gpt2.tokenization_gpt2 import merge_pairs, merge_symbols
+from transformers_fast.tokenization_bpe import (VOCAB_FILES_NAMES, merge_pairs, read_word_end_merges, save_bpe_files,
+                                                word_end_bpe)
 from transformers_fast.tokenization_utils import PreTrainedTokenizer, _core_lib
+from transformers_fast.tokenization_wordpiece import BasicTokenizer
 
 logger = logging.getLogger(__name__)
-
-VOCAB_FILES_NAMES = {"vocab_file": "vocab.json", "merges_file": "merges.txt"}
-
-
-def read_merges(merges_file, skip_first):
-    """1.2.0: OpenAI GPT drops the first and last lines (split()[...] whole), XLM only the last
-    (split()[:2])."""
-    with open(merges_file, encoding="utf-8") as f:
-        lines = f.read().split("\n")
-    if skip_first:
-        return [tuple(m.split()) for m in lines[1:-1]]
-    return [tuple(m.split()[:2]) for m in lines[:-1]]
-
-
-def word_end_bpe(token, bpe_ranks):
-    """1.2.0's bpe for OpenAI GPT and XLM (pure Python; the C++ core does the same)."""
-    word = " ".join(merge_symbols(tuple(token[:-1]) + (token[-1] + "</w>",), bpe_ranks))
-    if word == "\n  </w>":
-        word = "\n</w>"
-    return word
-
-
-def save_bpe_files(tokenizer, save_directory):
-    if not os.path.isdir(save_directory):
-        raise ValueError(f"Vocabulary path ({save_directory}) should be a directory")
-    vocab_file = os.path.join(save_directory, VOCAB_FILES_NAMES["vocab_file"])
-    merge_file = os.path.join(save_directory, VOCAB_FILES_NAMES["merges_file"])
-    with open(vocab_file, "w", encoding="utf-8") as f:
-        f.write(json.dumps(tokenizer.encoder, ensure_ascii=False))
-    index = 0
-    with open(merge_file, "w", encoding="utf-8") as writer:
-        writer.write("#version: 0.2\n")
-        for bpe_tokens, token_index in sorted(tokenizer.bpe_ranks.items(), key=lambda kv: kv[1]):
-            if index != token_index:
-                logger.warning("Saving vocabulary to %s: BPE merge indices are not consecutive.", merge_file)
-                index = token_index
-            writer.write(" ".join(bpe_tokens) + "\n")
-            index += 1
-    return vocab_file, merge_file
-
 
 class OpenAIGPTTokenizer(PreTrainedTokenizer):
     """OpenAI GPT BPE: lower-cased BasicTokenizer words, BPE with "</w>" word ends."""
@@ -72,7 +33,7 @@ class OpenAIGPTTokenizer(PreTrainedTokenizer):
         with open(vocab_file, encoding="utf-8") as f:
             self.encoder = json.load(f)
         self.decoder = {v: k for k, v in self.encoder.items()}
-        merges = read_merges(merges_file, skip_first=True)
+        merges = read_word_end_merges(merges_file, skip_first=True)
         self.bpe_ranks = dict(zip(merges, range(len(merges))))
         self._build_native()
 

@@ -1,5 +1,5 @@
 """RobertaTokenizer: GPT-2's byte-level BPE with <s> A </s></s> B </s>."""
-from transformers_fast.models.gpt2.tokenization_gpt2 import VOCAB_FILES_NAMES, GPT2Tokenizer
+from transformers_fast.tokenization_bpe import VOCAB_FILES_NAMES, ByteLevelBPETokenizer
 
 _HUB = {"vocab_file": "vocab.json", "merges_file": "merges.txt"}
 _SHORTCUTS = {
@@ -9,7 +9,7 @@ _SHORTCUTS = {
 }
 
 
-class RobertaTokenizer(GPT2Tokenizer):
+class RobertaTokenizer(ByteLevelBPETokenizer):
     vocab_files_names = VOCAB_FILES_NAMES
     max_model_input_sizes = {k: 512 for k in _SHORTCUTS}
     pretrained_hub_files = {k: (v, _HUB) for k, v in _SHORTCUTS.items()}

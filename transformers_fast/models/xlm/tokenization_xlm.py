@@ -10,13 +10,12 @@ import os
 import re
 import unicodedata
 
-from transformers_fast.models.gpt2.tokenization_gpt2 import merge_pairs
-from transformers_fast.models.openai.tokenization_openai import read_merges, word_end_bpe
+from transformers_fast.tokenization_bpe import (VOCAB_FILES_NAMES, merge_pairs, read_word_end_merges, save_bpe_files,
+                                                word_end_bpe)
 from transformers_fast.tokenization_utils import ClsSepSpecialTokensMixin, PreTrainedTokenizer, _check_text, _core_lib
 
 logger = logging.getLogger(__name__)
 
-VOCAB_FILES_NAMES = {"vocab_file": "vocab.json", "merges_file": "merges.txt"}
 
 
 def _languages(codes: str, lowercase_and_remove_accent: bool) -> dict:
@@ -160,7 +159,7 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
         with open(vocab_file, encoding="utf-8") as f:
             self.encoder = json.load(f)
         self.decoder = {v: k for k, v in self.encoder.items()}
-        merges = read_merges(merges_file, skip_first=False)
+        merges = read_word_end_merges(merges_file, skip_first=False)
         self.bpe_ranks = dict(zip(merges, range(len(merges))))
         self._build_native()
 
@@ -307,13 +306,4 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
 
     def save_vocabulary(self, save_directory):
         """vocab.json + merges.txt (XLM's merges file has no header line)."""
-        if not os.path.isdir(save_directory):
-            raise ValueError(f"Vocabulary path ({save_directory}) should be a directory")
-        vocab_file = os.path.join(save_directory, VOCAB_FILES_NAMES["vocab_file"])
-        merge_file = os.path.join(save_directory, VOCAB_FILES_NAMES["merges_file"])
-        with open(vocab_file, "w", encoding="utf-8") as f:
-            f.write(json.dumps(self.encoder, ensure_ascii=False))
-        with open(merge_file, "w", encoding="utf-8") as writer:
-            for bpe_tokens, _ in sorted(self.bpe_ranks.items(), key=lambda kv: kv[1]):
-                writer.write(" ".join(bpe_tokens) + "\n")
-        return vocab_file, merge_file
+        return save_bpe_files(self, save_directory, header=None)
