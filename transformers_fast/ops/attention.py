@@ -37,6 +37,14 @@ def _reference(q, k, v, attn_mask, kv_lengths, cu_seqlens, scale, causal):
     return out
 
 
+def _packed_kernel(q, k, v, cu_seqlens, scale, causal):
+    out = B.new_output(q)
+    B._C.attention(q, k, v, out, None, None, cu_seqlens, scale, causal)
+    if q.shape[0] and int(cu_seqlens[-1]) < q.shape[0]:
+        out[int(cu_seqlens[-1]):] = 0  # tokens after the last sequence
+    return out
+
+
 def _attention_impl(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: Optional[torch.Tensor],
                     kv_lengths: Optional[torch.Tensor], cu_seqlens: Optional[torch.Tensor], scale: float,
                     causal: bool) -> torch.Tensor:
@@ -105,6 +113,12 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, scale: Optio
     positions). Query rows with no allowed key (and rows after cu_seqlens[-1]) are zeros.
     max_seqlen is accepted for flash-attention-style callers; the CPU kernel does not need it.
     """
+    if (cu_seqlens is not None and attn_mask is None and kv_lengths is None and type(scale) is float
+            and B.fast_path(q, k, v)):
+        try:  # the packed call of the padding-free encoder: the C++ entry point checks every argument
+            return _packed_kernel(q, k, v, cu_seqlens, scale, bool(causal))
+        except B.KERNEL_REJECTS:
+            pass  # the checks below name the problem or take the plain-torch path
     for name, t in (("q", q), ("k", k), ("v", v)):
         B.check_tensor(name, t)
     B.check_same_device_dtype(_OP, "q", q, k=k, v=v)

@@ -1,5 +1,5 @@
-"""The one-call layer kernels (csrc/kernels/encoder_layer.h, decoder_layer.h): binding a layer's packed weights
-for them, and deciding when a model's layers can use them (every projection on the panel GEMM)."""
+"""The one-call layer kernels (csrc/layers/encoder_layer.h, decoder_layer.h): binding a layer's packed weights
+for them, running them, and deciding when a model's layers can use them (every projection on the panel GEMM)."""
 from __future__ import annotations
 
 from typing import Callable, Dict, Iterable, Optional, Tuple
@@ -22,6 +22,24 @@ def bind_layer_weights(qkv: PackedLinear, out: PackedLinear, out_bias: torch.Ten
     tensors = tuple(t.detach().contiguous() for t in tensors)
     return B._C.LayerWeights(list(tensors), out.out_features, heads, head_dim, ffn_in.out_features,
                              ln1[2], ln2[2], _PANEL_ACT[ffn_in.activation], tensors)
+
+
+def encoder_layer(x: torch.Tensor, cu_seqlens: torch.Tensor, layer, scale: float) -> torch.Tensor:
+    """One post-LayerNorm encoder layer as one C++ call: x [tokens, hidden] float32 packed tokens, cu_seqlens
+    [batch + 1] int64 sequence offsets, layer from bind_layer_weights -> [tokens, hidden]."""
+    out = torch.empty_like(x)
+    B.sync_threads()
+    B._C.encoder_layer(x, cu_seqlens, layer, out, scale)
+    return out
+
+
+def decoder_layer_step(x: torch.Tensor, kv: torch.Tensor, position: int, key_bias: Optional[torch.Tensor], layer,
+                       scale: float, pre_ln: bool) -> None:
+    """One decoder block of a decode step as one C++ call: x [batch, hidden] updated in place, the keys and
+    values written at `position` of kv [batch, 2, heads, capacity, head_dim]; key_bias [batch, capacity]
+    additive (or None); pre_ln: GPT-2's pre-LayerNorm block, else OpenAI GPT's post-LayerNorm one."""
+    B.sync_threads()
+    B._C.decoder_layer_step(x, kv, position, key_bias, layer, scale, pre_ln)
 
 
 class OneCallChoice:

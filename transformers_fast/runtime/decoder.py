@@ -18,14 +18,7 @@ from torch.nn import functional as F
 
 from transformers_fast import ops
 from transformers_fast.runtime.fast_path import FastPath
-from transformers_fast.ops import _backend as B
-from transformers_fast.ops.layer import OneCallChoice, bind_layer_weights
-from transformers_fast.ops.packed_linear import PackedLinear, linear
-
-
-def decoder_layer_step(x, kv, position, key_bias, block, scale, pre_ln) -> None:
-    """One block of a decode step in C++ (x [batch, hidden] updated in place, the cache slot written)."""
-    B._C.decoder_layer_step(x, kv, position, key_bias, block, scale, pre_ln)
+from transformers_fast.ops import OneCallChoice, PackedLinear, bind_layer_weights, decoder_layer_step, linear
 
 
 # Below this many rows the Python wrapper of ops.layer_norm costs more than F.layer_norm's whole run.
@@ -269,7 +262,6 @@ class DecoderFastPath(FastPath):
             x = self._run(self._embed(tokens, positions), attention)
         else:
             x = self._embed(tokens, positions)
-            B.sync_threads()
             for index, (layer, block) in enumerate(zip(self._layers, bound)):
                 decoder_layer_step(x, cache.kv[index], t, cache.key_bias, block, layer.scale, self._pre_ln)
         cache.length = end

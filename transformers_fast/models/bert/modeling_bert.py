@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from transformers_fast import ops
 from transformers_fast.modeling_outputs import (BaseModelOutputWithPooling, BertForPreTrainingOutput,
                                                 MaskedLMOutput, MultipleChoiceModelOutput,
                                                 NextSentencePredictorOutput, QuestionAnsweringModelOutput,
@@ -262,6 +263,35 @@ class BertPreTrainingHeads(nn.Module):
         return self.predictions(sequence_output), self.seq_relationship(pooled_output)
 
 
+class BertFastPath(fast_encoder.EncoderFastPath):
+    """Where the padding-free encoder finds BERT's (and RoBERTa's) weights."""
+
+    def encoder_layers(self):
+        return self.model.encoder.layer
+
+    def pooler_dense(self):
+        return self.model.pooler.dense
+
+    def layer_parts(self, layer) -> dict:
+        attention = layer.attention
+        return dict(q=attention.self.query, k=attention.self.key, v=attention.self.value,
+                    o=attention.output.dense, ln1=attention.output.LayerNorm,
+                    ffn_in=layer.intermediate.dense, activation=layer.intermediate.intermediate_act_fn,
+                    ffn_out=layer.output.dense, ln2=layer.output.LayerNorm,
+                    heads=attention.self.num_attention_heads, head_dim=attention.self.attention_head_size)
+
+    def position_ids(self, input_ids):
+        return self.model.embeddings.default_position_ids(input_ids)
+
+    def embed(self, ids, positions, token_types):
+        emb = self.model.embeddings
+        x = F.embedding(ids, emb.word_embeddings.weight) + F.embedding(positions, emb.position_embeddings.weight)
+        if token_types is None:
+            token_types = torch.zeros_like(ids)
+        types = F.embedding(token_types, emb.token_type_embeddings.weight)
+        return ops.add_layer_norm(x, types, emb.LayerNorm.weight, emb.LayerNorm.bias, emb.LayerNorm.eps)
+
+
 class BertPreTrainedModel(PreTrainedModel):
     """Weight initialisation and loading shared by the BERT classes."""
 
@@ -296,7 +326,7 @@ class BertModel(BertPreTrainedModel):
         self.embeddings = self.embeddings_class(config)
         self.encoder = BertEncoder(config)
         self.pooler = BertPooler(config)
-        self.fast = fast_encoder.BertFastPath(self)
+        self.fast = BertFastPath(self)
         self.init_weights()
 
     def get_input_embeddings(self):

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from transformers_fast import ops
 from transformers_fast.modeling_outputs import (BaseModelOutput, MaskedLMOutput, QuestionAnsweringModelOutput,
                                                 SequenceClassifierOutput)
 from transformers_fast.modeling_utils import (PreTrainedModel, check_attention_mask, check_ids, expand_head_mask,
@@ -161,6 +162,29 @@ class Transformer(nn.Module):
             (all_attentions if output_attentions else None)
 
 
+class DistilBertFastPath(fast_encoder.EncoderFastPath):
+    """Where the padding-free encoder finds DistilBERT's weights."""
+
+    def encoder_layers(self):
+        return self.model.transformer.layer
+
+    def layer_parts(self, layer) -> dict:
+        attention = layer.attention
+        return dict(q=attention.q_lin, k=attention.k_lin, v=attention.v_lin, o=attention.out_lin,
+                    ln1=layer.sa_layer_norm, ffn_in=layer.ffn.lin1, activation=layer.ffn.activation,
+                    ffn_out=layer.ffn.lin2, ln2=layer.output_layer_norm, heads=attention.n_heads,
+                    head_dim=attention.dim // attention.n_heads)
+
+    def position_ids(self, input_ids):
+        return torch.arange(input_ids.shape[1], device=input_ids.device).unsqueeze(0)
+
+    def embed(self, ids, positions, token_types):
+        emb = self.model.embeddings
+        x = F.embedding(ids, emb.word_embeddings.weight)
+        pos = F.embedding(positions, emb.position_embeddings.weight)
+        return ops.add_layer_norm(x, pos, emb.LayerNorm.weight, emb.LayerNorm.bias, emb.LayerNorm.eps)
+
+
 class DistilBertPreTrainedModel(PreTrainedModel):
     config_class = DistilBertConfig
     pretrained_model_archive_map = DISTILBERT_PRETRAINED_MODEL_ARCHIVE_MAP
@@ -189,7 +213,7 @@ class DistilBertModel(DistilBertPreTrainedModel):
         super().__init__(config)
         self.embeddings = Embeddings(config)
         self.transformer = Transformer(config)
-        self.fast = fast_encoder.DistilBertFastPath(self)
+        self.fast = DistilBertFastPath(self)
         self.init_weights()
 
     def get_input_embeddings(self):
