@@ -170,35 +170,78 @@ def test_copy_and_pickle(tmp_path):
 
 
 MALLOC_PROBE = """if True:
-    import resource, torch
-    from transformers_fast.runtime.fast_path import keep_freed_activation_memory
-    first, second = keep_freed_activation_memory(), keep_freed_activation_memory()
+    import resource, sys, torch
+    import transformers_fast
+    if sys.argv[1] == "opt-in":
+        first, second = transformers_fast.keep_freed_activation_memory(), transformers_fast.keep_freed_activation_memory()
+        assert (first, second) == (True, False), (first, second)  # once per process
     def faults_of_a_fresh_8mb_buffer():
         before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         torch.empty(2 << 20).fill_(1.0)  # allocated, touched, freed
         return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
     faults_of_a_fresh_8mb_buffer()
-    print(first, second, faults_of_a_fresh_8mb_buffer())
+    print(faults_of_a_fresh_8mb_buffer())
 """
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc", reason="glibc only")
-@pytest.mark.parametrize("setting", ["", "default"])
-def test_freed_activation_memory_is_reused(setting):
-    env = dict(os.environ, PYTHONPATH=REPO, TRANSFORMERS_FAST_MALLOC=setting)
-
+@pytest.mark.parametrize("opt_in", [False, True])
+def test_freed_activation_memory_is_reused_when_asked(opt_in):
     def probe():
-        result = subprocess.run([sys.executable, "-c", MALLOC_PROBE], capture_output=True, text=True, check=True,
-                                env=env)
-        first, second, faults = result.stdout.split()
-        assert second == "False"  # once per process
-        assert first == ("False" if setting == "default" else "True")
-        return int(faults)
+        result = subprocess.run([sys.executable, "-c", MALLOC_PROBE, "opt-in" if opt_in else "no"],
+                                capture_output=True, text=True, check=True, env=dict(os.environ, PYTHONPATH=REPO))
+        return int(result.stdout)
 
-    if setting == "default":  # left alone: glibc hands the buffer back and faults it in again
+    if not opt_in:  # left alone: glibc hands the buffer back and faults it in again
         assert probe() > 1000
     else:  # reused (about 1 run in 5 the heap cannot grow in place and glibc maps it elsewhere once)
         assert any(probe() < 100 for _ in range(4))
+
+
+@pytest.fixture
+def mallopt_calls(monkeypatch):
+    """Records mallopt calls instead of making them, with the once-per-process state reset."""
+    from transformers_fast.runtime import fast_path
+
+    calls = []
+    monkeypatch.setattr(fast_path, "_mallopt", lambda param, value: calls.append((param, value)) or True)
+    monkeypatch.setattr(fast_path, "_malloc_done", False)
+    monkeypatch.delenv(fast_path.MALLOC_ENV, raising=False)
+    return calls
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc", reason="glibc only")
+@pytest.mark.parametrize("family,class_name", [FAMILIES[0], ("gpt2", "GPT2LMHeadModel")])
+def test_a_forward_leaves_malloc_alone_unless_asked(tmp_path, family, class_name, mallopt_calls, monkeypatch):
+    if family == "gpt2":
+        from gpt_helpers import hf_gpt
+        ref = hf_gpt("gpt2", class_name)
+        ref.save_pretrained(tmp_path)
+        model = getattr(tf, class_name).from_pretrained(tmp_path).eval()
+        forward = lambda: model.generate(torch.tensor([[1, 2, 3]]), max_length=5)  # noqa: E731
+    else:
+        model = load(tmp_path, family, class_name)[1].eval()
+        ids, mask, tt = inputs(family, batch=2, seq=7)
+        mask[1, 3:] = 0
+        forward = lambda: model(ids, attention_mask=mask)  # noqa: E731
+    with torch.no_grad():
+        forward()
+    assert mallopt_calls == []
+    model.fast.invalidate()
+    monkeypatch.setenv("TRANSFORMERS_FAST_MALLOC", "keep")  # the environment's opt-in: on the next build
+    with torch.no_grad():
+        forward()
+    assert mallopt_calls == [(-3, 32 << 20), (-1, 128 << 20)]  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
+
+
+def test_malloc_opt_in_function_and_bad_setting(mallopt_calls, monkeypatch):
+    from transformers_fast.runtime import fast_path
+
+    assert tf.keep_freed_activation_memory() is True and tf.keep_freed_activation_memory() is False
+    assert mallopt_calls == [(-3, 32 << 20), (-1, 128 << 20)]
+    monkeypatch.setenv("TRANSFORMERS_FAST_MALLOC", "sometimes")
+    with pytest.raises(ValueError, match="TRANSFORMERS_FAST_MALLOC='sometimes': expected one of default, keep"):
+        fast_path.apply_malloc_setting()
 
 
 @pytest.mark.parametrize("family,class_name", FAMILIES)

@@ -14,6 +14,7 @@ _EXPORTS = {
     "file_utils": ("CONFIG_NAME", "SAFE_WEIGHTS_NAME", "WEIGHTS_NAME"),
     "modeling_outputs": ("ModelOutput",),
     "modeling_utils": ("PreTrainedModel", "prune_linear_layer", "Conv1D", "SequenceSummary"),
+    "runtime.fast_path": ("keep_freed_activation_memory",),
     "models.bert.configuration_bert": ("BERT_PRETRAINED_CONFIG_ARCHIVE_MAP", "BertConfig"),
     "models.bert.modeling_bert": ("BERT_PRETRAINED_MODEL_ARCHIVE_MAP", "BertForMaskedLM", "BertForMultipleChoice",
                                   "BertForNextSentencePrediction", "BertForPreTraining", "BertForQuestionAnswering",

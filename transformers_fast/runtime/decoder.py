@@ -17,7 +17,7 @@ import torch
 from torch.nn import functional as F
 
 from transformers_fast import ops
-from transformers_fast.runtime.fast_path import FastPath
+from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting
 from transformers_fast.ops import OneCallChoice, PackedLinear, bind_layer_weights, decoder_layer_step, linear
 
 
@@ -143,6 +143,7 @@ class DecoderFastPath(FastPath):
     def layers(self) -> List[LayerWeights]:
         key = self._state_key()
         if self._layers is None or key != self._key:
+            apply_malloc_setting()
             parts = self._parts()
             with torch.inference_mode(False), torch.no_grad():
                 self._layers = [self._build(block) for block in parts["blocks"]]

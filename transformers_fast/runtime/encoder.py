@@ -28,7 +28,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from transformers_fast import ops
-from transformers_fast.runtime.fast_path import FastPath, keep_freed_activation_memory
+from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting
 from transformers_fast.ops import OneCallChoice, PackedLinear, bind_layer_weights, linear as packed_linear
 
 def projection(weight: torch.Tensor, bias: Optional[torch.Tensor], activation: Optional[str] = None) -> PackedLinear:
@@ -200,7 +200,7 @@ class EncoderFastPath(FastPath):
         if self._stale():
             self._watched = [(m, n, p) for m in self.model.modules() for n, p in m._parameters.items()
                              if p is not None]
-            keep_freed_activation_memory()  # once per process: activations reuse freed memory, no page faults
+            apply_malloc_setting()
             # Normal tensors even when called under inference_mode, so that their versions can be read.
             with torch.inference_mode(False), torch.no_grad():
                 self._layers = [self._build_layer(layer) for layer in self.encoder_layers()]
