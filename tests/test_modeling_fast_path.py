@@ -263,10 +263,11 @@ def test_big_batches_run_in_groups_of_whole_sequences(tmp_path, family, class_na
         expected = ref(input_ids=ids, attention_mask=mask, output_hidden_states=True, **kwargs)
     lengths = mask.sum(1).tolist()
     assert len(groups) == 1 and len(groups[0]) > 1
-    seen = []
-    for h, cu in groups[0]:  # whole consecutive sequences, at most 12 tokens unless one alone
-        group_lengths = [b - a for a, b in zip(cu.tolist(), cu.tolist()[1:])]
-        assert cu[0] == 0 and cu[-1] == h.shape[0] and (h.shape[0] <= 12 or len(group_lengths) == 1)
+    seen, end = [], 0
+    for first, stop in groups[0]:  # whole consecutive sequences, at most 12 tokens unless one alone
+        assert first == end
+        group_lengths, end = lengths[first:stop], stop
+        assert sum(group_lengths) <= 12 or len(group_lengths) == 1
         seen += group_lengths
     assert seen == lengths
     compare(fast.last_hidden_state, expected.last_hidden_state, mask)

@@ -6,10 +6,12 @@ Per layer: one fused QKV projection (the three weights concatenated), fused atte
 with its bias folded into residual+LayerNorm, the FFN input projection followed by the fused bias+GELU kernel,
 and the FFN output projection with residual+LayerNorm fused again.
 
-Padded positions: the reference lets padding tokens attend to the real ones and returns those values; this
-path never computes them and returns zeros at padded positions of last_hidden_state and hidden_states (heads
-applied on top see zeros there). Real positions equal the reference. Set `model.fast.enabled = False` (or
-use the training path) to get the reference's values at padded positions too.
+Padded positions: the reference lets padding tokens attend to the real ones and returns those values. This
+path computes them only at position 0, the one the pooler and the sequence classifiers read: where a row's
+first position is padding (left padding), it runs as an extra query row after the packed tokens, attending
+over its sequence's real keys in every layer, as in the reference. Every other padded position of
+last_hidden_state and hidden_states is zero. Set `model.fast.enabled = False` (or use the training path) to
+get the reference's values at every padded position.
 
 Losses (labels given) are computed on the reference path, since a loss may read padded positions.
 Used only when the result cannot need autograd (eval mode with grad disabled, or no parameter requiring
@@ -21,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
-from typing import List, Optional
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -52,14 +54,21 @@ class EncoderLayer:
         self.scale = 1.0 / math.sqrt(head_dim)
         self.fused = None  # the C++ layer's bound weights, once every projection runs on the panel GEMM
 
-    def __call__(self, x: torch.Tensor, cu_seqlens: torch.Tensor, one_call: bool = False) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, cu_seqlens: torch.Tensor, one_call: bool = False,
+                 extra_queries: Sequence[Tuple[int, int]] = ()) -> torch.Tensor:
         """x [tokens, hidden] -> [tokens, hidden]; cu_seqlens [batch + 1] int64 offsets of the sequences.
-        one_call: run as one C++ call (every projection on the panel GEMM, decided by the caller)."""
+        one_call: run as one C++ call (every projection on the panel GEMM, decided by the caller).
+        extra_queries: per row of x after cu_seqlens[-1], the (start, end) rows of the sequence whose keys it
+        attends over (a padded position the heads read; it is no key itself)."""
         if one_call:
             return fused_layer(self, x, cu_seqlens)
         tokens = x.shape[0]
         q, k, v = packed_linear(x, self.qkv).view(tokens, 3, self.heads, self.head_dim).unbind(1)  # views
         context = ops.attention(q, k, v, scale=self.scale, cu_seqlens=cu_seqlens)
+        first_extra = tokens - len(extra_queries)
+        for row, (start, end) in enumerate(extra_queries, first_extra):
+            query, keys, values = (t.transpose(0, 1).unsqueeze(0) for t in (q[row:row + 1], k[start:end], v[start:end]))
+            context[row] = ops.attention(query, keys, values, scale=self.scale)[0, :, 0]
         ln1_weight, ln1_bias, ln1_eps = self.ln1
         attended = ops.add_layer_norm(packed_linear(context.view(tokens, self.width), self.out), x, ln1_weight,
                                       ln1_bias, ln1_eps, x_bias=self.out_bias)
@@ -97,17 +106,16 @@ def fused_layer(layer: EncoderLayer, x: torch.Tensor, cu_seqlens: torch.Tensor) 
 GROUP_TOKENS = 2048
 
 
-def sequence_groups(x: torch.Tensor, cu_seqlens: torch.Tensor, limit: int):
-    """Splits packed tokens x [tokens, hidden] into runs of whole consecutive sequences of at most `limit`
-    tokens (a longer sequence alone): [(x rows, their cu_seqlens from 0)]."""
-    offsets = cu_seqlens.tolist()
-    bounds, first = [], 0  # sequence index ranges [first, end)
+def sequence_groups(offsets: List[int], limit: int) -> List[Tuple[int, int]]:
+    """Splits the sequences of packed tokens (offsets: cu_seqlens as a list) into runs of whole consecutive
+    sequences of at most `limit` tokens (a longer sequence alone): [(first sequence, end sequence)]."""
+    bounds, first = [], 0
     for seq in range(len(offsets) - 1):
         if seq > first and offsets[seq + 1] - offsets[first] > limit:
             bounds.append((first, seq))
             first = seq
     bounds.append((first, len(offsets) - 1))
-    return [(x[offsets[a]:offsets[b]], cu_seqlens[a:b + 1] - offsets[a]) for a, b in bounds]
+    return bounds
 
 
 class EncoderFastPath(FastPath):
@@ -260,16 +268,22 @@ class EncoderFastPath(FastPath):
 
         # Packing only when some position is padding: a full batch runs on its own memory, as is.
         index = None
+        # Rows whose position 0 (what the pooler reads) is padding, in order; a row without any real token has
+        # no key to attend over and stays zero.
+        extra_rows: List[int] = []
         if attention_mask is not None:
             real = attention_mask != 0
             lengths = real.sum(1)
             if int(lengths.sum()) != batch * seq:
                 index = real.reshape(-1).nonzero().squeeze(1)
+                extra_rows = (~real[:, 0] & (lengths > 0)).nonzero().squeeze(1).tolist()
         if index is None:
             cu_seqlens = torch.arange(0, (batch + 1) * seq, seq, dtype=torch.int64, device=device)
         else:
             cu_seqlens = torch.zeros(batch + 1, dtype=torch.int64, device=device)
             torch.cumsum(lengths, 0, out=cu_seqlens[1:])
+            if extra_rows:  # their position 0 is packed after the real tokens
+                index = torch.cat([index, torch.tensor(extra_rows, dtype=index.dtype, device=device) * seq])
 
         def pack(t):
             if t is None:
@@ -279,17 +293,34 @@ class EncoderFastPath(FastPath):
 
         x = self.embed(pack(input_ids), pack(position_ids), pack(token_type_ids))
         hidden = x.shape[1]
-        groups = [(x, cu_seqlens)] if x.shape[0] <= GROUP_TOKENS else sequence_groups(x, cu_seqlens, GROUP_TOKENS)
+        real_tokens = x.shape[0] - len(extra_rows)
+        offsets = cu_seqlens.tolist()
+        if real_tokens <= GROUP_TOKENS:
+            bounds = [(0, batch)]
+        else:
+            bounds = sequence_groups(offsets, GROUP_TOKENS)
         results = []  # per group: the hidden states after the embeddings and each layer (or the last only)
-        for h, cu in groups:
+        extra_results = []  # likewise for the extra rows of the group
+        for a, b in bounds:
+            extras = [i for i, row in enumerate(extra_rows) if a <= row < b]
+            spans = [(offsets[extra_rows[i]] - offsets[a], offsets[extra_rows[i] + 1] - offsets[a]) for i in extras]
+            h = x[offsets[a]:offsets[b]]
+            if extras:
+                h = torch.cat([h, x[real_tokens + extras[0]:real_tokens + extras[-1] + 1]])
+            cu = cu_seqlens[a:b + 1] - offsets[a] if a else cu_seqlens[:b + 1]
             states = [h]
-            one_call = self.one_call(layers, h.shape[0])
+            one_call = not extras and self.one_call(layers, h.shape[0])
             for layer in layers:
-                h = layer(h, cu, one_call)
+                h = layer(h, cu, one_call, spans)
                 if output_hidden_states:
                     states.append(h)
-            results.append(states if output_hidden_states else [h])
-        all_hidden = results[0] if len(results) == 1 else [torch.cat(parts) for parts in zip(*results)]
+            states = states if output_hidden_states else [h]
+            real_rows = offsets[b] - offsets[a]
+            results.append([s[:real_rows] for s in states] if extras else states)
+            if extras:
+                extra_results.append([s[real_rows:] for s in states])
+        parts = results + extra_results
+        all_hidden = parts[0] if len(parts) == 1 else [torch.cat(p) for p in zip(*parts)]
         x = all_hidden[-1]
 
         def unpack(t):

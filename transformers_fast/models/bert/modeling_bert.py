@@ -315,9 +315,10 @@ class BertPreTrainedModel(PreTrainedModel):
 class BertModel(BertPreTrainedModel):
     """Outputs: last_hidden_state, pooler_output, (hidden_states), (attentions).
 
-    In eval mode without autograd the padding-free path runs (see runtime/encoder.py): real positions equal
-    the reference, padded positions of last_hidden_state / hidden_states are 0 (`model.fast.enabled = False`
-    gives the reference's values there too)."""
+    In eval mode without autograd the padding-free path runs (see runtime/encoder.py): real positions and
+    position 0 (what the pooler reads, padding or not) equal the reference; the other padded positions of
+    last_hidden_state / hidden_states are 0 (`model.fast.enabled = False` gives the reference's values there
+    too)."""
 
     embeddings_class = BertEmbeddings
 
