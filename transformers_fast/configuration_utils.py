@@ -213,3 +213,26 @@ def check_probability(name: str, value: Any) -> None:
 def check_positive_float(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ValueError(f"{name} must be a positive number, got {value!r}")
+
+
+SUMMARY_TYPES = ("last", "first", "mean", "cls_index")
+
+
+def read_json_config(config, path: str) -> None:
+    """1.2.0 accepts a JSON file path as the first constructor argument."""
+    with open(path, "r", encoding="utf-8") as reader:
+        for key, value in json.load(reader).items():
+            setattr(config, key, value)
+
+
+def validate_gpt_config(config) -> None:
+    """Checks shared by OpenAI GPT and GPT-2 (same field names)."""
+    for name in ("vocab_size", "n_positions", "n_ctx", "n_embd", "n_layer", "n_head"):
+        check_int(name, getattr(config, name))
+    if config.n_embd % config.n_head:
+        raise ValueError(f"n_embd ({config.n_embd}) must be a multiple of n_head ({config.n_head})")
+    for name in ("resid_pdrop", "embd_pdrop", "attn_pdrop", "summary_first_dropout"):
+        check_probability(name, getattr(config, name))
+    check_positive_float("layer_norm_epsilon", config.layer_norm_epsilon)
+    if config.summary_type not in SUMMARY_TYPES:
+        raise ValueError(f"summary_type must be one of {SUMMARY_TYPES}, got {config.summary_type!r}")

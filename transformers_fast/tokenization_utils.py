@@ -11,6 +11,7 @@ import copy
 import json
 import logging
 import os
+import sys
 from typing import Dict, Optional
 
 logger = logging.getLogger(__name__)
@@ -583,9 +584,10 @@ class PreTrainedTokenizer(object):
         """ids (and offsets) of many texts; C++ cores run them across threads without the GIL."""
         texts = [_check_text("text", t) for t in texts]
         if self._core is not None:
-            from transformers_fast.ops import _backend
-            if _backend._C is not None:
-                _backend.sync_threads()
+            torch = sys.modules.get("torch")
+            if torch is not None:  # where torch is in use, the C++ pool follows its thread setting (as the ops do)
+                from transformers_fast import _C
+                _C.set_num_threads(torch.get_num_threads())
             out = self._sync_core().encode_batch(texts, pair, offsets)
             return out if offsets else (out, None)
         if offsets:

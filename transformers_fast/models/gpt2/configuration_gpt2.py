@@ -1,39 +1,14 @@
 """GPT2Config: the constructor of pytorch-transformers 1.2.0, reading transformers' config.json as well."""
 from __future__ import annotations
 
-import json
 from typing import Any, Dict
 
-from transformers_fast.configuration_utils import (PretrainedConfig, check_int, check_positive_float,
-                                                   check_probability)
+from transformers_fast.configuration_utils import PretrainedConfig, read_json_config, validate_gpt_config
 
 GPT2_SHORTCUT_NAMES = ("gpt2", "gpt2-medium", "gpt2-large")
 # The 1.2.0 shortcut names now live under the openai-community organisation of the Hugging Face hub.
 GPT2_PRETRAINED_MODEL_ARCHIVE_MAP: Dict[str, str] = {name: f"openai-community/{name}" for name in GPT2_SHORTCUT_NAMES}
 GPT2_PRETRAINED_CONFIG_ARCHIVE_MAP = GPT2_PRETRAINED_MODEL_ARCHIVE_MAP
-
-SUMMARY_TYPES = ("last", "first", "mean", "cls_index")
-
-
-def read_json_config(config, path: str) -> None:
-    """1.2.0 accepts a JSON file path as the first constructor argument."""
-    with open(path, "r", encoding="utf-8") as reader:
-        for key, value in json.load(reader).items():
-            setattr(config, key, value)
-
-
-def validate_gpt_config(config) -> None:
-    """Checks shared by OpenAI GPT and GPT-2 (same field names)."""
-    for name in ("vocab_size", "n_positions", "n_ctx", "n_embd", "n_layer", "n_head"):
-        check_int(name, getattr(config, name))
-    if config.n_embd % config.n_head:
-        raise ValueError(f"n_embd ({config.n_embd}) must be a multiple of n_head ({config.n_head})")
-    for name in ("resid_pdrop", "embd_pdrop", "attn_pdrop", "summary_first_dropout"):
-        check_probability(name, getattr(config, name))
-    check_positive_float("layer_norm_epsilon", config.layer_norm_epsilon)
-    if config.summary_type not in SUMMARY_TYPES:
-        raise ValueError(f"summary_type must be one of {SUMMARY_TYPES}, got {config.summary_type!r}")
-
 
 class GPT2Config(PretrainedConfig):
     """Configuration of a GPT-2 model (defaults: gpt2, 124M parameters).

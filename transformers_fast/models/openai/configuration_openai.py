@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from transformers_fast.configuration_utils import PretrainedConfig
-from transformers_fast.models.gpt2.configuration_gpt2 import read_json_config, validate_gpt_config
+from transformers_fast.configuration_utils import PretrainedConfig, read_json_config, validate_gpt_config
 
 OPENAI_GPT_PRETRAINED_MODEL_ARCHIVE_MAP: Dict[str, str] = {"openai-gpt": "openai-community/openai-gpt"}
 OPENAI_GPT_PRETRAINED_CONFIG_ARCHIVE_MAP = OPENAI_GPT_PRETRAINED_MODEL_ARCHIVE_MAP

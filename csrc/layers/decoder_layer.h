@@ -10,7 +10,7 @@
 #include "kernels/attention.h"
 #include "kernels/gemm_small.h"
 #include "kernels/layer_norm.h"
-#include "kernels/layer_weights.h"
+#include "layers/layer_weights.h"
 
 namespace tf {
 
