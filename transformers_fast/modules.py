@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from transformers_fast.modeling_utils import Conv1D, check_ids, loss_ignoring_negative, prune_conv1d_layer
+from transformers_fast.modeling_utils import Conv1D, check_ids, expand_head_mask, loss_ignoring_negative, prune_conv1d_layer
 
 
 def gelu(x: torch.Tensor) -> torch.Tensor:
@@ -139,6 +139,32 @@ class GPTBaseMixin:
         if token_type_ids is not None:
             # 1.2.0 embeds token types with the token embeddings.
             check_ids("token_type_ids", token_type_ids, vocab, "token types are embedded as tokens", input_ids.shape)
+
+    def embed_inputs(self, input_ids, position_ids, token_type_ids, attention_mask, head_mask, past_length: int = 0):
+        """The checks and embeddings that begin both GPT forwards: input ids [..., seq] -> (hidden [batch, seq,
+        n_embd] after dropout, the key mask [batch, 1, 1, past + seq] (bool, None without a mask), the per-layer
+        head masks, the input shape)."""
+        self.check_inputs(input_ids, position_ids, token_type_ids, past_length)
+        input_shape = input_ids.shape
+        input_ids = input_ids.reshape(-1, input_shape[-1])
+        batch, seq = input_ids.shape
+        if position_ids is None:
+            position_ids = torch.arange(past_length, past_length + seq, dtype=torch.long, device=input_ids.device)
+        position_ids = position_ids.reshape(-1, seq).expand(batch, seq)
+        mask = None
+        if attention_mask is not None:
+            mask = key_mask(attention_mask.reshape(batch, -1) if attention_mask.dim() > 2 else attention_mask,
+                            batch, past_length + seq)
+        tokens = self.get_input_embeddings()
+        head_mask = expand_head_mask(head_mask, len(self.h), self.config.n_head, tokens.weight.dtype)
+        hidden = tokens(input_ids) + self.get_position_embeddings()(position_ids)
+        if token_type_ids is not None:
+            hidden = hidden + tokens(token_type_ids.reshape(-1, seq))
+        return self.drop(hidden), mask, head_mask, input_shape
+
+    def _prune_heads(self, heads_to_prune):
+        for layer, heads in heads_to_prune.items():
+            self.h[layer].attn.prune_heads(heads)
 
 
 def lm_loss(lm_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

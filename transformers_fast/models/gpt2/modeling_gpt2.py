@@ -14,9 +14,8 @@ from torch import nn
 from transformers_fast.generation import GenerationMixin
 from transformers_fast.modeling_outputs import (BaseModelOutputWithPast, CausalLMOutputWithPast,
                                                 DoubleHeadsModelOutput)
-from transformers_fast.modeling_utils import PreTrainedModel, SequenceSummary, expand_head_mask
-from transformers_fast.modules import (MLP, Attention, GPTBaseMixin, GPTInitWeightsMixin, key_mask, lm_loss,
-                                       mc_loss)
+from transformers_fast.modeling_utils import PreTrainedModel, SequenceSummary
+from transformers_fast.modules import MLP, Attention, GPTBaseMixin, GPTInitWeightsMixin, lm_loss, mc_loss
 from transformers_fast.modules import gelu  # noqa: F401  (a name of 1.2.0's modeling_gpt2)
 from transformers_fast.runtime import decoder as fast_decoder
 from transformers_fast.models.gpt2.configuration_gpt2 import GPT2_PRETRAINED_MODEL_ARCHIVE_MAP, GPT2Config
@@ -78,7 +77,6 @@ class GPT2PreTrainedModel(GPTInitWeightsMixin, PreTrainedModel):
     keys_to_ignore_on_load = (r"attn\.bias$", r"attn\.masked_bias$")
 
 
-
 class GPT2Model(GPTBaseMixin, GPT2PreTrainedModel):
     """Outputs: last_hidden_state, presents (when use_cache), (hidden_states), (attentions)."""
 
@@ -97,9 +95,8 @@ class GPT2Model(GPTBaseMixin, GPT2PreTrainedModel):
     def set_input_embeddings(self, value):
         self.wte = value
 
-    def _prune_heads(self, heads_to_prune):
-        for layer, heads in heads_to_prune.items():
-            self.h[layer].attn.prune_heads(heads)
+    def get_position_embeddings(self):
+        return self.wpe
 
     def forward(self, input_ids, position_ids=None, token_type_ids=None, past=None, head_mask=None, *,
                 attention_mask=None, past_key_values=None, use_cache=None, output_attentions=None,
@@ -109,31 +106,13 @@ class GPT2Model(GPTBaseMixin, GPT2PreTrainedModel):
             past = past_key_values
         past = normalize_past(past, len(self.h))
         past_length = 0 if past is None else past[0][0].shape[-2]
-        self.check_inputs(input_ids, position_ids, token_type_ids, past_length)
         use_cache = getattr(config, "use_cache", True) if use_cache is None else use_cache
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
-
-        input_shape = input_ids.shape
-        input_ids = input_ids.reshape(-1, input_shape[-1])
-        batch, seq = input_ids.shape
-        if past is not None and past[0][0].shape[0] != batch:
-            raise ValueError(f"past holds {past[0][0].shape[0]} sequences but input_ids has {batch}")
-        if position_ids is None:
-            position_ids = torch.arange(past_length, past_length + seq, dtype=torch.long, device=input_ids.device)
-        position_ids = position_ids.reshape(-1, seq).expand(batch, seq)
-        mask = None
-        if attention_mask is not None:
-            mask = key_mask(attention_mask.reshape(batch, -1) if attention_mask.dim() > 2 else attention_mask,
-                            batch, past_length + seq)
-        dtype = self.wte.weight.dtype
-        head_mask = expand_head_mask(head_mask, len(self.h), config.n_head, dtype)
-
-        hidden = self.wte(input_ids) + self.wpe(position_ids)
-        if token_type_ids is not None:
-            hidden = hidden + self.wte(token_type_ids.reshape(-1, seq))
-        hidden = self.drop(hidden)
-
+        hidden, mask, head_mask, input_shape = self.embed_inputs(input_ids, position_ids, token_type_ids,
+                                                                 attention_mask, head_mask, past_length)
+        if past is not None and past[0][0].shape[0] != hidden.shape[0]:
+            raise ValueError(f"past holds {past[0][0].shape[0]} sequences but input_ids has {hidden.shape[0]}")
         output_shape = tuple(input_shape) + (hidden.shape[-1],)
         presents = () if use_cache else None
         all_hidden = () if output_hidden_states else None

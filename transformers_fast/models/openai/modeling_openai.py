@@ -5,15 +5,13 @@ Post-LayerNorm blocks with the module and parameter names of the original checkp
 """
 from __future__ import annotations
 
-import torch
 from torch import nn
 from torch.nn import functional as F
 
 from transformers_fast.generation import GenerationMixin
 from transformers_fast.modeling_outputs import BaseModelOutput, CausalLMOutput, DoubleHeadsModelOutput
-from transformers_fast.modeling_utils import PreTrainedModel, SequenceSummary, expand_head_mask
-from transformers_fast.modules import (MLP, Attention, GPTBaseMixin, GPTInitWeightsMixin, gelu, key_mask, lm_loss,
-                                       mc_loss)
+from transformers_fast.modeling_utils import PreTrainedModel, SequenceSummary
+from transformers_fast.modules import MLP, Attention, GPTBaseMixin, GPTInitWeightsMixin, gelu, lm_loss, mc_loss
 from transformers_fast.runtime import decoder as fast_decoder
 from transformers_fast.models.openai.configuration_openai import (OPENAI_GPT_PRETRAINED_MODEL_ARCHIVE_MAP,
                                                                   OpenAIGPTConfig)
@@ -44,6 +42,7 @@ class OpenAIGPTPreTrainedModel(GPTInitWeightsMixin, PreTrainedModel):
     base_model_prefix = "transformer"
     keys_to_ignore_on_load = (r"attn\.bias$", r"position_ids$")
 
+
 class OpenAIGPTModel(GPTBaseMixin, OpenAIGPTPreTrainedModel):
     """Outputs: last_hidden_state, (hidden_states), (attentions)."""
 
@@ -61,32 +60,16 @@ class OpenAIGPTModel(GPTBaseMixin, OpenAIGPTPreTrainedModel):
     def set_input_embeddings(self, value):
         self.tokens_embed = value
 
-    def _prune_heads(self, heads_to_prune):
-        for layer, heads in heads_to_prune.items():
-            self.h[layer].attn.prune_heads(heads)
+    def get_position_embeddings(self):
+        return self.positions_embed
 
     def forward(self, input_ids, position_ids=None, token_type_ids=None, head_mask=None, *, attention_mask=None,
                 output_attentions=None, output_hidden_states=None):
         config = self.config
-        self.check_inputs(input_ids, position_ids, token_type_ids)
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
-        input_shape = input_ids.shape
-        input_ids = input_ids.reshape(-1, input_shape[-1])
-        batch, seq = input_ids.shape
-        if position_ids is None:
-            position_ids = torch.arange(seq, dtype=torch.long, device=input_ids.device)
-        position_ids = position_ids.reshape(-1, seq).expand(batch, seq)
-        mask = None
-        if attention_mask is not None:
-            mask = key_mask(attention_mask.reshape(batch, -1) if attention_mask.dim() > 2 else attention_mask,
-                            batch, seq)
-        head_mask = expand_head_mask(head_mask, len(self.h), config.n_head, self.tokens_embed.weight.dtype)
-
-        hidden = self.tokens_embed(input_ids) + self.positions_embed(position_ids)
-        if token_type_ids is not None:
-            hidden = hidden + self.tokens_embed(token_type_ids.reshape(-1, seq))
-        hidden = self.drop(hidden)
+        hidden, mask, head_mask, input_shape = self.embed_inputs(input_ids, position_ids, token_type_ids,
+                                                                 attention_mask, head_mask)
         output_shape = tuple(input_shape) + (hidden.shape[-1],)
         all_hidden = () if output_hidden_states else None
         all_attentions = () if output_attentions else None
