@@ -369,3 +369,37 @@ def test_online_cache_miss_downloads_through_huggingface_hub(tmp_path, hf_mlm_di
     expected, (ids, mask, tt) = hf_outputs(ref)
     with torch.no_grad():
         compare(ours(ids, tt, mask)[0], expected.logits, mask)
+
+
+def test_loading_leaves_other_threads_module_init_alone(hf_mlm_dir):
+    """from_pretrained builds on the meta device without initialisers; a module built meanwhile by another
+    thread is initialised as usual (on the CPU, nn.Linear's kaiming-uniform values)."""
+    import threading
+
+    _, path = hf_mlm_dir
+    stop = threading.Event()
+    bad = []
+    built = [0]
+
+    def build_linears():
+        while not stop.is_set():
+            layer = torch.nn.Linear(64, 64)
+            bound = 1 / 8  # kaiming_uniform_(a=sqrt(5)) on 64 inputs: U(-1/sqrt(64), 1/sqrt(64))
+            weight = layer.weight
+            if weight.is_meta or not (0 < weight.abs().max() <= bound and weight.std() > bound / 4):
+                bad.append(weight.device)
+            built[0] += 1
+
+    worker = threading.Thread(target=build_linears)
+    worker.start()
+    try:
+        expected = tf.BertForMaskedLM.from_pretrained(path)
+        ids, mask, tt = inputs("bert")
+        for _ in range(30):
+            model = tf.BertForMaskedLM.from_pretrained(path)
+            with torch.no_grad():
+                compare(model(ids, tt, mask), expected(ids, tt, mask), mask)
+    finally:
+        stop.set()
+        worker.join()
+    assert built[0] > 30 and not bad, f"{len(bad)} of {built[0]} modules built by another thread were not initialised"
