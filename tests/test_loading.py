@@ -371,6 +371,28 @@ def test_online_cache_miss_downloads_through_huggingface_hub(tmp_path, hf_mlm_di
         compare(ours(ids, tt, mask)[0], expected.logits, mask)
 
 
+def test_save_pretrained_writes_weights_name_by_default_for_1_2_0_clients(tmp_path):
+    """1.2.0 scripts find checkpoints by WEIGHTS_NAME and load them with 1.2.0's from_pretrained."""
+    import pytorch_transformers as pt
+    from modeling_helpers import pt_model
+
+    ref = pt_model("bert", "BertForMaskedLM")
+    (tmp_path / "src").mkdir()
+    ref.save_pretrained(str(tmp_path / "src"))
+    ours = tf.BertForMaskedLM.from_pretrained(tmp_path / "src")
+    out = tmp_path / "checkpoint-10"
+    ours.save_pretrained(out, safe_serialization=True)
+    ours.save_pretrained(out)  # the default replaces the safetensors file, which loading would prefer
+    assert sorted(os.listdir(out)) == ["config.json", tf.WEIGHTS_NAME] and tf.WEIGHTS_NAME == "pytorch_model.bin"
+    again = pt.BertForMaskedLM.from_pretrained(str(out)).eval()
+    ids, mask, tt = inputs("bert")
+    with torch.no_grad():
+        compare(again(ids, tt, mask), ours(ids, tt, mask), mask)
+        compare(tf.BertForMaskedLM.from_pretrained(out)(ids, tt, mask), ours(ids, tt, mask), mask)
+    ours.save_pretrained(out, safe_serialization=True)
+    assert sorted(os.listdir(out)) == ["config.json", "model.safetensors"]
+
+
 def test_loading_leaves_other_threads_module_init_alone(hf_mlm_dir):
     """from_pretrained builds on the meta device without initialisers; a module built meanwhile by another
     thread is initialised as usual (on the CPU, nn.Linear's kaiming-uniform values)."""

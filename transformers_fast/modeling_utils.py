@@ -391,9 +391,11 @@ class PreTrainedModel(nn.Module):
 
     # ---- saving -----------------------------------------------------------------------------------------
 
-    def save_pretrained(self, save_directory, safe_serialization: bool = True, state_dict=None) -> None:
-        """Writes config.json and model.safetensors (or pytorch_model.bin) that this library and
-        `transformers` both load. Tied weights are stored once."""
+    def save_pretrained(self, save_directory, safe_serialization: bool = False, state_dict=None) -> None:
+        """Writes config.json and WEIGHTS_NAME (pytorch_model.bin: torch.save of the state dict, as 1.2.0
+        does), or model.safetensors with safe_serialization=True (tied weights stored once); pytorch-transformers
+        1.2.0 reads the first, this library and `transformers` read both. A weights file of the other format
+        left in the folder by an earlier save is removed, since loading would prefer it."""
         if os.path.isfile(save_directory):
             raise ValueError(f"save_directory must be a folder, {save_directory!r} is a file")
         os.makedirs(save_directory, exist_ok=True)
@@ -402,6 +404,10 @@ class PreTrainedModel(nn.Module):
         model.config.save_pretrained(save_directory)
         if state_dict is None:
             state_dict = model.state_dict()
+        written = SAFE_WEIGHTS_NAME if safe_serialization else WEIGHTS_NAME
+        for stale in WEIGHT_FILE_NAMES:
+            if stale != written and os.path.isfile(os.path.join(save_directory, stale)):
+                os.remove(os.path.join(save_directory, stale))
         if not safe_serialization:
             torch.save(state_dict, os.path.join(save_directory, WEIGHTS_NAME))
             return
