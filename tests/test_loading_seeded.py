@@ -101,23 +101,30 @@ SIZES = [1, 2, 7, 15, 16, 17, 31, 32, 33, 100, 1000, 1001, 4099]
 
 
 def random_writes():
-    """Random fills of many sizes and layouts: closed-form counts (float32 uniform_, contiguous normal_ >= 16
-    elements) and the rest (small or strided normal_, which also caches a second normal sample; float64;
-    bernoulli_; a random factory)."""
+    """Random fills of many sizes, layouts and dtypes: closed-form counts (uniform_, contiguous normal_ of >= 16
+    elements) and the rest (small or strided normal_, which also caches a second normal sample; bernoulli_;
+    a random factory)."""
     for n in SIZES:
         torch.empty(n).uniform_(-0.5, 0.5)
         torch.empty(n).normal_(0.0, 0.02)
         torch.empty(n, 3).t().normal_()
-        torch.empty(n, dtype=torch.float64).normal_()
-        torch.empty(n, dtype=torch.float64).uniform_()
+        for dtype in (torch.float64, torch.float16, torch.bfloat16):
+            torch.empty(n, dtype=dtype).normal_()
+            torch.empty(n, dtype=dtype).uniform_()
     torch.empty(5, 5).bernoulli_(0.3)
     torch.randn(7, 3)
     torch.empty(3).normal_()
 
 
-def test_generator_advance_equals_the_real_draws():
+@pytest.mark.parametrize("counted", [True, False], ids=["closed-forms", "scratch-runs"])
+def test_generator_advance_equals_the_real_draws(counted, monkeypatch):
+    """Exact with the closed-form counts, and with the fallback a torch whose kernels draw otherwise gets."""
+    from transformers_fast import modeling_utils
     from transformers_fast.modeling_utils import BuildOnMeta, replay_build_draws
 
+    assert modeling_utils._fill_draws_hold()
+    if not counted:
+        monkeypatch.setattr(modeling_utils, "_fill_draws_hold", lambda: False)
     torch.manual_seed(11)
     random_writes()
     expected = torch.get_rng_state()
@@ -125,5 +132,5 @@ def test_generator_advance_equals_the_real_draws():
         random_writes()
     torch.manual_seed(11)
     replay_build_draws(build.writes, {})
-    assert len(build.writes) == 5 * len(SIZES) + 3
+    assert len(build.writes) == 9 * len(SIZES) + 3
     assert torch.equal(torch.get_rng_state(), expected)

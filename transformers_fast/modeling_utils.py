@@ -13,6 +13,7 @@ the others only as the same count of draws from torch's CPU generator (see repla
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -148,20 +149,55 @@ class _NoRandomDraws(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-def _cpu_generator_draws(write: InitWrite) -> Optional[int]:
-    """How many 32-bit numbers the write takes from torch's default CPU generator, where that is a closed form
-    of its size (ATen's cpu/DistributionTemplates.h): a float32 uniform_ takes one per element; a float32
-    normal_ of >= 16 contiguous elements one per element plus 16 more when the size is not a multiple of 16
-    (it redoes the last 16). None otherwise (the write is then run for real on a scratch tensor)."""
-    if not write.has_target or write.target_dtype != torch.float32 or not write.draws_from_default_generator():
+# 32-bit numbers per element that torch's CPU uniform sampler takes for a dtype (random64 for double)
+_DRAWS_PER_ELEMENT = {torch.float32: 1, torch.float16: 1, torch.bfloat16: 1, torch.float64: 2}
+
+
+def _fill_draws(name: str, dtype: torch.dtype, numel: int, contiguous: bool) -> Optional[int]:
+    """How many 32-bit numbers a CPU uniform_/normal_ takes from its generator, where that is a closed form of
+    the size (ATen's cpu/DistributionTemplates.h): uniform_ one uniform sample per element; normal_ of >= 16
+    contiguous elements one per element plus 16 more when the size is not a multiple of 16 (it redoes the last
+    16), or for half types 16 per started block of 16. None otherwise (small or strided normal_ caches a second
+    sample in the generator: such writes are run for real on a scratch tensor)."""
+    per_element = _DRAWS_PER_ELEMENT.get(dtype)
+    if per_element is None:
         return None
-    numel = math.prod(write.size)
-    name = write.func.overloadpacket.__name__
     if name == "uniform_":
-        return numel
-    if name == "normal_" and numel >= 16 and write.contiguous:
-        return numel + (16 if numel % 16 else 0)
+        return numel * per_element
+    if name == "normal_" and numel >= 16 and contiguous:
+        if dtype in (torch.float16, torch.bfloat16):
+            return -(-numel // 16) * 16
+        return (numel + (16 if numel % 16 else 0)) * per_element
     return None
+
+
+@functools.lru_cache(maxsize=None)
+def _fill_draws_hold() -> bool:
+    """Checks the closed forms once against this torch, on a private generator (the global one is untouched)."""
+    def state_after(fill) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(0)
+        fill(generator)
+        return generator.get_state()
+
+    for dtype in _DRAWS_PER_ELEMENT:
+        for name in ("uniform_", "normal_"):
+            for numel in (16, 37):
+                draws = _fill_draws(name, dtype, numel, True)
+                real = state_after(lambda g: getattr(torch.empty(numel, dtype=dtype), name)(generator=g))
+                counted = state_after(lambda g: torch.empty(draws, dtype=torch.uint8).random_(generator=g))
+                if not torch.equal(real, counted):
+                    logger.info("torch's %s draws differ from the closed form: replaying them for real", name)
+                    return False
+    return True
+
+
+def _cpu_generator_draws(write: InitWrite) -> Optional[int]:
+    """The 32-bit numbers a recorded write takes from torch's default CPU generator when counted (see
+    _fill_draws), else None."""
+    if not write.has_target or not write.draws_from_default_generator() or not _fill_draws_hold():
+        return None
+    return _fill_draws(write.func.overloadpacket.__name__, write.target_dtype, math.prod(write.size),
+                       write.contiguous)
 
 
 class _GeneratorAdvance:
