@@ -369,3 +369,59 @@ def test_online_cache_miss_downloads_through_huggingface_hub(tmp_path, hf_mlm_di
     expected, (ids, mask, tt) = hf_outputs(ref)
     with torch.no_grad():
         compare(ours(ids, tt, mask)[0], expected.logits, mask)
+
+
+def test_save_pretrained_writes_weights_name_by_default_for_1_2_0_clients(tmp_path):
+    """1.2.0 scripts find checkpoints by WEIGHTS_NAME and load them with 1.2.0's from_pretrained."""
+    import pytorch_transformers as pt
+    from modeling_helpers import pt_model
+
+    ref = pt_model("bert", "BertForMaskedLM")
+    (tmp_path / "src").mkdir()
+    ref.save_pretrained(str(tmp_path / "src"))
+    ours = tf.BertForMaskedLM.from_pretrained(tmp_path / "src")
+    out = tmp_path / "checkpoint-10"
+    ours.save_pretrained(out, safe_serialization=True)
+    ours.save_pretrained(out)  # the default replaces the safetensors file, which loading would prefer
+    assert sorted(os.listdir(out)) == ["config.json", tf.WEIGHTS_NAME] and tf.WEIGHTS_NAME == "pytorch_model.bin"
+    again = pt.BertForMaskedLM.from_pretrained(str(out)).eval()
+    ids, mask, tt = inputs("bert")
+    with torch.no_grad():
+        compare(again(ids, tt, mask), ours(ids, tt, mask), mask)
+        compare(tf.BertForMaskedLM.from_pretrained(out)(ids, tt, mask), ours(ids, tt, mask), mask)
+    ours.save_pretrained(out, safe_serialization=True)
+    assert sorted(os.listdir(out)) == ["config.json", "model.safetensors"]
+
+
+def test_loading_leaves_other_threads_module_init_alone(hf_mlm_dir):
+    """from_pretrained builds on the meta device without initialisers; a module built meanwhile by another
+    thread is initialised as usual (on the CPU, nn.Linear's kaiming-uniform values)."""
+    import threading
+
+    _, path = hf_mlm_dir
+    stop = threading.Event()
+    bad = []
+    built = [0]
+
+    def build_linears():
+        while not stop.is_set():
+            layer = torch.nn.Linear(64, 64)
+            bound = 1 / 8  # kaiming_uniform_(a=sqrt(5)) on 64 inputs: U(-1/sqrt(64), 1/sqrt(64))
+            weight = layer.weight
+            if weight.is_meta or not (0 < weight.abs().max() <= bound and weight.std() > bound / 4):
+                bad.append(weight.device)
+            built[0] += 1
+
+    worker = threading.Thread(target=build_linears)
+    worker.start()
+    try:
+        expected = tf.BertForMaskedLM.from_pretrained(path)
+        ids, mask, tt = inputs("bert")
+        for _ in range(30):
+            model = tf.BertForMaskedLM.from_pretrained(path)
+            with torch.no_grad():
+                compare(model(ids, tt, mask), expected(ids, tt, mask), mask)
+    finally:
+        stop.set()
+        worker.join()
+    assert built[0] > 30 and not bad, f"{len(bad)} of {built[0]} modules built by another thread were not initialised"

@@ -5,19 +5,25 @@ replaced) and assigns the checkpoint tensors directly (safetensors are memory-ma
 copied); only weights the checkpoint lacks are materialised and initialised. Checkpoint names of
 pytorch-transformers 1.2.0, of current `transformers` and TF-era `gamma`/`beta` map to one module tree;
 missing and unexpected keys are listed, a shape mismatch is an error naming the key and both shapes.
+
+Seeded runs match pytorch-transformers 1.2.0, which initialises every weight before loading: the build on the
+meta device records its initialisers' random writes (a thread-local dispatch mode, so other threads are not
+affected), and after loading they are replayed in order: into the weights the checkpoint lacks for real, for
+the others only as the same count of draws from torch's CPU generator (see replay_build_draws).
 """
 from __future__ import annotations
 
-import contextlib
+import functools
 import json
 import logging
+import math
 import os
 import re
-import threading
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from transformers_fast import file_utils
 from transformers_fast.configuration_utils import PretrainedConfig, hub_repo_ids, pop_hub_kwargs
@@ -37,30 +43,230 @@ COMMON_KEY_RENAMES: Tuple[Tuple[str, str], ...] = (
 WEIGHT_FILE_NAMES = (SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME, WEIGHTS_NAME, WEIGHTS_INDEX_NAME)
 
 
-_skip_init = threading.local()
+def _draws_random(func) -> bool:
+    return torch.Tag.nondeterministic_seeded in func.tags
 
 
-@contextlib.contextmanager
-def no_weight_init():
-    """Builds modules without initialising their weights (they are about to be loaded). Initialising
-    on the meta device is not free: torch routes it through its Python reference kernels."""
-    names = ("normal_", "uniform_", "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_", "xavier_normal_",
-             "trunc_normal_", "zeros_", "ones_", "constant_")
-    saved = {name: getattr(nn.init, name) for name in names}
-    previous = getattr(_skip_init, "on", False)
-    _skip_init.on = True
+def _writes_first_argument(func) -> bool:
+    args = func._schema.arguments
+    return bool(args) and args[0].alias_info is not None and args[0].alias_info.is_write
 
-    def skip(tensor, *args, **kwargs):
-        return tensor
 
-    for name in names:
-        setattr(nn.init, name, skip)
-    try:
-        yield
-    finally:
-        for name, fn in saved.items():
-            setattr(nn.init, name, fn)
-        _skip_init.on = previous
+class InitWrite:
+    """One in-place write (or random factory) seen while a model was built on the meta device: the op, its
+    arguments, the geometry of the tensor it wrote and, once resolved, the state-dict name owning that tensor."""
+
+    __slots__ = ("func", "target", "args", "kwargs", "random", "replayable", "has_target", "size", "stride",
+                 "offset", "target_dtype", "contiguous", "owner")
+
+    def __init__(self, func, target: Optional[torch.Tensor], args: tuple, kwargs: dict, metadata_kept: bool):
+        self.func, self.target, self.args, self.kwargs = func, target, args, kwargs
+        self.random = _draws_random(func)
+        tensor_args = any(isinstance(a, torch.Tensor) for a in list(args) + list(kwargs.values()))
+        # scalar-argument writes that keep the tensor's shape can be redone on the real tensor
+        self.replayable = target is not None and metadata_kept and not tensor_args
+        self.has_target = target is not None
+        if target is not None:
+            self.size, self.stride, self.offset = tuple(target.shape), target.stride(), target.storage_offset()
+            self.target_dtype, self.contiguous = target.dtype, target.is_contiguous()
+        self.owner: Optional[str] = None
+
+    def draws_from_default_generator(self) -> bool:
+        return self.random and self.kwargs.get("generator") is None
+
+
+class BuildOnMeta(TorchDispatchMode):
+    """Builds modules on the meta device without running their initialisers, and records every in-place write
+    into a meta tensor in order (record=True), so that the random draws a normal build would make can be
+    replayed later. A dispatch mode is thread-local: other threads building modules meanwhile are untouched
+    (patching torch.nn.init would leave their weights uninitialised)."""
+
+    def __init__(self, record: bool = True):
+        super().__init__()
+        self.record = record
+        self.writes: List[InitWrite] = []
+        self._device = torch.device("meta")
+
+    def __enter__(self):
+        self._device.__enter__()
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        try:
+            return super().__exit__(*exc)
+        finally:
+            self._device.__exit__(*exc)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        random = _draws_random(func)
+        target = args[0] if args and isinstance(args[0], torch.Tensor) else None
+        if target is not None and target.is_meta and _writes_first_argument(func):
+            if random:  # nothing to fill (and meta kernels for these are slow)
+                if self.record:
+                    self.writes.append(InitWrite(func, target, args[1:], kwargs, metadata_kept=True))
+                return target
+            before = (target.shape, target.stride(), target.storage_offset())
+            result = func(*args, **kwargs)
+            if self.record:
+                kept = before == (target.shape, target.stride(), target.storage_offset())
+                self.writes.append(InitWrite(func, target, args[1:], kwargs, metadata_kept=kept))
+            return result
+        result = func(*args, **kwargs)
+        first = result[0] if isinstance(result, (tuple, list)) and result else result
+        if self.record and random and isinstance(first, torch.Tensor) and first.is_meta:  # torch.randn(...)
+            self.writes.append(InitWrite(func, None, args, kwargs, metadata_kept=False))
+        return result
+
+    def resolve_owners(self, model: nn.Module) -> None:
+        """Names each recorded write's tensor by the state-dict entry that holds it now (None when the tensor
+        left the model: replaced by pruning or tying)."""
+        owners: Dict[int, Tuple[str, int]] = {}
+        for name, tensor in list(model.named_parameters(remove_duplicate=False)) + \
+                list(model.named_buffers(remove_duplicate=False)):
+            if tensor.is_meta:
+                owners.setdefault(tensor.untyped_storage()._cdata, (name, tensor.storage_offset()))
+        for write in self.writes:
+            if write.target is not None:
+                owner = owners.get(write.target.untyped_storage()._cdata)
+                if owner is not None:
+                    write.owner = owner[0]
+                    write.offset -= owner[1]
+            write.target = None  # the meta tensors are not needed any more
+
+
+def no_weight_init() -> BuildOnMeta:
+    """`with no_weight_init():` builds modules on the meta device without initialising them (shapes only)."""
+    return BuildOnMeta(record=False)
+
+
+class _NoRandomDraws(TorchDispatchMode):
+    """Skips in-place random fills (the tensor keeps its values; the generator is not touched)."""
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if args and isinstance(args[0], torch.Tensor) and _writes_first_argument(func) and _draws_random(func):
+            return args[0]
+        return func(*args, **(kwargs or {}))
+
+
+# 32-bit numbers per element that torch's CPU uniform sampler takes for a dtype (random64 for double)
+_DRAWS_PER_ELEMENT = {torch.float32: 1, torch.float16: 1, torch.bfloat16: 1, torch.float64: 2}
+
+
+def _fill_draws(name: str, dtype: torch.dtype, numel: int, contiguous: bool) -> Optional[int]:
+    """How many 32-bit numbers a CPU uniform_/normal_ takes from its generator, where that is a closed form of
+    the size (ATen's cpu/DistributionTemplates.h): uniform_ one uniform sample per element; normal_ of >= 16
+    contiguous elements one per element plus 16 more when the size is not a multiple of 16 (it redoes the last
+    16), or for half types 16 per started block of 16. None otherwise (small or strided normal_ caches a second
+    sample in the generator: such writes are run for real on a scratch tensor)."""
+    per_element = _DRAWS_PER_ELEMENT.get(dtype)
+    if per_element is None:
+        return None
+    if name == "uniform_":
+        return numel * per_element
+    if name == "normal_" and numel >= 16 and contiguous:
+        if dtype in (torch.float16, torch.bfloat16):
+            return -(-numel // 16) * 16
+        return (numel + (16 if numel % 16 else 0)) * per_element
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def _fill_draws_hold() -> bool:
+    """Checks the closed forms once against this torch, on a private generator (the global one is untouched)."""
+    def state_after(fill) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(0)
+        fill(generator)
+        return generator.get_state()
+
+    for dtype in _DRAWS_PER_ELEMENT:
+        for name in ("uniform_", "normal_"):
+            for numel in (16, 37):
+                draws = _fill_draws(name, dtype, numel, True)
+                real = state_after(lambda g: getattr(torch.empty(numel, dtype=dtype), name)(generator=g))
+                counted = state_after(lambda g: torch.empty(draws, dtype=torch.uint8).random_(generator=g))
+                if not torch.equal(real, counted):
+                    logger.info("torch's %s draws differ from the closed form: replaying them for real", name)
+                    return False
+    return True
+
+
+def _cpu_generator_draws(write: InitWrite) -> Optional[int]:
+    """The 32-bit numbers a recorded write takes from torch's default CPU generator when counted (see
+    _fill_draws), else None."""
+    if not write.has_target or not write.draws_from_default_generator() or not _fill_draws_hold():
+        return None
+    return _fill_draws(write.func.overloadpacket.__name__, write.target_dtype, math.prod(write.size),
+                       write.contiguous)
+
+
+class _GeneratorAdvance:
+    """Moves torch's default CPU generator on exactly as a sequence of recorded random writes would, without
+    the tensors they wrote: counted draws are taken into a small reused buffer (int64 random_ takes two
+    32-bit numbers per element, uint8 one), any other random write is run on a scratch tensor of its shape."""
+
+    CHUNK = 1 << 18
+
+    def __init__(self):
+        self.pending = 0
+        self._pairs: Optional[torch.Tensor] = None
+
+    def add(self, write: InitWrite) -> None:
+        draws = _cpu_generator_draws(write)
+        if draws is not None:
+            self.pending += draws
+            return
+        self.flush()
+        _run_on_scratch(write)
+
+    def flush(self) -> None:
+        pairs, odd = divmod(self.pending, 2)
+        self.pending = 0
+        if pairs and (self._pairs is None or self._pairs.numel() < min(pairs, self.CHUNK)):
+            self._pairs = torch.empty(min(pairs, self.CHUNK), dtype=torch.int64, device="cpu")
+        while pairs:
+            n = min(pairs, self.CHUNK)
+            self._pairs[:n].random_()
+            pairs -= n
+        if odd:
+            torch.empty(1, dtype=torch.uint8, device="cpu").random_()
+
+
+def _run_on_scratch(write: InitWrite) -> None:
+    def on_cpu(value):
+        if isinstance(value, torch.Tensor):
+            return torch.zeros(value.shape, dtype=value.dtype, device="cpu")
+        if isinstance(value, torch.device) and value.type == "meta":
+            return torch.device("cpu")
+        return value
+
+    args = [on_cpu(a) for a in write.args]
+    kwargs = {k: on_cpu(v) for k, v in write.kwargs.items()}
+    if write.has_target:
+        scratch = torch.empty_strided(write.size, write.stride, dtype=write.target_dtype, device="cpu")
+        write.func(scratch, *args, **kwargs)
+    else:
+        if any(arg.name == "device" for arg in write.func._schema.arguments):
+            kwargs["device"] = torch.device("cpu")
+        write.func(*args, **kwargs)
+
+
+def replay_build_draws(writes: Sequence[InitWrite], materialised: Dict[str, torch.Tensor]) -> None:
+    """Leaves torch's CPU generator, and the tensors in `materialised` (state-dict name -> the new tensor of a
+    weight the checkpoint lacked), as a build that initialised every weight would: the writes into those
+    tensors are redone in order (their random ones draw for real), every other random write only advances
+    the generator."""
+    advance = _GeneratorAdvance()
+    with torch.no_grad():
+        for write in writes:
+            real = materialised.get(write.owner) if write.owner is not None else None
+            if real is not None and write.replayable:
+                advance.flush()
+                view = real.as_strided(write.size, write.stride, real.storage_offset() + write.offset)
+                write.func(view, *write.args, **write.kwargs)
+            elif write.random:
+                advance.add(write)
+        advance.flush()
 
 
 class LoadingInfo(dict):
@@ -78,7 +284,9 @@ class PreTrainedModel(nn.Module):
       that older libraries saved, e.g. `embeddings.position_ids`).
     from_pretrained builds the model on the meta device: anything the checkpoint does not provide, including
     buffers registered with persistent=False, is materialised as zeros and passed to `_init_weights(module)`,
-    which must give it its value (or compute such buffers on the fly in forward).
+    which must give it its value (or compute such buffers on the fly in forward); the random values then
+    come from replaying the build's initialisers. A family's __init__ builds and initialises modules in
+    1.2.0's order, so that the random draws are 1.2.0's.
     """
 
     config_class: type = PretrainedConfig
@@ -108,8 +316,7 @@ class PreTrainedModel(nn.Module):
 
     def init_weights(self) -> None:
         """Initialises all weights, then prunes the heads the config lists."""
-        if not getattr(_skip_init, "on", False):
-            self.apply(self._init_weights)
+        self.apply(self._init_weights)
         if self.config.pruned_heads:
             self.prune_heads(self.config.pruned_heads)
         self.tie_weights()
@@ -220,9 +427,11 @@ class PreTrainedModel(nn.Module):
 
     # ---- saving -----------------------------------------------------------------------------------------
 
-    def save_pretrained(self, save_directory, safe_serialization: bool = True, state_dict=None) -> None:
-        """Writes config.json and model.safetensors (or pytorch_model.bin) that this library and
-        `transformers` both load. Tied weights are stored once."""
+    def save_pretrained(self, save_directory, safe_serialization: bool = False, state_dict=None) -> None:
+        """Writes config.json and WEIGHTS_NAME (pytorch_model.bin: torch.save of the state dict, as 1.2.0
+        does), or model.safetensors with safe_serialization=True (tied weights stored once); pytorch-transformers
+        1.2.0 reads the first, this library and `transformers` read both. A weights file of the other format
+        left in the folder by an earlier save is removed, since loading would prefer it."""
         if os.path.isfile(save_directory):
             raise ValueError(f"save_directory must be a folder, {save_directory!r} is a file")
         os.makedirs(save_directory, exist_ok=True)
@@ -231,6 +440,10 @@ class PreTrainedModel(nn.Module):
         model.config.save_pretrained(save_directory)
         if state_dict is None:
             state_dict = model.state_dict()
+        written = SAFE_WEIGHTS_NAME if safe_serialization else WEIGHTS_NAME
+        for stale in WEIGHT_FILE_NAMES:
+            if stale != written and os.path.isfile(os.path.join(save_directory, stale)):
+                os.remove(os.path.join(save_directory, stale))
         if not safe_serialization:
             torch.save(state_dict, os.path.join(save_directory, WEIGHTS_NAME))
             return
@@ -293,9 +506,10 @@ class PreTrainedModel(nn.Module):
         else:
             source = "the given state_dict"
 
-        with torch.device("meta"), no_weight_init():
+        with BuildOnMeta() as build:
             model = cls(config, *model_args, **model_kwargs)
-        info = model._load_checkpoint(state_dict, source)
+        build.resolve_owners(model)
+        info = model._load_checkpoint(state_dict, source, build_writes=build.writes)
         if torch_dtype is not None and torch_dtype != "auto":
             model.to(torch_dtype)
         model.eval()
@@ -308,7 +522,7 @@ class PreTrainedModel(nn.Module):
         if hf_config is None or not hasattr(hf_config, "to_dict"):
             raise TypeError(f"expected a transformers PreTrainedModel, got {type(hf_model).__name__}")
         config = cls.config_class.from_dict(hf_config.to_dict())
-        with torch.device("meta"), no_weight_init():
+        with no_weight_init():
             model = cls(config)
         model._load_checkpoint(hf_model.state_dict(keep_vars=True), type(hf_model).__name__, convert_dtype=False)
         model.train(hf_model.training)
@@ -366,7 +580,10 @@ class PreTrainedModel(nn.Module):
         leftover = [k for k in checkpoint_keys if k not in mapping and k not in duplicates]
         return mapping, leftover
 
-    def _load_checkpoint(self, state_dict: Dict[str, torch.Tensor], source: str, convert_dtype: bool = True) -> LoadingInfo:
+    def _load_checkpoint(self, state_dict: Dict[str, torch.Tensor], source: str, convert_dtype: bool = True,
+                         build_writes: Optional[Sequence[InitWrite]] = None) -> LoadingInfo:
+        """Assigns the checkpoint's tensors and materialises the rest. With the writes recorded while the model
+        was built, the new weights and torch's random generator end as after an eager build (1.2.0's)."""
         model_state = self.state_dict(keep_vars=True)
         mapping, leftover = self._map_checkpoint_keys(list(state_dict.keys()), set(model_state.keys()))
 
@@ -390,7 +607,7 @@ class PreTrainedModel(nn.Module):
         self.tie_weights()
 
         missing = [name for name, t in self.state_dict(keep_vars=True).items() if t.is_meta]
-        self._materialize_missing()
+        self._materialize_missing(build_writes)
         self.tie_weights()
 
         ignore = [re.compile(p) for p in self.keys_to_ignore_on_load]
@@ -407,22 +624,41 @@ class PreTrainedModel(nn.Module):
             logger.warning("Weights from %s not used in %s: %s", source, type(self).__name__, unexpected)
         return LoadingInfo(missing_keys=missing, unexpected_keys=unexpected, mismatched_keys=[], error_msgs=[])
 
-    def _materialize_missing(self) -> None:
-        """Gives every tensor still on the meta device real storage, initialised as a new model would be."""
+    def _materialize_missing(self, build_writes: Optional[Sequence[InitWrite]] = None) -> None:
+        """Gives every tensor still on the meta device real storage, initialised as a new model would be:
+        by `_init_weights`, or with `build_writes` by replaying the build's writes (see replay_build_draws)."""
+        materialised: Dict[int, torch.Tensor] = {}
         for module in self.modules():
-            own = list(module._parameters.items()) + list(module._buffers.items())
-            if not any(t is not None and t.is_meta for _, t in own):
+            tables = (module._parameters, module._buffers)
+            if not any(t is not None and t.is_meta for table in tables for t in table.values()):
                 continue
-            loaded_params = {n: p for n, p in module._parameters.items() if p is not None and not p.is_meta}
-            loaded_buffers = {n: b for n, b in module._buffers.items() if b is not None and not b.is_meta}
-            module.to_empty(device="cpu", recurse=False)
+            loaded = []
             with torch.no_grad():
-                for _, t in list(module._parameters.items()) + list(module._buffers.items()):
-                    if t is not None and t.is_floating_point():
-                        t.zero_()
-                self._init_weights(module)
-            module._parameters.update(loaded_params)
-            module._buffers.update(loaded_buffers)
+                for table in tables:
+                    for name, t in table.items():
+                        if t is None:
+                            continue
+                        if t.is_meta:
+                            new = torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device="cpu").zero_()
+                        else:  # loaded (maybe shared with another module): _init_weights writes into a stand-in
+                            loaded.append((table, name, t))
+                            new = torch.empty_like(t, device="meta")
+                        if table is module._parameters:
+                            new = nn.Parameter(new, t.requires_grad)
+                        if t.is_meta:
+                            materialised[id(new)] = new
+                        table[name] = new
+                if build_writes is None:
+                    self._init_weights(module)
+                else:
+                    with _NoRandomDraws():  # the replay below draws them in the build's order
+                        self._init_weights(module)
+            for table, name, t in loaded:
+                table[name] = t
+        if build_writes is not None:
+            by_name = {name: t for name, t in list(self.named_parameters(remove_duplicate=False)) +
+                       list(self.named_buffers(remove_duplicate=False)) if id(t) in materialised}
+            replay_build_draws(build_writes, by_name)
 
 
 # ---- checkpoint files ---------------------------------------------------------------------------------------

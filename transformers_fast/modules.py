@@ -33,14 +33,16 @@ class Attention(nn.Module):
         self.pruned_heads = set()
 
     def prune_heads(self, heads):
-        heads = set(heads) - self.pruned_heads
         if not heads:
             return
-        mask = torch.ones(self.n_head, self.split_size // self.n_head)
+        # already-pruned heads still rebuild the layers, as in 1.2.0 (its random draws, for seeded runs)
+        heads = set(heads) - self.pruned_heads
+        # on the CPU even while a model is built on the meta device (from_pretrained of a pruned checkpoint)
+        mask = torch.ones(self.n_head, self.split_size // self.n_head, device="cpu")
         for head in heads:
             head = head - sum(1 for h in self.pruned_heads if h < head)
             mask[head] = 0
-        index = torch.arange(mask.numel())[mask.view(-1).eq(1)]
+        index = torch.arange(mask.numel(), device="cpu")[mask.view(-1).eq(1)]
         index_attn = torch.cat([index, index + self.split_size, index + 2 * self.split_size])
         self.c_attn = prune_conv1d_layer(self.c_attn, index_attn, dim=1)
         self.c_proj = prune_conv1d_layer(self.c_proj, index, dim=0)

@@ -117,9 +117,10 @@ class BertAttention(nn.Module):
         self.pruned_heads = set()
 
     def prune_heads(self, heads):
-        heads = set(heads) - self.pruned_heads
         if not heads:
             return
+        # already-pruned heads still rebuild the layers, as in 1.2.0 (its random draws, for seeded runs)
+        heads = set(heads) - self.pruned_heads
         attn = self.self
         mask = torch.ones(attn.num_attention_heads, attn.attention_head_size, device="cpu")
         for head in heads:

@@ -5,6 +5,7 @@ sinusoidal table). Inference in eval mode runs the padding-free fast path shared
 """
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -74,9 +75,10 @@ class MultiHeadSelfAttention(nn.Module):
 
     def prune_heads(self, heads):
         head_size = self.dim // self.n_heads
-        heads = set(heads) - self.pruned_heads
         if not heads:
             return
+        # already-pruned heads still rebuild the layers, as in 1.2.0 (its random draws, for seeded runs)
+        heads = set(heads) - self.pruned_heads
         mask = torch.ones(self.n_heads, head_size, device="cpu")
         for head in heads:
             head -= sum(1 for h in self.pruned_heads if h < head)
@@ -143,7 +145,9 @@ class Transformer(nn.Module):
     def __init__(self, config: DistilBertConfig):
         super().__init__()
         self.n_layers = config.n_layers
-        self.layer = nn.ModuleList([TransformerBlock(config) for _ in range(config.n_layers)])
+        # one block built and copied, as 1.2.0 does: the same random draws in seeded runs
+        block = TransformerBlock(config)
+        self.layer = nn.ModuleList([copy.deepcopy(block) for _ in range(config.n_layers)])
 
     def forward(self, x, attn_mask, head_mask, output_attentions, output_hidden_states):
         all_hidden_states = ()

@@ -46,6 +46,9 @@ class RobertaModel(RobertaPreTrainedModel, BertModel):
 
     def __init__(self, config: RobertaConfig):
         BertModel.__init__(self, config)
+        # 1.2.0 builds and initialises the embeddings a second time here: the same random draws in seeded runs
+        self.embeddings = RobertaEmbeddings(config)
+        self.init_weights()
 
 
 class RobertaLMHead(nn.Module):
@@ -113,8 +116,8 @@ class RobertaForSequenceClassification(RobertaPreTrainedModel):
         super().__init__(config)
         self.num_labels = config.num_labels
         self.roberta = RobertaModel(config)
+        # not re-initialised: 1.2.0 keeps nn.Linear's own initialisation for this head
         self.classifier = RobertaClassificationHead(config)
-        self.init_weights()
 
     def forward(self, input_ids, token_type_ids=None, attention_mask=None, labels=None, position_ids=None,
                 head_mask=None, output_attentions=None, output_hidden_states=None):
