@@ -499,19 +499,22 @@ class PreTrainedModel(nn.Module):
                 raise TypeError(f"config must be a PretrainedConfig or a path, got {type(config).__name__}")
             model_kwargs = kwargs
 
-        if state_dict is None:
-            weights_file = cls._resolve_weights_file(name, hub_kwargs)
-            state_dict = load_state_dict(weights_file)
-            source = weights_file
-        else:
-            source = "the given state_dict"
+        # Normal tensors even when called under torch.inference_mode(): inference tensors could never be used
+        # with autograd later (a forward with grad enabled, fine-tuning), which the reference allows.
+        with torch.inference_mode(False):
+            if state_dict is None:
+                weights_file = cls._resolve_weights_file(name, hub_kwargs)
+                state_dict = load_state_dict(weights_file)
+                source = weights_file
+            else:
+                source = "the given state_dict"
 
-        with BuildOnMeta() as build:
-            model = cls(config, *model_args, **model_kwargs)
-        build.resolve_owners(model)
-        info = model._load_checkpoint(state_dict, source, build_writes=build.writes)
-        if torch_dtype is not None and torch_dtype != "auto":
-            model.to(torch_dtype)
+            with BuildOnMeta() as build:
+                model = cls(config, *model_args, **model_kwargs)
+            build.resolve_owners(model)
+            info = model._load_checkpoint(state_dict, source, build_writes=build.writes)
+            if torch_dtype is not None and torch_dtype != "auto":
+                model.to(torch_dtype)
         model.eval()
         return (model, info) if output_loading_info else model
 

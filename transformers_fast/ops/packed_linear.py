@@ -89,6 +89,11 @@ def _reference(x, weight, bias, activation):
     return F.gelu(y, approximate="tanh" if activation == "gelu_tanh" else "none")
 
 
+def _as_parameter(t: torch.Tensor) -> nn.Parameter:
+    # A tensor made under torch.inference_mode() may never require grad: such weights stay inference-only.
+    return t if isinstance(t, nn.Parameter) else nn.Parameter(t, requires_grad=not t.is_inference())
+
+
 class PackedLinear(nn.Module):
     """nn.Linear with a prepacked weight and an optional fused GELU ("gelu" = erf form,
     "gelu_tanh"). state_dict holds the usual `weight` and `bias`; the packed copy is derived
@@ -105,11 +110,11 @@ class PackedLinear(nn.Module):
         if activation not in ACTIVATIONS:
             raise ValueError(f"PackedLinear: activation must be one of {ACTIVATIONS}, got {activation!r}")
         self.out_features, self.in_features = weight.shape
-        self.weight = weight if isinstance(weight, nn.Parameter) else nn.Parameter(weight)
+        self.weight = _as_parameter(weight)
         if bias is None:
             self.register_parameter("bias", None)
         else:
-            self.bias = bias if isinstance(bias, nn.Parameter) else nn.Parameter(bias)
+            self.bias = _as_parameter(bias)
         self.activation = activation
         self._packed = {}  # backend -> (weight version key, packed weight)
 
