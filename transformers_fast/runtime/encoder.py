@@ -174,8 +174,8 @@ class EncoderFastPath(FastPath):
         model = self.model
         if not self.enabled or getattr(self._forced, "on", False) or model.training:
             return False
-        if head_mask is not None or output_attentions:
-            return False
+        if head_mask is not None or output_attentions or torch.jit.is_tracing():
+            return False  # a trace would freeze this batch's padding layout: traces record the reference path
         if input_ids.device.type != "cpu" or self.dtype() != torch.float32:
             return False  # the fused kernels serve float32 on the CPU; elsewhere the reference path is as fast
         if torch.is_grad_enabled() and any(p.requires_grad for p in model.parameters()):
