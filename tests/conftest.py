@@ -1,7 +1,11 @@
 import os
+import tempfile
 
 import pytest
 import torch
+
+# The tests choose GEMM backends afresh instead of reading (or writing) the user's stored choices.
+os.environ.setdefault("TRANSFORMERS_FAST_CACHE", tempfile.mkdtemp(prefix="transformers_fast_cache_"))
 
 # The C++ ISA paths are exercised by capping the dispatch; every ISA the CPU has is tested.
 from transformers_fast.ops import _backend

@@ -6,8 +6,9 @@ Backends: "onednn" (torch.ops.mkldnn._reorder_linear_weight + _linear_pointwise,
 such products stream the whole weight once and are bound by memory bandwidth, where the libraries reach
 about half of it; on AMD AVX-512 it also keeps up with oneDNN at hundreds of rows). Which is faster
 depends on the CPU (oneDNN ~2x MKL on AMD AVX-512, close on AVX2) and the row count, so the first call
-per (in, out, activation, row bucket, threads) times the candidates on the real input and the choice is
-cached for the process.
+per (in, out, activation, row bucket, threads) times the candidates on the real input, at the thread count
+it will run with. Backends round differently in the last bits, so the choice is stored per machine (see
+ops/backend_choices.py) and every later run, in any process, computes the same bits.
 A layer keeps only the packed copies of the backends chosen for its shape.
 TRANSFORMERS_FAST_LINEAR=onednn|torch|panel forces one.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import time
 from typing import Dict, Optional, Tuple
 
@@ -23,7 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from transformers_fast.ops import _backend as B
-from transformers_fast.ops import activation
+from transformers_fast.ops import activation, backend_choices
 
 ACTIVATIONS = (None, "gelu", "gelu_tanh")
 BACKENDS = ("onednn", "torch", "panel")
@@ -32,6 +34,8 @@ _PANEL_ACT = {None: 0, "gelu": 1, "gelu_tanh": 2}  # tf::GemmAct
 # (in_features, out_features, activation, row bucket, threads) -> backend. The activation is part of the
 # shape class: with GELU the panel kernel fuses it and the library backends add a pass.
 _choice: Dict[Tuple[int, int, str, int, int], str] = {}
+# Threads of this process making their first call of a shape at once wait for one calibration.
+_calibration_lock = threading.Lock()
 
 
 @functools.lru_cache(maxsize=None)
@@ -209,19 +213,18 @@ def _run(backend: str, x2: torch.Tensor, layer: PackedLinear) -> torch.Tensor:
     return activation._gelu_impl(y, approximate) if bias is None else activation._bias_gelu_impl(y, bias, approximate)
 
 
-def _calibrate(x2: torch.Tensor, layer: PackedLinear, names, budget_s: float = 0.03) -> Tuple[str, torch.Tensor]:
-    """Times the candidate backends on the real input and returns the fastest with the last output:
-    one untimed warm-up call each (oneDNN builds its primitive), then alternating timed calls, best
-    of at least 3 each, more for small shapes until about budget_s has been spent (at most 15)."""
-    out = None
+def _calibrate(x2: torch.Tensor, layer: PackedLinear, names, budget_s: float = 0.03) -> str:
+    """Times the candidate backends on the real input and returns the fastest: one untimed warm-up call
+    each (oneDNN builds its primitive), then alternating timed calls, best of at least 3 each, more for
+    small shapes until about budget_s has been spent (at most 15)."""
     for backend in names:
-        out = _run(backend, x2, layer)
+        _run(backend, x2, layer)
     best = {name: float("inf") for name in names}
     spent, rounds = 0.0, 0
     while rounds < 3 or (spent < budget_s and rounds < 15):
         for backend in names:
             start = time.perf_counter()
-            out = _run(backend, x2, layer)
+            _run(backend, x2, layer)
             elapsed = time.perf_counter() - start
             best[backend] = min(best[backend], elapsed)
             spent += elapsed
@@ -230,7 +233,24 @@ def _calibrate(x2: torch.Tensor, layer: PackedLinear, names, budget_s: float = 0
     # jitter by a few %, and oneDNN's packed weight is never much slower where they were measured.
     preferred = names[0]
     fastest = min(best, key=best.get)
-    return (fastest if best[fastest] < 0.97 * best[preferred] else preferred), out
+    return fastest if best[fastest] < 0.97 * best[preferred] else preferred
+
+
+def _choose(key, x2: torch.Tensor, layer: PackedLinear, names) -> str:
+    """The backend of a shape class not chosen yet in this process: the one stored for this machine, or a
+    fresh calibration that is stored (under the store's lock, so concurrent processes agree too)."""
+    with _calibration_lock:
+        backend = _choice.get(key)
+        if backend is None:
+            with backend_choices.stored() as saved:
+                name = "/".join(map(str, key))
+                backend = saved.get(name)
+                if backend not in names:
+                    backend = saved[name] = _calibrate(x2, layer, names)
+            _choice[key] = backend
+    # Keep only what this shape uses (other row buckets may have chosen other backends).
+    layer.keep_packed({name for k, name in _choice.items() if k[:3] == key[:3]})
+    return backend
 
 
 def chosen_backend(packed: "PackedLinear", rows: int) -> Optional[str]:
@@ -281,13 +301,6 @@ def linear(x: torch.Tensor, packed: PackedLinear) -> torch.Tensor:
         backend = _choice.get(key)
         if backend is None:
             names = candidates()
-            if len(names) == 1:
-                backend = names[0]
-            else:
-                backend, out = _calibrate(x2, packed, names)
-                _choice[key] = backend
-                # Keep only what this shape uses (other row buckets may have chosen other backends).
-                packed.keep_packed({name for k, name in _choice.items() if k[:3] == key[:3]})
-                return out if flat else out.view(*x.shape[:-1], n_out)
+            backend = names[0] if len(names) == 1 else _choose(key, x2, packed, names)
     out = _run(backend, x2, packed)
     return out if flat else out.view(*x.shape[:-1], n_out)
