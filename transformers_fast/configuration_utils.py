@@ -54,10 +54,6 @@ class PretrainedConfig:
         kwargs.pop("model_type", None)
         for key, value in kwargs.items():  # unknown fields are kept, like the reference
             setattr(self, key, value)
-        check_int("num_labels", self.num_labels)
-        for name in ("output_attentions", "output_hidden_states", "torchscript"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
     def __setattr__(self, key: str, value: Any) -> None:
         key = type(self).attribute_map.get(key, key)
@@ -87,7 +83,6 @@ class PretrainedConfig:
                 setattr(config, key, value)
             else:
                 unused[key] = value
-        config.validate()
         logger.info("loaded configuration %s from %s", cls.__name__, config_file)
         return (config, unused) if return_unused_kwargs else config
 
@@ -120,9 +115,7 @@ class PretrainedConfig:
         """Config from a dict such as a parsed config.json (1.2.0 or transformers format)."""
         if not isinstance(config_dict, dict):
             raise TypeError(f"config_dict must be a dict, got {type(config_dict).__name__}")
-        config = cls(**cls._normalize_dict(dict(config_dict)))
-        config.validate()
-        return config
+        return cls(**cls._normalize_dict(dict(config_dict)))
 
     @classmethod
     def _normalize_dict(cls, config_dict: Dict[str, Any]) -> Dict[str, Any]:
@@ -141,7 +134,12 @@ class PretrainedConfig:
         return cls.from_dict(config_dict)
 
     def validate(self) -> None:
-        """Raises ValueError for values the model cannot be built with; subclasses extend it."""
+        """Raises ValueError for values the model cannot be built with; subclasses extend it. Called when a
+        model is built, as 1.2.0 raises there: a config itself takes any value, as 1.2.0's does."""
+        check_int("num_labels", self.num_labels)
+        for name in ("output_attentions", "output_hidden_states", "torchscript"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
     # ---- saving -----------------------------------------------------------------------------------------
 
@@ -210,9 +208,16 @@ def check_probability(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
 
 
-def check_positive_float(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
+def check_non_negative(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+
+
+def check_vocab_size_argument(value: Any) -> None:
+    """1.2.0's configs take a vocabulary size or a JSON file path first, and raise here for anything else."""
+    if not isinstance(value, (int, str)):
+        raise ValueError("First argument must be either a vocabulary size (int) or the path to a pretrained "
+                         f"model config file (str), got {value!r}")
 
 
 SUMMARY_TYPES = ("last", "first", "mean", "cls_index")
@@ -233,6 +238,6 @@ def validate_gpt_config(config) -> None:
         raise ValueError(f"n_embd ({config.n_embd}) must be a multiple of n_head ({config.n_head})")
     for name in ("resid_pdrop", "embd_pdrop", "attn_pdrop", "summary_first_dropout"):
         check_probability(name, getattr(config, name))
-    check_positive_float("layer_norm_epsilon", config.layer_norm_epsilon)
+    check_non_negative("layer_norm_epsilon", config.layer_norm_epsilon)
     if config.summary_type not in SUMMARY_TYPES:
         raise ValueError(f"summary_type must be one of {SUMMARY_TYPES}, got {config.summary_type!r}")

@@ -1,11 +1,11 @@
 """BertConfig: the constructor of pytorch-transformers 1.2.0, reading transformers' config.json as well."""
 from __future__ import annotations
 
-import json
 from typing import Any, Dict
 
-from transformers_fast.configuration_utils import (PretrainedConfig, check_int, check_positive_float,
-                                                   check_probability)
+from transformers_fast.configuration_utils import (PretrainedConfig, check_int, check_non_negative,
+                                                   check_probability, check_vocab_size_argument,
+                                                   read_json_config)
 
 BERT_SHORTCUT_NAMES = (
     "bert-base-uncased", "bert-large-uncased", "bert-base-cased", "bert-large-cased",
@@ -36,16 +36,12 @@ class BertConfig(PretrainedConfig):
                  initializer_range=0.02, layer_norm_eps=1e-12, **kwargs: Any):
         if "vocab_size" in kwargs:  # transformers' name for the first argument
             vocab_size_or_config_json_file = kwargs.pop("vocab_size")
+        check_vocab_size_argument(vocab_size_or_config_json_file)
         kwargs.setdefault("pad_token_id", 0)
-        if isinstance(vocab_size_or_config_json_file, str):
-            with open(vocab_size_or_config_json_file, "r", encoding="utf-8") as reader:
-                json_config = json.load(reader)
-            super().__init__(**kwargs)
-            for key, value in json_config.items():
-                setattr(self, key, value)
-            self.validate()
-            return
         super().__init__(**kwargs)
+        if isinstance(vocab_size_or_config_json_file, str):
+            read_json_config(self, vocab_size_or_config_json_file)
+            return
         self.vocab_size = vocab_size_or_config_json_file
         self.hidden_size = hidden_size
         self.num_hidden_layers = num_hidden_layers
@@ -58,9 +54,9 @@ class BertConfig(PretrainedConfig):
         self.type_vocab_size = type_vocab_size
         self.initializer_range = initializer_range
         self.layer_norm_eps = layer_norm_eps
-        self.validate()
 
     def validate(self) -> None:
+        super().validate()
         check_int("vocab_size", self.vocab_size)
         check_int("hidden_size", self.hidden_size)
         check_int("num_hidden_layers", self.num_hidden_layers)
@@ -73,7 +69,7 @@ class BertConfig(PretrainedConfig):
                              f"({self.num_attention_heads})")
         check_probability("hidden_dropout_prob", self.hidden_dropout_prob)
         check_probability("attention_probs_dropout_prob", self.attention_probs_dropout_prob)
-        check_positive_float("layer_norm_eps", self.layer_norm_eps)
+        check_non_negative("layer_norm_eps", self.layer_norm_eps)
         if isinstance(self.hidden_act, str) and self.hidden_act not in ACTIVATIONS:
             raise ValueError(f"hidden_act must be one of {ACTIVATIONS} or a callable, got {self.hidden_act!r}")
         if not isinstance(self.hidden_act, str) and not callable(self.hidden_act):

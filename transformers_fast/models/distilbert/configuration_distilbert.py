@@ -1,11 +1,11 @@
 """DistilBertConfig: the constructor of pytorch-transformers 1.2.0 (dim, n_layers, n_heads, ...)."""
 from __future__ import annotations
 
-import json
 from typing import Any, Dict
 
-from transformers_fast.configuration_utils import (PretrainedConfig, check_int, check_positive_float,
-                                                   check_probability)
+from transformers_fast.configuration_utils import (PretrainedConfig, check_int, check_non_negative,
+                                                   check_probability, check_vocab_size_argument,
+                                                   read_json_config)
 
 DISTILBERT_PRETRAINED_MODEL_ARCHIVE_MAP: Dict[str, str] = {
     "distilbert-base-uncased": "distilbert/distilbert-base-uncased",
@@ -25,13 +25,11 @@ class DistilBertConfig(PretrainedConfig):
                  seq_classif_dropout=0.2, **kwargs: Any):
         if "vocab_size" in kwargs:
             vocab_size_or_config_json_file = kwargs.pop("vocab_size")
+        check_vocab_size_argument(vocab_size_or_config_json_file)
         kwargs.setdefault("pad_token_id", 0)
         super().__init__(**kwargs)
         if isinstance(vocab_size_or_config_json_file, str):
-            with open(vocab_size_or_config_json_file, "r", encoding="utf-8") as reader:
-                for key, value in json.load(reader).items():
-                    setattr(self, key, value)
-            self.validate()
+            read_json_config(self, vocab_size_or_config_json_file)
             return
         self.vocab_size = vocab_size_or_config_json_file
         self.max_position_embeddings = max_position_embeddings
@@ -47,15 +45,15 @@ class DistilBertConfig(PretrainedConfig):
         self.tie_weights_ = tie_weights_
         self.qa_dropout = qa_dropout
         self.seq_classif_dropout = seq_classif_dropout
-        self.validate()
 
     def validate(self) -> None:
+        super().validate()
         for name in ("vocab_size", "max_position_embeddings", "n_layers", "n_heads", "dim", "hidden_dim"):
             check_int(name, getattr(self, name))
         if self.dim % self.n_heads:
             raise ValueError(f"dim ({self.dim}) must be a multiple of n_heads ({self.n_heads})")
         for name in ("dropout", "attention_dropout", "qa_dropout", "seq_classif_dropout"):
             check_probability(name, getattr(self, name))
-        check_positive_float("initializer_range", self.initializer_range)
+        check_non_negative("initializer_range", self.initializer_range)
         if self.activation not in ("gelu", "relu"):
             raise ValueError(f"activation must be 'gelu' or 'relu', got {self.activation!r}")

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from transformers_fast.configuration_utils import PretrainedConfig, read_json_config, validate_gpt_config
+from transformers_fast.configuration_utils import (PretrainedConfig, check_vocab_size_argument, read_json_config,
+                                                   validate_gpt_config)
 
 GPT2_SHORTCUT_NAMES = ("gpt2", "gpt2-medium", "gpt2-large")
 # The 1.2.0 shortcut names now live under the openai-community organisation of the Hugging Face hub.
@@ -27,13 +28,13 @@ class GPT2Config(PretrainedConfig):
                  summary_activation=None, summary_proj_to_labels=True, summary_first_dropout=0.1, **kwargs: Any):
         if "vocab_size" in kwargs:  # transformers' name for the first argument
             vocab_size_or_config_json_file = kwargs.pop("vocab_size")
+        check_vocab_size_argument(vocab_size_or_config_json_file)
         kwargs.setdefault("bos_token_id", 50256)
         kwargs.setdefault("eos_token_id", 50256)
         kwargs.setdefault("use_cache", True)
         super().__init__(num_labels=num_labels, **kwargs)
         if isinstance(vocab_size_or_config_json_file, str):
             read_json_config(self, vocab_size_or_config_json_file)
-            self.validate()
             return
         self.vocab_size = vocab_size_or_config_json_file
         self.n_ctx = n_ctx
@@ -51,9 +52,9 @@ class GPT2Config(PretrainedConfig):
         self.summary_activation = summary_activation
         self.summary_first_dropout = summary_first_dropout
         self.summary_proj_to_labels = summary_proj_to_labels
-        self.validate()
 
     def validate(self) -> None:
+        super().validate()
         validate_gpt_config(self)
         if getattr(self, "n_inner", None) not in (None, 4 * self.n_embd):
             raise ValueError(f"n_inner must be None or 4 * n_embd ({4 * self.n_embd}), got {self.n_inner!r}")

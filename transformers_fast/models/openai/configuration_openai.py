@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from transformers_fast.configuration_utils import PretrainedConfig, read_json_config, validate_gpt_config
+from transformers_fast.configuration_utils import (PretrainedConfig, check_vocab_size_argument, read_json_config,
+                                                   validate_gpt_config)
 
 OPENAI_GPT_PRETRAINED_MODEL_ARCHIVE_MAP: Dict[str, str] = {"openai-gpt": "openai-community/openai-gpt"}
 OPENAI_GPT_PRETRAINED_CONFIG_ARCHIVE_MAP = OPENAI_GPT_PRETRAINED_MODEL_ARCHIVE_MAP
@@ -29,10 +30,10 @@ class OpenAIGPTConfig(PretrainedConfig):
                  summary_first_dropout=0.1, **kwargs: Any):
         if "vocab_size" in kwargs:  # transformers' name for the first argument
             vocab_size_or_config_json_file = kwargs.pop("vocab_size")
+        check_vocab_size_argument(vocab_size_or_config_json_file)
         super().__init__(num_labels=num_labels, **kwargs)
         if isinstance(vocab_size_or_config_json_file, str):
             read_json_config(self, vocab_size_or_config_json_file)
-            self.validate()
             return
         self.vocab_size = vocab_size_or_config_json_file
         self.n_ctx = n_ctx
@@ -52,9 +53,9 @@ class OpenAIGPTConfig(PretrainedConfig):
         self.summary_activation = summary_activation
         self.summary_first_dropout = summary_first_dropout
         self.summary_proj_to_labels = summary_proj_to_labels
-        self.validate()
 
     def validate(self) -> None:
+        super().validate()
         validate_gpt_config(self)
         if self.afn not in ACTIVATIONS:
             raise ValueError(f"afn must be one of {ACTIVATIONS}, got {self.afn!r}")

@@ -1,0 +1,70 @@
+"""Configs take what pytorch-transformers 1.2.0's configs take when they are created and serialised; the errors
+come where 1.2.0 raises them (building the model, or a first argument of the wrong type), as ValueError."""
+from __future__ import annotations
+
+import pytest
+import pytorch_transformers as pt
+import torch
+
+import transformers_fast as tf
+
+FAMILIES = {  # config class, model class, a head count field, a width field (not a multiple of 12 below)
+    "bert": ("BertConfig", "BertModel", "num_attention_heads", "hidden_size"),
+    "roberta": ("RobertaConfig", "RobertaModel", "num_attention_heads", "hidden_size"),
+    "distilbert": ("DistilBertConfig", "DistilBertModel", "n_heads", "dim"),
+    "openai": ("OpenAIGPTConfig", "OpenAIGPTModel", "n_head", "n_embd"),
+    "gpt2": ("GPT2Config", "GPT2Model", "n_head", "n_embd"),
+}
+SMALL = {"bert": dict(num_hidden_layers=1, intermediate_size=16), "roberta": dict(num_hidden_layers=1, intermediate_size=16),
+         "distilbert": dict(n_layers=1, hidden_dim=16), "openai": dict(n_layer=1), "gpt2": dict(n_layer=1)}
+
+
+def _configs(family, **values):
+    config_name = FAMILIES[family][0]
+    return getattr(tf, config_name)(99, **SMALL[family], **values), getattr(pt, config_name)(99, **SMALL[family], **values)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_values_1_2_0_accepts_are_accepted_and_round_trip(family, tmp_path):
+    heads, width = FAMILIES[family][2:]
+    odd = {width: 37, heads: 12, "initializer_range": 0.0}
+    ours, ref = _configs(family, **odd)
+    for key, value in odd.items():
+        assert getattr(ours, key) == getattr(ref, key) == value
+    ours.save_pretrained(str(tmp_path))
+    again = type(ours).from_pretrained(str(tmp_path))
+    assert again.to_dict() == ours.to_dict()
+    assert type(ours).from_dict(ours.to_dict()).to_dict() == ours.to_dict()
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_building_a_model_raises_where_1_2_0_does(family):
+    heads, width = FAMILIES[family][2:]
+    model_name = FAMILIES[family][1]
+    ours, ref = _configs(family, **{width: 37, heads: 12})
+    with pytest.raises(Exception):  # 1.2.0 refuses the width at build time (the error class varies by family)
+        with torch.no_grad():
+            getattr(pt, model_name)(ref)
+    with pytest.raises(ValueError, match=f"{width}.*37"):
+        getattr(tf, model_name)(ours)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_zero_initializer_range_builds_as_in_1_2_0(family):
+    model_name = FAMILIES[family][1]
+    ours, ref = _configs(family, initializer_range=0.0)
+    with torch.no_grad():
+        ref_model = getattr(pt, model_name)(ref)
+    model = getattr(tf, model_name)(ours)
+    for (name, p), (_, q) in zip(model.named_parameters(), ref_model.named_parameters()):
+        if p.dim() == 2 and not q.any():  # 1.2.0 initialised it to zeros: so do we
+            assert not p.any(), name
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_first_argument_of_another_type_is_a_value_error_as_in_1_2_0(family):
+    config_name = FAMILIES[family][0]
+    with pytest.raises(ValueError):
+        getattr(pt, config_name)(3.5)
+    with pytest.raises(ValueError, match="vocabulary size"):
+        getattr(tf, config_name)(3.5)
