@@ -14,9 +14,6 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "transformers_fast"
 ARCHITECTURES = sorted(p.name for p in (PACKAGE / "models").iterdir() if (p / "__init__.py").exists())
-# 1.2.0 defines RoBERTa as BERT's subclass (RobertaModel(BertModel), RobertaConfig(BertConfig)), which code
-# written for it can observe with isinstance; that one dependency stays until BERT's body has a neutral home.
-ALLOWED = {("roberta", "bert")}
 
 
 def package_of(path: Path) -> str:
@@ -61,9 +58,28 @@ def test_no_architecture_folder_imports_another(arch):
         for module, names in imports(path, package_of(path)):
             targets = {architecture_of(module)} | {architecture_of(f"{module}.{name}") for name in names}
             for other in targets - {None, arch}:
-                if (arch, other) not in ALLOWED:
-                    found.append(f"{path.relative_to(PACKAGE)} imports {module} ({other})")
+                found.append(f"{path.relative_to(PACKAGE)} imports {module} ({other})")
     assert not found, "\n".join(found)
+
+
+def test_shared_modules_the_architectures_use_import_no_architecture():
+    """No way round the rule above: what an architecture imports from outside models/ imports no architecture."""
+    shared = set()
+    for path in python_files(PACKAGE / "models"):
+        for module, _ in imports(path, package_of(path)):
+            if module.startswith("transformers_fast.") and not module.startswith("transformers_fast.models"):
+                shared.add(module)
+    found = []
+    for module in sorted(shared):
+        path = PACKAGE.parent / (module.replace(".", "/") + ".py")
+        if not path.exists():
+            path = path.with_suffix("") / "__init__.py"
+        if not path.exists():
+            continue
+        for imported, names in imports(path, package_of(path)):
+            if architecture_of(imported) or any(architecture_of(f"{imported}.{n}") for n in names):
+                found.append(f"{module} imports {imported}")
+    assert shared and not found, "\n".join(found)
 
 
 def private_uses(path: Path, package: str):

@@ -1,9 +1,9 @@
-"""RobertaConfig: BertConfig with RoBERTa's padding index (1) and shortcut names."""
+"""RobertaConfig: the BERT encoder's fields with RoBERTa's padding index (1) and shortcut names."""
 from __future__ import annotations
 
 from typing import Any, Dict
 
-from transformers_fast.models.bert.configuration_bert import BertConfig
+from transformers_fast.configuration_utils import EncoderConfig
 
 ROBERTA_PRETRAINED_MODEL_ARCHIVE_MAP: Dict[str, str] = {
     "roberta-base": "FacebookAI/roberta-base",
@@ -13,7 +13,7 @@ ROBERTA_PRETRAINED_MODEL_ARCHIVE_MAP: Dict[str, str] = {
 ROBERTA_PRETRAINED_CONFIG_ARCHIVE_MAP = ROBERTA_PRETRAINED_MODEL_ARCHIVE_MAP
 
 
-class RobertaConfig(BertConfig):
+class RobertaConfig(EncoderConfig):
     """Same fields as BertConfig; pad_token_id (default 1) is the padding index that position ids count from."""
 
     model_type = "roberta"

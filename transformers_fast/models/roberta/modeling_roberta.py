@@ -7,8 +7,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from transformers_fast.modeling_outputs import MaskedLMOutput, SequenceClassifierOutput
-from transformers_fast.models.bert.modeling_bert import (BertEmbeddings, BertLayerNorm, BertModel,
-                                                         BertPreTrainedModel, gelu)
+from transformers_fast.encoder_modules import (BertEmbeddings, BertLayerNorm, EncoderModel, EncoderPreTrainedModel,
+                                               gelu)
 from transformers_fast.modeling_utils import loss_ignoring_negative
 from transformers_fast.modules import classification_loss
 from transformers_fast.models.roberta.configuration_roberta import ROBERTA_PRETRAINED_MODEL_ARCHIVE_MAP, RobertaConfig
@@ -32,20 +32,20 @@ class RobertaEmbeddings(BertEmbeddings):
         return self.position_embeddings.num_embeddings - self.padding_idx - 1
 
 
-class RobertaPreTrainedModel(BertPreTrainedModel):
+class RobertaPreTrainedModel(EncoderPreTrainedModel):
     config_class = RobertaConfig
     pretrained_model_archive_map = ROBERTA_PRETRAINED_MODEL_ARCHIVE_MAP
     base_model_prefix = "roberta"
     checkpoint_key_renames = ((r"(^|\.)lm_head\.decoder\.bias$", r"\1lm_head.bias"),)
 
 
-class RobertaModel(RobertaPreTrainedModel, BertModel):
+class RobertaModel(RobertaPreTrainedModel, EncoderModel):
     """Outputs: last_hidden_state, pooler_output, (hidden_states), (attentions)."""
 
     embeddings_class = RobertaEmbeddings
 
     def __init__(self, config: RobertaConfig):
-        BertModel.__init__(self, config)
+        EncoderModel.__init__(self, config)
         # 1.2.0 builds and initialises the embeddings a second time here: the same random draws in seeded runs
         self.embeddings = RobertaEmbeddings(config)
         self.init_weights()
