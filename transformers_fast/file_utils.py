@@ -101,3 +101,10 @@ def _default_cache() -> str:
     from huggingface_hub import constants
 
     return constants.HF_HUB_CACHE
+
+
+# 1.2.0's cache-location names: its own cache, where a 1.2.0 installation kept downloaded files.
+torch_cache_home = os.path.expanduser(os.getenv("TORCH_HOME", os.path.join(os.getenv("XDG_CACHE_HOME", "~/.cache"), "torch")))
+default_cache_path = os.path.join(torch_cache_home, "pytorch_transformers")
+PYTORCH_PRETRAINED_BERT_CACHE = os.getenv("PYTORCH_PRETRAINED_BERT_CACHE", default_cache_path)
+PYTORCH_TRANSFORMERS_CACHE = os.getenv("PYTORCH_TRANSFORMERS_CACHE", PYTORCH_PRETRAINED_BERT_CACHE)

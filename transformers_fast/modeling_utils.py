@@ -28,7 +28,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from transformers_fast import file_utils
 from transformers_fast.configuration_utils import PretrainedConfig, hub_repo_ids, pop_hub_kwargs
 from transformers_fast.runtime.fast_path import FastPath
-from transformers_fast.file_utils import (SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME,
+from transformers_fast.file_utils import (CONFIG_NAME, SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME,
                                           WEIGHTS_INDEX_NAME, WEIGHTS_NAME)
 
 logger = logging.getLogger(__name__)
@@ -878,3 +878,30 @@ class SequenceSummary(nn.Module):
                 cls_index = cls_index[..., None, None].expand(cls_index.shape + (1, hidden_states.shape[-1]))
             output = hidden_states.gather(-2, cls_index).squeeze(-2)
         return self.last_dropout(self.activation(self.summary(self.first_dropout(output))))
+
+
+# ---- the remaining module-level names of 1.2.0's modeling_utils -------------------------------------------
+TF_WEIGHTS_NAME = "model.ckpt"
+
+
+def add_start_docstrings(*docstr):
+    def docstring_decorator(fn):
+        fn.__doc__ = "".join(docstr) + (fn.__doc__ or "")
+        return fn
+    return docstring_decorator
+
+
+def add_end_docstrings(*docstr):
+    def docstring_decorator(fn):
+        fn.__doc__ = (fn.__doc__ or "") + "".join(docstr)
+        return fn
+    return docstring_decorator
+
+
+def prune_layer(layer, index: torch.Tensor, dim: Optional[int] = None):
+    """A pruned copy of an nn.Linear (default dim 0) or Conv1D (default dim 1) keeping `index` along dim."""
+    if isinstance(layer, nn.Linear):
+        return prune_linear_layer(layer, index, dim=0 if dim is None else dim)
+    if isinstance(layer, Conv1D):
+        return prune_conv1d_layer(layer, index, dim=1 if dim is None else dim)
+    raise ValueError(f"Can't prune layer of class {layer.__class__}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import logging
 import os
+import unicodedata
 
 from transformers_fast.tokenization_utils import ClsSepSpecialTokensMixin, PreTrainedTokenizer, _check_text, _core_lib
 
@@ -13,14 +14,19 @@ logger = logging.getLogger(__name__)
 VOCAB_FILES_NAMES = {"vocab_file": "vocab.txt"}
 
 
-def load_vocab(vocab_file):
-    """The vocabulary file's lines (as 1.2.0 reads them) and the token -> id dict."""
+def read_vocab_lines(vocab_file):
+    """The vocabulary file's lines, as 1.2.0 reads them (a token per line, ids in order)."""
     with open(vocab_file, "r", encoding="utf-8") as reader:
-        lines = [token.rstrip("\n") for token in reader.readlines()]
-    vocab = collections.OrderedDict()
-    for index, token in enumerate(lines):
-        vocab[token] = index
-    return lines, vocab
+        return [token.rstrip("\n") for token in reader.readlines()]
+
+
+def load_vocab(vocab_file):
+    """The token -> id OrderedDict of a vocabulary file (1.2.0's load_vocab; a repeated token keeps its last id)."""
+    return vocab_of_lines(read_vocab_lines(vocab_file))
+
+
+def vocab_of_lines(lines):
+    return collections.OrderedDict((token, index) for index, token in enumerate(lines))
 
 
 def whitespace_tokenize(text):
@@ -47,7 +53,8 @@ class BasicWordPieceTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
             raise ValueError(
                 f"Can't find a vocabulary file at path '{vocab_file}'. To load the vocabulary from a Google "
                 "pretrained model use `tokenizer = BertTokenizer.from_pretrained(PRETRAINED_MODEL_NAME)`")
-        lines, self.vocab = load_vocab(vocab_file)
+        lines = read_vocab_lines(vocab_file)
+        self.vocab = vocab_of_lines(lines)
         self.ids_to_tokens = collections.OrderedDict((ids, tok) for tok, ids in self.vocab.items())
         self.do_basic_tokenize = do_basic_tokenize
         if do_basic_tokenize:
@@ -161,3 +168,21 @@ class WordpieceTokenizer(object):
             self._model = _core_lib().WordPieceModel(lines, False, False, False, self.max_input_chars_per_word)
             self._model_key = key
         return self._model.wordpiece_tokenize(text, self.unk_token)
+
+
+def _is_whitespace(char):
+    """1.2.0's BERT whitespace: space, \t, \n, \r or category Zs."""
+    return char in " \t\n\r" or unicodedata.category(char) == "Zs"
+
+
+def _is_control(char):
+    """1.2.0's BERT control characters: category C*, except \t, \n and \r (which count as whitespace)."""
+    return char not in "\t\n\r" and unicodedata.category(char).startswith("C")
+
+
+def _is_punctuation(char):
+    """1.2.0's BERT punctuation: every non-alphanumeric ASCII character, or category P*."""
+    cp = ord(char)
+    if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
+        return True
+    return unicodedata.category(char).startswith("P")

@@ -227,3 +227,11 @@ class BertForQuestionAnswering(BertPreTrainedModel):
             loss = span_loss(start_logits, end_logits, start_positions, end_positions)
         return QuestionAnsweringModelOutput(loss=loss, start_logits=start_logits, end_logits=end_logits,
                                             hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+
+
+# The remaining module-level names of 1.2.0's modeling module.
+from transformers_fast.file_utils import CONFIG_NAME, WEIGHTS_NAME  # noqa: E402,F401
+BERT_START_DOCSTRING = "BERT: a model of pytorch-transformers 1.2.0, run by transformers_fast.\n"
+BERT_INPUTS_DOCSTRING = "Inputs: as the forward() of the same class in pytorch-transformers 1.2.0.\n"
+from transformers_fast.models.bert.configuration_bert import BERT_PRETRAINED_CONFIG_ARCHIVE_MAP  # noqa: E402,F401
+swish = F.silu  # 1.2.0's x * sigmoid(x)

@@ -1,9 +1,10 @@
 """BertTokenizer (pytorch-transformers 1.2.0 behaviour) on the C++ BasicTokenizer + WordPiece core."""
 from transformers_fast.tokenization_wordpiece import (VOCAB_FILES_NAMES, BasicTokenizer, BasicWordPieceTokenizer,
-                                                      WordpieceTokenizer, load_vocab, whitespace_tokenize)
+                                                      WordpieceTokenizer, _is_control, _is_punctuation, _is_whitespace,
+                                                      load_vocab, whitespace_tokenize)
 
 __all__ = ["BasicTokenizer", "BertTokenizer", "VOCAB_FILES_NAMES", "WordpieceTokenizer", "load_vocab",
-           "whitespace_tokenize"]
+           "whitespace_tokenize", "_is_control", "_is_punctuation", "_is_whitespace"]
 
 _BERT_SHORTCUTS = {
     # shortcut: (hub repo, do_lower_case)
@@ -32,3 +33,8 @@ class BertTokenizer(BasicWordPieceTokenizer):
     max_model_input_sizes = {k: 512 for k in _BERT_SHORTCUTS}
     pretrained_init_configuration = {k: {"do_lower_case": v[1]} for k, v in _BERT_SHORTCUTS.items()}
     pretrained_hub_files = {k: (v[0], {"vocab_file": "vocab.txt"}) for k, v in _BERT_SHORTCUTS.items()}
+
+# 1.2.0's module-level names for the tokenizer's pretrained files and sizes
+PRETRAINED_VOCAB_FILES_MAP = BertTokenizer.pretrained_vocab_files_map
+PRETRAINED_POSITIONAL_EMBEDDINGS_SIZES = BertTokenizer.max_model_input_sizes
+PRETRAINED_INIT_CONFIGURATION = BertTokenizer.pretrained_init_configuration

@@ -338,3 +338,23 @@ class DistilBertForQuestionAnswering(DistilBertPreTrainedModel):
             loss = span_loss(start_logits, end_logits, start_positions, end_positions)
         return QuestionAnsweringModelOutput(loss=loss, start_logits=start_logits, end_logits=end_logits,
                                             hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+
+
+# The remaining module-level names of 1.2.0's modeling module.
+from transformers_fast.file_utils import CONFIG_NAME, WEIGHTS_NAME  # noqa: E402,F401
+DISTILBERT_START_DOCSTRING = "DistilBERT: a model of pytorch-transformers 1.2.0, run by transformers_fast.\n"
+DISTILBERT_INPUTS_DOCSTRING = "Inputs: as the forward() of the same class in pytorch-transformers 1.2.0.\n"
+from transformers_fast.models.distilbert.configuration_distilbert import DISTILBERT_PRETRAINED_CONFIG_ARCHIVE_MAP  # noqa: E402,F401
+
+
+def gelu(x):
+    """Exact (erf) GELU, as 1.2.0's DistilBERT computes it."""
+    return F.gelu(x)
+
+
+def create_sinusoidal_embeddings(n_pos, dim, out):
+    """Fills `out` [n_pos, dim] with the fixed sin/cos position table and freezes it, as 1.2.0 does."""
+    with torch.no_grad():
+        out.copy_(sinusoidal_table(n_pos, dim))
+    out.detach_()
+    out.requires_grad = False

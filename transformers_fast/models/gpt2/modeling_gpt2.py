@@ -190,3 +190,10 @@ class GPT2DoubleHeadsModel(GPT2PreTrainedModel):
             mc_loss=None if mc_labels is None else mc_loss(mc_logits, mc_labels),
             logits=lm_logits, mc_logits=mc_logits, past_key_values=outputs.past_key_values,
             hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+
+
+# The remaining module-level names of 1.2.0's modeling module.
+from transformers_fast.file_utils import CONFIG_NAME, WEIGHTS_NAME  # noqa: E402,F401
+GPT2_START_DOCSTRING = "GPT-2: a model of pytorch-transformers 1.2.0, run by transformers_fast.\n"
+GPT2_INPUTS_DOCSTRING = "Inputs: as the forward() of the same class in pytorch-transformers 1.2.0.\n"
+from transformers_fast.models.gpt2.configuration_gpt2 import GPT2_PRETRAINED_CONFIG_ARCHIVE_MAP  # noqa: E402,F401

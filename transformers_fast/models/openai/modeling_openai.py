@@ -135,3 +135,11 @@ class OpenAIGPTDoubleHeadsModel(OpenAIGPTPreTrainedModel):
             loss=None if lm_labels is None else lm_loss(lm_logits, lm_labels),
             mc_loss=None if mc_labels is None else mc_loss(mc_logits, mc_labels),
             logits=lm_logits, mc_logits=mc_logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+
+
+# The remaining module-level names of 1.2.0's modeling module.
+from transformers_fast.file_utils import CONFIG_NAME, WEIGHTS_NAME  # noqa: E402,F401
+OPENAI_GPT_START_DOCSTRING = "OpenAI GPT: a model of pytorch-transformers 1.2.0, run by transformers_fast.\n"
+OPENAI_GPT_INPUTS_DOCSTRING = "Inputs: as the forward() of the same class in pytorch-transformers 1.2.0.\n"
+from transformers_fast.models.openai.configuration_openai import OPENAI_GPT_PRETRAINED_CONFIG_ARCHIVE_MAP  # noqa: E402,F401,E501
+swish = F.silu  # 1.2.0's x * sigmoid(x)

@@ -5,13 +5,23 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 
-from transformers_fast.tokenization_bpe import (VOCAB_FILES_NAMES, merge_pairs, read_word_end_merges, save_bpe_files,
+from transformers_fast.tokenization_bpe import (VOCAB_FILES_NAMES, get_pairs, merge_pairs, read_word_end_merges, save_bpe_files,
                                                 word_end_bpe)
 from transformers_fast.tokenization_utils import PreTrainedTokenizer, _core_lib
 from transformers_fast.tokenization_wordpiece import BasicTokenizer
 
 logger = logging.getLogger(__name__)
+
+
+def text_standardize(text):
+    """1.2.0's clean-up of text for spaCy's tokenizer (dashes, ellipses, spacing around punctuation runs)."""
+    text = text.replace("—", "-").replace("–", "-").replace("―", "-").replace("…", "...").replace("´", "'")
+    text = re.sub(r"""(-+|~+|!+|"+|;+|\?+|\++|,+|\)+|\(+|\\+|\/+|\*+|\[+|\]+|}+|{+|\|+|_+)""", r" \1 ", text)
+    text = re.sub(r"\s*\n\s*", " \n ", text)
+    text = re.sub(r"[^\S\n]+", " ", text)
+    return text.strip()
 
 class OpenAIGPTTokenizer(PreTrainedTokenizer):
     """OpenAI GPT BPE: lower-cased BasicTokenizer words, BPE with "</w>" word ends."""
@@ -65,3 +75,7 @@ class OpenAIGPTTokenizer(PreTrainedTokenizer):
 
     def save_vocabulary(self, save_directory):
         return save_bpe_files(self, save_directory)
+
+# 1.2.0's module-level names for the tokenizer's pretrained files and sizes
+PRETRAINED_VOCAB_FILES_MAP = OpenAIGPTTokenizer.pretrained_vocab_files_map
+PRETRAINED_POSITIONAL_EMBEDDINGS_SIZES = OpenAIGPTTokenizer.max_model_input_sizes

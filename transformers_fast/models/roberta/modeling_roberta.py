@@ -128,3 +128,10 @@ class RobertaForSequenceClassification(RobertaPreTrainedModel):
         loss = None if labels is None else classification_loss(logits, labels, self.num_labels)
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                                         attentions=outputs.attentions)
+
+
+# The remaining module-level names of 1.2.0's modeling module.
+from transformers_fast.file_utils import CONFIG_NAME, WEIGHTS_NAME  # noqa: E402,F401
+ROBERTA_START_DOCSTRING = "RoBERTa: a model of pytorch-transformers 1.2.0, run by transformers_fast.\n"
+ROBERTA_INPUTS_DOCSTRING = "Inputs: as the forward() of the same class in pytorch-transformers 1.2.0.\n"
+from transformers_fast.models.roberta.configuration_roberta import ROBERTA_PRETRAINED_CONFIG_ARCHIVE_MAP  # noqa: E402,F401

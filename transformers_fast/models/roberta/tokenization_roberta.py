@@ -30,3 +30,7 @@ class RobertaTokenizer(ByteLevelBPETokenizer):
         sep = [self.sep_token_id]
         cls = [self.cls_token_id]
         return cls + token_ids_0 + sep + sep + token_ids_1 + sep
+
+# 1.2.0's module-level names for the tokenizer's pretrained files and sizes
+PRETRAINED_VOCAB_FILES_MAP = RobertaTokenizer.pretrained_vocab_files_map
+PRETRAINED_POSITIONAL_EMBEDDINGS_SIZES = RobertaTokenizer.max_model_input_sizes

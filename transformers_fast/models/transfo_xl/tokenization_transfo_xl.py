@@ -188,3 +188,7 @@ class TransfoXLTokenizer(PreTrainedTokenizer):
         if add_eos:
             return symbols + ["<eos>"]
         return symbols
+
+# 1.2.0's module-level names for the tokenizer's pretrained files and sizes
+PRETRAINED_VOCAB_FILES_MAP = TransfoXLTokenizer.pretrained_vocab_files_map
+PRETRAINED_POSITIONAL_EMBEDDINGS_SIZES = TransfoXLTokenizer.max_model_input_sizes

@@ -10,7 +10,7 @@ import os
 import re
 import unicodedata
 
-from transformers_fast.tokenization_bpe import (VOCAB_FILES_NAMES, merge_pairs, read_word_end_merges, save_bpe_files,
+from transformers_fast.tokenization_bpe import (VOCAB_FILES_NAMES, get_pairs, merge_pairs, read_word_end_merges, save_bpe_files,
                                                 word_end_bpe)
 from transformers_fast.tokenization_utils import ClsSepSpecialTokensMixin, PreTrainedTokenizer, _check_text, _core_lib
 
@@ -307,3 +307,7 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
     def save_vocabulary(self, save_directory):
         """vocab.json + merges.txt (XLM's merges file has no header line)."""
         return save_bpe_files(self, save_directory, header=None)
+
+# 1.2.0's module-level names for the tokenizer's pretrained files and sizes
+PRETRAINED_VOCAB_FILES_MAP = XLMTokenizer.pretrained_vocab_files_map
+PRETRAINED_POSITIONAL_EMBEDDINGS_SIZES = XLMTokenizer.max_model_input_sizes

@@ -118,3 +118,8 @@ class XLNetTokenizer(PreTrainedTokenizer):
         if os.path.abspath(self.vocab_file) != os.path.abspath(out_vocab_file):
             copyfile(self.vocab_file, out_vocab_file)
         return (out_vocab_file,)
+
+# 1.2.0's module-level names for the tokenizer's pretrained files and sizes
+PRETRAINED_VOCAB_FILES_MAP = XLNetTokenizer.pretrained_vocab_files_map
+PRETRAINED_POSITIONAL_EMBEDDINGS_SIZES = XLNetTokenizer.max_model_input_sizes
+SEG_ID_A, SEG_ID_B, SEG_ID_CLS, SEG_ID_SEP, SEG_ID_PAD = 0, 1, 2, 3, 4  # XLNet's segment ids

@@ -1,0 +1,6 @@
+"""The module path `pytorch_transformers.modeling_bert` of 1.2.0 code: this name is transformers_fast.models.bert.modeling_bert."""
+import sys
+
+from transformers_fast.models.bert import modeling_bert as _module
+
+sys.modules[__name__] = _module

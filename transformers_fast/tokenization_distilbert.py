@@ -1,0 +1,6 @@
+"""The module path `pytorch_transformers.tokenization_distilbert` of 1.2.0 code: this name is transformers_fast.models.distilbert.tokenization_distilbert."""
+import sys
+
+from transformers_fast.models.distilbert import tokenization_distilbert as _module
+
+sys.modules[__name__] = _module
