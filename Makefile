@@ -55,7 +55,7 @@ clean:
 # -fsanitize=undefined leaves out): fuzz/kernel_check.cpp on random shapes with NaN/inf inputs, on every ISA
 # of this CPU. Every kernel source is compiled once per ISA, as CMakeLists.txt does.
 SAN_CXX ?= $(if $(shell command -v clang++ 2>/dev/null),clang++,g++)
-SAN_DIR := build/sanitize
+SAN_DIR := build/sanitize-$(notdir $(SAN_CXX))
 SAN_FLAGS := -std=c++17 -O1 -g -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=undefined,float-cast-overflow \
   -fno-omit-frame-pointer -ffp-contract=off -Icsrc -MMD -MP
 ISA_FLAGS_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma -mf16c
@@ -109,7 +109,7 @@ $(CROSS_DIR)/kernel_check: $(CROSS_DIR)/fuzz/kernel_check.o $(COMMON_NAMES:%=$(C
 	$(CROSS_CXX) $(CROSS_FLAGS) $^ -o $@ -lpthread
 
 cross-aarch64: $(CROSS_DIR)/kernel_check
-	@file $< | grep -q aarch64 || { echo "$< is not an aarch64 binary"; exit 1; }
+	@readelf -h $< | grep -q AArch64 || { echo "$< is not an aarch64 binary"; exit 1; }
 	@if command -v $(QEMU_AARCH64) >/dev/null; then \
 	  $(QEMU_AARCH64) -L /usr/aarch64-linux-gnu $< 50; \
 	else echo "$(QEMU_AARCH64) not found: built for aarch64, self-test not run"; fi

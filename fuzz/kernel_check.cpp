@@ -238,7 +238,8 @@ void check_attention_packed() {
   std::vector<int64_t> cu{0};
   for (int64_t b = 0; b < batch; ++b) cu.push_back(cu.back() + pick(0, 9));
   int64_t tokens = cu.back() + pick(0, 2), width = heads * dim;
-  auto qkv = randn(tokens * 3 * width, 1.0, chance(0.3)), out = std::vector<float>(tokens * width);
+  // (one row more than needed: views at offsets into an empty buffer would offset a null pointer)
+  auto qkv = randn((tokens + 1) * 3 * width, 1.0, chance(0.3)), out = std::vector<float>(tokens * width);
   auto part = [&](int p) {  // q, k, v as strided views of one fused projection
     return TensorView{qkv.data() + p * width, DType::f32, {tokens, heads, dim}, {3 * width, dim, 1}};
   };
