@@ -50,3 +50,68 @@ fuzz:
 
 clean:
 	rm -rf build *.egg-info transformers_fast/*.so
+
+# The CPU kernel fronts and one-call layers under ASan/UBSan (float-cast-overflow too, which GCC's
+# -fsanitize=undefined leaves out): fuzz/kernel_check.cpp on random shapes with NaN/inf inputs, on every ISA
+# of this CPU. Every kernel source is compiled once per ISA, as CMakeLists.txt does.
+SAN_CXX ?= $(if $(shell command -v clang++ 2>/dev/null),clang++,g++)
+SAN_DIR := build/sanitize-$(notdir $(SAN_CXX))
+SAN_FLAGS := -std=c++17 -O1 -g -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=undefined,float-cast-overflow \
+  -fno-omit-frame-pointer -ffp-contract=off -Icsrc -MMD -MP
+ISA_FLAGS_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma -mf16c
+ISA_FLAGS_avx2 := -mavx2 -mfma -mf16c
+ISA_FLAGS_generic :=
+HOST_ISAS := $(if $(filter x86_64 amd64,$(shell uname -m)),avx512 avx2 generic,generic)
+KERNEL_NAMES := $(basename $(notdir $(wildcard csrc/kernels/*_cpu.cpp)))
+COMMON_NAMES := $(basename $(notdir $(wildcard csrc/common/*.cpp)))
+TOKENIZER_NAMES := $(basename $(notdir $(wildcard csrc/tokenizers/*.cpp)))
+KERNEL_CHECK_CASES ?= 300
+
+# $(call kernel_rule,build dir,isa,compiler,flags): csrc/kernels/X.cpp -> dir/kernels/X.isa.o
+define kernel_rule
+$(1)/kernels/%.$(2).o: csrc/kernels/%.cpp
+	@mkdir -p $$(@D)
+	$(3) $(4) $$(ISA_FLAGS_$(2)) -DTF_ISA_NS=isa_$(2) -c $$< -o $$@
+endef
+$(foreach isa,$(HOST_ISAS),$(eval $(call kernel_rule,$(SAN_DIR),$(isa),$$(SAN_CXX),$$(SAN_FLAGS))))
+
+$(SAN_DIR)/%.o: %.cpp
+	@mkdir -p $(@D)
+	$(SAN_CXX) $(SAN_FLAGS) -c $< -o $@
+
+$(SAN_DIR)/kernel_check: $(SAN_DIR)/fuzz/kernel_check.o $(COMMON_NAMES:%=$(SAN_DIR)/csrc/common/%.o) \
+    $(foreach isa,$(HOST_ISAS),$(KERNEL_NAMES:%=$(SAN_DIR)/kernels/%.$(isa).o))
+	$(SAN_CXX) $(SAN_FLAGS) $^ -o $@ -lpthread
+
+.PHONY: sanitize-kernels cross-aarch64
+sanitize-kernels: $(SAN_DIR)/kernel_check
+	$(SAN_DIR)/kernel_check $(KERNEL_CHECK_CASES)
+
+# aarch64 (Graviton, Apple silicon, ...): every csrc/ source except the Python bindings, cross-compiled with
+# Debian's g++-aarch64-linux-gnu, only the portable kernels (as CMakeLists.txt builds there); the kernel
+# self-test then runs under qemu-user where qemu-aarch64 is installed.
+CROSS_CXX ?= aarch64-linux-gnu-g++
+CROSS_DIR := build/cross-aarch64
+CROSS_FLAGS := -std=c++17 -O2 -ffp-contract=off -Wall -Icsrc -I$(CROSS_DIR)/generated -MMD -MP
+QEMU_AARCH64 ?= qemu-aarch64
+$(eval $(call kernel_rule,$(CROSS_DIR),generic,$$(CROSS_CXX),$$(CROSS_FLAGS)))
+
+$(CROSS_DIR)/generated/unicode_tables.h: scripts/gen_unicode_tables.py
+	@mkdir -p $(@D)
+	$(PYTHON) scripts/gen_unicode_tables.py $@
+
+$(CROSS_DIR)/%.o: %.cpp $(CROSS_DIR)/generated/unicode_tables.h
+	@mkdir -p $(@D)
+	$(CROSS_CXX) $(CROSS_FLAGS) -c $< -o $@
+
+$(CROSS_DIR)/kernel_check: $(CROSS_DIR)/fuzz/kernel_check.o $(COMMON_NAMES:%=$(CROSS_DIR)/csrc/common/%.o) \
+    $(KERNEL_NAMES:%=$(CROSS_DIR)/kernels/%.generic.o) $(TOKENIZER_NAMES:%=$(CROSS_DIR)/csrc/tokenizers/%.o)
+	$(CROSS_CXX) $(CROSS_FLAGS) $^ -o $@ -lpthread
+
+cross-aarch64: $(CROSS_DIR)/kernel_check
+	@readelf -h $< | grep -q AArch64 || { echo "$< is not an aarch64 binary"; exit 1; }
+	@if command -v $(QEMU_AARCH64) >/dev/null; then \
+	  $(QEMU_AARCH64) -L /usr/aarch64-linux-gnu $< 50; \
+	else echo "$(QEMU_AARCH64) not found: built for aarch64, self-test not run"; fi
+
+-include $(shell find $(SAN_DIR) $(CROSS_DIR) -name '*.d' 2>/dev/null)

@@ -10,6 +10,7 @@ from transformers_fast.ops import _backend
 @pytest.fixture
 def no_extension(monkeypatch):
     monkeypatch.setattr(_backend, "_C", None)
+    monkeypatch.setattr(_backend, "KERNELS_ON", False)
     monkeypatch.setattr(_backend, "_warned", set())
 
 

@@ -11,10 +11,8 @@ PYBIND11_MODULE(_C, m) {
   m.def(
       "set_isa_cap",
       [](const std::string& name) {
-        tf::Isa cap = name == "generic" ? tf::Isa::generic
-                      : name == "avx2"  ? tf::Isa::avx2
-                      : name == "avx512" ? tf::Isa::avx512
-                                         : (tf::fail("unknown ISA '", name, "'"), tf::Isa::generic);
+        tf::Isa cap;
+        if (!tf::parse_isa(name.c_str(), cap)) tf::fail("unknown ISA '", name, "': use generic, avx2 or avx512");
         tf::set_isa_cap(cap);
       },
       "Caps the kernel ISA (generic|avx2|avx512); for tests and benchmarks.");

@@ -1,12 +1,12 @@
 #include "common/cpu_features.h"
 
 #include <atomic>
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 
-#if defined(__x86_64__) || defined(_M_X64)
+#ifdef TF_X86_64
 #include <cpuid.h>
-#define TF_X86 1
 #endif
 
 namespace tf {
@@ -17,7 +17,7 @@ struct Features {
        avx512dq = false, avx512_bf16 = false, avx512_vnni = false, amx = false;
 };
 
-#ifdef TF_X86
+#ifdef TF_X86_64
 uint64_t xgetbv0() {
   uint32_t eax, edx;
   __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
@@ -27,7 +27,7 @@ uint64_t xgetbv0() {
 
 Features detect() {
   Features f;
-#ifdef TF_X86
+#ifdef TF_X86_64
   unsigned a, b, c, d;
   if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
   bool osxsave = c & (1u << 27);
@@ -62,14 +62,21 @@ Isa detect_isa() {
   Isa best = Isa::generic;
   if (f.avx2 && f.fma) best = Isa::avx2;
   if (best == Isa::avx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq) best = Isa::avx512;
-  if (const char* env = std::getenv("TRANSFORMERS_FAST_ISA")) {
-    Isa cap = best;
-    if (!std::strcmp(env, "generic")) cap = Isa::generic;
-    else if (!std::strcmp(env, "avx2")) cap = Isa::avx2;
-    else if (!std::strcmp(env, "avx512")) cap = Isa::avx512;
+  // An unknown value is refused when Python imports the ops (transformers_fast/ops/_backend.py); a C++
+  // caller gets the portable kernels for it rather than an ISA it did not ask for.
+  const char* env = std::getenv("TRANSFORMERS_FAST_ISA");
+  if (env && *env) {
+    Isa cap = Isa::generic;
+    parse_isa(env, cap);
     if (static_cast<int>(cap) < static_cast<int>(best)) best = cap;
   }
   return best;
+}
+
+bool equals_ignoring_case(const char* a, const char* b) {
+  for (; *a && *b; ++a, ++b)
+    if (std::tolower(static_cast<unsigned char>(*a)) != std::tolower(static_cast<unsigned char>(*b))) return false;
+  return *a == *b;
 }
 
 std::atomic<int>& isa_cap() {
@@ -78,6 +85,16 @@ std::atomic<int>& isa_cap() {
 }
 
 }  // namespace
+
+bool parse_isa(const char* name, Isa& isa) {
+  for (Isa candidate : {Isa::generic, Isa::avx2, Isa::avx512}) {
+    if (equals_ignoring_case(name, isa_name(candidate).c_str())) {
+      isa = candidate;
+      return true;
+    }
+  }
+  return false;
+}
 
 Isa cpu_isa() {
   static const Isa detected = detect_isa();

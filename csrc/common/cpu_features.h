@@ -14,6 +14,12 @@ std::string isa_name(Isa isa);
 // Human-readable CPU features relevant to benchmarks, e.g. "avx2 fma avx512f avx512_bf16 avx512_vnni".
 std::string cpu_feature_string();
 
+// Parses a TRANSFORMERS_FAST_ISA value (case-insensitive); false for anything else.
+bool parse_isa(const char* name, Isa& isa);
+
+// x86-64 builds compile the kernels three times (CMakeLists.txt); other targets only the portable copy.
+#if defined(__x86_64__) || defined(_M_X64)
+#define TF_X86_64 1
 #define TF_ISA_DECLARE(ret, name, params)  \
   namespace isa_avx512 { ret name params; } \
   namespace isa_avx2 { ret name params; }   \
@@ -23,5 +29,10 @@ std::string cpu_feature_string();
   (::tf::cpu_isa() == ::tf::Isa::avx512 ? ::tf::isa_avx512::name(__VA_ARGS__) \
    : ::tf::cpu_isa() == ::tf::Isa::avx2 ? ::tf::isa_avx2::name(__VA_ARGS__)   \
                                          : ::tf::isa_generic::name(__VA_ARGS__))
+#else
+#define TF_ISA_DECLARE(ret, name, params) \
+  namespace isa_generic { ret name params; }
+#define TF_ISA_CALL(name, ...) (::tf::isa_generic::name(__VA_ARGS__))
+#endif
 
 }  // namespace tf

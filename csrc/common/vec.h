@@ -52,7 +52,7 @@ struct VecF {
   }
   float reduce_add() const { return _mm512_reduce_add_ps(v); }
   float reduce_max() const { return _mm512_reduce_max_ps(v); }
-  // 2^n for integral-valued float n in the normal range.
+  // 2^n for integral-valued float n in the normal range (NaN n: some finite scale, the caller's result is NaN).
   static VecF pow2n(VecF n) {
     __m512i i = _mm512_cvtps_epi32(n.v);
     i = _mm512_slli_epi32(_mm512_add_epi32(i, _mm512_set1_epi32(127)), 23);
@@ -149,8 +149,12 @@ struct VecF {
   VecF with_sign_of(VecF sign) const { return VecF(std::copysign(v, sign.v)); }
   float reduce_add() const { return v; }
   float reduce_max() const { return v; }
+  // NaN or infinite n (exp_nonpositive of a NaN or +inf difference in a softmax row with a NaN) takes
+  // exponent 0: converting them to int is undefined, and the caller's polynomial is NaN then anyway.
+  // (The AVX paths' vcvtps2dq gives INT_MIN for them, which is defined.)
   static VecF pow2n(VecF n) {
-    int32_t i = (static_cast<int32_t>(n.v) + 127) << 23;
+    int32_t e = std::fabs(n.v) <= 128.0f ? static_cast<int32_t>(n.v) : 0;
+    uint32_t i = static_cast<uint32_t>(e + 127) << 23;
     float r;
     std::memcpy(&r, &i, 4);
     return VecF(r);

@@ -160,7 +160,8 @@ void gemm_small_cpu(const float* x, const float* packed, const float* bias, floa
         const int64_t k1 = std::min(k, k0 + slice);
         for (int64_t r = 0, rows, blocks = (m + kMaxRows - 1) / kMaxRows; r < m; r += rows, --blocks) {
           rows = sliced ? (m - r + blocks - 1) / blocks : std::min<int64_t>(kMaxRows, m - r);
-          float* block_carry = carry + r * kBlockPanels * kGemmPanel;
+          // Unsliced blocks take no carry (and carry has room for kSliceRows rows only).
+          float* block_carry = sliced ? carry + r * kBlockPanels * kGemmPanel : carry;
           auto run = [&](auto block) {
             block(static_cast<int>(rows), x + r * k, k, k0, k1, panel, block_carry, bias, out + r * n, n,
                   p * kGemmPanel, act);

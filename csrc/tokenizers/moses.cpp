@@ -35,11 +35,26 @@ inline bool is_ascii(std::string_view s) {
   return true;
 }
 
-// End of the run of ASCII bytes starting at i.
-inline size_t ascii_run_end(const Str& s, size_t i) {
-  const size_t n = s.size();
-  while (i < n && static_cast<unsigned char>(s[i]) < 0x80) ++i;
-  return i;
+// Rewrites s character by character through `rewrite`, copying runs of ASCII as they are (the callers'
+// rules map only non-ASCII characters): rewrite(c, len, i) appends to tmp what the character c of len bytes
+// ending before byte i becomes, and may advance i past input it consumes with it.
+template <class Rewrite>
+void rewrite_non_ascii(Str& s, Str& tmp, Rewrite rewrite) {
+  tmp.clear();
+  for (size_t i = 0; i < s.size();) {
+    size_t ascii_end = i;
+    while (ascii_end < s.size() && static_cast<unsigned char>(s[ascii_end]) < 0x80) ++ascii_end;
+    if (ascii_end > i) {
+      tmp.append(s, i, ascii_end - i);
+      i = ascii_end;
+      continue;
+    }
+    size_t len;
+    char32_t c = cp_at(s, i, &len);
+    i += len;
+    rewrite(c, len, i);
+  }
+  s.swap(tmp);
 }
 
 inline bool py_space(char32_t c) { return flags(c) & kPySpace; }
@@ -185,18 +200,7 @@ void remove_if(Str& s, Drop drop, Str& tmp) {
 // 1.2.0's replace_unicode_punct in one pass: every replacement is ASCII and no later pattern of the list
 // matches ASCII, except the \s* after 。 and ．, which only sees the input's own whitespace.
 void replace_unicode_punct(Str& s, Str& tmp) {
-  tmp.clear();
-  for (size_t i = 0; i < s.size();) {
-    unsigned char b = static_cast<unsigned char>(s[i]);
-    if (b < 0x80) {
-      size_t e = ascii_run_end(s, i);
-      tmp.append(s, i, e - i);
-      i = e;
-      continue;
-    }
-    size_t len;
-    char32_t c = cp_at(s, i, &len);
-    i += len;
+  rewrite_non_ascii(s, tmp, [&](char32_t c, size_t len, size_t& i) {
     const char* r = nullptr;
     switch (c) {
       case U'，': case U'、': r = ","; break;
@@ -207,7 +211,7 @@ void replace_unicode_punct(Str& s, Str& tmp) {
           if (!py_space(cp_at(s, i, &l2))) break;
           i += l2;
         }
-        continue;
+        return;
       }
       case U'”': case U'“': case U'《': case U'》': case U'１': case U'」': case U'「': r = "\""; break;
       case U'∶': case U'：': r = ":"; break;
@@ -240,35 +244,22 @@ void replace_unicode_punct(Str& s, Str& tmp) {
       tmp += r;
     else
       tmp.append(s, i - len, len);
-  }
-  s.swap(tmp);
+  });
 }
 
 // NORMALIZE_UNICODE's single-character maps, fused: „“”→", –→-, —→" - ", ´‘‚’→', …→... (the letter-context
 // rules for ‘ and ’ give ' as the plain rules after them do; "''"→'"' runs after this, " +" later).
 void normalize_unicode_chars(Str& s, Str& tmp) {
-  tmp.clear();
-  for (size_t i = 0; i < s.size();) {
-    unsigned char b = static_cast<unsigned char>(s[i]);
-    if (b < 0x80) {
-      size_t e = ascii_run_end(s, i);
-      tmp.append(s, i, e - i);
-      i = e;
-      continue;
-    }
-    size_t len;
-    char32_t c = cp_at(s, i, &len);
+  rewrite_non_ascii(s, tmp, [&](char32_t c, size_t len, size_t& i) {
     switch (c) {
       case U'„': case U'“': case U'”': tmp += '"'; break;
       case U'–': tmp += '-'; break;
       case U'—': tmp += " - "; break;
       case U'´': case U'‘': case U'‚': case U'’': tmp += '\''; break;
       case U'…': tmp += "..."; break;
-      default: tmp.append(s, i, len);
+      default: tmp.append(s, i - len, len);
     }
-    i += len;
-  }
-  s.swap(tmp);
+  });
 }
 
 // en: re.sub(r'"([,.]+)', r'\1"')

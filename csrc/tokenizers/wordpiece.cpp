@@ -1,29 +1,11 @@
 #include "tokenizers/wordpiece.h"
 
 #include <algorithm>
-#include <array>
 
 #include "common/check.h"
 #include "tokenizers/unicode.h"
 
 namespace tf::tok {
-namespace {
-enum : uint8_t { kAsciiWord = 0, kAsciiSpace = 1, kAsciiDrop = 2, kAsciiPunct = 3 };
-// BERT's view of every ASCII byte: \t\n\r and space split, other controls are dropped,
-// every printable non-alphanumeric is punctuation.
-constexpr auto kAsciiClass = [] {
-  std::array<uint8_t, 128> t{};
-  for (int c = 0; c < 128; ++c) {
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
-      t[c] = kAsciiSpace;
-    else if (c < 32 || c == 127)
-      t[c] = kAsciiDrop;
-    else if ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126))
-      t[c] = kAsciiPunct;
-  }
-  return t;
-}();
-}  // namespace
 
 WordPieceModel::WordPieceModel(const std::vector<std::string>& vocab, BertOptions opt)
     : opt_(opt), basic_(opt), tokens_(vocab) {

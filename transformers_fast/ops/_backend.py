@@ -1,12 +1,13 @@
 """What every op shares: loading the C++ core, argument checks, CPU/torch dispatch, registration.
 
 An op calls the C++ kernel when it can (CPU, float32, no autograd needed). Otherwise it runs its
-plain-torch twin: silently when autograd needs gradients (training uses torch ops by design), with
-one warning per op and reason when the extension cannot serve the input (not built, other
-device or dtype), never with a silently wrong answer.
+plain-torch twin: silently when autograd needs gradients (training uses torch ops by design) or when
+this CPU has no vector kernels (see KERNELS_ON), with one warning per op and reason when the extension
+cannot serve the input (not built, other device or dtype), never with a silently wrong answer.
 """
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Callable, Optional
 
@@ -23,12 +24,34 @@ else:
 if _C is not None:  # the C++ side reads tensors itself and matches their dtype against these, in code order
     _C.register_tensor_dtypes([torch.float32, torch.float16, torch.bfloat16, torch.int32, torch.int64, torch.uint8])
 _FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+
+ISA_ENV = "TRANSFORMERS_FAST_ISA"
+ISA_CHOICES = ("generic", "avx2", "avx512")  # the C++ side reads the same variable (cpu_features.cpp)
+
+
+def _check_isa_env() -> None:
+    value = os.environ.get(ISA_ENV, "")
+    if value and value.lower() not in ISA_CHOICES:
+        raise ValueError(f"{ISA_ENV}={value!r} is not an ISA transformers_fast knows: use one of "
+                         f"{', '.join(ISA_CHOICES)}, or leave it unset for the best this CPU has")
+
+
+_check_isa_env()
+# Decided once per process: the fused kernels only where they are vectorised (AVX2+FMA or AVX-512). The
+# portable scalar build is several times slower than torch's own ops, so CPUs without those (and aarch64,
+# where only the portable build exists) run torch for every op; the tokenizers use _C on every CPU.
+KERNELS_ON = _C is not None and _C.cpu_isa() != "generic"
 _warned: set = set()
 _threads = [0]
 
 
 def has_extension() -> bool:
     return _C is not None
+
+
+def has_kernels() -> bool:
+    """True when the ops run the C++ kernels on this machine (KERNELS_ON), False where they run torch."""
+    return KERNELS_ON
 
 
 def cuda_extension():
@@ -155,6 +178,8 @@ def use_cpu_kernel(op: str, *tensors: Optional[torch.Tensor]) -> bool:
     if _C is None:
         warn_once(op, f"the C++ extension is not available ({_IMPORT_ERROR})")
         return False
+    if not KERNELS_ON:
+        return False
     sync_threads()
     return True
 
@@ -169,7 +194,7 @@ def fast_path(*tensors: Optional[torch.Tensor]) -> bool:
     then checks dtype, device, contiguity and shapes itself (reading the tensors directly); what it
     rejects (KERNEL_REJECTS) sends the caller to its full Python checks, which name the problem or
     take the plain-torch path."""
-    if _C is None or is_compiling():
+    if not KERNELS_ON or is_compiling():
         return False
     if torch.is_grad_enabled():
         for t in tensors:

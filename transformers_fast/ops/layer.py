@@ -9,7 +9,7 @@ import torch
 from transformers_fast.ops import _backend as B
 from transformers_fast.ops.packed_linear import PackedLinear, _PANEL_ACT, chosen_backend
 
-HAS_LAYER_KERNELS = B.has_extension() and hasattr(B._C, "LayerWeights")
+HAS_LAYER_KERNELS = B.has_kernels() and hasattr(B._C, "LayerWeights")
 
 
 def bind_layer_weights(qkv: PackedLinear, out: PackedLinear, out_bias: torch.Tensor, ln1: tuple,

@@ -46,7 +46,7 @@ def onednn_available() -> bool:
 
 
 def panel_available() -> bool:
-    return B.has_extension() and hasattr(B._C, "gemm_small")
+    return B.has_kernels() and hasattr(B._C, "gemm_small")
 
 
 def candidates():

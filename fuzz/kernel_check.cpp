@@ -1,0 +1,410 @@
+// Self-test of the CPU kernel fronts (kernels/*.h) and the one-call layers (layers/*.h) on every ISA this
+// build and CPU have: random shapes, NaN and +-inf among the inputs, results checked against plain double
+// references. Built with ASan/UBSan (`make sanitize-kernels`) and, cross-compiled, run under qemu-user for
+// aarch64 (`make cross-aarch64`). Usage: kernel_check [cases per front] [seed]; exit status 1 on a mismatch.
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/parallel.h"
+#include "kernels/activation.h"
+#include "kernels/attention.h"
+#include "kernels/gemm_small.h"
+#include "kernels/layer_norm.h"
+#include "kernels/softmax.h"
+#include "layers/decoder_layer.h"
+#include "layers/encoder_layer.h"
+
+namespace {
+
+using tf::DType;
+using tf::TensorView;
+
+std::mt19937_64 rng;
+int failures = 0, failures_here = 0;
+std::string where;  // the front and ISA being checked, for messages
+
+int64_t pick(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); }
+bool chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng) < p; }
+
+// Normal values; with `specials`, a few NaN, +inf, -inf and large ones.
+std::vector<float> randn(int64_t n, double scale = 1.0, bool specials = false) {
+  std::normal_distribution<float> normal(0.0f, static_cast<float>(scale));
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) {
+    x = normal(rng);
+    if (specials && chance(0.03)) {
+      const float special[] = {NAN, INFINITY, -INFINITY, 3e38f, -3e38f, 100.0f, -100.0f};
+      x = special[pick(0, 6)];
+    }
+  }
+  return v;
+}
+
+TensorView view(std::vector<float>& v, std::vector<int64_t> shape) {
+  std::vector<int64_t> strides(shape.size());
+  int64_t s = 1;
+  for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
+    strides[d] = s;
+    s *= shape[d];
+  }
+  return TensorView{v.data(), DType::f32, shape, strides};
+}
+
+TensorView view(std::vector<int64_t>& v) { return TensorView{v.data(), DType::i64, {int64_t(v.size())}, {1}}; }
+
+bool finite(const float* p, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(p[i])) return false;
+  return true;
+}
+
+// Finite and small enough that float sums of products cannot overflow.
+bool tame(const float* p, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    if (!(std::fabs(p[i]) < 1e18f)) return false;
+  return true;
+}
+
+// got equals want within atol + rtol |want| (NaN where want is NaN).
+void expect_close(const char* what, double got, double want, double atol, double rtol, int64_t index) {
+  bool ok = std::isnan(want) ? std::isnan(got) : std::fabs(got - want) <= atol + rtol * std::fabs(want);
+  if (!ok && std::isinf(want) && got == want) ok = true;
+  if (!ok && (++failures, failures_here++ < 3))
+    std::printf("MISMATCH %s %s [%lld]: got %.9g, want %.9g\n", where.c_str(), what, (long long)index, got, want);
+}
+
+double gelu_ref(double x, tf::GeluKind kind) {
+  if (kind == tf::GeluKind::erf) return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+  return 0.5 * x * (1.0 + std::tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+}
+
+void check_gelu() {
+  int64_t rows = pick(1, 5), cols = pick(1, 70);
+  auto kind = chance(0.5) ? tf::GeluKind::erf : tf::GeluKind::tanh;
+  auto x = randn(rows * cols, 3.0, true), bias = randn(cols), out = std::vector<float>(x.size());
+  bool with_bias = chance(0.5);
+  TensorView b = view(bias, {cols});
+  tf::gelu(view(x, {rows, cols}), with_bias ? &b : nullptr, view(out, {rows, cols}), kind);
+  for (int64_t i = 0; i < rows * cols; ++i) {
+    double in = double(x[i]) + (with_bias ? bias[i % cols] : 0.0f);
+    if (std::isfinite(in)) expect_close("gelu", out[i], gelu_ref(float(in), kind), 2e-6, 2e-5, i);
+    else if (std::isnan(in)) expect_close("gelu(NaN)", out[i], NAN, 0, 0, i);
+  }
+}
+
+void check_layer_norm() {
+  int64_t rows = pick(1, 6), cols = pick(1, 80);
+  auto x = randn(rows * cols, 2.0, true), res = randn(rows * cols), xb = randn(cols), w = randn(cols), b = randn(cols);
+  std::vector<float> out(x.size());
+  bool use_res = chance(0.5), use_xb = chance(0.5), use_w = chance(0.7), use_b = chance(0.7);
+  TensorView rv = view(res, {rows, cols}), xbv = view(xb, {cols}), wv = view(w, {cols}), bv = view(b, {cols});
+  double eps = 1e-5;
+  tf::add_layer_norm(view(x, {rows, cols}), use_res ? &rv : nullptr, use_xb ? &xbv : nullptr, use_w ? &wv : nullptr,
+                     use_b ? &bv : nullptr, view(out, {rows, cols}), eps);
+  for (int64_t r = 0; r < rows; ++r) {
+    std::vector<double> v(cols);
+    for (int64_t c = 0; c < cols; ++c)
+      v[c] = double(x[r * cols + c]) + (use_res ? res[r * cols + c] : 0.0) + (use_xb ? xb[c] : 0.0);
+    if (!finite(&x[r * cols], cols)) {  // torch: a NaN or infinite input makes the whole row NaN
+      for (int64_t c = 0; c < cols; ++c) expect_close("layer_norm(non-finite row)", out[r * cols + c], NAN, 0, 0, c);
+      continue;
+    }
+    double mean = 0, var = 0;
+    for (double e : v) mean += e;
+    mean /= cols;
+    for (double e : v) var += (e - mean) * (e - mean);
+    var /= cols;
+    bool huge = false;  // beyond 1e18 the float sum of squares overflows (in torch too): not comparable
+    for (double e : v) huge |= std::fabs(e) > 1e18;
+    for (int64_t c = 0; c < cols && !huge; ++c) {
+      double want = (v[c] - mean) / std::sqrt(var + eps) * (use_w ? w[c] : 1.0) + (use_b ? b[c] : 0.0);
+      expect_close("layer_norm", out[r * cols + c], want, 5e-5, 1e-4, r * cols + c);
+    }
+  }
+}
+
+// softmax over allowed keys of in*scale + mask; rows with no allowed key are zeros; rows whose allowed values
+// hold a NaN or are all -inf are NaN (as torch.softmax).
+void softmax_ref(const double* in, const bool* allowed, int64_t n, double* out) {
+  double m = -INFINITY;
+  bool any = false, nan = false;
+  for (int64_t j = 0; j < n; ++j)
+    if (allowed[j]) {
+      any = true;
+      nan |= std::isnan(in[j]);
+      m = std::max(m, in[j]);
+    }
+  for (int64_t j = 0; j < n; ++j) out[j] = 0.0;
+  if (!any) return;
+  if (nan || m == -INFINITY || m == INFINITY) {
+    for (int64_t j = 0; j < n; ++j)
+      if (allowed[j]) out[j] = NAN;
+    return;
+  }
+  double sum = 0;
+  for (int64_t j = 0; j < n; ++j)
+    if (allowed[j]) sum += out[j] = std::exp(in[j] - m);
+  for (int64_t j = 0; j < n; ++j) out[j] /= sum;
+}
+
+void check_softmax() {
+  int64_t batch = pick(1, 3), queries = pick(1, 4), keys = pick(1, 40);
+  int64_t rows = batch * queries;
+  auto scores = randn(rows * keys, 3.0, true), mask = randn(rows * keys), out = std::vector<float>(scores.size());
+  for (auto& m : mask)
+    if (chance(0.2)) m = -INFINITY;
+  bool use_mask = chance(0.5), causal = chance(0.4), use_lengths = chance(0.4);
+  std::vector<int64_t> lengths(batch);
+  for (auto& l : lengths) l = pick(0, keys);
+  TensorView mv = view(mask, {batch, queries, keys}), lv = view(lengths);
+  float scale = chance(0.5) ? 1.0f : 0.37f;
+  tf::masked_softmax(view(scores, {batch, queries, keys}), use_mask ? &mv : nullptr, use_lengths ? &lv : nullptr,
+                     view(out, {batch, queries, keys}), scale, causal);
+  std::vector<double> in(keys), want(keys);
+  std::vector<char> allowed(keys);
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t valid = use_lengths ? lengths[r / queries] : keys;
+    for (int64_t j = 0; j < keys; ++j) {
+      in[j] = double(float(scores[r * keys + j] * scale)) + (use_mask ? mask[r * keys + j] : 0.0);
+      allowed[j] = j < valid && (!causal || j <= r % queries + (valid - queries));
+    }
+    softmax_ref(in.data(), reinterpret_cast<const bool*>(allowed.data()), keys, want.data());
+    for (int64_t j = 0; j < keys; ++j) expect_close("masked_softmax", out[r * keys + j], want[j], 1e-6, 1e-4, r * keys + j);
+  }
+}
+
+// One (query row, allowed keys) of attention in double; `scores` are the q.k products * scale + mask.
+void attend_ref(std::vector<double>& scores, const std::vector<char>& allowed, const float* v, int64_t v_stride,
+                int64_t dim, double* out) {
+  int64_t n = static_cast<int64_t>(scores.size());
+  std::vector<double> p(n);
+  bool any = false, all_neg_inf = true;
+  for (int64_t j = 0; j < n; ++j)
+    if (allowed[j]) any = true, all_neg_inf &= scores[j] == -INFINITY;
+  for (int64_t d = 0; d < dim; ++d) out[d] = 0.0;
+  if (!any || all_neg_inf) return;  // zeros, as scaled_dot_product_attention gives
+  softmax_ref(scores.data(), reinterpret_cast<const bool*>(allowed.data()), n, p.data());
+  for (int64_t j = 0; j < n; ++j)
+    if (allowed[j])
+      for (int64_t d = 0; d < dim; ++d) out[d] += p[j] * v[j * v_stride + d];
+}
+
+void check_attention_padded() {
+  int64_t batch = pick(1, 3), heads = pick(1, 3), sq = pick(1, 6), sk = pick(1, 20), dim = pick(1, 40);
+  bool specials = chance(0.3);
+  auto q = randn(batch * heads * sq * dim, 1.0, specials), k = randn(batch * heads * sk * dim, 1.0, specials),
+       v = randn(batch * heads * sk * dim), mask = randn(batch * sq * sk), out = std::vector<float>(q.size());
+  for (auto& m : mask)
+    if (chance(0.2)) m = -INFINITY;
+  bool use_mask = chance(0.5), causal = chance(0.4), use_lengths = chance(0.4);
+  std::vector<int64_t> lengths(batch);
+  for (auto& l : lengths) l = pick(0, sk);
+  // The mask broadcasts over heads (stride 0), as the models pass it.
+  TensorView mv{mask.data(), DType::f32, {batch, heads, sq, sk}, {sq * sk, 0, sk, 1}}, lv = view(lengths);
+  double scale = 1.0 / std::sqrt(double(dim));
+  tf::attention(view(q, {batch, heads, sq, dim}), view(k, {batch, heads, sk, dim}), view(v, {batch, heads, sk, dim}),
+                view(out, {batch, heads, sq, dim}), use_mask ? &mv : nullptr, use_lengths ? &lv : nullptr, nullptr,
+                scale, causal);
+  std::vector<double> scores(sk), want(dim);
+  std::vector<char> allowed(sk);
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t i = 0; i < sq; ++i) {
+        int64_t valid = use_lengths ? lengths[b] : sk;
+        const float* qi = &q[((b * heads + h) * sq + i) * dim];
+        const float* kb = &k[(b * heads + h) * sk * dim];
+        // Non-finite q or k anywhere in the product may make the row NaN (as in torch): then only that the
+        // kernel runs cleanly is checked (sanitizers).
+        bool clean = tame(qi, dim) && tame(kb, sk * dim);
+        for (int64_t j = 0; j < sk; ++j) {
+          allowed[j] = j < valid && (!causal || j <= i + (valid - sq));
+          double dot = 0;
+          for (int64_t d = 0; d < dim; ++d) dot += double(qi[d]) * kb[j * dim + d];
+          scores[j] = dot * scale + (use_mask ? mask[(b * sq + i) * sk + j] : 0.0);
+        }
+        if (!clean) continue;  // non-finite q or k: only that it runs cleanly (sanitizers) is checked
+        attend_ref(scores, allowed, &v[(b * heads + h) * sk * dim], dim, dim, want.data());
+        for (int64_t d = 0; d < dim; ++d)
+          expect_close("attention", out[((b * heads + h) * sq + i) * dim + d], want[d], 2e-5, 1e-4, d);
+      }
+}
+
+void check_attention_packed() {
+  int64_t heads = pick(1, 3), dim = pick(1, 33), batch = pick(1, 3);
+  std::vector<int64_t> cu{0};
+  for (int64_t b = 0; b < batch; ++b) cu.push_back(cu.back() + pick(0, 9));
+  int64_t tokens = cu.back() + pick(0, 2), width = heads * dim;
+  // (one row more than needed: views at offsets into an empty buffer would offset a null pointer)
+  auto qkv = randn((tokens + 1) * 3 * width, 1.0, chance(0.3)), out = std::vector<float>(tokens * width);
+  auto part = [&](int p) {  // q, k, v as strided views of one fused projection
+    return TensorView{qkv.data() + p * width, DType::f32, {tokens, heads, dim}, {3 * width, dim, 1}};
+  };
+  bool causal = chance(0.5);
+  double scale = 0.3;
+  TensorView cuv = view(cu);
+  tf::attention(part(0), part(1), part(2), view(out, {tokens, heads, dim}), nullptr, nullptr, &cuv, scale, causal);
+  std::vector<double> want(dim);
+  for (int64_t b = 0; b < batch; ++b) {
+    int64_t start = cu[b], len = cu[b + 1] - cu[b];
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t i = 0; i < len; ++i) {
+        const float* qi = &qkv[(start + i) * 3 * width + h * dim];
+        bool clean = tame(qi, dim);
+        std::vector<double> scores(len);
+        std::vector<char> allowed(len);
+        for (int64_t j = 0; j < len; ++j) {
+          const float* kj = &qkv[(start + j) * 3 * width + width + h * dim];
+          allowed[j] = !causal || j <= i;
+          double dot = 0;
+          for (int64_t d = 0; d < dim; ++d) dot += double(qi[d]) * kj[d];
+          scores[j] = dot * scale;
+          const float* vj = kj + width;
+          if (!tame(kj, dim) || !tame(vj, dim)) clean = false;  // as in the padded check
+        }
+        if (!clean) continue;
+        attend_ref(scores, allowed, &qkv[start * 3 * width + 2 * width + h * dim], 3 * width, dim, want.data());
+        for (int64_t d = 0; d < dim; ++d)
+          expect_close("attention packed", out[(start + i) * width + h * dim + d], want[d], 2e-5, 1e-4, d);
+      }
+  }
+}
+
+double act_ref(double y, tf::GemmAct act) {
+  if (act == tf::GemmAct::none) return y;
+  return gelu_ref(float(y), act == tf::GemmAct::gelu_erf ? tf::GeluKind::erf : tf::GeluKind::tanh);
+}
+
+void check_gemm_small() {
+  int64_t m = pick(1, 20), n = pick(1, 50), k = pick(1, 70);
+  auto act = static_cast<tf::GemmAct>(pick(0, 2));
+  bool transposed = chance(0.3), use_bias = chance(0.6);
+  auto x = randn(m * k, 1.0, chance(0.2)), w = randn(n * k), bias = randn(n), out = std::vector<float>(m * n);
+  // transposed: w holds [k, n] and the view reads it as [n, k] (a Conv1D weight)
+  TensorView wv = transposed ? TensorView{w.data(), DType::f32, {n, k}, {1, n}} : view(w, {n, k});
+  std::vector<float> packed(tf::gemm_panels(n) * k * tf::kGemmPanel);
+  TensorView pv = view(packed, {tf::gemm_panels(n), k, tf::kGemmPanel}), bv = view(bias, {n});
+  tf::gemm_small_pack(wv, pv);
+  tf::gemm_small(view(x, {m, k}), pv, use_bias ? &bv : nullptr, view(out, {m, n}), n, act);
+  for (int64_t r = 0; r < m; ++r) {
+    if (!tame(&x[r * k], k)) continue;
+    for (int64_t c = 0; c < n; ++c) {
+      double y = use_bias ? bias[c] : 0.0;
+      for (int64_t j = 0; j < k; ++j) y += double(x[r * k + j]) * (transposed ? w[j * n + c] : w[c * k + j]);
+      expect_close("gemm_small", out[r * n + c], act_ref(y, act), 2e-5, 1e-4, r * n + c);
+    }
+  }
+}
+
+// The one-call layers compose the fronts checked above; here they run on random weights (finite in, finite out).
+struct RandomLayer {
+  std::vector<std::vector<float>> storage;
+  tf::LayerWeights w;
+
+  TensorView vector(int64_t n, double scale) {
+    storage.push_back(randn(n, scale));
+    return view(storage.back(), {n});
+  }
+  TensorView panels(int64_t n, int64_t k) {
+    storage.push_back(randn(n * k, 0.2));
+    TensorView weight = view(storage.back(), {n, k});
+    storage.push_back(std::vector<float>(tf::gemm_panels(n) * k * tf::kGemmPanel));
+    TensorView packed = view(storage.back(), {tf::gemm_panels(n), k, tf::kGemmPanel});
+    tf::gemm_small_pack(weight, packed);
+    return packed;
+  }
+  RandomLayer() {
+    storage.reserve(32);  // views point into the vectors: no reallocation
+    w.heads = pick(1, 3);
+    w.head_dim = pick(1, 12);
+    w.hidden = pick(1, 40);
+    w.inner = pick(1, 60);
+    w.eps1 = w.eps2 = 1e-5;
+    w.activation = static_cast<tf::GemmAct>(pick(0, 2));
+    int64_t width = w.heads * w.head_dim;
+    w.qkv = panels(3 * width, w.hidden);
+    w.qkv_bias = vector(3 * width, 0.1);
+    w.out = panels(w.hidden, width);
+    w.out_bias = vector(w.hidden, 0.1);
+    w.ln1_weight = vector(w.hidden, 1.0);
+    w.ln1_bias = vector(w.hidden, 0.1);
+    w.ffn_in = panels(w.inner, w.hidden);
+    w.ffn_in_bias = vector(w.inner, 0.1);
+    w.ffn_out = panels(w.hidden, w.inner);
+    w.ffn_out_bias = vector(w.hidden, 0.1);
+    w.ln2_weight = vector(w.hidden, 1.0);
+    w.ln2_bias = vector(w.hidden, 0.1);
+    tf::check_layer_weights(w);
+  }
+};
+
+void expect_finite(const char* what, const std::vector<float>& v) {
+  for (size_t i = 0; i < v.size(); ++i)
+    if (!std::isfinite(v[i])) return expect_close(what, v[i], 0.0, INFINITY, 0, int64_t(i));
+}
+
+void check_layers() {
+  RandomLayer layer;
+  const auto& w = layer.w;
+  std::vector<int64_t> cu{0};
+  for (int64_t b = pick(1, 3); b > 0; --b) cu.push_back(cu.back() + pick(0, 7));
+  int64_t tokens = cu.back();
+  auto x = randn(tokens * w.hidden), out = std::vector<float>(x.size());
+  tf::encoder_layer(view(x, {tokens, w.hidden}), view(cu), w, view(out, {tokens, w.hidden}), 0.5);
+  expect_finite("encoder_layer", out);
+
+  int64_t batch = pick(1, 3), capacity = pick(1, 8);
+  auto state = randn(batch * w.hidden), kv = std::vector<float>(batch * 2 * w.heads * capacity * w.head_dim);
+  auto key_bias = std::vector<float>(batch * capacity, 0.0f);
+  for (int64_t b = 0; b < batch; ++b) key_bias[b * capacity] = -INFINITY;  // a left pad at slot 0
+  TensorView kbv = view(key_bias, {batch, capacity});
+  bool pre_ln = chance(0.5), use_bias = chance(0.5);
+  for (int64_t position = 0; position < capacity; ++position)
+    tf::decoder_layer_step(view(state, {batch, w.hidden}), view(kv, {batch, 2, w.heads, capacity, w.head_dim}),
+                           position, use_bias && position > 0 ? &kbv : nullptr, w, 0.5, pre_ln);
+  expect_finite("decoder_layer_step", state);
+}
+
+// The ISAs this build has and this CPU runs (x86-64: generic up to the detected one; elsewhere generic).
+std::vector<tf::Isa> isas() {
+  std::vector<tf::Isa> all{tf::Isa::generic};
+#ifdef TF_X86_64
+  if (tf::cpu_isa() != tf::Isa::generic) all.push_back(tf::Isa::avx2);
+  if (tf::cpu_isa() == tf::Isa::avx512) all.push_back(tf::Isa::avx512);
+#endif
+  return all;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int cases = argc > 1 ? std::atoi(argv[1]) : 200;
+  rng.seed(argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 12345);
+  struct Front {
+    const char* name;
+    void (*check)();
+  };
+  const Front fronts[] = {{"gelu", check_gelu},           {"layer_norm", check_layer_norm},
+                          {"masked_softmax", check_softmax}, {"attention", check_attention_padded},
+                          {"attention_packed", check_attention_packed}, {"gemm_small", check_gemm_small},
+                          {"layers", check_layers}};
+  int runs = 0;
+  for (tf::Isa isa : isas()) {
+    tf::set_isa_cap(isa);
+    for (int threads : {1, 3}) {
+      tf::set_num_threads(threads);
+      for (const Front& front : fronts) {
+        where = std::string(front.name) + " on " + tf::isa_name(isa) + ", " + std::to_string(threads) + " thread(s)";
+        int before = failures;
+        failures_here = 0;
+        for (int i = 0; i < cases; ++i, ++runs) front.check();
+        if (failures > before) std::printf("%s: %d mismatch(es)\n", where.c_str(), failures - before);
+      }
+    }
+  }
+  std::printf("kernel_check: %d cases on %zu ISA(s), %d mismatch(es)\n", runs, isas().size(), failures);
+  return failures ? 1 : 0;
+}
