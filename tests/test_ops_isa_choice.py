@@ -92,7 +92,7 @@ class Recorder:
         self.module, self.used = module, set()
 
     def __getattr__(self, name):
-        if name not in ("cpu_isa", "set_num_threads", "get_num_threads", "tokenizers"):
+        if name not in ("cpu_isa", "cpu_features", "set_num_threads", "get_num_threads", "tokenizers"):
             self.used.add(name)
         return getattr(self.module, name)
 
