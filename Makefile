@@ -7,7 +7,7 @@ CONSTRAINTS := build/constraints.txt
 .PHONY: install build demo test bench fuzz clean
 
 install:
-	@$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install "$(TORCH_SPEC)"
+	@TORCH_SPEC="$(TORCH_SPEC)" scripts/install_torch.sh $(PYTHON)
 	@mkdir -p build
 	@# Pin the torch that is there, so that no test dependency swaps it for another build.
 	$(PYTHON) -c "import torch; print('torch==' + torch.__version__)" > $(CONSTRAINTS)
@@ -22,6 +22,9 @@ demo: install
 	$(PYTHON) -m transformers_fast.cli demo
 
 test:
+	@$(PYTHON) -c "import torch, transformers_fast._C" 2>/dev/null || { \
+	  echo "transformers_fast is not installed here (or its C++ extension is not built): run 'make install' first"; \
+	  exit 2; }
 	$(PYTHON) -m pytest -q tests
 
 bench:
