@@ -108,7 +108,7 @@ def main():
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--openvino", metavar="VENV_PYTHON",
                         help="a Python with optimum-intel and openvino: also time OpenVINO's greedy generation")
-    parser.add_argument("--skip", choices=("generate", "step"), action="append", default=[],
+    parser.add_argument("--skip", choices=("generate", "step", "forward"), action="append", default=[],
                         help="leave out a workload (to keep one run short)")
     parser.add_argument("--openvino-worker", metavar="FOLDER", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -196,6 +196,25 @@ def main():
         t_hf = timed(step_hf, args.repeats * 3, args.clock)
         t_ours = timed(step_ours, args.repeats * 3, args.clock)
         rows.append([f"decode step, {cached} cached, batch {batch} (ms)", t_hf * 1e3, t_ours * 1e3, None])
+
+    for batch, seq in ((1, 128), (8, 128)):
+        if "forward" in args.skip:
+            break
+        x = torch.randint(0, 50257, (batch, seq), generator=g)
+        mask = torch.ones_like(x)
+        mask[1:, : seq // 4] = 0  # rows after the first left-padded by a quarter
+
+        def forward_hf():
+            with torch.inference_mode():
+                hf(x, attention_mask=mask, use_cache=False)
+
+        def forward_ours():
+            with torch.inference_mode():
+                ours(x, attention_mask=mask)
+
+        t_hf = timed(forward_hf, args.repeats, args.clock)
+        t_ours = timed(forward_ours, args.repeats, args.clock)
+        rows.append([f"forward (LM logits) {batch}x{seq} (ms)", t_hf * 1e3, t_ours * 1e3, None])
 
     width = max(len(r[0]) for r in rows)
     openvino = args.openvino and any(r[3] is not None for r in rows)

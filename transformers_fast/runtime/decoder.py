@@ -1,4 +1,5 @@
-"""Fused inference path of the GPT decoders (GPT-2 pre-LayerNorm, OpenAI GPT post-LayerNorm) for generation.
+"""Fused inference path of the GPT decoders (GPT-2 pre-LayerNorm, OpenAI GPT post-LayerNorm): the forward of the
+base models (`forward`, with `past` in and presents out) and generation.
 
 A preallocated KV cache (per layer [batch, 2, heads, capacity, head_dim]) is filled in place: the prompt is run
 once (prefill), then each decode step writes one key/value pair per layer into its slot (one copy) and makes one
@@ -107,10 +108,12 @@ class LayerWeights(NamedTuple):
 
 
 class DecoderFastPath(FastPath):
-    """Fused prefill and decode step of an LM head model (GPT2LMHeadModel or OpenAIGPTLMHeadModel)."""
+    """Fused forward of a GPT base model (GPT2Model, OpenAIGPTModel) and, on an LM head model, prefill and decode
+    steps for generation. An LM head model's fast path uses its base model's packed layers (one copy)."""
 
     def __init__(self, model):
         self.model = model
+        self.enabled = True  # False: the reference path always (model.transformer.fast.enabled = False)
         self._layers: Optional[List[LayerWeights]] = None
         self._key = None
         self._bound: Optional[list] = None  # the blocks bound for the one-call C++ decode step
@@ -128,7 +131,7 @@ class DecoderFastPath(FastPath):
 
     # ---- what differs between the families ----
     def _parts(self):
-        base = self.model.transformer
+        base = self._base()
         if hasattr(base, "wte"):  # GPT-2
             return dict(pre_ln=True, wte=base.wte, wpe=base.wpe, ln_f=base.ln_f, blocks=base.h)
         return dict(pre_ln=False, wte=base.tokens_embed, wpe=base.positions_embed, ln_f=None, blocks=base.h)
@@ -140,17 +143,28 @@ class DecoderFastPath(FastPath):
         except RuntimeError:  # inference tensors have no version counter
             return tuple(id(p) for p in params)
 
+    def _base(self):
+        return getattr(self.model, "transformer", self.model)
+
     def layers(self) -> List[LayerWeights]:
         key = self._state_key()
         if self._layers is None or key != self._key:
             apply_malloc_setting()
-            parts = self._parts()
+            base = self._base()
+            if base is not self.model:  # an LM head model: the base model's fast path packs the layers
+                shared = base.fast
+                self._layers = shared.layers()
+                self._pre_ln, self._wte, self._wpe, self._ln_f = shared._pre_ln, shared._wte, shared._wpe, shared._ln_f
+            else:
+                parts = self._parts()
+                with torch.inference_mode(False), torch.no_grad():
+                    self._layers = [self._build(block) for block in parts["blocks"]]
+                self._pre_ln = parts["pre_ln"]
+                self._wte, self._wpe = parts["wte"].weight.detach(), parts["wpe"].weight.detach()
+                self._ln_f = None if parts["ln_f"] is None else self._norm(parts["ln_f"])
+            head = self.model.get_output_embeddings()
             with torch.inference_mode(False), torch.no_grad():
-                self._layers = [self._build(block) for block in parts["blocks"]]
-                self._lm_head = PackedLinear(self.model.get_output_embeddings().weight.detach(), None)
-            self._pre_ln = parts["pre_ln"]
-            self._wte, self._wpe = parts["wte"].weight.detach(), parts["wpe"].weight.detach()
-            self._ln_f = None if parts["ln_f"] is None else self._norm(parts["ln_f"])
+                self._lm_head = None if head is None else PackedLinear(head.weight.detach(), None)
             self._key = key
             self._bound = None
             self._one_call.forget()
@@ -171,6 +185,50 @@ class DecoderFastPath(FastPath):
             act=None if fused else act, fc_proj=projection(mlp.c_proj.weight, mlp.c_proj.bias),
             heads=attn.n_head, head_dim=attn.split_size // attn.n_head,
             scale=1.0 / math.sqrt(attn.split_size // attn.n_head))
+
+    # ---- forward of the base model ----
+    def usable(self, embedding: torch.Tensor, head_mask, output_attentions: bool, output_hidden_states: bool) -> bool:
+        """Whether forward() can run fused: inference without autograd, float32 on the CPU, no per-layer outputs
+        or head mask, not while tracing (a trace records the reference path)."""
+        model = self._base()
+        if not self.enabled or model.training or head_mask is not None or output_attentions or output_hidden_states:
+            return False
+        if torch.jit.is_tracing() or embedding.dtype is not torch.float32 or not embedding.is_cpu:
+            return False
+        return not (torch.is_grad_enabled() and any(p.requires_grad for p in model.parameters()))
+
+    @torch.no_grad()
+    def forward(self, hidden: torch.Tensor, key_mask: Optional[torch.Tensor], past, use_cache: bool):
+        """Every block (and GPT-2's final LayerNorm) on the embeddings hidden [batch, seq, n_embd], with the
+        keys and values of `past` (per layer (key, value) [batch, heads, past, head_dim]) before the new ones and
+        key_mask [batch, 1, 1, past + seq] (bool, True = attend; None: every key). Returns the hidden states
+        [batch, seq, n_embd] and the presents ([2, batch, heads, past + seq, head_dim] per layer) or None.
+        Padded query positions attend to nothing and come out as the blocks make zeros (their keys are never
+        read by a real position)."""
+        self.layers()
+        batch, seq, width = hidden.shape
+        past_length = 0 if past is None else past[0][0].shape[-2]
+        mask = None
+        if key_mask is not None or past_length:
+            mask = torch.ones(seq, past_length + seq, dtype=torch.bool, device=hidden.device).tril(past_length)
+            mask = mask if key_mask is None else mask & key_mask
+        presents = [] if use_cache else None
+
+        def attention(index, layer, qkv):
+            qkv = qkv.view(batch, seq, 3, layer.heads, layer.head_dim)
+            keys, values = qkv[:, :, 1].transpose(1, 2), qkv[:, :, 2].transpose(1, 2)
+            if past is not None:
+                keys = torch.cat((past[index][0], keys), dim=-2)
+                values = torch.cat((past[index][1], values), dim=-2)
+            if use_cache:
+                presents.append(torch.stack((keys, values)))
+            context = attend(qkv[:, :, 0].transpose(1, 2), keys, values, mask, mask is None, layer.scale)
+            return context.transpose(1, 2).reshape(batch * seq, layer.heads * layer.head_dim)
+
+        x = self._run(hidden.reshape(batch * seq, width), attention)
+        if self._ln_f is not None:
+            x = layer_norm(x, self._ln_f)
+        return x.view(batch, seq, width), (tuple(presents) if use_cache else None)
 
     # ---- generation ----
     def new_cache(self, batch: int, capacity: int) -> KVCache:

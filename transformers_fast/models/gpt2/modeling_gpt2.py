@@ -87,6 +87,7 @@ class GPT2Model(GPTBaseMixin, GPT2PreTrainedModel):
         self.drop = nn.Dropout(config.embd_pdrop)
         self.h = nn.ModuleList([Block(config.n_ctx, config, scale=True) for _ in range(config.n_layer)])
         self.ln_f = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon)
+        self.fast = fast_decoder.DecoderFastPath(self)
         self.init_weights()
 
     def get_input_embeddings(self):
@@ -109,11 +110,15 @@ class GPT2Model(GPTBaseMixin, GPT2PreTrainedModel):
         use_cache = getattr(config, "use_cache", True) if use_cache is None else use_cache
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        fused = self.fast.usable(self.wte.weight, head_mask, output_attentions, output_hidden_states)
         hidden, mask, head_mask, input_shape = self.embed_inputs(input_ids, position_ids, token_type_ids,
                                                                  attention_mask, head_mask, past_length)
         if past is not None and past[0][0].shape[0] != hidden.shape[0]:
             raise ValueError(f"past holds {past[0][0].shape[0]} sequences but input_ids has {hidden.shape[0]}")
         output_shape = tuple(input_shape) + (hidden.shape[-1],)
+        if fused:
+            hidden, presents = self.fast.forward(hidden, mask, past, use_cache)
+            return BaseModelOutputWithPast(last_hidden_state=hidden.view(output_shape), past_key_values=presents)
         presents = () if use_cache else None
         all_hidden = () if output_hidden_states else None
         all_attentions = () if output_attentions else None

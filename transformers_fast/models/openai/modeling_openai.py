@@ -52,6 +52,7 @@ class OpenAIGPTModel(GPTBaseMixin, OpenAIGPTPreTrainedModel):
         self.positions_embed = nn.Embedding(config.n_positions, config.n_embd)
         self.drop = nn.Dropout(config.embd_pdrop)
         self.h = nn.ModuleList([Block(config.n_ctx, config, scale=True) for _ in range(config.n_layer)])
+        self.fast = fast_decoder.DecoderFastPath(self)
         self.init_weights()
 
     def get_input_embeddings(self):
@@ -68,9 +69,12 @@ class OpenAIGPTModel(GPTBaseMixin, OpenAIGPTPreTrainedModel):
         config = self.config
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        fused = self.fast.usable(self.tokens_embed.weight, head_mask, output_attentions, output_hidden_states)
         hidden, mask, head_mask, input_shape = self.embed_inputs(input_ids, position_ids, token_type_ids,
                                                                  attention_mask, head_mask)
         output_shape = tuple(input_shape) + (hidden.shape[-1],)
+        if fused:
+            return BaseModelOutput(last_hidden_state=self.fast.forward(hidden, mask, None, False)[0].view(output_shape))
         all_hidden = () if output_hidden_states else None
         all_attentions = () if output_attentions else None
         for i, block in enumerate(self.h):

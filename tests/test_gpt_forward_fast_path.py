@@ -1,0 +1,92 @@
+"""forward() of OpenAI GPT and GPT-2 runs the fused decoder (packed projections, fused causal attention, past in
+and presents out) and gives transformers' outputs on right- and left-padded batches, for every class."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import transformers_fast as tf
+from gpt_helpers import hf_gpt, ids, left_padded
+from modeling_helpers import compare
+from transformers_fast.runtime import decoder
+
+CLASSES = {"gpt2": ["GPT2Model", "GPT2LMHeadModel", "GPT2DoubleHeadsModel"],
+           "openai": ["OpenAIGPTModel", "OpenAIGPTLMHeadModel", "OpenAIGPTDoubleHeadsModel"]}
+CASES = [(family, name) for family, names in CLASSES.items() for name in names]
+
+
+def right_padded(x, lengths):
+    mask = torch.zeros_like(x)
+    for row, n in enumerate(lengths):
+        mask[row, :n] = 1
+    return x.masked_fill(mask == 0, 0), mask
+
+
+@pytest.fixture
+def fused_calls(monkeypatch):
+    calls = []
+    original = decoder.DecoderFastPath.forward
+    monkeypatch.setattr(decoder.DecoderFastPath, "forward", lambda self, *a: calls.append(1) or original(self, *a))
+    return calls
+
+
+def main_output(out, name):
+    return out.last_hidden_state if name.endswith("Model") and "Head" not in name else out.logits
+
+
+@pytest.mark.parametrize("family,name", CASES)
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_forward_runs_fused_and_equals_transformers(family, name, side, tmp_path, fused_calls):
+    ref = hf_gpt(family, name)
+    ref.save_pretrained(tmp_path)
+    model = getattr(tf, name).from_pretrained(tmp_path)
+    lengths = [9, 4, 6]
+    if side == "left":
+        x, mask, positions = left_padded(ids(batch=3, seq=9), lengths)
+        kwargs = dict(attention_mask=mask, position_ids=positions)
+    else:
+        x, mask = right_padded(ids(batch=3, seq=9), lengths)
+        kwargs = dict(attention_mask=mask)
+    extra = {}
+    if "DoubleHeads" in name:  # [batch, choices, seq]: one choice per row, its last real token classifies
+        x, mask = x.unsqueeze(1), mask.unsqueeze(1)
+        kwargs = {k: v.unsqueeze(1) for k, v in kwargs.items()}
+        last = torch.tensor([[n - 1] for n in lengths]) if side == "right" else torch.full((3, 1), 8)
+        extra = dict(mc_token_ids=last)
+    with torch.no_grad():
+        ours = model(x, **kwargs, **extra)
+        # transformers takes the masks of the choices flattened ([batch * choices, seq]); 1.2.0 (and we) as input_ids
+        theirs = ref(x, **{k: v.reshape(-1, 9) for k, v in kwargs.items()}, **extra)
+    assert fused_calls, "forward() did not run the fused decoder"
+    if "DoubleHeads" not in name:  # real positions; a left-padded query has no key to attend to
+        compare(main_output(ours, name), main_output(theirs, name), mask=mask, path=name)
+    else:
+        compare(ours.mc_logits, theirs.mc_logits, path="mc_logits")
+        compare(ours.logits[mask.bool()], theirs.logits[mask.bool()], path="lm logits at real positions")
+
+
+def test_gpt2_past_in_and_presents_out_run_fused(tmp_path, fused_calls):
+    ref = hf_gpt("gpt2", "GPT2LMHeadModel")
+    ref.save_pretrained(tmp_path)
+    model = tf.GPT2LMHeadModel.from_pretrained(tmp_path)
+    x, mask, positions = left_padded(ids(batch=3, seq=12), [12, 5, 9])
+    with torch.no_grad():
+        first = model(x[:, :7], attention_mask=mask[:, :7], position_ids=positions[:, :7])
+        rest = model(x[:, 7:], past=first.past_key_values, attention_mask=mask, position_ids=positions[:, 7:])
+        full = ref(x, attention_mask=mask, position_ids=positions)
+    assert len(fused_calls) == 2
+    compare(torch.cat([first.logits, rest.logits], 1), full.logits, mask=mask)
+    assert len(rest.past_key_values) == 2 and rest.past_key_values[0].shape == (2, 3, 4, 12, 8)
+
+
+def test_reference_path_when_asked(tmp_path, fused_calls):
+    ref = hf_gpt("gpt2", "GPT2LMHeadModel")
+    ref.save_pretrained(tmp_path)
+    model = tf.GPT2LMHeadModel.from_pretrained(tmp_path)
+    x = ids(batch=2, seq=5)
+    with torch.no_grad():
+        model(x, output_hidden_states=True)
+        model(x, head_mask=torch.ones(2, 4))
+        model.transformer.fast.enabled = False
+        model(x)
+    assert not fused_calls
