@@ -18,13 +18,11 @@ import pytorch_transformers
 NOT_YET_MODULES = {"modeling_transfo_xl", "modeling_transfo_xl_utilities", "modeling_xlnet", "modeling_xlm",
                    "modeling_auto", "optimization", "__main__"}
 # Names inside present modules that belong to those families or still lack a port: XLNet/XLM's SQuAD heads,
-# Transformer-XL's training-corpus iterators, TensorFlow checkpoint conversion, 1.2.0's S3/URL download helpers.
+# Transformer-XL's training-corpus iterators, TensorFlow checkpoint conversion.
 NOT_YET_NAMES = {"PoolerStartLogits", "PoolerEndLogits", "PoolerAnswerClass", "SQuADHead",
                  "LMOrderedIterator", "LMShuffledIterator", "LMMultiFileIterator", "TransfoXLCorpus", "get_lm_corpus",
                  "PRETRAINED_CORPUS_ARCHIVE_MAP", "CORPUS_NAME",
-                 "load_tf_weights_in_bert", "load_tf_weights_in_gpt2", "load_tf_weights_in_openai_gpt",
-                 "url_to_filename", "filename_to_url", "cached_path", "split_s3_path", "s3_request", "s3_etag",
-                 "s3_get", "http_get", "get_from_cache"}
+                 "load_tf_weights_in_bert", "load_tf_weights_in_gpt2", "load_tf_weights_in_openai_gpt"}
 MODULES = sorted(m.name for m in pkgutil.iter_modules(pytorch_transformers.__path__)
                  if not m.name.startswith("convert_") and m.name not in NOT_YET_MODULES)
 

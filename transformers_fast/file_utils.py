@@ -7,7 +7,14 @@ A hub file is taken from the local cache when it is there; otherwise it is downl
 """
 from __future__ import annotations
 
+import fnmatch
+import functools
+import hashlib
+import json
 import os
+import tempfile
+import urllib.parse
+import urllib.request
 from typing import Iterable, Optional, Sequence
 
 CONFIG_NAME = "config.json"
@@ -108,3 +115,133 @@ torch_cache_home = os.path.expanduser(os.getenv("TORCH_HOME", os.path.join(os.ge
 default_cache_path = os.path.join(torch_cache_home, "pytorch_transformers")
 PYTORCH_PRETRAINED_BERT_CACHE = os.getenv("PYTORCH_PRETRAINED_BERT_CACHE", default_cache_path)
 PYTORCH_TRANSFORMERS_CACHE = os.getenv("PYTORCH_TRANSFORMERS_CACHE", PYTORCH_PRETRAINED_BERT_CACHE)
+
+
+# ---- 1.2.0's URL cache: cached_path and its helpers (same file names and metadata as 1.2.0's cache) ----------
+
+
+def url_to_filename(url: str, etag: Optional[str] = None) -> str:
+    """sha256(url), then "." + sha256(etag) when the server gave one: the cache file name 1.2.0 uses."""
+    filename = hashlib.sha256(url.encode("utf-8")).hexdigest()
+    if etag:
+        filename += "." + hashlib.sha256(etag.encode("utf-8")).hexdigest()
+    return filename
+
+
+def filename_to_url(filename: str, cache_dir=None):
+    """The (url, etag) stored beside a cached file; EnvironmentError when the file or its metadata is missing."""
+    cache_path = os.path.join(os.fspath(cache_dir or PYTORCH_TRANSFORMERS_CACHE), filename)
+    for path in (cache_path, cache_path + ".json"):
+        if not os.path.exists(path):
+            raise EnvironmentError(f"file {path} not found")
+    with open(cache_path + ".json", encoding="utf-8") as meta_file:
+        metadata = json.load(meta_file)
+    return metadata["url"], metadata["etag"]
+
+
+def cached_path(url_or_filename, cache_dir=None, force_download: bool = False, proxies=None) -> str:
+    """A local path for a URL (downloaded into the cache once) or an existing local file."""
+    url_or_filename = os.fspath(url_or_filename)
+    scheme = urllib.parse.urlparse(url_or_filename).scheme
+    if scheme in ("http", "https", "s3"):
+        return get_from_cache(url_or_filename, cache_dir=cache_dir, force_download=force_download, proxies=proxies)
+    if os.path.exists(url_or_filename):
+        return url_or_filename
+    if scheme == "":
+        raise EnvironmentError(f"file {url_or_filename} not found")
+    raise ValueError(f"unable to parse {url_or_filename} as a URL or as a local path")
+
+
+def split_s3_path(url: str):
+    parsed = urllib.parse.urlparse(url)
+    if not parsed.netloc or not parsed.path:
+        raise ValueError(f"bad s3 path {url}")
+    return parsed.netloc, parsed.path[1:] if parsed.path.startswith("/") else parsed.path
+
+
+def s3_request(func):
+    """Turns S3's 404 into EnvironmentError naming the URL."""
+    @functools.wraps(func)
+    def wrapper(url, *args, **kwargs):
+        try:
+            return func(url, *args, **kwargs)
+        except Exception as exc:  # botocore's ClientError, without importing botocore here
+            response = getattr(exc, "response", None)
+            if isinstance(response, dict) and str(response.get("Error", {}).get("Code")) == "404":
+                raise EnvironmentError(f"file {url} not found") from exc
+            raise
+    return wrapper
+
+
+def _s3_resource(proxies):
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError as exc:
+        raise ImportError("s3:// URLs need boto3: pip install boto3") from exc
+    return boto3.resource("s3", config=Config(proxies=proxies))
+
+
+@s3_request
+def s3_etag(url: str, proxies=None):
+    bucket_name, s3_path = split_s3_path(url)
+    return _s3_resource(proxies).Object(bucket_name, s3_path).e_tag
+
+
+@s3_request
+def s3_get(url: str, temp_file, proxies=None) -> None:
+    bucket_name, s3_path = split_s3_path(url)
+    _s3_resource(proxies).Bucket(bucket_name).download_fileobj(s3_path, temp_file)
+
+
+def _opener(proxies):
+    return urllib.request.build_opener(urllib.request.ProxyHandler(proxies)) if proxies else urllib.request.build_opener()
+
+
+def http_get(url: str, temp_file, proxies=None) -> None:
+    """Streams `url` into the open binary file, with a progress bar."""
+    from tqdm.auto import tqdm
+
+    with _opener(proxies).open(url) as response:
+        length = response.headers.get("Content-Length")
+        with tqdm(unit="B", unit_scale=True, total=int(length) if length else None) as progress:
+            for chunk in iter(lambda: response.read(1 << 16), b""):
+                temp_file.write(chunk)
+                progress.update(len(chunk))
+
+
+def _http_etag(url: str, proxies):
+    try:
+        with _opener(proxies).open(urllib.request.Request(url, method="HEAD")) as response:
+            return response.headers.get("ETag") if response.status == 200 else None
+    except (OSError, ValueError):
+        return None  # offline or refused: the last download of this URL, if any, serves
+
+
+def get_from_cache(url: str, cache_dir=None, force_download: bool = False, proxies=None) -> str:
+    """The cached copy of `url` (named by url_to_filename, with a .json of url and etag beside it), downloaded
+    first when missing, changed on the server (another ETag) or force_download."""
+    cache_dir = os.fspath(cache_dir or PYTORCH_TRANSFORMERS_CACHE)
+    os.makedirs(cache_dir, exist_ok=True)
+    etag = s3_etag(url, proxies=proxies) if url.startswith("s3://") else _http_etag(url, proxies)
+    filename = url_to_filename(url, etag)
+    cache_path = os.path.join(cache_dir, filename)
+    if not os.path.exists(cache_path) and etag is None:  # no connection: the last downloaded version
+        matching = [f for f in fnmatch.filter(os.listdir(cache_dir), filename + ".*") if not f.endswith(".json")]
+        if matching:
+            cache_path = os.path.join(cache_dir, sorted(matching)[-1])
+    if not os.path.exists(cache_path) or force_download:
+        fd, temp_path = tempfile.mkstemp(dir=cache_dir, prefix=".download.")
+        try:
+            with os.fdopen(fd, "wb") as temp_file:
+                if url.startswith("s3://"):
+                    s3_get(url, temp_file, proxies=proxies)
+                else:
+                    http_get(url, temp_file, proxies=proxies)
+            os.replace(temp_path, cache_path)  # never a half-written cache entry
+        finally:
+            if os.path.exists(temp_path):
+                os.remove(temp_path)
+        with open(cache_path + ".json", "w", encoding="utf-8") as meta_file:
+            json.dump({"url": url, "etag": etag}, meta_file)
+    return cache_path
