@@ -32,7 +32,8 @@ import torch
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-import thread_counts  # noqa: E402  (benchmarks/, next to this script; before anything sets torch's threads)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import thread_counts  # noqa: E402  (next to this script; before anything sets torch's threads)
 
 CLOCK = {"wall": time.perf_counter, "cpu": time.process_time}
 

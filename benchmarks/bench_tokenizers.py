@@ -19,7 +19,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 
 import torch  # noqa: E402
 
-import thread_counts  # noqa: E402  (benchmarks/, next to this script; before anything sets torch's threads)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import thread_counts  # noqa: E402  (next to this script; before anything sets torch's threads)
 
 from tokenizer_corpus import EDGE_CASES, bert_uncased_vocab, gpt2_files  # noqa: E402
 
