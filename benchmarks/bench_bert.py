@@ -1,9 +1,11 @@
 """BERT-base inference: transformers_fast against transformers and OpenVINO in the same run (fp32, random weights).
 
-    python benchmarks/bench_bert.py [--threads 1] [--repeats 5] [--workloads 1x8,1x128,...] [--no-openvino]
+    python benchmarks/bench_bert.py [--threads 1,2] [--repeats 5] [--workloads 1x8,1x128,...] [--no-openvino]
                                     [--skip-load] [--clock wall|cpu] [--max-isa avx2]
 
-Prints the CPU ISA, the OpenVINO configuration actually compiled (precision, threads, streams), and a table of
+By default one table at 1 thread and one at torch's default thread count (every core), then how much each
+library gains from the extra threads. Prints the CPU ISA, the OpenVINO configuration actually compiled
+(precision, threads, streams), and per thread count a table of
 milliseconds per batch at 1x8, 1x128, 8x128, a padded variable-length batch (32 sequences, lengths uniform in
 [8, 128], seed 0) and a full 32x128 batch: transformers, transformers_fast, OpenVINO (converted from the same
 weights), and "GEMMs alone", the same sequence of PackedLinear calls as one forward of ours made, on the same
@@ -30,6 +32,9 @@ import torch
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import thread_counts  # noqa: E402  (next to this script; before anything sets torch's threads)
 
 
 CLOCK = {"wall": time.perf_counter, "cpu": time.process_time}
@@ -292,55 +297,13 @@ def load_times(folder, threads):
           f"{hf_import_s + hf_load_s:.2f} s")
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--workloads", default=",".join(WORKLOADS),
-                        help=f"comma-separated subset of {','.join(WORKLOADS)}")
-    parser.add_argument("--quick", action="store_true", help="only 1x8, 1x128 and 8x128")
-    parser.add_argument("--clock", choices=sorted(CLOCK), default="wall",
-                        help="wall time, or process CPU time (for a machine shared with other work)")
-    parser.add_argument("--no-openvino", action="store_true", help="skip OpenVINO (timed when installed)")
-    parser.add_argument("--skip-load", action="store_true", help="skip the fresh-process loading times")
-    parser.add_argument("--max-isa", choices=sorted(CAPS),
-                        help="cap every library at this ISA (emulates an AVX2-only machine on an AVX-512 one)")
-    args = parser.parse_args()
-    if args.max_isa:
-        rerun_capped(args.max_isa)
-    names = set(WORKLOADS[:3] if args.quick else args.workloads.split(","))
-    if not names <= set(WORKLOADS):
-        parser.error(f"--workloads: unknown {sorted(names - set(WORKLOADS))}")
-    torch.set_num_threads(args.threads)
+# Goals per thread count (issue 13): ours / OpenVINO at the same thread count, by workload.
+OPENVINO_TARGETS = {"1x8": 1.3, "1x128": 1.0, "8x128": 1.0}
+SCALING_TARGET = ("8x128", 1.7)  # ours, 1 thread -> every core
 
-    import transformers
 
-    import transformers_fast
-    from transformers_fast import ops
-    from transformers_fast.ops import packed_linear
-
-    transformers.logging.set_verbosity_error()
-    print(f"CPU ISA: {ops.cpu_isa()}  features: {ops.cpu_features()}")
-    print(f"torch {torch.__version__}, transformers {transformers.__version__}, threads {args.threads}, fp32, "
-          f"best of {args.repeats} by {args.clock} clock")
-    if args.max_isa:
-        print(f"emulating max ISA {args.max_isa}: " + " ".join(f"{k}={v}" for k, v in CAPS[args.max_isa].items()))
-    print(f"ISA used: transformers_fast {ops.cpu_isa()}; torch: {torch_isas()}")
-
-    torch.manual_seed(0)
-    reference = transformers.BertModel(transformers.BertConfig()).eval()
-    folder = tempfile.mkdtemp(prefix="bench_bert_")
-    reference.save_pretrained(folder)
-    ours = transformers_fast.BertModel.from_pretrained(folder)
-
-    ov_model = None
-    if not args.no_openvino:
-        try:
-            ov_model, ov_profiled, ov_config = openvino_model(reference, args.threads, args.max_isa)
-            print(ov_config)
-        except Exception as err:  # optional comparison
-            print(f"OpenVINO unavailable: {err}")
-
+def run_workloads(names, reference, ours, ov_model, ov_profiled, args):
+    """One table's rows: (workload, transformers ms, ours ms, GEMMs alone ms, OpenVINO ms or None, max abs diff)."""
     rows = []
     with torch.inference_mode():
         for name, ids, mask in workloads(names):
@@ -376,28 +339,109 @@ def main():
                 print(f"OpenVINO process CPU time / wall time at {name}: {cpu / wall:.2f} (1.00 = one busy thread)")
             rows.append((name, times[0], times[1], times[2], times[3] if ov_model is not None else None, diff))
             del calls
+    return rows
 
+
+def print_table(rows, threads):
+    openvino = any(row[4] is not None for row in rows)
     header = ("| batch | transformers ms | transformers_fast ms | speed-up |"
-              + (" OpenVINO ms | vs OpenVINO |" if ov_model is not None else "")
+              + (" OpenVINO ms | vs OpenVINO |" if openvino else "")
               + " GEMMs alone ms | model / GEMMs | max abs diff |")
-    print()
+    print(f"\n{thread_counts.banner(threads)}")
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     for name, t_ref, t_ours, t_gemm, t_ov, diff in rows:
         line = f"| {name} | {t_ref:.1f} | {t_ours:.1f} | {t_ref / t_ours:.2f}x |"
-        if ov_model is not None:
-            line += f" {t_ov:.1f} | {t_ov / t_ours:.2f}x |"
+        if openvino:
+            goal = OPENVINO_TARGETS.get(name)
+            verdict = "" if goal is None else f" (≥{goal}: {'met' if t_ov / t_ours >= goal else 'NOT met'})"
+            line += f" {t_ov:.1f} | {t_ov / t_ours:.2f}x{verdict} |"
         print(line + f" {t_gemm:.1f} | {t_ours / t_gemm:.2f} | {diff:.1e} |")
     by_name = {row[0].split(" ")[0]: row for row in rows}
     if "32" in by_name and "32x128" in by_name:
         var, full = by_name["32"], by_name["32x128"]
         ratio = (var[1] / var[2]) / (full[1] / full[2])
-        print(f"\nvariable-length speed-up / full 32x128 speed-up: {ratio:.2f} (target >= 1.6)")
+        print(f"variable-length speed-up / full 32x128 speed-up: {ratio:.2f} (target >= 1.6)")
+
+
+def print_scaling(tables):
+    """How much faster each library gets from the first thread count to each other one."""
+    first = next(iter(tables))
+    for threads, rows in list(tables.items())[1:]:
+        openvino = any(row[4] is not None for row in rows)
+        print(f"\nspeed-up from {first} to {threads} threads (time at {first} / time at {threads}):")
+        print("| batch | transformers | transformers_fast |" + (" OpenVINO |" if openvino else ""))
+        print("|---|---|---|" + ("---|" if openvino else ""))
+        for base, row in zip(tables[first], rows):
+            line = f"| {row[0]} | {base[1] / row[1]:.2f}x | {base[2] / row[2]:.2f}x"
+            if row[0] == SCALING_TARGET[0] and first == 1:
+                line += f" (≥{SCALING_TARGET[1]}: {'met' if base[2] / row[2] >= SCALING_TARGET[1] else 'NOT met'})"
+            print(line + " |" + (f" {base[4] / row[4]:.2f}x |" if openvino else ""))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    thread_counts.add_argument(parser)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--workloads", default=",".join(WORKLOADS),
+                        help=f"comma-separated subset of {','.join(WORKLOADS)}")
+    parser.add_argument("--quick", action="store_true", help="only 1x8, 1x128 and 8x128")
+    parser.add_argument("--clock", choices=sorted(CLOCK), default="wall",
+                        help="wall time, or process CPU time (for a machine shared with other work)")
+    parser.add_argument("--no-openvino", action="store_true", help="skip OpenVINO (timed when installed)")
+    parser.add_argument("--skip-load", action="store_true", help="skip the fresh-process loading times")
+    parser.add_argument("--max-isa", choices=sorted(CAPS),
+                        help="cap every library at this ISA (emulates an AVX2-only machine on an AVX-512 one)")
+    args = parser.parse_args()
+    if args.max_isa:
+        rerun_capped(args.max_isa)
+    names = set(WORKLOADS[:3] if args.quick else args.workloads.split(","))
+    if not names <= set(WORKLOADS):
+        parser.error(f"--workloads: unknown {sorted(names - set(WORKLOADS))}")
+
+    import transformers
+
+    import transformers_fast
+    from transformers_fast import ops
+    from transformers_fast.ops import packed_linear
+
+    transformers.logging.set_verbosity_error()
+    print(f"CPU ISA: {ops.cpu_isa()}  features: {ops.cpu_features()}")
+    print(f"torch {torch.__version__}, transformers {transformers.__version__}, threads {args.threads}, fp32, "
+          f"best of {args.repeats} by {args.clock} clock")
+    if args.max_isa:
+        print(f"emulating max ISA {args.max_isa}: " + " ".join(f"{k}={v}" for k, v in CAPS[args.max_isa].items()))
+    print(f"ISA used: transformers_fast {ops.cpu_isa()}; torch: {torch_isas()}")
+
+    torch.manual_seed(0)
+    reference = transformers.BertModel(transformers.BertConfig()).eval()
+    folder = tempfile.mkdtemp(prefix="bench_bert_")
+    reference.save_pretrained(folder)
+    ours = transformers_fast.BertModel.from_pretrained(folder)
+
+    tables = {}
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        ov_model = ov_profiled = None
+        if not args.no_openvino:
+            try:
+                ov_model, ov_profiled, ov_config = openvino_model(reference, threads, args.max_isa)
+                print(ov_config)
+            except Exception as err:  # optional comparison
+                print(f"OpenVINO unavailable: {err}")
+        tables[threads] = run_workloads(names, reference, ours, ov_model, ov_profiled, args)
+        print_table(tables[threads], threads)
+        del ov_model, ov_profiled
+    if len(tables) > 1:
+        print("\n\nAll thread counts together:")
+        for threads, rows in tables.items():
+            print_table(rows, threads)
+        print_scaling(tables)
     print("GEMM backends chosen (in, out, activation, row bucket, threads): "
           + ", ".join(f"{k}={v}" for k, v in sorted(packed_linear.chosen_backends().items())))
 
     if not args.skip_load:
-        load_times(folder, args.threads)
+        load_times(folder, args.threads[-1])
 
 
 if __name__ == "__main__":

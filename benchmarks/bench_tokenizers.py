@@ -1,4 +1,5 @@
-"""Tokenizer throughput, MB/s of UTF-8 input, one thread, one call per document.
+"""Tokenizer throughput, MB/s of UTF-8 input, one thread, one call per document; and our batch path (one call
+for 10k documents) at 1 thread and at torch's default (every core).
 
 Every contender gets its own freshly generated documents (same distribution, different seed), so no
 result cache has seen the timed text. Compares transformers_fast with the Hugging Face `tokenizers`
@@ -6,7 +7,7 @@ library (same vocabulary), tiktoken (GPT-2, if installed) and pytorch-transforme
 sample: it is slow). Also checks that our ids equal 1.2.0's on that sample. XLM (Moses + BPE) uses a
 vocabulary trained here (no XLM vocabulary is available offline).
 
-    python benchmarks/bench_tokenizers.py [--mb 10]
+    python benchmarks/bench_tokenizers.py [--mb 10] [--batch-docs 10000] [--batch-only]
 """
 import argparse
 import os
@@ -17,6 +18,9 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 
 import torch  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import thread_counts  # noqa: E402  (next to this script; before anything sets torch's threads)
 
 from tokenizer_corpus import EDGE_CASES, bert_uncased_vocab, gpt2_files  # noqa: E402
 
@@ -108,14 +112,32 @@ def mbps(fn, docs):
     return nbytes / dt / 1e6
 
 
+def batch_throughput(results, fresh, count, thread_counts_, *tokenizers):
+    """Our batch path (one call for `count` documents, spread over the threads) at each thread count, each
+    run on documents not seen before."""
+    for tokenizer in tokenizers:
+        kind = f"{type(tokenizer).__name__} batch of {count}"
+        for n in thread_counts_:
+            docs = fresh(count * 3.5e-3 * 1.1)[:count]  # documents average 3.5 KB
+            torch.set_num_threads(n)
+            t0 = time.perf_counter()
+            tokenizer._ids_batch(docs, False, False)
+            dt = time.perf_counter() - t0
+            results.append((kind, f"transformers_fast, {n} thread(s)", sum(len(d.encode()) for d in docs) / dt / 1e6))
+    torch.set_num_threads(1)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=float, default=10.0)
     ap.add_argument("--ref-mb", type=float, default=0.2)
+    ap.add_argument("--batch-docs", type=int, default=10000, help="documents in the batch-path measurement")
+    ap.add_argument("--batch-only", action="store_true", help="only the batch path at 1 thread and every core")
     args = ap.parse_args()
     torch.set_num_threads(1)
     from transformers_fast.ops import cpu_features, cpu_isa
-    print(f"CPU ISA: {cpu_isa()}  features: {cpu_features()}  threads: 1  docs of 1-6 KB, {args.mb} MB each")
+    print(f"{thread_counts.cpu_name()}, CPU ISA: {cpu_isa()}  features: {cpu_features()}  threads: 1 (the batch "
+          f"path also at {thread_counts.DEFAULT_THREADS}, torch's default)  docs of 1-6 KB, {args.mb} MB each")
     words = word_list()
     seed = [100]
 
@@ -124,9 +146,15 @@ def main():
         return make_docs(seed[0], mb, words)
 
     results = []
-    # ---- WordPiece (bert-base-uncased)
     from transformers_fast.models.bert.tokenization_bert import BertTokenizer
+    from transformers_fast.models.gpt2.tokenization_gpt2 import GPT2Tokenizer
     vocab = bert_uncased_vocab()
+    enc, merges = gpt2_files()
+    if args.batch_only:
+        batch_throughput(results, fresh, args.batch_docs, thread_counts.parse(f"1,{thread_counts.DEFAULT_THREADS}"),
+                         BertTokenizer(vocab), GPT2Tokenizer(enc, merges))
+        return print_results(results)
+    # ---- WordPiece (bert-base-uncased)
     ours = BertTokenizer(vocab)
     results.append(("WordPiece", "transformers_fast", mbps(ours.encode, fresh())))
     import tempfile
@@ -148,8 +176,6 @@ def main():
     assert all(ours.encode(d) == theirs.encode(d) for d in sample), "WordPiece ids differ from 1.2.0"
 
     # ---- byte-level BPE (GPT-2)
-    from transformers_fast.models.gpt2.tokenization_gpt2 import GPT2Tokenizer
-    enc, merges = gpt2_files()
     ours = GPT2Tokenizer(enc, merges)
     results.append(("GPT-2 BPE", "transformers_fast", mbps(ours.encode, fresh())))
     try:
@@ -208,21 +234,16 @@ def main():
                     mbps(lambda d: theirs.encode(d, lang="fr"), sample)))
     assert all(ours.encode(d, lang="fr") == theirs.encode(d, lang="fr") for d in sample), "XLM fr ids differ"
 
-    # ---- batch across threads (ours)
-    docs = fresh(2)
-    bert = BertTokenizer(vocab)
-    for n in (1, 2):
-        torch.set_num_threads(n)
-        t0 = time.perf_counter()
-        bert._ids_batch(docs, False, False)
-        dt = time.perf_counter() - t0
-        results.append(("WordPiece batch", f"transformers_fast, {n} threads", sum(len(d.encode()) for d in docs) / dt / 1e6))
-        docs = fresh(2)
-    torch.set_num_threads(1)
+    batch_throughput(results, fresh, args.batch_docs, thread_counts.parse(f"1,{thread_counts.DEFAULT_THREADS}"),
+                     BertTokenizer(vocab), GPT2Tokenizer(enc, merges))
+    print_results(results)
 
-    print(f"{'tokenizer':<18}{'implementation':<34}{'MB/s':>10}")
+
+def print_results(results):
+    width = max(18, max(len(kind) for kind, _, _ in results) + 2)
+    print(f"{'tokenizer':<{width}}{'implementation':<34}{'MB/s':>10}")
     for kind, impl, v in results:
-        print(f"{kind:<18}{impl:<34}{v:>10.2f}")
+        print(f"{kind:<{width}}{impl:<34}{v:>10.2f}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Benchmark setup: one thread, and a header that makes figures from different machines comparable
+"""Benchmark setup: pytest-benchmark's runs at one thread; the summary at 1 thread and at torch's default (every
+core), and a header that makes figures from different machines comparable
 (CPU ISA and features, and this run's best sgemm GFLOP/s: max of MKL F.linear and oneDNN prepacked
 at 1024x768x3072). After the run, each group is timed again with its candidates interleaved (the
 machines are shared and drift by 15-20 % between sequential benchmarks) and the ratios are printed."""
@@ -8,6 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import thread_counts
 from transformers_fast import ops
 from transformers_fast.ops import packed_linear
 
@@ -102,13 +104,39 @@ def pytest_terminal_summary(terminalreporter):
         return
     tr = terminalreporter
     best_sgemm_gflops(remeasure=True)
-    tr.section("transformers_fast: ours vs references (best per call, interleaved, 1 thread)")
+    tr.section("transformers_fast: ours vs references (best per call, interleaved), at 1 thread and every core")
     per = ", ".join(f"{k} {v:.1f}" for k, v in _info["sgemm"].items())
     tr.write_line(f"ISA {ops.cpu_isa()}; features {ops.cpu_features()}; best sgemm {best_sgemm_gflops():.1f} GFLOP/s "
                   f"({per}; {SGEMM_SHAPE[0]}x{SGEMM_SHAPE[1]}x{SGEMM_SHAPE[2]}, 1 thread, best of run start/end)")
     old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    table = []
+    tables = {threads: _summary_table(tr, threads) for threads in thread_counts.parse(f"1,{thread_counts.DEFAULT_THREADS}")}
+    torch.set_num_threads(old)
+    # The same figures as markdown tables, to paste into README.md.
+    for threads, table in tables.items():
+        tr.write_line("")
+        tr.write_line(f"{thread_counts.banner(threads)}; ISA features {ops.cpu_features()}; best per call, interleaved:")
+        tr.write_line("| benchmark | ours (us) | best reference (us) | speed-up | target |")
+        tr.write_line("|---|---:|---:|---:|---|")
+        for row in table.values():
+            tr.write_line(row[0])
+    if len(tables) > 1:
+        first, *others = tables
+        for threads in others:
+            tr.write_line("")
+            tr.write_line(f"speed-up from {first} to {threads} threads (time at {first} / time at {threads}):")
+            tr.write_line("| benchmark | ours | best reference |")
+            tr.write_line("|---|---:|---:|")
+            for group, (_, ours, refs) in tables[threads].items():
+                _, ours1, refs1 = tables[first][group]
+                tr.write_line(f"| {group} | {ours1 / ours:.2f}x | {refs1 / refs:.2f}x |")
+
+
+def _summary_table(tr, threads):
+    """Each group timed again at `threads`, candidates interleaved; writes the lines and returns
+    {group: (markdown row, ours s, best reference s)}."""
+    torch.set_num_threads(threads)
+    tr.write_line(f"-- {thread_counts.banner(threads)}")
+    table = {}
     for group in sorted(_results):
         entries = _results[group]
         best = _interleaved_best({name: fn for name, (fn, _) in entries.items()})
@@ -128,13 +156,7 @@ def pytest_terminal_summary(terminalreporter):
             verdict = "–" if target is None else f"≥{target:g}x: {'met' if min(refs) / min(ours) >= target else 'NOT met'}"
             if group.startswith("linear") and "mkl" in best:
                 verdict = linear_verdict(min(refs) / min(ours), best["mkl"] / min(ours))
-            table.append(f"| {group} | {min(ours) * 1e6:.0f} | {min(refs) * 1e6:.0f} | {min(refs) / min(ours):.2f}x | {verdict} |")
+            table[group] = (f"| {group} | {min(ours) * 1e6:.0f} | {min(refs) * 1e6:.0f} | {min(refs) / min(ours):.2f}x | "
+                            f"{verdict} |", min(ours), min(refs))
         tr.write_line(line)
-    torch.set_num_threads(old)
-    # The same figures as a markdown table, to paste into README.md.
-    tr.write_line("")
-    tr.write_line(f"ISA {ops.cpu_isa()} ({ops.cpu_features()}), 1 thread, best per call, interleaved:")
-    tr.write_line("| benchmark | ours (us) | best reference (us) | speed-up | target |")
-    tr.write_line("|---|---:|---:|---:|---|")
-    for row in table:
-        tr.write_line(row)
+    return table

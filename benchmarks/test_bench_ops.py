@@ -1,4 +1,4 @@
-"""Each op against its torch equivalent at BERT-base shapes, one thread, in the same run."""
+"""Each op against its torch equivalent at BERT-base shapes, in the same run (summary tables at 1 thread and every core)."""
 import math
 
 import pytest

@@ -6,6 +6,8 @@ PYBIND11_MODULE(_C, m) {
   m.doc() = "transformers_fast C++ core: fused CPU kernels and tokenizers";
   m.def("set_num_threads", &tf::set_num_threads, "Threads used by the C++ kernels.");
   m.def("get_num_threads", &tf::get_num_threads);
+  m.def("parallel_backend", &tf::parallel_backend, "What runs the kernels' parallel regions: openmp (torch's runtime) or pool.");
+  m.def("use_openmp", &tf::use_openmp, "False: run the parallel regions on the core's own pool (tests, benchmarks).");
   m.def("cpu_isa", [] { return tf::isa_name(tf::cpu_isa()); }, "ISA the kernels dispatch to.");
   m.def("cpu_features", &tf::cpu_feature_string);
   m.def(

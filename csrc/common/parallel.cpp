@@ -8,8 +8,35 @@
 #include <thread>
 #include <vector>
 
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+#include "common/check.h"
+
 namespace tf {
 namespace {
+
+// Runs task(i) for i in [0, parts), catching what a part throws; rethrown on the calling thread.
+class PartErrors {
+ public:
+  template <class Task>
+  void run(const Task& task, int i) {
+    try {
+      task(i);
+    } catch (...) {
+      std::lock_guard<std::mutex> lk(mu_);
+      if (!error_) error_ = std::current_exception();
+    }
+  }
+  void rethrow() {
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  std::mutex mu_;
+  std::exception_ptr error_;
+};
 
 class Pool {
  public:
@@ -27,16 +54,8 @@ class Pool {
     std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
     if (!busy.owns_lock()) return false;
     ensure_workers(parts - 1);
-    std::exception_ptr error;
-    std::mutex error_mu;
-    std::function<void(int)> guarded = [&](int i) {
-      try {
-        task(i);
-      } catch (...) {
-        std::lock_guard<std::mutex> lk(error_mu);
-        if (!error) error = std::current_exception();
-      }
-    };
+    PartErrors errors;
+    std::function<void(int)> guarded = [&](int i) { errors.run(task, i); };
     {
       std::lock_guard<std::mutex> lk(mu_);
       task_ = &guarded;
@@ -52,7 +71,7 @@ class Pool {
       done_cv_.wait(lk, [&] { return pending_ == 0; });
       task_ = nullptr;
     }
-    if (error) std::rethrow_exception(error);
+    errors.rethrow();
     return true;
   }
 
@@ -97,12 +116,57 @@ Pool& pool() {
   return *p;
 }
 
-std::atomic<int> g_threads{1};
+// Until the Python layer sets it: the OpenMP default (OMP_NUM_THREADS, else every core), as torch's.
+int default_threads() {
+#if defined(_OPENMP)
+  return omp_get_max_threads();
+#else
+  return std::max(1u, std::thread::hardware_concurrency());
+#endif
+}
+
+std::atomic<int> g_threads{default_threads()};
+
+#if defined(_OPENMP)
+std::atomic<bool> g_openmp{true};
+std::atomic<bool> g_openmp_busy{false};
+
+// One region at a time on the OpenMP runtime: a concurrent caller runs inline (returns false), as one
+// inside an OpenMP region does, so that the process never runs more workers than the thread count.
+bool try_run_openmp(int parts, const std::function<void(int)>& task) {
+  if (omp_in_parallel() || g_openmp_busy.exchange(true, std::memory_order_acquire)) return false;
+  PartErrors errors;
+#pragma omp parallel num_threads(parts)
+  {
+    // The runtime may form a smaller team than asked (OMP_THREAD_LIMIT, OMP_DYNAMIC): it still covers every part.
+    const int team = omp_get_num_threads();
+    for (int i = omp_get_thread_num(); i < parts; i += team) errors.run(task, i);
+  }
+  g_openmp_busy.store(false, std::memory_order_release);
+  errors.rethrow();
+  return true;
+}
+#endif
 
 }  // namespace
 
 void set_num_threads(int n) { g_threads.store(std::max(1, std::min(n, 256))); }
 int get_num_threads() { return g_threads.load(); }
+
+const char* parallel_backend() {
+#if defined(_OPENMP)
+  if (g_openmp.load()) return "openmp";
+#endif
+  return "pool";
+}
+
+void use_openmp(bool on) {
+#if defined(_OPENMP)
+  g_openmp.store(on);
+#else
+  TF_CHECK(!on, "this build of the C++ core has no OpenMP");
+#endif
+}
 
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
@@ -112,10 +176,16 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
     fn(0, n);
     return;
   }
-  auto run_part = [&](int i) {
+  std::function<void(int)> run_part = [&](int i) {
     int64_t begin = n * i / parts, end = n * (i + 1) / parts;
     if (begin < end) fn(begin, end);
   };
+#if defined(_OPENMP)
+  if (g_openmp.load(std::memory_order_relaxed)) {
+    if (!try_run_openmp(static_cast<int>(parts), run_part)) fn(0, n);
+    return;
+  }
+#endif
   if (!pool().try_run(static_cast<int>(parts), run_part)) fn(0, n);
 }
 

@@ -199,7 +199,10 @@ void attend(const AttentionArgs& a, const float* q, const float* k, const float*
 
 void attention_cpu(const AttentionArgs& a) {
   const int64_t pairs = a.batch * a.heads;
-  parallel_for(pairs, 1, [&](int64_t p0, int64_t p1) {
+  // At least ~64K multiply-adds of QK^T per task, so that waking a thread pays off (a decode step's
+  // heads over a short cache run on the calling thread).
+  const int64_t pair_work = std::max<int64_t>(1, a.q_len * a.k_len * a.head_dim);
+  parallel_for(pairs, std::max<int64_t>(1, 65536 / pair_work), [&](int64_t p0, int64_t p1) {
     thread_local Scratch buf;
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t b = p / a.heads, h = p % a.heads;

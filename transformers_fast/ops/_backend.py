@@ -72,8 +72,15 @@ def cpu_features() -> str:
     return _C.cpu_features() if _C is not None else "unavailable"
 
 
+def parallel_backend() -> str:
+    """What runs the C++ kernels' parallel regions: "openmp" (the OpenMP runtime torch's ops run on, one pool
+    for both) or "pool" (the core's own, where it was built without GCC's OpenMP)."""
+    return _C.parallel_backend() if _C is not None else "unavailable"
+
+
 def sync_threads() -> None:
-    """Keeps the C++ pool's size equal to torch.get_num_threads()."""
+    """Sets the C++ kernels' thread count to torch.get_num_threads() (read at every call: a change of
+    torch's setting takes effect on the next call)."""
     n = torch.get_num_threads()
     if n != _threads[0]:
         _C.set_num_threads(n)
