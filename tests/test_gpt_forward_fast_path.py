@@ -90,3 +90,43 @@ def test_reference_path_when_asked(tmp_path, fused_calls):
         model.transformer.fast.enabled = False
         model(x)
     assert not fused_calls
+
+
+@pytest.mark.parametrize("side", ["right", "left", "holes"])
+def test_padded_batch_runs_padding_free_with_reference_presents(side, tmp_path, monkeypatch):
+    """Only real tokens go through the blocks; logits and presents at real positions equal transformers'
+    (padded positions are zeros, as documented), and those presents continue the sequence as the reference's do."""
+    packed = []
+    original = decoder.DecoderFastPath._forward_padding_free
+    monkeypatch.setattr(decoder.DecoderFastPath, "_forward_padding_free",
+                        lambda self, *a: packed.append(int(a[1].sum())) or original(self, *a))
+    ref = hf_gpt("gpt2", "GPT2LMHeadModel")
+    ref.save_pretrained(tmp_path)
+    model = tf.GPT2LMHeadModel.from_pretrained(tmp_path)
+    if side == "left":
+        x, mask, positions = left_padded(ids(batch=3, seq=9), [9, 4, 6])
+    else:
+        x, mask = right_padded(ids(batch=3, seq=9), [9, 4, 6])
+        if side == "holes":
+            mask[0, 2] = mask[2, 0] = 0
+        positions = None
+    with torch.no_grad():
+        ours = model(x, attention_mask=mask, position_ids=positions)
+        theirs = ref(x, attention_mask=mask, position_ids=positions)
+        assert packed == [int(mask.sum())]
+        compare(ours.logits, theirs.logits, mask=mask, path="logits at real positions")
+        real = mask.bool()[:, None, :, None]  # [batch, 1, seq, 1] against [batch, heads, seq, head_dim]
+        their_kv = [(cached.keys, cached.values) for cached in theirs.past_key_values.layers]
+        for layer, (present, (key, value)) in enumerate(zip(ours.past_key_values, their_kv)):
+            for got, want in ((present[0], key), (present[1], value)):
+                assert torch.allclose(got * real, want * real, atol=1e-5), f"layer {layer}"
+                assert not (got * ~real).any(), "padded positions are not computed"
+        step = torch.tensor([[5], [6], [7]])
+        step_mask = torch.cat([mask, torch.ones(3, 1, dtype=mask.dtype)], 1)
+        step_pos = None if positions is None else positions[:, -1:] + 1
+        nxt = model(step, past=ours.past_key_values, attention_mask=step_mask, position_ids=step_pos)
+        want = ref(step, past_key_values=theirs.past_key_values, attention_mask=step_mask, position_ids=step_pos)
+    compare(nxt.logits, want.logits, path="the next step from padding-free presents")
+    with torch.no_grad():
+        model(ids(batch=2, seq=5), attention_mask=torch.ones(2, 5, dtype=torch.long))
+    assert len(packed) == 1, "an unpadded batch needs no packing"

@@ -208,6 +208,8 @@ class DecoderFastPath(FastPath):
         self.layers()
         batch, seq, width = hidden.shape
         past_length = 0 if past is None else past[0][0].shape[-2]
+        if past_length == 0 and key_mask is not None and hidden.dtype is torch.float32 and not bool(key_mask.all()):
+            return self._forward_padding_free(hidden, key_mask.reshape(batch, seq), use_cache)
         mask = None
         if key_mask is not None or past_length:
             mask = torch.ones(seq, past_length + seq, dtype=torch.bool, device=hidden.device).tril(past_length)
@@ -229,6 +231,37 @@ class DecoderFastPath(FastPath):
         if self._ln_f is not None:
             x = layer_norm(x, self._ln_f)
         return x.view(batch, seq, width), (tuple(presents) if use_cache else None)
+
+    def _forward_padding_free(self, hidden: torch.Tensor, real: torch.Tensor, use_cache: bool):
+        """forward() of a padded batch without past: only the real tokens (real [batch, seq] bool) go through the
+        blocks, packed one sequence after another; causal attention within each sequence's real tokens is what
+        the reference's causal + key mask gives them. Hidden states, and presents' keys and values, at padded
+        positions are zeros (not computed)."""
+        batch, seq, width = hidden.shape
+        index = real.reshape(-1).nonzero().squeeze(1)
+        lengths = real.sum(1)
+        cu_seqlens = torch.zeros(batch + 1, dtype=torch.int64, device=hidden.device)
+        torch.cumsum(lengths, 0, out=cu_seqlens[1:])
+        presents = [] if use_cache else None
+
+        def scatter(packed: torch.Tensor) -> torch.Tensor:
+            full = packed.new_zeros((batch * seq,) + tuple(packed.shape[1:]))
+            full[index] = packed
+            return full
+
+        def attention(index_, layer, qkv):
+            qkv = qkv.view(-1, 3, layer.heads, layer.head_dim)
+            if use_cache:  # [2, batch, heads, seq, head_dim], as the padded path gives
+                kv = scatter(qkv[:, 1:]).view(batch, seq, 2, layer.heads, layer.head_dim)
+                presents.append(kv.permute(2, 0, 3, 1, 4).contiguous())
+            context = ops.attention(qkv[:, 0], qkv[:, 1], qkv[:, 2], scale=layer.scale, causal=True,
+                                    cu_seqlens=cu_seqlens)
+            return context.reshape(-1, layer.heads * layer.head_dim)
+
+        x = self._run(hidden.reshape(batch * seq, width)[index], attention)
+        if self._ln_f is not None:
+            x = layer_norm(x, self._ln_f)
+        return scatter(x).view(batch, seq, width), (tuple(presents) if use_cache else None)
 
     # ---- generation ----
     def new_cache(self, batch: int, capacity: int) -> KVCache:
