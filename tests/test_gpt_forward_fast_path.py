@@ -130,3 +130,24 @@ def test_padded_batch_runs_padding_free_with_reference_presents(side, tmp_path, 
     with torch.no_grad():
         model(ids(batch=2, seq=5), attention_mask=torch.ones(2, 5, dtype=torch.long))
     assert len(packed) == 1, "an unpadded batch needs no packing"
+
+
+@pytest.mark.parametrize("family,name", [c for c in CASES if "Head" in c[1]])
+def test_lm_head_of_forward_is_prepacked(family, name, tmp_path, monkeypatch):
+    """The LM head of a fused forward() is the prepacked projection (F.linear takes MKL's AVX2 path on AMD);
+    with autograd it is the module itself, as the reference."""
+    ref = hf_gpt(family, name)
+    ref.save_pretrained(tmp_path)
+    model = getattr(tf, name).from_pretrained(tmp_path)
+    module_calls = []
+    model.lm_head.register_forward_hook(lambda *a: module_calls.append(1))
+    x = ids(batch=2, seq=7)
+    if "DoubleHeads" in name:
+        x = x.unsqueeze(1)
+    with torch.no_grad():
+        ours = model(x).logits
+        theirs = ref(x).logits
+    assert not module_calls
+    compare(ours, theirs, path="logits")
+    model(x).logits.sum().backward()
+    assert module_calls and model.lm_head.weight.grad is not None

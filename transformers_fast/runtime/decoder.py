@@ -232,6 +232,15 @@ class DecoderFastPath(FastPath):
             x = layer_norm(x, self._ln_f)
         return x.view(batch, seq, width), (tuple(presents) if use_cache else None)
 
+    def lm_logits(self, hidden: torch.Tensor, head_mask, output_attentions: bool, output_hidden_states: bool):
+        """An LM head model's logits of forward()'s final hidden states [..., n_embd]: the prepacked head when
+        forward() runs fused (MKL's F.linear takes its AVX2 path on AMD), else the head module as the reference."""
+        head = self.model.get_output_embeddings()
+        if not self.usable(head.weight, head_mask, output_attentions, output_hidden_states):
+            return head(hidden)
+        self.layers()
+        return linear(hidden.reshape(-1, hidden.shape[-1]), self._lm_head).view(*hidden.shape[:-1], -1)
+
     def _forward_padding_free(self, hidden: torch.Tensor, real: torch.Tensor, use_cache: bool):
         """forward() of a padded batch without past: only the real tokens (real [batch, seq] bool) go through the
         blocks, packed one sequence after another; causal attention within each sequence's real tokens is what

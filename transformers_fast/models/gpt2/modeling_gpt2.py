@@ -159,7 +159,7 @@ class GPT2LMHeadModel(GenerationMixin, GPT2PreTrainedModel):
                                    attention_mask=attention_mask, past_key_values=past_key_values,
                                    use_cache=use_cache, output_attentions=output_attentions,
                                    output_hidden_states=output_hidden_states)
-        lm_logits = self.lm_head(outputs[0])
+        lm_logits = self.fast.lm_logits(outputs[0], head_mask, output_attentions, output_hidden_states)
         loss = None if labels is None else lm_loss(lm_logits, labels)
         return CausalLMOutputWithPast(loss=loss, logits=lm_logits, past_key_values=outputs.past_key_values,
                                       hidden_states=outputs.hidden_states, attentions=outputs.attentions)
@@ -174,6 +174,7 @@ class GPT2DoubleHeadsModel(GPT2PreTrainedModel):
         self.transformer = GPT2Model(config)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.multiple_choice_head = SequenceSummary(config)
+        self.fast = fast_decoder.DecoderFastPath(self)
         self.init_weights()
 
     def get_output_embeddings(self):
@@ -188,7 +189,7 @@ class GPT2DoubleHeadsModel(GPT2PreTrainedModel):
                                    use_cache=use_cache, output_attentions=output_attentions,
                                    output_hidden_states=output_hidden_states)
         hidden = outputs[0]
-        lm_logits = self.lm_head(hidden)
+        lm_logits = self.fast.lm_logits(hidden, head_mask, output_attentions, output_hidden_states)
         mc_logits = self.multiple_choice_head(hidden, mc_token_ids).squeeze(-1)
         return DoubleHeadsModelOutput(
             loss=None if lm_labels is None else lm_loss(lm_logits, lm_labels),

@@ -106,7 +106,7 @@ class OpenAIGPTLMHeadModel(GenerationMixin, OpenAIGPTPreTrainedModel):
                 attention_mask=None, output_attentions=None, output_hidden_states=None):
         outputs = self.transformer(input_ids, position_ids, token_type_ids, head_mask, attention_mask=attention_mask,
                                    output_attentions=output_attentions, output_hidden_states=output_hidden_states)
-        lm_logits = self.lm_head(outputs[0])
+        lm_logits = self.fast.lm_logits(outputs[0], head_mask, output_attentions, output_hidden_states)
         loss = None if labels is None else lm_loss(lm_logits, labels)
         return CausalLMOutput(loss=loss, logits=lm_logits, hidden_states=outputs.hidden_states,
                               attentions=outputs.attentions)
@@ -121,6 +121,7 @@ class OpenAIGPTDoubleHeadsModel(OpenAIGPTPreTrainedModel):
         self.transformer = OpenAIGPTModel(config)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.multiple_choice_head = SequenceSummary(config)
+        self.fast = fast_decoder.DecoderFastPath(self)
         self.init_weights()
 
     def get_output_embeddings(self):
@@ -133,7 +134,7 @@ class OpenAIGPTDoubleHeadsModel(OpenAIGPTPreTrainedModel):
         outputs = self.transformer(input_ids, position_ids, token_type_ids, head_mask, attention_mask=attention_mask,
                                    output_attentions=output_attentions, output_hidden_states=output_hidden_states)
         hidden = outputs[0]
-        lm_logits = self.lm_head(hidden)
+        lm_logits = self.fast.lm_logits(hidden, head_mask, output_attentions, output_hidden_states)
         mc_logits = self.multiple_choice_head(hidden, mc_token_ids).squeeze(-1)
         return DoubleHeadsModelOutput(
             loss=None if lm_labels is None else lm_loss(lm_logits, lm_labels),
