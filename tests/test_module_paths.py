@@ -21,8 +21,7 @@ NOT_YET_MODULES = {"modeling_transfo_xl", "modeling_transfo_xl_utilities", "mode
 # Transformer-XL's training-corpus iterators, TensorFlow checkpoint conversion.
 NOT_YET_NAMES = {"PoolerStartLogits", "PoolerEndLogits", "PoolerAnswerClass", "SQuADHead",
                  "LMOrderedIterator", "LMShuffledIterator", "LMMultiFileIterator", "TransfoXLCorpus", "get_lm_corpus",
-                 "PRETRAINED_CORPUS_ARCHIVE_MAP", "CORPUS_NAME",
-                 "load_tf_weights_in_bert", "load_tf_weights_in_gpt2", "load_tf_weights_in_openai_gpt"}
+                 "PRETRAINED_CORPUS_ARCHIVE_MAP", "CORPUS_NAME"}
 MODULES = sorted(m.name for m in pkgutil.iter_modules(pytorch_transformers.__path__)
                  if not m.name.startswith("convert_") and m.name not in NOT_YET_MODULES)
 

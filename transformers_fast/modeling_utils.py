@@ -292,6 +292,8 @@ class PreTrainedModel(nn.Module):
     config_class: type = PretrainedConfig
     base_model_prefix: str = ""
     pretrained_model_archive_map: Dict[str, str] = {}
+    # load_tf_weights_in_<family>(model, config, path), the reader of the family's TensorFlow checkpoints
+    load_tf_weights = None
     checkpoint_key_renames: Tuple[Tuple[str, str], ...] = ()
     keys_to_ignore_on_load: Tuple[str, ...] = ()
     missing_keys_expected: Tuple[str, ...] = ()  # weights this class does not use (logged, not warned)
@@ -482,7 +484,7 @@ class PreTrainedModel(nn.Module):
         output_loading_info = kwargs.pop("output_loading_info", False)
         torch_dtype = kwargs.pop("torch_dtype", kwargs.pop("dtype", None))
         if kwargs.pop("from_tf", False):
-            raise ValueError("from_tf=True is not supported: convert the TensorFlow checkpoint with transformers first")
+            return cls._from_tf_checkpoint(pretrained_model_name_or_path, config, output_loading_info, kwargs)
         hub_kwargs = pop_hub_kwargs(kwargs)
         name = os.fspath(pretrained_model_name_or_path) if pretrained_model_name_or_path is not None else None
 
@@ -516,6 +518,34 @@ class PreTrainedModel(nn.Module):
             if torch_dtype is not None and torch_dtype != "auto":
                 model.to(torch_dtype)
         model.eval()
+        return (model, info) if output_loading_info else model
+
+    @classmethod
+    def _from_tf_checkpoint(cls, name, config, output_loading_info: bool, kwargs: Dict[str, Any]):
+        """1.2.0's from_pretrained(from_tf=True): a model initialised as usual, then the TensorFlow checkpoint
+        (a folder holding model.ckpt.index, or the path of a .ckpt / .ckpt.index file) read into it."""
+        load_tf = cls.load_tf_weights
+        if load_tf is None:
+            raise ValueError(f"{cls.__name__} has no TensorFlow checkpoint reader (1.2.0 has none for it either)")
+        path = os.fspath(name)
+        if os.path.isdir(path):
+            path = os.path.join(path, TF_WEIGHTS_NAME)
+        elif path.endswith(".index"):
+            path = path[:-len(".index")]
+        if not os.path.isfile(path + ".index"):
+            raise OSError(f"no TensorFlow checkpoint at {path!r} (expected {path}.index)")
+        if config is None:
+            config, model_kwargs = cls.config_class.from_pretrained(os.path.dirname(path) or ".",
+                                                                    return_unused_kwargs=True, **kwargs)
+        elif isinstance(config, (str, os.PathLike)):
+            config, model_kwargs = cls.config_class.from_pretrained(config, return_unused_kwargs=True, **kwargs)
+        else:
+            model_kwargs = kwargs
+        with torch.inference_mode(False):
+            model = cls(config, **model_kwargs)
+            load_tf(model, config, path)
+        model.eval()
+        info = {"missing_keys": [], "unexpected_keys": [], "error_msgs": []}
         return (model, info) if output_loading_info else model
 
     @classmethod
@@ -905,3 +935,67 @@ def prune_layer(layer, index: torch.Tensor, dim: Optional[int] = None):
     if isinstance(layer, Conv1D):
         return prune_conv1d_layer(layer, index, dim=1 if dim is None else dim)
     raise ValueError(f"Can't prune layer of class {layer.__class__}")
+
+
+# ---- TensorFlow checkpoints (1.2.0's load_tf_weights_in_<family>) ----------------------------------------------
+
+def tf_checkpoint_arrays(path: str) -> List[Tuple[str, Any]]:
+    """(name, numpy array) of every variable of the TensorFlow checkpoint at path (needs TensorFlow)."""
+    try:
+        import tensorflow as tf
+    except ImportError as error:
+        raise ImportError("Reading a TensorFlow checkpoint needs TensorFlow: pip install tensorflow "
+                          "(https://www.tensorflow.org/install/)") from error
+    path = os.path.abspath(path)
+    logger.info("Converting TensorFlow checkpoint from %s", path)
+    return [(name, tf.train.load_variable(path, name)) for name, _ in tf.train.list_variables(path)]
+
+
+def _tf_target(model: nn.Module, path: str) -> torch.Tensor:
+    """The parameter at a dotted 1.2.0 path, read from the model or, when the path starts at the base model
+    (or names the base model while this is one), from there."""
+    parts = path.split(".")
+    prefix = getattr(model, "base_model_prefix", "")
+    if prefix and parts[0] == prefix and not hasattr(model, prefix):
+        parts = parts[1:]
+    elif prefix and not hasattr(model, parts[0]) and hasattr(model, prefix):
+        model = getattr(model, prefix)
+    target = model
+    for part in parts:
+        target = getattr(target, part)
+    if not isinstance(target, torch.Tensor):
+        raise AttributeError(path)
+    return target
+
+
+def assign_tf_weights(model: nn.Module, named_arrays, to_path) -> nn.Module:
+    """Copies each TensorFlow (name, array) into the parameter that to_path(name) gives as (dotted path,
+    transpose), skipping variables it maps to None (optimiser slots) or that the model does not have.
+    A shape mismatch raises ValueError naming both."""
+    import numpy as np
+
+    for tf_name, array in named_arrays:
+        target = to_path(tf_name)
+        if target is None:
+            logger.info("Skipping %s", tf_name)
+            continue
+        path, transpose = target
+        try:
+            param = _tf_target(model, path)
+        except AttributeError:
+            logger.info("Skipping %s (no %s in %s)", tf_name, path, type(model).__name__)
+            continue
+        value = torch.from_numpy(np.ascontiguousarray(np.transpose(array) if transpose else array))
+        if tuple(param.shape) != tuple(value.shape):
+            raise ValueError(f"TensorFlow variable {tf_name!r} has shape {tuple(value.shape)}, but {path} of "
+                             f"{type(model).__name__} has {tuple(param.shape)}")
+        with torch.no_grad():
+            param.copy_(value)
+    return model
+
+
+def split_indexed(part: str, pattern: str) -> List[str]:
+    r"""'layer_3' -> ['layer', '3'] (pattern r'[A-Za-z]+_\d+'), 'h0' -> ['h', '0'] (r'[A-Za-z]+\d+')."""
+    if re.fullmatch(pattern, part):
+        return [p for p in re.split(r"_?(\d+)", part) if p]
+    return [part]

@@ -10,7 +10,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from transformers_fast.modeling_utils import Conv1D, check_ids, expand_head_mask, loss_ignoring_negative, prune_conv1d_layer
+from transformers_fast.modeling_utils import (Conv1D, check_ids, expand_head_mask, loss_ignoring_negative,
+                                             prune_conv1d_layer, split_indexed)
 
 
 def gelu(x: torch.Tensor) -> torch.Tensor:
@@ -207,3 +208,20 @@ def span_loss(start_logits, end_logits, start_positions, end_positions):
     start_loss = F.cross_entropy(start_logits, start_positions, ignore_index=ignored_index)
     end_loss = F.cross_entropy(end_logits, end_positions, ignore_index=ignored_index)
     return (start_loss + end_loss) / 2
+
+
+_GPT_TF_RENAMES = {"w": "weight", "g": "weight", "b": "bias"}
+
+
+def gpt_tf_parameter(tf_name: str):
+    """OpenAI's TensorFlow names of GPT and GPT-2 ('model/h3/attn/c_attn/w', ':0' suffix or not) -> the 1.2.0
+    parameter ('h.3.attn.c_attn.weight', not transposed: Conv1D keeps TensorFlow's [in, out])."""
+    name = tf_name[len("model/"):] if tf_name.startswith("model/") else tf_name
+    name = name[:-2] if name.endswith(":0") else name
+    path = []
+    for part in name.split("/"):
+        head, *index = split_indexed(part, r"[A-Za-z]+\d+")
+        path += [_GPT_TF_RENAMES.get(head, head)] + index
+        if head in ("wte", "wpe"):
+            path.append("weight")
+    return ".".join(path), False

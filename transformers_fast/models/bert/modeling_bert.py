@@ -17,9 +17,35 @@ from transformers_fast.encoder_modules import (  # noqa: F401  (the 1.2.0 names 
 from transformers_fast.modeling_outputs import (BertForPreTrainingOutput, MaskedLMOutput, MultipleChoiceModelOutput,
                                                 NextSentencePredictorOutput, QuestionAnsweringModelOutput,
                                                 SequenceClassifierOutput, TokenClassifierOutput)
-from transformers_fast.modeling_utils import loss_ignoring_negative
+from transformers_fast.modeling_utils import assign_tf_weights, loss_ignoring_negative, split_indexed, tf_checkpoint_arrays
 from transformers_fast.modules import classification_loss, span_loss, token_classification_loss
 from transformers_fast.models.bert.configuration_bert import BERT_PRETRAINED_MODEL_ARCHIVE_MAP, BertConfig
+
+
+# Optimiser slots of Google's BERT checkpoints, not weights.
+_TF_OPTIMIZER_NAMES = {"adam_v", "adam_m", "AdamWeightDecayOptimizer", "AdamWeightDecayOptimizer_1", "global_step"}
+_TF_RENAMES = {"kernel": "weight", "gamma": "weight", "output_weights": "weight", "output_bias": "bias",
+               "beta": "bias", "squad": "classifier"}
+
+
+def _bert_tf_parameter(tf_name: str):
+    """'bert/encoder/layer_3/attention/self/query/kernel' -> ('bert.encoder.layer.3.attention.self.query.weight',
+    transposed), as 1.2.0 names it; None for optimiser slots."""
+    parts = tf_name.split("/")
+    if any(part in _TF_OPTIMIZER_NAMES for part in parts):
+        return None
+    path = []
+    for part in parts:
+        head, *index = split_indexed(part, r"[A-Za-z]+_\d+")
+        path += [_TF_RENAMES.get(head, head)] + index
+    if parts[-1].endswith("_embeddings"):
+        path.append("weight")
+    return ".".join(path), parts[-1] == "kernel"
+
+
+def load_tf_weights_in_bert(model, config, tf_checkpoint_path):
+    """Reads a TensorFlow BERT checkpoint (Google's names) into model; needs TensorFlow."""
+    return assign_tf_weights(model, tf_checkpoint_arrays(tf_checkpoint_path), _bert_tf_parameter)
 
 
 class BertPreTrainedModel(EncoderPreTrainedModel):
@@ -28,6 +54,7 @@ class BertPreTrainedModel(EncoderPreTrainedModel):
     config_class = BertConfig
     pretrained_model_archive_map = BERT_PRETRAINED_MODEL_ARCHIVE_MAP
     base_model_prefix = "bert"
+    load_tf_weights = load_tf_weights_in_bert
 
 
 class BertModel(BertPreTrainedModel, EncoderModel):

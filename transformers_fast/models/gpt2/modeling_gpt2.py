@@ -14,8 +14,9 @@ from torch import nn
 from transformers_fast.generation import GenerationMixin
 from transformers_fast.modeling_outputs import (BaseModelOutputWithPast, CausalLMOutputWithPast,
                                                 DoubleHeadsModelOutput)
-from transformers_fast.modeling_utils import PreTrainedModel, SequenceSummary
-from transformers_fast.modules import MLP, Attention, GPTBaseMixin, GPTInitWeightsMixin, lm_loss, mc_loss
+from transformers_fast.modeling_utils import PreTrainedModel, SequenceSummary, assign_tf_weights, tf_checkpoint_arrays
+from transformers_fast.modules import (MLP, Attention, GPTBaseMixin, GPTInitWeightsMixin, gpt_tf_parameter, lm_loss,
+                                      mc_loss)
 from transformers_fast.modules import gelu  # noqa: F401  (a name of 1.2.0's modeling_gpt2)
 from transformers_fast.runtime import decoder as fast_decoder
 from transformers_fast.models.gpt2.configuration_gpt2 import GPT2_PRETRAINED_MODEL_ARCHIVE_MAP, GPT2Config
@@ -67,12 +68,19 @@ def normalize_past(past, num_layers: int):
     return out
 
 
+def load_tf_weights_in_gpt2(model, config, gpt2_checkpoint_path):
+    """Reads OpenAI's TensorFlow GPT-2 checkpoint into model; needs TensorFlow."""
+    arrays = [(name, array.squeeze()) for name, array in tf_checkpoint_arrays(gpt2_checkpoint_path)]
+    return assign_tf_weights(model, arrays, gpt_tf_parameter)
+
+
 class GPT2PreTrainedModel(GPTInitWeightsMixin, PreTrainedModel):
     """Weight initialisation and loading shared by the GPT-2 classes."""
 
     config_class = GPT2Config
     pretrained_model_archive_map = GPT2_PRETRAINED_MODEL_ARCHIVE_MAP
     base_model_prefix = "transformer"
+    load_tf_weights = load_tf_weights_in_gpt2
     # The causal-mask buffers that older checkpoints saved are rebuilt, not loaded.
     keys_to_ignore_on_load = (r"attn\.bias$", r"attn\.masked_bias$")
 

@@ -5,13 +5,17 @@ Post-LayerNorm blocks with the module and parameter names of the original checkp
 """
 from __future__ import annotations
 
+import json
+import os
+
 from torch import nn
 from torch.nn import functional as F
 
 from transformers_fast.generation import GenerationMixin
 from transformers_fast.modeling_outputs import BaseModelOutput, CausalLMOutput, DoubleHeadsModelOutput
-from transformers_fast.modeling_utils import PreTrainedModel, SequenceSummary
-from transformers_fast.modules import MLP, Attention, GPTBaseMixin, GPTInitWeightsMixin, gelu, lm_loss, mc_loss
+from transformers_fast.modeling_utils import PreTrainedModel, SequenceSummary, assign_tf_weights
+from transformers_fast.modules import (MLP, Attention, GPTBaseMixin, GPTInitWeightsMixin, gelu, gpt_tf_parameter, lm_loss,
+                                      mc_loss)
 from transformers_fast.runtime import decoder as fast_decoder
 from transformers_fast.models.openai.configuration_openai import (OPENAI_GPT_PRETRAINED_MODEL_ARCHIVE_MAP,
                                                                   OpenAIGPTConfig)
@@ -36,10 +40,32 @@ class Block(nn.Module):
         return self.ln_2(n + self.mlp(n)), probs
 
 
+def load_tf_weights_in_openai_gpt(model, config, openai_checkpoint_folder_path):
+    """Reads OpenAI's released GPT weights (parameters_names.json, params_shapes.json and the ten params_<n>.npy
+    shards of one flat array, positions then tokens first) into model; needs NumPy, not TensorFlow."""
+    import numpy as np
+
+    folder = openai_checkpoint_folder_path
+    if ".ckpt" in folder:
+        folder = os.path.dirname(folder)
+    with open(os.path.join(folder, "parameters_names.json"), encoding="utf-8") as f:
+        names = json.load(f)
+    with open(os.path.join(folder, "params_shapes.json"), encoding="utf-8") as f:
+        shapes = json.load(f)
+    flat = np.concatenate([np.load(os.path.join(folder, f"params_{n}.npy")) for n in range(10)], 0)
+    offsets = np.cumsum([int(np.prod(shape)) for shape in shapes])
+    arrays = [a.reshape(shape).squeeze() for a, shape in zip(np.split(flat, offsets)[:-1], shapes)]
+    # The first name is that of the embedding matrix the positions and tokens were once one of.
+    named = [("positions_embed", arrays[0]), ("tokens_embed", arrays[1])] + list(zip(names[1:], arrays[2:]))
+    embeddings = {"positions_embed": ("positions_embed.weight", False), "tokens_embed": ("tokens_embed.weight", False)}
+    return assign_tf_weights(model, named, lambda name: embeddings.get(name) or gpt_tf_parameter(name))
+
+
 class OpenAIGPTPreTrainedModel(GPTInitWeightsMixin, PreTrainedModel):
     config_class = OpenAIGPTConfig
     pretrained_model_archive_map = OPENAI_GPT_PRETRAINED_MODEL_ARCHIVE_MAP
     base_model_prefix = "transformer"
+    load_tf_weights = load_tf_weights_in_openai_gpt
     keys_to_ignore_on_load = (r"attn\.bias$", r"position_ids$")
 
 
