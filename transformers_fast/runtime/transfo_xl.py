@@ -1,0 +1,322 @@
+"""Fused inference path of Transformer-XL (attn_type 0): the forward of TransfoXLModel with memories, the full
+log-probabilities of the adaptive softmax, and generation that carries memories between steps.
+
+Per layer: one prepacked GEMM for q, k, v of the segment; k and v of the memory rows through the k/v rows of the
+same weight (their queries are never used, so they are not computed); the relative position keys r_net(pos_emb)
+once per key length and kept while that length repeats (every decode step has the same one); attention through
+ops.relative_attention(shift="transfo_xl"); residual + LayerNorm fused; bias + ReLU on the GEMM output in place.
+Memories that init_mems made (zeros) need no GEMM: their keys and values are those of one zero row.
+During generation the keys and values of the memory are kept beside it (sliced exactly as 1.2.0 slices the
+memory), so that a step projects only the new token. The adaptive softmax writes its log-probabilities once
+into the [rows, n_token] output (log_softmax per cluster plus the head's cluster log-probability).
+Results equal the reference modules' within float32 rounding (the GEMMs group rows differently).
+The packed weights are derived state, rebuilt when a parameter is replaced or modified in place.
+"""
+from __future__ import annotations
+
+import math
+from typing import List, NamedTuple, Optional
+
+import torch
+from torch.nn import functional as F
+
+from transformers_fast import ops
+from transformers_fast.ops import PackedLinear, linear
+from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting
+
+# Below this many rows the Python wrapper of ops.layer_norm costs more than F.layer_norm's whole run.
+FUSED_LAYER_NORM_MIN_ROWS = 32
+R_CACHE_SIZE = 4  # key lengths whose projected position keys are kept
+
+
+def _norm(ln) -> tuple:
+    return (ln.weight.detach(), ln.bias.detach(), ln.eps)
+
+
+def layer_norm(x: torch.Tensor, norm: tuple) -> torch.Tensor:
+    weight, bias, eps = norm
+    if x.shape[0] >= FUSED_LAYER_NORM_MIN_ROWS:
+        return ops.layer_norm(x, weight, bias, eps)
+    return F.layer_norm(x, (x.shape[-1],), weight, bias, eps)
+
+
+def add_layer_norm(x: torch.Tensor, residual: torch.Tensor, norm: tuple) -> torch.Tensor:
+    """LayerNorm(residual + x)."""
+    weight, bias, eps = norm
+    if x.shape[0] >= FUSED_LAYER_NORM_MIN_ROWS:
+        return ops.add_layer_norm(x, residual, weight, bias, eps)
+    return F.layer_norm(residual + x, (x.shape[-1],), weight, bias, eps)
+
+
+class LayerWeights(NamedTuple):
+    qkv: PackedLinear      # [3 * H * D, d_model]
+    kv: PackedLinear       # the k and v rows of qkv (a view)
+    r: PackedLinear        # r_net
+    o: PackedLinear
+    ff1: PackedLinear      # with bias (ReLU applied in place after it)
+    ff2: PackedLinear
+    attn_ln: tuple
+    ff_ln: tuple
+    r_w_bias: torch.Tensor  # [H, D]
+    r_r_bias: torch.Tensor
+    heads: int
+    head_dim: int
+    scale: float
+    pre_lnorm: bool
+
+
+class AdaptiveSoftmaxWeights(NamedTuple):
+    bounds: List[int]                     # 0, cutoffs..., n_token
+    projs: List[Optional[PackedLinear]]   # per cluster: d_proj -> d_emb_i, or None
+    outs: List[PackedLinear]              # per cluster: d_emb_i -> cluster size (the head: + one row per tail)
+
+
+class GenerationState:
+    """What generation carries between steps: per layer the keys and values of the memory [mlen, batch, 2, H, D]
+    (None without memory, mem_len 0)."""
+
+    def __init__(self, batch: int):
+        self.batch = batch
+        self.kv: Optional[List[torch.Tensor]] = None
+
+
+def _pack(weight: torch.Tensor, bias: Optional[torch.Tensor] = None) -> PackedLinear:
+    return PackedLinear(weight.detach(), None if bias is None else bias.detach())
+
+
+class TransfoXLFastPath(FastPath):
+    """Fused forward of TransfoXLModel and, on TransfoXLLMHeadModel, the adaptive softmax and generation. The LM
+    head model's fast path uses its base model's packed layers (one copy)."""
+
+    def __init__(self, model):
+        self.model = model
+        self.enabled = True  # False: the reference path always
+        self._layers: Optional[List[LayerWeights]] = None
+        self._softmax: Optional[AdaptiveSoftmaxWeights] = None
+        self._key = None
+        self._softmax_key = None
+        self._r_cache = {}
+
+    def invalidate(self) -> None:
+        self._layers = None
+        self._softmax = None
+        self._r_cache = {}
+
+    def __getstate__(self):
+        return {"model": self.model}
+
+    def __setstate__(self, state):
+        self.__init__(state["model"])
+
+    def _base(self):
+        return getattr(self.model, "transformer", self.model)
+
+    @staticmethod
+    def _state_key(module):
+        params = list(module.parameters())
+        try:
+            return tuple((id(p), p._version) for p in params)
+        except RuntimeError:  # inference tensors have no version counter
+            return tuple(id(p) for p in params)
+
+    # ---- when the fast path runs ----
+    @staticmethod
+    def _inference(module, x: Optional[torch.Tensor] = None) -> bool:
+        if module.training or torch.jit.is_tracing():
+            return False
+        if x is not None and (x.dtype is not torch.float32 or not x.is_cpu):
+            return False
+        return not (torch.is_grad_enabled() and (any(p.requires_grad for p in module.parameters())
+                                                 or (x is not None and x.requires_grad)))
+
+    def usable(self, head_mask, output_attentions: bool) -> bool:
+        """Whether TransfoXLModel.forward can run fused: attn_type 0, inference without autograd, float32 on the
+        CPU, no head mask or attentions, not while tracing (a trace records the reference path)."""
+        base = self._base()
+        if not self.enabled or head_mask is not None or output_attentions or base.attn_type != 0:
+            return False
+        return self._inference(base, base.word_emb.emb_layers[0].weight)
+
+    def softmax_usable(self, hidden: torch.Tensor) -> bool:
+        crit = getattr(self.model, "crit", None)
+        return self.enabled and crit is not None and self._inference(self.model, hidden)
+
+    # ---- packed weights ----
+    def layers(self) -> List[LayerWeights]:
+        base = self._base()
+        if base is not self.model:
+            return base.fast.layers()
+        key = self._state_key(base)
+        if self._layers is None or key != self._key:
+            apply_malloc_setting()
+            with torch.inference_mode(False), torch.no_grad():
+                self._layers = [self._build(layer) for layer in base.layers]
+            self._key = key
+            self._r_cache = {}
+        return self._layers
+
+    @staticmethod
+    def _build(layer) -> LayerWeights:
+        attn, ff = layer.dec_attn, layer.pos_ff
+        hd = attn.n_head * attn.d_head
+        qkv_w = attn.qkv_net.weight.detach()
+        lin1, lin2 = ff.CoreNet[0], ff.CoreNet[3]
+        return LayerWeights(qkv=_pack(qkv_w), kv=_pack(qkv_w[hd:]), r=_pack(attn.r_net.weight), o=_pack(attn.o_net.weight),
+                            ff1=_pack(lin1.weight, lin1.bias), ff2=_pack(lin2.weight, lin2.bias),
+                            attn_ln=_norm(attn.layer_norm), ff_ln=_norm(ff.layer_norm),
+                            r_w_bias=attn.r_w_bias.detach(), r_r_bias=attn.r_r_bias.detach(), heads=attn.n_head,
+                            head_dim=attn.d_head, scale=attn.scale, pre_lnorm=bool(attn.pre_lnorm))
+
+    def softmax(self) -> AdaptiveSoftmaxWeights:
+        crit = self.model.crit
+        key = self._state_key(crit)
+        if self._softmax is None or key != self._softmax_key:
+            with torch.inference_mode(False), torch.no_grad():
+                clusters = crit.cluster_weights()
+                projs = [None if proj is None else _pack(proj.t()) for _, _, proj in clusters]
+                outs = [_pack(w.contiguous() if i == 0 else w, b) for i, (w, b, _) in enumerate(clusters)]
+            self._softmax = AdaptiveSoftmaxWeights([0] + list(crit.cutoffs), projs, outs)
+            self._softmax_key = key
+        return self._softmax
+
+    # ---- the adaptive softmax ----
+    @torch.no_grad()
+    def log_probs(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities [rows, n_token] of hidden [rows, d_model] (what crit(hidden) returns)."""
+        weights = self.softmax()
+        hidden = hidden.contiguous()
+
+        def logits(i):
+            proj = weights.projs[i]
+            return linear(hidden if proj is None else linear(hidden, proj), weights.outs[i])
+
+        head_logprob = torch.log_softmax(logits(0), dim=1)
+        bounds = weights.bounds
+        if len(bounds) == 2:
+            return head_logprob
+        shortlist = bounds[1]
+        out = torch.empty(hidden.shape[0], bounds[-1], dtype=hidden.dtype)
+        out[:, :shortlist] = head_logprob[:, :shortlist]
+        for i in range(1, len(bounds) - 1):
+            cluster = head_logprob[:, shortlist + i - 1:shortlist + i]
+            torch.add(torch.log_softmax(logits(i), dim=1), cluster, out=out[:, bounds[i]:bounds[i + 1]])
+        return out
+
+    # ---- the layers ----
+    def _position_keys(self, klen: int, like: torch.Tensor) -> List[torch.Tensor]:
+        """Per layer r_net(pos_emb) as [klen, 1, H, D], kept per key length."""
+        base = self._base()
+        key = (klen, base.clamp_len)
+        found = self._r_cache.get(key)
+        if found is None:
+            pos_emb = base.pos_emb(base.position_sequence(klen, like)).reshape(klen, -1)
+            found = [linear(pos_emb, layer.r).view(klen, 1, layer.heads, layer.head_dim) for layer in self.layers()]
+            if len(self._r_cache) >= R_CACHE_SIZE:
+                self._r_cache.pop(next(iter(self._r_cache)))
+            self._r_cache[key] = found
+        return found
+
+    @torch.no_grad()
+    def run(self, ids: torch.Tensor, mems, zero_mems: bool, mem_kv=None, keep_kv: bool = False):
+        """Every layer on ids [qlen, batch] with memories `mems` (per layer [mlen, batch, d], or None) or, during
+        generation, their keys and values `mem_kv` (per layer [mlen, batch, 2, H, D]). zero_mems: the memories are
+        init_mems' zeros. Returns core_out [qlen, batch, d], hids (the input of every layer) and, with keep_kv,
+        per layer the keys and values of memory + segment [mlen + qlen, batch, 2, H, D]."""
+        layers = self.layers()
+        base = self._base()
+        qlen, bsz = ids.shape
+        if mem_kv is not None:
+            mlen = mem_kv[0].shape[0]
+        else:
+            mlen = 0 if mems is None else mems[0].shape[0]
+        klen = mlen + qlen
+        x = base.word_emb(ids)  # [qlen, bsz, d], a fresh tensor
+        width = x.shape[-1]
+        mask = base.attention_mask(qlen, mlen, x)
+        if not bool(mask.any()):
+            mask = None
+        r_heads = base.fast._position_keys(klen, x)  # the base model's fast path holds the packed layers
+        hids, kept = [], []
+        x = x.view(qlen * bsz, width)
+        for i, layer in enumerate(layers):
+            hids.append(x.view(qlen, bsz, width))
+            heads, dim = layer.heads, layer.head_dim
+            h_in = layer_norm(x, layer.attn_ln) if layer.pre_lnorm else x
+            qkv = linear(h_in, layer.qkv).view(qlen, bsz, 3, heads, dim)
+            if mem_kv is not None:
+                kv = torch.cat([mem_kv[i], qkv[:, :, 1:]], 0)
+            elif mlen:
+                if zero_mems:
+                    zero = torch.zeros(1, width, dtype=x.dtype)
+                    row = linear(layer_norm(zero, layer.attn_ln) if layer.pre_lnorm else zero, layer.kv)
+                    mkv = row.view(1, 1, 2, heads, dim).expand(mlen, bsz, 2, heads, dim)
+                else:
+                    m = mems[i].reshape(mlen * bsz, width)
+                    mkv = linear(layer_norm(m, layer.attn_ln) if layer.pre_lnorm else m, layer.kv)
+                    mkv = mkv.view(mlen, bsz, 2, heads, dim)
+                kv = torch.cat([mkv, qkv[:, :, 1:]], 0)
+            else:
+                kv = qkv[:, :, 1:]
+            if keep_kv:
+                kept.append(kv)
+            vec = ops.relative_attention(qkv[:, :, 0], kv[:, :, 0], kv[:, :, 1], r_heads[i], layer.r_w_bias,
+                                         layer.r_r_bias, shift="transfo_xl", scale=layer.scale, attn_mask=mask)
+            a = linear(vec.view(qlen * bsz, heads * dim), layer.o)
+            if layer.pre_lnorm:
+                x = x + a
+                inner = linear(layer_norm(x, layer.ff_ln), layer.ff1).relu_()
+                x = linear(inner, layer.ff2).add_(x)
+            else:
+                x = add_layer_norm(a, x, layer.attn_ln)
+                inner = linear(x, layer.ff1).relu_()
+                x = add_layer_norm(linear(inner, layer.ff2), x, layer.ff_ln)
+        return x.view(qlen, bsz, width), hids, kept
+
+    @torch.no_grad()
+    def forward(self, ids: torch.Tensor, mems, output_hidden_states: bool, zero_mems: bool = False):
+        """TransfoXLModel's computation on ids [qlen, batch]: (core_out [qlen, batch, d], new mems, hids)."""
+        base = self._base()
+        core_out, hids, _ = self.run(ids, mems, zero_mems)
+        mlen = 0 if mems is None else mems[0].shape[0]
+        new_mems = base._update_mems(hids, mems, mlen, ids.shape[0])
+        return core_out, new_mems, (hids if output_hidden_states else None)
+
+    # ---- generation ----
+    def _memory_bounds(self, mlen: int, qlen: int):
+        base = self._base()
+        end_idx = qlen + max(0, mlen - base.ext_len)  # 1.2.0's _update_mems with its swapped lengths
+        return max(0, end_idx - base.mem_len), end_idx
+
+    def new_cache(self, batch: int, capacity: int) -> GenerationState:
+        self.layers()
+        return GenerationState(batch)
+
+    def _advance(self, ids: torch.Tensor, state: GenerationState) -> torch.Tensor:
+        base = self._base()
+        qlen, bsz = ids.shape
+        if state.kv is None:
+            mems = base.init_mems(ids)
+            core_out, _, kept = self.run(ids, mems, zero_mems=True, keep_kv=mems is not None)
+            mlen = 0 if mems is None else mems[0].shape[0]
+        else:
+            mlen = state.kv[0].shape[0]
+            core_out, _, kept = self.run(ids, None, False, mem_kv=state.kv, keep_kv=True)
+        if kept:
+            beg, end = self._memory_bounds(mlen, qlen)
+            state.kv = [kv[beg:end] for kv in kept]
+        return self.log_probs(core_out[-1])
+
+    @torch.no_grad()
+    def prefill(self, input_ids: torch.Tensor, position_ids, attention_mask, cache: GenerationState) -> torch.Tensor:
+        """Runs the prompts [batch, seq] (no memory yet: init_mems' zeros, as a first 1.2.0 call); returns the
+        log-probabilities of the last position [batch, n_token]."""
+        if attention_mask is not None and not bool(attention_mask.all()):
+            raise ValueError("Transformer-XL has no attention mask: padded prompts would attend to their padding; "
+                             "generate prompts of one length (or one prompt at a time)")
+        cache.kv = None
+        return self._advance(input_ids.t().contiguous(), cache)
+
+    @torch.no_grad()
+    def step(self, tokens: torch.Tensor, positions, cache: GenerationState) -> torch.Tensor:
+        """One token per row [batch] after the memory; returns log-probabilities [batch, n_token]."""
+        return self._advance(tokens.view(1, -1), cache)
