@@ -353,6 +353,18 @@ class AdaptiveEmbedding(nn.Module):
             embed = self.emb_layers[0](inp)
             if self.d_proj != self.d_embed:
                 embed = F.linear(embed, self.emb_projs[0])
+        elif torch.jit.is_tracing():
+            # without data-dependent shapes (nonzero), so that a trace holds for any ids: every cluster embeds
+            # every token (ids clamped into its range) and only the owner's row is kept (the others add zeros)
+            inp_flat = inp.reshape(-1)
+            embed = None
+            for i in range(len(self.cutoffs)):
+                l_idx, r_idx = self.cutoff_ends[i], self.cutoff_ends[i + 1]
+                inside = ((inp_flat >= l_idx) & (inp_flat < r_idx))[:, None]
+                emb_i = F.linear(self.emb_layers[i]((inp_flat - l_idx).clamp(0, r_idx - l_idx - 1)), self.emb_projs[i])
+                emb_i = torch.where(inside, emb_i, torch.zeros_like(emb_i))
+                embed = emb_i if embed is None else embed + emb_i
+            embed = embed.view(inp.size() + (self.d_proj,))
         else:
             param = next(self.parameters())
             inp_flat = inp.reshape(-1)
