@@ -27,6 +27,9 @@ from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting
 # Below this many rows the Python wrapper of ops.layer_norm costs more than F.layer_norm's whole run.
 FUSED_LAYER_NORM_MIN_ROWS = 32
 R_CACHE_SIZE = 4  # key lengths whose projected position keys are kept
+# Output columns of the adaptive softmax per GEMM: the chunk's logits [rows, SOFTMAX_CHUNK] stay in cache while
+# their log-sum-exp is accumulated and they are copied into the output (one pass over the output, not four).
+SOFTMAX_CHUNK = 8192
 
 
 def _norm(ln) -> tuple:
@@ -68,7 +71,8 @@ class LayerWeights(NamedTuple):
 class AdaptiveSoftmaxWeights(NamedTuple):
     bounds: List[int]                     # 0, cutoffs..., n_token
     projs: List[Optional[PackedLinear]]   # per cluster: d_proj -> d_emb_i, or None
-    outs: List[PackedLinear]              # per cluster: d_emb_i -> cluster size (the head: + one row per tail)
+    chunks: List[List[tuple]]             # per cluster: (first, stop, PackedLinear) over its output columns (the
+                                          # head's columns end with one per tail cluster)
 
 
 class GenerationState:
@@ -174,32 +178,58 @@ class TransfoXLFastPath(FastPath):
             with torch.inference_mode(False), torch.no_grad():
                 clusters = crit.cluster_weights()
                 projs = [None if proj is None else _pack(proj.t()) for _, _, proj in clusters]
-                outs = [_pack(w.contiguous() if i == 0 else w, b) for i, (w, b, _) in enumerate(clusters)]
-            self._softmax = AdaptiveSoftmaxWeights([0] + list(crit.cutoffs), projs, outs)
+                chunks = []
+                for w, b, _ in clusters:
+                    w, b = w.detach(), b.detach()
+                    chunks.append([(first, min(first + SOFTMAX_CHUNK, w.shape[0]),
+                                    _pack(w[first:first + SOFTMAX_CHUNK], b[first:first + SOFTMAX_CHUNK]))
+                                   for first in range(0, w.shape[0], SOFTMAX_CHUNK)])
+            self._softmax = AdaptiveSoftmaxWeights([0] + list(crit.cutoffs), projs, chunks)
             self._softmax_key = key
         return self._softmax
 
     # ---- the adaptive softmax ----
     @torch.no_grad()
     def log_probs(self, hidden: torch.Tensor) -> torch.Tensor:
-        """Log-probabilities [rows, n_token] of hidden [rows, d_model] (what crit(hidden) returns)."""
+        """Log-probabilities [rows, n_token] of hidden [rows, d_model] (what crit(hidden) returns). Per cluster
+        the logits are made a chunk of columns at a time, copied into the output while in cache, their
+        log-sum-exp accumulated (online: running max and sum); one last pass subtracts it (and adds the head's
+        log-probability of the cluster)."""
         weights = self.softmax()
         hidden = hidden.contiguous()
-
-        def logits(i):
-            proj = weights.projs[i]
-            return linear(hidden if proj is None else linear(hidden, proj), weights.outs[i])
-
-        head_logprob = torch.log_softmax(logits(0), dim=1)
         bounds = weights.bounds
-        if len(bounds) == 2:
-            return head_logprob
+        rows = hidden.shape[0]
+        out = torch.empty(rows, bounds[-1], dtype=hidden.dtype)
         shortlist = bounds[1]
-        out = torch.empty(hidden.shape[0], bounds[-1], dtype=hidden.dtype)
-        out[:, :shortlist] = head_logprob[:, :shortlist]
-        for i in range(1, len(bounds) - 1):
-            cluster = head_logprob[:, shortlist + i - 1:shortlist + i]
-            torch.add(torch.log_softmax(logits(i), dim=1), cluster, out=out[:, bounds[i]:bounds[i + 1]])
+        cluster_logits = None
+        lses = []
+        for i, chunks in enumerate(weights.chunks):
+            proj = weights.projs[i]
+            h = hidden if proj is None else linear(hidden, proj)
+            offset = bounds[i]
+            top = bounds[i + 1] - offset  # the cluster's vocabulary columns (the head has more: its clusters')
+            best = total = None
+            for first, stop, packed in chunks:
+                logits = linear(h, packed)  # [rows, stop - first]
+                peak = logits.amax(1, keepdim=True)
+                part = (logits - peak).exp_().sum(1, keepdim=True)
+                if best is None:
+                    best, total = peak, part
+                else:
+                    new_best = torch.maximum(best, peak)
+                    total = total * (best - new_best).exp_() + part * (peak - new_best).exp_()
+                    best = new_best
+                keep = min(stop, top) - first
+                if keep > 0:
+                    out[:, offset + first:offset + first + keep].copy_(logits[:, :keep])
+                if stop > top:  # the head's last columns: the tail clusters' logits
+                    cluster_logits = logits[:, max(keep, 0):]
+            lses.append(best + total.log_())
+        out[:, :shortlist].sub_(lses[0])
+        if cluster_logits is not None:
+            cluster_logprob = cluster_logits - lses[0]  # [rows, tail clusters]
+            for i in range(1, len(bounds) - 1):
+                out[:, bounds[i]:bounds[i + 1]].sub_(lses[i] - cluster_logprob[:, i - 1:i])
         return out
 
     # ---- the layers ----
