@@ -253,7 +253,10 @@ def test_seeded_build_equals_1_2_0():
 
 
 def test_reset_length_and_init_mems(saved):
-    ref, folder = saved("div_val2")
+    import pytorch_transformers as pt
+
+    _, folder = saved("div_val2")
+    ref = pt.TransfoXLLMHeadModel.from_pretrained(folder).eval()  # not the shared one: its lengths change here
     ours = tf.TransfoXLLMHeadModel.from_pretrained(folder)
     ref.reset_length(7, 0, 3)
     ours.reset_length(7, 0, 3)
@@ -364,3 +367,36 @@ def test_generation_refuses_padded_prompts(saved):
     mask[0, 0] = 0
     with pytest.raises(ValueError, match="attention mask"):
         ours.generate(prompt, attention_mask=mask, max_new_tokens=2)
+
+
+def test_memories_passed_back_reuse_their_keys_and_values_unless_changed(saved, monkeypatch):
+    """The keys and values of returned memories are kept: passing them back projects only the segment; memories
+    changed in place, or other tensors, are projected again (and the results stay 1.2.0's)."""
+    from transformers_fast.ops import packed_linear
+
+    ref, folder = saved("div_val2")
+    ours = tf.TransfoXLLMHeadModel.from_pretrained(folder)
+    first, second = segments(2, n=2)
+    rows = []
+    original = packed_linear.linear
+    monkeypatch.setattr("transformers_fast.runtime.transfo_xl.linear",
+                        lambda x, p: rows.append((x.shape[0], p.out_features)) or original(x, p))
+    kv_width = 2 * ours.config.n_head * ours.config.d_head
+    with torch.no_grad():
+        r_mems = ref(first)[1]
+        o_mems = ours(first)[1]
+        rows.clear()
+        close(ours(second, mems=o_mems)[0], ref(second, mems=r_mems)[0], "memories passed back")
+        assert not [r for r in rows if r[1] == kv_width]  # no projection of the memory
+        changed = [m.clone() for m in o_mems]
+        changed[0].mul_(0.5)
+        r_changed = [m.clone() for m in r_mems]
+        r_changed[0].mul_(0.5)
+        rows.clear()
+        close(ours(second, mems=changed)[0], ref(second, mems=r_changed)[0], "other memories")
+        assert len([r for r in rows if r[1] == kv_width]) == ours.config.n_layer
+        o_mems = ours(first)[1]
+        o_mems[1].add_(1.0)  # in place: seen through the version counter
+        r_mems = [m.clone() for m in ref(first)[1]]
+        r_mems[1].add_(1.0)
+        close(ours(second, mems=o_mems)[0], ref(second, mems=r_mems)[0], "memories changed in place")

@@ -100,11 +100,13 @@ class TransfoXLFastPath(FastPath):
         self._key = None
         self._softmax_key = None
         self._r_cache = {}
+        self._mem_kv = None  # (the memories last returned, their versions, their keys and values per layer)
 
     def invalidate(self) -> None:
         self._layers = None
         self._softmax = None
         self._r_cache = {}
+        self._mem_kv = None
 
     def __getstate__(self):
         return {"model": self.model}
@@ -157,6 +159,7 @@ class TransfoXLFastPath(FastPath):
                 self._layers = [self._build(layer) for layer in base.layers]
             self._key = key
             self._r_cache = {}
+            self._mem_kv = None
         return self._layers
 
     @staticmethod
@@ -302,13 +305,37 @@ class TransfoXLFastPath(FastPath):
                 x = add_layer_norm(linear(inner, layer.ff2), x, layer.ff_ln)
         return x.view(qlen, bsz, width), hids, kept
 
+    @staticmethod
+    def _versions(tensors):
+        """Version counters of the memories (None for inference tensors, whose in-place changes cannot be seen)."""
+        try:
+            return tuple(t._version for t in tensors)
+        except RuntimeError:
+            return None
+
     @torch.no_grad()
     def forward(self, ids: torch.Tensor, mems, output_hidden_states: bool, zero_mems: bool = False):
-        """TransfoXLModel's computation on ids [qlen, batch]: (core_out [qlen, batch, d], new mems, hids)."""
+        """TransfoXLModel's computation on ids [qlen, batch]: (core_out [qlen, batch, d], new mems, hids).
+
+        The keys and values of the memories this returns are kept (sliced as the memories are): when the next
+        call passes those same memories back, unchanged, their keys and values are not projected again."""
         base = self._base()
-        core_out, hids, _ = self.run(ids, mems, zero_mems)
+        mem_kv = None
+        if mems is not None and not zero_mems and self._mem_kv is not None:
+            known, versions, kv = self._mem_kv
+            if (len(known) == len(mems) and all(a is b for a, b in zip(known, mems))
+                    and versions == self._versions(mems)):
+                mem_kv = kv
+        self._mem_kv = None
+        track = mems is not None
+        core_out, hids, kept = self.run(ids, None if mem_kv is not None else mems, zero_mems, mem_kv=mem_kv,
+                                        keep_kv=track)
         mlen = 0 if mems is None else mems[0].shape[0]
         new_mems = base._update_mems(hids, mems, mlen, ids.shape[0])
+        versions = None if new_mems is None else self._versions(new_mems)
+        if track and versions is not None:
+            beg, end = self._memory_bounds(mlen, ids.shape[0])
+            self._mem_kv = (list(new_mems), versions, [kv[beg:end] for kv in kept])
         return core_out, new_mems, (hids if output_hidden_states else None)
 
     # ---- generation ----
