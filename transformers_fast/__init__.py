@@ -33,6 +33,10 @@ _EXPORTS = {
     "models.openai.modeling_openai": ("OPENAI_GPT_PRETRAINED_MODEL_ARCHIVE_MAP", "OpenAIGPTDoubleHeadsModel",
                                       "OpenAIGPTLMHeadModel", "OpenAIGPTModel", "OpenAIGPTPreTrainedModel",
                                       "load_tf_weights_in_openai_gpt"),
+    "models.transfo_xl.configuration_transfo_xl": ("TRANSFO_XL_PRETRAINED_CONFIG_ARCHIVE_MAP", "TransfoXLConfig"),
+    "models.transfo_xl.modeling_transfo_xl": ("TRANSFO_XL_PRETRAINED_MODEL_ARCHIVE_MAP",
+                                              "TransfoXLLMHeadModel", "TransfoXLModel", "TransfoXLPreTrainedModel",
+                                              "load_tf_weights_in_transfo_xl"),
     # Tokenizers.
     "tokenization_utils": ("PreTrainedTokenizer",),
     "models.bert.tokenization_bert": ("BasicTokenizer", "BertTokenizer", "WordpieceTokenizer"),

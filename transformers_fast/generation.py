@@ -89,7 +89,7 @@ class GenerationMixin:
             if not bool((real.long().diff(dim=1) >= 0).all()):
                 raise ValueError("attention_mask rows must be zeros (left padding) followed by ones")
             attention_mask = real.long()
-        n_positions = config.n_positions
+        n_positions = getattr(config, "n_positions", None)  # None: no fixed position table (Transformer-XL)
         if max_new_tokens is None:
             if max_length is None:
                 max_new_tokens = DEFAULT_MAX_NEW_TOKENS
@@ -102,11 +102,11 @@ class GenerationMixin:
                                      f"use max_new_tokens to count new tokens only")
         if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
-        if prompt_len > n_positions:
+        if n_positions is not None and prompt_len > n_positions:
             raise ValueError(f"the prompt has {prompt_len} tokens but this model takes at most {n_positions} "
                              f"positions (config.n_positions)")
         longest = prompt_len if attention_mask is None else int(attention_mask.sum(1).max())
-        if longest + max_new_tokens > n_positions:
+        if n_positions is not None and longest + max_new_tokens > n_positions:
             raise ValueError(f"prompt ({longest} tokens) + max_new_tokens ({max_new_tokens}) exceeds the "
                              f"{n_positions} positions of this model (config.n_positions)")
         if isinstance(num_return_sequences, bool) or not isinstance(num_return_sequences, int) or num_return_sequences < 1:

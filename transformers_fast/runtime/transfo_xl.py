@@ -1,0 +1,379 @@
+"""Fused inference path of Transformer-XL (attn_type 0): the forward of TransfoXLModel with memories, the full
+log-probabilities of the adaptive softmax, and generation that carries memories between steps.
+
+Per layer: one prepacked GEMM for q, k, v of the segment; k and v of the memory rows through the k/v rows of the
+same weight (their queries are never used, so they are not computed); the relative position keys r_net(pos_emb)
+once per key length and kept while that length repeats (every decode step has the same one); attention through
+ops.relative_attention(shift="transfo_xl"); residual + LayerNorm fused; bias + ReLU on the GEMM output in place.
+Memories that init_mems made (zeros) need no GEMM: their keys and values are those of one zero row.
+During generation the keys and values of the memory are kept beside it (sliced exactly as 1.2.0 slices the
+memory), so that a step projects only the new token. The adaptive softmax writes its log-probabilities once
+into the [rows, n_token] output (log_softmax per cluster plus the head's cluster log-probability).
+Results equal the reference modules' within float32 rounding (the GEMMs group rows differently).
+The packed weights are derived state, rebuilt when a parameter is replaced or modified in place.
+"""
+from __future__ import annotations
+
+import math
+from typing import List, NamedTuple, Optional
+
+import torch
+from torch.nn import functional as F
+
+from transformers_fast import ops
+from transformers_fast.ops import PackedLinear, linear
+from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting
+
+# Below this many rows the Python wrapper of ops.layer_norm costs more than F.layer_norm's whole run.
+FUSED_LAYER_NORM_MIN_ROWS = 32
+R_CACHE_SIZE = 4  # key lengths whose projected position keys are kept
+# Output columns of the adaptive softmax per GEMM: the chunk's logits [rows, SOFTMAX_CHUNK] stay in cache while
+# their log-sum-exp is accumulated and they are copied into the output (one pass over the output, not four).
+SOFTMAX_CHUNK = 8192
+
+
+def _norm(ln) -> tuple:
+    return (ln.weight.detach(), ln.bias.detach(), ln.eps)
+
+
+def layer_norm(x: torch.Tensor, norm: tuple) -> torch.Tensor:
+    weight, bias, eps = norm
+    if x.shape[0] >= FUSED_LAYER_NORM_MIN_ROWS:
+        return ops.layer_norm(x, weight, bias, eps)
+    return F.layer_norm(x, (x.shape[-1],), weight, bias, eps)
+
+
+def add_layer_norm(x: torch.Tensor, residual: torch.Tensor, norm: tuple) -> torch.Tensor:
+    """LayerNorm(residual + x)."""
+    weight, bias, eps = norm
+    if x.shape[0] >= FUSED_LAYER_NORM_MIN_ROWS:
+        return ops.add_layer_norm(x, residual, weight, bias, eps)
+    return F.layer_norm(residual + x, (x.shape[-1],), weight, bias, eps)
+
+
+class LayerWeights(NamedTuple):
+    qkv: PackedLinear      # [3 * H * D, d_model]
+    kv: PackedLinear       # the k and v rows of qkv (a view)
+    r: PackedLinear        # r_net
+    o: PackedLinear
+    ff1: PackedLinear      # with bias (ReLU applied in place after it)
+    ff2: PackedLinear
+    attn_ln: tuple
+    ff_ln: tuple
+    r_w_bias: torch.Tensor  # [H, D]
+    r_r_bias: torch.Tensor
+    heads: int
+    head_dim: int
+    scale: float
+    pre_lnorm: bool
+
+
+class AdaptiveSoftmaxWeights(NamedTuple):
+    bounds: List[int]                     # 0, cutoffs..., n_token
+    projs: List[Optional[PackedLinear]]   # per cluster: d_proj -> d_emb_i, or None
+    chunks: List[List[tuple]]             # per cluster: (first, stop, PackedLinear) over its output columns (the
+                                          # head's columns end with one per tail cluster)
+
+
+class GenerationState:
+    """What generation carries between steps: per layer the keys and values of the memory [mlen, batch, 2, H, D]
+    (None without memory, mem_len 0)."""
+
+    def __init__(self, batch: int):
+        self.batch = batch
+        self.kv: Optional[List[torch.Tensor]] = None
+
+
+def _pack(weight: torch.Tensor, bias: Optional[torch.Tensor] = None) -> PackedLinear:
+    return PackedLinear(weight.detach(), None if bias is None else bias.detach())
+
+
+class TransfoXLFastPath(FastPath):
+    """Fused forward of TransfoXLModel and, on TransfoXLLMHeadModel, the adaptive softmax and generation. The LM
+    head model's fast path uses its base model's packed layers (one copy)."""
+
+    def __init__(self, model):
+        self.model = model
+        self.enabled = True  # False: the reference path always
+        self._layers: Optional[List[LayerWeights]] = None
+        self._softmax: Optional[AdaptiveSoftmaxWeights] = None
+        self._key = None
+        self._softmax_key = None
+        self._r_cache = {}
+        self._mem_kv = None  # (the memories last returned, their versions, their keys and values per layer)
+
+    def invalidate(self) -> None:
+        self._layers = None
+        self._softmax = None
+        self._r_cache = {}
+        self._mem_kv = None
+
+    def __getstate__(self):
+        return {"model": self.model}
+
+    def __setstate__(self, state):
+        self.__init__(state["model"])
+
+    def _base(self):
+        return getattr(self.model, "transformer", self.model)
+
+    @staticmethod
+    def _state_key(module):
+        params = list(module.parameters())
+        try:
+            return tuple((id(p), p._version) for p in params)
+        except RuntimeError:  # inference tensors have no version counter
+            return tuple(id(p) for p in params)
+
+    # ---- when the fast path runs ----
+    @staticmethod
+    def _inference(module, x: Optional[torch.Tensor] = None) -> bool:
+        if module.training or torch.jit.is_tracing():
+            return False
+        if x is not None and (x.dtype is not torch.float32 or not x.is_cpu):
+            return False
+        return not (torch.is_grad_enabled() and (any(p.requires_grad for p in module.parameters())
+                                                 or (x is not None and x.requires_grad)))
+
+    def usable(self, head_mask, output_attentions: bool) -> bool:
+        """Whether TransfoXLModel.forward can run fused: attn_type 0, inference without autograd, float32 on the
+        CPU, no head mask or attentions, not while tracing (a trace records the reference path)."""
+        base = self._base()
+        if not self.enabled or head_mask is not None or output_attentions or base.attn_type != 0:
+            return False
+        return self._inference(base, base.word_emb.emb_layers[0].weight)
+
+    def softmax_usable(self, hidden: torch.Tensor) -> bool:
+        crit = getattr(self.model, "crit", None)
+        return self.enabled and crit is not None and self._inference(self.model, hidden)
+
+    # ---- packed weights ----
+    def layers(self) -> List[LayerWeights]:
+        base = self._base()
+        if base is not self.model:
+            return base.fast.layers()
+        key = self._state_key(base)
+        if self._layers is None or key != self._key:
+            apply_malloc_setting()
+            with torch.inference_mode(False), torch.no_grad():
+                self._layers = [self._build(layer) for layer in base.layers]
+            self._key = key
+            self._r_cache = {}
+            self._mem_kv = None
+        return self._layers
+
+    @staticmethod
+    def _build(layer) -> LayerWeights:
+        attn, ff = layer.dec_attn, layer.pos_ff
+        hd = attn.n_head * attn.d_head
+        qkv_w = attn.qkv_net.weight.detach()
+        lin1, lin2 = ff.CoreNet[0], ff.CoreNet[3]
+        return LayerWeights(qkv=_pack(qkv_w), kv=_pack(qkv_w[hd:]), r=_pack(attn.r_net.weight), o=_pack(attn.o_net.weight),
+                            ff1=_pack(lin1.weight, lin1.bias), ff2=_pack(lin2.weight, lin2.bias),
+                            attn_ln=_norm(attn.layer_norm), ff_ln=_norm(ff.layer_norm),
+                            r_w_bias=attn.r_w_bias.detach(), r_r_bias=attn.r_r_bias.detach(), heads=attn.n_head,
+                            head_dim=attn.d_head, scale=attn.scale, pre_lnorm=bool(attn.pre_lnorm))
+
+    def softmax(self) -> AdaptiveSoftmaxWeights:
+        crit = self.model.crit
+        key = self._state_key(crit)
+        if self._softmax is None or key != self._softmax_key:
+            with torch.inference_mode(False), torch.no_grad():
+                clusters = crit.cluster_weights()
+                projs = [None if proj is None else _pack(proj.t()) for _, _, proj in clusters]
+                chunks = []
+                for w, b, _ in clusters:
+                    w, b = w.detach(), b.detach()
+                    chunks.append([(first, min(first + SOFTMAX_CHUNK, w.shape[0]),
+                                    _pack(w[first:first + SOFTMAX_CHUNK], b[first:first + SOFTMAX_CHUNK]))
+                                   for first in range(0, w.shape[0], SOFTMAX_CHUNK)])
+            self._softmax = AdaptiveSoftmaxWeights([0] + list(crit.cutoffs), projs, chunks)
+            self._softmax_key = key
+        return self._softmax
+
+    # ---- the adaptive softmax ----
+    @torch.no_grad()
+    def log_probs(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities [rows, n_token] of hidden [rows, d_model] (what crit(hidden) returns). Per cluster
+        the logits are made a chunk of columns at a time, copied into the output while in cache, their
+        log-sum-exp accumulated (online: running max and sum); one last pass subtracts it (and adds the head's
+        log-probability of the cluster)."""
+        weights = self.softmax()
+        hidden = hidden.contiguous()
+        bounds = weights.bounds
+        rows = hidden.shape[0]
+        out = torch.empty(rows, bounds[-1], dtype=hidden.dtype)
+        shortlist = bounds[1]
+        cluster_logits = None
+        lses = []
+        for i, chunks in enumerate(weights.chunks):
+            proj = weights.projs[i]
+            h = hidden if proj is None else linear(hidden, proj)
+            offset = bounds[i]
+            top = bounds[i + 1] - offset  # the cluster's vocabulary columns (the head has more: its clusters')
+            best = total = None
+            for first, stop, packed in chunks:
+                logits = linear(h, packed)  # [rows, stop - first]
+                peak = logits.amax(1, keepdim=True)
+                part = (logits - peak).exp_().sum(1, keepdim=True)
+                if best is None:
+                    best, total = peak, part
+                else:
+                    new_best = torch.maximum(best, peak)
+                    total = total * (best - new_best).exp_() + part * (peak - new_best).exp_()
+                    best = new_best
+                keep = min(stop, top) - first
+                if keep > 0:
+                    out[:, offset + first:offset + first + keep].copy_(logits[:, :keep])
+                if stop > top:  # the head's last columns: the tail clusters' logits
+                    cluster_logits = logits[:, max(keep, 0):]
+            lses.append(best + total.log_())
+        out[:, :shortlist].sub_(lses[0])
+        if cluster_logits is not None:
+            cluster_logprob = cluster_logits - lses[0]  # [rows, tail clusters]
+            for i in range(1, len(bounds) - 1):
+                out[:, bounds[i]:bounds[i + 1]].sub_(lses[i] - cluster_logprob[:, i - 1:i])
+        return out
+
+    # ---- the layers ----
+    def _position_keys(self, klen: int, like: torch.Tensor) -> List[torch.Tensor]:
+        """Per layer r_net(pos_emb) as [klen, 1, H, D], kept per key length."""
+        base = self._base()
+        key = (klen, base.clamp_len)
+        found = self._r_cache.get(key)
+        if found is None:
+            pos_emb = base.pos_emb(base.position_sequence(klen, like)).reshape(klen, -1)
+            found = [linear(pos_emb, layer.r).view(klen, 1, layer.heads, layer.head_dim) for layer in self.layers()]
+            if len(self._r_cache) >= R_CACHE_SIZE:
+                self._r_cache.pop(next(iter(self._r_cache)))
+            self._r_cache[key] = found
+        return found
+
+    @torch.no_grad()
+    def run(self, ids: torch.Tensor, mems, zero_mems: bool, mem_kv=None, keep_kv: bool = False):
+        """Every layer on ids [qlen, batch] with memories `mems` (per layer [mlen, batch, d], or None) or, during
+        generation, their keys and values `mem_kv` (per layer [mlen, batch, 2, H, D]). zero_mems: the memories are
+        init_mems' zeros. Returns core_out [qlen, batch, d], hids (the input of every layer) and, with keep_kv,
+        per layer the keys and values of memory + segment [mlen + qlen, batch, 2, H, D]."""
+        layers = self.layers()
+        base = self._base()
+        qlen, bsz = ids.shape
+        if mem_kv is not None:
+            mlen = mem_kv[0].shape[0]
+        else:
+            mlen = 0 if mems is None else mems[0].shape[0]
+        klen = mlen + qlen
+        x = base.word_emb(ids)  # [qlen, bsz, d], a fresh tensor
+        width = x.shape[-1]
+        mask = base.attention_mask(qlen, mlen, x)
+        if not bool(mask.any()):
+            mask = None
+        r_heads = base.fast._position_keys(klen, x)  # the base model's fast path holds the packed layers
+        hids, kept = [], []
+        x = x.view(qlen * bsz, width)
+        for i, layer in enumerate(layers):
+            hids.append(x.view(qlen, bsz, width))
+            heads, dim = layer.heads, layer.head_dim
+            h_in = layer_norm(x, layer.attn_ln) if layer.pre_lnorm else x
+            qkv = linear(h_in, layer.qkv).view(qlen, bsz, 3, heads, dim)
+            if mem_kv is not None:
+                kv = torch.cat([mem_kv[i], qkv[:, :, 1:]], 0)
+            elif mlen:
+                if zero_mems:
+                    zero = torch.zeros(1, width, dtype=x.dtype)
+                    row = linear(layer_norm(zero, layer.attn_ln) if layer.pre_lnorm else zero, layer.kv)
+                    mkv = row.view(1, 1, 2, heads, dim).expand(mlen, bsz, 2, heads, dim)
+                else:
+                    m = mems[i].reshape(mlen * bsz, width)
+                    mkv = linear(layer_norm(m, layer.attn_ln) if layer.pre_lnorm else m, layer.kv)
+                    mkv = mkv.view(mlen, bsz, 2, heads, dim)
+                kv = torch.cat([mkv, qkv[:, :, 1:]], 0)
+            else:
+                kv = qkv[:, :, 1:]
+            if keep_kv:
+                kept.append(kv)
+            vec = ops.relative_attention(qkv[:, :, 0], kv[:, :, 0], kv[:, :, 1], r_heads[i], layer.r_w_bias,
+                                         layer.r_r_bias, shift="transfo_xl", scale=layer.scale, attn_mask=mask)
+            a = linear(vec.view(qlen * bsz, heads * dim), layer.o)
+            if layer.pre_lnorm:
+                x = x + a
+                inner = linear(layer_norm(x, layer.ff_ln), layer.ff1).relu_()
+                x = linear(inner, layer.ff2).add_(x)
+            else:
+                x = add_layer_norm(a, x, layer.attn_ln)
+                inner = linear(x, layer.ff1).relu_()
+                x = add_layer_norm(linear(inner, layer.ff2), x, layer.ff_ln)
+        return x.view(qlen, bsz, width), hids, kept
+
+    @staticmethod
+    def _versions(tensors):
+        """Version counters of the memories (None for inference tensors, whose in-place changes cannot be seen)."""
+        try:
+            return tuple(t._version for t in tensors)
+        except RuntimeError:
+            return None
+
+    @torch.no_grad()
+    def forward(self, ids: torch.Tensor, mems, output_hidden_states: bool, zero_mems: bool = False):
+        """TransfoXLModel's computation on ids [qlen, batch]: (core_out [qlen, batch, d], new mems, hids).
+
+        The keys and values of the memories this returns are kept (sliced as the memories are): when the next
+        call passes those same memories back, unchanged, their keys and values are not projected again."""
+        base = self._base()
+        mem_kv = None
+        if mems is not None and not zero_mems and self._mem_kv is not None:
+            known, versions, kv = self._mem_kv
+            if (len(known) == len(mems) and all(a is b for a, b in zip(known, mems))
+                    and versions == self._versions(mems)):
+                mem_kv = kv
+        self._mem_kv = None
+        track = mems is not None
+        core_out, hids, kept = self.run(ids, None if mem_kv is not None else mems, zero_mems, mem_kv=mem_kv,
+                                        keep_kv=track)
+        mlen = 0 if mems is None else mems[0].shape[0]
+        new_mems = base._update_mems(hids, mems, mlen, ids.shape[0])
+        versions = None if new_mems is None else self._versions(new_mems)
+        if track and versions is not None:
+            beg, end = self._memory_bounds(mlen, ids.shape[0])
+            self._mem_kv = (list(new_mems), versions, [kv[beg:end] for kv in kept])
+        return core_out, new_mems, (hids if output_hidden_states else None)
+
+    # ---- generation ----
+    def _memory_bounds(self, mlen: int, qlen: int):
+        base = self._base()
+        end_idx = qlen + max(0, mlen - base.ext_len)  # 1.2.0's _update_mems with its swapped lengths
+        return max(0, end_idx - base.mem_len), end_idx
+
+    def new_cache(self, batch: int, capacity: int) -> GenerationState:
+        self.layers()
+        return GenerationState(batch)
+
+    def _advance(self, ids: torch.Tensor, state: GenerationState) -> torch.Tensor:
+        base = self._base()
+        qlen, bsz = ids.shape
+        if state.kv is None:
+            mems = base.init_mems(ids)
+            core_out, _, kept = self.run(ids, mems, zero_mems=True, keep_kv=mems is not None)
+            mlen = 0 if mems is None else mems[0].shape[0]
+        else:
+            mlen = state.kv[0].shape[0]
+            core_out, _, kept = self.run(ids, None, False, mem_kv=state.kv, keep_kv=True)
+        if kept:
+            beg, end = self._memory_bounds(mlen, qlen)
+            state.kv = [kv[beg:end] for kv in kept]
+        return self.log_probs(core_out[-1])
+
+    @torch.no_grad()
+    def prefill(self, input_ids: torch.Tensor, position_ids, attention_mask, cache: GenerationState) -> torch.Tensor:
+        """Runs the prompts [batch, seq] (no memory yet: init_mems' zeros, as a first 1.2.0 call); returns the
+        log-probabilities of the last position [batch, n_token]."""
+        if attention_mask is not None and not bool(attention_mask.all()):
+            raise ValueError("Transformer-XL has no attention mask: padded prompts would attend to their padding; "
+                             "generate prompts of one length (or one prompt at a time)")
+        cache.kv = None
+        return self._advance(input_ids.t().contiguous(), cache)
+
+    @torch.no_grad()
+    def step(self, tokens: torch.Tensor, positions, cache: GenerationState) -> torch.Tensor:
+        """One token per row [batch] after the memory; returns log-probabilities [batch, n_token]."""
+        return self._advance(tokens.view(1, -1), cache)
