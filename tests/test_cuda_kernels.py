@@ -161,7 +161,7 @@ def test_masked_softmax_long_rows_nan_and_all_minus_inf():
 
 # ---- attention ----
 ATTN_SHAPES = [(1, 1, 1, 1, 1), (3, 2, 7, 7, 7), (2, 3, 5, 83, 64), (1, 2, 17, 40, 128), (1, 1, 9, 9, 200),
-               (2, 1, 3, 37, 33)]
+               (2, 1, 3, 37, 33), (2, 2, 1, 300, 64), (1, 2, 1, 70, 160)]
 ATTN_VARIANTS = ["none", "bert_padding", "full_mask", "kv_lengths", "causal", "kv_lengths+causal"]
 
 

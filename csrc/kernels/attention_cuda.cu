@@ -7,7 +7,8 @@
 // A block takes kRows query rows of one (sequence, head): each of its kWarps warps owns kRowsPerWarp rows.
 // Key/value tiles of 32 keys are staged in shared memory as fp32; lane j scores key j of the tile against a
 // row, the warp takes the tile's max and sum with shuffles, and every lane accumulates its 32-column slices
-// of head_dim (NC of them) of p · V.
+// of head_dim (NC of them) of p · V. One query row (decode) takes attention_decode_kernel: the warps split
+// the keys instead of the rows.
 #include <cmath>
 
 #include "common/cuda_common.h"
@@ -159,8 +160,113 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(AttnParams p) {
   }
 }
 
+// Decode: one query row per (sequence, head) over a KV cache. The block's warps split the key tiles (warp w
+// takes tiles w, w + kWarps, ...), each with its own online softmax over a warp-private K tile in shared memory
+// (V is read straight from global memory, coalesced over head_dim); the warps' partial (max, sum, p · V) are
+// merged at the end.
+inline size_t decode_smem_bytes(int head_dim) {
+  return sizeof(float) * (static_cast<size_t>(head_dim) + static_cast<size_t>(kWarps) * kTile * (head_dim + 1) +
+                          static_cast<size_t>(kWarps) * (head_dim + 2));
+}
+
+template <typename T, int NC>
+__global__ void __launch_bounds__(kWarps * 32) attention_decode_kernel(AttnParams p) {
+  TF_DYNAMIC_SMEM(float, smem);
+  const int D = p.head_dim;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  float* q_s = smem;                                           // [D]
+  float* k_s = q_s + D + warp * kTile * (D + 1);               // this warp's [kTile][D + 1]
+  float* part = q_s + D + kWarps * kTile * (D + 1);            // [kWarps][D + 2]: acc, then m and l
+  const int64_t b = blockIdx.y, h = blockIdx.x;
+  const int64_t n_valid = p.kv_lengths ? p.kv_lengths[b] : p.k_len;  // causal with one query: every valid key
+  const T* qg = static_cast<const T*>(p.q.data) + b * p.q.batch_stride + h * p.q.head_stride;
+  const T* kg = static_cast<const T*>(p.k.data) + b * p.k.batch_stride + h * p.k.head_stride;
+  const T* vg = static_cast<const T*>(p.v.data) + b * p.v.batch_stride + h * p.v.head_stride;
+  const T* mg = p.mask.data ? static_cast<const T*>(p.mask.data) + b * p.mask.batch_stride + h * p.mask.head_stride
+                            : nullptr;
+  for (int d = threadIdx.x; d < D; d += blockDim.x) q_s[d] = to_float(qg[d]);
+  __syncthreads();
+  float m = -INFINITY, l = 0.0f, acc[NC];
+#pragma unroll
+  for (int c = 0; c < NC; ++c) acc[c] = 0.0f;
+  for (int64_t t0 = static_cast<int64_t>(warp) * kTile; t0 < n_valid; t0 += static_cast<int64_t>(kWarps) * kTile) {
+    const int n = static_cast<int>(n_valid - t0 < kTile ? n_valid - t0 : kTile);
+    __syncwarp();  // the previous tile is read by every lane
+    for (int idx = lane; idx < n * D; idx += 32) {
+      int jj = idx / D, d = idx - jj * D;
+      k_s[jj * (D + 1) + d] = to_float(kg[(t0 + jj) * p.k.row_stride + d]);
+    }
+    __syncwarp();
+    float s = -INFINITY;
+    if (lane < n) {
+      const float* kr = k_s + lane * (D + 1);
+      float dot = 0.0f;
+      for (int d = 0; d < D; ++d) dot += q_s[d] * kr[d];
+      s = dot * p.scale;
+      if (mg) s += to_float(mg[t0 + lane]);
+    }
+    const float m_new = nan_max(m, warp_reduce(s, MaxOp()));
+    if (m_new == -INFINITY) continue;
+    const float corr = expf(m - m_new);
+    const float pj = expf(s - m_new);
+    l = l * corr + warp_reduce(pj, SumOp());
+    m = m_new;
+#pragma unroll
+    for (int c = 0; c < NC; ++c) acc[c] *= corr;
+    for (int jj = 0; jj < n; ++jj) {
+      const float pb = __shfl_sync(0xffffffffu, pj, jj);
+      const T* vr = vg + (t0 + jj) * p.v.row_stride;
+#pragma unroll
+      for (int c = 0; c < NC; ++c) {
+        const int d = lane + 32 * c;
+        if (d < D) acc[c] += pb * to_float(vr[d]);
+      }
+    }
+  }
+  float* mine = part + warp * (D + 2);
+#pragma unroll
+  for (int c = 0; c < NC; ++c) {
+    const int d = lane + 32 * c;
+    if (d < D) mine[d] = acc[c];
+  }
+  if (lane == 0) {
+    mine[D] = m;
+    mine[D + 1] = l;
+  }
+  __syncthreads();
+  if (warp != 0) return;
+  float mt = -INFINITY;
+  for (int w = 0; w < kWarps; ++w) mt = nan_max(mt, part[w * (D + 2) + D]);
+  float lt = 0.0f, scale_w[kWarps];
+  for (int w = 0; w < kWarps; ++w) {
+    const float mw = part[w * (D + 2) + D];
+    scale_w[w] = mw == -INFINITY ? 0.0f : expf(mw - mt);  // a warp without keys adds nothing
+    lt += part[w * (D + 2) + D + 1] * scale_w[w];
+  }
+  T* og = static_cast<T*>(p.out) + b * p.out_batch_stride + h * p.out_head_stride;
+#pragma unroll
+  for (int c = 0; c < NC; ++c) {
+    const int d = lane + 32 * c;
+    if (d >= D) continue;
+    float v = 0.0f;
+    for (int w = 0; w < kWarps; ++w) v += part[w * (D + 2) + d] * scale_w[w];
+    // No allowed key, or only -inf scores: zeros (as SDPA); a NaN anywhere stays NaN.
+    og[d] = from_float<T>(lt == 0.0f ? 0.0f : v / lt);
+  }
+}
+
 template <typename T, int NC>
 void launch(const AttnParams& p, int64_t batch, int64_t heads, Stream stream) {
+  if (p.q_len == 1 && !p.cu_seqlens) {  // decode over a KV cache
+    size_t smem = decode_smem_bytes(p.head_dim);
+    if (smem > 48 * 1024) {
+      cudaFuncSetAttribute(attention_decode_kernel<T, NC>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                           static_cast<int>(smem));
+    }
+    TF_LAUNCH(dim3(static_cast<unsigned>(heads), static_cast<unsigned>(batch)), dim3(kWarps * 32), smem, stream,
+              attention_decode_kernel<T, NC>)(p);
+    return;
+  }
   size_t smem = smem_bytes(p.head_dim);
   if (smem > 48 * 1024) {
     cudaFuncSetAttribute(attention_kernel<T, NC>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
