@@ -86,7 +86,8 @@ void add_layer_norm_cuda(const TensorView& x, const TensorView* residual, const 
                          void* stream) {
   cuda::run_checked("add_layer_norm_cuda", [&] {
     cuda::check_float_dtype(x, "x");
-    auto [rows, cols] = add_layer_norm_check(x, residual, x_bias, weight, bias, out, eps, x.dtype, cuda::kOnCpu);
+    const auto shape = add_layer_norm_check(x, residual, x_bias, weight, bias, out, eps, x.dtype, cuda::kOnCpu);
+    const int64_t rows = shape.first, cols = shape.second;
     if (rows == 0) return;
     TF_CHECK(rows <= 0x7fffffff, "x: at most 2^31 - 1 rows");
     cuda::dispatch_float(x.dtype, [&](auto tag) {
