@@ -4,7 +4,7 @@ PYTHON ?= python3
 TORCH_SPEC ?= torch==2.13.0+cpu
 CONSTRAINTS := build/constraints.txt
 
-.PHONY: install build demo test bench fuzz clean
+.PHONY: install build demo test bench fuzz clean cuda-report
 
 install:
 	@TORCH_SPEC="$(TORCH_SPEC)" scripts/install_torch.sh $(PYTHON)
@@ -26,6 +26,12 @@ test:
 	  echo "transformers_fast is not installed here (or its C++ extension is not built): run 'make install' first"; \
 	  exit 2; }
 	$(PYTHON) -m pytest -q tests
+
+# Every csrc/kernels/*_cuda.cu through nvcc for sm_80 and sm_90 with -Xptxas -v: registers, shared memory and
+# spills per kernel in build/cuda_report.txt; a spill fails. Without nvcc it says so and succeeds.
+CUDA_ARCHS ?= 80 90
+cuda-report:
+	$(PYTHON) scripts/cuda_report.py --arch $(CUDA_ARCHS) --out build/cuda_report.txt
 
 bench:
 	$(PYTHON) -m pytest benchmarks/ --benchmark-only -q -s

@@ -50,14 +50,20 @@ struct TensorView {
 };
 
 // contiguous=false accepts any non-negative strides (broadcast views with stride 0, row strides).
-inline void check_tensor(const TensorView& t, const char* name, DType dtype, bool contiguous = true) {
-  TF_CHECK(t.is_cpu, name, ": must be a CPU tensor");
+// on_cpu: where the kernel reads the tensor (false: a CUDA kernel; its emulated build reads host memory).
+inline void check_tensor_on(const TensorView& t, const char* name, DType dtype, bool on_cpu,
+                            bool contiguous = true) {
+  TF_CHECK(t.is_cpu == on_cpu, name, on_cpu ? ": must be a CPU tensor" : ": must be a CUDA tensor");
   TF_CHECK(t.data != nullptr || t.numel() == 0, name, ": null data pointer");
   TF_CHECK(t.dtype == dtype, name, ": expected ", dtype_name(dtype), ", got ", dtype_name(t.dtype));
   TF_CHECK(t.shape.size() == t.strides.size(), name, ": shape and strides differ in rank");
   for (auto s : t.shape) TF_CHECK(s >= 0, name, ": negative size");
   for (auto s : t.strides) TF_CHECK(s >= 0, name, ": negative stride");
   TF_CHECK(!contiguous || t.is_contiguous(), name, ": must be contiguous");
+}
+
+inline void check_tensor(const TensorView& t, const char* name, DType dtype, bool contiguous = true) {
+  check_tensor_on(t, name, dtype, /*on_cpu=*/true, contiguous);
 }
 
 inline void check_same_shape(const TensorView& a, const char* an, const TensorView& b, const char* bn) {

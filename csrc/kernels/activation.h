@@ -15,20 +15,35 @@ TF_ISA_DECLARE(void, gelu_cpu,
                 float* out,          // [rows, cols], may alias x
                 int64_t rows, int64_t cols, GeluKind kind))
 
+struct RowsCols {
+  int64_t rows = 0, cols = 0;
+};
+
+// The checks of every device's front; x is viewed as [-1, cols].
+inline RowsCols gelu_check(const TensorView& x, const TensorView* bias, const TensorView& out, DType dtype,
+                           bool on_cpu) {
+  check_tensor_on(x, "x", dtype, on_cpu);
+  check_tensor_on(out, "out", dtype, on_cpu);
+  check_same_shape(x, "x", out, "out");
+  RowsCols rc;
+  rc.cols = x.dim() == 0 ? 1 : x.size(-1);
+  rc.rows = rc.cols == 0 ? 0 : x.numel() / rc.cols;
+  if (bias) {
+    check_tensor_on(*bias, "bias", dtype, on_cpu);
+    TF_CHECK(x.dim() >= 1, "x: bias needs at least one dimension");
+    TF_CHECK(bias->dim() == 1 && bias->size(0) == rc.cols, "bias: expected shape [", rc.cols, "]");
+  }
+  return rc;
+}
+
 // out = gelu(x + bias); bias may be empty (no bias). x is viewed as [-1, cols].
 inline void gelu(const TensorView& x, const TensorView* bias, const TensorView& out, GeluKind kind) {
-  check_tensor(x, "x", DType::f32);
-  check_tensor(out, "out", DType::f32);
-  check_same_shape(x, "x", out, "out");
-  int64_t cols = x.dim() == 0 ? 1 : x.size(-1);
-  int64_t rows = cols == 0 ? 0 : x.numel() / cols;
-  if (bias) {
-    check_tensor(*bias, "bias", DType::f32);
-    TF_CHECK(x.dim() >= 1, "x: bias needs at least one dimension");
-    TF_CHECK(bias->dim() == 1 && bias->size(0) == cols, "bias: expected shape [", cols, "]");
-  }
-  TF_ISA_CALL(gelu_cpu, x.ptr<float>(), bias ? bias->ptr<float>() : nullptr, out.ptr<float>(), rows,
-              cols, kind);
+  RowsCols rc = gelu_check(x, bias, out, DType::f32, /*on_cpu=*/true);
+  TF_ISA_CALL(gelu_cpu, x.ptr<float>(), bias ? bias->ptr<float>() : nullptr, out.ptr<float>(), rc.rows,
+              rc.cols, kind);
 }
+
+// The CUDA kernel (gelu_cuda.cu): float32, float16 or bfloat16 (all tensors alike), on `stream`.
+void gelu_cuda(const TensorView& x, const TensorView* bias, const TensorView& out, GeluKind kind, void* stream);
 
 }  // namespace tf

@@ -33,8 +33,8 @@ TF_ISA_DECLARE(void, attention_cpu, (const AttentionArgs& args))
 
 // Checks one operand and fills its strides. Padded: [B, H, S, D]; packed: [T, H, D].
 inline AttnOperand attn_operand(const TensorView& t, const char* name, bool packed, int64_t heads,
-                                int64_t head_dim) {
-  check_tensor(t, name, DType::f32, /*contiguous=*/false);
+                                int64_t head_dim, DType dtype = DType::f32, bool on_cpu = true) {
+  check_tensor_on(t, name, dtype, on_cpu, /*contiguous=*/false);
   TF_CHECK(t.dim() == (packed ? 3 : 4), name, packed ? ": expected [tokens, heads, head_dim]"
                                                        : ": expected [batch, heads, seq, head_dim]");
   TF_CHECK(t.size(-1) == head_dim && t.size(1) == heads, name, ": heads/head_dim differ from q");
@@ -47,18 +47,23 @@ inline AttnOperand attn_operand(const TensorView& t, const char* name, bool pack
   return o;
 }
 
-inline void attention(const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& out,
-                      const TensorView* mask, const TensorView* kv_lengths, const TensorView* cu_seqlens,
-                      double scale, bool causal) {
+// The checks of every device's front, and the kernel arguments. The pointers are typed float for the CPU
+// kernel; the CUDA kernels read them in `dtype`. Offsets and lengths are read here only where the host can
+// read them (on_cpu); a CUDA caller passes max_seqlen (the longest packed sequence) and the Python op checks
+// the values.
+inline AttentionArgs attention_args(const TensorView& q, const TensorView& k, const TensorView& v,
+                                    const TensorView& out, const TensorView* mask, const TensorView* kv_lengths,
+                                    const TensorView* cu_seqlens, double scale, bool causal, DType dtype,
+                                    bool on_cpu, int64_t max_seqlen = -1) {
   bool packed = cu_seqlens != nullptr;
   TF_CHECK(q.dim() == (packed ? 3 : 4), "q: expected ", packed ? "[tokens, heads, head_dim]" : "[batch, heads, seq, head_dim]");
   AttentionArgs a;
   a.heads = q.size(1);
   a.head_dim = q.size(-1);
-  a.q = attn_operand(q, "q", packed, a.heads, a.head_dim);
-  a.k = attn_operand(k, "k", packed, a.heads, a.head_dim);
-  a.v = attn_operand(v, "v", packed, a.heads, a.head_dim);
-  check_tensor(out, "out", DType::f32);
+  a.q = attn_operand(q, "q", packed, a.heads, a.head_dim, dtype, on_cpu);
+  a.k = attn_operand(k, "k", packed, a.heads, a.head_dim, dtype, on_cpu);
+  a.v = attn_operand(v, "v", packed, a.heads, a.head_dim, dtype, on_cpu);
+  check_tensor_on(out, "out", dtype, on_cpu);
   check_same_shape(q, "q", out, "out");
   a.out = out.ptr<float>();
   a.scale = static_cast<float>(scale);
@@ -66,16 +71,22 @@ inline void attention(const TensorView& q, const TensorView& k, const TensorView
   if (packed) {
     TF_CHECK(!mask && !kv_lengths, "cu_seqlens: attn_mask and kv_lengths are for the [batch, heads, seq, dim] layout");
     TF_CHECK(k.size(0) == q.size(0) && v.size(0) == q.size(0), "k, v: must have as many tokens as q");
-    check_tensor(*cu_seqlens, "cu_seqlens", DType::i64);
+    check_tensor_on(*cu_seqlens, "cu_seqlens", DType::i64, on_cpu);
     TF_CHECK(cu_seqlens->dim() == 1 && cu_seqlens->size(0) >= 1, "cu_seqlens: expected shape [batch + 1]");
     const int64_t* cu = cu_seqlens->ptr<int64_t>();
     a.batch = cu_seqlens->size(0) - 1;
-    TF_CHECK(cu[0] == 0, "cu_seqlens: must start at 0");
-    for (int64_t b = 0; b < a.batch; ++b) {
-      TF_CHECK(cu[b + 1] >= cu[b], "cu_seqlens: must be non-decreasing");
-      a.q_len = std::max(a.q_len, cu[b + 1] - cu[b]);
+    if (on_cpu) {
+      TF_CHECK(cu[0] == 0, "cu_seqlens: must start at 0");
+      for (int64_t b = 0; b < a.batch; ++b) {
+        TF_CHECK(cu[b + 1] >= cu[b], "cu_seqlens: must be non-decreasing");
+        a.q_len = std::max(a.q_len, cu[b + 1] - cu[b]);
+      }
+      TF_CHECK(cu[a.batch] <= q.size(0), "cu_seqlens: last offset ", cu[a.batch], " exceeds tokens ", q.size(0));
+    } else {
+      TF_CHECK(max_seqlen >= 0 && max_seqlen <= q.size(0), "max_seqlen: must be in [0, ", q.size(0), "], got ",
+               max_seqlen);
+      a.q_len = max_seqlen;
     }
-    TF_CHECK(cu[a.batch] <= q.size(0), "cu_seqlens: last offset ", cu[a.batch], " exceeds tokens ", q.size(0));
     a.k_len = a.q_len;
     a.cu_seqlens = cu;
     a.out_row_stride = a.heads * a.head_dim;
@@ -90,16 +101,16 @@ inline void attention(const TensorView& q, const TensorView& k, const TensorView
     a.out_head_stride = a.q_len * a.head_dim;
     a.out_row_stride = a.head_dim;
     if (kv_lengths) {
-      check_tensor(*kv_lengths, "kv_lengths", DType::i64);
+      check_tensor_on(*kv_lengths, "kv_lengths", DType::i64, on_cpu);
       TF_CHECK(kv_lengths->dim() == 1 && kv_lengths->size(0) == a.batch, "kv_lengths: expected shape [", a.batch, "]");
-      for (int64_t b = 0; b < a.batch; ++b) {
+      for (int64_t b = 0; on_cpu && b < a.batch; ++b) {
         int64_t n = kv_lengths->ptr<int64_t>()[b];
         TF_CHECK(n >= 0 && n <= a.k_len, "kv_lengths: values must be in [0, ", a.k_len, "], got ", n);
       }
       a.kv_lengths = kv_lengths->ptr<int64_t>();
     }
     if (mask) {
-      check_tensor(*mask, "attn_mask", DType::f32, /*contiguous=*/false);
+      check_tensor_on(*mask, "attn_mask", dtype, on_cpu, /*contiguous=*/false);
       TF_CHECK(mask->dim() == 4 && mask->size(0) == a.batch && mask->size(1) == a.heads && mask->size(2) == a.q_len &&
                    mask->size(3) == a.k_len,
                "attn_mask: must be expanded to [batch, heads, q_len, k_len]");
@@ -107,7 +118,21 @@ inline void attention(const TensorView& q, const TensorView& k, const TensorView
       a.mask = {mask->ptr<float>(), mask->strides[0], mask->strides[1], mask->strides[2]};
     }
   }
+  return a;
+}
+
+inline void attention(const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& out,
+                      const TensorView* mask, const TensorView* kv_lengths, const TensorView* cu_seqlens,
+                      double scale, bool causal) {
+  AttentionArgs a = attention_args(q, k, v, out, mask, kv_lengths, cu_seqlens, scale, causal, DType::f32, true);
   TF_ISA_CALL(attention_cpu, a);
 }
+
+// The CUDA kernel (attention_cuda.cu): float32, float16 or bfloat16 (q, k, v, attn_mask and out alike; fp32
+// accumulation), head_dim <= kAttentionCudaMaxHeadDim; max_seqlen: the longest packed sequence (packed layout).
+constexpr int64_t kAttentionCudaMaxHeadDim = 256;
+void attention_cuda(const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& out,
+                    const TensorView* mask, const TensorView* kv_lengths, const TensorView* cu_seqlens,
+                    int64_t max_seqlen, double scale, bool causal, void* stream);
 
 }  // namespace tf

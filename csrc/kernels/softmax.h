@@ -23,11 +23,14 @@ struct MaskedSoftmaxArgs {
 
 TF_ISA_DECLARE(void, masked_softmax_cpu, (const MaskedSoftmaxArgs& args))
 
-// Rows whose every key is excluded by lengths/causal are all zeros.
-inline void masked_softmax(const TensorView& scores, const TensorView* mask, const TensorView* lengths,
-                           const TensorView& out, double scale, bool causal) {
-  check_tensor(scores, "scores", DType::f32);
-  check_tensor(out, "out", DType::f32);
+// The checks of every device's front, and the kernel arguments. The pointers are typed float for the CPU
+// kernel; the CUDA kernels read them in `dtype`. Length values are checked here only where the host can read
+// them (on_cpu); the Python op checks them for CUDA tensors.
+inline MaskedSoftmaxArgs masked_softmax_args(const TensorView& scores, const TensorView* mask,
+                                             const TensorView* lengths, const TensorView& out, double scale,
+                                             bool causal, DType dtype, bool on_cpu) {
+  check_tensor_on(scores, "scores", dtype, on_cpu);
+  check_tensor_on(out, "out", dtype, on_cpu);
   check_same_shape(scores, "scores", out, "out");
   TF_CHECK(scores.dim() >= 1, "scores: needs at least one dimension");
   MaskedSoftmaxArgs a;
@@ -43,23 +46,34 @@ inline void masked_softmax(const TensorView& scores, const TensorView* mask, con
     a.queries = scores.size(-2);
   }
   if (mask) {
-    check_tensor(*mask, "mask", DType::f32, /*contiguous=*/false);
+    check_tensor_on(*mask, "mask", dtype, on_cpu, /*contiguous=*/false);
     TF_CHECK(mask->shape == scores.shape, "mask: must be expanded to the shape of scores");
     TF_CHECK(a.cols <= 1 || mask->strides.back() == 1, "mask: last dim must be contiguous");
     a.mask = mask->ptr<float>();
     a.mask_lead_strides.assign(mask->strides.begin(), mask->strides.end() - 1);
   }
   if (lengths) {
-    check_tensor(*lengths, "lengths", DType::i64);
+    check_tensor_on(*lengths, "lengths", DType::i64, on_cpu);
     TF_CHECK(scores.dim() >= 2 && lengths->dim() == 1 && lengths->size(0) == scores.size(0),
              "lengths: expected shape [", scores.dim() >= 2 ? scores.size(0) : 0, "]");
-    for (int64_t b = 0; b < lengths->size(0); ++b) {
+    for (int64_t b = 0; on_cpu && b < lengths->size(0); ++b) {
       int64_t n = lengths->ptr<int64_t>()[b];
       TF_CHECK(n >= 0 && n <= a.cols, "lengths: values must be in [0, ", a.cols, "], got ", n);
     }
     a.lengths = lengths->ptr<int64_t>();
   }
+  return a;
+}
+
+// Rows whose every key is excluded by lengths/causal are all zeros.
+inline void masked_softmax(const TensorView& scores, const TensorView* mask, const TensorView* lengths,
+                           const TensorView& out, double scale, bool causal) {
+  MaskedSoftmaxArgs a = masked_softmax_args(scores, mask, lengths, out, scale, causal, DType::f32, true);
   TF_ISA_CALL(masked_softmax_cpu, a);
 }
+
+// The CUDA kernel (softmax_cuda.cu): float32, float16 or bfloat16 (scores, mask and out alike).
+void masked_softmax_cuda(const TensorView& scores, const TensorView* mask, const TensorView* lengths,
+                         const TensorView& out, double scale, bool causal, void* stream);
 
 }  // namespace tf

@@ -56,11 +56,48 @@ def has_kernels() -> bool:
 
 def cuda_extension():
     """The `_cuda` module (built whenever nvcc was found at build time), or None."""
-    try:
-        from transformers_fast import _cuda
-    except ImportError:
+    if not _cuda_state:
+        try:
+            from transformers_fast import _cuda
+        except ImportError:
+            _cuda = None
+        if _cuda is not None and hasattr(_cuda, "register_tensor_dtypes"):
+            _cuda.register_tensor_dtypes(_DTYPE_CODES)
+        _cuda_state.append(_cuda)
+    return _cuda_state[0]
+
+
+_cuda_state: list = []  # [the _cuda module or None], filled on first use
+_DTYPE_CODES = [torch.float32, torch.float16, torch.bfloat16, torch.int32, torch.int64, torch.uint8]
+
+
+def use_cuda_kernel(op: str, *tensors: Optional[torch.Tensor]):
+    """The `_cuda` module when its kernel can serve these tensors (CUDA tensors, no autograd), else None;
+    warns once when CUDA tensors meet a build without CUDA kernels (they then run torch's ops)."""
+    first = next(t for t in tensors if t is not None)
+    if first.device.type != "cuda" or needs_grad(*tensors):
         return None
-    return _cuda
+    mod = cuda_extension()
+    if mod is None or not hasattr(mod, "gelu"):
+        warn_once(op, "this build has no CUDA kernels (nvcc was not found when it was built)")
+        return None
+    return mod
+
+
+def cuda_stream(t: torch.Tensor) -> int:
+    """The stream our CUDA kernels launch on: the caller's current stream on t's device (0 for host tensors,
+    as the emulated build takes)."""
+    if t.device.type != "cuda":
+        return 0
+    return torch.cuda.current_stream(t.device).cuda_stream
+
+
+def on_device(t: torch.Tensor, fn: Callable, *args):
+    """fn(*args) with t's CUDA device current (our kernels launch on the current device)."""
+    if t.device.type == "cuda" and t.device.index is not None and t.device.index != torch.cuda.current_device():
+        with torch.cuda.device(t.device):
+            return fn(*args)
+    return fn(*args)
 
 
 def cpu_isa() -> str:
@@ -202,6 +239,8 @@ def fast_path(*tensors: Optional[torch.Tensor]) -> bool:
     rejects (KERNEL_REJECTS) sends the caller to its full Python checks, which name the problem or
     take the plain-torch path."""
     if not KERNELS_ON or is_compiling():
+        return False
+    if tensors and getattr(tensors[0], "is_cuda", False):  # CUDA tensors: the ops' CUDA branch
         return False
     if torch.is_grad_enabled():
         for t in tensors:

@@ -24,13 +24,32 @@ def _kernel(x, bias, approximate):
     return out
 
 
+def cuda_kernel(mod, x, bias, approximate, stream=None):
+    """The CUDA kernel of `mod` (_cuda, or the emulated _cuda_emu with host tensors) on the caller's stream."""
+    x = x.contiguous()
+    bias = None if bias is None else bias.contiguous()
+    out = B.new_output(x)
+    stream = B.cuda_stream(x) if stream is None else stream
+    if bias is None:
+        B.on_device(x, mod.gelu, x, out, approximate == "tanh", stream)
+    else:
+        B.on_device(x, mod.bias_gelu, x, bias, out, approximate == "tanh", stream)
+    return out
+
+
 def _gelu_impl(x: torch.Tensor, approximate: str) -> torch.Tensor:
+    mod = B.use_cuda_kernel("gelu", x)
+    if mod is not None:
+        return cuda_kernel(mod, x, None, approximate)
     if not B.use_cpu_kernel("gelu", x):
         return F.gelu(x, approximate=approximate).contiguous()
     return _kernel(x.contiguous(), None, approximate)
 
 
 def _bias_gelu_impl(x: torch.Tensor, bias: torch.Tensor, approximate: str) -> torch.Tensor:
+    mod = B.use_cuda_kernel("bias_gelu", x, bias)
+    if mod is not None:
+        return cuda_kernel(mod, x, bias, approximate)
     if not B.use_cpu_kernel("bias_gelu", x, bias):
         return F.gelu(x + bias, approximate=approximate).contiguous()
     return _kernel(x.contiguous(), bias.contiguous(), approximate)

@@ -45,9 +45,31 @@ def _packed_kernel(q, k, v, cu_seqlens, scale, causal):
     return out
 
 
+def cuda_kernel(mod, q, k, v, attn_mask, kv_lengths, cu_seqlens, scale, causal, max_seqlen=None, stream=None):
+    """The CUDA kernel of `mod` (_cuda, or the emulated _cuda_emu with host tensors) on the caller's stream.
+    kv_lengths / cu_seqlens: int64, checked; head_dim <= mod.attention_max_head_dim."""
+    q, k, v = (t if t.stride(-1) == 1 else t.contiguous() for t in (q, k, v))
+    if attn_mask is not None:
+        attn_mask = attn_mask.expand(q.shape[0], q.shape[1], q.shape[2], k.shape[2])
+        if attn_mask.stride(-1) != 1:
+            attn_mask = attn_mask.contiguous()
+    if cu_seqlens is not None and max_seqlen is None:
+        max_seqlen = int((cu_seqlens[1:] - cu_seqlens[:-1]).max()) if cu_seqlens.shape[0] > 1 else 0
+    out = B.new_output(q)
+    stream = B.cuda_stream(q) if stream is None else stream
+    B.on_device(q, mod.attention, q, k, v, out, attn_mask, kv_lengths, cu_seqlens,
+                -1 if max_seqlen is None else max_seqlen, scale, causal, stream)
+    if cu_seqlens is not None and q.shape[0] and cu_seqlens.shape[0] and int(cu_seqlens[-1]) < q.shape[0]:
+        out[int(cu_seqlens[-1]):] = 0  # tokens after the last sequence
+    return out
+
+
 def _attention_impl(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: Optional[torch.Tensor],
                     kv_lengths: Optional[torch.Tensor], cu_seqlens: Optional[torch.Tensor], scale: float,
                     causal: bool) -> torch.Tensor:
+    mod = B.use_cuda_kernel(_OP, q, k, v, attn_mask)
+    if mod is not None and q.shape[-1] <= mod.attention_max_head_dim:
+        return cuda_kernel(mod, q, k, v, attn_mask, kv_lengths, cu_seqlens, scale, causal)
     if not B.use_cpu_kernel(_OP, q, k, v, attn_mask):
         return _reference(q, k, v, attn_mask, kv_lengths, cu_seqlens, scale, causal).contiguous()
     # Any strides are read in place as long as the last dim is contiguous.

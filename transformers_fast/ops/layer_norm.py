@@ -24,8 +24,20 @@ def _kernel(x, residual, weight, bias, eps, x_bias):
     return out
 
 
+def cuda_kernel(mod, x, residual, weight, bias, eps, x_bias, stream=None):
+    """The CUDA kernel of `mod` (_cuda, or the emulated _cuda_emu with host tensors) on the caller's stream."""
+    x, residual, weight, bias, x_bias = B.contiguous(x, residual, weight, bias, x_bias)
+    out = B.new_output(x)
+    stream = B.cuda_stream(x) if stream is None else stream
+    B.on_device(x, mod.add_layer_norm, x, residual, x_bias, weight, bias, out, eps, stream)
+    return out
+
+
 def _add_layer_norm_impl(x: torch.Tensor, residual: Optional[torch.Tensor], weight: Optional[torch.Tensor],
                          bias: Optional[torch.Tensor], eps: float, x_bias: Optional[torch.Tensor]) -> torch.Tensor:
+    mod = B.use_cuda_kernel("add_layer_norm", x, residual, weight, bias, x_bias)
+    if mod is not None:
+        return cuda_kernel(mod, x, residual, weight, bias, eps, x_bias)
     if not B.use_cpu_kernel("add_layer_norm", x, residual, weight, bias, x_bias):
         return _reference(x, residual, weight, bias, eps, x_bias).contiguous()
     x, residual, weight, bias, x_bias = B.contiguous(x, residual, weight, bias, x_bias)

@@ -34,15 +34,33 @@ def _reference(scores, mask, lengths, scale, causal):
     return torch.softmax(x.masked_fill(~allowed, -float("inf")), -1).masked_fill(~allowed, 0.0)
 
 
-def _masked_softmax_impl(scores: torch.Tensor, mask: Optional[torch.Tensor], lengths: Optional[torch.Tensor],
-                         scale: float, causal: bool) -> torch.Tensor:
-    if not B.use_cpu_kernel("masked_softmax", scores, mask):
-        return _reference(scores, mask, lengths, scale, causal).contiguous()
+def _prepare(scores, mask):
     scores = scores.contiguous()
     if mask is not None:
         mask = mask.expand(scores.shape)
         if scores.shape[-1] > 1 and mask.stride(-1) != 1:
             mask = mask.contiguous()
+    return scores, mask
+
+
+def cuda_kernel(mod, scores, mask, lengths, scale, causal, stream=None):
+    """The CUDA kernel of `mod` (_cuda, or the emulated _cuda_emu with host tensors) on the caller's stream;
+    lengths: int64 [scores.shape[0]] or None."""
+    scores, mask = _prepare(scores, mask)
+    out = B.new_output(scores)
+    stream = B.cuda_stream(scores) if stream is None else stream
+    B.on_device(scores, mod.masked_softmax, scores, mask, lengths, out, scale, causal, stream)
+    return out
+
+
+def _masked_softmax_impl(scores: torch.Tensor, mask: Optional[torch.Tensor], lengths: Optional[torch.Tensor],
+                         scale: float, causal: bool) -> torch.Tensor:
+    mod = B.use_cuda_kernel("masked_softmax", scores, mask)
+    if mod is not None:
+        return cuda_kernel(mod, scores, mask, lengths, scale, causal)
+    if not B.use_cpu_kernel("masked_softmax", scores, mask):
+        return _reference(scores, mask, lengths, scale, causal).contiguous()
+    scores, mask = _prepare(scores, mask)
     out = B.new_output(scores)
     B._C.masked_softmax(scores, mask, lengths, out, scale, causal)
     return out
