@@ -20,21 +20,56 @@ constexpr int NR = 2 * W;   // key columns per micro-tile (QK^T) / output column
 
 inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
+// Asks for the cache lines of row[0:n] ahead of use: rows of a sequence-first [len, batch, heads, D] tensor
+// lie batch * heads * D floats apart, a stride the hardware prefetchers do not follow.
+inline void prefetch_row(const float* row, int64_t n) {
+  for (int64_t d = 0; d < n; d += 16) __builtin_prefetch(row + d);
+}
+
+// dst[d * ldd + c] = src[c * lds + d] for c < rows, d < cols. In 8x8 blocks through AVX registers where the
+// ISA has them: element by element, transposing was ~15% of relative attention's time.
+inline void transpose(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
+  int64_t c0 = 0;
+#if defined(__AVX2__)
+  for (; c0 + 8 <= rows; c0 += 8) {
+    for (int64_t i = c0 + 8; i < c0 + 16 && i < rows; ++i) prefetch_row(src + i * lds, cols);
+    int64_t d0 = 0;
+    for (; d0 + 8 <= cols; d0 += 8) {
+      __m256 x[8], t[8];
+      for (int i = 0; i < 8; ++i) x[i] = _mm256_loadu_ps(src + (c0 + i) * lds + d0);
+      for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(x[i], x[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(x[i], x[i + 1]);
+      }
+      for (int i = 0; i < 8; i += 4) {
+        x[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        x[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+        x[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        x[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+      }
+      for (int i = 0; i < 4; ++i) {
+        _mm256_storeu_ps(dst + (d0 + i) * ldd + c0, _mm256_permute2f128_ps(x[i], x[i + 4], 0x20));
+        _mm256_storeu_ps(dst + (d0 + i + 4) * ldd + c0, _mm256_permute2f128_ps(x[i], x[i + 4], 0x31));
+      }
+    }
+    for (; d0 < cols; ++d0)
+      for (int i = 0; i < 8; ++i) dst[d0 * ldd + c0 + i] = src[(c0 + i) * lds + d0];
+  }
+#endif
+  for (; c0 < rows; ++c0)
+    for (int64_t d = 0; d < cols; ++d) dst[d * ldd + c0] = src[c0 * lds + d];
+}
+
 // Packs K[0:n, 0:D] (row stride ks) as K^T in panels of NR keys: kt[(p * D + d) * NR + c] =
 // K[p * NR + c][d], zero past n.
 inline void pack_kt(const float* k, int64_t ks, int64_t n, int64_t D, float* kt) {
   int64_t panels = (n + NR - 1) / NR;
   for (int64_t p = 0; p < panels; ++p) {
     float* dst = kt + p * D * NR;
-    for (int c = 0; c < NR; ++c) {
-      int64_t j = p * NR + c;
-      if (j < n) {
-        const float* row = k + j * ks;
-        for (int64_t d = 0; d < D; ++d) dst[d * NR + c] = row[d];
-      } else {
-        for (int64_t d = 0; d < D; ++d) dst[d * NR + c] = 0.0f;
-      }
-    }
+    const int64_t cols = n - p * NR < NR ? n - p * NR : NR;
+    transpose(k + p * NR * ks, ks, cols, D, dst, NR);
+    for (int64_t d = 0; d < D; ++d)
+      for (int64_t c = cols; c < NR; ++c) dst[d * NR + c] = 0.0f;
   }
 }
 

@@ -67,14 +67,14 @@ void rel_block(const RelativeAttentionArgs& a, int64_t b, int64_t n, int64_t i0,
   const int64_t ldr = round_up(c_hi - c_lo, W) + NR;
   buf.rt.assign(D * ldr, 0.0f);
   float* rt = buf.rt.data();
-  for (int64_t c = c_lo; c < c_hi; ++c) {
-    const float* rc = r + c * r_rs;
-    for (int64_t d = 0; d < D; ++d) rt[d * ldr + (c - c_lo)] = rc[d];
-  }
+  transpose(r + c_lo * r_rs, r_rs, c_hi - c_lo, D, rt, ldr);
   // V copied to contiguous rows: its row stride (batch * heads * D) is often a multiple of 4 KB, and the
   // P V tiles, which walk all keys for each column chunk, would then keep missing L1 (TXL wt103: 1.4x slower).
   buf.vp.resize(klen * D);
-  for (int64_t j = 0; j < klen; ++j) std::copy(v + j * a.v.row_stride, v + j * a.v.row_stride + D, buf.vp.data() + j * D);
+  for (int64_t j = 0; j < klen; ++j) {
+    if (j + 8 < klen) prefetch_row(v + (j + 8) * a.v.row_stride, D);
+    std::copy(v + j * a.v.row_stride, v + j * a.v.row_stride + D, buf.vp.data() + j * D);
+  }
   const int64_t ldraw = round_up(klen + MR - 1, W) + NR;
   buf.qw.resize(MR * D), buf.qr.resize(MR * D), buf.s.resize(MR * kpad), buf.raw.resize(MR * ldraw);
   buf.tmp.resize(D);
@@ -83,6 +83,7 @@ void rel_block(const RelativeAttentionArgs& a, int64_t b, int64_t n, int64_t i0,
 
   for (int64_t t0 = i0; t0 < i1; t0 += MR) {
     const int m = static_cast<int>(std::min<int64_t>(MR, i1 - t0));
+    for (int64_t x = t0 + MR; x < std::min(t0 + 2 * MR, i1); ++x) prefetch_row(q + x * q_rs, D);  // the next tile's
     for (int x = 0; x < m; ++x) {
       add_rows(q + (t0 + x) * q_rs, rw, D, qw + x * D);
       add_rows(q + (t0 + x) * q_rs, rr, D, qr + x * D);
