@@ -14,6 +14,7 @@
 #include "kernels/attention.h"
 #include "kernels/gemm_small.h"
 #include "kernels/layer_norm.h"
+#include "kernels/relative_attention.h"
 #include "kernels/softmax.h"
 #include "layers/decoder_layer.h"
 #include "layers/encoder_layer.h"
@@ -273,6 +274,60 @@ void check_attention_packed() {
   }
 }
 
+// Relative attention: q, k, v strided views of one [klen, batch, 3 * heads * dim] projection (q the last qlen
+// positions), r of batch 1 or batch, uint8 masks (any nonzero value is set), the shift through the
+// references' flat-index reshape arithmetic, in double.
+void check_relative_attention() {
+  int64_t qlen = pick(1, 9), klen = qlen + pick(0, 7), bsz = pick(1, 3), heads = pick(1, 3), dim = pick(1, 40);
+  bool txl = chance(0.5), use_mask = chance(0.6), use_seg = chance(0.5);
+  int64_t rlen = txl ? klen : klen + pick(1, qlen + 2), rb = chance(0.5) ? 1 : bsz, width = 3 * heads * dim;
+  auto qkv = randn(klen * bsz * width, 1.0, chance(0.2)), r = randn(rlen * rb * heads * dim),
+       rw = randn(heads * dim), rr = randn(heads * dim), se = randn(2 * heads * dim), rs = randn(heads * dim),
+       out = std::vector<float>(qlen * bsz * heads * dim);
+  std::vector<uint8_t> mask(bsz * qlen * klen), seg(bsz * qlen * klen);
+  for (auto& m : mask) m = chance(0.3) ? static_cast<uint8_t>(pick(1, 255)) : 0;
+  for (auto& m : seg) m = chance(0.5) ? 1 : 0;
+  auto part = [&](int p, int64_t len) {
+    return TensorView{qkv.data() + (klen - len) * bsz * width + p * heads * dim, DType::f32, {len, bsz, heads, dim},
+                      {bsz * width, width, dim, 1}};
+  };
+  auto map = [&](std::vector<uint8_t>& m) {
+    return TensorView{m.data(), DType::u8, {bsz, qlen, klen}, {qlen * klen, klen, 1}};
+  };
+  TensorView mv = map(mask), sv = map(seg), sev = view(se, {2, heads, dim}), rsv = view(rs, {heads, dim});
+  double scale = 1.0 / std::sqrt(double(dim));
+  tf::relative_attention(part(0, qlen), part(1, klen), part(2, klen), view(r, {rlen, rb, heads, dim}),
+                         view(rw, {heads, dim}), view(rr, {heads, dim}), view(out, {qlen, bsz, heads, dim}),
+                         use_mask ? &mv : nullptr, use_seg ? &sv : nullptr, use_seg ? &sev : nullptr,
+                         use_seg ? &rsv : nullptr, scale, txl ? 1 : 0);
+  if (!tame(qkv.data(), int64_t(qkv.size()))) return;  // non-finite inputs: only that it runs cleanly is checked
+  auto at = [&](int p, int64_t pos, int64_t b, int64_t n) { return &qkv[(pos * bsz + b) * width + p * heads * dim + n * dim]; };
+  auto qdot = [&](int64_t i, const float* bias, const float* x, int64_t b, int64_t n) {  // (q_i + bias)·x
+    double acc = 0;
+    for (int64_t d = 0; d < dim; ++d) acc += (double(at(0, klen - qlen + i, b, n)[d]) + bias[n * dim + d]) * x[d];
+    return acc;
+  };
+  std::vector<double> score(klen), want(dim);
+  std::vector<char> allowed(klen, 1);
+  for (int64_t b = 0; b < bsz; ++b)
+    for (int64_t n = 0; n < heads; ++n)
+      for (int64_t i = 0; i < qlen; ++i) {
+        for (int64_t j = 0; j < klen; ++j) {
+          // XLNet: raw [qlen, rlen] seen as [rlen, qlen], first row dropped, seen as [qlen, rlen - 1];
+          // Transformer-XL: a zero column prepended, [qlen, rlen + 1] seen as [rlen + 1, qlen], first row dropped.
+          int64_t f = txl ? qlen + i * rlen + j : qlen + i * (rlen - 1) + j, w = txl ? rlen + 1 : rlen;
+          int64_t row = f / w, col = f % w - (txl ? 1 : 0);
+          double bd = col < 0 ? 0.0 : qdot(row, rr.data(), &r[(col * rb + (rb == 1 ? 0 : b)) * heads * dim + n * dim], b, n);
+          double s = qdot(i, rw.data(), at(1, j, b, n), b, n) + bd;
+          if (use_seg) s += qdot(i, rs.data(), &se[(seg[(b * qlen + i) * klen + j] ? heads : 0) * dim + n * dim], b, n);
+          score[j] = use_mask && mask[(b * qlen + i) * klen + j] ? -1e30 : s * scale;
+        }
+        attend_ref(score, allowed, at(2, 0, b, n), bsz * width, dim, want.data());
+        for (int64_t d = 0; d < dim; ++d)
+          expect_close("relative_attention", out[((i * bsz + b) * heads + n) * dim + d], want[d], 2e-5, 1e-4, d);
+      }
+}
+
 double act_ref(double y, tf::GemmAct act) {
   if (act == tf::GemmAct::none) return y;
   return gelu_ref(float(y), act == tf::GemmAct::gelu_erf ? tf::GeluKind::erf : tf::GeluKind::tanh);
@@ -390,7 +445,7 @@ int main(int argc, char** argv) {
   const Front fronts[] = {{"gelu", check_gelu},           {"layer_norm", check_layer_norm},
                           {"masked_softmax", check_softmax}, {"attention", check_attention_padded},
                           {"attention_packed", check_attention_packed}, {"gemm_small", check_gemm_small},
-                          {"layers", check_layers}};
+                          {"layers", check_layers}, {"relative_attention", check_relative_attention}};
   int runs = 0;
   for (tf::Isa isa : isas()) {
     tf::set_isa_cap(isa);

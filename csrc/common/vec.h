@@ -166,6 +166,20 @@ struct VecF {
 };
 #endif
 
+// t in the lanes whose byte m[lane] is nonzero, f elsewhere (reads W bytes: bool masks).
+inline VecF select_nonzero_u8(const uint8_t* m, VecF t, VecF f) {
+#if defined(__AVX512F__)
+  __m512i w = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(m)));
+  return _mm512_mask_blend_ps(_mm512_test_epi32_mask(w, w), f.v, t.v);
+#elif defined(__AVX2__)
+  __m256i w = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(m)));
+  __m256 zero = _mm256_castsi256_ps(_mm256_cmpeq_epi32(w, _mm256_setzero_si256()));
+  return _mm256_blendv_ps(t.v, f.v, zero);
+#else
+  return m[0] ? t : f;
+#endif
+}
+
 // exp(x): Cephes range reduction x = n*ln2 + r, degree-5 polynomial (as torch's Vectorized::exp).
 inline VecF exp(VecF x) {
   const VecF hi(88.3762626647949f), lo(-87.3365478515625f);

@@ -7,138 +7,19 @@
 #include "common/parallel.h"
 #include "common/vec.h"
 #include "kernels/attention.h"
+#include "kernels/attention_tiles.h"
 #include "kernels/softmax_row.h"
 
 namespace tf {
 namespace TF_ISA_NS {
 
-using vec::VecF;
-
 namespace {
 
-#define TF_UNROLL _Pragma("GCC unroll 16")
+using namespace tiles;
 
-constexpr int W = VecF::size;
-constexpr int MR = 6;       // query rows per micro-tile
-constexpr int NR = 2 * W;   // key columns per micro-tile (QK^T) / output columns (PV)
 // Below this many queries, dot products straight from K beat packing K^T for the micro-kernel
 // (12 heads x 64 at 8 tokens: 8.7 us vs 14.5 us on AMD AVX-512; equal near 14).
 constexpr int64_t kDotMaxQueries = 14;
-
-inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
-
-// Packs K[0:n, 0:D] (row stride ks) as K^T in panels of NR keys: kt[(p * D + d) * NR + c] =
-// K[p * NR + c][d], zero past n.
-void pack_kt(const float* k, int64_t ks, int64_t n, int64_t D, float* kt) {
-  int64_t panels = (n + NR - 1) / NR;
-  for (int64_t p = 0; p < panels; ++p) {
-    float* dst = kt + p * D * NR;
-    for (int c = 0; c < NR; ++c) {
-      int64_t j = p * NR + c;
-      if (j < n) {
-        const float* row = k + j * ks;
-        for (int64_t d = 0; d < D; ++d) dst[d * NR + c] = row[d];
-      } else {
-        for (int64_t d = 0; d < D; ++d) dst[d * NR + c] = 0.0f;
-      }
-    }
-  }
-}
-
-// s[r][0:NR] = sum_d q[r][d] * kt_panel[d][0:NR] for r < M.
-// (The unroll pragmas let the compiler keep every accumulator in a register.)
-template <int M>
-inline void qk_tile(const float* q, int64_t qs, const float* kt, int64_t D, float* s, int64_t ss) {
-  VecF acc0[M], acc1[M];
-  TF_UNROLL
-  for (int r = 0; r < M; ++r) acc0[r] = acc1[r] = VecF(0.0f);
-  for (int64_t d = 0; d < D; ++d) {
-    VecF b0 = VecF::load(kt + d * NR), b1 = VecF::load(kt + d * NR + W);
-    TF_UNROLL
-    for (int r = 0; r < M; ++r) {
-      VecF a(q[r * qs + d]);
-      acc0[r] = VecF::fmadd(a, b0, acc0[r]);
-      acc1[r] = VecF::fmadd(a, b1, acc1[r]);
-    }
-  }
-  TF_UNROLL
-  for (int r = 0; r < M; ++r) {
-    acc0[r].store(s + r * ss);
-    acc1[r].store(s + r * ss + W);
-  }
-}
-
-// o[r][c0 : c0 + NV*W] = rs[r] * sum_{j < n} p[r][j] * v[j][c0 : ...], the last vector masked to
-// `tail` lanes (rs = the softmax 1/sum of each row).
-template <int M, int NV>
-inline void pv_tile(const float* p, int64_t ps, const float* v, int64_t vs, int64_t n, float* o, int64_t os,
-                    const float* rs, int tail) {
-  VecF acc[M][NV];
-  TF_UNROLL
-  for (int r = 0; r < M; ++r)
-    TF_UNROLL
-    for (int c = 0; c < NV; ++c) acc[r][c] = VecF(0.0f);
-  for (int64_t j = 0; j < n; ++j) {
-    const float* vr = v + j * vs;
-    VecF b[NV];
-    TF_UNROLL
-    for (int c = 0; c < NV; ++c) b[c] = (c == NV - 1 && tail < W) ? VecF::load(vr + c * W, tail) : VecF::load(vr + c * W);
-    TF_UNROLL
-    for (int r = 0; r < M; ++r) {
-      VecF a(p[r * ps + j]);
-      TF_UNROLL
-      for (int c = 0; c < NV; ++c) acc[r][c] = VecF::fmadd(a, b[c], acc[r][c]);
-    }
-  }
-  TF_UNROLL
-  for (int r = 0; r < M; ++r) {
-    VecF scale(rs[r]);
-    TF_UNROLL
-    for (int c = 0; c < NV; ++c) {
-      if (c == NV - 1 && tail < W) (acc[r][c] * scale).store(o + r * os + c * W, tail);
-      else (acc[r][c] * scale).store(o + r * os + c * W);
-    }
-  }
-}
-
-template <int M>
-void pv_rows(const float* p, int64_t ps, const float* v, int64_t vs, int64_t n, float* o, int64_t os, int64_t D,
-             const float* rs) {
-  int64_t c = 0;
-  for (; c + 2 * W <= D; c += 2 * W) pv_tile<M, 2>(p, ps, v + c, vs, n, o + c, os, rs, W);
-  for (; c + W <= D; c += W) pv_tile<M, 1>(p, ps, v + c, vs, n, o + c, os, rs, W);
-  if (c < D) pv_tile<M, 1>(p, ps, v + c, vs, n, o + c, os, rs, static_cast<int>(D - c));
-}
-
-template <int M>
-void qk_rows(const float* q, int64_t qs, const float* kt, int64_t cols_pad, int64_t D, float* s, int64_t ss) {
-  for (int64_t c = 0; c < cols_pad; c += NR) qk_tile<M>(q, qs, kt + c * D, D, s + c, ss);
-}
-
-#define TF_DISPATCH_M(m, fn, ...)          \
-  switch (m) {                             \
-    case 1: fn<1>(__VA_ARGS__); break;     \
-    case 2: fn<2>(__VA_ARGS__); break;     \
-    case 3: fn<3>(__VA_ARGS__); break;     \
-    case 4: fn<4>(__VA_ARGS__); break;     \
-    case 5: fn<5>(__VA_ARGS__); break;     \
-    default: fn<MR>(__VA_ARGS__); break;   \
-  }
-
-inline float dot(const float* a, const float* b, int64_t n) {
-  VecF acc0(0.0f), acc1(0.0f);
-  int64_t d = 0;
-  for (; d + 2 * W <= n; d += 2 * W) {
-    acc0 = VecF::fmadd(VecF::load(a + d), VecF::load(b + d), acc0);
-    acc1 = VecF::fmadd(VecF::load(a + d + W), VecF::load(b + d + W), acc1);
-  }
-  for (; d + W <= n; d += W) acc0 = VecF::fmadd(VecF::load(a + d), VecF::load(b + d), acc0);
-  if (d < n) {
-    int t = static_cast<int>(n - d);
-    acc1 = VecF::fmadd(VecF::load(a + d, t), VecF::load(b + d, t), acc1);
-  }
-  return (acc0 + acc1).reduce_add();
-}
 
 struct Scratch {
   std::vector<float> kt, s, row_inv;

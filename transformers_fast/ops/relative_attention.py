@@ -51,13 +51,28 @@ def _reference(q, k, v, r, r_w_bias, r_r_bias, shift, scale, attn_mask, seg_diff
     return torch.einsum("bnij,jbnd->ibnd", prob, v).contiguous()
 
 
+def _kernel_map(t: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+    """A checked bool [qlen, klen, batch or 1] map as the kernel reads it: uint8 [batch or 1, qlen, klen]
+    with klen contiguous (a view when it already is, e.g. batch 1)."""
+    if t is None:
+        return None
+    t = t.permute(2, 0, 1).view(torch.uint8)
+    return t if t.shape[2] <= 1 or t.stride(2) == 1 else t.contiguous()
+
+
+def _last_dim_contiguous(t: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+    """The kernel reads any strides but a unit one on head_dim (views of a fused projection pass as they are)."""
+    return t if t is None or t.shape[-1] <= 1 or t.stride(-1) == 1 else t.contiguous()
+
+
 def _impl(q, k, v, r, r_w_bias, r_r_bias, shift, scale, attn_mask, seg_diff, seg_embed, r_s_bias):
     kernel = getattr(B._C, "relative_attention", None) if B._C is not None else None
     if kernel is None or not B.use_cpu_kernel(_OP, q, k, v, r, r_w_bias, r_r_bias, seg_embed, r_s_bias):
         return _reference(q, k, v, r, r_w_bias, r_r_bias, shift, scale, attn_mask, seg_diff, seg_embed, r_s_bias)
     out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
-    kernel(q, k, v, r, r_w_bias, r_r_bias, out, attn_mask, seg_diff, seg_embed, r_s_bias, scale,
-           SHIFTS.index(shift))
+    tensors = [_last_dim_contiguous(t) for t in (q, k, v, r, r_w_bias, r_r_bias)]
+    kernel(*tensors, out, _kernel_map(attn_mask), _kernel_map(seg_diff), _last_dim_contiguous(seg_embed),
+           _last_dim_contiguous(r_s_bias), scale, SHIFTS.index(shift))
     return out
 
 

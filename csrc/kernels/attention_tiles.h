@@ -1,0 +1,180 @@
+// Register-tiled micro-kernels shared by the attention and relative_attention kernels (included by
+// *_cpu.cpp only, inside their per-ISA namespace): S = Q K^T tiles on a transposed K, O = P V tiles
+// reading V in place, and a plain dot product.
+#pragma once
+#include <cstdint>
+
+#include "common/vec.h"
+
+namespace tf {
+namespace TF_ISA_NS {
+namespace tiles {
+
+using vec::VecF;
+
+#define TF_UNROLL _Pragma("GCC unroll 16")
+
+constexpr int W = VecF::size;
+constexpr int MR = 6;       // query rows per micro-tile
+constexpr int NR = 2 * W;   // key columns per micro-tile (QK^T) / output columns (PV)
+
+inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// Asks for the cache lines of row[0:n] ahead of use: rows of a sequence-first [len, batch, heads, D] tensor
+// lie batch * heads * D floats apart, a stride the hardware prefetchers do not follow.
+inline void prefetch_row(const float* row, int64_t n) {
+  for (int64_t d = 0; d < n; d += 16) __builtin_prefetch(row + d);
+}
+
+// dst[d * ldd + c] = src[c * lds + d] for c < rows, d < cols. In 8x8 blocks through AVX registers where the
+// ISA has them: element by element, transposing was ~15% of relative attention's time.
+inline void transpose(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
+  int64_t c0 = 0;
+#if defined(__AVX2__)
+  for (; c0 + 8 <= rows; c0 += 8) {
+    for (int64_t i = c0 + 8; i < c0 + 16 && i < rows; ++i) prefetch_row(src + i * lds, cols);
+    int64_t d0 = 0;
+    for (; d0 + 8 <= cols; d0 += 8) {
+      __m256 x[8], t[8];
+      for (int i = 0; i < 8; ++i) x[i] = _mm256_loadu_ps(src + (c0 + i) * lds + d0);
+      for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(x[i], x[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(x[i], x[i + 1]);
+      }
+      for (int i = 0; i < 8; i += 4) {
+        x[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        x[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+        x[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        x[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+      }
+      for (int i = 0; i < 4; ++i) {
+        _mm256_storeu_ps(dst + (d0 + i) * ldd + c0, _mm256_permute2f128_ps(x[i], x[i + 4], 0x20));
+        _mm256_storeu_ps(dst + (d0 + i + 4) * ldd + c0, _mm256_permute2f128_ps(x[i], x[i + 4], 0x31));
+      }
+    }
+    for (; d0 < cols; ++d0)
+      for (int i = 0; i < 8; ++i) dst[d0 * ldd + c0 + i] = src[(c0 + i) * lds + d0];
+  }
+#endif
+  for (; c0 < rows; ++c0)
+    for (int64_t d = 0; d < cols; ++d) dst[d * ldd + c0] = src[c0 * lds + d];
+}
+
+// Packs K[0:n, 0:D] (row stride ks) as K^T in panels of NR keys: kt[(p * D + d) * NR + c] =
+// K[p * NR + c][d], zero past n.
+inline void pack_kt(const float* k, int64_t ks, int64_t n, int64_t D, float* kt) {
+  int64_t panels = (n + NR - 1) / NR;
+  for (int64_t p = 0; p < panels; ++p) {
+    float* dst = kt + p * D * NR;
+    const int64_t cols = n - p * NR < NR ? n - p * NR : NR;
+    transpose(k + p * NR * ks, ks, cols, D, dst, NR);
+    for (int64_t d = 0; d < D; ++d)
+      for (int64_t c = cols; c < NR; ++c) dst[d * NR + c] = 0.0f;
+  }
+}
+
+// s[r][0:NV*W] = sum_d q[r][d] * kt[d * ldk][0:NV*W] for r < M (kt: NV*W columns of a transposed K whose
+// rows are ldk apart: NR in a pack_kt panel). Each lane sums over d in the same order whatever M, NV
+// and the column offset, so a score does not depend on the tiling.
+// (The unroll pragmas let the compiler keep every accumulator in a register.)
+template <int M, int NV = 2>
+inline void qk_tile(const float* q, int64_t qs, const float* kt, int64_t ldk, int64_t D, float* s, int64_t ss) {
+  VecF acc[M][NV];
+  TF_UNROLL
+  for (int r = 0; r < M; ++r)
+    TF_UNROLL
+    for (int c = 0; c < NV; ++c) acc[r][c] = VecF(0.0f);
+  for (int64_t d = 0; d < D; ++d) {
+    VecF b[NV];
+    TF_UNROLL
+    for (int c = 0; c < NV; ++c) b[c] = VecF::load(kt + d * ldk + c * W);
+    TF_UNROLL
+    for (int r = 0; r < M; ++r) {
+      VecF a(q[r * qs + d]);
+      TF_UNROLL
+      for (int c = 0; c < NV; ++c) acc[r][c] = VecF::fmadd(a, b[c], acc[r][c]);
+    }
+  }
+  TF_UNROLL
+  for (int r = 0; r < M; ++r)
+    TF_UNROLL
+    for (int c = 0; c < NV; ++c) acc[r][c].store(s + r * ss + c * W);
+}
+
+// o[r][c0 : c0 + NV*W] = rs[r] * sum_{j < n} p[r][j] * v[j][c0 : ...], the last vector masked to
+// `tail` lanes (rs = the softmax 1/sum of each row).
+template <int M, int NV>
+inline void pv_tile(const float* p, int64_t ps, const float* v, int64_t vs, int64_t n, float* o, int64_t os,
+                    const float* rs, int tail) {
+  VecF acc[M][NV];
+  TF_UNROLL
+  for (int r = 0; r < M; ++r)
+    TF_UNROLL
+    for (int c = 0; c < NV; ++c) acc[r][c] = VecF(0.0f);
+  for (int64_t j = 0; j < n; ++j) {
+    const float* vr = v + j * vs;
+    VecF b[NV];
+    TF_UNROLL
+    for (int c = 0; c < NV; ++c) b[c] = (c == NV - 1 && tail < W) ? VecF::load(vr + c * W, tail) : VecF::load(vr + c * W);
+    TF_UNROLL
+    for (int r = 0; r < M; ++r) {
+      VecF a(p[r * ps + j]);
+      TF_UNROLL
+      for (int c = 0; c < NV; ++c) acc[r][c] = VecF::fmadd(a, b[c], acc[r][c]);
+    }
+  }
+  TF_UNROLL
+  for (int r = 0; r < M; ++r) {
+    VecF scale(rs[r]);
+    TF_UNROLL
+    for (int c = 0; c < NV; ++c) {
+      if (c == NV - 1 && tail < W) (acc[r][c] * scale).store(o + r * os + c * W, tail);
+      else (acc[r][c] * scale).store(o + r * os + c * W);
+    }
+  }
+}
+
+template <int M>
+void pv_rows(const float* p, int64_t ps, const float* v, int64_t vs, int64_t n, float* o, int64_t os, int64_t D,
+             const float* rs) {
+  int64_t c = 0;
+  for (; c + 2 * W <= D; c += 2 * W) pv_tile<M, 2>(p, ps, v + c, vs, n, o + c, os, rs, W);
+  for (; c + W <= D; c += W) pv_tile<M, 1>(p, ps, v + c, vs, n, o + c, os, rs, W);
+  if (c < D) pv_tile<M, 1>(p, ps, v + c, vs, n, o + c, os, rs, static_cast<int>(D - c));
+}
+
+// Scores of M query rows against the cols_pad (a multiple of NR) keys of a pack_kt K^T.
+template <int M>
+void qk_rows(const float* q, int64_t qs, const float* kt, int64_t cols_pad, int64_t D, float* s, int64_t ss) {
+  for (int64_t c = 0; c < cols_pad; c += NR) qk_tile<M>(q, qs, kt + c * D, NR, D, s + c, ss);
+}
+
+// fn<m>(args...) for a run-time row count m in 1..MR.
+#define TF_DISPATCH_M(m, fn, ...)          \
+  switch (m) {                             \
+    case 1: fn<1>(__VA_ARGS__); break;     \
+    case 2: fn<2>(__VA_ARGS__); break;     \
+    case 3: fn<3>(__VA_ARGS__); break;     \
+    case 4: fn<4>(__VA_ARGS__); break;     \
+    case 5: fn<5>(__VA_ARGS__); break;     \
+    default: fn<tiles::MR>(__VA_ARGS__); break;   \
+  }
+
+inline float dot(const float* a, const float* b, int64_t n) {
+  VecF acc0(0.0f), acc1(0.0f);
+  int64_t d = 0;
+  for (; d + 2 * W <= n; d += 2 * W) {
+    acc0 = VecF::fmadd(VecF::load(a + d), VecF::load(b + d), acc0);
+    acc1 = VecF::fmadd(VecF::load(a + d + W), VecF::load(b + d + W), acc1);
+  }
+  for (; d + W <= n; d += W) acc0 = VecF::fmadd(VecF::load(a + d), VecF::load(b + d), acc0);
+  if (d < n) {
+    int t = static_cast<int>(n - d);
+    acc1 = VecF::fmadd(VecF::load(a + d, t), VecF::load(b + d, t), acc1);
+  }
+  return (acc0 + acc1).reduce_add();
+}
+
+}  // namespace tiles
+}  // namespace TF_ISA_NS
+}  // namespace tf

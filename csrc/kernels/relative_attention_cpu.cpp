@@ -1,0 +1,164 @@
+// Per (batch, head, block of queries): ac = (Q + r_w_bias) K^T on a packed K^T (attention's micro-kernel),
+// raw = (Q + r_r_bias) R^T on a transposed window of R, only the columns each micro-tile of query rows
+// gathers (row i reads raw columns i-dependent by one per row, so MR rows need klen + MR - 1 of them, not
+// rlen), then per row: add the gathered bd and the segment term, scale, mask, softmax, and P V on V in
+// place. Threads split the (batch, head, query block) tasks; every score is computed the same way whatever
+// the split, so results do not depend on the thread count.
+#include <algorithm>
+#include <vector>
+
+#include "common/parallel.h"
+#include "common/vec.h"
+#include "kernels/attention_tiles.h"
+#include "kernels/relative_attention.h"
+#include "kernels/softmax_row.h"
+
+namespace tf {
+namespace TF_ISA_NS {
+
+namespace {
+
+using namespace tiles;
+
+constexpr float kMasked = -1e30f;  // what both references give a masked key
+constexpr int64_t kBlock = 8 * MR;  // query rows per task when heads are few
+
+struct Scratch {
+  std::vector<float> kt, rt, vp, qw, qr, s, raw, tmp;
+};
+
+// raw[r][0:width] = sum_d q[r][d] * rt[d * ldr][0:width] for r < M, in tiles of 2 vectors and a last one of 1.
+// rt may be read up to W - 1 columns past width (the caller pads it).
+template <int M>
+void raw_rows(const float* q, int64_t qs, const float* rt, int64_t ldr, int64_t width, int64_t D, float* raw,
+              int64_t ldraw) {
+  int64_t c = 0;
+  for (; c + W < width; c += NR) qk_tile<M, 2>(q, qs, rt + c, ldr, D, raw + c, ldraw);
+  if (c < width) qk_tile<M, 1>(q, qs, rt + c, ldr, D, raw + c, ldraw);
+}
+
+// dst[0:D] = a[0:D] + b[0:D]
+inline void add_rows(const float* a, const float* b, int64_t D, float* dst) {
+  for (int64_t d = 0; d < D; ++d) dst[d] = a[d] + b[d];
+}
+
+// One task: queries [i0, i1) of head n in batch b.
+void rel_block(const RelativeAttentionArgs& a, int64_t b, int64_t n, int64_t i0, int64_t i1, Scratch& buf) {
+  const int64_t D = a.head_dim, qlen = a.qlen, klen = a.klen, rlen = a.rlen;
+  // bd[i][j] = raw[i][j + off - i] while that column is < rlen (the references' flat-index arithmetic).
+  const int64_t off = a.shift == RelShift::xlnet ? qlen : qlen - 1;
+  auto base = [&](const AttnOperand& t) { return t.data + b * t.batch_stride + n * t.head_stride; };
+  const float *q = base(a.q), *k = base(a.k), *v = base(a.v), *r = base(a.r);
+  const int64_t q_rs = a.q.row_stride, r_rs = a.r.row_stride;
+  const float* rw = a.r_w_bias.data + n * a.r_w_bias.head_stride;
+  const float* rr = a.r_r_bias.data + n * a.r_r_bias.head_stride;
+  const int64_t os = a.batch * a.heads * D;
+  float* out = a.out + (b * a.heads + n) * D;
+  const uint8_t* mask = a.mask.data ? a.mask.data + b * a.mask.batch_stride : nullptr;
+  const uint8_t* seg = a.seg.data ? a.seg.data + b * a.seg.batch_stride : nullptr;
+
+  // K^T in panels, all keys.
+  const int64_t kpad = round_up(std::max<int64_t>(klen, 1), NR);
+  buf.kt.resize(kpad * D);
+  pack_kt(k, a.k.row_stride, klen, D, buf.kt.data());
+  // R^T, columns [c_lo, c_hi): what rows i0..i1-1 read without wrapping; ldr leaves room for the last
+  // tile's overread (zeros).
+  const int64_t c_lo = off - (i1 - 1), c_hi = std::min(off - i0 + klen, rlen);
+  const int64_t ldr = round_up(c_hi - c_lo, W) + NR;
+  buf.rt.assign(D * ldr, 0.0f);
+  float* rt = buf.rt.data();
+  transpose(r + c_lo * r_rs, r_rs, c_hi - c_lo, D, rt, ldr);
+  // V copied to contiguous rows: its row stride (batch * heads * D) is often a multiple of 4 KB, and the
+  // P V tiles, which walk all keys for each column chunk, would then keep missing L1 (TXL wt103: 1.4x slower).
+  buf.vp.resize(klen * D);
+  for (int64_t j = 0; j < klen; ++j) {
+    if (j + 8 < klen) prefetch_row(v + (j + 8) * a.v.row_stride, D);
+    std::copy(v + j * a.v.row_stride, v + j * a.v.row_stride + D, buf.vp.data() + j * D);
+  }
+  const int64_t ldraw = round_up(klen + MR - 1, W) + NR;
+  buf.qw.resize(MR * D), buf.qr.resize(MR * D), buf.s.resize(MR * kpad), buf.raw.resize(MR * ldraw);
+  buf.tmp.resize(D);
+  float *qw = buf.qw.data(), *qr = buf.qr.data(), *s = buf.s.data(), *raw = buf.raw.data(), *tmp = buf.tmp.data();
+  float inv[MR];
+
+  for (int64_t t0 = i0; t0 < i1; t0 += MR) {
+    const int m = static_cast<int>(std::min<int64_t>(MR, i1 - t0));
+    for (int64_t x = t0 + MR; x < std::min(t0 + 2 * MR, i1); ++x) prefetch_row(q + x * q_rs, D);  // the next tile's
+    for (int x = 0; x < m; ++x) {
+      add_rows(q + (t0 + x) * q_rs, rw, D, qw + x * D);
+      add_rows(q + (t0 + x) * q_rs, rr, D, qr + x * D);
+    }
+    TF_DISPATCH_M(m, qk_rows, qw, D, buf.kt.data(), kpad, D, s, kpad);
+    // raw columns [w0, w1) of rows t0..t0+m-1: row t0 + x reads from column w0 + (m - 1 - x).
+    const int64_t w0 = off - (t0 + m - 1), w1 = std::min(off - t0 + klen, rlen);
+    TF_DISPATCH_M(m, raw_rows, qr, D, rt + (w0 - c_lo), ldr, w1 - w0, D, raw, ldraw);
+
+    for (int x = 0; x < m; ++x) {
+      const int64_t i = t0 + x;
+      float* row = s + x * kpad;
+      const float* bd = raw + x * ldraw + (m - 1 - x);
+      const uint8_t* mrow = mask ? mask + i * a.mask.row_stride : nullptr;
+      const uint8_t* srow = seg ? seg + i * a.seg.row_stride : nullptr;
+      float ef[2] = {0.0f, 0.0f};  // (q_i + r_s_bias)·seg_embed[0 / 1]
+      if (seg) {
+        add_rows(q + i * q_rs, a.r_s_bias.data + n * a.r_s_bias.head_stride, D, tmp);
+        for (int e = 0; e < 2; ++e)
+          ef[e] = dot(tmp, a.seg_embed.data + e * a.seg_embed.row_stride + n * a.seg_embed.head_stride, D);
+      }
+      const int64_t jw = std::min(klen, rlen - off + i);  // keys j >= jw wrap into row i + 1
+      const VecF vscale(a.scale), vmasked(kMasked), ef0(ef[0]), ef1(ef[1]);
+      int64_t j = 0;
+      for (; j + W <= jw; j += W) {
+        VecF val = VecF::load(row + j) + VecF::load(bd + j);
+        if (srow) val = val + vec::select_nonzero_u8(srow + j, ef1, ef0);
+        val = val * vscale;
+        if (mrow) val = vec::select_nonzero_u8(mrow + j, vmasked, val);
+        val.store(row + j);
+      }
+      for (; j < jw; ++j) {
+        float val = row[j] + bd[j];
+        if (srow) val = val + ef[srow[j] ? 1 : 0];
+        row[j] = mrow && mrow[j] ? kMasked : val * a.scale;
+      }
+      if (jw < klen) add_rows(q + (i + 1) * q_rs, rr, D, tmp);  // (q_{i+1} + r_r_bias)
+      for (; j < klen; ++j) {
+        if (mrow && mrow[j]) {  // the usual case: these are the future keys the causal mask removes
+          row[j] = kMasked;
+          continue;
+        }
+        // The reshape's wrap: XLNet raw[i + 1][c - rlen]; Transformer-XL pads a zero column on the left, so
+        // raw[i + 1][c - rlen - 1], and 0 at the pad.
+        const int64_t c = j + off - i - rlen - (a.shift == RelShift::transfo_xl ? 1 : 0);
+        float val = row[j] + (c < 0 ? 0.0f : dot(tmp, r + c * r_rs, D));
+        if (srow) val = val + ef[srow[j] ? 1 : 0];
+        row[j] = val * a.scale;
+      }
+      // scale 1: exact (x * 1 = x), the scores above are already scaled and masked
+      inv[x] = softmax_row<false, false>(row, row, klen, klen, 1.0f, nullptr);
+    }
+    TF_DISPATCH_M(m, pv_rows, s, kpad, buf.vp.data(), D, klen, out + t0 * os, os, D, inv);
+  }
+}
+
+}  // namespace
+
+void relative_attention_cpu(const RelativeAttentionArgs& a) {
+  // Whole heads per task (K^T, the R window and V packed once per head: packing is ~15% of a 48-query
+  // block's time) unless there are too few heads to keep every thread busy; then blocks of kBlock queries.
+  // Scores do not depend on the split, so neither do the results.
+  const int64_t pairs = a.batch * a.heads;
+  const int64_t block = pairs >= 4 * get_num_threads() ? a.qlen : kBlock;
+  const int64_t blocks = (a.qlen + block - 1) / block, tasks = pairs * blocks;
+  // At least ~64K multiply-adds per task, so that waking a thread pays off.
+  const int64_t task_work = std::max<int64_t>(1, std::min(a.qlen, block) * a.klen * a.head_dim * 3);
+  parallel_for(tasks, std::max<int64_t>(1, 65536 / task_work), [&](int64_t t0, int64_t t1) {
+    thread_local Scratch buf;
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t p = t / blocks, i0 = (t % blocks) * block;
+      rel_block(a, p / a.heads, p % a.heads, i0, std::min(a.qlen, i0 + block), buf);
+    }
+  });
+}
+
+}  // namespace TF_ISA_NS
+}  // namespace tf
