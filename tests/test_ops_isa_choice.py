@@ -31,7 +31,7 @@ from transformers_fast.ops import _backend
 
 class Recorder:
     KERNELS = {"gelu", "bias_gelu", "add_layer_norm", "masked_softmax", "attention", "gemm_small",
-               "gemm_small_pack", "encoder_layer", "decoder_layer_step", "LayerWeights"}
+               "gemm_small_pack", "encoder_layer", "decoder_layer_step", "LayerWeights", "relative_attention"}
 
     def __init__(self, module):
         self.module, self.used = module, set()
@@ -65,6 +65,11 @@ checks = [
     (ops.attention(packed_q, packed_q, packed_q, cu_seqlens=cu)[4:],
      F.scaled_dot_product_attention(*[packed_q[4:].transpose(0, 1)] * 3).transpose(0, 1)),
 ]
+from transformers_fast.ops.relative_attention import _reference as relative_reference
+rq, rk, rr = torch.randn(3, 2, 4, 8), torch.randn(5, 2, 4, 8), torch.randn(9, 1, 4, 8)
+bias = torch.randn(4, 8)
+checks.append((ops.relative_attention(rq, rk, rk, rr, bias, -bias, shift="xlnet"),
+               relative_reference(rq, rk, rk, rr, bias, -bias, "xlnet", 8 ** -0.5, None, None, None, None)))
 import os
 import warnings
 from transformers_fast.ops import packed_linear
