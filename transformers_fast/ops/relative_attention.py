@@ -66,13 +66,12 @@ def _last_dim_contiguous(t: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
 
 
 def _impl(q, k, v, r, r_w_bias, r_r_bias, shift, scale, attn_mask, seg_diff, seg_embed, r_s_bias):
-    kernel = getattr(B._C, "relative_attention", None) if B._C is not None else None
-    if kernel is None or not B.use_cpu_kernel(_OP, q, k, v, r, r_w_bias, r_r_bias, seg_embed, r_s_bias):
+    if not B.use_cpu_kernel(_OP, q, k, v, r, r_w_bias, r_r_bias, seg_embed, r_s_bias):
         return _reference(q, k, v, r, r_w_bias, r_r_bias, shift, scale, attn_mask, seg_diff, seg_embed, r_s_bias)
     out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
     tensors = [_last_dim_contiguous(t) for t in (q, k, v, r, r_w_bias, r_r_bias)]
-    kernel(*tensors, out, _kernel_map(attn_mask), _kernel_map(seg_diff), _last_dim_contiguous(seg_embed),
-           _last_dim_contiguous(r_s_bias), scale, SHIFTS.index(shift))
+    B._C.relative_attention(*tensors, out, _kernel_map(attn_mask), _kernel_map(seg_diff),
+                            _last_dim_contiguous(seg_embed), _last_dim_contiguous(r_s_bias), scale, SHIFTS.index(shift))
     return out
 
 
