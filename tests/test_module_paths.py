@@ -13,16 +13,16 @@ import types
 import pytest
 import pytorch_transformers
 
-# Modules of families not implemented yet (Transformer-XL, XLNet and XLM models), the Auto model classes and the
+# Modules of families not implemented yet (Transformer-XL and XLM models), the Auto model classes and the
 # optimizers (the product surface still to come), and 1.2.0's TensorFlow conversion scripts.
-NOT_YET_MODULES = {"modeling_transfo_xl", "modeling_transfo_xl_utilities", "modeling_xlnet", "modeling_xlm",
+NOT_YET_MODULES = {"modeling_transfo_xl", "modeling_transfo_xl_utilities", "modeling_xlm",
                    "modeling_auto", "optimization", "__main__"}
-# Names inside present modules that belong to those families or still lack a port: XLNet/XLM's SQuAD heads,
-# Transformer-XL's training-corpus iterators, TensorFlow checkpoint conversion.
-NOT_YET_NAMES = {"PoolerStartLogits", "PoolerEndLogits", "PoolerAnswerClass", "SQuADHead",
-                 "LMOrderedIterator", "LMShuffledIterator", "LMMultiFileIterator", "TransfoXLCorpus", "get_lm_corpus",
+# Names inside present modules that belong to those families or still lack a port: Transformer-XL's
+# training-corpus iterators, TensorFlow checkpoint conversion.
+NOT_YET_NAMES = {"LMOrderedIterator", "LMShuffledIterator", "LMMultiFileIterator", "TransfoXLCorpus", "get_lm_corpus",
                  "PRETRAINED_CORPUS_ARCHIVE_MAP", "CORPUS_NAME",
-                 "load_tf_weights_in_bert", "load_tf_weights_in_gpt2", "load_tf_weights_in_openai_gpt"}
+                 "load_tf_weights_in_bert", "load_tf_weights_in_gpt2", "load_tf_weights_in_openai_gpt",
+                 "load_tf_weights_in_xlnet", "build_tf_xlnet_to_pytorch_map"}
 MODULES = sorted(m.name for m in pkgutil.iter_modules(pytorch_transformers.__path__)
                  if not m.name.startswith("convert_") and m.name not in NOT_YET_MODULES)
 
@@ -53,7 +53,7 @@ def public_api(module):
 
 def test_the_walk_covers_the_shared_modules_and_every_family():
     assert {"modeling_utils", "tokenization_utils", "file_utils", "modeling_bert", "modeling_gpt2", "modeling_openai",
-            "modeling_roberta", "modeling_distilbert", "tokenization_xlnet", "tokenization_xlm"} <= set(MODULES)
+            "modeling_roberta", "modeling_distilbert", "modeling_xlnet", "tokenization_xlnet", "tokenization_xlm"} <= set(MODULES)
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -32,6 +32,10 @@ _EXPORTS = {
     "models.openai.configuration_openai": ("OPENAI_GPT_PRETRAINED_CONFIG_ARCHIVE_MAP", "OpenAIGPTConfig"),
     "models.openai.modeling_openai": ("OPENAI_GPT_PRETRAINED_MODEL_ARCHIVE_MAP", "OpenAIGPTDoubleHeadsModel",
                                       "OpenAIGPTLMHeadModel", "OpenAIGPTModel", "OpenAIGPTPreTrainedModel"),
+    "models.xlnet.configuration_xlnet": ("XLNET_PRETRAINED_CONFIG_ARCHIVE_MAP", "XLNetConfig"),
+    "models.xlnet.modeling_xlnet": ("XLNET_PRETRAINED_MODEL_ARCHIVE_MAP", "XLNetForQuestionAnswering",
+                                    "XLNetForSequenceClassification", "XLNetLMHeadModel", "XLNetModel",
+                                    "XLNetPreTrainedModel"),
     # Tokenizers.
     "tokenization_utils": ("PreTrainedTokenizer",),
     "models.bert.tokenization_bert": ("BasicTokenizer", "BertTokenizer", "WordpieceTokenizer"),
