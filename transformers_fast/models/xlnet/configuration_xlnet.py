@@ -7,6 +7,7 @@ and "gelu_new" to the tanh form: both "gelu" and "gelu_new" are the tanh form he
 """
 from __future__ import annotations
 
+import json
 from typing import Any, Dict
 
 from transformers_fast.configuration_utils import (SUMMARY_TYPES, PretrainedConfig, check_int, check_non_negative,
@@ -20,6 +21,11 @@ XLNET_PRETRAINED_CONFIG_ARCHIVE_MAP = XLNET_PRETRAINED_MODEL_ARCHIVE_MAP
 # ff_activation names: 1.2.0's ("gelu" = tanh form, "relu", "swish") and transformers' tanh / SiLU names.
 XLNET_ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "swish", "silu")
 ATTN_TYPES = ("bi", "uni")
+
+
+def _json_keys(path: str):
+    with open(path, "r", encoding="utf-8") as reader:
+        return set(json.load(reader))
 
 
 class XLNetConfig(PretrainedConfig):
@@ -38,7 +44,7 @@ class XLNetConfig(PretrainedConfig):
     def __init__(self, vocab_size_or_config_json_file=32000, d_model=1024, n_layer=24, n_head=16, d_inner=4096,
                  ff_activation="gelu", untie_r=True, attn_type="bi", initializer_range=0.02, layer_norm_eps=1e-12,
                  dropout=0.1, mem_len=None, reuse_len=None, bi_data=False, clamp_len=-1, same_length=False,
-                 finetuning_task=None, num_labels=2, summary_type="last", summary_use_proj=True,
+                 finetuning_task=None, num_labels=None, summary_type="last", summary_use_proj=True,
                  summary_activation="tanh", summary_last_dropout=0.1, start_n_top=5, end_n_top=5, **kwargs: Any):
         for name in ("vocab_size", "n_token"):  # transformers' name (and 1.2.0's JSON name) of the first argument
             if name in kwargs:
@@ -46,13 +52,10 @@ class XLNetConfig(PretrainedConfig):
         check_vocab_size_argument(vocab_size_or_config_json_file)
         kwargs.pop("max_position_embeddings", None)  # a read-only -1 in 1.2.0 (no length limit); old JSONs hold 512
         d_head = kwargs.pop("d_head", None)
+        # num_labels None: the size of id2label (transformers writes no num_labels), else 2 (1.2.0's default)
         super().__init__(finetuning_task=finetuning_task, num_labels=num_labels, **kwargs)
-        if isinstance(vocab_size_or_config_json_file, str):
-            read_json_config(self, vocab_size_or_config_json_file)
-            if getattr(self, "d_head", None) is None and isinstance(getattr(self, "n_head", None), int):
-                self.d_head = self.d_model // self.n_head
-            return
-        self.n_token = vocab_size_or_config_json_file
+        json_file = vocab_size_or_config_json_file if isinstance(vocab_size_or_config_json_file, str) else None
+        self.n_token = 32000 if json_file else vocab_size_or_config_json_file
         self.d_model = d_model
         self.n_layer = n_layer
         self.n_head = n_head
@@ -77,6 +80,11 @@ class XLNetConfig(PretrainedConfig):
         self.summary_last_dropout = summary_last_dropout
         self.start_n_top = start_n_top
         self.end_n_top = end_n_top
+        if json_file is not None:  # 1.2.0 takes the file's fields (here over the defaults, for fields it lacks)
+            read_json_config(self, json_file)
+            if isinstance(self.d_model, int) and isinstance(self.n_head, int) and self.n_head > 0 and \
+                    "d_head" not in _json_keys(json_file):
+                self.d_head = self.d_model // self.n_head
 
     @property
     def max_position_embeddings(self) -> int:

@@ -441,7 +441,9 @@ class XLNetModel(XLNetPreTrainedModel):
         if output_attentions:  # [batch, heads, qlen, klen]; per layer a (content, query) pair with two streams
             attentions = tuple(tuple(a.contiguous() for a in t) if isinstance(t, tuple) else t.contiguous()
                                for t in attentions)
-        return XLNetModelOutput(last_hidden_state=output, mems=None if use_mems is False else new_mems,
+        if use_mems is False or (torch.jit.is_tracing() and all(m is None for m in new_mems)):
+            new_mems = None  # a trace cannot output None: without mem_len a traced model returns no mems
+        return XLNetModelOutput(last_hidden_state=output, mems=new_mems,
                                 hidden_states=hidden_states if output_hidden_states else None,
                                 attentions=attentions if output_attentions else None)
 
