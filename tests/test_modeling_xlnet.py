@@ -395,17 +395,33 @@ def test_fast_path_follows_weight_changes_and_is_skipped_when_grad_is_needed(tmp
     ids, mask, types = batch()
     with torch.no_grad():
         ours(ids)
+        compare(ours(ids[:, :6])[0], ref(ids[:, :6])[0])  # other lengths: other position projections
         for model in (ours, ref):
             model.layer[1].rel_attn.q.mul_(1.5)
+            model.layer[1].rel_attn.r.mul_(1.5)  # the kept position projections are dropped too
             model.layer[0].ff.layer_1.bias.add_(0.3)
         compare(ours(ids, attention_mask=mask)[0], ref(ids, attention_mask=mask)[0])
-    assert fast_calls["layer"] == 2 * TINY["n_layer"]
+    assert fast_calls["layer"] == 3 * TINY["n_layer"]
     out = ours(ids)[0]  # grad enabled, parameters require grad: the plain path
-    assert out.requires_grad and fast_calls["layer"] == 2 * TINY["n_layer"]
+    assert out.requires_grad and fast_calls["layer"] == 3 * TINY["n_layer"]
     ours.fast.enabled = False
     with torch.no_grad():
         compare(ours(ids, attention_mask=mask)[0], ref(ids, attention_mask=mask)[0])
-    assert fast_calls["layer"] == 2 * TINY["n_layer"]
+    assert fast_calls["layer"] == 3 * TINY["n_layer"]
+
+
+def test_position_projections_are_kept_per_length(tmp_path, monkeypatch):
+    ref = reference("pt", "XLNetModel", bi_data=True)
+    ours = ours_from(ref, tmp_path)
+    ids, mask, _ = batch()
+    projected = []
+    original = fast_xlnet.linear
+    monkeypatch.setattr(fast_xlnet, "linear", lambda x, p: projected.append(p) or original(x, p))
+    with torch.no_grad():
+        for _ in range(2):
+            compare(ours(ids, attention_mask=mask)[0], ref(ids, attention_mask=mask)[0])
+    r_calls = [p for p in projected if any(p is layer.r for layer in ours.fast.layers())]
+    assert len(r_calls) == TINY["n_layer"]  # the second forward reuses them
 
 
 def test_ops_bias_gelu_tanh_is_1_2_0_gelu():

@@ -7,7 +7,8 @@ for each layer. Per layer:
     prepacked [3 * heads * head_dim, d_model] matrix, run over memory + input ([klen, batch, d_model]); the
     query rows are the last qlen (with memory the memory rows' queries are computed and not used);
   - one GEMM for the relative position keys, on the position embeddings of one sequence (the references
-    project the same rows once per batch entry; with bi_data there are two: forward and backward);
+    project the same rows once per batch entry; with bi_data there are two: forward and backward); these
+    depend on the lengths only, so they are kept for the next forwards of the same lengths;
   - ops.relative_attention (content, position and segment scores, XLNet's shift as a gather, mask, softmax,
     weighted values) on strided views of the fused projection, no copies;
   - the output projection, then residual + LayerNorm fused (ops.add_layer_norm);
@@ -29,6 +30,9 @@ from transformers_fast import ops
 from transformers_fast.ops import PackedLinear, linear
 from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting
 
+# Projected position embeddings kept per layer (distinct (qlen, klen, config) keys): XLNet-base at 128 tokens
+# holds 0.8 MB per layer and key.
+POSITION_CACHE = 4
 # 1.2.0's "gelu" and transformers' tanh-GELU names are fused into the first feed-forward GEMM.
 TANH_GELU_NAMES = ("gelu", "gelu_new", "gelu_pytorch_tanh")
 
@@ -42,7 +46,7 @@ class XLNetLayerWeights:
     """The derived weights of one layer."""
 
     __slots__ = ("qkv", "q", "r", "o", "r_w_bias", "r_r_bias", "r_s_bias", "seg_embed", "ln1", "ff_in", "act",
-                 "ff_out", "ff_out_bias", "ln2", "heads", "head_dim", "scale")
+                 "ff_out", "ff_out_bias", "ln2", "heads", "head_dim", "scale", "position_keys")
 
     def __init__(self, layer, activation_name: Optional[str]):
         attn, ff = layer.rel_attn, layer.ff
@@ -63,6 +67,7 @@ class XLNetLayerWeights:
         self.ln2 = (ff.layer_norm.weight.detach(), ff.layer_norm.bias.detach(), float(ff.layer_norm.eps))
         self.heads, self.head_dim = attn.n_head, attn.d_head
         self.scale = float(attn.scale)
+        self.position_keys = {}  # pos_key -> projected position embeddings (see XLNetFastPath._position_keys)
 
     def query_projection(self) -> PackedLinear:
         if self.q is None:
@@ -121,10 +126,12 @@ class XLNetFastPath(FastPath):
     @torch.no_grad()
     def layer(self, i: int, layers: List[XLNetLayerWeights], h: torch.Tensor, g: Optional[torch.Tensor],
               mask_h: Optional[torch.Tensor], mask_g: Optional[torch.Tensor], pos_emb: torch.Tensor, bi_data: bool,
-              seg_diff: Optional[torch.Tensor], mem: Optional[torch.Tensor], target_mapping: Optional[torch.Tensor]):
+              seg_diff: Optional[torch.Tensor], mem: Optional[torch.Tensor], target_mapping: Optional[torch.Tensor],
+              pos_key=None):
         """h [qlen, batch, d_model] (and g [num_predict, batch, d_model]) -> the layer's outputs.
         masks and seg_diff: bool [qlen, klen, batch or 1] (True = masked / other segment); pos_emb [rlen, batch,
-        d_model]; mem [mlen, batch, d_model] or None; target_mapping [num_predict, qlen, batch] or None."""
+        d_model]; mem [mlen, batch, d_model] or None; target_mapping [num_predict, qlen, batch] or None;
+        pos_key: what determines pos_emb (hashable; None: pos_emb is not deterministic, no caching)."""
         w = layers[i]
         qlen, bsz, d_model = h.shape
         heads, head_dim = w.heads, w.head_dim
@@ -132,7 +139,7 @@ class XLNetFastPath(FastPath):
         klen = cat.shape[0]
         qkv = linear(cat.reshape(klen * bsz, d_model), w.qkv).view(klen, bsz, 3, heads, head_dim)
         k, v = qkv[:, :, 1], qkv[:, :, 2]
-        r = self._position_keys(w, pos_emb, bi_data, bsz)
+        r = self._position_keys(w, pos_emb, bi_data, bsz, pos_key)
         segment = {} if seg_diff is None else dict(seg_diff=seg_diff, seg_embed=w.seg_embed, r_s_bias=w.r_s_bias)
 
         def attend(q, mask):
@@ -152,16 +159,25 @@ class XLNetFastPath(FastPath):
             out_g = self._post_attention(w, g, vec_g)
         return out_h, out_g
 
-    @staticmethod
-    def _position_keys(w: XLNetLayerWeights, pos_emb: torch.Tensor, bi_data: bool, bsz: int) -> torch.Tensor:
+    def _position_keys(self, w: XLNetLayerWeights, pos_emb: torch.Tensor, bi_data: bool, bsz: int,
+                       pos_key) -> torch.Tensor:
         """k_head_r [rlen, batch or 1, heads, head_dim]: one projection per distinct row of pos_emb's batch axis
-        (one, or two with bi_data: the forward half of the batch, then the backward half)."""
+        (one, or two with bi_data: the forward half of the batch, then the backward half). The sinusoidal
+        embeddings depend only on the lengths and the config (pos_key), not on the input: the projection is
+        kept for the last POSITION_CACHE keys, as long as the weights are unchanged."""
         rlen = pos_emb.shape[0]
-        if not bi_data:
-            return linear(pos_emb[:, 0].contiguous(), w.r).view(rlen, 1, w.heads, w.head_dim)
-        half = bsz // 2
-        both = linear(pos_emb[:, [0, half]].contiguous().view(rlen * 2, -1), w.r).view(rlen, 2, w.heads, w.head_dim)
-        return both.repeat_interleave(half, dim=1)
+        r = w.position_keys.get(pos_key) if pos_key is not None else None
+        if r is None:
+            if not bi_data:
+                r = linear(pos_emb[:, 0].contiguous(), w.r).view(rlen, 1, w.heads, w.head_dim)
+            else:
+                r = linear(pos_emb[:, [0, bsz // 2]].contiguous().view(rlen * 2, -1), w.r)
+                r = r.view(rlen, 2, w.heads, w.head_dim)
+            if pos_key is not None:
+                while len(w.position_keys) >= POSITION_CACHE:
+                    w.position_keys.pop(next(iter(w.position_keys)))
+                w.position_keys[pos_key] = r
+        return r.repeat_interleave(bsz // 2, dim=1) if bi_data else r
 
     @staticmethod
     def _post_attention(w: XLNetLayerWeights, x: torch.Tensor, vec: torch.Tensor) -> torch.Tensor:

@@ -406,6 +406,9 @@ class XLNetModel(XLNetPreTrainedModel):
         fused = self.fast.usable(weight, head_mask, output_attentions)
         if fused:
             layers = self.fast.layers()
+            # what the (input-independent) position embeddings depend on: the fast path keeps their projections
+            pos_key = (qlen, klen, bsz if self.bi_data else 0, self.attn_type, self.bi_data, self.clamp_len,
+                       self.d_model, dtype_float, device)
             mask_h = None if non_tgt_mask is None else non_tgt_mask[..., 0] > 0
             mask_g = None if attn_mask is None else attn_mask[..., 0] > 0
         else:
@@ -423,7 +426,7 @@ class XLNetModel(XLNetPreTrainedModel):
                 hidden_states.append((output_h, output_g) if output_g is not None else output_h)
             if fused:
                 output_h, output_g = self.fast.layer(i, layers, output_h, output_g, mask_h, mask_g, pos_emb,
-                                                     self.bi_data, seg_diff, mems[i], target_mapping)
+                                                     self.bi_data, seg_diff, mems[i], target_mapping, pos_key)
                 continue
             outputs = layer_module(output_h, output_g, attn_mask_h=non_tgt_mask, attn_mask_g=attn_mask, r=pos_emb,
                                    seg_mat=seg_mat, mems=mems[i], target_mapping=target_mapping,
