@@ -85,9 +85,21 @@ class XLNetFastPath(FastPath):
         self.enabled = True  # False: the reference path always (model.transformer.fast.enabled = False)
         self._layers: Optional[List[XLNetLayerWeights]] = None
         self._key = None
+        self._head: Optional[PackedLinear] = None
 
     def invalidate(self) -> None:
         self._layers = None
+        self._head = None
+
+    def output_projection(self, head, x: torch.Tensor) -> torch.Tensor:
+        """head(x) for the LM head (an nn.Linear, [n_token, d_model] tied to the word embeddings) on a prepacked
+        copy of its weight: x [..., d_model] -> [..., n_token]. The packed copy follows the weight's version."""
+        packed = getattr(self, "_head", None)
+        if packed is None or packed.weight is not head.weight or packed.bias is not head.bias:
+            with torch.inference_mode(False), torch.no_grad():
+                packed = self._head = PackedLinear(head.weight, head.bias)  # shares the parameters
+        with torch.no_grad():
+            return linear(x, packed)
 
     def __getstate__(self):
         return {"model": self.model, "enabled": self.enabled}

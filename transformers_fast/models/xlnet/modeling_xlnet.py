@@ -480,7 +480,11 @@ class XLNetLMHeadModel(XLNetPreTrainedModel):
         outputs = self.transformer(input_ids, **_base_kwargs(token_type_ids, input_mask, attention_mask, mems,
                                                              perm_mask, target_mapping, head_mask, output_attentions,
                                                              output_hidden_states, use_mems))
-        logits = self.lm_loss(outputs[0])
+        fast = self.transformer.fast
+        if fast.usable(self.lm_loss.weight, head_mask, False) and isinstance(self.lm_loss, nn.Linear):
+            logits = fast.output_projection(self.lm_loss, outputs[0])
+        else:
+            logits = self.lm_loss(outputs[0])
         loss = None
         if labels is not None:
             if not isinstance(labels, torch.Tensor) or labels.shape != logits.shape[:-1]:
