@@ -58,7 +58,7 @@ def build(folder: str, with_pt: bool):
     config.mem_len = None
     torch.manual_seed(0)
     hf = transformers.XLNetModel(config).eval()
-    hf.save_pretrained(folder, safe_serialization=False)
+    hf.save_pretrained(folder)
     models = {"transformers": (hf, dict(use_mems=False))}
     models["transformers_fast"] = (transformers_fast.XLNetModel.from_pretrained(folder), {})
     if with_pt:
@@ -67,7 +67,11 @@ def build(folder: str, with_pt: bool):
         import pytorch_transformers
 
         logging.getLogger("pytorch_transformers").setLevel(logging.ERROR)
-        models["pytorch-transformers 1.2.0"] = (pytorch_transformers.XLNetModel.from_pretrained(folder).eval(), {})
+        pt_config = pytorch_transformers.XLNetConfig(config.vocab_size, d_model=config.d_model, n_layer=config.n_layer,
+                                                     n_head=config.n_head, d_inner=config.d_inner, ff_activation="gelu")
+        pt_model = pytorch_transformers.XLNetModel(pt_config)
+        pt_model.load_state_dict(hf.state_dict())  # (it reads no safetensors, which transformers 5 writes)
+        models["pytorch-transformers 1.2.0"] = (pt_model.eval(), {})
     return models
 
 
