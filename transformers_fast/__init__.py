@@ -37,6 +37,10 @@ _EXPORTS = {
     "models.transfo_xl.modeling_transfo_xl": ("TRANSFO_XL_PRETRAINED_MODEL_ARCHIVE_MAP",
                                               "TransfoXLLMHeadModel", "TransfoXLModel", "TransfoXLPreTrainedModel",
                                               "load_tf_weights_in_transfo_xl"),
+    "models.xlnet.configuration_xlnet": ("XLNET_PRETRAINED_CONFIG_ARCHIVE_MAP", "XLNetConfig"),
+    "models.xlnet.modeling_xlnet": ("XLNET_PRETRAINED_MODEL_ARCHIVE_MAP", "XLNetForQuestionAnswering",
+                                    "XLNetForSequenceClassification", "XLNetLMHeadModel", "XLNetModel",
+                                    "XLNetPreTrainedModel"),
     # Tokenizers.
     "tokenization_utils": ("PreTrainedTokenizer",),
     "models.bert.tokenization_bert": ("BasicTokenizer", "BertTokenizer", "WordpieceTokenizer"),

@@ -106,3 +106,15 @@ CausalLMOutputWithPast = output_class(
 DoubleHeadsModelOutput = output_class(
     "DoubleHeadsModelOutput", "loss", "mc_loss", "logits", "mc_logits", "past_key_values", "hidden_states",
     "attentions")
+
+# XLNet: 1.2.0 always returns `mems` after the main outputs (per layer the hidden states to attend to next time,
+# [mem_len, batch, d_model], or a tuple of None without config.mem_len); the QA head with positions returns
+# (loss, mems, ...), without them the beam-search outputs.
+XLNetModelOutput = output_class("XLNetModelOutput", "last_hidden_state", "mems", "hidden_states", "attentions")
+XLNetLMHeadModelOutput = output_class("XLNetLMHeadModelOutput", "loss", "logits", "mems", "hidden_states",
+                                      "attentions")
+XLNetForSequenceClassificationOutput = output_class(
+    "XLNetForSequenceClassificationOutput", "loss", "logits", "mems", "hidden_states", "attentions")
+XLNetForQuestionAnsweringOutput = output_class(
+    "XLNetForQuestionAnsweringOutput", "loss", "start_top_log_probs", "start_top_index", "end_top_log_probs",
+    "end_top_index", "cls_logits", "mems", "hidden_states", "attentions")

@@ -910,6 +910,146 @@ class SequenceSummary(nn.Module):
         return self.last_dropout(self.activation(self.summary(self.first_dropout(output))))
 
 
+# ---- SQuAD heads of XLNet and XLM (1.2.0's PoolerStartLogits, PoolerEndLogits, PoolerAnswerClass, SQuADHead) --
+
+
+def _masked_logits(x: torch.Tensor, p_mask: Optional[torch.Tensor]) -> torch.Tensor:
+    """1.2.0's p_mask (1.0 = not a possible answer): x * (1 - p_mask) - 1e30 * p_mask."""
+    if p_mask is None:
+        return x
+    if not isinstance(p_mask, torch.Tensor):
+        raise TypeError(f"p_mask must be a torch.Tensor, got {type(p_mask).__name__}")
+    return x * (1 - p_mask) - 1e30 * p_mask
+
+
+def _positions(name: str, positions: Any, hidden_states: torch.Tensor) -> torch.Tensor:
+    """[batch] positions inside the sequence, as the gather of 1.2.0's heads needs them."""
+    check_ids(name, positions, hidden_states.shape[-2], "the sequence length")
+    if positions.dim() != 1 or positions.shape[0] != hidden_states.shape[0]:
+        raise ValueError(f"{name} must have shape [batch] = [{hidden_states.shape[0]}], got {tuple(positions.shape)}")
+    return positions
+
+
+class PoolerStartLogits(nn.Module):
+    """SQuAD start logits from the sequence hidden states: [batch, seq, hidden] -> [batch, seq]."""
+
+    def __init__(self, config: PretrainedConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, 1)
+
+    def forward(self, hidden_states: torch.Tensor, p_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        return _masked_logits(self.dense(hidden_states).squeeze(-1), p_mask)
+
+
+class PoolerEndLogits(nn.Module):
+    """SQuAD end logits from the sequence hidden states and the start token's hidden state (given as
+    start_states, or gathered at start_positions, which wins when both are given)."""
+
+    def __init__(self, config: PretrainedConfig):
+        super().__init__()
+        self.dense_0 = nn.Linear(config.hidden_size * 2, config.hidden_size)
+        self.activation = nn.Tanh()
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dense_1 = nn.Linear(config.hidden_size, 1)
+
+    def forward(self, hidden_states, start_states=None, start_positions=None, p_mask=None):
+        if start_states is None and start_positions is None:
+            raise ValueError("PoolerEndLogits needs start_states or start_positions")
+        if start_positions is not None:
+            slen, hsz = hidden_states.shape[-2:]
+            index = _positions("start_positions", start_positions, hidden_states)[:, None, None].expand(-1, -1, hsz)
+            start_states = hidden_states.gather(-2, index).expand(-1, slen, -1)  # [batch, seq, hidden]
+        x = self.dense_0(torch.cat([hidden_states, start_states], dim=-1))
+        x = self.dense_1(self.LayerNorm(self.activation(x))).squeeze(-1)
+        return _masked_logits(x, p_mask)
+
+
+class PoolerAnswerClass(nn.Module):
+    """SQuAD 2.0 answerability logit from the CLS token's hidden state (cls_index, default the last position)
+    and the start token's (start_states, or gathered at start_positions): [batch]."""
+
+    def __init__(self, config: PretrainedConfig):
+        super().__init__()
+        self.dense_0 = nn.Linear(config.hidden_size * 2, config.hidden_size)
+        self.activation = nn.Tanh()
+        self.dense_1 = nn.Linear(config.hidden_size, 1, bias=False)
+
+    def forward(self, hidden_states, start_states=None, start_positions=None, cls_index=None):
+        if start_states is None and start_positions is None:
+            raise ValueError("PoolerAnswerClass needs start_states or start_positions")
+        hsz = hidden_states.shape[-1]
+        if start_positions is not None:
+            index = _positions("start_positions", start_positions, hidden_states)[:, None, None].expand(-1, -1, hsz)
+            start_states = hidden_states.gather(-2, index).squeeze(-2)
+        if cls_index is not None:
+            index = _positions("cls_index", cls_index, hidden_states)[:, None, None].expand(-1, -1, hsz)
+            cls_token_state = hidden_states.gather(-2, index).squeeze(-2)
+        else:
+            cls_token_state = hidden_states[:, -1, :]
+        x = self.activation(self.dense_0(torch.cat([start_states, cls_token_state], dim=-1)))
+        return self.dense_1(x).squeeze(-1)
+
+
+def squad_head_forward(start_logits: PoolerStartLogits, end_logits: PoolerEndLogits, answer_class: PoolerAnswerClass,
+                       start_n_top: int, end_n_top: int, hidden_states: torch.Tensor, start_positions=None,
+                       end_positions=None, cls_index=None, is_impossible=None, p_mask=None) -> tuple:
+    """1.2.0's SQuADHead: with start and end positions, (total_loss,) (start and end cross-entropy averaged, plus
+    half the answerability BCE when cls_index and is_impossible are given); otherwise the beam-search outputs
+    (start_top_log_probs, start_top_index, end_top_log_probs, end_top_index, cls_logits). As in 1.2.0 the
+    "log_probs" are softmax probabilities."""
+    if not isinstance(hidden_states, torch.Tensor) or hidden_states.dim() != 3:
+        raise ValueError("the SQuAD head takes hidden states [batch, seq, hidden]")
+    bsz, slen, hsz = hidden_states.shape
+    start = start_logits(hidden_states, p_mask=p_mask)
+    if start_positions is not None and end_positions is not None:
+        squeeze = [x.squeeze(-1) if x is not None and x.dim() > 1 else x  # not in place (1.2.0's squeeze_)
+                   for x in (start_positions, end_positions, cls_index, is_impossible)]
+        start_positions, end_positions, cls_index, is_impossible = squeeze
+        end = end_logits(hidden_states, start_positions=start_positions, p_mask=p_mask)
+        check_ids("end_positions", end_positions, slen, "the sequence length")
+        total_loss = (nn.functional.cross_entropy(start, start_positions)
+                      + nn.functional.cross_entropy(end, end_positions)) / 2
+        if cls_index is not None and is_impossible is not None:
+            cls_logits = answer_class(hidden_states, start_positions=start_positions, cls_index=cls_index)
+            total_loss = total_loss + 0.5 * nn.functional.binary_cross_entropy_with_logits(
+                cls_logits, is_impossible.to(cls_logits.dtype))
+        return (total_loss,)
+    if start_n_top > slen or end_n_top > slen:
+        raise ValueError(f"start_n_top ({start_n_top}) and end_n_top ({end_n_top}) must not exceed the sequence "
+                         f"length ({slen})")
+    start_log_probs = nn.functional.softmax(start, dim=-1)  # [batch, seq]
+    start_top_log_probs, start_top_index = torch.topk(start_log_probs, start_n_top, dim=-1)
+    start_states = torch.gather(hidden_states, -2, start_top_index.unsqueeze(-1).expand(-1, -1, hsz))
+    start_states = start_states.unsqueeze(1).expand(-1, slen, -1, -1)  # [batch, seq, start_n_top, hidden]
+    hidden_expanded = hidden_states.unsqueeze(2).expand_as(start_states)
+    end = end_logits(hidden_expanded, start_states=start_states, p_mask=None if p_mask is None else p_mask.unsqueeze(-1))
+    end_log_probs = nn.functional.softmax(end, dim=1)  # [batch, seq, start_n_top]
+    end_top_log_probs, end_top_index = torch.topk(end_log_probs, end_n_top, dim=1)
+    end_top_log_probs = end_top_log_probs.reshape(-1, start_n_top * end_n_top)
+    end_top_index = end_top_index.reshape(-1, start_n_top * end_n_top)
+    start_states = torch.einsum("blh,bl->bh", hidden_states, start_log_probs)
+    cls_logits = answer_class(hidden_states, start_states=start_states, cls_index=cls_index)
+    return start_top_log_probs, start_top_index, end_top_log_probs, end_top_index, cls_logits
+
+
+class SQuADHead(nn.Module):
+    """1.2.0's SQuAD head inspired by XLNet (see squad_head_forward for its outputs)."""
+
+    def __init__(self, config: PretrainedConfig):
+        super().__init__()
+        self.start_n_top = config.start_n_top
+        self.end_n_top = config.end_n_top
+        self.start_logits = PoolerStartLogits(config)
+        self.end_logits = PoolerEndLogits(config)
+        self.answer_class = PoolerAnswerClass(config)
+
+    def forward(self, hidden_states, start_positions=None, end_positions=None, cls_index=None, is_impossible=None,
+                p_mask=None):
+        return squad_head_forward(self.start_logits, self.end_logits, self.answer_class, self.start_n_top,
+                                  self.end_n_top, hidden_states, start_positions, end_positions, cls_index,
+                                  is_impossible, p_mask)
+
+
 # ---- the remaining module-level names of 1.2.0's modeling_utils -------------------------------------------
 TF_WEIGHTS_NAME = "model.ckpt"
 
