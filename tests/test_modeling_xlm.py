@@ -247,6 +247,30 @@ def test_cache_continuation_equals_the_full_forward(kind, tmp_path):
             close(ours_step(ours, ids, langs), ref(ids, langs=langs, cache=cache)[0], "1.2.0 cache")
 
 
+def test_cache_decoding_runs_on_the_packed_weights_and_equals_the_plain_path(tmp_path, monkeypatch):
+    ref = reference("pt", "XLMWithLMHeadModel", causal=True, output_hidden_states=True)
+    ours = ours_from(ref, tmp_path)
+    calls = []
+    original = modeling_xlm.XLMFastPath.decode
+    monkeypatch.setattr(modeling_xlm.XLMFastPath, "decode", lambda self, *a: calls.append(1) or original(self, *a))
+    ids, mask, lengths, langs = batch(bsz=3, seq=8)  # lengths 8, 5, 3: padding inside the cached prompt
+    results = {}
+    for mode in ("fast", "plain"):
+        ours.transformer.fast.enabled = mode == "fast"
+        with torch.no_grad():
+            cache = {"slen": 0}
+            first = ours(ids[:, :6], langs=langs[:, :6], lengths=lengths.clamp(max=6), cache=cache)
+            second = ours(ids, langs=langs, lengths=lengths, cache=cache)
+        results[mode] = (first, second)
+    assert len(calls) == 2
+    close(as_tuple(results["fast"][0]), as_tuple(results["plain"][0]), "prompt")
+    close(as_tuple(results["fast"][1]), as_tuple(results["plain"][1]), "continuation")
+    with torch.no_grad():
+        cache = {"slen": 0}
+        ref(ids[:, :6], langs=langs[:, :6], lengths=lengths.clamp(max=6), cache=cache)
+        close(as_tuple(results["fast"][1]), as_tuple(ref(ids, langs=langs, lengths=lengths, cache=cache)), "1.2.0")
+
+
 def ours_step(ours, ids, langs):
     cache = {"slen": 0}
     ours(ids[:, :5], langs=langs[:, :5], cache=cache)

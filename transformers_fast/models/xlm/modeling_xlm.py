@@ -32,6 +32,7 @@ from transformers_fast.modeling_outputs import ModelOutput, output_class
 from transformers_fast.modeling_utils import (PreTrainedModel, SequenceSummary, SQuADHead, check_attention_mask,
                                               check_ids, expand_head_mask, prune_linear_layer)
 from transformers_fast.modules import classification_loss
+from transformers_fast.ops import linear as packed_linear
 from transformers_fast.runtime import encoder as fast_encoder
 from transformers_fast.models.xlm.configuration_xlm import (XLM_PRETRAINED_CONFIG_ARCHIVE_MAP,  # noqa: F401
                                                             XLM_PRETRAINED_MODEL_ARCHIVE_MAP, XLMConfig)
@@ -215,6 +216,48 @@ class XLMFastPath(fast_encoder.EncoderFastPath):
     def position_ids(self, input_ids):
         return torch.arange(input_ids.shape[1], device=input_ids.device).unsqueeze(0)
 
+    def decode(self, input_ids, position_ids, langs, token_type_ids, mask, cache, output_hidden_states):
+        """Causal incremental decoding on the packed weights: the new positions [batch, q] attend over the
+        cached keys/values (1.2.0's cache dict, [batch, heads, klen, head_dim] per layer_id) and their own,
+        causally; hidden states are multiplied by the padding mask after the embeddings and each layer, as in
+        the reference. Updates the cache in place; returns ([batch, q, hidden], hidden_states or None)."""
+        with torch.no_grad():
+            layers = self.layers()
+            model = self.model
+            bs, q = input_ids.shape
+            flat = lambda t: None if t is None else t.expand(bs, q).reshape(-1)  # noqa: E731
+            x = self.embed(flat(input_ids), flat(position_ids), flat(token_type_ids),
+                           **({} if langs is None else {"langs": flat(langs)}))
+            keep = mask.reshape(-1, 1).to(x.dtype)
+            x = x * keep
+            states = [x]
+            for attention, layer in zip(model.attentions, layers):
+                heads, head_dim = layer.heads, layer.head_dim
+                qkv = packed_linear(x, layer.qkv).view(bs, q, 3, heads, head_dim).permute(2, 0, 3, 1, 4)
+                query, key, value = qkv.unbind(0)  # [bs, heads, q, head_dim]
+                if attention.layer_id in cache:
+                    past_k, past_v = cache[attention.layer_id]
+                    key, value = torch.cat([past_k, key], dim=2), torch.cat([past_v, value], dim=2)
+                else:
+                    key, value = key.contiguous(), value.contiguous()
+                cache[attention.layer_id] = (key, value)
+                context = ops.attention(query.contiguous(), key, value, scale=layer.scale, causal=True)
+                context = context.transpose(1, 2).reshape(bs * q, layer.width)
+                w1, b1, eps1 = layer.ln1
+                attended = ops.add_layer_norm(packed_linear(context, layer.out), x, w1, b1, eps1,
+                                              x_bias=layer.out_bias)
+                inner = packed_linear(attended, layer.ffn_in)
+                if layer.activation is not None:
+                    inner = layer.activation(inner)
+                w2, b2, eps2 = layer.ln2
+                x = ops.add_layer_norm(packed_linear(inner, layer.ffn_out), attended, w2, b2, eps2,
+                                       x_bias=layer.ffn_out_bias) * keep
+                states.append(x)
+            cache["slen"] += q
+            hidden = x.shape[-1]
+            return x.view(bs, q, hidden), (tuple(h.view(bs, q, hidden) for h in states)
+                                           if output_hidden_states else None)
+
     def embed(self, ids, positions, token_types, langs=None):
         model = self.model
         word = model.embeddings.weight
@@ -361,10 +404,12 @@ class XLMModel(XLMPreTrainedModel):
                 raise ValueError("a cache continuation needs a causal model (config.causal=True)")
 
     def _fast_usable(self, input_ids, mask, head_mask, output_attentions, cache) -> bool:
-        if cache is not None or not self.fast.usable(input_ids, mask, head_mask, output_attentions):
+        if not self.fast.usable(input_ids, mask, head_mask, output_attentions):
             return False
         if mask.dtype != torch.bool and not bool(((mask == 0) | (mask == 1)).all()):
             return False  # a soft mask scales the hidden states: only the reference path does that
+        if cache is not None:
+            return self.causal  # decode(): the reference's own masking, on the packed weights
         if self.causal:
             real = mask != 0
             # right padding only: then no real token sees a padded key through the causal mask
@@ -384,7 +429,8 @@ class XLMModel(XLMPreTrainedModel):
             lengths = (input_ids != self.pad_index).sum(dim=1).long()
         mask, attn_mask = get_masks(slen, lengths, self.causal, padding_mask=attention_mask)
 
-        if self._fast_usable(input_ids, mask, head_mask, output_attentions, cache):
+        fast = self._fast_usable(input_ids, mask, head_mask, output_attentions, cache)
+        if fast and cache is None:
             kwargs = {} if langs is None else {"langs": langs}
             hidden, hidden_states = self.fast(input_ids, token_type_ids, mask, position_ids, output_hidden_states,
                                               **kwargs)
@@ -404,6 +450,10 @@ class XLMModel(XLMPreTrainedModel):
                 token_type_ids = token_type_ids[:, -_slen:]
             mask = mask[:, -_slen:]
             attn_mask = attn_mask[:, -_slen:]
+        if fast:  # with a cache
+            hidden, hidden_states = self.fast.decode(input_ids, position_ids, langs, token_type_ids, mask, cache,
+                                                     output_hidden_states)
+            return XLMModelOutput(last_hidden_state=hidden, hidden_states=hidden_states)
 
         tensor = self.embeddings(input_ids)
         tensor = tensor + self.position_embeddings(position_ids).expand_as(tensor)
