@@ -109,7 +109,8 @@ class XLMConfig(PretrainedConfig):
                 raise ValueError("asm=True (adaptive softmax) needs config.asm_cutoffs and config.asm_div_value")
             cutoffs = list(cutoffs)
             if cutoffs != sorted(set(cutoffs)) or not cutoffs or cutoffs[0] <= 0 or cutoffs[-1] >= self.n_words:
-                raise ValueError(f"asm_cutoffs must increase strictly within (0, n_words={self.n_words}), got {cutoffs}")
+                raise ValueError(f"asm_cutoffs must increase strictly within (0, n_words={self.n_words}), "
+                                 f"got {cutoffs}")
         if self.summary_type not in SUMMARY_TYPES:
             raise ValueError(f"summary_type must be one of {SUMMARY_TYPES}, got {self.summary_type!r}")
         check_int("start_n_top", self.start_n_top)

@@ -504,12 +504,12 @@ class XLMPredLayer(nn.Module):
                                                       cutoffs=list(config.asm_cutoffs),
                                                       div_value=config.asm_div_value, head_bias=True)
 
-    def _labels(self, y, rows):
+    def _labels(self, y, rows, n_words):
         if not isinstance(y, torch.Tensor) or y.numel() != rows:
             raise ValueError(f"labels must hold one id per position ({rows}), got "
                              f"{tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__}")
         y = y.reshape(-1)
-        check_ids("labels", torch.where(y == -100, torch.zeros_like(y), y), self.n_words,
+        check_ids("labels", torch.where(y == -100, torch.zeros_like(y), y), n_words,
                   "the vocabulary size, or -100 (ignored)")
         return y
 
@@ -520,12 +520,13 @@ class XLMPredLayer(nn.Module):
             scores = self.proj(x)
             outputs = (scores,)
             if y is not None:
-                outputs = (F.cross_entropy(scores, self._labels(y, x.shape[0]), reduction="mean"),) + outputs
+                labels = self._labels(y, x.shape[0], scores.shape[-1])
+                outputs = (F.cross_entropy(scores, labels, reduction="mean"),) + outputs
         else:
             scores = self.proj.log_prob(x)
             outputs = (scores,)
             if y is not None:
-                _, loss = self.proj(x, self._labels(y, x.shape[0]))
+                _, loss = self.proj(x, self._labels(y, x.shape[0], scores.shape[-1]))
                 outputs = (loss,) + outputs
         return outputs
 
