@@ -41,6 +41,10 @@ _EXPORTS = {
     "models.xlnet.modeling_xlnet": ("XLNET_PRETRAINED_MODEL_ARCHIVE_MAP", "XLNetForQuestionAnswering",
                                     "XLNetForSequenceClassification", "XLNetLMHeadModel", "XLNetModel",
                                     "XLNetPreTrainedModel"),
+    "models.xlm.configuration_xlm": ("XLM_PRETRAINED_CONFIG_ARCHIVE_MAP", "XLMConfig"),
+    "models.xlm.modeling_xlm": ("XLM_PRETRAINED_MODEL_ARCHIVE_MAP", "XLMForQuestionAnswering",
+                                "XLMForSequenceClassification", "XLMModel", "XLMPreTrainedModel",
+                                "XLMWithLMHeadModel"),
     # Tokenizers.
     "tokenization_utils": ("PreTrainedTokenizer",),
     "models.bert.tokenization_bert": ("BasicTokenizer", "BertTokenizer", "WordpieceTokenizer"),

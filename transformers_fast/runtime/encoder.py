@@ -1,4 +1,4 @@
-"""Padding-free inference path of the post-LayerNorm encoders (BERT, RoBERTa, DistilBERT).
+"""Padding-free inference path of the post-LayerNorm encoders (BERT, RoBERTa, DistilBERT, XLM).
 
 A padded batch is packed to its real tokens ([tokens, hidden] with cumulative sequence offsets), every
 per-token op runs on the packed buffer, attention runs per sequence, and the result is scattered back once.
@@ -11,7 +11,10 @@ path computes them only at position 0, the one the pooler and the sequence class
 first position is padding (left padding), it runs as an extra query row after the packed tokens, attending
 over its sequence's real keys in every layer, as in the reference. Every other padded position of
 last_hidden_state and hidden_states is zero. Set `model.fast.enabled = False` (or use the training path) to
-get the reference's values at every padded position.
+get the reference's values at every padded position. A family whose reference zeroes every padded position
+itself (XLM multiplies the hidden states by the padding mask after each layer) sets `padded_positions_zero`: no
+extra rows are then run, and the zeros are the reference's values. Causal families (XLM's CLM) set `causal` on
+their layers: attention is then causal within each packed sequence.
 
 Losses (labels given) are computed on the reference path, since a loss may read padded positions.
 Used only when the result cannot need autograd (eval mode with grad disabled, or no parameter requiring
@@ -43,7 +46,7 @@ class EncoderLayer:
     """One post-LayerNorm layer of the fast path: its derived weights and its forward on packed tokens."""
 
     __slots__ = ("qkv", "out", "out_bias", "ln1", "ffn_in", "activation", "ffn_out", "ffn_out_bias", "ln2",
-                 "heads", "head_dim", "width", "scale", "fused")
+                 "heads", "head_dim", "width", "scale", "fused", "causal")
 
     def __init__(self, qkv, out, out_bias, ln1, ffn_in, activation, ffn_out, ffn_out_bias, ln2, heads, head_dim):
         self.qkv, self.out, self.out_bias, self.ln1 = qkv, out, out_bias, ln1
@@ -53,6 +56,7 @@ class EncoderLayer:
         self.width = heads * head_dim  # smaller than hidden when heads were pruned
         self.scale = 1.0 / math.sqrt(head_dim)
         self.fused = None  # the C++ layer's bound weights, once every projection runs on the panel GEMM
+        self.causal = False  # key j of a sequence is seen by its query i iff j <= i (set by causal families)
 
     def __call__(self, x: torch.Tensor, cu_seqlens: torch.Tensor, one_call: bool = False,
                  extra_queries: Sequence[Tuple[int, int]] = ()) -> torch.Tensor:
@@ -64,7 +68,7 @@ class EncoderLayer:
             return fused_layer(self, x, cu_seqlens)
         tokens = x.shape[0]
         q, k, v = packed_linear(x, self.qkv).view(tokens, 3, self.heads, self.head_dim).unbind(1)  # views
-        context = ops.attention(q, k, v, scale=self.scale, cu_seqlens=cu_seqlens)
+        context = ops.attention(q, k, v, scale=self.scale, cu_seqlens=cu_seqlens, causal=self.causal)
         first_extra = tokens - len(extra_queries)
         for row, (start, end) in enumerate(extra_queries, first_extra):
             query, keys, values = (t.transpose(0, 1).unsqueeze(0) for t in (q[row:row + 1], k[start:end], v[start:end]))
@@ -122,6 +126,8 @@ class EncoderFastPath(FastPath):
     """Shared by the families; subclasses say where the weights of each part are."""
 
     enabled = True
+    # True where the reference itself zeroes every padded position (XLM): no extra rows for position 0
+    padded_positions_zero = False
 
     def __init__(self, model: nn.Module):
         self.model = model
@@ -141,7 +147,8 @@ class EncoderFastPath(FastPath):
         """The pooler's linear layer (tanh follows), where the family has a pooler."""
         return None
 
-    def embed(self, ids, positions, token_types) -> torch.Tensor:
+    def embed(self, ids, positions, token_types, **per_token) -> torch.Tensor:
+        """Packed embeddings [tokens, hidden]; per_token: the family's other per-token inputs (packed)."""
         raise NotImplementedError
 
     def position_ids(self, input_ids):
@@ -237,7 +244,7 @@ class EncoderFastPath(FastPath):
         """Whether the layers run as one C++ call each for `tokens` packed tokens: small batches, exact GELU
         fused into the GEMM, every projection calibrated (or forced) to the panel GEMM."""
         def projections():
-            if any(layer.activation is not None for layer in layers):
+            if any(layer.activation is not None or layer.causal for layer in layers):
                 return None
             return (p for layer in layers for p in layer.projections())
 
@@ -254,11 +261,13 @@ class EncoderFastPath(FastPath):
             return torch.tanh(packed_linear(sequence_output[:, 0].contiguous(), self._pooler))
 
     # ---- the forward pass ----
-    def __call__(self, input_ids, token_type_ids, attention_mask, position_ids, output_hidden_states):
+    def __call__(self, input_ids, token_type_ids, attention_mask, position_ids, output_hidden_states, **per_token):
+        """per_token: further [batch, seq] inputs of the family (XLM's langs), packed and passed to embed()."""
         with torch.no_grad():
-            return self._forward(input_ids, token_type_ids, attention_mask, position_ids, output_hidden_states)
+            return self._forward(input_ids, token_type_ids, attention_mask, position_ids, output_hidden_states,
+                                 **per_token)
 
-    def _forward(self, input_ids, token_type_ids, attention_mask, position_ids, output_hidden_states):
+    def _forward(self, input_ids, token_type_ids, attention_mask, position_ids, output_hidden_states, **per_token):
         layers = self.layers()
         batch, seq = input_ids.shape
         device = input_ids.device
@@ -276,7 +285,8 @@ class EncoderFastPath(FastPath):
             lengths = real.sum(1)
             if int(lengths.sum()) != batch * seq:
                 index = real.reshape(-1).nonzero().squeeze(1)
-                extra_rows = (~real[:, 0] & (lengths > 0)).nonzero().squeeze(1).tolist()
+                if not self.padded_positions_zero:
+                    extra_rows = (~real[:, 0] & (lengths > 0)).nonzero().squeeze(1).tolist()
         if index is None:
             cu_seqlens = torch.arange(0, (batch + 1) * seq, seq, dtype=torch.int64, device=device)
         else:
@@ -291,7 +301,8 @@ class EncoderFastPath(FastPath):
             t = t.reshape(-1)
             return t if index is None else t.index_select(0, index)
 
-        x = self.embed(pack(input_ids), pack(position_ids), pack(token_type_ids))
+        per_token = {name: pack(None if t is None else t.expand(batch, seq)) for name, t in per_token.items()}
+        x = self.embed(pack(input_ids), pack(position_ids), pack(token_type_ids), **per_token)
         hidden = x.shape[1]
         real_tokens = x.shape[0] - len(extra_rows)
         offsets = cu_seqlens.tolist()
