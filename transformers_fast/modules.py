@@ -4,6 +4,8 @@ and the heads' losses of pytorch-transformers 1.2.0."""
 from __future__ import annotations
 
 import math
+
+import numpy as np
 from typing import Optional
 
 import torch
@@ -225,3 +227,22 @@ def gpt_tf_parameter(tf_name: str):
         if head in ("wte", "wpe"):
             path.append("weight")
     return ".".join(path), False
+
+
+def sinusoidal_table(n_pos: int, dim: int) -> torch.Tensor:
+    """The fixed sin/cos position table of DistilBERT and XLM, computed as 1.2.0 does (same float64 numbers)."""
+    position_enc = np.array([[pos / np.power(10000, 2 * (j // 2) / dim) for j in range(dim)] for pos in range(n_pos)])
+    out = torch.empty(n_pos, dim)
+    out[:, 0::2] = torch.FloatTensor(np.sin(position_enc[:, 0::2]))
+    out[:, 1::2] = torch.FloatTensor(np.cos(position_enc[:, 1::2]))
+    return out
+
+
+def create_sinusoidal_embeddings(n_pos, dim, out):
+    """Fills `out` [n_pos, dim] with the fixed table and freezes it, as 1.2.0 does (on current torch too, where
+    1.2.0's in-place fill of a parameter needed torch.no_grad()); a meta tensor is left to the checkpoint."""
+    if not out.is_meta:
+        with torch.no_grad():
+            out.copy_(sinusoidal_table(n_pos, dim).to(out.dtype))
+    out.detach_()
+    out.requires_grad = False

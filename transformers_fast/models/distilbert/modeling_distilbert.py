@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy
 import math
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -18,18 +17,11 @@ from transformers_fast.modeling_outputs import (BaseModelOutput, MaskedLMOutput,
                                                 SequenceClassifierOutput)
 from transformers_fast.modeling_utils import (PreTrainedModel, check_attention_mask, check_ids, expand_head_mask,
                                               loss_ignoring_negative, prune_linear_layer)
-from transformers_fast.modules import classification_loss, span_loss
+from transformers_fast.modules import (classification_loss, create_sinusoidal_embeddings,  # noqa: F401
+                                      sinusoidal_table, span_loss)
 from transformers_fast.runtime import encoder as fast_encoder
 from transformers_fast.models.distilbert.configuration_distilbert import (DISTILBERT_PRETRAINED_MODEL_ARCHIVE_MAP,
                                                                           DistilBertConfig)
-
-
-def sinusoidal_table(n_pos: int, dim: int) -> torch.Tensor:
-    position_enc = np.array([[pos / np.power(10000, 2 * (j // 2) / dim) for j in range(dim)] for pos in range(n_pos)])
-    out = torch.empty(n_pos, dim)
-    out[:, 0::2] = torch.FloatTensor(np.sin(position_enc[:, 0::2]))
-    out[:, 1::2] = torch.FloatTensor(np.cos(position_enc[:, 1::2]))
-    return out
 
 
 def activation_fn(name: str):
@@ -351,10 +343,3 @@ def gelu(x):
     """Exact (erf) GELU, as 1.2.0's DistilBERT computes it."""
     return F.gelu(x)
 
-
-def create_sinusoidal_embeddings(n_pos, dim, out):
-    """Fills `out` [n_pos, dim] with the fixed sin/cos position table and freezes it, as 1.2.0 does."""
-    with torch.no_grad():
-        out.copy_(sinusoidal_table(n_pos, dim))
-    out.detach_()
-    out.requires_grad = False

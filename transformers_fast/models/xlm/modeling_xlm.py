@@ -22,7 +22,6 @@ from __future__ import annotations
 import itertools
 import math
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -31,7 +30,7 @@ from transformers_fast import ops
 from transformers_fast.modeling_outputs import ModelOutput, output_class
 from transformers_fast.modeling_utils import (PreTrainedModel, SequenceSummary, SQuADHead, check_attention_mask,
                                               check_ids, expand_head_mask, prune_linear_layer)
-from transformers_fast.modules import classification_loss
+from transformers_fast.modules import classification_loss, create_sinusoidal_embeddings
 from transformers_fast.ops import linear as packed_linear
 from transformers_fast.runtime import encoder as fast_encoder
 from transformers_fast.models.xlm.configuration_xlm import (XLM_PRETRAINED_CONFIG_ARCHIVE_MAP,  # noqa: F401
@@ -52,23 +51,6 @@ XLMForSequenceClassificationOutput = _output("XLMForSequenceClassificationOutput
 XLMForQuestionAnsweringOutput = _output(
     "XLMForQuestionAnsweringOutput", "loss", "start_top_log_probs", "start_top_index", "end_top_log_probs",
     "end_top_index", "cls_logits", "hidden_states", "attentions")
-
-
-def sinusoidal_table(n_pos: int, dim: int) -> torch.Tensor:
-    position_enc = np.array([[pos / np.power(10000, 2 * (j // 2) / dim) for j in range(dim)] for pos in range(n_pos)])
-    out = torch.empty(n_pos, dim)
-    out[:, 0::2] = torch.FloatTensor(np.sin(position_enc[:, 0::2]))
-    out[:, 1::2] = torch.FloatTensor(np.cos(position_enc[:, 1::2]))
-    return out
-
-
-def create_sinusoidal_embeddings(n_pos, dim, out):
-    """Fills `out` [n_pos, dim] with the fixed sin/cos position table and freezes it, as 1.2.0 does (here also
-    on current torch, where 1.2.0's in-place fill of a parameter needed torch.no_grad())."""
-    if not out.is_meta:
-        with torch.no_grad():
-            out.copy_(sinusoidal_table(n_pos, dim).to(out.dtype))
-    out.requires_grad = False
 
 
 def gelu(x):
