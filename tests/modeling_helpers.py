@@ -76,6 +76,15 @@ def _randomize_norms(model):
                 p.add_(torch.randn_like(p) * 0.1)
 
 
+def randomize_all(model, seed: int = 3, scale: float = 0.1):
+    """Perturbs every parameter (fresh models have LayerNorm 1/0, zero biases and tiny attention weights), so that
+    a wrongly loaded or skipped tensor changes the outputs and attention scores are far from uniform."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=g) * scale)
+
+
 def inputs(family: str, batch: int = 3, seq: int = 9, padded: bool = True, seed: int = 1):
     g = torch.Generator().manual_seed(seed)
     vocab = TINY[family]["vocab_size"]

@@ -20,6 +20,7 @@ import pytest
 import torch
 
 import transformers_fast as tf
+from modeling_helpers import quiet_transformers, randomize_all
 from transformers_fast.models.xlm import modeling_xlm
 from transformers_fast.runtime import encoder as fast_encoder
 
@@ -30,28 +31,9 @@ TINY = dict(emb_dim=32, n_layers=2, n_heads=4, n_langs=3, num_labels=3, start_n_
 CLASSES = ["XLMModel", "XLMWithLMHeadModel", "XLMForSequenceClassification", "XLMForQuestionAnswering"]
 
 
-def quiet():
-    import logging
-    import warnings
-
-    import transformers
-
-    transformers.logging.set_verbosity_error()
-    logging.getLogger("pytorch_transformers").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore")
-
-
-def _randomize(model):
-    """Perturb every tensor so that a wrongly loaded or skipped one changes the outputs."""
-    g = torch.Generator().manual_seed(3)
-    with torch.no_grad():
-        for _, p in model.named_parameters():
-            p.add_(torch.randn(p.shape, generator=g) * 0.1)
-
-
 def reference(kind: str, class_name: str, **extra):
     """A reference model: kind "pt" (pytorch-transformers 1.2.0) or "hf" (transformers 5), eval mode."""
-    quiet()
+    quiet_transformers()
     kwargs = dict(TINY)
     kwargs.update(extra)
     asm = {k: kwargs.pop(k) for k in ("asm_cutoffs", "asm_div_value") if k in kwargs}
@@ -70,7 +52,7 @@ def reference(kind: str, class_name: str, **extra):
             config = transformers.XLMConfig(vocab_size=VOCAB, **kwargs, **asm)
             model = getattr(transformers, class_name)(config)
     model.eval()
-    _randomize(model)
+    randomize_all(model)
     return model
 
 
@@ -411,7 +393,7 @@ def test_save_and_reload_both_formats(safe, tmp_path):
     import pytorch_transformers as pt
 
     if not safe:  # 1.2.0 reads what we write
-        quiet()
+        quiet_transformers()
         theirs = pt.XLMForQuestionAnswering.from_pretrained(str(tmp_path / "b")).eval()
         with torch.no_grad():
             close(as_tuple(theirs(ids, **kwargs)), as_tuple(ours(ids, **kwargs)), "1.2.0 reads ours")
@@ -492,7 +474,7 @@ def test_shipped_configs(name):
     assert config.causal == ("-clm-" in name)
     import transformers
 
-    quiet()
+    quiet_transformers()
     with torch.device("meta"):
         model = tf.XLMWithLMHeadModel(config)
         theirs = transformers.XLMWithLMHeadModel(transformers.XLMConfig.from_dict(config.to_dict()))

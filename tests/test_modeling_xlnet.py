@@ -17,6 +17,7 @@ import pytest
 import torch
 
 import transformers_fast as tf
+from modeling_helpers import quiet_transformers, randomize_all
 from transformers_fast.runtime import xlnet as fast_xlnet
 
 ATOL = 1e-4
@@ -25,29 +26,9 @@ TINY = dict(d_model=32, n_layer=2, n_head=4, d_inner=37, num_labels=3, start_n_t
 CLASSES = ["XLNetModel", "XLNetLMHeadModel", "XLNetForSequenceClassification", "XLNetForQuestionAnswering"]
 
 
-def quiet():
-    import logging
-    import warnings
-
-    import transformers
-
-    transformers.logging.set_verbosity_error()
-    logging.getLogger("pytorch_transformers").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore")
-
-
-def _randomize(model):
-    """Fresh models have LayerNorm 1/0, zero biases and tiny attention weights: perturb every tensor so that
-    a wrongly loaded or skipped one changes the outputs, and scores are far from uniform."""
-    g = torch.Generator().manual_seed(3)
-    with torch.no_grad():
-        for _, p in model.named_parameters():
-            p.add_(torch.randn(p.shape, generator=g) * 0.1)
-
-
 def reference(kind: str, class_name: str, **extra):
     """A reference model: kind "pt" (pytorch-transformers 1.2.0) or "hf" (transformers 5), eval mode."""
-    quiet()
+    quiet_transformers()
     kwargs = dict(TINY)
     kwargs.update(extra)
     torch.manual_seed(0)
@@ -64,7 +45,7 @@ def reference(kind: str, class_name: str, **extra):
         config = transformers.XLNetConfig(vocab_size=VOCAB, **kwargs)
         model = getattr(transformers, class_name)(config)
     model.eval()
-    _randomize(model)
+    randomize_all(model)
     return model
 
 
