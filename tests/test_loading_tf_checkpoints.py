@@ -151,3 +151,30 @@ def test_errors_are_clear(fake_tensorflow, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorflow", None)  # not installed
     with pytest.raises(ImportError, match="needs TensorFlow"):
         tf.load_tf_weights_in_gpt2(tf.GPT2Model(tf.GPT2Config(**GPT)), None, path)
+
+
+XLNET = dict(d_model=32, n_layer=2, n_head=4, d_inner=37)
+
+
+@pytest.mark.parametrize("name", ["XLNetLMHeadModel", "XLNetForSequenceClassification"])
+def test_xlnet_checkpoint_reads_as_in_1_2_0(name, fake_tensorflow, tmp_path):
+    from pytorch_transformers.modeling_xlnet import build_tf_xlnet_to_pytorch_map
+
+    torch.manual_seed(0)
+    config = pt.XLNetConfig(99, finetuning_task="sts-b", **XLNET)
+    source = getattr(pt, name)(config)
+    names = {"model/sequnece_summary/summary/kernel", "model/regression_sts-b/logit/kernel"}  # present in this one
+    arrays = {}
+    for tf_name, target in build_tf_xlnet_to_pytorch_map(source, config, names).items():
+        array = torch.stack(target) if isinstance(target, list) else target  # per layer, stacked as TensorFlow
+        array = array.detach().numpy().copy()
+        if "kernel" in tf_name and ("ff" in tf_name or "summary" in tf_name or "logit" in tf_name):
+            array = array.T.copy()
+        arrays[tf_name] = array
+    path = str(tmp_path / "model.ckpt")
+    fake_tensorflow[path] = arrays
+    theirs = pt.load_tf_weights_in_xlnet(getattr(pt, name)(config), config, path)
+    ours_config = tf.XLNetConfig(99, finetuning_task="sts-b", **XLNET)
+    ours = tf.load_tf_weights_in_xlnet(getattr(tf, name)(ours_config), ours_config, path)
+    assert_same_weights(ours, source)
+    assert_same_weights(ours, theirs)

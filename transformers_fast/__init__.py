@@ -40,7 +40,7 @@ _EXPORTS = {
     "models.xlnet.configuration_xlnet": ("XLNET_PRETRAINED_CONFIG_ARCHIVE_MAP", "XLNetConfig"),
     "models.xlnet.modeling_xlnet": ("XLNET_PRETRAINED_MODEL_ARCHIVE_MAP", "XLNetForQuestionAnswering",
                                     "XLNetForSequenceClassification", "XLNetLMHeadModel", "XLNetModel",
-                                    "XLNetPreTrainedModel"),
+                                    "XLNetPreTrainedModel", "load_tf_weights_in_xlnet"),
     "models.xlm.configuration_xlm": ("XLM_PRETRAINED_CONFIG_ARCHIVE_MAP", "XLMConfig"),
     "models.xlm.modeling_xlm": ("XLM_PRETRAINED_MODEL_ARCHIVE_MAP", "XLMForQuestionAnswering",
                                 "XLMForSequenceClassification", "XLMModel", "XLMPreTrainedModel",

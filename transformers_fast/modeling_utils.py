@@ -1110,8 +1110,7 @@ def _tf_target(model: nn.Module, path: str) -> torch.Tensor:
 
 def assign_tf_weights(model: nn.Module, named_arrays, to_path) -> nn.Module:
     """Copies each TensorFlow (name, array) into the parameter that to_path(name) gives as (dotted path,
-    transpose), skipping variables it maps to None (optimiser slots) or that the model does not have.
-    A shape mismatch raises ValueError naming both."""
+    transpose), skipping variables it maps to None (optimiser slots) or that the model does not have."""
     import numpy as np
 
     for tf_name, array in named_arrays:
@@ -1125,13 +1124,21 @@ def assign_tf_weights(model: nn.Module, named_arrays, to_path) -> nn.Module:
         except AttributeError:
             logger.info("Skipping %s (no %s in %s)", tf_name, path, type(model).__name__)
             continue
-        value = torch.from_numpy(np.ascontiguousarray(np.transpose(array) if transpose else array))
-        if tuple(param.shape) != tuple(value.shape):
-            raise ValueError(f"TensorFlow variable {tf_name!r} has shape {tuple(value.shape)}, but {path} of "
-                             f"{type(model).__name__} has {tuple(param.shape)}")
-        with torch.no_grad():
-            param.copy_(value)
+        copy_tf_array(tf_name, param, np.transpose(array) if transpose else array, f"{path} of {type(model).__name__}")
     return model
+
+
+def copy_tf_array(tf_name: str, param: torch.Tensor, array, where: str) -> None:
+    """param <- array (a TensorFlow variable), in place (tied weights stay tied); ValueError naming both on a
+    shape mismatch."""
+    import numpy as np
+
+    value = torch.from_numpy(np.ascontiguousarray(array))
+    if tuple(param.shape) != tuple(value.shape):
+        raise ValueError(f"TensorFlow variable {tf_name!r} has shape {tuple(value.shape)}, but {where} has "
+                         f"{tuple(param.shape)}")
+    with torch.no_grad():
+        param.copy_(value)
 
 
 def split_indexed(part: str, pattern: str) -> List[str]:

@@ -22,8 +22,8 @@ from torch.nn import functional as F
 from transformers_fast.modeling_outputs import (XLNetForQuestionAnsweringOutput, XLNetForSequenceClassificationOutput,
                                                 XLNetLMHeadModelOutput, XLNetModelOutput)
 from transformers_fast.modeling_utils import (PoolerAnswerClass, PoolerEndLogits, PoolerStartLogits, PreTrainedModel,
-                                              SequenceSummary, check_ids, expand_head_mask, loss_ignoring_negative,
-                                              squad_head_forward)
+                                              SequenceSummary, check_ids, copy_tf_array, expand_head_mask,
+                                              loss_ignoring_negative, squad_head_forward, tf_checkpoint_arrays)
 from transformers_fast.modules import classification_loss
 from transformers_fast.runtime.xlnet import XLNetFastPath
 from transformers_fast.models.xlnet.configuration_xlnet import (XLNET_PRETRAINED_CONFIG_ARCHIVE_MAP,  # noqa: F401
@@ -179,12 +179,69 @@ class XLNetLayer(nn.Module):
         return (output_h, output_g) + tuple(outputs[2:])
 
 
+def build_tf_xlnet_to_pytorch_map(model, config, tf_weights=None):
+    """The TensorFlow names of Google's XLNet checkpoints -> the parameter each fills (a list of per-layer
+    parameters for the relative-position biases and segment embeddings, stacked by layer in TensorFlow), as 1.2.0."""
+    tf_weights = tf_weights or {}
+    tf_to_pt_map = {}
+    if hasattr(model, "transformer"):
+        if hasattr(model, "lm_loss"):
+            tf_to_pt_map["model/lm_loss/bias"] = model.lm_loss.bias
+        if hasattr(model, "sequence_summary") and "model/sequnece_summary/summary/kernel" in tf_weights:
+            tf_to_pt_map["model/sequnece_summary/summary/kernel"] = model.sequence_summary.summary.weight
+            tf_to_pt_map["model/sequnece_summary/summary/bias"] = model.sequence_summary.summary.bias
+        task = getattr(config, "finetuning_task", None)
+        if hasattr(model, "logits_proj") and task is not None and f"model/regression_{task}/logit/kernel" in tf_weights:
+            tf_to_pt_map[f"model/regression_{task}/logit/kernel"] = model.logits_proj.weight
+            tf_to_pt_map[f"model/regression_{task}/logit/bias"] = model.logits_proj.bias
+        model = model.transformer
+    tf_to_pt_map["model/transformer/word_embedding/lookup_table"] = model.word_embedding.weight
+    tf_to_pt_map["model/transformer/mask_emb/mask_emb"] = model.mask_emb
+    for i, block in enumerate(model.layer):
+        attn, ff, prefix = block.rel_attn, block.ff, f"model/transformer/layer_{i}/"
+        tf_to_pt_map.update({
+            prefix + "rel_attn/LayerNorm/gamma": attn.layer_norm.weight,
+            prefix + "rel_attn/LayerNorm/beta": attn.layer_norm.bias,
+            prefix + "rel_attn/o/kernel": attn.o, prefix + "rel_attn/q/kernel": attn.q,
+            prefix + "rel_attn/k/kernel": attn.k, prefix + "rel_attn/r/kernel": attn.r,
+            prefix + "rel_attn/v/kernel": attn.v,
+            prefix + "ff/LayerNorm/gamma": ff.layer_norm.weight, prefix + "ff/LayerNorm/beta": ff.layer_norm.bias,
+            prefix + "ff/layer_1/kernel": ff.layer_1.weight, prefix + "ff/layer_1/bias": ff.layer_1.bias,
+            prefix + "ff/layer_2/kernel": ff.layer_2.weight, prefix + "ff/layer_2/bias": ff.layer_2.bias,
+        })
+    for name in ("r_r_bias", "r_w_bias", "r_s_bias", "seg_embed"):
+        tf_to_pt_map[f"model/transformer/{name}"] = [getattr(block.rel_attn, name) for block in model.layer]
+    return tf_to_pt_map
+
+
+def load_tf_weights_in_xlnet(model, config, tf_path):
+    """Reads Google's TensorFlow XLNet checkpoint into model; needs TensorFlow."""
+    tf_weights = dict(tf_checkpoint_arrays(tf_path))
+    for name, target in build_tf_xlnet_to_pytorch_map(model, config, tf_weights).items():
+        if name not in tf_weights:
+            continue
+        array = tf_weights[name]
+        if "kernel" in name and ("ff" in name or "summary" in name or "logit" in name):
+            array = array.T  # dense layers; the attention projections keep TensorFlow's [d_model, n_head, d_head]
+        if not isinstance(target, list):
+            copy_tf_array(name, target, array, name)
+            continue
+        # Stacked by layer ([n_layer, ...]) when untie_r; one array shared by every layer otherwise.
+        arrays = list(array) if array.ndim == target[0].dim() + 1 else [array] * len(target)
+        if len(arrays) != len(target):
+            raise ValueError(f"TensorFlow variable {name!r} holds {len(arrays)} layers, the model has {len(target)}")
+        for layer, (param, layer_array) in enumerate(zip(target, arrays)):
+            copy_tf_array(name, param, layer_array, f"layer {layer}")
+    return model
+
+
 class XLNetPreTrainedModel(PreTrainedModel):
     """Weight initialisation (1.2.0's) and loading shared by the XLNet classes."""
 
     config_class = XLNetConfig
     pretrained_model_archive_map = XLNET_PRETRAINED_MODEL_ARCHIVE_MAP
     base_model_prefix = "transformer"
+    load_tf_weights = load_tf_weights_in_xlnet
 
     def _init_weights(self, module):
         std = self.config.initializer_range
