@@ -1128,6 +1128,26 @@ def assign_tf_weights(model: nn.Module, named_arrays, to_path) -> nn.Module:
     return model
 
 
+def assign_tf_map(tf_to_pt_map: Dict[str, Any], tf_weights: Dict[str, Any], transposed, *, required: bool) -> None:
+    """Fills each parameter of a 1.2.0-style map (TensorFlow name -> parameter, or list of per-layer parameters
+    that TensorFlow stacks by layer, or shares when it has one array) from tf_weights; transposed(name) says
+    which arrays are dense kernels. required: a name missing from the checkpoint is an error (else skipped)."""
+    for name, target in tf_to_pt_map.items():
+        if name not in tf_weights:
+            if required:
+                raise ValueError(f"the TensorFlow checkpoint has no variable {name!r}")
+            continue
+        array = tf_weights[name].T if transposed(name) else tf_weights[name]
+        if not isinstance(target, list):
+            copy_tf_array(name, target, array, name)
+            continue
+        arrays = list(array) if array.ndim == target[0].dim() + 1 else [array] * len(target)
+        if len(arrays) != len(target):
+            raise ValueError(f"TensorFlow variable {name!r} holds {len(arrays)} layers, the model has {len(target)}")
+        for layer, (param, layer_array) in enumerate(zip(target, arrays)):
+            copy_tf_array(name, param, layer_array, f"layer {layer}")
+
+
 def copy_tf_array(tf_name: str, param: torch.Tensor, array, where: str) -> None:
     """param <- array (a TensorFlow variable), in place (tied weights stay tied); ValueError naming both on a
     shape mismatch."""

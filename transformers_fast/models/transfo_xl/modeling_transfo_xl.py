@@ -23,7 +23,8 @@ import torch.nn.functional as F
 
 from transformers_fast.generation import GenerationMixin
 from transformers_fast.modeling_outputs import ModelOutput
-from transformers_fast.modeling_utils import PreTrainedModel, add_start_docstrings, check_ids, expand_head_mask
+from transformers_fast.modeling_utils import (PreTrainedModel, add_start_docstrings, assign_tf_map, check_ids,
+                                              expand_head_mask, tf_checkpoint_arrays)
 from transformers_fast.models.transfo_xl.configuration_transfo_xl import (
     TRANSFO_XL_PRETRAINED_CONFIG_ARCHIVE_MAP, TRANSFO_XL_PRETRAINED_MODEL_ARCHIVE_MAP, TransfoXLConfig)
 from transformers_fast.models.transfo_xl.modeling_transfo_xl_utilities import (LogUniformSampler,
@@ -789,13 +790,49 @@ TRANSFO_XL_INPUTS_DOCSTRING = "Inputs: as the forward() of the same class in pyt
 
 
 def build_tf_to_pytorch_map(model, config):
-    raise NotImplementedError("TensorFlow checkpoints of Transformer-XL are not supported: convert them with "
-                              "pytorch-transformers 1.2.0's convert_transfo_xl_checkpoint_to_pytorch")
+    """The TensorFlow names of the Transformer-XL release -> the parameter each fills (per-layer lists for the
+    relative-position biases, which TensorFlow stacks by layer), as 1.2.0."""
+    tf_to_pt_map = {}
+    if hasattr(model, "transformer"):  # an LM head model: the adaptive softmax too
+        crit = model.crit
+        tf_to_pt_map["transformer/adaptive_softmax/cutoff_0/cluster_W"] = crit.cluster_weight
+        tf_to_pt_map["transformer/adaptive_softmax/cutoff_0/cluster_b"] = crit.cluster_bias
+        for i, (out_layer, out_proj, tie_proj) in enumerate(zip(crit.out_layers, crit.out_projs, config.tie_projs)):
+            prefix = f"transformer/adaptive_softmax/cutoff_{i}/"
+            if not config.tie_weight:
+                raise NotImplementedError("the TensorFlow release ties the softmax to the embeddings (tie_weight)")
+            tf_to_pt_map[prefix + "b"] = out_layer.bias
+            if not tie_proj:
+                tf_to_pt_map[prefix + "proj"] = out_proj
+        model = model.transformer
+    for i, (embedding, projection) in enumerate(zip(model.word_emb.emb_layers, model.word_emb.emb_projs)):
+        prefix = f"transformer/adaptive_embed/cutoff_{i}/"
+        tf_to_pt_map[prefix + "lookup_table"] = embedding.weight
+        tf_to_pt_map[prefix + "proj_W"] = projection
+    for i, block in enumerate(model.layers):
+        attn, ff, prefix = block.dec_attn, block.pos_ff, f"transformer/layer_{i}/"
+        tf_to_pt_map.update({
+            prefix + "rel_attn/LayerNorm/gamma": attn.layer_norm.weight,
+            prefix + "rel_attn/LayerNorm/beta": attn.layer_norm.bias,
+            prefix + "rel_attn/o/kernel": attn.o_net.weight, prefix + "rel_attn/qkv/kernel": attn.qkv_net.weight,
+            prefix + "rel_attn/r/kernel": attn.r_net.weight,
+            prefix + "ff/LayerNorm/gamma": ff.layer_norm.weight, prefix + "ff/LayerNorm/beta": ff.layer_norm.bias,
+            prefix + "ff/layer_1/kernel": ff.CoreNet[0].weight, prefix + "ff/layer_1/bias": ff.CoreNet[0].bias,
+            prefix + "ff/layer_2/kernel": ff.CoreNet[3].weight, prefix + "ff/layer_2/bias": ff.CoreNet[3].bias,
+        })
+    for name in ("r_r_bias", "r_w_bias"):
+        tf_to_pt_map[f"transformer/{name}"] = ([getattr(block.dec_attn, name) for block in model.layers]
+                                               if config.untie_r else [getattr(model, name)])
+    return tf_to_pt_map
 
 
 def load_tf_weights_in_transfo_xl(model, config, tf_path):
-    raise NotImplementedError("TensorFlow checkpoints of Transformer-XL are not supported: convert them with "
-                              "pytorch-transformers 1.2.0's convert_transfo_xl_checkpoint_to_pytorch")
+    """Reads the TensorFlow Transformer-XL release into model; needs TensorFlow. Every mapped variable must be
+    in the checkpoint, as in 1.2.0."""
+    tf_weights = dict(tf_checkpoint_arrays(tf_path))
+    assign_tf_map(build_tf_to_pytorch_map(model, config), tf_weights, lambda name: "kernel" in name or "proj" in name,
+                  required=True)
+    return model
 
 
 TransfoXLPreTrainedModel.load_tf_weights = staticmethod(load_tf_weights_in_transfo_xl)

@@ -22,7 +22,7 @@ from torch.nn import functional as F
 from transformers_fast.modeling_outputs import (XLNetForQuestionAnsweringOutput, XLNetForSequenceClassificationOutput,
                                                 XLNetLMHeadModelOutput, XLNetModelOutput)
 from transformers_fast.modeling_utils import (PoolerAnswerClass, PoolerEndLogits, PoolerStartLogits, PreTrainedModel,
-                                              SequenceSummary, check_ids, copy_tf_array, expand_head_mask,
+                                              SequenceSummary, assign_tf_map, check_ids, expand_head_mask,
                                               loss_ignoring_negative, squad_head_forward, tf_checkpoint_arrays)
 from transformers_fast.modules import classification_loss
 from transformers_fast.runtime.xlnet import XLNetFastPath
@@ -217,21 +217,10 @@ def build_tf_xlnet_to_pytorch_map(model, config, tf_weights=None):
 def load_tf_weights_in_xlnet(model, config, tf_path):
     """Reads Google's TensorFlow XLNet checkpoint into model; needs TensorFlow."""
     tf_weights = dict(tf_checkpoint_arrays(tf_path))
-    for name, target in build_tf_xlnet_to_pytorch_map(model, config, tf_weights).items():
-        if name not in tf_weights:
-            continue
-        array = tf_weights[name]
-        if "kernel" in name and ("ff" in name or "summary" in name or "logit" in name):
-            array = array.T  # dense layers; the attention projections keep TensorFlow's [d_model, n_head, d_head]
-        if not isinstance(target, list):
-            copy_tf_array(name, target, array, name)
-            continue
-        # Stacked by layer ([n_layer, ...]) when untie_r; one array shared by every layer otherwise.
-        arrays = list(array) if array.ndim == target[0].dim() + 1 else [array] * len(target)
-        if len(arrays) != len(target):
-            raise ValueError(f"TensorFlow variable {name!r} holds {len(arrays)} layers, the model has {len(target)}")
-        for layer, (param, layer_array) in enumerate(zip(target, arrays)):
-            copy_tf_array(name, param, layer_array, f"layer {layer}")
+    # Dense layers are transposed; the attention projections keep TensorFlow's [d_model, n_head, d_head].
+    assign_tf_map(build_tf_xlnet_to_pytorch_map(model, config, tf_weights), tf_weights,
+                  lambda name: "kernel" in name and ("ff" in name or "summary" in name or "logit" in name),
+                  required=False)
     return model
 
 
