@@ -11,9 +11,11 @@ __version__ = "0.1.0"
 _EXPORTS = {
     # Models and configurations.
     "configuration_utils": ("PretrainedConfig",),
-    "file_utils": ("CONFIG_NAME", "SAFE_WEIGHTS_NAME", "WEIGHTS_NAME"),
+    "file_utils": ("CONFIG_NAME", "SAFE_WEIGHTS_NAME", "WEIGHTS_NAME", "PYTORCH_PRETRAINED_BERT_CACHE",
+                   "PYTORCH_TRANSFORMERS_CACHE", "cached_path"),
     "modeling_outputs": ("ModelOutput",),
-    "modeling_utils": ("PreTrainedModel", "prune_linear_layer", "Conv1D", "SequenceSummary"),
+    "modeling_utils": ("PreTrainedModel", "prune_linear_layer", "prune_layer", "Conv1D", "SequenceSummary",
+                       "TF_WEIGHTS_NAME"),
     "runtime.fast_path": ("keep_freed_activation_memory",),
     "models.bert.configuration_bert": ("BERT_PRETRAINED_CONFIG_ARCHIVE_MAP", "BertConfig"),
     "models.bert.modeling_bert": ("BERT_PRETRAINED_MODEL_ARCHIVE_MAP", "BertForMaskedLM", "BertForMultipleChoice",
@@ -21,11 +23,11 @@ _EXPORTS = {
                                   "BertForSequenceClassification", "BertForTokenClassification", "BertModel",
                                   "BertPreTrainedModel", "load_tf_weights_in_bert"),
     "models.distilbert.configuration_distilbert": ("DISTILBERT_PRETRAINED_CONFIG_ARCHIVE_MAP", "DistilBertConfig"),
-    "models.distilbert.modeling_distilbert": ("DistilBertForMaskedLM", "DistilBertForQuestionAnswering",
+    "models.distilbert.modeling_distilbert": ("DISTILBERT_PRETRAINED_MODEL_ARCHIVE_MAP", "DistilBertForMaskedLM", "DistilBertForQuestionAnswering",
                                               "DistilBertForSequenceClassification", "DistilBertModel",
                                               "DistilBertPreTrainedModel"),
     "models.roberta.configuration_roberta": ("ROBERTA_PRETRAINED_CONFIG_ARCHIVE_MAP", "RobertaConfig"),
-    "models.roberta.modeling_roberta": ("RobertaForMaskedLM", "RobertaForSequenceClassification", "RobertaModel"),
+    "models.roberta.modeling_roberta": ("ROBERTA_PRETRAINED_MODEL_ARCHIVE_MAP", "RobertaForMaskedLM", "RobertaForSequenceClassification", "RobertaModel"),
     "models.gpt2.configuration_gpt2": ("GPT2_PRETRAINED_CONFIG_ARCHIVE_MAP", "GPT2Config"),
     "models.gpt2.modeling_gpt2": ("GPT2_PRETRAINED_MODEL_ARCHIVE_MAP", "GPT2DoubleHeadsModel", "GPT2LMHeadModel",
                                   "GPT2Model", "GPT2PreTrainedModel", "load_tf_weights_in_gpt2"),
@@ -61,8 +63,25 @@ _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in nam
 __all__ = sorted(_MODULE_OF)
 
 
+# 1.2.0's submodules, reachable as attributes (`transformers_fast.modeling_bert`) as after 1.2.0's import.
+_SUBMODULES = {"configuration_auto", "configuration_bert", "configuration_distilbert", "configuration_gpt2",
+               "configuration_openai", "configuration_roberta", "configuration_transfo_xl", "configuration_utils",
+               "configuration_xlm", "configuration_xlnet", "file_utils", "modeling_auto", "modeling_bert",
+               "modeling_distilbert", "modeling_gpt2", "modeling_openai", "modeling_roberta", "modeling_transfo_xl",
+               "modeling_transfo_xl_utilities", "modeling_utils", "modeling_xlm", "modeling_xlnet", "optimization",
+               "tokenization_auto", "tokenization_bert", "tokenization_distilbert", "tokenization_gpt2",
+               "tokenization_openai", "tokenization_roberta", "tokenization_transfo_xl", "tokenization_utils",
+               "tokenization_xlm", "tokenization_xlnet"}
+
+
 def __getattr__(name: str):
     module = _MODULE_OF.get(name)
+    if module is None and name in _SUBMODULES:
+        try:
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"{__name__}.{name}":
+                raise
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(f"{__name__}.{module}"), name)

@@ -1,0 +1,43 @@
+"""Every public name that pytorch_transformers 1.2.0 exports exists in transformers_fast, of the same kind
+(class, function, module or value), so that `import pytorch_transformers as X` can become transformers_fast."""
+from __future__ import annotations
+
+import inspect
+
+import pytorch_transformers as pt
+
+import transformers_fast as tf
+
+# The product surface still to come: the Auto classes, the optimiser and its schedules, Transformer-XL's corpus.
+NOT_YET = {"AdamW", "ConstantLRSchedule", "WarmupConstantSchedule", "WarmupCosineSchedule",
+           "WarmupCosineWithHardRestartsSchedule", "WarmupLinearSchedule", "optimization",
+           "AutoConfig", "AutoModel", "AutoModelForQuestionAnswering", "AutoModelForSequenceClassification",
+           "AutoModelWithLMHead", "modeling_auto", "TransfoXLCorpus"}
+
+
+def kind(value):
+    if inspect.ismodule(value):
+        return "module"
+    if inspect.isclass(value):
+        return "class"
+    return "function" if callable(value) else "value"
+
+
+def test_every_public_name_of_1_2_0_exists_with_its_kind():
+    names = sorted(n for n in dir(pt) if not n.startswith("_") and n not in NOT_YET)
+    missing = [n for n in names if not hasattr(tf, n)]
+    assert not missing, f"missing: {missing}"
+    wrong = [f"{n}: {kind(getattr(tf, n))}, 1.2.0 {kind(getattr(pt, n))}" for n in names
+             if kind(getattr(tf, n)) != kind(getattr(pt, n))]
+    assert not wrong, wrong
+
+
+def test_not_yet_names_are_really_missing():
+    """The list above shrinks as names arrive (a stale entry fails here)."""
+    assert not [n for n in NOT_YET if hasattr(tf, n)]
+
+
+def test_submodules_are_the_1_2_0_module_paths():
+    assert tf.modeling_bert.BertModel is tf.BertModel
+    assert tf.tokenization_gpt2.GPT2Tokenizer is tf.GPT2Tokenizer
+    assert tf.file_utils.cached_path is tf.cached_path
