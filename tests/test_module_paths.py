@@ -16,9 +16,7 @@ import pytorch_transformers
 # The Auto model classes and the optimizers (the product surface still to come), and 1.2.0's TensorFlow
 # conversion scripts.
 NOT_YET_MODULES = {"modeling_auto", "optimization", "__main__"}
-# Names inside present modules that still lack a port: Transformer-XL's training-corpus iterators.
-NOT_YET_NAMES = {"LMOrderedIterator", "LMShuffledIterator", "LMMultiFileIterator", "TransfoXLCorpus", "get_lm_corpus",
-                 "PRETRAINED_CORPUS_ARCHIVE_MAP", "CORPUS_NAME"}
+NOT_YET_NAMES = set()  # names inside present modules that still lack a port
 MODULES = sorted(m.name for m in pkgutil.iter_modules(pytorch_transformers.__path__)
                  if not m.name.startswith("convert_") and m.name not in NOT_YET_MODULES)
 

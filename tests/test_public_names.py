@@ -8,11 +8,11 @@ import pytorch_transformers as pt
 
 import transformers_fast as tf
 
-# The product surface still to come: the Auto classes, the optimiser and its schedules, Transformer-XL's corpus.
+# The product surface still to come: the Auto classes, the optimiser and its schedules.
 NOT_YET = {"AdamW", "ConstantLRSchedule", "WarmupConstantSchedule", "WarmupCosineSchedule",
            "WarmupCosineWithHardRestartsSchedule", "WarmupLinearSchedule", "optimization",
            "AutoConfig", "AutoModel", "AutoModelForQuestionAnswering", "AutoModelForSequenceClassification",
-           "AutoModelWithLMHead", "modeling_auto", "TransfoXLCorpus"}
+           "AutoModelWithLMHead", "modeling_auto"}
 
 
 def kind(value):

@@ -54,7 +54,7 @@ _EXPORTS = {
     "models.gpt2.tokenization_gpt2": ("GPT2Tokenizer",),
     "models.roberta.tokenization_roberta": ("RobertaTokenizer",),
     "models.openai.tokenization_openai": ("OpenAIGPTTokenizer",),
-    "models.transfo_xl.tokenization_transfo_xl": ("TransfoXLTokenizer",),
+    "models.transfo_xl.tokenization_transfo_xl": ("TransfoXLCorpus", "TransfoXLTokenizer"),
     "models.xlnet.tokenization_xlnet": ("SPIECE_UNDERLINE", "XLNetTokenizer"),
     "models.xlm.tokenization_xlm": ("XLMTokenizer",),
     "tokenization_auto": ("AutoTokenizer",),
