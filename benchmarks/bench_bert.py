@@ -37,7 +37,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import thread_counts  # noqa: E402  (next to this script; before anything sets torch's threads)
 
 
-CLOCK = {"wall": time.perf_counter, "cpu": time.process_time}
 # Each library's own cap on the instruction set, read when the library loads (so set before the process
 # starts). OpenVINO needs two: OV_CPU_MAX_ISA caps its own JIT nodes (MVN, eltwise, snippets) and
 # ONEDNN_MAX_CPU_ISA its oneDNN fork (brgemm FullyConnected, softmax); its MLAS GEMMs (most of its
@@ -53,22 +52,6 @@ CAPS = {"avx2": {
 }}
 CAPPED = "TRANSFORMERS_FAST_BENCH_MAX_ISA"  # set in the capped process
 WORKLOADS = ("1x8", "1x128", "8x128", "32var", "32x128")
-
-
-def timed(fns, repeats, clock):
-    """Fastest of `repeats` runs of each function in ms, the functions taking turns (so a disturbance
-    on the shared machine hits all of them alike); the minimum is the least disturbed run. clock "cpu"
-    counts the process's CPU time, all threads (robust when other processes share the cores)."""
-    for fn in fns:
-        fn()  # warm-up (packed weights, oneDNN primitives, first-call allocations)
-    now = CLOCK[clock]
-    best = [float("inf")] * len(fns)
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            start = now()
-            fn()
-            best[i] = min(best[i], now() - start)
-    return [b * 1e3 for b in best]
 
 
 def workloads(names):
@@ -331,7 +314,7 @@ def run_workloads(names, reference, ours, ov_model, ov_profiled, args):
                 print(f"AVX-512 registers live at context switches, at {name}: "
                       + ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in used.items()))
             # small batches are cheap and the most disturbed by a busy neighbour: more runs
-            times = timed(fns, args.repeats * (4 if ids.numel() <= 64 else 1), args.clock)
+            times = thread_counts.best_ms(fns, args.repeats * (4 if ids.numel() <= 64 else 1), args.clock)
             if ov_model is not None and not rows:
                 wall, cpu = time.perf_counter(), time.process_time()
                 ov_model(feed)
@@ -386,7 +369,7 @@ def main():
     parser.add_argument("--workloads", default=",".join(WORKLOADS),
                         help=f"comma-separated subset of {','.join(WORKLOADS)}")
     parser.add_argument("--quick", action="store_true", help="only 1x8, 1x128 and 8x128")
-    parser.add_argument("--clock", choices=sorted(CLOCK), default="wall",
+    parser.add_argument("--clock", choices=sorted(thread_counts.CLOCKS), default="wall",
                         help="wall time, or process CPU time (for a machine shared with other work)")
     parser.add_argument("--no-openvino", action="store_true", help="skip OpenVINO (timed when installed)")
     parser.add_argument("--skip-load", action="store_true", help="skip the fresh-process loading times")

@@ -25,7 +25,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import torch
 
@@ -35,19 +34,6 @@ sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import thread_counts  # noqa: E402  (next to this script; before anything sets torch's threads)
 
-CLOCK = {"wall": time.perf_counter, "cpu": time.process_time}
-
-
-def timed(fn, repeats, clock):
-    """Fastest of `repeats` runs in seconds, after one warm-up run."""
-    fn()
-    now = CLOCK[clock]
-    best = float("inf")
-    for _ in range(repeats):
-        start = now()
-        fn()
-        best = min(best, now() - start)
-    return best
 
 
 OPENVINO_MARK = "OPENVINO_RESULT "
@@ -83,7 +69,7 @@ def openvino_worker(args):
             out[:] = [model.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=new,
                                      min_new_tokens=new, do_sample=False, pad_token_id=50256)]
 
-        seconds = timed(run, args.repeats, args.clock)
+        seconds = thread_counts.best_ms([run], args.repeats, args.clock)[0] / 1e3
         results[batch] = {"seconds": seconds, "new_ids": out[0][:, prompt.shape[1]:].tolist()}
     print(OPENVINO_MARK + json.dumps({"info": info, "results": results}), flush=True)
 
@@ -134,8 +120,8 @@ def run_workloads(hf, ours, folder, threads, args):
             out = ours.generate(prompt, attention_mask=mask, max_new_tokens=new, eos_token_id=None)
             ours_ids[batch] = out[:, 32:]
 
-        t_hf = timed(run_hf, args.repeats, args.clock)
-        t_ours = timed(run_ours, args.repeats, args.clock)
+        t_hf = thread_counts.best_ms([run_hf], args.repeats, args.clock)[0] / 1e3
+        t_ours = thread_counts.best_ms([run_ours], args.repeats, args.clock)[0] / 1e3
         rows.append([f"greedy 32 -> {new}, batch {batch} (new tokens/s)", batch * new / t_hf, batch * new / t_ours,
                      None])
 
@@ -171,8 +157,8 @@ def run_workloads(hf, ours, folder, threads, args):
             cache.length = cached
             ours.fast.step(token, position[:, 0], cache)
 
-        t_hf = timed(step_hf, args.repeats * 3, args.clock)
-        t_ours = timed(step_ours, args.repeats * 3, args.clock)
+        t_hf = thread_counts.best_ms([step_hf], args.repeats * 3, args.clock)[0] / 1e3
+        t_ours = thread_counts.best_ms([step_ours], args.repeats * 3, args.clock)[0] / 1e3
         rows.append([f"decode step, {cached} cached, batch {batch} (ms)", t_hf * 1e3, t_ours * 1e3, None])
 
     for batch, seq in ((1, 128), (8, 128)):
@@ -190,8 +176,8 @@ def run_workloads(hf, ours, folder, threads, args):
             with torch.inference_mode():
                 ours(x, attention_mask=mask)
 
-        t_hf = timed(forward_hf, args.repeats, args.clock)
-        t_ours = timed(forward_ours, args.repeats, args.clock)
+        t_hf = thread_counts.best_ms([forward_hf], args.repeats, args.clock)[0] / 1e3
+        t_ours = thread_counts.best_ms([forward_ours], args.repeats, args.clock)[0] / 1e3
         rows.append([f"forward (LM logits) {batch}x{seq} (ms)", t_hf * 1e3, t_ours * 1e3, None])
     return rows
 
@@ -233,7 +219,7 @@ def main():
     parser = argparse.ArgumentParser()
     thread_counts.add_argument(parser)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--clock", choices=sorted(CLOCK), default="wall")
+    parser.add_argument("--clock", choices=sorted(thread_counts.CLOCKS), default="wall")
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--openvino", metavar="VENV_PYTHON",
                         help="a Python with optimum-intel and openvino: also time OpenVINO's greedy generation")

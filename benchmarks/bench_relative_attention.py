@@ -15,7 +15,6 @@ import argparse
 import importlib
 import os
 import sys
-import time
 
 import torch
 
@@ -28,16 +27,6 @@ import thread_counts  # noqa: E402  (next to this script; before anything sets t
 SHAPES = [("XLNet-base 1x128", 1, 12, 128, 0, "xlnet"), ("XLNet-base 8x128", 8, 12, 128, 0, "xlnet"),
           ("TXL wt103 1x128+128", 1, 16, 128, 128, "transfo_xl")]
 D = 64
-
-
-def best_ms(fn, repeats: int) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best * 1e3
 
 
 def inputs(bsz, heads, qlen, mlen, shift):
@@ -79,7 +68,7 @@ def main():
     for threads in args.threads:
         torch.set_num_threads(threads)
         a = torch.randn(1024, 1024)
-        sgemm = 2 * 1024 ** 3 / best_ms(lambda: torch.matmul(a, a), 10) / 1e6
+        sgemm = 2 * 1024 ** 3 / thread_counts.best_ms([lambda: torch.matmul(a, a)], 10)[0] / 1e6
         print(f"\n{thread_counts.banner(threads)}\nsgemm (torch.matmul 1024^3): {sgemm:.0f} GFLOP/s")
         print(f"{'shape':<22}{'ours ms':>9}{'GFLOP/s':>9}{'1.2.0 ms':>10}{'ratio':>7}{'HF core ms':>12}{'ratio':>7}"
               f"{'bmm GFLOP/s':>13}")
@@ -88,14 +77,13 @@ def main():
             klen = qlen + mlen
             flops = 3 * 2 * bsz * heads * qlen * klen * D
             scale = D ** -0.5
-            ours = best_ms(lambda: ra.relative_attention(q, k, v, r, w, rr, shift=shift, scale=scale,
-                                                         attn_mask=mask), args.repeats)
-            ref = best_ms(lambda: ra._reference(q, k, v, r, w, rr, shift, scale, mask, None, None, None),
-                          args.repeats)
+            time_ms = lambda fn: thread_counts.best_ms([fn], args.repeats)[0]  # noqa: E731
+            ours = time_ms(lambda: ra.relative_attention(q, k, v, r, w, rr, shift=shift, scale=scale, attn_mask=mask))
+            ref = time_ms(lambda: ra._reference(q, k, v, r, w, rr, shift, scale, mask, None, None, None))
             core = xlnet_core(heads, w, rr) if shift == "xlnet" else None
-            hf = best_ms(lambda: core.rel_attn_core(q, k, v, r), args.repeats) if core is not None else None
+            hf = time_ms(lambda: core.rel_attn_core(q, k, v, r)) if core is not None else None
             x, y = torch.randn(bsz * heads, qlen, D), torch.randn(bsz * heads, D, klen)
-            bmm = 2 * bsz * heads * qlen * klen * D / best_ms(lambda: torch.bmm(x, y), args.repeats) / 1e6
+            bmm = 2 * bsz * heads * qlen * klen * D / time_ms(lambda: torch.bmm(x, y)) / 1e6
             hf_cols = f"{hf:>12.2f}{hf / ours:>7.2f}" if hf is not None else f"{'-':>12}{'-':>7}"
             print(f"{name:<22}{ours:>9.2f}{flops / ours / 1e6:>9.0f}{ref:>10.2f}{ref / ours:>7.2f}{hf_cols}"
                   f"{bmm:>13.0f}")

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 import torch
 
@@ -26,17 +25,6 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import thread_counts  # noqa: E402  (next to this script; before anything sets torch's threads)
-
-
-def timed(fn, repeats):
-    """Fastest of `repeats` runs in seconds, after one warm-up run."""
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def target(isa: str) -> float:
@@ -76,11 +64,11 @@ def workloads(ref, ours, args):
         state[key] = model(second, mems=state[key])[1]
 
     with torch.no_grad():
-        rows.append(("LM forward 1x128, 128 memory (ms)", timed(lambda: step(ref, "ref"), args.repeats) * 1e3,
-                     timed(lambda: step(ours, "ours"), args.repeats) * 1e3, "ms"))
-        rows.append(("base forward 1x128, 128 memory (ms)",
-                     timed(lambda: step(ref.transformer, "ref_base"), args.repeats) * 1e3,
-                     timed(lambda: step(ours.transformer, "ours_base"), args.repeats) * 1e3, "ms"))
+        lm = thread_counts.best_ms([lambda: step(ref, "ref"), lambda: step(ours, "ours")], args.repeats)
+        rows.append(("LM forward 1x128, 128 memory (ms)", *lm, "ms"))
+        base = thread_counts.best_ms([lambda: step(ref.transformer, "ref_base"),
+                                      lambda: step(ours.transformer, "ours_base")], args.repeats)
+        rows.append(("base forward 1x128, 128 memory (ms)", *base, "ms"))
     prompt = torch.randint(0, 267735, (1, 16), generator=g)
     new = args.new_tokens
     produced = {}
@@ -98,8 +86,8 @@ def workloads(ref, ours, args):
     def our_generate():
         produced["ours"] = ours.generate(prompt, max_new_tokens=new)[:, 16:]
 
-    ref_s = timed(ref_generate, max(1, args.repeats - 1))
-    our_s = timed(our_generate, max(1, args.repeats - 1))
+    ref_s = thread_counts.best_ms([ref_generate], max(1, args.repeats - 1))[0] / 1e3
+    our_s = thread_counts.best_ms([our_generate], max(1, args.repeats - 1))[0] / 1e3
     same = bool(torch.equal(produced["ref"], produced["ours"]))
     rows.append((f"greedy generation 16 -> +{new}, memory {args.mem_len} (tokens/s)", new / ref_s, new / our_s, "tok/s"))
     return rows, diff, base_diff, same

@@ -16,7 +16,6 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 
 import torch
 
@@ -28,19 +27,6 @@ import thread_counts  # noqa: E402  (before anything sets torch's threads)
 ENFR = dict(emb_dim=1024, n_layers=6, n_heads=8, n_langs=2, max_position_embeddings=512,
             id2lang={"0": "en", "1": "fr"}, lang2id={"en": 0, "fr": 1})
 N_WORDS = 64139
-
-
-def timed(fns, repeats):
-    """Fastest of `repeats` runs of each function in ms, the functions taking turns."""
-    for fn in fns:
-        fn()
-    best = [float("inf")] * len(fns)
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            start = time.perf_counter()
-            fn()
-            best[i] = min(best[i], time.perf_counter() - start)
-    return [b * 1e3 for b in best]
 
 
 def build(class_name, causal, folder):
@@ -77,7 +63,7 @@ def forward_table(hf, ours, repeats):
             a = hf(ids, attention_mask=mask, langs=langs)[0]
             b = ours(ids, attention_mask=mask, langs=langs)[0]
             diff = ((a - b).abs() * mask[..., None]).max().item()
-            t_hf, t_ours = timed([lambda: hf(ids, attention_mask=mask, langs=langs),
+            t_hf, t_ours = thread_counts.best_ms([lambda: hf(ids, attention_mask=mask, langs=langs),
                                   lambda: ours(ids, attention_mask=mask, langs=langs)], repeats)
         print(f"{name:34s} {t_hf:11.1f}ms {t_ours:7.1f}ms {t_hf / t_ours:7.2f}x  {diff:.1e}")
 
@@ -107,10 +93,10 @@ def decode_table(hf, ours, steps, repeats):
             diff = (run_hf() - run_ours()).abs().max().item()
         except Exception as err:  # transformers' cache API changes between versions
             print(f"CLM decode: transformers' cache failed here ({type(err).__name__}: {err}); ours only")
-            t_ours = timed([run_ours], repeats)[0]
+            t_ours = thread_counts.best_ms([run_ours], repeats)[0]
             print(f"CLM decode (32 prompt + {steps} steps)   ours {t_ours:.1f} ms")
             return
-        t_hf, t_ours = timed([run_hf, run_ours], repeats)
+        t_hf, t_ours = thread_counts.best_ms([run_hf, run_ours], repeats)
     print(f"CLM decode, 32-token prompt + {steps} steps, batch 1: transformers {t_hf:.1f} ms, ours {t_ours:.1f} ms "
           f"({t_hf / t_ours:.2f}x), per step ~{t_hf / (steps + 1):.1f} / {t_ours / (steps + 1):.1f} ms, "
           f"max diff {diff:.1e}")

@@ -18,7 +18,6 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 
 import torch
 
@@ -28,22 +27,7 @@ sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import thread_counts  # noqa: E402  (next to this script; before anything sets torch's threads)
 
-CLOCK = {"wall": time.perf_counter, "cpu": time.process_time}
 SHAPES = {"1x128": (1, 128), "8x128": (8, 128), "1x512": (1, 512)}
-
-
-def timed(fns, repeats, clock):
-    """Fastest of `repeats` runs of each function in ms, taking turns (a disturbance hits all alike)."""
-    for fn in fns:
-        fn()  # warm-up (weight packing, oneDNN primitives, calibration)
-    now = CLOCK[clock]
-    best = [float("inf")] * len(fns)
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            start = now()
-            fn()
-            best[i] = min(best[i], now() - start)
-    return [b * 1e3 for b in best]
 
 
 def build(folder: str, with_pt: bool):
@@ -81,7 +65,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--workloads", default="1x128,8x128")
     parser.add_argument("--with-1.2.0", dest="with_pt", action="store_true")
-    parser.add_argument("--clock", choices=sorted(CLOCK), default="wall")
+    parser.add_argument("--clock", choices=sorted(thread_counts.CLOCKS), default="wall")
     args = parser.parse_args()
     from transformers_fast import ops
 
@@ -106,7 +90,7 @@ def main():
             for workload, ids in inputs.items():
                 fns = [(lambda m=m, k=k: m(ids, **k)) for m, k in (models[n] for n in names)]
                 with torch.no_grad():
-                    ms = timed(fns, args.repeats, args.clock)
+                    ms = thread_counts.best_ms(fns, args.repeats, args.clock)
                 ours = ms[names.index("transformers_fast")]
                 cells = " | ".join(f"{t:>23.1f} ms" for t in ms)
                 print(f"{workload:>9} | {cells} | {ms[0] / ours:.2f}x")

@@ -5,10 +5,29 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import time
 
 import torch
 
 DEFAULT_THREADS = torch.get_num_threads()
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def best_ms(fns, repeats: int, clock: str = "wall"):
+    """Fastest of `repeats` runs of each function in ms, after one warm-up run each (weight packing, oneDNN
+    primitives, first-call allocations), the functions taking turns so that a disturbance on a shared machine
+    hits all alike. clock "cpu" counts the process's CPU time, all threads (robust when other processes share
+    the cores)."""
+    for fn in fns:
+        fn()
+    now = CLOCKS[clock]
+    best = [float("inf")] * len(fns)
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            start = now()
+            fn()
+            best[i] = min(best[i], now() - start)
+    return [b * 1e3 for b in best]
 
 
 def parse(text: str):
