@@ -17,6 +17,8 @@ _EXPORTS = {
     "modeling_utils": ("PreTrainedModel", "prune_linear_layer", "prune_layer", "Conv1D", "SequenceSummary",
                        "TF_WEIGHTS_NAME"),
     "runtime.fast_path": ("keep_freed_activation_memory",),
+    "optimization": ("AdamW", "ConstantLRSchedule", "WarmupConstantSchedule", "WarmupCosineSchedule",
+                     "WarmupCosineWithHardRestartsSchedule", "WarmupLinearSchedule"),
     "models.bert.configuration_bert": ("BERT_PRETRAINED_CONFIG_ARCHIVE_MAP", "BertConfig"),
     "models.bert.modeling_bert": ("BERT_PRETRAINED_MODEL_ARCHIVE_MAP", "BertForMaskedLM", "BertForMultipleChoice",
                                   "BertForNextSentencePrediction", "BertForPreTraining", "BertForQuestionAnswering",
