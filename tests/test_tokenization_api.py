@@ -120,7 +120,7 @@ def test_differences_from_hugging_face_tokenizers():
 
 def test_auto_tokenizer_and_shortcuts(tmp_path, monkeypatch):
     from transformers_fast import AutoTokenizer, DistilBertTokenizer, XLMTokenizer
-    from transformers_fast.tokenization_auto import _PATTERNS
+    from transformers_fast.auto import FAMILIES
     import transformers_fast
     assert AutoTokenizer.tokenizer_class_for("distilbert-base-uncased") is DistilBertTokenizer
     assert AutoTokenizer.tokenizer_class_for("roberta-large-mnli") is RobertaTokenizer
@@ -129,7 +129,7 @@ def test_auto_tokenizer_and_shortcuts(tmp_path, monkeypatch):
         AutoTokenizer.tokenizer_class_for("t5-small")
     # every 1.2.0 shortcut name is known, with a hub repository and file names
     names = 0
-    for _, class_name in _PATTERNS:
+    for *_, class_name in FAMILIES:
         ours, theirs = getattr(transformers_fast, class_name), getattr(ref, class_name)
         assert set(ours.max_model_input_sizes) == set(theirs.max_model_input_sizes), class_name
         assert set(ours.pretrained_hub_files) == set(theirs.max_model_input_sizes), class_name

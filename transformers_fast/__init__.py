@@ -59,7 +59,8 @@ _EXPORTS = {
     "models.transfo_xl.tokenization_transfo_xl": ("TransfoXLCorpus", "TransfoXLTokenizer"),
     "models.xlnet.tokenization_xlnet": ("SPIECE_UNDERLINE", "XLNetTokenizer"),
     "models.xlm.tokenization_xlm": ("XLMTokenizer",),
-    "tokenization_auto": ("AutoTokenizer",),
+    "auto": ("AutoConfig", "AutoModel", "AutoModelForQuestionAnswering", "AutoModelForSequenceClassification",
+             "AutoModelWithLMHead", "AutoTokenizer"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_MODULE_OF)
