@@ -4,7 +4,7 @@ PYTHON ?= python3
 TORCH_SPEC ?= torch==2.13.0+cpu
 CONSTRAINTS := build/constraints.txt
 
-.PHONY: install build demo test bench fuzz clean cuda-report
+.PHONY: install build demo test bench bench-gate bench-baseline fuzz clean cuda-report
 
 install:
 	@TORCH_SPEC="$(TORCH_SPEC)" scripts/install_torch.sh $(PYTHON)
@@ -35,6 +35,16 @@ cuda-report:
 
 bench:
 	$(PYTHON) -m pytest benchmarks/ --benchmark-only -q -s
+
+# The kernel speed gate (about a minute): each op's speed-up over torch, measured in this run, against
+# benchmarks/baseline_ratios.json for this CPU's ISA; a speed-up more than 25 % below its baseline fails.
+# `make bench-baseline` stores this machine's speed-ups as the new baseline.
+GATE_SELECTION := benchmarks/test_bench_ops.py -k "not 1024" -p no:cacheprovider
+bench-gate:
+	$(PYTHON) -m pytest $(GATE_SELECTION) --benchmark-disable -q --gate
+
+bench-baseline:
+	$(PYTHON) -m pytest $(GATE_SELECTION) --benchmark-disable -q --gate-write
 
 # libFuzzer + ASan/UBSan harnesses for the C++ tokenizers (needs clang: apt-get install clang).
 FUZZ_SECONDS ?= 60

@@ -3,12 +3,14 @@ core), and a header that makes figures from different machines comparable
 (CPU ISA and features, and this run's best sgemm GFLOP/s: max of MKL F.linear and oneDNN prepacked
 at 1024x768x3072). After the run, each group is timed again with its candidates interleaved (the
 machines are shared and drift by 15-20 % between sequential benchmarks) and the ratios are printed."""
+import os
 import time
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+import gate
 import thread_counts
 from transformers_fast import ops
 from transformers_fast.ops import packed_linear
@@ -91,7 +93,7 @@ def record(benchmark):
         with torch.no_grad():
             fn()  # first-call costs (PackedLinear's backend calibration, oneDNN primitives) stay out
             benchmark(fn)
-        if benchmark.stats is not None:  # None under --benchmark-disable
+        if benchmark.stats is not None or _GATE["on"]:  # stats: None under --benchmark-disable
             _results.setdefault(group, {})[name] = (fn, flops)
             if nbytes:
                 _nbytes[group] = nbytes
@@ -99,8 +101,68 @@ def record(benchmark):
 
 
 
+def pytest_addoption(parser):
+    parser.addoption("--gate", action="store_true",
+                     help="compare each kernel group's speed-up over torch with benchmarks/baseline_ratios.json "
+                          "and fail when one falls more than 25 %% below it (use with --benchmark-disable)")
+    parser.addoption("--gate-write", action="store_true", help="store this run's speed-ups as the baseline")
+
+
+_GATE = {"on": False}  # --gate or --gate-write: keep every group's functions for the gate's own timing
+
+
+def pytest_configure(config):
+    _GATE["on"] = bool(config.getoption("--gate") or config.getoption("--gate-write"))
+
+
+def gate_ratios(rounds: int = 5) -> dict:
+    """Per group, the median over `rounds` of (best reference time / best of ours), candidates interleaved,
+    at 1 thread."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    ratios = {}
+    for group, entries in sorted(_results.items()):
+        fns = {name: fn for name, (fn, _) in entries.items()}
+        samples = []
+        for _ in range(rounds):
+            best = _interleaved_best(fns, budget_s=0.25, min_rounds=3)
+            ours = [t for n, t in best.items() if n.startswith("ours")]
+            refs = [t for n, t in best.items() if not n.startswith("ours")]
+            if ours and refs:
+                samples.append(min(refs) / min(ours))
+        if samples:
+            ratios[group] = sorted(samples)[len(samples) // 2]
+    torch.set_num_threads(old)
+    return ratios
+
+
+def pytest_sessionfinish(session, exitstatus):
+    config = session.config
+    if not _GATE["on"] or not _results or exitstatus != 0:
+        return
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    ratios = gate_ratios()
+    isa = gate.machine_key(ops.cpu_isa(), thread_counts.cpu_name())
+    if config.getoption("--gate-write"):
+        gate.save(gate.BASELINE, isa, ratios)
+        tr.write_line(f"\nkernel gate: wrote {len(ratios)} speed-ups for {isa!r} to {gate.BASELINE}")
+        return
+    baseline = gate.load(gate.BASELINE, isa)
+    tr.write_line(f"\nkernel gate ({thread_counts.cpu_name()}, {isa}, 1 thread): speed-up over the best torch "
+                  f"reference, median of 5 interleaved measurements, against {os.path.basename(gate.BASELINE)}")
+    if not baseline:
+        tr.write_line(f"no baseline for {isa!r}: nothing to compare (make bench-baseline writes one)")
+        return
+    failures, lines = gate.compare(baseline, ratios)
+    for line in lines:
+        tr.write_line(line)
+    if failures:
+        tr.write_line(f"kernel gate FAILED: {', '.join(failures)}")
+        session.exitstatus = 1
+
+
 def pytest_terminal_summary(terminalreporter):
-    if not _results:
+    if not _results or _GATE["on"]:
         return
     tr = terminalreporter
     best_sgemm_gflops(remeasure=True)

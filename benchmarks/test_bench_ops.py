@@ -1,4 +1,5 @@
 """Each op against its torch equivalent at BERT-base shapes, in the same run (summary tables at 1 thread and every core)."""
+import importlib
 import math
 
 import pytest
@@ -103,3 +104,22 @@ def test_packed_linear(record, impl, shape, rows):
         attr, alg = ("gelu", "none") if act else ("none", "")
         fn = lambda: torch.ops.mkldnn._linear_pointwise(x, w2, b, attr, [], alg)  # noqa: E731
     record(f"linear{'+gelu' if act else ''} {rows}x{n_in}x{n_out}", impl, fn, flops=2 * rows * n_in * n_out)
+
+
+@pytest.mark.parametrize("shift", ["xlnet", "transfo_xl"])
+@pytest.mark.parametrize("impl", ["ours", "torch"])
+def test_relative_attention(record, impl, shift):
+    ra = importlib.import_module("transformers_fast.ops.relative_attention")  # ops re-exports the function
+
+    bsz, h, d, qlen, mlen = 1, 12, 64, 128, 0 if shift == "xlnet" else 128
+    klen = qlen + mlen
+    rlen = klen + qlen if shift == "xlnet" else klen
+    q, k, v = torch.randn(qlen, bsz, h, d), torch.randn(klen, bsz, h, d), torch.randn(klen, bsz, h, d)
+    r, w, rr = torch.randn(rlen, 1, h, d), torch.randn(h, d), torch.randn(h, d)
+    mask = None if shift == "xlnet" else torch.ones(qlen, klen).triu(1 + mlen).bool()[:, :, None]
+    args = (q, k, v, r, w, rr)
+    if impl == "ours":
+        fn = lambda: ra.relative_attention(*args, shift=shift, scale=d ** -0.5, attn_mask=mask)  # noqa: E731
+    else:  # the references' einsum + rel_shift sequence
+        fn = lambda: ra._reference(*args, shift, d ** -0.5, mask, None, None, None)  # noqa: E731
+    record(f"relative_attention {shift} {bsz}x{h}x{qlen}+{mlen}x{d}", impl, fn, flops=6 * bsz * h * qlen * klen * d)
