@@ -133,3 +133,16 @@ class AutoTokenizer:
     def from_pretrained(cls, pretrained_model_name_or_path, *inputs, **kwargs):
         return cls.tokenizer_class_for(pretrained_model_name_or_path).from_pretrained(
             pretrained_model_name_or_path, *inputs, **kwargs)
+
+
+def from_transformers(hf_model):
+    """The transformers_fast model of a live Hugging Face `transformers` model of a supported family (the class
+    of the same name), sharing its parameters (no copy), giving the same outputs, in the same train/eval mode."""
+    import transformers_fast
+
+    name = type(hf_model).__name__
+    cls = getattr(transformers_fast, name, None)
+    if not (isinstance(cls, type) and hasattr(cls, "from_transformers")):
+        known = sorted({row[3][kind] for row in FAMILIES for kind in row[3]})
+        raise TypeError(f"from_transformers: no transformers_fast class for {name}; supported: {', '.join(known)}")
+    return cls.from_transformers(hf_model)

@@ -118,6 +118,12 @@ class PretrainedConfig:
         return cls(**cls._normalize_dict(dict(config_dict)))
 
     @classmethod
+    def from_transformers_dict(cls, config_dict: Dict[str, Any]):
+        """Config of a live `transformers` model (its config.to_dict()); where transformers reads a field
+        otherwise than 1.2.0 does, a family translates it here so that the model computes the same thing."""
+        return cls.from_dict(config_dict)
+
+    @classmethod
     def _normalize_dict(cls, config_dict: Dict[str, Any]) -> Dict[str, Any]:
         """Hook for subclasses whose constructor names differ from the JSON field names."""
         return config_dict

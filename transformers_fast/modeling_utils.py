@@ -554,7 +554,7 @@ class PreTrainedModel(nn.Module):
         hf_config = getattr(hf_model, "config", None)
         if hf_config is None or not hasattr(hf_config, "to_dict"):
             raise TypeError(f"expected a transformers PreTrainedModel, got {type(hf_model).__name__}")
-        config = cls.config_class.from_dict(hf_config.to_dict())
+        config = cls.config_class.from_transformers_dict(hf_config.to_dict())
         with no_weight_init():
             model = cls(config)
         model._load_checkpoint(hf_model.state_dict(keep_vars=True), type(hf_model).__name__, convert_dtype=False)

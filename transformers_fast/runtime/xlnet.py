@@ -33,8 +33,10 @@ from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting
 # Projected position embeddings kept per layer (distinct (qlen, klen, config) keys): XLNet-base at 128 tokens
 # holds 0.8 MB per layer and key.
 POSITION_CACHE = 4
-# 1.2.0's "gelu" and transformers' tanh-GELU names are fused into the first feed-forward GEMM.
-TANH_GELU_NAMES = ("gelu", "gelu_new", "gelu_pytorch_tanh")
+# 1.2.0's "gelu" and transformers' tanh-GELU names, and the erf GELU of a converted transformers model
+# ("gelu_python"), are fused into the first feed-forward GEMM.
+FUSED_ACTIVATIONS = {"gelu": "gelu_tanh", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh",
+                     "gelu_python": "gelu"}
 
 
 def _einsum_weight(w: torch.Tensor) -> torch.Tensor:
@@ -59,8 +61,8 @@ class XLNetLayerWeights:
         self.r_w_bias, self.r_r_bias = attn.r_w_bias.detach(), attn.r_r_bias.detach()
         self.r_s_bias, self.seg_embed = attn.r_s_bias.detach(), attn.seg_embed.detach()
         self.ln1 = (attn.layer_norm.weight.detach(), attn.layer_norm.bias.detach(), float(attn.layer_norm.eps))
-        fused = activation_name in TANH_GELU_NAMES
-        self.ff_in = PackedLinear(ff.layer_1.weight.detach(), ff.layer_1.bias.detach(), "gelu_tanh" if fused else None)
+        fused = FUSED_ACTIVATIONS.get(activation_name)
+        self.ff_in = PackedLinear(ff.layer_1.weight.detach(), ff.layer_1.bias.detach(), fused)
         self.act = None if fused else ff.activation_function
         self.ff_out = PackedLinear(ff.layer_2.weight.detach(), None)
         self.ff_out_bias = ff.layer_2.bias.detach()

@@ -19,7 +19,7 @@ XLNET_PRETRAINED_MODEL_ARCHIVE_MAP: Dict[str, str] = {name: f"xlnet/{name}" for 
 XLNET_PRETRAINED_CONFIG_ARCHIVE_MAP = XLNET_PRETRAINED_MODEL_ARCHIVE_MAP
 
 # ff_activation names: 1.2.0's ("gelu" = tanh form, "relu", "swish") and transformers' tanh / SiLU names.
-XLNET_ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "swish", "silu")
+XLNET_ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_python", "relu", "swish", "silu")
 ATTN_TYPES = ("bi", "uni")
 
 
@@ -40,6 +40,15 @@ class XLNetConfig(PretrainedConfig):
     pretrained_config_archive_map = XLNET_PRETRAINED_CONFIG_ARCHIVE_MAP
     attribute_map = {"vocab_size": "n_token", "hidden_size": "d_model", "num_attention_heads": "n_head",
                      "num_hidden_layers": "n_layer"}
+
+    @classmethod
+    def from_transformers_dict(cls, config_dict):
+        """transformers reads ff_activation "gelu" as the erf GELU (1.2.0 and this library: tanh); a converted
+        model gets "gelu_python", transformers' other name for the erf form, and computes what it did there."""
+        config_dict = dict(config_dict)
+        if config_dict.get("ff_activation") == "gelu":
+            config_dict["ff_activation"] = "gelu_python"
+        return cls.from_dict(config_dict)
 
     def __init__(self, vocab_size_or_config_json_file=32000, d_model=1024, n_layer=24, n_head=16, d_inner=4096,
                  ff_activation="gelu", untie_r=True, attn_type="bi", initializer_range=0.02, layer_norm_eps=1e-12,

@@ -41,7 +41,7 @@ def swish(x: torch.Tensor) -> torch.Tensor:
 
 ACT2FN = {"gelu": gelu, "relu": F.relu, "swish": swish}
 # transformers' names for the same functions (a config written by transformers may hold them)
-_ACTIVATION_ALIASES = {"gelu_new": gelu, "gelu_pytorch_tanh": gelu, "silu": swish}
+_ACTIVATION_ALIASES = {"gelu_new": gelu, "gelu_pytorch_tanh": gelu, "silu": swish, "gelu_python": F.gelu}
 
 XLNetLayerNorm = nn.LayerNorm
 
