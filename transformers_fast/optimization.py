@@ -16,6 +16,11 @@ def _warmup(step, warmup_steps):
     return float(step) / float(max(1.0, warmup_steps))
 
 
+def _progress(step, warmup_steps, t_total):
+    """The fraction of the steps after warm-up done so far (1.2.0's cosine schedules)."""
+    return float(step - warmup_steps) / float(max(1, t_total - warmup_steps))
+
+
 class ConstantLRSchedule(LambdaLR):
     """Constant learning rate."""
 
@@ -60,7 +65,7 @@ class WarmupCosineSchedule(LambdaLR):
     def lr_lambda(self, step):
         if step < self.warmup_steps:
             return _warmup(step, self.warmup_steps)
-        progress = float(step - self.warmup_steps) / float(max(1, self.t_total - self.warmup_steps))
+        progress = _progress(step, self.warmup_steps, self.t_total)
         return max(0.0, 0.5 * (1.0 + math.cos(math.pi * float(self.cycles) * 2.0 * progress)))
 
 
@@ -76,7 +81,7 @@ class WarmupCosineWithHardRestartsSchedule(LambdaLR):
     def lr_lambda(self, step):
         if step < self.warmup_steps:
             return _warmup(step, self.warmup_steps)
-        progress = float(step - self.warmup_steps) / float(max(1, self.t_total - self.warmup_steps))
+        progress = _progress(step, self.warmup_steps, self.t_total)
         if progress >= 1.0:
             return 0.0
         return max(0.0, 0.5 * (1.0 + math.cos(math.pi * ((float(self.cycles) * progress) % 1.0))))
