@@ -77,10 +77,12 @@ SAN_CXX ?= $(if $(shell command -v clang++ 2>/dev/null),clang++,g++)
 SAN_DIR := build/sanitize-$(notdir $(SAN_CXX))
 SAN_FLAGS := -std=c++17 -O1 -g -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=undefined,float-cast-overflow \
   -fno-omit-frame-pointer -ffp-contract=off -Icsrc -MMD -MP
-ISA_FLAGS_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma -mf16c
+# -mavx512bf16 as CMakeLists.txt adds it (the bf16 kernels use it behind a run-time check; g++ >= 10, clang >= 9).
+ISA_FLAGS_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma -mf16c -mavx512bf16
 ISA_FLAGS_avx2 := -mavx2 -mfma -mf16c
 ISA_FLAGS_generic :=
 HOST_ISAS := $(if $(filter x86_64 amd64,$(shell uname -m)),avx512 avx2 generic,generic)
+SAN_FLAGS += $(if $(filter avx512,$(HOST_ISAS)),-DTF_HAVE_AVX512_BF16=1)
 KERNEL_NAMES := $(basename $(notdir $(wildcard csrc/kernels/*_cpu.cpp)))
 COMMON_NAMES := $(basename $(notdir $(wildcard csrc/common/*.cpp)))
 TOKENIZER_NAMES := $(basename $(notdir $(wildcard csrc/tokenizers/*.cpp)))

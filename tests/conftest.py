@@ -27,6 +27,25 @@ def isa(request):
     _backend._C.set_isa_cap("avx512")
 
 
+def available_bf16_paths():
+    """The bfloat16 kernel paths of this machine: every ISA (conversion by shifts), and on an AVX-512 CPU with
+    avx512_bf16 the path that uses those instructions (vcvtneps2bf16, vdpbf16ps)."""
+    paths = available_isas()
+    if "avx512" in paths and _backend._C.use_avx512_bf16():
+        paths.append("avx512_bf16")
+    return paths
+
+
+@pytest.fixture(params=available_bf16_paths())
+def bf16_isa(request):
+    """Runs a test once per bfloat16 kernel path ("avx512": AVX-512 without the avx512_bf16 instructions)."""
+    _backend._C.set_isa_cap("avx512" if request.param == "avx512_bf16" else request.param)
+    _backend._C.set_avx512_bf16(request.param == "avx512_bf16")
+    yield request.param
+    _backend._C.set_isa_cap("avx512")
+    _backend._C.set_avx512_bf16(True)
+
+
 @pytest.fixture(params=[1, 2])
 def threads(request):
     old = torch.get_num_threads()

@@ -104,6 +104,25 @@ Isa cpu_isa() {
 
 void set_isa_cap(Isa cap) { isa_cap().store(static_cast<int>(cap)); }
 
+namespace {
+std::atomic<bool>& avx512_bf16_on() {
+  static std::atomic<bool> on{true};
+  return on;
+}
+}  // namespace
+
+bool cpu_has_avx512_bf16() { return features().avx512_bf16; }
+
+bool use_avx512_bf16() {
+#if defined(TF_X86_64) && defined(TF_HAVE_AVX512_BF16)
+  return features().avx512_bf16 && cpu_isa() == Isa::avx512 && avx512_bf16_on().load(std::memory_order_relaxed);
+#else
+  return false;  // the avx512 kernels were built without them (or this is not x86-64)
+#endif
+}
+
+void set_avx512_bf16(bool on) { avx512_bf16_on().store(on); }
+
 std::string isa_name(Isa isa) {
   switch (isa) {
     case Isa::avx512: return "avx512";

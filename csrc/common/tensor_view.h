@@ -66,6 +66,13 @@ inline void check_tensor(const TensorView& t, const char* name, DType dtype, boo
   check_tensor_on(t, name, dtype, /*on_cpu=*/true, contiguous);
 }
 
+// The dtypes the CPU kernels take: float32 and bfloat16 (computed in fp32). The other tensors of a call are
+// then checked against this one's dtype.
+inline void check_cpu_dtype(const TensorView& t, const char* name) {
+  TF_CHECK(t.dtype == DType::f32 || t.dtype == DType::bf16, name, ": expected float32 or bfloat16, got ",
+           dtype_name(t.dtype));
+}
+
 inline void check_same_shape(const TensorView& a, const char* an, const TensorView& b, const char* bn) {
   TF_CHECK(a.shape == b.shape, an, " and ", bn, " must have the same shape");
 }

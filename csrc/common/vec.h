@@ -6,8 +6,13 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
+#include "common/bfloat16.h"
+#include "common/check.h"
+#include "common/cpu_features.h"
 #include "common/gelu_tables.h"
+#include "common/tensor_view.h"
 
 #if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
@@ -178,6 +183,120 @@ inline VecF select_nonzero_u8(const uint8_t* m, VecF t, VecF f) {
 #else
   return m[0] ? t : f;
 #endif
+}
+
+// ---- Element types: the kernels read and write float32 or bfloat16 tensors, and compute in fp32 ----
+// bf16 widens exactly by a 16-bit shift (vpmovzxwd + vpslld) and narrows rounding to nearest even, NaN kept
+// (as torch), by integer operations on every ISA. Where this copy is built with avx512_bf16 (the avx512 copy,
+// TF_HAVE_AVX512_BF16), `bf16_hw` is the same storage narrowed by vcvtneps2bf16 (which also flushes
+// subnormal results to zero), and kernels may take vdpbf16ps for it: with_dtype picks it at run time only
+// where the CPU has the instructions (use_avx512_bf16()).
+#if defined(__AVX512BF16__)
+#define TF_BF16_HW 1
+struct bf16_hw : bf16 {};
+#endif
+
+template <typename T>
+constexpr bool is_bf16 = std::is_base_of_v<bf16, T>;
+
+#if defined(__AVX2__)
+// 8 bf16 -> 8 floats, exact.
+inline __m256 widen8_bf16(__m128i h) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)); }
+inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+inline __m256 load8(const bf16* p) { return widen8_bf16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+// 8 floats -> 8 bf16, round to nearest even, NaN kept (quiet).
+inline __m128i narrow8_bf16(__m256 v) {
+  __m256i u = _mm256_castps_si256(v);
+  __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+  __m256i r = _mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff)));
+  __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  r = _mm256_srli_epi32(_mm256_blendv_epi8(r, _mm256_or_si256(u, _mm256_set1_epi32(0x400000)), nan), 16);
+  return _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+}
+#endif
+
+#if defined(__AVX512F__)
+inline __m512 widen16_bf16(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
+inline __m256i narrow16_bf16(__m512 v) {
+  __m512i u = _mm512_castps_si512(v);
+  __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
+  r = _mm512_mask_mov_epi32(r, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_or_si512(u, _mm512_set1_epi32(0x400000)));
+  return _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16));
+}
+#endif
+
+inline VecF load(const float* p) { return VecF::load(p); }
+inline VecF load(const float* p, int n) { return VecF::load(p, n); }
+inline void store(VecF v, float* p) { v.store(p); }
+inline void store(VecF v, float* p, int n) { v.store(p, n); }
+
+#if defined(__AVX512F__)
+inline VecF load(const bf16* p) { return widen16_bf16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+inline VecF load(const bf16* p, int n) { return widen16_bf16(_mm256_maskz_loadu_epi16(VecF::tail_mask(n), p)); }
+inline void store(VecF v, bf16* p) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), narrow16_bf16(v.v)); }
+inline void store(VecF v, bf16* p, int n) { _mm256_mask_storeu_epi16(p, VecF::tail_mask(n), narrow16_bf16(v.v)); }
+#elif defined(__AVX2__)
+inline VecF load(const bf16* p) { return load8(p); }
+inline VecF load(const bf16* p, int n) {
+  uint16_t tmp[8] = {};
+  std::memcpy(tmp, p, sizeof(uint16_t) * n);
+  return widen8_bf16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tmp)));
+}
+inline void store(VecF v, bf16* p) { _mm_storeu_si128(reinterpret_cast<__m128i*>(p), narrow8_bf16(v.v)); }
+inline void store(VecF v, bf16* p, int n) {
+  uint16_t tmp[8];
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(tmp), narrow8_bf16(v.v));
+  std::memcpy(p, tmp, sizeof(uint16_t) * n);
+}
+#else
+inline VecF load(const bf16* p) { return VecF(bf16_to_float(*p)); }
+inline VecF load(const bf16* p, int n) { return VecF(n > 0 ? bf16_to_float(*p) : 0.0f); }
+inline void store(VecF v, bf16* p) { *p = float_to_bf16(v.v); }
+inline void store(VecF v, bf16* p, int n) {
+  if (n > 0) *p = float_to_bf16(v.v);
+}
+#endif
+
+#if defined(TF_BF16_HW)
+inline __m256i narrow16_bf16_hw(__m512 v) { return (__m256i)_mm512_cvtneps_pbh(v); }
+inline void store(VecF v, bf16_hw* p) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), narrow16_bf16_hw(v.v)); }
+inline void store(VecF v, bf16_hw* p, int n) { _mm256_mask_storeu_epi16(p, VecF::tail_mask(n), narrow16_bf16_hw(v.v)); }
+#endif
+
+// Scalar conversions, for the tails the kernels do element by element.
+inline float to_float(float x) { return x; }
+inline float to_float(bf16 x) { return bf16_to_float(x); }
+template <typename T>
+inline T from_float(float x) {
+  if constexpr (std::is_same_v<T, float>) {
+    return x;
+#if defined(TF_BF16_HW)
+  } else if constexpr (std::is_same_v<T, bf16_hw>) {
+    __m128i h = (__m128i)_mm_cvtneps_pbh(_mm_set_ss(x));
+    return bf16_hw{{static_cast<uint16_t>(_mm_extract_epi16(h, 0))}};
+#endif
+  } else {
+    return T{float_to_bf16(x)};
+  }
+}
+
+// f(T{}) with T the element type of dtype (float32 or bfloat16; the fronts have checked it).
+template <typename F>
+inline void with_dtype(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::f32: f(float{}); return;
+    case DType::bf16:
+#if defined(TF_BF16_HW)
+      if (use_avx512_bf16()) {
+        f(bf16_hw{});
+        return;
+      }
+#endif
+      f(bf16{});
+      return;
+    default: fail("the CPU kernels take float32 or bfloat16, got ", dtype_name(dtype));
+  }
 }
 
 // exp(x): Cephes range reduction x = n*ln2 + r, degree-5 polynomial (as torch's Vectorized::exp).
