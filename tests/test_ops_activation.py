@@ -5,7 +5,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from bf16_helpers import assert_bf16_close, to_bf16
 from transformers_fast import ops
+from transformers_fast.ops import _backend as B
 
 COLS = [1, 7, 83, 768, 769, 1024, 4096]
 ROWS = [1, 3, 17]
@@ -104,9 +106,56 @@ def test_bad_input_raises_clear_errors():
         ops.bias_gelu(torch.randn(3, 4), torch.randn(4, device="meta"))
 
 
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+@pytest.mark.parametrize("cols", COLS)
+@pytest.mark.parametrize("rows", ROWS)
+def test_bfloat16_within_twice_torchs_error(bf16_isa, rows, cols, approximate):
+    x, b = to_bf16(torch.randn(rows, cols) * 3, torch.randn(cols))
+    want = reference_gelu(x.double(), approximate)
+    assert_bf16_close(ops.gelu(x, approximate), F.gelu(x, approximate=approximate), want)
+    want = reference_gelu(x.double() + b.double(), approximate)
+    assert_bf16_close(ops.bias_gelu(x, b, approximate), F.gelu(x + b, approximate=approximate), want)
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_bfloat16_dense_sweep_and_special_values(bf16_isa, approximate):
+    x = torch.linspace(-12, 12, 24_001).to(torch.bfloat16).unique()  # every bf16 value in [-12, 12]
+    specials = torch.tensor([float("nan"), float("inf"), -float("inf"), -100.0, 100.0, 0.0, -0.0, 1e-30, 3e38],
+                            dtype=torch.bfloat16)
+    x = torch.cat([x, specials])
+    want = F.gelu(x.double(), approximate=approximate)
+    assert_bf16_close(ops.gelu(x, approximate), F.gelu(x, approximate=approximate), want)
+
+
+def test_bfloat16_strided_3d_input_and_threads(bf16_isa, threads):
+    x = torch.randn(4, 9, 130).to(torch.bfloat16).transpose(0, 1)
+    b = torch.randn(130).to(torch.bfloat16)
+    assert not x.is_contiguous()
+    want = reference_gelu(x.double() + b.double(), "none")
+    got = ops.bias_gelu(x, b)
+    assert got.dtype == torch.bfloat16 and got.shape == x.shape
+    assert_bf16_close(got, F.gelu(x + b), want)
+    big = torch.randn(64, 3072).to(torch.bfloat16)
+    torch.set_num_threads(1)
+    one = ops.gelu(big, "tanh")
+    torch.set_num_threads(threads)
+    assert torch.equal(ops.gelu(big, "tanh"), one)
+
+
+def test_bfloat16_mixed_dtypes_are_rejected():
+    x = torch.randn(3, 4, dtype=torch.bfloat16)
+    with pytest.raises(TypeError, match="bias has dtype torch.float32 but x has torch.bfloat16"):
+        ops.bias_gelu(x, torch.randn(4))
+    if B.has_kernels():  # the C++ entry point checks it too
+        with pytest.raises(ValueError, match="bias: expected bfloat16, got float32"):
+            B._C.bias_gelu(x, torch.randn(4), torch.empty_like(x), False)
+        with pytest.raises(ValueError, match="out: expected bfloat16, got float32"):
+            B._C.gelu(x, torch.empty(3, 4), False)
+
+
 def test_other_dtypes_fall_back_with_one_warning():
-    x = torch.randn(3, 8, dtype=torch.bfloat16)
-    with pytest.warns(RuntimeWarning, match="float32"):
+    x = torch.randn(3, 8, dtype=torch.float16)
+    with pytest.warns(RuntimeWarning, match="float32 or bfloat16, got torch.float16"):
         got = ops.gelu(x)
     torch.testing.assert_close(got, F.gelu(x))
     with warnings.catch_warnings():

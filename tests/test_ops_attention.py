@@ -1,10 +1,15 @@
+import importlib
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from bf16_helpers import assert_bf16_close, to_bf16
 from transformers_fast import ops
+from transformers_fast.ops import _backend as B
+
+ATT = importlib.import_module("transformers_fast.ops.attention")  # the package re-exports the function
 
 NEG_INF = -float("inf")
 
@@ -181,7 +186,103 @@ def test_bad_input_raises_clear_errors():
         ops.attention(t, t, t, cu_seqlens=torch.tensor([0.0, 10.0]))
 
 
-def test_autograd_and_bfloat16_use_torch_path():
+def _torch_bf16(q, k, v, additive=None, kv_lengths=None, cu_seqlens=None, scale=None, causal=False):
+    """torch's own bf16 result: the op's torch path (SDPA in bf16) on the same tensors."""
+    scale = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
+    lengths = None if kv_lengths is None else kv_lengths.to(torch.int64)
+    return ATT._reference(q, k, v, additive, lengths, cu_seqlens, scale, causal)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_bfloat16_padded_within_twice_torchs_error(bf16_isa, shape, variant):
+    b, h, sq, sk, d = shape
+    q, k, v = to_bf16(*qkv(*shape))
+    additive, lengths, mask = None, None, None
+    if "bert_padding" in variant:
+        keep = torch.ones(b, sk)
+        keep[-1, max(sk // 2, 1):] = 0
+        additive = mask = ((1.0 - keep) * -10000.0).view(b, 1, 1, sk).to(torch.bfloat16)
+    elif "full_mask" in variant:
+        additive = mask = torch.randn(b, h, sq, sk).to(torch.bfloat16)
+        additive[0, 0, sq // 2, :] = NEG_INF  # an all-masked row: zeros, as SDPA
+    elif variant == "bool_mask":
+        mask = torch.rand(b, 1, sq, sk) > 0.3
+        additive = torch.zeros(mask.shape, dtype=torch.bfloat16).masked_fill(~mask, NEG_INF)
+    if "kv_lengths" in variant:
+        lengths = torch.tensor([sk, max(sk - 2, 0), 0][:b])
+    causal = "causal" in variant
+    want = reference(q, k, v, additive=additive, kv_lengths=lengths, causal=causal)
+    got = ops.attention(q, k, v, attn_mask=mask, kv_lengths=lengths, causal=causal)
+    assert_bf16_close(got, _torch_bf16(q, k, v, additive, lengths, causal=causal), want)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("lengths", [[5], [1, 9, 0, 130, 3], [83, 7], [20, 1]])
+def test_bfloat16_packed_fused_qkv_within_twice_torchs_error(bf16_isa, lengths, causal):
+    h, d = 3, 64
+    total = sum(lengths)
+    fused = torch.randn(total + 2, 3 * h * d).to(torch.bfloat16)  # [T, 3*H*D] and 2 tokens after the last sequence
+    q, k, v = (fused[:, i * h * d:(i + 1) * h * d].view(total + 2, h, d) for i in range(3))
+    cu = torch.tensor([0] + lengths, dtype=torch.int32).cumsum(0, dtype=torch.int32)
+    got = ops.attention(q, k, v, cu_seqlens=cu, causal=causal)
+    assert got.dtype == torch.bfloat16 and torch.equal(got[total:], torch.zeros(2, h, d, dtype=torch.bfloat16))
+    theirs = _torch_bf16(q, k, v, cu_seqlens=cu.to(torch.int64), causal=causal)
+    for start, n in zip(cu.tolist(), lengths):
+        if n:
+            seq = [t[start:start + n].transpose(0, 1).unsqueeze(0) for t in (q, k, v)]
+            want = reference(*seq, causal=causal)[0].transpose(0, 1)
+            assert_bf16_close(got[start:start + n], theirs[start:start + n], want)
+
+
+def test_bfloat16_decoding_strided_views_and_threads(bf16_isa, threads):
+    b, h, cap, d = 3, 4, 64, 32
+    k, v = to_bf16(torch.randn(b, h, cap, d), torch.randn(b, h, cap, d))
+    k[:, :, 40:] = float("nan")  # past every length: never read
+    v[:, :, 40:] = float("nan")
+    lengths = torch.tensor([40, 1, 17], dtype=torch.int32)
+    for sq in (1, 3, 20):
+        q = torch.randn(b, h, sq, d).to(torch.bfloat16)
+        got = ops.attention(q, k, v, kv_lengths=lengths, causal=sq <= 17)
+        for bi, n in enumerate(lengths.tolist()):
+            sub = (q[bi:bi + 1], k[bi:bi + 1, :, :n], v[bi:bi + 1, :, :n])
+            want = reference(*sub, causal=sq <= 17)
+            assert_bf16_close(got[bi:bi + 1], _torch_bf16(*sub, causal=sq <= 17), want)
+    fused = torch.randn(2, 19, 3, 3, 64).to(torch.bfloat16)  # one QKV projection output
+    q, k, v = (fused[:, :, i].transpose(1, 2) for i in range(3))  # [B, H, S, D] views
+    mask = torch.zeros(2, 1, 1, 19, dtype=torch.bfloat16)
+    mask[1, ..., 11:] = -10000.0
+    want = reference(q, k, v, additive=mask)
+    assert_bf16_close(ops.attention(q, k, v, attn_mask=mask), _torch_bf16(q, k, v, mask), want)
+    big = to_bf16(*qkv(2, 12, 128, 128, 64))
+    torch.set_num_threads(1)
+    one = ops.attention(*big, causal=True)
+    torch.set_num_threads(threads)
+    assert torch.equal(ops.attention(*big, causal=True), one)
+
+
+def test_bfloat16_nan_and_inf_propagate_like_float64(bf16_isa):
+    q, k, v = to_bf16(*qkv(1, 2, 20, 24, 16))
+    q[0, 0, 2, 3] = float("nan")
+    v[0, 1, 4, 0] = float("inf")
+    got = ops.attention(q, k, v)
+    want = F.scaled_dot_product_attention(q.double(), k.double(), v.double())
+    assert torch.equal(torch.isnan(got), torch.isnan(want)) and torch.isnan(got[0, 0, 2]).all()
+    assert torch.equal(torch.isinf(got), torch.isinf(want))
+
+
+def test_bfloat16_mixed_dtypes_are_rejected():
+    q, k, v = to_bf16(*qkv(2, 3, 4, 5, 8))
+    with pytest.raises(TypeError, match="k has dtype torch.float32 but q has torch.bfloat16"):
+        ops.attention(q, k.float(), v)
+    with pytest.raises(TypeError, match="attn_mask has dtype torch.float32 but q has torch.bfloat16"):
+        ops.attention(q, k, v, attn_mask=torch.zeros(2, 1, 1, 5))
+    if B.has_kernels():  # the C++ entry point checks it too
+        with pytest.raises(ValueError, match="v: expected bfloat16, got float32"):
+            B._C.attention(q, k, v.float(), torch.empty_like(q), None, None, None, 0.5, False)
+
+
+def test_autograd_and_float16_use_torch_path():
     q, k, v = qkv(1, 2, 5, 7, 8)
     lengths = torch.tensor([4])
     qg = q.clone().requires_grad_()
@@ -190,8 +291,8 @@ def test_autograd_and_bfloat16_use_torch_path():
                                rtol=1e-5, atol=2e-5)
     got.sum().backward()
     assert qg.grad is not None and torch.isfinite(qg.grad).all()
-    t = torch.randn(9, 2, 8, dtype=torch.bfloat16)
-    with pytest.warns(RuntimeWarning, match="float32"):
+    t = torch.randn(9, 2, 8, dtype=torch.float16)
+    with pytest.warns(RuntimeWarning, match="float32 or bfloat16, got torch.float16"):
         out = ops.attention(t, t, t, cu_seqlens=torch.tensor([0, 4, 9]))
     torch.testing.assert_close(out[4:], F.scaled_dot_product_attention(*[t[4:].transpose(0, 1)] * 3).transpose(0, 1))
 

@@ -1,4 +1,7 @@
-"""Without the C++ extension every op still gives the reference result, with one warning."""
+"""Without the C++ extension every op still gives the reference result, with one warning; with it, bfloat16
+calls run the C++ kernels."""
+import importlib
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -29,3 +32,53 @@ def test_every_op_falls_back_to_torch_with_a_warning(no_extension):
         with pytest.warns(RuntimeWarning, match="C\\+\\+ extension is not available"):
             got = run()
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.skipif(not _backend.has_kernels(), reason="the C++ kernels do not run on this machine")
+def test_bfloat16_runs_the_cpu_kernels(monkeypatch):
+    """Each op's bfloat16 call reaches its C++ kernel once, with bfloat16 tensors, and never the torch path."""
+    import warnings
+
+    ra = importlib.import_module("transformers_fast.ops.relative_attention")
+    calls = []
+    real = _backend._C
+
+    class Recorder:
+        def __getattr__(self, name):
+            fn = getattr(real, name)
+            if not callable(fn) or name in ("set_num_threads", "get_num_threads"):
+                return fn
+
+            def record(*args):
+                calls.append((name, [a.dtype for a in args if isinstance(a, torch.Tensor) and a.is_floating_point()]))
+                return fn(*args)
+            return record
+
+    monkeypatch.setattr(_backend, "_C", Recorder())
+    bf = torch.bfloat16
+    x, b = torch.randn(3, 8, dtype=bf), torch.randn(8, dtype=bf)
+    q, k, v = (torch.randn(1, 2, n, 8, dtype=bf) for n in (4, 5, 5))
+    packed = torch.randn(9, 2, 8, dtype=bf)
+    cu = torch.tensor([0, 4, 9], dtype=torch.int32)
+    rq, rk, r = torch.randn(4, 1, 2, 8, dtype=bf), torch.randn(6, 1, 2, 8, dtype=bf), torch.randn(10, 1, 2, 8, dtype=bf)
+    rb = torch.randn(2, 8, dtype=bf)
+    cases = [
+        ("gelu", lambda: ops.gelu(x, "tanh")),
+        ("bias_gelu", lambda: ops.bias_gelu(x, b)),
+        ("add_layer_norm", lambda: ops.add_layer_norm(x, x, b, b, x_bias=b)),
+        ("add_layer_norm", lambda: ops.layer_norm(x, b.float(), b.float())),  # float32 weight and bias
+        ("masked_softmax", lambda: ops.masked_softmax(x, b, scale=0.5)),
+        ("masked_softmax", lambda: ops.masked_softmax(q, torch.tensor([3]), causal=True)),
+        ("attention", lambda: ops.attention(q, k, v, attn_mask=torch.zeros(1, 1, 1, 5, dtype=bf))),
+        ("attention", lambda: ops.attention(q, k, v, kv_lengths=torch.tensor([4]), causal=True)),
+        ("attention", lambda: ops.attention(packed, packed, packed, cu_seqlens=cu, causal=True)),
+        ("relative_attention", lambda: ra.relative_attention(rq, rk, rk, r, rb, rb, shift="xlnet")),
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a fallback would warn
+        for name, run in cases:
+            calls.clear()
+            got = run()
+            assert got.dtype == bf
+            assert [c[0] for c in calls] == [name], (name, calls)
+            assert bf in calls[0][1] and torch.float16 not in calls[0][1], calls

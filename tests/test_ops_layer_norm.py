@@ -1,8 +1,14 @@
+import importlib
+
 import pytest
 import torch
 import torch.nn.functional as F
 
+from bf16_helpers import assert_bf16_close, to_bf16
 from transformers_fast import ops
+from transformers_fast.ops import _backend as B
+
+LN = importlib.import_module("transformers_fast.ops.layer_norm")  # the package re-exports the function
 
 COLS = [1, 7, 83, 768, 769, 1024, 4096]
 ROWS = [1, 3, 17]
@@ -128,10 +134,80 @@ def test_bad_input_raises_clear_errors():
         ops.layer_norm(torch.tensor(1.0), None, None)
 
 
-def test_bfloat16_falls_back_to_torch():
-    x = torch.randn(3, 16, dtype=torch.bfloat16)
-    w, b = torch.randn(16, dtype=torch.bfloat16), torch.randn(16, dtype=torch.bfloat16)
-    with pytest.warns(RuntimeWarning, match="float32"):
+def _reference_float64(x, residual, weight, bias, eps, x_bias):
+    return reference(*(None if t is None else t.double() for t in (x, residual, weight, bias)), eps,
+                     None if x_bias is None else x_bias.double()).double()
+
+
+@pytest.mark.parametrize("params", ["bf16", "fp32"])
+@pytest.mark.parametrize("variant", ["plain", "residual", "residual+x_bias"])
+@pytest.mark.parametrize("cols", COLS)
+@pytest.mark.parametrize("rows", ROWS)
+def test_bfloat16_within_twice_torchs_error(bf16_isa, rows, cols, variant, params):
+    """bf16 x, residual, x_bias and out; weight and bias bf16 (a module .to(bfloat16)) or float32 (torch's
+    mixed-type layer_norm); torch's own bf16 result is the op's torch path on the same tensors."""
+    x, residual, x_bias = to_bf16(torch.randn(rows, cols) * 2 + 0.5, torch.randn(rows, cols), torch.randn(cols))
+    w, b = torch.randn(cols), torch.randn(cols)
+    if params == "bf16":
+        w, b = to_bf16(w, b)
+    if variant == "plain":
+        residual = None
+    if variant != "residual+x_bias":
+        x_bias = None
+    want = _reference_float64(x, residual, w, b, 1e-5, x_bias)
+    got = ops.add_layer_norm(x, residual, w, b, 1e-5, x_bias=x_bias)
+    assert_bf16_close(got, LN._reference(x, residual, w, b, 1e-5, x_bias), want)
+
+
+def test_bfloat16_hard_rows_strided_and_threads(bf16_isa, threads):
+    """Outliers, offset means, constant and non-finite rows; strided inputs; the same bits at any thread count."""
+    cols = 769
+    x = torch.randn(8, cols)
+    x[0, 0] = 1000.0
+    x[1, 0] = -60.0
+    x[2] += 30.0
+    x[3, 1:] += 50.0
+    x[4, :] = x[4, 0]
+    x[5, 3] = float("nan")
+    x[6, 5] = float("inf")
+    x = x.to(torch.bfloat16)
+    res = torch.randn(cols, 16).to(torch.bfloat16)[:, :8].t()  # strided
+    w, b = to_bf16(torch.randn(cols), torch.randn(cols))
+    for eps in (1e-12, 1e-5):
+        want = _reference_float64(x, res, w, b, eps, None)
+        # torch gives NaN for the rows with NaN/inf; the written-out reference too
+        assert_bf16_close(ops.add_layer_norm(x, res, w, b, eps), LN._reference(x, res, w, b, eps, None), want)
+    big, big_res = to_bf16(torch.randn(64, 768), torch.randn(64, 768))
+    torch.set_num_threads(1)
+    one = ops.add_layer_norm(big, big_res, w[:768], b[:768], x_bias=b[:768])
+    torch.set_num_threads(threads)
+    assert torch.equal(ops.add_layer_norm(big, big_res, w[:768], b[:768], x_bias=b[:768]), one)
+
+
+def test_bfloat16_mixed_dtypes_are_rejected():
+    x, w = torch.randn(3, 4, dtype=torch.bfloat16), torch.randn(4, dtype=torch.bfloat16)
+    with pytest.raises(TypeError, match="residual has dtype torch.float32 but x has torch.bfloat16"):
+        ops.add_layer_norm(x, x.float(), w, w)
+    with pytest.raises(TypeError, match="x_bias has dtype torch.float32"):
+        ops.add_layer_norm(x, None, w, w, x_bias=w.float())
+    with pytest.raises(TypeError, match="bias has dtype torch.float32 but x has torch.bfloat16"):
+        ops.add_layer_norm(x, None, w, w.float())  # weight and bias: both bf16 or both float32
+    with pytest.raises(TypeError, match="weight has dtype torch.bfloat16 but x has torch.float32"):
+        ops.layer_norm(x.float(), w, w.float())
+    if B.has_kernels():  # the C++ entry point checks it too
+        out = torch.empty_like(x)
+        with pytest.raises(ValueError, match="weight and bias: must have the same dtype"):
+            B._C.add_layer_norm(x, None, None, w, w.float(), out, 1e-5)
+        with pytest.raises(ValueError, match="residual: expected bfloat16, got float32"):
+            B._C.add_layer_norm(x, x.float(), None, w, w, out, 1e-5)
+        with pytest.raises(ValueError, match="weight: expected float32, got bfloat16"):
+            B._C.add_layer_norm(x.float(), None, None, w, None, out.float(), 1e-5)
+
+
+def test_float16_falls_back_to_torch():
+    x = torch.randn(3, 16, dtype=torch.float16)
+    w, b = torch.randn(16, dtype=torch.float16), torch.randn(16, dtype=torch.float16)
+    with pytest.warns(RuntimeWarning, match="float32 or bfloat16, got torch.float16"):
         got = ops.layer_norm(x, w, b)
     torch.testing.assert_close(got, F.layer_norm(x, (16,), w, b))
 

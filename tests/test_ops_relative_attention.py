@@ -12,6 +12,7 @@ import threading
 import pytest
 import torch
 
+from bf16_helpers import assert_bf16_close
 from transformers_fast.ops import _backend as B
 
 RA = importlib.import_module("transformers_fast.ops.relative_attention")  # the package re-exports the function
@@ -127,10 +128,57 @@ def test_the_kernel_runs(monkeypatch):
     assert len(calls) == 1 and q.grad is not None
 
 
+def _bf16_case(args, kw):
+    """The inputs rounded to bfloat16 (views stay views: strides are kept), and the float64 reference on them."""
+    def bf16(t):
+        return t.to(torch.bfloat16) if t is not None and t.is_floating_point() else t
+
+    args = tuple(bf16(t) for t in args)
+    kw = {name: bf16(t) if isinstance(t, torch.Tensor) else t for name, t in kw.items()}
+    wide = tuple(t.double() for t in args)
+    wide_kw = {name: t.double() if isinstance(t, torch.Tensor) and t.is_floating_point() else t
+               for name, t in kw.items()}
+    return args, kw, _reference(wide, wide_kw)
+
+
+@pytest.mark.parametrize("case", _grid(24, seed=99),
+                         ids=lambda c: "{shift}-q{qlen}-m{mlen}-b{bsz}-h{heads}-d{dim}-{mask}".format(**c))
+def test_bfloat16_within_twice_torchs_error(bf16_isa, case):
+    args, kw, want = _bf16_case(*_inputs(**case))
+    got = RA.relative_attention(*args, **kw)
+    assert got.dtype == torch.bfloat16 and got.shape == args[0].shape and got.is_contiguous()
+    assert_bf16_close(got, _reference(args, kw), want)
+
+
+def test_bfloat16_model_shapes_and_threads(bf16_isa, threads):
+    for shift in ("xlnet", "transfo_xl"):
+        args, kw, want = _bf16_case(*_inputs(64, 64 if shift == "transfo_xl" else 0, 2, 12, 64, shift, r_batch=2,
+                                             mask="causal" if shift == "transfo_xl" else "random",
+                                             segment=shift == "xlnet", strided=True))
+        torch.set_num_threads(1)
+        one = RA.relative_attention(*args, **kw)
+        assert_bf16_close(one, _reference(args, kw), want)
+        torch.set_num_threads(threads)
+        assert torch.equal(RA.relative_attention(*args, **kw), one)
+
+
+def test_bfloat16_mixed_dtypes_are_rejected():
+    args, kw = _inputs(5, 2, 2, 3, 8, "xlnet", mask="random", segment=True)
+    args = tuple(t.to(torch.bfloat16) for t in args)
+    with pytest.raises(TypeError, match="r has dtype torch.float32 but q has torch.bfloat16"):
+        RA.relative_attention(*args[:3], args[3].float(), *args[4:], **kw)
+    with pytest.raises(TypeError, match="seg_embed has dtype torch.float32 but q has torch.bfloat16"):
+        RA.relative_attention(*args, **kw)  # the segment parameters are still float32
+    if B.has_kernels():  # the C++ entry point checks it too
+        with pytest.raises(ValueError, match="r_w_bias: expected bfloat16, got float32"):
+            B._C.relative_attention(*args[:4], args[4].float(), args[5], torch.empty_like(args[0]), None, None, None,
+                                    None, 0.3, 0)
+
+
 def test_other_dtypes_take_the_reference_path():
-    args, kw = _inputs(6, 3, 1, 2, 8, "transfo_xl", mask="causal")
-    half = tuple(t.to(torch.bfloat16) for t in args)
-    with pytest.warns(RuntimeWarning, match="float32"):
+    args, kw = _inputs(6, 3, 1, 2, 8, "transfo_xl")  # (float16 cannot hold the masked score, -1e30)
+    half = tuple(t.to(torch.float16) for t in args)
+    with pytest.warns(RuntimeWarning, match="float32 or bfloat16, got torch.float16"):
         got = RA.relative_attention(*half, **kw)
     torch.testing.assert_close(got, _reference(half, kw))
 

@@ -1,7 +1,13 @@
+import importlib
+
 import pytest
 import torch
 
+from bf16_helpers import assert_bf16_close, to_bf16
 from transformers_fast import ops
+from transformers_fast.ops import _backend as B
+
+SM = importlib.import_module("transformers_fast.ops.softmax")  # the package re-exports the function
 
 COLS = [1, 7, 83, 768, 769, 1024, 4096]
 VARIANTS = ["none", "bert_padding", "additive_full", "lengths", "causal", "lengths+causal"]
@@ -120,7 +126,45 @@ def test_bad_input_raises_clear_errors():
         ops.masked_softmax(s, torch.zeros(4, device="meta"))
 
 
-def test_autograd_and_bfloat16_use_torch_path():
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("cols", COLS)
+def test_bfloat16_within_twice_torchs_error(bf16_isa, cols, variant):
+    scores, additive, lengths, causal = make_case(variant, cols)
+    scores, additive = to_bf16(scores, additive)
+    want = reference(scores, additive, lengths, 0.125, causal).double()
+    mask = lengths if lengths is not None else additive
+    got = ops.masked_softmax(scores, mask, scale=0.125, causal=causal)
+    assert_bf16_close(got, SM._reference(scores, additive, lengths, 0.125, causal), want)
+
+
+def test_bfloat16_strided_broadcast_special_values_and_threads(bf16_isa, threads):
+    scores = torch.randn(2, 6, 40).to(torch.bfloat16).transpose(1, 2)  # [2, 40, 6], last dim strided
+    mask = torch.zeros(2, 40, 6, dtype=torch.bfloat16)
+    mask[1, 7] = -float("inf")  # an all -inf row: NaN, as torch
+    scores[0, 3, 2] = float("nan")
+    scores[0, 5, 1] = float("inf")
+    want = torch.softmax(scores.double() + mask.double(), -1)
+    assert_bf16_close(ops.masked_softmax(scores, mask), torch.softmax(scores + mask, -1), want)
+    row_mask = torch.randn(2, 40, 1).to(torch.bfloat16)  # broadcast along the keys (stride 0)
+    want = torch.softmax(scores.double() + row_mask.double(), -1)
+    assert_bf16_close(ops.masked_softmax(scores, row_mask), torch.softmax(scores + row_mask, -1), want)
+    big, big_mask = to_bf16(torch.randn(8, 12, 128, 128), torch.randn(8, 1, 1, 128))
+    torch.set_num_threads(1)
+    one = ops.masked_softmax(big, big_mask, 0.125)
+    torch.set_num_threads(threads)
+    assert torch.equal(ops.masked_softmax(big, big_mask, 0.125), one)
+
+
+def test_bfloat16_mixed_dtypes_are_rejected():
+    s = torch.randn(2, 3, 4, dtype=torch.bfloat16)
+    with pytest.raises(TypeError, match="mask has dtype torch.float32 but scores has torch.bfloat16"):
+        ops.masked_softmax(s, torch.zeros(4))
+    if B.has_kernels():  # the C++ entry point checks it too
+        with pytest.raises(ValueError, match="mask: expected bfloat16, got float32"):
+            B._C.masked_softmax(s, torch.zeros(2, 3, 4), None, torch.empty_like(s), 1.0, False)
+
+
+def test_autograd_and_float16_use_torch_path():
     s = torch.randn(2, 5, 6, requires_grad=True)
     lengths = torch.tensor([6, 2])
     got = ops.masked_softmax(s, lengths, causal=True)
@@ -128,5 +172,5 @@ def test_autograd_and_bfloat16_use_torch_path():
     torch.testing.assert_close(got.detach(), want, rtol=1e-5, atol=1e-6)
     got.sum().backward()
     assert s.grad is not None
-    with pytest.warns(RuntimeWarning, match="float32"):
-        ops.masked_softmax(torch.randn(2, 4, dtype=torch.bfloat16))
+    with pytest.warns(RuntimeWarning, match="float32 or bfloat16, got torch.float16"):
+        ops.masked_softmax(torch.randn(2, 4, dtype=torch.float16))

@@ -9,10 +9,12 @@ namespace tf {
 
 enum class GeluKind : int { erf = 0, tanh = 1 };
 
+// float32 or bfloat16 (`dtype`, all three alike; fp32 arithmetic).
 TF_ISA_DECLARE(void, gelu_cpu,
-               (const float* x,      // [rows, cols]
-                const float* bias,   // [cols] or nullptr
-                float* out,          // [rows, cols], may alias x
+               (DType dtype,
+                const void* x,       // [rows, cols]
+                const void* bias,    // [cols] or nullptr
+                void* out,           // [rows, cols], may alias x
                 int64_t rows, int64_t cols, GeluKind kind))
 
 struct RowsCols {
@@ -36,11 +38,11 @@ inline RowsCols gelu_check(const TensorView& x, const TensorView* bias, const Te
   return rc;
 }
 
-// out = gelu(x + bias); bias may be empty (no bias). x is viewed as [-1, cols].
+// out = gelu(x + bias); bias may be empty (no bias). x is viewed as [-1, cols]; float32 or bfloat16, all alike.
 inline void gelu(const TensorView& x, const TensorView* bias, const TensorView& out, GeluKind kind) {
-  RowsCols rc = gelu_check(x, bias, out, DType::f32, /*on_cpu=*/true);
-  TF_ISA_CALL(gelu_cpu, x.ptr<float>(), bias ? bias->ptr<float>() : nullptr, out.ptr<float>(), rc.rows,
-              rc.cols, kind);
+  check_cpu_dtype(x, "x");
+  RowsCols rc = gelu_check(x, bias, out, x.dtype, /*on_cpu=*/true);
+  TF_ISA_CALL(gelu_cpu, x.dtype, x.data, bias ? bias->data : nullptr, out.data, rc.rows, rc.cols, kind);
 }
 
 // The CUDA kernel (gelu_cuda.cu): float32, float16 or bfloat16 (all tensors alike), on `stream`.

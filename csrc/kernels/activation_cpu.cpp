@@ -12,40 +12,46 @@ namespace {
 using vec::gelu_erf;
 using vec::gelu_tanh;
 
-template <GeluKind kind, bool has_bias>
-void gelu_rows(const float* x, const float* bias, float* out, int64_t r0, int64_t r1, int64_t cols) {
+template <typename T, GeluKind kind, bool has_bias>
+void gelu_rows(const T* x, const T* bias, T* out, int64_t r0, int64_t r1, int64_t cols) {
   constexpr int W = VecF::size;
   for (int64_t r = r0; r < r1; ++r) {
-    const float* xr = x + r * cols;
-    float* outr = out + r * cols;
+    const T* xr = x + r * cols;
+    T* outr = out + r * cols;
     int64_t c = 0;
     auto apply = [&](VecF v, int64_t at) {
-      if (has_bias) v = v + VecF::load(bias + at);
+      if (has_bias) v = v + vec::load(bias + at);
       return kind == GeluKind::erf ? gelu_erf(v) : gelu_tanh(v);
     };
-    for (; c + W <= cols; c += W) apply(VecF::load(xr + c), c).store(outr + c);
+    for (; c + W <= cols; c += W) vec::store(apply(vec::load(xr + c), c), outr + c);
     if (c < cols) {
       int n = static_cast<int>(cols - c);
-      VecF v = VecF::load(xr + c, n);
-      if (has_bias) v = v + VecF::load(bias + c, n);
-      (kind == GeluKind::erf ? gelu_erf(v) : gelu_tanh(v)).store(outr + c, n);
+      VecF v = vec::load(xr + c, n);
+      if (has_bias) v = v + vec::load(bias + c, n);
+      vec::store(kind == GeluKind::erf ? gelu_erf(v) : gelu_tanh(v), outr + c, n);
     }
   }
 }
 
 }  // namespace
 
-void gelu_cpu(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, GeluKind kind) {
+void gelu_cpu(DType dtype, const void* x, const void* bias, void* out, int64_t rows, int64_t cols, GeluKind kind) {
   // ~32k elements per task keeps thread wake-up cost small against the work.
   int64_t grain = cols > 0 ? (32768 + cols - 1) / cols : 1;
-  parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
-    if (kind == GeluKind::erf) {
-      bias ? gelu_rows<GeluKind::erf, true>(x, bias, out, r0, r1, cols)
-           : gelu_rows<GeluKind::erf, false>(x, bias, out, r0, r1, cols);
-    } else {
-      bias ? gelu_rows<GeluKind::tanh, true>(x, bias, out, r0, r1, cols)
-           : gelu_rows<GeluKind::tanh, false>(x, bias, out, r0, r1, cols);
-    }
+  vec::with_dtype(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = static_cast<const T*>(x);
+    const T* bp = static_cast<const T*>(bias);
+    T* op = static_cast<T*>(out);
+    parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
+      if (kind == GeluKind::erf) {
+        bp ? gelu_rows<T, GeluKind::erf, true>(xp, bp, op, r0, r1, cols)
+           : gelu_rows<T, GeluKind::erf, false>(xp, bp, op, r0, r1, cols);
+      } else {
+        bp ? gelu_rows<T, GeluKind::tanh, true>(xp, bp, op, r0, r1, cols)
+           : gelu_rows<T, GeluKind::tanh, false>(xp, bp, op, r0, r1, cols);
+      }
+    });
   });
 }
 

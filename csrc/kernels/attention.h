@@ -1,4 +1,5 @@
-// Fused multi-head attention: out = softmax(q k^T * scale + mask, causal/length limits) v, fp32.
+// Fused multi-head attention: out = softmax(q k^T * scale + mask, causal/length limits) v; float32 or bfloat16
+// tensors (all alike), fp32 scores, softmax and accumulation.
 // Layouts: [batch, heads, seq, head_dim] with any strides (last dim contiguous), or packed
 // [tokens, heads, head_dim] with cumulative sequence offsets (q, k, v may be views of one fused
 // QKV projection; nothing is copied).
@@ -12,13 +13,14 @@
 namespace tf {
 
 struct AttnOperand {
-  const float* data = nullptr;
+  const void* data = nullptr;  // in the call's dtype
   int64_t batch_stride = 0, head_stride = 0, row_stride = 0;  // elements; last dim contiguous
 };
 
 struct AttentionArgs {
+  DType dtype = DType::f32;  // of q, k, v, mask and out
   AttnOperand q, k, v;
-  float* out = nullptr;
+  void* out = nullptr;
   int64_t out_batch_stride = 0, out_head_stride = 0, out_row_stride = 0;
   int64_t batch = 0, heads = 0, head_dim = 0;
   int64_t q_len = 0, k_len = 0;          // padded layout: Sq and Sk (Sk = cache capacity)
@@ -40,15 +42,14 @@ inline AttnOperand attn_operand(const TensorView& t, const char* name, bool pack
   TF_CHECK(t.size(-1) == head_dim && t.size(1) == heads, name, ": heads/head_dim differ from q");
   TF_CHECK(t.size(-1) <= 1 || t.strides.back() == 1, name, ": last dim must be contiguous");
   AttnOperand o;
-  o.data = t.ptr<float>();
+  o.data = t.data;
   o.batch_stride = packed ? 0 : t.strides[0];
   o.head_stride = t.strides[1];
   o.row_stride = packed ? t.strides[0] : t.strides[2];
   return o;
 }
 
-// The checks of every device's front, and the kernel arguments. The pointers are typed float for the CPU
-// kernel; the CUDA kernels read them in `dtype`. Offsets and lengths are read here only where the host can
+// The checks of every device's front, and the kernel arguments (every tensor in `dtype`). Offsets and lengths are read here only where the host can
 // read them (on_cpu); a CUDA caller passes max_seqlen (the longest packed sequence) and the Python op checks
 // the values.
 inline AttentionArgs attention_args(const TensorView& q, const TensorView& k, const TensorView& v,
@@ -58,6 +59,7 @@ inline AttentionArgs attention_args(const TensorView& q, const TensorView& k, co
   bool packed = cu_seqlens != nullptr;
   TF_CHECK(q.dim() == (packed ? 3 : 4), "q: expected ", packed ? "[tokens, heads, head_dim]" : "[batch, heads, seq, head_dim]");
   AttentionArgs a;
+  a.dtype = dtype;
   a.heads = q.size(1);
   a.head_dim = q.size(-1);
   a.q = attn_operand(q, "q", packed, a.heads, a.head_dim, dtype, on_cpu);
@@ -65,7 +67,7 @@ inline AttentionArgs attention_args(const TensorView& q, const TensorView& k, co
   a.v = attn_operand(v, "v", packed, a.heads, a.head_dim, dtype, on_cpu);
   check_tensor_on(out, "out", dtype, on_cpu);
   check_same_shape(q, "q", out, "out");
-  a.out = out.ptr<float>();
+  a.out = out.data;
   a.scale = static_cast<float>(scale);
   a.causal = causal;
   if (packed) {
@@ -115,7 +117,7 @@ inline AttentionArgs attention_args(const TensorView& q, const TensorView& k, co
                    mask->size(3) == a.k_len,
                "attn_mask: must be expanded to [batch, heads, q_len, k_len]");
       TF_CHECK(a.k_len <= 1 || mask->strides[3] == 1, "attn_mask: last dim must be contiguous");
-      a.mask = {mask->ptr<float>(), mask->strides[0], mask->strides[1], mask->strides[2]};
+      a.mask = {mask->data, mask->strides[0], mask->strides[1], mask->strides[2]};
     }
   }
   return a;
@@ -124,7 +126,8 @@ inline AttentionArgs attention_args(const TensorView& q, const TensorView& k, co
 inline void attention(const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& out,
                       const TensorView* mask, const TensorView* kv_lengths, const TensorView* cu_seqlens,
                       double scale, bool causal) {
-  AttentionArgs a = attention_args(q, k, v, out, mask, kv_lengths, cu_seqlens, scale, causal, DType::f32, true);
+  check_cpu_dtype(q, "q");
+  AttentionArgs a = attention_args(q, k, v, out, mask, kv_lengths, cu_seqlens, scale, causal, q.dtype, true);
   TF_ISA_CALL(attention_cpu, a);
 }
 

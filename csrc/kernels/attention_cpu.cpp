@@ -1,7 +1,9 @@
 // Per (sequence, head): S = Q K^T with a register-blocked micro-kernel on a packed K^T, row softmax
 // (scale, mask, limits), O = P V with a second micro-kernel reading V in place. Query rows go in
-// blocks so that the score block stays in L2; threads split the (sequence, head) pairs.
+// blocks so that the score block stays in L2; threads split the (sequence, head) pairs. bfloat16 tensors take
+// the same path in fp32: K^T is packed to fp32 and the query block converted before Q K^T, V read converting.
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "common/parallel.h"
@@ -22,12 +24,14 @@ using namespace tiles;
 constexpr int64_t kDotMaxQueries = 14;
 
 struct Scratch {
-  std::vector<float> kt, s, row_inv;
+  std::vector<float> kt, s, row_inv, qf;  // qf: the fp32 query rows of a bfloat16 call
 };
 
 // One (sequence, head) pair: q [Sq, D], k/v [Sk, D] (row strides), out [Sq, D].
-void attend(const AttentionArgs& a, const float* q, const float* k, const float* v, float* out,
-            const float* mask, int64_t sq, int64_t sk, Scratch& buf) {
+template <typename T>
+void attend(const AttentionArgs& a, const T* q, const T* k, const T* v, T* out, const T* mask, int64_t sq,
+            int64_t sk, Scratch& buf) {
+  constexpr bool kFloat = std::is_same_v<T, float>;
   const int64_t D = a.head_dim, qs = a.q.row_stride, ks = a.k.row_stride, vs = a.v.row_stride;
   const int64_t os = a.out_row_stride, ms = a.mask.row_stride;
   const int64_t offset = sk - sq;  // causal: key j allowed for query i iff j <= i + offset
@@ -39,7 +43,13 @@ void attend(const AttentionArgs& a, const float* q, const float* k, const float*
     float* s = buf.s.data();
     for (int64_t i = 0; i < sq; ++i) {
       int64_t n = valid_keys(i);
-      for (int64_t j = 0; j < n; ++j) s[j] = dot(q + i * qs, k + j * ks, D);
+      if constexpr (kFloat) {
+        for (int64_t j = 0; j < n; ++j) s[j] = dot(q + i * qs, k + j * ks, D);
+      } else {
+        buf.qf.resize(D);
+        for (int64_t d = 0; d < D; ++d) buf.qf[d] = vec::to_float(q[i * qs + d]);
+        for (int64_t j = 0; j < n; ++j) s[j] = dot(buf.qf.data(), k + j * ks, D);
+      }
       float inv = softmax_row<true, false>(s, s, n, n, a.scale, mask ? mask + i * ms : nullptr);
       pv_rows<1>(s, 0, v, vs, n, out + i * os, os, D, &inv);
     }
@@ -60,9 +70,19 @@ void attend(const AttentionArgs& a, const float* q, const float* k, const float*
     const int64_t rows = std::min(block, sq - i0);
     const int64_t ncols = valid_keys(i0 + rows - 1);
     const int64_t cols_pad = round_up(std::max<int64_t>(ncols, 1), NR);
+    const float* qb;  // the block's query rows in fp32, qbs apart
+    int64_t qbs;
+    if constexpr (kFloat) {
+      qb = q + i0 * qs, qbs = qs;
+    } else {
+      buf.qf.resize(rows * D);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t d = 0; d < D; ++d) buf.qf[r * D + d] = vec::to_float(q[(i0 + r) * qs + d]);
+      qb = buf.qf.data(), qbs = D;
+    }
     for (int64_t r = 0; r < rows; r += MR) {
       int m = static_cast<int>(std::min<int64_t>(MR, rows - r));
-      TF_DISPATCH_M(m, qk_rows, q + (i0 + r) * qs, qs, buf.kt.data(), cols_pad, D, s + r * kpad, kpad);
+      TF_DISPATCH_M(m, qk_rows, qb + r * qbs, qbs, buf.kt.data(), cols_pad, D, s + r * kpad, kpad);
     }
     for (int64_t r = 0; r < rows; ++r) {
       int64_t i = i0 + r;
@@ -76,9 +96,8 @@ void attend(const AttentionArgs& a, const float* q, const float* k, const float*
   }
 }
 
-}  // namespace
-
-void attention_cpu(const AttentionArgs& a) {
+template <typename T>
+void attention_typed(const AttentionArgs& a) {
   const int64_t pairs = a.batch * a.heads;
   // At least ~64K multiply-adds of QK^T per task, so that waking a thread pays off (a decode step's
   // heads over a short cache run on the calling thread).
@@ -95,16 +114,25 @@ void attention_cpu(const AttentionArgs& a) {
         sk = a.kv_lengths[b];
       }
       if (sq == 0) continue;
-      auto at = [&](const AttnOperand& t) { return t.data + b * t.batch_stride + h * t.head_stride + q0 * t.row_stride; };
-      float* out = a.out + b * a.out_batch_stride + h * a.out_head_stride + q0 * a.out_row_stride;
-      const float* mask = a.mask.data ? at(a.mask) : nullptr;
+      auto at = [&](const AttnOperand& t) {
+        return static_cast<const T*>(t.data) + b * t.batch_stride + h * t.head_stride + q0 * t.row_stride;
+      };
+      T* out = static_cast<T*>(a.out) + b * a.out_batch_stride + h * a.out_head_stride + q0 * a.out_row_stride;
+      const T* mask = a.mask.data ? at(a.mask) : nullptr;
       if (sk == 0) {
-        for (int64_t i = 0; i < sq; ++i) std::fill(out + i * a.out_row_stride, out + i * a.out_row_stride + a.head_dim, 0.0f);
+        for (int64_t i = 0; i < sq; ++i)
+          std::fill(out + i * a.out_row_stride, out + i * a.out_row_stride + a.head_dim, vec::from_float<T>(0.0f));
         continue;
       }
       attend(a, at(a.q), at(a.k), at(a.v), out, mask, sq, sk, buf);
     }
   });
+}
+
+}  // namespace
+
+void attention_cpu(const AttentionArgs& a) {
+  vec::with_dtype(a.dtype, [&](auto tag) { attention_typed<decltype(tag)>(a); });
 }
 
 }  // namespace TF_ISA_NS

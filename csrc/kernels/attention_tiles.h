@@ -1,6 +1,7 @@
 // Register-tiled micro-kernels shared by the attention and relative_attention kernels (included by
 // *_cpu.cpp only, inside their per-ISA namespace): S = Q K^T tiles on a transposed K, O = P V tiles
-// reading V in place, and a plain dot product.
+// reading V in place, and a plain dot product. Q K^T runs on fp32 operands (K^T is packed to fp32, a bf16 Q
+// converted first); V, the output and the dot product's operands may be float or bf16 (vec::load/store).
 #pragma once
 #include <cstdint>
 
@@ -22,13 +23,16 @@ inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
 // Asks for the cache lines of row[0:n] ahead of use: rows of a sequence-first [len, batch, heads, D] tensor
 // lie batch * heads * D floats apart, a stride the hardware prefetchers do not follow.
-inline void prefetch_row(const float* row, int64_t n) {
-  for (int64_t d = 0; d < n; d += 16) __builtin_prefetch(row + d);
+template <typename T>
+inline void prefetch_row(const T* row, int64_t n) {
+  for (int64_t d = 0; d < n; d += 64 / sizeof(T)) __builtin_prefetch(row + d);
 }
 
-// dst[d * ldd + c] = src[c * lds + d] for c < rows, d < cols. In 8x8 blocks through AVX registers where the
-// ISA has them: element by element, transposing was ~15% of relative attention's time.
-inline void transpose(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
+// dst[d * ldd + c] = src[c * lds + d] for c < rows, d < cols (src float or bf16, dst fp32). In 8x8 blocks
+// through AVX registers where the ISA has them: element by element, transposing was ~15% of relative
+// attention's time.
+template <typename T>
+inline void transpose(const T* src, int64_t lds, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
   int64_t c0 = 0;
 #if defined(__AVX2__)
   for (; c0 + 8 <= rows; c0 += 8) {
@@ -36,7 +40,7 @@ inline void transpose(const float* src, int64_t lds, int64_t rows, int64_t cols,
     int64_t d0 = 0;
     for (; d0 + 8 <= cols; d0 += 8) {
       __m256 x[8], t[8];
-      for (int i = 0; i < 8; ++i) x[i] = _mm256_loadu_ps(src + (c0 + i) * lds + d0);
+      for (int i = 0; i < 8; ++i) x[i] = vec::load8(src + (c0 + i) * lds + d0);
       for (int i = 0; i < 8; i += 2) {
         t[i] = _mm256_unpacklo_ps(x[i], x[i + 1]);
         t[i + 1] = _mm256_unpackhi_ps(x[i], x[i + 1]);
@@ -53,16 +57,17 @@ inline void transpose(const float* src, int64_t lds, int64_t rows, int64_t cols,
       }
     }
     for (; d0 < cols; ++d0)
-      for (int i = 0; i < 8; ++i) dst[d0 * ldd + c0 + i] = src[(c0 + i) * lds + d0];
+      for (int i = 0; i < 8; ++i) dst[d0 * ldd + c0 + i] = vec::to_float(src[(c0 + i) * lds + d0]);
   }
 #endif
   for (; c0 < rows; ++c0)
-    for (int64_t d = 0; d < cols; ++d) dst[d * ldd + c0] = src[c0 * lds + d];
+    for (int64_t d = 0; d < cols; ++d) dst[d * ldd + c0] = vec::to_float(src[c0 * lds + d]);
 }
 
 // Packs K[0:n, 0:D] (row stride ks) as K^T in panels of NR keys: kt[(p * D + d) * NR + c] =
 // K[p * NR + c][d], zero past n.
-inline void pack_kt(const float* k, int64_t ks, int64_t n, int64_t D, float* kt) {
+template <typename T>
+inline void pack_kt(const T* k, int64_t ks, int64_t n, int64_t D, float* kt) {
   int64_t panels = (n + NR - 1) / NR;
   for (int64_t p = 0; p < panels; ++p) {
     float* dst = kt + p * D * NR;
@@ -103,8 +108,8 @@ inline void qk_tile(const float* q, int64_t qs, const float* kt, int64_t ldk, in
 
 // o[r][c0 : c0 + NV*W] = rs[r] * sum_{j < n} p[r][j] * v[j][c0 : ...], the last vector masked to
 // `tail` lanes (rs = the softmax 1/sum of each row).
-template <int M, int NV>
-inline void pv_tile(const float* p, int64_t ps, const float* v, int64_t vs, int64_t n, float* o, int64_t os,
+template <int M, int NV, typename TV, typename TO>
+inline void pv_tile(const float* p, int64_t ps, const TV* v, int64_t vs, int64_t n, TO* o, int64_t os,
                     const float* rs, int tail) {
   VecF acc[M][NV];
   TF_UNROLL
@@ -112,10 +117,10 @@ inline void pv_tile(const float* p, int64_t ps, const float* v, int64_t vs, int6
     TF_UNROLL
     for (int c = 0; c < NV; ++c) acc[r][c] = VecF(0.0f);
   for (int64_t j = 0; j < n; ++j) {
-    const float* vr = v + j * vs;
+    const TV* vr = v + j * vs;
     VecF b[NV];
     TF_UNROLL
-    for (int c = 0; c < NV; ++c) b[c] = (c == NV - 1 && tail < W) ? VecF::load(vr + c * W, tail) : VecF::load(vr + c * W);
+    for (int c = 0; c < NV; ++c) b[c] = (c == NV - 1 && tail < W) ? vec::load(vr + c * W, tail) : vec::load(vr + c * W);
     TF_UNROLL
     for (int r = 0; r < M; ++r) {
       VecF a(p[r * ps + j]);
@@ -128,14 +133,14 @@ inline void pv_tile(const float* p, int64_t ps, const float* v, int64_t vs, int6
     VecF scale(rs[r]);
     TF_UNROLL
     for (int c = 0; c < NV; ++c) {
-      if (c == NV - 1 && tail < W) (acc[r][c] * scale).store(o + r * os + c * W, tail);
-      else (acc[r][c] * scale).store(o + r * os + c * W);
+      if (c == NV - 1 && tail < W) vec::store(acc[r][c] * scale, o + r * os + c * W, tail);
+      else vec::store(acc[r][c] * scale, o + r * os + c * W);
     }
   }
 }
 
-template <int M>
-void pv_rows(const float* p, int64_t ps, const float* v, int64_t vs, int64_t n, float* o, int64_t os, int64_t D,
+template <int M, typename TV, typename TO>
+void pv_rows(const float* p, int64_t ps, const TV* v, int64_t vs, int64_t n, TO* o, int64_t os, int64_t D,
              const float* rs) {
   int64_t c = 0;
   for (; c + 2 * W <= D; c += 2 * W) pv_tile<M, 2>(p, ps, v + c, vs, n, o + c, os, rs, W);
@@ -160,17 +165,18 @@ void qk_rows(const float* q, int64_t qs, const float* kt, int64_t cols_pad, int6
     default: fn<tiles::MR>(__VA_ARGS__); break;   \
   }
 
-inline float dot(const float* a, const float* b, int64_t n) {
+template <typename TA, typename TB>
+inline float dot(const TA* a, const TB* b, int64_t n) {
   VecF acc0(0.0f), acc1(0.0f);
   int64_t d = 0;
   for (; d + 2 * W <= n; d += 2 * W) {
-    acc0 = VecF::fmadd(VecF::load(a + d), VecF::load(b + d), acc0);
-    acc1 = VecF::fmadd(VecF::load(a + d + W), VecF::load(b + d + W), acc1);
+    acc0 = VecF::fmadd(vec::load(a + d), vec::load(b + d), acc0);
+    acc1 = VecF::fmadd(vec::load(a + d + W), vec::load(b + d + W), acc1);
   }
-  for (; d + W <= n; d += W) acc0 = VecF::fmadd(VecF::load(a + d), VecF::load(b + d), acc0);
+  for (; d + W <= n; d += W) acc0 = VecF::fmadd(vec::load(a + d), vec::load(b + d), acc0);
   if (d < n) {
     int t = static_cast<int>(n - d);
-    acc1 = VecF::fmadd(VecF::load(a + d, t), VecF::load(b + d, t), acc1);
+    acc1 = VecF::fmadd(vec::load(a + d, t), vec::load(b + d, t), acc1);
   }
   return (acc0 + acc1).reduce_add();
 }

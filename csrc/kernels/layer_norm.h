@@ -8,13 +8,16 @@
 
 namespace tf {
 
+// x, x_bias, residual and out in `dtype` (float32 or bfloat16), weight and bias in `param_dtype` (dtype, or
+// float32 with bfloat16 x); the sum x + x_bias + residual and the statistics in fp32.
 TF_ISA_DECLARE(void, add_layer_norm_cpu,
-               (const float* x,         // [rows, cols]
-                const float* x_bias,    // [cols] or nullptr
-                const float* residual,  // [rows, cols] or nullptr
-                const float* weight,    // [cols] or nullptr (= 1)
-                const float* bias,      // [cols] or nullptr (= 0)
-                float* out,             // [rows, cols]
+               (DType dtype, DType param_dtype,
+                const void* x,         // [rows, cols]
+                const void* x_bias,    // [cols] or nullptr
+                const void* residual,  // [rows, cols] or nullptr
+                const void* weight,    // [cols] or nullptr (= 1)
+                const void* bias,      // [cols] or nullptr (= 0)
+                void* out,             // [rows, cols]
                 int64_t rows, int64_t cols, float eps))
 
 inline void check_row_vector(const TensorView* t, const char* name, int64_t cols, DType dtype = DType::f32,
@@ -46,14 +49,23 @@ inline std::pair<int64_t, int64_t> add_layer_norm_check(const TensorView& x, con
   return {rows, cols};
 }
 
-// x is viewed as [-1, cols]; residual (same shape as x), x_bias, weight and bias are optional.
+// x is viewed as [-1, cols]; residual (same shape as x), x_bias, weight and bias are optional. float32 or
+// bfloat16, all alike, except that weight and bias may be float32 with bfloat16 x (both the same dtype, as
+// torch's mixed-type layer_norm takes them).
 inline void add_layer_norm(const TensorView& x, const TensorView* residual, const TensorView* x_bias,
                            const TensorView* weight, const TensorView* bias, const TensorView& out,
                            double eps) {
-  auto [rows, cols] = add_layer_norm_check(x, residual, x_bias, weight, bias, out, eps, DType::f32, true);
-  auto p = [](const TensorView* t) { return t ? t->ptr<float>() : nullptr; };
-  TF_ISA_CALL(add_layer_norm_cpu, x.ptr<float>(), p(x_bias), p(residual), p(weight), p(bias),
-              out.ptr<float>(), rows, cols, static_cast<float>(eps));
+  check_cpu_dtype(x, "x");
+  const TensorView* param = weight ? weight : bias;
+  DType param_dtype = param && param->dtype == DType::f32 ? DType::f32 : x.dtype;
+  TF_CHECK(!weight || !bias || weight->dtype == bias->dtype, "weight and bias: must have the same dtype, got ",
+           dtype_name(weight ? weight->dtype : DType::f32), " and ", dtype_name(bias ? bias->dtype : DType::f32));
+  auto [rows, cols] = add_layer_norm_check(x, residual, x_bias, nullptr, nullptr, out, eps, x.dtype, true);
+  check_row_vector(weight, "weight", cols, param_dtype);
+  check_row_vector(bias, "bias", cols, param_dtype);
+  auto p = [](const TensorView* t) -> const void* { return t ? t->data : nullptr; };
+  TF_ISA_CALL(add_layer_norm_cpu, x.dtype, param_dtype, x.data, p(x_bias), p(residual), p(weight), p(bias),
+              out.data, rows, cols, static_cast<float>(eps));
 }
 
 // The CUDA kernel (layer_norm_cuda.cu): float32, float16 or bfloat16 (all tensors alike; fp32 statistics).

@@ -1,5 +1,7 @@
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
+#include <vector>
 
 #include "common/parallel.h"
 #include "common/vec.h"
@@ -21,20 +23,21 @@ struct RowMoments {
 // One pass over a row: the sums of (v - shift) and (v - shift)^2 with shift = the row's first value,
 // which keeps the cancellation in sq - sum^2 / n small unless that value is far from the mean (the
 // caller checks and then takes the exact second pass). Fixed order per row: thread-count independent.
-// When kAdd, the row is first formed as x + x_bias + residual (torch's order) and stored in out.
-template <bool kAdd, bool kXBias, bool kRes>
-inline RowMoments row_moments(const float* x, const float* x_bias, const float* residual, float* out, int64_t n,
+// When kKeep, the row is first formed in fp32 as x + x_bias + residual (torch's order) and stored in `keep`.
+template <bool kKeep, bool kXBias, bool kRes, typename T>
+inline RowMoments row_moments(const T* x, const T* x_bias, const T* residual, float* keep, int64_t n,
                               float& shift) {
+  using vec::to_float;
   auto value = [&](int64_t c) {
-    VecF v = VecF::load(x + c);
-    if (kXBias) v = v + VecF::load(x_bias + c);
-    if (kRes) v = v + VecF::load(residual + c);
-    if (kAdd) v.store(out + c);
+    VecF v = vec::load(x + c);
+    if (kXBias) v = v + vec::load(x_bias + c);
+    if (kRes) v = v + vec::load(residual + c);
+    if (kKeep) v.store(keep + c);
     return v;
   };
-  float first = x[0];
-  if (kXBias) first += x_bias[0];
-  if (kRes) first += residual[0];
+  float first = to_float(x[0]);
+  if (kXBias) first += to_float(x_bias[0]);
+  if (kRes) first += to_float(residual[0]);
   shift = first;
   VecF k(first), s0(0.0f), s1(0.0f), q0(0.0f), q1(0.0f), s2(0.0f), s3(0.0f), q2(0.0f), q3(0.0f);
   int64_t c = 0;
@@ -68,10 +71,10 @@ inline RowMoments row_moments(const float* x, const float* x_bias, const float* 
   }
   float ts = 0.0f, tq = 0.0f;
   for (; c < n; ++c) {
-    float v = x[c];
-    if (kXBias) v += x_bias[c];
-    if (kRes) v += residual[c];
-    if (kAdd) out[c] = v;
+    float v = to_float(x[c]);
+    if (kXBias) v += to_float(x_bias[c]);
+    if (kRes) v += to_float(residual[c]);
+    if (kKeep) keep[c] = v;
     float d = v - first;
     ts += d;
     tq += d * d;
@@ -119,36 +122,41 @@ inline RowMoments moments_about(const float* v, int64_t n, float shift) {
   return {(s0 + s1).reduce_add() + ts, (q0 + q1).reduce_add() + tq};
 }
 
-template <bool kW, bool kB>
-inline void normalize(const float* v, const float* weight, const float* bias, float* out, int64_t n, float mean,
-                      float rstd) {
+template <bool kW, bool kB, typename P, typename T>
+inline void normalize(const float* v, const P* weight, const P* bias, T* out, int64_t n, float mean, float rstd) {
   VecF m(mean), r(rstd);
   auto one = [&](int64_t c, int k) {
     VecF y = (VecF::load(v + c, k) - m) * r;
-    if (kW) y = y * VecF::load(weight + c, k);
-    if (kB) y = y + VecF::load(bias + c, k);
-    y.store(out + c, k);
+    if (kW) y = y * vec::load(weight + c, k);
+    if (kB) y = y + vec::load(bias + c, k);
+    vec::store(y, out + c, k);
   };
   int64_t c = 0;
   for (; c + W <= n; c += W) {
     VecF y = (VecF::load(v + c) - m) * r;
-    if (kW) y = y * VecF::load(weight + c);
-    if (kB) y = y + VecF::load(bias + c);
-    y.store(out + c);
+    if (kW) y = y * vec::load(weight + c);
+    if (kB) y = y + vec::load(bias + c);
+    vec::store(y, out + c);
   }
   if (c < n) one(c, static_cast<int>(n - c));
 }
 
-template <bool kXBias, bool kRes, bool kW, bool kB>
-void rows_kernel(const float* x, const float* x_bias, const float* residual, const float* weight, const float* bias,
-                 float* out, int64_t r0, int64_t r1, int64_t cols, float eps) {
-  constexpr bool kAdd = kXBias || kRes;
+// T: x, x_bias, residual and out; P: weight and bias. A float32 row with nothing to add is read in place; any
+// other is formed in fp32 once and kept (in L1) for the passes that follow: in out for float32, else in `row`.
+template <typename T, typename P, bool kXBias, bool kRes, bool kW, bool kB>
+void rows_kernel(const T* x, const T* x_bias, const T* residual, const P* weight, const P* bias, T* out,
+                 int64_t r0, int64_t r1, int64_t cols, float eps, float* row) {
+  constexpr bool kFloat = std::is_same_v<T, float>;
+  constexpr bool kKeep = kXBias || kRes || !kFloat;
   for (int64_t r = r0; r < r1; ++r) {
-    float* o = out + r * cols;
-    const float* xr = x + r * cols;
+    T* o = out + r * cols;
+    const T* xr = x + r * cols;
+    float* keep = row;
+    if constexpr (kFloat) keep = o;
     float shift;
-    RowMoments mo = row_moments<kAdd, kXBias, kRes>(xr, x_bias, kRes ? residual + r * cols : nullptr, o, cols, shift);
-    const float* v = kAdd ? o : xr;  // the summed row stays in out (in L1) for the passes that follow
+    RowMoments mo = row_moments<kKeep, kXBias, kRes>(xr, x_bias, kRes ? residual + r * cols : nullptr, keep, cols, shift);
+    const float* v = keep;
+    if constexpr (!kKeep) v = xr;
     float n = static_cast<float>(cols), mean, m2;
     auto finish = [&](RowMoments m, float about) {  // returns sum^2 / n, what m2 cancels against
       float sum_sq_mean = m.shifted_sum * m.shifted_sum / n;
@@ -171,25 +179,44 @@ void rows_kernel(const float* x, const float* x_bias, const float* residual, con
   }
 }
 
-}  // namespace
-
-void add_layer_norm_cpu(const float* x, const float* x_bias, const float* residual, const float* weight,
-                        const float* bias, float* out, int64_t rows, int64_t cols, float eps) {
+template <typename T, typename P>
+void add_layer_norm_typed(const T* x, const T* x_bias, const T* residual, const P* weight, const P* bias, T* out,
+                          int64_t rows, int64_t cols, float eps) {
   int64_t grain = cols > 0 ? (16384 + cols - 1) / cols : 1;
   // One instantiation per combination of optional inputs keeps branches out of the loops.
-  using Fn = void (*)(const float*, const float*, const float*, const float*, const float*, float*, int64_t,
-                      int64_t, int64_t, float);
+  using Fn = void (*)(const T*, const T*, const T*, const P*, const P*, T*, int64_t, int64_t, int64_t, float, float*);
   static constexpr Fn table[16] = {
-      rows_kernel<false, false, false, false>, rows_kernel<false, false, false, true>,
-      rows_kernel<false, false, true, false>,  rows_kernel<false, false, true, true>,
-      rows_kernel<false, true, false, false>,  rows_kernel<false, true, false, true>,
-      rows_kernel<false, true, true, false>,   rows_kernel<false, true, true, true>,
-      rows_kernel<true, false, false, false>,  rows_kernel<true, false, false, true>,
-      rows_kernel<true, false, true, false>,   rows_kernel<true, false, true, true>,
-      rows_kernel<true, true, false, false>,   rows_kernel<true, true, false, true>,
-      rows_kernel<true, true, true, false>,    rows_kernel<true, true, true, true>};
+      rows_kernel<T, P, false, false, false, false>, rows_kernel<T, P, false, false, false, true>,
+      rows_kernel<T, P, false, false, true, false>,  rows_kernel<T, P, false, false, true, true>,
+      rows_kernel<T, P, false, true, false, false>,  rows_kernel<T, P, false, true, false, true>,
+      rows_kernel<T, P, false, true, true, false>,   rows_kernel<T, P, false, true, true, true>,
+      rows_kernel<T, P, true, false, false, false>,  rows_kernel<T, P, true, false, false, true>,
+      rows_kernel<T, P, true, false, true, false>,   rows_kernel<T, P, true, false, true, true>,
+      rows_kernel<T, P, true, true, false, false>,   rows_kernel<T, P, true, true, false, true>,
+      rows_kernel<T, P, true, true, true, false>,    rows_kernel<T, P, true, true, true, true>};
   Fn fn = table[(x_bias ? 8 : 0) | (residual ? 4 : 0) | (weight ? 2 : 0) | (bias ? 1 : 0)];
-  parallel_for(rows, grain, [&](int64_t r0, int64_t r1) { fn(x, x_bias, residual, weight, bias, out, r0, r1, cols, eps); });
+  parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
+    thread_local std::vector<float> row;  // the fp32 row of a bfloat16 x
+    if (!std::is_same_v<T, float>) row.resize(cols);
+    fn(x, x_bias, residual, weight, bias, out, r0, r1, cols, eps, row.data());
+  });
+}
+
+}  // namespace
+
+void add_layer_norm_cpu(DType dtype, DType param_dtype, const void* x, const void* x_bias, const void* residual,
+                        const void* weight, const void* bias, void* out, int64_t rows, int64_t cols, float eps) {
+  vec::with_dtype(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    auto run = [&](auto param_tag) {
+      using P = decltype(param_tag);
+      add_layer_norm_typed<T, P>(static_cast<const T*>(x), static_cast<const T*>(x_bias),
+                                 static_cast<const T*>(residual), static_cast<const P*>(weight),
+                                 static_cast<const P*>(bias), static_cast<T*>(out), rows, cols, eps);
+    };
+    if (param_dtype == DType::f32) run(float{});
+    else run(T{});
+  });
 }
 
 }  // namespace TF_ISA_NS

@@ -3,8 +3,10 @@
 // gathers (row i reads raw columns i-dependent by one per row, so MR rows need klen + MR - 1 of them, not
 // rlen), then per row: add the gathered bd and the segment term, scale, mask, softmax, and P V on V in
 // place. Threads split the (batch, head, query block) tasks; every score is computed the same way whatever
-// the split, so results do not depend on the thread count.
+// the split, so results do not depend on the thread count. bfloat16 tensors are converted to fp32 as they are
+// packed (K^T, R^T, V, the query rows plus their biases) and the output rounded as it is stored.
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "common/parallel.h"
@@ -37,23 +39,26 @@ void raw_rows(const float* q, int64_t qs, const float* rt, int64_t ldr, int64_t 
   if (c < width) qk_tile<M, 1>(q, qs, rt + c, ldr, D, raw + c, ldraw);
 }
 
-// dst[0:D] = a[0:D] + b[0:D]
-inline void add_rows(const float* a, const float* b, int64_t D, float* dst) {
-  for (int64_t d = 0; d < D; ++d) dst[d] = a[d] + b[d];
+// dst[0:D] = a[0:D] + b[0:D], in fp32
+template <typename T>
+inline void add_rows(const T* a, const T* b, int64_t D, float* dst) {
+  for (int64_t d = 0; d < D; ++d) dst[d] = vec::to_float(a[d]) + vec::to_float(b[d]);
 }
 
 // One task: queries [i0, i1) of head n in batch b.
+template <typename T>
 void rel_block(const RelativeAttentionArgs& a, int64_t b, int64_t n, int64_t i0, int64_t i1, Scratch& buf) {
   const int64_t D = a.head_dim, qlen = a.qlen, klen = a.klen, rlen = a.rlen;
   // bd[i][j] = raw[i][j + off - i] while that column is < rlen (the references' flat-index arithmetic).
   const int64_t off = a.shift == RelShift::xlnet ? qlen : qlen - 1;
-  auto base = [&](const AttnOperand& t) { return t.data + b * t.batch_stride + n * t.head_stride; };
-  const float *q = base(a.q), *k = base(a.k), *v = base(a.v), *r = base(a.r);
+  auto base = [&](const AttnOperand& t) { return static_cast<const T*>(t.data) + b * t.batch_stride + n * t.head_stride; };
+  auto param = [&](const AttnOperand& t) { return static_cast<const T*>(t.data) + n * t.head_stride; };
+  const T *q = base(a.q), *k = base(a.k), *v = base(a.v), *r = base(a.r);
   const int64_t q_rs = a.q.row_stride, r_rs = a.r.row_stride;
-  const float* rw = a.r_w_bias.data + n * a.r_w_bias.head_stride;
-  const float* rr = a.r_r_bias.data + n * a.r_r_bias.head_stride;
+  const T* rw = param(a.r_w_bias);
+  const T* rr = param(a.r_r_bias);
   const int64_t os = a.batch * a.heads * D;
-  float* out = a.out + (b * a.heads + n) * D;
+  T* out = static_cast<T*>(a.out) + (b * a.heads + n) * D;
   const uint8_t* mask = a.mask.data ? a.mask.data + b * a.mask.batch_stride : nullptr;
   const uint8_t* seg = a.seg.data ? a.seg.data + b * a.seg.batch_stride : nullptr;
 
@@ -73,7 +78,10 @@ void rel_block(const RelativeAttentionArgs& a, int64_t b, int64_t n, int64_t i0,
   buf.vp.resize(klen * D);
   for (int64_t j = 0; j < klen; ++j) {
     if (j + 8 < klen) prefetch_row(v + (j + 8) * a.v.row_stride, D);
-    std::copy(v + j * a.v.row_stride, v + j * a.v.row_stride + D, buf.vp.data() + j * D);
+    const T* vj = v + j * a.v.row_stride;
+    float* dst = buf.vp.data() + j * D;
+    if constexpr (std::is_same_v<T, float>) std::copy(vj, vj + D, dst);
+    else for (int64_t d = 0; d < D; ++d) dst[d] = vec::to_float(vj[d]);
   }
   const int64_t ldraw = round_up(klen + MR - 1, W) + NR;
   buf.qw.resize(MR * D), buf.qr.resize(MR * D), buf.s.resize(MR * kpad), buf.raw.resize(MR * ldraw);
@@ -101,9 +109,8 @@ void rel_block(const RelativeAttentionArgs& a, int64_t b, int64_t n, int64_t i0,
       const uint8_t* srow = seg ? seg + i * a.seg.row_stride : nullptr;
       float ef[2] = {0.0f, 0.0f};  // (q_i + r_s_bias)·seg_embed[0 / 1]
       if (seg) {
-        add_rows(q + i * q_rs, a.r_s_bias.data + n * a.r_s_bias.head_stride, D, tmp);
-        for (int e = 0; e < 2; ++e)
-          ef[e] = dot(tmp, a.seg_embed.data + e * a.seg_embed.row_stride + n * a.seg_embed.head_stride, D);
+        add_rows(q + i * q_rs, param(a.r_s_bias), D, tmp);
+        for (int e = 0; e < 2; ++e) ef[e] = dot(tmp, param(a.seg_embed) + e * a.seg_embed.row_stride, D);
       }
       const int64_t jw = std::min(klen, rlen - off + i);  // keys j >= jw wrap into row i + 1
       const VecF vscale(a.scale), vmasked(kMasked), ef0(ef[0]), ef1(ef[1]);
@@ -134,15 +141,14 @@ void rel_block(const RelativeAttentionArgs& a, int64_t b, int64_t n, int64_t i0,
         row[j] = val * a.scale;
       }
       // scale 1: exact (x * 1 = x), the scores above are already scaled and masked
-      inv[x] = softmax_row<false, false>(row, row, klen, klen, 1.0f, nullptr);
+      inv[x] = softmax_row<false, false>(row, row, klen, klen, 1.0f, static_cast<const float*>(nullptr));
     }
     TF_DISPATCH_M(m, pv_rows, s, kpad, buf.vp.data(), D, klen, out + t0 * os, os, D, inv);
   }
 }
 
-}  // namespace
-
-void relative_attention_cpu(const RelativeAttentionArgs& a) {
+template <typename T>
+void relative_attention_typed(const RelativeAttentionArgs& a) {
   // Whole heads per task (K^T, the R window and V packed once per head: packing is ~15% of a 48-query
   // block's time) unless there are too few heads to keep every thread busy; then blocks of kBlock queries.
   // Scores do not depend on the split, so neither do the results.
@@ -155,9 +161,15 @@ void relative_attention_cpu(const RelativeAttentionArgs& a) {
     thread_local Scratch buf;
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t p = t / blocks, i0 = (t % blocks) * block;
-      rel_block(a, p / a.heads, p % a.heads, i0, std::min(a.qlen, i0 + block), buf);
+      rel_block<T>(a, p / a.heads, p % a.heads, i0, std::min(a.qlen, i0 + block), buf);
     }
   });
+}
+
+}  // namespace
+
+void relative_attention_cpu(const RelativeAttentionArgs& a) {
+  vec::with_dtype(a.dtype, [&](auto tag) { relative_attention_typed<decltype(tag)>(a); });
 }
 
 }  // namespace TF_ISA_NS

@@ -8,12 +8,15 @@
 
 namespace tf {
 
+// scores, mask and out are read and written in `dtype` (float32 or bfloat16 for the CPU kernel; the CUDA
+// kernels take float16 too); the softmax is computed in fp32.
 struct MaskedSoftmaxArgs {
-  const float* scores = nullptr;  // [rows, cols] (leading dims flattened)
-  float* out = nullptr;           // [rows, cols]
+  DType dtype = DType::f32;
+  const void* scores = nullptr;  // [rows, cols] (leading dims flattened)
+  void* out = nullptr;           // [rows, cols]
   int64_t rows = 0, cols = 0;
   std::vector<int64_t> lead_shape;   // scores.shape[:-1]
-  const float* mask = nullptr;       // additive, broadcast to scores.shape, last dim contiguous
+  const void* mask = nullptr;        // additive, broadcast to scores.shape, last dim contiguous
   std::vector<int64_t> mask_lead_strides;  // mask strides of the leading dims (0 where broadcast)
   const int64_t* lengths = nullptr;  // [lead_shape[0]]: keys >= length are excluded
   int64_t queries = 1;               // scores.shape[-2] (for causal)
@@ -23,8 +26,7 @@ struct MaskedSoftmaxArgs {
 
 TF_ISA_DECLARE(void, masked_softmax_cpu, (const MaskedSoftmaxArgs& args))
 
-// The checks of every device's front, and the kernel arguments. The pointers are typed float for the CPU
-// kernel; the CUDA kernels read them in `dtype`. Length values are checked here only where the host can read
+// The checks of every device's front, and the kernel arguments. Length values are checked here only where the host can read
 // them (on_cpu); the Python op checks them for CUDA tensors.
 inline MaskedSoftmaxArgs masked_softmax_args(const TensorView& scores, const TensorView* mask,
                                              const TensorView* lengths, const TensorView& out, double scale,
@@ -34,8 +36,9 @@ inline MaskedSoftmaxArgs masked_softmax_args(const TensorView& scores, const Ten
   check_same_shape(scores, "scores", out, "out");
   TF_CHECK(scores.dim() >= 1, "scores: needs at least one dimension");
   MaskedSoftmaxArgs a;
-  a.scores = scores.ptr<float>();
-  a.out = out.ptr<float>();
+  a.dtype = dtype;
+  a.scores = scores.data;
+  a.out = out.data;
   a.cols = scores.size(-1);
   a.rows = a.cols == 0 ? 0 : scores.numel() / a.cols;
   a.lead_shape.assign(scores.shape.begin(), scores.shape.end() - 1);
@@ -49,7 +52,7 @@ inline MaskedSoftmaxArgs masked_softmax_args(const TensorView& scores, const Ten
     check_tensor_on(*mask, "mask", dtype, on_cpu, /*contiguous=*/false);
     TF_CHECK(mask->shape == scores.shape, "mask: must be expanded to the shape of scores");
     TF_CHECK(a.cols <= 1 || mask->strides.back() == 1, "mask: last dim must be contiguous");
-    a.mask = mask->ptr<float>();
+    a.mask = mask->data;
     a.mask_lead_strides.assign(mask->strides.begin(), mask->strides.end() - 1);
   }
   if (lengths) {
@@ -65,10 +68,12 @@ inline MaskedSoftmaxArgs masked_softmax_args(const TensorView& scores, const Ten
   return a;
 }
 
-// Rows whose every key is excluded by lengths/causal are all zeros.
+// Rows whose every key is excluded by lengths/causal are all zeros. float32 or bfloat16 (scores, mask and out
+// alike).
 inline void masked_softmax(const TensorView& scores, const TensorView* mask, const TensorView* lengths,
                            const TensorView& out, double scale, bool causal) {
-  MaskedSoftmaxArgs a = masked_softmax_args(scores, mask, lengths, out, scale, causal, DType::f32, true);
+  check_cpu_dtype(scores, "scores");
+  MaskedSoftmaxArgs a = masked_softmax_args(scores, mask, lengths, out, scale, causal, scores.dtype, true);
   TF_ISA_CALL(masked_softmax_cpu, a);
 }
 

@@ -1,4 +1,6 @@
 #include <algorithm>
+#include <type_traits>
+#include <vector>
 
 #include "common/parallel.h"
 #include "kernels/softmax.h"
@@ -7,32 +9,49 @@
 namespace tf {
 namespace TF_ISA_NS {
 
-void masked_softmax_cpu(const MaskedSoftmaxArgs& a) {
+namespace {
+
+template <typename T>
+void masked_softmax_typed(const MaskedSoftmaxArgs& a) {
+  const T* scores = static_cast<const T*>(a.scores);
+  const T* mask = static_cast<const T*>(a.mask);
+  T* out = static_cast<T*>(a.out);
   const int64_t rows_per_batch = a.lead_shape.empty() || a.lead_shape[0] == 0 ? 1 : a.rows / a.lead_shape[0];
   const int64_t nd = static_cast<int64_t>(a.lead_shape.size());
   int64_t grain = a.cols > 0 ? (16384 + a.cols - 1) / a.cols : 1;
   parallel_for(a.rows, grain, [&](int64_t r0, int64_t r1) {
+    thread_local std::vector<float> work;  // the fp32 row of a bfloat16 softmax (float32 works in out)
+    if (!std::is_same_v<T, float>) work.resize(a.cols);
     for (int64_t r = r0; r < r1; ++r) {
-      const float* mask_row = nullptr;
-      if (a.mask) {
+      const T* mask_row = nullptr;
+      if (mask) {
         int64_t off = 0, rest = r;
         for (int64_t d = nd - 1; d >= 0; --d) {
           off += (rest % a.lead_shape[d]) * a.mask_lead_strides[d];
           rest /= a.lead_shape[d];
         }
-        mask_row = a.mask + off;
+        mask_row = mask + off;
       }
       int64_t keys = a.lengths ? a.lengths[r / rows_per_batch] : a.cols;
       int64_t n_valid = keys;
       if (a.causal) n_valid = std::min(n_valid, r % a.queries + (keys - a.queries) + 1);
-      float* out = a.out + r * a.cols;
+      T* o = out + r * a.cols;
       if (n_valid <= 0) {
-        std::fill(out, out + a.cols, 0.0f);
+        std::fill(o, o + a.cols, vec::from_float<T>(0.0f));
         continue;
       }
-      softmax_row(a.scores + r * a.cols, out, n_valid, a.cols, a.scale, mask_row);
+      if constexpr (std::is_same_v<T, float>)
+        softmax_row(scores + r * a.cols, o, n_valid, a.cols, a.scale, mask_row);
+      else
+        softmax_row_to(scores + r * a.cols, work.data(), n_valid, a.cols, a.scale, mask_row, o);
     }
   });
+}
+
+}  // namespace
+
+void masked_softmax_cpu(const MaskedSoftmaxArgs& a) {
+  vec::with_dtype(a.dtype, [&](auto tag) { masked_softmax_typed<decltype(tag)>(a); });
 }
 
 }  // namespace TF_ISA_NS

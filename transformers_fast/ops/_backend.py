@@ -1,6 +1,6 @@
 """What every op shares: loading the C++ core, argument checks, CPU/torch dispatch, registration.
 
-An op calls the C++ kernel when it can (CPU, float32, no autograd needed). Otherwise it runs its
+An op calls the C++ kernel when it can (CPU, float32 or bfloat16, no autograd needed). Otherwise it runs its
 plain-torch twin: silently when autograd needs gradients (training uses torch ops by design) or when
 this CPU has no vector kernels (see KERNELS_ON), with one warning per op and reason when the extension
 cannot serve the input (not built, other device or dtype), never with a silently wrong answer.
@@ -24,6 +24,7 @@ else:
 if _C is not None:  # the C++ side reads tensors itself and matches their dtype against these, in code order
     _C.register_tensor_dtypes([torch.float32, torch.float16, torch.bfloat16, torch.int32, torch.int64, torch.uint8])
 _FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+CPU_KERNEL_DTYPES = (torch.float32, torch.bfloat16)  # what the C++ CPU kernels take (bfloat16 computed in fp32)
 
 ISA_ENV = "TRANSFORMERS_FAST_ISA"
 ISA_CHOICES = ("generic", "avx2", "avx512")  # the C++ side reads the same variable (cpu_features.cpp)
@@ -216,8 +217,8 @@ def use_cpu_kernel(op: str, *tensors: Optional[torch.Tensor]) -> bool:
     if first.device.type != "cpu":
         warn_once(op, f"no kernel for device {first.device.type} in this build")
         return False
-    if first.dtype != torch.float32:
-        warn_once(op, f"the CPU kernel takes float32, got {first.dtype}")
+    if first.dtype not in CPU_KERNEL_DTYPES:
+        warn_once(op, f"the CPU kernel takes float32 or bfloat16, got {first.dtype}")
         return False
     if _C is None:
         warn_once(op, f"the C++ extension is not available ({_IMPORT_ERROR})")

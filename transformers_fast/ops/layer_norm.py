@@ -1,4 +1,5 @@
-"""LayerNorm and residual add + LayerNorm fused (one pass over each row, fp32 statistics)."""
+"""LayerNorm and residual add + LayerNorm fused (one pass over each row, fp32 statistics; float32 or bfloat16,
+whose weight and bias may also be float32)."""
 from __future__ import annotations
 
 from typing import Optional
@@ -15,6 +16,18 @@ def _reference(x, residual, weight, bias, eps, x_bias):
     if residual is not None:
         x = x + residual
     return F.layer_norm(x, x.shape[-1:], weight, bias, eps)
+
+
+def _check_params(x, weight, bias) -> None:
+    """weight and bias: on x's device, with x's dtype, or (as torch's mixed-type layer_norm takes them) both
+    float32 with a bfloat16 or float16 x."""
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.device != x.device:
+            raise ValueError(f"add_layer_norm: {name} is on {t.device} but x is on {x.device}")
+    dtypes = {t.dtype for t in (weight, bias) if t is not None}
+    if x.dtype in (torch.bfloat16, torch.float16) and dtypes == {torch.float32}:
+        return
+    B.check_same_device_dtype("add_layer_norm", "x", x, weight=weight, bias=bias)
 
 
 def _kernel(x, residual, weight, bias, eps, x_bias):
@@ -65,7 +78,8 @@ def add_layer_norm(x: torch.Tensor, residual: Optional[torch.Tensor], weight: Op
         B.check_same_shape("add_layer_norm", "x", x, "residual", residual)
     for name, t in (("weight", weight), ("bias", bias), ("x_bias", x_bias)):
         B.check_vector("add_layer_norm", name, t, n)
-    B.check_same_device_dtype("add_layer_norm", "x", x, residual=residual, weight=weight, bias=bias, x_bias=x_bias)
+    B.check_same_device_dtype("add_layer_norm", "x", x, residual=residual, x_bias=x_bias)
+    _check_params(x, weight, bias)
     eps = B.check_number("add_layer_norm", "eps", eps, minimum=0.0)
     if B.needs_grad(x, residual, weight, bias, x_bias):
         return _reference(x, residual, weight, bias, eps, x_bias)
