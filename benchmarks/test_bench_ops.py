@@ -1,4 +1,5 @@
-"""Each op against its torch equivalent at BERT-base shapes, in the same run (summary tables at 1 thread and every core)."""
+"""Each op against its torch equivalent at BERT-base shapes, in the same run (summary tables at 1 thread and every
+core); float32, and bfloat16 against torch's own bfloat16 ops (groups named "... bf16")."""
 import importlib
 import math
 
@@ -11,63 +12,79 @@ from transformers_fast.ops import packed_linear
 
 TOKENS = {"1x128": 128, "8x128": 1024}
 HIDDEN, FFN = 768, 3072
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
+def randn(*shape, dtype="fp32"):
+    return torch.randn(*shape).to(DTYPES[dtype])
+
+
+def group(name, dtype):
+    """fp32 groups keep their names (the gate's baseline); bf16 ones say so."""
+    return name if dtype == "fp32" else f"{name} bf16"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("tokens", TOKENS, ids=str)
 @pytest.mark.parametrize("impl", ["ours", "torch"])
-def test_bias_gelu(record, impl, tokens):
-    x, b = torch.randn(TOKENS[tokens], FFN), torch.randn(FFN)
+def test_bias_gelu(record, impl, tokens, dtype):
+    x, b = randn(TOKENS[tokens], FFN, dtype=dtype), randn(FFN, dtype=dtype)
     fn = (lambda: ops.bias_gelu(x, b)) if impl == "ours" else (lambda: F.gelu(x + b))
-    record(f"bias_gelu {tokens}x{FFN}", impl, fn)
+    record(group(f"bias_gelu {tokens}x{FFN}", dtype), impl, fn)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("tokens", TOKENS, ids=str)
 @pytest.mark.parametrize("impl", ["ours", "torch"])
-def test_gelu(record, impl, tokens):
-    x = torch.randn(TOKENS[tokens], FFN)
+def test_gelu(record, impl, tokens, dtype):
+    x = randn(TOKENS[tokens], FFN, dtype=dtype)
     fn = (lambda: ops.gelu(x)) if impl == "ours" else (lambda: F.gelu(x))
-    record(f"gelu {tokens}x{FFN}", impl, fn)
+    record(group(f"gelu {tokens}x{FFN}", dtype), impl, fn)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("tokens", TOKENS, ids=str)
 @pytest.mark.parametrize("impl", ["ours", "torch"])
-def test_add_layer_norm(record, impl, tokens):
+def test_add_layer_norm(record, impl, tokens, dtype):
     n = TOKENS[tokens]
-    x, res, xb = torch.randn(n, HIDDEN), torch.randn(n, HIDDEN), torch.randn(HIDDEN)
-    w, b = torch.randn(HIDDEN), torch.randn(HIDDEN)
+    x, res, xb = randn(n, HIDDEN, dtype=dtype), randn(n, HIDDEN, dtype=dtype), randn(HIDDEN, dtype=dtype)
+    w, b = randn(HIDDEN, dtype=dtype), randn(HIDDEN, dtype=dtype)
     if impl == "ours":
         fn = lambda: ops.add_layer_norm(x, res, w, b, 1e-12, x_bias=xb)  # noqa: E731
     else:
         fn = lambda: F.layer_norm(x + xb + res, (HIDDEN,), w, b, 1e-12)  # noqa: E731
-    record(f"add_layer_norm(+bias) {tokens}x{HIDDEN}", impl, fn)
+    record(group(f"add_layer_norm(+bias) {tokens}x{HIDDEN}", dtype), impl, fn)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("tokens", TOKENS, ids=str)
 @pytest.mark.parametrize("impl", ["ours", "torch"])
-def test_layer_norm(record, impl, tokens):
-    x, w, b = torch.randn(TOKENS[tokens], HIDDEN), torch.randn(HIDDEN), torch.randn(HIDDEN)
+def test_layer_norm(record, impl, tokens, dtype):
+    x, w, b = randn(TOKENS[tokens], HIDDEN, dtype=dtype), randn(HIDDEN, dtype=dtype), randn(HIDDEN, dtype=dtype)
     fn = (lambda: ops.layer_norm(x, w, b)) if impl == "ours" else (lambda: F.layer_norm(x, (HIDDEN,), w, b))
-    record(f"layer_norm {tokens}x{HIDDEN}", impl, fn)
+    record(group(f"layer_norm {tokens}x{HIDDEN}", dtype), impl, fn)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("batch", [1, 8])
 @pytest.mark.parametrize("impl", ["ours", "torch"])
-def test_masked_softmax(record, impl, batch):
-    s, m = torch.randn(batch, 12, 128, 128), torch.zeros(batch, 1, 1, 128)
+def test_masked_softmax(record, impl, batch, dtype):
+    s, m = randn(batch, 12, 128, 128, dtype=dtype), torch.zeros(batch, 1, 1, 128, dtype=DTYPES[dtype])
     fn = (lambda: ops.masked_softmax(s, m, 0.125)) if impl == "ours" else (lambda: torch.softmax(s * 0.125 + m, -1))
-    record(f"masked_softmax {batch}x12x128x128", impl, fn)
+    record(group(f"masked_softmax {batch}x12x128x128", dtype), impl, fn)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("batch", [1, 8])
 @pytest.mark.parametrize("impl", ["ours", "ours_packed_qkv", "sdpa", "torch_math"])
-def test_attention(record, impl, batch):
+def test_attention(record, impl, batch, dtype):
     h, s, d = 12, 128, 64
-    q, k, v = (torch.randn(batch, h, s, d) for _ in range(3))
+    q, k, v = (randn(batch, h, s, d, dtype=dtype) for _ in range(3))
     # Padding-free layout as the encoders use it: views of one fused QKV projection [tokens, 3*H*D].
-    fused = torch.randn(batch * s, 3 * h * d)
+    fused = randn(batch * s, 3 * h * d, dtype=dtype)
     pq, pk, pv = (fused[:, i * h * d:(i + 1) * h * d].view(batch * s, h, d) for i in range(3))
     cu = torch.arange(0, batch * s + 1, s, dtype=torch.int32)
-    mask = torch.zeros(batch, 1, 1, s)
+    mask = torch.zeros(batch, 1, 1, s, dtype=DTYPES[dtype])
     mask[-1, ..., s // 2:] = -10000.0  # one padded sequence, as a BERT batch
     if impl == "ours":
         fn = lambda: ops.attention(q, k, v, attn_mask=mask)  # noqa: E731
@@ -77,7 +94,7 @@ def test_attention(record, impl, batch):
         fn = lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # noqa: E731
     else:  # what pytorch-transformers 1.2.0 runs
         fn = lambda: torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d) + mask, -1) @ v  # noqa: E731
-    record(f"attention {batch}x{h}x{s}x{d}", impl, fn, flops=4 * batch * h * s * s * d)
+    record(group(f"attention {batch}x{h}x{s}x{d}", dtype), impl, fn, flops=4 * batch * h * s * s * d)
 
 
 LINEAR_SHAPES = [(HIDDEN, HIDDEN), (HIDDEN, FFN), (FFN, HIDDEN)]
@@ -106,20 +123,22 @@ def test_packed_linear(record, impl, shape, rows):
     record(f"linear{'+gelu' if act else ''} {rows}x{n_in}x{n_out}", impl, fn, flops=2 * rows * n_in * n_out)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shift", ["xlnet", "transfo_xl"])
 @pytest.mark.parametrize("impl", ["ours", "torch"])
-def test_relative_attention(record, impl, shift):
+def test_relative_attention(record, impl, shift, dtype):
     ra = importlib.import_module("transformers_fast.ops.relative_attention")  # ops re-exports the function
 
     bsz, h, d, qlen, mlen = 1, 12, 64, 128, 0 if shift == "xlnet" else 128
     klen = qlen + mlen
     rlen = klen + qlen if shift == "xlnet" else klen
-    q, k, v = torch.randn(qlen, bsz, h, d), torch.randn(klen, bsz, h, d), torch.randn(klen, bsz, h, d)
-    r, w, rr = torch.randn(rlen, 1, h, d), torch.randn(h, d), torch.randn(h, d)
+    q, k, v = (randn(n, bsz, h, d, dtype=dtype) for n in (qlen, klen, klen))
+    r, w, rr = randn(rlen, 1, h, d, dtype=dtype), randn(h, d, dtype=dtype), randn(h, d, dtype=dtype)
     mask = None if shift == "xlnet" else torch.ones(qlen, klen).triu(1 + mlen).bool()[:, :, None]
     args = (q, k, v, r, w, rr)
     if impl == "ours":
         fn = lambda: ra.relative_attention(*args, shift=shift, scale=d ** -0.5, attn_mask=mask)  # noqa: E731
     else:  # the references' einsum + rel_shift sequence
         fn = lambda: ra._reference(*args, shift, d ** -0.5, mask, None, None, None)  # noqa: E731
-    record(f"relative_attention {shift} {bsz}x{h}x{qlen}+{mlen}x{d}", impl, fn, flops=6 * bsz * h * qlen * klen * d)
+    record(group(f"relative_attention {shift} {bsz}x{h}x{qlen}+{mlen}x{d}", dtype), impl, fn,
+           flops=6 * bsz * h * qlen * klen * d)
