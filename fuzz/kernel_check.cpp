@@ -1,14 +1,19 @@
 // Self-test of the CPU kernel fronts (kernels/*.h) and the one-call layers (layers/*.h) on every ISA this
 // build and CPU have: random shapes, NaN and +-inf among the inputs, results checked against plain double
-// references. Built with ASan/UBSan (`make sanitize-kernels`) and, cross-compiled, run under qemu-user for
-// aarch64 (`make cross-aarch64`). Usage: kernel_check [cases per front] [seed]; exit status 1 on a mismatch.
+// references. The kernels that take bfloat16 run in both dtypes (bf16 cases: inputs rounded to bf16, the reference
+// computed on those, tolerances of bf16 outputs), on the AVX-512 copy also with the avx512_bf16 instructions
+// where the CPU has them. Built with ASan/UBSan (`make sanitize-kernels`) and, cross-compiled, run under
+// qemu-user for aarch64 (`make cross-aarch64`). Usage: kernel_check [cases per front] [seed]; exit status 1 on a
+// mismatch.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "common/bfloat16.h"
 #include "common/parallel.h"
 #include "kernels/activation.h"
 #include "kernels/attention.h"
@@ -45,6 +50,28 @@ std::vector<float> randn(int64_t n, double scale = 1.0, bool specials = false) {
   return v;
 }
 
+// The dtype of the current case's float tensors. For bfloat16 every float vector a view is made of is rounded
+// to bf16 in place (so that the references read what the kernel reads) and copied to a bf16 shadow, which the
+// view points into; read_back() brings a kernel's bf16 output back into its float vector.
+DType dtype = DType::f32;
+std::map<const float*, std::vector<tf::bf16>> shadows;
+
+bool bf16_case() { return dtype == DType::bf16; }
+
+// A view of v from element `offset` with the given shape and strides (elements), in the case's dtype.
+TensorView strided(std::vector<float>& v, int64_t offset, std::vector<int64_t> shape, std::vector<int64_t> strides) {
+  if (!bf16_case()) return TensorView{v.data() + offset, DType::f32, shape, strides};
+  auto& shadow = shadows[v.data()];
+  if (shadow.size() != v.size()) {
+    shadow.resize(v.size());
+    for (size_t i = 0; i < v.size(); ++i) {
+      shadow[i] = tf::float_to_bf16(v[i]);
+      v[i] = tf::bf16_to_float(shadow[i]);
+    }
+  }
+  return TensorView{shadow.data() + offset, DType::bf16, shape, strides};
+}
+
 TensorView view(std::vector<float>& v, std::vector<int64_t> shape) {
   std::vector<int64_t> strides(shape.size());
   int64_t s = 1;
@@ -52,8 +79,19 @@ TensorView view(std::vector<float>& v, std::vector<int64_t> shape) {
     strides[d] = s;
     s *= shape[d];
   }
-  return TensorView{v.data(), DType::f32, shape, strides};
+  return strided(v, 0, shape, strides);
 }
+
+void read_back(std::vector<float>& out) {
+  if (!bf16_case()) return;
+  const auto& shadow = shadows.at(out.data());
+  for (size_t i = 0; i < out.size(); ++i) out[i] = tf::bf16_to_float(shadow[i]);
+}
+
+// Tolerances: float32's, or those of a result rounded to bfloat16 (2^-8 relative), with `atol_bf16` for the
+// absolute part (what fp32 work rounded through bf16 operands can add).
+double atol_for(double fp32, double bf16) { return bf16_case() ? bf16 : fp32; }
+double rtol_for(double fp32) { return bf16_case() ? 8e-3 : fp32; }
 
 TensorView view(std::vector<int64_t>& v) { return TensorView{v.data(), DType::i64, {int64_t(v.size())}, {1}}; }
 
@@ -90,9 +128,10 @@ void check_gelu() {
   bool with_bias = chance(0.5);
   TensorView b = view(bias, {cols});
   tf::gelu(view(x, {rows, cols}), with_bias ? &b : nullptr, view(out, {rows, cols}), kind);
+  read_back(out);
   for (int64_t i = 0; i < rows * cols; ++i) {
     double in = double(x[i]) + (with_bias ? bias[i % cols] : 0.0f);
-    if (std::isfinite(in)) expect_close("gelu", out[i], gelu_ref(float(in), kind), 2e-6, 2e-5, i);
+    if (std::isfinite(in)) expect_close("gelu", out[i], gelu_ref(float(in), kind), atol_for(2e-6, 1e-6), rtol_for(2e-5), i);
     else if (std::isnan(in)) expect_close("gelu(NaN)", out[i], NAN, 0, 0, i);
   }
 }
@@ -104,8 +143,15 @@ void check_layer_norm() {
   bool use_res = chance(0.5), use_xb = chance(0.5), use_w = chance(0.7), use_b = chance(0.7);
   TensorView rv = view(res, {rows, cols}), xbv = view(xb, {cols}), wv = view(w, {cols}), bv = view(b, {cols});
   double eps = 1e-5;
+  // bf16 x may take float32 weight and bias
+  bool fp32_params = bf16_case() && chance(0.3);
+  if (fp32_params) {
+    wv = TensorView{w.data(), DType::f32, {cols}, {1}};
+    bv = TensorView{b.data(), DType::f32, {cols}, {1}};
+  }
   tf::add_layer_norm(view(x, {rows, cols}), use_res ? &rv : nullptr, use_xb ? &xbv : nullptr, use_w ? &wv : nullptr,
                      use_b ? &bv : nullptr, view(out, {rows, cols}), eps);
+  read_back(out);
   for (int64_t r = 0; r < rows; ++r) {
     std::vector<double> v(cols);
     for (int64_t c = 0; c < cols; ++c)
@@ -123,7 +169,7 @@ void check_layer_norm() {
     for (double e : v) huge |= std::fabs(e) > 1e18;
     for (int64_t c = 0; c < cols && !huge; ++c) {
       double want = (v[c] - mean) / std::sqrt(var + eps) * (use_w ? w[c] : 1.0) + (use_b ? b[c] : 0.0);
-      expect_close("layer_norm", out[r * cols + c], want, 5e-5, 1e-4, r * cols + c);
+      expect_close("layer_norm", out[r * cols + c], want, atol_for(5e-5, 1e-3), rtol_for(1e-4), r * cols + c);
     }
   }
 }
@@ -165,6 +211,7 @@ void check_softmax() {
   float scale = chance(0.5) ? 1.0f : 0.37f;
   tf::masked_softmax(view(scores, {batch, queries, keys}), use_mask ? &mv : nullptr, use_lengths ? &lv : nullptr,
                      view(out, {batch, queries, keys}), scale, causal);
+  read_back(out);
   std::vector<double> in(keys), want(keys);
   std::vector<char> allowed(keys);
   for (int64_t r = 0; r < rows; ++r) {
@@ -174,7 +221,8 @@ void check_softmax() {
       allowed[j] = j < valid && (!causal || j <= r % queries + (valid - queries));
     }
     softmax_ref(in.data(), reinterpret_cast<const bool*>(allowed.data()), keys, want.data());
-    for (int64_t j = 0; j < keys; ++j) expect_close("masked_softmax", out[r * keys + j], want[j], 1e-6, 1e-4, r * keys + j);
+    for (int64_t j = 0; j < keys; ++j)
+      expect_close("masked_softmax", out[r * keys + j], want[j], atol_for(1e-6, 1e-5), rtol_for(1e-4), r * keys + j);
   }
 }
 
@@ -205,11 +253,12 @@ void check_attention_padded() {
   std::vector<int64_t> lengths(batch);
   for (auto& l : lengths) l = pick(0, sk);
   // The mask broadcasts over heads (stride 0), as the models pass it.
-  TensorView mv{mask.data(), DType::f32, {batch, heads, sq, sk}, {sq * sk, 0, sk, 1}}, lv = view(lengths);
+  TensorView mv = strided(mask, 0, {batch, heads, sq, sk}, {sq * sk, 0, sk, 1}), lv = view(lengths);
   double scale = 1.0 / std::sqrt(double(dim));
   tf::attention(view(q, {batch, heads, sq, dim}), view(k, {batch, heads, sk, dim}), view(v, {batch, heads, sk, dim}),
                 view(out, {batch, heads, sq, dim}), use_mask ? &mv : nullptr, use_lengths ? &lv : nullptr, nullptr,
                 scale, causal);
+  read_back(out);
   std::vector<double> scores(sk), want(dim);
   std::vector<char> allowed(sk);
   for (int64_t b = 0; b < batch; ++b)
@@ -230,7 +279,8 @@ void check_attention_padded() {
         if (!clean) continue;  // non-finite q or k: only that it runs cleanly (sanitizers) is checked
         attend_ref(scores, allowed, &v[(b * heads + h) * sk * dim], dim, dim, want.data());
         for (int64_t d = 0; d < dim; ++d)
-          expect_close("attention", out[((b * heads + h) * sq + i) * dim + d], want[d], 2e-5, 1e-4, d);
+          expect_close("attention", out[((b * heads + h) * sq + i) * dim + d], want[d], atol_for(2e-5, 2e-2),
+                       rtol_for(1e-4), d);
       }
 }
 
@@ -242,12 +292,13 @@ void check_attention_packed() {
   // (one row more than needed: views at offsets into an empty buffer would offset a null pointer)
   auto qkv = randn((tokens + 1) * 3 * width, 1.0, chance(0.3)), out = std::vector<float>(tokens * width);
   auto part = [&](int p) {  // q, k, v as strided views of one fused projection
-    return TensorView{qkv.data() + p * width, DType::f32, {tokens, heads, dim}, {3 * width, dim, 1}};
+    return strided(qkv, p * width, {tokens, heads, dim}, {3 * width, dim, 1});
   };
   bool causal = chance(0.5);
   double scale = 0.3;
   TensorView cuv = view(cu);
   tf::attention(part(0), part(1), part(2), view(out, {tokens, heads, dim}), nullptr, nullptr, &cuv, scale, causal);
+  read_back(out);
   std::vector<double> want(dim);
   for (int64_t b = 0; b < batch; ++b) {
     int64_t start = cu[b], len = cu[b + 1] - cu[b];
@@ -269,7 +320,8 @@ void check_attention_packed() {
         if (!clean) continue;
         attend_ref(scores, allowed, &qkv[start * 3 * width + 2 * width + h * dim], 3 * width, dim, want.data());
         for (int64_t d = 0; d < dim; ++d)
-          expect_close("attention packed", out[(start + i) * width + h * dim + d], want[d], 2e-5, 1e-4, d);
+          expect_close("attention packed", out[(start + i) * width + h * dim + d], want[d], atol_for(2e-5, 2e-2),
+                       rtol_for(1e-4), d);
       }
   }
 }
@@ -288,8 +340,8 @@ void check_relative_attention() {
   for (auto& m : mask) m = chance(0.3) ? static_cast<uint8_t>(pick(1, 255)) : 0;
   for (auto& m : seg) m = chance(0.5) ? 1 : 0;
   auto part = [&](int p, int64_t len) {
-    return TensorView{qkv.data() + (klen - len) * bsz * width + p * heads * dim, DType::f32, {len, bsz, heads, dim},
-                      {bsz * width, width, dim, 1}};
+    return strided(qkv, (klen - len) * bsz * width + p * heads * dim, {len, bsz, heads, dim},
+                   {bsz * width, width, dim, 1});
   };
   auto map = [&](std::vector<uint8_t>& m) {
     return TensorView{m.data(), DType::u8, {bsz, qlen, klen}, {qlen * klen, klen, 1}};
@@ -300,6 +352,7 @@ void check_relative_attention() {
                          view(rw, {heads, dim}), view(rr, {heads, dim}), view(out, {qlen, bsz, heads, dim}),
                          use_mask ? &mv : nullptr, use_seg ? &sv : nullptr, use_seg ? &sev : nullptr,
                          use_seg ? &rsv : nullptr, scale, txl ? 1 : 0);
+  read_back(out);
   if (!tame(qkv.data(), int64_t(qkv.size()))) return;  // non-finite inputs: only that it runs cleanly is checked
   auto at = [&](int p, int64_t pos, int64_t b, int64_t n) { return &qkv[(pos * bsz + b) * width + p * heads * dim + n * dim]; };
   auto qdot = [&](int64_t i, const float* bias, const float* x, int64_t b, int64_t n) {  // (q_i + bias)·x
@@ -324,7 +377,8 @@ void check_relative_attention() {
         }
         attend_ref(score, allowed, at(2, 0, b, n), bsz * width, dim, want.data());
         for (int64_t d = 0; d < dim; ++d)
-          expect_close("relative_attention", out[((i * bsz + b) * heads + n) * dim + d], want[d], 2e-5, 1e-4, d);
+          expect_close("relative_attention", out[((i * bsz + b) * heads + n) * dim + d], want[d],
+                       atol_for(2e-5, 2e-2), rtol_for(1e-4), d);
       }
 }
 
@@ -441,25 +495,47 @@ int main(int argc, char** argv) {
   struct Front {
     const char* name;
     void (*check)();
+    bool bf16;  // also run with bfloat16 tensors
   };
-  const Front fronts[] = {{"gelu", check_gelu},           {"layer_norm", check_layer_norm},
-                          {"masked_softmax", check_softmax}, {"attention", check_attention_padded},
-                          {"attention_packed", check_attention_packed}, {"gemm_small", check_gemm_small},
-                          {"layers", check_layers}, {"relative_attention", check_relative_attention}};
+  const Front fronts[] = {{"gelu", check_gelu, true},
+                          {"layer_norm", check_layer_norm, true},
+                          {"masked_softmax", check_softmax, true},
+                          {"attention", check_attention_padded, true},
+                          {"attention_packed", check_attention_packed, true},
+                          {"gemm_small", check_gemm_small, false},
+                          {"layers", check_layers, false},
+                          {"relative_attention", check_relative_attention, true}};
   int runs = 0;
   for (tf::Isa isa : isas()) {
     tf::set_isa_cap(isa);
-    for (int threads : {1, 3}) {
-      tf::set_num_threads(threads);
-      for (const Front& front : fronts) {
-        where = std::string(front.name) + " on " + tf::isa_name(isa) + ", " + std::to_string(threads) + " thread(s)";
-        int before = failures;
-        failures_here = 0;
-        for (int i = 0; i < cases; ++i, ++runs) front.check();
-        if (failures > before) std::printf("%s: %d mismatch(es)\n", where.c_str(), failures - before);
+    // On AVX-512 the bfloat16 cases run with and without the avx512_bf16 instructions (where the CPU has them).
+    std::vector<bool> hw_choices{false};
+    if (isa == tf::Isa::avx512 && tf::cpu_has_avx512_bf16()) hw_choices.push_back(true);
+    for (bool hw : hw_choices) {
+      tf::set_avx512_bf16(hw);
+      if (hw && !tf::use_avx512_bf16()) continue;  // this build has no avx512_bf16 code
+      for (DType dt : {DType::f32, DType::bf16}) {
+        if (hw && dt == DType::f32) continue;  // float32 never uses them
+        dtype = dt;
+        for (int threads : {1, 3}) {
+          tf::set_num_threads(threads);
+          for (const Front& front : fronts) {
+            if (dt == DType::bf16 && !front.bf16) continue;
+            where = std::string(front.name) + " " + tf::dtype_name(dt) + " on " + tf::isa_name(isa) +
+                    (hw ? " with avx512_bf16" : "") + ", " + std::to_string(threads) + " thread(s)";
+            int before = failures;
+            failures_here = 0;
+            for (int i = 0; i < cases; ++i, ++runs) {
+              shadows.clear();
+              front.check();
+            }
+            if (failures > before) std::printf("%s: %d mismatch(es)\n", where.c_str(), failures - before);
+          }
+        }
       }
     }
   }
-  std::printf("kernel_check: %d cases on %zu ISA(s), %d mismatch(es)\n", runs, isas().size(), failures);
+  std::printf("kernel_check: %d cases on %zu ISA(s) in float32 and bfloat16, %d mismatch(es)\n", runs, isas().size(),
+              failures);
   return failures ? 1 : 0;
 }
