@@ -1,7 +1,9 @@
 // Per (sequence, head): S = Q K^T with a register-blocked micro-kernel on a packed K^T, row softmax
 // (scale, mask, limits), O = P V with a second micro-kernel reading V in place. Query rows go in
 // blocks so that the score block stays in L2; threads split the (sequence, head) pairs. bfloat16 tensors take
-// the same path in fp32: K^T is packed to fp32 and the query block converted before Q K^T, V read converting.
+// the same path in fp32: K^T is packed to fp32 and the query block converted before Q K^T, V read converting;
+// with avx512_bf16 (bf16_hw) both products run on vdpbf16ps instead, on bf16 pairs: K^T, the query block, V
+// and the probabilities (rounded to bf16, as torch's bf16 attention does) packed for it.
 #include <algorithm>
 #include <type_traits>
 #include <vector>
@@ -25,7 +27,16 @@ constexpr int64_t kDotMaxQueries = 14;
 
 struct Scratch {
   std::vector<float> kt, s, row_inv, qf;  // qf: the fp32 query rows of a bfloat16 call
+  std::vector<uint32_t> ktp, qp, vp, pp;  // bf16 pairs (vdpbf16ps): K^T, query block, V, probabilities
 };
+
+#if defined(TF_BF16_HW)
+template <typename T>
+constexpr bool kPairs = std::is_same_v<T, vec::bf16_hw>;
+#else
+template <typename T>
+constexpr bool kPairs = false;
+#endif
 
 // One (sequence, head) pair: q [Sq, D], k/v [Sk, D] (row strides), out [Sq, D].
 template <typename T>
@@ -45,6 +56,10 @@ void attend(const AttentionArgs& a, const T* q, const T* k, const T* v, T* out, 
       int64_t n = valid_keys(i);
       if constexpr (kFloat) {
         for (int64_t j = 0; j < n; ++j) s[j] = dot(q + i * qs, k + j * ks, D);
+#if defined(TF_BF16_HW)
+      } else if constexpr (kPairs<T>) {
+        for (int64_t j = 0; j < n; ++j) s[j] = dot_pairs(q + i * qs, k + j * ks, D);
+#endif
       } else {
         buf.qf.resize(D);
         for (int64_t d = 0; d < D; ++d) buf.qf[d] = vec::to_float(q[i * qs + d]);
@@ -58,8 +73,18 @@ void attend(const AttentionArgs& a, const T* q, const T* k, const T* v, T* out, 
 
   const int64_t kmax = valid_keys(sq - 1);  // keys any query may see
   const int64_t kpad = round_up(std::max<int64_t>(kmax, 1), NR);
-  buf.kt.resize(kpad * D);
-  pack_kt(k, ks, kmax, D, buf.kt.data());
+  const int64_t DP = (D + 1) / 2, ldv = round_up(D, W);  // (bf16 pairs) d-pairs per row, row length of packed V
+  if constexpr (kPairs<T>) {
+#if defined(TF_BF16_HW)
+    buf.ktp.resize(kpad * DP);
+    pack_kt_pairs(k, ks, kmax, D, buf.ktp.data());
+    buf.vp.resize((kmax + 1) / 2 * ldv);
+    pack_v_pairs(v, vs, kmax, D, buf.vp.data(), ldv);
+#endif
+  } else {
+    buf.kt.resize(kpad * D);
+    pack_kt(k, ks, kmax, D, buf.kt.data());
+  }
   // Query block so that its score rows stay in L2 (~128 KB).
   int64_t block = std::max<int64_t>(MR, std::min<int64_t>(96, 32768 / kpad) / MR * MR);
   buf.s.resize(block * kpad);
@@ -70,28 +95,52 @@ void attend(const AttentionArgs& a, const T* q, const T* k, const T* v, T* out, 
     const int64_t rows = std::min(block, sq - i0);
     const int64_t ncols = valid_keys(i0 + rows - 1);
     const int64_t cols_pad = round_up(std::max<int64_t>(ncols, 1), NR);
-    const float* qb;  // the block's query rows in fp32, qbs apart
-    int64_t qbs;
-    if constexpr (kFloat) {
-      qb = q + i0 * qs, qbs = qs;
+    if constexpr (kPairs<T>) {
+#if defined(TF_BF16_HW)
+      buf.qp.resize(rows * DP);
+      pack_rows_pairs(q + i0 * qs, qs, rows, D, buf.qp.data());
+      for (int64_t r = 0; r < rows; r += MR) {
+        int m = static_cast<int>(std::min<int64_t>(MR, rows - r));
+        TF_DISPATCH_M(m, qk_rows_pairs, buf.qp.data() + r * DP, DP, buf.ktp.data(), cols_pad, s + r * kpad, kpad);
+      }
+#endif
     } else {
-      buf.qf.resize(rows * D);
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t d = 0; d < D; ++d) buf.qf[r * D + d] = vec::to_float(q[(i0 + r) * qs + d]);
-      qb = buf.qf.data(), qbs = D;
-    }
-    for (int64_t r = 0; r < rows; r += MR) {
-      int m = static_cast<int>(std::min<int64_t>(MR, rows - r));
-      TF_DISPATCH_M(m, qk_rows, qb + r * qbs, qbs, buf.kt.data(), cols_pad, D, s + r * kpad, kpad);
+      const float* qb;  // the block's query rows in fp32, qbs apart
+      int64_t qbs;
+      if constexpr (kFloat) {
+        qb = q + i0 * qs, qbs = qs;
+      } else {
+        buf.qf.resize(rows * D);
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t d = 0; d < D; ++d) buf.qf[r * D + d] = vec::to_float(q[(i0 + r) * qs + d]);
+        qb = buf.qf.data(), qbs = D;
+      }
+      for (int64_t r = 0; r < rows; r += MR) {
+        int m = static_cast<int>(std::min<int64_t>(MR, rows - r));
+        TF_DISPATCH_M(m, qk_rows, qb + r * qbs, qbs, buf.kt.data(), cols_pad, D, s + r * kpad, kpad);
+      }
     }
     for (int64_t r = 0; r < rows; ++r) {
       int64_t i = i0 + r;
       float* row = s + r * kpad;
       row_inv[r] = softmax_row<true, false>(row, row, valid_keys(i), ncols, a.scale, mask ? mask + i * ms : nullptr);
     }
-    for (int64_t r = 0; r < rows; r += MR) {
-      int m = static_cast<int>(std::min<int64_t>(MR, rows - r));
-      TF_DISPATCH_M(m, pv_rows, s + r * kpad, kpad, v, vs, ncols, out + (i0 + r) * os, os, D, row_inv + r);
+    if constexpr (kPairs<T>) {
+#if defined(TF_BF16_HW)
+      const int64_t ldp = kpad / 2, np = (ncols + 1) / 2;
+      buf.pp.resize(rows * ldp);
+      pack_p_pairs(s, kpad, rows, ncols, buf.pp.data(), ldp);
+      for (int64_t r = 0; r < rows; r += MR) {
+        int m = static_cast<int>(std::min<int64_t>(MR, rows - r));
+        TF_DISPATCH_M(m, pv_rows_pairs, buf.pp.data() + r * ldp, ldp, buf.vp.data(), ldv, np, out + (i0 + r) * os, os,
+                      D, row_inv + r);
+      }
+#endif
+    } else {
+      for (int64_t r = 0; r < rows; r += MR) {
+        int m = static_cast<int>(std::min<int64_t>(MR, rows - r));
+        TF_DISPATCH_M(m, pv_rows, s + r * kpad, kpad, v, vs, ncols, out + (i0 + r) * os, os, D, row_inv + r);
+      }
     }
   }
 }

@@ -181,6 +181,176 @@ inline float dot(const TA* a, const TB* b, int64_t n) {
   return (acc0 + acc1).reduce_add();
 }
 
+#if defined(TF_BF16_HW)
+// ---- bf16 pairs for vdpbf16ps (avx512_bf16; the bf16_hw element type) ----
+// A uint32 lane holds two bf16 along the reduced dimension (head_dim for Q K^T, keys for P V): vdpbf16ps adds
+// both exact products to the fp32 accumulator of its lane, 32 multiply-adds per instruction instead of 16.
+// Each lane still sums in a fixed order whatever the tiling, so scores and outputs do not depend on it.
+
+inline uint32_t bf16_pair(bf16 lo, bf16 hi) { return lo.bits | (static_cast<uint32_t>(hi.bits) << 16); }
+
+inline __m512 dp_bf16(__m512 acc, __m512i a, __m512i b) { return _mm512_dpbf16_ps(acc, (__m512bh)a, (__m512bh)b); }
+
+// K[0:n, 0:D] as panels of NR keys of d-pairs: kt[(p * DP + e) * NR + c] = (K[p NR + c][2e], K[p NR + c][2e + 1]),
+// DP = ceil(D / 2), zero past n and D.
+inline void pack_kt_pairs(const bf16* k, int64_t ks, int64_t n, int64_t D, uint32_t* kt) {
+  const int64_t DP = (D + 1) / 2, panels = (n + NR - 1) / NR;
+  const bf16 zero{0};
+  for (int64_t p = 0; p < panels; ++p) {
+    uint32_t* dst = kt + p * DP * NR;
+    for (int64_t c = 0; c < NR; ++c) {
+      const int64_t key = p * NR + c;
+      if (key >= n) {
+        for (int64_t e = 0; e < DP; ++e) dst[e * NR + c] = 0;
+        continue;
+      }
+      const bf16* row = k + key * ks;
+      if (key + 4 < n) prefetch_row(row + 4 * ks, D);
+      for (int64_t e = 0; e < D / 2; ++e) dst[e * NR + c] = bf16_pair(row[2 * e], row[2 * e + 1]);
+      if (D % 2) dst[(DP - 1) * NR + c] = bf16_pair(row[D - 1], zero);
+    }
+  }
+}
+
+// rows [rows][D] (row stride rs) as d-pairs: dst[r * DP + e] = (x[r][2e], x[r][2e + 1]), zero past D.
+inline void pack_rows_pairs(const bf16* x, int64_t rs, int64_t rows, int64_t D, uint32_t* dst) {
+  const int64_t DP = (D + 1) / 2;
+  for (int64_t r = 0; r < rows; ++r) {
+    const bf16* row = x + r * rs;
+    for (int64_t e = 0; e < D / 2; ++e) dst[r * DP + e] = bf16_pair(row[2 * e], row[2 * e + 1]);
+    if (D % 2) dst[r * DP + DP - 1] = bf16_pair(row[D - 1], bf16{0});
+  }
+}
+
+// s[r][0:NR] = sum over pairs e < DP of q[r * DP + e] . kt[e * NR][0:NR] for r < M (a pack_kt_pairs panel).
+template <int M>
+inline void qk_tile_pairs(const uint32_t* q, int64_t DP, const uint32_t* kt, float* s, int64_t ss) {
+  __m512 acc[M][2];
+  TF_UNROLL
+  for (int r = 0; r < M; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int64_t e = 0; e < DP; ++e) {
+    __m512i b0 = _mm512_loadu_si512(kt + e * NR), b1 = _mm512_loadu_si512(kt + e * NR + W);
+    TF_UNROLL
+    for (int r = 0; r < M; ++r) {
+      __m512i a = _mm512_set1_epi32(static_cast<int>(q[r * DP + e]));
+      acc[r][0] = dp_bf16(acc[r][0], a, b0);
+      acc[r][1] = dp_bf16(acc[r][1], a, b1);
+    }
+  }
+  TF_UNROLL
+  for (int r = 0; r < M; ++r) {
+    _mm512_storeu_ps(s + r * ss, acc[r][0]);
+    _mm512_storeu_ps(s + r * ss + W, acc[r][1]);
+  }
+}
+
+// Scores of M query rows (pack_rows_pairs) against the cols_pad (a multiple of NR) keys of pack_kt_pairs.
+template <int M>
+void qk_rows_pairs(const uint32_t* q, int64_t DP, const uint32_t* kt, int64_t cols_pad, float* s, int64_t ss) {
+  for (int64_t c = 0; c < cols_pad; c += NR) qk_tile_pairs<M>(q, DP, kt + c * DP, s + c, ss);
+}
+
+// V[0:n, 0:D] as key-pairs: vp[e * ldv + c] = (V[2e][c], V[2e + 1][c]) for e < ceil(n / 2), zero past n and D
+// (ldv >= D, a multiple of W).
+inline void pack_v_pairs(const bf16* v, int64_t vs, int64_t n, int64_t D, uint32_t* vp, int64_t ldv) {
+  for (int64_t e = 0; e < (n + 1) / 2; ++e) {
+    const bf16* lo = v + 2 * e * vs;
+    uint32_t* dst = vp + e * ldv;
+    if (2 * e + 3 < n) prefetch_row(lo + 2 * vs, D), prefetch_row(lo + 3 * vs, D);  // the next pair
+    int64_t c = 0;
+    if (2 * e + 1 < n) {
+      const bf16* hi = lo + vs;
+      for (; c + W <= D; c += W) {  // interleave 16 + 16 bf16 into 16 pairs
+        __m512i l = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo + c)));
+        __m512i h = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(hi + c)));
+        _mm512_storeu_si512(dst + c, _mm512_or_si512(l, _mm512_slli_epi32(h, 16)));
+      }
+      for (; c < D; ++c) dst[c] = bf16_pair(lo[c], hi[c]);
+    } else {
+      for (; c < D; ++c) dst[c] = lo[c].bits;
+    }
+    for (; c < ldv; ++c) dst[c] = 0;
+  }
+}
+
+// P rows (fp32, row stride ps) as key-pairs rounded to bf16: pp[r * ldp + e] = (p[r][2e], p[r][2e + 1]) for
+// e < ceil(n / 2), zero past n.
+inline void pack_p_pairs(const float* p, int64_t ps, int64_t rows, int64_t n, uint32_t* pp, int64_t ldp) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = p + r * ps;
+    uint32_t* dst = pp + r * ldp;
+    int64_t j = 0;
+    for (; j + 2 * W <= n; j += 2 * W)  // 32 floats -> 16 pairs, in order
+      _mm512_storeu_si512(dst + j / 2, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + j + W), _mm512_loadu_ps(row + j)));
+    if (j < n) {
+      int t = static_cast<int>(n - j);
+      __m512 lo = _mm512_maskz_loadu_ps(VecF::tail_mask(t < W ? t : W), row + j);
+      __m512 hi = t > W ? _mm512_maskz_loadu_ps(VecF::tail_mask(t - W), row + j + W) : _mm512_setzero_ps();
+      _mm512_mask_storeu_epi32(dst + j / 2, VecF::tail_mask((t + 1) / 2), (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+    }
+  }
+}
+
+// o[r][0 : NV*W] = rs[r] * sum over key-pairs e < np of pp[r * ldp + e] . vp[e * ldv][0 : NV*W], the last vector
+// stored masked to `tail` lanes.
+template <int M, int NV, typename TO>
+inline void pv_tile_pairs(const uint32_t* pp, int64_t ldp, const uint32_t* vp, int64_t ldv, int64_t np, TO* o,
+                          int64_t os, const float* rs, int tail) {
+  __m512 acc[M][NV];
+  TF_UNROLL
+  for (int r = 0; r < M; ++r)
+    TF_UNROLL
+    for (int c = 0; c < NV; ++c) acc[r][c] = _mm512_setzero_ps();
+  for (int64_t e = 0; e < np; ++e) {
+    __m512i b[NV];
+    TF_UNROLL
+    for (int c = 0; c < NV; ++c) b[c] = _mm512_loadu_si512(vp + e * ldv + c * W);
+    TF_UNROLL
+    for (int r = 0; r < M; ++r) {
+      __m512i a = _mm512_set1_epi32(static_cast<int>(pp[r * ldp + e]));
+      TF_UNROLL
+      for (int c = 0; c < NV; ++c) acc[r][c] = dp_bf16(acc[r][c], a, b[c]);
+    }
+  }
+  TF_UNROLL
+  for (int r = 0; r < M; ++r) {
+    VecF scale(rs[r]);
+    TF_UNROLL
+    for (int c = 0; c < NV; ++c) {
+      VecF y = VecF(acc[r][c]) * scale;
+      if (c == NV - 1 && tail < W) vec::store(y, o + r * os + c * W, tail);
+      else vec::store(y, o + r * os + c * W);
+    }
+  }
+}
+
+template <int M, typename TO>
+void pv_rows_pairs(const uint32_t* pp, int64_t ldp, const uint32_t* vp, int64_t ldv, int64_t np, TO* o, int64_t os,
+                   int64_t D, const float* rs) {
+  int64_t c = 0;
+  for (; c + 2 * W <= D; c += 2 * W) pv_tile_pairs<M, 2>(pp, ldp, vp + c, ldv, np, o + c, os, rs, W);
+  for (; c + W <= D; c += W) pv_tile_pairs<M, 1>(pp, ldp, vp + c, ldv, np, o + c, os, rs, W);
+  if (c < D) pv_tile_pairs<M, 1>(pp, ldp, vp + c, ldv, np, o + c, os, rs, static_cast<int>(D - c));
+}
+
+// sum_d a[d] * b[d] for bf16 a, b in place: 32 products per vdpbf16ps.
+inline float dot_pairs(const bf16* a, const bf16* b, int64_t n) {
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  int64_t d = 0;
+  auto load = [](const bf16* p) { return _mm512_loadu_si512(p); };
+  for (; d + 4 * W <= n; d += 4 * W) {
+    acc0 = dp_bf16(acc0, load(a + d), load(b + d));
+    acc1 = dp_bf16(acc1, load(a + d + 2 * W), load(b + d + 2 * W));
+  }
+  for (; d + 2 * W <= n; d += 2 * W) acc0 = dp_bf16(acc0, load(a + d), load(b + d));
+  if (d < n) {
+    __mmask32 m = static_cast<__mmask32>((uint64_t{1} << (n - d)) - 1);
+    acc1 = dp_bf16(acc1, _mm512_maskz_loadu_epi16(m, a + d), _mm512_maskz_loadu_epi16(m, b + d));
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+#endif  // TF_BF16_HW
+
 }  // namespace tiles
 }  // namespace TF_ISA_NS
 }  // namespace tf
