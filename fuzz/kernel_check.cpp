@@ -131,7 +131,8 @@ void check_gelu() {
   read_back(out);
   for (int64_t i = 0; i < rows * cols; ++i) {
     double in = double(x[i]) + (with_bias ? bias[i % cols] : 0.0f);
-    if (std::isfinite(in)) expect_close("gelu", out[i], gelu_ref(float(in), kind), atol_for(2e-6, 1e-6), rtol_for(2e-5), i);
+    if (std::isfinite(in))
+      expect_close("gelu", out[i], gelu_ref(float(in), kind), atol_for(2e-6, 1e-6), rtol_for(2e-5), i);
     else if (std::isnan(in)) expect_close("gelu(NaN)", out[i], NAN, 0, 0, i);
   }
 }

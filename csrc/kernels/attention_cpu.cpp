@@ -73,7 +73,8 @@ void attend(const AttentionArgs& a, const T* q, const T* k, const T* v, T* out, 
 
   const int64_t kmax = valid_keys(sq - 1);  // keys any query may see
   const int64_t kpad = round_up(std::max<int64_t>(kmax, 1), NR);
-  const int64_t DP = (D + 1) / 2, ldv = round_up(D, W);  // (bf16 pairs) d-pairs per row, row length of packed V
+  // (bf16 pairs) d-pairs per row, and the row length of the packed V
+  [[maybe_unused]] const int64_t DP = (D + 1) / 2, ldv = round_up(D, W);
   if constexpr (kPairs<T>) {
 #if defined(TF_BF16_HW)
     buf.ktp.resize(kpad * DP);
@@ -129,7 +130,7 @@ void attend(const AttentionArgs& a, const T* q, const T* k, const T* v, T* out, 
 #if defined(TF_BF16_HW)
       const int64_t ldp = kpad / 2, np = (ncols + 1) / 2;
       buf.pp.resize(rows * ldp);
-      pack_p_pairs(s, kpad, rows, ncols, buf.pp.data(), ldp);
+      pack_rows_pairs(s, kpad, rows, ncols, buf.pp.data(), ldp);
       for (int64_t r = 0; r < rows; r += MR) {
         int m = static_cast<int>(std::min<int64_t>(MR, rows - r));
         TF_DISPATCH_M(m, pv_rows_pairs, buf.pp.data() + r * ldp, ldp, buf.vp.data(), ldv, np, out + (i0 + r) * os, os,

@@ -191,24 +191,28 @@ inline uint32_t bf16_pair(bf16 lo, bf16 hi) { return lo.bits | (static_cast<uint
 
 inline __m512 dp_bf16(__m512 acc, __m512i a, __m512i b) { return _mm512_dpbf16_ps(acc, (__m512bh)a, (__m512bh)b); }
 
+// dst[e * ldd + c] = (src[c][2e], src[c][2e + 1]) for c < rows, e < ceil(D / 2) (src row stride lds; zero past D):
+// the transpose of bf16 rows into d-pairs.
+inline void transpose_pairs(const bf16* src, int64_t lds, int64_t rows, int64_t D, uint32_t* dst, int64_t ldd) {
+  const int64_t DP = (D + 1) / 2;
+  for (int64_t c = 0; c < rows; ++c) {
+    const bf16* row = src + c * lds;
+    if (c + 4 < rows) prefetch_row(row + 4 * lds, D);
+    for (int64_t e = 0; e < D / 2; ++e) dst[e * ldd + c] = bf16_pair(row[2 * e], row[2 * e + 1]);
+    if (D % 2) dst[(DP - 1) * ldd + c] = bf16_pair(row[D - 1], bf16{0});
+  }
+}
+
 // K[0:n, 0:D] as panels of NR keys of d-pairs: kt[(p * DP + e) * NR + c] = (K[p NR + c][2e], K[p NR + c][2e + 1]),
 // DP = ceil(D / 2), zero past n and D.
 inline void pack_kt_pairs(const bf16* k, int64_t ks, int64_t n, int64_t D, uint32_t* kt) {
   const int64_t DP = (D + 1) / 2, panels = (n + NR - 1) / NR;
-  const bf16 zero{0};
   for (int64_t p = 0; p < panels; ++p) {
     uint32_t* dst = kt + p * DP * NR;
-    for (int64_t c = 0; c < NR; ++c) {
-      const int64_t key = p * NR + c;
-      if (key >= n) {
-        for (int64_t e = 0; e < DP; ++e) dst[e * NR + c] = 0;
-        continue;
-      }
-      const bf16* row = k + key * ks;
-      if (key + 4 < n) prefetch_row(row + 4 * ks, D);
-      for (int64_t e = 0; e < D / 2; ++e) dst[e * NR + c] = bf16_pair(row[2 * e], row[2 * e + 1]);
-      if (D % 2) dst[(DP - 1) * NR + c] = bf16_pair(row[D - 1], zero);
-    }
+    const int64_t cols = n - p * NR < NR ? n - p * NR : NR;
+    transpose_pairs(k + p * NR * ks, ks, cols, D, dst, NR);
+    for (int64_t e = 0; e < DP; ++e)
+      for (int64_t c = cols; c < NR; ++c) dst[e * NR + c] = 0;
   }
 }
 
@@ -222,32 +226,55 @@ inline void pack_rows_pairs(const bf16* x, int64_t rs, int64_t rows, int64_t D, 
   }
 }
 
-// s[r][0:NR] = sum over pairs e < DP of q[r * DP + e] . kt[e * NR][0:NR] for r < M (a pack_kt_pairs panel).
-template <int M>
-inline void qk_tile_pairs(const uint32_t* q, int64_t DP, const uint32_t* kt, float* s, int64_t ss) {
-  __m512 acc[M][2];
+// fp32 rows (row stride xs) rounded to bf16 pairs: dst[r * ldd + e] = (x[r][2e], x[r][2e + 1]) for
+// e < ceil(n / 2), zero past n (the probabilities of P V, the query rows plus a bias of relative attention).
+inline void pack_rows_pairs(const float* x, int64_t xs, int64_t rows, int64_t n, uint32_t* dst, int64_t ldd) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = x + r * xs;
+    uint32_t* d = dst + r * ldd;
+    int64_t j = 0;
+    for (; j + 2 * W <= n; j += 2 * W)  // 32 floats -> 16 pairs, in order
+      _mm512_storeu_si512(d + j / 2,
+                          (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + j + W), _mm512_loadu_ps(row + j)));
+    if (j < n) {
+      int t = static_cast<int>(n - j);
+      __m512 lo = _mm512_maskz_loadu_ps(VecF::tail_mask(t < W ? t : W), row + j);
+      __m512 hi = t > W ? _mm512_maskz_loadu_ps(VecF::tail_mask(t - W), row + j + W) : _mm512_setzero_ps();
+      _mm512_mask_storeu_epi32(d + j / 2, VecF::tail_mask((t + 1) / 2), (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+    }
+  }
+}
+
+// s[r][0:NV*W] = sum over pairs e < DP of q[r * DP + e] . kt[e * ldk][0:NV*W] for r < M (kt: d-pairs of keys in
+// columns, rows ldk apart: NR in a pack_kt_pairs panel).
+template <int M, int NV = 2>
+inline void qk_tile_pairs(const uint32_t* q, int64_t DP, const uint32_t* kt, int64_t ldk, float* s, int64_t ss) {
+  __m512 acc[M][NV];
   TF_UNROLL
-  for (int r = 0; r < M; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int r = 0; r < M; ++r)
+    TF_UNROLL
+    for (int c = 0; c < NV; ++c) acc[r][c] = _mm512_setzero_ps();
   for (int64_t e = 0; e < DP; ++e) {
-    __m512i b0 = _mm512_loadu_si512(kt + e * NR), b1 = _mm512_loadu_si512(kt + e * NR + W);
+    __m512i b[NV];
+    TF_UNROLL
+    for (int c = 0; c < NV; ++c) b[c] = _mm512_loadu_si512(kt + e * ldk + c * W);
     TF_UNROLL
     for (int r = 0; r < M; ++r) {
       __m512i a = _mm512_set1_epi32(static_cast<int>(q[r * DP + e]));
-      acc[r][0] = dp_bf16(acc[r][0], a, b0);
-      acc[r][1] = dp_bf16(acc[r][1], a, b1);
+      TF_UNROLL
+      for (int c = 0; c < NV; ++c) acc[r][c] = dp_bf16(acc[r][c], a, b[c]);
     }
   }
   TF_UNROLL
-  for (int r = 0; r < M; ++r) {
-    _mm512_storeu_ps(s + r * ss, acc[r][0]);
-    _mm512_storeu_ps(s + r * ss + W, acc[r][1]);
-  }
+  for (int r = 0; r < M; ++r)
+    TF_UNROLL
+    for (int c = 0; c < NV; ++c) _mm512_storeu_ps(s + r * ss + c * W, acc[r][c]);
 }
 
 // Scores of M query rows (pack_rows_pairs) against the cols_pad (a multiple of NR) keys of pack_kt_pairs.
 template <int M>
 void qk_rows_pairs(const uint32_t* q, int64_t DP, const uint32_t* kt, int64_t cols_pad, float* s, int64_t ss) {
-  for (int64_t c = 0; c < cols_pad; c += NR) qk_tile_pairs<M>(q, DP, kt + c * DP, s + c, ss);
+  for (int64_t c = 0; c < cols_pad; c += NR) qk_tile_pairs<M>(q, DP, kt + c * DP, NR, s + c, ss);
 }
 
 // V[0:n, 0:D] as key-pairs: vp[e * ldv + c] = (V[2e][c], V[2e + 1][c]) for e < ceil(n / 2), zero past n and D
@@ -270,24 +297,6 @@ inline void pack_v_pairs(const bf16* v, int64_t vs, int64_t n, int64_t D, uint32
       for (; c < D; ++c) dst[c] = lo[c].bits;
     }
     for (; c < ldv; ++c) dst[c] = 0;
-  }
-}
-
-// P rows (fp32, row stride ps) as key-pairs rounded to bf16: pp[r * ldp + e] = (p[r][2e], p[r][2e + 1]) for
-// e < ceil(n / 2), zero past n.
-inline void pack_p_pairs(const float* p, int64_t ps, int64_t rows, int64_t n, uint32_t* pp, int64_t ldp) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* row = p + r * ps;
-    uint32_t* dst = pp + r * ldp;
-    int64_t j = 0;
-    for (; j + 2 * W <= n; j += 2 * W)  // 32 floats -> 16 pairs, in order
-      _mm512_storeu_si512(dst + j / 2, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + j + W), _mm512_loadu_ps(row + j)));
-    if (j < n) {
-      int t = static_cast<int>(n - j);
-      __m512 lo = _mm512_maskz_loadu_ps(VecF::tail_mask(t < W ? t : W), row + j);
-      __m512 hi = t > W ? _mm512_maskz_loadu_ps(VecF::tail_mask(t - W), row + j + W) : _mm512_setzero_ps();
-      _mm512_mask_storeu_epi32(dst + j / 2, VecF::tail_mask((t + 1) / 2), (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
-    }
   }
 }
 

@@ -154,7 +154,8 @@ void rows_kernel(const T* x, const T* x_bias, const T* residual, const P* weight
     float* keep = row;
     if constexpr (kFloat) keep = o;
     float shift;
-    RowMoments mo = row_moments<kKeep, kXBias, kRes>(xr, x_bias, kRes ? residual + r * cols : nullptr, keep, cols, shift);
+    const T* res = kRes ? residual + r * cols : nullptr;
+    RowMoments mo = row_moments<kKeep, kXBias, kRes>(xr, x_bias, res, keep, cols, shift);
     const float* v = keep;
     if constexpr (!kKeep) v = xr;
     float n = static_cast<float>(cols), mean, m2;

@@ -4,7 +4,9 @@
 // rlen), then per row: add the gathered bd and the segment term, scale, mask, softmax, and P V on V in
 // place. Threads split the (batch, head, query block) tasks; every score is computed the same way whatever
 // the split, so results do not depend on the thread count. bfloat16 tensors are converted to fp32 as they are
-// packed (K^T, R^T, V, the query rows plus their biases) and the output rounded as it is stored.
+// packed (K^T, R^T, V, the query rows plus their biases) and the output rounded as it is stored; with
+// avx512_bf16 (bf16_hw) the three products run on vdpbf16ps over bf16 pairs instead (attention_tiles.h), the
+// query rows plus their biases and the probabilities rounded to bf16 for it (as the references in bf16 do).
 #include <algorithm>
 #include <type_traits>
 #include <vector>
@@ -27,7 +29,25 @@ constexpr int64_t kBlock = 8 * MR;  // query rows per task when heads are few
 
 struct Scratch {
   std::vector<float> kt, rt, vp, qw, qr, s, raw, tmp;
+  std::vector<uint32_t> ktp, rtp, vpp, qwp, qrp, pp;  // bf16 pairs (vdpbf16ps)
 };
+
+#if defined(TF_BF16_HW)
+template <typename T>
+constexpr bool kPairs = std::is_same_v<T, vec::bf16_hw>;
+
+// raw_rows on bf16 pairs: q [M][DP] d-pairs, rt d-pairs of R in columns (rows ldr apart).
+template <int M>
+void raw_rows_pairs(const uint32_t* q, int64_t DP, const uint32_t* rt, int64_t ldr, int64_t width, float* raw,
+                    int64_t ldraw) {
+  int64_t c = 0;
+  for (; c + W < width; c += NR) qk_tile_pairs<M, 2>(q, DP, rt + c, ldr, raw + c, ldraw);
+  if (c < width) qk_tile_pairs<M, 1>(q, DP, rt + c, ldr, raw + c, ldraw);
+}
+#else
+template <typename T>
+constexpr bool kPairs = false;
+#endif
 
 // raw[r][0:width] = sum_d q[r][d] * rt[d * ldr][0:width] for r < M, in tiles of 2 vectors and a last one of 1.
 // rt may be read up to W - 1 columns past width (the caller pads it).
@@ -51,7 +71,9 @@ void rel_block(const RelativeAttentionArgs& a, int64_t b, int64_t n, int64_t i0,
   const int64_t D = a.head_dim, qlen = a.qlen, klen = a.klen, rlen = a.rlen;
   // bd[i][j] = raw[i][j + off - i] while that column is < rlen (the references' flat-index arithmetic).
   const int64_t off = a.shift == RelShift::xlnet ? qlen : qlen - 1;
-  auto base = [&](const AttnOperand& t) { return static_cast<const T*>(t.data) + b * t.batch_stride + n * t.head_stride; };
+  auto base = [&](const AttnOperand& t) {
+    return static_cast<const T*>(t.data) + b * t.batch_stride + n * t.head_stride;
+  };
   auto param = [&](const AttnOperand& t) { return static_cast<const T*>(t.data) + n * t.head_stride; };
   const T *q = base(a.q), *k = base(a.k), *v = base(a.v), *r = base(a.r);
   const int64_t q_rs = a.q.row_stride, r_rs = a.r.row_stride;
@@ -62,26 +84,39 @@ void rel_block(const RelativeAttentionArgs& a, int64_t b, int64_t n, int64_t i0,
   const uint8_t* mask = a.mask.data ? a.mask.data + b * a.mask.batch_stride : nullptr;
   const uint8_t* seg = a.seg.data ? a.seg.data + b * a.seg.batch_stride : nullptr;
 
-  // K^T in panels, all keys.
+  // K^T in panels, all keys. R^T, columns [c_lo, c_hi): what rows i0..i1-1 read without wrapping; ldr leaves
+  // room for the last tile's overread (zeros). V copied to contiguous rows: its row stride (batch * heads * D)
+  // is often a multiple of 4 KB, and the P V tiles, which walk all keys for each column chunk, would then keep
+  // missing L1 (TXL wt103: 1.4x slower). (bf16 pairs: the same, packed as pairs.)
   const int64_t kpad = round_up(std::max<int64_t>(klen, 1), NR);
-  buf.kt.resize(kpad * D);
-  pack_kt(k, a.k.row_stride, klen, D, buf.kt.data());
-  // R^T, columns [c_lo, c_hi): what rows i0..i1-1 read without wrapping; ldr leaves room for the last
-  // tile's overread (zeros).
   const int64_t c_lo = off - (i1 - 1), c_hi = std::min(off - i0 + klen, rlen);
   const int64_t ldr = round_up(c_hi - c_lo, W) + NR;
-  buf.rt.assign(D * ldr, 0.0f);
-  float* rt = buf.rt.data();
-  transpose(r + c_lo * r_rs, r_rs, c_hi - c_lo, D, rt, ldr);
-  // V copied to contiguous rows: its row stride (batch * heads * D) is often a multiple of 4 KB, and the
-  // P V tiles, which walk all keys for each column chunk, would then keep missing L1 (TXL wt103: 1.4x slower).
-  buf.vp.resize(klen * D);
-  for (int64_t j = 0; j < klen; ++j) {
-    if (j + 8 < klen) prefetch_row(v + (j + 8) * a.v.row_stride, D);
-    const T* vj = v + j * a.v.row_stride;
-    float* dst = buf.vp.data() + j * D;
-    if constexpr (std::is_same_v<T, float>) std::copy(vj, vj + D, dst);
-    else for (int64_t d = 0; d < D; ++d) dst[d] = vec::to_float(vj[d]);
+  [[maybe_unused]] const int64_t DP = (D + 1) / 2, ldv = round_up(D, W), ldp = kpad / 2;
+  float* rt = nullptr;
+  if constexpr (kPairs<T>) {
+#if defined(TF_BF16_HW)
+    buf.ktp.resize(kpad * DP);
+    pack_kt_pairs(k, a.k.row_stride, klen, D, buf.ktp.data());
+    buf.rtp.assign(DP * ldr, 0);
+    transpose_pairs(r + c_lo * r_rs, r_rs, c_hi - c_lo, D, buf.rtp.data(), ldr);
+    buf.vpp.resize((klen + 1) / 2 * ldv);
+    pack_v_pairs(v, a.v.row_stride, klen, D, buf.vpp.data(), ldv);
+    buf.qwp.resize(MR * DP), buf.qrp.resize(MR * DP), buf.pp.resize(MR * ldp);
+#endif
+  } else {
+    buf.kt.resize(kpad * D);
+    pack_kt(k, a.k.row_stride, klen, D, buf.kt.data());
+    buf.rt.assign(D * ldr, 0.0f);
+    rt = buf.rt.data();
+    transpose(r + c_lo * r_rs, r_rs, c_hi - c_lo, D, rt, ldr);
+    buf.vp.resize(klen * D);
+    for (int64_t j = 0; j < klen; ++j) {
+      if (j + 8 < klen) prefetch_row(v + (j + 8) * a.v.row_stride, D);
+      const T* vj = v + j * a.v.row_stride;
+      float* dst = buf.vp.data() + j * D;
+      if constexpr (std::is_same_v<T, float>) std::copy(vj, vj + D, dst);
+      else for (int64_t d = 0; d < D; ++d) dst[d] = vec::to_float(vj[d]);
+    }
   }
   const int64_t ldraw = round_up(klen + MR - 1, W) + NR;
   buf.qw.resize(MR * D), buf.qr.resize(MR * D), buf.s.resize(MR * kpad), buf.raw.resize(MR * ldraw);
@@ -96,10 +131,19 @@ void rel_block(const RelativeAttentionArgs& a, int64_t b, int64_t n, int64_t i0,
       add_rows(q + (t0 + x) * q_rs, rw, D, qw + x * D);
       add_rows(q + (t0 + x) * q_rs, rr, D, qr + x * D);
     }
-    TF_DISPATCH_M(m, qk_rows, qw, D, buf.kt.data(), kpad, D, s, kpad);
     // raw columns [w0, w1) of rows t0..t0+m-1: row t0 + x reads from column w0 + (m - 1 - x).
     const int64_t w0 = off - (t0 + m - 1), w1 = std::min(off - t0 + klen, rlen);
-    TF_DISPATCH_M(m, raw_rows, qr, D, rt + (w0 - c_lo), ldr, w1 - w0, D, raw, ldraw);
+    if constexpr (kPairs<T>) {
+#if defined(TF_BF16_HW)
+      pack_rows_pairs(qw, D, m, D, buf.qwp.data(), DP);
+      pack_rows_pairs(qr, D, m, D, buf.qrp.data(), DP);
+      TF_DISPATCH_M(m, qk_rows_pairs, buf.qwp.data(), DP, buf.ktp.data(), kpad, s, kpad);
+      TF_DISPATCH_M(m, raw_rows_pairs, buf.qrp.data(), DP, buf.rtp.data() + (w0 - c_lo), ldr, w1 - w0, raw, ldraw);
+#endif
+    } else {
+      TF_DISPATCH_M(m, qk_rows, qw, D, buf.kt.data(), kpad, D, s, kpad);
+      TF_DISPATCH_M(m, raw_rows, qr, D, rt + (w0 - c_lo), ldr, w1 - w0, D, raw, ldraw);
+    }
 
     for (int x = 0; x < m; ++x) {
       const int64_t i = t0 + x;
@@ -143,7 +187,15 @@ void rel_block(const RelativeAttentionArgs& a, int64_t b, int64_t n, int64_t i0,
       // scale 1: exact (x * 1 = x), the scores above are already scaled and masked
       inv[x] = softmax_row<false, false>(row, row, klen, klen, 1.0f, static_cast<const float*>(nullptr));
     }
-    TF_DISPATCH_M(m, pv_rows, s, kpad, buf.vp.data(), D, klen, out + t0 * os, os, D, inv);
+    if constexpr (kPairs<T>) {
+#if defined(TF_BF16_HW)
+      pack_rows_pairs(s, kpad, m, klen, buf.pp.data(), ldp);
+      TF_DISPATCH_M(m, pv_rows_pairs, buf.pp.data(), ldp, buf.vpp.data(), ldv, (klen + 1) / 2, out + t0 * os, os, D,
+                    inv);
+#endif
+    } else {
+      TF_DISPATCH_M(m, pv_rows, s, kpad, buf.vp.data(), D, klen, out + t0 * os, os, D, inv);
+    }
   }
 }
 

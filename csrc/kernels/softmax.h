@@ -26,8 +26,8 @@ struct MaskedSoftmaxArgs {
 
 TF_ISA_DECLARE(void, masked_softmax_cpu, (const MaskedSoftmaxArgs& args))
 
-// The checks of every device's front, and the kernel arguments. Length values are checked here only where the host can read
-// them (on_cpu); the Python op checks them for CUDA tensors.
+// The checks of every device's front, and the kernel arguments. Length values are checked here only where the
+// host can read them (on_cpu); the Python op checks them for CUDA tensors.
 inline MaskedSoftmaxArgs masked_softmax_args(const TensorView& scores, const TensorView* mask,
                                              const TensorView* lengths, const TensorView& out, double scale,
                                              bool causal, DType dtype, bool on_cpu) {
