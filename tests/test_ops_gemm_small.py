@@ -158,7 +158,7 @@ def test_calibration_keeps_only_the_chosen_copy(monkeypatch):
     with torch.no_grad():
         torch.testing.assert_close(layer(x), reference(x, w, b, "gelu_tanh"), rtol=1e-5, atol=1e-5)
     chosen = packed_linear.chosen_backends()[(256, 512, "gelu_tanh", packed_linear._row_bucket(1),
-                                              torch.get_num_threads())]
+                                              torch.get_num_threads(), "float32")]
     assert set(layer._packed) == ({chosen} - {"torch"})
     assert layer.packed_bytes() <= w.numel() * 4 * 1.1
 
