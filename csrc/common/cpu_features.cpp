@@ -102,6 +102,8 @@ Isa cpu_isa() {
   return static_cast<int>(detected) < cap ? detected : static_cast<Isa>(cap);
 }
 
+bool cpu_has_avx512_bf16() { return cpu_isa() == Isa::avx512 && features().avx512_bf16; }
+
 void set_isa_cap(Isa cap) { isa_cap().store(static_cast<int>(cap)); }
 
 std::string isa_name(Isa isa) {

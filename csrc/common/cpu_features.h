@@ -14,6 +14,9 @@ std::string isa_name(Isa isa);
 // Human-readable CPU features relevant to benchmarks, e.g. "avx2 fma avx512f avx512_bf16 avx512_vnni".
 std::string cpu_feature_string();
 
+// AVX-512-bf16 (vdpbf16ps) usable: the CPU has it and the ISA in use is AVX-512.
+bool cpu_has_avx512_bf16();
+
 // Parses a TRANSFORMERS_FAST_ISA value (case-insensitive); false for anything else.
 bool parse_isa(const char* name, Isa& isa);
 

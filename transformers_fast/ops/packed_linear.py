@@ -5,11 +5,11 @@ Backends: "onednn" (torch.ops.mkldnn._reorder_linear_weight + _linear_pointwise,
 "torch" (F.linear, i.e. MKL), each followed by our fused bias+GELU kernel when the layer has GELU, and
 "panel" (our GEMM on the weight packed into 16-column panels, bias and GELU fused, built for few rows:
 such products stream the whole weight once and are bound by memory bandwidth, where the libraries reach
-about half of it; on AMD AVX-512 it also keeps up with oneDNN at hundreds of rows; float32 only). Which is
-faster depends on the CPU (oneDNN ~2x MKL on AMD AVX-512, close on AVX2) and the row count, so the first call
+about half of it; on AMD AVX-512 it also keeps up with oneDNN at hundreds of rows; a bfloat16 weight streams
+half the bytes). Which is faster depends on the CPU (oneDNN ~2x MKL on AMD AVX-512, close on AVX2) and the row count, so the first call
 per (in, out, activation, row bucket, threads, dtype) times the candidates on the real input, at the thread
 count it will run with. bfloat16 layers choose between oneDNN's packed bf16 GEMM (AMX or AVX-512-bf16 where
-the CPU has them, fp32 accumulation) and F.linear; where oneDNN has no bf16 support, F.linear alone. Backends round differently in the last bits, so the choice is stored per machine (see
+the CPU has them), F.linear and the panel kernel, all with fp32 accumulation. Backends round differently in the last bits, so the choice is stored per machine (see
 ops/backend_choices.py) and every later run, in any process, computes the same bits.
 A layer keeps only the packed copies of the backends chosen for its shape.
 TRANSFORMERS_FAST_LINEAR=onednn|torch|panel forces one.
@@ -62,9 +62,7 @@ def onednn_bf16_available() -> bool:
 
 def candidates(dtype: torch.dtype = torch.float32):
     """The backends on this machine for a dtype, the preferred one first."""
-    if dtype is torch.bfloat16:
-        return ("onednn", "torch") if onednn_bf16_available() else ("torch",)
-    names = ["onednn"] if onednn_available() else []
+    names = ["onednn"] if (onednn_bf16_available() if dtype is torch.bfloat16 else onednn_available()) else []
     names.append("torch")
     if panel_available():
         names.append("panel")
@@ -193,9 +191,13 @@ class PackedLinear(nn.Module):
 
 
 def _pack_panels(w: torch.Tensor) -> torch.Tensor:
+    """float32: [panels, k, 16]; bfloat16: [panels, ceil(k / 2), 32] (pairs of k per column)."""
     n, k = w.shape
     width = B._C.gemm_small_panel
-    packed = torch.empty((n + width - 1) // width, k, width)
+    if w.dtype is torch.bfloat16:
+        packed = torch.empty((n + width - 1) // width, (k + 1) // 2, 2 * width, dtype=torch.bfloat16)
+    else:
+        packed = torch.empty((n + width - 1) // width, k, width)
     B.sync_threads()
     B._C.gemm_small_pack(w, packed)
     return packed
@@ -207,7 +209,7 @@ def _run(backend: str, x2: torch.Tensor, layer: PackedLinear) -> torch.Tensor:
     params = layer._parameters  # direct reads: nn.Module.__getattr__ costs ~0.5 us per access
     bias, act = params["bias"], layer.activation
     if backend == "panel":
-        out = torch.empty(x2.shape[0], layer.out_features)
+        out = torch.empty(x2.shape[0], layer.out_features, dtype=x2.dtype)
         B.sync_threads()
         B._C.gemm_small(x2, layer.panel_weight(), bias, out, layer.out_features, _PANEL_ACT[act])
         return out
@@ -250,6 +252,12 @@ def _calibrate(x2: torch.Tensor, layer: PackedLinear, names, budget_s: float = 0
     return fastest if best[fastest] < 0.97 * best[preferred] else preferred
 
 
+def stored_name(key, names) -> str:
+    """The name of a shape class's choice in the machine's store; the candidates are part of it, so that a
+    build or torch with another set of backends calibrates afresh."""
+    return "/".join(map(str, key)) + "/" + "+".join(names)
+
+
 def _choose(key, x2: torch.Tensor, layer: PackedLinear, names) -> str:
     """The backend of a shape class not chosen yet in this process: the one stored for this machine, or a
     fresh calibration that is stored (under the store's lock, so concurrent processes agree too)."""
@@ -257,7 +265,7 @@ def _choose(key, x2: torch.Tensor, layer: PackedLinear, names) -> str:
         backend = _choice.get(key)
         if backend is None:
             with backend_choices.stored() as saved:
-                name = "/".join(map(str, key))
+                name = stored_name(key, names)
                 backend = saved.get(name)
                 if backend not in names:
                     backend = saved[name] = _calibrate(x2, layer, names)
@@ -268,7 +276,7 @@ def _choose(key, x2: torch.Tensor, layer: PackedLinear, names) -> str:
 
 
 def _forced_for(dtype: torch.dtype) -> Optional[str]:
-    """The forced backend where it serves this dtype (the panel GEMM is float32 only: bf16 then calibrates)."""
+    """The forced backend where it serves this dtype (oneDNN may lack bf16: such layers then calibrate)."""
     forced = _forced_backend()
     if forced is not None and forced not in candidates(dtype):
         return None
