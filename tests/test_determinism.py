@@ -58,7 +58,7 @@ def test_stored_choice_is_used(tmp_path, monkeypatch):
     key = packed_linear._choice_key(layer, 5)
     for backend in packed_linear.candidates():
         with backend_choices.stored() as saved:
-            saved["/".join(map(str, key))] = backend
+            saved[packed_linear.stored_name(key, packed_linear.candidates())] = backend
         packed_linear._choice.clear()
         with torch.no_grad():
             out = packed_linear.linear(x, layer)

@@ -48,6 +48,32 @@ def test_matches_linear_over_rows_and_activations(isa, n_in, n_out):
                 torch.testing.assert_close(panel(x, layer), reference(x, w, b, activation), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("n_in,n_out", [(1, 7), (7, 83), (83, 769), (768, 768), (769, 17), (3072, 768)], ids=str)
+def test_bfloat16_weights_within_one_rounding_of_the_exact_product(isa, n_in, n_out):
+    """bf16 in and out, fp32 accumulation: within one bf16 rounding of the float64 result on the bf16 values
+    (odd k pads its last pair; odd n its last panel)."""
+    for bias in (True, False):
+        for activation in ACTIVATIONS:
+            layer, w, b = make(n_in, n_out, bias, activation)
+            layer = layer.to(torch.bfloat16)
+            for rows in (1, 3, 8, 9, 17):
+                x = torch.randn(rows, n_in).bfloat16()
+                got = panel(x, layer)
+                assert got.dtype is torch.bfloat16 and got.shape == (rows, n_out)
+                want = reference(x.float(), layer.weight.float(), None if b is None else layer.bias.float(),
+                                 activation)
+                torch.testing.assert_close(got.float(), want, rtol=2 ** -7, atol=1e-4)
+
+
+def test_bfloat16_nan_and_inf_survive_rounding(isa):
+    bias = torch.tensor([float("nan"), float("inf"), -float("inf"), 3.0e38, -3.0e38] + [1.0] * 12).bfloat16()
+    layer = ops.PackedLinear(torch.zeros(17, 5).bfloat16(), bias)
+    got = panel(torch.ones(2, 5).bfloat16(), layer).float()
+    assert got[:, 0].isnan().all() and (got[:, 1] == float("inf")).all() and (got[:, 2] == -float("inf")).all()
+    # the largest finite values round to themselves, not to infinity
+    assert torch.equal(got[:, 3:], bias[3:].float().expand(2, -1))
+
+
 @pytest.mark.parametrize("n_in,n_out", [(3072, 3072), (768, 50257)], ids=str)
 def test_large_shapes(n_in, n_out):
     layer, w, b = make(n_in, n_out, activation="gelu_tanh")
@@ -111,7 +137,7 @@ def test_c_entry_points_validate_arguments():
     w, packed, x, out = packed_20x16()
     with pytest.raises(ValueError, match="packed: expected shape"):
         C.gemm_small_pack(w, torch.empty(1, 16, C.gemm_small_panel))
-    with pytest.raises(ValueError, match="weight: expected float32, got float16"):
+    with pytest.raises(ValueError, match="weight: expected float32 or bfloat16, got float16"):
         C.gemm_small_pack(w.half(), packed)
     with pytest.raises(ValueError, match="x: must be contiguous"):
         C.gemm_small(torch.randn(16, 3).t(), packed, None, out, 20, 0)
@@ -127,6 +153,17 @@ def test_c_entry_points_validate_arguments():
         C.gemm_small(x.half(), packed, None, out, 20, 0)
     with pytest.raises(ValueError, match="activation"):
         C.gemm_small(x, packed, None, out, 20, 7)
+    # bfloat16: every tensor of x's dtype, and the pair-packed shape
+    with pytest.raises(ValueError, match="packed: expected bfloat16"):
+        C.gemm_small(x.bfloat16(), packed, None, out.bfloat16(), 20, 0)
+    packed_bf16 = torch.empty(2, 8, 2 * C.gemm_small_panel, dtype=torch.bfloat16)
+    C.gemm_small_pack(w.bfloat16(), packed_bf16)
+    with pytest.raises(ValueError, match="out: expected bfloat16"):
+        C.gemm_small(x.bfloat16(), packed_bf16, None, out, 20, 0)
+    with pytest.raises(ValueError, match="bias: expected bfloat16"):
+        C.gemm_small(x.bfloat16(), packed_bf16, torch.randn(20), out.bfloat16(), 20, 0)
+    with pytest.raises(ValueError, match=r"packed: expected shape \[2, 8, 32\]"):
+        C.gemm_small_pack(w.bfloat16(), torch.empty(2, 16, 16, dtype=torch.bfloat16))
 
 
 @pytest.mark.parametrize("rows", [17, 64, 130, 600])
@@ -158,7 +195,7 @@ def test_calibration_keeps_only_the_chosen_copy(monkeypatch):
     with torch.no_grad():
         torch.testing.assert_close(layer(x), reference(x, w, b, "gelu_tanh"), rtol=1e-5, atol=1e-5)
     chosen = packed_linear.chosen_backends()[(256, 512, "gelu_tanh", packed_linear._row_bucket(1),
-                                              torch.get_num_threads())]
+                                              torch.get_num_threads(), "float32")]
     assert set(layer._packed) == ({chosen} - {"torch"})
     assert layer.packed_bytes() <= w.numel() * 4 * 1.1
 
@@ -170,7 +207,7 @@ def test_c_entry_points_read_tensors_and_name_what_they_reject():
         C.gemm_small(x.tolist(), packed, None, out, 20, 0)
     with pytest.raises(TypeError):
         C.gemm_small(x.numpy(), packed, None, out, 20, 0)
-    with pytest.raises(ValueError, match="x: expected float32, got a dtype without kernels"):
+    with pytest.raises(ValueError, match="x: expected float32 or bfloat16, got a dtype without kernels"):
         C.gemm_small(x.double(), packed, None, out, 20, 0)
     with pytest.raises(ValueError, match="x: must be a CPU tensor"):
         C.gemm_small(torch.empty(3, 16, device="meta"), packed, None, out, 20, 0)
@@ -181,3 +218,18 @@ def test_c_entry_points_read_tensors_and_name_what_they_reject():
     # Subclasses (nn.Parameter) are tensors too.
     C.gemm_small(torch.nn.Parameter(x, requires_grad=False), packed, None, out, 20, 0)
     torch.testing.assert_close(out, x @ w.t(), rtol=1e-5, atol=1e-5)
+
+
+def test_bfloat16_bits_do_not_depend_on_the_thread_count(isa):
+    layer, _, _ = make(769, 3072, activation="gelu")
+    layer = layer.to(torch.bfloat16)
+    x = torch.randn(9, 769).bfloat16()
+    threads = torch.get_num_threads()
+    try:
+        results = []
+        for n in (1, 2, 3):
+            torch.set_num_threads(n)
+            results.append(panel(x, layer))
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(results[0], r) for r in results[1:])

@@ -214,3 +214,48 @@ def test_torch_compile_traces_packed_linear():
     with torch.no_grad():
         torch.testing.assert_close(fn(x), reference(x, w, b, "gelu") * 2, rtol=1e-5, atol=1e-5)
     assert counter.frame_count == 1
+
+
+def _bf16_error(got, want):
+    return (got.float() - want).abs().max().item()
+
+
+@pytest.mark.parametrize("activation", [None, "gelu", "gelu_tanh"])
+@pytest.mark.parametrize("shape", [(7, 83), (768, 769), (83, 1024)], ids=str)
+@pytest.mark.parametrize("rows", [1, 5, 300])
+def test_bfloat16_layer_on_a_prepacked_backend_within_torchs_own_bf16_error(backend, shape, rows, activation):
+    """bf16 weights and input: the layer runs one of the bf16 backends (a forced one where it serves bf16) with
+    an error against the float64 reference at most 2x that of torch's bf16 ops."""
+    layer, w, b = make_layer(*shape, activation=activation)
+    layer = layer.to(torch.bfloat16)
+    x = torch.randn(rows, shape[0]).bfloat16()
+    with torch.no_grad():
+        got = layer(x)
+    assert got.dtype is torch.bfloat16 and got.shape == (rows, shape[1])
+    name, used = backend
+    assert used and set(used) <= set(packed_linear.candidates(torch.bfloat16))
+    if name != "auto" and name in packed_linear.candidates(torch.bfloat16):
+        assert set(used) == {name}
+    wb, bb = layer.weight, layer.bias
+    want = reference(x.float(), wb.float(), bb.float(), activation)
+    torch_bf16 = packed_linear._reference(x, wb, bb, activation)
+    assert _bf16_error(got, want) <= 2 * _bf16_error(torch_bf16, want) + 1e-6
+
+
+@torch.no_grad()
+def test_bfloat16_choices_are_their_own_shape_class(monkeypatch):
+    monkeypatch.delenv(packed_linear.ENV, raising=False)
+    monkeypatch.setattr(packed_linear, "_forced", packed_linear._UNREAD)
+    monkeypatch.setattr(packed_linear, "_choice", {})
+    layer, _, _ = make_layer(64, 96)
+    layer(torch.randn(8, 64))
+    layer.to(torch.bfloat16)(torch.randn(8, 64).bfloat16())
+    dtypes = {k[5]: v for k, v in packed_linear.chosen_backends().items()}
+    assert set(dtypes) == {"float32", "bfloat16"}
+    assert dtypes["bfloat16"] in packed_linear.candidates(torch.bfloat16)
+
+
+def test_mixed_dtypes_raise_a_clear_error():
+    layer, _, _ = make_layer(16, 8)
+    with pytest.raises(TypeError, match="dtype"):
+        layer.to(torch.bfloat16)(torch.randn(3, 16))

@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from transformers_fast.modeling_utils import (Conv1D, check_ids, expand_head_mask, loss_ignoring_negative,
-                                             prune_conv1d_layer, split_indexed)
+                                              prune_conv1d_layer, prune_linear_layer, split_indexed)
 
 
 def gelu(x: torch.Tensor) -> torch.Tensor:
@@ -246,3 +246,25 @@ def create_sinusoidal_embeddings(n_pos, dim, out):
             out.copy_(sinusoidal_table(n_pos, dim).to(out.dtype))
     out.detach_()
     out.requires_grad = False
+
+
+def prune_lin_heads(attention: nn.Module, heads) -> None:
+    """Prunes `heads` of an attention module with q_lin/k_lin/v_lin/out_lin, n_heads, dim and pruned_heads
+    (DistilBERT's and XLM's). Heads pruned before still rebuild the layers, as in 1.2.0 (its random draws, for
+    seeded runs)."""
+    head_size = attention.dim // attention.n_heads
+    if not heads:
+        return
+    heads = set(heads) - attention.pruned_heads
+    mask = torch.ones(attention.n_heads, head_size, device="cpu")  # cpu: also when built on meta
+    for head in heads:
+        head -= sum(1 for h in attention.pruned_heads if h < head)
+        mask[head] = 0
+    index = torch.arange(mask.numel(), device="cpu")[mask.view(-1).eq(1)]
+    attention.q_lin = prune_linear_layer(attention.q_lin, index)
+    attention.k_lin = prune_linear_layer(attention.k_lin, index)
+    attention.v_lin = prune_linear_layer(attention.v_lin, index)
+    attention.out_lin = prune_linear_layer(attention.out_lin, index, dim=1)
+    attention.n_heads -= len(heads)
+    attention.dim = head_size * attention.n_heads
+    attention.pruned_heads |= heads

@@ -19,9 +19,10 @@ PYBIND11_MODULE(_C, m) {
       },
       "Caps the kernel ISA (generic|avx2|avx512); for tests and benchmarks.");
   m.def("use_avx512_bf16", &tf::use_avx512_bf16,
-        "Whether the bfloat16 kernels use the avx512_bf16 instructions (vcvtneps2bf16, vdpbf16ps) now.");
+        "Whether the fused bfloat16 kernels use the avx512_bf16 instructions (vcvtneps2bf16, vdpbf16ps) now.");
   m.def("set_avx512_bf16", &tf::set_avx512_bf16, pybind11::arg("on"),
-        "False: the bfloat16 kernels convert by integer shifts even where avx512_bf16 exists (tests, benchmarks).");
+        "False: the fused bfloat16 kernels convert by integer shifts even where avx512_bf16 exists (tests, "
+        "benchmarks).");
   tf::bind_kernels(m);
   tf::bind_tokenizers(m);
 }

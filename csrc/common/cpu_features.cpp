@@ -102,6 +102,8 @@ Isa cpu_isa() {
   return static_cast<int>(detected) < cap ? detected : static_cast<Isa>(cap);
 }
 
+bool cpu_has_avx512_bf16() { return cpu_isa() == Isa::avx512 && features().avx512_bf16; }
+
 void set_isa_cap(Isa cap) { isa_cap().store(static_cast<int>(cap)); }
 
 namespace {
@@ -111,11 +113,9 @@ std::atomic<bool>& avx512_bf16_on() {
 }
 }  // namespace
 
-bool cpu_has_avx512_bf16() { return features().avx512_bf16; }
-
 bool use_avx512_bf16() {
 #if defined(TF_X86_64) && defined(TF_HAVE_AVX512_BF16)
-  return features().avx512_bf16 && cpu_isa() == Isa::avx512 && avx512_bf16_on().load(std::memory_order_relaxed);
+  return cpu_has_avx512_bf16() && avx512_bf16_on().load(std::memory_order_relaxed);
 #else
   return false;  // the avx512 kernels were built without them (or this is not x86-64)
 #endif

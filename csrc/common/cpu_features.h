@@ -14,14 +14,15 @@ std::string isa_name(Isa isa);
 // Human-readable CPU features relevant to benchmarks, e.g. "avx2 fma avx512f avx512_bf16 avx512_vnni".
 std::string cpu_feature_string();
 
-// Whether the bfloat16 kernels use the avx512_bf16 instructions (vcvtneps2bf16 to round, vdpbf16ps for dot
-// products): the CPU and this build have them, the kernels run their avx512 copy, and they were not turned
-// off with set_avx512_bf16(false) (tests and benchmarks compare both). Without them bf16 is converted by
-// integer shifts, as on every other ISA.
+// AVX-512-bf16 (vdpbf16ps) usable: the CPU has it and the ISA in use is AVX-512.
+bool cpu_has_avx512_bf16();
+// Whether the fused bfloat16 kernels (activation, layer norm, softmax, attention, relative attention) use the
+// avx512_bf16 instructions (vcvtneps2bf16 to round, vdpbf16ps for dot products): cpu_has_avx512_bf16(), their
+// avx512 copy was built with them (TF_HAVE_AVX512_BF16), and they were not turned off with
+// set_avx512_bf16(false) (tests and benchmarks compare both). Without them bf16 is converted by integer
+// shifts, as on every other ISA.
 bool use_avx512_bf16();
 void set_avx512_bf16(bool on);
-// The CPU has avx512_bf16 (whether or not this build or the ISA cap lets the kernels use it).
-bool cpu_has_avx512_bf16();
 
 // Parses a TRANSFORMERS_FAST_ISA value (case-insensitive); false for anything else.
 bool parse_isa(const char* name, Isa& isa);

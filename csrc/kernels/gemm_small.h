@@ -29,40 +29,76 @@ TF_ISA_DECLARE(void, gemm_small_cpu,
                 float* out,           // [m, n]
                 int64_t m, int64_t n, int64_t k, GemmAct act))
 
-inline void check_packed(const TensorView& packed, int64_t n, int64_t k) {
-  check_tensor(packed, "packed", DType::f32);
-  TF_CHECK(packed.dim() == 3 && packed.size(0) == gemm_panels(n) && packed.size(1) == k &&
-               packed.size(2) == kGemmPanel,
-           "packed: expected shape [", gemm_panels(n), ", ", k, ", ", kGemmPanel, "]");
+// bfloat16 (raw uint16 bits): the weight packed as pairs of k per column, so that one 64-byte line holds
+// 16 columns x 2 k and the AVX-512-bf16 dot product (two products per fp32 lane) reads it as it is; the
+// stream is half the float32 one. fp32 accumulation, bias and GELU in fp32, the output rounded to nearest even.
+TF_ISA_DECLARE(void, gemm_small_pack_bf16_cpu,
+               (const uint16_t* w,   // [n, k], element (i, j) at w[i * stride_n + j * stride_k]
+                int64_t stride_n, int64_t stride_k,
+                uint16_t* packed,    // [panels, ceil(k / 2), kGemmPanel * 2], padding zero
+                int64_t n, int64_t k))
+
+TF_ISA_DECLARE(void, gemm_small_bf16_cpu,
+               (const uint16_t* x,       // [m, k]
+                const uint16_t* packed,  // [panels, ceil(k / 2), kGemmPanel * 2]
+                const uint16_t* bias,    // [n] or nullptr
+                uint16_t* out,           // [m, n]
+                int64_t m, int64_t n, int64_t k, GemmAct act))
+
+// The packed shape for a weight [n, k] of `dtype`: float32 [panels, k, 16], bfloat16 [panels, ceil(k/2), 32].
+inline void check_packed(const TensorView& packed, DType dtype, int64_t n, int64_t k) {
+  check_tensor(packed, "packed", dtype);
+  const bool bf16 = dtype == DType::bf16;
+  const int64_t depth = bf16 ? (k + 1) / 2 : k, width = bf16 ? 2 * kGemmPanel : kGemmPanel;
+  TF_CHECK(packed.dim() == 3 && packed.size(0) == gemm_panels(n) && packed.size(1) == depth &&
+               packed.size(2) == width,
+           "packed: expected shape [", gemm_panels(n), ", ", depth, ", ", width, "]");
 }
 
-// packed = panels of w [n, k] (any strides: a transposed Conv1D weight packs without a copy);
-// packed must have shape [ceil(n / 16), k, 16].
+inline void check_gemm_dtype(const TensorView& t, const char* name) {
+  TF_CHECK(t.dtype == DType::f32 || t.dtype == DType::bf16, name, ": expected float32 or bfloat16, got ",
+           dtype_name(t.dtype));
+}
+
+// packed = panels of w [n, k] (any strides: a transposed Conv1D weight packs without a copy), of w's dtype
+// (float32 or bfloat16) and the shape check_packed names.
 inline void gemm_small_pack(const TensorView& w, const TensorView& packed) {
-  check_tensor(w, "weight", DType::f32, /*contiguous=*/false);
+  check_gemm_dtype(w, "weight");
+  check_tensor(w, "weight", w.dtype, /*contiguous=*/false);
   TF_CHECK(w.dim() == 2, "weight: expected [out_features, in_features]");
-  check_packed(packed, w.size(0), w.size(1));
-  TF_ISA_CALL(gemm_small_pack_cpu, w.ptr<float>(), w.strides[0], w.strides[1], packed.ptr<float>(), w.size(0),
-              w.size(1));
+  check_packed(packed, w.dtype, w.size(0), w.size(1));
+  if (w.dtype == DType::bf16)
+    TF_ISA_CALL(gemm_small_pack_bf16_cpu, w.ptr<uint16_t>(), w.strides[0], w.strides[1], packed.ptr<uint16_t>(),
+                w.size(0), w.size(1));
+  else
+    TF_ISA_CALL(gemm_small_pack_cpu, w.ptr<float>(), w.strides[0], w.strides[1], packed.ptr<float>(), w.size(0),
+                w.size(1));
 }
 
-// out [m, n] = act(x [m, k] W^T + bias) with W given as its panels (gemm_small_pack).
+// out [m, n] = act(x [m, k] W^T + bias) with W given as its panels (gemm_small_pack); every tensor of x's
+// dtype (float32 or bfloat16).
 inline void gemm_small(const TensorView& x, const TensorView& packed, const TensorView* bias,
                        const TensorView& out, int64_t n, GemmAct act) {
-  check_tensor(x, "x", DType::f32);
-  check_tensor(out, "out", DType::f32);
+  check_gemm_dtype(x, "x");
+  const DType dtype = x.dtype;
+  check_tensor(x, "x", dtype);
+  check_tensor(out, "out", dtype);
   TF_CHECK(x.dim() == 2, "x: expected [rows, in_features]");
   TF_CHECK(n >= 0, "out_features: must be >= 0");
   int64_t m = x.size(0), k = x.size(1);
-  check_packed(packed, n, k);
+  check_packed(packed, dtype, n, k);
   TF_CHECK(out.dim() == 2 && out.size(0) == m && out.size(1) == n, "out: expected shape [", m, ", ", n, "]");
   if (bias) {
-    check_tensor(*bias, "bias", DType::f32);
+    check_tensor(*bias, "bias", dtype);
     TF_CHECK(bias->dim() == 1 && bias->size(0) == n, "bias: expected shape [", n, "]");
   }
   TF_CHECK(static_cast<int>(act) >= 0 && static_cast<int>(act) <= 2, "activation: unknown code");
-  TF_ISA_CALL(gemm_small_cpu, x.ptr<float>(), packed.ptr<float>(), bias ? bias->ptr<float>() : nullptr,
-              out.ptr<float>(), m, n, k, act);
+  if (dtype == DType::bf16)
+    TF_ISA_CALL(gemm_small_bf16_cpu, x.ptr<uint16_t>(), packed.ptr<uint16_t>(),
+                bias ? bias->ptr<uint16_t>() : nullptr, out.ptr<uint16_t>(), m, n, k, act);
+  else
+    TF_ISA_CALL(gemm_small_cpu, x.ptr<float>(), packed.ptr<float>(), bias ? bias->ptr<float>() : nullptr,
+                out.ptr<float>(), m, n, k, act);
 }
 
 }  // namespace tf

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <vector>
 
 #include "common/parallel.h"
 #include "common/vec.h"
@@ -172,6 +173,239 @@ void gemm_small_cpu(const float* x, const float* packed, const float* bias, floa
           else
             sliced ? run(panel_rows_upto<kMaxRows, 1, true>) : run(panel_rows_upto<kMaxRows, 1, false>);
         }
+      }
+    }
+  });
+}
+
+
+// ---- bfloat16 weights ----
+namespace {
+
+inline float bf16_bits_to_float(uint16_t h) {
+  uint32_t u = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+inline uint16_t float_to_bf16_bits(float f) {  // round to nearest even, NaN stays NaN
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);
+  return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+// One vector of packed pairs (VecF::size columns x 2 k, as 32-bit lanes (w[k] low, w[k + 1] high)) split into
+// the even k's weights and the odd k's as fp32: a shift and a mask, exact.
+inline void load_pairs(const uint16_t* p, VecF& even, VecF& odd) {
+#if defined(__AVX512F__)
+  __m512i w = _mm512_loadu_si512(p);
+  even = _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+  odd = _mm512_castsi512_ps(_mm512_and_si512(w, _mm512_set1_epi32(static_cast<int>(0xffff0000u))));
+#elif defined(__AVX2__)
+  __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  even = _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+  odd = _mm256_castsi256_ps(_mm256_and_si256(w, _mm256_set1_epi32(static_cast<int>(0xffff0000u))));
+#else
+  even = VecF(bf16_bits_to_float(p[0]));
+  odd = VecF(bf16_bits_to_float(p[1]));
+#endif
+}
+
+// y rounded to bf16 (nearest even; NaN stays NaN) into dst[0, cnt).
+inline void store_bf16(VecF y, uint16_t* dst, int cnt) {
+#if defined(__AVX512F__)
+  __m512i u = _mm512_castps_si512(y.v);
+  __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+  __mmask16 nan = _mm512_cmp_ps_mask(y.v, y.v, _CMP_UNORD_Q);
+  r = _mm512_mask_blend_epi32(nan, r, _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40)));
+  _mm256_mask_storeu_epi16(dst, static_cast<__mmask16>((1u << cnt) - 1u), _mm512_cvtepi32_epi16(r));
+#else
+  alignas(64) float tmp[VecF::size];
+  y.store(tmp);
+  for (int i = 0; i < cnt; ++i) dst[i] = float_to_bf16_bits(tmp[i]);
+#endif
+}
+
+#if defined(__AVX512F__)
+constexpr int kBfMaxRows = 8;
+constexpr int kBfBlockPanels = 2;
+#elif defined(__AVX2__)
+constexpr int kBfMaxRows = 4;
+constexpr int kBfBlockPanels = 1;
+#else
+constexpr int kBfMaxRows = 2;
+constexpr int kBfBlockPanels = 1;
+#endif
+constexpr int64_t kPairWidth = 2 * kGemmPanel;  // uint16 per packed k pair of a panel
+
+// out rows [0, R) x the columns of P panels from n0, over every k pair; x32 [R, 2 * pairs] in fp32 (the odd
+// k's padding zero), bias32 [n] fp32 or nullptr. One FMA chain per output in k order, as the fp32 kernel.
+template <int R, int P>
+void bf16_panel_block(const float* x32, int64_t pairs, const uint16_t* panel, const float* bias32, uint16_t* out,
+                      int64_t n, int64_t n0, GemmAct act) {
+  const int64_t panel_stride = pairs * kPairWidth, x_stride = 2 * pairs;
+  VecF acc[R][P][kVecs];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < P; ++c)
+      for (int v = 0; v < kVecs; ++v) acc[r][c][v] = VecF(0.0f);
+  const uint16_t* p = panel;
+  for (int64_t kk = 0; kk < pairs; ++kk, p += kPairWidth) {
+    VecF even[P][kVecs], odd[P][kVecs];
+    for (int c = 0; c < P; ++c) {
+      __builtin_prefetch(p + c * panel_stride + kPrefetchBytes / 2);
+      for (int v = 0; v < kVecs; ++v) load_pairs(p + c * panel_stride + v * 2 * VecF::size, even[c][v], odd[c][v]);
+    }
+    for (int r = 0; r < R; ++r) {
+      VecF a0(x32[r * x_stride + 2 * kk]), a1(x32[r * x_stride + 2 * kk + 1]);
+      for (int c = 0; c < P; ++c)
+        for (int v = 0; v < kVecs; ++v) acc[r][c][v] = VecF::fmadd(a1, odd[c][v], VecF::fmadd(a0, even[c][v], acc[r][c][v]));
+    }
+  }
+  for (int c = 0; c < P; ++c) {
+    for (int v = 0; v < kVecs; ++v) {
+      int64_t col = n0 + c * kGemmPanel + v * VecF::size;
+      int64_t left = n - col;
+      if (left <= 0) break;
+      int cnt = left >= VecF::size ? VecF::size : static_cast<int>(left);
+      VecF bv = bias32 ? VecF::load(bias32 + col, cnt) : VecF(0.0f);
+      for (int r = 0; r < R; ++r) {
+        VecF y = acc[r][c][v] + bv;
+        if (act == GemmAct::gelu_erf) y = vec::gelu_erf(y);
+        else if (act == GemmAct::gelu_tanh) y = vec::gelu_tanh(y);
+        store_bf16(y, out + r * n + col, cnt);
+      }
+    }
+  }
+}
+
+#if defined(__AVX512F__)
+// The same block with AVX-512-bf16's dot product: one instruction per pair of k (two exact bf16 products added
+// to the fp32 sum) instead of two FMAs and the split; x16 [R, 2 * pairs] bf16 pairs (odd k padded with zero).
+// Called only where the CPU has the instructions (cpu_has_avx512_bf16).
+template <int R, int P>
+__attribute__((target("avx512bf16"))) void bf16_dot_block(const uint16_t* x16, int64_t pairs, const uint16_t* panel,
+                                                         const float* bias32, uint16_t* out, int64_t n, int64_t n0,
+                                                         GemmAct act) {
+  const int64_t panel_stride = pairs * kPairWidth, x_stride = 2 * pairs;
+  __m512 acc[R][P];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < P; ++c) acc[r][c] = _mm512_setzero_ps();
+  const uint16_t* p = panel;
+  for (int64_t kk = 0; kk < pairs; ++kk, p += kPairWidth) {
+    __m512i w[P];
+    for (int c = 0; c < P; ++c) {
+      __builtin_prefetch(p + c * panel_stride + kPrefetchBytes / 2);
+      w[c] = _mm512_loadu_si512(p + c * panel_stride);
+    }
+    for (int r = 0; r < R; ++r) {
+      int32_t pair;
+      std::memcpy(&pair, x16 + r * x_stride + 2 * kk, sizeof pair);
+      __m512bh a = (__m512bh)_mm512_set1_epi32(pair);
+      for (int c = 0; c < P; ++c) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], a, (__m512bh)w[c]);
+    }
+  }
+  for (int c = 0; c < P; ++c) {
+    int64_t col = n0 + c * kGemmPanel, left = n - col;
+    if (left <= 0) break;
+    int cnt = left >= kGemmPanel ? static_cast<int>(kGemmPanel) : static_cast<int>(left);
+    VecF bv = bias32 ? VecF::load(bias32 + col, cnt) : VecF(0.0f);
+    for (int r = 0; r < R; ++r) {
+      VecF y = VecF(acc[r][c]) + bv;
+      if (act == GemmAct::gelu_erf) y = vec::gelu_erf(y);
+      else if (act == GemmAct::gelu_tanh) y = vec::gelu_tanh(y);
+      store_bf16(y, out + r * n + col, cnt);
+    }
+  }
+}
+
+template <int R, int P>
+void bf16_dot_rows_upto(int rows, const uint16_t* x16, int64_t pairs, const uint16_t* panel, const float* bias32,
+                        uint16_t* out, int64_t n, int64_t n0, GemmAct act) {
+  if constexpr (R > 1) {
+    if (rows < R) return bf16_dot_rows_upto<R - 1, P>(rows, x16, pairs, panel, bias32, out, n, n0, act);
+  }
+  bf16_dot_block<R, P>(x16, pairs, panel, bias32, out, n, n0, act);
+}
+#endif
+
+template <int R, int P>
+void bf16_rows_upto(int rows, const float* x32, int64_t pairs, const uint16_t* panel, const float* bias32,
+                    uint16_t* out, int64_t n, int64_t n0, GemmAct act) {
+  if constexpr (R > 1) {
+    if (rows < R) return bf16_rows_upto<R - 1, P>(rows, x32, pairs, panel, bias32, out, n, n0, act);
+  }
+  bf16_panel_block<R, P>(x32, pairs, panel, bias32, out, n, n0, act);
+}
+
+}  // namespace
+
+void gemm_small_pack_bf16_cpu(const uint16_t* w, int64_t stride_n, int64_t stride_k, uint16_t* packed, int64_t n,
+                              int64_t k) {
+  const int64_t pairs = (k + 1) / 2;
+  parallel_for(gemm_panels(n), 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      uint16_t* dst = packed + p * pairs * kPairWidth;
+      int64_t cols = std::min<int64_t>(kGemmPanel, n - p * kGemmPanel);
+      const uint16_t* src = w + p * kGemmPanel * stride_n;
+      for (int64_t kk = 0; kk < 2 * pairs; ++kk)
+        for (int64_t j = 0; j < kGemmPanel; ++j)
+          dst[(kk / 2) * kPairWidth + 2 * j + (kk & 1)] =
+              j < cols && kk < k ? src[j * stride_n + kk * stride_k] : static_cast<uint16_t>(0);
+    }
+  });
+}
+
+void gemm_small_bf16_cpu(const uint16_t* x, const uint16_t* packed, const uint16_t* bias, uint16_t* out, int64_t m,
+                         int64_t n, int64_t k, GemmAct act) {
+  if (m == 0 || n == 0) return;
+  const int64_t pairs = (k + 1) / 2;
+#if defined(__AVX512F__)
+  const bool dot = cpu_has_avx512_bf16();
+#else
+  const bool dot = false;
+#endif
+  // The few rows once (each is read by every panel), padded to whole pairs with zeros: bf16 pairs for the dot
+  // product, fp32 otherwise.
+  std::vector<uint16_t> x16(dot ? static_cast<size_t>(m * 2 * pairs) : 0, 0);
+  std::vector<float> x32(dot ? 0 : static_cast<size_t>(m * 2 * pairs), 0.0f);
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t j = 0; j < k; ++j) {
+      if (dot) x16[r * 2 * pairs + j] = x[r * k + j];
+      else x32[r * 2 * pairs + j] = bf16_bits_to_float(x[r * k + j]);
+    }
+  std::vector<float> bias32;
+  if (bias) {
+    bias32.resize(static_cast<size_t>(n));
+    for (int64_t j = 0; j < n; ++j) bias32[j] = bf16_bits_to_float(bias[j]);
+  }
+  const float* b32 = bias ? bias32.data() : nullptr;
+  const int64_t panel_elems = pairs * kPairWidth;
+  int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(panel_elems * 2, 1));
+  parallel_for(gemm_panels(n), grain, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0, step; p < p1; p += step) {
+      step = std::min<int64_t>(kBfBlockPanels, p1 - p);
+      const uint16_t* panel = packed + p * panel_elems;
+      for (int64_t r = 0; r < m; r += kBfMaxRows) {
+        int rows = static_cast<int>(std::min<int64_t>(kBfMaxRows, m - r));
+#if defined(__AVX512F__)
+        if (dot) {
+          const uint16_t* xr = x16.data() + r * 2 * pairs;
+          if (step == kBfBlockPanels)
+            bf16_dot_rows_upto<kBfMaxRows, kBfBlockPanels>(rows, xr, pairs, panel, b32, out + r * n, n,
+                                                           p * kGemmPanel, act);
+          else
+            bf16_dot_rows_upto<kBfMaxRows, 1>(rows, xr, pairs, panel, b32, out + r * n, n, p * kGemmPanel, act);
+          continue;
+        }
+#endif
+        const float* xr = x32.data() + r * 2 * pairs;
+        if (step == kBfBlockPanels)
+          bf16_rows_upto<kBfMaxRows, kBfBlockPanels>(rows, xr, pairs, panel, b32, out + r * n, n, p * kGemmPanel, act);
+        else
+          bf16_rows_upto<kBfMaxRows, 1>(rows, xr, pairs, panel, b32, out + r * n, n, p * kGemmPanel, act);
       }
     }
   });

@@ -27,10 +27,10 @@ inline void check_layer_weights(const LayerWeights& w) {
   TF_CHECK(w.hidden > 0 && w.heads > 0 && w.head_dim > 0 && w.inner > 0, "hidden, heads, head_dim, inner: must be > 0");
   TF_CHECK(w.eps1 >= 0 && w.eps2 >= 0, "eps: must be >= 0");
   const int64_t width = w.heads * w.head_dim;
-  check_packed(w.qkv, 3 * width, w.hidden);
-  check_packed(w.out, w.hidden, width);
-  check_packed(w.ffn_in, w.inner, w.hidden);
-  check_packed(w.ffn_out, w.hidden, w.inner);
+  check_packed(w.qkv, DType::f32, 3 * width, w.hidden);
+  check_packed(w.out, DType::f32, w.hidden, width);
+  check_packed(w.ffn_in, DType::f32, w.inner, w.hidden);
+  check_packed(w.ffn_out, DType::f32, w.hidden, w.inner);
   check_row_vector(&w.qkv_bias, "qkv_bias", 3 * width);
   check_row_vector(&w.ffn_in_bias, "ffn_in_bias", w.inner);
   for (const TensorView* t : {&w.out_bias, &w.ln1_weight, &w.ln1_bias, &w.ffn_out_bias, &w.ln2_weight, &w.ln2_bias})

@@ -1,13 +1,15 @@
-"""Linear layers with the weight prepacked once for the fastest fp32 GEMM backend on this machine.
+"""Linear layers with the weight prepacked once for the fastest GEMM backend on this machine (float32 and
+bfloat16).
 
 Backends: "onednn" (torch.ops.mkldnn._reorder_linear_weight + _linear_pointwise, private ops) and
 "torch" (F.linear, i.e. MKL), each followed by our fused bias+GELU kernel when the layer has GELU, and
 "panel" (our GEMM on the weight packed into 16-column panels, bias and GELU fused, built for few rows:
 such products stream the whole weight once and are bound by memory bandwidth, where the libraries reach
-about half of it; on AMD AVX-512 it also keeps up with oneDNN at hundreds of rows). Which is faster
-depends on the CPU (oneDNN ~2x MKL on AMD AVX-512, close on AVX2) and the row count, so the first call
-per (in, out, activation, row bucket, threads) times the candidates on the real input, at the thread count
-it will run with. Backends round differently in the last bits, so the choice is stored per machine (see
+about half of it; on AMD AVX-512 it also keeps up with oneDNN at hundreds of rows; a bfloat16 weight streams
+half the bytes). Which is faster depends on the CPU (oneDNN ~2x MKL on AMD AVX-512, close on AVX2) and the row count, so the first call
+per (in, out, activation, row bucket, threads, dtype) times the candidates on the real input, at the thread
+count it will run with. bfloat16 layers choose between oneDNN's packed bf16 GEMM (AMX or AVX-512-bf16 where
+the CPU has them), F.linear and the panel kernel, all with fp32 accumulation. Backends round differently in the last bits, so the choice is stored per machine (see
 ops/backend_choices.py) and every later run, in any process, computes the same bits.
 A layer keeps only the packed copies of the backends chosen for its shape.
 TRANSFORMERS_FAST_LINEAR=onednn|torch|panel forces one.
@@ -31,9 +33,11 @@ ACTIVATIONS = (None, "gelu", "gelu_tanh")
 BACKENDS = ("onednn", "torch", "panel")
 ENV = "TRANSFORMERS_FAST_LINEAR"
 _PANEL_ACT = {None: 0, "gelu": 1, "gelu_tanh": 2}  # tf::GemmAct
-# (in_features, out_features, activation, row bucket, threads) -> backend. The activation is part of the
-# shape class: with GELU the panel kernel fuses it and the library backends add a pass.
-_choice: Dict[Tuple[int, int, str, int, int], str] = {}
+# (in_features, out_features, activation, row bucket, threads, dtype) -> backend. The activation is part of
+# the shape class: with GELU the panel kernel fuses it and the library backends add a pass.
+_choice: Dict[Tuple[int, int, str, int, int, str], str] = {}
+# The dtypes the prepacked backends serve; others (float16, float64) run F.linear.
+DTYPES = (torch.float32, torch.bfloat16)
 # Threads of this process making their first call of a shape at once wait for one calibration.
 _calibration_lock = threading.Lock()
 
@@ -49,9 +53,16 @@ def panel_available() -> bool:
     return B.has_kernels() and hasattr(B._C, "gemm_small")
 
 
-def candidates():
-    """The backends on this machine, the preferred one first."""
-    names = ["onednn"] if onednn_available() else []
+@functools.lru_cache(maxsize=None)
+def onednn_bf16_available() -> bool:
+    """oneDNN runs bf16 GEMMs natively here (AVX-512-bf16 or AMX; AVX512-core emulates them)."""
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return onednn_available() and check is not None and bool(check())
+
+
+def candidates(dtype: torch.dtype = torch.float32):
+    """The backends on this machine for a dtype, the preferred one first."""
+    names = ["onednn"] if (onednn_bf16_available() if dtype is torch.bfloat16 else onednn_available()) else []
     names.append("torch")
     if panel_available():
         names.append("panel")
@@ -180,20 +191,25 @@ class PackedLinear(nn.Module):
 
 
 def _pack_panels(w: torch.Tensor) -> torch.Tensor:
+    """float32: [panels, k, 16]; bfloat16: [panels, ceil(k / 2), 32] (pairs of k per column)."""
     n, k = w.shape
     width = B._C.gemm_small_panel
-    packed = torch.empty((n + width - 1) // width, k, width)
+    if w.dtype is torch.bfloat16:
+        packed = torch.empty((n + width - 1) // width, (k + 1) // 2, 2 * width, dtype=torch.bfloat16)
+    else:
+        packed = torch.empty((n + width - 1) // width, k, width)
     B.sync_threads()
     B._C.gemm_small_pack(w, packed)
     return packed
 
 
 def _run(backend: str, x2: torch.Tensor, layer: PackedLinear) -> torch.Tensor:
-    """Inference only (no autograd), x2 [rows, in_features] contiguous float32 on the CPU."""
+    """Inference only (no autograd), x2 [rows, in_features] contiguous float32 or bfloat16 (the weight's) on
+    the CPU."""
     params = layer._parameters  # direct reads: nn.Module.__getattr__ costs ~0.5 us per access
     bias, act = params["bias"], layer.activation
     if backend == "panel":
-        out = torch.empty(x2.shape[0], layer.out_features)
+        out = torch.empty(x2.shape[0], layer.out_features, dtype=x2.dtype)
         B.sync_threads()
         B._C.gemm_small(x2, layer.panel_weight(), bias, out, layer.out_features, _PANEL_ACT[act])
         return out
@@ -236,6 +252,12 @@ def _calibrate(x2: torch.Tensor, layer: PackedLinear, names, budget_s: float = 0
     return fastest if best[fastest] < 0.97 * best[preferred] else preferred
 
 
+def stored_name(key, names) -> str:
+    """The name of a shape class's choice in the machine's store; the candidates are part of it, so that a
+    build or torch with another set of backends calibrates afresh."""
+    return "/".join(map(str, key)) + "/" + "+".join(names)
+
+
 def _choose(key, x2: torch.Tensor, layer: PackedLinear, names) -> str:
     """The backend of a shape class not chosen yet in this process: the one stored for this machine, or a
     fresh calibration that is stored (under the store's lock, so concurrent processes agree too)."""
@@ -243,32 +265,44 @@ def _choose(key, x2: torch.Tensor, layer: PackedLinear, names) -> str:
         backend = _choice.get(key)
         if backend is None:
             with backend_choices.stored() as saved:
-                name = "/".join(map(str, key))
+                name = stored_name(key, names)
                 backend = saved.get(name)
                 if backend not in names:
                     backend = saved[name] = _calibrate(x2, layer, names)
             _choice[key] = backend
     # Keep only what this shape uses (other row buckets may have chosen other backends).
-    layer.keep_packed({name for k, name in _choice.items() if k[:3] == key[:3]})
+    layer.keep_packed({name for k, name in _choice.items() if k[:3] == key[:3] and k[5] == key[5]})
     return backend
+
+
+def _forced_for(dtype: torch.dtype) -> Optional[str]:
+    """The forced backend where it serves this dtype (oneDNN may lack bf16: such layers then calibrate)."""
+    forced = _forced_backend()
+    if forced is not None and forced not in candidates(dtype):
+        return None
+    return forced
 
 
 def chosen_backend(packed: "PackedLinear", rows: int) -> Optional[str]:
     """The backend `linear` runs for `rows` rows on this layer: the forced one, the calibrated one, or None
     before the first call of this shape class (which calibrates)."""
-    forced = _forced_backend()
+    forced = _forced_for(packed._parameters["weight"].dtype)
     if forced is not None:
         return forced
     return _choice.get(_choice_key(packed, rows))
 
 
-def _choice_key(packed: "PackedLinear", rows: int) -> Tuple[int, int, str, int, int]:
+def _choice_key(packed: "PackedLinear", rows: int) -> Tuple[int, int, str, int, int, str]:
     return (packed.in_features, packed.out_features, packed.activation or "none", _row_bucket(rows),
-            torch.get_num_threads())
+            torch.get_num_threads(), _DTYPE_NAMES.get(packed._parameters["weight"].dtype, "other"))
 
 
-def chosen_backends() -> Dict[Tuple[int, int, str, int, int], str]:
-    """The calibrated choices so far: (in_features, out_features, activation, row bucket, threads) -> backend."""
+_DTYPE_NAMES = {torch.float32: "float32", torch.bfloat16: "bfloat16"}
+
+
+def chosen_backends() -> Dict[Tuple[int, int, str, int, int, str], str]:
+    """The calibrated choices so far: (in_features, out_features, activation, row bucket, threads, dtype) ->
+    backend."""
     return dict(_choice)
 
 
@@ -280,7 +314,8 @@ def linear(x: torch.Tensor, packed: PackedLinear) -> torch.Tensor:
     w, b = params["weight"], params["bias"]
     n_in, n_out = packed.in_features, packed.out_features
     # The common inference case is decided with a few attribute reads (this runs per layer call).
-    fast = (isinstance(x, torch.Tensor) and x.dtype is torch.float32 and w.dtype is torch.float32
+    fast = (isinstance(x, torch.Tensor) and x.dtype is w.dtype and (w.dtype is torch.float32
+                                                                    or w.dtype is torch.bfloat16)
             and x.is_cpu and w.is_cpu and x.dim() >= 1 and x.shape[-1] == n_in and x.numel() > 0
             and not (torch.is_grad_enabled() and (x.requires_grad or w.requires_grad
                                                   or (b is not None and b.requires_grad)))
@@ -295,12 +330,12 @@ def linear(x: torch.Tensor, packed: PackedLinear) -> torch.Tensor:
         return _reference(x, w, b, packed.activation)
     flat = x.dim() == 2
     x2 = x.contiguous() if flat else x.reshape(-1, n_in).contiguous()
-    backend = _forced_backend()
+    backend = _forced_for(w.dtype)
     if backend is None:
         key = _choice_key(packed, x2.shape[0])
         backend = _choice.get(key)
         if backend is None:
-            names = candidates()
+            names = candidates(w.dtype)
             backend = names[0] if len(names) == 1 else _choose(key, x2, packed, names)
     out = _run(backend, x2, packed)
     return out if flat else out.view(*x.shape[:-1], n_out)

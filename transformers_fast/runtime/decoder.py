@@ -5,8 +5,8 @@ A preallocated KV cache (per layer [batch, 2, heads, capacity, head_dim]) is fil
 once (prefill), then each decode step writes one key/value pair per layer into its slot (one copy) and makes one
 attention call over the valid part of the cache (no concatenation of past tensors). Left padding is an additive
 key mask kept beside the cache. Only the last position goes through the final LayerNorm and the (tied) LM head.
-Projections are ops.PackedLinear (prepacked, bias and tanh GELU fused; plain torch where the weights are not
-float32 on the CPU). The packed weights are derived state, rebuilt when a parameter is replaced or modified
+Projections are ops.PackedLinear (prepacked, bias and tanh GELU fused; plain torch where the weights are neither
+float32 nor bfloat16 on the CPU). The packed weights are derived state, rebuilt when a parameter is replaced or modified
 in place.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import torch
 from torch.nn import functional as F
 
 from transformers_fast import ops
-from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting
+from transformers_fast.runtime.fast_path import FAST_DTYPES, FastPath, apply_malloc_setting
 from transformers_fast.ops import OneCallChoice, PackedLinear, bind_layer_weights, decoder_layer_step, linear
 
 
@@ -35,7 +35,7 @@ def projection(weight: torch.Tensor, bias: Optional[torch.Tensor], activation: O
 def layer_norm(x: torch.Tensor, norm: tuple) -> torch.Tensor:
     """x [rows, hidden]."""
     weight, bias, eps = norm
-    if x.dtype is torch.float32 and x.shape[0] >= FUSED_LAYER_NORM_MIN_ROWS:
+    if x.dtype in FAST_DTYPES and x.shape[0] >= FUSED_LAYER_NORM_MIN_ROWS:
         return ops.layer_norm(x, weight, bias, eps)
     return F.layer_norm(x, (x.shape[-1],), weight, bias, eps)
 
@@ -43,15 +43,15 @@ def layer_norm(x: torch.Tensor, norm: tuple) -> torch.Tensor:
 def add_layer_norm(x: torch.Tensor, residual: torch.Tensor, norm: tuple) -> torch.Tensor:
     """LayerNorm(x + residual), x [rows, hidden]."""
     weight, bias, eps = norm
-    if x.dtype is torch.float32 and x.shape[0] >= FUSED_LAYER_NORM_MIN_ROWS:
+    if x.dtype in FAST_DTYPES and x.shape[0] >= FUSED_LAYER_NORM_MIN_ROWS:
         return ops.add_layer_norm(x, residual, weight, bias, eps)
     return F.layer_norm(x + residual, (x.shape[-1],), weight, bias, eps)
 
 
 def attend(q, k, v, mask: Optional[torch.Tensor], causal: bool, scale: float) -> torch.Tensor:
     """q [B, H, Sq, D], k/v [B, H, Sk, D] (views of the cache) -> [B, H, Sq, D]. mask: bool, True = attend.
-    The fused kernels serve float32; other dtypes (a model in bfloat16 or float64) take torch's ops."""
-    if q.dtype is torch.float32:
+    The fused kernels serve float32 and bfloat16; other dtypes (float16, float64) take torch's ops."""
+    if q.dtype in FAST_DTYPES:
         return ops.attention(q, k, v, scale=scale, attn_mask=mask, causal=causal)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal and mask is None, scale=scale)
 
@@ -188,12 +188,12 @@ class DecoderFastPath(FastPath):
 
     # ---- forward of the base model ----
     def usable(self, embedding: torch.Tensor, head_mask, output_attentions: bool, output_hidden_states: bool) -> bool:
-        """Whether forward() can run fused: inference without autograd, float32 on the CPU, no per-layer outputs
-        or head mask, not while tracing (a trace records the reference path)."""
+        """Whether forward() can run fused: inference without autograd, float32 or bfloat16 on the CPU, no
+        per-layer outputs or head mask, not while tracing (a trace records the reference path)."""
         model = self._base()
         if not self.enabled or model.training or head_mask is not None or output_attentions or output_hidden_states:
             return False
-        if torch.jit.is_tracing() or embedding.dtype is not torch.float32 or not embedding.is_cpu:
+        if torch.jit.is_tracing() or embedding.dtype not in FAST_DTYPES or not embedding.is_cpu:
             return False
         return not (torch.is_grad_enabled() and any(p.requires_grad for p in model.parameters()))
 
@@ -208,7 +208,7 @@ class DecoderFastPath(FastPath):
         self.layers()
         batch, seq, width = hidden.shape
         past_length = 0 if past is None else past[0][0].shape[-2]
-        if past_length == 0 and key_mask is not None and hidden.dtype is torch.float32 and not bool(key_mask.all()):
+        if past_length == 0 and key_mask is not None and hidden.dtype in FAST_DTYPES and not bool(key_mask.all()):
             return self._forward_padding_free(hidden, key_mask.reshape(batch, seq), use_cache)
         mask = None
         if key_mask is not None or past_length:

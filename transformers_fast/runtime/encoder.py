@@ -33,7 +33,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from transformers_fast import ops
-from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting
+from transformers_fast.runtime.fast_path import FAST_DTYPES, FastPath, apply_malloc_setting
 from transformers_fast.ops import OneCallChoice, PackedLinear, bind_layer_weights, linear as packed_linear
 
 def projection(weight: torch.Tensor, bias: Optional[torch.Tensor], activation: Optional[str] = None) -> PackedLinear:
@@ -183,8 +183,9 @@ class EncoderFastPath(FastPath):
             return False
         if head_mask is not None or output_attentions or torch.jit.is_tracing():
             return False  # a trace would freeze this batch's padding layout: traces record the reference path
-        if input_ids.device.type != "cpu" or self.dtype() != torch.float32:
-            return False  # the fused kernels serve float32 on the CPU; elsewhere the reference path is as fast
+        if input_ids.device.type != "cpu" or self.dtype() not in FAST_DTYPES:
+            return False  # the fused kernels serve float32 and bfloat16 on the CPU; elsewhere the reference path
+            # is as fast
         if torch.is_grad_enabled() and any(p.requires_grad for p in model.parameters()):
             return False
         if attention_mask is not None and attention_mask.is_floating_point():
@@ -244,8 +245,9 @@ class EncoderFastPath(FastPath):
         """Whether the layers run as one C++ call each for `tokens` packed tokens: small batches, exact GELU
         fused into the GEMM, every projection calibrated (or forced) to the panel GEMM."""
         def projections():
-            if any(layer.activation is not None or layer.causal for layer in layers):
-                return None
+            if any(layer.activation is not None or layer.causal or layer.out_bias.dtype is not torch.float32
+                   for layer in layers):
+                return None  # the C++ layer runs float32 with exact GELU, not causal
             return (p for layer in layers for p in layer.projections())
 
         return tokens <= FUSED_MAX_TOKENS and self._one_call(tokens, projections)

@@ -5,6 +5,12 @@ from __future__ import annotations
 import os
 import threading
 
+import torch
+
+
+# The dtypes the fast paths run in on the CPU. bfloat16: bf16 weights and activations with fp32 accumulation in
+# the GEMMs and fp32 statistics in LayerNorm and softmax, as torch's own bf16 ops compute them.
+FAST_DTYPES = (torch.float32, torch.bfloat16)
 
 MALLOC_ENV = "TRANSFORMERS_FAST_MALLOC"
 MALLOC_CHOICES = ("default", "keep")

@@ -22,7 +22,7 @@ from torch.nn import functional as F
 
 from transformers_fast import ops
 from transformers_fast.ops import PackedLinear, linear
-from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting
+from transformers_fast.runtime.fast_path import FAST_DTYPES, FastPath, apply_malloc_setting
 
 # Below this many rows the Python wrapper of ops.layer_norm costs more than F.layer_norm's whole run.
 FUSED_LAYER_NORM_MIN_ROWS = 32
@@ -130,14 +130,14 @@ class TransfoXLFastPath(FastPath):
     def _inference(module, x: Optional[torch.Tensor] = None) -> bool:
         if module.training or torch.jit.is_tracing():
             return False
-        if x is not None and (x.dtype is not torch.float32 or not x.is_cpu):
+        if x is not None and (x.dtype not in FAST_DTYPES or not x.is_cpu):
             return False
         return not (torch.is_grad_enabled() and (any(p.requires_grad for p in module.parameters())
                                                  or (x is not None and x.requires_grad)))
 
     def usable(self, head_mask, output_attentions: bool) -> bool:
-        """Whether TransfoXLModel.forward can run fused: attn_type 0, inference without autograd, float32 on the
-        CPU, no head mask or attentions, not while tracing (a trace records the reference path)."""
+        """Whether TransfoXLModel.forward can run fused: attn_type 0, inference without autograd, float32 or
+        bfloat16 on the CPU, no head mask or attentions, not while tracing (a trace records the reference path)."""
         base = self._base()
         if not self.enabled or head_mask is not None or output_attentions or base.attn_type != 0:
             return False

@@ -16,9 +16,9 @@ from transformers_fast import ops
 from transformers_fast.modeling_outputs import (BaseModelOutput, MaskedLMOutput, QuestionAnsweringModelOutput,
                                                 SequenceClassifierOutput)
 from transformers_fast.modeling_utils import (PreTrainedModel, check_attention_mask, check_ids, expand_head_mask,
-                                              loss_ignoring_negative, prune_linear_layer)
+                                              loss_ignoring_negative)
 from transformers_fast.modules import (classification_loss, create_sinusoidal_embeddings,  # noqa: F401
-                                      sinusoidal_table, span_loss)
+                                      prune_lin_heads, sinusoidal_table, span_loss)
 from transformers_fast.runtime import encoder as fast_encoder
 from transformers_fast.models.distilbert.configuration_distilbert import (DISTILBERT_PRETRAINED_MODEL_ARCHIVE_MAP,
                                                                           DistilBertConfig)
@@ -66,23 +66,7 @@ class MultiHeadSelfAttention(nn.Module):
         self.pruned_heads = set()
 
     def prune_heads(self, heads):
-        head_size = self.dim // self.n_heads
-        if not heads:
-            return
-        # already-pruned heads still rebuild the layers, as in 1.2.0 (its random draws, for seeded runs)
-        heads = set(heads) - self.pruned_heads
-        mask = torch.ones(self.n_heads, head_size, device="cpu")
-        for head in heads:
-            head -= sum(1 for h in self.pruned_heads if h < head)
-            mask[head] = 0
-        index = torch.arange(mask.numel(), device="cpu")[mask.view(-1).eq(1)]  # cpu: also when built on meta
-        self.q_lin = prune_linear_layer(self.q_lin, index)
-        self.k_lin = prune_linear_layer(self.k_lin, index)
-        self.v_lin = prune_linear_layer(self.v_lin, index)
-        self.out_lin = prune_linear_layer(self.out_lin, index, dim=1)
-        self.n_heads -= len(heads)
-        self.dim = head_size * self.n_heads
-        self.pruned_heads |= heads
+        prune_lin_heads(self, heads)
 
     def forward(self, query, key, value, mask, head_mask=None, output_attentions=False):
         bs, _, _ = query.shape

@@ -29,8 +29,8 @@ from torch.nn import functional as F
 from transformers_fast import ops
 from transformers_fast.modeling_outputs import ModelOutput, output_class
 from transformers_fast.modeling_utils import (PreTrainedModel, SequenceSummary, SQuADHead, check_attention_mask,
-                                              check_ids, expand_head_mask, prune_linear_layer)
-from transformers_fast.modules import classification_loss, create_sinusoidal_embeddings
+                                              check_ids, expand_head_mask)
+from transformers_fast.modules import classification_loss, create_sinusoidal_embeddings, prune_lin_heads
 from transformers_fast.ops import linear as packed_linear
 from transformers_fast.runtime import encoder as fast_encoder
 from transformers_fast.models.xlm.configuration_xlm import (XLM_PRETRAINED_CONFIG_ARCHIVE_MAP,  # noqa: F401
@@ -95,22 +95,7 @@ class MultiHeadAttention(nn.Module):
         self.pruned_heads = set()
 
     def prune_heads(self, heads):
-        head_size = self.dim // self.n_heads
-        if not heads:
-            return
-        heads = set(heads) - self.pruned_heads
-        mask = torch.ones(self.n_heads, head_size, device="cpu")  # cpu: also when built on meta
-        for head in heads:
-            head -= sum(1 for h in self.pruned_heads if h < head)
-            mask[head] = 0
-        index = torch.arange(mask.numel(), device="cpu")[mask.view(-1).eq(1)]
-        self.q_lin = prune_linear_layer(self.q_lin, index)
-        self.k_lin = prune_linear_layer(self.k_lin, index)
-        self.v_lin = prune_linear_layer(self.v_lin, index)
-        self.out_lin = prune_linear_layer(self.out_lin, index, dim=1)
-        self.n_heads -= len(heads)
-        self.dim = head_size * self.n_heads
-        self.pruned_heads |= heads
+        prune_lin_heads(self, heads)
 
     def forward(self, input, mask, kv=None, cache=None, head_mask=None, output_attentions=None):
         """input [bs, qlen, dim]; mask [bs, klen] (keys) or [bs, qlen, klen] (causal)."""
