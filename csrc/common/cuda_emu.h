@@ -32,6 +32,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/bfloat16.h"
+
 // ---- qualifiers ----
 #define __global__
 #define __device__
@@ -421,22 +423,6 @@ inline __half __float2half(float f) {
   return h;
 }
 
-inline float __bfloat162float(__nv_bfloat16 b) {
-  uint32_t bits = static_cast<uint32_t>(b.x) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-inline __nv_bfloat16 __float2bfloat16(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  __nv_bfloat16 b;
-  if ((bits & 0x7fffffffu) > 0x7f800000u) {
-    b.x = static_cast<uint16_t>((bits >> 16) | 0x40u);  // quiet NaN
-    return b;
-  }
-  bits += 0x7fffu + ((bits >> 16) & 1u);
-  b.x = static_cast<uint16_t>(bits >> 16);
-  return b;
-}
+// The same conversions as the CPU kernels' (common/bfloat16.h).
+inline float __bfloat162float(__nv_bfloat16 b) { return tf::bf16_to_float(tf::bf16{b.x}); }
+inline __nv_bfloat16 __float2bfloat16(float f) { return __nv_bfloat16{tf::float_to_bf16(f).bits}; }

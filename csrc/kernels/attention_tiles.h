@@ -245,26 +245,35 @@ inline void pack_rows_pairs(const float* x, int64_t xs, int64_t rows, int64_t n,
   }
 }
 
+// acc[r][c] = sum over steps e < n of the pair a[r * lda + e] times the pairs b[e * ldb + c * W : ... + W] (two
+// bf16 products per fp32 lane, vdpbf16ps), r < M, c < NV: the micro-kernel of Q K^T (a: query rows as d-pairs,
+// b: keys as columns of d-pairs) and of P V (a: probability rows as key-pairs, b: V as key-pairs).
+template <int M, int NV>
+inline void pairs_tile(const uint32_t* a, int64_t lda, const uint32_t* b, int64_t ldb, int64_t n,
+                       __m512 (&acc)[M][NV]) {
+  TF_UNROLL
+  for (int r = 0; r < M; ++r)
+    TF_UNROLL
+    for (int c = 0; c < NV; ++c) acc[r][c] = _mm512_setzero_ps();
+  for (int64_t e = 0; e < n; ++e) {
+    __m512i bv[NV];
+    TF_UNROLL
+    for (int c = 0; c < NV; ++c) bv[c] = _mm512_loadu_si512(b + e * ldb + c * W);
+    TF_UNROLL
+    for (int r = 0; r < M; ++r) {
+      __m512i av = _mm512_set1_epi32(static_cast<int>(a[r * lda + e]));
+      TF_UNROLL
+      for (int c = 0; c < NV; ++c) acc[r][c] = dp_bf16(acc[r][c], av, bv[c]);
+    }
+  }
+}
+
 // s[r][0:NV*W] = sum over pairs e < DP of q[r * DP + e] . kt[e * ldk][0:NV*W] for r < M (kt: d-pairs of keys in
 // columns, rows ldk apart: NR in a pack_kt_pairs panel).
 template <int M, int NV = 2>
 inline void qk_tile_pairs(const uint32_t* q, int64_t DP, const uint32_t* kt, int64_t ldk, float* s, int64_t ss) {
   __m512 acc[M][NV];
-  TF_UNROLL
-  for (int r = 0; r < M; ++r)
-    TF_UNROLL
-    for (int c = 0; c < NV; ++c) acc[r][c] = _mm512_setzero_ps();
-  for (int64_t e = 0; e < DP; ++e) {
-    __m512i b[NV];
-    TF_UNROLL
-    for (int c = 0; c < NV; ++c) b[c] = _mm512_loadu_si512(kt + e * ldk + c * W);
-    TF_UNROLL
-    for (int r = 0; r < M; ++r) {
-      __m512i a = _mm512_set1_epi32(static_cast<int>(q[r * DP + e]));
-      TF_UNROLL
-      for (int c = 0; c < NV; ++c) acc[r][c] = dp_bf16(acc[r][c], a, b[c]);
-    }
-  }
+  pairs_tile<M, NV>(q, DP, kt, ldk, DP, acc);
   TF_UNROLL
   for (int r = 0; r < M; ++r)
     TF_UNROLL
@@ -306,21 +315,7 @@ template <int M, int NV, typename TO>
 inline void pv_tile_pairs(const uint32_t* pp, int64_t ldp, const uint32_t* vp, int64_t ldv, int64_t np, TO* o,
                           int64_t os, const float* rs, int tail) {
   __m512 acc[M][NV];
-  TF_UNROLL
-  for (int r = 0; r < M; ++r)
-    TF_UNROLL
-    for (int c = 0; c < NV; ++c) acc[r][c] = _mm512_setzero_ps();
-  for (int64_t e = 0; e < np; ++e) {
-    __m512i b[NV];
-    TF_UNROLL
-    for (int c = 0; c < NV; ++c) b[c] = _mm512_loadu_si512(vp + e * ldv + c * W);
-    TF_UNROLL
-    for (int r = 0; r < M; ++r) {
-      __m512i a = _mm512_set1_epi32(static_cast<int>(pp[r * ldp + e]));
-      TF_UNROLL
-      for (int c = 0; c < NV; ++c) acc[r][c] = dp_bf16(acc[r][c], a, b[c]);
-    }
-  }
+  pairs_tile<M, NV>(pp, ldp, vp, ldv, np, acc);
   TF_UNROLL
   for (int r = 0; r < M; ++r) {
     VecF scale(rs[r]);
