@@ -64,18 +64,27 @@ inline void transpose(const T* src, int64_t lds, int64_t rows, int64_t cols, flo
     for (int64_t d = 0; d < cols; ++d) dst[d * ldd + c0] = vec::to_float(src[c0 * lds + d]);
 }
 
+// n keys as panels of NR columns, `depth` rows each (row stride NR): transpose_keys(first, count, panel) fills
+// the first `count` columns of a panel, the rest is zeroed.
+template <typename Dst, typename Transpose>
+inline void pack_key_panels(int64_t n, int64_t depth, Dst* out, Transpose&& transpose_keys) {
+  const int64_t panels = (n + NR - 1) / NR;
+  for (int64_t p = 0; p < panels; ++p) {
+    Dst* dst = out + p * depth * NR;
+    const int64_t cols = n - p * NR < NR ? n - p * NR : NR;
+    transpose_keys(p * NR, cols, dst);
+    for (int64_t d = 0; d < depth; ++d)
+      for (int64_t c = cols; c < NR; ++c) dst[d * NR + c] = Dst(0);
+  }
+}
+
 // Packs K[0:n, 0:D] (row stride ks) as K^T in panels of NR keys: kt[(p * D + d) * NR + c] =
 // K[p * NR + c][d], zero past n.
 template <typename T>
 inline void pack_kt(const T* k, int64_t ks, int64_t n, int64_t D, float* kt) {
-  int64_t panels = (n + NR - 1) / NR;
-  for (int64_t p = 0; p < panels; ++p) {
-    float* dst = kt + p * D * NR;
-    const int64_t cols = n - p * NR < NR ? n - p * NR : NR;
-    transpose(k + p * NR * ks, ks, cols, D, dst, NR);
-    for (int64_t d = 0; d < D; ++d)
-      for (int64_t c = cols; c < NR; ++c) dst[d * NR + c] = 0.0f;
-  }
+  pack_key_panels(n, D, kt, [&](int64_t first, int64_t count, float* dst) {
+    transpose(k + first * ks, ks, count, D, dst, NR);
+  });
 }
 
 // s[r][0:NV*W] = sum_d q[r][d] * kt[d * ldk][0:NV*W] for r < M (kt: NV*W columns of a transposed K whose
@@ -206,14 +215,9 @@ inline void transpose_pairs(const bf16* src, int64_t lds, int64_t rows, int64_t 
 // K[0:n, 0:D] as panels of NR keys of d-pairs: kt[(p * DP + e) * NR + c] = (K[p NR + c][2e], K[p NR + c][2e + 1]),
 // DP = ceil(D / 2), zero past n and D.
 inline void pack_kt_pairs(const bf16* k, int64_t ks, int64_t n, int64_t D, uint32_t* kt) {
-  const int64_t DP = (D + 1) / 2, panels = (n + NR - 1) / NR;
-  for (int64_t p = 0; p < panels; ++p) {
-    uint32_t* dst = kt + p * DP * NR;
-    const int64_t cols = n - p * NR < NR ? n - p * NR : NR;
-    transpose_pairs(k + p * NR * ks, ks, cols, D, dst, NR);
-    for (int64_t e = 0; e < DP; ++e)
-      for (int64_t c = cols; c < NR; ++c) dst[e * NR + c] = 0;
-  }
+  pack_key_panels(n, (D + 1) / 2, kt, [&](int64_t first, int64_t count, uint32_t* dst) {
+    transpose_pairs(k + first * ks, ks, count, D, dst, NR);
+  });
 }
 
 // rows [rows][D] (row stride rs) as d-pairs: dst[r * DP + e] = (x[r][2e], x[r][2e + 1]), zero past D.
