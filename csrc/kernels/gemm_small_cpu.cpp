@@ -182,20 +182,6 @@ void gemm_small_cpu(const float* x, const float* packed, const float* bias, floa
 // ---- bfloat16 weights ----
 namespace {
 
-inline float bf16_bits_to_float(uint16_t h) {
-  uint32_t u = static_cast<uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
-
-inline uint16_t float_to_bf16_bits(float f) {  // round to nearest even, NaN stays NaN
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);
-  return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
-
 // One vector of packed pairs (VecF::size columns x 2 k, as 32-bit lanes (w[k] low, w[k + 1] high)) split into
 // the even k's weights and the odd k's as fp32: a shift and a mask, exact.
 inline void load_pairs(const uint16_t* p, VecF& even, VecF& odd) {
@@ -208,24 +194,8 @@ inline void load_pairs(const uint16_t* p, VecF& even, VecF& odd) {
   even = _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
   odd = _mm256_castsi256_ps(_mm256_and_si256(w, _mm256_set1_epi32(static_cast<int>(0xffff0000u))));
 #else
-  even = VecF(bf16_bits_to_float(p[0]));
-  odd = VecF(bf16_bits_to_float(p[1]));
-#endif
-}
-
-// y rounded to bf16 (nearest even; NaN stays NaN) into dst[0, cnt).
-inline void store_bf16(VecF y, uint16_t* dst, int cnt) {
-#if defined(__AVX512F__)
-  __m512i u = _mm512_castps_si512(y.v);
-  __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-  __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
-  __mmask16 nan = _mm512_cmp_ps_mask(y.v, y.v, _CMP_UNORD_Q);
-  r = _mm512_mask_blend_epi32(nan, r, _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40)));
-  _mm256_mask_storeu_epi16(dst, static_cast<__mmask16>((1u << cnt) - 1u), _mm512_cvtepi32_epi16(r));
-#else
-  alignas(64) float tmp[VecF::size];
-  y.store(tmp);
-  for (int i = 0; i < cnt; ++i) dst[i] = float_to_bf16_bits(tmp[i]);
+  even = VecF(bf16_to_float(bf16{p[0]}));
+  odd = VecF(bf16_to_float(bf16{p[1]}));
 #endif
 }
 
@@ -275,20 +245,19 @@ void bf16_panel_block(const float* x32, int64_t pairs, const uint16_t* panel, co
         VecF y = acc[r][c][v] + bv;
         if (act == GemmAct::gelu_erf) y = vec::gelu_erf(y);
         else if (act == GemmAct::gelu_tanh) y = vec::gelu_tanh(y);
-        store_bf16(y, out + r * n + col, cnt);
+        vec::store(y, reinterpret_cast<bf16*>(out + r * n + col), cnt);
       }
     }
   }
 }
 
-#if defined(__AVX512F__)
+#if defined(TF_BF16_HW)
 // The same block with AVX-512-bf16's dot product: one instruction per pair of k (two exact bf16 products added
 // to the fp32 sum) instead of two FMAs and the split; x16 [R, 2 * pairs] bf16 pairs (odd k padded with zero).
-// Called only where the CPU has the instructions (cpu_has_avx512_bf16).
+// Called only where the CPU has the instructions (use_avx512_bf16).
 template <int R, int P>
-__attribute__((target("avx512bf16"))) void bf16_dot_block(const uint16_t* x16, int64_t pairs, const uint16_t* panel,
-                                                         const float* bias32, uint16_t* out, int64_t n, int64_t n0,
-                                                         GemmAct act) {
+void bf16_dot_block(const uint16_t* x16, int64_t pairs, const uint16_t* panel, const float* bias32, uint16_t* out,
+                    int64_t n, int64_t n0, GemmAct act) {
   const int64_t panel_stride = pairs * kPairWidth, x_stride = 2 * pairs;
   __m512 acc[R][P];
   for (int r = 0; r < R; ++r)
@@ -316,7 +285,7 @@ __attribute__((target("avx512bf16"))) void bf16_dot_block(const uint16_t* x16, i
       VecF y = VecF(acc[r][c]) + bv;
       if (act == GemmAct::gelu_erf) y = vec::gelu_erf(y);
       else if (act == GemmAct::gelu_tanh) y = vec::gelu_tanh(y);
-      store_bf16(y, out + r * n + col, cnt);
+      vec::store(y, reinterpret_cast<bf16*>(out + r * n + col), cnt);
     }
   }
 }
@@ -362,8 +331,8 @@ void gemm_small_bf16_cpu(const uint16_t* x, const uint16_t* packed, const uint16
                          int64_t n, int64_t k, GemmAct act) {
   if (m == 0 || n == 0) return;
   const int64_t pairs = (k + 1) / 2;
-#if defined(__AVX512F__)
-  const bool dot = cpu_has_avx512_bf16();
+#if defined(TF_BF16_HW)
+  const bool dot = use_avx512_bf16();
 #else
   const bool dot = false;
 #endif
@@ -374,12 +343,12 @@ void gemm_small_bf16_cpu(const uint16_t* x, const uint16_t* packed, const uint16
   for (int64_t r = 0; r < m; ++r)
     for (int64_t j = 0; j < k; ++j) {
       if (dot) x16[r * 2 * pairs + j] = x[r * k + j];
-      else x32[r * 2 * pairs + j] = bf16_bits_to_float(x[r * k + j]);
+      else x32[r * 2 * pairs + j] = bf16_to_float(bf16{x[r * k + j]});
     }
   std::vector<float> bias32;
   if (bias) {
     bias32.resize(static_cast<size_t>(n));
-    for (int64_t j = 0; j < n; ++j) bias32[j] = bf16_bits_to_float(bias[j]);
+    for (int64_t j = 0; j < n; ++j) bias32[j] = bf16_to_float(bf16{bias[j]});
   }
   const float* b32 = bias ? bias32.data() : nullptr;
   const int64_t panel_elems = pairs * kPairWidth;
@@ -390,7 +359,7 @@ void gemm_small_bf16_cpu(const uint16_t* x, const uint16_t* packed, const uint16
       const uint16_t* panel = packed + p * panel_elems;
       for (int64_t r = 0; r < m; r += kBfMaxRows) {
         int rows = static_cast<int>(std::min<int64_t>(kBfMaxRows, m - r));
-#if defined(__AVX512F__)
+#if defined(TF_BF16_HW)
         if (dot) {
           const uint16_t* xr = x16.data() + r * 2 * pairs;
           if (step == kBfBlockPanels)
