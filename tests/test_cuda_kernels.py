@@ -297,9 +297,10 @@ def test_ops_dispatch_cuda_tensors_to_the_kernels_on_the_current_stream():
 # ---- the emulator catches broken kernels ----
 @pytest.mark.skipif(shutil.which(os.environ.get("CXX", "g++")) is None, reason="no C++ compiler")
 def test_emulation_catches_missing_syncthreads_and_wrong_shuffle(tmp_path):
-    """tests/cuda_emu/broken_kernels.cpp runs the LayerNorm and softmax kernels as written, with the block
-    reduction's __syncthreads removed, and with a wrong shuffle offset: only the first may be right; and a
-    kernel whose barriers can never be released ends with a launch error instead of hanging."""
+    """tests/cuda_emu/broken_kernels.cpp runs the LayerNorm, softmax and relative attention kernels as written,
+    with the block reduction's (and relative attention's tile) __syncthreads removed, and with a wrong shuffle
+    offset: only the first may be right; and a kernel whose barriers can never be released ends with a launch
+    error instead of hanging."""
     cxx = os.environ.get("CXX", "g++")
     results = {}
     for name, flags in (("ok", []), ("no_sync", ["-DTF_EMU_BREAK_SYNC"]), ("bad_shfl", ["-DTF_EMU_BREAK_SHFL"])):
@@ -309,8 +310,9 @@ def test_emulation_catches_missing_syncthreads_and_wrong_shuffle(tmp_path):
         words = subprocess.run([str(exe)], capture_output=True, text=True, check=True, timeout=60).stdout.split()
         results[name] = {words[i]: float(words[i + 1]) for i in range(0, len(words), 2)}
     assert results["ok"]["layer_norm"] < 1e-5 and results["ok"]["softmax"] < 1e-6, results
+    assert results["ok"]["relative_attention"] < 1e-5, results
     for broken in ("no_sync", "bad_shfl"):
-        for op in ("layer_norm", "softmax"):
+        for op in ("layer_norm", "softmax", "relative_attention"):
             err = results[broken][op]
             assert not err < 1e-3, f"{broken}: {op} still right ({err}): the emulation missed the bug"
     assert all(r["deadlock"] == 1 for r in results.values())
