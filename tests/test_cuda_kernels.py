@@ -253,6 +253,38 @@ def test_attention_strided_views_and_nan_rows():
     assert torch.isnan(got[0, 1, 4]).all()
 
 
+def test_cuda_attention_policy():
+    """Where ops.attention runs torch's attention on a real GPU instead of ours (ops/attention.py)."""
+    policy = attention.torch_attention_on_cuda
+    q = torch.zeros(2, 4, 16, 64, dtype=torch.float16)
+    assert policy(q, q, None, None, True, "auto", (8, 0))  # 16-bit prefill on sm_80+: torch's tensor cores
+    assert policy(q.bfloat16(), q.bfloat16(), None, None, False, "auto", (9, 0))
+    assert not policy(q, q, None, None, False, "auto", (7, 5))  # no flash attention before sm_80
+    assert not policy(q[:, :, :1], q, None, None, True, "auto", (9, 0))  # decode: ours
+    assert not policy(q.float(), q.float(), None, None, False, "auto", (9, 0))  # float32: ours
+    assert not policy(q, q, None, None, False, "ours", (9, 0))
+    assert policy(q.float(), q.float(), None, None, False, "torch", (9, 0))
+    # what only ours does, whatever the choice: key lengths, and causal with fewer queries than keys
+    assert not policy(q, q, torch.tensor([3, 16]), None, False, "torch", (9, 0))
+    assert not policy(q[:, :, :5], q, None, None, True, "torch", (9, 0))
+    packed, cu = torch.zeros(40, 4, 64, dtype=torch.float16), torch.tensor([0, 15, 40])
+    has_varlen = attention._varlen_attn_out() is not None
+    assert policy(packed, packed, None, cu, True, "auto", (9, 0)) == has_varlen
+    assert not policy(packed[..., :60], packed[..., :60], None, cu, True, "torch", (9, 0))  # head_dim % 8
+    assert not policy(packed.float(), packed.float(), None, cu, False, "torch", (9, 0))  # flash: 16-bit only
+
+
+@pytest.mark.parametrize("variant", ["causal", "bert_padding", "full_mask", "none"])
+def test_torch_route_keeps_the_semantics_of_ours(variant):
+    """The padded layout's torch route (SDPA) gives what our kernel gives, masks and causal limits included."""
+    q, k, v, mask, _, causal = attention_case((2, 3, 9, 9, 16), variant, torch.float32)
+    got = attention._torch_cuda(q, k, v, mask, None, 0.25, causal, None)
+    want = attention_reference(q.double(), k.double(), v.double(), additive=None if mask is None else mask.double(),
+                               scale=0.25, causal=causal)
+    check(got, want.double(), rtol=1e-5, atol=2e-5)
+    assert got.is_contiguous()
+
+
 # ---- errors name the kernel ----
 def test_errors_name_the_kernel():
     x = torch.randn(3, 4)

@@ -35,6 +35,7 @@ struct AttnParams {
   int64_t q_len, k_len;
   const int64_t* kv_lengths;  // [batch] or nullptr
   const int64_t* cu_seqlens;  // [batch + 1] or nullptr (packed)
+  int64_t batch, tokens;      // packed: sequences, and rows of q/out (those after cu_seqlens[batch] are zeroed)
   int head_dim;
   bool causal;
   float scale;
@@ -56,6 +57,16 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(AttnParams p) {
   const int64_t b = blockIdx.z, h = blockIdx.y;
   const int64_t q0 = static_cast<int64_t>(blockIdx.x) * kRows;
 
+  if (p.cu_seqlens && b == p.batch) {  // the extra z: rows after the last sequence are zeros (read no offset back)
+    T* og = static_cast<T*>(p.out) + h * p.out_head_stride;
+    const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+    for (int64_t idx = p.cu_seqlens[p.batch] * D + static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+         idx < p.tokens * D; idx += step) {
+      const int64_t i = idx / D;
+      og[i * p.out_row_stride + (idx - i * D)] = from_float<T>(0.0f);
+    }
+    return;
+  }
   int64_t start = 0, sq = p.q_len, n_valid = p.k_len;
   if (p.cu_seqlens) {
     start = p.cu_seqlens[b];
@@ -271,8 +282,9 @@ void launch(const AttnParams& p, int64_t batch, int64_t heads, Stream stream) {
   if (smem > 48 * 1024) {
     cudaFuncSetAttribute(attention_kernel<T, NC>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
   }
-  dim3 grid(static_cast<unsigned>(ceil_div(p.q_len, kRows)), static_cast<unsigned>(heads),
-            static_cast<unsigned>(batch));
+  // Packed: one more z for the rows after the last sequence.
+  dim3 grid(static_cast<unsigned>(ceil_div(p.q_len, kRows) > 0 ? ceil_div(p.q_len, kRows) : 1),
+            static_cast<unsigned>(heads), static_cast<unsigned>(p.cu_seqlens ? batch + 1 : batch));
   TF_LAUNCH(grid, dim3(kWarps * 32), smem, stream, attention_kernel<T, NC>)(p);
 }
 
@@ -288,8 +300,9 @@ void attention_cuda(const TensorView& q, const TensorView& k, const TensorView& 
                                      cuda::kOnCpu, max_seqlen);
     TF_CHECK(a.head_dim >= 1 && a.head_dim <= kAttentionCudaMaxHeadDim, "q: head_dim must be in [1, ",
              kAttentionCudaMaxHeadDim, "], got ", a.head_dim);
-    if (a.batch == 0 || a.heads == 0 || a.q_len == 0) return;
-    TF_CHECK(a.batch <= 65535 && a.heads <= 65535, "q: at most 65535 sequences and heads");
+    // (packed with max_seqlen 0 still launches: the rows after the last offset are zeroed)
+    if (a.heads == 0 || q.numel() == 0 || (!a.cu_seqlens && (a.batch == 0 || a.q_len == 0))) return;
+    TF_CHECK(a.batch + (a.cu_seqlens ? 1 : 0) <= 65535 && a.heads <= 65535, "q: at most 65535 sequences and heads");
     cuda::AttnParams p;
     auto operand = [](const AttnOperand& o) {
       return cuda::Operand{o.data, o.batch_stride, o.head_stride, o.row_stride};
@@ -306,6 +319,8 @@ void attention_cuda(const TensorView& q, const TensorView& k, const TensorView& 
     p.k_len = a.k_len;
     p.kv_lengths = a.kv_lengths;
     p.cu_seqlens = a.cu_seqlens;
+    p.batch = a.batch;
+    p.tokens = q.size(0);
     p.head_dim = static_cast<int>(a.head_dim);
     p.causal = a.causal;
     p.scale = a.scale;
