@@ -13,20 +13,11 @@
 
 #include "common/cuda_common.h"
 #include "kernels/attention.h"
+#include "kernels/attention_cuda_tiles.h"
 
 namespace tf {
 namespace cuda {
 namespace {
-
-constexpr int kWarps = 4;
-constexpr int kRowsPerWarp = 4;
-constexpr int kRows = kWarps * kRowsPerWarp;  // query rows per block
-constexpr int kTile = 32;                     // keys per tile (one per lane)
-
-struct Operand {
-  const void* data;
-  int64_t batch_stride, head_stride, row_stride;
-};
 
 struct AttnParams {
   Operand q, k, v, mask;  // mask.data == nullptr: none
@@ -135,14 +126,8 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(AttnParams p) {
         s = dot * p.scale;
         if (mg) s += to_float(mg[i * p.mask.row_stride + j]);
       }
-      const float m_new = nan_max(m[r], warp_reduce(s, MaxOp()));
-      if (m_new == -INFINITY) continue;  // nothing but -inf so far: p = 0 everywhere
-      const float corr = expf(m[r] - m_new);
-      const float pj = expf(s - m_new);
-      l[r] = l[r] * corr + warp_reduce(pj, SumOp());
-      m[r] = m_new;
-#pragma unroll
-      for (int c = 0; c < NC; ++c) acc[r][c] *= corr;
+      float pj;
+      if (!online_softmax_tile(s, m[r], l[r], acc[r], pj)) continue;  // nothing but -inf so far: p = 0 everywhere
       const int n = static_cast<int>(limit - t0 < kTile ? limit - t0 : kTile);
       for (int jj = 0; jj < n; ++jj) {
         const float pb = __shfl_sync(0xffffffffu, pj, jj);
@@ -161,13 +146,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(AttnParams p) {
   for (int r = 0; r < kRowsPerWarp; ++r) {
     const int64_t i = q0 + warp * kRowsPerWarp + r;
     if (i >= sq) continue;
-    // No allowed key, or only -inf scores: zeros (as SDPA); a NaN anywhere in the row stays NaN.
-    const float inv = l[r] == 0.0f ? 0.0f : 1.0f / l[r];
-#pragma unroll
-    for (int c = 0; c < NC; ++c) {
-      const int d = lane + 32 * c;
-      if (d < D) og[i * p.out_row_stride + d] = from_float<T>(l[r] == 0.0f ? 0.0f : acc[r][c] * inv);
-    }
+    store_row<T, NC>(og + i * p.out_row_stride, acc[r], l[r], D, lane);
   }
 }
 
@@ -216,14 +195,8 @@ __global__ void __launch_bounds__(kWarps * 32) attention_decode_kernel(AttnParam
       s = dot * p.scale;
       if (mg) s += to_float(mg[t0 + lane]);
     }
-    const float m_new = nan_max(m, warp_reduce(s, MaxOp()));
-    if (m_new == -INFINITY) continue;
-    const float corr = expf(m - m_new);
-    const float pj = expf(s - m_new);
-    l = l * corr + warp_reduce(pj, SumOp());
-    m = m_new;
-#pragma unroll
-    for (int c = 0; c < NC; ++c) acc[c] *= corr;
+    float pj;
+    if (!online_softmax_tile(s, m, l, acc, pj)) continue;
     for (int jj = 0; jj < n; ++jj) {
       const float pb = __shfl_sync(0xffffffffu, pj, jj);
       const T* vr = vg + (t0 + jj) * p.v.row_stride;
@@ -304,13 +277,10 @@ void attention_cuda(const TensorView& q, const TensorView& k, const TensorView& 
     if (a.heads == 0 || q.numel() == 0 || (!a.cu_seqlens && (a.batch == 0 || a.q_len == 0))) return;
     TF_CHECK(a.batch + (a.cu_seqlens ? 1 : 0) <= 65535 && a.heads <= 65535, "q: at most 65535 sequences and heads");
     cuda::AttnParams p;
-    auto operand = [](const AttnOperand& o) {
-      return cuda::Operand{o.data, o.batch_stride, o.head_stride, o.row_stride};
-    };
-    p.q = operand(a.q);
-    p.k = operand(a.k);
-    p.v = operand(a.v);
-    p.mask = operand(a.mask);
+    p.q = cuda::operand(a.q);
+    p.k = cuda::operand(a.k);
+    p.v = cuda::operand(a.v);
+    p.mask = cuda::operand(a.mask);
     p.out = a.out;
     p.out_batch_stride = a.out_batch_stride;
     p.out_head_stride = a.out_head_stride;
@@ -326,11 +296,9 @@ void attention_cuda(const TensorView& q, const TensorView& k, const TensorView& 
     p.scale = a.scale;
     cuda::Stream s = cuda::as_stream(stream);
     cuda::dispatch_float(q.dtype, [&](auto tag) {
-      using T = decltype(tag);
-      if (a.head_dim <= 32) cuda::launch<T, 1>(p, a.batch, a.heads, s);
-      else if (a.head_dim <= 64) cuda::launch<T, 2>(p, a.batch, a.heads, s);
-      else if (a.head_dim <= 128) cuda::launch<T, 4>(p, a.batch, a.heads, s);
-      else cuda::launch<T, 8>(p, a.batch, a.heads, s);
+      cuda::dispatch_head_slices(a.head_dim, [&](auto nc) {
+        cuda::launch<decltype(tag), decltype(nc)::value>(p, a.batch, a.heads, s);
+      });
     });
   });
 }

@@ -14,23 +14,15 @@
 #include <cmath>
 
 #include "common/cuda_common.h"
+#include "kernels/attention_cuda_tiles.h"
 #include "kernels/relative_attention.h"
 
 namespace tf {
 namespace cuda {
 namespace {
 
-constexpr int kWarps = 4;
-constexpr int kRowsPerWarp = 4;
-constexpr int kRows = kWarps * kRowsPerWarp;  // query rows per block
-constexpr int kTile = 32;                     // keys per tile (one per lane)
-constexpr int kWindow = kTile + kRows - 1;    // r rows a tile's gather reads for the block's rows
-constexpr float kMasked = -1e30f;             // what both references give a masked key
-
-struct Operand {
-  const void* data;
-  int64_t batch_stride, head_stride, row_stride;  // elements
-};
+constexpr int kWindow = kTile + kRows - 1;  // r rows a tile's gather reads for the block's rows
+constexpr float kMasked = -1e30f;           // what both references give a masked key
 
 struct Map {  // uint8 [batch or 1, qlen, klen], klen contiguous; data == nullptr: none
   const uint8_t* data;
@@ -181,14 +173,8 @@ __global__ void __launch_bounds__(kWarps * 32) relative_attention_kernel(RelPara
           s *= p.scale;
         }
       }
-      const float m_new = nan_max(m[r], warp_reduce(s, MaxOp()));
-      if (m_new == -INFINITY) continue;  // (scores that overflowed to -inf only)
-      const float corr = expf(m[r] - m_new);
-      const float pj = expf(s - m_new);
-      l[r] = l[r] * corr + warp_reduce(pj, SumOp());
-      m[r] = m_new;
-#pragma unroll
-      for (int c = 0; c < NC; ++c) acc[r][c] *= corr;
+      float pj;
+      if (!online_softmax_tile(s, m[r], l[r], acc[r], pj)) continue;  // (scores that overflowed to -inf only)
       // The row's probabilities through shared memory: one warp barrier instead of a shuffle per key.
       __syncwarp();  // the previous row's reads are done
       pw[lane] = pj;
@@ -211,12 +197,7 @@ __global__ void __launch_bounds__(kWarps * 32) relative_attention_kernel(RelPara
   for (int r = 0; r < kRowsPerWarp; ++r) {
     const int64_t i = q0 + warp * kRowsPerWarp + r;
     if (i >= qlen) continue;
-    const float inv = l[r] == 0.0f ? 0.0f : 1.0f / l[r];
-#pragma unroll
-    for (int c = 0; c < NC; ++c) {
-      const int d = lane + 32 * c;
-      if (d < D) og[i * os + d] = from_float<T>(acc[r][c] * inv);
-    }
+    store_row<T, NC>(og + i * os, acc[r], l[r], D, lane);
   }
 }
 
@@ -247,17 +228,10 @@ void relative_attention_cuda(const TensorView& q, const TensorView& k, const Ten
              kRelativeAttentionCudaMaxHeadDim, "], got ", a.head_dim);
     if (a.qlen == 0 || a.batch == 0 || a.heads == 0) return;
     TF_CHECK(a.batch <= 65535 && a.heads <= 65535, "q: at most 65535 sequences and heads");
-    auto operand = [](const AttnOperand& o) {
-      return cuda::Operand{o.data, o.batch_stride, o.head_stride, o.row_stride};
-    };
+    using cuda::operand;
     cuda::RelParams p;
-    p.q = operand(a.q);
-    p.k = operand(a.k);
-    p.v = operand(a.v);
-    p.r = operand(a.r);
-    p.r_w_bias = operand(a.r_w_bias);
-    p.r_r_bias = operand(a.r_r_bias);
-    p.r_s_bias = operand(a.r_s_bias);
+    p.q = operand(a.q), p.k = operand(a.k), p.v = operand(a.v), p.r = operand(a.r);
+    p.r_w_bias = operand(a.r_w_bias), p.r_r_bias = operand(a.r_r_bias), p.r_s_bias = operand(a.r_s_bias);
     p.seg_embed = operand(a.seg_embed);
     p.mask = cuda::Map{a.mask.data, a.mask.batch_stride, a.mask.row_stride};
     p.seg = cuda::Map{a.seg.data, a.seg.batch_stride, a.seg.row_stride};
@@ -273,11 +247,7 @@ void relative_attention_cuda(const TensorView& q, const TensorView& k, const Ten
     p.scale = a.scale;
     cuda::Stream s = cuda::as_stream(stream);
     cuda::dispatch_float(q.dtype, [&](auto tag) {
-      using T = decltype(tag);
-      if (a.head_dim <= 32) cuda::launch<T, 1>(p, s);
-      else if (a.head_dim <= 64) cuda::launch<T, 2>(p, s);
-      else if (a.head_dim <= 128) cuda::launch<T, 4>(p, s);
-      else cuda::launch<T, 8>(p, s);
+      cuda::dispatch_head_slices(a.head_dim, [&](auto nc) { cuda::launch<decltype(tag), decltype(nc)::value>(p, s); });
     });
   });
 }
