@@ -91,13 +91,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(AttnParams p) {
   const int64_t key_end = row_limit(last_row);
 
   float m[kRowsPerWarp], l[kRowsPerWarp], acc[kRowsPerWarp][NC];
-#pragma unroll
-  for (int r = 0; r < kRowsPerWarp; ++r) {
-    m[r] = -INFINITY;
-    l[r] = 0.0f;
-#pragma unroll
-    for (int c = 0; c < NC; ++c) acc[r][c] = 0.0f;
-  }
+  start_rows(m, l, acc);
 
   for (int64_t t0 = 0; t0 < key_end; t0 += kTile) {
     __syncthreads();  // q_s written (first tile) / the previous tile read by every warp
@@ -130,13 +124,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(AttnParams p) {
       if (!online_softmax_tile(s, m[r], l[r], acc[r], pj)) continue;  // nothing but -inf so far: p = 0 everywhere
       const int n = static_cast<int>(limit - t0 < kTile ? limit - t0 : kTile);
       for (int jj = 0; jj < n; ++jj) {
-        const float pb = __shfl_sync(0xffffffffu, pj, jj);
-        const float* vr = v_s + jj * D;
-#pragma unroll
-        for (int c = 0; c < NC; ++c) {
-          const int d = lane + 32 * c;
-          if (d < D) acc[r][c] += pb * vr[d];
-        }
+        add_weighted(acc[r], __shfl_sync(0xffffffffu, pj, jj), v_s + jj * D, D, lane);
       }
     }
   }
@@ -198,13 +186,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_decode_kernel(AttnParam
     float pj;
     if (!online_softmax_tile(s, m, l, acc, pj)) continue;
     for (int jj = 0; jj < n; ++jj) {
-      const float pb = __shfl_sync(0xffffffffu, pj, jj);
-      const T* vr = vg + (t0 + jj) * p.v.row_stride;
-#pragma unroll
-      for (int c = 0; c < NC; ++c) {
-        const int d = lane + 32 * c;
-        if (d < D) acc[c] += pb * to_float(vr[d]);
-      }
+      add_weighted(acc, __shfl_sync(0xffffffffu, pj, jj), vg + (t0 + jj) * p.v.row_stride, D, lane);
     }
   }
   float* mine = part + warp * (D + 2);

@@ -25,6 +25,28 @@ struct Operand {  // in the kernel's dtype; strides in elements, last dim contig
 
 inline Operand operand(const AttnOperand& o) { return Operand{o.data, o.batch_stride, o.head_stride, o.row_stride}; }
 
+// The running state of a warp's R query rows: max -inf, sum 0, accumulator 0.
+template <int R, int NC>
+__device__ __forceinline__ void start_rows(float (&m)[R], float (&l)[R], float (&acc)[R][NC]) {
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    m[r] = -INFINITY;
+    l[r] = 0.0f;
+#pragma unroll
+    for (int c = 0; c < NC; ++c) acc[r][c] = 0.0f;
+  }
+}
+
+// acc += w * value[lane + 32c] for the lane's columns < D (value: fp32 in shared memory, or T in global memory).
+template <int NC, typename V>
+__device__ __forceinline__ void add_weighted(float (&acc)[NC], float w, const V* value, int D, int lane) {
+#pragma unroll
+  for (int c = 0; c < NC; ++c) {
+    const int d = lane + 32 * c;
+    if (d < D) acc[c] += w * to_float(value[d]);
+  }
+}
+
 // One key tile of a query row: lane j holds key j's score s (-inf where no key). Updates the row's running max
 // m and sum l, rescales its accumulator acc, and sets p to lane j's weight exp(s - m); false, and nothing
 // changed, while every score so far is -inf (warp-uniform: the caller may skip the tile).

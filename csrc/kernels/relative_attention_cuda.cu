@@ -106,13 +106,7 @@ __global__ void __launch_bounds__(kWarps * 32) relative_attention_kernel(RelPara
   }
 
   float m[kRowsPerWarp], l[kRowsPerWarp], acc[kRowsPerWarp][NC];
-#pragma unroll
-  for (int r = 0; r < kRowsPerWarp; ++r) {
-    m[r] = -INFINITY;
-    l[r] = 0.0f;
-#pragma unroll
-    for (int c = 0; c < NC; ++c) acc[r][c] = 0.0f;
-  }
+  start_rows(m, l, acc);
   float* pw = p_s + warp * kTile;
 
   for (int64_t t0 = 0; t0 < klen; t0 += kTile) {
@@ -179,15 +173,7 @@ __global__ void __launch_bounds__(kWarps * 32) relative_attention_kernel(RelPara
       __syncwarp();  // the previous row's reads are done
       pw[lane] = pj;
       __syncwarp();
-      for (int jj = 0; jj < n; ++jj) {
-        const float pb = pw[jj];
-        const float* vr = v_s + jj * D;
-#pragma unroll
-        for (int c = 0; c < NC; ++c) {
-          const int d = lane + 32 * c;
-          if (d < D) acc[r][c] += pb * vr[d];
-        }
-      }
+      for (int jj = 0; jj < n; ++jj) add_weighted(acc[r], pw[jj], v_s + jj * D, D, lane);
     }
   }
 
@@ -236,11 +222,7 @@ void relative_attention_cuda(const TensorView& q, const TensorView& k, const Ten
     p.mask = cuda::Map{a.mask.data, a.mask.batch_stride, a.mask.row_stride};
     p.seg = cuda::Map{a.seg.data, a.seg.batch_stride, a.seg.row_stride};
     p.out = a.out;
-    p.qlen = a.qlen;
-    p.klen = a.klen;
-    p.rlen = a.rlen;
-    p.batch = a.batch;
-    p.heads = a.heads;
+    p.qlen = a.qlen, p.klen = a.klen, p.rlen = a.rlen, p.batch = a.batch, p.heads = a.heads;
     p.off = a.shift == RelShift::xlnet ? a.qlen : a.qlen - 1;
     p.wrap_pad = a.shift == RelShift::transfo_xl ? 1 : 0;
     p.head_dim = static_cast<int>(a.head_dim);
