@@ -285,6 +285,37 @@ def test_torch_route_keeps_the_semantics_of_ours(variant):
     assert got.is_contiguous()
 
 
+def test_ops_attention_takes_the_torch_route_and_falls_back_to_ours(monkeypatch):
+    """ops.attention on (simulated) GPU tensors: torch's route where the policy says so, without our kernel; ours,
+    from then on, with a warning, when torch's kernel refuses the call."""
+    calls = []
+
+    class Recorder:
+        attention_max_head_dim = _cuda_emu.attention_max_head_dim
+
+        @staticmethod
+        def attention(*a):
+            calls.append(a)
+            return _cuda_emu.attention(*a)
+
+    q, k, v, mask, _, causal = attention_case((2, 2, 7, 7, 16), "causal", torch.float16)
+    want = attention_reference(q.double(), k.double(), v.double(), causal=True).double()
+    monkeypatch.setattr(B, "real_cuda", lambda t: True)  # host tensors play a GPU's
+    monkeypatch.setattr(attention, "cuda_attention", "torch")
+    with B.emulate_cuda(Recorder()):
+        check(ops.attention(q, k, v, causal=True), want, sdpa_lowp(q, k, v, None, None, True), torch.float16)
+        assert not calls
+
+        def refuses(*args):
+            raise RuntimeError("no flash attention for this GPU")
+
+        monkeypatch.setattr(attention, "_torch_cuda", refuses)
+        with pytest.warns(RuntimeWarning, match="torch's CUDA attention failed"):
+            got = ops.attention(q, k, v, causal=True)
+        assert len(calls) == 1 and attention.cuda_attention == "ours"
+        check(got, want, sdpa_lowp(q, k, v, None, None, True), torch.float16)
+
+
 # ---- errors name the kernel ----
 def test_errors_name_the_kernel():
     x = torch.randn(3, 4)

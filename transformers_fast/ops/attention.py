@@ -3,8 +3,10 @@ padded [batch, heads, seq, head_dim] layout and the packed padding-free [tokens,
 layout with cumulative sequence offsets."""
 from __future__ import annotations
 
+import functools
 import math
 import os
+import warnings
 from typing import Optional
 
 import torch
@@ -54,8 +56,13 @@ def torch_attention_on_cuda(q, k, kv_lengths, cu_seqlens, causal, choice: Option
     rows = q.shape[0] if cu_seqlens is not None else q.shape[2]
     if q.dtype not in _TENSOR_CORE_DTYPES or rows <= 1:
         return False
-    major, _ = torch.cuda.get_device_capability(q.device) if capability is None else capability
+    major, _ = _capability(q.device.index) if capability is None else capability
     return major >= 8
+
+
+@functools.lru_cache(maxsize=None)
+def _capability(index: Optional[int]):
+    return torch.cuda.get_device_capability(index)
 
 
 def _torch_cuda(q, k, v, attn_mask, cu_seqlens, scale, causal, max_seqlen):
@@ -128,7 +135,13 @@ def _attention_impl(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask
     mod = B.use_cuda_kernel(_OP, q, k, v, attn_mask)
     if mod is not None:
         if B.real_cuda(q) and torch_attention_on_cuda(q, k, kv_lengths, cu_seqlens, causal):
-            return _torch_cuda(q, k, v, attn_mask, cu_seqlens, scale, causal, max_seqlen)
+            try:
+                return _torch_cuda(q, k, v, attn_mask, cu_seqlens, scale, causal, max_seqlen)
+            except RuntimeError as err:  # e.g. a torch built without flash attention for this GPU: ours from now on
+                global cuda_attention
+                cuda_attention = "ours"
+                warnings.warn(f"transformers_fast.ops.attention: torch's CUDA attention failed ({err}); our kernel "
+                              "runs instead", RuntimeWarning, stacklevel=2)
         if q.shape[-1] <= mod.attention_max_head_dim:
             return cuda_kernel(mod, q, k, v, attn_mask, kv_lengths, cu_seqlens, scale, causal, max_seqlen)
     if not B.use_cpu_kernel(_OP, q, k, v, attn_mask):
