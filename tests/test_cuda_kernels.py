@@ -253,6 +253,69 @@ def test_attention_strided_views_and_nan_rows():
     assert torch.isnan(got[0, 1, 4]).all()
 
 
+def test_cuda_attention_policy():
+    """Where ops.attention runs torch's attention on a real GPU instead of ours (ops/attention.py)."""
+    policy = attention.torch_attention_on_cuda
+    q = torch.zeros(2, 4, 16, 64, dtype=torch.float16)
+    assert policy(q, q, None, None, True, "auto", (8, 0))  # 16-bit prefill on sm_80+: torch's tensor cores
+    assert policy(q.bfloat16(), q.bfloat16(), None, None, False, "auto", (9, 0))
+    assert not policy(q, q, None, None, False, "auto", (7, 5))  # no flash attention before sm_80
+    assert not policy(q[:, :, :1], q, None, None, True, "auto", (9, 0))  # decode: ours
+    assert not policy(q.float(), q.float(), None, None, False, "auto", (9, 0))  # float32: ours
+    assert not policy(q, q, None, None, False, "ours", (9, 0))
+    assert policy(q.float(), q.float(), None, None, False, "torch", (9, 0))
+    # what only ours does, whatever the choice: key lengths, and causal with fewer queries than keys
+    assert not policy(q, q, torch.tensor([3, 16]), None, False, "torch", (9, 0))
+    assert not policy(q[:, :, :5], q, None, None, True, "torch", (9, 0))
+    packed, cu = torch.zeros(40, 4, 64, dtype=torch.float16), torch.tensor([0, 15, 40])
+    has_varlen = attention._varlen_attn_out() is not None
+    assert policy(packed, packed, None, cu, True, "auto", (9, 0)) == has_varlen
+    assert not policy(packed[..., :60], packed[..., :60], None, cu, True, "torch", (9, 0))  # head_dim % 8
+    assert not policy(packed.float(), packed.float(), None, cu, False, "torch", (9, 0))  # flash: 16-bit only
+
+
+@pytest.mark.parametrize("variant", ["causal", "bert_padding", "full_mask", "none"])
+def test_torch_route_keeps_the_semantics_of_ours(variant):
+    """The padded layout's torch route (SDPA) gives what our kernel gives, masks and causal limits included."""
+    q, k, v, mask, _, causal = attention_case((2, 3, 9, 9, 16), variant, torch.float32)
+    got = attention._torch_cuda(q, k, v, mask, None, 0.25, causal, None)
+    want = attention_reference(q.double(), k.double(), v.double(), additive=None if mask is None else mask.double(),
+                               scale=0.25, causal=causal)
+    check(got, want.double(), rtol=1e-5, atol=2e-5)
+    assert got.is_contiguous()
+
+
+def test_ops_attention_takes_the_torch_route_and_falls_back_to_ours(monkeypatch):
+    """ops.attention on (simulated) GPU tensors: torch's route where the policy says so, without our kernel; ours,
+    from then on, with a warning, when torch's kernel refuses the call."""
+    calls = []
+
+    class Recorder:
+        attention_max_head_dim = _cuda_emu.attention_max_head_dim
+
+        @staticmethod
+        def attention(*a):
+            calls.append(a)
+            return _cuda_emu.attention(*a)
+
+    q, k, v, mask, _, causal = attention_case((2, 2, 7, 7, 16), "causal", torch.float16)
+    want = attention_reference(q.double(), k.double(), v.double(), causal=True).double()
+    monkeypatch.setattr(B, "real_cuda", lambda t: True)  # host tensors play a GPU's
+    monkeypatch.setattr(attention, "cuda_attention", "torch")
+    with B.emulate_cuda(Recorder()):
+        check(ops.attention(q, k, v, causal=True), want, sdpa_lowp(q, k, v, None, None, True), torch.float16)
+        assert not calls
+
+        def refuses(*args):
+            raise RuntimeError("no flash attention for this GPU")
+
+        monkeypatch.setattr(attention, "_torch_cuda", refuses)
+        with pytest.warns(RuntimeWarning, match="torch's CUDA attention failed"):
+            got = ops.attention(q, k, v, causal=True)
+        assert len(calls) == 1 and attention.cuda_attention == "ours"
+        check(got, want, sdpa_lowp(q, k, v, None, None, True), torch.float16)
+
+
 # ---- errors name the kernel ----
 def test_errors_name_the_kernel():
     x = torch.randn(3, 4)
@@ -297,9 +360,10 @@ def test_ops_dispatch_cuda_tensors_to_the_kernels_on_the_current_stream():
 # ---- the emulator catches broken kernels ----
 @pytest.mark.skipif(shutil.which(os.environ.get("CXX", "g++")) is None, reason="no C++ compiler")
 def test_emulation_catches_missing_syncthreads_and_wrong_shuffle(tmp_path):
-    """tests/cuda_emu/broken_kernels.cpp runs the LayerNorm and softmax kernels as written, with the block
-    reduction's __syncthreads removed, and with a wrong shuffle offset: only the first may be right; and a
-    kernel whose barriers can never be released ends with a launch error instead of hanging."""
+    """tests/cuda_emu/broken_kernels.cpp runs the LayerNorm, softmax and relative attention kernels as written,
+    with the block reduction's (and relative attention's tile) __syncthreads removed, and with a wrong shuffle
+    offset: only the first may be right; and a kernel whose barriers can never be released ends with a launch
+    error instead of hanging."""
     cxx = os.environ.get("CXX", "g++")
     results = {}
     for name, flags in (("ok", []), ("no_sync", ["-DTF_EMU_BREAK_SYNC"]), ("bad_shfl", ["-DTF_EMU_BREAK_SHFL"])):
@@ -309,8 +373,9 @@ def test_emulation_catches_missing_syncthreads_and_wrong_shuffle(tmp_path):
         words = subprocess.run([str(exe)], capture_output=True, text=True, check=True, timeout=60).stdout.split()
         results[name] = {words[i]: float(words[i + 1]) for i in range(0, len(words), 2)}
     assert results["ok"]["layer_norm"] < 1e-5 and results["ok"]["softmax"] < 1e-6, results
+    assert results["ok"]["relative_attention"] < 1e-5, results
     for broken in ("no_sync", "bad_shfl"):
-        for op in ("layer_norm", "softmax"):
+        for op in ("layer_norm", "softmax", "relative_attention"):
             err = results[broken][op]
             assert not err < 1e-3, f"{broken}: {op} still right ({err}): the emulation missed the bug"
     assert all(r["deadlock"] == 1 for r in results.values())

@@ -14,6 +14,7 @@
 #include "kernels/activation.h"
 #include "kernels/attention.h"
 #include "kernels/layer_norm.h"
+#include "kernels/relative_attention.h"
 #include "kernels/softmax.h"
 
 #if defined(TF_CUDA_EMU)
@@ -61,6 +62,7 @@ PYBIND11_MODULE(TF_CUDA_MODULE, m) {
   m.def("register_tensor_dtypes", &tf::register_tensor_dtypes, py::arg("dtypes"),
         "The torch dtypes of the DType codes, in code order (float32, float16, bfloat16, int32, int64, uint8).");
   m.attr("attention_max_head_dim") = tf::kAttentionCudaMaxHeadDim;
+  m.attr("relative_attention_max_head_dim") = tf::kRelativeAttentionCudaMaxHeadDim;
   m.def(
       "gelu",
       [](const TensorView& x, const TensorView& out, bool tanh, uintptr_t stream) {
@@ -99,4 +101,15 @@ PYBIND11_MODULE(TF_CUDA_MODULE, m) {
       },
       py::arg("q"), py::arg("k"), py::arg("v"), py::arg("out"), py::arg("mask"), py::arg("kv_lengths"),
       py::arg("cu_seqlens"), py::arg("max_seqlen"), py::arg("scale"), py::arg("causal"), py::arg("stream"), nogil);
+  m.def(
+      "relative_attention",
+      [](const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& r, const TensorView& r_w_bias,
+         const TensorView& r_r_bias, const TensorView& out, const OptTensor& attn_mask, const OptTensor& seg_diff,
+         const OptTensor& seg_embed, const OptTensor& r_s_bias, double scale, int64_t shift, uintptr_t stream) {
+        tf::relative_attention_cuda(q, k, v, r, r_w_bias, r_r_bias, out, opt(attn_mask), opt(seg_diff), opt(seg_embed),
+                                    opt(r_s_bias), scale, shift, stream_ptr(stream));
+      },
+      py::arg("q"), py::arg("k"), py::arg("v"), py::arg("r"), py::arg("r_w_bias"), py::arg("r_r_bias"), py::arg("out"),
+      py::arg("attn_mask"), py::arg("seg_diff"), py::arg("seg_embed"), py::arg("r_s_bias"), py::arg("scale"),
+      py::arg("shift"), py::arg("stream"), nogil);
 }

@@ -13,20 +13,11 @@
 
 #include "common/cuda_common.h"
 #include "kernels/attention.h"
+#include "kernels/attention_cuda_tiles.h"
 
 namespace tf {
 namespace cuda {
 namespace {
-
-constexpr int kWarps = 4;
-constexpr int kRowsPerWarp = 4;
-constexpr int kRows = kWarps * kRowsPerWarp;  // query rows per block
-constexpr int kTile = 32;                     // keys per tile (one per lane)
-
-struct Operand {
-  const void* data;
-  int64_t batch_stride, head_stride, row_stride;
-};
 
 struct AttnParams {
   Operand q, k, v, mask;  // mask.data == nullptr: none
@@ -35,6 +26,7 @@ struct AttnParams {
   int64_t q_len, k_len;
   const int64_t* kv_lengths;  // [batch] or nullptr
   const int64_t* cu_seqlens;  // [batch + 1] or nullptr (packed)
+  int64_t batch, tokens;      // packed: sequences, and rows of q/out (those after cu_seqlens[batch] are zeroed)
   int head_dim;
   bool causal;
   float scale;
@@ -56,6 +48,16 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(AttnParams p) {
   const int64_t b = blockIdx.z, h = blockIdx.y;
   const int64_t q0 = static_cast<int64_t>(blockIdx.x) * kRows;
 
+  if (p.cu_seqlens && b == p.batch) {  // the extra z: rows after the last sequence are zeros (read no offset back)
+    T* og = static_cast<T*>(p.out) + h * p.out_head_stride;
+    const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+    for (int64_t idx = p.cu_seqlens[p.batch] * D + static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+         idx < p.tokens * D; idx += step) {
+      const int64_t i = idx / D;
+      og[i * p.out_row_stride + (idx - i * D)] = from_float<T>(0.0f);
+    }
+    return;
+  }
   int64_t start = 0, sq = p.q_len, n_valid = p.k_len;
   if (p.cu_seqlens) {
     start = p.cu_seqlens[b];
@@ -89,13 +91,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(AttnParams p) {
   const int64_t key_end = row_limit(last_row);
 
   float m[kRowsPerWarp], l[kRowsPerWarp], acc[kRowsPerWarp][NC];
-#pragma unroll
-  for (int r = 0; r < kRowsPerWarp; ++r) {
-    m[r] = -INFINITY;
-    l[r] = 0.0f;
-#pragma unroll
-    for (int c = 0; c < NC; ++c) acc[r][c] = 0.0f;
-  }
+  start_rows(m, l, acc);
 
   for (int64_t t0 = 0; t0 < key_end; t0 += kTile) {
     __syncthreads();  // q_s written (first tile) / the previous tile read by every warp
@@ -124,23 +120,11 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(AttnParams p) {
         s = dot * p.scale;
         if (mg) s += to_float(mg[i * p.mask.row_stride + j]);
       }
-      const float m_new = nan_max(m[r], warp_reduce(s, MaxOp()));
-      if (m_new == -INFINITY) continue;  // nothing but -inf so far: p = 0 everywhere
-      const float corr = expf(m[r] - m_new);
-      const float pj = expf(s - m_new);
-      l[r] = l[r] * corr + warp_reduce(pj, SumOp());
-      m[r] = m_new;
-#pragma unroll
-      for (int c = 0; c < NC; ++c) acc[r][c] *= corr;
+      float pj;
+      if (!online_softmax_tile(s, m[r], l[r], acc[r], pj)) continue;  // nothing but -inf so far: p = 0 everywhere
       const int n = static_cast<int>(limit - t0 < kTile ? limit - t0 : kTile);
       for (int jj = 0; jj < n; ++jj) {
-        const float pb = __shfl_sync(0xffffffffu, pj, jj);
-        const float* vr = v_s + jj * D;
-#pragma unroll
-        for (int c = 0; c < NC; ++c) {
-          const int d = lane + 32 * c;
-          if (d < D) acc[r][c] += pb * vr[d];
-        }
+        add_weighted(acc[r], __shfl_sync(0xffffffffu, pj, jj), v_s + jj * D, D, lane);
       }
     }
   }
@@ -150,13 +134,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(AttnParams p) {
   for (int r = 0; r < kRowsPerWarp; ++r) {
     const int64_t i = q0 + warp * kRowsPerWarp + r;
     if (i >= sq) continue;
-    // No allowed key, or only -inf scores: zeros (as SDPA); a NaN anywhere in the row stays NaN.
-    const float inv = l[r] == 0.0f ? 0.0f : 1.0f / l[r];
-#pragma unroll
-    for (int c = 0; c < NC; ++c) {
-      const int d = lane + 32 * c;
-      if (d < D) og[i * p.out_row_stride + d] = from_float<T>(l[r] == 0.0f ? 0.0f : acc[r][c] * inv);
-    }
+    store_row<T, NC>(og + i * p.out_row_stride, acc[r], l[r], D, lane);
   }
 }
 
@@ -205,22 +183,10 @@ __global__ void __launch_bounds__(kWarps * 32) attention_decode_kernel(AttnParam
       s = dot * p.scale;
       if (mg) s += to_float(mg[t0 + lane]);
     }
-    const float m_new = nan_max(m, warp_reduce(s, MaxOp()));
-    if (m_new == -INFINITY) continue;
-    const float corr = expf(m - m_new);
-    const float pj = expf(s - m_new);
-    l = l * corr + warp_reduce(pj, SumOp());
-    m = m_new;
-#pragma unroll
-    for (int c = 0; c < NC; ++c) acc[c] *= corr;
+    float pj;
+    if (!online_softmax_tile(s, m, l, acc, pj)) continue;
     for (int jj = 0; jj < n; ++jj) {
-      const float pb = __shfl_sync(0xffffffffu, pj, jj);
-      const T* vr = vg + (t0 + jj) * p.v.row_stride;
-#pragma unroll
-      for (int c = 0; c < NC; ++c) {
-        const int d = lane + 32 * c;
-        if (d < D) acc[c] += pb * to_float(vr[d]);
-      }
+      add_weighted(acc, __shfl_sync(0xffffffffu, pj, jj), vg + (t0 + jj) * p.v.row_stride, D, lane);
     }
   }
   float* mine = part + warp * (D + 2);
@@ -271,8 +237,9 @@ void launch(const AttnParams& p, int64_t batch, int64_t heads, Stream stream) {
   if (smem > 48 * 1024) {
     cudaFuncSetAttribute(attention_kernel<T, NC>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
   }
-  dim3 grid(static_cast<unsigned>(ceil_div(p.q_len, kRows)), static_cast<unsigned>(heads),
-            static_cast<unsigned>(batch));
+  // Packed: one more z for the rows after the last sequence.
+  dim3 grid(static_cast<unsigned>(ceil_div(p.q_len, kRows) > 0 ? ceil_div(p.q_len, kRows) : 1),
+            static_cast<unsigned>(heads), static_cast<unsigned>(p.cu_seqlens ? batch + 1 : batch));
   TF_LAUNCH(grid, dim3(kWarps * 32), smem, stream, attention_kernel<T, NC>)(p);
 }
 
@@ -288,16 +255,14 @@ void attention_cuda(const TensorView& q, const TensorView& k, const TensorView& 
                                      cuda::kOnCpu, max_seqlen);
     TF_CHECK(a.head_dim >= 1 && a.head_dim <= kAttentionCudaMaxHeadDim, "q: head_dim must be in [1, ",
              kAttentionCudaMaxHeadDim, "], got ", a.head_dim);
-    if (a.batch == 0 || a.heads == 0 || a.q_len == 0) return;
-    TF_CHECK(a.batch <= 65535 && a.heads <= 65535, "q: at most 65535 sequences and heads");
+    // (packed with max_seqlen 0 still launches: the rows after the last offset are zeroed)
+    if (a.heads == 0 || q.numel() == 0 || (!a.cu_seqlens && (a.batch == 0 || a.q_len == 0))) return;
+    TF_CHECK(a.batch + (a.cu_seqlens ? 1 : 0) <= 65535 && a.heads <= 65535, "q: at most 65535 sequences and heads");
     cuda::AttnParams p;
-    auto operand = [](const AttnOperand& o) {
-      return cuda::Operand{o.data, o.batch_stride, o.head_stride, o.row_stride};
-    };
-    p.q = operand(a.q);
-    p.k = operand(a.k);
-    p.v = operand(a.v);
-    p.mask = operand(a.mask);
+    p.q = cuda::operand(a.q);
+    p.k = cuda::operand(a.k);
+    p.v = cuda::operand(a.v);
+    p.mask = cuda::operand(a.mask);
     p.out = a.out;
     p.out_batch_stride = a.out_batch_stride;
     p.out_head_stride = a.out_head_stride;
@@ -306,16 +271,16 @@ void attention_cuda(const TensorView& q, const TensorView& k, const TensorView& 
     p.k_len = a.k_len;
     p.kv_lengths = a.kv_lengths;
     p.cu_seqlens = a.cu_seqlens;
+    p.batch = a.batch;
+    p.tokens = q.size(0);
     p.head_dim = static_cast<int>(a.head_dim);
     p.causal = a.causal;
     p.scale = a.scale;
     cuda::Stream s = cuda::as_stream(stream);
     cuda::dispatch_float(q.dtype, [&](auto tag) {
-      using T = decltype(tag);
-      if (a.head_dim <= 32) cuda::launch<T, 1>(p, a.batch, a.heads, s);
-      else if (a.head_dim <= 64) cuda::launch<T, 2>(p, a.batch, a.heads, s);
-      else if (a.head_dim <= 128) cuda::launch<T, 4>(p, a.batch, a.heads, s);
-      else cuda::launch<T, 8>(p, a.batch, a.heads, s);
+      cuda::dispatch_head_slices(a.head_dim, [&](auto nc) {
+        cuda::launch<decltype(tag), decltype(nc)::value>(p, a.batch, a.heads, s);
+      });
     });
   });
 }

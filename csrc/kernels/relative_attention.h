@@ -1,5 +1,6 @@
-// Fused relative-position attention of Transformer-XL and XLNet in their sequence-first layout: float32 or
-// bfloat16 tensors (all alike), computed in fp32.
+// Fused relative-position attention of Transformer-XL and XLNet in their sequence-first layout, computed in fp32:
+// the CPU kernel takes float32 or bfloat16 tensors (all alike), the CUDA kernel (relative_attention_cuda.cu)
+// float32, float16 or bfloat16.
 // Per (batch b, head n, query i):
 //   score[j] = ((q_i + r_w_bias)·k_j + bd[i][j] [+ (q_i + r_s_bias)·seg_embed[seg[b][i][j]]]) * scale,
 //   -1e30 where mask[b][i][j] (as both references: a fully masked row is uniform), softmax over j,
@@ -41,9 +42,9 @@ TF_ISA_DECLARE(void, relative_attention_cpu, (const RelativeAttentionArgs& args)
 namespace rel_attn_detail {
 
 // A [len, batch (or 1 when batch_or_one), heads, D] operand of `dtype` with a contiguous last dim.
-inline AttnOperand seq_operand(const TensorView& t, const char* name, DType dtype, int64_t batch, int64_t heads,
-                               int64_t D, bool batch_or_one) {
-  check_tensor(t, name, dtype, /*contiguous=*/false);
+inline AttnOperand seq_operand(const TensorView& t, const char* name, int64_t batch, int64_t heads, int64_t D,
+                               bool batch_or_one, DType dtype, bool on_cpu) {
+  check_tensor_on(t, name, dtype, on_cpu, /*contiguous=*/false);
   TF_CHECK(t.dim() == 4, name, ": expected [len, batch, heads, head_dim], got ", t.dim(), " dims");
   TF_CHECK((t.size(1) == batch || (batch_or_one && t.size(1) == 1)) && t.size(2) == heads && t.size(3) == D, name,
            ": expected [len, ", batch, batch_or_one ? " or 1" : "", ", ", heads, ", ", D, "], got [", t.size(0), ", ",
@@ -53,9 +54,9 @@ inline AttnOperand seq_operand(const TensorView& t, const char* name, DType dtyp
 }
 
 // A [lead..., heads, D] parameter of `dtype` (lead = {} for the biases, {2} for seg_embed).
-inline AttnOperand param_operand(const TensorView& t, const char* name, DType dtype, int64_t lead, int64_t heads,
-                                 int64_t D) {
-  check_tensor(t, name, dtype, /*contiguous=*/false);
+inline AttnOperand param_operand(const TensorView& t, const char* name, int64_t lead, int64_t heads, int64_t D,
+                                 DType dtype, bool on_cpu) {
+  check_tensor_on(t, name, dtype, on_cpu, /*contiguous=*/false);
   const int64_t dims = lead ? 3 : 2;
   TF_CHECK(t.dim() == dims && (!lead || t.size(0) == lead) && t.size(-2) == heads && t.size(-1) == D, name,
            ": expected ", lead ? "[2, " : "[", heads, ", ", D, "]");
@@ -63,8 +64,9 @@ inline AttnOperand param_operand(const TensorView& t, const char* name, DType dt
   return {t.data, 0, t.strides[dims - 2], lead ? t.strides[0] : 0};
 }
 
-inline RelAttnMap map_operand(const TensorView& t, const char* name, int64_t batch, int64_t qlen, int64_t klen) {
-  check_tensor(t, name, DType::u8, /*contiguous=*/false);
+inline RelAttnMap map_operand(const TensorView& t, const char* name, int64_t batch, int64_t qlen, int64_t klen,
+                              bool on_cpu) {
+  check_tensor_on(t, name, DType::u8, on_cpu, /*contiguous=*/false);
   TF_CHECK(t.dim() == 3 && (t.size(0) == batch || t.size(0) == 1) && t.size(1) == qlen && t.size(2) == klen, name,
            ": expected uint8 [batch or 1, qlen, klen] = [", batch, ", ", qlen, ", ", klen, "]");
   TF_CHECK(klen <= 1 || t.strides[2] == 1, name, ": last dim must be contiguous");
@@ -73,28 +75,27 @@ inline RelAttnMap map_operand(const TensorView& t, const char* name, int64_t bat
 
 }  // namespace rel_attn_detail
 
-// shift: 0 = XLNet (rlen >= klen + 1), 1 = Transformer-XL (rlen == klen). mask, seg_diff: uint8
-// [batch or 1, qlen, klen]; seg_diff, seg_embed [2, heads, D] and r_s_bias [heads, D] go together. Every
-// other tensor float32 or bfloat16, all alike (q's).
-inline void relative_attention(const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& r,
-                               const TensorView& r_w_bias, const TensorView& r_r_bias, const TensorView& out,
-                               const TensorView* mask, const TensorView* seg_diff, const TensorView* seg_embed,
-                               const TensorView* r_s_bias, double scale, int64_t shift) {
+// The checks of every device's front, and the kernel arguments. shift: 0 = XLNet (rlen >= klen + 1),
+// 1 = Transformer-XL (rlen == klen). mask, seg_diff: uint8 [batch or 1, qlen, klen]; seg_diff, seg_embed
+// [2, heads, D] and r_s_bias [heads, D] go together. Every other tensor is of `dtype`, on the CPU or not as
+// on_cpu says.
+inline RelativeAttentionArgs relative_attention_args(
+    const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& r, const TensorView& r_w_bias,
+    const TensorView& r_r_bias, const TensorView& out, const TensorView* mask, const TensorView* seg_diff,
+    const TensorView* seg_embed, const TensorView* r_s_bias, double scale, int64_t shift, DType dtype, bool on_cpu) {
   using namespace rel_attn_detail;
   TF_CHECK(q.dim() == 4, "q: expected [qlen, batch, heads, head_dim], got ", q.dim(), " dims");
-  check_cpu_dtype(q, "q");
   RelativeAttentionArgs a;
-  a.dtype = q.dtype;
+  a.dtype = dtype;
   a.qlen = q.size(0), a.batch = q.size(1), a.heads = q.size(2), a.head_dim = q.size(3);
   TF_CHECK(a.head_dim >= 1, "q: head_dim must be at least 1");
   TF_CHECK(shift == 0 || shift == 1, "shift: 0 (XLNet) or 1 (Transformer-XL), got ", shift);
   a.shift = static_cast<RelShift>(shift);
   const int64_t B = a.batch, H = a.heads, D = a.head_dim;
-  const DType dt = a.dtype;
-  a.q = seq_operand(q, "q", dt, B, H, D, false);
-  a.k = seq_operand(k, "k", dt, B, H, D, false);
-  a.v = seq_operand(v, "v", dt, B, H, D, false);
-  a.r = seq_operand(r, "r", dt, B, H, D, true);
+  a.q = seq_operand(q, "q", B, H, D, false, dtype, on_cpu);
+  a.k = seq_operand(k, "k", B, H, D, false, dtype, on_cpu);
+  a.v = seq_operand(v, "v", B, H, D, false, dtype, on_cpu);
+  a.r = seq_operand(r, "r", B, H, D, true, dtype, on_cpu);
   a.klen = k.size(0), a.rlen = r.size(0);
   TF_CHECK(v.size(0) == a.klen, "v: must have as many positions as k (", a.klen, "), got ", v.size(0));
   TF_CHECK(a.klen >= a.qlen, "k: klen (", a.klen, ") must be at least qlen (", a.qlen, ")");
@@ -102,22 +103,44 @@ inline void relative_attention(const TensorView& q, const TensorView& k, const T
     TF_CHECK(a.rlen >= a.klen + 1, "r: XLNet's shift needs rlen >= klen + 1 = ", a.klen + 1, ", got ", a.rlen);
   else
     TF_CHECK(a.rlen == a.klen, "r: Transformer-XL's shift needs rlen == klen = ", a.klen, ", got ", a.rlen);
-  a.r_w_bias = param_operand(r_w_bias, "r_w_bias", dt, 0, H, D);
-  a.r_r_bias = param_operand(r_r_bias, "r_r_bias", dt, 0, H, D);
-  check_tensor(out, "out", dt, /*contiguous=*/out.numel() > 0);  // (torch's strides of an empty one vary)
+  a.r_w_bias = param_operand(r_w_bias, "r_w_bias", 0, H, D, dtype, on_cpu);
+  a.r_r_bias = param_operand(r_r_bias, "r_r_bias", 0, H, D, dtype, on_cpu);
+  // (torch's strides of an empty one vary)
+  check_tensor_on(out, "out", dtype, on_cpu, /*contiguous=*/out.numel() > 0);
   check_same_shape(q, "q", out, "out");
   a.out = out.data;
-  if (mask) a.mask = map_operand(*mask, "attn_mask", B, a.qlen, a.klen);
+  if (mask) a.mask = map_operand(*mask, "attn_mask", B, a.qlen, a.klen, on_cpu);
   TF_CHECK(!seg_diff == !seg_embed && !seg_diff == !r_s_bias,
            "seg_diff, seg_embed and r_s_bias go together (XLNet's segment term)");
   if (seg_diff) {
-    a.seg = map_operand(*seg_diff, "seg_diff", B, a.qlen, a.klen);
-    a.seg_embed = param_operand(*seg_embed, "seg_embed", dt, 2, H, D);
-    a.r_s_bias = param_operand(*r_s_bias, "r_s_bias", dt, 0, H, D);
+    a.seg = map_operand(*seg_diff, "seg_diff", B, a.qlen, a.klen, on_cpu);
+    a.seg_embed = param_operand(*seg_embed, "seg_embed", 2, H, D, dtype, on_cpu);
+    a.r_s_bias = param_operand(*r_s_bias, "r_s_bias", 0, H, D, dtype, on_cpu);
   }
   a.scale = static_cast<float>(scale);
-  if (a.qlen == 0 || B == 0 || H == 0) return;
+  return a;
+}
+
+// The CPU kernel: float32 or bfloat16 (q's dtype; every tensor but the uint8 maps alike).
+inline void relative_attention(const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& r,
+                               const TensorView& r_w_bias, const TensorView& r_r_bias, const TensorView& out,
+                               const TensorView* mask, const TensorView* seg_diff, const TensorView* seg_embed,
+                               const TensorView* r_s_bias, double scale, int64_t shift) {
+  TF_CHECK(q.dim() == 4, "q: expected [qlen, batch, heads, head_dim], got ", q.dim(), " dims");
+  check_cpu_dtype(q, "q");
+  RelativeAttentionArgs a = relative_attention_args(q, k, v, r, r_w_bias, r_r_bias, out, mask, seg_diff, seg_embed,
+                                                    r_s_bias, scale, shift, q.dtype, true);
+  if (a.qlen == 0 || a.batch == 0 || a.heads == 0) return;
   TF_ISA_CALL(relative_attention_cpu, a);
 }
+
+// The CUDA kernel (relative_attention_cuda.cu): float32, float16 or bfloat16 (every tensor but the uint8 maps
+// alike; fp32 scores, softmax and accumulation), head_dim <= kRelativeAttentionCudaMaxHeadDim; launched on
+// `stream`.
+constexpr int64_t kRelativeAttentionCudaMaxHeadDim = 256;
+void relative_attention_cuda(const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& r,
+                             const TensorView& r_w_bias, const TensorView& r_r_bias, const TensorView& out,
+                             const TensorView* mask, const TensorView* seg_diff, const TensorView* seg_embed,
+                             const TensorView* r_s_bias, double scale, int64_t shift, void* stream);
 
 }  // namespace tf

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/layer_norm_cuda.cu"
+#include "kernels/relative_attention_cuda.cu"
 #include "kernels/softmax_cuda.cu"
 
 namespace {
@@ -66,9 +67,41 @@ int main() {
       sm_err = (e > sm_err || e != e) ? e : sm_err;
     }
   }
+  // Relative attention, XLNet's shift (rlen = klen + qlen: every column read is < rlen), one sequence and head.
+  const int qlen = 20, klen = 40, rlen = klen + qlen, D = 16;
+  std::vector<float> q(qlen * D), k(klen * D), v(klen * D), r(rlen * D), rw(D), rr(D), ra(qlen * D);
+  for (auto* t : {&q, &k, &v, &r, &rw, &rr})
+    for (float& e : *t) {
+      seed = seed * 1664525u + 1013904223u;
+      e = static_cast<float>(seed >> 8) / 16777216.0f * 2.0f - 1.0f;
+    }
+  const float scale = 0.25f;
+  tf::relative_attention_cuda(view(q, {qlen, 1, 1, D}), view(k, {klen, 1, 1, D}), view(v, {klen, 1, 1, D}),
+                              view(r, {rlen, 1, 1, D}), view(rw, {1, D}), view(rr, {1, D}), view(ra, {qlen, 1, 1, D}),
+                              nullptr, nullptr, nullptr, nullptr, scale, 0, nullptr);
+  double ra_err = 0;
+  for (int i = 0; i < qlen; ++i) {
+    std::vector<double> s(klen);
+    double m = -INFINITY, sum = 0;
+    for (int j = 0; j < klen; ++j) {
+      double dot = 0;
+      for (int e = 0; e < D; ++e)
+        dot += (q[i * D + e] + rw[e]) * double(k[j * D + e]) + (q[i * D + e] + rr[e]) * double(r[(j + qlen - i) * D + e]);
+      s[j] = dot * scale;
+      m = std::max(m, s[j]);
+    }
+    for (int j = 0; j < klen; ++j) sum += std::exp(s[j] - m);
+    for (int e = 0; e < D; ++e) {
+      double want = 0;
+      for (int j = 0; j < klen; ++j) want += std::exp(s[j] - m) / sum * v[j * D + e];
+      double err = std::fabs(want - ra[i * D + e]);
+      ra_err = (err > ra_err || err != err) ? err : ra_err;
+    }
+  }
   std::vector<float> d(32);
   TF_LAUNCH(dim3(1), dim3(32), 0, nullptr, divergent)(d.data());
   int deadlock = cudaGetLastError() == cudaErrorLaunchFailure;
-  std::printf("layer_norm %.3g softmax %.3g deadlock %d\n", ln_err, sm_err, deadlock);
+  std::printf("layer_norm %.3g softmax %.3g relative_attention %.3g deadlock %d\n", ln_err, sm_err, ra_err,
+              deadlock);
   return 0;
 }

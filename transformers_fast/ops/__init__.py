@@ -1,5 +1,6 @@
 """Fused ops, each usable on its own: validate tensors, run the C++ kernel (CPU) or fall back to torch."""
-from transformers_fast.ops._backend import cpu_features, cpu_isa, has_extension, has_kernels, parallel_backend
+from transformers_fast.ops._backend import (cpu_features, cpu_isa, emulate_cuda, has_extension, has_kernels, on_cuda,
+                                            parallel_backend)
 from transformers_fast.ops.activation import bias_gelu, gelu
 from transformers_fast.ops.attention import attention
 from transformers_fast.ops.layer import OneCallChoice, bind_layer_weights, decoder_layer_step, encoder_layer
@@ -9,4 +10,4 @@ from transformers_fast.ops.relative_attention import relative_attention
 from transformers_fast.ops.softmax import masked_softmax
 
 __all__ = ["gelu", "bias_gelu", "layer_norm", "add_layer_norm", "masked_softmax", "attention", "relative_attention", "PackedLinear", "linear", "cpu_isa", "cpu_features", "has_extension", "has_kernels", "parallel_backend",
-           "encoder_layer", "decoder_layer_step", "bind_layer_weights", "OneCallChoice"]
+           "encoder_layer", "decoder_layer_step", "bind_layer_weights", "OneCallChoice", "on_cuda", "emulate_cuda"]

@@ -7,6 +7,7 @@ cannot serve the input (not built, other device or dtype), never with a silently
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from typing import Callable, Optional
@@ -72,11 +73,47 @@ _cuda_state: list = []  # [the _cuda module or None], filled on first use
 _DTYPE_CODES = [torch.float32, torch.float16, torch.bfloat16, torch.int32, torch.int64, torch.uint8]
 
 
+_emulated: list = [None]  # the module host tensors are sent to inside emulate_cuda(), else None
+
+
+@contextlib.contextmanager
+def emulate_cuda(module=None):
+    """Test-only: inside the block, host (CPU) tensors stand for CUDA tensors. The ops send them to the CUDA
+    kernels of `module` (default: _cuda_emu, the same .cu sources run on CPU threads) instead of the CPU
+    kernels, and the runtimes, which ask on_cuda(), take their CUDA paths: a model's GPU fast path then runs
+    end to end without a GPU. Process-wide (not for concurrent use); nests."""
+    if module is None:
+        from transformers_fast import _cuda_emu as module
+    if hasattr(module, "register_tensor_dtypes"):
+        module.register_tensor_dtypes(_DTYPE_CODES)
+    previous = _emulated[0]
+    _emulated[0] = module
+    try:
+        yield module
+    finally:
+        _emulated[0] = previous
+
+
+def on_cuda(t: torch.Tensor) -> bool:
+    """Whether t takes the CUDA paths: a CUDA tensor, or a host tensor inside emulate_cuda()."""
+    return t.device.type == "cuda" or (_emulated[0] is not None and t.device.type == "cpu")
+
+
+def real_cuda(t: torch.Tensor) -> bool:
+    """A tensor on a real CUDA device (where torch's own CUDA kernels exist too); never an emulated one."""
+    return t.device.type == "cuda"
+
+
 def use_cuda_kernel(op: str, *tensors: Optional[torch.Tensor]):
     """The `_cuda` module when its kernel can serve these tensors (CUDA tensors, no autograd), else None;
-    warns once when CUDA tensors meet a build without CUDA kernels (they then run torch's ops)."""
+    warns once when CUDA tensors meet a build without CUDA kernels (they then run torch's ops). Inside
+    emulate_cuda(), the emulated module for host tensors."""
     first = next(t for t in tensors if t is not None)
-    if first.device.type != "cuda" or needs_grad(*tensors):
+    if needs_grad(*tensors):
+        return None
+    if _emulated[0] is not None and first.device.type == "cpu":
+        return _emulated[0]
+    if first.device.type != "cuda":
         return None
     mod = cuda_extension()
     if mod is None or not hasattr(mod, "gelu"):
@@ -239,7 +276,7 @@ def fast_path(*tensors: Optional[torch.Tensor]) -> bool:
     then checks dtype, device, contiguity and shapes itself (reading the tensors directly); what it
     rejects (KERNEL_REJECTS) sends the caller to its full Python checks, which name the problem or
     take the plain-torch path."""
-    if not KERNELS_ON or is_compiling():
+    if not KERNELS_ON or is_compiling() or _emulated[0] is not None:  # (emulated CUDA: the ops' CUDA branch)
         return False
     if tensors and getattr(tensors[0], "is_cuda", False):  # CUDA tensors: the ops' CUDA branch
         return False

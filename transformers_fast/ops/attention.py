@@ -3,7 +3,10 @@ padded [batch, heads, seq, head_dim] layout and the packed padding-free [tokens,
 layout with cumulative sequence offsets."""
 from __future__ import annotations
 
+import functools
 import math
+import os
+import warnings
 from typing import Optional
 
 import torch
@@ -13,6 +16,68 @@ from transformers_fast.ops import _backend as B
 from transformers_fast.ops.softmax import allowed_keys
 
 _OP = "attention"
+
+# On a real GPU, plain attention runs torch's flash / memory-efficient kernels where they use tensor cores
+# (float16 and bfloat16 on sm_80 and newer, several query rows): ours keep to the FMA units (so that the emulation
+# can run them) and cannot match those there. Decode (one query row over a KV cache, bandwidth-bound, where ours
+# splits the keys over warps), float32, key lengths, and what torch's kernels do not take run ours.
+# TRANSFORMERS_FAST_CUDA_ATTENTION=ours|torch forces one where both can (benchmarks/gpu_kernels.py times both).
+CUDA_ATTENTION_ENV = "TRANSFORMERS_FAST_CUDA_ATTENTION"
+CUDA_ATTENTION_CHOICES = ("auto", "ours", "torch")
+cuda_attention = (os.environ.get(CUDA_ATTENTION_ENV) or "auto").strip().lower()
+if cuda_attention not in CUDA_ATTENTION_CHOICES:
+    raise ValueError(f"{CUDA_ATTENTION_ENV}={cuda_attention!r}: expected one of {', '.join(CUDA_ATTENTION_CHOICES)}")
+_TENSOR_CORE_DTYPES = (torch.float16, torch.bfloat16)
+
+
+def _varlen_attn_out():
+    """torch's flash attention over packed sequences writing into a given output (torch >= 2.10), or None."""
+    try:
+        from torch.nn.attention.varlen import varlen_attn_out
+    except ImportError:
+        return None
+    return varlen_attn_out
+
+
+def torch_attention_on_cuda(q, k, kv_lengths, cu_seqlens, causal, choice: Optional[str] = None,
+                            capability=None) -> bool:
+    """Whether ops.attention runs torch's attention instead of ours for these real CUDA tensors (see
+    cuda_attention above; choice and capability default to it and to q's device)."""
+    choice = cuda_attention if choice is None else choice
+    if choice == "ours" or kv_lengths is not None:  # (torch's kernels take no key lengths)
+        return False
+    if cu_seqlens is not None:  # flash-attention's varlen kernel: 16-bit, head_dim a multiple of 8 up to 256
+        if _varlen_attn_out() is None or q.dtype not in _TENSOR_CORE_DTYPES or q.shape[-1] % 8 or q.shape[-1] > 256:
+            return False
+    elif causal and q.shape[2] != k.shape[2]:  # SDPA's is_causal aligns the top-left corner, ours the bottom-right
+        return False
+    if choice == "torch":
+        return True
+    rows = q.shape[0] if cu_seqlens is not None else q.shape[2]
+    if q.dtype not in _TENSOR_CORE_DTYPES or rows <= 1:
+        return False
+    major, _ = _capability(q.device.index) if capability is None else capability
+    return major >= 8
+
+
+@functools.lru_cache(maxsize=None)
+def _capability(index: Optional[int]):
+    return torch.cuda.get_device_capability(index)
+
+
+def _torch_cuda(q, k, v, attn_mask, cu_seqlens, scale, causal, max_seqlen):
+    """torch's attention for the layouts and semantics of ours (torch_attention_on_cuda said it can)."""
+    if cu_seqlens is None:
+        if causal and attn_mask is None:  # (flash attention where it applies; an explicit mask would rule it out)
+            return F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scale).contiguous()
+        return _padded_reference(q, k, v, attn_mask, None, scale, causal).contiguous()
+    if max_seqlen is None:
+        max_seqlen = int((cu_seqlens[1:] - cu_seqlens[:-1]).max()) if cu_seqlens.shape[0] > 1 else 0
+    out = torch.zeros_like(q, memory_format=torch.contiguous_format)  # rows after the last sequence stay zero
+    cu = cu_seqlens.to(torch.int32)
+    _varlen_attn_out()(out, q, k, v, cu, cu, max_seqlen, max_seqlen, scale=scale,
+                       window_size=(-1, 0) if causal else (-1, -1))
+    return out
 
 
 def _padded_reference(q, k, v, attn_mask, kv_lengths, scale, causal):
@@ -47,7 +112,9 @@ def _packed_kernel(q, k, v, cu_seqlens, scale, causal):
 
 def cuda_kernel(mod, q, k, v, attn_mask, kv_lengths, cu_seqlens, scale, causal, max_seqlen=None, stream=None):
     """The CUDA kernel of `mod` (_cuda, or the emulated _cuda_emu with host tensors) on the caller's stream.
-    kv_lengths / cu_seqlens: int64, checked; head_dim <= mod.attention_max_head_dim."""
+    kv_lengths / cu_seqlens: int64, checked; head_dim <= mod.attention_max_head_dim. max_seqlen: the longest
+    packed sequence (read from cu_seqlens when None, which waits for the GPU); the kernel zeroes the rows after
+    the last sequence itself."""
     q, k, v = (t if t.stride(-1) == 1 else t.contiguous() for t in (q, k, v))
     if attn_mask is not None:
         attn_mask = attn_mask.expand(q.shape[0], q.shape[1], q.shape[2], k.shape[2])
@@ -59,17 +126,24 @@ def cuda_kernel(mod, q, k, v, attn_mask, kv_lengths, cu_seqlens, scale, causal, 
     stream = B.cuda_stream(q) if stream is None else stream
     B.on_device(q, mod.attention, q, k, v, out, attn_mask, kv_lengths, cu_seqlens,
                 -1 if max_seqlen is None else max_seqlen, scale, causal, stream)
-    if cu_seqlens is not None and q.shape[0] and cu_seqlens.shape[0] and int(cu_seqlens[-1]) < q.shape[0]:
-        out[int(cu_seqlens[-1]):] = 0  # tokens after the last sequence
     return out
 
 
 def _attention_impl(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: Optional[torch.Tensor],
                     kv_lengths: Optional[torch.Tensor], cu_seqlens: Optional[torch.Tensor], scale: float,
-                    causal: bool) -> torch.Tensor:
+                    causal: bool, max_seqlen: Optional[int] = None) -> torch.Tensor:
     mod = B.use_cuda_kernel(_OP, q, k, v, attn_mask)
-    if mod is not None and q.shape[-1] <= mod.attention_max_head_dim:
-        return cuda_kernel(mod, q, k, v, attn_mask, kv_lengths, cu_seqlens, scale, causal)
+    if mod is not None:
+        if B.real_cuda(q) and torch_attention_on_cuda(q, k, kv_lengths, cu_seqlens, causal):
+            try:
+                return _torch_cuda(q, k, v, attn_mask, cu_seqlens, scale, causal, max_seqlen)
+            except RuntimeError as err:  # e.g. a torch built without flash attention for this GPU: ours from now on
+                global cuda_attention
+                cuda_attention = "ours"
+                warnings.warn(f"transformers_fast.ops.attention: torch's CUDA attention failed ({err}); our kernel "
+                              "runs instead", RuntimeWarning, stacklevel=2)
+        if q.shape[-1] <= mod.attention_max_head_dim:
+            return cuda_kernel(mod, q, k, v, attn_mask, kv_lengths, cu_seqlens, scale, causal, max_seqlen)
     if not B.use_cpu_kernel(_OP, q, k, v, attn_mask):
         return _reference(q, k, v, attn_mask, kv_lengths, cu_seqlens, scale, causal).contiguous()
     # Any strides are read in place as long as the last dim is contiguous.
@@ -87,17 +161,18 @@ def _attention_impl(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask
 
 
 _op = B.register_op("attention", _attention_impl,
-                    lambda q, k, v, attn_mask, kv_lengths, cu_seqlens, scale, causal: B.new_output(q))
+                    lambda q, k, v, attn_mask, kv_lengths, cu_seqlens, scale, causal, max_seqlen=None: B.new_output(q))
 
 
-def _check_cu_seqlens(cu_seqlens, q: torch.Tensor) -> torch.Tensor:
+def _check_cu_seqlens(cu_seqlens, q: torch.Tensor, vouched: bool = False) -> torch.Tensor:
+    """vouched: the values are not read back (CUDA with max_seqlen given, where that would wait for the GPU)."""
     if not isinstance(cu_seqlens, torch.Tensor) or cu_seqlens.dtype not in (torch.int32, torch.int64):
         raise TypeError(f"{_OP}: cu_seqlens must be an int32/int64 tensor")
     if cu_seqlens.device != q.device:
         raise ValueError(f"{_OP}: cu_seqlens is on {cu_seqlens.device} but q is on {q.device}")
     if cu_seqlens.dim() != 1 or cu_seqlens.shape[0] < 1:
         raise ValueError(f"{_OP}: cu_seqlens must have shape [batch + 1], got {tuple(cu_seqlens.shape)}")
-    if not B.is_compiling():
+    if not B.is_compiling() and not vouched:
         cu = cu_seqlens.tolist()
         if cu[0] != 0 or any(b < a for a, b in zip(cu, cu[1:])) or cu[-1] > q.shape[0]:
             raise ValueError(f"{_OP}: cu_seqlens must start at 0, never decrease and end at most at "
@@ -133,7 +208,10 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, scale: Optio
     with a contiguous last dim (e.g. views of one fused QKV projection); they are not copied.
     causal: key j is allowed for query i iff j <= i + (valid_keys - Sq) (queries are the last Sq
     positions). Query rows with no allowed key (and rows after cu_seqlens[-1]) are zeros.
-    max_seqlen is accepted for flash-attention-style callers; the CPU kernel does not need it.
+    max_seqlen (packed): the longest sequence, as flash-attention takes it. The CPU kernel does not need it; on
+    CUDA, given, cu_seqlens is not read back to be checked (that would wait for the GPU): the caller vouches for
+    its values, as with flash-attention. On CUDA, float16/bfloat16 with several query rows may run torch's
+    tensor-core kernels (see cuda_attention).
     """
     if (cu_seqlens is not None and attn_mask is None and kv_lengths is None and type(scale) is float
             and B.fast_path(q, k, v)):
@@ -158,7 +236,7 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, scale: Optio
         if k.shape != q.shape or v.shape != q.shape:
             raise ValueError(f"{_OP}: packed q, k, v must have the same shape, got "
                              f"{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
-        cu_seqlens = _check_cu_seqlens(cu_seqlens, q)
+        cu_seqlens = _check_cu_seqlens(cu_seqlens, q, vouched=max_seqlen is not None and B.on_cuda(q))
     else:
         if k.shape != v.shape or k.shape[0] != q.shape[0] or k.shape[1] != q.shape[1] or k.shape[3] != q.shape[3]:
             raise ValueError(f"{_OP}: k and v must be [batch, heads, k_len, head_dim] matching q "
@@ -173,4 +251,4 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, scale: Optio
     causal = bool(causal)
     if B.needs_grad(q, k, v, attn_mask):
         return _reference(q, k, v, attn_mask, kv_lengths, cu_seqlens, scale, causal)
-    return B.dispatch(_op, _attention_impl, q, k, v, attn_mask, kv_lengths, cu_seqlens, scale, causal)
+    return B.dispatch(_op, _attention_impl, q, k, v, attn_mask, kv_lengths, cu_seqlens, scale, causal, max_seqlen)

@@ -65,7 +65,22 @@ def _last_dim_contiguous(t: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
     return t if t is None or t.shape[-1] <= 1 or t.stride(-1) == 1 else t.contiguous()
 
 
+def cuda_kernel(mod, q, k, v, r, r_w_bias, r_r_bias, shift, scale, attn_mask, seg_diff, seg_embed, r_s_bias,
+                stream=None):
+    """The CUDA kernel of `mod` (_cuda, or the emulated _cuda_emu with host tensors) on the caller's stream;
+    attn_mask / seg_diff: bool [qlen, klen, batch or 1] or None; head_dim <= mod.relative_attention_max_head_dim."""
+    out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
+    tensors = [_last_dim_contiguous(t) for t in (q, k, v, r, r_w_bias, r_r_bias)]
+    stream = B.cuda_stream(q) if stream is None else stream
+    B.on_device(q, mod.relative_attention, *tensors, out, _kernel_map(attn_mask), _kernel_map(seg_diff),
+                _last_dim_contiguous(seg_embed), _last_dim_contiguous(r_s_bias), scale, SHIFTS.index(shift), stream)
+    return out
+
+
 def _impl(q, k, v, r, r_w_bias, r_r_bias, shift, scale, attn_mask, seg_diff, seg_embed, r_s_bias):
+    mod = B.use_cuda_kernel(_OP, q, k, v, r, r_w_bias, r_r_bias, seg_embed, r_s_bias)
+    if mod is not None and hasattr(mod, "relative_attention") and q.shape[-1] <= mod.relative_attention_max_head_dim:
+        return cuda_kernel(mod, q, k, v, r, r_w_bias, r_r_bias, shift, scale, attn_mask, seg_diff, seg_embed, r_s_bias)
     if not B.use_cpu_kernel(_OP, q, k, v, r, r_w_bias, r_r_bias, seg_embed, r_s_bias):
         return _reference(q, k, v, r, r_w_bias, r_r_bias, shift, scale, attn_mask, seg_diff, seg_embed, r_s_bias)
     out = torch.empty(q.shape, dtype=q.dtype, device=q.device)

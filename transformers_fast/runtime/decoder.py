@@ -18,11 +18,12 @@ import torch
 from torch.nn import functional as F
 
 from transformers_fast import ops
-from transformers_fast.runtime.fast_path import FAST_DTYPES, FastPath, apply_malloc_setting
+from transformers_fast.runtime.fast_path import FAST_DTYPES, FastPath, apply_malloc_setting, fast_tensor
 from transformers_fast.ops import OneCallChoice, PackedLinear, bind_layer_weights, decoder_layer_step, linear
 
 
-# Below this many rows the Python wrapper of ops.layer_norm costs more than F.layer_norm's whole run.
+# Below this many rows the Python wrapper of ops.layer_norm costs more than F.layer_norm's whole run (on the CPU;
+# on CUDA the fused kernel is one launch where F.layer_norm(x + residual) is two, whatever the rows).
 FUSED_LAYER_NORM_MIN_ROWS = 32
 
 
@@ -35,7 +36,7 @@ def projection(weight: torch.Tensor, bias: Optional[torch.Tensor], activation: O
 def layer_norm(x: torch.Tensor, norm: tuple) -> torch.Tensor:
     """x [rows, hidden]."""
     weight, bias, eps = norm
-    if x.dtype in FAST_DTYPES and x.shape[0] >= FUSED_LAYER_NORM_MIN_ROWS:
+    if (x.dtype in FAST_DTYPES and x.shape[0] >= FUSED_LAYER_NORM_MIN_ROWS) or ops.on_cuda(x):
         return ops.layer_norm(x, weight, bias, eps)
     return F.layer_norm(x, (x.shape[-1],), weight, bias, eps)
 
@@ -43,15 +44,16 @@ def layer_norm(x: torch.Tensor, norm: tuple) -> torch.Tensor:
 def add_layer_norm(x: torch.Tensor, residual: torch.Tensor, norm: tuple) -> torch.Tensor:
     """LayerNorm(x + residual), x [rows, hidden]."""
     weight, bias, eps = norm
-    if x.dtype in FAST_DTYPES and x.shape[0] >= FUSED_LAYER_NORM_MIN_ROWS:
+    if (x.dtype in FAST_DTYPES and x.shape[0] >= FUSED_LAYER_NORM_MIN_ROWS) or ops.on_cuda(x):
         return ops.add_layer_norm(x, residual, weight, bias, eps)
     return F.layer_norm(x + residual, (x.shape[-1],), weight, bias, eps)
 
 
 def attend(q, k, v, mask: Optional[torch.Tensor], causal: bool, scale: float) -> torch.Tensor:
     """q [B, H, Sq, D], k/v [B, H, Sk, D] (views of the cache) -> [B, H, Sq, D]. mask: bool, True = attend.
-    The fused kernels serve float32 and bfloat16; other dtypes (float16, float64) take torch's ops."""
-    if q.dtype in FAST_DTYPES:
+    The fused kernels serve float32 and bfloat16, and every float dtype on CUDA (where ops.attention picks ours
+    or torch's); other dtypes on the CPU (float16, float64) take torch's ops."""
+    if q.dtype in FAST_DTYPES or ops.on_cuda(q):
         return ops.attention(q, k, v, scale=scale, attn_mask=mask, causal=causal)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal and mask is None, scale=scale)
 
@@ -188,12 +190,12 @@ class DecoderFastPath(FastPath):
 
     # ---- forward of the base model ----
     def usable(self, embedding: torch.Tensor, head_mask, output_attentions: bool, output_hidden_states: bool) -> bool:
-        """Whether forward() can run fused: inference without autograd, float32 or bfloat16 on the CPU, no
-        per-layer outputs or head mask, not while tracing (a trace records the reference path)."""
+        """Whether forward() can run fused: inference without autograd, the fast paths' devices and dtypes
+        (fast_tensor), no per-layer outputs or head mask, not while tracing (a trace records the reference path)."""
         model = self._base()
         if not self.enabled or model.training or head_mask is not None or output_attentions or output_hidden_states:
             return False
-        if torch.jit.is_tracing() or embedding.dtype not in FAST_DTYPES or not embedding.is_cpu:
+        if torch.jit.is_tracing() or not fast_tensor(embedding):
             return False
         return not (torch.is_grad_enabled() and any(p.requires_grad for p in model.parameters()))
 
@@ -208,7 +210,8 @@ class DecoderFastPath(FastPath):
         self.layers()
         batch, seq, width = hidden.shape
         past_length = 0 if past is None else past[0][0].shape[-2]
-        if past_length == 0 and key_mask is not None and hidden.dtype in FAST_DTYPES and not bool(key_mask.all()):
+        packs = hidden.dtype in FAST_DTYPES or ops.on_cuda(hidden)  # where the packed attention is ours
+        if past_length == 0 and key_mask is not None and packs and not bool(key_mask.all()):
             return self._forward_padding_free(hidden, key_mask.reshape(batch, seq), use_cache)
         mask = None
         if key_mask is not None or past_length:
@@ -251,6 +254,7 @@ class DecoderFastPath(FastPath):
         lengths = real.sum(1)
         cu_seqlens = torch.zeros(batch + 1, dtype=torch.int64, device=hidden.device)
         torch.cumsum(lengths, 0, out=cu_seqlens[1:])
+        longest = int(lengths.max())  # once, not per layer (on CUDA the offsets are then never read back)
         presents = [] if use_cache else None
 
         def scatter(packed: torch.Tensor) -> torch.Tensor:
@@ -264,7 +268,7 @@ class DecoderFastPath(FastPath):
                 kv = scatter(qkv[:, 1:]).view(batch, seq, 2, layer.heads, layer.head_dim)
                 presents.append(kv.permute(2, 0, 3, 1, 4).contiguous())
             context = ops.attention(qkv[:, 0], qkv[:, 1], qkv[:, 2], scale=layer.scale, causal=True,
-                                    cu_seqlens=cu_seqlens)
+                                    cu_seqlens=cu_seqlens, max_seqlen=longest)
             return context.reshape(-1, layer.heads * layer.head_dim)
 
         x = self._run(hidden.reshape(batch * seq, width)[index], attention)
@@ -379,7 +383,7 @@ class DecoderFastPath(FastPath):
                       and all(layer.act is None for layer in layers))
             return found if usable else None
 
-        if not self._one_call(batch, projections):
+        if ops.on_cuda(self._wte) or not self._one_call(batch, projections):  # (the one-call blocks are the CPU's)
             return None
         if self._bound is None:
             self._bound = [bind_layer_weights(layer.qkv, layer.proj, layer.proj.bias, layer.ln_1, layer.fc,

@@ -33,12 +33,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from transformers_fast import ops
-from transformers_fast.runtime.fast_path import FAST_DTYPES, FastPath, apply_malloc_setting
+from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting, fast_tensor
 from transformers_fast.ops import OneCallChoice, PackedLinear, bind_layer_weights, linear as packed_linear
 
 def projection(weight: torch.Tensor, bias: Optional[torch.Tensor], activation: Optional[str] = None) -> PackedLinear:
     """A prepacked y = x W^T (+ b) (then GELU), called with packed_linear.linear: no nn.Module call machinery
-    per GEMM. Plain F.linear where the weights are not float32 on the CPU."""
+    per GEMM. Plain F.linear where the weights are neither float32 nor bfloat16 on the CPU."""
     return PackedLinear(weight.detach().contiguous(), None if bias is None else bias.detach().contiguous(), activation)
 
 
@@ -59,16 +59,18 @@ class EncoderLayer:
         self.causal = False  # key j of a sequence is seen by its query i iff j <= i (set by causal families)
 
     def __call__(self, x: torch.Tensor, cu_seqlens: torch.Tensor, one_call: bool = False,
-                 extra_queries: Sequence[Tuple[int, int]] = ()) -> torch.Tensor:
+                 extra_queries: Sequence[Tuple[int, int]] = (), max_seqlen: Optional[int] = None) -> torch.Tensor:
         """x [tokens, hidden] -> [tokens, hidden]; cu_seqlens [batch + 1] int64 offsets of the sequences.
         one_call: run as one C++ call (every projection on the panel GEMM, decided by the caller).
         extra_queries: per row of x after cu_seqlens[-1], the (start, end) rows of the sequence whose keys it
-        attends over (a padded position the heads read; it is no key itself)."""
+        attends over (a padded position the heads read; it is no key itself). max_seqlen: the longest sequence
+        (on CUDA, cu_seqlens is then not read back from the GPU)."""
         if one_call:
             return fused_layer(self, x, cu_seqlens)
         tokens = x.shape[0]
         q, k, v = packed_linear(x, self.qkv).view(tokens, 3, self.heads, self.head_dim).unbind(1)  # views
-        context = ops.attention(q, k, v, scale=self.scale, cu_seqlens=cu_seqlens, causal=self.causal)
+        context = ops.attention(q, k, v, scale=self.scale, cu_seqlens=cu_seqlens, causal=self.causal,
+                                max_seqlen=max_seqlen)
         first_extra = tokens - len(extra_queries)
         for row, (start, end) in enumerate(extra_queries, first_extra):
             query, keys, values = (t.transpose(0, 1).unsqueeze(0) for t in (q[row:row + 1], k[start:end], v[start:end]))
@@ -183,9 +185,9 @@ class EncoderFastPath(FastPath):
             return False
         if head_mask is not None or output_attentions or torch.jit.is_tracing():
             return False  # a trace would freeze this batch's padding layout: traces record the reference path
-        if input_ids.device.type != "cpu" or self.dtype() not in FAST_DTYPES:
-            return False  # the fused kernels serve float32 and bfloat16 on the CPU; elsewhere the reference path
-            # is as fast
+        param = next(model.parameters())
+        if input_ids.device != param.device or not fast_tensor(param):
+            return False  # the fused kernels' devices and dtypes; elsewhere the reference path is as fast
         if torch.is_grad_enabled() and any(p.requires_grad for p in model.parameters()):
             return False
         if attention_mask is not None and attention_mask.is_floating_point():
@@ -244,6 +246,8 @@ class EncoderFastPath(FastPath):
     def one_call(self, layers: List[EncoderLayer], tokens: int) -> bool:
         """Whether the layers run as one C++ call each for `tokens` packed tokens: small batches, exact GELU
         fused into the GEMM, every projection calibrated (or forced) to the panel GEMM."""
+        if layers and ops.on_cuda(layers[0].out_bias):
+            return False  # the one-call layers are the CPU's
         def projections():
             if any(layer.activation is not None or layer.causal or layer.out_bias.dtype is not torch.float32
                    for layer in layers):
@@ -323,8 +327,9 @@ class EncoderFastPath(FastPath):
             cu = cu_seqlens[a:b + 1] - offsets[a] if a else cu_seqlens[:b + 1]
             states = [h]
             one_call = not extras and self.one_call(layers, h.shape[0])
+            longest = max(offsets[s + 1] - offsets[s] for s in range(a, b)) if b > a else 0
             for layer in layers:
-                h = layer(h, cu, one_call, spans)
+                h = layer(h, cu, one_call, spans, longest)
                 if output_hidden_states:
                     states.append(h)
             states = states if output_hidden_states else [h]

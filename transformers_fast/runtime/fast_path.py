@@ -7,10 +7,22 @@ import threading
 
 import torch
 
+from transformers_fast import ops
 
-# The dtypes the fast paths run in on the CPU. bfloat16: bf16 weights and activations with fp32 accumulation in
-# the GEMMs and fp32 statistics in LayerNorm and softmax, as torch's own bf16 ops compute them.
+# What the fast paths run in: on the CPU the dtypes of the C++ kernels (bfloat16: bf16 weights and activations
+# with fp32 accumulation in the GEMMs and fp32 statistics in LayerNorm and softmax, as torch's own bf16 ops
+# compute them); on CUDA (or under the test-only ops.emulate_cuda()) float32, float16 and bfloat16, with
+# torch's GEMMs and our CUDA kernels.
 FAST_DTYPES = (torch.float32, torch.bfloat16)
+CUDA_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def fast_tensor(t: torch.Tensor) -> bool:
+    """Whether the fast paths serve a model whose parameters are like t (device and dtype)."""
+    if ops.on_cuda(t):
+        return t.dtype in CUDA_DTYPES
+    return t.is_cpu and t.dtype in FAST_DTYPES
+
 
 MALLOC_ENV = "TRANSFORMERS_FAST_MALLOC"
 MALLOC_CHOICES = ("default", "keep")

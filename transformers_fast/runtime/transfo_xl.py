@@ -22,9 +22,10 @@ from torch.nn import functional as F
 
 from transformers_fast import ops
 from transformers_fast.ops import PackedLinear, linear
-from transformers_fast.runtime.fast_path import FAST_DTYPES, FastPath, apply_malloc_setting
+from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting, fast_tensor
 
-# Below this many rows the Python wrapper of ops.layer_norm costs more than F.layer_norm's whole run.
+# Below this many rows the Python wrapper of ops.layer_norm costs more than F.layer_norm's whole run (on the CPU;
+# on CUDA the fused kernel is one launch where F.layer_norm(residual + x) is two, whatever the rows).
 FUSED_LAYER_NORM_MIN_ROWS = 32
 R_CACHE_SIZE = 4  # key lengths whose projected position keys are kept
 # Output columns of the adaptive softmax per GEMM: the chunk's logits [rows, SOFTMAX_CHUNK] stay in cache while
@@ -38,7 +39,7 @@ def _norm(ln) -> tuple:
 
 def layer_norm(x: torch.Tensor, norm: tuple) -> torch.Tensor:
     weight, bias, eps = norm
-    if x.shape[0] >= FUSED_LAYER_NORM_MIN_ROWS:
+    if x.shape[0] >= FUSED_LAYER_NORM_MIN_ROWS or ops.on_cuda(x):
         return ops.layer_norm(x, weight, bias, eps)
     return F.layer_norm(x, (x.shape[-1],), weight, bias, eps)
 
@@ -46,7 +47,7 @@ def layer_norm(x: torch.Tensor, norm: tuple) -> torch.Tensor:
 def add_layer_norm(x: torch.Tensor, residual: torch.Tensor, norm: tuple) -> torch.Tensor:
     """LayerNorm(residual + x)."""
     weight, bias, eps = norm
-    if x.shape[0] >= FUSED_LAYER_NORM_MIN_ROWS:
+    if x.shape[0] >= FUSED_LAYER_NORM_MIN_ROWS or ops.on_cuda(x):
         return ops.add_layer_norm(x, residual, weight, bias, eps)
     return F.layer_norm(residual + x, (x.shape[-1],), weight, bias, eps)
 
@@ -130,14 +131,15 @@ class TransfoXLFastPath(FastPath):
     def _inference(module, x: Optional[torch.Tensor] = None) -> bool:
         if module.training or torch.jit.is_tracing():
             return False
-        if x is not None and (x.dtype not in FAST_DTYPES or not x.is_cpu):
+        if x is not None and not fast_tensor(x):
             return False
         return not (torch.is_grad_enabled() and (any(p.requires_grad for p in module.parameters())
                                                  or (x is not None and x.requires_grad)))
 
     def usable(self, head_mask, output_attentions: bool) -> bool:
-        """Whether TransfoXLModel.forward can run fused: attn_type 0, inference without autograd, float32 or
-        bfloat16 on the CPU, no head mask or attentions, not while tracing (a trace records the reference path)."""
+        """Whether TransfoXLModel.forward can run fused: attn_type 0, inference without autograd, the fast paths'
+        devices and dtypes (fast_tensor), no head mask or attentions, not while tracing (a trace records the
+        reference path)."""
         base = self._base()
         if not self.enabled or head_mask is not None or output_attentions or base.attn_type != 0:
             return False
@@ -202,7 +204,7 @@ class TransfoXLFastPath(FastPath):
         hidden = hidden.contiguous()
         bounds = weights.bounds
         rows = hidden.shape[0]
-        out = torch.empty(rows, bounds[-1], dtype=hidden.dtype)
+        out = torch.empty(rows, bounds[-1], dtype=hidden.dtype, device=hidden.device)
         shortlist = bounds[1]
         cluster_logits = None
         lses = []
@@ -280,7 +282,7 @@ class TransfoXLFastPath(FastPath):
                 kv = torch.cat([mem_kv[i], qkv[:, :, 1:]], 0)
             elif mlen:
                 if zero_mems:
-                    zero = torch.zeros(1, width, dtype=x.dtype)
+                    zero = torch.zeros(1, width, dtype=x.dtype, device=x.device)
                     row = linear(layer_norm(zero, layer.attn_ln) if layer.pre_lnorm else zero, layer.kv)
                     mkv = row.view(1, 1, 2, heads, dim).expand(mlen, bsz, 2, heads, dim)
                 else:

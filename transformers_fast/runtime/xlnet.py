@@ -17,7 +17,8 @@ for each layer. Per layer:
 The query stream of two-stream attention (target_mapping given) runs the same way with a query-only GEMM.
 
 Used only when the result cannot need autograd (eval mode with grad disabled, or no parameter requiring
-grad), float32 or bfloat16 on the CPU, without head_mask / output_attentions, and not while tracing. Packed weights are
+grad), in the fast paths' devices and dtypes (fast_path.fast_tensor: float32 or bfloat16 on the CPU,
+float32/float16/bfloat16 on CUDA), without head_mask / output_attentions, and not while tracing. Packed weights are
 derived from the parameters, never saved, and rebuilt when a parameter is replaced or modified in place.
 """
 from __future__ import annotations
@@ -28,7 +29,7 @@ import torch
 
 from transformers_fast import ops
 from transformers_fast.ops import PackedLinear, linear
-from transformers_fast.runtime.fast_path import FAST_DTYPES, FastPath, apply_malloc_setting
+from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting, fast_tensor
 
 # Projected position embeddings kept per layer (distinct (qlen, klen, config) keys): XLNet-base at 128 tokens
 # holds 0.8 MB per layer and key.
@@ -121,7 +122,7 @@ class XLNetFastPath(FastPath):
         model = self.model
         if not self.enabled or model.training or head_mask is not None or output_attentions:
             return False
-        if torch.jit.is_tracing() or embedding.dtype not in FAST_DTYPES or not embedding.is_cpu:
+        if torch.jit.is_tracing() or not fast_tensor(embedding):
             return False
         return not (torch.is_grad_enabled() and any(p.requires_grad for p in model.parameters()))
 
