@@ -1,0 +1,370 @@
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "common/parallel.h"
+#include "common/vec.h"
+#include "kernels/gemm_int8.h"
+
+namespace tf {
+namespace TF_ISA_NS {
+
+using vec::VecF;
+
+namespace {
+
+constexpr int64_t kGroupBytes = kInt8Panel * kInt8Group;  // one packed group: 16 columns x 4 k
+// Rows per register block (every kernel) and rows per task: a task's weight columns are read from
+// DRAM once and then from cache for each block of its rows.
+constexpr int kBlockRows = 6;
+constexpr int64_t kTaskRows = 32 * kBlockRows;
+// Software prefetch distance in each panel stream (few rows stream the weight from DRAM; as in gemm_small).
+constexpr int64_t kPrefetchBytes = 4096;
+
+// ---- activation quantization: one row --------------------------------------------------------------------
+
+// x [k] -> q [kp] (u8 = xq + 128, or the same value as int16 where q16 is given; 128 in the padding k..kp);
+// returns the row's scale absmax / 127, NaN when the row holds a NaN or infinity (then every q is 128).
+template <typename Q>
+float quantize_row(const float* x, int64_t k, int64_t kp, Q* q) {
+  float amax = 0.0f;
+  bool bad = false;
+  int64_t j = 0;
+#if defined(__AVX512F__)
+  {
+    __m512 vmax = _mm512_setzero_ps();
+    const __m512 big = _mm512_set1_ps(FLT_MAX);
+    __mmask16 nonfinite = 0;
+    for (; j < k; j += 16) {
+      const __mmask16 live = k - j >= 16 ? static_cast<__mmask16>(0xffff) : VecF::tail_mask(static_cast<int>(k - j));
+      __m512 a = _mm512_abs_ps(_mm512_maskz_loadu_ps(live, x + j));
+      nonfinite |= _mm512_cmp_ps_mask(a, big, _CMP_NLE_UQ);
+      vmax = _mm512_max_ps(vmax, a);
+    }
+    amax = _mm512_reduce_max_ps(vmax);
+    bad = nonfinite != 0;
+  }
+#elif defined(__AVX2__)
+  {
+    __m256 vmax = _mm256_setzero_ps();
+    const __m256 big = _mm256_set1_ps(FLT_MAX), sign = _mm256_set1_ps(-0.0f);
+    int nonfinite = 0;
+    for (; j + 8 <= k; j += 8) {
+      __m256 a = _mm256_andnot_ps(sign, _mm256_loadu_ps(x + j));
+      nonfinite |= _mm256_movemask_ps(_mm256_cmp_ps(a, big, _CMP_NLE_UQ));
+      vmax = _mm256_max_ps(vmax, a);
+    }
+    amax = VecF(vmax).reduce_max();
+    bad = nonfinite != 0;
+  }
+#endif
+  for (; j < k; ++j) {
+    float a = std::fabs(x[j]);
+    if (!(a <= FLT_MAX)) bad = true;
+    else amax = std::max(amax, a);
+  }
+  if (bad) {
+    std::fill(q, q + kp, static_cast<Q>(128));
+    return std::numeric_limits<float>::quiet_NaN();
+  }
+  const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+  j = 0;
+#if defined(__AVX512F__)
+  {
+    const __m512 vinv = _mm512_set1_ps(inv);
+    const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127), off = _mm512_set1_epi32(128);
+    for (; j < k; j += 16) {
+      const __mmask16 live = k - j >= 16 ? static_cast<__mmask16>(0xffff) : VecF::tail_mask(static_cast<int>(k - j));
+      // vcvtps2dq rounds half to even (the default MXCSR mode), as torch.round.
+      __m512i i = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(live, x + j), vinv));
+      i = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(i, lo), hi), off);
+      if constexpr (sizeof(Q) == 1) _mm512_mask_cvtepi32_storeu_epi8(q + j, live, i);
+      else _mm512_mask_cvtepi32_storeu_epi16(q + j, live, i);
+    }
+  }
+#elif defined(__AVX2__)
+  {
+    const __m256 vinv = _mm256_set1_ps(inv);
+    const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127), off = _mm256_set1_epi32(128);
+    for (; j + 8 <= k; j += 8) {
+      __m256i i = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + j), vinv));
+      i = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(i, lo), hi), off);
+      __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));  // 1..255
+      if constexpr (sizeof(Q) == 1) _mm_storel_epi64(reinterpret_cast<__m128i*>(q + j), _mm_packus_epi16(w16, w16));
+      else _mm_storeu_si128(reinterpret_cast<__m128i*>(q + j), w16);
+    }
+  }
+#endif
+  for (; j < k; ++j) {
+    // nearbyint rounds half to even in the default rounding mode, as vcvtps2dq and torch.round.
+    float r = std::nearbyint(x[j] * inv);
+    r = std::min(127.0f, std::max(-127.0f, r));
+    q[j] = static_cast<Q>(static_cast<int>(r) + 128);
+  }
+  std::fill(q + k, q + kp, static_cast<Q>(128));
+  return amax / 127.0f;
+}
+
+// ---- the epilogue: int32 sums of one row and <= 16 columns -> out ------------------------------------------
+
+// out[c] = act(float(sums[c] - 128 colsum[c]) * (sx * sw[c]) + bias[c]) for c < cols.
+void epilogue(const int32_t* sums, const int32_t* colsum, float sx, const float* sw, const float* bias,
+              float* out, int cols, GemmAct act) {
+  alignas(64) float f[kInt8Panel];
+#if defined(__AVX512F__)
+  _mm512_store_ps(f, _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_loadu_si512(sums),
+                                                         _mm512_slli_epi32(_mm512_loadu_si512(colsum), 7))));
+#elif defined(__AVX2__)
+  for (int h = 0; h < 2; ++h) {
+    __m256i s = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sums + 8 * h));
+    __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(colsum + 8 * h));
+    _mm256_store_ps(f + 8 * h, _mm256_cvtepi32_ps(_mm256_sub_epi32(s, _mm256_slli_epi32(c, 7))));
+  }
+#else
+  for (int c = 0; c < kInt8Panel; ++c) f[c] = static_cast<float>(sums[c] - colsum[c] * 128);
+#endif
+  const VecF vsx(sx);
+  for (int c = 0; c < cols; c += VecF::size) {
+    const int cnt = std::min(VecF::size, cols - c);
+    const bool full = cnt == VecF::size;
+    VecF s = full ? VecF::load(sw + c) : VecF::load(sw + c, cnt);
+    VecF y = VecF::load(f + c) * (vsx * s);
+    if (bias) y = y + (full ? VecF::load(bias + c) : VecF::load(bias + c, cnt));
+    if (act == GemmAct::gelu_erf) y = vec::gelu_erf(y);
+    else if (act == GemmAct::gelu_tanh) y = vec::gelu_tanh(y);
+    if (full) y.store(out + c);
+    else y.store(out + c, cnt);
+  }
+}
+
+// ---- inner kernels: rows x panels -> int32 sums [rows][panels * 16] ------------------------------------------
+// Each takes the rows' quantized activations (row stride ldx elements), the first of its panels (panel_bytes
+// apart) and the group count, and writes exact int32 sums (including the +128 offset's 128 * colsum).
+
+using BlockFn = void (*)(const void* xq, int64_t ldx, const int8_t* w, int64_t panel_bytes, int64_t groups,
+                         int32_t* sums);
+
+#if defined(__AVX512F__)
+constexpr int kMaxPanels = 4;  // AVX-512 VNNI: 6 rows x 4 panels = 24 accumulators + 4 weights + 1 broadcast
+
+// acc += the dot products of 4 u8 of a with 4 s8 of b per int32 lane (vpdpbusd, AVX-512 VNNI). Inline assembly
+// rather than _mm512_dpbusd_epi32 under a target attribute: GCC 12 then kept every accumulator of the block
+// in memory (two stores and moves per vpdpbusd); and this file needs no VNNI compiler flag, so that GCC never
+// emits VNNI elsewhere in it. Run only where the CPU has VNNI (gemm_int8_kernel() == 2).
+inline __m512i dpbusd(__m512i acc, __m512i a, __m512i b) {
+  asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
+  return acc;
+}
+
+template <int R, int P>
+void vnni_block(const void* xq_, int64_t ldx, const int8_t* w,
+                                                      int64_t panel_bytes, int64_t groups, int32_t* sums) {
+  const uint8_t* xq = static_cast<const uint8_t*>(xq_);
+  __m512i acc[R][P];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < P; ++c) acc[r][c] = _mm512_setzero_si512();
+  const int8_t* p = w;
+  for (int64_t g = 0; g < groups; ++g, p += kGroupBytes) {
+    __m512i b[P];
+    for (int c = 0; c < P; ++c) {
+      _mm_prefetch(reinterpret_cast<const char*>(p + c * panel_bytes + kPrefetchBytes), _MM_HINT_T0);
+      b[c] = _mm512_loadu_si512(p + c * panel_bytes);
+    }
+    for (int r = 0; r < R; ++r) {
+      int32_t a4;
+      std::memcpy(&a4, xq + r * ldx + 4 * g, 4);
+      const __m512i a = _mm512_set1_epi32(a4);
+      for (int c = 0; c < P; ++c) acc[r][c] = dpbusd(acc[r][c], a, b[c]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < P; ++c) _mm512_storeu_si512(sums + (r * P + c) * kInt8Panel, acc[r][c]);
+}
+#else
+constexpr int kMaxPanels = 1;
+#endif
+
+#if defined(__AVX2__)
+// int16 kernel (AVX2, and AVX-512 without VNNI): one panel as two halves of 8 columns; per half and row two
+// accumulators of 4 columns x 2 partial sums (vpmaddwd adds pairs of k), combined at the end.
+// 6 rows: 12 accumulators + 2 weights + 1 broadcast of the 16 ymm registers.
+template <int R>
+void madd_half(const int16_t* xq, int64_t ldx, const int8_t* w, int64_t groups, int32_t* sums, int64_t sum_stride) {
+  __m256i acc[R][2];
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+  const int8_t* p = w;
+  for (int64_t g = 0; g < groups; ++g, p += kGroupBytes) {
+    _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes), _MM_HINT_T0);
+    const __m256i b0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    const __m256i b1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16)));
+    for (int r = 0; r < R; ++r) {
+      int64_t a4;
+      std::memcpy(&a4, xq + r * ldx + 4 * g, 8);
+      const __m256i a = _mm256_set1_epi64x(a4);
+      acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(a, b0));
+      acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(a, b1));
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    // [c0 c0 c1 c1 | c2 c2 c3 c3] and the same for c4..c7: pair sums, then 64-bit lanes back in order.
+    __m256i h = _mm256_hadd_epi32(acc[r][0], acc[r][1]);  // [c0 c1 c4 c5 | c2 c3 c6 c7]
+    h = _mm256_permute4x64_epi64(h, 0xD8);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(sums + r * sum_stride), h);
+  }
+}
+
+template <int R>
+void madd_block(const void* xq, int64_t ldx, const int8_t* w, int64_t, int64_t groups, int32_t* sums) {
+  const int16_t* x16 = static_cast<const int16_t*>(xq);
+  madd_half<R>(x16, ldx, w, groups, sums, kInt8Panel);
+  madd_half<R>(x16, ldx, w + kGroupBytes / 2, groups, sums + kInt8Panel / 2, kInt8Panel);
+}
+#endif
+
+// Portable kernel: one panel, scalar int32 sums.
+template <int R>
+void scalar_block(const void* xq_, int64_t ldx, const int8_t* w, int64_t, int64_t groups, int32_t* sums) {
+  const uint8_t* xq = static_cast<const uint8_t*>(xq_);
+  for (int r = 0; r < R; ++r) {
+    int32_t acc[kInt8Panel] = {};
+    const uint8_t* xr = xq + r * ldx;
+    for (int64_t g = 0; g < groups; ++g) {
+      const int8_t* p = w + g * kGroupBytes;
+      for (int c = 0; c < kInt8Panel; ++c)
+        for (int t = 0; t < kInt8Group; ++t)
+          acc[c] += static_cast<int32_t>(xr[4 * g + t]) * static_cast<int32_t>(p[4 * c + t]);
+    }
+    std::memcpy(sums + r * kInt8Panel, acc, sizeof(acc));
+  }
+}
+
+// fns[r - 1][p - 1]: the kernel for r rows and p panels of the chosen kind.
+struct Kernels {
+  BlockFn fns[kBlockRows][kMaxPanels];
+  int max_panels;
+  bool wide;  // int16 activations
+};
+
+template <int R, int P>
+BlockFn pick(int kernel) {
+#if defined(__AVX512F__)
+  if (kernel == 2) return &vnni_block<R, P>;
+#endif
+#if defined(__AVX2__)
+  if (kernel == 1) return P == 1 ? &madd_block<R> : nullptr;
+#endif
+  (void)kernel;
+  return P == 1 ? &scalar_block<R> : nullptr;
+}
+
+template <int R, int... Ps>
+void fill_row(Kernels& k, int kernel, std::integer_sequence<int, Ps...>) {
+  ((k.fns[R - 1][Ps] = pick<R, Ps + 1>(kernel)), ...);
+}
+
+template <int... Rs>
+Kernels make_kernels(int kernel, std::integer_sequence<int, Rs...>) {
+  Kernels k{};
+  (fill_row<Rs + 1>(k, kernel, std::make_integer_sequence<int, kMaxPanels>{}), ...);
+  k.max_panels = kernel == 2 ? kMaxPanels : 1;
+  k.wide = kernel == 1;
+  return k;
+}
+
+const Kernels& kernels(int kernel) {
+  static const Kernels table[3] = {make_kernels(0, std::make_integer_sequence<int, kBlockRows>{}),
+                                   make_kernels(1, std::make_integer_sequence<int, kBlockRows>{}),
+                                   make_kernels(2, std::make_integer_sequence<int, kBlockRows>{})};
+  return table[kernel];
+}
+
+}  // namespace
+
+void gemm_int8_pack_cpu(const int8_t* w, int64_t stride_n, int64_t stride_k, int8_t* packed, int32_t* colsum,
+                        int64_t n, int64_t k) {
+  const int64_t panels = int8_panels(n), groups = int8_groups(k);
+  parallel_for(panels, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      int8_t* dst = packed + p * groups * kGroupBytes;
+      std::memset(dst, 0, static_cast<size_t>(groups * kGroupBytes));
+      for (int64_t c = 0; c < kInt8Panel; ++c) {
+        const int64_t row = p * kInt8Panel + c;
+        int32_t sum = 0;
+        if (row < n) {
+          const int8_t* src = w + row * stride_n;
+          for (int64_t kk = 0; kk < k; ++kk) {
+            const int8_t v = src[kk * stride_k];
+            dst[(kk / kInt8Group) * kGroupBytes + c * kInt8Group + kk % kInt8Group] = v;
+            sum += v;
+          }
+        }
+        colsum[row] = sum;
+      }
+    }
+  });
+}
+
+void gemm_int8_cpu(const float* x, const int8_t* packed, const int32_t* colsum, const float* w_scale,
+                   const float* bias, float* out, int64_t m, int64_t n, int64_t k, GemmAct act, int kernel) {
+  if (m == 0 || n == 0) return;
+#if !defined(__AVX512F__)
+  if (kernel == 2) kernel = 1;  // (the fronts dispatch VNNI to the AVX-512 build only)
+#endif
+#if !defined(__AVX2__)
+  kernel = 0;
+#endif
+  const Kernels& ks = kernels(kernel);
+  const int64_t groups = int8_groups(k), kp = groups * kInt8Group, panels = int8_panels(n);
+  const int64_t panel_bytes = groups * kGroupBytes;
+  const size_t elem = ks.wide ? 2 : 1;
+
+  // Quantized activations and row scales, in a buffer kept per calling thread.
+  thread_local std::vector<uint64_t> scratch;
+  const size_t q_bytes = (static_cast<size_t>(m * kp) * elem + 63) / 64 * 64;
+  scratch.resize((q_bytes + static_cast<size_t>(m) * sizeof(float) + 7) / 8 + 8);
+  char* base = reinterpret_cast<char*>(scratch.data());
+  void* xq = base;
+  float* sx = reinterpret_cast<float*>(base + q_bytes);
+  parallel_for(m, std::max<int64_t>(1, 16384 / std::max<int64_t>(k, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      sx[r] = ks.wide ? quantize_row(x + r * k, k, kp, static_cast<int16_t*>(xq) + r * kp)
+                      : quantize_row(x + r * k, k, kp, static_cast<uint8_t*>(xq) + r * kp);
+    }
+  });
+
+  // Tasks: column groups (max_panels panels) x row chunks (kTaskRows), column group major, so that a thread's
+  // consecutive tasks share their weight columns. Every output is computed whole by one task, and exactly,
+  // so the split changes nothing in the results.
+  const int64_t col_groups = (panels + ks.max_panels - 1) / ks.max_panels;
+  const int64_t row_chunks = (m + kTaskRows - 1) / kTaskRows;
+  // Few rows: at least ~64 KB of weights per task, so that waking a thread pays off.
+  const int64_t group_bytes = std::max<int64_t>(panel_bytes * ks.max_panels, 1);
+  const int64_t grain = row_chunks > 1 ? 1 : std::max<int64_t>(1, 65536 / group_bytes);
+  parallel_for(col_groups * row_chunks, grain, [&](int64_t t0, int64_t t1) {
+    alignas(64) int32_t sums[kBlockRows * kMaxPanels * kInt8Panel];
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t cg = t / row_chunks, rc = t % row_chunks;
+      const int64_t p_begin = cg * ks.max_panels, p_count = std::min<int64_t>(ks.max_panels, panels - p_begin);
+      const int64_t r_end = std::min(m, (rc + 1) * kTaskRows);
+      for (int64_t r = rc * kTaskRows; r < r_end; r += kBlockRows) {
+        const int rows = static_cast<int>(std::min<int64_t>(kBlockRows, r_end - r));
+        const void* xr = static_cast<const char*>(xq) + static_cast<size_t>(r * kp) * elem;
+        ks.fns[rows - 1][p_count - 1](xr, kp, packed + p_begin * panel_bytes, panel_bytes, groups, sums);
+        for (int64_t pc = 0; pc < p_count; ++pc) {
+          const int64_t col = (p_begin + pc) * kInt8Panel;
+          const int cols = static_cast<int>(std::min<int64_t>(kInt8Panel, n - col));
+          for (int i = 0; i < rows; ++i)
+            epilogue(sums + (i * p_count + pc) * kInt8Panel, colsum + col, sx[r + i], w_scale + col,
+                     bias ? bias + col : nullptr, out + (r + i) * n + col, cols, act);
+        }
+      }
+    }
+  });
+}
+
+}  // namespace TF_ISA_NS
+}  // namespace tf
