@@ -27,61 +27,77 @@ constexpr int64_t kPrefetchBytes = 4096;
 
 // ---- activation quantization: one row --------------------------------------------------------------------
 
-// x [k] -> q [kp] (u8 = xq + 128, or the same value as int16 where q16 is given; 128 in the padding k..kp);
-// returns the row's scale absmax / 127, NaN when the row holds a NaN or infinity (then every q is 128).
+struct RowQuant {
+  float scale;   // (hi - lo) / 255; NaN when the row holds a NaN or an infinity
+  int32_t zero;  // the u8 value of x = 0
+};
+
+// x [k] -> q [kp]: u8 = clamp(round_half_even(x * 255 / (hi - lo)) + zero, 0, 255) with lo = min(x, 0),
+// hi = max(x, 0), zero = round_half_even(-lo * 255 / (hi - lo)), stored as u8 or, where Q is int16, as int16
+// (the same value); the padding k..kp holds 0 (its weights are 0). A row of zeros: scale 0, zero 0, q 0.
 template <typename Q>
-float quantize_row(const float* x, int64_t k, int64_t kp, Q* q) {
-  float amax = 0.0f;
+RowQuant quantize_row(const float* x, int64_t k, int64_t kp, Q* q) {
+  float lo = 0.0f, hi = 0.0f;
   bool bad = false;
   int64_t j = 0;
 #if defined(__AVX512F__)
   {
-    __m512 vmax = _mm512_setzero_ps();
+    __m512 vlo = _mm512_setzero_ps(), vhi = _mm512_setzero_ps();  // the masked tail loads 0: in range anyway
     const __m512 big = _mm512_set1_ps(FLT_MAX);
     __mmask16 nonfinite = 0;
     for (; j < k; j += 16) {
       const __mmask16 live = k - j >= 16 ? static_cast<__mmask16>(0xffff) : VecF::tail_mask(static_cast<int>(k - j));
-      __m512 a = _mm512_abs_ps(_mm512_maskz_loadu_ps(live, x + j));
-      nonfinite |= _mm512_cmp_ps_mask(a, big, _CMP_NLE_UQ);
-      vmax = _mm512_max_ps(vmax, a);
+      const __m512 v = _mm512_maskz_loadu_ps(live, x + j);
+      nonfinite |= _mm512_cmp_ps_mask(_mm512_abs_ps(v), big, _CMP_NLE_UQ);
+      vlo = _mm512_min_ps(vlo, v);
+      vhi = _mm512_max_ps(vhi, v);
     }
-    amax = _mm512_reduce_max_ps(vmax);
+    lo = _mm512_reduce_min_ps(vlo);
+    hi = _mm512_reduce_max_ps(vhi);
     bad = nonfinite != 0;
   }
 #elif defined(__AVX2__)
   {
-    __m256 vmax = _mm256_setzero_ps();
+    __m256 vlo = _mm256_setzero_ps(), vhi = _mm256_setzero_ps();
     const __m256 big = _mm256_set1_ps(FLT_MAX), sign = _mm256_set1_ps(-0.0f);
     int nonfinite = 0;
     for (; j + 8 <= k; j += 8) {
-      __m256 a = _mm256_andnot_ps(sign, _mm256_loadu_ps(x + j));
-      nonfinite |= _mm256_movemask_ps(_mm256_cmp_ps(a, big, _CMP_NLE_UQ));
-      vmax = _mm256_max_ps(vmax, a);
+      const __m256 v = _mm256_loadu_ps(x + j);
+      nonfinite |= _mm256_movemask_ps(_mm256_cmp_ps(_mm256_andnot_ps(sign, v), big, _CMP_NLE_UQ));
+      vlo = _mm256_min_ps(vlo, v);
+      vhi = _mm256_max_ps(vhi, v);
     }
-    amax = VecF(vmax).reduce_max();
+    lo = -VecF(_mm256_sub_ps(_mm256_setzero_ps(), vlo)).reduce_max();
+    hi = VecF(vhi).reduce_max();
     bad = nonfinite != 0;
   }
 #endif
   for (; j < k; ++j) {
-    float a = std::fabs(x[j]);
-    if (!(a <= FLT_MAX)) bad = true;
-    else amax = std::max(amax, a);
+    const float v = x[j];
+    if (!(std::fabs(v) <= FLT_MAX)) bad = true;
+    else lo = std::min(lo, v), hi = std::max(hi, v);
   }
   if (bad) {
-    std::fill(q, q + kp, static_cast<Q>(128));
-    return std::numeric_limits<float>::quiet_NaN();
+    std::fill(q, q + kp, static_cast<Q>(0));
+    return {std::numeric_limits<float>::quiet_NaN(), 0};
   }
-  const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+  const float range = hi - lo;  // finite: both ends are finite and lo <= 0 <= hi (an overflow would be inf)
+  if (!(range > 0.0f) || !(range <= FLT_MAX)) {
+    std::fill(q, q + kp, static_cast<Q>(0));
+    return {range > 0.0f ? std::numeric_limits<float>::quiet_NaN() : 0.0f, 0};
+  }
+  const float inv = 255.0f / range;
+  // nearbyint and vcvtps2dq round half to even (the default rounding mode), as torch.round.
+  const int32_t zero = static_cast<int32_t>(std::min(255.0f, std::max(0.0f, std::nearbyint(-lo * inv))));
   j = 0;
 #if defined(__AVX512F__)
   {
     const __m512 vinv = _mm512_set1_ps(inv);
-    const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127), off = _mm512_set1_epi32(128);
+    const __m512i lo8 = _mm512_setzero_si512(), hi8 = _mm512_set1_epi32(255), zp = _mm512_set1_epi32(zero);
     for (; j < k; j += 16) {
       const __mmask16 live = k - j >= 16 ? static_cast<__mmask16>(0xffff) : VecF::tail_mask(static_cast<int>(k - j));
-      // vcvtps2dq rounds half to even (the default MXCSR mode), as torch.round.
       __m512i i = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(live, x + j), vinv));
-      i = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(i, lo), hi), off);
+      i = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(i, zp), lo8), hi8);
       if constexpr (sizeof(Q) == 1) _mm512_mask_cvtepi32_storeu_epi8(q + j, live, i);
       else _mm512_mask_cvtepi32_storeu_epi16(q + j, live, i);
     }
@@ -89,45 +105,45 @@ float quantize_row(const float* x, int64_t k, int64_t kp, Q* q) {
 #elif defined(__AVX2__)
   {
     const __m256 vinv = _mm256_set1_ps(inv);
-    const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127), off = _mm256_set1_epi32(128);
+    const __m256i lo8 = _mm256_setzero_si256(), hi8 = _mm256_set1_epi32(255), zp = _mm256_set1_epi32(zero);
     for (; j + 8 <= k; j += 8) {
       __m256i i = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + j), vinv));
-      i = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(i, lo), hi), off);
-      __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));  // 1..255
+      i = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(i, zp), lo8), hi8);
+      __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));  // 0..255
       if constexpr (sizeof(Q) == 1) _mm_storel_epi64(reinterpret_cast<__m128i*>(q + j), _mm_packus_epi16(w16, w16));
       else _mm_storeu_si128(reinterpret_cast<__m128i*>(q + j), w16);
     }
   }
 #endif
   for (; j < k; ++j) {
-    // nearbyint rounds half to even in the default rounding mode, as vcvtps2dq and torch.round.
-    float r = std::nearbyint(x[j] * inv);
-    r = std::min(127.0f, std::max(-127.0f, r));
-    q[j] = static_cast<Q>(static_cast<int>(r) + 128);
+    const float r = std::nearbyint(x[j] * inv);  // |x * inv| <= 255 (1 + 2^-22): no overflow
+    q[j] = static_cast<Q>(std::min(255, std::max(0, static_cast<int32_t>(r) + zero)));
   }
-  std::fill(q + k, q + kp, static_cast<Q>(128));
-  return amax / 127.0f;
+  std::fill(q + k, q + kp, static_cast<Q>(0));
+  return {range / 255.0f, zero};
 }
 
 // ---- the epilogue: int32 sums of one row and <= 16 columns -> out ------------------------------------------
 
-// out[c] = act(float(sums[c] - 128 colsum[c]) * (sx * sw[c]) + bias[c]) for c < cols.
-void epilogue(const int32_t* sums, const int32_t* colsum, float sx, const float* sw, const float* bias,
+// out[c] = act(float(sums[c] - zero colsum[c]) * (scale * sw[c]) + bias[c]) for c < cols.
+void epilogue(const int32_t* sums, const int32_t* colsum, RowQuant rq, const float* sw, const float* bias,
               float* out, int cols, GemmAct act) {
   alignas(64) float f[kInt8Panel];
 #if defined(__AVX512F__)
+  const __m512i zp = _mm512_set1_epi32(rq.zero);
   _mm512_store_ps(f, _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_loadu_si512(sums),
-                                                         _mm512_slli_epi32(_mm512_loadu_si512(colsum), 7))));
+                                                         _mm512_mullo_epi32(_mm512_loadu_si512(colsum), zp))));
 #elif defined(__AVX2__)
+  const __m256i zp = _mm256_set1_epi32(rq.zero);
   for (int h = 0; h < 2; ++h) {
     __m256i s = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sums + 8 * h));
     __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(colsum + 8 * h));
-    _mm256_store_ps(f + 8 * h, _mm256_cvtepi32_ps(_mm256_sub_epi32(s, _mm256_slli_epi32(c, 7))));
+    _mm256_store_ps(f + 8 * h, _mm256_cvtepi32_ps(_mm256_sub_epi32(s, _mm256_mullo_epi32(c, zp))));
   }
 #else
-  for (int c = 0; c < kInt8Panel; ++c) f[c] = static_cast<float>(sums[c] - colsum[c] * 128);
+  for (int c = 0; c < kInt8Panel; ++c) f[c] = static_cast<float>(sums[c] - colsum[c] * rq.zero);
 #endif
-  const VecF vsx(sx);
+  const VecF vsx(rq.scale);
   for (int c = 0; c < cols; c += VecF::size) {
     const int cnt = std::min(VecF::size, cols - c);
     const bool full = cnt == VecF::size;
@@ -143,7 +159,8 @@ void epilogue(const int32_t* sums, const int32_t* colsum, float sx, const float*
 
 // ---- inner kernels: rows x panels -> int32 sums [rows][panels * 16] ------------------------------------------
 // Each takes the rows' quantized activations (row stride ldx elements), the first of its panels (panel_bytes
-// apart) and the group count, and writes exact int32 sums (including the +128 offset's 128 * colsum).
+// apart) and the group count, and writes exact int32 sums of the u8 values (the zero point's zero * colsum
+// included; the epilogue takes it off).
 
 using BlockFn = void (*)(const void* xq, int64_t ldx, const int8_t* w, int64_t panel_bytes, int64_t groups,
                          int32_t* sums);
@@ -322,13 +339,13 @@ void gemm_int8_cpu(const float* x, const int8_t* packed, const int32_t* colsum, 
   const int64_t panel_bytes = groups * kGroupBytes;
   const size_t elem = ks.wide ? 2 : 1;
 
-  // Quantized activations and row scales, in a buffer kept per calling thread.
+  // Quantized activations and their row scales and zero points, in a buffer kept per calling thread.
   thread_local std::vector<uint64_t> scratch;
   const size_t q_bytes = (static_cast<size_t>(m * kp) * elem + 63) / 64 * 64;
-  scratch.resize((q_bytes + static_cast<size_t>(m) * sizeof(float) + 7) / 8 + 8);
+  scratch.resize((q_bytes + static_cast<size_t>(m) * sizeof(RowQuant) + 7) / 8 + 8);
   char* base = reinterpret_cast<char*>(scratch.data());
   void* xq = base;
-  float* sx = reinterpret_cast<float*>(base + q_bytes);
+  RowQuant* sx = reinterpret_cast<RowQuant*>(base + q_bytes);
   parallel_for(m, std::max<int64_t>(1, 16384 / std::max<int64_t>(k, 1)), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       sx[r] = ks.wide ? quantize_row(x + r * k, k, kp, static_cast<int16_t*>(xq) + r * kp)

@@ -2,8 +2,10 @@
 
 y = dequant(quant(x) . Wq^T) + bias, with an optional fused GELU (erf or tanh form, as PackedLinear):
   weight:      Wq [out, in] int8 = clamp(round(W / sw), -127, 127), sw [out] = absmax(W[o, :]) / 127
-  activations: xq [rows, in] = clamp(round_half_even(x * (127 / absmax(x[r, :]))), -127, 127), sx = absmax / 127
-  output:      float32(sum_k xq Wq) * (sx[r] * sw[o]) + bias[o]
+  activations: per row (token) r, asymmetric u8: lo = min(x_r, 0), hi = max(x_r, 0), sx = (hi - lo) / 255,
+               zero = round(-lo * 255 / (hi - lo)), xq = clamp(round(x * 255 / (hi - lo)) + zero, 0, 255)
+  output:      float32(sum_k (xq - zero) Wq) * (sx[r] * sw[o]) + bias[o]
+(round: half to even; csrc/kernels/gemm_int8.h says why a zero point rather than a symmetric absmax scale.)
 The sums are exact (int32 in the kernel), so the C++ kernel (csrc/kernels/gemm_int8_cpu.cpp: AVX-512 VNNI,
 AVX2, portable) and the torch fallback below (exact float64 sums) give the same bits before GELU, on every ISA
 and thread count. A row holding NaN or infinity gives NaN outputs.
@@ -41,6 +43,13 @@ def kernel_name() -> str:
     return B._C.gemm_int8_kernel() if kernel_available() else "torch"
 
 
+def is_quantized(model: nn.Module) -> bool:
+    """True when `model` holds int8 layers: transformers_fast.quantize (and from_pretrained of a quantized
+    folder) records it in model.config.quantization. The fused fast paths, built from float weights, step aside."""
+    config = getattr(model, "config", None)
+    return config is not None and getattr(config, "quantization", None) is not None
+
+
 def quantize_weight(weight: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     """weight [out, in] (float) -> (int8 [out, in], float32 scales [out]) with symmetric per-row scales:
     scale = absmax / 127, q = clamp(round(w / scale), -127, 127); an all-zero row gets scale 0 and q 0."""
@@ -58,26 +67,33 @@ def quantize_weight(weight: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     return q.contiguous(), scale.contiguous()
 
 
-def quantize_activations(x2: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-    """x2 [rows, in] float32 -> (integer values in [-127, 127] as float32 [rows, in], scales [rows]): the
-    kernel's per-token quantization (rows with NaN/inf: all zeros and scale NaN)."""
-    bad = ~torch.isfinite(x2).all(dim=1)
-    amax = x2.abs().amax(dim=1) if x2.shape[1] else x2.new_zeros(x2.shape[0])
-    ok = (amax > 0) & ~bad
-    # Tensor by tensor divisions: torch computes `127.0 / t` as t.reciprocal() * 127 and `t / 127.0` as
-    # t * (1 / 127), which round differently from the kernel's IEEE divisions.
-    c127 = torch.full_like(amax, 127.0)
-    inv = torch.where(ok, c127 / torch.where(ok, amax, torch.ones_like(amax)), torch.zeros_like(amax))
-    q = torch.round(torch.where(bad[:, None], torch.zeros_like(x2), x2) * inv[:, None]).clamp_(-127, 127)
-    scale = torch.where(bad, torch.full_like(amax, float("nan")), amax / c127)
-    return q, scale
+def quantize_activations(x2: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """x2 [rows, in] float32 -> (u8 values 0..255 as float32 [rows, in], scales [rows], zero points [rows] as
+    float32): the kernel's per-token quantization (rows with NaN/inf: all 0, scale NaN, zero 0)."""
+    rows = x2.shape[0]
+    zeros = x2.new_zeros(rows)
+    lo = torch.minimum(x2.amin(dim=1), zeros) if x2.shape[1] else zeros
+    hi = torch.maximum(x2.amax(dim=1), zeros) if x2.shape[1] else zeros
+    span = hi - lo
+    bad = ~torch.isfinite(x2).all(dim=1) | ~torch.isfinite(span)
+    ok = (span > 0) & ~bad
+    safe = torch.where(ok, span, torch.ones_like(span))
+    # Tensor by tensor divisions: torch computes `255.0 / t` as t.reciprocal() * 255 and `t / 255.0` as
+    # t * (1 / 255), which round differently from the kernel's IEEE divisions.
+    c255 = torch.full_like(span, 255.0)
+    inv = torch.where(ok, c255 / safe, zeros)
+    zero = torch.where(ok, torch.round(-lo * inv).clamp_(0, 255), zeros)
+    clean = torch.where(ok[:, None], x2, torch.zeros_like(x2))
+    q = (torch.round(clean * inv[:, None]) + zero[:, None]).clamp_(0, 255)
+    scale = torch.where(bad, torch.full_like(span, float("nan")), torch.where(ok, span / c255, zeros))
+    return q, scale, zero
 
 
 def reference(x2: torch.Tensor, weight_int8: torch.Tensor, weight_scale: torch.Tensor,
               bias: Optional[torch.Tensor], activation: Optional[str] = None) -> torch.Tensor:
     """The kernel's math in torch ops (float64 holds the integer sums exactly): x2 [rows, in] float32."""
-    q, sx = quantize_activations(x2)
-    acc = (q.double() @ weight_int8.double().t()).float()
+    q, sx, zero = quantize_activations(x2)
+    acc = ((q - zero[:, None]).double() @ weight_int8.double().t()).float()
     y = acc * (sx[:, None] * weight_scale.float()[None, :])
     if bias is not None:
         y = y + bias.float()
