@@ -22,6 +22,10 @@ constexpr int64_t kGroupBytes = kInt8Panel * kInt8Group;  // one packed group: 1
 // DRAM once and then from cache for each block of its rows.
 constexpr int kBlockRows = 6;
 constexpr int64_t kTaskRows = 32 * kBlockRows;
+// Up to this many rows run as one register block (VNNI: fewer panels per block), so that the weight is
+// streamed from DRAM once while all rows' products run; in blocks of 6, the first block's stream (37 GB/s at
+// the VNNI peak, more than one core gets) was followed by the others' from cache (1x8 BERT-base GEMMs 5.5 ms).
+constexpr int kMaxBlockRows = 12;
 // Software prefetch distance in each panel stream (few rows stream the weight from DRAM; as in gemm_small).
 constexpr int64_t kPrefetchBytes = 4096;
 
@@ -162,11 +166,16 @@ void epilogue(const int32_t* sums, const int32_t* colsum, RowQuant rq, const flo
 // apart) and the group count, and writes exact int32 sums of the u8 values (the zero point's zero * colsum
 // included; the epilogue takes it off).
 
+// AVX-512 VNNI blocks: rows x panels <= 24 accumulators.
+constexpr int vnni_panels(int rows) { return rows <= 6 ? 4 : rows <= 8 ? 3 : 2; }
+
 using BlockFn = void (*)(const void* xq, int64_t ldx, const int8_t* w, int64_t panel_bytes, int64_t groups,
                          int32_t* sums);
 
 #if defined(__AVX512F__)
-constexpr int kMaxPanels = 4;  // AVX-512 VNNI: 6 rows x 4 panels = 24 accumulators + 4 weights + 1 broadcast
+// AVX-512 VNNI: rows x panels <= 24 accumulators, + the panels' weights + 1 broadcast of the 32 zmm registers:
+// 6 x 4, 8 x 3, 12 x 2.
+constexpr int kMaxPanels = 4;
 
 // acc += the dot products of 4 u8 of a with 4 s8 of b per int32 lane (vpdpbusd, AVX-512 VNNI). Inline assembly
 // rather than _mm512_dpbusd_epi32 under a target attribute: GCC 12 then kept every accumulator of the block
@@ -259,23 +268,30 @@ void scalar_block(const void* xq_, int64_t ldx, const int8_t* w, int64_t, int64_
   }
 }
 
-// fns[r - 1][p - 1]: the kernel for r rows and p panels of the chosen kind.
+// fns[r - 1][p - 1]: the kernel for r rows and p panels of the chosen kind (nullptr: none that size).
 struct Kernels {
-  BlockFn fns[kBlockRows][kMaxPanels];
-  int max_panels;
+  BlockFn fns[kMaxBlockRows][kMaxPanels];
   bool wide;  // int16 activations
+  bool vnni;
 };
 
 template <int R, int P>
 BlockFn pick(int kernel) {
 #if defined(__AVX512F__)
-  if (kernel == 2) return &vnni_block<R, P>;
+  if (kernel == 2) {
+    if constexpr (P <= vnni_panels(R)) return &vnni_block<R, P>;
+    return nullptr;
+  }
 #endif
+  if constexpr (R > kBlockRows || P > 1) {
+    return nullptr;
+  } else {
 #if defined(__AVX2__)
-  if (kernel == 1) return P == 1 ? &madd_block<R> : nullptr;
+    if (kernel == 1) return &madd_block<R>;
 #endif
-  (void)kernel;
-  return P == 1 ? &scalar_block<R> : nullptr;
+    (void)kernel;
+    return &scalar_block<R>;
+  }
 }
 
 template <int R, int... Ps>
@@ -287,15 +303,15 @@ template <int... Rs>
 Kernels make_kernels(int kernel, std::integer_sequence<int, Rs...>) {
   Kernels k{};
   (fill_row<Rs + 1>(k, kernel, std::make_integer_sequence<int, kMaxPanels>{}), ...);
-  k.max_panels = kernel == 2 ? kMaxPanels : 1;
   k.wide = kernel == 1;
+  k.vnni = kernel == 2;
   return k;
 }
 
 const Kernels& kernels(int kernel) {
-  static const Kernels table[3] = {make_kernels(0, std::make_integer_sequence<int, kBlockRows>{}),
-                                   make_kernels(1, std::make_integer_sequence<int, kBlockRows>{}),
-                                   make_kernels(2, std::make_integer_sequence<int, kBlockRows>{})};
+  static const Kernels table[3] = {make_kernels(0, std::make_integer_sequence<int, kMaxBlockRows>{}),
+                                   make_kernels(1, std::make_integer_sequence<int, kMaxBlockRows>{}),
+                                   make_kernels(2, std::make_integer_sequence<int, kMaxBlockRows>{})};
   return table[kernel];
 }
 
@@ -353,22 +369,25 @@ void gemm_int8_cpu(const float* x, const int8_t* packed, const int32_t* colsum, 
     }
   });
 
+  // Register blocks of block_rows rows x max_panels panels: up to 12 rows in one block (VNNI), else 6.
+  const int block_rows = ks.vnni && m <= kMaxBlockRows ? static_cast<int>(m) : kBlockRows;
+  const int max_panels = ks.vnni ? vnni_panels(block_rows) : 1;
   // Tasks: column groups (max_panels panels) x row chunks (kTaskRows), column group major, so that a thread's
   // consecutive tasks share their weight columns. Every output is computed whole by one task, and exactly,
   // so the split changes nothing in the results.
-  const int64_t col_groups = (panels + ks.max_panels - 1) / ks.max_panels;
+  const int64_t col_groups = (panels + max_panels - 1) / max_panels;
   const int64_t row_chunks = (m + kTaskRows - 1) / kTaskRows;
   // Few rows: at least ~64 KB of weights per task, so that waking a thread pays off.
-  const int64_t group_bytes = std::max<int64_t>(panel_bytes * ks.max_panels, 1);
+  const int64_t group_bytes = std::max<int64_t>(panel_bytes * max_panels, 1);
   const int64_t grain = row_chunks > 1 ? 1 : std::max<int64_t>(1, 65536 / group_bytes);
   parallel_for(col_groups * row_chunks, grain, [&](int64_t t0, int64_t t1) {
-    alignas(64) int32_t sums[kBlockRows * kMaxPanels * kInt8Panel];
+    alignas(64) int32_t sums[kMaxBlockRows * kMaxPanels * kInt8Panel];
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t cg = t / row_chunks, rc = t % row_chunks;
-      const int64_t p_begin = cg * ks.max_panels, p_count = std::min<int64_t>(ks.max_panels, panels - p_begin);
+      const int64_t p_begin = cg * max_panels, p_count = std::min<int64_t>(max_panels, panels - p_begin);
       const int64_t r_end = std::min(m, (rc + 1) * kTaskRows);
-      for (int64_t r = rc * kTaskRows; r < r_end; r += kBlockRows) {
-        const int rows = static_cast<int>(std::min<int64_t>(kBlockRows, r_end - r));
+      for (int64_t r = rc * kTaskRows; r < r_end; r += block_rows) {
+        const int rows = static_cast<int>(std::min<int64_t>(block_rows, r_end - r));
         const void* xr = static_cast<const char*>(xq) + static_cast<size_t>(r * kp) * elem;
         ks.fns[rows - 1][p_count - 1](xr, kp, packed + p_begin * panel_bytes, panel_bytes, groups, sums);
         for (int64_t pc = 0; pc < p_count; ++pc) {

@@ -32,10 +32,22 @@ INFERENCE_ONLY = ("quantized models are inference-only: {what}. Run them under t
                   "torch.inference_mode() in eval mode, or fine-tune the float model and quantize it afterwards")
 
 
+# Decided once, as the other ops' kernels: where the C++ kernels are not vectorised (no AVX2, not x86) the
+# torch fallback runs (same results).
+_KERNEL_ON = B.has_kernels() and hasattr(B._C, "gemm_int8")
+
+
 def kernel_available() -> bool:
     """True where QuantizedLinear runs the C++ int8 kernel (x86-64 with AVX2 or AVX-512), False where it
     runs the torch fallback (same results, much slower)."""
-    return B.has_kernels() and hasattr(B._C, "gemm_int8")
+    return _KERNEL_ON
+
+
+def _version(t: torch.Tensor) -> int:
+    try:
+        return t._version
+    except RuntimeError:  # an inference tensor has no version counter: call repack() after changing it
+        return -1
 
 
 def kernel_name() -> str:
@@ -191,17 +203,21 @@ class QuantizedLinear(nn.Module):
         """The kernel's copy of the weight: (panels [ceil(out / 16), ceil(in / 4), 64] int8, column sums
         [ceil(out / 16) * 16] int32), packed on first use and again when weight_int8 changes."""
         w = self._buffers["weight_int8"]
-        key = (id(w), w.data_ptr(), -1 if w.is_inference() else w._version)
         entry = self._packed
-        if entry is None or entry[0] != key:
+        if entry is None or entry[0] is not w or entry[1] != w.data_ptr() or entry[2] != _version(w):
             n, k = w.shape
             panels = -(-n // 16)
             packed = torch.empty(panels, -(-k // 4), 64, dtype=torch.int8)
             colsum = torch.empty(panels * 16, dtype=torch.int32)
             B.sync_threads()
             B._C.gemm_int8_pack(w, packed, colsum)
-            entry = self._packed = (key, packed, colsum)
-        return entry[1], entry[2]
+            entry = self._packed = (w, w.data_ptr(), _version(w), packed, colsum)
+        return entry[3], entry[4]
+
+    def repack(self) -> None:
+        """Drops the packed copy; the next call packs weight_int8 again (needed only after changing an
+        inference tensor in place, which has no version counter)."""
+        self._packed = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return quantized_linear(x, self)
@@ -244,7 +260,7 @@ def quantized_linear(x: torch.Tensor, layer: QuantizedLinear) -> torch.Tensor:
     bias = buffers["bias"]
     if bias is not None and bias.dtype is not torch.float32:
         bias = bias.float()
-    if kernel_available() and n_in <= MAX_IN_FEATURES and not B.is_compiling():
+    if kernel_available() and n_in <= MAX_IN_FEATURES and not B.is_compiling():  # (a call: tests patch it)
         packed, colsum = layer.packed()
         out = torch.empty(x2.shape[0], n_out)
         B.sync_threads()
