@@ -25,19 +25,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import thread_counts  # noqa: E402  (next to this script; before anything sets torch's threads)
+from bench_bert import workloads  # noqa: E402  (the same inputs as the fp32 benchmark)
 
 WORKLOADS = ("1x8", "1x128", "8x128")
 TARGET = 6.0  # int8 / transformers fp32, issue 18, AVX-512 machines
-
-
-def workloads(names):
-    g = torch.Generator().manual_seed(0)
-    out = []
-    for name, b, s in (("1x8", 1, 8), ("1x128", 1, 128), ("8x128", 8, 128)):
-        ids = torch.randint(1000, 30000, (b, s), generator=g)
-        if name in names:
-            out.append((name, ids, torch.ones_like(ids)))
-    return out
 
 
 def int8_gemm_calls(model, ids, mask):
