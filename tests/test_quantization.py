@@ -407,3 +407,15 @@ def test_inputs_on_cuda_are_refused_by_the_layer():
     layer = quantized_copy(tiny("bert")).bert.encoder.layer[0].attention.self.query
     with torch.no_grad(), pytest.raises(RuntimeError, match="CPU only"):
         layer(torch.randn(2, 32, device="meta"))
+
+
+def test_traced_quantized_model_follows_its_inputs():
+    """torch.jit.trace records the torch fallback (same math), not the C++ call as a constant."""
+    model = quantized_copy(tiny("bert"))
+    model.config.torchscript = True
+    ids = batch("bert", size=2, seq=7)
+    with torch.no_grad():
+        traced = torch.jit.trace(model, (ids,), check_trace=False)
+        other = batch("bert", size=2, seq=7, seed=9)
+        torch.testing.assert_close(traced(other)[0], model(other)[0], atol=1e-5, rtol=1e-5)
+
