@@ -17,6 +17,7 @@
 #include "common/parallel.h"
 #include "kernels/activation.h"
 #include "kernels/attention.h"
+#include "kernels/gemm_int8.h"
 #include "kernels/gemm_small.h"
 #include "kernels/layer_norm.h"
 #include "kernels/relative_attention.h"
@@ -411,6 +412,52 @@ void check_gemm_small() {
   }
 }
 
+// int8 GEMM: random int8 weights (a transposed view 30 % of the time), activations with NaN/inf/huge values, the
+// VNNI kernel or not; against the same per-token quantization and exact integer sums computed here.
+void check_gemm_int8() {
+  int64_t m = pick(1, 30), n = pick(1, 50), k = pick(1, 70);
+  auto act = static_cast<tf::GemmAct>(pick(0, 2));
+  bool transposed = chance(0.3), use_bias = chance(0.6);
+  tf::gemm_int8_allow_vnni(chance(0.5));
+  auto x = randn(m * k, 3.0, chance(0.2)), bias = randn(n), scale = randn(n, 0.01), out = std::vector<float>(m * n);
+  std::vector<int8_t> w(n * k);
+  for (auto& v : w) v = static_cast<int8_t>(pick(-127, 127));
+  // transposed: w holds [k, n] and the view reads it as [n, k]
+  TensorView wv = transposed ? TensorView{w.data(), DType::i8, {n, k}, {1, n}} : TensorView{w.data(), DType::i8, {n, k}, {k, 1}};
+  const int64_t panels = tf::int8_panels(n), groups = tf::int8_groups(k);
+  std::vector<int8_t> packed(panels * groups * 64);
+  std::vector<int32_t> colsum(panels * 16);
+  TensorView pv{packed.data(), DType::i8, {panels, groups, 64}, {groups * 64, 64, 1}};
+  TensorView cv{colsum.data(), DType::i32, {panels * 16}, {1}};
+  TensorView bv = view(bias, {n}), sv = view(scale, {n});
+  tf::gemm_int8_pack(wv, pv, cv);
+  tf::gemm_int8(view(x, {m, k}), pv, cv, sv, use_bias ? &bv : nullptr, view(out, {m, n}), n, act);
+  tf::gemm_int8_allow_vnni(true);
+  for (int64_t r = 0; r < m; ++r) {
+    const float* xr = &x[r * k];
+    float lo = 0.0f, hi = 0.0f;
+    bool bad = false;
+    for (int64_t j = 0; j < k; ++j) {
+      if (!std::isfinite(xr[j])) bad = true;
+      else lo = std::min(lo, xr[j]), hi = std::max(hi, xr[j]);
+    }
+    const float span = hi - lo;
+    bad = bad || !std::isfinite(span);
+    const float inv = span > 0.0f ? 255.0f / span : 0.0f, row_scale = span / 255.0f;
+    const int32_t zero = span > 0.0f ? int32_t(std::min(255.0f, std::max(0.0f, std::nearbyint(-lo * inv)))) : 0;
+    for (int64_t c = 0; c < n; ++c) {
+      int64_t sum = 0;
+      for (int64_t j = 0; j < k && !bad; ++j) {
+        int32_t q = std::min(255, std::max(0, int32_t(std::nearbyint(xr[j] * inv)) + zero));
+        sum += int64_t(q - zero) * (transposed ? w[j * n + c] : w[c * k + j]);
+      }
+      float y = bad ? NAN : float(sum) * (row_scale * scale[c]);
+      if (use_bias) y = y + bias[c];
+      expect_close("gemm_int8", out[r * n + c], act_ref(y, act), 1e-5, 1e-5, r * n + c);
+    }
+  }
+}
+
 // The one-call layers compose the fronts checked above; here they run on random weights (finite in, finite out).
 struct RandomLayer {
   std::vector<std::vector<float>> storage;
@@ -506,6 +553,7 @@ int main(int argc, char** argv) {
                           {"attention", check_attention_padded, true},
                           {"attention_packed", check_attention_packed, true},
                           {"gemm_small", check_gemm_small, false},
+                          {"gemm_int8", check_gemm_int8, false},
                           {"layers", check_layers, false},
                           {"relative_attention", check_relative_attention, true}};
   int runs = 0;

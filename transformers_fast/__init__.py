@@ -17,6 +17,7 @@ _EXPORTS = {
     "modeling_utils": ("PreTrainedModel", "prune_linear_layer", "prune_layer", "Conv1D", "SequenceSummary",
                        "TF_WEIGHTS_NAME"),
     "runtime.fast_path": ("keep_freed_activation_memory",),
+    "quantization": ("quantize",),
     "optimization": ("AdamW", "ConstantLRSchedule", "WarmupConstantSchedule", "WarmupCosineSchedule",
                      "WarmupCosineWithHardRestartsSchedule", "WarmupLinearSchedule"),
     "models.bert.configuration_bert": ("BERT_PRETRAINED_CONFIG_ARCHIVE_MAP", "BertConfig"),

@@ -339,7 +339,9 @@ class PreTrainedModel(nn.Module):
     def tie_weights(self) -> None:
         """Shares the output projection with the input embeddings (a copy under torchscript)."""
         output = self.get_output_embeddings()
-        if output is not None and getattr(self.config, "tie_word_embeddings", True):
+        # An int8 output projection (quantize(..., lm_head=True)) keeps its own quantized copy.
+        if output is not None and getattr(self.config, "tie_word_embeddings", True) and \
+                isinstance(getattr(output, "weight", None), nn.Parameter):
             embeddings = self.get_input_embeddings()
             if embeddings.weight.is_meta and not output.weight.is_meta:
                 # the checkpoint holds the tied matrix under the head's name only (transformers does that)
@@ -347,6 +349,8 @@ class PreTrainedModel(nn.Module):
             self._tie_or_clone_weights(output, embeddings)
 
     def _tie_or_clone_weights(self, first_module: nn.Module, second_module: nn.Module) -> None:
+        if not isinstance(getattr(first_module, "weight", None), nn.Parameter):
+            return  # an int8 output projection (quantize(..., lm_head=True)) keeps its own quantized copy
         if self.config.torchscript:
             first_module.weight = nn.Parameter(second_module.weight.clone())
         else:
@@ -475,11 +479,13 @@ class PreTrainedModel(nn.Module):
         pytorch_model.bin), a weights file (with config=...), or a Hugging Face hub repository id.
 
         Options: config (a config object or path), state_dict (use these weights), cache_dir,
-        force_download, local_files_only, revision, token, output_loading_info, torch_dtype; other keyword
-        arguments override config attributes (or go to the model's __init__ when they are not attributes).
-        The model is returned in eval mode.
+        force_download, local_files_only, revision, token, output_loading_info, torch_dtype, quantize ("int8":
+        transformers_fast.quantize(model, "int8") once loaded; a folder saved from a quantized model loads
+        quantized without it); other keyword arguments override config attributes (or go to the model's __init__
+        when they are not attributes). The model is returned in eval mode.
         """
         config = kwargs.pop("config", None)
+        quantize = kwargs.pop("quantize", None)
         state_dict = kwargs.pop("state_dict", None)
         output_loading_info = kwargs.pop("output_loading_info", False)
         torch_dtype = kwargs.pop("torch_dtype", kwargs.pop("dtype", None))
@@ -514,10 +520,22 @@ class PreTrainedModel(nn.Module):
             with BuildOnMeta() as build:
                 model = cls(config, *model_args, **model_kwargs)
             build.resolve_owners(model)
+            quantized = getattr(config, "quantization", None)
+            if quantized is not None:  # saved from a quantized model: its int8 layers, then their tensors
+                from transformers_fast.quantization import prepare_quantized
+
+                prepare_quantized(model, quantized)
             info = model._load_checkpoint(state_dict, source, build_writes=build.writes)
             if torch_dtype is not None and torch_dtype != "auto":
                 model.to(torch_dtype)
         model.eval()
+        if quantized is not None:
+            for p in model.parameters():  # inference-only, as after quantize()
+                p.requires_grad_(False)
+        if quantize is not None:
+            from transformers_fast.quantization import quantize as quantize_model
+
+            quantize_model(model, quantize)
         return (model, info) if output_loading_info else model
 
     @classmethod

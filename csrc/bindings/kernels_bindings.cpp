@@ -5,6 +5,7 @@
 #include "kernels/attention.h"
 #include "layers/decoder_layer.h"
 #include "layers/encoder_layer.h"
+#include "kernels/gemm_int8.h"
 #include "kernels/gemm_small.h"
 #include "kernels/layer_norm.h"
 #include "kernels/relative_attention.h"
@@ -22,7 +23,7 @@ struct BoundLayer {
 void bind_kernels(py::module_& m) {
   auto nogil = py::call_guard<py::gil_scoped_release>();
   m.def("register_tensor_dtypes", &register_tensor_dtypes, py::arg("dtypes"),
-        "The torch dtypes of the DType codes, in code order (float32, float16, bfloat16, int32, int64, uint8).");
+        "The torch dtypes of the DType codes, in code order (float32, float16, bfloat16, int32, int64, uint8, int8).");
   m.def(
       "gelu",
       [](const TensorView& x, const TensorView& out, bool tanh) {
@@ -82,6 +83,28 @@ void bind_kernels(py::module_& m) {
       },
       py::arg("x"), py::arg("packed"), py::arg("bias"), py::arg("out"), py::arg("out_features"),
       py::arg("activation"), nogil);
+  m.attr("gemm_int8_panel") = kInt8Panel;
+  m.attr("gemm_int8_group") = kInt8Group;
+  m.attr("gemm_int8_max_k") = kInt8MaxK;
+  m.def(
+      "gemm_int8_kernel", [] { return std::string(gemm_int8_kernel_name(gemm_int8_kernel())); },
+      "The int8 GEMM's inner kernel now: avx512_vnni, avx2_vpmaddwd or generic.");
+  m.def("gemm_int8_allow_vnni", &gemm_int8_allow_vnni, py::arg("on"),
+        "False keeps AVX-512 VNNI machines on the vpmaddwd kernel (tests, benchmarks).");
+  m.def(
+      "gemm_int8_pack",
+      [](const TensorView& w, const TensorView& packed, const TensorView& colsum) {
+        gemm_int8_pack(w, packed, colsum);
+      },
+      py::arg("weight"), py::arg("packed"), py::arg("colsum"), nogil);
+  m.def(
+      "gemm_int8",
+      [](const TensorView& x, const TensorView& packed, const TensorView& colsum, const TensorView& w_scale,
+         const OptTensor& bias, const TensorView& out, int64_t out_features, int activation) {
+        gemm_int8(x, packed, colsum, w_scale, opt(bias), out, out_features, static_cast<GemmAct>(activation));
+      },
+      py::arg("x"), py::arg("packed"), py::arg("colsum"), py::arg("weight_scale"), py::arg("bias"), py::arg("out"),
+      py::arg("out_features"), py::arg("activation"), nogil);
   py::class_<BoundLayer>(m, "LayerWeights")
       .def(py::init([](const std::vector<TensorView>& tensors, int64_t hidden, int64_t heads, int64_t head_dim,
                        int64_t inner, double eps1, double eps2, int activation, py::object owner) {

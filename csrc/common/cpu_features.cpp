@@ -131,6 +131,8 @@ std::string isa_name(Isa isa) {
   }
 }
 
+bool cpu_has_avx512_vnni() { return features().avx512_vnni; }
+
 std::string cpu_feature_string() {
   const auto& f = features();
   std::string s;

@@ -13,6 +13,8 @@ void set_isa_cap(Isa cap);
 std::string isa_name(Isa isa);
 // Human-readable CPU features relevant to benchmarks, e.g. "avx2 fma avx512f avx512_bf16 avx512_vnni".
 std::string cpu_feature_string();
+// AVX-512 VNNI (vpdpbusd) on this CPU and OS; the int8 GEMM uses it when cpu_isa() is avx512.
+bool cpu_has_avx512_vnni();
 
 // AVX-512-bf16 (vdpbf16ps) usable: the CPU has it and the ISA in use is AVX-512.
 bool cpu_has_avx512_bf16();

@@ -7,8 +7,8 @@
 
 namespace tf {
 
-// `other`: a dtype the core has no kernel for (float64, int8, ...), so that checks can name it.
-enum class DType : int { f32 = 0, f16 = 1, bf16 = 2, i32 = 3, i64 = 4, u8 = 5, other = 6 };
+// `other`: a dtype the core has no kernel for (float64, int16, ...), so that checks can name it.
+enum class DType : int { f32 = 0, f16 = 1, bf16 = 2, i32 = 3, i64 = 4, u8 = 5, i8 = 6, other = 7 };
 
 inline const char* dtype_name(DType t) {
   switch (t) {
@@ -18,6 +18,7 @@ inline const char* dtype_name(DType t) {
     case DType::i32: return "int32";
     case DType::i64: return "int64";
     case DType::u8: return "uint8";
+    case DType::i8: return "int8";
     case DType::other: return "a dtype without kernels";
   }
   return "unknown";

@@ -23,7 +23,8 @@ else:
     _IMPORT_ERROR = None
 
 if _C is not None:  # the C++ side reads tensors itself and matches their dtype against these, in code order
-    _C.register_tensor_dtypes([torch.float32, torch.float16, torch.bfloat16, torch.int32, torch.int64, torch.uint8])
+    _C.register_tensor_dtypes([torch.float32, torch.float16, torch.bfloat16, torch.int32, torch.int64, torch.uint8,
+                               torch.int8])
 _FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 CPU_KERNEL_DTYPES = (torch.float32, torch.bfloat16)  # what the C++ CPU kernels take (bfloat16 computed in fp32)
 
@@ -70,7 +71,7 @@ def cuda_extension():
 
 
 _cuda_state: list = []  # [the _cuda module or None], filled on first use
-_DTYPE_CODES = [torch.float32, torch.float16, torch.bfloat16, torch.int32, torch.int64, torch.uint8]
+_DTYPE_CODES = [torch.float32, torch.float16, torch.bfloat16, torch.int32, torch.int64, torch.uint8, torch.int8]
 
 
 _emulated: list = [None]  # the module host tensors are sent to inside emulate_cuda(), else None

@@ -195,6 +195,8 @@ class DecoderFastPath(FastPath):
         model = self._base()
         if not self.enabled or model.training or head_mask is not None or output_attentions or output_hidden_states:
             return False
+        if ops.is_quantized(model):
+            return False  # int8 layers: the model's own modules run them
         if torch.jit.is_tracing() or not fast_tensor(embedding):
             return False
         return not (torch.is_grad_enabled() and any(p.requires_grad for p in model.parameters()))

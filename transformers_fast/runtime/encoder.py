@@ -181,8 +181,8 @@ class EncoderFastPath(FastPath):
 
     def usable(self, input_ids, attention_mask, head_mask, output_attentions) -> bool:
         model = self.model
-        if not self.enabled or getattr(self._forced, "on", False) or model.training:
-            return False
+        if not self.enabled or getattr(self._forced, "on", False) or model.training or ops.is_quantized(model):
+            return False  # (int8 layers: the model's own modules run them)
         if head_mask is not None or output_attentions or torch.jit.is_tracing():
             return False  # a trace would freeze this batch's padding layout: traces record the reference path
         param = next(model.parameters())

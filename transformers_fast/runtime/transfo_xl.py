@@ -143,6 +143,8 @@ class TransfoXLFastPath(FastPath):
         base = self._base()
         if not self.enabled or head_mask is not None or output_attentions or base.attn_type != 0:
             return False
+        if ops.is_quantized(base):
+            return False  # int8 layers: the model's own modules run them
         return self._inference(base, base.word_emb.emb_layers[0].weight)
 
     def softmax_usable(self, hidden: torch.Tensor) -> bool:

@@ -120,8 +120,8 @@ class XLNetFastPath(FastPath):
 
     def usable(self, embedding: torch.Tensor, head_mask, output_attentions: bool) -> bool:
         model = self.model
-        if not self.enabled or model.training or head_mask is not None or output_attentions:
-            return False
+        if not self.enabled or model.training or head_mask is not None or output_attentions or ops.is_quantized(model):
+            return False  # (int8 layers: the model's own modules run them)
         if torch.jit.is_tracing() or not fast_tensor(embedding):
             return False
         return not (torch.is_grad_enabled() and any(p.requires_grad for p in model.parameters()))

@@ -1,0 +1,180 @@
+"""Post-training quantization of a model: `transformers_fast.quantize(model, "int8")`.
+
+Every linear layer of the model's encoder/decoder blocks (nn.Linear and the GPT/GPT-2 Conv1D inside the layer
+lists of the base model) becomes an ops.QuantizedLinear in place: int8 weights with one scale per output
+channel, activations quantized per token at every call, int32 sums (csrc/kernels/gemm_int8_cpu.cpp: AVX-512
+VNNI where the CPU has it). A GELU that follows such a layer (BERT's intermediate, the GPT MLP, XLM, DistilBERT
+and XLNet feed-forward) is fused into it when it is exactly the erf or tanh form. With lm_head=True the output
+projection (`get_output_embeddings()`) is quantized too, where the model calls it as a module.
+
+The config records the quantization (config.quantization = {"method": "int8", ...}), so `save_pretrained`
+writes the int8 weights and their scales (`<layer>.weight_int8`, `<layer>.weight_scale`, `<layer>.bias`) and
+`from_pretrained` of that folder builds the quantized model directly; `from_pretrained(..., quantize="int8")`
+quantizes a float checkpoint as it loads. A quantized model is inference-only and CPU-only; the fused fast paths
+of runtime/ (built from float weights) step aside for it and the model's own modules run.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from transformers_fast.modeling_utils import Conv1D
+from transformers_fast.ops import PackedLinear, QuantizedLinear
+
+METHODS = ("int8",)
+CONFIG_KEY = "quantization"
+_LINEAR_TYPES = (nn.Linear, Conv1D, PackedLinear)
+# (linear, activation) attribute pairs of the feed-forward blocks, whose GELU the int8 kernel can fuse:
+# BERT/RoBERTa intermediate, GPT/GPT-2 MLP, XLM and DistilBERT FFN, XLNet feed-forward.
+_FUSIBLE = (("dense", "intermediate_act_fn"), ("c_fc", "act"), ("lin1", "act"), ("lin1", "activation"),
+            ("layer_1", "activation_function"))
+# LM heads whose forward reads the projection's weight tensor itself (F.linear(x, decoder.weight, bias)):
+# an int8 projection cannot stand in there.
+_HEADS_READING_WEIGHT = ("BertLMPredictionHead", "RobertaLMHead")
+
+
+def _check_arguments(model, method, lm_head, embeddings) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"quantize: model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(method, str) or method.lower() not in METHODS:
+        raise ValueError(f"quantize: unknown method {method!r}; supported: {', '.join(METHODS)}")
+    for name, value in (("lm_head", lm_head), ("embeddings", embeddings)):
+        if not isinstance(value, bool):
+            raise TypeError(f"quantize: {name} must be True or False, got {value!r}")
+    if embeddings:
+        raise NotImplementedError(
+            "quantize: embeddings=True is not implemented yet: the models read their embedding tables' float "
+            "weight directly (dtype, device, the fused embedding paths); int8 embeddings would save memory only")
+
+
+def _activation_kind(fn) -> Optional[str]:
+    """"gelu" / "gelu_tanh" when fn computes exactly that GELU (checked on a probe), else None."""
+    if fn is None or not callable(fn):
+        return None
+    probe = torch.linspace(-8.0, 8.0, 257)
+    try:
+        with torch.no_grad():
+            got = fn(probe.clone())
+    except Exception:  # an activation that takes other inputs: not fused
+        return None
+    if not isinstance(got, torch.Tensor) or got.shape != probe.shape:
+        return None
+    if torch.equal(got, F.gelu(probe)):
+        return "gelu"
+    if torch.equal(got, F.gelu(probe, approximate="tanh")):
+        return "gelu_tanh"
+    return None
+
+
+def _block_linears(model: nn.Module) -> List[Tuple[nn.Module, str, nn.Module]]:
+    """(parent, attribute, layer) of every linear layer inside the layer lists (nn.ModuleList) of the base model:
+    the encoder/decoder blocks of every family."""
+    base = getattr(model, "base_model", model)
+    found, seen = [], set()
+    for container in base.modules():
+        if not isinstance(container, nn.ModuleList):
+            continue
+        for block in container:
+            for parent in block.modules():
+                for name, child in parent.named_children():
+                    if isinstance(child, _LINEAR_TYPES) and (id(parent), name) not in seen:
+                        seen.add((id(parent), name))
+                        found.append((parent, name, child))
+    return found
+
+
+def _lm_head(model: nn.Module) -> Tuple[nn.Module, str, nn.Module]:
+    getter = getattr(model, "get_output_embeddings", None)
+    head = getter() if callable(getter) else None
+    if head is None:
+        raise ValueError(f"quantize: lm_head=True but {type(model).__name__} has no output projection to quantize "
+                         f"(get_output_embeddings() is None: no LM head, or an adaptive softmax)")
+    if isinstance(head, QuantizedLinear):
+        return None, "", head
+    if not isinstance(head, _LINEAR_TYPES):
+        raise ValueError(f"quantize: the output projection of {type(model).__name__} is a {type(head).__name__}, "
+                         f"not a linear layer")
+    for parent in model.modules():
+        for name, child in parent.named_children():
+            if child is head:
+                if type(parent).__name__ in _HEADS_READING_WEIGHT:
+                    raise NotImplementedError(
+                        f"quantize: lm_head=True is not supported for {type(model).__name__}: its "
+                        f"{type(parent).__name__} reads the projection's float weight directly")
+                return parent, name, head
+    raise ValueError("quantize: the output projection is not a submodule of the model")
+
+
+def _replace(model: nn.Module, lm_head: bool) -> int:
+    """Swaps the layers for QuantizedLinear (meta weights give meta int8 buffers: from_pretrained fills them);
+    returns how many layers were quantized now."""
+    targets = _block_linears(model)
+    if lm_head:
+        parent, name, head = _lm_head(model)
+        if parent is not None:
+            targets.append((parent, name, head))
+    done: Dict[int, QuantizedLinear] = {}
+    with torch.no_grad():
+        for parent, name, layer in targets:
+            activation, act_name = None, None
+            for linear_name, act_attr in _FUSIBLE:
+                if name == linear_name and hasattr(parent, act_attr):
+                    kind = _activation_kind(getattr(parent, act_attr))
+                    if kind is not None and not (isinstance(layer, PackedLinear) and layer.activation):
+                        activation, act_name = kind, act_attr
+                    break
+            quantized = done.get(id(layer))
+            if quantized is None:
+                quantized = done[id(layer)] = QuantizedLinear.from_float(layer, activation)
+            setattr(parent, name, quantized)
+            if act_name is not None:
+                setattr(parent, act_name, nn.Identity())  # fused into the int8 layer
+    return len(done)
+
+
+def _on_cpu(model: nn.Module) -> None:
+    for t in list(model.parameters()) + list(model.buffers()):
+        if t.device.type not in ("cpu", "meta"):
+            raise RuntimeError(f"quantize: the model is on {t.device}; int8 quantization runs on the CPU only "
+                               f"(no CUDA int8 kernels yet): call model.cpu() first")
+
+
+def quantize(model: nn.Module, method: str = "int8", lm_head: bool = False, embeddings: bool = False) -> nn.Module:
+    """Quantizes `model` in place for inference and returns it: the linear layers of its encoder/decoder blocks
+    (and with lm_head=True its output projection) become int8 QuantizedLinear layers. The model must be on the
+    CPU and in eval mode; afterwards its remaining float parameters no longer require grad (a quantized model is
+    inference-only: training through it raises). embeddings=True is not implemented yet."""
+    _check_arguments(model, method, lm_head, embeddings)
+    if model.training:
+        raise ValueError("quantize: the model is in training mode; quantized models are inference-only: call "
+                         "model.eval() first (and fine-tune before quantizing)")
+    _on_cpu(model)
+    config = getattr(model, "config", None)
+    previous = getattr(config, CONFIG_KEY, None) if config is not None else None
+    if previous is not None and previous.get("method") != method.lower():
+        raise ValueError(f"quantize: the model is already quantized with {previous.get('method')!r}")
+    lm_head = lm_head or bool(previous and previous.get("lm_head"))
+    _replace(model, lm_head)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    if config is not None:
+        setattr(config, CONFIG_KEY, {"method": method.lower(), "lm_head": lm_head, "embeddings": embeddings,
+                                     "weights": "int8, symmetric, per output channel",
+                                     "activations": "int8, dynamic, per token"})
+    invalidate = getattr(model, "invalidate_fast_path", None)
+    if callable(invalidate):
+        invalidate()
+    return model
+
+
+def prepare_quantized(model: nn.Module, spec) -> None:
+    """from_pretrained of a quantized folder: gives the freshly built (meta) model the structure that
+    config.quantization describes, before the checkpoint's int8 tensors are assigned."""
+    if not isinstance(spec, dict) or str(spec.get("method", "")).lower() not in METHODS:
+        raise ValueError(f"config.{CONFIG_KEY} = {spec!r}: not a quantization this version can load "
+                         f"(supported methods: {', '.join(METHODS)})")
+    _check_arguments(model, spec["method"], bool(spec.get("lm_head", False)), bool(spec.get("embeddings", False)))
+    _replace(model, bool(spec.get("lm_head", False)))
