@@ -11,8 +11,7 @@ import torch
 import torch.nn.functional as F
 
 import gate
-import thread_counts
-from transformers_fast import ops
+from transformers_fast import benchmark, ops
 from transformers_fast.ops import packed_linear
 
 SGEMM_SHAPE = (1024, 768, 3072)  # rows, in, out
@@ -142,13 +141,13 @@ def pytest_sessionfinish(session, exitstatus):
         return
     tr = config.pluginmanager.get_plugin("terminalreporter")
     ratios = gate_ratios()
-    isa = gate.machine_key(ops.cpu_isa(), thread_counts.cpu_name())
+    isa = gate.machine_key(ops.cpu_isa(), benchmark.cpu_name())
     if config.getoption("--gate-write"):
         gate.save(gate.BASELINE, isa, ratios)
         tr.write_line(f"\nkernel gate: wrote {len(ratios)} speed-ups for {isa!r} to {gate.BASELINE}")
         return
     baseline = gate.load(gate.BASELINE, isa)
-    tr.write_line(f"\nkernel gate ({thread_counts.cpu_name()}, {isa}, 1 thread): speed-up over the best torch "
+    tr.write_line(f"\nkernel gate ({benchmark.cpu_name()}, {isa}, 1 thread): speed-up over the best torch "
                   f"reference, median of 5 interleaved measurements, against {os.path.basename(gate.BASELINE)}")
     if not baseline:
         tr.write_line(f"no baseline for {isa!r}: nothing to compare (make bench-baseline writes one)")
@@ -171,12 +170,12 @@ def pytest_terminal_summary(terminalreporter):
     tr.write_line(f"ISA {ops.cpu_isa()}; features {ops.cpu_features()}; best sgemm {best_sgemm_gflops():.1f} GFLOP/s "
                   f"({per}; {SGEMM_SHAPE[0]}x{SGEMM_SHAPE[1]}x{SGEMM_SHAPE[2]}, 1 thread, best of run start/end)")
     old = torch.get_num_threads()
-    tables = {threads: _summary_table(tr, threads) for threads in thread_counts.parse(f"1,{thread_counts.DEFAULT_THREADS}")}
+    tables = {threads: _summary_table(tr, threads) for threads in benchmark.parse_threads(benchmark.default_threads_text())}
     torch.set_num_threads(old)
     # The same figures as markdown tables, to paste into README.md.
     for threads, table in tables.items():
         tr.write_line("")
-        tr.write_line(f"{thread_counts.banner(threads)}; ISA features {ops.cpu_features()}; best per call, interleaved:")
+        tr.write_line(f"{benchmark.banner(threads)}; ISA features {ops.cpu_features()}; best per call, interleaved:")
         tr.write_line("| benchmark | ours (us) | best reference (us) | speed-up | target |")
         tr.write_line("|---|---:|---:|---:|---|")
         for row in table.values():
@@ -197,7 +196,7 @@ def _summary_table(tr, threads):
     """Each group timed again at `threads`, candidates interleaved; writes the lines and returns
     {group: (markdown row, ours s, best reference s)}."""
     torch.set_num_threads(threads)
-    tr.write_line(f"-- {thread_counts.banner(threads)}")
+    tr.write_line(f"-- {benchmark.banner(threads)}")
     table = {}
     for group in sorted(_results):
         entries = _results[group]
