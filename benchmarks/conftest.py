@@ -105,6 +105,8 @@ def pytest_addoption(parser):
                      help="compare each kernel group's speed-up over torch with benchmarks/baseline_ratios.json "
                           "and fail when one falls more than 25 %% below it (use with --benchmark-disable)")
     parser.addoption("--gate-write", action="store_true", help="store this run's speed-ups as the baseline")
+    parser.addoption("--gate-out", default=os.path.join("build", "gate_ratios.json"),
+                     help="where --gate writes this run's speed-ups (for `python benchmarks/gate.py BASELINE CURRENT`)")
 
 
 _GATE = {"on": False}  # --gate or --gate-write: keep every group's functions for the gate's own timing
@@ -114,13 +116,15 @@ def pytest_configure(config):
     _GATE["on"] = bool(config.getoption("--gate") or config.getoption("--gate-write"))
 
 
-def gate_ratios(rounds: int = 5) -> dict:
-    """Per group, the median over `rounds` of (best reference time / best of ours), candidates interleaved,
-    at 1 thread."""
+def gate_ratios(groups=None, rounds: int = 5) -> dict:
+    """Per group (all, or those named), the median over `rounds` of (best reference time / best of ours),
+    candidates interleaved, at 1 thread."""
     old = torch.get_num_threads()
     torch.set_num_threads(1)
     ratios = {}
     for group, entries in sorted(_results.items()):
+        if groups is not None and group not in groups:
+            continue
         fns = {name: fn for name, (fn, _) in entries.items()}
         samples = []
         for _ in range(rounds):
@@ -140,19 +144,23 @@ def pytest_sessionfinish(session, exitstatus):
     if not _GATE["on"] or not _results or exitstatus != 0:
         return
     tr = config.pluginmanager.get_plugin("terminalreporter")
-    ratios = gate_ratios()
     isa = gate.machine_key(ops.cpu_isa(), benchmark.cpu_name())
     if config.getoption("--gate-write"):
+        ratios = gate_ratios()
         gate.save(gate.BASELINE, isa, ratios)
         tr.write_line(f"\nkernel gate: wrote {len(ratios)} speed-ups for {isa!r} to {gate.BASELINE}")
         return
     baseline = gate.load(gate.BASELINE, isa)
+    ratios, failures, lines = gate.run(baseline, gate_ratios)
+    out = config.getoption("--gate-out")
+    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+    gate.save(out, isa, ratios, keep_others=False)
     tr.write_line(f"\nkernel gate ({benchmark.cpu_name()}, {isa}, 1 thread): speed-up over the best torch "
-                  f"reference, median of 5 interleaved measurements, against {os.path.basename(gate.BASELINE)}")
+                  f"reference, median of 5 interleaved measurements, against {os.path.basename(gate.BASELINE)}; "
+                  f"this run's speed-ups in {out}")
     if not baseline:
         tr.write_line(f"no baseline for {isa!r}: nothing to compare (make bench-baseline writes one)")
         return
-    failures, lines = gate.compare(baseline, ratios)
     for line in lines:
         tr.write_line(line)
     if failures:
