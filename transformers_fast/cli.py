@@ -141,7 +141,7 @@ def _family(path: str, allowed, command: str) -> str:
         if not isinstance(config, dict):
             raise CliError(f"{config_file} does not hold a JSON object")
         if "model_type" not in config:
-            hint = " (config.json has no model_type, so the folder name decides)"
+            hint = " (config.json has no model_type nor an architecture of ours, so the folder name decides)"
     try:
         family = family_of(path)[1]
     except ValueError as e:
