@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import os
 import platform
+import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
@@ -166,3 +167,13 @@ def quiet_transformers():
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
     return transformers
+
+
+def load_ours(reference, class_name: str):
+    """(our `class_name` loaded from the reference's save_pretrained folder, the folder): the user's path, our
+    loader reading the reference's file. Keep the folder with the models (it is deleted when collected)."""
+    import transformers_fast
+
+    folder = tempfile.TemporaryDirectory(prefix="transformers_fast_bench_")
+    reference.save_pretrained(folder.name)
+    return getattr(transformers_fast, class_name).from_pretrained(folder.name), folder

@@ -6,13 +6,12 @@ model, ours loads its save_pretrained folder. Workloads:
   - the LM forward (logits) at 1x128 and 8x128, rows after the first left-padded by a quarter."""
 from __future__ import annotations
 
-import tempfile
 import warnings
 from types import SimpleNamespace
 
 import torch
 
-from transformers_fast.benchmark import Row, best_ms, library, num_threads, quiet_transformers
+from transformers_fast.benchmark import Row, best_ms, library, load_ours, num_threads, quiet_transformers
 
 # family -> (title, transformers / our LM class, config class, tiny config for --quick)
 FAMILIES = {
@@ -25,8 +24,6 @@ WORKLOADS = ("generate", "step", "forward")
 
 
 def build(family: str = "gpt2", quick: bool = False):
-    import transformers_fast
-
     transformers = quiet_transformers()
     title, model_class, config_class, tiny = FAMILIES[family]
     # GPT-2's fastest attention in transformers; OpenAI GPT has only its own (and no cache)
@@ -35,9 +32,7 @@ def build(family: str = "gpt2", quick: bool = False):
                                                  **(dict(attn_implementation="sdpa") if gpt2 else {}))
     torch.manual_seed(0)
     reference = getattr(transformers, model_class)(config).eval()
-    folder = tempfile.TemporaryDirectory(prefix=f"bench_{family}_")
-    reference.save_pretrained(folder.name)
-    ours = getattr(transformers_fast, model_class).from_pretrained(folder.name)
+    ours, folder = load_ours(reference, model_class)
     quick_sizes = dict(prompt=8, cached=16, length=16, batches=(1, 2), new_tokens=4)
     full_sizes = dict(prompt=32, cached=512, length=128, batches=(1, 8), new_tokens=64)
     return SimpleNamespace(title=title + (" (tiny)" if quick else ""), family=family, reference=reference, ours=ours,

@@ -3,12 +3,11 @@ the model, ours loads its save_pretrained folder. Workloads: full batches 1x8, 1
 variable-length batch (32 sequences, lengths uniform in [8, 128], seed 0); ms per forward."""
 from __future__ import annotations
 
-import tempfile
 from types import SimpleNamespace
 
 import torch
 
-from transformers_fast.benchmark import Row, best_ms, library, num_threads, quiet_transformers
+from transformers_fast.benchmark import Row, best_ms, library, load_ours, num_threads, quiet_transformers
 
 # family -> (title, transformers / our class prefix, full-size config, tiny config for --quick)
 FAMILIES = {
@@ -26,16 +25,12 @@ QUICK = ("1x8", "2x16")
 
 def build(family: str = "bert", quick: bool = False):
     """The reference and our model on the same weights, and the folder ours was loaded from."""
-    import transformers_fast
-
     transformers = quiet_transformers()
     title, prefix, full, tiny = FAMILIES[family]
     config = getattr(transformers, prefix + "Config")(**(tiny if quick else full))
     torch.manual_seed(0)
     reference = getattr(transformers, prefix + "Model")(config).eval()
-    folder = tempfile.TemporaryDirectory(prefix=f"bench_{family}_")
-    reference.save_pretrained(folder.name)
-    ours = getattr(transformers_fast, prefix + "Model").from_pretrained(folder.name)
+    ours, folder = load_ours(reference, prefix + "Model")
     return SimpleNamespace(title=title + (" (tiny)" if quick else ""), reference=reference, ours=ours, folder=folder,
                            vocab=config.vocab_size, pad=config.pad_token_id or 0, library=library("transformers"))
 

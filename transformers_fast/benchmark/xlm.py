@@ -5,12 +5,11 @@ XLMModel forward (langs given) at full batches and a variable-length batch (16 s
 (XLMWithLMHeadModel, batch 1, a prompt then one token per step), ms for the prompt and all steps."""
 from __future__ import annotations
 
-import tempfile
 from types import SimpleNamespace
 
 import torch
 
-from transformers_fast.benchmark import Row, best_ms, library, num_threads, quiet_transformers
+from transformers_fast.benchmark import Row, best_ms, library, load_ours, num_threads, quiet_transformers
 
 ENFR = dict(vocab_size=64139, emb_dim=1024, n_layers=6, n_heads=8, n_langs=2, max_position_embeddings=512,
             id2lang={"0": "en", "1": "fr"}, lang2id={"en": 0, "fr": 1})
@@ -20,16 +19,14 @@ QUICK = ("1x16", "4var")
 
 
 def build(quick: bool = False, decode: bool = True):
-    import transformers_fast as tf
-
     transformers = quiet_transformers()
     folders, pairs = [], {}
     for class_name, causal in (("XLMModel", False),) + ((("XLMWithLMHeadModel", True),) if decode else ()):
         torch.manual_seed(0)
         hf = getattr(transformers, class_name)(transformers.XLMConfig(causal=causal, **(TINY if quick else ENFR)))
-        folders.append(tempfile.TemporaryDirectory(prefix="bench_xlm_"))
-        hf.eval().save_pretrained(folders[-1].name)
-        pairs[class_name] = (hf, getattr(tf, class_name).from_pretrained(folders[-1].name).eval())
+        ours, folder = load_ours(hf.eval(), class_name)
+        folders.append(folder)
+        pairs[class_name] = (hf, ours)
     hf, ours = pairs["XLMModel"]
     lm = pairs.get("XLMWithLMHeadModel", (None, None))
     return SimpleNamespace(title="XLM enfr-1024" + (" (tiny)" if quick else ""), reference=hf, ours=ours,

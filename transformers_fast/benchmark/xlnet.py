@@ -6,12 +6,11 @@ ours without mem_len)."""
 from __future__ import annotations
 
 import os
-import tempfile
 from types import SimpleNamespace
 
 import torch
 
-from transformers_fast.benchmark import Row, best_ms, library, num_threads, quiet_transformers
+from transformers_fast.benchmark import Row, best_ms, library, load_ours, num_threads, quiet_transformers
 
 SHAPES = {"1x128": (1, 128), "8x128": (8, 128), "1x512": (1, 512), "1x16": (1, 16), "2x16": (2, 16)}
 QUICK = ("1x16", "2x16")
@@ -30,8 +29,7 @@ def build(quick: bool = False, with_1_2_0: bool = False):
     config.mem_len = None
     torch.manual_seed(0)
     hf = transformers.XLNetModel(config).eval()
-    folder = tempfile.TemporaryDirectory(prefix="bench_xlnet_")
-    hf.save_pretrained(folder.name)
+    ours, folder = load_ours(hf, "XLNetModel")
     others = {}
     if with_1_2_0:
         import logging
@@ -45,7 +43,7 @@ def build(quick: bool = False, with_1_2_0: bool = False):
         pt_model.load_state_dict(hf.state_dict())  # (it reads no safetensors, which transformers 5 writes)
         others[PT_NAME] = pt_model.eval()
     return SimpleNamespace(title="XLNet-base" + (" (tiny)" if quick else ""), reference=hf,
-                           ours=transformers_fast.XLNetModel.from_pretrained(folder.name), others=others,
+                           ours=ours, others=others,
                            folder=folder, vocab=config.vocab_size, library=library("transformers"))
 
 
