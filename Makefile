@@ -37,7 +37,9 @@ bench:
 	$(PYTHON) -m pytest benchmarks/ --benchmark-only -q -s
 
 # The kernel speed gate (about a minute): each op's speed-up over torch, measured in this run, against
-# benchmarks/baseline_ratios.json for this CPU's ISA; a speed-up more than 25 % below its baseline fails.
+# benchmarks/baseline_ratios.json for this CPU's ISA; a speed-up more than 25 % below its baseline is measured once
+# more and fails if it stays there. This run's speed-ups go to build/gate_ratios.json, which
+# `python benchmarks/gate.py BASELINE CURRENT` compares with another such file (for a CI that keeps its own).
 # `make bench-baseline` stores this machine's speed-ups as the new baseline.
 GATE_SELECTION := benchmarks/test_bench_ops.py -k "not 1024" -p no:cacheprovider
 bench-gate:

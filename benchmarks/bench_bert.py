@@ -32,9 +32,8 @@ import torch
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import thread_counts  # noqa: E402  (next to this script; before anything sets torch's threads)
+from transformers_fast import benchmark  # noqa: E402  (before anything sets torch's threads)
+from transformers_fast.benchmark import encoders  # noqa: E402
 
 
 # Each library's own cap on the instruction set, read when the library loads (so set before the process
@@ -51,24 +50,7 @@ CAPS = {"avx2": {
     "GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,-AVX512CD",
 }}
 CAPPED = "TRANSFORMERS_FAST_BENCH_MAX_ISA"  # set in the capped process
-WORKLOADS = ("1x8", "1x128", "8x128", "32var", "32x128")
-
-
-def workloads(names):
-    g = torch.Generator().manual_seed(0)
-    out = []
-    for name, b, s in (("1x8", 1, 8), ("1x128", 1, 128), ("8x128", 8, 128)):
-        ids = torch.randint(1000, 30000, (b, s), generator=g)
-        if name in names:
-            out.append((name, ids, torch.ones_like(ids)))
-    lengths = torch.randint(8, 129, (32,), generator=torch.Generator().manual_seed(0))
-    ids = torch.randint(1000, 30000, (32, 128), generator=g)
-    mask = (torch.arange(128)[None, :] < lengths[:, None]).long()
-    if "32var" in names:
-        out.append((f"32 var-len ({int(lengths.sum())}/{32 * 128} real)", ids * mask, mask))
-    if "32x128" in names:
-        out.append(("32x128", ids, torch.ones_like(ids)))
-    return out
+WORKLOADS = encoders.WORKLOADS
 
 
 def gemm_calls(model, ids, mask):
@@ -285,44 +267,54 @@ OPENVINO_TARGETS = {"1x8": 1.3, "1x128": 1.0, "8x128": 1.0}
 SCALING_TARGET = ("8x128", 1.7)  # ours, 1 thread -> every core
 
 
-def run_workloads(names, reference, ours, ov_model, ov_profiled, args):
-    """One table's rows: (workload, transformers ms, ours ms, GEMMs alone ms, OpenVINO ms or None, max abs diff)."""
-    rows = []
-    with torch.inference_mode():
-        for name, ids, mask in workloads(names):
-            watch = Avx512Watch()
-            got = ours(ids, attention_mask=mask)[0]
-            used = {"transformers_fast": watch.used()}
-            expected = reference(input_ids=ids, attention_mask=mask).last_hidden_state
-            used["transformers"] = watch.used()
-            diff = (got - expected)[mask.bool()].abs().max().item()
-            calls = gemm_calls(ours, ids, mask)
-            def gemms_alone():
-                for call in calls:
-                    call()  # each output dropped at once, as in the model (holding them all costs page faults)
+def run_workloads(names, models, threads, ov_model, ov_profiled, args):
+    """One table's rows: (workload, transformers ms, ours ms, GEMMs alone ms, OpenVINO ms or None, max abs diff),
+    timed by transformers_fast.benchmark.encoders (what `transformers-fast bench` runs) with this script's extras
+    in the same interleaved runs."""
+    first = []
 
-            fns = [lambda: reference(input_ids=ids, attention_mask=mask), lambda: ours(ids, attention_mask=mask),
-                   gemms_alone]
-            if ov_model is not None:
-                feed = {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
-                fns.append(lambda: ov_model(feed))
-                ov_diff = (torch.from_numpy(ov_model(feed)[0]) - expected)[mask.bool()].abs().max().item()
-                used["OpenVINO"] = watch.used()
-                print(f"OpenVINO at {name}: max abs diff {ov_diff:.1e}; nodes by implementation: "
-                      f"{openvino_isas(ov_profiled, feed)}")
-            if not rows and None not in used.values():  # the first workload: before anything used AVX-512
-                print(f"AVX-512 registers live at context switches, at {name}: "
-                      + ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in used.items()))
-            # small batches are cheap and the most disturbed by a busy neighbour: more runs
-            times = thread_counts.best_ms(fns, args.repeats * (4 if ids.numel() <= 64 else 1), args.clock)
-            if ov_model is not None and not rows:
-                wall, cpu = time.perf_counter(), time.process_time()
-                ov_model(feed)
-                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-                print(f"OpenVINO process CPU time / wall time at {name}: {cpu / wall:.2f} (1.00 = one busy thread)")
-            rows.append((name, times[0], times[1], times[2], times[3] if ov_model is not None else None, diff))
-            del calls
-    return rows
+    def extra(name, ids, mask):
+        calls = gemm_calls(models.ours, ids, mask)
+
+        def gemms_alone():
+            for call in calls:
+                call()  # each output dropped at once, as in the model (holding them all costs page faults)
+
+        fns = {"gemms": gemms_alone}
+        if ov_model is not None:
+            feed = {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
+            fns["openvino"] = lambda: ov_model(feed)
+            expected = models.reference(input_ids=ids, attention_mask=mask).last_hidden_state
+            ov_diff = (torch.from_numpy(ov_model(feed)[0]) - expected)[mask.bool()].abs().max().item()
+            print(f"OpenVINO at {name}: max abs diff {ov_diff:.1e}; nodes by implementation: "
+                  f"{openvino_isas(ov_profiled, feed)}")
+        if not first:  # the first workload: which library uses AVX-512 (before anything else did), OpenVINO's CPU
+            first.append(name)
+            report_first_workload(name, models, ids, mask, fns.get("openvino"))
+        return fns
+
+    rows = encoders.rows(models, threads, names, args.repeats, args.clock, extra)
+    return [(row.workload[len("forward "):], row.reference_ms, row.ours_ms, row.others["gemms"],
+             row.others.get("openvino"), row.max_abs_diff) for row in rows]
+
+
+def report_first_workload(name, models, ids, mask, openvino):
+    """Whose AVX-512 registers were live while it ran one forward, and OpenVINO's process CPU / wall time."""
+    watch = Avx512Watch()
+    watch.used()
+    models.ours(ids, attention_mask=mask)
+    used = {"transformers_fast": watch.used()}
+    models.reference(input_ids=ids, attention_mask=mask)
+    used["transformers"] = watch.used()
+    if openvino is not None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        openvino()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        used["OpenVINO"] = watch.used()
+        print(f"OpenVINO process CPU time / wall time at {name}: {cpu / wall:.2f} (1.00 = one busy thread)")
+    if None not in used.values():
+        print(f"AVX-512 registers live at context switches, at {name}: "
+              + ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in used.items()))
 
 
 def print_table(rows, threads):
@@ -330,7 +322,7 @@ def print_table(rows, threads):
     header = ("| batch | transformers ms | transformers_fast ms | speed-up |"
               + (" OpenVINO ms | vs OpenVINO |" if openvino else "")
               + " GEMMs alone ms | model / GEMMs | max abs diff |")
-    print(f"\n{thread_counts.banner(threads)}")
+    print(f"\n{benchmark.banner(threads)}")
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     for name, t_ref, t_ours, t_gemm, t_ov, diff in rows:
@@ -364,12 +356,12 @@ def print_scaling(tables):
 
 def main():
     parser = argparse.ArgumentParser()
-    thread_counts.add_argument(parser)
+    benchmark.add_threads_argument(parser)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--workloads", default=",".join(WORKLOADS),
                         help=f"comma-separated subset of {','.join(WORKLOADS)}")
     parser.add_argument("--quick", action="store_true", help="only 1x8, 1x128 and 8x128")
-    parser.add_argument("--clock", choices=sorted(thread_counts.CLOCKS), default="wall",
+    parser.add_argument("--clock", choices=sorted(benchmark.CLOCKS), default="wall",
                         help="wall time, or process CPU time (for a machine shared with other work)")
     parser.add_argument("--no-openvino", action="store_true", help="skip OpenVINO (timed when installed)")
     parser.add_argument("--skip-load", action="store_true", help="skip the fresh-process loading times")
@@ -382,37 +374,28 @@ def main():
     if not names <= set(WORKLOADS):
         parser.error(f"--workloads: unknown {sorted(names - set(WORKLOADS))}")
 
-    import transformers
-
-    import transformers_fast
     from transformers_fast import ops
     from transformers_fast.ops import packed_linear
 
-    transformers.logging.set_verbosity_error()
     print(f"CPU ISA: {ops.cpu_isa()}  features: {ops.cpu_features()}")
-    print(f"torch {torch.__version__}, transformers {transformers.__version__}, threads {args.threads}, fp32, "
+    models = encoders.build("bert")
+    print(f"torch {torch.__version__}, {models.library}, threads {args.threads}, fp32, "
           f"best of {args.repeats} by {args.clock} clock")
     if args.max_isa:
         print(f"emulating max ISA {args.max_isa}: " + " ".join(f"{k}={v}" for k, v in CAPS[args.max_isa].items()))
     print(f"ISA used: transformers_fast {ops.cpu_isa()}; torch: {torch_isas()}")
 
-    torch.manual_seed(0)
-    reference = transformers.BertModel(transformers.BertConfig()).eval()
-    folder = tempfile.mkdtemp(prefix="bench_bert_")
-    reference.save_pretrained(folder)
-    ours = transformers_fast.BertModel.from_pretrained(folder)
-
     tables = {}
     for threads in args.threads:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(threads)  # OpenVINO's model is compiled for it
         ov_model = ov_profiled = None
         if not args.no_openvino:
             try:
-                ov_model, ov_profiled, ov_config = openvino_model(reference, threads, args.max_isa)
+                ov_model, ov_profiled, ov_config = openvino_model(models.reference, threads, args.max_isa)
                 print(ov_config)
             except Exception as err:  # optional comparison
                 print(f"OpenVINO unavailable: {err}")
-        tables[threads] = run_workloads(names, reference, ours, ov_model, ov_profiled, args)
+        tables[threads] = run_workloads(names, models, threads, ov_model, ov_profiled, args)
         print_table(tables[threads], threads)
         del ov_model, ov_profiled
     if len(tables) > 1:
@@ -424,7 +407,7 @@ def main():
           + ", ".join(f"{k}={v}" for k, v in sorted(packed_linear.chosen_backends().items())))
 
     if not args.skip_load:
-        load_times(folder, args.threads[-1])
+        load_times(models.folder.name, args.threads[-1])
 
 
 if __name__ == "__main__":

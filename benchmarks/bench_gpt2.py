@@ -24,17 +24,11 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 
 import torch
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import thread_counts  # noqa: E402  (next to this script; before anything sets torch's threads)
-
-
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from transformers_fast import benchmark  # noqa: E402  (before anything sets torch's threads)
 
 OPENVINO_MARK = "OPENVINO_RESULT "
 
@@ -69,7 +63,7 @@ def openvino_worker(args):
             out[:] = [model.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=new,
                                      min_new_tokens=new, do_sample=False, pad_token_id=50256)]
 
-        seconds = thread_counts.best_ms([run], args.repeats, args.clock)[0] / 1e3
+        seconds = benchmark.best_ms([run], args.repeats, args.clock)[0] / 1e3
         results[batch] = {"seconds": seconds, "new_ids": out[0][:, prompt.shape[1]:].tolist()}
     print(OPENVINO_MARK + json.dumps({"info": info, "results": results}), flush=True)
 
@@ -95,90 +89,32 @@ def generation_target(batch, isa):
     """The speed-up over transformers that greedy generation should reach (issue 13)."""
     if batch > 1:
         return 2.0
-    return 1.75 if isa == "avx512" and thread_counts.cpu_name().startswith("AMD") else 1.2
+    return 1.75 if isa == "avx512" and benchmark.cpu_vendor() == "AMD" else 1.2
 
 
-def run_workloads(hf, ours, folder, threads, args):
-    """One table's rows: [workload, transformers, ours, OpenVINO or None] in tokens/s or ms."""
-    g = torch.Generator().manual_seed(0)
-    rows = []
-    prompts = {batch: torch.randint(0, 50257, (batch, 32), generator=g) for batch in (1, 8)}
-    new = args.new_tokens
+def run_workloads(models, threads, args):
+    """One table's rows: [workload, transformers, ours, OpenVINO or None] in new tokens/s or ms, from
+    transformers_fast.benchmark.decoders (what `transformers-fast bench` runs)."""
+    from transformers_fast.benchmark import decoders
+
     ours_ids = {}
-    for batch, prompt in prompts.items():
-        if "generate" in args.skip:
-            break
-        mask = torch.ones_like(prompt)
-
-        def run_hf():
-            with torch.inference_mode():
-                out = hf.generate(prompt, attention_mask=mask, max_new_tokens=new, min_new_tokens=new,
-                                  do_sample=False, pad_token_id=50256)
-            assert out.shape[1] == 32 + new
-
-        def run_ours():
-            out = ours.generate(prompt, attention_mask=mask, max_new_tokens=new, eos_token_id=None)
-            ours_ids[batch] = out[:, 32:]
-
-        t_hf = thread_counts.best_ms([run_hf], args.repeats, args.clock)[0] / 1e3
-        t_ours = thread_counts.best_ms([run_ours], args.repeats, args.clock)[0] / 1e3
-        rows.append([f"greedy 32 -> {new}, batch {batch} (new tokens/s)", batch * new / t_hf, batch * new / t_ours,
-                     None])
-
+    workloads = [w for w in decoders.WORKLOADS if w not in args.skip]
+    rows = []
+    for row in decoders.rows(models, threads, workloads, args.repeats, args.clock, args.new_tokens,
+                             generated=ours_ids):
+        if row.tokens:
+            rows.append([f"{row.workload} (new tokens/s)", row.tokens * 1e3 / row.reference_ms,
+                         row.tokens * 1e3 / row.ours_ms, None])
+        else:
+            rows.append([f"{row.workload} (ms)", row.reference_ms, row.ours_ms, None])
     if args.openvino and "generate" not in args.skip:
-        info, results = run_openvino(args.openvino, folder, prompts, threads, args)
+        info, results = run_openvino(args.openvino, models.folder.name, decoders.prompts(models), threads, args)
         print(f"OpenVINO: {info}")
+        new = args.new_tokens
         for row, (batch, result) in zip(rows, sorted(results.items())):
             row[3] = batch * new / result["seconds"]
             same = (torch.tensor(result["new_ids"]) == ours_ids[batch]).float().mean().item()
             print(f"batch {batch}: {same:.0%} of OpenVINO's new tokens equal ours (fp32 rounding differs)")
-
-    for batch in (1, 8):
-        if "step" in args.skip:
-            break
-        cached = 512
-        context = torch.randint(0, 50257, (batch, cached + 1), generator=g)
-        with torch.inference_mode():
-            hf_past = hf(context[:, :cached], use_cache=True).past_key_values
-        position = torch.full((batch, 1), cached)
-
-        def step_hf():
-            with torch.inference_mode():
-                extra = hf_past.get_seq_length() - cached
-                if extra:  # the step appended one entry: back to 512 for the next repeat
-                    hf_past.crop(-extra)
-                hf(context[:, cached:], past_key_values=hf_past, position_ids=position, use_cache=True)
-
-        cache = ours.fast.new_cache(batch, cached + 1)
-        ours.fast.prefill(context[:, :cached], torch.arange(cached).expand(batch, cached), None, cache)
-        token = context[:, cached]
-
-        def step_ours():
-            cache.length = cached
-            ours.fast.step(token, position[:, 0], cache)
-
-        t_hf = thread_counts.best_ms([step_hf], args.repeats * 3, args.clock)[0] / 1e3
-        t_ours = thread_counts.best_ms([step_ours], args.repeats * 3, args.clock)[0] / 1e3
-        rows.append([f"decode step, {cached} cached, batch {batch} (ms)", t_hf * 1e3, t_ours * 1e3, None])
-
-    for batch, seq in ((1, 128), (8, 128)):
-        if "forward" in args.skip:
-            break
-        x = torch.randint(0, 50257, (batch, seq), generator=g)
-        mask = torch.ones_like(x)
-        mask[1:, : seq // 4] = 0  # rows after the first left-padded by a quarter
-
-        def forward_hf():
-            with torch.inference_mode():
-                hf(x, attention_mask=mask, use_cache=False)
-
-        def forward_ours():
-            with torch.inference_mode():
-                ours(x, attention_mask=mask)
-
-        t_hf = thread_counts.best_ms([forward_hf], args.repeats, args.clock)[0] / 1e3
-        t_ours = thread_counts.best_ms([forward_ours], args.repeats, args.clock)[0] / 1e3
-        rows.append([f"forward (LM logits) {batch}x{seq} (ms)", t_hf * 1e3, t_ours * 1e3, None])
     return rows
 
 
@@ -194,7 +130,7 @@ def print_table(rows, threads, isa):
     if openvino:
         head += " OpenVINO | ours / OpenVINO |"
         rule += "---------:|----------------:|"
-    print(f"\n{thread_counts.banner(threads)}\n" + head + "\n" + rule)
+    print(f"\n{benchmark.banner(threads)}\n" + head + "\n" + rule)
     for name, theirs, mine, ov in rows:
         ratio = speedup(name, theirs, mine)
         line = f"| {name.ljust(width)} | {theirs:12.1f} | {mine:17.1f} | {ratio:7.2f}x |"
@@ -217,9 +153,9 @@ def print_scaling(tables):
 
 def main():
     parser = argparse.ArgumentParser()
-    thread_counts.add_argument(parser)
+    benchmark.add_threads_argument(parser)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--clock", choices=sorted(thread_counts.CLOCKS), default="wall")
+    parser.add_argument("--clock", choices=sorted(benchmark.CLOCKS), default="wall")
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--openvino", metavar="VENV_PYTHON",
                         help="a Python with optimum-intel and openvino: also time OpenVINO's greedy generation")
@@ -231,30 +167,17 @@ def main():
         torch.set_num_threads(args.threads[0])
         return openvino_worker(args)
 
-    import transformers
-
-    import transformers_fast as tf
     from transformers_fast import ops
+    from transformers_fast.benchmark import decoders
 
-    transformers.logging.set_verbosity_error()
-    isa = ops.cpu_isa() if hasattr(ops, "cpu_isa") else "unknown"
-    features = ops.cpu_features() if hasattr(ops, "cpu_features") else {}
-    print(f"CPU ISA: {isa}  features: {features}  threads: {args.threads}  torch {torch.__version__}  "
-          f"transformers {transformers.__version__}")
-    print(f"fused ops present: attention={hasattr(ops, 'attention')} layer_norm={hasattr(ops, 'layer_norm')} "
-          f"PackedLinear={hasattr(ops, 'PackedLinear')}")
-
-    torch.manual_seed(0)
-    hf_config = transformers.GPT2Config(attn_implementation="sdpa")
-    hf = transformers.GPT2LMHeadModel(hf_config).eval()
-    folder = tempfile.mkdtemp()
-    hf.save_pretrained(folder)
-    ours = tf.GPT2LMHeadModel.from_pretrained(folder)
+    isa = ops.cpu_isa()
+    models = decoders.build("gpt2")
+    print(f"CPU ISA: {isa}  features: {ops.cpu_features()}  threads: {args.threads}  torch {torch.__version__}  "
+          f"{models.library}")
 
     tables = {}
     for threads in args.threads:
-        torch.set_num_threads(threads)
-        tables[threads] = run_workloads(hf, ours, folder, threads, args)
+        tables[threads] = run_workloads(models, threads, args)
         print_table(tables[threads], threads, isa)
     if len(tables) > 1:
         print("\n\nAll thread counts together:")

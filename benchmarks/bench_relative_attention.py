@@ -20,8 +20,7 @@ import torch
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import thread_counts  # noqa: E402  (next to this script; before anything sets torch's threads)
+from transformers_fast import benchmark  # noqa: E402  (before anything sets torch's threads)
 
 # name, batch, heads, qlen, mlen, shift
 SHAPES = [("XLNet-base 1x128", 1, 12, 128, 0, "xlnet"), ("XLNet-base 8x128", 8, 12, 128, 0, "xlnet"),
@@ -60,7 +59,7 @@ def xlnet_core(heads, w, rr):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    thread_counts.add_argument(parser)
+    benchmark.add_threads_argument(parser)
     parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args()
     ra = importlib.import_module("transformers_fast.ops.relative_attention")
@@ -68,8 +67,8 @@ def main():
     for threads in args.threads:
         torch.set_num_threads(threads)
         a = torch.randn(1024, 1024)
-        sgemm = 2 * 1024 ** 3 / thread_counts.best_ms([lambda: torch.matmul(a, a)], 10)[0] / 1e6
-        print(f"\n{thread_counts.banner(threads)}\nsgemm (torch.matmul 1024^3): {sgemm:.0f} GFLOP/s")
+        sgemm = 2 * 1024 ** 3 / benchmark.best_ms([lambda: torch.matmul(a, a)], 10)[0] / 1e6
+        print(f"\n{benchmark.banner(threads)}\nsgemm (torch.matmul 1024^3): {sgemm:.0f} GFLOP/s")
         print(f"{'shape':<22}{'ours ms':>9}{'GFLOP/s':>9}{'1.2.0 ms':>10}{'ratio':>7}{'HF core ms':>12}{'ratio':>7}"
               f"{'bmm GFLOP/s':>13}")
         for name, bsz, heads, qlen, mlen, shift in SHAPES:
@@ -77,7 +76,7 @@ def main():
             klen = qlen + mlen
             flops = 3 * 2 * bsz * heads * qlen * klen * D
             scale = D ** -0.5
-            time_ms = lambda fn: thread_counts.best_ms([fn], args.repeats)[0]  # noqa: E731
+            time_ms = lambda fn: benchmark.best_ms([fn], args.repeats)[0]  # noqa: E731
             ours = time_ms(lambda: ra.relative_attention(q, k, v, r, w, rr, shift=shift, scale=scale, attn_mask=mask))
             ref = time_ms(lambda: ra._reference(q, k, v, r, w, rr, shift, scale, mask, None, None, None))
             core = xlnet_core(heads, w, rr) if shift == "xlnet" else None

@@ -19,8 +19,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 
 import torch  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import thread_counts  # noqa: E402  (next to this script; before anything sets torch's threads)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from transformers_fast import benchmark  # noqa: E402  (before anything sets torch's threads)
 
 from tokenizer_corpus import EDGE_CASES, bert_uncased_vocab, gpt2_files  # noqa: E402
 
@@ -136,8 +136,8 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(1)
     from transformers_fast.ops import cpu_features, cpu_isa
-    print(f"{thread_counts.cpu_name()}, CPU ISA: {cpu_isa()}  features: {cpu_features()}  threads: 1 (the batch "
-          f"path also at {thread_counts.DEFAULT_THREADS}, torch's default)  docs of 1-6 KB, {args.mb} MB each")
+    print(f"{benchmark.cpu_name()}, CPU ISA: {cpu_isa()}  features: {cpu_features()}  threads: 1 (the batch "
+          f"path also at {benchmark.DEFAULT_THREADS}, torch's default)  docs of 1-6 KB, {args.mb} MB each")
     words = word_list()
     seed = [100]
 
@@ -151,7 +151,7 @@ def main():
     vocab = bert_uncased_vocab()
     enc, merges = gpt2_files()
     if args.batch_only:
-        batch_throughput(results, fresh, args.batch_docs, thread_counts.parse(f"1,{thread_counts.DEFAULT_THREADS}"),
+        batch_throughput(results, fresh, args.batch_docs, benchmark.parse_threads(benchmark.default_threads_text()),
                          BertTokenizer(vocab), GPT2Tokenizer(enc, merges))
         return print_results(results)
     # ---- WordPiece (bert-base-uncased)
@@ -234,7 +234,7 @@ def main():
                     mbps(lambda d: theirs.encode(d, lang="fr"), sample)))
     assert all(ours.encode(d, lang="fr") == theirs.encode(d, lang="fr") for d in sample), "XLM fr ids differ"
 
-    batch_throughput(results, fresh, args.batch_docs, thread_counts.parse(f"1,{thread_counts.DEFAULT_THREADS}"),
+    batch_throughput(results, fresh, args.batch_docs, benchmark.parse_threads(benchmark.default_threads_text()),
                      BertTokenizer(vocab), GPT2Tokenizer(enc, merges))
     print_results(results)
 

@@ -11,8 +11,7 @@ import torch
 import torch.nn.functional as F
 
 import gate
-import thread_counts
-from transformers_fast import ops
+from transformers_fast import benchmark, ops
 from transformers_fast.ops import packed_linear
 
 SGEMM_SHAPE = (1024, 768, 3072)  # rows, in, out
@@ -106,6 +105,8 @@ def pytest_addoption(parser):
                      help="compare each kernel group's speed-up over torch with benchmarks/baseline_ratios.json "
                           "and fail when one falls more than 25 %% below it (use with --benchmark-disable)")
     parser.addoption("--gate-write", action="store_true", help="store this run's speed-ups as the baseline")
+    parser.addoption("--gate-out", default=os.path.join("build", "gate_ratios.json"),
+                     help="where --gate writes this run's speed-ups (for `python benchmarks/gate.py BASELINE CURRENT`)")
 
 
 _GATE = {"on": False}  # --gate or --gate-write: keep every group's functions for the gate's own timing
@@ -115,13 +116,15 @@ def pytest_configure(config):
     _GATE["on"] = bool(config.getoption("--gate") or config.getoption("--gate-write"))
 
 
-def gate_ratios(rounds: int = 5) -> dict:
-    """Per group, the median over `rounds` of (best reference time / best of ours), candidates interleaved,
-    at 1 thread."""
+def gate_ratios(groups=None, rounds: int = 5) -> dict:
+    """Per group (all, or those named), the median over `rounds` of (best reference time / best of ours),
+    candidates interleaved, at 1 thread."""
     old = torch.get_num_threads()
     torch.set_num_threads(1)
     ratios = {}
     for group, entries in sorted(_results.items()):
+        if groups is not None and group not in groups:
+            continue
         fns = {name: fn for name, (fn, _) in entries.items()}
         samples = []
         for _ in range(rounds):
@@ -141,19 +144,23 @@ def pytest_sessionfinish(session, exitstatus):
     if not _GATE["on"] or not _results or exitstatus != 0:
         return
     tr = config.pluginmanager.get_plugin("terminalreporter")
-    ratios = gate_ratios()
-    isa = gate.machine_key(ops.cpu_isa(), thread_counts.cpu_name())
+    isa = gate.machine_key(ops.cpu_isa(), benchmark.cpu_name())
     if config.getoption("--gate-write"):
+        ratios = gate_ratios()
         gate.save(gate.BASELINE, isa, ratios)
         tr.write_line(f"\nkernel gate: wrote {len(ratios)} speed-ups for {isa!r} to {gate.BASELINE}")
         return
     baseline = gate.load(gate.BASELINE, isa)
-    tr.write_line(f"\nkernel gate ({thread_counts.cpu_name()}, {isa}, 1 thread): speed-up over the best torch "
-                  f"reference, median of 5 interleaved measurements, against {os.path.basename(gate.BASELINE)}")
+    ratios, failures, lines = gate.run(baseline, gate_ratios)
+    out = config.getoption("--gate-out")
+    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+    gate.save(out, isa, ratios, keep_others=False)
+    tr.write_line(f"\nkernel gate ({benchmark.cpu_name()}, {isa}, 1 thread): speed-up over the best torch "
+                  f"reference, median of 5 interleaved measurements, against {os.path.basename(gate.BASELINE)}; "
+                  f"this run's speed-ups in {out}")
     if not baseline:
         tr.write_line(f"no baseline for {isa!r}: nothing to compare (make bench-baseline writes one)")
         return
-    failures, lines = gate.compare(baseline, ratios)
     for line in lines:
         tr.write_line(line)
     if failures:
@@ -171,12 +178,12 @@ def pytest_terminal_summary(terminalreporter):
     tr.write_line(f"ISA {ops.cpu_isa()}; features {ops.cpu_features()}; best sgemm {best_sgemm_gflops():.1f} GFLOP/s "
                   f"({per}; {SGEMM_SHAPE[0]}x{SGEMM_SHAPE[1]}x{SGEMM_SHAPE[2]}, 1 thread, best of run start/end)")
     old = torch.get_num_threads()
-    tables = {threads: _summary_table(tr, threads) for threads in thread_counts.parse(f"1,{thread_counts.DEFAULT_THREADS}")}
+    tables = {threads: _summary_table(tr, threads) for threads in benchmark.parse_threads(benchmark.default_threads_text())}
     torch.set_num_threads(old)
     # The same figures as markdown tables, to paste into README.md.
     for threads, table in tables.items():
         tr.write_line("")
-        tr.write_line(f"{thread_counts.banner(threads)}; ISA features {ops.cpu_features()}; best per call, interleaved:")
+        tr.write_line(f"{benchmark.banner(threads)}; ISA features {ops.cpu_features()}; best per call, interleaved:")
         tr.write_line("| benchmark | ours (us) | best reference (us) | speed-up | target |")
         tr.write_line("|---|---:|---:|---:|---|")
         for row in table.values():
@@ -197,7 +204,7 @@ def _summary_table(tr, threads):
     """Each group timed again at `threads`, candidates interleaved; writes the lines and returns
     {group: (markdown row, ours s, best reference s)}."""
     torch.set_num_threads(threads)
-    tr.write_line(f"-- {thread_counts.banner(threads)}")
+    tr.write_line(f"-- {benchmark.banner(threads)}")
     table = {}
     for group in sorted(_results):
         entries = _results[group]

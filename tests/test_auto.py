@@ -2,6 +2,8 @@
 family; loading through them equals loading the class directly."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 import pytorch_transformers as pt
@@ -99,3 +101,135 @@ def test_unknown_and_unsupported_raise_clear_errors(tmp_path):
         tf.AutoConfig.from_pretrained(str(folder))
     with pytest.raises(EnvironmentError, match="from_pretrained"):
         tf.AutoModel()
+
+
+# --- 1.2.0's own dispatch ------------------------------------------------------------------------------------------
+
+AUTO_NAMES = ("AutoConfig", "AutoTokenizer", "AutoModel", "AutoModelWithLMHead", "AutoModelForSequenceClassification",
+              "AutoModelForQuestionAnswering")
+# shortcut names, names that only contain a pattern (in 1.2.0's order of precedence), and names it refuses
+NAMES = ["bert-base-uncased", "distilbert-base-uncased-distilled-squad", "roberta-large-mnli", "openai-gpt",
+         "gpt2-medium", "transfo-xl-wt103", "xlnet-base-cased", "xlm-mlm-en-2048", "my-roberta-for-qa",
+         "a/b/distilroberta-bert", "xlnet-or-xlm", "gpt2-distilled-bert", "t5-small", "albert-base-v2", "ctrl", ""]
+
+
+def ours_for(auto_name, name):
+    auto = getattr(tf, auto_name)
+    if auto_name == "AutoConfig":
+        return auto.config_class_for(name)
+    if auto_name == "AutoTokenizer":
+        return auto.tokenizer_class_for(name)
+    return auto.model_class_for(name)
+
+
+@pytest.mark.parametrize("auto_name", AUTO_NAMES)
+def test_names_dispatch_as_1_2_0_s_own_auto_classes(auto_name, monkeypatch):
+    """1.2.0's Auto classes, each target's from_pretrained replaced by 'return my class name', against ours."""
+    from pytorch_transformers import modeling_auto, tokenization_auto
+
+    for module in (modeling_auto, tokenization_auto):
+        for value in list(vars(module).values()):
+            if isinstance(value, type) and hasattr(value, "from_pretrained") and not value.__name__.startswith("Auto"):
+                monkeypatch.setattr(value, "from_pretrained", classmethod(lambda cls, *a, **k: cls.__name__))
+    reference = getattr(tokenization_auto if auto_name == "AutoTokenizer" else modeling_auto, auto_name)
+    refused = 0
+    for name in NAMES:
+        try:
+            expected = reference.from_pretrained(name)
+        except ValueError as err:
+            assert "Unrecognized model identifier" in str(err)
+            with pytest.raises(ValueError, match=f"Unrecognized model identifier in {name}"):
+                ours_for(auto_name, name)
+            refused += 1
+            continue
+        assert ours_for(auto_name, name).__name__ == expected, name
+    assert refused >= 3  # t5-small, ctrl and "" at least ("albert" holds "bert": 1.2.0 takes it for BERT)
+
+
+# --- config.json without model_type, tokenizer_config.json, the hub cache -------------------------------------------
+
+def without_model_type(folder, architectures=None):
+    data = json.loads((folder / "config.json").read_text())
+    data.pop("model_type", None)
+    data.pop("architectures", None)
+    if architectures is not None:
+        data["architectures"] = architectures
+    (folder / "config.json").write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("family,architecture", [("roberta", "RobertaForMaskedLM"), ("distilbert", "DistilBertModel"),
+                                                 ("bert", "BertForTokenClassification"), ("xlm", "XLMWithLMHeadModel"),
+                                                 ("openai-gpt", "OpenAIGPTDoubleHeadsModel")])
+def test_architectures_decide_when_config_json_has_no_model_type(family, architecture, tmp_path):
+    folder = tmp_path / "checkpoint"  # no family in the name
+    cls = saved(family, "model", folder)
+    without_model_type(folder)
+    with pytest.raises(ValueError, match="Unrecognized model identifier"):
+        tf.AutoModel.from_pretrained(str(folder))
+    without_model_type(folder, ["SomethingElse", architecture])
+    assert type(tf.AutoModel.from_pretrained(str(folder))) is cls
+    assert type(tf.AutoConfig.from_pretrained(str(folder))) is getattr(tf, TINY[family][0])
+    assert tf.AutoConfig.config_class_for(str(folder / "config.json")) is getattr(tf, TINY[family][0])
+    named = tmp_path / "bert-named"  # the config's architecture wins over the name, as model_type does
+    saved(family, "model", named)
+    without_model_type(named, [architecture])
+    assert type(tf.AutoModel.from_pretrained(str(named))) is cls
+
+
+def test_architecture_of_another_library_or_kind_is_not_taken(tmp_path):
+    folder = tmp_path / "checkpoint"
+    saved("gpt2", "model", folder)
+    without_model_type(folder, ["XLMRobertaForMaskedLM"])  # starts like XLM, is not one of ours
+    with pytest.raises(ValueError, match="Unrecognized"):
+        tf.AutoModel.model_class_for(str(folder))
+    without_model_type(folder, ["GPT2LMHeadModel"])
+    with pytest.raises(ValueError, match="Unrecognized.*'distilbert', 'roberta', 'bert', 'xlnet', 'xlm'"):
+        tf.AutoModelForSequenceClassification.model_class_for(str(folder))  # 1.2.0 has no GPT-2 classifier
+
+
+def test_auto_tokenizer_reads_tokenizer_config_json(tmp_path):
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world"]
+    folder = tmp_path / "tokenizer-only"
+    folder.mkdir()
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    with pytest.raises(ValueError, match="Unrecognized"):
+        tf.AutoTokenizer.from_pretrained(str(folder))
+    (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "DistilBertTokenizerFast"}))
+    tokenizer = tf.AutoTokenizer.from_pretrained(str(folder))
+    assert type(tokenizer) is tf.DistilBertTokenizer and tokenizer.encode("hello world") == [5, 6]
+    (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "BertTokenizer"}))
+    assert tf.AutoTokenizer.tokenizer_class_for(str(folder)) is tf.BertTokenizer
+    # config.json's model_type comes first, and only AutoTokenizer reads tokenizer files
+    (folder / "config.json").write_text(json.dumps({"model_type": "roberta"}))
+    assert tf.AutoTokenizer.tokenizer_class_for(str(folder)) is tf.RobertaTokenizer
+    (folder / "config.json").unlink()
+    with pytest.raises(ValueError, match="Unrecognized"):
+        tf.AutoConfig.config_class_for(str(folder))
+
+
+def cache_repo(cache, repo, config):
+    """A repository as huggingface_hub lays it out in its cache: a snapshot and refs/main naming it."""
+    root = cache / f"models--{repo.replace('/', '--')}"
+    snapshot = root / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text(json.dumps(config))
+    (root / "refs").mkdir()
+    (root / "refs" / "main").write_text("0" * 40)
+
+
+def test_hub_repository_in_the_cache_is_read_for_its_model_type(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cache_repo(tmp_path, "acme/encoder", {"model_type": "distilbert"})
+    cache_repo(tmp_path, "acme/bert-but-really-roberta", {"model_type": "roberta"})
+    cache_repo(tmp_path, "acme/decoder", {"architectures": ["GPT2LMHeadModel"]})
+    cache = dict(cache_dir=str(tmp_path))
+    assert tf.AutoModel.model_class_for("acme/encoder", **cache) is tf.DistilBertModel
+    assert tf.AutoModel.model_class_for("acme/bert-but-really-roberta", **cache) is tf.RobertaModel
+    assert tf.AutoModelWithLMHead.model_class_for("acme/decoder", **cache) is tf.GPT2LMHeadModel
+    assert tf.AutoTokenizer.tokenizer_class_for("acme/encoder", **cache) is tf.DistilBertTokenizer
+    assert tf.AutoConfig.config_class_for("acme/encoder", **cache) is tf.DistilBertConfig
+    with pytest.raises(ValueError, match="Unrecognized model identifier in acme/other"):
+        tf.AutoModel.model_class_for("acme/other", **cache)  # not cached, downloads off
+    assert tf.AutoModel.model_class_for("acme/other-xlnet", **cache) is tf.XLNetModel  # the name still works
+    with pytest.raises(ValueError, match="Unrecognized model identifier in acme/encoder"):
+        tf.AutoModel.model_class_for("acme/encoder")  # another cache: not found there

