@@ -20,7 +20,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import thread_counts  # noqa: E402  (next to this script; before anything sets torch's threads)
+from transformers_fast import benchmark  # noqa: E402  (before anything sets torch's threads)
 
 BERT_WORKLOADS = ((1, 8), (1, 128), (8, 128))
 PROMPT, NEW_TOKENS = 32, 32
@@ -78,7 +78,7 @@ def bert_rows(args, threads):
             feed = {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
             fns.append(lambda: ov(feed))
         with torch.inference_mode():
-            times = thread_counts.best_ms(fns, args.repeats)
+            times = benchmark.best_ms(fns, args.repeats)
         rows.append((f"{batch}x{seq}", *times, *([None] * (5 - len(times)))))
     return rows
 
@@ -103,7 +103,7 @@ def gpt2_rows(args):
                for m in (reference, reference16)]
         fns.append(lambda: ours16.generate(prompt, max_length=PROMPT + NEW_TOKENS, do_sample=False))
         with torch.inference_mode():
-            times = thread_counts.best_ms(fns, max(1, args.repeats // 2))
+            times = benchmark.best_ms(fns, max(1, args.repeats // 2))
         rows.append((f"batch {batch}", *(batch * NEW_TOKENS / (t / 1e3) for t in times)))
     return rows
 
@@ -114,7 +114,7 @@ def ratio(a, b):
 
 def main():
     parser = argparse.ArgumentParser()
-    thread_counts.add_argument(parser)
+    benchmark.add_threads_argument(parser)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-openvino", action="store_true")
     parser.add_argument("--skip-gpt2", action="store_true")
@@ -128,7 +128,7 @@ def main():
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
     flags = cpu_flags()
-    print(f"CPU: {thread_counts.cpu_name()}; ISA of our kernels: {ops.cpu_isa()}; avx512_bf16: "
+    print(f"CPU: {benchmark.cpu_name()}; ISA of our kernels: {ops.cpu_isa()}; avx512_bf16: "
           f"{'avx512_bf16' in flags}; AMX bf16 tiles: {'amx_bf16' in flags} (used by oneDNN's bf16 GEMMs when "
           f"present); oneDNN bf16 native: {packed_linear.onednn_bf16_available()}")
     print(f"torch {torch.__version__}, transformers {transformers.__version__}, best of {args.repeats}")

@@ -24,8 +24,8 @@ import torch
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import thread_counts  # noqa: E402  (next to this script; before anything sets torch's threads)
-from bench_bert import workloads  # noqa: E402  (the same inputs as the fp32 benchmark)
+from transformers_fast import benchmark  # noqa: E402  (before anything sets torch's threads)
+from transformers_fast.benchmark.encoders import inputs  # noqa: E402  (the fp32 benchmark's inputs)
 
 WORKLOADS = ("1x8", "1x128", "8x128")
 TARGET = 6.0  # int8 / transformers fp32, issue 18, AVX-512 machines
@@ -108,7 +108,7 @@ def cosines(a, b, mask):
 def run(names, reference, ours, int8, session, args):
     rows = []
     with torch.inference_mode():
-        for name, ids, mask in workloads(names):
+        for name, ids, mask in inputs(names, 30522):
             fp32_out = ours(ids, attention_mask=mask)[0]
             int8_out = int8(ids, attention_mask=mask)[0]
             mean_cos, min_cos = cosines(int8_out, fp32_out, mask)
@@ -125,7 +125,7 @@ def run(names, reference, ours, int8, session, args):
                 feed = {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
                 fns.append(lambda: session.run(None, feed))
                 ort_cos = cosines(torch.from_numpy(session.run(None, feed)[0]), fp32_out, mask)[0]
-            times = thread_counts.best_ms(fns, args.repeats * (4 if ids.numel() <= 64 else 1), args.clock)
+            times = benchmark.best_ms(fns, args.repeats * (4 if ids.numel() <= 64 else 1), args.clock)
             rows.append((name, times, (mean_cos, min_cos, ort_cos)))
             del calls
     return rows
@@ -133,7 +133,7 @@ def run(names, reference, ours, int8, session, args):
 
 def print_table(rows, threads):
     ort = any(len(times) > 4 for _, times, _ in rows)
-    print(f"\n{thread_counts.banner(threads)}")
+    print(f"\n{benchmark.banner(threads)}")
     header = ("| batch | transformers fp32 ms | ours fp32 ms | ours int8 ms | int8 GEMMs alone ms | int8 vs transformers "
               f"(target {TARGET:g}x) | int8 vs our fp32 |" + (" ORT int8 ms | ours int8 vs ORT int8 |" if ort else "")
               + " cosine int8 vs fp32 mean / min |" + (" ORT cosine |" if ort else ""))
@@ -152,10 +152,10 @@ def print_table(rows, threads):
 
 def main():
     parser = argparse.ArgumentParser()
-    thread_counts.add_argument(parser)
+    benchmark.add_threads_argument(parser)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--workloads", default=",".join(WORKLOADS), help=f"comma-separated subset of {WORKLOADS}")
-    parser.add_argument("--clock", choices=sorted(thread_counts.CLOCKS), default="wall",
+    parser.add_argument("--clock", choices=sorted(benchmark.CLOCKS), default="wall",
                         help="wall time, or process CPU time (for a machine shared with other work)")
     parser.add_argument("--no-onnxruntime", action="store_true", help="skip ONNX Runtime (timed when installed)")
     args = parser.parse_args()
@@ -171,7 +171,7 @@ def main():
 
     transformers.logging.set_verbosity_error()
     kernel = quantized_linear.kernel_name()
-    print(f"CPU: {thread_counts.cpu_name()}; kernels' ISA {ops.cpu_isa()}; features: {ops.cpu_features()}")
+    print(f"CPU: {benchmark.cpu_name()}; kernels' ISA {ops.cpu_isa()}; features: {ops.cpu_features()}")
     print(f"int8 kernel: {kernel} (AVX-512 VNNI {'used' if kernel == 'avx512_vnni' else 'NOT used'})")
     print(f"torch {torch.__version__}, transformers {transformers.__version__}, threads {args.threads}, "
           f"best of {args.repeats} by {args.clock} clock")
