@@ -211,6 +211,27 @@ constexpr int kBfBlockPanels = 1;
 #endif
 constexpr int64_t kPairWidth = 2 * kGemmPanel;  // uint16 per packed k pair of a panel
 
+// A bf16 block's sums acc[R][P][kVecs] (columns from n0, cut at n) plus bias32, activated and rounded to bf16.
+template <int R, int P>
+void bf16_epilogue(const VecF (&acc)[R][P][kVecs], const float* bias32, uint16_t* out, int64_t n, int64_t n0,
+                   GemmAct act) {
+  for (int c = 0; c < P; ++c) {
+    for (int v = 0; v < kVecs; ++v) {
+      int64_t col = n0 + c * kGemmPanel + v * VecF::size;
+      int64_t left = n - col;
+      if (left <= 0) break;
+      int cnt = left >= VecF::size ? VecF::size : static_cast<int>(left);
+      VecF bv = bias32 ? VecF::load(bias32 + col, cnt) : VecF(0.0f);
+      for (int r = 0; r < R; ++r) {
+        VecF y = acc[r][c][v] + bv;
+        if (act == GemmAct::gelu_erf) y = vec::gelu_erf(y);
+        else if (act == GemmAct::gelu_tanh) y = vec::gelu_tanh(y);
+        vec::store(y, reinterpret_cast<bf16*>(out + r * n + col), cnt);
+      }
+    }
+  }
+}
+
 // out rows [0, R) x the columns of P panels from n0, over every k pair; x32 [R, 2 * pairs] in fp32 (the odd
 // k's padding zero), bias32 [n] fp32 or nullptr. One FMA chain per output in k order, as the fp32 kernel.
 template <int R, int P>
@@ -231,24 +252,11 @@ void bf16_panel_block(const float* x32, int64_t pairs, const uint16_t* panel, co
     for (int r = 0; r < R; ++r) {
       VecF a0(x32[r * x_stride + 2 * kk]), a1(x32[r * x_stride + 2 * kk + 1]);
       for (int c = 0; c < P; ++c)
-        for (int v = 0; v < kVecs; ++v) acc[r][c][v] = VecF::fmadd(a1, odd[c][v], VecF::fmadd(a0, even[c][v], acc[r][c][v]));
+        for (int v = 0; v < kVecs; ++v)
+          acc[r][c][v] = VecF::fmadd(a1, odd[c][v], VecF::fmadd(a0, even[c][v], acc[r][c][v]));
     }
   }
-  for (int c = 0; c < P; ++c) {
-    for (int v = 0; v < kVecs; ++v) {
-      int64_t col = n0 + c * kGemmPanel + v * VecF::size;
-      int64_t left = n - col;
-      if (left <= 0) break;
-      int cnt = left >= VecF::size ? VecF::size : static_cast<int>(left);
-      VecF bv = bias32 ? VecF::load(bias32 + col, cnt) : VecF(0.0f);
-      for (int r = 0; r < R; ++r) {
-        VecF y = acc[r][c][v] + bv;
-        if (act == GemmAct::gelu_erf) y = vec::gelu_erf(y);
-        else if (act == GemmAct::gelu_tanh) y = vec::gelu_tanh(y);
-        vec::store(y, reinterpret_cast<bf16*>(out + r * n + col), cnt);
-      }
-    }
-  }
+  bf16_epilogue<R, P>(acc, bias32, out, n, n0, act);
 }
 
 #if defined(TF_BF16_HW)
@@ -258,10 +266,11 @@ void bf16_panel_block(const float* x32, int64_t pairs, const uint16_t* panel, co
 template <int R, int P>
 void bf16_dot_block(const uint16_t* x16, int64_t pairs, const uint16_t* panel, const float* bias32, uint16_t* out,
                     int64_t n, int64_t n0, GemmAct act) {
+  static_assert(kVecs == 1, "one 16-lane vector per panel row");
   const int64_t panel_stride = pairs * kPairWidth, x_stride = 2 * pairs;
-  __m512 acc[R][P];
+  VecF acc[R][P][kVecs];
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < P; ++c) acc[r][c] = _mm512_setzero_ps();
+    for (int c = 0; c < P; ++c) acc[r][c][0] = VecF(0.0f);
   const uint16_t* p = panel;
   for (int64_t kk = 0; kk < pairs; ++kk, p += kPairWidth) {
     __m512i w[P];
@@ -273,21 +282,10 @@ void bf16_dot_block(const uint16_t* x16, int64_t pairs, const uint16_t* panel, c
       int32_t pair;
       std::memcpy(&pair, x16 + r * x_stride + 2 * kk, sizeof pair);
       __m512bh a = (__m512bh)_mm512_set1_epi32(pair);
-      for (int c = 0; c < P; ++c) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], a, (__m512bh)w[c]);
+      for (int c = 0; c < P; ++c) acc[r][c][0] = _mm512_dpbf16_ps(acc[r][c][0].v, a, (__m512bh)w[c]);
     }
   }
-  for (int c = 0; c < P; ++c) {
-    int64_t col = n0 + c * kGemmPanel, left = n - col;
-    if (left <= 0) break;
-    int cnt = left >= kGemmPanel ? static_cast<int>(kGemmPanel) : static_cast<int>(left);
-    VecF bv = bias32 ? VecF::load(bias32 + col, cnt) : VecF(0.0f);
-    for (int r = 0; r < R; ++r) {
-      VecF y = VecF(acc[r][c]) + bv;
-      if (act == GemmAct::gelu_erf) y = vec::gelu_erf(y);
-      else if (act == GemmAct::gelu_tanh) y = vec::gelu_tanh(y);
-      vec::store(y, reinterpret_cast<bf16*>(out + r * n + col), cnt);
-    }
-  }
+  bf16_epilogue<R, P>(acc, bias32, out, n, n0, act);
 }
 
 template <int R, int P>

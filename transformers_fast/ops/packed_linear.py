@@ -6,10 +6,11 @@ Backends: "onednn" (torch.ops.mkldnn._reorder_linear_weight + _linear_pointwise,
 "panel" (our GEMM on the weight packed into 16-column panels, bias and GELU fused, built for few rows:
 such products stream the whole weight once and are bound by memory bandwidth, where the libraries reach
 about half of it; on AMD AVX-512 it also keeps up with oneDNN at hundreds of rows; a bfloat16 weight streams
-half the bytes). Which is faster depends on the CPU (oneDNN ~2x MKL on AMD AVX-512, close on AVX2) and the row count, so the first call
-per (in, out, activation, row bucket, threads, dtype) times the candidates on the real input, at the thread
-count it will run with. bfloat16 layers choose between oneDNN's packed bf16 GEMM (AMX or AVX-512-bf16 where
-the CPU has them), F.linear and the panel kernel, all with fp32 accumulation. Backends round differently in the last bits, so the choice is stored per machine (see
+half the bytes). Which is faster depends on the CPU (oneDNN ~2x MKL on AMD AVX-512, close on AVX2) and the
+row count, so the first call per (in, out, activation, row bucket, threads, dtype) times the candidates on
+the real input, at the thread count it will run with. bfloat16 layers choose between oneDNN's packed bf16
+GEMM (AMX or AVX-512-bf16 where the CPU has them), F.linear and the panel kernel, all with fp32 accumulation.
+Backends round differently in the last bits, so the choice is stored per machine (see
 ops/backend_choices.py) and every later run, in any process, computes the same bits.
 A layer keeps only the packed copies of the backends chosen for its shape.
 TRANSFORMERS_FAST_LINEAR=onednn|torch|panel forces one.
@@ -36,8 +37,8 @@ _PANEL_ACT = {None: 0, "gelu": 1, "gelu_tanh": 2}  # tf::GemmAct
 # (in_features, out_features, activation, row bucket, threads, dtype) -> backend. The activation is part of
 # the shape class: with GELU the panel kernel fuses it and the library backends add a pass.
 _choice: Dict[Tuple[int, int, str, int, int, str], str] = {}
-# The dtypes the prepacked backends serve; others (float16, float64) run F.linear.
-DTYPES = (torch.float32, torch.bfloat16)
+# The dtypes the prepacked backends serve (their names in the choice keys); others (float16, float64) run F.linear.
+_DTYPE_NAMES = {torch.float32: "float32", torch.bfloat16: "bfloat16"}
 # Threads of this process making their first call of a shape at once wait for one calibration.
 _calibration_lock = threading.Lock()
 
@@ -295,9 +296,6 @@ def chosen_backend(packed: "PackedLinear", rows: int) -> Optional[str]:
 def _choice_key(packed: "PackedLinear", rows: int) -> Tuple[int, int, str, int, int, str]:
     return (packed.in_features, packed.out_features, packed.activation or "none", _row_bucket(rows),
             torch.get_num_threads(), _DTYPE_NAMES.get(packed._parameters["weight"].dtype, "other"))
-
-
-_DTYPE_NAMES = {torch.float32: "float32", torch.bfloat16: "bfloat16"}
 
 
 def chosen_backends() -> Dict[Tuple[int, int, str, int, int, str], str]:
