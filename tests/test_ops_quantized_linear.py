@@ -318,3 +318,28 @@ def test_c_entry_points_check_their_arguments():
     C.gemm_int8_pack(w.t().contiguous(), p2, c2)
     assert torch.equal(p1, p2) and torch.equal(c1, c2)
     assert torch.equal(c1[:40], w.t().sum(1, dtype=torch.int32)) and not c1[40:].any()
+
+
+def test_stack_gives_each_layers_bits_and_linear_runs_it():
+    """A stacked (fused QKV) int8 layer equals its layers one by one, bit for bit; without biases it equals them
+    minus their biases; ops.linear runs QuantizedLinear as it runs PackedLinear."""
+    torch.manual_seed(0)
+    layers = [ops.QuantizedLinear.from_float(nn.Linear(40, n, bias=b)) for n, b in ((24, True), (17, False), (9, True))]
+    x = torch.randn(2, 5, 40)
+    with torch.no_grad():
+        each = torch.cat([layer(x) for layer in layers], -1)
+        stacked = ops.QuantizedLinear.stack(layers)
+        assert torch.equal(ops.linear(x, stacked), each)
+        plain = ops.QuantizedLinear.stack(layers, bias=False)
+        assert plain.bias is None
+        biases = torch.cat([layer.bias if layer.bias is not None else torch.zeros(17) for layer in layers])
+        torch.testing.assert_close(ops.linear(x, plain) + biases, each, rtol=0, atol=1e-6)
+        gelu = ops.QuantizedLinear.stack(layers[:1], activation="gelu")
+        assert gelu.weight_int8.data_ptr() == layers[0].weight_int8.data_ptr()  # one layer: shared, not copied
+        torch.testing.assert_close(ops.linear(x, gelu), F.gelu(layers[0](x)), rtol=1e-6, atol=1e-6)
+    with pytest.raises(TypeError, match="QuantizedLinear"):
+        ops.QuantizedLinear.stack([nn.Linear(4, 4)])
+    with pytest.raises(ValueError, match="input features"):
+        ops.QuantizedLinear.stack([layers[0], ops.QuantizedLinear.from_float(nn.Linear(8, 3))])
+    with pytest.raises(TypeError, match="PackedLinear or a QuantizedLinear"):
+        ops.linear(x, nn.Linear(40, 3))

@@ -69,6 +69,8 @@ class OneCallChoice:
 
 def _all_on_panel(projections: Iterable[PackedLinear], rows: int) -> Optional[bool]:
     for packed in projections:
+        if not isinstance(packed, PackedLinear):
+            return False  # int8 layers: the C++ layers run float panels only
         backend = chosen_backend(packed, rows)
         if backend != "panel":
             return None if backend is None else False

@@ -305,9 +305,14 @@ def chosen_backends() -> Dict[Tuple[int, int, str, int, int, str], str]:
 
 
 def linear(x: torch.Tensor, packed: PackedLinear) -> torch.Tensor:
-    """packed(x): x [..., in_features] -> [..., out_features], with the layer's activation."""
+    """packed(x): x [..., in_features] -> [..., out_features], with the layer's activation. `packed` may also be
+    an int8 ops.QuantizedLinear: the fast paths hold either kind of projection and call this one function."""
     if not isinstance(packed, PackedLinear):
-        raise TypeError(f"linear: packed must be a PackedLinear, got {type(packed).__name__}")
+        from transformers_fast.ops.quantized_linear import QuantizedLinear, quantized_linear
+
+        if isinstance(packed, QuantizedLinear):
+            return quantized_linear(x, packed)
+        raise TypeError(f"linear: packed must be a PackedLinear or a QuantizedLinear, got {type(packed).__name__}")
     params = packed._parameters
     w, b = params["weight"], params["bias"]
     n_in, n_out = packed.in_features, packed.out_features

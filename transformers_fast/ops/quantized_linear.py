@@ -170,6 +170,29 @@ class QuantizedLinear(nn.Module):
         b = None if bias is None else bias.detach().float().clone() if not bias.is_meta else bias.detach()
         return cls(q, scale, b, activation if activation is not None else own_activation)
 
+    @classmethod
+    def stack(cls, layers, activation: Optional[str] = None, bias: bool = True) -> "QuantizedLinear":
+        """One layer computing `layers` side by side (their outputs concatenated, as a fused QKV projection),
+        with `activation`, and without the biases when bias=False (for a caller that adds them later). Each
+        output equals its layer's own bits: the activations' quantization depends on the input only. A single
+        layer's buffers are shared, not copied."""
+        layers = list(layers)
+        if not layers or not all(isinstance(layer, QuantizedLinear) for layer in layers):
+            raise TypeError("QuantizedLinear.stack: expected one or more QuantizedLinear layers")
+        if len({layer.in_features for layer in layers}) != 1:
+            raise ValueError("QuantizedLinear.stack: the layers take different numbers of input features")
+        def joined(tensors):
+            return tensors[0] if len(tensors) == 1 else torch.cat(tensors)
+        biases = [layer.bias for layer in layers]
+        if bias and any(b is not None for b in biases):
+            biases = [b.float() if b is not None else layer.weight_scale.new_zeros(layer.out_features)
+                      for b, layer in zip(biases, layers)]
+            stacked_bias = joined(biases)
+        else:
+            stacked_bias = None
+        return cls(joined([layer.weight_int8 for layer in layers]), joined([layer.weight_scale for layer in layers]),
+                   stacked_bias, activation)
+
     @property
     def weight(self) -> torch.Tensor:
         """The int8 weight [out_features, in_features] (its float value is weight_int8 * weight_scale[:, None]);
