@@ -218,6 +218,14 @@ class BertPredictionHeadTransform(nn.Module):
         return self.LayerNorm(self.transform_act_fn(self.dense(hidden_states)))
 
 
+def decode_with_bias(decoder: nn.Module, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """The MLM heads' output projection: the (tied) decoder's weight with the head's own bias, in one GEMM for a
+    float decoder; an int8 decoder (quantize(..., lm_head=True)) runs as a module and the bias is added after."""
+    if isinstance(decoder, nn.Linear):
+        return F.linear(x, decoder.weight, bias)
+    return decoder(x) + bias
+
+
 class BertLMPredictionHead(nn.Module):
     def __init__(self, config):
         super().__init__()
@@ -227,7 +235,7 @@ class BertLMPredictionHead(nn.Module):
         self.bias = nn.Parameter(torch.zeros(config.vocab_size))
 
     def forward(self, hidden_states):
-        return F.linear(self.transform(hidden_states), self.decoder.weight, self.bias)
+        return decode_with_bias(self.decoder, self.transform(hidden_states), self.bias)
 
 
 class BertOnlyMLMHead(nn.Module):

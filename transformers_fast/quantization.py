@@ -31,9 +31,6 @@ _LINEAR_TYPES = (nn.Linear, Conv1D, PackedLinear)
 # BERT/RoBERTa intermediate, GPT/GPT-2 MLP, XLM and DistilBERT FFN, XLNet feed-forward.
 _FUSIBLE = (("dense", "intermediate_act_fn"), ("c_fc", "act"), ("lin1", "act"), ("lin1", "activation"),
             ("layer_1", "activation_function"))
-# LM heads whose forward reads the projection's weight tensor itself (F.linear(x, decoder.weight, bias)):
-# an int8 projection cannot stand in there.
-_HEADS_READING_WEIGHT = ("BertLMPredictionHead", "RobertaLMHead")
 
 
 def _check_arguments(model, method, lm_head, embeddings) -> None:
@@ -100,10 +97,6 @@ def _lm_head(model: nn.Module) -> Tuple[nn.Module, str, nn.Module]:
     for parent in model.modules():
         for name, child in parent.named_children():
             if child is head:
-                if type(parent).__name__ in _HEADS_READING_WEIGHT:
-                    raise NotImplementedError(
-                        f"quantize: lm_head=True is not supported for {type(model).__name__}: its "
-                        f"{type(parent).__name__} reads the projection's float weight directly")
                 return parent, name, head
     raise ValueError("quantize: the output projection is not a submodule of the model")
 

@@ -8,7 +8,7 @@ from torch.nn import functional as F
 
 from transformers_fast.modeling_outputs import MaskedLMOutput, SequenceClassifierOutput
 from transformers_fast.encoder_modules import (BertEmbeddings, BertLayerNorm, EncoderModel, EncoderPreTrainedModel,
-                                               gelu)
+                                               decode_with_bias, gelu)
 from transformers_fast.modeling_utils import loss_ignoring_negative
 from transformers_fast.modules import classification_loss
 from transformers_fast.models.roberta.configuration_roberta import ROBERTA_PRETRAINED_MODEL_ARCHIVE_MAP, RobertaConfig
@@ -60,7 +60,7 @@ class RobertaLMHead(nn.Module):
         self.bias = nn.Parameter(torch.zeros(config.vocab_size))
 
     def forward(self, features):
-        return F.linear(self.layer_norm(gelu(self.dense(features))), self.decoder.weight, self.bias)
+        return decode_with_bias(self.decoder, self.layer_norm(gelu(self.dense(features))), self.bias)
 
 
 class RobertaForMaskedLM(RobertaPreTrainedModel):
