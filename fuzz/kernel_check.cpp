@@ -397,17 +397,20 @@ void check_gemm_small() {
   bool transposed = chance(0.3), use_bias = chance(0.6);
   auto x = randn(m * k, 1.0, chance(0.2)), w = randn(n * k), bias = randn(n), out = std::vector<float>(m * n);
   // transposed: w holds [k, n] and the view reads it as [n, k] (a Conv1D weight)
-  TensorView wv = transposed ? TensorView{w.data(), DType::f32, {n, k}, {1, n}} : view(w, {n, k});
-  std::vector<float> packed(tf::gemm_panels(n) * k * tf::kGemmPanel);
-  TensorView pv = view(packed, {tf::gemm_panels(n), k, tf::kGemmPanel}), bv = view(bias, {n});
+  TensorView wv = transposed ? strided(w, 0, {n, k}, {1, n}) : view(w, {n, k});
+  // bfloat16 panels hold pairs of k per column: [panels, ceil(k / 2), 2 * kGemmPanel]
+  const int64_t depth = bf16_case() ? (k + 1) / 2 : k, width = bf16_case() ? 2 * tf::kGemmPanel : tf::kGemmPanel;
+  std::vector<float> packed(tf::gemm_panels(n) * depth * width);
+  TensorView pv = view(packed, {tf::gemm_panels(n), depth, width}), bv = view(bias, {n});
   tf::gemm_small_pack(wv, pv);
   tf::gemm_small(view(x, {m, k}), pv, use_bias ? &bv : nullptr, view(out, {m, n}), n, act);
+  read_back(out);
   for (int64_t r = 0; r < m; ++r) {
     if (!tame(&x[r * k], k)) continue;
     for (int64_t c = 0; c < n; ++c) {
       double y = use_bias ? bias[c] : 0.0;
       for (int64_t j = 0; j < k; ++j) y += double(x[r * k + j]) * (transposed ? w[j * n + c] : w[c * k + j]);
-      expect_close("gemm_small", out[r * n + c], act_ref(y, act), 2e-5, 1e-4, r * n + c);
+      expect_close("gemm_small", out[r * n + c], act_ref(y, act), atol_for(2e-5, 2e-2), rtol_for(1e-4), r * n + c);
     }
   }
 }
@@ -552,7 +555,7 @@ int main(int argc, char** argv) {
                           {"masked_softmax", check_softmax, true},
                           {"attention", check_attention_padded, true},
                           {"attention_packed", check_attention_packed, true},
-                          {"gemm_small", check_gemm_small, false},
+                          {"gemm_small", check_gemm_small, true},
                           {"gemm_int8", check_gemm_int8, false},
                           {"layers", check_layers, false},
                           {"relative_attention", check_relative_attention, true}};
