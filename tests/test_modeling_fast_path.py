@@ -324,6 +324,8 @@ def test_one_call_layer_validates_its_arguments(tmp_path, forced_panel):
     cu = torch.tensor([0, 2, 5])
     out = torch.empty_like(x)
     B._C.encoder_layer(x, cu, weights, out, layer.scale)
+    empty = torch.empty(0, hidden)  # no tokens (every row padding): nothing to compute, no scratch to point into
+    B._C.encoder_layer(empty, torch.tensor([0, 0]), weights, torch.empty_like(empty), layer.scale)
     with pytest.raises(ValueError, match="cu_seqlens"):
         B._C.encoder_layer(x, torch.tensor([0, 2, 4]), weights, out, layer.scale)
     with pytest.raises(ValueError, match="x: expected"):

@@ -38,6 +38,7 @@ inline void decoder_layer_step(const TensorView& x, const TensorView& kv, int64_
     TF_CHECK(key_bias->dim() == 2 && key_bias->size(0) == batch && key_bias->size(1) == capacity,
              "key_bias: expected [", batch, ", ", capacity, "]");
   }
+  if (batch == 0) return;  // (the scratch below would be empty: no pointer to offset into)
   ScratchMatrices scratch(batch, 2 * hidden + 3 * width + width + inner);
   TensorView normed = scratch.take(hidden), qkv = scratch.take(3 * width), context = scratch.take(width),
              added = scratch.take(hidden), activated = scratch.take(inner);

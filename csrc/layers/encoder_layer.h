@@ -24,6 +24,7 @@ inline void encoder_layer(const TensorView& x, const TensorView& cu_seqlens, con
   TF_CHECK(cu_seqlens.dim() == 1 && cu_seqlens.size(0) >= 1 &&
                cu_seqlens.ptr<int64_t>()[cu_seqlens.size(0) - 1] == tokens,
            "cu_seqlens: expected [batch + 1] offsets ending at the ", tokens, " tokens of x");
+  if (tokens == 0) return;  // (the scratch below would be empty: no pointer to offset into)
   ScratchMatrices scratch(tokens, 3 * width + width + 2 * hidden + inner);
   TensorView qkv = scratch.take(3 * width), context = scratch.take(width), projected = scratch.take(hidden),
              attended = scratch.take(hidden), activated = scratch.take(inner);
