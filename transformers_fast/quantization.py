@@ -1,7 +1,8 @@
 """Post-training quantization of a model: `transformers_fast.quantize(model, "int8")`.
 
 Every linear layer of the model's encoder/decoder blocks (nn.Linear and the GPT/GPT-2 Conv1D inside the layer
-lists of the base model) becomes an ops.QuantizedLinear in place: int8 weights with one scale per output
+lists of the base model; XLNet's einsum attention projections q, k, v, o, r through its attention module's
+`quantize_projections()` hook) becomes an ops.QuantizedLinear in place: int8 weights with one scale per output
 channel, activations quantized per token at every call, int32 sums (csrc/kernels/gemm_int8_cpu.cpp: AVX-512
 VNNI where the CPU has it). A GELU that follows such a layer (BERT's intermediate, the GPT MLP, XLM, DistilBERT
 and XLNet feed-forward) is fused into it when it is exactly the erf or tanh form. With lm_head=True the output
@@ -11,7 +12,9 @@ The config records the quantization (config.quantization = {"method": "int8", ..
 writes the int8 weights and their scales (`<layer>.weight_int8`, `<layer>.weight_scale`, `<layer>.bias`) and
 `from_pretrained` of that folder builds the quantized model directly; `from_pretrained(..., quantize="int8")`
 quantizes a float checkpoint as it loads. A quantized model is inference-only and CPU-only; the fused fast paths
-of runtime/ (built from float weights) step aside for it and the model's own modules run.
+of runtime/ (built from float weights) step aside for it and the model's own modules run, except XLNet's and
+Transformer-XL's relative-attention paths, which run its int8 layers (XLNet's attention biases and segment
+embeddings, and Transformer-XL's adaptive softmax, stay float).
 """
 from __future__ import annotations
 
@@ -66,20 +69,22 @@ def _activation_kind(fn) -> Optional[str]:
     return None
 
 
-def _block_linears(model: nn.Module) -> List[Tuple[nn.Module, str, nn.Module]]:
-    """(parent, attribute, layer) of every linear layer inside the layer lists (nn.ModuleList) of the base model:
-    the encoder/decoder blocks of every family."""
+def _block_modules(model: nn.Module) -> List[nn.Module]:
+    """Every module inside the layer lists (nn.ModuleList) of the base model: the encoder/decoder blocks of every
+    family."""
     base = getattr(model, "base_model", model)
+    return [module for container in base.modules() if isinstance(container, nn.ModuleList)
+            for block in container for module in block.modules()]
+
+
+def _block_linears(model: nn.Module) -> List[Tuple[nn.Module, str, nn.Module]]:
+    """(parent, attribute, layer) of every linear layer inside the blocks."""
     found, seen = [], set()
-    for container in base.modules():
-        if not isinstance(container, nn.ModuleList):
-            continue
-        for block in container:
-            for parent in block.modules():
-                for name, child in parent.named_children():
-                    if isinstance(child, _LINEAR_TYPES) and (id(parent), name) not in seen:
-                        seen.add((id(parent), name))
-                        found.append((parent, name, child))
+    for parent in _block_modules(model):
+        for name, child in parent.named_children():
+            if isinstance(child, _LINEAR_TYPES) and (id(parent), name) not in seen:
+                seen.add((id(parent), name))
+                found.append((parent, name, child))
     return found
 
 
@@ -103,7 +108,10 @@ def _lm_head(model: nn.Module) -> Tuple[nn.Module, str, nn.Module]:
 
 def _replace(model: nn.Module, lm_head: bool) -> int:
     """Swaps the layers for QuantizedLinear (meta weights give meta int8 buffers: from_pretrained fills them);
-    returns how many layers were quantized now."""
+    returns how many layers were quantized now. A block module whose projections are not linear layers (XLNet's
+    einsum weights) quantizes them itself: its `quantize_projections()` hook, which returns how many it did."""
+    hooked = sum(module.quantize_projections() for module in _block_modules(model)
+                 if callable(getattr(module, "quantize_projections", None)))
     targets = _block_linears(model)
     if lm_head:
         parent, name, head = _lm_head(model)
@@ -125,7 +133,7 @@ def _replace(model: nn.Module, lm_head: bool) -> int:
             setattr(parent, name, quantized)
             if act_name is not None:
                 setattr(parent, act_name, nn.Identity())  # fused into the int8 layer
-    return len(done)
+    return hooked + len(done)
 
 
 def _on_cpu(model: nn.Module) -> None:

@@ -158,6 +158,15 @@ class QuantizedLinear(nn.Module):
     def from_float(cls, module: nn.Module, activation: Optional[str] = None) -> "QuantizedLinear":
         """Quantizes an nn.Linear, a PackedLinear (its activation is kept) or a GPT Conv1D."""
         weight, bias, own_activation = _float_weight(module)
+        return cls.from_weight(weight, bias, activation if activation is not None else own_activation)
+
+    @classmethod
+    def from_weight(cls, weight: torch.Tensor, bias: Optional[torch.Tensor] = None,
+                    activation: Optional[str] = None) -> "QuantizedLinear":
+        """Quantizes a float weight [out_features, in_features] in nn.Linear layout (a projection held as a bare
+        tensor, as XLNet's einsum weights); a meta weight gives meta buffers of the right shapes."""
+        if not isinstance(weight, torch.Tensor) or not weight.is_floating_point() or weight.dim() != 2:
+            raise TypeError("QuantizedLinear.from_weight: weight must be a float tensor [out_features, in_features]")
         if weight.device.type != "cpu" and not weight.is_meta:
             raise RuntimeError(f"QuantizedLinear: the weight is on {weight.device}; int8 layers run on the CPU only "
                                f"(move the model to the CPU first)")
@@ -168,7 +177,7 @@ class QuantizedLinear(nn.Module):
         else:
             q, scale = quantize_weight(weight)
         b = None if bias is None else bias.detach().float().clone() if not bias.is_meta else bias.detach()
-        return cls(q, scale, b, activation if activation is not None else own_activation)
+        return cls(q, scale, b, activation)
 
     @classmethod
     def stack(cls, layers, activation: Optional[str] = None, bias: bool = True) -> "QuantizedLinear":
@@ -192,6 +201,16 @@ class QuantizedLinear(nn.Module):
             stacked_bias = None
         return cls(joined([layer.weight_int8 for layer in layers]), joined([layer.weight_scale for layer in layers]),
                    stacked_bias, activation)
+
+    def rows(self, start: int, stop: int) -> "QuantizedLinear":
+        """A layer computing this one's outputs [start, stop) only, with their bits (every output channel has
+        its own scale), on views of these buffers: e.g. the k and v rows of a fused QKV layer."""
+        if not 0 <= start < stop <= self.out_features:
+            raise ValueError(f"QuantizedLinear.rows: [{start}, {stop}) is not a non-empty range of the "
+                             f"{self.out_features} outputs")
+        bias = self.bias
+        return type(self)(self.weight_int8[start:stop], self.weight_scale[start:stop],
+                          None if bias is None else bias[start:stop], self.activation)
 
     @property
     def weight(self) -> torch.Tensor:

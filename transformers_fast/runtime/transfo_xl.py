@@ -10,18 +10,21 @@ During generation the keys and values of the memory are kept beside it (sliced e
 memory), so that a step projects only the new token. The adaptive softmax writes its log-probabilities once
 into the [rows, n_token] output (log_softmax per cluster plus the head's cluster log-probability).
 Results equal the reference modules' within float32 rounding (the GEMMs group rows differently).
-The packed weights are derived state, rebuilt when a parameter is replaced or modified in place.
+A quantized model (transformers_fast.quantize) runs the same way on its int8 layers (ops.QuantizedLinear through
+the same ops.linear; the k/v projection of the memory is the int8 qkv layer's k and v rows, QuantizedLinear.rows):
+every row's activations are quantized as in the model's own modules. The adaptive softmax stays float.
+The packed weights are derived state, rebuilt when a parameter (or int8 buffer) is replaced or modified in place.
 """
 from __future__ import annotations
 
 import math
-from typing import List, NamedTuple, Optional
+from typing import List, NamedTuple, Optional, Union
 
 import torch
 from torch.nn import functional as F
 
 from transformers_fast import ops
-from transformers_fast.ops import PackedLinear, linear
+from transformers_fast.ops import PackedLinear, QuantizedLinear, linear
 from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting, fast_tensor
 
 # Below this many rows the Python wrapper of ops.layer_norm costs more than F.layer_norm's whole run (on the CPU;
@@ -52,13 +55,16 @@ def add_layer_norm(x: torch.Tensor, residual: torch.Tensor, norm: tuple) -> torc
     return F.layer_norm(residual + x, (x.shape[-1],), weight, bias, eps)
 
 
+Projection = Union[PackedLinear, QuantizedLinear]  # float, or int8 in a quantized model
+
+
 class LayerWeights(NamedTuple):
-    qkv: PackedLinear      # [3 * H * D, d_model]
-    kv: PackedLinear       # the k and v rows of qkv (a view)
-    r: PackedLinear        # r_net
-    o: PackedLinear
-    ff1: PackedLinear      # with bias (ReLU applied in place after it)
-    ff2: PackedLinear
+    qkv: Projection        # [3 * H * D, d_model]
+    kv: Projection         # the k and v rows of qkv (a view)
+    r: Projection          # r_net
+    o: Projection
+    ff1: Projection        # with bias (ReLU applied in place after it)
+    ff2: Projection
     attn_ln: tuple
     ff_ln: tuple
     r_w_bias: torch.Tensor  # [H, D]
@@ -87,6 +93,16 @@ class GenerationState:
 
 def _pack(weight: torch.Tensor, bias: Optional[torch.Tensor] = None) -> PackedLinear:
     return PackedLinear(weight.detach(), None if bias is None else bias.detach())
+
+
+def _projection(layer, start: int = 0, stop: Optional[int] = None) -> Projection:
+    """What the fast path runs for outputs [start, stop) of a layer's linear (all of them by default): a
+    PackedLinear of the nn.Linear's float rows, or in a quantized model a QuantizedLinear of the int8 layer's rows
+    (QuantizedLinear.rows: views, the same bits)."""
+    stop = layer.out_features if stop is None else stop
+    if isinstance(layer, QuantizedLinear):
+        return layer.rows(start, stop)
+    return _pack(layer.weight[start:stop], None if layer.bias is None else layer.bias[start:stop])
 
 
 class TransfoXLFastPath(FastPath):
@@ -120,7 +136,7 @@ class TransfoXLFastPath(FastPath):
 
     @staticmethod
     def _state_key(module):
-        params = list(module.parameters())
+        params = list(module.parameters()) + list(module.buffers())  # (int8 weights are buffers)
         try:
             return tuple((id(p), p._version) for p in params)
         except RuntimeError:  # inference tensors have no version counter
@@ -143,8 +159,6 @@ class TransfoXLFastPath(FastPath):
         base = self._base()
         if not self.enabled or head_mask is not None or output_attentions or base.attn_type != 0:
             return False
-        if ops.is_quantized(base):
-            return False  # int8 layers: the model's own modules run them
         return self._inference(base, base.word_emb.emb_layers[0].weight)
 
     def softmax_usable(self, hidden: torch.Tensor) -> bool:
@@ -170,10 +184,8 @@ class TransfoXLFastPath(FastPath):
     def _build(layer) -> LayerWeights:
         attn, ff = layer.dec_attn, layer.pos_ff
         hd = attn.n_head * attn.d_head
-        qkv_w = attn.qkv_net.weight.detach()
-        lin1, lin2 = ff.CoreNet[0], ff.CoreNet[3]
-        return LayerWeights(qkv=_pack(qkv_w), kv=_pack(qkv_w[hd:]), r=_pack(attn.r_net.weight), o=_pack(attn.o_net.weight),
-                            ff1=_pack(lin1.weight, lin1.bias), ff2=_pack(lin2.weight, lin2.bias),
+        return LayerWeights(qkv=_projection(attn.qkv_net), kv=_projection(attn.qkv_net, hd), r=_projection(attn.r_net),
+                            o=_projection(attn.o_net), ff1=_projection(ff.CoreNet[0]), ff2=_projection(ff.CoreNet[3]),
                             attn_ln=_norm(attn.layer_norm), ff_ln=_norm(ff.layer_norm),
                             r_w_bias=attn.r_w_bias.detach(), r_r_bias=attn.r_r_bias.detach(), heads=attn.n_head,
                             head_dim=attn.d_head, scale=attn.scale, pre_lnorm=bool(attn.pre_lnorm))

@@ -16,19 +16,26 @@ for each layer. Per layer:
     folded into the residual + LayerNorm.
 The query stream of two-stream attention (target_mapping given) runs the same way with a query-only GEMM.
 
+A quantized model (transformers_fast.quantize) runs the same steps on its int8 layers (ops.QuantizedLinear,
+through the same ops.linear): q, k and v stacked into one int8 layer (QuantizedLinear.stack, each output with
+its own layer's bits), r, o and the feed-forward (with the GELU quantize() fused where exact) as they are, the
+second feed-forward layer's bias left to the LayerNorm as above. The activations of every row are quantized
+the same way as in the model's own modules, so both paths differ by float rounding only.
+
 Used only when the result cannot need autograd (eval mode with grad disabled, or no parameter requiring
 grad), in the fast paths' devices and dtypes (fast_path.fast_tensor: float32 or bfloat16 on the CPU,
 float32/float16/bfloat16 on CUDA), without head_mask / output_attentions, and not while tracing. Packed weights are
-derived from the parameters, never saved, and rebuilt when a parameter is replaced or modified in place.
+derived from the parameters (and int8 buffers), never saved, and rebuilt when one is replaced or modified in place.
 """
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List, Optional, Union
 
 import torch
+from torch import nn
 
 from transformers_fast import ops
-from transformers_fast.ops import PackedLinear, linear
+from transformers_fast.ops import PackedLinear, QuantizedLinear, linear
 from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting, fast_tensor
 
 # Projected position embeddings kept per layer (distinct (qlen, klen, config) keys): XLNet-base at 128 tokens
@@ -40,43 +47,63 @@ FUSED_ACTIVATIONS = {"gelu": "gelu_tanh", "gelu_new": "gelu_tanh", "gelu_pytorch
                      "gelu_python": "gelu"}
 
 
-def _einsum_weight(w: torch.Tensor) -> torch.Tensor:
-    """[d_model, heads, head_dim] (x @ w over d_model) -> nn.Linear layout [heads * head_dim, d_model]."""
-    return w.detach().reshape(w.shape[0], -1).t()
+Projection = Union[PackedLinear, QuantizedLinear]
+
+
+def _as_linear(attn, name: str):
+    """Attention projection `name` as a linear layer: its int8 QuantizedLinear (a quantized model), or its einsum
+    weight [d_model, heads, head_dim] in nn.Linear layout [out, in]: q, k, v, r map d_model to heads * head_dim;
+    o (attn_out[i, b, h] = sum_nd vec[i, b, n, d] o[h, n, d]) is already [d_model, heads * head_dim]."""
+    w = getattr(attn, name)
+    if isinstance(w, QuantizedLinear):
+        return w
+    w = w.detach().reshape(w.shape[0], -1)
+    return w if name == "o" else w.t()
+
+
+def _projection(parts, activation: Optional[str] = None, bias: bool = True) -> Projection:
+    """What the fast path runs for `parts` side by side (outputs concatenated): int8 layers (a quantized model)
+    stacked with their own bits (QuantizedLinear.stack), else one float nn.Linear or einsum weights [out, in]
+    (no biases) packed into one PackedLinear. bias=False leaves the biases out (for a caller that adds them)."""
+    if isinstance(parts[0], QuantizedLinear):
+        return QuantizedLinear.stack(parts, activation, bias)
+    if isinstance(parts[0], nn.Linear):  # a feed-forward layer
+        (layer,) = parts
+        return PackedLinear(layer.weight.detach(), layer.bias.detach() if bias else None, activation)
+    return PackedLinear(torch.cat(parts).contiguous(), None, activation)
 
 
 class XLNetLayerWeights:
     """The derived weights of one layer."""
 
-    __slots__ = ("qkv", "q", "r", "o", "r_w_bias", "r_r_bias", "r_s_bias", "seg_embed", "ln1", "ff_in", "act",
-                 "ff_out", "ff_out_bias", "ln2", "heads", "head_dim", "scale", "position_keys")
+    __slots__ = ("qkv", "q_source", "q", "r", "o", "r_w_bias", "r_r_bias", "r_s_bias", "seg_embed", "ln1", "ff_in",
+                 "act", "ff_out", "ff_out_bias", "ln2", "heads", "head_dim", "scale", "position_keys")
 
     def __init__(self, layer, activation_name: Optional[str]):
         attn, ff = layer.rel_attn, layer.ff
-        q, k, v = (_einsum_weight(w) for w in (attn.q, attn.k, attn.v))
-        self.qkv = PackedLinear(torch.cat([q, k, v]).contiguous())
-        self.q = None  # the query stream's own GEMM, packed on first use
-        self.r = PackedLinear(_einsum_weight(attn.r).contiguous())
-        # attn_out[i, b, h] = sum_nd vec[i, b, n, d] o[h, n, d]: the Linear weight is o viewed [d_model, heads*head_dim]
-        self.o = PackedLinear(attn.o.detach().reshape(attn.o.shape[0], -1).contiguous())
+        self.qkv = _projection([_as_linear(attn, name) for name in ("q", "k", "v")])
+        self.q_source, self.q = _as_linear(attn, "q"), None  # the query stream's own GEMM, built on first use
+        self.r = _projection([_as_linear(attn, "r")])
+        self.o = _projection([_as_linear(attn, "o")])
         self.r_w_bias, self.r_r_bias = attn.r_w_bias.detach(), attn.r_r_bias.detach()
         self.r_s_bias, self.seg_embed = attn.r_s_bias.detach(), attn.seg_embed.detach()
         self.ln1 = (attn.layer_norm.weight.detach(), attn.layer_norm.bias.detach(), float(attn.layer_norm.eps))
-        fused = FUSED_ACTIVATIONS.get(activation_name)
-        self.ff_in = PackedLinear(ff.layer_1.weight.detach(), ff.layer_1.bias.detach(), fused)
+        # an int8 layer_1 has the GELU quantize() fused into it where exact (activation_function is then Identity)
+        int8 = isinstance(ff.layer_1, QuantizedLinear)
+        fused = ff.layer_1.activation if int8 else FUSED_ACTIVATIONS.get(activation_name)
+        self.ff_in = _projection([ff.layer_1], fused)
         self.act = None if fused else ff.activation_function
-        self.ff_out = PackedLinear(ff.layer_2.weight.detach(), None)
+        self.ff_out = _projection([ff.layer_2], bias=False)
         self.ff_out_bias = ff.layer_2.bias.detach()
         self.ln2 = (ff.layer_norm.weight.detach(), ff.layer_norm.bias.detach(), float(ff.layer_norm.eps))
         self.heads, self.head_dim = attn.n_head, attn.d_head
         self.scale = float(attn.scale)
         self.position_keys = {}  # pos_key -> projected position embeddings (see XLNetFastPath._position_keys)
 
-    def query_projection(self) -> PackedLinear:
+    def query_projection(self) -> Projection:
         if self.q is None:
-            rows = self.heads * self.head_dim
             with torch.inference_mode(False), torch.no_grad():
-                self.q = PackedLinear(self.qkv.weight.detach()[:rows].contiguous())
+                self.q = _projection([self.q_source])
         return self.q
 
 
@@ -112,7 +139,7 @@ class XLNetFastPath(FastPath):
         self.enabled = state.get("enabled", True)
 
     def _state_key(self):
-        params = list(self.model.parameters())
+        params = list(self.model.parameters()) + list(self.model.buffers())  # (int8 weights are buffers)
         try:
             return tuple((id(p), p._version) for p in params)
         except RuntimeError:  # inference tensors have no version counter
@@ -120,8 +147,8 @@ class XLNetFastPath(FastPath):
 
     def usable(self, embedding: torch.Tensor, head_mask, output_attentions: bool) -> bool:
         model = self.model
-        if not self.enabled or model.training or head_mask is not None or output_attentions or ops.is_quantized(model):
-            return False  # (int8 layers: the model's own modules run them)
+        if not self.enabled or model.training or head_mask is not None or output_attentions:
+            return False
         if torch.jit.is_tracing() or not fast_tensor(embedding):
             return False
         return not (torch.is_grad_enabled() and any(p.requires_grad for p in model.parameters()))

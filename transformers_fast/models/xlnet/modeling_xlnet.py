@@ -25,6 +25,7 @@ from transformers_fast.modeling_utils import (PoolerAnswerClass, PoolerEndLogits
                                               SequenceSummary, assign_tf_map, check_ids, expand_head_mask,
                                               loss_ignoring_negative, squad_head_forward, tf_checkpoint_arrays)
 from transformers_fast.modules import classification_loss
+from transformers_fast.ops import QuantizedLinear
 from transformers_fast.runtime.xlnet import XLNetFastPath
 from transformers_fast.models.xlnet.configuration_xlnet import (XLNET_PRETRAINED_CONFIG_ARCHIVE_MAP,  # noqa: F401
                                                                 XLNET_PRETRAINED_MODEL_ARCHIVE_MAP, XLNetConfig)
@@ -54,7 +55,10 @@ def activation(name_or_fn):
 
 class XLNetRelativeAttention(nn.Module):
     """Two-stream relative multi-head attention with the post-attention projection, residual and LayerNorm.
-    Weights q, k, v, o, r are [d_model, n_head, d_head] (einsum form)."""
+    Weights q, k, v, o, r are [d_model, n_head, d_head] (einsum form); in a quantized model they are int8
+    QuantizedLinear submodules instead (see quantize_projections)."""
+
+    PROJECTIONS = ("q", "k", "v", "o", "r")
 
     def __init__(self, config: XLNetConfig):
         super().__init__()
@@ -64,7 +68,7 @@ class XLNetRelativeAttention(nn.Module):
         self.d_model = config.d_model
         self.scale = 1 / (config.d_head ** 0.5)
         # Uninitialised here, as in 1.2.0 (the model's _init_weights fills them).
-        for name in ("q", "k", "v", "o", "r"):
+        for name in self.PROJECTIONS:
             setattr(self, name, nn.Parameter(torch.empty(config.d_model, self.n_head, self.d_head)))
         self.r_r_bias = nn.Parameter(torch.empty(self.n_head, self.d_head))
         self.r_s_bias = nn.Parameter(torch.empty(self.n_head, self.d_head))
@@ -72,6 +76,29 @@ class XLNetRelativeAttention(nn.Module):
         self.seg_embed = nn.Parameter(torch.empty(2, self.n_head, self.d_head))
         self.layer_norm = XLNetLayerNorm(config.d_model, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.dropout)
+
+    def quantize_projections(self) -> int:
+        """transformers_fast.quantize's hook: q, k, v, o, r become int8 QuantizedLinear layers (per output channel:
+        q, k, v, r map d_model to n_head * d_head, o maps n_head * d_head back to d_model), saved as
+        `<name>.weight_int8` and `<name>.weight_scale`; the biases and segment embeddings stay float. A meta
+        weight (from_pretrained of a quantized folder) gives meta buffers. Returns how many were quantized now."""
+        done = 0
+        for name in self.PROJECTIONS:
+            w = getattr(self, name)
+            if isinstance(w, QuantizedLinear):
+                continue
+            w = w.detach().reshape(self.d_model, self.n_head * self.d_head)
+            delattr(self, name)  # the Parameter, replaced by a submodule of the same name
+            setattr(self, name, QuantizedLinear.from_weight(w if name == "o" else w.t()))
+            done += 1
+        return done
+
+    def _project(self, x: torch.Tensor, name: str) -> torch.Tensor:
+        """x [len, batch, d_model] -> [len, batch, n_head, d_head] through projection `name`."""
+        w = getattr(self, name)
+        if isinstance(w, QuantizedLinear):
+            return w(x).view(*x.shape[:2], self.n_head, self.d_head)
+        return torch.einsum("ibh,hnd->ibnd", x, w)
 
     def prune_heads(self, heads):
         raise NotImplementedError("XLNet heads cannot be pruned (as in pytorch-transformers 1.2.0)")
@@ -115,7 +142,11 @@ class XLNetRelativeAttention(nn.Module):
         return (attn_vec, attn_prob) if output_attentions else (attn_vec, None)
 
     def post_attention(self, h, attn_vec, residual=True):
-        attn_out = self.dropout(torch.einsum("ibnd,hnd->ibh", attn_vec, self.o))
+        if isinstance(self.o, QuantizedLinear):
+            attn_out = self.o(attn_vec.reshape(*attn_vec.shape[:2], -1))
+        else:
+            attn_out = torch.einsum("ibnd,hnd->ibh", attn_vec, self.o)
+        attn_out = self.dropout(attn_out)
         if residual:
             attn_out = attn_out + h
         return self.layer_norm(attn_out)
@@ -124,16 +155,16 @@ class XLNetRelativeAttention(nn.Module):
                 output_attentions=None):
         output_attentions = self.output_attentions if output_attentions is None else output_attentions
         cat = torch.cat([mems, h], dim=0) if mems is not None and mems.dim() > 1 else h
-        k_head_h = torch.einsum("ibh,hnd->ibnd", cat, self.k)
-        v_head_h = torch.einsum("ibh,hnd->ibnd", cat, self.v)
-        k_head_r = torch.einsum("ibh,hnd->ibnd", r, self.r)
-        q_head_h = torch.einsum("ibh,hnd->ibnd", h, self.q)
+        k_head_h = self._project(cat, "k")
+        v_head_h = self._project(cat, "v")
+        k_head_r = self._project(r, "r")
+        q_head_h = self._project(h, "q")
         attn_vec_h, prob_h = self.rel_attn_core(q_head_h, k_head_h, v_head_h, k_head_r, seg_mat, attn_mask_h,
                                                 head_mask, output_attentions)
         output_h = self.post_attention(h, attn_vec_h)
         output_g, prob = None, prob_h
         if g is not None:
-            q_head_g = torch.einsum("ibh,hnd->ibnd", g, self.q)
+            q_head_g = self._project(g, "q")
             if target_mapping is not None:
                 q_head_g = torch.einsum("mbnd,mlb->lbnd", q_head_g, target_mapping)
             attn_vec_g, prob_g = self.rel_attn_core(q_head_g, k_head_h, v_head_h, k_head_r, seg_mat, attn_mask_g,
@@ -244,7 +275,8 @@ class XLNetPreTrainedModel(PreTrainedModel):
         elif isinstance(module, XLNetRelativeAttention):
             for param in (module.q, module.k, module.v, module.o, module.r, module.r_r_bias, module.r_s_bias,
                           module.r_w_bias, module.seg_embed):
-                param.data.normal_(mean=0.0, std=std)
+                if isinstance(param, nn.Parameter):  # (int8 projections are QuantizedLinear layers)
+                    param.data.normal_(mean=0.0, std=std)
         elif isinstance(module, XLNetModel):
             module.mask_emb.data.normal_(mean=0.0, std=std)
 
