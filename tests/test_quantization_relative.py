@@ -1,6 +1,6 @@
 """int8 XLNet and Transformer-XL: XLNet's einsum attention projections (q, k, v, o, r) quantized with the rest, and
 the fused relative-attention fast paths running the int8 layers. The fast path of a quantized model equals the same
-model's own modules (the fast path disabled) within 1e-5: both quantize every token's activations the same way and
+model's own modules (the fast path disabled) within 1e-4: both quantize every token's activations the same way and
 sum exactly in int32; what differs is the float rounding of the attention and LayerNorm kernels."""
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from modeling_helpers import _randomize_norms
 from test_quantization import FAMILIES, VOCAB, batch, logits, quantized_copy, tiny, top1_agreement
 
 N_LAYER = FAMILIES["xlnet"][2]["n_layer"]
-# Fixed inputs: a float rounding difference between the two paths can, rarely, move one activation across an int8
-# rounding boundary (about 2e-5 on these logits); these inputs have none.
-ATOL = 1e-5
+# The project's hidden-state tolerance: a float rounding difference between the two paths can, rarely, move one
+# activation across an int8 rounding step (seen: 2e-5 on these logits), on any input and CPU.
+ATOL = 1e-4
 
 
 def counted(monkeypatch, cls, method="layer"):

@@ -17,7 +17,6 @@ The packed weights are derived state, rebuilt when a parameter (or int8 buffer) 
 """
 from __future__ import annotations
 
-import math
 from typing import List, NamedTuple, Optional, Union
 
 import torch
