@@ -2,14 +2,17 @@
 the same run (random weights, BERT-base config), and ONNX Runtime's dynamic int8 quantization of the same model
 where onnxruntime (and onnx, for the export) are installed.
 
-    python benchmarks/bench_int8.py [--threads 1,2] [--repeats 5] [--workloads 1x8,1x128,8x128] [--clock wall|cpu]
-                                    [--no-onnxruntime]
+    python benchmarks/bench_int8.py [--threads 1,2] [--repeats 5] [--workloads 1x8,1x128,8x128,32var]
+                                    [--clock wall|cpu] [--no-onnxruntime]
 
+Workloads: full batches 1x8, 1x128, 8x128 and bench_bert's padded variable-length batch (32 sequences, lengths
+uniform in [8, 128]), where the int8 model, like our fp32 one, runs the padding-free encoder path on the real tokens.
 Prints the CPU, the kernels' ISA and which int8 kernel ran (AVX-512 VNNI or not), then per thread count a table of
 milliseconds per batch: transformers fp32, transformers_fast fp32, transformers_fast int8, "int8 GEMMs alone" (the
-same QuantizedLinear calls as one int8 forward, on the same inputs, without anything else), ONNX Runtime int8, the
-speed-ups (the target of issue 18: int8 >= 6x transformers fp32 on AVX-512 machines) and the int8 model's accuracy
-(cosine similarity of the last hidden states to fp32, mean over tokens, and the smallest one).
+GEMM calls of one int8 forward, its int8 projections and the float pooler, on the same inputs, without anything
+else), ONNX Runtime int8, the speed-ups (the target of issue 18: int8 >= 6x transformers fp32 on AVX-512 machines)
+and the int8 model's accuracy (cosine similarity of the last hidden states to fp32, mean over tokens, and the
+smallest one).
 """
 from __future__ import annotations
 
@@ -26,30 +29,10 @@ sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from transformers_fast import benchmark  # noqa: E402  (before anything sets torch's threads)
 from transformers_fast.benchmark.encoders import inputs  # noqa: E402  (the fp32 benchmark's inputs)
+from bench_bert import gemm_calls  # noqa: E402  (the fast path's GEMM calls: int8 ones in an int8 model)
 
-WORKLOADS = ("1x8", "1x128", "8x128")
+WORKLOADS = ("1x8", "1x128", "8x128", "32var")
 TARGET = 6.0  # int8 / transformers fp32, issue 18, AVX-512 machines
-
-
-def int8_gemm_calls(model, ids, mask):
-    """The QuantizedLinear calls of one int8 forward, as functions of no argument on copies of their inputs."""
-    from transformers_fast.ops import QuantizedLinear
-
-    calls, hooks = [], []
-
-    def record(layer, inputs):
-        x = inputs[0].clone()
-        calls.append(lambda: layer(x))
-
-    for module in model.modules():
-        if isinstance(module, QuantizedLinear):
-            hooks.append(module.register_forward_pre_hook(record))
-    try:
-        model(ids, attention_mask=mask)
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return calls
 
 
 def onnxruntime_int8(reference, threads, folder):
@@ -112,7 +95,7 @@ def run(names, reference, ours, int8, session, args):
             fp32_out = ours(ids, attention_mask=mask)[0]
             int8_out = int8(ids, attention_mask=mask)[0]
             mean_cos, min_cos = cosines(int8_out, fp32_out, mask)
-            calls = int8_gemm_calls(int8, ids, mask)
+            calls = gemm_calls(int8, ids, mask)
 
             def gemms_alone():
                 for call in calls:

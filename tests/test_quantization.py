@@ -15,7 +15,6 @@ import transformers_fast as tf
 from transformers_fast import ops
 from transformers_fast.generation import ModuleDecoder
 from transformers_fast.runtime import decoder as fast_decoder
-from transformers_fast.runtime import encoder as fast_encoder
 from modeling_helpers import _randomize_norms, randomize_all
 
 VOCAB = 99
@@ -39,14 +38,15 @@ FAMILIES = {
 }
 
 
-def tiny(family: str, seed: int = 0, perturb_all: bool = False):
+def tiny(family: str, seed: int = 0, perturb_all: bool = False, class_name: str = None, **config_values):
     """The family's tiny random model as the family tests build theirs (initialised weights, LayerNorms and biases
-    randomised); perturb_all adds N(0, 0.1) to every weight too (heavier-tailed activations, smaller margins)."""
-    class_name, config_name, kwargs = FAMILIES[family]
+    randomised); perturb_all adds N(0, 0.1) to every weight too (heavier-tailed activations, smaller margins).
+    class_name: another class of the family (a head); config_values: changes to the tiny config."""
+    default_class, config_name, kwargs = FAMILIES[family]
     torch.manual_seed(seed)
-    config = getattr(tf, config_name)(VOCAB, **kwargs)
+    config = getattr(tf, config_name)(VOCAB, **{**kwargs, **config_values})
     with torch.no_grad():
-        model = getattr(tf, class_name)(config).eval()
+        model = getattr(tf, class_name or default_class)(config).eval()
     if perturb_all:
         randomize_all(model, seed=seed + 3, scale=0.1)
     else:
@@ -67,6 +67,18 @@ def logits(model, ids):
 
 def quantized_copy(model, **options):
     return tf.quantize(copy.deepcopy(model), "int8", **options)
+
+
+def assert_int8_paths_close(got, want):
+    """got and want: one int8 model's outputs along two float paths (its fused fast path and its own modules). Their
+    float ops round differently in the last bits; where that moves one activation across an int8 rounding step
+    (about one model in ten, on any CPU), that token, and through attention a little of its sequence, differs by
+    about one step from then on. So: the median difference at float rounding level (a wrong computation moves
+    most values), and none beyond a few int8 steps."""
+    diff = (got.float() - want.float()).abs()
+    assert got.shape == want.shape
+    assert diff.numel() == 0 or (diff.median().item() <= 1e-6 and diff.max().item() <= 2e-2), (
+        f"median |diff| {diff.median().item():.3g}, max {diff.max().item():.3g}")
 
 
 def top1_agreement(a, b) -> float:
@@ -186,14 +198,13 @@ def test_lm_head_where_there_is_none():
         quantized_copy(tiny("transfo_xl"), lm_head=True)
 
 
-@pytest.mark.parametrize("family", [f for f in FAMILIES if f not in ("xlnet", "transfo_xl")])
+@pytest.mark.parametrize("family", ["gpt2", "openai"])
 def test_fast_paths_step_aside(family, monkeypatch):
-    """A quantized model never runs the fused paths (their packed copies are built from float weights)."""
+    """A quantized GPT never runs the fused decoder (the encoders', XLNet's and Transformer-XL's paths run int8
+    layers: tests/test_quantization_encoder.py, tests/test_quantization_relative.py)."""
     def refuse(*args, **kwargs):
         raise AssertionError("a fused fast path ran on a quantized model")
 
-    monkeypatch.setattr(fast_encoder.EncoderFastPath, "__call__", refuse)
-    monkeypatch.setattr(fast_encoder.EncoderFastPath, "layers", refuse)
     monkeypatch.setattr(fast_decoder.DecoderFastPath, "layers", refuse)
     model = quantized_copy(tiny(family))
     logits(model, batch(family, size=2, seq=6))

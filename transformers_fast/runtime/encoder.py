@@ -4,7 +4,9 @@ A padded batch is packed to its real tokens ([tokens, hidden] with cumulative se
 per-token op runs on the packed buffer, attention runs per sequence, and the result is scattered back once.
 Per layer: one fused QKV projection (the three weights concatenated), fused attention, the output projection
 with its bias folded into residual+LayerNorm, the FFN input projection followed by the fused bias+GELU kernel,
-and the FFN output projection with residual+LayerNorm fused again.
+and the FFN output projection with residual+LayerNorm fused again. In an int8 model (transformers_fast.quantize)
+the projections are its QuantizedLinear layers (q, k and v stacked into one int8 GEMM, the GELU fused into the
+FFN input's); everything else runs the same float kernels.
 
 Padded positions: the reference lets padding tokens attend to the real ones and returns those values. This
 path computes them only at position 0, the one the pooler and the sequence classifiers read: where a row's
@@ -18,8 +20,9 @@ their layers: attention is then causal within each packed sequence.
 
 Losses (labels given) are computed on the reference path, since a loss may read padded positions.
 Used only when the result cannot need autograd (eval mode with grad disabled, or no parameter requiring
-grad), without head_mask and output_attentions. Packed weights are derived from the parameters, never saved,
-and rebuilt when a parameter is replaced or modified in place (version counters), or after train()/to().
+grad), without head_mask and output_attentions. Packed weights are derived from the parameters (and an int8
+layer's buffers), never saved, and rebuilt when one is replaced or modified in place (version counters), after
+train()/to(), or when quantize() replaces the layers.
 """
 from __future__ import annotations
 
@@ -34,12 +37,33 @@ from torch.nn import functional as F
 
 from transformers_fast import ops
 from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting, fast_tensor
-from transformers_fast.ops import OneCallChoice, PackedLinear, bind_layer_weights, linear as packed_linear
+from transformers_fast.ops import (OneCallChoice, PackedLinear, QuantizedLinear, bind_layer_weights,
+                                  linear as packed_linear)
 
-def projection(weight: torch.Tensor, bias: Optional[torch.Tensor], activation: Optional[str] = None) -> PackedLinear:
-    """A prepacked y = x W^T (+ b) (then GELU), called with packed_linear.linear: no nn.Module call machinery
-    per GEMM. Plain F.linear where the weights are neither float32 nor bfloat16 on the CPU."""
-    return PackedLinear(weight.detach().contiguous(), None if bias is None else bias.detach().contiguous(), activation)
+
+def projection(modules: Sequence[nn.Module], activation: Optional[str] = None, bias: bool = True) -> nn.Module:
+    """One projection computing `modules` side by side (a fused QKV; one module: itself), then `activation`,
+    called with packed_linear.linear (no nn.Module call machinery per GEMM). Float modules give a PackedLinear of
+    their weights (plain F.linear where those are neither float32 nor bfloat16 on the CPU); int8 QuantizedLinear
+    modules give their stack, each output with its module's own bits. bias=False leaves the biases out (for a
+    caller that adds them inside residual+LayerNorm)."""
+    modules = list(modules)
+    quantized = [isinstance(m, QuantizedLinear) for m in modules]
+    if all(quantized):
+        layer = modules[0]
+        if len(modules) == 1 and layer.activation == activation and (bias or layer.bias is None):
+            return layer  # the module itself: one packed copy of its weight
+        return QuantizedLinear.stack(modules, activation, bias)
+    if any(quantized):
+        raise TypeError("the encoder fast path runs q, k and v as one GEMM: they must be all int8 or all float "
+                        "(transformers_fast.quantize does all three; or set model.fast.enabled = False)")
+
+    def joined(tensors):
+        return (torch.cat(tensors) if len(tensors) > 1 else tensors[0]).detach().contiguous()
+
+    with_bias = bias and modules[0].bias is not None
+    return PackedLinear(joined([m.weight for m in modules]), joined([m.bias for m in modules]) if with_bias else None,
+                        activation)
 
 
 class EncoderLayer:
@@ -134,7 +158,7 @@ class EncoderFastPath(FastPath):
     def __init__(self, model: nn.Module):
         self.model = model
         self._layers: Optional[List[EncoderLayer]] = None
-        self._pooler: Optional[PackedLinear] = None
+        self._pooler: Optional[nn.Module] = None  # a projection()
         self._pooler_source: Optional[nn.Module] = None
         self._one_call = OneCallChoice()
         self._watched: list = []
@@ -181,8 +205,8 @@ class EncoderFastPath(FastPath):
 
     def usable(self, input_ids, attention_mask, head_mask, output_attentions) -> bool:
         model = self.model
-        if not self.enabled or getattr(self._forced, "on", False) or model.training or ops.is_quantized(model):
-            return False  # (int8 layers: the model's own modules run them)
+        if not self.enabled or getattr(self._forced, "on", False) or model.training:
+            return False
         if head_mask is not None or output_attentions or torch.jit.is_tracing():
             return False  # a trace would freeze this batch's padding layout: traces record the reference path
         param = next(model.parameters())
@@ -201,51 +225,56 @@ class EncoderFastPath(FastPath):
 
     def _versions(self):
         try:
-            return [p._version for _, _, p in self._watched]
-        except RuntimeError:  # parameters created under inference_mode have no version counter
+            return [t._version for _, _, t in self._watched]
+        except RuntimeError:  # tensors created under inference_mode have no version counter
             return None
 
     def _stale(self) -> bool:
-        """True when a parameter was replaced or modified in place since the packed weights were built."""
+        """True when a parameter or buffer (an int8 layer's weights) was replaced or modified in place since the
+        packed weights were built."""
         if self._layers is None:
             return True
-        for module, name, param in self._watched:
-            if module._parameters.get(name) is not param:
+        for store, name, tensor in self._watched:
+            if store.get(name) is not tensor:
                 return True
         return self._versions() != self._built_versions
 
     def layers(self) -> List[EncoderLayer]:
         if self._stale():
-            self._watched = [(m, n, p) for m in self.model.modules() for n, p in m._parameters.items()
-                             if p is not None]
+            self._watched = [(store, n, t) for m in self.model.modules() for store in (m._parameters, m._buffers)
+                             for n, t in store.items() if t is not None]
             apply_malloc_setting()
             # Normal tensors even when called under inference_mode, so that their versions can be read.
             with torch.inference_mode(False), torch.no_grad():
                 self._layers = [self._build_layer(layer) for layer in self.encoder_layers()]
                 self._pooler_source = self.pooler_dense()
                 dense = self._pooler_source
-                self._pooler = None if dense is None else projection(dense.weight, dense.bias)
+                self._pooler = None if dense is None else projection([dense])
             self._built_versions = self._versions()
             self._one_call.forget()
         return self._layers
 
     def _build_layer(self, layer) -> EncoderLayer:
         p = self.layer_parts(layer)
-        q, k, v = p["q"], p["k"], p["v"]
-        qkv = projection(torch.cat([q.weight, k.weight, v.weight]), torch.cat([q.bias, k.bias, v.bias]))
-        exact_gelu = p["activation"] is F.gelu
+        o, ffn_in, ffn_out = p["o"], p["ffn_in"], p["ffn_out"]
+        # The FFN's activation: fused into the GEMM where it is the exact GELU, or already fused into an int8
+        # ffn_in by quantize (which leaves nn.Identity in the model); otherwise run after it.
+        activation = None if isinstance(p["activation"], nn.Identity) else p["activation"]
+        fused = getattr(ffn_in, "activation", None)
+        if fused is None and activation is F.gelu:
+            fused, activation = "gelu", None
         return EncoderLayer(
-            qkv=qkv, out=projection(p["o"].weight, None), out_bias=p["o"].bias.detach(),
+            qkv=projection([p["q"], p["k"], p["v"]]), out=projection([o], bias=False), out_bias=o.bias.detach(),
             ln1=(p["ln1"].weight.detach(), p["ln1"].bias.detach(), float(p["ln1"].eps)),
-            ffn_in=projection(p["ffn_in"].weight, p["ffn_in"].bias, "gelu" if exact_gelu else None),
-            activation=None if exact_gelu else p["activation"],
-            ffn_out=projection(p["ffn_out"].weight, None), ffn_out_bias=p["ffn_out"].bias.detach(),
+            ffn_in=projection([ffn_in], fused), activation=activation,
+            ffn_out=projection([ffn_out], bias=False), ffn_out_bias=ffn_out.bias.detach(),
             ln2=(p["ln2"].weight.detach(), p["ln2"].bias.detach(), float(p["ln2"].eps)),
             heads=p["heads"], head_dim=p["head_dim"])
 
     def one_call(self, layers: List[EncoderLayer], tokens: int) -> bool:
         """Whether the layers run as one C++ call each for `tokens` packed tokens: small batches, exact GELU
-        fused into the GEMM, every projection calibrated (or forced) to the panel GEMM."""
+        fused into the GEMM, every projection a float one calibrated (or forced) to the panel GEMM (an int8
+        model's layers: never)."""
         if layers and ops.on_cuda(layers[0].out_bias):
             return False  # the one-call layers are the CPU's
         def projections():
