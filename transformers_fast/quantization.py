@@ -11,7 +11,8 @@ The config records the quantization (config.quantization = {"method": "int8", ..
 writes the int8 weights and their scales (`<layer>.weight_int8`, `<layer>.weight_scale`, `<layer>.bias`) and
 `from_pretrained` of that folder builds the quantized model directly; `from_pretrained(..., quantize="int8")`
 quantizes a float checkpoint as it loads. A quantized model is inference-only and CPU-only; the fused fast paths
-of runtime/ (built from float weights) step aside for it and the model's own modules run.
+of runtime/ (built from float weights) step aside for it and the model's own modules run, except the GPT/GPT-2
+decoder (runtime/decoder.py), which runs the int8 layers in its fused forward and generation (KV cache in float32).
 """
 from __future__ import annotations
 

@@ -57,7 +57,7 @@ def kernel_name() -> str:
 
 def is_quantized(model: nn.Module) -> bool:
     """True when `model` holds int8 layers: transformers_fast.quantize (and from_pretrained of a quantized
-    folder) records it in model.config.quantization. The fused fast paths, built from float weights, step aside."""
+    folder) records it in model.config.quantization. Fused fast paths that read float weights only step aside."""
     config = getattr(model, "config", None)
     return config is not None and getattr(config, "quantization", None) is not None
 
