@@ -3,7 +3,7 @@ the same run (random weights, BERT-base config), and ONNX Runtime's dynamic int8
 where onnxruntime (and onnx, for the export) are installed.
 
     python benchmarks/bench_int8.py [--threads 1,2] [--repeats 5] [--workloads 1x8,1x128,8x128,32var]
-                                    [--clock wall|cpu] [--no-onnxruntime]
+                                    [--clock wall|cpu] [--no-onnxruntime] [--models bert,gpt2]
 
 Workloads: full batches 1x8, 1x128, 8x128 and bench_bert's padded variable-length batch (32 sequences, lengths
 uniform in [8, 128]), where the int8 model, like our fp32 one, runs the padding-free encoder path on the real tokens.
@@ -13,6 +13,13 @@ GEMM calls of one int8 forward, its int8 projections and the float pooler, on th
 else), ONNX Runtime int8, the speed-ups (the target of issue 18: int8 >= 6x transformers fp32 on AVX-512 machines)
 and the int8 model's accuracy (cosine similarity of the last hidden states to fp32, mean over tokens, and the
 smallest one).
+
+GPT-2 (--models gpt2; 124M config, random weights): greedy generation of 64 new tokens after a 32-token prompt at
+batch 1 and 8, bench_gpt2.py's workload (transformers_fast.benchmark.decoders), in new tokens/s: transformers
+fp32, ours fp32, ours int8 (blocks only; the tied LM head stays float) and int8 with lm_head=True, the speed-ups
+over transformers fp32 (target: int8 >= 3x at 1 thread) and the share of new tokens equal to transformers fp32's.
+Then the weight stream of one decode step's GEMMs alone (rows 1 and 8, GPT-2's shapes): fp32 panel against int8,
+in GB/s of weights read, beside the process's DRAM read speed (a sum over 512 MB).
 """
 from __future__ import annotations
 
@@ -33,6 +40,8 @@ from bench_bert import gemm_calls  # noqa: E402  (the fast path's GEMM calls: in
 
 WORKLOADS = ("1x8", "1x128", "8x128", "32var")
 TARGET = 6.0  # int8 / transformers fp32, issue 18, AVX-512 machines
+MODELS = ("bert", "gpt2")
+GPT2_TARGET = 3.0  # int8 / transformers fp32 new tokens/s, greedy generation at 1 thread
 
 
 def onnxruntime_int8(reference, threads, folder):
@@ -133,6 +142,106 @@ def print_table(rows, threads):
         print(line)
 
 
+def gpt2_models():
+    """transformers' GPT-2 (124M config, random weights, SDPA attention) and ours loaded from it, as bench_gpt2.py
+    builds them, plus our int8 copies: blocks only, and blocks with the LM head."""
+    import transformers_fast
+    from transformers_fast.benchmark import decoders
+
+    models = decoders.build("gpt2")
+    models.int8 = transformers_fast.quantize(copy.deepcopy(models.ours), "int8")
+    models.int8_head = transformers_fast.quantize(copy.deepcopy(models.ours), "int8", lm_head=True)
+    return models
+
+
+def gpt2_rows(models, args):
+    """Per batch: (batch, new tokens/s of transformers fp32, ours fp32, int8, int8 + LM head, shares of their new
+    tokens equal to transformers fp32's)."""
+    from transformers_fast.benchmark import decoders
+
+    new = models.new_tokens
+    rows = []
+    for batch, prompt in decoders.prompts(models).items():
+        mask = torch.ones_like(prompt)
+        generated = {}
+
+        def run_hf():
+            generated["hf"] = models.reference.generate(prompt, attention_mask=mask, max_new_tokens=new,
+                                                        min_new_tokens=new, do_sample=False, pad_token_id=0)
+
+        def ours(name):
+            def run():
+                generated[name] = getattr(models, name).generate(prompt, attention_mask=mask, max_new_tokens=new,
+                                                                  eos_token_id=None)
+            return run
+
+        names = ("ours", "int8", "int8_head")
+        with torch.inference_mode():
+            # a generation is 64 steps: half the BERT repeats
+            times = benchmark.best_ms([run_hf] + [ours(name) for name in names], max(1, args.repeats // 2),
+                                      args.clock)
+        want = generated["hf"][:, prompt.shape[1]:]
+        shares = [(generated[name][:, prompt.shape[1]:] == want).float().mean().item() for name in names]
+        rows.append((batch, [batch * new * 1e3 / t for t in times], shares))
+    return rows
+
+
+def print_gpt2_table(rows, threads, new_tokens):
+    print(f"\n{benchmark.banner(threads)}\nGPT-2 124M greedy 32 -> +{new_tokens}, new tokens/s (in brackets: "
+          f"the share of new tokens equal to transformers fp32's)")
+    print(f"| batch | transformers fp32 | ours fp32 | ours int8 | ours int8 + LM head | int8 vs transformers "
+          f"(target {GPT2_TARGET:g}x) | int8 + LM head vs transformers | int8 vs our fp32 "
+          f"| int8 + LM head vs our fp32 |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for batch, (hf, ours, int8, head), (s_ours, s_int8, s_head) in rows:
+        def met(x):
+            return f"{x / hf:.2f}x ({'met' if x / hf >= GPT2_TARGET else 'NOT met'})"
+        print(f"| {batch} | {hf:.1f} | {ours:.1f} ({s_ours:.0%}) | {int8:.1f} ({s_int8:.0%}) "
+              f"| {head:.1f} ({s_head:.0%}) | {met(int8)} | {met(head)} | {int8 / ours:.2f}x | {head / ours:.2f}x |")
+
+
+def weight_stream_rows(models, args):
+    """One decode step's GEMMs alone, GPT-2's shapes at 1 and 8 rows: (shape, rows, fp32 us, fp32 GB/s, int8 us,
+    int8 GB/s) with GB/s the weight bytes read per second (fp32: 4 per weight, int8: 1), and the DRAM read speed
+    of one sum over 512 MB (GB/s). The blocks' weights of one layer fit the caches here, the LM head does not."""
+    from transformers_fast.ops import linear
+
+    float_block, int8_block = models.ours.fast.layers()[0], models.int8_head.fast.layers()[0]
+    pairs = [(getattr(float_block, name), getattr(int8_block, name)) for name in ("qkv", "proj", "fc", "fc_proj")]
+    pairs.append((models.ours.fast._lm_head, models.int8_head.fast._lm_head))
+    big = torch.ones(128 << 20)  # 512 MB: far beyond the caches
+    dram = big.numel() * 4 / benchmark.best_ms([big.sum], args.repeats, args.clock)[0] / 1e6
+    del big
+    rows = []
+    with torch.inference_mode():
+        for packed, quantized in pairs:
+            weights = quantized.in_features * quantized.out_features
+            for count in (1, 8):
+                x = torch.randn(count, quantized.in_features)
+                t32, t8 = benchmark.best_ms([lambda: linear(x, packed), lambda: linear(x, quantized)],
+                                            args.repeats * 10, args.clock)
+                rows.append((f"{quantized.in_features}x{quantized.out_features}", count, t32 * 1e3,
+                             4 * weights / t32 / 1e6, t8 * 1e3, weights / t8 / 1e6))
+    return rows, dram
+
+
+def print_weight_stream(rows, dram, threads):
+    print(f"\nGPT-2 GEMMs of one decode step alone, {threads} thread(s) (DRAM read: {dram:.1f} GB/s)")
+    print("| weight in x out | rows | fp32 panel us | fp32 weight GB/s | int8 us | int8 weight GB/s | int8 vs fp32 |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for shape, count, t32, g32, t8, g8 in rows:
+        print(f"| {shape} | {count} | {t32:.0f} | {g32:.1f} | {t8:.0f} | {g8:.1f} | {t32 / t8:.2f}x |")
+
+
+def run_gpt2(args):
+    models = gpt2_models()
+    for threads in args.threads:
+        with benchmark.num_threads(threads):
+            rows = gpt2_rows(models, args)
+            print_gpt2_table(rows, threads, models.new_tokens)
+            print_weight_stream(*weight_stream_rows(models, args), threads)
+
+
 def main():
     parser = argparse.ArgumentParser()
     benchmark.add_threads_argument(parser)
@@ -141,7 +250,11 @@ def main():
     parser.add_argument("--clock", choices=sorted(benchmark.CLOCKS), default="wall",
                         help="wall time, or process CPU time (for a machine shared with other work)")
     parser.add_argument("--no-onnxruntime", action="store_true", help="skip ONNX Runtime (timed when installed)")
+    parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated subset of {MODELS}")
     args = parser.parse_args()
+    models = set(args.models.split(","))
+    if not models <= set(MODELS):
+        parser.error(f"--models: unknown {sorted(models - set(MODELS))}")
     names = set(args.workloads.split(","))
     if not names <= set(WORKLOADS):
         parser.error(f"--workloads: unknown {sorted(names - set(WORKLOADS))}")
@@ -159,6 +272,10 @@ def main():
     print(f"torch {torch.__version__}, transformers {transformers.__version__}, threads {args.threads}, "
           f"best of {args.repeats} by {args.clock} clock")
 
+    if "gpt2" in models:
+        run_gpt2(args)
+    if "bert" not in models:
+        return
     torch.manual_seed(0)
     reference = transformers.BertModel(transformers.BertConfig()).eval()
     folder = tempfile.mkdtemp(prefix="bench_int8_")

@@ -14,7 +14,6 @@ import torch.nn.functional as F
 import transformers_fast as tf
 from transformers_fast import ops
 from transformers_fast.generation import ModuleDecoder
-from transformers_fast.runtime import decoder as fast_decoder
 from modeling_helpers import _randomize_norms, randomize_all
 
 VOCAB = 99
@@ -196,20 +195,6 @@ def test_lm_head(family, tmp_path):
 def test_lm_head_where_there_is_none():
     with pytest.raises(ValueError, match="no output projection"):
         quantized_copy(tiny("transfo_xl"), lm_head=True)
-
-
-@pytest.mark.parametrize("family", ["gpt2", "openai"])
-def test_fast_paths_step_aside(family, monkeypatch):
-    """A quantized GPT never runs the fused decoder (the encoders', XLNet's and Transformer-XL's paths run int8
-    layers: tests/test_quantization_encoder.py, tests/test_quantization_relative.py)."""
-    def refuse(*args, **kwargs):
-        raise AssertionError("a fused fast path ran on a quantized model")
-
-    monkeypatch.setattr(fast_decoder.DecoderFastPath, "layers", refuse)
-    model = quantized_copy(tiny(family))
-    logits(model, batch(family, size=2, seq=6))
-    if hasattr(model, "generate"):
-        model.generate(batch(family, size=2, seq=6), max_new_tokens=3)
 
 
 @pytest.mark.parametrize("family", ["gpt2", "openai", "transfo_xl"])

@@ -220,8 +220,8 @@ class GenerationMixin:
         else:
             position_ids = (attention_mask.cumsum(1) - 1).clamp_(min=0)
             next_positions = attention_mask.sum(1)
-        # int8-quantized models run their own modules (the fused decoder reads float weights)
-        fast = ModuleDecoder(self) if is_quantized(self) else self.fast
+        # int8-quantized models run their own modules where their fused decoder reads float weights only
+        fast = ModuleDecoder(self) if is_quantized(self) and not getattr(self.fast, "runs_int8", False) else self.fast
         cache = fast.new_cache(batch, prompt_len + max_new_tokens)
         logits = fast.prefill(input_ids, position_ids, attention_mask, cache)
         unfinished = torch.ones(batch, dtype=torch.bool, device=device)

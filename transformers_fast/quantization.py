@@ -12,10 +12,9 @@ The config records the quantization (config.quantization = {"method": "int8", ..
 writes the int8 weights and their scales (`<layer>.weight_int8`, `<layer>.weight_scale`, `<layer>.bias`) and
 `from_pretrained` of that folder builds the quantized model directly; `from_pretrained(..., quantize="int8")`
 quantizes a float checkpoint as it loads. A quantized model is inference-only and CPU-only; the fused fast paths
-of runtime/ (built from float weights) step aside for it and the model's own modules run, except the padding-free
-encoder path (BERT, RoBERTa, DistilBERT, XLM) and XLNet's and Transformer-XL's relative-attention paths, which run
-its int8 layers as their projections (XLNet's attention biases and segment embeddings, and Transformer-XL's adaptive
-softmax, stay float).
+of runtime/ run its int8 layers as their projections (the padding-free encoders, the GPT decoder and its generation,
+XLNet's and Transformer-XL's relative-attention paths); XLNet's attention biases and segment embeddings, Transformer-XL's
+adaptive softmax and the KV cache of generation stay float32.
 """
 from __future__ import annotations
 

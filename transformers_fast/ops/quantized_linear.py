@@ -57,8 +57,7 @@ def kernel_name() -> str:
 
 def is_quantized(model: nn.Module) -> bool:
     """True when `model` holds int8 layers: transformers_fast.quantize (and from_pretrained of a quantized
-    folder) records it in model.config.quantization. The fused fast paths built from float weights step aside (the
-    padding-free encoder path runs the int8 layers themselves)."""
+    folder) records it in model.config.quantization; the fast paths then run the int8 layers as their projections."""
     config = getattr(model, "config", None)
     return config is not None and getattr(config, "quantization", None) is not None
 

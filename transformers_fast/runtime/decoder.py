@@ -8,18 +8,26 @@ key mask kept beside the cache. Only the last position goes through the final La
 Projections are ops.PackedLinear (prepacked, bias and tanh GELU fused; plain torch where the weights are neither
 float32 nor bfloat16 on the CPU). The packed weights are derived state, rebuilt when a parameter is replaced or modified
 in place.
+
+An int8-quantized model (transformers_fast.quantize) runs here too: its blocks' ops.QuantizedLinear layers (GELU
+fused into c_fc) are the projections as they are, and its LM head when quantized with lm_head=True (else the float
+tied head, prepacked). Everything else stays float: embeddings, LayerNorms, attention, and the KV cache (float32,
+the dtype of the activations the int8 layers take and give). The one-call C++ blocks run float panels only, so
+int8 decode steps go block by block.
 """
 from __future__ import annotations
 
 import math
-from typing import List, NamedTuple, Optional
+from typing import List, NamedTuple, Optional, Union
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from transformers_fast import ops
 from transformers_fast.runtime.fast_path import FAST_DTYPES, FastPath, apply_malloc_setting, fast_tensor
-from transformers_fast.ops import OneCallChoice, PackedLinear, bind_layer_weights, decoder_layer_step, linear
+from transformers_fast.ops import (OneCallChoice, PackedLinear, QuantizedLinear, bind_layer_weights, decoder_layer_step,
+                                   linear)
 
 
 # Below this many rows the Python wrapper of ops.layer_norm costs more than F.layer_norm's whole run (on the CPU;
@@ -31,6 +39,14 @@ def projection(weight: torch.Tensor, bias: Optional[torch.Tensor], activation: O
     """y = x W + b (then GELU) for a Conv1D weight W [in, out], prepacked: a transposed view, not a copy (the
     packed layouts read any strides). Called with packed_linear.linear, without nn.Module's call machinery."""
     return PackedLinear(weight.detach().t(), None if bias is None else bias.detach(), activation)
+
+
+def block_projection(module, activation: Optional[str] = None):
+    """A block's Conv1D prepacked (projection()), or the int8 QuantizedLinear that replaced it, as it is (its
+    GELU, if any, fused at quantization)."""
+    if isinstance(module, QuantizedLinear):
+        return module
+    return projection(module.weight, module.bias, activation)
 
 
 def layer_norm(x: torch.Tensor, norm: tuple) -> torch.Tensor:
@@ -96,14 +112,17 @@ class KVCache:
             self.key_bias = self.key_bias.index_select(0, index)
 
 
+Projection = Union[PackedLinear, QuantizedLinear]  # what ops.linear runs
+
+
 class LayerWeights(NamedTuple):
     ln_1: tuple
-    qkv: PackedLinear
-    proj: PackedLinear
+    qkv: Projection
+    proj: Projection
     ln_2: tuple
-    fc: PackedLinear
+    fc: Projection
     act: Optional[object]  # applied after fc when not fused into it
-    fc_proj: PackedLinear
+    fc_proj: Projection
     heads: int
     head_dim: int
     scale: float
@@ -112,6 +131,8 @@ class LayerWeights(NamedTuple):
 class DecoderFastPath(FastPath):
     """Fused forward of a GPT base model (GPT2Model, OpenAIGPTModel) and, on an LM head model, prefill and decode
     steps for generation. An LM head model's fast path uses its base model's packed layers (one copy)."""
+
+    runs_int8 = True  # generation runs int8-quantized models here (not through generation.ModuleDecoder)
 
     def __init__(self, model):
         self.model = model
@@ -139,7 +160,8 @@ class DecoderFastPath(FastPath):
         return dict(pre_ln=False, wte=base.tokens_embed, wpe=base.positions_embed, ln_f=None, blocks=base.h)
 
     def _state_key(self):
-        params = [p for p in self.model.parameters()]
+        # buffers too: an int8 layer's weights are buffers (a replaced QuantizedLinear has no parameter to show it)
+        params = list(self.model.parameters()) + list(self.model.buffers())
         try:
             return tuple((id(p), p._version) for p in params)
         except RuntimeError:  # inference tensors have no version counter
@@ -166,7 +188,8 @@ class DecoderFastPath(FastPath):
                 self._ln_f = None if parts["ln_f"] is None else self._norm(parts["ln_f"])
             head = self.model.get_output_embeddings()
             with torch.inference_mode(False), torch.no_grad():
-                self._lm_head = None if head is None else PackedLinear(head.weight.detach(), None)
+                self._lm_head = (head if head is None or isinstance(head, QuantizedLinear)
+                                 else PackedLinear(head.weight.detach(), None))
             self._key = key
             self._bound = None
             self._one_call.forget()
@@ -179,12 +202,13 @@ class DecoderFastPath(FastPath):
     def _build(self, block) -> LayerWeights:
         attn, mlp = block.attn, block.mlp
         act = mlp.act
-        fused = act is not None and getattr(act, "__name__", "") == "gelu"  # the tanh GELU of the GPT files
+        # the tanh GELU of the GPT files, fused into a float c_fc (an int8 c_fc has its own: quantize() fused it
+        # when exact and left nn.Identity behind)
+        fused = not isinstance(mlp.c_fc, QuantizedLinear) and getattr(act, "__name__", "") == "gelu"
         return LayerWeights(
-            ln_1=self._norm(block.ln_1), qkv=projection(attn.c_attn.weight, attn.c_attn.bias),
-            proj=projection(attn.c_proj.weight, attn.c_proj.bias), ln_2=self._norm(block.ln_2),
-            fc=projection(mlp.c_fc.weight, mlp.c_fc.bias, "gelu_tanh" if fused else None),
-            act=None if fused else act, fc_proj=projection(mlp.c_proj.weight, mlp.c_proj.bias),
+            ln_1=self._norm(block.ln_1), qkv=block_projection(attn.c_attn), proj=block_projection(attn.c_proj),
+            ln_2=self._norm(block.ln_2), fc=block_projection(mlp.c_fc, "gelu_tanh" if fused else None),
+            act=None if fused or isinstance(act, nn.Identity) else act, fc_proj=block_projection(mlp.c_proj),
             heads=attn.n_head, head_dim=attn.split_size // attn.n_head,
             scale=1.0 / math.sqrt(attn.split_size // attn.n_head))
 
@@ -195,8 +219,6 @@ class DecoderFastPath(FastPath):
         model = self._base()
         if not self.enabled or model.training or head_mask is not None or output_attentions or output_hidden_states:
             return False
-        if ops.is_quantized(model):
-            return False  # int8 layers: the model's own modules run them
         if torch.jit.is_tracing() or not fast_tensor(embedding):
             return False
         return not (torch.is_grad_enabled() and any(p.requires_grad for p in model.parameters()))
@@ -241,7 +263,9 @@ class DecoderFastPath(FastPath):
         """An LM head model's logits of forward()'s final hidden states [..., n_embd]: the prepacked head when
         forward() runs fused (MKL's F.linear takes its AVX2 path on AMD), else the head module as the reference."""
         head = self.model.get_output_embeddings()
-        if not self.usable(head.weight, head_mask, output_attentions, output_hidden_states):
+        # an int8 head's weight is int8: the float input embeddings tell the model's dtype and device
+        like = self._base().get_input_embeddings().weight if isinstance(head, QuantizedLinear) else head.weight
+        if not self.usable(like, head_mask, output_attentions, output_hidden_states):
             return head(hidden)
         self.layers()
         return linear(hidden.reshape(-1, hidden.shape[-1]), self._lm_head).view(*hidden.shape[:-1], -1)
@@ -377,7 +401,7 @@ class DecoderFastPath(FastPath):
     def _bound_blocks(self, batch: int) -> Optional[list]:
         """The blocks bound for the C++ decode step, when a step of `batch` rows can run one call per block:
         float32 on the CPU, tanh GELU fused, biases present, and every projection calibrated (or forced) to
-        the panel GEMM for this many rows."""
+        the panel GEMM for this many rows (never int8 projections: ops.OneCallChoice refuses them)."""
         def projections():
             layers = self._layers
             found = [p for layer in layers for p in (layer.qkv, layer.proj, layer.fc, layer.fc_proj)]

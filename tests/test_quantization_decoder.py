@@ -1,0 +1,125 @@
+"""int8-quantized GPT-2 and OpenAI GPT on the fused KV-cache decoder (runtime/decoder.py): prefill and decode steps,
+generate() and forward() with past give what the quantized model's own modules give (with the fused paths off),
+with and without an int8 LM head. The int8 layers are the same modules on both sides and deterministic per token;
+what differs is the float part (fused attention, LayerNorm), so the logits agree to fp32 rounding."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from test_quantization import batch, quantized_copy, tiny, varied_gpt2
+from transformers_fast import ops
+from transformers_fast.generation import ModuleDecoder
+from transformers_fast.runtime import decoder as fast_decoder
+
+CASES = [(family, lm_head) for family in ("gpt2", "openai") for lm_head in (False, True)]
+TOLERANCE = dict(atol=1e-5, rtol=1e-5)
+
+
+@pytest.fixture
+def fused_calls(monkeypatch):
+    """How many times the fused decoder ran (prefill, decode step, forward), per entry point."""
+    calls = {"prefill": 0, "step": 0, "forward": 0}
+    for name in calls:
+        original = getattr(fast_decoder.DecoderFastPath, name)
+
+        def counted(self, *args, _name=name, _original=original, **kwargs):
+            calls[_name] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(fast_decoder.DecoderFastPath, name, counted)
+    return calls
+
+
+def fused_off(model) -> None:
+    """The reference path: the model's own modules in forward, generation through ModuleDecoder."""
+    for fast in (model.fast, model.transformer.fast):
+        fast.enabled = False
+        fast.runs_int8 = False
+
+
+def left_padded(family: str, size: int = 3, seq: int = 6):
+    ids = batch(family, size=size, seq=seq)
+    mask = torch.ones_like(ids)
+    mask[1, :2] = 0
+    return ids, mask
+
+
+@pytest.mark.parametrize("family,lm_head", CASES)
+def test_fused_decoder_equals_the_module_decoder(family, lm_head, fused_calls):
+    model = quantized_copy(tiny(family), lm_head=lm_head)
+    assert isinstance(model.fast.layers()[0].qkv, ops.QuantizedLinear)
+    assert isinstance(model.fast._lm_head, ops.QuantizedLinear) is lm_head
+    plain = copy.deepcopy(model)
+    fused_off(plain)
+    ids, mask = left_padded(family)
+    positions = (mask.cumsum(1) - 1).clamp(min=0)
+    reference, fused = ModuleDecoder(plain), model.fast
+    caches = [reference.new_cache(3, 12), fused.new_cache(3, 12)]
+    with torch.no_grad():
+        a = reference.prefill(ids, positions, mask, caches[0])
+        assert fused_calls == {"prefill": 0, "step": 0, "forward": 0}, "the reference ran the fused decoder"
+        b = fused.prefill(ids, positions, mask, caches[1])
+        torch.testing.assert_close(b, a, **TOLERANCE)
+        next_positions = positions[:, -1] + 1
+        for _ in range(4):
+            tokens = a.argmax(-1)
+            a = reference.step(tokens, next_positions, caches[0])
+            b = fused.step(tokens, next_positions, caches[1])
+            torch.testing.assert_close(b, a, **TOLERANCE)
+            next_positions = next_positions + 1
+    assert fused_calls == {"prefill": 1, "step": 4, "forward": 0}
+
+
+@pytest.mark.parametrize("family,lm_head", CASES)
+def test_generate_runs_the_fused_decoder(family, lm_head, fused_calls):
+    model = quantized_copy(tiny(family), lm_head=lm_head)
+    plain = copy.deepcopy(model)
+    fused_off(plain)
+    ids, mask = left_padded(family)
+    want = plain.generate(ids, attention_mask=mask, max_new_tokens=5)
+    assert not any(fused_calls.values()), "generation with the fused decoder off ran it"
+    got = model.generate(ids, attention_mask=mask, max_new_tokens=5)
+    assert fused_calls["prefill"] == 1 and fused_calls["step"] == 4
+    assert torch.equal(got, want)
+
+
+def test_gpt2_greedy_generation_on_varied_text(fused_calls):
+    """32 greedy tokens of a GPT-2 that writes varied text (no near-ties to hide a difference)."""
+    model = quantized_copy(varied_gpt2(), lm_head=True)
+    plain = copy.deepcopy(model)
+    fused_off(plain)
+    prompts = torch.randint(0, 1000, (4, 8), generator=torch.Generator().manual_seed(5))
+    want = plain.generate(prompts, max_new_tokens=32)
+    got = model.generate(prompts, max_new_tokens=32)
+    assert fused_calls["step"] == 31
+    assert torch.equal(got, want)
+
+
+@pytest.mark.parametrize("family,lm_head", CASES)
+def test_forward_runs_fused(family, lm_head, fused_calls):
+    """The LM head model's forward (GPT-2: a left-padded prompt, then one token with past; OpenAI GPT, which has no
+    past: the padded prompt) equals the model's own modules at the real positions (the fused forward packs the real
+    tokens and leaves padded positions zero)."""
+    model = quantized_copy(tiny(family), lm_head=lm_head)
+    plain = copy.deepcopy(model)
+    fused_off(plain)
+    ids, mask = left_padded(family)
+    positions = (mask.cumsum(1) - 1).clamp(min=0)
+    inputs = dict(attention_mask=mask, position_ids=positions)
+    with torch.no_grad():
+        want, got = plain(ids, **inputs), model(ids, **inputs)
+        assert fused_calls["forward"] == 1
+        real = mask.bool()
+        torch.testing.assert_close(got.logits[real], want.logits[real], **TOLERANCE)
+        if family == "gpt2":
+            for ours, theirs in zip(got.past_key_values, want.past_key_values):  # [2, batch, heads, seq, head_dim]
+                torch.testing.assert_close(ours.transpose(2, 3)[:, real], theirs.transpose(2, 3)[:, real], **TOLERANCE)
+            token, step_mask = ids[:, -1:], torch.cat([mask, torch.ones_like(mask[:, :1])], 1)
+            step = dict(attention_mask=step_mask, position_ids=positions[:, -1:] + 1)
+            want = plain(token, past=want.past_key_values, **step)
+            got = model(token, past=got.past_key_values, **step)
+            assert fused_calls["forward"] == 2
+            torch.testing.assert_close(got.logits, want.logits, **TOLERANCE)
