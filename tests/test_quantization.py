@@ -13,8 +13,8 @@ import torch.nn.functional as F
 
 import transformers_fast as tf
 from transformers_fast import ops
-from transformers_fast.generation import ModuleDecoder
 from modeling_helpers import _randomize_norms, randomize_all
+from module_decoder import ModuleDecoder
 
 VOCAB = 99
 # family -> (model class, config class, tiny config arguments)
@@ -199,8 +199,8 @@ def test_lm_head_where_there_is_none():
 
 @pytest.mark.parametrize("family", ["gpt2", "openai", "transfo_xl"])
 def test_module_decoder_equals_the_fused_decoder(family):
-    """The decoder generation uses for quantized models (the model's own forward: GPT-2 past, Transformer-XL mems,
-    OpenAI GPT recomputed) gives the fused decoder's logits, on a float model."""
+    """The reference decoder of the int8 tests (the model's own forward: GPT-2 past, Transformer-XL mems, OpenAI GPT
+    recomputed) gives the fused decoder's logits, on a float model."""
     model = tiny(family)
     ids = batch(family, size=3, seq=6)
     mask = None

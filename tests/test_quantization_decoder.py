@@ -9,13 +9,12 @@ import copy
 import pytest
 import torch
 
-from test_quantization import batch, quantized_copy, tiny, varied_gpt2
+from module_decoder import ModuleDecoder, greedy
+from test_quantization import assert_int8_paths_close, batch, quantized_copy, tiny, varied_gpt2
 from transformers_fast import ops
-from transformers_fast.generation import ModuleDecoder
 from transformers_fast.runtime import decoder as fast_decoder
 
 CASES = [(family, lm_head) for family in ("gpt2", "openai") for lm_head in (False, True)]
-TOLERANCE = dict(atol=1e-5, rtol=1e-5)
 
 
 @pytest.fixture
@@ -34,10 +33,9 @@ def fused_calls(monkeypatch):
 
 
 def fused_off(model) -> None:
-    """The reference path: the model's own modules in forward, generation through ModuleDecoder."""
+    """The reference path: the model's own modules in forward (generation: ModuleDecoder on this model)."""
     for fast in (model.fast, model.transformer.fast):
         fast.enabled = False
-        fast.runs_int8 = False
 
 
 def left_padded(family: str, size: int = 3, seq: int = 6):
@@ -62,13 +60,13 @@ def test_fused_decoder_equals_the_module_decoder(family, lm_head, fused_calls):
         a = reference.prefill(ids, positions, mask, caches[0])
         assert fused_calls == {"prefill": 0, "step": 0, "forward": 0}, "the reference ran the fused decoder"
         b = fused.prefill(ids, positions, mask, caches[1])
-        torch.testing.assert_close(b, a, **TOLERANCE)
+        assert_int8_paths_close(b, a)
         next_positions = positions[:, -1] + 1
         for _ in range(4):
             tokens = a.argmax(-1)
             a = reference.step(tokens, next_positions, caches[0])
             b = fused.step(tokens, next_positions, caches[1])
-            torch.testing.assert_close(b, a, **TOLERANCE)
+            assert_int8_paths_close(b, a)
             next_positions = next_positions + 1
     assert fused_calls == {"prefill": 1, "step": 4, "forward": 0}
 
@@ -79,7 +77,7 @@ def test_generate_runs_the_fused_decoder(family, lm_head, fused_calls):
     plain = copy.deepcopy(model)
     fused_off(plain)
     ids, mask = left_padded(family)
-    want = plain.generate(ids, attention_mask=mask, max_new_tokens=5)
+    want = greedy(ModuleDecoder(plain), ids, mask, 5)
     assert not any(fused_calls.values()), "generation with the fused decoder off ran it"
     got = model.generate(ids, attention_mask=mask, max_new_tokens=5)
     assert fused_calls["prefill"] == 1 and fused_calls["step"] == 4
@@ -92,7 +90,7 @@ def test_gpt2_greedy_generation_on_varied_text(fused_calls):
     plain = copy.deepcopy(model)
     fused_off(plain)
     prompts = torch.randint(0, 1000, (4, 8), generator=torch.Generator().manual_seed(5))
-    want = plain.generate(prompts, max_new_tokens=32)
+    want = greedy(ModuleDecoder(plain), prompts, None, 32)
     got = model.generate(prompts, max_new_tokens=32)
     assert fused_calls["step"] == 31
     assert torch.equal(got, want)
@@ -113,13 +111,13 @@ def test_forward_runs_fused(family, lm_head, fused_calls):
         want, got = plain(ids, **inputs), model(ids, **inputs)
         assert fused_calls["forward"] == 1
         real = mask.bool()
-        torch.testing.assert_close(got.logits[real], want.logits[real], **TOLERANCE)
+        assert_int8_paths_close(got.logits[real], want.logits[real])
         if family == "gpt2":
             for ours, theirs in zip(got.past_key_values, want.past_key_values):  # [2, batch, heads, seq, head_dim]
-                torch.testing.assert_close(ours.transpose(2, 3)[:, real], theirs.transpose(2, 3)[:, real], **TOLERANCE)
+                assert_int8_paths_close(ours.transpose(2, 3)[:, real], theirs.transpose(2, 3)[:, real])
             token, step_mask = ids[:, -1:], torch.cat([mask, torch.ones_like(mask[:, :1])], 1)
             step = dict(attention_mask=step_mask, position_ids=positions[:, -1:] + 1)
             want = plain(token, past=want.past_key_values, **step)
             got = model(token, past=got.past_key_values, **step)
             assert fused_calls["forward"] == 2
-            torch.testing.assert_close(got.logits, want.logits, **TOLERANCE)
+            assert_int8_paths_close(got.logits, want.logits)

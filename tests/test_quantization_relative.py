@@ -5,6 +5,7 @@ in int32; what differs is the float rounding of the attention and LayerNorm kern
 assert_int8_paths_close says what that allows)."""
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -15,6 +16,7 @@ from transformers_fast.ops import QuantizedLinear
 from transformers_fast.runtime import transfo_xl as fast_transfo_xl
 from transformers_fast.runtime import xlnet as fast_xlnet
 from modeling_helpers import _randomize_norms
+from module_decoder import ModuleDecoder, greedy
 from test_quantization import (FAMILIES, VOCAB, assert_int8_paths_close, batch, logits, quantized_copy, tiny,
                                top1_agreement)
 
@@ -213,3 +215,19 @@ def test_transfo_xl_fast_path_runs_int8_and_equals_own_forward(pre_lnorm, monkey
     assert len(fast) == 3 * (1 + n_layer)
     assert_close(fast, own)
 
+
+
+def test_transfo_xl_generation_runs_int8_on_the_fast_path(monkeypatch):
+    """generate() of a quantized Transformer-XL runs its fast path's prefill and steps (memories carried) and gives
+    the tokens of the model's own forward with mems."""
+    model = quantized_copy(tiny_transfo_xl(False))
+    plain = copy.deepcopy(model)
+    for fast in (plain.transformer.fast, plain.fast):
+        fast.enabled = False
+    calls = counted(monkeypatch, fast_transfo_xl.TransfoXLFastPath, "step")
+    prompts = batch("transfo_xl", size=2, seq=5, seed=7)
+    want = greedy(ModuleDecoder(plain), prompts, None, 6)
+    assert calls["n"] == 0
+    got = model.generate(prompts, max_new_tokens=6)
+    assert calls["n"] == 5 and QuantizedLinear in calls["projections"]
+    assert torch.equal(got, want)

@@ -14,7 +14,6 @@ from typing import Any, Iterator, Optional, Sequence, Union
 import torch
 
 from transformers_fast.modeling_utils import check_ids
-from transformers_fast.ops import is_quantized
 
 DEFAULT_MAX_NEW_TOKENS = 20
 
@@ -53,60 +52,6 @@ def _token_set(name: str, value) -> Optional[torch.Tensor]:
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
         raise TypeError(f"{name} must be an int or a list of ints, got {value!r}")
     return torch.tensor(value, dtype=torch.long)
-
-
-class ModuleDecoder:
-    """new_cache / prefill / step through the model's own forward, for models whose fused decoder (`model.fast`)
-    cannot run them (int8-quantized layers, which the fused decoder does not read): GPT-2 keeps its `past`,
-    Transformer-XL its `mems`, and OpenAI GPT, which has no cache, runs the whole sequence again at every step."""
-
-    def __init__(self, model):
-        import inspect
-
-        self.model = model
-        params = inspect.signature(model.forward).parameters
-        self.kind = "mems" if "mems" in params else "past" if "past" in params else "recompute"
-
-    def new_cache(self, batch: int, capacity: int) -> dict:
-        return {}
-
-    def _logits(self, out) -> torch.Tensor:
-        return out[0][:, -1]
-
-    def prefill(self, input_ids, position_ids, attention_mask, cache: dict) -> torch.Tensor:
-        model = self.model
-        if self.kind == "mems":
-            if attention_mask is not None and not bool(attention_mask.all()):
-                raise ValueError("Transformer-XL has no attention mask: padded prompts would attend to their "
-                                 "padding; generate prompts of one length (or one prompt at a time)")
-            out = model(input_ids)
-            cache["mems"] = out.mems
-            return self._logits(out)
-        cache.update(ids=input_ids, positions=position_ids, mask=attention_mask)
-        if self.kind == "past":
-            out = model(input_ids, position_ids=position_ids, attention_mask=attention_mask, use_cache=True)
-            cache["past"] = out.past_key_values
-        else:
-            out = model(input_ids, position_ids=position_ids, attention_mask=attention_mask)
-        return self._logits(out)
-
-    def step(self, tokens, positions, cache: dict) -> torch.Tensor:
-        model = self.model
-        tokens, positions = tokens[:, None], positions[:, None]
-        if self.kind == "mems":
-            out = model(tokens, mems=cache["mems"])
-            cache["mems"] = out.mems
-            return self._logits(out)
-        mask = cache["mask"]
-        if mask is not None:
-            mask = cache["mask"] = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
-        if self.kind == "past":
-            out = model(tokens, position_ids=positions, past=cache["past"], attention_mask=mask, use_cache=True)
-            cache["past"] = out.past_key_values
-            return self._logits(out)
-        cache["ids"] = torch.cat([cache["ids"], tokens], dim=1)
-        cache["positions"] = torch.cat([cache["positions"], positions], dim=1)
-        return self._logits(model(cache["ids"], position_ids=cache["positions"], attention_mask=mask))
 
 
 class GenerationMixin:
@@ -220,8 +165,7 @@ class GenerationMixin:
         else:
             position_ids = (attention_mask.cumsum(1) - 1).clamp_(min=0)
             next_positions = attention_mask.sum(1)
-        # int8-quantized models run their own modules where their fused decoder reads float weights only
-        fast = ModuleDecoder(self) if is_quantized(self) and not getattr(self.fast, "runs_int8", False) else self.fast
+        fast = self.fast
         cache = fast.new_cache(batch, prompt_len + max_new_tokens)
         logits = fast.prefill(input_ids, position_ids, attention_mask, cache)
         unfinished = torch.ones(batch, dtype=torch.bool, device=device)

@@ -132,8 +132,6 @@ class DecoderFastPath(FastPath):
     """Fused forward of a GPT base model (GPT2Model, OpenAIGPTModel) and, on an LM head model, prefill and decode
     steps for generation. An LM head model's fast path uses its base model's packed layers (one copy)."""
 
-    runs_int8 = True  # generation runs int8-quantized models here (not through generation.ModuleDecoder)
-
     def __init__(self, model):
         self.model = model
         self.enabled = True  # False: the reference path always (model.transformer.fast.enabled = False)
