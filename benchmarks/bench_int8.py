@@ -1,23 +1,24 @@
-"""BERT-base int8 inference: transformers_fast.quantize(model, "int8") against transformers fp32 and our own fp32 in
-the same run (random weights, BERT-base config), and ONNX Runtime's dynamic int8 quantization of the same model
-where onnxruntime (and onnx, for the export) are installed.
+"""int8 inference: transformers_fast.quantize(model, "int8") against transformers fp32 and our own fp32 in the same
+run (random weights), and the int8 peers that install: ONNX Runtime's dynamic int8 quantization (with onnx, for the
+export) and CTranslate2's int8 (benchmarks/ctranslate2_peer.py), on the same weights.
 
     python benchmarks/bench_int8.py [--threads 1,2] [--repeats 5] [--workloads 1x8,1x128,8x128,32var]
-                                    [--clock wall|cpu] [--no-onnxruntime] [--models bert,gpt2]
+                                    [--clock wall|cpu] [--no-onnxruntime] [--no-ctranslate2] [--models bert,gpt2]
 
 Workloads: full batches 1x8, 1x128, 8x128 and bench_bert's padded variable-length batch (32 sequences, lengths
 uniform in [8, 128]), where the int8 model, like our fp32 one, runs the padding-free encoder path on the real tokens.
 Prints the CPU, the kernels' ISA and which int8 kernel ran (AVX-512 VNNI or not), then per thread count a table of
 milliseconds per batch: transformers fp32, transformers_fast fp32, transformers_fast int8, "int8 GEMMs alone" (the
 GEMM calls of one int8 forward, its int8 projections and the float pooler, on the same inputs, without anything
-else), ONNX Runtime int8, the speed-ups (the target of issue 18: int8 >= 6x transformers fp32 on AVX-512 machines)
-and the int8 model's accuracy (cosine similarity of the last hidden states to fp32, mean over tokens, and the
-smallest one).
+else), ONNX Runtime int8, CTranslate2 int8, the speed-ups (the target: int8 >= 6x transformers fp32 on AVX-512
+machines) and the accuracy (cosine similarity of the last hidden states to our fp32 ones: ours int8 mean over
+tokens and the smallest one, the peers' means).
 
 GPT-2 (--models gpt2; 124M config, random weights): greedy generation of 64 new tokens after a 32-token prompt at
 batch 1 and 8, bench_gpt2.py's workload (transformers_fast.benchmark.decoders), in new tokens/s: transformers
-fp32, ours fp32, ours int8 (blocks only; the tied LM head stays float) and int8 with lm_head=True, the speed-ups
-over transformers fp32 (target: int8 >= 3x at 1 thread) and the share of new tokens equal to transformers fp32's.
+fp32, ours fp32, ours int8 (blocks only; the tied LM head stays float) and int8 with lm_head=True, CTranslate2 int8
+where it is installed, the speed-ups over transformers fp32 (target: int8 >= 3x at 1 thread) and the share of new
+tokens equal to transformers fp32's.
 Then the weight stream of one decode step's GEMMs alone (rows 1 and 8, GPT-2's shapes): fp32 panel against int8,
 in GB/s of weights read, beside the process's DRAM read speed (a sum over 512 MB).
 """
@@ -48,7 +49,7 @@ def onnxruntime_int8(reference, threads, folder):
     """ONNX Runtime on the same weights: the transformers model exported to ONNX (opset 17), fused by ORT's BERT
     optimizer, its linear layers quantized with onnxruntime.quantization.quantize_dynamic (int8 weights per
     channel, u8 activations per tensor, as ORT does), one session with `threads` intra-op threads. Returns
-    (session, description)."""
+    (forward(ids, mask) -> last hidden states, description)."""
     import onnxruntime as ort
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -87,7 +88,11 @@ def onnxruntime_int8(reference, threads, folder):
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     session = ort.InferenceSession(int8_path, options, providers=["CPUExecutionProvider"])
-    return session, (f"ONNX Runtime {ort.__version__}: BERT graph fusions, then quantize_dynamic (QInt8 weights per "
+
+    def forward(ids, mask):
+        return torch.from_numpy(session.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0])
+
+    return forward, (f"ONNX Runtime {ort.__version__}: BERT graph fusions, then quantize_dynamic (QInt8 weights per "
                      f"channel), {threads} intra-op threads")
 
 
@@ -97,7 +102,39 @@ def cosines(a, b, mask):
     return c.mean().item(), c.min().item()
 
 
-def run(names, reference, ours, int8, session, args):
+def ctranslate2_int8(folder, threads):
+    """CTranslate2's Encoder on the same weights, converted with int8 weights (per channel), `threads` intra-op
+    threads: (forward(ids, mask) -> last hidden states [batch, seq, hidden], zero at padded positions, description)."""
+    import ctranslate2_peer
+
+    encode = ctranslate2_peer.encoder(ctranslate2_peer.convert(folder, 30522), threads)
+
+    def forward(ids, mask):
+        hidden = encode(ids, mask)  # [batch, longest real length, hidden]
+        return torch.nn.functional.pad(hidden, (0, 0, 0, ids.shape[1] - hidden.shape[1]))
+
+    return forward, f"CTranslate2 {ctranslate2_peer.version()}: int8 weights per channel, {threads} intra-op threads"
+
+
+def peers_for(args, reference, folder, threads):
+    """The int8 peers that install here: {name: forward(ids, mask) -> last hidden states}."""
+    found = {}
+    candidates = (("ORT int8", not args.no_onnxruntime, lambda: onnxruntime_int8(reference, threads, folder)),
+                  ("CT2 int8", not args.no_ctranslate2, lambda: ctranslate2_int8(folder, threads)))
+    for name, wanted, build in candidates:
+        if not wanted:
+            continue
+        try:
+            found[name], description = build()
+            print(description)
+        except Exception as err:  # optional comparisons
+            print(f"{name} unavailable: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+    return found
+
+
+def run(names, reference, ours, int8, peers, args):
+    """Per workload: (name, ms of [transformers fp32, ours fp32, ours int8, int8 GEMMs alone, each peer],
+    (cosine to fp32 of ours int8: mean, min; each peer's mean))."""
     rows = []
     with torch.inference_mode():
         for name, ids, mask in inputs(names, 30522):
@@ -112,33 +149,28 @@ def run(names, reference, ours, int8, session, args):
 
             fns = [lambda: reference(input_ids=ids, attention_mask=mask), lambda: ours(ids, attention_mask=mask),
                    lambda: int8(ids, attention_mask=mask), gemms_alone]
-            ort_cos = None
-            if session is not None:
-                feed = {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
-                fns.append(lambda: session.run(None, feed))
-                ort_cos = cosines(torch.from_numpy(session.run(None, feed)[0]), fp32_out, mask)[0]
+            peer_cos = []
+            for forward in peers.values():
+                fns.append(lambda forward=forward: forward(ids, mask))
+                peer_cos.append(cosines(forward(ids, mask), fp32_out, mask)[0])
             times = benchmark.best_ms(fns, args.repeats * (4 if ids.numel() <= 64 else 1), args.clock)
-            rows.append((name, times, (mean_cos, min_cos, ort_cos)))
-            del calls
+            rows.append((name, times, (mean_cos, min_cos, *peer_cos)))
     return rows
 
 
-def print_table(rows, threads):
-    ort = any(len(times) > 4 for _, times, _ in rows)
+def print_table(rows, threads, peers):
     print(f"\n{benchmark.banner(threads)}")
-    header = ("| batch | transformers fp32 ms | ours fp32 ms | ours int8 ms | int8 GEMMs alone ms | int8 vs transformers "
-              f"(target {TARGET:g}x) | int8 vs our fp32 |" + (" ORT int8 ms | ours int8 vs ORT int8 |" if ort else "")
-              + " cosine int8 vs fp32 mean / min |" + (" ORT cosine |" if ort else ""))
+    header = ("| batch | transformers fp32 ms | ours fp32 ms | ours int8 ms | int8 GEMMs alone ms "
+              f"| int8 vs transformers (target {TARGET:g}x) | int8 vs our fp32 |"
+              + "".join(f" {p} ms | ours int8 vs {p} |" for p in peers)
+              + " cosine int8 vs fp32 mean / min |" + "".join(f" {p} cosine |" for p in peers))
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
-    for name, t, (mean_cos, min_cos, ort_cos) in rows:
+    for name, t, (mean_cos, min_cos, *peer_cos) in rows:
         line = (f"| {name} | {t[0]:.1f} | {t[1]:.1f} | {t[2]:.1f} | {t[3]:.1f} | {t[0] / t[2]:.2f}x "
                 f"({'met' if t[0] / t[2] >= TARGET else 'NOT met'}) | {t[1] / t[2]:.2f}x |")
-        if ort:
-            line += f" {t[4]:.1f} | {t[4] / t[2]:.2f}x |" if len(t) > 4 else " - | - |"
-        line += f" {mean_cos:.5f} / {min_cos:.5f} |"
-        if ort:
-            line += f" {ort_cos:.5f} |" if ort_cos is not None else " - |"
+        line += "".join(f" {peer_t:.1f} | {peer_t / t[2]:.2f}x |" for peer_t in t[4:])
+        line += f" {mean_cos:.5f} / {min_cos:.5f} |" + "".join(f" {c:.5f} |" for c in peer_cos)
         print(line)
 
 
@@ -154,12 +186,29 @@ def gpt2_models():
     return models
 
 
-def gpt2_rows(models, args):
-    """Per batch: (batch, new tokens/s of transformers fp32, ours fp32, int8, int8 + LM head, shares of their new
-    tokens equal to transformers fp32's)."""
+def ctranslate2_generator(models, args, threads):
+    """CTranslate2's Generator on the same GPT-2 weights (int8 weights per channel, `threads` intra-op threads):
+    greedy(prompts, new_tokens) -> new tokens, or None where CTranslate2 is not installed or is skipped."""
+    if args.no_ctranslate2:
+        return None
+    try:
+        import ctranslate2_peer
+
+        greedy = ctranslate2_peer.generator(ctranslate2_peer.convert(models.folder, models.vocab), threads)
+        print(f"CTranslate2 {ctranslate2_peer.version()}: int8 weights per channel, {threads} intra-op threads")
+        return greedy
+    except Exception as err:  # optional comparison
+        print(f"CT2 int8 unavailable: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+        return None
+
+
+def gpt2_rows(models, args, threads):
+    """Per batch: (batch, new tokens/s of transformers fp32, ours fp32, int8, int8 + LM head[, CTranslate2 int8],
+    shares of their new tokens equal to transformers fp32's)."""
     from transformers_fast.benchmark import decoders
 
     new = models.new_tokens
+    ct2 = ctranslate2_generator(models, args, threads)
     rows = []
     for batch, prompt in decoders.prompts(models).items():
         mask = torch.ones_like(prompt)
@@ -175,11 +224,14 @@ def gpt2_rows(models, args):
                                                                   eos_token_id=None)
             return run
 
-        names = ("ours", "int8", "int8_head")
+        def run_ct2():
+            generated["ct2"] = torch.cat([prompt, ct2(prompt, new)], 1)
+
+        names = ("ours", "int8", "int8_head") + (("ct2",) if ct2 else ())
+        runs = [ours(name) for name in names[:3]] + ([run_ct2] if ct2 else [])
         with torch.inference_mode():
             # a generation is 64 steps: half the BERT repeats
-            times = benchmark.best_ms([run_hf] + [ours(name) for name in names], max(1, args.repeats // 2),
-                                      args.clock)
+            times = benchmark.best_ms([run_hf] + runs, max(1, args.repeats // 2), args.clock)
         want = generated["hf"][:, prompt.shape[1]:]
         shares = [(generated[name][:, prompt.shape[1]:] == want).float().mean().item() for name in names]
         rows.append((batch, [batch * new * 1e3 / t for t in times], shares))
@@ -187,17 +239,22 @@ def gpt2_rows(models, args):
 
 
 def print_gpt2_table(rows, threads, new_tokens):
+    ct2 = any(len(speeds) > 4 for _, speeds, _ in rows)
     print(f"\n{benchmark.banner(threads)}\nGPT-2 124M greedy 32 -> +{new_tokens}, new tokens/s (in brackets: "
           f"the share of new tokens equal to transformers fp32's)")
-    print(f"| batch | transformers fp32 | ours fp32 | ours int8 | ours int8 + LM head | int8 vs transformers "
-          f"(target {GPT2_TARGET:g}x) | int8 + LM head vs transformers | int8 vs our fp32 "
-          f"| int8 + LM head vs our fp32 |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for batch, (hf, ours, int8, head), (s_ours, s_int8, s_head) in rows:
+    header = (f"| batch | transformers fp32 | ours fp32 | ours int8 | ours int8 + LM head | int8 vs transformers "
+              f"(target {GPT2_TARGET:g}x) | int8 + LM head vs transformers | int8 vs our fp32 "
+              f"| int8 + LM head vs our fp32 |" + (" CT2 int8 | ours int8 + LM head vs CT2 int8 |" if ct2 else ""))
+    print(header)
+    print("|---|" + "---:|" * (header.count("|") - 2))
+    for batch, (hf, ours, int8, head, *peer), (s_ours, s_int8, s_head, *s_peer) in rows:
         def met(x):
             return f"{x / hf:.2f}x ({'met' if x / hf >= GPT2_TARGET else 'NOT met'})"
-        print(f"| {batch} | {hf:.1f} | {ours:.1f} ({s_ours:.0%}) | {int8:.1f} ({s_int8:.0%}) "
-              f"| {head:.1f} ({s_head:.0%}) | {met(int8)} | {met(head)} | {int8 / ours:.2f}x | {head / ours:.2f}x |")
+        line = (f"| {batch} | {hf:.1f} | {ours:.1f} ({s_ours:.0%}) | {int8:.1f} ({s_int8:.0%}) "
+                f"| {head:.1f} ({s_head:.0%}) | {met(int8)} | {met(head)} | {int8 / ours:.2f}x | {head / ours:.2f}x |")
+        if ct2:
+            line += f" {peer[0]:.1f} ({s_peer[0]:.0%}) | {head / peer[0]:.2f}x |" if peer else " - | - |"
+        print(line)
 
 
 def weight_stream_rows(models, args):
@@ -237,7 +294,7 @@ def run_gpt2(args):
     models = gpt2_models()
     for threads in args.threads:
         with benchmark.num_threads(threads):
-            rows = gpt2_rows(models, args)
+            rows = gpt2_rows(models, args, threads)
             print_gpt2_table(rows, threads, models.new_tokens)
             print_weight_stream(*weight_stream_rows(models, args), threads)
 
@@ -250,6 +307,7 @@ def main():
     parser.add_argument("--clock", choices=sorted(benchmark.CLOCKS), default="wall",
                         help="wall time, or process CPU time (for a machine shared with other work)")
     parser.add_argument("--no-onnxruntime", action="store_true", help="skip ONNX Runtime (timed when installed)")
+    parser.add_argument("--no-ctranslate2", action="store_true", help="skip CTranslate2 (timed when installed)")
     parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated subset of {MODELS}")
     args = parser.parse_args()
     models = set(args.models.split(","))
@@ -286,20 +344,15 @@ def main():
     tables = {}
     for threads in args.threads:
         torch.set_num_threads(threads)
-        session = None
-        if not args.no_onnxruntime:
-            try:
-                session, description = onnxruntime_int8(reference, threads, folder)
-                print(description)
-            except Exception as err:  # optional comparison
-                print(f"ONNX Runtime unavailable: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
-        tables[threads] = run(names, reference, ours, int8, session, args)
-        print_table(tables[threads], threads)
-        del session
+        peers = peers_for(args, reference, folder, threads)
+        rows = run(names, reference, ours, int8, peers, args)
+        tables[threads] = (rows, list(peers))
+        print_table(rows, threads, list(peers))
+        del peers
     if len(tables) > 1:
         print("\n\nAll thread counts together:")
-        for threads, rows in tables.items():
-            print_table(rows, threads)
+        for threads, (rows, peer_names) in tables.items():
+            print_table(rows, threads, peer_names)
 
 
 if __name__ == "__main__":
