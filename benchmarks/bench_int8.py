@@ -1,6 +1,6 @@
 """int8 inference: transformers_fast.quantize(model, "int8") against transformers fp32 and our own fp32 in the same
 run (random weights), and the int8 peers that install: ONNX Runtime's dynamic int8 quantization (with onnx, for the
-export) and CTranslate2's int8 (benchmarks/ctranslate2_peer.py), on the same weights.
+export) and CTranslate2's int8 (benchmarks/ctranslate2_peer.py: timed in a child process), on the same weights.
 
     python benchmarks/bench_int8.py [--threads 1,2] [--repeats 5] [--workloads 1x8,1x128,8x128,32var]
                                     [--clock wall|cpu] [--no-onnxruntime] [--no-ctranslate2] [--models bert,gpt2]
@@ -29,6 +29,7 @@ import copy
 import os
 import sys
 import tempfile
+import time
 
 import torch
 
@@ -102,26 +103,26 @@ def cosines(a, b, mask):
     return c.mean().item(), c.min().item()
 
 
-def ctranslate2_int8(folder, threads):
-    """CTranslate2's Encoder on the same weights, converted with int8 weights (per channel), `threads` intra-op
-    threads: (forward(ids, mask) -> last hidden states [batch, seq, hidden], zero at padded positions, description)."""
+def ctranslate2_int8(folder, threads, workloads, repeats):
+    """CTranslate2's Encoder on the same weights (int8 weights per channel, `threads` intra-op threads), timed in a
+    child process (benchmarks/ctranslate2_peer.py says why): ({label: (ms, last hidden states)}, description)."""
     import ctranslate2_peer
 
-    encode = ctranslate2_peer.encoder(ctranslate2_peer.convert(folder, 30522), threads)
-
-    def forward(ids, mask):
-        hidden = encode(ids, mask)  # [batch, longest real length, hidden]
-        return torch.nn.functional.pad(hidden, (0, 0, 0, ids.shape[1] - hidden.shape[1]))
-
-    return forward, f"CTranslate2 {ctranslate2_peer.version()}: int8 weights per channel, {threads} intra-op threads"
+    model, version = ctranslate2_peer.convert(folder, 30522)
+    results = ctranslate2_peer.encode(model, threads, [(ids, mask) for _, ids, mask in workloads], repeats)
+    return ({label: result for (label, _, _), result in zip(workloads, results)},
+            f"CTranslate2 {version}: int8 weights per channel, {threads} intra-op threads, timed in its own process")
 
 
-def peers_for(args, reference, folder, threads):
-    """The int8 peers that install here: {name: forward(ids, mask) -> last hidden states}."""
-    found = {}
-    candidates = (("ORT int8", not args.no_onnxruntime, lambda: onnxruntime_int8(reference, threads, folder)),
-                  ("CT2 int8", not args.no_ctranslate2, lambda: ctranslate2_int8(folder, threads)))
-    for name, wanted, build in candidates:
+def peers_for(args, reference, folder, threads, workloads):
+    """The int8 peers that install here: ({name: forward(ids, mask) -> last hidden states} timed in this process,
+    {name: {workload label: (ms, last hidden states)}} timed in a child process)."""
+    timed_here, timed_apart = {}, {}
+    candidates = (("ORT int8", not args.no_onnxruntime, timed_here,
+                   lambda: onnxruntime_int8(reference, threads, folder)),
+                  ("CT2 int8", not args.no_ctranslate2, timed_apart,
+                   lambda: ctranslate2_int8(folder, threads, workloads, args.repeats)))
+    for name, wanted, found, build in candidates:
         if not wanted:
             continue
         try:
@@ -129,15 +130,16 @@ def peers_for(args, reference, folder, threads):
             print(description)
         except Exception as err:  # optional comparisons
             print(f"{name} unavailable: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
-    return found
+    return timed_here, timed_apart
 
 
-def run(names, reference, ours, int8, peers, args):
-    """Per workload: (name, ms of [transformers fp32, ours fp32, ours int8, int8 GEMMs alone, each peer],
-    (cosine to fp32 of ours int8: mean, min; each peer's mean))."""
+def run(workloads, reference, ours, int8, peers, args):
+    """Per workload: (label, ms of [transformers fp32, ours fp32, ours int8, int8 GEMMs alone, each peer],
+    (cosine to fp32 of ours int8: mean, min; each peer's mean)). peers: peers_for's pair."""
+    timed_here, timed_apart = peers
     rows = []
     with torch.inference_mode():
-        for name, ids, mask in inputs(names, 30522):
+        for name, ids, mask in workloads:
             fp32_out = ours(ids, attention_mask=mask)[0]
             int8_out = int8(ids, attention_mask=mask)[0]
             mean_cos, min_cos = cosines(int8_out, fp32_out, mask)
@@ -149,11 +151,18 @@ def run(names, reference, ours, int8, peers, args):
 
             fns = [lambda: reference(input_ids=ids, attention_mask=mask), lambda: ours(ids, attention_mask=mask),
                    lambda: int8(ids, attention_mask=mask), gemms_alone]
+            repeats = args.repeats * (4 if ids.numel() <= 64 else 1)
+            times = benchmark.best_ms(fns, repeats, args.clock)
             peer_cos = []
-            for forward in peers.values():
-                fns.append(lambda forward=forward: forward(ids, mask))
+            for forward in timed_here.values():
+                # in a block of its own: ORT's workers spin after a run, on the cores the next library needs
+                times += benchmark.best_ms([lambda forward=forward: forward(ids, mask)], repeats, args.clock)
+                time.sleep(0.1)
                 peer_cos.append(cosines(forward(ids, mask), fp32_out, mask)[0])
-            times = benchmark.best_ms(fns, args.repeats * (4 if ids.numel() <= 64 else 1), args.clock)
+            for results in timed_apart.values():
+                ms, hidden = results[name]
+                times.append(ms)
+                peer_cos.append(cosines(hidden, fp32_out, mask)[0])
             rows.append((name, times, (mean_cos, min_cos, *peer_cos)))
     return rows
 
@@ -186,17 +195,19 @@ def gpt2_models():
     return models
 
 
-def ctranslate2_generator(models, args, threads):
-    """CTranslate2's Generator on the same GPT-2 weights (int8 weights per channel, `threads` intra-op threads):
-    greedy(prompts, new_tokens) -> new tokens, or None where CTranslate2 is not installed or is skipped."""
+def ctranslate2_generations(models, args, threads, prompts):
+    """CTranslate2's Generator on the same GPT-2 weights (int8 weights per channel, `threads` intra-op threads),
+    timed in a child process: per prompt batch (ms, new tokens), or None where CTranslate2 is not installed or
+    is skipped."""
     if args.no_ctranslate2:
         return None
     try:
         import ctranslate2_peer
 
-        greedy = ctranslate2_peer.generator(ctranslate2_peer.convert(models.folder, models.vocab), threads)
-        print(f"CTranslate2 {ctranslate2_peer.version()}: int8 weights per channel, {threads} intra-op threads")
-        return greedy
+        model, version = ctranslate2_peer.convert(models.folder.name, models.vocab)
+        results = ctranslate2_peer.greedy(model, threads, prompts, models.new_tokens, max(1, args.repeats // 2))
+        print(f"CTranslate2 {version}: int8 weights per channel, {threads} intra-op threads, timed in its own process")
+        return results
     except Exception as err:  # optional comparison
         print(f"CT2 int8 unavailable: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
         return None
@@ -208,9 +219,10 @@ def gpt2_rows(models, args, threads):
     from transformers_fast.benchmark import decoders
 
     new = models.new_tokens
-    ct2 = ctranslate2_generator(models, args, threads)
+    by_batch = decoders.prompts(models)
+    ct2 = ctranslate2_generations(models, args, threads, list(by_batch.values()))
     rows = []
-    for batch, prompt in decoders.prompts(models).items():
+    for index, (batch, prompt) in enumerate(by_batch.items()):
         mask = torch.ones_like(prompt)
         generated = {}
 
@@ -224,14 +236,15 @@ def gpt2_rows(models, args, threads):
                                                                   eos_token_id=None)
             return run
 
-        def run_ct2():
-            generated["ct2"] = torch.cat([prompt, ct2(prompt, new)], 1)
-
-        names = ("ours", "int8", "int8_head") + (("ct2",) if ct2 else ())
-        runs = [ours(name) for name in names[:3]] + ([run_ct2] if ct2 else [])
+        names = ("ours", "int8", "int8_head")
         with torch.inference_mode():
             # a generation is 64 steps: half the BERT repeats
-            times = benchmark.best_ms([run_hf] + runs, max(1, args.repeats // 2), args.clock)
+            times = benchmark.best_ms([run_hf] + [ours(name) for name in names], max(1, args.repeats // 2),
+                                      args.clock)
+        if ct2:
+            times.append(ct2[index][0])
+            generated["ct2"] = torch.cat([prompt, ct2[index][1]], 1)
+            names += ("ct2",)
         want = generated["hf"][:, prompt.shape[1]:]
         shares = [(generated[name][:, prompt.shape[1]:] == want).float().mean().item() for name in names]
         rows.append((batch, [batch * new * 1e3 / t for t in times], shares))
@@ -341,13 +354,14 @@ def main():
     ours = transformers_fast.BertModel.from_pretrained(folder)
     int8 = transformers_fast.quantize(copy.deepcopy(ours), "int8")
 
+    workloads = inputs(names, 30522)
     tables = {}
     for threads in args.threads:
         torch.set_num_threads(threads)
-        peers = peers_for(args, reference, folder, threads)
-        rows = run(names, reference, ours, int8, peers, args)
-        tables[threads] = (rows, list(peers))
-        print_table(rows, threads, list(peers))
+        peers = peers_for(args, reference, folder, threads, workloads)
+        rows = run(workloads, reference, ours, int8, peers, args)
+        tables[threads] = (rows, [*peers[0], *peers[1]])
+        print_table(rows, threads, tables[threads][1])
         del peers
     if len(tables) > 1:
         print("\n\nAll thread counts together:")
