@@ -304,14 +304,20 @@ def chosen_backends() -> Dict[Tuple[int, int, str, int, int, str], str]:
     return dict(_choice)
 
 
+@functools.lru_cache(maxsize=None)
+def _quantized():
+    """ops.quantized_linear (it imports this module: looked up once, at the first int8 call)."""
+    from transformers_fast.ops import quantized_linear
+
+    return quantized_linear
+
+
 def linear(x: torch.Tensor, packed: PackedLinear) -> torch.Tensor:
     """packed(x): x [..., in_features] -> [..., out_features], with the layer's activation. `packed` may also be
     an int8 ops.QuantizedLinear: the fast paths hold either kind of projection and call this one function."""
     if not isinstance(packed, PackedLinear):
-        from transformers_fast.ops.quantized_linear import QuantizedLinear, quantized_linear
-
-        if isinstance(packed, QuantizedLinear):
-            return quantized_linear(x, packed)
+        if isinstance(packed, _quantized().QuantizedLinear):
+            return _quantized().quantized_linear(x, packed)
         raise TypeError(f"linear: packed must be a PackedLinear or a QuantizedLinear, got {type(packed).__name__}")
     params = packed._parameters
     w, b = params["weight"], params["bias"]
