@@ -71,13 +71,16 @@ def quantized_copy(model, **options):
 def assert_int8_paths_close(got, want):
     """got and want: one int8 model's outputs along two float paths (its fused fast path and its own modules). Their
     float ops round differently in the last bits; where that moves one activation across an int8 rounding step
-    (about one model in ten, on any CPU), that token, and through attention a little of its sequence, differs by
-    about one step from then on. So: the median difference at float rounding level (a wrong computation moves
-    most values), and none beyond a few int8 steps."""
-    diff = (got.float() - want.float()).abs()
+    (seen in about one tiny model in twenty, on any CPU), that token differs by about one step from then on, and
+    through attention, a little, the rest of its sequence. So: a quarter of the values (some sequences of the
+    batch) agree at float rounding level, where a wrong computation moves nearly all of them, and none differs by
+    more than a few int8 steps."""
     assert got.shape == want.shape
-    assert diff.numel() == 0 or (diff.median().item() <= 1e-6 and diff.max().item() <= 2e-2), (
-        f"median |diff| {diff.median().item():.3g}, max {diff.max().item():.3g}")
+    diff = (got.float() - want.float()).abs().flatten()
+    if diff.numel() == 0:
+        return
+    quarter = diff.kthvalue(max(1, diff.numel() // 4)).values.item()
+    assert quarter <= 1e-6 and diff.max().item() <= 2e-2, f"25th percentile |diff| {quarter:.3g}, max {diff.max():.3g}"
 
 
 def top1_agreement(a, b) -> float:

@@ -5,8 +5,8 @@ A preallocated KV cache (per layer [batch, 2, heads, capacity, head_dim]) is fil
 once (prefill), then each decode step writes one key/value pair per layer into its slot (one copy) and makes one
 attention call over the valid part of the cache (no concatenation of past tensors). Left padding is an additive
 key mask kept beside the cache. Only the last position goes through the final LayerNorm and the (tied) LM head.
-Projections are ops.PackedLinear (prepacked, bias and tanh GELU fused; plain torch where the weights are neither
-float32 nor bfloat16 on the CPU). The packed weights are derived state, rebuilt when a parameter is replaced or modified
+Projections are ops.projection()s of the blocks' layers (prepacked, bias and tanh GELU fused; plain torch where the
+weights are neither float32 nor bfloat16 on the CPU). The packed weights are derived state, rebuilt when a parameter is replaced or modified
 in place.
 
 An int8-quantized model (transformers_fast.quantize) runs here too: its blocks' ops.QuantizedLinear layers (GELU
@@ -18,7 +18,7 @@ int8 decode steps go block by block.
 from __future__ import annotations
 
 import math
-from typing import List, NamedTuple, Optional, Union
+from typing import List, NamedTuple, Optional
 
 import torch
 from torch import nn
@@ -26,27 +26,14 @@ from torch.nn import functional as F
 
 from transformers_fast import ops
 from transformers_fast.runtime.fast_path import FAST_DTYPES, FastPath, apply_malloc_setting, fast_tensor
-from transformers_fast.ops import (OneCallChoice, PackedLinear, QuantizedLinear, bind_layer_weights, decoder_layer_step,
-                                   linear)
+from transformers_fast.ops import (OneCallChoice, QuantizedLinear, bind_layer_weights, decoder_layer_step, linear,
+                                   projection)
+from transformers_fast.ops.projection import Projection
 
 
 # Below this many rows the Python wrapper of ops.layer_norm costs more than F.layer_norm's whole run (on the CPU;
 # on CUDA the fused kernel is one launch where F.layer_norm(x + residual) is two, whatever the rows).
 FUSED_LAYER_NORM_MIN_ROWS = 32
-
-
-def projection(weight: torch.Tensor, bias: Optional[torch.Tensor], activation: Optional[str] = None) -> PackedLinear:
-    """y = x W + b (then GELU) for a Conv1D weight W [in, out], prepacked: a transposed view, not a copy (the
-    packed layouts read any strides). Called with packed_linear.linear, without nn.Module's call machinery."""
-    return PackedLinear(weight.detach().t(), None if bias is None else bias.detach(), activation)
-
-
-def block_projection(module, activation: Optional[str] = None):
-    """A block's Conv1D prepacked (projection()), or the int8 QuantizedLinear that replaced it, as it is (its
-    GELU, if any, fused at quantization)."""
-    if isinstance(module, QuantizedLinear):
-        return module
-    return projection(module.weight, module.bias, activation)
 
 
 def layer_norm(x: torch.Tensor, norm: tuple) -> torch.Tensor:
@@ -110,9 +97,6 @@ class KVCache:
         self.kv_views = [(kv[:, 0], kv[:, 1]) for kv in self.kv]
         if self.key_bias is not None:
             self.key_bias = self.key_bias.index_select(0, index)
-
-
-Projection = Union[PackedLinear, QuantizedLinear]  # what ops.linear runs
 
 
 class LayerWeights(NamedTuple):
@@ -186,8 +170,7 @@ class DecoderFastPath(FastPath):
                 self._ln_f = None if parts["ln_f"] is None else self._norm(parts["ln_f"])
             head = self.model.get_output_embeddings()
             with torch.inference_mode(False), torch.no_grad():
-                self._lm_head = (head if head is None or isinstance(head, QuantizedLinear)
-                                 else PackedLinear(head.weight.detach(), None))
+                self._lm_head = None if head is None else projection([head])  # (int8 with lm_head=True)
             self._key = key
             self._bound = None
             self._one_call.forget()
@@ -204,9 +187,9 @@ class DecoderFastPath(FastPath):
         # when exact and left nn.Identity behind)
         fused = not isinstance(mlp.c_fc, QuantizedLinear) and getattr(act, "__name__", "") == "gelu"
         return LayerWeights(
-            ln_1=self._norm(block.ln_1), qkv=block_projection(attn.c_attn), proj=block_projection(attn.c_proj),
-            ln_2=self._norm(block.ln_2), fc=block_projection(mlp.c_fc, "gelu_tanh" if fused else None),
-            act=None if fused or isinstance(act, nn.Identity) else act, fc_proj=block_projection(mlp.c_proj),
+            ln_1=self._norm(block.ln_1), qkv=projection([attn.c_attn]), proj=projection([attn.c_proj]),
+            ln_2=self._norm(block.ln_2), fc=projection([mlp.c_fc], "gelu_tanh" if fused else None),
+            act=None if fused or isinstance(act, nn.Identity) else act, fc_proj=projection([mlp.c_proj]),
             heads=attn.n_head, head_dim=attn.split_size // attn.n_head,
             scale=1.0 / math.sqrt(attn.split_size // attn.n_head))
 

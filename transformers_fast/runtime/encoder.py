@@ -37,33 +37,7 @@ from torch.nn import functional as F
 
 from transformers_fast import ops
 from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting, fast_tensor
-from transformers_fast.ops import (OneCallChoice, PackedLinear, QuantizedLinear, bind_layer_weights,
-                                  linear as packed_linear)
-
-
-def projection(modules: Sequence[nn.Module], activation: Optional[str] = None, bias: bool = True) -> nn.Module:
-    """One projection computing `modules` side by side (a fused QKV; one module: itself), then `activation`,
-    called with packed_linear.linear (no nn.Module call machinery per GEMM). Float modules give a PackedLinear of
-    their weights (plain F.linear where those are neither float32 nor bfloat16 on the CPU); int8 QuantizedLinear
-    modules give their stack, each output with its module's own bits. bias=False leaves the biases out (for a
-    caller that adds them inside residual+LayerNorm)."""
-    modules = list(modules)
-    quantized = [isinstance(m, QuantizedLinear) for m in modules]
-    if all(quantized):
-        layer = modules[0]
-        if len(modules) == 1 and layer.activation == activation and (bias or layer.bias is None):
-            return layer  # the module itself: one packed copy of its weight
-        return QuantizedLinear.stack(modules, activation, bias)
-    if any(quantized):
-        raise TypeError("the encoder fast path runs q, k and v as one GEMM: they must be all int8 or all float "
-                        "(transformers_fast.quantize does all three; or set model.fast.enabled = False)")
-
-    def joined(tensors):
-        return (torch.cat(tensors) if len(tensors) > 1 else tensors[0]).detach().contiguous()
-
-    with_bias = bias and modules[0].bias is not None
-    return PackedLinear(joined([m.weight for m in modules]), joined([m.bias for m in modules]) if with_bias else None,
-                        activation)
+from transformers_fast.ops import OneCallChoice, bind_layer_weights, linear as packed_linear, projection
 
 
 class EncoderLayer:

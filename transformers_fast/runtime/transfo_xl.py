@@ -17,13 +17,14 @@ The packed weights are derived state, rebuilt when a parameter (or int8 buffer) 
 """
 from __future__ import annotations
 
-from typing import List, NamedTuple, Optional, Union
+from typing import List, NamedTuple, Optional
 
 import torch
 from torch.nn import functional as F
 
 from transformers_fast import ops
 from transformers_fast.ops import PackedLinear, QuantizedLinear, linear
+from transformers_fast.ops.projection import Projection  # float, or int8 in a quantized model
 from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting, fast_tensor
 
 # Below this many rows the Python wrapper of ops.layer_norm costs more than F.layer_norm's whole run (on the CPU;
@@ -52,9 +53,6 @@ def add_layer_norm(x: torch.Tensor, residual: torch.Tensor, norm: tuple) -> torc
     if x.shape[0] >= FUSED_LAYER_NORM_MIN_ROWS or ops.on_cuda(x):
         return ops.add_layer_norm(x, residual, weight, bias, eps)
     return F.layer_norm(residual + x, (x.shape[-1],), weight, bias, eps)
-
-
-Projection = Union[PackedLinear, QuantizedLinear]  # float, or int8 in a quantized model
 
 
 class LayerWeights(NamedTuple):

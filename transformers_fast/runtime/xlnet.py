@@ -29,13 +29,13 @@ derived from the parameters (and int8 buffers), never saved, and rebuilt when on
 """
 from __future__ import annotations
 
-from typing import List, Optional, Union
+from typing import List, Optional
 
 import torch
-from torch import nn
 
 from transformers_fast import ops
-from transformers_fast.ops import PackedLinear, QuantizedLinear, linear
+from transformers_fast.ops import PackedLinear, QuantizedLinear, linear, projection
+from transformers_fast.ops.projection import Projection
 from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting, fast_tensor
 
 # Projected position embeddings kept per layer (distinct (qlen, klen, config) keys): XLNet-base at 128 tokens
@@ -46,8 +46,6 @@ POSITION_CACHE = 4
 FUSED_ACTIVATIONS = {"gelu": "gelu_tanh", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh",
                      "gelu_python": "gelu"}
 
-
-Projection = Union[PackedLinear, QuantizedLinear]
 
 
 def _as_linear(attn, name: str):
@@ -61,18 +59,6 @@ def _as_linear(attn, name: str):
     return w if name == "o" else w.t()
 
 
-def _projection(parts, activation: Optional[str] = None, bias: bool = True) -> Projection:
-    """What the fast path runs for `parts` side by side (outputs concatenated): int8 layers (a quantized model)
-    stacked with their own bits (QuantizedLinear.stack), else one float nn.Linear or einsum weights [out, in]
-    (no biases) packed into one PackedLinear. bias=False leaves the biases out (for a caller that adds them)."""
-    if isinstance(parts[0], QuantizedLinear):
-        return QuantizedLinear.stack(parts, activation, bias)
-    if isinstance(parts[0], nn.Linear):  # a feed-forward layer
-        (layer,) = parts
-        return PackedLinear(layer.weight.detach(), layer.bias.detach() if bias else None, activation)
-    return PackedLinear(torch.cat(parts).contiguous(), None, activation)
-
-
 class XLNetLayerWeights:
     """The derived weights of one layer."""
 
@@ -81,19 +67,19 @@ class XLNetLayerWeights:
 
     def __init__(self, layer, activation_name: Optional[str]):
         attn, ff = layer.rel_attn, layer.ff
-        self.qkv = _projection([_as_linear(attn, name) for name in ("q", "k", "v")])
+        self.qkv = projection([_as_linear(attn, name) for name in ("q", "k", "v")])
         self.q_source, self.q = _as_linear(attn, "q"), None  # the query stream's own GEMM, built on first use
-        self.r = _projection([_as_linear(attn, "r")])
-        self.o = _projection([_as_linear(attn, "o")])
+        self.r = projection([_as_linear(attn, "r")])
+        self.o = projection([_as_linear(attn, "o")])
         self.r_w_bias, self.r_r_bias = attn.r_w_bias.detach(), attn.r_r_bias.detach()
         self.r_s_bias, self.seg_embed = attn.r_s_bias.detach(), attn.seg_embed.detach()
         self.ln1 = (attn.layer_norm.weight.detach(), attn.layer_norm.bias.detach(), float(attn.layer_norm.eps))
         # an int8 layer_1 has the GELU quantize() fused into it where exact (activation_function is then Identity)
         int8 = isinstance(ff.layer_1, QuantizedLinear)
         fused = ff.layer_1.activation if int8 else FUSED_ACTIVATIONS.get(activation_name)
-        self.ff_in = _projection([ff.layer_1], fused)
+        self.ff_in = projection([ff.layer_1], fused)
         self.act = None if fused else ff.activation_function
-        self.ff_out = _projection([ff.layer_2], bias=False)
+        self.ff_out = projection([ff.layer_2], bias=False)
         self.ff_out_bias = ff.layer_2.bias.detach()
         self.ln2 = (ff.layer_norm.weight.detach(), ff.layer_norm.bias.detach(), float(ff.layer_norm.eps))
         self.heads, self.head_dim = attn.n_head, attn.d_head
@@ -103,7 +89,7 @@ class XLNetLayerWeights:
     def query_projection(self) -> Projection:
         if self.q is None:
             with torch.inference_mode(False), torch.no_grad():
-                self.q = _projection([self.q_source])
+                self.q = projection([self.q_source])
         return self.q
 
 
