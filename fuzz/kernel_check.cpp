@@ -464,22 +464,40 @@ void check_gemm_int8() {
 // The one-call layers compose the fronts checked above; here they run on random weights (finite in, finite out).
 struct RandomLayer {
   std::vector<std::vector<float>> storage;
+  std::vector<std::vector<int8_t>> int8_storage;
+  std::vector<std::vector<int32_t>> int32_storage;
   tf::LayerWeights w;
 
   TensorView vector(int64_t n, double scale) {
     storage.push_back(randn(n, scale));
     return view(storage.back(), {n});
   }
-  TensorView panels(int64_t n, int64_t k) {
+  // A projection [n, k]: float32 panels, or (40 %) int8 panels with column sums and scales, as a quantized model's.
+  tf::LayerProjection panels(int64_t n, int64_t k) {
+    tf::LayerProjection p;
+    if (chance(0.4)) {
+      auto& w8 = int8_storage.emplace_back(n * k);
+      for (auto& v : w8) v = static_cast<int8_t>(pick(-127, 127));
+      const int64_t panels = tf::int8_panels(n), groups = tf::int8_groups(k);
+      auto& packed = int8_storage.emplace_back(panels * groups * 64);
+      auto& colsum = int32_storage.emplace_back(panels * 16);
+      p.weight = TensorView{packed.data(), DType::i8, {panels, groups, 64}, {groups * 64, 64, 1}};
+      p.colsum = TensorView{colsum.data(), DType::i32, {panels * 16}, {1}};
+      p.scale = vector(n, 0.002);
+      tf::gemm_int8_pack(TensorView{w8.data(), DType::i8, {n, k}, {k, 1}}, p.weight, p.colsum);
+      return p;
+    }
     storage.push_back(randn(n * k, 0.2));
     TensorView weight = view(storage.back(), {n, k});
     storage.push_back(std::vector<float>(tf::gemm_panels(n) * k * tf::kGemmPanel));
-    TensorView packed = view(storage.back(), {tf::gemm_panels(n), k, tf::kGemmPanel});
-    tf::gemm_small_pack(weight, packed);
-    return packed;
+    p.weight = view(storage.back(), {tf::gemm_panels(n), k, tf::kGemmPanel});
+    tf::gemm_small_pack(weight, p.weight);
+    return p;
   }
   RandomLayer() {
     storage.reserve(32);  // views point into the vectors: no reallocation
+    int8_storage.reserve(8);
+    int32_storage.reserve(4);
     w.heads = pick(1, 3);
     w.head_dim = pick(1, 12);
     w.hidden = pick(1, 40);

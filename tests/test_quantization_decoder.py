@@ -12,6 +12,8 @@ import torch
 from module_decoder import ModuleDecoder, greedy
 from test_quantization import assert_int8_paths_close, batch, quantized_copy, tiny, varied_gpt2
 from transformers_fast import ops
+from transformers_fast.ops import quantized_linear
+from transformers_fast.ops.layer import HAS_LAYER_KERNELS
 from transformers_fast.runtime import decoder as fast_decoder
 
 CASES = [(family, lm_head) for family in ("gpt2", "openai") for lm_head in (False, True)]
@@ -121,3 +123,35 @@ def test_forward_runs_fused(family, lm_head, fused_calls):
             got = model(token, past=got.past_key_values, **step)
             assert fused_calls["forward"] == 2
             assert_int8_paths_close(got.logits, want.logits)
+
+
+@pytest.mark.skipif(not (HAS_LAYER_KERNELS and quantized_linear.kernel_available()),
+                    reason="C++ decoder step or the vectorised int8 kernel not built here")
+@pytest.mark.parametrize("family,lm_head", CASES)
+def test_one_call_int8_decode_steps(family, lm_head, monkeypatch):
+    """Decode steps of an int8 model run one C++ call per block (the int8 GEMM inside the C++ step), with the
+    logits of the same steps run block by block from Python (whose LayerNorms of few rows are torch's)."""
+    model = quantized_copy(tiny(family), lm_head=lm_head)
+    ids, mask = left_padded(family)
+    positions = (mask.cumsum(1) - 1).clamp(min=0)
+    calls = []
+    original = fast_decoder.decoder_layer_step
+    monkeypatch.setattr(fast_decoder, "decoder_layer_step", lambda *a: calls.append(a[2]) or original(*a))
+
+    def steps():
+        cache = model.fast.new_cache(3, 12)
+        logits = [model.fast.prefill(ids, positions, mask, cache)]
+        next_positions = positions[:, -1] + 1
+        for _ in range(4):
+            logits.append(model.fast.step(logits[-1].argmax(-1), next_positions, cache))
+            next_positions = next_positions + 1
+        return torch.stack(logits)
+
+    with torch.no_grad():
+        one_call = steps()
+        assert len(calls) == 4 * model.config.n_layer
+        calls.clear()
+        monkeypatch.setattr(model.fast, "_bound_blocks", lambda batch: None)  # block by block
+        by_block = steps()
+        assert not calls
+    assert_int8_paths_close(one_call, by_block)

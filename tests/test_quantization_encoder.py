@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 import transformers_fast as tf
-from transformers_fast.ops import PackedLinear, QuantizedLinear
+from transformers_fast.ops import PackedLinear, QuantizedLinear, quantized_linear
+from transformers_fast.ops.layer import HAS_LAYER_KERNELS
 from transformers_fast.models.xlm import modeling_xlm
 from transformers_fast.runtime import encoder as fast_encoder
 from test_quantization import assert_int8_paths_close, batch, quantized_copy, tiny
@@ -212,3 +213,25 @@ def test_other_activations(family, config, fused):
     assert_int8_paths_close(fast[real], plain[real])
     layer = model.base_model.fast._layers[0]
     assert layer.ffn_in.activation == fused and (layer.activation is None) == (fused is not None)
+
+
+@pytest.mark.skipif(not (HAS_LAYER_KERNELS and quantized_linear.kernel_available()),
+                    reason="C++ layers or the vectorised int8 kernel not built here")
+@pytest.mark.parametrize("family", ENCODERS)
+def test_one_call_layers_run_int8(family, monkeypatch):
+    """Small batches run each int8 layer as one C++ call (the int8 GEMM inside the C++ layer), with the results of
+    the layer run op by op from Python."""
+    model = quantized_copy(tiny(family, **(XLM_LANGS if family == "xlm" else {})))
+    ids, mask = padded(family, "right")
+    calls = []
+    original = fast_encoder.fused_layer
+    monkeypatch.setattr(fast_encoder, "fused_layer", lambda *a: calls.append(a[1].shape[0]) or original(*a))
+    kwargs = dict(attention_mask=mask, **langs_for(family, ids))
+    with torch.no_grad():
+        one_call = model(ids, **kwargs)[0]
+        assert calls and set(calls) == {int(mask.sum())}
+        monkeypatch.setattr(fast_encoder, "FUSED_MAX_TOKENS", 0)
+        calls.clear()
+        op_by_op = model(ids, **kwargs)[0]
+        assert not calls
+    assert torch.equal(one_call, op_by_op)

@@ -107,20 +107,33 @@ void bind_kernels(py::module_& m) {
       py::arg("out_features"), py::arg("activation"), nogil);
   py::class_<BoundLayer>(m, "LayerWeights")
       .def(py::init([](const std::vector<TensorView>& tensors, int64_t hidden, int64_t heads, int64_t head_dim,
-                       int64_t inner, double eps1, double eps2, int activation, py::object owner) {
+                       int64_t inner, double eps1, double eps2, int activation, py::object owner,
+                       const std::vector<OptTensor>& int8_parts) {
              LayerWeights w;
-             TensorView* slots[] = {&w.qkv, &w.qkv_bias, &w.out, &w.out_bias, &w.ln1_weight, &w.ln1_bias,
-                                    &w.ffn_in, &w.ffn_in_bias, &w.ffn_out, &w.ffn_out_bias, &w.ln2_weight, &w.ln2_bias};
+             TensorView* slots[] = {&w.qkv.weight, &w.qkv_bias, &w.out.weight, &w.out_bias, &w.ln1_weight,
+                                    &w.ln1_bias, &w.ffn_in.weight, &w.ffn_in_bias, &w.ffn_out.weight,
+                                    &w.ffn_out_bias, &w.ln2_weight, &w.ln2_bias};
              TF_CHECK(tensors.size() == std::size(slots), "tensors: expected the ", std::size(slots), " of a layer");
              TF_CHECK(activation >= 0 && activation <= 2, "activation: unknown code");
              for (size_t i = 0; i < tensors.size(); ++i) *slots[i] = tensors[i];
+             // (colsum, scale) of qkv, out, ffn_in, ffn_out: None for a float projection
+             LayerProjection* projections[] = {&w.qkv, &w.out, &w.ffn_in, &w.ffn_out};
+             TF_CHECK(int8_parts.empty() || int8_parts.size() == 2 * std::size(projections),
+                      "int8_parts: expected (colsum, scale) of the 4 projections, or none");
+             for (size_t i = 0; i < int8_parts.size(); i += 2) {
+               LayerProjection& p = *projections[i / 2];
+               TF_CHECK(p.int8() == (int8_parts[i] && int8_parts[i + 1]),
+                        "int8_parts: an int8 projection takes its colsum and scale, a float one none");
+               if (p.int8()) p.colsum = *int8_parts[i], p.scale = *int8_parts[i + 1];
+             }
              w.hidden = hidden, w.heads = heads, w.head_dim = head_dim, w.inner = inner;
              w.eps1 = eps1, w.eps2 = eps2, w.activation = static_cast<GemmAct>(activation);
              check_layer_weights(w);
              return BoundLayer{std::move(w), std::move(owner)};
            }),
            py::arg("tensors"), py::arg("hidden"), py::arg("heads"), py::arg("head_dim"), py::arg("inner"),
-           py::arg("eps1"), py::arg("eps2"), py::arg("activation"), py::arg("owner"));
+           py::arg("eps1"), py::arg("eps2"), py::arg("activation"), py::arg("owner"),
+           py::arg("int8_parts") = std::vector<OptTensor>{});
   m.def(
       "encoder_layer",
       [](const TensorView& x, const TensorView& cu_seqlens, const BoundLayer& layer, const TensorView& out,

@@ -49,7 +49,7 @@ inline void decoder_layer_step(const TensorView& x, const TensorView& kv, int64_
     std::copy(normed.ptr<float>(), normed.ptr<float>() + batch * hidden, x.ptr<float>());
   };
   if (pre_ln) add_layer_norm(x, nullptr, nullptr, &w.ln1_weight, &w.ln1_bias, normed, w.eps1);
-  gemm_small(pre_ln ? normed : x, w.qkv, &w.qkv_bias, qkv, 3 * width, GemmAct::none);
+  project(pre_ln ? normed : x, w.qkv, &w.qkv_bias, qkv, 3 * width, GemmAct::none);
   float* cache = kv.ptr<float>();
   const int64_t head_stride = capacity * dim, part_stride = heads * head_stride, batch_stride = 2 * part_stride;
   for (int64_t b = 0; b < batch; ++b)
@@ -70,15 +70,15 @@ inline void decoder_layer_step(const TensorView& x, const TensorView& kv, int64_
   } else {
     attention(q, k, v, out, nullptr, nullptr, nullptr, scale, false);
   }
-  gemm_small(context, w.out, &w.out_bias, added, hidden, GemmAct::none);
+  project(context, w.out, &w.out_bias, added, hidden, GemmAct::none);
   if (pre_ln) {
     add_in_place(x.ptr<float>(), added.ptr<float>(), batch * hidden);
     add_layer_norm(x, nullptr, nullptr, &w.ln2_weight, &w.ln2_bias, normed, w.eps2);
   } else {
     residual_norm(added, w.ln1_weight, w.ln1_bias, w.eps1);
   }
-  gemm_small(pre_ln ? normed : x, w.ffn_in, &w.ffn_in_bias, activated, inner, w.activation);
-  gemm_small(activated, w.ffn_out, &w.ffn_out_bias, added, hidden, GemmAct::none);
+  project(pre_ln ? normed : x, w.ffn_in, &w.ffn_in_bias, activated, inner, w.activation);
+  project(activated, w.ffn_out, &w.ffn_out_bias, added, hidden, GemmAct::none);
   if (pre_ln) add_in_place(x.ptr<float>(), added.ptr<float>(), batch * hidden);
   else residual_norm(added, w.ln2_weight, w.ln2_bias, w.eps2);
 }

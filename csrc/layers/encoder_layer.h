@@ -29,17 +29,17 @@ inline void encoder_layer(const TensorView& x, const TensorView& cu_seqlens, con
   TensorView qkv = scratch.take(3 * width), context = scratch.take(width), projected = scratch.take(hidden),
              attended = scratch.take(hidden), activated = scratch.take(inner);
 
-  gemm_small(x, w.qkv, &w.qkv_bias, qkv, 3 * width, GemmAct::none);
+  project(x, w.qkv, &w.qkv_bias, qkv, 3 * width, GemmAct::none);
   auto heads_of = [&](int part) {  // q, k or v as a [tokens, heads, head_dim] view into qkv
     return TensorView{qkv.ptr<float>() + part * width, DType::f32, {tokens, w.heads, w.head_dim},
                       {3 * width, w.head_dim, 1}};
   };
   TensorView context_heads{context.data, DType::f32, {tokens, w.heads, w.head_dim}, {width, w.head_dim, 1}};
   attention(heads_of(0), heads_of(1), heads_of(2), context_heads, nullptr, nullptr, &cu_seqlens, scale, false);
-  gemm_small(context, w.out, nullptr, projected, hidden, GemmAct::none);
+  project(context, w.out, nullptr, projected, hidden, GemmAct::none);
   add_layer_norm(projected, &x, &w.out_bias, &w.ln1_weight, &w.ln1_bias, attended, w.eps1);
-  gemm_small(attended, w.ffn_in, &w.ffn_in_bias, activated, inner, w.activation);
-  gemm_small(activated, w.ffn_out, nullptr, projected, hidden, GemmAct::none);
+  project(attended, w.ffn_in, &w.ffn_in_bias, activated, inner, w.activation);
+  project(activated, w.ffn_out, nullptr, projected, hidden, GemmAct::none);
   add_layer_norm(projected, &attended, &w.ffn_out_bias, &w.ln2_weight, &w.ln2_bias, out, w.eps2);
 }
 

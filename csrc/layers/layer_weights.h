@@ -5,17 +5,47 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/gemm_int8.h"
 #include "kernels/gemm_small.h"
 #include "kernels/layer_norm.h"
 
 namespace tf {
 
+// One projection of a layer: float32 panels (gemm_small_pack), or in an int8-quantized model the int8 panels
+// with their column sums and per-output scales (gemm_int8_pack).
+struct LayerProjection {
+  TensorView weight;         // float32 [panels, k, 16] or int8 [panels, ceil(k / 4), 64]
+  TensorView colsum, scale;  // int8 only: [panels * 16] int32, [n] float32
+  bool int8() const { return weight.dtype == DType::i8; }
+};
+
+// out [rows, n] = act(x [rows, k] W^T + bias) on the projection's kernel.
+inline void project(const TensorView& x, const LayerProjection& p, const TensorView* bias, const TensorView& out,
+                    int64_t n, GemmAct act) {
+  if (p.int8())
+    gemm_int8(x, p.weight, p.colsum, p.scale, bias, out, n, act);
+  else
+    gemm_small(x, p.weight, bias, out, n, act);
+}
+
+inline void check_projection(const LayerProjection& p, int64_t n, int64_t k) {
+  if (!p.int8()) return check_packed(p.weight, DType::f32, n, k);
+  TF_CHECK(k <= kInt8MaxK, "int8 projection: at most ", kInt8MaxK, " in_features, got ", k);
+  check_int8_packed(p.weight, p.colsum, n, k);
+  check_tensor(p.scale, "weight_scale", DType::f32);
+  TF_CHECK(p.scale.dim() == 1 && p.scale.size(0) == n, "weight_scale: expected shape [", n, "]");
+}
+
 struct LayerWeights {
-  TensorView qkv, qkv_bias;          // panels of [3 width, hidden], [3 width] (q, k, v rows in turn)
-  TensorView out, out_bias;          // attention output: panels of [hidden, width], [hidden]
+  LayerProjection qkv;               // [3 width, hidden] (q, k, v rows in turn)
+  TensorView qkv_bias;               // [3 width]
+  LayerProjection out;               // attention output: [hidden, width]
+  TensorView out_bias;               // [hidden]
   TensorView ln1_weight, ln1_bias;   // [hidden]
-  TensorView ffn_in, ffn_in_bias;    // panels of [inner, hidden], [inner]
-  TensorView ffn_out, ffn_out_bias;  // panels of [hidden, inner], [hidden]
+  LayerProjection ffn_in;            // [inner, hidden]
+  TensorView ffn_in_bias;            // [inner]
+  LayerProjection ffn_out;           // [hidden, inner]
+  TensorView ffn_out_bias;           // [hidden]
   TensorView ln2_weight, ln2_bias;   // [hidden]
   int64_t hidden = 0, heads = 0, head_dim = 0, inner = 0;
   double eps1 = 0, eps2 = 0;
@@ -27,10 +57,10 @@ inline void check_layer_weights(const LayerWeights& w) {
   TF_CHECK(w.hidden > 0 && w.heads > 0 && w.head_dim > 0 && w.inner > 0, "hidden, heads, head_dim, inner: must be > 0");
   TF_CHECK(w.eps1 >= 0 && w.eps2 >= 0, "eps: must be >= 0");
   const int64_t width = w.heads * w.head_dim;
-  check_packed(w.qkv, DType::f32, 3 * width, w.hidden);
-  check_packed(w.out, DType::f32, w.hidden, width);
-  check_packed(w.ffn_in, DType::f32, w.inner, w.hidden);
-  check_packed(w.ffn_out, DType::f32, w.hidden, w.inner);
+  check_projection(w.qkv, 3 * width, w.hidden);
+  check_projection(w.out, w.hidden, width);
+  check_projection(w.ffn_in, w.inner, w.hidden);
+  check_projection(w.ffn_out, w.hidden, w.inner);
   check_row_vector(&w.qkv_bias, "qkv_bias", 3 * width);
   check_row_vector(&w.ffn_in_bias, "ffn_in_bias", w.inner);
   for (const TensorView* t : {&w.out_bias, &w.ln1_weight, &w.ln1_bias, &w.ffn_out_bias, &w.ln2_weight, &w.ln2_bias})

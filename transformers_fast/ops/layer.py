@@ -7,21 +7,35 @@ from typing import Callable, Dict, Iterable, Optional, Tuple
 import torch
 
 from transformers_fast.ops import _backend as B
-from transformers_fast.ops.packed_linear import PackedLinear, _PANEL_ACT, chosen_backend
+from transformers_fast.ops import quantized_linear
+from transformers_fast.ops.packed_linear import _PANEL_ACT, chosen_backend
+from transformers_fast.ops.projection import Projection
+from transformers_fast.ops.quantized_linear import QuantizedLinear
 
 HAS_LAYER_KERNELS = B.has_kernels() and hasattr(B._C, "LayerWeights")
 
 
-def bind_layer_weights(qkv: PackedLinear, out: PackedLinear, out_bias: torch.Tensor, ln1: tuple,
-                       ffn_in: PackedLinear, ffn_out: PackedLinear, ffn_out_bias: torch.Tensor, ln2: tuple,
+def bind_layer_weights(qkv: Projection, out: Projection, out_bias: torch.Tensor, ln1: tuple,
+                       ffn_in: Projection, ffn_out: Projection, ffn_out_bias: torch.Tensor, ln2: tuple,
                        heads: int, head_dim: int):
-    """A layer's weights as the C++ kernels take them (their panels, biases and the LayerNorms, ln = (weight,
-    bias, eps)), bound once; the bound object keeps the tensors alive."""
-    tensors = (qkv.panel_weight(), qkv.bias, out.panel_weight(), out_bias, ln1[0], ln1[1], ffn_in.panel_weight(),
-               ffn_in.bias, ffn_out.panel_weight(), ffn_out_bias, ln2[0], ln2[1])
+    """A layer's weights as the C++ kernels take them (the projections' float panels, or int8 panels with their
+    column sums and scales; the biases and the LayerNorms, ln = (weight, bias, eps)), bound once; the bound object
+    keeps the tensors alive."""
+    projections = (qkv, out, ffn_in, ffn_out)
+    weights, int8_parts = [], []
+    for p in projections:
+        if isinstance(p, QuantizedLinear):
+            packed, colsum = p.packed()
+            weights.append(packed)
+            int8_parts += [colsum, p.weight_scale]
+        else:
+            weights.append(p.panel_weight())
+            int8_parts += [None, None]
+    tensors = (weights[0], qkv.bias, weights[1], out_bias, ln1[0], ln1[1], weights[2], ffn_in.bias, weights[3],
+               ffn_out_bias, ln2[0], ln2[1])
     tensors = tuple(t.detach().contiguous() for t in tensors)
     return B._C.LayerWeights(list(tensors), out.out_features, heads, head_dim, ffn_in.out_features,
-                             ln1[2], ln2[2], _PANEL_ACT[ffn_in.activation], tensors)
+                             ln1[2], ln2[2], _PANEL_ACT[ffn_in.activation], (tensors, int8_parts), int8_parts)
 
 
 def encoder_layer(x: torch.Tensor, cu_seqlens: torch.Tensor, layer, scale: float) -> torch.Tensor:
@@ -44,7 +58,7 @@ def decoder_layer_step(x: torch.Tensor, kv: torch.Tensor, position: int, key_bia
 
 class OneCallChoice:
     """Whether a model's layers run as one C++ call each for `rows` rows: only when the model can at all and
-    every projection is calibrated (or forced) to the panel GEMM. Decided once per (rows, threads), after
+    every projection is int8 or calibrated (or forced) to the panel GEMM. Decided once per (rows, threads), after
     calibration; forget() when the layers are rebuilt."""
 
     def __init__(self):
@@ -53,7 +67,7 @@ class OneCallChoice:
     def forget(self) -> None:
         self._decided = {}
 
-    def __call__(self, rows: int, projections: Callable[[], Optional[Iterable[PackedLinear]]]) -> bool:
+    def __call__(self, rows: int, projections: Callable[[], Optional[Iterable[Projection]]]) -> bool:
         """projections(): every projection of the model's layers, or None where the layers cannot run as one
         call (another activation, dtype or device)."""
         key = (rows, torch.get_num_threads())
@@ -67,10 +81,13 @@ class OneCallChoice:
         return decided
 
 
-def _all_on_panel(projections: Iterable[PackedLinear], rows: int) -> Optional[bool]:
+def _all_on_panel(projections: Iterable[Projection], rows: int) -> Optional[bool]:
+    """True when every projection runs a kernel the C++ layers run: the float panel GEMM, or the int8 one."""
     for packed in projections:
-        if not isinstance(packed, PackedLinear):
-            return False  # int8 layers: the C++ layers run float panels only
+        if isinstance(packed, QuantizedLinear):
+            if not quantized_linear.kernel_available():
+                return False  # (QuantizedLinear runs its torch fallback there)
+            continue
         backend = chosen_backend(packed, rows)
         if backend != "panel":
             return None if backend is None else False

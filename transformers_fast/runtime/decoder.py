@@ -12,8 +12,8 @@ in place.
 An int8-quantized model (transformers_fast.quantize) runs here too: its blocks' ops.QuantizedLinear layers (GELU
 fused into c_fc) are the projections as they are, and its LM head when quantized with lm_head=True (else the float
 tied head, prepacked). Everything else stays float: embeddings, LayerNorms, attention, and the KV cache (float32,
-the dtype of the activations the int8 layers take and give). The one-call C++ blocks run float panels only, so
-int8 decode steps go block by block.
+the dtype of the activations the int8 layers take and give). Decode steps of few rows run one C++ call per block
+(csrc/layers, which take int8 projections as well as float panels).
 """
 from __future__ import annotations
 
@@ -381,8 +381,8 @@ class DecoderFastPath(FastPath):
 
     def _bound_blocks(self, batch: int) -> Optional[list]:
         """The blocks bound for the C++ decode step, when a step of `batch` rows can run one call per block:
-        float32 on the CPU, tanh GELU fused, biases present, and every projection calibrated (or forced) to
-        the panel GEMM for this many rows (never int8 projections: ops.OneCallChoice refuses them)."""
+        float32 on the CPU, tanh GELU fused, biases present, and every projection int8 or calibrated (or forced)
+        to the panel GEMM for this many rows."""
         def projections():
             layers = self._layers
             found = [p for layer in layers for p in (layer.qkv, layer.proj, layer.fc, layer.fc_proj)]
