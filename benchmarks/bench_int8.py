@@ -3,7 +3,8 @@ run (random weights), and the int8 peers that install: ONNX Runtime's dynamic in
 export) and CTranslate2's int8 (benchmarks/ctranslate2_peer.py: timed in a child process), on the same weights.
 
     python benchmarks/bench_int8.py [--threads 1,2] [--repeats 5] [--workloads 1x8,1x128,8x128,32var]
-                                    [--clock wall|cpu] [--no-onnxruntime] [--no-ctranslate2] [--models bert,gpt2]
+                                    [--clock wall|cpu] [--no-onnxruntime] [--no-ctranslate2] [--quick]
+                                    [--models bert,gpt2,xlnet,xlm]
 
 Workloads: full batches 1x8, 1x128, 8x128 and bench_bert's padded variable-length batch (32 sequences, lengths
 uniform in [8, 128]), where the int8 model, like our fp32 one, runs the padding-free encoder path on the real tokens.
@@ -21,6 +22,9 @@ where it is installed, the speed-ups over transformers fp32 (target: int8 >= 3x 
 tokens equal to transformers fp32's.
 Then the weight stream of one decode step's GEMMs alone (rows 1 and 8, GPT-2's shapes): fp32 panel against int8,
 in GB/s of weights read, beside the process's DRAM read speed (a sum over 512 MB).
+
+XLNet-base (--models xlnet) and XLM enfr-1024 (--models xlm), the fp32 benchmarks' configs and workloads: forward
+ms of transformers fp32, ours fp32 and ours int8, with the int8 last hidden states' cosine to fp32.
 """
 from __future__ import annotations
 
@@ -42,8 +46,10 @@ from bench_bert import gemm_calls  # noqa: E402  (the fast path's GEMM calls: in
 
 WORKLOADS = ("1x8", "1x128", "8x128", "32var")
 TARGET = 6.0  # int8 / transformers fp32, issue 18, AVX-512 machines
-MODELS = ("bert", "gpt2")
+MODELS = ("bert", "gpt2", "xlnet", "xlm")
 GPT2_TARGET = 3.0  # int8 / transformers fp32 new tokens/s, greedy generation at 1 thread
+# --quick: tiny configs (a check that every section runs, not figures to quote)
+QUICK_BERT = dict(vocab_size=1000, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
 
 
 def onnxruntime_int8(reference, threads, folder):
@@ -74,7 +80,9 @@ def onnxruntime_int8(reference, threads, folder):
         try:  # ORT's BERT graph fusions (attention, LayerNorm, GELU) first, as ORT recommends for BERT
             from onnxruntime.transformers import optimizer
 
-            fused = optimizer.optimize_model(fp32_path, model_type="bert", num_heads=12, hidden_size=768)
+            config = reference.config
+            fused = optimizer.optimize_model(fp32_path, model_type="bert", num_heads=config.num_attention_heads,
+                                             hidden_size=config.hidden_size)
             source = os.path.join(folder, "bert-fused.onnx")
             fused.save_model_to_file(source)
         except Exception as err:  # the plain export still quantizes
@@ -103,12 +111,12 @@ def cosines(a, b, mask):
     return c.mean().item(), c.min().item()
 
 
-def ctranslate2_int8(folder, threads, workloads, repeats):
+def ctranslate2_int8(reference, folder, threads, workloads, repeats):
     """CTranslate2's Encoder on the same weights (int8 weights per channel, `threads` intra-op threads), timed in a
     child process (benchmarks/ctranslate2_peer.py says why): ({label: (ms, last hidden states)}, description)."""
     import ctranslate2_peer
 
-    model, version = ctranslate2_peer.convert(folder, 30522)
+    model, version = ctranslate2_peer.convert(folder, reference.config.vocab_size)
     results = ctranslate2_peer.encode(model, threads, [(ids, mask) for _, ids, mask in workloads], repeats)
     return ({label: result for (label, _, _), result in zip(workloads, results)},
             f"CTranslate2 {version}: int8 weights per channel, {threads} intra-op threads, timed in its own process")
@@ -121,7 +129,7 @@ def peers_for(args, reference, folder, threads, workloads):
     candidates = (("ORT int8", not args.no_onnxruntime, timed_here,
                    lambda: onnxruntime_int8(reference, threads, folder)),
                   ("CT2 int8", not args.no_ctranslate2, timed_apart,
-                   lambda: ctranslate2_int8(folder, threads, workloads, args.repeats)))
+                   lambda: ctranslate2_int8(reference, folder, threads, workloads, args.repeats)))
     for name, wanted, found, build in candidates:
         if not wanted:
             continue
@@ -183,13 +191,13 @@ def print_table(rows, threads, peers):
         print(line)
 
 
-def gpt2_models():
+def gpt2_models(quick: bool):
     """transformers' GPT-2 (124M config, random weights, SDPA attention) and ours loaded from it, as bench_gpt2.py
     builds them, plus our int8 copies: blocks only, and blocks with the LM head."""
     import transformers_fast
     from transformers_fast.benchmark import decoders
 
-    models = decoders.build("gpt2")
+    models = decoders.build("gpt2", quick=quick)
     models.int8 = transformers_fast.quantize(copy.deepcopy(models.ours), "int8")
     models.int8_head = transformers_fast.quantize(copy.deepcopy(models.ours), "int8", lm_head=True)
     return models
@@ -303,8 +311,52 @@ def print_weight_stream(rows, dram, threads):
         print(f"| {shape} | {count} | {t32:.0f} | {g32:.1f} | {t8:.0f} | {g8:.1f} | {t32 / t8:.2f}x |")
 
 
+def family_workloads(family, models):
+    """(label, call(model) -> last hidden states, real-token mask) per workload of XLNet-base / XLM enfr-1024, as
+    their fp32 benchmarks run them (transformers_fast.benchmark.xlnet / .xlm)."""
+    if family == "xlnet":
+        g = torch.Generator().manual_seed(0)
+        out = []
+        for name in ("1x16", "2x16") if models.quick else ("1x128", "8x128"):
+            batch, length = map(int, name.split("x"))
+            ids = torch.randint(10, models.vocab, (batch, length), generator=g)
+            # (transformers' XLNet without memory output, as ours without mem_len)
+            out.append((name, lambda m, ids=ids: (m(ids, use_mems=False) if m is models.reference else m(ids))[0],
+                        torch.ones_like(ids)))
+        return out
+    from transformers_fast.benchmark import xlm
+
+    return [(label, lambda m, ids=ids, mask=mask: m(ids, attention_mask=mask, langs=torch.ones_like(ids))[0], mask)
+            for label, ids, mask in xlm.inputs(xlm.QUICK if models.quick else ("1x128", "8x128", "16var"), models.vocab,
+                                               models.max_length)]
+
+
+def run_family(family, args):
+    """XLNet-base or XLM enfr-1024 forward: transformers fp32, ours fp32, ours int8 (ms), with the cosine of the int8
+    last hidden states to fp32 on the real tokens."""
+    import transformers_fast
+    from transformers_fast.benchmark import xlm, xlnet
+
+    models = xlnet.build(args.quick) if family == "xlnet" else xlm.build(args.quick, decode=False)
+    models.quick = args.quick
+    int8 = transformers_fast.quantize(copy.deepcopy(models.ours), "int8")
+    workloads = family_workloads(family, models)
+    for threads in args.threads:
+        with benchmark.num_threads(threads), torch.inference_mode():
+            print(f"\n{benchmark.banner(threads)}\n{models.title} forward, ms")
+            print("| batch | transformers fp32 | ours fp32 | ours int8 | int8 vs transformers | int8 vs our fp32 "
+                  "| cosine int8 vs fp32 mean / min |")
+            print("|---|---:|---:|---:|---:|---:|---:|")
+            for label, call, mask in workloads:
+                mean_cos, min_cos = cosines(call(int8), call(models.ours), mask)
+                hf, ours, q = benchmark.best_ms([lambda: call(models.reference), lambda: call(models.ours),
+                                                 lambda: call(int8)], args.repeats, args.clock)
+                print(f"| {label} | {hf:.1f} | {ours:.1f} | {q:.1f} | {hf / q:.2f}x | {ours / q:.2f}x "
+                      f"| {mean_cos:.5f} / {min_cos:.5f} |")
+
+
 def run_gpt2(args):
-    models = gpt2_models()
+    models = gpt2_models(args.quick)
     for threads in args.threads:
         with benchmark.num_threads(threads):
             rows = gpt2_rows(models, args, threads)
@@ -322,6 +374,7 @@ def main():
     parser.add_argument("--no-onnxruntime", action="store_true", help="skip ONNX Runtime (timed when installed)")
     parser.add_argument("--no-ctranslate2", action="store_true", help="skip CTranslate2 (timed when installed)")
     parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated subset of {MODELS}")
+    parser.add_argument("--quick", action="store_true", help="tiny configs: checks that every section runs")
     args = parser.parse_args()
     models = set(args.models.split(","))
     if not models <= set(MODELS):
@@ -345,16 +398,20 @@ def main():
 
     if "gpt2" in models:
         run_gpt2(args)
+    for family in ("xlnet", "xlm"):
+        if family in models:
+            run_family(family, args)
     if "bert" not in models:
         return
     torch.manual_seed(0)
-    reference = transformers.BertModel(transformers.BertConfig()).eval()
+    config = transformers.BertConfig(**(QUICK_BERT if args.quick else {}))
+    reference = transformers.BertModel(config).eval()
     folder = tempfile.mkdtemp(prefix="bench_int8_")
     reference.save_pretrained(folder)
     ours = transformers_fast.BertModel.from_pretrained(folder)
     int8 = transformers_fast.quantize(copy.deepcopy(ours), "int8")
 
-    workloads = inputs(names, 30522)
+    workloads = inputs(names, config.vocab_size)
     tables = {}
     for threads in args.threads:
         torch.set_num_threads(threads)
