@@ -163,6 +163,38 @@ def test_embed_default_model_is_minilm():
     assert similarity[0, 1] > similarity[0, 2] + 0.3
 
 
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+def test_embed_precision_loads_the_model_so(bert_dir, precision):
+    """--precision bf16 / int8: the embeddings of the model loaded in that precision, close to fp32's."""
+    rows = json_lines(run("embed", "-", "--model", bert_dir, "--precision", precision,
+                          stdin="\n".join(TEXTS).encode()))
+    got = torch.tensor([r["embedding"] for r in rows])
+    options = dict(torch_dtype=torch.bfloat16) if precision == "bf16" else dict(quantize="int8")
+    tokenizer = tf.BertTokenizer.from_pretrained(str(bert_dir))
+    model = tf.BertModel.from_pretrained(str(bert_dir), **options).eval()
+    assert (next(model.parameters()).dtype == torch.bfloat16) is (precision == "bf16")
+    quantization = getattr(model.config, "quantization", None)
+    assert quantization is None if precision == "bf16" else quantization["method"] == "int8"
+    with torch.no_grad():
+        for text, vector in zip(TEXTS, got):
+            ids = tokenizer(text, truncation=True, max_length=32, return_tensors="pt")["input_ids"]
+            want = torch.nn.functional.normalize(model(ids)[0].float().mean(1), dim=-1)[0]
+            # bf16: the batch and a single text may take GEMM backends that round differently (chosen per row count)
+            torch.testing.assert_close(vector, want, atol=2e-2 if precision == "bf16" else 1e-5, rtol=0)
+    fp32 = reference_embeddings(bert_dir, TEXTS)
+    assert torch.nn.functional.cosine_similarity(got, fp32).min() > 0.99
+
+
+def test_generate_precision_int8_equals_the_quantized_model(gpt2_dir):
+    rows = json_lines(run("generate", "--model", gpt2_dir, "Hello, my name is", "--max-new-tokens", "6",
+                          "--precision", "int8"))
+    tokenizer = tf.GPT2Tokenizer.from_pretrained(str(gpt2_dir))
+    model = tf.GPT2LMHeadModel.from_pretrained(str(gpt2_dir), quantize="int8").eval()
+    prompt = tokenizer.encode("Hello, my name is")
+    out = model.generate(torch.tensor([prompt]), max_new_tokens=6)
+    assert rows[0]["text"] == tokenizer.decode(out[0, len(prompt):].tolist())
+
+
 # --- generate ----------------------------------------------------------------------------------------------------
 
 def test_generate_greedy_equals_model_generate(gpt2_dir):

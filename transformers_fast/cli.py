@@ -73,6 +73,7 @@ def _demo(args) -> int:
 
 EMBED_FAMILIES = ("bert", "roberta", "distilbert")  # encoders whose token states mean-pool into sentence vectors
 GENERATE_FAMILIES = ("gpt2", "openai-gpt", "transfo-xl")  # the LM heads that have `generate` (a KV-cache decoder)
+PRECISIONS = ("fp32", "bf16", "int8")
 
 
 class CliError(Exception):
@@ -193,6 +194,15 @@ def _info(args) -> int:
     return 0
 
 
+def _load(auto_class, path: str, precision: str):
+    """The model of `path` in `precision`: float32, bfloat16 (from_pretrained(torch_dtype=...)) or int8
+    (from_pretrained(quantize="int8"))."""
+    import torch
+
+    options = {"bf16": dict(torch_dtype=torch.bfloat16), "int8": dict(quantize="int8")}.get(precision, {})
+    return auto_class.from_pretrained(path, **options).eval()
+
+
 def _embed(args) -> int:
     """Sentence embeddings as sentence-transformers makes them for MiniLM: mean of the token states over real
     tokens, then L2-normalised (so a dot product is the cosine similarity)."""
@@ -205,7 +215,7 @@ def _embed(args) -> int:
     from transformers_fast.auto import AutoModel, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModel.from_pretrained(path).eval()
+    model = _load(AutoModel, path, args.precision)
     max_length = args.max_length
     if max_length is None:
         # the position table bounds the length; RoBERTa's positions start after its padding index (2 lost)
@@ -219,7 +229,7 @@ def _embed(args) -> int:
             chunk = lines[start:start + args.batch_size]
             batch = tokenizer(chunk, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
             ids, mask = batch["input_ids"], batch["attention_mask"]
-            hidden = model(ids, attention_mask=mask)[0]
+            hidden = model(ids, attention_mask=mask)[0].float()
             mask_f = mask.unsqueeze(-1).to(hidden.dtype)
             vectors = torch.nn.functional.normalize((hidden * mask_f).sum(1) / mask_f.sum(1), dim=-1)
             for i, vector in enumerate(vectors.tolist()):
@@ -240,7 +250,7 @@ def _generate(args) -> int:
     from transformers_fast.auto import AutoModelWithLMHead, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelWithLMHead.from_pretrained(path).eval()
+    model = _load(AutoModelWithLMHead, path, args.precision)
     prompt_ids = tokenizer.encode(args.prompt)
     if not prompt_ids:
         raise CliError("the prompt is empty after tokenization: give at least one word")
@@ -337,6 +347,8 @@ def _parser() -> argparse.ArgumentParser:
                                                                 "(default: the model's limit)")
     embed.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                        help="progress bar on stderr (default: when stderr is a terminal)")
+    embed.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                       help="fp32 (default), bf16 weights and activations, or int8 linear layers")
     embed.set_defaults(fn=_embed)
 
     generate = sub.add_parser("generate", help="continue a prompt with a GPT-2 / OpenAI GPT / Transformer-XL model")
@@ -347,6 +359,8 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--temperature", type=_positive_float, help="sample from softmax(logits / T)")
     generate.add_argument("--top-k", type=_positive_int, help="sample among the K most likely tokens")
     generate.add_argument("--seed", type=int, help="make sampling reproducible")
+    generate.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                          help="fp32 (default), bf16 weights, activations and KV cache, or int8 linear layers")
     generate.set_defaults(fn=_generate)
 
     tokenize = sub.add_parser("tokenize", help="tokens and ids of each line, as JSON lines")
