@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "common/parallel.h"
@@ -106,14 +107,14 @@ void panel_block(const float* x, int64_t k, int64_t k0, int64_t k1, const float*
   }
 }
 
-template <int R, int P, bool Sliced>
-void panel_rows_upto(int rows, const float* x, int64_t k, int64_t k0, int64_t k1, const float* panel,
-                     float* carry, const float* bias, float* out, int64_t n, int64_t n0, GemmAct act) {
-  if constexpr (R > 1) {
-    if (rows < R)
-      return panel_rows_upto<R - 1, P, Sliced>(rows, x, k, k0, k1, panel, carry, bias, out, n, n0, act);
+// Calls f(std::integral_constant<int, R>{}) with R = rows (1 <= rows <= Max): a run-time row count becomes the
+// register blocks' compile-time one.
+template <int Max, typename F>
+void with_rows(int rows, F&& f) {
+  if constexpr (Max > 1) {
+    if (rows < Max) return with_rows<Max - 1>(rows, f);
   }
-  panel_block<R, P, Sliced>(x, k, k0, k1, panel, carry, bias, out, n, n0, act);
+  f(std::integral_constant<int, Max>{});
 }
 
 }  // namespace
@@ -163,15 +164,18 @@ void gemm_small_cpu(const float* x, const float* packed, const float* bias, floa
           rows = sliced ? (m - r + blocks - 1) / blocks : std::min<int64_t>(kMaxRows, m - r);
           // Unsliced blocks take no carry (and carry has room for kSliceRows rows only).
           float* block_carry = sliced ? carry + r * kBlockPanels * kGemmPanel : carry;
-          auto run = [&](auto block) {
-            block(static_cast<int>(rows), x + r * k, k, k0, k1, panel, block_carry, bias, out + r * n, n,
-                  p * kGemmPanel, act);
+          auto run = [&](auto panels, auto sliced_k) {
+            with_rows<kMaxRows>(static_cast<int>(rows), [&](auto block_rows) {
+              panel_block<decltype(block_rows)::value, decltype(panels)::value, decltype(sliced_k)::value>(
+                  x + r * k, k, k0, k1, panel, block_carry, bias, out + r * n, n, p * kGemmPanel, act);
+            });
           };
+          using Pair = std::integral_constant<int, kBlockPanels>;
+          using One = std::integral_constant<int, 1>;
           if (step == kBlockPanels)
-            sliced ? run(panel_rows_upto<kMaxRows, kBlockPanels, true>)
-                   : run(panel_rows_upto<kMaxRows, kBlockPanels, false>);
+            sliced ? run(Pair{}, std::true_type{}) : run(Pair{}, std::false_type{});
           else
-            sliced ? run(panel_rows_upto<kMaxRows, 1, true>) : run(panel_rows_upto<kMaxRows, 1, false>);
+            sliced ? run(One{}, std::true_type{}) : run(One{}, std::false_type{});
         }
       }
     }
@@ -287,25 +291,7 @@ void bf16_dot_block(const uint16_t* x16, int64_t pairs, const uint16_t* panel, c
   }
   bf16_epilogue<R, P>(acc, bias32, out, n, n0, act);
 }
-
-template <int R, int P>
-void bf16_dot_rows_upto(int rows, const uint16_t* x16, int64_t pairs, const uint16_t* panel, const float* bias32,
-                        uint16_t* out, int64_t n, int64_t n0, GemmAct act) {
-  if constexpr (R > 1) {
-    if (rows < R) return bf16_dot_rows_upto<R - 1, P>(rows, x16, pairs, panel, bias32, out, n, n0, act);
-  }
-  bf16_dot_block<R, P>(x16, pairs, panel, bias32, out, n, n0, act);
-}
 #endif
-
-template <int R, int P>
-void bf16_rows_upto(int rows, const float* x32, int64_t pairs, const uint16_t* panel, const float* bias32,
-                    uint16_t* out, int64_t n, int64_t n0, GemmAct act) {
-  if constexpr (R > 1) {
-    if (rows < R) return bf16_rows_upto<R - 1, P>(rows, x32, pairs, panel, bias32, out, n, n0, act);
-  }
-  bf16_panel_block<R, P>(x32, pairs, panel, bias32, out, n, n0, act);
-}
 
 }  // namespace
 
@@ -357,22 +343,22 @@ void gemm_small_bf16_cpu(const uint16_t* x, const uint16_t* packed, const uint16
       const uint16_t* panel = packed + p * panel_elems;
       for (int64_t r = 0; r < m; r += kBfMaxRows) {
         int rows = static_cast<int>(std::min<int64_t>(kBfMaxRows, m - r));
+        auto run = [&](auto panels) {
+          with_rows<kBfMaxRows>(rows, [&](auto block_rows) {
+            constexpr int R = decltype(block_rows)::value, P = decltype(panels)::value;
 #if defined(TF_BF16_HW)
-        if (dot) {
-          const uint16_t* xr = x16.data() + r * 2 * pairs;
-          if (step == kBfBlockPanels)
-            bf16_dot_rows_upto<kBfMaxRows, kBfBlockPanels>(rows, xr, pairs, panel, b32, out + r * n, n,
-                                                           p * kGemmPanel, act);
-          else
-            bf16_dot_rows_upto<kBfMaxRows, 1>(rows, xr, pairs, panel, b32, out + r * n, n, p * kGemmPanel, act);
-          continue;
-        }
+            if (dot)
+              return bf16_dot_block<R, P>(x16.data() + r * 2 * pairs, pairs, panel, b32, out + r * n, n,
+                                          p * kGemmPanel, act);
 #endif
-        const float* xr = x32.data() + r * 2 * pairs;
+            bf16_panel_block<R, P>(x32.data() + r * 2 * pairs, pairs, panel, b32, out + r * n, n, p * kGemmPanel,
+                                   act);
+          });
+        };
         if (step == kBfBlockPanels)
-          bf16_rows_upto<kBfMaxRows, kBfBlockPanels>(rows, xr, pairs, panel, b32, out + r * n, n, p * kGemmPanel, act);
+          run(std::integral_constant<int, kBfBlockPanels>{});
         else
-          bf16_rows_upto<kBfMaxRows, 1>(rows, xr, pairs, panel, b32, out + r * n, n, p * kGemmPanel, act);
+          run(std::integral_constant<int, 1>{});
       }
     }
   });
