@@ -46,6 +46,23 @@ DTYPES = [torch.float32, torch.float16, torch.bfloat16]
 NEG_INF = -float("inf")
 
 
+class Recorder:
+    """A CUDA kernel module that counts the calls of each kernel."""
+
+    def __init__(self, module):
+        self.module, self.calls = module, {}
+
+    def __getattr__(self, name):
+        fn = getattr(self.module, name)
+        if not callable(fn) or name == "register_tensor_dtypes":
+            return fn
+
+        def record(*args):
+            self.calls[name] = self.calls.get(name, 0) + 1
+            return fn(*args)
+        return record
+
+
 def run(backend, fn, *args, **kwargs):
     """fn(mod, *args) with tensors in host memory (emulator) or on the GPU; the result back on the host."""
     if backend == "emu":
@@ -288,23 +305,14 @@ def test_torch_route_keeps_the_semantics_of_ours(variant):
 def test_ops_attention_takes_the_torch_route_and_falls_back_to_ours(monkeypatch):
     """ops.attention on (simulated) GPU tensors: torch's route where the policy says so, without our kernel; ours,
     from then on, with a warning, when torch's kernel refuses the call."""
-    calls = []
-
-    class Recorder:
-        attention_max_head_dim = _cuda_emu.attention_max_head_dim
-
-        @staticmethod
-        def attention(*a):
-            calls.append(a)
-            return _cuda_emu.attention(*a)
-
+    recorder = Recorder(_cuda_emu)
     q, k, v, mask, _, causal = attention_case((2, 2, 7, 7, 16), "causal", torch.float16)
     want = attention_reference(q.double(), k.double(), v.double(), causal=True).double()
     monkeypatch.setattr(B, "real_cuda", lambda t: True)  # host tensors play a GPU's
     monkeypatch.setattr(attention, "cuda_attention", "torch")
-    with B.emulate_cuda(Recorder()):
+    with B.emulate_cuda(recorder):
         check(ops.attention(q, k, v, causal=True), want, sdpa_lowp(q, k, v, None, None, True), torch.float16)
-        assert not calls
+        assert "attention" not in recorder.calls
 
         def refuses(*args):
             raise RuntimeError("no flash attention for this GPU")
@@ -312,7 +320,7 @@ def test_ops_attention_takes_the_torch_route_and_falls_back_to_ours(monkeypatch)
         monkeypatch.setattr(attention, "_torch_cuda", refuses)
         with pytest.warns(RuntimeWarning, match="torch's CUDA attention failed"):
             got = ops.attention(q, k, v, causal=True)
-        assert len(calls) == 1 and attention.cuda_attention == "ours"
+        assert recorder.calls["attention"] == 1 and attention.cuda_attention == "ours"
         check(got, want, sdpa_lowp(q, k, v, None, None, True), torch.float16)
 
 

@@ -15,28 +15,11 @@ import torch
 import transformers_fast as tf
 from gpt_helpers import TINY_GPT, ids as gpt_ids, left_padded
 from modeling_helpers import TINY, inputs, randomize_all
-from test_cuda_kernels import BACKENDS, _gpu_module
+from test_cuda_kernels import BACKENDS, Recorder, _gpu_module
 from transformers_fast import _cuda_emu
 from transformers_fast.ops import _backend as B
 
 LOW = [torch.float16, torch.bfloat16]
-
-
-class Recorder:
-    """A CUDA kernel module that counts the calls of each kernel."""
-
-    def __init__(self, module):
-        self.module, self.calls = module, {}
-
-    def __getattr__(self, name):
-        fn = getattr(self.module, name)
-        if not callable(fn) or name == "register_tensor_dtypes":
-            return fn
-
-        def record(*args):
-            self.calls[name] = self.calls.get(name, 0) + 1
-            return fn(*args)
-        return record
 
 
 class Cuda:

@@ -10,7 +10,7 @@ import random
 import pytest
 import torch
 
-from test_cuda_kernels import BACKENDS, DTYPES, check, run
+from test_cuda_kernels import BACKENDS, DTYPES, Recorder, check, run
 from test_ops_relative_attention import _inputs
 from transformers_fast import _cuda_emu
 from transformers_fast.ops import _backend as B
@@ -85,24 +85,15 @@ def test_ops_relative_attention_sends_cuda_tensors_to_the_kernel():
     """ops.relative_attention's CUDA branch (through the emulation, which stands host tensors in for CUDA ones):
     the kernel runs, once, and gives the reference's result; beyond the kernel's head_dim limit the reference runs."""
     args, kw = _inputs(6, 4, 2, 2, 8, "xlnet", mask="random", segment=True)
-    calls = []
-
-    class Recorder:
-        relative_attention_max_head_dim = _cuda_emu.relative_attention_max_head_dim
-
-        @staticmethod
-        def relative_attention(*a):
-            calls.append(a)
-            return _cuda_emu.relative_attention(*a)
-
-    with B.emulate_cuda(Recorder()):
+    recorder = Recorder(_cuda_emu)
+    with B.emulate_cuda(recorder):
         got = RA.relative_attention(*args, **kw)
-    assert len(calls) == 1
+    assert recorder.calls["relative_attention"] == 1
     torch.testing.assert_close(got, _reference(args, dict(kw, attn_mask=kw["attn_mask"])), rtol=1e-5, atol=1e-5)
     wide, wkw = _inputs(3, 0, 1, 1, 260, "transfo_xl")
-    with B.emulate_cuda(Recorder()):
+    with B.emulate_cuda(recorder):
         got = RA.relative_attention(*wide, **wkw)
-    assert len(calls) == 1
+    assert recorder.calls["relative_attention"] == 1
     torch.testing.assert_close(got, _reference(wide, wkw), rtol=1e-5, atol=1e-5)
 
 
