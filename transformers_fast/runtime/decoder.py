@@ -6,8 +6,8 @@ once (prefill), then each decode step writes one key/value pair per layer into i
 attention call over the valid part of the cache (no concatenation of past tensors). Left padding is an additive
 key mask kept beside the cache. Only the last position goes through the final LayerNorm and the (tied) LM head.
 Projections are ops.projection()s of the blocks' layers (prepacked, bias and tanh GELU fused; plain torch where the
-weights are neither float32 nor bfloat16 on the CPU). The packed weights are derived state, rebuilt when a parameter is replaced or modified
-in place.
+weights are neither float32 nor bfloat16 on the CPU). The packed weights are derived state, rebuilt when a parameter
+(or an int8 layer's buffer) is replaced or modified in place (runtime.fast_path.state_key).
 
 An int8-quantized model (transformers_fast.quantize) runs here too: its blocks' ops.QuantizedLinear layers (GELU
 fused into c_fc) are the projections as they are, and its LM head when quantized with lm_head=True (else the float
@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from transformers_fast import ops
-from transformers_fast.runtime.fast_path import FAST_DTYPES, FastPath, apply_malloc_setting, fast_tensor
+from transformers_fast.runtime.fast_path import FAST_DTYPES, FastPath, apply_malloc_setting, fast_tensor, state_key
 from transformers_fast.ops import (OneCallChoice, QuantizedLinear, bind_layer_weights, decoder_layer_step, linear,
                                    projection)
 from transformers_fast.ops.projection import Projection
@@ -141,19 +141,11 @@ class DecoderFastPath(FastPath):
             return dict(pre_ln=True, wte=base.wte, wpe=base.wpe, ln_f=base.ln_f, blocks=base.h)
         return dict(pre_ln=False, wte=base.tokens_embed, wpe=base.positions_embed, ln_f=None, blocks=base.h)
 
-    def _state_key(self):
-        # buffers too: an int8 layer's weights are buffers (a replaced QuantizedLinear has no parameter to show it)
-        params = list(self.model.parameters()) + list(self.model.buffers())
-        try:
-            return tuple((id(p), p._version) for p in params)
-        except RuntimeError:  # inference tensors have no version counter
-            return tuple(id(p) for p in params)
-
     def _base(self):
         return getattr(self.model, "transformer", self.model)
 
     def layers(self) -> List[LayerWeights]:
-        key = self._state_key()
+        key = state_key(self.model)
         if self._layers is None or key != self._key:
             apply_malloc_setting()
             base = self._base()

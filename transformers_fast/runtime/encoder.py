@@ -247,8 +247,7 @@ class EncoderFastPath(FastPath):
 
     def one_call(self, layers: List[EncoderLayer], tokens: int) -> bool:
         """Whether the layers run as one C++ call each for `tokens` packed tokens: small batches, exact GELU
-        fused into the GEMM, every projection a float one calibrated (or forced) to the panel GEMM (an int8
-        model's layers: never)."""
+        fused into the GEMM, every projection int8 or calibrated (or forced) to the panel GEMM."""
         if layers and ops.on_cuda(layers[0].out_bias):
             return False  # the one-call layers are the CPU's
         def projections():

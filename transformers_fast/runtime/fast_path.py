@@ -73,6 +73,17 @@ def apply_malloc_setting() -> None:
         raise ValueError(f"{MALLOC_ENV}={os.environ[MALLOC_ENV]!r}: expected one of {', '.join(MALLOC_CHOICES)}")
 
 
+def state_key(module) -> tuple:
+    """What the derived weights of `module` were built from: every parameter and buffer (an int8 layer's weights
+    are buffers) by identity and version counter, so that replacing one or changing it in place shows. Inference
+    tensors have no version counter: then identities only (in-place changes to them go unseen)."""
+    tensors = list(module.parameters()) + list(module.buffers())
+    try:
+        return tuple((id(t), t._version) for t in tensors)
+    except RuntimeError:
+        return tuple(id(t) for t in tensors)
+
+
 class FastPath:
     """Derived inference state of a model (packed weights), held outside the module tree so that it is
     neither saved nor loaded; dropped when the model trains, moves or changes dtype, and rebuilt when a

@@ -25,7 +25,7 @@ from torch.nn import functional as F
 from transformers_fast import ops
 from transformers_fast.ops import PackedLinear, QuantizedLinear, linear
 from transformers_fast.ops.projection import Projection  # float, or int8 in a quantized model
-from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting, fast_tensor
+from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting, fast_tensor, state_key
 
 # Below this many rows the Python wrapper of ops.layer_norm costs more than F.layer_norm's whole run (on the CPU;
 # on CUDA the fused kernel is one launch where F.layer_norm(residual + x) is two, whatever the rows).
@@ -131,14 +131,6 @@ class TransfoXLFastPath(FastPath):
     def _base(self):
         return getattr(self.model, "transformer", self.model)
 
-    @staticmethod
-    def _state_key(module):
-        params = list(module.parameters()) + list(module.buffers())  # (int8 weights are buffers)
-        try:
-            return tuple((id(p), p._version) for p in params)
-        except RuntimeError:  # inference tensors have no version counter
-            return tuple(id(p) for p in params)
-
     # ---- when the fast path runs ----
     @staticmethod
     def _inference(module, x: Optional[torch.Tensor] = None) -> bool:
@@ -167,7 +159,7 @@ class TransfoXLFastPath(FastPath):
         base = self._base()
         if base is not self.model:
             return base.fast.layers()
-        key = self._state_key(base)
+        key = state_key(base)
         if self._layers is None or key != self._key:
             apply_malloc_setting()
             with torch.inference_mode(False), torch.no_grad():
@@ -189,7 +181,7 @@ class TransfoXLFastPath(FastPath):
 
     def softmax(self) -> AdaptiveSoftmaxWeights:
         crit = self.model.crit
-        key = self._state_key(crit)
+        key = state_key(crit)
         if self._softmax is None or key != self._softmax_key:
             with torch.inference_mode(False), torch.no_grad():
                 clusters = crit.cluster_weights()

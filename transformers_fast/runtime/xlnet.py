@@ -36,7 +36,7 @@ import torch
 from transformers_fast import ops
 from transformers_fast.ops import PackedLinear, QuantizedLinear, linear, projection
 from transformers_fast.ops.projection import Projection
-from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting, fast_tensor
+from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting, fast_tensor, state_key
 
 # Projected position embeddings kept per layer (distinct (qlen, klen, config) keys): XLNet-base at 128 tokens
 # holds 0.8 MB per layer and key.
@@ -124,13 +124,6 @@ class XLNetFastPath(FastPath):
         self.__init__(state["model"])
         self.enabled = state.get("enabled", True)
 
-    def _state_key(self):
-        params = list(self.model.parameters()) + list(self.model.buffers())  # (int8 weights are buffers)
-        try:
-            return tuple((id(p), p._version) for p in params)
-        except RuntimeError:  # inference tensors have no version counter
-            return tuple(id(p) for p in params)
-
     def usable(self, embedding: torch.Tensor, head_mask, output_attentions: bool) -> bool:
         model = self.model
         if not self.enabled or model.training or head_mask is not None or output_attentions:
@@ -140,7 +133,7 @@ class XLNetFastPath(FastPath):
         return not (torch.is_grad_enabled() and any(p.requires_grad for p in model.parameters()))
 
     def layers(self) -> List[XLNetLayerWeights]:
-        key = self._state_key()
+        key = state_key(self.model)
         if self._layers is None or key != self._key:
             apply_malloc_setting()
             act = self.model.config.ff_activation
