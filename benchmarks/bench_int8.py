@@ -21,7 +21,8 @@ fp32, ours fp32, ours int8 (blocks only; the tied LM head stays float) and int8 
 where it is installed, the speed-ups over transformers fp32 (target: int8 >= 3x at 1 thread) and the share of new
 tokens equal to transformers fp32's.
 Then the weight stream of one decode step's GEMMs alone (rows 1 and 8, GPT-2's shapes): fp32 panel against int8,
-in GB/s of weights read, beside the process's DRAM read speed (a sum over 512 MB).
+in GB/s of weights read, beside the process's DRAM read speed (a sum over 512 MB); and one decode step after a prompt
+that nearly fills the context (batch 1 and 8), where the int8 model's int8 KV cache is compared with a float32 one.
 
 XLNet-base (--models xlnet) and XLM enfr-1024 (--models xlm), the fp32 benchmarks' configs and workloads: forward
 ms of transformers fp32, ours fp32 and ours int8, with the int8 last hidden states' cosine to fp32.
@@ -34,6 +35,7 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 
 import torch
 
@@ -303,6 +305,64 @@ def weight_stream_rows(models, args):
     return rows, dram
 
 
+def long_cache_rows(models, args):
+    """One decode step after a long prompt (the KV cache read at every step grows with it), batch 1 and 8: ms of
+    transformers fp32, ours fp32, ours int8 + LM head with a float32 KV cache and with the int8 one, and the cosine
+    of the int8 cache's logits to the float cache's."""
+    import transformers_fast
+
+    cached = models.reference.config.n_positions - 24
+    int8, g = models.int8_head, torch.Generator().manual_seed(3)
+    rows = []
+    for batch in (1, 8):
+        context = torch.randint(0, models.vocab, (batch, cached + 1), generator=g)
+        position = torch.full((batch,), cached)
+        with torch.inference_mode():
+            hf_past = models.reference(context[:, :cached], use_cache=True).past_key_values
+
+        def step_hf():
+            # past_key_values is being renamed in transformers; the script keeps the spelling all versions read
+            with torch.inference_mode(), warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
+                extra = hf_past.get_seq_length() - cached
+                if extra:  # the step appended one entry: back to `cached` for the next repeat
+                    hf_past.crop(-extra)
+                models.reference(context[:, cached:], past_key_values=hf_past, position_ids=position[:, None],
+                                 use_cache=True)
+
+        def stepper(model, kv_cache=None):
+            if kv_cache is not None:  # the int8 model's cache dtype: re-quantizing only sets it
+                transformers_fast.quantize(model, "int8", lm_head=True, kv_cache=kv_cache)
+            cache = model.fast.new_cache(batch, cached + 1)
+            with torch.inference_mode():
+                model.fast.prefill(context[:, :cached], torch.arange(cached).expand(batch, cached), None, cache)
+            logits = []
+
+            def step():
+                cache.length = cached
+                with torch.inference_mode():
+                    logits[:] = [model.fast.step(context[:, cached], position, cache)]
+            return step, logits
+
+        steps = [stepper(models.ours), stepper(int8, "float"), stepper(int8, "int8")]
+        times = benchmark.best_ms([step_hf] + [step for step, _ in steps], args.repeats * 3, args.clock)
+        float_logits, int8_logits = steps[1][1][0], steps[2][1][0]
+        cosine = torch.nn.functional.cosine_similarity(float_logits, int8_logits, dim=-1).min().item()
+        rows.append((batch, cached, times, cosine))
+    return rows
+
+
+def print_long_cache(rows, threads):
+    print(f"\n{benchmark.banner(threads)}\nGPT-2 124M, one decode step after a long prompt, ms (the KV cache: float32 "
+          f"4 bytes per element, int8 1 plus a float32 scale per key / value row)")
+    print("| batch, cached | transformers fp32 | ours fp32 | ours int8, float32 cache | ours int8, int8 cache "
+          "| int8 cache vs float32 cache | int8 cache vs transformers | logits' cosine, int8 vs float32 cache |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for batch, cached, (hf, ours, float_cache, int8_cache), cosine in rows:
+        print(f"| {batch}, {cached} | {hf:.2f} | {ours:.2f} | {float_cache:.2f} | {int8_cache:.2f} "
+              f"| {float_cache / int8_cache:.2f}x | {hf / int8_cache:.2f}x | {cosine:.6f} |")
+
+
 def print_weight_stream(rows, dram, threads):
     print(f"\nGPT-2 GEMMs of one decode step alone, {threads} thread(s) (DRAM read: {dram:.1f} GB/s)")
     print("| weight in x out | rows | fp32 panel us | fp32 weight GB/s | int8 us | int8 weight GB/s | int8 vs fp32 |")
@@ -362,6 +422,7 @@ def run_gpt2(args):
             rows = gpt2_rows(models, args, threads)
             print_gpt2_table(rows, threads, models.new_tokens)
             print_weight_stream(*weight_stream_rows(models, args), threads)
+            print_long_cache(long_cache_rows(models, args), threads)
 
 
 def main():

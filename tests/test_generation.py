@@ -77,15 +77,25 @@ def test_one_call_decode_step_validates_its_arguments(tmp_path, monkeypatch):
     hidden = model.config.n_embd
     cache = model.fast.new_cache(2, 6)
     kv, x = cache.kv[0], torch.randn(2, hidden)
-    B._C.decoder_layer_step(x, kv, 5, None, block, layer.scale, True)
+    B._C.decoder_layer_step(x, kv, None, 5, None, block, layer.scale, True)
     with pytest.raises(ValueError, match="position"):
-        B._C.decoder_layer_step(x, kv, 6, None, block, layer.scale, True)
+        B._C.decoder_layer_step(x, kv, None, 6, None, block, layer.scale, True)
     with pytest.raises(ValueError, match="kv: expected"):
-        B._C.decoder_layer_step(x[:1].contiguous(), kv, 0, None, block, layer.scale, True)
+        B._C.decoder_layer_step(x[:1].contiguous(), kv, None, 0, None, block, layer.scale, True)
     with pytest.raises(ValueError, match="key_bias"):
-        B._C.decoder_layer_step(x, kv, 0, torch.zeros(2, 5), block, layer.scale, True)
+        B._C.decoder_layer_step(x, kv, None, 0, torch.zeros(2, 5), block, layer.scale, True)
     with pytest.raises(ValueError, match="x: expected"):
-        B._C.decoder_layer_step(torch.randn(2, hidden + 1), kv, 0, None, block, layer.scale, True)
+        B._C.decoder_layer_step(torch.randn(2, hidden + 1), kv, None, 0, None, block, layer.scale, True)
+    # an int8 cache takes its scales [batch, 2, heads, capacity]; a float32 one none
+    kv8, scales = torch.zeros(kv.shape, dtype=torch.int8), torch.zeros(kv.shape[:4])
+    B._C.decoder_layer_step(x, kv8, scales, 5, None, block, layer.scale, True)
+    assert kv8[:, :, :, 5].any() and scales[:, :, :, 5].gt(0).all() and not kv8[:, :, :, :5].any()
+    with pytest.raises(ValueError, match="kv: expected int8"):
+        B._C.decoder_layer_step(x, kv, scales, 0, None, block, layer.scale, True)
+    with pytest.raises(ValueError, match="kv: expected float32"):
+        B._C.decoder_layer_step(x, kv8, None, 0, None, block, layer.scale, True)
+    with pytest.raises(ValueError, match="kv_scale: expected"):
+        B._C.decoder_layer_step(x, kv8, scales[:, :, :, :5].contiguous(), 0, None, block, layer.scale, True)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -1,7 +1,9 @@
 """int8-quantized GPT-2 and OpenAI GPT on the fused KV-cache decoder (runtime/decoder.py): prefill and decode steps,
 generate() and forward() with past give what the quantized model's own modules give (with the fused paths off),
 with and without an int8 LM head. The int8 layers are the same modules on both sides and deterministic per token;
-what differs is the float part (fused attention, LayerNorm), so the logits agree to fp32 rounding."""
+what differs is the float part (fused attention, LayerNorm), so the logits agree to fp32 rounding. The comparisons
+with the modules' own float `past` use a float KV cache (kv_cache="float"); the int8 cache has its own tests
+(test_quantization_kv_cache.py)."""
 from __future__ import annotations
 
 import copy
@@ -49,7 +51,7 @@ def left_padded(family: str, size: int = 3, seq: int = 6):
 
 @pytest.mark.parametrize("family,lm_head", CASES)
 def test_fused_decoder_equals_the_module_decoder(family, lm_head, fused_calls):
-    model = quantized_copy(tiny(family), lm_head=lm_head)
+    model = quantized_copy(tiny(family), lm_head=lm_head, kv_cache="float")
     assert isinstance(model.fast.layers()[0].qkv, ops.QuantizedLinear)
     assert isinstance(model.fast._lm_head, ops.QuantizedLinear) is lm_head
     plain = copy.deepcopy(model)
@@ -75,7 +77,7 @@ def test_fused_decoder_equals_the_module_decoder(family, lm_head, fused_calls):
 
 @pytest.mark.parametrize("family,lm_head", CASES)
 def test_generate_runs_the_fused_decoder(family, lm_head, fused_calls):
-    model = quantized_copy(tiny(family), lm_head=lm_head)
+    model = quantized_copy(tiny(family), lm_head=lm_head, kv_cache="float")
     plain = copy.deepcopy(model)
     fused_off(plain)
     ids, mask = left_padded(family)
@@ -88,7 +90,7 @@ def test_generate_runs_the_fused_decoder(family, lm_head, fused_calls):
 
 def test_gpt2_greedy_generation_on_varied_text(fused_calls):
     """32 greedy tokens of a GPT-2 that writes varied text (no near-ties to hide a difference)."""
-    model = quantized_copy(varied_gpt2(), lm_head=True)
+    model = quantized_copy(varied_gpt2(), lm_head=True, kv_cache="float")
     plain = copy.deepcopy(model)
     fused_off(plain)
     prompts = torch.randint(0, 1000, (4, 8), generator=torch.Generator().manual_seed(5))
@@ -129,8 +131,9 @@ def test_forward_runs_fused(family, lm_head, fused_calls):
                     reason="C++ decoder step or the vectorised int8 kernel not built here")
 @pytest.mark.parametrize("family,lm_head", CASES)
 def test_one_call_int8_decode_steps(family, lm_head, monkeypatch):
-    """Decode steps of an int8 model run one C++ call per block (the int8 GEMM inside the C++ step), with the
-    logits of the same steps run block by block from Python (whose LayerNorms of few rows are torch's)."""
+    """Decode steps of an int8 model run one C++ call per block (the int8 GEMM inside the C++ step, writing and reading
+    the int8 KV cache), with the logits of the same steps run block by block from Python (whose LayerNorms of few
+    rows are torch's)."""
     model = quantized_copy(tiny(family), lm_head=lm_head)
     ids, mask = left_padded(family)
     positions = (mask.cumsum(1) - 1).clamp(min=0)

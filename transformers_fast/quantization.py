@@ -13,8 +13,9 @@ writes the int8 weights and their scales (`<layer>.weight_int8`, `<layer>.weight
 `from_pretrained` of that folder builds the quantized model directly; `from_pretrained(..., quantize="int8")`
 quantizes a float checkpoint as it loads. A quantized model is inference-only and CPU-only; the fused fast paths
 of runtime/ run its int8 layers as their projections (the padding-free encoders, the GPT decoder and its generation,
-XLNet's and Transformer-XL's relative-attention paths); XLNet's attention biases and segment embeddings, Transformer-XL's
-adaptive softmax and the KV cache of generation stay float32.
+XLNet's and Transformer-XL's relative-attention paths); the GPT decoders' generation keeps its KV cache in int8 too
+(kv_cache="float": float32). XLNet's attention biases and segment embeddings, Transformer-XL's adaptive softmax and
+memories stay float32.
 """
 from __future__ import annotations
 
@@ -36,11 +37,16 @@ _FUSIBLE = (("dense", "intermediate_act_fn"), ("c_fc", "act"), ("lin1", "act"), 
             ("layer_1", "activation_function"))
 
 
-def _check_arguments(model, method, lm_head, embeddings) -> None:
+KV_CACHE_CHOICES = ("int8", "float")
+
+
+def _check_arguments(model, method, lm_head, embeddings, kv_cache="int8") -> None:
     if not isinstance(model, nn.Module):
         raise TypeError(f"quantize: model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(method, str) or method.lower() not in METHODS:
         raise ValueError(f"quantize: unknown method {method!r}; supported: {', '.join(METHODS)}")
+    if kv_cache not in KV_CACHE_CHOICES:
+        raise ValueError(f"quantize: kv_cache must be one of {', '.join(map(repr, KV_CACHE_CHOICES))}, got {kv_cache!r}")
     for name, value in (("lm_head", lm_head), ("embeddings", embeddings)):
         if not isinstance(value, bool):
             raise TypeError(f"quantize: {name} must be True or False, got {value!r}")
@@ -143,12 +149,14 @@ def _on_cpu(model: nn.Module) -> None:
                                f"(no CUDA int8 kernels yet): call model.cpu() first")
 
 
-def quantize(model: nn.Module, method: str = "int8", lm_head: bool = False, embeddings: bool = False) -> nn.Module:
+def quantize(model: nn.Module, method: str = "int8", lm_head: bool = False, embeddings: bool = False,
+             kv_cache: str = "int8") -> nn.Module:
     """Quantizes `model` in place for inference and returns it: the linear layers of its encoder/decoder blocks
     (and with lm_head=True its output projection) become int8 QuantizedLinear layers. The model must be on the
     CPU and in eval mode; afterwards its remaining float parameters no longer require grad (a quantized model is
-    inference-only: training through it raises). embeddings=True is not implemented yet."""
-    _check_arguments(model, method, lm_head, embeddings)
+    inference-only: training through it raises). kv_cache: the KV cache of the GPT decoders' generation, "int8"
+    (one float32 scale per key and value row) or "float" (float32). embeddings=True is not implemented yet."""
+    _check_arguments(model, method, lm_head, embeddings, kv_cache)
     if model.training:
         raise ValueError("quantize: the model is in training mode; quantized models are inference-only: call "
                          "model.eval() first (and fine-tune before quantizing)")
@@ -163,7 +171,7 @@ def quantize(model: nn.Module, method: str = "int8", lm_head: bool = False, embe
         p.requires_grad_(False)
     if config is not None:
         setattr(config, CONFIG_KEY, {"method": method.lower(), "lm_head": lm_head, "embeddings": embeddings,
-                                     "weights": "int8, symmetric, per output channel",
+                                     "kv_cache": kv_cache, "weights": "int8, symmetric, per output channel",
                                      "activations": "int8, dynamic, per token"})
     invalidate = getattr(model, "invalidate_fast_path", None)
     if callable(invalidate):
@@ -177,5 +185,6 @@ def prepare_quantized(model: nn.Module, spec) -> None:
     if not isinstance(spec, dict) or str(spec.get("method", "")).lower() not in METHODS:
         raise ValueError(f"config.{CONFIG_KEY} = {spec!r}: not a quantization this version can load "
                          f"(supported methods: {', '.join(METHODS)})")
-    _check_arguments(model, spec["method"], bool(spec.get("lm_head", False)), bool(spec.get("embeddings", False)))
+    _check_arguments(model, spec["method"], bool(spec.get("lm_head", False)), bool(spec.get("embeddings", False)),
+                     spec.get("kv_cache", "int8"))
     _replace(model, bool(spec.get("lm_head", False)))

@@ -61,6 +61,18 @@ void bind_kernels(py::module_& m) {
       py::arg("q"), py::arg("k"), py::arg("v"), py::arg("out"), py::arg("mask"), py::arg("kv_lengths"),
       py::arg("cu_seqlens"), py::arg("scale"), py::arg("causal"), nogil);
   m.def(
+      "attention_int8_kv",
+      [](const TensorView& q, const TensorView& k, const TensorView& k_scale, const TensorView& v,
+         const TensorView& v_scale, const TensorView& out, const OptTensor& mask, const OptTensor& kv_lengths,
+         double scale, bool causal) {
+        attention_int8_kv(q, k, k_scale, v, v_scale, out, opt(mask), opt(kv_lengths), scale, causal);
+      },
+      py::arg("q"), py::arg("k"), py::arg("k_scale"), py::arg("v"), py::arg("v_scale"), py::arg("out"), py::arg("mask"),
+      py::arg("kv_lengths"), py::arg("scale"), py::arg("causal"), nogil);
+  m.def(
+      "quantize_kv", [](const TensorView& x, const TensorView& q, const TensorView& scale) { quantize_kv(x, q, scale); },
+      py::arg("x"), py::arg("q"), py::arg("scale"), nogil);
+  m.def(
       "relative_attention",
       [](const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& r, const TensorView& r_w_bias,
          const TensorView& r_r_bias, const TensorView& out, const OptTensor& mask, const OptTensor& seg_diff,
@@ -141,12 +153,12 @@ void bind_kernels(py::module_& m) {
       py::arg("x"), py::arg("cu_seqlens"), py::arg("weights"), py::arg("out"), py::arg("scale"), nogil);
   m.def(
       "decoder_layer_step",
-      [](const TensorView& x, const TensorView& kv, int64_t position, const OptTensor& key_bias,
-         const BoundLayer& layer, double scale, bool pre_ln) {
-        decoder_layer_step(x, kv, position, opt(key_bias), layer.w, scale, pre_ln);
+      [](const TensorView& x, const TensorView& kv, const OptTensor& kv_scale, int64_t position,
+         const OptTensor& key_bias, const BoundLayer& layer, double scale, bool pre_ln) {
+        decoder_layer_step(x, kv, opt(kv_scale), position, opt(key_bias), layer.w, scale, pre_ln);
       },
-      py::arg("x"), py::arg("kv"), py::arg("position"), py::arg("key_bias"), py::arg("weights"), py::arg("scale"),
-      py::arg("pre_ln"), nogil);
+      py::arg("x"), py::arg("kv"), py::arg("kv_scale"), py::arg("position"), py::arg("key_bias"), py::arg("weights"),
+      py::arg("scale"), py::arg("pre_ln"), nogil);
 }
 
 }  // namespace tf

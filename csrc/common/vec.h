@@ -258,6 +258,28 @@ inline void store(VecF v, bf16* p, int n) {
 }
 #endif
 
+// int8 rows (a quantized KV cache) widen exactly to fp32; the caller applies the row's scale.
+#if defined(__AVX512F__)
+inline VecF load(const int8_t* p) {
+  return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
+inline VecF load(const int8_t* p, int n) {
+  return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(VecF::tail_mask(n), p)));
+}
+#elif defined(__AVX2__)
+inline VecF load(const int8_t* p) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+inline VecF load(const int8_t* p, int n) {
+  int8_t tmp[16] = {};
+  std::memcpy(tmp, p, n);
+  return load(tmp);
+}
+#else
+inline VecF load(const int8_t* p) { return VecF(static_cast<float>(*p)); }
+inline VecF load(const int8_t* p, int n) { return VecF(n > 0 ? static_cast<float>(*p) : 0.0f); }
+#endif
+
 #if defined(TF_BF16_HW)
 inline __m256i narrow16_bf16_hw(__m512 v) { return (__m256i)_mm512_cvtneps_pbh(v); }
 inline void store(VecF v, bf16_hw* p) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), narrow16_bf16_hw(v.v)); }
@@ -267,6 +289,7 @@ inline void store(VecF v, bf16_hw* p, int n) { _mm256_mask_storeu_epi16(p, VecF:
 // Scalar conversions, for the tails the kernels do element by element.
 inline float to_float(float x) { return x; }
 inline float to_float(bf16 x) { return bf16_to_float(x); }
+inline float to_float(int8_t x) { return static_cast<float>(x); }
 template <typename T>
 inline T from_float(float x) {
   if constexpr (std::is_same_v<T, float>) {

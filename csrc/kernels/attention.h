@@ -1,11 +1,15 @@
 // Fused multi-head attention: out = softmax(q k^T * scale + mask, causal/length limits) v; float32 or bfloat16
-// tensors (all alike), fp32 scores, softmax and accumulation.
+// tensors (all alike), fp32 scores, softmax and accumulation. A quantized KV cache's keys and values may be int8
+// rows with one fp32 scale each (float32 q, mask and out; padded layout).
 // Layouts: [batch, heads, seq, head_dim] with any strides (last dim contiguous), or packed
 // [tokens, heads, head_dim] with cumulative sequence offsets (q, k, v may be views of one fused
 // QKV projection; nothing is copied).
 #pragma once
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <optional>
+#include <vector>
 
 #include "common/cpu_features.h"
 #include "common/tensor_view.h"
@@ -18,8 +22,10 @@ struct AttnOperand {
 };
 
 struct AttentionArgs {
-  DType dtype = DType::f32;  // of q, k, v, mask and out
+  DType dtype = DType::f32;     // of q, mask and out (and of k and v unless kv_dtype says otherwise)
+  DType kv_dtype = DType::f32;  // i8: key / value row j is k[j] * k_scale[j] (v alike)
   AttnOperand q, k, v;
+  AttnOperand k_scale, v_scale;  // i8 keys and values: float32 [batch, heads, seq] (row_stride = per key)
   void* out = nullptr;
   int64_t out_batch_stride = 0, out_head_stride = 0, out_row_stride = 0;
   int64_t batch = 0, heads = 0, head_dim = 0;
@@ -55,16 +61,18 @@ inline AttnOperand attn_operand(const TensorView& t, const char* name, bool pack
 inline AttentionArgs attention_args(const TensorView& q, const TensorView& k, const TensorView& v,
                                     const TensorView& out, const TensorView* mask, const TensorView* kv_lengths,
                                     const TensorView* cu_seqlens, double scale, bool causal, DType dtype,
-                                    bool on_cpu, int64_t max_seqlen = -1) {
+                                    bool on_cpu, int64_t max_seqlen = -1,
+                                    std::optional<DType> kv_dtype = std::nullopt) {
   bool packed = cu_seqlens != nullptr;
   TF_CHECK(q.dim() == (packed ? 3 : 4), "q: expected ", packed ? "[tokens, heads, head_dim]" : "[batch, heads, seq, head_dim]");
   AttentionArgs a;
   a.dtype = dtype;
+  a.kv_dtype = kv_dtype.value_or(dtype);
   a.heads = q.size(1);
   a.head_dim = q.size(-1);
   a.q = attn_operand(q, "q", packed, a.heads, a.head_dim, dtype, on_cpu);
-  a.k = attn_operand(k, "k", packed, a.heads, a.head_dim, dtype, on_cpu);
-  a.v = attn_operand(v, "v", packed, a.heads, a.head_dim, dtype, on_cpu);
+  a.k = attn_operand(k, "k", packed, a.heads, a.head_dim, a.kv_dtype, on_cpu);
+  a.v = attn_operand(v, "v", packed, a.heads, a.head_dim, a.kv_dtype, on_cpu);
   check_tensor_on(out, "out", dtype, on_cpu);
   check_same_shape(q, "q", out, "out");
   a.out = out.data;
@@ -128,6 +136,75 @@ inline void attention(const TensorView& q, const TensorView& k, const TensorView
                       double scale, bool causal) {
   check_cpu_dtype(q, "q");
   AttentionArgs a = attention_args(q, k, v, out, mask, kv_lengths, cu_seqlens, scale, causal, q.dtype, true);
+  TF_ISA_CALL(attention_cpu, a);
+}
+
+// ---- int8 keys and values (a quantized KV cache) ----
+
+// One row of a quantized KV cache, symmetric: scale = max|x| / 127, q = round_half_even(x * (127 / max|x|)) (in
+// [-127, 127]). A row of zeros gets scale 0; a row with a NaN or an infinity gets scale NaN and q 0, so that its
+// dequantized values are NaN as the float cache would make the outputs.
+inline float quantize_kv_row(const float* x, int64_t n, int8_t* q) {
+  float amax = 0.0f;
+  bool finite = true;
+  for (int64_t i = 0; i < n; ++i) {
+    finite = finite && std::isfinite(x[i]);
+    amax = std::max(amax, std::fabs(x[i]));
+  }
+  if (!finite || amax == 0.0f) {
+    std::fill(q, q + n, int8_t{0});
+    return finite ? 0.0f : NAN;
+  }
+  const float inv = 127.0f / amax;
+  for (int64_t i = 0; i < n; ++i)
+    q[i] = static_cast<int8_t>(std::max(-127.0f, std::min(127.0f, std::nearbyint(x[i] * inv))));
+  return amax / 127.0f;
+}
+
+// q [..., D] int8 and scale [...] float32 = quantize_kv_row of every row of x [..., D] float32 (2 to 5 dims; any
+// strides, last dim contiguous): e.g. a step's new keys and values written into their slots of the cache.
+inline void quantize_kv(const TensorView& x, const TensorView& q, const TensorView& scale) {
+  check_tensor(x, "x", DType::f32, /*contiguous=*/false);
+  check_tensor(q, "q", DType::i8, /*contiguous=*/false);
+  check_tensor(scale, "scale", DType::f32, /*contiguous=*/false);
+  TF_CHECK(x.dim() >= 2 && x.dim() <= 5, "x: expected 2 to 5 dims [..., head_dim]");
+  check_same_shape(x, "x", q, "q");
+  bool same = scale.dim() == x.dim() - 1;
+  for (int64_t i = 0; same && i < scale.dim(); ++i) same = scale.size(i) == x.size(i);
+  TF_CHECK(same, "scale: expected the shape of x without its last dim");
+  const int64_t n = x.size(-1), lead = x.dim() - 1;
+  TF_CHECK(n <= 1 || (x.strides.back() == 1 && q.strides.back() == 1), "x, q: last dim must be contiguous");
+  // Every row: its index along the leading dims, counted down from the last like an odometer.
+  std::vector<int64_t> at(lead, 0);
+  const int64_t rows = scale.numel();
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t xo = 0, qo = 0, so = 0;
+    for (int64_t d = 0; d < lead; ++d) xo += at[d] * x.strides[d], qo += at[d] * q.strides[d], so += at[d] * scale.strides[d];
+    scale.ptr<float>()[so] = quantize_kv_row(x.ptr<float>() + xo, n, q.ptr<int8_t>() + qo);
+    for (int64_t d = lead - 1; d >= 0 && ++at[d] == x.size(d); --d) at[d] = 0;
+  }
+}
+
+// The scales of int8 keys or values [B, H, S, D]: float32 [B, H, S], any strides.
+inline AttnOperand attn_scale_operand(const TensorView& s, const char* name, const TensorView& rows) {
+  check_tensor(s, name, DType::f32, /*contiguous=*/false);
+  TF_CHECK(s.dim() == 3 && s.size(0) == rows.size(0) && s.size(1) == rows.size(1) && s.size(2) == rows.size(2), name,
+           ": expected [batch, heads, k_len] of its int8 rows");
+  AttnOperand o;
+  o.data = s.data;
+  o.batch_stride = s.strides[0], o.head_stride = s.strides[1], o.row_stride = s.strides[2];
+  return o;
+}
+
+// attention() over int8 keys and values: q, mask and out float32 [B, H, Sq, D] / [B, H, Sq, Sk]; k, v int8
+// [B, H, Sk, D] with k_scale, v_scale float32 [B, H, Sk]. Scores and sums in fp32, the rows dequantized as read.
+inline void attention_int8_kv(const TensorView& q, const TensorView& k, const TensorView& k_scale, const TensorView& v,
+                              const TensorView& v_scale, const TensorView& out, const TensorView* mask,
+                              const TensorView* kv_lengths, double scale, bool causal) {
+  AttentionArgs a = attention_args(q, k, v, out, mask, kv_lengths, nullptr, scale, causal, DType::f32, true, -1,
+                                   DType::i8);
+  a.k_scale = attn_scale_operand(k_scale, "k_scale", k);
+  a.v_scale = attn_scale_operand(v_scale, "v_scale", v);
   TF_ISA_CALL(attention_cpu, a);
 }
 

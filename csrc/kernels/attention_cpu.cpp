@@ -146,7 +146,27 @@ void attend(const AttentionArgs& a, const T* q, const T* k, const T* v, T* out, 
   }
 }
 
-template <typename T>
+// int8 keys and values (a quantized KV cache: decoding), any number of queries: per query row, dot products
+// straight from the int8 rows times each key's scale, the softmax, then the probabilities times each value's scale
+// against the int8 values (each row widened to fp32 as it is read).
+void attend_int8_kv(const AttentionArgs& a, const float* q, const int8_t* k, const float* k_scale, const int8_t* v,
+                    const float* v_scale, float* out, const float* mask, int64_t sq, int64_t sk, Scratch& buf) {
+  const int64_t D = a.head_dim, qs = a.q.row_stride, ks = a.k.row_stride, vs = a.v.row_stride;
+  const int64_t kss = a.k_scale.row_stride, vss = a.v_scale.row_stride;
+  const int64_t os = a.out_row_stride, ms = a.mask.row_stride, offset = sk - sq;
+  buf.s.resize(std::max<int64_t>(sk, 1));
+  float* s = buf.s.data();
+  for (int64_t i = 0; i < sq; ++i) {
+    const int64_t n = a.causal ? std::min(sk, std::max<int64_t>(i + offset + 1, 0)) : sk;
+    for (int64_t j = 0; j < n; ++j) s[j] = dot(q + i * qs, k + j * ks, D) * k_scale[j * kss];
+    float inv = softmax_row<true, false>(s, s, n, n, a.scale, mask ? mask + i * ms : nullptr);
+    for (int64_t j = 0; j < n; ++j) s[j] *= v_scale[j * vss];
+    pv_rows<1>(s, 0, v, vs, n, out + i * os, os, D, &inv);
+  }
+}
+
+// T: the element type of q, mask and out; TKV: of k and v (T, or int8_t with per-row scales).
+template <typename T, typename TKV = T>
 void attention_typed(const AttentionArgs& a) {
   const int64_t pairs = a.batch * a.heads;
   // At least ~64K multiply-adds of QK^T per task, so that waking a thread pays off (a decode step's
@@ -164,17 +184,22 @@ void attention_typed(const AttentionArgs& a) {
         sk = a.kv_lengths[b];
       }
       if (sq == 0) continue;
-      auto at = [&](const AttnOperand& t) {
-        return static_cast<const T*>(t.data) + b * t.batch_stride + h * t.head_stride + q0 * t.row_stride;
+      auto at = [&](const AttnOperand& t, auto element) {
+        using E = decltype(element);
+        return static_cast<const E*>(t.data) + b * t.batch_stride + h * t.head_stride + q0 * t.row_stride;
       };
       T* out = static_cast<T*>(a.out) + b * a.out_batch_stride + h * a.out_head_stride + q0 * a.out_row_stride;
-      const T* mask = a.mask.data ? at(a.mask) : nullptr;
+      const T* mask = a.mask.data ? at(a.mask, T{}) : nullptr;
       if (sk == 0) {
         for (int64_t i = 0; i < sq; ++i)
           std::fill(out + i * a.out_row_stride, out + i * a.out_row_stride + a.head_dim, vec::from_float<T>(0.0f));
         continue;
       }
-      attend(a, at(a.q), at(a.k), at(a.v), out, mask, sq, sk, buf);
+      if constexpr (std::is_same_v<TKV, int8_t>)
+        attend_int8_kv(a, at(a.q, T{}), at(a.k, TKV{}), at(a.k_scale, float{}), at(a.v, TKV{}), at(a.v_scale, float{}),
+                       out, mask, sq, sk, buf);
+      else
+        attend(a, at(a.q, T{}), at(a.k, T{}), at(a.v, T{}), out, mask, sq, sk, buf);
     }
   });
 }
@@ -182,6 +207,11 @@ void attention_typed(const AttentionArgs& a) {
 }  // namespace
 
 void attention_cpu(const AttentionArgs& a) {
+  if (a.kv_dtype == DType::i8) {
+    TF_CHECK(a.dtype == DType::f32, "int8 keys and values take float32 queries");
+    attention_typed<float, int8_t>(a);
+    return;
+  }
   vec::with_dtype(a.dtype, [&](auto tag) { attention_typed<decltype(tag)>(a); });
 }
 

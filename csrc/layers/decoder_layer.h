@@ -20,18 +20,26 @@ inline void add_in_place(float* x, const float* y, int64_t n) {
 
 // x [batch, hidden]: the residual stream, updated in place (pre_ln: GPT-2's block, else OpenAI GPT's).
 // kv [batch, 2, heads, capacity, head_dim]: this layer's cache (keys, values); the step writes slot
-// `position` and attends over slots [0, position].
+// `position` and attends over slots [0, position]. float32, or int8 with kv_scale [batch, 2, heads, capacity]
+// float32 (one scale per key and value row, quantize_kv_row).
 // key_bias [batch, capacity] (additive: 0 or -inf for left padding) or nullptr.
-inline void decoder_layer_step(const TensorView& x, const TensorView& kv, int64_t position, const TensorView* key_bias,
-                               const LayerWeights& w, double scale, bool pre_ln) {
+inline void decoder_layer_step(const TensorView& x, const TensorView& kv, const TensorView* kv_scale, int64_t position,
+                               const TensorView* key_bias, const LayerWeights& w, double scale, bool pre_ln) {
   check_tensor(x, "x", DType::f32);
   TF_CHECK(x.dim() == 2 && x.size(1) == w.hidden, "x: expected [batch, ", w.hidden, "]");
   const int64_t batch = x.size(0), hidden = w.hidden, heads = w.heads, dim = w.head_dim;
   const int64_t width = heads * dim, inner = w.inner;
-  check_tensor(kv, "kv", DType::f32);
+  const bool int8_cache = kv_scale != nullptr;
+  check_tensor(kv, "kv", int8_cache ? DType::i8 : DType::f32);
   TF_CHECK(kv.dim() == 5 && kv.size(0) == batch && kv.size(1) == 2 && kv.size(2) == heads && kv.size(4) == dim,
            "kv: expected [", batch, ", 2, ", heads, ", capacity, ", dim, "]");
   const int64_t capacity = kv.size(3);
+  if (int8_cache) {
+    check_tensor(*kv_scale, "kv_scale", DType::f32);
+    TF_CHECK(kv_scale->dim() == 4 && kv_scale->size(0) == batch && kv_scale->size(1) == 2 &&
+                 kv_scale->size(2) == heads && kv_scale->size(3) == capacity,
+             "kv_scale: expected [", batch, ", 2, ", heads, ", ", capacity, "]");
+  }
   TF_CHECK(position >= 0 && position < capacity, "position: must be in [0, ", capacity, "), got ", position);
   if (key_bias) {
     check_tensor(*key_bias, "key_bias", DType::f32);
@@ -50,25 +58,34 @@ inline void decoder_layer_step(const TensorView& x, const TensorView& kv, int64_
   };
   if (pre_ln) add_layer_norm(x, nullptr, nullptr, &w.ln1_weight, &w.ln1_bias, normed, w.eps1);
   project(pre_ln ? normed : x, w.qkv, &w.qkv_bias, qkv, 3 * width, GemmAct::none);
-  float* cache = kv.ptr<float>();
   const int64_t head_stride = capacity * dim, part_stride = heads * head_stride, batch_stride = 2 * part_stride;
+  const int64_t scale_part = heads * capacity, scale_batch = 2 * scale_part;  // (kv_scale)
   for (int64_t b = 0; b < batch; ++b)
     for (int part = 0; part < 2; ++part)
       for (int64_t h = 0; h < heads; ++h) {
         const float* src = qkv.ptr<float>() + b * 3 * width + (part + 1) * width + h * dim;
-        float* dst = cache + b * batch_stride + part * part_stride + h * head_stride + position * dim;
-        std::copy(src, src + dim, dst);
+        const int64_t slot = b * batch_stride + part * part_stride + h * head_stride + position * dim;
+        if (int8_cache)
+          kv_scale->ptr<float>()[b * scale_batch + part * scale_part + h * capacity + position] =
+              quantize_kv_row(src, dim, kv.ptr<int8_t>() + slot);
+        else
+          std::copy(src, src + dim, kv.ptr<float>() + slot);
       }
   const int64_t keys = position + 1;
+  const DType kv_dtype = int8_cache ? DType::i8 : DType::f32;
   TensorView q{qkv.data, DType::f32, {batch, heads, 1, dim}, {3 * width, dim, 3 * width, 1}};
-  TensorView k{cache, DType::f32, {batch, heads, keys, dim}, {batch_stride, head_stride, dim, 1}};
-  TensorView v{cache + part_stride, DType::f32, {batch, heads, keys, dim}, {batch_stride, head_stride, dim, 1}};
+  TensorView k{kv.data, kv_dtype, {batch, heads, keys, dim}, {batch_stride, head_stride, dim, 1}};
+  void* values = int8_cache ? static_cast<void*>(kv.ptr<int8_t>() + part_stride) : kv.ptr<float>() + part_stride;
+  TensorView v{values, kv_dtype, {batch, heads, keys, dim}, {batch_stride, head_stride, dim, 1}};
   TensorView out{context.data, DType::f32, {batch, heads, 1, dim}, {width, dim, dim, 1}};
-  if (key_bias) {
-    TensorView mask{key_bias->data, DType::f32, {batch, heads, 1, keys}, {capacity, 0, 0, 1}};
-    attention(q, k, v, out, &mask, nullptr, nullptr, scale, false);
+  TensorView mask;
+  if (key_bias) mask = TensorView{key_bias->data, DType::f32, {batch, heads, 1, keys}, {capacity, 0, 0, 1}};
+  if (int8_cache) {
+    TensorView k_scale{kv_scale->data, DType::f32, {batch, heads, keys}, {scale_batch, capacity, 1}};
+    TensorView v_scale{kv_scale->ptr<float>() + scale_part, DType::f32, {batch, heads, keys}, {scale_batch, capacity, 1}};
+    attention_int8_kv(q, k, k_scale, v, v_scale, out, key_bias ? &mask : nullptr, nullptr, scale, false);
   } else {
-    attention(q, k, v, out, nullptr, nullptr, nullptr, scale, false);
+    attention(q, k, v, out, key_bias ? &mask : nullptr, nullptr, nullptr, scale, false);
   }
   project(context, w.out, &w.out_bias, added, hidden, GemmAct::none);
   if (pre_ln) {

@@ -195,10 +195,98 @@ def _check_mask(attn_mask, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     return attn_mask
 
 
+# ---- int8 keys and values (a quantized KV cache) ----
+
+def quantize_kv(x: torch.Tensor, out: Optional[torch.Tensor] = None, scale: Optional[torch.Tensor] = None):
+    """Symmetric int8 rows for a quantized KV cache: per row of x [..., head_dim] (float32, CPU), scale = max|x| / 127
+    and q = round_half_even(x * (127 / max|x|)) in [-127, 127]; a row of zeros gets scale 0, a row holding a NaN or
+    an infinity scale NaN (its dequantized values NaN, as a float cache would give). Writes into `out` (int8, x's
+    shape) and `scale` (float32, x.shape[:-1]) when given, e.g. views of a cache's slots (any strides, last dim
+    contiguous). Returns (q, scale)."""
+    B.check_tensor("x", x)
+    if x.dtype != torch.float32 or x.device.type != "cpu":
+        raise TypeError(f"quantize_kv: x must be a float32 CPU tensor, got {x.dtype} on {x.device}")
+    if not 2 <= x.dim() <= 5:
+        raise ValueError(f"quantize_kv: x must have 2 to 5 dims [..., head_dim], got shape {tuple(x.shape)}")
+    out = torch.empty(x.shape, dtype=torch.int8) if out is None else out
+    scale = torch.empty(x.shape[:-1], dtype=torch.float32) if scale is None else scale
+    if out.dtype != torch.int8 or out.shape != x.shape or out.device != x.device:
+        raise ValueError(f"quantize_kv: out must be an int8 CPU tensor of shape {tuple(x.shape)}")
+    if scale.dtype != torch.float32 or scale.shape != x.shape[:-1] or scale.device != x.device:
+        raise ValueError(f"quantize_kv: scale must be a float32 CPU tensor of shape {tuple(x.shape[:-1])}")
+    if x.stride(-1) != 1:
+        x = x.contiguous()
+    if B.has_kernels() and out.stride(-1) == 1:
+        B._C.quantize_kv(x, out, scale)
+    else:
+        q, s = _quantize_kv_reference(x)
+        out.copy_(q)
+        scale.copy_(s)
+    return out, scale
+
+
+def _quantize_kv_reference(x: torch.Tensor):
+    amax = x.abs().amax(-1)
+    finite = torch.isfinite(x).all(-1)
+    live = finite & (amax > 0)
+    q = torch.round(x * (127.0 / amax).unsqueeze(-1)).clamp_(-127, 127)
+    q = torch.where(live.unsqueeze(-1), q, torch.zeros((), dtype=x.dtype)).to(torch.int8)
+    scale = torch.where(finite, amax / 127.0, torch.full((), float("nan")))
+    return q, scale.masked_fill(finite & (amax == 0), 0.0)
+
+
+def dequantize_kv(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """The float32 rows that quantize_kv's (q, scale) stand for."""
+    return q.to(torch.float32) * scale.unsqueeze(-1)
+
+
+def _attention_int8_kv(q, k, v, k_scale, v_scale, attn_mask, kv_lengths, cu_seqlens, scale, causal):
+    """attention() over int8 keys and values with one float32 scale per row (k_scale, v_scale [B, H, Sk])."""
+    if cu_seqlens is not None:
+        raise ValueError(f"{_OP}: int8 keys and values take the padded layout [batch, heads, seq, head_dim]")
+    B.check_tensor("q", q)
+    if not isinstance(v, torch.Tensor):
+        raise TypeError(f"v must be a torch.Tensor, got {type(v).__name__}")
+    if q.dtype != torch.float32 or q.device.type != "cpu":
+        raise TypeError(f"{_OP}: int8 keys and values take float32 CPU queries, got {q.dtype} on {q.device}")
+    if v.dtype != torch.int8:
+        raise TypeError(f"{_OP}: k is int8 but v is {v.dtype}")
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        if t.dim() != 4:
+            raise ValueError(f"{_OP}: {name} must be [batch, heads, seq, head_dim], got shape {tuple(t.shape)}")
+    if k.shape != v.shape or k.shape[:2] != q.shape[:2] or k.shape[3] != q.shape[3] or k.device != q.device:
+        raise ValueError(f"{_OP}: k and v must be [batch, heads, k_len, head_dim] matching q "
+                         f"{tuple(q.shape)}, got {tuple(k.shape)} and {tuple(v.shape)}")
+    for name, t in (("k_scale", k_scale), ("v_scale", v_scale)):
+        if not isinstance(t, torch.Tensor) or t.dtype != torch.float32 or tuple(t.shape) != tuple(k.shape[:3]):
+            raise ValueError(f"{_OP}: int8 k and v need {name}, float32 [batch, heads, k_len] = "
+                             f"{list(k.shape[:3])}, got {getattr(t, 'shape', t)}")
+    if q.shape[-1] == 0:
+        raise ValueError(f"{_OP}: head_dim must be at least 1, got shape {tuple(q.shape)}")
+    if attn_mask is not None:
+        attn_mask = _check_mask(attn_mask, q, k)
+    if kv_lengths is not None:
+        kv_lengths = B.check_lengths(_OP, "kv_lengths", kv_lengths, q, q.shape[0], k.shape[2])
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else B.check_number(_OP, "scale", scale)
+    if not B.has_kernels():
+        return _padded_reference(q, dequantize_kv(k, k_scale), dequantize_kv(v, v_scale), attn_mask, kv_lengths,
+                                 scale, bool(causal))
+    q, k, v = (t if t.stride(-1) == 1 else t.contiguous() for t in (q, k, v))
+    if attn_mask is not None:
+        attn_mask = attn_mask.expand(q.shape[0], q.shape[1], q.shape[2], k.shape[2])
+        if attn_mask.stride(-1) != 1:
+            attn_mask = attn_mask.contiguous()
+    out = B.new_output(q)
+    B.sync_threads()
+    B._C.attention_int8_kv(q, k, k_scale, v, v_scale, out, attn_mask, kv_lengths, scale, bool(causal))
+    return out
+
+
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, scale: Optional[float] = None,
               attn_mask: Optional[torch.Tensor] = None, causal: bool = False,
               kv_lengths: Optional[torch.Tensor] = None, cu_seqlens: Optional[torch.Tensor] = None,
-              max_seqlen: Optional[int] = None) -> torch.Tensor:
+              max_seqlen: Optional[int] = None, k_scale: Optional[torch.Tensor] = None,
+              v_scale: Optional[torch.Tensor] = None) -> torch.Tensor:
     """softmax(q k^T * scale + attn_mask) v per (sequence, head); scale defaults to 1/sqrt(head_dim).
 
     Padded layout: q [B, H, Sq, D], k/v [B, H, Sk, D] -> out [B, H, Sq, D]. attn_mask (additive float,
@@ -212,7 +300,13 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, scale: Optio
     CUDA, given, cu_seqlens is not read back to be checked (that would wait for the GPU): the caller vouches for
     its values, as with flash-attention. On CUDA, float16/bfloat16 with several query rows may run torch's
     tensor-core kernels (see cuda_attention).
+    int8 k and v (a quantized KV cache, quantize_kv): float32 CPU q, padded layout, and k_scale / v_scale float32
+    [B, H, Sk], one scale per key / value row.
     """
+    if isinstance(k, torch.Tensor) and k.dtype == torch.int8:
+        return _attention_int8_kv(q, k, v, k_scale, v_scale, attn_mask, kv_lengths, cu_seqlens, scale, causal)
+    if k_scale is not None or v_scale is not None:
+        raise ValueError(f"{_OP}: k_scale and v_scale are for int8 k and v")
     if (cu_seqlens is not None and attn_mask is None and kv_lengths is None and type(scale) is float
             and B.fast_path(q, k, v)):
         try:  # the packed call of the padding-free encoder: the C++ entry point checks every argument

@@ -48,12 +48,13 @@ def encoder_layer(x: torch.Tensor, cu_seqlens: torch.Tensor, layer, scale: float
 
 
 def decoder_layer_step(x: torch.Tensor, kv: torch.Tensor, position: int, key_bias: Optional[torch.Tensor], layer,
-                       scale: float, pre_ln: bool) -> None:
+                       scale: float, pre_ln: bool, kv_scale: Optional[torch.Tensor] = None) -> None:
     """One decoder block of a decode step as one C++ call: x [batch, hidden] updated in place, the keys and
-    values written at `position` of kv [batch, 2, heads, capacity, head_dim]; key_bias [batch, capacity]
-    additive (or None); pre_ln: GPT-2's pre-LayerNorm block, else OpenAI GPT's post-LayerNorm one."""
+    values written at `position` of kv [batch, 2, heads, capacity, head_dim] (float32, or int8 with kv_scale
+    [batch, 2, heads, capacity] float32: quantized as written, ops.attention.quantize_kv); key_bias [batch,
+    capacity] additive (or None); pre_ln: GPT-2's pre-LayerNorm block, else OpenAI GPT's post-LayerNorm one."""
     B.sync_threads()
-    B._C.decoder_layer_step(x, kv, position, key_bias, layer, scale, pre_ln)
+    B._C.decoder_layer_step(x, kv, kv_scale, position, key_bias, layer, scale, pre_ln)
 
 
 class OneCallChoice:

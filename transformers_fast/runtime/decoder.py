@@ -11,9 +11,11 @@ weights are neither float32 nor bfloat16 on the CPU). The packed weights are der
 
 An int8-quantized model (transformers_fast.quantize) runs here too: its blocks' ops.QuantizedLinear layers (GELU
 fused into c_fc) are the projections as they are, and its LM head when quantized with lm_head=True (else the float
-tied head, prepacked). Everything else stays float: embeddings, LayerNorms, attention, and the KV cache (float32,
-the dtype of the activations the int8 layers take and give). Decode steps of few rows run one C++ call per block
-(csrc/layers, which take int8 projections as well as float panels).
+tied head, prepacked). Its generation keeps the KV cache in int8 too (unless quantized with kv_cache="float"): one
+float32 scale per key and value row (ops.attention.quantize_kv), the attention reading the int8 rows; the prompt's
+own attention runs on its keys and values as computed, before they are stored. Embeddings, LayerNorms and the
+activations stay float32. Decode steps of few rows run one C++ call per block (csrc/layers, which take int8
+projections and an int8 cache as well as float ones).
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from transformers_fast import ops
 from transformers_fast.runtime.fast_path import FAST_DTYPES, FastPath, apply_malloc_setting, fast_tensor, state_key
 from transformers_fast.ops import (OneCallChoice, QuantizedLinear, bind_layer_weights, decoder_layer_step, linear,
                                    projection)
+from transformers_fast.ops.attention import quantize_kv
 from transformers_fast.ops.projection import Projection
 
 
@@ -52,10 +55,13 @@ def add_layer_norm(x: torch.Tensor, residual: torch.Tensor, norm: tuple) -> torc
     return F.layer_norm(x + residual, (x.shape[-1],), weight, bias, eps)
 
 
-def attend(q, k, v, mask: Optional[torch.Tensor], causal: bool, scale: float) -> torch.Tensor:
+def attend(q, k, v, mask: Optional[torch.Tensor], causal: bool, scale: float, scales=None) -> torch.Tensor:
     """q [B, H, Sq, D], k/v [B, H, Sk, D] (views of the cache) -> [B, H, Sq, D]. mask: bool, True = attend.
     The fused kernels serve float32 and bfloat16, and every float dtype on CUDA (where ops.attention picks ours
-    or torch's); other dtypes on the CPU (float16, float64) take torch's ops."""
+    or torch's); other dtypes on the CPU (float16, float64) take torch's ops. scales: (k_scale, v_scale) of int8
+    k and v."""
+    if scales is not None:
+        return ops.attention(q, k, v, scale=scale, attn_mask=mask, causal=causal, k_scale=scales[0], v_scale=scales[1])
     if q.dtype in FAST_DTYPES or ops.on_cuda(q):
         return ops.attention(q, k, v, scale=scale, attn_mask=mask, causal=causal)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal and mask is None, scale=scale)
@@ -66,37 +72,41 @@ class KVCache:
     keys, 1 the values), filled in place: a step writes both with one copy from the fused QKV output.
 
     All rows share one write position (prompts are left-padded to one length); `key_bias` [batch, capacity]
-    is 0 for real tokens and -inf for padding when some rows are padded (None otherwise)."""
+    is 0 for real tokens and -inf for padding when some rows are padded (None otherwise).
+
+    An int8 cache (dtype torch.int8) keeps one float32 scale per key and value row beside it, `scales` [batch, 2,
+    heads, capacity] per layer; `store` quantizes what it writes (ops.attention.quantize_kv)."""
 
     def __init__(self, batch: int, capacity: int, heads_and_dims, dtype, device):
         self.kv = [torch.empty(batch, 2, h, capacity, d, dtype=dtype, device=device) for h, d in heads_and_dims]
+        self.scales = None if dtype is not torch.int8 else [
+            torch.empty(batch, 2, h, capacity, dtype=torch.float32, device=device) for h, _ in heads_and_dims]
         self.kv_views = [(kv[:, 0], kv[:, 1]) for kv in self.kv]  # keys, values [batch, heads, capacity, head_dim]
+        self.scale_views = None if self.scales is None else [(s[:, 0], s[:, 1]) for s in self.scales]
         self.capacity = capacity
         self.length = 0
         self.key_bias: Optional[torch.Tensor] = None
-
-    @property
-    def batch(self) -> int:
-        return self.kv[0].shape[0]
-
-    @property
-    def keys(self) -> List[torch.Tensor]:
-        return [k for k, _ in self.kv_views]
-
-    @property
-    def values(self) -> List[torch.Tensor]:
-        return [v for _, v in self.kv_views]
 
     def mask(self, length: int) -> Optional[torch.Tensor]:
         """Additive mask [batch, 1, 1, length] over the first `length` keys, or None without padding."""
         return None if self.key_bias is None else self.key_bias[:, None, None, :length]
 
-    def reorder(self, index: torch.Tensor) -> None:
-        """Keeps the rows in `index` (e.g. drops finished sequences)."""
-        self.kv = [kv.index_select(0, index) for kv in self.kv]
-        self.kv_views = [(kv[:, 0], kv[:, 1]) for kv in self.kv]
-        if self.key_bias is not None:
-            self.key_bias = self.key_bias.index_select(0, index)
+    def store(self, index: int, start: int, kv: torch.Tensor) -> None:
+        """Writes kv [batch, 2, heads, n, head_dim] (keys, values; float, any strides) into slots start..start + n of
+        layer `index`, quantized in an int8 cache."""
+        end = start + kv.shape[3]
+        if self.scales is None:
+            self.kv[index][:, :, :, start:end] = kv
+        else:
+            quantize_kv(kv, self.kv[index][:, :, :, start:end], self.scales[index][:, :, :, start:end])
+
+    def attend(self, index: int, q: torch.Tensor, end: int, mask, causal: bool, scale: float) -> torch.Tensor:
+        """q [batch, heads, Sq, head_dim] over the first `end` keys and values of layer `index`."""
+        keys, values = self.kv_views[index]
+        scales = None
+        if self.scale_views is not None:
+            scales = tuple(t.narrow(2, 0, end) for t in self.scale_views[index])
+        return attend(q, keys.narrow(2, 0, end), values.narrow(2, 0, end), mask, causal, scale, scales)
 
 
 class LayerWeights(NamedTuple):
@@ -278,8 +288,17 @@ class DecoderFastPath(FastPath):
     # ---- generation ----
     def new_cache(self, batch: int, capacity: int) -> KVCache:
         layers = self.layers()
-        return KVCache(batch, capacity, [(layer.heads, layer.head_dim) for layer in layers], self._wte.dtype,
+        return KVCache(batch, capacity, [(layer.heads, layer.head_dim) for layer in layers], self.cache_dtype(),
                        self._wte.device)
+
+    def cache_dtype(self) -> torch.dtype:
+        """int8 for an int8-quantized float32 model on the CPU (unless quantized with kv_cache="float"), else the
+        dtype of its weights."""
+        spec = getattr(getattr(self.model, "config", None), "quantization", None)
+        if (isinstance(spec, dict) and spec.get("kv_cache", "int8") == "int8" and self._wte.dtype is torch.float32
+                and self._wte.is_cpu):
+            return torch.int8
+        return self._wte.dtype
 
     def _embed(self, ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         return F.embedding(ids, self._wte) + F.embedding(positions, self._wpe)
@@ -327,10 +346,10 @@ class DecoderFastPath(FastPath):
         def attention(index, layer, qkv):
             heads, head_dim = layer.heads, layer.head_dim
             qkv = qkv.view(batch, seq, 3, heads, head_dim)
-            kv = cache.kv[index]
-            kv[:, :, :, :seq] = qkv[:, :, 1:].permute(0, 2, 3, 1, 4)
-            context = attend(qkv[:, :, 0].transpose(1, 2), kv[:, 0, :, :seq], kv[:, 1, :, :seq], mask, mask is None,
-                             layer.scale)
+            cache.store(index, 0, qkv[:, :, 1:].permute(0, 2, 3, 1, 4))
+            # the prompt attends to its keys and values as computed (an int8 cache keeps them quantized)
+            q, k, v = (qkv[:, :, part].transpose(1, 2) for part in range(3))
+            context = attend(q, k, v, mask, mask is None, layer.scale)
             return context.transpose(1, 2).reshape(batch * seq, heads * head_dim)
 
         x = self._run(self._embed(input_ids.reshape(-1), position_ids.reshape(-1)), attention)
@@ -354,11 +373,8 @@ class DecoderFastPath(FastPath):
         def attention(index, layer, qkv):
             heads, head_dim = layer.heads, layer.head_dim
             qkv = qkv.view(batch, 3, heads, head_dim)
-            kv = cache.kv[index]
-            kv.select(3, t).copy_(qkv[:, 1:])  # key and value in one copy
-            keys, values = cache.kv_views[index]
-            context = attend(qkv[:, 0].unsqueeze(2), keys.narrow(2, 0, end), values.narrow(2, 0, end), mask, False,
-                             layer.scale)
+            cache.store(index, t, qkv[:, 1:].unsqueeze(3))  # key and value in one write
+            context = cache.attend(index, qkv[:, 0].unsqueeze(2), end, mask, False, layer.scale)
             return context.view(batch, heads * head_dim)
 
         bound = self._bound_blocks(batch)
@@ -367,7 +383,8 @@ class DecoderFastPath(FastPath):
         else:
             x = self._embed(tokens, positions)
             for index, (layer, block) in enumerate(zip(self._layers, bound)):
-                decoder_layer_step(x, cache.kv[index], t, cache.key_bias, block, layer.scale, self._pre_ln)
+                decoder_layer_step(x, cache.kv[index], t, cache.key_bias, block, layer.scale, self._pre_ln,
+                                   None if cache.scales is None else cache.scales[index])
         cache.length = end
         return self._logits(x)
 

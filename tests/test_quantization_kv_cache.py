@@ -1,0 +1,254 @@
+"""The int8 KV cache of an int8 model's generation: ops.attention.quantize_kv (symmetric int8 rows, one float32 scale
+each) against its torch formula, ops.attention over int8 keys and values against float attention over the
+dequantized rows, and the GPT decoders with the int8 cache against the same decoder keeping those dequantized rows
+in a float cache (what an int8 cache means), plus its accuracy against the float cache."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+import transformers_fast as tf
+from test_quantization import assert_int8_paths_close, batch, quantized_copy, tiny, varied_gpt2
+from transformers_fast import ops
+from transformers_fast.ops.attention import _padded_reference, _quantize_kv_reference, dequantize_kv, quantize_kv
+from transformers_fast.ops.layer import HAS_LAYER_KERNELS
+from transformers_fast.runtime import decoder as fast_decoder
+
+CASES = [(family, lm_head) for family in ("gpt2", "openai") for lm_head in (False, True)]
+
+
+def rows_with_specials(*shape, seed=0):
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(seed)) * 3
+    flat = x.view(-1, shape[-1])
+    flat[0] = 0.0
+    flat[1, 2] = float("nan")
+    flat[2, 0] = float("inf")
+    flat[3, 1] = -float("inf")
+    flat[4] = 1e-30  # subnormal scale
+    flat[5, :] = -2.5  # every value at the extreme
+    return x
+
+
+def assert_same_scales(got, want):
+    assert torch.equal(torch.isnan(got), torch.isnan(want))
+    assert torch.equal(got.nan_to_num(0.0), want.nan_to_num(0.0))
+
+
+def test_quantize_kv_is_the_symmetric_per_row_formula():
+    x = rows_with_specials(3, 4, 7, 65)
+    q, scale = quantize_kv(x)
+    want_q, want_scale = _quantize_kv_reference(x)
+    assert q.dtype is torch.int8 and scale.dtype is torch.float32 and scale.shape == (3, 4, 7)
+    assert torch.equal(q, want_q)
+    assert_same_scales(scale, want_scale)
+    assert int(q.abs().max()) == 127 and int(q.min()) >= -127
+    flat_q, flat_s = q.view(-1, 65), scale.view(-1)
+    assert torch.all(flat_q[:4] == 0) and flat_s[0] == 0 and torch.isnan(flat_s[1:4]).all()
+    assert torch.all(flat_q[5] == -127)
+    finite = torch.isfinite(flat_s)
+    error = (dequantize_kv(q, scale) - x).view(-1, 65)[finite].abs()
+    assert torch.all(error <= flat_s[finite, None] / 2 * (1 + 1e-6))
+
+
+def test_quantize_kv_writes_into_strided_cache_slots():
+    """The decoder writes a step's keys and values (a strided view of its fused QKV output) into slot t of a cache
+    [batch, 2, heads, capacity, head_dim] and its scales [batch, 2, heads, capacity]."""
+    qkv = rows_with_specials(2, 3, 4, 16).view(2, 3, 4, 16)  # [batch, q/k/v, heads, head_dim]
+    cache = torch.zeros(2, 2, 4, 5, 16, dtype=torch.int8)
+    scales = torch.zeros(2, 2, 4, 5)
+    quantize_kv(qkv[:, 1:], cache.select(3, 3), scales.select(3, 3))
+    want_q, want_scale = _quantize_kv_reference(qkv[:, 1:].contiguous())
+    assert torch.equal(cache[:, :, :, 3], want_q) and not cache[:, :, :, [0, 1, 2, 4]].any()
+    assert_same_scales(scales[:, :, :, 3], want_scale)
+    # a prompt: five dims, [batch, 2, heads, seq, head_dim] permuted from [batch, seq, 3, heads, head_dim]
+    prompt = torch.randn(2, 3, 3, 4, 16)
+    quantize_kv(prompt[:, :, 1:].permute(0, 2, 3, 1, 4), cache[:, :, :, :3], scales[:, :, :, :3])
+    want_q, want_scale = _quantize_kv_reference(prompt[:, :, 1:].permute(0, 2, 3, 1, 4).contiguous())
+    assert torch.equal(cache[:, :, :, :3], want_q)
+    assert_same_scales(scales[:, :, :, :3], want_scale)
+
+
+@pytest.mark.parametrize("bad,message", [
+    (lambda: quantize_kv(torch.randn(4, 8, dtype=torch.float64)), "float32"),
+    (lambda: quantize_kv(torch.randn(8)), "2 to 5 dims"),
+    (lambda: quantize_kv(torch.randn(4, 8), torch.empty(4, 8)), "int8"),
+    (lambda: quantize_kv(torch.randn(4, 8), torch.empty(4, 9, dtype=torch.int8)), "int8"),
+    (lambda: quantize_kv(torch.randn(4, 8), None, torch.empty(5)), "scale"),
+])
+def test_quantize_kv_bad_input(bad, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        bad()
+
+
+def int8_operands(batch, heads, keys, dim, capacity=None, seed=0):
+    """Quantized keys and values, as narrowed views of a cache of `capacity` slots."""
+    capacity = capacity or keys
+    g = torch.Generator().manual_seed(seed)
+    cache = torch.randn(batch, 2, heads, capacity, dim, generator=g) * 2
+    q8, scales = quantize_kv(cache)
+    k, v = q8[:, 0, :, :keys], q8[:, 1, :, :keys]
+    ks, vs = scales[:, 0, :, :keys], scales[:, 1, :, :keys]
+    return k, ks, v, vs
+
+
+@pytest.mark.parametrize("sq,keys,dim,causal,masked,lengths", [
+    (1, 1, 64, False, False, False), (1, 37, 64, False, True, False), (3, 20, 7, True, False, False),
+    (14, 30, 65, True, True, False), (20, 20, 1, False, False, True), (5, 48, 32, False, True, True),
+])
+def test_attention_over_int8_keys_and_values(sq, keys, dim, causal, masked, lengths):
+    batch, heads = 2, 3
+    k, ks, v, vs = int8_operands(batch, heads, keys, dim, capacity=keys + 3)
+    assert not k.is_contiguous()
+    q = torch.randn(batch, heads, sq, dim, generator=torch.Generator().manual_seed(1))
+    mask = None
+    if masked:
+        mask = torch.zeros(batch, 1, 1, keys)
+        mask[0, ..., :2] = float("-inf")
+    kv_lengths = torch.tensor([keys, max(1, keys // 2)]) if lengths else None
+    got = ops.attention(q, k, v, k_scale=ks, v_scale=vs, attn_mask=mask, causal=causal, kv_lengths=kv_lengths)
+    want = ops.attention(q, dequantize_kv(k, ks), dequantize_kv(v, vs), attn_mask=mask, causal=causal,
+                         kv_lengths=kv_lengths)
+    assert got.shape == q.shape
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    reference = _padded_reference(q, dequantize_kv(k, ks), dequantize_kv(v, vs), mask, kv_lengths, dim ** -0.5, causal)
+    torch.testing.assert_close(got, reference, atol=1e-5, rtol=1e-5)
+
+
+def test_attention_over_int8_keys_and_values_bad_input():
+    k, ks, v, vs = int8_operands(1, 2, 5, 8)
+    q = torch.randn(1, 2, 1, 8)
+    with pytest.raises(ValueError, match="k_scale"):
+        ops.attention(q, k, v, v_scale=vs)
+    with pytest.raises(ValueError, match="v_scale"):
+        ops.attention(q, k, v, k_scale=ks, v_scale=vs[:, :, :4])
+    with pytest.raises(TypeError, match="float32"):
+        ops.attention(q.bfloat16(), k, v, k_scale=ks, v_scale=vs)
+    with pytest.raises(TypeError, match="v is torch.float32"):
+        ops.attention(q, k, dequantize_kv(v, vs), k_scale=ks, v_scale=vs)
+    with pytest.raises(ValueError, match="padded layout"):
+        ops.attention(q[0].transpose(0, 1), k[0].transpose(0, 1), v[0].transpose(0, 1), k_scale=ks, v_scale=vs,
+                      cu_seqlens=torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="for int8 k and v"):
+        ops.attention(q, dequantize_kv(k, ks), dequantize_kv(v, vs), k_scale=ks)
+
+
+# ---- the decoders ----
+
+def dequantized_float_cache(model, monkeypatch):
+    """model's fused decoder keeping a float cache of the dequantized rows (quantized by the torch formula), steps
+    block by block from Python: what the int8 cache stands for."""
+    reference = copy.deepcopy(model)
+    tf.quantize(reference, "int8", kv_cache="float")
+    original = fast_decoder.KVCache.store
+
+    def store(self, index, start, kv):
+        if self.scales is None and self.kv[index].dtype is torch.float32:
+            kv = dequantize_kv(*_quantize_kv_reference(kv.contiguous()))
+        original(self, index, start, kv)
+
+    monkeypatch.setattr(fast_decoder.KVCache, "store", store)
+    monkeypatch.setattr(reference.fast, "_bound_blocks", lambda batch: None)
+    return reference
+
+
+def left_padded(family, size=3, seq=6):
+    ids = batch(family, size=size, seq=seq)
+    mask = torch.ones_like(ids)
+    mask[1, :2] = 0
+    return ids, mask
+
+
+def decode(fast, ids, mask, steps=5):
+    positions = (mask.cumsum(1) - 1).clamp(min=0)
+    cache = fast.new_cache(ids.shape[0], ids.shape[1] + steps + 1)
+    with torch.no_grad():
+        logits = [fast.prefill(ids, positions, mask, cache)]
+        next_positions = positions[:, -1] + 1
+        for _ in range(steps):
+            logits.append(fast.step(logits[-1].argmax(-1), next_positions, cache))
+            next_positions = next_positions + 1
+    return torch.stack(logits), cache
+
+
+@pytest.mark.parametrize("family,lm_head", CASES)
+def test_int8_cache_equals_a_float_cache_of_its_dequantized_rows(family, lm_head, monkeypatch):
+    model = quantized_copy(tiny(family), lm_head=lm_head)
+    assert model.config.quantization["kv_cache"] == "int8"
+    reference = dequantized_float_cache(model, monkeypatch)
+    ids, mask = left_padded(family)
+    got, cache = decode(model.fast, ids, mask)
+    assert cache.kv[0].dtype is torch.int8 and cache.scales[0].shape == (3, 2, model.config.n_head, 12)
+    want, float_cache = decode(reference.fast, ids, mask)
+    assert float_cache.kv[0].dtype is torch.float32 and float_cache.scales is None
+    assert_int8_paths_close(got, want)
+    # and it is not the float cache's result: the test would see a cache that is not quantized
+    plain, _ = decode(quantized_copy(tiny(family), lm_head=lm_head, kv_cache="float").fast, ids, mask)
+    assert (got[1:] - plain[1:]).abs().max() > 1e-5
+
+
+@pytest.mark.skipif(not HAS_LAYER_KERNELS, reason="C++ decoder step not built here")
+def test_one_call_steps_write_and_read_the_int8_cache(monkeypatch):
+    model = quantized_copy(tiny("gpt2"))
+    calls = []
+    original = fast_decoder.decoder_layer_step
+    monkeypatch.setattr(fast_decoder, "decoder_layer_step",
+                        lambda *a: calls.append(a[7] is not None) or original(*a))
+    ids, mask = left_padded("gpt2")
+    one_call, cache = decode(model.fast, ids, mask)
+    assert calls and all(calls), "the steps did not run one C++ call per block on the int8 cache"
+    calls.clear()
+    monkeypatch.setattr(model.fast, "_bound_blocks", lambda batch: None)
+    by_block, by_block_cache = decode(model.fast, ids, mask)
+    assert not calls
+    assert_int8_paths_close(one_call, by_block)
+    real = slice(0, ids.shape[1] + 5)
+    for ours, theirs in zip(cache.kv, by_block_cache.kv):
+        assert (ours[..., real, :].int() - theirs[..., real, :].int()).abs().max() <= 1
+
+
+def teacher_forced_logits(fast, ids, prompt):
+    """The logits of every step, fed the tokens of `ids` after the first `prompt` (not its own argmax)."""
+    batch, total = ids.shape
+    cache = fast.new_cache(batch, total)
+    positions = torch.arange(prompt).expand(batch, prompt)
+    with torch.no_grad():
+        logits = [fast.prefill(ids[:, :prompt], positions, None, cache)]
+        for t in range(prompt, total - 1):
+            logits.append(fast.step(ids[:, t], torch.full((batch,), t), cache))
+    return torch.stack(logits, 1)
+
+
+def test_int8_cache_generation_accuracy_and_size():
+    """32 greedy tokens of a GPT-2 that writes varied text, same int8 weights: fed the float cache's tokens, the
+    int8 cache picks the same next token at nearly every step (free-running, one early flip changes the rest); it
+    takes about a quarter of the float cache's bytes."""
+    model = quantized_copy(varied_gpt2(), lm_head=True)
+    float_cache = quantized_copy(varied_gpt2(), lm_head=True, kv_cache="float")
+    prompts = torch.randint(0, 1000, (4, 8), generator=torch.Generator().manual_seed(5))
+    tokens = float_cache.generate(prompts, max_new_tokens=32)
+    want = teacher_forced_logits(float_cache.fast, tokens, 8)
+    got = teacher_forced_logits(model.fast, tokens, 8)
+    assert torch.equal(want.argmax(-1), tokens[:, 8:])  # (the float cache's own greedy choices)
+    assert (got.argmax(-1) == tokens[:, 8:]).float().mean().item() >= 0.9
+    assert not torch.equal(got, want)
+    int8_cache, fp32_cache = model.fast.new_cache(4, 40), float_cache.fast.new_cache(4, 40)
+    size = lambda c: sum(t.numel() * t.element_size() for t in c.kv + (c.scales or []))
+    assert size(int8_cache) * 3 < size(fp32_cache)
+
+
+def test_kv_cache_option(tmp_path):
+    model = quantized_copy(tiny("gpt2"), kv_cache="float")
+    assert model.fast.new_cache(1, 4).kv[0].dtype is torch.float32
+    tf.quantize(model, "int8")  # quantizing again sets the cache's dtype again
+    assert model.fast.new_cache(1, 4).kv[0].dtype is torch.int8
+    tf.quantize(model, "int8", kv_cache="float")
+    model.save_pretrained(tmp_path)
+    loaded = tf.GPT2LMHeadModel.from_pretrained(tmp_path)
+    assert loaded.config.quantization["kv_cache"] == "float"
+    assert loaded.fast.new_cache(1, 4).kv[0].dtype is torch.float32
+    with pytest.raises(ValueError, match="kv_cache"):
+        tf.quantize(copy.deepcopy(tiny("gpt2")), "int8", kv_cache="fp8")
+    float_model = tiny("gpt2")
+    assert float_model.fast.new_cache(1, 4).kv[0].dtype is torch.float32  # not quantized: the weights' dtype
