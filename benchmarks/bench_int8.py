@@ -453,7 +453,10 @@ def main():
     transformers.logging.set_verbosity_error()
     kernel = quantized_linear.kernel_name()
     print(f"CPU: {benchmark.cpu_name()}; kernels' ISA {ops.cpu_isa()}; features: {ops.cpu_features()}")
-    print(f"int8 kernel: {kernel} (AVX-512 VNNI {'used' if kernel == 'avx512_vnni' else 'NOT used'})")
+    print(f"int8 kernel: {kernel} (AMX-INT8 {'used' if kernel == 'amx_int8' else 'NOT used'}: the CPU "
+          f"{'has' if ops._backend._C.cpu_has_amx_int8() else 'has no'} usable AMX-INT8; AVX-512 VNNI "
+          f"{'used' if kernel in ('avx512_vnni', 'amx_int8') else 'NOT used'}"
+          f"{' for in_features not a multiple of 64' if kernel == 'amx_int8' else ''})")
     print(f"torch {torch.__version__}, transformers {transformers.__version__}, threads {args.threads}, "
           f"best of {args.repeats} by {args.clock} clock")
 

@@ -475,10 +475,12 @@ void check_gemm_small() {
 // int8 GEMM: random int8 weights (a transposed view 30 % of the time), activations with NaN/inf/huge values, the
 // VNNI kernel or not; against the same per-token quantization and exact integer sums computed here.
 void check_gemm_int8() {
-  int64_t m = pick(1, 30), n = pick(1, 50), k = pick(1, 70);
+  // (in_features in multiples of 64 take the AMX kernel: its emulation here, the tiles on an AMX machine)
+  int64_t m = pick(1, 40), n = pick(1, 50), k = chance(0.3) ? 64 * pick(1, 2) : pick(1, 70);
   auto act = static_cast<tf::GemmAct>(pick(0, 2));
   bool transposed = chance(0.3), use_bias = chance(0.6);
   tf::gemm_int8_allow_vnni(chance(0.5));
+  tf::gemm_int8_emulate_amx(chance(0.3));
   auto x = randn(m * k, 3.0, chance(0.2)), bias = randn(n), scale = randn(n, 0.01), out = std::vector<float>(m * n);
   std::vector<int8_t> w(n * k);
   for (auto& v : w) v = static_cast<int8_t>(pick(-127, 127));
@@ -493,6 +495,7 @@ void check_gemm_int8() {
   tf::gemm_int8_pack(wv, pv, cv);
   tf::gemm_int8(view(x, {m, k}), pv, cv, sv, use_bias ? &bv : nullptr, view(out, {m, n}), n, act);
   tf::gemm_int8_allow_vnni(true);
+  tf::gemm_int8_emulate_amx(false);
   for (int64_t r = 0; r < m; ++r) {
     const float* xr = &x[r * k];
     float lo = 0.0f, hi = 0.0f;

@@ -22,32 +22,38 @@ ACTIVATIONS = [None, "gelu", "gelu_tanh"]
 SHAPES = [(r, i, o) for r in SIZES for i in SIZES for o in SIZES]
 
 
-def kernels_of_this_cpu():
-    """(ISA cap, VNNI allowed) pairs that select each inner kernel this CPU has."""
+def select(isa="avx512", vnni=True, amx=True, emulate_amx=False):
+    B._C.set_isa_cap(isa)
+    B._C.gemm_int8_allow_vnni(vnni)
+    B._C.gemm_int8_allow_amx(amx)
+    B._C.gemm_int8_emulate_amx(emulate_amx)
+
+
+def kernels_of_this_cpu(emulated_amx=False):
+    """(ISA cap, VNNI allowed, AMX allowed, AMX emulated) choices that select each inner kernel this CPU has (and
+    with emulated_amx the AMX kernel's emulation, which serves in_features that are multiples of 64)."""
     if not Q.kernel_available():
         return []
     found = {}
-    for isa in ("generic", "avx2", "avx512"):
-        if ["generic", "avx2", "avx512"].index(isa) > ["generic", "avx2", "avx512"].index(B._C.cpu_isa()):
-            continue
-        for vnni in (False, True):
-            B._C.set_isa_cap(isa)
-            B._C.gemm_int8_allow_vnni(vnni)
-            found.setdefault(B._C.gemm_int8_kernel(), (isa, vnni))
-    B._C.set_isa_cap("avx512")
-    B._C.gemm_int8_allow_vnni(True)
+    isas = ["generic", "avx2", "avx512"]
+    select()
+    best = isas.index(B._C.cpu_isa())  # (read before any cap: cpu_isa() reports the capped ISA)
+    choices = [(isa, vnni, amx, False) for isa in isas[:best + 1] for vnni in (False, True) for amx in (False, True)]
+    choices += [(isas[best], True, True, True)] if emulated_amx else []
+    for choice in choices:
+        select(*choice)
+        found.setdefault(B._C.gemm_int8_kernel(), choice)
+    select()
     return sorted(found.items())
 
 
 @pytest.fixture(params=kernels_of_this_cpu(), ids=lambda p: p[0])
 def kernel(request):
-    name, (isa, vnni) = request.param
-    B._C.set_isa_cap(isa)
-    B._C.gemm_int8_allow_vnni(vnni)
+    name, choice = request.param
+    select(*choice)
     assert B._C.gemm_int8_kernel() == name
     yield name
-    B._C.set_isa_cap("avx512")
-    B._C.gemm_int8_allow_vnni(True)
+    select()
 
 
 def make(n_in, n_out, bias=True, activation=None, seed=0):
@@ -86,31 +92,56 @@ def test_kernel_equals_reference_math(kernel, rows, n_in, n_out):
 
 
 @needs_kernel
-def test_every_kernel_gives_the_same_bits():
-    _, layer = make(768 + 5, 2304 + 3, activation="gelu")
-    x = torch.randn(37, 768 + 5) * 3
+@pytest.mark.parametrize("n_in", [768 + 5, 768])  # (the AMX kernel takes in_features in multiples of 64)
+def test_every_kernel_gives_the_same_bits(n_in):
+    """Exact int32 sums and one epilogue: the same bits from every kernel (a fused GELU, vectorised per ISA, may
+    differ by its rounding)."""
+    _, layer = make(n_in, 2304 + 3)
+    x = torch.randn(37, n_in) * 3
     outs = {}
-    for name, (isa, vnni) in kernels_of_this_cpu():
-        B._C.set_isa_cap(isa)
-        B._C.gemm_int8_allow_vnni(vnni)
+    for name, choice in kernels_of_this_cpu(emulated_amx=True):
+        select(*choice)
         try:
             with torch.no_grad():
                 outs[name] = layer(x)
         finally:
-            B._C.set_isa_cap("avx512")
-            B._C.gemm_int8_allow_vnni(True)
+            select()
+    assert "amx_int8_emulated" in outs
     first = next(iter(outs.values()))
     for name, out in outs.items():
         assert torch.equal(out, first), name
 
 
+AMX_ROWS = [1, 15, 16, 17, 32, 33, 70, 200]
+
+
 @needs_kernel
-@pytest.mark.parametrize("rows", [1, 8, 83, 769])
+@pytest.mark.parametrize("rows", AMX_ROWS)
+@pytest.mark.parametrize("n_in,n_out", [(64, 16), (128, 17), (192, 33), (256, 48)])
+def test_amx_kernel_equals_reference_math(rows, n_in, n_out):
+    """The AMX kernel's logic (its tile emulation: 16 x 64-byte tiles, blocks of 32 rows x 2 panels, k in steps of
+    64) over row and column counts around the tile edges; on an AMX machine the hardware tiles too."""
+    for emulate in [True] + ([False] if B._C.cpu_has_amx_int8() else []):
+        select(emulate_amx=emulate)
+        try:
+            assert B._C.gemm_int8_kernel() == ("amx_int8_emulated" if emulate else "amx_int8")
+            for bias, activation in ((True, None), (False, "gelu")):
+                _, layer = make(n_in, n_out, bias, activation, seed=rows + n_in)
+                x = torch.randn(rows, n_in) * 2
+                with torch.no_grad():
+                    check_equal(layer(x), expected(x, layer), activation)
+        finally:
+            select()
+
+
+@needs_kernel
+@pytest.mark.parametrize("rows,emulate_amx", [(1, False), (8, False), (83, False), (769, False), (40, True)])
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_one_and_two_threads_identical(rows, activation):
+def test_one_and_two_threads_identical(rows, emulate_amx, activation):
     _, layer = make(768, 2304 + 5, activation=activation)
     x = torch.randn(rows, 768)
     old = torch.get_num_threads()
+    select(emulate_amx=emulate_amx)
     try:
         with torch.no_grad():
             torch.set_num_threads(1)
@@ -119,6 +150,7 @@ def test_one_and_two_threads_identical(rows, activation):
             two = layer(x)
     finally:
         torch.set_num_threads(old)
+        select()
     assert torch.equal(one, two)
 
 

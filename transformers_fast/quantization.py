@@ -3,8 +3,8 @@
 Every linear layer of the model's encoder/decoder blocks (nn.Linear and the GPT/GPT-2 Conv1D inside the layer
 lists of the base model; XLNet's einsum attention projections q, k, v, o, r through its attention module's
 `quantize_projections()` hook) becomes an ops.QuantizedLinear in place: int8 weights with one scale per output
-channel, activations quantized per token at every call, int32 sums (csrc/kernels/gemm_int8_cpu.cpp: AVX-512
-VNNI where the CPU has it). A GELU that follows such a layer (BERT's intermediate, the GPT MLP, XLM, DistilBERT
+channel, activations quantized per token at every call, int32 sums (csrc/kernels/gemm_int8_cpu.cpp: AMX-INT8 tiles
+or AVX-512 VNNI where the CPU has them). A GELU that follows such a layer (BERT's intermediate, the GPT MLP, XLM, DistilBERT
 and XLNet feed-forward) is fused into it when it is exactly the erf or tanh form. With lm_head=True the output
 projection (`get_output_embeddings()`) is quantized too, where the model calls it as a module.
 

@@ -103,6 +103,11 @@ void bind_kernels(py::module_& m) {
       "The int8 GEMM's inner kernel now: avx512_vnni, avx2_vpmaddwd or generic.");
   m.def("gemm_int8_allow_vnni", &gemm_int8_allow_vnni, py::arg("on"),
         "False keeps AVX-512 VNNI machines on the vpmaddwd kernel (tests, benchmarks).");
+  m.def("gemm_int8_allow_amx", &gemm_int8_allow_amx, py::arg("on"),
+        "False keeps AMX machines on the VNNI kernel (tests, benchmarks).");
+  m.def("gemm_int8_emulate_amx", &gemm_int8_emulate_amx, py::arg("on"),
+        "True runs the AMX kernel's logic on its scalar tile emulation, on any CPU (tests; slow).");
+  m.def("cpu_has_amx_int8", &cpu_has_amx_int8, "AMX-INT8 usable by this process (CPU, OS, permission).");
   m.def(
       "gemm_int8_pack",
       [](const TensorView& w, const TensorView& packed, const TensorView& colsum) {

@@ -8,13 +8,17 @@
 #ifdef TF_X86_64
 #include <cpuid.h>
 #endif
+#if defined(TF_X86_64) && defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 namespace tf {
 namespace {
 
 struct Features {
   bool avx2 = false, fma = false, avx512f = false, avx512bw = false, avx512vl = false,
-       avx512dq = false, avx512_bf16 = false, avx512_vnni = false, amx = false;
+       avx512dq = false, avx512_bf16 = false, avx512_vnni = false, amx = false, amx_int8 = false;
 };
 
 #ifdef TF_X86_64
@@ -45,6 +49,8 @@ Features detect() {
   f.avx512vl = zmm_os && (b & (1u << 31));
   f.avx512_vnni = zmm_os && (c & (1u << 11));
   f.amx = d & (1u << 24);
+  // AMX-INT8 with the tile state enabled by the OS (XCR0 bits 17, 18: XTILECFG, XTILEDATA)
+  f.amx_int8 = f.amx && (d & (1u << 25)) && (xcr0 & 0x60000) == 0x60000;
   unsigned a1, b1, c1, d1;
   __cpuid_count(7, 1, a1, b1, c1, d1);
   f.avx512_bf16 = zmm_os && (a1 & (1u << 5));
@@ -133,6 +139,20 @@ std::string isa_name(Isa isa) {
 
 bool cpu_has_avx512_vnni() { return features().avx512_vnni; }
 
+bool cpu_has_amx_int8() {
+  // Linux hands the tile data state to a process only on request (arch_prctl ARCH_REQ_XCOMP_PERM for
+  // XFEATURE_XTILEDATA); without it the first tile instruction faults. Asked once.
+  static const bool usable = [] {
+    if (!features().amx_int8) return false;
+#if defined(TF_X86_64) && defined(__linux__) && defined(SYS_arch_prctl)
+    return syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
+#else
+    return false;
+#endif
+  }();
+  return usable;
+}
+
 std::string cpu_feature_string() {
   const auto& f = features();
   std::string s;
@@ -148,6 +168,7 @@ std::string cpu_feature_string() {
   add(f.avx512_bf16, "avx512_bf16");
   add(f.avx512_vnni, "avx512_vnni");
   add(f.amx, "amx");
+  add(f.amx_int8, "amx_int8");
   return s.empty() ? "none" : s;
 }
 

@@ -15,6 +15,9 @@ std::string isa_name(Isa isa);
 std::string cpu_feature_string();
 // AVX-512 VNNI (vpdpbusd) on this CPU and OS; the int8 GEMM uses it when cpu_isa() is avx512.
 bool cpu_has_avx512_vnni();
+// AMX-INT8 (tdpbusd) usable by this process: the CPU has it, the OS enabled the tile state, and (Linux) the
+// process was granted it (requested on the first call). The int8 GEMM's AMX kernel needs it.
+bool cpu_has_amx_int8();
 
 // AVX-512-bf16 (vdpbf16ps) usable: the CPU has it and the ISA in use is AVX-512.
 bool cpu_has_avx512_bf16();

@@ -45,15 +45,50 @@ inline std::atomic<bool>& gemm_int8_vnni_allowed() {
 // Tests and benchmarks: false keeps AVX-512 machines with VNNI on the vpmaddwd kernel.
 inline void gemm_int8_allow_vnni(bool on) { gemm_int8_vnni_allowed().store(on); }
 
+inline std::atomic<bool>& gemm_int8_amx_allowed() {
+  static std::atomic<bool> allowed{true};
+  return allowed;
+}
+// Tests and benchmarks: false keeps AMX machines on the VNNI kernel.
+inline void gemm_int8_allow_amx(bool on) { gemm_int8_amx_allowed().store(on); }
+inline std::atomic<bool>& gemm_int8_amx_emulation() {
+  static std::atomic<bool> on{false};
+  return on;
+}
+// Tests: true runs the AMX kernel's logic on its scalar tile emulation, on any CPU (slow).
+inline void gemm_int8_emulate_amx(bool on) { gemm_int8_amx_emulation().store(on); }
+
+// The AVX-512 build's AMX kernel against its VNNI kernel, bit for bit, on a random problem (false where the build
+// has no AMX kernel). Run once, where the CPU has AMX-INT8, before the tiles are first used.
+TF_ISA_DECLARE(bool, gemm_int8_amx_self_check, ())
+
+// AMX-INT8 usable here: the CPU, the OS and this process's permission (cpu_has_amx_int8), and the kernel agreed
+// with the VNNI one.
+inline bool gemm_int8_amx_ready() {
+#if defined(TF_X86_64)
+  static const bool ready = cpu_has_amx_int8() && isa_avx512::gemm_int8_amx_self_check();
+  return ready;
+#else
+  return false;
+#endif
+}
+
 // Which inner kernel gemm_int8 runs now: 0 portable, 1 AVX2 (int16 vpmaddwd; also AVX-512 without VNNI),
-// 2 AVX-512 VNNI (vpdpbusd).
+// 2 AVX-512 VNNI (vpdpbusd), 3 AMX-INT8 tiles, 4 their emulation (tests). 3 and 4 serve in_features that are a
+// multiple of 64; other layers run the best of 0-2.
 inline int gemm_int8_kernel() {
   const Isa isa = cpu_isa();
+  if (gemm_int8_amx_emulation().load()) return 4;
+  if (isa == Isa::avx512 && gemm_int8_amx_allowed().load() && gemm_int8_amx_ready()) return 3;
   if (isa == Isa::avx512 && cpu_has_avx512_vnni() && gemm_int8_vnni_allowed().load()) return 2;
   return isa == Isa::generic ? 0 : 1;
 }
 inline const char* gemm_int8_kernel_name(int kernel) {
-  return kernel == 2 ? "avx512_vnni" : kernel == 1 ? "avx2_vpmaddwd" : "generic";
+  return kernel == 4   ? "amx_int8_emulated"
+         : kernel == 3 ? "amx_int8"
+         : kernel == 2 ? "avx512_vnni"
+         : kernel == 1 ? "avx2_vpmaddwd"
+                       : "generic";
 }
 
 TF_ISA_DECLARE(void, gemm_int8_pack_cpu,

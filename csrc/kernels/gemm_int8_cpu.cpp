@@ -28,6 +28,13 @@ constexpr int64_t kTaskRows = 32 * kBlockRows;
 constexpr int kMaxBlockRows = 12;
 // Software prefetch distance in each panel stream (few rows stream the weight from DRAM; as in gemm_small).
 constexpr int64_t kPrefetchBytes = 4096;
+// AMX blocks: up to 32 rows (two A tiles) x 2 panels (two B tiles), k in steps of 64 (16 groups).
+constexpr int kAmxBlockRows = 32, kAmxPanels = 2;
+constexpr int64_t kAmxGroups = 16;
+
+}  // namespace
+#include "kernels/gemm_int8_amx.h"
+namespace {
 
 // ---- activation quantization: one row --------------------------------------------------------------------
 
@@ -344,14 +351,20 @@ void gemm_int8_pack_cpu(const int8_t* w, int64_t stride_n, int64_t stride_k, int
 void gemm_int8_cpu(const float* x, const int8_t* packed, const int32_t* colsum, const float* w_scale,
                    const float* bias, float* out, int64_t m, int64_t n, int64_t k, GemmAct act, int kernel) {
   if (m == 0 || n == 0) return;
+  const int64_t groups = int8_groups(k), kp = groups * kInt8Group, panels = int8_panels(n);
+  // AMX (3: the tiles, 4: their emulation) takes k in steps of 64; other shapes run the best kernel beside it.
+  int amx = kernel >= 3 && groups % kAmxGroups == 0 ? kernel : 0;
+#if !defined(TF_AMX_BUILD)
+  if (amx == 3) amx = 0;  // (the fronts dispatch the tiles to the AVX-512 build only)
+#endif
+  if (kernel >= 3) kernel = cpu_has_avx512_vnni() && gemm_int8_vnni_allowed().load() ? 2 : 1;
 #if !defined(__AVX512F__)
   if (kernel == 2) kernel = 1;  // (the fronts dispatch VNNI to the AVX-512 build only)
 #endif
 #if !defined(__AVX2__)
   kernel = 0;
 #endif
-  const Kernels& ks = kernels(kernel);
-  const int64_t groups = int8_groups(k), kp = groups * kInt8Group, panels = int8_panels(n);
+  const Kernels& ks = kernels(amx ? 0 : kernel);  // (AMX: u8 activations, as the VNNI and portable kernels)
   const int64_t panel_bytes = groups * kGroupBytes;
   const size_t elem = ks.wide ? 2 : 1;
 
@@ -369,9 +382,10 @@ void gemm_int8_cpu(const float* x, const int8_t* packed, const int32_t* colsum, 
     }
   });
 
-  // Register blocks of block_rows rows x max_panels panels: up to 12 rows in one block (VNNI), else 6.
-  const int block_rows = ks.vnni && m <= kMaxBlockRows ? static_cast<int>(m) : kBlockRows;
-  const int max_panels = ks.vnni ? vnni_panels(block_rows) : 1;
+  // Register blocks of block_rows rows x max_panels panels: up to 12 rows in one block (VNNI), else 6; AMX tiles
+  // of up to 32 rows x 2 panels.
+  const int block_rows = amx ? kAmxBlockRows : ks.vnni && m <= kMaxBlockRows ? static_cast<int>(m) : kBlockRows;
+  const int max_panels = amx ? kAmxPanels : ks.vnni ? vnni_panels(block_rows) : 1;
   // Tasks: column groups (max_panels panels) x row chunks (kTaskRows), column group major, so that a thread's
   // consecutive tasks share their weight columns. Every output is computed whole by one task, and exactly,
   // so the split changes nothing in the results.
@@ -381,7 +395,9 @@ void gemm_int8_cpu(const float* x, const int8_t* packed, const int32_t* colsum, 
   const int64_t group_bytes = std::max<int64_t>(panel_bytes * max_panels, 1);
   const int64_t grain = row_chunks > 1 ? 1 : std::max<int64_t>(1, 65536 / group_bytes);
   parallel_for(col_groups * row_chunks, grain, [&](int64_t t0, int64_t t1) {
-    alignas(64) int32_t sums[kMaxBlockRows * kMaxPanels * kInt8Panel];
+    constexpr int kSums = std::max(kMaxBlockRows * kMaxPanels, kAmxBlockRows * kAmxPanels) * kInt8Panel;
+    alignas(64) int32_t sums[kSums];
+    int configured = -1;  // AMX: the rows x panels the tiles are configured for
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t cg = t / row_chunks, rc = t % row_chunks;
       const int64_t p_begin = cg * max_panels, p_count = std::min<int64_t>(max_panels, panels - p_begin);
@@ -389,7 +405,24 @@ void gemm_int8_cpu(const float* x, const int8_t* packed, const int32_t* colsum, 
       for (int64_t r = rc * kTaskRows; r < r_end; r += block_rows) {
         const int rows = static_cast<int>(std::min<int64_t>(block_rows, r_end - r));
         const void* xr = static_cast<const char*>(xq) + static_cast<size_t>(r * kp) * elem;
-        ks.fns[rows - 1][p_count - 1](xr, kp, packed + p_begin * panel_bytes, panel_bytes, groups, sums);
+        const int8_t* w = packed + p_begin * panel_bytes;
+        if (amx) {
+          const int shape = rows * kAmxPanels + static_cast<int>(p_count);
+          const amx::TileConfig config = amx::block_config(rows, static_cast<int>(p_count));
+#if defined(TF_AMX_BUILD)
+          if (amx == 3) {
+            if (shape != configured) amx::Hardware::configure(config);
+            amx_block_hardware(rows, static_cast<int>(p_count), xr, kp, w, panel_bytes, groups, sums);
+          }
+#endif
+          if (amx == 4) {
+            if (shape != configured) amx::Emulated::configure(config);
+            amx_block_emulated(rows, static_cast<int>(p_count), xr, kp, w, panel_bytes, groups, sums);
+          }
+          configured = shape;
+        } else {
+          ks.fns[rows - 1][p_count - 1](xr, kp, w, panel_bytes, groups, sums);
+        }
         for (int64_t pc = 0; pc < p_count; ++pc) {
           const int64_t col = (p_begin + pc) * kInt8Panel;
           const int cols = static_cast<int>(std::min<int64_t>(kInt8Panel, n - col));
@@ -399,7 +432,35 @@ void gemm_int8_cpu(const float* x, const int8_t* packed, const int32_t* colsum, 
         }
       }
     }
+    // The tiles go back (the thread then saves no tile state when it is switched out).
+#if defined(TF_AMX_BUILD)
+    if (amx == 3 && configured >= 0) amx::Hardware::release();
+#endif
+    if (amx == 4 && configured >= 0) amx::Emulated::release();
   });
+}
+
+bool gemm_int8_amx_self_check() {
+#if defined(TF_AMX_BUILD)
+  // 37 x 128 x 40: two row blocks (one partial), two panels and a single one, two k steps; random values over
+  // the whole int8 / u8 range. Bit-for-bit against the VNNI (or int16) kernel.
+  const int64_t m = 37, k = 128, n = 40, panels = int8_panels(n), groups = int8_groups(k);
+  std::vector<int8_t> w(n * k), packed(panels * groups * kGroupBytes);
+  std::vector<int32_t> colsum(panels * kInt8Panel);
+  std::vector<float> x(m * k), scale(n, 0.01f), tiles(m * n), vectors(m * n);
+  uint32_t state = 12345;
+  auto next = [&] { return state = state * 1664525u + 1013904223u, static_cast<int32_t>(state >> 8); };
+  for (auto& v : w) v = static_cast<int8_t>(next() % 255 - 127);
+  for (auto& v : x) v = static_cast<float>(next() % 20001 - 10000) / 1000.0f;
+  gemm_int8_pack_cpu(w.data(), k, 1, packed.data(), colsum.data(), n, k);
+  const int vector_kernel = cpu_has_avx512_vnni() ? 2 : 1;
+  gemm_int8_cpu(x.data(), packed.data(), colsum.data(), scale.data(), nullptr, tiles.data(), m, n, k, GemmAct::none, 3);
+  gemm_int8_cpu(x.data(), packed.data(), colsum.data(), scale.data(), nullptr, vectors.data(), m, n, k, GemmAct::none,
+                vector_kernel);
+  return std::memcmp(tiles.data(), vectors.data(), tiles.size() * sizeof(float)) == 0;
+#else
+  return false;
+#endif
 }
 
 }  // namespace TF_ISA_NS
