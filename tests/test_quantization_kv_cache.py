@@ -252,3 +252,19 @@ def test_kv_cache_option(tmp_path):
         tf.quantize(copy.deepcopy(tiny("gpt2")), "int8", kv_cache="fp8")
     float_model = tiny("gpt2")
     assert float_model.fast.new_cache(1, 4).kv[0].dtype is torch.float32  # not quantized: the weights' dtype
+
+
+def test_without_the_extension(monkeypatch):
+    """quantize_kv and attention over int8 keys and values give the kernels' results in plain torch too."""
+    from transformers_fast.ops import _backend
+
+    x = rows_with_specials(2, 3, 9, 24)
+    k, ks, v, vs = int8_operands(2, 3, 9, 24)
+    q = torch.randn(2, 3, 4, 24)
+    with_kernels = quantize_kv(x), ops.attention(q, k, v, k_scale=ks, v_scale=vs, causal=True)
+    monkeypatch.setattr(_backend, "_C", None)
+    monkeypatch.setattr(_backend, "KERNELS_ON", False)
+    (q8, scale), out = quantize_kv(x), ops.attention(q, k, v, k_scale=ks, v_scale=vs, causal=True)
+    assert torch.equal(q8, with_kernels[0][0])
+    assert_same_scales(scale, with_kernels[0][1])
+    torch.testing.assert_close(out, with_kernels[1], atol=1e-5, rtol=1e-5)
