@@ -35,7 +35,6 @@ import os
 import sys
 import tempfile
 import time
-import warnings
 
 import torch
 
@@ -310,6 +309,7 @@ def long_cache_rows(models, args):
     transformers fp32, ours fp32, ours int8 + LM head with a float32 KV cache and with the int8 one, and the cosine
     of the int8 cache's logits to the float cache's."""
     import transformers_fast
+    from transformers_fast.benchmark import decoders
 
     cached = models.reference.config.n_positions - 24
     int8, g = models.int8_head, torch.Generator().manual_seed(3)
@@ -317,18 +317,7 @@ def long_cache_rows(models, args):
     for batch in (1, 8):
         context = torch.randint(0, models.vocab, (batch, cached + 1), generator=g)
         position = torch.full((batch,), cached)
-        with torch.inference_mode():
-            hf_past = models.reference(context[:, :cached], use_cache=True).past_key_values
-
-        def step_hf():
-            # past_key_values is being renamed in transformers; the script keeps the spelling all versions read
-            with torch.inference_mode(), warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)
-                extra = hf_past.get_seq_length() - cached
-                if extra:  # the step appended one entry: back to `cached` for the next repeat
-                    hf_past.crop(-extra)
-                models.reference(context[:, cached:], past_key_values=hf_past, position_ids=position[:, None],
-                                 use_cache=True)
+        step_hf = decoders.transformers_step(models.reference, context, cached)
 
         def stepper(model, kv_cache=None):
             if kv_cache is not None:  # the int8 model's cache dtype: re-quantizing only sets it

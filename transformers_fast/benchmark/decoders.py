@@ -41,6 +41,24 @@ def build(family: str = "gpt2", quick: bool = False):
                            **(quick_sizes if quick else full_sizes))
 
 
+def transformers_step(hf, context, cached: int):
+    """transformers' decode step as a callable: a forward of context[:, cached] with the DynamicCache of the first
+    `cached` tokens (cut back to them before each repeat)."""
+    with torch.inference_mode():
+        past = hf(context[:, :cached], use_cache=True).past_key_values
+    position = torch.full((context.shape[0], 1), cached)
+
+    def step():
+        # past_key_values is being renamed in transformers; the script keeps the spelling all versions read
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            extra = past.get_seq_length() - cached
+            if extra:  # the step appended one entry: back to `cached` for the next repeat
+                past.crop(-extra)
+            hf(context[:, cached:cached + 1], past_key_values=past, position_ids=position, use_cache=True)
+    return step
+
+
 def prompts(models):
     """The greedy-generation prompts by batch size (also what the OpenVINO comparison of the script gets)."""
     g = torch.Generator().manual_seed(0)
@@ -79,18 +97,8 @@ def rows(models, threads: int, workloads=WORKLOADS, repeats: int = 3, clock: str
         for batch in (batches if "step" in workloads and models.family == "gpt2" else ()):
             cached = models.cached
             context = torch.randint(0, models.vocab, (batch, cached + 1), generator=g)
-            with torch.inference_mode():
-                hf_past = hf(context[:, :cached], use_cache=True).past_key_values
+            step_hf = transformers_step(hf, context, cached)
             position = torch.full((batch, 1), cached)
-
-            def step_hf():
-                # past_key_values is being renamed in transformers; the script keeps the spelling all versions read
-                with torch.inference_mode(), warnings.catch_warnings():
-                    warnings.simplefilter("ignore", FutureWarning)
-                    extra = hf_past.get_seq_length() - cached
-                    if extra:  # the step appended one entry: back to `cached` for the next repeat
-                        hf_past.crop(-extra)
-                    hf(context[:, cached:], past_key_values=hf_past, position_ids=position, use_cache=True)
 
             cache = ours.fast.new_cache(batch, cached + 1)
             ours.fast.prefill(context[:, :cached], torch.arange(cached).expand(batch, cached), None, cache)

@@ -102,6 +102,17 @@ def _reference(q, k, v, attn_mask, kv_lengths, cu_seqlens, scale, causal):
     return out
 
 
+def _kernel_operands(q, k, v, attn_mask):
+    """q, k, v and the mask as the kernels read them: any strides with a contiguous last dim (copied only
+    otherwise), the mask expanded to [batch, heads, q_len, k_len]."""
+    q, k, v = (t if t.stride(-1) == 1 else t.contiguous() for t in (q, k, v))
+    if attn_mask is not None:
+        attn_mask = attn_mask.expand(q.shape[0], q.shape[1], q.shape[2], k.shape[2])
+        if attn_mask.stride(-1) != 1:
+            attn_mask = attn_mask.contiguous()
+    return q, k, v, attn_mask
+
+
 def _packed_kernel(q, k, v, cu_seqlens, scale, causal):
     out = B.new_output(q)
     B._C.attention(q, k, v, out, None, None, cu_seqlens, scale, causal)
@@ -115,11 +126,7 @@ def cuda_kernel(mod, q, k, v, attn_mask, kv_lengths, cu_seqlens, scale, causal, 
     kv_lengths / cu_seqlens: int64, checked; head_dim <= mod.attention_max_head_dim. max_seqlen: the longest
     packed sequence (read from cu_seqlens when None, which waits for the GPU); the kernel zeroes the rows after
     the last sequence itself."""
-    q, k, v = (t if t.stride(-1) == 1 else t.contiguous() for t in (q, k, v))
-    if attn_mask is not None:
-        attn_mask = attn_mask.expand(q.shape[0], q.shape[1], q.shape[2], k.shape[2])
-        if attn_mask.stride(-1) != 1:
-            attn_mask = attn_mask.contiguous()
+    q, k, v, attn_mask = _kernel_operands(q, k, v, attn_mask)
     if cu_seqlens is not None and max_seqlen is None:
         max_seqlen = int((cu_seqlens[1:] - cu_seqlens[:-1]).max()) if cu_seqlens.shape[0] > 1 else 0
     out = B.new_output(q)
@@ -146,12 +153,7 @@ def _attention_impl(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask
             return cuda_kernel(mod, q, k, v, attn_mask, kv_lengths, cu_seqlens, scale, causal, max_seqlen)
     if not B.use_cpu_kernel(_OP, q, k, v, attn_mask):
         return _reference(q, k, v, attn_mask, kv_lengths, cu_seqlens, scale, causal).contiguous()
-    # Any strides are read in place as long as the last dim is contiguous.
-    q, k, v = (t if t.stride(-1) == 1 else t.contiguous() for t in (q, k, v))
-    if attn_mask is not None:
-        attn_mask = attn_mask.expand(q.shape[0], q.shape[1], q.shape[2], k.shape[2])
-        if attn_mask.stride(-1) != 1:
-            attn_mask = attn_mask.contiguous()
+    q, k, v, attn_mask = _kernel_operands(q, k, v, attn_mask)
     out = B.new_output(q)
     B._C.attention(q, k, v, out, attn_mask, kv_lengths,
                    cu_seqlens, scale, causal)
@@ -271,11 +273,7 @@ def _attention_int8_kv(q, k, v, k_scale, v_scale, attn_mask, kv_lengths, cu_seql
     if not B.has_kernels():
         return _padded_reference(q, dequantize_kv(k, k_scale), dequantize_kv(v, v_scale), attn_mask, kv_lengths,
                                  scale, bool(causal))
-    q, k, v = (t if t.stride(-1) == 1 else t.contiguous() for t in (q, k, v))
-    if attn_mask is not None:
-        attn_mask = attn_mask.expand(q.shape[0], q.shape[1], q.shape[2], k.shape[2])
-        if attn_mask.stride(-1) != 1:
-            attn_mask = attn_mask.contiguous()
+    q, k, v, attn_mask = _kernel_operands(q, k, v, attn_mask)
     out = B.new_output(q)
     B.sync_threads()
     B._C.attention_int8_kv(q, k, k_scale, v, v_scale, out, attn_mask, kv_lengths, scale, bool(causal))
