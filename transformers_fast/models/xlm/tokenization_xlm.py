@@ -10,9 +10,10 @@ import os
 import re
 import unicodedata
 
-from transformers_fast.tokenization_bpe import (VOCAB_FILES_NAMES, get_pairs, merge_pairs, read_word_end_merges, save_bpe_files,
-                                                word_end_bpe)
-from transformers_fast.tokenization_utils import ClsSepSpecialTokensMixin, PreTrainedTokenizer, _check_text, _core_lib
+from transformers_fast.tokenization_bpe import (VOCAB_FILES_NAMES, bpe_model_key, get_pairs, merge_pairs,
+                                                read_word_end_merges, save_bpe_files, word_end_bpe)
+from transformers_fast.tokenization_utils import (ClsSepSpecialTokensMixin, PreTrainedTokenizer, TrackedDict, _check_text,
+                                                  _core_lib)
 
 logger = logging.getLogger(__name__)
 
@@ -157,11 +158,14 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
             if path is None or not os.path.isfile(path):
                 raise ValueError(f"Can't find {name} at path '{path}'")
         with open(vocab_file, encoding="utf-8") as f:
-            self.encoder = json.load(f)
+            self.encoder = TrackedDict(json.load(f))
         self.decoder = {v: k for k, v in self.encoder.items()}
         merges = read_word_end_merges(merges_file, skip_first=False)
-        self.bpe_ranks = dict(zip(merges, range(len(merges))))
-        self._build_native()
+        self.bpe_ranks = TrackedDict(zip(merges, range(len(merges))))
+        self._build_core()
+
+    def _core_model_key(self):
+        return bpe_model_key(self)
 
     def _build_native(self):
         self._bpe_model = _core_lib().WordEndBpeModel(self.encoder, merge_pairs(self.bpe_ranks), "spaces")
@@ -175,7 +179,7 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
     def __setattr__(self, name, value):
         super().__setattr__(name, value)
         if name == "do_lowercase_and_remove_accent" and getattr(self, "_bpe_model", None) is not None:
-            self._build_native()
+            self._build_core()
 
     def __getstate__(self):
         state = super().__getstate__()
@@ -188,6 +192,8 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
         (zh/th/ja segmenters) or sacremoses' data cannot be used natively."""
         if not isinstance(lang, str) or lang in self.lang_with_custom_tokenizer:
             return None
+        if sync and self._core_model_key() != self._core_model_built:
+            self._build_core()
         entry = self._lang_cores.get(lang)
         if entry is None:
             moses = native_moses(lang)
