@@ -33,6 +33,25 @@ def test_batch_call_matches_transformers(berts, max_length, with_pair):
            [[tuple(o) for o in row] for row in b["offset_mapping"]]
 
 
+def test_pair_truncation_splits_budget_like_transformers(berts):
+    """longest_first as Hugging Face's tokenizers do it: the shorter sequence (the first on a tie) keeps at most
+    half the budget; a max_length shorter than the special tokens truncates nothing; an empty pair is no pair."""
+    ours, hf = berts
+    for la in range(1, 9):
+        for lb in range(1, 9):
+            a, b = " ".join("a" * la), " ".join("b" * lb)
+            for max_length in range(0, 14):
+                kw = dict(truncation=True, max_length=max_length, return_offsets_mapping=True)
+                x, y = ours(a, b, **kw), hf(a, b, **kw)
+                assert x["input_ids"] == y["input_ids"], (la, lb, max_length)
+                assert x["token_type_ids"] == y["token_type_ids"]
+                assert [tuple(o) for o in x["offset_mapping"]] == [tuple(o) for o in y["offset_mapping"]]
+    a, b = "x " * 100 + "end", "y " * 101 + "end"
+    assert ours(a, b, truncation=True, max_length=128)["input_ids"] == hf(a, b, truncation=True, max_length=128)["input_ids"]
+    assert ours("a b", "", truncation=True, max_length=8)["input_ids"] == hf("a b", "", truncation=True, max_length=8)["input_ids"]
+    assert ours(["a b"], [""])["input_ids"] == hf(["a b"], [""])["input_ids"]
+
+
 def test_tensors_and_single(berts):
     ours, hf = berts
     a = ours(SENTENCES, padding="max_length", max_length=20, truncation=True, return_tensors="pt")

@@ -651,6 +651,8 @@ class PreTrainedTokenizer(object):
         single = isinstance(text, (str, bytes))
         texts = [text] if single else list(text)
         pairs = None
+        if single and isinstance(text_pair, (str, bytes)) and not text_pair:
+            text_pair = None  # as Hugging Face: an empty pair text is no pair (in a batch it is one)
         if text_pair is not None:
             pairs = [text_pair] if isinstance(text_pair, (str, bytes)) else list(text_pair)
             if len(pairs) != len(texts):
@@ -675,10 +677,13 @@ class PreTrainedTokenizer(object):
             b = second[i] if is_pair else None
             oa = off_first[i] if return_offsets_mapping else None
             ob = off_second[i] if return_offsets_mapping and is_pair else None
+            extra = self.num_added_special_tokens(is_pair) if add_special_tokens else 0
             if truncation and max_length is not None:
-                extra = self.num_added_special_tokens(is_pair) if add_special_tokens else 0
-                budget = max(max_length - extra, 0)
-                a, b, oa, ob = _truncate_longest_first(a, b, oa, ob, budget)
+                if max_length >= extra:
+                    a, b, oa, ob = _truncate_longest_first(a, b, oa, ob, max_length - extra)
+                else:  # as Hugging Face: an error, and no truncation
+                    logger.error("max_length=%d is shorter than the %d special tokens: not truncated", max_length,
+                                 extra)
             if add_special_tokens:
                 ids = (self.add_special_tokens_sentences_pair(a, b) if is_pair
                        else self.add_special_tokens_single_sentence(a))
@@ -754,22 +759,20 @@ class PreTrainedTokenizer(object):
 
 
 def _truncate_longest_first(a, b, oa, ob, budget):
-    a, oa = list(a), (list(oa) if oa is not None else None)
+    """Hugging Face's longest_first (its tokenizers library's rule): the shorter sequence (the first on a tie)
+    keeps at most half the budget, rounded down, and the other one the rest."""
+    na, nb = len(a), len(b) if b is not None else 0
     if b is None:
-        return a[:budget], None, (oa[:budget] if oa is not None else None), None
-    b, ob = list(b), (list(ob) if ob is not None else None)
-    while len(a) + len(b) > budget:
-        if len(a) > len(b):
-            a.pop()
-            if oa is not None:
-                oa.pop()
-        elif b:
-            b.pop()
-            if ob is not None:
-                ob.pop()
+        na = min(na, budget)
+    elif na + nb > budget:
+        if na <= nb:
+            na = min(na, budget // 2)
+            nb = budget - na
         else:
-            break
-    return a, b, oa, ob
+            nb = min(nb, budget // 2)
+            na = budget - nb
+    cut = (lambda x, n: list(x[:n]) if x is not None else None)
+    return cut(a, na), cut(b, nb), cut(oa, na), cut(ob, nb)
 
 
 class ClsSepSpecialTokensMixin:
