@@ -98,6 +98,18 @@ def test_gpt2_offsets_and_no_pad():
         ours(["a", "b c"], padding=True)
 
 
+def test_gpt2_offsets_equal_transformers_with_prefix_space():
+    """The prepended space alone (before a character it does not merge with) covers that first character, as
+    in Hugging Face with add_prefix_space=True, instead of the (0, 0) of special tokens."""
+    files = gpt2_files()
+    ours, hf = GPT2Tokenizer(*files), transformers.GPT2Tokenizer(*files, add_prefix_space=True)
+    for text in ["บ 50% straße", "ิx", "­ hi", "😀 a", "a บ", "Hello world", "中文", "ি ั각"]:
+        x = ours(text, return_offsets_mapping=True, add_special_tokens=False)
+        y = hf(text, return_offsets_mapping=True, add_special_tokens=False)
+        assert x["input_ids"] == y["input_ids"], text
+        assert [tuple(o) for o in x["offset_mapping"]] == [tuple(o) for o in y["offset_mapping"]], text
+
+
 def test_bad_arguments(berts):
     ours, _ = berts
     with pytest.raises(ValueError, match="padding"):
