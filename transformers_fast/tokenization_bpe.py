@@ -14,6 +14,7 @@ from transformers_fast.tokenization_utils import PreTrainedTokenizer, TrackedDic
 logger = logging.getLogger(__name__)
 
 VOCAB_FILES_NAMES = {"vocab_file": "vocab.json", "merges_file": "merges.txt"}
+GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 
 
 @lru_cache()
@@ -157,6 +158,12 @@ class ByteLevelBPETokenizer(PreTrainedTokenizer):
     @property
     def vocab_size(self):
         return len(self.encoder)
+
+    @property
+    def pat(self):
+        """1.2.0's pre-tokenization regex (the C++ core scans the same classes without it)."""
+        import regex
+        return regex.compile(GPT2_PATTERN)
 
     def bpe(self, token):
         """BPE of one byte-encoded word, as a space-separated string (1.2.0's bpe)."""

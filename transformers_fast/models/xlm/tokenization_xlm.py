@@ -154,6 +154,7 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
         if lang2id is not None and id2lang is not None and len(lang2id) != len(id2lang):
             raise ValueError("lang2id and id2lang must have the same length")
         self.ja_word_tokenizer = None
+        self.zh_word_tokenizer = None  # 1.2.0's attribute (jieba is imported as a module)
         for name, path in (("vocab_file", vocab_file), ("merges_file", merges_file)):
             if path is None or not os.path.isfile(path):
                 raise ValueError(f"Can't find {name} at path '{path}'")
@@ -269,6 +270,17 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
     def bpe(self, token):
         return word_end_bpe(token, self.bpe_ranks)
 
+    def ja_tokenize(self, text):
+        """1.2.0's KyTea word segmentation (lang="ja")."""
+        if self.ja_word_tokenizer is None:
+            try:
+                import Mykytea
+            except ImportError:
+                logger.error("lang='ja' needs KyTea and its Python wrapper (https://github.com/chezou/Mykytea-python)")
+                raise
+            self.ja_word_tokenizer = Mykytea.Mykytea("-model %s/local/share/kytea/model.bin" % os.path.expanduser("~"))
+        return list(self.ja_word_tokenizer.getWS(text))
+
     def _tokenize(self, text, lang="en", bypass_tokenizer=False):
         if lang and self.lang2id and lang not in self.lang2id:
             logger.error("Supplied language code not found in lang2id mapping. Please check that your language "
@@ -287,10 +299,7 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
             import jieba
             words = self.moses_pipeline(" ".join(jieba.cut(text)), lang=lang).split()
         else:  # ja
-            if self.ja_word_tokenizer is None:
-                import Mykytea
-                self.ja_word_tokenizer = Mykytea.Mykytea("-model %s/local/share/kytea/model.bin" % os.path.expanduser("~"))
-            words = list(self.ja_word_tokenizer.getWS(self.moses_pipeline(text, lang=lang)))
+            words = self.ja_tokenize(self.moses_pipeline(text, lang=lang))
         if self.do_lowercase_and_remove_accent and not bypass_tokenizer:
             words = lowercase_and_remove_accent(words)
         words = [w for w in words if w]
