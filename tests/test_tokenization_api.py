@@ -52,6 +52,25 @@ def test_pair_truncation_splits_budget_like_transformers(berts):
     assert ours(["a b"], [""])["input_ids"] == hf(["a b"], [""])["input_ids"]
 
 
+@pytest.mark.parametrize("truncation", ["only_first", "only_second", "do_not_truncate", "longest_first", None])
+def test_truncation_strategies_match_transformers(berts, truncation):
+    """Every strategy name of transformers, including its errors; None with max_length and no padding
+    truncates longest_first, as transformers does."""
+    ours, hf = berts
+    for la, lb in [(5, 3), (2, 6), (6, 1), (3, 2), (4, None), (1, 1)]:
+        a, b = " ".join("a" * la), " ".join("b" * lb) if lb is not None else None
+        for max_length in (None, 3, 5, 6, 8):
+            for padding in (False, "max_length") if max_length else (False,):
+                def run(tok):
+                    try:
+                        return dict(tok(a, b, truncation=truncation, max_length=max_length, padding=padding))
+                    except Exception as err:  # transformers raises the tokenizers library's Exception
+                        return str(err)
+                assert run(ours) == run(hf), (la, lb, max_length, padding)
+    with pytest.raises(ValueError, match="truncation"):
+        ours("a b c", truncation="sideways", max_length=3)
+
+
 def test_tensors_and_single(berts):
     ours, hf = berts
     a = ours(SENTENCES, padding="max_length", max_length=20, truncation=True, return_tensors="pt")

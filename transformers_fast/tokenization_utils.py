@@ -633,7 +633,7 @@ class PreTrainedTokenizer(object):
             raise NotImplementedError(f"{type(self).__name__} does not compute offsets")
         return [self._encode_one(t, pair) for t in texts], None
 
-    def encode_plus(self, text, text_pair=None, add_special_tokens=True, max_length=None, truncation=False,
+    def encode_plus(self, text, text_pair=None, add_special_tokens=True, max_length=None, truncation=None,
                     padding=False, return_tensors=None, return_token_type_ids=True, return_attention_mask=True,
                     return_offsets_mapping=False):
         """One example as a dict (input_ids, token_type_ids, attention_mask, offset_mapping)."""
@@ -643,11 +643,13 @@ class PreTrainedTokenizer(object):
                      return_offsets_mapping=return_offsets_mapping)
         return batch
 
-    def __call__(self, text, text_pair=None, add_special_tokens=True, padding=False, truncation=False,
+    def __call__(self, text, text_pair=None, add_special_tokens=True, padding=False, truncation=None,
                  max_length=None, return_tensors=None, return_token_type_ids=True, return_attention_mask=True,
                  return_offsets_mapping=False):
         """Encodes one text or a batch: dict of input_ids, token_type_ids, attention_mask (and
-        offset_mapping). padding: False, True/"longest" or "max_length"; truncation: longest-first."""
+        offset_mapping). padding: False, True/"longest" or "max_length"; truncation: True/"longest_first",
+        "only_first", "only_second", False/"do_not_truncate", or None: longest_first when max_length is given
+        without padding (as in transformers)."""
         single = isinstance(text, (str, bytes))
         texts = [text] if single else list(text)
         pairs = None
@@ -663,7 +665,13 @@ class PreTrainedTokenizer(object):
             raise ValueError(f"return_tensors must be None, 'pt' or 'np', got {return_tensors!r}")
         if max_length is not None and (not isinstance(max_length, int) or max_length < 0):
             raise ValueError(f"max_length must be a non-negative int, got {max_length!r}")
-        if truncation and max_length is None:
+        if truncation is None:
+            truncation = max_length is not None and padding is False
+        strategy = _TRUNCATION.get(truncation if isinstance(truncation, str) else bool(truncation))
+        if strategy is None:
+            raise ValueError(f"truncation must be True, False, None or one of {sorted(k for k in _TRUNCATION if isinstance(k, str))}, "
+                             f"got {truncation!r}")
+        if strategy and max_length is None:
             max_length = self.max_len if self.max_len < int(1e12) else None
         if padding == "max_length" and max_length is None:
             raise ValueError("padding='max_length' needs max_length")
@@ -678,9 +686,9 @@ class PreTrainedTokenizer(object):
             oa = off_first[i] if return_offsets_mapping else None
             ob = off_second[i] if return_offsets_mapping and is_pair else None
             extra = self.num_added_special_tokens(is_pair) if add_special_tokens else 0
-            if truncation and max_length is not None:
+            if strategy and max_length is not None:
                 if max_length >= extra:
-                    a, b, oa, ob = _truncate_longest_first(a, b, oa, ob, max_length - extra)
+                    a, b, oa, ob = _truncate(strategy, a, b, oa, ob, max_length - extra)
                 else:  # as Hugging Face: an error, and no truncation
                     logger.error("max_length=%d is shorter than the %d special tokens: not truncated", max_length,
                                  extra)
@@ -758,19 +766,37 @@ class PreTrainedTokenizer(object):
         return [tuple(both[-1 - m]) if isinstance(m, int) and m < 0 else (0, 0) for m in laid]
 
 
-def _truncate_longest_first(a, b, oa, ob, budget):
-    """Hugging Face's longest_first (its tokenizers library's rule): the shorter sequence (the first on a tie)
-    keeps at most half the budget, rounded down, and the other one the rest."""
+_TRUNCATION = {True: "longest_first", "longest_first": "longest_first", "only_first": "only_first",
+               "only_second": "only_second", False: "", "do_not_truncate": ""}
+
+
+def _truncate(strategy, a, b, oa, ob, budget):
+    """The truncation of Hugging Face's tokenizers library. longest_first: the shorter sequence (the first on a
+    tie) keeps at most half the budget, rounded down, and the other one the rest; only_first / only_second:
+    that sequence loses what is too much, or it is an error."""
     na, nb = len(a), len(b) if b is not None else 0
-    if b is None:
-        na = min(na, budget)
-    elif na + nb > budget:
-        if na <= nb:
+    excess = na + nb - budget
+    if budget == 0:
+        na = nb = 0
+    elif excess <= 0:
+        pass
+    elif strategy == "longest_first" or (b is None and strategy == "only_first"):
+        if b is None:
+            na = budget
+        elif na <= nb:
             na = min(na, budget // 2)
             nb = budget - na
         else:
             nb = min(nb, budget // 2)
             na = budget - nb
+    elif b is None:
+        raise ValueError("Truncation error: Second sequence not provided")
+    elif (na if strategy == "only_first" else nb) <= excess:
+        raise ValueError("Truncation error: Sequence to truncate too short to respect the provided max_length")
+    elif strategy == "only_first":
+        na -= excess
+    else:
+        nb -= excess
     cut = (lambda x, n: list(x[:n]) if x is not None else None)
     return cut(a, na), cut(b, nb), cut(oa, na), cut(ob, nb)
 
