@@ -90,6 +90,7 @@ def _tracking(base, name):
 
 TrackedDict = _tracking(dict, "TrackedDict")
 TrackedOrderedDict = _tracking(collections.OrderedDict, "TrackedOrderedDict")
+_TrackedDict = TrackedDict  # the name tokenizers pickled by earlier versions refer to
 
 
 def tracked_key(mapping):
