@@ -159,6 +159,15 @@ def test_xlnet(spm_model, kwargs):
     assert ours.decode(ids) == theirs.decode(ids)
 
 
+def test_xlnet_lone_surrogate_is_a_clear_error(spm_model):
+    ours, theirs = XLNetTokenizer(spm_model), ref.XLNetTokenizer(spm_model)
+    with pytest.raises(RuntimeError):  # sentencepiece's own "Unable to cast" in 1.2.0
+        theirs.tokenize("a\ud800b")
+    for text in ("a\ud800b", "\udfff", "x \ud83d"):
+        with pytest.raises(ValueError, match="surrogate"):
+            ours.encode(text)
+
+
 def test_xlnet_padding_left_and_types(spm_model):
     ours = XLNetTokenizer(spm_model)
     enc = ours(["a b c d", "a"], padding=True)
