@@ -33,6 +33,44 @@ def test_batch_call_matches_transformers(berts, max_length, with_pair):
            [[tuple(o) for o in row] for row in b["offset_mapping"]]
 
 
+def test_pair_truncation_splits_budget_like_transformers(berts):
+    """longest_first as Hugging Face's tokenizers do it: the shorter sequence (the first on a tie) keeps at most
+    half the budget; a max_length shorter than the special tokens truncates nothing; an empty pair is no pair."""
+    ours, hf = berts
+    for la in range(1, 9):
+        for lb in range(1, 9):
+            a, b = " ".join("a" * la), " ".join("b" * lb)
+            for max_length in range(0, 14):
+                kw = dict(truncation=True, max_length=max_length, return_offsets_mapping=True)
+                x, y = ours(a, b, **kw), hf(a, b, **kw)
+                assert x["input_ids"] == y["input_ids"], (la, lb, max_length)
+                assert x["token_type_ids"] == y["token_type_ids"]
+                assert [tuple(o) for o in x["offset_mapping"]] == [tuple(o) for o in y["offset_mapping"]]
+    a, b = "x " * 100 + "end", "y " * 101 + "end"
+    assert ours(a, b, truncation=True, max_length=128)["input_ids"] == hf(a, b, truncation=True, max_length=128)["input_ids"]
+    assert ours("a b", "", truncation=True, max_length=8)["input_ids"] == hf("a b", "", truncation=True, max_length=8)["input_ids"]
+    assert ours(["a b"], [""])["input_ids"] == hf(["a b"], [""])["input_ids"]
+
+
+@pytest.mark.parametrize("truncation", ["only_first", "only_second", "do_not_truncate", "longest_first", None])
+def test_truncation_strategies_match_transformers(berts, truncation):
+    """Every strategy name of transformers, including its errors; None with max_length and no padding
+    truncates longest_first, as transformers does."""
+    ours, hf = berts
+    for la, lb in [(5, 3), (2, 6), (6, 1), (3, 2), (4, None), (1, 1)]:
+        a, b = " ".join("a" * la), " ".join("b" * lb) if lb is not None else None
+        for max_length in (None, 3, 5, 6, 8):
+            for padding in (False, "max_length") if max_length else (False,):
+                def run(tok):
+                    try:
+                        return dict(tok(a, b, truncation=truncation, max_length=max_length, padding=padding))
+                    except Exception as err:  # transformers raises the tokenizers library's Exception
+                        return str(err)
+                assert run(ours) == run(hf), (la, lb, max_length, padding)
+    with pytest.raises(ValueError, match="truncation"):
+        ours("a b c", truncation="sideways", max_length=3)
+
+
 def test_tensors_and_single(berts):
     ours, hf = berts
     a = ours(SENTENCES, padding="max_length", max_length=20, truncation=True, return_tensors="pt")
@@ -77,6 +115,18 @@ def test_gpt2_offsets_and_no_pad():
     assert "".join(pieces).strip() == text.strip()
     with pytest.raises(ValueError, match="pad_token"):
         ours(["a", "b c"], padding=True)
+
+
+def test_gpt2_offsets_equal_transformers_with_prefix_space():
+    """The prepended space alone (before a character it does not merge with) covers that first character, as
+    in Hugging Face with add_prefix_space=True, instead of the (0, 0) of special tokens."""
+    files = gpt2_files()
+    ours, hf = GPT2Tokenizer(*files), transformers.GPT2Tokenizer(*files, add_prefix_space=True)
+    for text in ["บ 50% straße", "ิx", "­ hi", "😀 a", "a บ", "Hello world", "中文", "ি ั각"]:
+        x = ours(text, return_offsets_mapping=True, add_special_tokens=False)
+        y = hf(text, return_offsets_mapping=True, add_special_tokens=False)
+        assert x["input_ids"] == y["input_ids"], text
+        assert [tuple(o) for o in x["offset_mapping"]] == [tuple(o) for o in y["offset_mapping"]], text
 
 
 def test_bad_arguments(berts):

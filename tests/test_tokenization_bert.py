@@ -201,3 +201,32 @@ def test_random_fuzz_against_reference(uncased_vocab, do_lower_case):
     for text in random_corpus(4321, 5000, max_len=200):
         if text.strip():
             assert ours.encode(text) == theirs.encode(text), repr(text)
+
+
+EDITS = {
+    # 1.2.0 reads these on every call, so changing them after construction changes the ids
+    "basic_lower_off": lambda t: setattr(t.basic_tokenizer, "do_lower_case", False),
+    "chinese_chars_off": lambda t: setattr(t.basic_tokenizer, "tokenize_chinese_chars", False),
+    "basic_off": lambda t: setattr(t, "do_basic_tokenize", False),
+    "max_chars": lambda t: setattr(t.wordpiece_tokenizer, "max_input_chars_per_word", 5),
+    "unused_renamed": lambda t: t.vocab.__setitem__("dogdon", t.vocab.pop("[unused1]")),
+    "shared_id": lambda t: t.vocab.update({"fox": 7, "xfox": 1}),
+    "vocab_replaced": lambda t: (t.vocab.clear(), t.vocab.update({"[UNK]": 0, "a": 1, "##b": 2, "the": 3})),
+    "unk_token": lambda t: setattr(t, "unk_token", "[PAD]"),
+    "wordpiece_unk": lambda t: setattr(t.wordpiece_tokenizer, "unk_token", "[MASK]"),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS))
+def test_edits_after_construction_match_reference(uncased_vocab, edit):
+    ours, theirs = BertTokenizer(uncased_vocab), ref.BertTokenizer(uncased_vocab)
+    texts = ["Hello WORLD dogdon xfox 中文字 naïve", "ab abb thea Zzzzzzzzz", "UNwant\u00e9d,running"] + EDGE_CASES[:12]
+    for t in (ours, theirs):
+        t.encode(texts[0])  # built before the edit
+        EDITS[edit](t)
+    for text in texts:
+        if text.strip():
+            assert ours.tokenize(text) == theirs.tokenize(text), text
+            assert ours.encode(text) == theirs.encode(text), text
+            assert ours.encode(text, "xfox y") == theirs.encode(text, "xfox y"), text
+    assert ours.wordpiece_tokenizer.tokenize("dogdon xfox ab") == theirs.wordpiece_tokenizer.tokenize("dogdon xfox ab")

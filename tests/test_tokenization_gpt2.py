@@ -71,6 +71,7 @@ def test_tokenize_and_encode_match_reference(cls_name, files, roberta_files):
 
 def test_python_path_agrees_with_core(pair):
     ours = pair[0]
+    assert ours.pat.pattern == pair[1].pat.pattern  # 1.2.0's attribute, for code that splits words with it
     for text in corpus(50):
         assert ours._tokenize_python(text) == ours.tokenize(text)
 
@@ -184,3 +185,23 @@ def test_random_fuzz_against_reference(pair):
     for text in random_corpus(1234, 5000, max_len=200, surrogates=False):
         if text.strip():
             assert ours.encode(text) == theirs.encode(text), repr(text)
+
+
+@pytest.mark.parametrize("edit", ["encoder", "bpe_ranks", "unk_token"])
+def test_vocabulary_edits_after_construction_match_reference(files, edit):
+    """1.2.0 reads encoder and bpe_ranks on every call: edits after construction change the ids."""
+    ours, theirs = GPT2Tokenizer(*files), ref.GPT2Tokenizer(*files)
+    texts = ["Hello world, hello there", "The quick brown fox", EDGE_CASES[4], EDGE_CASES[16]]
+    for t in (ours, theirs):
+        t.encode("warm up")  # built (and 1.2.0's cache filled) before the edit
+        if edit == "encoder":
+            t.encoder["ĠHello"] = 1
+            del t.encoder["Ġbrown"]
+        elif edit == "bpe_ranks":
+            t.bpe_ranks.pop(("Ġ", "t"))
+        else:
+            t.unk_token = "!"
+            del t.encoder["Ġbrown"]
+    for text in texts:
+        assert ours.tokenize(text) == theirs.tokenize(text), text
+        assert ours.encode(text) == theirs.encode(text), text

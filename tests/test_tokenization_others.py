@@ -98,6 +98,32 @@ def test_openai_added_tokens_and_unknown_symbols(openai_files):
         assert ours.encode(text, text) == theirs.encode(text, text)
 
 
+@pytest.mark.parametrize("edit", ["encoder", "lower_case_off", "never_split"])
+def test_openai_edits_after_construction(openai_files, edit):
+    """1.2.0 reads encoder, bpe_ranks and its BasicTokenizer's settings on every call."""
+    ours, theirs = OpenAIGPTTokenizer(*openai_files), ref.OpenAIGPTTokenizer(*openai_files)
+    for t in (ours, theirs):
+        t.encode("warm up")
+        if edit == "encoder":
+            t.encoder["hello</w>"] = 1
+            t.bpe_ranks.pop(next(iter(t.bpe_ranks)))
+        elif edit == "lower_case_off":
+            t.nlp.do_lower_case = False
+        else:
+            t.nlp.never_split = ["Hello"]
+    check_same(ours, theirs, ["Hello WORLD the people", "Hello, hello naïve"] + EDGE_CASES[:10])
+
+
+def test_xlm_encoder_edits_after_construction(xlm_files):
+    ours, theirs = XLMTokenizer(*xlm_files), ref.XLMTokenizer(*xlm_files)
+    for t in (ours, theirs):
+        t.encode("warm up")
+        t.encoder["hello</w>"] = 1
+        t.bpe_ranks.pop(next(iter(t.bpe_ranks)))
+    check_same(ours, theirs, ["Hello WORLD the people", "Hello, hello naïve"] + EDGE_CASES[:10])
+    check_same(ours, theirs, ["Hello WORLD the people"], lang="fr")
+
+
 @pytest.mark.parametrize("lang", ["en", "fr", "de", "ro"])
 def test_xlm(xlm_files, lang):
     ours, theirs = XLMTokenizer(*xlm_files), ref.XLMTokenizer(*xlm_files)
@@ -131,6 +157,15 @@ def test_xlnet(spm_model, kwargs):
         assert ours.encode(a, add_special_tokens=True) == theirs.encode(a, add_special_tokens=True)
     ids = theirs.encode("Hello world 1,000")
     assert ours.decode(ids) == theirs.decode(ids)
+
+
+def test_xlnet_lone_surrogate_is_a_clear_error(spm_model):
+    ours, theirs = XLNetTokenizer(spm_model), ref.XLNetTokenizer(spm_model)
+    with pytest.raises(RuntimeError):  # sentencepiece's own "Unable to cast" in 1.2.0
+        theirs.tokenize("a\ud800b")
+    for text in ("a\ud800b", "\udfff", "x \ud83d"):
+        with pytest.raises(ValueError, match="surrogate"):
+            ours.encode(text)
 
 
 def test_xlnet_padding_left_and_types(spm_model):

@@ -152,6 +152,16 @@ def test_xlm_unknown_language_logs_and_other_paths(xlm_files, caplog):  # noqa: 
         ours.encode(123)
     with pytest.raises(ValueError):
         ours.encode(b"\xff\xfe bad")
+    # zh/th/ja segmenters are optional: the same ImportError as 1.2.0 when they are missing
+    for lang, module in (("zh", "jieba"), ("th", "pythainlp"), ("ja", "Mykytea")):
+        try:
+            __import__(module)
+        except ImportError:
+            with pytest.raises(ImportError):
+                theirs.tokenize("x", lang=lang)
+            with pytest.raises(ImportError):
+                ours.tokenize("x", lang=lang)
+    assert ours.zh_word_tokenizer is None and callable(ours.ja_tokenize)
 
 
 def test_xlm_surrogates_and_controls_like_reference(xlm_files):  # noqa: F811

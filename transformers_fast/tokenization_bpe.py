@@ -9,11 +9,12 @@ import os
 from functools import lru_cache
 from typing import Optional
 
-from transformers_fast.tokenization_utils import PreTrainedTokenizer, _core_lib
+from transformers_fast.tokenization_utils import PreTrainedTokenizer, TrackedDict, _core_lib, tracked_key
 
 logger = logging.getLogger(__name__)
 
 VOCAB_FILES_NAMES = {"vocab_file": "vocab.json", "merges_file": "merges.txt"}
+GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 
 
 @lru_cache()
@@ -87,6 +88,11 @@ def read_word_end_merges(merges_file, skip_first):
     return [tuple(m.split()[:2]) for m in lines[:-1]]
 
 
+def bpe_model_key(tokenizer):
+    """What a BPE core is built from: 1.2.0 reads encoder and bpe_ranks on every call, so edits count."""
+    return tracked_key(tokenizer.encoder), tracked_key(tokenizer.bpe_ranks)
+
+
 def word_end_bpe(token, bpe_ranks):
     """1.2.0's bpe for OpenAI GPT and XLM (pure Python; the C++ core does the same)."""
     word = " ".join(merge_symbols(tuple(token[:-1]) + (token[-1] + "</w>",), bpe_ranks))
@@ -134,13 +140,17 @@ class ByteLevelBPETokenizer(PreTrainedTokenizer):
             self.encoder = json.load(f)
         if not isinstance(self.encoder, dict):
             raise ValueError(f"vocab_file {vocab_file} must hold a JSON object (token -> id)")
+        self.encoder = TrackedDict(self.encoder)
         self.decoder = {v: k for k, v in self.encoder.items()}
         self.errors = errors
         self.byte_encoder = bytes_to_unicode()
         self.byte_decoder = {v: k for k, v in self.byte_encoder.items()}
         bpe_merges = read_byte_level_merges(merges_file)
-        self.bpe_ranks = dict(zip(bpe_merges, range(len(bpe_merges))))
-        self._build_native()
+        self.bpe_ranks = TrackedDict(zip(bpe_merges, range(len(bpe_merges))))
+        self._build_core()
+
+    def _core_model_key(self):
+        return bpe_model_key(self)
 
     def _build_native(self):
         self._core = _core_lib().Pipeline(_core_lib().ByteLevelBpeModel(self.encoder, merge_pairs(self.bpe_ranks)))
@@ -148,6 +158,12 @@ class ByteLevelBPETokenizer(PreTrainedTokenizer):
     @property
     def vocab_size(self):
         return len(self.encoder)
+
+    @property
+    def pat(self):
+        """1.2.0's pre-tokenization regex (the C++ core scans the same classes without it)."""
+        import regex
+        return regex.compile(GPT2_PATTERN)
 
     def bpe(self, token):
         """BPE of one byte-encoded word, as a space-separated string (1.2.0's bpe)."""

@@ -7,6 +7,7 @@ Subclasses without one implement ``_tokenize`` and get 1.2.0's Python algorithm.
 """
 from __future__ import annotations
 
+import collections
 import copy
 import json
 import logging
@@ -68,13 +69,12 @@ def resolve_file(repo_id: str, filename: str, cache_dir=None, force_download=Fal
                            proxies=proxies)
 
 
-class _TrackedDict(dict):
-    """added_tokens_encoder: a dict that tells its tokenizer when it changes."""
+def _tracking(base, name):
+    """A subclass of dict or OrderedDict whose `version` counts its changes: added_tokens_encoder and the
+    vocabularies a C++ model is built from (1.2.0 reads them on every call, so users edit them in place)."""
 
-    version = 0  # bumped on every change (an instance attribute from then on)
-
-    def _changed(name):  # noqa: N805
-        method = getattr(dict, name)
+    def changed(method_name):
+        method = getattr(base, method_name)
 
         def wrapper(self, *args, **kwargs):
             self.version += 1
@@ -82,9 +82,20 @@ class _TrackedDict(dict):
 
         return wrapper
 
-    for _name in ("__setitem__", "__delitem__", "update", "pop", "popitem", "clear", "setdefault"):
-        locals()[_name] = _changed(_name)
-    del _name, _changed
+    names = ("__setitem__", "__delitem__", "__ior__", "update", "pop", "popitem", "clear", "setdefault")
+    body = {n: changed(n) for n in names}
+    body["version"] = 0  # bumped on every change (an instance attribute from then on)
+    return type(name, (base,), dict(body, __module__=__name__, __qualname__=name))
+
+
+TrackedDict = _tracking(dict, "TrackedDict")
+TrackedOrderedDict = _tracking(collections.OrderedDict, "TrackedOrderedDict")
+_TrackedDict = TrackedDict  # the name tokenizers pickled by earlier versions refer to
+
+
+def tracked_key(mapping):
+    """Identifies a vocabulary's content: its identity and, for a tracked one, its version."""
+    return id(mapping), getattr(mapping, "version", None)
 
 
 # Attributes whose change must reach the C++ core (added/special tokens).
@@ -100,8 +111,8 @@ class PreTrainedTokenizer(object):
     def __setattr__(self, name, value):
         if name in _CORE_STATE_ATTRS:
             object.__setattr__(self, "_state_version", self._state_version + 1)
-        elif name == "added_tokens_encoder" and not isinstance(value, _TrackedDict):
-            value = _TrackedDict(value)
+        elif name == "added_tokens_encoder" and not isinstance(value, TrackedDict):
+            value = TrackedDict(value)
             object.__setattr__(self, "_state_version", self._state_version + 1)
         object.__setattr__(self, name, value)
 
@@ -348,6 +359,13 @@ class PreTrainedTokenizer(object):
     def _build_native(self):
         """(Re)creates the C++ objects from the Python state; subclasses with a core override it."""
 
+    _core_model_built = None  # _core_model_key() when the C++ objects were built
+
+    def _build_core(self):
+        """_build_native, remembering the Python state it built from."""
+        self._core_model_built = self._core_model_key()
+        self._build_native()
+
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_core"] = None
@@ -356,7 +374,7 @@ class PreTrainedTokenizer(object):
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        self._build_native()
+        self._build_core()
 
     # ---- tokenization -----------------------------------------------------------------------------
     def _split_tokens(self):
@@ -372,11 +390,16 @@ class PreTrainedTokenizer(object):
         """Changes whenever the added/special-token state a C++ core holds must be pushed again."""
         extra = self._additional_special_tokens
         return (self._state_version, self.added_tokens_encoder.version, id(self.added_tokens_encoder),
-                len(extra) if isinstance(extra, list) else extra, self._core_never_split_key())
+                len(extra) if isinstance(extra, list) else extra, self._core_never_split_key(),
+                self._model_unk_token())
+
+    def _model_unk_token(self):
+        """The token the model emits for what it cannot tokenize (BERT's WordPiece keeps its own)."""
+        return self._unk_token
 
     def _configure_core(self, core):
         split = self._split_tokens()
-        unk = self._unk_token
+        unk = self._model_unk_token()
         core.configure(
             split,
             [self._convert_token_to_id_with_added_voc(t) for t in split],
@@ -387,8 +410,21 @@ class PreTrainedTokenizer(object):
             {k: v for k, v in self.added_tokens_encoder.items() if isinstance(v, int)},
             list(self._core_never_split()))
 
-    def _sync_core(self):
-        """Pushes the added/special-token state to the C++ core when it changed."""
+    def _core_model_key(self):
+        """The Python state (options, vocabularies) the C++ model is built from; when it changes (1.2.0
+        reads it on every call, so edits after construction count) the model is rebuilt."""
+        return None
+
+    def _native(self):
+        """The C++ core, rebuilt if the Python state it was built from changed, holding the current
+        added/special tokens; None where the Python path serves (no core, or settings it lacks)."""
+        if self._core is None:
+            return None
+        if self._core_model_key() != self._core_model_built:
+            self._build_core()
+            self._core_state = None
+            if self._core is None:
+                return None
         state = self._core_config_state()
         if state != self._core_state:
             self._configure_core(self._core)
@@ -398,8 +434,9 @@ class PreTrainedTokenizer(object):
     def tokenize(self, text, **kwargs):
         """Text to tokens; added and special tokens are never split (1.2.0 semantics)."""
         text = _check_text("text", text)
-        if self._core is not None and not kwargs:
-            return self._sync_core().tokenize(text)
+        core = None if kwargs else self._native()
+        if core is not None:
+            return core.tokenize(text)
         return self._tokenize_python(text, **kwargs)
 
     def _tokenize_python(self, text, **kwargs):
@@ -473,8 +510,9 @@ class PreTrainedTokenizer(object):
         """ids of one text: pair=False like convert_tokens_to_ids(tokenize(text)), pair=True like
         1.2.0's pair path ([_convert_token_to_id(t) for t in tokenize(text)], added tokens not looked up)."""
         text = _check_text("text", text)
-        if self._core is not None and not kwargs:
-            ids = self._sync_core().encode(text, pair)
+        core = None if kwargs else self._native()
+        if core is not None:
+            ids = core.encode(text, pair)
             if not pair:
                 self._warn_length(len(ids))
             return ids
@@ -486,8 +524,9 @@ class PreTrainedTokenizer(object):
     def encode(self, text, text_pair=None, add_special_tokens=False, **kwargs):
         """1.2.0: ids of text; with text_pair, a tuple of two id lists (or one list with the model's
         special tokens when add_special_tokens=True)."""
-        if text_pair is None and self._core is not None and not kwargs and text.__class__ is str:
-            ids = self._sync_core().encode(text, False)  # the common case, without detours
+        core = self._native() if text_pair is None and not kwargs and text.__class__ is str else None
+        if core is not None:
+            ids = core.encode(text, False)  # the common case, without detours
             if len(ids) > self.max_len:
                 self._warn_length(len(ids))
             return self.add_special_tokens_single_sentence(ids) if add_special_tokens else ids
@@ -583,18 +622,19 @@ class PreTrainedTokenizer(object):
     def _ids_batch(self, texts, pair, offsets):
         """ids (and offsets) of many texts; C++ cores run them across threads without the GIL."""
         texts = [_check_text("text", t) for t in texts]
-        if self._core is not None:
+        core = self._native()
+        if core is not None:
             torch = sys.modules.get("torch")
             if torch is not None:  # where torch is in use, the C++ pool follows its thread setting (as the ops do)
                 from transformers_fast import _C
                 _C.set_num_threads(torch.get_num_threads())
-            out = self._sync_core().encode_batch(texts, pair, offsets)
+            out = core.encode_batch(texts, pair, offsets)
             return out if offsets else (out, None)
         if offsets:
             raise NotImplementedError(f"{type(self).__name__} does not compute offsets")
         return [self._encode_one(t, pair) for t in texts], None
 
-    def encode_plus(self, text, text_pair=None, add_special_tokens=True, max_length=None, truncation=False,
+    def encode_plus(self, text, text_pair=None, add_special_tokens=True, max_length=None, truncation=None,
                     padding=False, return_tensors=None, return_token_type_ids=True, return_attention_mask=True,
                     return_offsets_mapping=False):
         """One example as a dict (input_ids, token_type_ids, attention_mask, offset_mapping)."""
@@ -604,14 +644,18 @@ class PreTrainedTokenizer(object):
                      return_offsets_mapping=return_offsets_mapping)
         return batch
 
-    def __call__(self, text, text_pair=None, add_special_tokens=True, padding=False, truncation=False,
+    def __call__(self, text, text_pair=None, add_special_tokens=True, padding=False, truncation=None,
                  max_length=None, return_tensors=None, return_token_type_ids=True, return_attention_mask=True,
                  return_offsets_mapping=False):
         """Encodes one text or a batch: dict of input_ids, token_type_ids, attention_mask (and
-        offset_mapping). padding: False, True/"longest" or "max_length"; truncation: longest-first."""
+        offset_mapping). padding: False, True/"longest" or "max_length"; truncation: True/"longest_first",
+        "only_first", "only_second", False/"do_not_truncate", or None: longest_first when max_length is given
+        without padding (as in transformers)."""
         single = isinstance(text, (str, bytes))
         texts = [text] if single else list(text)
         pairs = None
+        if single and isinstance(text_pair, (str, bytes)) and not text_pair:
+            text_pair = None  # as Hugging Face: an empty pair text is no pair (in a batch it is one)
         if text_pair is not None:
             pairs = [text_pair] if isinstance(text_pair, (str, bytes)) else list(text_pair)
             if len(pairs) != len(texts):
@@ -622,7 +666,13 @@ class PreTrainedTokenizer(object):
             raise ValueError(f"return_tensors must be None, 'pt' or 'np', got {return_tensors!r}")
         if max_length is not None and (not isinstance(max_length, int) or max_length < 0):
             raise ValueError(f"max_length must be a non-negative int, got {max_length!r}")
-        if truncation and max_length is None:
+        if truncation is None:
+            truncation = max_length is not None and padding is False
+        strategy = _TRUNCATION.get(truncation if isinstance(truncation, str) else bool(truncation))
+        if strategy is None:
+            raise ValueError(f"truncation must be True, False, None or one of {sorted(k for k in _TRUNCATION if isinstance(k, str))}, "
+                             f"got {truncation!r}")
+        if strategy and max_length is None:
             max_length = self.max_len if self.max_len < int(1e12) else None
         if padding == "max_length" and max_length is None:
             raise ValueError("padding='max_length' needs max_length")
@@ -636,10 +686,13 @@ class PreTrainedTokenizer(object):
             b = second[i] if is_pair else None
             oa = off_first[i] if return_offsets_mapping else None
             ob = off_second[i] if return_offsets_mapping and is_pair else None
-            if truncation and max_length is not None:
-                extra = self.num_added_special_tokens(is_pair) if add_special_tokens else 0
-                budget = max(max_length - extra, 0)
-                a, b, oa, ob = _truncate_longest_first(a, b, oa, ob, budget)
+            extra = self.num_added_special_tokens(is_pair) if add_special_tokens else 0
+            if strategy and max_length is not None:
+                if max_length >= extra:
+                    a, b, oa, ob = _truncate(strategy, a, b, oa, ob, max_length - extra)
+                else:  # as Hugging Face: an error, and no truncation
+                    logger.error("max_length=%d is shorter than the %d special tokens: not truncated", max_length,
+                                 extra)
             if add_special_tokens:
                 ids = (self.add_special_tokens_sentences_pair(a, b) if is_pair
                        else self.add_special_tokens_single_sentence(a))
@@ -714,23 +767,39 @@ class PreTrainedTokenizer(object):
         return [tuple(both[-1 - m]) if isinstance(m, int) and m < 0 else (0, 0) for m in laid]
 
 
-def _truncate_longest_first(a, b, oa, ob, budget):
-    a, oa = list(a), (list(oa) if oa is not None else None)
-    if b is None:
-        return a[:budget], None, (oa[:budget] if oa is not None else None), None
-    b, ob = list(b), (list(ob) if ob is not None else None)
-    while len(a) + len(b) > budget:
-        if len(a) > len(b):
-            a.pop()
-            if oa is not None:
-                oa.pop()
-        elif b:
-            b.pop()
-            if ob is not None:
-                ob.pop()
+_TRUNCATION = {True: "longest_first", "longest_first": "longest_first", "only_first": "only_first",
+               "only_second": "only_second", False: "", "do_not_truncate": ""}
+
+
+def _truncate(strategy, a, b, oa, ob, budget):
+    """The truncation of Hugging Face's tokenizers library. longest_first: the shorter sequence (the first on a
+    tie) keeps at most half the budget, rounded down, and the other one the rest; only_first / only_second:
+    that sequence loses what is too much, or it is an error."""
+    na, nb = len(a), len(b) if b is not None else 0
+    excess = na + nb - budget
+    if budget == 0:
+        na = nb = 0
+    elif excess <= 0:
+        pass
+    elif strategy == "longest_first" or (b is None and strategy == "only_first"):
+        if b is None:
+            na = budget
+        elif na <= nb:
+            na = min(na, budget // 2)
+            nb = budget - na
         else:
-            break
-    return a, b, oa, ob
+            nb = min(nb, budget // 2)
+            na = budget - nb
+    elif b is None:
+        raise ValueError("Truncation error: Second sequence not provided")
+    elif (na if strategy == "only_first" else nb) <= excess:
+        raise ValueError("Truncation error: Sequence to truncate too short to respect the provided max_length")
+    elif strategy == "only_first":
+        na -= excess
+    else:
+        nb -= excess
+    cut = (lambda x, n: list(x[:n]) if x is not None else None)
+    return cut(a, na), cut(b, nb), cut(oa, na), cut(ob, nb)
 
 
 class ClsSepSpecialTokensMixin:

@@ -7,7 +7,8 @@ import logging
 import os
 import unicodedata
 
-from transformers_fast.tokenization_utils import ClsSepSpecialTokensMixin, PreTrainedTokenizer, _check_text, _core_lib
+from transformers_fast.tokenization_utils import (ClsSepSpecialTokensMixin, PreTrainedTokenizer, TrackedOrderedDict,
+                                                  _check_text, _core_lib, tracked_key)
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +27,15 @@ def load_vocab(vocab_file):
 
 
 def vocab_of_lines(lines):
-    return collections.OrderedDict((token, index) for index, token in enumerate(lines))
+    return TrackedOrderedDict((token, index) for index, token in enumerate(lines))
+
+
+def wordpiece_model(vocab, lines, lines_key, *options):
+    """The C++ WordPieceModel of `vocab`: from the file's lines while the dict is as read from them, else from
+    the dict's entries (edited in Python, e.g. a [unusedN] entry renamed)."""
+    if lines is not None and tracked_key(vocab) == lines_key:
+        return _core_lib().WordPieceModel(lines, *options)
+    return _core_lib().WordPieceModel(list(vocab.keys()), *options, ids=list(vocab.values()))
 
 
 def whitespace_tokenize(text):
@@ -61,15 +70,27 @@ class BasicWordPieceTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
             self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case, never_split=never_split,
                                                   tokenize_chinese_chars=tokenize_chinese_chars)
         self._vocab_lines = lines
-        self._native_args = (do_basic_tokenize, do_lower_case, tokenize_chinese_chars, 100)
+        self._vocab_lines_key = tracked_key(self.vocab)
         self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab, unk_token=self.unk_token)
-        self._build_native()
+        self._build_core()
+
+    def _core_model_key(self):
+        # 1.2.0 reads these on every call: users flip basic_tokenizer.do_lower_case or edit vocab afterwards
+        basic = self.basic_tokenizer if self.do_basic_tokenize else None
+        return (bool(self.do_basic_tokenize), bool(basic and basic.do_lower_case),
+                bool(basic and basic.tokenize_chinese_chars), self.wordpiece_tokenizer.max_input_chars_per_word,
+                tracked_key(self.vocab), self.wordpiece_tokenizer.vocab is self.vocab)
 
     def _build_native(self):
-        model = _core_lib().WordPieceModel(self._vocab_lines, *self._native_args)
-        self.wordpiece_tokenizer._model = model
-        self.wordpiece_tokenizer._model_key = (self.wordpiece_tokenizer.max_input_chars_per_word,)
+        key = self._core_model_key()
+        model = wordpiece_model(self.vocab, self._vocab_lines, self._vocab_lines_key, *key[:4])
+        if key[-1]:  # the WordpieceTokenizer's own tokenize serves from the same model
+            self.wordpiece_tokenizer._model = model
+            self.wordpiece_tokenizer._model_key = (key[3], key[4])
         self._core = _core_lib().Pipeline(model)
+
+    def _model_unk_token(self):
+        return self.wordpiece_tokenizer.unk_token  # 1.2.0 gives it the unk_token of construction time
 
     @property
     def vocab_size(self):
@@ -150,7 +171,7 @@ class WordpieceTokenizer(object):
         self.unk_token = unk_token
         self.max_input_chars_per_word = max_input_chars_per_word
         self._model = _model
-        self._model_key = (max_input_chars_per_word,) if _model is not None else None
+        self._model_key = None
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -160,12 +181,9 @@ class WordpieceTokenizer(object):
 
     def tokenize(self, text):
         text = _check_text("text", text)
-        key = (self.max_input_chars_per_word,)
+        key = (self.max_input_chars_per_word, tracked_key(self.vocab))
         if self._model is None or self._model_key != key:
-            lines = [""] * (max(self.vocab.values(), default=-1) + 1)
-            for tok, i in sorted(self.vocab.items(), key=lambda kv: kv[1]):
-                lines[i] = tok
-            self._model = _core_lib().WordPieceModel(lines, False, False, False, self.max_input_chars_per_word)
+            self._model = wordpiece_model(self.vocab, None, None, False, False, False, self.max_input_chars_per_word)
             self._model_key = key
         return self._model.wordpiece_tokenize(text, self.unk_token)
 

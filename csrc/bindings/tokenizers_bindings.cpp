@@ -116,16 +116,17 @@ void bind_tokenizers(py::module_& m) {
 
   py::class_<WordPieceModel, Model, std::shared_ptr<WordPieceModel>>(t, "WordPieceModel")
       .def(py::init([](const std::vector<std::string>& vocab, bool do_basic_tokenize, bool do_lower_case,
-                       bool tokenize_chinese_chars, int max_input_chars_per_word) {
+                       bool tokenize_chinese_chars, int max_input_chars_per_word, std::vector<int64_t> ids) {
              BertOptions o;
              o.do_basic_tokenize = do_basic_tokenize;
              o.do_lower_case = do_lower_case;
              o.tokenize_chinese_chars = tokenize_chinese_chars;
              o.max_input_chars_per_word = max_input_chars_per_word;
-             return std::make_shared<WordPieceModel>(vocab, o);
+             return std::make_shared<WordPieceModel>(vocab, o, std::move(ids));
            }),
            py::arg("vocab"), py::arg("do_basic_tokenize") = true, py::arg("do_lower_case") = true,
-           py::arg("tokenize_chinese_chars") = true, py::arg("max_input_chars_per_word") = 100)
+           py::arg("tokenize_chinese_chars") = true, py::arg("max_input_chars_per_word") = 100,
+           py::arg("ids") = std::vector<int64_t>{})
       .def("basic_tokenize",
            [](const WordPieceModel& m, py::handle text, const std::vector<std::string>& never_split) {
              Text t = text_arg(text, "text");

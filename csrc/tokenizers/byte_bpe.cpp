@@ -268,8 +268,9 @@ void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const Seg
     size_t sb = b;
     for (size_t t = 0; t < count; ++t) {
       size_t se = sb + sym_len_[merged[t]];
-      // a token ending inside a character still covers that character
-      out.push(merged[t], pos[sb], se >= 2 ? pos[se - 1] + 1 : pos_base, true);
+      // a token ending inside a character still covers that character; the prepended space alone covers the
+      // first character (as in Hugging Face, where the added space is aligned with it)
+      out.push(merged[t], pos[sb], se >= 2 ? pos[se - 1] + 1 : pos_base + 1, true);
       sb = se;
     }
   }

@@ -7,9 +7,10 @@
 
 namespace tf::tok {
 
-WordPieceModel::WordPieceModel(const std::vector<std::string>& vocab, BertOptions opt)
-    : opt_(opt), basic_(opt), tokens_(vocab) {
+WordPieceModel::WordPieceModel(const std::vector<std::string>& vocab, BertOptions opt, std::vector<int64_t> ids)
+    : opt_(opt), basic_(opt), tokens_(vocab), ids_(std::move(ids)) {
   TF_CHECK(opt.max_input_chars_per_word >= 0, "max_input_chars_per_word must be >= 0");
+  TF_CHECK(ids_.empty() || ids_.size() == vocab.size(), "vocab and ids must have the same length");
   for (size_t i = 0; i < vocab.size(); ++i) {
     check_utf8(vocab[i], true, "vocabulary entry");
     whole_.set(vocab[i], static_cast<int32_t>(i));

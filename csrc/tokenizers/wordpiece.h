@@ -12,15 +12,16 @@ namespace tf::tok {
 
 class WordPieceModel : public Model {
  public:
-  // vocab: the vocabulary file's lines in order (ids are line numbers; a repeated line keeps the last id).
-  WordPieceModel(const std::vector<std::string>& vocab, BertOptions opt);
+  // vocab: the vocabulary file's lines in order (ids are line numbers; a repeated line keeps the last id),
+  // or with ids, the entries of a token -> id dict (a vocabulary edited in Python: ids may repeat or skip).
+  WordPieceModel(const std::vector<std::string>& vocab, BertOptions opt, std::vector<int64_t> ids = {});
 
   void encode(std::string_view seg, int32_t pos_base, const SegmentContext& ctx, Encoding& out,
               bool offsets) const override;
   int32_t num_pieces() const override { return static_cast<int32_t>(tokens_.size()); }
   const std::string& piece(int32_t p) const override { return tokens_.at(p); }
   int32_t find_piece(std::string_view s) const override { return whole_.get(s); }
-  int64_t piece_vocab_id(int32_t p) const override { return p; }
+  int64_t piece_vocab_id(int32_t p) const override { return ids_.empty() ? p : ids_[p]; }
   bool allows_surrogates() const override { return true; }  // dropped as Cs, or [UNK]
 
   // The BasicTokenizer alone (BasicTokenizer.tokenize), for the Python class of that name.
@@ -35,6 +36,7 @@ class WordPieceModel : public Model {
   BertOptions opt_;
   BasicTokenizer basic_;
   std::vector<std::string> tokens_;
+  std::vector<int64_t> ids_;  // piece -> vocabulary id; empty: the piece index
   StrMap whole_;  // every vocabulary line (pieces at word start)
   StrMap cont_;   // lines starting with "##", without it (pieces inside a word)
 };

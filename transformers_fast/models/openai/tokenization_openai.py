@@ -7,9 +7,9 @@ import logging
 import os
 import re
 
-from transformers_fast.tokenization_bpe import (VOCAB_FILES_NAMES, get_pairs, merge_pairs, read_word_end_merges, save_bpe_files,
-                                                word_end_bpe)
-from transformers_fast.tokenization_utils import PreTrainedTokenizer, _core_lib
+from transformers_fast.tokenization_bpe import (VOCAB_FILES_NAMES, bpe_model_key, get_pairs, merge_pairs, read_word_end_merges,
+                                                save_bpe_files, word_end_bpe)
+from transformers_fast.tokenization_utils import PreTrainedTokenizer, TrackedDict, _core_lib
 from transformers_fast.tokenization_wordpiece import BasicTokenizer
 
 logger = logging.getLogger(__name__)
@@ -41,11 +41,23 @@ class OpenAIGPTTokenizer(PreTrainedTokenizer):
         self.nlp = BasicTokenizer(do_lower_case=True)
         self.fix_text = None
         with open(vocab_file, encoding="utf-8") as f:
-            self.encoder = json.load(f)
+            self.encoder = TrackedDict(json.load(f))
         self.decoder = {v: k for k, v in self.encoder.items()}
         merges = read_word_end_merges(merges_file, skip_first=True)
-        self.bpe_ranks = dict(zip(merges, range(len(merges))))
-        self._build_native()
+        self.bpe_ranks = TrackedDict(zip(merges, range(len(merges))))
+        self._build_core()
+
+    def _core_model_key(self):
+        return bpe_model_key(self)
+
+    def _native(self):
+        # the C++ core splits words as BasicTokenizer(do_lower_case=True) does; other settings of self.nlp
+        # (changed after construction) take 1.2.0's Python path
+        nlp = self.nlp
+        if not (type(nlp) is BasicTokenizer and nlp.do_lower_case and nlp.tokenize_chinese_chars
+                and not nlp.never_split and self.fix_text is None):
+            return None
+        return super()._native()
 
     def _build_native(self):
         self._core = _core_lib().Pipeline(

@@ -10,9 +10,10 @@ import os
 import re
 import unicodedata
 
-from transformers_fast.tokenization_bpe import (VOCAB_FILES_NAMES, get_pairs, merge_pairs, read_word_end_merges, save_bpe_files,
-                                                word_end_bpe)
-from transformers_fast.tokenization_utils import ClsSepSpecialTokensMixin, PreTrainedTokenizer, _check_text, _core_lib
+from transformers_fast.tokenization_bpe import (VOCAB_FILES_NAMES, bpe_model_key, get_pairs, merge_pairs,
+                                                read_word_end_merges, save_bpe_files, word_end_bpe)
+from transformers_fast.tokenization_utils import (ClsSepSpecialTokensMixin, PreTrainedTokenizer, TrackedDict, _check_text,
+                                                  _core_lib)
 
 logger = logging.getLogger(__name__)
 
@@ -153,15 +154,19 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
         if lang2id is not None and id2lang is not None and len(lang2id) != len(id2lang):
             raise ValueError("lang2id and id2lang must have the same length")
         self.ja_word_tokenizer = None
+        self.zh_word_tokenizer = None  # 1.2.0's attribute (jieba is imported as a module)
         for name, path in (("vocab_file", vocab_file), ("merges_file", merges_file)):
             if path is None or not os.path.isfile(path):
                 raise ValueError(f"Can't find {name} at path '{path}'")
         with open(vocab_file, encoding="utf-8") as f:
-            self.encoder = json.load(f)
+            self.encoder = TrackedDict(json.load(f))
         self.decoder = {v: k for k, v in self.encoder.items()}
         merges = read_word_end_merges(merges_file, skip_first=False)
-        self.bpe_ranks = dict(zip(merges, range(len(merges))))
-        self._build_native()
+        self.bpe_ranks = TrackedDict(zip(merges, range(len(merges))))
+        self._build_core()
+
+    def _core_model_key(self):
+        return bpe_model_key(self)
 
     def _build_native(self):
         self._bpe_model = _core_lib().WordEndBpeModel(self.encoder, merge_pairs(self.bpe_ranks), "spaces")
@@ -175,7 +180,7 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
     def __setattr__(self, name, value):
         super().__setattr__(name, value)
         if name == "do_lowercase_and_remove_accent" and getattr(self, "_bpe_model", None) is not None:
-            self._build_native()
+            self._build_core()
 
     def __getstate__(self):
         state = super().__getstate__()
@@ -188,6 +193,8 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
         (zh/th/ja segmenters) or sacremoses' data cannot be used natively."""
         if not isinstance(lang, str) or lang in self.lang_with_custom_tokenizer:
             return None
+        if sync and self._core_model_key() != self._core_model_built:
+            self._build_core()
         entry = self._lang_cores.get(lang)
         if entry is None:
             moses = native_moses(lang)
@@ -263,6 +270,17 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
     def bpe(self, token):
         return word_end_bpe(token, self.bpe_ranks)
 
+    def ja_tokenize(self, text):
+        """1.2.0's KyTea word segmentation (lang="ja")."""
+        if self.ja_word_tokenizer is None:
+            try:
+                import Mykytea
+            except ImportError:
+                logger.error("lang='ja' needs KyTea and its Python wrapper (https://github.com/chezou/Mykytea-python)")
+                raise
+            self.ja_word_tokenizer = Mykytea.Mykytea("-model %s/local/share/kytea/model.bin" % os.path.expanduser("~"))
+        return list(self.ja_word_tokenizer.getWS(text))
+
     def _tokenize(self, text, lang="en", bypass_tokenizer=False):
         if lang and self.lang2id and lang not in self.lang2id:
             logger.error("Supplied language code not found in lang2id mapping. Please check that your language "
@@ -281,10 +299,7 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
             import jieba
             words = self.moses_pipeline(" ".join(jieba.cut(text)), lang=lang).split()
         else:  # ja
-            if self.ja_word_tokenizer is None:
-                import Mykytea
-                self.ja_word_tokenizer = Mykytea.Mykytea("-model %s/local/share/kytea/model.bin" % os.path.expanduser("~"))
-            words = list(self.ja_word_tokenizer.getWS(self.moses_pipeline(text, lang=lang)))
+            words = self.ja_tokenize(self.moses_pipeline(text, lang=lang))
         if self.do_lowercase_and_remove_accent and not bypass_tokenizer:
             words = lowercase_and_remove_accent(words)
         words = [w for w in words if w]

@@ -68,6 +68,10 @@ class XLNetTokenizer(PreTrainedTokenizer):
         return outputs
 
     def _tokenize(self, text, return_unicode=True, sample=False):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:  # sentencepiece would fail with an opaque RuntimeError
+            raise ValueError(f"text contains a lone surrogate (not encodable as UTF-8) at {err.start}") from None
         text = self.preprocess_text(text)
         if not sample:
             pieces = self.sp_model.EncodeAsPieces(text)
