@@ -211,3 +211,13 @@ def test_prune_heads_matches_1_2_0(tmp_path, family, class_name):
     again = getattr(transformers_fast, class_name).from_pretrained(tmp_path / "pruned")
     with torch.no_grad():
         compare(call(again, family, ids, mask, tt, "ours"), expected, mask)
+
+
+def test_distilbert_mlm_head_is_gelu_whatever_the_activation_as_in_1_2_0(tmp_path):
+    """1.2.0's DistilBertForMaskedLM applies GELU in its head even when config.activation is "relu"."""
+    ref = pt_model("distilbert", "DistilBertForMaskedLM", activation="relu")
+    ref.save_pretrained(str(tmp_path))
+    ours = transformers_fast.DistilBertForMaskedLM.from_pretrained(tmp_path).eval()
+    ids, mask, _ = inputs("distilbert", padded=True)
+    with torch.no_grad():
+        compare(ours(ids, attention_mask=mask), ref(ids, attention_mask=mask), mask)

@@ -260,7 +260,8 @@ class DistilBertForMaskedLM(DistilBertPreTrainedModel):
         masked_lm_labels = labels if masked_lm_labels is None else masked_lm_labels
         with self.distilbert.fast.reference_path(masked_lm_labels is not None):
             outputs = self.distilbert(input_ids, attention_mask, head_mask, output_attentions, output_hidden_states)
-        x = activation_fn(self.config.activation)(self.vocab_transform(outputs[0]))
+        # 1.2.0's head is GELU whatever config.activation says (transformers 5 follows the config)
+        x = gelu(self.vocab_transform(outputs[0]))
         logits = self.vocab_projector(self.vocab_layer_norm(x))
         loss = None if masked_lm_labels is None else loss_ignoring_negative(logits, masked_lm_labels)
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
