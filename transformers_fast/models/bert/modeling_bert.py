@@ -54,6 +54,7 @@ class BertPreTrainedModel(EncoderPreTrainedModel):
     config_class = BertConfig
     pretrained_model_archive_map = BERT_PRETRAINED_MODEL_ARCHIVE_MAP
     base_model_prefix = "bert"
+    tied_head_keys = ("cls.predictions.decoder.weight",)
     load_tf_weights = load_tf_weights_in_bert
 
 

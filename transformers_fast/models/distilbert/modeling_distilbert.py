@@ -169,6 +169,7 @@ class DistilBertPreTrainedModel(PreTrainedModel):
     config_class = DistilBertConfig
     pretrained_model_archive_map = DISTILBERT_PRETRAINED_MODEL_ARCHIVE_MAP
     base_model_prefix = "distilbert"
+    tied_head_keys = ("vocab_projector.weight",)
     keys_to_ignore_on_load = (r"embeddings\.position_ids$",)
 
     def _init_weights(self, module):

@@ -83,6 +83,7 @@ class GPT2PreTrainedModel(GPTInitWeightsMixin, PreTrainedModel):
     load_tf_weights = load_tf_weights_in_gpt2
     # The causal-mask buffers that older checkpoints saved are rebuilt, not loaded.
     keys_to_ignore_on_load = (r"attn\.bias$", r"attn\.masked_bias$")
+    tied_head_keys = ("lm_head.weight",)
 
 
 class GPT2Model(GPTBaseMixin, GPT2PreTrainedModel):

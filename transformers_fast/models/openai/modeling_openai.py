@@ -67,6 +67,7 @@ class OpenAIGPTPreTrainedModel(GPTInitWeightsMixin, PreTrainedModel):
     base_model_prefix = "transformer"
     load_tf_weights = load_tf_weights_in_openai_gpt
     keys_to_ignore_on_load = (r"attn\.bias$", r"position_ids$")
+    tied_head_keys = ("lm_head.weight",)
 
 
 class OpenAIGPTModel(GPTBaseMixin, OpenAIGPTPreTrainedModel):

@@ -262,6 +262,7 @@ class XLNetPreTrainedModel(PreTrainedModel):
     pretrained_model_archive_map = XLNET_PRETRAINED_MODEL_ARCHIVE_MAP
     base_model_prefix = "transformer"
     load_tf_weights = load_tf_weights_in_xlnet
+    tied_head_keys = ("lm_loss.weight",)
 
     def _init_weights(self, module):
         std = self.config.initializer_range
