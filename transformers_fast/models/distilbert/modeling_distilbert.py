@@ -73,8 +73,8 @@ class MultiHeadSelfAttention(nn.Module):
         k_length = key.shape[1]
         head_size = self.dim // self.n_heads
 
-        def shape(x):
-            return x.view(bs, -1, self.n_heads, head_size).transpose(1, 2)
+        def shape(x):  # explicit length: an empty batch runs as in BERT (a -1 is ambiguous with 0 elements)
+            return x.view(bs, x.shape[1], self.n_heads, head_size).transpose(1, 2)
 
         q = shape(self.q_lin(query)) / math.sqrt(head_size)
         k = shape(self.k_lin(key))
@@ -85,7 +85,8 @@ class MultiHeadSelfAttention(nn.Module):
         weights = self.dropout(torch.softmax(scores, dim=-1))
         if head_mask is not None:
             weights = weights * head_mask
-        context = torch.matmul(weights, v).transpose(1, 2).contiguous().view(bs, -1, self.n_heads * head_size)
+        context = torch.matmul(weights, v).transpose(1, 2).contiguous()
+        context = context.view(bs, query.shape[1], self.n_heads * head_size)
         context = self.out_lin(context)
         return (context, weights) if output_attentions else (context,)
 
