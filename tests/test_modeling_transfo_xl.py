@@ -400,3 +400,12 @@ def test_memories_passed_back_reuse_their_keys_and_values_unless_changed(saved, 
         r_mems = [m.clone() for m in ref(first)[1]]
         r_mems[1].add_(1.0)
         close(ours(second, mems=o_mems)[0], ref(second, mems=r_mems)[0], "memories changed in place")
+
+
+@pytest.mark.parametrize("class_name", ["TransfoXLModel", "TransfoXLLMHeadModel"])
+def test_resize_token_embeddings_is_a_clear_error_unless_a_no_op(class_name):
+    m = getattr(tf, class_name)(tf.TransfoXLConfig(VOCAB, **CONFIGS["div_val2"]))
+    embeddings = m.resize_token_embeddings()
+    assert embeddings is m.resize_token_embeddings(VOCAB) and type(embeddings).__name__ == "AdaptiveEmbedding"
+    with pytest.raises(NotImplementedError, match="adaptive"):
+        m.resize_token_embeddings(VOCAB + 10)

@@ -717,6 +717,10 @@ class TransfoXLLMHeadModel(GenerationMixin, TransfoXLPreTrainedModel):
     def get_output_embeddings(self):
         return None  # adaptive: tied cluster by cluster in tie_weights
 
+    def resize_token_embeddings(self, new_num_tokens=None):
+        # the adaptive embeddings have no single matrix: the base model says what it supports
+        return self.transformer.resize_token_embeddings(new_num_tokens)
+
     def tie_weights(self):
         """Ties the softmax's cluster weights (and, with tie_projs, its projections) to the adaptive input's."""
         config = self.config
