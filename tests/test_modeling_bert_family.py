@@ -221,3 +221,23 @@ def test_distilbert_mlm_head_is_gelu_whatever_the_activation_as_in_1_2_0(tmp_pat
     ids, mask, _ = inputs("distilbert", padded=True)
     with torch.no_grad():
         compare(ours(ids, attention_mask=mask), ref(ids, attention_mask=mask), mask)
+
+
+@pytest.mark.parametrize("family,class_name", [("bert", "BertModel"), ("roberta", "RobertaForSequenceClassification"),
+                                               ("distilbert", "DistilBertForMaskedLM")])
+def test_output_flags_are_read_when_built_as_in_1_2_0(family, class_name):
+    """1.2.0 copies config.output_attentions / output_hidden_states when a model is built: a model built before
+    the shared config was changed keeps its tuple."""
+    import pytorch_transformers as pt
+
+    lengths = []
+    for lib in (pt, transformers_fast):
+        config = pt_model(family, class_name).config if lib is pt else \
+            getattr(lib, class_name).config_class.from_dict(pt_model(family, class_name).config.to_dict())
+        with torch.no_grad():
+            before = getattr(lib, class_name)(config).eval()
+            config.output_attentions = config.output_hidden_states = True
+            after = getattr(lib, class_name)(config).eval()
+            ids = inputs(family, padded=False)[0]
+            lengths.append((len(before(ids)), len(after(ids))))
+    assert lengths[1] == lengths[0] and lengths[0][0] + 2 == lengths[0][1]

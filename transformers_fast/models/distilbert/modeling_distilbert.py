@@ -195,6 +195,9 @@ class DistilBertModel(DistilBertPreTrainedModel):
         super().__init__(config)
         self.embeddings = Embeddings(config)
         self.transformer = Transformer(config)
+        # read at build time, as in 1.2.0: a config changed later does not change the outputs
+        self.output_attentions = config.output_attentions
+        self.output_hidden_states = config.output_hidden_states
         self.fast = DistilBertFastPath(self)
         self.init_weights()
 
@@ -225,9 +228,8 @@ class DistilBertModel(DistilBertPreTrainedModel):
     def forward(self, input_ids, attention_mask=None, head_mask=None, output_attentions=None,
                 output_hidden_states=None):
         self.check_inputs(input_ids, attention_mask)
-        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
-        output_hidden_states = (self.config.output_hidden_states if output_hidden_states is None
-                                else output_hidden_states)
+        output_attentions = self.output_attentions if output_attentions is None else output_attentions
+        output_hidden_states = self.output_hidden_states if output_hidden_states is None else output_hidden_states
         if self.fast.usable(input_ids, attention_mask, head_mask, output_attentions):
             hidden, hidden_states = self.fast(input_ids, None, attention_mask, None, output_hidden_states)
             return BaseModelOutput(last_hidden_state=hidden, hidden_states=hidden_states)
