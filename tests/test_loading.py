@@ -467,3 +467,23 @@ def test_base_model_reads_embeddings_saved_under_the_tied_heads_name_only(base_n
                                                          output_loading_info=True)
     assert not info["missing_keys"]
     assert torch.equal(base.get_input_embeddings().weight, embeddings)
+
+
+@pytest.mark.parametrize("name", ["BertConfig", "RobertaConfig", "DistilBertConfig", "GPT2Config", "OpenAIGPTConfig",
+                                  "TransfoXLConfig", "XLNetConfig", "XLMConfig"])
+def test_configs_take_1_2_0s_positional_arguments(name):
+    """Every field of 1.2.0's constructor, passed by position (RobertaConfig inherits BertConfig's)."""
+    import inspect
+
+    import pytorch_transformers as pt
+
+    params = list(inspect.signature(getattr(pt, name).__init__).parameters.values())[1:]
+    positional = [p for p in params if p.kind == p.POSITIONAL_OR_KEYWORD]
+    values = [99] + [p.default for p in positional[1:]]
+    if name == "RobertaConfig":
+        values[1:5] = [32, 2, 4, 37]  # hidden, layers, heads, intermediate
+    ref, ours = getattr(pt, name)(*values), getattr(tf, name)(*values)
+    for p in positional[1:]:
+        if hasattr(ref, p.name):  # 1.2.0 keeps proj_share_all_but_first only as tie_projs
+            assert getattr(ours, p.name) == getattr(ref, p.name), p.name
+    assert ours.to_dict().items() >= {k: v for k, v in ref.to_dict().items() if k in ours.to_dict()}.items()
