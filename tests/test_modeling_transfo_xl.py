@@ -409,3 +409,15 @@ def test_resize_token_embeddings_is_a_clear_error_unless_a_no_op(class_name):
     assert embeddings is m.resize_token_embeddings(VOCAB) and type(embeddings).__name__ == "AdaptiveEmbedding"
     with pytest.raises(NotImplementedError, match="adaptive"):
         m.resize_token_embeddings(VOCAB + 10)
+
+
+def test_seeded_training_forward_draws_dropout_in_1_2_0s_order(saved):
+    """The word embeddings' dropout is drawn before the position embeddings', as in 1.2.0 (dropout 0.1)."""
+    _, folder = saved("div_val2")
+    ref = pt_transfo_xl("div_val2").train()  # not the shared one: it changes mode here
+    ours = tf.TransfoXLLMHeadModel.from_pretrained(folder).train()
+    ids = segments(2)[0]
+    torch.manual_seed(3)
+    expected = ref(ids)
+    torch.manual_seed(3)
+    close(list(ours(ids)), list(expected), "seeded train-mode forward")

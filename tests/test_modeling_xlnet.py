@@ -514,3 +514,17 @@ def test_bad_input_raises_clear_errors(tiny_model, case):
         with torch.no_grad():
             model(ids, **kwargs)
     assert len(str(err.value)) > 10
+
+
+@pytest.mark.parametrize("class_name", ["XLNetModel", "XLNetLMHeadModel"])
+def test_seeded_training_forward_draws_1_2_0s_dropout_masks(class_name, tmp_path):
+    """In train mode the attention dropout mask is drawn in 1.2.0's [qlen, klen, batch, heads] layout, so a
+    seeded forward equals 1.2.0's (dropout 0.1)."""
+    ref = reference("pt", class_name)
+    ours = ours_from(ref, tmp_path)
+    ref.train(), ours.train()
+    ids, _, types = batch()
+    torch.manual_seed(3)
+    expected = ref(ids, token_type_ids=types)
+    torch.manual_seed(3)
+    compare(ours(ids, token_type_ids=types), expected)

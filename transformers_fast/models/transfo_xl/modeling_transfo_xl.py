@@ -633,8 +633,8 @@ class TransfoXLModel(TransfoXLPreTrainedModel):
         dec_attn_mask = self.attention_mask(qlen, mlen, word_emb)
         hids, attentions = [], []
         if self.attn_type == 0:
+            core_out = self.drop(word_emb)  # before pos_emb's dropout: 1.2.0's order of random draws
             pos_emb = self.drop(self.pos_emb(self.position_sequence(klen, word_emb)))
-            core_out = self.drop(word_emb)
             for i, layer in enumerate(self.layers):
                 hids.append(core_out)
                 layer_outputs = layer(core_out, pos_emb, dec_attn_mask=dec_attn_mask,

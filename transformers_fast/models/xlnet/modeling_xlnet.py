@@ -135,7 +135,10 @@ class XLNetRelativeAttention(nn.Module):
         if attn_mask is not None:  # [qlen, klen, batch or 1, 1], 1.0 = masked
             big = 65500 if attn_mask.dtype == torch.float16 else 1e30
             attn_score = attn_score - big * torch.einsum("ijbn->bnij", attn_mask)
-        attn_prob = self.dropout(F.softmax(attn_score, dim=3))
+        attn_prob = F.softmax(attn_score, dim=3)
+        if self.training and self.dropout.p > 0:
+            # the mask drawn in 1.2.0's [qlen, klen, batch, heads] layout: a seeded run gets its random draws
+            attn_prob = self.dropout(attn_prob.permute(2, 3, 0, 1).contiguous()).permute(2, 3, 0, 1)
         if head_mask is not None:
             attn_prob = attn_prob * head_mask
         attn_vec = torch.einsum("bnij,jbnd->ibnd", attn_prob, v_head_h)
