@@ -241,3 +241,21 @@ def test_output_flags_are_read_when_built_as_in_1_2_0(family, class_name):
             ids = inputs(family, padded=False)[0]
             lengths.append((len(before(ids)), len(after(ids))))
     assert lengths[1] == lengths[0] and lengths[0][0] + 2 == lengths[0][1]
+
+
+@pytest.mark.parametrize("family,class_name", [("bert", "BertForSequenceClassification"), ("roberta", "RobertaModel"),
+                                               ("distilbert", "DistilBertModel")])
+def test_per_layer_head_mask_of_more_dimensions_as_in_1_2_0(tmp_path, family, class_name):
+    """1.2.0 multiplies layer i's attention probabilities [batch, heads, q, k] by head_mask[i] whatever its shape:
+    a per-example [layers, batch, heads, 1, 1] mask or a full [layers, batch, heads, q, k] one."""
+    ref = pt_model(family, class_name)
+    ref.save_pretrained(str(tmp_path))
+    ours = getattr(transformers_fast, class_name).from_pretrained(tmp_path).eval()
+    ids = inputs(family, padded=False)[0]
+    g = torch.Generator().manual_seed(0)
+    for shape in [(2, 3, 4, 1, 1), (2, 3, 4, ids.shape[1], ids.shape[1]), (2, 4, 1, 1)]:
+        head_mask = torch.rand(shape, generator=g)
+        with torch.no_grad():
+            compare(ours(ids, head_mask=head_mask), ref(ids, head_mask=head_mask))
+    with pytest.raises(ValueError, match="one mask per layer"):
+        ours(ids, head_mask=torch.ones(3, 1, 4, 1, 1))

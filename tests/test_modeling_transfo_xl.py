@@ -421,3 +421,13 @@ def test_seeded_training_forward_draws_dropout_in_1_2_0s_order(saved):
     expected = ref(ids)
     torch.manual_seed(3)
     close(list(ours(ids)), list(expected), "seeded train-mode forward")
+
+
+def test_per_layer_head_mask_in_1_2_0s_layout(saved):
+    """A [layers, qlen, klen, batch, heads]-broadcastable head_mask is used as 1.2.0 uses it."""
+    ref, folder = saved("div_val1_proj")
+    ours = tf.TransfoXLLMHeadModel.from_pretrained(folder).eval()
+    ids = segments(3)[0]
+    head_mask = torch.rand(2, 1, 1, 3, 2, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        close(list(ours(ids, head_mask=head_mask)), list(ref(ids, head_mask=head_mask)), "per-example head mask")

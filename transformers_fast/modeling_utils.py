@@ -842,7 +842,8 @@ def check_attention_mask(mask: Any, shape: torch.Size) -> None:
 
 
 def expand_head_mask(head_mask: Optional[torch.Tensor], num_layers: int, num_heads: int, dtype: torch.dtype):
-    """1.2.0's head_mask handling: [heads] or [layers, heads] -> one broadcastable mask per layer."""
+    """1.2.0's head_mask handling: [heads] or [layers, heads] -> one broadcastable mask per layer; a 3-D to 5-D
+    [layers, ...] mask is kept as given (1.2.0 multiplies each layer's attention probabilities by it)."""
     if head_mask is None:
         return [None] * num_layers
     if not isinstance(head_mask, torch.Tensor):
@@ -856,8 +857,9 @@ def expand_head_mask(head_mask: Optional[torch.Tensor], num_layers: int, num_hea
         if tuple(head_mask.shape) != (num_layers, num_heads):
             raise ValueError(f"head_mask has shape {tuple(head_mask.shape)}, expected ({num_layers}, {num_heads})")
         head_mask = head_mask.unsqueeze(1).unsqueeze(-1).unsqueeze(-1)
-    else:
-        raise ValueError(f"head_mask must have shape [num_heads] or [num_layers, num_heads], got {tuple(head_mask.shape)}")
+    elif head_mask.dim() not in (3, 4, 5) or head_mask.shape[0] != num_layers:
+        raise ValueError(f"head_mask must have shape [num_heads], [num_layers, num_heads] or [num_layers, ...] "
+                         f"(one mask per layer), got {tuple(head_mask.shape)}")
     return head_mask.to(dtype=dtype)
 
 

@@ -624,8 +624,9 @@ class TransfoXLModel(TransfoXLPreTrainedModel):
     def _forward(self, dec_inp, mems, head_mask, output_attentions):
         """1.2.0's computation in plain torch: (core_out [len, batch, d], new mems, hids, attentions)."""
         qlen, bsz = dec_inp.size()
+        per_layer = isinstance(head_mask, torch.Tensor) and head_mask.dim() > 2  # already in 1.2.0's layout
         head_mask = expand_head_mask(head_mask, self.n_layer, self.n_head, next(self.parameters()).dtype)
-        if isinstance(head_mask, torch.Tensor):  # [layers, 1, 1, 1, heads]: our expand_head_mask's [L, 1, H, 1, 1]
+        if isinstance(head_mask, torch.Tensor) and not per_layer:  # [L, 1, 1, 1, H]: expand_head_mask's [L, 1, H, 1, 1]
             head_mask = head_mask.reshape(self.n_layer, 1, 1, 1, self.n_head)
         word_emb = self.word_emb(dec_inp)
         mlen = mems[0].size(0) if mems is not None else 0

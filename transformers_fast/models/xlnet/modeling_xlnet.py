@@ -495,7 +495,11 @@ class XLNetModel(XLNetPreTrainedModel):
             mask_g = None if attn_mask is None else attn_mask[..., 0] > 0
         else:
             seg_mat = None if seg_diff is None else F.one_hot(seg_diff.long(), num_classes=2).to(dtype_float)
+            per_layer = isinstance(head_mask, torch.Tensor) and head_mask.dim() > 2
             head_mask = expand_head_mask(head_mask, self.n_layer, self.config.n_head, dtype_float)
+            if per_layer:  # given in 1.2.0's [qlen, klen, batch, heads] layout: to ours, [batch, heads, qlen, klen]
+                head_mask = head_mask.reshape(head_mask.shape[:1] + (1,) * (5 - head_mask.dim()) + head_mask.shape[1:])
+                head_mask = head_mask.permute(0, 3, 4, 1, 2)
 
         new_mems = ()
         if mems is None:
