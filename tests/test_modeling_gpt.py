@@ -271,3 +271,16 @@ def test_output_flags_are_read_when_built_as_in_1_2_0(family):
     after = OURS[family][1](config).eval()
     with torch.no_grad():
         assert len(before(ids(batch=2))) == len(after(ids(batch=2))) - 2
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_load_state_dict_of_a_1_2_0_model_strictly(family, kind):
+    """A 1.2.0 state_dict (with its attn.bias causal-mask buffers) loads with load_state_dict(strict=True)."""
+    ref = pt_gpt(family, HF_CLASSES[family][KINDS.index(kind) + 1])
+    assert any(k.endswith("attn.bias") for k in ref.state_dict())
+    ours = classes(family, kind)[0](OURS[family][0].config_class.from_dict(ref.config.to_dict()))
+    ours.load_state_dict(ref.state_dict())
+    batch_ids, kwargs = call_args(kind, family, ids(batch=2))
+    with torch.no_grad():
+        compare(ours.eval()(batch_ids, **kwargs), ref.eval()(batch_ids, **kwargs))
