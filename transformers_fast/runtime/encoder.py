@@ -198,10 +198,11 @@ class EncoderFastPath(FastPath):
         return next(self.model.parameters()).dtype
 
     def _versions(self):
+        # data_ptr: `param.data = other` keeps the parameter and its version counter but swaps the storage
         try:
-            return [t._version for _, _, t in self._watched]
+            return [(t.data_ptr(), t._version) for _, _, t in self._watched]
         except RuntimeError:  # tensors created under inference_mode have no version counter
-            return None
+            return [t.data_ptr() for _, _, t in self._watched]
 
     def _stale(self) -> bool:
         """True when a parameter or buffer (an int8 layer's weights) was replaced or modified in place since the
