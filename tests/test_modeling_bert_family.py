@@ -259,3 +259,18 @@ def test_per_layer_head_mask_of_more_dimensions_as_in_1_2_0(tmp_path, family, cl
             compare(ours(ids, head_mask=head_mask), ref(ids, head_mask=head_mask))
     with pytest.raises(ValueError, match="one mask per layer"):
         ours(ids, head_mask=torch.ones(3, 1, 4, 1, 1))
+
+
+@pytest.mark.parametrize("family,class_name", [("bert", "BertModel"), ("roberta", "RobertaForSequenceClassification")])
+def test_layer_pruned_of_every_head_runs_as_in_1_2_0(tmp_path, family, class_name):
+    """1.2.0 runs a layer whose heads are all pruned (its attention adds only the output bias); the padding-free
+    path has no empty GEMMs for it, so such a model runs the reference path."""
+    ref = pt_model(family, class_name)
+    ref.save_pretrained(str(tmp_path))
+    ours = getattr(transformers_fast, class_name).from_pretrained(tmp_path).eval()
+    heads = {1: [0, 1, 2, 3]}
+    ref.prune_heads(heads)
+    ours.prune_heads(heads)
+    ids, mask, tt = model_inputs(family, class_name, padded=False)
+    with torch.no_grad():
+        compare(call(ours, family, ids, mask, tt, "ours"), call(ref, family, ids, mask, tt, "pt"))

@@ -183,6 +183,9 @@ class EncoderFastPath(FastPath):
             return False
         if head_mask is not None or output_attentions or torch.jit.is_tracing():
             return False  # a trace would freeze this batch's padding layout: traces record the reference path
+        config = model.config
+        if any(len(set(heads)) >= config.num_attention_heads for heads in config.pruned_heads.values()):
+            return False  # a layer pruned of every head (1.2.0 runs it: only the output bias): no empty GEMMs
         param = next(model.parameters())
         if input_ids.device != param.device or not fast_tensor(param):
             return False  # the fused kernels' devices and dtypes; elsewhere the reference path is as fast
