@@ -426,3 +426,64 @@ def test_loading_leaves_other_threads_module_init_alone(hf_mlm_dir):
         stop.set()
         worker.join()
     assert built[0] > 30 and not bad, f"{len(bad)} of {built[0]} modules built by another thread were not initialised"
+
+
+def test_openai_double_heads_checkpoint_of_transformers_into_the_base_model(tmp_path):
+    """transformers saves OpenAIGPTDoubleHeadsModel's tied matrix as lm_head.weight only (no tokens_embed)."""
+    from gpt_helpers import hf_gpt
+
+    ref = hf_gpt("openai", "OpenAIGPTDoubleHeadsModel")
+    ref.save_pretrained(tmp_path)
+    ours, info = tf.OpenAIGPTModel.from_pretrained(tmp_path, output_loading_info=True)
+    assert info["missing_keys"] == []
+    ids = torch.randint(0, 99, (2, 7), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        compare(ours.eval()(ids)[0], ref.transformer(ids).last_hidden_state)
+
+
+TIED_HEADS = [
+    ("BertModel", "BertForMaskedLM", "cls.predictions.decoder.weight",
+     lambda: tf.BertConfig(99, hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=37)),
+    ("RobertaModel", "RobertaForMaskedLM", "lm_head.decoder.weight",
+     lambda: tf.RobertaConfig(99, hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=37)),
+    ("DistilBertModel", "DistilBertForMaskedLM", "vocab_projector.weight",
+     lambda: tf.DistilBertConfig(99, dim=32, n_layers=1, n_heads=4, hidden_dim=37)),
+    ("GPT2Model", "GPT2LMHeadModel", "lm_head.weight", lambda: tf.GPT2Config(99, n_embd=32, n_layer=1, n_head=4)),
+    ("XLMModel", "XLMWithLMHeadModel", "pred_layer.proj.weight",
+     lambda: tf.XLMConfig(99, emb_dim=32, n_layers=1, n_heads=4)),
+    ("XLNetModel", "XLNetLMHeadModel", "lm_loss.weight",
+     lambda: tf.XLNetConfig(99, d_model=32, n_layer=1, n_head=4, d_inner=37)),
+]
+
+
+@pytest.mark.parametrize("base_name,head_name,head_key,make_config", TIED_HEADS, ids=[c[0] for c in TIED_HEADS])
+def test_base_model_reads_embeddings_saved_under_the_tied_heads_name_only(base_name, head_name, head_key,
+                                                                        make_config):
+    head = getattr(tf, head_name)(make_config())
+    embeddings = head.get_input_embeddings().weight
+    state = {k: v for k, v in head.state_dict(keep_vars=True).items() if v is not embeddings or k == head_key}
+    assert head_key in state and len(state) == len(head.state_dict()) - 1  # only the head's name is left
+    base, info = getattr(tf, base_name).from_pretrained(None, config=head.config, state_dict=state,
+                                                         output_loading_info=True)
+    assert not info["missing_keys"]
+    assert torch.equal(base.get_input_embeddings().weight, embeddings)
+
+
+@pytest.mark.parametrize("name", ["BertConfig", "RobertaConfig", "DistilBertConfig", "GPT2Config", "OpenAIGPTConfig",
+                                  "TransfoXLConfig", "XLNetConfig", "XLMConfig"])
+def test_configs_take_1_2_0s_positional_arguments(name):
+    """Every field of 1.2.0's constructor, passed by position (RobertaConfig inherits BertConfig's)."""
+    import inspect
+
+    import pytorch_transformers as pt
+
+    params = list(inspect.signature(getattr(pt, name).__init__).parameters.values())[1:]
+    positional = [p for p in params if p.kind == p.POSITIONAL_OR_KEYWORD]
+    values = [99] + [p.default for p in positional[1:]]
+    if name == "RobertaConfig":
+        values[1:5] = [32, 2, 4, 37]  # hidden, layers, heads, intermediate
+    ref, ours = getattr(pt, name)(*values), getattr(tf, name)(*values)
+    for p in positional[1:]:
+        if hasattr(ref, p.name):  # 1.2.0 keeps proj_share_all_but_first only as tie_projs
+            assert getattr(ours, p.name) == getattr(ref, p.name), p.name
+    assert ours.to_dict().items() >= {k: v for k, v in ref.to_dict().items() if k in ours.to_dict()}.items()

@@ -95,3 +95,22 @@ def test_gpt2_input_on_wrong_device():
         m(ids().to("meta"))
     with pytest.raises(ValueError, match="input_ids is empty"):
         m(torch.zeros(2, 0, dtype=torch.long))
+
+
+def test_multiple_choice_without_tokens_or_choices_is_a_clear_error():
+    config = tf.BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                           intermediate_size=20)
+    m = tf.BertForMultipleChoice(config).eval()
+    with pytest.raises(ValueError, match="input_ids is empty"):
+        m(torch.zeros(2, 3, 0, dtype=torch.long))
+    with pytest.raises(ValueError, match="no choices"):
+        m(torch.zeros(2, 0, 5, dtype=torch.long))
+
+
+@pytest.mark.parametrize("grad", [False, True], ids=["no_grad", "grad"])
+def test_empty_batch_gives_empty_outputs_as_1_2_0(model, grad):
+    """A batch of no rows gives [0, seq, hidden], as 1.2.0 does for BERT and RoBERTa (its DistilBERT fails in a view)."""
+    family, m = model
+    with torch.set_grad_enabled(grad):
+        out = m(torch.zeros(0, 5, dtype=torch.long))
+    assert out[0].shape == (0, 5, 16)

@@ -211,3 +211,66 @@ def test_prune_heads_matches_1_2_0(tmp_path, family, class_name):
     again = getattr(transformers_fast, class_name).from_pretrained(tmp_path / "pruned")
     with torch.no_grad():
         compare(call(again, family, ids, mask, tt, "ours"), expected, mask)
+
+
+def test_distilbert_mlm_head_is_gelu_whatever_the_activation_as_in_1_2_0(tmp_path):
+    """1.2.0's DistilBertForMaskedLM applies GELU in its head even when config.activation is "relu"."""
+    ref = pt_model("distilbert", "DistilBertForMaskedLM", activation="relu")
+    ref.save_pretrained(str(tmp_path))
+    ours = transformers_fast.DistilBertForMaskedLM.from_pretrained(tmp_path).eval()
+    ids, mask, _ = inputs("distilbert", padded=True)
+    with torch.no_grad():
+        compare(ours(ids, attention_mask=mask), ref(ids, attention_mask=mask), mask)
+
+
+@pytest.mark.parametrize("family,class_name", [("bert", "BertModel"), ("roberta", "RobertaForSequenceClassification"),
+                                               ("distilbert", "DistilBertForMaskedLM")])
+def test_output_flags_are_read_when_built_as_in_1_2_0(family, class_name):
+    """1.2.0 copies config.output_attentions / output_hidden_states when a model is built: a model built before
+    the shared config was changed keeps its tuple."""
+    import pytorch_transformers as pt
+
+    lengths = []
+    for lib in (pt, transformers_fast):
+        config = pt_model(family, class_name).config if lib is pt else \
+            getattr(lib, class_name).config_class.from_dict(pt_model(family, class_name).config.to_dict())
+        with torch.no_grad():
+            before = getattr(lib, class_name)(config).eval()
+            config.output_attentions = config.output_hidden_states = True
+            after = getattr(lib, class_name)(config).eval()
+            ids = inputs(family, padded=False)[0]
+            lengths.append((len(before(ids)), len(after(ids))))
+    assert lengths[1] == lengths[0] and lengths[0][0] + 2 == lengths[0][1]
+
+
+@pytest.mark.parametrize("family,class_name", [("bert", "BertForSequenceClassification"), ("roberta", "RobertaModel"),
+                                               ("distilbert", "DistilBertModel")])
+def test_per_layer_head_mask_of_more_dimensions_as_in_1_2_0(tmp_path, family, class_name):
+    """1.2.0 multiplies layer i's attention probabilities [batch, heads, q, k] by head_mask[i] whatever its shape:
+    a per-example [layers, batch, heads, 1, 1] mask or a full [layers, batch, heads, q, k] one."""
+    ref = pt_model(family, class_name)
+    ref.save_pretrained(str(tmp_path))
+    ours = getattr(transformers_fast, class_name).from_pretrained(tmp_path).eval()
+    ids = inputs(family, padded=False)[0]
+    g = torch.Generator().manual_seed(0)
+    for shape in [(2, 3, 4, 1, 1), (2, 3, 4, ids.shape[1], ids.shape[1]), (2, 4, 1, 1)]:
+        head_mask = torch.rand(shape, generator=g)
+        with torch.no_grad():
+            compare(ours(ids, head_mask=head_mask), ref(ids, head_mask=head_mask))
+    with pytest.raises(ValueError, match="one mask per layer"):
+        ours(ids, head_mask=torch.ones(3, 1, 4, 1, 1))
+
+
+@pytest.mark.parametrize("family,class_name", [("bert", "BertModel"), ("roberta", "RobertaForSequenceClassification")])
+def test_layer_pruned_of_every_head_runs_as_in_1_2_0(tmp_path, family, class_name):
+    """1.2.0 runs a layer whose heads are all pruned (its attention adds only the output bias); the padding-free
+    path has no empty GEMMs for it, so such a model runs the reference path."""
+    ref = pt_model(family, class_name)
+    ref.save_pretrained(str(tmp_path))
+    ours = getattr(transformers_fast, class_name).from_pretrained(tmp_path).eval()
+    heads = {1: [0, 1, 2, 3]}
+    ref.prune_heads(heads)
+    ours.prune_heads(heads)
+    ids, mask, tt = model_inputs(family, class_name, padded=False)
+    with torch.no_grad():
+        compare(call(ours, family, ids, mask, tt, "ours"), call(ref, family, ids, mask, tt, "pt"))

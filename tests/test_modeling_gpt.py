@@ -260,3 +260,27 @@ def test_gpt2_accepts_a_transformers_cache_as_past(tmp_path):
     with torch.no_grad():
         cache = ref(x[:, :6], use_cache=True).past_key_values
         compare(model(x[:, 6:], past_key_values=cache).logits, ref(x).logits[:, 6:])
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_output_flags_are_read_when_built_as_in_1_2_0(family):
+    """1.2.0 copies config.output_attentions / output_hidden_states when a model is built."""
+    config = OURS[family][0].config_class(99, n_embd=32, n_layer=1, n_head=4, n_positions=16)
+    before = OURS[family][1](config).eval()
+    config.output_attentions = config.output_hidden_states = True
+    after = OURS[family][1](config).eval()
+    with torch.no_grad():
+        assert len(before(ids(batch=2))) == len(after(ids(batch=2))) - 2
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_load_state_dict_of_a_1_2_0_model_strictly(family, kind):
+    """A 1.2.0 state_dict (with its attn.bias causal-mask buffers) loads with load_state_dict(strict=True)."""
+    ref = pt_gpt(family, HF_CLASSES[family][KINDS.index(kind) + 1])
+    assert any(k.endswith("attn.bias") for k in ref.state_dict())
+    ours = classes(family, kind)[0](OURS[family][0].config_class.from_dict(ref.config.to_dict()))
+    ours.load_state_dict(ref.state_dict())
+    batch_ids, kwargs = call_args(kind, family, ids(batch=2))
+    with torch.no_grad():
+        compare(ours.eval()(batch_ids, **kwargs), ref.eval()(batch_ids, **kwargs))

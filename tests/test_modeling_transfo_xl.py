@@ -400,3 +400,34 @@ def test_memories_passed_back_reuse_their_keys_and_values_unless_changed(saved, 
         r_mems = [m.clone() for m in ref(first)[1]]
         r_mems[1].add_(1.0)
         close(ours(second, mems=o_mems)[0], ref(second, mems=r_mems)[0], "memories changed in place")
+
+
+@pytest.mark.parametrize("class_name", ["TransfoXLModel", "TransfoXLLMHeadModel"])
+def test_resize_token_embeddings_is_a_clear_error_unless_a_no_op(class_name):
+    m = getattr(tf, class_name)(tf.TransfoXLConfig(VOCAB, **CONFIGS["div_val2"]))
+    embeddings = m.resize_token_embeddings()
+    assert embeddings is m.resize_token_embeddings(VOCAB) and type(embeddings).__name__ == "AdaptiveEmbedding"
+    with pytest.raises(NotImplementedError, match="adaptive"):
+        m.resize_token_embeddings(VOCAB + 10)
+
+
+def test_seeded_training_forward_draws_dropout_in_1_2_0s_order(saved):
+    """The word embeddings' dropout is drawn before the position embeddings', as in 1.2.0 (dropout 0.1)."""
+    _, folder = saved("div_val2")
+    ref = pt_transfo_xl("div_val2").train()  # not the shared one: it changes mode here
+    ours = tf.TransfoXLLMHeadModel.from_pretrained(folder).train()
+    ids = segments(2)[0]
+    torch.manual_seed(3)
+    expected = ref(ids)
+    torch.manual_seed(3)
+    close(list(ours(ids)), list(expected), "seeded train-mode forward")
+
+
+def test_per_layer_head_mask_in_1_2_0s_layout(saved):
+    """A [layers, qlen, klen, batch, heads]-broadcastable head_mask is used as 1.2.0 uses it."""
+    ref, folder = saved("div_val1_proj")
+    ours = tf.TransfoXLLMHeadModel.from_pretrained(folder).eval()
+    ids = segments(3)[0]
+    head_mask = torch.rand(2, 1, 1, 3, 2, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        close(list(ours(ids, head_mask=head_mask)), list(ref(ids, head_mask=head_mask)), "per-example head mask")

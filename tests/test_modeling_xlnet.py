@@ -514,3 +514,31 @@ def test_bad_input_raises_clear_errors(tiny_model, case):
         with torch.no_grad():
             model(ids, **kwargs)
     assert len(str(err.value)) > 10
+
+
+@pytest.mark.parametrize("class_name", ["XLNetModel", "XLNetLMHeadModel"])
+def test_seeded_training_forward_draws_1_2_0s_dropout_masks(class_name, tmp_path):
+    """In train mode the attention dropout mask is drawn in 1.2.0's [qlen, klen, batch, heads] layout, so a
+    seeded forward equals 1.2.0's (dropout 0.1)."""
+    ref = reference("pt", class_name)
+    ours = ours_from(ref, tmp_path)
+    ref.train(), ours.train()
+    ids, _, types = batch()
+    torch.manual_seed(3)
+    expected = ref(ids, token_type_ids=types)
+    torch.manual_seed(3)
+    compare(ours(ids, token_type_ids=types), expected)
+
+
+def test_per_layer_head_mask_in_1_2_0s_layout(tmp_path):
+    """1.2.0 multiplies layer i's attention probabilities [qlen, klen, batch, heads] by head_mask[i] whatever its
+    shape: such a mask is moved to our [batch, heads, qlen, klen] layout."""
+    ref = reference("pt", "XLNetLMHeadModel")
+    ours = ours_from(ref, tmp_path).eval()
+    ids, _, types = batch()
+    g = torch.Generator().manual_seed(0)
+    for shape in [(2, 1, 1, 4, 4), (2, 9, 9, 4, 1), (2, 1, 4, 4), (2, 4, 4)]:
+        head_mask = torch.rand(shape, generator=g)
+        with torch.no_grad():
+            compare(ours(ids, token_type_ids=types, head_mask=head_mask),
+                    ref(ids, token_type_ids=types, head_mask=head_mask))

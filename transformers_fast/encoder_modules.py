@@ -367,8 +367,9 @@ class EncoderModel(EncoderPreTrainedModel):
     def forward(self, input_ids, token_type_ids=None, attention_mask=None, position_ids=None, head_mask=None,
                 output_attentions=None, output_hidden_states=None):
         self.check_inputs(input_ids, token_type_ids, attention_mask, position_ids)
-        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
-        output_hidden_states = (self.config.output_hidden_states if output_hidden_states is None
+        # the config's flags as they were at build time, as in 1.2.0 (changing them later changes nothing)
+        output_attentions = self.encoder.output_attentions if output_attentions is None else output_attentions
+        output_hidden_states = (self.encoder.output_hidden_states if output_hidden_states is None
                                 else output_hidden_states)
         if self.fast.usable(input_ids, attention_mask, head_mask, output_attentions):
             sequence_output, hidden_states = self.fast(input_ids, token_type_ids, attention_mask, position_ids,

@@ -281,7 +281,9 @@ class PreTrainedModel(nn.Module):
       config_class, base_model_prefix ("bert"), pretrained_model_archive_map (shortcut -> hub repo),
       checkpoint_key_renames: extra (pattern, replacement) rules for old/new checkpoint names,
       keys_to_ignore_on_load: patterns of checkpoint keys that are expected not to be used (buffers
-      that older libraries saved, e.g. `embeddings.position_ids`).
+      that older libraries saved, e.g. `embeddings.position_ids`),
+      tied_head_keys: checkpoint names of the family's output projection tied to the input embeddings; the
+      base model reads its embeddings from there when the checkpoint has them under no other name.
     from_pretrained builds the model on the meta device: anything the checkpoint does not provide, including
     buffers registered with persistent=False, is materialised as zeros and passed to `_init_weights(module)`,
     which must give it its value (or compute such buffers on the fly in forward); the random values then
@@ -297,6 +299,7 @@ class PreTrainedModel(nn.Module):
     checkpoint_key_renames: Tuple[Tuple[str, str], ...] = ()
     keys_to_ignore_on_load: Tuple[str, ...] = ()
     missing_keys_expected: Tuple[str, ...] = ()  # weights this class does not use (logged, not warned)
+    tied_head_keys: Tuple[str, ...] = ()
 
     def __init__(self, config: PretrainedConfig, *inputs: Any, **kwargs: Any):
         super().__init__()
@@ -628,6 +631,15 @@ class PreTrainedModel(nn.Module):
                 renamed = {k: (v[len(dotted):] if v.startswith(dotted) else v) for k, v in renamed.items()}
 
         mapping = {k: v for k, v in renamed.items() if v in model_keys}
+        # transformers saves some tied heads (OpenAIGPTDoubleHeadsModel) with the matrix under the head's
+        # name only: a base model without that head takes its input embeddings from there
+        if self.tied_head_keys and self.get_output_embeddings() is None:
+            embeddings = self.get_input_embeddings().weight
+            embed_key = next((n for n, p in self.named_parameters() if p is embeddings), None)
+            if embed_key is not None and embed_key not in mapping.values():
+                tied = [k for k in checkpoint_keys if k in self.tied_head_keys]
+                if tied:
+                    mapping[tied[0]] = embed_key
         leftover = [k for k in checkpoint_keys if k not in mapping and k not in duplicates]
         return mapping, leftover
 
@@ -830,7 +842,8 @@ def check_attention_mask(mask: Any, shape: torch.Size) -> None:
 
 
 def expand_head_mask(head_mask: Optional[torch.Tensor], num_layers: int, num_heads: int, dtype: torch.dtype):
-    """1.2.0's head_mask handling: [heads] or [layers, heads] -> one broadcastable mask per layer."""
+    """1.2.0's head_mask handling: [heads] or [layers, heads] -> one broadcastable mask per layer; a 3-D to 5-D
+    [layers, ...] mask is kept as given (1.2.0 multiplies each layer's attention probabilities by it)."""
     if head_mask is None:
         return [None] * num_layers
     if not isinstance(head_mask, torch.Tensor):
@@ -844,8 +857,9 @@ def expand_head_mask(head_mask: Optional[torch.Tensor], num_layers: int, num_hea
         if tuple(head_mask.shape) != (num_layers, num_heads):
             raise ValueError(f"head_mask has shape {tuple(head_mask.shape)}, expected ({num_layers}, {num_heads})")
         head_mask = head_mask.unsqueeze(1).unsqueeze(-1).unsqueeze(-1)
-    else:
-        raise ValueError(f"head_mask must have shape [num_heads] or [num_layers, num_heads], got {tuple(head_mask.shape)}")
+    elif head_mask.dim() not in (3, 4, 5) or head_mask.shape[0] != num_layers:
+        raise ValueError(f"head_mask must have shape [num_heads], [num_layers, num_heads] or [num_layers, ...] "
+                         f"(one mask per layer), got {tuple(head_mask.shape)}")
     return head_mask.to(dtype=dtype)
 
 

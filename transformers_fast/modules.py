@@ -35,6 +35,13 @@ class Attention(nn.Module):
         self.resid_dropout = nn.Dropout(config.resid_pdrop)
         self.pruned_heads = set()
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # 1.2.0's state_dict holds its causal-mask buffer (older transformers' also masked_bias): dropped, so that
+        # model.load_state_dict(torch.load(a 1.2.0 state_dict)) works with strict=True, as it does in 1.2.0
+        for name in ("bias", "masked_bias"):
+            state_dict.pop(prefix + name, None)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def prune_heads(self, heads):
         if not heads:
             return

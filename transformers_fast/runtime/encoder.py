@@ -183,6 +183,9 @@ class EncoderFastPath(FastPath):
             return False
         if head_mask is not None or output_attentions or torch.jit.is_tracing():
             return False  # a trace would freeze this batch's padding layout: traces record the reference path
+        config = model.config
+        if any(len(set(heads)) >= config.num_attention_heads for heads in config.pruned_heads.values()):
+            return False  # a layer pruned of every head (1.2.0 runs it: only the output bias): no empty GEMMs
         param = next(model.parameters())
         if input_ids.device != param.device or not fast_tensor(param):
             return False  # the fused kernels' devices and dtypes; elsewhere the reference path is as fast
@@ -198,10 +201,11 @@ class EncoderFastPath(FastPath):
         return next(self.model.parameters()).dtype
 
     def _versions(self):
+        # data_ptr: `param.data = other` keeps the parameter and its version counter but swaps the storage
         try:
-            return [t._version for _, _, t in self._watched]
+            return [(t.data_ptr(), t._version) for _, _, t in self._watched]
         except RuntimeError:  # tensors created under inference_mode have no version counter
-            return None
+            return [t.data_ptr() for _, _, t in self._watched]
 
     def _stale(self) -> bool:
         """True when a parameter or buffer (an int8 layer's weights) was replaced or modified in place since the

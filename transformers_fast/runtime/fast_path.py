@@ -75,13 +75,14 @@ def apply_malloc_setting() -> None:
 
 def state_key(module) -> tuple:
     """What the derived weights of `module` were built from: every parameter and buffer (an int8 layer's weights
-    are buffers) by identity and version counter, so that replacing one or changing it in place shows. Inference
-    tensors have no version counter: then identities only (in-place changes to them go unseen)."""
+    are buffers) by identity, storage and version counter, so that replacing one, assigning its .data or changing
+    it in place shows. Inference tensors have no version counter, and writes into `param.data` in place bypass
+    it: those go unseen."""
     tensors = list(module.parameters()) + list(module.buffers())
     try:
-        return tuple((id(t), t._version) for t in tensors)
+        return tuple((id(t), t.data_ptr(), t._version) for t in tensors)
     except RuntimeError:
-        return tuple(id(t) for t in tensors)
+        return tuple((id(t), t.data_ptr()) for t in tensors)
 
 
 class FastPath:

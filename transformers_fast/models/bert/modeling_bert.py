@@ -54,6 +54,7 @@ class BertPreTrainedModel(EncoderPreTrainedModel):
     config_class = BertConfig
     pretrained_model_archive_map = BERT_PRETRAINED_MODEL_ARCHIVE_MAP
     base_model_prefix = "bert"
+    tied_head_keys = ("cls.predictions.decoder.weight",)
     load_tf_weights = load_tf_weights_in_bert
 
 
@@ -186,13 +187,16 @@ class BertForMultipleChoice(BertPreTrainedModel):
             raise ValueError("input_ids of a multiple-choice model must be a tensor of shape "
                              f"[batch, num_choices, sequence], got {getattr(input_ids, 'shape', type(input_ids))}")
         num_choices = input_ids.shape[1]
+        if num_choices == 0:
+            raise ValueError(f"input_ids has no choices (shape {tuple(input_ids.shape)})")
 
         def flat(t, name):
             if t is None:
                 return None
             if t.shape[-1] != input_ids.shape[-1] or t.numel() != input_ids.numel():
                 raise ValueError(f"{name} has shape {tuple(t.shape)} but input_ids has shape {tuple(input_ids.shape)}")
-            return t.reshape(-1, t.shape[-1])
+            # explicit rows: an empty sequence reaches BertModel's clear error (a -1 is ambiguous there)
+            return t.reshape(input_ids.shape[0] * num_choices, t.shape[-1])
 
         with self.bert.fast.reference_path(labels is not None):
             outputs = self.bert(flat(input_ids, "input_ids"), flat(token_type_ids, "token_type_ids"),

@@ -73,8 +73,8 @@ class MultiHeadSelfAttention(nn.Module):
         k_length = key.shape[1]
         head_size = self.dim // self.n_heads
 
-        def shape(x):
-            return x.view(bs, -1, self.n_heads, head_size).transpose(1, 2)
+        def shape(x):  # explicit length: an empty batch runs as in BERT (a -1 is ambiguous with 0 elements)
+            return x.view(bs, x.shape[1], self.n_heads, head_size).transpose(1, 2)
 
         q = shape(self.q_lin(query)) / math.sqrt(head_size)
         k = shape(self.k_lin(key))
@@ -85,7 +85,8 @@ class MultiHeadSelfAttention(nn.Module):
         weights = self.dropout(torch.softmax(scores, dim=-1))
         if head_mask is not None:
             weights = weights * head_mask
-        context = torch.matmul(weights, v).transpose(1, 2).contiguous().view(bs, -1, self.n_heads * head_size)
+        context = torch.matmul(weights, v).transpose(1, 2).contiguous()
+        context = context.view(bs, query.shape[1], self.n_heads * head_size)
         context = self.out_lin(context)
         return (context, weights) if output_attentions else (context,)
 
@@ -169,6 +170,7 @@ class DistilBertPreTrainedModel(PreTrainedModel):
     config_class = DistilBertConfig
     pretrained_model_archive_map = DISTILBERT_PRETRAINED_MODEL_ARCHIVE_MAP
     base_model_prefix = "distilbert"
+    tied_head_keys = ("vocab_projector.weight",)
     keys_to_ignore_on_load = (r"embeddings\.position_ids$",)
 
     def _init_weights(self, module):
@@ -193,6 +195,9 @@ class DistilBertModel(DistilBertPreTrainedModel):
         super().__init__(config)
         self.embeddings = Embeddings(config)
         self.transformer = Transformer(config)
+        # read at build time, as in 1.2.0: a config changed later does not change the outputs
+        self.output_attentions = config.output_attentions
+        self.output_hidden_states = config.output_hidden_states
         self.fast = DistilBertFastPath(self)
         self.init_weights()
 
@@ -223,9 +228,8 @@ class DistilBertModel(DistilBertPreTrainedModel):
     def forward(self, input_ids, attention_mask=None, head_mask=None, output_attentions=None,
                 output_hidden_states=None):
         self.check_inputs(input_ids, attention_mask)
-        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
-        output_hidden_states = (self.config.output_hidden_states if output_hidden_states is None
-                                else output_hidden_states)
+        output_attentions = self.output_attentions if output_attentions is None else output_attentions
+        output_hidden_states = self.output_hidden_states if output_hidden_states is None else output_hidden_states
         if self.fast.usable(input_ids, attention_mask, head_mask, output_attentions):
             hidden, hidden_states = self.fast(input_ids, None, attention_mask, None, output_hidden_states)
             return BaseModelOutput(last_hidden_state=hidden, hidden_states=hidden_states)
@@ -260,7 +264,8 @@ class DistilBertForMaskedLM(DistilBertPreTrainedModel):
         masked_lm_labels = labels if masked_lm_labels is None else masked_lm_labels
         with self.distilbert.fast.reference_path(masked_lm_labels is not None):
             outputs = self.distilbert(input_ids, attention_mask, head_mask, output_attentions, output_hidden_states)
-        x = activation_fn(self.config.activation)(self.vocab_transform(outputs[0]))
+        # 1.2.0's head is GELU whatever config.activation says (transformers 5 follows the config)
+        x = gelu(self.vocab_transform(outputs[0]))
         logits = self.vocab_projector(self.vocab_layer_norm(x))
         loss = None if masked_lm_labels is None else loss_ignoring_negative(logits, masked_lm_labels)
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,

@@ -83,6 +83,7 @@ class GPT2PreTrainedModel(GPTInitWeightsMixin, PreTrainedModel):
     load_tf_weights = load_tf_weights_in_gpt2
     # The causal-mask buffers that older checkpoints saved are rebuilt, not loaded.
     keys_to_ignore_on_load = (r"attn\.bias$", r"attn\.masked_bias$")
+    tied_head_keys = ("lm_head.weight",)
 
 
 class GPT2Model(GPTBaseMixin, GPT2PreTrainedModel):
@@ -94,6 +95,9 @@ class GPT2Model(GPTBaseMixin, GPT2PreTrainedModel):
         self.wpe = nn.Embedding(config.n_positions, config.n_embd)
         self.drop = nn.Dropout(config.embd_pdrop)
         self.h = nn.ModuleList([Block(config.n_ctx, config, scale=True) for _ in range(config.n_layer)])
+        # read at build time, as in 1.2.0: a config changed later does not change the outputs
+        self.output_attentions = config.output_attentions
+        self.output_hidden_states = config.output_hidden_states
         self.ln_f = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon)
         self.fast = fast_decoder.DecoderFastPath(self)
         self.init_weights()
@@ -116,8 +120,8 @@ class GPT2Model(GPTBaseMixin, GPT2PreTrainedModel):
         past = normalize_past(past, len(self.h))
         past_length = 0 if past is None else past[0][0].shape[-2]
         use_cache = getattr(config, "use_cache", True) if use_cache is None else use_cache
-        output_attentions = config.output_attentions if output_attentions is None else output_attentions
-        output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        output_attentions = self.output_attentions if output_attentions is None else output_attentions
+        output_hidden_states = self.output_hidden_states if output_hidden_states is None else output_hidden_states
         fused = self.fast.usable(self.wte.weight, head_mask, output_attentions, output_hidden_states)
         hidden, mask, head_mask, input_shape = self.embed_inputs(input_ids, position_ids, token_type_ids,
                                                                  attention_mask, head_mask, past_length)

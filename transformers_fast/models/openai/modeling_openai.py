@@ -67,6 +67,7 @@ class OpenAIGPTPreTrainedModel(GPTInitWeightsMixin, PreTrainedModel):
     base_model_prefix = "transformer"
     load_tf_weights = load_tf_weights_in_openai_gpt
     keys_to_ignore_on_load = (r"attn\.bias$", r"position_ids$")
+    tied_head_keys = ("lm_head.weight",)
 
 
 class OpenAIGPTModel(GPTBaseMixin, OpenAIGPTPreTrainedModel):
@@ -78,6 +79,9 @@ class OpenAIGPTModel(GPTBaseMixin, OpenAIGPTPreTrainedModel):
         self.positions_embed = nn.Embedding(config.n_positions, config.n_embd)
         self.drop = nn.Dropout(config.embd_pdrop)
         self.h = nn.ModuleList([Block(config.n_ctx, config, scale=True) for _ in range(config.n_layer)])
+        # read at build time, as in 1.2.0: a config changed later does not change the outputs
+        self.output_attentions = config.output_attentions
+        self.output_hidden_states = config.output_hidden_states
         self.fast = fast_decoder.DecoderFastPath(self)
         self.init_weights()
 
@@ -93,8 +97,8 @@ class OpenAIGPTModel(GPTBaseMixin, OpenAIGPTPreTrainedModel):
     def forward(self, input_ids, position_ids=None, token_type_ids=None, head_mask=None, *, attention_mask=None,
                 output_attentions=None, output_hidden_states=None):
         config = self.config
-        output_attentions = config.output_attentions if output_attentions is None else output_attentions
-        output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        output_attentions = self.output_attentions if output_attentions is None else output_attentions
+        output_hidden_states = self.output_hidden_states if output_hidden_states is None else output_hidden_states
         fused = self.fast.usable(self.tokens_embed.weight, head_mask, output_attentions, output_hidden_states)
         hidden, mask, head_mask, input_shape = self.embed_inputs(input_ids, position_ids, token_type_ids,
                                                                  attention_mask, head_mask)

@@ -19,9 +19,10 @@ class RobertaConfig(EncoderConfig):
     model_type = "roberta"
     pretrained_config_archive_map = ROBERTA_PRETRAINED_CONFIG_ARCHIVE_MAP
 
-    def __init__(self, vocab_size_or_config_json_file=30522, **kwargs: Any):
+    def __init__(self, vocab_size_or_config_json_file=30522, *args: Any, **kwargs: Any):
+        # *args: BertConfig's positional fields (hidden_size, num_hidden_layers, ...), as 1.2.0's subclass takes them
         kwargs.setdefault("pad_token_id", 1)
-        super().__init__(vocab_size_or_config_json_file, **kwargs)
+        super().__init__(vocab_size_or_config_json_file, *args, **kwargs)
 
     def validate(self) -> None:
         super().validate()

@@ -36,6 +36,7 @@ class RobertaPreTrainedModel(EncoderPreTrainedModel):
     config_class = RobertaConfig
     pretrained_model_archive_map = ROBERTA_PRETRAINED_MODEL_ARCHIVE_MAP
     base_model_prefix = "roberta"
+    tied_head_keys = ("lm_head.decoder.weight",)
     checkpoint_key_renames = ((r"(^|\.)lm_head\.decoder\.bias$", r"\1lm_head.bias"),)
 
 

@@ -624,8 +624,9 @@ class TransfoXLModel(TransfoXLPreTrainedModel):
     def _forward(self, dec_inp, mems, head_mask, output_attentions):
         """1.2.0's computation in plain torch: (core_out [len, batch, d], new mems, hids, attentions)."""
         qlen, bsz = dec_inp.size()
+        per_layer = isinstance(head_mask, torch.Tensor) and head_mask.dim() > 2  # already in 1.2.0's layout
         head_mask = expand_head_mask(head_mask, self.n_layer, self.n_head, next(self.parameters()).dtype)
-        if isinstance(head_mask, torch.Tensor):  # [layers, 1, 1, 1, heads]: our expand_head_mask's [L, 1, H, 1, 1]
+        if isinstance(head_mask, torch.Tensor) and not per_layer:  # [L, 1, 1, 1, H]: expand_head_mask's [L, 1, H, 1, 1]
             head_mask = head_mask.reshape(self.n_layer, 1, 1, 1, self.n_head)
         word_emb = self.word_emb(dec_inp)
         mlen = mems[0].size(0) if mems is not None else 0
@@ -633,8 +634,8 @@ class TransfoXLModel(TransfoXLPreTrainedModel):
         dec_attn_mask = self.attention_mask(qlen, mlen, word_emb)
         hids, attentions = [], []
         if self.attn_type == 0:
+            core_out = self.drop(word_emb)  # before pos_emb's dropout: 1.2.0's order of random draws
             pos_emb = self.drop(self.pos_emb(self.position_sequence(klen, word_emb)))
-            core_out = self.drop(word_emb)
             for i, layer in enumerate(self.layers):
                 hids.append(core_out)
                 layer_outputs = layer(core_out, pos_emb, dec_attn_mask=dec_attn_mask,
@@ -716,6 +717,10 @@ class TransfoXLLMHeadModel(GenerationMixin, TransfoXLPreTrainedModel):
 
     def get_output_embeddings(self):
         return None  # adaptive: tied cluster by cluster in tie_weights
+
+    def resize_token_embeddings(self, new_num_tokens=None):
+        # the adaptive embeddings have no single matrix: the base model says what it supports
+        return self.transformer.resize_token_embeddings(new_num_tokens)
 
     def tie_weights(self):
         """Ties the softmax's cluster weights (and, with tie_projs, its projections) to the adaptive input's."""

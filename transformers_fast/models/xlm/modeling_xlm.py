@@ -246,6 +246,7 @@ class XLMPreTrainedModel(PreTrainedModel):
     base_model_prefix = "transformer"
     load_tf_weights = None
     keys_to_ignore_on_load = (r"(^|\.)position_ids$",)
+    tied_head_keys = ("pred_layer.proj.weight",)
 
     def _init_weights(self, module):
         if isinstance(module, nn.Embedding):

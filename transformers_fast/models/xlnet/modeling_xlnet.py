@@ -135,7 +135,10 @@ class XLNetRelativeAttention(nn.Module):
         if attn_mask is not None:  # [qlen, klen, batch or 1, 1], 1.0 = masked
             big = 65500 if attn_mask.dtype == torch.float16 else 1e30
             attn_score = attn_score - big * torch.einsum("ijbn->bnij", attn_mask)
-        attn_prob = self.dropout(F.softmax(attn_score, dim=3))
+        attn_prob = F.softmax(attn_score, dim=3)
+        if self.training and self.dropout.p > 0:
+            # the mask drawn in 1.2.0's [qlen, klen, batch, heads] layout: a seeded run gets its random draws
+            attn_prob = self.dropout(attn_prob.permute(2, 3, 0, 1).contiguous()).permute(2, 3, 0, 1)
         if head_mask is not None:
             attn_prob = attn_prob * head_mask
         attn_vec = torch.einsum("bnij,jbnd->ibnd", attn_prob, v_head_h)
@@ -262,6 +265,7 @@ class XLNetPreTrainedModel(PreTrainedModel):
     pretrained_model_archive_map = XLNET_PRETRAINED_MODEL_ARCHIVE_MAP
     base_model_prefix = "transformer"
     load_tf_weights = load_tf_weights_in_xlnet
+    tied_head_keys = ("lm_loss.weight",)
 
     def _init_weights(self, module):
         std = self.config.initializer_range
@@ -491,7 +495,11 @@ class XLNetModel(XLNetPreTrainedModel):
             mask_g = None if attn_mask is None else attn_mask[..., 0] > 0
         else:
             seg_mat = None if seg_diff is None else F.one_hot(seg_diff.long(), num_classes=2).to(dtype_float)
+            per_layer = isinstance(head_mask, torch.Tensor) and head_mask.dim() > 2
             head_mask = expand_head_mask(head_mask, self.n_layer, self.config.n_head, dtype_float)
+            if per_layer:  # given in 1.2.0's [qlen, klen, batch, heads] layout: to ours, [batch, heads, qlen, klen]
+                head_mask = head_mask.reshape(head_mask.shape[:1] + (1,) * (5 - head_mask.dim()) + head_mask.shape[1:])
+                head_mask = head_mask.permute(0, 3, 4, 1, 2)
 
         new_mems = ()
         if mems is None:
