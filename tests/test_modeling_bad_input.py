@@ -114,3 +114,19 @@ def test_empty_batch_gives_empty_outputs_as_1_2_0(model, grad):
     with torch.set_grad_enabled(grad):
         out = m(torch.zeros(0, 5, dtype=torch.long))
     assert out[0].shape == (0, 5, 16)
+
+
+@pytest.mark.parametrize("family", ["gpt2", "openai", "gpt2-int8"])
+@pytest.mark.parametrize("grad", [False, True], ids=["no_grad", "grad"])
+def test_lm_head_of_an_empty_batch(family, grad):
+    """GPT LM heads on a batch of no rows give [0, seq, vocab] as 1.2.0, on the fused path (no_grad) too."""
+    if family == "openai":
+        m = tf.OpenAIGPTLMHeadModel(tf.OpenAIGPTConfig(vocab_size=50, n_embd=16, n_layer=1, n_head=2, n_positions=12))
+    else:
+        m = tf.GPT2LMHeadModel(tf.GPT2Config(vocab_size=50, n_embd=16, n_layer=1, n_head=2, n_positions=12))
+    m.eval()
+    if family.endswith("int8"):
+        tf.quantize(m, "int8", lm_head=True)
+    with torch.set_grad_enabled(grad):
+        out = m(torch.zeros(0, 5, dtype=torch.long))
+    assert out[0].shape == (0, 5, 50)

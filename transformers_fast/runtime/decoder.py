@@ -251,7 +251,8 @@ class DecoderFastPath(FastPath):
         if not self.usable(like, head_mask, output_attentions, output_hidden_states):
             return head(hidden)
         self.layers()
-        return linear(hidden.reshape(-1, hidden.shape[-1]), self._lm_head).view(*hidden.shape[:-1], -1)
+        logits = linear(hidden.reshape(-1, hidden.shape[-1]), self._lm_head)
+        return logits.view(*hidden.shape[:-1], logits.shape[-1])  # (an empty batch has no size to infer)
 
     def _forward_padding_free(self, hidden: torch.Tensor, real: torch.Tensor, use_cache: bool):
         """forward() of a padded batch without past: only the real tokens (real [batch, seq] bool) go through the
