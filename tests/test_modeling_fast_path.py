@@ -13,6 +13,7 @@ import torch
 import transformers_fast as tf
 from modeling_helpers import compare, hf_model, inputs
 from transformers_fast.runtime import encoder as fast_encoder
+from transformers_fast.runtime import fast_path
 from transformers_fast.ops.layer import HAS_LAYER_KERNELS, bind_layer_weights
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -398,3 +399,35 @@ def test_packed_weights_follow_an_assigned_data(name):
     expected = model(ids)[0]  # grad mode: the reference path
     assert (after - before).abs().max() > 1e-2
     compare(after, expected)
+
+
+TINY_MODELS = {
+    "bert": lambda: tf.BertModel(tf.BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1,
+                                               num_attention_heads=2, intermediate_size=20)),
+    "gpt2": lambda: tf.GPT2LMHeadModel(tf.GPT2Config(vocab_size=50, n_embd=16, n_layer=1, n_head=2, n_positions=12)),
+    "xlnet": lambda: tf.XLNetModel(tf.XLNetConfig(vocab_size=50, d_model=16, n_layer=1, n_head=2, d_inner=20)),
+    "transfo_xl": lambda: tf.TransfoXLLMHeadModel(tf.TransfoXLConfig(
+        vocab_size=50, cutoffs=[20], d_model=16, d_embed=16, n_layer=1, n_head=2, d_head=8, d_inner=20, mem_len=4)),
+}
+
+
+@pytest.mark.parametrize("family", sorted(TINY_MODELS))
+def test_invalidate_after_writes_into_param_data(family):
+    """A write into p.data in place bypasses the version counter (the README says so): invalidate_fast_path()
+    makes the fast path take the new values."""
+    torch.manual_seed(0)
+    model = TINY_MODELS[family]().eval()
+    ids = torch.randint(0, 50, (2, 5))
+    with torch.no_grad():
+        model(ids)
+        for p in model.parameters():
+            p.data.mul_(1.1)
+        stale = model(ids)[0]  # (the fast path still holds the old packed weights)
+        model.invalidate_fast_path()
+        fast = model(ids)[0]
+        for module in model.modules():
+            if isinstance(getattr(module, "fast", None), fast_path.FastPath):
+                module.fast.enabled = False
+        reference = model(ids)[0]
+    assert (stale - reference).abs().max() > 1e-3
+    torch.testing.assert_close(fast, reference, atol=1e-5, rtol=1e-5)
