@@ -337,8 +337,12 @@ def reference_generation(ref, prompt, steps, sample_generator=None):
     return torch.stack(tokens, 1)
 
 
+@pytest.mark.parametrize("slack", [1, 3, 64])
 @pytest.mark.parametrize("name", ["div_val2", "div_val1_proj", "ext_len", "no_memory_no_clusters"])
-def test_greedy_generation_with_memories_equals_1_2_0(name, saved, monkeypatch):
+def test_greedy_generation_with_memories_equals_1_2_0(name, slack, saved, monkeypatch):
+    """slack: the rows of room after the memory's keys and values (they move to the front when it is used up: at
+    every step with 1, every third with 3; with 64 not within these steps)."""
+    monkeypatch.setattr("transformers_fast.runtime.transfo_xl.MEMORY_SLACK", slack)
     ref, folder = saved(name)
     ours = tf.TransfoXLLMHeadModel.from_pretrained(folder)
     prompt = segments(2, seq=4, n=1)[0]
@@ -431,3 +435,21 @@ def test_per_layer_head_mask_in_1_2_0s_layout(saved):
     head_mask = torch.rand(2, 1, 1, 3, 2, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         close(list(ours(ids, head_mask=head_mask)), list(ref(ids, head_mask=head_mask)), "per-example head mask")
+
+
+@pytest.mark.parametrize("slack", [1, 64])
+def test_segments_through_kept_memory_keys_and_values_equal_1_2_0(saved, monkeypatch, slack):
+    """Four segments, each with the memories the previous returned: the kept keys and values take each segment's
+    rows after them (a segment longer than the room grows the buffers, a full buffer moves the memory), and every
+    segment's outputs and memories stay 1.2.0's."""
+    monkeypatch.setattr("transformers_fast.runtime.transfo_xl.MEMORY_SLACK", slack)
+    ref, folder = saved("div_val2")
+    ours = tf.TransfoXLLMHeadModel.from_pretrained(folder)
+    o_mems = r_mems = None
+    with torch.no_grad():
+        for index, segment in enumerate(segments(2, n=4)):
+            got, want = ours(segment, mems=o_mems), ref(segment, mems=r_mems)
+            close(got[0], want[0], f"segment {index}")
+            for mine, theirs in zip(got[1], want[1]):
+                close(mine, theirs, f"memories after segment {index}")
+            o_mems, r_mems = got[1], want[1]

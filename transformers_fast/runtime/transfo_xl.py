@@ -7,7 +7,8 @@ once per key length and kept while that length repeats (every decode step has th
 ops.relative_attention(shift="transfo_xl"); residual + LayerNorm fused; bias + ReLU on the GEMM output in place.
 Memories that init_mems made (zeros) need no GEMM: their keys and values are those of one zero row.
 During generation the keys and values of the memory are kept beside it (sliced exactly as 1.2.0 slices the
-memory), so that a step projects only the new token. The adaptive softmax writes its log-probabilities once
+memory), so that a step projects only the new token; they sit in buffers with room after them (MemoryKV), so that
+a step writes its own keys and values there instead of concatenating the whole memory again. The adaptive softmax writes its log-probabilities once
 into the [rows, n_token] output (log_softmax per cluster plus the head's cluster log-probability).
 Results equal the reference modules' within float32 rounding (the GEMMs group rows differently).
 A quantized model (transformers_fast.quantize) runs the same way on its int8 layers (ops.QuantizedLinear through
@@ -34,6 +35,8 @@ R_CACHE_SIZE = 4  # key lengths whose projected position keys are kept
 # Output columns of the adaptive softmax per GEMM: the chunk's logits [rows, SOFTMAX_CHUNK] stay in cache while
 # their log-sum-exp is accumulated and they are copied into the output (one pass over the output, not four).
 SOFTMAX_CHUNK = 8192
+# Generation: rows of room after the memory's keys and values (MemoryKV); the memory moves once per this many steps.
+MEMORY_SLACK = 64
 
 
 def _norm(ln) -> tuple:
@@ -79,13 +82,58 @@ class AdaptiveSoftmaxWeights(NamedTuple):
                                           # head's columns end with one per tail cluster)
 
 
+class MemoryKV:
+    """The keys and values of the memory during generation, per layer in a buffer [capacity, batch, 2, H, D] whose
+    rows [start, end) are the memory's. A step writes its rows after them and attends over that view; the memory
+    window then slides by moving `start`. The rows move to the front of the buffer only when it is full (every
+    MEMORY_SLACK steps), instead of the whole memory being concatenated with the new rows at every step."""
+
+    def __init__(self, kept: List[torch.Tensor]):
+        rows = kept[0].shape[0]
+        self.buffers = [kv.new_empty((rows + MEMORY_SLACK,) + tuple(kv.shape[1:])) for kv in kept]
+        for buffer, kv in zip(self.buffers, kept):
+            buffer[:rows] = kv
+        self.start, self.end = 0, rows
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+    def reserve(self, qlen: int) -> None:
+        """Room for qlen rows after the memory in every buffer: the memory moved to the front (or into a larger
+        buffer, for a segment longer than the slack) when the buffers are full."""
+        capacity = self.buffers[0].shape[0]
+        if self.end + qlen <= capacity:
+            return
+        rows = len(self)
+        for i, buffer in enumerate(self.buffers):
+            memory = buffer[self.start:self.end]
+            if rows + qlen > capacity:
+                slack = max(MEMORY_SLACK, qlen)
+                self.buffers[i] = buffer.new_empty((rows + qlen + slack,) + tuple(buffer.shape[1:]))
+                self.buffers[i][:rows] = memory
+            else:
+                buffer[:rows] = memory.clone()  # (the two ranges may overlap)
+        self.start, self.end = 0, rows
+
+    def extend(self, layer: int, rows: torch.Tensor) -> torch.Tensor:
+        """Writes the segment's keys and values rows [qlen, batch, 2, H, D] after layer's memory; returns memory +
+        segment [mlen + qlen, batch, 2, H, D] (a view)."""
+        buffer = self.buffers[layer]
+        buffer[self.end:self.end + rows.shape[0]] = rows
+        return buffer[self.start:self.end + rows.shape[0]]
+
+    def slide(self, begin: int, end: int) -> None:
+        """The next memory: rows [begin, end) of memory + segment."""
+        self.start, self.end = self.start + begin, self.start + end
+
+
 class GenerationState:
-    """What generation carries between steps: per layer the keys and values of the memory [mlen, batch, 2, H, D]
-    (None without memory, mem_len 0)."""
+    """What generation carries between steps: the memory's keys and values (MemoryKV; None without memory,
+    mem_len 0)."""
 
     def __init__(self, batch: int):
         self.batch = batch
-        self.kv: Optional[List[torch.Tensor]] = None
+        self.kv: Optional[MemoryKV] = None
 
 
 def _pack(weight: torch.Tensor, bias: Optional[torch.Tensor] = None) -> PackedLinear:
@@ -256,15 +304,17 @@ class TransfoXLFastPath(FastPath):
 
     @torch.no_grad()
     def run(self, ids: torch.Tensor, mems, zero_mems: bool, mem_kv=None, keep_kv: bool = False):
-        """Every layer on ids [qlen, batch] with memories `mems` (per layer [mlen, batch, d], or None) or, during
-        generation, their keys and values `mem_kv` (per layer [mlen, batch, 2, H, D]). zero_mems: the memories are
+        """Every layer on ids [qlen, batch] with memories `mems` (per layer [mlen, batch, d], or None) or their keys
+        and values `mem_kv` (per layer [mlen, batch, 2, H, D], or during generation a MemoryKV, which takes the
+        segment's rows in place). zero_mems: the memories are
         init_mems' zeros. Returns core_out [qlen, batch, d], hids (the input of every layer) and, with keep_kv,
         per layer the keys and values of memory + segment [mlen + qlen, batch, 2, H, D]."""
         layers = self.layers()
         base = self._base()
         qlen, bsz = ids.shape
         if mem_kv is not None:
-            mlen = mem_kv[0].shape[0]
+            mlen = len(mem_kv)
+            mem_kv.reserve(qlen)
         else:
             mlen = 0 if mems is None else mems[0].shape[0]
         klen = mlen + qlen
@@ -282,7 +332,7 @@ class TransfoXLFastPath(FastPath):
             h_in = layer_norm(x, layer.attn_ln) if layer.pre_lnorm else x
             qkv = linear(h_in, layer.qkv).view(qlen, bsz, 3, heads, dim)
             if mem_kv is not None:
-                kv = torch.cat([mem_kv[i], qkv[:, :, 1:]], 0)
+                kv = mem_kv.extend(i, qkv[:, :, 1:])
             elif mlen:
                 if zero_mems:
                     zero = torch.zeros(1, width, dtype=x.dtype, device=x.device)
@@ -339,8 +389,7 @@ class TransfoXLFastPath(FastPath):
         new_mems = base._update_mems(hids, mems, mlen, ids.shape[0])
         versions = None if new_mems is None else self._versions(new_mems)
         if track and versions is not None:
-            beg, end = self._memory_bounds(mlen, ids.shape[0])
-            self._mem_kv = (list(new_mems), versions, [kv[beg:end] for kv in kept])
+            self._mem_kv = (list(new_mems), versions, self._next_memory(mem_kv, kept, mlen, ids.shape[0]))
         return core_out, new_mems, (hids if output_hidden_states else None)
 
     # ---- generation ----
@@ -348,6 +397,15 @@ class TransfoXLFastPath(FastPath):
         base = self._base()
         end_idx = qlen + max(0, mlen - base.ext_len)  # 1.2.0's _update_mems with its swapped lengths
         return max(0, end_idx - base.mem_len), end_idx
+
+    def _next_memory(self, memory: Optional["MemoryKV"], kept: List[torch.Tensor], mlen: int, qlen: int):
+        """The keys and values of the next memory (1.2.0's slice of memory + segment): the same MemoryKV slid,
+        or a new one holding those rows of `kept`."""
+        beg, end = self._memory_bounds(mlen, qlen)
+        if memory is not None:
+            memory.slide(beg, end)
+            return memory
+        return MemoryKV([kv[beg:end] for kv in kept])
 
     def new_cache(self, batch: int, capacity: int) -> GenerationState:
         self.layers()
@@ -361,11 +419,10 @@ class TransfoXLFastPath(FastPath):
             core_out, _, kept = self.run(ids, mems, zero_mems=True, keep_kv=mems is not None)
             mlen = 0 if mems is None else mems[0].shape[0]
         else:
-            mlen = state.kv[0].shape[0]
+            mlen = len(state.kv)
             core_out, _, kept = self.run(ids, None, False, mem_kv=state.kv, keep_kv=True)
         if kept:
-            beg, end = self._memory_bounds(mlen, qlen)
-            state.kv = [kv[beg:end] for kv in kept]
+            state.kv = self._next_memory(state.kv, kept, mlen, qlen)
         return self.log_probs(core_out[-1])
 
     @torch.no_grad()
