@@ -21,10 +21,6 @@ namespace {
 
 using namespace tiles;
 
-// Below this many queries, dot products straight from K beat packing K^T for the micro-kernel
-// (12 heads x 64 at 8 tokens: 8.7 us vs 14.5 us on AMD AVX-512; equal near 14).
-constexpr int64_t kDotMaxQueries = 14;
-
 struct Scratch {
   std::vector<float> kt, s, row_inv, qf;  // qf: the fp32 query rows of a bfloat16 call
   std::vector<uint32_t> ktp, qp, vp, pp;  // bf16 pairs (vdpbf16ps): K^T, query block, V, probabilities

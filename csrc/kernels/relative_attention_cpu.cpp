@@ -65,6 +65,82 @@ inline void add_rows(const T* a, const T* b, int64_t D, float* dst) {
   for (int64_t d = 0; d < D; ++d) dst[d] = vec::to_float(a[d]) + vec::to_float(b[d]);
 }
 
+// What the score rows of one (batch, head) read besides their products.
+template <typename T>
+struct RowContext {
+  const RelativeAttentionArgs& a;
+  const T *q, *r, *rw, *rr, *rs_bias, *seg_embed;
+  const uint8_t *mask, *seg;
+  int64_t off;  // bd[i][j] = raw[i][j + off - i] while that column is < rlen
+};
+
+// Row i's scores from its ac terms (row[0:klen]) and the bd terms of the keys that read row i's own raw columns
+// (bd[j] for j < jw): the bd of the keys that wrap into row i + 1, the segment term, scale and mask, then the
+// softmax (exponentials in row). Returns 1 / their sum.
+template <typename T>
+float finish_row(const RowContext<T>& c, int64_t i, float* row, const float* bd, float* tmp) {
+  const RelativeAttentionArgs& a = c.a;
+  const int64_t D = a.head_dim, klen = a.klen, rlen = a.rlen, q_rs = a.q.row_stride, r_rs = a.r.row_stride;
+  const uint8_t* mrow = c.mask ? c.mask + i * a.mask.row_stride : nullptr;
+  const uint8_t* srow = c.seg ? c.seg + i * a.seg.row_stride : nullptr;
+  float ef[2] = {0.0f, 0.0f};  // (q_i + r_s_bias)·seg_embed[0 / 1]
+  if (srow) {
+    add_rows(c.q + i * q_rs, c.rs_bias, D, tmp);
+    for (int e = 0; e < 2; ++e) ef[e] = dot(tmp, c.seg_embed + e * a.seg_embed.row_stride, D);
+  }
+  const int64_t jw = std::min(klen, rlen - c.off + i);  // keys j >= jw wrap into row i + 1
+  const VecF vscale(a.scale), vmasked(kMasked), ef0(ef[0]), ef1(ef[1]);
+  int64_t j = 0;
+  for (; j + W <= jw; j += W) {
+    VecF val = VecF::load(row + j) + VecF::load(bd + j);
+    if (srow) val = val + vec::select_nonzero_u8(srow + j, ef1, ef0);
+    val = val * vscale;
+    if (mrow) val = vec::select_nonzero_u8(mrow + j, vmasked, val);
+    val.store(row + j);
+  }
+  for (; j < jw; ++j) {
+    float val = row[j] + bd[j];
+    if (srow) val = val + ef[srow[j] ? 1 : 0];
+    row[j] = mrow && mrow[j] ? kMasked : val * a.scale;
+  }
+  if (jw < klen) add_rows(c.q + (i + 1) * q_rs, c.rr, D, tmp);  // (q_{i+1} + r_r_bias)
+  for (; j < klen; ++j) {
+    if (mrow && mrow[j]) {  // the usual case: these are the future keys the causal mask removes
+      row[j] = kMasked;
+      continue;
+    }
+    // The reshape's wrap: XLNet raw[i + 1][col - rlen]; Transformer-XL pads a zero column on the left, so
+    // raw[i + 1][col - rlen - 1], and 0 at the pad.
+    const int64_t col = j + c.off - i - rlen - (a.shift == RelShift::transfo_xl ? 1 : 0);
+    float val = row[j] + (col < 0 ? 0.0f : dot(tmp, c.r + col * r_rs, D));
+    if (srow) val = val + ef[srow[j] ? 1 : 0];
+    row[j] = val * a.scale;
+  }
+  // scale 1: exact (x * 1 = x), the scores above are already scaled and masked
+  return softmax_row<false, false>(row, row, klen, klen, 1.0f, static_cast<const float*>(nullptr));
+}
+
+// Few queries (decoding, short segments): dot products straight from K, R and V, which the tiled path would pack
+// first (K^T, the R window, V: O(klen * head_dim) per head each, as much as a decode step's products).
+template <typename T>
+void rel_rows_dot(const RowContext<T>& c, const T* k, const T* v, T* out, int64_t i0, int64_t i1, Scratch& buf) {
+  const RelativeAttentionArgs& a = c.a;
+  const int64_t D = a.head_dim, klen = a.klen, q_rs = a.q.row_stride, r_rs = a.r.row_stride;
+  const int64_t k_rs = a.k.row_stride, os = a.batch * a.heads * D;
+  buf.qw.resize(D), buf.qr.resize(D), buf.tmp.resize(D);
+  buf.s.resize(std::max<int64_t>(klen, 1)), buf.raw.resize(std::max<int64_t>(klen, 1));
+  float *qw = buf.qw.data(), *qr = buf.qr.data(), *tmp = buf.tmp.data(), *s = buf.s.data(), *bd = buf.raw.data();
+  for (int64_t i = i0; i < i1; ++i) {
+    add_rows(c.q + i * q_rs, c.rw, D, qw);
+    add_rows(c.q + i * q_rs, c.rr, D, qr);
+    const int64_t jw = std::min(klen, a.rlen - c.off + i);
+    for (int64_t j = 0; j < klen; ++j) s[j] = dot(qw, k + j * k_rs, D);
+    for (int64_t j = 0; j < jw; ++j) bd[j] = dot(qr, c.r + (j + c.off - i) * r_rs, D);
+    float inv = finish_row(c, i, s, bd, tmp);
+    pv_rows<1>(s, 0, v, a.v.row_stride, klen, out + i * os, os, D, &inv);
+  }
+}
+
 // One task: queries [i0, i1) of head n in batch b.
 template <typename T>
 void rel_block(const RelativeAttentionArgs& a, int64_t b, int64_t n, int64_t i0, int64_t i1, Scratch& buf) {
@@ -83,6 +159,12 @@ void rel_block(const RelativeAttentionArgs& a, int64_t b, int64_t n, int64_t i0,
   T* out = static_cast<T*>(a.out) + (b * a.heads + n) * D;
   const uint8_t* mask = a.mask.data ? a.mask.data + b * a.mask.batch_stride : nullptr;
   const uint8_t* seg = a.seg.data ? a.seg.data + b * a.seg.batch_stride : nullptr;
+  const RowContext<T> ctx{a, q, r, rw, rr, seg ? param(a.r_s_bias) : nullptr, seg ? param(a.seg_embed) : nullptr,
+                          mask, seg, off};
+  if (qlen < kDotMaxQueries) {  // (decided by qlen, not the task's rows: the same path at any thread count)
+    rel_rows_dot(ctx, k, v, out, i0, i1, buf);
+    return;
+  }
 
   // K^T in panels, all keys. R^T, columns [c_lo, c_hi): what rows i0..i1-1 read without wrapping; ldr leaves
   // room for the last tile's overread (zeros). V copied to contiguous rows: its row stride (batch * heads * D)
@@ -145,48 +227,8 @@ void rel_block(const RelativeAttentionArgs& a, int64_t b, int64_t n, int64_t i0,
       TF_DISPATCH_M(m, raw_rows, qr, D, rt + (w0 - c_lo), ldr, w1 - w0, D, raw, ldraw);
     }
 
-    for (int x = 0; x < m; ++x) {
-      const int64_t i = t0 + x;
-      float* row = s + x * kpad;
-      const float* bd = raw + x * ldraw + (m - 1 - x);
-      const uint8_t* mrow = mask ? mask + i * a.mask.row_stride : nullptr;
-      const uint8_t* srow = seg ? seg + i * a.seg.row_stride : nullptr;
-      float ef[2] = {0.0f, 0.0f};  // (q_i + r_s_bias)·seg_embed[0 / 1]
-      if (seg) {
-        add_rows(q + i * q_rs, param(a.r_s_bias), D, tmp);
-        for (int e = 0; e < 2; ++e) ef[e] = dot(tmp, param(a.seg_embed) + e * a.seg_embed.row_stride, D);
-      }
-      const int64_t jw = std::min(klen, rlen - off + i);  // keys j >= jw wrap into row i + 1
-      const VecF vscale(a.scale), vmasked(kMasked), ef0(ef[0]), ef1(ef[1]);
-      int64_t j = 0;
-      for (; j + W <= jw; j += W) {
-        VecF val = VecF::load(row + j) + VecF::load(bd + j);
-        if (srow) val = val + vec::select_nonzero_u8(srow + j, ef1, ef0);
-        val = val * vscale;
-        if (mrow) val = vec::select_nonzero_u8(mrow + j, vmasked, val);
-        val.store(row + j);
-      }
-      for (; j < jw; ++j) {
-        float val = row[j] + bd[j];
-        if (srow) val = val + ef[srow[j] ? 1 : 0];
-        row[j] = mrow && mrow[j] ? kMasked : val * a.scale;
-      }
-      if (jw < klen) add_rows(q + (i + 1) * q_rs, rr, D, tmp);  // (q_{i+1} + r_r_bias)
-      for (; j < klen; ++j) {
-        if (mrow && mrow[j]) {  // the usual case: these are the future keys the causal mask removes
-          row[j] = kMasked;
-          continue;
-        }
-        // The reshape's wrap: XLNet raw[i + 1][c - rlen]; Transformer-XL pads a zero column on the left, so
-        // raw[i + 1][c - rlen - 1], and 0 at the pad.
-        const int64_t c = j + off - i - rlen - (a.shift == RelShift::transfo_xl ? 1 : 0);
-        float val = row[j] + (c < 0 ? 0.0f : dot(tmp, r + c * r_rs, D));
-        if (srow) val = val + ef[srow[j] ? 1 : 0];
-        row[j] = val * a.scale;
-      }
-      // scale 1: exact (x * 1 = x), the scores above are already scaled and masked
-      inv[x] = softmax_row<false, false>(row, row, klen, klen, 1.0f, static_cast<const float*>(nullptr));
-    }
+    for (int x = 0; x < m; ++x)
+      inv[x] = finish_row(ctx, t0 + x, s + x * kpad, raw + x * ldraw + (m - 1 - x), tmp);
     if constexpr (kPairs<T>) {
 #if defined(TF_BF16_HW)
       pack_rows_pairs(s, kpad, m, klen, buf.pp.data(), ldp);
