@@ -58,7 +58,7 @@ def rows(models, threads: int, repeats: int = 3, new_tokens=None, checks=None):
         def step(model, key):
             state[key] = model(second, mems=state[key])[1]
 
-        memory = f"{length} memory"
+        memory = f"{models.mem_len} memory"
         lm = best_ms([lambda: step(ref, "ref"), lambda: step(ours, "ours")], repeats)
         base = best_ms([lambda: step(ref.transformer, "ref_base"), lambda: step(ours.transformer, "ours_base")],
                        repeats)
