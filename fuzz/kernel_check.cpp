@@ -408,10 +408,37 @@ void check_relative_attention() {
   };
   TensorView mv = map(mask), sv = map(seg), sev = view(se, {2, heads, dim}), rsv = view(rs, {heads, dim});
   double scale = 1.0 / std::sqrt(double(dim));
-  tf::relative_attention(part(0, qlen), part(1, klen), part(2, klen), view(r, {rlen, rb, heads, dim}),
-                         view(rw, {heads, dim}), view(rr, {heads, dim}), view(out, {qlen, bsz, heads, dim}),
-                         use_mask ? &mv : nullptr, use_seg ? &sv : nullptr, use_seg ? &sev : nullptr,
-                         use_seg ? &rsv : nullptr, scale, txl ? 1 : 0);
+  if (!bf16_case() && qlen < tf::kDotMaxQueries && chance(0.3)) {
+    // int8 keys and values (a quantized memory): each row quantized, and qkv given its dequantized values, which
+    // the reference below then reads.
+    std::vector<int8_t> k8(klen * bsz * heads * dim), v8(k8.size());
+    std::vector<float> ks(klen * bsz * heads), vs(ks.size());
+    for (int64_t row = 0; row < klen * bsz * heads; ++row) {
+      const int64_t pos = row / (bsz * heads), b = row / heads % bsz, n = row % heads;
+      for (int p = 1; p <= 2; ++p) {
+        float* x = &qkv[(pos * bsz + b) * width + p * heads * dim + n * dim];
+        int8_t* q8 = (p == 1 ? k8 : v8).data() + row * dim;
+        float sc = (p == 1 ? ks : vs)[row] = tf::quantize_kv_row(x, dim, q8);
+        for (int64_t d = 0; d < dim; ++d) x[d] = q8[d] * sc;
+      }
+    }
+    auto rows8 = [&](std::vector<int8_t>& x) {
+      return TensorView{x.data(), DType::i8, {klen, bsz, heads, dim}, {bsz * heads * dim, heads * dim, dim, 1}};
+    };
+    auto scales = [&](std::vector<float>& x) {
+      return TensorView{x.data(), DType::f32, {klen, bsz, heads}, {bsz * heads, heads, 1}};
+    };
+    tf::relative_attention_int8_kv(part(0, qlen), rows8(k8), scales(ks), rows8(v8), scales(vs),
+                                   view(r, {rlen, rb, heads, dim}), view(rw, {heads, dim}), view(rr, {heads, dim}),
+                                   view(out, {qlen, bsz, heads, dim}), use_mask ? &mv : nullptr,
+                                   use_seg ? &sv : nullptr, use_seg ? &sev : nullptr, use_seg ? &rsv : nullptr, scale,
+                                   txl ? 1 : 0);
+  } else {
+    tf::relative_attention(part(0, qlen), part(1, klen), part(2, klen), view(r, {rlen, rb, heads, dim}),
+                           view(rw, {heads, dim}), view(rr, {heads, dim}), view(out, {qlen, bsz, heads, dim}),
+                           use_mask ? &mv : nullptr, use_seg ? &sv : nullptr, use_seg ? &sev : nullptr,
+                           use_seg ? &rsv : nullptr, scale, txl ? 1 : 0);
+  }
   read_back(out);
   if (!tame(qkv.data(), int64_t(qkv.size()))) return;  // non-finite inputs: only that it runs cleanly is checked
   auto at = [&](int p, int64_t pos, int64_t b, int64_t n) { return &qkv[(pos * bsz + b) * width + p * heads * dim + n * dim]; };

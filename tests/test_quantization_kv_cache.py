@@ -268,3 +268,105 @@ def test_without_the_extension(monkeypatch):
     assert torch.equal(q8, with_kernels[0][0])
     assert_same_scales(scale, with_kernels[0][1])
     torch.testing.assert_close(out, with_kernels[1], atol=1e-5, rtol=1e-5)
+
+
+
+# ---- relative attention over int8 keys and values (Transformer-XL's memory during generation) ----
+
+def relative_operands(shift, qlen, mlen, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    batch, heads, dim = 2, 3, 16
+    klen = qlen + mlen
+    rlen = klen + 4 if shift == "xlnet" else klen
+    q, k, v = (torch.randn(n, batch, heads, dim, generator=g) for n in (qlen, klen, klen))
+    r = torch.randn(rlen, 1, heads, dim, generator=g)
+    biases = torch.randn(2, heads, dim, generator=g)
+    mask = torch.zeros(qlen, klen, batch, dtype=torch.bool)
+    mask[:, :2, 0] = True
+    extra = {}
+    if shift == "xlnet":
+        extra = dict(seg_diff=torch.rand(qlen, klen, batch, generator=g) > 0.5,
+                     seg_embed=torch.randn(2, heads, dim, generator=g), r_s_bias=torch.randn(heads, dim, generator=g))
+    return q, quantize_kv(k), quantize_kv(v), r, biases[0], biases[1], dict(attn_mask=mask, **extra)
+
+
+@pytest.mark.parametrize("shift", ["xlnet", "transfo_xl"])
+@pytest.mark.parametrize("qlen,mlen", [(1, 0), (1, 37), (5, 20), (13, 3), (20, 9)])
+def test_relative_attention_over_int8_keys_and_values(shift, qlen, mlen):
+    """Fewer than 14 queries: the kernel reads the int8 rows; more: they are dequantized for the tiled kernel."""
+    q, (k, ks), (v, vs), r, rw, rr, extra = relative_operands(shift, qlen, mlen)
+    got = ops.relative_attention(q, k, v, r, rw, rr, shift=shift, k_scale=ks, v_scale=vs, **extra)
+    want = ops.relative_attention(q, dequantize_kv(k, ks), dequantize_kv(v, vs), r, rw, rr, shift=shift, **extra)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_relative_attention_over_int8_keys_and_values_bad_input():
+    from transformers_fast.ops import _backend
+
+    q, (k, ks), (v, vs), r, rw, rr, extra = relative_operands("transfo_xl", 1, 5)
+    with pytest.raises(ValueError, match="v_scale"):
+        ops.relative_attention(q, k, v, r, rw, rr, shift="transfo_xl", k_scale=ks)
+    with pytest.raises(ValueError, match="k_scale"):
+        ops.relative_attention(q, k, v, r, rw, rr, shift="transfo_xl", k_scale=ks[:, :1], v_scale=vs)
+    with pytest.raises(TypeError, match="float32 CPU queries"):
+        ops.relative_attention(q.bfloat16(), k, v, r, rw, rr, shift="transfo_xl", k_scale=ks, v_scale=vs)
+    with pytest.raises(ValueError, match="for int8 k and v"):
+        ops.relative_attention(q, dequantize_kv(k, ks), dequantize_kv(v, vs), r, rw, rr, shift="transfo_xl",
+                               k_scale=ks)
+    if _backend.has_kernels():  # the C++ front: its int8 path takes few queries only
+        q20 = torch.randn(20, *q.shape[1:])
+        k20, ks20 = quantize_kv(torch.randn(25, *k.shape[1:]))
+        out = torch.empty_like(q20)
+        with pytest.raises(ValueError, match="fewer than 14 queries"):
+            _backend._C.relative_attention_int8_kv(q20, k20, ks20, k20, ks20, torch.randn(25, 1, *q.shape[2:]), rw, rr,
+                                                   out, None, None, None, None, 0.25, 1)
+
+
+def tiny_transfo_xl():
+    torch.manual_seed(0)
+    config = tf.TransfoXLConfig(300, cutoffs=[100, 200], d_model=64, d_embed=64, n_layer=2, n_head=4, d_head=16,
+                                d_inner=128, mem_len=10, tgt_len=8, div_val=2)
+    model = tf.TransfoXLLMHeadModel(config).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(5)  # (varied text: no near-ties)
+    return model
+
+
+def transfo_xl_steps(model, prompt, tokens):
+    fast = model.fast
+    cache = fast.new_cache(prompt.shape[0], prompt.shape[1] + tokens.shape[1])
+    with torch.no_grad():
+        out = [fast.prefill(prompt, None, None, cache)]
+        for t in range(tokens.shape[1]):
+            out.append(fast.step(tokens[:, t], None, cache))
+    return torch.stack(out, 1), cache
+
+
+@pytest.mark.parametrize("slack", [1, 64])
+def test_transfo_xl_int8_memory_equals_a_float_memory_of_its_dequantized_rows(slack, monkeypatch):
+    """An int8 Transformer-XL's generation keeps the memory's keys and values in int8 (moved with their scales when
+    the buffer fills: slack 1); the same decoder with a float memory of the dequantized rows gives its
+    log-probabilities."""
+    from transformers_fast.runtime import transfo_xl as fast_transfo_xl
+
+    monkeypatch.setattr(fast_transfo_xl, "MEMORY_SLACK", slack)
+    model = tf.quantize(tiny_transfo_xl(), "int8")
+    reference = tf.quantize(tiny_transfo_xl(), "int8", kv_cache="float")
+    prompt = torch.randint(0, 300, (2, 6), generator=torch.Generator().manual_seed(3))
+    tokens = torch.randint(0, 300, (2, 14), generator=torch.Generator().manual_seed(4))
+    got, cache = transfo_xl_steps(model, prompt, tokens)
+    assert cache.kv.buffers[0].dtype is torch.int8 and cache.kv.scales[0].shape[1:] == (2, 2, 4)
+    plain, float_cache = transfo_xl_steps(reference, prompt, tokens)
+    assert float_cache.kv.buffers[0].dtype is torch.float32 and float_cache.kv.scales is None
+    original = fast_transfo_xl.MemoryKV._write
+
+    def dequantized(self, layer, at, rows):
+        original(self, layer, at, dequantize_kv(*_quantize_kv_reference(rows.contiguous())))
+
+    monkeypatch.setattr(fast_transfo_xl.MemoryKV, "_write", dequantized)
+    want, _ = transfo_xl_steps(reference, prompt, tokens)
+    assert_int8_paths_close(got, want)
+    assert (got - plain).abs().max() > 1e-5  # (not the float memory's result)
+    # the next token with the float memory kept at most steps (a tiny random model: its margins are small)
+    assert (got.argmax(-1) == plain.argmax(-1)).float().mean().item() >= 0.8

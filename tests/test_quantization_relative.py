@@ -219,8 +219,9 @@ def test_transfo_xl_fast_path_runs_int8_and_equals_own_forward(pre_lnorm, monkey
 
 def test_transfo_xl_generation_runs_int8_on_the_fast_path(monkeypatch):
     """generate() of a quantized Transformer-XL runs its fast path's prefill and steps (memories carried) and gives
-    the tokens of the model's own forward with mems."""
-    model = quantized_copy(tiny_transfo_xl(False))
+    the tokens of the model's own forward with mems (float memories: kv_cache="float"; the int8 memory has its
+    own tests, test_quantization_kv_cache.py)."""
+    model = quantized_copy(tiny_transfo_xl(False), kv_cache="float")
     plain = copy.deepcopy(model)
     for fast in (plain.transformer.fast, plain.fast):
         fast.enabled = False

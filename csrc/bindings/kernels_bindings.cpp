@@ -83,6 +83,19 @@ void bind_kernels(py::module_& m) {
       py::arg("q"), py::arg("k"), py::arg("v"), py::arg("r"), py::arg("r_w_bias"), py::arg("r_r_bias"), py::arg("out"),
       py::arg("attn_mask"), py::arg("seg_diff"), py::arg("seg_embed"), py::arg("r_s_bias"), py::arg("scale"),
       py::arg("shift"), nogil);
+  m.def(
+      "relative_attention_int8_kv",
+      [](const TensorView& q, const TensorView& k, const TensorView& k_scale, const TensorView& v,
+         const TensorView& v_scale, const TensorView& r, const TensorView& r_w_bias, const TensorView& r_r_bias,
+         const TensorView& out, const OptTensor& mask, const OptTensor& seg_diff, const OptTensor& seg_embed,
+         const OptTensor& r_s_bias, double scale, int64_t shift) {
+        relative_attention_int8_kv(q, k, k_scale, v, v_scale, r, r_w_bias, r_r_bias, out, opt(mask), opt(seg_diff),
+                                   opt(seg_embed), opt(r_s_bias), scale, shift);
+      },
+      py::arg("q"), py::arg("k"), py::arg("k_scale"), py::arg("v"), py::arg("v_scale"), py::arg("r"),
+      py::arg("r_w_bias"), py::arg("r_r_bias"), py::arg("out"), py::arg("attn_mask"), py::arg("seg_diff"),
+      py::arg("seg_embed"), py::arg("r_s_bias"), py::arg("scale"), py::arg("shift"), nogil);
+  m.attr("dot_max_queries") = kDotMaxQueries;
   m.attr("gemm_small_panel") = kGemmPanel;
   m.def(
       "gemm_small_pack", [](const TensorView& w, const TensorView& packed) { gemm_small_pack(w, packed); },

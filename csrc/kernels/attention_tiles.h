@@ -21,10 +21,6 @@ constexpr int NR = 2 * W;   // key columns per micro-tile (QK^T) / output column
 
 inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
-// Below this many queries, dot products straight from K (and V, R) beat packing K^T for the micro-kernels
-// (attention, 12 heads x 64 at 8 tokens: 8.7 us vs 14.5 us on AMD AVX-512; equal near 14).
-constexpr int64_t kDotMaxQueries = 14;
-
 // Asks for the cache lines of row[0:n] ahead of use: rows of a sequence-first [len, batch, heads, D] tensor
 // lie batch * heads * D floats apart, a stride the hardware prefetchers do not follow.
 template <typename T>

@@ -10,6 +10,7 @@
 // while that column is < rlen; past it the reshape wraps into row i + 1, and so does the kernel).
 #pragma once
 #include <cstdint>
+#include <optional>
 
 #include "common/cpu_features.h"
 #include "common/tensor_view.h"
@@ -25,7 +26,9 @@ struct RelAttnMap {  // uint8 [batch or 1, qlen, klen], nonzero = set; klen cont
 };
 
 struct RelativeAttentionArgs {
-  DType dtype = DType::f32;  // of every tensor but the uint8 maps
+  DType dtype = DType::f32;     // of every tensor but the uint8 maps (and int8 keys and values)
+  DType kv_dtype = DType::f32;  // i8: key / value row j is k[j] * k_scale[j] (v alike; few queries only)
+  AttnOperand k_scale, v_scale;  // i8 keys and values: float32 [klen, batch, heads]
   // [len, batch, heads, D]: row_stride steps a position, batch_stride a batch (0 for r of batch 1).
   AttnOperand q, k, v, r;
   AttnOperand r_w_bias, r_r_bias, r_s_bias;  // [heads, D]: head_stride only
@@ -82,7 +85,8 @@ inline RelAttnMap map_operand(const TensorView& t, const char* name, int64_t bat
 inline RelativeAttentionArgs relative_attention_args(
     const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& r, const TensorView& r_w_bias,
     const TensorView& r_r_bias, const TensorView& out, const TensorView* mask, const TensorView* seg_diff,
-    const TensorView* seg_embed, const TensorView* r_s_bias, double scale, int64_t shift, DType dtype, bool on_cpu) {
+    const TensorView* seg_embed, const TensorView* r_s_bias, double scale, int64_t shift, DType dtype, bool on_cpu,
+    std::optional<DType> kv_dtype = std::nullopt) {
   using namespace rel_attn_detail;
   TF_CHECK(q.dim() == 4, "q: expected [qlen, batch, heads, head_dim], got ", q.dim(), " dims");
   RelativeAttentionArgs a;
@@ -93,8 +97,9 @@ inline RelativeAttentionArgs relative_attention_args(
   a.shift = static_cast<RelShift>(shift);
   const int64_t B = a.batch, H = a.heads, D = a.head_dim;
   a.q = seq_operand(q, "q", B, H, D, false, dtype, on_cpu);
-  a.k = seq_operand(k, "k", B, H, D, false, dtype, on_cpu);
-  a.v = seq_operand(v, "v", B, H, D, false, dtype, on_cpu);
+  a.kv_dtype = kv_dtype.value_or(dtype);
+  a.k = seq_operand(k, "k", B, H, D, false, a.kv_dtype, on_cpu);
+  a.v = seq_operand(v, "v", B, H, D, false, a.kv_dtype, on_cpu);
   a.r = seq_operand(r, "r", B, H, D, true, dtype, on_cpu);
   a.klen = k.size(0), a.rlen = r.size(0);
   TF_CHECK(v.size(0) == a.klen, "v: must have as many positions as k (", a.klen, "), got ", v.size(0));
@@ -130,6 +135,32 @@ inline void relative_attention(const TensorView& q, const TensorView& k, const T
   check_cpu_dtype(q, "q");
   RelativeAttentionArgs a = relative_attention_args(q, k, v, r, r_w_bias, r_r_bias, out, mask, seg_diff, seg_embed,
                                                     r_s_bias, scale, shift, q.dtype, true);
+  if (a.qlen == 0 || a.batch == 0 || a.heads == 0) return;
+  TF_ISA_CALL(relative_attention_cpu, a);
+}
+
+// relative_attention() over int8 keys and values (a quantized memory during generation): q and every other tensor
+// float32, k, v int8 [klen, batch, heads, D] with k_scale, v_scale float32 [klen, batch, heads] (ops.attention's
+// quantize_kv rows); fewer than kDotMaxQueries (14) queries, the kernel's dot-product path.
+inline void relative_attention_int8_kv(const TensorView& q, const TensorView& k, const TensorView& k_scale,
+                                       const TensorView& v, const TensorView& v_scale, const TensorView& r,
+                                       const TensorView& r_w_bias, const TensorView& r_r_bias, const TensorView& out,
+                                       const TensorView* mask, const TensorView* seg_diff,
+                                       const TensorView* seg_embed, const TensorView* r_s_bias, double scale,
+                                       int64_t shift) {
+  TF_CHECK(q.dim() == 4, "q: expected [qlen, batch, heads, head_dim], got ", q.dim(), " dims");
+  RelativeAttentionArgs a = relative_attention_args(q, k, v, r, r_w_bias, r_r_bias, out, mask, seg_diff, seg_embed,
+                                                    r_s_bias, scale, shift, DType::f32, true, DType::i8);
+  TF_CHECK(a.qlen < kDotMaxQueries, "q: int8 keys and values take fewer than ", kDotMaxQueries, " queries, got ",
+           a.qlen);
+  auto scales = [&](const TensorView& s, const char* name) {
+    check_tensor(s, name, DType::f32, /*contiguous=*/false);
+    TF_CHECK(s.dim() == 3 && s.size(0) == a.klen && s.size(1) == a.batch && s.size(2) == a.heads, name,
+             ": expected [klen, batch, heads] = [", a.klen, ", ", a.batch, ", ", a.heads, "]");
+    return AttnOperand{s.data, s.strides[1], s.strides[2], s.strides[0]};
+  };
+  a.k_scale = scales(k_scale, "k_scale");
+  a.v_scale = scales(v_scale, "v_scale");
   if (a.qlen == 0 || a.batch == 0 || a.heads == 0) return;
   TF_ISA_CALL(relative_attention_cpu, a);
 }

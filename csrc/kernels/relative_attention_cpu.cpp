@@ -122,8 +122,11 @@ float finish_row(const RowContext<T>& c, int64_t i, float* row, const float* bd,
 
 // Few queries (decoding, short segments): dot products straight from K, R and V, which the tiled path would pack
 // first (K^T, the R window, V: O(klen * head_dim) per head each, as much as a decode step's products).
-template <typename T>
-void rel_rows_dot(const RowContext<T>& c, const T* k, const T* v, T* out, int64_t i0, int64_t i1, Scratch& buf) {
+// TKV int8 (a quantized memory): each key's product times its scale, each probability times its value's scale.
+template <typename T, typename TKV = T>
+void rel_rows_dot(const RowContext<T>& c, const TKV* k, const TKV* v, T* out, int64_t i0, int64_t i1, Scratch& buf,
+                  const float* k_scale = nullptr, const float* v_scale = nullptr) {
+  constexpr bool kInt8 = std::is_same_v<TKV, int8_t>;
   const RelativeAttentionArgs& a = c.a;
   const int64_t D = a.head_dim, klen = a.klen, q_rs = a.q.row_stride, r_rs = a.r.row_stride;
   const int64_t k_rs = a.k.row_stride, os = a.batch * a.heads * D;
@@ -135,14 +138,18 @@ void rel_rows_dot(const RowContext<T>& c, const T* k, const T* v, T* out, int64_
     add_rows(c.q + i * q_rs, c.rr, D, qr);
     const int64_t jw = std::min(klen, a.rlen - c.off + i);
     for (int64_t j = 0; j < klen; ++j) s[j] = dot(qw, k + j * k_rs, D);
+    if constexpr (kInt8)
+      for (int64_t j = 0; j < klen; ++j) s[j] *= k_scale[j * a.k_scale.row_stride];
     for (int64_t j = 0; j < jw; ++j) bd[j] = dot(qr, c.r + (j + c.off - i) * r_rs, D);
     float inv = finish_row(c, i, s, bd, tmp);
+    if constexpr (kInt8)
+      for (int64_t j = 0; j < klen; ++j) s[j] *= v_scale[j * a.v_scale.row_stride];
     pv_rows<1>(s, 0, v, a.v.row_stride, klen, out + i * os, os, D, &inv);
   }
 }
 
-// One task: queries [i0, i1) of head n in batch b.
-template <typename T>
+// One task: queries [i0, i1) of head n in batch b. TKV: T, or int8_t (fewer than kDotMaxQueries queries).
+template <typename T, typename TKV = T>
 void rel_block(const RelativeAttentionArgs& a, int64_t b, int64_t n, int64_t i0, int64_t i1, Scratch& buf) {
   const int64_t D = a.head_dim, qlen = a.qlen, klen = a.klen, rlen = a.rlen;
   // bd[i][j] = raw[i][j + off - i] while that column is < rlen (the references' flat-index arithmetic).
@@ -151,7 +158,7 @@ void rel_block(const RelativeAttentionArgs& a, int64_t b, int64_t n, int64_t i0,
     return static_cast<const T*>(t.data) + b * t.batch_stride + n * t.head_stride;
   };
   auto param = [&](const AttnOperand& t) { return static_cast<const T*>(t.data) + n * t.head_stride; };
-  const T *q = base(a.q), *k = base(a.k), *v = base(a.v), *r = base(a.r);
+  const T *q = base(a.q), *r = base(a.r);
   const int64_t q_rs = a.q.row_stride, r_rs = a.r.row_stride;
   const T* rw = param(a.r_w_bias);
   const T* rr = param(a.r_r_bias);
@@ -161,6 +168,15 @@ void rel_block(const RelativeAttentionArgs& a, int64_t b, int64_t n, int64_t i0,
   const uint8_t* seg = a.seg.data ? a.seg.data + b * a.seg.batch_stride : nullptr;
   const RowContext<T> ctx{a, q, r, rw, rr, seg ? param(a.r_s_bias) : nullptr, seg ? param(a.seg_embed) : nullptr,
                           mask, seg, off};
+  if constexpr (std::is_same_v<TKV, int8_t>) {
+    auto at = [&](const AttnOperand& t, auto element) {
+      return static_cast<const decltype(element)*>(t.data) + b * t.batch_stride + n * t.head_stride;
+    };
+    rel_rows_dot(ctx, at(a.k, int8_t{}), at(a.v, int8_t{}), out, i0, i1, buf, at(a.k_scale, float{}),
+                 at(a.v_scale, float{}));
+    return;
+  }
+  const T *k = base(a.k), *v = base(a.v);
   if (qlen < kDotMaxQueries) {  // (decided by qlen, not the task's rows: the same path at any thread count)
     rel_rows_dot(ctx, k, v, out, i0, i1, buf);
     return;
@@ -241,7 +257,7 @@ void rel_block(const RelativeAttentionArgs& a, int64_t b, int64_t n, int64_t i0,
   }
 }
 
-template <typename T>
+template <typename T, typename TKV = T>
 void relative_attention_typed(const RelativeAttentionArgs& a) {
   // Whole heads per task (K^T, the R window and V packed once per head: packing is ~15% of a 48-query
   // block's time) unless there are too few heads to keep every thread busy; then blocks of kBlock queries.
@@ -255,7 +271,7 @@ void relative_attention_typed(const RelativeAttentionArgs& a) {
     thread_local Scratch buf;
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t p = t / blocks, i0 = (t % blocks) * block;
-      rel_block<T>(a, p / a.heads, p % a.heads, i0, std::min(a.qlen, i0 + block), buf);
+      rel_block<T, TKV>(a, p / a.heads, p % a.heads, i0, std::min(a.qlen, i0 + block), buf);
     }
   });
 }
@@ -263,6 +279,11 @@ void relative_attention_typed(const RelativeAttentionArgs& a) {
 }  // namespace
 
 void relative_attention_cpu(const RelativeAttentionArgs& a) {
+  if (a.kv_dtype == DType::i8) {
+    TF_CHECK(a.dtype == DType::f32 && a.qlen < kDotMaxQueries, "int8 keys and values: float32, few queries");
+    relative_attention_typed<float, int8_t>(a);
+    return;
+  }
   vec::with_dtype(a.dtype, [&](auto tag) { relative_attention_typed<decltype(tag)>(a); });
 }
 

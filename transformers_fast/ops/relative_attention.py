@@ -15,6 +15,7 @@ from typing import Optional
 import torch
 
 from transformers_fast.ops import _backend as B
+from transformers_fast.ops.attention import dequantize_kv
 
 _OP = "relative_attention"
 SHIFTS = ("xlnet", "transfo_xl")
@@ -90,6 +91,21 @@ def _impl(q, k, v, r, r_w_bias, r_r_bias, shift, scale, attn_mask, seg_diff, seg
     return out
 
 
+def _check_int8_kv(q, k, v, k_scale, v_scale) -> None:
+    B.check_tensor("q", q)
+    if q.dtype != torch.float32 or q.device.type != "cpu":
+        raise TypeError(f"{_OP}: int8 keys and values take float32 CPU queries, got {q.dtype} on {q.device}")
+    if not isinstance(v, torch.Tensor) or v.dtype != torch.int8:
+        raise TypeError(f"{_OP}: k is int8 but v is {getattr(v, 'dtype', type(v).__name__)}")
+    if k.dim() != 4 or v.shape != k.shape or k.device != q.device:
+        raise ValueError(f"{_OP}: int8 k and v must be CPU tensors [klen, batch, heads, head_dim] of one shape, got "
+                         f"{tuple(k.shape)} and {tuple(v.shape)}")
+    for name, t in (("k_scale", k_scale), ("v_scale", v_scale)):
+        if not isinstance(t, torch.Tensor) or t.dtype != torch.float32 or tuple(t.shape) != tuple(k.shape[:3]):
+            raise ValueError(f"{_OP}: int8 k and v need {name}, float32 [klen, batch, heads] = {list(k.shape[:3])}, "
+                             f"got {getattr(t, 'shape', t)}")
+
+
 def _check_bool_map(name: str, t, qlen: int, klen: int, bsz: int, ref: torch.Tensor) -> torch.Tensor:
     """A [qlen, klen, bsz or 1] map (bool, or any dtype where nonzero = True) -> bool tensor."""
     if not isinstance(t, torch.Tensor):
@@ -106,7 +122,8 @@ def relative_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, r: tor
                        r_w_bias: torch.Tensor, r_r_bias: torch.Tensor, *, shift: str,
                        scale: Optional[float] = None, attn_mask: Optional[torch.Tensor] = None,
                        seg_diff: Optional[torch.Tensor] = None, seg_embed: Optional[torch.Tensor] = None,
-                       r_s_bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+                       r_s_bias: Optional[torch.Tensor] = None, k_scale: Optional[torch.Tensor] = None,
+                       v_scale: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Relative attention in the references' sequence-first layout.
 
     q [qlen, batch, heads, head_dim]; k, v [klen, batch, heads, head_dim] (klen = memory + qlen);
@@ -116,10 +133,19 @@ def relative_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, r: tor
     XLNet's segment term: seg_diff [qlen, klen, batch or 1] (True where query and key are in different
     segments), seg_embed [2, heads, head_dim] and r_s_bias [heads, head_dim], all three or none.
     Returns attn_vec [qlen, batch, heads, head_dim], contiguous. Tensors may have any strides.
+    int8 k and v (a quantized memory, ops.attention.quantize_kv rows) with k_scale, v_scale float32 [klen, batch,
+    heads]: float32 CPU tensors otherwise; the kernel reads them for fewer than 14 queries (decoding), other calls
+    dequantize them first.
     """
-    for name, t in (("q", q), ("k", k), ("v", v), ("r", r), ("r_w_bias", r_w_bias), ("r_r_bias", r_r_bias)):
+    int8_kv = isinstance(k, torch.Tensor) and k.dtype == torch.int8
+    if int8_kv:
+        _check_int8_kv(q, k, v, k_scale, v_scale)
+    elif k_scale is not None or v_scale is not None:
+        raise ValueError(f"{_OP}: k_scale and v_scale are for int8 k and v")
+    kv = () if int8_kv else (("k", k), ("v", v))
+    for name, t in (("q", q), *kv, ("r", r), ("r_w_bias", r_w_bias), ("r_r_bias", r_r_bias)):
         B.check_tensor(name, t)
-    B.check_same_device_dtype(_OP, "q", q, k=k, v=v, r=r, r_w_bias=r_w_bias, r_r_bias=r_r_bias)
+    B.check_same_device_dtype(_OP, "q", q, **dict(kv), r=r, r_w_bias=r_w_bias, r_r_bias=r_r_bias)
     if shift not in SHIFTS:
         raise ValueError(f"{_OP}: shift must be one of {SHIFTS}, got {shift!r}")
     for name, t in (("q", q), ("k", k), ("v", v), ("r", r)):
@@ -162,6 +188,16 @@ def relative_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, r: tor
         if r_s_bias.shape != (n_head, d_head):
             raise ValueError(f"{_OP}: r_s_bias must be [heads, head_dim] = [{n_head}, {d_head}], "
                              f"got {tuple(r_s_bias.shape)}")
+    if int8_kv:
+        if B.has_kernels() and qlen < B._C.dot_max_queries and not B.needs_grad(q, r, r_w_bias, r_r_bias):
+            out = torch.empty(q.shape, dtype=q.dtype)
+            tensors = [_last_dim_contiguous(t) for t in (q, k, k_scale, v, v_scale, r, r_w_bias, r_r_bias)]
+            B.sync_threads()
+            B._C.relative_attention_int8_kv(*tensors, out, _kernel_map(attn_mask), _kernel_map(seg_diff),
+                                            _last_dim_contiguous(seg_embed), _last_dim_contiguous(r_s_bias), scale,
+                                            SHIFTS.index(shift))
+            return out
+        k, v = dequantize_kv(k, k_scale), dequantize_kv(v, v_scale)
     args = (q, k, v, r, r_w_bias, r_r_bias, shift, scale, attn_mask, seg_diff, seg_embed, r_s_bias)
     if B.needs_grad(q, k, v, r, r_w_bias, r_r_bias, seg_embed, r_s_bias) or B.is_compiling() or \
             torch.jit.is_tracing():

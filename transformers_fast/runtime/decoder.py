@@ -27,7 +27,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from transformers_fast import ops
-from transformers_fast.runtime.fast_path import FAST_DTYPES, FastPath, apply_malloc_setting, fast_tensor, state_key
+from transformers_fast.runtime.fast_path import (FAST_DTYPES, FastPath, apply_malloc_setting, fast_tensor,
+                                                 int8_kv_cache, state_key)
 from transformers_fast.ops import (OneCallChoice, QuantizedLinear, bind_layer_weights, decoder_layer_step, linear,
                                    projection)
 from transformers_fast.ops.attention import quantize_kv
@@ -295,11 +296,7 @@ class DecoderFastPath(FastPath):
     def cache_dtype(self) -> torch.dtype:
         """int8 for an int8-quantized float32 model on the CPU (unless quantized with kv_cache="float"), else the
         dtype of its weights."""
-        spec = getattr(getattr(self.model, "config", None), "quantization", None)
-        if (isinstance(spec, dict) and spec.get("kv_cache", "int8") == "int8" and self._wte.dtype is torch.float32
-                and self._wte.is_cpu):
-            return torch.int8
-        return self._wte.dtype
+        return torch.int8 if int8_kv_cache(self.model, self._wte) else self._wte.dtype
 
     def _embed(self, ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         return F.embedding(ids, self._wte) + F.embedding(positions, self._wpe)

@@ -85,6 +85,14 @@ def state_key(module) -> tuple:
         return tuple((id(t), t.data_ptr()) for t in tensors)
 
 
+def int8_kv_cache(model, weight: torch.Tensor) -> bool:
+    """Whether generation keeps the keys and values it carries in int8: an int8-quantized model (unless quantized
+    with kv_cache="float") whose float weights (`weight`) are float32 on the CPU."""
+    spec = getattr(getattr(model, "config", None), "quantization", None)
+    return (isinstance(spec, dict) and spec.get("kv_cache", "int8") == "int8" and weight.dtype is torch.float32
+            and weight.device.type == "cpu")
+
+
 class FastPath:
     """Derived inference state of a model (packed weights), held outside the module tree so that it is
     neither saved nor loaded; dropped when the model trains, moves or changes dtype, and rebuilt when a

@@ -13,7 +13,8 @@ into the [rows, n_token] output (log_softmax per cluster plus the head's cluster
 Results equal the reference modules' within float32 rounding (the GEMMs group rows differently).
 A quantized model (transformers_fast.quantize) runs the same way on its int8 layers (ops.QuantizedLinear through
 the same ops.linear; the k/v projection of the memory is the int8 qkv layer's k and v rows, QuantizedLinear.rows):
-every row's activations are quantized as in the model's own modules. The adaptive softmax stays float.
+every row's activations are quantized as in the model's own modules, and generation keeps the memory's keys and
+values in int8 (unless quantized with kv_cache="float"). The adaptive softmax stays float.
 The packed weights are derived state, rebuilt when a parameter (or int8 buffer) is replaced or modified in place.
 """
 from __future__ import annotations
@@ -26,7 +27,8 @@ from torch.nn import functional as F
 from transformers_fast import ops
 from transformers_fast.ops import PackedLinear, QuantizedLinear, linear
 from transformers_fast.ops.projection import Projection  # float, or int8 in a quantized model
-from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting, fast_tensor, state_key
+from transformers_fast.ops.attention import quantize_kv
+from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting, fast_tensor, int8_kv_cache, state_key
 
 # Below this many rows the Python wrapper of ops.layer_norm costs more than F.layer_norm's whole run (on the CPU;
 # on CUDA the fused kernel is one launch where F.layer_norm(residual + x) is two, whatever the rows).
@@ -86,17 +88,29 @@ class MemoryKV:
     """The keys and values of the memory during generation, per layer in a buffer [capacity, batch, 2, H, D] whose
     rows [start, end) are the memory's. A step writes its rows after them and attends over that view; the memory
     window then slides by moving `start`. The rows move to the front of the buffer only when it is full (every
-    MEMORY_SLACK steps), instead of the whole memory being concatenated with the new rows at every step."""
+    MEMORY_SLACK steps), instead of the whole memory being concatenated with the new rows at every step.
+    quantized: int8 rows with one float32 scale each, `scales` [capacity, batch, 2, H] (ops.attention.quantize_kv),
+    the generation of an int8 model."""
 
-    def __init__(self, kept: List[torch.Tensor]):
+    def __init__(self, kept: List[torch.Tensor], quantized: bool = False):
         rows = kept[0].shape[0]
-        self.buffers = [kv.new_empty((rows + MEMORY_SLACK,) + tuple(kv.shape[1:])) for kv in kept]
-        for buffer, kv in zip(self.buffers, kept):
-            buffer[:rows] = kv
+        self.buffers = [kv.new_empty((rows + MEMORY_SLACK,) + tuple(kv.shape[1:]),
+                                     dtype=torch.int8 if quantized else kv.dtype) for kv in kept]
+        self.scales = None if not quantized else [
+            kv.new_empty((rows + MEMORY_SLACK,) + tuple(kv.shape[1:-1]), dtype=torch.float32) for kv in kept]
+        for layer, kv in enumerate(kept):
+            self._write(layer, 0, kv)
         self.start, self.end = 0, rows
 
     def __len__(self) -> int:
         return self.end - self.start
+
+    def _write(self, layer: int, at: int, rows: torch.Tensor) -> None:
+        end = at + rows.shape[0]
+        if self.scales is None:
+            self.buffers[layer][at:end] = rows
+        else:
+            quantize_kv(rows, self.buffers[layer][at:end], self.scales[layer][at:end])
 
     def reserve(self, qlen: int) -> None:
         """Room for qlen rows after the memory in every buffer: the memory moved to the front (or into a larger
@@ -105,22 +119,24 @@ class MemoryKV:
         if self.end + qlen <= capacity:
             return
         rows = len(self)
-        for i, buffer in enumerate(self.buffers):
-            memory = buffer[self.start:self.end]
-            if rows + qlen > capacity:
-                slack = max(MEMORY_SLACK, qlen)
-                self.buffers[i] = buffer.new_empty((rows + qlen + slack,) + tuple(buffer.shape[1:]))
-                self.buffers[i][:rows] = memory
-            else:
-                buffer[:rows] = memory.clone()  # (the two ranges may overlap)
+        for tensors in (self.buffers, self.scales or []):
+            for i, buffer in enumerate(tensors):
+                memory = buffer[self.start:self.end]
+                if rows + qlen > capacity:
+                    slack = max(MEMORY_SLACK, qlen)
+                    tensors[i] = buffer.new_empty((rows + qlen + slack,) + tuple(buffer.shape[1:]))
+                    tensors[i][:rows] = memory
+                else:
+                    buffer[:rows] = memory.clone()  # (the two ranges may overlap)
         self.start, self.end = 0, rows
 
-    def extend(self, layer: int, rows: torch.Tensor) -> torch.Tensor:
+    def extend(self, layer: int, rows: torch.Tensor):
         """Writes the segment's keys and values rows [qlen, batch, 2, H, D] after layer's memory; returns memory +
-        segment [mlen + qlen, batch, 2, H, D] (a view)."""
-        buffer = self.buffers[layer]
-        buffer[self.end:self.end + rows.shape[0]] = rows
-        return buffer[self.start:self.end + rows.shape[0]]
+        segment [mlen + qlen, batch, 2, H, D] (a view) and, quantized, its scales [mlen + qlen, batch, 2, H]."""
+        self._write(layer, self.end, rows)
+        stop = self.end + rows.shape[0]
+        return (self.buffers[layer][self.start:stop],
+                None if self.scales is None else self.scales[layer][self.start:stop])
 
     def slide(self, begin: int, end: int) -> None:
         """The next memory: rows [begin, end) of memory + segment."""
@@ -331,8 +347,11 @@ class TransfoXLFastPath(FastPath):
             heads, dim = layer.heads, layer.head_dim
             h_in = layer_norm(x, layer.attn_ln) if layer.pre_lnorm else x
             qkv = linear(h_in, layer.qkv).view(qlen, bsz, 3, heads, dim)
+            scales = {}
             if mem_kv is not None:
-                kv = mem_kv.extend(i, qkv[:, :, 1:])
+                kv, kv_scale = mem_kv.extend(i, qkv[:, :, 1:])
+                if kv_scale is not None:  # an int8 memory
+                    scales = dict(k_scale=kv_scale[:, :, 0], v_scale=kv_scale[:, :, 1])
             elif mlen:
                 if zero_mems:
                     zero = torch.zeros(1, width, dtype=x.dtype, device=x.device)
@@ -348,7 +367,8 @@ class TransfoXLFastPath(FastPath):
             if keep_kv:
                 kept.append(kv)
             vec = ops.relative_attention(qkv[:, :, 0], kv[:, :, 0], kv[:, :, 1], r_heads[i], layer.r_w_bias,
-                                         layer.r_r_bias, shift="transfo_xl", scale=layer.scale, attn_mask=mask)
+                                         layer.r_r_bias, shift="transfo_xl", scale=layer.scale, attn_mask=mask,
+                                         **scales)
             a = linear(vec.view(qlen * bsz, heads * dim), layer.o)
             if layer.pre_lnorm:
                 x = x + a
@@ -398,14 +418,15 @@ class TransfoXLFastPath(FastPath):
         end_idx = qlen + max(0, mlen - base.ext_len)  # 1.2.0's _update_mems with its swapped lengths
         return max(0, end_idx - base.mem_len), end_idx
 
-    def _next_memory(self, memory: Optional["MemoryKV"], kept: List[torch.Tensor], mlen: int, qlen: int):
+    def _next_memory(self, memory: Optional[MemoryKV], kept: List[torch.Tensor], mlen: int, qlen: int,
+                     quantized: bool = False):
         """The keys and values of the next memory (1.2.0's slice of memory + segment): the same MemoryKV slid,
-        or a new one holding those rows of `kept`."""
+        or a new one holding those rows of `kept` (quantized: in int8)."""
         beg, end = self._memory_bounds(mlen, qlen)
         if memory is not None:
             memory.slide(beg, end)
             return memory
-        return MemoryKV([kv[beg:end] for kv in kept])
+        return MemoryKV([kv[beg:end] for kv in kept], quantized)
 
     def new_cache(self, batch: int, capacity: int) -> GenerationState:
         self.layers()
@@ -421,8 +442,9 @@ class TransfoXLFastPath(FastPath):
         else:
             mlen = len(state.kv)
             core_out, _, kept = self.run(ids, None, False, mem_kv=state.kv, keep_kv=True)
-        if kept:
-            state.kv = self._next_memory(state.kv, kept, mlen, qlen)
+        if kept:  # (an int8 model's generation keeps the memory's keys and values in int8)
+            quantized = int8_kv_cache(self.model, base.word_emb.emb_layers[0].weight)
+            state.kv = self._next_memory(state.kv, kept, mlen, qlen, quantized)
         return self.log_probs(core_out[-1])
 
     @torch.no_grad()
