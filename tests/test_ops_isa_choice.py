@@ -31,7 +31,8 @@ from transformers_fast.ops import _backend
 
 class Recorder:
     KERNELS = {"gelu", "bias_gelu", "add_layer_norm", "masked_softmax", "attention", "gemm_small",
-               "gemm_small_pack", "encoder_layer", "decoder_layer_step", "LayerWeights", "relative_attention"}
+               "gemm_small_pack", "encoder_layer", "decoder_layer_step", "LayerWeights", "relative_attention",
+               "attention_int8_kv", "quantize_kv", "relative_attention_int8_kv"}
 
     def __init__(self, module):
         self.module, self.used = module, set()
@@ -70,6 +71,15 @@ rq, rk, rr = torch.randn(3, 2, 4, 8), torch.randn(5, 2, 4, 8), torch.randn(9, 1,
 bias = torch.randn(4, 8)
 checks.append((ops.relative_attention(rq, rk, rk, rr, bias, -bias, shift="xlnet"),
                relative_reference(rq, rk, rk, rr, bias, -bias, "xlnet", 8 ** -0.5, None, None, None, None)))
+from transformers_fast.ops.attention import _quantize_kv_reference, dequantize_kv, quantize_kv
+(k8, ks), (v8, vs) = quantize_kv(k), quantize_kv(v)
+checks.append(((k8, ks), _quantize_kv_reference(k)))
+checks.append((ops.attention(q[:, :, :1], k8, v8, k_scale=ks, v_scale=vs),
+               F.scaled_dot_product_attention(q[:, :, :1], dequantize_kv(k8, ks), dequantize_kv(v8, vs))))
+(rk8, rks) = quantize_kv(rk)
+checks.append((ops.relative_attention(rq, rk8, rk8, rr, bias, -bias, shift="xlnet", k_scale=rks, v_scale=rks),
+               relative_reference(rq, dequantize_kv(rk8, rks), dequantize_kv(rk8, rks), rr, bias, -bias, "xlnet",
+                                  8 ** -0.5, None, None, None, None)))
 import os
 import warnings
 from transformers_fast.ops import packed_linear
