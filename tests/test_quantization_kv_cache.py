@@ -370,3 +370,34 @@ def test_transfo_xl_int8_memory_equals_a_float_memory_of_its_dequantized_rows(sl
     assert (got - plain).abs().max() > 1e-5  # (not the float memory's result)
     # the next token with the float memory kept at most steps (a tiny random model: its margins are small)
     assert (got.argmax(-1) == plain.argmax(-1)).float().mean().item() >= 0.8
+
+
+@pytest.mark.parametrize("safe", [False, True])
+def test_transfo_xl_int8_adaptive_softmax(safe, tmp_path):
+    """quantize(..., lm_head=True) on Transformer-XL: int8 copies of the adaptive softmax's cluster layers and
+    projections (the float ones stay, shared with the input embeddings); the fused log-probabilities equal the
+    model's own modules, and save / load round-trips them."""
+    model = tiny_transfo_xl()
+    quantized = tf.quantize(copy.deepcopy(model), "int8", lm_head=True)
+    crit = quantized.crit
+    assert len(crit.int8_clusters) == 3 and all(isinstance(p, ops.QuantizedLinear) for p in crit.int8_projs)
+    assert crit.out_layers[0].weight is quantized.transformer.word_emb.emb_layers[0].weight  # (still tied)
+    ids = torch.randint(0, 300, (2, 7), generator=torch.Generator().manual_seed(1))
+    labels = torch.randint(0, 300, (2, 7), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        fused = quantized(ids)[0]
+        loss = quantized(ids, labels=labels)[0]  # (the reference path: labels)
+        plain = copy.deepcopy(quantized)
+        for fast in (plain.fast, plain.transformer.fast):
+            fast.enabled = False
+        own = plain(ids)[0]
+        float_out = model(ids)[0]
+    assert_int8_paths_close(fused, own)
+    want_loss = -own.gather(-1, labels[..., None]).squeeze(-1)  # (1.2.0 returns them grouped by cluster)
+    torch.testing.assert_close(loss.flatten().sort().values, want_loss.flatten().sort().values, atol=1e-4, rtol=1e-4)
+    assert (fused - float_out).abs().max() > 1e-6  # (int8: the top-1 agreement is test_quantization.py's)
+    quantized.save_pretrained(tmp_path, safe_serialization=safe)
+    loaded = tf.TransfoXLLMHeadModel.from_pretrained(tmp_path)
+    assert isinstance(loaded.crit.int8_clusters[0], ops.QuantizedLinear)
+    with torch.no_grad():
+        assert torch.equal(loaded(ids)[0], fused)

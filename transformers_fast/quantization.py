@@ -6,16 +6,18 @@ lists of the base model; XLNet's einsum attention projections q, k, v, o, r thro
 channel, activations quantized per token at every call, int32 sums (csrc/kernels/gemm_int8_cpu.cpp: AMX-INT8 tiles
 or AVX-512 VNNI where the CPU has them). A GELU that follows such a layer (BERT's intermediate, the GPT MLP, XLM, DistilBERT
 and XLNet feed-forward) is fused into it when it is exactly the erf or tanh form. With lm_head=True the output
-projection (`get_output_embeddings()`) is quantized too, where the model calls it as a module.
+projection (`get_output_embeddings()`) is quantized too, where the model calls it as a module, and so is
+Transformer-XL's adaptive softmax (its clusters' output layers and projections, int8 copies beside the float layers
+the input embeddings share).
 
 The config records the quantization (config.quantization = {"method": "int8", ...}), so `save_pretrained`
 writes the int8 weights and their scales (`<layer>.weight_int8`, `<layer>.weight_scale`, `<layer>.bias`) and
 `from_pretrained` of that folder builds the quantized model directly; `from_pretrained(..., quantize="int8")`
 quantizes a float checkpoint as it loads. A quantized model is inference-only and CPU-only; the fused fast paths
 of runtime/ run its int8 layers as their projections (the padding-free encoders, the GPT decoder and its generation,
-XLNet's and Transformer-XL's relative-attention paths); the GPT decoders' generation keeps its KV cache in int8 too
-(kv_cache="float": float32). XLNet's attention biases and segment embeddings, Transformer-XL's adaptive softmax and
-memories stay float32.
+XLNet's and Transformer-XL's relative-attention paths); generation keeps the keys and values it carries (the GPT
+decoders' KV cache, Transformer-XL's memory) in int8 too (kv_cache="float": float32). XLNet's attention biases and
+segment embeddings stay float32, as does Transformer-XL's adaptive softmax unless lm_head=True.
 """
 from __future__ import annotations
 
@@ -119,7 +121,10 @@ def _replace(model: nn.Module, lm_head: bool) -> int:
     hooked = sum(module.quantize_projections() for module in _block_modules(model)
                  if callable(getattr(module, "quantize_projections", None)))
     targets = _block_linears(model)
-    if lm_head:
+    # an adaptive softmax (Transformer-XL) quantizes its clusters itself: its `quantize_head()` hook
+    heads = [m for m in model.modules() if callable(getattr(m, "quantize_head", None))] if lm_head else []
+    hooked += sum(head.quantize_head() for head in heads)
+    if lm_head and not heads:
         parent, name, head = _lm_head(model)
         if parent is not None:
             targets.append((parent, name, head))

@@ -14,7 +14,8 @@ Results equal the reference modules' within float32 rounding (the GEMMs group ro
 A quantized model (transformers_fast.quantize) runs the same way on its int8 layers (ops.QuantizedLinear through
 the same ops.linear; the k/v projection of the memory is the int8 qkv layer's k and v rows, QuantizedLinear.rows):
 every row's activations are quantized as in the model's own modules, and generation keeps the memory's keys and
-values in int8 (unless quantized with kv_cache="float"). The adaptive softmax stays float.
+values in int8 (unless quantized with kv_cache="float"); the adaptive softmax is float, or with lm_head=True its
+int8 copies.
 The packed weights are derived state, rebuilt when a parameter (or int8 buffer) is replaced or modified in place.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 from typing import List, NamedTuple, Optional
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from transformers_fast import ops
@@ -79,8 +81,8 @@ class LayerWeights(NamedTuple):
 
 class AdaptiveSoftmaxWeights(NamedTuple):
     bounds: List[int]                     # 0, cutoffs..., n_token
-    projs: List[Optional[PackedLinear]]   # per cluster: d_proj -> d_emb_i, or None
-    chunks: List[List[tuple]]             # per cluster: (first, stop, PackedLinear) over its output columns (the
+    projs: List[Optional[Projection]]     # per cluster: d_proj -> d_emb_i, or None (int8 with lm_head=True)
+    chunks: List[List[tuple]]             # per cluster: (first, stop, Projection) over its output columns (the
                                           # head's columns end with one per tail cluster)
 
 
@@ -248,14 +250,21 @@ class TransfoXLFastPath(FastPath):
         key = state_key(crit)
         if self._softmax is None or key != self._softmax_key:
             with torch.inference_mode(False), torch.no_grad():
-                clusters = crit.cluster_weights()
-                projs = [None if proj is None else _pack(proj.t()) for _, _, proj in clusters]
-                chunks = []
-                for w, b, _ in clusters:
-                    w, b = w.detach(), b.detach()
-                    chunks.append([(first, min(first + SOFTMAX_CHUNK, w.shape[0]),
-                                    _pack(w[first:first + SOFTMAX_CHUNK], b[first:first + SOFTMAX_CHUNK]))
-                                   for first in range(0, w.shape[0], SOFTMAX_CHUNK)])
+                # float clusters, or int8 ones (quantize(..., lm_head=True): the layers' own rows)
+                int8 = getattr(crit, "int8_clusters", None)
+                clusters = crit.cluster_weights() if int8 is None else list(zip(int8, crit.int8_projs))
+                projs, chunks = [], []
+                for cluster in clusters:
+                    if int8 is None:
+                        w, b, proj = (None if t is None else t.detach() for t in cluster)
+                        rows, part = w.shape[0], lambda lo, hi, w=w, b=b: _pack(w[lo:hi], b[lo:hi])
+                        projs.append(None if proj is None else _pack(proj.t()))
+                    else:
+                        layer, proj = cluster
+                        rows, part = layer.out_features, layer.rows
+                        projs.append(None if isinstance(proj, nn.Identity) else proj)
+                    chunks.append([(first, min(first + SOFTMAX_CHUNK, rows), part(first, min(first + SOFTMAX_CHUNK, rows)))
+                                   for first in range(0, rows, SOFTMAX_CHUNK)])
             self._softmax = AdaptiveSoftmaxWeights([0] + list(crit.cutoffs), projs, chunks)
             self._softmax_key = key
         return self._softmax

@@ -54,6 +54,27 @@ class ProjectedAdaptiveLogSoftmax(nn.Module):
         proj_hid = F.linear(hidden, proj.t().contiguous())
         return F.linear(proj_hid, weight, bias=bias)
 
+    def quantize_head(self) -> int:
+        """transformers_fast.quantize(model, "int8", lm_head=True): per cluster an int8 copy of its output layer (the
+        head's with its cluster rows) and of its projection (`int8_clusters`, `int8_projs`; nn.Identity where there
+        is none), which the logits use from then on; the float layers stay (the input embeddings share them).
+        Returns how many layers it made."""
+        from transformers_fast.ops import QuantizedLinear
+
+        if getattr(self, "int8_clusters", None) is not None:
+            return 0
+        clusters = self.cluster_weights()
+        self.int8_clusters = nn.ModuleList(QuantizedLinear.from_weight(w.detach(), b.detach()) for w, b, _ in clusters)
+        self.int8_projs = nn.ModuleList(nn.Identity() if p is None else QuantizedLinear.from_weight(p.detach().t())
+                                        for _, _, p in clusters)
+        return len(clusters) + sum(p is not None for _, _, p in clusters)
+
+    def _logit(self, i: int, hidden, weight, bias, proj):
+        """Cluster i's logits: its int8 layers once quantize_head() made them, else the float ones."""
+        if getattr(self, "int8_clusters", None) is not None:
+            return self.int8_clusters[i](self.int8_projs[i](hidden))
+        return self._compute_logit(hidden, weight, bias, proj)
+
     def cluster_weights(self):
         """Per cluster (weight, bias, projection); the head's weight and bias end with the cluster rows."""
         weights, biases = [], []
@@ -78,13 +99,13 @@ class ProjectedAdaptiveLogSoftmax(nn.Module):
             if hidden.size(0) != labels.size(0):
                 raise RuntimeError("Input and labels should have the same size in the batch dimension.")
         if self.n_clusters == 0:
-            logit = self._compute_logit(hidden, self.out_layers[0].weight, self.out_layers[0].bias, self.out_projs[0])
+            logit = self._logit(0, hidden, self.out_layers[0].weight, self.out_layers[0].bias, self.out_projs[0])
             if labels is not None:
                 return -F.log_softmax(logit, dim=-1).gather(1, labels.unsqueeze(1)).squeeze(1)
             return F.log_softmax(logit, dim=-1)
         clusters = self.cluster_weights()
         head_weight, head_bias, head_proj = clusters[0]
-        head_logit = self._compute_logit(hidden, head_weight, head_bias, head_proj)
+        head_logit = self._logit(0, hidden, head_weight, head_bias, head_proj)
         head_logprob = F.log_softmax(head_logit, dim=1)
         if labels is None:
             out = hidden.new_empty((head_logit.size(0), self.n_token))
@@ -110,7 +131,7 @@ class ProjectedAdaptiveLogSoftmax(nn.Module):
                     out[:, :self.cutoffs[0]] = head_logprob[:, :self.cutoffs[0]]
             else:
                 weight_i, bias_i, proj_i = clusters[i]
-                tail_logprob_i = F.log_softmax(self._compute_logit(hidden_i, weight_i, bias_i, proj_i), dim=1)
+                tail_logprob_i = F.log_softmax(self._logit(i, hidden_i, weight_i, bias_i, proj_i), dim=1)
                 cluster_prob_idx = self.cutoffs[0] + i - 1  # no probability for the head cluster
                 if labels is not None:
                     logprob_i = head_logprob_i[:, cluster_prob_idx] + tail_logprob_i.gather(1, target_i[:, None]).squeeze(1)
