@@ -242,27 +242,32 @@ def dequantize_kv(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return q.to(torch.float32) * scale.unsqueeze(-1)
 
 
+def check_int8_kv(op: str, q, k, v, k_scale, v_scale, layout: str) -> None:
+    """The common checks of int8 keys and values (ops.attention, ops.relative_attention): float32 CPU queries, int8
+    k and v of one 4-dim `layout`, float32 scales of k's shape without head_dim."""
+    B.check_tensor("q", q)
+    if q.dtype != torch.float32 or q.device.type != "cpu" or q.dim() != 4:
+        raise TypeError(f"{op}: int8 keys and values take 4-dim float32 CPU queries, got {q.dtype} on {q.device} "
+                        f"of shape {tuple(q.shape)}")
+    if not isinstance(v, torch.Tensor) or v.dtype != torch.int8:
+        raise TypeError(f"{op}: k is int8 but v is {getattr(v, 'dtype', type(v).__name__)}")
+    if k.dim() != 4 or v.shape != k.shape or k.device != q.device or v.device != q.device:
+        raise ValueError(f"{op}: int8 k and v must be CPU tensors {layout} of one shape, got {tuple(k.shape)} and "
+                         f"{tuple(v.shape)}")
+    for name, t in (("k_scale", k_scale), ("v_scale", v_scale)):
+        if not isinstance(t, torch.Tensor) or t.dtype != torch.float32 or tuple(t.shape) != tuple(k.shape[:3]):
+            raise ValueError(f"{op}: int8 k and v need {name}, float32 of their shape without head_dim "
+                             f"{list(k.shape[:3])}, got {getattr(t, 'shape', t)}")
+
+
 def _attention_int8_kv(q, k, v, k_scale, v_scale, attn_mask, kv_lengths, cu_seqlens, scale, causal):
     """attention() over int8 keys and values with one float32 scale per row (k_scale, v_scale [B, H, Sk])."""
     if cu_seqlens is not None:
         raise ValueError(f"{_OP}: int8 keys and values take the padded layout [batch, heads, seq, head_dim]")
-    B.check_tensor("q", q)
-    if not isinstance(v, torch.Tensor):
-        raise TypeError(f"v must be a torch.Tensor, got {type(v).__name__}")
-    if q.dtype != torch.float32 or q.device.type != "cpu":
-        raise TypeError(f"{_OP}: int8 keys and values take float32 CPU queries, got {q.dtype} on {q.device}")
-    if v.dtype != torch.int8:
-        raise TypeError(f"{_OP}: k is int8 but v is {v.dtype}")
-    for name, t in (("q", q), ("k", k), ("v", v)):
-        if t.dim() != 4:
-            raise ValueError(f"{_OP}: {name} must be [batch, heads, seq, head_dim], got shape {tuple(t.shape)}")
-    if k.shape != v.shape or k.shape[:2] != q.shape[:2] or k.shape[3] != q.shape[3] or k.device != q.device:
+    check_int8_kv(_OP, q, k, v, k_scale, v_scale, "[batch, heads, k_len, head_dim]")
+    if k.shape[:2] != q.shape[:2] or k.shape[3] != q.shape[3]:
         raise ValueError(f"{_OP}: k and v must be [batch, heads, k_len, head_dim] matching q "
                          f"{tuple(q.shape)}, got {tuple(k.shape)} and {tuple(v.shape)}")
-    for name, t in (("k_scale", k_scale), ("v_scale", v_scale)):
-        if not isinstance(t, torch.Tensor) or t.dtype != torch.float32 or tuple(t.shape) != tuple(k.shape[:3]):
-            raise ValueError(f"{_OP}: int8 k and v need {name}, float32 [batch, heads, k_len] = "
-                             f"{list(k.shape[:3])}, got {getattr(t, 'shape', t)}")
     if q.shape[-1] == 0:
         raise ValueError(f"{_OP}: head_dim must be at least 1, got shape {tuple(q.shape)}")
     if attn_mask is not None:

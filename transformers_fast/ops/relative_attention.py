@@ -15,7 +15,7 @@ from typing import Optional
 import torch
 
 from transformers_fast.ops import _backend as B
-from transformers_fast.ops.attention import dequantize_kv
+from transformers_fast.ops.attention import check_int8_kv, dequantize_kv
 
 _OP = "relative_attention"
 SHIFTS = ("xlnet", "transfo_xl")
@@ -91,21 +91,6 @@ def _impl(q, k, v, r, r_w_bias, r_r_bias, shift, scale, attn_mask, seg_diff, seg
     return out
 
 
-def _check_int8_kv(q, k, v, k_scale, v_scale) -> None:
-    B.check_tensor("q", q)
-    if q.dtype != torch.float32 or q.device.type != "cpu":
-        raise TypeError(f"{_OP}: int8 keys and values take float32 CPU queries, got {q.dtype} on {q.device}")
-    if not isinstance(v, torch.Tensor) or v.dtype != torch.int8:
-        raise TypeError(f"{_OP}: k is int8 but v is {getattr(v, 'dtype', type(v).__name__)}")
-    if k.dim() != 4 or v.shape != k.shape or k.device != q.device:
-        raise ValueError(f"{_OP}: int8 k and v must be CPU tensors [klen, batch, heads, head_dim] of one shape, got "
-                         f"{tuple(k.shape)} and {tuple(v.shape)}")
-    for name, t in (("k_scale", k_scale), ("v_scale", v_scale)):
-        if not isinstance(t, torch.Tensor) or t.dtype != torch.float32 or tuple(t.shape) != tuple(k.shape[:3]):
-            raise ValueError(f"{_OP}: int8 k and v need {name}, float32 [klen, batch, heads] = {list(k.shape[:3])}, "
-                             f"got {getattr(t, 'shape', t)}")
-
-
 def _check_bool_map(name: str, t, qlen: int, klen: int, bsz: int, ref: torch.Tensor) -> torch.Tensor:
     """A [qlen, klen, bsz or 1] map (bool, or any dtype where nonzero = True) -> bool tensor."""
     if not isinstance(t, torch.Tensor):
@@ -139,7 +124,7 @@ def relative_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, r: tor
     """
     int8_kv = isinstance(k, torch.Tensor) and k.dtype == torch.int8
     if int8_kv:
-        _check_int8_kv(q, k, v, k_scale, v_scale)
+        check_int8_kv(_OP, q, k, v, k_scale, v_scale, "[klen, batch, heads, head_dim]")
     elif k_scale is not None or v_scale is not None:
         raise ValueError(f"{_OP}: k_scale and v_scale are for int8 k and v")
     kv = () if int8_kv else (("k", k), ("v", v))
