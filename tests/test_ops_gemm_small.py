@@ -262,3 +262,18 @@ def test_c_entry_points_reject_overlapping_out_huge_n_and_take_empty_dims():
         out = torch.full((3, 20), float("nan"), dtype=dtype)
         C.gemm_small(torch.empty(3, 0, dtype=dtype), empty_packed, bias, out, 20, 2)
         torch.testing.assert_close(out, F.gelu(bias.float(), approximate="tanh").to(dtype).expand(3, 20))
+
+
+def test_dtype_registry_takes_only_the_dtypes_in_code_order():
+    """The kernels read a tensor's memory as its registered code's type: float32 registered as int64 read past the
+    end of every float32 tensor. A wrong order is refused and the registry stays as it was."""
+    C = B._C
+    swapped = list(B._DTYPE_CODES)
+    swapped[0], swapped[4] = swapped[4], swapped[0]
+    with pytest.raises(ValueError, match="dtypes: expected torch.float32 at position 0"):
+        C.register_tensor_dtypes(swapped)
+    with pytest.raises(ValueError, match="dtypes: expected torch.float32 at position 0"):
+        C.register_tensor_dtypes(["float32"] * 7)
+    w, packed, x, out = packed_20x16()
+    C.gemm_small(x, packed, None, out, 20, 0)
+    torch.testing.assert_close(out, x @ w.t(), rtol=1e-5, atol=1e-5)
