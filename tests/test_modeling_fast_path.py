@@ -340,6 +340,44 @@ def test_one_call_layer_validates_its_arguments(tmp_path, forced_panel):
         B._C.LayerWeights([], hidden, layer.heads, layer.head_dim, layer.ffn_in.out_features, 1e-12, 1e-12, 1, None)
 
 
+@pytest.mark.skipif(not HAS_LAYER_KERNELS, reason="C++ encoder layer not built")
+def test_bound_layer_keeps_its_tensors_alive_and_bounds_its_sizes():
+    """LayerWeights holds views of its tensors: it keeps them alive itself (a caller's owner of None freed them,
+    and encoder_layer then read freed memory); sizes whose products overflow int64 are refused."""
+    import gc
+
+    from transformers_fast.ops import _backend as B
+
+    hidden, heads, head_dim, inner = 16, 2, 8, 32
+
+    def panels(n, k):
+        packed = torch.empty((n + 15) // 16, k, B._C.gemm_small_panel)
+        B._C.gemm_small_pack(torch.randn(n, k) * 0.1, packed)
+        return packed
+
+    def tensors():
+        torch.manual_seed(0)
+        return [panels(3 * hidden, hidden), torch.randn(3 * hidden), panels(hidden, hidden), torch.randn(hidden),
+                torch.ones(hidden), torch.zeros(hidden), panels(inner, hidden), torch.randn(inner),
+                panels(hidden, inner), torch.randn(hidden), torch.ones(hidden), torch.zeros(hidden)]
+
+    x, cu = torch.randn(5, hidden), torch.tensor([0, 5])
+    kept = tensors()
+    want = torch.empty(5, hidden)
+    B._C.encoder_layer(x, cu, B._C.LayerWeights(kept, hidden, heads, head_dim, inner, 1e-5, 1e-5, 1, kept), want, 0.3)
+    weights = B._C.LayerWeights(tensors(), hidden, heads, head_dim, inner, 1e-5, 1e-5, 1, None)
+    gc.collect()
+    junk = [torch.full((4096,), 1e30) for _ in range(64)]  # reuse what a freed tensor held
+    got = torch.empty(5, hidden)
+    B._C.encoder_layer(x, cu, weights, got, 0.3)
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
+    del junk
+    with pytest.raises(ValueError, match="at most 2\\^31"):  # 3 * heads * head_dim would wrap around
+        B._C.LayerWeights(tensors(), hidden, 2**32, 2**32, inner, 1e-5, 1e-5, 1, None)
+    with pytest.raises(TypeError, match="expected torch tensors"):
+        B._C.LayerWeights([1.0] * 12, hidden, heads, head_dim, inner, 1e-5, 1e-5, 1, None)
+
+
 def test_float64_model_runs_the_reference_path(tmp_path):
     ref, ours = load(tmp_path, "bert", "BertModel")
     ids, mask, tt = inputs("bert")

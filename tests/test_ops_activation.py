@@ -186,3 +186,22 @@ def test_torch_compile_traces_the_custom_op():
     assert counter.frame_count == 1
     names = [str(n.target) for g in counter.graphs for n in g.graph.nodes]
     assert any("transformers_fast.bias_gelu" in n for n in names), names
+
+
+def test_empty_last_dim_and_overlapping_out():
+    # torch gives an empty [5, 0] the strides (1, 1): the kernels took that for a non-contiguous tensor
+    assert ops.gelu(torch.empty(5, 0)).shape == (5, 0)
+    assert ops.bias_gelu(torch.empty(5, 0), torch.empty(0)).shape == (5, 0)
+    with pytest.raises(TypeError, match="bias must be a torch.Tensor"):  # was plain gelu where kernels run
+        ops.bias_gelu(torch.randn(2, 3), None)
+    if not B.has_kernels():
+        return
+    buf = torch.randn(40)
+    x, out = buf[:32].view(4, 8), buf[1:33].view(4, 8)  # out one element past x: rows read after written
+    with pytest.raises(ValueError, match="out and x: overlap in memory"):
+        B._C.gelu(x, out, False)
+    with pytest.raises(ValueError, match="out and bias: overlap in memory"):
+        B._C.bias_gelu(x.clone(), buf[:8], buf[:32].view(4, 8), False)
+    want = F.gelu(x)
+    B._C.gelu(x, x, False)  # in place (the very same tensor) stays allowed
+    torch.testing.assert_close(x, want)

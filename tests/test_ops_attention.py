@@ -309,3 +309,44 @@ def test_torch_compile_traces_attention_as_one_op():
     torch.testing.assert_close(fn(q, k, v, m), reference(q, k, v, additive=m) + 1, rtol=1e-5, atol=2e-5)
     names = [str(n.target) for g in counter.graphs for n in g.graph.nodes]
     assert any("transformers_fast.attention" in n for n in names), names
+
+
+def test_empty_dims_and_overlapping_out():
+    # zero queries, heads or batch: torch's strides for those empty tensors are not the contiguous ones
+    for q_shape in [(2, 2, 0, 4), (2, 0, 3, 4), (0, 2, 3, 4)]:
+        k = torch.randn(q_shape[0], q_shape[1], 5, 4)
+        assert ops.attention(torch.empty(q_shape), k, k).shape == q_shape
+    if not B.has_kernels():
+        return
+    q, k, v = (torch.randn(1, 2, 8, 16) for _ in range(3))
+    for name, t in (("q", q), ("k", k), ("v", v)):  # the kernel writes out while other rows still read these
+        with pytest.raises(ValueError, match=f"out and {name}: overlap in memory"):
+            B._C.attention(q, k, v, t, None, None, None, 1.0, False)
+    k8, v8 = (torch.randint(-127, 128, (1, 2, 8, 16), dtype=torch.int8) for _ in range(2))
+    buf = torch.rand(256)
+    with pytest.raises(ValueError, match="out and k_scale: overlap in memory"):
+        B._C.attention_int8_kv(q, k8, buf[:16].view(1, 2, 8), v8, torch.rand(1, 2, 8), buf.view(1, 2, 8, 16), None,
+                               None, 1.0, False)
+
+
+def test_quantize_kv_rejects_written_tensors_that_overlap():
+    from transformers_fast.ops.attention import quantize_kv
+
+    k8 = torch.zeros(1, 1, 2, 4, dtype=torch.int8)
+    with pytest.raises(ValueError, match="need k_scale, .* got torch.int64 \\[1, 1, 2\\]"):  # names the dtype
+        ops.attention(torch.randn(1, 1, 2, 4), k8, k8, k_scale=torch.ones(1, 1, 2, dtype=torch.int64),
+                      v_scale=torch.rand(1, 1, 2))
+    x = torch.randn(2, 3, 8)
+    with pytest.raises(ValueError, match="out is written, so it must not be an expanded view"):
+        quantize_kv(x, torch.empty(1, 1, 8, dtype=torch.int8).expand(2, 3, 8))
+    with pytest.raises(ValueError, match="scale is written, so it must not be an expanded view"):
+        quantize_kv(x, None, torch.empty(1, 1).expand(2, 3))
+    with pytest.raises(TypeError, match="out must be a torch.Tensor or None"):
+        quantize_kv(x, [1])
+    if not B.has_kernels():
+        return
+    q = torch.empty(2, 3, 8, dtype=torch.int8)
+    with pytest.raises(ValueError, match="q: elements overlap in memory"):  # overlapping rows, no zero stride
+        B._C.quantize_kv(x, torch.empty(32, dtype=torch.int8).as_strided((2, 3, 8), (8, 4, 1)), torch.empty(2, 3))
+    with pytest.raises(ValueError, match="scale and x: overlap in memory"):
+        B._C.quantize_kv(x, q, x[..., 0])

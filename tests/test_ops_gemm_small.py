@@ -233,3 +233,47 @@ def test_bfloat16_bits_do_not_depend_on_the_thread_count(isa):
     finally:
         torch.set_num_threads(threads)
     assert all(torch.equal(results[0], r) for r in results[1:])
+
+
+
+def test_c_entry_points_reject_overlapping_out_huge_n_and_take_empty_dims():
+    C = B._C
+    w, packed, x, out = packed_20x16()
+    buf = torch.randn(60)
+    with pytest.raises(ValueError, match="out and x: overlap in memory"):  # rows written while later rows are read
+        C.gemm_small(buf[:48].view(3, 16), packed, None, buf.view(3, 20), 20, 0)
+    with pytest.raises(ValueError, match="out and packed: overlap in memory"):
+        C.gemm_small(x, packed, None, packed.view(-1)[:60].view(3, 20), 20, 0)
+    with pytest.raises(ValueError, match="packed and weight: overlap in memory"):
+        C.gemm_small_pack(packed.view(-1)[:320].view(20, 16), packed)
+    # a huge out_features is named by out's shape (the panel count of it would overflow int64)
+    with pytest.raises(ValueError, match=r"out: expected shape \[3, 9223372036854775807\]"):
+        C.gemm_small(x, packed, None, out, 2**63 - 1, 0)
+    # empty dims: torch's strides for [3, 0] are (1, 1), which are not "non-contiguous"
+    empty_packed = torch.empty(2, 0, C.gemm_small_panel)
+    C.gemm_small_pack(torch.empty(20, 0), empty_packed)
+    C.gemm_small(torch.empty(3, 0), empty_packed, None, out, 20, 0)
+    assert torch.equal(out, torch.zeros(3, 20))
+    assert C.gemm_small(x, torch.empty(0, 16, C.gemm_small_panel), None, torch.empty(3, 0), 0, 0) is None
+    for dtype in (torch.float32, torch.bfloat16):  # k == 0: every sum is empty, out = act(bias)
+        bias = torch.randn(20).to(dtype)
+        empty_packed = torch.empty(2, 0, 2 * C.gemm_small_panel if dtype == torch.bfloat16 else C.gemm_small_panel,
+                                   dtype=dtype)
+        out = torch.full((3, 20), float("nan"), dtype=dtype)
+        C.gemm_small(torch.empty(3, 0, dtype=dtype), empty_packed, bias, out, 20, 2)
+        torch.testing.assert_close(out, F.gelu(bias.float(), approximate="tanh").to(dtype).expand(3, 20))
+
+
+def test_dtype_registry_takes_only_the_dtypes_in_code_order():
+    """The kernels read a tensor's memory as its registered code's type: float32 registered as int64 read past the
+    end of every float32 tensor. A wrong order is refused and the registry stays as it was."""
+    C = B._C
+    swapped = list(B._DTYPE_CODES)
+    swapped[0], swapped[4] = swapped[4], swapped[0]
+    with pytest.raises(ValueError, match="dtypes: expected torch.float32 at position 0"):
+        C.register_tensor_dtypes(swapped)
+    with pytest.raises(ValueError, match="dtypes: expected torch.float32 at position 0"):
+        C.register_tensor_dtypes(["float32"] * 7)
+    w, packed, x, out = packed_20x16()
+    C.gemm_small(x, packed, None, out, 20, 0)
+    torch.testing.assert_close(out, x @ w.t(), rtol=1e-5, atol=1e-5)

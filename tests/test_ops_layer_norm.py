@@ -221,3 +221,20 @@ def test_autograd_uses_torch_path():
     F.layer_norm(x2 + res, (7,), w2, None).sum().backward()
     torch.testing.assert_close(x.grad, x2.grad)
     torch.testing.assert_close(w.grad, w2.grad)
+
+
+def test_empty_last_dim_and_overlapping_out():
+    assert ops.layer_norm(torch.empty(5, 0), None, None).shape == (5, 0)  # strides (1, 1): not "non-contiguous"
+    if not B.has_kernels():
+        return
+    buf = torch.randn(40)
+    x, out = buf[:32].view(4, 8), buf[8:40].view(4, 8)
+    with pytest.raises(ValueError, match="out and x: overlap in memory"):
+        B._C.add_layer_norm(x, None, None, None, None, out, 1e-5)
+    w = torch.ones(8)
+    with pytest.raises(ValueError, match="out and weight: overlap in memory"):
+        B._C.add_layer_norm(torch.randn(1, 8), None, None, w, None, w.view(1, 8), 1e-5)
+    r = torch.randn(4, 8)
+    want = F.layer_norm(x + r, (8,))
+    B._C.add_layer_norm(x, r, None, None, None, r, 1e-5)  # out = residual, the very same tensor: allowed
+    torch.testing.assert_close(r, want, rtol=1e-5, atol=1e-5)

@@ -39,3 +39,12 @@ def test_int8_parts_stack_and_keep_their_fused_activation():
         assert other is not fc and other.activation == "gelu"
     with pytest.raises(TypeError, match="all int8 or all float"):
         ops.projection([layers[0], nn.Linear(16, 4)])
+
+
+def test_bad_parts_are_clear_errors():
+    with pytest.raises(ValueError, match="at least one"):  # was an IndexError
+        ops.projection([])
+    with pytest.raises(ValueError, match="same in_features"):  # was torch.cat's RuntimeError
+        ops.projection([nn.Linear(16, 8), nn.Linear(15, 4)])
+    with pytest.raises(ValueError, match="same in_features"):
+        ops.projection([torch.randn(8, 16), torch.randn(16)])

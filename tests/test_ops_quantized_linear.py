@@ -329,7 +329,7 @@ def test_c_entry_points_check_their_arguments():
         (dict(weight_scale=scale[:-1]), "weight_scale: expected shape"),
         (dict(bias=bias.double()), "bias: expected float32"),
         (dict(out=torch.empty(3, 41)), "out: expected shape"),
-        (dict(out_features=41), "packed: expected shape|weight_scale"),
+        (dict(out_features=41), "out: expected shape|packed: expected shape|weight_scale"),
         (dict(activation=7), "activation: unknown code"),
         (dict(x=torch.randn(3, 20, device="meta")), "x: must be a CPU tensor"),
     ]:

@@ -233,6 +233,9 @@ def test_transfo_xl_needs_rlen_equal_klen():
     (lambda a: a.update(seg_diff=None), "go together"),
     (lambda a: a.update(r_s_bias=torch.randn(3, 9)), "r_s_bias: expected \\[3, 8\\]"),
     (lambda a: a.update(r_w_bias=torch.randn(3, 8, 1)), "r_w_bias: expected \\[3, 8\\]"),
+    # out written while q, k, v are still read: a shared byte is an error, not a silently wrong result
+    (lambda a: a.update(out=a["q"].as_strided((5, 2, 3, 8), (48, 24, 8, 1))), "out and q: overlap in memory"),
+    (lambda a: a.update(out=a["v"].as_strided((5, 2, 3, 8), (48, 24, 8, 1))), "out and v: overlap in memory"),
 ])
 def test_the_binding_checks_every_argument(change, match):
     """The C++ entry point validates what it reads (ValueError), whatever the Python layer passes."""

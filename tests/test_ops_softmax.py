@@ -174,3 +174,23 @@ def test_autograd_and_float16_use_torch_path():
     assert s.grad is not None
     with pytest.warns(RuntimeWarning, match="float32 or bfloat16, got torch.float16"):
         ops.masked_softmax(torch.randn(2, 4, dtype=torch.float16))
+
+
+def test_empty_dims_and_overlapping_out():
+    assert ops.masked_softmax(torch.empty(3, 0)).shape == (3, 0)  # strides (1, 1): not "non-contiguous"
+    assert ops.masked_softmax(torch.empty(2, 0, 4), torch.tensor([1, 2]), causal=True).shape == (2, 0, 4)
+    if not B.has_kernels():
+        return
+    buf = torch.randn(3 * 33 + 33)
+    s, out = buf[:99].view(3, 33), buf[33:].view(3, 33)
+    with pytest.raises(ValueError, match="out and scores: overlap in memory"):
+        B._C.masked_softmax(s, None, None, out, 1.0, False)
+    m = torch.zeros(3, 33)
+    with pytest.raises(ValueError, match="out and mask: overlap in memory"):
+        B._C.masked_softmax(s.clone(), m, None, m, 1.0, False)
+    with pytest.raises(ValueError, match="lengths: need scores of at least 2 dims"):
+        B._C.masked_softmax(torch.randn(4), None, torch.tensor([2]), torch.empty(4), 1.0, False)
+    s = torch.randn(3, 33)
+    want = torch.softmax(s * 0.5, -1)
+    B._C.masked_softmax(s, None, None, s, 0.5, False)  # in place: allowed
+    torch.testing.assert_close(s, want)

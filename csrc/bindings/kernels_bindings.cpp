@@ -136,9 +136,21 @@ void bind_kernels(py::module_& m) {
       py::arg("x"), py::arg("packed"), py::arg("colsum"), py::arg("weight_scale"), py::arg("bias"), py::arg("out"),
       py::arg("out_features"), py::arg("activation"), nogil);
   py::class_<BoundLayer>(m, "LayerWeights")
-      .def(py::init([](const std::vector<TensorView>& tensors, int64_t hidden, int64_t heads, int64_t head_dim,
+      .def(py::init([](const py::sequence& tensor_objs, int64_t hidden, int64_t heads, int64_t head_dim,
                        int64_t inner, double eps1, double eps2, int activation, py::object owner,
-                       const std::vector<OptTensor>& int8_parts) {
+                       const py::sequence& int8_objs) {
+             // The views' tensors are kept alive with the binding (a caller's owner need not hold them).
+             const py::tuple kept_tensors(tensor_objs), kept_int8(int8_objs);
+             auto view = [](py::handle h, bool none_ok) -> OptTensor {
+               TensorView t;
+               if (none_ok && h.is_none()) return std::nullopt;
+               if (!read_tensor(h.ptr(), t)) throw py::type_error("LayerWeights: expected torch tensors");
+               return t;
+             };
+             std::vector<TensorView> tensors;
+             for (py::handle h : kept_tensors) tensors.push_back(*view(h, false));
+             std::vector<OptTensor> int8_parts;
+             for (py::handle h : kept_int8) int8_parts.push_back(view(h, true));
              LayerWeights w;
              TensorView* slots[] = {&w.qkv.weight, &w.qkv_bias, &w.out.weight, &w.out_bias, &w.ln1_weight,
                                     &w.ln1_bias, &w.ffn_in.weight, &w.ffn_in_bias, &w.ffn_out.weight,
@@ -159,11 +171,11 @@ void bind_kernels(py::module_& m) {
              w.hidden = hidden, w.heads = heads, w.head_dim = head_dim, w.inner = inner;
              w.eps1 = eps1, w.eps2 = eps2, w.activation = static_cast<GemmAct>(activation);
              check_layer_weights(w);
-             return BoundLayer{std::move(w), std::move(owner)};
+             return BoundLayer{std::move(w), py::make_tuple(std::move(owner), kept_tensors, kept_int8)};
            }),
            py::arg("tensors"), py::arg("hidden"), py::arg("heads"), py::arg("head_dim"), py::arg("inner"),
            py::arg("eps1"), py::arg("eps2"), py::arg("activation"), py::arg("owner"),
-           py::arg("int8_parts") = std::vector<OptTensor>{});
+           py::arg("int8_parts") = py::tuple());
   m.def(
       "encoder_layer",
       [](const TensorView& x, const TensorView& cu_seqlens, const BoundLayer& layer, const TensorView& out,

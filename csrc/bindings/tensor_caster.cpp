@@ -1,6 +1,7 @@
 // Reads torch tensors as TensorViews through the Python C API (no torch headers); shared by every module
 // (_C, _cuda, _cuda_emu), each of which keeps its own dtype registry.
 #include <iterator>
+#include <string>
 
 #include "bindings/common.h"
 
@@ -35,6 +36,11 @@ bool read_int_tuple(PyObject* t, std::vector<int64_t>& out) {
 
 void register_tensor_dtypes(const py::sequence& dtypes) {
   TF_CHECK(py::len(dtypes) == std::size(g_dtypes), "dtypes: expected ", std::size(g_dtypes), " torch dtypes");
+  // Kernels read a tensor's memory as its code's type: a dtype in the wrong slot would read past its end.
+  for (size_t i = 0; i < std::size(g_dtypes); ++i) {
+    const std::string want = std::string("torch.") + dtype_name(static_cast<DType>(i));
+    TF_CHECK(py::str(dtypes[i]).cast<std::string>() == want, "dtypes: expected ", want, " at position ", i);
+  }
   for (size_t i = 0; i < std::size(g_dtypes); ++i) {
     Py_XDECREF(g_dtypes[i]);
     g_dtypes[i] = py::object(dtypes[i]).release().ptr();

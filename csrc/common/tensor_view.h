@@ -1,6 +1,8 @@
 // A non-owning view of a dense tensor: the C++ core never sees torch, only this.
 #pragma once
+#include <algorithm>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "common/check.h"
@@ -24,6 +26,15 @@ inline const char* dtype_name(DType t) {
   return "unknown";
 }
 
+inline int64_t dtype_size(DType t) {
+  switch (t) {
+    case DType::f32: case DType::i32: return 4;
+    case DType::f16: case DType::bf16: return 2;
+    case DType::i64: return 8;
+    default: return 1;
+  }
+}
+
 struct TensorView {
   void* data = nullptr;
   DType dtype = DType::f32;
@@ -39,6 +50,7 @@ struct TensorView {
     return n;
   }
   bool is_contiguous() const {
+    if (numel() == 0) return true;  // (nothing is read; torch gives empty tensors arbitrary strides)
     int64_t expected = 1;
     for (int64_t d = dim() - 1; d >= 0; --d) {
       if (shape[d] != 1 && strides[d] != expected) return false;
@@ -76,6 +88,40 @@ inline void check_cpu_dtype(const TensorView& t, const char* name) {
 
 inline void check_same_shape(const TensorView& a, const char* an, const TensorView& b, const char* bn) {
   TF_CHECK(a.shape == b.shape, an, " and ", bn, " must have the same shape");
+}
+
+// Byte range [begin, end) a view reaches; empty when it has no elements.
+inline std::pair<uintptr_t, uintptr_t> byte_span(const TensorView& t) {
+  if (t.numel() == 0 || t.data == nullptr) return {0, 0};
+  int64_t last = 0;
+  for (size_t d = 0; d < t.shape.size(); ++d) last += (t.shape[d] - 1) * t.strides[d];
+  const auto begin = reinterpret_cast<uintptr_t>(t.data);
+  return {begin, begin + static_cast<uintptr_t>((last + 1) * dtype_size(t.dtype))};
+}
+
+// A kernel writes `out` while it reads `in`: shared memory would give wrong results (threads read what others
+// wrote), so it is an error, except for the very same view where same_ok (an op that runs in place).
+inline void check_no_overlap(const TensorView& out, const char* out_name, const TensorView* in, const char* in_name,
+                             bool same_ok = false) {
+  if (!in) return;
+  const auto a = byte_span(out), b = byte_span(*in);
+  if (a.first >= b.second || b.first >= a.second) return;
+  TF_CHECK(same_ok && out.data == in->data && out.dtype == in->dtype && out.shape == in->shape &&
+               out.strides == in->strides,
+           out_name, " and ", in_name, ": overlap in memory", same_ok ? " (only the very same tensor may be both)" : "");
+}
+
+// A tensor written through arbitrary strides must not have two elements in one place (an expanded view).
+inline void check_no_internal_overlap(const TensorView& t, const char* name) {
+  std::vector<std::pair<int64_t, int64_t>> dims;  // (stride, size) of the dims of size > 1
+  for (size_t d = 0; d < t.shape.size(); ++d)
+    if (t.shape[d] > 1) dims.emplace_back(t.strides[d], t.shape[d]);
+  std::sort(dims.begin(), dims.end());
+  int64_t extent = 1;  // elements spanned by the dims of smaller stride
+  for (const auto& [stride, size] : dims) {
+    TF_CHECK(stride >= extent, name, ": elements overlap in memory (an expanded view?); it is written");
+    extent += stride * (size - 1);
+  }
 }
 
 }  // namespace tf

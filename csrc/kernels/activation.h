@@ -35,6 +35,8 @@ inline RowsCols gelu_check(const TensorView& x, const TensorView* bias, const Te
     TF_CHECK(x.dim() >= 1, "x: bias needs at least one dimension");
     TF_CHECK(bias->dim() == 1 && bias->size(0) == rc.cols, "bias: expected shape [", rc.cols, "]");
   }
+  check_no_overlap(out, "out", &x, "x", /*same_ok=*/true);
+  check_no_overlap(out, "out", bias, "bias");
   return rc;
 }
 

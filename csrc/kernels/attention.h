@@ -132,6 +132,9 @@ inline AttentionArgs attention_args(const TensorView& q, const TensorView& k, co
       a.mask = {mask->data, mask->strides[0], mask->strides[1], mask->strides[2]};
     }
   }
+  for (auto [t, name] : {std::pair{&q, "q"}, {&k, "k"}, {&v, "v"}, {mask, "attn_mask"}, {kv_lengths, "kv_lengths"},
+                         {cu_seqlens, "cu_seqlens"}})
+    check_no_overlap(out, "out", t, name);
   return a;
 }
 
@@ -178,6 +181,11 @@ inline void quantize_kv(const TensorView& x, const TensorView& q, const TensorVi
   TF_CHECK(same, "scale: expected the shape of x without its last dim");
   const int64_t n = x.size(-1), lead = x.dim() - 1;
   TF_CHECK(n <= 1 || (x.strides.back() == 1 && q.strides.back() == 1), "x, q: last dim must be contiguous");
+  check_no_internal_overlap(q, "q");
+  check_no_internal_overlap(scale, "scale");
+  check_no_overlap(q, "q", &x, "x");
+  check_no_overlap(scale, "scale", &x, "x");
+  check_no_overlap(scale, "scale", &q, "q");
   // Every row: its index along the leading dims, counted down from the last like an odometer.
   std::vector<int64_t> at(lead, 0);
   const int64_t rows = scale.numel();
@@ -209,6 +217,8 @@ inline void attention_int8_kv(const TensorView& q, const TensorView& k, const Te
                                    DType::i8);
   a.k_scale = attn_scale_operand(k_scale, "k_scale", k);
   a.v_scale = attn_scale_operand(v_scale, "v_scale", v);
+  check_no_overlap(out, "out", &k_scale, "k_scale");
+  check_no_overlap(out, "out", &v_scale, "v_scale");
   TF_ISA_CALL(attention_cpu, a);
 }
 

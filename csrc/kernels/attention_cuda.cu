@@ -51,7 +51,9 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(AttnParams p) {
   if (p.cu_seqlens && b == p.batch) {  // the extra z: rows after the last sequence are zeros (read no offset back)
     T* og = static_cast<T*>(p.out) + h * p.out_head_stride;
     const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
-    for (int64_t idx = p.cu_seqlens[p.batch] * D + static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+    const int64_t last = p.cu_seqlens[p.batch];  // (clamped as below)
+    const int64_t end = last < 0 ? 0 : last > p.tokens ? p.tokens : last;
+    for (int64_t idx = end * D + static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
          idx < p.tokens * D; idx += step) {
       const int64_t i = idx / D;
       og[i * p.out_row_stride + (idx - i * D)] = from_float<T>(0.0f);
@@ -60,8 +62,11 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(AttnParams p) {
   }
   int64_t start = 0, sq = p.q_len, n_valid = p.k_len;
   if (p.cu_seqlens) {
-    start = p.cu_seqlens[b];
-    sq = p.cu_seqlens[b + 1] - start;
+    // Offsets a caller vouched for (max_seqlen given: not read back on the host) are clamped to the tokens, so
+    // that bad ones give wrong rows, never accesses outside q, k, v and out.
+    const int64_t lo = p.cu_seqlens[b], hi = p.cu_seqlens[b + 1];
+    start = lo < 0 ? 0 : lo > p.tokens ? p.tokens : lo;
+    sq = (hi < start ? start : hi > p.tokens ? p.tokens : hi) - start;
     n_valid = sq;
   } else if (p.kv_lengths) {
     n_valid = p.kv_lengths[b];

@@ -123,6 +123,9 @@ inline void gemm_int8_pack(const TensorView& w, const TensorView& packed, const 
   TF_CHECK(w.dim() == 2, "weight: expected [out_features, in_features]");
   TF_CHECK(w.size(1) <= kInt8MaxK, "weight: at most ", kInt8MaxK, " in_features (int32 sums), got ", w.size(1));
   check_int8_packed(packed, colsum, w.size(0), w.size(1));
+  check_no_overlap(packed, "packed", &w, "weight");
+  check_no_overlap(colsum, "colsum", &w, "weight");
+  check_no_overlap(colsum, "colsum", &packed, "packed");
   TF_ISA_CALL(gemm_int8_pack_cpu, w.ptr<int8_t>(), w.strides[0], w.strides[1], packed.ptr<int8_t>(),
               colsum.ptr<int32_t>(), w.size(0), w.size(1));
 }
@@ -137,14 +140,18 @@ inline void gemm_int8(const TensorView& x, const TensorView& packed, const Tenso
   TF_CHECK(n >= 0, "out_features: must be >= 0");
   const int64_t m = x.size(0), k = x.size(1);
   TF_CHECK(k <= kInt8MaxK, "x: at most ", kInt8MaxK, " in_features (int32 sums), got ", k);
+  // (out first: it bounds n, which int8_panels(n) would overflow for a huge one)
+  TF_CHECK(out.dim() == 2 && out.size(0) == m && out.size(1) == n, "out: expected shape [", m, ", ", n, "]");
   check_int8_packed(packed, colsum, n, k);
   check_tensor(w_scale, "weight_scale", DType::f32);
   TF_CHECK(w_scale.dim() == 1 && w_scale.size(0) == n, "weight_scale: expected shape [", n, "]");
-  TF_CHECK(out.dim() == 2 && out.size(0) == m && out.size(1) == n, "out: expected shape [", m, ", ", n, "]");
   if (bias) {
     check_tensor(*bias, "bias", DType::f32);
     TF_CHECK(bias->dim() == 1 && bias->size(0) == n, "bias: expected shape [", n, "]");
   }
+  for (auto [t, name] : {std::pair{&x, "x"}, {&packed, "packed"}, {&colsum, "colsum"}, {&w_scale, "weight_scale"},
+                         {bias, "bias"}})
+    check_no_overlap(out, "out", t, name);
   TF_CHECK(static_cast<int>(act) >= 0 && static_cast<int>(act) <= 2, "activation: unknown code");
   TF_ISA_CALL(gemm_int8_cpu, x.ptr<float>(), packed.ptr<int8_t>(), colsum.ptr<int32_t>(), w_scale.ptr<float>(),
               bias ? bias->ptr<float>() : nullptr, out.ptr<float>(), m, n, k, act, gemm_int8_kernel());

@@ -3,9 +3,11 @@
 // the weight is packed once into column panels so that the stream is one contiguous read.
 #pragma once
 #include <cstdint>
+#include <cstring>
 
 #include "common/cpu_features.h"
 #include "common/tensor_view.h"
+#include "kernels/activation.h"
 
 namespace tf {
 
@@ -67,12 +69,26 @@ inline void gemm_small_pack(const TensorView& w, const TensorView& packed) {
   check_tensor(w, "weight", w.dtype, /*contiguous=*/false);
   TF_CHECK(w.dim() == 2, "weight: expected [out_features, in_features]");
   check_packed(packed, w.dtype, w.size(0), w.size(1));
+  check_no_overlap(packed, "packed", &w, "weight");
   if (w.dtype == DType::bf16)
     TF_ISA_CALL(gemm_small_pack_bf16_cpu, w.ptr<uint16_t>(), w.strides[0], w.strides[1], packed.ptr<uint16_t>(),
                 w.size(0), w.size(1));
   else
     TF_ISA_CALL(gemm_small_pack_cpu, w.ptr<float>(), w.strides[0], w.strides[1], packed.ptr<float>(), w.size(0),
                 w.size(1));
+}
+
+// k == 0, where the kernels' k loop writes nothing: every sum is empty, so out = act(bias), or act(0) = 0.
+inline void gemm_empty_sum(const TensorView* bias, const TensorView& out, int64_t m, int64_t n, GemmAct act) {
+  const int64_t row_bytes = n * dtype_size(out.dtype);
+  for (int64_t i = 0; i < m; ++i) {
+    char* row = static_cast<char*>(out.data) + i * row_bytes;
+    if (bias) std::memcpy(row, bias->data, static_cast<size_t>(row_bytes));
+    else std::memset(row, 0, static_cast<size_t>(row_bytes));  // (0.0f and bfloat16 0 are all-zero bits)
+  }
+  if (bias && act != GemmAct::none && m * n > 0)
+    TF_ISA_CALL(gelu_cpu, out.dtype, out.data, nullptr, out.data, m, n,
+                act == GemmAct::gelu_tanh ? GeluKind::tanh : GeluKind::erf);
 }
 
 // out [m, n] = act(x [m, k] W^T + bias) with W given as its panels (gemm_small_pack); every tensor of x's
@@ -86,13 +102,18 @@ inline void gemm_small(const TensorView& x, const TensorView& packed, const Tens
   TF_CHECK(x.dim() == 2, "x: expected [rows, in_features]");
   TF_CHECK(n >= 0, "out_features: must be >= 0");
   int64_t m = x.size(0), k = x.size(1);
-  check_packed(packed, dtype, n, k);
+  // (out first: it bounds n, which gemm_panels(n) would overflow for a huge one)
   TF_CHECK(out.dim() == 2 && out.size(0) == m && out.size(1) == n, "out: expected shape [", m, ", ", n, "]");
+  check_packed(packed, dtype, n, k);
   if (bias) {
     check_tensor(*bias, "bias", dtype);
     TF_CHECK(bias->dim() == 1 && bias->size(0) == n, "bias: expected shape [", n, "]");
   }
+  check_no_overlap(out, "out", &x, "x");
+  check_no_overlap(out, "out", &packed, "packed");
+  check_no_overlap(out, "out", bias, "bias");
   TF_CHECK(static_cast<int>(act) >= 0 && static_cast<int>(act) <= 2, "activation: unknown code");
+  if (k == 0) return gemm_empty_sum(bias, out, m, n, act);
   if (dtype == DType::bf16)
     TF_ISA_CALL(gemm_small_bf16_cpu, x.ptr<uint16_t>(), packed.ptr<uint16_t>(),
                 bias ? bias->ptr<uint16_t>() : nullptr, out.ptr<uint16_t>(), m, n, k, act);

@@ -46,6 +46,10 @@ inline std::pair<int64_t, int64_t> add_layer_norm_check(const TensorView& x, con
   check_row_vector(x_bias, "x_bias", cols, dtype, on_cpu);
   check_row_vector(weight, "weight", cols, dtype, on_cpu);
   check_row_vector(bias, "bias", cols, dtype, on_cpu);
+  check_no_overlap(out, "out", &x, "x", /*same_ok=*/true);
+  check_no_overlap(out, "out", residual, "residual", /*same_ok=*/true);
+  for (auto [t, name] : {std::pair{x_bias, "x_bias"}, {weight, "weight"}, {bias, "bias"}})
+    check_no_overlap(out, "out", t, name);
   return {rows, cols};
 }
 
@@ -63,6 +67,8 @@ inline void add_layer_norm(const TensorView& x, const TensorView* residual, cons
   auto [rows, cols] = add_layer_norm_check(x, residual, x_bias, nullptr, nullptr, out, eps, x.dtype, true);
   check_row_vector(weight, "weight", cols, param_dtype);
   check_row_vector(bias, "bias", cols, param_dtype);
+  check_no_overlap(out, "out", weight, "weight");
+  check_no_overlap(out, "out", bias, "bias");
   auto p = [](const TensorView* t) -> const void* { return t ? t->data : nullptr; };
   TF_ISA_CALL(add_layer_norm_cpu, x.dtype, param_dtype, x.data, p(x_bias), p(residual), p(weight), p(bias),
               out.data, rows, cols, static_cast<float>(eps));

@@ -122,6 +122,10 @@ inline RelativeAttentionArgs relative_attention_args(
     a.seg_embed = param_operand(*seg_embed, "seg_embed", 2, H, D, dtype, on_cpu);
     a.r_s_bias = param_operand(*r_s_bias, "r_s_bias", 0, H, D, dtype, on_cpu);
   }
+  for (auto [t, name] : {std::pair{&q, "q"}, {&k, "k"}, {&v, "v"}, {&r, "r"}, {&r_w_bias, "r_w_bias"},
+                         {&r_r_bias, "r_r_bias"}, {mask, "attn_mask"}, {seg_diff, "seg_diff"}, {seg_embed, "seg_embed"},
+                         {r_s_bias, "r_s_bias"}})
+    check_no_overlap(out, "out", t, name);
   a.scale = static_cast<float>(scale);
   return a;
 }

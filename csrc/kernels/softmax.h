@@ -57,14 +57,18 @@ inline MaskedSoftmaxArgs masked_softmax_args(const TensorView& scores, const Ten
   }
   if (lengths) {
     check_tensor_on(*lengths, "lengths", DType::i64, on_cpu);
-    TF_CHECK(scores.dim() >= 2 && lengths->dim() == 1 && lengths->size(0) == scores.size(0),
-             "lengths: expected shape [", scores.dim() >= 2 ? scores.size(0) : 0, "]");
+    TF_CHECK(scores.dim() >= 2, "lengths: need scores of at least 2 dims [batch, ..., keys]");
+    TF_CHECK(lengths->dim() == 1 && lengths->size(0) == scores.size(0), "lengths: expected shape [", scores.size(0),
+             "]");
     for (int64_t b = 0; on_cpu && b < lengths->size(0); ++b) {
       int64_t n = lengths->ptr<int64_t>()[b];
       TF_CHECK(n >= 0 && n <= a.cols, "lengths: values must be in [0, ", a.cols, "], got ", n);
     }
     a.lengths = lengths->ptr<int64_t>();
   }
+  check_no_overlap(out, "out", &scores, "scores", /*same_ok=*/true);
+  check_no_overlap(out, "out", mask, "mask");
+  check_no_overlap(out, "out", lengths, "lengths");
   return a;
 }
 

@@ -46,6 +46,12 @@ inline void decoder_layer_step(const TensorView& x, const TensorView& kv, const 
     TF_CHECK(key_bias->dim() == 2 && key_bias->size(0) == batch && key_bias->size(1) == capacity,
              "key_bias: expected [", batch, ", ", capacity, "]");
   }
+  // x, kv and kv_scale are written: none may share memory with another argument
+  check_no_overlap(x, "x", &kv, "kv");
+  check_no_overlap(x, "x", kv_scale, "kv_scale");
+  check_no_overlap(kv, "kv", kv_scale, "kv_scale");
+  for (const TensorView* t : {&x, &kv, kv_scale})
+    if (t) check_no_overlap(*t, t == &x ? "x" : t == &kv ? "kv" : "kv_scale", key_bias, "key_bias");
   if (batch == 0) return;  // (the scratch below would be empty: no pointer to offset into)
   ScratchMatrices scratch(batch, 2 * hidden + 3 * width + width + inner);
   TensorView normed = scratch.take(hidden), qkv = scratch.take(3 * width), context = scratch.take(width),

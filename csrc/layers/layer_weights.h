@@ -55,6 +55,11 @@ struct LayerWeights {
 // Checks the shapes against each other once, when the weights are bound.
 inline void check_layer_weights(const LayerWeights& w) {
   TF_CHECK(w.hidden > 0 && w.heads > 0 && w.head_dim > 0 && w.inner > 0, "hidden, heads, head_dim, inner: must be > 0");
+  // (their products size the projections and the scratch: bounded so that those cannot overflow int64)
+  constexpr int64_t kMax = int64_t{1} << 31;
+  TF_CHECK(w.hidden <= kMax && w.heads <= kMax && w.head_dim <= kMax && w.inner <= kMax &&
+               w.heads * w.head_dim <= kMax,
+           "hidden, heads, head_dim, inner, heads * head_dim: must be at most 2^31");
   TF_CHECK(w.eps1 >= 0 && w.eps2 >= 0, "eps: must be >= 0");
   const int64_t width = w.heads * w.head_dim;
   check_projection(w.qkv, 3 * width, w.hidden);

@@ -75,7 +75,7 @@ def gelu(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
 
 def bias_gelu(x: torch.Tensor, bias: torch.Tensor, approximate: str = "none") -> torch.Tensor:
     """gelu(x + bias) in one pass; bias has shape [x.shape[-1]]."""
-    if B.fast_path(x, bias) and approximate in _APPROXIMATE:
+    if bias is not None and B.fast_path(x, bias) and approximate in _APPROXIMATE:  # (None: plain gelu in C++)
         try:
             return _kernel(x, bias, approximate)
         except B.KERNEL_REJECTS:

@@ -210,6 +210,11 @@ def quantize_kv(x: torch.Tensor, out: Optional[torch.Tensor] = None, scale: Opti
         raise TypeError(f"quantize_kv: x must be a float32 CPU tensor, got {x.dtype} on {x.device}")
     if not 2 <= x.dim() <= 5:
         raise ValueError(f"quantize_kv: x must have 2 to 5 dims [..., head_dim], got shape {tuple(x.shape)}")
+    for name, t in (("out", out), ("scale", scale)):
+        if t is not None and not isinstance(t, torch.Tensor):
+            raise TypeError(f"quantize_kv: {name} must be a torch.Tensor or None, got {type(t).__name__}")
+        if t is not None and any(st == 0 and n > 1 for st, n in zip(t.stride(), t.shape)):
+            raise ValueError(f"quantize_kv: {name} is written, so it must not be an expanded view (stride 0)")
     out = torch.empty(x.shape, dtype=torch.int8) if out is None else out
     scale = torch.empty(x.shape[:-1], dtype=torch.float32) if scale is None else scale
     if out.dtype != torch.int8 or out.shape != x.shape or out.device != x.device:
@@ -256,8 +261,9 @@ def check_int8_kv(op: str, q, k, v, k_scale, v_scale, layout: str) -> None:
                          f"{tuple(v.shape)}")
     for name, t in (("k_scale", k_scale), ("v_scale", v_scale)):
         if not isinstance(t, torch.Tensor) or t.dtype != torch.float32 or tuple(t.shape) != tuple(k.shape[:3]):
+            got = f"{t.dtype} {list(t.shape)}" if isinstance(t, torch.Tensor) else type(t).__name__
             raise ValueError(f"{op}: int8 k and v need {name}, float32 of their shape without head_dim "
-                             f"{list(k.shape[:3])}, got {getattr(t, 'shape', t)}")
+                             f"{list(k.shape[:3])}, got {got}")
 
 
 def _attention_int8_kv(q, k, v, k_scale, v_scale, attn_mask, kv_lengths, cu_seqlens, scale, causal):

@@ -27,6 +27,8 @@ def projection(parts: Sequence[Union[nn.Module, torch.Tensor]], activation: Opti
     fused into it when `activation` is None. bias=False leaves the biases out (for a caller that adds them later,
     inside residual + LayerNorm)."""
     parts = list(parts)
+    if not parts:
+        raise ValueError("projection: parts must name at least one layer or weight")
     quantized = [isinstance(p, QuantizedLinear) for p in parts]
     if all(quantized):
         if activation is None and len(parts) == 1:
@@ -43,6 +45,9 @@ def projection(parts: Sequence[Union[nn.Module, torch.Tensor]], activation: Opti
         weight, part_bias = (part, None) if isinstance(part, torch.Tensor) else _float_weight(part)[:2]
         weights.append(weight.detach())
         biases.append(part_bias)
+    if any(w.dim() != 2 or w.shape[1] != weights[0].shape[1] for w in weights):
+        raise ValueError(f"projection: the parts run as one GEMM and must take the same in_features, got weights "
+                         f"{[tuple(w.shape) for w in weights]}")
     with_bias = bias and any(b is not None for b in biases)
     if with_bias:
         biases = [b.detach() if b is not None else w.new_zeros(w.shape[0]) for b, w in zip(biases, weights)]
