@@ -173,6 +173,8 @@ def test_bad_input_raises_clear_errors():
         ops.attention(q, k, v, kv_lengths=torch.tensor([1.0, 2.0]))
     with pytest.raises(TypeError, match="scale"):
         ops.attention(q, k, v, scale="x")
+    with pytest.raises(TypeError, match="causal must be True or False"):
+        ops.attention(q, k, v, causal="no")
     t = torch.randn(10, 3, 8)
     with pytest.raises(ValueError, match="cu_seqlens must start at 0"):
         ops.attention(t, t, t, cu_seqlens=torch.tensor([0, 6, 4]))

@@ -32,8 +32,9 @@ namespace tf {
 // Output columns per panel, k per group: a packed group is 16 columns x 4 k = 64 bytes, one zmm.
 constexpr int64_t kInt8Panel = 16;
 constexpr int64_t kInt8Group = 4;
-// |sum| <= 255 * 127 * k must fit int32 (the u8 activations are at most 255), as must zero * colsum.
-constexpr int64_t kInt8MaxK = 2147483647LL / (255 * 127);
+// |sum| <= 255 * 128 * k must fit int32 (u8 activations are at most 255, and an int8 weight given directly may be
+// -128), as must zero * colsum.
+constexpr int64_t kInt8MaxK = 2147483647LL / (255 * 128);
 
 inline int64_t int8_panels(int64_t n) { return (n + kInt8Panel - 1) / kInt8Panel; }
 inline int64_t int8_groups(int64_t k) { return (k + kInt8Group - 1) / kInt8Group; }

@@ -312,6 +312,8 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, scale: Optio
     int8 k and v (a quantized KV cache, quantize_kv): float32 CPU q, padded layout, and k_scale / v_scale float32
     [B, H, Sk], one scale per key / value row.
     """
+    if not isinstance(causal, (bool, int)):  # (a string would count as True)
+        raise TypeError(f"{_OP}: causal must be True or False, got {type(causal).__name__}")
     if isinstance(k, torch.Tensor) and k.dtype == torch.int8:
         return _attention_int8_kv(q, k, v, k_scale, v_scale, attn_mask, kv_lengths, cu_seqlens, scale, causal)
     if k_scale is not None or v_scale is not None:

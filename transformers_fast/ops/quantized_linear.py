@@ -26,8 +26,9 @@ from transformers_fast.ops import _backend as B
 from transformers_fast.ops.packed_linear import ACTIVATIONS, PackedLinear
 
 _ACT_CODE = {None: 0, "gelu": 1, "gelu_tanh": 2}  # tf::GemmAct
-# |sum_k xq Wq| (xq the u8 activations, <= 255) must fit int32 in the kernel (csrc/kernels/gemm_int8.h kInt8MaxK).
-MAX_IN_FEATURES = 2147483647 // (255 * 127)
+# |sum_k xq Wq| (xq the u8 activations, <= 255; |Wq| <= 128) must fit int32 in the kernel (csrc/kernels/gemm_int8.h
+# kInt8MaxK).
+MAX_IN_FEATURES = 2147483647 // (255 * 128)
 INFERENCE_ONLY = ("quantized models are inference-only: {what}. Run them under torch.no_grad() / "
                   "torch.inference_mode() in eval mode, or fine-tune the float model and quantize it afterwards")
 
