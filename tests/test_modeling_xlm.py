@@ -484,3 +484,35 @@ def test_shipped_configs(name):
     published = {"en-2048": (12, 2048, 16), "xnli15-1024": (12, 1024, 8)}
     key = next((k for k in published if name.endswith(k)), None)
     assert (config.n_layers, config.emb_dim, config.n_heads) == published.get(key, (6, 1024, 8))
+
+
+def test_lm_head_runs_prepacked_for_inference_and_follows_changes(tmp_path, monkeypatch):
+    """The prediction layer's projection runs prepacked (runtime.fast_path.LinearFastPath) in inference, equal to
+    transformers' head; grad mode, labels and a replaced or changed layer take the layer as it is now."""
+    from transformers_fast.runtime import fast_path
+
+    ref = reference("hf", "XLMWithLMHeadModel", causal=True)
+    ours = ours_from(ref, tmp_path)
+    calls = []
+    original = fast_path.LinearFastPath.__call__
+    monkeypatch.setattr(fast_path.LinearFastPath, "__call__", lambda self, x: calls.append(x.shape) or original(self, x))
+    ids, mask, _, langs = batch(bsz=2, seq=6)
+    with torch.no_grad():
+        close(ours(ids, langs=langs, attention_mask=mask)[0].view(2, 6, -1), ref(ids, langs=langs, attention_mask=mask)[0], "logits")
+        assert calls, "the prepacked head did not run"
+        calls.clear()
+        proj = ours.pred_layer.proj
+        proj.weight.mul_(2.0)  # in place: the packed copy is rebuilt
+        ref.pred_layer.proj.weight.mul_(2.0)
+        close(ours(ids, langs=langs, attention_mask=mask)[0].view(2, 6, -1), ref(ids, langs=langs, attention_mask=mask)[0], "changed")
+        ours.pred_layer.proj = torch.nn.Linear(proj.in_features, proj.out_features)  # (untied from the embeddings)
+        got = ours(ids, langs=langs, attention_mask=mask)[0]
+        assert len(calls) == 2
+        ours.pred_layer.fast.enabled = False  # the new layer itself
+        close(got, ours(ids, langs=langs, attention_mask=mask)[0], "replaced")
+        ours.pred_layer.fast.enabled = True
+        calls.clear()
+        ours(ids, langs=langs, attention_mask=mask, labels=ids)  # labels: the layer itself
+    assert not calls
+    ours(ids, langs=langs, attention_mask=mask)  # grad mode
+    assert not calls

@@ -100,3 +100,44 @@ class FastPath:
 
     def invalidate(self) -> None:
         raise NotImplementedError
+
+
+class LinearFastPath(FastPath):
+    """A model's linear layer (an LM head: `owner.<name>`, read at each call, so that a replaced layer counts) as a
+    prepacked projection for inference (ops.projection, run through ops.linear): its backend is chosen by timing
+    per shape like the blocks' (plain F.linear reaches about half of a core's DRAM rate at one row, where a decode
+    step's head is most of the step). Rebuilt when the layer or its parameters change (state_key)."""
+
+    def __init__(self, owner, name: str):
+        self.owner, self.name = owner, name
+        self.enabled = True
+        self._packed, self._key = None, None
+
+    def invalidate(self) -> None:
+        self._packed = None
+
+    def __getstate__(self):
+        return {"owner": self.owner, "name": self.name}  # (packed weights are derived state)
+
+    def __setstate__(self, state):
+        self.__init__(state["owner"], state["name"])
+
+    def usable(self, x: torch.Tensor) -> bool:
+        """A float nn.Linear in inference without autograd, on the fast paths' devices and dtypes, not tracing."""
+        layer = getattr(self.owner, self.name)
+        if not self.enabled or type(layer) is not torch.nn.Linear or torch.jit.is_tracing():
+            return False
+        weight = layer.weight
+        if not fast_tensor(weight) or x.dtype != weight.dtype or x.device != weight.device:
+            return False
+        return not (torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in layer.parameters())))
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """x [..., in_features] -> the layer's output."""
+        layer = getattr(self.owner, self.name)
+        key = (id(layer), state_key(layer))
+        if self._packed is None or key != self._key:
+            with torch.inference_mode(False), torch.no_grad():
+                self._packed = ops.projection([layer])
+            self._key = key
+        return ops.linear(x.reshape(-1, x.shape[-1]), self._packed).view(*x.shape[:-1], -1)

@@ -33,6 +33,7 @@ from transformers_fast.modeling_utils import (PreTrainedModel, SequenceSummary, 
 from transformers_fast.modules import classification_loss, create_sinusoidal_embeddings, prune_lin_heads
 from transformers_fast.ops import linear as packed_linear
 from transformers_fast.runtime import encoder as fast_encoder
+from transformers_fast.runtime.fast_path import LinearFastPath
 from transformers_fast.models.xlm.configuration_xlm import (XLM_PRETRAINED_CONFIG_ARCHIVE_MAP,  # noqa: F401
                                                             XLM_PRETRAINED_MODEL_ARCHIVE_MAP, XLMConfig)
 
@@ -467,6 +468,7 @@ class XLMPredLayer(nn.Module):
         dim = config.emb_dim
         if config.asm is False:
             self.proj = nn.Linear(dim, config.n_words, bias=True)
+            self.fast = LinearFastPath(self, "proj")  # (prepacked for inference)
         else:
             self.proj = nn.AdaptiveLogSoftmaxWithLoss(in_features=dim, n_classes=config.n_words,
                                                       cutoffs=list(config.asm_cutoffs),
@@ -485,7 +487,7 @@ class XLMPredLayer(nn.Module):
         """x [batch, seq, dim] -> (loss), scores [batch * seq, n_words] (1.2.0's layout)."""
         x = x.reshape(-1, x.shape[-1])
         if self.asm is False:
-            scores = self.proj(x)
+            scores = self.fast(x) if y is None and self.fast.usable(x) else self.proj(x)
             outputs = (scores,)
             if y is not None:
                 labels = self._labels(y, x.shape[0], scores.shape[-1])
