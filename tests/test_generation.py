@@ -76,7 +76,7 @@ def test_one_call_decode_step_validates_its_arguments(tmp_path, monkeypatch):
     layer = model.fast._layers[0]
     hidden = model.config.n_embd
     cache = model.fast.new_cache(2, 6)
-    kv, x = cache.kv[0], torch.randn(2, hidden)
+    kv, x = torch.zeros_like(cache.kv[0]), torch.randn(2, hidden)  # (zeros: the step attends over slots 0..5)
     B._C.decoder_layer_step(x, kv, None, 5, None, block, layer.scale, True)
     with pytest.raises(ValueError, match="position"):
         B._C.decoder_layer_step(x, kv, None, 6, None, block, layer.scale, True)
