@@ -316,9 +316,10 @@ void check_attention_int8_kv() {
   };
   TensorView mv{mask.data(), DType::f32, {batch, heads, sq, sk}, {sk, 0, 0, 1}};
   double scale = 1.0 / std::sqrt(double(dim));
-  tf::attention_int8_kv(TensorView{q.data(), DType::f32, {batch, heads, sq, dim}, {heads * sq * dim, sq * dim, dim, 1}},
-                        cache(0), scale_of(0), cache(1), scale_of(1),
-                        TensorView{out.data(), DType::f32, {batch, heads, sq, dim}, {heads * sq * dim, sq * dim, dim, 1}},
+  auto queries = [&](std::vector<float>& x) {  // q and out: [batch, heads, sq, dim], contiguous
+    return TensorView{x.data(), DType::f32, {batch, heads, sq, dim}, {heads * sq * dim, sq * dim, dim, 1}};
+  };
+  tf::attention_int8_kv(queries(q), cache(0), scale_of(0), cache(1), scale_of(1), queries(out),
                         use_mask ? &mv : nullptr, nullptr, scale, causal);
   std::vector<double> scores(sk), want(dim);
   std::vector<char> allowed(sk);
@@ -390,7 +391,8 @@ void check_attention_packed() {
 // references' flat-index reshape arithmetic, in double.
 void check_relative_attention() {
   // (fewer than 14 queries take the dot-product path, more the tiled one)
-  int64_t qlen = chance(0.3) ? pick(14, 18) : pick(1, 9), klen = qlen + pick(0, 7), bsz = pick(1, 3), heads = pick(1, 3), dim = pick(1, 40);
+  int64_t qlen = chance(0.3) ? pick(14, 18) : pick(1, 9), klen = qlen + pick(0, 7), bsz = pick(1, 3),
+          heads = pick(1, 3), dim = pick(1, 40);
   bool txl = chance(0.5), use_mask = chance(0.6), use_seg = chance(0.5);
   int64_t rlen = txl ? klen : klen + pick(1, qlen + 2), rb = chance(0.5) ? 1 : bsz, width = 3 * heads * dim;
   auto qkv = randn(klen * bsz * width, 1.0, chance(0.2)), r = randn(rlen * rb * heads * dim),

@@ -495,24 +495,29 @@ def test_lm_head_runs_prepacked_for_inference_and_follows_changes(tmp_path, monk
     ours = ours_from(ref, tmp_path)
     calls = []
     original = fast_path.LinearFastPath.__call__
-    monkeypatch.setattr(fast_path.LinearFastPath, "__call__", lambda self, x: calls.append(x.shape) or original(self, x))
+    monkeypatch.setattr(fast_path.LinearFastPath, "__call__",
+                        lambda self, x: calls.append(x.shape) or original(self, x))
     ids, mask, _, langs = batch(bsz=2, seq=6)
+
+    def logits(model):
+        return model(ids, langs=langs, attention_mask=mask)[0]
+
     with torch.no_grad():
-        close(ours(ids, langs=langs, attention_mask=mask)[0].view(2, 6, -1), ref(ids, langs=langs, attention_mask=mask)[0], "logits")
+        close(logits(ours).view(2, 6, -1), logits(ref), "logits")
         assert calls, "the prepacked head did not run"
         calls.clear()
         proj = ours.pred_layer.proj
         proj.weight.mul_(2.0)  # in place: the packed copy is rebuilt
         ref.pred_layer.proj.weight.mul_(2.0)
-        close(ours(ids, langs=langs, attention_mask=mask)[0].view(2, 6, -1), ref(ids, langs=langs, attention_mask=mask)[0], "changed")
+        close(logits(ours).view(2, 6, -1), logits(ref), "changed")
         ours.pred_layer.proj = torch.nn.Linear(proj.in_features, proj.out_features)  # (untied from the embeddings)
-        got = ours(ids, langs=langs, attention_mask=mask)[0]
+        got = logits(ours)
         assert len(calls) == 2
         ours.pred_layer.fast.enabled = False  # the new layer itself
-        close(got, ours(ids, langs=langs, attention_mask=mask)[0], "replaced")
+        close(got, logits(ours), "replaced")
         ours.pred_layer.fast.enabled = True
         calls.clear()
         ours(ids, langs=langs, attention_mask=mask, labels=ids)  # labels: the layer itself
     assert not calls
-    ours(ids, langs=langs, attention_mask=mask)  # grad mode
+    logits(ours)  # grad mode
     assert not calls

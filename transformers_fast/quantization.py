@@ -4,8 +4,8 @@ Every linear layer of the model's encoder/decoder blocks (nn.Linear and the GPT/
 lists of the base model; XLNet's einsum attention projections q, k, v, o, r through its attention module's
 `quantize_projections()` hook) becomes an ops.QuantizedLinear in place: int8 weights with one scale per output
 channel, activations quantized per token at every call, int32 sums (csrc/kernels/gemm_int8_cpu.cpp: AMX-INT8 tiles
-or AVX-512 VNNI where the CPU has them). A GELU that follows such a layer (BERT's intermediate, the GPT MLP, XLM, DistilBERT
-and XLNet feed-forward) is fused into it when it is exactly the erf or tanh form. With lm_head=True the output
+or AVX-512 VNNI where the CPU has them). A GELU that follows such a layer (BERT's intermediate, the GPT MLP, XLM,
+DistilBERT and XLNet feed-forward) is fused into it when it is exactly the erf or tanh form. With lm_head=True the output
 projection (`get_output_embeddings()`) is quantized too, where the model calls it as a module, and so is
 Transformer-XL's adaptive softmax (its clusters' output layers and projections, int8 copies beside the float layers
 the input embeddings share).
@@ -48,7 +48,8 @@ def _check_arguments(model, method, lm_head, embeddings, kv_cache="int8") -> Non
     if not isinstance(method, str) or method.lower() not in METHODS:
         raise ValueError(f"quantize: unknown method {method!r}; supported: {', '.join(METHODS)}")
     if kv_cache not in KV_CACHE_CHOICES:
-        raise ValueError(f"quantize: kv_cache must be one of {', '.join(map(repr, KV_CACHE_CHOICES))}, got {kv_cache!r}")
+        raise ValueError(f"quantize: kv_cache must be one of {', '.join(map(repr, KV_CACHE_CHOICES))}, "
+                         f"got {kv_cache!r}")
     for name, value in (("lm_head", lm_head), ("embeddings", embeddings)):
         if not isinstance(value, bool):
             raise TypeError(f"quantize: {name} must be True or False, got {value!r}")

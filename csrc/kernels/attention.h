@@ -191,7 +191,8 @@ inline void quantize_kv(const TensorView& x, const TensorView& q, const TensorVi
   const int64_t rows = scale.numel();
   for (int64_t r = 0; r < rows; ++r) {
     int64_t xo = 0, qo = 0, so = 0;
-    for (int64_t d = 0; d < lead; ++d) xo += at[d] * x.strides[d], qo += at[d] * q.strides[d], so += at[d] * scale.strides[d];
+    for (int64_t d = 0; d < lead; ++d)
+      xo += at[d] * x.strides[d], qo += at[d] * q.strides[d], so += at[d] * scale.strides[d];
     scale.ptr<float>()[so] = quantize_kv_row(x.ptr<float>() + xo, n, q.ptr<int8_t>() + qo);
     for (int64_t d = lead - 1; d >= 0 && ++at[d] == x.size(d); --d) at[d] = 0;
   }

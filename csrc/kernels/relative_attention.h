@@ -152,7 +152,6 @@ inline void relative_attention_int8_kv(const TensorView& q, const TensorView& k,
                                        const TensorView* mask, const TensorView* seg_diff,
                                        const TensorView* seg_embed, const TensorView* r_s_bias, double scale,
                                        int64_t shift) {
-  TF_CHECK(q.dim() == 4, "q: expected [qlen, batch, heads, head_dim], got ", q.dim(), " dims");
   RelativeAttentionArgs a = relative_attention_args(q, k, v, r, r_w_bias, r_r_bias, out, mask, seg_diff, seg_embed,
                                                     r_s_bias, scale, shift, DType::f32, true, DType::i8);
   TF_CHECK(a.qlen < kDotMaxQueries, "q: int8 keys and values take fewer than ", kDotMaxQueries, " queries, got ",
@@ -165,6 +164,8 @@ inline void relative_attention_int8_kv(const TensorView& q, const TensorView& k,
   };
   a.k_scale = scales(k_scale, "k_scale");
   a.v_scale = scales(v_scale, "v_scale");
+  check_no_overlap(out, "out", &k_scale, "k_scale");
+  check_no_overlap(out, "out", &v_scale, "v_scale");
   if (a.qlen == 0 || a.batch == 0 || a.heads == 0) return;
   TF_ISA_CALL(relative_attention_cpu, a);
 }

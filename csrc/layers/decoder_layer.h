@@ -50,8 +50,8 @@ inline void decoder_layer_step(const TensorView& x, const TensorView& kv, const 
   check_no_overlap(x, "x", &kv, "kv");
   check_no_overlap(x, "x", kv_scale, "kv_scale");
   check_no_overlap(kv, "kv", kv_scale, "kv_scale");
-  for (const TensorView* t : {&x, &kv, kv_scale})
-    if (t) check_no_overlap(*t, t == &x ? "x" : t == &kv ? "kv" : "kv_scale", key_bias, "key_bias");
+  for (auto [t, name] : {std::pair{&x, "x"}, {&kv, "kv"}, {kv_scale, "kv_scale"}})
+    if (t) check_no_overlap(*t, name, key_bias, "key_bias");
   if (batch == 0) return;  // (the scratch below would be empty: no pointer to offset into)
   ScratchMatrices scratch(batch, 2 * hidden + 3 * width + width + inner);
   TensorView normed = scratch.take(hidden), qkv = scratch.take(3 * width), context = scratch.take(width),
@@ -88,7 +88,8 @@ inline void decoder_layer_step(const TensorView& x, const TensorView& kv, const 
   if (key_bias) mask = TensorView{key_bias->data, DType::f32, {batch, heads, 1, keys}, {capacity, 0, 0, 1}};
   if (int8_cache) {
     TensorView k_scale{kv_scale->data, DType::f32, {batch, heads, keys}, {scale_batch, capacity, 1}};
-    TensorView v_scale{kv_scale->ptr<float>() + scale_part, DType::f32, {batch, heads, keys}, {scale_batch, capacity, 1}};
+    TensorView v_scale{kv_scale->ptr<float>() + scale_part, DType::f32, {batch, heads, keys},
+                       {scale_batch, capacity, 1}};
     attention_int8_kv(q, k, k_scale, v, v_scale, out, key_bias ? &mask : nullptr, nullptr, scale, false);
   } else {
     attention(q, k, v, out, key_bias ? &mask : nullptr, nullptr, nullptr, scale, false);

@@ -6,9 +6,9 @@ y = dequant(quant(x) . Wq^T) + bias, with an optional fused GELU (erf or tanh fo
                zero = round(-lo * 255 / (hi - lo)), xq = clamp(round(x * 255 / (hi - lo)) + zero, 0, 255)
   output:      float32(sum_k (xq - zero) Wq) * (sx[r] * sw[o]) + bias[o]
 (round: half to even; csrc/kernels/gemm_int8.h says why a zero point rather than a symmetric absmax scale.)
-The sums are exact (int32 in the kernel), so the C++ kernel (csrc/kernels/gemm_int8_cpu.cpp: AMX-INT8 tiles, AVX-512 VNNI,
-AVX2, portable) and the torch fallback below (exact float64 sums) give the same bits before GELU, on every ISA
-and thread count. A row holding NaN or infinity gives NaN outputs.
+The sums are exact (int32 in the kernel), so the C++ kernel (csrc/kernels/gemm_int8_cpu.cpp: AMX-INT8 tiles,
+AVX-512 VNNI, AVX2, portable) and the torch fallback below (exact float64 sums) give the same bits before GELU, on
+every ISA and thread count. A row holding NaN or infinity gives NaN outputs.
 
 `weight_int8`, `weight_scale` and `bias` are the state-dict entries (buffers: a quantized layer has nothing to
 train); the packed copy the kernel reads is derived on first use and never saved. Quantized layers are

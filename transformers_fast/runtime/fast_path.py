@@ -135,7 +135,7 @@ class LinearFastPath(FastPath):
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """x [..., in_features] -> the layer's output."""
         layer = getattr(self.owner, self.name)
-        key = (id(layer), state_key(layer))
+        key = state_key(layer)  # (a replaced layer has other parameters)
         if self._packed is None or key != self._key:
             with torch.inference_mode(False), torch.no_grad():
                 self._packed = ops.projection([layer])

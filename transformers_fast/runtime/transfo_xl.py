@@ -8,8 +8,9 @@ ops.relative_attention(shift="transfo_xl"); residual + LayerNorm fused; bias + R
 Memories that init_mems made (zeros) need no GEMM: their keys and values are those of one zero row.
 During generation the keys and values of the memory are kept beside it (sliced exactly as 1.2.0 slices the
 memory), so that a step projects only the new token; they sit in buffers with room after them (MemoryKV), so that
-a step writes its own keys and values there instead of concatenating the whole memory again. The adaptive softmax writes its log-probabilities once
-into the [rows, n_token] output (log_softmax per cluster plus the head's cluster log-probability).
+a step writes its own keys and values there instead of concatenating the whole memory again. The adaptive softmax
+writes its log-probabilities once into the [rows, n_token] output (log_softmax per cluster plus the head's cluster
+log-probability).
 Results equal the reference modules' within float32 rounding (the GEMMs group rows differently).
 A quantized model (transformers_fast.quantize) runs the same way on its int8 layers (ops.QuantizedLinear through
 the same ops.linear; the k/v projection of the memory is the int8 qkv layer's k and v rows, QuantizedLinear.rows):
@@ -263,8 +264,8 @@ class TransfoXLFastPath(FastPath):
                         layer, proj = cluster
                         rows, part = layer.out_features, layer.rows
                         projs.append(None if isinstance(proj, nn.Identity) else proj)
-                    chunks.append([(first, min(first + SOFTMAX_CHUNK, rows), part(first, min(first + SOFTMAX_CHUNK, rows)))
-                                   for first in range(0, rows, SOFTMAX_CHUNK)])
+                    bounds = [(first, min(first + SOFTMAX_CHUNK, rows)) for first in range(0, rows, SOFTMAX_CHUNK)]
+                    chunks.append([(first, stop, part(first, stop)) for first, stop in bounds])
             self._softmax = AdaptiveSoftmaxWeights([0] + list(crit.cutoffs), projs, chunks)
             self._softmax_key = key
         return self._softmax
