@@ -104,7 +104,9 @@ struct Emulated {
 #if defined(TF_AMX_BUILD)
 // The instructions (run only where cpu_has_amx_int8(): the CPU, the OS and the process's permission).
 struct Hardware {
-  TF_AMX_TARGET static void configure(const TileConfig& c) { _tile_loadconfig(&c); }
+  // ldtilecfg with the whole 64-byte object as its operand: GCC 12's _tile_loadconfig names only its first 8 bytes,
+  // which lets the optimiser drop the stores of the rest (a #GP there, or tiles of the wrong shape).
+  TF_AMX_TARGET static void configure(const TileConfig& c) { __asm__ volatile("ldtilecfg %0" ::"m"(c) : "memory"); }
   TF_AMX_TARGET static void release() { _tile_release(); }
 };
 #endif
