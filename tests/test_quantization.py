@@ -305,11 +305,14 @@ def embed(model, tokenizer, texts):
     return F.normalize(summed, dim=-1)
 
 
-@pytest.fixture(scope="module")
-def minilm():
+@pytest.fixture(scope="module", params=[False, True], ids=["float_embeddings", "int8_embeddings"])
+def minilm(request):
     path = minilm_dir()
     tokenizer = tf.BertTokenizer.from_pretrained(path)
-    return tokenizer, tf.BertModel.from_pretrained(path), tf.BertModel.from_pretrained(path, quantize="int8")
+    int8 = tf.BertModel.from_pretrained(path, quantize="int8")
+    if request.param:
+        tf.quantize(int8, "int8", embeddings=True)
+    return tokenizer, tf.BertModel.from_pretrained(path), int8
 
 
 def test_minilm_sentence_embeddings_int8_close_to_fp32(minilm):
@@ -347,8 +350,6 @@ def test_bad_arguments():
         tf.quantize("bert-base-uncased", "int8")
     with pytest.raises(TypeError, match="lm_head must be True or False"):
         tf.quantize(model, "int8", lm_head="yes")
-    with pytest.raises(NotImplementedError, match="embeddings=True"):
-        tf.quantize(model, "int8", embeddings=True)
     model.train()
     with pytest.raises(ValueError, match="training mode.*model.eval"):
         tf.quantize(model, "int8")

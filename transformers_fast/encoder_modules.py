@@ -288,7 +288,7 @@ class BertFastPath(fast_encoder.EncoderFastPath):
 
     def embed(self, ids, positions, token_types):
         emb = self.model.embeddings
-        x = F.embedding(ids, emb.word_embeddings.weight) + F.embedding(positions, emb.position_embeddings.weight)
+        x = emb.word_embeddings(ids) + F.embedding(positions, emb.position_embeddings.weight)
         if token_types is None:
             token_types = torch.zeros_like(ids)
         types = F.embedding(token_types, emb.token_type_embeddings.weight)
@@ -380,7 +380,7 @@ class EncoderModel(EncoderPreTrainedModel):
 
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
-        dtype = self.embeddings.word_embeddings.weight.dtype
+        dtype = self.embeddings.position_embeddings.weight.dtype  # (the word table may be int8)
         extended_mask = (1.0 - attention_mask[:, None, None, :].to(dtype)) * -10000.0
         head_mask = expand_head_mask(head_mask, len(self.encoder.layer), self.config.num_attention_heads, dtype)
         embedding_output = self.embeddings(input_ids, token_type_ids=token_type_ids, position_ids=position_ids)

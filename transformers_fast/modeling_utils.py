@@ -27,6 +27,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from transformers_fast import file_utils
 from transformers_fast.configuration_utils import PretrainedConfig, hub_repo_ids, pop_hub_kwargs
+from transformers_fast.ops.quantized_linear import QuantizedEmbedding, QuantizedLinear
 from transformers_fast.runtime.fast_path import FastPath
 from transformers_fast.file_utils import (CONFIG_NAME, SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME,
                                           WEIGHTS_INDEX_NAME, WEIGHTS_NAME)
@@ -342,16 +343,22 @@ class PreTrainedModel(nn.Module):
     def tie_weights(self) -> None:
         """Shares the output projection with the input embeddings (a copy under torchscript)."""
         output = self.get_output_embeddings()
-        # An int8 output projection (quantize(..., lm_head=True)) keeps its own quantized copy.
-        if output is not None and getattr(self.config, "tie_word_embeddings", True) and \
-                isinstance(getattr(output, "weight", None), nn.Parameter):
-            embeddings = self.get_input_embeddings()
-            if embeddings.weight.is_meta and not output.weight.is_meta:
-                # the checkpoint holds the tied matrix under the head's name only (transformers does that)
-                embeddings.weight = output.weight
-            self._tie_or_clone_weights(output, embeddings)
+        if output is None or not getattr(self.config, "tie_word_embeddings", True):
+            return
+        embeddings = self.get_input_embeddings()
+        if isinstance(getattr(output, "weight", None), nn.Parameter) and \
+                isinstance(getattr(embeddings, "weight", None), nn.Parameter) and \
+                embeddings.weight.is_meta and not output.weight.is_meta:
+            # the checkpoint holds the tied matrix under the head's name only (transformers does that)
+            embeddings.weight = output.weight
+        self._tie_or_clone_weights(output, embeddings)
 
     def _tie_or_clone_weights(self, first_module: nn.Module, second_module: nn.Module) -> None:
+        if isinstance(second_module, QuantizedEmbedding):  # quantize(..., embeddings=True)
+            if isinstance(first_module, QuantizedLinear) and \
+                    first_module.weight_int8.shape == second_module.weight_int8.shape:
+                _share_int8_matrix(first_module, second_module)
+            return  # a float head beside int8 embeddings keeps its own float matrix
         if not isinstance(getattr(first_module, "weight", None), nn.Parameter):
             return  # an int8 output projection (quantize(..., lm_head=True)) keeps its own quantized copy
         if self.config.torchscript:
@@ -367,6 +374,9 @@ class PreTrainedModel(nn.Module):
         old = self.get_input_embeddings()
         if new_num_tokens is None or new_num_tokens == old.weight.shape[0]:
             return old
+        if getattr(self.config, "quantization", None) is not None:
+            raise RuntimeError("resize_token_embeddings: the model is quantized (inference-only): resize the float "
+                               "model, then quantize it")
         if isinstance(new_num_tokens, bool) or not isinstance(new_num_tokens, int) or new_num_tokens < 1:
             raise ValueError(f"new_num_tokens must be a positive integer, got {new_num_tokens!r}")
         new = nn.Embedding(new_num_tokens, old.weight.shape[1], padding_idx=old.padding_idx
@@ -725,6 +735,22 @@ class PreTrainedModel(nn.Module):
 
 
 # ---- checkpoint files ---------------------------------------------------------------------------------------
+
+
+def _share_int8_matrix(head: QuantizedLinear, table: QuantizedEmbedding) -> None:
+    """A tied int8 LM head and int8 input embeddings hold one int8 matrix and its row scales (the same numbers:
+    both are the float matrix quantized per row). A side still on meta (a checkpoint that stored the pair once)
+    takes the other's; two loaded copies are shared only when equal."""
+    names = ("weight_int8", "weight_scale")
+    head_meta = any(head._buffers[name].is_meta for name in names)
+    table_meta = any(table._buffers[name].is_meta for name in names)
+    if head_meta and not table_meta:
+        for name in names:
+            head._buffers[name] = table._buffers[name]
+        head.repack()
+    elif not head_meta and (table_meta or all(torch.equal(head._buffers[n], table._buffers[n]) for n in names)):
+        for name in names:
+            table._buffers[name] = head._buffers[name]
 
 
 def load_state_dict(path: str) -> Dict[str, torch.Tensor]:

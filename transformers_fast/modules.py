@@ -167,9 +167,10 @@ class GPTBaseMixin:
         if attention_mask is not None:
             mask = key_mask(attention_mask.reshape(batch, -1) if attention_mask.dim() > 2 else attention_mask,
                             batch, past_length + seq)
-        tokens = self.get_input_embeddings()
-        head_mask = expand_head_mask(head_mask, len(self.h), self.config.n_head, tokens.weight.dtype)
-        hidden = tokens(input_ids) + self.get_position_embeddings()(position_ids)
+        tokens, positions = self.get_input_embeddings(), self.get_position_embeddings()
+        # (the position table is float: the token table may be int8)
+        head_mask = expand_head_mask(head_mask, len(self.h), self.config.n_head, positions.weight.dtype)
+        hidden = tokens(input_ids) + positions(position_ids)
         if token_type_ids is not None:
             hidden = hidden + tokens(token_type_ids.reshape(-1, seq))
         return self.drop(hidden), mask, head_mask, input_shape

@@ -8,7 +8,8 @@ or AVX-512 VNNI where the CPU has them). A GELU that follows such a layer (BERT'
 DistilBERT and XLNet feed-forward) is fused into it when it is exactly the erf or tanh form. With lm_head=True the output
 projection (`get_output_embeddings()`) is quantized too, where the model calls it as a module, and so is
 Transformer-XL's adaptive softmax (its clusters' output layers and projections, int8 copies beside the float layers
-the input embeddings share).
+the input embeddings share). With embeddings=True the word embedding tables become ops.QuantizedEmbedding (int8, one
+scale per row: the weights' rule), a table tied to an int8 LM head holding the head's int8 matrix.
 
 The config records the quantization (config.quantization = {"method": "int8", ...}), so `save_pretrained`
 writes the int8 weights and their scales (`<layer>.weight_int8`, `<layer>.weight_scale`, `<layer>.bias`) and
@@ -28,7 +29,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from transformers_fast.modeling_utils import Conv1D
-from transformers_fast.ops import PackedLinear, QuantizedLinear
+from transformers_fast.ops import PackedLinear, QuantizedEmbedding, QuantizedLinear
 
 METHODS = ("int8",)
 CONFIG_KEY = "quantization"
@@ -53,10 +54,6 @@ def _check_arguments(model, method, lm_head, embeddings, kv_cache="int8") -> Non
     for name, value in (("lm_head", lm_head), ("embeddings", embeddings)):
         if not isinstance(value, bool):
             raise TypeError(f"quantize: {name} must be True or False, got {value!r}")
-    if embeddings:
-        raise NotImplementedError(
-            "quantize: embeddings=True is not implemented yet: the models read their embedding tables' float "
-            "weight directly (dtype, device, the fused embedding paths); int8 embeddings would save memory only")
 
 
 def _activation_kind(fn) -> Optional[str]:
@@ -115,7 +112,38 @@ def _lm_head(model: nn.Module) -> Tuple[nn.Module, str, nn.Module]:
     raise ValueError("quantize: the output projection is not a submodule of the model")
 
 
-def _replace(model: nn.Module, lm_head: bool) -> int:
+def _input_tables(model: nn.Module) -> List[Tuple[nn.Module, str, nn.Embedding]]:
+    """(parent, attribute, table) of the word embedding tables: get_input_embeddings() when it is one table, else
+    the tables inside it (Transformer-XL's adaptive embedding, one per cluster)."""
+    getter = getattr(model, "get_input_embeddings", None)
+    root = getter() if callable(getter) else None
+    if root is None:
+        raise ValueError(f"quantize: embeddings=True but {type(model).__name__} has no input embeddings")
+    if isinstance(root, (nn.Embedding, QuantizedEmbedding)):
+        return [(None, "", root)]
+    return [(parent, name, child) for parent in root.modules() for name, child in parent.named_children()
+            if isinstance(child, (nn.Embedding, QuantizedEmbedding))]
+
+
+def _replace_embeddings(model: nn.Module, heads: Dict[int, QuantizedLinear]) -> int:
+    """The word embedding tables become QuantizedEmbedding; one whose float matrix an int8 LM head was made from
+    (`heads`: id of the float weight -> its int8 layer) shares that layer's int8 matrix."""
+    done = 0
+    for parent, name, table in _input_tables(model):
+        if isinstance(table, QuantizedEmbedding):
+            continue
+        head = heads.get(id(table.weight))
+        quantized = (QuantizedEmbedding.sharing(head, table.padding_idx) if head is not None
+                     else QuantizedEmbedding.from_float(table))
+        if parent is None:
+            model.set_input_embeddings(quantized)
+        else:
+            setattr(parent, name, quantized)
+        done += 1
+    return done
+
+
+def _replace(model: nn.Module, lm_head: bool, embeddings: bool = False) -> int:
     """Swaps the layers for QuantizedLinear (meta weights give meta int8 buffers: from_pretrained fills them);
     returns how many layers were quantized now. A block module whose projections are not linear layers (XLNet's
     einsum weights) quantizes them itself: its `quantize_projections()` hook, which returns how many it did."""
@@ -125,10 +153,12 @@ def _replace(model: nn.Module, lm_head: bool) -> int:
     # an adaptive softmax (Transformer-XL) quantizes its clusters itself: its `quantize_head()` hook
     heads = [m for m in model.modules() if callable(getattr(m, "quantize_head", None))] if lm_head else []
     hooked += sum(head.quantize_head() for head in heads)
+    float_head = None
     if lm_head and not heads:
         parent, name, head = _lm_head(model)
         if parent is not None:
             targets.append((parent, name, head))
+            float_head = head
     done: Dict[int, QuantizedLinear] = {}
     with torch.no_grad():
         for parent, name, layer in targets:
@@ -145,7 +175,9 @@ def _replace(model: nn.Module, lm_head: bool) -> int:
             setattr(parent, name, quantized)
             if act_name is not None:
                 setattr(parent, act_name, nn.Identity())  # fused into the int8 layer
-    return hooked + len(done)
+        tied = {id(float_head.weight): done[id(float_head)]} if float_head is not None else {}
+        tables = _replace_embeddings(model, tied) if embeddings else 0
+    return hooked + len(done) + tables
 
 
 def _on_cpu(model: nn.Module) -> None:
@@ -161,7 +193,10 @@ def quantize(model: nn.Module, method: str = "int8", lm_head: bool = False, embe
     (and with lm_head=True its output projection) become int8 QuantizedLinear layers. The model must be on the
     CPU and in eval mode; afterwards its remaining float parameters no longer require grad (a quantized model is
     inference-only: training through it raises). kv_cache: the KV cache of the GPT decoders' generation, "int8"
-    (one float32 scale per key and value row) or "float" (float32). embeddings=True is not implemented yet."""
+    (one float32 scale per key and value row) or "float" (float32). embeddings=True makes the word embedding tables
+    int8 too (QuantizedEmbedding, one scale per row); a table tied to the LM head then shares the int8 head's matrix
+    with lm_head=True, and leaves the float head its own matrix without it (the memory saved is the table's where the
+    head is int8 or untied)."""
     _check_arguments(model, method, lm_head, embeddings, kv_cache)
     if model.training:
         raise ValueError("quantize: the model is in training mode; quantized models are inference-only: call "
@@ -172,7 +207,8 @@ def quantize(model: nn.Module, method: str = "int8", lm_head: bool = False, embe
     if previous is not None and previous.get("method") != method.lower():
         raise ValueError(f"quantize: the model is already quantized with {previous.get('method')!r}")
     lm_head = lm_head or bool(previous and previous.get("lm_head"))
-    _replace(model, lm_head)
+    embeddings = embeddings or bool(previous and previous.get("embeddings"))
+    _replace(model, lm_head, embeddings)
     for p in model.parameters():
         p.requires_grad_(False)
     if config is not None:
@@ -193,4 +229,4 @@ def prepare_quantized(model: nn.Module, spec) -> None:
                          f"(supported methods: {', '.join(METHODS)})")
     _check_arguments(model, spec["method"], bool(spec.get("lm_head", False)), bool(spec.get("embeddings", False)),
                      spec.get("kv_cache", "int8"))
-    _replace(model, bool(spec.get("lm_head", False)))
+    _replace(model, bool(spec.get("lm_head", False)), bool(spec.get("embeddings", False)))

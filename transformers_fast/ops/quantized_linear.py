@@ -315,3 +315,80 @@ def quantized_linear(x: torch.Tensor, layer: QuantizedLinear) -> torch.Tensor:
     if not flat:
         out = out.view(*x.shape[:-1], n_out)
     return out if out.dtype is x.dtype else out.to(x.dtype)
+
+
+class QuantizedEmbedding(nn.Module):
+    """An embedding table in int8 with one scale per row (quantize_weight: symmetric, as QuantizedLinear's
+    weights, so a tied int8 LM head and its input embeddings share one int8 matrix and its scales). A lookup
+    gives the rows weight_int8[ids] * weight_scale[ids] in the scales' dtype (float32, or the model's after
+    .to(dtype)). Inference-only, as the int8 layers."""
+
+    def __init__(self, weight_int8: torch.Tensor, weight_scale: torch.Tensor, padding_idx: Optional[int] = None):
+        super().__init__()
+        if not isinstance(weight_int8, torch.Tensor) or weight_int8.dtype != torch.int8 or weight_int8.dim() != 2:
+            raise TypeError("QuantizedEmbedding: weight_int8 must be an int8 tensor [num_embeddings, embedding_dim]")
+        rows = weight_int8.shape[0]
+        if (not isinstance(weight_scale, torch.Tensor) or not weight_scale.is_floating_point()
+                or tuple(weight_scale.shape) != (rows,)):
+            raise TypeError(f"QuantizedEmbedding: weight_scale must be a float tensor of shape [{rows}]")
+        self.num_embeddings, self.embedding_dim = int(rows), int(weight_int8.shape[1])
+        self.padding_idx = padding_idx
+        self.register_buffer("weight_int8", weight_int8.detach())
+        self.register_buffer("weight_scale", weight_scale.detach())
+        self.train(False)
+
+    @classmethod
+    def from_float(cls, embedding: nn.Embedding) -> "QuantizedEmbedding":
+        """Quantizes an nn.Embedding (a meta one gives meta buffers: from_pretrained of a quantized folder fills
+        them); the scales keep the table's float dtype."""
+        if not isinstance(embedding, nn.Embedding):
+            raise TypeError(f"QuantizedEmbedding.from_float needs an nn.Embedding, got {type(embedding).__name__}")
+        weight = embedding.weight
+        if weight.is_meta:
+            q = torch.empty(weight.shape, dtype=torch.int8, device="meta")
+            scale = torch.empty(weight.shape[0], dtype=weight.dtype, device="meta")
+        elif weight.device.type != "cpu":
+            raise RuntimeError(f"QuantizedEmbedding: the table is on {weight.device}; int8 models run on the CPU "
+                               f"only (move the model to the CPU first)")
+        else:
+            q, scale = quantize_weight(weight)
+            scale = scale.to(weight.dtype)
+        return cls(q, scale, embedding.padding_idx)
+
+    @classmethod
+    def sharing(cls, head: QuantizedLinear, padding_idx: Optional[int] = None) -> "QuantizedEmbedding":
+        """The input embeddings of a tied int8 LM head: its int8 matrix, not a copy."""
+        return cls(head.weight_int8, head.weight_scale, padding_idx)
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """The int8 table (its float value is weight_int8 * weight_scale[:, None]): code that checks the table's
+        dtype sees int8 and keeps away from float-only paths."""
+        return self.weight_int8
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype of the rows a lookup gives."""
+        return self.weight_scale.dtype
+
+    def dequantize(self) -> torch.Tensor:
+        return self.weight_int8.float() * self.weight_scale.float()[:, None]
+
+    def extra_repr(self) -> str:
+        pad = f", padding_idx={self.padding_idx}" if self.padding_idx is not None else ""
+        return f"{self.num_embeddings}, {self.embedding_dim}{pad}, int8"
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        if not isinstance(ids, torch.Tensor) or ids.is_floating_point() or ids.dtype is torch.bool:
+            raise TypeError(f"QuantizedEmbedding: ids must be an integer tensor, got "
+                            f"{ids.dtype if isinstance(ids, torch.Tensor) else type(ids).__name__}")
+        if torch.is_grad_enabled() and self.training:
+            raise RuntimeError(INFERENCE_ONLY.format(what="this embedding is in training mode with gradients enabled"))
+        # (F.embedding raises on ids out of range, as nn.Embedding does; int8 rows gather, then scale)
+        rows = F.embedding(ids, self.weight_int8).to(torch.float32)
+        return (rows * F.embedding(ids, self.weight_scale[:, None]).float()).to(self.weight_scale.dtype)
+
+
+def float_like(table: nn.Module) -> torch.Tensor:
+    """A tensor of the dtype and device an embedding table's lookups have: its weight, or an int8 table's scales."""
+    return table.weight_scale if isinstance(table, QuantizedEmbedding) else table.weight

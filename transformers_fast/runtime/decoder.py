@@ -169,7 +169,9 @@ class DecoderFastPath(FastPath):
                 with torch.inference_mode(False), torch.no_grad():
                     self._layers = [self._build(block) for block in parts["blocks"]]
                 self._pre_ln = parts["pre_ln"]
-                self._wte, self._wpe = parts["wte"].weight.detach(), parts["wpe"].weight.detach()
+                # the token table as its module (int8 with quantize(..., embeddings=True)); the float position
+                # table tells the model's dtype and device
+                self._wte, self._wpe = parts["wte"], parts["wpe"].weight.detach()
                 self._ln_f = None if parts["ln_f"] is None else self._norm(parts["ln_f"])
             head = self.model.get_output_embeddings()
             with torch.inference_mode(False), torch.no_grad():
@@ -247,8 +249,8 @@ class DecoderFastPath(FastPath):
         """An LM head model's logits of forward()'s final hidden states [..., n_embd]: the prepacked head when
         forward() runs fused (MKL's F.linear takes its AVX2 path on AMD), else the head module as the reference."""
         head = self.model.get_output_embeddings()
-        # an int8 head's weight is int8: the float input embeddings tell the model's dtype and device
-        like = self._base().get_input_embeddings().weight if isinstance(head, QuantizedLinear) else head.weight
+        # an int8 head's weight is int8: the float position embeddings tell the model's dtype and device
+        like = self._parts()["wpe"].weight if isinstance(head, QuantizedLinear) else head.weight
         if not self.usable(like, head_mask, output_attentions, output_hidden_states):
             return head(hidden)
         self.layers()
@@ -291,15 +293,15 @@ class DecoderFastPath(FastPath):
     def new_cache(self, batch: int, capacity: int) -> KVCache:
         layers = self.layers()
         return KVCache(batch, capacity, [(layer.heads, layer.head_dim) for layer in layers], self.cache_dtype(),
-                       self._wte.device)
+                       self._wpe.device)
 
     def cache_dtype(self) -> torch.dtype:
         """int8 for an int8-quantized float32 model on the CPU (unless quantized with kv_cache="float"), else the
         dtype of its weights."""
-        return torch.int8 if int8_kv_cache(self.model, self._wte) else self._wte.dtype
+        return torch.int8 if int8_kv_cache(self.model, self._wpe) else self._wpe.dtype
 
     def _embed(self, ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        return F.embedding(ids, self._wte) + F.embedding(positions, self._wpe)
+        return self._wte(ids) + F.embedding(positions, self._wpe)
 
     def _run(self, x: torch.Tensor, attention) -> torch.Tensor:
         """Every decoder block on x [tokens, hidden]; `attention(index, layer, qkv)` stores the keys and values
@@ -334,12 +336,12 @@ class DecoderFastPath(FastPath):
         device = input_ids.device
         mask = None
         if attention_mask is not None and not bool(attention_mask.all()):
-            cache.key_bias = torch.zeros(batch, cache.capacity, dtype=self._wte.dtype, device=device)
+            cache.key_bias = torch.zeros(batch, cache.capacity, dtype=self._wpe.dtype, device=device)
             cache.key_bias[:, :seq].masked_fill_(attention_mask == 0, float("-inf"))
             causal = torch.ones(seq, seq, dtype=torch.bool, device=device).tril()
             # A padded query sees itself too, so that no row is empty (its output is never used).
             allowed = (causal & (attention_mask != 0)[:, None, None, :]) | torch.eye(seq, dtype=torch.bool, device=device)
-            mask = torch.zeros(allowed.shape, dtype=self._wte.dtype, device=device).masked_fill_(~allowed, float("-inf"))
+            mask = torch.zeros(allowed.shape, dtype=self._wpe.dtype, device=device).masked_fill_(~allowed, float("-inf"))
 
         def attention(index, layer, qkv):
             heads, head_dim = layer.heads, layer.head_dim
@@ -393,11 +395,11 @@ class DecoderFastPath(FastPath):
         def projections():
             layers = self._layers
             found = [p for layer in layers for p in (layer.qkv, layer.proj, layer.fc, layer.fc_proj)]
-            usable = (self._wte.dtype is torch.float32 and self._wte.is_cpu and all(p.bias is not None for p in found)
+            usable = (self._wpe.dtype is torch.float32 and self._wpe.is_cpu and all(p.bias is not None for p in found)
                       and all(layer.act is None for layer in layers))
             return found if usable else None
 
-        if ops.on_cuda(self._wte) or not self._one_call(batch, projections):  # (the one-call blocks are the CPU's)
+        if ops.on_cuda(self._wpe) or not self._one_call(batch, projections):  # (the one-call blocks are the CPU's)
             return None
         if self._bound is None:
             self._bound = [bind_layer_weights(layer.qkv, layer.proj, layer.proj.bias, layer.ln_1, layer.fc,

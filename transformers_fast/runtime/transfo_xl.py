@@ -31,6 +31,7 @@ from transformers_fast import ops
 from transformers_fast.ops import PackedLinear, QuantizedLinear, linear
 from transformers_fast.ops.projection import Projection  # float, or int8 in a quantized model
 from transformers_fast.ops.attention import quantize_kv
+from transformers_fast.ops.quantized_linear import float_like
 from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting, fast_tensor, int8_kv_cache, state_key
 
 # Below this many rows the Python wrapper of ops.layer_norm costs more than F.layer_norm's whole run (on the CPU;
@@ -215,7 +216,7 @@ class TransfoXLFastPath(FastPath):
         base = self._base()
         if not self.enabled or head_mask is not None or output_attentions or base.attn_type != 0:
             return False
-        return self._inference(base, base.word_emb.emb_layers[0].weight)
+        return self._inference(base, float_like(base.word_emb.emb_layers[0]))
 
     def softmax_usable(self, hidden: torch.Tensor) -> bool:
         crit = getattr(self.model, "crit", None)
@@ -453,7 +454,7 @@ class TransfoXLFastPath(FastPath):
             mlen = len(state.kv)
             core_out, _, kept = self.run(ids, None, False, mem_kv=state.kv, keep_kv=True)
         if kept:  # (an int8 model's generation keeps the memory's keys and values in int8)
-            quantized = int8_kv_cache(self.model, base.word_emb.emb_layers[0].weight)
+            quantized = int8_kv_cache(self.model, float_like(base.word_emb.emb_layers[0]))
             state.kv = self._next_memory(state.kv, kept, mlen, qlen, quantized)
         return self.log_probs(core_out[-1])
 

@@ -161,7 +161,7 @@ class DistilBertFastPath(fast_encoder.EncoderFastPath):
 
     def embed(self, ids, positions, token_types):
         emb = self.model.embeddings
-        x = F.embedding(ids, emb.word_embeddings.weight)
+        x = emb.word_embeddings(ids)
         pos = F.embedding(positions, emb.position_embeddings.weight)
         return ops.add_layer_norm(x, pos, emb.LayerNorm.weight, emb.LayerNorm.bias, emb.LayerNorm.eps)
 
@@ -235,7 +235,7 @@ class DistilBertModel(DistilBertPreTrainedModel):
             return BaseModelOutput(last_hidden_state=hidden, hidden_states=hidden_states)
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
-        dtype = self.embeddings.word_embeddings.weight.dtype
+        dtype = self.embeddings.position_embeddings.weight.dtype  # (the word table may be int8)
         head_mask = expand_head_mask(head_mask, len(self.transformer.layer), self.config.n_heads, dtype)
         hidden, hidden_states, attentions = self.transformer(
             self.embeddings(input_ids), attention_mask, head_mask, output_attentions, output_hidden_states)

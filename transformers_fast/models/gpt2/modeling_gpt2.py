@@ -122,7 +122,7 @@ class GPT2Model(GPTBaseMixin, GPT2PreTrainedModel):
         use_cache = getattr(config, "use_cache", True) if use_cache is None else use_cache
         output_attentions = self.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.output_hidden_states if output_hidden_states is None else output_hidden_states
-        fused = self.fast.usable(self.wte.weight, head_mask, output_attentions, output_hidden_states)
+        fused = self.fast.usable(self.wpe.weight, head_mask, output_attentions, output_hidden_states)
         hidden, mask, head_mask, input_shape = self.embed_inputs(input_ids, position_ids, token_type_ids,
                                                                  attention_mask, head_mask, past_length)
         if past is not None and past[0][0].shape[0] != hidden.shape[0]:

@@ -99,7 +99,7 @@ class OpenAIGPTModel(GPTBaseMixin, OpenAIGPTPreTrainedModel):
         config = self.config
         output_attentions = self.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.output_hidden_states if output_hidden_states is None else output_hidden_states
-        fused = self.fast.usable(self.tokens_embed.weight, head_mask, output_attentions, output_hidden_states)
+        fused = self.fast.usable(self.positions_embed.weight, head_mask, output_attentions, output_hidden_states)
         hidden, mask, head_mask, input_shape = self.embed_inputs(input_ids, position_ids, token_type_ids,
                                                                  attention_mask, head_mask)
         output_shape = tuple(input_shape) + (hidden.shape[-1],)

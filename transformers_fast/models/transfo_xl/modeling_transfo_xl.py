@@ -31,6 +31,7 @@ from transformers_fast.models.transfo_xl.modeling_transfo_xl_utilities import (L
                                                                                 ProjectedAdaptiveLogSoftmax,
                                                                                 sample_logits)
 from transformers_fast.runtime import transfo_xl as fast_xl
+from transformers_fast.ops.quantized_linear import float_like
 
 LayerNorm = nn.LayerNorm  # 1.2.0's BertLayerNorm without apex (eps 1e-5)
 
@@ -591,7 +592,7 @@ class TransfoXLModel(TransfoXLPreTrainedModel):
             raise ValueError(f"input_ids must have shape [batch, sequence], got {tuple(input_ids.shape)}")
         if input_ids.shape[0] == 0 or input_ids.shape[1] == 0:
             raise ValueError(f"input_ids is empty (shape {tuple(input_ids.shape)})")
-        param = self.word_emb.emb_layers[0].weight
+        param = float_like(self.word_emb.emb_layers[0])
         check_ids("input_ids", input_ids, self.n_token, "the vocabulary size (config.n_token)", device=param.device)
         if mems is not None:
             _check_mems(mems, self.n_layer, input_ids.shape[0], self.d_model, param.dtype, param.device)
@@ -727,7 +728,7 @@ class TransfoXLLMHeadModel(GenerationMixin, TransfoXLPreTrainedModel):
         config = self.config
         if self.sample_softmax > 0:
             if config.tie_weight:
-                self.out_layer.weight = self.transformer.word_emb.emb_layers[0].weight
+                self._tie_or_clone_weights(self.out_layer, self.transformer.word_emb.emb_layers[0])
             return
         if config.tie_weight:
             for i in range(len(self.crit.out_layers)):

@@ -228,12 +228,12 @@ class XLMFastPath(fast_encoder.EncoderFastPath):
 
     def embed(self, ids, positions, token_types, langs=None):
         model = self.model
-        word = model.embeddings.weight
-        x = F.embedding(ids, word)
+        word = model.embeddings  # (a module: the table may be int8)
+        x = word(ids)
         if langs is not None:
             x = x + F.embedding(langs, model.lang_embeddings.weight)
         if token_types is not None:
-            x = x + F.embedding(token_types, word)
+            x = x + word(token_types)
         pos = F.embedding(positions, model.position_embeddings.weight)
         ln = model.layer_norm_emb
         return ops.add_layer_norm(x, pos, ln.weight, ln.bias, ln.eps)
@@ -407,7 +407,7 @@ class XLMModel(XLMPreTrainedModel):
 
         if position_ids is None:
             position_ids = torch.arange(slen, dtype=torch.long, device=input_ids.device).unsqueeze(0)
-        dtype = self.embeddings.weight.dtype
+        dtype = self.position_embeddings.weight.dtype  # (the word table may be int8)
         head_mask = expand_head_mask(head_mask, self.n_layers, self.n_heads, dtype)
         if cache is not None and cache["slen"]:
             _slen = slen - cache["slen"]

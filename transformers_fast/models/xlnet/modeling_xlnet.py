@@ -339,7 +339,7 @@ class XLNetModel(XLNetPreTrainedModel):
         if self.same_length:
             mask_lo = torch.tril(attn_mask, diagonal=-1)
             ret = torch.cat([ret[:, :qlen] + mask_lo, ret[:, qlen:]], dim=1)
-        p = self.word_embedding.weight
+        p = self.mask_emb  # (float: the word table may be int8)
         return ret.to(device=p.device, dtype=p.dtype)
 
     def cache_mem(self, curr_out: torch.Tensor, prev_mem: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
@@ -365,7 +365,7 @@ class XLNetModel(XLNetPreTrainedModel):
         """Sinusoidal embeddings of the relative distances klen .. -qlen (bi) or klen .. -1 (uni):
         [rlen, batch, d_model]; with bi_data the first half of the batch gets the forward distances, the second
         half the backward ones."""
-        device = self.word_embedding.weight.device
+        device = self.mask_emb.device
         freq_seq = torch.arange(0, self.d_model, 2.0, dtype=torch.float, device=device)
         inv_freq = 1 / torch.pow(10000, (freq_seq / self.d_model))
         if self.attn_type == "bi":
@@ -386,7 +386,7 @@ class XLNetModel(XLNetPreTrainedModel):
                                  self.positional_embedding(bwd_pos_seq, inv_freq, half)], dim=1)
         else:
             pos_emb = self.positional_embedding(fwd_pos_seq, inv_freq, bsz)
-        return pos_emb.to(self.word_embedding.weight.dtype)
+        return pos_emb.to(self.mask_emb.dtype)
 
     # ---- forward ----
     def _check_inputs(self, input_ids, token_type_ids, input_mask, attention_mask, mems, perm_mask, target_mapping):
@@ -438,7 +438,7 @@ class XLNetModel(XLNetPreTrainedModel):
         output_attentions = self.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.output_hidden_states if output_hidden_states is None else output_hidden_states
         klen = mlen + qlen
-        weight = self.word_embedding.weight
+        weight = self.mask_emb  # the model's float dtype and device (the word table may be int8)
         dtype_float, device = weight.dtype, weight.device
 
         # Sequence-first, as the original code: [len, batch].
