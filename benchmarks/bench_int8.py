@@ -20,7 +20,8 @@ batch 1 and 8, bench_gpt2.py's workload (transformers_fast.benchmark.decoders), 
 fp32, ours fp32, ours int8 (blocks only; the tied LM head stays float) and int8 with lm_head=True, CTranslate2 int8
 where it is installed, the speed-ups over transformers fp32 (target: int8 >= 3x at 1 thread) and the share of new
 tokens equal to transformers fp32's.
-Then the weight stream of one decode step's GEMMs alone (rows 1 and 8, GPT-2's shapes): fp32 panel against int8,
+First the MB of weights each model holds, and with embeddings=True as well. Then the weight stream of one decode
+step's GEMMs alone (rows 1 and 8, GPT-2's shapes): fp32 panel against int8,
 in GB/s of weights read, beside the process's DRAM read speed (a sum over 512 MB); and one decode step after a prompt
 that nearly fills the context (batch 1 and 8), where the int8 model's int8 KV cache is compared with a float32 one.
 
@@ -202,6 +203,18 @@ def gpt2_models(quick: bool):
     models.int8 = transformers_fast.quantize(copy.deepcopy(models.ours), "int8")
     models.int8_head = transformers_fast.quantize(copy.deepcopy(models.ours), "int8", lm_head=True)
     return models
+
+
+def print_held_weights(models):
+    """MB the GPT-2 models hold (benchmark.held_megabytes), with the word embeddings int8 too (embeddings=True:
+    the tied head and the table share one int8 matrix)."""
+    import transformers_fast
+
+    tables = transformers_fast.quantize(copy.deepcopy(models.ours), "int8", lm_head=True, embeddings=True)
+    held = [benchmark.held_megabytes(m) for m in (models.ours, models.int8, models.int8_head, tables)]
+    print("\nGPT-2 124M, MB of weights held (parameters and buffers, shared ones once; packed copies not counted)")
+    print("| fp32 | int8 | int8 + LM head | int8 + LM head + embeddings |\n|---:|---:|---:|---:|")
+    print("| " + " | ".join(f"{mb:.3g}" for mb in held) + " |")
 
 
 def ctranslate2_generations(models, args, threads, prompts):
@@ -406,6 +419,7 @@ def run_family(family, args):
 
 def run_gpt2(args):
     models = gpt2_models(args.quick)
+    print_held_weights(models)
     for threads in args.threads:
         with benchmark.num_threads(threads):
             rows = gpt2_rows(models, args, threads)

@@ -14,9 +14,12 @@ def test_int8_benchmark_runs_every_section():
                              "--no-ctranslate2"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
-    for title in ("GPT-2 124M greedy", "GPT-2 GEMMs of one decode step alone", "XLNet-base (tiny) forward",
+    for title in ("GPT-2 124M greedy", "MB of weights held", "GPT-2 GEMMs of one decode step alone", "XLNet-base (tiny) forward",
                   "XLM enfr-1024 (tiny) forward", "int8 GEMMs alone ms"):
         assert title in out, f"{title!r} missing:\n{out}"
     rows = [line for line in out.splitlines() if line.startswith("| 1x8 |") or line.startswith("| 32 var-len")]
     assert len(rows) == 2, out
     assert "int8 kernel:" in out and "CPU:" in out
+    held = out.split("MB of weights held")[1].splitlines()[3]
+    fp32, int8, head, tables = (float(x) for x in held.strip("| ").split(" | "))
+    assert fp32 > int8 and tables < head  # the int8 tables share the int8 head's matrix: the float one is gone

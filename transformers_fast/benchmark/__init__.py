@@ -41,6 +41,16 @@ def best_ms(fns, repeats: int, clock: str = "wall") -> List[float]:
     return [b * 1e3 for b in best]
 
 
+def held_megabytes(model: torch.nn.Module) -> float:
+    """MB of the model's parameters and buffers, each storage once (tied and shared tensors count once; the fast
+    paths' packed copies, made on first use, are not counted)."""
+    storages = {}
+    for t in list(model.parameters()) + list(model.buffers()):
+        storage = t.untyped_storage()
+        storages[(t.device, storage.data_ptr())] = storage.nbytes()
+    return sum(storages.values()) / 1e6
+
+
 @dataclass
 class Row:
     """One workload at one thread count: the reference's time and ours for the same work, in ms per call."""
