@@ -3,6 +3,7 @@ so the results are equal bit for bit before GELU), on every ISA and inner kernel
 import copy
 import io
 import math
+import os
 
 import pytest
 import torch
@@ -113,6 +114,18 @@ def test_every_kernel_gives_the_same_bits(n_in):
 
 
 AMX_ROWS = [1, 15, 16, 17, 32, 33, 70, 200]
+
+
+@needs_kernel
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the probe forks (POSIX)")
+def test_child_process_probe_survives_a_faulting_check():
+    """Before the AMX tiles are first used, their self-check runs in a forked child: a check that faults (trap: an
+    illegal instruction) reads as failed there, and this process goes on."""
+    assert B._C._passes_in_child_process("true") is True
+    assert B._C._passes_in_child_process("false") is False
+    assert B._C._passes_in_child_process("trap") is False
+    with pytest.raises(ValueError, match="outcome"):
+        B._C._passes_in_child_process("segfault please")
 
 
 @needs_kernel

@@ -122,6 +122,21 @@ void bind_kernels(py::module_& m) {
         "True runs the AMX kernel's logic on its scalar tile emulation, on any CPU (tests; slow).");
   m.def("cpu_has_amx_int8", &cpu_has_amx_int8, "AMX-INT8 usable by this process (CPU, OS, permission).");
   m.def(
+      "_passes_in_child_process",
+      [](const std::string& outcome) {
+        using Check = bool (*)();
+        const Check check = outcome == "true"    ? Check([] { return true; })
+                            : outcome == "false" ? Check([] { return false; })
+                            : outcome == "trap"  ? Check([]() -> bool { __builtin_trap(); })
+                                                 : nullptr;
+        TF_CHECK(check != nullptr, "outcome: expected 'true', 'false' or 'trap', got '", outcome, "'");
+        py::gil_scoped_release release;
+        return passes_in_child_process(check);
+      },
+      py::arg("outcome"),
+      "Tests: the child-process probe the AMX kernel passes before first use, on a check that returns true, "
+      "false, or faults (trap: an illegal instruction).");
+  m.def(
       "gemm_int8_pack",
       [](const TensorView& w, const TensorView& packed, const TensorView& colsum) {
         gemm_int8_pack(w, packed, colsum);

@@ -1,6 +1,7 @@
 #include "common/cpu_features.h"
 
 #include <atomic>
+#include <cerrno>
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
@@ -10,8 +11,14 @@
 #endif
 #if defined(TF_X86_64) && defined(__linux__)
 #include <sys/syscall.h>
-#include <unistd.h>
 #endif
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/wait.h>
+#include <unistd.h>
+#define TF_HAVE_FORK 1
+#endif
+
+#include "common/parallel.h"
 
 namespace tf {
 namespace {
@@ -151,6 +158,27 @@ bool cpu_has_amx_int8() {
 #endif
   }();
   return usable;
+}
+
+bool passes_in_child_process(bool (*check)()) {
+#if defined(TF_HAVE_FORK)
+  const pid_t pid = fork();
+  if (pid == 0) {
+    // The child has this thread only: no pool, no OpenMP region. _exit: no destructors or atexit handlers of
+    // the parent's state.
+    set_num_threads(1);
+    _exit(check() ? 0 : 1);
+  }
+  if (pid < 0) return false;
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return false;
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+#else
+  (void)check;
+  return false;
+#endif
 }
 
 std::string cpu_feature_string() {

@@ -19,6 +19,12 @@ bool cpu_has_avx512_vnni();
 // process was granted it (requested on the first call). The int8 GEMM's AMX kernel needs it.
 bool cpu_has_amx_int8();
 
+// Runs check() in a forked child process on one thread and returns whether the child returned true: code that
+// was never run on this kind of CPU (the AMX kernel) proves itself there first, so that a fault (an illegal
+// instruction, a bad tile configuration) ends the child and not the caller's process. POSIX only; false
+// elsewhere or when the fork fails.
+bool passes_in_child_process(bool (*check)());
+
 // AVX-512-bf16 (vdpbf16ps) usable: the CPU has it and the ISA in use is AVX-512.
 bool cpu_has_avx512_bf16();
 // Whether the fused bfloat16 kernels (activation, layer norm, softmax, attention, relative attention) use the

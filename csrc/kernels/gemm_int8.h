@@ -64,10 +64,11 @@ inline void gemm_int8_emulate_amx(bool on) { gemm_int8_amx_emulation().store(on)
 TF_ISA_DECLARE(bool, gemm_int8_amx_self_check, ())
 
 // AMX-INT8 usable here: the CPU, the OS and this process's permission (cpu_has_amx_int8), and the kernel agreed
-// with the VNNI one.
+// with the VNNI one, first in a child process (a fault there leaves VNNI in use), then here.
 inline bool gemm_int8_amx_ready() {
 #if defined(TF_X86_64)
-  static const bool ready = cpu_has_amx_int8() && isa_avx512::gemm_int8_amx_self_check();
+  static const bool ready = cpu_has_amx_int8() && passes_in_child_process(&isa_avx512::gemm_int8_amx_self_check) &&
+                            isa_avx512::gemm_int8_amx_self_check();
   return ready;
 #else
   return false;
