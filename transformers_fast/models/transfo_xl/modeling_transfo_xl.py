@@ -376,7 +376,8 @@ class AdaptiveEmbedding(nn.Module):
                 if indices_i.numel() == 0:
                     continue
                 emb_i = self.emb_layers[i](inp_flat.index_select(0, indices_i) - l_idx)
-                emb_flat.index_copy_(0, indices_i, F.linear(emb_i, self.emb_projs[i]))
+                # (.to: under torch.autocast F.linear gives its dtype; 1.2.0 fails there)
+                emb_flat.index_copy_(0, indices_i, F.linear(emb_i, self.emb_projs[i]).to(emb_flat.dtype))
             embed = emb_flat.view(inp.size() + (self.d_proj,))
         return embed.mul_(self.emb_scale)
 

@@ -1,0 +1,77 @@
+"""What a user does with dtypes, against pytorch-transformers 1.2.0 doing the same: autocast around a float32 model,
+memories / past in another dtype than the model, quantizing a bfloat16 model, a frozen or quantized model run with
+gradients enabled, and from_pretrained's dtype argument ("auto", names, a quantized bf16 folder)."""
+from __future__ import annotations
+
+import copy
+import logging
+
+import pytest
+import torch
+
+import transformers_fast as tf
+from test_quantization import FAMILIES, batch, tiny
+
+BF16 = torch.bfloat16
+
+
+def reference(model, tmp_path):
+    """pytorch-transformers 1.2.0's model of the same class and weights (saved by ours, loaded by 1.2.0)."""
+    import pytorch_transformers as pt
+
+    logging.getLogger("pytorch_transformers").setLevel(logging.ERROR)
+    model.save_pretrained(str(tmp_path))
+    with torch.no_grad():  # (1.2.0's DistilBERT fills its sinusoidal table in place)
+        return getattr(pt, type(model).__name__).from_pretrained(str(tmp_path)).eval()
+
+
+def first(out):
+    while isinstance(out, (tuple, list)):
+        out = out[0]
+    return out
+
+
+def outcome(model, *args, **kwargs):
+    """The first output, or the exception raised."""
+    try:
+        with torch.no_grad():
+            return first(model(*args, **kwargs))
+    except Exception as error:  # noqa: BLE001 (compared with the reference's)
+        return error
+
+
+# ---- autocast -------------------------------------------------------------------------------------------------
+
+AUTOCAST_CLASSES = ["BertForMaskedLM", "BertForPreTraining", "RobertaForMaskedLM", "DistilBertForMaskedLM",
+                    "GPT2LMHeadModel", "OpenAIGPTLMHeadModel", "XLNetLMHeadModel", "XLMWithLMHeadModel", "BertModel"]
+FAMILY_OF = {"Bert": "bert", "Roberta": "roberta", "DistilBert": "distilbert", "GPT2": "gpt2", "OpenAIGPT": "openai",
+             "XLNet": "xlnet", "XLM": "xlm"}
+
+
+@pytest.mark.parametrize("class_name", AUTOCAST_CLASSES)
+@pytest.mark.parametrize("dtype", [BF16, torch.float16], ids=str)
+def test_autocast_computes_as_the_reference_does(class_name, dtype, tmp_path):
+    """Under torch.autocast the reference's linear layers run in the autocast dtype: ours give its outputs, in its
+    output dtype (the fast paths, which would compute in float32, step aside)."""
+    family = FAMILY_OF[next(p for p in sorted(FAMILY_OF, key=len, reverse=True) if class_name.startswith(p))]
+    ours = tiny(family, class_name=class_name)
+    ref = reference(ours, tmp_path)
+    ids = batch(family, size=2, seq=7)
+    with torch.autocast("cpu", dtype=dtype):
+        got, want = outcome(ours, ids), outcome(ref, ids)
+    assert isinstance(want, torch.Tensor), want
+    assert isinstance(got, torch.Tensor) and got.dtype == want.dtype, (got, want.dtype)
+    torch.testing.assert_close(got.view(want.shape), want, atol=2e-2 if dtype is BF16 else 2e-3, rtol=0)
+
+
+@torch.no_grad()
+def test_transfo_xl_runs_under_autocast():
+    """(1.2.0 fails there: its adaptive input writes autocast's bfloat16 projections into a float32 buffer)"""
+    model = tiny("transfo_xl")
+    ids = batch("transfo_xl", size=2, seq=7)
+    want, mems = model(ids)[:2]
+    with torch.autocast("cpu", dtype=BF16):
+        got, got_mems = model(ids)[:2]
+        model(ids, mems=got_mems)
+    assert got.dtype == want.dtype and got_mems[0].dtype == mems[0].dtype
+    torch.testing.assert_close(got, want, atol=0.1, rtol=0.02)
