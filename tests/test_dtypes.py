@@ -64,6 +64,35 @@ def test_autocast_computes_as_the_reference_does(class_name, dtype, tmp_path):
     torch.testing.assert_close(got.view(want.shape), want, atol=2e-2 if dtype is BF16 else 2e-3, rtol=0)
 
 
+# ---- memories and past in another dtype ---------------------------------------------------------------------
+
+
+def _memories(model, ids, name):
+    with torch.no_grad():
+        return model(ids)[1]
+
+
+@pytest.mark.parametrize("family,name", [("transfo_xl", "mems"), ("xlnet", "mems"), ("gpt2", "past")])
+@pytest.mark.parametrize("model_dtype,memory_dtype", [(torch.float32, BF16), (BF16, torch.float32)], ids=str)
+def test_memories_in_another_dtype(family, name, model_dtype, memory_dtype, tmp_path):
+    """A float32 model given bfloat16 memories computes with them as the reference does (torch promotes them: an
+    exact conversion); a bfloat16 model given float32 memories is an error, as in the reference, naming them."""
+    options = dict(mem_len=5) if family == "xlnet" else {}
+    ours = tiny(family, **options)
+    ref = reference(ours, tmp_path)
+    ids = batch(family, size=2, seq=6)
+    memories = {m: _memories(copy.deepcopy(ref).to(memory_dtype), ids, name) for m in ("ref",)}["ref"]
+    ours, ref = ours.to(model_dtype), ref.to(model_dtype)
+    got = outcome(ours, ids, **{name: [m.clone() for m in memories]})
+    want = outcome(ref, ids, **{name: [m.clone() for m in memories]})
+    if isinstance(want, Exception):
+        assert isinstance(got, TypeError), got
+        assert f"{name}[0]" in str(got) and str(memory_dtype) in str(got) and str(model_dtype) in str(got), got
+        return
+    assert isinstance(got, torch.Tensor) and got.dtype == want.dtype, (got, want.dtype)
+    torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+
 @torch.no_grad()
 def test_transfo_xl_runs_under_autocast():
     """(1.2.0 fails there: its adaptive input writes autocast's bfloat16 projections into a float32 buffer)"""

@@ -834,6 +834,18 @@ def check_ids(name: str, ids: Any, upper: int, what: str, shape: Optional[torch.
         raise ValueError(f"{name} holds {bad}, outside [0, {upper - 1}] ({what})")
 
 
+def memory_in_dtype(name: str, memory: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A memory carried between calls (Transformer-XL / XLNet mems, GPT-2 past) in the model's float dtype: one of
+    lower precision is converted (exact: the reference's type promotion computes with the same values); any other
+    dtype is a TypeError naming it (the reference fails there too)."""
+    if memory.dtype == dtype:
+        return memory
+    if memory.is_floating_point() and torch.promote_types(memory.dtype, dtype) == dtype:
+        return memory.to(dtype)
+    raise TypeError(f"{name} has dtype {memory.dtype}, the model's weights are {dtype}: pass memories of the model's "
+                    f"dtype (those a model of that dtype returned), or convert them with .to({dtype})")
+
+
 def check_attention_mask(mask: Any, shape: torch.Size) -> None:
     if not isinstance(mask, torch.Tensor):
         raise TypeError(f"attention_mask must be a torch.Tensor, got {type(mask).__name__}")
