@@ -104,3 +104,19 @@ def test_transfo_xl_runs_under_autocast():
         model(ids, mems=got_mems)
     assert got.dtype == want.dtype and got_mems[0].dtype == mems[0].dtype
     torch.testing.assert_close(got, want, atol=0.1, rtol=0.02)
+
+
+# ---- int8 -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+@torch.no_grad()
+def test_quantizing_a_bf16_model(family):
+    """quantize(model.to(bf16)) runs as model.to(bf16) after quantize does (the int8 weights come from the bf16 ones:
+    close, not equal)."""
+    model = tiny(family)
+    ids = batch(family, size=2, seq=7)
+    want = first(tf.quantize(copy.deepcopy(model), "int8").to(BF16)(ids))
+    got = first(tf.quantize(copy.deepcopy(model).to(BF16), "int8")(ids))
+    assert got.dtype is BF16
+    torch.testing.assert_close(got.float(), want.float(), atol=0.1 if family == "transfo_xl" else 2e-2, rtol=0)
