@@ -120,3 +120,28 @@ def test_quantizing_a_bf16_model(family):
     got = first(tf.quantize(copy.deepcopy(model).to(BF16), "int8")(ids))
     assert got.dtype is BF16
     torch.testing.assert_close(got.float(), want.float(), atol=0.1 if family == "transfo_xl" else 2e-2, rtol=0)
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_frozen_and_quantized_models_with_grad_enabled_give_outputs_without_grad(family, tmp_path):
+    """A model whose parameters do not require grad gives outputs that do not either (as the reference's), run with
+    gradients enabled: the fast paths' packed copies of its weights must not require grad."""
+    model = tiny(family)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    ref = reference(model, tmp_path)
+    for p in ref.parameters():
+        p.requires_grad_(False)
+    ids = batch(family, size=2, seq=7)
+    assert not any(t.requires_grad for t in _tensors(ref(ids)))
+    assert not any(t.requires_grad for t in _tensors(model(ids)))
+    quantized = tf.quantize(copy.deepcopy(model), "int8", lm_head=family != "transfo_xl")
+    assert not any(t.requires_grad for t in _tensors(quantized(ids)))
+
+
+def _tensors(out):
+    if isinstance(out, torch.Tensor):
+        return [out]
+    if isinstance(out, (tuple, list)):
+        return [t for o in out for t in _tensors(o)]
+    return []
