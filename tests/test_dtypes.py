@@ -145,3 +145,60 @@ def _tensors(out):
     if isinstance(out, (tuple, list)):
         return [t for o in out for t in _tensors(o)]
     return []
+
+
+# ---- from_pretrained's dtype ----------------------------------------------------------------------------------
+
+
+def _hf_dtype(folder, value):
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    return transformers.BertModel.from_pretrained(str(folder), dtype=value).dtype
+
+
+@pytest.mark.parametrize("config_entry", [None, ("dtype", "float16"), ("torch_dtype", "float16")])
+def test_from_pretrained_dtype_auto_and_names_as_transformers(config_entry, tmp_path):
+    """dtype="auto": the config's dtype (torch_dtype in older configs), else the checkpoint's; a dtype's name is
+    taken too. Both as current transformers reads the same folder."""
+    import json
+
+    tiny("bert", class_name="BertModel").to(BF16).save_pretrained(str(tmp_path), safe_serialization=True)
+    if config_entry is not None:
+        config = json.loads((tmp_path / "config.json").read_text())
+        config[config_entry[0]] = config_entry[1]
+        (tmp_path / "config.json").write_text(json.dumps(config))
+    for key in ("torch_dtype", "dtype"):
+        for value in ("auto", "bfloat16", "float16", torch.float64):
+            model = tf.BertModel.from_pretrained(str(tmp_path), **{key: value})
+            assert {p.dtype for p in model.parameters()} == {_hf_dtype(tmp_path, value)}, (key, value)
+    assert next(tf.BertModel.from_pretrained(str(tmp_path)).parameters()).dtype is torch.float32  # as 1.2.0
+
+
+def test_from_pretrained_bad_dtype(tmp_path):
+    tiny("bert", class_name="BertModel").save_pretrained(str(tmp_path))
+    for bad in ("bogus", torch.int8, 16):
+        with pytest.raises(ValueError, match="torch_dtype"):
+            tf.BertModel.from_pretrained(str(tmp_path), torch_dtype=bad)
+
+
+@pytest.mark.parametrize("family", ["bert", "gpt2", "xlnet", "transfo_xl"])
+@torch.no_grad()
+def test_quantized_bf16_model_loads_back_as_saved(family, tmp_path):
+    """An int8 folder (which 1.2.0 cannot read) loads in the dtype it was saved in: the same outputs, bit for bit."""
+    model = tf.quantize(tiny(family), "int8").to(BF16)
+    model.save_pretrained(str(tmp_path))
+    loaded = type(model).from_pretrained(str(tmp_path))
+    ids = batch(family, size=2, seq=7)
+    assert torch.equal(first(loaded(ids)), first(model(ids)))
+    assert {p.dtype for p in loaded.parameters()} == {BF16}
+
+
+def test_save_pretrained_updates_a_dtype_entry_of_the_config(tmp_path):
+    """A config read from a transformers folder carries `dtype`: saving a converted model writes the new one (as
+    transformers does), so that "auto" and transformers read the folder back in it."""
+    model = tiny("bert", class_name="BertModel")
+    model.config.dtype = "float32"
+    model.to(BF16).save_pretrained(str(tmp_path / "bf16"))
+    assert next(tf.BertModel.from_pretrained(str(tmp_path / "bf16"), dtype="auto").parameters()).dtype is BF16
+    assert _hf_dtype(tmp_path / "bf16", "auto") is BF16
