@@ -16,6 +16,7 @@ from transformers_fast.modeling_outputs import BaseModelOutputWithPooling
 from transformers_fast.modeling_utils import (PreTrainedModel, check_attention_mask, check_ids, expand_head_mask,
                                               prune_linear_layer)
 from transformers_fast.runtime import encoder as fast_encoder
+from transformers_fast.runtime.fast_path import autocast_on
 
 
 gelu = F.gelu  # exact (erf) GELU, as BERT was trained with; the fast path fuses this one
@@ -220,8 +221,9 @@ class BertPredictionHeadTransform(nn.Module):
 
 def decode_with_bias(decoder: nn.Module, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """The MLM heads' output projection: the (tied) decoder's weight with the head's own bias, in one GEMM for a
-    float decoder; an int8 decoder (quantize(..., lm_head=True)) runs as a module and the bias is added after."""
-    if isinstance(decoder, nn.Linear):
+    float decoder; an int8 decoder (quantize(..., lm_head=True)) runs as a module and the bias is added after, as
+    under torch.autocast (1.2.0's order there: a float32 bias added to the autocast logits gives float32)."""
+    if isinstance(decoder, nn.Linear) and not autocast_on(x.device.type):
         return F.linear(x, decoder.weight, bias)
     return decoder(x) + bias
 

@@ -456,6 +456,10 @@ class PreTrainedModel(nn.Module):
         os.makedirs(save_directory, exist_ok=True)
         model = self.module if hasattr(self, "module") else self
         model.config.architectures = [type(model).__name__]
+        dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), None)
+        for key in ("dtype", "torch_dtype"):  # (a transformers config's entry: "auto" reads it back)
+            if dtype is not None and getattr(model.config, key, None) is not None:
+                setattr(model.config, key, str(dtype)[len("torch."):])
         model.config.save_pretrained(save_directory)
         if state_dict is None:
             state_dict = model.state_dict()
@@ -492,7 +496,8 @@ class PreTrainedModel(nn.Module):
         pytorch_model.bin), a weights file (with config=...), or a Hugging Face hub repository id.
 
         Options: config (a config object or path), state_dict (use these weights), cache_dir,
-        force_download, local_files_only, revision, token, output_loading_info, torch_dtype, quantize ("int8":
+        force_download, local_files_only, revision, token, output_loading_info, torch_dtype or dtype (see
+        resolve_dtype; float32 by default, as 1.2.0, but an int8 folder loads as it was saved), quantize ("int8":
         transformers_fast.quantize(model, "int8") once loaded; a folder saved from a quantized model loads
         quantized without it); other keyword arguments override config attributes (or go to the model's __init__
         when they are not attributes). The model is returned in eval mode.
@@ -539,7 +544,10 @@ class PreTrainedModel(nn.Module):
 
                 prepare_quantized(model, quantized)
             info = model._load_checkpoint(state_dict, source, build_writes=build.writes)
-            if torch_dtype is not None and torch_dtype != "auto":
+            if torch_dtype is None and quantized is not None:
+                torch_dtype = "auto"  # an int8 folder (1.2.0 cannot read one) loads as it was saved
+            torch_dtype = resolve_dtype(torch_dtype, config, state_dict)
+            if torch_dtype is not None:
                 model.to(torch_dtype)
         model.eval()
         if quantized is not None:
@@ -753,6 +761,30 @@ def _share_int8_matrix(head: QuantizedLinear, table: QuantizedEmbedding) -> None
             table._buffers[name] = head._buffers[name]
 
 
+def resolve_dtype(value: Any, config: PretrainedConfig, state_dict: Dict[str, torch.Tensor]) -> Optional[torch.dtype]:
+    """from_pretrained's torch_dtype (or dtype): None (float32, as 1.2.0), a floating-point torch.dtype, its name
+    ("bfloat16"), or "auto" as current transformers reads it: the config's `dtype` (`torch_dtype` in older
+    configs), else the checkpoint's (the dtype of most of its floating-point elements: an int8 checkpoint's float32
+    scales are few)."""
+    given = value
+    if isinstance(value, str) and value == "auto":
+        value = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
+        if value is None:
+            sizes: Dict[torch.dtype, int] = {}
+            for tensor in state_dict.values():
+                if tensor.is_floating_point():
+                    sizes[tensor.dtype] = sizes.get(tensor.dtype, 0) + tensor.numel()
+            return max(sizes, key=sizes.get) if sizes else None
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = getattr(torch, value[len("torch."):] if value.startswith("torch.") else value, None)
+    if not isinstance(value, torch.dtype) or not value.is_floating_point:
+        raise ValueError(f"torch_dtype must be a floating-point torch.dtype, its name (\"bfloat16\") or \"auto\", "
+                         f"got {given!r}")
+    return value
+
+
 def load_state_dict(path: str) -> Dict[str, torch.Tensor]:
     """Tensors of a weights file: safetensors (memory-mapped), a sharded index, or a PyTorch pickle loaded
     with weights_only=True. A truncated or corrupt file raises OSError naming it."""
@@ -858,6 +890,18 @@ def check_ids(name: str, ids: Any, upper: int, what: str, shape: Optional[torch.
     if low < 0 or high >= upper:
         bad = low if low < 0 else high
         raise ValueError(f"{name} holds {bad}, outside [0, {upper - 1}] ({what})")
+
+
+def memory_in_dtype(name: str, memory: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A memory carried between calls (Transformer-XL / XLNet mems, GPT-2 past) in the model's float dtype: one of
+    lower precision is converted (exact: the reference's type promotion computes with the same values); any other
+    dtype is a TypeError naming it (the reference fails there too)."""
+    if memory.dtype == dtype:
+        return memory
+    if memory.is_floating_point() and torch.promote_types(memory.dtype, dtype) == dtype:
+        return memory.to(dtype)
+    raise TypeError(f"{name} has dtype {memory.dtype}, the model's weights are {dtype}: pass memories of the model's "
+                    f"dtype (those a model of that dtype returned), or convert them with .to({dtype})")
 
 
 def check_attention_mask(mask: Any, shape: torch.Size) -> None:

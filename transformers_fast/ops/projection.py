@@ -53,4 +53,6 @@ def projection(parts: Sequence[Union[nn.Module, torch.Tensor]], activation: Opti
         biases = [b.detach() if b is not None else w.new_zeros(w.shape[0]) for b, w in zip(biases, weights)]
     def joined(tensors):
         return tensors[0] if len(tensors) == 1 else torch.cat(tensors)
-    return PackedLinear(joined(weights), joined(biases) if with_bias else None, activation)
+    # inference state derived from the layers: no autograd graph through it, so the GEMM stays on the fast route
+    # (and a frozen model run with gradients enabled gives outputs that do not require grad, as the reference's)
+    return PackedLinear(joined(weights), joined(biases) if with_bias else None, activation).requires_grad_(False)

@@ -177,7 +177,8 @@ class QuantizedLinear(nn.Module):
             scale = torch.empty(out_features, device="meta")
         else:
             q, scale = quantize_weight(weight)
-        b = None if bias is None else bias.detach().float().clone() if not bias.is_meta else bias.detach()
+        # (the bias keeps the float model's dtype: its fast path adds it to activations of that dtype)
+        b = None if bias is None else bias.detach().clone() if not bias.is_meta else bias.detach()
         return cls(q, scale, b, activation)
 
     @classmethod

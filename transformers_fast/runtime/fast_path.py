@@ -17,8 +17,18 @@ FAST_DTYPES = (torch.float32, torch.bfloat16)
 CUDA_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
 
+def autocast_on(device_type: str) -> bool:
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4
+        return torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled()
+
+
 def fast_tensor(t: torch.Tensor) -> bool:
-    """Whether the fast paths serve a model whose parameters are like t (device and dtype)."""
+    """Whether the fast paths serve a model whose parameters are like t (device and dtype). Not under
+    torch.autocast: it picks each op's dtype, which the reference path's torch ops follow."""
+    if autocast_on(t.device.type):
+        return False
     if ops.on_cuda(t):
         return t.dtype in CUDA_DTYPES
     return t.is_cpu and t.dtype in FAST_DTYPES

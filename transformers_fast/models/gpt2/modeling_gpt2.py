@@ -14,7 +14,8 @@ from torch import nn
 from transformers_fast.generation import GenerationMixin
 from transformers_fast.modeling_outputs import (BaseModelOutputWithPast, CausalLMOutputWithPast,
                                                 DoubleHeadsModelOutput)
-from transformers_fast.modeling_utils import PreTrainedModel, SequenceSummary, assign_tf_weights, tf_checkpoint_arrays
+from transformers_fast.modeling_utils import (PreTrainedModel, SequenceSummary, assign_tf_weights, memory_in_dtype,
+                                              tf_checkpoint_arrays)
 from transformers_fast.modules import (MLP, Attention, GPTBaseMixin, GPTInitWeightsMixin, gpt_tf_parameter, lm_loss,
                                       mc_loss)
 from transformers_fast.modules import gelu  # noqa: F401  (a name of 1.2.0's modeling_gpt2)
@@ -42,9 +43,9 @@ class Block(nn.Module):
         return x, present, probs
 
 
-def normalize_past(past, num_layers: int):
-    """Per-layer (key, value) from 1.2.0 presents ([2, B, H, S, D] each), (key, value) pairs, or a
-    transformers Cache; None when empty."""
+def normalize_past(past, num_layers: int, dtype: torch.dtype):
+    """Per-layer (key, value) in the model's dtype (memory_in_dtype) from 1.2.0 presents ([2, B, H, S, D] each),
+    (key, value) pairs, or a transformers Cache; None when empty."""
     if past is None:
         return None
     layers = getattr(past, "layers", None)  # transformers' DynamicCache
@@ -64,7 +65,7 @@ def normalize_past(past, num_layers: int):
         key, value = layer[0], layer[1]
         if not isinstance(key, torch.Tensor) or key.dim() != 4 or key.shape != value.shape:
             raise ValueError(f"past[{i}] keys and values must be tensors [batch, heads, seq, head_dim] of one shape")
-        out.append((key, value))
+        out.append((memory_in_dtype(f"past[{i}]", key, dtype), memory_in_dtype(f"past[{i}]", value, dtype)))
     return out
 
 
@@ -117,7 +118,7 @@ class GPT2Model(GPTBaseMixin, GPT2PreTrainedModel):
         config = self.config
         if past is None:
             past = past_key_values
-        past = normalize_past(past, len(self.h))
+        past = normalize_past(past, len(self.h), self.wte.weight.dtype)
         past_length = 0 if past is None else past[0][0].shape[-2]
         use_cache = getattr(config, "use_cache", True) if use_cache is None else use_cache
         output_attentions = self.output_attentions if output_attentions is None else output_attentions

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from transformers_fast.generation import GenerationMixin
 from transformers_fast.modeling_outputs import ModelOutput
 from transformers_fast.modeling_utils import (PreTrainedModel, add_start_docstrings, assign_tf_map, check_ids,
-                                              expand_head_mask, tf_checkpoint_arrays)
+                                              expand_head_mask, memory_in_dtype, tf_checkpoint_arrays)
 from transformers_fast.models.transfo_xl.configuration_transfo_xl import (
     TRANSFO_XL_PRETRAINED_CONFIG_ARCHIVE_MAP, TRANSFO_XL_PRETRAINED_MODEL_ARCHIVE_MAP, TransfoXLConfig)
 from transformers_fast.models.transfo_xl.modeling_transfo_xl_utilities import (LogUniformSampler,
@@ -377,7 +377,8 @@ class AdaptiveEmbedding(nn.Module):
                 if indices_i.numel() == 0:
                     continue
                 emb_i = self.emb_layers[i](inp_flat.index_select(0, indices_i) - l_idx)
-                emb_flat.index_copy_(0, indices_i, F.linear(emb_i, self.emb_projs[i]))
+                # (.to: under torch.autocast F.linear gives its dtype; 1.2.0 fails there)
+                emb_flat.index_copy_(0, indices_i, F.linear(emb_i, self.emb_projs[i]).to(emb_flat.dtype))
             embed = emb_flat.view(inp.size() + (self.d_proj,))
         return embed.mul_(self.emb_scale)
 
@@ -463,10 +464,9 @@ def _check_mems(mems, n_layer: int, bsz: int, d_model: int, dtype: torch.dtype, 
         elif m.shape[0] != mlen:
             raise ValueError(f"mems[{i}] holds {m.shape[0]} positions but mems[0] holds {mlen}: every layer's "
                              f"memory must have the same length")
-        if m.dtype != dtype:
-            raise TypeError(f"mems[{i}] has dtype {m.dtype}, the model's weights are {dtype}")
         if m.device != device:
             raise ValueError(f"mems[{i}] is on {m.device}, the model's weights are on {device}")
+    return [memory_in_dtype(f"mems[{i}]", m, dtype) for i, m in enumerate(mems)]
 
 
 class TransfoXLModel(TransfoXLPreTrainedModel):
@@ -595,12 +595,13 @@ class TransfoXLModel(TransfoXLPreTrainedModel):
         param = float_like(self.word_emb.emb_layers[0])
         check_ids("input_ids", input_ids, self.n_token, "the vocabulary size (config.n_token)", device=param.device)
         if mems is not None:
-            _check_mems(mems, self.n_layer, input_ids.shape[0], self.d_model, param.dtype, param.device)
+            return _check_mems(mems, self.n_layer, input_ids.shape[0], self.d_model, param.dtype, param.device)
+        return None
 
     def forward(self, input_ids, mems=None, head_mask=None, *, output_attentions=None, output_hidden_states=None):
         output_attentions = self.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.output_hidden_states if output_hidden_states is None else output_hidden_states
-        self._check_inputs(input_ids, mems)
+        mems = self._check_inputs(input_ids, mems)
         # the original code uses [len, batch]: 1.2.0 transposes here
         input_ids = input_ids.transpose(0, 1).contiguous()
         zero_mems = mems is None

@@ -23,7 +23,8 @@ from transformers_fast.modeling_outputs import (XLNetForQuestionAnsweringOutput,
                                                 XLNetLMHeadModelOutput, XLNetModelOutput)
 from transformers_fast.modeling_utils import (PoolerAnswerClass, PoolerEndLogits, PoolerStartLogits, PreTrainedModel,
                                               SequenceSummary, assign_tf_map, check_ids, expand_head_mask,
-                                              loss_ignoring_negative, squad_head_forward, tf_checkpoint_arrays)
+                                              loss_ignoring_negative, memory_in_dtype, squad_head_forward,
+                                              tf_checkpoint_arrays)
 from transformers_fast.modules import classification_loss
 from transformers_fast.ops import QuantizedLinear
 from transformers_fast.runtime.xlnet import XLNetFastPath
@@ -428,13 +429,14 @@ class XLNetModel(XLNetPreTrainedModel):
                             or mem.shape[1:] != (bsz, self.d_model):
                         raise ValueError(f"mems[{i}] must be a tensor [mem_len, batch, d_model] = [{mlen}, {bsz}, "
                                          f"{self.d_model}], got {getattr(mem, 'shape', type(mem).__name__)}")
-        return bsz, qlen, mlen
+                mems = [memory_in_dtype(f"mems[{i}]", mem, emb.weight.dtype) for i, mem in enumerate(mems)]
+        return bsz, qlen, mlen, mems
 
     def forward(self, input_ids, token_type_ids=None, input_mask=None, attention_mask=None, mems=None,
                 perm_mask=None, target_mapping=None, head_mask=None, *, output_attentions=None,
                 output_hidden_states=None, use_mems=None):
-        bsz, qlen, mlen = self._check_inputs(input_ids, token_type_ids, input_mask, attention_mask, mems, perm_mask,
-                                             target_mapping)
+        bsz, qlen, mlen, mems = self._check_inputs(input_ids, token_type_ids, input_mask, attention_mask, mems,
+                                                   perm_mask, target_mapping)
         output_attentions = self.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.output_hidden_states if output_hidden_states is None else output_hidden_states
         klen = mlen + qlen
