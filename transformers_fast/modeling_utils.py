@@ -605,8 +605,11 @@ class PreTrainedModel(nn.Module):
             raise OSError(f"the hub repository {repo_ids[0]!r} has neither {SAFE_WEIGHTS_NAME} nor {WEIGHTS_NAME}")
         return path
 
-    def _map_checkpoint_keys(self, checkpoint_keys: Sequence[str], model_keys: set) -> Tuple[Dict[str, str], List[str]]:
-        """checkpoint key -> model key for every usable key, and the checkpoint keys left over."""
+    def _map_checkpoint_keys(self, checkpoint_keys: Sequence[str],
+                             model_keys: set) -> Tuple[Dict[str, str], List[str], Optional[str]]:
+        """checkpoint key -> model key for every usable key, the checkpoint keys left over, and how the base
+        model's prefix was handled: "added" (a base checkpoint into a model with a head), "stripped" (a
+        checkpoint with a head into the base model) or None."""
         rules = [(re.compile(p), r) for p, r in COMMON_KEY_RENAMES + tuple(self.checkpoint_key_renames)]
         renamed: Dict[str, str] = {}
         duplicates = set()
@@ -621,14 +624,17 @@ class PreTrainedModel(nn.Module):
             renamed[key] = new
 
         prefix = self.base_model_prefix
+        prefix_handling = None
         if prefix:
             dotted = prefix + "."
             ckpt_has_prefix = any(k.startswith(dotted) for k in renamed.values())
             model_has_prefix = any(k.startswith(dotted) for k in model_keys)
             if model_has_prefix and not ckpt_has_prefix:  # base checkpoint into a model with a head
                 renamed = {k: (dotted + v if (dotted + v) in model_keys else v) for k, v in renamed.items()}
+                prefix_handling = "added"
             elif ckpt_has_prefix and not model_has_prefix:  # checkpoint with a head into the base model
                 renamed = {k: (v[len(dotted):] if v.startswith(dotted) else v) for k, v in renamed.items()}
+                prefix_handling = "stripped"
 
         mapping = {k: v for k, v in renamed.items() if v in model_keys}
         # transformers saves some tied heads (OpenAIGPTDoubleHeadsModel) with the matrix under the head's
@@ -641,14 +647,14 @@ class PreTrainedModel(nn.Module):
                 if tied:
                     mapping[tied[0]] = embed_key
         leftover = [k for k in checkpoint_keys if k not in mapping and k not in duplicates]
-        return mapping, leftover
+        return mapping, leftover, prefix_handling
 
     def _load_checkpoint(self, state_dict: Dict[str, torch.Tensor], source: str, convert_dtype: bool = True,
                          build_writes: Optional[Sequence[InitWrite]] = None) -> LoadingInfo:
         """Assigns the checkpoint's tensors and materialises the rest. With the writes recorded while the model
         was built, the new weights and torch's random generator end as after an eager build (1.2.0's)."""
         model_state = self.state_dict(keep_vars=True)
-        mapping, leftover = self._map_checkpoint_keys(list(state_dict.keys()), set(model_state.keys()))
+        mapping, leftover, prefix_handling = self._map_checkpoint_keys(list(state_dict.keys()), set(model_state.keys()))
 
         mismatched = []
         for ckpt_key, model_key in mapping.items():
@@ -685,6 +691,18 @@ class PreTrainedModel(nn.Module):
                         [k for k in missing if k not in surprising])
         if unexpected:
             logger.warning("Weights from %s not used in %s: %s", source, type(self).__name__, unexpected)
+        return self._loading_info(missing, unexpected, prefix_handling)
+
+    def _loading_info(self, missing: List[str], unexpected: List[str], prefix_handling: Optional[str]) -> LoadingInfo:
+        """1.2.0's loading info: it loads a base checkpoint into the base model of a head class (the head's new
+        weights are not listed, the names are the base model's), and a checkpoint with a head into a base model
+        reading only the keys under the prefix (named with it; the head's weights are not listed)."""
+        dotted = self.base_model_prefix + "."
+        if prefix_handling == "added":
+            missing = [k[len(dotted):] for k in missing if k.startswith(dotted)]
+        elif prefix_handling == "stripped":
+            missing = [dotted + k for k in missing]
+            unexpected = [k for k in unexpected if k.startswith(dotted)]
         return LoadingInfo(missing_keys=missing, unexpected_keys=unexpected, mismatched_keys=[], error_msgs=[])
 
     def _materialize_missing(self, build_writes: Optional[Sequence[InitWrite]] = None) -> None:

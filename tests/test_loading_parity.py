@@ -1,0 +1,118 @@
+"""from_pretrained / save_pretrained / configs against pytorch-transformers 1.2.0 itself: loading info, errors,
+config round trips, checkpoints of every family saved by 1.2.0."""
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+import torch
+
+import transformers_fast as tf
+
+# (config class, tiny config of 1.2.0's constructor after the vocabulary size), per family
+TINY_PT = {
+    "bert": ("BertConfig", dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+                                max_position_embeddings=64)),
+    "roberta": ("RobertaConfig", dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                      intermediate_size=37, max_position_embeddings=66, type_vocab_size=1)),
+    "distilbert": ("DistilBertConfig", dict(dim=32, n_layers=2, n_heads=4, hidden_dim=37, max_position_embeddings=64)),
+    "openai": ("OpenAIGPTConfig", dict(n_embd=32, n_layer=2, n_head=4, n_positions=64, n_ctx=64)),
+    "gpt2": ("GPT2Config", dict(n_embd=32, n_layer=2, n_head=4, n_positions=64, n_ctx=64)),
+    "transfo_xl": ("TransfoXLConfig", dict(cutoffs=[20, 50], d_model=32, d_embed=32, n_head=4, d_head=8, d_inner=37,
+                                           div_val=2, n_layer=2, mem_len=8, tgt_len=8, clamp_len=20)),
+    "xlnet": ("XLNetConfig", dict(d_model=32, n_layer=2, n_head=4, d_inner=37)),
+    "xlm": ("XLMConfig", dict(emb_dim=32, n_layers=2, n_heads=4, max_position_embeddings=64, n_langs=2)),
+}
+
+
+def quiet():
+    logging.getLogger("pytorch_transformers").setLevel(logging.ERROR)
+    logging.getLogger("transformers_fast").setLevel(logging.ERROR)
+
+
+def pt_checkpoint(family, class_name, folder, **config):
+    """A 1.2.0 model of class_name saved by 1.2.0's save_pretrained into folder (weights perturbed)."""
+    import pytorch_transformers as pt
+
+    quiet()
+    config_class, kwargs = TINY_PT[family]
+    torch.manual_seed(0)
+    with torch.no_grad():  # 1.2.0's DistilBERT fills its sinusoidal table in place
+        model = getattr(pt, class_name)(getattr(pt, config_class)(99, **dict(kwargs, **config)))
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(folder))
+    return folder
+
+
+def pt_load(class_name, folder, **kwargs):
+    import pytorch_transformers as pt
+
+    quiet()
+    with torch.no_grad():
+        return getattr(pt, class_name).from_pretrained(str(folder), **kwargs)
+
+
+# ---- output_loading_info --------------------------------------------------------------------------------------
+
+LOADING_INFO_CASES = [
+    ("bert", "BertModel", "BertForSequenceClassification"),
+    ("bert", "BertForSequenceClassification", "BertModel"),
+    ("bert", "BertForMaskedLM", "BertModel"),
+    ("bert", "BertModel", "BertForMaskedLM"),
+    ("bert", "BertForMaskedLM", "BertForSequenceClassification"),
+    ("bert", "BertForPreTraining", "BertForQuestionAnswering"),
+    ("roberta", "RobertaForMaskedLM", "RobertaModel"),
+    ("roberta", "RobertaModel", "RobertaForSequenceClassification"),
+    ("distilbert", "DistilBertForMaskedLM", "DistilBertModel"),
+    ("distilbert", "DistilBertModel", "DistilBertForQuestionAnswering"),
+    ("openai", "OpenAIGPTDoubleHeadsModel", "OpenAIGPTModel"),
+    ("gpt2", "GPT2LMHeadModel", "GPT2Model"),
+    ("gpt2", "GPT2Model", "GPT2DoubleHeadsModel"),
+    ("transfo_xl", "TransfoXLLMHeadModel", "TransfoXLModel"),
+    ("xlnet", "XLNetForSequenceClassification", "XLNetModel"),
+    ("xlnet", "XLNetModel", "XLNetForQuestionAnswering"),
+    ("xlm", "XLMWithLMHeadModel", "XLMForSequenceClassification"),
+    ("xlm", "XLMModel", "XLMForQuestionAnswering"),
+]
+
+
+@pytest.mark.parametrize("family,saved,loaded", LOADING_INFO_CASES)
+def test_output_loading_info_lists_what_1_2_0_lists(tmp_path, family, saved, loaded):
+    """1.2.0 loads a checkpoint without the base model's prefix into the base model of a head class (its
+    head's weights are not listed as missing) and a checkpoint with the prefix into a base model reading
+    only the keys under the prefix (the head's weights are not listed as unexpected)."""
+    folder = pt_checkpoint(family, saved, tmp_path / saved)
+    _, expected = pt_load(loaded, folder, output_loading_info=True)
+    _, info = getattr(tf, loaded).from_pretrained(folder, output_loading_info=True)
+    for key in ("missing_keys", "unexpected_keys", "error_msgs"):
+        assert sorted(info[key]) == sorted(expected[key]), key
+
+
+@pytest.mark.parametrize("loaded", ["BertModel", "BertForSequenceClassification"])
+def test_output_loading_info_of_extra_and_absent_keys_as_1_2_0(tmp_path, loaded):
+    """A checkpoint with a key the model lacks and without one it has, with and without the prefix."""
+    for prefixed in (True, False):
+        folder = pt_checkpoint("bert", "BertForSequenceClassification" if prefixed else "BertModel",
+                               tmp_path / str(prefixed))
+        state = torch.load(folder / "pytorch_model.bin")
+        prefix = "bert." if prefixed else ""
+        del state[prefix + "pooler.dense.bias"]
+        state[prefix + "encoder.layer.1.extra.weight"] = torch.zeros(2)
+        state["other.weight"] = torch.zeros(2)
+        torch.save(state, folder / "pytorch_model.bin")
+        _, expected = pt_load(loaded, folder, output_loading_info=True)
+        _, info = getattr(tf, loaded).from_pretrained(folder, output_loading_info=True)
+        for key in ("missing_keys", "unexpected_keys"):
+            assert sorted(info[key]) == sorted(expected[key]), (prefixed, key)
+
+
+def test_new_head_weights_are_still_warned_about(tmp_path, caplog):
+    """The loading info follows 1.2.0; the warning names every newly initialised weight."""
+    folder = pt_checkpoint("bert", "BertModel", tmp_path / "base")
+    with caplog.at_level(logging.WARNING, logger="transformers_fast.modeling_utils"):
+        logging.getLogger("transformers_fast").setLevel(logging.WARNING)
+        tf.BertForSequenceClassification.from_pretrained(folder)
+    assert "classifier.weight" in caplog.text
