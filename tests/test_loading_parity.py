@@ -116,3 +116,54 @@ def test_new_head_weights_are_still_warned_about(tmp_path, caplog):
         logging.getLogger("transformers_fast").setLevel(logging.WARNING)
         tf.BertForSequenceClassification.from_pretrained(folder)
     assert "classifier.weight" in caplog.text
+
+
+# ---- bad input -----------------------------------------------------------------------------------------------
+
+
+def raised(load):
+    try:
+        load()
+    except Exception as err:  # noqa: BLE001 - the test compares whatever the libraries raise
+        return err
+    return None
+
+
+def test_shape_mismatch_raises_what_1_2_0_raises(tmp_path):
+    """1.2.0 raises RuntimeError ("size mismatch for ..."); ours is also a ValueError naming key and shapes."""
+    folder = pt_checkpoint("bert", "BertForSequenceClassification", tmp_path / "seq", num_labels=3)
+    expected = raised(lambda: pt_load("BertForMultipleChoice", folder))
+    assert isinstance(expected, RuntimeError) and "size mismatch" in str(expected)
+    with pytest.raises(RuntimeError, match=r"classifier.weight.*\(3, 32\).*\(1, 32\)"):
+        tf.BertForMultipleChoice.from_pretrained(folder)
+    with pytest.raises(ValueError, match="size mismatch"):
+        tf.BertForMultipleChoice.from_pretrained(folder)
+
+
+@pytest.mark.parametrize("family,saved,loaded", [("gpt2", "GPT2LMHeadModel", "BertModel"),
+                                                 ("bert", "BertForMaskedLM", "XLNetLMHeadModel"),
+                                                 ("xlnet", "XLNetModel", "GPT2Model")])
+def test_checkpoint_of_another_architecture_is_an_error(tmp_path, family, saved, loaded):
+    """With a config of its own family 1.2.0 returns a randomly initialised model (every weight missing); here
+    that is an error, with that config or with the folder's (of the other family)."""
+    import pytorch_transformers as pt
+
+    folder = pt_checkpoint(family, saved, tmp_path / saved)
+    config_class = getattr(tf, loaded).config_class.__name__
+    _, info = pt_load(loaded, folder / "pytorch_model.bin", config=getattr(pt, config_class)(99),
+                      output_loading_info=True)
+    assert info["missing_keys"] and not info["error_msgs"]  # 1.2.0 loaded nothing, silently
+    with pytest.raises(ValueError, match=f"none of the weights.*{loaded}"):
+        getattr(tf, loaded).from_pretrained(folder / "pytorch_model.bin", config=getattr(tf, config_class)(99))
+    with pytest.raises(ValueError, match="none of the weights"):
+        getattr(tf, loaded).from_pretrained(folder)
+
+
+def test_weights_file_without_config_is_a_clear_error(tmp_path):
+    """1.2.0 reads the weights file as its JSON config (UnicodeDecodeError); here OSError saying what to pass."""
+    folder = pt_checkpoint("bert", "BertModel", tmp_path / "base")
+    assert isinstance(raised(lambda: pt_load("BertModel", folder / "pytorch_model.bin")), ValueError)
+    with pytest.raises(OSError, match="not a JSON config.*config="):
+        tf.BertModel.from_pretrained(folder / "pytorch_model.bin")
+    with pytest.raises(OSError, match="not a JSON config"):
+        tf.BertConfig.from_json_file(folder / "pytorch_model.bin")

@@ -135,6 +135,9 @@ class PretrainedConfig:
                 config_dict = json.load(reader)
         except json.JSONDecodeError as err:
             raise OSError(f"{json_file} is not valid JSON: {err}") from err
+        except UnicodeDecodeError as err:  # a weights file given where a config belongs
+            raise OSError(f"{json_file} is not a JSON config file ({err}); a weights file loads with its config "
+                          f"given as config=") from err
         if not isinstance(config_dict, dict):
             raise OSError(f"{json_file} does not hold a JSON object")
         return cls.from_dict(config_dict)

@@ -269,6 +269,10 @@ def replay_build_draws(writes: Sequence[InitWrite], materialised: Dict[str, torc
         advance.flush()
 
 
+class CheckpointShapeError(RuntimeError, ValueError):
+    """Checkpoint tensors whose shapes differ from the model's: a RuntimeError as 1.2.0 raises, and a ValueError."""
+
+
 class LoadingInfo(dict):
     """missing_keys, unexpected_keys, mismatched_keys and error_msgs of a load (1.2.0's loading_info)."""
 
@@ -663,7 +667,12 @@ class PreTrainedModel(nn.Module):
                 mismatched.append(f"{model_key}: the checkpoint has shape {have}, the model wants {want}"
                                   + (f" (checkpoint name {ckpt_key})" if ckpt_key != model_key else ""))
         if mismatched:
-            raise ValueError(f"size mismatch loading {type(self).__name__} from {source}:\n  " + "\n  ".join(mismatched))
+            raise CheckpointShapeError(f"size mismatch loading {type(self).__name__} from {source}:\n  "
+                                       + "\n  ".join(mismatched))
+        if state_dict and not mapping:  # 1.2.0 returns a model of random weights here
+            raise ValueError(
+                f"none of the weights in {source} belong to {type(self).__name__}: a checkpoint of another "
+                f"architecture? It holds {sorted(state_dict)[:3]}..., the model has {sorted(model_state)[:3]}...")
 
         to_load = {}
         for ckpt_key, model_key in mapping.items():
