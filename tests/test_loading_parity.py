@@ -167,3 +167,45 @@ def test_weights_file_without_config_is_a_clear_error(tmp_path):
         tf.BertModel.from_pretrained(folder / "pytorch_model.bin")
     with pytest.raises(OSError, match="not a JSON config"):
         tf.BertConfig.from_json_file(folder / "pytorch_model.bin")
+
+
+# ---- configs -------------------------------------------------------------------------------------------------
+
+
+def config_equalities(lib, config_class, folder):
+    """What 1.2.0's documented ways of saving and reading a config give, as equalities with the original."""
+    config = getattr(lib, config_class)(99, **TINY_PT[family_of(config_class)][1])
+    folder.mkdir()  # 1.2.0 saves into an existing folder only
+    config.save_pretrained(str(folder))
+    path = str(folder / "config.json")
+    cls = getattr(lib, config_class)
+    return {"from_pretrained": cls.from_pretrained(str(folder)) == config,
+            "from_json_file": cls.from_json_file(path) == config,
+            "constructor with the JSON path": cls(path) == config,
+            "to_dict": cls.from_pretrained(str(folder)).to_dict() == config.to_dict(),
+            "to_json_string": cls(path).to_json_string() == config.to_json_string()}
+
+
+def family_of(config_class):
+    return next(family for family, (name, _) in TINY_PT.items() if name == config_class)
+
+
+@pytest.mark.parametrize("config_class", [name for name, _ in TINY_PT.values()])
+def test_config_round_trips_compare_equal_as_in_1_2_0(tmp_path, config_class):
+    import pytorch_transformers as pt
+
+    expected = config_equalities(pt, config_class, tmp_path / "pt")
+    assert all(expected.values())
+    assert config_equalities(tf, config_class, tmp_path / "ours") == expected
+
+
+def test_config_of_transformers_read_by_path_equals_from_json_file(tmp_path):
+    """A config.json written by current transformers (id2label with string keys, model_type, dtype, ...)."""
+    import transformers
+
+    transformers.BertConfig(vocab_size=99, hidden_size=32, num_labels=3).save_pretrained(str(tmp_path))
+    path = str(tmp_path / "config.json")
+    assert tf.BertConfig(path) == tf.BertConfig.from_json_file(path) == tf.BertConfig.from_pretrained(str(tmp_path))
+    config = tf.BertConfig(path)
+    assert config.id2label == {0: "LABEL_0", 1: "LABEL_1", 2: "LABEL_2"} and config.num_labels == 3
+    assert "model_type" not in vars(config) and "transformers_version" not in vars(config)
