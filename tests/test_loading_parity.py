@@ -209,3 +209,37 @@ def test_config_of_transformers_read_by_path_equals_from_json_file(tmp_path):
     config = tf.BertConfig(path)
     assert config.id2label == {0: "LABEL_0", 1: "LABEL_1", 2: "LABEL_2"} and config.num_labels == 3
     assert "model_type" not in vars(config) and "transformers_version" not in vars(config)
+
+
+# ---- newer formats on the hub --------------------------------------------------------------------------------
+
+
+def test_sharded_checkpoint_on_the_hub_downloads_its_shards(tmp_path, monkeypatch):
+    """transformers' save_pretrained(max_shard_size=...) in a hub repository not yet cached: the index names the
+    shards, which are downloaded beside it (huggingface_hub fetches one file per call)."""
+    import huggingface_hub
+    from huggingface_hub.errors import EntryNotFoundError
+    import transformers
+
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    source = tmp_path / "repo"
+    reference = transformers.GPT2LMHeadModel(transformers.GPT2Config(vocab_size=99, n_embd=32, n_layer=2, n_head=4,
+                                                                     n_positions=64)).eval()
+    reference.save_pretrained(str(source), max_shard_size="20KB")
+    assert (source / "model.safetensors.index.json").exists()
+    snapshot = tmp_path / "cache" / "snapshot"
+    snapshot.mkdir(parents=True)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+
+    def fake_download(repo_id, filename, **kwargs):
+        if not (source / filename).exists():
+            raise EntryNotFoundError(f"{filename} not in {repo_id}")
+        (snapshot / filename).write_bytes((source / filename).read_bytes())
+        return str(snapshot / filename)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    ours = tf.GPT2LMHeadModel.from_pretrained("someone/sharded-gpt2", cache_dir=str(tmp_path / "cache"))
+    ids = torch.randint(0, 99, (2, 7))
+    with torch.no_grad():
+        assert torch.allclose(ours(ids)[0], reference(ids).logits, atol=1e-5)

@@ -607,6 +607,10 @@ class PreTrainedModel(nn.Module):
         path = file_utils.first_hub_file(repo_ids, WEIGHT_FILE_NAMES, **hub_kwargs)
         if path is None:
             raise OSError(f"the hub repository {repo_ids[0]!r} has neither {SAFE_WEIGHTS_NAME} nor {WEIGHTS_NAME}")
+        if path.endswith(".index.json"):  # the shards it names land beside it in the snapshot
+            for shard in shard_names(path):
+                if file_utils.hub_file(repo_ids, shard, **hub_kwargs) is None:
+                    raise OSError(f"the hub repository {repo_ids[0]!r} has no {shard}, a shard its index names")
         return path
 
     def _map_checkpoint_keys(self, checkpoint_keys: Sequence[str],
@@ -807,15 +811,20 @@ def _load_torch_pickle(path: str) -> Dict[str, torch.Tensor]:
     return state
 
 
-def _load_sharded(index_path: str) -> Dict[str, torch.Tensor]:
+def shard_names(index_path: str) -> List[str]:
+    """The shard files a sharded checkpoint's index (*.index.json) names."""
     try:
         with open(index_path, "r", encoding="utf-8") as f:
             weight_map = json.load(f)["weight_map"]
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        return sorted(set(weight_map.values()))
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
         raise OSError(f"{index_path} is not a valid weights index: {err}") from err
+
+
+def _load_sharded(index_path: str) -> Dict[str, torch.Tensor]:
     folder = os.path.dirname(index_path)
     state: Dict[str, torch.Tensor] = {}
-    for shard in sorted(set(weight_map.values())):
+    for shard in shard_names(index_path):
         state.update(load_state_dict(os.path.join(folder, shard)))
     return state
 
