@@ -532,7 +532,9 @@ class PreTrainedModel(nn.Module):
                 from transformers_fast.quantization import prepare_quantized
 
                 prepare_quantized(model, quantized)
-            info = model._load_checkpoint(state_dict, source, build_writes=build.writes)
+            # safetensors holds a tied matrix once, torch.save (1.2.0) under each of its names
+            info = model._load_checkpoint(state_dict, source, build_writes=build.writes,
+                                          tied_stored_once=".safetensors" in os.path.basename(source))
             if torch_dtype is not None and torch_dtype != "auto":
                 model.to(torch_dtype)
         model.eval()
@@ -658,9 +660,12 @@ class PreTrainedModel(nn.Module):
         return mapping, leftover, prefix_handling
 
     def _load_checkpoint(self, state_dict: Dict[str, torch.Tensor], source: str, convert_dtype: bool = True,
-                         build_writes: Optional[Sequence[InitWrite]] = None) -> LoadingInfo:
+                         build_writes: Optional[Sequence[InitWrite]] = None,
+                         tied_stored_once: bool = False) -> LoadingInfo:
         """Assigns the checkpoint's tensors and materialises the rest. With the writes recorded while the model
-        was built, the new weights and torch's random generator end as after an eager build (1.2.0's)."""
+        was built, the new weights and torch's random generator end as after an eager build (1.2.0's).
+        The loading info lists, as 1.2.0, every model key the checkpoint lacks, tied ones included, unless
+        tied_stored_once (the checkpoint format keeps one name of a tied matrix)."""
         model_state = self.state_dict(keep_vars=True)
         mapping, leftover, prefix_handling = self._map_checkpoint_keys(list(state_dict.keys()), set(model_state.keys()))
 
@@ -704,7 +709,9 @@ class PreTrainedModel(nn.Module):
                         [k for k in missing if k not in surprising])
         if unexpected:
             logger.warning("Weights from %s not used in %s: %s", source, type(self).__name__, unexpected)
-        return self._loading_info(missing, unexpected, prefix_handling)
+        provided = set(mapping.values())
+        absent = missing if tied_stored_once else [k for k in model_state if k not in provided]
+        return self._loading_info(absent, unexpected, prefix_handling)
 
     def _loading_info(self, missing: List[str], unexpected: List[str], prefix_handling: Optional[str]) -> LoadingInfo:
         """1.2.0's loading info: it loads a base checkpoint into the base model of a head class (the head's new
