@@ -33,25 +33,17 @@ class PretrainedConfig:
     attribute_map: Dict[str, str] = {}
 
     def __init__(self, **kwargs: Any):
+        kwargs = normalize_fields(kwargs)
         self.finetuning_task = kwargs.pop("finetuning_task", None)
-        id2label = kwargs.pop("id2label", None)
-        label2id = kwargs.pop("label2id", None)
         num_labels = kwargs.pop("num_labels", None)
-        if num_labels is None:
-            num_labels = len(id2label) if id2label else 2
-        self.num_labels = num_labels
-        if id2label is not None:
-            self.id2label = {int(k): v for k, v in id2label.items()}
-        if label2id is not None:
-            self.label2id = {k: int(v) for k, v in label2id.items()}
+        self.num_labels = 2 if num_labels is None else num_labels
+        for name in ("id2label", "label2id"):
+            if kwargs.get(name) is not None:
+                setattr(self, name, kwargs.pop(name))
         self.output_attentions = kwargs.pop("output_attentions", False)
         self.output_hidden_states = kwargs.pop("output_hidden_states", False)
         self.torchscript = kwargs.pop("torchscript", False)
-        pruned_heads = kwargs.pop("pruned_heads", None) or {}
-        self.pruned_heads = {int(layer): sorted(set(heads)) for layer, heads in pruned_heads.items()}
-        for field in _BOOKKEEPING_FIELDS:
-            kwargs.pop(field, None)
-        kwargs.pop("model_type", None)
+        self.pruned_heads = kwargs.pop("pruned_heads", None) or {}
         for key, value in kwargs.items():  # unknown fields are kept, like the reference
             setattr(self, key, value)
 
@@ -135,6 +127,9 @@ class PretrainedConfig:
                 config_dict = json.load(reader)
         except json.JSONDecodeError as err:
             raise OSError(f"{json_file} is not valid JSON: {err}") from err
+        except UnicodeDecodeError as err:  # a weights file given where a config belongs
+            raise OSError(f"{json_file} is not a JSON config file ({err}); a weights file loads with its config "
+                          f"given as config=") from err
         if not isinstance(config_dict, dict):
             raise OSError(f"{json_file} does not hold a JSON object")
         return cls.from_dict(config_dict)
@@ -174,10 +169,28 @@ class PretrainedConfig:
         self.to_json_file(os.path.join(save_directory, CONFIG_NAME))
 
     def __eq__(self, other: Any) -> bool:
-        return type(self) is type(other) and self.__dict__ == other.__dict__
+        # what is saved: a config equals itself read back (to_dict adds the label maps transformers wants)
+        return type(self) is type(other) and self.to_dict() == other.to_dict()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__} {self.to_json_string()}"
+
+
+def normalize_fields(fields: Dict[str, Any]) -> Dict[str, Any]:
+    """Config fields as a config holds them, from the JSON of 1.2.0 or transformers: JSON's string keys of
+    id2label and pruned_heads made ints, num_labels from id2label when only that is given (transformers),
+    and the bookkeeping fields dropped."""
+    fields = {k: v for k, v in fields.items() if k not in _BOOKKEEPING_FIELDS and k != "model_type"}
+    id2label = fields.get("id2label")
+    if id2label is not None:
+        fields["id2label"] = {int(k): v for k, v in id2label.items()}
+        if fields.get("num_labels") is None:
+            fields["num_labels"] = len(id2label) or None
+    if fields.get("label2id") is not None:
+        fields["label2id"] = {k: int(v) for k, v in fields["label2id"].items()}
+    if fields.get("pruned_heads"):
+        fields["pruned_heads"] = {int(layer): sorted(set(heads)) for layer, heads in fields["pruned_heads"].items()}
+    return fields
 
 
 def pop_hub_kwargs(kwargs: Dict[str, Any]) -> Dict[str, Any]:
@@ -232,7 +245,7 @@ SUMMARY_TYPES = ("last", "first", "mean", "cls_index")
 def read_json_config(config, path: str) -> None:
     """1.2.0 accepts a JSON file path as the first constructor argument."""
     with open(path, "r", encoding="utf-8") as reader:
-        for key, value in json.load(reader).items():
+        for key, value in normalize_fields(json.load(reader)).items():
             setattr(config, key, value)
 
 

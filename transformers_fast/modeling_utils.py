@@ -270,6 +270,10 @@ def replay_build_draws(writes: Sequence[InitWrite], materialised: Dict[str, torc
         advance.flush()
 
 
+class CheckpointShapeError(RuntimeError, ValueError):
+    """Checkpoint tensors whose shapes differ from the model's: a RuntimeError as 1.2.0 raises, and a ValueError."""
+
+
 class LoadingInfo(dict):
     """missing_keys, unexpected_keys, mismatched_keys and error_msgs of a load (1.2.0's loading_info)."""
 
@@ -543,7 +547,9 @@ class PreTrainedModel(nn.Module):
                 from transformers_fast.quantization import prepare_quantized
 
                 prepare_quantized(model, quantized)
-            info = model._load_checkpoint(state_dict, source, build_writes=build.writes)
+            # safetensors holds a tied matrix once, torch.save (1.2.0) under each of its names
+            info = model._load_checkpoint(state_dict, source, build_writes=build.writes,
+                                          tied_stored_once=".safetensors" in os.path.basename(source))
             if torch_dtype is None and quantized is not None:
                 torch_dtype = "auto"  # an int8 folder (1.2.0 cannot read one) loads as it was saved
             torch_dtype = resolve_dtype(torch_dtype, config, state_dict)
@@ -621,10 +627,17 @@ class PreTrainedModel(nn.Module):
         path = file_utils.first_hub_file(repo_ids, WEIGHT_FILE_NAMES, **hub_kwargs)
         if path is None:
             raise OSError(f"the hub repository {repo_ids[0]!r} has neither {SAFE_WEIGHTS_NAME} nor {WEIGHTS_NAME}")
+        if path.endswith(".index.json"):  # the shards it names land beside it in the snapshot
+            for shard in shard_names(path):
+                if file_utils.hub_file(repo_ids, shard, **hub_kwargs) is None:
+                    raise OSError(f"the hub repository {repo_ids[0]!r} has no {shard}, a shard its index names")
         return path
 
-    def _map_checkpoint_keys(self, checkpoint_keys: Sequence[str], model_keys: set) -> Tuple[Dict[str, str], List[str]]:
-        """checkpoint key -> model key for every usable key, and the checkpoint keys left over."""
+    def _map_checkpoint_keys(self, checkpoint_keys: Sequence[str],
+                             model_keys: set) -> Tuple[Dict[str, str], List[str], Optional[str]]:
+        """checkpoint key -> model key for every usable key, the checkpoint keys left over, and how the base
+        model's prefix was handled: "added" (a base checkpoint into a model with a head), "stripped" (a
+        checkpoint with a head into the base model) or None."""
         rules = [(re.compile(p), r) for p, r in COMMON_KEY_RENAMES + tuple(self.checkpoint_key_renames)]
         renamed: Dict[str, str] = {}
         duplicates = set()
@@ -639,14 +652,17 @@ class PreTrainedModel(nn.Module):
             renamed[key] = new
 
         prefix = self.base_model_prefix
+        prefix_handling = None
         if prefix:
             dotted = prefix + "."
             ckpt_has_prefix = any(k.startswith(dotted) for k in renamed.values())
             model_has_prefix = any(k.startswith(dotted) for k in model_keys)
             if model_has_prefix and not ckpt_has_prefix:  # base checkpoint into a model with a head
                 renamed = {k: (dotted + v if (dotted + v) in model_keys else v) for k, v in renamed.items()}
+                prefix_handling = "added"
             elif ckpt_has_prefix and not model_has_prefix:  # checkpoint with a head into the base model
                 renamed = {k: (v[len(dotted):] if v.startswith(dotted) else v) for k, v in renamed.items()}
+                prefix_handling = "stripped"
 
         mapping = {k: v for k, v in renamed.items() if v in model_keys}
         # transformers saves some tied heads (OpenAIGPTDoubleHeadsModel) with the matrix under the head's
@@ -659,14 +675,17 @@ class PreTrainedModel(nn.Module):
                 if tied:
                     mapping[tied[0]] = embed_key
         leftover = [k for k in checkpoint_keys if k not in mapping and k not in duplicates]
-        return mapping, leftover
+        return mapping, leftover, prefix_handling
 
     def _load_checkpoint(self, state_dict: Dict[str, torch.Tensor], source: str, convert_dtype: bool = True,
-                         build_writes: Optional[Sequence[InitWrite]] = None) -> LoadingInfo:
+                         build_writes: Optional[Sequence[InitWrite]] = None,
+                         tied_stored_once: bool = False) -> LoadingInfo:
         """Assigns the checkpoint's tensors and materialises the rest. With the writes recorded while the model
-        was built, the new weights and torch's random generator end as after an eager build (1.2.0's)."""
+        was built, the new weights and torch's random generator end as after an eager build (1.2.0's).
+        The loading info lists, as 1.2.0, every model key the checkpoint lacks, tied ones included, unless
+        tied_stored_once (the checkpoint format keeps one name of a tied matrix)."""
         model_state = self.state_dict(keep_vars=True)
-        mapping, leftover = self._map_checkpoint_keys(list(state_dict.keys()), set(model_state.keys()))
+        mapping, leftover, prefix_handling = self._map_checkpoint_keys(list(state_dict.keys()), set(model_state.keys()))
 
         mismatched = []
         for ckpt_key, model_key in mapping.items():
@@ -675,7 +694,12 @@ class PreTrainedModel(nn.Module):
                 mismatched.append(f"{model_key}: the checkpoint has shape {have}, the model wants {want}"
                                   + (f" (checkpoint name {ckpt_key})" if ckpt_key != model_key else ""))
         if mismatched:
-            raise ValueError(f"size mismatch loading {type(self).__name__} from {source}:\n  " + "\n  ".join(mismatched))
+            raise CheckpointShapeError(f"size mismatch loading {type(self).__name__} from {source}:\n  "
+                                       + "\n  ".join(mismatched))
+        if state_dict and not mapping:  # 1.2.0 returns a model of random weights here
+            raise ValueError(
+                f"none of the weights in {source} belong to {type(self).__name__}: a checkpoint of another "
+                f"architecture? It holds {sorted(state_dict)[:3]}..., the model has {sorted(model_state)[:3]}...")
 
         to_load = {}
         for ckpt_key, model_key in mapping.items():
@@ -703,6 +727,20 @@ class PreTrainedModel(nn.Module):
                         [k for k in missing if k not in surprising])
         if unexpected:
             logger.warning("Weights from %s not used in %s: %s", source, type(self).__name__, unexpected)
+        provided = set(mapping.values())
+        absent = missing if tied_stored_once else [k for k in model_state if k not in provided]
+        return self._loading_info(absent, unexpected, prefix_handling)
+
+    def _loading_info(self, missing: List[str], unexpected: List[str], prefix_handling: Optional[str]) -> LoadingInfo:
+        """1.2.0's loading info: it loads a base checkpoint into the base model of a head class (the head's new
+        weights are not listed, the names are the base model's), and a checkpoint with a head into a base model
+        reading only the keys under the prefix (named with it; the head's weights are not listed)."""
+        dotted = self.base_model_prefix + "."
+        if prefix_handling == "added":
+            missing = [k[len(dotted):] for k in missing if k.startswith(dotted)]
+        elif prefix_handling == "stripped":
+            missing = [dotted + k for k in missing]
+            unexpected = [k for k in unexpected if k.startswith(dotted)]
         return LoadingInfo(missing_keys=missing, unexpected_keys=unexpected, mismatched_keys=[], error_msgs=[])
 
     def _materialize_missing(self, build_writes: Optional[Sequence[InitWrite]] = None) -> None:
@@ -838,15 +876,20 @@ def _load_torch_pickle(path: str) -> Dict[str, torch.Tensor]:
     return state
 
 
-def _load_sharded(index_path: str) -> Dict[str, torch.Tensor]:
+def shard_names(index_path: str) -> List[str]:
+    """The shard files a sharded checkpoint's index (*.index.json) names."""
     try:
         with open(index_path, "r", encoding="utf-8") as f:
             weight_map = json.load(f)["weight_map"]
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        return sorted(set(weight_map.values()))
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
         raise OSError(f"{index_path} is not a valid weights index: {err}") from err
+
+
+def _load_sharded(index_path: str) -> Dict[str, torch.Tensor]:
     folder = os.path.dirname(index_path)
     state: Dict[str, torch.Tensor] = {}
-    for shard in sorted(set(weight_map.values())):
+    for shard in shard_names(index_path):
         state.update(load_state_dict(os.path.join(folder, shard)))
     return state
 
