@@ -119,6 +119,13 @@ def test_quantizing_the_tables_later_and_from_pretrained_keyword(tmp_path):
     assert torch.equal(outputs(later, ids, kwargs), outputs(once, ids, kwargs))
     with pytest.raises(TypeError, match="embeddings must be True or False"):
         tf.quantize(copy.deepcopy(model), "int8", embeddings="yes")
+    # from_pretrained(quantize=...) takes quantize()'s arguments as a dict
+    model.save_pretrained(tmp_path)
+    loaded = tf.GPT2LMHeadModel.from_pretrained(tmp_path, quantize=dict(method="int8", lm_head=True, embeddings=True))
+    assert loaded.config.quantization["embeddings"] and isinstance(loaded.get_input_embeddings(), ops.QuantizedEmbedding)
+    assert torch.equal(outputs(loaded, ids, kwargs), outputs(once, ids, kwargs))
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        tf.GPT2LMHeadModel.from_pretrained(tmp_path, quantize=dict(method="int8", bits=4))
 
 
 def test_gpt2_generation_with_int8_tables():

@@ -502,7 +502,8 @@ class PreTrainedModel(nn.Module):
         Options: config (a config object or path), state_dict (use these weights), cache_dir,
         force_download, local_files_only, revision, token, output_loading_info, torch_dtype or dtype (see
         resolve_dtype; float32 by default, as 1.2.0, but an int8 folder loads as it was saved), quantize ("int8":
-        transformers_fast.quantize(model, "int8") once loaded; a folder saved from a quantized model loads
+        transformers_fast.quantize(model, "int8") once loaded, or a dict of quantize()'s arguments such as
+        {"method": "int8", "lm_head": True, "embeddings": True}; a folder saved from a quantized model loads
         quantized without it); other keyword arguments override config attributes (or go to the model's __init__
         when they are not attributes). The model is returned in eval mode.
         """
@@ -562,7 +563,10 @@ class PreTrainedModel(nn.Module):
         if quantize is not None:
             from transformers_fast.quantization import quantize as quantize_model
 
-            quantize_model(model, quantize)
+            if isinstance(quantize, dict):
+                quantize_model(model, **quantize)
+            else:
+                quantize_model(model, quantize)
         return (model, info) if output_loading_info else model
 
     @classmethod
