@@ -133,7 +133,7 @@ def _replace_embeddings(model: nn.Module, heads: Dict[int, QuantizedLinear]) -> 
         if isinstance(table, QuantizedEmbedding):
             continue
         head = heads.get(id(table.weight))
-        quantized = (QuantizedEmbedding.sharing(head, table.padding_idx) if head is not None
+        quantized = (QuantizedEmbedding.sharing(head, table) if head is not None
                      else QuantizedEmbedding.from_float(table))
         if parent is None:
             model.set_input_embeddings(quantized)

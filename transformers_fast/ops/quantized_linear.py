@@ -234,12 +234,7 @@ class QuantizedLinear(nn.Module):
         return state
 
     def _apply(self, fn, *args, **kwargs):
-        # .to(dtype) / .half() convert floating buffers: the scales stay float32 (bf16 scales would lose bits).
-        scale = self._buffers["weight_scale"]
-        result = super()._apply(fn, *args, **kwargs)
-        new = self._buffers["weight_scale"]
-        if new is not None and new.dtype != torch.float32 and scale is not None:
-            self._buffers["weight_scale"] = scale.to(device=new.device, dtype=torch.float32)
+        result = _apply_keeping_float32_scales(self, super()._apply, fn, *args, **kwargs)
         self._packed = None
         return result
 
@@ -265,6 +260,17 @@ class QuantizedLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return quantized_linear(x, self)
+
+
+def _apply_keeping_float32_scales(module: nn.Module, apply, fn, *args, **kwargs):
+    """Module._apply for the int8 modules: .to(dtype) / .half() convert floating buffers, but the scales stay
+    float32 (bf16 scales would lose bits; a tied head and table keep sharing theirs)."""
+    scale = module._buffers["weight_scale"]
+    result = apply(fn, *args, **kwargs)
+    new = module._buffers["weight_scale"]
+    if new is not None and new.dtype != torch.float32 and scale is not None:
+        module._buffers["weight_scale"] = scale.to(device=new.device, dtype=torch.float32)
+    return result
 
 
 def _check(x, layer: QuantizedLinear) -> None:
@@ -319,12 +325,13 @@ def quantized_linear(x: torch.Tensor, layer: QuantizedLinear) -> torch.Tensor:
 
 
 class QuantizedEmbedding(nn.Module):
-    """An embedding table in int8 with one scale per row (quantize_weight: symmetric, as QuantizedLinear's
-    weights, so a tied int8 LM head and its input embeddings share one int8 matrix and its scales). A lookup
-    gives the rows weight_int8[ids] * weight_scale[ids] in the scales' dtype (float32, or the model's after
-    .to(dtype)). Inference-only, as the int8 layers."""
+    """An embedding table in int8 with one float32 scale per row (quantize_weight: symmetric, as QuantizedLinear's
+    weights, so a tied int8 LM head and its input embeddings share one int8 matrix and its scales). A lookup gives
+    the rows weight_int8[ids] * weight_scale[ids] in the model's float dtype (`output_like`, an empty buffer that
+    .to(dtype) converts with the model's other float tensors; not saved). Inference-only, as the int8 layers."""
 
-    def __init__(self, weight_int8: torch.Tensor, weight_scale: torch.Tensor, padding_idx: Optional[int] = None):
+    def __init__(self, weight_int8: torch.Tensor, weight_scale: torch.Tensor, padding_idx: Optional[int] = None,
+                 dtype: torch.dtype = torch.float32):
         super().__init__()
         if not isinstance(weight_int8, torch.Tensor) or weight_int8.dtype != torch.int8 or weight_int8.dim() != 2:
             raise TypeError("QuantizedEmbedding: weight_int8 must be an int8 tensor [num_embeddings, embedding_dim]")
@@ -332,34 +339,37 @@ class QuantizedEmbedding(nn.Module):
         if (not isinstance(weight_scale, torch.Tensor) or not weight_scale.is_floating_point()
                 or tuple(weight_scale.shape) != (rows,)):
             raise TypeError(f"QuantizedEmbedding: weight_scale must be a float tensor of shape [{rows}]")
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise TypeError(f"QuantizedEmbedding: dtype must be a floating-point torch.dtype, got {dtype!r}")
         self.num_embeddings, self.embedding_dim = int(rows), int(weight_int8.shape[1])
         self.padding_idx = padding_idx
         self.register_buffer("weight_int8", weight_int8.detach())
-        self.register_buffer("weight_scale", weight_scale.detach())
+        self.register_buffer("weight_scale", weight_scale.detach().to(torch.float32))
+        self.register_buffer("output_like", torch.empty(0, dtype=dtype), persistent=False)
         self.train(False)
 
     @classmethod
     def from_float(cls, embedding: nn.Embedding) -> "QuantizedEmbedding":
         """Quantizes an nn.Embedding (a meta one gives meta buffers: from_pretrained of a quantized folder fills
-        them); the scales keep the table's float dtype."""
+        them); lookups keep the table's float dtype."""
         if not isinstance(embedding, nn.Embedding):
             raise TypeError(f"QuantizedEmbedding.from_float needs an nn.Embedding, got {type(embedding).__name__}")
         weight = embedding.weight
         if weight.is_meta:
             q = torch.empty(weight.shape, dtype=torch.int8, device="meta")
-            scale = torch.empty(weight.shape[0], dtype=weight.dtype, device="meta")
+            scale = torch.empty(weight.shape[0], device="meta")
         elif weight.device.type != "cpu":
             raise RuntimeError(f"QuantizedEmbedding: the table is on {weight.device}; int8 models run on the CPU "
                                f"only (move the model to the CPU first)")
         else:
             q, scale = quantize_weight(weight)
-            scale = scale.to(weight.dtype)
-        return cls(q, scale, embedding.padding_idx)
+        return cls(q, scale, embedding.padding_idx, weight.dtype)
 
     @classmethod
-    def sharing(cls, head: QuantizedLinear, padding_idx: Optional[int] = None) -> "QuantizedEmbedding":
-        """The input embeddings of a tied int8 LM head: its int8 matrix, not a copy."""
-        return cls(head.weight_int8, head.weight_scale, padding_idx)
+    def sharing(cls, head: QuantizedLinear, table: nn.Embedding) -> "QuantizedEmbedding":
+        """The int8 input embeddings of a tied int8 LM head (made from `table`'s matrix): its int8 matrix, not a
+        copy."""
+        return cls(head.weight_int8, head.weight_scale, table.padding_idx, table.weight.dtype)
 
     @property
     def weight(self) -> torch.Tensor:
@@ -370,14 +380,17 @@ class QuantizedEmbedding(nn.Module):
     @property
     def dtype(self) -> torch.dtype:
         """The dtype of the rows a lookup gives."""
-        return self.weight_scale.dtype
+        return self.output_like.dtype
 
     def dequantize(self) -> torch.Tensor:
-        return self.weight_int8.float() * self.weight_scale.float()[:, None]
+        return self.weight_int8.float() * self.weight_scale[:, None]
 
     def extra_repr(self) -> str:
         pad = f", padding_idx={self.padding_idx}" if self.padding_idx is not None else ""
         return f"{self.num_embeddings}, {self.embedding_dim}{pad}, int8"
+
+    def _apply(self, fn, *args, **kwargs):
+        return _apply_keeping_float32_scales(self, super()._apply, fn, *args, **kwargs)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         if not isinstance(ids, torch.Tensor) or ids.is_floating_point() or ids.dtype is torch.bool:
@@ -386,10 +399,11 @@ class QuantizedEmbedding(nn.Module):
         if torch.is_grad_enabled() and self.training:
             raise RuntimeError(INFERENCE_ONLY.format(what="this embedding is in training mode with gradients enabled"))
         # (F.embedding raises on ids out of range, as nn.Embedding does; int8 rows gather, then scale)
-        rows = F.embedding(ids, self.weight_int8).to(torch.float32)
-        return (rows * F.embedding(ids, self.weight_scale[:, None]).float()).to(self.weight_scale.dtype)
+        rows = F.embedding(ids, self.weight_int8).to(torch.float32) * F.embedding(ids, self.weight_scale[:, None])
+        return rows.to(self.output_like.dtype)
 
 
 def float_like(table: nn.Module) -> torch.Tensor:
-    """A tensor of the dtype and device an embedding table's lookups have: its weight, or an int8 table's scales."""
-    return table.weight_scale if isinstance(table, QuantizedEmbedding) else table.weight
+    """A tensor of the dtype and device an embedding table's lookups have: its weight, or an int8 table's
+    output_like."""
+    return table.output_like if isinstance(table, QuantizedEmbedding) else table.weight
