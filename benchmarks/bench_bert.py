@@ -14,7 +14,7 @@ inputs and the backends they chose, timed without anything else. Then the fresh-
 torch's own import and ours, the first forward (weight packing), and transformers' time for the same.
 
 `--max-isa avx2` emulates an AVX2+FMA machine (AMD Zen3) on an AVX-512 one: the script runs itself again
-with every library capped by its own setting (CAPS), and prints which ISA each one then used.
+with every library capped by its own setting (transformers_fast.benchmark.ISA_CAPS), and prints which ISA each one then used.
 """
 from __future__ import annotations
 
@@ -41,15 +41,6 @@ from transformers_fast.benchmark import encoders  # noqa: E402
 # ONEDNN_MAX_CPU_ISA its oneDNN fork (brgemm FullyConnected, softmax); its MLAS GEMMs (most of its
 # FullyConnected nodes) read CPUID themselves and have no cap: cap_openvino_mlas. glibc's string
 # functions use EVEX (AVX-512) forms unless told otherwise.
-CAPS = {"avx2": {
-    "TRANSFORMERS_FAST_ISA": "avx2",
-    "ATEN_CPU_CAPABILITY": "avx2",  # torch's own vectorised kernels (GELU, softmax, LayerNorm, adds)
-    "ONEDNN_MAX_CPU_ISA": "AVX2", "DNNL_MAX_CPU_ISA": "AVX2",
-    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
-    "OV_CPU_MAX_ISA": "AVX2",
-    "GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,-AVX512CD",
-}}
-CAPPED = "TRANSFORMERS_FAST_BENCH_MAX_ISA"  # set in the capped process
 WORKLOADS = encoders.WORKLOADS
 
 
@@ -76,15 +67,6 @@ def gemm_calls(model, ids, mask):
         fast_encoder.packed_linear = original
         fast_encoder.FUSED_MAX_TOKENS = fused_max
     return calls
-
-
-def rerun_capped(isa):
-    """Runs this script again in this process (exec) with every library capped at `isa`."""
-    if os.environ.get(CAPPED) == isa:
-        return
-    env = dict(os.environ, **CAPS[isa], **{CAPPED: isa})
-    sys.stdout.flush()
-    os.execve(sys.executable, [sys.executable] + sys.argv, env)
 
 
 @contextlib.contextmanager
@@ -365,11 +347,9 @@ def main():
                         help="wall time, or process CPU time (for a machine shared with other work)")
     parser.add_argument("--no-openvino", action="store_true", help="skip OpenVINO (timed when installed)")
     parser.add_argument("--skip-load", action="store_true", help="skip the fresh-process loading times")
-    parser.add_argument("--max-isa", choices=sorted(CAPS),
-                        help="cap every library at this ISA (emulates an AVX2-only machine on an AVX-512 one)")
+    benchmark.add_max_isa_argument(parser)
     args = parser.parse_args()
-    if args.max_isa:
-        rerun_capped(args.max_isa)
+    benchmark.rerun_capped(args.max_isa)
     names = set(WORKLOADS[:3] if args.quick else args.workloads.split(","))
     if not names <= set(WORKLOADS):
         parser.error(f"--workloads: unknown {sorted(names - set(WORKLOADS))}")
@@ -382,7 +362,7 @@ def main():
     print(f"torch {torch.__version__}, {models.library}, threads {args.threads}, fp32, "
           f"best of {args.repeats} by {args.clock} clock")
     if args.max_isa:
-        print(f"emulating max ISA {args.max_isa}: " + " ".join(f"{k}={v}" for k, v in CAPS[args.max_isa].items()))
+        print(benchmark.caps_line(args.max_isa))
     print(f"ISA used: transformers_fast {ops.cpu_isa()}; torch: {torch_isas()}")
 
     tables = {}

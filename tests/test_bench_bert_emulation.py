@@ -8,6 +8,7 @@ import sys
 import pytest
 import torch
 
+from transformers_fast import benchmark
 from transformers_fast.ops import _backend
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -31,7 +32,7 @@ def probe(what):
     spec = importlib.util.spec_from_file_location("bench_bert", BENCH)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    env = dict(os.environ, PYTHONPATH=REPO, **bench.CAPS["avx2"])
+    env = dict(os.environ, PYTHONPATH=REPO, **benchmark.ISA_CAPS["avx2"])
     out = subprocess.run([sys.executable, "-c", PROBE, what], capture_output=True, text=True, env=env, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -41,6 +41,39 @@ def best_ms(fns, repeats: int, clock: str = "wall") -> List[float]:
     return [b * 1e3 for b in best]
 
 
+# --max-isa: every library capped by its own setting, to emulate an AVX2+FMA machine (AMD Zen3) on an AVX-512 one.
+ISA_CAPS = {"avx2": {
+    "TRANSFORMERS_FAST_ISA": "avx2",
+    "ATEN_CPU_CAPABILITY": "avx2",  # torch's own vectorised kernels (GELU, softmax, LayerNorm, adds)
+    "ONEDNN_MAX_CPU_ISA": "AVX2", "DNNL_MAX_CPU_ISA": "AVX2",
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    "OV_CPU_MAX_ISA": "AVX2",
+    "GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,-AVX512CD",
+}}
+CAPPED_ENV = "TRANSFORMERS_FAST_BENCH_MAX_ISA"  # set in the capped process
+
+
+def add_max_isa_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-isa", choices=sorted(ISA_CAPS),
+                        help="cap every library at this ISA (emulates an AVX2-only machine on an AVX-512 one)")
+
+
+def rerun_capped(isa: Optional[str]) -> None:
+    """--max-isa: runs the calling script again in this process (exec) with every library capped at `isa` (the
+    libraries read their caps when they load); returns at once in the capped process, or without a cap."""
+    if not isa or os.environ.get(CAPPED_ENV) == isa:
+        return
+    import sys
+
+    env = dict(os.environ, **ISA_CAPS[isa], **{CAPPED_ENV: isa})
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+
+def caps_line(isa: Optional[str]) -> str:
+    return f"emulating max ISA {isa}: " + " ".join(f"{k}={v}" for k, v in ISA_CAPS[isa].items()) if isa else ""
+
+
 def held_megabytes(model: torch.nn.Module) -> float:
     """MB of the model's parameters and buffers, each storage once (tied and shared tensors count once; the fast
     paths' packed copies, made on first use, are not counted)."""
