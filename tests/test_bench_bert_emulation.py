@@ -51,3 +51,27 @@ def test_openvino_mlas_table_is_rebuilt():
     if failed and "another OpenVINO build" in failed:
         pytest.skip(f"the MLAS patch knows OpenVINO 2026.4.1's code only: {failed}")
     assert failed is None
+
+
+def test_max_isa_reruns_the_script_capped(tmp_path):
+    """The --max-isa option the benchmarks share (transformers_fast.benchmark): the script runs again in its process
+    with every cap set, and our kernels then use AVX2."""
+    script = tmp_path / "probe.py"
+    script.write_text(
+        "import argparse, os\n"
+        "from transformers_fast import benchmark\n"
+        "parser = argparse.ArgumentParser()\n"
+        "benchmark.add_max_isa_argument(parser)\n"
+        "args = parser.parse_args()\n"
+        "benchmark.rerun_capped(args.max_isa)\n"
+        "from transformers_fast import ops\n"
+        "print(ops.cpu_isa(), os.environ.get('ATEN_CPU_CAPABILITY'), os.environ.get(benchmark.CAPPED_ENV))\n")
+    env = dict(os.environ, PYTHONPATH=REPO)
+    for name in benchmark.ISA_CAPS["avx2"]:
+        env.pop(name, None)
+    capped = subprocess.run([sys.executable, str(script), "--max-isa", "avx2"], capture_output=True, text=True,
+                            env=env, check=True).stdout.split()
+    assert capped == ["avx2", "avx2", "avx2"]
+    plain = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env,
+                           check=True).stdout.split()
+    assert plain[1:] == ["None", "None"]  # not re-run: no cap set
