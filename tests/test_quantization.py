@@ -404,9 +404,10 @@ def test_inputs_on_cuda_are_refused_by_the_layer():
         layer(torch.randn(2, 32, device="meta"))
 
 
-def test_traced_quantized_model_follows_its_inputs():
+@pytest.mark.parametrize("embeddings", [False, True], ids=["float_embeddings", "int8_embeddings"])
+def test_traced_quantized_model_follows_its_inputs(embeddings):
     """torch.jit.trace records the torch fallback (same math), not the C++ call as a constant."""
-    model = quantized_copy(tiny("bert"))
+    model = quantized_copy(tiny("bert"), embeddings=embeddings)
     model.config.torchscript = True
     ids = batch("bert", size=2, seq=7)
     with torch.no_grad():
