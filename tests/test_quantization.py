@@ -415,3 +415,25 @@ def test_traced_quantized_model_follows_its_inputs(embeddings):
         other = batch("bert", size=2, seq=7, seed=9)
         torch.testing.assert_close(traced(other)[0], model(other)[0], atol=1e-5, rtol=1e-5)
 
+
+
+@pytest.mark.parametrize("family,config", [("bert", dict(hidden_size=64, intermediate_size=128)),
+                                           ("gpt2", dict(n_embd=64)), ("xlnet", dict(d_model=64, d_inner=128))])
+def test_amx_tiles_change_no_bit_of_a_model(family, config):
+    """A whole int8 model (its fused fast path: one-call layers, decoder, relative attention) on the AMX kernel's
+    logic (the tile emulation; every layer's input width a multiple of 64) against the same model on the vector
+    kernel: the same int32 sums and epilogue, so the same bits."""
+    from transformers_fast.ops import _backend as B
+
+    if not ops.quantized_linear.kernel_available():
+        pytest.skip("no int8 C++ kernel on this machine")
+    model = quantized_copy(tiny(family, **config))
+    ids = batch(family, size=3, seq=10)
+    vector = logits(model, ids)
+    B._C.gemm_int8_emulate_amx(True)
+    try:
+        assert B._C.gemm_int8_kernel() == "amx_int8_emulated"
+        tiles = logits(model, ids)
+    finally:
+        B._C.gemm_int8_emulate_amx(False)
+    assert torch.equal(tiles, vector)
