@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <cstring>
 
 #include "common/check.h"
@@ -49,8 +48,6 @@ inline uint64_t ascii_in_range(uint64_t x, unsigned lo, unsigned hi) {
 inline uint64_t ascii_of_class(uint64_t x, Cls k) {
   return k == kL ? ascii_in_range(x | 0x2020202020202020ULL, 'a', 'z') : ascii_in_range(x, '0', '9');
 }
-
-std::atomic<uint64_t> g_serial{1};
 
 struct Cp {
   char32_t c;
@@ -160,7 +157,6 @@ ByteLevelBpeModel::ByteLevelBpeModel(const std::unordered_map<std::string, int64
     vocab.set(bytes, static_cast<int32_t>(ids.size()));
     ids.push_back(id);
   }
-  serial_ = g_serial.fetch_add(1);
   const int32_t ns = merges_.num_symbols();
   sym_len_.resize(ns);
   for (int32_t s = 0; s < ns; ++s) sym_len_[s] = static_cast<int32_t>(merges_.str(s).size());
@@ -202,24 +198,35 @@ int32_t ByteLevelBpeModel::find_piece(std::string_view s) const {
   return merges_.find(bytes);
 }
 
+struct ByteLevelBpeModel::Scratch {
+  std::string text;
+  std::vector<int32_t> pos, syms;
+  struct Word {
+    uint32_t b, e;    // bytes in the text
+    uint64_t lo, hi;  // WordCache::Key, stored field by field (a 16-byte copy of it stalled on store forwarding)
+    uint64_t h;
+  };
+  std::vector<Word> words;
+  WordCache cache;
+  BpeWork work;
+};
+
+ByteLevelBpeModel::~ByteLevelBpeModel() = default;
+
 void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const SegmentContext&, Encoding& out,
                                bool offsets) const {
-  struct Scratch {
-    std::string text;
-    std::vector<int32_t> pos, syms;
-    std::vector<std::pair<uint32_t, uint32_t>> spans;
-    std::vector<uint64_t> hashes;
-    WordSymbolCache cache;
-    BpeWork work;
-  };
-  Scratch& s = thread_scratch<Scratch>();
-  const uint32_t owner = static_cast<uint32_t>(serial_);
-  // 1.2.0 prepends a space; the zero bytes after the text let the cache compare words in whole words.
+  std::unique_ptr<Scratch> local;
+  Scratch* sp = scratch_.get();
+  if (!sp) sp = (local = std::make_unique<Scratch>()).get();  // more live threads than slots
+  Scratch& s = *sp;
+  // 1.2.0 prepends a space; the zero bytes after the text let the cache read words in 8-byte loads.
+  constexpr size_t kPad = 24;
+  static_assert(kPad >= WordCache::kPad, "pad the text for WordCache::key");
   std::string& buf = s.text;
   buf.assign(1, ' ');
   buf.append(seg);
-  buf.append(WordSymbolCache::kPad, '\0');
-  const std::string_view text(buf.data(), buf.size() - WordSymbolCache::kPad);
+  buf.append(kPad, '\0');
+  const std::string_view text(buf.data(), buf.size() - kPad);
   std::vector<int32_t>& pos = s.pos;
   if (offsets) {
     pos.assign(text.size() + 1, pos_base);
@@ -231,33 +238,44 @@ void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const Seg
     pos[text.size()] = cp;
   }
   // Pre-tokens first, so that the cache lines of the words ahead can be prefetched.
-  s.spans.clear();
-  s.hashes.clear();
+  s.words.clear();
   gpt2_pretokenize(text, [&](size_t b, size_t e) {
-    s.spans.emplace_back(static_cast<uint32_t>(b), static_cast<uint32_t>(e));
-    s.hashes.push_back(e - b <= WordSymbolCache::kMaxKey ? WordSymbolCache::hash(text.data() + b, e - b) : 0);
+    const WordCache::Key k = e - b <= WordCache::kMaxKey ? WordCache::key(text.data() + b, e - b) : WordCache::Key{0, 0};
+    const uint64_t h = WordCache::hash(k);
+    s.cache.prefetch_l2(h);  // the whole text's entries start loading now, together
+    Scratch::Word& w = s.words.emplace_back();
+    w.b = static_cast<uint32_t>(b);
+    w.e = static_cast<uint32_t>(e);
+    w.lo = k.lo;
+    w.hi = k.hi;
+    w.h = h;
   });
+  const size_t nw = s.words.size();
   constexpr size_t kAhead = 8;
-  for (size_t k = 0; k < std::min(kAhead, s.spans.size()); ++k) s.cache.prefetch(s.hashes[k]);
-  for (size_t k = 0; k < s.spans.size(); ++k) {
-    if (k + kAhead < s.spans.size()) s.cache.prefetch(s.hashes[k + kAhead]);
-    const size_t b = s.spans[k].first, e = s.spans[k].second;
-    std::string_view word(text.data() + b, e - b);
+  for (size_t k = 0; k < std::min(kAhead, nw); ++k) s.cache.prefetch(s.words[k].h);
+  out.codes.reserve(out.codes.size() + nw + nw / 4);
+  for (size_t k = 0; k < nw; ++k) {
+    if (k + kAhead < nw) s.cache.prefetch(s.words[k + kAhead].h);
+    const Scratch::Word& w = s.words[k];
+    const size_t b = w.b, e = w.e;
+    const std::string_view word(text.data() + b, e - b);
+    const bool short_word = e - b <= WordCache::kMaxKey;
+    const WordCache::Key key{w.lo, w.hi};
     size_t count = 0;
-    const uint64_t h = s.hashes[k];
-    const int32_t* merged = s.cache.find(owner, word, h, count);
-    int32_t sym = -1;
-    if (!merged && (sym = merges_.find(word)) >= 0 && whole_[sym]) {
-      s.syms.assign(1, sym);
-      s.cache.put(owner, word, h, s.syms.data(), 1);
-      merged = s.syms.data();
-      count = 1;
-    }
+    const int32_t* merged = short_word ? s.cache.find(key, w.h, count) : s.cache.find_long(word, count);
     if (!merged) {
-      s.syms.clear();
-      for (size_t k = b; k < e; ++k) s.syms.push_back(static_cast<unsigned char>(text[k]));
-      merges_.apply(s.syms, nullptr, s.work);
-      s.cache.put(owner, word, h, s.syms.data(), s.syms.size());
+      int32_t sym = merges_.find(word);
+      if (sym >= 0 && whole_[sym]) {
+        s.syms.assign(1, sym);
+      } else {
+        s.syms.clear();
+        for (size_t i = b; i < e; ++i) s.syms.push_back(static_cast<unsigned char>(text[i]));
+        merges_.apply(s.syms, nullptr, s.work);
+      }
+      if (short_word)
+        s.cache.put(key, w.h, s.syms.data(), s.syms.size());
+      else
+        s.cache.put_long(word, s.syms.data(), s.syms.size());
       merged = s.syms.data();
       count = s.syms.size();
     }
