@@ -172,3 +172,24 @@ def test_many_threads_one_after_another(gpt2_pair):
         t.start()
         t.join()
     assert results == [expected] * 600
+
+
+def test_gpt2_offsets_hits_and_misses():
+    """Offsets from words the cache has and words it lacks, in one text: as Hugging Face (add_prefix_space=True),
+    the same on the first call (misses) and later ones (hits), and in a batch."""
+    transformers = pytest.importorskip("transformers")
+    files = gpt2_files()
+    hf = transformers.GPT2Tokenizer(*files, add_prefix_space=True)
+    texts = [t for t in word_cache_texts(9)[:25] if t.strip()]
+    texts += ["Hello world 12345 caf\u00e9 \U0001F600 Hello world 67890 na\u00efve 12345",
+              "x" * 230 + " short words again and again 0123456789012345678901234"]
+    ours = GPT2Tokenizer(*files)
+    first = [ours(t, return_offsets_mapping=True, add_special_tokens=False) for t in texts]
+    again = [ours(t, return_offsets_mapping=True, add_special_tokens=False) for t in texts]
+    batch = ours(texts, return_offsets_mapping=True, add_special_tokens=False)
+    for k, text in enumerate(texts):
+        y = hf(text, return_offsets_mapping=True, add_special_tokens=False)
+        want = [tuple(o) for o in y["offset_mapping"]]
+        assert first[k]["input_ids"] == y["input_ids"] == again[k]["input_ids"] == batch["input_ids"][k], text
+        for got in (first[k]["offset_mapping"], again[k]["offset_mapping"], batch["offset_mapping"][k]):
+            assert [tuple(o) for o in got] == want, text

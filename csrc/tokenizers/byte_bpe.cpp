@@ -205,8 +205,13 @@ struct ByteLevelBpeModel::Scratch {
     uint32_t b, e;    // bytes in the text
     uint64_t lo, hi;  // WordCache::Key, stored field by field (a 16-byte copy of it stalled on store forwarding)
     uint64_t h;
+    uint32_t at;        // a miss: where its codes go among the hits' codes in res
+    uint32_t off, cnt;  // a miss: its codes, res[off .. off + cnt)
   };
   std::vector<Word> words;
+  std::vector<int32_t> res;                     // the words' codes
+  std::vector<uint32_t> misses, batch;          // words the cache lacks; those in BPE now
+  std::vector<int32_t> begins, lens;            // their symbols in syms
   WordCache cache;
   BpeWork work;
 };
@@ -251,44 +256,108 @@ void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const Seg
     w.h = h;
   });
   const size_t nw = s.words.size();
+  // 1. Cache lookups; the codes of hits copied to res (in text order), the misses listed (with the place in res
+  // their codes go).
   constexpr size_t kAhead = 8;
   for (size_t k = 0; k < std::min(kAhead, nw); ++k) s.cache.prefetch(s.words[k].h);
-  out.codes.reserve(out.codes.size() + nw + nw / 4);
+  s.misses.clear();
+  if (s.res.size() < nw * WordCache::kInline + 8) s.res.resize(nw * WordCache::kInline + 8);
+  int32_t* res = s.res.data();
+  size_t r = 0;
   for (size_t k = 0; k < nw; ++k) {
     if (k + kAhead < nw) s.cache.prefetch(s.words[k + kAhead].h);
-    const Scratch::Word& w = s.words[k];
-    const size_t b = w.b, e = w.e;
-    const std::string_view word(text.data() + b, e - b);
-    const bool short_word = e - b <= WordCache::kMaxKey;
-    const WordCache::Key key{w.lo, w.hi};
+    Scratch::Word& w = s.words[k];
+    const std::string_view word(text.data() + w.b, w.e - w.b);
     size_t count = 0;
-    const int32_t* merged = short_word ? s.cache.find(key, w.h, count) : s.cache.find_long(word, count);
-    if (!merged) {
-      int32_t sym = merges_.find(word);
-      if (sym >= 0 && whole_[sym]) {
-        s.syms.assign(1, sym);
-      } else {
-        s.syms.clear();
-        for (size_t i = b; i < e; ++i) s.syms.push_back(static_cast<unsigned char>(text[i]));
-        merges_.apply(s.syms, nullptr, s.work);
-      }
-      if (short_word)
-        s.cache.put(key, w.h, s.syms.data(), s.syms.size());
-      else
-        s.cache.put_long(word, s.syms.data(), s.syms.size());
-      merged = s.syms.data();
-      count = s.syms.size();
-    }
-    if (!offsets) {
-      for (size_t t = 0; t < count; ++t) out.codes.push_back(merged[t]);  // 1-2 codes: no memmove call
+    const int32_t* codes = w.e - w.b <= WordCache::kMaxKey ? s.cache.find({w.lo, w.hi}, w.h, count)
+                                                           : s.cache.find_long(word, count);
+    if (!codes) {
+      w.at = static_cast<uint32_t>(r);
+      s.misses.push_back(static_cast<uint32_t>(k));
+      merges_.prefetch_find(word);
       continue;
     }
-    size_t sb = b;
+    if (r + count + WordCache::kInline > s.res.size()) {  // only after long encodings
+      s.res.resize(2 * (r + count) + nw * WordCache::kInline);
+      res = s.res.data();
+    }
+    std::memcpy(res + r, codes, WordCache::kInline * sizeof(int32_t));  // whatever count is: no branch on it
+    if (count > WordCache::kInline) std::memcpy(res + r, codes, count * sizeof(int32_t));
+    r += count;
+  }
+  s.res.resize(r);
+  if (s.misses.empty() && !offsets) {  // the usual case once the cache is warm
+    out.codes.insert(out.codes.end(), res, res + r);
+    return;
+  }
+  // 2. Misses: a symbol of its own, or BPE, several words at a time (their lookups' cache misses overlap).
+  auto remember = [&](Scratch::Word& w, const int32_t* codes, size_t count) {  // after the hits' codes in res
+    w.off = static_cast<uint32_t>(s.res.size());
+    w.cnt = static_cast<uint32_t>(count);
+    s.res.insert(s.res.end(), codes, codes + count);
+    const std::string_view word(text.data() + w.b, w.e - w.b);
+    if (w.e - w.b <= WordCache::kMaxKey)
+      s.cache.put({w.lo, w.hi}, w.h, codes, count);
+    else
+      s.cache.put_long(word, codes, count);
+  };
+  constexpr size_t kBatch = 16;
+  for (size_t m0 = 0; m0 < s.misses.size(); m0 += kBatch) {
+    s.syms.clear();
+    s.batch.clear();
+    s.begins.clear();
+    s.lens.clear();
+    for (size_t m = m0; m < std::min(s.misses.size(), m0 + kBatch); ++m) {
+      Scratch::Word& w = s.words[s.misses[m]];
+      const int32_t sym = merges_.find(std::string_view(text.data() + w.b, w.e - w.b));
+      if (sym >= 0 && whole_[sym]) {
+        remember(w, &sym, 1);
+        continue;
+      }
+      s.batch.push_back(s.misses[m]);
+      s.begins.push_back(static_cast<int32_t>(s.syms.size()));
+      s.lens.push_back(static_cast<int32_t>(w.e - w.b));
+      for (size_t i = w.b; i < w.e; ++i) s.syms.push_back(static_cast<unsigned char>(text[i]));
+    }
+    merges_.apply_many(s.syms.data(), s.begins.data(), s.lens.data(), static_cast<int>(s.batch.size()), s.work);
+    for (size_t j = 0; j < s.batch.size(); ++j)
+      remember(s.words[s.batch[j]], s.syms.data() + s.begins[j], static_cast<size_t>(s.lens[j]));
+  }
+  // 3. Output, in text order: the hits' runs in res, each miss's codes where it stood.
+  res = s.res.data();
+  if (!offsets) {
+    size_t done = 0;
+    for (uint32_t k : s.misses) {
+      const Scratch::Word& w = s.words[k];
+      out.codes.insert(out.codes.end(), res + done, res + w.at);
+      out.codes.insert(out.codes.end(), res + w.off, res + w.off + w.cnt);
+      done = w.at;
+    }
+    out.codes.insert(out.codes.end(), res + done, res + r);
+    return;
+  }
+  size_t next_miss = 0, at = 0;
+  for (size_t k = 0; k < nw; ++k) {
+    const Scratch::Word& w = s.words[k];
+    const int32_t* codes;
+    size_t count;
+    if (next_miss < s.misses.size() && s.misses[next_miss] == k) {
+      ++next_miss;
+      codes = res + w.off;
+      count = w.cnt;
+    } else {  // a hit: the next codes of the run in res, as many as its bytes need
+      codes = res + at;
+      count = 0;
+      for (size_t bytes = 0; bytes < w.e - w.b; ++count) bytes += static_cast<size_t>(sym_len_[codes[count]]);
+      at += count;
+    }
+    size_t sb = w.b;
     for (size_t t = 0; t < count; ++t) {
-      size_t se = sb + sym_len_[merged[t]];
+      const int32_t code = codes[t];
+      size_t se = sb + sym_len_[code];
       // a token ending inside a character still covers that character; the prepended space alone covers the
       // first character (as in Hugging Face, where the added space is aligned with it)
-      out.push(merged[t], pos[sb], se >= 2 ? pos[se - 1] + 1 : pos_base + 1, true);
+      out.push(code, pos[sb], se >= 2 ? pos[se - 1] + 1 : pos_base + 1, true);
       sb = se;
     }
   }

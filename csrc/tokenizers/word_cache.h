@@ -89,7 +89,7 @@ class WordCache {
   void prefetch_l2(uint64_t h) const {
     if (slots_) __builtin_prefetch(&slots_[h & mask_], 0, 2);
   }
-  // Codes of a short word (n set), or nullptr.
+  // Codes of a short word (n set), or nullptr. kInline codes are readable there, whatever n.
   const int32_t* find(Key k, uint64_t h, size_t& n) const {
     if (!slots_) return nullptr;
     for (size_t i = h & mask_;; i = (i + 1) & mask_) {
@@ -161,6 +161,7 @@ class WordCache {
     spill_.set(key, static_cast<int32_t>(spill_codes_.size()));
     spill_codes_.push_back(static_cast<int32_t>(n));
     spill_codes_.insert(spill_codes_.end(), codes, codes + n);
+    spill_codes_.insert(spill_codes_.end(), kInline - 1, 0);  // kInline codes readable after any hit
   }
   void clear_table() {
     if (slots_) std::memset(static_cast<void*>(slots_), 0, (mask_ + 1) * sizeof(Entry));
