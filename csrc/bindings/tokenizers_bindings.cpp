@@ -127,33 +127,43 @@ LazyText lazy_text_arg(py::handle h, const char* name) {
   return t;
 }
 
-// A new reference to the int id. Vocabulary ids repeat in every list, so ids below kCachedIds are made
-// once and shared (ints are immutable): no allocation per token, and freeing a list frees no ints.
-// Made kBlock consecutive ids at a time, so that they lie in memory in id order: vocabularies number
-// their frequent tokens close together, and a list then increfs a few hot cache lines rather than one
-// line per token. Only touched with the GIL held.
-PyObject* id_object(int64_t id) {
-  constexpr int64_t kCachedIds = 1 << 18, kBlock = 2048;
+// Ints of the ids below kCachedIds, made once and shared (ints are immutable): no allocation per token, and
+// freeing a list frees no ints. Made kBlock consecutive ids at a time, so that they lie in memory in id order:
+// vocabularies number their frequent tokens close together, and a list then increfs a few hot cache lines
+// rather than one line per token. Only touched with the GIL held.
+constexpr int64_t kCachedIds = 1 << 18, kBlock = 2048;
+PyObject** id_cache() {
   static PyObject** cache = new PyObject*[kCachedIds]();  // never freed: ints outlive the module
+  return cache;
+}
+
+// A new reference to the int id (slow path: not made yet, or not cached).
+[[gnu::noinline]] PyObject* id_object_slow(int64_t id) {
   if (id < 0 || id >= kCachedIds) return PyLong_FromLongLong(id);
-  PyObject* o = cache[id];
-  if (!o) {
-    for (int64_t k = id & ~(kBlock - 1); k < (id | (kBlock - 1)) + 1; ++k) {
-      if (cache[k]) continue;
-      if (!(cache[k] = PyLong_FromLongLong(k))) return nullptr;
-    }
-    o = cache[id];
+  PyObject** cache = id_cache();
+  for (int64_t k = id & ~(kBlock - 1); k < (id | (kBlock - 1)) + 1; ++k) {
+    if (cache[k]) continue;
+    if (!(cache[k] = PyLong_FromLongLong(k))) return nullptr;
   }
-  Py_INCREF(o);
-  return o;
+  Py_INCREF(cache[id]);
+  return cache[id];
 }
 
 py::list to_list(const std::vector<int64_t>& v) {
-  py::list l(v.size());
-  for (size_t i = 0; i < v.size(); ++i) {
-    PyObject* o = id_object(v[i]);
-    if (!o) throw py::error_already_set();
-    PyList_SET_ITEM(l.ptr(), i, o);
+  const size_t n = v.size();
+  py::list l(n);
+  PyObject** items = reinterpret_cast<PyListObject*>(l.ptr())->ob_item;  // filled in place, as PyList_SET_ITEM
+  PyObject** cache = id_cache();
+  const int64_t* ids = v.data();
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t id = static_cast<uint64_t>(ids[i]);
+    PyObject* o = id < static_cast<uint64_t>(kCachedIds) ? cache[id] : nullptr;
+    if (o) {
+      Py_INCREF(o);
+    } else if (!(o = id_object_slow(ids[i]))) {
+      throw py::error_already_set();
+    }
+    items[i] = o;
   }
   return l;
 }
