@@ -41,25 +41,129 @@ Text text_arg(py::handle h, const char* name) {
   throw py::type_error(std::string(name) + " must be str or bytes, got " + std::string(py::str(py::type::handle_of(h).attr("__name__"))));
 }
 
-// A new reference to the int id. Vocabulary ids repeat in every list, so ids below kCachedIds are made
-// once and shared (ints are immutable): no allocation per token, and freeing a list frees no ints.
-// Filled lazily; only touched with the GIL held.
-PyObject* id_object(int64_t id) {
-  constexpr int64_t kCachedIds = 1 << 18;
+// A text for the encode paths, read without the GIL: bytes and ASCII str are borrowed as they are; any other
+// str is written as UTF-8 from its code units when utf8() is called (so no UTF-8 copy is cached in the str,
+// and in a batch the worker threads do it).
+struct LazyText {
+  py::object keep;        // owns the memory below
+  std::string_view view;  // borrowed UTF-8, when data is null
+  const void* data = nullptr;
+  int kind = 0;  // PyUnicode kind of data (1, 2 or 4 bytes per code point)
+  size_t len = 0;
+
+  // UTF-8 of the text (in buf where converted); valid: no lone surrogates were written.
+  std::string_view utf8(std::string& buf, bool& valid) const {
+    valid = true;
+    if (!data) return view;
+    if (kind == PyUnicode_1BYTE_KIND)
+      valid = !units_to_utf8(static_cast<const uint8_t*>(data), len, buf);
+    else if (kind == PyUnicode_2BYTE_KIND)
+      valid = !units_to_utf8(static_cast<const uint16_t*>(data), len, buf);
+    else
+      valid = !units_to_utf8(static_cast<const uint32_t*>(data), len, buf);
+    return buf;
+  }
+
+  // Code units -> UTF-8 (lone surrogates written as "surrogatepass" does); true when some were.
+  template <typename T>
+  static bool units_to_utf8(const T* s, size_t n, std::string& out) {
+    out.resize(n * (sizeof(T) == 1 ? 2 : sizeof(T) == 2 ? 3 : 4));
+    char* o = out.data();
+    bool surrogates = false;
+    size_t i = 0;
+    while (i < n) {
+      while (i + 8 <= n) {  // runs of ASCII, 8 code units per step
+        T any = 0;
+        for (size_t k = 0; k < 8; ++k) any |= s[i + k];
+        if (any >= 0x80) break;
+        for (size_t k = 0; k < 8; ++k) o[k] = static_cast<char>(s[i + k]);
+        o += 8;
+        i += 8;
+      }
+      if (i >= n) break;
+      const uint32_t c = s[i++];
+      if (c < 0x80) {
+        *o++ = static_cast<char>(c);
+      } else if (c < 0x800) {
+        *o++ = static_cast<char>(0xC0 | (c >> 6));
+        *o++ = static_cast<char>(0x80 | (c & 0x3F));
+      } else if (c < 0x10000) {
+        surrogates |= c >= 0xD800 && c <= 0xDFFF;
+        *o++ = static_cast<char>(0xE0 | (c >> 12));
+        *o++ = static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+        *o++ = static_cast<char>(0x80 | (c & 0x3F));
+      } else {
+        *o++ = static_cast<char>(0xF0 | (c >> 18));
+        *o++ = static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+        *o++ = static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+        *o++ = static_cast<char>(0x80 | (c & 0x3F));
+      }
+    }
+    out.resize(static_cast<size_t>(o - out.data()));
+    return surrogates;
+  }
+};
+
+LazyText lazy_text_arg(py::handle h, const char* name) {
+  LazyText t;
+  if (PyUnicode_Check(h.ptr())) {
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(h.ptr()) < 0) throw py::error_already_set();
+#endif
+    t.keep = py::reinterpret_borrow<py::object>(h);
+    const size_t n = static_cast<size_t>(PyUnicode_GET_LENGTH(h.ptr()));
+    if (PyUnicode_IS_ASCII(h.ptr())) {
+      t.view = std::string_view(static_cast<const char*>(PyUnicode_DATA(h.ptr())), n);
+    } else {
+      t.data = PyUnicode_DATA(h.ptr());
+      t.kind = static_cast<int>(PyUnicode_KIND(h.ptr()));
+      t.len = n;
+    }
+    return t;
+  }
+  Text b = text_arg(h, name);  // bytes (validated), or the type error
+  t.keep = b.keep;
+  t.view = b.view;
+  return t;
+}
+
+// Ints of the ids below kCachedIds, made once and shared (ints are immutable): no allocation per token, and
+// freeing a list frees no ints. Made kBlock consecutive ids at a time, so that they lie in memory in id order:
+// vocabularies number their frequent tokens close together, and a list then increfs a few hot cache lines
+// rather than one line per token. Only touched with the GIL held.
+constexpr int64_t kCachedIds = 1 << 18, kBlock = 2048;
+PyObject** id_cache() {
   static PyObject** cache = new PyObject*[kCachedIds]();  // never freed: ints outlive the module
+  return cache;
+}
+
+// A new reference to the int id (slow path: not made yet, or not cached).
+[[gnu::noinline]] PyObject* id_object_slow(int64_t id) {
   if (id < 0 || id >= kCachedIds) return PyLong_FromLongLong(id);
-  PyObject*& o = cache[id];
-  if (!o && !(o = PyLong_FromLongLong(id))) return nullptr;
-  Py_INCREF(o);
-  return o;
+  PyObject** cache = id_cache();
+  for (int64_t k = id & ~(kBlock - 1); k < (id | (kBlock - 1)) + 1; ++k) {
+    if (cache[k]) continue;
+    if (!(cache[k] = PyLong_FromLongLong(k))) return nullptr;
+  }
+  Py_INCREF(cache[id]);
+  return cache[id];
 }
 
 py::list to_list(const std::vector<int64_t>& v) {
-  py::list l(v.size());
-  for (size_t i = 0; i < v.size(); ++i) {
-    PyObject* o = id_object(v[i]);
-    if (!o) throw py::error_already_set();
-    PyList_SET_ITEM(l.ptr(), i, o);
+  const size_t n = v.size();
+  py::list l(n);
+  PyObject** items = reinterpret_cast<PyListObject*>(l.ptr())->ob_item;  // filled in place, as PyList_SET_ITEM
+  PyObject** cache = id_cache();
+  const int64_t* ids = v.data();
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t id = static_cast<uint64_t>(ids[i]);
+    PyObject* o = id < static_cast<uint64_t>(kCachedIds) ? cache[id] : nullptr;
+    if (o) {
+      Py_INCREF(o);
+    } else if (!(o = id_object_slow(ids[i]))) {
+      throw py::error_already_set();
+    }
+    items[i] = o;
   }
   return l;
 }
@@ -256,24 +360,37 @@ void bind_tokenizers(py::module_& m) {
       .def(
           "encode",
           [](const Pipeline& p, py::handle text, bool pair) {
-            Text t = text_arg(text, "text");
-            std::vector<int64_t> ids;
+            LazyText t = lazy_text_arg(text, "text");
+            // Buffers reused across calls (taken out while in use: building the list may run Python code, a
+            // finalizer, that calls encode again on this thread).
+            thread_local std::vector<int64_t> kept_ids;
+            thread_local std::string kept_buf;
+            std::vector<int64_t> ids = std::move(kept_ids);
+            std::string buf = std::move(kept_buf);
             {
               py::gil_scoped_release nogil;
-              p.encode_ids(t.view, pair, ids, nullptr, t.valid);
+              bool valid;
+              std::string_view v = t.utf8(buf, valid);
+              p.encode_ids(v, pair, ids, nullptr, valid);
             }
-            return to_list(ids);
+            py::list l = to_list(ids);
+            kept_ids = std::move(ids);
+            kept_buf = std::move(buf);
+            return l;
           },
           py::arg("text"), py::arg("pair") = false)
       .def(
           "encode_offsets",
           [](const Pipeline& p, py::handle text, bool pair) {
-            Text t = text_arg(text, "text");
+            LazyText t = lazy_text_arg(text, "text");
             std::vector<int64_t> ids;
             Encoding e;
             {
               py::gil_scoped_release nogil;
-              p.encode_ids(t.view, pair, ids, &e, t.valid);
+              std::string buf;
+              bool valid;
+              std::string_view v = t.utf8(buf, valid);
+              p.encode_ids(v, pair, ids, &e, valid);
             }
             return py::make_tuple(to_list(ids), offsets_list(e));
           },
@@ -281,18 +398,16 @@ void bind_tokenizers(py::module_& m) {
       .def(
           "encode_batch",
           [](const Pipeline& p, const py::list& texts, bool pair, bool offsets) {
-            std::vector<Text> keep;
+            std::vector<LazyText> keep;
             keep.reserve(texts.size());
-            std::vector<std::string_view> views;
-            for (size_t i = 0; i < texts.size(); ++i) {
-              keep.push_back(text_arg(texts[i], "texts[i]"));
-                views.push_back(keep.back().view);
-            }
+            for (size_t i = 0; i < texts.size(); ++i) keep.push_back(lazy_text_arg(texts[i], "texts[i]"));
             std::vector<std::vector<int64_t>> ids;
             std::vector<Encoding> offs;
             {
               py::gil_scoped_release nogil;
-              ids = p.encode_batch(views, pair, offsets ? &offs : nullptr);
+              ids = p.encode_batch(
+                  keep.size(), [&](size_t i, std::string& buf, bool& valid) { return keep[i].utf8(buf, valid); }, pair,
+                  offsets ? &offs : nullptr);
             }
             py::list out(ids.size());
             for (size_t i = 0; i < ids.size(); ++i) PyList_SET_ITEM(out.ptr(), i, to_list(ids[i]).release().ptr());

@@ -5,6 +5,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +38,21 @@ inline constexpr auto kAsciiClass = [] {
   }
   return t;
 }();
+// 0x80 in every byte of x that is ASCII and in [lo, hi] (bytes added without carries between them).
+inline uint64_t ascii_in_range(uint64_t x, unsigned lo, unsigned hi) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+  const uint64_t low7 = x & ~kHigh;
+  return (low7 + kOnes * (0x80 - lo)) & ~(low7 + kOnes * (0x7F - hi)) & ~x & kHigh;
+}
+inline uint64_t load8(const char* p) {
+  uint64_t x;
+  std::memcpy(&x, p, 8);
+  return x;
+}
+// 0x80 in every byte of x that is an ASCII letter or digit.
+inline uint64_t ascii_alnum(uint64_t x) {
+  return ascii_in_range(x | 0x2020202020202020ULL, 'a', 'z') | ascii_in_range(x, '0', '9');
+}
 }  // namespace basic_detail
 
 // Per-call buffers, reused across calls on the same thread.
@@ -144,13 +160,25 @@ void BasicTokenizer::run(std::string_view seg, int32_t pos_base, const NeverSpli
         ++cp;
         continue;
       }
+      // the run of printable ASCII (0x21..0x7E), 8 bytes per step
       size_t j = i;
-      bool drops = false;
-      while (j < n && p[j] < 0x80 && basic_detail::kAsciiClass[p[j]] != basic_detail::kAsciiSpace) {
-        drops |= basic_detail::kAsciiClass[p[j]] == basic_detail::kAsciiDrop;
-        ++j;
+      for (;;) {
+        if (j + 8 <= n) {
+          const uint64_t stop = ~basic_detail::ascii_in_range(basic_detail::load8(seg.data() + j), 0x21, 0x7E) &
+                                0x8080808080808080ULL;
+          if (!stop) {
+            j += 8;
+            continue;
+          }
+          j += static_cast<size_t>(__builtin_ctzll(stop)) >> 3;
+          break;
+        }
+        while (j < n && p[j] >= 0x21 && p[j] <= 0x7E) ++j;
+        break;
       }
-      if (!drops && (j == n || p[j] < 0x80)) {
+      // ended by whitespace or the end: the token is all here (a control character or non-ASCII takes the
+      // general path)
+      if (j == n || (p[j] < 0x80 && basic_detail::kAsciiClass[p[j]] == basic_detail::kAsciiSpace)) {
         ascii_token<kOffsets>(seg.substr(i, j - i), cp, never_split, s, sink);
         cp += static_cast<int32_t>(j - i);
         i = j;
@@ -188,30 +216,48 @@ void BasicTokenizer::run(std::string_view seg, int32_t pos_base, const NeverSpli
 template <bool kOffsets, typename Sink>
 void BasicTokenizer::ascii_token(std::string_view t, int32_t pos0, const NeverSplit* never_split, BasicScratch& s,
                                  Sink& sink) const {
+  // t: printable ASCII (0x21..0x7E) only; every byte that is not a letter or digit is punctuation
   const bool lower = opt_.do_lower_case && !(never_split && never_split->contains(t));
+  const size_t n = t.size();
   if (kOffsets) {
-    s.word_pos.resize(t.size());
-    for (size_t k = 0; k < t.size(); ++k) s.word_pos[k] = pos0 + static_cast<int32_t>(k);
+    s.word_pos.resize(n);
+    for (size_t k = 0; k < n; ++k) s.word_pos[k] = pos0 + static_cast<int32_t>(k);
   }
-  auto emit = [&](size_t b, size_t e) {
-    std::string_view w = t.substr(b, e - b);
-    if (lower) {
-      s.wordbuf.assign(w);
-      for (char& ch : s.wordbuf)
-        if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
-      w = s.wordbuf;
-    }
-    sink(w, kOffsets ? s.word_pos.data() + b : nullptr);
-  };
+  // lower-cased into wordbuf (8 bytes per step, with 8 bytes of slack past the end)
+  if (s.wordbuf.size() < n + 8) s.wordbuf.resize(n + 8);
+  char* w = s.wordbuf.data();
+  const char* src = t.data();
+  size_t k = 0;
+  for (; k + 8 <= n; k += 8) {
+    uint64_t x = basic_detail::load8(src + k);
+    if (lower) x |= basic_detail::ascii_in_range(x, 'A', 'Z') >> 2;  // 0x80 >> 2: the case bit
+    std::memcpy(w + k, &x, 8);
+  }
+  for (; k < n; ++k) w[k] = lower && src[k] >= 'A' && src[k] <= 'Z' ? static_cast<char>(src[k] + 32) : src[k];
+  auto emit = [&](size_t b, size_t e) { sink(std::string_view(w + b, e - b), kOffsets ? s.word_pos.data() + b : nullptr); };
   size_t wstart = 0;
-  for (size_t k = 0; k < t.size(); ++k) {
-    if (basic_detail::kAsciiClass[static_cast<unsigned char>(t[k])] == basic_detail::kAsciiPunct) {
-      if (k > wstart) emit(wstart, k);
-      emit(k, k + 1);
-      wstart = k + 1;
+  for (size_t at = 0; at < n;) {
+    // next punctuation byte at or after `at`
+    size_t q = at;
+    for (;;) {
+      if (q + 8 <= n) {
+        const uint64_t punct = ~basic_detail::ascii_alnum(basic_detail::load8(w + q)) & 0x8080808080808080ULL;
+        if (!punct) {
+          q += 8;
+          continue;
+        }
+        q += static_cast<size_t>(__builtin_ctzll(punct)) >> 3;
+        break;
+      }
+      while (q < n && basic_detail::kAsciiClass[static_cast<unsigned char>(w[q])] != basic_detail::kAsciiPunct) ++q;
+      break;
     }
+    if (q >= n) break;
+    if (q > wstart) emit(wstart, q);
+    emit(q, q + 1);
+    wstart = at = q + 1;
   }
-  if (t.size() > wstart) emit(wstart, t.size());
+  if (n > wstart) emit(wstart, n);
 }
 
 }  // namespace tf::tok

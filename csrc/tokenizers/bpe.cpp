@@ -26,46 +26,88 @@ void BpeMerges::add_merge(int32_t left, int32_t right, int32_t rank) {
 
 // Short words: the symbols and the rank of each one's pair with the next stay contiguous, compacted
 // after every pass; kStale marks a rank to look up again (next to a merge).
+namespace {
+constexpr int32_t kStale = -1;
+}  // namespace
+
+void BpeMerges::init_ranks(const int32_t* sy, int32_t* rank, int m) const {
+  for (int k = 0; k + 1 < m; ++k) rank[k] = pair_rank(sy[k], sy[k + 1]);
+  rank[m - 1] = kNoRank;
+}
+
+int BpeMerges::merge_pass(int32_t* sy, int32_t* rank, int32_t* st, int m) const {
+  int32_t r = kNoRank;
+  for (int k = 0; k < m; ++k) r = std::min(r, rank[k]);
+  if (r == kNoRank) return -1;
+  // merge every occurrence of the pair ranked r, left to right (a rank is unique to its pair)
+  int w = 0;
+  for (int k = 0; k < m; ++w) {
+    if (st) st[w] = st[k];
+    if (rank[k] == r) {  // rank[m - 1] is kNoRank, so k + 1 < m
+      sy[w] = pair_merged(sy[k], sy[k + 1]);
+      rank[w] = kStale;
+      if (w > 0) rank[w - 1] = kStale;
+      k += 2;
+    } else {
+      sy[w] = sy[k];
+      rank[w] = rank[k];
+      k += 1;
+    }
+  }
+  m = w;
+  for (int k = 0; k < m; ++k)
+    if (rank[k] == kStale) rank[k] = k + 1 < m ? pair_rank(sy[k], sy[k + 1]) : kNoRank;
+  return m;
+}
+
 void BpeMerges::apply_short(std::vector<int32_t>& syms, std::vector<int32_t>* starts, BpeWork& work) const {
-  constexpr int32_t kStale = -1;
   int m = static_cast<int>(syms.size());
   std::vector<int32_t>& rank = work.rank;
   rank.resize(m);
   int32_t* sy = syms.data();
   int32_t* st = starts ? starts->data() : nullptr;
-  for (int k = 0; k + 1 < m; ++k) rank[k] = pair_rank(sy[k], sy[k + 1]);
-  rank[m - 1] = kNoRank;
-  for (;;) {
-    int32_t r = kNoRank;
-    for (int k = 0; k < m; ++k) r = std::min(r, rank[k]);
-    if (r == kNoRank) break;
-    // merge every occurrence of the pair ranked r, left to right (a rank is unique to its pair)
-    int w = 0;
-    for (int k = 0; k < m; ++w) {
-      if (st) st[w] = st[k];
-      if (rank[k] == r) {  // rank[m - 1] is kNoRank, so k + 1 < m
-        sy[w] = pair_merged(sy[k], sy[k + 1]);
-        rank[w] = kStale;
-        if (w > 0) rank[w - 1] = kStale;
-        k += 2;
-      } else {
-        sy[w] = sy[k];
-        rank[w] = rank[k];
-        k += 1;
-      }
-    }
-    m = w;
-    for (int k = 0; k < m; ++k)
-      if (rank[k] == kStale) rank[k] = k + 1 < m ? pair_rank(sy[k], sy[k + 1]) : kNoRank;
-  }
+  init_ranks(sy, rank.data(), m);
+  for (int next; (next = merge_pass(sy, rank.data(), st, m)) >= 0;) m = next;
   syms.resize(m);
   if (starts) starts->resize(m);
+}
+
+void BpeMerges::apply_many(int32_t* syms, const int32_t* begin, int32_t* len, int count, BpeWork& work) const {
+  // A pass waits on its own pair lookups (cache misses, for words not seen before); the words' passes are
+  // independent, so taking one pass of each in turn lets those misses overlap.
+  std::vector<int32_t>& active = work.active;
+  active.clear();
+  for (int j = 0; j < count; ++j) {
+    if (len[j] < 2) continue;
+    if (len[j] > kShortMax) {  // long words one by one, through the heap
+      std::vector<int32_t>& one = work.one;
+      one.assign(syms + begin[j], syms + begin[j] + len[j]);
+      apply(one, nullptr, work);
+      std::copy(one.begin(), one.end(), syms + begin[j]);
+      len[j] = static_cast<int32_t>(one.size());
+      continue;
+    }
+    active.push_back(j);
+  }
+  std::vector<int32_t>& rank = work.rank;
+  rank.resize(count ? static_cast<size_t>(begin[count - 1] + len[count - 1]) : 0);
+  for (int32_t j : active) init_ranks(syms + begin[j], rank.data() + begin[j], len[j]);
+  while (!active.empty()) {
+    size_t keep = 0;
+    for (int32_t j : active) {
+      const int m = merge_pass(syms + begin[j], rank.data() + begin[j], nullptr, len[j]);
+      if (m < 0) continue;
+      len[j] = m;
+      active[keep++] = j;
+    }
+    active.resize(keep);
+  }
 }
 
 void BpeMerges::apply(std::vector<int32_t>& syms, std::vector<int32_t>* starts, BpeWork& work) const {
   const int n = static_cast<int>(syms.size());
   if (n < 2) return;
-  if (n <= 48) {
+  if (n <= kShortMax) {
     apply_short(syms, starts, work);
     return;
   }

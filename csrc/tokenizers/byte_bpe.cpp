@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <cstring>
 
 #include "common/check.h"
@@ -49,8 +48,6 @@ inline uint64_t ascii_in_range(uint64_t x, unsigned lo, unsigned hi) {
 inline uint64_t ascii_of_class(uint64_t x, Cls k) {
   return k == kL ? ascii_in_range(x | 0x2020202020202020ULL, 'a', 'z') : ascii_in_range(x, '0', '9');
 }
-
-std::atomic<uint64_t> g_serial{1};
 
 struct Cp {
   char32_t c;
@@ -160,7 +157,6 @@ ByteLevelBpeModel::ByteLevelBpeModel(const std::unordered_map<std::string, int64
     vocab.set(bytes, static_cast<int32_t>(ids.size()));
     ids.push_back(id);
   }
-  serial_ = g_serial.fetch_add(1);
   const int32_t ns = merges_.num_symbols();
   sym_len_.resize(ns);
   for (int32_t s = 0; s < ns; ++s) sym_len_[s] = static_cast<int32_t>(merges_.str(s).size());
@@ -202,24 +198,40 @@ int32_t ByteLevelBpeModel::find_piece(std::string_view s) const {
   return merges_.find(bytes);
 }
 
+struct ByteLevelBpeModel::Scratch {
+  std::string text;
+  std::vector<int32_t> pos, syms;
+  struct Word {
+    uint32_t b, e;    // bytes in the text
+    uint64_t lo, hi;  // WordCache::Key, stored field by field (a 16-byte copy of it stalled on store forwarding)
+    uint64_t h;
+    uint32_t at;        // a miss: where its codes go among the hits' codes in res
+    uint32_t off, cnt;  // a miss: its codes, res[off .. off + cnt)
+  };
+  std::vector<Word> words;
+  std::vector<int32_t> res;                     // the words' codes
+  std::vector<uint32_t> misses, batch;          // words the cache lacks; those in BPE now
+  std::vector<int32_t> begins, lens;            // their symbols in syms
+  WordCache cache;
+  BpeWork work;
+};
+
+ByteLevelBpeModel::~ByteLevelBpeModel() = default;
+
 void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const SegmentContext&, Encoding& out,
                                bool offsets) const {
-  struct Scratch {
-    std::string text;
-    std::vector<int32_t> pos, syms;
-    std::vector<std::pair<uint32_t, uint32_t>> spans;
-    std::vector<uint64_t> hashes;
-    WordSymbolCache cache;
-    BpeWork work;
-  };
-  Scratch& s = thread_scratch<Scratch>();
-  const uint32_t owner = static_cast<uint32_t>(serial_);
-  // 1.2.0 prepends a space; the zero bytes after the text let the cache compare words in whole words.
+  std::unique_ptr<Scratch> local;
+  Scratch* sp = scratch_.get();
+  if (!sp) sp = (local = std::make_unique<Scratch>()).get();  // more live threads than slots
+  Scratch& s = *sp;
+  // 1.2.0 prepends a space; the zero bytes after the text let the cache read words in 8-byte loads.
+  constexpr size_t kPad = 24;
+  static_assert(kPad >= WordCache::kPad, "pad the text for WordCache::key");
   std::string& buf = s.text;
   buf.assign(1, ' ');
   buf.append(seg);
-  buf.append(WordSymbolCache::kPad, '\0');
-  const std::string_view text(buf.data(), buf.size() - WordSymbolCache::kPad);
+  buf.append(kPad, '\0');
+  const std::string_view text(buf.data(), buf.size() - kPad);
   std::vector<int32_t>& pos = s.pos;
   if (offsets) {
     pos.assign(text.size() + 1, pos_base);
@@ -231,46 +243,121 @@ void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const Seg
     pos[text.size()] = cp;
   }
   // Pre-tokens first, so that the cache lines of the words ahead can be prefetched.
-  s.spans.clear();
-  s.hashes.clear();
+  s.words.clear();
   gpt2_pretokenize(text, [&](size_t b, size_t e) {
-    s.spans.emplace_back(static_cast<uint32_t>(b), static_cast<uint32_t>(e));
-    s.hashes.push_back(e - b <= WordSymbolCache::kMaxKey ? WordSymbolCache::hash(text.data() + b, e - b) : 0);
+    const WordCache::Key k = e - b <= WordCache::kMaxKey ? WordCache::key(text.data() + b, e - b) : WordCache::Key{0, 0};
+    const uint64_t h = WordCache::hash(k);
+    s.cache.prefetch_l2(h);  // the whole text's entries start loading now, together
+    Scratch::Word& w = s.words.emplace_back();
+    w.b = static_cast<uint32_t>(b);
+    w.e = static_cast<uint32_t>(e);
+    w.lo = k.lo;
+    w.hi = k.hi;
+    w.h = h;
   });
+  const size_t nw = s.words.size();
+  // 1. Cache lookups; the codes of hits copied to res (in text order), the misses listed (with the place in res
+  // their codes go).
   constexpr size_t kAhead = 8;
-  for (size_t k = 0; k < std::min(kAhead, s.spans.size()); ++k) s.cache.prefetch(s.hashes[k]);
-  for (size_t k = 0; k < s.spans.size(); ++k) {
-    if (k + kAhead < s.spans.size()) s.cache.prefetch(s.hashes[k + kAhead]);
-    const size_t b = s.spans[k].first, e = s.spans[k].second;
-    std::string_view word(text.data() + b, e - b);
+  for (size_t k = 0; k < std::min(kAhead, nw); ++k) s.cache.prefetch(s.words[k].h);
+  s.misses.clear();
+  if (s.res.size() < nw * WordCache::kInline + 8) s.res.resize(nw * WordCache::kInline + 8);
+  int32_t* res = s.res.data();
+  size_t r = 0;
+  for (size_t k = 0; k < nw; ++k) {
+    if (k + kAhead < nw) s.cache.prefetch(s.words[k + kAhead].h);
+    Scratch::Word& w = s.words[k];
+    const std::string_view word(text.data() + w.b, w.e - w.b);
     size_t count = 0;
-    const uint64_t h = s.hashes[k];
-    const int32_t* merged = s.cache.find(owner, word, h, count);
-    int32_t sym = -1;
-    if (!merged && (sym = merges_.find(word)) >= 0 && whole_[sym]) {
-      s.syms.assign(1, sym);
-      s.cache.put(owner, word, h, s.syms.data(), 1);
-      merged = s.syms.data();
-      count = 1;
-    }
-    if (!merged) {
-      s.syms.clear();
-      for (size_t k = b; k < e; ++k) s.syms.push_back(static_cast<unsigned char>(text[k]));
-      merges_.apply(s.syms, nullptr, s.work);
-      s.cache.put(owner, word, h, s.syms.data(), s.syms.size());
-      merged = s.syms.data();
-      count = s.syms.size();
-    }
-    if (!offsets) {
-      for (size_t t = 0; t < count; ++t) out.codes.push_back(merged[t]);  // 1-2 codes: no memmove call
+    const int32_t* codes = w.e - w.b <= WordCache::kMaxKey ? s.cache.find({w.lo, w.hi}, w.h, count)
+                                                           : s.cache.find_long(word, count);
+    if (!codes) {
+      w.at = static_cast<uint32_t>(r);
+      s.misses.push_back(static_cast<uint32_t>(k));
+      merges_.prefetch_find(word);
       continue;
     }
-    size_t sb = b;
+    if (r + count + WordCache::kInline > s.res.size()) {  // only after long encodings
+      s.res.resize(2 * (r + count) + nw * WordCache::kInline);
+      res = s.res.data();
+    }
+    std::memcpy(res + r, codes, WordCache::kInline * sizeof(int32_t));  // whatever count is: no branch on it
+    if (count > WordCache::kInline) std::memcpy(res + r, codes, count * sizeof(int32_t));
+    r += count;
+  }
+  s.res.resize(r);
+  if (s.misses.empty() && !offsets) {  // the usual case once the cache is warm
+    out.codes.insert(out.codes.end(), res, res + r);
+    return;
+  }
+  // 2. Misses: a symbol of its own, or BPE, several words at a time (their lookups' cache misses overlap).
+  auto remember = [&](Scratch::Word& w, const int32_t* codes, size_t count) {  // after the hits' codes in res
+    w.off = static_cast<uint32_t>(s.res.size());
+    w.cnt = static_cast<uint32_t>(count);
+    s.res.insert(s.res.end(), codes, codes + count);
+    const std::string_view word(text.data() + w.b, w.e - w.b);
+    if (w.e - w.b <= WordCache::kMaxKey)
+      s.cache.put({w.lo, w.hi}, w.h, codes, count);
+    else
+      s.cache.put_long(word, codes, count);
+  };
+  constexpr size_t kBatch = 16;
+  for (size_t m0 = 0; m0 < s.misses.size(); m0 += kBatch) {
+    s.syms.clear();
+    s.batch.clear();
+    s.begins.clear();
+    s.lens.clear();
+    for (size_t m = m0; m < std::min(s.misses.size(), m0 + kBatch); ++m) {
+      Scratch::Word& w = s.words[s.misses[m]];
+      const int32_t sym = merges_.find(std::string_view(text.data() + w.b, w.e - w.b));
+      if (sym >= 0 && whole_[sym]) {
+        remember(w, &sym, 1);
+        continue;
+      }
+      s.batch.push_back(s.misses[m]);
+      s.begins.push_back(static_cast<int32_t>(s.syms.size()));
+      s.lens.push_back(static_cast<int32_t>(w.e - w.b));
+      for (size_t i = w.b; i < w.e; ++i) s.syms.push_back(static_cast<unsigned char>(text[i]));
+    }
+    merges_.apply_many(s.syms.data(), s.begins.data(), s.lens.data(), static_cast<int>(s.batch.size()), s.work);
+    for (size_t j = 0; j < s.batch.size(); ++j)
+      remember(s.words[s.batch[j]], s.syms.data() + s.begins[j], static_cast<size_t>(s.lens[j]));
+  }
+  // 3. Output, in text order: the hits' runs in res, each miss's codes where it stood.
+  res = s.res.data();
+  if (!offsets) {
+    size_t done = 0;
+    for (uint32_t k : s.misses) {
+      const Scratch::Word& w = s.words[k];
+      out.codes.insert(out.codes.end(), res + done, res + w.at);
+      out.codes.insert(out.codes.end(), res + w.off, res + w.off + w.cnt);
+      done = w.at;
+    }
+    out.codes.insert(out.codes.end(), res + done, res + r);
+    return;
+  }
+  size_t next_miss = 0, at = 0;
+  for (size_t k = 0; k < nw; ++k) {
+    const Scratch::Word& w = s.words[k];
+    const int32_t* codes;
+    size_t count;
+    if (next_miss < s.misses.size() && s.misses[next_miss] == k) {
+      ++next_miss;
+      codes = res + w.off;
+      count = w.cnt;
+    } else {  // a hit: the next codes of the run in res, as many as its bytes need
+      codes = res + at;
+      count = 0;
+      for (size_t bytes = 0; bytes < w.e - w.b; ++count) bytes += static_cast<size_t>(sym_len_[codes[count]]);
+      at += count;
+    }
+    size_t sb = w.b;
     for (size_t t = 0; t < count; ++t) {
-      size_t se = sb + sym_len_[merged[t]];
+      const int32_t code = codes[t];
+      size_t se = sb + sym_len_[code];
       // a token ending inside a character still covers that character; the prepended space alone covers the
       // first character (as in Hugging Face, where the added space is aligned with it)
-      out.push(merged[t], pos[sb], se >= 2 ? pos[se - 1] + 1 : pos_base + 1, true);
+      out.push(code, pos[sb], se >= 2 ? pos[se - 1] + 1 : pos_base + 1, true);
       sb = se;
     }
   }

@@ -9,6 +9,7 @@
 
 #include "tokenizers/bpe.h"
 #include "tokenizers/pipeline.h"
+#include "tokenizers/word_cache.h"
 
 namespace tf::tok {
 
@@ -20,6 +21,7 @@ class ByteLevelBpeModel : public Model {
   // encoder: encoder.json (byte-unicode strings -> ids); merges: the merge lines split in two.
   ByteLevelBpeModel(const std::unordered_map<std::string, int64_t>& encoder,
                     const std::vector<std::pair<std::string, std::string>>& merges);
+  ~ByteLevelBpeModel() override;
 
   void encode(std::string_view seg, int32_t pos_base, const SegmentContext& ctx, Encoding& out,
               bool offsets) const override;
@@ -33,7 +35,8 @@ class ByteLevelBpeModel : public Model {
 
  private:
   bool to_bytes(std::string_view unicode_form, std::string& out) const;
-  uint64_t serial_;  // identifies this model in the per-thread word caches
+  struct Scratch;  // buffers and the word cache of one thread
+  PerThread<Scratch> scratch_;
   std::vector<int32_t> sym_len_;  // bytes of every symbol
   std::vector<uint8_t> whole_;    // BPE of the symbol's own bytes gives the symbol itself
   BpeMerges merges_;

@@ -1,6 +1,7 @@
 #include "tokenizers/pipeline.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include "common/check.h"
 #include "common/parallel.h"
@@ -189,16 +190,20 @@ int64_t Pipeline::code_to_id(const PipelineConfig& c, const Encoding& e, int32_t
 
 void Pipeline::encode_ids(std::string_view text, bool pair, std::vector<int64_t>& ids, Encoding* with_offsets,
                           bool valid_utf8) const {
-  Encoding local;
-  Encoding& enc = with_offsets ? *with_offsets : local;
+  struct Codes {
+    Encoding enc;
+  };
+  Encoding& enc = with_offsets ? *with_offsets : thread_scratch<Codes>().enc;  // reused: no allocation per call
   auto cfg = config();
   encode_codes(*cfg, text, enc, with_offsets != nullptr, valid_utf8);
-  ids.clear();
-  ids.reserve(enc.codes.size());
   const int64_t* piece_ids = pair ? cfg->piece_id_pair.data() : cfg->piece_id_single.data();
-  for (int32_t code : enc.codes) {
-    int64_t id = code >= 0 ? piece_ids[code] : kNoId;
-    ids.push_back(id != kNoId ? id : code_to_id(*cfg, enc, code, pair));
+  const size_t n = enc.codes.size();
+  ids.resize(n);
+  int64_t* o = ids.data();
+  const int32_t* c = enc.codes.data();
+  for (size_t i = 0; i < n; ++i) {
+    int64_t id = c[i] >= 0 ? piece_ids[c[i]] : kNoId;
+    o[i] = id != kNoId ? id : code_to_id(*cfg, enc, c[i], pair);
   }
 }
 
@@ -221,12 +226,24 @@ std::vector<std::string> Pipeline::tokenize(std::string_view text) const {
   return out;
 }
 
-std::vector<std::vector<int64_t>> Pipeline::encode_batch(const std::vector<std::string_view>& texts, bool pair,
+std::vector<std::vector<int64_t>> Pipeline::encode_batch(size_t n, const TextSource& text, bool pair,
                                                          std::vector<Encoding>* offsets) const {
-  std::vector<std::vector<int64_t>> out(texts.size());
-  if (offsets) offsets->assign(texts.size(), Encoding{});
-  parallel_for(static_cast<int64_t>(texts.size()), 1, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) encode_ids(texts[i], pair, out[i], offsets ? &(*offsets)[i] : nullptr);
+  std::vector<std::vector<int64_t>> out(n);
+  if (offsets) offsets->assign(n, Encoding{});
+  constexpr size_t kChunk = 8;  // texts taken at a time
+  std::atomic<size_t> next{0};
+  const int64_t workers = static_cast<int64_t>(std::min<size_t>(get_num_threads(), (n + kChunk - 1) / kChunk));
+  parallel_for(workers, 1, [&](int64_t, int64_t) {
+    std::string buf;
+    for (;;) {
+      const size_t b = next.fetch_add(kChunk, std::memory_order_relaxed);
+      if (b >= n) break;
+      for (size_t i = b; i < std::min(n, b + kChunk); ++i) {
+        bool valid = false;
+        const std::string_view t = text(i, buf, valid);
+        encode_ids(t, pair, out[i], offsets ? &(*offsets)[i] : nullptr, valid);
+      }
+    }
   });
   return out;
 }

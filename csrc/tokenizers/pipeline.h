@@ -2,6 +2,7 @@
 // pieces to ids (added-token overrides, unknown token), offsets, and batches across threads.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -118,8 +119,10 @@ class Pipeline {
   void encode_ids(std::string_view text, bool pair, std::vector<int64_t>& ids, Encoding* with_offsets,
                   bool valid_utf8 = false) const;
   std::vector<std::string> tokenize(std::string_view text) const;
-  // Many texts across the thread pool.
-  std::vector<std::vector<int64_t>> encode_batch(const std::vector<std::string_view>& texts, bool pair,
+  // Many texts across the thread pool. text(i, buf, valid) gives text i (buf: storage it may use; valid: as
+  // encode_ids' valid_utf8); the workers take texts a few at a time, so a slow thread holds up no fixed share.
+  using TextSource = std::function<std::string_view(size_t i, std::string& buf, bool& valid)>;
+  std::vector<std::vector<int64_t>> encode_batch(size_t n, const TextSource& text, bool pair,
                                                  std::vector<Encoding>* offsets) const;
 
   const Model& model() const { return *model_; }

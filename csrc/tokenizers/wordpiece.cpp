@@ -61,6 +61,56 @@ void WordPieceModel::word(std::string_view w, const int32_t* pos, Encoding& out)
 }
 
 
+// Words are collected, then looked up in the cache together, so that the cache lines of the words ahead load
+// while the words before them are handled.
+struct WordPieceModel::Words {
+  std::string text;  // the words one after another
+  struct Span {
+    uint32_t b, n;
+    uint64_t lo, hi, h;  // WordCache key and hash (short words)
+  };
+  std::vector<Span> spans;
+  WordCache cache;
+};
+
+WordPieceModel::~WordPieceModel() = default;
+
+void WordPieceModel::flush_words(Words& ws, Encoding& out) const {
+  ws.text.append(WordCache::kPad, '\0');
+  const char* t = ws.text.data();
+  for (Words::Span& sp : ws.spans) {
+    if (sp.n > WordCache::kMaxKey) continue;
+    const WordCache::Key k = WordCache::key(t + sp.b, sp.n);
+    sp.lo = k.lo;
+    sp.hi = k.hi;
+    sp.h = WordCache::hash(k);
+    ws.cache.prefetch_l2(sp.h);
+  }
+  const size_t nw = ws.spans.size();
+  constexpr size_t kAhead = 8;
+  for (size_t k = 0; k < nw; ++k) {
+    if (k + kAhead < nw && ws.spans[k + kAhead].n <= WordCache::kMaxKey) ws.cache.prefetch(ws.spans[k + kAhead].h);
+    const Words::Span& sp = ws.spans[k];
+    const std::string_view w(t + sp.b, sp.n);
+    const bool short_word = sp.n <= WordCache::kMaxKey;
+    const WordCache::Key key{sp.lo, sp.hi};
+    size_t count = 0;
+    const int32_t* codes = short_word ? ws.cache.find(key, sp.h, count) : ws.cache.find_long(w, count);
+    if (codes) {
+      for (size_t i = 0; i < count; ++i) out.codes.push_back(codes[i]);
+      continue;
+    }
+    const size_t mark = out.codes.size();
+    word<false>(w, nullptr, out);
+    if (short_word)
+      ws.cache.put(key, sp.h, out.codes.data() + mark, out.codes.size() - mark);
+    else
+      ws.cache.put_long(w, out.codes.data() + mark, out.codes.size() - mark);
+  }
+  ws.text.clear();
+  ws.spans.clear();
+}
+
 void WordPieceModel::encode(std::string_view seg, int32_t pos_base, const SegmentContext& ctx, Encoding& out,
                             bool offsets) const {
   if (!opt_.do_basic_tokenize) {
@@ -68,10 +118,24 @@ void WordPieceModel::encode(std::string_view seg, int32_t pos_base, const Segmen
     return;
   }
   BasicScratch& s = thread_scratch<BasicScratch>();
-  if (offsets)
+  if (offsets) {
     basic_.run<true>(seg, pos_base, ctx.never_split, s, [&](std::string_view w, const int32_t* pos) { word<true>(w, pos, out); });
-  else
-    basic_.run<false>(seg, pos_base, ctx.never_split, s, [&](std::string_view w, const int32_t*) { word<false>(w, nullptr, out); });
+    return;
+  }
+  std::unique_ptr<Words> local;
+  Words* ws = words_.get();
+  if (!ws) ws = (local = std::make_unique<Words>()).get();  // more live threads than slots
+  ws->text.clear();
+  ws->spans.clear();
+  constexpr size_t kBatch = 256;  // words per flush
+  basic_.run<false>(seg, pos_base, ctx.never_split, s, [&](std::string_view w, const int32_t*) {
+    Words::Span& sp = ws->spans.emplace_back();  // set field by field: a copy of a built Span stalled on store forwarding
+    sp.b = static_cast<uint32_t>(ws->text.size());
+    sp.n = static_cast<uint32_t>(w.size());
+    ws->text.append(w);
+    if (ws->spans.size() >= kBatch) flush_words(*ws, out);
+  });
+  flush_words(*ws, out);
 }
 
 std::vector<std::string> WordPieceModel::basic_tokenize(std::string_view text, const NeverSplit& never_split) const {

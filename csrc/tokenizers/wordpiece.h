@@ -7,6 +7,7 @@
 #include "tokenizers/basic_tokenizer.h"
 #include "tokenizers/pipeline.h"
 #include "tokenizers/str_map.h"
+#include "tokenizers/word_cache.h"
 
 namespace tf::tok {
 
@@ -15,6 +16,7 @@ class WordPieceModel : public Model {
   // vocab: the vocabulary file's lines in order (ids are line numbers; a repeated line keeps the last id),
   // or with ids, the entries of a token -> id dict (a vocabulary edited in Python: ids may repeat or skip).
   WordPieceModel(const std::vector<std::string>& vocab, BertOptions opt, std::vector<int64_t> ids = {});
+  ~WordPieceModel() override;
 
   void encode(std::string_view seg, int32_t pos_base, const SegmentContext& ctx, Encoding& out,
               bool offsets) const override;
@@ -32,6 +34,8 @@ class WordPieceModel : public Model {
  private:
   template <bool kOffsets>
   void word(std::string_view w, const int32_t* pos, Encoding& out) const;
+  struct Words;  // one thread's words awaiting WordPiece, and its word cache
+  void flush_words(Words& ws, Encoding& out) const;
 
   BertOptions opt_;
   BasicTokenizer basic_;
@@ -39,6 +43,7 @@ class WordPieceModel : public Model {
   std::vector<int64_t> ids_;  // piece -> vocabulary id; empty: the piece index
   StrMap whole_;  // every vocabulary line (pieces at word start)
   StrMap cont_;   // lines starting with "##", without it (pieces inside a word)
+  PerThread<Words> words_;
 };
 
 }  // namespace tf::tok
