@@ -27,7 +27,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from transformers_fast import file_utils
 from transformers_fast.configuration_utils import PretrainedConfig, hub_repo_ids, pop_hub_kwargs
-from transformers_fast.ops.quantized_linear import QuantizedEmbedding, QuantizedLinear
+from transformers_fast.ops.quantized_linear import QuantizedEmbedding, QuantizedLinear, is_quantized
 from transformers_fast.runtime.fast_path import FastPath
 from transformers_fast.file_utils import (CONFIG_NAME, SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME,
                                           WEIGHTS_INDEX_NAME, WEIGHTS_NAME)
@@ -378,7 +378,7 @@ class PreTrainedModel(nn.Module):
         old = self.get_input_embeddings()
         if new_num_tokens is None or new_num_tokens == old.weight.shape[0]:
             return old
-        if getattr(self.config, "quantization", None) is not None:
+        if is_quantized(self):
             raise RuntimeError("resize_token_embeddings: the model is quantized (inference-only): resize the float "
                                "model, then quantize it")
         if isinstance(new_num_tokens, bool) or not isinstance(new_num_tokens, int) or new_num_tokens < 1:
