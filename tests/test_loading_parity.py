@@ -204,6 +204,25 @@ def test_config_round_trips_compare_equal_as_in_1_2_0(tmp_path, config_class):
     assert config_equalities(tf, config_class, tmp_path / "ours") == expected
 
 
+def test_from_dict_takes_both_libraries_argument_names_and_overrides():
+    """1.2.0 names the dict json_object, transformers config_dict and takes overrides like from_pretrained."""
+    import pytorch_transformers as pt
+    import transformers
+
+    raw = pt.BertConfig(99, hidden_size=32).to_dict()
+    assert tf.BertConfig.from_dict(json_object=raw) == tf.BertConfig.from_dict(config_dict=raw) == \
+        tf.BertConfig.from_dict(raw)
+    ours, unused = tf.BertConfig.from_dict(raw, hidden_dropout_prob=0.0, no_such_field=1, return_unused_kwargs=True)
+    theirs, their_unused = transformers.BertConfig.from_dict(raw, hidden_dropout_prob=0.0, no_such_field=1,
+                                                            return_unused_kwargs=True)
+    assert ours.hidden_dropout_prob == theirs.hidden_dropout_prob == 0.0
+    assert unused == their_unused == {"no_such_field": 1}
+    with pytest.raises(TypeError, match="one dict"):
+        tf.BertConfig.from_dict(raw, json_object=raw)
+    with pytest.raises(TypeError, match="one dict"):
+        tf.BertConfig.from_dict()
+
+
 def test_config_of_transformers_read_by_path_equals_from_json_file(tmp_path):
     """A config.json written by current transformers (id2label with string keys, model_type, dtype, ...)."""
     import transformers

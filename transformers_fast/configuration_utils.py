@@ -69,14 +69,18 @@ class PretrainedConfig:
         hub_kwargs = pop_hub_kwargs(kwargs)
         config_file = cls.resolve_config_file(pretrained_model_name_or_path, **hub_kwargs)
         config = cls.from_json_file(config_file)
+        logger.info("loaded configuration %s from %s", cls.__name__, config_file)
+        return config._override(kwargs, return_unused_kwargs)
+
+    def _override(self, kwargs: Dict[str, Any], return_unused_kwargs: bool):
+        """Keyword arguments naming attributes replace them; the others come back when asked (transformers)."""
         unused = {}
         for key, value in kwargs.items():
-            if hasattr(config, key):
-                setattr(config, key, value)
+            if hasattr(self, key):
+                setattr(self, key, value)
             else:
                 unused[key] = value
-        logger.info("loaded configuration %s from %s", cls.__name__, config_file)
-        return (config, unused) if return_unused_kwargs else config
+        return (self, unused) if return_unused_kwargs else self
 
     @classmethod
     def resolve_config_file(cls, name_or_path, **hub_kwargs: Any) -> str:
@@ -103,11 +107,18 @@ class PretrainedConfig:
         return path
 
     @classmethod
-    def from_dict(cls, config_dict: Dict[str, Any]):
-        """Config from a dict such as a parsed config.json (1.2.0 or transformers format)."""
+    def from_dict(cls, config_dict: Optional[Dict[str, Any]] = None, *, json_object: Optional[Dict[str, Any]] = None,
+                  return_unused_kwargs: bool = False, **kwargs: Any):
+        """Config from a dict such as a parsed config.json (1.2.0 or transformers format). The dict may be
+        passed by transformers' name (config_dict) or 1.2.0's (json_object); other keyword arguments override
+        attributes as in from_pretrained."""
+        if (config_dict is None) == (json_object is None):
+            raise TypeError("from_dict takes one dict: config_dict (or 1.2.0's json_object)")
+        config_dict = json_object if config_dict is None else config_dict
         if not isinstance(config_dict, dict):
             raise TypeError(f"config_dict must be a dict, got {type(config_dict).__name__}")
-        return cls(**cls._normalize_dict(dict(config_dict)))
+        config = cls(**cls._normalize_dict(dict(config_dict)))
+        return config._override(kwargs, return_unused_kwargs)
 
     @classmethod
     def from_transformers_dict(cls, config_dict: Dict[str, Any]):
