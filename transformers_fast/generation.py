@@ -14,6 +14,7 @@ from typing import Any, Iterator, Optional, Sequence, Union
 import torch
 
 from transformers_fast.modeling_utils import check_ids
+from transformers_fast.runtime.fast_path import intercepts
 
 DEFAULT_MAX_NEW_TOKENS = 20
 
@@ -166,6 +167,11 @@ class GenerationMixin:
             position_ids = (attention_mask.cumsum(1) - 1).clamp_(min=0)
             next_positions = attention_mask.sum(1)
         fast = self.fast
+        if not fast.runs_as_built() or intercepts(self):
+            raise ValueError(f"generate runs {type(self).__name__}'s fused decoder, which calls none of its modules, "
+                             f"but some module of it has a forward hook or computes otherwise than this library's "
+                             f"(a class of its own such as a LoRA wrapper, or its own forward): call the model's "
+                             f"forward in a loop of your own instead")
         cache = fast.new_cache(batch, prompt_len + max_new_tokens)
         logits = fast.prefill(input_ids, position_ids, attention_mask, cache)
         unfinished = torch.ones(batch, dtype=torch.bool, device=device)

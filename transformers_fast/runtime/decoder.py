@@ -7,7 +7,7 @@ attention call over the valid part of the cache (no concatenation of past tensor
 key mask kept beside the cache. Only the last position goes through the final LayerNorm and the (tied) LM head.
 Projections are ops.projection()s of the blocks' layers (prepacked, bias and tanh GELU fused; plain torch where the
 weights are neither float32 nor bfloat16 on the CPU). The packed weights are derived state, rebuilt when a parameter
-(or an int8 layer's buffer) is replaced or modified in place (runtime.fast_path.state_key).
+(or an int8 layer's buffer, or a submodule) is replaced or modified in place (runtime.fast_path.ModuleWatch).
 
 An int8-quantized model (transformers_fast.quantize) runs here too: its blocks' ops.QuantizedLinear layers (GELU
 fused into c_fc) are the projections as they are, and its LM head when quantized with lm_head=True (else the float
@@ -28,7 +28,7 @@ from torch.nn import functional as F
 
 from transformers_fast import ops
 from transformers_fast.runtime.fast_path import (FAST_DTYPES, FastPath, apply_malloc_setting, fast_tensor,
-                                                 int8_kv_cache, state_key)
+                                                 int8_kv_cache)
 from transformers_fast.ops import (OneCallChoice, QuantizedLinear, bind_layer_weights, decoder_layer_step, linear,
                                    projection)
 from transformers_fast.ops.attention import quantize_kv
@@ -131,7 +131,6 @@ class DecoderFastPath(FastPath):
         self.model = model
         self.enabled = True  # False: the reference path always (model.transformer.fast.enabled = False)
         self._layers: Optional[List[LayerWeights]] = None
-        self._key = None
         self._bound: Optional[list] = None  # the blocks bound for the one-call C++ decode step
         self._one_call = OneCallChoice()
 
@@ -156,8 +155,8 @@ class DecoderFastPath(FastPath):
         return getattr(self.model, "transformer", self.model)
 
     def layers(self) -> List[LayerWeights]:
-        key = state_key(self.model)
-        if self._layers is None or key != self._key:
+        self.watch()
+        if self._layers is None:
             apply_malloc_setting()
             base = self._base()
             if base is not self.model:  # an LM head model: the base model's fast path packs the layers
@@ -176,7 +175,6 @@ class DecoderFastPath(FastPath):
             head = self.model.get_output_embeddings()
             with torch.inference_mode(False), torch.no_grad():
                 self._lm_head = None if head is None else projection([head])  # (int8 with lm_head=True)
-            self._key = key
             self._bound = None
             self._one_call.forget()
         return self._layers
@@ -205,7 +203,7 @@ class DecoderFastPath(FastPath):
         model = self._base()
         if not self.enabled or model.training or head_mask is not None or output_attentions or output_hidden_states:
             return False
-        if torch.jit.is_tracing() or not fast_tensor(embedding):
+        if torch.jit.is_tracing() or not fast_tensor(embedding) or not self.runs_as_built():
             return False
         return not (torch.is_grad_enabled() and any(p.requires_grad for p in model.parameters()))
 

@@ -135,8 +135,7 @@ class EncoderFastPath(FastPath):
         self._pooler: Optional[nn.Module] = None  # a projection()
         self._pooler_source: Optional[nn.Module] = None
         self._one_call = OneCallChoice()
-        self._watched: list = []
-        self._built_versions = None
+        self._watch = None
         self._forced = threading.local()  # per thread: concurrent callers do not see each other's choice
 
     # ---- what a family provides ----
@@ -183,6 +182,8 @@ class EncoderFastPath(FastPath):
             return False
         if head_mask is not None or output_attentions or torch.jit.is_tracing():
             return False  # a trace would freeze this batch's padding layout: traces record the reference path
+        if not self.runs_as_built():
+            return False
         config = model.config
         if any(len(set(heads)) >= config.num_attention_heads for heads in config.pruned_heads.values()):
             return False  # a layer pruned of every head (1.2.0 runs it: only the output bias): no empty GEMMs
@@ -200,27 +201,9 @@ class EncoderFastPath(FastPath):
     def dtype(self) -> torch.dtype:
         return next(self.model.parameters()).dtype
 
-    def _versions(self):
-        # data_ptr: `param.data = other` keeps the parameter and its version counter but swaps the storage
-        try:
-            return [(t.data_ptr(), t._version) for _, _, t in self._watched]
-        except RuntimeError:  # tensors created under inference_mode have no version counter
-            return [t.data_ptr() for _, _, t in self._watched]
-
-    def _stale(self) -> bool:
-        """True when a parameter or buffer (an int8 layer's weights) was replaced or modified in place since the
-        packed weights were built."""
-        if self._layers is None:
-            return True
-        for store, name, tensor in self._watched:
-            if store.get(name) is not tensor:
-                return True
-        return self._versions() != self._built_versions
-
     def layers(self) -> List[EncoderLayer]:
-        if self._stale():
-            self._watched = [(store, n, t) for m in self.model.modules() for store in (m._parameters, m._buffers)
-                             for n, t in store.items() if t is not None]
+        self.watch()
+        if self._layers is None:
             apply_malloc_setting()
             # Normal tensors even when called under inference_mode, so that their versions can be read.
             with torch.inference_mode(False), torch.no_grad():
@@ -228,7 +211,6 @@ class EncoderFastPath(FastPath):
                 self._pooler_source = self.pooler_dense()
                 dense = self._pooler_source
                 self._pooler = None if dense is None else projection([dense])
-            self._built_versions = self._versions()
             self._one_call.forget()
         return self._layers
 

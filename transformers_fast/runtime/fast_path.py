@@ -2,10 +2,14 @@
 model) and the malloc policy the user opts into."""
 from __future__ import annotations
 
+import operator
 import os
 import threading
+from typing import Optional
 
 import torch
+from torch import nn
+from torch.nn.modules.module import _global_forward_hooks, _global_forward_pre_hooks
 
 from transformers_fast import ops
 
@@ -83,16 +87,75 @@ def apply_malloc_setting() -> None:
         raise ValueError(f"{MALLOC_ENV}={os.environ[MALLOC_ENV]!r}: expected one of {', '.join(MALLOC_CHOICES)}")
 
 
-def state_key(module) -> tuple:
-    """What the derived weights of `module` were built from: every parameter and buffer (an int8 layer's weights
-    are buffers) by identity, storage and version counter, so that replacing one, assigning its .data or changing
-    it in place shows. Inference tensors have no version counter, and writes into `param.data` in place bypass
-    it: those go unseen."""
-    tensors = list(module.parameters()) + list(module.buffers())
-    try:
-        return tuple((id(t), t.data_ptr(), t._version) for t in tensors)
-    except RuntimeError:
-        return tuple((id(t), t.data_ptr()) for t in tensors)
+# torch modules whose computation the fast paths read from their parameters (containers are never called)
+_TORCH_FORWARDS = frozenset(cls.forward for cls in (nn.Module, nn.Linear, nn.LayerNorm, nn.Embedding, nn.Dropout,
+                                                     nn.Identity, nn.Tanh, nn.ReLU, nn.GELU, nn.Sequential))
+
+
+def mirrored(module: nn.Module) -> bool:
+    """Whether the fast paths compute what `module` computes: its class's forward is this library's or one of
+    the torch modules above (a subclass that keeps that forward counts too)."""
+    forward = type(module).forward
+    return forward in _TORCH_FORWARDS or getattr(forward, "__module__", "").startswith("transformers_fast.")
+
+
+def intercepts(module: nn.Module) -> bool:
+    """Whether calling `module` runs more than its class's forward: a forward (pre-)hook on it or on every module,
+    or a forward set on the instance."""
+    return bool(module._forward_hooks or module._forward_pre_hooks or "forward" in module.__dict__
+                or _global_forward_hooks or _global_forward_pre_hooks)
+
+
+_version_of = operator.attrgetter("_version")
+
+
+class ModuleWatch:
+    """What a fast path's derived state (packed weights) was built from: every submodule of `root` as its parent
+    holds it, every parameter and buffer (an int8 layer's weights are buffers) by identity, storage and version
+    counter. changed() shows a replaced submodule or tensor, an assigned .data and an in-place change (inference
+    tensors have no version counter and writes into `param.data` bypass it: those go unseen).
+
+    runs_as_built() is False when some submodule is one the fast path cannot stand in for, since it calls no
+    submodule: a class with its own forward (a LoRA wrapper, a subclass overriding forward, torch's dynamic int8
+    Linear), a forward hook (global or on a submodule; the root's own hooks run, its forward is called), or an
+    instance forward. The reference path runs then."""
+
+    def __init__(self, root: nn.Module):
+        modules = list(root.modules())
+        submodules = modules[1:]
+        # the dicts themselves: hooks are added to these (register_forward_hook), an instance forward to __dict__
+        self._hook_dicts = [d for m in submodules for d in (m._forward_hooks, m._forward_pre_hooks)]
+        self._instance_dicts = [m.__dict__ for m in submodules]
+        self._mirrored = all(mirrored(m) for m in modules)
+        held = [(m._modules, name, child) for m in modules for name, child in m._modules.items()]
+        held += [(store, name, t) for m in modules for store in (m._parameters, m._buffers)
+                 for name, t in store.items() if t is not None]
+        self._holders = [holder for holder, _, _ in held]
+        self._names = [name for _, name, _ in held]
+        self._held = [item for _, _, item in held]
+        self._tensors = [item for item in self._held if isinstance(item, torch.Tensor)]
+        self._versions = self._read_versions()
+
+    # (map over C functions: these run before every fused forward)
+    def _read_versions(self) -> tuple:
+        # data_ptr: `param.data = other` keeps the parameter and its version counter but swaps the storage
+        pointers = list(map(torch.Tensor.data_ptr, self._tensors))
+        try:
+            return pointers, list(map(_version_of, self._tensors))
+        except RuntimeError:  # tensors created under inference_mode have no version counter
+            return pointers, None
+
+    def replaced(self) -> bool:
+        """A submodule, parameter or buffer replaced (cheaper than changed(): no version counters read)."""
+        return not all(map(operator.is_, map(dict.get, self._holders, self._names), self._held))
+
+    def changed(self) -> bool:
+        return self.replaced() or self._read_versions() != self._versions
+
+    def runs_as_built(self) -> bool:
+        if not self._mirrored or any(self._hook_dicts) or _global_forward_hooks or _global_forward_pre_hooks:
+            return False
+        return not any("forward" in d for d in self._instance_dicts)
 
 
 def int8_kv_cache(model, weight: torch.Tensor) -> bool:
@@ -106,22 +169,38 @@ def int8_kv_cache(model, weight: torch.Tensor) -> bool:
 class FastPath:
     """Derived inference state of a model (packed weights), held outside the module tree so that it is
     neither saved nor loaded; dropped when the model trains, moves or changes dtype, and rebuilt when a
-    parameter is replaced or modified in place (checked through tensor version counters)."""
+    parameter or submodule is replaced or modified in place (ModuleWatch)."""
+
+    model: nn.Module
+    _watch: Optional[ModuleWatch] = None
 
     def invalidate(self) -> None:
         raise NotImplementedError
+
+    def watch(self, replaced_only: bool = False) -> ModuleWatch:
+        """The watch of the model as it is now: a change since the last look (with replaced_only, a replaced part
+        only) drops the derived state."""
+        watch = self._watch
+        if watch is None or (watch.replaced() if replaced_only else watch.changed()):
+            self.invalidate()
+            watch = self._watch = ModuleWatch(self.model)
+        return watch
+
+    def runs_as_built(self) -> bool:
+        """Whether every submodule computes what the fast path computes in its place (ModuleWatch)."""
+        return self.watch(replaced_only=True).runs_as_built()
 
 
 class LinearFastPath(FastPath):
     """A model's linear layer (an LM head: `owner.<name>`, read at each call, so that a replaced layer counts) as a
     prepacked projection for inference (ops.projection, run through ops.linear): its backend is chosen by timing
     per shape like the blocks' (plain F.linear reaches about half of a core's DRAM rate at one row, where a decode
-    step's head is most of the step). Rebuilt when the layer or its parameters change (state_key)."""
+    step's head is most of the step). Rebuilt when the layer or its parameters change."""
 
     def __init__(self, owner, name: str):
         self.owner, self.name = owner, name
         self.enabled = True
-        self._packed, self._key = None, None
+        self._packed, self._layer, self._watch = None, None, None
 
     def invalidate(self) -> None:
         self._packed = None
@@ -135,7 +214,7 @@ class LinearFastPath(FastPath):
     def usable(self, x: torch.Tensor) -> bool:
         """A float nn.Linear in inference without autograd, on the fast paths' devices and dtypes, not tracing."""
         layer = getattr(self.owner, self.name)
-        if not self.enabled or type(layer) is not torch.nn.Linear or torch.jit.is_tracing():
+        if not self.enabled or type(layer) is not torch.nn.Linear or torch.jit.is_tracing() or intercepts(layer):
             return False
         weight = layer.weight
         if not fast_tensor(weight) or x.dtype != weight.dtype or x.device != weight.device:
@@ -145,9 +224,8 @@ class LinearFastPath(FastPath):
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """x [..., in_features] -> the layer's output."""
         layer = getattr(self.owner, self.name)
-        key = state_key(layer)  # (a replaced layer has other parameters)
-        if self._packed is None or key != self._key:
+        if self._packed is None or layer is not self._layer or self._watch.changed():
             with torch.inference_mode(False), torch.no_grad():
                 self._packed = ops.projection([layer])
-            self._key = key
+            self._layer, self._watch = layer, ModuleWatch(layer)
         return ops.linear(x.reshape(-1, x.shape[-1]), self._packed).view(*x.shape[:-1], -1)

@@ -32,7 +32,7 @@ from transformers_fast.ops import PackedLinear, QuantizedLinear, linear
 from transformers_fast.ops.projection import Projection  # float, or int8 in a quantized model
 from transformers_fast.ops.attention import quantize_kv
 from transformers_fast.ops.quantized_linear import float_like
-from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting, fast_tensor, int8_kv_cache, state_key
+from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting, fast_tensor, int8_kv_cache
 
 # Below this many rows the Python wrapper of ops.layer_norm costs more than F.layer_norm's whole run (on the CPU;
 # on CUDA the fused kernel is one launch where F.layer_norm(residual + x) is two, whatever the rows).
@@ -179,8 +179,6 @@ class TransfoXLFastPath(FastPath):
         self.enabled = True  # False: the reference path always
         self._layers: Optional[List[LayerWeights]] = None
         self._softmax: Optional[AdaptiveSoftmaxWeights] = None
-        self._key = None
-        self._softmax_key = None
         self._r_cache = {}
         self._mem_kv = None  # (the memories last returned, their versions, their keys and values per layer)
 
@@ -200,9 +198,8 @@ class TransfoXLFastPath(FastPath):
         return getattr(self.model, "transformer", self.model)
 
     # ---- when the fast path runs ----
-    @staticmethod
-    def _inference(module, x: Optional[torch.Tensor] = None) -> bool:
-        if module.training or torch.jit.is_tracing():
+    def _inference(self, module, x: Optional[torch.Tensor] = None) -> bool:
+        if module.training or torch.jit.is_tracing() or not self.runs_as_built():
             return False
         if x is not None and not fast_tensor(x):
             return False
@@ -227,12 +224,11 @@ class TransfoXLFastPath(FastPath):
         base = self._base()
         if base is not self.model:
             return base.fast.layers()
-        key = state_key(base)
-        if self._layers is None or key != self._key:
+        self.watch()
+        if self._layers is None:
             apply_malloc_setting()
             with torch.inference_mode(False), torch.no_grad():
                 self._layers = [self._build(layer) for layer in base.layers]
-            self._key = key
             self._r_cache = {}
             self._mem_kv = None
         return self._layers
@@ -249,8 +245,8 @@ class TransfoXLFastPath(FastPath):
 
     def softmax(self) -> AdaptiveSoftmaxWeights:
         crit = self.model.crit
-        key = state_key(crit)
-        if self._softmax is None or key != self._softmax_key:
+        self.watch()
+        if self._softmax is None:
             with torch.inference_mode(False), torch.no_grad():
                 # float clusters, or int8 ones (quantize(..., lm_head=True): the layers' own rows)
                 int8 = getattr(crit, "int8_clusters", None)
@@ -268,7 +264,6 @@ class TransfoXLFastPath(FastPath):
                     bounds = [(first, min(first + SOFTMAX_CHUNK, rows)) for first in range(0, rows, SOFTMAX_CHUNK)]
                     chunks.append([(first, stop, part(first, stop)) for first, stop in bounds])
             self._softmax = AdaptiveSoftmaxWeights([0] + list(crit.cutoffs), projs, chunks)
-            self._softmax_key = key
         return self._softmax
 
     # ---- the adaptive softmax ----

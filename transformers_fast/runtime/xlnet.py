@@ -34,9 +34,9 @@ from typing import List, Optional
 import torch
 
 from transformers_fast import ops
-from transformers_fast.ops import PackedLinear, QuantizedLinear, linear, projection
+from transformers_fast.ops import QuantizedLinear, linear, projection
 from transformers_fast.ops.projection import Projection
-from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting, fast_tensor, state_key
+from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting, fast_tensor
 
 # Projected position embeddings kept per layer (distinct (qlen, klen, config) keys): XLNet-base at 128 tokens
 # holds 0.8 MB per layer and key.
@@ -100,22 +100,9 @@ class XLNetFastPath(FastPath):
         self.model = model
         self.enabled = True  # False: the reference path always (model.transformer.fast.enabled = False)
         self._layers: Optional[List[XLNetLayerWeights]] = None
-        self._key = None
-        self._head: Optional[PackedLinear] = None
 
     def invalidate(self) -> None:
         self._layers = None
-        self._head = None
-
-    def output_projection(self, head, x: torch.Tensor) -> torch.Tensor:
-        """head(x) for the LM head (an nn.Linear, [n_token, d_model] tied to the word embeddings) on a prepacked
-        copy of its weight: x [..., d_model] -> [..., n_token]. The packed copy follows the weight's version."""
-        packed = getattr(self, "_head", None)
-        if packed is None or packed.weight is not head.weight or packed.bias is not head.bias:
-            with torch.inference_mode(False), torch.no_grad():
-                packed = self._head = PackedLinear(head.weight, head.bias)  # shares the parameters
-        with torch.no_grad():
-            return linear(x, packed)
 
     def __getstate__(self):
         return {"model": self.model, "enabled": self.enabled}
@@ -128,19 +115,18 @@ class XLNetFastPath(FastPath):
         model = self.model
         if not self.enabled or model.training or head_mask is not None or output_attentions:
             return False
-        if torch.jit.is_tracing() or not fast_tensor(embedding):
+        if torch.jit.is_tracing() or not fast_tensor(embedding) or not self.runs_as_built():
             return False
         return not (torch.is_grad_enabled() and any(p.requires_grad for p in model.parameters()))
 
     def layers(self) -> List[XLNetLayerWeights]:
-        key = state_key(self.model)
-        if self._layers is None or key != self._key:
+        self.watch()
+        if self._layers is None:
             apply_malloc_setting()
             act = self.model.config.ff_activation
             name = act if isinstance(act, str) else None
             with torch.inference_mode(False), torch.no_grad():
                 self._layers = [XLNetLayerWeights(layer, name) for layer in self.model.layer]
-            self._key = key
         return self._layers
 
     # ---- one layer ----

@@ -27,6 +27,7 @@ from transformers_fast.modeling_utils import (PoolerAnswerClass, PoolerEndLogits
                                               tf_checkpoint_arrays)
 from transformers_fast.modules import classification_loss
 from transformers_fast.ops import QuantizedLinear
+from transformers_fast.runtime.fast_path import LinearFastPath
 from transformers_fast.runtime.xlnet import XLNetFastPath
 from transformers_fast.models.xlnet.configuration_xlnet import (XLNET_PRETRAINED_CONFIG_ARCHIVE_MAP,  # noqa: F401
                                                                 XLNET_PRETRAINED_MODEL_ARCHIVE_MAP, XLNetConfig)
@@ -557,6 +558,7 @@ class XLNetLMHeadModel(XLNetPreTrainedModel):
         self.same_length = config.same_length
         self.transformer = XLNetModel(config)
         self.lm_loss = nn.Linear(config.d_model, config.n_token, bias=True)
+        self.head_fast = LinearFastPath(self, "lm_loss")  # (prepacked for inference)
         self.init_weights()
 
     def get_output_embeddings(self):
@@ -568,9 +570,8 @@ class XLNetLMHeadModel(XLNetPreTrainedModel):
         outputs = self.transformer(input_ids, **_base_kwargs(token_type_ids, input_mask, attention_mask, mems,
                                                              perm_mask, target_mapping, head_mask, output_attentions,
                                                              output_hidden_states, use_mems))
-        fast = self.transformer.fast
-        if fast.usable(self.lm_loss.weight, head_mask, False) and isinstance(self.lm_loss, nn.Linear):
-            logits = fast.output_projection(self.lm_loss, outputs[0])
+        if self.transformer.fast.enabled and self.head_fast.usable(outputs[0]):
+            logits = self.head_fast(outputs[0])
         else:
             logits = self.lm_loss(outputs[0])
         loss = None

@@ -1,0 +1,225 @@
+"""The fused paths call none of a model's submodules, so they must step aside (run the reference path, which calls
+them) whenever a submodule computes something else: a class of the user's own in place of a layer (a LoRA-style
+wrapper, a subclass with its own forward), a forward hook, an instance forward; and must notice a submodule
+replaced after they built their packed weights. Every family's fast path, against the same model's reference
+path (model.fast.enabled = False, itself tested against transformers / 1.2.0 elsewhere)."""
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+import torch
+from torch import nn
+
+import transformers_fast as tf
+from modeling_helpers import randomize_all
+from transformers_fast.runtime.fast_path import FastPath
+
+# (model class, tiny config, path of a Linear inside the first layer)
+MODELS = {
+    "bert": (lambda: tf.BertModel(tf.BertConfig(99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                                intermediate_size=37)), "encoder.layer.0.output.dense"),
+    "roberta": (lambda: tf.RobertaModel(tf.RobertaConfig(99, hidden_size=32, num_hidden_layers=2,
+                                                         num_attention_heads=4, intermediate_size=37,
+                                                         max_position_embeddings=66, type_vocab_size=1)),
+                "encoder.layer.0.attention.self.query"),
+    "distilbert": (lambda: tf.DistilBertModel(tf.DistilBertConfig(99, dim=32, n_layers=2, n_heads=4, hidden_dim=37)),
+                   "transformer.layer.0.ffn.lin2"),
+    "xlm": (lambda: tf.XLMModel(tf.XLMConfig(99, emb_dim=32, n_layers=2, n_heads=4, n_langs=1)), "ffns.0.lin2"),
+    "gpt2": (lambda: tf.GPT2LMHeadModel(tf.GPT2Config(99, n_embd=32, n_layer=2, n_head=4, n_positions=32,
+                                                      n_ctx=32)), "transformer.h.0.mlp.c_fc"),
+    "openai": (lambda: tf.OpenAIGPTLMHeadModel(tf.OpenAIGPTConfig(99, n_embd=32, n_layer=2, n_head=4,
+                                                                  n_positions=32, n_ctx=32)), "transformer.h.0.attn.c_attn"),
+    "xlnet": (lambda: tf.XLNetLMHeadModel(tf.XLNetConfig(99, d_model=32, n_layer=2, n_head=4, d_inner=37)),
+              "transformer.layer.0.ff.layer_2"),
+    "transfo_xl": (lambda: tf.TransfoXLLMHeadModel(tf.TransfoXLConfig(99, cutoffs=[20, 50], d_model=32, d_embed=32,
+                                                                      n_head=4, d_head=8, d_inner=37, div_val=2,
+                                                                      n_layer=2, mem_len=4, tgt_len=7)),
+                   "transformer.layers.0.pos_ff.CoreNet.3"),
+}
+ENCODERS = ("bert", "roberta", "distilbert", "xlm")
+
+
+class LoRAStyle(nn.Module):
+    """A wrapper of the user's: the layer plus a low-rank update, with the layer's weight and bias as attributes
+    (as peft's wrappers have them), so that reading them alone gives a silently different answer."""
+
+    def __init__(self, layer: nn.Module):
+        super().__init__()
+        self.base_layer = layer
+        width_in, width_out = _widths(layer)
+        self.down = nn.Linear(width_in, 2, bias=False)
+        self.up = nn.Linear(2, width_out, bias=False)
+        nn.init.normal_(self.up.weight, std=0.5)
+
+    @property
+    def weight(self):
+        return self.base_layer.weight
+
+    @property
+    def bias(self):
+        return self.base_layer.bias
+
+    def forward(self, x):
+        return self.base_layer(x) + self.up(self.down(x))
+
+
+class ScaledLinear(nn.Linear):
+    """A subclass that keeps nn.Linear's parameters but computes something else."""
+
+    def forward(self, x):
+        return super().forward(x) * 1.5
+
+
+def _widths(layer):
+    if isinstance(layer, nn.Linear):
+        return layer.in_features, layer.out_features
+    return layer.weight.shape[0], layer.nf  # GPT's Conv1D: weight [in, out]
+
+
+def _scaled_copy(layer):
+    width_in, width_out = _widths(layer)
+    copy = ScaledLinear(width_in, width_out)
+    with torch.no_grad():
+        copy.weight.copy_(layer.weight if isinstance(layer, nn.Linear) else layer.weight.t())
+        copy.bias.copy_(layer.bias)
+    return copy
+
+
+def _set(model, path, module):
+    parent_path, _, name = path.rpartition(".")
+    setattr(model.get_submodule(parent_path), name, module)
+
+
+def _inputs(family):
+    torch.manual_seed(1)
+    ids = torch.randint(5, 99, (2, 7))
+    mask = torch.ones_like(ids)
+    if family in ENCODERS or family in ("gpt2", "openai"):
+        mask[1, 5:] = 0  # padded: the fused encoders and decoders run padding-free
+    return ids, mask
+
+
+def _first_output(model, family, ids, mask):
+    with torch.no_grad():
+        if family == "transfo_xl":
+            return model(ids)[0]
+        if family == "xlnet":
+            return model(ids, attention_mask=mask.float())[0]
+        return model(ids, attention_mask=mask)[0]
+
+
+@contextlib.contextmanager
+def reference_path(model):
+    paths = [v for m in model.modules() for v in vars(m).values() if isinstance(v, FastPath)]
+    before = [p.enabled for p in paths]
+    for p in paths:
+        p.enabled = False
+    try:
+        yield
+    finally:
+        for p, on in zip(paths, before):
+            p.enabled = on
+
+
+def _real(out, mask):
+    return out[mask.bool()] if out.dim() == 3 and out.shape[:2] == mask.shape else out
+
+
+def _model(family):
+    build, path = MODELS[family]
+    torch.manual_seed(0)
+    model = build().eval()
+    randomize_all(model, scale=0.2)
+    return model, path
+
+
+def _check_against_reference(model, family, ids, mask):
+    fast = _first_output(model, family, ids, mask)
+    with reference_path(model):
+        reference = _first_output(model, family, ids, mask)
+    torch.testing.assert_close(_real(fast, mask), _real(reference, mask), atol=1e-5, rtol=1e-5)
+    return fast
+
+
+@pytest.mark.parametrize("family", sorted(MODELS))
+@pytest.mark.parametrize("change", ["lora", "subclass", "hook", "pre_hook", "global_hook", "instance_forward"])
+def test_fast_path_steps_aside_for_what_it_cannot_compute(family, change):
+    model, path = _model(family)
+    ids, mask = _inputs(family)
+    plain = _first_output(model, family, ids, mask)  # builds the packed weights first
+    layer = model.get_submodule(path)
+    calls = []
+    undo = []
+    if change == "lora":
+        _set(model, path, LoRAStyle(layer))
+        undo.append(lambda: _set(model, path, layer))
+    elif change == "subclass":
+        _set(model, path, _scaled_copy(layer))
+        undo.append(lambda: _set(model, path, layer))
+    elif change == "hook":
+        undo.append(layer.register_forward_hook(lambda m, args, out: calls.append(1) or out * 0.5).remove)
+    elif change == "pre_hook":
+        undo.append(layer.register_forward_pre_hook(lambda m, args: calls.append(1) or (args[0] * 2,)).remove)
+    elif change == "global_hook":
+        def hook(module, args, out):
+            if module is layer:
+                calls.append(1)
+                return out * 0.5
+        undo.append(nn.modules.module.register_module_forward_hook(hook).remove)
+    else:
+        layer.forward = lambda x, original=layer.forward: original(x) * 0.5
+        undo.append(lambda: delattr(layer, "forward"))
+    try:
+        changed = _check_against_reference(model, family, ids, mask)
+        assert (_real(changed, mask) - _real(plain, mask)).abs().max() > 1e-3  # the change shows
+        if change.endswith("hook"):
+            assert len(calls) == 2  # the fast run and the reference run: the hook ran in both
+        if hasattr(model, "generate"):
+            with pytest.raises(ValueError, match="calls none of its modules"):
+                model.generate(ids[:1, :3], max_new_tokens=2)
+    finally:
+        for fn in undo:
+            fn()
+    again = _first_output(model, family, ids, mask)
+    torch.testing.assert_close(_real(again, mask), _real(plain, mask))
+    fast_paths = [v for m in model.modules() for v in vars(m).values() if isinstance(v, FastPath) and
+                  hasattr(v, "model")]
+    assert fast_paths and all(p.runs_as_built() for p in fast_paths)  # fused again once the change is undone
+    if hasattr(model, "generate"):
+        model.generate(ids[:1, :3], max_new_tokens=2)
+
+
+@pytest.mark.parametrize("family", sorted(MODELS))
+def test_a_layer_replaced_after_a_forward_is_used(family):
+    """A plain layer of new weights (of the class the fast path mirrors) swapped in after the packed weights were
+    built: the fast path rebuilds them."""
+    model, path = _model(family)
+    ids, mask = _inputs(family)
+    before = _first_output(model, family, ids, mask)
+    layer = model.get_submodule(path)
+    fresh = type(layer)(*((layer.in_features, layer.out_features) if isinstance(layer, nn.Linear)
+                          else (layer.nf, layer.weight.shape[0])))
+    with torch.no_grad():
+        for p in fresh.parameters():
+            p.normal_(std=0.3)
+    _set(model, path, fresh)
+    after = _check_against_reference(model, family, ids, mask)
+    assert (_real(after, mask) - _real(before, mask)).abs().max() > 1e-3
+
+
+def test_a_hooked_lm_head_is_called():
+    """The separately prepacked LM heads (XLNet's, XLM's prediction layer) call a hooked head."""
+    torch.manual_seed(0)
+    for model, head in ((tf.XLNetLMHeadModel(tf.XLNetConfig(99, d_model=32, n_layer=1, n_head=4, d_inner=37)),
+                         "lm_loss"),
+                        (tf.XLMWithLMHeadModel(tf.XLMConfig(99, emb_dim=32, n_layers=1, n_heads=4, n_langs=1)),
+                         "pred_layer.proj")):
+        model.eval()
+        ids = torch.randint(5, 99, (1, 6))
+        with torch.no_grad():
+            plain = model(ids)[0]
+            handle = model.get_submodule(head).register_forward_hook(lambda m, args, out: out + 1.0)
+            hooked = model(ids)[0]
+            handle.remove()
+        torch.testing.assert_close(hooked, plain + 1.0)
