@@ -139,15 +139,19 @@ def test_lm_head_of_forward_is_prepacked(family, name, tmp_path, monkeypatch):
     ref = hf_gpt(family, name)
     ref.save_pretrained(tmp_path)
     model = getattr(tf, name).from_pretrained(tmp_path)
-    module_calls = []
-    model.lm_head.register_forward_hook(lambda *a: module_calls.append(1))
+    packed_calls = []
+    real_linear = decoder.linear
+    monkeypatch.setattr(decoder, "linear", lambda x, p: packed_calls.append(p) or real_linear(x, p))
     x = ids(batch=2, seq=7)
     if "DoubleHeads" in name:
         x = x.unsqueeze(1)
     with torch.no_grad():
         ours = model(x).logits
         theirs = ref(x).logits
-    assert not module_calls
+    assert any(p is model.fast._lm_head for p in packed_calls)
     compare(ours, theirs, path="logits")
+    packed_calls.clear()
+    module_calls = []
+    model.lm_head.register_forward_hook(lambda *a: module_calls.append(1))
     model(x).logits.sum().backward()
-    assert module_calls and model.lm_head.weight.grad is not None
+    assert module_calls and not packed_calls and model.lm_head.weight.grad is not None

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import transformers_fast
-from modeling_helpers import compare, hf_model, inputs, pt_model
+from modeling_helpers import compare, hf_model, inputs, pt_model, quiet_transformers
 
 CLASSES = {
     "bert": ["BertModel", "BertForPreTraining", "BertForMaskedLM", "BertForNextSentencePrediction",
@@ -186,6 +186,32 @@ def test_outputs_are_1_2_0_tuples_with_names(saved_hf):
     assert out[:1] == (loss,)
     with pytest.raises(AttributeError):
         out.not_a_field
+
+
+@pytest.mark.parametrize("class_name", ["BertModel", "GPT2LMHeadModel", "XLNetLMHeadModel"])
+def test_return_dict_as_transformers_takes_it(class_name):
+    """transformers' return_dict=False gives a plain tuple; True (its default) the named output."""
+    import transformers
+
+    quiet_transformers()
+    family = class_name[:-len("LMHeadModel")] if class_name.endswith("LMHeadModel") else class_name[:-len("Model")]
+    config = dict(BertModel=dict(vocab_size=99, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+                                 intermediate_size=37),
+                  GPT2LMHeadModel=dict(vocab_size=99, n_embd=32, n_layer=1, n_head=4),
+                  XLNetLMHeadModel=dict(vocab_size=99, d_model=32, n_layer=1, n_head=4, d_inner=37))[class_name]
+    torch.manual_seed(0)
+    ref = getattr(transformers, class_name)(getattr(transformers, family + "Config")(**config)).eval()
+    ours = getattr(transformers_fast, class_name).from_transformers(ref).eval()
+    ids = torch.randint(0, 99, (2, 5))
+    with torch.no_grad():
+        theirs_tuple, ours_tuple = ref(ids, return_dict=False), ours(ids, return_dict=False)
+        named = ours(ids, return_dict=True)
+        theirs_named = ref(ids, return_dict=True)
+    assert type(ours_tuple) is tuple and type(theirs_tuple) is tuple
+    compare(ours_tuple[0], theirs_tuple[0])
+    assert type(named) is not tuple and isinstance(named, tuple)
+    field = "last_hidden_state" if class_name == "BertModel" else "logits"
+    compare(getattr(named, field), getattr(theirs_named, field))
 
 
 @pytest.mark.parametrize("family,class_name", [("bert", "BertModel"), ("distilbert", "DistilBertModel")])

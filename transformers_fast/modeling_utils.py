@@ -27,6 +27,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from transformers_fast import file_utils
 from transformers_fast.configuration_utils import PretrainedConfig, hub_repo_ids, pop_hub_kwargs
+from transformers_fast.modeling_outputs import ModelOutput
 from transformers_fast.ops.quantized_linear import QuantizedEmbedding, QuantizedLinear, is_quantized
 from transformers_fast.runtime.fast_path import FastPath
 from transformers_fast.file_utils import (CONFIG_NAME, SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME,
@@ -314,6 +315,14 @@ class PreTrainedModel(nn.Module):
                 f"to load a pretrained model use `{type(self).__name__}.from_pretrained(name_or_path)`")
         config.validate()
         self.config = config
+
+    def __call__(self, *args: Any, return_dict: Optional[bool] = None, **kwargs: Any):
+        """The forward's output; return_dict=False (transformers' argument) gives it as a plain tuple. The output
+        is a 1.2.0 tuple that also reads as transformers' output object, so True and None change nothing."""
+        output = super().__call__(*args, **kwargs)
+        if return_dict is False and isinstance(output, ModelOutput):
+            return output.to_tuple()
+        return output
 
     # ---- weights ----------------------------------------------------------------------------------------
 
