@@ -2,6 +2,7 @@
 model) and the malloc policy the user opts into."""
 from __future__ import annotations
 
+import itertools
 import operator
 import os
 import threading
@@ -155,7 +156,7 @@ class ModuleWatch:
     def runs_as_built(self) -> bool:
         if not self._mirrored or any(self._hook_dicts) or _global_forward_hooks or _global_forward_pre_hooks:
             return False
-        return not any("forward" in d for d in self._instance_dicts)
+        return not any(map(operator.contains, self._instance_dicts, itertools.repeat("forward")))
 
 
 def int8_kv_cache(model, weight: torch.Tensor) -> bool:
