@@ -233,3 +233,40 @@ def test_hub_repository_in_the_cache_is_read_for_its_model_type(tmp_path, monkey
     assert tf.AutoModel.model_class_for("acme/other-xlnet", **cache) is tf.XLNetModel  # the name still works
     with pytest.raises(ValueError, match="Unrecognized model identifier in acme/encoder"):
         tf.AutoModel.model_class_for("acme/encoder")  # another cache: not found there
+
+
+# transformers' later Auto classes: its mapping for the family where that class is one of 1.2.0's
+LATER_KINDS = {"masked_lm": (tf.AutoModelForMaskedLM, "MODEL_FOR_MASKED_LM_MAPPING_NAMES"),
+               "causal_lm": (tf.AutoModelForCausalLM, "MODEL_FOR_CAUSAL_LM_MAPPING_NAMES"),
+               "pretraining": (tf.AutoModelForPreTraining, "MODEL_FOR_PRETRAINING_MAPPING_NAMES"),
+               "token": (tf.AutoModelForTokenClassification, "MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES"),
+               "multiple_choice": (tf.AutoModelForMultipleChoice, "MODEL_FOR_MULTIPLE_CHOICE_MAPPING_NAMES"),
+               "next_sentence": (tf.AutoModelForNextSentencePrediction,
+                                 "MODEL_FOR_NEXT_SENTENCE_PREDICTION_MAPPING_NAMES")}
+# transformers 4.x mapped Transformer-XL (removed since) to its LM head model for these two
+TRANSFO_XL_BEFORE_REMOVAL = {"causal_lm": "TransfoXLLMHeadModel", "pretraining": "TransfoXLLMHeadModel"}
+
+
+@pytest.mark.parametrize("kind", list(LATER_KINDS))
+@pytest.mark.parametrize("family", list(TINY))
+def test_later_auto_classes_follow_transformers_mappings(kind, family, tmp_path):
+    from transformers.models.auto import modeling_auto
+
+    auto, mapping = LATER_KINDS[kind]
+    expected = getattr(modeling_auto, mapping).get(family)
+    if family == "transfo-xl":
+        expected = TRANSFO_XL_BEFORE_REMOVAL.get(kind)
+    if expected is not None and expected not in tf.__all__:
+        expected = None  # a class 1.2.0 did not have
+    folder = tmp_path / "checkpoint"
+    saved(family, "model", folder)
+    if expected is None:
+        with pytest.raises(ValueError, match="Unrecognized model identifier"):
+            auto.from_pretrained(str(folder))
+        return
+    model = auto.from_pretrained(str(folder))
+    assert type(model) is getattr(tf, expected)
+    base = getattr(tf, next(r for r in FAMILIES if r[1] == family)[3]["model"]).from_pretrained(str(folder))
+    head_base = model.base_model if model.base_model is not model else model
+    for name, tensor in base.state_dict().items():  # the saved base weights loaded under the head
+        assert torch.equal(head_base.state_dict()[name], tensor), name

@@ -279,3 +279,32 @@ def test_tied_weights_stored_once_in_safetensors_are_not_missing(tmp_path, class
     again, info = getattr(tf, class_name).from_pretrained(tmp_path / "safe", output_loading_info=True)
     assert info["missing_keys"] == [] and info["unexpected_keys"] == []
     assert again.get_output_embeddings().weight is again.get_input_embeddings().weight
+
+
+def test_transformers_loading_options_and_model_attributes(tmp_path):
+    """device_map (one device), low_cpu_mem_usage and attn_implementation as transformers takes them, and the
+    model's device / dtype attributes."""
+    import transformers
+
+    torch.manual_seed(0)
+    transformers.BertModel(transformers.BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=1,
+                                                   num_attention_heads=4, intermediate_size=37)).save_pretrained(
+        str(tmp_path))
+    plain = tf.BertModel.from_pretrained(str(tmp_path))
+    assert plain.device == torch.device("cpu") and plain.dtype == torch.float32
+    for options in (dict(device_map="cpu"), dict(device_map="auto"), dict(device_map={"": "cpu"}),
+                    dict(device_map=torch.device("cpu")), dict(low_cpu_mem_usage=True),
+                    dict(attn_implementation="sdpa")):
+        model = tf.BertModel.from_pretrained(str(tmp_path), **options)
+        assert model.device.type == ("cuda" if options.get("device_map") == "auto" and torch.cuda.is_available()
+                                     else "cpu")
+        for (name, a), (_, b) in zip(model.state_dict().items(), plain.state_dict().items()):
+            assert torch.equal(a.cpu(), b), (options, name)
+    with pytest.raises(ValueError, match="several devices"):
+        tf.BertModel.from_pretrained(str(tmp_path), device_map={"embeddings": "cpu", "encoder": "meta"})
+    with pytest.raises(ValueError, match="device_map must be"):
+        tf.BertModel.from_pretrained(str(tmp_path), device_map="nowhere")
+    bf16 = tf.BertModel.from_pretrained(str(tmp_path), torch_dtype=torch.bfloat16)
+    assert bf16.dtype == torch.bfloat16
+    int8 = tf.BertModel.from_pretrained(str(tmp_path), quantize="int8")
+    assert int8.dtype == torch.float32  # its float parameters' dtype, as transformers reports a quantized model's

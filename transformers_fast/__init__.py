@@ -61,7 +61,9 @@ _EXPORTS = {
     "models.xlnet.tokenization_xlnet": ("SPIECE_UNDERLINE", "XLNetTokenizer"),
     "models.xlm.tokenization_xlm": ("XLMTokenizer",),
     "auto": ("AutoConfig", "AutoModel", "AutoModelForQuestionAnswering", "AutoModelForSequenceClassification",
-             "AutoModelWithLMHead", "AutoTokenizer", "from_transformers"),
+             "AutoModelWithLMHead", "AutoTokenizer", "from_transformers", "AutoModelForMaskedLM",
+             "AutoModelForCausalLM", "AutoModelForPreTraining", "AutoModelForTokenClassification",
+             "AutoModelForMultipleChoice", "AutoModelForNextSentencePrediction"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_MODULE_OF)

@@ -18,24 +18,34 @@ from typing import Any, Dict, Optional
 FAMILIES = [
     ("distilbert", "distilbert", "DistilBertConfig",
      dict(model="DistilBertModel", lm="DistilBertForMaskedLM", sequence="DistilBertForSequenceClassification",
-          qa="DistilBertForQuestionAnswering"), "DistilBertTokenizer"),
+          qa="DistilBertForQuestionAnswering", masked_lm="DistilBertForMaskedLM", pretraining="DistilBertForMaskedLM"),
+     "DistilBertTokenizer"),
     ("roberta", "roberta", "RobertaConfig",
-     dict(model="RobertaModel", lm="RobertaForMaskedLM", sequence="RobertaForSequenceClassification"),
+     dict(model="RobertaModel", lm="RobertaForMaskedLM", sequence="RobertaForSequenceClassification",
+          masked_lm="RobertaForMaskedLM", pretraining="RobertaForMaskedLM"),
      "RobertaTokenizer"),
     ("bert", "bert", "BertConfig",
      dict(model="BertModel", lm="BertForMaskedLM", sequence="BertForSequenceClassification",
-          qa="BertForQuestionAnswering"), "BertTokenizer"),
-    ("openai-gpt", "openai-gpt", "OpenAIGPTConfig", dict(model="OpenAIGPTModel", lm="OpenAIGPTLMHeadModel"),
-     "OpenAIGPTTokenizer"),
-    ("gpt2", "gpt2", "GPT2Config", dict(model="GPT2Model", lm="GPT2LMHeadModel"), "GPT2Tokenizer"),
-    ("transfo-xl", "transfo-xl", "TransfoXLConfig", dict(model="TransfoXLModel", lm="TransfoXLLMHeadModel"),
-     "TransfoXLTokenizer"),
+          qa="BertForQuestionAnswering", masked_lm="BertForMaskedLM", pretraining="BertForPreTraining",
+          token="BertForTokenClassification", multiple_choice="BertForMultipleChoice",
+          next_sentence="BertForNextSentencePrediction"), "BertTokenizer"),
+    ("openai-gpt", "openai-gpt", "OpenAIGPTConfig",
+     dict(model="OpenAIGPTModel", lm="OpenAIGPTLMHeadModel", causal_lm="OpenAIGPTLMHeadModel",
+          pretraining="OpenAIGPTLMHeadModel"), "OpenAIGPTTokenizer"),
+    ("gpt2", "gpt2", "GPT2Config",
+     dict(model="GPT2Model", lm="GPT2LMHeadModel", causal_lm="GPT2LMHeadModel", pretraining="GPT2LMHeadModel"),
+     "GPT2Tokenizer"),
+    ("transfo-xl", "transfo-xl", "TransfoXLConfig",
+     dict(model="TransfoXLModel", lm="TransfoXLLMHeadModel", causal_lm="TransfoXLLMHeadModel",
+          pretraining="TransfoXLLMHeadModel"), "TransfoXLTokenizer"),
     ("xlnet", "xlnet", "XLNetConfig",
      dict(model="XLNetModel", lm="XLNetLMHeadModel", sequence="XLNetForSequenceClassification",
-          qa="XLNetForQuestionAnswering"), "XLNetTokenizer"),
+          qa="XLNetForQuestionAnswering", causal_lm="XLNetLMHeadModel", pretraining="XLNetLMHeadModel"),
+     "XLNetTokenizer"),
     ("xlm", "xlm", "XLMConfig",
      dict(model="XLMModel", lm="XLMWithLMHeadModel", sequence="XLMForSequenceClassification",
-          qa="XLMForQuestionAnswering"), "XLMTokenizer"),
+          qa="XLMForQuestionAnswering", masked_lm="XLMWithLMHeadModel", causal_lm="XLMWithLMHeadModel",
+          pretraining="XLMWithLMHeadModel"), "XLMTokenizer"),
 ]
 # model_type spellings of current transformers that differ from 1.2.0's
 _MODEL_TYPE_ALIASES = {"openai-gpt": "openai-gpt", "openai_gpt": "openai-gpt", "transfo_xl": "transfo-xl"}
@@ -184,6 +194,37 @@ class AutoModelForSequenceClassification(_AutoModel):
 class AutoModelForQuestionAnswering(_AutoModel):
     """DistilBERT, BERT, XLNet and XLM, as in 1.2.0."""
     _kind = "qa"
+
+
+# transformers' later Auto classes, over the classes of 1.2.0 (its mappings, where a family has the class)
+class AutoModelForMaskedLM(_AutoModel):
+    """BERT, RoBERTa, DistilBERT and XLM."""
+    _kind = "masked_lm"
+
+
+class AutoModelForCausalLM(_AutoModel):
+    """OpenAI GPT, GPT-2, Transformer-XL, XLNet and XLM."""
+    _kind = "causal_lm"
+
+
+class AutoModelForPreTraining(_AutoModel):
+    """Every family: BertForPreTraining, the others' language-modelling head model."""
+    _kind = "pretraining"
+
+
+class AutoModelForTokenClassification(_AutoModel):
+    """BERT."""
+    _kind = "token"
+
+
+class AutoModelForMultipleChoice(_AutoModel):
+    """BERT."""
+    _kind = "multiple_choice"
+
+
+class AutoModelForNextSentencePrediction(_AutoModel):
+    """BERT."""
+    _kind = "next_sentence"
 
 
 class AutoConfig:

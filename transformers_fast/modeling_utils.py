@@ -279,6 +279,25 @@ class LoadingInfo(dict):
     """missing_keys, unexpected_keys, mismatched_keys and error_msgs of a load (1.2.0's loading_info)."""
 
 
+def device_of_map(device_map) -> Optional[torch.device]:
+    """The one device of transformers' device_map argument: a device or its name or index, "auto" (the GPU when
+    there is one); a map over several devices (a dict) is not supported."""
+    if device_map is None:
+        return None
+    if device_map == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if isinstance(device_map, dict):
+        devices = set(device_map.values())
+        if len(devices) != 1:
+            raise ValueError(f"device_map places parts of the model on several devices ({sorted(map(str, devices))}): "
+                             f"this library keeps a model on one device; give one device")
+        device_map = devices.pop()
+    try:
+        return torch.device(device_map)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device_map must be a device, its name or index, or 'auto'; got {device_map!r}") from err
+
+
 class PreTrainedModel(nn.Module):
     """Base class of every model: `from_pretrained`, `save_pretrained`, `tie_weights`, `init_weights`,
     `resize_token_embeddings`, `prune_heads`.
@@ -323,6 +342,16 @@ class PreTrainedModel(nn.Module):
         if return_dict is False and isinstance(output, ModelOutput):
             return output.to_tuple()
         return output
+
+    @property
+    def device(self) -> torch.device:
+        """The device of the parameters (transformers' attribute)."""
+        return next(self.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The floating-point dtype of the parameters (transformers' attribute; an int8 model's float ones)."""
+        return next((t.dtype for t in self.parameters() if t.is_floating_point()), torch.float32)
 
     # ---- weights ----------------------------------------------------------------------------------------
 
@@ -521,6 +550,12 @@ class PreTrainedModel(nn.Module):
         state_dict = kwargs.pop("state_dict", None)
         output_loading_info = kwargs.pop("output_loading_info", False)
         torch_dtype = kwargs.pop("torch_dtype", kwargs.pop("dtype", None))
+        device = device_of_map(kwargs.pop("device_map", None))
+        # transformers' options whose effect this loader has anyway: it builds on the meta device and reads each
+        # weight once (low_cpu_mem_usage); its attention is its own kernels whatever the implementation named
+        kwargs.pop("low_cpu_mem_usage", None)
+        if not isinstance(kwargs.pop("attn_implementation", ""), (str, type(None))):
+            raise TypeError("attn_implementation must be a string such as 'eager' or 'sdpa'")
         if kwargs.pop("from_tf", False):
             return cls._from_tf_checkpoint(pretrained_model_name_or_path, config, output_loading_info, kwargs)
         hub_kwargs = pop_hub_kwargs(kwargs)
@@ -566,6 +601,8 @@ class PreTrainedModel(nn.Module):
             if torch_dtype is not None:
                 model.to(torch_dtype)
         model.eval()
+        if device is not None:
+            model.to(device)
         if quantized is not None:
             for p in model.parameters():  # inference-only, as after quantize()
                 p.requires_grad_(False)
