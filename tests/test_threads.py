@@ -132,3 +132,54 @@ def test_kernels_run_on_torchs_openmp_pool():
     assert backend == "openmp"
     assert int(after) == int(before), counts
     assert len(eval(runtimes)) == 1, runtimes
+
+
+# A forked child of a process with other threads (such as OpenMP workers that ran a region): GCC's libgomp would
+# wait for the parent's workers at the child's first region. Parallel tokenization and a kernel in the parent,
+# then in a child (which runs no torch op that would take torch's own region: numpy compares).
+_FORK = r"""
+import os, sys
+sys.path.insert(0, sys.argv[1])
+sys.path.insert(0, os.path.join(sys.argv[1], "tests"))
+import transformers_fast as tf
+from tokenizer_corpus import bert_uncased_vocab
+
+parent = sys.argv[2]
+tok = tf.BertTokenizer(bert_uncased_vocab())
+texts = ["the quick brown fox %d jumps over the lazy dog" % i for i in range(4000)]
+if parent == "torch":
+    import torch
+    from transformers_fast import ops
+    torch.set_num_threads(2)
+    x = torch.randn(256, 4096)
+    y = ops.gelu(x).numpy().tobytes()
+if parent != "idle":
+    ids = tok(texts)["input_ids"]
+threads = int(open("/proc/self/status").read().split("Threads:")[1].split()[0])
+pid = os.fork()
+if pid == 0:
+    ok = tf._C.parallel_backend() == ("openmp" if threads == 1 else "pool")
+    child_ids = tok(texts)["input_ids"]
+    if parent != "idle":
+        ok = ok and child_ids == ids
+    if parent == "torch":
+        ok = ok and ops.gelu(x).numpy().tobytes() == y
+    os._exit(0 if ok else 3)
+_, status = os.waitpid(pid, 0)
+if parent == "idle":  # the parent's own regions after its child's
+    tok(texts)
+print(tf._C.parallel_backend(), os.waitstatus_to_exitcode(status), threads)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or not os.path.exists("/proc/self/status"), reason="needs fork, /proc")
+@pytest.mark.parametrize("parent", ["torch", "tokenizers", "idle"])
+def test_a_forked_child_runs_parallel_regions_without_hanging(parent):
+    """A child forked from a process with threads (torch's; OpenMP workers after a region, ours or torch's) runs
+    our regions on a fresh pool of the core's own, with the same results; a child of a single-threaded process
+    (tokenizers alone, before any region) keeps OpenMP. The parent keeps OpenMP either way."""
+    out = subprocess.run([sys.executable, "-c", _FORK, REPO, parent], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    backend, child_exit, threads = out.stdout.split()
+    assert (backend, child_exit) == ("openmp", "0"), out.stdout + out.stderr
+    assert (threads == "1") == (parent == "idle")  # which of the child's two cases ran

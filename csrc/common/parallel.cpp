@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -10,6 +13,9 @@
 
 #if defined(_OPENMP)
 #include <omp.h>
+#endif
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
 #endif
 
 #include "common/check.h"
@@ -111,8 +117,17 @@ class Pool {
   bool stop_ = false;
 };
 
+// Never destroyed: workers may outlive static destruction order. A forked child gets a fresh one (the parent's
+// workers do not exist there, and its mutexes may have been held by them).
+std::atomic<Pool*> g_pool{nullptr};
+
 Pool& pool() {
-  static Pool* p = new Pool();  // never destroyed: workers may outlive static destruction order
+  Pool* p = g_pool.load(std::memory_order_acquire);
+  if (p == nullptr) {
+    Pool* fresh = new Pool();
+    if (g_pool.compare_exchange_strong(p, fresh)) return *fresh;
+    delete fresh;  // another thread made it first
+  }
   return *p;
 }
 
@@ -126,6 +141,47 @@ int default_threads() {
 }
 
 std::atomic<int> g_threads{default_threads()};
+
+// After fork() the child has one thread. GCC's libgomp keeps the parent's team of workers in its state and waits
+// for them at the next region: a child forked while the parent had workers of any runtime (libgomp's spin or
+// sleep between regions, torch's included) hangs in its first region there. Such a child runs our regions on a
+// fresh pool of its own instead (torch's own ops there need torch.set_num_threads(1), as DataLoader workers
+// set; a child of a single-threaded parent keeps OpenMP).
+std::atomic<bool> g_openmp_unsafe_after_fork{false};
+int g_threads_at_fork = 1;
+
+int threads_of_this_process() {
+#if defined(__linux__)
+  FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return 2;  // unknown: assume workers
+  char line[256];
+  int threads = 2;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::strncmp(line, "Threads:", 8) == 0) {
+      threads = std::atoi(line + 8);
+      break;
+    }
+  }
+  std::fclose(f);
+  return threads;
+#else
+  return 2;
+#endif
+}
+
+void before_fork() { g_threads_at_fork = threads_of_this_process(); }
+
+void in_forked_child() {
+  if (g_threads_at_fork > 1) g_openmp_unsafe_after_fork.store(true);
+  g_pool.store(nullptr);  // the parent's pool is left as it is: its workers and lock holders are gone
+}
+
+const bool g_fork_handlers = [] {
+#if defined(__unix__) || defined(__APPLE__)
+  pthread_atfork(before_fork, nullptr, in_forked_child);
+#endif
+  return true;
+}();
 
 #if defined(_OPENMP)
 std::atomic<bool> g_openmp{true};
@@ -153,12 +209,17 @@ bool try_run_openmp(int parts, const std::function<void(int)>& task) {
 void set_num_threads(int n) { g_threads.store(std::max(1, std::min(n, 256))); }
 int get_num_threads() { return g_threads.load(); }
 
-const char* parallel_backend() {
+namespace {
+bool openmp_runs_regions() {
 #if defined(_OPENMP)
-  if (g_openmp.load()) return "openmp";
+  return g_openmp.load(std::memory_order_relaxed) && !g_openmp_unsafe_after_fork.load(std::memory_order_relaxed);
+#else
+  return false;
 #endif
-  return "pool";
 }
+}  // namespace
+
+const char* parallel_backend() { return openmp_runs_regions() ? "openmp" : "pool"; }
 
 void use_openmp(bool on) {
 #if defined(_OPENMP)
@@ -181,7 +242,7 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
     if (begin < end) fn(begin, end);
   };
 #if defined(_OPENMP)
-  if (g_openmp.load(std::memory_order_relaxed)) {
+  if (openmp_runs_regions()) {
     if (!try_run_openmp(static_cast<int>(parts), run_part)) fn(0, n);
     return;
   }
