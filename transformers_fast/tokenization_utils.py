@@ -69,6 +69,18 @@ def resolve_file(repo_id: str, filename: str, cache_dir=None, force_download=Fal
                            proxies=proxies)
 
 
+# Moves on every change a C++ core may have to follow: an attribute set on a tokenizer (or on the BERT helpers
+# whose settings it reads), an edit of a tracked dict. A tokenizer whose core was checked at the current value
+# skips the full check of its state (_native); state changed in place without either (a list's length) is
+# compared on every call (_core_unwatched).
+_state_epoch = 0
+
+
+def state_changed():
+    global _state_epoch
+    _state_epoch += 1
+
+
 def _tracking(base, name):
     """A subclass of dict or OrderedDict whose `version` counts its changes: added_tokens_encoder and the
     vocabularies a C++ model is built from (1.2.0 reads them on every call, so users edit them in place)."""
@@ -77,6 +89,8 @@ def _tracking(base, name):
         method = getattr(base, method_name)
 
         def wrapper(self, *args, **kwargs):
+            global _state_epoch
+            _state_epoch += 1
             self.version += 1
             return method(self, *args, **kwargs)
 
@@ -109,6 +123,8 @@ class PreTrainedTokenizer(object):
     _state_version = 0
 
     def __setattr__(self, name, value):
+        global _state_epoch
+        _state_epoch += 1
         if name in _CORE_STATE_ATTRS:
             object.__setattr__(self, "_state_version", self._state_version + 1)
         elif name == "added_tokens_encoder" and not isinstance(value, TrackedDict):
@@ -370,6 +386,7 @@ class PreTrainedTokenizer(object):
         state = self.__dict__.copy()
         state["_core"] = None
         state["_core_state"] = None
+        state.pop("_core_checked", None)  # an epoch of this process
         return state
 
     def __setstate__(self, state):
@@ -393,6 +410,12 @@ class PreTrainedTokenizer(object):
                 len(extra) if isinstance(extra, list) else extra, self._core_never_split_key(),
                 self._model_unk_token())
 
+    def _core_unwatched(self):
+        """The part of the core's inputs that changes without an attribute set or a tracked-dict edit: the length
+        of additional_special_tokens (a list users append to)."""
+        extra = self._additional_special_tokens
+        return len(extra) if isinstance(extra, list) else extra
+
     def _model_unk_token(self):
         """The token the model emits for what it cannot tokenize (BERT's WordPiece keeps its own)."""
         return self._unk_token
@@ -415,10 +438,15 @@ class PreTrainedTokenizer(object):
         reads it on every call, so edits after construction count) the model is rebuilt."""
         return None
 
+    _core_checked = None  # (_state_epoch, _core_unwatched()) when _native last checked the core in full
+
     def _native(self):
         """The C++ core, rebuilt if the Python state it was built from changed, holding the current
         added/special tokens; None where the Python path serves (no core, or settings it lacks)."""
-        if self._core is None:
+        core = self._core
+        if core is not None and self._core_checked == (_state_epoch, self._core_unwatched()):
+            return core  # nothing changed since the last full check
+        if core is None:
             return None
         if self._core_model_key() != self._core_model_built:
             self._build_core()
@@ -429,6 +457,7 @@ class PreTrainedTokenizer(object):
         if state != self._core_state:
             self._configure_core(self._core)
             self._core_state = state
+        object.__setattr__(self, "_core_checked", (_state_epoch, self._core_unwatched()))
         return self._core
 
     def tokenize(self, text, **kwargs):
