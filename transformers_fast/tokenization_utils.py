@@ -386,7 +386,8 @@ class PreTrainedTokenizer(object):
         state = self.__dict__.copy()
         state["_core"] = None
         state["_core_state"] = None
-        state.pop("_core_checked", None)  # an epoch of this process
+        state.pop("_core_checked", None)  # epochs of this process
+        state.pop("_layout_cache", None)
         return state
 
     def __setstate__(self, state):
@@ -706,6 +707,11 @@ class PreTrainedTokenizer(object):
         if padding == "max_length" and max_length is None:
             raise ValueError("padding='max_length' needs max_length")
         is_pair = pairs is not None
+        if return_tensors is not None and not return_offsets_mapping:
+            out = self._tensors_native(texts, pairs, add_special_tokens, strategy, max_length, padding, return_tensors,
+                                       return_token_type_ids, return_attention_mask)
+            if out is not None:
+                return BatchEncoding(out)
         first, off_first = self._ids_batch(texts, is_pair, return_offsets_mapping)
         second, off_second = (self._ids_batch(pairs, True, return_offsets_mapping) if is_pair else (None, None))
 
@@ -783,6 +789,92 @@ class PreTrainedTokenizer(object):
         return BatchEncoding(out)
 
     pad_token_type_id = 0
+
+    def _tensors_native(self, texts, pairs, add_special_tokens, strategy, max_length, padding, return_tensors,
+                        return_token_type_ids, return_attention_mask):
+        """__call__'s arrays for the common case, filled in C++ without the GIL (no id lists): str texts, a C++
+        core, special tokens at fixed places around the texts (_special_layout). The values are the Python path's
+        below; None where that path must answer (other inputs, or its errors and logged errors)."""
+        if not all(t.__class__ is str for t in texts) or (pairs is not None and
+                                                          not all(t.__class__ is str for t in pairs)):
+            return None
+        core = self._native()
+        if core is None:
+            return None
+        pair = pairs is not None
+        layout = self._special_layout(pair) if add_special_tokens else ((), (), (), (), (), (), 0, 1)
+        if layout is None:
+            return None
+        pad = "longest" if padding in (True, "longest") else "max_length" if padding == "max_length" else ""
+        pad_id = 0
+        if pad:
+            pad_id = self.pad_token_id if self._pad_token is not None else None
+            if type(pad_id) is not int:
+                return None  # the Python path raises its error
+        pad_type = self.pad_token_type_id
+        if type(pad_type) is not int:
+            return None
+        try:
+            import numpy as np
+        except ImportError:
+            return None
+        torch = sys.modules.get("torch")
+        if torch is not None:  # the C++ pool follows torch's thread setting, as in _ids_batch
+            from transformers_fast import _C
+            _C.set_num_threads(torch.get_num_threads())
+        batch = core.encode_tensors(texts, pairs, pair, *layout, strategy, -1 if max_length is None else max_length,
+                                    pad, pad_id, pad_type, self.padding_side == "left")
+        if batch is None:
+            return None
+        shape = (batch.rows, batch.width)
+        if return_tensors == "pt":
+            import torch
+            arrays = [torch.empty(shape, dtype=torch.long) for _ in range(3)]
+            views = [a.numpy() for a in arrays]
+        else:
+            arrays = views = [np.empty(shape, dtype=np.int64) for _ in range(3)]
+        batch.fill(views[0], views[1] if return_token_type_ids else None, views[2] if return_attention_mask else None)
+        out = {"input_ids": arrays[0]}
+        if return_token_type_ids:
+            out["token_type_ids"] = arrays[1]
+        if return_attention_mask:
+            out["attention_mask"] = arrays[2]
+        return out
+
+    def _special_layout(self, pair):
+        """add_special_tokens_* and create_token_type_ids as fixed tokens around the text(s): (prefix, mid, suffix,
+        their token types, the type of A, the type of B), read by laying out marker ids; None where they are not of
+        that shape. Kept while no tokenizer state changes (_state_epoch)."""
+        cached = self.__dict__.get("_layout_cache")
+        if cached is not None and cached[0] == (_state_epoch, pair):
+            return cached[1]
+
+        def laid_out(n_a, n_b):
+            a = [-1 - i for i in range(n_a)]
+            b = [-1 - n_a - i for i in range(n_b)]
+            ids = self.add_special_tokens_sentences_pair(a, b) if pair else self.add_special_tokens_single_sentence(a)
+            types = self.create_token_type_ids(n_a, n_b if pair else None)
+            if not (isinstance(ids, list) and isinstance(types, list) and len(ids) == len(types)):
+                return None
+            i = ids.index(-1) if -1 in ids else -1
+            j = ids.index(b[0], i + n_a) if pair and b[0] in ids[i + n_a:] else i + n_a
+            k = j + (n_b if pair else 0)
+            if i < 0 or ids[i:i + n_a] != a or (pair and ids[j:k] != b):
+                return None
+            specials = ids[:i] + ids[i + n_a:j] + ids[k:]
+            type_a, type_b = set(types[i:i + n_a]), set(types[j:k]) if pair else {1}
+            if not all(type(t) is int and t >= 0 for t in specials) or len(type_a) != 1 or len(type_b) != 1 or \
+                    not all(type(t) is int for t in types):
+                return None
+            return (tuple(ids[:i]), tuple(ids[i + n_a:j]), tuple(ids[k:]), tuple(types[:i]), tuple(types[i + n_a:j]),
+                    tuple(types[k:]), type_a.pop(), type_b.pop())
+
+        layout = laid_out(2, 3)
+        if layout is None or layout != laid_out(1, 1) or \
+                self.num_added_special_tokens(pair) != len(layout[0]) + len(layout[1]) + len(layout[2]):
+            layout = None
+        object.__setattr__(self, "_layout_cache", ((_state_epoch, pair), layout))
+        return layout
 
     def _special_offsets(self, oa, ob, total):
         """Offsets aligned with add_special_tokens_* output: (0, 0) for the special tokens."""
