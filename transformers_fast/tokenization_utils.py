@@ -518,7 +518,11 @@ class PreTrainedTokenizer(object):
             return None
         if isinstance(tokens, str):
             return self._convert_token_to_id_with_added_voc(tokens)
-        ids = [self._convert_token_to_id_with_added_voc(token) for token in tokens]
+        if type(self)._convert_token_to_id_with_added_voc is PreTrainedTokenizer._convert_token_to_id_with_added_voc:
+            added, convert = self.added_tokens_encoder, self._convert_token_to_id  # its body, one call less a token
+            ids = [added[token] if token in added else convert(token) for token in tokens]
+        else:
+            ids = [self._convert_token_to_id_with_added_voc(token) for token in tokens]
         self._warn_length(len(ids))
         return ids
 
