@@ -831,18 +831,15 @@ class PreTrainedTokenizer(object):
         if batch is None:
             return None
         shape = (batch.rows, batch.width)
+        keys = ["input_ids"] + ["token_type_ids"] * bool(return_token_type_ids) + \
+            ["attention_mask"] * bool(return_attention_mask)
         if return_tensors == "pt":
             import torch
-            arrays = [torch.empty(shape, dtype=torch.long) for _ in range(3)]
-            views = [a.numpy() for a in arrays]
+            out = {k: torch.empty(shape, dtype=torch.long) for k in keys}
+            views = {k: v.numpy() for k, v in out.items()}
         else:
-            arrays = views = [np.empty(shape, dtype=np.int64) for _ in range(3)]
-        batch.fill(views[0], views[1] if return_token_type_ids else None, views[2] if return_attention_mask else None)
-        out = {"input_ids": arrays[0]}
-        if return_token_type_ids:
-            out["token_type_ids"] = arrays[1]
-        if return_attention_mask:
-            out["attention_mask"] = arrays[2]
+            out = views = {k: np.empty(shape, dtype=np.int64) for k in keys}
+        batch.fill(views["input_ids"], views.get("token_type_ids"), views.get("attention_mask"))
         return out
 
     def _special_layout(self, pair):
