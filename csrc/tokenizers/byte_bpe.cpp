@@ -231,9 +231,11 @@ void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const Seg
                                bool offsets) const {
   std::unique_ptr<Scratch> local;
   Scratch* sp = scratch_.get();
-  if (!sp) sp = (local = std::make_unique<Scratch>()).get();  // more live threads than slots
+  if (!sp)
+    sp = (local = std::make_unique<Scratch>()).get();  // more live threads than slots: a cache for this call, unseeded
+  else if (sp->cache.seed() != &seed_)
+    sp->cache.start_from(&seed_);  // the thread's first call
   Scratch& s = *sp;
-  if (s.cache.seed() != &seed_) s.cache.start_from(&seed_);
   // 1.2.0 prepends a space; the zero bytes after the text let the cache read words in 8-byte loads.
   constexpr size_t kPad = 24;
   static_assert(kPad >= WordCache::kPad, "pad the text for WordCache::key");
@@ -319,7 +321,7 @@ void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const Seg
     s.lens.clear();
     for (size_t m = m0; m < std::min(s.misses.size(), m0 + kBatch); ++m) {
       Scratch::Word& w = s.words[s.misses[m]];
-      // a short word missing from the cache is no symbol of the seed (a whole one); a long one may be
+      // a short whole symbol is in the seeded cache (an unseeded cache merges it back to itself); a long one is looked up
       const int32_t sym = w.e - w.b > WordCache::kMaxKey ? merges_.find(std::string_view(text.data() + w.b, w.e - w.b)) : -1;
       if (sym >= 0 && whole_[sym]) {
         remember(w, &sym, 1);
