@@ -144,8 +144,10 @@ class WordCache {
     return e;
   }
   // Starts this cache with the seed's words (the seed outlives it); emptying the cache returns it to them. The
-  // table is made four times the seed, so that the first new words do not make it grow.
+  // table is made four times the seed, so that the first new words do not make it grow; a seed with no such
+  // room below the bound is not taken (the cache would empty itself back to it again and again).
   void start_from(const Seed* seed) {
+    if (seed->size() * 4 > kMaxSlots) return;
     seed_ = seed;
     size_t n = kFirstSlots;
     while (n < 4 * seed->size() && n < kMaxSlots) n *= 2;
