@@ -50,7 +50,7 @@ bench-baseline:
 
 # libFuzzer + ASan/UBSan harnesses for the C++ tokenizers (needs clang: apt-get install clang).
 FUZZ_SECONDS ?= 60
-FUZZ_HARNESSES := wordpiece byte_bpe word_bpe moses
+FUZZ_HARNESSES := wordpiece byte_bpe word_bpe moses batch_tensors
 FUZZ_CXX ?= clang++
 fuzz:
 	@mkdir -p build/fuzz

@@ -193,3 +193,72 @@ def test_gpt2_offsets_hits_and_misses():
         assert first[k]["input_ids"] == y["input_ids"] == again[k]["input_ids"] == batch["input_ids"][k], text
         for got in (first[k]["offset_mapping"], again[k]["offset_mapping"], batch["offset_mapping"][k]):
             assert [tuple(o) for o in got] == want, text
+
+
+def vocabulary_texts(limit=15):
+    """Every GPT-2 vocabulary entry of up to `limit` bytes that is text, as pre-tokens: the words the cache is
+    seeded with (with and without their leading space, and after an apostrophe or digits)."""
+    from transformers_fast.models.gpt2.tokenization_gpt2 import bytes_to_unicode
+    decoder = {v: k for k, v in bytes_to_unicode().items()}
+    ours = GPT2Tokenizer(*gpt2_files())
+    words = []
+    for tok in ours.encoder:
+        raw = bytes(decoder[c] for c in tok)
+        if len(raw) <= limit:
+            try:
+                words.append(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                continue
+    texts = ["x" + "\n".join(words[i:i + 400]) for i in range(0, len(words), 400)]
+    return texts + ["'" + "' ".join(words[i:i + 400]) for i in range(0, len(words), 4000)]
+
+
+def test_seeded_cache_first_use(gpt2_pair):
+    """A new tokenizer's cache starts with the vocabulary's words and their encodings: text never seen before hits
+    them from the first call, on the constructing thread and on another one (seeded at its first call)."""
+    theirs = gpt2_pair[1]
+    texts = vocabulary_texts()
+    expected = [theirs.encode(t) for t in texts]
+    ours = GPT2Tokenizer(*gpt2_files())
+    assert [ours.encode(t) for t in texts] == expected
+    other = []
+    fresh = GPT2Tokenizer(*gpt2_files())
+    t = threading.Thread(target=lambda: other.extend(fresh.encode(x) for x in texts))
+    t.start()
+    t.join()
+    assert other == expected
+
+
+def test_state_changes_between_calls(gpt2_pair):
+    """The per-call check of the state the C++ core follows skips the full check while nothing changed: changes
+    through attributes, tracked dicts, in-place list edits, another tokenizer's edits and pickling still reach it."""
+    import pickle
+    files = gpt2_files()
+    ours, theirs = GPT2Tokenizer(*files), ref.GPT2Tokenizer(*files)
+    other = GPT2Tokenizer(*files)
+    text = "Hello world, hi there, my friend"
+    edits = [lambda t: t.additional_special_tokens.append("hi"),  # in place: no attribute set
+             lambda t: t.add_tokens(["friend"]),
+             lambda t: setattr(t, "unk_token", "there"),
+             lambda t: t.encoder.__setitem__("Ġworld", 7),
+             lambda t: t.added_tokens_encoder.__setitem__("my", 1)]
+    for edit in edits:
+        assert ours.encode(text) == theirs.encode(text)
+        edit(ours)
+        edit(theirs)
+        other.encode(text)
+        other.max_len = 10 ** 12  # another tokenizer's change: this one's next call checks in full, same ids
+        assert ours.encode(text) == theirs.encode(text), text
+        assert ours.tokenize(text) == theirs.tokenize(text)
+    again = pickle.loads(pickle.dumps(ours))
+    assert again.encode(text) == theirs.encode(text)
+    again.additional_special_tokens.append("Hello")
+    theirs.additional_special_tokens.append("Hello")
+    assert again.encode(text) == theirs.encode(text)
+
+
+def test_merge_of_symbols_whose_ids_or_to_0xffff(gpt2_pair):
+    """The compact pair table once skipped pairs whose two ids OR to 0xFFFF ("ĠPeg" 31084 + "asus" 40895)."""
+    ours, theirs = gpt2_pair
+    assert ours.encode("Pegasus and the pegasus") == theirs.encode("Pegasus and the pegasus")
+    assert ours.tokenize("Pegasus")[0] == "ĠPegasus"

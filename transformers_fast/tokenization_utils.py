@@ -69,6 +69,18 @@ def resolve_file(repo_id: str, filename: str, cache_dir=None, force_download=Fal
                            proxies=proxies)
 
 
+# Moves on every change a C++ core may have to follow: an attribute set on a tokenizer (or on the BERT helpers
+# whose settings it reads), an edit of a tracked dict. A tokenizer whose core was checked at the current value
+# skips the full check of its state (_native); state changed in place without either (a list's length) is
+# compared on every call (_core_unwatched).
+_state_epoch = 0
+
+
+def state_changed():
+    global _state_epoch
+    _state_epoch += 1
+
+
 def _tracking(base, name):
     """A subclass of dict or OrderedDict whose `version` counts its changes: added_tokens_encoder and the
     vocabularies a C++ model is built from (1.2.0 reads them on every call, so users edit them in place)."""
@@ -77,6 +89,8 @@ def _tracking(base, name):
         method = getattr(base, method_name)
 
         def wrapper(self, *args, **kwargs):
+            global _state_epoch
+            _state_epoch += 1
             self.version += 1
             return method(self, *args, **kwargs)
 
@@ -109,6 +123,8 @@ class PreTrainedTokenizer(object):
     _state_version = 0
 
     def __setattr__(self, name, value):
+        global _state_epoch
+        _state_epoch += 1
         if name in _CORE_STATE_ATTRS:
             object.__setattr__(self, "_state_version", self._state_version + 1)
         elif name == "added_tokens_encoder" and not isinstance(value, TrackedDict):
@@ -370,6 +386,8 @@ class PreTrainedTokenizer(object):
         state = self.__dict__.copy()
         state["_core"] = None
         state["_core_state"] = None
+        state.pop("_core_checked", None)  # epochs of this process
+        state.pop("_layout_cache", None)
         return state
 
     def __setstate__(self, state):
@@ -393,6 +411,12 @@ class PreTrainedTokenizer(object):
                 len(extra) if isinstance(extra, list) else extra, self._core_never_split_key(),
                 self._model_unk_token())
 
+    def _core_unwatched(self):
+        """The part of the core's inputs that changes without an attribute set or a tracked-dict edit: the length
+        of additional_special_tokens (a list users append to)."""
+        extra = self._additional_special_tokens
+        return len(extra) if isinstance(extra, list) else extra
+
     def _model_unk_token(self):
         """The token the model emits for what it cannot tokenize (BERT's WordPiece keeps its own)."""
         return self._unk_token
@@ -415,10 +439,15 @@ class PreTrainedTokenizer(object):
         reads it on every call, so edits after construction count) the model is rebuilt."""
         return None
 
+    _core_checked = None  # (_state_epoch, _core_unwatched()) when _native last checked the core in full
+
     def _native(self):
         """The C++ core, rebuilt if the Python state it was built from changed, holding the current
         added/special tokens; None where the Python path serves (no core, or settings it lacks)."""
-        if self._core is None:
+        core = self._core
+        if core is not None and self._core_checked == (_state_epoch, self._core_unwatched()):
+            return core  # nothing changed since the last full check
+        if core is None:
             return None
         if self._core_model_key() != self._core_model_built:
             self._build_core()
@@ -429,6 +458,7 @@ class PreTrainedTokenizer(object):
         if state != self._core_state:
             self._configure_core(self._core)
             self._core_state = state
+        object.__setattr__(self, "_core_checked", (_state_epoch, self._core_unwatched()))
         return self._core
 
     def tokenize(self, text, **kwargs):
@@ -488,7 +518,11 @@ class PreTrainedTokenizer(object):
             return None
         if isinstance(tokens, str):
             return self._convert_token_to_id_with_added_voc(tokens)
-        ids = [self._convert_token_to_id_with_added_voc(token) for token in tokens]
+        if type(self)._convert_token_to_id_with_added_voc is PreTrainedTokenizer._convert_token_to_id_with_added_voc:
+            added, convert = self.added_tokens_encoder, self._convert_token_to_id  # its body, one call less a token
+            ids = [added[token] if token in added else convert(token) for token in tokens]
+        else:
+            ids = [self._convert_token_to_id_with_added_voc(token) for token in tokens]
         self._warn_length(len(ids))
         return ids
 
@@ -677,6 +711,11 @@ class PreTrainedTokenizer(object):
         if padding == "max_length" and max_length is None:
             raise ValueError("padding='max_length' needs max_length")
         is_pair = pairs is not None
+        if return_tensors is not None and not return_offsets_mapping:
+            out = self._tensors_native(texts, pairs, add_special_tokens, strategy, max_length, padding, return_tensors,
+                                       return_token_type_ids, return_attention_mask)
+            if out is not None:
+                return BatchEncoding(out)
         first, off_first = self._ids_batch(texts, is_pair, return_offsets_mapping)
         second, off_second = (self._ids_batch(pairs, True, return_offsets_mapping) if is_pair else (None, None))
 
@@ -754,6 +793,89 @@ class PreTrainedTokenizer(object):
         return BatchEncoding(out)
 
     pad_token_type_id = 0
+
+    def _tensors_native(self, texts, pairs, add_special_tokens, strategy, max_length, padding, return_tensors,
+                        return_token_type_ids, return_attention_mask):
+        """__call__'s arrays for the common case, filled in C++ without the GIL (no id lists): str texts, a C++
+        core, special tokens at fixed places around the texts (_special_layout). The values are the Python path's
+        below; None where that path must answer (other inputs, or its errors and logged errors)."""
+        if not all(t.__class__ is str for t in texts) or (pairs is not None and
+                                                          not all(t.__class__ is str for t in pairs)):
+            return None
+        core = self._native()
+        if core is None:
+            return None
+        pair = pairs is not None
+        layout = self._special_layout(pair) if add_special_tokens else ((), (), (), (), (), (), 0, 1)
+        if layout is None:
+            return None
+        pad = "longest" if padding in (True, "longest") else "max_length" if padding == "max_length" else ""
+        pad_id = 0
+        if pad:
+            pad_id = self.pad_token_id if self._pad_token is not None else None
+            if type(pad_id) is not int:
+                return None  # the Python path raises its error
+        pad_type = self.pad_token_type_id
+        if type(pad_type) is not int:
+            return None
+        try:
+            import numpy as np
+        except ImportError:
+            return None
+        torch = sys.modules.get("torch")
+        if torch is not None:  # the C++ pool follows torch's thread setting, as in _ids_batch
+            from transformers_fast import _C
+            _C.set_num_threads(torch.get_num_threads())
+        batch = core.encode_tensors(texts, pairs, pair, *layout, strategy, -1 if max_length is None else max_length,
+                                    pad, pad_id, pad_type, self.padding_side == "left")
+        if batch is None:
+            return None
+        shape = (batch.rows, batch.width)
+        keys = ["input_ids"] + ["token_type_ids"] * bool(return_token_type_ids) + \
+            ["attention_mask"] * bool(return_attention_mask)
+        if return_tensors == "pt":
+            import torch
+            out = {k: torch.empty(shape, dtype=torch.long) for k in keys}
+            views = {k: v.numpy() for k, v in out.items()}
+        else:
+            out = views = {k: np.empty(shape, dtype=np.int64) for k in keys}
+        batch.fill(views["input_ids"], views.get("token_type_ids"), views.get("attention_mask"))
+        return out
+
+    def _special_layout(self, pair):
+        """add_special_tokens_* and create_token_type_ids as fixed tokens around the text(s): (prefix, mid, suffix,
+        their token types, the type of A, the type of B), read by laying out marker ids; None where they are not of
+        that shape. Kept while no tokenizer state changes (_state_epoch)."""
+        cached = self.__dict__.get("_layout_cache")
+        if cached is not None and cached[0] == (_state_epoch, pair):
+            return cached[1]
+
+        def laid_out(n_a, n_b):
+            a = [-1 - i for i in range(n_a)]
+            b = [-1 - n_a - i for i in range(n_b)]
+            ids = self.add_special_tokens_sentences_pair(a, b) if pair else self.add_special_tokens_single_sentence(a)
+            types = self.create_token_type_ids(n_a, n_b if pair else None)
+            if not (isinstance(ids, list) and isinstance(types, list) and len(ids) == len(types)):
+                return None
+            i = ids.index(-1) if -1 in ids else -1
+            j = ids.index(b[0], i + n_a) if pair and b[0] in ids[i + n_a:] else i + n_a
+            k = j + (n_b if pair else 0)
+            if i < 0 or ids[i:i + n_a] != a or (pair and ids[j:k] != b):
+                return None
+            specials = ids[:i] + ids[i + n_a:j] + ids[k:]
+            type_a, type_b = set(types[i:i + n_a]), set(types[j:k]) if pair else {1}
+            if not all(type(t) is int and t >= 0 for t in specials) or len(type_a) != 1 or len(type_b) != 1 or \
+                    not all(type(t) is int for t in types):
+                return None
+            return (tuple(ids[:i]), tuple(ids[i + n_a:j]), tuple(ids[k:]), tuple(types[:i]), tuple(types[i + n_a:j]),
+                    tuple(types[k:]), type_a.pop(), type_b.pop())
+
+        layout = laid_out(2, 3)
+        if layout is None or layout != laid_out(1, 1) or \
+                self.num_added_special_tokens(pair) != len(layout[0]) + len(layout[1]) + len(layout[2]):
+            layout = None
+        object.__setattr__(self, "_layout_cache", ((_state_epoch, pair), layout))
+        return layout
 
     def _special_offsets(self, oa, ob, total):
         """Offsets aligned with add_special_tokens_* output: (0, 0) for the special tokens."""

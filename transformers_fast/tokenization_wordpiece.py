@@ -8,7 +8,7 @@ import os
 import unicodedata
 
 from transformers_fast.tokenization_utils import (ClsSepSpecialTokensMixin, PreTrainedTokenizer, TrackedOrderedDict,
-                                                  _check_text, _core_lib, tracked_key)
+                                                  _check_text, _core_lib, state_changed, tracked_key)
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +105,9 @@ class BasicWordPieceTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
         ns = self.basic_tokenizer.never_split if self.do_basic_tokenize else None
         return (id(ns), len(ns)) if ns is not None else None
 
+    def _core_unwatched(self):
+        return super()._core_unwatched(), self._core_never_split_key()  # never_split: a list or set, edited in place
+
     def _tokenize(self, text):
         if self.do_basic_tokenize:
             split_tokens = []
@@ -142,6 +145,10 @@ class BasicWordPieceTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
 class BasicTokenizer(object):
     """Punctuation splitting, lower casing, accent stripping, CJK splitting (C++)."""
 
+    def __setattr__(self, name, value):
+        state_changed()  # BertTokenizer's core follows these settings
+        object.__setattr__(self, name, value)
+
     def __init__(self, do_lower_case=True, never_split=None, tokenize_chinese_chars=True):
         self.do_lower_case = do_lower_case
         self.never_split = never_split if never_split is not None else []
@@ -165,6 +172,10 @@ class BasicTokenizer(object):
 
 class WordpieceTokenizer(object):
     """Greedy longest-match-first WordPiece over whitespace-separated tokens (C++)."""
+
+    def __setattr__(self, name, value):
+        state_changed()  # BertTokenizer's core follows these settings
+        object.__setattr__(self, name, value)
 
     def __init__(self, vocab, unk_token, max_input_chars_per_word=100, _model=None):
         self.vocab = vocab

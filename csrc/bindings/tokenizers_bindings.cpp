@@ -4,6 +4,7 @@
 
 #include "bindings/common.h"
 #include "common/check.h"
+#include "tokenizers/batch_tensors.h"
 #include "tokenizers/byte_bpe.h"
 #include "tokenizers/moses.h"
 #include "tokenizers/pipeline.h"
@@ -208,6 +209,27 @@ std::string run_moses_stage(const MosesPreTokenizer& m,
   return out;
 }
 
+// A batch encoded for __call__'s tensors: the ids of every text (and pair text) and the rows' plan, kept in C++
+// until Python has made the arrays (torch.empty / np.empty, at the plan's width) for fill() to write.
+struct TensorBatch {
+  std::vector<std::vector<int64_t>> a, b;
+  bool pair = false;
+  SpecialLayout layout;
+  TensorOptions options;
+  RowPlan plan;
+};
+
+// The int64 rows x width array behind a writable, C-contiguous buffer (a numpy array, or a torch tensor's .numpy()).
+int64_t* int64_rows(const py::handle& h, size_t rows, int64_t width, const char* name) {
+  if (h.is_none()) return nullptr;
+  py::buffer_info info = py::reinterpret_borrow<py::buffer>(h).request(true);
+  TF_CHECK(info.itemsize == 8 && (info.format == "q" || info.format == "l") && info.ndim == 2 &&
+               info.shape[0] == static_cast<py::ssize_t>(rows) && info.shape[1] == width &&
+               info.strides[1] == 8 && info.strides[0] == 8 * width,
+           name, ": expected a C-contiguous int64 array of ", rows, " x ", width);
+  return static_cast<int64_t*>(info.ptr);
+}
+
 }  // namespace
 
 void bind_tokenizers(py::module_& m) {
@@ -330,6 +352,22 @@ void bind_tokenizers(py::module_& m) {
         return l;
       });
 
+  py::class_<TensorBatch>(t, "TensorBatch")
+      .def_property_readonly("rows", [](const TensorBatch& b) { return b.a.size(); })
+      .def_property_readonly("width", [](const TensorBatch& b) { return b.plan.width; })
+      .def(
+          "fill",
+          [](const TensorBatch& b, py::handle ids, py::handle types, py::handle mask) {
+            const size_t n = b.a.size();
+            int64_t* pi = int64_rows(ids, n, b.plan.width, "ids");
+            int64_t* pt = int64_rows(types, n, b.plan.width, "types");
+            int64_t* pm = int64_rows(mask, n, b.plan.width, "mask");
+            TF_CHECK(pi != nullptr, "ids: an array is needed");
+            py::gil_scoped_release nogil;
+            fill_rows(b.a, b.pair ? &b.b : nullptr, b.layout, b.options, b.plan, 0, n, pi, pt, pm);
+          },
+          py::arg("ids"), py::arg("types") = py::none(), py::arg("mask") = py::none());
+
   py::class_<Pipeline, std::shared_ptr<Pipeline>>(t, "Pipeline")
       .def(py::init([](std::shared_ptr<Model> model) { return std::make_shared<Pipeline>(model); }))
       .def_property_readonly("model", [](const Pipeline& p) { return &p.model(); }, py::return_value_policy::reference_internal)
@@ -416,7 +454,60 @@ void bind_tokenizers(py::module_& m) {
             for (size_t i = 0; i < offs.size(); ++i) PyList_SET_ITEM(ol.ptr(), i, offsets_list(offs[i]).release().ptr());
             return py::object(py::make_tuple(out, ol));
           },
-          py::arg("texts"), py::arg("pair") = false, py::arg("offsets") = false);
+          py::arg("texts"), py::arg("pair") = false, py::arg("offsets") = false)
+      .def(
+          "encode_tensors",
+          // texts (and pairs) encoded as encode_batch does (texts with pair=first_as_pair, pairs with pair=True),
+          // the rows planned; None where the Python path must answer (see plan_rows)
+          [](const Pipeline& p, const py::list& texts, py::object pairs, bool first_as_pair, std::vector<int64_t> prefix,
+             std::vector<int64_t> mid, std::vector<int64_t> suffix, std::vector<int64_t> prefix_types,
+             std::vector<int64_t> mid_types, std::vector<int64_t> suffix_types, int64_t type_a, int64_t type_b,
+             const std::string& truncation, int64_t max_length, const std::string& padding, int64_t pad_id,
+             int64_t pad_type, bool pad_left) -> py::object {
+            TF_CHECK(prefix.size() == prefix_types.size() && mid.size() == mid_types.size() &&
+                         suffix.size() == suffix_types.size(),
+                     "every special token needs its token type");
+            auto b = std::make_unique<TensorBatch>();
+            b->layout = SpecialLayout{std::move(prefix), std::move(mid), std::move(suffix), std::move(prefix_types),
+                                      std::move(mid_types), std::move(suffix_types), type_a, type_b};
+            TensorOptions& o = b->options;
+            if (truncation == "longest_first") o.truncation = Truncation::kLongestFirst;
+            else if (truncation == "only_first") o.truncation = Truncation::kOnlyFirst;
+            else if (truncation == "only_second") o.truncation = Truncation::kOnlySecond;
+            else TF_CHECK(truncation.empty(), "unknown truncation '", truncation, "'");
+            if (padding == "longest") o.padding = Padding::kLongest;
+            else if (padding == "max_length") o.padding = Padding::kMaxLength;
+            else TF_CHECK(padding.empty(), "unknown padding '", padding, "'");
+            o.max_length = max_length;
+            o.pad_id = pad_id;
+            o.pad_type = pad_type;
+            o.pad_left = pad_left;
+            b->pair = !pairs.is_none();
+            std::vector<LazyText> ka, kb;
+            ka.reserve(texts.size());
+            for (size_t i = 0; i < texts.size(); ++i) ka.push_back(lazy_text_arg(texts[i], "texts[i]"));
+            if (b->pair) {
+              py::list pl = pairs.cast<py::list>();
+              TF_CHECK(pl.size() == texts.size(), "pairs has ", pl.size(), " texts, texts has ", texts.size());
+              for (size_t i = 0; i < pl.size(); ++i) kb.push_back(lazy_text_arg(pl[i], "pairs[i]"));
+            }
+            bool ok;
+            {
+              py::gil_scoped_release nogil;
+              auto source = [](const std::vector<LazyText>& k) {
+                return [&k](size_t i, std::string& buf, bool& valid) { return k[i].utf8(buf, valid); };
+              };
+              b->a = p.encode_batch(ka.size(), source(ka), first_as_pair, nullptr);
+              if (b->pair) b->b = p.encode_batch(kb.size(), source(kb), true, nullptr);
+              ok = plan_rows(b->a, b->pair ? &b->b : nullptr, b->layout, b->options, b->plan);
+            }
+            if (!ok) return py::none();
+            return py::cast(std::move(b));
+          },
+          py::arg("texts"), py::arg("pairs"), py::arg("first_as_pair"), py::arg("prefix"), py::arg("mid"),
+          py::arg("suffix"), py::arg("prefix_types"), py::arg("mid_types"), py::arg("suffix_types"), py::arg("type_a"),
+          py::arg("type_b"), py::arg("truncation"), py::arg("max_length"), py::arg("padding"), py::arg("pad_id"),
+          py::arg("pad_type"), py::arg("pad_left"));
 }
 
 }  // namespace tf

@@ -136,6 +136,24 @@ void gpt2_pretokenize(std::string_view text, Emit&& emit) {
   }
 }
 
+struct ByteLevelBpeModel::Scratch {
+  std::string text;
+  std::vector<int32_t> pos, syms;
+  struct Word {
+    uint32_t b, e;    // bytes in the text
+    uint64_t lo, hi;  // WordCache::Key, stored field by field (a 16-byte copy of it stalled on store forwarding)
+    uint64_t h;
+    uint32_t at;        // a miss: where its codes go among the hits' codes in res
+    uint32_t off, cnt;  // a miss: its codes, res[off .. off + cnt)
+  };
+  std::vector<Word> words;
+  std::vector<int32_t> res;                     // the words' codes
+  std::vector<uint32_t> misses, batch;          // words the cache lacks; those in BPE now
+  std::vector<int32_t> begins, lens;            // their symbols in syms
+  WordCache cache;
+  BpeWork work;
+};
+
 ByteLevelBpeModel::ByteLevelBpeModel(const std::unordered_map<std::string, int64_t>& encoder,
                                      const std::vector<std::pair<std::string, std::string>>& merges) {
   const auto& b2u = byte_to_unicode();
@@ -161,14 +179,23 @@ ByteLevelBpeModel::ByteLevelBpeModel(const std::unordered_map<std::string, int64
   sym_len_.resize(ns);
   for (int32_t s = 0; s < ns; ++s) sym_len_[s] = static_cast<int32_t>(merges_.str(s).size());
   // A word equal to such a symbol needs no merging (checked once here, so the shortcut is exact).
+  // The short ones (with their encodings) seed every thread's word cache: text never seen before then still
+  // finds its vocabulary words there, and a short word the cache lacks is never one of them.
   whole_.assign(ns, 0);
   std::vector<int32_t> syms;
   for (int32_t s = 0; s < ns; ++s) {
+    const std::string& str = merges_.str(s);
     syms.clear();
-    for (unsigned char c : merges_.str(s)) syms.push_back(c);
+    for (unsigned char c : str) syms.push_back(c);
     merges_.apply(syms, nullptr);
     whole_[s] = syms.size() == 1 && syms[0] == s;
+    if (str.size() <= WordCache::kMaxKey && syms.size() <= WordCache::kInline) {
+      char padded[WordCache::kMaxKey + WordCache::kPad] = {};
+      std::memcpy(padded, str.data(), str.size());
+      seed_.push_back(WordCache::seed_entry(WordCache::key(padded, str.size()), syms.data(), syms.size()));
+    }
   }
+  if (Scratch* s = scratch_.get()) s->cache.start_from(&seed_);  // the constructing thread's, often the only one
   piece_str_.resize(ns);
   piece_vocab_.resize(ns);
   for (int32_t s = 0; s < ns; ++s) {
@@ -198,31 +225,16 @@ int32_t ByteLevelBpeModel::find_piece(std::string_view s) const {
   return merges_.find(bytes);
 }
 
-struct ByteLevelBpeModel::Scratch {
-  std::string text;
-  std::vector<int32_t> pos, syms;
-  struct Word {
-    uint32_t b, e;    // bytes in the text
-    uint64_t lo, hi;  // WordCache::Key, stored field by field (a 16-byte copy of it stalled on store forwarding)
-    uint64_t h;
-    uint32_t at;        // a miss: where its codes go among the hits' codes in res
-    uint32_t off, cnt;  // a miss: its codes, res[off .. off + cnt)
-  };
-  std::vector<Word> words;
-  std::vector<int32_t> res;                     // the words' codes
-  std::vector<uint32_t> misses, batch;          // words the cache lacks; those in BPE now
-  std::vector<int32_t> begins, lens;            // their symbols in syms
-  WordCache cache;
-  BpeWork work;
-};
-
 ByteLevelBpeModel::~ByteLevelBpeModel() = default;
 
 void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const SegmentContext&, Encoding& out,
                                bool offsets) const {
   std::unique_ptr<Scratch> local;
   Scratch* sp = scratch_.get();
-  if (!sp) sp = (local = std::make_unique<Scratch>()).get();  // more live threads than slots
+  if (!sp)
+    sp = (local = std::make_unique<Scratch>()).get();  // more live threads than slots: a cache for this call, unseeded
+  else if (sp->cache.seed() != &seed_)
+    sp->cache.start_from(&seed_);  // the thread's first call
   Scratch& s = *sp;
   // 1.2.0 prepends a space; the zero bytes after the text let the cache read words in 8-byte loads.
   constexpr size_t kPad = 24;
@@ -274,7 +286,7 @@ void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const Seg
     if (!codes) {
       w.at = static_cast<uint32_t>(r);
       s.misses.push_back(static_cast<uint32_t>(k));
-      merges_.prefetch_find(word);
+      if (w.e - w.b > WordCache::kMaxKey) merges_.prefetch_find(word);
       continue;
     }
     if (r + count + WordCache::kInline > s.res.size()) {  // only after long encodings
@@ -309,7 +321,8 @@ void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const Seg
     s.lens.clear();
     for (size_t m = m0; m < std::min(s.misses.size(), m0 + kBatch); ++m) {
       Scratch::Word& w = s.words[s.misses[m]];
-      const int32_t sym = merges_.find(std::string_view(text.data() + w.b, w.e - w.b));
+      // a short whole symbol is in the seeded cache (an unseeded cache merges it back to itself); a long one is looked up
+      const int32_t sym = w.e - w.b > WordCache::kMaxKey ? merges_.find(std::string_view(text.data() + w.b, w.e - w.b)) : -1;
       if (sym >= 0 && whole_[sym]) {
         remember(w, &sym, 1);
         continue;

@@ -35,7 +35,8 @@ class ByteLevelBpeModel : public Model {
 
  private:
   bool to_bytes(std::string_view unicode_form, std::string& out) const;
-  struct Scratch;  // buffers and the word cache of one thread
+  WordCache::Seed seed_;  // the symbols of up to WordCache::kMaxKey bytes and their encodings
+  struct Scratch;         // buffers and the word cache of one thread
   PerThread<Scratch> scratch_;
   std::vector<int32_t> sym_len_;  // bytes of every symbol
   std::vector<uint8_t> whole_;    // BPE of the symbol's own bytes gives the symbol itself

@@ -299,7 +299,8 @@ class PairMap {
   // 0 where there is none; else the slot (rank in bits 16..31, merged in bits 0..15).
   bool compact() const { return compact_ok_ && !cslots_.empty(); }
   uint64_t find_compact(int32_t a, int32_t b) const {
-    if ((static_cast<uint32_t>(a) | static_cast<uint32_t>(b)) >= 0xFFFF) return 0;
+    // each id on its own: ids below 0xFFFF can OR to it (GPT-2's "ĠPeg" + "asus", 31084 | 40895)
+    if (static_cast<uint32_t>(a) >= 0xFFFF || static_cast<uint32_t>(b) >= 0xFFFF) return 0;
     const uint64_t key = (static_cast<uint64_t>(a) << 48) | (static_cast<uint64_t>(b) << 32);
     const size_t mask = cslots_.size() - 1;
     for (size_t i = compact_hash(a, b) & mask;; i = (i + 1) & mask) {

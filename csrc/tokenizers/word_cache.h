@@ -53,7 +53,8 @@ void free_table(void* p, size_t bytes);
 // addressing table of 32-byte entries (two per cache line, key compared as two 8-byte words, the lookup
 // prefetchable); longer words and longer encodings in a map beside it (keys of 16 bytes for short words, 1 + length for
 // long ones, so the two never meet). Both grow up to a bound and are
-// emptied when full.
+// emptied when full. A cache may start from a seed (start_from): a model's words known before any text, such as
+// its vocabulary, so that text never seen before still hits on them; emptying returns it to the seed.
 class WordCache {
  public:
   static constexpr size_t kMaxKey = 15, kInline = 3;
@@ -130,12 +131,38 @@ class WordCache {
     if (word.size() <= kMaxSpillKey) put_spill(long_key(word), codes, n);
   }
 
- private:
   struct alignas(32) Entry {
     uint64_t lo, hi;  // hi == 0: empty
     int32_t codes[kInline];
     int32_t n;  // > kInline: the codes are in the spill map, under the key's 16 bytes
   };
+  // Words a cache starts with: short ones with at most kInline codes.
+  using Seed = std::vector<Entry>;
+  static Entry seed_entry(Key k, const int32_t* codes, size_t n) {
+    Entry e{k.lo, k.hi, {}, static_cast<int32_t>(n)};
+    std::memcpy(e.codes, codes, n * sizeof(int32_t));
+    return e;
+  }
+  // Starts this cache with the seed's words (the seed outlives it); emptying the cache returns it to them. The
+  // table is made four times the seed, so that the first new words do not make it grow; a seed with no such
+  // room below the bound is not taken (the cache would empty itself back to it again and again).
+  void start_from(const Seed* seed) {
+    if (seed->size() * 4 > kMaxSlots) return;
+    seed_ = seed;
+    size_t n = kFirstSlots;
+    while (n < 4 * seed->size() && n < kMaxSlots) n *= 2;
+    if (!slots_ || mask_ + 1 < n) {
+      if (slots_) free_table(slots_, (mask_ + 1) * sizeof(Entry));
+      slots_ = static_cast<Entry*>(alloc_table(n * sizeof(Entry)));
+      mask_ = n - 1;
+    }
+    spill_.clear();
+    spill_codes_.clear();
+    clear_table();
+  }
+  const Seed* seed() const { return seed_; }
+
+ private:
   // 2 MB (one huge page: growing there from less cost 10% on new text) .. 32 MB
   static constexpr size_t kFirstSlots = 65536, kMaxSlots = size_t{1} << 20;
   static constexpr size_t kMaxSpill = size_t{1} << 20;                      // ints in spill_codes_
@@ -164,9 +191,20 @@ class WordCache {
     spill_codes_.insert(spill_codes_.end(), codes, codes + n);
     spill_codes_.insert(spill_codes_.end(), kInline - 1, 0);  // kInline codes readable after any hit
   }
+  // Empties the table, back to the seed's words.
   void clear_table() {
-    if (slots_) std::memset(static_cast<void*>(slots_), 0, (mask_ + 1) * sizeof(Entry));
     size_ = 0;
+    if (!slots_) return;
+    std::memset(static_cast<void*>(slots_), 0, (mask_ + 1) * sizeof(Entry));
+    if (!seed_) return;
+    for (const Entry& e : *seed_) insert_entry(e);
+    size_ = seed_->size();
+  }
+  // Places e in the first free slot of its probe sequence (e's key is not in the table).
+  void insert_entry(const Entry& e) {
+    size_t i = hash({e.lo, e.hi}) & mask_;
+    while (slots_[i].hi != 0) i = (i + 1) & mask_;
+    slots_[i] = e;
   }
   void grow() {
     const size_t old_n = slots_ ? mask_ + 1 : 0;
@@ -175,22 +213,17 @@ class WordCache {
       return;
     }
     const size_t n = old_n ? old_n * 2 : kFirstSlots;
-    Entry* fresh = static_cast<Entry*>(alloc_table(n * sizeof(Entry)));
-    const size_t mask = n - 1;
-    for (size_t j = 0; j < old_n; ++j) {
-      const Entry& e = slots_[j];
-      if (e.hi == 0) continue;
-      size_t i = hash({e.lo, e.hi}) & mask;
-      while (fresh[i].hi != 0) i = (i + 1) & mask;
-      fresh[i] = e;
-    }
-    free_table(slots_, old_n * sizeof(Entry));
-    slots_ = fresh;
-    mask_ = mask;
+    Entry* old = slots_;
+    slots_ = static_cast<Entry*>(alloc_table(n * sizeof(Entry)));
+    mask_ = n - 1;
+    for (size_t j = 0; j < old_n; ++j)
+      if (old[j].hi != 0) insert_entry(old[j]);
+    free_table(old, old_n * sizeof(Entry));
   }
 
   Entry* slots_ = nullptr;
   size_t mask_ = 0, size_ = 0;
+  const Seed* seed_ = nullptr;
   StrMap spill_;  // long words, and short words with long encodings (under their 16-byte key)
   std::vector<int32_t> spill_codes_;  // [n, codes...] per spilled word
   mutable std::string long_key_;
