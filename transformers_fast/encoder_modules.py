@@ -13,8 +13,8 @@ from torch.nn import functional as F
 
 from transformers_fast import ops
 from transformers_fast.modeling_outputs import BaseModelOutputWithPooling
-from transformers_fast.modeling_utils import (PreTrainedModel, check_attention_mask, check_ids, expand_head_mask,
-                                              prune_linear_layer)
+from transformers_fast.modeling_utils import (PreTrainedModel, check_attention_mask, check_ids, check_inputs_embeds,
+                                              expand_head_mask, input_shape, prune_linear_layer)
 from transformers_fast.runtime import encoder as fast_encoder
 from transformers_fast.runtime.fast_path import autocast_on
 
@@ -49,18 +49,23 @@ class BertEmbeddings(nn.Module):
         self.LayerNorm = BertLayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def default_position_ids(self, input_ids: torch.Tensor) -> torch.Tensor:
-        return torch.arange(input_ids.shape[1], dtype=torch.long, device=input_ids.device).unsqueeze(0).expand_as(input_ids)
+    def default_position_ids(self, input_ids: torch.Tensor, inputs_embeds: torch.Tensor = None) -> torch.Tensor:
+        """[batch, seq] positions 0, 1, ... (of the ids, else of the embeddings)."""
+        batch, seq = (input_ids if inputs_embeds is None else inputs_embeds).shape[:2]
+        device = (input_ids if inputs_embeds is None else inputs_embeds).device
+        return torch.arange(seq, dtype=torch.long, device=device).unsqueeze(0).expand(batch, seq)
 
     def max_sequence_length(self) -> int:
         return self.position_embeddings.num_embeddings
 
-    def forward(self, input_ids, token_type_ids=None, position_ids=None):
+    def forward(self, input_ids, token_type_ids=None, position_ids=None, inputs_embeds=None):
         if position_ids is None:
-            position_ids = self.default_position_ids(input_ids)
+            position_ids = self.default_position_ids(input_ids, inputs_embeds)
         if token_type_ids is None:
-            token_type_ids = torch.zeros_like(input_ids)
-        embeddings = (self.word_embeddings(input_ids) + self.position_embeddings(position_ids)
+            token_type_ids = torch.zeros_like(position_ids)
+        if inputs_embeds is None:
+            inputs_embeds = self.word_embeddings(input_ids)
+        embeddings = (inputs_embeds + self.position_embeddings(position_ids)
                       + self.token_type_embeddings(token_type_ids))
         return self.dropout(self.LayerNorm(embeddings))
 
@@ -285,14 +290,15 @@ class BertFastPath(fast_encoder.EncoderFastPath):
                     ffn_out=layer.output.dense, ln2=layer.output.LayerNorm,
                     heads=attention.self.num_attention_heads, head_dim=attention.self.attention_head_size)
 
-    def position_ids(self, input_ids):
-        return self.model.embeddings.default_position_ids(input_ids)
+    def position_ids(self, input_ids, inputs_embeds=None):
+        return self.model.embeddings.default_position_ids(input_ids, inputs_embeds)
 
-    def embed(self, ids, positions, token_types):
+    def embed(self, ids, positions, token_types, words=None):
         emb = self.model.embeddings
-        x = emb.word_embeddings(ids) + F.embedding(positions, emb.position_embeddings.weight)
+        x = emb.word_embeddings(ids) if words is None else words
+        x = x + F.embedding(positions, emb.position_embeddings.weight)
         if token_types is None:
-            token_types = torch.zeros_like(ids)
+            token_types = torch.zeros_like(positions)
         types = F.embedding(token_types, emb.token_type_embeddings.weight)
         return ops.add_layer_norm(x, types, emb.LayerNorm.weight, emb.LayerNorm.bias, emb.LayerNorm.eps)
 
@@ -342,50 +348,62 @@ class EncoderModel(EncoderPreTrainedModel):
         for layer, heads in heads_to_prune.items():
             self.encoder.layer[layer].attention.prune_heads(heads)
 
-    def check_inputs(self, input_ids, token_type_ids, attention_mask, position_ids):
+    def check_inputs(self, input_ids, token_type_ids, attention_mask, position_ids, inputs_embeds=None):
+        """Raises on bad input; returns inputs_embeds in the model's dtype (None when ids are given)."""
         config = self.config
-        check_ids("input_ids", input_ids, self.embeddings.word_embeddings.num_embeddings,
-                  "the vocabulary size (config.vocab_size)", device=self.embeddings.word_embeddings.weight.device)
-        if input_ids.dim() != 2:
-            raise ValueError(f"input_ids must have shape [batch, sequence], got {tuple(input_ids.shape)}")
-        if input_ids.shape[1] == 0:
-            raise ValueError("input_ids is empty: at least one token per sequence is needed")
+        words = self.embeddings.word_embeddings
+        position_table = self.embeddings.position_embeddings.weight  # (float: the word table may be int8)
+        inputs_embeds = check_inputs_embeds(input_ids, inputs_embeds, config.hidden_size, position_table.dtype,
+                                            position_table.device)
+        if inputs_embeds is None:
+            check_ids("input_ids", input_ids, words.num_embeddings, "the vocabulary size (config.vocab_size)",
+                      device=words.weight.device)
+        name, shape = input_shape(input_ids, inputs_embeds)
+        if len(shape) != 2:
+            raise ValueError(f"{name} must have shape [batch, sequence{'' if inputs_embeds is None else ', hidden'}]"
+                             f", got {tuple((input_ids if inputs_embeds is None else inputs_embeds).shape)}")
+        if shape[1] == 0:
+            raise ValueError(f"{name} is empty: at least one token per sequence is needed")
         max_len = self.embeddings.max_sequence_length()
-        if input_ids.shape[1] > max_len and position_ids is None:
-            raise ValueError(f"input_ids has {input_ids.shape[1]} positions but this model takes at most "
+        if shape[1] > max_len and position_ids is None:
+            raise ValueError(f"{name} has {shape[1]} positions but this model takes at most "
                              f"{max_len} (config.max_position_embeddings)")
         if token_type_ids is not None:
             check_ids("token_type_ids", token_type_ids, config.type_vocab_size,
-                      "the number of token types (config.type_vocab_size)", input_ids.shape)
+                      "the number of token types (config.type_vocab_size)", shape)
         if position_ids is not None:
             check_ids("position_ids", position_ids, self.embeddings.position_embeddings.num_embeddings,
                       "config.max_position_embeddings")
-            if position_ids.shape[-1] != input_ids.shape[1]:
-                raise ValueError(f"position_ids has shape {tuple(position_ids.shape)} but input_ids has "
-                                 f"shape {tuple(input_ids.shape)}")
+            if position_ids.shape[-1] != shape[1]:
+                raise ValueError(f"position_ids has shape {tuple(position_ids.shape)} but {name} has "
+                                 f"shape {tuple(shape)}")
         if attention_mask is not None:
-            check_attention_mask(attention_mask, input_ids.shape)
+            check_attention_mask(attention_mask, shape)
+        return inputs_embeds
 
-    def forward(self, input_ids, token_type_ids=None, attention_mask=None, position_ids=None, head_mask=None,
-                output_attentions=None, output_hidden_states=None):
-        self.check_inputs(input_ids, token_type_ids, attention_mask, position_ids)
+    def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, position_ids=None, head_mask=None,
+                output_attentions=None, output_hidden_states=None, *, inputs_embeds=None):
+        inputs_embeds = self.check_inputs(input_ids, token_type_ids, attention_mask, position_ids, inputs_embeds)
         # the config's flags as they were at build time, as in 1.2.0 (changing them later changes nothing)
         output_attentions = self.encoder.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = (self.encoder.output_hidden_states if output_hidden_states is None
                                 else output_hidden_states)
-        if self.fast.usable(input_ids, attention_mask, head_mask, output_attentions):
+        if self.fast.usable(input_ids if inputs_embeds is None else inputs_embeds, attention_mask, head_mask,
+                            output_attentions):
             sequence_output, hidden_states = self.fast(input_ids, token_type_ids, attention_mask, position_ids,
-                                                       output_hidden_states)
+                                                       output_hidden_states, inputs_embeds=inputs_embeds)
             return BaseModelOutputWithPooling(last_hidden_state=sequence_output,
                                               pooler_output=self.fast.pool(sequence_output),
                                               hidden_states=hidden_states)
 
-        if attention_mask is None:
-            attention_mask = torch.ones_like(input_ids)
         dtype = self.embeddings.position_embeddings.weight.dtype  # (the word table may be int8)
+        if attention_mask is None:
+            attention_mask = torch.ones(input_shape(input_ids, inputs_embeds)[1], dtype=dtype,
+                                        device=self.embeddings.position_embeddings.weight.device)
         extended_mask = (1.0 - attention_mask[:, None, None, :].to(dtype)) * -10000.0
         head_mask = expand_head_mask(head_mask, len(self.encoder.layer), self.config.num_attention_heads, dtype)
-        embedding_output = self.embeddings(input_ids, token_type_ids=token_type_ids, position_ids=position_ids)
+        embedding_output = self.embeddings(input_ids, token_type_ids=token_type_ids, position_ids=position_ids,
+                                           inputs_embeds=inputs_embeds)
         sequence_output, hidden_states, attentions = self.encoder(
             embedding_output, extended_mask, head_mask, output_attentions, output_hidden_states)
         return BaseModelOutputWithPooling(last_hidden_state=sequence_output, pooler_output=self.pooler(sequence_output),

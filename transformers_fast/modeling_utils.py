@@ -985,6 +985,47 @@ def check_ids(name: str, ids: Any, upper: int, what: str, shape: Optional[torch.
         raise ValueError(f"{name} holds {bad}, outside [0, {upper - 1}] ({what})")
 
 
+def check_one_input(input_ids: Any, inputs_embeds: Any) -> None:
+    """Exactly one of input_ids / inputs_embeds, with transformers' messages."""
+    if input_ids is not None and inputs_embeds is not None:
+        raise ValueError("You cannot specify both input_ids and inputs_embeds at the same time: give one of them")
+    if input_ids is None and inputs_embeds is None:
+        raise ValueError("You have to specify either input_ids or inputs_embeds")
+
+
+def check_inputs_embeds(input_ids: Any, inputs_embeds: Any, width: int, dtype: torch.dtype,
+                        device: torch.device) -> Optional[torch.Tensor]:
+    """transformers' rule: exactly one of input_ids / inputs_embeds. inputs_embeds must be a float tensor
+    [..., sequence, width] on the weights' device; one of lower precision than the model's dtype is converted
+    (exact), any other dtype is a TypeError. Returns it (None when ids are given: check_ids checks those)."""
+    check_one_input(input_ids, inputs_embeds)
+    if inputs_embeds is None:
+        return None
+    if not isinstance(inputs_embeds, torch.Tensor):
+        raise TypeError(f"inputs_embeds must be a torch.Tensor of float vectors, got {type(inputs_embeds).__name__}")
+    if not inputs_embeds.is_floating_point():
+        raise TypeError(f"inputs_embeds must hold float vectors, got dtype {inputs_embeds.dtype} (ids go to input_ids)")
+    if inputs_embeds.device != device:
+        raise ValueError(f"inputs_embeds is on device {inputs_embeds.device} but the model's weights are on {device}: "
+                         f"move one of them with .to()")
+    if inputs_embeds.dim() < 3 or inputs_embeds.shape[-1] != width:
+        raise ValueError(f"inputs_embeds must have shape [batch, sequence, {width}] (the model's embedding width), "
+                         f"got {tuple(inputs_embeds.shape)}")
+    if inputs_embeds.dtype != dtype:
+        if torch.promote_types(inputs_embeds.dtype, dtype) != dtype:
+            raise TypeError(f"inputs_embeds has dtype {inputs_embeds.dtype}, the model's weights are {dtype}: "
+                            f"convert them with .to({dtype})")
+        inputs_embeds = inputs_embeds.to(dtype)
+    return inputs_embeds
+
+
+def input_shape(input_ids: Optional[torch.Tensor], inputs_embeds: Optional[torch.Tensor]) -> Tuple[str, torch.Size]:
+    """The name and the [..., sequence] shape of the given input (ids, or embeddings less their width)."""
+    if inputs_embeds is None:
+        return "input_ids", input_ids.shape
+    return "inputs_embeds", inputs_embeds.shape[:-1]
+
+
 def memory_in_dtype(name: str, memory: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """A memory carried between calls (Transformer-XL / XLNet mems, GPT-2 past) in the model's float dtype: one of
     lower precision is converted (exact: the reference's type promotion computes with the same values); any other

@@ -12,8 +12,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from transformers_fast.modeling_utils import (Conv1D, check_ids, expand_head_mask, loss_ignoring_negative,
-                                              prune_conv1d_layer, prune_linear_layer, split_indexed)
+from transformers_fast.modeling_utils import (Conv1D, check_ids, check_inputs_embeds, expand_head_mask, input_shape,
+                                              loss_ignoring_negative, prune_conv1d_layer, prune_linear_layer,
+                                              split_indexed)
 
 
 def gelu(x: torch.Tensor) -> torch.Tensor:
@@ -130,50 +131,64 @@ class GPTInitWeightsMixin:
 class GPTBaseMixin:
     """Input checks and embeddings shared by OpenAIGPTModel and GPT2Model."""
 
-    def check_inputs(self, input_ids, position_ids, token_type_ids, past_length: int = 0):
+    def check_inputs(self, input_ids, position_ids, token_type_ids, past_length: int = 0, inputs_embeds=None):
+        """Raises on bad input; returns inputs_embeds in the model's dtype (None when ids are given)."""
         embeddings = self.get_input_embeddings()
         vocab = embeddings.num_embeddings
-        check_ids("input_ids", input_ids, vocab, "the vocabulary size (config.vocab_size)",
-                  device=embeddings.weight.device)
-        if input_ids.dim() < 2:
-            raise ValueError(f"input_ids must have shape [batch, sequence], got {tuple(input_ids.shape)}")
-        if input_ids.shape[-1] == 0:
-            raise ValueError("input_ids is empty: at least one token per sequence is needed")
+        positions = self.get_position_embeddings().weight  # (float: the token table may be int8)
+        inputs_embeds = check_inputs_embeds(input_ids, inputs_embeds, self.config.n_embd, positions.dtype,
+                                            positions.device)
+        if inputs_embeds is None:
+            check_ids("input_ids", input_ids, vocab, "the vocabulary size (config.vocab_size)",
+                      device=embeddings.weight.device)
+        name, shape = input_shape(input_ids, inputs_embeds)
+        if len(shape) < 2:
+            raise ValueError(f"{name} must have shape [batch, sequence{'' if inputs_embeds is None else ', n_embd'}]"
+                             f", got {tuple((input_ids if inputs_embeds is None else inputs_embeds).shape)}")
+        if shape[-1] == 0:
+            raise ValueError(f"{name} is empty: at least one token per sequence is needed")
         n_positions = self.config.n_positions
-        if position_ids is None and past_length + input_ids.shape[-1] > n_positions:
-            raise ValueError(f"input_ids has {input_ids.shape[-1]} positions after {past_length} past ones but this "
+        if position_ids is None and past_length + shape[-1] > n_positions:
+            raise ValueError(f"{name} has {shape[-1]} positions after {past_length} past ones but this "
                              f"model takes at most {n_positions} (config.n_positions)")
         if position_ids is not None:
             check_ids("position_ids", position_ids, n_positions, "config.n_positions")
-            if position_ids.shape[-1] != input_ids.shape[-1]:
-                raise ValueError(f"position_ids has shape {tuple(position_ids.shape)} but input_ids has shape "
-                                 f"{tuple(input_ids.shape)}")
+            if position_ids.shape[-1] != shape[-1]:
+                raise ValueError(f"position_ids has shape {tuple(position_ids.shape)} but {name} has shape "
+                                 f"{tuple(shape)}")
         if token_type_ids is not None:
             # 1.2.0 embeds token types with the token embeddings.
-            check_ids("token_type_ids", token_type_ids, vocab, "token types are embedded as tokens", input_ids.shape)
+            check_ids("token_type_ids", token_type_ids, vocab, "token types are embedded as tokens", shape)
+        return inputs_embeds
 
-    def embed_inputs(self, input_ids, position_ids, token_type_ids, attention_mask, head_mask, past_length: int = 0):
-        """The checks and embeddings that begin both GPT forwards: input ids [..., seq] -> (hidden [batch, seq,
-        n_embd] after dropout, the key mask [batch, 1, 1, past + seq] (bool, None without a mask), the per-layer
-        head masks, the input shape)."""
-        self.check_inputs(input_ids, position_ids, token_type_ids, past_length)
-        input_shape = input_ids.shape
-        input_ids = input_ids.reshape(-1, input_shape[-1])
-        batch, seq = input_ids.shape
+    def embed_inputs(self, input_ids, position_ids, token_type_ids, attention_mask, head_mask, past_length: int = 0,
+                     inputs_embeds=None):
+        """The checks and embeddings that begin both GPT forwards: input ids [..., seq] (or inputs_embeds
+        [..., seq, n_embd] in place of the token embeddings) -> (hidden [batch, seq, n_embd] after dropout, the
+        key mask [batch, 1, 1, past + seq] (bool, None without a mask), the per-layer head masks, the input
+        shape)."""
+        inputs_embeds = self.check_inputs(input_ids, position_ids, token_type_ids, past_length, inputs_embeds)
+        shape = input_shape(input_ids, inputs_embeds)[1]
+        seq = shape[-1]
+        tokens, positions = self.get_input_embeddings(), self.get_position_embeddings()
+        if inputs_embeds is None:
+            inputs_embeds = tokens(input_ids.reshape(-1, seq))
+        inputs_embeds = inputs_embeds.reshape(-1, seq, inputs_embeds.shape[-1])
+        batch = inputs_embeds.shape[0]
         if position_ids is None:
-            position_ids = torch.arange(past_length, past_length + seq, dtype=torch.long, device=input_ids.device)
+            position_ids = torch.arange(past_length, past_length + seq, dtype=torch.long,
+                                        device=positions.weight.device)
         position_ids = position_ids.reshape(-1, seq).expand(batch, seq)
         mask = None
         if attention_mask is not None:
             mask = key_mask(attention_mask.reshape(batch, -1) if attention_mask.dim() > 2 else attention_mask,
                             batch, past_length + seq)
-        tokens, positions = self.get_input_embeddings(), self.get_position_embeddings()
         # (the position table is float: the token table may be int8)
         head_mask = expand_head_mask(head_mask, len(self.h), self.config.n_head, positions.weight.dtype)
-        hidden = tokens(input_ids) + positions(position_ids)
+        hidden = inputs_embeds + positions(position_ids)
         if token_type_ids is not None:
             hidden = hidden + tokens(token_type_ids.reshape(-1, seq))
-        return self.drop(hidden), mask, head_mask, input_shape
+        return self.drop(hidden), mask, head_mask, shape
 
     def _prune_heads(self, heads_to_prune):
         for layer, heads in heads_to_prune.items():

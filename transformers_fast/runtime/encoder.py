@@ -146,11 +146,13 @@ class EncoderFastPath(FastPath):
         """The pooler's linear layer (tanh follows), where the family has a pooler."""
         return None
 
-    def embed(self, ids, positions, token_types, **per_token) -> torch.Tensor:
-        """Packed embeddings [tokens, hidden]; per_token: the family's other per-token inputs (packed)."""
+    def embed(self, ids, positions, token_types, words=None, **per_token) -> torch.Tensor:
+        """Packed embeddings [tokens, hidden]; words: the packed word vectors in place of the ids' (the caller's
+        inputs_embeds; ids is then None); per_token: the family's other per-token inputs (packed)."""
         raise NotImplementedError
 
-    def position_ids(self, input_ids):
+    def position_ids(self, input_ids, inputs_embeds=None):
+        """The default positions [batch or 1, seq] of the ids, or of the embeddings where these are given."""
         raise NotImplementedError
 
     # ---- bookkeeping ----
@@ -255,18 +257,22 @@ class EncoderFastPath(FastPath):
             return torch.tanh(packed_linear(sequence_output[:, 0].contiguous(), self._pooler))
 
     # ---- the forward pass ----
-    def __call__(self, input_ids, token_type_ids, attention_mask, position_ids, output_hidden_states, **per_token):
-        """per_token: further [batch, seq] inputs of the family (XLM's langs), packed and passed to embed()."""
+    def __call__(self, input_ids, token_type_ids, attention_mask, position_ids, output_hidden_states,
+                 inputs_embeds=None, **per_token):
+        """inputs_embeds [batch, seq, hidden]: the word vectors in place of input_ids (then None).
+        per_token: further [batch, seq] inputs of the family (XLM's langs), packed and passed to embed()."""
         with torch.no_grad():
             return self._forward(input_ids, token_type_ids, attention_mask, position_ids, output_hidden_states,
-                                 **per_token)
+                                 inputs_embeds, **per_token)
 
-    def _forward(self, input_ids, token_type_ids, attention_mask, position_ids, output_hidden_states, **per_token):
+    def _forward(self, input_ids, token_type_ids, attention_mask, position_ids, output_hidden_states,
+                 inputs_embeds, **per_token):
         layers = self.layers()
-        batch, seq = input_ids.shape
-        device = input_ids.device
+        source = input_ids if inputs_embeds is None else inputs_embeds
+        batch, seq = source.shape[:2]
+        device = source.device
         if position_ids is None:
-            position_ids = self.position_ids(input_ids)
+            position_ids = self.position_ids(input_ids, inputs_embeds)
         position_ids = position_ids.expand(batch, seq)
 
         # Packing only when some position is padding: a full batch runs on its own memory, as is.
@@ -289,14 +295,15 @@ class EncoderFastPath(FastPath):
             if extra_rows:  # their position 0 is packed after the real tokens
                 index = torch.cat([index, torch.tensor(extra_rows, dtype=index.dtype, device=device) * seq])
 
-        def pack(t):
+        def pack(t):  # [batch, seq, ...] -> [tokens, ...]
             if t is None:
                 return None
-            t = t.reshape(-1)
+            t = t.reshape((batch * seq,) + t.shape[2:])
             return t if index is None else t.index_select(0, index)
 
         per_token = {name: pack(None if t is None else t.expand(batch, seq)) for name, t in per_token.items()}
-        x = self.embed(pack(input_ids), pack(position_ids), pack(token_type_ids), **per_token)
+        x = self.embed(pack(input_ids), pack(position_ids), pack(token_type_ids), words=pack(inputs_embeds),
+                       **per_token)
         hidden = x.shape[1]
         real_tokens = x.shape[0] - len(extra_rows)
         offsets = cu_seqlens.tolist()

@@ -17,7 +17,8 @@ from transformers_fast.encoder_modules import (  # noqa: F401  (the 1.2.0 names 
 from transformers_fast.modeling_outputs import (BertForPreTrainingOutput, MaskedLMOutput, MultipleChoiceModelOutput,
                                                 NextSentencePredictorOutput, QuestionAnsweringModelOutput,
                                                 SequenceClassifierOutput, TokenClassifierOutput)
-from transformers_fast.modeling_utils import assign_tf_weights, loss_ignoring_negative, split_indexed, tf_checkpoint_arrays
+from transformers_fast.modeling_utils import (assign_tf_weights, check_one_input, loss_ignoring_negative, split_indexed,
+                                              tf_checkpoint_arrays)
 from transformers_fast.modules import classification_loss, span_loss, token_classification_loss
 from transformers_fast.models.bert.configuration_bert import BERT_PRETRAINED_MODEL_ARCHIVE_MAP, BertConfig
 
@@ -82,13 +83,13 @@ class BertForPreTraining(BertPreTrainedModel):
     def _resize_output_bias(self, new_num_tokens):
         self.cls.predictions.bias = self._resized_bias(self.cls.predictions.bias, new_num_tokens)
 
-    def forward(self, input_ids, token_type_ids=None, attention_mask=None, masked_lm_labels=None,
+    def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, masked_lm_labels=None,
                 next_sentence_label=None, position_ids=None, head_mask=None, output_attentions=None,
-                output_hidden_states=None, labels=None):
+                output_hidden_states=None, labels=None, *, inputs_embeds=None):
         masked_lm_labels = labels if masked_lm_labels is None else masked_lm_labels
         with self.bert.fast.reference_path(masked_lm_labels is not None or next_sentence_label is not None):
             outputs = self.bert(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
-                                output_attentions, output_hidden_states)
+                                output_attentions, output_hidden_states, inputs_embeds=inputs_embeds)
         prediction_scores, seq_relationship_score = self.cls(outputs[0], outputs[1])
         loss = None
         if masked_lm_labels is not None and next_sentence_label is not None:
@@ -116,12 +117,13 @@ class BertForMaskedLM(BertPreTrainedModel):
     def _resize_output_bias(self, new_num_tokens):
         self.cls.predictions.bias = self._resized_bias(self.cls.predictions.bias, new_num_tokens)
 
-    def forward(self, input_ids, token_type_ids=None, attention_mask=None, masked_lm_labels=None,
-                position_ids=None, head_mask=None, output_attentions=None, output_hidden_states=None, labels=None):
+    def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, masked_lm_labels=None,
+                position_ids=None, head_mask=None, output_attentions=None, output_hidden_states=None, labels=None, *,
+                inputs_embeds=None):
         masked_lm_labels = labels if masked_lm_labels is None else masked_lm_labels
         with self.bert.fast.reference_path(masked_lm_labels is not None):
             outputs = self.bert(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
-                                output_attentions, output_hidden_states)
+                                output_attentions, output_hidden_states, inputs_embeds=inputs_embeds)
         prediction_scores = self.cls(outputs[0])
         loss = None if masked_lm_labels is None else loss_ignoring_negative(prediction_scores, masked_lm_labels)
         return MaskedLMOutput(loss=loss, logits=prediction_scores, hidden_states=outputs.hidden_states,
@@ -137,12 +139,13 @@ class BertForNextSentencePrediction(BertPreTrainedModel):
         self.cls = BertOnlyNSPHead(config)
         self.init_weights()
 
-    def forward(self, input_ids, token_type_ids=None, attention_mask=None, next_sentence_label=None,
-                position_ids=None, head_mask=None, output_attentions=None, output_hidden_states=None, labels=None):
+    def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, next_sentence_label=None,
+                position_ids=None, head_mask=None, output_attentions=None, output_hidden_states=None, labels=None, *,
+                inputs_embeds=None):
         next_sentence_label = labels if next_sentence_label is None else next_sentence_label
         with self.bert.fast.reference_path(next_sentence_label is not None):
             outputs = self.bert(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
-                                output_attentions, output_hidden_states)
+                                output_attentions, output_hidden_states, inputs_embeds=inputs_embeds)
         scores = self.cls(outputs[1])
         loss = None if next_sentence_label is None else loss_ignoring_negative(scores, next_sentence_label)
         return NextSentencePredictorOutput(loss=loss, logits=scores, hidden_states=outputs.hidden_states,
@@ -160,11 +163,11 @@ class BertForSequenceClassification(BertPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.init_weights()
 
-    def forward(self, input_ids, token_type_ids=None, attention_mask=None, labels=None, position_ids=None,
-                head_mask=None, output_attentions=None, output_hidden_states=None):
+    def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, labels=None, position_ids=None,
+                head_mask=None, output_attentions=None, output_hidden_states=None, *, inputs_embeds=None):
         with self.bert.fast.reference_path(labels is not None):
             outputs = self.bert(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
-                                output_attentions, output_hidden_states)
+                                output_attentions, output_hidden_states, inputs_embeds=inputs_embeds)
         logits = self.classifier(self.dropout(outputs[1]))
         loss = None if labels is None else classification_loss(logits, labels, self.num_labels)
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
@@ -172,7 +175,8 @@ class BertForSequenceClassification(BertPreTrainedModel):
 
 
 class BertForMultipleChoice(BertPreTrainedModel):
-    """Inputs of shape [batch, num_choices, sequence]. Outputs: (loss), logits [batch, num_choices], ..."""
+    """Inputs of shape [batch, num_choices, sequence] (inputs_embeds [batch, num_choices, sequence, hidden]).
+    Outputs: (loss), logits [batch, num_choices], ..."""
 
     def __init__(self, config: BertConfig):
         super().__init__(config)
@@ -181,27 +185,33 @@ class BertForMultipleChoice(BertPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, 1)
         self.init_weights()
 
-    def forward(self, input_ids, token_type_ids=None, attention_mask=None, labels=None, position_ids=None,
-                head_mask=None, output_attentions=None, output_hidden_states=None):
-        if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 3:
-            raise ValueError("input_ids of a multiple-choice model must be a tensor of shape "
-                             f"[batch, num_choices, sequence], got {getattr(input_ids, 'shape', type(input_ids))}")
-        num_choices = input_ids.shape[1]
+    def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, labels=None, position_ids=None,
+                head_mask=None, output_attentions=None, output_hidden_states=None, *, inputs_embeds=None):
+        check_one_input(input_ids, inputs_embeds)
+        name, given = ("input_ids", input_ids) if inputs_embeds is None else ("inputs_embeds", inputs_embeds)
+        dims = 3 if inputs_embeds is None else 4
+        if not isinstance(given, torch.Tensor) or given.dim() != dims:
+            raise ValueError(f"{name} of a multiple-choice model must be a tensor of shape [batch, num_choices, "
+                             f"sequence{'' if dims == 3 else ', hidden'}], got {getattr(given, 'shape', type(given))}")
+        shape = given.shape[:3]
+        num_choices = shape[1]
         if num_choices == 0:
-            raise ValueError(f"input_ids has no choices (shape {tuple(input_ids.shape)})")
+            raise ValueError(f"{name} has no choices (shape {tuple(given.shape)})")
+        # explicit rows: an empty sequence reaches BertModel's clear error (a -1 is ambiguous there)
+        rows = (shape[0] * num_choices, shape[2])
 
-        def flat(t, name):
+        def flat(t, arg):
             if t is None:
                 return None
-            if t.shape[-1] != input_ids.shape[-1] or t.numel() != input_ids.numel():
-                raise ValueError(f"{name} has shape {tuple(t.shape)} but input_ids has shape {tuple(input_ids.shape)}")
-            # explicit rows: an empty sequence reaches BertModel's clear error (a -1 is ambiguous there)
-            return t.reshape(input_ids.shape[0] * num_choices, t.shape[-1])
+            if t.shape[-1] != shape[2] or t.numel() != shape.numel():
+                raise ValueError(f"{arg} has shape {tuple(t.shape)} but {name} has shape {tuple(given.shape)}")
+            return t.reshape(rows)
 
         with self.bert.fast.reference_path(labels is not None):
             outputs = self.bert(flat(input_ids, "input_ids"), flat(token_type_ids, "token_type_ids"),
                                 flat(attention_mask, "attention_mask"), flat(position_ids, "position_ids"), head_mask,
-                                output_attentions, output_hidden_states)
+                                output_attentions, output_hidden_states,
+                                inputs_embeds=None if inputs_embeds is None else given.reshape(rows + given.shape[3:]))
         logits = self.classifier(self.dropout(outputs[1])).view(-1, num_choices)
         loss = None if labels is None else F.cross_entropy(logits, labels)
         return MultipleChoiceModelOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
@@ -221,11 +231,11 @@ class BertForTokenClassification(BertPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.init_weights()
 
-    def forward(self, input_ids, token_type_ids=None, attention_mask=None, labels=None, position_ids=None,
-                head_mask=None, output_attentions=None, output_hidden_states=None):
+    def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, labels=None, position_ids=None,
+                head_mask=None, output_attentions=None, output_hidden_states=None, *, inputs_embeds=None):
         with self.bert.fast.reference_path(labels is not None):
             outputs = self.bert(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
-                                output_attentions, output_hidden_states)
+                                output_attentions, output_hidden_states, inputs_embeds=inputs_embeds)
         logits = self.classifier(self.dropout(outputs[0]))
         loss = None if labels is None else token_classification_loss(logits, labels, attention_mask, self.num_labels)
         return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
@@ -244,12 +254,12 @@ class BertForQuestionAnswering(BertPreTrainedModel):
         self.qa_outputs = nn.Linear(config.hidden_size, config.num_labels)
         self.init_weights()
 
-    def forward(self, input_ids, token_type_ids=None, attention_mask=None, start_positions=None,
+    def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, start_positions=None,
                 end_positions=None, position_ids=None, head_mask=None, output_attentions=None,
-                output_hidden_states=None):
+                output_hidden_states=None, *, inputs_embeds=None):
         with self.bert.fast.reference_path(start_positions is not None):
             outputs = self.bert(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
-                                output_attentions, output_hidden_states)
+                                output_attentions, output_hidden_states, inputs_embeds=inputs_embeds)
         logits = self.qa_outputs(outputs[0])
         start_logits, end_logits = logits.split(1, dim=-1)
         start_logits, end_logits = start_logits.squeeze(-1), end_logits.squeeze(-1)

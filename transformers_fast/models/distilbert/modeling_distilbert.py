@@ -15,8 +15,8 @@ from torch.nn import functional as F
 from transformers_fast import ops
 from transformers_fast.modeling_outputs import (BaseModelOutput, MaskedLMOutput, QuestionAnsweringModelOutput,
                                                 SequenceClassifierOutput)
-from transformers_fast.modeling_utils import (PreTrainedModel, check_attention_mask, check_ids, expand_head_mask,
-                                              loss_ignoring_negative)
+from transformers_fast.modeling_utils import (PreTrainedModel, check_attention_mask, check_ids, check_inputs_embeds,
+                                              expand_head_mask, input_shape, loss_ignoring_negative)
 from transformers_fast.modules import (classification_loss, create_sinusoidal_embeddings,  # noqa: F401
                                       prune_lin_heads, sinusoidal_table, span_loss)
 from transformers_fast.runtime import encoder as fast_encoder
@@ -46,10 +46,12 @@ class Embeddings(nn.Module):
                 weight.copy_(sinusoidal_table(weight.shape[0], weight.shape[1]))
         weight.requires_grad = False
 
-    def forward(self, input_ids):
-        seq_length = input_ids.shape[1]
-        position_ids = torch.arange(seq_length, dtype=torch.long, device=input_ids.device).unsqueeze(0)
-        embeddings = self.word_embeddings(input_ids) + self.position_embeddings(position_ids)
+    def forward(self, input_ids, input_embeds=None):
+        if input_embeds is None:
+            input_embeds = self.word_embeddings(input_ids)
+        seq_length = input_embeds.shape[1]
+        position_ids = torch.arange(seq_length, dtype=torch.long, device=input_embeds.device).unsqueeze(0)
+        embeddings = input_embeds + self.position_embeddings(position_ids)
         return self.dropout(self.LayerNorm(embeddings))
 
 
@@ -156,12 +158,13 @@ class DistilBertFastPath(fast_encoder.EncoderFastPath):
                     ffn_out=layer.ffn.lin2, ln2=layer.output_layer_norm, heads=attention.n_heads,
                     head_dim=attention.dim // attention.n_heads)
 
-    def position_ids(self, input_ids):
-        return torch.arange(input_ids.shape[1], device=input_ids.device).unsqueeze(0)
+    def position_ids(self, input_ids, inputs_embeds=None):
+        source = input_ids if inputs_embeds is None else inputs_embeds
+        return torch.arange(source.shape[1], device=source.device).unsqueeze(0)
 
-    def embed(self, ids, positions, token_types):
+    def embed(self, ids, positions, token_types, words=None):
         emb = self.model.embeddings
-        x = emb.word_embeddings(ids)
+        x = emb.word_embeddings(ids) if words is None else words
         pos = F.embedding(positions, emb.position_embeddings.weight)
         return ops.add_layer_norm(x, pos, emb.LayerNorm.weight, emb.LayerNorm.bias, emb.LayerNorm.eps)
 
@@ -211,34 +214,47 @@ class DistilBertModel(DistilBertPreTrainedModel):
         for layer, heads in heads_to_prune.items():
             self.transformer.layer[layer].attention.prune_heads(heads)
 
-    def check_inputs(self, input_ids, attention_mask):
-        check_ids("input_ids", input_ids, self.embeddings.word_embeddings.num_embeddings,
-                  "the vocabulary size (config.vocab_size)", device=self.embeddings.word_embeddings.weight.device)
-        if input_ids.dim() != 2:
-            raise ValueError(f"input_ids must have shape [batch, sequence], got {tuple(input_ids.shape)}")
-        if input_ids.shape[1] == 0:
-            raise ValueError("input_ids is empty: at least one token per sequence is needed")
+    def check_inputs(self, input_ids, attention_mask, inputs_embeds=None):
+        """Raises on bad input; returns inputs_embeds in the model's dtype (None when ids are given)."""
+        words = self.embeddings.word_embeddings
+        position_table = self.embeddings.position_embeddings.weight  # (float: the word table may be int8)
+        inputs_embeds = check_inputs_embeds(input_ids, inputs_embeds, self.config.dim, position_table.dtype,
+                                            position_table.device)
+        if inputs_embeds is None:
+            check_ids("input_ids", input_ids, words.num_embeddings, "the vocabulary size (config.vocab_size)",
+                      device=words.weight.device)
+        name, shape = input_shape(input_ids, inputs_embeds)
+        if len(shape) != 2:
+            raise ValueError(f"{name} must have shape [batch, sequence{'' if inputs_embeds is None else ', dim'}], "
+                             f"got {tuple((input_ids if inputs_embeds is None else inputs_embeds).shape)}")
+        if shape[1] == 0:
+            raise ValueError(f"{name} is empty: at least one token per sequence is needed")
         max_len = self.embeddings.position_embeddings.num_embeddings
-        if input_ids.shape[1] > max_len:
-            raise ValueError(f"input_ids has {input_ids.shape[1]} positions but this model takes at most "
+        if shape[1] > max_len:
+            raise ValueError(f"{name} has {shape[1]} positions but this model takes at most "
                              f"{max_len} (config.max_position_embeddings)")
         if attention_mask is not None:
-            check_attention_mask(attention_mask, input_ids.shape)
+            check_attention_mask(attention_mask, shape)
+        return inputs_embeds
 
-    def forward(self, input_ids, attention_mask=None, head_mask=None, output_attentions=None,
-                output_hidden_states=None):
-        self.check_inputs(input_ids, attention_mask)
+    def forward(self, input_ids=None, attention_mask=None, head_mask=None, output_attentions=None,
+                output_hidden_states=None, *, inputs_embeds=None):
+        inputs_embeds = self.check_inputs(input_ids, attention_mask, inputs_embeds)
         output_attentions = self.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.output_hidden_states if output_hidden_states is None else output_hidden_states
-        if self.fast.usable(input_ids, attention_mask, head_mask, output_attentions):
-            hidden, hidden_states = self.fast(input_ids, None, attention_mask, None, output_hidden_states)
+        if self.fast.usable(input_ids if inputs_embeds is None else inputs_embeds, attention_mask, head_mask,
+                            output_attentions):
+            hidden, hidden_states = self.fast(input_ids, None, attention_mask, None, output_hidden_states,
+                                              inputs_embeds=inputs_embeds)
             return BaseModelOutput(last_hidden_state=hidden, hidden_states=hidden_states)
-        if attention_mask is None:
-            attention_mask = torch.ones_like(input_ids)
         dtype = self.embeddings.position_embeddings.weight.dtype  # (the word table may be int8)
+        if attention_mask is None:
+            attention_mask = torch.ones(input_shape(input_ids, inputs_embeds)[1], dtype=dtype,
+                                        device=self.embeddings.position_embeddings.weight.device)
         head_mask = expand_head_mask(head_mask, len(self.transformer.layer), self.config.n_heads, dtype)
         hidden, hidden_states, attentions = self.transformer(
-            self.embeddings(input_ids), attention_mask, head_mask, output_attentions, output_hidden_states)
+            self.embeddings(input_ids, inputs_embeds), attention_mask, head_mask, output_attentions,
+            output_hidden_states)
         return BaseModelOutput(last_hidden_state=hidden, hidden_states=hidden_states, attentions=attentions)
 
 
@@ -259,11 +275,12 @@ class DistilBertForMaskedLM(DistilBertPreTrainedModel):
     def _resize_output_bias(self, new_num_tokens):
         self.vocab_projector.bias = self._resized_bias(self.vocab_projector.bias, new_num_tokens)
 
-    def forward(self, input_ids, attention_mask=None, masked_lm_labels=None, head_mask=None,
-                output_attentions=None, output_hidden_states=None, labels=None):
+    def forward(self, input_ids=None, attention_mask=None, masked_lm_labels=None, head_mask=None,
+                output_attentions=None, output_hidden_states=None, labels=None, *, inputs_embeds=None):
         masked_lm_labels = labels if masked_lm_labels is None else masked_lm_labels
         with self.distilbert.fast.reference_path(masked_lm_labels is not None):
-            outputs = self.distilbert(input_ids, attention_mask, head_mask, output_attentions, output_hidden_states)
+            outputs = self.distilbert(input_ids, attention_mask, head_mask, output_attentions, output_hidden_states,
+                                      inputs_embeds=inputs_embeds)
         # 1.2.0's head is GELU whatever config.activation says (transformers 5 follows the config)
         x = gelu(self.vocab_transform(outputs[0]))
         logits = self.vocab_projector(self.vocab_layer_norm(x))
@@ -284,10 +301,11 @@ class DistilBertForSequenceClassification(DistilBertPreTrainedModel):
         self.dropout = nn.Dropout(config.seq_classif_dropout)
         self.init_weights()
 
-    def forward(self, input_ids, attention_mask=None, labels=None, head_mask=None, output_attentions=None,
-                output_hidden_states=None):
+    def forward(self, input_ids=None, attention_mask=None, labels=None, head_mask=None, output_attentions=None,
+                output_hidden_states=None, *, inputs_embeds=None):
         with self.distilbert.fast.reference_path(labels is not None):
-            outputs = self.distilbert(input_ids, attention_mask, head_mask, output_attentions, output_hidden_states)
+            outputs = self.distilbert(input_ids, attention_mask, head_mask, output_attentions, output_hidden_states,
+                                      inputs_embeds=inputs_embeds)
         pooled = self.dropout(F.relu(self.pre_classifier(outputs[0][:, 0])))
         logits = self.classifier(pooled)
         loss = None if labels is None else classification_loss(logits, labels, self.num_labels)
@@ -307,10 +325,11 @@ class DistilBertForQuestionAnswering(DistilBertPreTrainedModel):
         self.dropout = nn.Dropout(config.qa_dropout)
         self.init_weights()
 
-    def forward(self, input_ids, attention_mask=None, start_positions=None, end_positions=None, head_mask=None,
-                output_attentions=None, output_hidden_states=None):
+    def forward(self, input_ids=None, attention_mask=None, start_positions=None, end_positions=None, head_mask=None,
+                output_attentions=None, output_hidden_states=None, *, inputs_embeds=None):
         with self.distilbert.fast.reference_path(start_positions is not None):
-            outputs = self.distilbert(input_ids, attention_mask, head_mask, output_attentions, output_hidden_states)
+            outputs = self.distilbert(input_ids, attention_mask, head_mask, output_attentions, output_hidden_states,
+                                      inputs_embeds=inputs_embeds)
         logits = self.qa_outputs(self.dropout(outputs[0]))
         start_logits, end_logits = logits.split(1, dim=-1)
         start_logits, end_logits = start_logits.squeeze(-1), end_logits.squeeze(-1)

@@ -112,9 +112,9 @@ class GPT2Model(GPTBaseMixin, GPT2PreTrainedModel):
     def get_position_embeddings(self):
         return self.wpe
 
-    def forward(self, input_ids, position_ids=None, token_type_ids=None, past=None, head_mask=None, *,
+    def forward(self, input_ids=None, position_ids=None, token_type_ids=None, past=None, head_mask=None, *,
                 attention_mask=None, past_key_values=None, use_cache=None, output_attentions=None,
-                output_hidden_states=None):
+                output_hidden_states=None, inputs_embeds=None):
         config = self.config
         if past is None:
             past = past_key_values
@@ -125,7 +125,8 @@ class GPT2Model(GPTBaseMixin, GPT2PreTrainedModel):
         output_hidden_states = self.output_hidden_states if output_hidden_states is None else output_hidden_states
         fused = self.fast.usable(self.wpe.weight, head_mask, output_attentions, output_hidden_states)
         hidden, mask, head_mask, input_shape = self.embed_inputs(input_ids, position_ids, token_type_ids,
-                                                                 attention_mask, head_mask, past_length)
+                                                                 attention_mask, head_mask, past_length,
+                                                                 inputs_embeds)
         if past is not None and past[0][0].shape[0] != hidden.shape[0]:
             raise ValueError(f"past holds {past[0][0].shape[0]} sequences but input_ids has {hidden.shape[0]}")
         output_shape = tuple(input_shape) + (hidden.shape[-1],)
@@ -165,13 +166,13 @@ class GPT2LMHeadModel(GenerationMixin, GPT2PreTrainedModel):
     def get_output_embeddings(self):
         return self.lm_head
 
-    def forward(self, input_ids, position_ids=None, token_type_ids=None, labels=None, past=None, head_mask=None, *,
-                attention_mask=None, past_key_values=None, use_cache=None, output_attentions=None,
-                output_hidden_states=None):
+    def forward(self, input_ids=None, position_ids=None, token_type_ids=None, labels=None, past=None, head_mask=None,
+                *, attention_mask=None, past_key_values=None, use_cache=None, output_attentions=None,
+                output_hidden_states=None, inputs_embeds=None):
         outputs = self.transformer(input_ids, position_ids, token_type_ids, past, head_mask,
                                    attention_mask=attention_mask, past_key_values=past_key_values,
                                    use_cache=use_cache, output_attentions=output_attentions,
-                                   output_hidden_states=output_hidden_states)
+                                   output_hidden_states=output_hidden_states, inputs_embeds=inputs_embeds)
         lm_logits = self.fast.lm_logits(outputs[0], head_mask, output_attentions, output_hidden_states)
         loss = None if labels is None else lm_loss(lm_logits, labels)
         return CausalLMOutputWithPast(loss=loss, logits=lm_logits, past_key_values=outputs.past_key_values,
@@ -193,14 +194,15 @@ class GPT2DoubleHeadsModel(GPT2PreTrainedModel):
     def get_output_embeddings(self):
         return self.lm_head
 
-    def forward(self, input_ids, mc_token_ids=None, lm_labels=None, mc_labels=None, token_type_ids=None,
+    def forward(self, input_ids=None, mc_token_ids=None, lm_labels=None, mc_labels=None, token_type_ids=None,
                 position_ids=None, past=None, head_mask=None, *, attention_mask=None, past_key_values=None,
-                use_cache=None, output_attentions=None, output_hidden_states=None, labels=None):
+                use_cache=None, output_attentions=None, output_hidden_states=None, labels=None,
+                inputs_embeds=None):
         lm_labels = labels if lm_labels is None else lm_labels
         outputs = self.transformer(input_ids, position_ids, token_type_ids, past, head_mask,
                                    attention_mask=attention_mask, past_key_values=past_key_values,
                                    use_cache=use_cache, output_attentions=output_attentions,
-                                   output_hidden_states=output_hidden_states)
+                                   output_hidden_states=output_hidden_states, inputs_embeds=inputs_embeds)
         hidden = outputs[0]
         lm_logits = self.fast.lm_logits(hidden, head_mask, output_attentions, output_hidden_states)
         mc_logits = self.multiple_choice_head(hidden, mc_token_ids).squeeze(-1)

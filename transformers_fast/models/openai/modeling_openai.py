@@ -94,14 +94,15 @@ class OpenAIGPTModel(GPTBaseMixin, OpenAIGPTPreTrainedModel):
     def get_position_embeddings(self):
         return self.positions_embed
 
-    def forward(self, input_ids, position_ids=None, token_type_ids=None, head_mask=None, *, attention_mask=None,
-                output_attentions=None, output_hidden_states=None):
+    def forward(self, input_ids=None, position_ids=None, token_type_ids=None, head_mask=None, *, attention_mask=None,
+                output_attentions=None, output_hidden_states=None, inputs_embeds=None):
         config = self.config
         output_attentions = self.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.output_hidden_states if output_hidden_states is None else output_hidden_states
         fused = self.fast.usable(self.positions_embed.weight, head_mask, output_attentions, output_hidden_states)
         hidden, mask, head_mask, input_shape = self.embed_inputs(input_ids, position_ids, token_type_ids,
-                                                                 attention_mask, head_mask)
+                                                                 attention_mask, head_mask,
+                                                                 inputs_embeds=inputs_embeds)
         output_shape = tuple(input_shape) + (hidden.shape[-1],)
         if fused:
             return BaseModelOutput(last_hidden_state=self.fast.forward(hidden, mask, None, False)[0].view(output_shape))
@@ -132,10 +133,11 @@ class OpenAIGPTLMHeadModel(GenerationMixin, OpenAIGPTPreTrainedModel):
     def get_output_embeddings(self):
         return self.lm_head
 
-    def forward(self, input_ids, position_ids=None, token_type_ids=None, labels=None, head_mask=None, *,
-                attention_mask=None, output_attentions=None, output_hidden_states=None):
+    def forward(self, input_ids=None, position_ids=None, token_type_ids=None, labels=None, head_mask=None, *,
+                attention_mask=None, output_attentions=None, output_hidden_states=None, inputs_embeds=None):
         outputs = self.transformer(input_ids, position_ids, token_type_ids, head_mask, attention_mask=attention_mask,
-                                   output_attentions=output_attentions, output_hidden_states=output_hidden_states)
+                                   output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+                                   inputs_embeds=inputs_embeds)
         lm_logits = self.fast.lm_logits(outputs[0], head_mask, output_attentions, output_hidden_states)
         loss = None if labels is None else lm_loss(lm_logits, labels)
         return CausalLMOutput(loss=loss, logits=lm_logits, hidden_states=outputs.hidden_states,
@@ -157,12 +159,13 @@ class OpenAIGPTDoubleHeadsModel(OpenAIGPTPreTrainedModel):
     def get_output_embeddings(self):
         return self.lm_head
 
-    def forward(self, input_ids, mc_token_ids=None, lm_labels=None, mc_labels=None, token_type_ids=None,
+    def forward(self, input_ids=None, mc_token_ids=None, lm_labels=None, mc_labels=None, token_type_ids=None,
                 position_ids=None, head_mask=None, *, attention_mask=None, output_attentions=None,
-                output_hidden_states=None, labels=None):
+                output_hidden_states=None, labels=None, inputs_embeds=None):
         lm_labels = labels if lm_labels is None else lm_labels
         outputs = self.transformer(input_ids, position_ids, token_type_ids, head_mask, attention_mask=attention_mask,
-                                   output_attentions=output_attentions, output_hidden_states=output_hidden_states)
+                                   output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+                                   inputs_embeds=inputs_embeds)
         hidden = outputs[0]
         lm_logits = self.fast.lm_logits(hidden, head_mask, output_attentions, output_hidden_states)
         mc_logits = self.multiple_choice_head(hidden, mc_token_ids).squeeze(-1)

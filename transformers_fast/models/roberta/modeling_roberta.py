@@ -25,8 +25,11 @@ class RobertaEmbeddings(BertEmbeddings):
         super().__init__(config)
         self.padding_idx = config.pad_token_id
 
-    def default_position_ids(self, input_ids: torch.Tensor) -> torch.Tensor:
-        return position_ids_from_input_ids(input_ids, self.padding_idx)
+    def default_position_ids(self, input_ids: torch.Tensor, inputs_embeds: torch.Tensor = None) -> torch.Tensor:
+        if inputs_embeds is None:
+            return position_ids_from_input_ids(input_ids, self.padding_idx)
+        # no ids to find padding in: every position is real, as transformers counts them
+        return super().default_position_ids(None, inputs_embeds) + self.padding_idx + 1
 
     def max_sequence_length(self) -> int:
         return self.position_embeddings.num_embeddings - self.padding_idx - 1
@@ -81,12 +84,13 @@ class RobertaForMaskedLM(RobertaPreTrainedModel):
     def _resize_output_bias(self, new_num_tokens):
         self.lm_head.bias = self._resized_bias(self.lm_head.bias, new_num_tokens)
 
-    def forward(self, input_ids, token_type_ids=None, attention_mask=None, masked_lm_labels=None, position_ids=None,
-                head_mask=None, output_attentions=None, output_hidden_states=None, labels=None):
+    def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, masked_lm_labels=None,
+                position_ids=None, head_mask=None, output_attentions=None, output_hidden_states=None, labels=None, *,
+                inputs_embeds=None):
         masked_lm_labels = labels if masked_lm_labels is None else masked_lm_labels
         with self.roberta.fast.reference_path(masked_lm_labels is not None):
             outputs = self.roberta(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
-                                   output_attentions, output_hidden_states)
+                                   output_attentions, output_hidden_states, inputs_embeds=inputs_embeds)
         scores = self.lm_head(outputs[0])
         loss = None if masked_lm_labels is None else loss_ignoring_negative(scores, masked_lm_labels)
         return MaskedLMOutput(loss=loss, logits=scores, hidden_states=outputs.hidden_states,
@@ -120,11 +124,11 @@ class RobertaForSequenceClassification(RobertaPreTrainedModel):
         # not re-initialised: 1.2.0 keeps nn.Linear's own initialisation for this head
         self.classifier = RobertaClassificationHead(config)
 
-    def forward(self, input_ids, token_type_ids=None, attention_mask=None, labels=None, position_ids=None,
-                head_mask=None, output_attentions=None, output_hidden_states=None):
+    def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, labels=None, position_ids=None,
+                head_mask=None, output_attentions=None, output_hidden_states=None, *, inputs_embeds=None):
         with self.roberta.fast.reference_path(labels is not None):
             outputs = self.roberta(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
-                                   output_attentions, output_hidden_states)
+                                   output_attentions, output_hidden_states, inputs_embeds=inputs_embeds)
         logits = self.classifier(outputs[0])
         loss = None if labels is None else classification_loss(logits, labels, self.num_labels)
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,

@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from transformers_fast.generation import GenerationMixin
 from transformers_fast.modeling_outputs import ModelOutput
 from transformers_fast.modeling_utils import (PreTrainedModel, add_start_docstrings, assign_tf_map, check_ids,
-                                              expand_head_mask, memory_in_dtype, tf_checkpoint_arrays)
+                                              check_inputs_embeds, expand_head_mask, input_shape, memory_in_dtype,
+                                              tf_checkpoint_arrays)
 from transformers_fast.models.transfo_xl.configuration_transfo_xl import (
     TRANSFO_XL_PRETRAINED_CONFIG_ARCHIVE_MAP, TRANSFO_XL_PRETRAINED_MODEL_ARCHIVE_MAP, TransfoXLConfig)
 from transformers_fast.models.transfo_xl.modeling_transfo_xl_utilities import (LogUniformSampler,
@@ -585,32 +586,45 @@ class TransfoXLModel(TransfoXLPreTrainedModel):
             pos_seq.clamp_(max=self.clamp_len)
         return pos_seq
 
-    def _check_inputs(self, input_ids, mems):
-        if not isinstance(input_ids, torch.Tensor):
-            raise TypeError(f"input_ids must be a torch.Tensor of integer ids, got {type(input_ids).__name__}")
-        if input_ids.dim() != 2:
-            raise ValueError(f"input_ids must have shape [batch, sequence], got {tuple(input_ids.shape)}")
-        if input_ids.shape[0] == 0 or input_ids.shape[1] == 0:
-            raise ValueError(f"input_ids is empty (shape {tuple(input_ids.shape)})")
+    def _check_inputs(self, input_ids, mems, inputs_embeds=None):
+        """Raises on bad input; returns (mems in the model's dtype or None, inputs_embeds in the model's dtype or
+        None when ids are given)."""
         param = float_like(self.word_emb.emb_layers[0])
-        check_ids("input_ids", input_ids, self.n_token, "the vocabulary size (config.n_token)", device=param.device)
+        inputs_embeds = check_inputs_embeds(input_ids, inputs_embeds, self.d_model, param.dtype, param.device)
+        if inputs_embeds is None and not isinstance(input_ids, torch.Tensor):
+            raise TypeError(f"input_ids must be a torch.Tensor of integer ids, got {type(input_ids).__name__}")
+        name, shape = input_shape(input_ids, inputs_embeds)
+        if len(shape) != 2:
+            raise ValueError(f"{name} must have shape [batch, sequence{'' if inputs_embeds is None else ', d_model'}]"
+                             f", got {tuple((input_ids if inputs_embeds is None else inputs_embeds).shape)}")
+        if shape[0] == 0 or shape[1] == 0:
+            raise ValueError(f"{name} is empty (shape {tuple(shape)})")
+        if inputs_embeds is None:
+            check_ids("input_ids", input_ids, self.n_token, "the vocabulary size (config.n_token)", device=param.device)
         if mems is not None:
-            return _check_mems(mems, self.n_layer, input_ids.shape[0], self.d_model, param.dtype, param.device)
-        return None
+            mems = _check_mems(mems, self.n_layer, shape[0], self.d_model, param.dtype, param.device)
+        return mems, inputs_embeds
 
-    def forward(self, input_ids, mems=None, head_mask=None, *, output_attentions=None, output_hidden_states=None):
+    def forward(self, input_ids=None, mems=None, head_mask=None, *, output_attentions=None,
+                output_hidden_states=None, inputs_embeds=None):
+        """inputs_embeds [batch, seq, d_model]: in place of word_emb(input_ids) (its scaled output), as transformers
+        4 took them; they run the plain torch path (the fused one takes ids)."""
         output_attentions = self.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.output_hidden_states if output_hidden_states is None else output_hidden_states
-        mems = self._check_inputs(input_ids, mems)
+        mems, inputs_embeds = self._check_inputs(input_ids, mems, inputs_embeds)
         # the original code uses [len, batch]: 1.2.0 transposes here
-        input_ids = input_ids.transpose(0, 1).contiguous()
+        if inputs_embeds is None:
+            input_ids = input_ids.transpose(0, 1).contiguous()
+        else:  # a copy: attn_type 3 adds to the embeddings in place
+            inputs_embeds = inputs_embeds.transpose(0, 1).clone(memory_format=torch.contiguous_format)
         zero_mems = mems is None
         if mems is None:
-            mems = self.init_mems(input_ids)
-        if self.fast.usable(head_mask, output_attentions):
+            mems = self.init_mems(input_ids if inputs_embeds is None else inputs_embeds)
+        if inputs_embeds is None and self.fast.usable(head_mask, output_attentions):
             core_out, new_mems, hids = self.fast.forward(input_ids, mems, output_hidden_states, zero_mems)
         else:
-            core_out, new_mems, hids, attentions = self._forward(input_ids, mems, head_mask, output_attentions)
+            word_emb = self.word_emb(input_ids) if inputs_embeds is None else inputs_embeds
+            core_out, new_mems, hids, attentions = self._forward(word_emb, mems, head_mask, output_attentions)
         tracing = torch.jit.is_tracing()
         listed = tuple if tracing else list
         hidden_states = None
@@ -623,14 +637,14 @@ class TransfoXLModel(TransfoXLPreTrainedModel):
                                     mems=None if new_mems is None else listed(new_mems),
                                     hidden_states=hidden_states, attentions=attn)
 
-    def _forward(self, dec_inp, mems, head_mask, output_attentions):
-        """1.2.0's computation in plain torch: (core_out [len, batch, d], new mems, hids, attentions)."""
-        qlen, bsz = dec_inp.size()
+    def _forward(self, word_emb, mems, head_mask, output_attentions):
+        """1.2.0's computation in plain torch on the word embeddings [len, batch, d]: (core_out [len, batch, d],
+        new mems, hids, attentions)."""
+        qlen, bsz = word_emb.shape[:2]
         per_layer = isinstance(head_mask, torch.Tensor) and head_mask.dim() > 2  # already in 1.2.0's layout
         head_mask = expand_head_mask(head_mask, self.n_layer, self.n_head, next(self.parameters()).dtype)
         if isinstance(head_mask, torch.Tensor) and not per_layer:  # [L, 1, 1, 1, H]: expand_head_mask's [L, 1, H, 1, 1]
             head_mask = head_mask.reshape(self.n_layer, 1, 1, 1, self.n_head)
-        word_emb = self.word_emb(dec_inp)
         mlen = mems[0].size(0) if mems is not None else 0
         klen = mlen + qlen
         dec_attn_mask = self.attention_mask(qlen, mlen, word_emb)
@@ -752,16 +766,16 @@ class TransfoXLLMHeadModel(GenerationMixin, TransfoXLPreTrainedModel):
     def init_mems(self, data):
         return self.transformer.init_mems(data)
 
-    def forward(self, input_ids, labels=None, mems=None, head_mask=None, *, output_attentions=None,
-                output_hidden_states=None):
+    def forward(self, input_ids=None, labels=None, mems=None, head_mask=None, *, output_attentions=None,
+                output_hidden_states=None, inputs_embeds=None):
         transformer = self.transformer
-        transformer._check_inputs(input_ids, mems)
+        inputs_embeds = transformer._check_inputs(input_ids, mems, inputs_embeds)[1]
+        shape = input_shape(input_ids, inputs_embeds)[1]
         if labels is not None:
-            check_ids("labels", labels, self.config.n_token, "the vocabulary size (config.n_token)",
-                      shape=input_ids.shape)
-        bsz, tgt_len = input_ids.shape
+            check_ids("labels", labels, self.config.n_token, "the vocabulary size (config.n_token)", shape=shape)
+        bsz, tgt_len = shape
         outputs = transformer(input_ids, mems=mems, head_mask=head_mask, output_attentions=output_attentions,
-                              output_hidden_states=output_hidden_states)
+                              output_hidden_states=output_hidden_states, inputs_embeds=inputs_embeds)
         pred_hid = outputs[0][:, -tgt_len:]
         rest = dict(mems=outputs.mems, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
         if self.sample_softmax > 0:

@@ -29,7 +29,7 @@ from torch.nn import functional as F
 from transformers_fast import ops
 from transformers_fast.modeling_outputs import ModelOutput, output_class
 from transformers_fast.modeling_utils import (PreTrainedModel, SequenceSummary, SQuADHead, check_attention_mask,
-                                              check_ids, expand_head_mask)
+                                              check_ids, check_inputs_embeds, expand_head_mask, input_shape)
 from transformers_fast.modules import classification_loss, create_sinusoidal_embeddings, prune_lin_heads
 from transformers_fast.ops import linear as packed_linear
 from transformers_fast.runtime import encoder as fast_encoder
@@ -181,20 +181,24 @@ class XLMFastPath(fast_encoder.EncoderFastPath):
         built.causal = bool(self.model.causal)
         return built
 
-    def position_ids(self, input_ids):
-        return torch.arange(input_ids.shape[1], device=input_ids.device).unsqueeze(0)
+    def position_ids(self, input_ids, inputs_embeds=None):
+        source = input_ids if inputs_embeds is None else inputs_embeds
+        return torch.arange(source.shape[1], device=source.device).unsqueeze(0)
 
-    def decode(self, input_ids, position_ids, langs, token_type_ids, mask, cache, output_hidden_states):
+    def decode(self, input_ids, position_ids, langs, token_type_ids, mask, cache, output_hidden_states,
+               inputs_embeds=None):
         """Causal incremental decoding on the packed weights: the new positions [batch, q] attend over the
         cached keys/values (1.2.0's cache dict, [batch, heads, klen, head_dim] per layer_id) and their own,
         causally; hidden states are multiplied by the padding mask after the embeddings and each layer, as in
-        the reference. Updates the cache in place; returns ([batch, q, hidden], hidden_states or None)."""
+        the reference. inputs_embeds [batch, q, hidden]: the word vectors in place of input_ids (then None).
+        Updates the cache in place; returns ([batch, q, hidden], hidden_states or None)."""
         with torch.no_grad():
             layers = self.layers()
             model = self.model
-            bs, q = input_ids.shape
+            bs, q = (input_ids if inputs_embeds is None else inputs_embeds).shape[:2]
             flat = lambda t: None if t is None else t.expand(bs, q).reshape(-1)  # noqa: E731
-            x = self.embed(flat(input_ids), flat(position_ids), flat(token_type_ids),
+            words = None if inputs_embeds is None else inputs_embeds.reshape(bs * q, -1)
+            x = self.embed(flat(input_ids), flat(position_ids), flat(token_type_ids), words=words,
                            **({} if langs is None else {"langs": flat(langs)}))
             keep = mask.reshape(-1, 1).to(x.dtype)
             x = x * keep
@@ -226,10 +230,10 @@ class XLMFastPath(fast_encoder.EncoderFastPath):
             return x.view(bs, q, hidden), (tuple(h.view(bs, q, hidden) for h in states)
                                            if output_hidden_states else None)
 
-    def embed(self, ids, positions, token_types, langs=None):
+    def embed(self, ids, positions, token_types, words=None, langs=None):
         model = self.model
         word = model.embeddings  # (a module: the table may be int8)
-        x = word(ids)
+        x = word(ids) if words is None else words
         if langs is not None:
             x = x + F.embedding(langs, model.lang_embeddings.weight)
         if token_types is not None:
@@ -332,16 +336,23 @@ class XLMModel(XLMPreTrainedModel):
             self.attentions[layer].prune_heads(heads)
 
     # ---- input checks ----
-    def _check_inputs(self, input_ids, lengths, position_ids, langs, token_type_ids, attention_mask, cache):
+    def _check_inputs(self, input_ids, lengths, position_ids, langs, token_type_ids, attention_mask, cache,
+                      inputs_embeds=None):
+        """Raises on bad input; returns inputs_embeds in the model's dtype (None when ids are given)."""
         device = self.embeddings.weight.device
-        check_ids("input_ids", input_ids, self.embeddings.num_embeddings, "the vocabulary size (config.n_words)",
-                  device=device)
-        if input_ids.dim() != 2:
-            raise ValueError(f"input_ids must have shape [batch, sequence], got {tuple(input_ids.shape)}")
-        bs, slen = input_ids.shape
+        position_table = self.position_embeddings.weight  # (float: the word table may be int8)
+        inputs_embeds = check_inputs_embeds(input_ids, inputs_embeds, self.dim, position_table.dtype,
+                                            position_table.device)
+        if inputs_embeds is None:
+            check_ids("input_ids", input_ids, self.embeddings.num_embeddings, "the vocabulary size (config.n_words)",
+                      device=device)
+        name, shape = input_shape(input_ids, inputs_embeds)
+        if len(shape) != 2:
+            raise ValueError(f"{name} must have shape [batch, sequence{'' if inputs_embeds is None else ', emb_dim'}]"
+                             f", got {tuple((input_ids if inputs_embeds is None else inputs_embeds).shape)}")
+        bs, slen = shape
         if slen == 0 or bs == 0:
-            raise ValueError(f"input_ids is empty (shape {tuple(input_ids.shape)}): at least one token is needed")
-        shape = input_ids.shape
+            raise ValueError(f"{name} is empty (shape {tuple(shape)}): at least one token is needed")
         if lengths is not None:
             check_ids("lengths", lengths, slen + 1, "lengths count real tokens: 0 to the sequence length")
             if tuple(lengths.shape) != (bs,):
@@ -350,7 +361,7 @@ class XLMModel(XLMPreTrainedModel):
         if position_ids is not None:
             check_ids("position_ids", position_ids, max_pos, "config.max_position_embeddings", shape=shape)
         elif slen > max_pos:
-            raise ValueError(f"input_ids has {slen} positions but this model takes at most {max_pos} "
+            raise ValueError(f"{name} has {slen} positions but this model takes at most {max_pos} "
                              "(config.max_position_embeddings)")
         if langs is not None:
             if self.has_lang_embeddings:
@@ -367,10 +378,11 @@ class XLMModel(XLMPreTrainedModel):
             if not isinstance(cache, dict) or not isinstance(cache.get("slen"), int):
                 raise TypeError("cache must be a dict with an integer 'slen' (start with {'slen': 0})")
             if not 0 <= cache["slen"] < slen:
-                raise ValueError(f"cache holds {cache['slen']} positions: input_ids must hold the whole sequence "
+                raise ValueError(f"cache holds {cache['slen']} positions: {name} must hold the whole sequence "
                                  f"so far and at least one new token (it has {slen})")
             if cache["slen"] and not self.causal:
                 raise ValueError("a cache continuation needs a causal model (config.causal=True)")
+        return inputs_embeds
 
     def _fast_usable(self, input_ids, mask, head_mask, output_attentions, cache) -> bool:
         if not self.fast.usable(input_ids, mask, head_mask, output_attentions):
@@ -385,33 +397,42 @@ class XLMModel(XLMPreTrainedModel):
             return bool((real[:, 1:] <= real[:, :-1]).all())
         return True
 
-    def forward(self, input_ids, lengths=None, position_ids=None, langs=None, token_type_ids=None,
+    def forward(self, input_ids=None, lengths=None, position_ids=None, langs=None, token_type_ids=None,
                 attention_mask=None, cache=None, head_mask=None, *, output_attentions=None,
-                output_hidden_states=None):
-        self._check_inputs(input_ids, lengths, position_ids, langs, token_type_ids, attention_mask, cache)
+                output_hidden_states=None, inputs_embeds=None):
+        inputs_embeds = self._check_inputs(input_ids, lengths, position_ids, langs, token_type_ids, attention_mask,
+                                           cache, inputs_embeds)
         output_attentions = self.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.output_hidden_states if output_hidden_states is None else output_hidden_states
         if langs is not None and not self.has_lang_embeddings:
             langs = None
-        bs, slen = input_ids.size()
+        source = input_ids if inputs_embeds is None else inputs_embeds
+        bs, slen = source.shape[:2]
         if lengths is None:
-            lengths = (input_ids != self.pad_index).sum(dim=1).long()
+            if inputs_embeds is None:
+                lengths = (input_ids != self.pad_index).sum(dim=1).long()
+            else:  # no ids to find padding in: every position is real (transformers)
+                lengths = torch.full((bs,), slen, dtype=torch.long, device=source.device)
         mask, attn_mask = get_masks(slen, lengths, self.causal, padding_mask=attention_mask)
 
-        fast = self._fast_usable(input_ids, mask, head_mask, output_attentions, cache)
+        fast = self._fast_usable(source, mask, head_mask, output_attentions, cache)
         if fast and cache is None:
             kwargs = {} if langs is None else {"langs": langs}
             hidden, hidden_states = self.fast(input_ids, token_type_ids, mask, position_ids, output_hidden_states,
-                                              **kwargs)
+                                              inputs_embeds=inputs_embeds, **kwargs)
             return XLMModelOutput(last_hidden_state=hidden, hidden_states=hidden_states)
 
         if position_ids is None:
-            position_ids = torch.arange(slen, dtype=torch.long, device=input_ids.device).unsqueeze(0)
+            position_ids = torch.arange(slen, dtype=torch.long, device=source.device).unsqueeze(0)
         dtype = self.position_embeddings.weight.dtype  # (the word table may be int8)
         head_mask = expand_head_mask(head_mask, self.n_layers, self.n_heads, dtype)
         if cache is not None and cache["slen"]:
+            # embeddings, like ids, hold the whole sequence so far: only the new positions run
             _slen = slen - cache["slen"]
-            input_ids = input_ids[:, -_slen:]
+            if input_ids is not None:
+                input_ids = input_ids[:, -_slen:]
+            if inputs_embeds is not None:
+                inputs_embeds = inputs_embeds[:, -_slen:]
             position_ids = position_ids[:, -_slen:]
             if langs is not None:
                 langs = langs[:, -_slen:]
@@ -421,10 +442,10 @@ class XLMModel(XLMPreTrainedModel):
             attn_mask = attn_mask[:, -_slen:]
         if fast:  # with a cache
             hidden, hidden_states = self.fast.decode(input_ids, position_ids, langs, token_type_ids, mask, cache,
-                                                     output_hidden_states)
+                                                     output_hidden_states, inputs_embeds)
             return XLMModelOutput(last_hidden_state=hidden, hidden_states=hidden_states)
 
-        tensor = self.embeddings(input_ids)
+        tensor = self.embeddings(input_ids) if inputs_embeds is None else inputs_embeds
         tensor = tensor + self.position_embeddings(position_ids).expand_as(tensor)
         if langs is not None:
             tensor = tensor + self.lang_embeddings(langs)
@@ -502,10 +523,10 @@ class XLMPredLayer(nn.Module):
 
 
 def _transformer_kwargs(lengths, position_ids, langs, token_type_ids, attention_mask, cache, head_mask,
-                        output_attentions, output_hidden_states):
+                        output_attentions, output_hidden_states, inputs_embeds):
     return dict(lengths=lengths, position_ids=position_ids, langs=langs, token_type_ids=token_type_ids,
                 attention_mask=attention_mask, cache=cache, head_mask=head_mask, output_attentions=output_attentions,
-                output_hidden_states=output_hidden_states)
+                output_hidden_states=output_hidden_states, inputs_embeds=inputs_embeds)
 
 
 class XLMWithLMHeadModel(XLMPreTrainedModel):
@@ -525,13 +546,13 @@ class XLMWithLMHeadModel(XLMPreTrainedModel):
         if not self.config.asm:
             self._tie_or_clone_weights(self.pred_layer.proj, self.transformer.embeddings)
 
-    def forward(self, input_ids, lengths=None, position_ids=None, langs=None, token_type_ids=None,
+    def forward(self, input_ids=None, lengths=None, position_ids=None, langs=None, token_type_ids=None,
                 attention_mask=None, cache=None, labels=None, head_mask=None, *, output_attentions=None,
-                output_hidden_states=None):
+                output_hidden_states=None, inputs_embeds=None):
         with self.transformer.fast.reference_path(labels is not None):
             outputs = self.transformer(input_ids, **_transformer_kwargs(
                 lengths, position_ids, langs, token_type_ids, attention_mask, cache, head_mask, output_attentions,
-                output_hidden_states))
+                output_hidden_states, inputs_embeds))
         head = self.pred_layer(outputs[0], labels)
         loss, scores = (None, head[0]) if labels is None else head
         return XLMWithLMHeadModelOutput(loss=loss, logits=scores, hidden_states=outputs.hidden_states,
@@ -549,13 +570,13 @@ class XLMForSequenceClassification(XLMPreTrainedModel):
         self.sequence_summary = SequenceSummary(config)
         self.init_weights()
 
-    def forward(self, input_ids, lengths=None, position_ids=None, langs=None, token_type_ids=None,
+    def forward(self, input_ids=None, lengths=None, position_ids=None, langs=None, token_type_ids=None,
                 attention_mask=None, cache=None, labels=None, head_mask=None, *, output_attentions=None,
-                output_hidden_states=None):
+                output_hidden_states=None, inputs_embeds=None):
         with self.transformer.fast.reference_path(labels is not None):
             outputs = self.transformer(input_ids, **_transformer_kwargs(
                 lengths, position_ids, langs, token_type_ids, attention_mask, cache, head_mask, output_attentions,
-                output_hidden_states))
+                output_hidden_states, inputs_embeds))
         logits = self.sequence_summary(outputs[0])
         loss = None if labels is None else classification_loss(logits, labels, self.num_labels)
         return XLMForSequenceClassificationOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
@@ -574,15 +595,15 @@ class XLMForQuestionAnswering(XLMPreTrainedModel):
         self.qa_outputs = SQuADHead(config)
         self.init_weights()
 
-    def forward(self, input_ids, lengths=None, position_ids=None, langs=None, token_type_ids=None,
+    def forward(self, input_ids=None, lengths=None, position_ids=None, langs=None, token_type_ids=None,
                 attention_mask=None, cache=None, start_positions=None, end_positions=None, cls_index=None,
                 is_impossible=None, p_mask=None, head_mask=None, *, output_attentions=None,
-                output_hidden_states=None):
+                output_hidden_states=None, inputs_embeds=None):
         training_loss = start_positions is not None and end_positions is not None
         with self.transformer.fast.reference_path(training_loss):
             outputs = self.transformer(input_ids, **_transformer_kwargs(
                 lengths, position_ids, langs, token_type_ids, attention_mask, cache, head_mask, output_attentions,
-                output_hidden_states))
+                output_hidden_states, inputs_embeds))
         head = self.qa_outputs(outputs[0], start_positions=start_positions, end_positions=end_positions,
                                cls_index=cls_index, is_impossible=is_impossible, p_mask=p_mask)
         rest = dict(hidden_states=outputs.hidden_states, attentions=outputs.attentions)

@@ -22,9 +22,9 @@ from torch.nn import functional as F
 from transformers_fast.modeling_outputs import (XLNetForQuestionAnsweringOutput, XLNetForSequenceClassificationOutput,
                                                 XLNetLMHeadModelOutput, XLNetModelOutput)
 from transformers_fast.modeling_utils import (PoolerAnswerClass, PoolerEndLogits, PoolerStartLogits, PreTrainedModel,
-                                              SequenceSummary, assign_tf_map, check_ids, expand_head_mask,
-                                              loss_ignoring_negative, memory_in_dtype, squad_head_forward,
-                                              tf_checkpoint_arrays)
+                                              SequenceSummary, assign_tf_map, check_ids, check_inputs_embeds,
+                                              expand_head_mask, input_shape, loss_ignoring_negative, memory_in_dtype,
+                                              squad_head_forward, tf_checkpoint_arrays)
 from transformers_fast.modules import classification_loss
 from transformers_fast.ops import QuantizedLinear
 from transformers_fast.runtime.fast_path import LinearFastPath
@@ -391,17 +391,24 @@ class XLNetModel(XLNetPreTrainedModel):
         return pos_emb.to(self.mask_emb.dtype)
 
     # ---- forward ----
-    def _check_inputs(self, input_ids, token_type_ids, input_mask, attention_mask, mems, perm_mask, target_mapping):
+    def _check_inputs(self, input_ids, token_type_ids, input_mask, attention_mask, mems, perm_mask, target_mapping,
+                      inputs_embeds=None):
         emb = self.word_embedding
-        check_ids("input_ids", input_ids, emb.num_embeddings, "the vocabulary size (config.n_token)",
-                  device=emb.weight.device)
-        if input_ids.dim() != 2:
-            raise ValueError(f"input_ids must have shape [batch, sequence], got {tuple(input_ids.shape)}")
-        bsz, qlen = input_ids.shape
+        float_weight = self.mask_emb  # (the word table may be int8)
+        inputs_embeds = check_inputs_embeds(input_ids, inputs_embeds, self.d_model, float_weight.dtype,
+                                            float_weight.device)
+        if inputs_embeds is None:
+            check_ids("input_ids", input_ids, emb.num_embeddings, "the vocabulary size (config.n_token)",
+                      device=emb.weight.device)
+        name, shape = input_shape(input_ids, inputs_embeds)
+        if len(shape) != 2:
+            raise ValueError(f"{name} must have shape [batch, sequence{'' if inputs_embeds is None else ', d_model'}]"
+                             f", got {tuple((input_ids if inputs_embeds is None else inputs_embeds).shape)}")
+        bsz, qlen = shape
         if qlen == 0 or bsz == 0:
-            raise ValueError(f"input_ids is empty (shape {tuple(input_ids.shape)}): at least one token is needed")
+            raise ValueError(f"{name} is empty (shape {tuple(shape)}): at least one token is needed")
         if token_type_ids is not None:
-            check_ids("token_type_ids", token_type_ids, 2 ** 62, "segment ids", input_ids.shape)
+            check_ids("token_type_ids", token_type_ids, 2 ** 62, "segment ids", shape)
         if input_mask is not None and attention_mask is not None:
             raise ValueError("give input_mask (1 = padding) or attention_mask (1 = token), not both")
         for name, t in (("input_mask", input_mask), ("attention_mask", attention_mask)):
@@ -431,13 +438,13 @@ class XLNetModel(XLNetPreTrainedModel):
                         raise ValueError(f"mems[{i}] must be a tensor [mem_len, batch, d_model] = [{mlen}, {bsz}, "
                                          f"{self.d_model}], got {getattr(mem, 'shape', type(mem).__name__)}")
                 mems = [memory_in_dtype(f"mems[{i}]", mem, emb.weight.dtype) for i, mem in enumerate(mems)]
-        return bsz, qlen, mlen, mems
+        return bsz, qlen, mlen, mems, inputs_embeds
 
-    def forward(self, input_ids, token_type_ids=None, input_mask=None, attention_mask=None, mems=None,
+    def forward(self, input_ids=None, token_type_ids=None, input_mask=None, attention_mask=None, mems=None,
                 perm_mask=None, target_mapping=None, head_mask=None, *, output_attentions=None,
-                output_hidden_states=None, use_mems=None):
-        bsz, qlen, mlen, mems = self._check_inputs(input_ids, token_type_ids, input_mask, attention_mask, mems,
-                                                   perm_mask, target_mapping)
+                output_hidden_states=None, use_mems=None, inputs_embeds=None):
+        bsz, qlen, mlen, mems, inputs_embeds = self._check_inputs(
+            input_ids, token_type_ids, input_mask, attention_mask, mems, perm_mask, target_mapping, inputs_embeds)
         output_attentions = self.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.output_hidden_states if output_hidden_states is None else output_hidden_states
         klen = mlen + qlen
@@ -445,7 +452,10 @@ class XLNetModel(XLNetPreTrainedModel):
         dtype_float, device = weight.dtype, weight.device
 
         # Sequence-first, as the original code: [len, batch].
-        input_ids = input_ids.transpose(0, 1).contiguous()
+        if inputs_embeds is None:
+            inputs_embeds = self.word_embedding(input_ids.transpose(0, 1).contiguous())
+        else:
+            inputs_embeds = inputs_embeds.transpose(0, 1).contiguous()
         token_type_ids = token_type_ids.transpose(0, 1).contiguous() if token_type_ids is not None else None
         input_mask = input_mask.transpose(0, 1).to(dtype_float) if input_mask is not None else None
         attention_mask = attention_mask.transpose(0, 1).to(dtype_float) if attention_mask is not None else None
@@ -476,7 +486,7 @@ class XLNetModel(XLNetPreTrainedModel):
             non_tgt_mask = torch.cat([torch.zeros([qlen, mlen], dtype=dtype_float, device=device), non_tgt_mask], -1)
             non_tgt_mask = ((attn_mask + non_tgt_mask[:, :, None, None]) > 0).to(dtype_float)
 
-        output_h = self.dropout(self.word_embedding(input_ids))
+        output_h = self.dropout(inputs_embeds)
         output_g = None
         if target_mapping is not None:
             output_g = self.dropout(self.mask_emb.expand(target_mapping.shape[0], bsz, -1))
@@ -541,10 +551,11 @@ class XLNetModel(XLNetPreTrainedModel):
 
 
 def _base_kwargs(token_type_ids, input_mask, attention_mask, mems, perm_mask, target_mapping, head_mask,
-                 output_attentions, output_hidden_states, use_mems):
+                 output_attentions, output_hidden_states, use_mems, inputs_embeds):
     return dict(token_type_ids=token_type_ids, input_mask=input_mask, attention_mask=attention_mask, mems=mems,
                 perm_mask=perm_mask, target_mapping=target_mapping, head_mask=head_mask,
-                output_attentions=output_attentions, output_hidden_states=output_hidden_states, use_mems=use_mems)
+                output_attentions=output_attentions, output_hidden_states=output_hidden_states, use_mems=use_mems,
+                inputs_embeds=inputs_embeds)
 
 
 class XLNetLMHeadModel(XLNetPreTrainedModel):
@@ -564,12 +575,12 @@ class XLNetLMHeadModel(XLNetPreTrainedModel):
     def get_output_embeddings(self):
         return self.lm_loss
 
-    def forward(self, input_ids, token_type_ids=None, input_mask=None, attention_mask=None, mems=None,
+    def forward(self, input_ids=None, token_type_ids=None, input_mask=None, attention_mask=None, mems=None,
                 perm_mask=None, target_mapping=None, labels=None, head_mask=None, *, output_attentions=None,
-                output_hidden_states=None, use_mems=None):
+                output_hidden_states=None, use_mems=None, inputs_embeds=None):
         outputs = self.transformer(input_ids, **_base_kwargs(token_type_ids, input_mask, attention_mask, mems,
                                                              perm_mask, target_mapping, head_mask, output_attentions,
-                                                             output_hidden_states, use_mems))
+                                                             output_hidden_states, use_mems, inputs_embeds))
         if self.transformer.fast.enabled and self.head_fast.usable(outputs[0]):
             logits = self.head_fast(outputs[0])
         else:
@@ -596,12 +607,12 @@ class XLNetForSequenceClassification(XLNetPreTrainedModel):
         self.logits_proj = nn.Linear(config.d_model, config.num_labels)
         self.init_weights()
 
-    def forward(self, input_ids, token_type_ids=None, input_mask=None, attention_mask=None, mems=None,
+    def forward(self, input_ids=None, token_type_ids=None, input_mask=None, attention_mask=None, mems=None,
                 perm_mask=None, target_mapping=None, labels=None, head_mask=None, *, output_attentions=None,
-                output_hidden_states=None, use_mems=None):
+                output_hidden_states=None, use_mems=None, inputs_embeds=None):
         outputs = self.transformer(input_ids, **_base_kwargs(token_type_ids, input_mask, attention_mask, mems,
                                                              perm_mask, target_mapping, head_mask, output_attentions,
-                                                             output_hidden_states, use_mems))
+                                                             output_hidden_states, use_mems, inputs_embeds))
         logits = self.logits_proj(self.sequence_summary(outputs[0]))
         loss = None if labels is None else classification_loss(logits, labels, self.num_labels)
         return XLNetForSequenceClassificationOutput(loss=loss, logits=logits, mems=outputs.mems,
@@ -624,13 +635,13 @@ class XLNetForQuestionAnswering(XLNetPreTrainedModel):
         self.answer_class = PoolerAnswerClass(config)
         self.init_weights()
 
-    def forward(self, input_ids, token_type_ids=None, input_mask=None, attention_mask=None, mems=None,
+    def forward(self, input_ids=None, token_type_ids=None, input_mask=None, attention_mask=None, mems=None,
                 perm_mask=None, target_mapping=None, start_positions=None, end_positions=None, cls_index=None,
                 is_impossible=None, p_mask=None, head_mask=None, *, output_attentions=None,
-                output_hidden_states=None, use_mems=None):
+                output_hidden_states=None, use_mems=None, inputs_embeds=None):
         outputs = self.transformer(input_ids, **_base_kwargs(token_type_ids, input_mask, attention_mask, mems,
                                                              perm_mask, target_mapping, head_mask, output_attentions,
-                                                             output_hidden_states, use_mems))
+                                                             output_hidden_states, use_mems, inputs_embeds))
         head = squad_head_forward(self.start_logits, self.end_logits, self.answer_class, self.start_n_top,
                                   self.end_n_top, outputs[0], start_positions, end_positions, cls_index,
                                   is_impossible, p_mask)
