@@ -310,3 +310,40 @@ def test_batch_encoding_to():
     enc = BertTokenizer(bert_uncased_vocab())(TEXTS, padding=True, return_tensors="pt")
     moved = enc.to("cpu")
     assert moved is enc and moved["input_ids"].device.type == "cpu" and moved.word_ids(0)[0] is None
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_pad_like_data_collators(pairs_of_tokenizers, family):
+    """pad() as DataCollatorWithPadding calls it: a list of encodings (other keys such as labels pass through), a
+    batched dict, one encoding, tensors in; padding='max_length' without max_length pads to model_max_length."""
+    ours, hf = pairs_of_tokenizers[family]
+    features = [dict(ours(t, return_special_tokens_mask=True), labels=i) for i, t in enumerate(TEXTS)]
+    assert features == [dict(hf(t, return_special_tokens_mask=True), labels=i) for i, t in enumerate(TEXTS)]
+
+    def same(inputs, **kw):
+        a, b = outcome(lambda: ours.pad(inputs, **kw)), outcome(lambda: hf.pad(inputs, **kw))
+        assert a == b and a != "raised", kw
+        assert type(ours.pad(inputs, **kw)["input_ids"]) is type(hf.pad(inputs, **kw)["input_ids"])
+
+    for kw in [dict(), dict(return_tensors="pt"), dict(padding="max_length", max_length=30, padding_side="left"),
+               dict(pad_to_multiple_of=8, return_tensors="np"), dict(return_attention_mask=False), dict(padding=False)]:
+        same(features, **kw)
+    same(ours(TEXTS, PAIRS, return_token_type_ids=True), return_tensors="pt")
+    same(ours(TEXTS[0]), padding="max_length", max_length=20)
+    same([{"input_ids": torch.tensor(f["input_ids"])} for f in features])
+    same([{"input_ids": f["input_ids"]} for f in features], return_tensors="pt")
+    with pytest.raises(ValueError, match="input_ids"):
+        ours.pad([{"ids": [1]}])
+    with pytest.raises(ValueError, match="padding_side"):
+        ours.pad(features, padding_side="middle")
+    with pytest.raises(ValueError, match="word_ids"):
+        ours.pad(features).word_ids()
+    # padding="max_length" without max_length: model_max_length, in __call__ and pad alike
+    ours.model_max_length = hf.model_max_length = 16
+    try:
+        same(features, padding="max_length")
+        assert_same_call(ours, hf, TEXTS[:2], padding="max_length")
+    finally:
+        ours.model_max_length, hf.model_max_length = int(1e12), int(1e30)
+    with pytest.raises(ValueError, match="max_length"):
+        ours.pad(features, padding="max_length")

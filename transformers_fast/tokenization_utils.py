@@ -814,7 +814,7 @@ class PreTrainedTokenizer(object):
         if strategy and max_length is None:
             max_length = self.max_len if self.max_len < int(1e12) else None
         if padding == "max_length" and max_length is None:
-            raise ValueError("padding='max_length' needs max_length")
+            max_length = self._max_length_to_pad()
         extra = self.num_added_special_tokens(False)
         if strategy and max_length is not None and extra <= max_length < stride + extra:  # tokenizers' check
             raise ValueError(f"stride ({stride}) must be at most max_length ({max_length}) less the {extra} special "
@@ -871,6 +871,72 @@ class PreTrainedTokenizer(object):
         elif single and not return_overflowing_tokens:  # as transformers: the batch axis off the per-token keys
             out = {k: v[0] if v and isinstance(v[0], list) else v for k, v in out.items()}
         return BatchEncoding(out, explain)
+
+    def _max_length_to_pad(self):
+        if self.max_len >= int(1e12):
+            raise ValueError("padding='max_length' needs max_length (this tokenizer has no max_len)")
+        return self.max_len
+
+    def pad(self, encoded_inputs, padding=True, max_length=None, pad_to_multiple_of=None, padding_side=None,
+            return_attention_mask=None, return_tensors=None, verbose=True):
+        """transformers' pad (what DataCollatorWithPadding calls): pads input_ids, attention_mask (made when
+        missing), token_type_ids and special_tokens_mask of one encoding, a dict of batched lists or a list of
+        encodings; other keys pass through. Tensors in give tensors out."""
+        if isinstance(encoded_inputs, (list, tuple)) and encoded_inputs and isinstance(encoded_inputs[0], dict):
+            encoded_inputs = {k: [example[k] for example in encoded_inputs] for k in encoded_inputs[0]}
+        if not isinstance(encoded_inputs, dict) or "input_ids" not in encoded_inputs:
+            raise ValueError("pad: give an encoding (a dict with input_ids) or a list of them")
+        if padding not in (False, True, "longest", "max_length", "do_not_pad"):
+            raise ValueError(f"padding must be False, True, 'longest' or 'max_length', got {padding!r}")
+        if padding_side not in (None, "left", "right"):
+            raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
+        if pad_to_multiple_of is not None and (type(pad_to_multiple_of) is not int or pad_to_multiple_of < 1):
+            raise ValueError(f"pad_to_multiple_of must be an int >= 1, got {pad_to_multiple_of!r}")
+        out = dict(encoded_inputs)
+        ids = out["input_ids"]
+        sample = ids[0] if isinstance(ids, (list, tuple)) and ids else ids
+        if hasattr(sample, "tolist"):  # tensors or arrays in: lists here, the same kind out
+            return_tensors = return_tensors or ("pt" if type(sample).__module__.startswith("torch") else "np")
+            out = {k: _py(v) for k, v in out.items()}
+        if return_attention_mask is None:
+            return_attention_mask = "attention_mask" in self.model_input_names
+        single = bool(out["input_ids"]) and isinstance(out["input_ids"][0], int)
+        batch = {k: [v] for k, v in out.items()} if single else {k: list(v) for k, v in out.items()}
+        if return_attention_mask and "attention_mask" not in batch:
+            batch["attention_mask"] = [[1] * len(ids) for ids in batch["input_ids"]]
+        target = None
+        if padding in (True, "longest"):
+            target = max((len(ids) for ids in batch["input_ids"]), default=0)
+        elif padding == "max_length":
+            target = max_length if max_length is not None else self._max_length_to_pad()
+        if target is not None and pad_to_multiple_of:
+            target = -(-target // pad_to_multiple_of) * pad_to_multiple_of
+        side = padding_side or self.padding_side
+        fill = {"input_ids": self.pad_token_id if self._pad_token is not None else None,
+                "token_type_ids": self.pad_token_type_id, "special_tokens_mask": 1}
+        if return_attention_mask:  # as transformers: a mask not asked for stays as it is
+            fill["attention_mask"] = 0
+        for i, ids in enumerate(batch["input_ids"]):
+            n = target - len(ids) if target is not None else 0
+            if n <= 0:
+                continue
+            if fill["input_ids"] is None:
+                raise ValueError(f"{type(self).__name__} has no pad_token: set one (add_special_tokens"
+                                 "({'pad_token': ...})) to pad")
+            for key, value in fill.items():
+                if key in batch:
+                    row = list(batch[key][i])
+                    batch[key][i] = [value] * n + row if side == "left" else row + [value] * n
+        out = {k: v[0] for k, v in batch.items()} if single else batch
+        if return_tensors == "pt":
+            import torch
+            out = {k: torch.tensor(v) for k, v in out.items()}
+        elif return_tensors == "np":
+            import numpy as np
+            out = {k: np.asarray(v) for k, v in out.items()}
+        elif return_tensors is not None:
+            raise ValueError(f"return_tensors must be None, 'pt' or 'np', got {return_tensors!r}")
+        return BatchEncoding(out)
 
     def _rows(self, texts, pairs, add_special_tokens, strategy, max_length, stride, split_words, offsets, words):
         """The encoded rows (_Row) of a batch, before padding: truncated, and with stride (not None) the overflowing
@@ -1151,6 +1217,13 @@ def _windows(n, kept, stride):
     return out
 
 
+def _py(value):
+    """Tensors and arrays (or lists of them) as Python lists."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return [_py(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+
 class _Row:
     """One encoded row of __call__: per-token lists (offs, words: None unless asked) and its example's index."""
     __slots__ = ("ids", "types", "mask", "special", "offs", "words", "seqs", "sample", "tokens")
@@ -1197,8 +1270,8 @@ class BatchEncoding(dict):
 
     def _row(self, batch_index):
         if self.__dict__.get("_explain") is None:
-            raise ValueError("word_ids(), tokens() and sequence_ids() need a BatchEncoding as the tokenizer returned "
-                             "it (not one pickled, copied or built by hand)")
+            raise ValueError("word_ids(), tokens() and sequence_ids() are known only on a BatchEncoding as a "
+                             "tokenizer's __call__ returned it (not one pickled, copied, made by pad() or by hand)")
         if callable(self._explain):
             self._explain = (self._explain(),)
         rows = self._explain[0]
