@@ -44,7 +44,8 @@ def pairs_of_tokenizers(roberta_files):
     hf_gpt2.pad_token = "<|endoftext|>"
     return {
         "bert": (BertTokenizer(bert_uncased_vocab()), transformers.BertTokenizer(bert_uncased_vocab())),
-        "distilbert": (DistilBertTokenizer(bert_uncased_vocab()), transformers.DistilBertTokenizer(bert_uncased_vocab())),
+        "distilbert": (DistilBertTokenizer(bert_uncased_vocab()),
+                       transformers.DistilBertTokenizer(bert_uncased_vocab())),
         "gpt2": (gpt2, hf_gpt2),
         "roberta": (RobertaTokenizer(*roberta_files),
                     transformers.RobertaTokenizer(*roberta_files, add_prefix_space=True)),
@@ -127,10 +128,12 @@ def test_overflow_with_stride(pairs_of_tokenizers, family):
 def test_padding_options(pairs_of_tokenizers, family):
     ours, hf = pairs_of_tokenizers[family]
     for args in [(TEXTS,), (TEXTS, PAIRS), (TEXTS[1],)]:
-        for kw in [dict(padding=True, pad_to_multiple_of=8), dict(padding="max_length", max_length=13, pad_to_multiple_of=4),
-                   dict(padding=False, pad_to_multiple_of=8), dict(padding=True, pad_to_multiple_of=8, return_tensors="pt"),
-                   dict(padding=True, padding_side="left"), dict(padding="max_length", max_length=20, padding_side="left",
-                                                                 return_tensors="pt"),
+        for kw in [dict(padding=True, pad_to_multiple_of=8),
+                   dict(padding="max_length", max_length=13, pad_to_multiple_of=4),
+                   dict(padding=False, pad_to_multiple_of=8),
+                   dict(padding=True, pad_to_multiple_of=8, return_tensors="pt"),
+                   dict(padding=True, padding_side="left"),
+                   dict(padding="max_length", max_length=20, padding_side="left", return_tensors="pt"),
                    dict(padding=True, padding_side="right", return_tensors="np", return_offsets_mapping=True),
                    dict(padding=True, verbose=False)]:
             assert_same_call(ours, hf, *args, **kw)
@@ -245,8 +248,8 @@ def test_word_ids_errors(pairs_of_tokenizers):
 def test_batch_decode_and_vocabulary(pairs_of_tokenizers, family):
     ours, hf = pairs_of_tokenizers[family]
     enc = hf(TEXTS, PAIRS, padding=True, return_tensors="pt")
-    for kw in [dict(), dict(skip_special_tokens=True), dict(skip_special_tokens=True, clean_up_tokenization_spaces=True),
-               dict(clean_up_tokenization_spaces=False)]:
+    for kw in [dict(), dict(skip_special_tokens=True), dict(clean_up_tokenization_spaces=False),
+               dict(skip_special_tokens=True, clean_up_tokenization_spaces=True)]:
         assert ours.batch_decode(enc["input_ids"], **kw) == hf.batch_decode(enc["input_ids"], **kw), kw
         assert ours.batch_decode(enc["input_ids"].tolist(), **kw) == hf.batch_decode(enc["input_ids"].tolist(), **kw)
     # decode stays 1.2.0's: a text holding sep_token comes back as a list

@@ -815,31 +815,14 @@ class PreTrainedTokenizer(object):
             max_length = self.max_len if self.max_len < int(1e12) else None
         if padding == "max_length" and max_length is None:
             max_length = self._max_length_to_pad()
-        extra = self.num_added_special_tokens(False)
-        if strategy and max_length is not None and extra <= max_length < stride + extra:  # tokenizers' check
+        extra = self.num_added_special_tokens(False) if stride and strategy and max_length is not None else 0
+        if stride and strategy and max_length is not None and extra <= max_length < stride + extra:  # tokenizers'
             raise ValueError(f"stride ({stride}) must be at most max_length ({max_length}) less the {extra} special "
                              "tokens")
-        rows_of = functools.partial(self._rows, texts, pairs, add_special_tokens, strategy, max_length,
-                                    stride if return_overflowing_tokens else None, is_split_into_words)
-
-        def pad_rows(rows):
-            if padding in (True, "longest"):  # as tokenizers: the longest first row of an example (not overflow)
-                target = max((len(r.ids) for k, r in enumerate(rows) if k == 0 or rows[k - 1].sample != r.sample),
-                             default=0)
-            elif padding == "max_length":
-                target = max_length
-            else:
-                return rows
-            if pad_to_multiple_of:
-                target = -(-target // pad_to_multiple_of) * pad_to_multiple_of
-            return self._pad_rows(rows, target, side)
-
-        def explain():  # word_ids/tokens/sequence_ids, on first use: the rows again, with the words
-            rows = pad_rows(rows_of(False, True))
-            for r in rows:
-                r.tokens = self.convert_ids_to_tokens(r.ids)
-            return rows
-
+        rows_args = (texts, pairs, add_special_tokens, strategy, max_length,
+                     stride if return_overflowing_tokens else None, is_split_into_words)
+        layout = (padding, max_length, pad_to_multiple_of, side)
+        explain = functools.partial(self._explain_rows, rows_args, layout)
         if return_tensors is not None and not (return_offsets_mapping or return_overflowing_tokens or
                                                return_special_tokens_mask or return_length or is_split_into_words or
                                                pad_to_multiple_of):
@@ -847,7 +830,7 @@ class PreTrainedTokenizer(object):
                                        return_token_type_ids, return_attention_mask, side)
             if out is not None:
                 return BatchEncoding(out, explain)
-        rows = pad_rows(rows_of(return_offsets_mapping, False))
+        rows = self._padded(self._rows(*rows_args, return_offsets_mapping, False, return_special_tokens_mask), *layout)
         out = {"input_ids": [r.ids for r in rows]}
         for key, wanted, field in (("token_type_ids", return_token_type_ids, "types"),
                                    ("attention_mask", return_attention_mask, "mask"),
@@ -871,6 +854,39 @@ class PreTrainedTokenizer(object):
         elif single and not return_overflowing_tokens:  # as transformers: the batch axis off the per-token keys
             out = {k: v[0] if v and isinstance(v[0], list) else v for k, v in out.items()}
         return BatchEncoding(out, explain)
+
+    def _explain_rows(self, rows_args, layout):
+        """BatchEncoding's word_ids/tokens/sequence_ids, on first use: the rows again, with the words."""
+        rows = self._padded(self._rows(*rows_args, False, True, True), *layout)
+        for r in rows:
+            r.tokens = self.convert_ids_to_tokens(r.ids)
+        return rows
+
+    def _padded(self, rows, padding, max_length, pad_to_multiple_of, side):
+        """The rows padded as `padding` asks, on `side`."""
+        if padding in (True, "longest"):  # as tokenizers: the longest first row of an example (not overflow)
+            target = max((len(r.ids) for k, r in enumerate(rows) if k == 0 or rows[k - 1].sample != r.sample),
+                         default=0)
+        elif padding == "max_length":
+            target = max_length
+        else:
+            return rows
+        if pad_to_multiple_of:
+            target = -(-target // pad_to_multiple_of) * pad_to_multiple_of
+        pad_id = self.pad_token_id if self._pad_token is not None else None
+        if pad_id is None:
+            raise ValueError(f"{type(self).__name__} has no pad_token: set one (add_special_tokens"
+                             "({'pad_token': ...})) to pad")
+        fill = {"ids": pad_id, "types": self.pad_token_type_id, "mask": 0, "special": 1, "offs": (0, 0), "words": None,
+                "seqs": None}
+        for r in rows:
+            n = target - len(r.ids)
+            if n > 0:
+                for field, value in fill.items():
+                    old = getattr(r, field)
+                    if old is not None:
+                        setattr(r, field, [value] * n + old if side == "left" else old + [value] * n)
+        return rows
 
     def _max_length_to_pad(self):
         if self.max_len >= int(1e12):
@@ -938,21 +954,24 @@ class PreTrainedTokenizer(object):
             raise ValueError(f"return_tensors must be None, 'pt' or 'np', got {return_tensors!r}")
         return BatchEncoding(out)
 
-    def _rows(self, texts, pairs, add_special_tokens, strategy, max_length, stride, split_words, offsets, words):
+    def _rows(self, texts, pairs, add_special_tokens, strategy, max_length, stride, split_words, offsets, words,
+              where):
         """The encoded rows (_Row) of a batch, before padding: truncated, and with stride (not None) the overflowing
-        windows after each one, in the order of Hugging Face's tokenizers."""
+        windows after each one, in the order of Hugging Face's tokenizers. offsets, words, where: with offsets, word
+        indices, and special-token mask and sequence indices."""
         is_pair = pairs is not None
         first = self._encode_texts(texts, is_pair, split_words, offsets, words)
         second = self._encode_texts(pairs, True, split_words, offsets, words) if is_pair else None
-        extra = self.num_added_special_tokens(is_pair) if add_special_tokens else 0
+        truncating = strategy and max_length is not None
+        extra = self.num_added_special_tokens(is_pair) if add_special_tokens and truncating else 0
         rows = []
         for i, a in enumerate(first):
             b = second[i] if is_pair else None
             na, nb = len(a[0]), len(b[0]) if is_pair else 0
-            if strategy and max_length is not None and max_length >= extra:
+            if truncating and max_length >= extra:
                 ka, kb = _kept(strategy, na, nb if is_pair else None, max_length - extra)
             else:
-                if strategy and max_length is not None:  # as Hugging Face: an error, and no truncation
+                if truncating:  # as Hugging Face: an error, and no truncation
                     logger.error("max_length=%d is shorter than the %d special tokens: not truncated", max_length,
                                  extra)
                 ka, kb = na, nb
@@ -961,7 +980,7 @@ class PreTrainedTokenizer(object):
             # window of the pair, then the first window of the text with the later windows of the pair
             combos = [(wa[0], wb[0])] + [(x, y) for x in wa[1:] for y in wb] + [(wa[0], y) for y in wb[1:]]
             for ra, rb in combos if stride is not None else combos[:1]:
-                rows.append(self._row(a, ra, b, rb, add_special_tokens, i))
+                rows.append(self._row(a, ra, b, rb, add_special_tokens, i, where))
         return rows
 
     def _encode_texts(self, texts, pair, split_words, offsets, words):
@@ -981,51 +1000,38 @@ class PreTrainedTokenizer(object):
             k += len(text)
         return out
 
-    def _row(self, a, ra, b, rb, add_special_tokens, sample):
+    def _row(self, a, ra, b, rb, add_special_tokens, sample, where):
         """One row from the window ra of a (and rb of b): the model's special tokens around them, and what sits
-        where (offsets, word and sequence indices) along."""
+        where (offsets, word indices; with `where` special-token mask and sequence indices) along."""
         ida = a[0][ra[0]:ra[1]]
         idb = b[0][rb[0]:rb[1]] if b is not None else None
-        cut = (lambda x, r: list(x[r[0]:r[1]]) if x is not None else None)
-        offs_of = (lambda ids, x, r: self._window_offsets(ids, x[r[0]:r[1]]) if x is not None else None)
-        parts = [(ida, offs_of(ida, a[1], ra), cut(a[2], ra))] + \
-            ([(idb, offs_of(idb, b[1], rb), cut(b[2], rb))] if b is not None else [])
         if add_special_tokens:
             ids = (self.add_special_tokens_sentences_pair(ida, idb) if b is not None
                    else self.add_special_tokens_single_sentence(ida))
             types = self.create_token_type_ids(len(ida), len(idb) if b is not None else None)
-            source = self._source_positions(len(ida), len(idb) if b is not None else None)
         else:
             ids = ida + (idb or [])
             types = [0] * len(ida) + [1] * len(idb or [])
-            source = list(range(len(ids)))
-        seqs = [s for s, part in enumerate(parts) for _ in part[0]]
-        offs = [o for part in parts for o in (part[1] or [])]
-        words = [w for part in parts for w in (part[2] or [])]
-        return _Row(ids, types, [1] * len(ids), [int(j is None) for j in source],
-                    [tuple(offs[j]) if j is not None else (0, 0) for j in source] if a[1] is not None else None,
-                    [words[j] if j is not None else None for j in source] if a[2] is not None else None,
-                    [seqs[j] if j is not None else None for j in source], sample)
+        row = _Row(ids, types, sample)
+        if not (where or a[1] is not None or a[2] is not None):  # the common case: nothing to place
+            return row
+        source = (self._source_positions(len(ida), len(idb) if b is not None else None) if add_special_tokens
+                  else list(range(len(ids))))
+        windows = [(a, ra, ida)] + ([(b, rb, idb)] if b is not None else [])
+        seqs = [s for s, (_, _, part) in enumerate(windows) for _ in part]
+        row.special = [int(j is None) for j in source]
+        row.seqs = [seqs[j] if j is not None else None for j in source]
+        if a[1] is not None:
+            offs = [o for x, r, part in windows for o in self._window_offsets(part, x[1][r[0]:r[1]])]
+            row.offs = [tuple(offs[j]) if j is not None else (0, 0) for j in source]
+        if a[2] is not None:
+            words = [w for x, r, _ in windows for w in x[2][r[0]:r[1]]]
+            row.words = [words[j] if j is not None else None for j in source]
+        return row
 
     def _window_offsets(self, ids, offsets):
         """The offsets of the ids of one text's window in a row (a family may adjust them there)."""
         return list(offsets)
-
-    def _pad_rows(self, rows, target, side):
-        pad_id = self.pad_token_id if self._pad_token is not None else None
-        if pad_id is None:
-            raise ValueError(f"{type(self).__name__} has no pad_token: set one (add_special_tokens"
-                             "({'pad_token': ...})) to pad")
-        fill = {"ids": pad_id, "types": self.pad_token_type_id, "mask": 0, "special": 1, "offs": (0, 0), "words": None,
-                "seqs": None}
-        for r in rows:
-            n = target - len(r.ids)
-            if n > 0:
-                for field, value in fill.items():
-                    old = getattr(r, field)
-                    if old is not None:
-                        setattr(r, field, [value] * n + old if side == "left" else old + [value] * n)
-        return rows
 
     # ---- words: which word of the text each token comes from (BatchEncoding.word_ids) -----------------------
     def _word_ids(self, ids):
@@ -1228,10 +1234,9 @@ class _Row:
     """One encoded row of __call__: per-token lists (offs, words: None unless asked) and its example's index."""
     __slots__ = ("ids", "types", "mask", "special", "offs", "words", "seqs", "sample", "tokens")
 
-    def __init__(self, *values):
-        self.tokens = None
-        for name, value in zip(self.__slots__, values):
-            setattr(self, name, value)
+    def __init__(self, ids, types, sample):
+        self.ids, self.types, self.mask, self.sample = ids, types, [1] * len(ids), sample
+        self.special = self.offs = self.words = self.seqs = self.tokens = None
 
 
 class ClsSepSpecialTokensMixin:
