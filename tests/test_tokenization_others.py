@@ -170,7 +170,8 @@ def test_xlnet_lone_surrogate_is_a_clear_error(spm_model):
 
 def test_xlnet_padding_left_and_types(spm_model):
     ours = XLNetTokenizer(spm_model)
-    enc = ours(["a b c d", "a"], padding=True)
+    enc = ours(["a b c d", "a"], padding=True, return_token_type_ids=True)
+    assert "token_type_ids" not in ours("a")  # as transformers' model_input_names
     assert enc["attention_mask"][1][0] == 0 and enc["attention_mask"][1][-1] == 1
     assert enc["token_type_ids"][0][-1] == 2
     assert enc["input_ids"][0][-2:] == [ours.sep_token_id, ours.cls_token_id]

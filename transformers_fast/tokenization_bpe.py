@@ -101,6 +101,11 @@ def word_end_bpe(token, bpe_ranks):
     return word
 
 
+def word_end_word_ids(tokenizer, tokens):
+    """Words of the "</w>" BPE tokenizers (OpenAI GPT, XLM): a word ends with its "</w>" piece."""
+    return tokenizer._words_from_starts([k == 0 or tokens[k - 1].endswith("</w>") for k in range(len(tokens))])
+
+
 def save_bpe_files(tokenizer, save_directory, header: Optional[str] = "#version: 0.2"):
     """vocab.json and merges.txt (after a header line, except for XLM's) as 1.2.0 writes them."""
     if not os.path.isdir(save_directory):
@@ -175,6 +180,24 @@ class ByteLevelBPETokenizer(PreTrainedTokenizer):
             token = "".join(self.byte_encoder[b] for b in token.encode("utf-8"))
             pieces.extend(self.bpe(token).split(" "))
         return pieces
+
+    def _own_vocab(self):
+        return self.encoder
+
+    def _run_word_ids(self, tokens):
+        """Words: the pre-tokenizer's pieces of the bytes the tokens spell (BPE merges never cross them)."""
+        data = bytes(self.byte_decoder[c] for t in tokens for c in t)
+        ends, end = [], 0
+        for piece in self._core.model.pretokenize(data.decode("utf-8")):
+            end += len(piece.encode("utf-8"))
+            ends.append(end)
+        out, word, at = [], 0, 0
+        for t in tokens:
+            while word < len(ends) - 1 and at >= ends[word]:
+                word += 1
+            out.append(word)
+            at += len(t)  # one character a byte
+        return out
 
     def _convert_token_to_id(self, token):
         return self.encoder.get(token, self.encoder.get(self.unk_token))

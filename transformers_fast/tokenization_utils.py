@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import copy
+import functools
 import json
 import logging
 import os
@@ -557,7 +558,17 @@ class PreTrainedTokenizer(object):
 
     def encode(self, text, text_pair=None, add_special_tokens=False, **kwargs):
         """1.2.0: ids of text; with text_pair, a tuple of two id lists (or one list with the model's
-        special tokens when add_special_tokens=True)."""
+        special tokens when add_special_tokens=True). Other keyword arguments go to tokenize, as in 1.2.0, except
+        the options of transformers' encode (max_length, truncation, padding, return_tensors, stride, ...; 1.2.0
+        has no _tokenize taking them): with one of those, transformers' encode, i.e. __call__'s input_ids (one list
+        for a pair, a [1, n] tensor with return_tensors), special tokens still only on request."""
+        if kwargs and not _ENCODE_CALL_OPTIONS.isdisjoint(kwargs):
+            other = sorted(set(kwargs) - _ENCODE_CALL_OPTIONS)
+            if other:
+                raise TypeError(f"encode: {other} cannot be combined with transformers' options "
+                                f"{sorted(set(kwargs) & _ENCODE_CALL_OPTIONS)}")
+            return self(text, text_pair, add_special_tokens=add_special_tokens, return_token_type_ids=False,
+                        return_attention_mask=False, **kwargs)["input_ids"]
         core = self._native() if text_pair is None and not kwargs and text.__class__ is str else None
         if core is not None:
             ids = core.encode(text, False)  # the common case, without detours
@@ -588,10 +599,13 @@ class PreTrainedTokenizer(object):
         return len(self.add_special_tokens_single_sentence([]))
 
     def create_token_type_ids(self, len_0, len_1=None):
-        """Token type ids matching add_special_tokens_* output: 0 for the first segment, 1 for the second."""
+        """Token type ids matching add_special_tokens_* output: 1 from the second segment's first id on, 0 before
+        (as transformers for a model without special tokens, e.g. GPT-2)."""
         if len_1 is None:
             return [0] * len(self.add_special_tokens_single_sentence([0] * len_0))
-        return [0] * len(self.add_special_tokens_sentences_pair([0] * len_0, [0] * len_1))
+        source = self._source_positions(len_0, len_1)
+        first_b = next((k for k, j in enumerate(source) if j is not None and j >= len_0), len(source))
+        return [0] * first_b + [1] * (len(source) - first_b)
 
     def convert_ids_to_tokens(self, ids, skip_special_tokens=False):
         if isinstance(ids, int):
@@ -617,6 +631,19 @@ class PreTrainedTokenizer(object):
 
     def decode(self, token_ids, skip_special_tokens=False, clean_up_tokenization_spaces=True):
         """1.2.0: ids to text; a text holding sep_token comes back as a list of its segments."""
+        text = self._decode_text(token_ids, skip_special_tokens)
+        if self._sep_token is not None and self._sep_token in text:
+            text = text.replace(self._cls_token, self._sep_token)
+            split_text = [s for s in text.split(self._sep_token) if len(s) > 0]
+            if clean_up_tokenization_spaces:
+                return [self.clean_up_tokenization(t) for t in split_text]
+            return split_text
+        if clean_up_tokenization_spaces:
+            return self.clean_up_tokenization(text)
+        return text
+
+    def _decode_text(self, token_ids, skip_special_tokens):
+        """1.2.0's decode up to its split at sep_token and its clean-up."""
         if hasattr(token_ids, "tolist"):
             token_ids = token_ids.tolist()
         filtered_tokens = self.convert_ids_to_tokens(token_ids, skip_special_tokens=skip_special_tokens)
@@ -635,15 +662,10 @@ class PreTrainedTokenizer(object):
                 current_sub_text.append(token)
         if current_sub_text:
             sub_texts.append(self.convert_tokens_to_string(current_sub_text))
-        text = "".join(sub_texts)
-        if self._sep_token is not None and self._sep_token in text:
-            text = text.replace(self._cls_token, self._sep_token)
-            split_text = [s for s in text.split(self._sep_token) if len(s) > 0]
-            if clean_up_tokenization_spaces:
-                return [self.clean_up_tokenization(t) for t in split_text]
-            return split_text
-        if clean_up_tokenization_spaces:
-            return self.clean_up_tokenization(text)
+        return "".join(sub_texts)
+
+    def _decoder_cleanup(self, text):
+        """What transformers' decoder of this family cleans up by itself (in batch_decode)."""
         return text
 
     @staticmethod
@@ -652,7 +674,46 @@ class PreTrainedTokenizer(object):
                 .replace(" ' ", "'").replace(" n't", "n't").replace(" 'm", "'m").replace(" do not", " don't")
                 .replace(" 's", "'s").replace(" 've", "'ve").replace(" 're", "'re"))
 
-    # ---- what users expect today: encode_plus and batch __call__ -------------------------------------
+    # ---- what users expect today: the calls of Hugging Face transformers --------------------------------
+    model_input_names = ["input_ids", "attention_mask"]  # transformers' default; decides return_*=None
+    clean_up_tokenization_spaces = False  # batch_decode's default, as transformers (decode's is 1.2.0's True)
+
+    @property
+    def model_max_length(self):
+        """transformers' name of 1.2.0's max_len (the same value)."""
+        return self.max_len
+
+    @model_max_length.setter
+    def model_max_length(self, value):
+        self.max_len = value
+
+    def get_vocab(self):
+        """token -> id of the vocabulary and the added tokens (as transformers)."""
+        vocab = dict(self._own_vocab())
+        vocab.update(self.added_tokens_encoder)
+        return vocab
+
+    def _own_vocab(self):
+        """token -> id of the model's vocabulary (families with a dict give it)."""
+        return {self._convert_id_to_token(i): i for i in range(self.vocab_size)}
+
+    @property
+    def is_fast(self):
+        """transformers' flag for tokenizers whose encodings know their words (word_ids)."""
+        return type(self)._run_word_ids is not PreTrainedTokenizer._run_word_ids
+
+    def batch_decode(self, sequences, skip_special_tokens=False, clean_up_tokenization_spaces=None):
+        """transformers: one str per sequence (without decode's 1.2.0 split at sep_token)."""
+        if hasattr(sequences, "tolist"):
+            sequences = sequences.tolist()
+        if clean_up_tokenization_spaces is None:
+            clean_up_tokenization_spaces = self.clean_up_tokenization_spaces
+        out = []
+        for ids in sequences:  # as transformers: its decoder's own clean-up, then clean_up_tokenization if asked
+            text = self._decoder_cleanup(self._decode_text(ids, skip_special_tokens))
+            out.append(self.clean_up_tokenization(text) if clean_up_tokenization_spaces else text)
+        return out
+
     def _ids_batch(self, texts, pair, offsets):
         """ids (and offsets) of many texts; C++ cores run them across threads without the GIL."""
         texts = [_check_text("text", t) for t in texts]
@@ -668,38 +729,82 @@ class PreTrainedTokenizer(object):
             raise NotImplementedError(f"{type(self).__name__} does not compute offsets")
         return [self._encode_one(t, pair) for t in texts], None
 
-    def encode_plus(self, text, text_pair=None, add_special_tokens=True, max_length=None, truncation=None,
-                    padding=False, return_tensors=None, return_token_type_ids=True, return_attention_mask=True,
-                    return_offsets_mapping=False):
-        """One example as a dict (input_ids, token_type_ids, attention_mask, offset_mapping)."""
-        batch = self(text, text_pair=text_pair, add_special_tokens=add_special_tokens, max_length=max_length,
-                     truncation=truncation, padding=padding, return_tensors=return_tensors,
-                     return_token_type_ids=return_token_type_ids, return_attention_mask=return_attention_mask,
-                     return_offsets_mapping=return_offsets_mapping)
-        return batch
+    def encode_plus(self, text, text_pair=None, add_special_tokens=True, **kwargs):
+        """One example as a dict; the options of __call__."""
+        return self(text, text_pair, add_special_tokens=add_special_tokens, **kwargs)
+
+    def batch_encode_plus(self, batch_text_or_text_pairs, add_special_tokens=True, is_split_into_words=False,
+                          **kwargs):
+        """transformers: a batch of texts or of (text, pair) tuples; the options of __call__."""
+        texts, pairs = [], []
+        for item in batch_text_or_text_pairs:
+            is_pair = isinstance(item, (list, tuple)) and (not is_split_into_words or
+                                                           (len(item) == 2 and isinstance(item[0], (list, tuple))))
+            if is_pair and len(item) != 2:
+                raise ValueError(f"batch_encode_plus: a pair must hold 2 texts, got {len(item)}")
+            texts.append(item[0] if is_pair else item)
+            pairs.append(item[1] if is_pair else None)
+        if any(p is None for p in pairs) and not all(p is None for p in pairs):
+            raise ValueError("batch_encode_plus: either every entry is a (text, pair) tuple or none is")
+        return self._encode_batch(texts, pairs if pairs and pairs[0] is not None else None, False,
+                                  add_special_tokens=add_special_tokens, is_split_into_words=is_split_into_words,
+                                  **kwargs)
 
     def __call__(self, text, text_pair=None, add_special_tokens=True, padding=False, truncation=None,
-                 max_length=None, return_tensors=None, return_token_type_ids=True, return_attention_mask=True,
-                 return_offsets_mapping=False):
-        """Encodes one text or a batch: dict of input_ids, token_type_ids, attention_mask (and
-        offset_mapping). padding: False, True/"longest" or "max_length"; truncation: True/"longest_first",
-        "only_first", "only_second", False/"do_not_truncate", or None: longest_first when max_length is given
-        without padding (as in transformers)."""
-        single = isinstance(text, (str, bytes))
+                 max_length=None, stride=0, is_split_into_words=False, pad_to_multiple_of=None, padding_side=None,
+                 return_tensors=None, return_token_type_ids=None, return_attention_mask=None,
+                 return_overflowing_tokens=False, return_special_tokens_mask=False, return_offsets_mapping=False,
+                 return_length=False, verbose=True):
+        """Encodes one text or a batch as transformers' fast tokenizers do: a BatchEncoding of input_ids,
+        token_type_ids / attention_mask (by default as model_input_names says), and on request
+        special_tokens_mask, offset_mapping, length, overflow_to_sample_mapping. padding: False, True/"longest"
+        or "max_length"; truncation: True/"longest_first", "only_first", "only_second", False/"do_not_truncate",
+        or None: longest_first when max_length is given without padding (as in transformers). is_split_into_words:
+        a text is a list of words, each tokenized alone (word_ids are their indices). verbose is accepted and
+        unused (this __call__ logs no length warnings)."""
+        if is_split_into_words:
+            single = isinstance(text, (list, tuple)) and (not text or isinstance(text[0], (str, bytes)))
+        else:
+            single = isinstance(text, (str, bytes))
         texts = [text] if single else list(text)
         pairs = None
         if single and isinstance(text_pair, (str, bytes)) and not text_pair:
             text_pair = None  # as Hugging Face: an empty pair text is no pair (in a batch it is one)
         if text_pair is not None:
-            pairs = [text_pair] if isinstance(text_pair, (str, bytes)) else list(text_pair)
-            if len(pairs) != len(texts):
-                raise ValueError(f"text_pair has {len(pairs)} entries but text has {len(texts)}")
+            pairs = [text_pair] if single else list(text_pair)
+        return self._encode_batch(texts, pairs, single, add_special_tokens, padding, truncation, max_length, stride,
+                                  is_split_into_words, pad_to_multiple_of, padding_side, return_tensors,
+                                  return_token_type_ids, return_attention_mask, return_overflowing_tokens,
+                                  return_special_tokens_mask, return_offsets_mapping, return_length, verbose)
+
+    def _encode_batch(self, texts, pairs, single, add_special_tokens=True, padding=False, truncation=None,
+                      max_length=None, stride=0, is_split_into_words=False, pad_to_multiple_of=None, padding_side=None,
+                      return_tensors=None, return_token_type_ids=None, return_attention_mask=None,
+                      return_overflowing_tokens=False, return_special_tokens_mask=False, return_offsets_mapping=False,
+                      return_length=False, verbose=True):
+        """__call__ and batch_encode_plus on a list of examples (single: the caller passed one)."""
+        if pairs is not None and len(pairs) != len(texts):
+            raise ValueError(f"text_pair has {len(pairs)} entries but text has {len(texts)}")
+        if is_split_into_words:
+            for words in texts + (pairs or []):
+                if not (isinstance(words, (list, tuple)) and all(isinstance(w, (str, bytes)) for w in words)):
+                    raise TypeError("is_split_into_words=True: every text must be a list of str (words), got "
+                                    f"{type(words).__name__}")
         if padding not in (False, True, "longest", "max_length", "do_not_pad"):
             raise ValueError(f"padding must be False, True, 'longest' or 'max_length', got {padding!r}")
         if return_tensors not in (None, "pt", "np"):
             raise ValueError(f"return_tensors must be None, 'pt' or 'np', got {return_tensors!r}")
-        if max_length is not None and (not isinstance(max_length, int) or max_length < 0):
-            raise ValueError(f"max_length must be a non-negative int, got {max_length!r}")
+        for name, value, low in (("max_length", max_length, 0), ("stride", stride, 0),
+                                 ("pad_to_multiple_of", pad_to_multiple_of, 1)):
+            if value is not None and (type(value) is not int or value < low):
+                raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+        if padding_side not in (None, "left", "right"):
+            raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
+        side = padding_side or self.padding_side
+        if return_token_type_ids is None:
+            return_token_type_ids = "token_type_ids" in self.model_input_names
+        if return_attention_mask is None:
+            return_attention_mask = "attention_mask" in self.model_input_names
         if truncation is None:
             truncation = max_length is not None and padding is False
         strategy = _TRUNCATION.get(truncation if isinstance(truncation, str) else bool(truncation))
@@ -709,78 +814,36 @@ class PreTrainedTokenizer(object):
         if strategy and max_length is None:
             max_length = self.max_len if self.max_len < int(1e12) else None
         if padding == "max_length" and max_length is None:
-            raise ValueError("padding='max_length' needs max_length")
-        is_pair = pairs is not None
-        if return_tensors is not None and not return_offsets_mapping:
+            max_length = self._max_length_to_pad()
+        extra = self.num_added_special_tokens(False) if stride and strategy and max_length is not None else 0
+        if stride and strategy and max_length is not None and extra <= max_length < stride + extra:  # tokenizers'
+            raise ValueError(f"stride ({stride}) must be at most max_length ({max_length}) less the {extra} special "
+                             "tokens")
+        rows_args = (texts, pairs, add_special_tokens, strategy, max_length,
+                     stride if return_overflowing_tokens else None, is_split_into_words)
+        layout = (padding, max_length, pad_to_multiple_of, side)
+        explain = functools.partial(self._explain_rows, rows_args, layout)
+        if return_tensors is not None and not (return_offsets_mapping or return_overflowing_tokens or
+                                               return_special_tokens_mask or return_length or is_split_into_words or
+                                               pad_to_multiple_of):
             out = self._tensors_native(texts, pairs, add_special_tokens, strategy, max_length, padding, return_tensors,
-                                       return_token_type_ids, return_attention_mask)
+                                       return_token_type_ids, return_attention_mask, side)
             if out is not None:
-                return BatchEncoding(out)
-        first, off_first = self._ids_batch(texts, is_pair, return_offsets_mapping)
-        second, off_second = (self._ids_batch(pairs, True, return_offsets_mapping) if is_pair else (None, None))
-
-        rows = []
-        for i in range(len(texts)):
-            a = first[i]
-            b = second[i] if is_pair else None
-            oa = off_first[i] if return_offsets_mapping else None
-            ob = off_second[i] if return_offsets_mapping and is_pair else None
-            extra = self.num_added_special_tokens(is_pair) if add_special_tokens else 0
-            if strategy and max_length is not None:
-                if max_length >= extra:
-                    a, b, oa, ob = _truncate(strategy, a, b, oa, ob, max_length - extra)
-                else:  # as Hugging Face: an error, and no truncation
-                    logger.error("max_length=%d is shorter than the %d special tokens: not truncated", max_length,
-                                 extra)
-            if add_special_tokens:
-                ids = (self.add_special_tokens_sentences_pair(a, b) if is_pair
-                       else self.add_special_tokens_single_sentence(a))
-                types = self.create_token_type_ids(len(a), len(b) if is_pair else None)
-                offs = None
-                if return_offsets_mapping:
-                    offs = self._special_offsets(oa, ob, len(ids))
-            else:
-                ids = a + (b if is_pair else [])
-                types = [0] * len(a) + ([1] * len(b) if is_pair else [])
-                offs = (oa + (ob if is_pair else [])) if return_offsets_mapping else None
-            rows.append((ids, types, offs))
-
-        if padding in (True, "longest"):
-            target = max((len(r[0]) for r in rows), default=0)
-        elif padding == "max_length":
-            target = max_length
-        else:
-            target = None
-        out = {"input_ids": [], "token_type_ids": [], "attention_mask": []}
-        if return_offsets_mapping:
-            out["offset_mapping"] = []
-        if target is not None:
-            pad_id = self.pad_token_id if self._pad_token is not None else None
-            if pad_id is None:
-                raise ValueError(f"{type(self).__name__} has no pad_token: set one (add_special_tokens"
-                                 "({'pad_token': ...})) to pad")
-        for ids, types, offs in rows:
-            mask = [1] * len(ids)
-            if target is not None and len(ids) < target:
-                n = target - len(ids)
-                if self.padding_side == "left":
-                    ids, types, mask = [pad_id] * n + ids, [self.pad_token_type_id] * n + types, [0] * n + mask
-                    offs = [(0, 0)] * n + offs if offs is not None else None
-                else:
-                    ids, types, mask = ids + [pad_id] * n, types + [self.pad_token_type_id] * n, mask + [0] * n
-                    offs = offs + [(0, 0)] * n if offs is not None else None
-            out["input_ids"].append(ids)
-            out["token_type_ids"].append(types)
-            out["attention_mask"].append(mask)
-            if return_offsets_mapping:
-                out["offset_mapping"].append(offs)
-        if not return_token_type_ids:
-            del out["token_type_ids"]
-        if not return_attention_mask:
-            del out["attention_mask"]
+                return BatchEncoding(out, explain)
+        rows = self._padded(self._rows(*rows_args, return_offsets_mapping, False, return_special_tokens_mask), *layout)
+        out = {"input_ids": [r.ids for r in rows]}
+        for key, wanted, field in (("token_type_ids", return_token_type_ids, "types"),
+                                   ("attention_mask", return_attention_mask, "mask"),
+                                   ("special_tokens_mask", return_special_tokens_mask, "special"),
+                                   ("offset_mapping", return_offsets_mapping, "offs")):
+            if wanted:
+                out[key] = [getattr(r, field) for r in rows]
+        if return_length:
+            out["length"] = [len(r.ids) for r in rows]
+        if return_overflowing_tokens:
+            out["overflow_to_sample_mapping"] = [r.sample for r in rows]
         if return_tensors is not None:
-            lengths = {len(r) for r in out["input_ids"]}
-            if len(lengths) > 1:
+            if len({len(r.ids) for r in rows}) > 1:
                 raise ValueError("sequences have different lengths: pass padding=True to return tensors")
             if return_tensors == "pt":
                 import torch
@@ -788,14 +851,232 @@ class PreTrainedTokenizer(object):
             else:
                 import numpy as np
                 out = {k: np.asarray(v, dtype=np.int64) for k, v in out.items()}
-        elif single:
-            out = {k: v[0] for k, v in out.items()}
+        elif single and not return_overflowing_tokens:  # as transformers: the batch axis off the per-token keys
+            out = {k: v[0] if v and isinstance(v[0], list) else v for k, v in out.items()}
+        return BatchEncoding(out, explain)
+
+    def _explain_rows(self, rows_args, layout):
+        """BatchEncoding's word_ids/tokens/sequence_ids, on first use: the rows again, with the words."""
+        rows = self._padded(self._rows(*rows_args, False, True, True), *layout)
+        for r in rows:
+            r.tokens = self.convert_ids_to_tokens(r.ids)
+        return rows
+
+    def _padded(self, rows, padding, max_length, pad_to_multiple_of, side):
+        """The rows padded as `padding` asks, on `side`."""
+        if padding in (True, "longest"):  # as tokenizers: the longest first row of an example (not overflow)
+            target = max((len(r.ids) for k, r in enumerate(rows) if k == 0 or rows[k - 1].sample != r.sample),
+                         default=0)
+        elif padding == "max_length":
+            target = max_length
+        else:
+            return rows
+        if pad_to_multiple_of:
+            target = -(-target // pad_to_multiple_of) * pad_to_multiple_of
+        pad_id = self.pad_token_id if self._pad_token is not None else None
+        if pad_id is None:
+            raise ValueError(f"{type(self).__name__} has no pad_token: set one (add_special_tokens"
+                             "({'pad_token': ...})) to pad")
+        fill = {"ids": pad_id, "types": self.pad_token_type_id, "mask": 0, "special": 1, "offs": (0, 0), "words": None,
+                "seqs": None}
+        for r in rows:
+            n = target - len(r.ids)
+            if n > 0:
+                for field, value in fill.items():
+                    old = getattr(r, field)
+                    if old is not None:
+                        setattr(r, field, [value] * n + old if side == "left" else old + [value] * n)
+        return rows
+
+    def _max_length_to_pad(self):
+        if self.max_len >= int(1e12):
+            raise ValueError("padding='max_length' needs max_length (this tokenizer has no max_len)")
+        return self.max_len
+
+    def pad(self, encoded_inputs, padding=True, max_length=None, pad_to_multiple_of=None, padding_side=None,
+            return_attention_mask=None, return_tensors=None, verbose=True):
+        """transformers' pad (what DataCollatorWithPadding calls): pads input_ids, attention_mask (made when
+        missing), token_type_ids and special_tokens_mask of one encoding, a dict of batched lists or a list of
+        encodings; other keys pass through. Tensors in give tensors out."""
+        if isinstance(encoded_inputs, (list, tuple)) and encoded_inputs and isinstance(encoded_inputs[0], dict):
+            encoded_inputs = {k: [example[k] for example in encoded_inputs] for k in encoded_inputs[0]}
+        if not isinstance(encoded_inputs, dict) or "input_ids" not in encoded_inputs:
+            raise ValueError("pad: give an encoding (a dict with input_ids) or a list of them")
+        if padding not in (False, True, "longest", "max_length", "do_not_pad"):
+            raise ValueError(f"padding must be False, True, 'longest' or 'max_length', got {padding!r}")
+        if padding_side not in (None, "left", "right"):
+            raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
+        if pad_to_multiple_of is not None and (type(pad_to_multiple_of) is not int or pad_to_multiple_of < 1):
+            raise ValueError(f"pad_to_multiple_of must be an int >= 1, got {pad_to_multiple_of!r}")
+        out = dict(encoded_inputs)
+        ids = out["input_ids"]
+        sample = ids[0] if isinstance(ids, (list, tuple)) and ids else ids
+        if hasattr(sample, "tolist"):  # tensors or arrays in: lists here, the same kind out
+            return_tensors = return_tensors or ("pt" if type(sample).__module__.startswith("torch") else "np")
+            out = {k: _py(v) for k, v in out.items()}
+        if return_attention_mask is None:
+            return_attention_mask = "attention_mask" in self.model_input_names
+        single = bool(out["input_ids"]) and isinstance(out["input_ids"][0], int)
+        batch = {k: [v] for k, v in out.items()} if single else {k: list(v) for k, v in out.items()}
+        if return_attention_mask and "attention_mask" not in batch:
+            batch["attention_mask"] = [[1] * len(ids) for ids in batch["input_ids"]]
+        target = None
+        if padding in (True, "longest"):
+            target = max((len(ids) for ids in batch["input_ids"]), default=0)
+        elif padding == "max_length":
+            target = max_length if max_length is not None else self._max_length_to_pad()
+        if target is not None and pad_to_multiple_of:
+            target = -(-target // pad_to_multiple_of) * pad_to_multiple_of
+        side = padding_side or self.padding_side
+        fill = {"input_ids": self.pad_token_id if self._pad_token is not None else None,
+                "token_type_ids": self.pad_token_type_id, "special_tokens_mask": 1}
+        if return_attention_mask:  # as transformers: a mask not asked for stays as it is
+            fill["attention_mask"] = 0
+        for i, ids in enumerate(batch["input_ids"]):
+            n = target - len(ids) if target is not None else 0
+            if n <= 0:
+                continue
+            if fill["input_ids"] is None:
+                raise ValueError(f"{type(self).__name__} has no pad_token: set one (add_special_tokens"
+                                 "({'pad_token': ...})) to pad")
+            for key, value in fill.items():
+                if key in batch:
+                    row = list(batch[key][i])
+                    batch[key][i] = [value] * n + row if side == "left" else row + [value] * n
+        out = {k: v[0] for k, v in batch.items()} if single else batch
+        if return_tensors == "pt":
+            import torch
+            out = {k: torch.tensor(v) for k, v in out.items()}
+        elif return_tensors == "np":
+            import numpy as np
+            out = {k: np.asarray(v) for k, v in out.items()}
+        elif return_tensors is not None:
+            raise ValueError(f"return_tensors must be None, 'pt' or 'np', got {return_tensors!r}")
         return BatchEncoding(out)
+
+    def _rows(self, texts, pairs, add_special_tokens, strategy, max_length, stride, split_words, offsets, words,
+              where):
+        """The encoded rows (_Row) of a batch, before padding: truncated, and with stride (not None) the overflowing
+        windows after each one, in the order of Hugging Face's tokenizers. offsets, words, where: with offsets, word
+        indices, and special-token mask and sequence indices."""
+        is_pair = pairs is not None
+        first = self._encode_texts(texts, is_pair, split_words, offsets, words)
+        second = self._encode_texts(pairs, True, split_words, offsets, words) if is_pair else None
+        truncating = strategy and max_length is not None
+        extra = self.num_added_special_tokens(is_pair) if add_special_tokens and truncating else 0
+        rows = []
+        for i, a in enumerate(first):
+            b = second[i] if is_pair else None
+            na, nb = len(a[0]), len(b[0]) if is_pair else 0
+            if truncating and max_length >= extra:
+                ka, kb = _kept(strategy, na, nb if is_pair else None, max_length - extra)
+            else:
+                if truncating:  # as Hugging Face: an error, and no truncation
+                    logger.error("max_length=%d is shorter than the %d special tokens: not truncated", max_length,
+                                 extra)
+                ka, kb = na, nb
+            wa, wb = _windows(na, ka, stride), _windows(nb, kb, stride) if is_pair else [None]
+            # tokenizers' order: the first windows together, then each later window of the text with every
+            # window of the pair, then the first window of the text with the later windows of the pair
+            combos = [(wa[0], wb[0])] + [(x, y) for x in wa[1:] for y in wb] + [(wa[0], y) for y in wb[1:]]
+            for ra, rb in combos if stride is not None else combos[:1]:
+                rows.append(self._row(a, ra, b, rb, add_special_tokens, i, where))
+        return rows
+
+    def _encode_texts(self, texts, pair, split_words, offsets, words):
+        """(ids, offsets or None, word indices or None) of each text; split_words: each text a list of words,
+        each encoded alone (offsets within its word, as transformers)."""
+        if not split_words:
+            ids, offs = self._ids_batch(texts, pair, offsets)
+            return [(x, offs[k] if offsets else None, self._word_ids(x) if words else None)
+                    for k, x in enumerate(ids)]
+        flat = [w for text in texts for w in text]
+        ids, offs = self._ids_batch(flat, pair, offsets)
+        out, k = [], 0
+        for text in texts:
+            span = range(k, k + len(text))
+            out.append(([t for j in span for t in ids[j]], [o for j in span for o in offs[j]] if offsets else None,
+                        [w for w, j in enumerate(span) for _ in ids[j]] if words else None))
+            k += len(text)
+        return out
+
+    def _row(self, a, ra, b, rb, add_special_tokens, sample, where):
+        """One row from the window ra of a (and rb of b): the model's special tokens around them, and what sits
+        where (offsets, word indices; with `where` special-token mask and sequence indices) along."""
+        ida = a[0][ra[0]:ra[1]]
+        idb = b[0][rb[0]:rb[1]] if b is not None else None
+        if add_special_tokens:
+            ids = (self.add_special_tokens_sentences_pair(ida, idb) if b is not None
+                   else self.add_special_tokens_single_sentence(ida))
+            types = self.create_token_type_ids(len(ida), len(idb) if b is not None else None)
+        else:
+            ids = ida + (idb or [])
+            types = [0] * len(ida) + [1] * len(idb or [])
+        row = _Row(ids, types, sample)
+        if not (where or a[1] is not None or a[2] is not None):  # the common case: nothing to place
+            return row
+        source = (self._source_positions(len(ida), len(idb) if b is not None else None) if add_special_tokens
+                  else list(range(len(ids))))
+        windows = [(a, ra, ida)] + ([(b, rb, idb)] if b is not None else [])
+        seqs = [s for s, (_, _, part) in enumerate(windows) for _ in part]
+        row.special = [int(j is None) for j in source]
+        row.seqs = [seqs[j] if j is not None else None for j in source]
+        if a[1] is not None:
+            offs = [o for x, r, part in windows for o in self._window_offsets(part, x[1][r[0]:r[1]])]
+            row.offs = [tuple(offs[j]) if j is not None else (0, 0) for j in source]
+        if a[2] is not None:
+            words = [w for x, r, _ in windows for w in x[2][r[0]:r[1]]]
+            row.words = [words[j] if j is not None else None for j in source]
+        return row
+
+    def _window_offsets(self, ids, offsets):
+        """The offsets of the ids of one text's window in a row (a family may adjust them there)."""
+        return list(offsets)
+
+    # ---- words: which word of the text each token comes from (BatchEncoding.word_ids) -----------------------
+    def _word_ids(self, ids):
+        """The word index of each id of one text, words as transformers' pre-tokenizer of this family splits them;
+        an added or special token is a word of its own."""
+        specials = set(self.all_special_ids) | set(self.added_tokens_decoder)
+        tokens = self.convert_ids_to_tokens(ids)
+        out, run, base = [], [], 0
+
+        def flush():
+            nonlocal base
+            if run:
+                words = self._run_word_ids(run)
+                out.extend(base + w for w in words)
+                base += words[-1] + 1
+                run.clear()
+
+        for i, tok in zip(ids, tokens):
+            if i in specials:
+                flush()
+                out.append(base)
+                base += 1
+            else:
+                run.append(tok)
+        flush()
+        return out
+
+    def _run_word_ids(self, tokens):
+        """Word indices (from 0) of a run of the model's own tokens; families set how their words are told apart."""
+        raise NotImplementedError(f"{type(self).__name__} cannot tell which word a token comes from (it defines no "
+                                  "_run_word_ids), so its encodings have no word_ids")
+
+    @staticmethod
+    def _words_from_starts(starts):
+        """Word indices from whether each token starts a word (the first always does)."""
+        out, word = [], -1
+        for k, start in enumerate(starts):
+            word += bool(start) or k == 0
+            out.append(word)
+        return out
 
     pad_token_type_id = 0
 
     def _tensors_native(self, texts, pairs, add_special_tokens, strategy, max_length, padding, return_tensors,
-                        return_token_type_ids, return_attention_mask):
+                        return_token_type_ids, return_attention_mask, side):
         """__call__'s arrays for the common case, filled in C++ without the GIL (no id lists): str texts, a C++
         core, special tokens at fixed places around the texts (_special_layout). The values are the Python path's
         below; None where that path must answer (other inputs, or its errors and logged errors)."""
@@ -827,7 +1108,7 @@ class PreTrainedTokenizer(object):
             from transformers_fast import _C
             _C.set_num_threads(torch.get_num_threads())
         batch = core.encode_tensors(texts, pairs, pair, *layout, strategy, -1 if max_length is None else max_length,
-                                    pad, pad_id, pad_type, self.padding_side == "left")
+                                    pad, pad_id, pad_type, side == "left")
         if batch is None:
             return None
         shape = (batch.rows, batch.width)
@@ -877,34 +1158,36 @@ class PreTrainedTokenizer(object):
         object.__setattr__(self, "_layout_cache", ((_state_epoch, pair), layout))
         return layout
 
-    def _special_offsets(self, oa, ob, total):
-        """Offsets aligned with add_special_tokens_* output: (0, 0) for the special tokens."""
-        marker_a = [-1 - i for i in range(len(oa))]
-        marker_b = [-1 - len(oa) - i for i in range(len(ob))] if ob is not None else None
-        if marker_b is None:
+    def _source_positions(self, n_a, n_b):
+        """Where each id of add_special_tokens_* output comes from: its index in the ids of A then B, or None for
+        a special token (read by laying out marker ids)."""
+        marker_a = [-1 - i for i in range(n_a)]
+        if n_b is None:
             laid = self.add_special_tokens_single_sentence(marker_a)
         else:
-            laid = self.add_special_tokens_sentences_pair(marker_a, marker_b)
-        both = list(oa) + (list(ob) if ob is not None else [])
-        return [tuple(both[-1 - m]) if isinstance(m, int) and m < 0 else (0, 0) for m in laid]
+            laid = self.add_special_tokens_sentences_pair(marker_a, [-1 - n_a - i for i in range(n_b)])
+        return [-1 - m if isinstance(m, int) and m < 0 else None for m in laid]
 
+
+# the options of transformers' encode, which send 1.2.0's encode to __call__
+_ENCODE_CALL_OPTIONS = frozenset(["max_length", "truncation", "padding", "return_tensors", "stride",
+                                  "pad_to_multiple_of", "padding_side", "is_split_into_words", "verbose"])
 
 _TRUNCATION = {True: "longest_first", "longest_first": "longest_first", "only_first": "only_first",
                "only_second": "only_second", False: "", "do_not_truncate": ""}
 
 
-def _truncate(strategy, a, b, oa, ob, budget):
-    """The truncation of Hugging Face's tokenizers library. longest_first: the shorter sequence (the first on a
-    tie) keeps at most half the budget, rounded down, and the other one the rest; only_first / only_second:
-    that sequence loses what is too much, or it is an error."""
-    na, nb = len(a), len(b) if b is not None else 0
-    excess = na + nb - budget
+def _kept(strategy, na, nb, budget):
+    """How many ids of A (na) and B (nb, None: no pair) the truncation of Hugging Face's tokenizers keeps.
+    longest_first: the shorter sequence (the first on a tie) keeps at most half the budget, rounded down, and the
+    other one the rest; only_first / only_second: that sequence loses what is too much, or it is an error."""
+    excess = na + (nb or 0) - budget
     if budget == 0:
-        na = nb = 0
+        na, nb = 0, 0 if nb is not None else None
     elif excess <= 0:
         pass
-    elif strategy == "longest_first" or (b is None and strategy == "only_first"):
-        if b is None:
+    elif strategy == "longest_first" or (nb is None and strategy == "only_first"):
+        if nb is None:
             na = budget
         elif na <= nb:
             na = min(na, budget // 2)
@@ -912,7 +1195,7 @@ def _truncate(strategy, a, b, oa, ob, budget):
         else:
             nb = min(nb, budget // 2)
             na = budget - nb
-    elif b is None:
+    elif nb is None:
         raise ValueError("Truncation error: Second sequence not provided")
     elif (na if strategy == "only_first" else nb) <= excess:
         raise ValueError("Truncation error: Sequence to truncate too short to respect the provided max_length")
@@ -920,8 +1203,40 @@ def _truncate(strategy, a, b, oa, ob, budget):
         na -= excess
     else:
         nb -= excess
-    cut = (lambda x, n: list(x[:n]) if x is not None else None)
-    return cut(a, na), cut(b, nb), cut(oa, na), cut(ob, nb)
+    return na, nb
+
+
+def _windows(n, kept, stride):
+    """The (start, stop) windows of a sequence of n ids of which `kept` stay: one, or with stride (not None) also
+    the overflowing ones, each repeating the last `stride` ids of the one before (tokenizers' Encoding.truncate)."""
+    if kept >= n or stride is None:
+        return [(0, kept)]
+    if kept == 0:
+        return [(0, 0), (0, n)]
+    if stride >= kept:  # (tokenizers panics)
+        raise ValueError(f"stride ({stride}) must be less than the {kept} ids kept of a truncated sequence")
+    out = []
+    for start in range(0, n, kept - stride):
+        out.append((start, min(start + kept, n)))
+        if start + kept >= n:
+            break
+    return out
+
+
+def _py(value):
+    """Tensors and arrays (or lists of them) as Python lists."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return [_py(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+
+class _Row:
+    """One encoded row of __call__: per-token lists (offs, words: None unless asked) and its example's index."""
+    __slots__ = ("ids", "types", "mask", "special", "offs", "words", "seqs", "sample", "tokens")
+
+    def __init__(self, ids, types, sample):
+        self.ids, self.types, self.mask, self.sample = ids, types, [1] * len(ids), sample
+        self.special = self.offs = self.words = self.seqs = self.tokens = None
 
 
 class ClsSepSpecialTokensMixin:
@@ -942,10 +1257,50 @@ class ClsSepSpecialTokensMixin:
 
 
 class BatchEncoding(dict):
-    """The dict __call__ returns; keys are also attributes (enc.input_ids)."""
+    """The dict __call__ returns; keys are also attributes (enc.input_ids). word_ids / tokens / sequence_ids of a
+    row come from encoding the batch again with the words, on the first such call."""
+
+    def __init__(self, data=None, explain=None):
+        super().__init__(data or {})
+        self._explain = explain  # a callable giving the padded rows (_Row), then those rows
 
     def __getattr__(self, item):
         try:
             return self[item]
         except KeyError:
             raise AttributeError(item) from None
+
+    def __reduce__(self):  # the rows are not pickled (nor copied): a plain dict of the keys
+        return type(self), (dict(self),)
+
+    def _row(self, batch_index):
+        if self.__dict__.get("_explain") is None:
+            raise ValueError("word_ids(), tokens() and sequence_ids() are known only on a BatchEncoding as a "
+                             "tokenizer's __call__ returned it (not one pickled, copied, made by pad() or by hand)")
+        if callable(self._explain):
+            self._explain = (self._explain(),)
+        rows = self._explain[0]
+        if not isinstance(batch_index, int) or not -len(rows) <= batch_index < len(rows):
+            raise IndexError(f"batch_index {batch_index!r} is out of range for {len(rows)} rows")
+        return rows[batch_index]
+
+    def word_ids(self, batch_index=0):
+        """The word of each token (None for special and padding tokens), as transformers' fast tokenizers."""
+        return list(self._row(batch_index).words)
+
+    words = word_ids  # transformers' older name
+
+    def sequence_ids(self, batch_index=0):
+        """0 for tokens of the text, 1 for those of the pair, None for special and padding tokens."""
+        return list(self._row(batch_index).seqs)
+
+    def tokens(self, batch_index=0):
+        """The token strings of a row (padding included)."""
+        return list(self._row(batch_index).tokens)
+
+    def to(self, device):
+        """Moves the tensors to device (transformers' BatchEncoding.to); returns self."""
+        for key, value in self.items():
+            if hasattr(value, "to"):
+                self[key] = value.to(device)
+        return self

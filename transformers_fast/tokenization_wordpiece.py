@@ -89,6 +89,17 @@ class BasicWordPieceTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
             self.wordpiece_tokenizer._model_key = (key[3], key[4])
         self._core = _core_lib().Pipeline(model)
 
+    def _decoder_cleanup(self, text):
+        # tokenizers' WordPiece decoder cleans up token by token: of clean_up_tokenization's patterns only those
+        # within one token (a space and . ? ! ,) apply
+        return text.replace(" .", ".").replace(" ?", "?").replace(" !", "!").replace(" ,", ",")
+
+    def _own_vocab(self):
+        return self.vocab
+
+    def _run_word_ids(self, tokens):
+        return self._words_from_starts([not t.startswith("##") for t in tokens])  # "##": a word's later pieces
+
     def _model_unk_token(self):
         return self.wordpiece_tokenizer.unk_token  # 1.2.0 gives it the unk_token of construction time
 

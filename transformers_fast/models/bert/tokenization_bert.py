@@ -33,6 +33,7 @@ class BertTokenizer(BasicWordPieceTokenizer):
     max_model_input_sizes = {k: 512 for k in _BERT_SHORTCUTS}
     pretrained_init_configuration = {k: {"do_lower_case": v[1]} for k, v in _BERT_SHORTCUTS.items()}
     pretrained_hub_files = {k: (v[0], {"vocab_file": "vocab.txt"}) for k, v in _BERT_SHORTCUTS.items()}
+    model_input_names = ["input_ids", "token_type_ids", "attention_mask"]  # as transformers' BertTokenizer
 
 # 1.2.0's module-level names for the tokenizer's pretrained files and sizes
 PRETRAINED_VOCAB_FILES_MAP = BertTokenizer.pretrained_vocab_files_map

@@ -8,7 +8,7 @@ import os
 import re
 
 from transformers_fast.tokenization_bpe import (VOCAB_FILES_NAMES, bpe_model_key, get_pairs, merge_pairs, read_word_end_merges,
-                                                save_bpe_files, word_end_bpe)
+                                                save_bpe_files, word_end_bpe, word_end_word_ids)
 from transformers_fast.tokenization_utils import PreTrainedTokenizer, TrackedDict, _core_lib
 from transformers_fast.tokenization_wordpiece import BasicTokenizer
 
@@ -27,6 +27,7 @@ class OpenAIGPTTokenizer(PreTrainedTokenizer):
     """OpenAI GPT BPE: lower-cased BasicTokenizer words, BPE with "</w>" word ends."""
 
     vocab_files_names = VOCAB_FILES_NAMES
+    _run_word_ids = word_end_word_ids
     max_model_input_sizes = {"openai-gpt": 512}
     pretrained_hub_files = {"openai-gpt": ("openai-community/openai-gpt",
                                            {"vocab_file": "vocab.json", "merges_file": "merges.txt"})}

@@ -9,6 +9,19 @@ _SHORTCUTS = {
 }
 
 
+def _trimmed(token, offsets, index):
+    """tokenizers' RobertaProcessing trim: the spaces ("Ġ") a token starts with move its start (except on a window's
+    first token, where the prepended space stands), those it ends with its end."""
+    start, end = offsets
+    if token:
+        lead, trail = len(token) - len(token.lstrip("Ġ")), len(token) - len(token.rstrip("Ġ"))
+        if lead and index > 0 and start > 0:
+            start = min(start + lead, end)
+        if trail and end >= trail:
+            end = max(end - trail, start)
+    return start, end
+
+
 class RobertaTokenizer(ByteLevelBPETokenizer):
     vocab_files_names = VOCAB_FILES_NAMES
     max_model_input_sizes = {k: 512 for k in _SHORTCUTS}
@@ -30,6 +43,14 @@ class RobertaTokenizer(ByteLevelBPETokenizer):
         sep = [self.sep_token_id]
         cls = [self.cls_token_id]
         return cls + token_ids_0 + sep + sep + token_ids_1 + sep
+
+    def _window_offsets(self, ids, offsets):
+        """transformers' RoBERTa (trim_offsets) leaves a token's spaces out of its offsets, in each row's window."""
+        return [_trimmed(tok, o, k) for k, (tok, o) in enumerate(zip(self.convert_ids_to_tokens(ids), offsets))]
+
+    def create_token_type_ids(self, len_0, len_1=None):
+        """All 0, as transformers (RoBERTa has one token type)."""
+        return [0] * (len_0 + 2 + (len_1 + 2 if len_1 is not None else 0))
 
 # 1.2.0's module-level names for the tokenizer's pretrained files and sizes
 PRETRAINED_VOCAB_FILES_MAP = RobertaTokenizer.pretrained_vocab_files_map

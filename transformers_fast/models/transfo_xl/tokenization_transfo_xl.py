@@ -178,6 +178,9 @@ class TransfoXLTokenizer(PreTrainedTokenizer):
     def vocab_size(self):
         return len(self.idx2sym)
 
+    def _run_word_ids(self, tokens):
+        return list(range(len(tokens)))  # a word-level vocabulary
+
     def _tokenize(self, line, add_eos=False, add_double_eos=False):
         line = line.strip()
         if self.lower_case:

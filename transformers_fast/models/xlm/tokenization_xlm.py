@@ -11,7 +11,8 @@ import re
 import unicodedata
 
 from transformers_fast.tokenization_bpe import (VOCAB_FILES_NAMES, bpe_model_key, get_pairs, merge_pairs,
-                                                read_word_end_merges, save_bpe_files, word_end_bpe)
+                                                read_word_end_merges, save_bpe_files, word_end_bpe,
+                                                word_end_word_ids)
 from transformers_fast.tokenization_utils import (ClsSepSpecialTokensMixin, PreTrainedTokenizer, TrackedDict, _check_text,
                                                   _core_lib)
 
@@ -132,6 +133,7 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
     """XLM BPE tokenizer (Moses pre-processing; zh/ja/th need jieba/KyTea/PyThaiNLP as in 1.2.0)."""
 
     vocab_files_names = VOCAB_FILES_NAMES
+    _run_word_ids = word_end_word_ids
     pretrained_init_configuration = PRETRAINED_INIT_CONFIGURATION
     max_model_input_sizes = MAX_MODEL_INPUT_SIZES
     pretrained_hub_files = {k: ("FacebookAI/" + k, {"vocab_file": "vocab.json", "merges_file": "merges.txt"})

@@ -67,6 +67,9 @@ class XLNetTokenizer(PreTrainedTokenizer):
             outputs = outputs.lower()
         return outputs
 
+    def _run_word_ids(self, tokens):
+        return self._words_from_starts([t.startswith(SPIECE_UNDERLINE) for t in tokens])  # "▁": after a space
+
     def _tokenize(self, text, return_unicode=True, sample=False):
         try:
             text.encode("utf-8")

@@ -1,0 +1,352 @@
+"""The calls current Hugging Face transformers code makes on a tokenizer, against transformers' own tokenizers
+for the same vocabulary: __call__'s options (lengths, special-token masks, overflow with stride, pad_to_multiple_of,
+padding_side, words given split, default keys), BatchEncoding.word_ids / tokens / sequence_ids, batch_decode,
+batch_encode_plus, model_max_length, get_vocab, encode with transformers' options; every family we have."""
+import json
+import os
+import pickle
+
+import pytest
+import torch
+
+from tokenizer_corpus import bert_uncased_vocab, gpt2_files
+
+transformers = pytest.importorskip("transformers")
+from transformers_fast import (BertTokenizer, DistilBertTokenizer, GPT2Tokenizer, OpenAIGPTTokenizer,  # noqa: E402
+                               RobertaTokenizer, TransfoXLTokenizer, XLMTokenizer, XLNetTokenizer)
+from transformers_fast.tokenization_utils import BatchEncoding, PreTrainedTokenizer  # noqa: E402
+from test_tokenization_others import openai_files, spm_model, transfo_vocab, xlm_files  # noqa: E402,F401
+
+# No leading/trailing spaces: 1.2.0's byte-level BPE strips the text and prepends a space (transformers with
+# add_prefix_space=True does the same on such texts).
+TEXTS = ["Hello world, it's naive!", "Short", "The quick brown fox jumps over the lazy dog again and again.",
+         "numbers 12345 and 3.14 here", "don't stop-believing", "a"]
+PAIRS = ["pair text here", "x y", "another one, longer than the others by a few words", "y z", "w", "b c d e"]
+
+
+@pytest.fixture(scope="module")
+def roberta_files(tmp_path_factory):
+    enc_file, merges = gpt2_files()
+    with open(enc_file, encoding="utf-8") as f:
+        enc = json.load(f)
+    for i, tok in enumerate(["<s>", "<pad>", "</s>", "<unk>", "<mask>"]):
+        enc[tok] = len(enc) + i
+    d = tmp_path_factory.mktemp("roberta_api")
+    (d / "vocab.json").write_text(json.dumps(enc), encoding="utf-8")
+    return str(d / "vocab.json"), merges
+
+
+@pytest.fixture(scope="module")
+def pairs_of_tokenizers(roberta_files):
+    """family -> (ours, transformers'), the same vocabulary; GPT-2 gets a pad token on both sides."""
+    gpt2, hf_gpt2 = GPT2Tokenizer(*gpt2_files()), transformers.GPT2Tokenizer(*gpt2_files(), add_prefix_space=True)
+    gpt2.add_special_tokens({"pad_token": "<|endoftext|>"})
+    hf_gpt2.pad_token = "<|endoftext|>"
+    return {
+        "bert": (BertTokenizer(bert_uncased_vocab()), transformers.BertTokenizer(bert_uncased_vocab())),
+        "distilbert": (DistilBertTokenizer(bert_uncased_vocab()),
+                       transformers.DistilBertTokenizer(bert_uncased_vocab())),
+        "gpt2": (gpt2, hf_gpt2),
+        "roberta": (RobertaTokenizer(*roberta_files),
+                    transformers.RobertaTokenizer(*roberta_files, add_prefix_space=True)),
+    }
+
+
+FAMILIES = ["bert", "distilbert", "gpt2", "roberta"]
+
+
+def outcome(fn):
+    """The BatchEncoding as plain lists, or that it raised (the exception types differ: tokenizers raises
+    Exception or panics)."""
+    try:
+        enc = fn()
+    except BaseException as err:  # noqa: B036 - tokenizers' PanicException is a BaseException
+        if isinstance(err, (KeyboardInterrupt, SystemExit)):
+            raise
+        return "raised"
+    out = {}
+    for key, value in enc.items():
+        value = value.tolist() if hasattr(value, "tolist") else value
+        out[key] = json.loads(json.dumps(value))  # tuples (offsets) and lists alike
+    return list(enc.keys()), out
+
+
+def explained(enc, rows):
+    return [(enc.word_ids(i), enc.tokens(i), enc.sequence_ids(i)) for i in range(rows)]
+
+
+def assert_same_call(ours, hf, *args, **kw):
+    a, b = outcome(lambda: ours(*args, **kw)), outcome(lambda: hf(*args, **kw))
+    assert a == b, (args, kw)
+    return a
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_extra_outputs_and_default_keys(pairs_of_tokenizers, family):
+    """length, special_tokens_mask, offsets; keys, order and types as transformers (its model_input_names decide
+    token_type_ids); single texts keep length a list, as transformers does."""
+    ours, hf = pairs_of_tokenizers[family]
+    for args in [(TEXTS[0],), (TEXTS[2], PAIRS[2]), (TEXTS,), (TEXTS, PAIRS)]:
+        for kw in [dict(), dict(return_length=True, return_special_tokens_mask=True, return_offsets_mapping=True),
+                   dict(return_token_type_ids=True, return_attention_mask=False, return_length=True),
+                   dict(padding=True, return_special_tokens_mask=True, return_length=True),
+                   dict(padding=True, return_special_tokens_mask=True, return_tensors="pt", return_length=True),
+                   dict(padding="max_length", max_length=24, truncation=True, return_tensors="np",
+                        return_offsets_mapping=True)]:
+            assert_same_call(ours, hf, *args, **kw)
+    enc = ours(TEXTS, padding=True, return_tensors="pt")
+    assert type(enc["input_ids"]) is torch.Tensor and list(enc) == list(hf(TEXTS, padding=True, return_tensors="pt"))
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_overflow_with_stride(pairs_of_tokenizers, family):
+    """The overflowing windows and their order (for pairs tokenizers' product of both texts' windows),
+    overflow_to_sample_mapping, and the errors (stride not below what is kept, a text too short to truncate)."""
+    ours, hf = pairs_of_tokenizers[family]
+    checked = 0
+    for args in [(TEXTS,), (TEXTS[2],), (TEXTS, PAIRS), (TEXTS[2], PAIRS[2])]:
+        for max_length in (2, 5, 6, 9, 30):
+            for stride in (0, 1, 2, 4):
+                for truncation in ([True, "only_second", "only_first"] if len(args) == 2 else [True]):
+                    for extra in [dict(), dict(padding=True, return_length=True, return_special_tokens_mask=True,
+                                               return_offsets_mapping=True)]:
+                        kw = dict(return_overflowing_tokens=True, stride=stride, max_length=max_length,
+                                  truncation=truncation, **extra)
+                        checked += assert_same_call(ours, hf, *args, **kw) != "raised"
+    assert checked > 100
+    extra = ours.num_added_special_tokens()
+    with pytest.raises(ValueError, match="stride"):  # transformers checks it when truncation is set
+        ours(TEXTS[2], return_overflowing_tokens=True, truncation=True, max_length=extra + 2, stride=3)
+    with pytest.raises(ValueError, match="stride"):  # and tokenizers when it truncates (it panics)
+        ours(TEXTS[2], return_overflowing_tokens=True, truncation=True, max_length=extra + 3, stride=3)
+    enc = ours(TEXTS[2], return_overflowing_tokens=True, truncation=True, max_length=8, stride=2, padding=True,
+               return_tensors="pt")
+    assert enc["overflow_to_sample_mapping"].tolist() == [0] * enc["input_ids"].shape[0]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_padding_options(pairs_of_tokenizers, family):
+    ours, hf = pairs_of_tokenizers[family]
+    for args in [(TEXTS,), (TEXTS, PAIRS), (TEXTS[1],)]:
+        for kw in [dict(padding=True, pad_to_multiple_of=8),
+                   dict(padding="max_length", max_length=13, pad_to_multiple_of=4),
+                   dict(padding=False, pad_to_multiple_of=8),
+                   dict(padding=True, pad_to_multiple_of=8, return_tensors="pt"),
+                   dict(padding=True, padding_side="left"),
+                   dict(padding="max_length", max_length=20, padding_side="left", return_tensors="pt"),
+                   dict(padding=True, padding_side="right", return_tensors="np", return_offsets_mapping=True),
+                   dict(padding=True, verbose=False)]:
+            assert_same_call(ours, hf, *args, **kw)
+    assert ours.padding_side == hf.padding_side == "right"  # the argument leaves the attribute alone
+    for bad in [dict(pad_to_multiple_of=0), dict(pad_to_multiple_of="8"), dict(padding_side="up"), dict(stride=-1)]:
+        with pytest.raises(ValueError):
+            ours(TEXTS, padding=True, **bad)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_split_into_words(pairs_of_tokenizers, family):
+    ours, hf = pairs_of_tokenizers[family]
+    words = [t.split() for t in TEXTS]
+    pair_words = [p.split() for p in PAIRS]
+    for args in [(words[0],), (words,), (words, pair_words), (words[2], pair_words[2])]:
+        for kw in [dict(), dict(return_offsets_mapping=True, padding=True),
+                   dict(truncation=True, max_length=7, return_tensors="pt", padding=True)]:
+            assert_same_call(ours, hf, *args, is_split_into_words=True, **kw)
+            a, b = ours(*args, is_split_into_words=True, **kw), hf(*args, is_split_into_words=True, **kw)
+            rows = len(a["input_ids"]) if isinstance(args[0][0], list) else 1
+            assert explained(a, rows) == explained(b, rows)
+    with pytest.raises(TypeError, match="list of str"):
+        ours(["a", 1], is_split_into_words=True)
+    with pytest.raises(TypeError, match="list of str"):
+        ours([["a"], "b c"], is_split_into_words=True)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_word_ids_tokens_sequence_ids(pairs_of_tokenizers, family):
+    """As transformers' fast tokenizers, on the list path and on the C++ tensor path alike, with padding on either
+    side, overflow rows, and added tokens (words of their own)."""
+    ours, hf = pairs_of_tokenizers[family]
+    for args in [(TEXTS,), (TEXTS, PAIRS), (TEXTS[0],), ("Hello world, and cafés 中文 😀 don't!!", "x")]:
+        for kw in [dict(), dict(padding=True, return_tensors="pt"), dict(padding=True, padding_side="left"),
+                   dict(padding="max_length", max_length=12, truncation=True, return_tensors="np"),
+                   dict(return_overflowing_tokens=True, max_length=7, stride=1, truncation=True)]:
+            if assert_same_call(ours, hf, *args, **kw) == "raised":  # a stride too long for what is kept
+                continue
+            a, b = ours(*args, **kw), hf(*args, **kw)
+            rows = len(a["input_ids"]) if isinstance(args[0], list) or "return_tensors" in kw or \
+                "return_overflowing_tokens" in kw else 1
+            assert explained(a, rows) == explained(b, rows), (args, kw)
+    with pytest.raises(IndexError):
+        ours(TEXTS).word_ids(len(TEXTS))
+
+
+def test_word_ids_with_added_tokens():
+    ours, hf = BertTokenizer(bert_uncased_vocab()), transformers.BertTokenizer(bert_uncased_vocab())
+    ours.add_tokens(["newtok"])
+    hf.add_tokens(["newtok"])
+    for text in ["hello newtok world", "newtok", "a newtok newtok b!", "x [SEP] y"]:
+        a, b = ours(text), hf(text)
+        assert a["input_ids"] == b["input_ids"] and explained(a, 1) == explained(b, 1), text
+
+
+def test_word_ids_of_the_other_families(openai_files, xlm_files, spm_model, transfo_vocab):  # noqa: F811
+    """OpenAI GPT and XLNet against transformers; XLM's transformers tokenizer is a slow one (it has no word_ids),
+    so its words are checked by construction ("</w>" ends a word), as Transformer-XL's (a word-level vocabulary)."""
+    hf_openai = transformers.OpenAIGPTTokenizer(*openai_files)
+    hf_xlnet = transformers.XLNetTokenizer.from_pretrained(os.path.dirname(spm_model))
+    texts = ["hello world, this is a test", "the quick brown fox", "it is raining again and again"]
+    for ours, hf in [(OpenAIGPTTokenizer(*openai_files), hf_openai), (XLNetTokenizer(spm_model), hf_xlnet)]:
+        for args in [(texts,), (texts, texts[::-1]), (texts[0],)]:
+            for kw in [dict(), dict(padding=True), dict(return_special_tokens_mask=True, return_length=True)]:
+                if ours.pad_token is None and kw.get("padding"):
+                    continue
+                a, b = ours(*args, **kw), hf(*args, **kw)
+                assert outcome(lambda: a) == outcome(lambda: b), (type(ours).__name__, args, kw)
+                rows = len(a["input_ids"]) if isinstance(args[0], list) else 1
+                assert explained(a, rows) == explained(b, rows), (type(ours).__name__, args, kw)
+    xlm = XLMTokenizer(*xlm_files)
+    enc = xlm("hello world, again")
+    tokens = enc.tokens()
+    assert tokens[0] == xlm.cls_token and enc.word_ids()[0] is None
+    words, word = [], -1
+    for k, tok in enumerate(tokens[1:-1]):
+        word += k == 0 or tokens[k].endswith("</w>")
+        words.append(word)
+    assert enc.word_ids()[1:-1] == words and len(set(words)) == 4
+    transfo = TransfoXLTokenizer(vocab_file=transfo_vocab)
+    enc = transfo("the cat sat")
+    assert enc.word_ids() == list(range(len(enc["input_ids"]))) and enc.sequence_ids() == [0] * len(enc["input_ids"])
+
+
+def test_word_ids_errors(pairs_of_tokenizers):
+    ours, _ = pairs_of_tokenizers["bert"]
+    enc = ours(TEXTS[:2], padding=True)
+    again = pickle.loads(pickle.dumps(enc))
+    assert type(again) is BatchEncoding and dict(again) == dict(enc)
+    with pytest.raises(ValueError, match="word_ids"):
+        again.word_ids()
+
+    class NoWords(PreTrainedTokenizer):
+        vocab_size = 3
+
+        def _tokenize(self, text):
+            return text.split()
+
+        def _convert_token_to_id(self, token):
+            return {"a": 0, "b": 1}.get(token, 2)
+
+        def _convert_id_to_token(self, index):
+            return "ab?"[index]
+
+    tok = NoWords()
+    assert tok("a b")["input_ids"] == [0, 1] and not tok.is_fast and ours.is_fast
+    with pytest.raises(NotImplementedError, match="word"):
+        tok("a b").word_ids()
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_batch_decode_and_vocabulary(pairs_of_tokenizers, family):
+    ours, hf = pairs_of_tokenizers[family]
+    enc = hf(TEXTS, PAIRS, padding=True, return_tensors="pt")
+    for kw in [dict(), dict(skip_special_tokens=True), dict(clean_up_tokenization_spaces=False),
+               dict(skip_special_tokens=True, clean_up_tokenization_spaces=True)]:
+        assert ours.batch_decode(enc["input_ids"], **kw) == hf.batch_decode(enc["input_ids"], **kw), kw
+        assert ours.batch_decode(enc["input_ids"].tolist(), **kw) == hf.batch_decode(enc["input_ids"].tolist(), **kw)
+    # decode stays 1.2.0's: a text holding sep_token comes back as a list
+    if ours.sep_token is not None and family in ("bert", "distilbert"):
+        assert isinstance(ours.decode(enc["input_ids"][0]), list)
+    assert ours.get_vocab() == hf.get_vocab()
+    assert ours.model_max_length == ours.max_len
+    ours.model_max_length = 64
+    try:
+        assert ours.max_len == 64
+    finally:
+        ours.model_max_length = int(1e12)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_batch_encode_plus_and_encode_plus(pairs_of_tokenizers, family):
+    """transformers 5 keeps only __call__; its 4.x batch_encode_plus / encode_plus equal __call__."""
+    ours, hf = pairs_of_tokenizers[family]
+    kw = dict(padding=True, truncation=True, max_length=9, return_length=True, return_special_tokens_mask=True)
+    a = outcome(lambda: ours.batch_encode_plus(list(zip(TEXTS, PAIRS)), **kw))
+    assert a == outcome(lambda: hf(TEXTS, PAIRS, **kw))
+    assert outcome(lambda: ours.batch_encode_plus(TEXTS, **kw)) == outcome(lambda: hf(TEXTS, **kw))
+    words = [t.split() for t in TEXTS]
+    assert outcome(lambda: ours.batch_encode_plus(words, is_split_into_words=True, **kw)) == \
+        outcome(lambda: hf(words, is_split_into_words=True, **kw))
+    assert ours.batch_encode_plus([], padding=True)["input_ids"] == []  # (transformers raises)
+    assert outcome(lambda: ours.encode_plus(TEXTS[0], PAIRS[0], return_offsets_mapping=True)) == \
+        outcome(lambda: hf(TEXTS[0], PAIRS[0], return_offsets_mapping=True))
+    with pytest.raises(ValueError, match="every entry"):
+        ours.batch_encode_plus([("a", "b"), "c"])
+    with pytest.raises(ValueError, match="2 texts"):
+        ours.batch_encode_plus([("a", "b", "c")])
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_encode_with_transformers_options(pairs_of_tokenizers, family):
+    """encode(text) stays 1.2.0's (no special tokens by default, a tuple for a pair); with one of transformers'
+    options it is transformers' encode with that add_special_tokens."""
+    ours, hf = pairs_of_tokenizers[family]
+    for special in (False, True):
+        for kw in [dict(max_length=4, truncation=True), dict(padding="max_length", max_length=30),
+                   dict(return_tensors="pt"), dict(max_length=6, truncation="only_second", stride=1)]:
+            for args in [(TEXTS[2],), (TEXTS[2], PAIRS[2])]:
+                def run(tok):
+                    try:
+                        ids = tok.encode(*args, add_special_tokens=special, **kw)
+                    except Exception:  # only_second without a pair: both raise
+                        return "raised"
+                    return type(ids), ids.tolist() if hasattr(ids, "tolist") else ids
+                assert run(ours) == run(hf), (special, kw, args)
+    assert ours.encode(TEXTS[2], max_length=4, truncation=True) == hf.encode(TEXTS[2], max_length=4, truncation=True,
+                                                                              add_special_tokens=False)
+    assert isinstance(ours.encode("a", "b"), tuple)  # 1.2.0
+    with pytest.raises(TypeError, match="combined"):
+        ours.encode("a b", max_length=3, lang="en")
+    with pytest.raises(TypeError):  # 1.2.0: other keyword arguments go to _tokenize
+        ours.encode("a b", not_an_option=1)
+
+
+def test_batch_encoding_to():
+    enc = BertTokenizer(bert_uncased_vocab())(TEXTS, padding=True, return_tensors="pt")
+    moved = enc.to("cpu")
+    assert moved is enc and moved["input_ids"].device.type == "cpu" and moved.word_ids(0)[0] is None
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_pad_like_data_collators(pairs_of_tokenizers, family):
+    """pad() as DataCollatorWithPadding calls it: a list of encodings (other keys such as labels pass through), a
+    batched dict, one encoding, tensors in; padding='max_length' without max_length pads to model_max_length."""
+    ours, hf = pairs_of_tokenizers[family]
+    features = [dict(ours(t, return_special_tokens_mask=True), labels=i) for i, t in enumerate(TEXTS)]
+    assert features == [dict(hf(t, return_special_tokens_mask=True), labels=i) for i, t in enumerate(TEXTS)]
+
+    def same(inputs, **kw):
+        a, b = outcome(lambda: ours.pad(inputs, **kw)), outcome(lambda: hf.pad(inputs, **kw))
+        assert a == b and a != "raised", kw
+        assert type(ours.pad(inputs, **kw)["input_ids"]) is type(hf.pad(inputs, **kw)["input_ids"])
+
+    for kw in [dict(), dict(return_tensors="pt"), dict(padding="max_length", max_length=30, padding_side="left"),
+               dict(pad_to_multiple_of=8, return_tensors="np"), dict(return_attention_mask=False), dict(padding=False)]:
+        same(features, **kw)
+    same(ours(TEXTS, PAIRS, return_token_type_ids=True), return_tensors="pt")
+    same(ours(TEXTS[0]), padding="max_length", max_length=20)
+    same([{"input_ids": torch.tensor(f["input_ids"])} for f in features])
+    same([{"input_ids": f["input_ids"]} for f in features], return_tensors="pt")
+    with pytest.raises(ValueError, match="input_ids"):
+        ours.pad([{"ids": [1]}])
+    with pytest.raises(ValueError, match="padding_side"):
+        ours.pad(features, padding_side="middle")
+    with pytest.raises(ValueError, match="word_ids"):
+        ours.pad(features).word_ids()
+    # padding="max_length" without max_length: model_max_length, in __call__ and pad alike
+    ours.model_max_length = hf.model_max_length = 16
+    try:
+        same(features, padding="max_length")
+        assert_same_call(ours, hf, TEXTS[:2], padding="max_length")
+    finally:
+        ours.model_max_length, hf.model_max_length = int(1e12), int(1e30)
+    with pytest.raises(ValueError, match="max_length"):
+        ours.pad(features, padding="max_length")
