@@ -186,3 +186,21 @@ def test_bf16_model_round_trip(family, tmp_path):
     ids, kwargs = padded(family)
     got = outputs(loaded, ids, kwargs)
     assert got.dtype == torch.bfloat16 and torch.equal(got, outputs(model, ids, kwargs))
+
+
+@pytest.mark.parametrize("family", ["xlnet", "transfo_xl"])
+def test_memories_carried_into_a_model_with_int8_tables(family):
+    """The memories a model with int8 tables returns go back in as they are (their dtype is the model's float
+    dtype, not the int8 table's), giving the dequantized-tables model's second segment."""
+    model = tiny(family)
+    if family == "xlnet":
+        model.config.mem_len = 6
+        model.transformer.mem_len = 6
+    want_model = tf.quantize(dequantized_tables(model), "int8")
+    got_model = tf.quantize(copy.deepcopy(model), "int8", embeddings=True)
+    ids = batch(family, size=2, seq=5)
+    with torch.no_grad():
+        got_mems, want_mems = got_model(ids)[1], want_model(ids)[1]
+        assert got_mems is not None and all(m.dtype == torch.float32 for m in got_mems)
+        got, want = got_model(ids, mems=got_mems)[0], want_model(ids, mems=want_mems)[0]
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)

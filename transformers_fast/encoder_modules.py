@@ -13,7 +13,7 @@ from torch.nn import functional as F
 
 from transformers_fast import ops
 from transformers_fast.modeling_outputs import BaseModelOutputWithPooling
-from transformers_fast.modeling_utils import (PreTrainedModel, check_attention_mask, check_ids, check_inputs_embeds,
+from transformers_fast.modeling_utils import (PreTrainedModel, check_attention_mask, check_ids, check_token_inputs,
                                               expand_head_mask, input_shape, prune_linear_layer)
 from transformers_fast.runtime import encoder as fast_encoder
 from transformers_fast.runtime.fast_path import autocast_on
@@ -351,17 +351,9 @@ class EncoderModel(EncoderPreTrainedModel):
     def check_inputs(self, input_ids, token_type_ids, attention_mask, position_ids, inputs_embeds=None):
         """Raises on bad input; returns inputs_embeds in the model's dtype (None when ids are given)."""
         config = self.config
-        words = self.embeddings.word_embeddings
-        position_table = self.embeddings.position_embeddings.weight  # (float: the word table may be int8)
-        inputs_embeds = check_inputs_embeds(input_ids, inputs_embeds, config.hidden_size, position_table.dtype,
-                                            position_table.device)
-        if inputs_embeds is None:
-            check_ids("input_ids", input_ids, words.num_embeddings, "the vocabulary size (config.vocab_size)",
-                      device=words.weight.device)
-        name, shape = input_shape(input_ids, inputs_embeds)
-        if len(shape) != 2:
-            raise ValueError(f"{name} must have shape [batch, sequence{'' if inputs_embeds is None else ', hidden'}]"
-                             f", got {tuple((input_ids if inputs_embeds is None else inputs_embeds).shape)}")
+        inputs_embeds, name, shape = check_token_inputs(
+            input_ids, inputs_embeds, self.embeddings.word_embeddings.num_embeddings, "config.vocab_size",
+            self.embeddings.position_embeddings.weight, "hidden", config.hidden_size)
         if shape[1] == 0:
             raise ValueError(f"{name} is empty: at least one token per sequence is needed")
         max_len = self.embeddings.max_sequence_length()

@@ -1019,6 +1019,23 @@ def check_inputs_embeds(input_ids: Any, inputs_embeds: Any, width: int, dtype: t
     return inputs_embeds
 
 
+def check_token_inputs(input_ids: Any, inputs_embeds: Any, vocab_size: int, vocab_name: str,
+                       float_table: torch.Tensor, width_name: str, width: int, max_dims: int = 2):
+    """A model's token input, ids or embeddings (exactly one): ids checked against the vocabulary, embeddings by
+    check_inputs_embeds against the model's float dtype and device (those of float_table, a float weight beside a
+    word table that may be int8), and [batch, sequence] (up to max_dims leading dimensions) for either. Returns
+    (inputs_embeds in the model's dtype or None, the input's name, its shape without the embedding width)."""
+    inputs_embeds = check_inputs_embeds(input_ids, inputs_embeds, width, float_table.dtype, float_table.device)
+    if inputs_embeds is None:
+        check_ids("input_ids", input_ids, vocab_size, f"the vocabulary size ({vocab_name})", device=float_table.device)
+    name, shape = input_shape(input_ids, inputs_embeds)
+    if not 2 <= len(shape) <= max_dims:
+        given = input_ids if inputs_embeds is None else inputs_embeds
+        raise ValueError(f"{name} must have shape [batch, sequence{'' if inputs_embeds is None else ', ' + width_name}]"
+                         f", got {tuple(given.shape)}")
+    return inputs_embeds, name, shape
+
+
 def input_shape(input_ids: Optional[torch.Tensor], inputs_embeds: Optional[torch.Tensor]) -> Tuple[str, torch.Size]:
     """The name and the [..., sequence] shape of the given input (ids, or embeddings less their width)."""
     if inputs_embeds is None:

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from transformers_fast.modeling_utils import (Conv1D, check_ids, check_inputs_embeds, expand_head_mask, input_shape,
+from transformers_fast.modeling_utils import (Conv1D, check_ids, check_token_inputs, expand_head_mask, input_shape,
                                               loss_ignoring_negative, prune_conv1d_layer, prune_linear_layer,
                                               split_indexed)
 
@@ -133,18 +133,10 @@ class GPTBaseMixin:
 
     def check_inputs(self, input_ids, position_ids, token_type_ids, past_length: int = 0, inputs_embeds=None):
         """Raises on bad input; returns inputs_embeds in the model's dtype (None when ids are given)."""
-        embeddings = self.get_input_embeddings()
-        vocab = embeddings.num_embeddings
-        positions = self.get_position_embeddings().weight  # (float: the token table may be int8)
-        inputs_embeds = check_inputs_embeds(input_ids, inputs_embeds, self.config.n_embd, positions.dtype,
-                                            positions.device)
-        if inputs_embeds is None:
-            check_ids("input_ids", input_ids, vocab, "the vocabulary size (config.vocab_size)",
-                      device=embeddings.weight.device)
-        name, shape = input_shape(input_ids, inputs_embeds)
-        if len(shape) < 2:
-            raise ValueError(f"{name} must have shape [batch, sequence{'' if inputs_embeds is None else ', n_embd'}]"
-                             f", got {tuple((input_ids if inputs_embeds is None else inputs_embeds).shape)}")
+        # (any number of leading dimensions: the double-heads models' [batch, choices, sequence])
+        inputs_embeds, name, shape = check_token_inputs(
+            input_ids, inputs_embeds, self.get_input_embeddings().num_embeddings, "config.vocab_size",
+            self.get_position_embeddings().weight, "n_embd", self.config.n_embd, max_dims=64)
         if shape[-1] == 0:
             raise ValueError(f"{name} is empty: at least one token per sequence is needed")
         n_positions = self.config.n_positions
@@ -158,7 +150,8 @@ class GPTBaseMixin:
                                  f"{tuple(shape)}")
         if token_type_ids is not None:
             # 1.2.0 embeds token types with the token embeddings.
-            check_ids("token_type_ids", token_type_ids, vocab, "token types are embedded as tokens", shape)
+            check_ids("token_type_ids", token_type_ids, self.get_input_embeddings().num_embeddings,
+                      "token types are embedded as tokens", shape)
         return inputs_embeds
 
     def embed_inputs(self, input_ids, position_ids, token_type_ids, attention_mask, head_mask, past_length: int = 0,

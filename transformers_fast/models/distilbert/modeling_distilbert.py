@@ -15,7 +15,7 @@ from torch.nn import functional as F
 from transformers_fast import ops
 from transformers_fast.modeling_outputs import (BaseModelOutput, MaskedLMOutput, QuestionAnsweringModelOutput,
                                                 SequenceClassifierOutput)
-from transformers_fast.modeling_utils import (PreTrainedModel, check_attention_mask, check_ids, check_inputs_embeds,
+from transformers_fast.modeling_utils import (PreTrainedModel, check_attention_mask, check_token_inputs,
                                               expand_head_mask, input_shape, loss_ignoring_negative)
 from transformers_fast.modules import (classification_loss, create_sinusoidal_embeddings,  # noqa: F401
                                       prune_lin_heads, sinusoidal_table, span_loss)
@@ -216,17 +216,9 @@ class DistilBertModel(DistilBertPreTrainedModel):
 
     def check_inputs(self, input_ids, attention_mask, inputs_embeds=None):
         """Raises on bad input; returns inputs_embeds in the model's dtype (None when ids are given)."""
-        words = self.embeddings.word_embeddings
-        position_table = self.embeddings.position_embeddings.weight  # (float: the word table may be int8)
-        inputs_embeds = check_inputs_embeds(input_ids, inputs_embeds, self.config.dim, position_table.dtype,
-                                            position_table.device)
-        if inputs_embeds is None:
-            check_ids("input_ids", input_ids, words.num_embeddings, "the vocabulary size (config.vocab_size)",
-                      device=words.weight.device)
-        name, shape = input_shape(input_ids, inputs_embeds)
-        if len(shape) != 2:
-            raise ValueError(f"{name} must have shape [batch, sequence{'' if inputs_embeds is None else ', dim'}], "
-                             f"got {tuple((input_ids if inputs_embeds is None else inputs_embeds).shape)}")
+        inputs_embeds, name, shape = check_token_inputs(
+            input_ids, inputs_embeds, self.embeddings.word_embeddings.num_embeddings, "config.vocab_size",
+            self.embeddings.position_embeddings.weight, "dim", self.config.dim)
         if shape[1] == 0:
             raise ValueError(f"{name} is empty: at least one token per sequence is needed")
         max_len = self.embeddings.position_embeddings.num_embeddings

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from transformers_fast.generation import GenerationMixin
 from transformers_fast.modeling_outputs import ModelOutput
 from transformers_fast.modeling_utils import (PreTrainedModel, add_start_docstrings, assign_tf_map, check_ids,
-                                              check_inputs_embeds, expand_head_mask, input_shape, memory_in_dtype,
+                                              check_token_inputs, expand_head_mask, input_shape, memory_in_dtype,
                                               tf_checkpoint_arrays)
 from transformers_fast.models.transfo_xl.configuration_transfo_xl import (
     TRANSFO_XL_PRETRAINED_CONFIG_ARCHIVE_MAP, TRANSFO_XL_PRETRAINED_MODEL_ARCHIVE_MAP, TransfoXLConfig)
@@ -590,17 +590,10 @@ class TransfoXLModel(TransfoXLPreTrainedModel):
         """Raises on bad input; returns (mems in the model's dtype or None, inputs_embeds in the model's dtype or
         None when ids are given)."""
         param = float_like(self.word_emb.emb_layers[0])
-        inputs_embeds = check_inputs_embeds(input_ids, inputs_embeds, self.d_model, param.dtype, param.device)
-        if inputs_embeds is None and not isinstance(input_ids, torch.Tensor):
-            raise TypeError(f"input_ids must be a torch.Tensor of integer ids, got {type(input_ids).__name__}")
-        name, shape = input_shape(input_ids, inputs_embeds)
-        if len(shape) != 2:
-            raise ValueError(f"{name} must have shape [batch, sequence{'' if inputs_embeds is None else ', d_model'}]"
-                             f", got {tuple((input_ids if inputs_embeds is None else inputs_embeds).shape)}")
+        inputs_embeds, name, shape = check_token_inputs(input_ids, inputs_embeds, self.n_token, "config.n_token",
+                                                        param, "d_model", self.d_model)
         if shape[0] == 0 or shape[1] == 0:
             raise ValueError(f"{name} is empty (shape {tuple(shape)})")
-        if inputs_embeds is None:
-            check_ids("input_ids", input_ids, self.n_token, "the vocabulary size (config.n_token)", device=param.device)
         if mems is not None:
             mems = _check_mems(mems, self.n_layer, shape[0], self.d_model, param.dtype, param.device)
         return mems, inputs_embeds

@@ -29,7 +29,7 @@ from torch.nn import functional as F
 from transformers_fast import ops
 from transformers_fast.modeling_outputs import ModelOutput, output_class
 from transformers_fast.modeling_utils import (PreTrainedModel, SequenceSummary, SQuADHead, check_attention_mask,
-                                              check_ids, check_inputs_embeds, expand_head_mask, input_shape)
+                                              check_ids, check_token_inputs, expand_head_mask)
 from transformers_fast.modules import classification_loss, create_sinusoidal_embeddings, prune_lin_heads
 from transformers_fast.ops import linear as packed_linear
 from transformers_fast.runtime import encoder as fast_encoder
@@ -339,17 +339,9 @@ class XLMModel(XLMPreTrainedModel):
     def _check_inputs(self, input_ids, lengths, position_ids, langs, token_type_ids, attention_mask, cache,
                       inputs_embeds=None):
         """Raises on bad input; returns inputs_embeds in the model's dtype (None when ids are given)."""
-        device = self.embeddings.weight.device
-        position_table = self.position_embeddings.weight  # (float: the word table may be int8)
-        inputs_embeds = check_inputs_embeds(input_ids, inputs_embeds, self.dim, position_table.dtype,
-                                            position_table.device)
-        if inputs_embeds is None:
-            check_ids("input_ids", input_ids, self.embeddings.num_embeddings, "the vocabulary size (config.n_words)",
-                      device=device)
-        name, shape = input_shape(input_ids, inputs_embeds)
-        if len(shape) != 2:
-            raise ValueError(f"{name} must have shape [batch, sequence{'' if inputs_embeds is None else ', emb_dim'}]"
-                             f", got {tuple((input_ids if inputs_embeds is None else inputs_embeds).shape)}")
+        inputs_embeds, name, shape = check_token_inputs(input_ids, inputs_embeds, self.embeddings.num_embeddings,
+                                                        "config.n_words", self.position_embeddings.weight, "emb_dim",
+                                                        self.dim)
         bs, slen = shape
         if slen == 0 or bs == 0:
             raise ValueError(f"{name} is empty (shape {tuple(shape)}): at least one token is needed")

@@ -22,8 +22,8 @@ from torch.nn import functional as F
 from transformers_fast.modeling_outputs import (XLNetForQuestionAnsweringOutput, XLNetForSequenceClassificationOutput,
                                                 XLNetLMHeadModelOutput, XLNetModelOutput)
 from transformers_fast.modeling_utils import (PoolerAnswerClass, PoolerEndLogits, PoolerStartLogits, PreTrainedModel,
-                                              SequenceSummary, assign_tf_map, check_ids, check_inputs_embeds,
-                                              expand_head_mask, input_shape, loss_ignoring_negative, memory_in_dtype,
+                                              SequenceSummary, assign_tf_map, check_ids, check_token_inputs,
+                                              expand_head_mask, loss_ignoring_negative, memory_in_dtype,
                                               squad_head_forward, tf_checkpoint_arrays)
 from transformers_fast.modules import classification_loss
 from transformers_fast.ops import QuantizedLinear
@@ -393,17 +393,8 @@ class XLNetModel(XLNetPreTrainedModel):
     # ---- forward ----
     def _check_inputs(self, input_ids, token_type_ids, input_mask, attention_mask, mems, perm_mask, target_mapping,
                       inputs_embeds=None):
-        emb = self.word_embedding
-        float_weight = self.mask_emb  # (the word table may be int8)
-        inputs_embeds = check_inputs_embeds(input_ids, inputs_embeds, self.d_model, float_weight.dtype,
-                                            float_weight.device)
-        if inputs_embeds is None:
-            check_ids("input_ids", input_ids, emb.num_embeddings, "the vocabulary size (config.n_token)",
-                      device=emb.weight.device)
-        name, shape = input_shape(input_ids, inputs_embeds)
-        if len(shape) != 2:
-            raise ValueError(f"{name} must have shape [batch, sequence{'' if inputs_embeds is None else ', d_model'}]"
-                             f", got {tuple((input_ids if inputs_embeds is None else inputs_embeds).shape)}")
+        inputs_embeds, name, shape = check_token_inputs(input_ids, inputs_embeds, self.word_embedding.num_embeddings,
+                                                        "config.n_token", self.mask_emb, "d_model", self.d_model)
         bsz, qlen = shape
         if qlen == 0 or bsz == 0:
             raise ValueError(f"{name} is empty (shape {tuple(shape)}): at least one token is needed")
@@ -437,7 +428,7 @@ class XLNetModel(XLNetPreTrainedModel):
                             or mem.shape[1:] != (bsz, self.d_model):
                         raise ValueError(f"mems[{i}] must be a tensor [mem_len, batch, d_model] = [{mlen}, {bsz}, "
                                          f"{self.d_model}], got {getattr(mem, 'shape', type(mem).__name__)}")
-                mems = [memory_in_dtype(f"mems[{i}]", mem, emb.weight.dtype) for i, mem in enumerate(mems)]
+                mems = [memory_in_dtype(f"mems[{i}]", mem, self.mask_emb.dtype) for i, mem in enumerate(mems)]
         return bsz, qlen, mlen, mems, inputs_embeds
 
     def forward(self, input_ids=None, token_type_ids=None, input_mask=None, attention_mask=None, mems=None,
