@@ -59,3 +59,22 @@ def _seed_and_fresh_warnings():
     # Fallback warnings are once per process; each test sees its own first warning.
     torch.manual_seed(0)
     _backend._warned.clear()
+
+
+@pytest.fixture(scope="session")
+def roberta_files(tmp_path_factory):
+    """GPT-2's real files with RoBERTa's special tokens added to the vocabulary (roberta-base's tokens, ids after
+    GPT-2's): (vocab.json, merges.txt)."""
+    import json
+
+    from tokenizer_corpus import gpt2_files
+
+    vocab_file, merges = gpt2_files()
+    with open(vocab_file, encoding="utf-8") as f:
+        vocab = json.load(f)
+    n = len(vocab)
+    for i, token in enumerate(["<s>", "<pad>", "</s>", "<unk>", "<mask>"]):
+        vocab[token] = n + i
+    folder = tmp_path_factory.mktemp("roberta")
+    (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    return str(folder / "vocab.json"), merges

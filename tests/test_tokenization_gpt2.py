@@ -20,19 +20,6 @@ def files():
 
 
 @pytest.fixture(scope="module")
-def roberta_files(files, tmp_path_factory):
-    """GPT-2's files with RoBERTa's special tokens added to the vocabulary (as in roberta-base)."""
-    d = tmp_path_factory.mktemp("roberta")
-    with open(files[0], encoding="utf-8") as f:
-        enc = json.load(f)
-    n = len(enc)
-    for i, tok in enumerate(["<s>", "<pad>", "</s>", "<unk>", "<mask>"]):
-        enc[tok] = n + i
-    (d / "vocab.json").write_text(json.dumps(enc), encoding="utf-8")
-    return str(d / "vocab.json"), files[1]
-
-
-@pytest.fixture(scope="module")
 def pair(files):
     return GPT2Tokenizer(*files), ref.GPT2Tokenizer(*files)
 

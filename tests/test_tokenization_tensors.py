@@ -1,7 +1,6 @@
 """__call__ with return_tensors: the arrays filled in C++ (PreTrainedTokenizer._tensors_native) against the Python
 path's lists made into tensors, over padding, truncation, pairs, special tokens, padding side and the keys asked
 for; against Hugging Face transformers; and the cases that must leave the fast path."""
-import json
 import threading
 
 import numpy as np
@@ -15,18 +14,6 @@ from transformers_fast.tokenization_utils import PreTrainedTokenizer
 TEXTS = ["Hello naïve World!", "Short", "The quick brown fox jumps over the lazy dog again and again.", "",
          "Mixed 中文 text 12345", "emoji 😀 here"]
 PAIRS = ["pair text here", "x", "", "another one, longer than the others by a few words", "y z", "ÀÉÎ"]
-
-
-@pytest.fixture(scope="module")
-def roberta_files(tmp_path_factory):
-    enc_file, merges = gpt2_files()
-    with open(enc_file, encoding="utf-8") as f:
-        enc = json.load(f)
-    for i, tok in enumerate(["<s>", "<pad>", "</s>", "<unk>", "<mask>"]):
-        enc[tok] = len(enc) + i
-    d = tmp_path_factory.mktemp("roberta")
-    (d / "vocab.json").write_text(json.dumps(enc), encoding="utf-8")
-    return str(d / "vocab.json"), merges
 
 
 @pytest.fixture(scope="module")

@@ -25,18 +25,6 @@ PAIRS = ["pair text here", "x y", "another one, longer than the others by a few 
 
 
 @pytest.fixture(scope="module")
-def roberta_files(tmp_path_factory):
-    enc_file, merges = gpt2_files()
-    with open(enc_file, encoding="utf-8") as f:
-        enc = json.load(f)
-    for i, tok in enumerate(["<s>", "<pad>", "</s>", "<unk>", "<mask>"]):
-        enc[tok] = len(enc) + i
-    d = tmp_path_factory.mktemp("roberta_api")
-    (d / "vocab.json").write_text(json.dumps(enc), encoding="utf-8")
-    return str(d / "vocab.json"), merges
-
-
-@pytest.fixture(scope="module")
 def pairs_of_tokenizers(roberta_files):
     """family -> (ours, transformers'), the same vocabulary; GPT-2 gets a pad token on both sides."""
     gpt2, hf_gpt2 = GPT2Tokenizer(*gpt2_files()), transformers.GPT2Tokenizer(*gpt2_files(), add_prefix_space=True)
