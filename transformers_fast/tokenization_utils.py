@@ -790,16 +790,10 @@ class PreTrainedTokenizer(object):
                 if not (isinstance(words, (list, tuple)) and all(isinstance(w, (str, bytes)) for w in words)):
                     raise TypeError("is_split_into_words=True: every text must be a list of str (words), got "
                                     f"{type(words).__name__}")
-        if padding not in (False, True, "longest", "max_length", "do_not_pad"):
-            raise ValueError(f"padding must be False, True, 'longest' or 'max_length', got {padding!r}")
-        if return_tensors not in (None, "pt", "np"):
-            raise ValueError(f"return_tensors must be None, 'pt' or 'np', got {return_tensors!r}")
-        for name, value, low in (("max_length", max_length, 0), ("stride", stride, 0),
-                                 ("pad_to_multiple_of", pad_to_multiple_of, 1)):
-            if value is not None and (type(value) is not int or value < low):
-                raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-        if padding_side not in (None, "left", "right"):
-            raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
+        _check_padding_options(padding, padding_side, pad_to_multiple_of)
+        _check_return_tensors(return_tensors)
+        for name, value in (("max_length", max_length), ("stride", stride)):
+            _check_int_at_least(name, value, 0)
         side = padding_side or self.padding_side
         if return_token_type_ids is None:
             return_token_type_ids = "token_type_ids" in self.model_input_names
@@ -845,12 +839,7 @@ class PreTrainedTokenizer(object):
         if return_tensors is not None:
             if len({len(r.ids) for r in rows}) > 1:
                 raise ValueError("sequences have different lengths: pass padding=True to return tensors")
-            if return_tensors == "pt":
-                import torch
-                out = {k: torch.tensor(v, dtype=torch.long) for k, v in out.items()}
-            else:
-                import numpy as np
-                out = {k: np.asarray(v, dtype=np.int64) for k, v in out.items()}
+            out = _as_tensors(out, return_tensors, integers=True)
         elif single and not return_overflowing_tokens:  # as transformers: the batch axis off the per-token keys
             out = {k: v[0] if v and isinstance(v[0], list) else v for k, v in out.items()}
         return BatchEncoding(out, explain)
@@ -871,22 +860,23 @@ class PreTrainedTokenizer(object):
             target = max_length
         else:
             return rows
-        if pad_to_multiple_of:
-            target = -(-target // pad_to_multiple_of) * pad_to_multiple_of
-        pad_id = self.pad_token_id if self._pad_token is not None else None
-        if pad_id is None:
-            raise ValueError(f"{type(self).__name__} has no pad_token: set one (add_special_tokens"
-                             "({'pad_token': ...})) to pad")
-        fill = {"ids": pad_id, "types": self.pad_token_type_id, "mask": 0, "special": 1, "offs": (0, 0), "words": None,
-                "seqs": None}
+        target = _round_up(target, pad_to_multiple_of)
+        fill = {"ids": self._pad_id(), "types": self.pad_token_type_id, "mask": 0, "special": 1, "offs": (0, 0),
+                "words": None, "seqs": None}
         for r in rows:
             n = target - len(r.ids)
             if n > 0:
                 for field, value in fill.items():
                     old = getattr(r, field)
                     if old is not None:
-                        setattr(r, field, [value] * n + old if side == "left" else old + [value] * n)
+                        setattr(r, field, _extended(old, value, n, side))
         return rows
+
+    def _pad_id(self):
+        if self._pad_token is None:
+            raise ValueError(f"{type(self).__name__} has no pad_token: set one (add_special_tokens"
+                             "({'pad_token': ...})) to pad")
+        return self.pad_token_id
 
     def _max_length_to_pad(self):
         if self.max_len >= int(1e12):
@@ -902,12 +892,7 @@ class PreTrainedTokenizer(object):
             encoded_inputs = {k: [example[k] for example in encoded_inputs] for k in encoded_inputs[0]}
         if not isinstance(encoded_inputs, dict) or "input_ids" not in encoded_inputs:
             raise ValueError("pad: give an encoding (a dict with input_ids) or a list of them")
-        if padding not in (False, True, "longest", "max_length", "do_not_pad"):
-            raise ValueError(f"padding must be False, True, 'longest' or 'max_length', got {padding!r}")
-        if padding_side not in (None, "left", "right"):
-            raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
-        if pad_to_multiple_of is not None and (type(pad_to_multiple_of) is not int or pad_to_multiple_of < 1):
-            raise ValueError(f"pad_to_multiple_of must be an int >= 1, got {pad_to_multiple_of!r}")
+        _check_padding_options(padding, padding_side, pad_to_multiple_of)
         out = dict(encoded_inputs)
         ids = out["input_ids"]
         sample = ids[0] if isinstance(ids, (list, tuple)) and ids else ids
@@ -925,33 +910,24 @@ class PreTrainedTokenizer(object):
             target = max((len(ids) for ids in batch["input_ids"]), default=0)
         elif padding == "max_length":
             target = max_length if max_length is not None else self._max_length_to_pad()
-        if target is not None and pad_to_multiple_of:
-            target = -(-target // pad_to_multiple_of) * pad_to_multiple_of
+        if target is not None:
+            target = _round_up(target, pad_to_multiple_of)
         side = padding_side or self.padding_side
-        fill = {"input_ids": self.pad_token_id if self._pad_token is not None else None,
-                "token_type_ids": self.pad_token_type_id, "special_tokens_mask": 1}
+        fill = {"token_type_ids": self.pad_token_type_id, "special_tokens_mask": 1}
         if return_attention_mask:  # as transformers: a mask not asked for stays as it is
             fill["attention_mask"] = 0
         for i, ids in enumerate(batch["input_ids"]):
             n = target - len(ids) if target is not None else 0
             if n <= 0:
                 continue
-            if fill["input_ids"] is None:
-                raise ValueError(f"{type(self).__name__} has no pad_token: set one (add_special_tokens"
-                                 "({'pad_token': ...})) to pad")
+            fill["input_ids"] = self._pad_id()
             for key, value in fill.items():
                 if key in batch:
-                    row = list(batch[key][i])
-                    batch[key][i] = [value] * n + row if side == "left" else row + [value] * n
+                    batch[key][i] = _extended(list(batch[key][i]), value, n, side)
         out = {k: v[0] for k, v in batch.items()} if single else batch
-        if return_tensors == "pt":
-            import torch
-            out = {k: torch.tensor(v) for k, v in out.items()}
-        elif return_tensors == "np":
-            import numpy as np
-            out = {k: np.asarray(v) for k, v in out.items()}
-        elif return_tensors is not None:
-            raise ValueError(f"return_tensors must be None, 'pt' or 'np', got {return_tensors!r}")
+        if return_tensors is not None:
+            _check_return_tensors(return_tensors)
+            out = _as_tensors(out, return_tensors, integers=False)  # (other keys, such as float labels, keep theirs)
         return BatchEncoding(out)
 
     def _rows(self, texts, pairs, add_special_tokens, strategy, max_length, stride, split_words, offsets, words,
@@ -1221,6 +1197,43 @@ def _windows(n, kept, stride):
         if start + kept >= n:
             break
     return out
+
+
+def _check_padding_options(padding, padding_side, pad_to_multiple_of):
+    if padding not in (False, True, "longest", "max_length", "do_not_pad"):
+        raise ValueError(f"padding must be False, True, 'longest' or 'max_length', got {padding!r}")
+    if padding_side not in (None, "left", "right"):
+        raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
+    _check_int_at_least("pad_to_multiple_of", pad_to_multiple_of, 1)
+
+
+def _check_int_at_least(name, value, low):
+    if value is not None and (type(value) is not int or value < low):
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+
+
+def _check_return_tensors(return_tensors):
+    if return_tensors not in (None, "pt", "np"):
+        raise ValueError(f"return_tensors must be None, 'pt' or 'np', got {return_tensors!r}")
+
+
+def _round_up(length, multiple):
+    """length padded up to a multiple of `multiple` (None or 0: as it is)."""
+    return -(-length // multiple) * multiple if multiple else length
+
+
+def _extended(row, value, n, side):
+    """row with n copies of value on `side` ("left" or "right")."""
+    return [value] * n + row if side == "left" else row + [value] * n
+
+
+def _as_tensors(out, return_tensors, integers):
+    """The lists of `out` as torch tensors ("pt") or numpy arrays ("np"); integers: as int64 (ids, masks)."""
+    if return_tensors == "pt":
+        import torch
+        return {k: torch.tensor(v, dtype=torch.long if integers else None) for k, v in out.items()}
+    import numpy as np
+    return {k: np.asarray(v, dtype=np.int64 if integers else None) for k, v in out.items()}
 
 
 def _py(value):
