@@ -12,6 +12,10 @@ import transformers
 
 import transformers_fast as tf
 from modeling_helpers import quiet_transformers, randomize_all
+from test_gpt_forward_fast_path import CLASSES as GPT_CLASSES
+from test_modeling_bert_family import CLASSES as ENCODER_CLASSES
+from test_modeling_xlm import CLASSES as XLM_CLASSES
+from test_modeling_xlnet import CLASSES as XLNET_CLASSES
 from transformers_fast.runtime import encoder as fast_encoder
 
 ATOL = 1e-4
@@ -32,18 +36,8 @@ FAMILIES = {
     "xlm": (transformers.XLMConfig, dict(vocab_size=VOCAB, emb_dim=32, n_layers=2, n_heads=4, n_langs=1, num_labels=3,
                                          start_n_top=3, end_n_top=2), 2),
 }
-CLASSES = {
-    "bert": ["BertModel", "BertForPreTraining", "BertForMaskedLM", "BertForNextSentencePrediction",
-             "BertForSequenceClassification", "BertForMultipleChoice", "BertForTokenClassification",
-             "BertForQuestionAnswering"],
-    "roberta": ["RobertaModel", "RobertaForMaskedLM", "RobertaForSequenceClassification"],
-    "distilbert": ["DistilBertModel", "DistilBertForMaskedLM", "DistilBertForSequenceClassification",
-                   "DistilBertForQuestionAnswering"],
-    "gpt2": ["GPT2Model", "GPT2LMHeadModel", "GPT2DoubleHeadsModel"],
-    "openai": ["OpenAIGPTModel", "OpenAIGPTLMHeadModel", "OpenAIGPTDoubleHeadsModel"],
-    "xlnet": ["XLNetModel", "XLNetLMHeadModel", "XLNetForSequenceClassification", "XLNetForQuestionAnswering"],
-    "xlm": ["XLMModel", "XLMWithLMHeadModel", "XLMForSequenceClassification", "XLMForQuestionAnswering"],
-}
+# every class of each family, as the family's own tests list them
+CLASSES = {**ENCODER_CLASSES, **GPT_CLASSES, "xlnet": XLNET_CLASSES, "xlm": XLM_CLASSES}
 CASES = [(family, name) for family, names in CLASSES.items() for name in names]
 # the outputs compared, per token ([batch, seq, ...]: real positions only) or per sequence
 FIELDS = ("last_hidden_state", "pooler_output", "logits", "prediction_logits", "seq_relationship_logits",
