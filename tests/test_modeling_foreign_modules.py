@@ -10,6 +10,7 @@ import contextlib
 import pytest
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 import transformers_fast as tf
 from modeling_helpers import randomize_all
@@ -223,3 +224,39 @@ def test_a_hooked_lm_head_is_called():
             hooked = model(ids)[0]
             handle.remove()
         torch.testing.assert_close(hooked, plain + 1.0)
+
+
+def _fast_paths(model):
+    return [v for m in model.modules() for v in vars(m).values() if isinstance(v, FastPath)]
+
+
+def _assign_plain_attributes(model, change):
+    """Assigns a plain attribute the fused paths read when they build: every LayerNorm's eps, or every activation
+    function a module holds as an attribute (not as a submodule). Returns how many were assigned."""
+    count = 0
+    for module in model.modules():
+        if change == "eps" and isinstance(module, nn.LayerNorm):
+            module.eps = 0.5
+            count += 1
+        elif change == "activation":
+            for name, value in list(vars(module).items()):
+                if (not name.startswith("_") and callable(value) and not isinstance(value, (nn.Module, type, FastPath))):
+                    setattr(module, name, F.silu)
+                    count += 1
+    return count
+
+
+@pytest.mark.parametrize("family", sorted(MODELS))
+@pytest.mark.parametrize("change", ["eps", "activation"])
+def test_a_plain_attribute_assigned_after_a_forward_is_used(family, change):
+    """The packed state was built with the old value; the fast path rebuilds it (it was a silent wrong answer)."""
+    model, _ = _model(family)
+    ids, mask = _inputs(family)
+    before = _first_output(model, family, ids, mask)
+    watches = [p._watch for p in _fast_paths(model)]
+    _first_output(model, family, ids, mask)
+    assert [p._watch for p in _fast_paths(model)] == watches  # an unchanged model is not rebuilt at each call
+    if not _assign_plain_attributes(model, change):
+        pytest.skip(f"{family} holds no {change} as a plain attribute")
+    after = _check_against_reference(model, family, ids, mask)
+    assert (_real(after, mask) - _real(before, mask)).abs().max() > 1e-3

@@ -113,8 +113,9 @@ _version_of = operator.attrgetter("_version")
 class ModuleWatch:
     """What a fast path's derived state (packed weights) was built from: every submodule of `root` as its parent
     holds it, every parameter and buffer (an int8 layer's weights are buffers) by identity, storage and version
-    counter. changed() shows a replaced submodule or tensor, an assigned .data and an in-place change (inference
-    tensors have no version counter and writes into `param.data` bypass it: those go unseen).
+    counter, and a module's public plain attributes other than ints and tuples (eps, an activation function) by
+    identity. changed() shows a replaced submodule, tensor or attribute, an assigned .data and an in-place change
+    (inference tensors have no version counter and writes into `param.data` bypass it: those go unseen).
 
     runs_as_built() is False when some submodule is one the fast path cannot stand in for, since it calls no
     submodule: a class with its own forward (a LoRA wrapper, a subclass overriding forward, torch's dynamic int8
@@ -131,6 +132,10 @@ class ModuleWatch:
         held = [(m._modules, name, child) for m in modules for name, child in m._modules.items()]
         held += [(store, name, t) for m in modules for store in (m._parameters, m._buffers)
                  for name, t in store.items() if t is not None]
+        # plain attributes a build reads (a LayerNorm's eps, an activation function): assigning one counts; ints and
+        # tuples (widths, head counts, flags) come with the weights' shapes, which are watched already
+        held += [(vars(m), name, value) for m in modules for name, value in vars(m).items()
+                 if not name.startswith("_") and not isinstance(value, (int, tuple))]
         self._holders = [holder for holder, _, _ in held]
         self._names = [name for _, name, _ in held]
         self._held = [item for _, _, item in held]
@@ -147,7 +152,8 @@ class ModuleWatch:
             return pointers, None
 
     def replaced(self) -> bool:
-        """A submodule, parameter or buffer replaced (cheaper than changed(): no version counters read)."""
+        """A submodule, parameter, buffer or plain attribute replaced (cheaper than changed(): no version
+        counters read)."""
         return not all(map(operator.is_, map(dict.get, self._holders, self._names), self._held))
 
     def changed(self) -> bool:

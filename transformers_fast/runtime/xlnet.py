@@ -123,10 +123,15 @@ class XLNetFastPath(FastPath):
         self.watch()
         if self._layers is None:
             apply_malloc_setting()
+            from transformers_fast.models.xlnet.modeling_xlnet import activation  # (it imports this module)
+
             act = self.model.config.ff_activation
             name = act if isinstance(act, str) else None
+            # fused by the config's name only where the layer still holds that function (one may be assigned)
             with torch.inference_mode(False), torch.no_grad():
-                self._layers = [XLNetLayerWeights(layer, name) for layer in self.model.layer]
+                self._layers = [XLNetLayerWeights(layer, name if name is not None and
+                                                  layer.ff.activation_function is activation(name) else None)
+                                for layer in self.model.layer]
         return self._layers
 
     # ---- one layer ----
