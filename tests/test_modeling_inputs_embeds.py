@@ -373,3 +373,29 @@ def test_transfo_xl_exactly_one_input_and_bad_embeddings(txl_pair):
             model(inputs_embeds=good, mems=[torch.zeros(6, 3, 32)] * 2)
     with pytest.raises(ValueError, match="labels"):
         ours(inputs_embeds=good, labels=torch.zeros(2, 4, dtype=torch.long))
+
+
+def test_transfo_xl_embeddings_run_the_fused_path(txl_pair, monkeypatch):
+    ours, _ = txl_pair
+    if ours.transformer.attn_type != 0:
+        pytest.skip("the fused path serves attn_type 0, the checkpoint's")
+    g = torch.Generator().manual_seed(3)
+    embeds = torch.randn(2, 7, 32, generator=g)
+    with torch.no_grad():
+        ours.transformer.fast.enabled = False
+        try:
+            first = ours(inputs_embeds=embeds)
+            want = ours(inputs_embeds=embeds, mems=first[1])
+        finally:
+            ours.transformer.fast.enabled = True
+
+        def reference_path(*args, **kwargs):
+            raise AssertionError("inputs_embeds ran the plain torch path")
+
+        monkeypatch.setattr(ours.transformer, "_forward", reference_path)
+        got_first = ours(inputs_embeds=embeds)
+        got = ours(inputs_embeds=embeds, mems=got_first[1])
+    for a, b in ((got_first, first), (got, want)):
+        torch.testing.assert_close(a[0], b[0], atol=ATOL, rtol=0)
+        for m, n in zip(a[1], b[1]):
+            torch.testing.assert_close(m, n, atol=ATOL, rtol=0)

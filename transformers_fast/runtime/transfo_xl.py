@@ -206,14 +206,14 @@ class TransfoXLFastPath(FastPath):
         return not (torch.is_grad_enabled() and (any(p.requires_grad for p in module.parameters())
                                                  or (x is not None and x.requires_grad)))
 
-    def usable(self, head_mask, output_attentions: bool) -> bool:
-        """Whether TransfoXLModel.forward can run fused: attn_type 0, inference without autograd, the fast paths'
-        devices and dtypes (fast_tensor), no head mask or attentions, not while tracing (a trace records the
-        reference path)."""
+    def usable(self, head_mask, output_attentions: bool, words: Optional[torch.Tensor] = None) -> bool:
+        """Whether TransfoXLModel.forward can run fused: attn_type 0, inference without autograd (of the weights or
+        of the given word embeddings), the fast paths' devices and dtypes (fast_tensor), no head mask or
+        attentions, not while tracing (a trace records the reference path)."""
         base = self._base()
         if not self.enabled or head_mask is not None or output_attentions or base.attn_type != 0:
             return False
-        return self._inference(base, float_like(base.word_emb.emb_layers[0]))
+        return self._inference(base, float_like(base.word_emb.emb_layers[0]) if words is None else words)
 
     def softmax_usable(self, hidden: torch.Tensor) -> bool:
         crit = getattr(self.model, "crit", None)
@@ -325,23 +325,23 @@ class TransfoXLFastPath(FastPath):
         return found
 
     @torch.no_grad()
-    def run(self, ids: torch.Tensor, mems, zero_mems: bool, mem_kv=None, keep_kv: bool = False):
-        """Every layer on ids [qlen, batch] with memories `mems` (per layer [mlen, batch, d], or None) or their keys
+    def run(self, ids: Optional[torch.Tensor], mems, zero_mems: bool, mem_kv=None, keep_kv: bool = False,
+            words: Optional[torch.Tensor] = None):
+        """Every layer on ids [qlen, batch] (or their word embeddings `words` [qlen, batch, d]) with memories `mems` (per layer [mlen, batch, d], or None) or their keys
         and values `mem_kv` (per layer [mlen, batch, 2, H, D], or during generation a MemoryKV, which takes the
         segment's rows in place). zero_mems: the memories are
         init_mems' zeros. Returns core_out [qlen, batch, d], hids (the input of every layer) and, with keep_kv,
         per layer the keys and values of memory + segment [mlen + qlen, batch, 2, H, D]."""
         layers = self.layers()
         base = self._base()
-        qlen, bsz = ids.shape
+        x = base.word_emb(ids) if words is None else words  # [qlen, bsz, d], not written to
+        qlen, bsz, width = x.shape
         if mem_kv is not None:
             mlen = len(mem_kv)
             mem_kv.reserve(qlen)
         else:
             mlen = 0 if mems is None else mems[0].shape[0]
         klen = mlen + qlen
-        x = base.word_emb(ids)  # [qlen, bsz, d], a fresh tensor
-        width = x.shape[-1]
         mask = base.attention_mask(qlen, mlen, x)
         if not bool(mask.any()):
             mask = None
@@ -395,8 +395,10 @@ class TransfoXLFastPath(FastPath):
             return None
 
     @torch.no_grad()
-    def forward(self, ids: torch.Tensor, mems, output_hidden_states: bool, zero_mems: bool = False):
-        """TransfoXLModel's computation on ids [qlen, batch]: (core_out [qlen, batch, d], new mems, hids).
+    def forward(self, ids: Optional[torch.Tensor], mems, output_hidden_states: bool, zero_mems: bool = False,
+                words: Optional[torch.Tensor] = None):
+        """TransfoXLModel's computation on ids [qlen, batch] (or their word embeddings `words` [qlen, batch, d]):
+        (core_out [qlen, batch, d], new mems, hids).
 
         The keys and values of the memories this returns are kept (sliced as the memories are): when the next
         call passes those same memories back, unchanged, their keys and values are not projected again."""
@@ -410,12 +412,13 @@ class TransfoXLFastPath(FastPath):
         self._mem_kv = None
         track = mems is not None
         core_out, hids, kept = self.run(ids, None if mem_kv is not None else mems, zero_mems, mem_kv=mem_kv,
-                                        keep_kv=track)
+                                        keep_kv=track, words=words)
         mlen = 0 if mems is None else mems[0].shape[0]
-        new_mems = base._update_mems(hids, mems, mlen, ids.shape[0])
+        qlen = core_out.shape[0]
+        new_mems = base._update_mems(hids, mems, mlen, qlen)
         versions = None if new_mems is None else self._versions(new_mems)
         if track and versions is not None:
-            self._mem_kv = (list(new_mems), versions, self._next_memory(mem_kv, kept, mlen, ids.shape[0]))
+            self._mem_kv = (list(new_mems), versions, self._next_memory(mem_kv, kept, mlen, qlen))
         return core_out, new_mems, (hids if output_hidden_states else None)
 
     # ---- generation ----

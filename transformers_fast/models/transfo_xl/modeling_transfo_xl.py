@@ -601,7 +601,7 @@ class TransfoXLModel(TransfoXLPreTrainedModel):
     def forward(self, input_ids=None, mems=None, head_mask=None, *, output_attentions=None,
                 output_hidden_states=None, inputs_embeds=None):
         """inputs_embeds [batch, seq, d_model]: in place of word_emb(input_ids) (its scaled output), as transformers
-        4 took them; they run the plain torch path (the fused one takes ids)."""
+        4 took them."""
         output_attentions = self.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.output_hidden_states if output_hidden_states is None else output_hidden_states
         mems, inputs_embeds = self._check_inputs(input_ids, mems, inputs_embeds)
@@ -613,8 +613,9 @@ class TransfoXLModel(TransfoXLPreTrainedModel):
         zero_mems = mems is None
         if mems is None:
             mems = self.init_mems(input_ids if inputs_embeds is None else inputs_embeds)
-        if inputs_embeds is None and self.fast.usable(head_mask, output_attentions):
-            core_out, new_mems, hids = self.fast.forward(input_ids, mems, output_hidden_states, zero_mems)
+        if self.fast.usable(head_mask, output_attentions, inputs_embeds):
+            core_out, new_mems, hids = self.fast.forward(input_ids, mems, output_hidden_states, zero_mems,
+                                                         words=inputs_embeds)
         else:
             word_emb = self.word_emb(input_ids) if inputs_embeds is None else inputs_embeds
             core_out, new_mems, hids, attentions = self._forward(word_emb, mems, head_mask, output_attentions)
