@@ -2,12 +2,14 @@
 (its only reference) in the same run, on the same weights.
 
     python benchmarks/bench_transfo_xl.py [--threads 1,2] [--repeats 3] [--new-tokens 32] [--mem-len 128]
+                                          [--max-isa avx2]
 
 The models and workloads are transformers_fast.benchmark.transfo_xl's (what `transformers-fast bench` runs, there
 with 16 new tokens): per thread count (default 1 and every core) the LM forward and the base model's forward of
 1x128 with 128 tokens of memory (ms), and greedy generation after a 16-token prompt carrying memories (new tokens
 per second); the log-probabilities, hidden states and generated tokens of both are compared.
-Target (issue 14): >= 2x 1.2.0 at 1 thread on AMD AVX-512, >= 1.5x elsewhere.
+Target (issue 14): >= 2x 1.2.0 at 1 thread on AMD AVX-512, >= 1.5x elsewhere; `--max-isa avx2` caps every library
+at AVX2 (emulates an AVX2-only machine on an AVX-512 one).
 """
 from __future__ import annotations
 
@@ -30,11 +32,15 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--mem-len", type=int, default=128)
+    benchmark.add_max_isa_argument(parser)
     args = parser.parse_args()
+    benchmark.rerun_capped(args.max_isa)
     from transformers_fast import ops
 
     isa = ops.cpu_isa()
     print(f"CPU: {benchmark.cpu_name()}  ISA: {isa}  features: {ops.cpu_features()}")
+    if args.max_isa:
+        print(benchmark.caps_line(args.max_isa))
     models = transfo_xl.build(mem_len=args.mem_len)
     want = target(isa)
     for threads in args.threads:
