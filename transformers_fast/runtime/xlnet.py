@@ -29,7 +29,7 @@ derived from the parameters (and int8 buffers), never saved, and rebuilt when on
 """
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import torch
 
@@ -96,8 +96,11 @@ class XLNetLayerWeights:
 class XLNetFastPath(FastPath):
     """Derived weights of an XLNet base model's layers and their fused forward (see the module docstring)."""
 
-    def __init__(self, model):
+    def __init__(self, model, activation: Optional[Callable[[str], Callable]] = None):
+        """activation: the family's function of a config's ff_activation name (the GELU is fused into the GEMM only
+        for a layer that still holds that function: one may have been assigned since)."""
         self.model = model
+        self.activation = activation
         self.enabled = True  # False: the reference path always (model.transformer.fast.enabled = False)
         self._layers: Optional[List[XLNetLayerWeights]] = None
 
@@ -105,11 +108,17 @@ class XLNetFastPath(FastPath):
         self._layers = None
 
     def __getstate__(self):
-        return {"model": self.model, "enabled": self.enabled}
+        return {"model": self.model, "enabled": self.enabled, "activation": self.activation}
 
     def __setstate__(self, state):
-        self.__init__(state["model"])
+        self.__init__(state["model"], state.get("activation"))
         self.enabled = state.get("enabled", True)
+
+    def _fused_activation(self, layer, name: Optional[str]) -> Optional[str]:
+        """The config's activation name where the layer holds its function, else None (run as called)."""
+        if name is None or (self.activation is not None and layer.ff.activation_function is not self.activation(name)):
+            return None
+        return name
 
     def usable(self, embedding: torch.Tensor, head_mask, output_attentions: bool) -> bool:
         model = self.model
@@ -123,14 +132,10 @@ class XLNetFastPath(FastPath):
         self.watch()
         if self._layers is None:
             apply_malloc_setting()
-            from transformers_fast.models.xlnet.modeling_xlnet import activation  # (it imports this module)
-
             act = self.model.config.ff_activation
             name = act if isinstance(act, str) else None
-            # fused by the config's name only where the layer still holds that function (one may be assigned)
             with torch.inference_mode(False), torch.no_grad():
-                self._layers = [XLNetLayerWeights(layer, name if name is not None and
-                                                  layer.ff.activation_function is activation(name) else None)
+                self._layers = [XLNetLayerWeights(layer, self._fused_activation(layer, name))
                                 for layer in self.model.layer]
         return self._layers
 

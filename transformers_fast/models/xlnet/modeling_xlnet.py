@@ -321,7 +321,7 @@ class XLNetModel(XLNetPreTrainedModel):
         self.mask_emb = nn.Parameter(torch.empty(1, 1, config.d_model))
         self.layer = nn.ModuleList([XLNetLayer(config) for _ in range(config.n_layer)])
         self.dropout = nn.Dropout(config.dropout)
-        self.fast = XLNetFastPath(self)
+        self.fast = XLNetFastPath(self, activation)
         self.init_weights()
 
     def get_input_embeddings(self):
