@@ -140,6 +140,7 @@ class PreTrainedTokenizer(object):
     # shortcut name -> (hub repo id, {init argument: file name in that repo}); set by subclasses
     pretrained_hub_files: Dict[str, tuple] = {}
     padding_side = "right"
+    truncation_side = "right"  # which end truncation cuts ids from (transformers' attribute)
 
     SPECIAL_TOKENS_ATTRIBUTES = ["bos_token", "eos_token", "unk_token", "sep_token",
                                  "pad_token", "cls_token", "mask_token",
@@ -169,6 +170,10 @@ class PreTrainedTokenizer(object):
                 elif not isinstance(value, str):
                     raise TypeError(f"{key} must be a str, got {type(value).__name__}")
                 setattr(self, key, value)
+        for side in ("padding_side", "truncation_side"):  # transformers' init keywords
+            if side in kwargs:
+                setattr(self, side, kwargs[side])
+            _check_side(side, getattr(self, side))
 
     # ---- special tokens -------------------------------------------------------------------------
     def _special(name):  # noqa: N805 - property factory
@@ -795,6 +800,7 @@ class PreTrainedTokenizer(object):
         for name, value in (("max_length", max_length), ("stride", stride)):
             _check_int_at_least(name, value, 0)
         side = padding_side or self.padding_side
+        _check_side("truncation_side", self.truncation_side)
         if return_token_type_ids is None:
             return_token_type_ids = "token_type_ids" in self.model_input_names
         if return_attention_mask is None:
@@ -814,12 +820,12 @@ class PreTrainedTokenizer(object):
             raise ValueError(f"stride ({stride}) must be at most max_length ({max_length}) less the {extra} special "
                              "tokens")
         rows_args = (texts, pairs, add_special_tokens, strategy, max_length,
-                     stride if return_overflowing_tokens else None, is_split_into_words)
+                     stride if return_overflowing_tokens else None, is_split_into_words, self.truncation_side)
         layout = (padding, max_length, pad_to_multiple_of, side)
         explain = functools.partial(self._explain_rows, rows_args, layout)
         if return_tensors is not None and not (return_offsets_mapping or return_overflowing_tokens or
                                                return_special_tokens_mask or return_length or is_split_into_words or
-                                               pad_to_multiple_of):
+                                               pad_to_multiple_of or self.truncation_side == "left"):
             out = self._tensors_native(texts, pairs, add_special_tokens, strategy, max_length, padding, return_tensors,
                                        return_token_type_ids, return_attention_mask, side)
             if out is not None:
@@ -930,11 +936,11 @@ class PreTrainedTokenizer(object):
             out = _as_tensors(out, return_tensors, integers=False)  # (other keys, such as float labels, keep theirs)
         return BatchEncoding(out)
 
-    def _rows(self, texts, pairs, add_special_tokens, strategy, max_length, stride, split_words, offsets, words,
-              where):
-        """The encoded rows (_Row) of a batch, before padding: truncated, and with stride (not None) the overflowing
-        windows after each one, in the order of Hugging Face's tokenizers. offsets, words, where: with offsets, word
-        indices, and special-token mask and sequence indices."""
+    def _rows(self, texts, pairs, add_special_tokens, strategy, max_length, stride, split_words, truncation_side,
+              offsets, words, where):
+        """The encoded rows (_Row) of a batch, before padding: truncated on truncation_side, and with stride (not
+        None) the overflowing windows after each one, in the order of Hugging Face's tokenizers. offsets, words,
+        where: with offsets, word indices, and special-token mask and sequence indices."""
         is_pair = pairs is not None
         first = self._encode_texts(texts, is_pair, split_words, offsets, words)
         second = self._encode_texts(pairs, True, split_words, offsets, words) if is_pair else None
@@ -951,7 +957,8 @@ class PreTrainedTokenizer(object):
                     logger.error("max_length=%d is shorter than the %d special tokens: not truncated", max_length,
                                  extra)
                 ka, kb = na, nb
-            wa, wb = _windows(na, ka, stride), _windows(nb, kb, stride) if is_pair else [None]
+            left = truncation_side == "left"
+            wa, wb = _windows(na, ka, stride, left), _windows(nb, kb, stride, left) if is_pair else [None]
             # tokenizers' order: the first windows together, then each later window of the text with every
             # window of the pair, then the first window of the text with the later windows of the pair
             combos = [(wa[0], wb[0])] + [(x, y) for x in wa[1:] for y in wb] + [(wa[0], y) for y in wb[1:]]
@@ -1182,11 +1189,12 @@ def _kept(strategy, na, nb, budget):
     return na, nb
 
 
-def _windows(n, kept, stride):
+def _windows(n, kept, stride, left=False):
     """The (start, stop) windows of a sequence of n ids of which `kept` stay: one, or with stride (not None) also
-    the overflowing ones, each repeating the last `stride` ids of the one before (tokenizers' Encoding.truncate)."""
+    the overflowing ones, each repeating `stride` ids of the one before (tokenizers' Encoding.truncate). left: the
+    kept ids are the last ones and the overflow walks back to the start."""
     if kept >= n or stride is None:
-        return [(0, kept)]
+        return [(n - kept, n) if left else (0, kept)]
     if kept == 0:
         return [(0, 0), (0, n)]
     if stride >= kept:  # (tokenizers panics)
@@ -1196,7 +1204,7 @@ def _windows(n, kept, stride):
         out.append((start, min(start + kept, n)))
         if start + kept >= n:
             break
-    return out
+    return [(n - stop, n - start) for start, stop in out] if left else out
 
 
 def _check_padding_options(padding, padding_side, pad_to_multiple_of):
@@ -1205,6 +1213,11 @@ def _check_padding_options(padding, padding_side, pad_to_multiple_of):
     if padding_side not in (None, "left", "right"):
         raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
     _check_int_at_least("pad_to_multiple_of", pad_to_multiple_of, 1)
+
+
+def _check_side(name, value):
+    if value not in ("left", "right"):
+        raise ValueError(f"{name} must be 'left' or 'right', got {value!r}")
 
 
 def _check_int_at_least(name, value, low):
