@@ -125,3 +125,85 @@ def test_truncation_side_init_keyword_and_errors():
     ours.truncation_side = "middle"
     with pytest.raises(ValueError, match="truncation_side"):
         ours(TEXTS[0], max_length=4, truncation=True)
+
+
+def answer(fn, *args, **kw):
+    """fn's result, or that it raised (transformers raises TypeError, OverflowError, AttributeError where we raise
+    clear errors)."""
+    try:
+        return fn(*args, **kw)
+    except Exception:
+        return "raised"
+
+
+def alignment(enc, rows, chars=True):
+    """Every alignment method on every row, token, word and character (a few past the end, and negative ones), for
+    sequence indices 0, 1 and 2; with the batch index omitted too where there is one row."""
+    n_chars = max(len(t) for t in ALIGN_TEXTS + ALIGN_PAIRS) + 2
+    out = []
+    for b in range(rows):
+        n = len(enc.tokens(b))
+        n_words = max([w for w in enc.word_ids(b) if w is not None], default=0) + 2
+        short = rows == 1
+        for t in range(-1, n + 2):
+            methods = [enc.token_to_sequence, enc.token_to_word] + [enc.token_to_chars] * chars
+            out += [(m.__name__, b, t, answer(m, b, t), answer(m, t) if short else None) for m in methods]
+        for s in (0, 1, 2):
+            for w in range(-1, n_words):
+                methods = [enc.word_to_tokens] + [enc.word_to_chars] * chars
+                out += [(m.__name__, b, w, s, answer(m, b, w, s), answer(m, w, sequence_index=s) if short else None)
+                        for m in methods]
+            if chars:
+                for c in range(-1, n_chars):
+                    out += [(m.__name__, b, c, s, answer(m, b, c, s), answer(m, c, sequence_index=s) if short else None)
+                            for m in (enc.char_to_token, enc.char_to_word)]
+    return out
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_alignment_methods(sides, family, side):
+    """char_to_token, token_to_chars, token_to_word, word_to_tokens, word_to_chars, char_to_word, token_to_sequence
+    and n_sequences as transformers' fast tokenizers: texts and pairs, padding on either side, truncation on either
+    side, overflow rows, the list and the C++ tensor paths. Our XLNet computes no offsets: its character methods are
+    a clear error (its word and token methods are compared)."""
+    ours, hf = sides(family, side)
+    chars = family != "xlnet"
+    for args in [(ALIGN_TEXTS,), (ALIGN_TEXTS, ALIGN_PAIRS), (ALIGN_TEXTS[0],), (ALIGN_TEXTS[1], ALIGN_PAIRS[1])]:
+        for kw in [dict(), dict(padding=True, padding_side="left", return_tensors="pt"),
+                   dict(truncation=True, max_length=10),
+                   dict(truncation=True, max_length=14, return_overflowing_tokens=True, stride=1, padding=True)]:
+            if ours.pad_token is None and "padding" in kw:
+                continue
+            enc, ref = ours(*args, **kw), hf(*args, **kw)
+            rows = rows_of(args, kw, enc)
+            assert enc.n_sequences == ref.n_sequences and rows == rows_of(args, kw, ref)
+            assert alignment(enc, rows, chars) == alignment(ref, rows, chars), (args, kw)
+    enc, ref = ours(ALIGN_TEXTS[0]), hf(ALIGN_TEXTS[0])
+    if chars:
+        assert type(enc.token_to_chars(1)).__name__ == "CharSpan" and enc.token_to_chars(1)._fields == ("start", "end")
+    else:
+        with pytest.raises(NotImplementedError, match="char_to_token.*offsets"):
+            enc.char_to_token(0)
+    assert enc.word_to_tokens(0)._fields == ref.word_to_tokens(0)._fields == ("start", "end")
+
+
+def test_alignment_errors(tokenizers, xlm_files):  # noqa: F811
+    """Where the information cannot exist: a BatchEncoding pickled or made by pad(), a tokenizer that tells no words
+    or computes no offsets (transformers' slow tokenizers raise a ValueError for every alignment method)."""
+    import pickle
+
+    ours, hf = tokenizers["bert"]
+    enc = ours(ALIGN_TEXTS[:2], padding=True)
+    assert enc.char_to_token(1, 0) == hf(ALIGN_TEXTS[:2], padding=True).char_to_token(1, 0)
+    for made in [pickle.loads(pickle.dumps(enc)), ours.pad([ours(t) for t in ALIGN_TEXTS[:2]])]:
+        for method in ("char_to_token", "token_to_chars", "token_to_word", "word_to_tokens", "word_to_chars",
+                       "char_to_word", "token_to_sequence"):
+            with pytest.raises(ValueError, match="alignment methods"):
+                getattr(made, method)(0)
+    xlm = XLMTokenizer(*xlm_files)("hello world")
+    assert xlm.token_to_word(1) == 0 and xlm.word_to_tokens(0) == (1, 2)  # XLM's words ("</w>" ends one)
+    with pytest.raises(NotImplementedError, match="token_to_chars.*offsets"):
+        xlm.token_to_chars(1)
+    with pytest.raises(IndexError, match="must be >= 0"):
+        enc.char_to_token(0, -1)

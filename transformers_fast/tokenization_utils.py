@@ -12,6 +12,7 @@ import copy
 import functools
 import json
 import logging
+import operator
 import os
 import sys
 from typing import Dict, Optional
@@ -823,13 +824,14 @@ class PreTrainedTokenizer(object):
                      stride if return_overflowing_tokens else None, is_split_into_words, self.truncation_side)
         layout = (padding, max_length, pad_to_multiple_of, side)
         explain = functools.partial(self._explain_rows, rows_args, layout)
+        n_sequences = 1 if pairs is None else 2
         if return_tensors is not None and not (return_offsets_mapping or return_overflowing_tokens or
                                                return_special_tokens_mask or return_length or is_split_into_words or
                                                pad_to_multiple_of or self.truncation_side == "left"):
             out = self._tensors_native(texts, pairs, add_special_tokens, strategy, max_length, padding, return_tensors,
                                        return_token_type_ids, return_attention_mask, side)
             if out is not None:
-                return BatchEncoding(out, explain)
+                return BatchEncoding(out, explain, n_sequences)
         rows = self._padded(self._rows(*rows_args, return_offsets_mapping, False, return_special_tokens_mask), *layout)
         out = {"input_ids": [r.ids for r in rows]}
         for key, wanted, field in (("token_type_ids", return_token_type_ids, "types"),
@@ -848,11 +850,12 @@ class PreTrainedTokenizer(object):
             out = _as_tensors(out, return_tensors, integers=True)
         elif single and not return_overflowing_tokens:  # as transformers: the batch axis off the per-token keys
             out = {k: v[0] if v and isinstance(v[0], list) else v for k, v in out.items()}
-        return BatchEncoding(out, explain)
+        return BatchEncoding(out, explain, n_sequences)
 
-    def _explain_rows(self, rows_args, layout):
-        """BatchEncoding's word_ids/tokens/sequence_ids, on first use: the rows again, with the words."""
-        rows = self._padded(self._rows(*rows_args, False, True, True), *layout)
+    def _explain_rows(self, rows_args, layout, offsets=False):
+        """BatchEncoding's word_ids/tokens/sequence_ids and alignment methods, on first use: the rows again, with
+        the words (and with offsets: the character offsets too)."""
+        rows = self._padded(self._rows(*rows_args, offsets, True, True), *layout)
         for r in rows:
             r.tokens = self.convert_ids_to_tokens(r.ids)
         return rows
@@ -1282,13 +1285,23 @@ class ClsSepSpecialTokensMixin:
         return [0] * (len_0 + 2) + [1] * (len_1 + 1)
 
 
-class BatchEncoding(dict):
-    """The dict __call__ returns; keys are also attributes (enc.input_ids). word_ids / tokens / sequence_ids of a
-    row come from encoding the batch again with the words, on the first such call."""
+# transformers' spans of the alignment methods: characters of the text, tokens of the row (end excluded)
+CharSpan = collections.namedtuple("CharSpan", ["start", "end"])
+TokenSpan = collections.namedtuple("TokenSpan", ["start", "end"])
 
-    def __init__(self, data=None, explain=None):
+
+class BatchEncoding(dict):
+    """The dict __call__ returns; keys are also attributes (enc.input_ids). word_ids / tokens / sequence_ids and the
+    alignment methods (char_to_token, token_to_chars, word_to_tokens, ...) of a row come from encoding the batch
+    again with the words (and the offsets), on the first such call. The alignment methods follow transformers
+    (tokenizers' Encoding): `method(index)` for row 0 or `method(batch_index, index)`; None for special and padding
+    tokens and for characters no token covers."""
+
+    def __init__(self, data=None, explain=None, n_sequences=None):
         super().__init__(data or {})
-        self._explain = explain  # a callable giving the padded rows (_Row), then those rows
+        self._explain = explain  # a callable giving the padded rows (_Row); with offsets=True with their offsets
+        self._explained = {}
+        self._n_sequences = n_sequences
 
     def __getattr__(self, item):
         try:
@@ -1299,16 +1312,46 @@ class BatchEncoding(dict):
     def __reduce__(self):  # the rows are not pickled (nor copied): a plain dict of the keys
         return type(self), (dict(self),)
 
-    def _row(self, batch_index):
+    @property
+    def n_sequences(self):
+        """1 for texts, 2 for pairs, None where unknown (transformers' BatchEncoding.n_sequences)."""
+        return self.__dict__.get("_n_sequences")
+
+    def _row(self, batch_index, offsets=False):
         if self.__dict__.get("_explain") is None:
-            raise ValueError("word_ids(), tokens() and sequence_ids() are known only on a BatchEncoding as a "
-                             "tokenizer's __call__ returned it (not one pickled, copied, made by pad() or by hand)")
-        if callable(self._explain):
-            self._explain = (self._explain(),)
-        rows = self._explain[0]
+            raise ValueError("word_ids(), tokens(), sequence_ids() and the alignment methods (char_to_token, ...) are "
+                             "known only on a BatchEncoding as a tokenizer's __call__ returned it (not one pickled, "
+                             "copied, made by pad() or by hand)")
+        if offsets not in self._explained:
+            self._explained[offsets] = self._explain(offsets=offsets)
+        rows = self._explained[offsets]
         if not isinstance(batch_index, int) or not -len(rows) <= batch_index < len(rows):
             raise IndexError(f"batch_index {batch_index!r} is out of range for {len(rows)} rows")
         return rows[batch_index]
+
+    def _char_row(self, method, batch_index):
+        """A row with its character offsets, or a clear error where the tokenizer computes none."""
+        try:
+            return self._row(batch_index, offsets=True)
+        except NotImplementedError as err:
+            raise NotImplementedError(f"{method}() needs character offsets: {err}") from None
+
+    @staticmethod
+    def _indices(method, first, second, sequence_index=0):
+        """(batch index, index, sequence index) of transformers' (batch_or_index, index=None) arguments; negative
+        indices are errors (in transformers too)."""
+        batch, index = (0, first) if second is None else (first, second)
+        batch, index, sequence_index = operator.index(batch), operator.index(index), operator.index(sequence_index)
+        if index < 0 or sequence_index < 0:
+            raise IndexError(f"{method}(): indices must be >= 0, got {index} (sequence_index {sequence_index})")
+        return batch, index, sequence_index
+
+    def _positions(self, row, sequence_index):
+        """The token positions of one sequence of a row; every position for a sequence the row does not have (as
+        tokenizers' Encoding does)."""
+        if sequence_index < (self.n_sequences or 1):
+            return [k for k, seq in enumerate(row.seqs) if seq == sequence_index]
+        return range(len(row.ids))
 
     def word_ids(self, batch_index=0):
         """The word of each token (None for special and padding tokens), as transformers' fast tokenizers."""
@@ -1323,6 +1366,61 @@ class BatchEncoding(dict):
     def tokens(self, batch_index=0):
         """The token strings of a row (padding included)."""
         return list(self._row(batch_index).tokens)
+
+    def token_to_sequence(self, batch_or_token_index, token_index=None):
+        """The sequence (0 or 1) a token comes from; None for special and padding tokens."""
+        b, t, _ = self._indices("token_to_sequence", batch_or_token_index, token_index)
+        seqs = self._row(b).seqs
+        return seqs[t] if t < len(seqs) else None
+
+    def token_to_word(self, batch_or_token_index, token_index=None):
+        """The word (in its sequence) a token comes from; None for special and padding tokens."""
+        b, t, _ = self._indices("token_to_word", batch_or_token_index, token_index)
+        row = self._row(b)
+        return row.words[t] if t < len(row.ids) and row.seqs[t] is not None else None
+
+    def token_to_chars(self, batch_or_token_index, token_index=None):
+        """The CharSpan of a token in its text; None for special and padding tokens."""
+        b, t, _ = self._indices("token_to_chars", batch_or_token_index, token_index)
+        row = self._char_row("token_to_chars", b)
+        return CharSpan(*row.offs[t]) if t < len(row.ids) and row.seqs[t] is not None else None
+
+    def word_to_tokens(self, batch_or_word_index, word_index=None, sequence_index=0):
+        """The TokenSpan of a word of sequence `sequence_index`; None when no token comes from it."""
+        b, w, s = self._indices("word_to_tokens", batch_or_word_index, word_index, sequence_index)
+        return self._word_span(self._row(b), w, s)
+
+    def _word_span(self, row, word, sequence_index):
+        found = []
+        for k in self._positions(row, sequence_index):
+            if row.words[k] is not None and row.words[k] > word:
+                break  # (words only grow along a sequence; tokenizers stops at the first word past it too)
+            if row.words[k] == word:
+                found.append(k)
+        return TokenSpan(found[0], found[-1] + 1) if found else None
+
+    def word_to_chars(self, batch_or_word_index, word_index=None, sequence_index=0):
+        """The CharSpan of a word of sequence `sequence_index` (from its first token's start to its last token's
+        end); an error when no token comes from it (as in transformers)."""
+        b, w, s = self._indices("word_to_chars", batch_or_word_index, word_index, sequence_index)
+        row = self._char_row("word_to_chars", b)
+        span = self._word_span(row, w, s)
+        if span is None:
+            raise TypeError(f"word_to_chars(): no token of row {b} comes from word {w} of sequence {s}")
+        return CharSpan(row.offs[span.start][0], row.offs[span.end - 1][1])
+
+    def char_to_token(self, batch_or_char_index, char_index=None, sequence_index=0):
+        """The token whose characters hold a character of sequence `sequence_index`'s text; None when no token does
+        (spaces, for one)."""
+        b, c, s = self._indices("char_to_token", batch_or_char_index, char_index, sequence_index)
+        row = self._char_row("char_to_token", b)
+        return next((k for k in self._positions(row, s) if row.offs[k][0] <= c < row.offs[k][1]), None)
+
+    def char_to_word(self, batch_or_char_index, char_index=None, sequence_index=0):
+        """The word of the token holding a character (char_to_token); None when no token holds it."""
+        b, c, s = self._indices("char_to_word", batch_or_char_index, char_index, sequence_index)
+        token = self.char_to_token(b, c, s)
+        return None if token is None else self.token_to_word(b, token)
 
     def to(self, device):
         """Moves the tensors to device (transformers' BatchEncoding.to); returns self."""
