@@ -179,6 +179,10 @@ def test_alignment_methods(sides, family, side):
             rows = rows_of(args, kw, enc)
             assert enc.n_sequences == ref.n_sequences and rows == rows_of(args, kw, ref)
             assert alignment(enc, rows, chars) == alignment(ref, rows, chars), (args, kw)
+    words, pair_words = [t.split() for t in ALIGN_TEXTS], [t.split() for t in ALIGN_PAIRS]
+    for args in [(words,), (words, pair_words)]:  # words given split: characters count within each word
+        enc, ref = ours(*args, is_split_into_words=True), hf(*args, is_split_into_words=True)
+        assert alignment(enc, len(words), chars) == alignment(ref, len(words), chars), args
     enc, ref = ours(ALIGN_TEXTS[0]), hf(ALIGN_TEXTS[0])
     if chars:
         assert type(enc.token_to_chars(1)).__name__ == "CharSpan" and enc.token_to_chars(1)._fields == ("start", "end")
