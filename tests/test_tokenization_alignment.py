@@ -1,6 +1,7 @@
 """truncation_side and BatchEncoding's alignment methods (char_to_token, token_to_chars, word_to_tokens, ...)
 against transformers' own tokenizers for the same vocabularies, every family transformers has a fast tokenizer
 of; and the clear error where a family's encodings cannot know words or characters."""
+import logging
 import os
 
 import pytest
@@ -211,3 +212,51 @@ def test_alignment_errors(tokenizers, xlm_files):  # noqa: F811
         xlm.token_to_chars(1)
     with pytest.raises(IndexError, match="must be >= 0"):
         enc.char_to_token(0, -1)
+
+
+class Logged(logging.Handler):
+    """The warnings and errors a logger (and its children) emits, as (level, message)."""
+
+    def __init__(self, name):
+        super().__init__(logging.WARNING)
+        self.records, self.logger = [], logging.getLogger(name)
+
+    def emit(self, record):
+        self.records.append((record.levelname, record.getMessage()))
+
+    def __enter__(self):
+        self.logger.addHandler(self)
+        return self.records
+
+    def __exit__(self, *exc):
+        self.logger.removeHandler(self)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_verbose(tokenizers, family):
+    """verbose=True: transformers' warning about a row longer than model_max_length, once per tokenizer (and none of
+    1.2.0's warnings about one text, such as OpenAI GPT's "does not make use of special tokens"); verbose=False:
+    nothing."""
+    ours, hf = tokenizers[family]
+    pad = hf.pad_token is not None  # (ours logs 1.2.0's error when asked for a pad token it lacks)
+    calls = [lambda tok, v: tok(ALIGN_TEXTS[0], verbose=v), lambda tok, v: tok(ALIGN_TEXTS, ALIGN_PAIRS, verbose=v),
+             lambda tok, v: tok(ALIGN_TEXTS[:2], verbose=v, padding=pad),
+             lambda tok, v: tok(ALIGN_TEXTS[2], verbose=v, max_length=6, truncation=True),
+             lambda tok, v: tok.encode(ALIGN_TEXTS[2], verbose=v, return_tensors="pt"),
+             lambda tok, v: tok(ALIGN_TEXTS, verbose=v, return_offsets_mapping=family != "xlnet").word_ids(1)]
+    logged = []
+    for verbose in (False, True, True):
+        for model_max_length in (1000, 8):
+            for tok in (ours, hf):
+                tok.model_max_length = model_max_length
+                if tok is hf:
+                    hf.deprecation_warnings.clear()
+                else:
+                    ours.__dict__.pop("_warned_too_long", None)
+                name = "transformers" if tok is hf else "transformers_fast"
+                with Logged(name) as records:
+                    for call in calls:
+                        call(tok, verbose)
+                logged.append(records)
+    ours.model_max_length, hf.model_max_length = int(1e12), int(1e30)
+    assert logged[0::2] == logged[1::2] and any(logged)

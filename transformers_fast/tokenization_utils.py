@@ -15,6 +15,7 @@ import logging
 import operator
 import os
 import sys
+import threading
 from typing import Dict, Optional
 
 logger = logging.getLogger(__name__)
@@ -117,6 +118,29 @@ def tracked_key(mapping):
 # Attributes whose change must reach the C++ core (added/special tokens).
 _CORE_STATE_ATTRS = frozenset("_" + a for a in ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token",
                                                 "cls_token", "mask_token", "additional_special_tokens"])
+
+
+_TOO_LONG = ("Token indices sequence length is longer than the specified maximum sequence length for this model "
+             "(%d > %d). Running this sequence through the model will result in indexing errors")
+_calling = threading.local()  # depth: how many __call__ encodings this thread is inside
+
+
+def _as_call(method):
+    """Runs a method as __call__'s work: 1.2.0's warnings about one text (its length, special tokens the model
+    lacks) stay quiet there; __call__ warns about its rows as transformers does."""
+    @functools.wraps(method)
+    def run(*args, **kwargs):
+        _calling.depth = getattr(_calling, "depth", 0) + 1
+        try:
+            return method(*args, **kwargs)
+        finally:
+            _calling.depth -= 1
+    return run
+
+
+def _warn_outside_call(message, *args):
+    if not getattr(_calling, "depth", 0):
+        logger.warning(message, *args)
 
 
 class PreTrainedTokenizer(object):
@@ -535,9 +559,14 @@ class PreTrainedTokenizer(object):
 
     def _warn_length(self, n):
         if n > self.max_len:
-            logger.warning("Token indices sequence length is longer than the specified maximum sequence length "
-                           "for this model (%d > %d). Running this sequence through the model will result in "
-                           "indexing errors", n, self.max_len)
+            _warn_outside_call(_TOO_LONG, n, self.max_len)
+
+    def _warn_rows_too_long(self, lengths):
+        """transformers' warning about __call__'s rows: once per tokenizer, the first row past model_max_length."""
+        n = next((n for n in lengths if n > self.max_len > 0), None)
+        if n is not None and not self.__dict__.get("_warned_too_long"):
+            self.__dict__["_warned_too_long"] = True  # (not a state change: no __setattr__)
+            logger.warning(_TOO_LONG, n, self.max_len)
 
     def _convert_token_to_id_with_added_voc(self, token):
         if token in self.added_tokens_encoder:
@@ -591,11 +620,13 @@ class PreTrainedTokenizer(object):
         return first, second
 
     def add_special_tokens_single_sentence(self, token_ids):
-        logger.warning("This tokenizer does not make use of special tokens. The sequence has been returned with no modification.")
+        _warn_outside_call("This tokenizer does not make use of special tokens. The sequence has been returned with "
+                           "no modification.")
         return token_ids
 
     def add_special_tokens_sentences_pair(self, token_ids_0, token_ids_1):
-        logger.warning("This tokenizer does not make use of special tokens. The two sequences have been concatenated.")
+        _warn_outside_call("This tokenizer does not make use of special tokens. The two sequences have been "
+                           "concatenated.")
         return token_ids_0 + token_ids_1
 
     def num_added_special_tokens(self, pair=False):
@@ -766,8 +797,9 @@ class PreTrainedTokenizer(object):
         special_tokens_mask, offset_mapping, length, overflow_to_sample_mapping. padding: False, True/"longest"
         or "max_length"; truncation: True/"longest_first", "only_first", "only_second", False/"do_not_truncate",
         or None: longest_first when max_length is given without padding (as in transformers). is_split_into_words:
-        a text is a list of words, each tokenized alone (word_ids are their indices). verbose is accepted and
-        unused (this __call__ logs no length warnings)."""
+        a text is a list of words, each tokenized alone (word_ids are their indices). verbose: transformers'
+        warnings (a row longer than model_max_length, once per tokenizer; max_length shorter than the special
+        tokens); False silences them. 1.2.0's warnings about one text stay quiet here."""
         if is_split_into_words:
             single = isinstance(text, (list, tuple)) and (not text or isinstance(text[0], (str, bytes)))
         else:
@@ -783,6 +815,7 @@ class PreTrainedTokenizer(object):
                                   return_token_type_ids, return_attention_mask, return_overflowing_tokens,
                                   return_special_tokens_mask, return_offsets_mapping, return_length, verbose)
 
+    @_as_call
     def _encode_batch(self, texts, pairs, single, add_special_tokens=True, padding=False, truncation=None,
                       max_length=None, stride=0, is_split_into_words=False, pad_to_multiple_of=None, padding_side=None,
                       return_tensors=None, return_token_type_ids=None, return_attention_mask=None,
@@ -820,6 +853,9 @@ class PreTrainedTokenizer(object):
         if stride and strategy and max_length is not None and extra <= max_length < stride + extra:  # tokenizers'
             raise ValueError(f"stride ({stride}) must be at most max_length ({max_length}) less the {extra} special "
                              "tokens")
+        specials = self.num_added_special_tokens(pairs is not None) if add_special_tokens else 0
+        if verbose and strategy and max_length is not None and max_length < specials:  # (then no truncation)
+            logger.error("max_length=%d is shorter than the %d special tokens: not truncated", max_length, specials)
         rows_args = (texts, pairs, add_special_tokens, strategy, max_length,
                      stride if return_overflowing_tokens else None, is_split_into_words, self.truncation_side)
         layout = (padding, max_length, pad_to_multiple_of, side)
@@ -831,8 +867,12 @@ class PreTrainedTokenizer(object):
             out = self._tensors_native(texts, pairs, add_special_tokens, strategy, max_length, padding, return_tensors,
                                        return_token_type_ids, return_attention_mask, side)
             if out is not None:
+                if verbose and max_length is None:
+                    self._warn_rows_too_long(out["input_ids"].shape[1:] if len(out["input_ids"]) else ())
                 return BatchEncoding(out, explain, n_sequences)
         rows = self._padded(self._rows(*rows_args, return_offsets_mapping, False, return_special_tokens_mask), *layout)
+        if verbose and max_length is None:
+            self._warn_rows_too_long(len(r.ids) for r in rows)
         out = {"input_ids": [r.ids for r in rows]}
         for key, wanted, field in (("token_type_ids", return_token_type_ids, "types"),
                                    ("attention_mask", return_attention_mask, "mask"),
@@ -852,6 +892,7 @@ class PreTrainedTokenizer(object):
             out = {k: v[0] if v and isinstance(v[0], list) else v for k, v in out.items()}
         return BatchEncoding(out, explain, n_sequences)
 
+    @_as_call
     def _explain_rows(self, rows_args, layout, offsets=False):
         """BatchEncoding's word_ids/tokens/sequence_ids and alignment methods, on first use: the rows again, with
         the words (and with offsets: the character offsets too)."""
@@ -955,10 +996,7 @@ class PreTrainedTokenizer(object):
             na, nb = len(a[0]), len(b[0]) if is_pair else 0
             if truncating and max_length >= extra:
                 ka, kb = _kept(strategy, na, nb if is_pair else None, max_length - extra)
-            else:
-                if truncating:  # as Hugging Face: an error, and no truncation
-                    logger.error("max_length=%d is shorter than the %d special tokens: not truncated", max_length,
-                                 extra)
+            else:  # (__call__ logs the error of a max_length shorter than the special tokens)
                 ka, kb = na, nb
             left = truncation_side == "left"
             wa, wb = _windows(na, ka, stride, left), _windows(nb, kb, stride, left) if is_pair else [None]
