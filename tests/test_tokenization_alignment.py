@@ -1,6 +1,7 @@
-"""truncation_side and BatchEncoding's alignment methods (char_to_token, token_to_chars, word_to_tokens, ...)
-against transformers' own tokenizers for the same vocabularies, every family transformers has a fast tokenizer
-of; and the clear error where a family's encodings cannot know words or characters."""
+"""truncation_side, BatchEncoding's alignment methods (char_to_token, token_to_chars, word_to_tokens, ...), verbose
+and batch_decode against transformers' own tokenizers for the same vocabularies, every family transformers has a
+fast tokenizer of (decode against pytorch-transformers 1.2.0's); and the clear error where a family's encodings
+cannot know words or characters."""
 import logging
 import os
 
@@ -10,8 +11,8 @@ from tokenizer_corpus import bert_uncased_vocab, gpt2_files
 
 transformers = pytest.importorskip("transformers")
 from transformers_fast import (BertTokenizer, DistilBertTokenizer, GPT2Tokenizer, OpenAIGPTTokenizer,  # noqa: E402
-                               RobertaTokenizer, XLMTokenizer, XLNetTokenizer)
-from test_tokenization_others import openai_files, spm_model, xlm_files  # noqa: E402,F401
+                               RobertaTokenizer, TransfoXLTokenizer, XLMTokenizer, XLNetTokenizer)
+from test_tokenization_others import openai_files, spm_model, transfo_vocab, xlm_files  # noqa: E402,F401
 from test_tokenization_transformers_api import PAIRS, TEXTS, outcome  # noqa: E402
 
 # accents, CJK, punctuation, runs of spaces (none leading or trailing: see test_tokenization_transformers_api)
@@ -260,3 +261,34 @@ def test_verbose(tokenizers, family):
                 logged.append(records)
     ours.model_max_length, hf.model_max_length = int(1e12), int(1e30)
     assert logged[0::2] == logged[1::2] and any(logged)
+
+
+DECODE_TEXTS = ALIGN_TEXTS + ["I'm here , aren't you ? yes !", "do not go . it 's 've ' x", "don ' t"]
+
+
+@pytest.mark.parametrize("family", FAMILIES + ["xlm", "transfo_xl"])
+def test_decode_and_batch_decode(tokenizers, roberta_files, openai_files, spm_model, xlm_files,  # noqa: F811
+                                 transfo_vocab, family):  # noqa: F811
+    """decode stays pytorch-transformers 1.2.0's (its reference: split at sep_token, its clean-up); batch_decode is
+    transformers' decode (its clean-up rules, skipped for the families whose fast tokenizer is a BPE model), for
+    every skip_special_tokens / clean_up_tokenization_spaces, on ids with special tokens, of texts and pairs."""
+    import pytorch_transformers as ref
+
+    old = {"bert": lambda: ref.BertTokenizer(bert_uncased_vocab()),
+           "distilbert": lambda: ref.DistilBertTokenizer(bert_uncased_vocab()),
+           "gpt2": lambda: ref.GPT2Tokenizer(*gpt2_files()), "roberta": lambda: ref.RobertaTokenizer(*roberta_files),
+           "openai": lambda: ref.OpenAIGPTTokenizer(*openai_files), "xlnet": lambda: ref.XLNetTokenizer(spm_model),
+           "xlm": lambda: ref.XLMTokenizer(*xlm_files),
+           "transfo_xl": lambda: ref.TransfoXLTokenizer(vocab_file=transfo_vocab)}[family]()
+    ours, hf = tokenizers.get(family, (TransfoXLTokenizer(vocab_file=transfo_vocab), None))
+    batch = [ours.encode(t, p, add_special_tokens=True) for t, p in zip(DECODE_TEXTS, DECODE_TEXTS[::-1])] + \
+        [ours.encode(t, add_special_tokens=True) for t in DECODE_TEXTS]
+    flags = [dict(skip_special_tokens=skip, clean_up_tokenization_spaces=clean) for skip in (False, True)
+             for clean in (False, True)]
+    for kw in flags:
+        for ids in batch:
+            assert ours.decode(ids, **kw) == old.decode(ids, **kw), (ids, kw)
+            if hf is not None:
+                assert ours.batch_decode([ids], **kw) == [hf.decode(ids, **kw)], (ids, kw)
+        if hf is not None:
+            assert ours.batch_decode(batch, **kw) == hf.batch_decode(batch, **kw), kw

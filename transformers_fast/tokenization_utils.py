@@ -143,6 +143,23 @@ def _warn_outside_call(message, *args):
         logger.warning(message, *args)
 
 
+_warned = set()
+
+
+def _warn_once(message):
+    """transformers' logger.warning_once: a message once per process."""
+    if message not in _warned:
+        _warned.add(message)
+        logger.warning(message)
+
+
+def _clean_up_tokenization(text):
+    """transformers' clean_up_tokenization: no space before punctuation and English contractions."""
+    return (text.replace(" .", ".").replace(" ?", "?").replace(" !", "!").replace(" ,", ",").replace(" ' ", "'")
+            .replace(" n't", "n't").replace(" 'm", "'m").replace(" 's", "'s").replace(" 've", "'ve")
+            .replace(" 're", "'re"))
+
+
 class PreTrainedTokenizer(object):
     """Base class of all tokenizers (pytorch-transformers 1.2.0 API)."""
 
@@ -707,13 +724,15 @@ class PreTrainedTokenizer(object):
 
     @staticmethod
     def clean_up_tokenization(out_string):
-        return (out_string.replace(" .", ".").replace(" ?", "?").replace(" !", "!").replace(" ,", ",")
-                .replace(" ' ", "'").replace(" n't", "n't").replace(" 'm", "'m").replace(" do not", " don't")
-                .replace(" 's", "'s").replace(" 've", "'ve").replace(" 're", "'re"))
+        """1.2.0's clean-up: transformers' one, and " do not" -> " don't" (no other rule makes or breaks one)."""
+        return _clean_up_tokenization(out_string).replace(" do not", " don't")
 
     # ---- what users expect today: the calls of Hugging Face transformers --------------------------------
     model_input_names = ["input_ids", "attention_mask"]  # transformers' default; decides return_*=None
     clean_up_tokenization_spaces = False  # batch_decode's default, as transformers (decode's is 1.2.0's True)
+    # transformers' fast tokenizer of the family is a BPE model: its decoding skips the clean-up unless this is set
+    _bpe_in_transformers = False
+    clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output = False
 
     @property
     def model_max_length(self):
@@ -745,10 +764,19 @@ class PreTrainedTokenizer(object):
             sequences = sequences.tolist()
         if clean_up_tokenization_spaces is None:
             clean_up_tokenization_spaces = self.clean_up_tokenization_spaces
+        if clean_up_tokenization_spaces and self._bpe_in_transformers and \
+                not self.clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output:
+            clean_up_tokenization_spaces = False
+            _warn_once(f"Ignoring clean_up_tokenization_spaces=True for BPE tokenizer {type(self).__name__}. The "
+                       "clean_up_tokenization post-processing step is designed for WordPiece tokenizers and is "
+                       "destructive for BPE (it strips spaces before punctuation). Set "
+                       "clean_up_tokenization_spaces=False to suppress this warning, or set "
+                       "clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output=True to force cleanup "
+                       "anyway.")
         out = []
-        for ids in sequences:  # as transformers: its decoder's own clean-up, then clean_up_tokenization if asked
+        for ids in sequences:  # as transformers: its decoder's own clean-up, then its clean_up_tokenization if asked
             text = self._decoder_cleanup(self._decode_text(ids, skip_special_tokens))
-            out.append(self.clean_up_tokenization(text) if clean_up_tokenization_spaces else text)
+            out.append(_clean_up_tokenization(text) if clean_up_tokenization_spaces else text)
         return out
 
     def _ids_batch(self, texts, pair, offsets):
