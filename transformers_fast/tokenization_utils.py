@@ -881,9 +881,11 @@ class PreTrainedTokenizer(object):
         if stride and strategy and max_length is not None and extra <= max_length < stride + extra:  # tokenizers'
             raise ValueError(f"stride ({stride}) must be at most max_length ({max_length}) less the {extra} special "
                              "tokens")
-        specials = self.num_added_special_tokens(pairs is not None) if add_special_tokens else 0
-        if verbose and strategy and max_length is not None and max_length < specials:  # (then no truncation)
-            logger.error("max_length=%d is shorter than the %d special tokens: not truncated", max_length, specials)
+        if verbose and strategy and max_length is not None and add_special_tokens:
+            specials = self.num_added_special_tokens(pairs is not None)
+            if max_length < specials:  # (then no truncation)
+                logger.error("max_length=%d is shorter than the %d special tokens: not truncated", max_length,
+                             specials)
         rows_args = (texts, pairs, add_special_tokens, strategy, max_length,
                      stride if return_overflowing_tokens else None, is_split_into_words, self.truncation_side)
         layout = (padding, max_length, pad_to_multiple_of, side)
