@@ -294,3 +294,31 @@ def test_decode_and_batch_decode(tokenizers, roberta_files, openai_files, spm_mo
                 assert ours.batch_decode([ids], **kw) == [hf.decode(ids, **kw)], (ids, kw)
         if hf is not None:
             assert ours.batch_decode(batch, **kw) == hf.batch_decode(batch, **kw), kw
+
+
+@pytest.mark.parametrize("family", [f for f in FAMILIES if f != "xlnet"])
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_question_answering_preprocessing(sides, family, side):
+    """The features of transformers' question-answering examples: question and context, only_second truncation
+    with stride and overflow, offsets, an answer's characters to tokens per window (None where it is cut off)."""
+    ours, hf = sides(family, side)
+    questions = ["what is naïve?", "where  is 中文?", "who?"]
+    contexts = [ALIGN_TEXTS[0] + " " + ALIGN_PAIRS[3], ALIGN_TEXTS[1] + " " + ALIGN_TEXTS[2], ALIGN_TEXTS[3]]
+    answers = ["café", "日本語", "3.14"]
+    padding = "max_length" if hf.pad_token is not None else False  # (OpenAI GPT has no pad token)
+
+    def features(tok):
+        enc = tok(questions, contexts, truncation="only_second", max_length=18, stride=4,
+                  return_overflowing_tokens=True, return_offsets_mapping=True, padding=padding)
+        out = [enc["offset_mapping"], enc["overflow_to_sample_mapping"]]
+        for i, sample in enumerate(enc["overflow_to_sample_mapping"]):
+            start = contexts[sample].index(answers[sample])
+            end = start + len(answers[sample])
+            first, last = enc.char_to_token(i, start, 1), enc.char_to_token(i, end - 1, 1)
+            out.append((enc.sequence_ids(i), first, last, enc.char_to_word(i, start, 1),
+                        first is not None and enc.token_to_chars(i, first),
+                        last is not None and enc.word_to_chars(i, enc.token_to_word(i, last), 1)))
+        return out
+
+    ours_features = features(ours)
+    assert ours_features == features(hf) and len(ours_features) > 5
