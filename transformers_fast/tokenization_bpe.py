@@ -132,6 +132,7 @@ class ByteLevelBPETokenizer(PreTrainedTokenizer):
     1.2.0."""
 
     vocab_files_names = VOCAB_FILES_NAMES
+    _bpe_in_transformers = True
 
     def __init__(self, vocab_file, merges_file, errors="replace", unk_token="<|endoftext|>",
                  bos_token="<|endoftext|>", eos_token="<|endoftext|>", **kwargs):

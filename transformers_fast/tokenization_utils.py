@@ -12,8 +12,10 @@ import copy
 import functools
 import json
 import logging
+import operator
 import os
 import sys
+import threading
 from typing import Dict, Optional
 
 logger = logging.getLogger(__name__)
@@ -118,6 +120,46 @@ _CORE_STATE_ATTRS = frozenset("_" + a for a in ["bos_token", "eos_token", "unk_t
                                                 "cls_token", "mask_token", "additional_special_tokens"])
 
 
+_TOO_LONG = ("Token indices sequence length is longer than the specified maximum sequence length for this model "
+             "(%d > %d). Running this sequence through the model will result in indexing errors")
+_calling = threading.local()  # depth: how many __call__ encodings this thread is inside
+
+
+def _as_call(method):
+    """Runs a method as __call__'s work: 1.2.0's warnings about one text (its length, special tokens the model
+    lacks) stay quiet there; __call__ warns about its rows as transformers does."""
+    @functools.wraps(method)
+    def run(*args, **kwargs):
+        _calling.depth = getattr(_calling, "depth", 0) + 1
+        try:
+            return method(*args, **kwargs)
+        finally:
+            _calling.depth -= 1
+    return run
+
+
+def _warn_outside_call(message, *args):
+    if not getattr(_calling, "depth", 0):
+        logger.warning(message, *args)
+
+
+_warned = set()
+
+
+def _warn_once(message):
+    """transformers' logger.warning_once: a message once per process."""
+    if message not in _warned:
+        _warned.add(message)
+        logger.warning(message)
+
+
+def _clean_up_tokenization(text):
+    """transformers' clean_up_tokenization: no space before punctuation and English contractions."""
+    return (text.replace(" .", ".").replace(" ?", "?").replace(" !", "!").replace(" ,", ",").replace(" ' ", "'")
+            .replace(" n't", "n't").replace(" 'm", "'m").replace(" 's", "'s").replace(" 've", "'ve")
+            .replace(" 're", "'re"))
+
+
 class PreTrainedTokenizer(object):
     """Base class of all tokenizers (pytorch-transformers 1.2.0 API)."""
 
@@ -140,6 +182,7 @@ class PreTrainedTokenizer(object):
     # shortcut name -> (hub repo id, {init argument: file name in that repo}); set by subclasses
     pretrained_hub_files: Dict[str, tuple] = {}
     padding_side = "right"
+    truncation_side = "right"  # which end truncation cuts ids from (transformers' attribute)
 
     SPECIAL_TOKENS_ATTRIBUTES = ["bos_token", "eos_token", "unk_token", "sep_token",
                                  "pad_token", "cls_token", "mask_token",
@@ -169,6 +212,10 @@ class PreTrainedTokenizer(object):
                 elif not isinstance(value, str):
                     raise TypeError(f"{key} must be a str, got {type(value).__name__}")
                 setattr(self, key, value)
+        for side in ("padding_side", "truncation_side"):  # transformers' init keywords
+            if side in kwargs:
+                setattr(self, side, kwargs[side])
+            _check_side(side, getattr(self, side))
 
     # ---- special tokens -------------------------------------------------------------------------
     def _special(name):  # noqa: N805 - property factory
@@ -529,9 +576,14 @@ class PreTrainedTokenizer(object):
 
     def _warn_length(self, n):
         if n > self.max_len:
-            logger.warning("Token indices sequence length is longer than the specified maximum sequence length "
-                           "for this model (%d > %d). Running this sequence through the model will result in "
-                           "indexing errors", n, self.max_len)
+            _warn_outside_call(_TOO_LONG, n, self.max_len)
+
+    def _warn_rows_too_long(self, lengths):
+        """transformers' warning about __call__'s rows: once per tokenizer, the first row past model_max_length."""
+        n = next((n for n in lengths if n > self.max_len > 0), None)
+        if n is not None and not self.__dict__.get("_warned_too_long"):
+            self.__dict__["_warned_too_long"] = True  # (not a state change: no __setattr__)
+            logger.warning(_TOO_LONG, n, self.max_len)
 
     def _convert_token_to_id_with_added_voc(self, token):
         if token in self.added_tokens_encoder:
@@ -585,11 +637,13 @@ class PreTrainedTokenizer(object):
         return first, second
 
     def add_special_tokens_single_sentence(self, token_ids):
-        logger.warning("This tokenizer does not make use of special tokens. The sequence has been returned with no modification.")
+        _warn_outside_call("This tokenizer does not make use of special tokens. The sequence has been returned with "
+                           "no modification.")
         return token_ids
 
     def add_special_tokens_sentences_pair(self, token_ids_0, token_ids_1):
-        logger.warning("This tokenizer does not make use of special tokens. The two sequences have been concatenated.")
+        _warn_outside_call("This tokenizer does not make use of special tokens. The two sequences have been "
+                           "concatenated.")
         return token_ids_0 + token_ids_1
 
     def num_added_special_tokens(self, pair=False):
@@ -670,13 +724,15 @@ class PreTrainedTokenizer(object):
 
     @staticmethod
     def clean_up_tokenization(out_string):
-        return (out_string.replace(" .", ".").replace(" ?", "?").replace(" !", "!").replace(" ,", ",")
-                .replace(" ' ", "'").replace(" n't", "n't").replace(" 'm", "'m").replace(" do not", " don't")
-                .replace(" 's", "'s").replace(" 've", "'ve").replace(" 're", "'re"))
+        """1.2.0's clean-up: transformers' one, and " do not" -> " don't" (no other rule makes or breaks one)."""
+        return _clean_up_tokenization(out_string).replace(" do not", " don't")
 
     # ---- what users expect today: the calls of Hugging Face transformers --------------------------------
     model_input_names = ["input_ids", "attention_mask"]  # transformers' default; decides return_*=None
     clean_up_tokenization_spaces = False  # batch_decode's default, as transformers (decode's is 1.2.0's True)
+    # transformers' fast tokenizer of the family is a BPE model: its decoding skips the clean-up unless this is set
+    _bpe_in_transformers = False
+    clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output = False
 
     @property
     def model_max_length(self):
@@ -708,10 +764,19 @@ class PreTrainedTokenizer(object):
             sequences = sequences.tolist()
         if clean_up_tokenization_spaces is None:
             clean_up_tokenization_spaces = self.clean_up_tokenization_spaces
+        if clean_up_tokenization_spaces and self._bpe_in_transformers and \
+                not self.clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output:
+            clean_up_tokenization_spaces = False
+            _warn_once(f"Ignoring clean_up_tokenization_spaces=True for BPE tokenizer {type(self).__name__}. The "
+                       "clean_up_tokenization post-processing step is designed for WordPiece tokenizers and is "
+                       "destructive for BPE (it strips spaces before punctuation). Set "
+                       "clean_up_tokenization_spaces=False to suppress this warning, or set "
+                       "clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output=True to force cleanup "
+                       "anyway.")
         out = []
-        for ids in sequences:  # as transformers: its decoder's own clean-up, then clean_up_tokenization if asked
+        for ids in sequences:  # as transformers: its decoder's own clean-up, then its clean_up_tokenization if asked
             text = self._decoder_cleanup(self._decode_text(ids, skip_special_tokens))
-            out.append(self.clean_up_tokenization(text) if clean_up_tokenization_spaces else text)
+            out.append(_clean_up_tokenization(text) if clean_up_tokenization_spaces else text)
         return out
 
     def _ids_batch(self, texts, pair, offsets):
@@ -760,8 +825,9 @@ class PreTrainedTokenizer(object):
         special_tokens_mask, offset_mapping, length, overflow_to_sample_mapping. padding: False, True/"longest"
         or "max_length"; truncation: True/"longest_first", "only_first", "only_second", False/"do_not_truncate",
         or None: longest_first when max_length is given without padding (as in transformers). is_split_into_words:
-        a text is a list of words, each tokenized alone (word_ids are their indices). verbose is accepted and
-        unused (this __call__ logs no length warnings)."""
+        a text is a list of words, each tokenized alone (word_ids are their indices). verbose: transformers'
+        warnings (a row longer than model_max_length, once per tokenizer; max_length shorter than the special
+        tokens); False silences them. 1.2.0's warnings about one text stay quiet here."""
         if is_split_into_words:
             single = isinstance(text, (list, tuple)) and (not text or isinstance(text[0], (str, bytes)))
         else:
@@ -777,6 +843,7 @@ class PreTrainedTokenizer(object):
                                   return_token_type_ids, return_attention_mask, return_overflowing_tokens,
                                   return_special_tokens_mask, return_offsets_mapping, return_length, verbose)
 
+    @_as_call
     def _encode_batch(self, texts, pairs, single, add_special_tokens=True, padding=False, truncation=None,
                       max_length=None, stride=0, is_split_into_words=False, pad_to_multiple_of=None, padding_side=None,
                       return_tensors=None, return_token_type_ids=None, return_attention_mask=None,
@@ -795,6 +862,7 @@ class PreTrainedTokenizer(object):
         for name, value in (("max_length", max_length), ("stride", stride)):
             _check_int_at_least(name, value, 0)
         side = padding_side or self.padding_side
+        _check_side("truncation_side", self.truncation_side)
         if return_token_type_ids is None:
             return_token_type_ids = "token_type_ids" in self.model_input_names
         if return_attention_mask is None:
@@ -813,18 +881,28 @@ class PreTrainedTokenizer(object):
         if stride and strategy and max_length is not None and extra <= max_length < stride + extra:  # tokenizers'
             raise ValueError(f"stride ({stride}) must be at most max_length ({max_length}) less the {extra} special "
                              "tokens")
+        if verbose and strategy and max_length is not None and add_special_tokens:
+            specials = self.num_added_special_tokens(pairs is not None)
+            if max_length < specials:  # (then no truncation)
+                logger.error("max_length=%d is shorter than the %d special tokens: not truncated", max_length,
+                             specials)
         rows_args = (texts, pairs, add_special_tokens, strategy, max_length,
-                     stride if return_overflowing_tokens else None, is_split_into_words)
+                     stride if return_overflowing_tokens else None, is_split_into_words, self.truncation_side)
         layout = (padding, max_length, pad_to_multiple_of, side)
         explain = functools.partial(self._explain_rows, rows_args, layout)
+        n_sequences = 1 if pairs is None else 2
         if return_tensors is not None and not (return_offsets_mapping or return_overflowing_tokens or
                                                return_special_tokens_mask or return_length or is_split_into_words or
-                                               pad_to_multiple_of):
+                                               pad_to_multiple_of or self.truncation_side == "left"):
             out = self._tensors_native(texts, pairs, add_special_tokens, strategy, max_length, padding, return_tensors,
                                        return_token_type_ids, return_attention_mask, side)
             if out is not None:
-                return BatchEncoding(out, explain)
+                if verbose and max_length is None:
+                    self._warn_rows_too_long(out["input_ids"].shape[1:] if len(out["input_ids"]) else ())
+                return BatchEncoding(out, explain, n_sequences)
         rows = self._padded(self._rows(*rows_args, return_offsets_mapping, False, return_special_tokens_mask), *layout)
+        if verbose and max_length is None:
+            self._warn_rows_too_long(len(r.ids) for r in rows)
         out = {"input_ids": [r.ids for r in rows]}
         for key, wanted, field in (("token_type_ids", return_token_type_ids, "types"),
                                    ("attention_mask", return_attention_mask, "mask"),
@@ -842,11 +920,13 @@ class PreTrainedTokenizer(object):
             out = _as_tensors(out, return_tensors, integers=True)
         elif single and not return_overflowing_tokens:  # as transformers: the batch axis off the per-token keys
             out = {k: v[0] if v and isinstance(v[0], list) else v for k, v in out.items()}
-        return BatchEncoding(out, explain)
+        return BatchEncoding(out, explain, n_sequences)
 
-    def _explain_rows(self, rows_args, layout):
-        """BatchEncoding's word_ids/tokens/sequence_ids, on first use: the rows again, with the words."""
-        rows = self._padded(self._rows(*rows_args, False, True, True), *layout)
+    @_as_call
+    def _explain_rows(self, rows_args, layout, offsets=False):
+        """BatchEncoding's word_ids/tokens/sequence_ids and alignment methods, on first use: the rows again, with
+        the words (and with offsets: the character offsets too)."""
+        rows = self._padded(self._rows(*rows_args, offsets, True, True), *layout)
         for r in rows:
             r.tokens = self.convert_ids_to_tokens(r.ids)
         return rows
@@ -930,11 +1010,11 @@ class PreTrainedTokenizer(object):
             out = _as_tensors(out, return_tensors, integers=False)  # (other keys, such as float labels, keep theirs)
         return BatchEncoding(out)
 
-    def _rows(self, texts, pairs, add_special_tokens, strategy, max_length, stride, split_words, offsets, words,
-              where):
-        """The encoded rows (_Row) of a batch, before padding: truncated, and with stride (not None) the overflowing
-        windows after each one, in the order of Hugging Face's tokenizers. offsets, words, where: with offsets, word
-        indices, and special-token mask and sequence indices."""
+    def _rows(self, texts, pairs, add_special_tokens, strategy, max_length, stride, split_words, truncation_side,
+              offsets, words, where):
+        """The encoded rows (_Row) of a batch, before padding: truncated on truncation_side, and with stride (not
+        None) the overflowing windows after each one, in the order of Hugging Face's tokenizers. offsets, words,
+        where: with offsets, word indices, and special-token mask and sequence indices."""
         is_pair = pairs is not None
         first = self._encode_texts(texts, is_pair, split_words, offsets, words)
         second = self._encode_texts(pairs, True, split_words, offsets, words) if is_pair else None
@@ -946,12 +1026,10 @@ class PreTrainedTokenizer(object):
             na, nb = len(a[0]), len(b[0]) if is_pair else 0
             if truncating and max_length >= extra:
                 ka, kb = _kept(strategy, na, nb if is_pair else None, max_length - extra)
-            else:
-                if truncating:  # as Hugging Face: an error, and no truncation
-                    logger.error("max_length=%d is shorter than the %d special tokens: not truncated", max_length,
-                                 extra)
+            else:  # (__call__ logs the error of a max_length shorter than the special tokens)
                 ka, kb = na, nb
-            wa, wb = _windows(na, ka, stride), _windows(nb, kb, stride) if is_pair else [None]
+            left = truncation_side == "left"
+            wa, wb = _windows(na, ka, stride, left), _windows(nb, kb, stride, left) if is_pair else [None]
             # tokenizers' order: the first windows together, then each later window of the text with every
             # window of the pair, then the first window of the text with the later windows of the pair
             combos = [(wa[0], wb[0])] + [(x, y) for x in wa[1:] for y in wb] + [(wa[0], y) for y in wb[1:]]
@@ -1182,11 +1260,12 @@ def _kept(strategy, na, nb, budget):
     return na, nb
 
 
-def _windows(n, kept, stride):
+def _windows(n, kept, stride, left=False):
     """The (start, stop) windows of a sequence of n ids of which `kept` stay: one, or with stride (not None) also
-    the overflowing ones, each repeating the last `stride` ids of the one before (tokenizers' Encoding.truncate)."""
+    the overflowing ones, each repeating `stride` ids of the one before (tokenizers' Encoding.truncate). left: the
+    kept ids are the last ones and the overflow walks back to the start."""
     if kept >= n or stride is None:
-        return [(0, kept)]
+        return [(n - kept, n) if left else (0, kept)]
     if kept == 0:
         return [(0, 0), (0, n)]
     if stride >= kept:  # (tokenizers panics)
@@ -1196,7 +1275,7 @@ def _windows(n, kept, stride):
         out.append((start, min(start + kept, n)))
         if start + kept >= n:
             break
-    return out
+    return [(n - stop, n - start) for start, stop in out] if left else out
 
 
 def _check_padding_options(padding, padding_side, pad_to_multiple_of):
@@ -1205,6 +1284,11 @@ def _check_padding_options(padding, padding_side, pad_to_multiple_of):
     if padding_side not in (None, "left", "right"):
         raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
     _check_int_at_least("pad_to_multiple_of", pad_to_multiple_of, 1)
+
+
+def _check_side(name, value):
+    if value not in ("left", "right"):
+        raise ValueError(f"{name} must be 'left' or 'right', got {value!r}")
 
 
 def _check_int_at_least(name, value, low):
@@ -1269,13 +1353,23 @@ class ClsSepSpecialTokensMixin:
         return [0] * (len_0 + 2) + [1] * (len_1 + 1)
 
 
-class BatchEncoding(dict):
-    """The dict __call__ returns; keys are also attributes (enc.input_ids). word_ids / tokens / sequence_ids of a
-    row come from encoding the batch again with the words, on the first such call."""
+# transformers' spans of the alignment methods: characters of the text, tokens of the row (end excluded)
+CharSpan = collections.namedtuple("CharSpan", ["start", "end"])
+TokenSpan = collections.namedtuple("TokenSpan", ["start", "end"])
 
-    def __init__(self, data=None, explain=None):
+
+class BatchEncoding(dict):
+    """The dict __call__ returns; keys are also attributes (enc.input_ids). word_ids / tokens / sequence_ids and the
+    alignment methods (char_to_token, token_to_chars, word_to_tokens, ...) of a row come from encoding the batch
+    again with the words (and the offsets), on the first such call. The alignment methods follow transformers
+    (tokenizers' Encoding): `method(index)` for row 0 or `method(batch_index, index)`; None for special and padding
+    tokens and for characters no token covers."""
+
+    def __init__(self, data=None, explain=None, n_sequences=None):
         super().__init__(data or {})
-        self._explain = explain  # a callable giving the padded rows (_Row), then those rows
+        self._explain = explain  # a callable giving the padded rows (_Row); with offsets=True with their offsets
+        self._explained = {}
+        self._n_sequences = n_sequences
 
     def __getattr__(self, item):
         try:
@@ -1286,16 +1380,46 @@ class BatchEncoding(dict):
     def __reduce__(self):  # the rows are not pickled (nor copied): a plain dict of the keys
         return type(self), (dict(self),)
 
-    def _row(self, batch_index):
+    @property
+    def n_sequences(self):
+        """1 for texts, 2 for pairs, None where unknown (transformers' BatchEncoding.n_sequences)."""
+        return self.__dict__.get("_n_sequences")
+
+    def _row(self, batch_index, offsets=False):
         if self.__dict__.get("_explain") is None:
-            raise ValueError("word_ids(), tokens() and sequence_ids() are known only on a BatchEncoding as a "
-                             "tokenizer's __call__ returned it (not one pickled, copied, made by pad() or by hand)")
-        if callable(self._explain):
-            self._explain = (self._explain(),)
-        rows = self._explain[0]
+            raise ValueError("word_ids(), tokens(), sequence_ids() and the alignment methods (char_to_token, ...) are "
+                             "known only on a BatchEncoding as a tokenizer's __call__ returned it (not one pickled, "
+                             "copied, made by pad() or by hand)")
+        if offsets not in self._explained:
+            self._explained[offsets] = self._explain(offsets=offsets)
+        rows = self._explained[offsets]
         if not isinstance(batch_index, int) or not -len(rows) <= batch_index < len(rows):
             raise IndexError(f"batch_index {batch_index!r} is out of range for {len(rows)} rows")
         return rows[batch_index]
+
+    def _char_row(self, method, batch_index):
+        """A row with its character offsets, or a clear error where the tokenizer computes none."""
+        try:
+            return self._row(batch_index, offsets=True)
+        except NotImplementedError as err:
+            raise NotImplementedError(f"{method}() needs character offsets: {err}") from None
+
+    @staticmethod
+    def _indices(method, first, second, sequence_index=0):
+        """(batch index, index, sequence index) of transformers' (batch_or_index, index=None) arguments; negative
+        indices are errors (in transformers too)."""
+        batch, index = (0, first) if second is None else (first, second)
+        batch, index, sequence_index = operator.index(batch), operator.index(index), operator.index(sequence_index)
+        if index < 0 or sequence_index < 0:
+            raise IndexError(f"{method}(): indices must be >= 0, got {index} (sequence_index {sequence_index})")
+        return batch, index, sequence_index
+
+    def _positions(self, row, sequence_index):
+        """The token positions of one sequence of a row; every position for a sequence the row does not have (as
+        tokenizers' Encoding does)."""
+        if sequence_index < (self.n_sequences or 1):
+            return [k for k, seq in enumerate(row.seqs) if seq == sequence_index]
+        return range(len(row.ids))
 
     def word_ids(self, batch_index=0):
         """The word of each token (None for special and padding tokens), as transformers' fast tokenizers."""
@@ -1310,6 +1434,61 @@ class BatchEncoding(dict):
     def tokens(self, batch_index=0):
         """The token strings of a row (padding included)."""
         return list(self._row(batch_index).tokens)
+
+    def token_to_sequence(self, batch_or_token_index, token_index=None):
+        """The sequence (0 or 1) a token comes from; None for special and padding tokens."""
+        b, t, _ = self._indices("token_to_sequence", batch_or_token_index, token_index)
+        seqs = self._row(b).seqs
+        return seqs[t] if t < len(seqs) else None
+
+    def token_to_word(self, batch_or_token_index, token_index=None):
+        """The word (in its sequence) a token comes from; None for special and padding tokens."""
+        b, t, _ = self._indices("token_to_word", batch_or_token_index, token_index)
+        row = self._row(b)
+        return row.words[t] if t < len(row.ids) and row.seqs[t] is not None else None
+
+    def token_to_chars(self, batch_or_token_index, token_index=None):
+        """The CharSpan of a token in its text; None for special and padding tokens."""
+        b, t, _ = self._indices("token_to_chars", batch_or_token_index, token_index)
+        row = self._char_row("token_to_chars", b)
+        return CharSpan(*row.offs[t]) if t < len(row.ids) and row.seqs[t] is not None else None
+
+    def word_to_tokens(self, batch_or_word_index, word_index=None, sequence_index=0):
+        """The TokenSpan of a word of sequence `sequence_index`; None when no token comes from it."""
+        b, w, s = self._indices("word_to_tokens", batch_or_word_index, word_index, sequence_index)
+        return self._word_span(self._row(b), w, s)
+
+    def _word_span(self, row, word, sequence_index):
+        found = []
+        for k in self._positions(row, sequence_index):
+            if row.words[k] is not None and row.words[k] > word:
+                break  # (words only grow along a sequence; tokenizers stops at the first word past it too)
+            if row.words[k] == word:
+                found.append(k)
+        return TokenSpan(found[0], found[-1] + 1) if found else None
+
+    def word_to_chars(self, batch_or_word_index, word_index=None, sequence_index=0):
+        """The CharSpan of a word of sequence `sequence_index` (from its first token's start to its last token's
+        end); an error when no token comes from it (as in transformers)."""
+        b, w, s = self._indices("word_to_chars", batch_or_word_index, word_index, sequence_index)
+        row = self._char_row("word_to_chars", b)
+        span = self._word_span(row, w, s)
+        if span is None:
+            raise TypeError(f"word_to_chars(): no token of row {b} comes from word {w} of sequence {s}")
+        return CharSpan(row.offs[span.start][0], row.offs[span.end - 1][1])
+
+    def char_to_token(self, batch_or_char_index, char_index=None, sequence_index=0):
+        """The token whose characters hold a character of sequence `sequence_index`'s text; None when no token does
+        (spaces, for one)."""
+        b, c, s = self._indices("char_to_token", batch_or_char_index, char_index, sequence_index)
+        row = self._char_row("char_to_token", b)
+        return next((k for k in self._positions(row, s) if row.offs[k][0] <= c < row.offs[k][1]), None)
+
+    def char_to_word(self, batch_or_char_index, char_index=None, sequence_index=0):
+        """The word of the token holding a character (char_to_token); None when no token holds it."""
+        b, c, s = self._indices("char_to_word", batch_or_char_index, char_index, sequence_index)
+        token = self.char_to_token(b, c, s)
+        return None if token is None else self.token_to_word(b, token)
 
     def to(self, device):
         """Moves the tensors to device (transformers' BatchEncoding.to); returns self."""

@@ -28,6 +28,7 @@ class OpenAIGPTTokenizer(PreTrainedTokenizer):
 
     vocab_files_names = VOCAB_FILES_NAMES
     _run_word_ids = word_end_word_ids
+    _bpe_in_transformers = True
     max_model_input_sizes = {"openai-gpt": 512}
     pretrained_hub_files = {"openai-gpt": ("openai-community/openai-gpt",
                                            {"vocab_file": "vocab.json", "merges_file": "merges.txt"})}
