@@ -10,10 +10,10 @@ import pytest
 from tokenizer_corpus import bert_uncased_vocab, gpt2_files
 
 transformers = pytest.importorskip("transformers")
-from transformers_fast import (BertTokenizer, DistilBertTokenizer, GPT2Tokenizer, OpenAIGPTTokenizer,  # noqa: E402
-                               RobertaTokenizer, TransfoXLTokenizer, XLMTokenizer, XLNetTokenizer)
+from transformers_fast import (BertTokenizer, OpenAIGPTTokenizer, TransfoXLTokenizer, XLMTokenizer,  # noqa: E402
+                               XLNetTokenizer)
 from test_tokenization_others import openai_files, spm_model, transfo_vocab, xlm_files  # noqa: E402,F401
-from test_tokenization_transformers_api import PAIRS, TEXTS, outcome  # noqa: E402
+from test_tokenization_transformers_api import PAIRS, TEXTS, outcome, pairs_of_tokenizers  # noqa: E402,F401
 
 # accents, CJK, punctuation, runs of spaces (none leading or trailing: see test_tokenization_transformers_api)
 ALIGN_TEXTS = ["Héllo  wörld,   naïve café!", "中文文本：你好，世界！ and 日本語", "don't stop -- believing!  ok?",
@@ -22,23 +22,14 @@ ALIGN_PAIRS = ["the pair,  with spaces", "résumé 中", "x", "Ångström  faça
 
 
 @pytest.fixture(scope="module")
-def tokenizers(roberta_files, openai_files, spm_model, xlm_files):  # noqa: F811
-    """family -> (ours, transformers'), the same vocabulary; GPT-2 gets a pad token on both sides. transformers'
-    XLM tokenizer is a slow one (other truncation errors, no words or characters): see test_truncation_side_xlm."""
-    gpt2, hf_gpt2 = GPT2Tokenizer(*gpt2_files()), transformers.GPT2Tokenizer(*gpt2_files(), add_prefix_space=True)
-    gpt2.add_special_tokens({"pad_token": "<|endoftext|>"})
-    hf_gpt2.pad_token = "<|endoftext|>"
-    return {
-        "bert": (BertTokenizer(bert_uncased_vocab()), transformers.BertTokenizer(bert_uncased_vocab())),
-        "distilbert": (DistilBertTokenizer(bert_uncased_vocab()),
-                       transformers.DistilBertTokenizer(bert_uncased_vocab())),
-        "gpt2": (gpt2, hf_gpt2),
-        "roberta": (RobertaTokenizer(*roberta_files),
-                    transformers.RobertaTokenizer(*roberta_files, add_prefix_space=True)),
-        "openai": (OpenAIGPTTokenizer(*openai_files), transformers.OpenAIGPTTokenizer(*openai_files)),
-        "xlnet": (XLNetTokenizer(spm_model), transformers.XLNetTokenizer.from_pretrained(os.path.dirname(spm_model))),
-        "xlm": (XLMTokenizer(*xlm_files), transformers.XLMTokenizer(*xlm_files)),
-    }
+def tokenizers(pairs_of_tokenizers, openai_files, spm_model, xlm_files):  # noqa: F811
+    """family -> (ours, transformers'), the same vocabulary (test_tokenization_transformers_api's and three more).
+    transformers' XLM tokenizer is a slow one (other truncation errors, no words or characters): see
+    test_truncation_side_xlm."""
+    return dict(pairs_of_tokenizers,
+                openai=(OpenAIGPTTokenizer(*openai_files), transformers.OpenAIGPTTokenizer(*openai_files)),
+                xlnet=(XLNetTokenizer(spm_model), transformers.XLNetTokenizer.from_pretrained(os.path.dirname(spm_model))),
+                xlm=(XLMTokenizer(*xlm_files), transformers.XLMTokenizer(*xlm_files)))
 
 
 FAMILIES = ["bert", "distilbert", "gpt2", "roberta", "openai", "xlnet"]
