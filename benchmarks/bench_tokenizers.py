@@ -178,6 +178,8 @@ def main():
     # ---- byte-level BPE (GPT-2)
     ours = GPT2Tokenizer(enc, merges)
     results.append(("GPT-2 BPE", "transformers_fast", mbps(ours.encode, fresh())))
+    results.append(("GPT-2 BPE", "transformers_fast (numpy ids)",
+                    mbps(lambda d: ours.encode(d, return_tensors="np"), fresh())))
     try:
         import tokenizers
         hf = tokenizers.ByteLevelBPETokenizer(enc, merges)

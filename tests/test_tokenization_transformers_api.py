@@ -297,6 +297,25 @@ def test_encode_with_transformers_options(pairs_of_tokenizers, family):
         ours.encode("a b", not_an_option=1)
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+def test_encode_into_a_tensor_without_id_lists(pairs_of_tokenizers, family, monkeypatch):
+    """encode(text, return_tensors=...) of one text without special tokens: the ids straight into an int64 [1, n]
+    array (no detour through __call__'s lists), equal to transformers' encode; arrays are writable."""
+    ours, hf = pairs_of_tokenizers[family]
+    expected = {(text, kind): hf.encode(text, add_special_tokens=False, return_tensors=kind)
+                for text in TEXTS + ["", "Ünïcödé  text 中文 ok?"] for kind in ("np", "pt")}
+
+    def no_detour(*args, **kwargs):
+        raise AssertionError("encode went through __call__")
+
+    monkeypatch.setattr(type(ours), "_encode_batch", no_detour)
+    for (text, kind), want in expected.items():
+        got = ours.encode(text, return_tensors=kind)
+        assert type(got) is type(want) and got.dtype == want.dtype and tuple(got.shape) == tuple(want.shape)
+        assert got.tolist() == want.tolist(), (text, kind)
+        got[:, :1] = 0  # writable (a bytearray underneath)
+
+
 def test_batch_encoding_to():
     enc = BertTokenizer(bert_uncased_vocab())(TEXTS, padding=True, return_tensors="pt")
     moved = enc.to("cpu")

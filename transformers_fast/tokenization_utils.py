@@ -615,6 +615,12 @@ class PreTrainedTokenizer(object):
         has no _tokenize taking them): with one of those, transformers' encode, i.e. __call__'s input_ids (one list
         for a pair, a [1, n] tensor with return_tensors), special tokens still only on request."""
         if kwargs and not _ENCODE_CALL_OPTIONS.isdisjoint(kwargs):
+            core = (self._native() if len(kwargs) == 1 and kwargs.get("return_tensors") in ("np", "pt")
+                    and text_pair is None and not add_special_tokens and text.__class__ is str else None)
+            if core is not None:  # the ids straight into an array, no Python int per id
+                ids = _ids_array(core.encode_buffer(text), kwargs["return_tensors"])
+                self._warn_rows_too_long((ids.shape[1],))
+                return ids
             other = sorted(set(kwargs) - _ENCODE_CALL_OPTIONS)
             if other:
                 raise TypeError(f"encode: {other} cannot be combined with transformers' options "
@@ -1318,6 +1324,17 @@ def _as_tensors(out, return_tensors, integers):
         return {k: torch.tensor(v, dtype=torch.long if integers else None) for k, v in out.items()}
     import numpy as np
     return {k: np.asarray(v, dtype=np.int64 if integers else None) for k, v in out.items()}
+
+
+def _ids_array(buffer, return_tensors):
+    """int64 ids in a bytearray as a [1, n] torch tensor ("pt") or numpy array ("np") over the same memory."""
+    if return_tensors == "pt":
+        import torch
+        ids = torch.frombuffer(buffer, dtype=torch.int64) if buffer else torch.empty(0, dtype=torch.int64)
+    else:
+        import numpy as np
+        ids = np.frombuffer(buffer, dtype=np.int64)
+    return ids.reshape(1, -1)
 
 
 def _py(value):

@@ -418,6 +418,23 @@ void bind_tokenizers(py::module_& m) {
           },
           py::arg("text"), py::arg("pair") = false)
       .def(
+          "encode_buffer",
+          [](const Pipeline& p, py::handle text) {
+            // The ids as int64 bytes for numpy / torch to view: no Python int per id (most of encode's time on
+            // text whose words are cached).
+            LazyText t = lazy_text_arg(text, "text");
+            thread_local std::vector<int64_t> ids;
+            thread_local std::string buf;
+            {
+              py::gil_scoped_release nogil;
+              bool valid;
+              std::string_view v = t.utf8(buf, valid);
+              p.encode_ids(v, false, ids, nullptr, valid);
+            }
+            return py::bytearray(reinterpret_cast<const char*>(ids.data()), ids.size() * sizeof(int64_t));
+          },
+          py::arg("text"))
+      .def(
           "encode_offsets",
           [](const Pipeline& p, py::handle text, bool pair) {
             LazyText t = lazy_text_arg(text, "text");
