@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from gpt_helpers import FAMILIES, HF_CLASSES, hf_gpt, ids, left_padded
-from test_generation import LM
+from test_generation import LM, PROMPTS, gpt2_real_vocab  # noqa: F401 (a fixture)
 
 NEW = 20
 
@@ -206,3 +206,106 @@ def test_bad_option_values(options, match, tmp_path):
     model, _ = pair("gpt2", tmp_path)
     with pytest.raises(ValueError, match=match):
         model.generate(torch.tensor([[3, 4]]), max_new_tokens=2, **options)
+
+
+def beam_options(free, width):
+    """Beam search settings; the eos tokens are ones the model writes (from its greedy ids `free`), so that some
+    beams end early."""
+    k, eos = first_new_token_no_row_had(free, width)
+    common = [int(free[1, width + 2]), int(free[2, width + 4])]
+    return [dict(num_beams=3, eos_token_id=None),
+            dict(num_beams=4, num_return_sequences=2, length_penalty=0.5, eos_token_id=None),
+            dict(num_beams=3, eos_token_id=eos, early_stopping=True),
+            dict(num_beams=3, eos_token_id=[eos] + common, length_penalty=2.0, early_stopping="never"),
+            dict(num_beams=3, eos_token_id=common, length_penalty=-1.0, num_return_sequences=3),
+            dict(num_beams=2, eos_token_id=eos, repetition_penalty=1.3, no_repeat_ngram_size=2, min_new_tokens=3)]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_beam_search_equals_transformers(family, tmp_path):
+    model, ref = pair(family, tmp_path)
+    x, mask = padded_prompts()
+    width = x.shape[1]
+    free = model.generate(x, attention_mask=mask, max_new_tokens=NEW, eos_token_id=None)
+    lengths = set()
+    for options in beam_options(free, width):
+        ours, theirs = both(model, ref, x, mask, **options)
+        assert ours.shape == theirs.shape and torch.equal(ours, theirs), options
+        lengths.add(ours.shape[1])
+    assert len(lengths) > 1  # some settings ended before max_new_tokens
+    beams = model.generate(x, attention_mask=mask, max_new_tokens=NEW, eos_token_id=None, num_beams=3)
+    assert not torch.equal(beams, free)
+
+
+def test_beam_search_return_dict_equals_transformers(tmp_path):
+    model, ref = pair("gpt2", tmp_path)
+    x, mask = padded_prompts()
+    free = model.generate(x, attention_mask=mask, max_new_tokens=NEW, eos_token_id=None)
+    _, eos = first_new_token_no_row_had(free, x.shape[1])
+    options = dict(num_beams=3, num_return_sequences=2, eos_token_id=eos, max_new_tokens=10,
+                   return_dict_in_generate=True, output_scores=True, output_logits=True)
+    ours, theirs = both(model, ref, x, mask, **options)
+    assert type(ours).__name__ == "GenerateBeamDecoderOnlyOutput"
+    assert ours.keys() == ["sequences", "sequences_scores", "scores", "logits", "beam_indices"]
+    assert torch.equal(ours.sequences, theirs.sequences) and torch.equal(ours["beam_indices"], theirs.beam_indices)
+    torch.testing.assert_close(ours.sequences_scores, theirs.sequences_scores, atol=1e-4, rtol=1e-4)
+    assert len(ours.scores) == len(theirs.scores) and len(ours.logits) == len(theirs.logits)
+    for a, b in zip(ours.scores + ours.logits, theirs.scores + theirs.logits):
+        assert a.shape == b.shape == (9, 99) and torch.equal(a.isinf(), b.isinf())
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_beam_search_on_the_one_call_decode_step(tmp_path, monkeypatch):
+    """The C++ decode step writes the cache in place: the reordered rows must be the ones it reads."""
+    from transformers_fast.ops import packed_linear
+
+    monkeypatch.setenv(packed_linear.ENV, "panel")
+    monkeypatch.setattr(packed_linear, "_forced", packed_linear._UNREAD)
+    model, ref = pair("gpt2", tmp_path)
+    x, mask = padded_prompts()
+    ours, theirs = both(model, ref, x, mask, num_beams=4, num_return_sequences=2, eos_token_id=None)
+    assert torch.equal(ours, theirs)
+
+
+def test_beam_search_real_vocabulary_padded_batch(gpt2_real_vocab):
+    tokenizer, ref, model = gpt2_real_vocab
+    enc = tokenizer(PROMPTS, return_tensors="pt", padding=True)
+    options = dict(max_new_tokens=24, num_beams=4, num_return_sequences=2, length_penalty=0.8, no_repeat_ngram_size=3,
+                   pad_token_id=tokenizer.eos_token_id)
+    theirs = ref.generate(**enc, do_sample=False, **options)
+    ours = model.generate(**enc, **options)
+    assert torch.equal(ours, theirs)
+
+
+@pytest.mark.parametrize("options, error, match", [
+    (dict(num_beams=0), ValueError, "num_beams must be a positive integer"),
+    (dict(num_beams=2, num_return_sequences=3), ValueError, "at most"),
+    (dict(num_beams=2, do_sample=True), ValueError, "beam sampling"),
+    (dict(num_beams=2, early_stopping="sometimes"), ValueError, "early_stopping"),
+    (dict(num_beams=2, length_penalty="long"), ValueError, "length_penalty"),
+    (dict(num_beams=2, streamer=print), ValueError, "streamer"),
+])
+def test_beam_search_bad_input(options, error, match, tmp_path):
+    model, _ = pair("gpt2", tmp_path)
+    with pytest.raises(error, match=match):
+        model.generate(torch.tensor([[3, 4]]), max_new_tokens=2, **options)
+    if "streamer" not in options:
+        return
+    with pytest.raises(ValueError, match="beam search"):
+        next(model.stream_generate(torch.tensor([[3, 4]]), num_beams=2))
+
+
+def test_beam_search_with_an_int8_kv_cache_follows_its_beams(tmp_path):
+    """An int8 cache reorders its scales with its rows: the beams equal those of the same int8 model with a
+    float cache."""
+    import copy
+
+    import transformers_fast as tf
+
+    model, _ = pair("gpt2", tmp_path)
+    x, mask = padded_prompts()
+    int8_cache = tf.quantize(copy.deepcopy(model), "int8")
+    float_cache = tf.quantize(copy.deepcopy(model), "int8", kv_cache="float")
+    assert int8_cache.fast.new_cache(1, 4).scales is not None
+    options = dict(attention_mask=mask, max_new_tokens=12, num_beams=3, eos_token_id=None, pad_token_id=0)
+    assert torch.equal(int8_cache.generate(x, **options), float_cache.generate(x, **options))
