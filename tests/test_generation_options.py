@@ -309,3 +309,27 @@ def test_beam_search_with_an_int8_kv_cache_follows_its_beams(tmp_path):
     assert int8_cache.fast.new_cache(1, 4).scales is not None
     options = dict(attention_mask=mask, max_new_tokens=12, num_beams=3, eos_token_id=None, pad_token_id=0)
     assert torch.equal(int8_cache.generate(x, **options), float_cache.generate(x, **options))
+
+
+def test_transfo_xl_takes_the_processors_and_refuses_beams(tmp_path):
+    """Transformer-XL's generate applies the same processors to its log-probabilities (each step's scores are
+    transformers' processors on its raw ones, and the greedy token their argmax); its memory cannot follow beams."""
+    from transformers.generation.logits_process import (LogitsProcessorList, NoRepeatNGramLogitsProcessor,
+                                                        RepetitionPenaltyLogitsProcessor)
+
+    import transformers_fast as tf
+    from test_modeling_transfo_xl import pt_transfo_xl, segments
+
+    pt_transfo_xl("div_val2").save_pretrained(str(tmp_path))
+    model = tf.TransfoXLLMHeadModel.from_pretrained(str(tmp_path))
+    prompt = segments(2, seq=4, n=1)[0]
+    out = model.generate(prompt, max_new_tokens=10, repetition_penalty=1.5, no_repeat_ngram_size=2,
+                         return_dict_in_generate=True, output_scores=True, output_logits=True)
+    processors = LogitsProcessorList([RepetitionPenaltyLogitsProcessor(1.5), NoRepeatNGramLogitsProcessor(2)])
+    for step, (scores, logits) in enumerate(zip(out.scores, out.logits)):
+        assert torch.equal(scores, processors(out.sequences[:, :4 + step], logits.clone()))
+        assert torch.equal(out.sequences[:, 4 + step], scores.argmax(-1))
+    plain = model.generate(prompt, max_new_tokens=10)
+    assert not torch.equal(plain, out.sequences)
+    with pytest.raises(ValueError, match="beam search is not supported for TransfoXLLMHeadModel"):
+        model.generate(prompt, max_new_tokens=3, num_beams=2)
