@@ -165,7 +165,7 @@ def test_generation_config_fills_the_options_not_given(family, tmp_path):
     theirs = ref.generate(x, attention_mask=mask, generation_config=config)
     ours = model.generate(x, attention_mask=mask, generation_config=config)
     assert torch.equal(ours, theirs)
-    as_dict = dict(max_new_tokens=12, repetition_penalty=1.3, no_repeat_ngram_size=2, pad_token_id=0)
+    as_dict = dict(max_new_tokens=12, repetition_penalty=1.3, no_repeat_ngram_size=2, pad_token_id=0, bos_token_id=5)
     assert torch.equal(model.generate(x, attention_mask=mask, generation_config=as_dict), theirs)
     # an option given to generate wins over the config's
     shorter = model.generate(x, attention_mask=mask, generation_config=config, max_new_tokens=5)

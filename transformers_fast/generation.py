@@ -210,7 +210,7 @@ def _options(generation_config, given: dict) -> dict:
             unknown = sorted(set(generation_config) - set(DEFAULTS) - IGNORED_CONFIG_FIELDS)
             if unknown:
                 raise TypeError(f"generation_config has options generate does not take: {', '.join(unknown)}")
-            from_config = dict(generation_config)
+            from_config = {k: v for k, v in generation_config.items() if k in DEFAULTS}
         else:
             # a transformers.GenerationConfig tells which fields differ from its defaults: any we do not
             # implement (typical_p, diversity_penalty, ...) would be silently ignored otherwise
