@@ -2,21 +2,94 @@
 
 Greedy decoding or sampling (temperature, top-k, top-p, a seeded torch.Generator), max_new_tokens /
 max_length, eos_token_id, num_return_sequences, and streaming (a callback, a transformers-style streamer
-with put()/end(), or the `stream_generate` iterator). Prompts of different lengths are given left-padded
-with an attention_mask; positions are counted from each prompt's first real token, so each row produces
-the tokens it would produce alone. The model supplies a fused decoder (`model.fast`: new_cache, prefill,
-step) that keeps a preallocated KV cache and returns logits of the last position only.
+with put()/end(), or the `stream_generate` iterator). Hugging Face transformers' logits processors
+repetition_penalty, no_repeat_ngram_size, bad_words_ids, min_length / min_new_tokens run before the sampling
+filters, in transformers' order and with its semantics; `return_dict_in_generate` with output_scores /
+output_logits returns a GenerateDecoderOnlyOutput; `generation_config` (a transformers.GenerationConfig or a
+dict) fills the options not given; num_beams > 1 is transformers' beam search (length_penalty, early_stopping),
+the KV cache's rows following the beams (GPT, GPT-2). Prompts of different lengths are given left-padded with
+an attention_mask; positions are counted from each prompt's first real token, so each row produces the tokens it
+would produce alone. The model supplies a fused decoder (`model.fast`: new_cache, prefill, step) that keeps a
+preallocated KV cache and returns logits of the last position only.
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional, Sequence, Union
+from dataclasses import dataclass, fields
+from typing import Any, Iterator, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
+from torch.nn import functional as F
 
 from transformers_fast.modeling_utils import check_ids
 from transformers_fast.runtime.fast_path import intercepts
 
 DEFAULT_MAX_NEW_TOKENS = 20
+
+# Every option generate takes besides the inputs, streamer and generator, with its value when neither the call
+# nor generation_config gives one (None there means "not given" too, as in transformers).
+DEFAULTS = dict(max_length=None, max_new_tokens=None, min_length=0, min_new_tokens=0, do_sample=False,
+                temperature=1.0, top_k=None, top_p=None, repetition_penalty=1.0, no_repeat_ngram_size=0,
+                bad_words_ids=None, eos_token_id=None, pad_token_id=None, num_return_sequences=1, num_beams=1,
+                length_penalty=1.0, early_stopping=False, use_cache=True, return_dict_in_generate=False,
+                output_scores=False, output_logits=False)
+RETURN_OPTIONS = ("return_dict_in_generate", "output_scores", "output_logits")  # what generate returns, not how
+# Fields of a transformers.GenerationConfig that change nothing here (token ids of other uses, bookkeeping).
+IGNORED_CONFIG_FIELDS = {"bos_token_id", "decoder_start_token_id", "transformers_version", "_from_model_config",
+                         "_commit_hash", "cache_implementation", "generation_kwargs"}
+
+
+@dataclass
+class GenerateDecoderOnlyOutput:
+    """What generate returns with return_dict_in_generate=True, as transformers' class of that name: `sequences`
+    [batch * num_return_sequences, prompt + new]; `scores` (output_scores) the processed scores [rows, vocab] of
+    each step (after the logits processors and sampling filters, float32); `logits` (output_logits) the raw
+    logits of each step. Read by attribute, by name (out["sequences"]) or by position among the fields set."""
+    sequences: torch.Tensor
+    scores: Optional[Tuple[torch.Tensor, ...]] = None
+    logits: Optional[Tuple[torch.Tensor, ...]] = None
+
+    def keys(self):
+        return [f.name for f in fields(self) if getattr(self, f.name) is not None]
+
+    def to_tuple(self):
+        return tuple(getattr(self, name) for name in self.keys())
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            if key not in self.keys():
+                raise KeyError(key)
+            return getattr(self, key)
+        return self.to_tuple()[key]
+
+    def __iter__(self):  # like transformers' ModelOutput: iterating gives the names of the fields set
+        return iter(self.keys())
+
+
+@dataclass
+class GenerateBeamDecoderOnlyOutput(GenerateDecoderOnlyOutput):
+    """What beam search returns with return_dict_in_generate=True, as transformers' class of that name: besides
+    `sequences`, `sequences_scores` [rows] (output_scores: each returned beam's length-penalised score), `scores`
+    (output_scores: each step's processed log-probabilities [batch * num_beams, vocab]), `logits` (output_logits)
+    and `beam_indices` [rows, new tokens] (the flat beam row each token was appended to, -1 after the end)."""
+    sequences_scores: Optional[torch.Tensor] = None
+    beam_indices: Optional[torch.Tensor] = None
+
+    def keys(self):  # transformers' field order
+        names = ("sequences", "sequences_scores", "scores", "logits", "beam_indices")
+        return [name for name in names if getattr(self, name) is not None]
+
+
+class _Run(NamedTuple):
+    """A generation after its prefill: what the decoding loops start from (GenerationMixin._setup)."""
+    input_ids: torch.Tensor  # [rows, prompt] (the copies per prompt included)
+    logits: torch.Tensor  # [rows, vocab] of the prompt's last position
+    cache: Any
+    next_positions: torch.Tensor  # [rows]
+    max_new_tokens: int
+    eos: Optional[torch.Tensor]
+    pad_token_id: Optional[int]
+    process: Any  # (sequences, width, logits) -> scores: the logits processors and sampling filters
+    reads_sequences: bool  # whether `process` reads the tokens (else the sequences need not be kept)
 
 
 def apply_temperature_top_k_top_p(logits: torch.Tensor, temperature: float, top_k: Optional[int],
@@ -38,11 +111,62 @@ def apply_temperature_top_k_top_p(logits: torch.Tensor, temperature: float, top_
     return logits
 
 
+def apply_repetition_penalty(sequences: torch.Tensor, scores: torch.Tensor, penalty: float,
+                             first_real: Optional[torch.Tensor]) -> torch.Tensor:
+    """transformers' RepetitionPenaltyLogitsProcessor: the score of every token in `sequences` [batch, length]
+    (from first_real [batch], each row's first non-padding position, on) divided by `penalty`, or multiplied
+    when negative (so that a penalty > 1 always makes a seen token less likely)."""
+    vocab = scores.shape[-1]
+    ids = sequences.clamp(max=vocab)  # ids past the head's vocabulary (and padding) go to a spare column
+    if first_real is not None:
+        positions = torch.arange(ids.shape[1], device=ids.device)
+        ids = ids.masked_fill(positions[None, :] < first_real[:, None], vocab)
+    scores = F.pad(scores, (0, 1))
+    seen = scores.gather(1, ids)
+    seen = torch.where(seen < 0, seen * penalty, seen / penalty)
+    return scores.scatter(1, ids, seen)[:, :vocab]
+
+
+def ban_repeated_ngrams(sequences: torch.Tensor, scores: torch.Tensor, size: int) -> torch.Tensor:
+    """transformers' NoRepeatNGramLogitsProcessor: -inf for every token that would complete an n-gram already in
+    `sequences` [batch, length] (the whole row, padding included, as transformers)."""
+    length = sequences.shape[1]
+    if length < size:
+        return scores
+    # the next token completes an n-gram only after the last size - 1 tokens: match them against every window
+    prefix = sequences[:, length + 1 - size:]
+    windows = sequences.unfold(1, size, 1)
+    matches = (windows[..., :-1] == prefix.unsqueeze(1)).all(dim=-1)
+    vocab = scores.shape[-1]
+    banned = scores.new_zeros((scores.shape[0], vocab + 1), dtype=torch.bool)
+    banned.scatter_(1, torch.where(matches, windows[..., -1].clamp(max=vocab), vocab), True)
+    return scores.masked_fill(banned[:, :vocab], float("-inf"))
+
+
+def ban_bad_words(sequences: torch.Tensor, scores: torch.Tensor, bad_words) -> torch.Tensor:
+    """transformers' NoBadWordsLogitsProcessor: -inf for the last token of each bad word whose other tokens end
+    `sequences` [batch, length] (a one-token bad word is always banned)."""
+    banned = torch.zeros_like(scores, dtype=torch.bool)
+    for word in bad_words:
+        *prefix, last = word
+        if not prefix:
+            banned[:, last] = True
+        elif len(prefix) <= sequences.shape[1]:
+            banned[:, last] |= (sequences[:, -len(prefix):] == sequences.new_tensor(prefix)).all(dim=1)
+    return scores.masked_fill(banned, float("-inf"))
+
+
 def _check_number(name: str, value: Any, low: float, high: float = float("inf"), low_open: bool = True) -> None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     ok = ok and ((value > low) if low_open else (value >= low)) and value <= high
     if not ok:
         raise ValueError(f"{name} must be a number in {'(' if low_open else '['}{low}, {high}], got {value!r}")
+
+
+def _check_count(name: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        kind = "positive" if low == 1 else "non-negative"
+        raise ValueError(f"{name} must be a {kind} integer, got {value!r}")
 
 
 def _token_set(name: str, value) -> Optional[torch.Tensor]:
@@ -53,6 +177,54 @@ def _token_set(name: str, value) -> Optional[torch.Tensor]:
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
         raise TypeError(f"{name} must be an int or a list of ints, got {value!r}")
     return torch.tensor(value, dtype=torch.long)
+
+
+def _bad_words(value, vocab: int, eos: Optional[torch.Tensor]):
+    """bad_words_ids checked as transformers does (a non-empty list of non-empty lists of token ids); a bad word
+    that is one eos token is dropped, as transformers does (eos must stay possible)."""
+    if value is None:
+        return None
+    words = list(value) if isinstance(value, (list, tuple)) else None
+    if not words or any(not isinstance(w, (list, tuple)) or not w for w in words):
+        raise ValueError(f"bad_words_ids must be a non-empty list of non-empty lists of token ids, got {value!r}")
+    for word in words:
+        for token in word:
+            if isinstance(token, bool) or not isinstance(token, int) or not 0 <= token < vocab:
+                raise ValueError(f"bad_words_ids holds {token!r}, not a token id in [0, {vocab - 1}]")
+    eos_ids = [] if eos is None else eos.tolist()
+    return [list(w) for w in words if not (len(w) == 1 and w[0] in eos_ids)]
+
+
+def _options(generation_config, given: dict) -> dict:
+    """The options of this call: those given (not None), else generation_config's (an object with those
+    attributes, such as transformers.GenerationConfig, or a dict), else DEFAULTS."""
+    unknown = sorted(set(given) - set(DEFAULTS))
+    if unknown:
+        raise TypeError(f"generate got unexpected arguments: {', '.join(unknown)}")
+    from_config = {}
+    if generation_config is not None:
+        if isinstance(generation_config, (str, bytes, int, float, list, tuple)):
+            raise TypeError(f"generation_config must be a transformers.GenerationConfig (or an object with its "
+                            f"attributes) or a dict, got {type(generation_config).__name__}")
+        if isinstance(generation_config, dict):
+            unknown = sorted(set(generation_config) - set(DEFAULTS) - IGNORED_CONFIG_FIELDS)
+            if unknown:
+                raise TypeError(f"generation_config has options generate does not take: {', '.join(unknown)}")
+            from_config = {k: v for k, v in generation_config.items() if k in DEFAULTS}
+        else:
+            # a transformers.GenerationConfig tells which fields differ from its defaults: any we do not
+            # implement (typical_p, diversity_penalty, ...) would be silently ignored otherwise
+            changed = getattr(generation_config, "to_diff_dict", dict)()
+            unsupported = sorted(set(changed) - set(DEFAULTS) - IGNORED_CONFIG_FIELDS)
+            if unsupported:
+                raise ValueError(f"generation_config sets options this library's generate does not implement: "
+                                 f"{', '.join(unsupported)}")
+            from_config = {name: getattr(generation_config, name) for name in DEFAULTS
+                           if hasattr(generation_config, name)}
+    options = dict(DEFAULTS)
+    options.update({k: v for k, v in from_config.items() if v is not None})
+    options.update({k: v for k, v in given.items() if v is not None})
+    return options
 
 
 class GenerationMixin:
@@ -120,22 +292,47 @@ class GenerationMixin:
 
     @torch.no_grad()
     def stream_generate(self, input_ids=None, attention_mask=None, max_length: Optional[int] = None,
-                        max_new_tokens: Optional[int] = None, do_sample: bool = False, temperature: float = 1.0,
-                        top_k: Optional[int] = None, top_p: Optional[float] = None,
-                        eos_token_id: Union[int, Sequence[int], None] = None, pad_token_id: Optional[int] = None,
-                        num_return_sequences: int = 1, generator: Optional[torch.Generator] = None,
+                        max_new_tokens: Optional[int] = None, do_sample: Optional[bool] = None,
+                        temperature: Optional[float] = None, top_k: Optional[int] = None,
+                        top_p: Optional[float] = None, eos_token_id: Union[int, Sequence[int], None] = None,
+                        pad_token_id: Optional[int] = None, num_return_sequences: Optional[int] = None,
+                        generator: Optional[torch.Generator] = None, generation_config=None,
                         **kwargs: Any) -> Iterator[torch.Tensor]:
         """Yields the next token of every row ([batch * num_return_sequences] long tensor) as it is decoded.
         Rows that have produced an eos token yield pad_token_id afterwards; the iteration ends when every
-        row has finished or max_new_tokens were produced. Same options as `generate`."""
-        kwargs.pop("use_cache", None)  # the KV cache is always used; accepted for transformers compatibility
-        for name in ("num_beams",):
-            if kwargs.get(name, 1) not in (None, 1):
-                raise ValueError(f"{name} > 1 (beam search) is not supported")
-            kwargs.pop(name, None)
-        if kwargs:
-            raise TypeError(f"generate got unexpected arguments: {', '.join(sorted(kwargs))}")
-        if not do_sample:
+        row has finished or max_new_tokens were produced. Same options as `generate`, except the ones that
+        shape its return value (return_dict_in_generate, output_scores, output_logits)."""
+        for name in RETURN_OPTIONS:
+            if name in kwargs:
+                raise TypeError(f"stream_generate yields tokens: {name} is an option of generate")
+        options = _options(generation_config, dict(
+            kwargs, max_length=max_length, max_new_tokens=max_new_tokens, do_sample=do_sample,
+            temperature=temperature, top_k=top_k, top_p=top_p, eos_token_id=eos_token_id,
+            pad_token_id=pad_token_id, num_return_sequences=num_return_sequences))
+        if options["num_beams"] != 1:
+            raise ValueError("stream_generate cannot stream beam search (the best beams are known at the end only)")
+        run = self._setup(input_ids, attention_mask, generator, options)
+        for tokens, _, _ in self._decode(run, options["do_sample"], generator):
+            yield tokens
+
+    def _setup(self, input_ids, attention_mask, generator, options: dict) -> "_Run":
+        """Checks the options (every name of DEFAULTS, from _options) and inputs, and prefills the cache: what
+        the decoding loops start from."""
+        o = options
+        # (use_cache: the KV cache is always used; accepted for transformers compatibility)
+        do_sample, temperature, top_k, top_p = o["do_sample"], o["temperature"], o["top_k"], o["top_p"]
+        num_beams, num_return_sequences = o["num_beams"], o["num_return_sequences"]
+        _check_count("num_beams", num_beams, 1)
+        if num_beams > 1:
+            if do_sample:
+                raise ValueError("beam search with do_sample=True (beam sampling) is not supported")
+            if isinstance(num_return_sequences, int) and num_return_sequences > num_beams:
+                raise ValueError(f"num_return_sequences ({num_return_sequences}) must be at most num_beams "
+                                 f"({num_beams}): beam search returns its best beams")
+            _check_number("length_penalty", o["length_penalty"], float("-inf"))
+            if o["early_stopping"] not in (True, False, "never"):
+                raise ValueError(f"early_stopping must be True, False or 'never', got {o['early_stopping']!r}")
+        elif not do_sample:
             if num_return_sequences != 1:
                 raise ValueError("num_return_sequences > 1 needs do_sample=True (greedy decoding gives one answer)")
         else:
@@ -144,17 +341,29 @@ class GenerationMixin:
                 raise ValueError(f"top_k must be a non-negative integer, got {top_k!r}")
             if top_p is not None:
                 _check_number("top_p", top_p, 0.0, 1.0)
+        penalty = o["repetition_penalty"]
+        _check_number("repetition_penalty", penalty, 0.0)
+        ngram_size, min_length, min_new_tokens = o["no_repeat_ngram_size"], o["min_length"], o["min_new_tokens"]
+        _check_count("no_repeat_ngram_size", ngram_size, 0)
+        _check_count("min_length", min_length, 0)
+        _check_count("min_new_tokens", min_new_tokens, 0)
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+        if num_beams > 1:
+            _check_count("num_return_sequences", num_return_sequences, 1)
+        copies = num_beams if num_beams > 1 else num_return_sequences  # rows per prompt
         input_ids, attention_mask, max_new_tokens = self._generation_inputs(
-            input_ids, attention_mask, max_length, max_new_tokens, num_return_sequences)
+            input_ids, attention_mask, o["max_length"], o["max_new_tokens"], copies)
+        eos_token_id = o["eos_token_id"]
         if eos_token_id is None:
             eos_token_id = getattr(self.config, "eos_token_id", None)
         eos = _token_set("eos_token_id", eos_token_id)
+        pad_token_id = o["pad_token_id"]
         if pad_token_id is None:
             pad_token_id = getattr(self.config, "pad_token_id", None)
         if pad_token_id is None and eos is not None:
             pad_token_id = int(eos[0])
+        bad_words = _bad_words(o["bad_words_ids"], self.get_input_embeddings().num_embeddings, eos)
 
         batch, prompt_len = input_ids.shape
         device = input_ids.device
@@ -166,6 +375,25 @@ class GenerationMixin:
         else:
             position_ids = (attention_mask.cumsum(1) - 1).clamp_(min=0)
             next_positions = attention_mask.sum(1)
+        first_real = None if attention_mask is None else attention_mask.argmax(1)
+
+        def process(sequences: torch.Tensor, width: int, logits: torch.Tensor) -> torch.Tensor:
+            # transformers' order: repetition penalty, n-grams, bad words, min length, min new tokens, then the
+            # sampling filters. `width`, prompt included, counts the padding as transformers' input_ids.shape[-1].
+            scores = logits
+            if penalty != 1.0:
+                scores = apply_repetition_penalty(sequences, scores, float(penalty), first_real)
+            if ngram_size > 0:
+                scores = ban_repeated_ngrams(sequences, scores, ngram_size)
+            if bad_words:
+                scores = ban_bad_words(sequences, scores, bad_words)
+            if eos is not None and (width < min_length or width - prompt_len < min_new_tokens):
+                vocab = torch.arange(scores.shape[-1], device=scores.device)
+                scores = scores.masked_fill(torch.isin(vocab, eos), float("-inf"))  # (an eos past the vocab: none)
+            if do_sample:
+                scores = apply_temperature_top_k_top_p(scores, temperature, top_k, top_p)
+            return scores
+
         fast = self.fast
         if not fast.runs_as_built() or intercepts(self):
             raise ValueError(f"generate runs {type(self).__name__}'s fused decoder, which calls none of its modules, "
@@ -173,30 +401,141 @@ class GenerationMixin:
                              f"(a class of its own such as a LoRA wrapper, or its own forward): call the model's "
                              f"forward in a loop of your own instead")
         cache = fast.new_cache(batch, prompt_len + max_new_tokens)
+        if num_beams > 1 and not hasattr(cache, "reorder"):
+            raise ValueError(f"beam search is not supported for {type(self).__name__} (its cache cannot follow beams)")
         logits = fast.prefill(input_ids, position_ids, attention_mask, cache)
-        unfinished = torch.ones(batch, dtype=torch.bool, device=device)
-        for step in range(max_new_tokens):
+        return _Run(input_ids, logits, cache, next_positions, max_new_tokens, eos, pad_token_id, process,
+                    penalty != 1.0 or ngram_size > 0 or bool(bad_words))
+
+    def _decode(self, run: "_Run", do_sample: bool, generator):
+        """Greedy decoding or sampling: yields (tokens [rows], raw logits [rows, vocab], processed scores [rows,
+        vocab]) per step."""
+        fast, cache, eos, pad_token_id = self.fast, run.cache, run.eos, run.pad_token_id
+        sequences, logits, next_positions = run.input_ids, run.logits, run.next_positions
+        batch, prompt_len = sequences.shape
+        unfinished = torch.ones(batch, dtype=torch.bool, device=sequences.device)
+        for step in range(run.max_new_tokens):
+            logits = logits.float()
+            scores = run.process(sequences, prompt_len + step, logits)
             if do_sample:
-                scores = apply_temperature_top_k_top_p(logits.float(), temperature, top_k, top_p)
                 tokens = torch.multinomial(scores.softmax(-1), 1, generator=generator).squeeze(1)
             else:
-                tokens = logits.argmax(-1)
+                tokens = scores.argmax(-1)
             if eos is not None:
                 tokens = torch.where(unfinished, tokens, torch.full_like(tokens, pad_token_id))
                 unfinished &= ~torch.isin(tokens, eos)
-            yield tokens
-            if step == max_new_tokens - 1 or (eos is not None and not bool(unfinished.any())):
+            yield tokens, logits, scores
+            if step == run.max_new_tokens - 1 or (eos is not None and not bool(unfinished.any())):
                 return
+            if run.reads_sequences:
+                sequences = torch.cat([sequences, tokens[:, None]], dim=1)
             logits = fast.step(tokens, next_positions, cache)
             next_positions += 1
 
+    def _beam_search(self, run: "_Run", options: dict) -> "GenerateBeamDecoderOnlyOutput":
+        """transformers' beam search (generation/utils.py, _beam_search), step for step: each step keeps the
+        best continuations of every prompt's beams by summed log-probability, a beam that ends (eos or the
+        length limit) joins the finished ones scored by sum / new_length ** length_penalty, and the KV cache
+        rows follow the beams that continue."""
+        num_beams, num_return_sequences = options["num_beams"], options["num_return_sequences"]
+        length_penalty, early_stopping = options["length_penalty"], options["early_stopping"]
+        keep_scores, keep_logits = options["output_scores"], options["output_logits"]
+        eos, pad_token_id, fast, cache = run.eos, run.pad_token_id, self.fast, run.cache
+        rows, prompt_len = run.input_ids.shape
+        batch, device = rows // num_beams, run.input_ids.device
+        max_length = prompt_len + run.max_new_tokens
+        keep = max(2, 1 + (0 if eos is None else eos.shape[0])) * num_beams  # enough to go on after eos
+        top_beams = torch.arange(keep, device=device) < num_beams
+        fill = (pad_token_id or int(eos[0])) if eos is not None else -1  # (transformers' value, pad 0 included)
+
+        def gather(tensor, index):  # [batch, beams, ...] by beam index [batch, k]
+            while index.dim() < tensor.dim():
+                index = index.unsqueeze(-1)
+            return torch.take_along_dim(tensor, index, dim=1)
+
+        running = torch.full((batch, num_beams, max_length), fill, dtype=torch.int64, device=device)
+        running[:, :, :prompt_len] = run.input_ids.view(batch, num_beams, prompt_len)
+        finished = running.clone()
+        running_scores = torch.zeros((batch, num_beams), dtype=torch.float, device=device)
+        running_scores[:, 1:] = -1e9  # the beams start equal: only the first one's continuations count
+        finished_scores = torch.full((batch, num_beams), -1e9, dtype=torch.float, device=device)
+        is_finished = torch.zeros((batch, num_beams), dtype=torch.bool, device=device)
+        may_improve = torch.ones((batch, 1), dtype=torch.bool, device=device)
+        running_sources = torch.full((batch, num_beams, run.max_new_tokens), -1, dtype=torch.int32, device=device)
+        finished_sources = running_sources.clone()
+        logits, next_positions, length = run.logits, run.next_positions, prompt_len
+        all_scores, all_logits = [], []
+        while True:
+            logits = logits.float()
+            log_probs = run.process(running[:, :, :length].reshape(rows, length), length, logits.log_softmax(-1))
+            if keep_logits:
+                all_logits.append(logits)
+            if keep_scores:
+                all_scores.append(log_probs)
+            vocab = log_probs.shape[-1]
+            log_probs = (log_probs.view(batch, num_beams, vocab) + running_scores[:, :, None]).view(batch, -1)
+            top_log_probs, top_index = torch.topk(log_probs, k=keep)
+            source = top_index // vocab
+            top_sources = gather(running_sources, source)
+            top_running = gather(running, source)
+            tokens = top_index % vocab
+            top_running[:, :, length] = tokens
+            top_sources[:, :, length - prompt_len] = source + torch.arange(batch, device=device).view(-1, 1) * num_beams
+            ends = torch.full_like(tokens, length + 1 >= max_length, dtype=torch.bool)
+            if eos is not None:
+                ends |= torch.isin(tokens, eos)
+            # the beams that go on: the best that did not end
+            top_running_scores = top_log_probs + ends.to(torch.float32) * -1.0e9
+            go_on = torch.topk(top_running_scores, k=num_beams)[1]
+            running = gather(top_running, go_on)
+            running_scores = gather(top_running_scores, go_on)
+            running_sources = gather(top_sources, go_on)
+            # the finished beams: the best of those so far and those that just ended among the top num_beams
+            just_ended = ends & top_beams[None, :]
+            ended_scores = top_log_probs / ((length + 1 - prompt_len) ** length_penalty)
+            ended_scores += (is_finished.all(-1, keepdim=True) & (early_stopping is True)).to(torch.float32) * -1.0e9
+            ended_scores += (~may_improve).to(torch.float32) * -1.0e9
+            ended_scores += (~just_ended) * -1.0e9
+            merged_scores = torch.cat((finished_scores, ended_scores), dim=1)
+            best = torch.topk(merged_scores, k=num_beams)[1]
+            finished = gather(torch.cat((finished, top_running), dim=1), best)
+            finished_scores = gather(merged_scores, best)
+            finished_sources = gather(torch.cat((finished_sources, top_sources), dim=1), best)
+            is_finished = gather(torch.cat((is_finished, just_ended), dim=1), best)
+            beam_rows = running_sources[..., length - prompt_len].reshape(-1).long()
+            length += 1
+            # can a running beam still beat the worst finished one? (transformers' heuristic)
+            if early_stopping == "never" and length_penalty > 0.0:
+                best_length = max_length - prompt_len
+            else:
+                best_length = length - prompt_len
+            best_running = running_scores[:, :1] / (best_length ** length_penalty)
+            worst_finished = torch.where(is_finished, finished_scores.min(dim=1, keepdim=True)[0], -1.0e9)
+            may_improve = may_improve & (best_running > worst_finished).any(dim=-1, keepdim=True)
+            all_full = bool(is_finished.all()) and early_stopping is True
+            if not bool(may_improve.any()) or all_full or bool(ends.all()):
+                break
+            cache.reorder(beam_rows)
+            logits = fast.step(running[:, :, length - 1].reshape(rows), next_positions, cache)
+            next_positions += 1
+
+        sequences = finished[:, :num_return_sequences].reshape(batch * num_return_sequences, -1)
+        sources = finished_sources[:, :num_return_sequences].reshape(batch * num_return_sequences, -1)
+        generated = int((sources + 1).bool().sum(dim=1).max())
+        return GenerateBeamDecoderOnlyOutput(
+            sequences=sequences[:, :prompt_len + generated],
+            sequences_scores=finished_scores[:, :num_return_sequences].reshape(-1) if keep_scores else None,
+            scores=tuple(all_scores) if keep_scores else None, logits=tuple(all_logits) if keep_logits else None,
+            beam_indices=sources[:, :generated])
+
     @torch.no_grad()
     def generate(self, input_ids=None, attention_mask=None, max_length: Optional[int] = None,
-                 max_new_tokens: Optional[int] = None, do_sample: bool = False, temperature: float = 1.0,
-                 top_k: Optional[int] = None, top_p: Optional[float] = None,
+                 max_new_tokens: Optional[int] = None, do_sample: Optional[bool] = None,
+                 temperature: Optional[float] = None, top_k: Optional[int] = None, top_p: Optional[float] = None,
                  eos_token_id: Union[int, Sequence[int], None] = None, pad_token_id: Optional[int] = None,
-                 num_return_sequences: int = 1, generator: Optional[torch.Generator] = None, streamer=None,
-                 **kwargs: Any) -> torch.Tensor:
+                 num_return_sequences: Optional[int] = None, generator: Optional[torch.Generator] = None,
+                 streamer=None, generation_config=None,
+                 **kwargs: Any) -> Union[torch.Tensor, GenerateDecoderOnlyOutput]:
         """Continues the prompts and returns [batch * num_return_sequences, prompt + new] token ids (the prompt,
         padding included, then the new tokens), like transformers' generate.
 
@@ -205,25 +544,52 @@ class GenerationMixin:
         filled with pad_token_id (default: the eos token). do_sample draws from softmax(logits / temperature)
         restricted to top_k tokens and the top_p nucleus, using `generator` when given (reproducible).
         streamer: a callable receiving each step's tokens [batch], or an object with put(tokens) / end()
-        (transformers' TextStreamer protocol: put first receives the prompt)."""
+        (transformers' TextStreamer protocol: put first receives the prompt).
+
+        transformers' options, with its semantics, applied to the logits in this order before the sampling
+        filters: repetition_penalty (> 0; scores of the tokens of the prompt, padding excluded, and of the new
+        tokens divided by it, multiplied where negative), no_repeat_ngram_size (no n-gram of the row occurs
+        twice), bad_words_ids (lists of token ids never generated in that order), min_length (prompt included)
+        / min_new_tokens (eos suppressed until reached). return_dict_in_generate=True returns a
+        GenerateDecoderOnlyOutput (sequences, and the per-step `scores` with output_scores=True, raw `logits`
+        with output_logits=True). generation_config (transformers.GenerationConfig or a dict) gives the
+        options not passed here. num_beams > 1: transformers' beam search (not for Transformer-XL), returning
+        the best num_return_sequences (<= num_beams) beams of each prompt, scored by summed log-probability /
+        new_length ** length_penalty; early_stopping True stops a prompt at num_beams finished beams, False
+        (default) when no running beam can do better by transformers' estimate, "never" by the exact bound;
+        with return_dict_in_generate a GenerateBeamDecoderOnlyOutput."""
+        options = _options(generation_config, dict(
+            kwargs, max_length=max_length, max_new_tokens=max_new_tokens, do_sample=do_sample,
+            temperature=temperature, top_k=top_k, top_p=top_p, eos_token_id=eos_token_id,
+            pad_token_id=pad_token_id, num_return_sequences=num_return_sequences))
         input_ids = torch.as_tensor(input_ids) if isinstance(input_ids, (list, tuple)) else input_ids
         if streamer is not None and not (callable(streamer) or hasattr(streamer, "put")):
             raise TypeError("streamer must be callable or have put()/end() methods")
-        pieces = []
+        as_dict = bool(options["return_dict_in_generate"])
+        if options["num_beams"] != 1:
+            if streamer is not None:
+                raise ValueError("streamer cannot be used with beam search (the best beams are known at the end only)")
+            output = self._beam_search(self._setup(input_ids, attention_mask, generator, options), options)
+            return output if as_dict else output.sequences
+        pieces, all_scores, all_logits = [], [], []
         put = getattr(streamer, "put", None) if streamer is not None else None
         if put is not None and isinstance(input_ids, torch.Tensor):
             put(input_ids.cpu())
-        for tokens in self.stream_generate(input_ids, attention_mask, max_length, max_new_tokens, do_sample,
-                                           temperature, top_k, top_p, eos_token_id, pad_token_id,
-                                           num_return_sequences, generator, **kwargs):
+        run = self._setup(input_ids, attention_mask, generator, options)
+        for tokens, logits, scores in self._decode(run, options["do_sample"], generator):
             pieces.append(tokens)
+            if as_dict and options["output_logits"]:
+                all_logits.append(logits)
+            if as_dict and options["output_scores"]:
+                all_scores.append(scores)
             if put is not None:
                 put(tokens)
             elif streamer is not None:
                 streamer(tokens)
         if streamer is not None and hasattr(streamer, "end"):
             streamer.end()
-        prompt = input_ids if input_ids.dim() == 2 else input_ids.unsqueeze(0)
-        if num_return_sequences > 1:
-            prompt = prompt.repeat_interleave(num_return_sequences, dim=0)
-        return torch.cat([prompt, torch.stack(pieces, dim=1)], dim=1)
+        sequences = torch.cat([run.input_ids, torch.stack(pieces, dim=1)], dim=1)
+        if not as_dict:
+            return sequences
+        return GenerateDecoderOnlyOutput(
+            sequences, tuple(all_scores) if all_scores else None, tuple(all_logits) if all_logits else None)

@@ -92,6 +92,17 @@ class KVCache:
         """Additive mask [batch, 1, 1, length] over the first `length` keys, or None without padding."""
         return None if self.key_bias is None else self.key_bias[:, None, None, :length]
 
+    def reorder(self, rows: torch.Tensor) -> None:
+        """Row i takes the keys, values (and key mask) of row rows[i] [batch] (beam search follows its beams).
+        In place: the views, and the buffers the C++ decode step was given, stay the ones in use."""
+        filled = self.length
+        for kv in self.kv:
+            kv[:, :, :, :filled] = kv[:, :, :, :filled].index_select(0, rows)
+        for scales in self.scales or ():
+            scales[:, :, :, :filled] = scales[:, :, :, :filled].index_select(0, rows)
+        if self.key_bias is not None:
+            self.key_bias.copy_(self.key_bias.index_select(0, rows))
+
     def store(self, index: int, start: int, kv: torch.Tensor) -> None:
         """Writes kv [batch, 2, heads, n, head_dim] (keys, values; float, any strides) into slots start..start + n of
         layer `index`, quantized in an int8 cache."""

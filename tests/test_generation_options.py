@@ -1,0 +1,335 @@
+"""generate()'s options taken from Hugging Face transformers: the logits processors (repetition_penalty,
+no_repeat_ngram_size, bad_words_ids, min_length / min_new_tokens), return_dict_in_generate with output_scores /
+output_logits, and generation_config, each equal token for token to transformers' generate on the same weights
+(left-padded batches included), and their bad values."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gpt_helpers import FAMILIES, HF_CLASSES, hf_gpt, ids, left_padded
+from test_generation import LM, PROMPTS, gpt2_real_vocab  # noqa: F401 (a fixture)
+
+NEW = 20
+
+
+def pair(family, tmp_path):
+    """(ours, transformers') tiny random model with larger weights than the 0.02 init, which writes varied
+    tokens where a fresh one repeats one token, so that the options have something to act on."""
+    ref = hf_gpt(family, HF_CLASSES[family][2])
+    with torch.no_grad():
+        for name, p in ref.named_parameters():
+            if name.endswith(("c_attn.weight", "c_fc.weight", "c_proj.weight")):
+                p.mul_(10)
+        ref.get_input_embeddings().weight.mul_(3)
+    ref.save_pretrained(tmp_path)
+    return LM[family].from_pretrained(tmp_path), ref
+
+
+def padded_prompts():
+    x, mask, _ = left_padded(ids(batch=3, seq=8), [8, 5, 3])
+    return x, mask
+
+
+def both(model, ref, x, mask, **options):
+    """(ours, transformers') greedy ids for the same prompts and options (padding token 0)."""
+    options.setdefault("max_new_tokens", NEW)
+    ours = model.generate(x, attention_mask=mask, pad_token_id=0, **options)
+    theirs = ref.generate(x, attention_mask=mask, pad_token_id=0, do_sample=False, **options)
+    return ours, theirs
+
+
+def first_new_token_no_row_had(out, width):
+    """(column, token) of row 0's first new token that no row produced before: an eos that stops row 0 there."""
+    k = next(k for k in range(width + 1, out.shape[1]) if int(out[0, k]) not in out[:, width:k].flatten().tolist())
+    return k, int(out[0, k])
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("options", [dict(repetition_penalty=1.5), dict(repetition_penalty=0.6),
+                                     dict(no_repeat_ngram_size=2), dict(no_repeat_ngram_size=3),
+                                     dict(repetition_penalty=1.3, no_repeat_ngram_size=2)],
+                         ids=["penalty-1.5", "penalty-0.6", "ngram-2", "ngram-3", "penalty-and-ngram"])
+def test_processors_equal_transformers_greedy(family, options, tmp_path):
+    model, ref = pair(family, tmp_path)
+    x, mask = padded_prompts()
+    plain = model.generate(x, attention_mask=mask, max_new_tokens=NEW, eos_token_id=None)
+    ours, theirs = both(model, ref, x, mask, eos_token_id=None, **options)
+    assert torch.equal(ours, theirs)
+    assert not torch.equal(ours, plain)  # the option changed something
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_bad_words_equal_transformers(family, tmp_path):
+    model, ref = pair(family, tmp_path)
+    x, mask = padded_prompts()
+    width = x.shape[1]
+    plain = model.generate(x, attention_mask=mask, max_new_tokens=NEW, eos_token_id=None)
+    # a one-token bad word row 0 generates, and a two-token one row 1 generates
+    bad = [[int(plain[0, width + 2])], plain[1, width + 3:width + 5].tolist()]
+    ours, theirs = both(model, ref, x, mask, eos_token_id=None, bad_words_ids=bad)
+    assert torch.equal(ours, theirs)
+    assert not (ours[:, width:] == bad[0][0]).any()
+    pairs = ours[:, width - 1:].unfold(1, 2, 1)
+    assert not (pairs == torch.tensor(bad[1])).all(-1).any()
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_min_new_tokens_and_min_length_hold_eos_back(family, tmp_path):
+    model, ref = pair(family, tmp_path)
+    x, mask = padded_prompts()
+    width = x.shape[1]
+    free = model.generate(x, attention_mask=mask, max_new_tokens=NEW, eos_token_id=None)
+    k, eos = first_new_token_no_row_had(free, width)
+    stopped, _ = both(model, ref, x, mask, eos_token_id=eos)
+    assert stopped[0, k] == eos  # without a minimum, row 0 ends at column k
+    least = k - width + 3
+    for options in (dict(min_new_tokens=least), dict(min_length=width + least)):
+        ours, theirs = both(model, ref, x, mask, eos_token_id=eos, **options)
+        assert torch.equal(ours, theirs), options
+        assert not (ours[:, width:width + least] == eos).any()
+
+
+def test_processors_with_sampling_equal_transformers(tmp_path):
+    """transformers samples from the global generator: seeded alike, the same draws give the same tokens."""
+    model, ref = pair("gpt2", tmp_path)
+    x, mask = padded_prompts()
+    options = dict(do_sample=True, top_k=20, temperature=0.8, repetition_penalty=1.4, no_repeat_ngram_size=2,
+                   max_new_tokens=NEW, eos_token_id=None, pad_token_id=0)
+    torch.manual_seed(5)
+    theirs = ref.generate(x, attention_mask=mask, **options)
+    torch.manual_seed(5)
+    ours = model.generate(x, attention_mask=mask, **options)
+    assert torch.equal(ours, theirs)
+
+
+def test_no_repeat_ngram_with_sampling_never_repeats(tmp_path):
+    model, _ = pair("gpt2", tmp_path)
+    x = ids(batch=2, seq=4)
+    out = model.generate(x, max_new_tokens=30, do_sample=True, temperature=2.0, no_repeat_ngram_size=2,
+                         eos_token_id=None, num_return_sequences=3, generator=torch.Generator().manual_seed(0))
+    for row in out.tolist():
+        bigrams = list(zip(row, row[1:]))
+        assert len(set(bigrams)) == len(bigrams)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_return_dict_with_scores_and_logits_equals_transformers(family, tmp_path):
+    model, ref = pair(family, tmp_path)
+    x, mask = padded_prompts()
+    options = dict(return_dict_in_generate=True, output_scores=True, output_logits=True, repetition_penalty=1.5,
+                   no_repeat_ngram_size=2, eos_token_id=None, max_new_tokens=12)
+    ours, theirs = both(model, ref, x, mask, **options)
+    assert torch.equal(ours.sequences, theirs.sequences)
+    assert torch.equal(ours["sequences"], ours.sequences) and ours[0] is ours.sequences
+    assert len(ours.scores) == len(theirs.scores) == len(ours.logits) == len(theirs.logits) == 12
+    for name in ("scores", "logits"):
+        for step, (a, b) in enumerate(zip(ours[name], theirs[name])):
+            assert a.dtype == torch.float32 and a.shape == b.shape == (3, 99)
+            assert torch.equal(a.isinf(), b.isinf()), (name, step)
+            torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4, msg=f"{name} of step {step}")
+    assert not torch.equal(ours.scores[3], ours.logits[3])  # processed and raw differ
+    only = model.generate(x, attention_mask=mask, max_new_tokens=4, return_dict_in_generate=True)
+    assert only.scores is None and only.logits is None and only.keys() == ["sequences"]
+    with pytest.raises(KeyError):
+        only["scores"]
+
+
+def test_return_dict_stops_with_eos_and_keeps_sampling_scores(tmp_path):
+    model, ref = pair("gpt2", tmp_path)
+    x, mask = padded_prompts()
+    width = x.shape[1]
+    free = model.generate(x, attention_mask=mask, max_new_tokens=NEW, eos_token_id=None)
+    _, eos = first_new_token_no_row_had(free, width)
+    out = model.generate(x, attention_mask=mask, max_new_tokens=NEW, eos_token_id=[eos] + free[1:, -1].tolist(),
+                         pad_token_id=0, return_dict_in_generate=True, output_scores=True)
+    theirs = ref.generate(x, attention_mask=mask, max_new_tokens=NEW, eos_token_id=[eos] + free[1:, -1].tolist(),
+                          pad_token_id=0, do_sample=False, return_dict_in_generate=True, output_scores=True)
+    assert torch.equal(out.sequences, theirs.sequences) and len(out.scores) == out.sequences.shape[1] - width
+    sampled = model.generate(x, attention_mask=mask, max_new_tokens=5, do_sample=True, top_k=7, eos_token_id=None,
+                             return_dict_in_generate=True, output_scores=True,
+                             generator=torch.Generator().manual_seed(0))
+    for step, scores in enumerate(sampled.scores):  # the top-k filter is part of the scores, as transformers'
+        assert bool((scores.isfinite().sum(-1) == 7).all())
+        assert bool(scores.gather(1, sampled.sequences[:, width + step, None]).isfinite().all())
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_generation_config_fills_the_options_not_given(family, tmp_path):
+    import transformers
+
+    model, ref = pair(family, tmp_path)
+    x, mask = padded_prompts()
+    config = transformers.GenerationConfig(max_new_tokens=12, repetition_penalty=1.3, no_repeat_ngram_size=2,
+                                           pad_token_id=0, eos_token_id=None)
+    theirs = ref.generate(x, attention_mask=mask, generation_config=config)
+    ours = model.generate(x, attention_mask=mask, generation_config=config)
+    assert torch.equal(ours, theirs)
+    as_dict = dict(max_new_tokens=12, repetition_penalty=1.3, no_repeat_ngram_size=2, pad_token_id=0, bos_token_id=5)
+    assert torch.equal(model.generate(x, attention_mask=mask, generation_config=as_dict), theirs)
+    # an option given to generate wins over the config's
+    shorter = model.generate(x, attention_mask=mask, generation_config=config, max_new_tokens=5)
+    assert torch.equal(shorter, theirs[:, :x.shape[1] + 5])
+    plain = model.generate(x, attention_mask=mask, generation_config=config, repetition_penalty=1.0,
+                           no_repeat_ngram_size=0)
+    assert torch.equal(plain, model.generate(x, attention_mask=mask, max_new_tokens=12, pad_token_id=0))
+    streamed = torch.stack(list(model.stream_generate(x, attention_mask=mask, generation_config=config)), 1)
+    assert torch.equal(streamed, theirs[:, x.shape[1]:])
+
+
+def test_generation_config_bad_input(tmp_path):
+    import transformers
+
+    model, _ = pair("gpt2", tmp_path)
+    x = torch.tensor([[3, 4]])
+    with pytest.raises(TypeError, match="unexpected"):
+        model.generate(x, generation_config=transformers.GenerationConfig(), no_such_option=1)
+    with pytest.raises(TypeError, match="no_such_option"):
+        model.generate(x, generation_config={"no_such_option": 1})
+    with pytest.raises(TypeError, match="generation_config"):
+        model.generate(x, generation_config="greedy")
+    with pytest.raises(ValueError, match="typical_p"):  # a transformers option we would silently ignore
+        model.generate(x, generation_config=transformers.GenerationConfig(do_sample=True, typical_p=0.5))
+    with pytest.raises(TypeError, match="output_scores"):
+        next(model.stream_generate(x, output_scores=True))
+
+
+@pytest.mark.parametrize("options, match", [
+    (dict(repetition_penalty=0), "repetition_penalty"), (dict(repetition_penalty=-1.5), "repetition_penalty"),
+    (dict(repetition_penalty="2"), "repetition_penalty"), (dict(no_repeat_ngram_size=-1), "no_repeat_ngram_size"),
+    (dict(no_repeat_ngram_size=1.5), "no_repeat_ngram_size"), (dict(min_new_tokens=-1), "min_new_tokens"),
+    (dict(min_length=2.0), "min_length"), (dict(bad_words_ids=[]), "bad_words_ids"),
+    (dict(bad_words_ids=[3]), "bad_words_ids"), (dict(bad_words_ids=[[]]), "bad_words_ids"),
+    (dict(bad_words_ids=[[-1]]), "bad_words_ids"), (dict(bad_words_ids=[[99]]), "bad_words_ids"),
+])
+def test_bad_option_values(options, match, tmp_path):
+    model, _ = pair("gpt2", tmp_path)
+    with pytest.raises(ValueError, match=match):
+        model.generate(torch.tensor([[3, 4]]), max_new_tokens=2, **options)
+
+
+def beam_options(free, width):
+    """Beam search settings; the eos tokens are ones the model writes (from its greedy ids `free`), so that some
+    beams end early."""
+    k, eos = first_new_token_no_row_had(free, width)
+    common = [int(free[1, width + 2]), int(free[2, width + 4])]
+    return [dict(num_beams=3, eos_token_id=None),
+            dict(num_beams=4, num_return_sequences=2, length_penalty=0.5, eos_token_id=None),
+            dict(num_beams=3, eos_token_id=eos, early_stopping=True),
+            dict(num_beams=3, eos_token_id=[eos] + common, length_penalty=2.0, early_stopping="never"),
+            dict(num_beams=3, eos_token_id=common, length_penalty=-1.0, num_return_sequences=3),
+            dict(num_beams=2, eos_token_id=eos, repetition_penalty=1.3, no_repeat_ngram_size=2, min_new_tokens=3)]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_beam_search_equals_transformers(family, tmp_path):
+    model, ref = pair(family, tmp_path)
+    x, mask = padded_prompts()
+    width = x.shape[1]
+    free = model.generate(x, attention_mask=mask, max_new_tokens=NEW, eos_token_id=None)
+    lengths = set()
+    for options in beam_options(free, width):
+        ours, theirs = both(model, ref, x, mask, **options)
+        assert ours.shape == theirs.shape and torch.equal(ours, theirs), options
+        lengths.add(ours.shape[1])
+    assert len(lengths) > 1  # some settings ended before max_new_tokens
+    beams = model.generate(x, attention_mask=mask, max_new_tokens=NEW, eos_token_id=None, num_beams=3)
+    assert not torch.equal(beams, free)
+
+
+def test_beam_search_return_dict_equals_transformers(tmp_path):
+    model, ref = pair("gpt2", tmp_path)
+    x, mask = padded_prompts()
+    free = model.generate(x, attention_mask=mask, max_new_tokens=NEW, eos_token_id=None)
+    _, eos = first_new_token_no_row_had(free, x.shape[1])
+    options = dict(num_beams=3, num_return_sequences=2, eos_token_id=eos, max_new_tokens=10,
+                   return_dict_in_generate=True, output_scores=True, output_logits=True)
+    ours, theirs = both(model, ref, x, mask, **options)
+    assert type(ours).__name__ == "GenerateBeamDecoderOnlyOutput"
+    assert ours.keys() == ["sequences", "sequences_scores", "scores", "logits", "beam_indices"]
+    assert torch.equal(ours.sequences, theirs.sequences) and torch.equal(ours["beam_indices"], theirs.beam_indices)
+    torch.testing.assert_close(ours.sequences_scores, theirs.sequences_scores, atol=1e-4, rtol=1e-4)
+    assert len(ours.scores) == len(theirs.scores) and len(ours.logits) == len(theirs.logits)
+    for a, b in zip(ours.scores + ours.logits, theirs.scores + theirs.logits):
+        assert a.shape == b.shape == (9, 99) and torch.equal(a.isinf(), b.isinf())
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_beam_search_on_the_one_call_decode_step(tmp_path, monkeypatch):
+    """The C++ decode step writes the cache in place: the reordered rows must be the ones it reads."""
+    from transformers_fast.ops import packed_linear
+
+    monkeypatch.setenv(packed_linear.ENV, "panel")
+    monkeypatch.setattr(packed_linear, "_forced", packed_linear._UNREAD)
+    model, ref = pair("gpt2", tmp_path)
+    x, mask = padded_prompts()
+    ours, theirs = both(model, ref, x, mask, num_beams=4, num_return_sequences=2, eos_token_id=None)
+    assert torch.equal(ours, theirs)
+
+
+def test_beam_search_real_vocabulary_padded_batch(gpt2_real_vocab):
+    tokenizer, ref, model = gpt2_real_vocab
+    enc = tokenizer(PROMPTS, return_tensors="pt", padding=True)
+    options = dict(max_new_tokens=24, num_beams=4, num_return_sequences=2, length_penalty=0.8, no_repeat_ngram_size=3,
+                   pad_token_id=tokenizer.eos_token_id)
+    theirs = ref.generate(**enc, do_sample=False, **options)
+    ours = model.generate(**enc, **options)
+    assert torch.equal(ours, theirs)
+
+
+@pytest.mark.parametrize("options, error, match", [
+    (dict(num_beams=0), ValueError, "num_beams must be a positive integer"),
+    (dict(num_beams=2, num_return_sequences=3), ValueError, "at most"),
+    (dict(num_beams=2, do_sample=True), ValueError, "beam sampling"),
+    (dict(num_beams=2, early_stopping="sometimes"), ValueError, "early_stopping"),
+    (dict(num_beams=2, length_penalty="long"), ValueError, "length_penalty"),
+    (dict(num_beams=2, streamer=print), ValueError, "streamer"),
+])
+def test_beam_search_bad_input(options, error, match, tmp_path):
+    model, _ = pair("gpt2", tmp_path)
+    with pytest.raises(error, match=match):
+        model.generate(torch.tensor([[3, 4]]), max_new_tokens=2, **options)
+    if "streamer" not in options:
+        return
+    with pytest.raises(ValueError, match="beam search"):
+        next(model.stream_generate(torch.tensor([[3, 4]]), num_beams=2))
+
+
+def test_beam_search_with_an_int8_kv_cache_follows_its_beams(tmp_path):
+    """An int8 cache reorders its scales with its rows: the beams equal those of the same int8 model with a
+    float cache."""
+    import copy
+
+    import transformers_fast as tf
+
+    model, _ = pair("gpt2", tmp_path)
+    x, mask = padded_prompts()
+    int8_cache = tf.quantize(copy.deepcopy(model), "int8")
+    float_cache = tf.quantize(copy.deepcopy(model), "int8", kv_cache="float")
+    assert int8_cache.fast.new_cache(1, 4).scales is not None
+    options = dict(attention_mask=mask, max_new_tokens=12, num_beams=3, eos_token_id=None, pad_token_id=0)
+    assert torch.equal(int8_cache.generate(x, **options), float_cache.generate(x, **options))
+
+
+def test_transfo_xl_takes_the_processors_and_refuses_beams(tmp_path):
+    """Transformer-XL's generate applies the same processors to its log-probabilities (each step's scores are
+    transformers' processors on its raw ones, and the greedy token their argmax); its memory cannot follow beams."""
+    from transformers.generation.logits_process import (LogitsProcessorList, NoRepeatNGramLogitsProcessor,
+                                                        RepetitionPenaltyLogitsProcessor)
+
+    import transformers_fast as tf
+    from test_modeling_transfo_xl import pt_transfo_xl, segments
+
+    pt_transfo_xl("div_val2").save_pretrained(str(tmp_path))
+    model = tf.TransfoXLLMHeadModel.from_pretrained(str(tmp_path))
+    prompt = segments(2, seq=4, n=1)[0]
+    out = model.generate(prompt, max_new_tokens=10, repetition_penalty=1.5, no_repeat_ngram_size=2,
+                         return_dict_in_generate=True, output_scores=True, output_logits=True)
+    processors = LogitsProcessorList([RepetitionPenaltyLogitsProcessor(1.5), NoRepeatNGramLogitsProcessor(2)])
+    for step, (scores, logits) in enumerate(zip(out.scores, out.logits)):
+        assert torch.equal(scores, processors(out.sequences[:, :4 + step], logits.clone()))
+        assert torch.equal(out.sequences[:, 4 + step], scores.argmax(-1))
+    plain = model.generate(prompt, max_new_tokens=10)
+    assert not torch.equal(plain, out.sequences)
+    with pytest.raises(ValueError, match="beam search is not supported for TransfoXLLMHeadModel"):
+        model.generate(prompt, max_new_tokens=3, num_beams=2)
