@@ -217,11 +217,15 @@ class Logged(logging.Handler):
         self.records.append((record.levelname, record.getMessage()))
 
     def __enter__(self):
+        # other tests quieten these loggers (transformers' set_verbosity_error): warnings must reach the handler
+        self.logger_level = self.logger.level
+        self.logger.setLevel(logging.WARNING)  # (setLevel: clears the loggers' cached levels)
         self.logger.addHandler(self)
         return self.records
 
     def __exit__(self, *exc):
         self.logger.removeHandler(self)
+        self.logger.setLevel(self.logger_level)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
