@@ -176,12 +176,14 @@ MALLOC_PROBE = """if True:
     if sys.argv[1] == "opt-in":
         first, second = transformers_fast.keep_freed_activation_memory(), transformers_fast.keep_freed_activation_memory()
         assert (first, second) == (True, False), (first, second)  # once per process
-    def faults_of_a_fresh_8mb_buffer():
+    def faults_of_a_fresh_buffer(mb):
         before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-        torch.empty(2 << 20).fill_(1.0)  # allocated, touched, freed
+        torch.empty(mb << 18).fill_(1.0)  # allocated, touched, freed
         return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-    faults_of_a_fresh_8mb_buffer()
-    print(faults_of_a_fresh_8mb_buffer())
+    # A larger block first: an 8 MB buffer fits in it with its alignment slack (a freed 8 MB buffer alone can be a
+    # few bytes short of the next one, which then comes from fresh memory).
+    faults_of_a_fresh_buffer(16)
+    print(faults_of_a_fresh_buffer(8))
 """
 
 
@@ -195,8 +197,8 @@ def test_freed_activation_memory_is_reused_when_asked(opt_in):
 
     if not opt_in:  # left alone: glibc hands the buffer back and faults it in again
         assert probe() > 1000
-    else:  # reused (about 1 run in 5 the heap cannot grow in place and glibc maps it elsewhere once)
-        assert any(probe() < 100 for _ in range(8))
+    else:  # reused (a few tries: the heap's layout differs from run to run)
+        assert any(probe() < 100 for _ in range(3))
 
 
 @pytest.fixture
