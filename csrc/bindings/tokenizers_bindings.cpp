@@ -169,6 +169,27 @@ py::list to_list(const std::vector<int64_t>& v) {
   return l;
 }
 
+// Encodes one text without the GIL into this thread's reused buffers and returns convert(ids). The buffers are
+// taken out while in use: converting may run Python code (a finalizer) that encodes again on this thread.
+template <typename Convert>
+auto encode_with(const Pipeline& p, py::handle text, bool pair, Convert convert) {
+  LazyText t = lazy_text_arg(text, "text");
+  thread_local std::vector<int64_t> kept_ids;
+  thread_local std::string kept_buf;
+  std::vector<int64_t> ids = std::move(kept_ids);
+  std::string buf = std::move(kept_buf);
+  {
+    py::gil_scoped_release nogil;
+    bool valid;
+    std::string_view v = t.utf8(buf, valid);
+    p.encode_ids(v, pair, ids, nullptr, valid);
+  }
+  auto out = convert(ids);
+  kept_ids = std::move(ids);
+  kept_buf = std::move(buf);
+  return out;
+}
+
 py::list offsets_list(const Encoding& e) {
   py::list l(e.starts.size());
   for (size_t i = 0; i < e.starts.size(); ++i)
@@ -397,41 +418,16 @@ void bind_tokenizers(py::module_& m) {
            })
       .def(
           "encode",
-          [](const Pipeline& p, py::handle text, bool pair) {
-            LazyText t = lazy_text_arg(text, "text");
-            // Buffers reused across calls (taken out while in use: building the list may run Python code, a
-            // finalizer, that calls encode again on this thread).
-            thread_local std::vector<int64_t> kept_ids;
-            thread_local std::string kept_buf;
-            std::vector<int64_t> ids = std::move(kept_ids);
-            std::string buf = std::move(kept_buf);
-            {
-              py::gil_scoped_release nogil;
-              bool valid;
-              std::string_view v = t.utf8(buf, valid);
-              p.encode_ids(v, pair, ids, nullptr, valid);
-            }
-            py::list l = to_list(ids);
-            kept_ids = std::move(ids);
-            kept_buf = std::move(buf);
-            return l;
-          },
+          [](const Pipeline& p, py::handle text, bool pair) { return encode_with(p, text, pair, to_list); },
           py::arg("text"), py::arg("pair") = false)
       .def(
           "encode_buffer",
           [](const Pipeline& p, py::handle text) {
             // The ids as int64 bytes for numpy / torch to view: no Python int per id (most of encode's time on
             // text whose words are cached).
-            LazyText t = lazy_text_arg(text, "text");
-            thread_local std::vector<int64_t> ids;
-            thread_local std::string buf;
-            {
-              py::gil_scoped_release nogil;
-              bool valid;
-              std::string_view v = t.utf8(buf, valid);
-              p.encode_ids(v, false, ids, nullptr, valid);
-            }
-            return py::bytearray(reinterpret_cast<const char*>(ids.data()), ids.size() * sizeof(int64_t));
+            return encode_with(p, text, false, [](const std::vector<int64_t>& ids) {
+              return py::bytearray(reinterpret_cast<const char*>(ids.data()), ids.size() * sizeof(int64_t));
+            });
           },
           py::arg("text"))
       .def(
