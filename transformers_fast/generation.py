@@ -326,7 +326,8 @@ class GenerationMixin:
         if num_beams > 1:
             if do_sample:
                 raise ValueError("beam search with do_sample=True (beam sampling) is not supported")
-            if isinstance(num_return_sequences, int) and num_return_sequences > num_beams:
+            _check_count("num_return_sequences", num_return_sequences, 1)
+            if num_return_sequences > num_beams:
                 raise ValueError(f"num_return_sequences ({num_return_sequences}) must be at most num_beams "
                                  f"({num_beams}): beam search returns its best beams")
             _check_number("length_penalty", o["length_penalty"], float("-inf"))
@@ -349,8 +350,6 @@ class GenerationMixin:
         _check_count("min_new_tokens", min_new_tokens, 0)
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-        if num_beams > 1:
-            _check_count("num_return_sequences", num_return_sequences, 1)
         copies = num_beams if num_beams > 1 else num_return_sequences  # rows per prompt
         input_ids, attention_mask, max_new_tokens = self._generation_inputs(
             input_ids, attention_mask, o["max_length"], o["max_new_tokens"], copies)

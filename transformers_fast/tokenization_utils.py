@@ -1407,9 +1407,9 @@ class BatchEncoding(dict):
             raise ValueError("word_ids(), tokens(), sequence_ids() and the alignment methods (char_to_token, ...) are "
                              "known only on a BatchEncoding as a tokenizer's __call__ returned it (not one pickled, "
                              "copied, made by pad() or by hand)")
-        if offsets not in self._explained:
-            self._explained[offsets] = self._explain(offsets=offsets)
-        rows = self._explained[offsets]
+        rows = self._explained.get(True) or self._explained.get(offsets)  # rows with offsets have the words too
+        if rows is None:
+            rows = self._explained[offsets] = self._explain(offsets=offsets)
         if not isinstance(batch_index, int) or not -len(rows) <= batch_index < len(rows):
             raise IndexError(f"batch_index {batch_index!r} is out of range for {len(rows)} rows")
         return rows[batch_index]
