@@ -236,6 +236,33 @@ def test_transfo_xl_refuses_code_in_pickles(tmp_path):
     assert not (tmp_path / "pwned").exists()
 
 
+@pytest.mark.parametrize("legacy_format", [False, True], ids=["zip", "legacy"])
+@pytest.mark.parametrize("safe_globals", [True, False], ids=["torch-2.5+", "older-torch"])
+def test_transfo_xl_vocab_bin_on_every_torch(transfo_vocab, tmp_path, monkeypatch, legacy_format, safe_globals):
+    """1.2.0's vocab.bin is torch.save of its tokenizer's __dict__, a Counter inside, in torch's zip format or
+    (the published files) the legacy one. torch < 2.5 has no safe_globals to allow Counter in its weights_only
+    loader: the restricted unpickler then reads torch's formats itself, still refusing code."""
+    if not safe_globals:
+        monkeypatch.delattr(torch.serialization, "safe_globals", raising=False)
+    theirs = ref.TransfoXLTokenizer(vocab_file=transfo_vocab, lower_case=True)
+    save = dict(_use_new_zipfile_serialization=not legacy_format)
+    torch.save(theirs.__dict__, tmp_path / "vocab.bin", **save)
+    ours = TransfoXLTokenizer(pretrained_vocab_file=str(tmp_path / "vocab.bin"), lower_case=True)
+    for text in EDGE_CASES[:20]:
+        assert ours.encode(text) == theirs.encode(text), repr(text)
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned > " + str(tmp_path / "pwned"),))
+
+    torch.save({"idx2sym": Evil()}, tmp_path / "evil.bin", **save)
+    torch.save({"idx2sym": torch.zeros(2)}, tmp_path / "tensor.bin", **save)
+    for name in ("evil.bin", "tensor.bin"):
+        with pytest.raises(ValueError, match="vocabulary"):
+            TransfoXLTokenizer(pretrained_vocab_file=str(tmp_path / name))
+    assert not (tmp_path / "pwned").exists()
+
+
 @pytest.mark.slow
 def test_random_fuzz_against_reference(openai_files, xlm_files):
     ours, theirs = OpenAIGPTTokenizer(*openai_files), ref.OpenAIGPTTokenizer(*openai_files)

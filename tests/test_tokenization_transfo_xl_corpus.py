@@ -77,7 +77,10 @@ def test_lm1b_kind_streams_sentences(tmp_path):
     assert_same_batches(batches(mine.get_iterator("test", 2, 7)), batches(theirs.get_iterator("test", 2, 7)))
 
 
-def test_from_pretrained_folder_and_get_lm_corpus(tmp_path):
+@pytest.mark.parametrize("safe_globals", [True, False], ids=["torch-2.5+", "older-torch"])
+def test_from_pretrained_folder_and_get_lm_corpus(tmp_path, monkeypatch, safe_globals):
+    if not safe_globals:  # torch < 2.5: its weights_only loader cannot be told about Counter
+        monkeypatch.delattr(torch.serialization, "safe_globals", raising=False)
     write_dataset(tmp_path)
     built = pt.TransfoXLCorpus(special=["<eos>"])
     built.build_corpus(str(tmp_path), "wt2")

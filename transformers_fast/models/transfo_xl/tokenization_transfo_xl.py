@@ -3,10 +3,12 @@ is a pickle: it is read with torch.load(weights_only=True) (plus collections.Cou
 plain pickle, an unpickler that allows only the containers it holds; never arbitrary code."""
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
 import pickle
+import zipfile
 from collections import Counter, OrderedDict
 
 from transformers_fast.tokenization_utils import PreTrainedTokenizer
@@ -29,21 +31,54 @@ class _RestrictedUnpickler(pickle.Unpickler):
         except KeyError:
             raise pickle.UnpicklingError(f"vocab file: refusing to load {module}.{name}") from None
 
+    def persistent_load(self, pid):
+        raise pickle.UnpicklingError("vocab file: holds tensors, which a vocabulary has none of")
+
+
+# the first pickle of torch's legacy (pre-zip) format, as 1.2.0's own vocab.bin files were written
+_TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+
+
+def _restricted_load(raw: bytes):
+    """The object of a plain pickle or of a torch.save file (zip or legacy format) holding no tensors, with only
+    the containers a vocabulary holds allowed: for torch versions whose weights_only loader cannot be told
+    about Counter."""
+    if zipfile.is_zipfile(io.BytesIO(raw)):
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            raw = archive.read(next(n for n in archive.namelist() if n.rsplit("/", 1)[-1] == "data.pkl"))
+    stream = io.BytesIO(raw)
+    data = _RestrictedUnpickler(stream).load()
+    if isinstance(data, int) and data == _TORCH_LEGACY_MAGIC:
+        for _ in range(2):  # protocol version, system info
+            _RestrictedUnpickler(stream).load()
+        data = _RestrictedUnpickler(stream).load()
+    return data
+
+
+def torch_load_with_counter(path):
+    """torch.load(weights_only=True) that also allows collections.Counter where torch can be told so (2.5+)."""
+    import torch
+    allow = getattr(torch.serialization, "safe_globals", None)
+    with allow([Counter, OrderedDict]) if allow is not None else contextlib.nullcontext():
+        return torch.load(path, map_location="cpu", weights_only=True)
+
 
 def load_vocab_pickle(path):
     """The dict a 1.2.0 vocab.bin holds, loaded without executing code."""
-    import torch
     try:
-        with torch.serialization.safe_globals([Counter, OrderedDict]):
-            data = torch.load(path, map_location="cpu", weights_only=True)
+        data = torch_load_with_counter(path)
     except Exception as torch_err:
         try:
             with open(path, "rb") as f:
-                data = _RestrictedUnpickler(io.BytesIO(f.read())).load()
+                data = _restricted_load(f.read())
         except Exception as err:
             raise ValueError(f"pretrained_vocab_file {path}: not a loadable vocabulary ({torch_err}; {err})") from err
     if not isinstance(data, dict):
         raise ValueError(f"pretrained_vocab_file {path}: expected a dict, got {type(data).__name__}")
+    for key, kind in (("idx2sym", list), ("sym2idx", dict)):
+        if key in data and not isinstance(data[key], kind):
+            raise ValueError(f"pretrained_vocab_file {path}: not a vocabulary ({key} is a {type(data[key]).__name__}, "
+                             f"expected a {kind.__name__})")
     return data
 
 
@@ -417,14 +452,16 @@ def get_lm_corpus(datadir, dataset):
     corpus = TransfoXLCorpus(**kwargs)
     if os.path.exists(cache):
         logger.info("Loading cached dataset...")
-        with torch.serialization.safe_globals([Counter, OrderedDict]):
-            state = torch.load(cache, map_location="cpu", weights_only=True)
-        corpus.vocab.__dict__.update(state.pop("vocab"))
+        state = torch_load_with_counter(cache)
+        vocab = state.pop("vocab")
+        vocab["counter"] = Counter(vocab.get("counter", {}))
+        corpus.vocab.__dict__.update(vocab)
         corpus.__dict__.update(state)
         return corpus
     logger.info("Producing dataset %s...", dataset)
     corpus.build_corpus(datadir, dataset)
     state = {k: v for k, v in corpus.__dict__.items() if k != "vocab"}
     state["vocab"] = {k: getattr(corpus.vocab, k) for k in _VOCAB_STATE if hasattr(corpus.vocab, k)}
+    state["vocab"]["counter"] = dict(corpus.vocab.counter)  # plain containers: any torch's weights_only loads them
     torch.save(state, cache)
     return corpus

@@ -473,7 +473,7 @@ class XLNetModel(XLNetPreTrainedModel):
         non_tgt_mask = None
         if attn_mask is not None:
             attn_mask = (attn_mask > 0).to(dtype_float)
-            non_tgt_mask = -torch.eye(qlen, dtype=dtype_float, device=device)
+            non_tgt_mask = -torch.eye(qlen, device=device).to(dtype_float)  # (torch < 2.2 has no bf16 eye)
             non_tgt_mask = torch.cat([torch.zeros([qlen, mlen], dtype=dtype_float, device=device), non_tgt_mask], -1)
             non_tgt_mask = ((attn_mask + non_tgt_mask[:, :, None, None]) > 0).to(dtype_float)
 
