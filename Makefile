@@ -10,7 +10,7 @@ install:
 	@TORCH_SPEC="$(TORCH_SPEC)" scripts/install_torch.sh $(PYTHON)
 	@mkdir -p build
 	@# Pin the torch that is there, so that no test dependency swaps it for another build.
-	$(PYTHON) -c "import torch; print('torch==' + torch.__version__)" > $(CONSTRAINTS)
+	$(PYTHON) scripts/torch_constraint.py > $(CONSTRAINTS)
 	$(PYTHON) -m pip install -c $(CONSTRAINTS) pybind11 ninja "cmake>=3.18" setuptools wheel regex
 	$(PYTHON) -m pip install -c $(CONSTRAINTS) --no-build-isolation -e ".[test]"
 

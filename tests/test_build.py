@@ -28,3 +28,21 @@ def test_cuda_module_built_when_nvcc_is_present():
     assert "80" in cuda.architectures.split() and "90" in cuda.architectures.split()
     if shutil.which("readelf"):
         assert not [lib for lib in _needed_libraries(cuda.__file__) if "cudart" in lib], "cudart must be static"
+
+
+def test_install_pins_the_torch_distribution_not_its_version_string(tmp_path):
+    """`make install` pins the torch that is there. PyPI's CUDA builds say 2.14.1+cu130 in torch.__version__ but
+    2.14.1 in their pip metadata: a pin taken from __version__ matches no installed torch and the install fails."""
+    import os
+    import sys
+
+    (tmp_path / "torch").mkdir()
+    (tmp_path / "torch" / "__init__.py").write_text('__version__ = "9.8.7+cu999"\n')
+    (tmp_path / "torch-9.8.7.dist-info").mkdir()
+    (tmp_path / "torch-9.8.7.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: torch\nVersion: 9.8.7\n")
+    script = os.path.join(os.path.dirname(__file__), "..", "scripts", "torch_constraint.py")
+    out = subprocess.run([sys.executable, "-S", script], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, PYTHONPATH=str(tmp_path)))
+    assert out.stdout.strip() == "torch==9.8.7"
+    makefile = open(os.path.join(os.path.dirname(__file__), "..", "Makefile")).read()
+    assert "scripts/torch_constraint.py > $(CONSTRAINTS)" in makefile
