@@ -667,6 +667,32 @@ class PreTrainedTokenizer(object):
         first_b = next((k for k, j in enumerate(source) if j is not None and j >= len_0), len(source))
         return [0] * first_b + [1] * (len(source) - first_b)
 
+    # transformers' names of the layout above (its data collators and scripts call them); quiet like __call__
+    @_as_call
+    def build_inputs_with_special_tokens(self, token_ids_0, token_ids_1=None):
+        """token_ids_0 (and token_ids_1) with the model's special tokens, as encode(add_special_tokens=True)."""
+        if token_ids_1 is None:
+            return self.add_special_tokens_single_sentence(list(token_ids_0))
+        return self.add_special_tokens_sentences_pair(list(token_ids_0), list(token_ids_1))
+
+    @_as_call
+    def create_token_type_ids_from_sequences(self, token_ids_0, token_ids_1=None):
+        """The token type ids of build_inputs_with_special_tokens' output."""
+        return self.create_token_type_ids(len(token_ids_0), None if token_ids_1 is None else len(token_ids_1))
+
+    @_as_call
+    def get_special_tokens_mask(self, token_ids_0, token_ids_1=None, already_has_special_tokens=False):
+        """1 for a special token, 0 for a token of the text(s): of build_inputs_with_special_tokens' output, or with
+        already_has_special_tokens of ids that hold them already (any id of all_special_ids, as transformers)."""
+        if already_has_special_tokens:
+            if token_ids_1 is not None:
+                raise ValueError("You should not supply a second sequence if the provided sequence of ids is already "
+                                 "formatted with special tokens for the model.")
+            special = set(self.all_special_ids)
+            return [1 if int(t) in special else 0 for t in token_ids_0]
+        source = self._source_positions(len(token_ids_0), None if token_ids_1 is None else len(token_ids_1))
+        return [int(j is None) for j in source]
+
     def convert_ids_to_tokens(self, ids, skip_special_tokens=False):
         if isinstance(ids, int):
             if ids in self.added_tokens_decoder:
