@@ -65,3 +65,48 @@ def test_roberta_special_token_layout(roberta_files):
     assert ours.build_inputs_with_special_tokens(a, b) == enc["input_ids"]
     assert ours.create_token_type_ids_from_sequences(a, b) == enc["token_type_ids"] == [0] * len(enc["input_ids"])
     assert ours.get_special_tokens_mask(a, b) == enc["special_tokens_mask"]
+
+
+XLNET_OFFSET_TEXTS = ["Hello  world, 1,000 naïve café", "``quoted'' text", "ﬁx ① x", "a 👍🏽 b", "İstanbul ΣΑΣ",
+                      "日本語 テキスト", "x\u00a0y", "1,000,", "control \x00NUL \x01\x02\x7f DEL",
+                      "zero\u200bwidth\u200c\u200djoiner\ufeffbom\u00adsoft\u2060wj", "a <mask> b", "<sep>x <cls>"]
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"do_lower_case": True}, {"keep_accents": True, "remove_space": False}])
+def test_xlnet_offsets_as_transformers(spm_model, kwargs):  # noqa: F811
+    """XLNet computes offsets (it raised NotImplementedError): those of transformers' fast XLNet tokenizer, through
+    1.2.0's pre-processing (spaces, quotes, NFKD, accents, lower case) and what sentencepiece drops."""
+    import os
+
+    ours = XLNetTokenizer(spm_model, **kwargs)
+    hf = transformers.XLNetTokenizer.from_pretrained(os.path.dirname(spm_model), **kwargs)
+    same = []
+    for text in XLNET_OFFSET_TEXTS:
+        a, b = ours(text, return_offsets_mapping=True), hf(text, return_offsets_mapping=True)
+        if a["input_ids"] != b["input_ids"]:  # (ids of 1.2.0 and transformers differ: final sigma, kept accents)
+            continue
+        assert a["offset_mapping"] == [tuple(o) for o in b["offset_mapping"]], text
+        same.append(text)
+    assert len(same) >= len(XLNET_OFFSET_TEXTS) - 2
+    enc = ours(same[:4], same[4:8], padding=True, return_offsets_mapping=True)
+    ref = hf(same[:4], same[4:8], padding=True, return_offsets_mapping=True)
+    assert enc["offset_mapping"] == [[tuple(o) for o in row] for row in ref["offset_mapping"]]
+    assert [enc.char_to_token(i, 3) for i in range(4)] == [ref.char_to_token(i, 3) for i in range(4)]
+
+
+def test_xlnet_offsets_follow_ids(spm_model):  # noqa: F811
+    """The ids of the offsets path are encode's, with added tokens, 1.2.0's digit-comma split and any text; every
+    offset lies in its text."""
+    from tokenizer_corpus import EDGE_CASES, random_corpus
+
+    tok = XLNetTokenizer(spm_model)
+    tok.add_tokens(["newtok", "a b"])
+    tok.add_special_tokens({"additional_special_tokens": ["<x y>"]})
+    texts = EDGE_CASES + random_corpus(5, 60, surrogates=False) + ["1,000, 2,5, a1, x", "newtok a b<x y>newtokz"]
+    for text in texts:
+        enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
+        assert enc["input_ids"] == tok.encode(text), text
+        assert all(0 <= s <= e <= len(text) for s, e in enc["offset_mapping"]), text
+    enc = tok("1,000, newtok", add_special_tokens=False, return_offsets_mapping=True)
+    assert tok.convert_ids_to_tokens(enc["input_ids"])[-2:] == [",", "newtok"]
+    assert enc["offset_mapping"][-2:] == [(5, 6), (7, 13)]

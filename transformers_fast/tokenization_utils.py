@@ -823,8 +823,73 @@ class PreTrainedTokenizer(object):
             out = core.encode_batch(texts, pair, offsets)
             return out if offsets else (out, None)
         if offsets:
-            raise NotImplementedError(f"{type(self).__name__} does not compute offsets")
+            if type(self)._tokenize_with_offsets is PreTrainedTokenizer._tokenize_with_offsets:
+                raise NotImplementedError(f"{type(self).__name__} does not compute offsets")
+            out = [self._encode_with_offsets(t, pair) for t in texts]
+            return [ids for ids, _ in out], [offs for _, offs in out]
         return [self._encode_one(t, pair) for t in texts], None
+
+    def _tokenize_with_offsets(self, text):
+        """(token, (start, end)) of _tokenize(text); families without a C++ core that compute offsets define it."""
+        raise NotImplementedError
+
+    def _chunks_with_spans(self, text):
+        """1.2.0's split of text on added and special tokens (as _tokenize_python), each chunk with its (start, end) in
+        text and whether it is such a token."""
+        if not text.strip():
+            return []
+        specials = set(self.all_special_tokens)
+        fixed = lambda piece: piece in self.added_tokens_encoder or piece in specials  # noqa: E731
+        chunks = [(0, len(text))]
+        for tok in self._split_tokens():
+            out = []
+            for start, end in chunks:
+                if fixed(text[start:end]):
+                    out.append((start, end))
+                    continue
+                parts, at = [], start
+                while True:  # text[start:end].split(tok), as spans
+                    k = text.find(tok, at, end) if tok else -1
+                    if k < 0:
+                        parts.append((at, end))
+                        break
+                    parts.append((at, k))
+                    at = k + len(tok)
+                for i, (a, b) in enumerate(parts):
+                    piece = text[a:b]
+                    a += len(piece) - len(piece.lstrip())
+                    b -= len(piece) - len(piece.rstrip())
+                    if i == 0 and a >= b:
+                        if len(parts) > 1:
+                            out.append((parts[0][1], parts[0][1] + len(tok)))
+                    elif i == len(parts) - 1:
+                        if a < b:
+                            out.append((a, b))
+                    else:
+                        if a < b:
+                            out.append((a, b))
+                        out.append((parts[i][1], parts[i][1] + len(tok)))
+            chunks = out
+        return [(a, b, fixed(text[a:b])) for a, b in chunks]
+
+    def _fixed_token_span(self, text, start, end):
+        """The offsets of an added or special token found at text[start:end]."""
+        return start, end
+
+    def _encode_with_offsets(self, text, pair):
+        """ids (as _encode_one) and character offsets of one text, through _tokenize_with_offsets."""
+        text = _check_text("text", text)
+        tokens, offs = [], []
+        for a, b, fixed in self._chunks_with_spans(text):
+            if fixed:
+                tokens.append(text[a:b])
+                offs.append(self._fixed_token_span(text, a, b))
+            else:
+                for tok, (s, e) in self._tokenize_with_offsets(text[a:b]):
+                    tokens.append(tok)
+                    offs.append((a + s, a + e))
+        ids = [self._convert_token_to_id(t) for t in tokens] if pair else self.convert_tokens_to_ids(tokens)
+        return ids, offs
 
     def encode_plus(self, text, text_pair=None, add_special_tokens=True, **kwargs):
         """One example as a dict; the options of __call__."""
