@@ -110,3 +110,22 @@ def test_xlnet_offsets_follow_ids(spm_model):  # noqa: F811
     enc = tok("1,000, newtok", add_special_tokens=False, return_offsets_mapping=True)
     assert tok.convert_ids_to_tokens(enc["input_ids"])[-2:] == [",", "newtok"]
     assert enc["offset_mapping"][-2:] == [(5, 6), (7, 13)]
+
+
+def test_xlnet_batch_decode_as_transformers(spm_model):  # noqa: F811
+    """batch_decode follows transformers' XLNet (its Metaspace decoder): an added token joins its neighbours as they
+    are, and only the first token's leading space is dropped (we gave " newtokworld" for "newtok world", and ""
+    where transformers keeps a space)."""
+    import os
+
+    ours, hf = XLNetTokenizer(spm_model), transformers.XLNetTokenizer.from_pretrained(os.path.dirname(spm_model))
+    for tok in (ours, hf):
+        tok.add_tokens(["newtok"])
+    sequences = [["newtok", "▁world"], ["▁a", "newtok", "newtok", "b"], ["a", "▁"], ["▁", "<unk>", "▁", "▁x"],
+                 ["<sep>", "▁x", "<cls>", "▁y"]]
+    for tokens in sequences:
+        ids = ours.convert_tokens_to_ids(tokens)
+        for kwargs in [{}, {"skip_special_tokens": True}, {"clean_up_tokenization_spaces": True}]:
+            assert ours.batch_decode([ids], **kwargs) == hf.batch_decode([ids], **kwargs), (tokens, kwargs)
+    ids = ours.encode("hello newtok world")
+    assert ours.decode(ids) == "hello newtokworld"  # decode stays 1.2.0's

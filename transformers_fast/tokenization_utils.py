@@ -807,9 +807,13 @@ class PreTrainedTokenizer(object):
                        "anyway.")
         out = []
         for ids in sequences:  # as transformers: its decoder's own clean-up, then its clean_up_tokenization if asked
-            text = self._decoder_cleanup(self._decode_text(ids, skip_special_tokens))
+            text = self._batch_decode_text(ids, skip_special_tokens)
             out.append(_clean_up_tokenization(text) if clean_up_tokenization_spaces else text)
         return out
+
+    def _batch_decode_text(self, ids, skip_special_tokens):
+        """One sequence as transformers' tokenizer of the family decodes it, before its clean_up_tokenization."""
+        return self._decoder_cleanup(self._decode_text(ids, skip_special_tokens))
 
     def _ids_batch(self, texts, pair, offsets):
         """ids (and offsets) of many texts; C++ cores run them across threads without the GIL."""

@@ -213,6 +213,15 @@ class XLNetTokenizer(PreTrainedTokenizer):
     def convert_tokens_to_string(self, tokens):
         return "".join(tokens).replace(SPIECE_UNDERLINE, " ").strip()
 
+    def _batch_decode_text(self, ids, skip_special_tokens):
+        # transformers' Metaspace decoder: every token (added ones too) with "▁" as a space, only the first token's
+        # leading space dropped (1.2.0's decode strips both ends and spaces out added tokens)
+        if hasattr(ids, "tolist"):
+            ids = ids.tolist()
+        tokens = self.convert_ids_to_tokens(ids, skip_special_tokens=skip_special_tokens)
+        text = "".join(tokens).replace(SPIECE_UNDERLINE, " ")
+        return text[1:] if tokens and tokens[0].startswith(SPIECE_UNDERLINE) else text
+
     def add_special_tokens_single_sentence(self, token_ids):
         """X <sep> <cls>"""
         return token_ids + [self.sep_token_id] + [self.cls_token_id]
