@@ -1,5 +1,7 @@
 """Regression tests from a differential audit of every tokenizer against pytorch-transformers 1.2.0 and transformers
 (its slow and fast classes): each test here failed before its fix."""
+import os
+
 import pytest
 
 from tokenizer_corpus import bert_uncased_vocab, gpt2_files
@@ -48,6 +50,10 @@ def test_special_token_layout_methods_of_transformers(xlm_files, spm_model):  # 
         with pytest.raises(ValueError, match="second sequence"):
             tok.get_special_tokens_mask(ids, [1], already_has_special_tokens=True)
     # the layout is that of encode(add_special_tokens=True) and __call__ for every family
+    hf_xlnet = transformers.XLNetTokenizer.from_pretrained(os.path.dirname(spm_model))
+    for tok, hf in [(ours, slow), (gpt2, hf_gpt2), (xlm, hf_xlm), (XLNetTokenizer(spm_model), hf_xlnet)]:
+        assert [tok.num_special_tokens_to_add(), tok.num_special_tokens_to_add(pair=True)] == \
+            [hf.num_special_tokens_to_add(), hf.num_special_tokens_to_add(pair=True)]
     for tok in [ours, gpt2, xlm, XLNetTokenizer(spm_model)]:
         a, b = tok.encode("hello world"), tok.encode("the end")
         assert tok.build_inputs_with_special_tokens(a) == tok.encode("hello world", add_special_tokens=True)
@@ -76,8 +82,6 @@ XLNET_OFFSET_TEXTS = ["Hello  world, 1,000 naïve café", "``quoted'' text", "�
 def test_xlnet_offsets_as_transformers(spm_model, kwargs):  # noqa: F811
     """XLNet computes offsets (it raised NotImplementedError): those of transformers' fast XLNet tokenizer, through
     1.2.0's pre-processing (spaces, quotes, NFKD, accents, lower case) and what sentencepiece drops."""
-    import os
-
     ours = XLNetTokenizer(spm_model, **kwargs)
     hf = transformers.XLNetTokenizer.from_pretrained(os.path.dirname(spm_model), **kwargs)
     same = []
@@ -116,8 +120,6 @@ def test_xlnet_batch_decode_as_transformers(spm_model):  # noqa: F811
     """batch_decode follows transformers' XLNet (its Metaspace decoder): an added token joins its neighbours as they
     are, and only the first token's leading space is dropped (we gave " newtokworld" for "newtok world", and ""
     where transformers keeps a space)."""
-    import os
-
     ours, hf = XLNetTokenizer(spm_model), transformers.XLNetTokenizer.from_pretrained(os.path.dirname(spm_model))
     for tok in (ours, hf):
         tok.add_tokens(["newtok"])

@@ -658,6 +658,11 @@ class PreTrainedTokenizer(object):
             return len(self.add_special_tokens_sentences_pair([], []))
         return len(self.add_special_tokens_single_sentence([]))
 
+    @_as_call
+    def num_special_tokens_to_add(self, pair=False):
+        """transformers' name of num_added_special_tokens (its scripts size max_length with it)."""
+        return self.num_added_special_tokens(pair)
+
     def create_token_type_ids(self, len_0, len_1=None):
         """Token type ids matching add_special_tokens_* output: 1 from the second segment's first id on, 0 before
         (as transformers for a model without special tokens, e.g. GPT-2)."""
