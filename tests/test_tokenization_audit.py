@@ -131,3 +131,18 @@ def test_xlnet_batch_decode_as_transformers(spm_model):  # noqa: F811
             assert ours.batch_decode([ids], **kwargs) == hf.batch_decode([ids], **kwargs), (tokens, kwargs)
     ids = ours.encode("hello newtok world")
     assert ours.decode(ids) == "hello newtokworld"  # decode stays 1.2.0's
+
+
+def test_roberta_pair_types_without_special_tokens(roberta_files):
+    """RoBERTa has one token type: a pair without special tokens is all 0 as in transformers (we gave the second
+    text type 1), in the list and the C++ tensor paths; BERT keeps 1 for it."""
+    ours = RobertaTokenizer(*roberta_files)
+    hf = transformers.RobertaTokenizer(*roberta_files, add_prefix_space=True)
+    texts, pairs = ["hello world", "a b c d"], ["the end", "x"]
+    for kwargs in [dict(), dict(padding=True), dict(padding=True, return_tensors="np")]:
+        a = ours(texts, pairs, add_special_tokens=False, return_token_type_ids=True, **kwargs)["token_type_ids"]
+        b = hf(texts, pairs, add_special_tokens=False, return_token_type_ids=True, **kwargs)["token_type_ids"]
+        assert (a.tolist() if hasattr(a, "tolist") else a) == (b.tolist() if hasattr(b, "tolist") else b), kwargs
+    bert, hf_bert = BertTokenizer(bert_uncased_vocab()), transformers.BertTokenizer(bert_uncased_vocab())
+    assert bert("a b", "c", add_special_tokens=False)["token_type_ids"] == \
+        hf_bert("a b", "c", add_special_tokens=False)["token_type_ids"] == [0, 0, 1]

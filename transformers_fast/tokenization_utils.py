@@ -1171,7 +1171,7 @@ class PreTrainedTokenizer(object):
             types = self.create_token_type_ids(len(ida), len(idb) if b is not None else None)
         else:
             ids = ida + (idb or [])
-            types = [0] * len(ida) + [1] * len(idb or [])
+            types = [0] * len(ida) + [self._plain_pair_type_id] * len(idb or [])
         row = _Row(ids, types, sample)
         if not (where or a[1] is not None or a[2] is not None):  # the common case: nothing to place
             return row
@@ -1234,6 +1234,7 @@ class PreTrainedTokenizer(object):
         return out
 
     pad_token_type_id = 0
+    _plain_pair_type_id = 1  # the token type of a pair's second text without special tokens (as transformers)
 
     def _tensors_native(self, texts, pairs, add_special_tokens, strategy, max_length, padding, return_tensors,
                         return_token_type_ids, return_attention_mask, side):
@@ -1247,7 +1248,8 @@ class PreTrainedTokenizer(object):
         if core is None:
             return None
         pair = pairs is not None
-        layout = self._special_layout(pair) if add_special_tokens else ((), (), (), (), (), (), 0, 1)
+        layout = (self._special_layout(pair) if add_special_tokens
+                  else ((), (), (), (), (), (), 0, self._plain_pair_type_id))
         if layout is None:
             return None
         pad = "longest" if padding in (True, "longest") else "max_length" if padding == "max_length" else ""

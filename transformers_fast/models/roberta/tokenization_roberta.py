@@ -48,6 +48,8 @@ class RobertaTokenizer(ByteLevelBPETokenizer):
         """transformers' RoBERTa (trim_offsets) leaves a token's spaces out of its offsets, in each row's window."""
         return [_trimmed(tok, o, k) for k, (tok, o) in enumerate(zip(self.convert_ids_to_tokens(ids), offsets))]
 
+    _plain_pair_type_id = 0  # transformers' RoBERTa: one token type, with or without special tokens
+
     def create_token_type_ids(self, len_0, len_1=None):
         """All 0, as transformers (RoBERTa has one token type)."""
         return [0] * (len_0 + 2 + (len_1 + 2 if len_1 is not None else 0))
