@@ -146,3 +146,21 @@ def test_roberta_pair_types_without_special_tokens(roberta_files):
     bert, hf_bert = BertTokenizer(bert_uncased_vocab()), transformers.BertTokenizer(bert_uncased_vocab())
     assert bert("a b", "c", add_special_tokens=False)["token_type_ids"] == \
         hf_bert("a b", "c", add_special_tokens=False)["token_type_ids"] == [0, 0, 1]
+
+
+def test_roberta_offsets_after_special_tokens_in_text(roberta_files):
+    """1.2.0 prepends a space to every part of the text between special or added tokens; that space covers no
+    character, so trimming it (as transformers trims the spaces of RoBERTa's offsets) made the part's first token an
+    empty span: "b" in "a <s> b" was (7, 7), now (6, 7), where transformers puts its "Ġb" too."""
+    ours = RobertaTokenizer(*roberta_files)
+    hf = transformers.RobertaTokenizer(*roberta_files, add_prefix_space=True)
+    ours.add_tokens(["newtok"])
+    text = "a <s> b </s> c <mask> d"
+    enc, ref = ours(text, return_offsets_mapping=True), hf(text, return_offsets_mapping=True)
+    theirs = [(tok, tuple(o)) for tok, o in zip(hf.convert_ids_to_tokens(ref["input_ids"]), ref["offset_mapping"])]
+    mine = list(zip(ours.convert_ids_to_tokens(enc["input_ids"]), enc["offset_mapping"]))
+    assert mine == [(tok, o) for tok, o in theirs if tok != "Ġ"]  # (transformers keeps the spaces before <s> apart)
+    assert enc.char_to_token(6) == 3
+    text = "x newtok yé newtok"
+    enc = ours(text, add_special_tokens=False, return_offsets_mapping=True)
+    assert [text[s:e] for s, e in enc["offset_mapping"]] == ["x", "newtok", "y", "é", "newtok"]
