@@ -164,3 +164,30 @@ def test_roberta_offsets_after_special_tokens_in_text(roberta_files):
     text = "x newtok yé newtok"
     enc = ours(text, add_special_tokens=False, return_offsets_mapping=True)
     assert [text[s:e] for s, e in enc["offset_mapping"]] == ["x", "newtok", "y", "é", "newtok"]
+
+
+@pytest.mark.parametrize("do_lower_case", [True, False])
+@pytest.mark.parametrize("strip_accents", [None, True, False])
+def test_bert_strip_accents_option(do_lower_case, strip_accents):
+    """transformers' strip_accents (it was taken and ignored: accents went with lower case only): None follows
+    do_lower_case (1.2.0), True strips them in cased text too, False keeps them in lower-cased text; tokens, ids and
+    offsets as transformers' BERT tokenizers, the Python BasicTokenizer too."""
+    from transformers.models.bert import BertTokenizerLegacy
+
+    vocab = bert_uncased_vocab()
+    ours = BertTokenizer(vocab, do_lower_case=do_lower_case, strip_accents=strip_accents)
+    slow = BertTokenizerLegacy(vocab, do_lower_case=do_lower_case, strip_accents=strip_accents)
+    fast = transformers.BertTokenizer(vocab, do_lower_case=do_lower_case, strip_accents=strip_accents)
+    texts = ["café CAFÉ naïve Ångström résumé", "ÀÉÎÕÜ àéîõü ñÑ", "Straße İstanbul", "Καλημέρα ЁЛКА ёлка",
+             "cafe\u0301 E\u0301"]
+    for text in texts:
+        assert ours.tokenize(text) == fast.tokenize(text), text
+        assert ours.encode(text) == fast.encode(text, add_special_tokens=False)
+        assert offsets(ours, text) == offsets(fast, text)
+        if text.isascii() or "\u0301" not in text:  # (transformers' slow BasicTokenizer applies NFC first)
+            assert ours.tokenize(text) == slow.tokenize(text), text
+            assert ours.basic_tokenizer.tokenize(text) == slow.basic_tokenizer.tokenize(text)
+    if strip_accents is None:
+        ref = pytest.importorskip("pytorch_transformers")
+        theirs = ref.BertTokenizer(vocab, do_lower_case=do_lower_case)
+        assert [ours.tokenize(t) for t in texts] == [theirs.tokenize(t) for t in texts]
