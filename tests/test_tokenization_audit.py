@@ -191,3 +191,20 @@ def test_bert_strip_accents_option(do_lower_case, strip_accents):
         ref = pytest.importorskip("pytorch_transformers")
         theirs = ref.BertTokenizer(vocab, do_lower_case=do_lower_case)
         assert [ours.tokenize(t) for t in texts] == [theirs.tokenize(t) for t in texts]
+
+
+def test_model_max_length_keyword(tmp_path):
+    """transformers' model_max_length (a constructor keyword, and in the tokenizer_config.json it writes) sets max_len
+    (it was taken and ignored, so truncation=True did not truncate)."""
+    tok = BertTokenizer(bert_uncased_vocab(), model_max_length=16)
+    assert tok.model_max_length == tok.max_len == 16 and tok.max_len_single_sentence == 14
+    assert BertTokenizer(bert_uncased_vocab(), max_len=8, model_max_length=16).max_len == 8  # 1.2.0's name first
+    import json
+
+    tok.save_pretrained(str(tmp_path))
+    config = json.loads((tmp_path / "tokenizer_config.json").read_text())
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(dict(config, model_max_length=12)))
+    ours, hf = BertTokenizer.from_pretrained(str(tmp_path)), transformers.BertTokenizer.from_pretrained(str(tmp_path))
+    text = "a " * 40
+    assert ours.model_max_length == hf.model_max_length == 12
+    assert ours(text, truncation=True)["input_ids"] == hf(text, truncation=True)["input_ids"]

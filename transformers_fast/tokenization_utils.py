@@ -197,6 +197,8 @@ class PreTrainedTokenizer(object):
         self._cls_token = None
         self._mask_token = None
         self._additional_special_tokens = []
+        if max_len is None:  # transformers' name (its tokenizer_config.json files hold it)
+            max_len = kwargs.get("model_max_length")
         self.max_len = max_len if max_len is not None else int(1e12)
         self.added_tokens_encoder = {}
         self.added_tokens_decoder = {}
