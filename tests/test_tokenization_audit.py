@@ -208,3 +208,11 @@ def test_model_max_length_keyword(tmp_path):
     text = "a " * 40
     assert ours.model_max_length == hf.model_max_length == 12
     assert ours(text, truncation=True)["input_ids"] == hf(text, truncation=True)["input_ids"]
+
+
+@pytest.mark.xfail(strict=True, reason="left: add_prefix_space=False needs csrc/tokenizers/byte_bpe.cpp, where 1.2.0's "
+                                       "prepended space is added (being rewritten by others); the option is ignored")
+def test_byte_level_add_prefix_space_false(roberta_files):
+    ours = RobertaTokenizer(*roberta_files, add_prefix_space=False)
+    hf = transformers.RobertaTokenizer(*roberta_files, add_prefix_space=False)
+    assert ours.encode("Hello world") == hf.encode("Hello world", add_special_tokens=False)  # "Hello", not "ĠHello"
