@@ -10,12 +10,13 @@ static std::vector<std::shared_ptr<Pipeline>> make() {
   std::vector<std::string> vocab = {"[UNK]", "[CLS]", "[SEP]", "a", "b", "##a", "##b", "ab", "hello", "##llo",
                                     "he", "é", "##é", "中", "!", "##", "###", "ι", "σ", "##ς", "i̇", "x"};
   std::vector<std::shared_ptr<Pipeline>> out;
-  for (int mask = 0; mask < 8; ++mask) {
+  for (int mask = 0; mask < 24; ++mask) {
     BertOptions o;
     o.do_basic_tokenize = mask & 1;
     o.do_lower_case = mask & 2;
     o.tokenize_chinese_chars = mask & 4;
-    o.max_input_chars_per_word = 1 + mask * 3;
+    o.max_input_chars_per_word = 1 + (mask & 7) * 3;
+    o.strip_accents = mask / 8 - 1;  // None, False, True
     auto p = std::make_shared<Pipeline>(std::make_shared<WordPieceModel>(vocab, o));
     fuzz::configure(*p, mask & 1 ? std::vector<std::string>{"[CLS]", "[SEP]", "ab", "a"} : std::vector<std::string>{});
     out.push_back(p);
@@ -26,6 +27,6 @@ static std::vector<std::shared_ptr<Pipeline>> make() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static auto pipelines = make();
   if (size == 0) return 0;
-  fuzz::run(*pipelines[data[0] & 7], data + 1, size - 1);
+  fuzz::run(*pipelines[data[0] % pipelines.size()], data + 1, size - 1);
   return 0;
 }

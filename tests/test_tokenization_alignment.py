@@ -67,14 +67,13 @@ def test_truncation_side(sides, family, side):
     """Every strategy, texts and pairs, overflow windows with stride, padding, the C++ tensor path, offsets and
     words of what is kept, as transformers with the same truncation_side."""
     ours, hf = sides(family, side)
-    offsets = family != "xlnet"  # (our XLNet computes no offsets)
     checked = 0
     for args in [(TEXTS,), (TEXTS, PAIRS), (ALIGN_TEXTS[0],), (ALIGN_TEXTS, ALIGN_PAIRS)]:
         for truncation in ([True, "only_first", "only_second"] if len(args) == 2 else [True, "only_first"]):
             for max_length in (4, 9, 14):
                 for kw in [dict(), dict(padding=True, return_tensors="pt"),
                            dict(return_overflowing_tokens=True, stride=1, return_special_tokens_mask=True),
-                           dict(padding="max_length", return_offsets_mapping=offsets)]:
+                           dict(padding="max_length", return_offsets_mapping=True)]:
                     if ours.pad_token is None and "padding" in kw:
                         continue
                     kw = dict(kw, truncation=truncation, max_length=max_length)
@@ -158,10 +157,8 @@ def alignment(enc, rows, chars=True):
 def test_alignment_methods(sides, family, side):
     """char_to_token, token_to_chars, token_to_word, word_to_tokens, word_to_chars, char_to_word, token_to_sequence
     and n_sequences as transformers' fast tokenizers: texts and pairs, padding on either side, truncation on either
-    side, overflow rows, the list and the C++ tensor paths. Our XLNet computes no offsets: its character methods are
-    a clear error (its word and token methods are compared)."""
+    side, overflow rows, the list and the C++ tensor paths."""
     ours, hf = sides(family, side)
-    chars = family != "xlnet"
     for args in [(ALIGN_TEXTS,), (ALIGN_TEXTS, ALIGN_PAIRS), (ALIGN_TEXTS[0],), (ALIGN_TEXTS[1], ALIGN_PAIRS[1])]:
         for kw in [dict(), dict(padding=True, padding_side="left", return_tensors="pt"),
                    dict(truncation=True, max_length=10),
@@ -171,17 +168,13 @@ def test_alignment_methods(sides, family, side):
             enc, ref = ours(*args, **kw), hf(*args, **kw)
             rows = rows_of(args, kw, enc)
             assert enc.n_sequences == ref.n_sequences and rows == rows_of(args, kw, ref)
-            assert alignment(enc, rows, chars) == alignment(ref, rows, chars), (args, kw)
+            assert alignment(enc, rows) == alignment(ref, rows), (args, kw)
     words, pair_words = [t.split() for t in ALIGN_TEXTS], [t.split() for t in ALIGN_PAIRS]
     for args in [(words,), (words, pair_words)]:  # words given split: characters count within each word
         enc, ref = ours(*args, is_split_into_words=True), hf(*args, is_split_into_words=True)
-        assert alignment(enc, len(words), chars) == alignment(ref, len(words), chars), args
+        assert alignment(enc, len(words)) == alignment(ref, len(words)), args
     enc, ref = ours(ALIGN_TEXTS[0]), hf(ALIGN_TEXTS[0])
-    if chars:
-        assert type(enc.token_to_chars(1)).__name__ == "CharSpan" and enc.token_to_chars(1)._fields == ("start", "end")
-    else:
-        with pytest.raises(NotImplementedError, match="char_to_token.*offsets"):
-            enc.char_to_token(0)
+    assert type(enc.token_to_chars(1)).__name__ == "CharSpan" and enc.token_to_chars(1)._fields == ("start", "end")
     assert enc.word_to_tokens(0)._fields == ref.word_to_tokens(0)._fields == ("start", "end")
 
 

@@ -197,6 +197,8 @@ class PreTrainedTokenizer(object):
         self._cls_token = None
         self._mask_token = None
         self._additional_special_tokens = []
+        if max_len is None:  # transformers' name (its tokenizer_config.json files hold it)
+            max_len = kwargs.get("model_max_length")
         self.max_len = max_len if max_len is not None else int(1e12)
         self.added_tokens_encoder = {}
         self.added_tokens_decoder = {}
@@ -658,6 +660,11 @@ class PreTrainedTokenizer(object):
             return len(self.add_special_tokens_sentences_pair([], []))
         return len(self.add_special_tokens_single_sentence([]))
 
+    @_as_call
+    def num_special_tokens_to_add(self, pair=False):
+        """transformers' name of num_added_special_tokens (its scripts size max_length with it)."""
+        return self.num_added_special_tokens(pair)
+
     def create_token_type_ids(self, len_0, len_1=None):
         """Token type ids matching add_special_tokens_* output: 1 from the second segment's first id on, 0 before
         (as transformers for a model without special tokens, e.g. GPT-2)."""
@@ -666,6 +673,32 @@ class PreTrainedTokenizer(object):
         source = self._source_positions(len_0, len_1)
         first_b = next((k for k, j in enumerate(source) if j is not None and j >= len_0), len(source))
         return [0] * first_b + [1] * (len(source) - first_b)
+
+    # transformers' names of the layout above (its data collators and scripts call them); quiet like __call__
+    @_as_call
+    def build_inputs_with_special_tokens(self, token_ids_0, token_ids_1=None):
+        """token_ids_0 (and token_ids_1) with the model's special tokens, as encode(add_special_tokens=True)."""
+        if token_ids_1 is None:
+            return self.add_special_tokens_single_sentence(list(token_ids_0))
+        return self.add_special_tokens_sentences_pair(list(token_ids_0), list(token_ids_1))
+
+    @_as_call
+    def create_token_type_ids_from_sequences(self, token_ids_0, token_ids_1=None):
+        """The token type ids of build_inputs_with_special_tokens' output."""
+        return self.create_token_type_ids(len(token_ids_0), None if token_ids_1 is None else len(token_ids_1))
+
+    @_as_call
+    def get_special_tokens_mask(self, token_ids_0, token_ids_1=None, already_has_special_tokens=False):
+        """1 for a special token, 0 for a token of the text(s): of build_inputs_with_special_tokens' output, or with
+        already_has_special_tokens of ids that hold them already (any id of all_special_ids, as transformers)."""
+        if already_has_special_tokens:
+            if token_ids_1 is not None:
+                raise ValueError("You should not supply a second sequence if the provided sequence of ids is already "
+                                 "formatted with special tokens for the model.")
+            special = set(self.all_special_ids)
+            return [1 if int(t) in special else 0 for t in token_ids_0]
+        source = self._source_positions(len(token_ids_0), None if token_ids_1 is None else len(token_ids_1))
+        return [int(j is None) for j in source]
 
     def convert_ids_to_tokens(self, ids, skip_special_tokens=False):
         if isinstance(ids, int):
@@ -781,9 +814,13 @@ class PreTrainedTokenizer(object):
                        "anyway.")
         out = []
         for ids in sequences:  # as transformers: its decoder's own clean-up, then its clean_up_tokenization if asked
-            text = self._decoder_cleanup(self._decode_text(ids, skip_special_tokens))
+            text = self._batch_decode_text(ids, skip_special_tokens)
             out.append(_clean_up_tokenization(text) if clean_up_tokenization_spaces else text)
         return out
+
+    def _batch_decode_text(self, ids, skip_special_tokens):
+        """One sequence as transformers' tokenizer of the family decodes it, before its clean_up_tokenization."""
+        return self._decoder_cleanup(self._decode_text(ids, skip_special_tokens))
 
     def _ids_batch(self, texts, pair, offsets):
         """ids (and offsets) of many texts; C++ cores run them across threads without the GIL."""
@@ -797,8 +834,73 @@ class PreTrainedTokenizer(object):
             out = core.encode_batch(texts, pair, offsets)
             return out if offsets else (out, None)
         if offsets:
-            raise NotImplementedError(f"{type(self).__name__} does not compute offsets")
+            if type(self)._tokenize_with_offsets is PreTrainedTokenizer._tokenize_with_offsets:
+                raise NotImplementedError(f"{type(self).__name__} does not compute offsets")
+            out = [self._encode_with_offsets(t, pair) for t in texts]
+            return [ids for ids, _ in out], [offs for _, offs in out]
         return [self._encode_one(t, pair) for t in texts], None
+
+    def _tokenize_with_offsets(self, text):
+        """(token, (start, end)) of _tokenize(text); families without a C++ core that compute offsets define it."""
+        raise NotImplementedError
+
+    def _chunks_with_spans(self, text):
+        """1.2.0's split of text on added and special tokens (as _tokenize_python), each chunk with its (start, end) in
+        text and whether it is such a token."""
+        if not text.strip():
+            return []
+        specials = set(self.all_special_tokens)
+        fixed = lambda piece: piece in self.added_tokens_encoder or piece in specials  # noqa: E731
+        chunks = [(0, len(text))]
+        for tok in self._split_tokens():
+            out = []
+            for start, end in chunks:
+                if fixed(text[start:end]):
+                    out.append((start, end))
+                    continue
+                parts, at = [], start
+                while True:  # text[start:end].split(tok), as spans
+                    k = text.find(tok, at, end) if tok else -1
+                    if k < 0:
+                        parts.append((at, end))
+                        break
+                    parts.append((at, k))
+                    at = k + len(tok)
+                for i, (a, b) in enumerate(parts):
+                    piece = text[a:b]
+                    a += len(piece) - len(piece.lstrip())
+                    b -= len(piece) - len(piece.rstrip())
+                    if i == 0 and a >= b:
+                        if len(parts) > 1:
+                            out.append((parts[0][1], parts[0][1] + len(tok)))
+                    elif i == len(parts) - 1:
+                        if a < b:
+                            out.append((a, b))
+                    else:
+                        if a < b:
+                            out.append((a, b))
+                        out.append((parts[i][1], parts[i][1] + len(tok)))
+            chunks = out
+        return [(a, b, fixed(text[a:b])) for a, b in chunks]
+
+    def _fixed_token_span(self, text, start, end):
+        """The offsets of an added or special token found at text[start:end]."""
+        return start, end
+
+    def _encode_with_offsets(self, text, pair):
+        """ids (as _encode_one) and character offsets of one text, through _tokenize_with_offsets."""
+        text = _check_text("text", text)
+        tokens, offs = [], []
+        for a, b, fixed in self._chunks_with_spans(text):
+            if fixed:
+                tokens.append(text[a:b])
+                offs.append(self._fixed_token_span(text, a, b))
+            else:
+                for tok, (s, e) in self._tokenize_with_offsets(text[a:b]):
+                    tokens.append(tok)
+                    offs.append((a + s, a + e))
+        ids = [self._convert_token_to_id(t) for t in tokens] if pair else self.convert_tokens_to_ids(tokens)
+        return ids, offs
 
     def encode_plus(self, text, text_pair=None, add_special_tokens=True, **kwargs):
         """One example as a dict; the options of __call__."""
@@ -1071,7 +1173,7 @@ class PreTrainedTokenizer(object):
             types = self.create_token_type_ids(len(ida), len(idb) if b is not None else None)
         else:
             ids = ida + (idb or [])
-            types = [0] * len(ida) + [1] * len(idb or [])
+            types = [0] * len(ida) + [self._plain_pair_type_id] * len(idb or [])
         row = _Row(ids, types, sample)
         if not (where or a[1] is not None or a[2] is not None):  # the common case: nothing to place
             return row
@@ -1134,6 +1236,7 @@ class PreTrainedTokenizer(object):
         return out
 
     pad_token_type_id = 0
+    _plain_pair_type_id = 1  # the token type of a pair's second text without special tokens (as transformers)
 
     def _tensors_native(self, texts, pairs, add_special_tokens, strategy, max_length, padding, return_tensors,
                         return_token_type_ids, return_attention_mask, side):
@@ -1147,7 +1250,8 @@ class PreTrainedTokenizer(object):
         if core is None:
             return None
         pair = pairs is not None
-        layout = self._special_layout(pair) if add_special_tokens else ((), (), (), (), (), (), 0, 1)
+        layout = (self._special_layout(pair) if add_special_tokens
+                  else ((), (), (), (), (), (), 0, self._plain_pair_type_id))
         if layout is None:
             return None
         pad = "longest" if padding in (True, "longest") else "max_length" if padding == "max_length" else ""

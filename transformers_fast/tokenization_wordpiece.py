@@ -30,12 +30,18 @@ def vocab_of_lines(lines):
     return TrackedOrderedDict((token, index) for index, token in enumerate(lines))
 
 
-def wordpiece_model(vocab, lines, lines_key, *options):
+def wordpiece_model(vocab, lines, lines_key, *options, strip_accents=None):
     """The C++ WordPieceModel of `vocab`: from the file's lines while the dict is as read from them, else from
     the dict's entries (edited in Python, e.g. a [unusedN] entry renamed)."""
     if lines is not None and tracked_key(vocab) == lines_key:
-        return _core_lib().WordPieceModel(lines, *options)
-    return _core_lib().WordPieceModel(list(vocab.keys()), *options, ids=list(vocab.values()))
+        return _core_lib().WordPieceModel(lines, *options, strip_accents=strip_accents)
+    return _core_lib().WordPieceModel(list(vocab.keys()), *options, ids=list(vocab.values()),
+                                      strip_accents=strip_accents)
+
+
+def _strip_accents_option(value):
+    """transformers' strip_accents: None (as do_lower_case, 1.2.0's only behaviour) or a bool."""
+    return None if value is None else bool(value)
 
 
 def whitespace_tokenize(text):
@@ -53,7 +59,7 @@ class BasicWordPieceTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
 
     def __init__(self, vocab_file, do_lower_case=True, do_basic_tokenize=True, never_split=None,
                  unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]", cls_token="[CLS]",
-                 mask_token="[MASK]", tokenize_chinese_chars=True, **kwargs):
+                 mask_token="[MASK]", tokenize_chinese_chars=True, strip_accents=None, **kwargs):
         super().__init__(unk_token=unk_token, sep_token=sep_token, pad_token=pad_token, cls_token=cls_token,
                          mask_token=mask_token, **kwargs)
         self.max_len_single_sentence = self.max_len - 2
@@ -68,7 +74,8 @@ class BasicWordPieceTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
         self.do_basic_tokenize = do_basic_tokenize
         if do_basic_tokenize:
             self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case, never_split=never_split,
-                                                  tokenize_chinese_chars=tokenize_chinese_chars)
+                                                  tokenize_chinese_chars=tokenize_chinese_chars,
+                                                  strip_accents=strip_accents)
         self._vocab_lines = lines
         self._vocab_lines_key = tracked_key(self.vocab)
         self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab, unk_token=self.unk_token)
@@ -79,14 +86,15 @@ class BasicWordPieceTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
         basic = self.basic_tokenizer if self.do_basic_tokenize else None
         return (bool(self.do_basic_tokenize), bool(basic and basic.do_lower_case),
                 bool(basic and basic.tokenize_chinese_chars), self.wordpiece_tokenizer.max_input_chars_per_word,
+                _strip_accents_option(getattr(basic, "strip_accents", None)) if basic else None,
                 tracked_key(self.vocab), self.wordpiece_tokenizer.vocab is self.vocab)
 
     def _build_native(self):
         key = self._core_model_key()
-        model = wordpiece_model(self.vocab, self._vocab_lines, self._vocab_lines_key, *key[:4])
+        model = wordpiece_model(self.vocab, self._vocab_lines, self._vocab_lines_key, *key[:4], strip_accents=key[4])
         if key[-1]:  # the WordpieceTokenizer's own tokenize serves from the same model
             self.wordpiece_tokenizer._model = model
-            self.wordpiece_tokenizer._model_key = (key[3], key[4])
+            self.wordpiece_tokenizer._model_key = (key[3], key[5])
         self._core = _core_lib().Pipeline(model)
 
     def _decoder_cleanup(self, text):
@@ -160,10 +168,11 @@ class BasicTokenizer(object):
         state_changed()  # BertTokenizer's core follows these settings
         object.__setattr__(self, name, value)
 
-    def __init__(self, do_lower_case=True, never_split=None, tokenize_chinese_chars=True):
+    def __init__(self, do_lower_case=True, never_split=None, tokenize_chinese_chars=True, strip_accents=None):
         self.do_lower_case = do_lower_case
         self.never_split = never_split if never_split is not None else []
         self.tokenize_chinese_chars = tokenize_chinese_chars
+        self.strip_accents = strip_accents  # transformers' option (None: as do_lower_case, as in 1.2.0)
         self._models = {}
 
     def __getstate__(self):
@@ -173,10 +182,11 @@ class BasicTokenizer(object):
 
     def tokenize(self, text, never_split=None):
         text = _check_text("text", text)
-        key = (self.do_lower_case, self.tokenize_chinese_chars)
+        key = (bool(self.do_lower_case), bool(self.tokenize_chinese_chars),
+               _strip_accents_option(getattr(self, "strip_accents", None)))
         model = self._models.get(key)
         if model is None:
-            model = self._models[key] = _core_lib().WordPieceModel([], True, *key, 100)
+            model = self._models[key] = _core_lib().WordPieceModel([], True, *key[:2], 100, strip_accents=key[2])
         never_split = list(self.never_split) + (list(never_split) if never_split is not None else [])
         return model.basic_tokenize(text, never_split)
 

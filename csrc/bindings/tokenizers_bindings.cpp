@@ -263,17 +263,20 @@ void bind_tokenizers(py::module_& m) {
 
   py::class_<WordPieceModel, Model, std::shared_ptr<WordPieceModel>>(t, "WordPieceModel")
       .def(py::init([](const std::vector<std::string>& vocab, bool do_basic_tokenize, bool do_lower_case,
-                       bool tokenize_chinese_chars, int max_input_chars_per_word, std::vector<int64_t> ids) {
+                       bool tokenize_chinese_chars, int max_input_chars_per_word, std::vector<int64_t> ids,
+                       py::object strip_accents) {
              BertOptions o;
              o.do_basic_tokenize = do_basic_tokenize;
              o.do_lower_case = do_lower_case;
              o.tokenize_chinese_chars = tokenize_chinese_chars;
              o.max_input_chars_per_word = max_input_chars_per_word;
+             // None: as do_lower_case (1.2.0); True/False: transformers' strip_accents
+             o.strip_accents = strip_accents.is_none() ? -1 : (strip_accents.cast<bool>() ? 1 : 0);
              return std::make_shared<WordPieceModel>(vocab, o, std::move(ids));
            }),
            py::arg("vocab"), py::arg("do_basic_tokenize") = true, py::arg("do_lower_case") = true,
            py::arg("tokenize_chinese_chars") = true, py::arg("max_input_chars_per_word") = 100,
-           py::arg("ids") = std::vector<int64_t>{})
+           py::arg("ids") = std::vector<int64_t>{}, py::arg("strip_accents") = py::none())
       .def("basic_tokenize",
            [](const WordPieceModel& m, py::handle text, const std::vector<std::string>& never_split) {
              Text t = text_arg(text, "text");

@@ -20,6 +20,8 @@ struct BertOptions {
   bool do_lower_case = true;
   bool tokenize_chinese_chars = true;
   int max_input_chars_per_word = 100;
+  // transformers' strip_accents: -1 (None) as do_lower_case, 0 keep accents, 1 strip them (NFD, drop Mn)
+  int strip_accents = -1;
 };
 
 namespace basic_detail {
@@ -106,16 +108,19 @@ void BasicTokenizer::run(std::string_view seg, int32_t pos_base, const NeverSpli
     }
     emit_word(t.substr(wstart), kOffsets ? pos + wstart : nullptr);
   };
+  const bool lower = opt_.do_lower_case;
+  const bool strip = opt_.strip_accents < 0 ? lower : opt_.strip_accents > 0;
   auto flush = [&]() {
     if (s.tok.empty()) return;
     const int32_t* tpos = kOffsets ? s.tok_pos.data() : nullptr;
-    if (opt_.do_lower_case && !(never_split && never_split->contains(s.tok))) {
-      if (s.ascii) {
-        for (char& ch : s.tok)
-          if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
+    if ((lower || strip) && !(never_split && never_split->contains(s.tok))) {
+      if (s.ascii) {  // (no accents)
+        if (lower)
+          for (char& ch : s.tok)
+            if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
         split_punct(s.tok, tpos);
       } else {
-        // str.lower, NFD, drop Mn; positions follow every code point
+        // str.lower, then NFD and drop Mn; positions follow every code point
         s.u.clear();
         s.pu.clear();
         const auto* p = reinterpret_cast<const unsigned char*>(s.tok.data());
@@ -124,12 +129,20 @@ void BasicTokenizer::run(std::string_view seg, int32_t pos_base, const NeverSpli
           if (kOffsets) s.pu.push_back(s.tok_pos[p - reinterpret_cast<const unsigned char*>(s.tok.data())]);
           s.u.push_back(decode_utf8(p));
         }
-        lower_str(s.u, s.v, kOffsets ? &s.pu : nullptr, kOffsets ? &s.pv : nullptr);
-        nfd_str(s.v, s.u, kOffsets ? &s.pv : nullptr, kOffsets ? &s.pu : nullptr);
+        if (lower) {
+          lower_str(s.u, s.v, kOffsets ? &s.pu : nullptr, kOffsets ? &s.pv : nullptr);
+          std::swap(s.u, s.v);
+          if (kOffsets) std::swap(s.pu, s.pv);
+        }
+        if (strip) {
+          nfd_str(s.u, s.v, kOffsets ? &s.pu : nullptr, kOffsets ? &s.pv : nullptr);
+          std::swap(s.u, s.v);
+          if (kOffsets) std::swap(s.pu, s.pv);
+        }
         s.low.clear();
         s.low_pos.clear();
         for (size_t i = 0; i < s.u.size(); ++i) {
-          if (flags(s.u[i]) & kMn) continue;
+          if (strip && (flags(s.u[i]) & kMn)) continue;
           size_t before = s.low.size();
           append_utf8(s.u[i], s.low);
           if (kOffsets) s.low_pos.insert(s.low_pos.end(), s.low.size() - before, s.pu[i]);

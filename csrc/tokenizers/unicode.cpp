@@ -95,19 +95,17 @@ void nfd_str(const std::u32string& in, std::u32string& out, std::vector<int32_t>
     size_t j = i;
     while (j < n && combining_class(out[j]) != 0) ++j;
     if (j - i > 1) {
-      // insertion sort keeps it stable and carries positions along
+      // insertion sort keeps it stable; positions stay in place (in order), as Hugging Face's alignments do,
+      // so a token's span still runs from its first to its last character
       for (size_t a = i + 1; a < j; ++a) {
         char32_t c = out[a];
-        int32_t p = pos_out ? (*pos_out)[a] : 0;
         uint8_t cc = combining_class(c);
         size_t b = a;
         while (b > i && combining_class(out[b - 1]) > cc) {
           out[b] = out[b - 1];
-          if (pos_out) (*pos_out)[b] = (*pos_out)[b - 1];
           --b;
         }
         out[b] = c;
-        if (pos_out) (*pos_out)[b] = p;
       }
     }
     i = j;

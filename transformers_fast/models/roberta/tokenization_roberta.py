@@ -9,13 +9,14 @@ _SHORTCUTS = {
 }
 
 
-def _trimmed(token, offsets, index):
+def _trimmed(token, offsets, index, prepended=False):
     """tokenizers' RobertaProcessing trim: the spaces ("Ġ") a token starts with move its start (except on a window's
-    first token, where the prepended space stands), those it ends with its end."""
+    first token, where the prepended space stands, and where `prepended` says it is one), those it ends with its
+    end."""
     start, end = offsets
     if token:
         lead, trail = len(token) - len(token.lstrip("Ġ")), len(token) - len(token.rstrip("Ġ"))
-        if lead and index > 0 and start > 0:
+        if lead and index > 0 and start > 0 and not prepended:
             start = min(start + lead, end)
         if trail and end >= trail:
             end = max(end - trail, start)
@@ -46,7 +47,23 @@ class RobertaTokenizer(ByteLevelBPETokenizer):
 
     def _window_offsets(self, ids, offsets):
         """transformers' RoBERTa (trim_offsets) leaves a token's spaces out of its offsets, in each row's window."""
-        return [_trimmed(tok, o, k) for k, (tok, o) in enumerate(zip(self.convert_ids_to_tokens(ids), offsets))]
+        return [_trimmed(tok, o, k, self._prepended_space(tok, o))
+                for k, (tok, o) in enumerate(zip(self.convert_ids_to_tokens(ids), offsets))]
+
+    def _prepended_space(self, token, offsets):
+        """Whether a token's leading "Ġ" is the space 1.2.0 prepends to the text, or to a part of it after an added or
+        special token: that space covers no character, so the offsets span fewer characters than the token spells
+        (trimming it took the token's first character off)."""
+        lead = len(token) - len(token.lstrip("Ġ"))
+        if not lead or lead == len(token):
+            return False
+        try:
+            n = len(bytes(self.byte_decoder[c] for c in token).decode("utf-8"))
+        except (KeyError, UnicodeDecodeError):  # (part of a character)
+            return False
+        return offsets[1] - offsets[0] < n
+
+    _plain_pair_type_id = 0  # transformers' RoBERTa: one token type, with or without special tokens
 
     def create_token_type_ids(self, len_0, len_1=None):
         """All 0, as transformers (RoBERTa has one token type)."""

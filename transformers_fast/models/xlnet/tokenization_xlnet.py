@@ -49,6 +49,7 @@ class XLNetTokenizer(PreTrainedTokenizer):
     def __getstate__(self):
         state = super().__getstate__()
         state["sp_model"] = None
+        state.pop("_sp_keeps", None)
         return state
 
     def __setstate__(self, d):
@@ -95,6 +96,114 @@ class XLNetTokenizer(PreTrainedTokenizer):
                 new_pieces.append(piece)
         return new_pieces
 
+    def _preprocessed_with_spans(self, text):
+        """preprocess_text(text) and the (start, end) in text of each of its characters, aligned as tokenizers aligns
+        transformers' XLNet normalizer: a space between words with the next word's first character, '"' with the
+        second character it replaces, what NFKD and lower() make with the character they come from."""
+        chars, spans = [], []
+        if self.remove_space:  # " ".join(text.split())
+            in_word = False
+            for i, c in enumerate(text):
+                if c.isspace():
+                    in_word = False
+                    continue
+                if not in_word and chars:
+                    chars.append(" ")
+                    spans.append((i, i + 1))
+                in_word = True
+                chars.append(c)
+                spans.append((i, i + 1))
+        else:
+            chars, spans = list(text), [(i, i + 1) for i in range(len(text))]
+        for pair in ("``", "''"):
+            out_c, out_s, i = [], [], 0
+            while i < len(chars):
+                if chars[i] == pair[0] and i + 1 < len(chars) and chars[i + 1] == pair[1]:
+                    out_c.append('"')
+                    out_s.append(spans[i + 1])
+                    i += 2
+                else:
+                    out_c.append(chars[i])
+                    out_s.append(spans[i])
+                    i += 1
+            chars, spans = out_c, out_s
+        if not self.keep_accents:  # (NFKD only reorders combining marks, which are all dropped)
+            out_c, out_s = [], []
+            for c, sp in zip(chars, spans):
+                for d in unicodedata.normalize("NFKD", c):
+                    if not unicodedata.combining(d):
+                        out_c.append(d)
+                        out_s.append(sp)
+            chars, spans = out_c, out_s
+        if self.do_lower_case:
+            spans = [sp for c, sp in zip(chars, spans) for _ in c.lower()]
+            chars = list("".join(chars).lower())  # (final sigma: lower() of the whole, as preprocess_text)
+        normalized = "".join(chars)
+        if normalized != self.preprocess_text(text) or len(spans) != len(normalized):
+            spans = [(0, len(text))] * len(self.preprocess_text(text))  # (not expected: whole-text spans)
+            normalized = self.preprocess_text(text)
+        return normalized, spans
+
+    def _tokenize_with_offsets(self, text):
+        """_tokenize's pieces with their (start, end) in text, from sentencepiece's piece offsets."""
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise ValueError(f"text contains a lone surrogate (not encodable as UTF-8) at {err.start}") from None
+        normalized, spans = self._preprocessed_with_spans(text)
+        try:
+            proto = self.sp_model.encode(normalized, return_type="proto")
+        except TypeError:  # (older sentencepiece)
+            proto = self.sp_model.encode(normalized, out_type="immutable_proto")
+        char_at = {}
+        at = 0
+        for k, c in enumerate(normalized):
+            char_at[at] = k
+            at += len(c.encode("utf-8"))
+        char_at[at] = len(normalized)
+        n = len(normalized)
+
+        kept = self.__dict__.setdefault("_sp_keeps", {})  # (not state: __dict__ directly)
+        for c in set(normalized) - kept.keys():
+            kept[c] = bool(self.sp_model.normalize(c))  # sentencepiece drops it (and spaces) otherwise
+
+        def span(b, e):
+            """characters [b, e) of normalized, from the first to the last that sentencepiece keeps, as tokenizers
+            aligns them; with none (a lone "▁"), the character after them."""
+            inside = [k for k in range(b, e) if kept[normalized[k]]]
+            if not inside:
+                return spans[e] if e < n else (len(text), len(text))
+            return min(spans[k][0] for k in inside), max(spans[k][1] for k in inside)
+
+        out = []
+        for piece in proto.pieces:
+            b, e = char_at.get(piece.begin, 0), char_at.get(piece.end, n)
+            token = piece.piece
+            if len(token) > 1 and token[-1] == "," and token[-2].isdigit():  # _tokenize's digit-comma re-split
+                cur_pieces = self.sp_model.EncodeAsPieces(token[:-1].replace(SPIECE_UNDERLINE, ""))
+                if token[0] != SPIECE_UNDERLINE and cur_pieces[0][0] == SPIECE_UNDERLINE:
+                    if len(cur_pieces[0]) == 1:
+                        cur_pieces = cur_pieces[1:]
+                    else:
+                        cur_pieces[0] = cur_pieces[0][1:]
+                pos = b
+                while pos < e - 1 and normalized[pos].isspace():
+                    pos += 1
+                for sub in cur_pieces:
+                    length = len(sub.replace(SPIECE_UNDERLINE, ""))
+                    out.append((sub, span(pos, min(pos + length, e - 1))))
+                    pos = min(pos + length, e - 1)
+                out.append((token[-1], span(e - 1, e)))
+            else:
+                out.append((token, span(b, e)))
+        return out
+
+    def _fixed_token_span(self, text, start, end):
+        if text[start:end] == self._mask_token:  # transformers' XLNet mask token strips left (lstrip=True)
+            while start > 0 and text[start - 1].isspace():
+                start -= 1
+        return start, end
+
     def _convert_token_to_id(self, token):
         return self.sp_model.PieceToId(token)
 
@@ -103,6 +212,15 @@ class XLNetTokenizer(PreTrainedTokenizer):
 
     def convert_tokens_to_string(self, tokens):
         return "".join(tokens).replace(SPIECE_UNDERLINE, " ").strip()
+
+    def _batch_decode_text(self, ids, skip_special_tokens):
+        # transformers' Metaspace decoder: every token (added ones too) with "▁" as a space, only the first token's
+        # leading space dropped (1.2.0's decode strips both ends and spaces out added tokens)
+        if hasattr(ids, "tolist"):
+            ids = ids.tolist()
+        tokens = self.convert_ids_to_tokens(ids, skip_special_tokens=skip_special_tokens)
+        text = "".join(tokens).replace(SPIECE_UNDERLINE, " ")
+        return text[1:] if tokens and tokens[0].startswith(SPIECE_UNDERLINE) else text
 
     def add_special_tokens_single_sentence(self, token_ids):
         """X <sep> <cls>"""
