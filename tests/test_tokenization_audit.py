@@ -216,3 +216,15 @@ def test_byte_level_add_prefix_space_false(roberta_files):
     ours = RobertaTokenizer(*roberta_files, add_prefix_space=False)
     hf = transformers.RobertaTokenizer(*roberta_files, add_prefix_space=False)
     assert ours.encode("Hello world") == hf.encode("Hello world", add_special_tokens=False)  # "Hello", not "ĠHello"
+
+
+def test_audit_script_finds_no_difference_from_1_2_0():
+    """scripts/audit_tokenizers.py (every family and option set against 1.2.0 on edge cases and random text)
+    exits 1 when a 1.2.0 comparison differs."""
+    import subprocess
+    import sys
+
+    script = os.path.join(os.path.dirname(__file__), "..", "scripts", "audit_tokenizers.py")
+    out = subprocess.run([sys.executable, script, "--random", "100", "--seed", "7"], capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
