@@ -14,7 +14,7 @@ from torch.nn import functional as F
 from transformers_fast import ops
 from transformers_fast.modeling_outputs import BaseModelOutputWithPooling
 from transformers_fast.modeling_utils import (PreTrainedModel, check_attention_mask, check_ids, check_token_inputs,
-                                              expand_head_mask, input_shape, prune_linear_layer)
+                                              expand_head_mask, has_empty_row, input_shape, prune_linear_layer)
 from transformers_fast.runtime import encoder as fast_encoder
 from transformers_fast.runtime.fast_path import autocast_on
 
@@ -381,7 +381,7 @@ class EncoderModel(EncoderPreTrainedModel):
         output_hidden_states = (self.encoder.output_hidden_states if output_hidden_states is None
                                 else output_hidden_states)
         if self.fast.usable(input_ids if inputs_embeds is None else inputs_embeds, attention_mask, head_mask,
-                            output_attentions):
+                            output_attentions) and not has_empty_row(attention_mask):
             sequence_output, hidden_states = self.fast(input_ids, token_type_ids, attention_mask, position_ids,
                                                        output_hidden_states, inputs_embeds=inputs_embeds)
             return BaseModelOutputWithPooling(last_hidden_state=sequence_output,

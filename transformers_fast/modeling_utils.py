@@ -1055,6 +1055,13 @@ def memory_in_dtype(name: str, memory: torch.Tensor, dtype: torch.dtype) -> torc
                     f"dtype (those a model of that dtype returned), or convert them with .to({dtype})")
 
 
+def has_empty_row(attention_mask) -> bool:
+    """Whether a row of the mask has no real token. The reference then attends over every position (BERT's -10000
+    bias shifts all scores alike; DistilBERT's masked scores are all equal), which only the reference path
+    computes: the padding-free one has no real key to attend over."""
+    return attention_mask is not None and not bool((attention_mask != 0).any(-1).all())
+
+
 def check_attention_mask(mask: Any, shape: torch.Size) -> None:
     if not isinstance(mask, torch.Tensor):
         raise TypeError(f"attention_mask must be a torch.Tensor, got {type(mask).__name__}")

@@ -16,7 +16,7 @@ from transformers_fast import ops
 from transformers_fast.modeling_outputs import (BaseModelOutput, MaskedLMOutput, QuestionAnsweringModelOutput,
                                                 SequenceClassifierOutput)
 from transformers_fast.modeling_utils import (PreTrainedModel, check_attention_mask, check_token_inputs,
-                                              expand_head_mask, input_shape, loss_ignoring_negative)
+                                              expand_head_mask, has_empty_row, input_shape, loss_ignoring_negative)
 from transformers_fast.modules import (classification_loss, create_sinusoidal_embeddings,  # noqa: F401
                                       prune_lin_heads, sinusoidal_table, span_loss)
 from transformers_fast.runtime import encoder as fast_encoder
@@ -235,7 +235,7 @@ class DistilBertModel(DistilBertPreTrainedModel):
         output_attentions = self.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.output_hidden_states if output_hidden_states is None else output_hidden_states
         if self.fast.usable(input_ids if inputs_embeds is None else inputs_embeds, attention_mask, head_mask,
-                            output_attentions):
+                            output_attentions) and not has_empty_row(attention_mask):
             hidden, hidden_states = self.fast(input_ids, None, attention_mask, None, output_hidden_states,
                                               inputs_embeds=inputs_embeds)
             return BaseModelOutput(last_hidden_state=hidden, hidden_states=hidden_states)
