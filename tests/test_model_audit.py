@@ -36,3 +36,21 @@ def test_distilbert_row_without_real_tokens_equals_transformers(tmp_path):
         expected = ref(input_ids=ids, attention_mask=mask).logits
         got = ours(ids, attention_mask=mask)[0]
     compare(got, expected)
+
+
+@pytest.mark.parametrize("family,class_name", [("bert", "BertForSequenceClassification"),
+                                               ("distilbert", "DistilBertForSequenceClassification")])
+@pytest.mark.parametrize("problem_type,float_labels", [(None, True), ("multi_label_classification", True),
+                                                       ("regression", True), ("single_label_classification", False)])
+def test_problem_type_and_multi_label_losses_equal_transformers(tmp_path, family, class_name, problem_type,
+                                                                float_labels):
+    ref = hf_model(family, class_name, num_labels=3, problem_type=problem_type)
+    ref.save_pretrained(tmp_path)
+    ours = getattr(tf, class_name).from_pretrained(tmp_path)
+    ids, mask, _ = inputs(family, batch=3)
+    g = torch.Generator().manual_seed(4)
+    labels = (torch.rand(3, 3, generator=g) > 0.5).float() if float_labels else torch.tensor([2, 0, 1])
+    with torch.no_grad():
+        expected = ref(input_ids=ids, attention_mask=mask, labels=labels).loss
+        got = ours(ids, attention_mask=mask, labels=labels)[0]
+    compare(got, expected)

@@ -199,10 +199,27 @@ def mc_loss(mc_logits: torch.Tensor, mc_labels: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(mc_logits.reshape(-1, mc_logits.shape[-1]), mc_labels.reshape(-1))
 
 
-def classification_loss(logits: torch.Tensor, labels: torch.Tensor, num_labels: int) -> torch.Tensor:
-    """1.2.0: mean squared error when there is one label (regression), cross-entropy otherwise."""
-    if num_labels == 1:
-        return F.mse_loss(logits.view(-1), labels.view(-1).to(logits.dtype))
+def classification_loss(logits: torch.Tensor, labels: torch.Tensor, num_labels: int,
+                        problem_type: Optional[str] = None) -> torch.Tensor:
+    """1.2.0: mean squared error when there is one label (regression), cross-entropy otherwise. As transformers,
+    config.problem_type picks the loss when set, and float labels of several classes are multi-label (binary
+    cross-entropy; 1.2.0 raised there)."""
+    if problem_type is None:
+        if num_labels == 1:
+            problem_type = "regression"
+        elif labels.dtype in (torch.long, torch.int) or labels.dim() < logits.dim():
+            problem_type = "single_label_classification"
+        else:
+            problem_type = "multi_label_classification"
+    if problem_type == "regression":
+        if num_labels == 1:
+            return F.mse_loss(logits.view(-1), labels.view(-1).to(logits.dtype))
+        return F.mse_loss(logits, labels.to(logits.dtype))
+    if problem_type == "multi_label_classification":
+        return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+    if problem_type != "single_label_classification":
+        raise ValueError(f"config.problem_type must be None, 'regression', 'single_label_classification' or "
+                         f"'multi_label_classification', got {problem_type!r}")
     return F.cross_entropy(logits.view(-1, num_labels), labels.view(-1))
 
 

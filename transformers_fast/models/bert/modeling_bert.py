@@ -169,7 +169,8 @@ class BertForSequenceClassification(BertPreTrainedModel):
             outputs = self.bert(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
                                 output_attentions, output_hidden_states, inputs_embeds=inputs_embeds)
         logits = self.classifier(self.dropout(outputs[1]))
-        loss = None if labels is None else classification_loss(logits, labels, self.num_labels)
+        loss = None if labels is None else classification_loss(logits, labels, self.num_labels,
+                                                                  getattr(self.config, "problem_type", None))
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                                         attentions=outputs.attentions)
 

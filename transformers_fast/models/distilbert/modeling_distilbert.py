@@ -300,7 +300,8 @@ class DistilBertForSequenceClassification(DistilBertPreTrainedModel):
                                       inputs_embeds=inputs_embeds)
         pooled = self.dropout(F.relu(self.pre_classifier(outputs[0][:, 0])))
         logits = self.classifier(pooled)
-        loss = None if labels is None else classification_loss(logits, labels, self.num_labels)
+        loss = None if labels is None else classification_loss(logits, labels, self.num_labels,
+                                                                  getattr(self.config, "problem_type", None))
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                                         attentions=outputs.attentions)
 

@@ -130,7 +130,8 @@ class RobertaForSequenceClassification(RobertaPreTrainedModel):
             outputs = self.roberta(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
                                    output_attentions, output_hidden_states, inputs_embeds=inputs_embeds)
         logits = self.classifier(outputs[0])
-        loss = None if labels is None else classification_loss(logits, labels, self.num_labels)
+        loss = None if labels is None else classification_loss(logits, labels, self.num_labels,
+                                                                  getattr(self.config, "problem_type", None))
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                                         attentions=outputs.attentions)
 

@@ -570,7 +570,8 @@ class XLMForSequenceClassification(XLMPreTrainedModel):
                 lengths, position_ids, langs, token_type_ids, attention_mask, cache, head_mask, output_attentions,
                 output_hidden_states, inputs_embeds))
         logits = self.sequence_summary(outputs[0])
-        loss = None if labels is None else classification_loss(logits, labels, self.num_labels)
+        loss = None if labels is None else classification_loss(logits, labels, self.num_labels,
+                                                                  getattr(self.config, "problem_type", None))
         return XLMForSequenceClassificationOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                                                   attentions=outputs.attentions)
 

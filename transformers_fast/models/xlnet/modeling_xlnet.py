@@ -605,7 +605,8 @@ class XLNetForSequenceClassification(XLNetPreTrainedModel):
                                                              perm_mask, target_mapping, head_mask, output_attentions,
                                                              output_hidden_states, use_mems, inputs_embeds))
         logits = self.logits_proj(self.sequence_summary(outputs[0]))
-        loss = None if labels is None else classification_loss(logits, labels, self.num_labels)
+        loss = None if labels is None else classification_loss(logits, labels, self.num_labels,
+                                                                  getattr(self.config, "problem_type", None))
         return XLNetForSequenceClassificationOutput(loss=loss, logits=logits, mems=outputs.mems,
                                                     hidden_states=outputs.hidden_states, attentions=outputs.attentions)
 
