@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import transformers_fast as tf
-from modeling_helpers import compare, hf_model, inputs, pt_model
+from modeling_helpers import compare, hf_model, inputs, pt_model, randomize_all
 
 
 @pytest.mark.parametrize("class_name", ["BertForSequenceClassification", "BertForMaskedLM"])
@@ -53,4 +53,73 @@ def test_problem_type_and_multi_label_losses_equal_transformers(tmp_path, family
     with torch.no_grad():
         expected = ref(input_ids=ids, attention_mask=mask, labels=labels).loss
         got = ours(ids, attention_mask=mask, labels=labels)[0]
+    compare(got, expected)
+
+
+@pytest.mark.parametrize("option", [dict(n_inner=45), dict(activation_function="gelu"), dict(activation_function="relu"),
+                                    dict(scale_attn_weights=False), dict(scale_attn_by_inverse_layer_idx=True)])
+def test_gpt2_options_of_transformers_configs(tmp_path, option):
+    # (1.2.0 has none of these options: transformers is the reference; the decoder fast path runs them too)
+    from gpt_helpers import hf_gpt, ids as gpt_ids
+
+    ref = hf_gpt("gpt2", "GPT2LMHeadModel", **option)
+    randomize_all(ref, scale=0.3)  # attention far from uniform, so that its scale matters
+    ref.save_pretrained(tmp_path)
+    ours = tf.GPT2LMHeadModel.from_pretrained(tmp_path)
+    x = gpt_ids()
+    with torch.no_grad():
+        compare(ours(x)[0], ref(x).logits)
+        expected = ref.generate(x[:1], max_new_tokens=6, do_sample=False, pad_token_id=0)
+        got = ours.generate(x[:1], max_length=x.shape[1] + 6, do_sample=False)
+    assert torch.equal(got, expected)
+    with torch.enable_grad():
+        compare(ours(x)[0], ref(x).logits)
+
+
+@pytest.mark.parametrize("family,class_name,field", [("bert", "BertModel", "hidden_act"),
+                                                     ("roberta", "RobertaModel", "hidden_act")])
+@pytest.mark.parametrize("act", ["tanh", "quick_gelu", "sigmoid"])
+def test_transformers_activation_names_in_encoders(tmp_path, family, class_name, field, act):
+    ref = hf_model(family, class_name, **{field: act})
+    ref.save_pretrained(tmp_path)
+    ours = getattr(tf, class_name).from_pretrained(tmp_path)
+    ids, mask, tt = inputs(family)
+    kw = {"token_type_ids": tt} if tt is not None else {}
+    with torch.no_grad():
+        compare(ours(ids, attention_mask=mask, **kw)[0], ref(input_ids=ids, attention_mask=mask, **kw)[0], mask)
+
+
+@pytest.mark.parametrize("act", ["tanh", "quick_gelu"])
+def test_transformers_activation_names_in_xlnet(tmp_path, act):
+    import transformers
+
+    config = transformers.XLNetConfig(vocab_size=99, d_model=32, n_layer=2, n_head=4, d_inner=37, ff_activation=act)
+    torch.manual_seed(0)
+    ref = transformers.XLNetModel(config).eval()
+    ref.save_pretrained(tmp_path)
+    ours = tf.XLNetModel.from_pretrained(tmp_path)
+    x = torch.randint(0, 99, (2, 7), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        compare(ours(x)[0], ref(x).last_hidden_state)
+
+
+@pytest.mark.parametrize("grad", [False, True], ids=["no_grad", "grad"])
+def test_xlm_row_without_real_tokens_is_finite_on_both_paths(tmp_path, grad):
+    # transformers' value (1.2.0 gives NaN there); the padding-free path and the reference path agree
+    import transformers
+
+    config = transformers.XLMConfig(vocab_size=99, emb_dim=32, n_layers=2, n_heads=4, max_position_embeddings=24,
+                                    num_labels=2)
+    torch.manual_seed(0)
+    ref = transformers.XLMForSequenceClassification(config).eval()
+    randomize_all(ref)
+    ref.save_pretrained(tmp_path)
+    ours = tf.XLMForSequenceClassification.from_pretrained(tmp_path)
+    ids = torch.randint(4, 99, (3, 9), generator=torch.Generator().manual_seed(1))
+    mask = torch.ones(3, 9, dtype=torch.long)
+    mask[1, 6:] = 0
+    mask[2] = 0
+    with torch.set_grad_enabled(grad):
+        expected = ref(input_ids=ids, attention_mask=mask).logits
+        got = ours(ids, attention_mask=mask)[0]
     compare(got, expected)

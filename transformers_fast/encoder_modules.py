@@ -14,7 +14,8 @@ from torch.nn import functional as F
 from transformers_fast import ops
 from transformers_fast.modeling_outputs import BaseModelOutputWithPooling
 from transformers_fast.modeling_utils import (PreTrainedModel, check_attention_mask, check_ids, check_token_inputs,
-                                              expand_head_mask, has_empty_row, input_shape, prune_linear_layer)
+                                              TRANSFORMERS_ACTIVATIONS, expand_head_mask, has_empty_row, input_shape,
+                                              prune_linear_layer)
 from transformers_fast.runtime import encoder as fast_encoder
 from transformers_fast.runtime.fast_path import autocast_on
 
@@ -26,8 +27,8 @@ def gelu_tanh(x: torch.Tensor) -> torch.Tensor:
     return F.gelu(x, approximate="tanh")
 
 
-ACT2FN = {"gelu": gelu, "relu": F.relu, "swish": F.silu, "silu": F.silu, "gelu_new": gelu_tanh,
-          "gelu_pytorch_tanh": gelu_tanh}
+ACT2FN = {**TRANSFORMERS_ACTIVATIONS, "gelu": gelu, "relu": F.relu, "swish": F.silu, "silu": F.silu,
+          "gelu_new": gelu_tanh, "gelu_pytorch_tanh": gelu_tanh}
 
 BertLayerNorm = nn.LayerNorm
 

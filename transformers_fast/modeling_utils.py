@@ -1055,6 +1055,36 @@ def memory_in_dtype(name: str, memory: torch.Tensor, dtype: torch.dtype) -> torc
                     f"dtype (those a model of that dtype returned), or convert them with .to({dtype})")
 
 
+def _gelu_erf(x: torch.Tensor) -> torch.Tensor:
+    # not F.gelu itself: the decoder fast path fuses a function named "gelu" as the tanh form
+    return nn.functional.gelu(x)
+
+
+def _gelu_tanh(x: torch.Tensor) -> torch.Tensor:
+    return nn.functional.gelu(x, approximate="tanh")
+
+
+def _quick_gelu(x: torch.Tensor) -> torch.Tensor:
+    return x * torch.sigmoid(1.702 * x)
+
+
+def _relu2(x: torch.Tensor) -> torch.Tensor:
+    return torch.square(nn.functional.relu(x))
+
+
+def _linear(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+# transformers' activation names (ACT2FN) beyond those of 1.2.0, for configs it wrote; the same functions.
+TRANSFORMERS_ACTIVATIONS = {
+    "gelu_python": _gelu_erf, "gelu_new": _gelu_tanh, "gelu_pytorch_tanh": _gelu_tanh, "gelu_fast": _gelu_tanh,
+    "gelu_accurate": _gelu_tanh, "quick_gelu": _quick_gelu, "relu": nn.functional.relu, "relu6": nn.functional.relu6,
+    "relu2": _relu2, "silu": nn.functional.silu, "swish": nn.functional.silu, "mish": nn.functional.mish,
+    "tanh": torch.tanh, "sigmoid": torch.sigmoid, "linear": _linear,
+}
+
+
 def has_empty_row(attention_mask) -> bool:
     """Whether a row of the mask has no real token. The reference then attends over every position (BERT's -10000
     bias shifts all scores alike; DistilBERT's masked scores are all equal), which only the reference path

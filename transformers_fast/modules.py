@@ -30,6 +30,7 @@ class Attention(nn.Module):
         self.n_head = config.n_head
         self.split_size = nx
         self.scale = scale
+        self.score_divisor = 1.0  # transformers' GPT-2 scale_attn_by_inverse_layer_idx: the layer's index + 1
         self.c_attn = Conv1D(nx * 3, nx)
         self.c_proj = Conv1D(nx, nx)
         self.attn_dropout = nn.Dropout(config.attn_pdrop)
@@ -76,6 +77,8 @@ class Attention(nn.Module):
         scores = torch.matmul(query, key.transpose(-1, -2))
         if self.scale:
             scores = scores / math.sqrt(value.shape[-1])
+        if self.score_divisor != 1.0:
+            scores = scores / self.score_divisor
         nd, ns = scores.shape[-2], scores.shape[-1]
         allowed = torch.ones(nd, ns, dtype=torch.bool, device=scores.device).tril(ns - nd)
         if attention_mask is not None:  # [batch, 1, 1, ns] bool, True = attend

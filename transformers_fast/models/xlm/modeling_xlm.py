@@ -136,7 +136,8 @@ class MultiHeadAttention(nn.Module):
         q = q / math.sqrt(dim_per_head)
         scores = torch.matmul(q, k.transpose(2, 3))  # [bs, heads, qlen, klen]
         masked = (mask == 0).view(mask_reshape).expand_as(scores)
-        scores = scores.masked_fill(masked, -float("inf"))
+        # the dtype's minimum, as transformers: a row without any real key attends uniformly (1.2.0's -inf gave NaN)
+        scores = scores.masked_fill(masked, torch.finfo(scores.dtype).min)
         weights = F.softmax(scores.float(), dim=-1).type_as(scores)
         weights = F.dropout(weights, p=self.dropout, training=self.training)
         if head_mask is not None:
