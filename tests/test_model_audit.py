@@ -123,3 +123,31 @@ def test_xlm_row_without_real_tokens_is_finite_on_both_paths(tmp_path, grad):
         expected = ref(input_ids=ids, attention_mask=mask).logits
         got = ours(ids, attention_mask=mask)[0]
     compare(got, expected)
+
+
+@pytest.mark.parametrize("class_name", ["GPT2DoubleHeadsModel", "OpenAIGPTDoubleHeadsModel"])
+@pytest.mark.parametrize("given", [False, True], ids=["last_token", "mc_token_ids"])
+def test_double_heads_reading_a_padded_position_equals_the_reference_path(tmp_path, class_name, given):
+    # the fused decoder leaves padded positions zero; the multiple-choice head may read one (right padding, no
+    # mc_token_ids: the last position), which the reference computes
+    from gpt_helpers import hf_gpt
+
+    family = "gpt2" if class_name.startswith("GPT2") else "openai"
+    ref = hf_gpt(family, class_name)
+    randomize_all(ref, scale=0.2)
+    ref.save_pretrained(tmp_path)
+    ours = getattr(tf, class_name).from_pretrained(tmp_path)
+    x = torch.randint(0, 99, (2, 3, 9), generator=torch.Generator().manual_seed(1))
+    mask = torch.ones_like(x)
+    mask[0, 1, 6:] = 0
+    mask[1, 2, 4:] = 0
+    mc = torch.tensor([[8, 7, 8], [8, 8, 6]]) if given else None
+    with torch.no_grad():
+        got = ours(x, mc_token_ids=mc, attention_mask=mask)
+        ours.transformer.fast.enabled = False
+        plain = ours(x, mc_token_ids=mc, attention_mask=mask)
+    compare(got.mc_logits, plain.mc_logits)
+    assert got.hidden_states is None
+    if family == "gpt2":  # (transformers' OpenAI GPT takes no [batch, choices, sequence] mask)
+        with torch.no_grad():
+            compare(got.mc_logits, ref(x, mc_token_ids=mc, attention_mask=mask).mc_logits)

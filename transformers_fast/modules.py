@@ -118,6 +118,28 @@ def key_mask(attention_mask: Optional[torch.Tensor], batch: int, total: int) -> 
     return (attention_mask != 0)[:, None, None, :]
 
 
+def summary_reads_padding(attention_mask, mc_token_ids, input_ids, inputs_embeds) -> bool:
+    """Whether the double-heads models' multiple-choice head reads a padded position (mc_token_ids, else the last
+    one). The fused decoder leaves padded positions zero: the reference path runs instead, as the reference
+    computes them."""
+    given = input_ids if inputs_embeds is None else inputs_embeds
+    dims = 1 if inputs_embeds is None else 2
+    if not isinstance(attention_mask, torch.Tensor) or not isinstance(given, torch.Tensor) or given.dim() < dims:
+        return False  # (bad input raises in the model)
+    seq = given.shape[-dims]
+    if seq == 0 or attention_mask.dim() == 0 or attention_mask.shape[-1] < seq:
+        return False
+    real = attention_mask.reshape(-1, attention_mask.shape[-1])[:, -seq:] != 0  # (the new tokens after any past)
+    if mc_token_ids is None:
+        return not bool(real[:, -1].all())
+    if not isinstance(mc_token_ids, torch.Tensor) or mc_token_ids.numel() != real.shape[0]:
+        return False  # the head raises its own error
+    index = mc_token_ids.reshape(-1, 1).to(device=real.device, dtype=torch.long)
+    if index.numel() and (bool((index < 0).any()) or bool((index >= seq).any())):
+        return False
+    return not bool(real.gather(1, index).all())
+
+
 class GPTInitWeightsMixin:
     """1.2.0's weight initialisation of OpenAI GPT and GPT-2."""
 

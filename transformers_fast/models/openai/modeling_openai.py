@@ -15,7 +15,7 @@ from transformers_fast.generation import GenerationMixin
 from transformers_fast.modeling_outputs import BaseModelOutput, CausalLMOutput, DoubleHeadsModelOutput
 from transformers_fast.modeling_utils import PreTrainedModel, SequenceSummary, assign_tf_weights
 from transformers_fast.modules import (MLP, Attention, GPTBaseMixin, GPTInitWeightsMixin, gelu, gpt_tf_parameter, lm_loss,
-                                      mc_loss)
+                                      mc_loss, summary_reads_padding)
 from transformers_fast.runtime import decoder as fast_decoder
 from transformers_fast.models.openai.configuration_openai import (OPENAI_GPT_PRETRAINED_MODEL_ARCHIVE_MAP,
                                                                   OpenAIGPTConfig)
@@ -163,8 +163,11 @@ class OpenAIGPTDoubleHeadsModel(OpenAIGPTPreTrainedModel):
                 position_ids=None, head_mask=None, *, attention_mask=None, output_attentions=None,
                 output_hidden_states=None, labels=None, inputs_embeds=None):
         lm_labels = labels if lm_labels is None else lm_labels
+        wanted = self.transformer.output_hidden_states if output_hidden_states is None else output_hidden_states
+        # asking for the hidden states runs the reference path, which computes the padded position read
+        forced = not wanted and summary_reads_padding(attention_mask, mc_token_ids, input_ids, inputs_embeds)
         outputs = self.transformer(input_ids, position_ids, token_type_ids, head_mask, attention_mask=attention_mask,
-                                   output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+                                   output_attentions=output_attentions, output_hidden_states=wanted or forced,
                                    inputs_embeds=inputs_embeds)
         hidden = outputs[0]
         lm_logits = self.fast.lm_logits(hidden, head_mask, output_attentions, output_hidden_states)
@@ -172,7 +175,8 @@ class OpenAIGPTDoubleHeadsModel(OpenAIGPTPreTrainedModel):
         return DoubleHeadsModelOutput(
             loss=None if lm_labels is None else lm_loss(lm_logits, lm_labels),
             mc_loss=None if mc_labels is None else mc_loss(mc_logits, mc_labels),
-            logits=lm_logits, mc_logits=mc_logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+            logits=lm_logits, mc_logits=mc_logits, hidden_states=None if forced else outputs.hidden_states,
+            attentions=outputs.attentions)
 
 
 # The remaining module-level names of 1.2.0's modeling module.
