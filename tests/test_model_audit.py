@@ -151,3 +151,16 @@ def test_double_heads_reading_a_padded_position_equals_the_reference_path(tmp_pa
     if family == "gpt2":  # (transformers' OpenAI GPT takes no [batch, choices, sequence] mask)
         with torch.no_grad():
             compare(got.mc_logits, ref(x, mc_token_ids=mc, attention_mask=mask).mc_logits)
+
+
+@pytest.mark.parametrize("class_name", ["DistilBertModel", "DistilBertForMaskedLM"])
+@pytest.mark.parametrize("act", ["gelu_new", "silu", "tanh"])
+def test_distilbert_activations_of_transformers_configs(tmp_path, class_name, act):
+    # (1.2.0 took "gelu" and "relu" only)
+    ref = hf_model("distilbert", class_name, activation=act)
+    ref.save_pretrained(tmp_path)
+    ours = getattr(tf, class_name).from_pretrained(tmp_path)
+    ids, mask, _ = inputs("distilbert")
+    for grad in (False, True):
+        with torch.set_grad_enabled(grad):
+            compare(ours(ids, attention_mask=mask)[0], ref(input_ids=ids, attention_mask=mask)[0], mask)

@@ -16,7 +16,8 @@ from transformers_fast import ops
 from transformers_fast.modeling_outputs import (BaseModelOutput, MaskedLMOutput, QuestionAnsweringModelOutput,
                                                 SequenceClassifierOutput)
 from transformers_fast.modeling_utils import (PreTrainedModel, check_attention_mask, check_token_inputs,
-                                              expand_head_mask, has_empty_row, input_shape, loss_ignoring_negative)
+                                              TRANSFORMERS_ACTIVATIONS, expand_head_mask, has_empty_row, input_shape,
+                                              loss_ignoring_negative)
 from transformers_fast.modules import (classification_loss, create_sinusoidal_embeddings,  # noqa: F401
                                       prune_lin_heads, sinusoidal_table, span_loss)
 from transformers_fast.runtime import encoder as fast_encoder
@@ -25,7 +26,8 @@ from transformers_fast.models.distilbert.configuration_distilbert import (DISTIL
 
 
 def activation_fn(name: str):
-    return F.gelu if name == "gelu" else F.relu
+    """1.2.0's "gelu" / "relu"; transformers' other names (a config it wrote) as it computes them."""
+    return {"gelu": F.gelu, "relu": F.relu}.get(name) or TRANSFORMERS_ACTIVATIONS[name]
 
 
 class Embeddings(nn.Module):
@@ -273,8 +275,10 @@ class DistilBertForMaskedLM(DistilBertPreTrainedModel):
         with self.distilbert.fast.reference_path(masked_lm_labels is not None):
             outputs = self.distilbert(input_ids, attention_mask, head_mask, output_attentions, output_hidden_states,
                                       inputs_embeds=inputs_embeds)
-        # 1.2.0's head is GELU whatever config.activation says (transformers 5 follows the config)
-        x = gelu(self.vocab_transform(outputs[0]))
+        # 1.2.0's head is GELU whatever config.activation says (transformers 5 follows the config; so do we for the
+        # names 1.2.0 did not take)
+        act = self.config.activation
+        x = (gelu if act in ("gelu", "relu") else activation_fn(act))(self.vocab_transform(outputs[0]))
         logits = self.vocab_projector(self.vocab_layer_norm(x))
         loss = None if masked_lm_labels is None else loss_ignoring_negative(logits, masked_lm_labels)
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
