@@ -164,3 +164,23 @@ def test_distilbert_activations_of_transformers_configs(tmp_path, class_name, ac
     for grad in (False, True):
         with torch.set_grad_enabled(grad):
             compare(ours(ids, attention_mask=mask)[0], ref(input_ids=ids, attention_mask=mask)[0], mask)
+
+
+@pytest.mark.parametrize("family,class_name", [("bert", "BertForSequenceClassification"),
+                                               ("bert", "BertForTokenClassification"),
+                                               ("roberta", "RobertaForSequenceClassification")])
+def test_classifier_dropout_of_transformers_configs_in_training(tmp_path, family, class_name):
+    # the layers' dropout is off, the classifier's on: the same seed draws the same mask in both
+    ref = hf_model(family, class_name, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+                   classifier_dropout=0.5)
+    ref.save_pretrained(tmp_path)
+    ours = getattr(tf, class_name).from_pretrained(tmp_path)
+    ours.train()
+    ref.train()
+    ids, mask, tt = inputs(family)
+    kw = {"token_type_ids": tt} if tt is not None else {}
+    torch.manual_seed(11)
+    expected = ref(input_ids=ids, attention_mask=mask, **kw).logits
+    torch.manual_seed(11)
+    got = ours(ids, attention_mask=mask, **kw)[0]
+    compare(got, expected)

@@ -224,6 +224,13 @@ def mc_loss(mc_logits: torch.Tensor, mc_labels: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(mc_logits.reshape(-1, mc_logits.shape[-1]), mc_labels.reshape(-1))
 
 
+def classifier_dropout(config) -> float:
+    """The dropout before a BERT/RoBERTa classifier: transformers' config.classifier_dropout where set, else
+    hidden_dropout_prob (1.2.0)."""
+    p = getattr(config, "classifier_dropout", None)
+    return config.hidden_dropout_prob if p is None else p
+
+
 def classification_loss(logits: torch.Tensor, labels: torch.Tensor, num_labels: int,
                         problem_type: Optional[str] = None) -> torch.Tensor:
     """1.2.0: mean squared error when there is one label (regression), cross-entropy otherwise. As transformers,

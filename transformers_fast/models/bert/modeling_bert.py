@@ -19,7 +19,7 @@ from transformers_fast.modeling_outputs import (BertForPreTrainingOutput, Masked
                                                 SequenceClassifierOutput, TokenClassifierOutput)
 from transformers_fast.modeling_utils import (assign_tf_weights, check_one_input, loss_ignoring_negative, split_indexed,
                                               tf_checkpoint_arrays)
-from transformers_fast.modules import classification_loss, span_loss, token_classification_loss
+from transformers_fast.modules import classification_loss, classifier_dropout, span_loss, token_classification_loss
 from transformers_fast.models.bert.configuration_bert import BERT_PRETRAINED_MODEL_ARCHIVE_MAP, BertConfig
 
 
@@ -159,7 +159,7 @@ class BertForSequenceClassification(BertPreTrainedModel):
         super().__init__(config)
         self.num_labels = config.num_labels
         self.bert = BertModel(config)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout = nn.Dropout(classifier_dropout(config))
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.init_weights()
 
@@ -182,7 +182,7 @@ class BertForMultipleChoice(BertPreTrainedModel):
     def __init__(self, config: BertConfig):
         super().__init__(config)
         self.bert = BertModel(config)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout = nn.Dropout(classifier_dropout(config))
         self.classifier = nn.Linear(config.hidden_size, 1)
         self.init_weights()
 
@@ -228,7 +228,7 @@ class BertForTokenClassification(BertPreTrainedModel):
         super().__init__(config)
         self.num_labels = config.num_labels
         self.bert = BertModel(config)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout = nn.Dropout(classifier_dropout(config))
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.init_weights()
 

@@ -10,7 +10,7 @@ from transformers_fast.modeling_outputs import MaskedLMOutput, SequenceClassifie
 from transformers_fast.encoder_modules import (BertEmbeddings, BertLayerNorm, EncoderModel, EncoderPreTrainedModel,
                                                decode_with_bias, gelu)
 from transformers_fast.modeling_utils import loss_ignoring_negative
-from transformers_fast.modules import classification_loss
+from transformers_fast.modules import classification_loss, classifier_dropout
 from transformers_fast.models.roberta.configuration_roberta import ROBERTA_PRETRAINED_MODEL_ARCHIVE_MAP, RobertaConfig
 
 
@@ -103,7 +103,7 @@ class RobertaClassificationHead(nn.Module):
     def __init__(self, config: RobertaConfig):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout = nn.Dropout(classifier_dropout(config))
         self.out_proj = nn.Linear(config.hidden_size, config.num_labels)
 
     def forward(self, features):
