@@ -184,3 +184,28 @@ def test_classifier_dropout_of_transformers_configs_in_training(tmp_path, family
     torch.manual_seed(11)
     got = ours(ids, attention_mask=mask, **kw)[0]
     compare(got, expected)
+
+
+@pytest.mark.parametrize("class_name,config_name,kwargs", [
+    ("BertForMaskedLM", "BertConfig", dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+                                           intermediate_size=37)),
+    ("RobertaForMaskedLM", "RobertaConfig", dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+                                                 intermediate_size=37, pad_token_id=1)),
+    ("XLMWithLMHeadModel", "XLMConfig", dict(emb_dim=32, n_layers=1, n_heads=4))])
+@pytest.mark.parametrize("safe", [True, False], ids=["safetensors", "bin"])
+def test_untied_lm_heads_of_transformers_checkpoints(tmp_path, class_name, config_name, kwargs, safe):
+    # tie_word_embeddings=False: the projection is the head's own, and the MLM heads' forward reads the
+    # decoder's bias (the head's `bias` beside it is another tensor then)
+    import transformers
+
+    config = getattr(transformers, config_name)(vocab_size=99, tie_word_embeddings=False, **kwargs)
+    torch.manual_seed(0)
+    ref = getattr(transformers, class_name)(config).eval()
+    randomize_all(ref, scale=0.3)
+    ref.save_pretrained(tmp_path, safe_serialization=safe)
+    ours = getattr(tf, class_name).from_pretrained(tmp_path)
+    x = torch.randint(3, 99, (2, 7), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = ref(x).logits
+        got = ours(x)[0]
+    compare(got.reshape(expected.shape), expected)

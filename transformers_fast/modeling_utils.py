@@ -322,6 +322,9 @@ class PreTrainedModel(nn.Module):
     # load_tf_weights_in_<family>(model, config, path), the reader of the family's TensorFlow checkpoints
     load_tf_weights = None
     checkpoint_key_renames: Tuple[Tuple[str, str], ...] = ()
+    # patterns of checkpoint keys whose renamed tensor is loaded when the checkpoint also holds the new name
+    # (transformers' MLM heads with tie_word_embeddings=False: the decoder's bias is the one its forward reads)
+    renamed_keys_win: Tuple[str, ...] = ()
     keys_to_ignore_on_load: Tuple[str, ...] = ()
     missing_keys_expected: Tuple[str, ...] = ()  # weights this class does not use (logged, not warned)
     tied_head_keys: Tuple[str, ...] = ()
@@ -692,14 +695,21 @@ class PreTrainedModel(nn.Module):
         renamed: Dict[str, str] = {}
         duplicates = set()
         present = set(checkpoint_keys)
+        winners = [re.compile(p) for p in self.renamed_keys_win]
         for key in checkpoint_keys:
             new = key
             for pattern, repl in rules:
                 new = pattern.sub(repl, new)
             if new != key and new in present:
-                duplicates.add(key)  # both names saved (a tied alias): the other one is loaded
-                continue
+                if any(w.search(key) for w in winners):
+                    duplicates.add(new)  # this name's tensor is loaded in place of the one saved as `new`
+                else:
+                    duplicates.add(key)  # both names saved (a tied alias): the other one is loaded
+                    continue
             renamed[key] = new
+        for key in duplicates:
+            if renamed.get(key) == key:
+                del renamed[key]
 
         prefix = self.base_model_prefix
         prefix_handling = None

@@ -41,6 +41,7 @@ class RobertaPreTrainedModel(EncoderPreTrainedModel):
     base_model_prefix = "roberta"
     tied_head_keys = ("lm_head.decoder.weight",)
     checkpoint_key_renames = ((r"(^|\.)lm_head\.decoder\.bias$", r"\1lm_head.bias"),)
+    renamed_keys_win = (r"(^|\.)lm_head\.decoder\.bias$",)  # (with untied embeddings the two differ)
 
 
 class RobertaModel(RobertaPreTrainedModel, EncoderModel):

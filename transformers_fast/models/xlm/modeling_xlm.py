@@ -536,7 +536,8 @@ class XLMWithLMHeadModel(XLMPreTrainedModel):
         return None if self.config.asm else self.pred_layer.proj
 
     def tie_weights(self):
-        if not self.config.asm:
+        # (transformers' tie_word_embeddings=False keeps the projection its own)
+        if not self.config.asm and getattr(self.config, "tie_word_embeddings", True):
             self._tie_or_clone_weights(self.pred_layer.proj, self.transformer.embeddings)
 
     def forward(self, input_ids=None, lengths=None, position_ids=None, langs=None, token_type_ids=None,
