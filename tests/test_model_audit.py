@@ -57,7 +57,8 @@ def test_problem_type_and_multi_label_losses_equal_transformers(tmp_path, family
 
 
 @pytest.mark.parametrize("option", [dict(n_inner=45), dict(activation_function="gelu"), dict(activation_function="relu"),
-                                    dict(scale_attn_weights=False), dict(scale_attn_by_inverse_layer_idx=True)])
+                                    dict(scale_attn_weights=False), dict(scale_attn_by_inverse_layer_idx=True),
+                                    dict(reorder_and_upcast_attn=True, scale_attn_by_inverse_layer_idx=True)])
 def test_gpt2_options_of_transformers_configs(tmp_path, option):
     # (1.2.0 has none of these options: transformers is the reference; the decoder fast path runs them too)
     from gpt_helpers import hf_gpt, ids as gpt_ids
