@@ -210,3 +210,17 @@ def test_untied_lm_heads_of_transformers_checkpoints(tmp_path, class_name, confi
         expected = ref(x).logits
         got = ours(x)[0]
     compare(got.reshape(expected.shape), expected)
+
+
+def test_openai_gpt_soft_float_mask_equals_transformers(tmp_path):
+    from gpt_helpers import hf_gpt
+
+    ref = hf_gpt("openai", "OpenAIGPTLMHeadModel")
+    randomize_all(ref, scale=0.2)
+    ref.save_pretrained(tmp_path)
+    ours = tf.OpenAIGPTLMHeadModel.from_pretrained(tmp_path)
+    x = torch.randint(3, 99, (2, 7), generator=torch.Generator().manual_seed(1))
+    mask = torch.tensor([[1., 1., .5, 1., 1., 1., 1.], [0., 0., 1., 1., .3, 1., 1.]])
+    for grad in (False, True):
+        with torch.set_grad_enabled(grad):
+            compare(ours(x, attention_mask=mask)[0], ref(x, attention_mask=mask).logits, mask == 1)

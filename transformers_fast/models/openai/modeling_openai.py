@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 
+import torch
 from torch import nn
 from torch.nn import functional as F
 
@@ -100,6 +101,10 @@ class OpenAIGPTModel(GPTBaseMixin, OpenAIGPTPreTrainedModel):
         output_attentions = self.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.output_hidden_states if output_hidden_states is None else output_hidden_states
         fused = self.fast.usable(self.positions_embed.weight, head_mask, output_attentions, output_hidden_states)
+        if isinstance(attention_mask, torch.Tensor) and attention_mask.is_floating_point():
+            # transformers (the only reference: 1.2.0 took no mask) adds (1 - mask) * dtype.min to the scores:
+            # a key is seen only where a float mask is 1
+            attention_mask = attention_mask >= 1
         hidden, mask, head_mask, input_shape = self.embed_inputs(input_ids, position_ids, token_type_ids,
                                                                  attention_mask, head_mask,
                                                                  inputs_embeds=inputs_embeds)
