@@ -273,7 +273,9 @@ def validate_gpt_config(config) -> None:
         raise ValueError(f"summary_type must be one of {SUMMARY_TYPES}, got {config.summary_type!r}")
 
 
-ENCODER_ACTIVATIONS = ("gelu", "relu", "swish", "silu", "gelu_new", "gelu_pytorch_tanh")
+# 1.2.0's and transformers' (modeling_utils.TRANSFORMERS_ACTIVATIONS) names
+ENCODER_ACTIVATIONS = ("gelu", "relu", "swish", "silu", "gelu_new", "gelu_pytorch_tanh", "gelu_python", "gelu_fast",
+                       "gelu_accurate", "quick_gelu", "relu6", "relu2", "mish", "tanh", "sigmoid", "linear")
 
 
 class EncoderConfig(PretrainedConfig):

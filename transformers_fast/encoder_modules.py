@@ -14,7 +14,8 @@ from torch.nn import functional as F
 from transformers_fast import ops
 from transformers_fast.modeling_outputs import BaseModelOutputWithPooling
 from transformers_fast.modeling_utils import (PreTrainedModel, check_attention_mask, check_ids, check_token_inputs,
-                                              expand_head_mask, input_shape, prune_linear_layer)
+                                              TRANSFORMERS_ACTIVATIONS, expand_head_mask, has_empty_row, input_shape,
+                                              prune_linear_layer)
 from transformers_fast.runtime import encoder as fast_encoder
 from transformers_fast.runtime.fast_path import autocast_on
 
@@ -26,8 +27,8 @@ def gelu_tanh(x: torch.Tensor) -> torch.Tensor:
     return F.gelu(x, approximate="tanh")
 
 
-ACT2FN = {"gelu": gelu, "relu": F.relu, "swish": F.silu, "silu": F.silu, "gelu_new": gelu_tanh,
-          "gelu_pytorch_tanh": gelu_tanh}
+ACT2FN = {**TRANSFORMERS_ACTIVATIONS, "gelu": gelu, "relu": F.relu, "swish": F.silu, "silu": F.silu,
+          "gelu_new": gelu_tanh, "gelu_pytorch_tanh": gelu_tanh}
 
 BertLayerNorm = nn.LayerNorm
 
@@ -308,6 +309,7 @@ class EncoderPreTrainedModel(PreTrainedModel):
 
     # transformers saves the LM head bias a second time as the decoder's bias.
     checkpoint_key_renames = ((r"(^|\.)predictions\.decoder\.bias$", r"\1predictions.bias"),)
+    renamed_keys_win = (r"(^|\.)predictions\.decoder\.bias$",)  # (with untied embeddings the two differ)
     keys_to_ignore_on_load = (r"embeddings\.position_ids$", r"embeddings\.token_type_ids$")
 
     def _init_weights(self, module):
@@ -381,7 +383,7 @@ class EncoderModel(EncoderPreTrainedModel):
         output_hidden_states = (self.encoder.output_hidden_states if output_hidden_states is None
                                 else output_hidden_states)
         if self.fast.usable(input_ids if inputs_embeds is None else inputs_embeds, attention_mask, head_mask,
-                            output_attentions):
+                            output_attentions) and not has_empty_row(attention_mask):
             sequence_output, hidden_states = self.fast(input_ids, token_type_ids, attention_mask, position_ids,
                                                        output_hidden_states, inputs_embeds=inputs_embeds)
             return BaseModelOutputWithPooling(last_hidden_state=sequence_output,

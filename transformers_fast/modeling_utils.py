@@ -322,6 +322,9 @@ class PreTrainedModel(nn.Module):
     # load_tf_weights_in_<family>(model, config, path), the reader of the family's TensorFlow checkpoints
     load_tf_weights = None
     checkpoint_key_renames: Tuple[Tuple[str, str], ...] = ()
+    # patterns of checkpoint keys whose renamed tensor is loaded when the checkpoint also holds the new name
+    # (transformers' MLM heads with tie_word_embeddings=False: the decoder's bias is the one its forward reads)
+    renamed_keys_win: Tuple[str, ...] = ()
     keys_to_ignore_on_load: Tuple[str, ...] = ()
     missing_keys_expected: Tuple[str, ...] = ()  # weights this class does not use (logged, not warned)
     tied_head_keys: Tuple[str, ...] = ()
@@ -692,14 +695,21 @@ class PreTrainedModel(nn.Module):
         renamed: Dict[str, str] = {}
         duplicates = set()
         present = set(checkpoint_keys)
+        winners = [re.compile(p) for p in self.renamed_keys_win]
         for key in checkpoint_keys:
             new = key
             for pattern, repl in rules:
                 new = pattern.sub(repl, new)
             if new != key and new in present:
-                duplicates.add(key)  # both names saved (a tied alias): the other one is loaded
-                continue
+                if any(w.search(key) for w in winners):
+                    duplicates.add(new)  # this name's tensor is loaded in place of the one saved as `new`
+                else:
+                    duplicates.add(key)  # both names saved (a tied alias): the other one is loaded
+                    continue
             renamed[key] = new
+        for key in duplicates:
+            if renamed.get(key) == key:
+                del renamed[key]
 
         prefix = self.base_model_prefix
         prefix_handling = None
@@ -1053,6 +1063,43 @@ def memory_in_dtype(name: str, memory: torch.Tensor, dtype: torch.dtype) -> torc
         return memory.to(dtype)
     raise TypeError(f"{name} has dtype {memory.dtype}, the model's weights are {dtype}: pass memories of the model's "
                     f"dtype (those a model of that dtype returned), or convert them with .to({dtype})")
+
+
+def _gelu_erf(x: torch.Tensor) -> torch.Tensor:
+    # not F.gelu itself: the decoder fast path fuses a function named "gelu" as the tanh form
+    return nn.functional.gelu(x)
+
+
+def _gelu_tanh(x: torch.Tensor) -> torch.Tensor:
+    return nn.functional.gelu(x, approximate="tanh")
+
+
+def _quick_gelu(x: torch.Tensor) -> torch.Tensor:
+    return x * torch.sigmoid(1.702 * x)
+
+
+def _relu2(x: torch.Tensor) -> torch.Tensor:
+    return torch.square(nn.functional.relu(x))
+
+
+def _linear(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+# transformers' activation names (ACT2FN) beyond those of 1.2.0, for configs it wrote; the same functions.
+TRANSFORMERS_ACTIVATIONS = {
+    "gelu_python": _gelu_erf, "gelu_new": _gelu_tanh, "gelu_pytorch_tanh": _gelu_tanh, "gelu_fast": _gelu_tanh,
+    "gelu_accurate": _gelu_tanh, "quick_gelu": _quick_gelu, "relu": nn.functional.relu, "relu6": nn.functional.relu6,
+    "relu2": _relu2, "silu": nn.functional.silu, "swish": nn.functional.silu, "mish": nn.functional.mish,
+    "tanh": torch.tanh, "sigmoid": torch.sigmoid, "linear": _linear,
+}
+
+
+def has_empty_row(attention_mask) -> bool:
+    """Whether a row of the mask has no real token. The reference then attends over every position (BERT's -10000
+    bias shifts all scores alike; DistilBERT's masked scores are all equal), which only the reference path
+    computes: the padding-free one has no real key to attend over."""
+    return attention_mask is not None and not bool((attention_mask != 0).any(-1).all())
 
 
 def check_attention_mask(mask: Any, shape: torch.Size) -> None:

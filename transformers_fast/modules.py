@@ -30,6 +30,7 @@ class Attention(nn.Module):
         self.n_head = config.n_head
         self.split_size = nx
         self.scale = scale
+        self.score_divisor = 1.0  # transformers' GPT-2 scale_attn_by_inverse_layer_idx: the layer's index + 1
         self.c_attn = Conv1D(nx * 3, nx)
         self.c_proj = Conv1D(nx, nx)
         self.attn_dropout = nn.Dropout(config.attn_pdrop)
@@ -76,6 +77,8 @@ class Attention(nn.Module):
         scores = torch.matmul(query, key.transpose(-1, -2))
         if self.scale:
             scores = scores / math.sqrt(value.shape[-1])
+        if self.score_divisor != 1.0:
+            scores = scores / self.score_divisor
         nd, ns = scores.shape[-2], scores.shape[-1]
         allowed = torch.ones(nd, ns, dtype=torch.bool, device=scores.device).tril(ns - nd)
         if attention_mask is not None:  # [batch, 1, 1, ns] bool, True = attend
@@ -113,6 +116,28 @@ def key_mask(attention_mask: Optional[torch.Tensor], batch: int, total: int) -> 
         raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)}, expected {(batch, total)} "
                          f"(batch, past length + sequence length)")
     return (attention_mask != 0)[:, None, None, :]
+
+
+def summary_reads_padding(attention_mask, mc_token_ids, input_ids, inputs_embeds) -> bool:
+    """Whether the double-heads models' multiple-choice head reads a padded position (mc_token_ids, else the last
+    one). The fused decoder leaves padded positions zero: the reference path runs instead, as the reference
+    computes them."""
+    given = input_ids if inputs_embeds is None else inputs_embeds
+    dims = 1 if inputs_embeds is None else 2
+    if not isinstance(attention_mask, torch.Tensor) or not isinstance(given, torch.Tensor) or given.dim() < dims:
+        return False  # (bad input raises in the model)
+    seq = given.shape[-dims]
+    if seq == 0 or attention_mask.dim() == 0 or attention_mask.shape[-1] < seq:
+        return False
+    real = attention_mask.reshape(-1, attention_mask.shape[-1])[:, -seq:] != 0  # (the new tokens after any past)
+    if mc_token_ids is None:
+        return not bool(real[:, -1].all())
+    if not isinstance(mc_token_ids, torch.Tensor) or mc_token_ids.numel() != real.shape[0]:
+        return False  # the head raises its own error
+    index = mc_token_ids.reshape(-1, 1).to(device=real.device, dtype=torch.long)
+    if index.numel() and (bool((index < 0).any()) or bool((index >= seq).any())):
+        return False
+    return not bool(real.gather(1, index).all())
 
 
 class GPTInitWeightsMixin:
@@ -199,10 +224,34 @@ def mc_loss(mc_logits: torch.Tensor, mc_labels: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(mc_logits.reshape(-1, mc_logits.shape[-1]), mc_labels.reshape(-1))
 
 
-def classification_loss(logits: torch.Tensor, labels: torch.Tensor, num_labels: int) -> torch.Tensor:
-    """1.2.0: mean squared error when there is one label (regression), cross-entropy otherwise."""
-    if num_labels == 1:
-        return F.mse_loss(logits.view(-1), labels.view(-1).to(logits.dtype))
+def classifier_dropout(config) -> float:
+    """The dropout before a BERT/RoBERTa classifier: transformers' config.classifier_dropout where set, else
+    hidden_dropout_prob (1.2.0)."""
+    p = getattr(config, "classifier_dropout", None)
+    return config.hidden_dropout_prob if p is None else p
+
+
+def classification_loss(logits: torch.Tensor, labels: torch.Tensor, num_labels: int,
+                        problem_type: Optional[str] = None) -> torch.Tensor:
+    """1.2.0: mean squared error when there is one label (regression), cross-entropy otherwise. As transformers,
+    config.problem_type picks the loss when set, and float labels of several classes are multi-label (binary
+    cross-entropy; 1.2.0 raised there)."""
+    if problem_type is None:
+        if num_labels == 1:
+            problem_type = "regression"
+        elif labels.dtype in (torch.long, torch.int) or labels.dim() < logits.dim():
+            problem_type = "single_label_classification"
+        else:
+            problem_type = "multi_label_classification"
+    if problem_type == "regression":
+        if num_labels == 1:
+            return F.mse_loss(logits.view(-1), labels.view(-1).to(logits.dtype))
+        return F.mse_loss(logits, labels.to(logits.dtype))
+    if problem_type == "multi_label_classification":
+        return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+    if problem_type != "single_label_classification":
+        raise ValueError(f"config.problem_type must be None, 'regression', 'single_label_classification' or "
+                         f"'multi_label_classification', got {problem_type!r}")
     return F.cross_entropy(logits.view(-1, num_labels), labels.view(-1))
 
 

@@ -205,7 +205,8 @@ class DecoderFastPath(FastPath):
             ln_2=self._norm(block.ln_2), fc=projection([mlp.c_fc], "gelu_tanh" if fused else None),
             act=None if fused or isinstance(act, nn.Identity) else act, fc_proj=projection([mlp.c_proj]),
             heads=attn.n_head, head_dim=attn.split_size // attn.n_head,
-            scale=1.0 / math.sqrt(attn.split_size // attn.n_head))
+            scale=(1.0 / math.sqrt(attn.split_size // attn.n_head) if attn.scale else 1.0)
+            / getattr(attn, "score_divisor", 1.0))  # (transformers' GPT-2 options)
 
     # ---- forward of the base model ----
     def usable(self, embedding: torch.Tensor, head_mask, output_attentions: bool, output_hidden_states: bool) -> bool:

@@ -19,7 +19,7 @@ from transformers_fast.modeling_outputs import (BertForPreTrainingOutput, Masked
                                                 SequenceClassifierOutput, TokenClassifierOutput)
 from transformers_fast.modeling_utils import (assign_tf_weights, check_one_input, loss_ignoring_negative, split_indexed,
                                               tf_checkpoint_arrays)
-from transformers_fast.modules import classification_loss, span_loss, token_classification_loss
+from transformers_fast.modules import classification_loss, classifier_dropout, span_loss, token_classification_loss
 from transformers_fast.models.bert.configuration_bert import BERT_PRETRAINED_MODEL_ARCHIVE_MAP, BertConfig
 
 
@@ -159,7 +159,7 @@ class BertForSequenceClassification(BertPreTrainedModel):
         super().__init__(config)
         self.num_labels = config.num_labels
         self.bert = BertModel(config)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout = nn.Dropout(classifier_dropout(config))
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.init_weights()
 
@@ -169,7 +169,8 @@ class BertForSequenceClassification(BertPreTrainedModel):
             outputs = self.bert(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
                                 output_attentions, output_hidden_states, inputs_embeds=inputs_embeds)
         logits = self.classifier(self.dropout(outputs[1]))
-        loss = None if labels is None else classification_loss(logits, labels, self.num_labels)
+        loss = None if labels is None else classification_loss(logits, labels, self.num_labels,
+                                                                  getattr(self.config, "problem_type", None))
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                                         attentions=outputs.attentions)
 
@@ -181,7 +182,7 @@ class BertForMultipleChoice(BertPreTrainedModel):
     def __init__(self, config: BertConfig):
         super().__init__(config)
         self.bert = BertModel(config)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout = nn.Dropout(classifier_dropout(config))
         self.classifier = nn.Linear(config.hidden_size, 1)
         self.init_weights()
 
@@ -227,7 +228,7 @@ class BertForTokenClassification(BertPreTrainedModel):
         super().__init__(config)
         self.num_labels = config.num_labels
         self.bert = BertModel(config)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout = nn.Dropout(classifier_dropout(config))
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.init_weights()
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from transformers_fast.configuration_utils import (PretrainedConfig, check_int, check_non_negative,
+from transformers_fast.configuration_utils import (ENCODER_ACTIVATIONS, PretrainedConfig, check_int, check_non_negative,
                                                    check_probability, check_vocab_size_argument,
                                                    read_json_config)
 
@@ -55,5 +55,5 @@ class DistilBertConfig(PretrainedConfig):
         for name in ("dropout", "attention_dropout", "qa_dropout", "seq_classif_dropout"):
             check_probability(name, getattr(self, name))
         check_non_negative("initializer_range", self.initializer_range)
-        if self.activation not in ("gelu", "relu"):
-            raise ValueError(f"activation must be 'gelu' or 'relu', got {self.activation!r}")
+        if self.activation not in ENCODER_ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ENCODER_ACTIVATIONS}, got {self.activation!r}")

@@ -16,7 +16,8 @@ from transformers_fast import ops
 from transformers_fast.modeling_outputs import (BaseModelOutput, MaskedLMOutput, QuestionAnsweringModelOutput,
                                                 SequenceClassifierOutput)
 from transformers_fast.modeling_utils import (PreTrainedModel, check_attention_mask, check_token_inputs,
-                                              expand_head_mask, input_shape, loss_ignoring_negative)
+                                              TRANSFORMERS_ACTIVATIONS, expand_head_mask, has_empty_row, input_shape,
+                                              loss_ignoring_negative)
 from transformers_fast.modules import (classification_loss, create_sinusoidal_embeddings,  # noqa: F401
                                       prune_lin_heads, sinusoidal_table, span_loss)
 from transformers_fast.runtime import encoder as fast_encoder
@@ -25,7 +26,8 @@ from transformers_fast.models.distilbert.configuration_distilbert import (DISTIL
 
 
 def activation_fn(name: str):
-    return F.gelu if name == "gelu" else F.relu
+    """1.2.0's "gelu" / "relu"; transformers' other names (a config it wrote) as it computes them."""
+    return {"gelu": F.gelu, "relu": F.relu}.get(name) or TRANSFORMERS_ACTIVATIONS[name]
 
 
 class Embeddings(nn.Module):
@@ -235,7 +237,7 @@ class DistilBertModel(DistilBertPreTrainedModel):
         output_attentions = self.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.output_hidden_states if output_hidden_states is None else output_hidden_states
         if self.fast.usable(input_ids if inputs_embeds is None else inputs_embeds, attention_mask, head_mask,
-                            output_attentions):
+                            output_attentions) and not has_empty_row(attention_mask):
             hidden, hidden_states = self.fast(input_ids, None, attention_mask, None, output_hidden_states,
                                               inputs_embeds=inputs_embeds)
             return BaseModelOutput(last_hidden_state=hidden, hidden_states=hidden_states)
@@ -273,8 +275,10 @@ class DistilBertForMaskedLM(DistilBertPreTrainedModel):
         with self.distilbert.fast.reference_path(masked_lm_labels is not None):
             outputs = self.distilbert(input_ids, attention_mask, head_mask, output_attentions, output_hidden_states,
                                       inputs_embeds=inputs_embeds)
-        # 1.2.0's head is GELU whatever config.activation says (transformers 5 follows the config)
-        x = gelu(self.vocab_transform(outputs[0]))
+        # 1.2.0's head is GELU whatever config.activation says (transformers 5 follows the config; so do we for the
+        # names 1.2.0 did not take)
+        act = self.config.activation
+        x = (gelu if act in ("gelu", "relu") else activation_fn(act))(self.vocab_transform(outputs[0]))
         logits = self.vocab_projector(self.vocab_layer_norm(x))
         loss = None if masked_lm_labels is None else loss_ignoring_negative(logits, masked_lm_labels)
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
@@ -300,7 +304,8 @@ class DistilBertForSequenceClassification(DistilBertPreTrainedModel):
                                       inputs_embeds=inputs_embeds)
         pooled = self.dropout(F.relu(self.pre_classifier(outputs[0][:, 0])))
         logits = self.classifier(pooled)
-        loss = None if labels is None else classification_loss(logits, labels, self.num_labels)
+        loss = None if labels is None else classification_loss(logits, labels, self.num_labels,
+                                                                  getattr(self.config, "problem_type", None))
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                                         attentions=outputs.attentions)
 

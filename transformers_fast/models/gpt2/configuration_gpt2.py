@@ -3,13 +3,16 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from transformers_fast.configuration_utils import (PretrainedConfig, check_vocab_size_argument, read_json_config,
+from transformers_fast.configuration_utils import (PretrainedConfig, check_int, check_vocab_size_argument, read_json_config,
                                                    validate_gpt_config)
 
 GPT2_SHORTCUT_NAMES = ("gpt2", "gpt2-medium", "gpt2-large")
 # The 1.2.0 shortcut names now live under the openai-community organisation of the Hugging Face hub.
 GPT2_PRETRAINED_MODEL_ARCHIVE_MAP: Dict[str, str] = {name: f"openai-community/{name}" for name in GPT2_SHORTCUT_NAMES}
 GPT2_PRETRAINED_CONFIG_ARCHIVE_MAP = GPT2_PRETRAINED_MODEL_ARCHIVE_MAP
+# transformers' activation_function values ("gelu": the erf form; "gelu_new": GPT-2's tanh form)
+GPT2_ACTIVATION_NAMES = ("gelu_new", "gelu_pytorch_tanh", "gelu_fast", "gelu_accurate", "gelu", "gelu_python",
+                         "quick_gelu", "relu", "relu6", "relu2", "silu", "swish", "mish", "tanh", "sigmoid", "linear")
 
 class GPT2Config(PretrainedConfig):
     """Configuration of a GPT-2 model (defaults: gpt2, 124M parameters).
@@ -56,13 +59,12 @@ class GPT2Config(PretrainedConfig):
     def validate(self) -> None:
         super().validate()
         validate_gpt_config(self)
-        if getattr(self, "n_inner", None) not in (None, 4 * self.n_embd):
-            raise ValueError(f"n_inner must be None or 4 * n_embd ({4 * self.n_embd}), got {self.n_inner!r}")
+        inner = getattr(self, "n_inner", None)
+        if inner is not None:
+            check_int("n_inner", inner)
         act = getattr(self, "activation_function", "gelu_new")
-        if act not in ("gelu_new", "gelu_pytorch_tanh"):
-            raise ValueError(f"activation_function must be 'gelu_new' (tanh GELU, as GPT-2), got {act!r}")
-        for name in ("scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn", "add_cross_attention"):
-            if getattr(self, name, False):
-                raise ValueError(f"{name}=True is not supported")
-        if not getattr(self, "scale_attn_weights", True):
-            raise ValueError("scale_attn_weights=False is not supported")
+        if act not in GPT2_ACTIVATION_NAMES:
+            raise ValueError(f"activation_function must be one of {GPT2_ACTIVATION_NAMES}, got {act!r}")
+        # (reorder_and_upcast_attn only changes the order of float32 operations: taken as it is)
+        if getattr(self, "add_cross_attention", False):
+            raise ValueError("add_cross_attention=True is not supported")

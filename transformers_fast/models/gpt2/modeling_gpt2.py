@@ -14,25 +14,34 @@ from torch import nn
 from transformers_fast.generation import GenerationMixin
 from transformers_fast.modeling_outputs import (BaseModelOutputWithPast, CausalLMOutputWithPast,
                                                 DoubleHeadsModelOutput)
-from transformers_fast.modeling_utils import (PreTrainedModel, SequenceSummary, assign_tf_weights, memory_in_dtype,
-                                              tf_checkpoint_arrays)
+from transformers_fast.modeling_utils import (TRANSFORMERS_ACTIVATIONS, PreTrainedModel, SequenceSummary, assign_tf_weights,
+                                              memory_in_dtype, tf_checkpoint_arrays)
 from transformers_fast.modules import (MLP, Attention, GPTBaseMixin, GPTInitWeightsMixin, gpt_tf_parameter, lm_loss,
-                                      mc_loss)
+                                      mc_loss, summary_reads_padding)
 from transformers_fast.modules import gelu  # noqa: F401  (a name of 1.2.0's modeling_gpt2)
 from transformers_fast.runtime import decoder as fast_decoder
 from transformers_fast.models.gpt2.configuration_gpt2 import GPT2_PRETRAINED_MODEL_ARCHIVE_MAP, GPT2Config
 
 
+# transformers' activation_function names; the tanh GELU as modules.gelu, which the decoder fast path fuses
+GPT2_ACTIVATIONS = {**TRANSFORMERS_ACTIVATIONS, "gelu": TRANSFORMERS_ACTIVATIONS["gelu_python"], "gelu_new": gelu,
+                    "gelu_pytorch_tanh": gelu, "gelu_fast": gelu, "gelu_accurate": gelu}
+
+
 class Block(nn.Module):
     """Pre-LayerNorm block: x + attn(ln_1(x)), then + mlp(ln_2(.))."""
 
-    def __init__(self, n_ctx: int, config, scale: bool = False):
+    def __init__(self, n_ctx: int, config, scale: bool = False, layer_idx: int = 0):
         super().__init__()
         nx = config.n_embd
         self.ln_1 = nn.LayerNorm(nx, eps=config.layer_norm_epsilon)
-        self.attn = Attention(nx, n_ctx, config, scale)
+        # transformers' options (1.2.0 had none of them): unscaled scores, scores divided by the layer's number
+        self.attn = Attention(nx, n_ctx, config, scale and getattr(config, "scale_attn_weights", True))
+        if getattr(config, "scale_attn_by_inverse_layer_idx", False):
+            self.attn.score_divisor = float(layer_idx + 1)
         self.ln_2 = nn.LayerNorm(nx, eps=config.layer_norm_epsilon)
-        self.mlp = MLP(4 * nx, config)
+        self.mlp = MLP(getattr(config, "n_inner", None) or 4 * nx, config,
+                       act=GPT2_ACTIVATIONS[getattr(config, "activation_function", "gelu_new")])
 
     def forward(self, x, layer_past=None, attention_mask=None, head_mask=None, use_cache=False,
                 output_attentions=False):
@@ -95,7 +104,7 @@ class GPT2Model(GPTBaseMixin, GPT2PreTrainedModel):
         self.wte = nn.Embedding(config.vocab_size, config.n_embd)
         self.wpe = nn.Embedding(config.n_positions, config.n_embd)
         self.drop = nn.Dropout(config.embd_pdrop)
-        self.h = nn.ModuleList([Block(config.n_ctx, config, scale=True) for _ in range(config.n_layer)])
+        self.h = nn.ModuleList([Block(config.n_ctx, config, scale=True, layer_idx=i) for i in range(config.n_layer)])
         # read at build time, as in 1.2.0: a config changed later does not change the outputs
         self.output_attentions = config.output_attentions
         self.output_hidden_states = config.output_hidden_states
@@ -199,10 +208,13 @@ class GPT2DoubleHeadsModel(GPT2PreTrainedModel):
                 use_cache=None, output_attentions=None, output_hidden_states=None, labels=None,
                 inputs_embeds=None):
         lm_labels = labels if lm_labels is None else lm_labels
+        wanted = self.transformer.output_hidden_states if output_hidden_states is None else output_hidden_states
+        # asking for the hidden states runs the reference path, which computes the padded position read
+        forced = not wanted and summary_reads_padding(attention_mask, mc_token_ids, input_ids, inputs_embeds)
         outputs = self.transformer(input_ids, position_ids, token_type_ids, past, head_mask,
                                    attention_mask=attention_mask, past_key_values=past_key_values,
                                    use_cache=use_cache, output_attentions=output_attentions,
-                                   output_hidden_states=output_hidden_states, inputs_embeds=inputs_embeds)
+                                   output_hidden_states=wanted or forced, inputs_embeds=inputs_embeds)
         hidden = outputs[0]
         lm_logits = self.fast.lm_logits(hidden, head_mask, output_attentions, output_hidden_states)
         mc_logits = self.multiple_choice_head(hidden, mc_token_ids).squeeze(-1)
@@ -210,7 +222,7 @@ class GPT2DoubleHeadsModel(GPT2PreTrainedModel):
             loss=None if lm_labels is None else lm_loss(lm_logits, lm_labels),
             mc_loss=None if mc_labels is None else mc_loss(mc_logits, mc_labels),
             logits=lm_logits, mc_logits=mc_logits, past_key_values=outputs.past_key_values,
-            hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+            hidden_states=None if forced else outputs.hidden_states, attentions=outputs.attentions)
 
 
 # The remaining module-level names of 1.2.0's modeling module.

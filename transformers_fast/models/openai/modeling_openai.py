@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 
+import torch
 from torch import nn
 from torch.nn import functional as F
 
@@ -15,7 +16,7 @@ from transformers_fast.generation import GenerationMixin
 from transformers_fast.modeling_outputs import BaseModelOutput, CausalLMOutput, DoubleHeadsModelOutput
 from transformers_fast.modeling_utils import PreTrainedModel, SequenceSummary, assign_tf_weights
 from transformers_fast.modules import (MLP, Attention, GPTBaseMixin, GPTInitWeightsMixin, gelu, gpt_tf_parameter, lm_loss,
-                                      mc_loss)
+                                      mc_loss, summary_reads_padding)
 from transformers_fast.runtime import decoder as fast_decoder
 from transformers_fast.models.openai.configuration_openai import (OPENAI_GPT_PRETRAINED_MODEL_ARCHIVE_MAP,
                                                                   OpenAIGPTConfig)
@@ -100,6 +101,10 @@ class OpenAIGPTModel(GPTBaseMixin, OpenAIGPTPreTrainedModel):
         output_attentions = self.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.output_hidden_states if output_hidden_states is None else output_hidden_states
         fused = self.fast.usable(self.positions_embed.weight, head_mask, output_attentions, output_hidden_states)
+        if isinstance(attention_mask, torch.Tensor) and attention_mask.is_floating_point():
+            # transformers (the only reference: 1.2.0 took no mask) adds (1 - mask) * dtype.min to the scores:
+            # a key is seen only where a float mask is 1
+            attention_mask = attention_mask >= 1
         hidden, mask, head_mask, input_shape = self.embed_inputs(input_ids, position_ids, token_type_ids,
                                                                  attention_mask, head_mask,
                                                                  inputs_embeds=inputs_embeds)
@@ -163,8 +168,11 @@ class OpenAIGPTDoubleHeadsModel(OpenAIGPTPreTrainedModel):
                 position_ids=None, head_mask=None, *, attention_mask=None, output_attentions=None,
                 output_hidden_states=None, labels=None, inputs_embeds=None):
         lm_labels = labels if lm_labels is None else lm_labels
+        wanted = self.transformer.output_hidden_states if output_hidden_states is None else output_hidden_states
+        # asking for the hidden states runs the reference path, which computes the padded position read
+        forced = not wanted and summary_reads_padding(attention_mask, mc_token_ids, input_ids, inputs_embeds)
         outputs = self.transformer(input_ids, position_ids, token_type_ids, head_mask, attention_mask=attention_mask,
-                                   output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+                                   output_attentions=output_attentions, output_hidden_states=wanted or forced,
                                    inputs_embeds=inputs_embeds)
         hidden = outputs[0]
         lm_logits = self.fast.lm_logits(hidden, head_mask, output_attentions, output_hidden_states)
@@ -172,7 +180,8 @@ class OpenAIGPTDoubleHeadsModel(OpenAIGPTPreTrainedModel):
         return DoubleHeadsModelOutput(
             loss=None if lm_labels is None else lm_loss(lm_logits, lm_labels),
             mc_loss=None if mc_labels is None else mc_loss(mc_logits, mc_labels),
-            logits=lm_logits, mc_logits=mc_logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+            logits=lm_logits, mc_logits=mc_logits, hidden_states=None if forced else outputs.hidden_states,
+            attentions=outputs.attentions)
 
 
 # The remaining module-level names of 1.2.0's modeling module.

@@ -10,7 +10,7 @@ from transformers_fast.modeling_outputs import MaskedLMOutput, SequenceClassifie
 from transformers_fast.encoder_modules import (BertEmbeddings, BertLayerNorm, EncoderModel, EncoderPreTrainedModel,
                                                decode_with_bias, gelu)
 from transformers_fast.modeling_utils import loss_ignoring_negative
-from transformers_fast.modules import classification_loss
+from transformers_fast.modules import classification_loss, classifier_dropout
 from transformers_fast.models.roberta.configuration_roberta import ROBERTA_PRETRAINED_MODEL_ARCHIVE_MAP, RobertaConfig
 
 
@@ -41,6 +41,7 @@ class RobertaPreTrainedModel(EncoderPreTrainedModel):
     base_model_prefix = "roberta"
     tied_head_keys = ("lm_head.decoder.weight",)
     checkpoint_key_renames = ((r"(^|\.)lm_head\.decoder\.bias$", r"\1lm_head.bias"),)
+    renamed_keys_win = (r"(^|\.)lm_head\.decoder\.bias$",)  # (with untied embeddings the two differ)
 
 
 class RobertaModel(RobertaPreTrainedModel, EncoderModel):
@@ -103,7 +104,7 @@ class RobertaClassificationHead(nn.Module):
     def __init__(self, config: RobertaConfig):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout = nn.Dropout(classifier_dropout(config))
         self.out_proj = nn.Linear(config.hidden_size, config.num_labels)
 
     def forward(self, features):
@@ -130,7 +131,8 @@ class RobertaForSequenceClassification(RobertaPreTrainedModel):
             outputs = self.roberta(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
                                    output_attentions, output_hidden_states, inputs_embeds=inputs_embeds)
         logits = self.classifier(outputs[0])
-        loss = None if labels is None else classification_loss(logits, labels, self.num_labels)
+        loss = None if labels is None else classification_loss(logits, labels, self.num_labels,
+                                                                  getattr(self.config, "problem_type", None))
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                                         attentions=outputs.attentions)
 

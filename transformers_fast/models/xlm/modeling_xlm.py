@@ -136,7 +136,8 @@ class MultiHeadAttention(nn.Module):
         q = q / math.sqrt(dim_per_head)
         scores = torch.matmul(q, k.transpose(2, 3))  # [bs, heads, qlen, klen]
         masked = (mask == 0).view(mask_reshape).expand_as(scores)
-        scores = scores.masked_fill(masked, -float("inf"))
+        # the dtype's minimum, as transformers: a row without any real key attends uniformly (1.2.0's -inf gave NaN)
+        scores = scores.masked_fill(masked, torch.finfo(scores.dtype).min)
         weights = F.softmax(scores.float(), dim=-1).type_as(scores)
         weights = F.dropout(weights, p=self.dropout, training=self.training)
         if head_mask is not None:
@@ -535,7 +536,8 @@ class XLMWithLMHeadModel(XLMPreTrainedModel):
         return None if self.config.asm else self.pred_layer.proj
 
     def tie_weights(self):
-        if not self.config.asm:
+        # (transformers' tie_word_embeddings=False keeps the projection its own)
+        if not self.config.asm and getattr(self.config, "tie_word_embeddings", True):
             self._tie_or_clone_weights(self.pred_layer.proj, self.transformer.embeddings)
 
     def forward(self, input_ids=None, lengths=None, position_ids=None, langs=None, token_type_ids=None,
@@ -570,7 +572,8 @@ class XLMForSequenceClassification(XLMPreTrainedModel):
                 lengths, position_ids, langs, token_type_ids, attention_mask, cache, head_mask, output_attentions,
                 output_hidden_states, inputs_embeds))
         logits = self.sequence_summary(outputs[0])
-        loss = None if labels is None else classification_loss(logits, labels, self.num_labels)
+        loss = None if labels is None else classification_loss(logits, labels, self.num_labels,
+                                                                  getattr(self.config, "problem_type", None))
         return XLMForSequenceClassificationOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                                                   attentions=outputs.attentions)
 

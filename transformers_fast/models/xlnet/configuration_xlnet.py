@@ -19,7 +19,9 @@ XLNET_PRETRAINED_MODEL_ARCHIVE_MAP: Dict[str, str] = {name: f"xlnet/{name}" for 
 XLNET_PRETRAINED_CONFIG_ARCHIVE_MAP = XLNET_PRETRAINED_MODEL_ARCHIVE_MAP
 
 # ff_activation names: 1.2.0's ("gelu" = tanh form, "relu", "swish") and transformers' tanh / SiLU names.
-XLNET_ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_python", "relu", "swish", "silu")
+# 1.2.0's names ("gelu": the tanh form) and transformers' (modeling_utils.TRANSFORMERS_ACTIVATIONS)
+XLNET_ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_python", "relu", "swish", "silu", "gelu_fast",
+                     "gelu_accurate", "quick_gelu", "relu6", "relu2", "mish", "tanh", "sigmoid", "linear")
 ATTN_TYPES = ("bi", "uni")
 
 

@@ -22,7 +22,7 @@ from torch.nn import functional as F
 from transformers_fast.modeling_outputs import (XLNetForQuestionAnsweringOutput, XLNetForSequenceClassificationOutput,
                                                 XLNetLMHeadModelOutput, XLNetModelOutput)
 from transformers_fast.modeling_utils import (PoolerAnswerClass, PoolerEndLogits, PoolerStartLogits, PreTrainedModel,
-                                              SequenceSummary, assign_tf_map, check_ids, check_token_inputs,
+                                              SequenceSummary, TRANSFORMERS_ACTIVATIONS, assign_tf_map, check_ids, check_token_inputs,
                                               expand_head_mask, loss_ignoring_negative, memory_in_dtype,
                                               squad_head_forward, tf_checkpoint_arrays)
 from transformers_fast.modules import classification_loss
@@ -44,7 +44,8 @@ def swish(x: torch.Tensor) -> torch.Tensor:
 
 ACT2FN = {"gelu": gelu, "relu": F.relu, "swish": swish}
 # transformers' names for the same functions (a config written by transformers may hold them)
-_ACTIVATION_ALIASES = {"gelu_new": gelu, "gelu_pytorch_tanh": gelu, "silu": swish, "gelu_python": F.gelu}
+_ACTIVATION_ALIASES = {**TRANSFORMERS_ACTIVATIONS, "gelu_new": gelu, "gelu_pytorch_tanh": gelu, "silu": swish,
+                       "gelu_python": F.gelu}
 
 XLNetLayerNorm = nn.LayerNorm
 
@@ -605,7 +606,8 @@ class XLNetForSequenceClassification(XLNetPreTrainedModel):
                                                              perm_mask, target_mapping, head_mask, output_attentions,
                                                              output_hidden_states, use_mems, inputs_embeds))
         logits = self.logits_proj(self.sequence_summary(outputs[0]))
-        loss = None if labels is None else classification_loss(logits, labels, self.num_labels)
+        loss = None if labels is None else classification_loss(logits, labels, self.num_labels,
+                                                                  getattr(self.config, "problem_type", None))
         return XLNetForSequenceClassificationOutput(loss=loss, logits=logits, mems=outputs.mems,
                                                     hidden_states=outputs.hidden_states, attentions=outputs.attentions)
 

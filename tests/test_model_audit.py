@@ -1,0 +1,226 @@
+"""Differences from the references found by a differential audit (unusual configs and call options), each
+checked against the reference it was found with."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import transformers_fast as tf
+from modeling_helpers import compare, hf_model, inputs, pt_model, randomize_all
+
+
+@pytest.mark.parametrize("class_name", ["BertForSequenceClassification", "BertForMaskedLM"])
+def test_bert_row_without_real_tokens_equals_1_2_0(tmp_path, class_name):
+    # 1.2.0's -10000 mask bias shifts every score of such a row alike: it attends over all its positions
+    ref = pt_model("bert", class_name)
+    ref.save_pretrained(str(tmp_path))
+    ours = getattr(tf, class_name).from_pretrained(tmp_path)
+    ids, mask, tt = inputs("bert", batch=3)
+    mask[2] = 0
+    with torch.no_grad():
+        expected = ref(ids, tt, mask)
+        got = ours(ids, tt, mask)
+    real = mask.clone()
+    real[2] = 1
+    compare(tuple(got), tuple(expected), real)
+
+
+def test_distilbert_row_without_real_tokens_equals_transformers(tmp_path):
+    # (1.2.0 gives NaN there: its -inf fill; transformers and our reference path attend over all positions)
+    ref = hf_model("distilbert", "DistilBertForSequenceClassification")
+    ref.save_pretrained(tmp_path)
+    ours = tf.DistilBertForSequenceClassification.from_pretrained(tmp_path)
+    ids, mask, _ = inputs("distilbert", batch=3)
+    mask[0] = 0
+    with torch.no_grad():
+        expected = ref(input_ids=ids, attention_mask=mask).logits
+        got = ours(ids, attention_mask=mask)[0]
+    compare(got, expected)
+
+
+@pytest.mark.parametrize("family,class_name", [("bert", "BertForSequenceClassification"),
+                                               ("distilbert", "DistilBertForSequenceClassification")])
+@pytest.mark.parametrize("problem_type,float_labels", [(None, True), ("multi_label_classification", True),
+                                                       ("regression", True), ("single_label_classification", False)])
+def test_problem_type_and_multi_label_losses_equal_transformers(tmp_path, family, class_name, problem_type,
+                                                                float_labels):
+    ref = hf_model(family, class_name, num_labels=3, problem_type=problem_type)
+    ref.save_pretrained(tmp_path)
+    ours = getattr(tf, class_name).from_pretrained(tmp_path)
+    ids, mask, _ = inputs(family, batch=3)
+    g = torch.Generator().manual_seed(4)
+    labels = (torch.rand(3, 3, generator=g) > 0.5).float() if float_labels else torch.tensor([2, 0, 1])
+    with torch.no_grad():
+        expected = ref(input_ids=ids, attention_mask=mask, labels=labels).loss
+        got = ours(ids, attention_mask=mask, labels=labels)[0]
+    compare(got, expected)
+
+
+@pytest.mark.parametrize("option", [dict(n_inner=45), dict(activation_function="gelu"), dict(activation_function="relu"),
+                                    dict(scale_attn_weights=False), dict(scale_attn_by_inverse_layer_idx=True),
+                                    dict(reorder_and_upcast_attn=True, scale_attn_by_inverse_layer_idx=True)])
+def test_gpt2_options_of_transformers_configs(tmp_path, option):
+    # (1.2.0 has none of these options: transformers is the reference; the decoder fast path runs them too)
+    from gpt_helpers import hf_gpt, ids as gpt_ids
+
+    ref = hf_gpt("gpt2", "GPT2LMHeadModel", **option)
+    randomize_all(ref, scale=0.3)  # attention far from uniform, so that its scale matters
+    ref.save_pretrained(tmp_path)
+    ours = tf.GPT2LMHeadModel.from_pretrained(tmp_path)
+    x = gpt_ids()
+    with torch.no_grad():
+        compare(ours(x)[0], ref(x).logits)
+        expected = ref.generate(x[:1], max_new_tokens=6, do_sample=False, pad_token_id=0)
+        got = ours.generate(x[:1], max_length=x.shape[1] + 6, do_sample=False)
+    assert torch.equal(got, expected)
+    with torch.enable_grad():
+        compare(ours(x)[0], ref(x).logits)
+
+
+@pytest.mark.parametrize("family,class_name,field", [("bert", "BertModel", "hidden_act"),
+                                                     ("roberta", "RobertaModel", "hidden_act")])
+@pytest.mark.parametrize("act", ["tanh", "quick_gelu", "sigmoid"])
+def test_transformers_activation_names_in_encoders(tmp_path, family, class_name, field, act):
+    ref = hf_model(family, class_name, **{field: act})
+    ref.save_pretrained(tmp_path)
+    ours = getattr(tf, class_name).from_pretrained(tmp_path)
+    ids, mask, tt = inputs(family)
+    kw = {"token_type_ids": tt} if tt is not None else {}
+    with torch.no_grad():
+        compare(ours(ids, attention_mask=mask, **kw)[0], ref(input_ids=ids, attention_mask=mask, **kw)[0], mask)
+
+
+@pytest.mark.parametrize("act", ["tanh", "quick_gelu"])
+def test_transformers_activation_names_in_xlnet(tmp_path, act):
+    import transformers
+
+    config = transformers.XLNetConfig(vocab_size=99, d_model=32, n_layer=2, n_head=4, d_inner=37, ff_activation=act)
+    torch.manual_seed(0)
+    ref = transformers.XLNetModel(config).eval()
+    ref.save_pretrained(tmp_path)
+    ours = tf.XLNetModel.from_pretrained(tmp_path)
+    x = torch.randint(0, 99, (2, 7), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        compare(ours(x)[0], ref(x).last_hidden_state)
+
+
+@pytest.mark.parametrize("grad", [False, True], ids=["no_grad", "grad"])
+def test_xlm_row_without_real_tokens_is_finite_on_both_paths(tmp_path, grad):
+    # transformers' value (1.2.0 gives NaN there); the padding-free path and the reference path agree
+    import transformers
+
+    config = transformers.XLMConfig(vocab_size=99, emb_dim=32, n_layers=2, n_heads=4, max_position_embeddings=24,
+                                    num_labels=2)
+    torch.manual_seed(0)
+    ref = transformers.XLMForSequenceClassification(config).eval()
+    randomize_all(ref)
+    ref.save_pretrained(tmp_path)
+    ours = tf.XLMForSequenceClassification.from_pretrained(tmp_path)
+    ids = torch.randint(4, 99, (3, 9), generator=torch.Generator().manual_seed(1))
+    mask = torch.ones(3, 9, dtype=torch.long)
+    mask[1, 6:] = 0
+    mask[2] = 0
+    with torch.set_grad_enabled(grad):
+        expected = ref(input_ids=ids, attention_mask=mask).logits
+        got = ours(ids, attention_mask=mask)[0]
+    compare(got, expected)
+
+
+@pytest.mark.parametrize("class_name", ["GPT2DoubleHeadsModel", "OpenAIGPTDoubleHeadsModel"])
+@pytest.mark.parametrize("given", [False, True], ids=["last_token", "mc_token_ids"])
+def test_double_heads_reading_a_padded_position_equals_the_reference_path(tmp_path, class_name, given):
+    # the fused decoder leaves padded positions zero; the multiple-choice head may read one (right padding, no
+    # mc_token_ids: the last position), which the reference computes
+    from gpt_helpers import hf_gpt
+
+    family = "gpt2" if class_name.startswith("GPT2") else "openai"
+    ref = hf_gpt(family, class_name)
+    randomize_all(ref, scale=0.2)
+    ref.save_pretrained(tmp_path)
+    ours = getattr(tf, class_name).from_pretrained(tmp_path)
+    x = torch.randint(0, 99, (2, 3, 9), generator=torch.Generator().manual_seed(1))
+    mask = torch.ones_like(x)
+    mask[0, 1, 6:] = 0
+    mask[1, 2, 4:] = 0
+    mc = torch.tensor([[8, 7, 8], [8, 8, 6]]) if given else None
+    with torch.no_grad():
+        got = ours(x, mc_token_ids=mc, attention_mask=mask)
+        ours.transformer.fast.enabled = False
+        plain = ours(x, mc_token_ids=mc, attention_mask=mask)
+    compare(got.mc_logits, plain.mc_logits)
+    assert got.hidden_states is None
+    if family == "gpt2":  # (transformers' OpenAI GPT takes no [batch, choices, sequence] mask)
+        with torch.no_grad():
+            compare(got.mc_logits, ref(x, mc_token_ids=mc, attention_mask=mask).mc_logits)
+
+
+@pytest.mark.parametrize("class_name", ["DistilBertModel", "DistilBertForMaskedLM"])
+@pytest.mark.parametrize("act", ["gelu_new", "silu", "tanh"])
+def test_distilbert_activations_of_transformers_configs(tmp_path, class_name, act):
+    # (1.2.0 took "gelu" and "relu" only)
+    ref = hf_model("distilbert", class_name, activation=act)
+    ref.save_pretrained(tmp_path)
+    ours = getattr(tf, class_name).from_pretrained(tmp_path)
+    ids, mask, _ = inputs("distilbert")
+    for grad in (False, True):
+        with torch.set_grad_enabled(grad):
+            compare(ours(ids, attention_mask=mask)[0], ref(input_ids=ids, attention_mask=mask)[0], mask)
+
+
+@pytest.mark.parametrize("family,class_name", [("bert", "BertForSequenceClassification"),
+                                               ("bert", "BertForTokenClassification"),
+                                               ("roberta", "RobertaForSequenceClassification")])
+def test_classifier_dropout_of_transformers_configs_in_training(tmp_path, family, class_name):
+    # the layers' dropout is off, the classifier's on: the same seed draws the same mask in both
+    ref = hf_model(family, class_name, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+                   classifier_dropout=0.5)
+    ref.save_pretrained(tmp_path)
+    ours = getattr(tf, class_name).from_pretrained(tmp_path)
+    ours.train()
+    ref.train()
+    ids, mask, tt = inputs(family)
+    kw = {"token_type_ids": tt} if tt is not None else {}
+    torch.manual_seed(11)
+    expected = ref(input_ids=ids, attention_mask=mask, **kw).logits
+    torch.manual_seed(11)
+    got = ours(ids, attention_mask=mask, **kw)[0]
+    compare(got, expected)
+
+
+@pytest.mark.parametrize("class_name,config_name,kwargs", [
+    ("BertForMaskedLM", "BertConfig", dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+                                           intermediate_size=37)),
+    ("RobertaForMaskedLM", "RobertaConfig", dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+                                                 intermediate_size=37, pad_token_id=1)),
+    ("XLMWithLMHeadModel", "XLMConfig", dict(emb_dim=32, n_layers=1, n_heads=4))])
+@pytest.mark.parametrize("safe", [True, False], ids=["safetensors", "bin"])
+def test_untied_lm_heads_of_transformers_checkpoints(tmp_path, class_name, config_name, kwargs, safe):
+    # tie_word_embeddings=False: the projection is the head's own, and the MLM heads' forward reads the
+    # decoder's bias (the head's `bias` beside it is another tensor then)
+    import transformers
+
+    config = getattr(transformers, config_name)(vocab_size=99, tie_word_embeddings=False, **kwargs)
+    torch.manual_seed(0)
+    ref = getattr(transformers, class_name)(config).eval()
+    randomize_all(ref, scale=0.3)
+    ref.save_pretrained(tmp_path, safe_serialization=safe)
+    ours = getattr(tf, class_name).from_pretrained(tmp_path)
+    x = torch.randint(3, 99, (2, 7), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = ref(x).logits
+        got = ours(x)[0]
+    compare(got.reshape(expected.shape), expected)
+
+
+def test_openai_gpt_soft_float_mask_equals_transformers(tmp_path):
+    from gpt_helpers import hf_gpt
+
+    ref = hf_gpt("openai", "OpenAIGPTLMHeadModel")
+    randomize_all(ref, scale=0.2)
+    ref.save_pretrained(tmp_path)
+    ours = tf.OpenAIGPTLMHeadModel.from_pretrained(tmp_path)
+    x = torch.randint(3, 99, (2, 7), generator=torch.Generator().manual_seed(1))
+    mask = torch.tensor([[1., 1., .5, 1., 1., 1., 1.], [0., 0., 1., 1., .3, 1., 1.]])
+    for grad in (False, True):
+        with torch.set_grad_enabled(grad):
+            compare(ours(x, attention_mask=mask)[0], ref(x, attention_mask=mask).logits, mask == 1)
