@@ -4,6 +4,8 @@
 #include <climits>
 #include <queue>
 
+#include "common/check.h"
+
 namespace tf::tok {
 
 int32_t BpeMerges::intern(std::string_view s) {
@@ -18,10 +20,14 @@ int32_t BpeMerges::intern(std::string_view s) {
 void BpeMerges::add_merge(int32_t left, int32_t right, int32_t rank) {
   std::string merged = strings_[left] + strings_[right];
   int32_t m = intern(merged);
+  TF_CHECK(rank >= 0 && rank <= PairMap::kMaxRank, "BPE with more than ", PairMap::kMaxRank + 1,
+           " merges is not supported");
   if ((static_cast<uint32_t>(left) | static_cast<uint32_t>(right)) < kDense)
-    dense_[left * kDense + right] = DensePair{rank, m};
+    dense_[left * kDense + right] = rank;
   else
-    pairs_.set(left, right, rank, m);
+    pairs_.set(left, right, rank);
+  if (merged_.size() <= static_cast<size_t>(rank)) merged_.resize(rank + 1, -1);
+  merged_[rank] = m;
 }
 
 // Short words: the symbols and the rank of each one's pair with the next stay contiguous, compacted
@@ -40,11 +46,12 @@ int BpeMerges::merge_pass(int32_t* sy, int32_t* rank, int32_t* st, int m) const 
   for (int k = 0; k < m; ++k) r = std::min(r, rank[k]);
   if (r == kNoRank) return -1;
   // merge every occurrence of the pair ranked r, left to right (a rank is unique to its pair)
+  const int32_t merged = merged_[r];
   int w = 0;
   for (int k = 0; k < m; ++w) {
     if (st) st[w] = st[k];
     if (rank[k] == r) {  // rank[m - 1] is kNoRank, so k + 1 < m
-      sy[w] = pair_merged(sy[k], sy[k + 1]);
+      sy[w] = merged;
       rank[w] = kStale;
       if (w > 0) rank[w - 1] = kStale;
       k += 2;
@@ -130,9 +137,9 @@ void BpeMerges::apply(std::vector<int32_t>& syms, std::vector<int32_t>* starts, 
 
   // One pass merges every occurrence of the lowest-ranked pair, left to right (a pair's rank is
   // unique to it, so "rank == r" identifies the pair).
-  auto merge_at = [&](int i) {
+  auto merge_at = [&](int i, int32_t merged) {
     int j = next[i];
-    syms[i] = pair_merged(syms[i], syms[j]);
+    syms[i] = merged;
     next[i] = next[j];
     if (next[j] >= 0) prev[next[j]] = i;
     syms[j] = -1;
@@ -155,9 +162,10 @@ void BpeMerges::apply(std::vector<int32_t>& syms, std::vector<int32_t>* starts, 
     batch.erase(std::unique(batch.begin(), batch.end()), batch.end());
     std::vector<int32_t>& touched = work.touched;
     touched.clear();
+    const int32_t merged = merged_[r];
     for (int32_t i : batch) {
       if (syms[i] < 0 || rank[i] != r) continue;  // merged away or changed
-      merge_at(i);
+      merge_at(i, merged);
       touched.push_back(i);
       rank[i] = INT32_MAX;  // recomputed after the pass
       if (prev[i] >= 0) rank[prev[i]] = INT32_MAX;

@@ -44,28 +44,17 @@ class BpeMerges {
   void init_ranks(const int32_t* sy, int32_t* rank, int m) const;
   // One pass of apply_short over m symbols: the new length, or -1 when no pair merges.
   int merge_pass(int32_t* sy, int32_t* rank, int32_t* st, int m) const;
-  // Rank of merging the adjacent symbols (a, b), or kNoRank; and the symbol they merge into.
+  // Rank of merging the adjacent symbols (a, b), or kNoRank. The symbol a pair merges into is found by its rank
+  // (unique to the pair), once per pass, not per occurrence.
   int32_t pair_rank(int32_t a, int32_t b) const {
-    if ((static_cast<uint32_t>(a) | static_cast<uint32_t>(b)) < kDense) return dense_[a * kDense + b].rank;
-    if (pairs_.compact()) {
-      const uint64_t e = pairs_.find_compact(a, b);
-      return e ? static_cast<int32_t>((e >> 16) & 0xFFFF) : kNoRank;
-    }
-    size_t i = pairs_.find(a, b);
-    return i == PairMap::kNone ? kNoRank : pairs_.rank(i);
-  }
-  int32_t pair_merged(int32_t a, int32_t b) const {
-    if ((static_cast<uint32_t>(a) | static_cast<uint32_t>(b)) < kDense) return dense_[a * kDense + b].merged;
-    if (pairs_.compact()) return static_cast<int32_t>(pairs_.find_compact(a, b) & 0xFFFF);
-    return pairs_.merged(pairs_.find(a, b));
+    if ((static_cast<uint32_t>(a) | static_cast<uint32_t>(b)) < kDense) return dense_[a * kDense + b];
+    return pairs_.rank(a, b);
   }
   // Pairs of the first kDense symbols (the bytes, for byte-level BPE) in a dense table: a word's first
   // round of lookups is all such pairs.
-  static constexpr int32_t kDense = 256, kNoRank = INT32_MAX;
-  struct DensePair {
-    int32_t rank, merged;
-  };
-  std::vector<DensePair> dense_ = std::vector<DensePair>(kDense * kDense, DensePair{kNoRank, -1});
+  static constexpr int32_t kDense = 256, kNoRank = PairMap::kNone;
+  std::vector<int32_t> dense_ = std::vector<int32_t>(kDense * kDense, kNoRank);
+  std::vector<int32_t> merged_;  // by rank: the symbol its pair merges into
   StrMap symbols_;
   std::vector<std::string> strings_;
   PairMap pairs_;

@@ -256,10 +256,11 @@ void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const Seg
   }
   // Pre-tokens first, so that the cache lines of the words ahead can be prefetched.
   s.words.clear();
-  gpt2_pretokenize(text, [&](size_t b, size_t e) {
+  // always_inline: out of line (GCC's choice under -fPIC) it cost a call per pre-token
+  gpt2_pretokenize(text, [&](size_t b, size_t e) __attribute__((always_inline)) {
     const WordCache::Key k = e - b <= WordCache::kMaxKey ? WordCache::key(text.data() + b, e - b) : WordCache::Key{0, 0};
     const uint64_t h = WordCache::hash(k);
-    s.cache.prefetch_l2(h);  // the whole text's entries start loading now, together
+    s.cache.prefetch_far(h);  // the whole text's entries start loading now, together
     Scratch::Word& w = s.words.emplace_back();
     w.b = static_cast<uint32_t>(b);
     w.e = static_cast<uint32_t>(e);
@@ -379,7 +380,7 @@ void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const Seg
 std::vector<std::string> ByteLevelBpeModel::pretokenize(std::string_view text) const {
   check_utf8(text, false, "text");
   std::vector<std::string> out;
-  gpt2_pretokenize(text, [&](size_t b, size_t e) { out.emplace_back(text.substr(b, e - b)); });
+  gpt2_pretokenize(text, [&](size_t b, size_t e) __attribute__((always_inline)) { out.emplace_back(text.substr(b, e - b)); });
   return out;
 }
 

@@ -1,5 +1,6 @@
 // Open-addressing hash map from byte strings to int32 values: one arena for the keys, one probe array.
 #pragma once
+#include <climits>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -267,118 +268,61 @@ class WordSymbolCache {
   mutable std::string key_;
 };
 
-// Hash map from a pair of symbol ids to (rank, merged symbol). A probed slot is 8 bytes, both ids and the
-// rank packed, so GPT-2's 50K merges take 1 MB at half load (most of it stays in L2; a merge is looked up
-// several times per word the word cache misses). The merged symbol sits in a parallel array, read once
-// per merge.
+// Hash map from a pair of symbol ids to the rank of their merge. One 8-byte slot packs both ids and the rank, so
+// a lookup reads one slot, and the usual answer mid-merge (no such pair) stops at the first empty slot: the
+// table is at most half full and hashed by the key's top product bits (Fibonacci), so probes stay short.
+// GPT-2's 50K merges take 1 MB.
 class PairMap {
  public:
   static constexpr int kIdBits = 20, kRankBits = 24;
   static constexpr int32_t kMaxId = (1 << kIdBits) - 2, kMaxRank = (1 << kRankBits) - 1;
-  static constexpr size_t kNone = ~size_t{0};
+  static constexpr int32_t kNone = INT32_MAX;
 
-  void set(int32_t a, int32_t b, int32_t rank, int32_t merged) {
+  PairMap() { rehash(64); }
+  // Inserts or overwrites.
+  void set(int32_t a, int32_t b, int32_t rank) {
     TF_CHECK(a >= 0 && b >= 0 && a <= kMaxId && b <= kMaxId && rank >= 0 && rank <= kMaxRank,
              "BPE with more than ", kMaxId + 1, " symbols or ", kMaxRank + 1, " merges is not supported");
-    set_compact(a, b, rank, merged);
-    if ((size_ + 1) * 2 > slots_.size()) grow();
-    const uint64_t k = key(a, b), v = (k << kRankBits) | static_cast<uint64_t>(rank);
-    size_t i = find_or_empty(k);
+    if ((size_ + 1) * 2 > slots_.size()) rehash(slots_.size() * 2);
+    const uint64_t k = key(a, b);
+    size_t i = home(k);
+    while (slots_[i] != kEmpty && (slots_[i] >> kRankBits) != k) i = (i + 1) & mask_;
     if (slots_[i] == kEmpty) ++size_;
-    slots_[i] = v;
-    merged_[i] = merged;
+    slots_[i] = (k << kRankBits) | static_cast<uint64_t>(rank);
   }
-  // Slot of (a, b), or kNone.
-  size_t find(int32_t a, int32_t b) const {
-    if (slots_.empty() || a < 0 || b < 0 || a > kMaxId || b > kMaxId) return kNone;
-    size_t i = find_or_empty(key(a, b));
-    return slots_[i] == kEmpty ? kNone : i;
-  }
-  // Compact form, while every id and rank fits 16 bits (GPT-2's 50K merges): (a, b, rank, merged) in one 8-byte
-  // slot, so a lookup touches one cache line (not a slot and a merged_ entry) in a table of 512 KB, not 1.5 MB.
-  // 0 where there is none; else the slot (rank in bits 16..31, merged in bits 0..15).
-  bool compact() const { return compact_ok_ && !cslots_.empty(); }
-  uint64_t find_compact(int32_t a, int32_t b) const {
-    // each id on its own: ids below 0xFFFF can OR to it (GPT-2's "ĠPeg" + "asus", 31084 | 40895)
-    if (static_cast<uint32_t>(a) >= 0xFFFF || static_cast<uint32_t>(b) >= 0xFFFF) return 0;
-    const uint64_t key = (static_cast<uint64_t>(a) << 48) | (static_cast<uint64_t>(b) << 32);
-    const size_t mask = cslots_.size() - 1;
-    for (size_t i = compact_hash(a, b) & mask;; i = (i + 1) & mask) {
-      const uint64_t e = cslots_[i];
-      if ((e & ~uint64_t{0xFFFFFFFF}) == key) return e;
-      if (e == kCEmpty) return 0;
+  // Rank of (a, b), or kNone; any ids (negative ones, e.g. unknown symbols, are never pairs).
+  int32_t rank(int32_t a, int32_t b) const {
+    if (static_cast<uint32_t>(a) > kMaxId || static_cast<uint32_t>(b) > kMaxId) return kNone;
+    const uint64_t k = key(a, b);
+    for (size_t i = home(k);; i = (i + 1) & mask_) {
+      const uint64_t e = slots_[i];
+      if ((e >> kRankBits) == k) return static_cast<int32_t>(e & kMaxRank);
+      if (e == kEmpty) return kNone;
     }
   }
-  int32_t rank(size_t slot) const { return static_cast<int32_t>(slots_[slot] & kMaxRank); }
-  int32_t merged(size_t slot) const { return merged_[slot]; }
 
  private:
-  static constexpr uint64_t kEmpty = ~uint64_t{0};  // ids kMaxId + 1: no symbol
-  static constexpr uint64_t kCEmpty = ~uint64_t{0};  // ids 0xFFFF: no symbol
-  static size_t compact_hash(int32_t a, int32_t b) {
-    const uint64_t k = (static_cast<uint64_t>(a) << 16) | static_cast<uint64_t>(b);
-    return static_cast<size_t>((k * 0x9E3779B97F4A7C15ULL) >> 40);
-  }
-  void set_compact(int32_t a, int32_t b, int32_t rank, int32_t merged) {
-    if (!compact_ok_) return;
-    if (a >= 0xFFFF || b >= 0xFFFF || rank >= 0xFFFF || merged >= 0xFFFF) {
-      compact_ok_ = false;
-      std::vector<uint64_t>().swap(cslots_);
-      return;
-    }
-    if ((csize_ + 1) * 5 > cslots_.size() * 4) {  // at most 4/5 full: probes stay within a line or two
-      std::vector<uint64_t> old;
-      old.swap(cslots_);
-      cslots_.assign(old.empty() ? 1024 : old.size() * 2, kCEmpty);
-      for (uint64_t e : old)
-        if (e != kCEmpty) cslots_[free_compact_slot(static_cast<int32_t>(e >> 48), static_cast<int32_t>((e >> 32) & 0xFFFF))] = e;
-    }
-    const size_t i = free_compact_slot(a, b);
-    if (cslots_[i] == kCEmpty) ++csize_;
-    cslots_[i] = (static_cast<uint64_t>(a) << 48) | (static_cast<uint64_t>(b) << 32) |
-                 (static_cast<uint64_t>(rank) << 16) | static_cast<uint64_t>(merged);
-  }
-  size_t free_compact_slot(int32_t a, int32_t b) const {  // the slot of (a, b), or the empty one it would take
-    const uint64_t key = (static_cast<uint64_t>(a) << 48) | (static_cast<uint64_t>(b) << 32);
-    const size_t mask = cslots_.size() - 1;
-    size_t i = compact_hash(a, b) & mask;
-    while (cslots_[i] != kCEmpty && (cslots_[i] & ~uint64_t{0xFFFFFFFF}) != key) i = (i + 1) & mask;
-    return i;
-  }
+  // ids kMaxId + 1 in both halves: no real key, so never a hit
+  static constexpr uint64_t kEmpty = ~uint64_t{0};
   static uint64_t key(int32_t a, int32_t b) {
     return (static_cast<uint64_t>(a) << kIdBits) | static_cast<uint64_t>(b);
   }
-  static uint64_t mix(uint64_t k) {
-    k ^= k >> 33;
-    k *= 0xFF51AFD7ED558CCDULL;
-    k ^= k >> 33;
-    return k;
-  }
-  size_t find_or_empty(uint64_t k) const {
-    const size_t mask = slots_.size() - 1;
-    for (size_t i = mix(k) & mask;; i = (i + 1) & mask)
-      if (slots_[i] == kEmpty || (slots_[i] >> kRankBits) == k) return i;
-  }
-  void grow() {
-    std::vector<uint64_t> old;
-    std::vector<int32_t> old_merged;
+  size_t home(uint64_t k) const { return static_cast<size_t>((k * 0x9E3779B97F4A7C15ULL) >> shift_); }
+  void rehash(size_t n) {
+    std::vector<uint64_t> old(n, kEmpty);
     old.swap(slots_);
-    old_merged.swap(merged_);
-    slots_.assign(old.empty() ? 64 : old.size() * 2, kEmpty);
-    merged_.assign(slots_.size(), -1);
-    for (size_t j = 0; j < old.size(); ++j) {
-      if (old[j] == kEmpty) continue;
-      size_t i = find_or_empty(old[j] >> kRankBits);
-      slots_[i] = old[j];
-      merged_[i] = old_merged[j];
+    mask_ = n - 1;
+    shift_ = 64 - __builtin_ctzll(n);
+    for (uint64_t e : old) {
+      if (e == kEmpty) continue;
+      size_t i = home(e >> kRankBits);
+      while (slots_[i] != kEmpty) i = (i + 1) & mask_;
+      slots_[i] = e;
     }
   }
   std::vector<uint64_t> slots_;  // key << kRankBits | rank
-  std::vector<int32_t> merged_;
-  size_t size_ = 0;
-  bool compact_ok_ = true;
-  std::vector<uint64_t> cslots_;  // a << 48 | b << 32 | rank << 16 | merged
-  size_t csize_ = 0;
+  size_t mask_ = 0, size_ = 0;
+  int shift_ = 64;
 };
 
 }  // namespace tf::tok

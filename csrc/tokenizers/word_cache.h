@@ -90,6 +90,11 @@ class WordCache {
   void prefetch_l2(uint64_t h) const {
     if (slots_) __builtin_prefetch(&slots_[h & mask_], 0, 2);
   }
+  // A whole text's entries at once, non-temporal: hits are read once, and with the usual hint they evicted the
+  // BPE pair tables from L2, which the words the cache lacks then missed on.
+  void prefetch_far(uint64_t h) const {
+    if (slots_) __builtin_prefetch(&slots_[h & mask_], 0, 0);
+  }
   // Codes of a short word (n set), or nullptr. kInline codes are readable there, whatever n.
   const int32_t* find(Key k, uint64_t h, size_t& n) const {
     if (!slots_) return nullptr;
