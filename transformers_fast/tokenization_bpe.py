@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import types
 from functools import lru_cache
 from typing import Optional
 
@@ -154,6 +155,25 @@ class ByteLevelBPETokenizer(PreTrainedTokenizer):
         bpe_merges = read_byte_level_merges(merges_file)
         self.bpe_ranks = TrackedDict(zip(bpe_merges, range(len(bpe_merges))))
         self._build_core()
+
+    @classmethod
+    def _files_from_tokenizer_json(cls, spec, folder):
+        """vocab.json and merges.txt from a transformers 5 tokenizer.json of a byte-level BPE."""
+        model, pre = spec["model"], spec.get("pre_tokenizer") or {}
+        if (model.get("type") != "BPE" or pre.get("type") != "ByteLevel" or model.get("continuing_subword_prefix")
+                or model.get("end_of_word_suffix")):
+            raise ValueError(f"{cls.__name__}: tokenizer.json holds a {model.get('type')} model with a "
+                             f"{pre.get('type')} pre-tokenizer, not a byte-level BPE")
+        vocab, merges = model.get("vocab"), model.get("merges")
+        pairs = [m.split(" ") if isinstance(m, str) else m for m in merges] if isinstance(merges, list) else None
+        if (not isinstance(vocab, dict) or pairs is None
+                or not all(isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) and x and
+                                                                        not any(c.isspace() for c in x) for x in p)
+                           for p in pairs)):
+            raise ValueError("tokenizer.json: expected a BPE vocabulary (token -> id) and merges of two tokens each")
+        table = types.SimpleNamespace(encoder=vocab, bpe_ranks={tuple(p): rank for rank, p in enumerate(pairs)})
+        vocab_file, merges_file = save_bpe_files(table, folder)
+        return {"vocab_file": vocab_file, "merges_file": merges_file}, {}
 
     def _core_model_key(self):
         return bpe_model_key(self)

@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
 ADDED_TOKENS_FILE = "added_tokens.json"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+TOKENIZER_JSON_FILE = "tokenizer.json"  # what transformers 5 saves instead of the vocabulary files
 
 
 _unicode_checked = []
@@ -77,6 +78,43 @@ def resolve_file(repo_id: str, filename: str, cache_dir=None, force_download=Fal
 # skips the full check of its state (_native); state changed in place without either (a list's length) is
 # compared on every call (_core_unwatched).
 _state_epoch = 0
+
+
+class _FilesFromTokenizerJson:
+    """The vocabulary files of `cls`, written to a temporary folder from a transformers 5 tokenizer.json (it saves no
+    others), with the init keywords its normalizer and model give and its added tokens (token -> id)."""
+
+    def __init__(self, cls, path):
+        writer = getattr(cls, "_files_from_tokenizer_json", None)
+        try:
+            with open(path, encoding="utf-8") as f:
+                spec = json.load(f)
+        except (OSError, ValueError) as err:
+            raise EnvironmentError(f"{path}: not a readable tokenizer.json ({err})") from err
+        model = spec.get("model") if isinstance(spec, dict) else None
+        if writer is None or not isinstance(model, dict):
+            raise EnvironmentError(f"{os.path.dirname(path)} holds only {TOKENIZER_JSON_FILE}, and {cls.__name__} "
+                                   f"needs {', '.join(cls.vocab_files_names.values())}")
+        import tempfile
+
+        self._folder = tempfile.TemporaryDirectory(prefix="transformers_fast_tokenizer_")
+        try:
+            self.vocab_files, self.init_kwargs = writer(spec, self._folder.name)
+        except Exception:
+            self.cleanup()
+            raise
+        self.added_tokens = {t["content"]: t["id"] for t in spec.get("added_tokens") or ()
+                             if isinstance(t, dict) and isinstance(t.get("content"), str) and isinstance(t.get("id"), int)}
+
+    def cleanup(self):
+        self._folder.cleanup()  # the constructors read the files; none keeps them open
+
+
+def _token_text(value):
+    """A special token as transformers' files may hold it: a str, or a serialized AddedToken (its content)."""
+    if isinstance(value, dict) and isinstance(value.get("content"), str):
+        return value["content"]
+    return value
 
 
 def state_changed():
@@ -208,9 +246,13 @@ class PreTrainedTokenizer(object):
         self._core_state = None
         for key, value in kwargs.items():
             if key in self.SPECIAL_TOKENS_ATTRIBUTES:
+                value = _token_text(value)
                 if key == "additional_special_tokens":
-                    if not (isinstance(value, (list, tuple)) and all(isinstance(t, str) for t in value)):
+                    value = [_token_text(t) for t in value] if isinstance(value, (list, tuple)) else value
+                    if not (isinstance(value, list) and all(isinstance(t, str) for t in value)):
                         raise TypeError("additional_special_tokens must be a list of str")
+                elif value is None:  # transformers' files hold null for a token it does not set
+                    continue
                 elif not isinstance(value, str):
                     raise TypeError(f"{key} must be a str, got {type(value).__name__}")
                 setattr(self, key, value)
@@ -293,7 +335,7 @@ class PreTrainedTokenizer(object):
         force_download = kwargs.pop("force_download", False)
         proxies = kwargs.pop("proxies", None)
         name = str(pretrained_model_name_or_path)
-        vocab_files, init_configuration = {}, {}
+        vocab_files, init_configuration, from_json = {}, {}, None
         if name in cls.max_model_input_sizes and name in cls.pretrained_hub_files and not os.path.exists(name):
             repo, files = cls.pretrained_hub_files[name]
             for file_id, file_name in files.items():
@@ -319,6 +361,10 @@ class PreTrainedTokenizer(object):
                                        ("tokenizer_config_file", TOKENIZER_CONFIG_FILE)):
                 full = os.path.join(saved_directory, file_name)
                 vocab_files[file_id] = full if os.path.exists(full) else None
+            tokenizer_json = os.path.join(saved_directory, TOKENIZER_JSON_FILE)
+            if any(vocab_files[f] is None for f in cls.vocab_files_names) and os.path.isfile(tokenizer_json):
+                from_json = _FilesFromTokenizerJson(cls, tokenizer_json)
+                vocab_files.update(from_json.vocab_files)
             if all(v is None for v in vocab_files.values()):
                 raise EnvironmentError(
                     f"'{name}' is neither a known shortcut name ({', '.join(cls.max_model_input_sizes)}) nor a "
@@ -333,6 +379,9 @@ class PreTrainedTokenizer(object):
                 inputs = tuple(saved_init_inputs)
         else:
             init_kwargs = init_configuration
+        if from_json is not None:
+            for key, value in from_json.init_kwargs.items():
+                init_kwargs.setdefault(key, value)
         init_kwargs.update(kwargs)
         if name in cls.max_model_input_sizes:
             max_len = cls.max_model_input_sizes[name]
@@ -348,9 +397,17 @@ class PreTrainedTokenizer(object):
                 for key, value in json.load(f).items():
                     if key not in init_kwargs:
                         init_kwargs[key] = value
-        tokenizer = cls(*inputs, **init_kwargs)
+        try:
+            tokenizer = cls(*inputs, **init_kwargs)
+        finally:
+            if from_json is not None:
+                from_json.cleanup()
         tokenizer.init_inputs = inputs
         tokenizer.init_kwargs = init_kwargs
+        if from_json is not None:
+            added = {t: i for t, i in from_json.added_tokens.items() if tokenizer._own_vocab().get(t) != i}
+            tokenizer.added_tokens_encoder.update(added)
+            tokenizer.added_tokens_decoder.update({i: t for t, i in added.items()})
         if added_tokens_file is not None:
             with open(added_tokens_file, encoding="utf-8") as f:
                 added_tok_encoder = json.load(f)

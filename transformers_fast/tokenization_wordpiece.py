@@ -81,6 +81,31 @@ class BasicWordPieceTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
         self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab, unk_token=self.unk_token)
         self._build_core()
 
+    @classmethod
+    def _files_from_tokenizer_json(cls, spec, folder):
+        """vocab.txt (tokens in id order) and the BertNormalizer's options from a transformers 5 tokenizer.json."""
+        model = spec["model"]
+        if (model.get("type") != "WordPiece" or model.get("continuing_subword_prefix", "##") != "##"
+                or model.get("max_input_chars_per_word", 100) != 100):
+            raise ValueError(f"{cls.__name__}: tokenizer.json holds a {model.get('type')} model with other options "
+                             "than BERT's WordPiece (continuing_subword_prefix '##', max_input_chars_per_word 100)")
+        vocab = model.get("vocab")
+        if not isinstance(vocab, dict) or sorted(vocab.values()) != list(range(len(vocab))):
+            raise ValueError("tokenizer.json: the WordPiece vocabulary's ids are not 0 .. size - 1")
+        tokens = sorted(vocab, key=vocab.get)
+        if any("\n" in t or "\r" in t for t in tokens):
+            raise ValueError("tokenizer.json: a WordPiece token holds a line break, which vocab.txt cannot")
+        path = os.path.join(folder, VOCAB_FILES_NAMES["vocab_file"])
+        with open(path, "w", encoding="utf-8") as f:
+            f.writelines(t + "\n" for t in tokens)
+        options = {"unk_token": model["unk_token"]} if isinstance(model.get("unk_token"), str) else {}
+        normalizer = spec.get("normalizer") or {}
+        if normalizer.get("type") == "BertNormalizer":
+            options.update(do_lower_case=bool(normalizer.get("lowercase", True)),
+                           strip_accents=normalizer.get("strip_accents"),
+                           tokenize_chinese_chars=bool(normalizer.get("handle_chinese_chars", True)))
+        return {"vocab_file": path}, options
+
     def _core_model_key(self):
         # 1.2.0 reads these on every call: users flip basic_tokenizer.do_lower_case or edit vocab afterwards
         basic = self.basic_tokenizer if self.do_basic_tokenize else None

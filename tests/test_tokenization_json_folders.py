@@ -1,0 +1,73 @@
+"""Tokenizer folders saved by transformers 5, which writes tokenizer.json and tokenizer_config.json only (no
+vocab.txt / vocab.json / merges.txt): from_pretrained reads the vocabulary and the normalizer's options from
+tokenizer.json and gives 1.2.0's ids on the same vocabulary, the added tokens transformers' ids."""
+import os
+
+import pytest
+
+from tokenizer_corpus import EDGE_CASES, bert_uncased_vocab, gpt2_files
+
+transformers = pytest.importorskip("transformers")
+pt = pytest.importorskip("pytorch_transformers")
+import transformers_fast as tf  # noqa: E402
+
+TEXTS = [t for t in EDGE_CASES if t.strip() and "<" not in t]
+
+
+def saved_by_transformers(tokenizer, folder):
+    tokenizer.save_pretrained(str(folder))
+    assert "tokenizer.json" in os.listdir(folder) and not {"vocab.txt", "vocab.json"} & set(os.listdir(folder))
+    return str(folder)
+
+
+@pytest.mark.parametrize("cls", ["BertTokenizer", "DistilBertTokenizer"])
+@pytest.mark.parametrize("lower", [True, False])
+def test_wordpiece_folder(tmp_path, cls, lower):
+    theirs = getattr(transformers, cls)(bert_uncased_vocab(), do_lower_case=lower)
+    theirs.add_tokens(["newtokxyz"])
+    folder = saved_by_transformers(theirs, tmp_path)
+    ours = getattr(tf, cls).from_pretrained(folder)
+    reference = getattr(pt, cls)(bert_uncased_vocab(), do_lower_case=lower)
+    for text in TEXTS:
+        assert ours.encode(text) == reference.encode(text), repr(text)
+    assert ours.basic_tokenizer.do_lower_case is lower
+    text = "A newtokxyz B"
+    assert ours.encode(text) == theirs.encode(text, add_special_tokens=False)
+    assert ours.encode(text, add_special_tokens=True) == theirs.encode(text)
+    auto = tf.AutoTokenizer.from_pretrained(folder)
+    assert type(auto).__name__ == cls and auto.encode(text) == ours.encode(text)
+
+
+@pytest.mark.parametrize("cls", ["GPT2Tokenizer", "RobertaTokenizer"])
+def test_byte_level_bpe_folder(tmp_path, cls):
+    vocab, merges = gpt2_files()
+    theirs = getattr(transformers, cls)(vocab, merges)
+    folder = saved_by_transformers(theirs, tmp_path)
+    ours = getattr(tf, cls).from_pretrained(folder)
+    reference = getattr(pt, cls)(vocab, merges)
+    for text in TEXTS:
+        assert ours.encode(text) == reference.encode(text), repr(text)
+    specials = theirs.all_special_tokens
+    assert ours.convert_tokens_to_ids(specials) == theirs.convert_tokens_to_ids(specials)
+    assert ours.pad_token == theirs.pad_token  # GPT-2's is null in the saved config: unset
+
+
+def test_folder_of_another_kind_is_refused_clearly(tmp_path):
+    folder = saved_by_transformers(transformers.BertTokenizer(bert_uncased_vocab()), tmp_path)
+    with pytest.raises(ValueError, match="not a byte-level BPE"):
+        tf.GPT2Tokenizer.from_pretrained(folder)
+    with pytest.raises(EnvironmentError, match="holds only tokenizer.json"):
+        tf.XLMTokenizer.from_pretrained(folder)
+    (tmp_path / "tokenizer.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(EnvironmentError, match="not a readable tokenizer.json"):
+        tf.BertTokenizer.from_pretrained(folder)
+
+
+def test_special_tokens_as_transformers_files_hold_them():
+    """null for a token it leaves unset, a serialized AddedToken (a dict with its content) for others."""
+    ours = tf.BertTokenizer(bert_uncased_vocab(), pad_token=None,
+                            mask_token={"content": "[MASK]", "lstrip": True, "__type": "AddedToken"},
+                            additional_special_tokens=[{"content": "[unused1]", "special": True}])
+    assert ours._pad_token is None and ours.mask_token == "[MASK]"
+    assert ours.additional_special_tokens == ["[unused1]"]
+    assert ours.tokenize("a [MASK] [unused1]") == ["a", "[MASK]", "[unused1]"]
