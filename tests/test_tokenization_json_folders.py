@@ -10,6 +10,7 @@ from tokenizer_corpus import EDGE_CASES, bert_uncased_vocab, gpt2_files
 transformers = pytest.importorskip("transformers")
 pt = pytest.importorskip("pytorch_transformers")
 import transformers_fast as tf  # noqa: E402
+from test_tokenization_others import openai_files, spm_model  # noqa: E402,F401  (fixtures)
 
 TEXTS = [t for t in EDGE_CASES if t.strip() and "<" not in t]
 
@@ -52,9 +53,39 @@ def test_byte_level_bpe_folder(tmp_path, cls):
     assert ours.pad_token == theirs.pad_token  # GPT-2's is null in the saved config: unset
 
 
+def test_openai_gpt_folder(tmp_path, openai_files):
+    theirs = transformers.OpenAIGPTTokenizer(*openai_files)
+    folder = saved_by_transformers(theirs, tmp_path)
+    ours = tf.OpenAIGPTTokenizer.from_pretrained(folder)
+    reference = pt.OpenAIGPTTokenizer(*openai_files)
+    for text in TEXTS:
+        assert ours.encode(text) == reference.encode(text), repr(text)
+
+
+def test_xlnet_folder(tmp_path, spm_model):
+    """transformers keeps no spiece.model: it is rebuilt from the Unigram pieces, the precompiled normalization
+    map and the Metaspace options of tokenizer.json."""
+    import pickle
+
+    theirs = transformers.XLNetTokenizer.from_pretrained(os.path.dirname(spm_model))
+    folder = saved_by_transformers(theirs, tmp_path / "saved")
+    ours = tf.XLNetTokenizer.from_pretrained(folder)
+    reference = pt.XLNetTokenizer(spm_model)
+    texts = TEXTS + ["1,000 2,500,000 a1, b22, 7,", "``quoted'' text", "  spaced   out  "]
+    for text in texts:
+        assert ours.encode(text) == reference.encode(text), repr(text)
+    assert ours.encode("a <sep> b <cls>") == reference.encode("a <sep> b <cls>")
+    again = pickle.loads(pickle.dumps(ours))  # its model lives in memory: the rebuilt file is gone
+    (tmp_path / "resaved").mkdir()
+    ours.save_pretrained(str(tmp_path / "resaved"))
+    resaved = tf.XLNetTokenizer.from_pretrained(str(tmp_path / "resaved"))
+    for text in texts[:10]:
+        assert again.encode(text) == resaved.encode(text) == reference.encode(text), repr(text)
+
+
 def test_folder_of_another_kind_is_refused_clearly(tmp_path):
     folder = saved_by_transformers(transformers.BertTokenizer(bert_uncased_vocab()), tmp_path)
-    with pytest.raises(ValueError, match="not a byte-level BPE"):
+    with pytest.raises(ValueError, match="not ByteLevel BPE"):
         tf.GPT2Tokenizer.from_pretrained(folder)
     with pytest.raises(EnvironmentError, match="holds only tokenizer.json"):
         tf.XLMTokenizer.from_pretrained(folder)

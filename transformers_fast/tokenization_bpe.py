@@ -128,6 +128,28 @@ def save_bpe_files(tokenizer, save_directory, header: Optional[str] = "#version:
     return vocab_file, merge_file
 
 
+def bpe_files_from_tokenizer_json(spec, folder, name, pre_tokenizer, word_end):
+    """{"vocab_file", "merges_file"}: vocab.json and merges.txt written to folder from a transformers 5 tokenizer.json
+    of a BPE with that pre-tokenizer type and end-of-word suffix (byte-level: "ByteLevel" and ""; OpenAI GPT:
+    "BertPreTokenizer" and "</w>")."""
+    model, pre = spec["model"], spec.get("pre_tokenizer") or {}
+    if (model.get("type") != "BPE" or pre.get("type") != pre_tokenizer or model.get("continuing_subword_prefix")
+            or (model.get("end_of_word_suffix") or "") != word_end):
+        raise ValueError(f"{name}: tokenizer.json holds a {model.get('type')} model with a {pre.get('type')} "
+                         f"pre-tokenizer and end-of-word suffix {model.get('end_of_word_suffix')!r}, not "
+                         f"{pre_tokenizer} BPE with {word_end!r}")
+    vocab, merges = model.get("vocab"), model.get("merges")
+    pairs = [m.split(" ") if isinstance(m, str) else m for m in merges] if isinstance(merges, list) else None
+    if (not isinstance(vocab, dict) or pairs is None
+            or not all(isinstance(p, list) and len(p) == 2
+                       and all(isinstance(x, str) and x and not any(c.isspace() for c in x) for x in p)
+                       for p in pairs)):
+        raise ValueError("tokenizer.json: expected a BPE vocabulary (token -> id) and merges of two tokens each")
+    table = types.SimpleNamespace(encoder=vocab, bpe_ranks={tuple(p): rank for rank, p in enumerate(pairs)})
+    vocab_file, merges_file = save_bpe_files(table, folder)
+    return {"vocab_file": vocab_file, "merges_file": merges_file}
+
+
 class ByteLevelBPETokenizer(PreTrainedTokenizer):
     """Byte-level BPE (GPT2Tokenizer and RobertaTokenizer); a space is prepended to the (stripped) text, as in
     1.2.0."""
@@ -158,22 +180,7 @@ class ByteLevelBPETokenizer(PreTrainedTokenizer):
 
     @classmethod
     def _files_from_tokenizer_json(cls, spec, folder):
-        """vocab.json and merges.txt from a transformers 5 tokenizer.json of a byte-level BPE."""
-        model, pre = spec["model"], spec.get("pre_tokenizer") or {}
-        if (model.get("type") != "BPE" or pre.get("type") != "ByteLevel" or model.get("continuing_subword_prefix")
-                or model.get("end_of_word_suffix")):
-            raise ValueError(f"{cls.__name__}: tokenizer.json holds a {model.get('type')} model with a "
-                             f"{pre.get('type')} pre-tokenizer, not a byte-level BPE")
-        vocab, merges = model.get("vocab"), model.get("merges")
-        pairs = [m.split(" ") if isinstance(m, str) else m for m in merges] if isinstance(merges, list) else None
-        if (not isinstance(vocab, dict) or pairs is None
-                or not all(isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) and x and
-                                                                        not any(c.isspace() for c in x) for x in p)
-                           for p in pairs)):
-            raise ValueError("tokenizer.json: expected a BPE vocabulary (token -> id) and merges of two tokens each")
-        table = types.SimpleNamespace(encoder=vocab, bpe_ranks={tuple(p): rank for rank, p in enumerate(pairs)})
-        vocab_file, merges_file = save_bpe_files(table, folder)
-        return {"vocab_file": vocab_file, "merges_file": merges_file}, {}
+        return bpe_files_from_tokenizer_json(spec, folder, cls.__name__, "ByteLevel", ""), {}
 
     def _core_model_key(self):
         return bpe_model_key(self)

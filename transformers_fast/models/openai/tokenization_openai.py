@@ -7,8 +7,9 @@ import logging
 import os
 import re
 
-from transformers_fast.tokenization_bpe import (VOCAB_FILES_NAMES, bpe_model_key, get_pairs, merge_pairs, read_word_end_merges,
-                                                save_bpe_files, word_end_bpe, word_end_word_ids)
+from transformers_fast.tokenization_bpe import (VOCAB_FILES_NAMES, bpe_files_from_tokenizer_json, bpe_model_key,
+                                                get_pairs, merge_pairs, read_word_end_merges, save_bpe_files,
+                                                word_end_bpe, word_end_word_ids)
 from transformers_fast.tokenization_utils import PreTrainedTokenizer, TrackedDict, _core_lib
 from transformers_fast.tokenization_wordpiece import BasicTokenizer
 
@@ -48,6 +49,10 @@ class OpenAIGPTTokenizer(PreTrainedTokenizer):
         merges = read_word_end_merges(merges_file, skip_first=True)
         self.bpe_ranks = TrackedDict(zip(merges, range(len(merges))))
         self._build_core()
+
+    @classmethod
+    def _files_from_tokenizer_json(cls, spec, folder):
+        return bpe_files_from_tokenizer_json(spec, folder, cls.__name__, "BertPreTokenizer", "</w>"), {}
 
     def _core_model_key(self):
         return bpe_model_key(self)

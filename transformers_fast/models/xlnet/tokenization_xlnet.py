@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import unicodedata
-from shutil import copyfile
 
 from transformers_fast.tokenization_utils import PreTrainedTokenizer
 
@@ -39,8 +38,13 @@ class XLNetTokenizer(PreTrainedTokenizer):
         self.remove_space = remove_space
         self.keep_accents = keep_accents
         self.vocab_file = vocab_file
+        with open(vocab_file, "rb") as f:  # kept: pickling and saving need no file (it may be a temporary one)
+            self._sp_proto = f.read()
         self.sp_model = spm.SentencePieceProcessor()
-        self.sp_model.Load(vocab_file)
+        try:
+            self.sp_model.LoadFromSerializedProto(self._sp_proto)
+        except Exception as err:
+            raise ValueError(f"{vocab_file}: not a sentencepiece model ({err})") from err
 
     @property
     def vocab_size(self):
@@ -56,7 +60,10 @@ class XLNetTokenizer(PreTrainedTokenizer):
         import sentencepiece as spm
         super().__setstate__(d)
         self.sp_model = spm.SentencePieceProcessor()
-        self.sp_model.Load(self.vocab_file)
+        if "_sp_proto" in d:
+            self.sp_model.LoadFromSerializedProto(self._sp_proto)
+        else:  # pickled by an earlier version
+            self.sp_model.Load(self.vocab_file)
 
     def preprocess_text(self, inputs):
         outputs = " ".join(inputs.strip().split()) if self.remove_space else inputs
@@ -240,9 +247,60 @@ class XLNetTokenizer(PreTrainedTokenizer):
         if not os.path.isdir(save_directory):
             raise ValueError(f"Vocabulary path ({save_directory}) should be a directory")
         out_vocab_file = os.path.join(save_directory, VOCAB_FILES_NAMES["vocab_file"])
-        if os.path.abspath(self.vocab_file) != os.path.abspath(out_vocab_file):
-            copyfile(self.vocab_file, out_vocab_file)
+        with open(out_vocab_file, "wb") as f:
+            f.write(self._sp_proto)
         return (out_vocab_file,)
+
+    @classmethod
+    def _files_from_tokenizer_json(cls, spec, folder):
+        """spiece.model rebuilt from a transformers 5 tokenizer.json: its Unigram pieces and scores, the precompiled
+        normalization map and the Metaspace options (1.2.0's own pre-processing comes from tokenizer_config.json).
+        The special tokens become control pieces: 1.2.0 splits them off before sentencepiece sees the text."""
+        import base64
+
+        from sentencepiece import sentencepiece_model_pb2 as pb
+
+        model = spec["model"]
+        vocab, unk_id = model.get("vocab"), model.get("unk_id")
+        if (model.get("type") != "Unigram" or not isinstance(vocab, list) or not isinstance(unk_id, int)
+                or not 0 <= unk_id < len(vocab)
+                or not all(isinstance(e, list) and len(e) == 2 and isinstance(e[0], str) and e[0]
+                           and isinstance(e[1], (int, float)) for e in vocab)):
+            raise ValueError(f"{cls.__name__}: tokenizer.json holds no sentencepiece Unigram model (pieces with "
+                             "scores and an unk_id)")
+        special = {t.get("content") for t in spec.get("added_tokens") or () if isinstance(t, dict) and t.get("special")}
+        proto = pb.ModelProto()
+        for index, (piece, score) in enumerate(vocab):
+            entry = proto.pieces.add(piece=piece, score=float(score))
+            if index == unk_id:
+                entry.type = pb.ModelProto.SentencePiece.UNKNOWN
+            elif piece in special:
+                entry.type = pb.ModelProto.SentencePiece.CONTROL
+        ids = {piece: index for index, (piece, _) in enumerate(vocab)}
+        trainer = proto.trainer_spec
+        trainer.model_type = pb.TrainerSpec.UNIGRAM
+        trainer.unk_id, trainer.unk_piece = unk_id, vocab[unk_id][0]
+        trainer.bos_id, trainer.eos_id, trainer.pad_id = (ids.get(t, -1) for t in ("<s>", "</s>", "<pad>"))
+
+        def parts(node, key):  # a normalizer or pre-tokenizer and the members of a Sequence of them
+            node = node or {}
+            return [node] + [p for p in node.get(key) or () if isinstance(p, dict)]
+
+        normalizers = parts(spec.get("normalizer"), "normalizers")
+        pre_tokenizers = parts(spec.get("pre_tokenizer"), "pretokenizers")
+        charsmap = [n["precompiled_charsmap"] for n in normalizers if n.get("type") == "Precompiled"]
+        normalizer = proto.normalizer_spec
+        normalizer.name = "nmt_nfkc" if charsmap and charsmap[0] else "identity"
+        if charsmap and charsmap[0]:
+            normalizer.precompiled_charsmap = base64.b64decode(charsmap[0])
+        metaspace = [p for p in pre_tokenizers if p.get("type") == "Metaspace"]
+        normalizer.add_dummy_prefix = bool(metaspace) and metaspace[0].get("prepend_scheme", "always") != "never"
+        normalizer.remove_extra_whitespaces = any(p.get("type") == "WhitespaceSplit" for p in pre_tokenizers)
+        normalizer.escape_whitespaces = True
+        path = os.path.join(folder, VOCAB_FILES_NAMES["vocab_file"])
+        with open(path, "wb") as f:
+            f.write(proto.SerializeToString())
+        return {"vocab_file": path}, {}
 
 # 1.2.0's module-level names for the tokenizer's pretrained files and sizes
 PRETRAINED_VOCAB_FILES_MAP = XLNetTokenizer.pretrained_vocab_files_map
