@@ -577,45 +577,13 @@ class PreTrainedTokenizer(object):
         return self._tokenize_python(text, **kwargs)
 
     def _tokenize_python(self, text, **kwargs):
-        def split_on_token(tok, text):
-            result = []
-            split_text = text.split(tok)
-            for i, sub_text in enumerate(split_text):
-                sub_text = sub_text.strip()
-                if i == 0 and not sub_text:
-                    result += [tok]
-                elif i == len(split_text) - 1:
-                    if sub_text:
-                        result += [sub_text]
-                else:
-                    if sub_text:
-                        result += [sub_text]
-                    result += [tok]
-            return result
-
-        def split_on_tokens(tok_list, text):
-            if not text:
-                return []
-            if not tok_list:
-                return self._tokenize(text, **kwargs)
-            if not text.strip():  # 1.2.0 returns one special token picked by set order here
-                return []
-            specials = set(self.all_special_tokens)
-            tokenized_text = []
-            text_list = [text]
-            for tok in tok_list:
-                tokenized_text = []
-                for sub_text in text_list:
-                    if sub_text not in self.added_tokens_encoder and sub_text not in specials:
-                        tokenized_text += split_on_token(tok, sub_text)
-                    else:
-                        tokenized_text += [sub_text]
-                text_list = tokenized_text
-            return sum((self._tokenize(token, **kwargs)
-                        if token not in self.added_tokens_encoder and token not in specials
-                        else [token] for token in tokenized_text), [])
-
-        return split_on_tokens(self._split_tokens(), text)
+        """1.2.0's tokenize: the text split on added and special tokens, _tokenize on the parts between them."""
+        if not text:
+            return []
+        if not self._split_tokens():
+            return self._tokenize(text, **kwargs)
+        return [token for a, b, fixed in self._chunks_with_spans(text)
+                for token in ([text[a:b]] if fixed else self._tokenize(text[a:b], **kwargs))]
 
     def _tokenize(self, text, **kwargs):
         raise NotImplementedError
@@ -902,8 +870,9 @@ class PreTrainedTokenizer(object):
         raise NotImplementedError
 
     def _chunks_with_spans(self, text):
-        """1.2.0's split of text on added and special tokens (as _tokenize_python), each chunk with its (start, end) in
-        text and whether it is such a token."""
+        """1.2.0's split of text on added and special tokens, each chunk with its (start, end) in text and whether it
+        is such a token: each token in turn splits the chunks not yet fixed, the parts stripped, empty ones dropped.
+        Whitespace alone gives no chunk (1.2.0 returned one special token picked by set order there)."""
         if not text.strip():
             return []
         specials = set(self.all_special_tokens)
