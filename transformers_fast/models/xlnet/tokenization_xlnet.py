@@ -90,18 +90,25 @@ class XLNetTokenizer(PreTrainedTokenizer):
             pieces = self.sp_model.SampleEncodeAsPieces(text, 64, 0.1)
         new_pieces = []
         for piece in pieces:
-            if len(piece) > 1 and piece[-1] == "," and piece[-2].isdigit():
-                cur_pieces = self.sp_model.EncodeAsPieces(piece[:-1].replace(SPIECE_UNDERLINE, ""))
-                if piece[0] != SPIECE_UNDERLINE and cur_pieces[0][0] == SPIECE_UNDERLINE:
-                    if len(cur_pieces[0]) == 1:
-                        cur_pieces = cur_pieces[1:]
-                    else:
-                        cur_pieces[0] = cur_pieces[0][1:]
-                cur_pieces.append(piece[-1])
-                new_pieces.extend(cur_pieces)
+            digits = self._digit_comma_split(piece)
+            if digits is not None:
+                new_pieces.extend(digits + [piece[-1]])
             else:
                 new_pieces.append(piece)
         return new_pieces
+
+    def _digit_comma_split(self, piece):
+        """1.2.0 encodes a piece that ends with a digit and a comma again without the comma (the comma becomes a
+        piece of its own): the pieces before the comma, or None for any other piece."""
+        if not (len(piece) > 1 and piece[-1] == "," and piece[-2].isdigit()):
+            return None
+        cur_pieces = self.sp_model.EncodeAsPieces(piece[:-1].replace(SPIECE_UNDERLINE, ""))
+        if piece[0] != SPIECE_UNDERLINE and cur_pieces[0][0] == SPIECE_UNDERLINE:
+            if len(cur_pieces[0]) == 1:
+                cur_pieces = cur_pieces[1:]
+            else:
+                cur_pieces[0] = cur_pieces[0][1:]
+        return cur_pieces
 
     def _preprocessed_with_spans(self, text):
         """preprocess_text(text) and the (start, end) in text of each of its characters, aligned as tokenizers aligns
@@ -186,13 +193,8 @@ class XLNetTokenizer(PreTrainedTokenizer):
         for piece in proto.pieces:
             b, e = char_at.get(piece.begin, 0), char_at.get(piece.end, n)
             token = piece.piece
-            if len(token) > 1 and token[-1] == "," and token[-2].isdigit():  # _tokenize's digit-comma re-split
-                cur_pieces = self.sp_model.EncodeAsPieces(token[:-1].replace(SPIECE_UNDERLINE, ""))
-                if token[0] != SPIECE_UNDERLINE and cur_pieces[0][0] == SPIECE_UNDERLINE:
-                    if len(cur_pieces[0]) == 1:
-                        cur_pieces = cur_pieces[1:]
-                    else:
-                        cur_pieces[0] = cur_pieces[0][1:]
+            cur_pieces = self._digit_comma_split(token)
+            if cur_pieces is not None:
                 pos = b
                 while pos < e - 1 and normalized[pos].isspace():
                     pos += 1
