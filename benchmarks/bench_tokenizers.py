@@ -22,7 +22,8 @@ import torch  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from transformers_fast import benchmark  # noqa: E402  (before anything sets torch's threads)
 
-from tokenizer_corpus import EDGE_CASES, bert_uncased_vocab, gpt2_files  # noqa: E402
+from tokenizer_corpus import (EDGE_CASES, as_xlm_files, bert_uncased_vocab, gpt2_files,  # noqa: E402
+                              word_end_bpe_files)
 
 MULTI = [t for t in EDGE_CASES[7:17]] + [
     "Die Bundesregierung hat am Mittwoch beschlossen, die Förderung für erneuerbare Energien auszuweiten.",
@@ -80,27 +81,11 @@ def make_docs(seed, mb, words):
 def xlm_files(tmp, docs):
     """A small XLM vocabulary in XLM's file formats (merges without a header, "a b count" lines), trained
     with the `tokenizers` trainer on lower-cased Moses-tokenised text."""
-    import json
-    import tokenizers
     from transformers_fast.models.xlm.tokenization_xlm import native_moses
     moses = native_moses("en")
     texts = [" ".join(moses.pretokenize(d.lower())) for d in docs]
-    tok = tokenizers.CharBPETokenizer(lowercase=False, suffix="</w>")
-    tok.train_from_iterator(texts, vocab_size=20000, min_frequency=2, suffix="</w>", limit_alphabet=1000)
-    d = os.path.join(tmp, "xlm")
-    os.makedirs(d, exist_ok=True)
-    tok.save_model(d)
-    with open(os.path.join(d, "merges.txt"), encoding="utf-8") as f:
-        lines = f.read().split("\n")[1:]
-    with open(os.path.join(d, "merges.txt"), "w", encoding="utf-8") as f:
-        f.write("".join(f"{line} {100000 - i}\n" for i, line in enumerate(lines) if line))
-    with open(os.path.join(d, "vocab.json"), encoding="utf-8") as f:
-        vocab = json.load(f)
-    for t in ["<s>", "</s>", "<pad>", "<unk>"] + [f"<special{i}>" for i in range(10)]:
-        vocab.setdefault(t, len(vocab))
-    with open(os.path.join(d, "vocab.json"), "w", encoding="utf-8") as f:
-        json.dump(vocab, f)
-    return os.path.join(d, "vocab.json"), os.path.join(d, "merges.txt")
+    files = word_end_bpe_files(texts, 20000, os.path.join(tmp, "xlm"), limit_alphabet=1000)
+    return as_xlm_files(*files, 100000, ["<s>", "</s>", "<pad>", "<unk>"] + [f"<special{i}>" for i in range(10)])
 
 
 def mbps(fn, docs):

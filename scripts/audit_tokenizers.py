@@ -29,13 +29,7 @@ def build_vocabularies(folder, extra_texts):
     import sentencepiece as spm
     import tokenizers
 
-    from tokenizer_corpus import training_text
-
-    def word_end_bpe(texts, size, out):
-        tok = tokenizers.CharBPETokenizer(lowercase=False, suffix="</w>")
-        tok.train_from_iterator(texts, vocab_size=size, min_frequency=2, suffix="</w>", limit_alphabet=300)
-        os.makedirs(out, exist_ok=True)
-        tok.save_model(out)
+    from tokenizer_corpus import XLM_TEST_SPECIALS, as_xlm_files, training_text, word_end_bpe_files
 
     files = {}
     d = os.path.join(folder, "cased")
@@ -44,23 +38,11 @@ def build_vocabularies(folder, extra_texts):
     wp.train_from_iterator(training_text() + extra_texts, vocab_size=2500, min_frequency=1)
     wp.save_model(d)
     files["cased"] = os.path.join(d, "vocab.txt")
-    d = os.path.join(folder, "openai")
-    word_end_bpe([t.lower() for t in training_text()], 1500, d)
-    files["openai"] = (os.path.join(d, "vocab.json"), os.path.join(d, "merges.txt"))
-    d = os.path.join(folder, "xlm")
+    files["openai"] = word_end_bpe_files([t.lower() for t in training_text()], 1500, os.path.join(folder, "openai"))
     mt = sacremoses.MosesTokenizer(lang="en")
-    word_end_bpe([" ".join(mt.tokenize(t.lower(), escape=False)) for t in training_text()], 1500, d)
-    with open(os.path.join(d, "merges.txt"), encoding="utf-8") as f:
-        lines = f.read().split("\n")[1:]
-    with open(os.path.join(d, "merges.txt"), "w", encoding="utf-8") as f:
-        f.write("".join(f"{line} {1000 - i}\n" for i, line in enumerate(lines) if line))
-    with open(os.path.join(d, "vocab.json"), encoding="utf-8") as f:
-        vocab = json.load(f)
-    for t in ["<s>", "</s>", "<pad>"] + [f"<special{i}>" for i in range(10)]:
-        vocab.setdefault(t, len(vocab))
-    with open(os.path.join(d, "vocab.json"), "w", encoding="utf-8") as f:
-        json.dump(vocab, f)
-    files["xlm"] = (os.path.join(d, "vocab.json"), os.path.join(d, "merges.txt"))
+    xlm = word_end_bpe_files([" ".join(mt.tokenize(t.lower(), escape=False)) for t in training_text()], 1500,
+                             os.path.join(folder, "xlm"))
+    files["xlm"] = as_xlm_files(*xlm, 1000, XLM_TEST_SPECIALS)
     d = os.path.join(folder, "xlnet")
     os.makedirs(d, exist_ok=True)
     spm.SentencePieceTrainer.train(

@@ -1,6 +1,5 @@
 """OpenAIGPTTokenizer, XLMTokenizer, XLNetTokenizer, TransfoXLTokenizer against pytorch-transformers 1.2.0,
 on small vocabularies trained here and saved in 1.2.0's file formats."""
-import json
 import os
 import pickle
 from collections import OrderedDict
@@ -8,7 +7,8 @@ from collections import OrderedDict
 import pytest
 import torch
 
-from tokenizer_corpus import EDGE_CASES, long_text, random_corpus, training_text
+from tokenizer_corpus import (EDGE_CASES, XLM_TEST_SPECIALS, as_xlm_files, long_text, random_corpus,
+                              training_text, word_end_bpe_files)
 
 ref = pytest.importorskip("pytorch_transformers")
 tokenizers = pytest.importorskip("tokenizers")
@@ -21,38 +21,19 @@ def corpus(n_random=150, surrogates=True):
     return [t for t in texts if t.strip()]
 
 
-def train_word_end_bpe(texts, vocab_size):
-    tok = tokenizers.CharBPETokenizer(lowercase=False, suffix="</w>")
-    tok.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=2, suffix="</w>", limit_alphabet=300)
-    return tok
-
-
 @pytest.fixture(scope="module")
 def openai_files(tmp_path_factory):
-    d = tmp_path_factory.mktemp("openai")
-    tok = train_word_end_bpe([t.lower() for t in training_text()], 1500)
-    tok.save_model(str(d))  # vocab.json + merges.txt with the "#version" header 1.2.0 skips
-    return str(d / "vocab.json"), str(d / "merges.txt")
+    return word_end_bpe_files([t.lower() for t in training_text()], 1500, str(tmp_path_factory.mktemp("openai")))
 
 
 @pytest.fixture(scope="module")
 def xlm_files(tmp_path_factory):
     """XLM format: merges without a header, "a b count" lines; vocab with XLM's special tokens."""
     sacremoses = pytest.importorskip("sacremoses")
-    d = tmp_path_factory.mktemp("xlm")
     mt = sacremoses.MosesTokenizer(lang="en")
     texts = [" ".join(mt.tokenize(t.lower(), escape=False)) for t in training_text()]
-    tok = train_word_end_bpe(texts, 1500)
-    tok.save_model(str(d))
-    with open(d / "merges.txt", encoding="utf-8") as f:
-        lines = f.read().split("\n")[1:]
-    with open(d / "merges.txt", "w", encoding="utf-8") as f:
-        f.write("".join(f"{line} {1000 - i}\n" for i, line in enumerate(lines) if line))
-    vocab = json.loads((d / "vocab.json").read_text(encoding="utf-8"))
-    for t in ["<s>", "</s>", "<pad>"] + [f"<special{i}>" for i in range(10)]:
-        vocab.setdefault(t, len(vocab))
-    (d / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
-    return str(d / "vocab.json"), str(d / "merges.txt")
+    files = word_end_bpe_files(texts, 1500, str(tmp_path_factory.mktemp("xlm")))
+    return as_xlm_files(*files, 1000, XLM_TEST_SPECIALS)
 
 
 @pytest.fixture(scope="module")

@@ -135,3 +135,36 @@ def training_text():
         words[0] = words[0].capitalize()
         lines.append(" ".join(words) + rng.choice([".", "!", "?", ",", ";"]))
     return lines
+
+
+def word_end_bpe_files(texts, vocab_size, folder, limit_alphabet=300):
+    """vocab.json and merges.txt of a "</w>" BPE trained on texts with `tokenizers`, in OpenAI GPT's formats (1.2.0
+    skips the merges' "#version" header)."""
+    import tokenizers
+
+    tok = tokenizers.CharBPETokenizer(lowercase=False, suffix="</w>")
+    tok.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=2, suffix="</w>", limit_alphabet=limit_alphabet)
+    os.makedirs(folder, exist_ok=True)
+    tok.save_model(str(folder))
+    return os.path.join(folder, "vocab.json"), os.path.join(folder, "merges.txt")
+
+
+def as_xlm_files(vocab_file, merges_file, top_count, specials):
+    """Rewrites word_end_bpe_files' files in XLM's formats: merges without a header, as "a b count" lines (counts
+    falling from top_count), and the special tokens appended to the vocabulary."""
+    import json
+
+    with open(merges_file, encoding="utf-8") as f:
+        lines = f.read().split("\n")[1:]
+    with open(merges_file, "w", encoding="utf-8") as f:
+        f.write("".join(f"{line} {top_count - i}\n" for i, line in enumerate(lines) if line))
+    with open(vocab_file, encoding="utf-8") as f:
+        vocab = json.load(f)
+    for t in specials:
+        vocab.setdefault(t, len(vocab))
+    with open(vocab_file, "w", encoding="utf-8") as f:
+        json.dump(vocab, f)
+    return vocab_file, merges_file
+
+
+XLM_TEST_SPECIALS = ["<s>", "</s>", "<pad>"] + [f"<special{i}>" for i in range(10)]
