@@ -4,7 +4,8 @@ Inference in eval mode runs the padding-free encoder fast path shared with BERT 
 bias+GELU, add+LayerNorm; causal attention within each sequence for the CLM checkpoints). As in the reference,
 every padded position of the outputs is zero (XLM multiplies the hidden states by the padding mask after the
 embeddings and after each layer), so the fast path's outputs equal the reference's everywhere, except where a
-row has no real token at all (the reference gives NaN there, the fast path zeros).
+row has no real token at all: 1.2.0 gives NaN there (its -inf score fill), this library zeros on both paths (scores
+masked with the dtype's minimum, as transformers).
 
 Differences from pytorch-transformers 1.2.0 (documented, on purpose):
 - XLMWithLMHeadModel returns 1.2.0's scores layout, [batch * seq, n_words] (transformers 5 returns
