@@ -646,7 +646,8 @@ class PreTrainedTokenizer(object):
                     and text_pair is None and not add_special_tokens and text.__class__ is str else None)
             if core is not None:  # the ids straight into an array, no Python int per id
                 ids = _ids_array(core.encode_buffer(text), kwargs["return_tensors"])
-                self._warn_rows_too_long((ids.shape[1],))
+                if ids.shape[1] > self.max_len:
+                    self._warn_rows_too_long((ids.shape[1],))
                 return ids
             other = sorted(set(kwargs) - _ENCODE_CALL_OPTIONS)
             if other:
@@ -1461,10 +1462,17 @@ def _ids_array(buffer, return_tensors):
     if return_tensors == "pt":
         import torch
         ids = torch.frombuffer(buffer, dtype=torch.int64) if buffer else torch.empty(0, dtype=torch.int64)
-    else:
-        import numpy as np
-        ids = np.frombuffer(buffer, dtype=np.int64)
-    return ids.reshape(1, -1)
+        return ids.reshape(1, -1)
+    frombuffer, int64 = _numpy_ids()
+    return frombuffer(buffer, int64)[None]
+
+
+@functools.lru_cache(maxsize=None)
+def _numpy_ids():
+    """numpy's frombuffer and int64 dtype, imported once: encode's own cost is a few microseconds a call."""
+    import numpy
+
+    return numpy.frombuffer, numpy.dtype("int64")
 
 
 def _py(value):
