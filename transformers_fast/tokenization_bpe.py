@@ -10,7 +10,7 @@ import types
 from functools import lru_cache
 from typing import Optional
 
-from transformers_fast.tokenization_utils import PreTrainedTokenizer, TrackedDict, _core_lib, tracked_key
+from transformers_fast.tokenization_utils import PreTrainedTokenizer, TrackedDict, _core_lib, _warn_once, tracked_key
 
 logger = logging.getLogger(__name__)
 
@@ -160,6 +160,10 @@ class ByteLevelBPETokenizer(PreTrainedTokenizer):
     def __init__(self, vocab_file, merges_file, errors="replace", unk_token="<|endoftext|>",
                  bos_token="<|endoftext|>", eos_token="<|endoftext|>", **kwargs):
         super().__init__(bos_token=bos_token, eos_token=eos_token, unk_token=unk_token, **kwargs)
+        if kwargs.get("add_prefix_space") is False:  # transformers 5 writes it into every tokenizer_config.json
+            _warn_once(f"{type(self).__name__}: add_prefix_space=False is not taken: this tokenizer prepends a space "
+                       "to the text as pytorch-transformers 1.2.0 does, so the first word's ids differ from "
+                       "transformers' (which prepends none)")
         self.max_len_single_sentence = self.max_len
         self.max_len_sentences_pair = self.max_len
         for name, path in (("vocab_file", vocab_file), ("merges_file", merges_file)):
