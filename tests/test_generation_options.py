@@ -31,6 +31,11 @@ def padded_prompts():
     return x, mask
 
 
+def plain_greedy(model, x, mask):
+    """Our greedy ids without any option and without stopping at an eos token: what an option must change."""
+    return model.generate(x, attention_mask=mask, max_new_tokens=NEW, eos_token_id=None)
+
+
 def both(model, ref, x, mask, **options):
     """(ours, transformers') greedy ids for the same prompts and options (padding token 0)."""
     options.setdefault("max_new_tokens", NEW)
@@ -53,7 +58,7 @@ def first_new_token_no_row_had(out, width):
 def test_processors_equal_transformers_greedy(family, options, tmp_path):
     model, ref = pair(family, tmp_path)
     x, mask = padded_prompts()
-    plain = model.generate(x, attention_mask=mask, max_new_tokens=NEW, eos_token_id=None)
+    plain = plain_greedy(model, x, mask)
     ours, theirs = both(model, ref, x, mask, eos_token_id=None, **options)
     assert torch.equal(ours, theirs)
     assert not torch.equal(ours, plain)  # the option changed something
@@ -64,7 +69,7 @@ def test_bad_words_equal_transformers(family, tmp_path):
     model, ref = pair(family, tmp_path)
     x, mask = padded_prompts()
     width = x.shape[1]
-    plain = model.generate(x, attention_mask=mask, max_new_tokens=NEW, eos_token_id=None)
+    plain = plain_greedy(model, x, mask)
     # a one-token bad word row 0 generates, and a two-token one row 1 generates
     bad = [[int(plain[0, width + 2])], plain[1, width + 3:width + 5].tolist()]
     ours, theirs = both(model, ref, x, mask, eos_token_id=None, bad_words_ids=bad)
@@ -79,7 +84,7 @@ def test_min_new_tokens_and_min_length_hold_eos_back(family, tmp_path):
     model, ref = pair(family, tmp_path)
     x, mask = padded_prompts()
     width = x.shape[1]
-    free = model.generate(x, attention_mask=mask, max_new_tokens=NEW, eos_token_id=None)
+    free = plain_greedy(model, x, mask)
     k, eos = first_new_token_no_row_had(free, width)
     stopped, _ = both(model, ref, x, mask, eos_token_id=eos)
     assert stopped[0, k] == eos  # without a minimum, row 0 ends at column k
@@ -139,7 +144,7 @@ def test_return_dict_stops_with_eos_and_keeps_sampling_scores(tmp_path):
     model, ref = pair("gpt2", tmp_path)
     x, mask = padded_prompts()
     width = x.shape[1]
-    free = model.generate(x, attention_mask=mask, max_new_tokens=NEW, eos_token_id=None)
+    free = plain_greedy(model, x, mask)
     _, eos = first_new_token_no_row_had(free, width)
     out = model.generate(x, attention_mask=mask, max_new_tokens=NEW, eos_token_id=[eos] + free[1:, -1].tolist(),
                          pad_token_id=0, return_dict_in_generate=True, output_scores=True)
@@ -226,7 +231,7 @@ def test_beam_search_equals_transformers(family, tmp_path):
     model, ref = pair(family, tmp_path)
     x, mask = padded_prompts()
     width = x.shape[1]
-    free = model.generate(x, attention_mask=mask, max_new_tokens=NEW, eos_token_id=None)
+    free = plain_greedy(model, x, mask)
     lengths = set()
     for options in beam_options(free, width):
         ours, theirs = both(model, ref, x, mask, **options)
@@ -240,7 +245,7 @@ def test_beam_search_equals_transformers(family, tmp_path):
 def test_beam_search_return_dict_equals_transformers(tmp_path):
     model, ref = pair("gpt2", tmp_path)
     x, mask = padded_prompts()
-    free = model.generate(x, attention_mask=mask, max_new_tokens=NEW, eos_token_id=None)
+    free = plain_greedy(model, x, mask)
     _, eos = first_new_token_no_row_had(free, x.shape[1])
     options = dict(num_beams=3, num_return_sequences=2, eos_token_id=eos, max_new_tokens=10,
                    return_dict_in_generate=True, output_scores=True, output_logits=True)
