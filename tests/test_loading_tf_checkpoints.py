@@ -156,13 +156,10 @@ def test_errors_are_clear(fake_tensorflow, tmp_path, monkeypatch):
 XLNET = dict(d_model=32, n_layer=2, n_head=4, d_inner=37)
 
 
-@pytest.mark.parametrize("name", ["XLNetLMHeadModel", "XLNetForSequenceClassification"])
-def test_xlnet_checkpoint_reads_as_in_1_2_0(name, fake_tensorflow, tmp_path):
+def xlnet_tf_names(source, config):
+    """A 1.2.0 XLNet model (finetuning_task sts-b) as Google's checkpoint names and lays it out."""
     from pytorch_transformers.modeling_xlnet import build_tf_xlnet_to_pytorch_map
 
-    torch.manual_seed(0)
-    config = pt.XLNetConfig(99, finetuning_task="sts-b", **XLNET)
-    source = getattr(pt, name)(config)
     names = {"model/sequnece_summary/summary/kernel", "model/regression_sts-b/logit/kernel"}  # present in this one
     arrays = {}
     for tf_name, target in build_tf_xlnet_to_pytorch_map(source, config, names).items():
@@ -171,8 +168,16 @@ def test_xlnet_checkpoint_reads_as_in_1_2_0(name, fake_tensorflow, tmp_path):
         if "kernel" in tf_name and ("ff" in tf_name or "summary" in tf_name or "logit" in tf_name):
             array = array.T.copy()
         arrays[tf_name] = array
+    return arrays
+
+
+@pytest.mark.parametrize("name", ["XLNetLMHeadModel", "XLNetForSequenceClassification"])
+def test_xlnet_checkpoint_reads_as_in_1_2_0(name, fake_tensorflow, tmp_path):
+    torch.manual_seed(0)
+    config = pt.XLNetConfig(99, finetuning_task="sts-b", **XLNET)
+    source = getattr(pt, name)(config)
     path = str(tmp_path / "model.ckpt")
-    fake_tensorflow[path] = arrays
+    fake_tensorflow[path] = xlnet_tf_names(source, config)
     theirs = pt.load_tf_weights_in_xlnet(getattr(pt, name)(config), config, path)
     ours_config = tf.XLNetConfig(99, finetuning_task="sts-b", **XLNET)
     ours = tf.load_tf_weights_in_xlnet(getattr(tf, name)(ours_config), ours_config, path)
@@ -184,20 +189,25 @@ TRANSFO_XL = dict(vocab_size_or_config_json_file=100, cutoffs=[20, 50], d_model=
                   d_inner=32, n_layer=2, div_val=2, mem_len=0)
 
 
-@pytest.mark.parametrize("untie_r", [True, False])
-def test_transfo_xl_checkpoint_reads_as_in_1_2_0(untie_r, fake_tensorflow, tmp_path):
+def transfo_xl_tf_names(source, config):
+    """A 1.2.0 TransfoXLLMHeadModel as the TensorFlow release names and lays it out."""
     from pytorch_transformers.modeling_transfo_xl import build_tf_to_pytorch_map
 
-    torch.manual_seed(0)
-    config = pt.TransfoXLConfig(untie_r=untie_r, **TRANSFO_XL)
-    source = pt.TransfoXLLMHeadModel(config)
     arrays = {}
     for tf_name, target in build_tf_to_pytorch_map(source, config).items():
         array = (torch.stack(target) if len(target) > 1 else target[0]) if isinstance(target, list) else target
         array = array.detach().numpy()
         arrays[tf_name] = (array.T if "kernel" in tf_name or "proj" in tf_name else array).copy()
+    return arrays
+
+
+@pytest.mark.parametrize("untie_r", [True, False])
+def test_transfo_xl_checkpoint_reads_as_in_1_2_0(untie_r, fake_tensorflow, tmp_path):
+    torch.manual_seed(0)
+    config = pt.TransfoXLConfig(untie_r=untie_r, **TRANSFO_XL)
+    source = pt.TransfoXLLMHeadModel(config)
     path = str(tmp_path / "model.ckpt")
-    fake_tensorflow[path] = arrays
+    fake_tensorflow[path] = transfo_xl_tf_names(source, config)
     ours_config = tf.TransfoXLConfig(untie_r=untie_r, **TRANSFO_XL)
     ours = tf.load_tf_weights_in_transfo_xl(tf.TransfoXLLMHeadModel(ours_config), ours_config, path)
     assert_same_weights(ours, source)

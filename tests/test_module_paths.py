@@ -13,11 +13,8 @@ import types
 import pytest
 import pytorch_transformers
 
-# 1.2.0's command line (`python -m pytorch_transformers`, TensorFlow conversion): `transformers-fast` instead.
-NOT_YET_MODULES = {"__main__"}
 NOT_YET_NAMES = set()  # names inside present modules that still lack a port
-MODULES = sorted(m.name for m in pkgutil.iter_modules(pytorch_transformers.__path__)
-                 if not m.name.startswith("convert_") and m.name not in NOT_YET_MODULES)
+MODULES = sorted(m.name for m in pkgutil.iter_modules(pytorch_transformers.__path__) if m.name != "__main__")
 
 
 def kind(value):
@@ -38,6 +35,8 @@ def public_api(module):
         if inspect.isclass(value) or inspect.isfunction(value):
             if value.__module__ != module.__name__:
                 continue
+            if value.__name__ != name:  # an alias set from outside (1.2.0's Transformer-XL converter sets two)
+                continue
         elif name.startswith("_") or name == "logger" or type(value).__name__ == "_Feature" or callable(value):
             continue
         names[name] = kind(value)
@@ -45,14 +44,19 @@ def public_api(module):
 
 
 def test_the_walk_covers_the_shared_modules_and_every_family():
-    assert {"modeling_utils", "tokenization_utils", "file_utils", "modeling_bert", "modeling_gpt2", "modeling_openai",
+    assert {"convert_tf_checkpoint_to_pytorch", "convert_xlm_checkpoint_to_pytorch", "modeling_utils", "tokenization_utils", "file_utils", "modeling_bert", "modeling_gpt2", "modeling_openai",
             "modeling_roberta", "modeling_distilbert", "modeling_xlnet", "tokenization_xlnet", "tokenization_xlm"} <= set(MODULES)
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_module_path_has_the_1_2_0_names(name):
-    reference = importlib.import_module(f"pytorch_transformers.{name}")
     ours = importlib.import_module(f"transformers_fast.{name}")
+    try:
+        reference = importlib.import_module(f"pytorch_transformers.{name}")
+    except ImportError as error:  # a converter whose import needs TensorFlow or fairseq: its function is its API
+        assert name.startswith("convert_") and error.name in ("tensorflow", "fairseq"), error
+        assert callable(getattr(ours, name)), name
+        return
     missing, wrong_kind = [], []
     for attr, expected in public_api(reference).items():
         if attr in NOT_YET_NAMES:

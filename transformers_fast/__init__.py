@@ -77,7 +77,11 @@ _SUBMODULES = {"configuration_auto", "configuration_bert", "configuration_distil
                "modeling_transfo_xl_utilities", "modeling_utils", "modeling_xlm", "modeling_xlnet", "optimization",
                "tokenization_auto", "tokenization_bert", "tokenization_distilbert", "tokenization_gpt2",
                "tokenization_openai", "tokenization_roberta", "tokenization_transfo_xl", "tokenization_utils",
-               "tokenization_xlm", "tokenization_xlnet"}
+               "tokenization_xlm", "tokenization_xlnet", "conversion", "convert_gpt2_checkpoint_to_pytorch",
+               "convert_openai_checkpoint_to_pytorch", "convert_pytorch_checkpoint_to_tf",
+               "convert_roberta_checkpoint_to_pytorch", "convert_tf_checkpoint_to_pytorch",
+               "convert_transfo_xl_checkpoint_to_pytorch", "convert_xlm_checkpoint_to_pytorch",
+               "convert_xlnet_checkpoint_to_pytorch"}
 
 
 def __getattr__(name: str):

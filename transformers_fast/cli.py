@@ -6,6 +6,8 @@ import json
 import os
 import sys
 
+from transformers_fast.conversion import COMMANDS, command_main
+
 
 DEMO_SENTENCES = [
     "A man is playing a guitar on stage.",
@@ -348,6 +350,10 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _convert(args) -> int:
+    return command_main([args.model] + args.paths, prog="transformers-fast convert")
+
+
 def _one_line(error: BaseException) -> str:
     """The message of an exception on one line (loaders' messages can span several)."""
     text = " ".join(str(error).split()) or type(error).__name__
@@ -409,6 +415,12 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=_positive_int, help="timed runs per workload after a warm-up, the best "
                                                              "kept (default 3)")
     bench.set_defaults(fn=_bench)
+
+    convert = sub.add_parser("convert", help="an original release (TensorFlow / numpy / XLM checkpoint) to a "
+                                             "model folder, as 1.2.0's `pytorch_transformers MODEL ...` command")
+    convert.add_argument("model", metavar="MODEL", choices=sorted(COMMANDS), help=", ".join(COMMANDS))
+    convert.add_argument("paths", metavar="PATH", nargs="+", help="as `pytorch_transformers MODEL ...` of 1.2.0")
+    convert.set_defaults(fn=_convert)
     return parser
 
 
