@@ -6,7 +6,8 @@ same_length, the QA beam-search outputs and losses; the fast path is taken in in
 path (training, head_mask, attentions) equals the references too.
 
 transformers 5 maps ff_activation "gelu" to the erf GELU while 1.2.0's (and ours) is the tanh form: the
-transformers models here use "gelu_new" (tanh) or "relu". transformers also returns every past hidden state
+transformers models here use "gelu_new" (tanh) or "relu", except where a folder saved by transformers with "gelu"
+is read (its config.json names transformers' version: read with transformers' meaning, the erf form). transformers also returns every past hidden state
 as mems when mem_len is None (1.2.0 returns a tuple of None): mems are compared where mem_len is set.
 """
 from __future__ import annotations
@@ -302,11 +303,12 @@ def test_squad_head_of_modeling_utils_equals_1_2_0():
 
 # ---- loading, saving, grad modes, tracing ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("safe", [False, True])
-def test_save_pretrained_round_trip_and_transformers_reads_it(safe, tmp_path):
+# "gelu": transformers' default, its erf GELU: a folder transformers saved is read with transformers' meaning
+@pytest.mark.parametrize("safe,activation", [(False, "gelu_new"), (True, "gelu_new"), (True, "gelu")])
+def test_save_pretrained_round_trip_and_transformers_reads_it(safe, activation, tmp_path):
     import transformers
 
-    ref = reference("hf", "XLNetLMHeadModel")
+    ref = reference("hf", "XLNetLMHeadModel", ff_activation=activation)
     ours = ours_from(ref, tmp_path / "ref", safe_serialization=safe)
     ours.save_pretrained(str(tmp_path / "ours"), safe_serialization=safe)
     again = tf.XLNetLMHeadModel.from_pretrained(str(tmp_path / "ours"))

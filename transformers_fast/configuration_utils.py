@@ -143,6 +143,10 @@ class PretrainedConfig:
                           f"given as config=") from err
         if not isinstance(config_dict, dict):
             raise OSError(f"{json_file} does not hold a JSON object")
+        # transformers' save_pretrained writes its version: read such a file with transformers' meaning of its
+        # fields (where it differs from 1.2.0's), so that the model computes what it computed there
+        if "transformers_version" in config_dict:
+            return cls.from_transformers_dict(config_dict)
         return cls.from_dict(config_dict)
 
     def validate(self) -> None:
