@@ -95,12 +95,15 @@ def test_min_new_tokens_and_min_length_hold_eos_back(family, tmp_path):
         assert not (ours[:, width:width + least] == eos).any()
 
 
-def test_processors_with_sampling_equal_transformers(tmp_path):
-    """transformers samples from the global generator: seeded alike, the same draws give the same tokens."""
+@pytest.mark.parametrize("options", [dict(top_k=20, temperature=0.8, repetition_penalty=1.4, no_repeat_ngram_size=2),
+                                     dict(), dict(top_p=0.9), dict(top_k=0, temperature=1.3)],
+                         ids=["processors", "defaults-top-k-50", "top-p", "no-top-k"])
+def test_processors_with_sampling_equal_transformers(options, tmp_path):
+    """transformers samples from the global generator: seeded alike, the same draws give the same tokens (without
+    top_k, transformers keeps the 50 most likely tokens)."""
     model, ref = pair("gpt2", tmp_path)
     x, mask = padded_prompts()
-    options = dict(do_sample=True, top_k=20, temperature=0.8, repetition_penalty=1.4, no_repeat_ngram_size=2,
-                   max_new_tokens=NEW, eos_token_id=None, pad_token_id=0)
+    options = dict(options, do_sample=True, max_new_tokens=NEW, eos_token_id=None, pad_token_id=0)
     torch.manual_seed(5)
     theirs = ref.generate(x, attention_mask=mask, **options)
     torch.manual_seed(5)
@@ -242,6 +245,31 @@ def test_beam_search_equals_transformers(family, tmp_path):
     assert not torch.equal(beams, free)
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+def test_beam_sampling_equals_transformers(family, tmp_path):
+    """do_sample with num_beams: the continuations drawn from the global generator, seeded alike."""
+    model, ref = pair(family, tmp_path)
+    x, mask = padded_prompts()
+    free = plain_greedy(model, x, mask)
+    _, eos = first_new_token_no_row_had(free, x.shape[1])
+    draws = []
+    for seed, options in enumerate([dict(num_beams=3, eos_token_id=None, top_k=20, temperature=1.5),
+                                    dict(num_beams=4, num_return_sequences=2, eos_token_id=eos, top_p=0.9),
+                                    dict(num_beams=2, eos_token_id=eos, repetition_penalty=1.3, min_new_tokens=2)]):
+        options.update(do_sample=True, max_new_tokens=NEW, pad_token_id=0)
+        torch.manual_seed(seed)
+        theirs = ref.generate(x, attention_mask=mask, **options)
+        torch.manual_seed(seed)
+        ours = model.generate(x, attention_mask=mask, **options)
+        assert ours.shape == theirs.shape and torch.equal(ours, theirs), options
+        draws.append(model.generate(x, attention_mask=mask, generator=torch.Generator().manual_seed(seed), **options))
+        again = model.generate(x, attention_mask=mask, generator=torch.Generator().manual_seed(seed), **options)
+        assert torch.equal(again, draws[-1])  # a generator makes it reproducible
+    beams = model.generate(x, attention_mask=mask, max_new_tokens=NEW, eos_token_id=None, num_beams=3, top_k=20,
+                           temperature=1.5)
+    assert not torch.equal(draws[0], beams)  # sampling changed the beams
+
+
 def test_beam_search_return_dict_equals_transformers(tmp_path):
     model, ref = pair("gpt2", tmp_path)
     x, mask = padded_prompts()
@@ -285,7 +313,8 @@ def test_beam_search_real_vocabulary_padded_batch(gpt2_real_vocab):
 @pytest.mark.parametrize("options, error, match", [
     (dict(num_beams=0), ValueError, "num_beams must be a positive integer"),
     (dict(num_beams=2, num_return_sequences=3), ValueError, "at most"),
-    (dict(num_beams=2, do_sample=True), ValueError, "beam sampling"),
+    (dict(num_beams=2, do_sample=True, temperature=0), ValueError, "temperature"),
+    (dict(num_beams=2, do_sample=True, top_p=1.5), ValueError, "top_p"),
     (dict(num_beams=2, early_stopping="sometimes"), ValueError, "early_stopping"),
     (dict(num_beams=2, length_penalty="long"), ValueError, "length_penalty"),
     (dict(num_beams=2, streamer=print), ValueError, "streamer"),

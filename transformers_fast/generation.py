@@ -28,7 +28,7 @@ DEFAULT_MAX_NEW_TOKENS = 20
 # Every option generate takes besides the inputs, streamer and generator, with its value when neither the call
 # nor generation_config gives one (None there means "not given" too, as in transformers).
 DEFAULTS = dict(max_length=None, max_new_tokens=None, min_length=0, min_new_tokens=0, do_sample=False,
-                temperature=1.0, top_k=None, top_p=None, repetition_penalty=1.0, no_repeat_ngram_size=0,
+                temperature=1.0, top_k=50, top_p=None, repetition_penalty=1.0, no_repeat_ngram_size=0,
                 bad_words_ids=None, eos_token_id=None, pad_token_id=None, num_return_sequences=1, num_beams=1,
                 length_penalty=1.0, early_stopping=False, use_cache=True, return_dict_in_generate=False,
                 output_scores=False, output_logits=False)
@@ -324,8 +324,6 @@ class GenerationMixin:
         num_beams, num_return_sequences = o["num_beams"], o["num_return_sequences"]
         _check_count("num_beams", num_beams, 1)
         if num_beams > 1:
-            if do_sample:
-                raise ValueError("beam search with do_sample=True (beam sampling) is not supported")
             _check_count("num_return_sequences", num_return_sequences, 1)
             if num_return_sequences > num_beams:
                 raise ValueError(f"num_return_sequences ({num_return_sequences}) must be at most num_beams "
@@ -333,10 +331,9 @@ class GenerationMixin:
             _check_number("length_penalty", o["length_penalty"], float("-inf"))
             if o["early_stopping"] not in (True, False, "never"):
                 raise ValueError(f"early_stopping must be True, False or 'never', got {o['early_stopping']!r}")
-        elif not do_sample:
-            if num_return_sequences != 1:
-                raise ValueError("num_return_sequences > 1 needs do_sample=True (greedy decoding gives one answer)")
-        else:
+        elif not do_sample and num_return_sequences != 1:
+            raise ValueError("num_return_sequences > 1 needs do_sample=True (greedy decoding gives one answer)")
+        if do_sample:
             _check_number("temperature", temperature, 0.0)
             if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0):
                 raise ValueError(f"top_k must be a non-negative integer, got {top_k!r}")
@@ -431,9 +428,10 @@ class GenerationMixin:
             logits = fast.step(tokens, next_positions, cache)
             next_positions += 1
 
-    def _beam_search(self, run: "_Run", options: dict) -> "GenerateBeamDecoderOnlyOutput":
+    def _beam_search(self, run: "_Run", options: dict, generator=None) -> "GenerateBeamDecoderOnlyOutput":
         """transformers' beam search (generation/utils.py, _beam_search), step for step: each step keeps the
-        best continuations of every prompt's beams by summed log-probability, a beam that ends (eos or the
+        best continuations of every prompt's beams by summed log-probability (with do_sample, draws them without
+        replacement from the softmax of those sums, after the sampling filters), a beam that ends (eos or the
         length limit) joins the finished ones scored by sum / new_length ** length_penalty, and the KV cache
         rows follow the beams that continue."""
         num_beams, num_return_sequences = options["num_beams"], options["num_return_sequences"]
@@ -473,7 +471,12 @@ class GenerationMixin:
                 all_scores.append(log_probs)
             vocab = log_probs.shape[-1]
             log_probs = (log_probs.view(batch, num_beams, vocab) + running_scores[:, :, None]).view(batch, -1)
-            top_log_probs, top_index = torch.topk(log_probs, k=keep)
+            if options["do_sample"]:  # as transformers: draws in the order multinomial gives, then sorted
+                top_index = torch.multinomial(log_probs.softmax(-1), num_samples=keep, generator=generator)
+                top_log_probs, order = log_probs.gather(1, top_index).sort(dim=-1, descending=True)
+                top_index = top_index.gather(1, order)
+            else:
+                top_log_probs, top_index = torch.topk(log_probs, k=keep)
             source = top_index // vocab
             top_sources = gather(running_sources, source)
             top_running = gather(running, source)
@@ -541,7 +544,8 @@ class GenerationMixin:
         max_new_tokens (default 20) or max_length (prompt included) bounds the new tokens; generation stops
         early when every row has produced eos_token_id (default config.eos_token_id), and finished rows are
         filled with pad_token_id (default: the eos token). do_sample draws from softmax(logits / temperature)
-        restricted to top_k tokens and the top_p nucleus, using `generator` when given (reproducible).
+        restricted to top_k tokens (transformers' default 50; 0 or None: every token) and the top_p nucleus,
+        using `generator` when given (reproducible).
         streamer: a callable receiving each step's tokens [batch], or an object with put(tokens) / end()
         (transformers' TextStreamer protocol: put first receives the prompt).
 
@@ -556,7 +560,8 @@ class GenerationMixin:
         the best num_return_sequences (<= num_beams) beams of each prompt, scored by summed log-probability /
         new_length ** length_penalty; early_stopping True stops a prompt at num_beams finished beams, False
         (default) when no running beam can do better by transformers' estimate, "never" by the exact bound;
-        with return_dict_in_generate a GenerateBeamDecoderOnlyOutput."""
+        with do_sample, beam sampling (each step's continuations drawn without replacement after the sampling
+        filters, as transformers); with return_dict_in_generate a GenerateBeamDecoderOnlyOutput."""
         options = _options(generation_config, dict(
             kwargs, max_length=max_length, max_new_tokens=max_new_tokens, do_sample=do_sample,
             temperature=temperature, top_k=top_k, top_p=top_p, eos_token_id=eos_token_id,
@@ -568,7 +573,7 @@ class GenerationMixin:
         if options["num_beams"] != 1:
             if streamer is not None:
                 raise ValueError("streamer cannot be used with beam search (the best beams are known at the end only)")
-            output = self._beam_search(self._setup(input_ids, attention_mask, generator, options), options)
+            output = self._beam_search(self._setup(input_ids, attention_mask, generator, options), options, generator)
             return output if as_dict else output.sequences
         pieces, all_scores, all_logits = [], [], []
         put = getattr(streamer, "put", None) if streamer is not None else None
