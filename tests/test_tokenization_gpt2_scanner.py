@@ -19,8 +19,11 @@ BLOCK = 64
 # letters), the edges of the letter / digit / whitespace ranges, and control bytes.
 ASCII = [" ", "\t", "\n", "\r", "\x0b", "\x0c", "a", "z", "A", "Z", "s", "e", "l", "0", "9", "'", ".", "@", "[",
          "`", "{", "/", ":", "\x00", "\x1c", "\x1f", "\x7f"]
-# Non-ASCII of each class: letters, a digit, whitespace (NEL, NBSP, ideographic space), punctuation, a symbol.
-NON_ASCII = ["é", "Ж", "東", "١", "\x85", "\u00a0", "\u3000", "\u2019", "\u2014", "😀"]
+# Non-ASCII of each class: letters, a digit, whitespace (NEL, NBSP, ideographic space), punctuation, a symbol;
+# the two-byte letters the block masks take as letters (lead bytes C3 to CA, D0, D1, D3) and two-byte characters
+# beside them that are not letters (C3 97, C3 B7, a combining accent, Greek, D2 82, C2 B7).
+NON_ASCII = ["é", "ß", "ÿ", "Ā", "ʿ", "Ж", "я", "Ӏ", "×", "÷", "\u0301", "Ω", "҂", "·", "東", "١", "\x85", "\u00a0",
+             "\u3000", "\u2019", "\u2014", "😀"]
 CONTRACTIONS = ["'s", "'t", "'re", "'ve", "'m", "'ll", "'d"]
 
 
@@ -54,7 +57,8 @@ def test_ascii_pairs_and_triples_at_every_offset(tokenizer, isa):
     pairs = [a + b for a in ASCII for b in ASCII]
     for pair in pairs:
         # two bytes at every offset, in the middle of other text and at its end
-        check(model, [t + tail for t in at_every_offset(pair, fillers=(rng.choice(ASCII),)) for tail in ("", "x", " ")])
+        texts = at_every_offset(pair, fillers=(rng.choice(ASCII),))
+        check(model, [t + tail for t in texts for tail in ("", "x", " ")])
     triples = ["".join(rng.choice(ASCII) for _ in range(3)) for _ in range(300)]
     check(model, [t for tri in triples for t in at_every_offset(tri, fillers=(rng.choice(ASCII),))])
 
@@ -88,6 +92,12 @@ def test_non_ascii_at_every_offset(tokenizer, isa):
                 check(model, at_every_offset(a + ch + b, fillers=("x", " ")))
 
 
+def test_latin_and_cyrillic_words_at_every_offset(tokenizer, isa):
+    model = tokenizer._core.model
+    for word in ["naïve", "Größe", "été", "×2", "a÷b", "Москва", "я'", "ñ'", "Ж1", "e\u0301t", "déjà-vu", "İstanbul"]:
+        check(model, [t + tail for t in at_every_offset(word) for tail in ("", " x", "é")])
+
+
 def test_long_runs(tokenizer, isa):
     model = tokenizer._core.model
     texts = []
@@ -96,6 +106,26 @@ def test_long_runs(tokenizer, isa):
             texts.append(unit * n)
             texts.append("x" + unit * n + " y")
             texts.append(unit * n + "é" + unit * n)
+    check(model, texts)
+
+
+def test_text_after_long_cjk_runs(tokenizer, isa):
+    """Past chunks of 2 KB nearly all non-ASCII the scanner leaves whole chunks to the scalar path, then masks
+    blocks again from an unknown previous block: ASCII text of every kind right where it starts again."""
+    model = tokenizer._core.model
+    rng = random.Random(11)
+    units = ASCII + ["'s", "'ll", "  x", "é", "Ж"]
+    texts = []
+    for pad in range(0, 2 * BLOCK, 5):
+        tail = "".join(rng.choice(units) for _ in range(300))
+        texts.append("x" * pad + "東京。" * (pad * 40 + 700) + tail + "東" * 3000 + tail)
+    # After a first chunk all CJK the second one is the scalar path's: the masks start again at byte 4096, here
+    # inside each pattern.
+    for pattern in ["!'sa", "a'lla", "é'ré", " 'm", "x  'dx", "\n'tx", "1 2", "a\t\tb", "  \n x"]:
+        for shift in range(len(pattern.encode()) + 1):
+            size = 2 * 2048 - shift  # bytes before the pattern: CJK (3 bytes) and é (2)
+            pairs = (3 - size % 3) % 3
+            texts.append("東" * ((size - 2 * pairs) // 3) + "é" * pairs + pattern + "abc")
     check(model, texts)
 
 
@@ -108,7 +138,8 @@ def test_random_text_mostly_ascii(tokenizer, isa):
     for rate in [0, 0.01, 0.05]:
         for _ in range(40):
             n = rng.randint(0, 3000)
-            texts.append("".join(rng.choice(NON_ASCII) if rng.random() < rate else rng.choice(units) for _ in range(n)))
+            texts.append("".join(rng.choice(NON_ASCII) if rng.random() < rate else rng.choice(units)
+                                 for _ in range(n)))
     check(model, texts)
 
 

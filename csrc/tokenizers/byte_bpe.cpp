@@ -114,13 +114,32 @@ inline size_t token_end(const unsigned char* p, size_t n, size_t i) {
 template <typename Emit>
 void pretokenize_blocks(const unsigned char* p, size_t n, gpt2_scan::MaskBlocks mask_blocks, Emit& emit) {
   using gpt2_scan::kBlock;
-  constexpr size_t kChunk = 32;  // blocks per call: 2 KB of text, the masks stay in L1
+  using gpt2_scan::kChunk;
   uint64_t starts[kChunk], dirty[kChunk];
   gpt2_scan::Carry carry;
   size_t tok = 0;  // the pre-token whose end is not known yet
+  // Chunks left to the scalar path after chunks nearly all non-ASCII (CJK: masks there cost 10 %); doubled
+  // while the text stays so.
+  size_t skip = 0, next_skip = 1;
   for (size_t base = 0; base < n; base += kBlock * kChunk) {
     const size_t blocks = std::min(kChunk, (n - base + kBlock - 1) / kBlock);
-    mask_blocks(p, n, base, blocks, carry, starts, dirty);
+    if (skip) {
+      --skip;
+      for (const size_t end = base + blocks * kBlock; tok < std::min(end, n);) {
+        const size_t e = token_end(p, n, tok);
+        emit(tok, e);
+        tok = e;
+      }
+      carry = gpt2_scan::Carry{};
+      carry.high = ~uint64_t{0};  // unknown: the next block's first bytes go through the scalar path
+      continue;
+    }
+    if (mask_blocks(p, n, base, blocks, carry, starts, dirty) * 8 > blocks * 7) {
+      skip = next_skip;
+      next_skip = std::min<size_t>(2 * next_skip, 16);
+    } else {
+      next_skip = 1;
+    }
     for (size_t k = 0; k < blocks; ++k) {
       const size_t b = base + kBlock * k;
       uint64_t m = starts[k], d = dirty[k];
