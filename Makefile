@@ -57,7 +57,7 @@ fuzz:
 	$(PYTHON) scripts/gen_unicode_tables.py build/fuzz/unicode_tables.h
 	@for h in $(FUZZ_HARNESSES); do \
 	  $(FUZZ_CXX) -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	    -Icsrc -Ibuild/fuzz -Ifuzz fuzz/fuzz_$$h.cpp csrc/tokenizers/*.cpp csrc/common/parallel.cpp \
+	    -Icsrc -Ibuild/fuzz -Ifuzz fuzz/fuzz_$$h.cpp csrc/tokenizers/*.cpp csrc/common/parallel.cpp csrc/common/cpu_features.cpp \
 	    -o build/fuzz/fuzz_$$h -lpthread || exit 1; \
 	done
 	@for h in $(FUZZ_HARNESSES); do \

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "common/check.h"
+#include "tokenizers/byte_bpe_scan.h"
 #include "tokenizers/unicode.h"
 
 namespace tf::tok {
@@ -60,6 +61,124 @@ inline Cp cp_at(const unsigned char* p, size_t i) {
   return {c, static_cast<size_t>(q - p)};
 }
 
+// End of the run of class k (a letter, digit or other) from `from`.
+inline size_t run_end(const unsigned char* p, size_t n, size_t from, Cls k) {
+  size_t j = from;
+  for (;;) {
+    if (k == kL || k == kN) {
+      // 8 bytes at a time: a word's end is found in the first step, no mispredicted exit per byte
+      while (j + 8 <= n) {
+        uint64_t x;
+        std::memcpy(&x, p + j, 8);
+        uint64_t stop = ~ascii_of_class(x, k) & 0x8080808080808080ULL;
+        if (stop) {
+          j += static_cast<size_t>(__builtin_ctzll(stop)) >> 3;
+          break;
+        }
+        j += 8;
+      }
+    }
+    while (j < n && kByteCls[p[j]] == k) ++j;  // ASCII: one table load per byte
+    if (j >= n || p[j] < 0x80) return j;
+    Cp x = cp_at(p, j);
+    if (cls_of(x.c) != k) return j;
+    j = x.next;
+  }
+}
+
+// End of the pre-token that starts at i: the regex's match there (which depends on the text from i on only).
+inline size_t token_end(const unsigned char* p, size_t n, size_t i) {
+  if (p[i] == '\'') {
+    if (const size_t len = gpt2_scan::contraction_len(p, n, i)) return i + len;
+  }
+  Cp x = cp_at(p, i);
+  if (x.c == ' ' && x.next < n) {
+    Cls k = cls_of(cp_at(p, x.next).c);
+    if (k != kS) return run_end(p, n, x.next, k);
+  }
+  Cls k = cls_of(x.c);
+  if (k != kS) return run_end(p, n, i, k);
+  // \s+(?!\S) then \s+: a whitespace run before a non-space leaves its last character to it
+  size_t j = i, last = i;
+  while (j < n) {
+    Cp y = cp_at(p, j);
+    if (cls_of(y.c) != kS) break;
+    last = j;
+    j = y.next;
+  }
+  return (j == n || last == i) ? j : last;
+}
+
+// The scalar scanner: emits the pre-tokens from tok (a pre-token start) until one starts at or after limit;
+// returns that start. Inline: out of line it cost the block scanner 15 % on English text.
+template <typename Emit>
+__attribute__((always_inline)) inline size_t pretokenize_scalar(const unsigned char* p, size_t n, size_t tok,
+                                                                size_t limit, Emit& emit) {
+  while (tok < limit) {
+    const size_t e = token_end(p, n, tok);
+    emit(tok, e);
+    tok = e;
+  }
+  return tok;
+}
+
+// The scanner on AVX2 / AVX-512: start masks of 64-byte blocks (byte_bpe_scan.cpp), the bytes whose mask bit
+// depends on a non-ASCII character taken through token_end.
+template <typename Emit>
+void pretokenize_blocks(const unsigned char* p, size_t n, gpt2_scan::MaskBlocks mask_blocks, Emit& emit) {
+  using gpt2_scan::kBlock;
+  using gpt2_scan::kChunk;
+  uint64_t starts[kChunk], dirty[kChunk];
+  gpt2_scan::Carry carry;
+  size_t tok = 0;  // the pre-token whose end is not known yet
+  // Chunks left to the scalar path after chunks nearly all non-ASCII (CJK: masks there cost 5-10 %); doubled
+  // while the text stays so.
+  size_t skip = 0, next_skip = 1;
+  for (size_t base = 0; base < n; base += kBlock * kChunk) {
+    const size_t blocks = std::min(kChunk, (n - base + kBlock - 1) / kBlock);
+    if (skip) {
+      --skip;
+      tok = pretokenize_scalar(p, n, tok, std::min(base + blocks * kBlock, n), emit);
+      carry = gpt2_scan::Carry{};
+      carry.high = ~uint64_t{0};  // unknown: the next block's first bytes go through the scalar path
+      continue;
+    }
+    if (mask_blocks(p, n, base, blocks, carry, starts, dirty) * 8 > blocks * 7) {
+      skip = next_skip;
+      next_skip = std::min<size_t>(2 * next_skip, 16);
+    } else {
+      next_skip = 1;
+    }
+    for (size_t k = 0; k < blocks; ++k) {
+      const size_t b = base + kBlock * k;
+      uint64_t m = starts[k], d = dirty[k];
+      auto past_tok = [&]() __attribute__((always_inline)) {  // only the bits after tok are still to do
+        const uint64_t keep = tok < b ? ~uint64_t{0} : tok - b >= kBlock - 1 ? 0 : ~uint64_t{0} << (tok - b + 1);
+        m &= keep;
+        d &= keep;
+      };
+      auto emit_starts = [&](uint64_t bits) __attribute__((always_inline)) {
+        for (; bits; bits &= bits - 1) {
+          const size_t s = b + static_cast<size_t>(__builtin_ctzll(bits));
+          emit(tok, s);
+          tok = s;
+        }
+      };
+      past_tok();
+      while (d) {
+        const unsigned at = static_cast<unsigned>(__builtin_ctzll(d));
+        emit_starts(m & ((uint64_t{1} << at) - 1));
+        const uint64_t clean = ~(d >> at);
+        const size_t end = b + at + (clean ? static_cast<size_t>(__builtin_ctzll(clean)) : kBlock);
+        tok = pretokenize_scalar(p, n, tok, end, emit);  // the dirty run, from the last start before it
+        past_tok();
+      }
+      emit_starts(m);
+    }
+  }
+  if (tok < n) emit(tok, n);
+}
+
 }  // namespace
 
 // Calls emit(begin, end) for every pre-token of text (byte offsets).
@@ -67,73 +186,11 @@ template <typename Emit>
 void gpt2_pretokenize(std::string_view text, Emit&& emit) {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const size_t n = text.size();
-  size_t i = 0;
-  auto run = [&](size_t from, Cls k) {  // end of the run of class k starting at from
-    size_t j = from;
-    for (;;) {
-      if (k == kL || k == kN) {
-        // 8 bytes at a time: a word's end is found in the first step, no mispredicted exit per byte
-        while (j + 8 <= n) {
-          uint64_t x;
-          std::memcpy(&x, p + j, 8);
-          uint64_t stop = ~ascii_of_class(x, k) & 0x8080808080808080ULL;
-          if (stop) {
-            j += static_cast<size_t>(__builtin_ctzll(stop)) >> 3;
-            break;
-          }
-          j += 8;
-        }
-      }
-      while (j < n && kByteCls[p[j]] == k) ++j;  // ASCII: one table load per byte
-      if (j >= n || p[j] < 0x80) return j;
-      Cp x = cp_at(p, j);
-      if (cls_of(x.c) != k) return j;
-      j = x.next;
-    }
-  };
-  while (i < n) {
-    if (p[i] == '\'' && i + 1 < n) {
-      unsigned char a = p[i + 1], b = i + 2 < n ? p[i + 2] : 0;
-      size_t len = 0;
-      if (a == 's' || a == 't' || a == 'm' || a == 'd')
-        len = 2;
-      else if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l'))
-        len = 3;
-      if (len) {
-        emit(i, i + len);
-        i += len;
-        continue;
-      }
-    }
-    Cp x = cp_at(p, i);
-    if (x.c == ' ' && x.next < n) {
-      Cls k = cls_of(cp_at(p, x.next).c);
-      if (k != kS) {
-        size_t e = run(x.next, k);
-        emit(i, e);
-        i = e;
-        continue;
-      }
-    }
-    Cls k = cls_of(x.c);
-    if (k != kS) {
-      size_t e = run(i, k);
-      emit(i, e);
-      i = e;
-      continue;
-    }
-    // \s+(?!\S) then \s+: a whitespace run before a non-space leaves its last character to it
-    size_t j = i, last = i;
-    while (j < n) {
-      Cp y = cp_at(p, j);
-      if (cls_of(y.c) != kS) break;
-      last = j;
-      j = y.next;
-    }
-    size_t e = (j == n || last == i) ? j : last;
-    emit(i, e);
-    i = e;
+  if (const gpt2_scan::MaskBlocks mask_blocks = gpt2_scan::mask_blocks_for_cpu()) {
+    pretokenize_blocks(p, n, mask_blocks, emit);
+    return;
   }
+  pretokenize_scalar(p, n, 0, n, emit);
 }
 
 struct ByteLevelBpeModel::Scratch {

@@ -74,8 +74,9 @@ class WordCache {
     uint64_t a, b;
     std::memcpy(&a, w, 8);
     std::memcpy(&b, w + 8, 8);
-    const uint64_t ma = n >= 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * n)) - 1;
-    const uint64_t mb = n <= 8 ? 0 : (uint64_t{1} << (8 * (n - 8))) - 1;  // n - 8 <= 7
+    // min/max (cmov) and shifts below 64: word lengths vary too much for a branch on n to predict
+    const size_t na = n < 8 ? n : 8, nb = (n > 8 ? n : 8) - 8;
+    const uint64_t ma = ~(~uint64_t{0} << (4 * na) << (4 * na)), mb = ~(~uint64_t{0} << (8 * nb));
     return {a & ma, (b & mb) | (static_cast<uint64_t>(n) << 56)};
   }
   static uint64_t hash(Key k) {
