@@ -20,7 +20,7 @@ import sys
 from collections import Counter, OrderedDict
 from typing import Dict, List, Optional, Sequence
 
-from transformers_fast.file_utils import CONFIG_NAME, WEIGHTS_NAME
+from transformers_fast.file_utils import CONFIG_NAME, WEIGHTS_NAME, AllowListUnpickler
 
 GLUE_TASKS_NUM_LABELS = {"cola": 2, "mnli": 3, "mrpc": 2, "sst-2": 2, "sts-b": 1, "qqp": 2, "qnli": 2, "rte": 2,
                          "wnli": 2}
@@ -122,30 +122,19 @@ def _numpy_globals() -> Dict[tuple, object]:
     return allowed
 
 
-class _DatasetUnpickler(pickle.Unpickler):
-    """The Transformer-XL release's dataset pickle (its data_utils.Corpus with a vocabulary.Vocab, numpy arrays and
-    counters), with every class outside that list refused."""
-
-    def __init__(self, stream):
-        super().__init__(stream, encoding="latin1")  # written by Python 2
-        self.allowed = dict(_numpy_globals())
-        self.allowed.update({("collections", "OrderedDict"): OrderedDict, ("collections", "Counter"): Counter,
-                             ("builtins", "set"): set, ("builtins", "frozenset"): frozenset,
-                             ("__builtin__", "set"): set, ("copy_reg", "_reconstructor"): _reconstructor,
-                             ("copyreg", "_reconstructor"): _reconstructor, ("__builtin__", "object"): object,
-                             ("builtins", "object"): object, ("_codecs", "encode"): _latin1_bytes})
-        for module in ("data_utils", "vocabulary"):
-            for name in ("Corpus", "Vocab", "TransfoXLCorpus", "TransfoXLTokenizer"):
-                self.allowed[(module, name)] = _PickledObject
-
-    def find_class(self, module, name):
-        try:
-            return self.allowed[(module, name)]
-        except KeyError:
-            raise pickle.UnpicklingError(f"dataset file: refusing to load {module}.{name}") from None
-
-    def persistent_load(self, pid):
-        raise pickle.UnpicklingError("dataset file: a plain pickle was expected (it refers to external storage)")
+def _dataset_unpickler(stream) -> AllowListUnpickler:
+    """For the Transformer-XL release's dataset pickle (its data_utils.Corpus with a vocabulary.Vocab, numpy arrays
+    and counters), written by Python 2."""
+    allowed = dict(_numpy_globals())
+    allowed.update({("collections", "OrderedDict"): OrderedDict, ("collections", "Counter"): Counter,
+                    ("builtins", "set"): set, ("builtins", "frozenset"): frozenset, ("__builtin__", "set"): set,
+                    ("copy_reg", "_reconstructor"): _reconstructor, ("copyreg", "_reconstructor"): _reconstructor,
+                    ("__builtin__", "object"): object, ("builtins", "object"): object,
+                    ("_codecs", "encode"): _latin1_bytes})
+    for module in ("data_utils", "vocabulary"):
+        for name in ("Corpus", "Vocab", "TransfoXLCorpus", "TransfoXLTokenizer"):
+            allowed[(module, name)] = _PickledObject
+    return AllowListUnpickler(stream, allowed, "dataset file", encoding="latin1")
 
 
 def _latin1_bytes(text, encoding="utf-8"):
@@ -164,7 +153,7 @@ def _reconstructor(cls, base, state):
 
 def _load_dataset_pickle(path: str) -> _PickledObject:
     with open(path, "rb") as f:
-        corpus = _DatasetUnpickler(io.BytesIO(f.read())).load()
+        corpus = _dataset_unpickler(io.BytesIO(f.read())).load()
     if not isinstance(corpus, _PickledObject) or not isinstance(getattr(corpus, "vocab", None), _PickledObject):
         raise ValueError(f"{path}: not a Transformer-XL dataset pickle (a Corpus with a vocab)")
     return corpus

@@ -12,10 +12,11 @@ import functools
 import hashlib
 import json
 import os
+import pickle
 import tempfile
 import urllib.parse
 import urllib.request
-from typing import Iterable, Optional, Sequence
+from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "pytorch_model.bin"
@@ -245,3 +246,22 @@ def get_from_cache(url: str, cache_dir=None, force_download: bool = False, proxi
         with open(cache_path + ".json", "w", encoding="utf-8") as meta_file:
             json.dump({"url": url, "etag": etag}, meta_file)
     return cache_path
+
+
+class AllowListUnpickler(pickle.Unpickler):
+    """An unpickler that builds only the objects of `allowed` ((module, name) -> what to use for it) and refuses
+    anything else by name, and any reference to external storage: pickles read without running their code.
+    `what` names the file in the errors."""
+
+    def __init__(self, stream, allowed: Dict[Tuple[str, str], Any], what: str, **kwargs: Any):
+        super().__init__(stream, **kwargs)
+        self.allowed, self.what = allowed, what
+
+    def find_class(self, module, name):
+        try:
+            return self.allowed[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"{self.what}: refusing to load {module}.{name}") from None
+
+    def persistent_load(self, pid):
+        raise pickle.UnpicklingError(f"{self.what}: refers to external storage (tensors), which it should not hold")

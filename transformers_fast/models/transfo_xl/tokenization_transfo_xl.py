@@ -7,10 +7,10 @@ import contextlib
 import io
 import logging
 import os
-import pickle
 import zipfile
 from collections import Counter, OrderedDict
 
+from transformers_fast.file_utils import AllowListUnpickler
 from transformers_fast.tokenization_utils import PreTrainedTokenizer
 
 logger = logging.getLogger(__name__)
@@ -21,18 +21,13 @@ _VOCAB_STATE = ("counter", "special", "min_freq", "max_size", "lower_case", "del
                 "never_split", "idx2sym", "sym2idx", "unk_idx", "eos_idx")
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    _ALLOWED = {("collections", "OrderedDict"): OrderedDict, ("collections", "Counter"): Counter,
-                ("builtins", "set"): set, ("builtins", "frozenset"): frozenset}
+# what a vocab.bin pickle may build: the containers a vocabulary holds
+_VOCAB_PICKLE_ALLOWED = {("collections", "OrderedDict"): OrderedDict, ("collections", "Counter"): Counter,
+                         ("builtins", "set"): set, ("builtins", "frozenset"): frozenset}
 
-    def find_class(self, module, name):
-        try:
-            return self._ALLOWED[(module, name)]
-        except KeyError:
-            raise pickle.UnpicklingError(f"vocab file: refusing to load {module}.{name}") from None
 
-    def persistent_load(self, pid):
-        raise pickle.UnpicklingError("vocab file: holds tensors, which a vocabulary has none of")
+def _vocab_unpickler(stream):
+    return AllowListUnpickler(stream, _VOCAB_PICKLE_ALLOWED, "vocab file")
 
 
 # the first pickle of torch's legacy (pre-zip) format, as 1.2.0's own vocab.bin files were written
@@ -47,11 +42,11 @@ def _restricted_load(raw: bytes):
         with zipfile.ZipFile(io.BytesIO(raw)) as archive:
             raw = archive.read(next(n for n in archive.namelist() if n.rsplit("/", 1)[-1] == "data.pkl"))
     stream = io.BytesIO(raw)
-    data = _RestrictedUnpickler(stream).load()
+    data = _vocab_unpickler(stream).load()
     if isinstance(data, int) and data == _TORCH_LEGACY_MAGIC:
         for _ in range(2):  # protocol version, system info
-            _RestrictedUnpickler(stream).load()
-        data = _RestrictedUnpickler(stream).load()
+            _vocab_unpickler(stream).load()
+        data = _vocab_unpickler(stream).load()
     return data
 
 
