@@ -544,7 +544,7 @@ class GenerationMixin:
         max_new_tokens (default 20) or max_length (prompt included) bounds the new tokens; generation stops
         early when every row has produced eos_token_id (default config.eos_token_id), and finished rows are
         filled with pad_token_id (default: the eos token). do_sample draws from softmax(logits / temperature)
-        restricted to top_k tokens (transformers' default 50; 0 or None: every token) and the top_p nucleus,
+        restricted to top_k tokens (default 50, as transformers; 0: every token) and the top_p nucleus,
         using `generator` when given (reproducible).
         streamer: a callable receiving each step's tokens [batch], or an object with put(tokens) / end()
         (transformers' TextStreamer protocol: put first receives the prompt).
