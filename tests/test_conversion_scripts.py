@@ -24,7 +24,8 @@ import torch._dynamo  # noqa: F401  (before the TensorFlow stand-in: importing d
 import pytorch_transformers as pt
 import transformers_fast as tf
 from test_loading_tf_checkpoints import (BERT, GPT, TRANSFO_XL, XLNET, bert_tf_names,  # noqa: F401
-                                         fake_tensorflow, gpt_tf_names, transfo_xl_tf_names, xlnet_tf_names)
+                                         fake_tensorflow, gpt_tf_names, openai_numpy_release, transfo_xl_tf_names,
+                                         xlnet_tf_names)
 from transformers_fast import cli, conversion
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -89,12 +90,7 @@ def test_gpt_releases(family, fake_tensorflow, tmp_path):
     else:  # the numpy shards of OpenAI's release
         release = tmp_path / "release"
         release.mkdir()
-        named = gpt_tf_names(source.state_dict(), suffix=":0")
-        arrays = [named.pop("model/positions_embed:0"), named.pop("model/tokens_embed:0")] + list(named.values())
-        (release / "parameters_names.json").write_text(json.dumps(["model/we:0"] + list(named)))
-        (release / "params_shapes.json").write_text(json.dumps([list(a.shape) for a in arrays]))
-        for n, shard in enumerate(np.array_split(np.concatenate([a.reshape(-1) for a in arrays]), 10)):
-            np.save(release / f"params_{n}.npy", shard)
+        openai_numpy_release(release, source.state_dict())
         release = str(release)
         theirs = importlib.import_module("pytorch_transformers.convert_openai_checkpoint_to_pytorch")
         convert, ours = theirs.convert_openai_checkpoint_to_pytorch, conversion.convert_openai_checkpoint_to_pytorch

@@ -120,16 +120,21 @@ def test_gpt2_checkpoint_reads_as_in_1_2_0(fake_tensorflow, tmp_path):
     assert torch.equal(lm.lm_head.weight, source.wte.weight), "the LM head stays tied to the token embeddings"
 
 
+def openai_numpy_release(folder, state):
+    """A 1.2.0 OpenAIGPTModel state dict as OpenAI's release lays it out in folder: parameters_names.json,
+    params_shapes.json and the flat values in ten params_<n>.npy shards (positions and tokens in one "we" matrix)."""
+    named = gpt_tf_names(state, suffix=":0")
+    arrays = [named.pop("model/positions_embed:0"), named.pop("model/tokens_embed:0")] + list(named.values())
+    (folder / "parameters_names.json").write_text(json.dumps(["model/we:0"] + list(named)))
+    (folder / "params_shapes.json").write_text(json.dumps([list(a.shape) for a in arrays]))
+    for n, shard in enumerate(np.array_split(np.concatenate([a.reshape(-1) for a in arrays]), 10)):
+        np.save(folder / f"params_{n}.npy", shard)
+
+
 def test_openai_gpt_numpy_release_reads_as_in_1_2_0(tmp_path):
     torch.manual_seed(0)
     source = pt.OpenAIGPTModel(pt.OpenAIGPTConfig(**GPT))
-    named = gpt_tf_names(source.state_dict(), suffix=":0")
-    arrays = [named.pop("model/positions_embed:0"), named.pop("model/tokens_embed:0")] + list(named.values())
-    names = ["model/we:0"] + list(named)
-    (tmp_path / "parameters_names.json").write_text(json.dumps(names))
-    (tmp_path / "params_shapes.json").write_text(json.dumps([list(a.shape) for a in arrays]))
-    for n, shard in enumerate(np.array_split(np.concatenate([a.reshape(-1) for a in arrays]), 10)):
-        np.save(tmp_path / f"params_{n}.npy", shard)
+    openai_numpy_release(tmp_path, source.state_dict())
     path = str(tmp_path / "model.ckpt")
     theirs = pt.load_tf_weights_in_openai_gpt(pt.OpenAIGPTModel(pt.OpenAIGPTConfig(**GPT)), None, path)
     ours = tf.load_tf_weights_in_openai_gpt(tf.OpenAIGPTModel(tf.OpenAIGPTConfig(**GPT)), None, str(tmp_path))

@@ -35,8 +35,7 @@ def _save_folder(model, config, folder: str) -> None:
     print(f"Save PyTorch model to {os.path.abspath(weights)}")
     torch.save(model.state_dict(), weights)
     print(f"Save configuration file to {os.path.abspath(config_file)}")
-    with open(config_file, "w", encoding="utf-8") as f:
-        f.write(config.to_json_string())
+    config.to_json_file(config_file)
 
 
 def convert_tf_checkpoint_to_pytorch(tf_checkpoint_path, bert_config_file, pytorch_dump_path):
@@ -268,10 +267,13 @@ def convert_roberta_checkpoint_to_pytorch(roberta_checkpoint_path, pytorch_dump_
                            type_vocab_size=1, layer_norm_eps=1e-5)  # fairseq's LayerNorm eps: torch's default
     state = {}
 
-    def take(source, target):
+    def read(source):
         if source not in fairseq:
             raise ValueError(f"{path}: the fairseq checkpoint has no {source}")
-        state[target] = fairseq[source]
+        return fairseq[source]
+
+    def take(source, target):
+        state[target] = read(source)
 
     encoder = "decoder.sentence_encoder."
     for source, target in _ROBERTA_EMBEDDINGS.items():
@@ -280,8 +282,7 @@ def convert_roberta_checkpoint_to_pytorch(roberta_checkpoint_path, pytorch_dump_
     for i in range(config.num_hidden_layers):
         source, target = f"{encoder}layers.{i}.", f"roberta.encoder.layer.{i}."
         for kind in ("weight", "bias"):
-            take(f"{source}self_attn.in_proj_{kind}", "in_proj")
-            fused = state.pop("in_proj")
+            fused = read(f"{source}self_attn.in_proj_{kind}")
             if fused.shape[0] != 3 * hidden:
                 raise ValueError(f"{path}: {source}self_attn.in_proj_{kind} has {fused.shape[0]} rows, expected "
                                  f"3 x {hidden}")
@@ -372,59 +373,59 @@ def _pytorch_to_tf_script(model_name, cache_dir, pytorch_model_path, tf_cache_di
     convert_pytorch_checkpoint_to_tf(model=model, ckpt_dir=tf_cache_dir, model_name=model_name)
 
 
-# The module scripts of 1.2.0 (`python -m <module> --flag ...`): function, then (flag, required, help) per argument
-# in the function's order; a flag without a help text is a switch.
+# The module scripts of 1.2.0 (`python -m <module> --flag ...`): function, then (flag, kind, help) per argument in
+# the function's order. Kinds, with 1.2.0's defaults: REQUIRED; OPTIONAL, "" when absent (its functions read "" as
+# absent); NONE_DEFAULT, None when absent; SWITCH, a store_true flag.
+REQUIRED, OPTIONAL, NONE_DEFAULT, SWITCH = "required", "optional", "none", "switch"
 _PATH = "Path to the output PyTorch model."
 SCRIPTS: Dict[str, tuple] = {
     "convert_tf_checkpoint_to_pytorch": (convert_tf_checkpoint_to_pytorch, [
-        ("tf_checkpoint_path", True, "Path to the TensorFlow checkpoint path."),
-        ("bert_config_file", True, "The config json file of the pre-trained BERT model."),
-        ("pytorch_dump_path", True, _PATH)]),
+        ("tf_checkpoint_path", REQUIRED, "Path to the TensorFlow checkpoint path."),
+        ("bert_config_file", REQUIRED, "The config json file of the pre-trained BERT model."),
+        ("pytorch_dump_path", REQUIRED, _PATH)]),
     "convert_gpt2_checkpoint_to_pytorch": (convert_gpt2_checkpoint_to_pytorch, [
-        ("gpt2_checkpoint_path", True, "Path to the TensorFlow checkpoint path."),
-        ("gpt2_config_file", False, "An optional config json file of the pre-trained model."),
-        ("pytorch_dump_folder_path", True, _PATH)]),
+        ("gpt2_checkpoint_path", REQUIRED, "Path to the TensorFlow checkpoint path."),
+        ("gpt2_config_file", OPTIONAL, "An optional config json file of the pre-trained model."),
+        ("pytorch_dump_folder_path", REQUIRED, _PATH)]),
     "convert_openai_checkpoint_to_pytorch": (convert_openai_checkpoint_to_pytorch, [
-        ("openai_checkpoint_folder_path", True, "Path to the TensorFlow checkpoint path."),
-        ("openai_config_file", False, "An optional config json file of the pre-trained model."),
-        ("pytorch_dump_folder_path", True, _PATH)]),
+        ("openai_checkpoint_folder_path", REQUIRED, "Path to the TensorFlow checkpoint path."),
+        ("openai_config_file", OPTIONAL, "An optional config json file of the pre-trained model."),
+        ("pytorch_dump_folder_path", REQUIRED, _PATH)]),
     "convert_xlnet_checkpoint_to_pytorch": (convert_xlnet_checkpoint_to_pytorch, [
-        ("tf_checkpoint_path", True, "Path to the TensorFlow checkpoint path."),
-        ("xlnet_config_file", True, "The config json file of the pre-trained XLNet model."),
-        ("pytorch_dump_folder_path", True, "Path to the folder to store the PyTorch model or dataset/vocab."),
-        ("finetuning_task", False, "Name of a task on which the XLNet TensorFlow model was fine-tuned")]),
+        ("tf_checkpoint_path", REQUIRED, "Path to the TensorFlow checkpoint path."),
+        ("xlnet_config_file", REQUIRED, "The config json file of the pre-trained XLNet model."),
+        ("pytorch_dump_folder_path", REQUIRED, "Path to the folder to store the PyTorch model or dataset/vocab."),
+        ("finetuning_task", NONE_DEFAULT, "Name of a task on which the XLNet TensorFlow model was fine-tuned")]),
     "convert_transfo_xl_checkpoint_to_pytorch": (convert_transfo_xl_checkpoint_to_pytorch, [
-        ("tf_checkpoint_path", False, "An optional path to a TensorFlow checkpoint path to be converted."),
-        ("transfo_xl_config_file", False, "An optional config json file of the pre-trained model."),
-        ("pytorch_dump_folder_path", True, "Path to the folder to store the PyTorch model or dataset/vocab."),
-        ("transfo_xl_dataset_file", False, "An optional dataset file to be converted in a vocabulary.")]),
+        ("tf_checkpoint_path", OPTIONAL, "An optional path to a TensorFlow checkpoint path to be converted."),
+        ("transfo_xl_config_file", OPTIONAL, "An optional config json file of the pre-trained model."),
+        ("pytorch_dump_folder_path", REQUIRED, "Path to the folder to store the PyTorch model or dataset/vocab."),
+        ("transfo_xl_dataset_file", OPTIONAL, "An optional dataset file to be converted in a vocabulary.")]),
     "convert_xlm_checkpoint_to_pytorch": (convert_xlm_checkpoint_to_pytorch, [
-        ("xlm_checkpoint_path", True, "Path the official PyTorch dump."),
-        ("pytorch_dump_folder_path", True, _PATH)]),
+        ("xlm_checkpoint_path", REQUIRED, "Path the official PyTorch dump."),
+        ("pytorch_dump_folder_path", REQUIRED, _PATH)]),
     "convert_roberta_checkpoint_to_pytorch": (convert_roberta_checkpoint_to_pytorch, [
-        ("roberta_checkpoint_path", True, "Path the official PyTorch dump."),
-        ("pytorch_dump_folder_path", True, _PATH),
-        ("classification_head", False, None)]),
+        ("roberta_checkpoint_path", REQUIRED, "Path the official PyTorch dump."),
+        ("pytorch_dump_folder_path", REQUIRED, _PATH),
+        ("classification_head", SWITCH, "Whether to convert a final classification head.")]),
     "convert_pytorch_checkpoint_to_tf": (_pytorch_to_tf_script, [
-        ("model_name", True, "model name e.g. bert-base-uncased"),
-        ("cache_dir", False, "Directory containing pytorch model"),
-        ("pytorch_model_path", True, "/path/to/<pytorch-model-name>.bin"),
-        ("tf_cache_dir", True, "Directory in which to save tensorflow model")]),
+        ("model_name", REQUIRED, "model name e.g. bert-base-uncased"),
+        ("cache_dir", NONE_DEFAULT, "Directory containing pytorch model"),
+        ("pytorch_model_path", REQUIRED, "/path/to/<pytorch-model-name>.bin"),
+        ("tf_cache_dir", REQUIRED, "Directory in which to save tensorflow model")]),
 }
-# 1.2.0's defaults of the optional arguments: "" where its function reads "" as absent
-_NONE_DEFAULT = {"finetuning_task", "cache_dir"}
 
 
 def run_script(module: str, argv: Optional[List[str]] = None) -> None:
     """`python -m transformers_fast.<module> --flag value ...`, as 1.2.0's module of that name."""
     function, arguments = SCRIPTS[module]
     parser = argparse.ArgumentParser(prog=f"python -m transformers_fast.{module}")
-    for name, required, text in arguments:
-        if text is None:
-            parser.add_argument("--" + name, action="store_true", help="Whether to convert a final classification head.")
+    for name, kind, text in arguments:
+        if kind == SWITCH:
+            parser.add_argument("--" + name, action="store_true", help=text)
         else:
-            parser.add_argument("--" + name, type=str, required=required, help=text,
-                                default=None if required or name in _NONE_DEFAULT else "")
+            parser.add_argument("--" + name, type=str, required=kind == REQUIRED, help=text,
+                                default="" if kind == OPTIONAL else None)
     args = parser.parse_args(argv)
     function(*(getattr(args, name) for name, _, _ in arguments))
 
