@@ -13,15 +13,18 @@ from test_generation import LM, PROMPTS, gpt2_real_vocab  # noqa: F401 (a fixtur
 NEW = 20
 
 
-def pair(family, tmp_path):
+def pair(family, tmp_path, **generation):
     """(ours, transformers') tiny random model with larger weights than the 0.02 init, which writes varied
-    tokens where a fresh one repeats one token, so that the options have something to act on."""
+    tokens where a fresh one repeats one token, so that the options have something to act on; `generation`
+    goes into the saved folder's generation_config.json."""
     ref = hf_gpt(family, HF_CLASSES[family][2])
     with torch.no_grad():
         for name, p in ref.named_parameters():
             if name.endswith(("c_attn.weight", "c_fc.weight", "c_proj.weight")):
                 p.mul_(10)
         ref.get_input_embeddings().weight.mul_(3)
+    for option, value in generation.items():
+        setattr(ref.generation_config, option, value)
     ref.save_pretrained(tmp_path)
     return LM[family].from_pretrained(tmp_path), ref
 
@@ -183,6 +186,62 @@ def test_generation_config_fills_the_options_not_given(family, tmp_path):
     assert torch.equal(plain, model.generate(x, attention_mask=mask, max_new_tokens=12, pad_token_id=0))
     streamed = torch.stack(list(model.stream_generate(x, attention_mask=mask, generation_config=config)), 1)
     assert torch.equal(streamed, theirs[:, x.shape[1]:])
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_folder_generation_config_equals_transformers(family, tmp_path):
+    import transformers
+
+    folder_options = dict(max_new_tokens=11, repetition_penalty=1.3, no_repeat_ngram_size=2, pad_token_id=0)
+    model, ref = pair(family, tmp_path / "saved", **folder_options)
+    reloaded = getattr(transformers, HF_CLASSES[family][2]).from_pretrained(tmp_path / "saved")
+    x, mask = padded_prompts()
+    theirs = reloaded.generate(x, attention_mask=mask)
+    assert theirs.shape[1] == x.shape[1] + 11
+    assert torch.equal(model.generate(x, attention_mask=mask), theirs)
+    assert model.generation_config.max_new_tokens == 11
+    # generate's arguments and its generation_config win over the folder's, as in transformers
+    assert torch.equal(model.generate(x, attention_mask=mask, max_new_tokens=4),
+                       reloaded.generate(x, attention_mask=mask, max_new_tokens=4))
+    override = transformers.GenerationConfig(no_repeat_ngram_size=3)
+    assert torch.equal(model.generate(x, attention_mask=mask, generation_config=override),
+                       reloaded.generate(x, attention_mask=mask, generation_config=override))
+    # transformers' own model generation_config as the argument (its output_* fields change no token)
+    assert torch.equal(model.generate(x, attention_mask=mask, generation_config=reloaded.generation_config), theirs)
+    # saved back by us, read by transformers
+    model.generation_config.max_new_tokens = 6
+    model.save_pretrained(tmp_path / "ours")
+    again = getattr(transformers, HF_CLASSES[family][2]).from_pretrained(tmp_path / "ours")
+    assert torch.equal(again.generate(x, attention_mask=mask), model.generate(x, attention_mask=mask))
+    assert again.generation_config.max_new_tokens == 6
+
+
+def test_folder_generation_config_older_files_and_unimplemented_options(tmp_path):
+    import json
+
+    model, _ = pair("gpt2", tmp_path)
+    x, mask = padded_prompts()
+    expected = model.generate(x, attention_mask=mask, max_new_tokens=7, repetition_penalty=1.2, pad_token_id=0)
+    # transformers before 5 wrote every field, those it does not use at their neutral values
+    full = dict(max_new_tokens=7, repetition_penalty=1.2, pad_token_id=0, typical_p=1.0, num_beam_groups=1,
+                diversity_penalty=0.0, output_attentions=False, renormalize_logits=False, num_assistant_tokens=5,
+                num_assistant_tokens_schedule="heuristic", forced_eos_token_id=None, transformers_version="4.40.0")
+    (tmp_path / "generation_config.json").write_text(json.dumps(full))
+    from transformers_fast import GPT2LMHeadModel
+
+    assert torch.equal(GPT2LMHeadModel.from_pretrained(tmp_path).generate(x, attention_mask=mask), expected)
+    full["typical_p"] = 0.5  # an option we would silently ignore: generate refuses, naming it and the file
+    (tmp_path / "generation_config.json").write_text(json.dumps(full))
+    model = GPT2LMHeadModel.from_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="generation_config.json.*typical_p"):
+        model.generate(x, attention_mask=mask)
+    model.generation_config.typical_p = None
+    assert torch.equal(model.generate(x, attention_mask=mask), expected)
+    (tmp_path / "generation_config.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="JSON object"):
+        GPT2LMHeadModel.from_pretrained(tmp_path)
+    with pytest.raises(TypeError, match="generation_config"):
+        model.generation_config = "greedy"
 
 
 def test_generation_config_bad_input(tmp_path):

@@ -14,12 +14,15 @@ preallocated KV cache and returns logits of the last position only.
 """
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass, fields
 from typing import Any, Iterator, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 from torch.nn import functional as F
 
+from transformers_fast.file_utils import GENERATION_CONFIG_NAME
 from transformers_fast.modeling_utils import check_ids
 from transformers_fast.runtime.fast_path import intercepts
 
@@ -33,9 +36,21 @@ DEFAULTS = dict(max_length=None, max_new_tokens=None, min_length=0, min_new_toke
                 length_penalty=1.0, early_stopping=False, use_cache=True, return_dict_in_generate=False,
                 output_scores=False, output_logits=False)
 RETURN_OPTIONS = ("return_dict_in_generate", "output_scores", "output_logits")  # what generate returns, not how
-# Fields of a transformers.GenerationConfig that change nothing here (token ids of other uses, bookkeeping).
+# Fields of a transformers.GenerationConfig that change nothing here (token ids of other uses, bookkeeping,
+# how transformers runs the cache, compilation or assisted decoding, none of which changes the tokens).
 IGNORED_CONFIG_FIELDS = {"bos_token_id", "decoder_start_token_id", "transformers_version", "_from_model_config",
-                         "_commit_hash", "cache_implementation", "generation_kwargs"}
+                         "_commit_hash", "cache_implementation", "generation_kwargs", "cache_config",
+                         "max_cache_len", "return_legacy_cache", "compile_config", "disable_compile",
+                         "prefill_chunk_size", "low_memory", "is_assistant", "num_assistant_tokens",
+                         "num_assistant_tokens_schedule", "assistant_confidence_threshold",
+                         "prompt_lookup_num_tokens", "max_matching_ngram_size", "assistant_early_exit",
+                         "assistant_lookbehind", "target_lookbehind", "continuous_batching_config"}
+# transformers options this generate does not implement, at the value that leaves decoding as it is (transformers
+# before 5 wrote every field, at these values, into generation_config.json); None is "off" for every field.
+OFF_VALUES = {"typical_p": 1.0, "epsilon_cutoff": 0.0, "eta_cutoff": 0.0, "encoder_repetition_penalty": 1.0,
+              "renormalize_logits": False, "remove_invalid_values": False, "token_healing": False,
+              "encoder_no_repeat_ngram_size": 0, "diversity_penalty": 0.0, "num_beam_groups": 1,
+              "output_attentions": False, "output_hidden_states": False, "use_mtp": False}
 
 
 @dataclass
@@ -195,40 +210,103 @@ def _bad_words(value, vocab: int, eos: Optional[torch.Tensor]):
     return [list(w) for w in words if not (len(w) == 1 and w[0] in eos_ids)]
 
 
-def _options(generation_config, given: dict) -> dict:
-    """The options of this call: those given (not None), else generation_config's (an object with those
-    attributes, such as transformers.GenerationConfig, or a dict), else DEFAULTS."""
+def _unimplemented(fields: dict) -> list:
+    """The fields of a generation config that ask for something this generate does not do."""
+    return sorted(name for name, value in fields.items()
+                  if name not in DEFAULTS and name not in IGNORED_CONFIG_FIELDS and value is not None
+                  and not (name in OFF_VALUES and value == OFF_VALUES[name]))
+
+
+def _config_options(generation_config, what: str) -> dict:
+    """The options a generation config sets: a dict, or an object with those attributes such as
+    transformers.GenerationConfig (whose to_diff_dict tells the fields that differ from its defaults)."""
+    if generation_config is None:
+        return {}
+    if isinstance(generation_config, (str, bytes, int, float, list, tuple)):
+        raise TypeError(f"generation_config must be a transformers.GenerationConfig (or an object with its "
+                        f"attributes) or a dict, got {type(generation_config).__name__}")
+    if isinstance(generation_config, dict):
+        unknown = _unimplemented(generation_config)
+        if unknown:
+            raise TypeError(f"{what} has options generate does not take: {', '.join(unknown)}")
+        return {k: v for k, v in generation_config.items() if k in DEFAULTS}
+    # options we do not implement (typical_p, diversity_penalty, ...) would be silently ignored otherwise
+    unsupported = _unimplemented(getattr(generation_config, "to_diff_dict", dict)())
+    if unsupported:
+        raise ValueError(f"{what} sets options this library's generate does not implement: "
+                         f"{', '.join(unsupported)}")
+    return {name: getattr(generation_config, name) for name in DEFAULTS if hasattr(generation_config, name)}
+
+
+def _options(generation_config, given: dict, model_config=None) -> dict:
+    """The options of this call: those given (not None), else generation_config's, else the model's own
+    generation config (its folder's generation_config.json, as transformers), else DEFAULTS."""
     unknown = sorted(set(given) - set(DEFAULTS))
     if unknown:
         raise TypeError(f"generate got unexpected arguments: {', '.join(unknown)}")
-    from_config = {}
-    if generation_config is not None:
-        if isinstance(generation_config, (str, bytes, int, float, list, tuple)):
-            raise TypeError(f"generation_config must be a transformers.GenerationConfig (or an object with its "
-                            f"attributes) or a dict, got {type(generation_config).__name__}")
-        if isinstance(generation_config, dict):
-            unknown = sorted(set(generation_config) - set(DEFAULTS) - IGNORED_CONFIG_FIELDS)
-            if unknown:
-                raise TypeError(f"generation_config has options generate does not take: {', '.join(unknown)}")
-            from_config = {k: v for k, v in generation_config.items() if k in DEFAULTS}
-        else:
-            # a transformers.GenerationConfig tells which fields differ from its defaults: any we do not
-            # implement (typical_p, diversity_penalty, ...) would be silently ignored otherwise
-            changed = getattr(generation_config, "to_diff_dict", dict)()
-            unsupported = sorted(set(changed) - set(DEFAULTS) - IGNORED_CONFIG_FIELDS)
-            if unsupported:
-                raise ValueError(f"generation_config sets options this library's generate does not implement: "
-                                 f"{', '.join(unsupported)}")
-            from_config = {name: getattr(generation_config, name) for name in DEFAULTS
-                           if hasattr(generation_config, name)}
     options = dict(DEFAULTS)
-    options.update({k: v for k, v in from_config.items() if v is not None})
-    options.update({k: v for k, v in given.items() if v is not None})
+    for layer in (_config_options(model_config, "the model's generation_config (from its generation_config.json)"),
+                  _config_options(generation_config, "generation_config"), given):
+        options.update({k: v for k, v in layer.items() if v is not None})
     return options
+
+
+class GenerationConfig:
+    """A model's own generation options, as transformers keeps them in `model.generation_config` and reads them
+    from the folder's generation_config.json: the options of generate (max_new_tokens, do_sample, top_k, ...),
+    None where not set; generate's arguments and its generation_config argument win over them."""
+
+    def __init__(self, **fields: Any):
+        self.__dict__.update(fields)
+
+    def __getattr__(self, name: str):
+        if name in DEFAULTS or name in OFF_VALUES or name in IGNORED_CONFIG_FIELDS:
+            return None
+        raise AttributeError(f"GenerationConfig has no option {name!r}")
+
+    def to_diff_dict(self) -> dict:
+        """The options set (not None)."""
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+    to_dict = to_diff_dict
+
+    def __repr__(self) -> str:
+        return f"GenerationConfig({self.to_diff_dict()})"
+
+    @classmethod
+    def from_json_file(cls, path: str) -> "GenerationConfig":
+        with open(path, encoding="utf-8") as f:
+            try:
+                fields = json.load(f)
+            except ValueError as err:
+                raise ValueError(f"{path} is not valid JSON: {err}") from err
+        if not isinstance(fields, dict):
+            raise ValueError(f"{path} must hold a JSON object (option -> value)")
+        return cls(**fields)
+
+    def save_pretrained(self, save_directory: str) -> None:
+        with open(os.path.join(save_directory, GENERATION_CONFIG_NAME), "w", encoding="utf-8") as f:
+            json.dump(self.to_diff_dict(), f, indent=2, sort_keys=True)
+            f.write("\n")
 
 
 class GenerationMixin:
     """`generate` and `stream_generate` for a model with `config` and a fused decoder `fast`."""
+
+    @property
+    def generation_config(self) -> GenerationConfig:
+        """The model's generation options (from_pretrained reads them from generation_config.json)."""
+        if "_generation_config" not in self.__dict__:
+            self.__dict__["_generation_config"] = GenerationConfig()
+        return self.__dict__["_generation_config"]
+
+    @generation_config.setter
+    def generation_config(self, value) -> None:
+        if value is not None and isinstance(value, (str, bytes, int, float, list, tuple)):
+            raise TypeError(f"generation_config must be a GenerationConfig (ours or transformers') or a dict, "
+                            f"got {type(value).__name__}")
+        self.__dict__["_generation_config"] = GenerationConfig(**value) if isinstance(value, dict) else (
+            value if value is not None else GenerationConfig())
 
     def _generation_inputs(self, input_ids, attention_mask, max_length, max_new_tokens, num_return_sequences):
         config = self.config
@@ -305,7 +383,7 @@ class GenerationMixin:
         for name in RETURN_OPTIONS:
             if name in kwargs:
                 raise TypeError(f"stream_generate yields tokens: {name} is an option of generate")
-        options = _options(generation_config, dict(
+        options = _options(generation_config, model_config=self.generation_config, given=dict(
             kwargs, max_length=max_length, max_new_tokens=max_new_tokens, do_sample=do_sample,
             temperature=temperature, top_k=top_k, top_p=top_p, eos_token_id=eos_token_id,
             pad_token_id=pad_token_id, num_return_sequences=num_return_sequences))
@@ -562,7 +640,7 @@ class GenerationMixin:
         (default) when no running beam can do better by transformers' estimate, "never" by the exact bound;
         with do_sample, beam sampling (each step's continuations drawn without replacement after the sampling
         filters, as transformers); with return_dict_in_generate a GenerateBeamDecoderOnlyOutput."""
-        options = _options(generation_config, dict(
+        options = _options(generation_config, model_config=self.generation_config, given=dict(
             kwargs, max_length=max_length, max_new_tokens=max_new_tokens, do_sample=do_sample,
             temperature=temperature, top_k=top_k, top_p=top_p, eos_token_id=eos_token_id,
             pad_token_id=pad_token_id, num_return_sequences=num_return_sequences))

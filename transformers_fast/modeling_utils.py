@@ -30,8 +30,8 @@ from transformers_fast.configuration_utils import PretrainedConfig, hub_repo_ids
 from transformers_fast.modeling_outputs import ModelOutput
 from transformers_fast.ops.quantized_linear import QuantizedEmbedding, QuantizedLinear, is_quantized
 from transformers_fast.runtime.fast_path import FastPath
-from transformers_fast.file_utils import (CONFIG_NAME, SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME,
-                                          WEIGHTS_INDEX_NAME, WEIGHTS_NAME)
+from transformers_fast.file_utils import (CONFIG_NAME, GENERATION_CONFIG_NAME, SAFE_WEIGHTS_INDEX_NAME,
+                                          SAFE_WEIGHTS_NAME, WEIGHTS_INDEX_NAME, WEIGHTS_NAME)
 
 logger = logging.getLogger(__name__)
 
@@ -506,6 +506,9 @@ class PreTrainedModel(nn.Module):
             if dtype is not None and getattr(model.config, key, None) is not None:
                 setattr(model.config, key, str(dtype)[len("torch."):])
         model.config.save_pretrained(save_directory)
+        generation = getattr(model, "generation_config", None)
+        if generation is not None and generation.to_diff_dict():  # (ours or a transformers.GenerationConfig)
+            generation.save_pretrained(save_directory)
         if state_dict is None:
             state_dict = model.state_dict()
         written = SAFE_WEIGHTS_NAME if safe_serialization else WEIGHTS_NAME
@@ -604,6 +607,12 @@ class PreTrainedModel(nn.Module):
             if torch_dtype is not None:
                 model.to(torch_dtype)
         model.eval()
+        if hasattr(model, "generate") and name is not None:
+            generation_file = cls._generation_config_file(name, hub_kwargs)
+            if generation_file is not None:
+                from transformers_fast.generation import GenerationConfig
+
+                model.generation_config = GenerationConfig.from_json_file(generation_file)
         if device is not None:
             model.to(device)
         if quantized is not None:
@@ -685,6 +694,21 @@ class PreTrainedModel(nn.Module):
                 if file_utils.hub_file(repo_ids, shard, **hub_kwargs) is None:
                     raise OSError(f"the hub repository {repo_ids[0]!r} has no {shard}, a shard its index names")
         return path
+
+    @classmethod
+    def _generation_config_file(cls, name: str, hub_kwargs: Dict[str, Any]) -> Optional[str]:
+        """The generation_config.json beside the weights (transformers reads its generate options from it), if
+        there is one: in the folder, or in the hub repository when cached or downloadable."""
+        if os.path.isdir(name):
+            path = os.path.join(name, GENERATION_CONFIG_NAME)
+            return path if os.path.isfile(path) else None
+        repo_ids = None if os.path.isfile(name) else hub_repo_ids(cls.pretrained_model_archive_map, name)
+        if repo_ids is None:
+            return None
+        try:
+            return file_utils.hub_file(repo_ids, GENERATION_CONFIG_NAME, **hub_kwargs)
+        except OSError:  # offline and not cached: the weights were, so the model loads without it
+            return None
 
     def _map_checkpoint_keys(self, checkpoint_keys: Sequence[str],
                              model_keys: set) -> Tuple[Dict[str, str], List[str], Optional[str]]:
