@@ -244,6 +244,11 @@ class PreTrainedTokenizer(object):
         self.init_kwargs = {}
         self._core = None
         self._core_state = None
+        extra = kwargs.get("extra_special_tokens")
+        if extra and kwargs.get("additional_special_tokens") is None:
+            # transformers 5 saves additional_special_tokens under this name in tokenizer_config.json (4.x: a dict
+            # of named ones); without it they would split the text but not be special (decode, masks)
+            kwargs = dict(kwargs, additional_special_tokens=list(extra.values()) if isinstance(extra, dict) else extra)
         for key, value in kwargs.items():
             if key in self.SPECIAL_TOKENS_ATTRIBUTES:
                 value = _token_text(value)
