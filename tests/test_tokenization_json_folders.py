@@ -83,6 +83,23 @@ def test_xlnet_folder(tmp_path, spm_model):
         assert again.encode(text) == resaved.encode(text) == reference.encode(text), repr(text)
 
 
+def test_extra_special_tokens_of_a_transformers_folder(tmp_path):
+    """transformers 5 saves additional special tokens as tokenizer_config.json's extra_special_tokens: they are
+    special after loading (all_special_tokens, skipped by batch_decode, masked), not only added tokens."""
+    theirs = transformers.BertTokenizer(bert_uncased_vocab())
+    theirs.add_special_tokens({"additional_special_tokens": ["<X>", "<Y>"]})
+    folder = saved_by_transformers(theirs, tmp_path)
+    ours = tf.BertTokenizer.from_pretrained(folder)
+    again = transformers.AutoTokenizer.from_pretrained(folder)
+    assert ours.additional_special_tokens == ["<X>", "<Y>"]
+    assert set(ours.all_special_tokens) == set(again.all_special_tokens)
+    ids = again("a <X> b <Y>")["input_ids"]
+    assert ours.encode("a <X> b <Y>", add_special_tokens=True) == ids
+    assert ours.batch_decode([ids], skip_special_tokens=True) == again.batch_decode([ids], skip_special_tokens=True)
+    assert ours.get_special_tokens_mask(ids, already_has_special_tokens=True) == \
+        again.get_special_tokens_mask(ids, already_has_special_tokens=True)
+
+
 def test_folder_of_another_kind_is_refused_clearly(tmp_path):
     folder = saved_by_transformers(transformers.BertTokenizer(bert_uncased_vocab()), tmp_path)
     with pytest.raises(ValueError, match="not ByteLevel BPE"):

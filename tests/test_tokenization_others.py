@@ -79,6 +79,27 @@ def test_openai_added_tokens_and_unknown_symbols(openai_files):
         assert ours.encode(text, text) == theirs.encode(text, text)
 
 
+@pytest.mark.parametrize("family", ["openai", "xlm"])
+def test_unk_token_that_is_only_an_added_token(openai_files, xlm_files, family):
+    """add_special_tokens({'unk_token': new}) makes the unk token an added token, outside the vocabulary. 1.2.0
+    looks an unknown symbol (or a merged piece missing from the vocabulary) up with vocab.get(piece,
+    vocab.get(unk_token)): None, where we raise. A single text used to get the added token's id instead."""
+    files, make, ref_make = ((openai_files, OpenAIGPTTokenizer, ref.OpenAIGPTTokenizer) if family == "openai" else
+                             (xlm_files, XLMTokenizer, ref.XLMTokenizer))
+    ours, theirs = make(*files), ref_make(*files)
+    for t in (ours, theirs):
+        assert t.add_special_tokens({"unk_token": "<UNK2>"}) == 1
+        t.encoder.pop(t.tokenize("the")[0])  # a piece the merges make, no longer in the vocabulary
+    for text in ["hi\U0001f600there", "the end"]:
+        assert ours.tokenize(text) == theirs.tokenize(text)
+        assert None in theirs.encode(text) and ours.convert_tokens_to_ids(ours.tokenize(text)) == theirs.encode(text)
+        for call in (lambda: ours.encode(text), lambda: ours.encode(text, "x", add_special_tokens=True),
+                     lambda: ours(text), lambda: ours([text, "x"], return_tensors="pt", padding=True)):
+            with pytest.raises(ValueError, match="has no id"):
+                call()
+    assert ours.encode("<UNK2> end") == theirs.encode("<UNK2> end")  # the token itself keeps its added id
+
+
 @pytest.mark.parametrize("edit", ["encoder", "lower_case_off", "never_split"])
 def test_openai_edits_after_construction(openai_files, edit):
     """1.2.0 reads encoder, bpe_ranks and its BasicTokenizer's settings on every call."""

@@ -252,6 +252,34 @@ def test_batch_decode_and_vocabulary(pairs_of_tokenizers, family):
         ours.model_max_length = int(1e12)
 
 
+@pytest.mark.parametrize("family", ["bert", "gpt2", "openai", "xlm", "xlnet"])
+def test_added_special_and_added_tokens_in_batch_decode_and_masks(family, openai_files, xlm_files,  # noqa: F811
+                                                                  spm_model):
+    """A token added by add_special_tokens is special for transformers' batch_decode(skip_special_tokens=True) and
+    get_special_tokens_mask(already_has_special_tokens=True), which look it up among the added tokens (1.2.0's
+    all_special_ids gives the unk id for it, and 1.2.0's decode keeps it); transformers' WordPiece decoder puts a
+    space after an added token too ("newtok c", 1.2.0's decode "newtokc")."""
+    ours, hf = {
+        "bert": lambda: (BertTokenizer(bert_uncased_vocab()), transformers.BertTokenizer(bert_uncased_vocab())),
+        "gpt2": lambda: (GPT2Tokenizer(*gpt2_files()),
+                         transformers.GPT2Tokenizer(*gpt2_files(), add_prefix_space=True)),
+        "openai": lambda: (OpenAIGPTTokenizer(*openai_files), transformers.OpenAIGPTTokenizer(*openai_files)),
+        "xlm": lambda: (XLMTokenizer(*xlm_files), transformers.XLMTokenizer(*xlm_files)),
+        "xlnet": lambda: (XLNetTokenizer(spm_model),
+                          transformers.XLNetTokenizer.from_pretrained(os.path.dirname(spm_model))),
+    }[family]()
+    for tok in (ours, hf):
+        tok.add_tokens(["newtok"])
+        tok.add_special_tokens({"additional_special_tokens": ["<X>"]})
+    for text in ["a newtok c <X> d", "<X> newtok"]:
+        ids = hf(text, "e f")["input_ids"]  # (1.2.0's encode of a pair gives added tokens the unk id)
+        assert ours.get_special_tokens_mask(ids, already_has_special_tokens=True) == \
+            hf.get_special_tokens_mask(ids, already_has_special_tokens=True)
+        for kw in [dict(), dict(skip_special_tokens=True)]:
+            assert ours.batch_decode([ids], **kw) == hf.batch_decode([ids], **kw), kw
+            assert ours.batch_decode(torch.tensor([ids]), **kw) == hf.batch_decode([ids], **kw), kw
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_batch_encode_plus_and_encode_plus(pairs_of_tokenizers, family):
     """transformers 5 keeps only __call__; its 4.x batch_encode_plus / encode_plus equal __call__."""

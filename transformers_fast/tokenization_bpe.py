@@ -241,5 +241,18 @@ class ByteLevelBPETokenizer(PreTrainedTokenizer):
         text = "".join(tokens)
         return bytearray([self.byte_decoder[c] for c in text]).decode("utf-8", errors=self.errors)
 
+    def _batch_decode_text(self, ids, skip_special_tokens):
+        # tokenizers' ByteLevel decoder: a token with a character outside the byte alphabet (an added token such as
+        # "new tok") stands for its own UTF-8 bytes; invalid UTF-8 becomes U+FFFD
+        if hasattr(ids, "tolist"):
+            ids = ids.tolist()
+        data = bytearray()
+        for token in self.convert_ids_to_tokens(ids, skip_special_tokens=skip_special_tokens):
+            if all(c in self.byte_decoder for c in token):
+                data.extend(self.byte_decoder[c] for c in token)
+            else:
+                data.extend(token.encode("utf-8", errors="surrogatepass"))
+        return data.decode("utf-8", errors="replace")
+
     def save_vocabulary(self, save_directory):
         return save_bpe_files(self, save_directory)

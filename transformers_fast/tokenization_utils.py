@@ -244,6 +244,11 @@ class PreTrainedTokenizer(object):
         self.init_kwargs = {}
         self._core = None
         self._core_state = None
+        extra = kwargs.get("extra_special_tokens")
+        if extra and kwargs.get("additional_special_tokens") is None:
+            # transformers 5 saves additional_special_tokens under this name in tokenizer_config.json (4.x: a dict
+            # of named ones); without it they would split the text but not be special (decode, masks)
+            kwargs = dict(kwargs, additional_special_tokens=list(extra.values()) if isinstance(extra, dict) else extra)
         for key, value in kwargs.items():
             if key in self.SPECIAL_TOKENS_ATTRIBUTES:
                 value = _token_text(value)
@@ -325,6 +330,11 @@ class PreTrainedTokenizer(object):
     @property
     def all_special_ids(self):
         return [self._convert_token_to_id(t) for t in self.all_special_tokens]
+
+    def _special_ids_of_transformers(self):
+        """transformers' all_special_ids: an added special token (add_special_tokens) is looked up among the added
+        tokens first, where 1.2.0's all_special_ids gives the model's unk id for it (decode keeps it there)."""
+        return {self._convert_token_to_id_with_added_voc(t) for t in self.all_special_tokens}
 
     # ---- loading and saving -------------------------------------------------------------------------
     @classmethod
@@ -721,7 +731,7 @@ class PreTrainedTokenizer(object):
             if token_ids_1 is not None:
                 raise ValueError("You should not supply a second sequence if the provided sequence of ids is already "
                                  "formatted with special tokens for the model.")
-            special = set(self.all_special_ids)
+            special = self._special_ids_of_transformers()
             return [1 if int(t) in special else 0 for t in token_ids_0]
         source = self._source_positions(len(token_ids_0), None if token_ids_1 is None else len(token_ids_1))
         return [int(j is None) for j in source]
@@ -838,15 +848,23 @@ class PreTrainedTokenizer(object):
                        "clean_up_tokenization_spaces=False to suppress this warning, or set "
                        "clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output=True to force cleanup "
                        "anyway.")
+        special = self._special_ids_of_transformers() if skip_special_tokens else ()
         out = []
         for ids in sequences:  # as transformers: its decoder's own clean-up, then its clean_up_tokenization if asked
+            if special:
+                ids = [i for i in (ids.tolist() if hasattr(ids, "tolist") else ids) if i not in special]
             text = self._batch_decode_text(ids, skip_special_tokens)
             out.append(_clean_up_tokenization(text) if clean_up_tokenization_spaces else text)
         return out
 
     def _batch_decode_text(self, ids, skip_special_tokens):
-        """One sequence as transformers' tokenizer of the family decodes it, before its clean_up_tokenization."""
-        return self._decoder_cleanup(self._decode_text(ids, skip_special_tokens))
+        """One sequence as transformers' tokenizer of the family decodes it, before its clean_up_tokenization: every
+        token, added ones too, through the family's decoder (1.2.0's decode puts a space before an added token and
+        decodes the runs between added tokens on their own: "a newtokc" for transformers' "a newtok c")."""
+        if hasattr(ids, "tolist"):
+            ids = ids.tolist()
+        tokens = self.convert_ids_to_tokens(ids, skip_special_tokens=skip_special_tokens)
+        return self._decoder_cleanup(self.convert_tokens_to_string(tokens))
 
     def _ids_batch(self, texts, pair, offsets):
         """ids (and offsets) of many texts; C++ cores run them across threads without the GIL."""

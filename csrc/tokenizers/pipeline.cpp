@@ -35,10 +35,13 @@ void Pipeline::configure(const std::vector<std::string>& split_tokens, const std
   const int32_t n = model_->num_pieces();
   c->piece_id_single.resize(n);
   c->piece_id_pair.resize(n);
+  // A piece outside the vocabulary goes through the model's _convert_token_to_id in 1.2.0 (vocab.get(piece,
+  // vocab.get(unk_token))) in both modes: an unk_token that is only an added token gives it no id (1.2.0: None,
+  // here an error). unk_id_single (added tokens first) is only for the unk_token string itself (kUnkPiece).
   for (int32_t p = 0; p < n; ++p) {
     int64_t v = model_->piece_vocab_id(p);
     c->piece_id_pair[p] = v == kNoId ? unk_id_pair : v;
-    c->piece_id_single[p] = v == kNoId ? unk_id_single : v;
+    c->piece_id_single[p] = v == kNoId ? unk_id_pair : v;
   }
   // convert_tokens_to_ids looks in added_tokens_encoder first
   c->added_tokens = added_tokens;
@@ -169,7 +172,7 @@ int64_t Pipeline::code_to_id(const PipelineConfig& c, const Encoding& e, int32_t
   if (is_extra_piece(code)) {  // not in the vocabulary: an added token, or the unknown token
     const std::string& tok = e.extra[kExtraPiece0 - code];
     auto it = pair ? c.added_tokens.end() : c.added_tokens.find(tok);
-    id = it != c.added_tokens.end() ? it->second : pair ? c.unk_id_pair : c.unk_id_single;
+    id = it != c.added_tokens.end() ? it->second : c.unk_id_pair;  // the model's fallback, as for pieces above
     if (id == kNoId) fail("token '", tok, "' has no id: it is not in the vocabulary and unk_token '", c.unk_token, "' is not either");
     return id;
   }
