@@ -262,6 +262,26 @@ def test_gpt2_accepts_a_transformers_cache_as_past(tmp_path):
         compare(model(x[:, 6:], past_key_values=cache).logits, ref(x).logits[:, 6:])
 
 
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_gpt2_extends_a_transformers_cache_in_place(tmp_path, use_cache):
+    # transformers appends each call's keys and values to the Cache it is given; a loop that passes the same
+    # Cache object again must see the earlier segments in it (and get it back when use_cache)
+    from transformers import DynamicCache
+
+    ref = hf_gpt("gpt2", "GPT2LMHeadModel")
+    ref.save_pretrained(tmp_path)
+    model = tf.GPT2LMHeadModel.from_pretrained(tmp_path)
+    x = ids(seq=12)
+    ours_cache, ref_cache = DynamicCache(), DynamicCache()
+    with torch.no_grad():
+        for start, stop in ((0, 5), (5, 9), (9, 12)):
+            got = model(x[:, start:stop], past_key_values=ours_cache, use_cache=use_cache)
+            expected = ref(x[:, start:stop], past_key_values=ref_cache, use_cache=use_cache)
+            compare(got.logits, expected.logits)
+            assert ours_cache.get_seq_length() == ref_cache.get_seq_length() == stop
+            assert (got.past_key_values is ours_cache) == (expected.past_key_values is ref_cache) == use_cache
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_output_flags_are_read_when_built_as_in_1_2_0(family):
     """1.2.0 copies config.output_attentions / output_hidden_states when a model is built."""

@@ -127,9 +127,21 @@ class GPT2Model(GPTBaseMixin, GPT2PreTrainedModel):
         config = self.config
         if past is None:
             past = past_key_values
+        # transformers' Cache objects are extended in place, as transformers does: a caller that passes the same
+        # Cache again (rather than the returned presents) must find this call's keys and values in it
+        cache = past if hasattr(past, "layers") and hasattr(past, "update") else None
         past = normalize_past(past, len(self.h), self.wte.weight.dtype)
         past_length = 0 if past is None else past[0][0].shape[-2]
         use_cache = getattr(config, "use_cache", True) if use_cache is None else use_cache
+        if cache is not None:
+            outputs = self(input_ids, position_ids, token_type_ids, past, head_mask, attention_mask=attention_mask,
+                           use_cache=True, output_attentions=output_attentions,
+                           output_hidden_states=output_hidden_states, inputs_embeds=inputs_embeds)
+            for i, present in enumerate(outputs.past_key_values):
+                cache.update(present[0][..., past_length:, :], present[1][..., past_length:, :], i)
+            return BaseModelOutputWithPast(last_hidden_state=outputs.last_hidden_state,
+                                           past_key_values=cache if use_cache else None,
+                                           hidden_states=outputs.hidden_states, attentions=outputs.attentions)
         output_attentions = self.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.output_hidden_states if output_hidden_states is None else output_hidden_states
         fused = self.fast.usable(self.wpe.weight, head_mask, output_attentions, output_hidden_states)
