@@ -14,6 +14,7 @@ preallocated KV cache and returns logits of the last position only.
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, fields
 from typing import Any, Iterator, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -230,7 +231,8 @@ def _options(generation_config, given: dict) -> dict:
 class GenerationMixin:
     """`generate` and `stream_generate` for a model with `config` and a fused decoder `fast`."""
 
-    def _generation_inputs(self, input_ids, attention_mask, max_length, max_new_tokens, num_return_sequences):
+    def _generation_inputs(self, input_ids, attention_mask, max_length, max_new_tokens, num_return_sequences,
+                           mask_pad_token_id=None):
         config = self.config
         if input_ids is None:
             raise ValueError("generate needs input_ids (the prompt, at least one token per row)")
@@ -246,6 +248,13 @@ class GenerationMixin:
             raise ValueError("input_ids is empty: generation needs at least one prompt token per row "
                              "(for example the BOS token)")
         batch, prompt_len = input_ids.shape
+        if attention_mask is None and mask_pad_token_id is not None and bool((input_ids == mask_pad_token_id).any()):
+            # transformers' generate, given no attention_mask, masks the prompt's padding tokens
+            attention_mask = (input_ids != mask_pad_token_id).long()
+            hint = (f" (the attention_mask was inferred from pad_token_id {mask_pad_token_id} in input_ids: pass "
+                    f"attention_mask to say which tokens are real)")
+        else:
+            hint = ""
         if attention_mask is not None:
             if not isinstance(attention_mask, torch.Tensor):
                 raise TypeError(f"attention_mask must be a torch.Tensor, got {type(attention_mask).__name__}")
@@ -254,13 +263,13 @@ class GenerationMixin:
                                  f"{tuple(input_ids.shape)}")
             real = attention_mask != 0
             if not bool(real.any(1).all()):
-                raise ValueError("a row of attention_mask is all zeros: every prompt needs at least one real token")
+                raise ValueError("a row of attention_mask is all zeros: every prompt needs at least one real token" + hint)
             if not bool(real[:, -1].all()):
                 raise ValueError("prompts must be left-padded (attention_mask must end with 1 in every row); "
-                                 "set tokenizer.padding_side = 'left'")
+                                 "set tokenizer.padding_side = 'left'" + hint)
             # a real token after padding would be attended as if contiguous: only [0...0 1...1] rows are valid
             if not bool((real.long().diff(dim=1) >= 0).all()):
-                raise ValueError("attention_mask rows must be zeros (left padding) followed by ones")
+                raise ValueError("attention_mask rows must be zeros (left padding) followed by ones" + hint)
             attention_mask = real.long()
         n_positions = getattr(config, "n_positions", None)  # None: no fixed position table (Transformer-XL)
         if max_new_tokens is None:
@@ -279,8 +288,10 @@ class GenerationMixin:
             raise ValueError(f"the prompt has {prompt_len} tokens but this model takes at most {n_positions} "
                              f"positions (config.n_positions)")
         longest = prompt_len if attention_mask is None else int(attention_mask.sum(1).max())
-        if n_positions is not None and longest + max_new_tokens > n_positions:
-            raise ValueError(f"prompt ({longest} tokens) + max_new_tokens ({max_new_tokens}) exceeds the "
+        # the last new token is returned, never run through the model: prompt + max_new_tokens - 1 positions are
+        # used, so a sequence may end one token past n_positions (as in transformers)
+        if n_positions is not None and longest + max_new_tokens - 1 > n_positions:
+            raise ValueError(f"prompt ({longest} tokens) + max_new_tokens ({max_new_tokens}) - 1 exceeds the "
                              f"{n_positions} positions of this model (config.n_positions)")
         if isinstance(num_return_sequences, bool) or not isinstance(num_return_sequences, int) or num_return_sequences < 1:
             raise ValueError(f"num_return_sequences must be a positive integer, got {num_return_sequences!r}")
@@ -348,8 +359,6 @@ class GenerationMixin:
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
         copies = num_beams if num_beams > 1 else num_return_sequences  # rows per prompt
-        input_ids, attention_mask, max_new_tokens = self._generation_inputs(
-            input_ids, attention_mask, o["max_length"], o["max_new_tokens"], copies)
         eos_token_id = o["eos_token_id"]
         if eos_token_id is None:
             eos_token_id = getattr(self.config, "eos_token_id", None)
@@ -357,6 +366,13 @@ class GenerationMixin:
         pad_token_id = o["pad_token_id"]
         if pad_token_id is None:
             pad_token_id = getattr(self.config, "pad_token_id", None)
+        # transformers infers the attention mask from a pad token that is no eos token, for models whose forward
+        # takes an attention_mask (not Transformer-XL)
+        infer_mask = (pad_token_id is not None and "attention_mask" in inspect.signature(self.forward).parameters
+                      and (eos is None or pad_token_id not in eos.tolist()))
+        input_ids, attention_mask, max_new_tokens = self._generation_inputs(
+            input_ids, attention_mask, o["max_length"], o["max_new_tokens"], copies,
+            pad_token_id if infer_mask else None)
         if pad_token_id is None and eos is not None:
             pad_token_id = int(eos[0])
         bad_words = _bad_words(o["bad_words_ids"], self.get_input_embeddings().num_embeddings, eos)
