@@ -282,6 +282,19 @@ def test_gpt2_extends_a_transformers_cache_in_place(tmp_path, use_cache):
             assert (got.past_key_values is ours_cache) == (expected.past_key_values is ref_cache) == use_cache
 
 
+@pytest.mark.parametrize("class_index", [1, 2])
+def test_gpt2_takes_transformers_cache_keyword(tmp_path, class_index):
+    # transformers 5.25 renamed past_key_values to `cache` (argument and output field)
+    ref = hf_gpt("gpt2", HF_CLASSES["gpt2"][class_index])
+    ref.save_pretrained(tmp_path)
+    model = getattr(tf, HF_CLASSES["gpt2"][class_index]).from_pretrained(tmp_path)
+    x = ids(seq=10)
+    with torch.no_grad():
+        expected = ref(x[:, 6:], cache=ref(x[:, :6], use_cache=True).cache)
+        got = model(x[:, 6:], cache=model(x[:, :6], use_cache=True).cache)
+    compare(got[0], expected[0])
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_output_flags_are_read_when_built_as_in_1_2_0(family):
     """1.2.0 copies config.output_attentions / output_hidden_states when a model is built."""

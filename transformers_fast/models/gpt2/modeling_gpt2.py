@@ -1,7 +1,7 @@
 """GPT-2: the classes of pytorch-transformers 1.2.0 with their call signatures and output tuples.
 
 Module and parameter names are those of the original checkpoints (Conv1D weights stored [in, out]), so
-every state dict loads by name. `past` / `past_key_values` take 1.2.0's presents (per layer a tensor
+every state dict loads by name. `past` / `past_key_values` / `cache` take 1.2.0's presents (per layer a tensor
 [2, batch, heads, past_len, head_dim]), today's (key, value) pairs or a transformers Cache; the returned
 presents are in 1.2.0's format. The forward pass here is plain torch (training, head_mask, attentions);
 `generate` runs the fused decoder of runtime/decoder.py with a preallocated KV cache on the same weights.
@@ -123,10 +123,10 @@ class GPT2Model(GPTBaseMixin, GPT2PreTrainedModel):
 
     def forward(self, input_ids=None, position_ids=None, token_type_ids=None, past=None, head_mask=None, *,
                 attention_mask=None, past_key_values=None, use_cache=None, output_attentions=None,
-                output_hidden_states=None, inputs_embeds=None):
+                output_hidden_states=None, inputs_embeds=None, cache=None):
         config = self.config
-        if past is None:
-            past = past_key_values
+        if past is None:  # (`cache`: transformers 5.25's name for past_key_values)
+            past = past_key_values if past_key_values is not None else cache
         # transformers' Cache objects are extended in place, as transformers does: a caller that passes the same
         # Cache again (rather than the returned presents) must find this call's keys and values in it
         cache = past if hasattr(past, "layers") and hasattr(past, "update") else None
@@ -189,9 +189,9 @@ class GPT2LMHeadModel(GenerationMixin, GPT2PreTrainedModel):
 
     def forward(self, input_ids=None, position_ids=None, token_type_ids=None, labels=None, past=None, head_mask=None,
                 *, attention_mask=None, past_key_values=None, use_cache=None, output_attentions=None,
-                output_hidden_states=None, inputs_embeds=None):
+                output_hidden_states=None, inputs_embeds=None, cache=None):
         outputs = self.transformer(input_ids, position_ids, token_type_ids, past, head_mask,
-                                   attention_mask=attention_mask, past_key_values=past_key_values,
+                                   attention_mask=attention_mask, past_key_values=past_key_values, cache=cache,
                                    use_cache=use_cache, output_attentions=output_attentions,
                                    output_hidden_states=output_hidden_states, inputs_embeds=inputs_embeds)
         lm_logits = self.fast.lm_logits(outputs[0], head_mask, output_attentions, output_hidden_states)
@@ -218,13 +218,13 @@ class GPT2DoubleHeadsModel(GPT2PreTrainedModel):
     def forward(self, input_ids=None, mc_token_ids=None, lm_labels=None, mc_labels=None, token_type_ids=None,
                 position_ids=None, past=None, head_mask=None, *, attention_mask=None, past_key_values=None,
                 use_cache=None, output_attentions=None, output_hidden_states=None, labels=None,
-                inputs_embeds=None):
+                inputs_embeds=None, cache=None):
         lm_labels = labels if lm_labels is None else lm_labels
         wanted = self.transformer.output_hidden_states if output_hidden_states is None else output_hidden_states
         # asking for the hidden states runs the reference path, which computes the padded position read
         forced = not wanted and summary_reads_padding(attention_mask, mc_token_ids, input_ids, inputs_embeds)
         outputs = self.transformer(input_ids, position_ids, token_type_ids, past, head_mask,
-                                   attention_mask=attention_mask, past_key_values=past_key_values,
+                                   attention_mask=attention_mask, past_key_values=past_key_values, cache=cache,
                                    use_cache=use_cache, output_attentions=output_attentions,
                                    output_hidden_states=wanted or forced, inputs_embeds=inputs_embeds)
         hidden = outputs[0]
