@@ -15,6 +15,8 @@ preallocated KV cache and returns logits of the last position only.
 from __future__ import annotations
 
 import inspect
+import json
+import os
 from dataclasses import dataclass, fields
 from typing import Any, Iterator, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -37,6 +39,13 @@ RETURN_OPTIONS = ("return_dict_in_generate", "output_scores", "output_logits")  
 # Fields of a transformers.GenerationConfig that change nothing here (token ids of other uses, bookkeeping).
 IGNORED_CONFIG_FIELDS = {"bos_token_id", "decoder_start_token_id", "transformers_version", "_from_model_config",
                          "_commit_hash", "cache_implementation", "generation_kwargs"}
+# transformers' values of fields a generation_config.json may hold that mean "off" (what it writes beside the
+# changed ones); any other value of a field generate does not implement is refused, never ignored
+NEUTRAL_CONFIG_VALUES = {"output_attentions": False, "output_hidden_states": False, "typical_p": 1.0,
+                         "epsilon_cutoff": 0.0, "eta_cutoff": 0.0, "diversity_penalty": 0.0, "num_beam_groups": 1,
+                         "encoder_repetition_penalty": 1.0, "renormalize_logits": False,
+                         "remove_invalid_values": False, "output_past_key_values": False}
+GENERATION_CONFIG_NAME = "generation_config.json"
 
 
 @dataclass
@@ -196,12 +205,30 @@ def _bad_words(value, vocab: int, eos: Optional[torch.Tensor]):
     return [list(w) for w in words if not (len(w) == 1 and w[0] in eos_ids)]
 
 
-def _options(generation_config, given: dict) -> dict:
+def _saved_options(saved: Optional[dict]) -> dict:
+    """The options of a model folder's generation_config.json (read by from_pretrained), as transformers' generate
+    uses them when the call does not set them."""
+    if not saved:
+        return {}
+    def neutral(name, value):  # an unset field, or one at the value that turns it off
+        return value is None or (value == NEUTRAL_CONFIG_VALUES[name] if name in NEUTRAL_CONFIG_VALUES else not value)
+
+    unsupported = sorted(k for k, v in saved.items()
+                         if k not in DEFAULTS and k not in IGNORED_CONFIG_FIELDS and not neutral(k, v))
+    if unsupported:
+        raise ValueError(f"the model's {GENERATION_CONFIG_NAME} sets options this library's generate does not "
+                         f"implement: {', '.join(unsupported)} (edit model.generation_config to drop them)")
+    return {k: v for k, v in saved.items() if k in DEFAULTS}
+
+
+def _options(generation_config, given: dict, saved: Optional[dict] = None) -> dict:
     """The options of this call: those given (not None), else generation_config's (an object with those
-    attributes, such as transformers.GenerationConfig, or a dict), else DEFAULTS."""
+    attributes, such as transformers.GenerationConfig, or a dict), else `saved` (the model folder's
+    generation_config.json), else DEFAULTS."""
     unknown = sorted(set(given) - set(DEFAULTS))
     if unknown:
         raise TypeError(f"generate got unexpected arguments: {', '.join(unknown)}")
+    from_saved = _saved_options(saved)
     from_config = {}
     if generation_config is not None:
         if isinstance(generation_config, (str, bytes, int, float, list, tuple)):
@@ -223,6 +250,7 @@ def _options(generation_config, given: dict) -> dict:
             from_config = {name: getattr(generation_config, name) for name in DEFAULTS
                            if hasattr(generation_config, name)}
     options = dict(DEFAULTS)
+    options.update({k: v for k, v in from_saved.items() if v is not None})
     options.update({k: v for k, v in from_config.items() if v is not None})
     options.update({k: v for k, v in given.items() if v is not None})
     return options
@@ -230,6 +258,42 @@ def _options(generation_config, given: dict) -> dict:
 
 class GenerationMixin:
     """`generate` and `stream_generate` for a model with `config` and a fused decoder `fast`."""
+
+    # the options of the generation_config.json of the folder the model was loaded from (a dict), or None
+    generation_config: Optional[dict] = None
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args: Any, **kwargs: Any):
+        """PreTrainedModel.from_pretrained, and a folder's generation_config.json (written by transformers'
+        save_pretrained) kept as `generation_config`: transformers' generate takes its options from it."""
+        loaded = super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+        model = loaded[0] if isinstance(loaded, tuple) else loaded
+        folder = os.fspath(pretrained_model_name_or_path) if pretrained_model_name_or_path is not None else ""
+        path = os.path.join(folder, GENERATION_CONFIG_NAME)
+        if os.path.isdir(folder) and os.path.isfile(path):
+            with open(path, encoding="utf-8") as f:
+                saved = json.load(f)
+            if not isinstance(saved, dict):
+                raise ValueError(f"{path} must hold a JSON object, got {type(saved).__name__}")
+            model.generation_config = saved
+        return loaded
+
+    @classmethod
+    def from_transformers(cls, hf_model):
+        """PreTrainedModel.from_transformers, and the live model's generation_config (the options its generate
+        takes when a call does not set them)."""
+        model = super().from_transformers(hf_model)
+        saved = getattr(getattr(hf_model, "generation_config", None), "to_diff_dict", None)
+        if saved is not None:
+            model.generation_config = saved()
+        return model
+
+    def save_pretrained(self, save_directory, *args: Any, **kwargs: Any) -> None:
+        """PreTrainedModel.save_pretrained, and the generation_config.json the model was loaded with, if any."""
+        super().save_pretrained(save_directory, *args, **kwargs)
+        if self.generation_config is not None:
+            with open(os.path.join(save_directory, GENERATION_CONFIG_NAME), "w", encoding="utf-8") as f:
+                json.dump(self.generation_config, f, indent=2, sort_keys=True)
 
     def _generation_inputs(self, input_ids, attention_mask, max_length, max_new_tokens, num_return_sequences,
                            mask_pad_token_id=None):
@@ -319,7 +383,7 @@ class GenerationMixin:
         options = _options(generation_config, dict(
             kwargs, max_length=max_length, max_new_tokens=max_new_tokens, do_sample=do_sample,
             temperature=temperature, top_k=top_k, top_p=top_p, eos_token_id=eos_token_id,
-            pad_token_id=pad_token_id, num_return_sequences=num_return_sequences))
+            pad_token_id=pad_token_id, num_return_sequences=num_return_sequences), self.generation_config)
         if options["num_beams"] != 1:
             raise ValueError("stream_generate cannot stream beam search (the best beams are known at the end only)")
         run = self._setup(input_ids, attention_mask, generator, options)
@@ -581,7 +645,7 @@ class GenerationMixin:
         options = _options(generation_config, dict(
             kwargs, max_length=max_length, max_new_tokens=max_new_tokens, do_sample=do_sample,
             temperature=temperature, top_k=top_k, top_p=top_p, eos_token_id=eos_token_id,
-            pad_token_id=pad_token_id, num_return_sequences=num_return_sequences))
+            pad_token_id=pad_token_id, num_return_sequences=num_return_sequences), self.generation_config)
         input_ids = torch.as_tensor(input_ids) if isinstance(input_ids, (list, tuple)) else input_ids
         if streamer is not None and not (callable(streamer) or hasattr(streamer, "put")):
             raise TypeError("streamer must be callable or have put()/end() methods")
