@@ -263,16 +263,21 @@ def test_gpt2_accepts_a_transformers_cache_as_past(tmp_path):
 
 
 @pytest.mark.parametrize("use_cache", [True, False])
-def test_gpt2_extends_a_transformers_cache_in_place(tmp_path, use_cache):
+@pytest.mark.parametrize("kind", ["dynamic", "static"])
+def test_gpt2_extends_a_transformers_cache_in_place(tmp_path, use_cache, kind):
     # transformers appends each call's keys and values to the Cache it is given; a loop that passes the same
-    # Cache object again must see the earlier segments in it (and get it back when use_cache)
-    from transformers import DynamicCache
+    # Cache object again must see the earlier segments in it (and get it back when use_cache). A StaticCache's
+    # tensors are preallocated: only its first get_seq_length() positions are past.
+    from transformers import DynamicCache, StaticCache
 
     ref = hf_gpt("gpt2", "GPT2LMHeadModel")
     ref.save_pretrained(tmp_path)
     model = tf.GPT2LMHeadModel.from_pretrained(tmp_path)
     x = ids(seq=12)
-    ours_cache, ref_cache = DynamicCache(), DynamicCache()
+    if kind == "static":
+        ours_cache, ref_cache = (StaticCache(config=ref.config, max_cache_len=16) for _ in range(2))
+    else:
+        ours_cache, ref_cache = DynamicCache(), DynamicCache()
     with torch.no_grad():
         for start, stop in ((0, 5), (5, 9), (9, 12)):
             got = model(x[:, start:stop], past_key_values=ours_cache, use_cache=use_cache)

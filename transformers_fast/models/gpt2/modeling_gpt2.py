@@ -57,11 +57,15 @@ def normalize_past(past, num_layers: int, dtype: torch.dtype):
     (key, value) pairs, or a transformers Cache; None when empty."""
     if past is None:
         return None
-    layers = getattr(past, "layers", None)  # transformers' DynamicCache
+    layers = getattr(past, "layers", None)  # a transformers Cache (DynamicCache, StaticCache, ...)
     if layers is not None:
         if len(layers) == 0 or getattr(layers[0], "keys", None) is None or layers[0].keys.numel() == 0:
             return None
-        past = [(layer.keys, layer.values) for layer in layers]
+        # a StaticCache's tensors are preallocated to max_cache_len: only the first get_seq_length() are filled
+        length = int(past.get_seq_length()) if hasattr(past, "get_seq_length") else layers[0].keys.shape[-2]
+        if length == 0:
+            return None
+        past = [(layer.keys[..., :length, :], layer.values[..., :length, :]) for layer in layers]
     if not isinstance(past, (list, tuple)):
         raise TypeError(f"past must be a list of per-layer tensors [2, batch, heads, seq, head_dim], (key, value) "
                         f"pairs or a transformers Cache, got {type(past).__name__}")
