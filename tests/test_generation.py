@@ -354,3 +354,18 @@ def test_padding_is_masked_from_pad_token_id_without_attention_mask(family, eos_
     with torch.no_grad():
         expected = ref.generate(x, **kwargs)
     assert torch.equal(model.generate(x, **kwargs), expected)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("options", [dict(), dict(num_beams=3), dict(repetition_penalty=1.5, no_repeat_ngram_size=2)])
+@pytest.mark.parametrize("given", [True, False], ids=["mask", "pad_token_id"])
+def test_pad_tokens_inside_prompts_equal_transformers(family, options, given, tmp_path):
+    # transformers masks any pad token of the prompt (from attention_mask, or inferred from pad_token_id), not only
+    # left padding; the real tokens after it take the positions of the real tokens counted
+    model, ref = pair(family, tmp_path)
+    x = ids(batch=3, seq=9).clamp(min=1)
+    x[0, 3] = x[1, :2] = x[1, 5] = x[2, 7] = 0
+    mask = (x != 0).long() if given else None
+    with torch.no_grad():
+        expected = ref.generate(x, attention_mask=mask, max_new_tokens=8, do_sample=False, pad_token_id=0, **options)
+    assert torch.equal(model.generate(x, attention_mask=mask, max_new_tokens=8, pad_token_id=0, **options), expected)

@@ -331,9 +331,8 @@ class GenerationMixin:
             if not bool(real[:, -1].all()):
                 raise ValueError("prompts must be left-padded (attention_mask must end with 1 in every row); "
                                  "set tokenizer.padding_side = 'left'" + hint)
-            # a real token after padding would be attended as if contiguous: only [0...0 1...1] rows are valid
-            if not bool((real.long().diff(dim=1) >= 0).all()):
-                raise ValueError("attention_mask rows must be zeros (left padding) followed by ones" + hint)
+            # zeros inside a row (a pad token inside the prompt) are masked keys, and the real tokens after them
+            # take the positions of the real tokens counted (cumsum), as in transformers' generate
             attention_mask = real.long()
         n_positions = getattr(config, "n_positions", None)  # None: no fixed position table (Transformer-XL)
         if max_new_tokens is None:
