@@ -7,7 +7,7 @@ import torch
 
 import transformers_fast as tf
 from gpt_helpers import FAMILIES, HF_CLASSES, hf_gpt, ids, left_padded, pt_gpt, save_pt
-from modeling_helpers import compare
+from modeling_helpers import compare, randomize_all
 
 OURS = {"openai": (tf.OpenAIGPTModel, tf.OpenAIGPTLMHeadModel, tf.OpenAIGPTDoubleHeadsModel),
         "gpt2": (tf.GPT2Model, tf.GPT2LMHeadModel, tf.GPT2DoubleHeadsModel)}
@@ -132,6 +132,31 @@ def test_left_padded_batch_equals_transformers(family, tmp_path):
         for row, n in enumerate([10, 4, 7, 1]):
             alone = model(x[row:row + 1, 10 - n:]).logits
             compare(ours.logits[row:row + 1, 10 - n:], alone, path=f"row {row} alone")
+
+
+@pytest.mark.parametrize("family,class_name", [("gpt2", "GPT2LMHeadModel"), ("openai", "OpenAIGPTLMHeadModel"),
+                                               ("gpt2", "GPT2DoubleHeadsModel")])
+@pytest.mark.parametrize("side", ["left", "right"])
+@pytest.mark.parametrize("grad", [False, True], ids=["no_grad", "grad"])
+def test_loss_over_padded_positions_equals_transformers(family, class_name, side, grad, tmp_path):
+    # labels = input_ids scores the logits of padded positions too (their next label is not -100): those must be
+    # the reference's, not the fused decoder's zeros; OpenAI GPT's future keys score -1e4 there, not dtype.min
+    ref = hf_gpt(family, class_name)
+    randomize_all(ref, scale=0.3)
+    ref.save_pretrained(tmp_path)
+    model = getattr(tf, class_name).from_pretrained(tmp_path)
+    x, mask, _ = left_padded(ids(batch=3, seq=10), [10, 4, 7])
+    if side == "right":
+        x, mask = x.flip(1), mask.flip(1)
+    kwargs = dict(attention_mask=mask, labels=x)
+    if class_name.endswith("DoubleHeadsModel"):
+        x = x[:, None]
+        kwargs = dict(attention_mask=mask[:, None], labels=x, mc_token_ids=torch.zeros(3, 1, dtype=torch.long))
+    with torch.set_grad_enabled(grad):
+        ours, theirs = model(x, **kwargs), ref(x, **kwargs)
+        compare(ours.loss, theirs.loss, path="loss")
+        compare(ours.logits, theirs.logits, path="logits at every position")
+        assert ours.hidden_states is None
 
 
 def test_gpt2_past_continuation_equals_full_forward(tmp_path):

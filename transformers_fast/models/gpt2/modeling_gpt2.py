@@ -17,7 +17,7 @@ from transformers_fast.modeling_outputs import (BaseModelOutputWithPast, CausalL
 from transformers_fast.modeling_utils import (TRANSFORMERS_ACTIVATIONS, PreTrainedModel, SequenceSummary, assign_tf_weights,
                                               memory_in_dtype, tf_checkpoint_arrays)
 from transformers_fast.modules import (MLP, Attention, GPTBaseMixin, GPTInitWeightsMixin, gpt_tf_parameter, lm_loss,
-                                      mc_loss, summary_reads_padding)
+                                      lm_loss_reads_padding, mc_loss, summary_reads_padding)
 from transformers_fast.modules import gelu  # noqa: F401  (a name of 1.2.0's modeling_gpt2)
 from transformers_fast.runtime import decoder as fast_decoder
 from transformers_fast.models.gpt2.configuration_gpt2 import GPT2_PRETRAINED_MODEL_ARCHIVE_MAP, GPT2Config
@@ -194,14 +194,18 @@ class GPT2LMHeadModel(GenerationMixin, GPT2PreTrainedModel):
     def forward(self, input_ids=None, position_ids=None, token_type_ids=None, labels=None, past=None, head_mask=None,
                 *, attention_mask=None, past_key_values=None, use_cache=None, output_attentions=None,
                 output_hidden_states=None, inputs_embeds=None, cache=None):
+        wanted = self.transformer.output_hidden_states if output_hidden_states is None else output_hidden_states
+        # asking for the hidden states runs the reference path, which computes the padded positions a loss reads
+        forced = not wanted and lm_loss_reads_padding(attention_mask, labels)
         outputs = self.transformer(input_ids, position_ids, token_type_ids, past, head_mask,
                                    attention_mask=attention_mask, past_key_values=past_key_values, cache=cache,
                                    use_cache=use_cache, output_attentions=output_attentions,
-                                   output_hidden_states=output_hidden_states, inputs_embeds=inputs_embeds)
+                                   output_hidden_states=wanted or forced, inputs_embeds=inputs_embeds)
         lm_logits = self.fast.lm_logits(outputs[0], head_mask, output_attentions, output_hidden_states)
         loss = None if labels is None else lm_loss(lm_logits, labels)
         return CausalLMOutputWithPast(loss=loss, logits=lm_logits, past_key_values=outputs.past_key_values,
-                                      hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+                                      hidden_states=None if forced else outputs.hidden_states,
+                                      attentions=outputs.attentions)
 
 
 class GPT2DoubleHeadsModel(GPT2PreTrainedModel):
@@ -225,8 +229,9 @@ class GPT2DoubleHeadsModel(GPT2PreTrainedModel):
                 inputs_embeds=None, cache=None):
         lm_labels = labels if lm_labels is None else lm_labels
         wanted = self.transformer.output_hidden_states if output_hidden_states is None else output_hidden_states
-        # asking for the hidden states runs the reference path, which computes the padded position read
-        forced = not wanted and summary_reads_padding(attention_mask, mc_token_ids, input_ids, inputs_embeds)
+        # asking for the hidden states runs the reference path, which computes the padded positions read
+        forced = not wanted and (summary_reads_padding(attention_mask, mc_token_ids, input_ids, inputs_embeds)
+                                 or lm_loss_reads_padding(attention_mask, lm_labels))
         outputs = self.transformer(input_ids, position_ids, token_type_ids, past, head_mask,
                                    attention_mask=attention_mask, past_key_values=past_key_values, cache=cache,
                                    use_cache=use_cache, output_attentions=output_attentions,
