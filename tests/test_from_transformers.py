@@ -55,3 +55,15 @@ def test_converted_model_shares_weights_and_outputs(name, config_cls, kwargs):
 def test_unsupported_model_is_a_clear_error():
     with pytest.raises(TypeError, match="no transformers_fast class for Linear"):
         tf.from_transformers(torch.nn.Linear(2, 2))
+
+
+@pytest.mark.parametrize("name,config_cls,kwargs", CASES[3:5], ids=[c[0] for c in CASES[3:5]])
+def test_generate_takes_the_live_models_generation_config(name, config_cls, kwargs):
+    quiet_transformers()
+    torch.manual_seed(0)
+    hf = getattr(transformers, name)(config_cls(**kwargs)).eval()
+    randomize_all(hf, scale=0.5)
+    hf.generation_config.max_new_tokens, hf.generation_config.no_repeat_ngram_size = 6, 1
+    ours = tf.from_transformers(hf)
+    x = torch.randint(1, 99, (2, 4), generator=torch.Generator().manual_seed(1))
+    assert torch.equal(ours.generate(x, pad_token_id=0), hf.generate(x, pad_token_id=0))

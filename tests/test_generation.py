@@ -265,7 +265,7 @@ def test_generate_bad_input(family, tmp_path):
     with pytest.raises(ValueError, match="n_positions"):
         model.generate(torch.zeros(1, 49, dtype=torch.long), max_new_tokens=1)
     with pytest.raises(ValueError, match="exceeds the 48 positions"):
-        model.generate(torch.zeros(1, 40, dtype=torch.long), max_new_tokens=9)
+        model.generate(torch.zeros(1, 40, dtype=torch.long), max_new_tokens=10)
     with pytest.raises(ValueError, match="empty"):
         model.generate(torch.zeros(1, 0, dtype=torch.long))
     with pytest.raises(ValueError, match=r"input_ids holds 99, outside \[0, 98\]"):
@@ -330,3 +330,42 @@ def test_generate_from_several_threads(tmp_path, monkeypatch):
                                 range(16)))
     for i, got in results:
         assert torch.equal(got, alone[i])
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("num_beams", [1, 3])
+@pytest.mark.parametrize("prompt,new", [(40, 9), (48, 1)])
+def test_sequences_may_end_one_token_past_n_positions(family, num_beams, prompt, new, tmp_path):
+    # the last new token is never run through the model: transformers generates up to n_positions + 1 tokens
+    model, ref = pair(family, tmp_path)  # n_positions 48
+    x = ids(batch=2, seq=prompt)
+    with torch.no_grad():
+        expected = ref.generate(x, max_new_tokens=new, num_beams=num_beams, do_sample=False, pad_token_id=0)
+    assert torch.equal(model.generate(x, max_new_tokens=new, num_beams=num_beams), expected)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("eos_token_id", [None, 5, 0])
+def test_padding_is_masked_from_pad_token_id_without_attention_mask(family, eos_token_id, tmp_path):
+    # transformers' generate masks the pad tokens of a prompt given without attention_mask (unless pad is an eos)
+    model, ref = pair(family, tmp_path)
+    x, _, _ = left_padded(ids(batch=3, seq=9).clamp(min=1), [9, 4, 6], pad=0)
+    kwargs = dict(max_new_tokens=6, do_sample=False, pad_token_id=0, eos_token_id=eos_token_id)
+    with torch.no_grad():
+        expected = ref.generate(x, **kwargs)
+    assert torch.equal(model.generate(x, **kwargs), expected)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("options", [dict(), dict(num_beams=3), dict(repetition_penalty=1.5, no_repeat_ngram_size=2)])
+@pytest.mark.parametrize("given", [True, False], ids=["mask", "pad_token_id"])
+def test_pad_tokens_inside_prompts_equal_transformers(family, options, given, tmp_path):
+    # transformers masks any pad token of the prompt (from attention_mask, or inferred from pad_token_id), not only
+    # left padding; the real tokens after it take the positions of the real tokens counted
+    model, ref = pair(family, tmp_path)
+    x = ids(batch=3, seq=9).clamp(min=1)
+    x[0, 3] = x[1, :2] = x[1, 5] = x[2, 7] = 0
+    mask = (x != 0).long() if given else None
+    with torch.no_grad():
+        expected = ref.generate(x, attention_mask=mask, max_new_tokens=8, do_sample=False, pad_token_id=0, **options)
+    assert torch.equal(model.generate(x, attention_mask=mask, max_new_tokens=8, pad_token_id=0, **options), expected)

@@ -244,6 +244,31 @@ def test_folder_generation_config_older_files_and_unimplemented_options(tmp_path
         model.generation_config = "greedy"
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("saved", [dict(max_new_tokens=7, no_repeat_ngram_size=1, repetition_penalty=1.3),
+                                   dict(num_beams=3, length_penalty=0.5, max_length=14)])
+def test_generation_config_json_of_a_transformers_folder(family, saved, tmp_path):
+    # transformers' save_pretrained writes model.generation_config beside config.json and its generate reads it back
+    _, ref = pair(family, tmp_path / "first")
+    for name, value in saved.items():
+        setattr(ref.generation_config, name, value)
+    ref.save_pretrained(tmp_path / "saved")
+    ref = type(ref).from_pretrained(tmp_path / "saved")
+    model = LM[family].from_pretrained(tmp_path / "saved")
+    x, mask = padded_prompts()
+    theirs = ref.generate(x, attention_mask=mask, pad_token_id=0)
+    assert torch.equal(model.generate(x, attention_mask=mask, pad_token_id=0), theirs)
+    assert torch.equal(model.generate(x, attention_mask=mask, pad_token_id=0, max_new_tokens=3),
+                       ref.generate(x, attention_mask=mask, pad_token_id=0, max_new_tokens=3))
+    model.save_pretrained(tmp_path / "again")  # and ours keeps it
+    again = LM[family].from_pretrained(tmp_path / "again")
+    assert torch.equal(again.generate(x, attention_mask=mask, pad_token_id=0), theirs)
+    ref.generation_config.typical_p, ref.generation_config.do_sample = 0.5, True
+    ref.save_pretrained(tmp_path / "typical")
+    with pytest.raises(ValueError, match="typical_p"):  # an option of the file we would silently ignore
+        LM[family].from_pretrained(tmp_path / "typical").generate(x, attention_mask=mask)
+
+
 def test_generation_config_bad_input(tmp_path):
     import transformers
 

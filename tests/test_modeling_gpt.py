@@ -7,7 +7,7 @@ import torch
 
 import transformers_fast as tf
 from gpt_helpers import FAMILIES, HF_CLASSES, hf_gpt, ids, left_padded, pt_gpt, save_pt
-from modeling_helpers import compare
+from modeling_helpers import compare, randomize_all
 
 OURS = {"openai": (tf.OpenAIGPTModel, tf.OpenAIGPTLMHeadModel, tf.OpenAIGPTDoubleHeadsModel),
         "gpt2": (tf.GPT2Model, tf.GPT2LMHeadModel, tf.GPT2DoubleHeadsModel)}
@@ -132,6 +132,31 @@ def test_left_padded_batch_equals_transformers(family, tmp_path):
         for row, n in enumerate([10, 4, 7, 1]):
             alone = model(x[row:row + 1, 10 - n:]).logits
             compare(ours.logits[row:row + 1, 10 - n:], alone, path=f"row {row} alone")
+
+
+@pytest.mark.parametrize("family,class_name", [("gpt2", "GPT2LMHeadModel"), ("openai", "OpenAIGPTLMHeadModel"),
+                                               ("gpt2", "GPT2DoubleHeadsModel")])
+@pytest.mark.parametrize("side", ["left", "right"])
+@pytest.mark.parametrize("grad", [False, True], ids=["no_grad", "grad"])
+def test_loss_over_padded_positions_equals_transformers(family, class_name, side, grad, tmp_path):
+    # labels = input_ids scores the logits of padded positions too (their next label is not -100): those must be
+    # the reference's, not the fused decoder's zeros; OpenAI GPT's future keys score -1e4 there, not dtype.min
+    ref = hf_gpt(family, class_name)
+    randomize_all(ref, scale=0.3)
+    ref.save_pretrained(tmp_path)
+    model = getattr(tf, class_name).from_pretrained(tmp_path)
+    x, mask, _ = left_padded(ids(batch=3, seq=10), [10, 4, 7])
+    if side == "right":
+        x, mask = x.flip(1), mask.flip(1)
+    kwargs = dict(attention_mask=mask, labels=x)
+    if class_name.endswith("DoubleHeadsModel"):
+        x = x[:, None]
+        kwargs = dict(attention_mask=mask[:, None], labels=x, mc_token_ids=torch.zeros(3, 1, dtype=torch.long))
+    with torch.set_grad_enabled(grad):
+        ours, theirs = model(x, **kwargs), ref(x, **kwargs)
+        compare(ours.loss, theirs.loss, path="loss")
+        compare(ours.logits, theirs.logits, path="logits at every position")
+        assert ours.hidden_states is None
 
 
 def test_gpt2_past_continuation_equals_full_forward(tmp_path):
@@ -260,6 +285,44 @@ def test_gpt2_accepts_a_transformers_cache_as_past(tmp_path):
     with torch.no_grad():
         cache = ref(x[:, :6], use_cache=True).past_key_values
         compare(model(x[:, 6:], past_key_values=cache).logits, ref(x).logits[:, 6:])
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+@pytest.mark.parametrize("kind", ["dynamic", "static"])
+def test_gpt2_extends_a_transformers_cache_in_place(tmp_path, use_cache, kind):
+    # transformers appends each call's keys and values to the Cache it is given; a loop that passes the same
+    # Cache object again must see the earlier segments in it (and get it back when use_cache). A StaticCache's
+    # tensors are preallocated: only its first get_seq_length() positions are past.
+    from transformers import DynamicCache, StaticCache
+
+    ref = hf_gpt("gpt2", "GPT2LMHeadModel")
+    ref.save_pretrained(tmp_path)
+    model = tf.GPT2LMHeadModel.from_pretrained(tmp_path)
+    x = ids(seq=12)
+    if kind == "static":
+        ours_cache, ref_cache = (StaticCache(config=ref.config, max_cache_len=16) for _ in range(2))
+    else:
+        ours_cache, ref_cache = DynamicCache(), DynamicCache()
+    with torch.no_grad():
+        for start, stop in ((0, 5), (5, 9), (9, 12)):
+            got = model(x[:, start:stop], past_key_values=ours_cache, use_cache=use_cache)
+            expected = ref(x[:, start:stop], past_key_values=ref_cache, use_cache=use_cache)
+            compare(got.logits, expected.logits)
+            assert ours_cache.get_seq_length() == ref_cache.get_seq_length() == stop
+            assert (got.past_key_values is ours_cache) == (expected.past_key_values is ref_cache) == use_cache
+
+
+@pytest.mark.parametrize("class_index", [1, 2])
+def test_gpt2_takes_transformers_cache_keyword(tmp_path, class_index):
+    # transformers 5.25 renamed past_key_values to `cache` (argument and output field)
+    ref = hf_gpt("gpt2", HF_CLASSES["gpt2"][class_index])
+    ref.save_pretrained(tmp_path)
+    model = getattr(tf, HF_CLASSES["gpt2"][class_index]).from_pretrained(tmp_path)
+    x = ids(seq=10)
+    with torch.no_grad():
+        expected = ref(x[:, 6:], cache=ref(x[:, :6], use_cache=True).cache)
+        got = model(x[:, 6:], cache=model(x[:, :6], use_cache=True).cache)
+    compare(got[0], expected[0])
 
 
 @pytest.mark.parametrize("family", FAMILIES)

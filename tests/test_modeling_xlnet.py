@@ -199,6 +199,21 @@ def test_mems_across_two_segments(kind, reuse_len, tmp_path, fast_calls):
     assert second_ours.mems[0].shape == second_ref[1][0].shape
 
 
+@pytest.mark.parametrize("training", [False, True])
+@pytest.mark.parametrize("use_mems", [dict(use_mems_eval=False), dict(use_mems_train=True), dict()])
+def test_use_mems_defaults_of_a_transformers_config(training, use_mems, tmp_path):
+    # transformers returns mems by default as its config's use_mems_eval (True) / use_mems_train (False) say
+    ref = reference("hf", "XLNetLMHeadModel", mem_len=4, dropout=0.0, **use_mems)
+    ours = ours_from(ref, tmp_path)
+    ref.train(training)
+    ours.train(training)
+    ids, mask, _ = batch()
+    with torch.set_grad_enabled(training):
+        got, expected = ours(ids, attention_mask=mask), ref(ids, attention_mask=mask)
+    assert list(got.keys()) == list(expected.keys())
+    compare_outputs("hf", got, expected)
+
+
 @pytest.mark.parametrize("kind", ["pt", "hf"])
 @pytest.mark.parametrize("variant", [dict(attn_type="uni"), dict(bi_data=True), dict(clamp_len=3),
                                      dict(same_length=True, attn_type="uni"), dict(ff_activation="relu")])

@@ -14,6 +14,7 @@ preallocated KV cache and returns logits of the last position only.
 """
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from dataclasses import dataclass, fields
@@ -308,7 +309,18 @@ class GenerationMixin:
         self.__dict__["_generation_config"] = GenerationConfig(**value) if isinstance(value, dict) else (
             value if value is not None else GenerationConfig())
 
-    def _generation_inputs(self, input_ids, attention_mask, max_length, max_new_tokens, num_return_sequences):
+    @classmethod
+    def from_transformers(cls, hf_model):
+        """PreTrainedModel.from_transformers, and the live model's generation_config (the options its generate
+        takes when a call does not set them)."""
+        model = super().from_transformers(hf_model)
+        live = getattr(hf_model, "generation_config", None)
+        if live is not None and hasattr(live, "to_diff_dict"):
+            model.generation_config = dict(live.to_diff_dict())
+        return model
+
+    def _generation_inputs(self, input_ids, attention_mask, max_length, max_new_tokens, num_return_sequences,
+                           mask_pad_token_id=None):
         config = self.config
         if input_ids is None:
             raise ValueError("generate needs input_ids (the prompt, at least one token per row)")
@@ -324,6 +336,13 @@ class GenerationMixin:
             raise ValueError("input_ids is empty: generation needs at least one prompt token per row "
                              "(for example the BOS token)")
         batch, prompt_len = input_ids.shape
+        if attention_mask is None and mask_pad_token_id is not None and bool((input_ids == mask_pad_token_id).any()):
+            # transformers' generate, given no attention_mask, masks the prompt's padding tokens
+            attention_mask = (input_ids != mask_pad_token_id).long()
+            hint = (f" (the attention_mask was inferred from pad_token_id {mask_pad_token_id} in input_ids: pass "
+                    f"attention_mask to say which tokens are real)")
+        else:
+            hint = ""
         if attention_mask is not None:
             if not isinstance(attention_mask, torch.Tensor):
                 raise TypeError(f"attention_mask must be a torch.Tensor, got {type(attention_mask).__name__}")
@@ -332,13 +351,12 @@ class GenerationMixin:
                                  f"{tuple(input_ids.shape)}")
             real = attention_mask != 0
             if not bool(real.any(1).all()):
-                raise ValueError("a row of attention_mask is all zeros: every prompt needs at least one real token")
+                raise ValueError("a row of attention_mask is all zeros: every prompt needs at least one real token" + hint)
             if not bool(real[:, -1].all()):
                 raise ValueError("prompts must be left-padded (attention_mask must end with 1 in every row); "
-                                 "set tokenizer.padding_side = 'left'")
-            # a real token after padding would be attended as if contiguous: only [0...0 1...1] rows are valid
-            if not bool((real.long().diff(dim=1) >= 0).all()):
-                raise ValueError("attention_mask rows must be zeros (left padding) followed by ones")
+                                 "set tokenizer.padding_side = 'left'" + hint)
+            # zeros inside a row (a pad token inside the prompt) are masked keys, and the real tokens after them
+            # take the positions of the real tokens counted (cumsum), as in transformers' generate
             attention_mask = real.long()
         n_positions = getattr(config, "n_positions", None)  # None: no fixed position table (Transformer-XL)
         if max_new_tokens is None:
@@ -357,8 +375,10 @@ class GenerationMixin:
             raise ValueError(f"the prompt has {prompt_len} tokens but this model takes at most {n_positions} "
                              f"positions (config.n_positions)")
         longest = prompt_len if attention_mask is None else int(attention_mask.sum(1).max())
-        if n_positions is not None and longest + max_new_tokens > n_positions:
-            raise ValueError(f"prompt ({longest} tokens) + max_new_tokens ({max_new_tokens}) exceeds the "
+        # the last new token is returned, never run through the model: prompt + max_new_tokens - 1 positions are
+        # used, so a sequence may end one token past n_positions (as in transformers)
+        if n_positions is not None and longest + max_new_tokens - 1 > n_positions:
+            raise ValueError(f"prompt ({longest} tokens) + max_new_tokens ({max_new_tokens}) - 1 exceeds the "
                              f"{n_positions} positions of this model (config.n_positions)")
         if isinstance(num_return_sequences, bool) or not isinstance(num_return_sequences, int) or num_return_sequences < 1:
             raise ValueError(f"num_return_sequences must be a positive integer, got {num_return_sequences!r}")
@@ -426,8 +446,6 @@ class GenerationMixin:
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
         copies = num_beams if num_beams > 1 else num_return_sequences  # rows per prompt
-        input_ids, attention_mask, max_new_tokens = self._generation_inputs(
-            input_ids, attention_mask, o["max_length"], o["max_new_tokens"], copies)
         eos_token_id = o["eos_token_id"]
         if eos_token_id is None:
             eos_token_id = getattr(self.config, "eos_token_id", None)
@@ -435,6 +453,13 @@ class GenerationMixin:
         pad_token_id = o["pad_token_id"]
         if pad_token_id is None:
             pad_token_id = getattr(self.config, "pad_token_id", None)
+        # transformers infers the attention mask from a pad token that is no eos token, for models whose forward
+        # takes an attention_mask (not Transformer-XL)
+        infer_mask = (pad_token_id is not None and "attention_mask" in inspect.signature(self.forward).parameters
+                      and (eos is None or pad_token_id not in eos.tolist()))
+        input_ids, attention_mask, max_new_tokens = self._generation_inputs(
+            input_ids, attention_mask, o["max_length"], o["max_new_tokens"], copies,
+            pad_token_id if infer_mask else None)
         if pad_token_id is None and eos is not None:
             pad_token_id = int(eos[0])
         bad_words = _bad_words(o["bad_words_ids"], self.get_input_embeddings().num_embeddings, eos)

@@ -29,6 +29,8 @@ class ModelOutput(tuple):
         # Only called when normal lookup fails: known fields that were not returned read as None.
         if name.startswith("__") or name == "_present":
             raise AttributeError(name)
+        if name == "cache" and "past_key_values" in type(self).fields:
+            name = "past_key_values"  # transformers 5.25 renamed past_key_values to cache (both still read)
         try:
             return tuple.__getitem__(self, self._present.index(name))
         except ValueError:

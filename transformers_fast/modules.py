@@ -31,6 +31,9 @@ class Attention(nn.Module):
         self.split_size = nx
         self.scale = scale
         self.score_divisor = 1.0  # transformers' GPT-2 scale_attn_by_inverse_layer_idx: the layer's index + 1
+        # transformers' OpenAI GPT scores future keys -1e4 (not dtype.min like padded keys): with an attention mask
+        # a query whose past keys are all padding attends to the real keys after it (set by its Block)
+        self.causal_fill = None
         self.c_attn = Conv1D(nx * 3, nx)
         self.c_proj = Conv1D(nx, nx)
         self.attn_dropout = nn.Dropout(config.attn_pdrop)
@@ -81,7 +84,10 @@ class Attention(nn.Module):
             scores = scores / self.score_divisor
         nd, ns = scores.shape[-2], scores.shape[-1]
         allowed = torch.ones(nd, ns, dtype=torch.bool, device=scores.device).tril(ns - nd)
-        if attention_mask is not None:  # [batch, 1, 1, ns] bool, True = attend
+        if attention_mask is not None and self.causal_fill is not None:
+            scores = scores.masked_fill(~allowed, self.causal_fill)
+            allowed = attention_mask
+        elif attention_mask is not None:  # [batch, 1, 1, ns] bool, True = attend
             allowed = allowed & attention_mask
         scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
         probs = self.attn_dropout(torch.softmax(scores, dim=-1))
@@ -138,6 +144,21 @@ def summary_reads_padding(attention_mask, mc_token_ids, input_ids, inputs_embeds
     if index.numel() and (bool((index < 0).any()) or bool((index >= seq).any())):
         return False
     return not bool(real.gather(1, index).all())
+
+
+def lm_loss_reads_padding(attention_mask, labels) -> bool:
+    """Whether the LM loss scores the logits of a padded position (its next label is not ignored). The fused decoder
+    leaves padded positions zero: the reference path runs instead, as the reference computes them."""
+    if not isinstance(attention_mask, torch.Tensor) or not isinstance(labels, torch.Tensor) or labels.dim() == 0:
+        return False
+    seq = labels.shape[-1]
+    if seq < 2 or attention_mask.dim() == 0 or attention_mask.shape[-1] < seq:
+        return False  # (bad input raises in the model)
+    padded = attention_mask.reshape(-1, attention_mask.shape[-1])[:, -seq:] == 0  # (the new tokens after any past)
+    scored = labels.reshape(-1, seq)[:, 1:] >= 0  # (negative labels are ignored)
+    if padded.shape[0] != scored.shape[0]:
+        return False
+    return bool((padded[:, :-1] & scored.to(padded.device)).any())
 
 
 class GPTInitWeightsMixin:

@@ -1,7 +1,7 @@
 """GPT-2: the classes of pytorch-transformers 1.2.0 with their call signatures and output tuples.
 
 Module and parameter names are those of the original checkpoints (Conv1D weights stored [in, out]), so
-every state dict loads by name. `past` / `past_key_values` take 1.2.0's presents (per layer a tensor
+every state dict loads by name. `past` / `past_key_values` / `cache` take 1.2.0's presents (per layer a tensor
 [2, batch, heads, past_len, head_dim]), today's (key, value) pairs or a transformers Cache; the returned
 presents are in 1.2.0's format. The forward pass here is plain torch (training, head_mask, attentions);
 `generate` runs the fused decoder of runtime/decoder.py with a preallocated KV cache on the same weights.
@@ -17,7 +17,7 @@ from transformers_fast.modeling_outputs import (BaseModelOutputWithPast, CausalL
 from transformers_fast.modeling_utils import (TRANSFORMERS_ACTIVATIONS, PreTrainedModel, SequenceSummary, assign_tf_weights,
                                               memory_in_dtype, tf_checkpoint_arrays)
 from transformers_fast.modules import (MLP, Attention, GPTBaseMixin, GPTInitWeightsMixin, gpt_tf_parameter, lm_loss,
-                                      mc_loss, summary_reads_padding)
+                                      lm_loss_reads_padding, mc_loss, summary_reads_padding)
 from transformers_fast.modules import gelu  # noqa: F401  (a name of 1.2.0's modeling_gpt2)
 from transformers_fast.runtime import decoder as fast_decoder
 from transformers_fast.models.gpt2.configuration_gpt2 import GPT2_PRETRAINED_MODEL_ARCHIVE_MAP, GPT2Config
@@ -57,11 +57,15 @@ def normalize_past(past, num_layers: int, dtype: torch.dtype):
     (key, value) pairs, or a transformers Cache; None when empty."""
     if past is None:
         return None
-    layers = getattr(past, "layers", None)  # transformers' DynamicCache
+    layers = getattr(past, "layers", None)  # a transformers Cache (DynamicCache, StaticCache, ...)
     if layers is not None:
         if len(layers) == 0 or getattr(layers[0], "keys", None) is None or layers[0].keys.numel() == 0:
             return None
-        past = [(layer.keys, layer.values) for layer in layers]
+        # a StaticCache's tensors are preallocated to max_cache_len: only the first get_seq_length() are filled
+        length = int(past.get_seq_length()) if hasattr(past, "get_seq_length") else layers[0].keys.shape[-2]
+        if length == 0:
+            return None
+        past = [(layer.keys[..., :length, :], layer.values[..., :length, :]) for layer in layers]
     if not isinstance(past, (list, tuple)):
         raise TypeError(f"past must be a list of per-layer tensors [2, batch, heads, seq, head_dim], (key, value) "
                         f"pairs or a transformers Cache, got {type(past).__name__}")
@@ -123,13 +127,25 @@ class GPT2Model(GPTBaseMixin, GPT2PreTrainedModel):
 
     def forward(self, input_ids=None, position_ids=None, token_type_ids=None, past=None, head_mask=None, *,
                 attention_mask=None, past_key_values=None, use_cache=None, output_attentions=None,
-                output_hidden_states=None, inputs_embeds=None):
+                output_hidden_states=None, inputs_embeds=None, cache=None):
         config = self.config
-        if past is None:
-            past = past_key_values
+        if past is None:  # (`cache`: transformers 5.25's name for past_key_values)
+            past = past_key_values if past_key_values is not None else cache
+        # transformers' Cache objects are extended in place, as transformers does: a caller that passes the same
+        # Cache again (rather than the returned presents) must find this call's keys and values in it
+        cache = past if hasattr(past, "layers") and hasattr(past, "update") else None
         past = normalize_past(past, len(self.h), self.wte.weight.dtype)
         past_length = 0 if past is None else past[0][0].shape[-2]
         use_cache = getattr(config, "use_cache", True) if use_cache is None else use_cache
+        if cache is not None:
+            outputs = self(input_ids, position_ids, token_type_ids, past, head_mask, attention_mask=attention_mask,
+                           use_cache=True, output_attentions=output_attentions,
+                           output_hidden_states=output_hidden_states, inputs_embeds=inputs_embeds)
+            for i, present in enumerate(outputs.past_key_values):
+                cache.update(present[0][..., past_length:, :], present[1][..., past_length:, :], i)
+            return BaseModelOutputWithPast(last_hidden_state=outputs.last_hidden_state,
+                                           past_key_values=cache if use_cache else None,
+                                           hidden_states=outputs.hidden_states, attentions=outputs.attentions)
         output_attentions = self.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.output_hidden_states if output_hidden_states is None else output_hidden_states
         fused = self.fast.usable(self.wpe.weight, head_mask, output_attentions, output_hidden_states)
@@ -177,15 +193,19 @@ class GPT2LMHeadModel(GenerationMixin, GPT2PreTrainedModel):
 
     def forward(self, input_ids=None, position_ids=None, token_type_ids=None, labels=None, past=None, head_mask=None,
                 *, attention_mask=None, past_key_values=None, use_cache=None, output_attentions=None,
-                output_hidden_states=None, inputs_embeds=None):
+                output_hidden_states=None, inputs_embeds=None, cache=None):
+        wanted = self.transformer.output_hidden_states if output_hidden_states is None else output_hidden_states
+        # asking for the hidden states runs the reference path, which computes the padded positions a loss reads
+        forced = not wanted and lm_loss_reads_padding(attention_mask, labels)
         outputs = self.transformer(input_ids, position_ids, token_type_ids, past, head_mask,
-                                   attention_mask=attention_mask, past_key_values=past_key_values,
+                                   attention_mask=attention_mask, past_key_values=past_key_values, cache=cache,
                                    use_cache=use_cache, output_attentions=output_attentions,
-                                   output_hidden_states=output_hidden_states, inputs_embeds=inputs_embeds)
+                                   output_hidden_states=wanted or forced, inputs_embeds=inputs_embeds)
         lm_logits = self.fast.lm_logits(outputs[0], head_mask, output_attentions, output_hidden_states)
         loss = None if labels is None else lm_loss(lm_logits, labels)
         return CausalLMOutputWithPast(loss=loss, logits=lm_logits, past_key_values=outputs.past_key_values,
-                                      hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+                                      hidden_states=None if forced else outputs.hidden_states,
+                                      attentions=outputs.attentions)
 
 
 class GPT2DoubleHeadsModel(GPT2PreTrainedModel):
@@ -206,13 +226,14 @@ class GPT2DoubleHeadsModel(GPT2PreTrainedModel):
     def forward(self, input_ids=None, mc_token_ids=None, lm_labels=None, mc_labels=None, token_type_ids=None,
                 position_ids=None, past=None, head_mask=None, *, attention_mask=None, past_key_values=None,
                 use_cache=None, output_attentions=None, output_hidden_states=None, labels=None,
-                inputs_embeds=None):
+                inputs_embeds=None, cache=None):
         lm_labels = labels if lm_labels is None else lm_labels
         wanted = self.transformer.output_hidden_states if output_hidden_states is None else output_hidden_states
-        # asking for the hidden states runs the reference path, which computes the padded position read
-        forced = not wanted and summary_reads_padding(attention_mask, mc_token_ids, input_ids, inputs_embeds)
+        # asking for the hidden states runs the reference path, which computes the padded positions read
+        forced = not wanted and (summary_reads_padding(attention_mask, mc_token_ids, input_ids, inputs_embeds)
+                                 or lm_loss_reads_padding(attention_mask, lm_labels))
         outputs = self.transformer(input_ids, position_ids, token_type_ids, past, head_mask,
-                                   attention_mask=attention_mask, past_key_values=past_key_values,
+                                   attention_mask=attention_mask, past_key_values=past_key_values, cache=cache,
                                    use_cache=use_cache, output_attentions=output_attentions,
                                    output_hidden_states=wanted or forced, inputs_embeds=inputs_embeds)
         hidden = outputs[0]

@@ -16,7 +16,7 @@ from transformers_fast.generation import GenerationMixin
 from transformers_fast.modeling_outputs import BaseModelOutput, CausalLMOutput, DoubleHeadsModelOutput
 from transformers_fast.modeling_utils import PreTrainedModel, SequenceSummary, assign_tf_weights
 from transformers_fast.modules import (MLP, Attention, GPTBaseMixin, GPTInitWeightsMixin, gelu, gpt_tf_parameter, lm_loss,
-                                      mc_loss, summary_reads_padding)
+                                      lm_loss_reads_padding, mc_loss, summary_reads_padding)
 from transformers_fast.runtime import decoder as fast_decoder
 from transformers_fast.models.openai.configuration_openai import (OPENAI_GPT_PRETRAINED_MODEL_ARCHIVE_MAP,
                                                                   OpenAIGPTConfig)
@@ -31,6 +31,7 @@ class Block(nn.Module):
         super().__init__()
         nx = config.n_embd
         self.attn = Attention(nx, n_ctx, config, scale)
+        self.attn.causal_fill = -1e4  # transformers' value (the padded positions' outputs depend on it)
         self.ln_1 = nn.LayerNorm(nx, eps=config.layer_norm_epsilon)
         self.mlp = MLP(4 * nx, config, act=ACT_FNS[config.afn])
         self.ln_2 = nn.LayerNorm(nx, eps=config.layer_norm_epsilon)
@@ -140,12 +141,15 @@ class OpenAIGPTLMHeadModel(GenerationMixin, OpenAIGPTPreTrainedModel):
 
     def forward(self, input_ids=None, position_ids=None, token_type_ids=None, labels=None, head_mask=None, *,
                 attention_mask=None, output_attentions=None, output_hidden_states=None, inputs_embeds=None):
+        wanted = self.transformer.output_hidden_states if output_hidden_states is None else output_hidden_states
+        # asking for the hidden states runs the reference path, which computes the padded positions a loss reads
+        forced = not wanted and lm_loss_reads_padding(attention_mask, labels)
         outputs = self.transformer(input_ids, position_ids, token_type_ids, head_mask, attention_mask=attention_mask,
-                                   output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+                                   output_attentions=output_attentions, output_hidden_states=wanted or forced,
                                    inputs_embeds=inputs_embeds)
         lm_logits = self.fast.lm_logits(outputs[0], head_mask, output_attentions, output_hidden_states)
         loss = None if labels is None else lm_loss(lm_logits, labels)
-        return CausalLMOutput(loss=loss, logits=lm_logits, hidden_states=outputs.hidden_states,
+        return CausalLMOutput(loss=loss, logits=lm_logits, hidden_states=None if forced else outputs.hidden_states,
                               attentions=outputs.attentions)
 
 
@@ -169,8 +173,9 @@ class OpenAIGPTDoubleHeadsModel(OpenAIGPTPreTrainedModel):
                 output_hidden_states=None, labels=None, inputs_embeds=None):
         lm_labels = labels if lm_labels is None else lm_labels
         wanted = self.transformer.output_hidden_states if output_hidden_states is None else output_hidden_states
-        # asking for the hidden states runs the reference path, which computes the padded position read
-        forced = not wanted and summary_reads_padding(attention_mask, mc_token_ids, input_ids, inputs_embeds)
+        # asking for the hidden states runs the reference path, which computes the padded positions read
+        forced = not wanted and (summary_reads_padding(attention_mask, mc_token_ids, input_ids, inputs_embeds)
+                                 or lm_loss_reads_padding(attention_mask, lm_labels))
         outputs = self.transformer(input_ids, position_ids, token_type_ids, head_mask, attention_mask=attention_mask,
                                    output_attentions=output_attentions, output_hidden_states=wanted or forced,
                                    inputs_embeds=inputs_embeds)

@@ -303,7 +303,8 @@ class XLNetModel(XLNetPreTrainedModel):
     [mem_len, batch, d_model]; a tuple of None without config.mem_len), (hidden_states), (attentions).
 
     Extra keyword arguments (not in 1.2.0): output_attentions, output_hidden_states (override the config),
-    use_mems=False (no mems output, as transformers)."""
+    use_mems=False (no mems output, as transformers; by default a transformers config's use_mems_eval /
+    use_mems_train)."""
 
     def __init__(self, config: XLNetConfig):
         super().__init__(config)
@@ -439,6 +440,8 @@ class XLNetModel(XLNetPreTrainedModel):
             input_ids, token_type_ids, input_mask, attention_mask, mems, perm_mask, target_mapping, inputs_embeds)
         output_attentions = self.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.output_hidden_states if output_hidden_states is None else output_hidden_states
+        if use_mems is None:  # a transformers config's default (1.2.0's configs have neither field: mems returned)
+            use_mems = getattr(self.config, "use_mems_train" if self.training else "use_mems_eval", None)
         klen = mlen + qlen
         weight = self.mask_emb  # the model's float dtype and device (the word table may be int8)
         dtype_float, device = weight.dtype, weight.device
