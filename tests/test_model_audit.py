@@ -79,7 +79,8 @@ def test_gpt2_options_of_transformers_configs(tmp_path, option):
 
 @pytest.mark.parametrize("family,class_name,field", [("bert", "BertModel", "hidden_act"),
                                                      ("roberta", "RobertaModel", "hidden_act")])
-@pytest.mark.parametrize("act", ["tanh", "quick_gelu", "sigmoid"])
+@pytest.mark.parametrize("act", ["tanh", "quick_gelu", "sigmoid", "gelu_10", "gelu_python_tanh", "laplace", "leaky_relu",
+                                 "hardswish", "sqrtsoftplus"])
 def test_transformers_activation_names_in_encoders(tmp_path, family, class_name, field, act):
     ref = hf_model(family, class_name, **{field: act})
     ref.save_pretrained(tmp_path)
@@ -155,7 +156,7 @@ def test_double_heads_reading_a_padded_position_equals_the_reference_path(tmp_pa
 
 
 @pytest.mark.parametrize("class_name", ["DistilBertModel", "DistilBertForMaskedLM"])
-@pytest.mark.parametrize("act", ["gelu_new", "silu", "tanh"])
+@pytest.mark.parametrize("act", ["gelu_new", "silu", "tanh", "leaky_relu", "laplace"])
 def test_distilbert_activations_of_transformers_configs(tmp_path, class_name, act):
     # (1.2.0 took "gelu" and "relu" only)
     ref = hf_model("distilbert", class_name, activation=act)

@@ -279,7 +279,8 @@ def validate_gpt_config(config) -> None:
 
 # 1.2.0's and transformers' (modeling_utils.TRANSFORMERS_ACTIVATIONS) names
 ENCODER_ACTIVATIONS = ("gelu", "relu", "swish", "silu", "gelu_new", "gelu_pytorch_tanh", "gelu_python", "gelu_fast",
-                       "gelu_accurate", "quick_gelu", "relu6", "relu2", "mish", "tanh", "sigmoid", "linear")
+                       "gelu_accurate", "quick_gelu", "relu6", "relu2", "mish", "tanh", "sigmoid", "linear",
+                       "gelu_python_tanh", "gelu_10", "laplace", "leaky_relu", "hardswish", "sqrtsoftplus")
 
 
 class EncoderConfig(PretrainedConfig):
