@@ -225,3 +225,21 @@ def test_openai_gpt_soft_float_mask_equals_transformers(tmp_path):
     for grad in (False, True):
         with torch.set_grad_enabled(grad):
             compare(ours(x, attention_mask=mask)[0], ref(x, attention_mask=mask).logits, mask == 1)
+
+
+@pytest.mark.parametrize("saved_by", ["pytorch_transformers", "transformers"])
+def test_token_classification_loss_over_padded_labels_equals_the_reference(tmp_path, saved_by):
+    # labels at padded positions (not -100): 1.2.0 leaves out the positions whose mask is 0, transformers counts
+    # them; each folder keeps the meaning of the library that wrote it
+    ref = (pt_model if saved_by == "pytorch_transformers" else hf_model)("bert", "BertForTokenClassification")
+    ref.save_pretrained(str(tmp_path))
+    ours = tf.BertForTokenClassification.from_pretrained(tmp_path)
+    ids, mask, tt = inputs("bert", batch=3)
+    labels = torch.randint(0, 3, ids.shape, generator=torch.Generator().manual_seed(5))
+    expected = ref(ids, attention_mask=mask, token_type_ids=tt, labels=labels)[0]
+    got = ours(ids, attention_mask=mask, token_type_ids=tt, labels=labels)[0]
+    assert abs(got.item() - expected.item()) < 1e-5
+    saved = tmp_path / "again"  # and after a save by us
+    ours.save_pretrained(saved)
+    again = tf.BertForTokenClassification.from_pretrained(saved)
+    assert abs(again(ids, attention_mask=mask, token_type_ids=tt, labels=labels)[0].item() - expected.item()) < 1e-5
