@@ -243,3 +243,20 @@ def test_token_classification_loss_over_padded_labels_equals_the_reference(tmp_p
     ours.save_pretrained(saved)
     again = tf.BertForTokenClassification.from_pretrained(saved)
     assert abs(again(ids, attention_mask=mask, token_type_ids=tt, labels=labels)[0].item() - expected.item()) < 1e-5
+
+
+def test_distilbert_mlm_head_activation_of_a_transformers_folder(tmp_path):
+    # transformers applies config.activation ("relu") in the MLM head, 1.2.0 GELU whatever it says
+    # (tests/test_modeling_bert_family.py: the 1.2.0 side)
+    ref = hf_model("distilbert", "DistilBertForMaskedLM", activation="relu")
+    ref.save_pretrained(tmp_path)
+    ids, mask, _ = inputs("distilbert")
+    with torch.no_grad():
+        expected = ref(input_ids=ids, attention_mask=mask).logits
+    ours = tf.DistilBertForMaskedLM.from_pretrained(tmp_path)
+    ours.save_pretrained(tmp_path / "again")
+    config = tf.DistilBertConfig(str(tmp_path / "config.json"))  # 1.2.0's constructor reads the file alike
+    for model in (ours, tf.DistilBertForMaskedLM.from_pretrained(tmp_path / "again"),
+                  tf.DistilBertForMaskedLM.from_pretrained(tmp_path, config=config)):
+        with torch.no_grad():
+            compare(model(ids, attention_mask=mask)[0], expected, mask)
