@@ -260,3 +260,30 @@ def test_distilbert_mlm_head_activation_of_a_transformers_folder(tmp_path):
                   tf.DistilBertForMaskedLM.from_pretrained(tmp_path, config=config)):
         with torch.no_grad():
             compare(model(ids, attention_mask=mask)[0], expected, mask)
+
+
+@pytest.mark.parametrize("saved_by", ["pytorch_transformers", "transformers"])
+def test_roberta_embedding_gradients_equal_the_reference(tmp_path, saved_by):
+    # the rows without gradient (padding_idx): 1.2.0 the word table's 0 (<s>, in every sequence), transformers
+    # pad_token_id (1) in the word and the position tables
+    ref = (pt_model if saved_by == "pytorch_transformers" else hf_model)("roberta", "RobertaModel")
+    ref.save_pretrained(str(tmp_path))
+    ours = tf.RobertaModel.from_pretrained(tmp_path)
+    ids = torch.tensor([[0, 5, 7, 9, 2, 1, 1], [0, 4, 3, 6, 8, 11, 2]])
+    if saved_by == "transformers":  # the pad id as a token: position 1 (1.2.0 counts positions otherwise)
+        ids[1, 2] = 1
+    mask = torch.tensor([[1, 1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1, 1]])
+    for resized in (False, True):  # and after resize_token_embeddings (1.2.0's new table has no padding_idx)
+        if resized:
+            for model in (ref, ours):
+                model.resize_token_embeddings(105)
+            with torch.no_grad():
+                ours.embeddings.word_embeddings.weight.copy_(ref.embeddings.word_embeddings.weight)
+        grads = []
+        for model in (ref, ours):
+            model.zero_grad()
+            (model(ids, attention_mask=mask)[0] * mask[..., None]).pow(2).sum().backward()
+            grads.append({name: p.grad for name, p in model.named_parameters() if "embeddings" in name})
+        assert grads[0].keys() == grads[1].keys()
+        for name, expected in grads[0].items():
+            compare(grads[1][name], expected, path=f"{name} (resized: {resized})")
