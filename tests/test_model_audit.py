@@ -79,7 +79,8 @@ def test_gpt2_options_of_transformers_configs(tmp_path, option):
 
 @pytest.mark.parametrize("family,class_name,field", [("bert", "BertModel", "hidden_act"),
                                                      ("roberta", "RobertaModel", "hidden_act")])
-@pytest.mark.parametrize("act", ["tanh", "quick_gelu", "sigmoid"])
+@pytest.mark.parametrize("act", ["tanh", "quick_gelu", "sigmoid", "gelu_10", "gelu_python_tanh", "laplace", "leaky_relu",
+                                 "hardswish", "sqrtsoftplus"])
 def test_transformers_activation_names_in_encoders(tmp_path, family, class_name, field, act):
     ref = hf_model(family, class_name, **{field: act})
     ref.save_pretrained(tmp_path)
@@ -155,7 +156,7 @@ def test_double_heads_reading_a_padded_position_equals_the_reference_path(tmp_pa
 
 
 @pytest.mark.parametrize("class_name", ["DistilBertModel", "DistilBertForMaskedLM"])
-@pytest.mark.parametrize("act", ["gelu_new", "silu", "tanh"])
+@pytest.mark.parametrize("act", ["gelu_new", "silu", "tanh", "leaky_relu", "laplace"])
 def test_distilbert_activations_of_transformers_configs(tmp_path, class_name, act):
     # (1.2.0 took "gelu" and "relu" only)
     ref = hf_model("distilbert", class_name, activation=act)
@@ -224,3 +225,65 @@ def test_openai_gpt_soft_float_mask_equals_transformers(tmp_path):
     for grad in (False, True):
         with torch.set_grad_enabled(grad):
             compare(ours(x, attention_mask=mask)[0], ref(x, attention_mask=mask).logits, mask == 1)
+
+
+@pytest.mark.parametrize("saved_by", ["pytorch_transformers", "transformers"])
+def test_token_classification_loss_over_padded_labels_equals_the_reference(tmp_path, saved_by):
+    # labels at padded positions (not -100): 1.2.0 leaves out the positions whose mask is 0, transformers counts
+    # them; each folder keeps the meaning of the library that wrote it
+    ref = (pt_model if saved_by == "pytorch_transformers" else hf_model)("bert", "BertForTokenClassification")
+    ref.save_pretrained(str(tmp_path))
+    ours = tf.BertForTokenClassification.from_pretrained(tmp_path)
+    ids, mask, tt = inputs("bert", batch=3)
+    labels = torch.randint(0, 3, ids.shape, generator=torch.Generator().manual_seed(5))
+    expected = ref(ids, attention_mask=mask, token_type_ids=tt, labels=labels)[0]
+    got = ours(ids, attention_mask=mask, token_type_ids=tt, labels=labels)[0]
+    assert abs(got.item() - expected.item()) < 1e-5
+    saved = tmp_path / "again"  # and after a save by us
+    ours.save_pretrained(saved)
+    again = tf.BertForTokenClassification.from_pretrained(saved)
+    assert abs(again(ids, attention_mask=mask, token_type_ids=tt, labels=labels)[0].item() - expected.item()) < 1e-5
+
+
+def test_distilbert_mlm_head_activation_of_a_transformers_folder(tmp_path):
+    # transformers applies config.activation ("relu") in the MLM head, 1.2.0 GELU whatever it says
+    # (tests/test_modeling_bert_family.py: the 1.2.0 side)
+    ref = hf_model("distilbert", "DistilBertForMaskedLM", activation="relu")
+    ref.save_pretrained(tmp_path)
+    ids, mask, _ = inputs("distilbert")
+    with torch.no_grad():
+        expected = ref(input_ids=ids, attention_mask=mask).logits
+    ours = tf.DistilBertForMaskedLM.from_pretrained(tmp_path)
+    ours.save_pretrained(tmp_path / "again")
+    config = tf.DistilBertConfig(str(tmp_path / "config.json"))  # 1.2.0's constructor reads the file alike
+    for model in (ours, tf.DistilBertForMaskedLM.from_pretrained(tmp_path / "again"),
+                  tf.DistilBertForMaskedLM.from_pretrained(tmp_path, config=config)):
+        with torch.no_grad():
+            compare(model(ids, attention_mask=mask)[0], expected, mask)
+
+
+@pytest.mark.parametrize("saved_by", ["pytorch_transformers", "transformers"])
+def test_roberta_embedding_gradients_equal_the_reference(tmp_path, saved_by):
+    # the rows without gradient (padding_idx): 1.2.0 the word table's 0 (<s>, in every sequence), transformers
+    # pad_token_id (1) in the word and the position tables
+    ref = (pt_model if saved_by == "pytorch_transformers" else hf_model)("roberta", "RobertaModel")
+    ref.save_pretrained(str(tmp_path))
+    ours = tf.RobertaModel.from_pretrained(tmp_path)
+    ids = torch.tensor([[0, 5, 7, 9, 2, 1, 1], [0, 4, 3, 6, 8, 11, 2]])
+    if saved_by == "transformers":  # the pad id as a token: position 1 (1.2.0 counts positions otherwise)
+        ids[1, 2] = 1
+    mask = torch.tensor([[1, 1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1, 1]])
+    for resized in (False, True):  # and after resize_token_embeddings (1.2.0's new table has no padding_idx)
+        if resized:
+            for model in (ref, ours):
+                model.resize_token_embeddings(105)
+            with torch.no_grad():
+                ours.embeddings.word_embeddings.weight.copy_(ref.embeddings.word_embeddings.weight)
+        grads = []
+        for model in (ref, ours):
+            model.zero_grad()
+            (model(ids, attention_mask=mask)[0] * mask[..., None]).pow(2).sum().backward()
+            grads.append({name: p.grad for name, p in model.named_parameters() if "embeddings" in name})
+        assert grads[0].keys() == grads[1].keys()
+        for name, expected in grads[0].items():
+            compare(grads[1][name], expected, path=f"{name} (resized: {resized})")

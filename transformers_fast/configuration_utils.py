@@ -124,7 +124,13 @@ class PretrainedConfig:
     def from_transformers_dict(cls, config_dict: Dict[str, Any]):
         """Config of a live `transformers` model (its config.to_dict()); where transformers reads a field
         otherwise than 1.2.0 does, a family translates it here so that the model computes the same thing."""
-        return cls.from_dict(config_dict)
+        return cls.from_dict({**config_dict, **cls.transformers_fields(config_dict)})
+
+    @classmethod
+    def transformers_fields(cls, config_dict: Dict[str, Any]) -> Dict[str, Any]:
+        """Fields a family sets on a config transformers wrote, where its models compute otherwise than 1.2.0's
+        with the same fields; from_transformers_dict and the constructor given such a JSON file apply them."""
+        return {}
 
     @classmethod
     def _normalize_dict(cls, config_dict: Dict[str, Any]) -> Dict[str, Any]:
@@ -258,10 +264,14 @@ SUMMARY_TYPES = ("last", "first", "mean", "cls_index")
 
 
 def read_json_config(config, path: str) -> None:
-    """1.2.0 accepts a JSON file path as the first constructor argument."""
+    """1.2.0 accepts a JSON file path as the first constructor argument (a file transformers wrote is read with
+    its meaning, as from_json_file reads it)."""
     with open(path, "r", encoding="utf-8") as reader:
-        for key, value in normalize_fields(json.load(reader)).items():
-            setattr(config, key, value)
+        fields = json.load(reader)
+    if isinstance(fields, dict) and "transformers_version" in fields:
+        fields = {**fields, **type(config).transformers_fields(fields)}
+    for key, value in normalize_fields(fields).items():
+        setattr(config, key, value)
 
 
 def validate_gpt_config(config) -> None:
@@ -279,7 +289,8 @@ def validate_gpt_config(config) -> None:
 
 # 1.2.0's and transformers' (modeling_utils.TRANSFORMERS_ACTIVATIONS) names
 ENCODER_ACTIVATIONS = ("gelu", "relu", "swish", "silu", "gelu_new", "gelu_pytorch_tanh", "gelu_python", "gelu_fast",
-                       "gelu_accurate", "quick_gelu", "relu6", "relu2", "mish", "tanh", "sigmoid", "linear")
+                       "gelu_accurate", "quick_gelu", "relu6", "relu2", "mish", "tanh", "sigmoid", "linear",
+                       "gelu_python_tanh", "gelu_10", "laplace", "leaky_relu", "hardswish", "sqrtsoftplus")
 
 
 class EncoderConfig(PretrainedConfig):

@@ -1110,12 +1110,29 @@ def _linear(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
+def _gelu_10(x: torch.Tensor) -> torch.Tensor:
+    # transformers' ClippedGELUActivation(-10, 10): the erf GELU clipped (for quantization-friendly ranges)
+    return torch.clip(nn.functional.gelu(x), -10, 10)
+
+
+def _laplace(x: torch.Tensor, mu: float = 0.707107, sigma: float = 0.282095) -> torch.Tensor:
+    # transformers' LaplaceActivation (MEGA), with its default mu and sigma
+    return 0.5 * (1.0 + torch.erf((x - mu).div(sigma * math.sqrt(2.0))))
+
+
+def _sqrt_softplus(x: torch.Tensor) -> torch.Tensor:
+    return nn.functional.softplus(x).sqrt()
+
+
 # transformers' activation names (ACT2FN) beyond those of 1.2.0, for configs it wrote; the same functions.
 TRANSFORMERS_ACTIVATIONS = {
     "gelu_python": _gelu_erf, "gelu_new": _gelu_tanh, "gelu_pytorch_tanh": _gelu_tanh, "gelu_fast": _gelu_tanh,
     "gelu_accurate": _gelu_tanh, "quick_gelu": _quick_gelu, "relu": nn.functional.relu, "relu6": nn.functional.relu6,
     "relu2": _relu2, "silu": nn.functional.silu, "swish": nn.functional.silu, "mish": nn.functional.mish,
-    "tanh": torch.tanh, "sigmoid": torch.sigmoid, "linear": _linear,
+    "tanh": torch.tanh, "sigmoid": torch.sigmoid, "linear": _linear, "gelu_python_tanh": _gelu_tanh,
+    "gelu_10": _gelu_10, "laplace": _laplace, "leaky_relu": nn.functional.leaky_relu,
+    "hardswish": nn.functional.hardswish, "sqrtsoftplus": _sqrt_softplus,
+    # (not "prelu" and "xielu": transformers gives those activations weights of their own)
 }
 
 

@@ -26,3 +26,10 @@ class BertConfig(EncoderConfig):
 
     model_type = "bert"
     pretrained_config_archive_map = BERT_PRETRAINED_CONFIG_ARCHIVE_MAP
+
+    @classmethod
+    def transformers_fields(cls, config_dict):
+        """transformers' BertForTokenClassification counts the loss of every label but -100, padded positions
+        included, where 1.2.0's counts only the positions whose attention_mask is 1: a config transformers wrote
+        keeps its meaning (token_classification_loss_masked False; absent, as in 1.2.0's configs: True)."""
+        return {"token_classification_loss_masked": config_dict.get("token_classification_loss_masked", False)}

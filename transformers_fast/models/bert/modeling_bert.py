@@ -238,7 +238,9 @@ class BertForTokenClassification(BertPreTrainedModel):
             outputs = self.bert(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
                                 output_attentions, output_hidden_states, inputs_embeds=inputs_embeds)
         logits = self.classifier(self.dropout(outputs[0]))
-        loss = None if labels is None else token_classification_loss(logits, labels, attention_mask, self.num_labels)
+        # 1.2.0 counts the positions whose attention_mask is 1, transformers every label (see BertConfig)
+        loss_mask = attention_mask if getattr(self.config, "token_classification_loss_masked", True) else None
+        loss = None if labels is None else token_classification_loss(logits, labels, loss_mask, self.num_labels)
         return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                                      attentions=outputs.attentions)
 

@@ -19,6 +19,13 @@ class DistilBertConfig(PretrainedConfig):
     pretrained_config_archive_map = DISTILBERT_PRETRAINED_CONFIG_ARCHIVE_MAP
     attribute_map = {"hidden_size": "dim", "num_attention_heads": "n_heads", "num_hidden_layers": "n_layers"}
 
+    @classmethod
+    def transformers_fields(cls, config_dict):
+        """transformers' DistilBertForMaskedLM applies config.activation in its head, where 1.2.0's applies GELU
+        whatever the activation: a config transformers wrote keeps its meaning (mlm_head_activation; absent, as
+        in 1.2.0's configs: GELU)."""
+        return {"mlm_head_activation": config_dict.get("mlm_head_activation", config_dict.get("activation", "gelu"))}
+
     def __init__(self, vocab_size_or_config_json_file=30522, max_position_embeddings=512, sinusoidal_pos_embds=True,
                  n_layers=6, n_heads=12, dim=768, hidden_dim=4 * 768, dropout=0.1, attention_dropout=0.1,
                  activation="gelu", initializer_range=0.02, tie_weights_=True, qa_dropout=0.1,
@@ -55,5 +62,7 @@ class DistilBertConfig(PretrainedConfig):
         for name in ("dropout", "attention_dropout", "qa_dropout", "seq_classif_dropout"):
             check_probability(name, getattr(self, name))
         check_non_negative("initializer_range", self.initializer_range)
-        if self.activation not in ENCODER_ACTIVATIONS:
-            raise ValueError(f"activation must be one of {ENCODER_ACTIVATIONS}, got {self.activation!r}")
+        for name in ("activation", "mlm_head_activation"):
+            value = getattr(self, name, None)
+            if (value is not None or name == "activation") and value not in ENCODER_ACTIVATIONS:
+                raise ValueError(f"{name} must be one of {ENCODER_ACTIVATIONS}, got {value!r}")

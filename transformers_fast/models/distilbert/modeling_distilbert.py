@@ -275,10 +275,11 @@ class DistilBertForMaskedLM(DistilBertPreTrainedModel):
         with self.distilbert.fast.reference_path(masked_lm_labels is not None):
             outputs = self.distilbert(input_ids, attention_mask, head_mask, output_attentions, output_hidden_states,
                                       inputs_embeds=inputs_embeds)
-        # 1.2.0's head is GELU whatever config.activation says (transformers 5 follows the config; so do we for the
-        # names 1.2.0 did not take)
-        act = self.config.activation
-        x = (gelu if act in ("gelu", "relu") else activation_fn(act))(self.vocab_transform(outputs[0]))
+        # transformers applies config.activation in this head: a config it wrote names it (mlm_head_activation)
+        head = getattr(self.config, "mlm_head_activation", None)
+        if head is None:  # 1.2.0: GELU whatever config.activation says (the names it did not take: as transformers)
+            head = "gelu" if self.config.activation in ("gelu", "relu") else self.config.activation
+        x = activation_fn(head)(self.vocab_transform(outputs[0]))
         logits = self.vocab_projector(self.vocab_layer_norm(x))
         loss = None if masked_lm_labels is None else loss_ignoring_negative(logits, masked_lm_labels)
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,

@@ -19,6 +19,13 @@ class RobertaConfig(EncoderConfig):
     model_type = "roberta"
     pretrained_config_archive_map = ROBERTA_PRETRAINED_CONFIG_ARCHIVE_MAP
 
+    @classmethod
+    def transformers_fields(cls, config_dict):
+        """transformers' RoBERTa gives its word and position tables pad_token_id as padding_idx (a row without
+        gradient), where 1.2.0's gives the word table 0 (<s> in RoBERTa's vocabulary) and the positions none: a
+        config transformers wrote keeps its meaning (embeddings_padding_idx; absent, as in 1.2.0's configs: 1.2.0's)."""
+        return {"embeddings_padding_idx": config_dict.get("embeddings_padding_idx", config_dict.get("pad_token_id", 1))}
+
     def __init__(self, vocab_size_or_config_json_file=30522, *args: Any, **kwargs: Any):
         # *args: BertConfig's positional fields (hidden_size, num_hidden_layers, ...), as 1.2.0's subclass takes them
         kwargs.setdefault("pad_token_id", 1)

@@ -20,10 +20,20 @@ def position_ids_from_input_ids(input_ids: torch.Tensor, padding_idx: int) -> to
     return (torch.cumsum(mask, dim=1).type_as(mask) * mask).long() + padding_idx
 
 
+def _table_index(index, size: int):
+    """index where an embedding table of `size` rows has it (a padding_idx), else None."""
+    return index if isinstance(index, int) and 0 <= index < size else None
+
+
 class RobertaEmbeddings(BertEmbeddings):
     def __init__(self, config: RobertaConfig):
         super().__init__(config)
         self.padding_idx = config.pad_token_id
+        # the rows that get no gradient in training: 1.2.0's BertEmbeddings gives the word table 0 and the positions
+        # none; a config transformers wrote gives both its pad_token_id (see RobertaConfig.transformers_fields)
+        pad = getattr(config, "embeddings_padding_idx", None)
+        self.word_embeddings.padding_idx = _table_index(0 if pad is None else pad, config.vocab_size)
+        self.position_embeddings.padding_idx = _table_index(pad, config.max_position_embeddings)
 
     def default_position_ids(self, input_ids: torch.Tensor, inputs_embeds: torch.Tensor = None) -> torch.Tensor:
         if inputs_embeds is None:
@@ -42,6 +52,13 @@ class RobertaPreTrainedModel(EncoderPreTrainedModel):
     tied_head_keys = ("lm_head.decoder.weight",)
     checkpoint_key_renames = ((r"(^|\.)lm_head\.decoder\.bias$", r"\1lm_head.bias"),)
     renamed_keys_win = (r"(^|\.)lm_head\.decoder\.bias$",)  # (with untied embeddings the two differ)
+
+    def resize_token_embeddings(self, new_num_tokens=None):
+        resized = new_num_tokens is not None and new_num_tokens != self.get_input_embeddings().weight.shape[0]
+        embeddings = super().resize_token_embeddings(new_num_tokens)
+        if resized and getattr(self.config, "embeddings_padding_idx", None) is None:
+            embeddings.padding_idx = None  # 1.2.0's new table has no padding_idx: every row trains
+        return embeddings
 
 
 class RobertaModel(RobertaPreTrainedModel, EncoderModel):
