@@ -91,7 +91,31 @@ def test_transformers_activation_names_in_encoders(tmp_path, family, class_name,
         compare(ours(ids, attention_mask=mask, **kw)[0], ref(input_ids=ids, attention_mask=mask, **kw)[0], mask)
 
 
-@pytest.mark.parametrize("act", ["tanh", "quick_gelu"])
+def test_every_transformers_activation_name_has_its_function():
+    from transformers import activations
+
+    from transformers_fast.configuration_utils import TRANSFORMERS_ACTIVATION_NAMES
+    from transformers_fast.modeling_utils import TRANSFORMERS_ACTIVATIONS
+
+    assert set(TRANSFORMERS_ACTIVATIONS) == set(TRANSFORMERS_ACTIVATION_NAMES)
+    x = torch.linspace(-12, 12, 601)
+    for name, function in TRANSFORMERS_ACTIVATIONS.items():
+        assert torch.allclose(function(x), activations.ACT2FN[name](x), atol=1e-5), name
+
+
+@pytest.mark.parametrize("act", ["gelu_10", "leaky_relu", "hardswish", "laplace", "quick_gelu"])
+def test_transformers_activation_names_in_gpt2(tmp_path, act):
+    from gpt_helpers import hf_gpt
+
+    ref = hf_gpt("gpt2", "GPT2LMHeadModel", activation_function=act)
+    ref.save_pretrained(tmp_path)
+    ours = tf.GPT2LMHeadModel.from_pretrained(tmp_path)
+    x = torch.randint(0, 99, (2, 7), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        compare(ours(x)[0], ref(x).logits)
+
+
+@pytest.mark.parametrize("act", ["tanh", "quick_gelu", "gelu_10", "sqrtsoftplus"])
 def test_transformers_activation_names_in_xlnet(tmp_path, act):
     import transformers
 

@@ -287,10 +287,13 @@ def validate_gpt_config(config) -> None:
         raise ValueError(f"summary_type must be one of {SUMMARY_TYPES}, got {config.summary_type!r}")
 
 
-# 1.2.0's and transformers' (modeling_utils.TRANSFORMERS_ACTIVATIONS) names
-ENCODER_ACTIVATIONS = ("gelu", "relu", "swish", "silu", "gelu_new", "gelu_pytorch_tanh", "gelu_python", "gelu_fast",
-                       "gelu_accurate", "quick_gelu", "relu6", "relu2", "mish", "tanh", "sigmoid", "linear",
-                       "gelu_python_tanh", "gelu_10", "laplace", "leaky_relu", "hardswish", "sqrtsoftplus")
+# transformers' parameter-free activation names (its ACT2FN) beyond 1.2.0's "gelu", for configs it wrote; their
+# functions are modeling_utils.TRANSFORMERS_ACTIVATIONS
+TRANSFORMERS_ACTIVATION_NAMES = ("gelu_new", "gelu_pytorch_tanh", "gelu_python", "gelu_fast", "gelu_accurate",
+                                 "gelu_python_tanh", "gelu_10", "quick_gelu", "relu", "relu6", "relu2", "leaky_relu",
+                                 "silu", "swish", "mish", "hardswish", "tanh", "sigmoid", "laplace", "sqrtsoftplus",
+                                 "linear")
+ENCODER_ACTIVATIONS = ("gelu",) + TRANSFORMERS_ACTIVATION_NAMES
 
 
 class EncoderConfig(PretrainedConfig):

@@ -3,16 +3,16 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from transformers_fast.configuration_utils import (PretrainedConfig, check_int, check_vocab_size_argument, read_json_config,
-                                                   validate_gpt_config)
+from transformers_fast.configuration_utils import (TRANSFORMERS_ACTIVATION_NAMES, PretrainedConfig, check_int,
+                                                   check_vocab_size_argument, read_json_config, validate_gpt_config)
 
 GPT2_SHORTCUT_NAMES = ("gpt2", "gpt2-medium", "gpt2-large")
 # The 1.2.0 shortcut names now live under the openai-community organisation of the Hugging Face hub.
 GPT2_PRETRAINED_MODEL_ARCHIVE_MAP: Dict[str, str] = {name: f"openai-community/{name}" for name in GPT2_SHORTCUT_NAMES}
 GPT2_PRETRAINED_CONFIG_ARCHIVE_MAP = GPT2_PRETRAINED_MODEL_ARCHIVE_MAP
 # transformers' activation_function values ("gelu": the erf form; "gelu_new": GPT-2's tanh form)
-GPT2_ACTIVATION_NAMES = ("gelu_new", "gelu_pytorch_tanh", "gelu_fast", "gelu_accurate", "gelu", "gelu_python",
-                         "quick_gelu", "relu", "relu6", "relu2", "silu", "swish", "mish", "tanh", "sigmoid", "linear")
+GPT2_ACTIVATION_NAMES = ("gelu",) + TRANSFORMERS_ACTIVATION_NAMES
+
 
 class GPT2Config(PretrainedConfig):
     """Configuration of a GPT-2 model (defaults: gpt2, 124M parameters).

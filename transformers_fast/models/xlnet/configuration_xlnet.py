@@ -10,18 +10,17 @@ from __future__ import annotations
 import json
 from typing import Any, Dict
 
-from transformers_fast.configuration_utils import (SUMMARY_TYPES, PretrainedConfig, check_int, check_non_negative,
-                                                   check_probability, check_vocab_size_argument, read_json_config)
+from transformers_fast.configuration_utils import (SUMMARY_TYPES, TRANSFORMERS_ACTIVATION_NAMES, PretrainedConfig,
+                                                   check_int, check_non_negative, check_probability,
+                                                   check_vocab_size_argument, read_json_config)
 
 XLNET_SHORTCUT_NAMES = ("xlnet-base-cased", "xlnet-large-cased")
 # The 1.2.0 shortcut names now live under the xlnet organisation of the Hugging Face hub.
 XLNET_PRETRAINED_MODEL_ARCHIVE_MAP: Dict[str, str] = {name: f"xlnet/{name}" for name in XLNET_SHORTCUT_NAMES}
 XLNET_PRETRAINED_CONFIG_ARCHIVE_MAP = XLNET_PRETRAINED_MODEL_ARCHIVE_MAP
 
-# ff_activation names: 1.2.0's ("gelu" = tanh form, "relu", "swish") and transformers' tanh / SiLU names.
-# 1.2.0's names ("gelu": the tanh form) and transformers' (modeling_utils.TRANSFORMERS_ACTIVATIONS)
-XLNET_ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_python", "relu", "swish", "silu", "gelu_fast",
-                     "gelu_accurate", "quick_gelu", "relu6", "relu2", "mish", "tanh", "sigmoid", "linear")
+# ff_activation names: 1.2.0's ("gelu": the tanh form; "relu", "swish") and transformers'
+XLNET_ACTIVATIONS = ("gelu",) + TRANSFORMERS_ACTIVATION_NAMES
 ATTN_TYPES = ("bi", "uni")
 
 
