@@ -334,6 +334,9 @@ def test_save_pretrained_round_trip_and_transformers_reads_it(safe, activation, 
         compare(again(ids, attention_mask=mask).logits, want)
         compare(theirs(ids, attention_mask=mask).logits, want)
     assert again.lm_loss.weight is again.transformer.word_embedding.weight
+    # 1.2.0's constructor given the file reads it as from_pretrained does (with transformers' meaning)
+    by_constructor = tf.XLNetConfig(str(tmp_path / "ref" / "config.json"))
+    assert by_constructor.ff_activation == again.config.ff_activation != ("gelu" if activation == "gelu" else None)
 
 
 def test_base_checkpoint_into_head_model_and_back(tmp_path):
