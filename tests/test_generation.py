@@ -184,7 +184,7 @@ def test_sampling_filters_equal_transformers_warpers():
 
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(4, 97, generator=g) * 3
-    for temperature, top_k, top_p in [(0.7, 10, 0.9), (1.3, None, 0.5), (1.0, 3, None), (0.5, 50, 0.99)]:
+    for temperature, top_k, top_p in [(0.7, 10, 0.9), (1.3, None, 0.5), (1.0, 3, None), (0.5, 50, 0.99), (1.0, None, 0.0)]:
         expected = TemperatureLogitsWarper(temperature)(None, logits)
         if top_k is not None:
             expected = TopKLogitsWarper(top_k)(None, expected)

@@ -436,7 +436,7 @@ class GenerationMixin:
             if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0):
                 raise ValueError(f"top_k must be a non-negative integer, got {top_k!r}")
             if top_p is not None:
-                _check_number("top_p", top_p, 0.0, 1.0)
+                _check_number("top_p", top_p, 0.0, 1.0, low_open=False)  # (0: the most likely token, as transformers)
         penalty = o["repetition_penalty"]
         _check_number("repetition_penalty", penalty, 0.0)
         ngram_size, min_length, min_new_tokens = o["no_repeat_ngram_size"], o["min_length"], o["min_new_tokens"]
