@@ -134,6 +134,29 @@ def test_left_padded_batch_equals_transformers(family, tmp_path):
             compare(ours.logits[row:row + 1, 10 - n:], alone, path=f"row {row} alone")
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+def test_logits_to_keep_equals_transformers(family, tmp_path):
+    _, name = classes(family, "lm")
+    ref = hf_gpt(family, name)
+    ref.save_pretrained(tmp_path)
+    model = OURS[family][1].from_pretrained(tmp_path)
+    x, mask, positions = left_padded(ids(batch=3, seq=9), [9, 4, 6])
+    with torch.no_grad():
+        for keep in (1, 3, 0, torch.tensor([0, 5, 8])):
+            ours = model(x, attention_mask=mask, position_ids=positions, logits_to_keep=keep).logits
+            theirs = ref(x, attention_mask=mask, position_ids=positions, logits_to_keep=keep).logits
+            assert ours.shape == theirs.shape
+            if isinstance(keep, int):
+                kept = mask[:, -keep:] if keep else mask
+            else:
+                kept = mask[:, keep]
+            compare(ours, theirs, mask=kept, path=f"logits_to_keep={keep}")
+    with pytest.raises(ValueError, match="logits_to_keep"):
+        model(x, labels=x, logits_to_keep=1)
+    with pytest.raises(ValueError, match="logits_to_keep"):
+        model(x, logits_to_keep=-1)
+
+
 @pytest.mark.parametrize("family,class_name", [("gpt2", "GPT2LMHeadModel"), ("openai", "OpenAIGPTLMHeadModel"),
                                                ("gpt2", "GPT2DoubleHeadsModel")])
 @pytest.mark.parametrize("side", ["left", "right"])

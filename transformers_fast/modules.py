@@ -146,6 +146,27 @@ def summary_reads_padding(attention_mask, mc_token_ids, input_ids, inputs_embeds
     return not bool(real.gather(1, index).all())
 
 
+def kept_positions(hidden: torch.Tensor, logits_to_keep, labels) -> torch.Tensor:
+    """transformers' logits_to_keep: the hidden states [batch, seq, hidden] of the positions whose logits are
+    wanted (an int n: the last n, 0 all of them; a 1-D tensor: those positions)."""
+    if isinstance(logits_to_keep, bool) or not isinstance(logits_to_keep, (int, torch.Tensor)):
+        raise TypeError(f"logits_to_keep must be an int or a 1-D tensor of positions, got {logits_to_keep!r}")
+    if isinstance(logits_to_keep, int):
+        if logits_to_keep < 0:
+            raise ValueError(f"logits_to_keep must be >= 0 (0: every position), got {logits_to_keep}")
+        if logits_to_keep == 0:
+            return hidden
+        if labels is not None:
+            raise ValueError("labels need the logits of every position: pass logits_to_keep=0 with labels")
+        return hidden[:, -logits_to_keep:, :]
+    if logits_to_keep.dim() != 1 or logits_to_keep.is_floating_point():
+        raise ValueError(f"logits_to_keep as a tensor must be 1-D integer positions, got {logits_to_keep.dtype} "
+                         f"of shape {tuple(logits_to_keep.shape)}")
+    if labels is not None:
+        raise ValueError("labels need the logits of every position: pass logits_to_keep=0 with labels")
+    return hidden[:, logits_to_keep.to(hidden.device), :]
+
+
 def lm_loss_reads_padding(attention_mask, labels) -> bool:
     """Whether the LM loss scores the logits of a padded position (its next label is not ignored). The fused decoder
     leaves padded positions zero: the reference path runs instead, as the reference computes them."""

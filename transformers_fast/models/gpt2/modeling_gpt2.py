@@ -17,7 +17,7 @@ from transformers_fast.modeling_outputs import (BaseModelOutputWithPast, CausalL
 from transformers_fast.modeling_utils import (TRANSFORMERS_ACTIVATIONS, PreTrainedModel, SequenceSummary, assign_tf_weights,
                                               memory_in_dtype, tf_checkpoint_arrays)
 from transformers_fast.modules import (MLP, Attention, GPTBaseMixin, GPTInitWeightsMixin, gpt_tf_parameter, lm_loss,
-                                      lm_loss_reads_padding, mc_loss, summary_reads_padding)
+                                      kept_positions, lm_loss_reads_padding, mc_loss, summary_reads_padding)
 from transformers_fast.modules import gelu  # noqa: F401  (a name of 1.2.0's modeling_gpt2)
 from transformers_fast.runtime import decoder as fast_decoder
 from transformers_fast.models.gpt2.configuration_gpt2 import GPT2_PRETRAINED_MODEL_ARCHIVE_MAP, GPT2Config
@@ -193,7 +193,7 @@ class GPT2LMHeadModel(GenerationMixin, GPT2PreTrainedModel):
 
     def forward(self, input_ids=None, position_ids=None, token_type_ids=None, labels=None, past=None, head_mask=None,
                 *, attention_mask=None, past_key_values=None, use_cache=None, output_attentions=None,
-                output_hidden_states=None, inputs_embeds=None, cache=None):
+                output_hidden_states=None, inputs_embeds=None, cache=None, logits_to_keep=0):
         wanted = self.transformer.output_hidden_states if output_hidden_states is None else output_hidden_states
         # asking for the hidden states runs the reference path, which computes the padded positions a loss reads
         forced = not wanted and lm_loss_reads_padding(attention_mask, labels)
@@ -201,7 +201,8 @@ class GPT2LMHeadModel(GenerationMixin, GPT2PreTrainedModel):
                                    attention_mask=attention_mask, past_key_values=past_key_values, cache=cache,
                                    use_cache=use_cache, output_attentions=output_attentions,
                                    output_hidden_states=wanted or forced, inputs_embeds=inputs_embeds)
-        lm_logits = self.fast.lm_logits(outputs[0], head_mask, output_attentions, output_hidden_states)
+        lm_logits = self.fast.lm_logits(kept_positions(outputs[0], logits_to_keep, labels), head_mask,
+                                        output_attentions, output_hidden_states)
         loss = None if labels is None else lm_loss(lm_logits, labels)
         return CausalLMOutputWithPast(loss=loss, logits=lm_logits, past_key_values=outputs.past_key_values,
                                       hidden_states=None if forced else outputs.hidden_states,

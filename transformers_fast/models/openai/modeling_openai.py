@@ -16,7 +16,7 @@ from transformers_fast.generation import GenerationMixin
 from transformers_fast.modeling_outputs import BaseModelOutput, CausalLMOutput, DoubleHeadsModelOutput
 from transformers_fast.modeling_utils import PreTrainedModel, SequenceSummary, assign_tf_weights
 from transformers_fast.modules import (MLP, Attention, GPTBaseMixin, GPTInitWeightsMixin, gelu, gpt_tf_parameter, lm_loss,
-                                      lm_loss_reads_padding, mc_loss, summary_reads_padding)
+                                      kept_positions, lm_loss_reads_padding, mc_loss, summary_reads_padding)
 from transformers_fast.runtime import decoder as fast_decoder
 from transformers_fast.models.openai.configuration_openai import (OPENAI_GPT_PRETRAINED_MODEL_ARCHIVE_MAP,
                                                                   OpenAIGPTConfig)
@@ -140,14 +140,16 @@ class OpenAIGPTLMHeadModel(GenerationMixin, OpenAIGPTPreTrainedModel):
         return self.lm_head
 
     def forward(self, input_ids=None, position_ids=None, token_type_ids=None, labels=None, head_mask=None, *,
-                attention_mask=None, output_attentions=None, output_hidden_states=None, inputs_embeds=None):
+                attention_mask=None, output_attentions=None, output_hidden_states=None, inputs_embeds=None,
+                logits_to_keep=0):
         wanted = self.transformer.output_hidden_states if output_hidden_states is None else output_hidden_states
         # asking for the hidden states runs the reference path, which computes the padded positions a loss reads
         forced = not wanted and lm_loss_reads_padding(attention_mask, labels)
         outputs = self.transformer(input_ids, position_ids, token_type_ids, head_mask, attention_mask=attention_mask,
                                    output_attentions=output_attentions, output_hidden_states=wanted or forced,
                                    inputs_embeds=inputs_embeds)
-        lm_logits = self.fast.lm_logits(outputs[0], head_mask, output_attentions, output_hidden_states)
+        lm_logits = self.fast.lm_logits(kept_positions(outputs[0], logits_to_keep, labels), head_mask,
+                                        output_attentions, output_hidden_states)
         loss = None if labels is None else lm_loss(lm_logits, labels)
         return CausalLMOutput(loss=loss, logits=lm_logits, hidden_states=None if forced else outputs.hidden_states,
                               attentions=outputs.attentions)
