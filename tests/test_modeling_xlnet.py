@@ -339,6 +339,18 @@ def test_save_pretrained_round_trip_and_transformers_reads_it(safe, activation, 
     assert by_constructor.ff_activation == again.config.ff_activation != ("gelu" if activation == "gelu" else None)
 
 
+def test_logits_to_keep_equals_transformers(tmp_path):
+    ref = reference("hf", "XLNetLMHeadModel")
+    ours = ours_from(ref, tmp_path)
+    ids, mask, _ = batch()
+    with torch.no_grad():
+        for keep in (1, 2, 0, torch.tensor([0, 3])):
+            compare(ours(ids, attention_mask=mask, logits_to_keep=keep).logits,
+                    ref(ids, attention_mask=mask, logits_to_keep=keep).logits)
+    with pytest.raises(ValueError, match="logits_to_keep"):
+        ours(ids, labels=ids, logits_to_keep=1)
+
+
 def test_base_checkpoint_into_head_model_and_back(tmp_path):
     ref = reference("pt", "XLNetLMHeadModel")
     ref.save_pretrained(str(tmp_path))

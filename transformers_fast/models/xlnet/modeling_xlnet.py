@@ -25,7 +25,7 @@ from transformers_fast.modeling_utils import (PoolerAnswerClass, PoolerEndLogits
                                               SequenceSummary, TRANSFORMERS_ACTIVATIONS, assign_tf_map, check_ids, check_token_inputs,
                                               expand_head_mask, loss_ignoring_negative, memory_in_dtype,
                                               squad_head_forward, tf_checkpoint_arrays)
-from transformers_fast.modules import classification_loss
+from transformers_fast.modules import classification_loss, kept_positions
 from transformers_fast.ops import QuantizedLinear
 from transformers_fast.runtime.fast_path import LinearFastPath
 from transformers_fast.runtime.xlnet import XLNetFastPath
@@ -572,14 +572,15 @@ class XLNetLMHeadModel(XLNetPreTrainedModel):
 
     def forward(self, input_ids=None, token_type_ids=None, input_mask=None, attention_mask=None, mems=None,
                 perm_mask=None, target_mapping=None, labels=None, head_mask=None, *, output_attentions=None,
-                output_hidden_states=None, use_mems=None, inputs_embeds=None):
+                output_hidden_states=None, use_mems=None, inputs_embeds=None, logits_to_keep=0):
         outputs = self.transformer(input_ids, **_base_kwargs(token_type_ids, input_mask, attention_mask, mems,
                                                              perm_mask, target_mapping, head_mask, output_attentions,
                                                              output_hidden_states, use_mems, inputs_embeds))
-        if self.transformer.fast.enabled and self.head_fast.usable(outputs[0]):
-            logits = self.head_fast(outputs[0])
+        hidden = kept_positions(outputs[0], logits_to_keep, labels)
+        if self.transformer.fast.enabled and self.head_fast.usable(hidden):
+            logits = self.head_fast(hidden)
         else:
-            logits = self.lm_loss(outputs[0])
+            logits = self.lm_loss(hidden)
         loss = None
         if labels is not None:
             if not isinstance(labels, torch.Tensor) or labels.shape != logits.shape[:-1]:
