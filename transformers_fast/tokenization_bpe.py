@@ -162,6 +162,7 @@ class ByteLevelBPETokenizer(PreTrainedTokenizer):
 
     vocab_files_names = VOCAB_FILES_NAMES
     _bpe_in_transformers = True
+    add_prefix_space = None  # (instances pickled before the option load as 1.2.0's)
 
     def __init__(self, vocab_file, merges_file, errors="replace", unk_token="<|endoftext|>",
                  bos_token="<|endoftext|>", eos_token="<|endoftext|>", **kwargs):
