@@ -10,6 +10,7 @@
 using namespace tf::tok;
 
 static std::shared_ptr<ByteLevelBpeModel> model;
+static std::shared_ptr<Pipeline> no_prefix, prefix_if_absent;  // transformers' add_prefix_space False / True
 
 static std::shared_ptr<Pipeline> make() {
   const auto& b2u = byte_to_unicode();
@@ -32,12 +33,19 @@ static std::shared_ptr<Pipeline> make() {
   model = std::make_shared<ByteLevelBpeModel>(enc, merges);
   auto p = std::make_shared<Pipeline>(model);
   fuzz::configure(*p, {"<|endoftext|>", "<s>", "a"});
+  no_prefix = std::make_shared<Pipeline>(std::make_shared<ByteLevelBpeModel>(enc, merges, PrefixSpace::never), false);
+  prefix_if_absent =
+      std::make_shared<Pipeline>(std::make_shared<ByteLevelBpeModel>(enc, merges, PrefixSpace::if_absent), false);
+  fuzz::configure(*no_prefix, {"<|endoftext|>", "<s>", "a"});
+  fuzz::configure(*prefix_if_absent, {"<s>", " "});
   return p;
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static auto pipeline = make();
   fuzz::run(*pipeline, data, size);
+  fuzz::run(*no_prefix, data, size);
+  fuzz::run(*prefix_if_absent, data, size);
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   if (find_invalid_utf8(text, false) == std::string_view::npos) {
     tf::set_isa_cap(tf::Isa::generic);

@@ -210,27 +210,6 @@ def test_model_max_length_keyword(tmp_path):
     assert ours(text, truncation=True)["input_ids"] == hf(text, truncation=True)["input_ids"]
 
 
-@pytest.mark.xfail(strict=True, reason="left: add_prefix_space=False needs csrc/tokenizers/byte_bpe.cpp, where 1.2.0's "
-                                       "prepended space is added (being rewritten by others); the option is ignored")
-def test_byte_level_add_prefix_space_false(roberta_files):
-    ours = RobertaTokenizer(*roberta_files, add_prefix_space=False)
-    hf = transformers.RobertaTokenizer(*roberta_files, add_prefix_space=False)
-    assert ours.encode("Hello world") == hf.encode("Hello world", add_special_tokens=False)  # "Hello", not "ĠHello"
-
-
-def test_byte_level_add_prefix_space_false_warns(roberta_files, caplog):
-    """Until it is honoured, add_prefix_space=False (which transformers 5 saves in every tokenizer_config.json) says
-    that the ids follow 1.2.0's prepended space."""
-    import logging
-
-    from transformers_fast import tokenization_utils
-
-    tokenization_utils._warned.clear()
-    with caplog.at_level(logging.WARNING, logger="transformers_fast"):
-        RobertaTokenizer(*roberta_files, add_prefix_space=False)
-    assert any("add_prefix_space=False is not taken" in r.getMessage() for r in caplog.records)
-
-
 def test_audit_script_finds_no_difference_from_1_2_0():
     """scripts/audit_tokenizers.py (every family and option set against 1.2.0 on edge cases and random text)
     exits 1 when a 1.2.0 comparison differs."""

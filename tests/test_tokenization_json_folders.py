@@ -1,6 +1,8 @@
 """Tokenizer folders saved by transformers 5, which writes tokenizer.json and tokenizer_config.json only (no
 vocab.txt / vocab.json / merges.txt): from_pretrained reads the vocabulary and the normalizer's options from
-tokenizer.json and gives 1.2.0's ids on the same vocabulary, the added tokens transformers' ids."""
+tokenizer.json and gives 1.2.0's ids on the same vocabulary, the added tokens transformers' ids (GPT-2 and RoBERTa:
+transformers' ids, as their tokenizer_config.json holds add_prefix_space)."""
+import json
 import os
 
 import pytest
@@ -44,6 +46,19 @@ def test_byte_level_bpe_folder(tmp_path, cls):
     vocab, merges = gpt2_files()
     theirs = getattr(transformers, cls)(vocab, merges)
     folder = saved_by_transformers(theirs, tmp_path)
+    ours = getattr(tf, cls).from_pretrained(folder)
+    # transformers writes add_prefix_space (False by default) into tokenizer_config.json: the folder tokenizes as
+    # transformers loads it (test_tokenization_prefix_space.py); without that entry, as 1.2.0 on the same vocabulary
+    assert ours.add_prefix_space is False
+    loaded = getattr(transformers, cls).from_pretrained(folder)
+    for text in TEXTS:
+        assert ours.encode(text) == loaded.encode(text, add_special_tokens=False), repr(text)
+    config = os.path.join(folder, "tokenizer_config.json")
+    with open(config, encoding="utf-8") as f:
+        settings = json.load(f)
+    del settings["add_prefix_space"]
+    with open(config, "w", encoding="utf-8") as f:
+        json.dump(settings, f)
     ours = getattr(tf, cls).from_pretrained(folder)
     reference = getattr(pt, cls)(vocab, merges)
     for text in TEXTS:

@@ -10,7 +10,7 @@ import types
 from functools import lru_cache
 from typing import Optional
 
-from transformers_fast.tokenization_utils import PreTrainedTokenizer, TrackedDict, _core_lib, _warn_once, tracked_key
+from transformers_fast.tokenization_utils import PreTrainedTokenizer, TrackedDict, _core_lib, tracked_key
 
 logger = logging.getLogger(__name__)
 
@@ -151,19 +151,26 @@ def bpe_files_from_tokenizer_json(spec, folder, name, pre_tokenizer, word_end):
 
 
 class ByteLevelBPETokenizer(PreTrainedTokenizer):
-    """Byte-level BPE (GPT2Tokenizer and RobertaTokenizer); a space is prepended to the (stripped) text, as in
-    1.2.0."""
+    """Byte-level BPE (GPT2Tokenizer and RobertaTokenizer).
+
+    add_prefix_space: None (the default: not given, nor in the folder's tokenizer_config.json) keeps 1.2.0's
+    tokenization: every part of the text between added/special tokens is stripped and gets a space prepended.
+    Given (a keyword, or a tokenizer_config.json that transformers 5 wrote: it writes add_prefix_space explicitly
+    and 1.2.0 never does, so its presence is what marks such a folder), it means what it means to transformers' fast
+    tokenizers: nothing is stripped, and False prepends no space, True one to each part that does not start with
+    ' ' already (tokenizers' ByteLevel pre-tokenizer). save_pretrained writes it back."""
 
     vocab_files_names = VOCAB_FILES_NAMES
     _bpe_in_transformers = True
+    add_prefix_space = None  # (instances pickled before the option load as 1.2.0's)
 
     def __init__(self, vocab_file, merges_file, errors="replace", unk_token="<|endoftext|>",
                  bos_token="<|endoftext|>", eos_token="<|endoftext|>", **kwargs):
         super().__init__(bos_token=bos_token, eos_token=eos_token, unk_token=unk_token, **kwargs)
-        if kwargs.get("add_prefix_space") is False:  # transformers 5 writes it into every tokenizer_config.json
-            _warn_once(f"{type(self).__name__}: add_prefix_space=False is not taken: this tokenizer prepends a space "
-                       "to the text as pytorch-transformers 1.2.0 does, so the first word's ids differ from "
-                       "transformers' (which prepends none)")
+        add_prefix_space = kwargs.get("add_prefix_space")
+        if add_prefix_space is not None and not isinstance(add_prefix_space, bool):
+            raise TypeError(f"add_prefix_space must be a bool or None, got {type(add_prefix_space).__name__}")
+        self.add_prefix_space = add_prefix_space
         self.max_len_single_sentence = self.max_len
         self.max_len_sentences_pair = self.max_len
         for name, path in (("vocab_file", vocab_file), ("merges_file", merges_file)):
@@ -187,10 +194,20 @@ class ByteLevelBPETokenizer(PreTrainedTokenizer):
         return bpe_files_from_tokenizer_json(spec, folder, cls.__name__, "ByteLevel", ""), {}
 
     def _core_model_key(self):
-        return bpe_model_key(self)
+        return bpe_model_key(self) + (self.add_prefix_space,)
+
+    @property
+    def _strip_parts(self):
+        """1.2.0 strips the parts of the text between added/special tokens; transformers (add_prefix_space given)
+        does not."""
+        return self.__dict__.get("add_prefix_space") is None
 
     def _build_native(self):
-        self._core = _core_lib().Pipeline(_core_lib().ByteLevelBpeModel(self.encoder, merge_pairs(self.bpe_ranks)))
+        # the C++ model's prefix_space: 0 always (1.2.0), 1 never (False), 2 unless the part starts with ' ' (True)
+        aps = self.__dict__.get("add_prefix_space")
+        model = _core_lib().ByteLevelBpeModel(self.encoder, merge_pairs(self.bpe_ranks),
+                                              prefix_space=0 if aps is None else 2 if aps else 1)
+        self._core = _core_lib().Pipeline(model, strip_parts=aps is None)
 
     @property
     def vocab_size(self):
@@ -207,8 +224,11 @@ class ByteLevelBPETokenizer(PreTrainedTokenizer):
         return " ".join(merge_symbols(tuple(token), self.bpe_ranks))
 
     def _tokenize(self, text):
+        aps = self.add_prefix_space
+        if aps is None or (aps and not text.startswith(" ")):
+            text = " " + text
         pieces = []
-        for token in self._core.model.pretokenize(" " + text):
+        for token in self._core.model.pretokenize(text):
             token = "".join(self.byte_encoder[b] for b in token.encode("utf-8"))
             pieces.extend(self.bpe(token).split(" "))
         return pieces
@@ -241,6 +261,14 @@ class ByteLevelBPETokenizer(PreTrainedTokenizer):
         text = "".join(tokens)
         return bytearray([self.byte_decoder[c] for c in text]).decode("utf-8", errors=self.errors)
 
+    def decode(self, token_ids, skip_special_tokens=False, clean_up_tokenization_spaces=None):
+        """1.2.0's decode (clean-up on by default, a RoBERTa text holding </s> split into a list); with
+        add_prefix_space given, transformers' (one str, as batch_decode, its clean-up default)."""
+        if self.__dict__.get("add_prefix_space") is None:
+            return super().decode(token_ids, skip_special_tokens,
+                                  True if clean_up_tokenization_spaces is None else clean_up_tokenization_spaces)
+        return self.batch_decode([token_ids], skip_special_tokens, clean_up_tokenization_spaces)[0]
+
     def _batch_decode_text(self, ids, skip_special_tokens):
         # tokenizers' ByteLevel decoder: a token with a character outside the byte alphabet (an added token such as
         # "new tok") stands for its own UTF-8 bytes; invalid UTF-8 becomes U+FFFD
@@ -253,6 +281,16 @@ class ByteLevelBPETokenizer(PreTrainedTokenizer):
             else:
                 data.extend(token.encode("utf-8", errors="surrogatepass"))
         return data.decode("utf-8", errors="replace")
+
+    def save_pretrained(self, save_directory):
+        """1.2.0's files; add_prefix_space, when given, into tokenizer_config.json (so that both libraries reload
+        the folder with it; a folder without it stays 1.2.0's)."""
+        aps = self.__dict__.get("add_prefix_space")
+        if aps is None:
+            self.init_kwargs.pop("add_prefix_space", None)
+        else:
+            self.init_kwargs["add_prefix_space"] = aps
+        return super().save_pretrained(save_directory)
 
     def save_vocabulary(self, save_directory):
         return save_bpe_files(self, save_directory)

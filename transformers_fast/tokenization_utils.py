@@ -888,11 +888,15 @@ class PreTrainedTokenizer(object):
         """(token, (start, end)) of _tokenize(text); families without a C++ core that compute offsets define it."""
         raise NotImplementedError
 
+    _strip_parts = True  # 1.2.0: the parts of the text between added/special tokens are stripped
+
     def _chunks_with_spans(self, text):
         """1.2.0's split of text on added and special tokens, each chunk with its (start, end) in text and whether it
         is such a token: each token in turn splits the chunks not yet fixed, the parts stripped, empty ones dropped.
-        Whitespace alone gives no chunk (1.2.0 returned one special token picked by set order there)."""
-        if not text.strip():
+        Whitespace alone gives no chunk (1.2.0 returned one special token picked by set order there). A family whose
+        _strip_parts is False splits as transformers: the parts are not stripped (empty ones are still dropped)."""
+        strip_parts = self._strip_parts
+        if strip_parts and not text.strip():
             return []
         specials = set(self.all_special_tokens)
         fixed = lambda piece: piece in self.added_tokens_encoder or piece in specials  # noqa: E731
@@ -912,9 +916,10 @@ class PreTrainedTokenizer(object):
                     parts.append((at, k))
                     at = k + len(tok)
                 for i, (a, b) in enumerate(parts):
-                    piece = text[a:b]
-                    a += len(piece) - len(piece.lstrip())
-                    b -= len(piece) - len(piece.rstrip())
+                    if strip_parts:
+                        piece = text[a:b]
+                        a += len(piece) - len(piece.lstrip())
+                        b -= len(piece) - len(piece.rstrip())
                     if i == 0 and a >= b:
                         if len(parts) > 1:
                             out.append((parts[0][1], parts[0][1] + len(tok)))

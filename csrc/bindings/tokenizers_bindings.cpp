@@ -303,9 +303,12 @@ void bind_tokenizers(py::module_& m) {
       });
 
   py::class_<ByteLevelBpeModel, Model, std::shared_ptr<ByteLevelBpeModel>>(t, "ByteLevelBpeModel")
-      .def(py::init<const std::unordered_map<std::string, int64_t>&,
-                    const std::vector<std::pair<std::string, std::string>>&>(),
-           py::arg("encoder"), py::arg("merges"))
+      .def(py::init([](const std::unordered_map<std::string, int64_t>& encoder,
+                       const std::vector<std::pair<std::string, std::string>>& merges, int prefix_space) {
+             if (prefix_space < 0 || prefix_space > 2) throw py::value_error("prefix_space: 0 (always), 1 (never) or 2 (if absent)");
+             return std::make_shared<ByteLevelBpeModel>(encoder, merges, static_cast<PrefixSpace>(prefix_space));
+           }),
+           py::arg("encoder"), py::arg("merges"), py::arg("prefix_space") = 0)
       .def("pretokenize", [](const ByteLevelBpeModel& m, py::handle text) {
         Text t = text_arg(text, "text");
         return m.pretokenize(t.view);
@@ -393,7 +396,8 @@ void bind_tokenizers(py::module_& m) {
           py::arg("ids"), py::arg("types") = py::none(), py::arg("mask") = py::none());
 
   py::class_<Pipeline, std::shared_ptr<Pipeline>>(t, "Pipeline")
-      .def(py::init([](std::shared_ptr<Model> model) { return std::make_shared<Pipeline>(model); }))
+      .def(py::init([](std::shared_ptr<Model> model, bool strip_parts) { return std::make_shared<Pipeline>(model, strip_parts); }),
+           py::arg("model"), py::arg("strip_parts") = true)
       .def_property_readonly("model", [](const Pipeline& p) { return &p.model(); }, py::return_value_policy::reference_internal)
       .def(
           "configure",

@@ -212,7 +212,9 @@ struct ByteLevelBpeModel::Scratch {
 };
 
 ByteLevelBpeModel::ByteLevelBpeModel(const std::unordered_map<std::string, int64_t>& encoder,
-                                     const std::vector<std::pair<std::string, std::string>>& merges) {
+                                     const std::vector<std::pair<std::string, std::string>>& merges,
+                                     PrefixSpace prefix_space)
+    : prefix_space_(prefix_space) {
   const auto& b2u = byte_to_unicode();
   for (int b = 0; b < 256; ++b) unicode_to_byte_[b2u[b]] = static_cast<unsigned char>(b);
   for (int b = 0; b < 256; ++b) merges_.intern(std::string(1, static_cast<char>(b)));
@@ -293,11 +295,14 @@ void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const Seg
   else if (sp->cache.seed() != &seed_)
     sp->cache.start_from(&seed_);  // the thread's first call
   Scratch& s = *sp;
-  // 1.2.0 prepends a space; the zero bytes after the text let the cache read words in 8-byte loads.
+  // 1.2.0 prepends a space (transformers: as add_prefix_space says); the zero bytes after the text let the cache
+  // read words in 8-byte loads. The word cache is keyed by a pre-token's own bytes, so it serves every setting.
   constexpr size_t kPad = 24;
   static_assert(kPad >= WordCache::kPad, "pad the text for WordCache::key");
+  const size_t pre = prefix_space_ == PrefixSpace::always ||
+                     (prefix_space_ == PrefixSpace::if_absent && !seg.empty() && seg[0] != ' ');  // 0 or 1 byte
   std::string& buf = s.text;
-  buf.assign(1, ' ');
+  buf.assign(pre, ' ');
   buf.append(seg);
   buf.append(kPad, '\0');
   const std::string_view text(buf.data(), buf.size() - kPad);
@@ -305,7 +310,7 @@ void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const Seg
   if (offsets) {
     pos.assign(text.size() + 1, pos_base);
     int32_t cp = pos_base;
-    for (size_t b = 1; b < text.size(); ++b) {
+    for (size_t b = pre; b < text.size(); ++b) {
       pos[b] = cp;
       if (b + 1 >= text.size() || (static_cast<unsigned char>(text[b + 1]) & 0xC0) != 0x80) ++cp;
     }
@@ -428,7 +433,7 @@ void ByteLevelBpeModel::encode(std::string_view seg, int32_t pos_base, const Seg
       size_t se = sb + sym_len_[code];
       // a token ending inside a character still covers that character; the prepended space alone covers the
       // first character (as in Hugging Face, where the added space is aligned with it)
-      out.push(code, pos[sb], se >= 2 ? pos[se - 1] + 1 : pos_base + 1, true);
+      out.push(code, pos[sb], se > pre ? pos[se - 1] + 1 : pos_base + 1, true);
       sb = se;
     }
   }

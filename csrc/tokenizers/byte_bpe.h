@@ -16,11 +16,19 @@ namespace tf::tok {
 // GPT-2's bytes_to_unicode: the printable stand-in code point of every byte.
 const std::vector<char32_t>& byte_to_unicode();
 
+// The space put before each segment of text (a part between added/special tokens) before pre-tokenisation.
+enum class PrefixSpace : int {
+  always = 0,     // pytorch-transformers 1.2.0: ' ' + text, always
+  never = 1,      // transformers' add_prefix_space=False
+  if_absent = 2,  // transformers' add_prefix_space=True (tokenizers' ByteLevel): unless the text starts with ' '
+};
+
 class ByteLevelBpeModel : public Model {
  public:
   // encoder: encoder.json (byte-unicode strings -> ids); merges: the merge lines split in two.
   ByteLevelBpeModel(const std::unordered_map<std::string, int64_t>& encoder,
-                    const std::vector<std::pair<std::string, std::string>>& merges);
+                    const std::vector<std::pair<std::string, std::string>>& merges,
+                    PrefixSpace prefix_space = PrefixSpace::always);
   ~ByteLevelBpeModel() override;
 
   void encode(std::string_view seg, int32_t pos_base, const SegmentContext& ctx, Encoding& out,
@@ -44,6 +52,7 @@ class ByteLevelBpeModel : public Model {
   std::vector<std::string> piece_str_;
   std::vector<int64_t> piece_vocab_;
   std::unordered_map<char32_t, unsigned char> unicode_to_byte_;
+  PrefixSpace prefix_space_;
 };
 
 }  // namespace tf::tok

@@ -9,7 +9,8 @@
 
 namespace tf::tok {
 
-Pipeline::Pipeline(std::shared_ptr<const Model> model) : model_(std::move(model)) {
+Pipeline::Pipeline(std::shared_ptr<const Model> model, bool strip_parts)
+    : model_(std::move(model)), strip_parts_(strip_parts) {
   configure({}, {}, {}, "", kNoId, kNoId, {}, {});
 }
 
@@ -112,7 +113,7 @@ void Pipeline::encode_codes(const PipelineConfig& config, std::string_view text,
     return;
   }
   // 1.2.0 turns whitespace-only text into one special token picked by set order; we return [].
-  if (all_space(text)) return;
+  if (strip_parts_ && all_space(text)) return;
 
   size_t longest = 0;
   for (const auto& t : cfg->split_tokens) longest = std::max(longest, t.size());
@@ -136,7 +137,7 @@ void Pipeline::encode_codes(const PipelineConfig& config, std::string_view text,
         size_t hit = text.substr(0, s.end).find(tok, pos);
         size_t part_end = hit == std::string_view::npos ? s.end : hit;
         size_t b = pos, e = part_end;
-        strip(text, b, e);
+        if (strip_parts_) strip(text, b, e);
         if (b < e) next.push_back({b, e, token_of(b, e)});
         if (hit == std::string_view::npos) break;
         next.push_back({hit, hit + tok.size(), cfg->split_index.at(tok)});

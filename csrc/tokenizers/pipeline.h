@@ -103,7 +103,10 @@ struct PipelineConfig {
 
 class Pipeline {
  public:
-  explicit Pipeline(std::shared_ptr<const Model> model);
+  // strip_parts: pytorch-transformers 1.2.0's split (every part between added/special tokens str.strip()ped, empty
+  // parts dropped, whitespace-only text gives nothing); false: transformers' (the parts as they are, empty ones
+  // dropped), for the byte-level BPE tokenizers given add_prefix_space.
+  explicit Pipeline(std::shared_ptr<const Model> model, bool strip_parts = true);
 
   // Installs the special/added token state (a new immutable config; running calls keep the old).
   void configure(const std::vector<std::string>& split_tokens, const std::vector<int64_t>& split_id_single,
@@ -134,6 +137,7 @@ class Pipeline {
   int64_t code_to_id(const PipelineConfig& c, const Encoding& e, int32_t code, bool pair) const;
 
   std::shared_ptr<const Model> model_;
+  bool strip_parts_;
   mutable std::mutex mu_;
   std::shared_ptr<const PipelineConfig> config_;
 };

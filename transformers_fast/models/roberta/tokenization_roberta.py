@@ -23,6 +23,19 @@ def _trimmed(token, offsets, index, prepended=False):
     return start, end
 
 
+def _trimmed_as_tokenizers(token, offsets, index, add_prefix_space):
+    """tokenizers' byte-level process_offsets: leading and trailing spaces ("Ġ") leave the offsets, except one leading
+    space of a window's first token (or one starting at 0) when add_prefix_space."""
+    start, end = offsets
+    if token:
+        lead, trail = len(token) - len(token.lstrip("Ġ")), len(token) - len(token.rstrip("Ġ"))
+        if lead and not ((index == 0 or start == 0) and add_prefix_space and lead == 1):
+            start = min(start + lead, end)
+        if trail and end >= trail:
+            end = max(end - trail, start)
+    return start, end
+
+
 class RobertaTokenizer(ByteLevelBPETokenizer):
     vocab_files_names = VOCAB_FILES_NAMES
     max_model_input_sizes = {k: 512 for k in _SHORTCUTS}
@@ -47,6 +60,10 @@ class RobertaTokenizer(ByteLevelBPETokenizer):
 
     def _window_offsets(self, ids, offsets):
         """transformers' RoBERTa (trim_offsets) leaves a token's spaces out of its offsets, in each row's window."""
+        aps = self.__dict__.get("add_prefix_space")
+        if aps is not None:  # tokenizers' RobertaProcessing (process_offsets) as it is
+            return [_trimmed_as_tokenizers(tok, o, k, aps) for k, (tok, o) in
+                    enumerate(zip(self.convert_ids_to_tokens(ids), offsets))]
         return [_trimmed(tok, o, k, self._prepended_space(tok, o))
                 for k, (tok, o) in enumerate(zip(self.convert_ids_to_tokens(ids), offsets))]
 
