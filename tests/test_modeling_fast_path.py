@@ -454,6 +454,7 @@ TINY_MODELS = {
 }
 
 
+@pytest.mark.kernels
 @pytest.mark.parametrize("family", sorted(TINY_MODELS))
 def test_invalidate_after_writes_into_param_data(family):
     """A write into p.data in place bypasses the version counter (the README says so): invalidate_fast_path()

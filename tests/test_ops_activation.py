@@ -20,6 +20,7 @@ def reference_gelu(x, approximate):
     return 0.5 * x * (1 + torch.erf(x / math.sqrt(2)))
 
 
+@pytest.mark.kernels
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
 @pytest.mark.parametrize("cols", COLS)
 @pytest.mark.parametrize("rows", ROWS)
@@ -30,6 +31,7 @@ def test_gelu_matches_reference(isa, rows, cols, approximate):
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.kernels
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
 @pytest.mark.parametrize("cols", COLS)
 @pytest.mark.parametrize("rows", ROWS)
@@ -41,6 +43,7 @@ def test_bias_gelu_matches_reference(isa, rows, cols, approximate):
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.kernels
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
 def test_gelu_dense_sweep_including_tails(isa, approximate):
     # Every fp32 region the approximations switch between, at a fine step.
@@ -68,6 +71,7 @@ def test_gelu_3d_and_strided_input(isa):
     torch.testing.assert_close(ops.bias_gelu(t, b), F.gelu(t + b), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.kernels
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
 def test_gelu_special_values_like_torch(isa, approximate):
     x = torch.tensor([float("nan"), float("inf"), -float("inf"), -100.0, 100.0, 0.0, -0.0, 1e-30, -9.0, 9.0])
@@ -117,6 +121,7 @@ def test_bfloat16_within_twice_torchs_error(bf16_isa, rows, cols, approximate):
     assert_bf16_close(ops.bias_gelu(x, b, approximate), F.gelu(x + b, approximate=approximate), want)
 
 
+@pytest.mark.kernels
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
 def test_bfloat16_dense_sweep_and_special_values(bf16_isa, approximate):
     x = torch.linspace(-12, 12, 24_001).to(torch.bfloat16).unique()  # every bf16 value in [-12, 12]

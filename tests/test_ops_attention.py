@@ -130,6 +130,7 @@ def test_packed_layout_from_fused_qkv(isa, lengths, causal):
     assert torch.equal(got[total:], torch.zeros(extra, h, d))
 
 
+@pytest.mark.kernels
 def test_nan_and_inf_propagate_like_sdpa(isa):
     q, k, v = qkv(1, 2, 6, 8, 16)
     q[0, 0, 2, 3] = float("nan")

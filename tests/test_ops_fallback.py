@@ -34,6 +34,23 @@ def test_every_op_falls_back_to_torch_with_a_warning(no_extension):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
 
 
+def test_fallback_attention_never_reads_a_cache_past_its_lengths(no_extension):
+    # a preallocated KV cache (torch.empty) may hold NaN past each row's length: a zero probability times NaN
+    # must not reach the output
+    b, h, cap, d = 2, 3, 16, 8
+    k, v = torch.randn(b, h, cap, d), torch.randn(b, h, cap, d)
+    k[:, :, 9:], v[:, :, 9:] = float("nan"), float("inf")
+    lengths = torch.tensor([9, 4])
+    q = torch.randn(b, h, 2, d)
+    with pytest.warns(RuntimeWarning):
+        got = ops.attention(q, k, v, kv_lengths=lengths, causal=True)
+    for row, n in enumerate(lengths.tolist()):
+        causal = torch.ones(2, n, dtype=torch.bool).tril(n - 2)
+        want = F.scaled_dot_product_attention(q[row:row + 1], k[row:row + 1, :, :n], v[row:row + 1, :, :n],
+                                              attn_mask=causal)
+        torch.testing.assert_close(got[row:row + 1], want, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.skipif(not _backend.has_kernels(), reason="the C++ kernels do not run on this machine")
 def test_bfloat16_runs_the_cpu_kernels(monkeypatch):
     """Each op's bfloat16 call reaches its C++ kernel once, with bfloat16 tensors, and never the torch path."""

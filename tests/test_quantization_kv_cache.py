@@ -172,6 +172,7 @@ def decode(fast, ids, mask, steps=5):
     return torch.stack(logits), cache
 
 
+@pytest.mark.kernels
 @pytest.mark.parametrize("family,lm_head", CASES)
 def test_int8_cache_equals_a_float_cache_of_its_dequantized_rows(family, lm_head, monkeypatch):
     model = quantized_copy(tiny(family), lm_head=lm_head)

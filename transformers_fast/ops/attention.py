@@ -81,6 +81,11 @@ def _torch_cuda(q, k, v, attn_mask, cu_seqlens, scale, causal, max_seqlen):
 
 
 def _padded_reference(q, k, v, attn_mask, kv_lengths, scale, causal):
+    if kv_lengths is not None:
+        # keys past a row's length are never read, and a preallocated cache may hold anything there (NaN too),
+        # which a zero probability times NaN would still carry into the output
+        beyond = torch.arange(k.shape[2], device=k.device) >= kv_lengths.to(k.device).reshape(-1, 1)
+        k, v = (t.masked_fill(beyond[:, None, :, None], 0) for t in (k, v))
     allowed = allowed_keys(4, q.shape[2], k.shape[2], kv_lengths, causal, q.device)
     if allowed is not None:
         limit = torch.zeros(allowed.shape, dtype=q.dtype, device=q.device).masked_fill(~allowed, -float("inf"))
