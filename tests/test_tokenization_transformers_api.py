@@ -385,3 +385,59 @@ def test_pad_like_data_collators(pairs_of_tokenizers, family):
         ours.model_max_length, hf.model_max_length = int(1e12), int(1e30)
     with pytest.raises(ValueError, match="max_length"):
         ours.pad(features, padding="max_length")
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_batch_encoding_is_fast_encodings_and_convert_to_tensors(pairs_of_tokenizers, family):
+    """transformers' BatchEncoding.is_fast / encodings / convert_to_tensors: True for __call__'s output and False
+    (encodings None) for pad()'s; convert_to_tensors gives the same tensors, in place; encodings of a __call__ output
+    (tokenizers' Encoding objects, which we have not) is a clear AttributeError."""
+    ours, hf = pairs_of_tokenizers[family]
+    texts = ["Hello world, it's naive!", "a b"]
+    for kind in ("pt", "np"):
+        mine, theirs = ours(texts, padding=True), hf(texts, padding=True)
+        assert mine.is_fast == theirs.is_fast
+        got = mine.convert_to_tensors(kind)
+        assert got is mine and type(got["input_ids"]) is type(theirs.convert_to_tensors(kind)["input_ids"])
+        assert outcome(lambda: mine) == outcome(lambda: theirs)
+        one, hf_one = ours(texts[0]), hf(texts[0])
+        assert outcome(lambda: one.convert_to_tensors(kind, prepend_batch_axis=True)) == \
+            outcome(lambda: hf_one.convert_to_tensors(kind, prepend_batch_axis=True))
+    padded, hf_padded = ours.pad(ours(texts)), hf.pad(hf(texts))
+    assert (padded.is_fast, padded.encodings) == (hf_padded.is_fast, hf_padded.encodings) == (False, None)
+    with pytest.raises(AttributeError, match="word_ids"):
+        ours(texts).encodings
+    with pytest.raises(ValueError, match="rows of different lengths"):
+        ours(texts).convert_to_tensors("pt")  # (transformers: ValueError too)
+
+
+@pytest.mark.parametrize("kind", ["np", "pt"])
+def test_pad_without_padding_to_tensors_is_a_clear_error(pairs_of_tokenizers, kind):
+    """pad(rows of different lengths, padding=False, return_tensors=...): a ValueError naming the key, not numpy's
+    or torch's own message (transformers: its ValueError for "pt"; for "np" it returns arrays of dtype object)."""
+    ours, _ = pairs_of_tokenizers["bert"]
+    with pytest.raises(ValueError, match="input_ids: rows of different lengths"):
+        ours.pad(ours(["hello world", "a"]), padding=False, return_tensors=kind)
+    same = ours.pad(ours(["hello world", "a b"]), padding=False, return_tensors=kind)
+    assert same["input_ids"].shape == (2, 4)
+
+
+@pytest.mark.parametrize("family", ["bert", "distilbert"])  # (BPE: spaces around added tokens differ, as with str)
+def test_added_token_objects(pairs_of_tokenizers, family):
+    """transformers' AddedToken (tokenizers.AddedToken) in add_tokens / add_special_tokens: its content is the token,
+    and special=True (or add_tokens(..., special_tokens=True)) makes batch_decode(skip_special_tokens=True) leave it
+    out, as in transformers; ids as transformers' for the same calls."""
+    import copy
+    ours, hf = (copy.deepcopy(t) for t in pairs_of_tokenizers[family])
+    AddedToken = transformers.AddedToken
+    for tok in (ours, hf):
+        tok.add_tokens([AddedToken("foo_bar", special=True), "plainx"])
+        tok.add_tokens(AddedToken("zzq_solo"), special_tokens=True)
+        tok.add_special_tokens({"additional_special_tokens": [AddedToken("<x>")]})
+    text = "x foo_bar plainx zzq_solo <x> y"
+    mine, theirs = ours([text])["input_ids"], hf([text])["input_ids"]
+    assert mine == theirs
+    assert ours.batch_decode(mine, skip_special_tokens=True) == hf.batch_decode(theirs, skip_special_tokens=True)
+    assert "<x>" in ours.all_special_tokens
+    with pytest.raises(TypeError, match="AddedToken"):
+        ours.add_tokens([3])

@@ -110,8 +110,23 @@ class _FilesFromTokenizerJson:
         self._folder.cleanup()  # the constructors read the files; none keeps them open
 
 
+def _added_token(value):
+    """(text, special) of a token given to add_tokens / add_special_tokens: a str (special None), or transformers'
+    AddedToken (tokenizers.AddedToken, which transformers re-exports): its content and its special flag. Its
+    lstrip / rstrip need nothing here (the text is split at added tokens and every chunk stripped, as in 1.2.0);
+    single_word is not honoured, which a warning says."""
+    content = getattr(value, "content", None)
+    if isinstance(value, str) or not isinstance(content, str):
+        return value, None
+    if getattr(value, "single_word", False):
+        _warn_once(f"AddedToken({content!r}, single_word=True): single_word is not honoured, the token also matches "
+                   "inside words")
+    return content, bool(getattr(value, "special", False))
+
+
 def _token_text(value):
     """A special token as transformers' files may hold it: a str, or a serialized AddedToken (its content)."""
+    value = _added_token(value)[0]
     if isinstance(value, dict) and isinstance(value.get("content"), str):
         return value["content"]
     return value
@@ -454,13 +469,21 @@ class PreTrainedTokenizer(object):
     def __len__(self):
         return self.vocab_size + len(self.added_tokens_encoder)
 
-    def add_tokens(self, new_tokens):
+    def add_tokens(self, new_tokens, special_tokens=False):
+        """1.2.0's add_tokens (a list of str); also transformers' AddedToken objects (alone or in the list) and its
+        special_tokens flag: a token marked special (that flag or AddedToken.special) is left out by
+        batch_decode(skip_special_tokens=True), as transformers does, even when the vocabulary already has it."""
         if not new_tokens:
             return 0
+        if _added_token(new_tokens)[1] is not None:
+            new_tokens = [new_tokens]
         to_add_tokens = []
         for token in new_tokens:
+            token, special = _added_token(token)
             if not isinstance(token, str):
-                raise TypeError(f"new_tokens must hold str, got {type(token).__name__}")
+                raise TypeError(f"new_tokens must hold str or AddedToken, got {type(token).__name__}")
+            if special or special_tokens:
+                self.__dict__.setdefault("_skipped_added_tokens", set()).add(token)
             if token != self.unk_token and \
                     self.convert_tokens_to_ids(token) == self.convert_tokens_to_ids(self.unk_token):
                 to_add_tokens.append(token)
@@ -478,10 +501,13 @@ class PreTrainedTokenizer(object):
             if key not in self.SPECIAL_TOKENS_ATTRIBUTES:
                 raise ValueError(f"special_tokens_dict key {key!r} is not one of {self.SPECIAL_TOKENS_ATTRIBUTES}")
             if key == "additional_special_tokens":
+                if isinstance(value, (list, tuple)):  # transformers' AddedToken objects: their text
+                    value = [_added_token(t)[0] for t in value]
                 if not (isinstance(value, (list, tuple)) and all(isinstance(t, str) for t in value)):
-                    raise TypeError("additional_special_tokens must be a list of str")
+                    raise TypeError("additional_special_tokens must be a list of str or AddedToken")
                 added_tokens += self.add_tokens(value)
             else:
+                value = _added_token(value)[0]
                 if not isinstance(value, str):
                     raise TypeError(f"{key} must be a str, got {type(value).__name__}")
                 added_tokens += self.add_tokens([value])
@@ -849,6 +875,8 @@ class PreTrainedTokenizer(object):
                        "clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output=True to force cleanup "
                        "anyway.")
         special = self._special_ids_of_transformers() if skip_special_tokens else ()
+        if special and self.__dict__.get("_skipped_added_tokens"):  # add_tokens(..., special): skipped here only
+            special |= {self._convert_token_to_id_with_added_voc(t) for t in self._skipped_added_tokens}
         out = []
         for ids in sequences:  # as transformers: its decoder's own clean-up, then its clean_up_tokenization if asked
             if special:
@@ -1165,7 +1193,8 @@ class PreTrainedTokenizer(object):
         out = {k: v[0] for k, v in batch.items()} if single else batch
         if return_tensors is not None:
             _check_return_tensors(return_tensors)
-            out = _as_tensors(out, return_tensors, integers=False)  # (other keys, such as float labels, keep theirs)
+            # (other keys, such as float labels, keep their type; rows left unpadded are a clear error)
+            out = {key: _to_tensor(key, value, return_tensors) for key, value in out.items()}
         return BatchEncoding(out)
 
     def _rows(self, texts, pairs, add_special_tokens, strategy, max_length, stride, split_words, truncation_side,
@@ -1480,6 +1509,35 @@ def _as_tensors(out, return_tensors, integers):
     return {k: np.asarray(v, dtype=np.int64 if integers else None) for k, v in out.items()}
 
 
+def _to_tensor(key, value, return_tensors):
+    """One value as a torch tensor ("pt") or numpy array ("np"), its dtype inferred (int64 when empty); rows of
+    different lengths give a ValueError naming the key (numpy and torch would give their own unclear errors)."""
+    if return_tensors == "pt":
+        import torch
+        if isinstance(value, torch.Tensor):
+            return value
+        make = torch.tensor
+    else:
+        import numpy as np
+        if isinstance(value, np.ndarray):
+            return value
+        make = np.asarray
+    if isinstance(value, (list, tuple)) and value and all(hasattr(v, "__len__") for v in value) and \
+            len({len(v) for v in value}) > 1:
+        raise ValueError(f"{key}: rows of different lengths ({sorted({len(v) for v in value})}) cannot make one "
+                         "tensor: pad them (padding=True)")
+    try:
+        if isinstance(value, (list, tuple)) and not value:
+            return make(value, dtype=_numpy_ids()[1] if return_tensors == "np" else sys.modules["torch"].int64)
+        if return_tensors == "pt" and isinstance(value, (list, tuple)) and value and hasattr(value[0], "tolist") \
+                and not hasattr(value[0], "dim"):
+            value = [v.tolist() for v in value]  # (a list of numpy arrays)
+        return make(value)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise ValueError(f"{key}: cannot make a tensor of it ({err}); pad the rows (padding=True) and give numbers "
+                         "only") from err
+
+
 def _ids_array(buffer, return_tensors):
     """int64 ids in a bytearray as a [1, n] torch tensor ("pt") or numpy array ("np") over the same memory."""
     if return_tensors == "pt":
@@ -1553,7 +1611,29 @@ class BatchEncoding(dict):
         try:
             return self[item]
         except KeyError:
+            if item == "encodings" and not self.is_fast:
+                return None  # as transformers for an encoding no fast tokenizer made (pad(), by hand)
+            if item == "encodings":  # would be the tokenizers library's Encoding objects, which this library has not
+                raise AttributeError("BatchEncoding.encodings: transformers_fast has no tokenizers.Encoding objects; "
+                                     "use the BatchEncoding's own word_ids(), tokens(), sequence_ids() and alignment "
+                                     "methods (char_to_token, token_to_chars, word_to_tokens, ...)") from None
             raise AttributeError(item) from None
+
+    @property
+    def is_fast(self):
+        """As transformers: True when a tokenizer's __call__ made it (word_ids() and the alignment methods work),
+        False for one made by pad() or by hand."""
+        return self.__dict__.get("_explain") is not None
+
+    def convert_to_tensors(self, tensor_type=None, prepend_batch_axis=False):
+        """transformers' BatchEncoding.convert_to_tensors: every value as a torch tensor ("pt") or numpy array ("np")
+        in place (values already of that kind stay); returns self. Rows of different lengths are a ValueError."""
+        if tensor_type is None:
+            return self
+        _check_return_tensors(tensor_type)
+        for key, value in self.items():
+            self[key] = _to_tensor(key, [value] if prepend_batch_axis else value, tensor_type)
+        return self
 
     def __reduce__(self):  # the rows are not pickled (nor copied): a plain dict of the keys
         return type(self), (dict(self),)
