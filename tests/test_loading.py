@@ -228,6 +228,40 @@ def test_offline_and_not_cached_is_a_clear_error(tmp_path, monkeypatch):
         tf.BertModel.from_pretrained("someone/absent-model", cache_dir=str(tmp_path))
 
 
+def test_tokenizers_by_repo_id_through_offline_hub_cache(tmp_path, monkeypatch):
+    """AutoTokenizer / BertTokenizer.from_pretrained("org/name") read the repository's snapshot in the hub cache, with
+    revision= (a branch's ref or a commit) and cache_dir=, giving transformers' ids for the same cache; a repository
+    with no tokenizer file is an OSError naming the files looked for."""
+    import transformers
+    from tokenizer_corpus import bert_uncased_vocab
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    vocab = tmp_path / "vocab.txt"
+    lines = open(bert_uncased_vocab(), encoding="utf-8").read().split("\n")
+    vocab.write_text("\n".join(lines), encoding="utf-8")
+    small = tmp_path / "small" / "vocab.txt"  # another revision: a shorter vocabulary, other ids
+    small.parent.mkdir()
+    small.write_text("\n".join(lines[:999] + lines[2000:3000]), encoding="utf-8")
+    cache = tmp_path / "cache"
+    fake_hub_cache(cache, "someone/tok", {"vocab.txt": vocab})
+    repo = cache / "models--someone--tok"
+    (repo / "refs" / "v2").write_text("f" * 40)
+    (repo / "snapshots" / ("f" * 40)).mkdir()
+    (repo / "snapshots" / ("f" * 40) / "vocab.txt").write_bytes(small.read_bytes())
+    text = "Hello world, the quick brown fox jumps over it"
+    for revision in (None, "v2", "f" * 40):
+        kw = dict(cache_dir=str(cache), revision=revision)
+        # (transformers reads HF_HUB_OFFLINE at import: local_files_only keeps it off the network)
+        expected = transformers.BertTokenizer.from_pretrained("someone/tok", local_files_only=True, **kw)(text)["input_ids"]
+        assert tf.BertTokenizer.from_pretrained("someone/tok", **kw)(text)["input_ids"] == expected
+    fake_hub_cache(cache, "someone/bert-tok", {"vocab.txt": vocab})  # AutoTokenizer: the family from the name
+    expected = transformers.BertTokenizer.from_pretrained("someone/bert-tok", cache_dir=str(cache),
+                                                          local_files_only=True)(text)["input_ids"]
+    assert tf.AutoTokenizer.from_pretrained("someone/bert-tok", cache_dir=str(cache))(text)["input_ids"] == expected
+    with pytest.raises(OSError, match="vocab.txt"):
+        tf.BertTokenizer.from_pretrained("someone/absent", cache_dir=str(cache))
+
+
 # ---- saving -----------------------------------------------------------------------------------------------
 
 

@@ -359,8 +359,14 @@ class PreTrainedTokenizer(object):
         cache_dir = kwargs.pop("cache_dir", None)
         force_download = kwargs.pop("force_download", False)
         proxies = kwargs.pop("proxies", None)
+        hub_kwargs = {"cache_dir": cache_dir, "force_download": force_download,  # (not tokenizer init keywords)
+                      "local_files_only": kwargs.pop("local_files_only", False),
+                      "revision": kwargs.pop("revision", None),
+                      "token": kwargs.pop("token", kwargs.pop("use_auth_token", None))}
+        kwargs.pop("resume_download", None)
         name = str(pretrained_model_name_or_path)
         vocab_files, init_configuration, from_json = {}, {}, None
+        folder = name  # where the files are: the path given, or a hub repository's snapshot
         if name in cls.max_model_input_sizes and name in cls.pretrained_hub_files and not os.path.exists(name):
             repo, files = cls.pretrained_hub_files[name]
             for file_id, file_name in files.items():
@@ -375,10 +381,14 @@ class PreTrainedTokenizer(object):
             for file_id in ("added_tokens_file", "special_tokens_map_file", "tokenizer_config_file"):
                 vocab_files[file_id] = None
         else:
+            if not os.path.exists(name):
+                from transformers_fast import file_utils
+                if file_utils.looks_like_repo_id(name):
+                    folder = cls._hub_snapshot(name, hub_kwargs)
             for file_id, file_name in cls.vocab_files_names.items():
-                full = os.path.join(name, file_name) if os.path.isdir(name) else name
+                full = os.path.join(folder, file_name) if os.path.isdir(folder) else folder
                 vocab_files[file_id] = full if os.path.exists(full) else None
-            saved_directory = name
+            saved_directory = folder
             if os.path.exists(saved_directory) and not os.path.isdir(saved_directory):
                 saved_directory = os.path.dirname(saved_directory)
             for file_id, file_name in (("added_tokens_file", ADDED_TOKENS_FILE),
@@ -439,6 +449,32 @@ class PreTrainedTokenizer(object):
             tokenizer.added_tokens_encoder.update(added_tok_encoder)
             tokenizer.added_tokens_decoder.update({v: k for k, v in added_tok_encoder.items()})
         return tokenizer
+
+    @classmethod
+    def _hub_snapshot(cls, repo_id, hub_kwargs):
+        """The folder (the snapshot of the Hugging Face cache) of a hub repository's tokenizer files, as transformers
+        reads a repo id: each file this class may read from the cache (the revision asked for), else downloaded
+        when downloads are on. A repository none of whose files can be had is an OSError saying which were looked
+        for; a folder with some but not the vocabulary gives from_pretrained's own error."""
+        from transformers_fast import file_utils
+
+        names = list(cls.vocab_files_names.values()) + [TOKENIZER_JSON_FILE, ADDED_TOKENS_FILE,
+                                                         SPECIAL_TOKENS_MAP_FILE, TOKENIZER_CONFIG_FILE]
+        found, errors = [], []
+        for file_name in names:
+            try:
+                path = file_utils.hub_file((repo_id,), file_name, **hub_kwargs)
+            except OSError as err:  # offline and not cached, or no network: the others may still be there
+                errors.append(err)
+                continue
+            if path is not None:
+                found.append(path)
+        if not found:
+            raise EnvironmentError(
+                f"'{repo_id}' is neither a known shortcut name nor a local folder, and the Hugging Face hub repository "
+                f"of that name has none of {', '.join(names)}" + (f": {errors[0]}" if errors else ""))
+        # (every file of one revision lies in the same snapshot folder, whether it was cached or downloaded)
+        return os.path.dirname(found[0])
 
     def save_pretrained(self, save_directory):
         if not os.path.isdir(save_directory):
