@@ -61,6 +61,9 @@ def test_bad_token_types_and_positions():
         m(ids(), token_type_ids=torch.zeros(2, 4, dtype=torch.long))
     with pytest.raises(ValueError, match="position_ids .*12"):
         m(ids(), position_ids=torch.arange(8, 13).expand(2, 5))
+    for shape in ((3, 5), (2, 2, 5), ()):  # a batch size that does not broadcast, too many dims, a scalar
+        with pytest.raises(ValueError, match="position_ids has shape"):
+            m(ids(), position_ids=torch.zeros(shape, dtype=torch.long))
     with pytest.raises(ValueError, match="head_mask"):
         m(ids(), head_mask=torch.ones(3))
 

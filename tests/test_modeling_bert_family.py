@@ -302,3 +302,30 @@ def test_layer_pruned_of_every_head_runs_as_in_1_2_0(tmp_path, family, class_nam
     ids, mask, tt = model_inputs(family, class_name, padded=False)
     with torch.no_grad():
         compare(call(ours, family, ids, mask, tt, "ours"), call(ref, family, ids, mask, tt, "pt"))
+
+
+@pytest.mark.parametrize("class_name", CLASSES["distilbert"])
+def test_distilbert_position_ids_as_transformers(saved_hf, class_name):
+    """transformers' DistilBERT takes position_ids (1.2.0 does not): per-row, shared and 1-D, on the padding-free
+    path and on the reference path (output_attentions), a padded batch."""
+    ref, path = saved_hf("distilbert", class_name, True)
+    ours = getattr(transformers_fast, class_name).from_pretrained(path)
+    ids, mask, _ = model_inputs("distilbert", class_name, padded=True)
+    seq = ids.shape[1]
+    per_row = torch.stack([torch.arange(seq) + shift for shift in (3, 0, 7)])
+    for position_ids in (per_row, torch.arange(seq)[None] + 5, torch.arange(seq).flip(0)):
+        for kw in ({}, {"output_attentions": True}):
+            with torch.no_grad():
+                expected = ref(input_ids=ids, attention_mask=mask, position_ids=position_ids, return_dict=True, **kw)
+                got = ours(ids, attention_mask=mask, position_ids=position_ids, **kw)
+            compare(got, as_our_tuple(expected, got), mask)
+            with torch.no_grad():  # without them: the default positions, not the last call's
+                plain = ours(ids, attention_mask=mask, **kw)
+            assert not torch.allclose(plain[0], got[0])
+    max_len = ours.config.max_position_embeddings
+    with pytest.raises(ValueError, match="position_ids holds"):
+        ours(ids, position_ids=torch.arange(seq)[None] + max_len)
+    with pytest.raises(ValueError, match="position_ids has shape"):
+        ours(ids, position_ids=torch.arange(seq + 1))
+    with pytest.raises(ValueError, match="position_ids has shape"):
+        ours(ids, position_ids=torch.arange(seq).expand(2, seq))

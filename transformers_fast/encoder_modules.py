@@ -13,7 +13,8 @@ from torch.nn import functional as F
 
 from transformers_fast import ops
 from transformers_fast.modeling_outputs import BaseModelOutputWithPooling
-from transformers_fast.modeling_utils import (PreTrainedModel, check_attention_mask, check_ids, check_token_inputs,
+from transformers_fast.modeling_utils import (PreTrainedModel, check_attention_mask, check_ids, check_position_ids,
+                                              check_token_inputs,
                                               TRANSFORMERS_ACTIVATIONS, expand_head_mask, has_empty_row, input_shape,
                                               prune_linear_layer)
 from transformers_fast.runtime import encoder as fast_encoder
@@ -366,11 +367,7 @@ class EncoderModel(EncoderPreTrainedModel):
             check_ids("token_type_ids", token_type_ids, config.type_vocab_size,
                       "the number of token types (config.type_vocab_size)", shape)
         if position_ids is not None:
-            check_ids("position_ids", position_ids, self.embeddings.position_embeddings.num_embeddings,
-                      "config.max_position_embeddings")
-            if position_ids.shape[-1] != shape[1]:
-                raise ValueError(f"position_ids has shape {tuple(position_ids.shape)} but {name} has "
-                                 f"shape {tuple(shape)}")
+            check_position_ids(position_ids, self.embeddings.position_embeddings.num_embeddings, name, shape)
         if attention_mask is not None:
             check_attention_mask(attention_mask, shape)
         return inputs_embeds

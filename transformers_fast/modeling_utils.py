@@ -1019,6 +1019,16 @@ def check_ids(name: str, ids: Any, upper: int, what: str, shape: Optional[torch.
         raise ValueError(f"{name} holds {bad}, outside [0, {upper - 1}] ({what})")
 
 
+def check_position_ids(position_ids: Any, num_positions: int, name: str, shape: torch.Size) -> None:
+    """position_ids: ids into the position table, [sequence] or [batch or 1, sequence] as the token input."""
+    check_ids("position_ids", position_ids, num_positions, "config.max_position_embeddings")
+    leading = position_ids.shape[:-1]
+    if (position_ids.dim() == 0 or position_ids.shape[-1] != shape[-1] or len(leading) >= len(shape)
+            or any(p not in (1, s) for p, s in zip(reversed(leading), reversed(shape[:-1])))):
+        raise ValueError(f"position_ids has shape {tuple(position_ids.shape)} but {name} has shape {tuple(shape)} "
+                         f"(position_ids must be [sequence] or [batch or 1, sequence])")
+
+
 def check_one_input(input_ids: Any, inputs_embeds: Any) -> None:
     """Exactly one of input_ids / inputs_embeds, with transformers' messages."""
     if input_ids is not None and inputs_embeds is not None:

@@ -15,7 +15,8 @@ from torch.nn import functional as F
 from transformers_fast import ops
 from transformers_fast.modeling_outputs import (BaseModelOutput, MaskedLMOutput, QuestionAnsweringModelOutput,
                                                 SequenceClassifierOutput)
-from transformers_fast.modeling_utils import (PreTrainedModel, check_attention_mask, check_token_inputs,
+from transformers_fast.modeling_utils import (PreTrainedModel, check_attention_mask, check_position_ids,
+                                              check_token_inputs,
                                               TRANSFORMERS_ACTIVATIONS, expand_head_mask, has_empty_row, input_shape,
                                               loss_ignoring_negative)
 from transformers_fast.modules import (classification_loss, create_sinusoidal_embeddings,  # noqa: F401
@@ -48,11 +49,11 @@ class Embeddings(nn.Module):
                 weight.copy_(sinusoidal_table(weight.shape[0], weight.shape[1]))
         weight.requires_grad = False
 
-    def forward(self, input_ids, input_embeds=None):
+    def forward(self, input_ids, input_embeds=None, position_ids=None):
         if input_embeds is None:
             input_embeds = self.word_embeddings(input_ids)
-        seq_length = input_embeds.shape[1]
-        position_ids = torch.arange(seq_length, dtype=torch.long, device=input_embeds.device).unsqueeze(0)
+        if position_ids is None:
+            position_ids = torch.arange(input_embeds.shape[1], dtype=torch.long, device=input_embeds.device)[None]
         embeddings = input_embeds + self.position_embeddings(position_ids)
         return self.dropout(self.LayerNorm(embeddings))
 
@@ -216,7 +217,7 @@ class DistilBertModel(DistilBertPreTrainedModel):
         for layer, heads in heads_to_prune.items():
             self.transformer.layer[layer].attention.prune_heads(heads)
 
-    def check_inputs(self, input_ids, attention_mask, inputs_embeds=None):
+    def check_inputs(self, input_ids, attention_mask, inputs_embeds=None, position_ids=None):
         """Raises on bad input; returns inputs_embeds in the model's dtype (None when ids are given)."""
         inputs_embeds, name, shape = check_token_inputs(
             input_ids, inputs_embeds, self.embeddings.word_embeddings.num_embeddings, "config.vocab_size",
@@ -224,7 +225,9 @@ class DistilBertModel(DistilBertPreTrainedModel):
         if shape[1] == 0:
             raise ValueError(f"{name} is empty: at least one token per sequence is needed")
         max_len = self.embeddings.position_embeddings.num_embeddings
-        if shape[1] > max_len:
+        if position_ids is not None:  # (transformers' argument, which 1.2.0 does not have)
+            check_position_ids(position_ids, max_len, name, shape)
+        elif shape[1] > max_len:
             raise ValueError(f"{name} has {shape[1]} positions but this model takes at most "
                              f"{max_len} (config.max_position_embeddings)")
         if attention_mask is not None:
@@ -232,13 +235,13 @@ class DistilBertModel(DistilBertPreTrainedModel):
         return inputs_embeds
 
     def forward(self, input_ids=None, attention_mask=None, head_mask=None, output_attentions=None,
-                output_hidden_states=None, *, inputs_embeds=None):
-        inputs_embeds = self.check_inputs(input_ids, attention_mask, inputs_embeds)
+                output_hidden_states=None, *, inputs_embeds=None, position_ids=None):
+        inputs_embeds = self.check_inputs(input_ids, attention_mask, inputs_embeds, position_ids)
         output_attentions = self.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.output_hidden_states if output_hidden_states is None else output_hidden_states
         if self.fast.usable(input_ids if inputs_embeds is None else inputs_embeds, attention_mask, head_mask,
                             output_attentions) and not has_empty_row(attention_mask):
-            hidden, hidden_states = self.fast(input_ids, None, attention_mask, None, output_hidden_states,
+            hidden, hidden_states = self.fast(input_ids, None, attention_mask, position_ids, output_hidden_states,
                                               inputs_embeds=inputs_embeds)
             return BaseModelOutput(last_hidden_state=hidden, hidden_states=hidden_states)
         dtype = self.embeddings.position_embeddings.weight.dtype  # (the word table may be int8)
@@ -247,7 +250,7 @@ class DistilBertModel(DistilBertPreTrainedModel):
                                         device=self.embeddings.position_embeddings.weight.device)
         head_mask = expand_head_mask(head_mask, len(self.transformer.layer), self.config.n_heads, dtype)
         hidden, hidden_states, attentions = self.transformer(
-            self.embeddings(input_ids, inputs_embeds), attention_mask, head_mask, output_attentions,
+            self.embeddings(input_ids, inputs_embeds, position_ids), attention_mask, head_mask, output_attentions,
             output_hidden_states)
         return BaseModelOutput(last_hidden_state=hidden, hidden_states=hidden_states, attentions=attentions)
 
@@ -270,11 +273,11 @@ class DistilBertForMaskedLM(DistilBertPreTrainedModel):
         self.vocab_projector.bias = self._resized_bias(self.vocab_projector.bias, new_num_tokens)
 
     def forward(self, input_ids=None, attention_mask=None, masked_lm_labels=None, head_mask=None,
-                output_attentions=None, output_hidden_states=None, labels=None, *, inputs_embeds=None):
+                output_attentions=None, output_hidden_states=None, labels=None, *, inputs_embeds=None, position_ids=None):
         masked_lm_labels = labels if masked_lm_labels is None else masked_lm_labels
         with self.distilbert.fast.reference_path(masked_lm_labels is not None):
             outputs = self.distilbert(input_ids, attention_mask, head_mask, output_attentions, output_hidden_states,
-                                      inputs_embeds=inputs_embeds)
+                                      inputs_embeds=inputs_embeds, position_ids=position_ids)
         # transformers applies config.activation in this head: a config it wrote names it (mlm_head_activation)
         head = getattr(self.config, "mlm_head_activation", None)
         if head is None:  # 1.2.0: GELU whatever config.activation says (the names it did not take: as transformers)
@@ -299,10 +302,10 @@ class DistilBertForSequenceClassification(DistilBertPreTrainedModel):
         self.init_weights()
 
     def forward(self, input_ids=None, attention_mask=None, labels=None, head_mask=None, output_attentions=None,
-                output_hidden_states=None, *, inputs_embeds=None):
+                output_hidden_states=None, *, inputs_embeds=None, position_ids=None):
         with self.distilbert.fast.reference_path(labels is not None):
             outputs = self.distilbert(input_ids, attention_mask, head_mask, output_attentions, output_hidden_states,
-                                      inputs_embeds=inputs_embeds)
+                                      inputs_embeds=inputs_embeds, position_ids=position_ids)
         pooled = self.dropout(F.relu(self.pre_classifier(outputs[0][:, 0])))
         logits = self.classifier(pooled)
         loss = None if labels is None else classification_loss(logits, labels, self.num_labels,
@@ -324,10 +327,10 @@ class DistilBertForQuestionAnswering(DistilBertPreTrainedModel):
         self.init_weights()
 
     def forward(self, input_ids=None, attention_mask=None, start_positions=None, end_positions=None, head_mask=None,
-                output_attentions=None, output_hidden_states=None, *, inputs_embeds=None):
+                output_attentions=None, output_hidden_states=None, *, inputs_embeds=None, position_ids=None):
         with self.distilbert.fast.reference_path(start_positions is not None):
             outputs = self.distilbert(input_ids, attention_mask, head_mask, output_attentions, output_hidden_states,
-                                      inputs_embeds=inputs_embeds)
+                                      inputs_embeds=inputs_embeds, position_ids=position_ids)
         logits = self.qa_outputs(self.dropout(outputs[0]))
         start_logits, end_logits = logits.split(1, dim=-1)
         start_logits, end_logits = start_logits.squeeze(-1), end_logits.squeeze(-1)
