@@ -1239,8 +1239,9 @@ class PreTrainedTokenizer(object):
         None) the overflowing windows after each one, in the order of Hugging Face's tokenizers. offsets, words,
         where: with offsets, word indices, and special-token mask and sequence indices."""
         is_pair = pairs is not None
-        first = self._encode_texts(texts, is_pair, split_words, offsets, words)
-        second = self._encode_texts(pairs, True, split_words, offsets, words) if is_pair else None
+        # (both texts of a pair look up added tokens, as transformers; only 1.2.0's encode(a, b) gives them unk)
+        first = self._encode_texts(texts, split_words, offsets, words)
+        second = self._encode_texts(pairs, split_words, offsets, words) if is_pair else None
         truncating = strategy and max_length is not None
         extra = self.num_added_special_tokens(is_pair) if add_special_tokens and truncating else 0
         rows = []
@@ -1260,15 +1261,15 @@ class PreTrainedTokenizer(object):
                 rows.append(self._row(a, ra, b, rb, add_special_tokens, i, where))
         return rows
 
-    def _encode_texts(self, texts, pair, split_words, offsets, words):
+    def _encode_texts(self, texts, split_words, offsets, words):
         """(ids, offsets or None, word indices or None) of each text; split_words: each text a list of words,
         each encoded alone (offsets within its word, as transformers)."""
         if not split_words:
-            ids, offs = self._ids_batch(texts, pair, offsets)
+            ids, offs = self._ids_batch(texts, False, offsets)
             return [(x, offs[k] if offsets else None, self._word_ids(x) if words else None)
                     for k, x in enumerate(ids)]
         flat = [w for text in texts for w in text]
-        ids, offs = self._ids_batch(flat, pair, offsets)
+        ids, offs = self._ids_batch(flat, False, offsets)
         out, k = [], 0
         for text in texts:
             span = range(k, k + len(text))
@@ -1386,7 +1387,7 @@ class PreTrainedTokenizer(object):
         if torch is not None:  # the C++ pool follows torch's thread setting, as in _ids_batch
             from transformers_fast import _C
             _C.set_num_threads(torch.get_num_threads())
-        batch = core.encode_tensors(texts, pairs, pair, *layout, strategy, -1 if max_length is None else max_length,
+        batch = core.encode_tensors(texts, pairs, *layout, strategy, -1 if max_length is None else max_length,
                                     pad, pad_id, pad_type, side == "left")
         if batch is None:
             return None
