@@ -70,3 +70,65 @@ def test_added_tokens_in_both_texts_of_a_pair(make, family):
     # 1.2.0's own encode of a pair keeps its mapping (the model's unk id for added tokens)
     assert ours_120.encode(texts[0], pairs[0], add_special_tokens=True) == \
         ref.encode(texts[0], pairs[0], add_special_tokens=True)
+
+
+TRANSFORMERS_FOLDER_FAMILIES = ["bert", "distilbert", "gpt2", "roberta", "openai", "xlnet"]
+# lstrip / rstrip / single_word beside punctuation, whitespace and the ends of the text; overlapping tokens
+FLAG_TEXTS = ["Hello <x1> world.", "a  newtok   b", "answer sw swim sw", "newtok newtokbig newtokbigger",
+              "plainnew,plainnew x", "<x1>start and end<x1>", " sw,sw_a sw1 asw", "x<x1>y newtok\tnewtok\n",
+              "Hello <mask>.", "Hello  <mask>  world <mask>"]
+
+
+def flagged_tokens(tok):
+    """Added tokens with each AddedToken flag (lower case: transformers matches tokens normalized=True against the
+    lower-cased text of uncased models), the shorter of two overlapping ones added first."""
+    AddedToken = transformers.AddedToken
+    # (one call each: transformers gives a dict's named tokens their ids first, 1.2.0 takes the dict's order)
+    tok.add_special_tokens({"additional_special_tokens": [AddedToken("<x1>", lstrip=True, rstrip=True)]})
+    tok.add_special_tokens({"mask_token": AddedToken("<mask>", lstrip=True)})  # roberta-base's <mask>
+    tok.add_tokens([AddedToken("newtok", lstrip=True), "newtokbig", AddedToken("sw", single_word=True),
+                    AddedToken("plainnew", rstrip=True)])
+
+
+@pytest.mark.parametrize("family", TRANSFORMERS_FOLDER_FAMILIES)
+def test_added_token_flags_of_a_transformers_folder(make, family, tmp_path):
+    """A folder transformers saved splits on its added tokens as transformers does: leftmost-longest matches and the
+    lstrip / rstrip / single_word flags of tokenizer.json (they were not read: roberta-base's "<mask>" got a "Ġ"
+    before it), offsets too; kept through pickling and our save_pretrained."""
+    import pickle
+
+    _, hf, _, _ = make(family)
+    flagged_tokens(hf)
+    hf.save_pretrained(str(tmp_path / "theirs"))
+    theirs = transformers.AutoTokenizer.from_pretrained(str(tmp_path / "theirs"))
+    ours = type(make(family)[0]).from_pretrained(str(tmp_path / "theirs"))
+    (tmp_path / "ours").mkdir()
+    ours.save_pretrained(str(tmp_path / "ours"))
+    copies = [ours, pickle.loads(pickle.dumps(ours)), type(ours).from_pretrained(str(tmp_path / "ours"))]
+    assert [len(t) for t in copies] == [len(theirs)] * 3
+    for tok in copies:
+        for kw in [dict(add_special_tokens=False), dict(return_offsets_mapping=True)]:
+            assert as_lists(tok(FLAG_TEXTS, **kw)) == as_lists(theirs(FLAG_TEXTS, **kw)), kw
+        assert as_lists(tok(FLAG_TEXTS, FLAG_TEXTS[::-1])) == as_lists(theirs(FLAG_TEXTS, FLAG_TEXTS[::-1]))
+        assert tok.tokenize(FLAG_TEXTS[3]) == theirs.tokenize(FLAG_TEXTS[3])
+    again = transformers.AutoTokenizer.from_pretrained(str(tmp_path / "ours"))  # our folder in transformers
+    assert again(FLAG_TEXTS)["input_ids"] == theirs(FLAG_TEXTS)["input_ids"]
+
+
+@pytest.mark.parametrize("family", ["gpt2", "roberta"])
+def test_added_token_flags_with_add_prefix_space(make, family):
+    """GPT-2 / RoBERTa given add_prefix_space follow transformers: AddedToken flags given to add_tokens /
+    add_special_tokens count, overlapping tokens split at the longest, and a token the vocabulary has splits the
+    text too; without it, 1.2.0's split (each token in turn, the vocabulary's tokens not added)."""
+    ours, hf, ref, ours_120 = make(family)
+    for tok in (ours, hf):
+        flagged_tokens(tok)
+        tok.add_tokens(["hello"])  # in the vocabulary
+    texts = FLAG_TEXTS + ["sayhello hellothere"]
+    for kw in [dict(add_special_tokens=False), dict(return_offsets_mapping=True)]:
+        assert as_lists(ours(texts, **kw)) == as_lists(hf(texts, **kw)), kw
+    for tok in (ours_120, ref):
+        tok.add_tokens(["newtok", "newtokbig", "hello"])
+        tok.add_special_tokens({"additional_special_tokens": ["<x1>"]})
+    for text in texts:
+        assert ours_120.encode(text) == ref.encode(text), text

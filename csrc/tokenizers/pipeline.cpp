@@ -18,10 +18,16 @@ void Pipeline::configure(const std::vector<std::string>& split_tokens, const std
                          const std::vector<int64_t>& split_id_pair, const std::string& unk_token,
                          int64_t unk_id_single, int64_t unk_id_pair,
                          const std::unordered_map<std::string, int64_t>& added_tokens,
-                         const std::vector<std::string>& never_split) {
+                         const std::vector<std::string>& never_split, bool hf_split,
+                         const std::vector<uint8_t>& split_flags) {
   TF_CHECK(split_tokens.size() == split_id_single.size() && split_tokens.size() == split_id_pair.size(),
            "split_tokens and their ids must have the same length");
+  TF_CHECK(split_flags.empty() || split_flags.size() == split_tokens.size(),
+           "split_flags must be empty or hold one entry per split token");
   auto c = std::make_shared<PipelineConfig>();
+  c->hf_split = hf_split;
+  c->split_flags = split_flags;
+  c->split_flags.resize(split_tokens.size(), 0);
   c->split_tokens = split_tokens;
   c->split_id_single = split_id_single;
   c->split_id_pair = split_id_pair;
@@ -65,7 +71,64 @@ namespace {
 struct Seg {
   size_t begin, end;  // bytes
   int32_t token;      // split token index, or -1 for text
+  size_t content_begin = 0, content_end = 0;  // a token's own bytes (lstrip / rstrip take more)
 };
+
+bool flag_at(const unsigned char* p, size_t i, uint16_t mask) {
+  const unsigned char* q = p + i;
+  return flags(decode_utf8(q)) & mask;
+}
+
+size_t char_before(const unsigned char* p, size_t b, size_t i) {
+  while (i > b && (p[i - 1] & 0xC0) == 0x80) --i;
+  return i - 1;
+}
+
+// Rust regex's \w, which tokenizers' single_word tests (letters, marks, digits, '_')
+bool word_char_at(const unsigned char* p, size_t i) {
+  return p[i] == '_' || flag_at(p, i, kRxL | kRxN | kMn | kCcc);
+}
+
+// tokenizers' AddedVocabulary::find_matches on text[b, e) with the split tokens whose kNormalized flag is `normalized`
+// (the non-normalized ones first, then the normalized ones in the parts left: the caller's two passes).
+void hf_find_matches(const PipelineConfig& cfg, std::string_view text, size_t b, size_t e, bool normalized,
+                     std::vector<Seg>& out) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n_tokens = cfg.split_tokens.size();
+  size_t start_offset = b, pos = b;
+  while (pos < e) {
+    size_t m_start = 0, m_len = 0;
+    int32_t m_token = -1;
+    for (size_t i = pos; i < e && m_token < 0; ++i) {  // leftmost, then longest
+      for (size_t k = 0; k < n_tokens; ++k) {
+        const std::string& t = cfg.split_tokens[k];
+        if (((cfg.split_flags[k] & kNormalized) != 0) != normalized || t.size() <= m_len || t.size() > e - i) continue;
+        if (text.compare(i, t.size(), t) == 0) {
+          m_start = i, m_len = t.size(), m_token = static_cast<int32_t>(k);
+        }
+      }
+    }
+    if (m_token < 0) break;
+    const uint8_t f = cfg.split_flags[m_token];
+    size_t start = m_start, stop = m_start + m_len;
+    pos = stop;  // (as the automaton, the search goes on after a match it drops)
+    if (f & kSingleWord) {
+      const bool word_before = start > b && word_char_at(p, char_before(p, b, start));
+      const bool word_after = stop < e && word_char_at(p, stop);
+      if (word_before || word_after) continue;
+    }
+    if (f & kLstrip) {
+      while (start > start_offset && flag_at(p, char_before(p, b, start), kRxS)) start = char_before(p, b, start);
+    }
+    if (f & kRstrip) {
+      while (stop < e && flag_at(p, stop, kRxS)) stop += utf8_len(p[stop]);
+    }
+    if (start_offset < start) out.push_back({start_offset, start, -1});
+    out.push_back({start, stop, m_token, m_start, m_start + m_len});
+    start_offset = stop;
+  }
+  if (start_offset < e) out.push_back({start_offset, e, -1});
+}
 
 bool is_space_at(const unsigned char* p, size_t i, size_t n, size_t* len) {
   const unsigned char* q = p + i;
@@ -122,8 +185,29 @@ void Pipeline::encode_codes(const PipelineConfig& config, std::string_view text,
     auto it = cfg->split_index.find(std::string(text.substr(b, e - b)));
     return it == cfg->split_index.end() ? -1 : it->second;
   };
-  std::vector<Seg> segs{{0, text.size(), token_of(0, text.size())}}, next;
-  for (size_t k = 0; k < cfg->split_tokens.size(); ++k) {
+  std::vector<Seg> segs, next;
+  if (cfg->hf_split) {
+    segs.push_back({0, text.size(), -1});
+    for (bool normalized : {false, true}) {
+      next.clear();
+      for (const Seg& s : segs) {
+        if (s.token >= 0)
+          next.push_back(s);
+        else
+          hf_find_matches(*cfg, text, s.begin, s.end, normalized, next);
+      }
+      segs.swap(next);
+    }
+    next.clear();
+    for (Seg& s : segs) {  // the text between the tokens: stripped in 1.2.0's mode, empty parts dropped
+      if (s.token < 0 && strip_parts_) strip(text, s.begin, s.end);
+      if (s.token >= 0 || s.begin < s.end) next.push_back(s);
+    }
+    segs.swap(next);
+  } else {
+    segs.push_back({0, text.size(), token_of(0, text.size()), 0, text.size()});
+  }
+  for (size_t k = 0; k < cfg->split_tokens.size() && !cfg->hf_split; ++k) {
     const std::string& tok = cfg->split_tokens[k];
     next.clear();
     for (const Seg& s : segs) {
@@ -138,9 +222,12 @@ void Pipeline::encode_codes(const PipelineConfig& config, std::string_view text,
         size_t part_end = hit == std::string_view::npos ? s.end : hit;
         size_t b = pos, e = part_end;
         if (strip_parts_) strip(text, b, e);
-        if (b < e) next.push_back({b, e, token_of(b, e)});
+        if (b < e) {
+          const int32_t whole = token_of(b, e);
+          next.push_back({b, e, whole, b, e});
+        }
         if (hit == std::string_view::npos) break;
-        next.push_back({hit, hit + tok.size(), cfg->split_index.at(tok)});
+        next.push_back({hit, hit + tok.size(), cfg->split_index.at(tok), hit, hit + tok.size()});
         pos = hit + tok.size();
       }
     }
@@ -158,13 +245,15 @@ void Pipeline::encode_codes(const PipelineConfig& config, std::string_view text,
     return cursor_cp;
   };
   for (const Seg& s : segs) {
-    int32_t base = offsets ? cp_at(s.begin) : 0;
     if (s.token >= 0) {
-      int32_t end = offsets ? cp_at(s.end) : 0;
-      out.push(-(s.token + 2), base, end, offsets);
-    } else {
-      model_->encode(text.substr(s.begin, s.end - s.begin), base, ctx, out, offsets);
+      const bool content = cfg->split_flags[s.token] & kContentOffsets;
+      int32_t start = offsets ? cp_at(content ? s.content_begin : s.begin) : 0;
+      int32_t end = offsets ? cp_at(content ? s.content_end : s.end) : 0;
+      out.push(-(s.token + 2), start, end, offsets);
+      continue;
     }
+    int32_t base = offsets ? cp_at(s.begin) : 0;
+    model_->encode(text.substr(s.begin, s.end - s.begin), base, ctx, out, offsets);
   }
 }
 
