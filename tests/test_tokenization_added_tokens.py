@@ -132,3 +132,17 @@ def test_added_token_flags_with_add_prefix_space(make, family):
         tok.add_special_tokens({"additional_special_tokens": ["<x1>"]})
     for text in texts:
         assert ours_120.encode(text) == ref.encode(text), text
+
+
+@pytest.mark.parametrize("family", ["bert", "openai", "xlnet"])
+def test_add_tokens_of_a_str_an_empty_token_and_repeats(make, family):
+    """As transformers: a str alone is one token (1.2.0 added its characters: none here), an empty token is skipped
+    (1.2.0 added it and failed on every text after), a token given twice is added once, with the next id (1.2.0 gave
+    it an id past len(tokenizer))."""
+    ours, hf, _, _ = make(family)
+    for arg in ["newtokxyz", [""], ["twicetok", "twicetok", "oncetok"]]:
+        assert ours.add_tokens(arg) == hf.add_tokens(arg), arg
+        assert len(ours) == len(hf)
+    assert max(ours.added_tokens_decoder) == len(ours) - 1
+    text = "a newtokxyz b twicetok oncetok"
+    assert ours(text)["input_ids"] == hf(text)["input_ids"]

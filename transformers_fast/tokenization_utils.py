@@ -539,20 +539,24 @@ class PreTrainedTokenizer(object):
     def add_tokens(self, new_tokens, special_tokens=False):
         """1.2.0's add_tokens (a list of str); also transformers' AddedToken objects (alone or in the list) and its
         special_tokens flag: a token marked special (that flag or AddedToken.special) is left out by
-        batch_decode(skip_special_tokens=True), as transformers does, even when the vocabulary already has it."""
+        batch_decode(skip_special_tokens=True), as transformers does, even when the vocabulary already has it. As in
+        transformers, a str alone is one token (1.2.0 added its characters), and an empty one or a repeat is skipped
+        (1.2.0 then failed on every text, or gave the token an id past len(tokenizer))."""
         if not new_tokens:
             return 0
-        if _added_token(new_tokens)[1] is not None:
+        if isinstance(new_tokens, str) or _added_token(new_tokens)[1] is not None:
             new_tokens = [new_tokens]
         to_add_tokens = []
         for token in new_tokens:
+            if not isinstance(_added_token(token)[0], str):
+                raise TypeError(f"new_tokens must hold str or AddedToken, got {type(token).__name__}")
+            if not _added_token(token)[0]:
+                continue
             self._remember_flags(token, special_tokens)
             token, special = _added_token(token)
-            if not isinstance(token, str):
-                raise TypeError(f"new_tokens must hold str or AddedToken, got {type(token).__name__}")
             if special or special_tokens:
                 self.__dict__.setdefault("_skipped_added_tokens", set()).add(token)
-            if token != self.unk_token and \
+            if token != self.unk_token and token not in to_add_tokens and \
                     self.convert_tokens_to_ids(token) == self.convert_tokens_to_ids(self.unk_token):
                 to_add_tokens.append(token)
                 logger.info("Adding %s to the vocabulary", token)
