@@ -76,25 +76,26 @@ TRANSFORMERS_FOLDER_FAMILIES = ["bert", "distilbert", "gpt2", "roberta", "openai
 # lstrip / rstrip / single_word beside punctuation, whitespace and the ends of the text; overlapping tokens
 FLAG_TEXTS = ["Hello <x1> world.", "a  newtok   b", "answer sw swim sw", "newtok newtokbig newtokbigger",
               "plainnew,plainnew x", "<x1>start and end<x1>", " sw,sw_a sw1 asw", "x<x1>y newtok\tnewtok\n",
-              "Hello <mask>.", "Hello  <mask>  world <mask>"]
+              "Hello <mask>.", "Hello  <mask>  world <mask>", "casedtok CasedTok CASEDTOK cäsedtok Cäsedtok"]
 
 
 def flagged_tokens(tok):
-    """Added tokens with each AddedToken flag (lower case: transformers matches tokens normalized=True against the
-    lower-cased text of uncased models), the shorter of two overlapping ones added first."""
+    """Added tokens with each AddedToken flag, the shorter of two overlapping ones added first, one in mixed case
+    (transformers matches a token normalized=True in the normalized text: any case and accents for uncased BERT and
+    OpenAI GPT)."""
     AddedToken = transformers.AddedToken
     # (one call each: transformers gives a dict's named tokens their ids first, 1.2.0 takes the dict's order)
     tok.add_special_tokens({"additional_special_tokens": [AddedToken("<x1>", lstrip=True, rstrip=True)]})
     tok.add_special_tokens({"mask_token": AddedToken("<mask>", lstrip=True)})  # roberta-base's <mask>
     tok.add_tokens([AddedToken("newtok", lstrip=True), "newtokbig", AddedToken("sw", single_word=True),
-                    AddedToken("plainnew", rstrip=True)])
+                    AddedToken("plainnew", rstrip=True), AddedToken("CasedTok")])
 
 
 @pytest.mark.parametrize("family", TRANSFORMERS_FOLDER_FAMILIES)
 def test_added_token_flags_of_a_transformers_folder(make, family, tmp_path):
-    """A folder transformers saved splits on its added tokens as transformers does: leftmost-longest matches and the
-    lstrip / rstrip / single_word flags of tokenizer.json (they were not read: roberta-base's "<mask>" got a "Ġ"
-    before it), offsets too; kept through pickling and our save_pretrained."""
+    """A folder transformers saved splits on its added tokens as transformers does: leftmost-longest matches, the
+    lstrip / rstrip / single_word / normalized flags of tokenizer.json (they were not read: roberta-base's "<mask>"
+    got a "Ġ" before it), offsets too; kept through pickling and our save_pretrained."""
     import pickle
 
     _, hf, _, _ = make(family)

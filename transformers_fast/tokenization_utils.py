@@ -126,6 +126,7 @@ def _added_token(value):
 # tokens (_split_as_transformers), which 1.2.0's split has no use for.
 _LSTRIP, _RSTRIP, _SINGLE_WORD, _NORMALIZED = 1, 2, 4, 8
 _CONTENT_OFFSETS = 16  # (not a flag of AddedToken: the family's _added_token_offsets_trimmed)
+_LOWER_CASE, _STRIP_ACCENTS = 1, 2  # transformers' BertNormalizer, as _added_token_normalization gives it
 
 
 def _token_flags(token, special=False):
@@ -648,6 +649,11 @@ class PreTrainedTokenizer(object):
         trimmed = _CONTENT_OFFSETS * self._added_token_offsets_trimmed
         return [given.get(t, 0 if t in plain else _NORMALIZED) | trimmed for t in tokens]
 
+    def _added_token_normalization(self):
+        """How transformers' normalizer of the family changes the text its normalized added tokens are matched in
+        (and those tokens): _LOWER_CASE | _STRIP_ACCENTS bits, 0 for none."""
+        return 0
+
     # transformers' offsets of an added token cover the whitespace its lstrip / rstrip took, but where the family's
     # post-processor trims offsets (RoBERTa)
     _added_token_offsets_trimmed = False
@@ -686,7 +692,8 @@ class PreTrainedTokenizer(object):
             self._convert_token_to_id_with_added_voc(unk) if unk is not None else None,
             self._convert_token_to_id(unk) if unk is not None else None,
             {k: v for k, v in self.added_tokens_encoder.items() if isinstance(v, int)},
-            list(self._core_never_split()), self._split_as_transformers(), self._split_flags(split))
+            list(self._core_never_split()), self._split_as_transformers(), self._split_flags(split),
+            self._added_token_normalization())
 
     def _core_model_key(self):
         """The Python state (options, vocabularies) the C++ model is built from; when it changes (1.2.0

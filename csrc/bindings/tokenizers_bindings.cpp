@@ -404,17 +404,18 @@ void bind_tokenizers(py::module_& m) {
           [](Pipeline& p, const std::vector<std::string>& split_tokens, const std::vector<py::object>& id_single,
              const std::vector<py::object>& id_pair, const std::string& unk_token, py::object unk_single,
              py::object unk_pair, const std::unordered_map<std::string, int64_t>& added,
-             const std::vector<std::string>& never_split, bool hf_split, const std::vector<uint8_t>& split_flags) {
+             const std::vector<std::string>& never_split, bool hf_split, const std::vector<uint8_t>& split_flags,
+             int added_normalize) {
             auto conv = [](const py::object& o) { return o.is_none() ? kNoId : o.cast<int64_t>(); };
             std::vector<int64_t> s, q;
             for (auto& o : id_single) s.push_back(conv(o));
             for (auto& o : id_pair) q.push_back(conv(o));
             p.configure(split_tokens, s, q, unk_token, conv(unk_single), conv(unk_pair), added, never_split, hf_split,
-                        split_flags);
+                        split_flags, added_normalize);
           },
           py::arg("split_tokens"), py::arg("split_id_single"), py::arg("split_id_pair"), py::arg("unk_token"),
           py::arg("unk_id_single"), py::arg("unk_id_pair"), py::arg("added_tokens"), py::arg("never_split"),
-          py::arg("hf_split") = false, py::arg("split_flags") = std::vector<uint8_t>{})
+          py::arg("hf_split") = false, py::arg("split_flags") = std::vector<uint8_t>{}, py::arg("added_normalize") = 0)
       .def("tokenize",
            [](const Pipeline& p, py::handle text) {
              Text t = text_arg(text, "text");

@@ -9,6 +9,10 @@
 
 namespace tf::tok {
 
+namespace {
+void normalize_char(char32_t c, int normalize, std::u32string& out);
+}  // namespace
+
 Pipeline::Pipeline(std::shared_ptr<const Model> model, bool strip_parts)
     : model_(std::move(model)), strip_parts_(strip_parts) {
   configure({}, {}, {}, "", kNoId, kNoId, {}, {});
@@ -19,7 +23,7 @@ void Pipeline::configure(const std::vector<std::string>& split_tokens, const std
                          int64_t unk_id_single, int64_t unk_id_pair,
                          const std::unordered_map<std::string, int64_t>& added_tokens,
                          const std::vector<std::string>& never_split, bool hf_split,
-                         const std::vector<uint8_t>& split_flags) {
+                         const std::vector<uint8_t>& split_flags, int added_normalize) {
   TF_CHECK(split_tokens.size() == split_id_single.size() && split_tokens.size() == split_id_pair.size(),
            "split_tokens and their ids must have the same length");
   TF_CHECK(split_flags.empty() || split_flags.size() == split_tokens.size(),
@@ -28,6 +32,13 @@ void Pipeline::configure(const std::vector<std::string>& split_tokens, const std
   c->hf_split = hf_split;
   c->split_flags = split_flags;
   c->split_flags.resize(split_tokens.size(), 0);
+  c->added_normalize = added_normalize;
+  for (const auto& tok : split_tokens) {
+    c->split_u32.push_back(to_u32(tok));
+    std::u32string norm;
+    for (char32_t ch : c->split_u32.back()) normalize_char(ch, added_normalize, norm);
+    c->split_normalized.push_back(std::move(norm));
+  }
   c->split_tokens = split_tokens;
   c->split_id_single = split_id_single;
   c->split_id_pair = split_id_pair;
@@ -74,60 +85,90 @@ struct Seg {
   size_t content_begin = 0, content_end = 0;  // a token's own bytes (lstrip / rstrip take more)
 };
 
-bool flag_at(const unsigned char* p, size_t i, uint16_t mask) {
-  const unsigned char* q = p + i;
-  return flags(decode_utf8(q)) & mask;
+// The code points of text[b, e), each with the bytes of the character it comes from; with `normalize` (bits:
+// 1 lower-case, 2 strip accents, as transformers' BertNormalizer) normalized as transformers normalizes the text its
+// normalized added tokens are looked for in.
+struct CodeView {
+  std::u32string cps;
+  std::vector<size_t> from, to;  // bytes of the source character of each code point
+};
+
+void normalize_char(char32_t c, int normalize, std::u32string& out) {
+  std::u32string one(1, c), tmp;
+  if (normalize & 2) {  // NFD, marks dropped
+    nfd_str(one, tmp, nullptr, nullptr);
+    one.clear();
+    for (char32_t d : tmp)
+      if (!(flags(d) & kMn)) one.push_back(d);
+  }
+  if (normalize & 1) {
+    tmp.clear();
+    for (char32_t d : one) append_lower(d, tmp);
+    one.swap(tmp);
+  }
+  out += one;
 }
 
-size_t char_before(const unsigned char* p, size_t b, size_t i) {
-  while (i > b && (p[i - 1] & 0xC0) == 0x80) --i;
-  return i - 1;
+void make_view(std::string_view text, size_t b, size_t e, int normalize, CodeView& v) {
+  v.cps.clear(), v.from.clear(), v.to.clear();
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  for (size_t i = b; i < e;) {
+    const unsigned char* q = p + i;
+    const char32_t c = decode_utf8(q);
+    const size_t next = static_cast<size_t>(q - p);
+    if (normalize)
+      normalize_char(c, normalize, v.cps);
+    else
+      v.cps.push_back(c);
+    v.from.resize(v.cps.size(), i);
+    v.to.resize(v.cps.size(), next);
+    i = next;
+  }
 }
 
 // Rust regex's \w, which tokenizers' single_word tests (letters, marks, digits, '_')
-bool word_char_at(const unsigned char* p, size_t i) {
-  return p[i] == '_' || flag_at(p, i, kRxL | kRxN | kMn | kCcc);
-}
+bool word_char(char32_t c) { return c == U'_' || (flags(c) & (kRxL | kRxN | kMn | kCcc)); }
+bool space_char(char32_t c) { return flags(c) & kRxS; }
 
 // tokenizers' AddedVocabulary::find_matches on text[b, e) with the split tokens whose kNormalized flag is `normalized`
-// (the non-normalized ones first, then the normalized ones in the parts left: the caller's two passes).
+// (the caller's two passes: the tokens not normalized, then the normalized ones in the parts left, matched on the
+// normalized text where cfg.added_normalize says so).
 void hf_find_matches(const PipelineConfig& cfg, std::string_view text, size_t b, size_t e, bool normalized,
                      std::vector<Seg>& out) {
-  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  const size_t n_tokens = cfg.split_tokens.size();
-  size_t start_offset = b, pos = b;
-  while (pos < e) {
+  thread_local CodeView v;
+  make_view(text, b, e, normalized ? cfg.added_normalize : 0, v);
+  const std::u32string& t = v.cps;
+  const size_t n = t.size(), n_tokens = cfg.split_tokens.size();
+  size_t start_offset = 0, pos = 0;  // code points of the view
+  auto emit_text = [&](size_t x, size_t y) {
+    if (x < y) out.push_back({v.from[x], v.to[y - 1], -1});
+  };
+  while (pos < n) {
     size_t m_start = 0, m_len = 0;
     int32_t m_token = -1;
-    for (size_t i = pos; i < e && m_token < 0; ++i) {  // leftmost, then longest
+    for (size_t i = pos; i < n && m_token < 0; ++i) {  // leftmost, then longest
       for (size_t k = 0; k < n_tokens; ++k) {
-        const std::string& t = cfg.split_tokens[k];
-        if (((cfg.split_flags[k] & kNormalized) != 0) != normalized || t.size() <= m_len || t.size() > e - i) continue;
-        if (text.compare(i, t.size(), t) == 0) {
-          m_start = i, m_len = t.size(), m_token = static_cast<int32_t>(k);
-        }
+        const std::u32string& pat = normalized ? cfg.split_normalized[k] : cfg.split_u32[k];
+        if (((cfg.split_flags[k] & kNormalized) != 0) != normalized || pat.empty() || pat.size() <= m_len ||
+            pat.size() > n - i)
+          continue;
+        if (t.compare(i, pat.size(), pat) == 0) m_start = i, m_len = pat.size(), m_token = static_cast<int32_t>(k);
       }
     }
     if (m_token < 0) break;
     const uint8_t f = cfg.split_flags[m_token];
     size_t start = m_start, stop = m_start + m_len;
     pos = stop;  // (as the automaton, the search goes on after a match it drops)
-    if (f & kSingleWord) {
-      const bool word_before = start > b && word_char_at(p, char_before(p, b, start));
-      const bool word_after = stop < e && word_char_at(p, stop);
-      if (word_before || word_after) continue;
-    }
-    if (f & kLstrip) {
-      while (start > start_offset && flag_at(p, char_before(p, b, start), kRxS)) start = char_before(p, b, start);
-    }
-    if (f & kRstrip) {
-      while (stop < e && flag_at(p, stop, kRxS)) stop += utf8_len(p[stop]);
-    }
-    if (start_offset < start) out.push_back({start_offset, start, -1});
-    out.push_back({start, stop, m_token, m_start, m_start + m_len});
+    if ((f & kSingleWord) && ((start > 0 && word_char(t[start - 1])) || (stop < n && word_char(t[stop])))) continue;
+    if (f & kLstrip)
+      while (start > start_offset && space_char(t[start - 1])) --start;
+    if (f & kRstrip)
+      while (stop < n && space_char(t[stop])) ++stop;
+    emit_text(start_offset, start);
+    out.push_back({v.from[start], v.to[stop - 1], m_token, v.from[m_start], v.to[m_start + m_len - 1]});
     start_offset = stop;
   }
-  if (start_offset < e) out.push_back({start_offset, e, -1});
+  emit_text(start_offset, n);
 }
 
 bool is_space_at(const unsigned char* p, size_t i, size_t n, size_t* len) {

@@ -103,6 +103,9 @@ struct PipelineConfig {
   // not normalized first, each token's flags (kLstrip...) honoured
   bool hf_split = false;
   std::vector<uint8_t> split_flags;  // per split token; empty: none set
+  // how transformers normalizes the text its normalized added tokens match (bits: 1 lower-case, 2 strip accents)
+  int added_normalize = 0;
+  std::vector<std::u32string> split_u32, split_normalized;  // the split tokens' code points, as they are / normalized
 };
 
 // tokenizers' AddedToken flags; kContentOffsets: the token's offsets leave out what lstrip / rstrip took (RoBERTa's
@@ -121,7 +124,7 @@ class Pipeline {
                  const std::vector<int64_t>& split_id_pair, const std::string& unk_token, int64_t unk_id_single,
                  int64_t unk_id_pair, const std::unordered_map<std::string, int64_t>& added_tokens,
                  const std::vector<std::string>& never_split, bool hf_split = false,
-                 const std::vector<uint8_t>& split_flags = {});
+                 const std::vector<uint8_t>& split_flags = {}, int added_normalize = 0);
 
   // Codes for a whole text (UTF-8; validated here).
   void encode_codes(std::string_view text, Encoding& out, bool offsets) const;
