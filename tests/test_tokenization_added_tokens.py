@@ -147,3 +147,15 @@ def test_add_tokens_of_a_str_an_empty_token_and_repeats(make, family):
     assert max(ours.added_tokens_decoder) == len(ours) - 1
     text = "a newtokxyz b twicetok oncetok"
     assert ours(text)["input_ids"] == hf(text)["input_ids"]
+
+
+def test_xlnet_folder_with_additional_special_tokens(make, tmp_path):
+    """transformers saves XLNet's additional special tokens as extra_special_tokens: they are special after loading
+    (1.2.0's default <eop> <eod> took their place), so batch_decode(skip_special_tokens=True) leaves them out too."""
+    _, hf, _, _ = make("xlnet")
+    hf.add_special_tokens({"additional_special_tokens": ["<x1>"]})
+    hf.save_pretrained(str(tmp_path))
+    ours, theirs = tf.XLNetTokenizer.from_pretrained(str(tmp_path)), transformers.AutoTokenizer.from_pretrained(str(tmp_path))
+    assert set(ours.all_special_tokens) == set(theirs.all_special_tokens)
+    ids = theirs(FLAG_TEXTS[:3])["input_ids"]
+    assert ours.batch_decode(ids, skip_special_tokens=True) == theirs.batch_decode(ids, skip_special_tokens=True)
