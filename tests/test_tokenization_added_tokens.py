@@ -25,12 +25,14 @@ def make(roberta_files, openai_files, xlm_files, spm_model):  # noqa: F811
             name = {"bert": "BertTokenizer", "distilbert": "DistilBertTokenizer"}[family]
             return tuple(getattr(lib, name)(bert_uncased_vocab()) for lib in (tf, transformers, pt, tf))
         if family in ("gpt2", "roberta"):
-            name, files = {"gpt2": ("GPT2Tokenizer", gpt2_files()), "roberta": ("RobertaTokenizer", roberta_files)}[family]
+            name, files = {"gpt2": ("GPT2Tokenizer", gpt2_files()),
+                           "roberta": ("RobertaTokenizer", roberta_files)}[family]
             return (getattr(tf, name)(*files, add_prefix_space=True),
                     getattr(transformers, name)(*files, add_prefix_space=True), getattr(pt, name)(*files),
                     getattr(tf, name)(*files))
         if family == "xlnet":
-            return (tf.XLNetTokenizer(spm_model), transformers.XLNetTokenizer.from_pretrained(os.path.dirname(spm_model)),
+            folder = os.path.dirname(spm_model)
+            return (tf.XLNetTokenizer(spm_model), transformers.XLNetTokenizer.from_pretrained(folder),
                     pt.XLNetTokenizer(spm_model), tf.XLNetTokenizer(spm_model))
         files = {"openai": openai_files, "xlm": xlm_files}[family]
         name = {"openai": "OpenAIGPTTokenizer", "xlm": "XLMTokenizer"}[family]
@@ -155,7 +157,8 @@ def test_xlnet_folder_with_additional_special_tokens(make, tmp_path):
     _, hf, _, _ = make("xlnet")
     hf.add_special_tokens({"additional_special_tokens": ["<x1>"]})
     hf.save_pretrained(str(tmp_path))
-    ours, theirs = tf.XLNetTokenizer.from_pretrained(str(tmp_path)), transformers.AutoTokenizer.from_pretrained(str(tmp_path))
+    ours = tf.XLNetTokenizer.from_pretrained(str(tmp_path))
+    theirs = transformers.AutoTokenizer.from_pretrained(str(tmp_path))
     assert set(ours.all_special_tokens) == set(theirs.all_special_tokens)
     ids = theirs(FLAG_TEXTS[:3])["input_ids"]
     assert ours.batch_decode(ids, skip_special_tokens=True) == theirs.batch_decode(ids, skip_special_tokens=True)

@@ -548,13 +548,13 @@ class PreTrainedTokenizer(object):
         if isinstance(new_tokens, str) or _added_token(new_tokens)[1] is not None:
             new_tokens = [new_tokens]
         to_add_tokens = []
-        for token in new_tokens:
-            if not isinstance(_added_token(token)[0], str):
-                raise TypeError(f"new_tokens must hold str or AddedToken, got {type(token).__name__}")
-            if not _added_token(token)[0]:
+        for given in new_tokens:
+            token, special = _added_token(given)
+            if not isinstance(token, str):
+                raise TypeError(f"new_tokens must hold str or AddedToken, got {type(given).__name__}")
+            if not token:
                 continue
-            self._remember_flags(token, special_tokens)
-            token, special = _added_token(token)
+            self._remember_flags(given, special_tokens)
             if special or special_tokens:
                 self.__dict__.setdefault("_skipped_added_tokens", set()).add(token)
             if token != self.unk_token and token not in to_add_tokens and \
@@ -669,7 +669,8 @@ class PreTrainedTokenizer(object):
         extra = self._additional_special_tokens
         return (self._state_version, self.added_tokens_encoder.version, id(self.added_tokens_encoder),
                 len(extra) if isinstance(extra, list) else extra, self._core_never_split_key(),
-                self._model_unk_token(), self._split_as_transformers(), tuple(self.__dict__.get("_added_token_flags", {}).items()))
+                self._model_unk_token(), self._split_as_transformers(),
+                tuple(self.__dict__.get("_added_token_flags", {}).items()))
 
     def _core_unwatched(self):
         """The part of the core's inputs that changes without an attribute set or a tracked-dict edit: the length
@@ -1085,8 +1086,9 @@ class PreTrainedTokenizer(object):
     def _chunks_as_transformers(self, text, strip_parts):
         """_chunks_with_spans as tokenizers' AddedVocabulary splits (the C++ core's hf_split): the tokens not
         normalized first, then the others in the parts left, each pass taking the leftmost-longest match; a
-        single_word token only between non-word characters, lstrip / rstrip taking the whitespace beside it (a token's
-        span is its own characters)."""
+        single_word token only between non-word characters, lstrip / rstrip taking the whitespace beside it (its
+        offsets cover that whitespace unless _CONTENT_OFFSETS). The text is matched as it is: the families taking
+        this path (no C++ core) have no _added_token_normalization."""
         import unicodedata
 
         tokens = self._split_tokens()
@@ -1094,7 +1096,7 @@ class PreTrainedTokenizer(object):
         word = lambda c: c.isalnum() or c == "_" or unicodedata.category(c)[0] == "M"  # noqa: E731  (\w)
         chunks = [(0, len(text), None)]  # (start, end, token or None); a token's (start, end) include its strips
         for normalized in (False, True):
-            group = sorted((t for t in tokens if bool(flags[t] & _NORMALIZED) == normalized), key=len, reverse=True)
+            group = [t for t in tokens if bool(flags[t] & _NORMALIZED) == normalized]
             out = []
             for b, e, tok in chunks:
                 if tok is not None:

@@ -33,6 +33,7 @@ void Pipeline::configure(const std::vector<std::string>& split_tokens, const std
   c->split_flags = split_flags;
   c->split_flags.resize(split_tokens.size(), 0);
   c->added_normalize = added_normalize;
+  for (uint8_t f : c->split_flags) c->has_split_group[(f & kNormalized) != 0] = true;
   for (const auto& tok : split_tokens) {
     c->split_u32.push_back(to_u32(tok));
     std::u32string norm;
@@ -94,6 +95,10 @@ struct CodeView {
 };
 
 void normalize_char(char32_t c, int normalize, std::u32string& out) {
+  if (c < 0x80) {  // (the common case, without the tables)
+    out.push_back((normalize & 1) && c >= U'A' && c <= U'Z' ? c + 32 : c);
+    return;
+  }
   std::u32string one(1, c), tmp;
   if (normalize & 2) {  // NFD, marks dropped
     nfd_str(one, tmp, nullptr, nullptr);
@@ -135,6 +140,10 @@ bool space_char(char32_t c) { return flags(c) & kRxS; }
 // normalized text where cfg.added_normalize says so).
 void hf_find_matches(const PipelineConfig& cfg, std::string_view text, size_t b, size_t e, bool normalized,
                      std::vector<Seg>& out) {
+  if (!cfg.has_split_group[normalized]) {  // no token to look for: the part stays text
+    out.push_back({b, e, -1});
+    return;
+  }
   thread_local CodeView v;
   make_view(text, b, e, normalized ? cfg.added_normalize : 0, v);
   const std::u32string& t = v.cps;

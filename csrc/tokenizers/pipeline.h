@@ -106,6 +106,7 @@ struct PipelineConfig {
   // how transformers normalizes the text its normalized added tokens match (bits: 1 lower-case, 2 strip accents)
   int added_normalize = 0;
   std::vector<std::u32string> split_u32, split_normalized;  // the split tokens' code points, as they are / normalized
+  bool has_split_group[2] = {false, false};  // some split token is not normalized / is
 };
 
 // tokenizers' AddedToken flags; kContentOffsets: the token's offsets leave out what lstrip / rstrip took (RoBERTa's
