@@ -11,7 +11,7 @@ from tokenizer_corpus import bert_uncased_vocab, gpt2_files
 transformers = pytest.importorskip("transformers")
 pt = pytest.importorskip("pytorch_transformers")
 import transformers_fast as tf  # noqa: E402
-from test_tokenization_others import openai_files, spm_model, xlm_files  # noqa: E402,F401  (fixtures)
+from test_tokenization_others import openai_files, spm_model, transfo_vocab, xlm_files  # noqa: E402,F401
 
 HF_FAMILIES = ["bert", "distilbert", "gpt2", "roberta", "openai", "xlm", "xlnet"]
 
@@ -162,3 +162,32 @@ def test_xlnet_folder_with_additional_special_tokens(make, tmp_path):
     assert set(ours.all_special_tokens) == set(theirs.all_special_tokens)
     ids = theirs(FLAG_TEXTS[:3])["input_ids"]
     assert ours.batch_decode(ids, skip_special_tokens=True) == theirs.batch_decode(ids, skip_special_tokens=True)
+
+
+AUDIT_TEXTS = ["Hello NEWCase world.", "newcase NEWCASE NEWCase", "a newtoknewtokbig b", "newtokbig,newtok!",
+               "<sp1>x<sp1> y", "  newtok  ", "the newtok", "newtok", "x newtok'big", "<sp1>", "héllo newtok é"]
+
+
+@pytest.mark.parametrize("family", ["bert", "distilbert", "gpt2", "roberta", "openai", "xlm", "xlnet", "transfo"])
+def test_added_tokens_as_1_2_0(make, transfo_vocab, family, tmp_path):  # noqa: F811
+    """Built as in 1.2.0 (no add_prefix_space, no transformers folder), added tokens are 1.2.0's: split in turn in the
+    order added (not the longest match), case-sensitive before any lower-casing, those the vocabulary has not added;
+    the same tokens, ids, decode, len and convert_tokens_to_ids, and a saved folder that 1.2.0 reloads the same."""
+    if family == "transfo":
+        ours, ref = tf.TransfoXLTokenizer(vocab_file=transfo_vocab), pt.TransfoXLTokenizer(vocab_file=transfo_vocab)
+    else:
+        _, _, ref, ours = make(family)
+    for tok in (ours, ref):
+        tok.add_tokens(["NEWCase", "newtok", "newtokbig", "the", "hello"])
+        tok.add_special_tokens({"additional_special_tokens": ["<sp1>"]})
+    assert len(ours) == len(ref)
+    assert ours.convert_tokens_to_ids(["newtok", "<sp1>", "NEWCase"]) == \
+        ref.convert_tokens_to_ids(["newtok", "<sp1>", "NEWCase"])
+    ours.save_pretrained(str(tmp_path))
+    reloaded, ref_reloaded = type(ours).from_pretrained(str(tmp_path)), type(ref).from_pretrained(str(tmp_path))
+    for text in AUDIT_TEXTS:
+        ids = ref.encode(text)
+        assert ours.tokenize(text) == ref.tokenize(text), text
+        assert ours.encode(text) == reloaded.encode(text) == ref_reloaded.encode(text) == ids, text
+        for kw in [dict(), dict(skip_special_tokens=True), dict(clean_up_tokenization_spaces=False)]:
+            assert ours.decode(ids, **kw) == ref.decode(ids, **kw), (text, kw)
