@@ -1119,6 +1119,7 @@ class PreTrainedTokenizer(object):
                     if flags[t] & _RSTRIP:
                         while stop < e and text[stop].isspace():
                             stop += 1
+                    pos = stop  # (no match inside the whitespace taken: parts never overlap)
                     if at < start:
                         out.append((at, start, None))
                     out.append((start, stop, t))

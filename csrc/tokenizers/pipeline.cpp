@@ -169,10 +169,14 @@ void hf_find_matches(const PipelineConfig& cfg, std::string_view text, size_t b,
     size_t start = m_start, stop = m_start + m_len;
     pos = stop;  // (as the automaton, the search goes on after a match it drops)
     if ((f & kSingleWord) && ((start > 0 && word_char(t[start - 1])) || (stop < n && word_char(t[stop])))) continue;
+    // whole source characters (one may normalize to several code points)
+    while (start > start_offset && v.from[start - 1] == v.from[start]) --start;
+    while (stop < n && v.from[stop] == v.from[stop - 1]) ++stop;
     if (f & kLstrip)
       while (start > start_offset && space_char(t[start - 1])) --start;
     if (f & kRstrip)
       while (stop < n && space_char(t[stop])) ++stop;
+    pos = stop;  // (no match inside the whitespace taken: parts never overlap)
     emit_text(start_offset, start);
     out.push_back({v.from[start], v.to[stop - 1], m_token, v.from[m_start], v.to[m_start + m_len - 1]});
     start_offset = stop;
