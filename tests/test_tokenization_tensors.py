@@ -168,7 +168,7 @@ def test_threads(tokenizers):
 
 def test_fill_checks_its_arrays(tokenizers):
     core = tokenizers["bert"]._native()
-    batch = core.encode_tensors(["a b c"], None, False, (101,), (), (102,), (0,), (), (0,), 0, 1, "", -1, "", 0, 0,
+    batch = core.encode_tensors(["a b c"], None, (101,), (), (102,), (0,), (), (0,), 0, 1, "", -1, "", 0, 0,
                                 False)
     assert (batch.rows, batch.width) == (1, 5)
     with pytest.raises(ValueError, match="int64"):

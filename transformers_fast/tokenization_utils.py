@@ -103,8 +103,10 @@ class _FilesFromTokenizerJson:
         except Exception:
             self.cleanup()
             raise
-        self.added_tokens = {t["content"]: t["id"] for t in spec.get("added_tokens") or ()
-                             if isinstance(t, dict) and isinstance(t.get("content"), str) and isinstance(t.get("id"), int)}
+        entries = [t for t in spec.get("added_tokens") or ()
+                   if isinstance(t, dict) and isinstance(t.get("content"), str) and isinstance(t.get("id"), int)]
+        self.added_tokens = {t["content"]: t["id"] for t in entries}
+        self.added_token_flags = {t["content"]: _token_flags(t) for t in entries}
 
     def cleanup(self):
         self._folder.cleanup()  # the constructors read the files; none keeps them open
@@ -112,16 +114,30 @@ class _FilesFromTokenizerJson:
 
 def _added_token(value):
     """(text, special) of a token given to add_tokens / add_special_tokens: a str (special None), or transformers'
-    AddedToken (tokenizers.AddedToken, which transformers re-exports): its content and its special flag. Its
-    lstrip / rstrip need nothing here (the text is split at added tokens and every chunk stripped, as in 1.2.0);
-    single_word is not honoured, which a warning says."""
+    AddedToken (tokenizers.AddedToken, which transformers re-exports): its content and its special flag (its other
+    flags: _token_flags)."""
     content = getattr(value, "content", None)
     if isinstance(value, str) or not isinstance(content, str):
         return value, None
-    if getattr(value, "single_word", False):
-        _warn_once(f"AddedToken({content!r}, single_word=True): single_word is not honoured, the token also matches "
-                   "inside words")
     return content, bool(getattr(value, "special", False))
+
+
+# The flags of tokenizers' AddedToken, as bits (the C++ core's SplitFlag); they steer transformers' split on added
+# tokens (_split_as_transformers), which 1.2.0's split has no use for.
+_LSTRIP, _RSTRIP, _SINGLE_WORD, _NORMALIZED = 1, 2, 4, 8
+_CONTENT_OFFSETS = 16  # (not a flag of AddedToken: the family's _added_token_offsets_trimmed)
+_LOWER_CASE, _STRIP_ACCENTS = 1, 2  # transformers' BertNormalizer, as _added_token_normalization gives it
+
+
+def _token_flags(token, special=False):
+    """The flag bits of an AddedToken or of one serialized in transformers' files (a dict); transformers' defaults
+    where one is missing (normalized unless special)."""
+    get = token.get if isinstance(token, dict) else lambda key, default: getattr(token, key, default)
+    special = bool(get("special", special))
+    normalized = get("normalized", None)
+    return (_LSTRIP * bool(get("lstrip", False)) | _RSTRIP * bool(get("rstrip", False)) |
+            _SINGLE_WORD * bool(get("single_word", False)) |
+            _NORMALIZED * bool(not special if normalized is None else normalized))
 
 
 def _token_text(value):
@@ -448,6 +464,14 @@ class PreTrainedTokenizer(object):
                 added_tok_encoder = json.load(f)
             tokenizer.added_tokens_encoder.update(added_tok_encoder)
             tokenizer.added_tokens_decoder.update({v: k for k, v in added_tok_encoder.items()})
+        flags = dict(from_json.added_token_flags) if from_json is not None else {}
+        decoder = init_kwargs.get("added_tokens_decoder")
+        for spec in decoder.values() if isinstance(decoder, dict) else ():
+            if isinstance(spec, dict) and isinstance(spec.get("content"), str):
+                flags[spec["content"]] = _token_flags(spec)
+        if flags:  # a folder transformers saved: its added tokens split the text as they do there
+            tokenizer._added_tokens_as_transformers = True
+            tokenizer._added_token_flags = flags
         return tokenizer
 
     @classmethod
@@ -486,6 +510,14 @@ class PreTrainedTokenizer(object):
         tokenizer_config["init_inputs"] = copy.deepcopy(self.init_inputs)
         for file_id in self.vocab_files_names.keys():
             tokenizer_config.pop(file_id, None)
+        flags = self.__dict__.get("_added_token_flags")
+        if flags and self._split_as_transformers():  # transformers' entry: both libraries reload the flags from it
+            special = set(self.all_special_tokens) | self.__dict__.get("_skipped_added_tokens", set())
+            tokenizer_config["added_tokens_decoder"] = {
+                str(self._convert_token_to_id_with_added_voc(t)): {
+                    "content": t, "lstrip": bool(f & _LSTRIP), "normalized": bool(f & _NORMALIZED),
+                    "rstrip": bool(f & _RSTRIP), "single_word": bool(f & _SINGLE_WORD), "special": t in special}
+                for t, f in flags.items()}
         with open(tokenizer_config_file, "w", encoding="utf-8") as f:
             f.write(json.dumps(tokenizer_config, ensure_ascii=False))
         with open(special_tokens_map_file, "w", encoding="utf-8") as f:
@@ -508,19 +540,24 @@ class PreTrainedTokenizer(object):
     def add_tokens(self, new_tokens, special_tokens=False):
         """1.2.0's add_tokens (a list of str); also transformers' AddedToken objects (alone or in the list) and its
         special_tokens flag: a token marked special (that flag or AddedToken.special) is left out by
-        batch_decode(skip_special_tokens=True), as transformers does, even when the vocabulary already has it."""
+        batch_decode(skip_special_tokens=True), as transformers does, even when the vocabulary already has it. As in
+        transformers, a str alone is one token (1.2.0 added its characters), and an empty one or a repeat is skipped
+        (1.2.0 then failed on every text, or gave the token an id past len(tokenizer))."""
         if not new_tokens:
             return 0
-        if _added_token(new_tokens)[1] is not None:
+        if isinstance(new_tokens, str) or _added_token(new_tokens)[1] is not None:
             new_tokens = [new_tokens]
         to_add_tokens = []
-        for token in new_tokens:
-            token, special = _added_token(token)
+        for given in new_tokens:
+            token, special = _added_token(given)
             if not isinstance(token, str):
-                raise TypeError(f"new_tokens must hold str or AddedToken, got {type(token).__name__}")
+                raise TypeError(f"new_tokens must hold str or AddedToken, got {type(given).__name__}")
+            if not token:
+                continue
+            self._remember_flags(given, special_tokens)
             if special or special_tokens:
                 self.__dict__.setdefault("_skipped_added_tokens", set()).add(token)
-            if token != self.unk_token and \
+            if token != self.unk_token and token not in to_add_tokens and \
                     self.convert_tokens_to_ids(token) == self.convert_tokens_to_ids(self.unk_token):
                 to_add_tokens.append(token)
                 logger.info("Adding %s to the vocabulary", token)
@@ -538,17 +575,41 @@ class PreTrainedTokenizer(object):
                 raise ValueError(f"special_tokens_dict key {key!r} is not one of {self.SPECIAL_TOKENS_ATTRIBUTES}")
             if key == "additional_special_tokens":
                 if isinstance(value, (list, tuple)):  # transformers' AddedToken objects: their text
+                    for t in value:
+                        self._remember_flags(t, True)
                     value = [_added_token(t)[0] for t in value]
                 if not (isinstance(value, (list, tuple)) and all(isinstance(t, str) for t in value)):
                     raise TypeError("additional_special_tokens must be a list of str or AddedToken")
                 added_tokens += self.add_tokens(value)
             else:
+                self._remember_flags(value, True)
                 value = _added_token(value)[0]
                 if not isinstance(value, str):
                     raise TypeError(f"{key} must be a str, got {type(value).__name__}")
                 added_tokens += self.add_tokens([value])
             setattr(self, key, value)
         return added_tokens
+
+    def _remember_flags(self, token, special):
+        """The flags of an AddedToken given to add_tokens / add_special_tokens, for transformers' split; where that
+        split serves, a str's too (transformers' defaults), as transformers splits on it even when the vocabulary
+        has it (1.2.0 adds no such token)."""
+        content, is_special = _added_token(token)
+        given = self.__dict__.get("_added_token_flags", {})
+        if not isinstance(content, str) or (is_special is None and (content in given or
+                                                                    not self._split_as_transformers())):
+            return  # (a str keeps the flags its token has)
+        if is_special is not None and getattr(token, "single_word", False) and not self._split_as_transformers():
+            _warn_once(f"AddedToken({content!r}, single_word=True): single_word is not honoured by 1.2.0's split "
+                       "(the token also matches inside words)")
+        flags = _token_flags(token if is_special is not None else {}, bool(special))
+        self._added_token_flags = {**given, content: flags}
+
+    def _split_as_transformers(self):
+        """Whether the text splits on added and special tokens as transformers' tokenizers do (leftmost-longest
+        matches, the AddedToken flags): folders transformers saved, and a family following transformers there
+        (_strip_parts False); else 1.2.0's split (each token in turn)."""
+        return not self._strip_parts or bool(self.__dict__.get("_added_tokens_as_transformers"))
 
     # ---- pickling (the C++ objects are rebuilt, as 1.2.0 tokenizers pickle) ----------------------------
     def _build_native(self):
@@ -575,7 +636,27 @@ class PreTrainedTokenizer(object):
 
     # ---- tokenization -----------------------------------------------------------------------------
     def _split_tokens(self):
-        return list(self.added_tokens_encoder.keys()) + self.all_special_tokens
+        tokens = list(self.added_tokens_encoder.keys()) + self.all_special_tokens
+        if self._split_as_transformers():  # transformers also splits on added tokens its vocabulary has
+            known = set(tokens)
+            tokens += [t for t in self.__dict__.get("_added_token_flags", ()) if t not in known]
+        return tokens
+
+    def _split_flags(self, tokens):
+        """The AddedToken flag bits of each split token (transformers' defaults where none were given)."""
+        given = self.__dict__.get("_added_token_flags", {})
+        plain = set(self.all_special_tokens) | self.__dict__.get("_skipped_added_tokens", set())
+        trimmed = _CONTENT_OFFSETS * self._added_token_offsets_trimmed
+        return [given.get(t, 0 if t in plain else _NORMALIZED) | trimmed for t in tokens]
+
+    def _added_token_normalization(self):
+        """How transformers' normalizer of the family changes the text its normalized added tokens are matched in
+        (and those tokens): _LOWER_CASE | _STRIP_ACCENTS bits, 0 for none."""
+        return 0
+
+    # transformers' offsets of an added token cover the whitespace its lstrip / rstrip took, but where the family's
+    # post-processor trims offsets (RoBERTa)
+    _added_token_offsets_trimmed = False
 
     def _core_never_split(self):
         return []
@@ -588,7 +669,8 @@ class PreTrainedTokenizer(object):
         extra = self._additional_special_tokens
         return (self._state_version, self.added_tokens_encoder.version, id(self.added_tokens_encoder),
                 len(extra) if isinstance(extra, list) else extra, self._core_never_split_key(),
-                self._model_unk_token())
+                self._model_unk_token(), self._split_as_transformers(),
+                tuple(self.__dict__.get("_added_token_flags", {}).items()))
 
     def _core_unwatched(self):
         """The part of the core's inputs that changes without an attribute set or a tracked-dict edit: the length
@@ -611,7 +693,8 @@ class PreTrainedTokenizer(object):
             self._convert_token_to_id_with_added_voc(unk) if unk is not None else None,
             self._convert_token_to_id(unk) if unk is not None else None,
             {k: v for k, v in self.added_tokens_encoder.items() if isinstance(v, int)},
-            list(self._core_never_split()))
+            list(self._core_never_split()), self._split_as_transformers(), self._split_flags(split),
+            self._added_token_normalization())
 
     def _core_model_key(self):
         """The Python state (options, vocabularies) the C++ model is built from; when it changes (1.2.0
@@ -654,7 +737,7 @@ class PreTrainedTokenizer(object):
             return []
         if not self._split_tokens():
             return self._tokenize(text, **kwargs)
-        return [token for a, b, fixed in self._chunks_with_spans(text)
+        return [token for a, b, fixed, _ in self._chunks_with_spans(text)
                 for token in ([text[a:b]] if fixed else self._tokenize(text[a:b], **kwargs))]
 
     def _tokenize(self, text, **kwargs):
@@ -956,12 +1039,15 @@ class PreTrainedTokenizer(object):
 
     def _chunks_with_spans(self, text):
         """1.2.0's split of text on added and special tokens, each chunk with its (start, end) in text and whether it
-        is such a token: each token in turn splits the chunks not yet fixed, the parts stripped, empty ones dropped.
-        Whitespace alone gives no chunk (1.2.0 returned one special token picked by set order there). A family whose
-        _strip_parts is False splits as transformers: the parts are not stripped (empty ones are still dropped)."""
+        is such a token, and a token's offsets where they are not its (start, end) (else None): each token in turn
+        splits the chunks not yet fixed, the parts stripped, empty ones dropped. Whitespace alone gives no chunk (1.2.0
+        returned one special token picked by set order there). A family whose _strip_parts is False does not strip
+        the parts (empty ones are still dropped); where _split_as_transformers, the split is transformers'."""
         strip_parts = self._strip_parts
         if strip_parts and not text.strip():
             return []
+        if self._split_as_transformers():
+            return self._chunks_as_transformers(text, strip_parts)
         specials = set(self.all_special_tokens)
         fixed = lambda piece: piece in self.added_tokens_encoder or piece in specials  # noqa: E731
         chunks = [(0, len(text))]
@@ -995,7 +1081,64 @@ class PreTrainedTokenizer(object):
                             out.append((a, b))
                         out.append((parts[i][1], parts[i][1] + len(tok)))
             chunks = out
-        return [(a, b, fixed(text[a:b])) for a, b in chunks]
+        return [(a, b, fixed(text[a:b]), None) for a, b in chunks]
+
+    def _chunks_as_transformers(self, text, strip_parts):
+        """_chunks_with_spans as tokenizers' AddedVocabulary splits (the C++ core's hf_split): the tokens not
+        normalized first, then the others in the parts left, each pass taking the leftmost-longest match; a
+        single_word token only between non-word characters, lstrip / rstrip taking the whitespace beside it (its
+        offsets cover that whitespace unless _CONTENT_OFFSETS). The text is matched as it is: the families taking
+        this path (no C++ core) have no _added_token_normalization."""
+        import unicodedata
+
+        tokens = self._split_tokens()
+        flags = dict(zip(tokens, self._split_flags(tokens)))
+        word = lambda c: c.isalnum() or c == "_" or unicodedata.category(c)[0] == "M"  # noqa: E731  (\w)
+        chunks = [(0, len(text), None)]  # (start, end, token or None); a token's (start, end) include its strips
+        for normalized in (False, True):
+            group = [t for t in tokens if bool(flags[t] & _NORMALIZED) == normalized]
+            out = []
+            for b, e, tok in chunks:
+                if tok is not None:
+                    out.append((b, e, tok))
+                    continue
+                at = pos = b
+                while group:
+                    hits = [(k, t) for t in group for k in [text.find(t, pos, e)] if k >= 0]
+                    if not hits:
+                        break
+                    k, t = min(hits, key=lambda h: (h[0], -len(h[1])))  # leftmost, then longest
+                    start, stop = k, k + len(t)
+                    pos = stop
+                    if flags[t] & _SINGLE_WORD and ((start > b and word(text[start - 1])) or
+                                                    (stop < e and word(text[stop]))):
+                        continue
+                    if flags[t] & _LSTRIP:
+                        while start > at and text[start - 1].isspace():
+                            start -= 1
+                    if flags[t] & _RSTRIP:
+                        while stop < e and text[stop].isspace():
+                            stop += 1
+                    pos = stop  # (no match inside the whitespace taken: parts never overlap)
+                    if at < start:
+                        out.append((at, start, None))
+                    out.append((start, stop, t))
+                    at = stop
+                if at < e:
+                    out.append((at, e, None))
+            chunks = out
+        spans = []
+        for a, b, tok in chunks:
+            if tok is not None:
+                k = text.find(tok, a, b)
+                spans.append((k, k + len(tok), True, (k, k + len(tok)) if flags[tok] & _CONTENT_OFFSETS else (a, b)))
+                continue
+            if strip_parts:
+                piece = text[a:b]
+                a, b = a + len(piece) - len(piece.lstrip()), b - len(piece) + len(piece.rstrip())
+            if a < b:
+                spans.append((a, b, False, None))
+        return spans
 
     def _fixed_token_span(self, text, start, end):
         """The offsets of an added or special token found at text[start:end]."""
@@ -1005,10 +1148,10 @@ class PreTrainedTokenizer(object):
         """ids (as _encode_one) and character offsets of one text, through _tokenize_with_offsets."""
         text = _check_text("text", text)
         tokens, offs = [], []
-        for a, b, fixed in self._chunks_with_spans(text):
+        for a, b, fixed, span in self._chunks_with_spans(text):
             if fixed:
                 tokens.append(text[a:b])
-                offs.append(self._fixed_token_span(text, a, b))
+                offs.append(span or self._fixed_token_span(text, a, b))
             else:
                 for tok, (s, e) in self._tokenize_with_offsets(text[a:b]):
                     tokens.append(tok)
@@ -1239,8 +1382,9 @@ class PreTrainedTokenizer(object):
         None) the overflowing windows after each one, in the order of Hugging Face's tokenizers. offsets, words,
         where: with offsets, word indices, and special-token mask and sequence indices."""
         is_pair = pairs is not None
-        first = self._encode_texts(texts, is_pair, split_words, offsets, words)
-        second = self._encode_texts(pairs, True, split_words, offsets, words) if is_pair else None
+        # (both texts of a pair look up added tokens, as transformers; only 1.2.0's encode(a, b) gives them unk)
+        first = self._encode_texts(texts, split_words, offsets, words)
+        second = self._encode_texts(pairs, split_words, offsets, words) if is_pair else None
         truncating = strategy and max_length is not None
         extra = self.num_added_special_tokens(is_pair) if add_special_tokens and truncating else 0
         rows = []
@@ -1260,15 +1404,15 @@ class PreTrainedTokenizer(object):
                 rows.append(self._row(a, ra, b, rb, add_special_tokens, i, where))
         return rows
 
-    def _encode_texts(self, texts, pair, split_words, offsets, words):
+    def _encode_texts(self, texts, split_words, offsets, words):
         """(ids, offsets or None, word indices or None) of each text; split_words: each text a list of words,
         each encoded alone (offsets within its word, as transformers)."""
         if not split_words:
-            ids, offs = self._ids_batch(texts, pair, offsets)
+            ids, offs = self._ids_batch(texts, False, offsets)
             return [(x, offs[k] if offsets else None, self._word_ids(x) if words else None)
                     for k, x in enumerate(ids)]
         flat = [w for text in texts for w in text]
-        ids, offs = self._ids_batch(flat, pair, offsets)
+        ids, offs = self._ids_batch(flat, False, offsets)
         out, k = [], 0
         for text in texts:
             span = range(k, k + len(text))
@@ -1386,7 +1530,7 @@ class PreTrainedTokenizer(object):
         if torch is not None:  # the C++ pool follows torch's thread setting, as in _ids_batch
             from transformers_fast import _C
             _C.set_num_threads(torch.get_num_threads())
-        batch = core.encode_tensors(texts, pairs, pair, *layout, strategy, -1 if max_length is None else max_length,
+        batch = core.encode_tensors(texts, pairs, *layout, strategy, -1 if max_length is None else max_length,
                                     pad, pad_id, pad_type, side == "left")
         if batch is None:
             return None

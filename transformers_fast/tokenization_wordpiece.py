@@ -7,8 +7,9 @@ import logging
 import os
 import unicodedata
 
-from transformers_fast.tokenization_utils import (ClsSepSpecialTokensMixin, PreTrainedTokenizer, TrackedOrderedDict,
-                                                  _check_text, _core_lib, state_changed, tracked_key)
+from transformers_fast.tokenization_utils import (_LOWER_CASE, _STRIP_ACCENTS, ClsSepSpecialTokensMixin,
+                                                  PreTrainedTokenizer, TrackedOrderedDict, _check_text, _core_lib,
+                                                  state_changed, tracked_key)
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +114,13 @@ class BasicWordPieceTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
                 bool(basic and basic.tokenize_chinese_chars), self.wordpiece_tokenizer.max_input_chars_per_word,
                 _strip_accents_option(getattr(basic, "strip_accents", None)) if basic else None,
                 tracked_key(self.vocab), self.wordpiece_tokenizer.vocab is self.vocab)
+
+    def _added_token_normalization(self):
+        """transformers' BertNormalizer: lower case with do_lower_case, accents stripped as strip_accents says (None:
+        with lower case)."""
+        key = self._core_model_key()
+        strip = key[1] if key[4] is None else key[4]
+        return _LOWER_CASE * key[1] | _STRIP_ACCENTS * bool(strip)
 
     def _build_native(self):
         key = self._core_model_key()

@@ -404,15 +404,18 @@ void bind_tokenizers(py::module_& m) {
           [](Pipeline& p, const std::vector<std::string>& split_tokens, const std::vector<py::object>& id_single,
              const std::vector<py::object>& id_pair, const std::string& unk_token, py::object unk_single,
              py::object unk_pair, const std::unordered_map<std::string, int64_t>& added,
-             const std::vector<std::string>& never_split) {
+             const std::vector<std::string>& never_split, bool hf_split, const std::vector<uint8_t>& split_flags,
+             int added_normalize) {
             auto conv = [](const py::object& o) { return o.is_none() ? kNoId : o.cast<int64_t>(); };
             std::vector<int64_t> s, q;
             for (auto& o : id_single) s.push_back(conv(o));
             for (auto& o : id_pair) q.push_back(conv(o));
-            p.configure(split_tokens, s, q, unk_token, conv(unk_single), conv(unk_pair), added, never_split);
+            p.configure(split_tokens, s, q, unk_token, conv(unk_single), conv(unk_pair), added, never_split, hf_split,
+                        split_flags, added_normalize);
           },
           py::arg("split_tokens"), py::arg("split_id_single"), py::arg("split_id_pair"), py::arg("unk_token"),
-          py::arg("unk_id_single"), py::arg("unk_id_pair"), py::arg("added_tokens"), py::arg("never_split"))
+          py::arg("unk_id_single"), py::arg("unk_id_pair"), py::arg("added_tokens"), py::arg("never_split"),
+          py::arg("hf_split") = false, py::arg("split_flags") = std::vector<uint8_t>{}, py::arg("added_normalize") = 0)
       .def("tokenize",
            [](const Pipeline& p, py::handle text) {
              Text t = text_arg(text, "text");
@@ -477,9 +480,9 @@ void bind_tokenizers(py::module_& m) {
           py::arg("texts"), py::arg("pair") = false, py::arg("offsets") = false)
       .def(
           "encode_tensors",
-          // texts (and pairs) encoded as encode_batch does (texts with pair=first_as_pair, pairs with pair=True),
-          // the rows planned; None where the Python path must answer (see plan_rows)
-          [](const Pipeline& p, const py::list& texts, py::object pairs, bool first_as_pair, std::vector<int64_t> prefix,
+          // texts (and pairs) encoded as encode_batch does, added tokens looked up in both (as transformers), the
+          // rows planned; None where the Python path must answer (see plan_rows)
+          [](const Pipeline& p, const py::list& texts, py::object pairs, std::vector<int64_t> prefix,
              std::vector<int64_t> mid, std::vector<int64_t> suffix, std::vector<int64_t> prefix_types,
              std::vector<int64_t> mid_types, std::vector<int64_t> suffix_types, int64_t type_a, int64_t type_b,
              const std::string& truncation, int64_t max_length, const std::string& padding, int64_t pad_id,
@@ -517,14 +520,14 @@ void bind_tokenizers(py::module_& m) {
               auto source = [](const std::vector<LazyText>& k) {
                 return [&k](size_t i, std::string& buf, bool& valid) { return k[i].utf8(buf, valid); };
               };
-              b->a = p.encode_batch(ka.size(), source(ka), first_as_pair, nullptr);
-              if (b->pair) b->b = p.encode_batch(kb.size(), source(kb), true, nullptr);
+              b->a = p.encode_batch(ka.size(), source(ka), false, nullptr);
+              if (b->pair) b->b = p.encode_batch(kb.size(), source(kb), false, nullptr);
               ok = plan_rows(b->a, b->pair ? &b->b : nullptr, b->layout, b->options, b->plan);
             }
             if (!ok) return py::none();
             return py::cast(std::move(b));
           },
-          py::arg("texts"), py::arg("pairs"), py::arg("first_as_pair"), py::arg("prefix"), py::arg("mid"),
+          py::arg("texts"), py::arg("pairs"), py::arg("prefix"), py::arg("mid"),
           py::arg("suffix"), py::arg("prefix_types"), py::arg("mid_types"), py::arg("suffix_types"), py::arg("type_a"),
           py::arg("type_b"), py::arg("truncation"), py::arg("max_length"), py::arg("padding"), py::arg("pad_id"),
           py::arg("pad_type"), py::arg("pad_left"));

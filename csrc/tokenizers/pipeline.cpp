@@ -9,6 +9,10 @@
 
 namespace tf::tok {
 
+namespace {
+void normalize_char(char32_t c, int normalize, std::u32string& out);
+}  // namespace
+
 Pipeline::Pipeline(std::shared_ptr<const Model> model, bool strip_parts)
     : model_(std::move(model)), strip_parts_(strip_parts) {
   configure({}, {}, {}, "", kNoId, kNoId, {}, {});
@@ -18,10 +22,24 @@ void Pipeline::configure(const std::vector<std::string>& split_tokens, const std
                          const std::vector<int64_t>& split_id_pair, const std::string& unk_token,
                          int64_t unk_id_single, int64_t unk_id_pair,
                          const std::unordered_map<std::string, int64_t>& added_tokens,
-                         const std::vector<std::string>& never_split) {
+                         const std::vector<std::string>& never_split, bool hf_split,
+                         const std::vector<uint8_t>& split_flags, int added_normalize) {
   TF_CHECK(split_tokens.size() == split_id_single.size() && split_tokens.size() == split_id_pair.size(),
            "split_tokens and their ids must have the same length");
+  TF_CHECK(split_flags.empty() || split_flags.size() == split_tokens.size(),
+           "split_flags must be empty or hold one entry per split token");
   auto c = std::make_shared<PipelineConfig>();
+  c->hf_split = hf_split;
+  c->split_flags = split_flags;
+  c->split_flags.resize(split_tokens.size(), 0);
+  c->added_normalize = added_normalize;
+  for (uint8_t f : c->split_flags) c->has_split_group[(f & kNormalized) != 0] = true;
+  for (const auto& tok : split_tokens) {
+    c->split_u32.push_back(to_u32(tok));
+    std::u32string norm;
+    for (char32_t ch : c->split_u32.back()) normalize_char(ch, added_normalize, norm);
+    c->split_normalized.push_back(std::move(norm));
+  }
   c->split_tokens = split_tokens;
   c->split_id_single = split_id_single;
   c->split_id_pair = split_id_pair;
@@ -65,7 +83,106 @@ namespace {
 struct Seg {
   size_t begin, end;  // bytes
   int32_t token;      // split token index, or -1 for text
+  size_t content_begin = 0, content_end = 0;  // a token's own bytes (lstrip / rstrip take more)
 };
+
+// The code points of text[b, e), each with the bytes of the character it comes from; with `normalize` (bits:
+// 1 lower-case, 2 strip accents, as transformers' BertNormalizer) normalized as transformers normalizes the text its
+// normalized added tokens are looked for in.
+struct CodeView {
+  std::u32string cps;
+  std::vector<size_t> from, to;  // bytes of the source character of each code point
+};
+
+void normalize_char(char32_t c, int normalize, std::u32string& out) {
+  if (c < 0x80) {  // (the common case, without the tables)
+    out.push_back((normalize & 1) && c >= U'A' && c <= U'Z' ? c + 32 : c);
+    return;
+  }
+  std::u32string one(1, c), tmp;
+  if (normalize & 2) {  // NFD, marks dropped
+    nfd_str(one, tmp, nullptr, nullptr);
+    one.clear();
+    for (char32_t d : tmp)
+      if (!(flags(d) & kMn)) one.push_back(d);
+  }
+  if (normalize & 1) {
+    tmp.clear();
+    for (char32_t d : one) append_lower(d, tmp);
+    one.swap(tmp);
+  }
+  out += one;
+}
+
+void make_view(std::string_view text, size_t b, size_t e, int normalize, CodeView& v) {
+  v.cps.clear(), v.from.clear(), v.to.clear();
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  for (size_t i = b; i < e;) {
+    const unsigned char* q = p + i;
+    const char32_t c = decode_utf8(q);
+    const size_t next = static_cast<size_t>(q - p);
+    if (normalize)
+      normalize_char(c, normalize, v.cps);
+    else
+      v.cps.push_back(c);
+    v.from.resize(v.cps.size(), i);
+    v.to.resize(v.cps.size(), next);
+    i = next;
+  }
+}
+
+// Rust regex's \w, which tokenizers' single_word tests (letters, marks, digits, '_')
+bool word_char(char32_t c) { return c == U'_' || (flags(c) & (kRxL | kRxN | kMn | kCcc)); }
+bool space_char(char32_t c) { return flags(c) & kRxS; }
+
+// tokenizers' AddedVocabulary::find_matches on text[b, e) with the split tokens whose kNormalized flag is `normalized`
+// (the caller's two passes: the tokens not normalized, then the normalized ones in the parts left, matched on the
+// normalized text where cfg.added_normalize says so).
+void hf_find_matches(const PipelineConfig& cfg, std::string_view text, size_t b, size_t e, bool normalized,
+                     std::vector<Seg>& out) {
+  if (!cfg.has_split_group[normalized]) {  // no token to look for: the part stays text
+    out.push_back({b, e, -1});
+    return;
+  }
+  thread_local CodeView v;
+  make_view(text, b, e, normalized ? cfg.added_normalize : 0, v);
+  const std::u32string& t = v.cps;
+  const size_t n = t.size(), n_tokens = cfg.split_tokens.size();
+  size_t start_offset = 0, pos = 0;  // code points of the view
+  auto emit_text = [&](size_t x, size_t y) {
+    if (x < y) out.push_back({v.from[x], v.to[y - 1], -1});
+  };
+  while (pos < n) {
+    size_t m_start = 0, m_len = 0;
+    int32_t m_token = -1;
+    for (size_t i = pos; i < n && m_token < 0; ++i) {  // leftmost, then longest
+      for (size_t k = 0; k < n_tokens; ++k) {
+        const std::u32string& pat = normalized ? cfg.split_normalized[k] : cfg.split_u32[k];
+        if (((cfg.split_flags[k] & kNormalized) != 0) != normalized || pat.empty() || pat.size() <= m_len ||
+            pat.size() > n - i)
+          continue;
+        if (t.compare(i, pat.size(), pat) == 0) m_start = i, m_len = pat.size(), m_token = static_cast<int32_t>(k);
+      }
+    }
+    if (m_token < 0) break;
+    const uint8_t f = cfg.split_flags[m_token];
+    size_t start = m_start, stop = m_start + m_len;
+    pos = stop;  // (as the automaton, the search goes on after a match it drops)
+    if ((f & kSingleWord) && ((start > 0 && word_char(t[start - 1])) || (stop < n && word_char(t[stop])))) continue;
+    // whole source characters (one may normalize to several code points)
+    while (start > start_offset && v.from[start - 1] == v.from[start]) --start;
+    while (stop < n && v.from[stop] == v.from[stop - 1]) ++stop;
+    if (f & kLstrip)
+      while (start > start_offset && space_char(t[start - 1])) --start;
+    if (f & kRstrip)
+      while (stop < n && space_char(t[stop])) ++stop;
+    pos = stop;  // (no match inside the whitespace taken: parts never overlap)
+    emit_text(start_offset, start);
+    out.push_back({v.from[start], v.to[stop - 1], m_token, v.from[m_start], v.to[m_start + m_len - 1]});
+    start_offset = stop;
+  }
+  emit_text(start_offset, n);
+}
 
 bool is_space_at(const unsigned char* p, size_t i, size_t n, size_t* len) {
   const unsigned char* q = p + i;
@@ -122,8 +239,29 @@ void Pipeline::encode_codes(const PipelineConfig& config, std::string_view text,
     auto it = cfg->split_index.find(std::string(text.substr(b, e - b)));
     return it == cfg->split_index.end() ? -1 : it->second;
   };
-  std::vector<Seg> segs{{0, text.size(), token_of(0, text.size())}}, next;
-  for (size_t k = 0; k < cfg->split_tokens.size(); ++k) {
+  std::vector<Seg> segs, next;
+  if (cfg->hf_split) {
+    segs.push_back({0, text.size(), -1});
+    for (bool normalized : {false, true}) {
+      next.clear();
+      for (const Seg& s : segs) {
+        if (s.token >= 0)
+          next.push_back(s);
+        else
+          hf_find_matches(*cfg, text, s.begin, s.end, normalized, next);
+      }
+      segs.swap(next);
+    }
+    next.clear();
+    for (Seg& s : segs) {  // the text between the tokens: stripped in 1.2.0's mode, empty parts dropped
+      if (s.token < 0 && strip_parts_) strip(text, s.begin, s.end);
+      if (s.token >= 0 || s.begin < s.end) next.push_back(s);
+    }
+    segs.swap(next);
+  } else {
+    segs.push_back({0, text.size(), token_of(0, text.size()), 0, text.size()});
+  }
+  for (size_t k = 0; k < cfg->split_tokens.size() && !cfg->hf_split; ++k) {
     const std::string& tok = cfg->split_tokens[k];
     next.clear();
     for (const Seg& s : segs) {
@@ -138,9 +276,12 @@ void Pipeline::encode_codes(const PipelineConfig& config, std::string_view text,
         size_t part_end = hit == std::string_view::npos ? s.end : hit;
         size_t b = pos, e = part_end;
         if (strip_parts_) strip(text, b, e);
-        if (b < e) next.push_back({b, e, token_of(b, e)});
+        if (b < e) {
+          const int32_t whole = token_of(b, e);
+          next.push_back({b, e, whole, b, e});
+        }
         if (hit == std::string_view::npos) break;
-        next.push_back({hit, hit + tok.size(), cfg->split_index.at(tok)});
+        next.push_back({hit, hit + tok.size(), cfg->split_index.at(tok), hit, hit + tok.size()});
         pos = hit + tok.size();
       }
     }
@@ -158,13 +299,15 @@ void Pipeline::encode_codes(const PipelineConfig& config, std::string_view text,
     return cursor_cp;
   };
   for (const Seg& s : segs) {
-    int32_t base = offsets ? cp_at(s.begin) : 0;
     if (s.token >= 0) {
-      int32_t end = offsets ? cp_at(s.end) : 0;
-      out.push(-(s.token + 2), base, end, offsets);
-    } else {
-      model_->encode(text.substr(s.begin, s.end - s.begin), base, ctx, out, offsets);
+      const bool content = cfg->split_flags[s.token] & kContentOffsets;
+      int32_t start = offsets ? cp_at(content ? s.content_begin : s.begin) : 0;
+      int32_t end = offsets ? cp_at(content ? s.content_end : s.end) : 0;
+      out.push(-(s.token + 2), start, end, offsets);
+      continue;
     }
+    int32_t base = offsets ? cp_at(s.begin) : 0;
+    model_->encode(text.substr(s.begin, s.end - s.begin), base, ctx, out, offsets);
   }
 }
 

@@ -99,7 +99,19 @@ struct PipelineConfig {
   std::vector<int64_t> piece_id_single, piece_id_pair;
   std::unordered_map<std::string, int64_t> added_tokens;
   NeverSplit never_split;
+  // transformers' split (tokenizers' AddedVocabulary) instead of 1.2.0's: leftmost-longest matches, the tokens
+  // not normalized first, each token's flags (kLstrip...) honoured
+  bool hf_split = false;
+  std::vector<uint8_t> split_flags;  // per split token; empty: none set
+  // how transformers normalizes the text its normalized added tokens match (bits: 1 lower-case, 2 strip accents)
+  int added_normalize = 0;
+  std::vector<std::u32string> split_u32, split_normalized;  // the split tokens' code points, as they are / normalized
+  bool has_split_group[2] = {false, false};  // some split token is not normalized / is
 };
+
+// tokenizers' AddedToken flags; kContentOffsets: the token's offsets leave out what lstrip / rstrip took (RoBERTa's
+// trim_offsets), else they cover it
+enum SplitFlag : uint8_t { kLstrip = 1, kRstrip = 2, kSingleWord = 4, kNormalized = 8, kContentOffsets = 16 };
 
 class Pipeline {
  public:
@@ -112,7 +124,8 @@ class Pipeline {
   void configure(const std::vector<std::string>& split_tokens, const std::vector<int64_t>& split_id_single,
                  const std::vector<int64_t>& split_id_pair, const std::string& unk_token, int64_t unk_id_single,
                  int64_t unk_id_pair, const std::unordered_map<std::string, int64_t>& added_tokens,
-                 const std::vector<std::string>& never_split);
+                 const std::vector<std::string>& never_split, bool hf_split = false,
+                 const std::vector<uint8_t>& split_flags = {}, int added_normalize = 0);
 
   // Codes for a whole text (UTF-8; validated here).
   void encode_codes(std::string_view text, Encoding& out, bool offsets) const;

@@ -81,6 +81,7 @@ class RobertaTokenizer(ByteLevelBPETokenizer):
         return offsets[1] - offsets[0] < n
 
     _plain_pair_type_id = 0  # transformers' RoBERTa: one token type, with or without special tokens
+    _added_token_offsets_trimmed = True  # (its RobertaProcessing trims them)
 
     def create_token_type_ids(self, len_0, len_1=None):
         """All 0, as transformers (RoBERTa has one token type)."""

@@ -25,10 +25,13 @@ class XLNetTokenizer(PreTrainedTokenizer):
     def __init__(self, vocab_file, do_lower_case=False, remove_space=True, keep_accents=False,
                  bos_token="<s>", eos_token="</s>", unk_token="<unk>", sep_token="<sep>",
                  pad_token="<pad>", cls_token="<cls>", mask_token="<mask>",
-                 additional_special_tokens=("<eop>", "<eod>"), **kwargs):
+                 additional_special_tokens=None, **kwargs):
+        if additional_special_tokens is None and not kwargs.get("extra_special_tokens"):
+            additional_special_tokens = ("<eop>", "<eod>")  # 1.2.0's; a transformers folder names its own
         super().__init__(bos_token=bos_token, eos_token=eos_token, unk_token=unk_token, sep_token=sep_token,
                          pad_token=pad_token, cls_token=cls_token, mask_token=mask_token,
-                         additional_special_tokens=list(additional_special_tokens), **kwargs)
+                         additional_special_tokens=None if additional_special_tokens is None else
+                         list(additional_special_tokens), **kwargs)
         self.max_len_single_sentence = self.max_len - 2
         self.max_len_sentences_pair = self.max_len - 3
         import sentencepiece as spm

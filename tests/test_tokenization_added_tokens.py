@@ -1,0 +1,193 @@
+"""Added tokens (add_tokens / add_special_tokens, and those of saved folders) in every tokenizer, id for id with the
+references: transformers for its API (__call__, encode_plus, batch_encode_plus) and for folders it saved,
+pytorch-transformers 1.2.0 for its own (encode, tokenize, decode)."""
+import os
+
+import pytest
+import torch
+
+from tokenizer_corpus import bert_uncased_vocab, gpt2_files
+
+transformers = pytest.importorskip("transformers")
+pt = pytest.importorskip("pytorch_transformers")
+import transformers_fast as tf  # noqa: E402
+from test_tokenization_others import openai_files, spm_model, transfo_vocab, xlm_files  # noqa: E402,F401
+
+HF_FAMILIES = ["bert", "distilbert", "gpt2", "roberta", "openai", "xlm", "xlnet"]
+
+
+@pytest.fixture
+def make(roberta_files, openai_files, xlm_files, spm_model):  # noqa: F811
+    """family -> (ours, transformers', 1.2.0's, ours as 1.2.0's) on the same vocabulary; GPT-2 and RoBERTa given
+    add_prefix_space=True (transformers' meaning) but the last two (1.2.0's meaning)."""
+    def build(family):
+        if family in ("bert", "distilbert"):
+            name = {"bert": "BertTokenizer", "distilbert": "DistilBertTokenizer"}[family]
+            return tuple(getattr(lib, name)(bert_uncased_vocab()) for lib in (tf, transformers, pt, tf))
+        if family in ("gpt2", "roberta"):
+            name, files = {"gpt2": ("GPT2Tokenizer", gpt2_files()),
+                           "roberta": ("RobertaTokenizer", roberta_files)}[family]
+            return (getattr(tf, name)(*files, add_prefix_space=True),
+                    getattr(transformers, name)(*files, add_prefix_space=True), getattr(pt, name)(*files),
+                    getattr(tf, name)(*files))
+        if family == "xlnet":
+            folder = os.path.dirname(spm_model)
+            return (tf.XLNetTokenizer(spm_model), transformers.XLNetTokenizer.from_pretrained(folder),
+                    pt.XLNetTokenizer(spm_model), tf.XLNetTokenizer(spm_model))
+        files = {"openai": openai_files, "xlm": xlm_files}[family]
+        name = {"openai": "OpenAIGPTTokenizer", "xlm": "XLMTokenizer"}[family]
+        return tuple(getattr(lib, name)(*files) for lib in (tf, transformers, pt, tf))
+    return build
+
+
+def as_lists(enc):
+    return {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in enc.items()}
+
+
+@pytest.mark.parametrize("family", HF_FAMILIES)
+def test_added_tokens_in_both_texts_of_a_pair(make, family):
+    """__call__, encode_plus and batch_encode_plus give an added token its id in the pair's second text too (it
+    was the unk id in both texts, 1.2.0's encode(a, b) mapping, which 1.2.0's encode keeps)."""
+    ours, hf, ref, ours_120 = make(family)
+    for tok in (ours, hf, ref, ours_120):
+        tok.add_tokens(["newtokxyz"])
+        tok.add_special_tokens({"additional_special_tokens": ["<spx>"]})
+    texts, pairs = ["hello newtokxyz world <spx>", "newtokxyz"], ["foo newtokxyz bar", "<spx> end newtokxyz"]
+    if family == "xlm":  # (transformers' XLM: no offsets, and <s> where 1.2.0's layout has </s> first)
+        options = [dict(add_special_tokens=False), dict(add_special_tokens=False, padding=True, return_tensors="pt")]
+    else:
+        options = [dict(), dict(return_offsets_mapping=True), dict(padding=True, return_tensors="pt"),
+                   dict(padding=True, return_tensors="np", add_special_tokens=False)]
+    if ours.pad_token is None:
+        options = [kw for kw in options if "padding" not in kw]
+    for kw in options:
+        assert as_lists(ours(texts, pairs, **kw)) == as_lists(hf(texts, pairs, **kw)), kw
+        assert as_lists(ours.batch_encode_plus(list(zip(texts, pairs)), **kw)) == \
+            as_lists(hf(texts, pairs, **kw)), kw
+        assert as_lists(ours.encode_plus(texts[0], pairs[0], **kw)) == as_lists(hf(texts[0], pairs[0], **kw)), kw
+    words = [t.split() for t in texts], [p.split() for p in pairs]
+    kw = options[0]
+    assert ours(*words, is_split_into_words=True, **kw)["input_ids"] == \
+        hf(*words, is_split_into_words=True, **kw)["input_ids"]
+    # 1.2.0's own encode of a pair keeps its mapping (the model's unk id for added tokens)
+    assert ours_120.encode(texts[0], pairs[0], add_special_tokens=True) == \
+        ref.encode(texts[0], pairs[0], add_special_tokens=True)
+
+
+TRANSFORMERS_FOLDER_FAMILIES = ["bert", "distilbert", "gpt2", "roberta", "openai", "xlnet"]
+# lstrip / rstrip / single_word beside punctuation, whitespace and the ends of the text; overlapping tokens
+FLAG_TEXTS = ["Hello <x1> world.", "a  newtok   b", "answer sw swim sw", "newtok newtokbig newtokbigger",
+              "plainnew,plainnew x", "<x1>start and end<x1>", " sw,sw_a sw1 asw", "x<x1>y newtok\tnewtok\n",
+              "Hello <mask>.", "Hello  <mask>  world <mask>", "casedtok CasedTok CASEDTOK cäsedtok Cäsedtok"]
+
+
+def flagged_tokens(tok):
+    """Added tokens with each AddedToken flag, the shorter of two overlapping ones added first, one in mixed case
+    (transformers matches a token normalized=True in the normalized text: any case and accents for uncased BERT and
+    OpenAI GPT)."""
+    AddedToken = transformers.AddedToken
+    # (one call each: transformers gives a dict's named tokens their ids first, 1.2.0 takes the dict's order)
+    tok.add_special_tokens({"additional_special_tokens": [AddedToken("<x1>", lstrip=True, rstrip=True)]})
+    tok.add_special_tokens({"mask_token": AddedToken("<mask>", lstrip=True)})  # roberta-base's <mask>
+    tok.add_tokens([AddedToken("newtok", lstrip=True), "newtokbig", AddedToken("sw", single_word=True),
+                    AddedToken("plainnew", rstrip=True), AddedToken("CasedTok")])
+
+
+@pytest.mark.parametrize("family", TRANSFORMERS_FOLDER_FAMILIES)
+def test_added_token_flags_of_a_transformers_folder(make, family, tmp_path):
+    """A folder transformers saved splits on its added tokens as transformers does: leftmost-longest matches, the
+    lstrip / rstrip / single_word / normalized flags of tokenizer.json (they were not read: roberta-base's "<mask>"
+    got a "Ġ" before it), offsets too; kept through pickling and our save_pretrained."""
+    import pickle
+
+    _, hf, _, _ = make(family)
+    flagged_tokens(hf)
+    hf.save_pretrained(str(tmp_path / "theirs"))
+    theirs = transformers.AutoTokenizer.from_pretrained(str(tmp_path / "theirs"))
+    ours = type(make(family)[0]).from_pretrained(str(tmp_path / "theirs"))
+    (tmp_path / "ours").mkdir()
+    ours.save_pretrained(str(tmp_path / "ours"))
+    copies = [ours, pickle.loads(pickle.dumps(ours)), type(ours).from_pretrained(str(tmp_path / "ours"))]
+    assert [len(t) for t in copies] == [len(theirs)] * 3
+    for tok in copies:
+        for kw in [dict(add_special_tokens=False), dict(return_offsets_mapping=True)]:
+            assert as_lists(tok(FLAG_TEXTS, **kw)) == as_lists(theirs(FLAG_TEXTS, **kw)), kw
+        assert as_lists(tok(FLAG_TEXTS, FLAG_TEXTS[::-1])) == as_lists(theirs(FLAG_TEXTS, FLAG_TEXTS[::-1]))
+        assert tok.tokenize(FLAG_TEXTS[3]) == theirs.tokenize(FLAG_TEXTS[3])
+    again = transformers.AutoTokenizer.from_pretrained(str(tmp_path / "ours"))  # our folder in transformers
+    assert again(FLAG_TEXTS)["input_ids"] == theirs(FLAG_TEXTS)["input_ids"]
+
+
+@pytest.mark.parametrize("family", ["gpt2", "roberta"])
+def test_added_token_flags_with_add_prefix_space(make, family):
+    """GPT-2 / RoBERTa given add_prefix_space follow transformers: AddedToken flags given to add_tokens /
+    add_special_tokens count, overlapping tokens split at the longest, and a token the vocabulary has splits the
+    text too; without it, 1.2.0's split (each token in turn, the vocabulary's tokens not added)."""
+    ours, hf, ref, ours_120 = make(family)
+    for tok in (ours, hf):
+        flagged_tokens(tok)
+        tok.add_tokens(["hello"])  # in the vocabulary
+    texts = FLAG_TEXTS + ["sayhello hellothere"]
+    for kw in [dict(add_special_tokens=False), dict(return_offsets_mapping=True)]:
+        assert as_lists(ours(texts, **kw)) == as_lists(hf(texts, **kw)), kw
+    for tok in (ours_120, ref):
+        tok.add_tokens(["newtok", "newtokbig", "hello"])
+        tok.add_special_tokens({"additional_special_tokens": ["<x1>"]})
+    for text in texts:
+        assert ours_120.encode(text) == ref.encode(text), text
+
+
+@pytest.mark.parametrize("family", ["bert", "openai", "xlnet"])
+def test_add_tokens_of_a_str_an_empty_token_and_repeats(make, family):
+    """As transformers: a str alone is one token (1.2.0 added its characters: none here), an empty token is skipped
+    (1.2.0 added it and failed on every text after), a token given twice is added once, with the next id (1.2.0 gave
+    it an id past len(tokenizer))."""
+    ours, hf, _, _ = make(family)
+    for arg in ["newtokxyz", [""], ["twicetok", "twicetok", "oncetok"]]:
+        assert ours.add_tokens(arg) == hf.add_tokens(arg), arg
+        assert len(ours) == len(hf)
+    assert max(ours.added_tokens_decoder) == len(ours) - 1
+    text = "a newtokxyz b twicetok oncetok"
+    assert ours(text)["input_ids"] == hf(text)["input_ids"]
+
+
+def test_xlnet_folder_with_additional_special_tokens(make, tmp_path):
+    """transformers saves XLNet's additional special tokens as extra_special_tokens: they are special after loading
+    (1.2.0's default <eop> <eod> took their place), so batch_decode(skip_special_tokens=True) leaves them out too."""
+    _, hf, _, _ = make("xlnet")
+    hf.add_special_tokens({"additional_special_tokens": ["<x1>"]})
+    hf.save_pretrained(str(tmp_path))
+    ours = tf.XLNetTokenizer.from_pretrained(str(tmp_path))
+    theirs = transformers.AutoTokenizer.from_pretrained(str(tmp_path))
+    assert set(ours.all_special_tokens) == set(theirs.all_special_tokens)
+    ids = theirs(FLAG_TEXTS[:3])["input_ids"]
+    assert ours.batch_decode(ids, skip_special_tokens=True) == theirs.batch_decode(ids, skip_special_tokens=True)
+
+
+AUDIT_TEXTS = ["Hello NEWCase world.", "newcase NEWCASE NEWCase", "a newtoknewtokbig b", "newtokbig,newtok!",
+               "<sp1>x<sp1> y", "  newtok  ", "the newtok", "newtok", "x newtok'big", "<sp1>", "héllo newtok é"]
+
+
+@pytest.mark.parametrize("family", ["bert", "distilbert", "gpt2", "roberta", "openai", "xlm", "xlnet", "transfo"])
+def test_added_tokens_as_1_2_0(make, transfo_vocab, family, tmp_path):  # noqa: F811
+    """Built as in 1.2.0 (no add_prefix_space, no transformers folder), added tokens are 1.2.0's: split in turn in the
+    order added (not the longest match), case-sensitive before any lower-casing, those the vocabulary has not added;
+    the same tokens, ids, decode, len and convert_tokens_to_ids, and a saved folder that 1.2.0 reloads the same."""
+    if family == "transfo":
+        ours, ref = tf.TransfoXLTokenizer(vocab_file=transfo_vocab), pt.TransfoXLTokenizer(vocab_file=transfo_vocab)
+    else:
+        _, _, ref, ours = make(family)
+    for tok in (ours, ref):
+        tok.add_tokens(["NEWCase", "newtok", "newtokbig", "the", "hello"])
+        tok.add_special_tokens({"additional_special_tokens": ["<sp1>"]})
+    assert len(ours) == len(ref)
+    assert ours.convert_tokens_to_ids(["newtok", "<sp1>", "NEWCase"]) == \
+        ref.convert_tokens_to_ids(["newtok", "<sp1>", "NEWCase"])
+    ours.save_pretrained(str(tmp_path))
+    reloaded, ref_reloaded = type(ours).from_pretrained(str(tmp_path)), type(ref).from_pretrained(str(tmp_path))
+    for text in AUDIT_TEXTS:
+        ids = ref.encode(text)
+        assert ours.tokenize(text) == ref.tokenize(text), text
+        assert ours.encode(text) == reloaded.encode(text) == ref_reloaded.encode(text) == ids, text
+        for kw in [dict(), dict(skip_special_tokens=True), dict(clean_up_tokenization_spaces=False)]:
+            assert ours.decode(ids, **kw) == ref.decode(ids, **kw), (text, kw)
