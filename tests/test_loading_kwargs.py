@@ -223,3 +223,21 @@ def test_trust_remote_code_and_hub_options_on_a_local_folder(tmp_path):
             loaded = tokenizer.from_pretrained(tmp_path, **kw)
             assert loaded(text)["input_ids"] == expected_ids
             assert not {"trust_remote_code", "token", "use_auth_token", "revision"} & set(loaded.init_kwargs)
+
+
+def test_auto_tokenizer_use_fast_is_not_saved_as_an_init_keyword(tmp_path):
+    """AutoTokenizer's use_fast= picks a tokenizer class in transformers: its saved tokenizer_config.json does not
+    hold it, and neither does ours (before: written there as an init keyword of the tokenizer)."""
+    import json
+
+    import transformers
+    from tokenizer_corpus import bert_uncased_vocab
+
+    tiny_hf_bert(tmp_path / "model")
+    shutil.copyfile(bert_uncased_vocab(), tmp_path / "model" / "vocab.txt")
+    for use_fast in (True, False):
+        for name, library in (("ours", tf), ("transformers", transformers)):
+            tokenizer = library.AutoTokenizer.from_pretrained(tmp_path / "model", use_fast=use_fast)
+            (tmp_path / name).mkdir(exist_ok=True)
+            tokenizer.save_pretrained(str(tmp_path / name))
+            assert "use_fast" not in json.loads((tmp_path / name / "tokenizer_config.json").read_text()), name

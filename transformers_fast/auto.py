@@ -261,6 +261,9 @@ class AutoTokenizer:
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *inputs, **kwargs):
+        # transformers' choice between its Python and Rust tokenizers (each family has one here), not an init
+        # keyword to keep in the tokenizer's saved config
+        kwargs.pop("use_fast", None)
         return cls.tokenizer_class_for(pretrained_model_name_or_path, **kwargs).from_pretrained(
             pretrained_model_name_or_path, *inputs, **kwargs)
 
