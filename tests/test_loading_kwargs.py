@@ -121,9 +121,18 @@ def test_tokenizer_subfolder_local_and_hub_cache(tmp_path, monkeypatch):
     assert tf.AutoTokenizer.from_pretrained("someone/tok", **kw)(text)["input_ids"] == expected
 
 
-def test_subfolder_of_a_wrong_type_names_the_argument(tmp_path):
-    with pytest.raises(TypeError, match="subfolder"):
-        tf.BertConfig.from_pretrained(tmp_path, subfolder=3)
+@pytest.mark.parametrize("name,value", [("subfolder", ["sub"]), ("cache_dir", 3), ("revision", 3), ("token", 3),
+                                        ("use_auth_token", 3)])
+@pytest.mark.parametrize("where", ["folder", "someone/tiny"])
+def test_download_options_of_a_wrong_type_name_the_argument(tmp_path, monkeypatch, name, value, where):
+    """A TypeError naming the option, from every loader, for a folder or a hub repository id (before: huggingface_hub's
+    or os.path's TypeError, which names neither, or an Auto class's failure inside os.path.join)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    tiny_hf_bert(tmp_path / "folder")
+    target = tmp_path / "folder" if where == "folder" else where
+    for loader in (tf.BertModel, tf.BertConfig, tf.BertTokenizer, tf.AutoModel, tf.AutoConfig, tf.AutoTokenizer):
+        with pytest.raises(TypeError, match=name.replace("use_auth_token", "token")):
+            loader.from_pretrained(target, **{name: value})
 
 
 # ---- use_safetensors= and variant= --------------------------------------------------------------------------

@@ -123,9 +123,6 @@ def _hub_config(name: str, hub_kwargs: Dict[str, Any], download: bool) -> Option
     return _read_json(path) if path else None
 
 
-_HUB_KWARGS = ("cache_dir", "force_download", "local_files_only", "revision", "token", "subfolder")
-
-
 def family_of(name, kind: Optional[str] = None, config=None, hub_kwargs: Optional[Dict[str, Any]] = None) -> tuple:
     """The FAMILIES row of a name or path (or of a config object), in the order of the module's docstring, for
     `kind` ("config", "tokenizer" or an Auto model kind of row[3]; None: any); ValueError naming what is
@@ -138,8 +135,8 @@ def family_of(name, kind: Optional[str] = None, config=None, hub_kwargs: Optiona
             if isinstance(config, getattr(transformers_fast, row[2])):
                 return row
     name = os.fspath(name)
-    hub_kwargs = {key: value for key, value in (hub_kwargs or {}).items() if key in _HUB_KWARGS}
-    subfolder = hub_kwargs.get("subfolder") or ""
+    hub_kwargs = file_utils.pop_hub_kwargs(dict(hub_kwargs or {}))  # (checked; the others are not ours)
+    subfolder = hub_kwargs["subfolder"]
     on_disk = _config_on_disk(name, subfolder)
     named = _model_type(on_disk)
     row = _family_of_config(on_disk, rows)

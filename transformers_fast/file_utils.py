@@ -50,14 +50,22 @@ def looks_like_repo_id(name: str) -> bool:
 def pop_hub_kwargs(kwargs: Dict[str, Any]) -> Dict[str, Any]:
     """Removes the download options from a from_pretrained's kwargs and returns them for hub_file."""
     subfolder = kwargs.pop("subfolder", None) or ""
-    if not isinstance(subfolder, (str, os.PathLike)):
-        raise TypeError(f"subfolder must be a path inside the folder or repository, got {type(subfolder).__name__}")
+    cache_dir = kwargs.pop("cache_dir", None)
+    revision = kwargs.pop("revision", None)
+    token = kwargs.pop("token", kwargs.pop("use_auth_token", None))
+    # (huggingface_hub's own errors for these would not name the argument)
+    for name, value, kinds, what in (("subfolder", subfolder, (str, os.PathLike), "a path inside the folder or repository"),
+                                     ("cache_dir", cache_dir, (str, os.PathLike, type(None)), "a folder"),
+                                     ("revision", revision, (str, type(None)), "a branch, tag or commit name"),
+                                     ("token", token, (str, bool, type(None)), "a string or True")):
+        if not isinstance(value, kinds):
+            raise TypeError(f"{name} must be {what}, got {type(value).__name__}")
     hub = {
-        "cache_dir": kwargs.pop("cache_dir", None),
+        "cache_dir": cache_dir,
         "force_download": kwargs.pop("force_download", False),
         "local_files_only": kwargs.pop("local_files_only", False),
-        "revision": kwargs.pop("revision", None),
-        "token": kwargs.pop("token", kwargs.pop("use_auth_token", None)),
+        "revision": revision,
+        "token": token,
         "subfolder": os.fspath(subfolder),
     }
     kwargs.pop("proxies", None)  # accepted for 1.2.0 compatibility; huggingface_hub reads HTTPS_PROXY
