@@ -178,6 +178,21 @@ def test_variant_reads_the_variant_files_as_transformers(tmp_path, safe):
             tf.BertModel.from_pretrained(tmp_path, **kw)
 
 
+@pytest.mark.parametrize("safe", [True, False])
+def test_save_pretrained_variant_is_read_by_transformers(tmp_path, safe):
+    """save_pretrained(variant="fp16") writes the file transformers reads with variant="fp16" (before: TypeError)."""
+    import transformers
+
+    tiny_hf_bert(tmp_path / "source")
+    tf.BertForSequenceClassification.from_pretrained(tmp_path / "source").save_pretrained(
+        str(tmp_path / "saved"), safe_serialization=safe, variant="fp16")
+    expected = transformers.BertForSequenceClassification.from_pretrained(tmp_path / "saved", variant="fp16")
+    ours = tf.BertForSequenceClassification.from_pretrained(tmp_path / "saved", variant="fp16")
+    torch.testing.assert_close(first_output(expected, ids()), first_output(ours, ids()), atol=1e-4, rtol=1e-4)
+    with pytest.raises(OSError):
+        transformers.BertModel.from_pretrained(tmp_path / "saved")
+
+
 # ---- ignore_mismatched_sizes= -------------------------------------------------------------------------------
 
 

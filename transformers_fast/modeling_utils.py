@@ -505,11 +505,13 @@ class PreTrainedModel(nn.Module):
 
     # ---- saving -----------------------------------------------------------------------------------------
 
-    def save_pretrained(self, save_directory, safe_serialization: bool = False, state_dict=None) -> None:
+    def save_pretrained(self, save_directory, safe_serialization: bool = False, state_dict=None,
+                        variant: Optional[str] = None) -> None:
         """Writes config.json and WEIGHTS_NAME (pytorch_model.bin: torch.save of the state dict, as 1.2.0
         does), or model.safetensors with safe_serialization=True (tied weights stored once); pytorch-transformers
         1.2.0 reads the first, this library and `transformers` read both. A weights file of the other format
-        left in the folder by an earlier save is removed, since loading would prefer it."""
+        left in the folder by an earlier save is removed, since loading would prefer it. variant="fp16" names the
+        file model.fp16.safetensors / pytorch_model.fp16.bin, as transformers does."""
         if os.path.isfile(save_directory):
             raise ValueError(f"save_directory must be a folder, {save_directory!r} is a file")
         os.makedirs(save_directory, exist_ok=True)
@@ -525,12 +527,12 @@ class PreTrainedModel(nn.Module):
             generation.save_pretrained(save_directory)
         if state_dict is None:
             state_dict = model.state_dict()
-        written = SAFE_WEIGHTS_NAME if safe_serialization else WEIGHTS_NAME
-        for stale in WEIGHT_FILE_NAMES:
+        written = weight_file_names(bool(safe_serialization), variant)[0]
+        for stale in weight_file_names(variant=variant):
             if stale != written and os.path.isfile(os.path.join(save_directory, stale)):
                 os.remove(os.path.join(save_directory, stale))
         if not safe_serialization:
-            torch.save(state_dict, os.path.join(save_directory, WEIGHTS_NAME))
+            torch.save(state_dict, os.path.join(save_directory, written))
             return
         from safetensors.torch import save_file
 
@@ -548,7 +550,7 @@ class PreTrainedModel(nn.Module):
                 tensor = tensor.contiguous().clone()
             storages.add(storage)
             tensors[key] = tensor
-        save_file(tensors, os.path.join(save_directory, SAFE_WEIGHTS_NAME), metadata={"format": "pt"})
+        save_file(tensors, os.path.join(save_directory, written), metadata={"format": "pt"})
 
     # ---- loading ----------------------------------------------------------------------------------------
 
