@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import posixpath
 from typing import Any, Dict, Optional
 
 from transformers_fast import file_utils
@@ -112,7 +111,7 @@ def _hub_config(name: str, hub_kwargs: Dict[str, Any], download: bool) -> Option
     if not download:
         from huggingface_hub import try_to_load_from_cache
 
-        path = try_to_load_from_cache(name, posixpath.join(hub_kwargs.get("subfolder") or "", "config.json"),
+        path = try_to_load_from_cache(name, file_utils.in_subfolder(hub_kwargs["subfolder"], "config.json"),
                                       cache_dir=hub_kwargs.get("cache_dir"),
                                       revision=hub_kwargs.get("revision"))
         return _read_json(path) if isinstance(path, str) else None

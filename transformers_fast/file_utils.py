@@ -76,6 +76,11 @@ def pop_hub_kwargs(kwargs: Dict[str, Any]) -> Dict[str, Any]:
     return hub
 
 
+def in_subfolder(subfolder: str, filename: str) -> str:
+    """A file's name inside a hub repository (transformers' subfolder=)."""
+    return posixpath.join(subfolder.strip("/"), filename) if subfolder else filename
+
+
 def subfolder_path(name: str, subfolder: str) -> str:
     """transformers' subfolder=: the files of a local folder are read from that folder's subfolder."""
     return os.path.join(name, subfolder) if subfolder and os.path.isdir(name) else name
@@ -93,8 +98,7 @@ def hub_file(repo_ids: Sequence[str], filename: str, *, cache_dir=None, force_do
     """
     from huggingface_hub import try_to_load_from_cache
 
-    if subfolder:
-        filename = f"{subfolder.strip('/')}/{filename}"
+    filename = in_subfolder(subfolder, filename)
     if not force_download:
         for repo_id in repo_ids:
             cached = try_to_load_from_cache(repo_id, filename, cache_dir=cache_dir, revision=revision)
@@ -127,7 +131,7 @@ def first_hub_file(repo_ids: Sequence[str], filenames: Iterable[str], **kwargs) 
     if not kwargs.get("force_download"):
         for filename in filenames:
             for repo_id in repo_ids:
-                cached = try_to_load_from_cache(repo_id, posixpath.join(kwargs.get("subfolder") or "", filename),
+                cached = try_to_load_from_cache(repo_id, in_subfolder(kwargs.get("subfolder") or "", filename),
                                                 cache_dir=kwargs.get("cache_dir"), revision=kwargs.get("revision"))
                 if isinstance(cached, str):
                     return cached
