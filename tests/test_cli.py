@@ -434,3 +434,33 @@ def test_bench_bad_threads_and_out_end_to_end(tmp_path):
     target = tmp_path / "a-file"
     target.write_text("")
     assert_one_error_line(run("bench", "--quick", "--out", target), "is a file")
+
+
+# --- bad arguments of every command: one line naming the argument, before any slow work ------------------------
+
+def test_demo_model_folder_is_checked_as_in_the_other_commands(tmp_path, gpt2_dir, capsys):
+    (tmp_path / "empty").mkdir()
+    for folder, fragment in ((tmp_path / "empty", "no config.json"), (gpt2_dir, "needs a bert model")):
+        assert cli.main(["demo", "--model", str(folder)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("transformers-fast: error: ") and fragment in err and len(err.splitlines()) == 1, err
+
+
+def test_bad_numbers_name_the_option_and_the_value(bert_dir, gpt2_dir):
+    for args, fragment in ((["embed", "-", "--model", bert_dir, "--batch-size", "x"], "--batch-size: must be a positive integer, got 'x'"),
+                           (["embed", "-", "--model", bert_dir, "--max-length", "1.5"], "--max-length: must be a positive integer"),
+                           (["generate", "hi", "--model", gpt2_dir, "--temperature", "hot"], "--temperature: must be a positive number"),
+                           (["generate", "hi", "--model", gpt2_dir, "--seed", str(2 ** 64)], "--seed: must be an integer"),
+                           (["bench", "--repeats", "two"], "--repeats: must be a positive integer")):
+        proc = run(*args, stdin=b"hi")
+        err = proc.stderr.decode()
+        assert proc.returncode == 2 and "Traceback" not in err and fragment in err, (args, err)
+        assert "_positive" not in err and "Overflow" not in err
+
+
+def test_bench_unwritable_out_is_refused_before_the_run(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    line = assert_one_error_line(run("bench", "--quick", "--models", "bert", "--threads", "1",
+                                     "--out", blocker / "results"), "--out", "cannot write there")
+    assert "results" in line

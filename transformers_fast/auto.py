@@ -14,6 +14,8 @@ import json
 import os
 from typing import Any, Dict, Optional
 
+from transformers_fast import file_utils
+
 # (substring of the name, model_type, config class, {Auto kind: model class}, tokenizer class), in 1.2.0's order
 FAMILIES = [
     ("distilbert", "distilbert", "DistilBertConfig",
@@ -60,9 +62,9 @@ def _read_json(path: str) -> Optional[dict]:
     return data if isinstance(data, dict) else None
 
 
-def _config_on_disk(name: str) -> Optional[dict]:
+def _config_on_disk(name: str, subfolder: str = "") -> Optional[dict]:
     if os.path.isdir(name):
-        return _read_json(os.path.join(name, "config.json"))
+        return _read_json(os.path.join(file_utils.subfolder_path(name, subfolder), "config.json"))
     return _read_json(name) if os.path.isfile(name) and name.endswith(".json") else None
 
 
@@ -89,10 +91,11 @@ def _family_of_config(config: Optional[dict], rows) -> Optional[tuple]:
     return None
 
 
-def _family_of_tokenizer_config(name: str, rows) -> Optional[tuple]:
+def _family_of_tokenizer_config(name: str, rows, subfolder: str = "") -> Optional[tuple]:
     if not os.path.isdir(name):
         return None
-    tokenizer_class = (_read_json(os.path.join(name, "tokenizer_config.json")) or {}).get("tokenizer_class")
+    folder = file_utils.subfolder_path(name, subfolder)
+    tokenizer_class = (_read_json(os.path.join(folder, "tokenizer_config.json")) or {}).get("tokenizer_class")
     if not isinstance(tokenizer_class, str):
         return None
     # transformers names its Rust tokenizers ...Fast; ours are the same tokenizer
@@ -102,15 +105,14 @@ def _family_of_tokenizer_config(name: str, rows) -> Optional[tuple]:
 
 def _hub_config(name: str, hub_kwargs: Dict[str, Any], download: bool) -> Optional[dict]:
     """config.json of a hub repository id: from the cache only, or (download=True) fetched as loading would."""
-    from transformers_fast import file_utils
-
     # 1.2.0's shortcut names have no namespace: an unknown plain name never reaches the hub
     if "/" not in name or os.path.exists(name) or not file_utils.looks_like_repo_id(name):
         return None
     if not download:
         from huggingface_hub import try_to_load_from_cache
 
-        path = try_to_load_from_cache(name, "config.json", cache_dir=hub_kwargs.get("cache_dir"),
+        path = try_to_load_from_cache(name, file_utils.in_subfolder(hub_kwargs["subfolder"], "config.json"),
+                                      cache_dir=hub_kwargs.get("cache_dir"),
                                       revision=hub_kwargs.get("revision"))
         return _read_json(path) if isinstance(path, str) else None
     try:
@@ -118,9 +120,6 @@ def _hub_config(name: str, hub_kwargs: Dict[str, Any], download: bool) -> Option
     except OSError:
         return None  # offline, unknown repository, no network: the name decides, or nothing does
     return _read_json(path) if path else None
-
-
-_HUB_KWARGS = ("cache_dir", "force_download", "local_files_only", "revision", "token")
 
 
 def family_of(name, kind: Optional[str] = None, config=None, hub_kwargs: Optional[Dict[str, Any]] = None) -> tuple:
@@ -135,17 +134,18 @@ def family_of(name, kind: Optional[str] = None, config=None, hub_kwargs: Optiona
             if isinstance(config, getattr(transformers_fast, row[2])):
                 return row
     name = os.fspath(name)
-    hub_kwargs = {key: value for key, value in (hub_kwargs or {}).items() if key in _HUB_KWARGS}
-    on_disk = _config_on_disk(name)
+    hub_kwargs = file_utils.pop_hub_kwargs(dict(hub_kwargs or {}))  # (checked; the others are not ours)
+    subfolder = hub_kwargs["subfolder"]
+    on_disk = _config_on_disk(name, subfolder)
     named = _model_type(on_disk)
     row = _family_of_config(on_disk, rows)
     if row is None and named is None and kind == "tokenizer":
-        row = _family_of_tokenizer_config(name, rows)
+        row = _family_of_tokenizer_config(name, rows, subfolder)
     if row is None and named is None and on_disk is None:
         cached = _hub_config(name, hub_kwargs, download=False)
         named, row = _model_type(cached), _family_of_config(cached, rows)
     if row is None and named is None:
-        row = next((r for r in rows if r[0] in name), None)
+        row = next((r for r in rows if r[0] in file_utils.subfolder_path(name, subfolder)), None)
     if row is None and named is None and on_disk is None:
         fetched = _hub_config(name, hub_kwargs, download=True)
         named, row = _model_type(fetched), _family_of_config(fetched, rows)
@@ -257,6 +257,9 @@ class AutoTokenizer:
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *inputs, **kwargs):
+        # transformers' choice between its Python and Rust tokenizers (each family has one here), not an init
+        # keyword to keep in the tokenizer's saved config
+        kwargs.pop("use_fast", None)
         return cls.tokenizer_class_for(pretrained_model_name_or_path, **kwargs).from_pretrained(
             pretrained_model_name_or_path, *inputs, **kwargs)
 

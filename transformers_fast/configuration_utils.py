@@ -12,7 +12,7 @@ import os
 from typing import Any, Dict, Optional, Tuple
 
 from transformers_fast import file_utils
-from transformers_fast.file_utils import CONFIG_NAME
+from transformers_fast.file_utils import CONFIG_NAME, pop_hub_kwargs, subfolder_path
 
 logger = logging.getLogger(__name__)
 
@@ -86,13 +86,14 @@ class PretrainedConfig:
     def resolve_config_file(cls, name_or_path, **hub_kwargs: Any) -> str:
         name_or_path = os.fspath(name_or_path)
         if os.path.isdir(name_or_path):
-            path = os.path.join(name_or_path, CONFIG_NAME)
+            folder = subfolder_path(name_or_path, hub_kwargs.get("subfolder"))
+            path = os.path.join(folder, CONFIG_NAME)
             if not os.path.isfile(path):
-                raise OSError(f"no {CONFIG_NAME} in the folder {name_or_path!r}")
+                raise OSError(f"no {CONFIG_NAME} in the folder {folder!r}")
             return path
         if os.path.isfile(name_or_path):
             return name_or_path
-        if name_or_path in cls.pretrained_config_archive_map:
+        if name_or_path in cls.pretrained_config_archive_map and not hub_kwargs.get("subfolder"):
             packaged = file_utils.packaged_config_path(name_or_path)
             if packaged is not None:
                 return packaged
@@ -212,20 +213,6 @@ def normalize_fields(fields: Dict[str, Any]) -> Dict[str, Any]:
     if fields.get("pruned_heads"):
         fields["pruned_heads"] = {int(layer): sorted(set(heads)) for layer, heads in fields["pruned_heads"].items()}
     return fields
-
-
-def pop_hub_kwargs(kwargs: Dict[str, Any]) -> Dict[str, Any]:
-    """Removes the download options from kwargs and returns them for file_utils.hub_file."""
-    hub = {
-        "cache_dir": kwargs.pop("cache_dir", None),
-        "force_download": kwargs.pop("force_download", False),
-        "local_files_only": kwargs.pop("local_files_only", False),
-        "revision": kwargs.pop("revision", None),
-        "token": kwargs.pop("token", kwargs.pop("use_auth_token", None)),
-    }
-    kwargs.pop("proxies", None)  # accepted for 1.2.0 compatibility; huggingface_hub reads HTTPS_PROXY
-    kwargs.pop("resume_download", None)
-    return hub
 
 
 def hub_repo_ids(archive_map: Dict[str, str], name: str) -> Optional[Tuple[str, ...]]:

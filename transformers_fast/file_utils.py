@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import pickle
+import posixpath
 import tempfile
 import urllib.parse
 import urllib.request
@@ -46,9 +47,50 @@ def looks_like_repo_id(name: str) -> bool:
     return 1 <= len(parts) <= 2 and all(parts) and not name.startswith((".", "~")) and not os.path.isabs(name)
 
 
+def pop_hub_kwargs(kwargs: Dict[str, Any]) -> Dict[str, Any]:
+    """Removes the download options from a from_pretrained's kwargs and returns them for hub_file."""
+    subfolder = kwargs.pop("subfolder", None) or ""
+    cache_dir = kwargs.pop("cache_dir", None)
+    revision = kwargs.pop("revision", None)
+    token = kwargs.pop("token", kwargs.pop("use_auth_token", None))
+    # (huggingface_hub's own errors for these would not name the argument)
+    for name, value, kinds, what in (("subfolder", subfolder, (str, os.PathLike), "a path inside the folder or repository"),
+                                     ("cache_dir", cache_dir, (str, os.PathLike, type(None)), "a folder"),
+                                     ("revision", revision, (str, type(None)), "a branch, tag or commit name"),
+                                     ("token", token, (str, bool, type(None)), "a string or True")):
+        if not isinstance(value, kinds):
+            raise TypeError(f"{name} must be {what}, got {type(value).__name__}")
+    hub = {
+        "cache_dir": cache_dir,
+        "force_download": kwargs.pop("force_download", False),
+        "local_files_only": kwargs.pop("local_files_only", False),
+        "revision": revision,
+        "token": token,
+        "subfolder": os.fspath(subfolder),
+    }
+    kwargs.pop("proxies", None)  # accepted for 1.2.0 compatibility; huggingface_hub reads HTTPS_PROXY
+    kwargs.pop("resume_download", None)
+    # every class loadable here is built in, so there is no repository code to trust or refuse (transformers
+    # ignores the flag for its built-in classes too)
+    kwargs.pop("trust_remote_code", None)
+    return hub
+
+
+def in_subfolder(subfolder: str, filename: str) -> str:
+    """A file's name inside a hub repository (transformers' subfolder=)."""
+    return posixpath.join(subfolder.strip("/"), filename) if subfolder else filename
+
+
+def subfolder_path(name: str, subfolder: str) -> str:
+    """transformers' subfolder=: the files of a local folder are read from that folder's subfolder."""
+    return os.path.join(name, subfolder) if subfolder and os.path.isdir(name) else name
+
+
 def hub_file(repo_ids: Sequence[str], filename: str, *, cache_dir=None, force_download: bool = False,
-             local_files_only: bool = False, revision: Optional[str] = None, token=None) -> Optional[str]:
-    """Path of `filename` from the first of `repo_ids` (aliases of one model) that has it.
+             local_files_only: bool = False, revision: Optional[str] = None, token=None,
+             subfolder: str = "") -> Optional[str]:
+    """Path of `filename` (in `subfolder` of the repository) from the first of `repo_ids` (aliases of one
+    model) that has it.
 
     The cache is tried first for every alias; the network only when online and nothing was cached.
     Returns None when the file does not exist in the repository (so a caller can try another name);
@@ -56,6 +98,7 @@ def hub_file(repo_ids: Sequence[str], filename: str, *, cache_dir=None, force_do
     """
     from huggingface_hub import try_to_load_from_cache
 
+    filename = in_subfolder(subfolder, filename)
     if not force_download:
         for repo_id in repo_ids:
             cached = try_to_load_from_cache(repo_id, filename, cache_dir=cache_dir, revision=revision)
@@ -88,8 +131,8 @@ def first_hub_file(repo_ids: Sequence[str], filenames: Iterable[str], **kwargs) 
     if not kwargs.get("force_download"):
         for filename in filenames:
             for repo_id in repo_ids:
-                cached = try_to_load_from_cache(repo_id, filename, cache_dir=kwargs.get("cache_dir"),
-                                                revision=kwargs.get("revision"))
+                cached = try_to_load_from_cache(repo_id, in_subfolder(kwargs.get("subfolder") or "", filename),
+                                                cache_dir=kwargs.get("cache_dir"), revision=kwargs.get("revision"))
                 if isinstance(cached, str):
                     return cached
     errors = []

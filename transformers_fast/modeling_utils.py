@@ -45,6 +45,20 @@ COMMON_KEY_RENAMES: Tuple[Tuple[str, str], ...] = (
 WEIGHT_FILE_NAMES = (SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME, WEIGHTS_NAME, WEIGHTS_INDEX_NAME)
 
 
+def weight_file_names(use_safetensors: Optional[bool] = None, variant: Optional[str] = None) -> Tuple[str, ...]:
+    """The weights files from_pretrained looks for, in order, under transformers' use_safetensors= (True: only
+    safetensors, False: only pytorch_model.bin) and variant= ("fp16": model.fp16.safetensors,
+    pytorch_model.fp16.bin, model.safetensors.index.fp16.json)."""
+    if use_safetensors not in (None, True, False):
+        raise TypeError(f"use_safetensors must be True, False or None, got {use_safetensors!r}")
+    if variant is not None and (not isinstance(variant, str) or not variant or "/" in variant):
+        raise ValueError(f"variant must be a name such as 'fp16', got {variant!r}")
+    names = [n for n in WEIGHT_FILE_NAMES if use_safetensors is None or ("safetensors" in n) == use_safetensors]
+    if variant is not None:  # transformers' _add_variant: before the last suffix
+        names = [".".join(n.split(".")[:-1] + [variant] + n.split(".")[-1:]) for n in names]
+    return tuple(names)
+
+
 def _draws_random(func) -> bool:
     return torch.Tag.nondeterministic_seeded in func.tags
 
@@ -491,11 +505,13 @@ class PreTrainedModel(nn.Module):
 
     # ---- saving -----------------------------------------------------------------------------------------
 
-    def save_pretrained(self, save_directory, safe_serialization: bool = False, state_dict=None) -> None:
+    def save_pretrained(self, save_directory, safe_serialization: bool = False, state_dict=None,
+                        variant: Optional[str] = None) -> None:
         """Writes config.json and WEIGHTS_NAME (pytorch_model.bin: torch.save of the state dict, as 1.2.0
         does), or model.safetensors with safe_serialization=True (tied weights stored once); pytorch-transformers
         1.2.0 reads the first, this library and `transformers` read both. A weights file of the other format
-        left in the folder by an earlier save is removed, since loading would prefer it."""
+        left in the folder by an earlier save is removed, since loading would prefer it. variant="fp16" names the
+        file model.fp16.safetensors / pytorch_model.fp16.bin, as transformers does."""
         if os.path.isfile(save_directory):
             raise ValueError(f"save_directory must be a folder, {save_directory!r} is a file")
         os.makedirs(save_directory, exist_ok=True)
@@ -511,12 +527,12 @@ class PreTrainedModel(nn.Module):
             generation.save_pretrained(save_directory)
         if state_dict is None:
             state_dict = model.state_dict()
-        written = SAFE_WEIGHTS_NAME if safe_serialization else WEIGHTS_NAME
-        for stale in WEIGHT_FILE_NAMES:
+        written = weight_file_names(bool(safe_serialization), variant)[0]
+        for stale in weight_file_names(variant=variant):
             if stale != written and os.path.isfile(os.path.join(save_directory, stale)):
                 os.remove(os.path.join(save_directory, stale))
         if not safe_serialization:
-            torch.save(state_dict, os.path.join(save_directory, WEIGHTS_NAME))
+            torch.save(state_dict, os.path.join(save_directory, written))
             return
         from safetensors.torch import save_file
 
@@ -534,7 +550,7 @@ class PreTrainedModel(nn.Module):
                 tensor = tensor.contiguous().clone()
             storages.add(storage)
             tensors[key] = tensor
-        save_file(tensors, os.path.join(save_directory, SAFE_WEIGHTS_NAME), metadata={"format": "pt"})
+        save_file(tensors, os.path.join(save_directory, written), metadata={"format": "pt"})
 
     # ---- loading ----------------------------------------------------------------------------------------
 
@@ -557,6 +573,8 @@ class PreTrainedModel(nn.Module):
         output_loading_info = kwargs.pop("output_loading_info", False)
         torch_dtype = kwargs.pop("torch_dtype", kwargs.pop("dtype", None))
         device = device_of_map(kwargs.pop("device_map", None))
+        weight_files = weight_file_names(kwargs.pop("use_safetensors", None), kwargs.pop("variant", None))
+        ignore_mismatched_sizes = kwargs.pop("ignore_mismatched_sizes", False)
         # transformers' options whose effect this loader has anyway: it builds on the meta device and reads each
         # weight once (low_cpu_mem_usage); its attention is its own kernels whatever the implementation named
         kwargs.pop("low_cpu_mem_usage", None)
@@ -584,7 +602,7 @@ class PreTrainedModel(nn.Module):
         # with autograd later (a forward with grad enabled, fine-tuning), which the reference allows.
         with torch.inference_mode(False):
             if state_dict is None:
-                weights_file = cls._resolve_weights_file(name, hub_kwargs)
+                weights_file = cls._resolve_weights_file(name, hub_kwargs, weight_files)
                 state_dict = load_state_dict(weights_file)
                 source = weights_file
             else:
@@ -600,7 +618,8 @@ class PreTrainedModel(nn.Module):
                 prepare_quantized(model, quantized)
             # safetensors holds a tied matrix once, torch.save (1.2.0) under each of its names
             info = model._load_checkpoint(state_dict, source, build_writes=build.writes,
-                                          tied_stored_once=".safetensors" in os.path.basename(source))
+                                          tied_stored_once=".safetensors" in os.path.basename(source),
+                                          ignore_mismatched_sizes=ignore_mismatched_sizes)
             if torch_dtype is None and quantized is not None:
                 torch_dtype = "auto"  # an int8 folder (1.2.0 cannot read one) loads as it was saved
             torch_dtype = resolve_dtype(torch_dtype, config, state_dict)
@@ -669,16 +688,21 @@ class PreTrainedModel(nn.Module):
         return model
 
     @classmethod
-    def _resolve_weights_file(cls, name: str, hub_kwargs: Dict[str, Any]) -> str:
+    def _resolve_weights_file(cls, name: str, hub_kwargs: Dict[str, Any],
+                              weight_files: Sequence[str] = WEIGHT_FILE_NAMES) -> str:
+        wanted = " or ".join(f for f in weight_files if not f.endswith(".json"))
         if os.path.isdir(name):
-            for filename in WEIGHT_FILE_NAMES:
-                path = os.path.join(name, filename)
+            folder = file_utils.subfolder_path(name, hub_kwargs.get("subfolder"))
+            for filename in weight_files:
+                path = os.path.join(folder, filename)
                 if os.path.isfile(path):
                     return path
             hint = ""
-            if any(os.path.exists(os.path.join(name, f)) for f in ("tf_model.h5", "model.ckpt.index", "flax_model.msgpack")):
+            if any(os.path.exists(os.path.join(folder, f)) for f in ("tf_model.h5", "model.ckpt.index", "flax_model.msgpack")):
                 hint = " (it holds TensorFlow/Flax weights: convert them to PyTorch with transformers)"
-            raise OSError(f"no {SAFE_WEIGHTS_NAME} or {WEIGHTS_NAME} in the folder {name!r}{hint}")
+            elif any(os.path.isfile(os.path.join(folder, f)) for f in WEIGHT_FILE_NAMES):
+                hint = " (use_safetensors= or variant= rule out the weights it holds)"
+            raise OSError(f"no {wanted} in the folder {folder!r}{hint}")
         if os.path.isfile(name):
             return name
         repo_ids = hub_repo_ids(cls.pretrained_model_archive_map, name)
@@ -686,9 +710,9 @@ class PreTrainedModel(nn.Module):
             raise OSError(
                 f"{name!r} is not a folder, a file, a shortcut name of {cls.__name__} "
                 f"({', '.join(cls.pretrained_model_archive_map) or 'none'}) or a hub repository id")
-        path = file_utils.first_hub_file(repo_ids, WEIGHT_FILE_NAMES, **hub_kwargs)
+        path = file_utils.first_hub_file(repo_ids, weight_files, **hub_kwargs)
         if path is None:
-            raise OSError(f"the hub repository {repo_ids[0]!r} has neither {SAFE_WEIGHTS_NAME} nor {WEIGHTS_NAME}")
+            raise OSError(f"the hub repository {repo_ids[0]!r} has no {wanted}")
         if path.endswith(".index.json"):  # the shards it names land beside it in the snapshot
             for shard in shard_names(path):
                 if file_utils.hub_file(repo_ids, shard, **hub_kwargs) is None:
@@ -700,7 +724,7 @@ class PreTrainedModel(nn.Module):
         """The generation_config.json beside the weights (transformers reads its generate options from it), if
         there is one: in the folder, or in the hub repository when cached or downloadable."""
         if os.path.isdir(name):
-            path = os.path.join(name, GENERATION_CONFIG_NAME)
+            path = os.path.join(file_utils.subfolder_path(name, hub_kwargs.get("subfolder")), GENERATION_CONFIG_NAME)
             return path if os.path.isfile(path) else None
         repo_ids = None if os.path.isfile(name) else hub_repo_ids(cls.pretrained_model_archive_map, name)
         if repo_ids is None:
@@ -763,23 +787,32 @@ class PreTrainedModel(nn.Module):
 
     def _load_checkpoint(self, state_dict: Dict[str, torch.Tensor], source: str, convert_dtype: bool = True,
                          build_writes: Optional[Sequence[InitWrite]] = None,
-                         tied_stored_once: bool = False) -> LoadingInfo:
+                         tied_stored_once: bool = False, ignore_mismatched_sizes: bool = False) -> LoadingInfo:
         """Assigns the checkpoint's tensors and materialises the rest. With the writes recorded while the model
         was built, the new weights and torch's random generator end as after an eager build (1.2.0's).
         The loading info lists, as 1.2.0, every model key the checkpoint lacks, tied ones included, unless
-        tied_stored_once (the checkpoint format keeps one name of a tied matrix)."""
+        tied_stored_once (the checkpoint format keeps one name of a tied matrix). With ignore_mismatched_sizes
+        (transformers') a tensor whose shape differs from the model's is left out and initialised as new, and
+        listed in mismatched_keys as (name, checkpoint shape, model shape)."""
         model_state = self.state_dict(keep_vars=True)
         mapping, leftover, prefix_handling = self._map_checkpoint_keys(list(state_dict.keys()), set(model_state.keys()))
 
-        mismatched = []
-        for ckpt_key, model_key in mapping.items():
+        mismatched, mismatched_keys = [], []
+        for ckpt_key, model_key in list(mapping.items()):
             have, want = tuple(state_dict[ckpt_key].shape), tuple(model_state[model_key].shape)
             if have != want:
                 mismatched.append(f"{model_key}: the checkpoint has shape {have}, the model wants {want}"
                                   + (f" (checkpoint name {ckpt_key})" if ckpt_key != model_key else ""))
-        if mismatched:
-            raise CheckpointShapeError(f"size mismatch loading {type(self).__name__} from {source}:\n  "
+                mismatched_keys.append((model_key, state_dict[ckpt_key].shape, model_state[model_key].shape))
+                if ignore_mismatched_sizes:
+                    del mapping[ckpt_key]
+        if mismatched and not ignore_mismatched_sizes:
+            raise CheckpointShapeError(f"size mismatch loading {type(self).__name__} from {source} (pass "
+                                       f"ignore_mismatched_sizes=True to initialise these anew):\n  "
                                        + "\n  ".join(mismatched))
+        if mismatched:
+            logger.warning("Weights of %s initialized anew, their shapes differ from %s: %s",
+                           type(self).__name__, source, mismatched)
         if state_dict and not mapping:  # 1.2.0 returns a model of random weights here
             raise ValueError(
                 f"none of the weights in {source} belong to {type(self).__name__}: a checkpoint of another "
@@ -813,7 +846,11 @@ class PreTrainedModel(nn.Module):
             logger.warning("Weights from %s not used in %s: %s", source, type(self).__name__, unexpected)
         provided = set(mapping.values())
         absent = missing if tied_stored_once else [k for k in model_state if k not in provided]
-        return self._loading_info(absent, unexpected, prefix_handling)
+        mismatched_names = {key for key, _, _ in mismatched_keys}
+        absent = [k for k in absent if k not in mismatched_names]  # (transformers lists them as mismatched only)
+        info = self._loading_info(absent, unexpected, prefix_handling)
+        info["mismatched_keys"] = mismatched_keys
+        return info
 
     def _loading_info(self, missing: List[str], unexpected: List[str], prefix_handling: Optional[str]) -> LoadingInfo:
         """1.2.0's loading info: it loads a base checkpoint into the base model of a head class (the head's new

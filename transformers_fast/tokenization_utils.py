@@ -372,14 +372,11 @@ class PreTrainedTokenizer(object):
     def from_pretrained(cls, pretrained_model_name_or_path, *inputs, **kwargs):
         """A shortcut name (resolved through the Hugging Face hub cache), a folder written by
         save_pretrained, or (single-file vocabularies) the path of the vocabulary file."""
-        cache_dir = kwargs.pop("cache_dir", None)
-        force_download = kwargs.pop("force_download", False)
-        proxies = kwargs.pop("proxies", None)
-        hub_kwargs = {"cache_dir": cache_dir, "force_download": force_download,  # (not tokenizer init keywords)
-                      "local_files_only": kwargs.pop("local_files_only", False),
-                      "revision": kwargs.pop("revision", None),
-                      "token": kwargs.pop("token", kwargs.pop("use_auth_token", None))}
-        kwargs.pop("resume_download", None)
+        from transformers_fast import file_utils
+
+        proxies = kwargs.get("proxies")
+        hub_kwargs = file_utils.pop_hub_kwargs(kwargs)  # (not tokenizer init keywords)
+        cache_dir, force_download = hub_kwargs["cache_dir"], hub_kwargs["force_download"]
         name = str(pretrained_model_name_or_path)
         vocab_files, init_configuration, from_json = {}, {}, None
         folder = name  # where the files are: the path given, or a hub repository's snapshot
@@ -398,9 +395,10 @@ class PreTrainedTokenizer(object):
                 vocab_files[file_id] = None
         else:
             if not os.path.exists(name):
-                from transformers_fast import file_utils
                 if file_utils.looks_like_repo_id(name):
                     folder = cls._hub_snapshot(name, hub_kwargs)
+            else:
+                folder = file_utils.subfolder_path(name, hub_kwargs["subfolder"])
             for file_id, file_name in cls.vocab_files_names.items():
                 full = os.path.join(folder, file_name) if os.path.isdir(folder) else folder
                 vocab_files[file_id] = full if os.path.exists(full) else None

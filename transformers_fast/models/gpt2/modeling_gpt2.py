@@ -125,8 +125,8 @@ class GPT2Model(GPTBaseMixin, GPT2PreTrainedModel):
     def get_position_embeddings(self):
         return self.wpe
 
-    def forward(self, input_ids=None, position_ids=None, token_type_ids=None, past=None, head_mask=None, *,
-                attention_mask=None, past_key_values=None, use_cache=None, output_attentions=None,
+    def forward(self, input_ids=None, position_ids=None, token_type_ids=None, past=None, head_mask=None,
+                attention_mask=None, *, past_key_values=None, use_cache=None, output_attentions=None,
                 output_hidden_states=None, inputs_embeds=None, cache=None):
         config = self.config
         if past is None:  # (`cache`: transformers 5.25's name for past_key_values)
@@ -192,7 +192,7 @@ class GPT2LMHeadModel(GenerationMixin, GPT2PreTrainedModel):
         return self.lm_head
 
     def forward(self, input_ids=None, position_ids=None, token_type_ids=None, labels=None, past=None, head_mask=None,
-                *, attention_mask=None, past_key_values=None, use_cache=None, output_attentions=None,
+                attention_mask=None, *, past_key_values=None, use_cache=None, output_attentions=None,
                 output_hidden_states=None, inputs_embeds=None, cache=None, logits_to_keep=0):
         wanted = self.transformer.output_hidden_states if output_hidden_states is None else output_hidden_states
         # asking for the hidden states runs the reference path, which computes the padded positions a loss reads
@@ -225,7 +225,7 @@ class GPT2DoubleHeadsModel(GPT2PreTrainedModel):
         return self.lm_head
 
     def forward(self, input_ids=None, mc_token_ids=None, lm_labels=None, mc_labels=None, token_type_ids=None,
-                position_ids=None, past=None, head_mask=None, *, attention_mask=None, past_key_values=None,
+                position_ids=None, past=None, head_mask=None, attention_mask=None, *, past_key_values=None,
                 use_cache=None, output_attentions=None, output_hidden_states=None, labels=None,
                 inputs_embeds=None, cache=None):
         lm_labels = labels if lm_labels is None else lm_labels
