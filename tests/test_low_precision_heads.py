@@ -220,6 +220,26 @@ def _flat(x):
     return [y for item in x for y in _flat(item)]
 
 
+@pytest.mark.parametrize("family,name", [("xlnet", "XLNetForQuestionAnswering"), ("xlm", "XLMForQuestionAnswering")])
+@pytest.mark.parametrize("mask_dtype", [torch.float32, torch.long, torch.bool], ids=str)
+def test_bf16_question_answering_takes_p_mask_of_any_dtype(family, name, mask_dtype, saved):
+    """p_mask as a tokenizer gives it (float32 or integer 0/1) to a bf16 model: what the mask in bf16 gives, as the
+    reference computes it (which itself fails on a mask of another dtype than the model's)."""
+    ref, args, kwargs, real, folder = saved(family, name)
+    p_mask = torch.zeros(args[0].shape)
+    p_mask[:, :2] = 1.0
+    p_mask[1, 5] = 1.0
+    want = named(run(ref, args, kwargs, p_mask=p_mask))
+    bf16_kwargs = {k: _bf16(v) for k, v in kwargs.items()}
+    theirs = named(run(copy.deepcopy(ref).to(BF16), args, bf16_kwargs, p_mask=p_mask.to(BF16)))
+    model = getattr(tf, name).from_pretrained(folder, torch_dtype=BF16)
+    got = ours_named(run(model, args, bf16_kwargs, p_mask=p_mask.to(mask_dtype)), False)
+    compare_bf16(got, theirs, want, real)
+    assert not bool((got["start_top_index"] < 2).any())  # masked positions are never candidates
+    same = ours_named(run(model, args, bf16_kwargs, p_mask=p_mask.to(BF16)), False)
+    assert all(torch.equal(a, b) for a, b in zip(_flat(tuple(got.values())), _flat(tuple(same.values()))))
+
+
 # ---- int8 -----------------------------------------------------------------------------------------------------
 
 SCORES = ("logits", "prediction_logits", "start_logits", "cls_logits", "last_hidden_state", 0)
