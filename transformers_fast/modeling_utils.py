@@ -1307,7 +1307,11 @@ def _masked_logits(x: torch.Tensor, p_mask: Optional[torch.Tensor]) -> torch.Ten
         return x
     if not isinstance(p_mask, torch.Tensor):
         raise TypeError(f"p_mask must be a torch.Tensor, got {type(p_mask).__name__}")
-    return x * (1 - p_mask) - 1e30 * p_mask
+    if p_mask.dtype is torch.bool:
+        p_mask = p_mask.to(x.dtype)  # (torch has no `1 - bool`; 0/1 convert exactly)
+    # In the logits' dtype: a float32 or integer mask (what tokenizers give) given to a bfloat16 model gives what
+    # the mask in bfloat16 gives, instead of float32 logits that the bfloat16 layers after it refuse.
+    return (x * (1 - p_mask) - 1e30 * p_mask).to(x.dtype)
 
 
 def _positions(name: str, positions: Any, hidden_states: torch.Tensor) -> torch.Tensor:
