@@ -216,3 +216,20 @@ def test_shortcut_resolves_through_hub_cache(tmp_path, monkeypatch):
     assert not cased.basic_tokenizer.do_lower_case
     with pytest.raises(EnvironmentError):
         BertTokenizer.from_pretrained("bert-large-cased", cache_dir=str(tmp_path))
+
+
+def test_save_pretrained_creates_the_folder_as_transformers(tmp_path):
+    """save_pretrained into a folder that does not exist yet creates it, as transformers does (1.2.0 logged an
+    error and saved nothing); 1.2.0 reloads it with the same ids. A file in the way is a ValueError."""
+    text = "Hello world, unaffable tokenizers!"
+    for ours, theirs_cls in ((BertTokenizer(bert_uncased_vocab()), ref.BertTokenizer),
+                             (GPT2Tokenizer(*gpt2_files()), ref.GPT2Tokenizer)):
+        folder = tmp_path / type(ours).__name__ / "nested"
+        ours.save_pretrained(str(folder))
+        again = type(ours).from_pretrained(str(folder))
+        assert again.encode(text) == ours.encode(text)
+        assert theirs_cls.from_pretrained(str(folder)).encode(text) == ours.encode(text)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(ValueError, match="is a file"):
+        BertTokenizer(bert_uncased_vocab()).save_pretrained(str(blocker))

@@ -499,8 +499,9 @@ class PreTrainedTokenizer(object):
         return os.path.dirname(found[0])
 
     def save_pretrained(self, save_directory):
-        if not os.path.isdir(save_directory):
-            raise ValueError(f"save_directory ({save_directory}) should be an existing directory")
+        if os.path.exists(save_directory) and not os.path.isdir(save_directory):
+            raise ValueError(f"save_directory ({save_directory}) is a file, not a directory")
+        os.makedirs(save_directory, exist_ok=True)  # (as transformers, and our models' save_pretrained)
         special_tokens_map_file = os.path.join(save_directory, SPECIAL_TOKENS_MAP_FILE)
         added_tokens_file = os.path.join(save_directory, ADDED_TOKENS_FILE)
         tokenizer_config_file = os.path.join(save_directory, TOKENIZER_CONFIG_FILE)
