@@ -262,6 +262,32 @@ def test_tokenizers_by_repo_id_through_offline_hub_cache(tmp_path, monkeypatch):
         tf.BertTokenizer.from_pretrained("someone/absent", cache_dir=str(cache))
 
 
+def test_tokenizer_repo_id_asks_an_unreachable_hub_once(tmp_path, monkeypatch):
+    """Online with the hub unreachable: one download attempt, not one per tokenizer or weight file (each would wait
+    for its connection timeout), then the files are looked for in the cache only; an OSError saying what was
+    wanted."""
+    import huggingface_hub
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    calls = []
+
+    def unreachable(repo_id, filename, **kwargs):
+        calls.append(filename)
+        raise ConnectionError("Failed to establish a new connection")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", unreachable)
+    with pytest.raises(OSError, match="someone/tok.*Failed to establish"):
+        tf.BertTokenizer.from_pretrained("someone/tok", cache_dir=str(tmp_path))
+    assert calls == ["vocab.txt"]
+    calls.clear()  # a model's weights: the first weight file name asked for ends the search
+    config = tf.BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                           intermediate_size=20)
+    with pytest.raises(OSError, match="someone/model.*Failed to establish"):
+        tf.BertModel.from_pretrained("someone/model", config=config, cache_dir=str(tmp_path))
+    assert len(calls) == 1
+
+
 # ---- saving -----------------------------------------------------------------------------------------------
 
 

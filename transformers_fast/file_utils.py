@@ -135,17 +135,12 @@ def first_hub_file(repo_ids: Sequence[str], filenames: Iterable[str], **kwargs) 
                                                 cache_dir=kwargs.get("cache_dir"), revision=kwargs.get("revision"))
                 if isinstance(cached, str):
                     return cached
-    errors = []
     for filename in filenames:
-        try:
-            path = hub_file(repo_ids, filename, **kwargs)
-        except OSError as err:
-            errors.append(err)
-            continue
+        # an OSError (offline, hub unreachable, no such repository) would come again for every other name, each
+        # after its connection timeout: it ends the search
+        path = hub_file(repo_ids, filename, **kwargs)
         if path is not None:
             return path
-    if errors:
-        raise errors[0]
     return None
 
 

@@ -486,8 +486,11 @@ class PreTrainedTokenizer(object):
         for file_name in names:
             try:
                 path = file_utils.hub_file((repo_id,), file_name, **hub_kwargs)
-            except OSError as err:  # offline and not cached, or no network: the others may still be there
+            except OSError as err:  # offline and not cached, no network, no such repository
                 errors.append(err)
+                # the others may still be cached, but asking the hub again would fail the same way, each time
+                # after its connection timeout
+                hub_kwargs = dict(hub_kwargs, local_files_only=True)
                 continue
             if path is not None:
                 found.append(path)
