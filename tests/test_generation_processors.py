@@ -283,3 +283,20 @@ def test_bad_stop_strings(tmp_path):
     for stop in ("", [], ["ok", 3], [""]):
         with pytest.raises(ValueError, match="stop_strings"):
             model.generate(torch.tensor([[3, 4]]), max_new_tokens=2, stop_strings=stop, tokenizer=tokenizer)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_eos_token_id_none_given_means_no_eos(family, tmp_path):
+    """As transformers 5, eos_token_id=None given to generate ends no row, whatever eos the model's generation
+    config (or config) names; not given, that one ends rows."""
+    model, ref = pair(family, tmp_path / "first")
+    x, mask = padded_prompts()
+    free = plain_greedy(model, x, mask)
+    _, eos = first_new_token_no_row_had(free, x.shape[1])
+    model, ref = pair(family, tmp_path / "saved", eos_token_id=eos)
+    for options in (dict(eos_token_id=None), dict(), dict(eos_token_id=None, num_beams=2)):
+        ours = model.generate(x, attention_mask=mask, max_new_tokens=NEW, pad_token_id=0, **options)
+        theirs = ref.generate(x, attention_mask=mask, max_new_tokens=NEW, pad_token_id=0, do_sample=False, **options)
+        assert ours.shape == theirs.shape and torch.equal(ours, theirs), options
+        if "num_beams" not in options:  # no eos: the plain ids; the folder's eos: row 0 ends at it
+            assert torch.equal(ours, free) == ("eos_token_id" in options)

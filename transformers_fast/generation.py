@@ -388,6 +388,15 @@ def _config_options(generation_config, what: str) -> dict:
     return {name: getattr(generation_config, name) for name in DEFAULTS if hasattr(generation_config, name)}
 
 
+class _NotGiven:
+    def __repr__(self) -> str:
+        return "<not given>"
+
+
+NOT_GIVEN = _NotGiven()  # generate's default where an explicit None means something else
+NO_EOS = _NotGiven()  # eos_token_id=None given: no eos token (not the config's), as transformers 5
+
+
 def _options(generation_config, given: dict, model_config=None) -> dict:
     """The options of this call: those given (not None), else generation_config's, else the model's own
     generation config (its folder's generation_config.json, as transformers), else DEFAULTS."""
@@ -397,7 +406,9 @@ def _options(generation_config, given: dict, model_config=None) -> dict:
     options = dict(DEFAULTS)
     for layer in (_config_options(model_config, "the model's generation_config (from its generation_config.json)"),
                   _config_options(generation_config, "generation_config"), given):
-        options.update({k: v for k, v in layer.items() if v is not None})
+        options.update({k: v for k, v in layer.items() if v is not None and v is not NOT_GIVEN})
+    if given.get("eos_token_id", NOT_GIVEN) is None:
+        options["eos_token_id"] = NO_EOS
     return options
 
 
@@ -818,7 +829,7 @@ class GenerationMixin:
     def stream_generate(self, input_ids=None, attention_mask=None, max_length: Optional[int] = None,
                         max_new_tokens: Optional[int] = None, do_sample: Optional[bool] = None,
                         temperature: Optional[float] = None, top_k: Optional[int] = None,
-                        top_p: Optional[float] = None, eos_token_id: Union[int, Sequence[int], None] = None,
+                        top_p: Optional[float] = None, eos_token_id: Union[int, Sequence[int], None] = NOT_GIVEN,
                         pad_token_id: Optional[int] = None, num_return_sequences: Optional[int] = None,
                         generator: Optional[torch.Generator] = None, generation_config=None, tokenizer=None,
                         **kwargs: Any) -> Iterator[torch.Tensor]:
@@ -864,6 +875,8 @@ class GenerationMixin:
         eos_token_id = o["eos_token_id"]
         if eos_token_id is None:
             eos_token_id = getattr(self.config, "eos_token_id", None)
+        elif eos_token_id is NO_EOS:
+            eos_token_id = None
         eos = _token_set("eos_token_id", eos_token_id)
         pad_token_id = o["pad_token_id"]
         if pad_token_id is None:
@@ -1050,7 +1063,7 @@ class GenerationMixin:
     def generate(self, input_ids=None, attention_mask=None, max_length: Optional[int] = None,
                  max_new_tokens: Optional[int] = None, do_sample: Optional[bool] = None,
                  temperature: Optional[float] = None, top_k: Optional[int] = None, top_p: Optional[float] = None,
-                 eos_token_id: Union[int, Sequence[int], None] = None, pad_token_id: Optional[int] = None,
+                 eos_token_id: Union[int, Sequence[int], None] = NOT_GIVEN, pad_token_id: Optional[int] = None,
                  num_return_sequences: Optional[int] = None, generator: Optional[torch.Generator] = None,
                  streamer=None, generation_config=None, tokenizer=None,
                  **kwargs: Any) -> Union[torch.Tensor, GenerateDecoderOnlyOutput]:
@@ -1058,7 +1071,7 @@ class GenerationMixin:
         padding included, then the new tokens), like transformers' generate.
 
         max_new_tokens (default 20) or max_length (prompt included) bounds the new tokens; generation stops
-        early when every row has produced eos_token_id (default config.eos_token_id), and finished rows are
+        early when every row has produced eos_token_id (default: the generation config's, else config.eos_token_id; None given: no eos token, as transformers), and finished rows are
         filled with pad_token_id (default: the eos token). do_sample draws from softmax(logits / temperature)
         restricted to top_k tokens (default 50, as transformers; 0: every token) and the top_p nucleus,
         using `generator` when given (reproducible).
