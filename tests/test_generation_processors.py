@@ -197,16 +197,17 @@ def test_stop_strings_equal_transformers(gpt2_real_vocab):
     ours_tokenizer = tf.GPT2Tokenizer(*gpt2_tokenizer_files())
     enc = tokenizer(PROMPTS, return_tensors="pt", padding=True)
     width = enc["input_ids"].shape[1]
-    free = model.generate(**enc, max_new_tokens=24, eos_token_id=None)
+    free = model.generate(**enc, max_new_tokens=16, eos_token_id=None)
     text = tokenizer.decode(free[0, width + 4:width + 8])
     stops = [text[2:7], tokenizer.decode(free[2, width + 10:width + 12])[-3:], "\u6771\u4eac"]
     ended = []
     for options in (dict(stop_strings=stops[0]), dict(stop_strings=stops, eos_token_id=tokenizer.eos_token_id),
-                    dict(stop_strings=stops[:2], num_beams=3, pad_token_id=tokenizer.eos_token_id),
+                    dict(stop_strings=stops[:2], num_beams=2, pad_token_id=tokenizer.eos_token_id),
                     dict(stop_strings=stops[1:], pad_token_id=tokenizer.eos_token_id)):
-        for tok in (tokenizer, ours_tokenizer):
-            theirs = ref.generate(**enc, max_new_tokens=24, do_sample=False, tokenizer=tok, **options)
-            ours = model.generate(**enc, max_new_tokens=24, tokenizer=tok, **options)
+        # (our tokenizer's clean texts take one convert_tokens_to_string per token, in transformers too: once)
+        for tok in (tokenizer, ours_tokenizer) if "eos_token_id" in options else (tokenizer,):
+            theirs = ref.generate(**enc, max_new_tokens=16, do_sample=False, tokenizer=tok, **options)
+            ours = model.generate(**enc, max_new_tokens=16, tokenizer=tok, **options)
             assert ours.shape == theirs.shape and torch.equal(ours, theirs), (options, type(tok).__name__)
             ended.append(not torch.equal(ours, free[:, :ours.shape[1]]))
     assert all(ended)  # stop strings ended rows (padded after them, or the whole batch sooner)
@@ -249,9 +250,12 @@ def test_forward_signature_read_once_per_class(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("options, error, match", [
-    (dict(sequence_bias=[]), ValueError, "sequence_bias"), (dict(sequence_bias=[[[3], "x"]]), ValueError, "sequence_bias"),
-    (dict(sequence_bias=[[[99], 1.0]]), ValueError, "sequence_bias"), (dict(sequence_bias={(): 1.0}), ValueError, "sequence_bias"),
-    (dict(suppress_tokens=3), TypeError, "suppress_tokens"), (dict(suppress_tokens=[-1]), ValueError, "suppress_tokens"),
+    (dict(sequence_bias=[]), ValueError, "sequence_bias"),
+    (dict(sequence_bias=[[[3], "x"]]), ValueError, "sequence_bias"),
+    (dict(sequence_bias=[[[99], 1.0]]), ValueError, "sequence_bias"),
+    (dict(sequence_bias={(): 1.0}), ValueError, "sequence_bias"),
+    (dict(suppress_tokens=3), TypeError, "suppress_tokens"),
+    (dict(suppress_tokens=[-1]), ValueError, "suppress_tokens"),
     (dict(begin_suppress_tokens=[1.5]), ValueError, "begin_suppress_tokens"),
     (dict(forced_bos_token_id=99), ValueError, "forced_bos_token_id"),
     (dict(forced_eos_token_id=[3, "a"]), ValueError, "forced_eos_token_id"),
@@ -262,11 +266,15 @@ def test_forward_signature_read_once_per_class(tmp_path, monkeypatch):
     (dict(encoder_no_repeat_ngram_size=-2), ValueError, "encoder_no_repeat_ngram_size"),
     (dict(renormalize_logits="yes"), TypeError, "renormalize_logits"),
     (dict(remove_invalid_values=1), TypeError, "remove_invalid_values"),
-    (dict(do_sample=True, typical_p=0.0), ValueError, "typical_p"), (dict(do_sample=True, min_p=1.5), ValueError, "min_p"),
-    (dict(do_sample=True, top_h=0.0), ValueError, "top_h"), (dict(do_sample=True, epsilon_cutoff=-0.1), ValueError, "epsilon"),
-    (dict(do_sample=True, eta_cutoff="0.1"), ValueError, "eta_cutoff"), (dict(max_time=-1), ValueError, "max_time"),
+    (dict(do_sample=True, typical_p=0.0), ValueError, "typical_p"),
+    (dict(do_sample=True, min_p=1.5), ValueError, "min_p"),
+    (dict(do_sample=True, top_h=0.0), ValueError, "top_h"),
+    (dict(do_sample=True, epsilon_cutoff=-0.1), ValueError, "epsilon"),
+    (dict(do_sample=True, eta_cutoff="0.1"), ValueError, "eta_cutoff"),
+    (dict(max_time=-1), ValueError, "max_time"),
     (dict(stop_strings="x"), ValueError, "tokenizer"),
-    (dict(guidance_scale=1.5), TypeError, "guidance_scale"), (dict(penalty_alpha=0.6, top_k=4), TypeError, "penalty_alpha"),
+    (dict(guidance_scale=1.5), TypeError, "guidance_scale"),
+    (dict(penalty_alpha=0.6, top_k=4), TypeError, "penalty_alpha"),
 ])
 def test_bad_option_values(options, error, match, tmp_path):
     model, _ = pair("gpt2", tmp_path)
@@ -300,3 +308,70 @@ def test_eos_token_id_none_given_means_no_eos(family, tmp_path):
         assert ours.shape == theirs.shape and torch.equal(ours, theirs), options
         if "num_beams" not in options:  # no eos: the plain ids; the folder's eos: row 0 ends at it
             assert torch.equal(ours, free) == ("eos_token_id" in options)
+
+
+def test_transfo_xl_takes_the_new_processors():
+    """Transformer-XL (which transformers 5 no longer has) applies the same processors to its log-probabilities:
+    each step's scores are transformers' processors on its raw ones, the greedy token their argmax."""
+    import tempfile
+
+    from transformers.generation.logits_process import (EncoderRepetitionPenaltyLogitsProcessor,
+                                                        ExponentialDecayLengthPenalty, LogitsProcessorList,
+                                                        SequenceBiasLogitsProcessor, SuppressTokensLogitsProcessor)
+
+    import transformers_fast as tf
+    from test_modeling_transfo_xl import pt_transfo_xl, segments
+
+    with tempfile.TemporaryDirectory() as folder:
+        pt_transfo_xl("div_val2").save_pretrained(folder)
+        model = tf.TransfoXLLMHeadModel.from_pretrained(folder)
+    prompt = segments(2, seq=4, n=1)[0]
+    options = dict(sequence_bias=[[[5], -1.0], [[6, 7], 2.0]], encoder_repetition_penalty=1.7, suppress_tokens=[3],
+                   exponential_decay_length_penalty=(2, 1.3), eos_token_id=4)
+    out = model.generate(prompt, max_new_tokens=8, return_dict_in_generate=True, output_scores=True,
+                         output_logits=True, **options)
+    processors = LogitsProcessorList([SequenceBiasLogitsProcessor([[[5], -1.0], [[6, 7], 2.0]]),
+                                      EncoderRepetitionPenaltyLogitsProcessor(1.7, prompt),
+                                      ExponentialDecayLengthPenalty((2, 1.3), 4, 4),
+                                      SuppressTokensLogitsProcessor([3])])
+    for step, (scores, logits) in enumerate(zip(out.scores, out.logits)):
+        assert torch.equal(scores, processors(out.sequences[:, :4 + step], logits.clone()))
+        assert torch.equal(out.sequences[:, 4 + step], scores.argmax(-1))
+    assert out.cache is None  # (its memories are not a transformers cache)
+
+
+def test_int8_kv_cache_is_returned_dequantized(tmp_path):
+    """An int8 KV cache comes back as float32 keys and values, near those of the same model's float cache."""
+    import copy
+
+    import transformers_fast as tf
+
+    model, _ = pair("gpt2", tmp_path)
+    x, mask = padded_prompts()
+    options = dict(attention_mask=mask, max_new_tokens=5, eos_token_id=None, pad_token_id=0,
+                   return_dict_in_generate=True)
+    int8_cache = tf.quantize(copy.deepcopy(model), "int8").generate(x, **options)
+    float_cache = tf.quantize(copy.deepcopy(model), "int8", kv_cache="float").generate(x, **options)
+    assert torch.equal(int8_cache.sequences, float_cache.sequences)
+    for a, b in zip(int8_cache.cache.layers, float_cache.cache.layers):
+        assert a.keys.dtype == a.values.dtype == torch.float32 and a.keys.shape == b.keys.shape
+        torch.testing.assert_close(a.values, b.values, atol=0.1, rtol=0.05)
+    # the first layer's keys come from the same embeddings: int8 rounding apart (half a step), they are equal
+    first, exact = int8_cache.cache.layers[0].keys, float_cache.cache.layers[0].keys
+    assert bool(((first - exact).abs() <= exact.abs().amax(-1, keepdim=True) / 127 * 0.51 + 1e-6).all())
+
+
+def test_stop_strings_through_generation_config(gpt2_real_vocab):
+    import transformers
+
+    tokenizer, ref, model = gpt2_real_vocab
+    enc = tokenizer(PROMPTS[:2], return_tensors="pt", padding=True)
+    width = enc["input_ids"].shape[1]
+    free = model.generate(**enc, max_new_tokens=16)
+    config = transformers.GenerationConfig(max_new_tokens=16, stop_strings=[tokenizer.decode(free[1, width + 5])[1:]],
+                                           pad_token_id=tokenizer.eos_token_id)
+    theirs = ref.generate(**enc, generation_config=config, tokenizer=tokenizer)
+    assert torch.equal(model.generate(**enc, generation_config=config, tokenizer=tokenizer), theirs)
+    assert not torch.equal(theirs, free[:, :theirs.shape[1]])
+    streamed = torch.stack(list(model.stream_generate(**enc, generation_config=config, tokenizer=tokenizer)), 1)
+    assert torch.equal(streamed, theirs[:, width:])

@@ -2,10 +2,13 @@
 
 Greedy decoding or sampling (temperature, top-k, top-p, a seeded torch.Generator), max_new_tokens /
 max_length, eos_token_id, num_return_sequences, and streaming (a callback, a transformers-style streamer
-with put()/end(), or the `stream_generate` iterator). Hugging Face transformers' logits processors
-repetition_penalty, no_repeat_ngram_size, bad_words_ids, min_length / min_new_tokens run before the sampling
-filters, in transformers' order and with its semantics; `return_dict_in_generate` with output_scores /
-output_logits returns a GenerateDecoderOnlyOutput; `generation_config` (a transformers.GenerationConfig or a
+with put()/end(), or the `stream_generate` iterator). Hugging Face transformers 5.25's logits processors
+(sequence_bias, repetition penalties, n-gram bans, bad words, min lengths, forced tokens, suppressed tokens, ...),
+sampling filters (temperature, top_h, top_k, top_p, min_p, typical_p, epsilon and eta cutoffs) and stopping
+criteria (eos, max_time, stop_strings) run on the logits each decoder step returns, in transformers' order and
+with its semantics (_logits_processors; none at all for options left at their neutral values);
+`return_dict_in_generate` with output_scores / output_logits returns a GenerateDecoderOnlyOutput (with GPT-2's
+KV cache as transformers returns it); `generation_config` (a transformers.GenerationConfig or a
 dict) fills the options not given; num_beams > 1 is transformers' beam search (length_penalty, early_stopping),
 the KV cache's rows following the beams (GPT, GPT-2). Prompts of different lengths are given left-padded with
 an attention_mask; positions are counted from each prompt's first real token, so each row produces the tokens it
@@ -1071,8 +1074,9 @@ class GenerationMixin:
         padding included, then the new tokens), like transformers' generate.
 
         max_new_tokens (default 20) or max_length (prompt included) bounds the new tokens; generation stops
-        early when every row has produced eos_token_id (default: the generation config's, else config.eos_token_id; None given: no eos token, as transformers), and finished rows are
-        filled with pad_token_id (default: the eos token). do_sample draws from softmax(logits / temperature)
+        early when every row has produced eos_token_id (default: the generation config's, else
+        config.eos_token_id; None given: no eos token, as transformers), and finished rows are filled with
+        pad_token_id (default: the eos token). do_sample draws from softmax(logits / temperature)
         restricted to top_k tokens (default 50, as transformers; 0: every token) and the top_p nucleus,
         using `generator` when given (reproducible).
         streamer: a callable receiving each step's tokens [batch], or an object with put(tokens) / end()
@@ -1082,7 +1086,13 @@ class GenerationMixin:
         filters: repetition_penalty (> 0; scores of the tokens of the prompt, padding excluded, and of the new
         tokens divided by it, multiplied where negative), no_repeat_ngram_size (no n-gram of the row occurs
         twice), bad_words_ids (lists of token ids never generated in that order), min_length (prompt included)
-        / min_new_tokens (eos suppressed until reached). return_dict_in_generate=True returns a
+        / min_new_tokens (eos suppressed until reached); and the others of transformers 5.25 for decoder-only
+        models (sequence_bias, encoder_repetition_penalty and encoder_no_repeat_ngram_size on the prompt,
+        forced_bos_token_id / forced_eos_token_id, suppress_tokens, begin_suppress_tokens,
+        exponential_decay_length_penalty, remove_invalid_values, renormalize_logits; with do_sample top_h, min_p,
+        typical_p, epsilon_cutoff, eta_cutoff), in its order. max_time (seconds from the call) and stop_strings
+        (with tokenizer=, ours or transformers') end rows as transformers' stopping criteria.
+        return_dict_in_generate=True returns a
         GenerateDecoderOnlyOutput (sequences, and the per-step `scores` with output_scores=True, raw `logits`
         with output_logits=True). generation_config (transformers.GenerationConfig or a dict) gives the
         options not passed here. num_beams > 1: transformers' beam search (not for Transformer-XL), returning
