@@ -1115,7 +1115,7 @@ class GenerationMixin:
             run = self._setup(input_ids, attention_mask, generator, options, tokenizer)
             output = self._beam_search(run, options, generator)
             if as_dict:
-                output.cache = self._returned_cache(run.cache)
+                output.cache = self._returned_cache(run.cache, options)
             return output if as_dict else output.sequences
         pieces, all_scores, all_logits = [], [], []
         put = getattr(streamer, "put", None) if streamer is not None else None
@@ -1139,12 +1139,14 @@ class GenerationMixin:
             return sequences
         return GenerateDecoderOnlyOutput(
             sequences, tuple(all_scores) if all_scores else None, tuple(all_logits) if all_logits else None,
-            self._returned_cache(run.cache))
+            self._returned_cache(run.cache, options))
 
-    def _returned_cache(self, cache):
-        """The KV cache as transformers' generate returns it, for a model whose forward takes past_key_values:
-        a transformers DynamicCache, or per layer (keys, values) without transformers; else None."""
-        if "past_key_values" not in _forward_parameters(type(self)) or not hasattr(cache, "key_values"):
+    def _returned_cache(self, cache, options: dict):
+        """The KV cache as transformers' generate returns it, for a model whose forward takes past_key_values
+        (unless use_cache=False): a transformers DynamicCache, or per layer (keys, values) without transformers;
+        else None."""
+        if (not options["use_cache"] or "past_key_values" not in _forward_parameters(type(self))
+                or not hasattr(cache, "key_values")):
             return None
         pairs = cache.key_values()
         try:
