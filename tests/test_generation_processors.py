@@ -377,3 +377,70 @@ def test_stop_strings_through_generation_config(gpt2_real_vocab):
     assert not torch.equal(theirs, free[:, :theirs.shape[1]])
     streamed = torch.stack(list(model.stream_generate(**enc, generation_config=config, tokenizer=tokenizer)), 1)
     assert torch.equal(streamed, theirs[:, width:])
+
+
+class EvenTokensOnly:
+    """A logits processor of the user's: only even token ids."""
+
+    def __call__(self, input_ids, scores):
+        return scores.masked_fill(torch.arange(scores.shape[-1]) % 2 == 1, float("-inf"))
+
+
+class EndsAfter:
+    """A stopping criterion of the user's: a row ends once it holds `token` among its last 3 ids."""
+
+    def __init__(self, token):
+        self.token = token
+
+    def __call__(self, input_ids, scores, **kwargs):
+        return (input_ids[:, -3:] == self.token).any(-1)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_custom_logits_processors_criteria_and_prefix_function_equal_transformers(family, tmp_path):
+    """generate's logits_processor / stopping_criteria lists merge with those the options make as transformers
+    merges them (a processor of a class it builds takes that one's place), and prefix_allowed_tokens_fn
+    constrains each row's next token."""
+    from transformers.generation.logits_process import RepetitionPenaltyLogitsProcessor, TopKLogitsWarper
+
+    model, ref = pair(family, tmp_path)
+    x, mask = padded_prompts()
+    free = plain_greedy(model, x, mask)
+    width = x.shape[1]
+    allowed = lambda prompt, row: [int(row[-1]) % 7, 11 + prompt, 20 + int(row[-1]) % 5]  # noqa: E731
+    cases = [dict(logits_processor=[EvenTokensOnly()]),
+             dict(logits_processor=[RepetitionPenaltyLogitsProcessor(2.0), EvenTokensOnly()], repetition_penalty=1.2),
+             dict(stopping_criteria=[EndsAfter(int(free[0, width + 3]))], eos_token_id=5),
+             dict(prefix_allowed_tokens_fn=allowed),
+             dict(prefix_allowed_tokens_fn=allowed, num_beams=2, num_return_sequences=2),
+             dict(logits_processor=[EvenTokensOnly()], stopping_criteria=[EndsAfter(int(free[1, width + 2]))],
+                  num_beams=3)]
+    for options in cases:
+        ours, theirs = both(model, ref, x, mask, **dict(dict(eos_token_id=None), **options))
+        assert ours.shape == theirs.shape and torch.equal(ours, theirs), options
+        assert not torch.equal(ours, free[:, :ours.shape[1]])
+    for custom in (dict(logits_processor=[EvenTokensOnly(), TopKLogitsWarper(5)]),
+                   dict(prefix_allowed_tokens_fn=allowed)):
+        options = dict(custom, do_sample=True, max_new_tokens=NEW, pad_token_id=0, eos_token_id=None, top_k=0)
+        torch.manual_seed(1)
+        theirs = ref.generate(x, attention_mask=mask, **options)
+        torch.manual_seed(1)
+        assert torch.equal(model.generate(x, attention_mask=mask, **options), theirs)
+    streamed = list(model.stream_generate(x, attention_mask=mask, max_new_tokens=4,
+                                          logits_processor=[EvenTokensOnly()]))
+    assert all(bool((t % 2 == 0).all()) for t in streamed)
+
+
+def test_custom_processors_bad_input(tmp_path):
+    from transformers.generation.stopping_criteria import EosTokenCriteria, MaxLengthCriteria
+
+    model, _ = pair("gpt2", tmp_path)
+    x = torch.tensor([[3, 4]])
+    for options, error, match in [(dict(logits_processor=EvenTokensOnly()), TypeError, "logits_processor"),
+                                  (dict(stopping_criteria=[3]), TypeError, "stopping_criteria"),
+                                  (dict(stopping_criteria=[MaxLengthCriteria(5)]), ValueError, "max_length"),
+                                  (dict(stopping_criteria=[EosTokenCriteria(3)]), ValueError, "eos_token_id"),
+                                  (dict(prefix_allowed_tokens_fn=[3]), TypeError, "prefix_allowed_tokens_fn"),
+                                  (dict(prefix_allowed_tokens_fn=lambda b, row: []), ValueError, "no token")]:
+        with pytest.raises(error, match=match):
+            model.generate(x, max_new_tokens=2, **options)

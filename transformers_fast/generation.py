@@ -428,13 +428,17 @@ def _flag(name: str, value) -> bool:
 
 
 def _logits_processors(o: dict, vocab: int, eos: Optional[torch.Tensor], prompt: torch.Tensor,
-                       first_real: Optional[torch.Tensor], max_length: int) -> Tuple[list, bool]:
+                       first_real: Optional[torch.Tensor], max_length: int, custom=None,
+                       prefix_allowed_tokens_fn=None) -> Tuple[list, bool]:
     """transformers' logits processors for the options `o` (GenerationMixin._get_logits_processor), each checked,
     in its order (the sampling filters with do_sample only): [(sequences, width, scores) -> scores], and whether
     one of them reads the sequences. An option at its neutral value adds none. `prompt` [rows, prompt]: the
-    prompts, one row per copy, padding included (transformers' encoder_input_ids of a decoder-only model)."""
+    prompts, one row per copy, padding included (transformers' encoder_input_ids of a decoder-only model).
+    `custom`: generate's logits_processor, processors called as (input_ids, scores) merged as transformers does
+    (one of the class of a processor built here takes its place, the others follow them, before the sampling
+    filters); prefix_allowed_tokens_fn: (prompt index, row's ids) -> the token ids allowed next."""
     device, prompt_len = prompt.device, prompt.shape[1]
-    processors, reads = [], False
+    processors, reads = [], False  # (transformers' class name, processor)
 
     def eos_in_vocab(name: str) -> torch.Tensor:
         if eos is None:
@@ -445,35 +449,48 @@ def _logits_processors(o: dict, vocab: int, eos: Optional[torch.Tensor], prompt:
 
     bias = _sequence_bias(o["sequence_bias"], vocab)
     if bias:
-        processors.append(SequenceBias(bias, vocab, device))
+        processors.append(("SequenceBiasLogitsProcessor", SequenceBias(bias, vocab, device)))
         reads = reads or any(len(ids) > 1 for ids in bias)
     value = o["encoder_repetition_penalty"]
     if value is not None:
         _check_number("encoder_repetition_penalty", value, 0.0)
         if value != 1.0:
-            processors.append(lambda seq, width, x, p=float(value): apply_encoder_repetition_penalty(prompt, x, p))
+            processors.append(("EncoderRepetitionPenaltyLogitsProcessor", lambda seq, width, x, p=float(value):
+                               apply_encoder_repetition_penalty(prompt, x, p)))
     penalty = o["repetition_penalty"]
     _check_number("repetition_penalty", penalty, 0.0)
     if penalty != 1.0:
-        processors.append(lambda seq, width, x, p=float(penalty): apply_repetition_penalty(seq, x, p, first_real))
+        processors.append(("RepetitionPenaltyLogitsProcessor", lambda seq, width, x, p=float(penalty):
+                           apply_repetition_penalty(seq, x, p, first_real)))
         reads = True
-    for name, source in (("no_repeat_ngram_size", None), ("encoder_no_repeat_ngram_size", prompt)):
+    for name, source, kind in (("no_repeat_ngram_size", None, "NoRepeatNGramLogitsProcessor"),
+                               ("encoder_no_repeat_ngram_size", prompt, "EncoderNoRepeatNGramLogitsProcessor")):
         size = o[name] or 0
         _check_count(name, size, 0)
         if size > 0:
-            processors.append(lambda seq, width, x, n=size, src=source: ban_repeated_ngrams(seq, x, n, src))
+            processors.append((kind, lambda seq, width, x, n=size, src=source: ban_repeated_ngrams(seq, x, n, src)))
             reads = True
     bad_words = _bad_words(o["bad_words_ids"], vocab, eos)
     if bad_words:
-        processors.append(SequenceBias(bad_words, vocab, device))
+        processors.append(("NoBadWordsLogitsProcessor", SequenceBias(bad_words, vocab, device)))
         reads = reads or any(len(ids) > 1 for ids in bad_words)
     min_length, min_new_tokens = o["min_length"], o["min_new_tokens"]
     _check_count("min_length", min_length, 0)
     _check_count("min_new_tokens", min_new_tokens, 0)
-    if eos is not None and (min_length > 0 or min_new_tokens > 0):
+    if eos is not None:
         is_eos = torch.isin(torch.arange(vocab, device=device), eos)  # (an eos past the vocab: none)
-        processors.append(lambda seq, width, x: x.masked_fill(is_eos, NEG_INF) if (
-            width < min_length or width - prompt_len < min_new_tokens) else x)
+        if min_length > 0:
+            processors.append(("MinLengthLogitsProcessor", lambda seq, width, x: x.masked_fill(is_eos, NEG_INF)
+                               if width < min_length else x))
+        if min_new_tokens > 0:
+            processors.append(("MinNewTokensLengthLogitsProcessor", lambda seq, width, x: x.masked_fill(
+                is_eos, NEG_INF) if width - prompt_len < min_new_tokens else x))
+    if prefix_allowed_tokens_fn is not None:
+        if not callable(prefix_allowed_tokens_fn):
+            raise TypeError(f"prefix_allowed_tokens_fn must be callable, got {prefix_allowed_tokens_fn!r}")
+        processors.append(("PrefixConstrainedLogitsProcessor", functools.partial(
+            _prefix_constrained, fn=prefix_allowed_tokens_fn, copies=max(o["num_beams"], o["num_return_sequences"]))))
+        reads = True
 
     def force(tokens: list, at: int):
         def forced(seq, width, x):
@@ -486,55 +503,62 @@ def _logits_processors(o: dict, vocab: int, eos: Optional[torch.Tensor], prompt:
 
     forced_bos, forced_eos = o["forced_bos_token_id"], o["forced_eos_token_id"]
     if forced_bos is not None:  # (forces the first new token only after a one-token prompt, as transformers)
-        processors.append(force([_token_id("forced_bos_token_id", forced_bos, vocab)], 1))
+        processors.append(("ForcedBOSTokenLogitsProcessor", force([_token_id("forced_bos_token_id", forced_bos,
+                                                                               vocab)], 1)))
     if forced_eos is not None:
         forced_eos = [forced_eos] if isinstance(forced_eos, int) and not isinstance(forced_eos, bool) else forced_eos
-        processors.append(force(_token_ids("forced_eos_token_id", forced_eos, vocab), max_length - 1))
+        processors.append(("ForcedEOSTokenLogitsProcessor",
+                           force(_token_ids("forced_eos_token_id", forced_eos, vocab), max_length - 1)))
     if _flag("remove_invalid_values", o["remove_invalid_values"]):
-        processors.append(lambda seq, width, x: torch.where(x == float("inf"), torch.finfo(x.dtype).max, torch.where(
-            x == NEG_INF, torch.finfo(x.dtype).min, torch.where(x != x, 0.0, x))))
+        processors.append(("InfNanRemoveLogitsProcessor", lambda seq, width, x: torch.where(
+            x == float("inf"), torch.finfo(x.dtype).max,
+            torch.where(x == NEG_INF, torch.finfo(x.dtype).min, torch.where(x != x, 0.0, x)))))
     decay = o["exponential_decay_length_penalty"]
     if decay is not None:
         if (not isinstance(decay, (list, tuple)) or len(decay) != 2 or isinstance(decay[0], bool)
                 or not isinstance(decay[0], int)):
             raise ValueError(f"exponential_decay_length_penalty must be (start_index, decay_factor), got {decay!r}")
         _check_number("exponential_decay_length_penalty's decay_factor", decay[1], float("-inf"))
-        processors.append(functools.partial(_exponential_decay, eos=eos_in_vocab("exponential_decay_length_penalty"),
-                                            start=decay[0] + prompt_len, factor=decay[1]))
+        processors.append(("ExponentialDecayLengthPenalty", functools.partial(
+            _exponential_decay, eos=eos_in_vocab("exponential_decay_length_penalty"), start=decay[0] + prompt_len,
+            factor=decay[1])))
     suppressed = set()
-    for name, at in (("suppress_tokens", None),
-                     ("begin_suppress_tokens", prompt_len + (prompt_len == 1 and forced_bos is not None))):
+    for name, at, kind in (("suppress_tokens", None, "SuppressTokensLogitsProcessor"),
+                           ("begin_suppress_tokens", prompt_len + (prompt_len == 1 and forced_bos is not None),
+                            "SuppressTokensAtBeginLogitsProcessor")):
         if o[name] is None:
             continue
         tokens = _token_ids(name, o[name], vocab)
         suppressed |= set(tokens) if at is None else set()
         is_suppressed = torch.isin(torch.arange(vocab, device=device), torch.tensor(tokens, dtype=torch.long,
                                                                                       device=device))
-        processors.append(lambda seq, width, x, mask=is_suppressed, at=at: torch.where(mask, NEG_INF, x) if (
-            at is None or width == at) else x)
+        processors.append((kind, lambda seq, width, x, mask=is_suppressed, at=at: torch.where(mask, NEG_INF, x) if (
+            at is None or width == at) else x))
     for name, forced in (("forced_bos_token_id", forced_bos), ("forced_eos_token_id", forced_eos)):
         forced = {forced} if isinstance(forced, int) else set(forced or ())
         if forced and forced <= suppressed:  # (every score -inf at the forced step: transformers refuses it too)
             raise ValueError(f"every token of {name} ({sorted(forced)}) is also in suppress_tokens")
 
+    if custom:
+        processors, reads = _merged(processors, custom), True
     if o["do_sample"]:
         # beam sampling keeps enough tokens to go on after eos (transformers' min_tokens_to_keep)
         keep = 1 if o["num_beams"] == 1 else (2 if eos is None else eos.shape[0] + 1)
         temperature, top_h, top_k, top_p = o["temperature"], o["top_h"], o["top_k"], o["top_p"]
         _check_number("temperature", temperature, 0.0)
         if temperature != 1.0:
-            processors.append(lambda seq, width, x: x / temperature)
+            processors.append(("", lambda seq, width, x: x / temperature))
         if top_h is not None:
             _check_number("top_h", top_h, 0.0, 1.0)
-            processors.append(lambda seq, width, x: top_h_filter(x, top_h))
+            processors.append(("", lambda seq, width, x: top_h_filter(x, top_h)))
         if top_k is not None:
             _check_count("top_k", top_k, 0)
             if top_k != 0:
-                processors.append(lambda seq, width, x: top_k_filter(x, top_k, keep))
+                processors.append(("", lambda seq, width, x: top_k_filter(x, top_k, keep)))
         if top_p is not None:
             _check_number("top_p", top_p, 0.0, 1.0, low_open=False)  # (0: the most likely token, as transformers)
             if top_p < 1.0:
-                processors.append(lambda seq, width, x: top_p_filter(x, top_p, keep))
+                processors.append(("", lambda seq, width, x: top_p_filter(x, top_p, keep)))
         for name, low_open, filter_, off in (("min_p", False, min_p_filter, None),
                                              ("typical_p", True, typical_filter, 1.0),
                                              ("epsilon_cutoff", False, epsilon_filter, 0.0),
@@ -544,10 +568,41 @@ def _logits_processors(o: dict, vocab: int, eos: Optional[torch.Tensor], prompt:
                 continue
             _check_number(name, value, 0.0, 1.0, low_open=low_open)
             if value != off and not (off == 0.0 and value == 1.0):  # (a cutoff of 1 is off in transformers)
-                processors.append(lambda seq, width, x, f=filter_, v=value: f(x, v, keep))
+                processors.append(("", lambda seq, width, x, f=filter_, v=value: f(x, v, keep)))
     if _flag("renormalize_logits", o["renormalize_logits"]):
-        processors.append(lambda seq, width, x: x.log_softmax(dim=-1))
-    return processors, reads
+        processors.append(("", lambda seq, width, x: x.log_softmax(dim=-1)))
+    return [processor for _, processor in processors], reads
+
+
+def _merged(processors: list, custom) -> list:
+    """transformers' _merge_criteria_processor_list: a custom processor of the class of one built here takes its
+    place, the other custom ones follow (called as processor(input_ids, scores))."""
+    if not isinstance(custom, (list, tuple)) or not all(callable(p) for p in custom):
+        raise TypeError(f"logits_processor must be a list of logits processors (callables (input_ids, scores) -> "
+                        f"scores), got {custom!r}")
+    wrap = {id(p): (type(p).__name__, lambda seq, width, x, p=p: p(seq, x)) for p in custom}
+    merged, used = [], set()
+    for kind, processor in processors:
+        match = next((p for p in custom if type(p).__name__ == kind), None)
+        merged.append(wrap[id(match)] if match is not None else (kind, processor))
+        if match is not None:
+            used.add(id(match))
+    return merged + [wrap[id(p)] for p in custom if id(p) not in used]
+
+
+def _prefix_constrained(sequences: torch.Tensor, width: int, scores: torch.Tensor, fn, copies: int) -> torch.Tensor:
+    """transformers' PrefixConstrainedLogitsProcessor: -inf for the tokens fn(prompt index, row) does not allow
+    (all of them allowed at 0 where every allowed one of every row of a prompt is -inf already)."""
+    mask = torch.full_like(scores, NEG_INF)
+    for row in range(sequences.shape[0]):
+        allowed = fn(row // copies, sequences[row])
+        if len(allowed) == 0:
+            raise ValueError(f"prefix_allowed_tokens_fn returned no token for prompt {row // copies}: the "
+                             f"constraint cannot be met")
+        mask[row, allowed] = 0
+    processed = scores + mask
+    stuck = processed.amax(dim=-1).isneginf().view(-1, copies).all(dim=-1, keepdim=True)
+    return torch.where(stuck.repeat_interleave(copies, dim=0), mask, processed)
 
 
 def _exponential_decay(sequences, width: int, scores: torch.Tensor, eos: torch.Tensor, start: int,
@@ -665,11 +720,12 @@ class StopStrings:
 
 
 class _Stop:
-    """The rows that transformers' stopping criteria besides eos and max_length end (max_time, stop_strings)."""
+    """The rows that transformers' stopping criteria besides eos and max_length end (max_time, stop_strings,
+    generate's stopping_criteria: callables (input_ids, scores) -> bool per row, given scores=None)."""
 
-    def __init__(self, max_time: Optional[float], start: float, stop_strings: Optional[StopStrings]):
-        self.max_time, self.start, self.stop_strings = max_time, start, stop_strings
-        self.reads_sequences = stop_strings is not None
+    def __init__(self, max_time: Optional[float], start: float, stop_strings: Optional[StopStrings], custom=()):
+        self.max_time, self.start, self.stop_strings, self.custom = max_time, start, stop_strings, list(custom)
+        self.reads_sequences = stop_strings is not None or bool(self.custom)
 
     def __call__(self, sequences: torch.Tensor) -> torch.Tensor:
         done = torch.zeros(sequences.shape[0], dtype=torch.bool, device=sequences.device)
@@ -677,19 +733,35 @@ class _Stop:
             done.fill_(True)
         if self.stop_strings is not None:
             done |= self.stop_strings(sequences)
+        for criterion in self.custom:
+            done |= torch.as_tensor(criterion(sequences, None), dtype=torch.bool, device=sequences.device)
         return done
 
 
-def _stopping_criteria(o: dict, tokenizer, start: float) -> Optional[_Stop]:
+def _stopping_criteria(o: dict, tokenizer, start: float, custom=None) -> Optional[_Stop]:
     max_time, stop_strings = o["max_time"], o["stop_strings"]
+    custom = [] if custom is None else custom
+    if not isinstance(custom, (list, tuple)) or not all(callable(c) for c in custom):
+        raise TypeError(f"stopping_criteria must be a list of stopping criteria (callables (input_ids, scores) -> "
+                        f"bool per row), got {custom!r}")
+    kinds = {type(c).__name__ for c in custom}
+    for kind, option in (("MaxLengthCriteria", "max_length or max_new_tokens"), ("EosTokenCriteria", "eos_token_id")):
+        if kind in kinds:
+            raise ValueError(f"stopping_criteria holds a {kind}: give {option} instead")
     if max_time is not None:
         _check_number("max_time", max_time, 0.0, low_open=False)
-    if stop_strings is not None:
+    if "MaxTimeCriteria" in kinds:  # (a custom criterion of a class built here takes its place, as transformers)
+        max_time = None
+    if stop_strings is not None and "StopStringCriteria" not in kinds:
         if tokenizer is None:
             raise ValueError("stop_strings needs the model's tokenizer: pass it to generate as tokenizer=, as "
                              "transformers requires")
         stop_strings = StopStrings(stop_strings, tokenizer)
-    return None if max_time is None and stop_strings is None else _Stop(max_time, start, stop_strings)
+    else:
+        stop_strings = None
+    if max_time is None and stop_strings is None and not custom:
+        return None
+    return _Stop(max_time, start, stop_strings, custom)
 
 
 class GenerationConfig:
@@ -835,6 +907,7 @@ class GenerationMixin:
                         top_p: Optional[float] = None, eos_token_id: Union[int, Sequence[int], None] = NOT_GIVEN,
                         pad_token_id: Optional[int] = None, num_return_sequences: Optional[int] = None,
                         generator: Optional[torch.Generator] = None, generation_config=None, tokenizer=None,
+                        logits_processor=None, stopping_criteria=None, prefix_allowed_tokens_fn=None,
                         **kwargs: Any) -> Iterator[torch.Tensor]:
         """Yields the next token of every row ([batch * num_return_sequences] long tensor) as it is decoded.
         Rows that have produced an eos token yield pad_token_id afterwards; the iteration ends when every
@@ -849,11 +922,13 @@ class GenerationMixin:
             pad_token_id=pad_token_id, num_return_sequences=num_return_sequences))
         if options["num_beams"] != 1:
             raise ValueError("stream_generate cannot stream beam search (the best beams are known at the end only)")
-        run = self._setup(input_ids, attention_mask, generator, options, tokenizer)
+        run = self._setup(input_ids, attention_mask, generator, options, tokenizer, logits_processor,
+                          stopping_criteria, prefix_allowed_tokens_fn)
         for tokens, _, _ in self._decode(run, options["do_sample"], generator):
             yield tokens
 
-    def _setup(self, input_ids, attention_mask, generator, options: dict, tokenizer=None) -> "_Run":
+    def _setup(self, input_ids, attention_mask, generator, options: dict, tokenizer=None, logits_processor=None,
+               stopping_criteria=None, prefix_allowed_tokens_fn=None) -> "_Run":
         """Checks the options (every name of DEFAULTS, from _options) and inputs, and prefills the cache: what
         the decoding loops start from."""
         o = options
@@ -907,8 +982,9 @@ class GenerationMixin:
         processors, reads_sequences = _logits_processors(
             o, vocab=self.get_input_embeddings().num_embeddings, eos=eos, prompt=input_ids,
             first_real=None if attention_mask is None else attention_mask.argmax(1),
-            max_length=prompt_len + max_new_tokens)
-        stop = _stopping_criteria(o, tokenizer, start)
+            max_length=prompt_len + max_new_tokens, custom=logits_processor,
+            prefix_allowed_tokens_fn=prefix_allowed_tokens_fn)
+        stop = _stopping_criteria(o, tokenizer, start, stopping_criteria)
         reads_sequences = reads_sequences or getattr(stop, "reads_sequences", False)
 
         def process(sequences: torch.Tensor, width: int, logits: torch.Tensor) -> torch.Tensor:
@@ -1068,7 +1144,8 @@ class GenerationMixin:
                  temperature: Optional[float] = None, top_k: Optional[int] = None, top_p: Optional[float] = None,
                  eos_token_id: Union[int, Sequence[int], None] = NOT_GIVEN, pad_token_id: Optional[int] = None,
                  num_return_sequences: Optional[int] = None, generator: Optional[torch.Generator] = None,
-                 streamer=None, generation_config=None, tokenizer=None,
+                 streamer=None, generation_config=None, tokenizer=None, logits_processor=None,
+                 stopping_criteria=None, prefix_allowed_tokens_fn=None,
                  **kwargs: Any) -> Union[torch.Tensor, GenerateDecoderOnlyOutput]:
         """Continues the prompts and returns [batch * num_return_sequences, prompt + new] token ids (the prompt,
         padding included, then the new tokens), like transformers' generate.
@@ -1091,7 +1168,10 @@ class GenerationMixin:
         forced_bos_token_id / forced_eos_token_id, suppress_tokens, begin_suppress_tokens,
         exponential_decay_length_penalty, remove_invalid_values, renormalize_logits; with do_sample top_h, min_p,
         typical_p, epsilon_cutoff, eta_cutoff), in its order. max_time (seconds from the call) and stop_strings
-        (with tokenizer=, ours or transformers') end rows as transformers' stopping criteria.
+        (with tokenizer=, ours or transformers') end rows as transformers' stopping criteria; as do
+        logits_processor and stopping_criteria (lists of transformers' processors and criteria, or callables
+        (input_ids, scores)), merged with those the options make as transformers merges them, and
+        prefix_allowed_tokens_fn ((prompt index, row's ids) -> the token ids allowed next).
         return_dict_in_generate=True returns a
         GenerateDecoderOnlyOutput (sequences, and the per-step `scores` with output_scores=True, raw `logits`
         with output_logits=True). generation_config (transformers.GenerationConfig or a dict) gives the
@@ -1112,7 +1192,8 @@ class GenerationMixin:
         if options["num_beams"] != 1:
             if streamer is not None:
                 raise ValueError("streamer cannot be used with beam search (the best beams are known at the end only)")
-            run = self._setup(input_ids, attention_mask, generator, options, tokenizer)
+            run = self._setup(input_ids, attention_mask, generator, options, tokenizer, logits_processor,
+                              stopping_criteria, prefix_allowed_tokens_fn)
             output = self._beam_search(run, options, generator)
             if as_dict:
                 output.cache = self._returned_cache(run.cache, options)
@@ -1121,7 +1202,8 @@ class GenerationMixin:
         put = getattr(streamer, "put", None) if streamer is not None else None
         if put is not None and isinstance(input_ids, torch.Tensor):
             put(input_ids.cpu())
-        run = self._setup(input_ids, attention_mask, generator, options, tokenizer)
+        run = self._setup(input_ids, attention_mask, generator, options, tokenizer, logits_processor,
+                              stopping_criteria, prefix_allowed_tokens_fn)
         for tokens, logits, scores in self._decode(run, options["do_sample"], generator):
             pieces.append(tokens)
             if as_dict and options["output_logits"]:
