@@ -31,7 +31,7 @@ from transformers_fast.runtime.fast_path import (FAST_DTYPES, FastPath, apply_ma
                                                  int8_kv_cache)
 from transformers_fast.ops import (OneCallChoice, QuantizedLinear, bind_layer_weights, decoder_layer_step, linear,
                                    projection)
-from transformers_fast.ops.attention import quantize_kv
+from transformers_fast.ops.attention import dequantize_kv, quantize_kv
 from transformers_fast.ops.projection import Projection
 
 
@@ -102,6 +102,18 @@ class KVCache:
             scales[:, :, :, :filled] = scales[:, :, :, :filled].index_select(0, rows)
         if self.key_bias is not None:
             self.key_bias.copy_(self.key_bias.index_select(0, rows))
+
+    def key_values(self) -> list:
+        """Per layer (keys, values) [batch, heads, length, head_dim] of the filled slots: copies, an int8 cache's
+        dequantized to float32 (what generate returns as its cache)."""
+        pairs = []
+        for index, kv in enumerate(self.kv):
+            kv = kv[:, :, :, :self.length]
+            if self.scales is not None:
+                kv = dequantize_kv(kv, self.scales[index][:, :, :, :self.length])
+            pairs.append((kv[:, 0].clone(memory_format=torch.contiguous_format),
+                          kv[:, 1].clone(memory_format=torch.contiguous_format)))
+        return pairs
 
     def store(self, index: int, start: int, kv: torch.Tensor) -> None:
         """Writes kv [batch, 2, heads, n, head_dim] (keys, values; float, any strides) into slots start..start + n of
