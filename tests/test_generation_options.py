@@ -99,11 +99,12 @@ def test_min_new_tokens_and_min_length_hold_eos_back(family, tmp_path):
 
 
 @pytest.mark.parametrize("options", [dict(top_k=20, temperature=0.8, repetition_penalty=1.4, no_repeat_ngram_size=2),
-                                     dict(), dict(top_p=0.9), dict(top_k=0, temperature=1.3), dict(top_p=0.0)],
-                         ids=["processors", "defaults-top-k-50", "top-p", "no-top-k", "top-p-0"])
+                                     dict(), dict(top_p=0.9), dict(top_k=0, temperature=1.3), dict(top_p=0.0),
+                                     dict(top_k=None, temperature=1.3)],
+                         ids=["processors", "defaults-top-k-50", "top-p", "no-top-k", "top-p-0", "top-k-none-given"])
 def test_processors_with_sampling_equal_transformers(options, tmp_path):
     """transformers samples from the global generator: seeded alike, the same draws give the same tokens (without
-    top_k, transformers keeps the 50 most likely tokens)."""
+    top_k, transformers keeps the 50 most likely tokens; top_k=None given filters none)."""
     model, ref = pair("gpt2", tmp_path)
     x, mask = padded_prompts()
     options = dict(options, do_sample=True, max_new_tokens=NEW, eos_token_id=None, pad_token_id=0)

@@ -295,7 +295,9 @@ def _generate(args) -> int:
         generator = torch.Generator()
         generator.manual_seed(args.seed if args.seed is not None else torch.seed())
         options = dict(do_sample=True, temperature=1.0 if args.temperature is None else args.temperature,
-                       top_k=args.top_k, generator=generator)
+                       generator=generator)
+        if args.top_k is not None:  # (not given: generate's default, 50)
+            options["top_k"] = args.top_k
     out = model.generate(torch.tensor([prompt_ids]), max_new_tokens=args.max_new_tokens, **options)
     new_ids = out[0, len(prompt_ids):].tolist()
     _emit({"prompt": args.prompt, "text": tokenizer.decode(new_ids), "new_tokens": len(new_ids)})

@@ -412,6 +412,8 @@ def _options(generation_config, given: dict, model_config=None) -> dict:
         options.update({k: v for k, v in layer.items() if v is not None and v is not NOT_GIVEN})
     if given.get("eos_token_id", NOT_GIVEN) is None:
         options["eos_token_id"] = NO_EOS
+    if "top_k" in given and given["top_k"] is None:  # top_k=None given: no top-k filter, as transformers 5
+        options["top_k"] = 0
     return options
 
 
@@ -903,7 +905,7 @@ class GenerationMixin:
     @torch.no_grad()
     def stream_generate(self, input_ids=None, attention_mask=None, max_length: Optional[int] = None,
                         max_new_tokens: Optional[int] = None, do_sample: Optional[bool] = None,
-                        temperature: Optional[float] = None, top_k: Optional[int] = None,
+                        temperature: Optional[float] = None, top_k: Optional[int] = NOT_GIVEN,
                         top_p: Optional[float] = None, eos_token_id: Union[int, Sequence[int], None] = NOT_GIVEN,
                         pad_token_id: Optional[int] = None, num_return_sequences: Optional[int] = None,
                         generator: Optional[torch.Generator] = None, generation_config=None, tokenizer=None,
@@ -1141,7 +1143,7 @@ class GenerationMixin:
     @torch.no_grad()
     def generate(self, input_ids=None, attention_mask=None, max_length: Optional[int] = None,
                  max_new_tokens: Optional[int] = None, do_sample: Optional[bool] = None,
-                 temperature: Optional[float] = None, top_k: Optional[int] = None, top_p: Optional[float] = None,
+                 temperature: Optional[float] = None, top_k: Optional[int] = NOT_GIVEN, top_p: Optional[float] = None,
                  eos_token_id: Union[int, Sequence[int], None] = NOT_GIVEN, pad_token_id: Optional[int] = None,
                  num_return_sequences: Optional[int] = None, generator: Optional[torch.Generator] = None,
                  streamer=None, generation_config=None, tokenizer=None, logits_processor=None,
@@ -1154,7 +1156,7 @@ class GenerationMixin:
         early when every row has produced eos_token_id (default: the generation config's, else
         config.eos_token_id; None given: no eos token, as transformers), and finished rows are filled with
         pad_token_id (default: the eos token). do_sample draws from softmax(logits / temperature)
-        restricted to top_k tokens (default 50, as transformers; 0: every token) and the top_p nucleus,
+        restricted to top_k tokens (default 50, as transformers; 0 or None given: every token) and the top_p nucleus,
         using `generator` when given (reproducible).
         streamer: a callable receiving each step's tokens [batch], or an object with put(tokens) / end()
         (transformers' TextStreamer protocol: put first receives the prompt).
