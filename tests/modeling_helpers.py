@@ -18,6 +18,20 @@ TINY = {
                        num_labels=2),
 }
 PAD = {"bert": 0, "roberta": 1, "distilbert": 0}
+# Every model class of each family with a forward (1.2.0's names).
+HEAD_CLASSES = {
+    "bert": ["BertModel", "BertForMaskedLM", "BertForMultipleChoice", "BertForNextSentencePrediction",
+             "BertForPreTraining", "BertForQuestionAnswering", "BertForSequenceClassification",
+             "BertForTokenClassification"],
+    "roberta": ["RobertaModel", "RobertaForMaskedLM", "RobertaForSequenceClassification"],
+    "distilbert": ["DistilBertModel", "DistilBertForMaskedLM", "DistilBertForQuestionAnswering",
+                   "DistilBertForSequenceClassification"],
+    "openai": ["OpenAIGPTModel", "OpenAIGPTLMHeadModel", "OpenAIGPTDoubleHeadsModel"],
+    "gpt2": ["GPT2Model", "GPT2LMHeadModel", "GPT2DoubleHeadsModel"],
+    "transfo_xl": ["TransfoXLModel", "TransfoXLLMHeadModel"],
+    "xlnet": ["XLNetModel", "XLNetLMHeadModel", "XLNetForSequenceClassification", "XLNetForQuestionAnswering"],
+    "xlm": ["XLMModel", "XLMWithLMHeadModel", "XLMForSequenceClassification", "XLMForQuestionAnswering"],
+}
 
 
 def quiet_transformers():

@@ -13,21 +13,8 @@ import torch
 
 import transformers_fast as tf
 from bf16_helpers import BF16, assert_outputs_bf16_close
-from modeling_helpers import hf_model, quiet_transformers, randomize_all
+from modeling_helpers import HEAD_CLASSES as CLASSES, hf_model, quiet_transformers, randomize_all
 
-CLASSES = {
-    "bert": ["BertModel", "BertForMaskedLM", "BertForMultipleChoice", "BertForNextSentencePrediction",
-             "BertForPreTraining", "BertForQuestionAnswering", "BertForSequenceClassification",
-             "BertForTokenClassification"],
-    "roberta": ["RobertaModel", "RobertaForMaskedLM", "RobertaForSequenceClassification"],
-    "distilbert": ["DistilBertModel", "DistilBertForMaskedLM", "DistilBertForQuestionAnswering",
-                   "DistilBertForSequenceClassification"],
-    "openai": ["OpenAIGPTModel", "OpenAIGPTLMHeadModel", "OpenAIGPTDoubleHeadsModel"],
-    "gpt2": ["GPT2Model", "GPT2LMHeadModel", "GPT2DoubleHeadsModel"],
-    "transfo_xl": ["TransfoXLModel", "TransfoXLLMHeadModel"],
-    "xlnet": ["XLNetModel", "XLNetLMHeadModel", "XLNetForSequenceClassification", "XLNetForQuestionAnswering"],
-    "xlm": ["XLMModel", "XLMWithLMHeadModel", "XLMForSequenceClassification", "XLMForQuestionAnswering"],
-}
 ALL = [(family, name) for family, names in CLASSES.items() for name in names]
 BATCH, SEQ = 24, 12  # enough values per sequence-level output (logits of a few classes) for a stable mean error
 LENGTHS = [SEQ, SEQ - 3, SEQ - 5, SEQ - 1, 2, SEQ - 7]

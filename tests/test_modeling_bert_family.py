@@ -7,16 +7,9 @@ import pytest
 import torch
 
 import transformers_fast
-from modeling_helpers import compare, hf_model, inputs, pt_model, quiet_transformers
+from modeling_helpers import HEAD_CLASSES, compare, hf_model, inputs, pt_model, quiet_transformers
 
-CLASSES = {
-    "bert": ["BertModel", "BertForPreTraining", "BertForMaskedLM", "BertForNextSentencePrediction",
-             "BertForSequenceClassification", "BertForMultipleChoice", "BertForTokenClassification",
-             "BertForQuestionAnswering"],
-    "roberta": ["RobertaModel", "RobertaForMaskedLM", "RobertaForSequenceClassification"],
-    "distilbert": ["DistilBertModel", "DistilBertForMaskedLM", "DistilBertForSequenceClassification",
-                   "DistilBertForQuestionAnswering"],
-}
+CLASSES = {family: HEAD_CLASSES[family] for family in ("bert", "roberta", "distilbert")}
 CASES = [(family, name) for family, names in CLASSES.items() for name in names]
 
 
