@@ -180,7 +180,7 @@ def test_sampling_filters_equal_transformers_warpers():
     from transformers.generation.logits_process import (TemperatureLogitsWarper, TopKLogitsWarper,
                                                         TopPLogitsWarper)
 
-    from transformers_fast.generation import apply_temperature_top_k_top_p
+    from transformers_fast.generation_processors import apply_temperature_top_k_top_p
 
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(4, 97, generator=g) * 3
