@@ -11,6 +11,7 @@ using namespace tf::tok;
 
 static std::shared_ptr<ByteLevelBpeModel> model;
 static std::shared_ptr<Pipeline> no_prefix, prefix_if_absent;  // transformers' add_prefix_space False / True
+static std::vector<std::shared_ptr<Pipeline>> hf_split;  // transformers' split of added tokens, every flag
 
 static std::shared_ptr<Pipeline> make() {
   const auto& b2u = byte_to_unicode();
@@ -38,6 +39,12 @@ static std::shared_ptr<Pipeline> make() {
       std::make_shared<Pipeline>(std::make_shared<ByteLevelBpeModel>(enc, merges, PrefixSpace::if_absent), false);
   fuzz::configure(*no_prefix, {"<|endoftext|>", "<s>", "a"});
   fuzz::configure(*prefix_if_absent, {"<s>", " "});
+  for (int variant = 0; variant < 32; ++variant) {
+    hf_split.push_back(std::make_shared<Pipeline>(
+        std::make_shared<ByteLevelBpeModel>(enc, merges, variant & 1 ? PrefixSpace::if_absent : PrefixSpace::never),
+        false));
+    fuzz::configure_hf(*hf_split.back(), {"<s>", "<mask>", "a", "ab", " b", "\xc3\xa9"}, variant, 0);
+  }
   return p;
 }
 
@@ -46,6 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::run(*pipeline, data, size);
   fuzz::run(*no_prefix, data, size);
   fuzz::run(*prefix_if_absent, data, size);
+  if (size > 0) fuzz::run(*hf_split[data[0] % hf_split.size()], data + 1, size - 1);
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   if (find_invalid_utf8(text, false) == std::string_view::npos) {
     tf::set_isa_cap(tf::Isa::generic);

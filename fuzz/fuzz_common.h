@@ -20,6 +20,19 @@ inline void configure(Pipeline& p, const std::vector<std::string>& split) {
   p.configure(split, ids, ids, "[UNK]", 0, 0, {{"added", 1}}, split);
 }
 
+// transformers' split (AddedVocabulary): `variant` picks each token's lstrip / rstrip / single_word / normalized /
+// content-offset flags, so that every combination meets every token over the variants; normalized tokens match
+// the text lower-cased (bit 1) and without accents (bit 2) as `normalize` says.
+inline void configure_hf(Pipeline& p, const std::vector<std::string>& split, int variant, int normalize) {
+  std::vector<int64_t> ids;
+  std::vector<uint8_t> flags;
+  for (size_t i = 0; i < split.size(); ++i) {
+    ids.push_back(static_cast<int64_t>(i));
+    flags.push_back(static_cast<uint8_t>((variant + 7 * i) & 31));
+  }
+  p.configure(split, ids, ids, "[UNK]", 0, 0, {{"added", 1}}, split, true, flags, normalize);
+}
+
 inline void run(const Pipeline& p, const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
   const bool valid = find_invalid_utf8(text, p.model().allows_surrogates()) == std::string_view::npos;

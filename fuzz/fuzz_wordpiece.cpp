@@ -21,6 +21,16 @@ static std::vector<std::shared_ptr<Pipeline>> make() {
     fuzz::configure(*p, mask & 1 ? std::vector<std::string>{"[CLS]", "[SEP]", "ab", "a"} : std::vector<std::string>{});
     out.push_back(p);
   }
+  // transformers' split, over tokens that normalize to several code points (İ), to the same text (B / b), that
+  // overlap (a / ab / b a) or hold spaces
+  for (int variant = 0; variant < 32; ++variant) {
+    BertOptions o;
+    o.do_lower_case = variant & 1;
+    o.strip_accents = variant & 2 ? 1 : -1;
+    auto p = std::make_shared<Pipeline>(std::make_shared<WordPieceModel>(vocab, o));
+    fuzz::configure_hf(*p, {"[CLS]", "a", "ab", "B", "b a", "\xc4\xb0", "i", "\xc3\xa9", "x "}, variant, variant & 3);
+    out.push_back(p);
+  }
   return out;
 }
 
