@@ -180,17 +180,25 @@ def test_sampling_filters_equal_transformers_warpers():
     from transformers.generation.logits_process import (TemperatureLogitsWarper, TopKLogitsWarper,
                                                         TopPLogitsWarper)
 
-    from transformers_fast.generation_processors import apply_temperature_top_k_top_p
+    from transformers_fast.generation import DEFAULTS
+    from transformers_fast.generation_processors import build_logits_processors
 
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(4, 97, generator=g) * 3
+    prompt = torch.zeros(4, 1, dtype=torch.long)
     for temperature, top_k, top_p in [(0.7, 10, 0.9), (1.3, None, 0.5), (1.0, 3, None), (0.5, 50, 0.99), (1.0, None, 0.0)]:
         expected = TemperatureLogitsWarper(temperature)(None, logits)
         if top_k is not None:
             expected = TopKLogitsWarper(top_k)(None, expected)
         if top_p is not None:
             expected = TopPLogitsWarper(top_p)(None, expected)
-        assert torch.equal(apply_temperature_top_k_top_p(logits, temperature, top_k, top_p), expected)
+        options = dict(DEFAULTS, do_sample=True, temperature=temperature, top_k=top_k, top_p=top_p)
+        processors, _ = build_logits_processors(options, vocab=97, eos=None, prompt=prompt, first_real=None,
+                                                max_length=2)
+        got = logits
+        for processor in processors:
+            got = processor(prompt, 1, got)
+        assert torch.equal(got, expected)
 
 
 def test_sampling_is_reproducible_with_a_seeded_generator(tmp_path):

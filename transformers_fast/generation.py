@@ -630,7 +630,7 @@ class GenerationMixin:
         if put is not None and isinstance(input_ids, torch.Tensor):
             put(input_ids.cpu())
         run = self._setup(input_ids, attention_mask, generator, options, tokenizer, logits_processor,
-                              stopping_criteria, prefix_allowed_tokens_fn)
+                          stopping_criteria, prefix_allowed_tokens_fn)
         for tokens, logits, scores in self._decode(run, options["do_sample"], generator):
             pieces.append(tokens)
             if as_dict and options["output_logits"]:

@@ -91,19 +91,6 @@ def eta_filter(scores: torch.Tensor, epsilon: float, keep: int = 1) -> torch.Ten
     return _cutoff(scores, scores.softmax(dim=-1) < eta, keep)
 
 
-def apply_temperature_top_k_top_p(logits: torch.Tensor, temperature: float, top_k: Optional[int],
-                                  top_p: Optional[float]) -> torch.Tensor:
-    """Scores [batch, vocab] with every token outside top-k / the top-p nucleus set to -inf (the order and
-    tie rules of transformers' TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper)."""
-    if temperature != 1.0:
-        logits = logits / temperature
-    if top_k is not None and top_k > 0:
-        logits = top_k_filter(logits, top_k)
-    if top_p is not None and top_p < 1.0:
-        logits = top_p_filter(logits, top_p)
-    return logits
-
-
 def apply_repetition_penalty(sequences: torch.Tensor, scores: torch.Tensor, penalty: float,
                              first_real: Optional[torch.Tensor]) -> torch.Tensor:
     """transformers' RepetitionPenaltyLogitsProcessor: the score of every token in `sequences` [batch, length]
@@ -450,7 +437,6 @@ class StopStrings:
     or byte-fallback tokenizer (from its backend_tokenizer's decoder), else what convert_tokens_to_string gives it
     after a fixed prefix."""
 
-    reads_sequences = True
     _clean_vocabularies: "dict" = {}  # (mode, vocabulary) -> {id: text}, the last few tokenizers seen
 
     def __init__(self, stop_strings, tokenizer):
