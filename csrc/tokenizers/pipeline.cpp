@@ -135,6 +135,65 @@ void make_view(std::string_view text, size_t b, size_t e, int normalize, CodeVie
 bool word_char(char32_t c) { return c == U'_' || (flags(c) & (kRxL | kRxN | kMn | kCcc)); }
 bool space_char(char32_t c) { return flags(c) & kRxS; }
 
+// The character of (valid UTF-8) text that ends at byte i / starts at byte i, and its length in bytes.
+char32_t char_before(std::string_view text, size_t i, size_t& len) {
+  size_t j = i - 1;
+  while (j > 0 && (static_cast<unsigned char>(text[j]) & 0xC0) == 0x80) --j;
+  const unsigned char* q = reinterpret_cast<const unsigned char*>(text.data()) + j;
+  len = i - j;
+  return decode_utf8(q);
+}
+
+char32_t char_at(std::string_view text, size_t i, size_t& len) {
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(text.data()) + i;
+  const unsigned char* q = p;
+  const char32_t c = decode_utf8(q);
+  len = static_cast<size_t>(q - p);
+  return c;
+}
+
+// hf_find_matches where the text is matched as it is (no normalization): the same matches from byte searches, as
+// fast as 1.2.0's split (UTF-8 is self-synchronizing: a token's bytes match only at character boundaries), with
+// only the characters beside a match decoded.
+void hf_find_matches_raw(const PipelineConfig& cfg, std::string_view text, size_t b, size_t e, bool normalized,
+                         std::vector<Seg>& out) {
+  const std::string_view part = text.substr(0, e);
+  const size_t n_tokens = cfg.split_tokens.size();
+  thread_local std::vector<size_t> hit;  // each token's next occurrence from the search position on (npos: none)
+  hit.assign(n_tokens, std::string_view::npos);
+  for (size_t k = 0; k < n_tokens; ++k)
+    if (((cfg.split_flags[k] & kNormalized) != 0) == normalized && !cfg.split_tokens[k].empty())
+      hit[k] = part.find(cfg.split_tokens[k], b);
+  size_t start_offset = b, pos = b, len = 0;
+  while (pos < e) {
+    int32_t m = -1;
+    for (size_t k = 0; k < n_tokens; ++k) {  // leftmost, then longest (the first of equal ones)
+      if (hit[k] != std::string_view::npos && hit[k] < pos) hit[k] = part.find(cfg.split_tokens[k], pos);
+      if (hit[k] == std::string_view::npos) continue;
+      if (m < 0 || hit[k] < hit[m] ||
+          (hit[k] == hit[m] && cfg.split_tokens[k].size() > cfg.split_tokens[m].size()))
+        m = static_cast<int32_t>(k);
+    }
+    if (m < 0) break;
+    const uint8_t f = cfg.split_flags[m];
+    const size_t m_start = hit[m], m_end = m_start + cfg.split_tokens[m].size();
+    size_t start = m_start, stop = m_end;
+    pos = stop;  // (as the automaton, the search goes on after a match it drops)
+    if ((f & kSingleWord) && ((start > b && word_char(char_before(text, start, len))) ||
+                              (stop < e && word_char(char_at(text, stop, len)))))
+      continue;
+    if (f & kLstrip)
+      while (start > start_offset && space_char(char_before(text, start, len))) start -= len;
+    if (f & kRstrip)
+      while (stop < e && space_char(char_at(text, stop, len))) stop += len;
+    pos = stop;  // (no match inside the whitespace taken: parts never overlap)
+    if (start_offset < start) out.push_back({start_offset, start, -1});
+    out.push_back({start, stop, m, m_start, m_end});
+    start_offset = stop;
+  }
+  if (start_offset < e) out.push_back({start_offset, e, -1});
+}
+
 // tokenizers' AddedVocabulary::find_matches on text[b, e) with the split tokens whose kNormalized flag is `normalized`
 // (the caller's two passes: the tokens not normalized, then the normalized ones in the parts left, matched on the
 // normalized text where cfg.added_normalize says so).
@@ -142,6 +201,10 @@ void hf_find_matches(const PipelineConfig& cfg, std::string_view text, size_t b,
                      std::vector<Seg>& out) {
   if (!cfg.has_split_group[normalized]) {  // no token to look for: the part stays text
     out.push_back({b, e, -1});
+    return;
+  }
+  if (!normalized || cfg.added_normalize == 0) {
+    hf_find_matches_raw(cfg, text, b, e, normalized, out);
     return;
   }
   thread_local CodeView v;
