@@ -9,27 +9,17 @@ _SHORTCUTS = {
 }
 
 
-def _trimmed(token, offsets, index, prepended=False):
-    """tokenizers' RobertaProcessing trim: the spaces ("Ġ") a token starts with move its start (except on a window's
-    first token, where the prepended space stands, and where `prepended` says it is one), those it ends with its
-    end."""
+def _trimmed(token, offsets, index, prepended=False, add_prefix_space=None):
+    """tokenizers' RobertaProcessing trim (byte-level process_offsets): the spaces ("Ġ") a token starts with move its
+    start, those it ends with its end. The leading ones stay where add_prefix_space is given (transformers' meaning)
+    for one space of a window's first token or of one starting at 0; else (1.2.0's tokenization) on a window's first
+    token, where the prepended space stands, and where `prepended` says it is one."""
     start, end = offsets
     if token:
         lead, trail = len(token) - len(token.lstrip("Ġ")), len(token) - len(token.rstrip("Ġ"))
-        if lead and index > 0 and start > 0 and not prepended:
-            start = min(start + lead, end)
-        if trail and end >= trail:
-            end = max(end - trail, start)
-    return start, end
-
-
-def _trimmed_as_tokenizers(token, offsets, index, add_prefix_space):
-    """tokenizers' byte-level process_offsets: leading and trailing spaces ("Ġ") leave the offsets, except one leading
-    space of a window's first token (or one starting at 0) when add_prefix_space."""
-    start, end = offsets
-    if token:
-        lead, trail = len(token) - len(token.lstrip("Ġ")), len(token) - len(token.rstrip("Ġ"))
-        if lead and not ((index == 0 or start == 0) and add_prefix_space and lead == 1):
+        first = index == 0 or start == 0
+        keep = (first and add_prefix_space and lead == 1) if add_prefix_space is not None else (first or prepended)
+        if lead and not keep:
             start = min(start + lead, end)
         if trail and end >= trail:
             end = max(end - trail, start)
@@ -60,11 +50,8 @@ class RobertaTokenizer(ByteLevelBPETokenizer):
 
     def _window_offsets(self, ids, offsets):
         """transformers' RoBERTa (trim_offsets) leaves a token's spaces out of its offsets, in each row's window."""
-        aps = self.__dict__.get("add_prefix_space")
-        if aps is not None:  # tokenizers' RobertaProcessing (process_offsets) as it is
-            return [_trimmed_as_tokenizers(tok, o, k, aps) for k, (tok, o) in
-                    enumerate(zip(self.convert_ids_to_tokens(ids), offsets))]
-        return [_trimmed(tok, o, k, self._prepended_space(tok, o))
+        aps = self.__dict__.get("add_prefix_space")  # (given: tokenizers' RobertaProcessing as it is)
+        return [_trimmed(tok, o, k, aps is None and self._prepended_space(tok, o), aps)
                 for k, (tok, o) in enumerate(zip(self.convert_ids_to_tokens(ids), offsets))]
 
     def _prepended_space(self, token, offsets):
