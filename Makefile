@@ -83,7 +83,8 @@ SAN_FLAGS := -std=c++17 -O1 -g -fsanitize=address,undefined,float-cast-overflow 
 ISA_FLAGS_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma -mf16c -mavx512bf16
 ISA_FLAGS_avx2 := -mavx2 -mfma -mf16c
 ISA_FLAGS_generic :=
-HOST_ISAS := $(if $(filter x86_64 amd64,$(shell uname -m)),avx512 avx2 generic,generic)
+# generic first: the linker keeps the first copy of shared inline code (CMakeLists.txt says why).
+HOST_ISAS := $(if $(filter x86_64 amd64,$(shell uname -m)),generic avx2 avx512,generic)
 SAN_FLAGS += $(if $(filter avx512,$(HOST_ISAS)),-DTF_HAVE_AVX512_BF16=1)
 KERNEL_NAMES := $(basename $(notdir $(wildcard csrc/kernels/*_cpu.cpp)))
 COMMON_NAMES := $(basename $(notdir $(wildcard csrc/common/*.cpp)))

@@ -60,10 +60,11 @@ def test_stored_choice_is_used(tmp_path, monkeypatch):
         with backend_choices.stored() as saved:
             saved[packed_linear.stored_name(key, packed_linear.candidates())] = backend
         packed_linear._choice.clear()
+        # Both without autograd: oneDNN's AVX2 kernels round differently when the weight takes a gradient.
         with torch.no_grad():
             out = packed_linear.linear(x, layer)
+            assert torch.equal(out, packed_linear._run(backend, x, layer))
         assert packed_linear.chosen_backends()[key] == backend
-        assert torch.equal(out, packed_linear._run(backend, x, layer))
 
 
 def test_threads_making_first_calls_at_once_agree(tmp_path, monkeypatch):
