@@ -1,0 +1,107 @@
+"""The README's Python examples run as written, in order, in one namespace (as a reader pastes them into one session).
+
+Tokenizer shortcut names resolve offline through a Hugging Face cache holding the published vocabulary files. Model
+shortcut names stand for folders of tiny random-weight checkpoints of the same families saved by the references: the
+names' shipped configs are full size, too slow to build here. The names a block leaves to the reader (`folder`,
+`segment_1`, ...) are given as its comment describes them."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+
+import pytest
+import torch
+
+from modeling_helpers import quiet_transformers
+from tokenizer_corpus import bert_uncased_vocab, gpt2_files
+
+README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+MODEL_NAMES = ("bert-base-uncased", "gpt2", "transfo-xl-wt103", "xlm-mlm-enfr-1024")
+VOCAB = 99  # of the tiny Transformer-XL, XLNet and XLM
+
+
+def python_blocks():
+    """(first line number, code) of every ```python block of the README."""
+    text = open(README, encoding="utf-8").read()
+    return [(text[:m.start()].count("\n") + 2, m.group(1)) for m in re.finditer(r"```python\n(.*?)```", text, re.S)]
+
+
+def fake_hub_cache(cache, repo_id, files):
+    """huggingface_hub's cache layout: models--org--name/{refs/main, snapshots/<sha>/}."""
+    sha = "0" * 40
+    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    (repo / "snapshots" / sha).mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(sha)
+    for name, source in files.items():
+        shutil.copy(source, repo / "snapshots" / sha / name)
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """Tiny checkpoints under the shortcut names, each saved by a reference library."""
+    import pytorch_transformers as pt
+    import transformers
+
+    quiet_transformers()
+    root = tmp_path_factory.mktemp("readme")
+    torch.manual_seed(0)
+    pt.BertModel(pt.BertConfig(30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+                               max_position_embeddings=64)).save_pretrained(_mkdir(root / "bert-base-uncased"))
+    transformers.GPT2LMHeadModel(transformers.GPT2Config(n_positions=64, n_embd=32, n_layer=2, n_head=4)) \
+        .save_pretrained(root / "gpt2")
+    pt.TransfoXLLMHeadModel(pt.TransfoXLConfig(VOCAB, cutoffs=[10, 30, 60], d_model=32, d_embed=32, n_head=4, d_head=8,
+                                               d_inner=48, div_val=2, n_layer=2, tgt_len=7, mem_len=5)) \
+        .save_pretrained(_mkdir(root / "transfo-xl-wt103"))
+    transformers.XLMModel(transformers.XLMConfig(vocab_size=VOCAB, emb_dim=32, n_layers=2, n_heads=4, n_langs=2,
+                                                 use_lang_emb=True)).save_pretrained(root / "xlm-mlm-enfr-1024")
+    transformers.XLNetForSequenceClassification(transformers.XLNetConfig(
+        vocab_size=VOCAB, d_model=32, n_layer=2, n_head=4, d_inner=37, num_labels=3)).save_pretrained(root / "xlnet")
+    cache = root / "hub"
+    encoder, merges = gpt2_files()
+    fake_hub_cache(cache, "google-bert/bert-base-uncased", {"vocab.txt": bert_uncased_vocab()})
+    fake_hub_cache(cache, "openai-community/gpt2", {"vocab.json": encoder, "merges.txt": merges})
+    return root, cache
+
+
+def _mkdir(path):
+    path.mkdir()
+    return str(path)
+
+
+def reader_names(code, root, tmp_path):
+    """The tensors and folders a block names without defining them, as its comment describes them."""
+    g = torch.Generator().manual_seed(0)
+    if "segment_1" in code:
+        return dict(segment_1=torch.randint(0, VOCAB, (2, 6), generator=g),
+                    segment_2=torch.randint(0, VOCAB, (2, 6), generator=g),
+                    prompt=torch.randint(0, VOCAB, (2, 5), generator=g),
+                    ids=torch.randint(0, VOCAB, (2, 7), generator=g),
+                    mask=torch.tensor([[1] * 7, [1] * 5 + [0] * 2]), langs=torch.tensor([[0] * 7, [1] * 7]),
+                    folder=str(root / "xlnet"))
+    if re.search(r"\bfolder\b", code):
+        return dict(folder=str(tmp_path / "saved"))
+    return {}
+
+
+def test_readme_python_blocks_run(checkpoints, tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    root, cache = checkpoints
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    blocks = python_blocks()
+    assert len(blocks) >= 4, "the README's Python examples were not found"
+    namespace = {}
+    for line, code in blocks:
+        # model names only: the tokenizers read the published files from the cache above
+        for name in MODEL_NAMES:
+            code = re.sub(r'(?<!Tokenizer)\.from_pretrained\("%s"' % re.escape(name),
+                          lambda m: f'.from_pretrained({str(root / name)!r}', code)
+        namespace.update(reader_names(code, root, tmp_path))
+        try:
+            exec(compile(code, f"README.md, block at line {line}", "exec"), namespace)
+        except Exception as err:
+            raise AssertionError(f"the README's example at line {line} fails: {type(err).__name__}: {err}") from err
