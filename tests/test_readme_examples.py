@@ -105,3 +105,20 @@ def test_readme_python_blocks_run(checkpoints, tmp_path, monkeypatch):
             exec(compile(code, f"README.md, block at line {line}", "exec"), namespace)
         except Exception as err:
             raise AssertionError(f"the README's example at line {line} fails: {type(err).__name__}: {err}") from err
+
+
+def test_readme_model_class_counts():
+    """The "What is here" table's count of model classes per family is the package's (XLM's prefix is XLNet's too)."""
+    import transformers_fast
+
+    row = next(line for line in open(README, encoding="utf-8") if line.startswith("| Models ("))
+    prefixes = {"BERT": "Bert", "RoBERTa": "Roberta", "DistilBERT": "DistilBert", "OpenAI GPT": "OpenAIGPT",
+                "GPT-2": "GPT2", "Transformer-XL": "TransfoXL", "XLNet": "XLNet", "XLM": "XLM"}
+    stated = {name: int(n) for name, n in re.findall(r"(%s) \((\d+)" % "|".join(map(re.escape, prefixes)), row)}
+    assert set(stated) == set(prefixes), stated
+    for name, prefix in prefixes.items():
+        classes = [n for n in transformers_fast.__all__
+                   if n.startswith(prefix) and not (prefix == "XLM" and n.startswith("XLNet"))
+                   and isinstance(getattr(transformers_fast, n), type)
+                   and issubclass(getattr(transformers_fast, n), torch.nn.Module)]
+        assert stated[name] == len(classes), (name, sorted(classes))
