@@ -122,3 +122,17 @@ def test_readme_model_class_counts():
                    and isinstance(getattr(transformers_fast, n), type)
                    and issubclass(getattr(transformers_fast, n), torch.nn.Module)]
         assert stated[name] == len(classes), (name, sorted(classes))
+
+
+def test_readme_names_files_and_make_targets_that_exist():
+    """Every script, document and `make` target the README tells a reader to use is there."""
+    text = open(README, encoding="utf-8").read()
+    root = os.path.dirname(README)
+    paths = set(re.findall(r"\b((?:benchmarks|docs|examples|scripts|tests)/[\w./-]+\.\w+)", text))
+    assert len(paths) > 10, paths
+    assert not [p for p in sorted(paths) if not os.path.exists(os.path.join(root, p))]
+    for path, test in re.findall(r"(tests/[\w/]+\.py)::(\w+)", text):
+        assert f"def {test}(" in open(os.path.join(root, path), encoding="utf-8").read(), (path, test)
+    targets = set(re.findall(r"`make ([\w-]+)", text)) | set(re.findall(r"^make ([\w-]+)", text, re.M))
+    makefile = open(os.path.join(root, "Makefile"), encoding="utf-8").read()
+    assert targets and not [t for t in sorted(targets) if not re.search(r"^%s:" % re.escape(t), makefile, re.M)]
