@@ -270,6 +270,7 @@ def validate_gpt_config(config) -> None:
     for name in ("resid_pdrop", "embd_pdrop", "attn_pdrop", "summary_first_dropout"):
         check_probability(name, getattr(config, name))
     check_non_negative("layer_norm_epsilon", config.layer_norm_epsilon)
+    check_non_negative("initializer_range", config.initializer_range)
     if config.summary_type not in SUMMARY_TYPES:
         raise ValueError(f"summary_type must be one of {SUMMARY_TYPES}, got {config.summary_type!r}")
 
@@ -329,6 +330,7 @@ class EncoderConfig(PretrainedConfig):
         check_probability("hidden_dropout_prob", self.hidden_dropout_prob)
         check_probability("attention_probs_dropout_prob", self.attention_probs_dropout_prob)
         check_non_negative("layer_norm_eps", self.layer_norm_eps)
+        check_non_negative("initializer_range", self.initializer_range)
         if isinstance(self.hidden_act, str) and self.hidden_act not in ENCODER_ACTIVATIONS:
             raise ValueError(f"hidden_act must be one of {ENCODER_ACTIVATIONS} or a callable, got {self.hidden_act!r}")
         if not isinstance(self.hidden_act, str) and not callable(self.hidden_act):
