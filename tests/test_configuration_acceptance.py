@@ -91,3 +91,14 @@ def test_transfo_xl_learnable_attention_needs_shared_biases():
     with pytest.raises(ValueError, match="attn_type=1.*untie_r"):
         tf.TransfoXLModel(tf.TransfoXLConfig(99, **small))
     tf.TransfoXLModel(tf.TransfoXLConfig(99, untie_r=False, **small))
+
+
+@pytest.mark.parametrize("family,pad", [("bert", "0"), ("bert", 1.5), ("bert", True), ("distilbert", "0"),
+                                        ("distilbert", 1.5), ("distilbert", True), ("distilbert", 99)])
+def test_pad_token_id_that_is_no_row_of_the_table_is_a_value_error(family, pad):
+    """The word embeddings' padding row (1.2.0 fixes it at 0; transformers reads pad_token_id): a value that is not
+    an index names the field, instead of failing inside torch (BERT takes an index past its table as no padding
+    row, as before)."""
+    ours, _ = _configs(family, pad_token_id=pad)
+    with pytest.raises(ValueError, match="pad_token_id"):
+        getattr(tf, FAMILIES[family][1])(ours)
