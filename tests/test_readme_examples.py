@@ -94,6 +94,7 @@ def test_readme_python_blocks_run(checkpoints, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     blocks = python_blocks()
     assert len(blocks) >= 4, "the README's Python examples were not found"
+    assert all(any(marker in code for _, code in blocks) for marker in COMMENT_CHECKS), "a checked line was edited"
     namespace = {}
     for line, code in blocks:
         # model names only: the tokenizers read the published files from the cache above
@@ -105,6 +106,44 @@ def test_readme_python_blocks_run(checkpoints, tmp_path, monkeypatch):
             exec(compile(code, f"README.md, block at line {line}", "exec"), namespace)
         except Exception as err:
             raise AssertionError(f"the README's example at line {line} fails: {type(err).__name__}: {err}") from err
+        for marker, check in COMMENT_CHECKS.items():
+            if marker in code:
+                check(namespace)
+
+
+def _eval_mode_and_shapes(ns):
+    assert not ns["model"].training  # "returned in eval mode"
+    assert ns["last_hidden_state"].shape[:2] == ns["batch"]["input_ids"].shape and ns["pooled"].dim() == 2
+
+
+def _gpt2_outputs(ns):
+    assert ns["ids"].shape[1] < ns["out"].shape[1] <= 30  # max_length=30 (fewer if eos comes first)
+    assert ns["out"][0, :ns["ids"].shape[1]].tolist() == ns["ids"][0].tolist()
+    assert ns["logits"].shape[:2] == ns["ids"].shape and len(ns["presents"]) == ns["model"].config.n_layer
+
+
+def _log_probabilities(ns):
+    log_probs, segment = ns["log_probs"], ns["segment_2"]  # "[batch, len, vocabulary] log-probabilities"
+    assert log_probs.shape == (*segment.shape, VOCAB)
+    assert torch.allclose(log_probs.exp().sum(-1), torch.ones(segment.shape), atol=1e-4)
+
+
+def _int8_loads_back(ns):
+    import transformers_fast
+
+    again = transformers_fast.BertModel.from_pretrained(ns["folder"])  # "loads back quantized, in its dtype"
+    ids = torch.tensor([[101, 7592, 2088, 102]])
+    with torch.no_grad():
+        assert torch.equal(again(ids)[0], ns["model"](ids)[0]) and again.dtype == ns["model"].dtype
+
+
+# what a block's comments say of its results, checked after it runs (keyed by a line of the block)
+COMMENT_CHECKS = {
+    "last_hidden_state, pooled = model(": _eval_mode_and_shapes,
+    "logits, presents = model(ids)[:2]": _gpt2_outputs,
+    "log_probs, mems = model(segment_2, mems=mems)[:2]": _log_probabilities,
+    "model.save_pretrained(folder)": _int8_loads_back,
+}
 
 
 def test_readme_model_class_counts():
