@@ -68,3 +68,37 @@ def test_first_argument_of_another_type_is_a_value_error_as_in_1_2_0(family):
         getattr(pt, config_name)(3.5)
     with pytest.raises(ValueError, match="vocabulary size"):
         getattr(tf, config_name)(3.5)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_negative_initializer_range_is_a_value_error_naming_it(family):
+    model_name = FAMILIES[family][1]
+    ours, ref = _configs(family, initializer_range=-0.02)
+    with pytest.raises(RuntimeError):  # 1.2.0: torch's normal_ refuses the std, not naming the field
+        with torch.no_grad():
+            getattr(pt, model_name)(ref)
+    with pytest.raises(ValueError, match="initializer_range"):
+        getattr(tf, model_name)(ours)
+
+
+def test_transfo_xl_learnable_attention_needs_shared_biases():
+    """attn_type=1 reads the model's shared r_w_bias, which untie_r=True (the default) does not make: 1.2.0 builds
+    the model and fails in forward with an AttributeError; we refuse the config when the model is built."""
+    small = dict(cutoffs=[10], d_model=16, d_embed=16, n_head=2, d_head=8, d_inner=16, n_layer=1, attn_type=1)
+    ref = pt.TransfoXLModel(pt.TransfoXLConfig(99, **small)).eval()
+    with pytest.raises(AttributeError, match="r_w_bias"):
+        ref(torch.tensor([[1, 2]]))
+    with pytest.raises(ValueError, match="attn_type=1.*untie_r"):
+        tf.TransfoXLModel(tf.TransfoXLConfig(99, **small))
+    tf.TransfoXLModel(tf.TransfoXLConfig(99, untie_r=False, **small))
+
+
+@pytest.mark.parametrize("family,pad", [("bert", "0"), ("bert", 1.5), ("bert", True), ("distilbert", "0"),
+                                        ("distilbert", 1.5), ("distilbert", True), ("distilbert", 99)])
+def test_pad_token_id_that_is_no_row_of_the_table_is_a_value_error(family, pad):
+    """The word embeddings' padding row (1.2.0 fixes it at 0; transformers reads pad_token_id): a value that is not
+    an index names the field, instead of failing inside torch (BERT takes an index past its table as no padding
+    row, as before)."""
+    ours, _ = _configs(family, pad_token_id=pad)
+    with pytest.raises(ValueError, match="pad_token_id"):
+        getattr(tf, FAMILIES[family][1])(ours)

@@ -99,3 +99,15 @@ def test_unwritable_cache_warns_and_still_works(tmp_path, monkeypatch):
             saved["k"] = "torch"
         with backend_choices.stored() as saved:
             assert saved["k"] == "torch"
+
+
+def test_cache_folder_defaults(tmp_path, monkeypatch):
+    """$TRANSFORMERS_FAST_CACHE, else $XDG_CACHE_HOME/transformers_fast, else ~/.cache/transformers_fast (README)."""
+    monkeypatch.setenv("TRANSFORMERS_FAST_CACHE", str(tmp_path / "own"))
+    assert backend_choices.cache_dir() == str(tmp_path / "own")
+    monkeypatch.delenv("TRANSFORMERS_FAST_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert backend_choices.cache_dir() == str(tmp_path / "xdg" / "transformers_fast")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert backend_choices.cache_dir() == str(tmp_path / "home" / ".cache" / "transformers_fast")

@@ -304,6 +304,9 @@ def test_transformers_loading_options_and_model_attributes(tmp_path):
         tf.BertModel.from_pretrained(str(tmp_path), device_map={"embeddings": "cpu", "encoder": "meta"})
     with pytest.raises(ValueError, match="device_map must be"):
         tf.BertModel.from_pretrained(str(tmp_path), device_map="nowhere")
+    if not torch.cuda.is_available():  # a GPU's index, valid elsewhere: the error says why not here
+        with pytest.raises(ValueError, match="got 0 .*accelerator"):
+            tf.BertModel.from_pretrained(str(tmp_path), device_map={"": 0})
     bf16 = tf.BertModel.from_pretrained(str(tmp_path), torch_dtype=torch.bfloat16)
     assert bf16.dtype == torch.bfloat16
     int8 = tf.BertModel.from_pretrained(str(tmp_path), quantize="int8")

@@ -235,6 +235,15 @@ def check_probability(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
 
 
+def check_optional_index(name: str, value: Any, size: Optional[int] = None) -> None:
+    """None or an integer; with `size`, an index torch's Embedding takes (negative ones count from the end)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or (size is not None and not -size <= value < size):
+        where = f" in [-{size}, {size})" if size is not None else ""
+        raise ValueError(f"{name} must be None or an integer{where}, got {value!r}")
+
+
 def check_non_negative(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
         raise ValueError(f"{name} must be a number >= 0, got {value!r}")
@@ -270,6 +279,7 @@ def validate_gpt_config(config) -> None:
     for name in ("resid_pdrop", "embd_pdrop", "attn_pdrop", "summary_first_dropout"):
         check_probability(name, getattr(config, name))
     check_non_negative("layer_norm_epsilon", config.layer_norm_epsilon)
+    check_non_negative("initializer_range", config.initializer_range)
     if config.summary_type not in SUMMARY_TYPES:
         raise ValueError(f"summary_type must be one of {SUMMARY_TYPES}, got {config.summary_type!r}")
 
@@ -329,6 +339,8 @@ class EncoderConfig(PretrainedConfig):
         check_probability("hidden_dropout_prob", self.hidden_dropout_prob)
         check_probability("attention_probs_dropout_prob", self.attention_probs_dropout_prob)
         check_non_negative("layer_norm_eps", self.layer_norm_eps)
+        check_non_negative("initializer_range", self.initializer_range)
+        check_optional_index("pad_token_id", getattr(self, "pad_token_id", None))
         if isinstance(self.hidden_act, str) and self.hidden_act not in ENCODER_ACTIVATIONS:
             raise ValueError(f"hidden_act must be one of {ENCODER_ACTIVATIONS} or a callable, got {self.hidden_act!r}")
         if not isinstance(self.hidden_act, str) and not callable(self.hidden_act):

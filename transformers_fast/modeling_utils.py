@@ -309,7 +309,9 @@ def device_of_map(device_map) -> Optional[torch.device]:
     try:
         return torch.device(device_map)
     except (RuntimeError, TypeError) as err:
-        raise ValueError(f"device_map must be a device, its name or index, or 'auto'; got {device_map!r}") from err
+        # (torch's reason too: an index is valid, but not on a machine without a GPU)
+        raise ValueError(f"device_map must be a device, its name or index, or 'auto'; "
+                         f"got {device_map!r} ({err})") from err
 
 
 class PreTrainedModel(nn.Module):

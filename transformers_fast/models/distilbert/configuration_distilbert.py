@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Dict
 
 from transformers_fast.configuration_utils import (ENCODER_ACTIVATIONS, PretrainedConfig, check_int, check_non_negative,
-                                                   check_probability, check_vocab_size_argument,
+                                                   check_optional_index, check_probability, check_vocab_size_argument,
                                                    read_json_config)
 
 DISTILBERT_PRETRAINED_MODEL_ARCHIVE_MAP: Dict[str, str] = {
@@ -62,6 +62,7 @@ class DistilBertConfig(PretrainedConfig):
         for name in ("dropout", "attention_dropout", "qa_dropout", "seq_classif_dropout"):
             check_probability(name, getattr(self, name))
         check_non_negative("initializer_range", self.initializer_range)
+        check_optional_index("pad_token_id", self.pad_token_id, self.vocab_size)
         for name in ("activation", "mlm_head_activation"):
             value = getattr(self, name, None)
             if (value is not None or name == "activation") and value not in ENCODER_ACTIVATIONS:

@@ -131,6 +131,9 @@ class TransfoXLConfig(PretrainedConfig):
                              f"got {self.tie_projs!r}")
         if self.attn_type not in ATTN_TYPES:
             raise ValueError(f"attn_type must be one of {ATTN_TYPES}, got {self.attn_type!r}")
+        if self.attn_type == 1 and self.untie_r is True:  # (1.2.0 fails in forward: the model's r_w_bias is absent)
+            raise ValueError("attn_type=1 reads the biases shared by all layers, which untie_r=True does not make: "
+                             "set untie_r=False")
         if self.init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
         for name in ("dropout", "dropatt"):
