@@ -128,7 +128,7 @@ class _Run(NamedTuple):
     pad_token_id: Optional[int]
     process: Any  # (sequences, width, logits) -> scores: the logits processors and sampling filters
     reads_sequences: bool  # whether `process` or `stop` reads the tokens (else the sequences need not be kept)
-    stop: Any  # None, or (sequences [rows, length]) -> bool [rows]: the rows that max_time or stop_strings end
+    stop: Any  # None, or (sequences [rows, length], scores) -> bool [rows]: the rows the stopping criteria end
 
 
 def _unimplemented(fields: dict) -> list:
@@ -433,9 +433,10 @@ class GenerationMixin:
         return _Run(input_ids, logits, cache, next_positions, max_new_tokens, eos, pad_token_id, process,
                     reads_sequences, stop)
 
-    def _decode(self, run: "_Run", do_sample: bool, generator):
+    def _decode(self, run: "_Run", do_sample: bool, generator, kept_scores: Optional[list] = None):
         """Greedy decoding or sampling: yields (tokens [rows], raw logits [rows, vocab], processed scores [rows,
-        vocab]) per step."""
+        vocab]) per step. kept_scores (return_dict_in_generate with output_scores): a list each step's scores are
+        appended to, which the stopping criteria receive as a tuple (else None), as transformers'."""
         fast, cache, eos, pad_token_id = self.fast, run.cache, run.eos, run.pad_token_id
         sequences, logits, next_positions = run.input_ids, run.logits, run.next_positions
         batch, prompt_len = sequences.shape
@@ -447,13 +448,15 @@ class GenerationMixin:
                 tokens = torch.multinomial(scores.softmax(-1), 1, generator=generator).squeeze(1)
             else:
                 tokens = scores.argmax(-1)
+            if kept_scores is not None:
+                kept_scores.append(scores)
             if eos is not None:  # (as transformers, finished rows get padding only when eos ends rows)
                 tokens = torch.where(unfinished, tokens, torch.full_like(tokens, pad_token_id))
                 unfinished &= ~torch.isin(tokens, eos)
             if run.reads_sequences:
                 sequences = torch.cat([sequences, tokens[:, None]], dim=1)
             if run.stop is not None:
-                unfinished &= ~run.stop(sequences)
+                unfinished &= ~run.stop(sequences, None if kept_scores is None else tuple(kept_scores))
             yield tokens, logits, scores
             if step == run.max_new_tokens - 1 or (
                     (eos is not None or run.stop is not None) and not bool(unfinished.any())):
@@ -469,7 +472,8 @@ class GenerationMixin:
         rows follow the beams that continue."""
         num_beams, num_return_sequences = options["num_beams"], options["num_return_sequences"]
         length_penalty, early_stopping = options["length_penalty"], options["early_stopping"]
-        keep_scores, keep_logits = options["output_scores"], options["output_logits"]
+        as_dict = options["return_dict_in_generate"]
+        keep_scores, keep_logits = as_dict and options["output_scores"], as_dict and options["output_logits"]
         eos, pad_token_id, fast, cache = run.eos, run.pad_token_id, self.fast, run.cache
         rows, prompt_len = run.input_ids.shape
         batch, device = rows // num_beams, run.input_ids.device
@@ -520,7 +524,8 @@ class GenerationMixin:
             if eos is not None:
                 ends |= torch.isin(tokens, eos)
             if run.stop is not None:
-                ends |= run.stop(top_running[:, :, :length + 1].reshape(batch * keep, -1)).view(batch, keep)
+                ends |= run.stop(top_running[:, :, :length + 1].reshape(batch * keep, -1),
+                                 tuple(all_scores) if keep_scores else None).view(batch, keep)
             # the beams that go on: the best that did not end
             top_running_scores = top_log_probs + ends.to(torch.float32) * -1.0e9
             go_on = torch.topk(top_running_scores, k=num_beams)[1]
@@ -625,18 +630,17 @@ class GenerationMixin:
             if as_dict:
                 output.cache = self._returned_cache(run.cache, options)
             return output if as_dict else output.sequences
-        pieces, all_scores, all_logits = [], [], []
+        pieces, all_logits = [], []
+        all_scores = [] if as_dict and options["output_scores"] else None
         put = getattr(streamer, "put", None) if streamer is not None else None
         if put is not None and isinstance(input_ids, torch.Tensor):
             put(input_ids.cpu())
         run = self._setup(input_ids, attention_mask, generator, options, tokenizer, logits_processor,
                           stopping_criteria, prefix_allowed_tokens_fn)
-        for tokens, logits, scores in self._decode(run, options["do_sample"], generator):
+        for tokens, logits, _ in self._decode(run, options["do_sample"], generator, all_scores):
             pieces.append(tokens)
             if as_dict and options["output_logits"]:
                 all_logits.append(logits)
-            if as_dict and options["output_scores"]:
-                all_scores.append(scores)
             if put is not None:
                 put(tokens)
             elif streamer is not None:

@@ -535,20 +535,21 @@ class StopStrings:
 
 class _Stop:
     """The rows that transformers' stopping criteria besides eos and max_length end (max_time, stop_strings,
-    generate's stopping_criteria: callables (input_ids, scores) -> bool per row, given scores=None)."""
+    generate's stopping_criteria: callables (input_ids, scores) -> bool per row, given what transformers gives
+    them: the tuple of every step's processed scores with return_dict_in_generate and output_scores, else None)."""
 
     def __init__(self, max_time: Optional[float], start: float, stop_strings: Optional[StopStrings], custom=()):
         self.max_time, self.start, self.stop_strings, self.custom = max_time, start, stop_strings, list(custom)
         self.reads_sequences = stop_strings is not None or bool(self.custom)
 
-    def __call__(self, sequences: torch.Tensor) -> torch.Tensor:
+    def __call__(self, sequences: torch.Tensor, scores: Optional[tuple]) -> torch.Tensor:
         done = torch.zeros(sequences.shape[0], dtype=torch.bool, device=sequences.device)
         if self.max_time is not None and time.time() - self.start > self.max_time:
             done.fill_(True)
         if self.stop_strings is not None:
             done |= self.stop_strings(sequences)
         for criterion in self.custom:
-            done |= torch.as_tensor(criterion(sequences, None), dtype=torch.bool, device=sequences.device)
+            done |= torch.as_tensor(criterion(sequences, scores), dtype=torch.bool, device=sequences.device)
         return done
 
 
