@@ -1,15 +1,94 @@
-"""What generate hands on besides the tokens, against transformers 5.25's generate on the same weights: the scores
-custom stopping criteria receive."""
+"""What generate returns and hands on besides the tokens, against transformers 5.25's generate on the same weights:
+output_attentions / output_hidden_states with return_dict_in_generate (greedy, sampling, beam search, left-padded
+batches) and the scores custom stopping criteria receive."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from test_generation_options import padded_prompts, pair
+from gpt_helpers import FAMILIES
+from test_generation_options import first_new_token_no_row_had, padded_prompts, pair, plain_greedy
+
+STEP_OUTPUTS = ("attentions", "hidden_states")
+
+
+def generate_both(model, ref, x, mask, ours=None, theirs=None, **options):
+    """(ours, transformers') generate for the same prompts and options (plus `ours` / `theirs` to one of them), the
+    global generator seeded alike."""
+    options = dict(dict(max_new_tokens=6, pad_token_id=0, do_sample=False), **options)
+    torch.manual_seed(0)
+    their_output = ref.generate(x, attention_mask=mask, **options, **(theirs or {}))
+    torch.manual_seed(0)
+    return model.generate(x, attention_mask=mask, **options, **(ours or {})), their_output
+
+
+def assert_step_outputs_equal(ours, theirs, family):
+    # (transformers returns an empty cache for OpenAI GPT, whose forward takes none: ours returns none)
+    assert ours.keys() == [k for k in theirs.keys() if family == "gpt2" or k != "cache"]
+    assert torch.equal(ours.sequences, theirs.sequences)
+    for name in STEP_OUTPUTS:
+        mine, their = getattr(ours, name), getattr(theirs, name)
+        if their is None:
+            assert mine is None
+            continue
+        assert isinstance(mine, tuple) and len(mine) == len(their)
+        for step, (a, b) in enumerate(zip(mine, their)):
+            assert isinstance(a, tuple) and len(a) == len(b)
+            for layer, (t, u) in enumerate(zip(a, b)):
+                assert t.shape == u.shape, (name, step, layer)
+                torch.testing.assert_close(t, u, atol=1e-4, rtol=1e-4, msg=f"{name}, step {step}, layer {layer}")
+
 
 MODES = {"greedy": dict(), "sampling": dict(do_sample=True, num_return_sequences=2, top_k=20),
          "beams": dict(num_beams=3, num_return_sequences=2), "beam-sampling": dict(num_beams=2, do_sample=True),
          "no-cache": dict(use_cache=False)}
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("mode", list(MODES))
+def test_attentions_and_hidden_states_equal_transformers(family, mode, tmp_path):
+    """Per step a tuple per layer, the prompt's (padding included) first, then the new token's over the cache
+    (GPT-2) or the whole sequence again (OpenAI GPT, use_cache=False); the beams' rows with num_beams."""
+    model, ref = pair(family, tmp_path)
+    x, mask = padded_prompts()
+    free = plain_greedy(model, x, mask)
+    _, eos = first_new_token_no_row_had(free, x.shape[1])
+    for options in (dict(output_attentions=True, output_hidden_states=True, output_scores=True, eos_token_id=None),
+                    dict(output_hidden_states=True, eos_token_id=eos, max_new_tokens=12)):
+        ours, theirs = generate_both(model, ref, x, mask, return_dict_in_generate=True, **MODES[mode], **options)
+        assert_step_outputs_equal(ours, theirs, family)
+        if "output_scores" in options:
+            assert len(ours.attentions) == len(ours.scores)
+    if family == "gpt2" and mode != "no-cache":  # the cache that ran the steps is returned, as transformers'
+        assert ours.cache.get_seq_length() == theirs.cache.get_seq_length()
+        assert ours.cache.layers[0].keys.shape == theirs.cache.layers[0].keys.shape
+
+
+def test_step_outputs_need_return_dict_and_the_fused_decoder_runs_without_them(tmp_path, monkeypatch):
+    """Without return_dict_in_generate the options return nothing more, as transformers; without them generate
+    never calls the model's forward (the fused decoder runs)."""
+    model, ref = pair("gpt2", tmp_path)
+    x, mask = padded_prompts()
+    ours, theirs = generate_both(model, ref, x, mask, output_attentions=True, output_hidden_states=True)
+    assert isinstance(ours, torch.Tensor) and torch.equal(ours, theirs)
+    monkeypatch.setattr(type(model), "forward", lambda *a, **k: pytest.fail("the model's forward ran"))
+    out = model.generate(x, attention_mask=mask, max_new_tokens=4, return_dict_in_generate=True, output_scores=True,
+                         output_attentions=False)
+    assert out.attentions is None and out.hidden_states is None and "attentions" not in out.keys()
+
+
+def test_step_outputs_bad_input(tmp_path):
+    import transformers_fast as tf
+    from test_modeling_transfo_xl import pt_transfo_xl, segments
+
+    model, _ = pair("gpt2", tmp_path / "gpt2")
+    with pytest.raises(TypeError, match="output_attentions"):
+        next(model.stream_generate(torch.tensor([[3, 4]]), output_attentions=True))
+    pt_transfo_xl("div_val2").save_pretrained(str(tmp_path))
+    xl = tf.TransfoXLLMHeadModel.from_pretrained(str(tmp_path))
+    prompt = segments(2, seq=4, n=1)[0]
+    with pytest.raises(ValueError, match="output_hidden_states is not supported by TransfoXLLMHeadModel"):
+        xl.generate(prompt, max_new_tokens=3, return_dict_in_generate=True, output_hidden_states=True)
 
 
 class EndsOnScores:
@@ -33,13 +112,9 @@ def test_stopping_criteria_receive_the_scores_as_transformers(mode, tmp_path):
     for returned in (dict(return_dict_in_generate=True, output_scores=True), dict(return_dict_in_generate=True),
                      dict(output_scores=True)):
         mine, their = EndsOnScores(3), EndsOnScores(3)
-        options = dict(MODES[mode], eos_token_id=None, repetition_penalty=1.3, **returned)
-        torch.manual_seed(0)
-        ours = model.generate(x, attention_mask=mask, max_new_tokens=6, pad_token_id=0, stopping_criteria=[mine],
-                              **options)
-        torch.manual_seed(0)
-        theirs = ref.generate(x, attention_mask=mask, max_new_tokens=6, pad_token_id=0, stopping_criteria=[their],
-                              do_sample=options.pop("do_sample", False), **options)
+        ours, theirs = generate_both(model, ref, x, mask, dict(stopping_criteria=[mine]),
+                                     dict(stopping_criteria=[their]), eos_token_id=None, repetition_penalty=1.3,
+                                     **MODES[mode], **returned)
         ours, theirs = (getattr(out, "sequences", out) for out in (ours, theirs))
         assert torch.equal(ours, theirs), returned
         assert len(mine.seen) == len(their.seen)
