@@ -124,3 +124,27 @@ def test_stopping_criteria_receive_the_scores_as_transformers(mode, tmp_path):
                 assert torch.equal(s.isinf(), t.isinf())
                 torch.testing.assert_close(s, t, atol=1e-4, rtol=1e-4)
         assert ours.shape[1] == x.shape[1] + (3 if returned.get("output_scores") and len(returned) == 2 else 6)
+
+
+@pytest.mark.parametrize("mode", ["greedy", "sampling", "beams", "beam-sampling"])
+def test_transition_scores_equal_transformers(mode, tmp_path):
+    """compute_transition_scores: each new token's score from generate's scores (and beam_indices), 0 after a
+    beam's end, raw or log-softmaxed (normalize_logits)."""
+    model, ref = pair("gpt2", tmp_path)
+    x, mask = padded_prompts()
+    free = plain_greedy(model, x, mask)
+    _, eos = first_new_token_no_row_had(free, x.shape[1])
+    ours, theirs = generate_both(model, ref, x, mask, return_dict_in_generate=True, output_scores=True,
+                                 eos_token_id=eos, max_new_tokens=12, **MODES[mode])
+    for normalize in (True, False):
+        mine = model.compute_transition_scores(ours.sequences, ours.scores, getattr(ours, "beam_indices", None),
+                                               normalize_logits=normalize)
+        their = ref.compute_transition_scores(theirs.sequences, theirs.scores, getattr(theirs, "beam_indices", None),
+                                              normalize_logits=normalize)
+        assert mine.shape == their.shape and torch.equal(mine == 0, their == 0)
+        torch.testing.assert_close(mine, their, atol=1e-4, rtol=1e-4)
+    if mode == "beams":  # summed, a beam's score before the length penalty (1: divided by the new tokens)
+        lengths = (ours.beam_indices >= 0).sum(-1)
+        torch.testing.assert_close(mine.sum(-1) / lengths, ours.sequences_scores, atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="scores"):
+        model.compute_transition_scores(ours.sequences, ())

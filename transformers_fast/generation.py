@@ -744,6 +744,28 @@ class GenerationMixin:
             logits=tuple(all_logits) if all_logits else None, cache=self._returned_cache(run.cache, options),
             **_step_outputs(run.decoder))
 
+    def compute_transition_scores(self, sequences: torch.Tensor, scores: Sequence[torch.Tensor],
+                                  beam_indices: Optional[torch.Tensor] = None,
+                                  normalize_logits: bool = False) -> torch.Tensor:
+        """transformers' compute_transition_scores: the score of each new token [rows, new tokens], read from
+        generate's `scores` (return_dict_in_generate, output_scores) at the row given by its `beam_indices` (after
+        beam search; else each row's own), 0 after a beam's end; normalize_logits: log-softmaxed first."""
+        if not isinstance(scores, (list, tuple)) or len(scores) == 0:
+            raise ValueError("scores must be generate's per-step scores (return_dict_in_generate=True, "
+                             "output_scores=True), a non-empty tuple of [rows, vocab] tensors")
+        steps, vocab = len(scores), scores[0].shape[-1]
+        if beam_indices is None:
+            beam_indices = torch.arange(scores[0].shape[0], device=sequences.device).view(-1, 1).expand(-1, steps)
+        stacked = torch.stack(scores).reshape(steps, -1).transpose(0, 1)  # [rows * vocab, steps]
+        if normalize_logits:
+            stacked = stacked.reshape(-1, vocab, steps).log_softmax(dim=1).reshape(-1, steps)
+        ended = beam_indices < 0
+        length = int((~ended).sum(-1).max())
+        ended = ended[:, :length]
+        rows = beam_indices[:, :length].masked_fill(ended, 0)
+        indices = sequences[:, sequences.shape[-1] - length:] + rows * vocab
+        return stacked.gather(0, indices).masked_fill(ended, 0.0)
+
     def _returned_cache(self, cache, options: dict):
         """The KV cache as transformers' generate returns it, for a model whose forward takes past_key_values
         (unless use_cache=False): a transformers DynamicCache, or per layer (keys, values) without transformers;
