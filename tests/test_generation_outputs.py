@@ -148,3 +148,24 @@ def test_transition_scores_equal_transformers(mode, tmp_path):
         torch.testing.assert_close(mine.sum(-1) / lengths, ours.sequences_scores, atol=1e-4, rtol=1e-4)
     with pytest.raises(ValueError, match="scores"):
         model.compute_transition_scores(ours.sequences, ())
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_without_input_ids_the_prompt_is_the_bos_token(family, tmp_path):
+    """As transformers: generate() with no prompt starts one row from bos_token_id (the call's, else the model's
+    generation config's)."""
+    model, ref = pair(family, tmp_path, bos_token_id=5)
+    for options in (dict(), dict(bos_token_id=7), dict(do_sample=True, num_return_sequences=2),
+                    dict(num_beams=2, return_dict_in_generate=True, output_scores=True)):
+        ours, theirs = generate_both(model, ref, None, None, eos_token_id=None, **options)
+        ours, theirs = (getattr(out, "sequences", out) for out in (ours, theirs))
+        assert torch.equal(ours, theirs) and int(ours[0, 0]) == options.get("bos_token_id", 5)
+    streamed = list(model.stream_generate(max_new_tokens=3, pad_token_id=0, eos_token_id=None))
+    assert torch.equal(torch.stack(streamed, 1), model.generate(max_new_tokens=3, pad_token_id=0,
+                                                                eos_token_id=None)[:, 1:])
+    model.generation_config.bos_token_id = None
+    model.config.bos_token_id = None
+    with pytest.raises(ValueError, match="input_ids.*bos_token_id"):
+        model.generate(max_new_tokens=3)
+    with pytest.raises(ValueError, match="bos_token_id"):
+        model.generate(max_new_tokens=3, bos_token_id=-1)

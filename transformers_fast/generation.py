@@ -48,13 +48,13 @@ DEFAULTS = dict(max_length=None, max_new_tokens=None, min_length=0, min_new_toke
                 encoder_no_repeat_ngram_size=None, sequence_bias=None, suppress_tokens=None,
                 begin_suppress_tokens=None, forced_bos_token_id=None, forced_eos_token_id=None,
                 exponential_decay_length_penalty=None, renormalize_logits=False, remove_invalid_values=False,
-                max_time=None, stop_strings=None)
+                max_time=None, stop_strings=None, bos_token_id=None)
 # what generate returns, not how
 RETURN_OPTIONS = ("return_dict_in_generate", "output_scores", "output_logits", "output_attentions",
                   "output_hidden_states")
 # Fields of a transformers.GenerationConfig that change nothing here (token ids of other uses, bookkeeping,
 # how transformers runs the cache, compilation or assisted decoding, none of which changes the tokens).
-IGNORED_CONFIG_FIELDS = {"bos_token_id", "decoder_start_token_id", "transformers_version", "_from_model_config",
+IGNORED_CONFIG_FIELDS = {"decoder_start_token_id", "transformers_version", "_from_model_config",
                          "_commit_hash", "cache_implementation", "generation_kwargs", "cache_config",
                          "max_cache_len", "return_legacy_cache", "compile_config", "disable_compile",
                          "prefill_chunk_size", "low_memory", "is_assistant", "num_assistant_tokens",
@@ -427,10 +427,23 @@ class GenerationMixin:
             pad_token_id=pad_token_id, num_return_sequences=num_return_sequences))
         if options["num_beams"] != 1:
             raise ValueError("stream_generate cannot stream beam search (the best beams are known at the end only)")
-        run = self._setup(input_ids, attention_mask, generator, options, tokenizer, logits_processor,
+        run = self._setup(self._prompt(input_ids, options), attention_mask, generator, options, tokenizer, logits_processor,
                           stopping_criteria, prefix_allowed_tokens_fn)
         for tokens, _, _ in self._decode(run, options["do_sample"], generator):
             yield tokens
+
+    def _prompt(self, input_ids, options: dict):
+        """input_ids as a tensor; none given, transformers' prompt: one row of the bos token (bos_token_id, else the
+        model config's)."""
+        if input_ids is not None:
+            return torch.as_tensor(input_ids) if isinstance(input_ids, (list, tuple)) else input_ids
+        bos = options["bos_token_id"]
+        bos = getattr(self.config, "bos_token_id", None) if bos is None else bos
+        if bos is None:
+            raise ValueError("generate needs input_ids (the prompt, at least one token per row), or a bos_token_id "
+                             "to start from")
+        check_count("bos_token_id", bos, 0)
+        return torch.full((1, 1), bos, dtype=torch.long, device=self.get_input_embeddings().weight.device)
 
     def _setup(self, input_ids, attention_mask, generator, options: dict, tokenizer=None, logits_processor=None,
                stopping_criteria=None, prefix_allowed_tokens_fn=None) -> "_Run":
@@ -668,7 +681,8 @@ class GenerationMixin:
                  stopping_criteria=None, prefix_allowed_tokens_fn=None,
                  **kwargs: Any) -> Union[torch.Tensor, GenerateDecoderOnlyOutput]:
         """Continues the prompts and returns [batch * num_return_sequences, prompt + new] token ids (the prompt,
-        padding included, then the new tokens), like transformers' generate.
+        padding included, then the new tokens), like transformers' generate; without input_ids, one row from
+        bos_token_id (default: the generation config's, else config.bos_token_id).
 
         max_new_tokens (default 20) or max_length (prompt included) bounds the new tokens; generation stops
         early when every row has produced eos_token_id (default: the generation config's, else
@@ -706,7 +720,7 @@ class GenerationMixin:
             kwargs, max_length=max_length, max_new_tokens=max_new_tokens, do_sample=do_sample,
             temperature=temperature, top_k=top_k, top_p=top_p, eos_token_id=eos_token_id,
             pad_token_id=pad_token_id, num_return_sequences=num_return_sequences))
-        input_ids = torch.as_tensor(input_ids) if isinstance(input_ids, (list, tuple)) else input_ids
+        input_ids = self._prompt(input_ids, options)
         if streamer is not None and not (callable(streamer) or hasattr(streamer, "put")):
             raise TypeError("streamer must be callable or have put()/end() methods")
         as_dict = bool(options["return_dict_in_generate"])
