@@ -169,3 +169,28 @@ def test_without_input_ids_the_prompt_is_the_bos_token(family, tmp_path):
         model.generate(max_new_tokens=3)
     with pytest.raises(ValueError, match="bos_token_id"):
         model.generate(max_new_tokens=3, bos_token_id=-1)
+
+
+class Recorder:
+    """A streamer of transformers' put()/end() protocol that keeps what it was given."""
+
+    def __init__(self):
+        self.calls = []
+
+    def put(self, value):
+        self.calls.append(value)
+
+    def end(self):
+        self.calls.append("end")
+
+
+def test_streamer_receives_what_transformers_gives_it(tmp_path):
+    """The prompt as decoded (one row per returned sequence, padding included), then each step's tokens."""
+    model, ref = pair("gpt2", tmp_path)
+    x, mask = padded_prompts()
+    mine, their = Recorder(), Recorder()
+    generate_both(model, ref, x, mask, dict(streamer=mine), dict(streamer=their), do_sample=True,
+                  num_return_sequences=2, eos_token_id=None)
+    assert len(mine.calls) == len(their.calls) == 8 and mine.calls[-1] == "end"
+    for a, b in zip(mine.calls[:-1], their.calls[:-1]):
+        assert a.device == b.device and torch.equal(a, b)

@@ -736,16 +736,16 @@ class GenerationMixin:
         pieces, all_logits = [], []
         all_scores = [] if as_dict and options["output_scores"] else None
         put = getattr(streamer, "put", None) if streamer is not None else None
-        if put is not None and isinstance(input_ids, torch.Tensor):
-            put(input_ids.cpu())
         run = self._setup(input_ids, attention_mask, generator, options, tokenizer, logits_processor,
                           stopping_criteria, prefix_allowed_tokens_fn)
+        if put is not None:  # (the rows decoded, one per returned sequence, as transformers)
+            put(run.input_ids.cpu())
         for tokens, logits, _ in self._decode(run, options["do_sample"], generator, all_scores):
             pieces.append(tokens)
             if as_dict and options["output_logits"]:
                 all_logits.append(logits)
             if put is not None:
-                put(tokens)
+                put(tokens.cpu())
             elif streamer is not None:
                 streamer(tokens)
         if streamer is not None and hasattr(streamer, "end"):
