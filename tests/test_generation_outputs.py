@@ -194,3 +194,17 @@ def test_streamer_receives_what_transformers_gives_it(tmp_path):
     assert len(mine.calls) == len(their.calls) == 8 and mine.calls[-1] == "end"
     for a, b in zip(mine.calls[:-1], their.calls[:-1]):
         assert a.device == b.device and torch.equal(a, b)
+
+
+def test_output_reads_as_transformers_model_output(tmp_path):
+    """By attribute, name, position, and as the mapping of the fields set (keys, values, items, get, len, in)."""
+    model, ref = pair("gpt2", tmp_path)
+    x, mask = padded_prompts()
+    for options in (dict(output_scores=True), dict(num_beams=2, output_logits=True)):
+        ours, theirs = generate_both(model, ref, x, mask, return_dict_in_generate=True, **options)
+        assert len(ours) == len(theirs) and list(ours) == list(theirs) == ours.keys()
+        assert [k for k, _ in ours.items()] == [k for k, _ in theirs.items()]
+        assert all(v is getattr(ours, k) for k, v in ours.items()) and list(ours.values()) == list(ours.to_tuple())
+        assert ours.get("sequences") is ours.sequences and ours.get("attentions") is theirs.get("attentions") is None
+        assert ours.get("attentions", 3) == theirs.get("attentions", 3)
+        assert ("logits" in ours) == ("logits" in theirs) and ours[1] is getattr(ours, ours.keys()[1])

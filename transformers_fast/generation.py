@@ -83,7 +83,8 @@ class GenerateDecoderOnlyOutput:
     but the last, as transformers returns them: a transformers DynamicCache (per layer [rows, heads, length,
     head_dim]; a tuple of (keys, values) per layer without transformers installed), also read as
     `past_key_values`; the slots of left padding hold other values than transformers' (they are never attended
-    to). Read by attribute, by name (out["sequences"]) or by position among the fields set."""
+    to). Read by attribute, by name (out["sequences"]), by position among the fields set, or as their mapping
+    (keys, values, items, get, len)."""
     sequences: torch.Tensor
     scores: Optional[Tuple[torch.Tensor, ...]] = None
     logits: Optional[Tuple[torch.Tensor, ...]] = None
@@ -110,6 +111,19 @@ class GenerateDecoderOnlyOutput:
 
     def __iter__(self):  # like transformers' ModelOutput: iterating gives the names of the fields set
         return iter(self.keys())
+
+    # the rest of the mapping of the fields set that transformers' ModelOutput (an OrderedDict) is
+    def __len__(self):
+        return len(self.keys())
+
+    def values(self):
+        return list(self.to_tuple())
+
+    def items(self):
+        return list(zip(self.keys(), self.to_tuple()))
+
+    def get(self, key, default=None):
+        return getattr(self, key) if key in self.keys() else default
 
 
 @dataclass
