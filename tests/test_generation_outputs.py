@@ -208,3 +208,14 @@ def test_output_reads_as_transformers_model_output(tmp_path):
         assert ours.get("sequences") is ours.sequences and ours.get("attentions") is theirs.get("attentions") is None
         assert ours.get("attentions", 3) == theirs.get("attentions", 3)
         assert ("logits" in ours) == ("logits" in theirs) and ours[1] is getattr(ours, ours.keys()[1])
+
+
+def test_prompt_under_transformers_name_inputs(tmp_path):
+    model, ref = pair("gpt2", tmp_path)
+    x, mask = padded_prompts()
+    theirs = ref.generate(inputs=x, attention_mask=mask, max_new_tokens=4, pad_token_id=0)
+    assert torch.equal(model.generate(inputs=x, attention_mask=mask, max_new_tokens=4, pad_token_id=0), theirs)
+    streamed = model.stream_generate(inputs=x, attention_mask=mask, max_new_tokens=4, pad_token_id=0)
+    assert torch.equal(torch.stack(list(streamed), 1), theirs[:, x.shape[1]:])
+    with pytest.raises(TypeError, match="input_ids and inputs"):
+        model.generate(x, inputs=x, max_new_tokens=4)

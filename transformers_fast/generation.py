@@ -426,7 +426,7 @@ class GenerationMixin:
                         top_p: Optional[float] = None, eos_token_id: Union[int, Sequence[int], None] = NOT_GIVEN,
                         pad_token_id: Optional[int] = None, num_return_sequences: Optional[int] = None,
                         generator: Optional[torch.Generator] = None, generation_config=None, tokenizer=None,
-                        logits_processor=None, stopping_criteria=None, prefix_allowed_tokens_fn=None,
+                        logits_processor=None, stopping_criteria=None, prefix_allowed_tokens_fn=None, inputs=None,
                         **kwargs: Any) -> Iterator[torch.Tensor]:
         """Yields the next token of every row ([batch * num_return_sequences] long tensor) as it is decoded.
         Rows that have produced an eos token yield pad_token_id afterwards; the iteration ends when every
@@ -441,14 +441,18 @@ class GenerationMixin:
             pad_token_id=pad_token_id, num_return_sequences=num_return_sequences))
         if options["num_beams"] != 1:
             raise ValueError("stream_generate cannot stream beam search (the best beams are known at the end only)")
-        run = self._setup(self._prompt(input_ids, options), attention_mask, generator, options, tokenizer, logits_processor,
+        run = self._setup(self._prompt(input_ids, inputs, options), attention_mask, generator, options, tokenizer, logits_processor,
                           stopping_criteria, prefix_allowed_tokens_fn)
         for tokens, _, _ in self._decode(run, options["do_sample"], generator):
             yield tokens
 
-    def _prompt(self, input_ids, options: dict):
-        """input_ids as a tensor; none given, transformers' prompt: one row of the bos token (bos_token_id, else the
-        model config's)."""
+    def _prompt(self, input_ids, inputs, options: dict):
+        """input_ids (or `inputs`, transformers' name) as a tensor; none given, transformers' prompt: one row of the
+        bos token (bos_token_id, else the model config's)."""
+        if inputs is not None:
+            if input_ids is not None:
+                raise TypeError("generate got both input_ids and inputs (transformers' name for them): give one")
+            input_ids = inputs
         if input_ids is not None:
             return torch.as_tensor(input_ids) if isinstance(input_ids, (list, tuple)) else input_ids
         bos = options["bos_token_id"]
@@ -692,11 +696,12 @@ class GenerationMixin:
                  eos_token_id: Union[int, Sequence[int], None] = NOT_GIVEN, pad_token_id: Optional[int] = None,
                  num_return_sequences: Optional[int] = None, generator: Optional[torch.Generator] = None,
                  streamer=None, generation_config=None, tokenizer=None, logits_processor=None,
-                 stopping_criteria=None, prefix_allowed_tokens_fn=None,
+                 stopping_criteria=None, prefix_allowed_tokens_fn=None, inputs=None,
                  **kwargs: Any) -> Union[torch.Tensor, GenerateDecoderOnlyOutput]:
         """Continues the prompts and returns [batch * num_return_sequences, prompt + new] token ids (the prompt,
-        padding included, then the new tokens), like transformers' generate; without input_ids, one row from
-        bos_token_id (default: the generation config's, else config.bos_token_id).
+        padding included, then the new tokens), like transformers' generate. The prompt: input_ids (or `inputs`,
+        transformers' name), else one row of bos_token_id (default: the generation config's, else
+        config.bos_token_id).
 
         max_new_tokens (default 20) or max_length (prompt included) bounds the new tokens; generation stops
         early when every row has produced eos_token_id (default: the generation config's, else
@@ -734,7 +739,7 @@ class GenerationMixin:
             kwargs, max_length=max_length, max_new_tokens=max_new_tokens, do_sample=do_sample,
             temperature=temperature, top_k=top_k, top_p=top_p, eos_token_id=eos_token_id,
             pad_token_id=pad_token_id, num_return_sequences=num_return_sequences))
-        input_ids = self._prompt(input_ids, options)
+        input_ids = self._prompt(input_ids, inputs, options)
         if streamer is not None and not (callable(streamer) or hasattr(streamer, "put")):
             raise TypeError("streamer must be callable or have put()/end() methods")
         as_dict = bool(options["return_dict_in_generate"])
