@@ -66,11 +66,15 @@ def test_attentions_and_hidden_states_equal_transformers(family, mode, tmp_path)
 
 def test_step_outputs_need_return_dict_and_the_fused_decoder_runs_without_them(tmp_path, monkeypatch):
     """Without return_dict_in_generate the options return nothing more, as transformers; without them generate
-    never calls the model's forward (the fused decoder runs)."""
+    never calls the model's forward (the fused decoder runs). A generation_config may ask for them."""
+    import transformers
+
     model, ref = pair("gpt2", tmp_path)
     x, mask = padded_prompts()
     ours, theirs = generate_both(model, ref, x, mask, output_attentions=True, output_hidden_states=True)
     assert isinstance(ours, torch.Tensor) and torch.equal(ours, theirs)
+    config = transformers.GenerationConfig(return_dict_in_generate=True, output_hidden_states=True, max_new_tokens=3)
+    assert_step_outputs_equal(*generate_both(model, ref, x, mask, generation_config=config), "gpt2")
     monkeypatch.setattr(type(model), "forward", lambda *a, **k: pytest.fail("the model's forward ran"))
     out = model.generate(x, attention_mask=mask, max_new_tokens=4, return_dict_in_generate=True, output_scores=True,
                          output_attentions=False)
