@@ -64,6 +64,19 @@ def test_attentions_and_hidden_states_equal_transformers(family, mode, tmp_path)
         assert ours.cache.layers[0].keys.shape == theirs.cache.layers[0].keys.shape
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+def test_step_outputs_with_padding_inside_the_prompts(family, tmp_path):
+    """A 0 inside a row of attention_mask: the padding's position is 0, as transformers gives it (what the
+    attentions and hidden states at that position show)."""
+    model, ref = pair(family, tmp_path)
+    x, mask = padded_prompts()
+    mask = mask.clone()
+    mask[0, 3] = mask[1, 5] = 0
+    ours, theirs = generate_both(model, ref, x, mask, return_dict_in_generate=True, output_attentions=True,
+                                 output_hidden_states=True, eos_token_id=None)
+    assert_step_outputs_equal(ours, theirs, family)
+
+
 def test_step_outputs_need_return_dict_and_the_fused_decoder_runs_without_them(tmp_path, monkeypatch):
     """Without return_dict_in_generate the options return nothing more, as transformers; without them generate
     never calls the model's forward (the fused decoder runs). A generation_config may ask for them."""

@@ -513,7 +513,8 @@ class GenerationMixin:
             position_ids = torch.arange(prompt_len, device=device).expand(batch, prompt_len)
             next_positions = torch.full((batch,), prompt_len, dtype=torch.long, device=device)
         else:
-            position_ids = (attention_mask.cumsum(1) - 1).clamp_(min=0)
+            # padding at position 0, as transformers (what the attentions and hidden states there show)
+            position_ids = (attention_mask.cumsum(1) - 1).masked_fill_(attention_mask == 0, 0)
             next_positions = attention_mask.sum(1)
         processors, reads_sequences = build_logits_processors(
             o, vocab=self.get_input_embeddings().num_embeddings, eos=eos, prompt=input_ids,
