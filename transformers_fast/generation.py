@@ -441,8 +441,8 @@ class GenerationMixin:
             pad_token_id=pad_token_id, num_return_sequences=num_return_sequences))
         if options["num_beams"] != 1:
             raise ValueError("stream_generate cannot stream beam search (the best beams are known at the end only)")
-        run = self._setup(self._prompt(input_ids, inputs, options), attention_mask, generator, options, tokenizer, logits_processor,
-                          stopping_criteria, prefix_allowed_tokens_fn)
+        run = self._setup(self._prompt(input_ids, inputs, options), attention_mask, generator, options, tokenizer,
+                          logits_processor, stopping_criteria, prefix_allowed_tokens_fn)
         for tokens, _, _ in self._decode(run, options["do_sample"], generator):
             yield tokens
 
@@ -726,11 +726,10 @@ class GenerationMixin:
         logits_processor and stopping_criteria (lists of transformers' processors and criteria, or callables
         (input_ids, scores)), merged with those the options make as transformers merges them, and
         prefix_allowed_tokens_fn ((prompt index, row's ids) -> the token ids allowed next).
-        return_dict_in_generate=True returns a
-        GenerateDecoderOnlyOutput (sequences, and the per-step `scores` with output_scores=True, raw `logits`
-        with output_logits=True, `attentions` / `hidden_states` with output_attentions / output_hidden_states=True,
-        computed by the model's forward rather than the fused decoder). generation_config (transformers.GenerationConfig or a dict) gives the
-        options not passed here. num_beams > 1: transformers' beam search (not for Transformer-XL), returning
+        return_dict_in_generate=True returns a GenerateDecoderOnlyOutput (sequences, and the per-step `scores`
+        with output_scores=True, raw `logits` with output_logits=True, `attentions` / `hidden_states` with
+        output_attentions / output_hidden_states=True, computed by the model's forward rather than the fused
+        decoder). generation_config (transformers.GenerationConfig or a dict) gives the options not passed here. num_beams > 1: transformers' beam search (not for Transformer-XL), returning
         the best num_return_sequences (<= num_beams) beams of each prompt, scored by summed log-probability /
         new_length ** length_penalty; early_stopping True stops a prompt at num_beams finished beams, False
         (default) when no running beam can do better by transformers' estimate, "never" by the exact bound;
