@@ -290,9 +290,25 @@ def test_bad_stop_strings(tmp_path):
 
     model, _ = pair("gpt2", tmp_path)
     tokenizer = tf.GPT2Tokenizer(*gpt2_tokenizer_files())
-    for stop in ("", [], ["ok", 3], [""]):
+    for stop in ([], ["ok", 3], 3):
         with pytest.raises(ValueError, match="stop_strings"):
             model.generate(torch.tensor([[3, 4]]), max_new_tokens=2, stop_strings=stop, tokenizer=tokenizer)
+
+
+@pytest.mark.parametrize("stop", ["", [""], ["ab", ""]])
+def test_empty_stop_string_ends_every_row_at_once_as_transformers(stop, tmp_path):
+    import transformers
+
+    import transformers_fast as tf
+    from gpt_helpers import gpt2_tokenizer_files
+
+    model, ref = pair("gpt2", tmp_path)
+    x, mask = padded_prompts()
+    for tokenizer in (transformers.GPT2Tokenizer(*gpt2_tokenizer_files()), tf.GPT2Tokenizer(*gpt2_tokenizer_files())):
+        for options in (dict(), dict(num_beams=2)):
+            ours, theirs = both(model, ref, x, mask, eos_token_id=None, stop_strings=stop, tokenizer=tokenizer,
+                                **options)
+            assert torch.equal(ours, theirs) and ours.shape[1] == x.shape[1] + 1
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -8,7 +8,8 @@ sampling filters (temperature, top_h, top_k, top_p, min_p, typical_p, epsilon an
 criteria (eos, max_time, stop_strings) run on the logits each decoder step returns, in transformers' order and
 with its semantics (generation_processors; none at all for options left at their neutral values);
 `return_dict_in_generate` with output_scores / output_logits returns a GenerateDecoderOnlyOutput (with GPT-2's
-KV cache as transformers returns it); `generation_config` (a transformers.GenerationConfig or a
+KV cache as transformers returns it; output_attentions / output_hidden_states run the model's own forward instead of
+the fused decoder, which does not compute them); `generation_config` (a transformers.GenerationConfig or a
 dict) fills the options not given; num_beams > 1 is transformers' beam search (length_penalty, early_stopping),
 the KV cache's rows following the beams (GPT, GPT-2). Prompts of different lengths are given left-padded with
 an attention_mask; positions are counted from each prompt's first real token, so each row produces the tokens it
@@ -41,16 +42,19 @@ DEFAULTS = dict(max_length=None, max_new_tokens=None, min_length=0, min_new_toke
                 temperature=1.0, top_k=50, top_p=None, repetition_penalty=1.0, no_repeat_ngram_size=0,
                 bad_words_ids=None, eos_token_id=None, pad_token_id=None, num_return_sequences=1, num_beams=1,
                 length_penalty=1.0, early_stopping=False, use_cache=True, return_dict_in_generate=False,
-                output_scores=False, output_logits=False, typical_p=None, min_p=None, top_h=None,
-                epsilon_cutoff=None, eta_cutoff=None, encoder_repetition_penalty=None,
+                output_scores=False, output_logits=False, output_attentions=False, output_hidden_states=False,
+                typical_p=None, min_p=None, top_h=None, epsilon_cutoff=None, eta_cutoff=None,
+                encoder_repetition_penalty=None,
                 encoder_no_repeat_ngram_size=None, sequence_bias=None, suppress_tokens=None,
                 begin_suppress_tokens=None, forced_bos_token_id=None, forced_eos_token_id=None,
                 exponential_decay_length_penalty=None, renormalize_logits=False, remove_invalid_values=False,
-                max_time=None, stop_strings=None)
-RETURN_OPTIONS = ("return_dict_in_generate", "output_scores", "output_logits")  # what generate returns, not how
+                max_time=None, stop_strings=None, bos_token_id=None)
+# what generate returns, not how
+RETURN_OPTIONS = ("return_dict_in_generate", "output_scores", "output_logits", "output_attentions",
+                  "output_hidden_states")
 # Fields of a transformers.GenerationConfig that change nothing here (token ids of other uses, bookkeeping,
 # how transformers runs the cache, compilation or assisted decoding, none of which changes the tokens).
-IGNORED_CONFIG_FIELDS = {"bos_token_id", "decoder_start_token_id", "transformers_version", "_from_model_config",
+IGNORED_CONFIG_FIELDS = {"decoder_start_token_id", "transformers_version", "_from_model_config",
                          "_commit_hash", "cache_implementation", "generation_kwargs", "cache_config",
                          "max_cache_len", "return_legacy_cache", "compile_config", "disable_compile",
                          "prefill_chunk_size", "low_memory", "is_assistant", "num_assistant_tokens",
@@ -62,8 +66,8 @@ IGNORED_CONFIG_FIELDS = {"bos_token_id", "decoder_start_token_id", "transformers
 # besides (any value but None): classifier-free guidance (a second model run per step), watermarking_config, the
 # modes transformers 5 moved to the hub (penalty_alpha, dola_layers, constraints, force_words_ids), token_healing
 # and assisted decoding (speculation_type, assistant_ensemble_weight).
-OFF_VALUES = {"token_healing": False, "diversity_penalty": 0.0, "num_beam_groups": 1, "output_attentions": False,
-              "output_hidden_states": False, "use_mtp": False, "guidance_scale": 1.0}
+OFF_VALUES = {"token_healing": False, "diversity_penalty": 0.0, "num_beam_groups": 1, "use_mtp": False,
+              "guidance_scale": 1.0}
 
 
 @dataclass
@@ -71,14 +75,21 @@ class GenerateDecoderOnlyOutput:
     """What generate returns with return_dict_in_generate=True, as transformers' class of that name: `sequences`
     [batch * num_return_sequences, prompt + new]; `scores` (output_scores) the processed scores [rows, vocab] of
     each step (after the logits processors and sampling filters, float32); `logits` (output_logits) the raw
-    logits of each step; `cache` (GPT-2, whose forward takes past_key_values) the keys and values of every token
+    logits of each step; `attentions` (output_attentions) per step the attention probabilities of each layer [rows,
+    heads, queries, keys] and `hidden_states` (output_hidden_states) per step the embeddings' and each layer's
+    output [rows, queries, hidden], the first step's over the prompt, a later one's over its new token (GPT-2 with
+    its cache) or over the whole sequence again (OpenAI GPT, use_cache=False), as transformers; `cache` (GPT-2,
+    whose forward takes past_key_values) the keys and values of every token
     but the last, as transformers returns them: a transformers DynamicCache (per layer [rows, heads, length,
     head_dim]; a tuple of (keys, values) per layer without transformers installed), also read as
     `past_key_values`; the slots of left padding hold other values than transformers' (they are never attended
-    to). Read by attribute, by name (out["sequences"]) or by position among the fields set."""
+    to). Read by attribute, by name (out["sequences"]), by position among the fields set, or as their mapping
+    (keys, values, items, get, len)."""
     sequences: torch.Tensor
     scores: Optional[Tuple[torch.Tensor, ...]] = None
     logits: Optional[Tuple[torch.Tensor, ...]] = None
+    attentions: Optional[Tuple[Tuple[torch.Tensor, ...], ...]] = None
+    hidden_states: Optional[Tuple[Tuple[torch.Tensor, ...], ...]] = None
     cache: Any = None
 
     @property
@@ -101,24 +112,40 @@ class GenerateDecoderOnlyOutput:
     def __iter__(self):  # like transformers' ModelOutput: iterating gives the names of the fields set
         return iter(self.keys())
 
+    # the rest of the mapping of the fields set that transformers' ModelOutput (an OrderedDict) is
+    def __len__(self):
+        return len(self.keys())
+
+    def values(self):
+        return list(self.to_tuple())
+
+    def items(self):
+        return list(zip(self.keys(), self.to_tuple()))
+
+    def get(self, key, default=None):
+        return getattr(self, key) if key in self.keys() else default
+
 
 @dataclass
 class GenerateBeamDecoderOnlyOutput(GenerateDecoderOnlyOutput):
     """What beam search returns with return_dict_in_generate=True, as transformers' class of that name: besides
     `sequences`, `sequences_scores` [rows] (output_scores: each returned beam's length-penalised score), `scores`
     (output_scores: each step's processed log-probabilities [batch * num_beams, vocab]), `logits` (output_logits),
-    `beam_indices` [rows, new tokens] (the flat beam row each token was appended to, -1 after the end) and `cache`
-    (the running beams' keys and values [batch * num_beams, ...], as transformers)."""
+    `beam_indices` [rows, new tokens] (the flat beam row each token was appended to, -1 after the end),
+    `attentions` and `hidden_states` (of the running beams [batch * num_beams, ...] at each step) and `cache` (the
+    running beams' keys and values [batch * num_beams, ...], as transformers)."""
     sequences_scores: Optional[torch.Tensor] = None
     beam_indices: Optional[torch.Tensor] = None
 
     def keys(self):  # transformers' field order
-        names = ("sequences", "sequences_scores", "scores", "logits", "beam_indices", "cache")
+        names = ("sequences", "sequences_scores", "scores", "logits", "beam_indices", "attentions", "hidden_states",
+                 "cache")
         return [name for name in names if getattr(self, name) is not None]
 
 
 class _Run(NamedTuple):
     """A generation after its prefill: what the decoding loops start from (GenerationMixin._setup)."""
+    decoder: Any  # the model's fused decoder, or a _FullOutputDecoder (new_cache, prefill, step)
     input_ids: torch.Tensor  # [rows, prompt] (the copies per prompt included)
     logits: torch.Tensor  # [rows, vocab] of the prompt's last position
     cache: Any
@@ -128,7 +155,72 @@ class _Run(NamedTuple):
     pad_token_id: Optional[int]
     process: Any  # (sequences, width, logits) -> scores: the logits processors and sampling filters
     reads_sequences: bool  # whether `process` or `stop` reads the tokens (else the sequences need not be kept)
-    stop: Any  # None, or (sequences [rows, length]) -> bool [rows]: the rows that max_time or stop_strings end
+    stop: Any  # None, or (sequences [rows, length], scores) -> bool [rows]: the rows the stopping criteria end
+
+
+class _FullOutputCache:
+    """What _FullOutputDecoder keeps between calls, one row per sequence: the tokens, their attention mask and
+    positions [rows, length], and the keys and values the forward returned (per layer (keys, values) [rows, heads,
+    length - 1, head_dim]; None where each step runs the whole sequence again)."""
+
+    ids = mask = positions = pairs = None  # (set by prefill)
+
+    def reorder(self, rows: torch.Tensor) -> None:
+        self.ids, self.mask, self.positions = self.ids[rows], self.mask[rows], self.positions[rows]
+        if self.pairs is not None:
+            self.pairs = [(keys[rows], values[rows]) for keys, values in self.pairs]
+
+    def key_values(self) -> list:
+        return list(self.pairs or ())
+
+
+class _FullOutputDecoder:
+    """The model's own forward in place of its fused decoder, for output_attentions / output_hidden_states (which
+    the fused one does not compute): each call's attentions and hidden states are kept, as transformers' generate
+    returns them. As transformers, a step runs its new token over the cache where the forward takes one and
+    use_cache is on (GPT-2), else the whole sequence again (OpenAI GPT, use_cache=False)."""
+
+    def __init__(self, model, options: dict):
+        self.model = model
+        self.with_cache = options["use_cache"] and "past_key_values" in _forward_parameters(type(model))
+        self.outputs = dict(output_attentions=bool(options["output_attentions"]),
+                            output_hidden_states=bool(options["output_hidden_states"]))
+        self.attentions, self.hidden_states = [], []
+
+    def new_cache(self, batch: int, capacity: int) -> _FullOutputCache:
+        return _FullOutputCache()
+
+    def prefill(self, input_ids, position_ids, attention_mask, cache: _FullOutputCache) -> torch.Tensor:
+        cache.ids, cache.positions = input_ids, position_ids
+        cache.mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
+        return self._forward(cache, input_ids, position_ids)
+
+    def step(self, tokens: torch.Tensor, positions: torch.Tensor, cache: _FullOutputCache) -> torch.Tensor:
+        cache.ids = torch.cat([cache.ids, tokens[:, None]], dim=1)
+        cache.mask = torch.cat([cache.mask, torch.ones_like(cache.mask[:, :1])], dim=1)
+        cache.positions = torch.cat([cache.positions, positions[:, None]], dim=1)
+        if self.with_cache:
+            return self._forward(cache, tokens[:, None], positions[:, None])
+        return self._forward(cache, cache.ids, cache.positions)
+
+    def _forward(self, cache: _FullOutputCache, ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        past = dict(past_key_values=cache.pairs, use_cache=True) if self.with_cache else {}
+        out = self.model(ids, position_ids=positions, attention_mask=cache.mask, **past, **self.outputs)
+        if self.with_cache:
+            cache.pairs = [(present[0], present[1]) for present in out.past_key_values]
+        if self.outputs["output_attentions"]:
+            self.attentions.append(tuple(out.attentions))
+        if self.outputs["output_hidden_states"]:
+            self.hidden_states.append(tuple(out.hidden_states))
+        return out.logits[:, -1]
+
+
+def _step_outputs(decoder) -> dict:
+    """The `attentions` and `hidden_states` fields of generate's output: a tuple per step where asked for."""
+    if not isinstance(decoder, _FullOutputDecoder):
+        return {}
+    return {name: tuple(getattr(decoder, name)) if decoder.outputs["output_" + name] else None
+            for name in ("attentions", "hidden_states")}
 
 
 def _unimplemented(fields: dict) -> list:
@@ -334,12 +426,12 @@ class GenerationMixin:
                         top_p: Optional[float] = None, eos_token_id: Union[int, Sequence[int], None] = NOT_GIVEN,
                         pad_token_id: Optional[int] = None, num_return_sequences: Optional[int] = None,
                         generator: Optional[torch.Generator] = None, generation_config=None, tokenizer=None,
-                        logits_processor=None, stopping_criteria=None, prefix_allowed_tokens_fn=None,
+                        logits_processor=None, stopping_criteria=None, prefix_allowed_tokens_fn=None, inputs=None,
                         **kwargs: Any) -> Iterator[torch.Tensor]:
         """Yields the next token of every row ([batch * num_return_sequences] long tensor) as it is decoded.
         Rows that have produced an eos token yield pad_token_id afterwards; the iteration ends when every
         row has finished or max_new_tokens were produced. Same options as `generate`, except the ones that
-        shape its return value (return_dict_in_generate, output_scores, output_logits)."""
+        shape its return value (RETURN_OPTIONS)."""
         for name in RETURN_OPTIONS:
             if name in kwargs:
                 raise TypeError(f"stream_generate yields tokens: {name} is an option of generate")
@@ -349,10 +441,27 @@ class GenerationMixin:
             pad_token_id=pad_token_id, num_return_sequences=num_return_sequences))
         if options["num_beams"] != 1:
             raise ValueError("stream_generate cannot stream beam search (the best beams are known at the end only)")
-        run = self._setup(input_ids, attention_mask, generator, options, tokenizer, logits_processor,
-                          stopping_criteria, prefix_allowed_tokens_fn)
+        run = self._setup(self._prompt(input_ids, inputs, options), attention_mask, generator, options, tokenizer,
+                          logits_processor, stopping_criteria, prefix_allowed_tokens_fn)
         for tokens, _, _ in self._decode(run, options["do_sample"], generator):
             yield tokens
+
+    def _prompt(self, input_ids, inputs, options: dict):
+        """input_ids (or `inputs`, transformers' name) as a tensor; none given, transformers' prompt: one row of the
+        bos token (bos_token_id, else the model config's)."""
+        if inputs is not None:
+            if input_ids is not None:
+                raise TypeError("generate got both input_ids and inputs (transformers' name for them): give one")
+            input_ids = inputs
+        if input_ids is not None:
+            return torch.as_tensor(input_ids) if isinstance(input_ids, (list, tuple)) else input_ids
+        bos = options["bos_token_id"]
+        bos = getattr(self.config, "bos_token_id", None) if bos is None else bos
+        if bos is None:
+            raise ValueError("generate needs input_ids (the prompt, at least one token per row), or a bos_token_id "
+                             "to start from")
+        check_count("bos_token_id", bos, 0)
+        return torch.full((1, 1), bos, dtype=torch.long, device=self.get_input_embeddings().weight.device)
 
     def _setup(self, input_ids, attention_mask, generator, options: dict, tokenizer=None, logits_processor=None,
                stopping_criteria=None, prefix_allowed_tokens_fn=None) -> "_Run":
@@ -404,7 +513,8 @@ class GenerationMixin:
             position_ids = torch.arange(prompt_len, device=device).expand(batch, prompt_len)
             next_positions = torch.full((batch,), prompt_len, dtype=torch.long, device=device)
         else:
-            position_ids = (attention_mask.cumsum(1) - 1).clamp_(min=0)
+            # padding at position 0, as transformers (what the attentions and hidden states there show)
+            position_ids = (attention_mask.cumsum(1) - 1).masked_fill_(attention_mask == 0, 0)
             next_positions = attention_mask.sum(1)
         processors, reads_sequences = build_logits_processors(
             o, vocab=self.get_input_embeddings().num_embeddings, eos=eos, prompt=input_ids,
@@ -420,23 +530,34 @@ class GenerationMixin:
                 logits = processor(sequences, width, logits)
             return logits
 
-        fast = self.fast
-        if not fast.runs_as_built() or intercepts(self):
+        decoder = self._decoder(o)
+        cache = decoder.new_cache(batch, prompt_len + max_new_tokens)
+        if num_beams > 1 and not hasattr(cache, "reorder"):
+            raise ValueError(f"beam search is not supported for {type(self).__name__} (its cache cannot follow beams)")
+        logits = decoder.prefill(input_ids, position_ids, attention_mask, cache)
+        return _Run(decoder, input_ids, logits, cache, next_positions, max_new_tokens, eos, pad_token_id, process,
+                    reads_sequences, stop)
+
+    def _decoder(self, o: dict):
+        """The fused decoder, or the model's own forward where generate returns attentions or hidden states."""
+        wanted = [name for name in ("output_attentions", "output_hidden_states") if o[name]]
+        if wanted and o["return_dict_in_generate"]:
+            if not {"attention_mask", "position_ids"} <= _forward_parameters(type(self)):
+                raise ValueError(f"{' and '.join(wanted)} is not supported by {type(self).__name__}'s generate (its "
+                                 f"forward takes no attention_mask and position_ids to run it step by step)")
+            return _FullOutputDecoder(self, o)
+        if not self.fast.runs_as_built() or intercepts(self):
             raise ValueError(f"generate runs {type(self).__name__}'s fused decoder, which calls none of its modules, "
                              f"but some module of it has a forward hook or computes otherwise than this library's "
                              f"(a class of its own such as a LoRA wrapper, or its own forward): call the model's "
                              f"forward in a loop of your own instead")
-        cache = fast.new_cache(batch, prompt_len + max_new_tokens)
-        if num_beams > 1 and not hasattr(cache, "reorder"):
-            raise ValueError(f"beam search is not supported for {type(self).__name__} (its cache cannot follow beams)")
-        logits = fast.prefill(input_ids, position_ids, attention_mask, cache)
-        return _Run(input_ids, logits, cache, next_positions, max_new_tokens, eos, pad_token_id, process,
-                    reads_sequences, stop)
+        return self.fast
 
-    def _decode(self, run: "_Run", do_sample: bool, generator):
+    def _decode(self, run: "_Run", do_sample: bool, generator, kept_scores: Optional[list] = None):
         """Greedy decoding or sampling: yields (tokens [rows], raw logits [rows, vocab], processed scores [rows,
-        vocab]) per step."""
-        fast, cache, eos, pad_token_id = self.fast, run.cache, run.eos, run.pad_token_id
+        vocab]) per step. kept_scores (return_dict_in_generate with output_scores): a list each step's scores are
+        appended to, which the stopping criteria receive as a tuple (else None), as transformers'."""
+        decoder, cache, eos, pad_token_id = run.decoder, run.cache, run.eos, run.pad_token_id
         sequences, logits, next_positions = run.input_ids, run.logits, run.next_positions
         batch, prompt_len = sequences.shape
         unfinished = torch.ones(batch, dtype=torch.bool, device=sequences.device)
@@ -447,18 +568,20 @@ class GenerationMixin:
                 tokens = torch.multinomial(scores.softmax(-1), 1, generator=generator).squeeze(1)
             else:
                 tokens = scores.argmax(-1)
+            if kept_scores is not None:
+                kept_scores.append(scores)
             if eos is not None:  # (as transformers, finished rows get padding only when eos ends rows)
                 tokens = torch.where(unfinished, tokens, torch.full_like(tokens, pad_token_id))
                 unfinished &= ~torch.isin(tokens, eos)
             if run.reads_sequences:
                 sequences = torch.cat([sequences, tokens[:, None]], dim=1)
             if run.stop is not None:
-                unfinished &= ~run.stop(sequences)
+                unfinished &= ~run.stop(sequences, None if kept_scores is None else tuple(kept_scores))
             yield tokens, logits, scores
             if step == run.max_new_tokens - 1 or (
                     (eos is not None or run.stop is not None) and not bool(unfinished.any())):
                 return
-            logits = fast.step(tokens, next_positions, cache)
+            logits = decoder.step(tokens, next_positions, cache)
             next_positions += 1
 
     def _beam_search(self, run: "_Run", options: dict, generator=None) -> "GenerateBeamDecoderOnlyOutput":
@@ -469,8 +592,9 @@ class GenerationMixin:
         rows follow the beams that continue."""
         num_beams, num_return_sequences = options["num_beams"], options["num_return_sequences"]
         length_penalty, early_stopping = options["length_penalty"], options["early_stopping"]
-        keep_scores, keep_logits = options["output_scores"], options["output_logits"]
-        eos, pad_token_id, fast, cache = run.eos, run.pad_token_id, self.fast, run.cache
+        as_dict = options["return_dict_in_generate"]
+        keep_scores, keep_logits = as_dict and options["output_scores"], as_dict and options["output_logits"]
+        eos, pad_token_id, decoder, cache = run.eos, run.pad_token_id, run.decoder, run.cache
         rows, prompt_len = run.input_ids.shape
         batch, device = rows // num_beams, run.input_ids.device
         max_length = prompt_len + run.max_new_tokens
@@ -520,7 +644,8 @@ class GenerationMixin:
             if eos is not None:
                 ends |= torch.isin(tokens, eos)
             if run.stop is not None:
-                ends |= run.stop(top_running[:, :, :length + 1].reshape(batch * keep, -1)).view(batch, keep)
+                ends |= run.stop(top_running[:, :, :length + 1].reshape(batch * keep, -1),
+                                 tuple(all_scores) if keep_scores else None).view(batch, keep)
             # the beams that go on: the best that did not end
             top_running_scores = top_log_probs + ends.to(torch.float32) * -1.0e9
             go_on = torch.topk(top_running_scores, k=num_beams)[1]
@@ -553,7 +678,7 @@ class GenerationMixin:
             cache.reorder(beam_rows)  # (after the last step too: the cache returned follows the running beams)
             if not bool(may_improve.any()) or all_full or bool(ends.all()):
                 break
-            logits = fast.step(running[:, :, length - 1].reshape(rows), next_positions, cache)
+            logits = decoder.step(running[:, :, length - 1].reshape(rows), next_positions, cache)
             next_positions += 1
 
         sequences = finished[:, :num_return_sequences].reshape(batch * num_return_sequences, -1)
@@ -563,7 +688,7 @@ class GenerationMixin:
             sequences=sequences[:, :prompt_len + generated],
             sequences_scores=finished_scores[:, :num_return_sequences].reshape(-1) if keep_scores else None,
             scores=tuple(all_scores) if keep_scores else None, logits=tuple(all_logits) if keep_logits else None,
-            beam_indices=sources[:, :generated])
+            beam_indices=sources[:, :generated], **_step_outputs(run.decoder))
 
     @torch.no_grad()
     def generate(self, input_ids=None, attention_mask=None, max_length: Optional[int] = None,
@@ -572,10 +697,12 @@ class GenerationMixin:
                  eos_token_id: Union[int, Sequence[int], None] = NOT_GIVEN, pad_token_id: Optional[int] = None,
                  num_return_sequences: Optional[int] = None, generator: Optional[torch.Generator] = None,
                  streamer=None, generation_config=None, tokenizer=None, logits_processor=None,
-                 stopping_criteria=None, prefix_allowed_tokens_fn=None,
+                 stopping_criteria=None, prefix_allowed_tokens_fn=None, inputs=None,
                  **kwargs: Any) -> Union[torch.Tensor, GenerateDecoderOnlyOutput]:
         """Continues the prompts and returns [batch * num_return_sequences, prompt + new] token ids (the prompt,
-        padding included, then the new tokens), like transformers' generate.
+        padding included, then the new tokens), like transformers' generate. The prompt: input_ids (or `inputs`,
+        transformers' name), else one row of bos_token_id (default: the generation config's, else
+        config.bos_token_id).
 
         max_new_tokens (default 20) or max_length (prompt included) bounds the new tokens; generation stops
         early when every row has produced eos_token_id (default: the generation config's, else
@@ -599,10 +726,10 @@ class GenerationMixin:
         logits_processor and stopping_criteria (lists of transformers' processors and criteria, or callables
         (input_ids, scores)), merged with those the options make as transformers merges them, and
         prefix_allowed_tokens_fn ((prompt index, row's ids) -> the token ids allowed next).
-        return_dict_in_generate=True returns a
-        GenerateDecoderOnlyOutput (sequences, and the per-step `scores` with output_scores=True, raw `logits`
-        with output_logits=True). generation_config (transformers.GenerationConfig or a dict) gives the
-        options not passed here. num_beams > 1: transformers' beam search (not for Transformer-XL), returning
+        return_dict_in_generate=True returns a GenerateDecoderOnlyOutput (sequences, and the per-step `scores`
+        with output_scores=True, raw `logits` with output_logits=True, `attentions` / `hidden_states` with
+        output_attentions / output_hidden_states=True, computed by the model's forward rather than the fused
+        decoder). generation_config (transformers.GenerationConfig or a dict) gives the options not passed here. num_beams > 1: transformers' beam search (not for Transformer-XL), returning
         the best num_return_sequences (<= num_beams) beams of each prompt, scored by summed log-probability /
         new_length ** length_penalty; early_stopping True stops a prompt at num_beams finished beams, False
         (default) when no running beam can do better by transformers' estimate, "never" by the exact bound;
@@ -612,7 +739,7 @@ class GenerationMixin:
             kwargs, max_length=max_length, max_new_tokens=max_new_tokens, do_sample=do_sample,
             temperature=temperature, top_k=top_k, top_p=top_p, eos_token_id=eos_token_id,
             pad_token_id=pad_token_id, num_return_sequences=num_return_sequences))
-        input_ids = torch.as_tensor(input_ids) if isinstance(input_ids, (list, tuple)) else input_ids
+        input_ids = self._prompt(input_ids, inputs, options)
         if streamer is not None and not (callable(streamer) or hasattr(streamer, "put")):
             raise TypeError("streamer must be callable or have put()/end() methods")
         as_dict = bool(options["return_dict_in_generate"])
@@ -625,20 +752,19 @@ class GenerationMixin:
             if as_dict:
                 output.cache = self._returned_cache(run.cache, options)
             return output if as_dict else output.sequences
-        pieces, all_scores, all_logits = [], [], []
+        pieces, all_logits = [], []
+        all_scores = [] if as_dict and options["output_scores"] else None
         put = getattr(streamer, "put", None) if streamer is not None else None
-        if put is not None and isinstance(input_ids, torch.Tensor):
-            put(input_ids.cpu())
         run = self._setup(input_ids, attention_mask, generator, options, tokenizer, logits_processor,
                           stopping_criteria, prefix_allowed_tokens_fn)
-        for tokens, logits, scores in self._decode(run, options["do_sample"], generator):
+        if put is not None:  # (the rows decoded, one per returned sequence, as transformers)
+            put(run.input_ids.cpu())
+        for tokens, logits, _ in self._decode(run, options["do_sample"], generator, all_scores):
             pieces.append(tokens)
             if as_dict and options["output_logits"]:
                 all_logits.append(logits)
-            if as_dict and options["output_scores"]:
-                all_scores.append(scores)
             if put is not None:
-                put(tokens)
+                put(tokens.cpu())
             elif streamer is not None:
                 streamer(tokens)
         if streamer is not None and hasattr(streamer, "end"):
@@ -647,8 +773,31 @@ class GenerationMixin:
         if not as_dict:
             return sequences
         return GenerateDecoderOnlyOutput(
-            sequences, tuple(all_scores) if all_scores else None, tuple(all_logits) if all_logits else None,
-            self._returned_cache(run.cache, options))
+            sequences, scores=tuple(all_scores) if all_scores else None,
+            logits=tuple(all_logits) if all_logits else None, cache=self._returned_cache(run.cache, options),
+            **_step_outputs(run.decoder))
+
+    def compute_transition_scores(self, sequences: torch.Tensor, scores: Sequence[torch.Tensor],
+                                  beam_indices: Optional[torch.Tensor] = None,
+                                  normalize_logits: bool = False) -> torch.Tensor:
+        """transformers' compute_transition_scores: the score of each new token [rows, new tokens], read from
+        generate's `scores` (return_dict_in_generate, output_scores) at the row given by its `beam_indices` (after
+        beam search; else each row's own), 0 after a beam's end; normalize_logits: log-softmaxed first."""
+        if not isinstance(scores, (list, tuple)) or len(scores) == 0:
+            raise ValueError("scores must be generate's per-step scores (return_dict_in_generate=True, "
+                             "output_scores=True), a non-empty tuple of [rows, vocab] tensors")
+        steps, vocab = len(scores), scores[0].shape[-1]
+        if beam_indices is None:
+            beam_indices = torch.arange(scores[0].shape[0], device=sequences.device).view(-1, 1).expand(-1, steps)
+        stacked = torch.stack(scores).reshape(steps, -1).transpose(0, 1)  # [rows * vocab, steps]
+        if normalize_logits:
+            stacked = stacked.reshape(-1, vocab, steps).log_softmax(dim=1).reshape(-1, steps)
+        ended = beam_indices < 0
+        length = int((~ended).sum(-1).max())
+        ended = ended[:, :length]
+        rows = beam_indices[:, :length].masked_fill(ended, 0)
+        indices = sequences[:, sequences.shape[-1] - length:] + rows * vocab
+        return stacked.gather(0, indices).masked_fill(ended, 0.0)
 
     def _returned_cache(self, cache, options: dict):
         """The KV cache as transformers' generate returns it, for a model whose forward takes past_key_values

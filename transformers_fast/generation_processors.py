@@ -433,9 +433,9 @@ def _exponential_decay(sequences, width: int, scores: torch.Tensor, eos: torch.T
 class StopStrings:
     """transformers' StopStringCriteria: a row ends when the text of its last tokens holds one of `stop_strings`
     ending inside its last token (["st", "op"], ["st", "opera"] and ["las", "topper"] end "stop"; ["stop", "at"]
-    does not). The text of each token is transformers' "clean" one (clean_tokenizer_vocab): bytes for a byte-level
-    or byte-fallback tokenizer (from its backend_tokenizer's decoder), else what convert_tokens_to_string gives it
-    after a fixed prefix."""
+    does not); an empty one ends every row at its first new token, as there. The text of each token is
+    transformers' "clean" one (clean_tokenizer_vocab): bytes for a byte-level or byte-fallback tokenizer (from its
+    backend_tokenizer's decoder), else what convert_tokens_to_string gives it after a fixed prefix."""
 
     _clean_vocabularies: "dict" = {}  # (mode, vocabulary) -> {id: text}, the last few tokenizers seen
 
@@ -443,8 +443,9 @@ class StopStrings:
         if isinstance(stop_strings, str):
             stop_strings = [stop_strings]
         if (not isinstance(stop_strings, (list, tuple)) or not stop_strings
-                or any(not isinstance(x, str) or not x for x in stop_strings)):
-            raise ValueError(f"stop_strings must be a non-empty string or a list of them, got {stop_strings!r}")
+                or any(not isinstance(x, str) for x in stop_strings)):
+            raise ValueError(f"stop_strings must be a string or a non-empty list of strings, got {stop_strings!r}")
+        self.empty = "" in stop_strings
         mode = self._matching_mode(tokenizer)
         self.strings = [x.encode("utf-8") if mode else x for x in stop_strings]
         self.tokens = self._clean_vocabulary(tokenizer, mode)
@@ -525,6 +526,8 @@ class StopStrings:
         return False
 
     def __call__(self, sequences: torch.Tensor) -> torch.Tensor:
+        if self.empty:
+            return torch.ones(sequences.shape[0], dtype=torch.bool, device=sequences.device)
         rows = [[self.tokens.get(t) for t in row] for row in sequences[:, -self.longest:].tolist()]
         return torch.tensor([any(self._ends_with(texts, stop) for stop in self.strings) for texts in rows],
                             dtype=torch.bool, device=sequences.device)
@@ -532,20 +535,21 @@ class StopStrings:
 
 class _Stop:
     """The rows that transformers' stopping criteria besides eos and max_length end (max_time, stop_strings,
-    generate's stopping_criteria: callables (input_ids, scores) -> bool per row, given scores=None)."""
+    generate's stopping_criteria: callables (input_ids, scores) -> bool per row, given what transformers gives
+    them: the tuple of every step's processed scores with return_dict_in_generate and output_scores, else None)."""
 
     def __init__(self, max_time: Optional[float], start: float, stop_strings: Optional[StopStrings], custom=()):
         self.max_time, self.start, self.stop_strings, self.custom = max_time, start, stop_strings, list(custom)
         self.reads_sequences = stop_strings is not None or bool(self.custom)
 
-    def __call__(self, sequences: torch.Tensor) -> torch.Tensor:
+    def __call__(self, sequences: torch.Tensor, scores: Optional[tuple]) -> torch.Tensor:
         done = torch.zeros(sequences.shape[0], dtype=torch.bool, device=sequences.device)
         if self.max_time is not None and time.time() - self.start > self.max_time:
             done.fill_(True)
         if self.stop_strings is not None:
             done |= self.stop_strings(sequences)
         for criterion in self.custom:
-            done |= torch.as_tensor(criterion(sequences, None), dtype=torch.bool, device=sequences.device)
+            done |= torch.as_tensor(criterion(sequences, scores), dtype=torch.bool, device=sequences.device)
         return done
 
 
