@@ -107,7 +107,11 @@ $(SAN_DIR)/kernel_check: $(SAN_DIR)/fuzz/kernel_check.o $(COMMON_NAMES:%=$(SAN_D
     $(foreach isa,$(HOST_ISAS),$(KERNEL_NAMES:%=$(SAN_DIR)/kernels/%.$(isa).o))
 	$(SAN_CXX) $(SAN_FLAGS) $^ -o $@ -lpthread
 
-.PHONY: sanitize-kernels cross-aarch64
+# Tests on x86-64 CPUs unlike this one, under qemu-user: a Haswell (AVX2, no AVX-512) and a Sandy Bridge (no AVX2).
+.PHONY: sanitize-kernels cross-aarch64 cpu-kinds
+cpu-kinds:
+	$(PYTHON) scripts/check_cpu_kinds.py
+
 sanitize-kernels: $(SAN_DIR)/kernel_check
 	$(SAN_DIR)/kernel_check $(KERNEL_CHECK_CASES)
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# qemu CPU model -> the ISA our dispatch must pick there.
+# qemu CPU model -> the ISA our dispatch must pick there. Without AVX2 the fused kernels are off (torch's ops
+# run), so the Sandy Bridge shows that the extension, the tokenizers' scanners and the fallbacks load and run.
 CPU_KINDS = {"Haswell": "avx2", "SandyBridge": "generic"}
 
 # Each kernel (fp32, bf16 without avx512_bf16, int8 without VNNI), the tokenizers' vector scanners, and every
@@ -41,6 +42,9 @@ SELECTION = [
     "tests/test_quantization_decoder.py::test_gpt2_greedy_generation_on_varied_text",
     "tests/test_determinism.py",
 ]
+# The large shapes take minutes under emulation and add no instruction the small ones do not run; on the
+# Haswell the cases capped to the portable kernels are the Sandy Bridge's.
+DESELECT = {"Haswell": "not 3072 and not 50257 and not generic", "SandyBridge": "not 3072 and not 50257"}
 
 
 def guest(cpu: str, *args: str, timeout: float) -> subprocess.CompletedProcess:
@@ -63,10 +67,11 @@ def check(cpu: str, expected_isa: str, selection) -> bool:
     if isa != expected_isa:
         print(f"{cpu}: the kernels' ISA is {isa}, expected {expected_isa}")
         return False
-    run = guest(cpu, "-m", "pytest", "-q", "-p", "no:cacheprovider", *selection, timeout=1800)
-    print(f"{cpu} ({isa}): " + without_qemu_notices(run.stdout + run.stderr).strip().splitlines()[-1])
+    run = guest(cpu, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", DESELECT[cpu], *selection, timeout=1800)
+    output = without_qemu_notices(run.stdout + run.stderr)
     if run.returncode != 0:
-        print(without_qemu_notices(run.stdout + run.stderr)[-6000:])
+        print(output[-6000:])
+    print(f"{cpu} ({isa}): exit status {run.returncode}, {output.strip().splitlines()[-1]}")
     return run.returncode == 0
 
 
