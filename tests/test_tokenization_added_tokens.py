@@ -191,3 +191,22 @@ def test_added_tokens_as_1_2_0(make, transfo_vocab, family, tmp_path):  # noqa: 
         assert ours.encode(text) == reloaded.encode(text) == ref_reloaded.encode(text) == ids, text
         for kw in [dict(), dict(skip_special_tokens=True), dict(clean_up_tokenization_spaces=False)]:
             assert ours.decode(ids, **kw) == ref.decode(ids, **kw), (text, kw)
+
+
+# beside a single_word token: characters Rust regex's \w has and Python's isalnum lacks (Mc, Pc, Join_Control,
+# Alphabetic symbols) and the reverse (No); beside an lstrip token: what str.isspace has and \s lacks (\x1c)
+CLASS_TEXTS = ["²sw sw² ‿sw", "swः sw", "Ⓐsw swⒶ", "x\u200dsw", "sw\u0301 sw", "\x1c<lx> y\x1f <lx>", "sw¹"]
+
+
+@pytest.mark.parametrize("family", ["bert", "gpt2", "roberta"])
+def test_single_word_and_lstrip_character_classes(make, family, tmp_path):
+    """single_word tests the characters beside a match with Rust regex's \\w, lstrip / rstrip take its \\s, as
+    tokenizers does (the approximations of letters, numbers and marks differed on the characters above)."""
+    AddedToken = transformers.AddedToken
+    _, hf, _, _ = make(family)
+    hf.add_tokens([AddedToken("sw", single_word=True), AddedToken("<lx>", lstrip=True, rstrip=True)])
+    hf.save_pretrained(str(tmp_path))
+    theirs = transformers.AutoTokenizer.from_pretrained(str(tmp_path))
+    ours = type(make(family)[0]).from_pretrained(str(tmp_path))
+    kw = dict(return_offsets_mapping=True)
+    assert as_lists(ours(CLASS_TEXTS, **kw)) == as_lists(theirs(CLASS_TEXTS, **kw))

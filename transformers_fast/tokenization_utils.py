@@ -1091,11 +1091,10 @@ class PreTrainedTokenizer(object):
         single_word token only between non-word characters, lstrip / rstrip taking the whitespace beside it (its
         offsets cover that whitespace unless _CONTENT_OFFSETS). The text is matched as it is: the families taking
         this path (no C++ core) have no _added_token_normalization."""
-        import unicodedata
-
+        lib = _core_lib()
+        word, space = lib.is_word_char, lib.is_space_char  # (Rust regex's \w and \s)
         tokens = self._split_tokens()
         flags = dict(zip(tokens, self._split_flags(tokens)))
-        word = lambda c: c.isalnum() or c == "_" or unicodedata.category(c)[0] == "M"  # noqa: E731  (\w)
         chunks = [(0, len(text), None)]  # (start, end, token or None); a token's (start, end) include its strips
         for normalized in (False, True):
             group = [t for t in tokens if bool(flags[t] & _NORMALIZED) == normalized]
@@ -1116,10 +1115,10 @@ class PreTrainedTokenizer(object):
                                                     (stop < e and word(text[stop]))):
                         continue
                     if flags[t] & _LSTRIP:
-                        while start > at and text[start - 1].isspace():
+                        while start > at and space(text[start - 1]):
                             start -= 1
                     if flags[t] & _RSTRIP:
-                        while stop < e and text[stop].isspace():
+                        while stop < e and space(text[stop]):
                             stop += 1
                     pos = stop  # (no match inside the whitespace taken: parts never overlap)
                     if at < start:

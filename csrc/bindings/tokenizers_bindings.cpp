@@ -256,6 +256,13 @@ int64_t* int64_rows(const py::handle& h, size_t rows, int64_t width, const char*
 void bind_tokenizers(py::module_& m) {
   auto t = m.def_submodule("tokenizers", "C++ tokenizer cores");
   t.attr("unicode_version") = unicode_version();
+  // the character classes of tokenizers' AddedVocabulary (Rust regex \w and \s), for the Python twin of its split
+  auto one_char = [](const py::str& s) {  // (a lone surrogate too, as Python text may hold one)
+    TF_CHECK(PyUnicode_GetLength(s.ptr()) == 1, "expected one character");
+    return static_cast<char32_t>(PyUnicode_ReadChar(s.ptr(), 0));
+  };
+  t.def("is_word_char", [one_char](const py::str& c) { return is_word_char(one_char(c)); }, py::arg("char"));
+  t.def("is_space_char", [one_char](const py::str& c) { return (flags(one_char(c)) & kRxS) != 0; }, py::arg("char"));
 
   py::class_<Model, std::shared_ptr<Model>>(t, "Model")
       .def_property_readonly("num_pieces", &Model::num_pieces)

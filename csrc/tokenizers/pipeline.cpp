@@ -131,9 +131,7 @@ void make_view(std::string_view text, size_t b, size_t e, int normalize, CodeVie
   }
 }
 
-// Rust regex's \w, which tokenizers' single_word tests (letters, marks, digits, '_')
-bool word_char(char32_t c) { return c == U'_' || (flags(c) & (kRxL | kRxN | kMn | kCcc)); }
-bool space_char(char32_t c) { return flags(c) & kRxS; }
+bool space_char(char32_t c) { return flags(c) & kRxS; }  // Rust regex's \s, which lstrip / rstrip take
 
 // The character of (valid UTF-8) text that ends at byte i / starts at byte i, and its length in bytes.
 char32_t char_before(std::string_view text, size_t i, size_t& len) {
@@ -179,8 +177,8 @@ void hf_find_matches_raw(const PipelineConfig& cfg, std::string_view text, size_
     const size_t m_start = hit[m], m_end = m_start + cfg.split_tokens[m].size();
     size_t start = m_start, stop = m_end;
     pos = stop;  // (as the automaton, the search goes on after a match it drops)
-    if ((f & kSingleWord) && ((start > b && word_char(char_before(text, start, len))) ||
-                              (stop < e && word_char(char_at(text, stop, len)))))
+    if ((f & kSingleWord) && ((start > b && is_word_char(char_before(text, start, len))) ||
+                              (stop < e && is_word_char(char_at(text, stop, len)))))
       continue;
     if (f & kLstrip)
       while (start > start_offset && space_char(char_before(text, start, len))) start -= len;
@@ -231,7 +229,7 @@ void hf_find_matches(const PipelineConfig& cfg, std::string_view text, size_t b,
     const uint8_t f = cfg.split_flags[m_token];
     size_t start = m_start, stop = m_start + m_len;
     pos = stop;  // (as the automaton, the search goes on after a match it drops)
-    if ((f & kSingleWord) && ((start > 0 && word_char(t[start - 1])) || (stop < n && word_char(t[stop])))) continue;
+    if ((f & kSingleWord) && ((start > 0 && is_word_char(t[start - 1])) || (stop < n && is_word_char(t[stop])))) continue;
     // whole source characters (one may normalize to several code points)
     while (start > start_offset && v.from[start - 1] == v.from[start]) --start;
     while (stop < n && v.from[stop] == v.from[stop - 1]) ++stop;
