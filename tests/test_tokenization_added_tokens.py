@@ -210,3 +210,27 @@ def test_single_word_and_lstrip_character_classes(make, family, tmp_path):
     ours = type(make(family)[0]).from_pretrained(str(tmp_path))
     kw = dict(return_offsets_mapping=True)
     assert as_lists(ours(CLASS_TEXTS, **kw)) == as_lists(theirs(CLASS_TEXTS, **kw))
+
+
+@pytest.mark.parametrize("family", TRANSFORMERS_FOLDER_FAMILIES)
+def test_word_ids_of_added_tokens_the_vocabulary_has(make, family, tmp_path):
+    """An added token the vocabulary also has is a word of its own where the text was split on it, as transformers
+    (its id alone does not say so: the model gives the same id inside words); word_ids, token_to_word and
+    word_to_tokens, on the list path and the tensor path."""
+    _, hf, _, _ = make(family)
+    flagged_tokens(hf)
+    vocab = hf.get_vocab()
+    hf.add_tokens([t for t in ["the", "Ġthe", "er", "an", "re", "ing"] if t in vocab])
+    hf.save_pretrained(str(tmp_path))
+    theirs = transformers.AutoTokenizer.from_pretrained(str(tmp_path))
+    ours = type(make(family)[0]).from_pretrained(str(tmp_path))
+    texts = ["there the theory", "ingthe ering anre", "the", "rethe er an, and the", "THE thing"] + FLAG_TEXTS
+    for kw in [dict(), dict(padding=True, return_tensors="pt")] if ours.pad_token else [dict()]:
+        a, b = ours(texts, **kw), theirs(texts, **kw)
+        assert as_lists(a) == as_lists(b), kw
+        for i in range(len(texts)):
+            assert a.word_ids(i) == b.word_ids(i), (texts[i], kw)
+            n = len(a["input_ids"][i])
+            assert [a.token_to_word(i, k) for k in range(n)] == [b.token_to_word(i, k) for k in range(n)]
+            words = {w for w in b.word_ids(i) if w is not None}
+            assert [a.word_to_tokens(i, w) for w in words] == [b.word_to_tokens(i, w) for w in words], texts[i]

@@ -1015,8 +1015,9 @@ class PreTrainedTokenizer(object):
         tokens = self.convert_ids_to_tokens(ids, skip_special_tokens=skip_special_tokens)
         return self._decoder_cleanup(self.convert_tokens_to_string(tokens))
 
-    def _ids_batch(self, texts, pair, offsets):
-        """ids (and offsets) of many texts; C++ cores run them across threads without the GIL."""
+    def _ids_batch(self, texts, pair, offsets, fixed=False):
+        """ids (and offsets, or None) of many texts; C++ cores run them across threads without the GIL. fixed: also
+        the positions of the added / special tokens each text was split on."""
         texts = [_check_text("text", t) for t in texts]
         core = self._native()
         if core is not None:
@@ -1024,13 +1025,14 @@ class PreTrainedTokenizer(object):
             if torch is not None:  # where torch is in use, the C++ pool follows its thread setting (as the ops do)
                 from transformers_fast import _C
                 _C.set_num_threads(torch.get_num_threads())
-            out = core.encode_batch(texts, pair, offsets)
-            return out if offsets else (out, None)
-        if offsets:
-            if type(self)._tokenize_with_offsets is PreTrainedTokenizer._tokenize_with_offsets:
-                raise NotImplementedError(f"{type(self).__name__} does not compute offsets")
-            out = [self._encode_with_offsets(t, pair) for t in texts]
-            return [ids for ids, _ in out], [offs for _, offs in out]
+            out = core.encode_batch(texts, pair, offsets, fixed)
+            return out if offsets or fixed else (out, None)
+        if offsets and type(self)._tokenize_with_offsets is PreTrainedTokenizer._tokenize_with_offsets:
+            raise NotImplementedError(f"{type(self).__name__} does not compute offsets")
+        if offsets or fixed:
+            out = [self._encode_chunks(t, pair, offsets) for t in texts]
+            ids, offs = [x[0] for x in out], [x[1] for x in out] if offsets else None
+            return (ids, offs, [x[2] for x in out]) if fixed else (ids, offs)
         return [self._encode_one(t, pair) for t in texts], None
 
     def _tokenize_with_offsets(self, text):
@@ -1145,20 +1147,24 @@ class PreTrainedTokenizer(object):
         """The offsets of an added or special token found at text[start:end]."""
         return start, end
 
-    def _encode_with_offsets(self, text, pair):
-        """ids (as _encode_one) and character offsets of one text, through _tokenize_with_offsets."""
+    def _encode_chunks(self, text, pair, offsets):
+        """ids (as _encode_one) of one text from its chunks, with the character offsets (through
+        _tokenize_with_offsets; None unless offsets) and the positions of the added / special tokens it was split on."""
         text = _check_text("text", text)
-        tokens, offs = [], []
+        tokens, offs, fixed_at = [], [], []
         for a, b, fixed, span in self._chunks_with_spans(text):
             if fixed:
+                fixed_at.append(len(tokens))
                 tokens.append(text[a:b])
                 offs.append(span or self._fixed_token_span(text, a, b))
-            else:
+            elif offsets:
                 for tok, (s, e) in self._tokenize_with_offsets(text[a:b]):
                     tokens.append(tok)
                     offs.append((a + s, a + e))
+            else:
+                tokens.extend(self._tokenize(text[a:b]))
         ids = [self._convert_token_to_id(t) for t in tokens] if pair else self.convert_tokens_to_ids(tokens)
-        return ids, offs
+        return ids, offs if offsets else None, fixed_at
 
     def encode_plus(self, text, text_pair=None, add_special_tokens=True, **kwargs):
         """One example as a dict; the options of __call__."""
@@ -1409,8 +1415,8 @@ class PreTrainedTokenizer(object):
         """(ids, offsets or None, word indices or None) of each text; split_words: each text a list of words,
         each encoded alone (offsets within its word, as transformers)."""
         if not split_words:
-            ids, offs = self._ids_batch(texts, False, offsets)
-            return [(x, offs[k] if offsets else None, self._word_ids(x) if words else None)
+            ids, offs, *fixed = self._ids_batch(texts, False, offsets, words)
+            return [(x, offs[k] if offsets else None, self._word_ids(x, fixed[0][k]) if words else None)
                     for k, x in enumerate(ids)]
         flat = [w for text in texts for w in text]
         ids, offs = self._ids_batch(flat, False, offsets)
@@ -1456,10 +1462,11 @@ class PreTrainedTokenizer(object):
         return list(offsets)
 
     # ---- words: which word of the text each token comes from (BatchEncoding.word_ids) -----------------------
-    def _word_ids(self, ids):
+    def _word_ids(self, ids, fixed):
         """The word index of each id of one text, words as transformers' pre-tokenizer of this family splits them;
-        an added or special token is a word of its own."""
-        specials = set(self.all_special_ids) | set(self.added_tokens_decoder)
+        an added or special token the text was split on (positions `fixed`) is a word of its own, as is a special
+        token the model gave (an unknown token)."""
+        fixed, specials = set(fixed), set(self.all_special_ids)
         tokens = self.convert_ids_to_tokens(ids)
         out, run, base = [], [], 0
 
@@ -1471,8 +1478,8 @@ class PreTrainedTokenizer(object):
                 base += words[-1] + 1
                 run.clear()
 
-        for i, tok in zip(ids, tokens):
-            if i in specials:
+        for k, (i, tok) in enumerate(zip(ids, tokens)):
+            if k in fixed or i in specials:
                 flush()
                 out.append(base)
                 base += 1

@@ -396,14 +396,14 @@ int64_t Pipeline::code_to_id(const PipelineConfig& c, const Encoding& e, int32_t
   return id;
 }
 
-void Pipeline::encode_ids(std::string_view text, bool pair, std::vector<int64_t>& ids, Encoding* with_offsets,
-                          bool valid_utf8) const {
+void Pipeline::encode_ids(std::string_view text, bool pair, std::vector<int64_t>& ids, Encoding* codes,
+                          bool valid_utf8, bool offsets) const {
   struct Codes {
     Encoding enc;
   };
-  Encoding& enc = with_offsets ? *with_offsets : thread_scratch<Codes>().enc;  // reused: no allocation per call
+  Encoding& enc = codes ? *codes : thread_scratch<Codes>().enc;  // reused: no allocation per call
   auto cfg = config();
-  encode_codes(*cfg, text, enc, with_offsets != nullptr, valid_utf8);
+  encode_codes(*cfg, text, enc, codes != nullptr && offsets, valid_utf8);
   const int64_t* piece_ids = pair ? cfg->piece_id_pair.data() : cfg->piece_id_single.data();
   const size_t n = enc.codes.size();
   ids.resize(n);
@@ -435,9 +435,9 @@ std::vector<std::string> Pipeline::tokenize(std::string_view text) const {
 }
 
 std::vector<std::vector<int64_t>> Pipeline::encode_batch(size_t n, const TextSource& text, bool pair,
-                                                         std::vector<Encoding>* offsets) const {
+                                                         std::vector<Encoding>* codes, bool offsets) const {
   std::vector<std::vector<int64_t>> out(n);
-  if (offsets) offsets->assign(n, Encoding{});
+  if (codes) codes->assign(n, Encoding{});
   constexpr size_t kChunk = 8;  // texts taken at a time
   std::atomic<size_t> next{0};
   const int64_t workers = static_cast<int64_t>(std::min<size_t>(get_num_threads(), (n + kChunk - 1) / kChunk));
@@ -449,7 +449,7 @@ std::vector<std::vector<int64_t>> Pipeline::encode_batch(size_t n, const TextSou
       for (size_t i = b; i < std::min(n, b + kChunk); ++i) {
         bool valid = false;
         const std::string_view t = text(i, buf, valid);
-        encode_ids(t, pair, out[i], offsets ? &(*offsets)[i] : nullptr, valid);
+        encode_ids(t, pair, out[i], codes ? &(*codes)[i] : nullptr, valid, offsets);
       }
     }
   });

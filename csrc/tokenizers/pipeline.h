@@ -19,6 +19,8 @@ constexpr int64_t kNoId = INT64_MIN;  // a token the vocabulary cannot map (1.2.
 // carried as strings in Encoding::extra, with codes kExtraPiece0 - index.
 constexpr int32_t kExtraPiece0 = -(1 << 29);
 inline bool is_extra_piece(int32_t code) { return code <= kExtraPiece0; }
+// An added or special token the text was split on (code -(k + 2) for split token k).
+inline bool is_split_code(int32_t code) { return code < kUnkPiece && !is_extra_piece(code); }
 
 // Codes: piece index >= 0, kUnkPiece, a split (added/special) token k as -(k + 2), or an extra piece.
 struct Encoding {
@@ -131,15 +133,15 @@ class Pipeline {
   void encode_codes(std::string_view text, Encoding& out, bool offsets) const;
   // Ids as 1.2.0's encode: pair=false maps like convert_tokens_to_ids, pair=true like _convert_token_to_id.
   // valid_utf8: the caller knows text is UTF-8 without surrogates (a Python str's own UTF-8), so it is not
-  // checked again.
-  void encode_ids(std::string_view text, bool pair, std::vector<int64_t>& ids, Encoding* with_offsets,
-                  bool valid_utf8 = false) const;
+  // checked again. codes: where the codes are kept, with their offsets unless offsets is false.
+  void encode_ids(std::string_view text, bool pair, std::vector<int64_t>& ids, Encoding* codes,
+                  bool valid_utf8 = false, bool offsets = true) const;
   std::vector<std::string> tokenize(std::string_view text) const;
   // Many texts across the thread pool. text(i, buf, valid) gives text i (buf: storage it may use; valid: as
   // encode_ids' valid_utf8); the workers take texts a few at a time, so a slow thread holds up no fixed share.
   using TextSource = std::function<std::string_view(size_t i, std::string& buf, bool& valid)>;
   std::vector<std::vector<int64_t>> encode_batch(size_t n, const TextSource& text, bool pair,
-                                                 std::vector<Encoding>* offsets) const;
+                                                 std::vector<Encoding>* codes, bool offsets = true) const;
 
   const Model& model() const { return *model_; }
 
