@@ -234,3 +234,29 @@ def test_word_ids_of_added_tokens_the_vocabulary_has(make, family, tmp_path):
             assert [a.token_to_word(i, k) for k in range(n)] == [b.token_to_word(i, k) for k in range(n)]
             words = {w for w in b.word_ids(i) if w is not None}
             assert [a.word_to_tokens(i, w) for w in words] == [b.word_to_tokens(i, w) for w in words], texts[i]
+
+
+# a normalized token taking part of a character (Hangul and İ decompose; a rest before and after the token), text
+# that BertNormalizer cleans (ZWSP, soft hyphen, NUL, U+FFFD dropped) and spaces (Chinese characters)
+PART_TEXTS = ["İ abİ İab xİy", "한국어 한 국한", "a\u200bb x\u00adsw 中sw sw中 a\x00b a\ufffdb 中ab中"]
+
+
+@pytest.mark.parametrize("family", ["bert", "bert_keep_accents", "bert_cased", "openai"])
+def test_normalized_tokens_on_parts_of_characters_and_cleaned_text(make, family, tmp_path):
+    """transformers matches normalized added tokens in the text as BertNormalizer leaves it: a token may take part of
+    a character's normalized form (its rest is tokenized, with the whole character's offsets: an [UNK] for İ's dot),
+    characters cleaning drops are gone, Chinese characters are spaced (single_word sees the spaces)."""
+    AddedToken = transformers.AddedToken
+    if family.startswith("bert_"):
+        option = {"bert_keep_accents": dict(strip_accents=False), "bert_cased": dict(do_lower_case=False)}[family]
+        hf = transformers.BertTokenizer(bert_uncased_vocab(), **option)
+    else:
+        hf = make(family)[1]
+    hf.add_tokens([AddedToken(t) for t in ["i", "abi", "xi", "ᄒ", "국ᄒ", "ᆫᄀ", "ab"]] +
+                  [AddedToken("sw", single_word=True)])
+    hf.save_pretrained(str(tmp_path))
+    theirs = transformers.AutoTokenizer.from_pretrained(str(tmp_path))
+    ours = type(make("openai" if family == "openai" else "bert")[0]).from_pretrained(str(tmp_path))
+    texts = PART_TEXTS + PART_TEXTS[0].split() + PART_TEXTS[1].split()
+    for kw in [dict(return_offsets_mapping=True), dict(add_special_tokens=False)]:
+        assert as_lists(ours(texts, **kw)) == as_lists(theirs(texts, **kw)), kw

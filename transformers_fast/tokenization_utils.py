@@ -126,7 +126,8 @@ def _added_token(value):
 # tokens (_split_as_transformers), which 1.2.0's split has no use for.
 _LSTRIP, _RSTRIP, _SINGLE_WORD, _NORMALIZED = 1, 2, 4, 8
 _CONTENT_OFFSETS = 16  # (not a flag of AddedToken: the family's _added_token_offsets_trimmed)
-_LOWER_CASE, _STRIP_ACCENTS = 1, 2  # transformers' BertNormalizer, as _added_token_normalization gives it
+# the steps of transformers' BertNormalizer a family takes, as _added_token_normalization gives them
+_LOWER_CASE, _STRIP_ACCENTS, _CLEAN_TEXT, _CHINESE_CHARS = 1, 2, 4, 8
 
 
 def _token_flags(token, special=False):
@@ -653,7 +654,7 @@ class PreTrainedTokenizer(object):
 
     def _added_token_normalization(self):
         """How transformers' normalizer of the family changes the text its normalized added tokens are matched in
-        (and those tokens): _LOWER_CASE | _STRIP_ACCENTS bits, 0 for none."""
+        (and those tokens): _LOWER_CASE | _STRIP_ACCENTS | _CLEAN_TEXT | _CHINESE_CHARS bits, 0 for none."""
         return 0
 
     # transformers' offsets of an added token cover the whitespace its lstrip / rstrip took, but where the family's

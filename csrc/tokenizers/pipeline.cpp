@@ -84,29 +84,40 @@ struct Seg {
   size_t begin, end;  // bytes
   int32_t token;      // split token index, or -1 for text
   size_t content_begin = 0, content_end = 0;  // a token's own bytes (lstrip / rstrip take more)
+  // text only: what is left of a character a normalized token took part of (transformers tokenizes that rest), before
+  // begin (its character ends there) and after end (its character starts there)
+  std::u32string head, tail;
 };
 
-// The code points of text[b, e), each with the bytes of the character it comes from; with `normalize` (bits:
-// 1 lower-case, 2 strip accents, as transformers' BertNormalizer) normalized as transformers normalizes the text its
-// normalized added tokens are looked for in.
+// The code points of text[b, e), each with the bytes of the character it comes from; with `normalize`
+// (AddedNormalize bits) normalized as transformers normalizes the text its normalized added tokens are looked for in.
 struct CodeView {
   std::u32string cps;
   std::vector<size_t> from, to;  // bytes of the source character of each code point
 };
 
 void normalize_char(char32_t c, int normalize, std::u32string& out) {
-  if (c < 0x80) {  // (the common case, without the tables)
-    out.push_back((normalize & 1) && c >= U'A' && c <= U'Z' ? c + 32 : c);
+  if (c >= 0x20 && c < 0x7F) {  // (the common case, without the tables)
+    out.push_back((normalize & kAddedLower) && c >= U'A' && c <= U'Z' ? c + 32 : c);
+    return;
+  }
+  const uint16_t f = flags(c);
+  if (normalize & kAddedCleanText) {  // NUL, U+FFFD and controls dropped, whitespace a space
+    if (f & kBertDrop) return;
+    if (f & kBertWs) c = U' ';
+  }
+  if ((normalize & kAddedChineseChars) && (f & kCjk)) {
+    out += {U' ', c, U' '};
     return;
   }
   std::u32string one(1, c), tmp;
-  if (normalize & 2) {  // NFD, marks dropped
+  if (normalize & kAddedStripAccents) {  // NFD, marks dropped
     nfd_str(one, tmp, nullptr, nullptr);
     one.clear();
     for (char32_t d : tmp)
       if (!(flags(d) & kMn)) one.push_back(d);
   }
-  if (normalize & 1) {
+  if (normalize & kAddedLower) {
     tmp.clear();
     for (char32_t d : one) append_lower(d, tmp);
     one.swap(tmp);
@@ -210,8 +221,27 @@ void hf_find_matches(const PipelineConfig& cfg, std::string_view text, size_t b,
   const std::u32string& t = v.cps;
   const size_t n = t.size(), n_tokens = cfg.split_tokens.size();
   size_t start_offset = 0, pos = 0;  // code points of the view
-  auto emit_text = [&](size_t x, size_t y) {
-    if (x < y) out.push_back({v.from[x], v.to[y - 1], -1});
+  auto emit_text = [&](size_t x, size_t y) {  // the view's [x, y): whole characters as bytes, parts as code points
+    if (x >= y) return;
+    Seg seg{v.from[x], v.to[y - 1], -1};
+    size_t j = x;
+    if (x > 0 && v.from[x - 1] == v.from[x]) {  // the rest of a character a token took the start of
+      while (j < y && v.from[j] == v.from[x]) ++j;
+      seg.head.assign(t, x, j - x);
+      seg.begin = v.to[x];
+      if (j == y) {
+        seg.end = seg.begin;
+        out.push_back(std::move(seg));
+        return;
+      }
+    }
+    if (y < n && v.from[y] == v.from[y - 1]) {  // the start of a character a token took the rest of
+      size_t i = y;
+      while (i > j && v.from[i - 1] == v.from[y]) --i;
+      seg.tail.assign(t, i, y - i);
+      seg.end = v.from[y];
+    }
+    out.push_back(std::move(seg));
   };
   while (pos < n) {
     size_t m_start = 0, m_len = 0;
@@ -230,9 +260,6 @@ void hf_find_matches(const PipelineConfig& cfg, std::string_view text, size_t b,
     size_t start = m_start, stop = m_start + m_len;
     pos = stop;  // (as the automaton, the search goes on after a match it drops)
     if ((f & kSingleWord) && ((start > 0 && is_word_char(t[start - 1])) || (stop < n && is_word_char(t[stop])))) continue;
-    // whole source characters (one may normalize to several code points)
-    while (start > start_offset && v.from[start - 1] == v.from[start]) --start;
-    while (stop < n && v.from[stop] == v.from[stop - 1]) ++stop;
     if (f & kLstrip)
       while (start > start_offset && space_char(t[start - 1])) --start;
     if (f & kRstrip)
@@ -243,6 +270,26 @@ void hf_find_matches(const PipelineConfig& cfg, std::string_view text, size_t b,
     start_offset = stop;
   }
   emit_text(start_offset, n);
+}
+
+// A text part with the rest of a character a token took part of: the model tokenizes those code points with the bytes
+// beside them (as transformers tokenizes its normalized rest); their tokens' offsets are the whole character's.
+template <typename CpAt>
+void encode_part(const Model& model, const Seg& s, std::string_view text, CpAt& cp_at, const SegmentContext& ctx,
+                 Encoding& out, bool offsets) {
+  std::string part = to_utf8(s.head);
+  part.append(text.substr(s.begin, s.end - s.begin));
+  part += to_utf8(s.tail);
+  const size_t first = out.codes.size();
+  model.encode(part, 0, ctx, out, offsets);
+  if (!offsets) return;
+  const int32_t kh = static_cast<int32_t>(s.head.size()), begin = cp_at(s.begin), tail_char = cp_at(s.end);
+  const int32_t mid = tail_char - begin;
+  for (size_t i = first; i < out.codes.size(); ++i) {
+    const int32_t a = out.starts[i], b = out.ends[i];
+    out.starts[i] = a < kh ? begin - 1 : a < kh + mid ? begin + (a - kh) : tail_char;
+    out.ends[i] = b <= kh + mid ? begin + std::max(0, b - kh) : tail_char + 1;
+  }
 }
 
 bool is_space_at(const unsigned char* p, size_t i, size_t n, size_t* len) {
@@ -315,8 +362,9 @@ void Pipeline::encode_codes(const PipelineConfig& config, std::string_view text,
     }
     next.clear();
     for (Seg& s : segs) {  // the text between the tokens: stripped in 1.2.0's mode, empty parts dropped
-      if (s.token < 0 && strip_parts_) strip(text, s.begin, s.end);
-      if (s.token >= 0 || s.begin < s.end) next.push_back(s);
+      const bool part = !s.head.empty() || !s.tail.empty();
+      if (s.token < 0 && strip_parts_ && !part) strip(text, s.begin, s.end);
+      if (s.token >= 0 || s.begin < s.end || part) next.push_back(std::move(s));
     }
     segs.swap(next);
   } else {
@@ -357,6 +405,11 @@ void Pipeline::encode_codes(const PipelineConfig& config, std::string_view text,
       cursor_byte += utf8_len(p[cursor_byte]);
       ++cursor_cp;
     }
+    while (cursor_byte > byte) {  // (a token after the rest of a character starts in that character)
+      do --cursor_byte;
+      while ((p[cursor_byte] & 0xC0) == 0x80);
+      --cursor_cp;
+    }
     return cursor_cp;
   };
   for (const Seg& s : segs) {
@@ -365,6 +418,10 @@ void Pipeline::encode_codes(const PipelineConfig& config, std::string_view text,
       int32_t start = offsets ? cp_at(content ? s.content_begin : s.begin) : 0;
       int32_t end = offsets ? cp_at(content ? s.content_end : s.end) : 0;
       out.push(-(s.token + 2), start, end, offsets);
+      continue;
+    }
+    if (!s.head.empty() || !s.tail.empty()) {
+      encode_part(*model_, s, text, cp_at, ctx, out, offsets);
       continue;
     }
     int32_t base = offsets ? cp_at(s.begin) : 0;

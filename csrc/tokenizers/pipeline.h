@@ -105,7 +105,7 @@ struct PipelineConfig {
   // not normalized first, each token's flags (kLstrip...) honoured
   bool hf_split = false;
   std::vector<uint8_t> split_flags;  // per split token; empty: none set
-  // how transformers normalizes the text its normalized added tokens match (bits: 1 lower-case, 2 strip accents)
+  // how transformers normalizes the text its normalized added tokens match (AddedNormalize bits)
   int added_normalize = 0;
   std::vector<std::u32string> split_u32, split_normalized;  // the split tokens' code points, as they are / normalized
   bool has_split_group[2] = {false, false};  // some split token is not normalized / is
@@ -114,6 +114,8 @@ struct PipelineConfig {
 // tokenizers' AddedToken flags; kContentOffsets: the token's offsets leave out what lstrip / rstrip took (RoBERTa's
 // trim_offsets), else they cover it
 enum SplitFlag : uint8_t { kLstrip = 1, kRstrip = 2, kSingleWord = 4, kNormalized = 8, kContentOffsets = 16 };
+// transformers' BertNormalizer, the steps of it a family's normalizer takes
+enum AddedNormalize : int { kAddedLower = 1, kAddedStripAccents = 2, kAddedCleanText = 4, kAddedChineseChars = 8 };
 
 class Pipeline {
  public:
