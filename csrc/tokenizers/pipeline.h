@@ -107,7 +107,7 @@ struct PipelineConfig {
   std::vector<uint8_t> split_flags;  // per split token; empty: none set
   // how transformers normalizes the text its normalized added tokens match (AddedNormalize bits)
   int added_normalize = 0;
-  std::vector<std::u32string> split_u32, split_normalized;  // the split tokens' code points, as they are / normalized
+  std::vector<std::string> split_normalized;  // the split tokens as the normalizer leaves them
   bool has_split_group[2] = {false, false};  // some split token is not normalized / is
 };
 
