@@ -260,3 +260,25 @@ def test_normalized_tokens_on_parts_of_characters_and_cleaned_text(make, family,
     texts = PART_TEXTS + PART_TEXTS[0].split() + PART_TEXTS[1].split()
     for kw in [dict(return_offsets_mapping=True), dict(add_special_tokens=False)]:
         assert as_lists(ours(texts, **kw)) == as_lists(theirs(texts, **kw)), kw
+
+
+XLNET_TEXTS = ["newtok NEWTOK NewTok ``x'' \"x\" ``x\" x", "a  NéwTok", "hello there the theory", "swः sw",
+               "sẃ sw ²sw", "ﬁnewtok newtokﬁ"]
+
+
+@pytest.mark.parametrize("do_lower_case", [False, True])
+def test_xlnet_normalized_added_tokens(make, tmp_path, do_lower_case):
+    """XLNet (no C++ core) matches its normalized added tokens in the text as transformers' XLNet normalizer leaves
+    it: `` and '' as ", accents and marks gone (NFKD), lower case with do_lower_case, the sentencepiece character map
+    ("▁" a space); the tokens themselves normalized alike. It matched the text as it was."""
+    AddedToken = transformers.AddedToken
+    hf = transformers.XLNetTokenizer.from_pretrained(os.path.dirname(make("xlnet")[0].vocab_file),
+                                                     do_lower_case=do_lower_case)
+    vocab = hf.get_vocab()
+    hf.add_tokens([AddedToken("NewTok"), AddedToken("``x''"), AddedToken("sw", single_word=True)] +
+                  [t for t in ["▁the"] if t in vocab])
+    hf.save_pretrained(str(tmp_path))
+    theirs = transformers.AutoTokenizer.from_pretrained(str(tmp_path))
+    ours = tf.XLNetTokenizer.from_pretrained(str(tmp_path))
+    for kw in [dict(return_offsets_mapping=True), dict(add_special_tokens=False)]:
+        assert as_lists(ours(XLNET_TEXTS, **kw)) == as_lists(theirs(XLNET_TEXTS, **kw)), kw

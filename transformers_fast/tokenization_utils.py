@@ -741,7 +741,7 @@ class PreTrainedTokenizer(object):
         if not self._split_tokens():
             return self._tokenize(text, **kwargs)
         return [token for a, b, fixed, _ in self._chunks_with_spans(text)
-                for token in ([text[a:b]] if fixed else self._tokenize(text[a:b], **kwargs))]
+                for token in ([fixed] if fixed else self._tokenize(text[a:b], **kwargs))]
 
     def _tokenize(self, text, **kwargs):
         raise NotImplementedError
@@ -1043,8 +1043,8 @@ class PreTrainedTokenizer(object):
     _strip_parts = True  # 1.2.0: the parts of the text between added/special tokens are stripped
 
     def _chunks_with_spans(self, text):
-        """1.2.0's split of text on added and special tokens, each chunk with its (start, end) in text and whether it
-        is such a token, and a token's offsets where they are not its (start, end) (else None): each token in turn
+        """1.2.0's split of text on added and special tokens, each chunk with its (start, end) in text and the token
+        it is (None for text), and a token's offsets where they are not its (start, end) (else None): each token in turn
         splits the chunks not yet fixed, the parts stripped, empty ones dropped. Whitespace alone gives no chunk (1.2.0
         returned one special token picked by set order there). A family whose _strip_parts is False does not strip
         the parts (empty ones are still dropped); where _split_as_transformers, the split is transformers'."""
@@ -1086,63 +1086,81 @@ class PreTrainedTokenizer(object):
                             out.append((a, b))
                         out.append((parts[i][1], parts[i][1] + len(tok)))
             chunks = out
-        return [(a, b, fixed(text[a:b]), None) for a, b in chunks]
+        return [(a, b, text[a:b] if fixed(text[a:b]) else None, None) for a, b in chunks]
 
     def _chunks_as_transformers(self, text, strip_parts):
         """_chunks_with_spans as tokenizers' AddedVocabulary splits (the C++ core's hf_split): the tokens not
-        normalized first, then the others in the parts left, each pass taking the leftmost-longest match; a
-        single_word token only between non-word characters, lstrip / rstrip taking the whitespace beside it (its
-        offsets cover that whitespace unless _CONTENT_OFFSETS). The text is matched as it is: the families taking
-        this path (no C++ core) have no _added_token_normalization."""
+        normalized first, then the others in the parts left (both matched as _added_token_normalizer leaves them), each
+        pass taking the leftmost-longest match; a single_word token only between non-word characters, lstrip / rstrip
+        taking the whitespace beside it (its offsets cover that whitespace unless _CONTENT_OFFSETS). A match takes
+        whole characters of the text (the C++ core tokenizes the rest of one it takes part of)."""
         lib = _core_lib()
         word, space = lib.is_word_char, lib.is_space_char  # (Rust regex's \w and \s)
         tokens = self._split_tokens()
         flags = dict(zip(tokens, self._split_flags(tokens)))
-        chunks = [(0, len(text), None)]  # (start, end, token or None); a token's (start, end) include its strips
+        chunks = [(0, len(text), None, None)]  # (start, end, token or None, the token's own (start, end))
         for normalized in (False, True):
             group = [t for t in tokens if bool(flags[t] & _NORMALIZED) == normalized]
+            norm = self._added_token_normalizer() if normalized else None
+            patterns = {t: norm(t)[0] if norm else t for t in group}
+            group = [t for t in group if patterns[t]]
             out = []
-            for b, e, tok in chunks:
-                if tok is not None:
-                    out.append((b, e, tok))
+            for b, e, tok, own in chunks:
+                if tok is not None or not group:
+                    out.append((b, e, tok, own))
                     continue
-                at = pos = b
-                while group:
-                    hits = [(k, t) for t in group for k in [text.find(t, pos, e)] if k >= 0]
+                h, units = norm(text[b:e]) if norm else (text[b:e], None)  # units: each character's (start, end)
+
+                def starts(i):  # where h[i:] starts in text, and h[:i] ends
+                    return b + (i if units is None else units[i][0] if i < len(h) else e - b)
+
+                def ends(i):
+                    return b + (i if units is None else units[i - 1][1] if i else 0)
+
+                at = pos = 0
+                at_text = b
+                while True:
+                    hits = [(k, t) for t in group for k in [h.find(patterns[t], pos)] if k >= 0]
                     if not hits:
                         break
-                    k, t = min(hits, key=lambda h: (h[0], -len(h[1])))  # leftmost, then longest
-                    start, stop = k, k + len(t)
+                    k, t = min(hits, key=lambda hit: (hit[0], -len(patterns[hit[1]])))  # leftmost, then longest
+                    start, stop = k, k + len(patterns[t])
                     pos = stop
-                    if flags[t] & _SINGLE_WORD and ((start > b and word(text[start - 1])) or
-                                                    (stop < e and word(text[stop]))):
+                    if flags[t] & _SINGLE_WORD and ((start > 0 and word(h[start - 1])) or
+                                                    (stop < len(h) and word(h[stop]))):
                         continue
                     if flags[t] & _LSTRIP:
-                        while start > at and space(text[start - 1]):
+                        while start > at and space(h[start - 1]):
                             start -= 1
                     if flags[t] & _RSTRIP:
-                        while stop < e and space(text[stop]):
+                        while stop < len(h) and space(h[stop]):
                             stop += 1
-                    pos = stop  # (no match inside the whitespace taken: parts never overlap)
-                    if at < start:
-                        out.append((at, start, None))
-                    out.append((start, stop, t))
-                    at = stop
-                if at < e:
-                    out.append((at, e, None))
+                    first = max(starts(start), at_text)
+                    if at < start:  # (what the normalizer drops at either end of a part gives nothing, as there)
+                        out.append((max(starts(at), at_text), min(ends(start), first), None, None))
+                    pos = at = stop  # (no match inside the whitespace taken: parts never overlap)
+                    at_text = ends(stop)
+                    out.append((first, at_text, t, (max(starts(k), first), ends(k + len(patterns[t])))))
+                if at < len(h):
+                    out.append((max(starts(at), at_text), ends(len(h)), None, None))
             chunks = out
         spans = []
-        for a, b, tok in chunks:
+        for a, b, tok, own in chunks:
             if tok is not None:
-                k = text.find(tok, a, b)
-                spans.append((k, k + len(tok), True, (k, k + len(tok)) if flags[tok] & _CONTENT_OFFSETS else (a, b)))
+                spans.append((own[0], own[1], tok, own if flags[tok] & _CONTENT_OFFSETS else (a, b)))
                 continue
             if strip_parts:
                 piece = text[a:b]
                 a, b = a + len(piece) - len(piece.lstrip()), b - len(piece) + len(piece.rstrip())
             if a < b:
-                spans.append((a, b, False, None))
+                spans.append((a, b, None, None))
         return spans
+
+    def _added_token_normalizer(self):
+        """For the families without a C++ core: a function from a text to that text as the family's transformers
+        normalizer leaves it for its normalized added tokens, with the (start, end) of the characters of the text each
+        of its characters comes from; None where the text is matched as it is."""
+        return None
 
     def _fixed_token_span(self, text, start, end):
         """The offsets of an added or special token found at text[start:end]."""
@@ -1156,7 +1174,7 @@ class PreTrainedTokenizer(object):
         for a, b, fixed, span in self._chunks_with_spans(text):
             if fixed:
                 fixed_at.append(len(tokens))
-                tokens.append(text[a:b])
+                tokens.append(fixed)
                 offs.append(span or self._fixed_token_span(text, a, b))
             elif offsets:
                 for tok, (s, e) in self._tokenize_with_offsets(text[a:b]):

@@ -57,6 +57,7 @@ class XLNetTokenizer(PreTrainedTokenizer):
         state = super().__getstate__()
         state["sp_model"] = None
         state.pop("_sp_keeps", None)
+        state.pop("_added_token_norm", None)
         return state
 
     def __setstate__(self, d):
@@ -77,6 +78,43 @@ class XLNetTokenizer(PreTrainedTokenizer):
         if self.do_lower_case:
             outputs = outputs.lower()
         return outputs
+
+    def _added_token_normalizer(self):
+        """transformers' XLNet normalizer (its tokenizer.json): `` and '' as ", NFKD and marks dropped unless
+        keep_accents, lower case with do_lower_case, then the sentencepiece model's character map; a character (or a
+        pair of quotes) at a time, as tokenizers maps them."""
+        key = (self.keep_accents, self.do_lower_case)
+        cached = self.__dict__.get("_added_token_norm")
+        if cached is None or cached[0] != key:
+            import sentencepiece as spm
+            charsmap = spm.SentencePieceNormalizer(model_proto=self.sp_model.serialized_model_proto(),
+                                                   add_dummy_prefix=False, escape_whitespaces=False,
+                                                   remove_extra_whitespaces=False)
+            units = {}
+
+            def unit(u):
+                if u not in units:
+                    x = '"' if u in ("``", "''") else u
+                    if not self.keep_accents:
+                        x = "".join(c for c in unicodedata.normalize("NFKD", x) if unicodedata.category(c)[0] != "M")
+                    if self.do_lower_case:
+                        x = x.lower()
+                    units[u] = charsmap.normalize(x) if x.strip() else x
+                return units[u]
+
+            def normalize(text):
+                out, spans, i = [], [], 0
+                while i < len(text):
+                    u = text[i:i + 2] if text[i:i + 2] in ("``", "''") else text[i]
+                    n = unit(u)
+                    out.append(n)
+                    spans += [(i + len(u) - 1, i + len(u))] * len(n)  # (a " from a pair: its second quote's)
+                    i += len(u)
+                return "".join(out), spans
+
+            cached = (key, normalize)
+            self.__dict__["_added_token_norm"] = cached
+        return cached[1]
 
     def _run_word_ids(self, tokens):
         return self._words_from_starts([t.startswith(SPIECE_UNDERLINE) for t in tokens])  # "▁": after a space
