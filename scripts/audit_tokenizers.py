@@ -7,8 +7,9 @@ trained here (cased WordPiece, OpenAI GPT and XLM "</w>" BPE, XLNet sentencepiec
 transformers' __call__ (special-token masks, token types, truncation with stride, offsets) on the texts whose plain
 ids already agree (where 1.2.0 and transformers tokenize differently, 1.2.0 decides), and a folder transformers saved
 with added tokens of every kind on the texts that folder without them tokenizes as transformers. Prints mismatch
-counts and the first cases; exits 1 when a 1.2.0 comparison differs. Known differences are left out: 1.2.0's None ids where a token
-has no id (we raise), whitespace-only text (we give [] as transformers), and errors raised by both."""
+counts and the first cases; exits 1 when a 1.2.0 comparison differs. Known differences are left out: 1.2.0's None
+ids where a token has no id (we raise), whitespace-only text (we give [] as transformers), and errors raised by
+both."""
 from __future__ import annotations
 
 import argparse
