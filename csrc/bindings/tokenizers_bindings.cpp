@@ -485,7 +485,8 @@ void bind_tokenizers(py::module_& m) {
             py::object ol = py::none();
             if (offsets) {
               py::list l(encs.size());
-              for (size_t i = 0; i < encs.size(); ++i) PyList_SET_ITEM(l.ptr(), i, offsets_list(encs[i]).release().ptr());
+              for (size_t i = 0; i < encs.size(); ++i)
+                PyList_SET_ITEM(l.ptr(), i, offsets_list(encs[i]).release().ptr());
               ol = l;
             }
             if (!fixed) return py::object(py::make_tuple(out, ol));

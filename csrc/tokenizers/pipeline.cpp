@@ -132,7 +132,8 @@ size_t printable_ascii_end(const unsigned char* p, size_t i, size_t e) {
 // Whether normalize_char may change c (most characters it leaves, as the flags tell without the mappings).
 bool changes(char32_t c, int normalize) {
   const uint16_t f = flags(c);
-  return ((normalize & kAddedCleanText) && (f & (kBertDrop | kBertWs))) || ((normalize & kAddedChineseChars) && (f & kCjk)) ||
+  return ((normalize & kAddedCleanText) && (f & (kBertDrop | kBertWs))) ||
+         ((normalize & kAddedChineseChars) && (f & kCjk)) ||
          ((normalize & kAddedStripAccents) && (f & (kHasNfd | kMn))) || ((normalize & kAddedLower) && (f & kHasLower));
 }
 
@@ -158,7 +159,8 @@ struct NormView {
         s.append(text.substr(i, j - i));
         if (normalize & kAddedLower) {
           char* d = s.data() + at;  // (a plain pointer: the loop vectorizes)
-          for (size_t k = 0, m = j - i; k < m; ++k) d[k] = static_cast<char>(d[k] + (static_cast<unsigned char>(d[k] - 'A') < 26 ? 32 : 0));
+          for (size_t k = 0, m = j - i; k < m; ++k)
+            d[k] = static_cast<char>(d[k] + (static_cast<unsigned char>(d[k] - 'A') < 26 ? 32 : 0));
         }
         if ((i = j) == e) break;
       }
