@@ -7,6 +7,7 @@ Subclasses without one implement ``_tokenize`` and get 1.2.0's Python algorithm.
 """
 from __future__ import annotations
 
+import bisect
 import collections
 import copy
 import functools
@@ -228,6 +229,31 @@ def _clean_up_tokenization(text):
     return (text.replace(" .", ".").replace(" ?", "?").replace(" !", "!").replace(" ,", ",").replace(" ' ", "'")
             .replace(" n't", "n't").replace(" 'm", "'m").replace(" 's", "'s").replace(" 've", "'ve")
             .replace(" 're", "'re"))
+
+
+def _normalized_positions(base, anchors):
+    """Where the normalized text of text[base:] begins (starts(i): its h[i]) and ends (ends(i): its h[i - 1]) in
+    text; anchors (sorted): (at, length) in h and (start, end) in text of each character that does not map to one
+    character (None: none)."""
+    keys = [a[0] for a in anchors or ()]
+
+    def anchor(i):  # the last anchor that starts at or before h[i]
+        k = bisect.bisect_right(keys, i)
+        return anchors[k - 1] if k else None
+
+    def starts(i):
+        a = anchor(i)
+        if a is None:
+            return base + i
+        return base + (a[2] if i < a[0] + a[1] else a[3] + i - a[0] - a[1])
+
+    def ends(i):
+        if i == 0:
+            return base
+        a = anchor(i - 1)
+        return base + a[3] if a is not None and i - 1 < a[0] + a[1] else starts(i - 1) + 1
+
+    return starts, ends
 
 
 class PreTrainedTokenizer(object):
@@ -1109,13 +1135,8 @@ class PreTrainedTokenizer(object):
                 if tok is not None or not group:
                     out.append((b, e, tok, own))
                     continue
-                h, units = norm(text[b:e]) if norm else (text[b:e], None)  # units: each character's (start, end)
-
-                def starts(i):  # where h[i:] starts in text, and h[:i] ends
-                    return b + (i if units is None else units[i][0] if i < len(h) else e - b)
-
-                def ends(i):
-                    return b + (i if units is None else units[i - 1][1] if i else 0)
+                h, anchors = norm(text[b:e]) if norm else (text[b:e], None)
+                starts, ends = _normalized_positions(b, anchors)
 
                 at = pos = 0
                 at_text = b

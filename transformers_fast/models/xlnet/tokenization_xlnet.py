@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import unicodedata
 
 from transformers_fast.tokenization_utils import PreTrainedTokenizer
@@ -82,7 +83,8 @@ class XLNetTokenizer(PreTrainedTokenizer):
     def _added_token_normalizer(self):
         """transformers' XLNet normalizer (its tokenizer.json): `` and '' as ", NFKD and marks dropped unless
         keep_accents, lower case with do_lower_case, then the sentencepiece model's character map; a character (or a
-        pair of quotes) at a time, as tokenizers maps them."""
+        pair of quotes) at a time, as tokenizers maps them. The anchors: (at, length) in the normalized text and
+        (start, end) in the text of each character (or pair) that does not map to one character."""
         key = (self.keep_accents, self.do_lower_case)
         cached = self.__dict__.get("_added_token_norm")
         if cached is None or cached[0] != key:
@@ -103,14 +105,20 @@ class XLNetTokenizer(PreTrainedTokenizer):
                 return units[u]
 
             def normalize(text):
-                out, spans, i = [], [], 0
-                while i < len(text):
-                    u = text[i:i + 2] if text[i:i + 2] in ("``", "''") else text[i]
-                    n = unit(u)
-                    out.append(n)
-                    spans += [(i + len(u) - 1, i + len(u))] * len(n)  # (a " from a pair: its second quote's)
-                    i += len(u)
-                return "".join(out), spans
+                changed = {ord(c): n for c in set(text) for n in [unit(c)] if n != c}
+                odd = "".join(chr(c) for c, n in changed.items() if len(n) != 1)
+                if "``" not in text and "''" not in text and not odd:
+                    return text.translate(changed), None  # (the common case: character for character)
+                pieces, anchors, at, size = [], [], 0, 0
+                for m in re.finditer("``|''" + (f"|[{re.escape(odd)}]" if odd else ""), text):
+                    pieces.append(text[at:m.start()].translate(changed))
+                    size += m.start() - at
+                    n = unit(m.group())
+                    anchors.append((size, len(n), m.end() - 1 if len(m.group()) == 2 else m.start(), m.end()))
+                    pieces.append(n)  # (a " from a pair is its second quote's, as transformers aligns it)
+                    size, at = size + len(n), m.end()
+                pieces.append(text[at:].translate(changed))
+                return "".join(pieces), anchors
 
             cached = (key, normalize)
             self.__dict__["_added_token_norm"] = cached
