@@ -282,3 +282,24 @@ def test_xlnet_normalized_added_tokens(make, tmp_path, do_lower_case):
     ours = tf.XLNetTokenizer.from_pretrained(str(tmp_path))
     for kw in [dict(return_offsets_mapping=True), dict(add_special_tokens=False)]:
         assert as_lists(ours(XLNET_TEXTS, **kw)) == as_lists(theirs(XLNET_TEXTS, **kw)), kw
+
+
+@pytest.mark.parametrize("family", ["bert", "gpt2", "openai"])
+def test_many_added_tokens(make, family, tmp_path):
+    """With many added tokens (one pass over the text finds which occur; the searches skip the others) the split is
+    the same: 1.2.0's (each token in turn, the parts stripped even where no token occurs) and transformers'."""
+    many = [f"tok{i}x" for i in range(30)] + ["tok1", "x tok2", "ZZ"]
+    texts = ["  hello tok1x tok12x world ", "tok1 tok1x tok2x", "nothing here ", " ZZ", "atok29xb x tok2 tok3",
+             "ünïcode tok5x é"]
+    ours, hf, ref, ours_120 = make(family)
+    for tok in (ours_120, ref):
+        tok.add_tokens(many)
+    for text in texts:
+        assert ours_120.encode(text) == ref.encode(text), text
+        assert ours_120.tokenize(text) == ref.tokenize(text), text
+    hf.add_tokens(many)
+    hf.save_pretrained(str(tmp_path))
+    theirs = transformers.AutoTokenizer.from_pretrained(str(tmp_path))
+    ours = type(ours).from_pretrained(str(tmp_path))
+    kw = dict(return_offsets_mapping=True)
+    assert as_lists(ours(texts, **kw)) == as_lists(theirs(texts, **kw))

@@ -48,6 +48,8 @@ void Pipeline::configure(const std::vector<std::string>& split_tokens, const std
     for (char32_t ch : to_u32(tok)) normalize_char(ch, added_normalize, norm);
     c->split_normalized.push_back(to_utf8(norm));
   }
+  c->occurs_as_is.build(c->split_tokens);
+  c->occurs_normalized.build(c->split_normalized);
   c->unk_token = unk_token;
   c->unk_id_single = unk_id_single;
   c->unk_id_pair = unk_id_pair;
@@ -71,6 +73,37 @@ void Pipeline::configure(const std::vector<std::string>& split_tokens, const std
   for (const auto& t : never_split) c->never_split.add(t);
   std::lock_guard<std::mutex> lk(mu_);
   config_ = std::move(c);
+}
+
+void Occurrences::build(const std::vector<std::string>& strings) {
+  for (size_t k = 0; k < strings.size(); ++k) {
+    const auto* t = reinterpret_cast<const unsigned char*>(strings[k].data());
+    if (strings[k].empty()) continue;
+    first[t[0] >> 6] |= uint64_t{1} << (t[0] & 63);
+    if (strings[k].size() == 1)
+      singles.emplace_back(t[0], static_cast<int32_t>(k));
+    else
+      pairs.emplace_back(static_cast<uint16_t>(t[0] << 8 | t[1]), static_cast<int32_t>(k));
+  }
+  std::sort(pairs.begin(), pairs.end());
+  few = pairs.size() + singles.size() <= kFew;
+}
+
+void Occurrences::find(const std::vector<std::string>& strings, std::string_view h, std::vector<char>& present) const {
+  present.assign(strings.size(), few);
+  if (few) return;
+  const auto* p = reinterpret_cast<const unsigned char*>(h.data());
+  for (size_t i = 0, n = h.size(); i < n; ++i) {
+    if (!((first[p[i] >> 6] >> (p[i] & 63)) & 1)) continue;
+    for (const auto& [b, k] : singles)
+      if (b == p[i]) present[k] = 1;
+    if (i + 1 == n) break;
+    const uint16_t key = static_cast<uint16_t>(p[i] << 8 | p[i + 1]);
+    auto it = std::lower_bound(pairs.begin(), pairs.end(), std::make_pair(key, INT32_MIN));
+    for (; it != pairs.end() && it->first == key; ++it)
+      if (!present[it->second] && h.compare(i, strings[it->second].size(), strings[it->second]) == 0)
+        present[it->second] = 1;
+  }
 }
 
 std::shared_ptr<const PipelineConfig> Pipeline::config() const {
@@ -247,16 +280,19 @@ struct Match {
 // self-synchronizing: a pattern's bytes match only at character boundaries), only the characters beside a match
 // decoded.
 void find_matches(const PipelineConfig& cfg, std::string_view h, size_t b, size_t e, bool normalized,
-                  const std::vector<std::string>& patterns, std::vector<Match>& out) {
+                  const std::vector<std::string>& patterns, const Occurrences& occurs, std::vector<Match>& out) {
   const std::string_view part = h.substr(0, e);
   const size_t n_tokens = patterns.size();
   struct Hits {
     std::vector<size_t> at;
+    std::vector<char> present;
   };
-  std::vector<size_t>& hit = thread_scratch<Hits>().at;  // each token's next occurrence from the search position on
+  Hits& scratch = thread_scratch<Hits>();
+  std::vector<size_t>& hit = scratch.at;  // each token's next occurrence from the search position on (npos: none)
   hit.assign(n_tokens, std::string_view::npos);
+  occurs.find(patterns, part.substr(b), scratch.present);
   for (size_t k = 0; k < n_tokens; ++k)
-    if (((cfg.split_flags[k] & kNormalized) != 0) == normalized && !patterns[k].empty())
+    if (scratch.present[k] && ((cfg.split_flags[k] & kNormalized) != 0) == normalized)
       hit[k] = part.find(patterns[k], b);
   size_t start_offset = b, pos = b, len = 0;
   while (pos < e) {
@@ -299,7 +335,7 @@ void hf_find_matches(const PipelineConfig& cfg, std::string_view text, size_t b,
   std::vector<Match>& found = thread_scratch<Found>().at;
   found.clear();
   if (!normalized || cfg.added_normalize == 0) {
-    find_matches(cfg, text, b, e, normalized, cfg.split_tokens, found);
+    find_matches(cfg, text, b, e, normalized, cfg.split_tokens, cfg.occurs_as_is, found);
     size_t at = b;
     for (const Match& m : found) {
       if (at < m.start) out.push_back({at, m.start, -1});
@@ -311,7 +347,7 @@ void hf_find_matches(const PipelineConfig& cfg, std::string_view text, size_t b,
   }
   NormView& v = thread_scratch<NormView>();
   v.build(text, b, e, cfg.added_normalize);
-  find_matches(cfg, v.s, 0, v.s.size(), true, cfg.split_normalized, found);
+  find_matches(cfg, v.s, 0, v.s.size(), true, cfg.split_normalized, cfg.occurs_normalized, found);
   size_t at = 0;
   for (const Match& m : found) {
     v.emit_text(at, m.start, e, out);
@@ -419,7 +455,12 @@ void Pipeline::encode_codes(const PipelineConfig& config, std::string_view text,
   } else {
     segs.push_back({0, text.size(), token_of(0, text.size()), 0, text.size()});
   }
+  std::vector<char> present;
+  if (!cfg->hf_split) cfg->occurs_as_is.find(cfg->split_tokens, text, present);
   for (size_t k = 0; k < cfg->split_tokens.size() && !cfg->hf_split; ++k) {
+    // a token nowhere in the text is in no part of it: after the first pass (which strips the text and finds a part
+    // that is a token as a whole) its pass changes nothing
+    if (k > 0 && !present[k]) continue;
     const std::string& tok = cfg->split_tokens[k];
     next.clear();
     for (const Seg& s : segs) {

@@ -90,6 +90,20 @@ class Model {
   virtual bool allows_surrogates() const { return false; }
 };
 
+// Which of a list of strings occur in a text at all, in one pass over it (the searches for each then skip the others:
+// with many added tokens, one search per token over every text was most of the time). Few strings are all taken as
+// present: their searches (memchr) cost less than the pass.
+struct Occurrences {
+  static constexpr size_t kFew = 12;
+  bool few = true;
+  uint64_t first[4] = {0, 0, 0, 0};                  // bit b: some string starts with byte b
+  std::vector<std::pair<uint16_t, int32_t>> pairs;   // (first two bytes, string), sorted
+  std::vector<std::pair<uint8_t, int32_t>> singles;  // (byte, string) of the one-byte strings
+  void build(const std::vector<std::string>& strings);
+  // present[k]: strings[k] occurs in h
+  void find(const std::vector<std::string>& strings, std::string_view h, std::vector<char>& present) const;
+};
+
 // The tokens 1.2.0 splits the text on, in its order (added tokens, then all_special_tokens),
 // and how every code maps to an id.
 struct PipelineConfig {
@@ -108,6 +122,7 @@ struct PipelineConfig {
   // how transformers normalizes the text its normalized added tokens match (AddedNormalize bits)
   int added_normalize = 0;
   std::vector<std::string> split_normalized;  // the split tokens as the normalizer leaves them
+  Occurrences occurs_as_is, occurs_normalized;  // of split_tokens / split_normalized
   bool has_split_group[2] = {false, false};  // some split token is not normalized / is
 };
 
