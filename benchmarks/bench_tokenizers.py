@@ -154,6 +154,19 @@ def main():
         results.append(("WordPiece", "tokie", mbps(lambda d: tk.encode(d, add_special_tokens=False).ids, fresh())))
     except ImportError:
         pass
+    try:  # a folder transformers saved, with normalized added tokens: transformers' split on the normalized text
+        import transformers
+        saved = transformers.BertTokenizer(vocab)
+        saved.add_tokens(["newtokxyz", "<custom>", "hello world"])
+        saved.save_pretrained(os.path.join(tmp, "bert_saved"))
+        ours_saved = BertTokenizer.from_pretrained(os.path.join(tmp, "bert_saved"))
+        results.append(("WordPiece", "transformers_fast, HF-saved dir", mbps(ours_saved.encode, fresh())))
+        theirs_saved = transformers.AutoTokenizer.from_pretrained(os.path.join(tmp, "bert_saved"))
+        check = fresh(args.ref_mb)
+        assert all(ours_saved.encode(d) == theirs_saved.encode(d, add_special_tokens=False) for d in check), \
+            "WordPiece ids of the folder transformers saved differ from transformers'"
+    except ImportError:
+        pass
     import pytorch_transformers as ref
     theirs = ref.BertTokenizer(vocab)
     sample = fresh(args.ref_mb)

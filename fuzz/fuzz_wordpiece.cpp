@@ -22,13 +22,17 @@ static std::vector<std::shared_ptr<Pipeline>> make() {
     out.push_back(p);
   }
   // transformers' split, over tokens that normalize to several code points (İ), to the same text (B / b), that
-  // overlap (a / ab / b a) or hold spaces
+  // overlap (a / ab / b a) or hold spaces, that take part of a character (i of İ, ᄒ of Hangul), that get
+  // spaced (中)
   for (int variant = 0; variant < 32; ++variant) {
     BertOptions o;
     o.do_lower_case = variant & 1;
     o.strip_accents = variant & 2 ? 1 : -1;
     auto p = std::make_shared<Pipeline>(std::make_shared<WordPieceModel>(vocab, o));
-    fuzz::configure_hf(*p, {"[CLS]", "a", "ab", "B", "b a", "\xc4\xb0", "i", "\xc3\xa9", "x "}, variant, variant & 3);
+    fuzz::configure_hf(*p,
+                       {"[CLS]", "a", "ab", "B", "b a", "\xc4\xb0", "i", "\xc3\xa9", "x ", "\xe1\x84\x92",
+                        "\xe4\xb8\xad", "##", "he"},  // (over Occurrences::kFew: the one-pass search)
+                       variant, variant & 15);
     out.push_back(p);
   }
   return out;

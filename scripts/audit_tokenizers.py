@@ -5,9 +5,11 @@ trained here (cased WordPiece, OpenAI GPT and XLM "</w>" BPE, XLNet sentencepiec
 
 1.2.0 (tokenize, encode, encode of pairs with special tokens, decode) is compared for every family and option set;
 transformers' __call__ (special-token masks, token types, truncation with stride, offsets) on the texts whose plain
-ids already agree (where 1.2.0 and transformers tokenize differently, 1.2.0 decides). Prints mismatch counts and the
-first cases; exits 1 when a 1.2.0 comparison differs. Known differences are left out: 1.2.0's None ids where a token
-has no id (we raise), whitespace-only text (we give [] as transformers), and errors raised by both."""
+ids already agree (where 1.2.0 and transformers tokenize differently, 1.2.0 decides), and a folder transformers saved
+with added tokens of every kind on the texts that folder without them tokenizes as transformers. Prints mismatch
+counts and the first cases; exits 1 when a 1.2.0 comparison differs. Known differences are left out: 1.2.0's None
+ids where a token has no id (we raise), whitespace-only text (we give [] as transformers), and errors raised by
+both."""
 from __future__ import annotations
 
 import argparse
@@ -171,7 +173,34 @@ def main():
                      for t in good for kw in options]
             report.compare(f"transformers {name} __call__ ({len(good)} of {len(stripped)} texts with the same ids)",
                            cases)
+            audit_saved_folder(report, name, hf, type(ours), plain, folder)
     return 1 if report.failed else 0
+
+
+def audit_saved_folder(report, name, hf, cls, texts, folder):
+    """A folder transformers saved with added tokens of every kind (normalized ones that take part of a character,
+    single_word, lstrip / rstrip), against transformers, on the texts where the same folder without them agrees."""
+    import transformers
+    AddedToken = transformers.AddedToken
+
+    plain = tempfile.mkdtemp(dir=folder)
+    hf.save_pretrained(plain)
+
+    def saved(tokens):
+        d = tempfile.mkdtemp(dir=folder)
+        with_tokens = transformers.AutoTokenizer.from_pretrained(plain)
+        with_tokens.add_tokens(tokens)
+        with_tokens.save_pretrained(d)
+        return cls.from_pretrained(d), transformers.AutoTokenizer.from_pretrained(d)
+
+    kw = dict(return_offsets_mapping=True)
+    base = saved([])
+    good = [t for t in texts
+            if outcome(lambda t=t: dict(base[0](t, **kw))) == outcome(lambda t=t: dict(base[1](t, **kw)))]
+    ours, theirs = saved(["e", "i", "ᄒ", "the", AddedToken("sw", single_word=True),
+                          AddedToken("x", lstrip=True, rstrip=True), AddedToken("newtok", normalized=False)])
+    cases = [(t, lambda t=t: dict(ours(t, **kw)), lambda t=t: dict(theirs(t, **kw))) for t in good]
+    report.compare(f"transformers {name} folder with added tokens ({len(good)} texts it agrees on without them)", cases)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ def regex_set(pattern):
 
 def main(out_path):
     rx_l, rx_n, rx_s = regex_set(r"\p{L}"), regex_set(r"\p{N}"), regex_set(r"\s")
+    rx_w = sorted(regex_set(r"\w"))  # Rust regex's \w too (Alphabetic, M, Nd, Pc, Join_Control): tokenizers' single_word
     flags = [0] * MAX_CP
     lower_map, nfd_map, ccc_map = {}, {}, {}
     for cp in range(MAX_CP):
@@ -143,6 +144,15 @@ def main(out_path):
     out.append(seq_table("Nfd", nfd_map))
     out.append("inline constexpr CccEntry kCcc[] = {")
     out += [f"  {{{k}, {v}}}," for k, v in sorted(ccc_map.items())]
+    out.append("};")
+    ranges = []  # [first, last] runs of \w (no flag bit left; only single_word reads it)
+    for cp in rx_w:
+        if ranges and ranges[-1][1] == cp - 1:
+            ranges[-1][1] = cp
+        else:
+            ranges.append([cp, cp])
+    out.append(f"inline constexpr uint32_t kWordRanges[{len(ranges)}][2] = {{")
+    out += ["  " + " ".join(f"{{{a}, {b}}}," for a, b in ranges[i:i + 8]) for i in range(0, len(ranges), 8)]
     out.append("};")
     out.append("}  // namespace tf::tok::tables")
     with open(out_path, "w", encoding="utf-8") as f:

@@ -191,3 +191,115 @@ def test_added_tokens_as_1_2_0(make, transfo_vocab, family, tmp_path):  # noqa: 
         assert ours.encode(text) == reloaded.encode(text) == ref_reloaded.encode(text) == ids, text
         for kw in [dict(), dict(skip_special_tokens=True), dict(clean_up_tokenization_spaces=False)]:
             assert ours.decode(ids, **kw) == ref.decode(ids, **kw), (text, kw)
+
+
+# beside a single_word token: characters Rust regex's \w has and Python's isalnum lacks (Mc, Pc, Join_Control,
+# Alphabetic symbols) and the reverse (No); beside an lstrip token: what str.isspace has and \s lacks (\x1c)
+CLASS_TEXTS = ["²sw sw² ‿sw", "swः sw", "Ⓐsw swⒶ", "x\u200dsw", "sw\u0301 sw", "\x1c<lx> y\x1f <lx>", "sw¹"]
+
+
+@pytest.mark.parametrize("family", ["bert", "gpt2", "roberta"])
+def test_single_word_and_lstrip_character_classes(make, family, tmp_path):
+    """single_word tests the characters beside a match with Rust regex's \\w, lstrip / rstrip take its \\s, as
+    tokenizers does (the approximations of letters, numbers and marks differed on the characters above)."""
+    AddedToken = transformers.AddedToken
+    _, hf, _, _ = make(family)
+    hf.add_tokens([AddedToken("sw", single_word=True), AddedToken("<lx>", lstrip=True, rstrip=True)])
+    hf.save_pretrained(str(tmp_path))
+    theirs = transformers.AutoTokenizer.from_pretrained(str(tmp_path))
+    ours = type(make(family)[0]).from_pretrained(str(tmp_path))
+    kw = dict(return_offsets_mapping=True)
+    assert as_lists(ours(CLASS_TEXTS, **kw)) == as_lists(theirs(CLASS_TEXTS, **kw))
+
+
+@pytest.mark.parametrize("family", TRANSFORMERS_FOLDER_FAMILIES)
+def test_word_ids_of_added_tokens_the_vocabulary_has(make, family, tmp_path):
+    """An added token the vocabulary also has is a word of its own where the text was split on it, as transformers
+    (its id alone does not say so: the model gives the same id inside words); word_ids, token_to_word and
+    word_to_tokens, on the list path and the tensor path."""
+    _, hf, _, _ = make(family)
+    flagged_tokens(hf)
+    vocab = hf.get_vocab()
+    hf.add_tokens([t for t in ["the", "Ġthe", "er", "an", "re", "ing"] if t in vocab])
+    hf.save_pretrained(str(tmp_path))
+    theirs = transformers.AutoTokenizer.from_pretrained(str(tmp_path))
+    ours = type(make(family)[0]).from_pretrained(str(tmp_path))
+    texts = ["there the theory", "ingthe ering anre", "the", "rethe er an, and the", "THE thing"] + FLAG_TEXTS
+    for kw in [dict(), dict(padding=True, return_tensors="pt")] if ours.pad_token else [dict()]:
+        a, b = ours(texts, **kw), theirs(texts, **kw)
+        assert as_lists(a) == as_lists(b), kw
+        for i in range(len(texts)):
+            assert a.word_ids(i) == b.word_ids(i), (texts[i], kw)
+            n = len(a["input_ids"][i])
+            assert [a.token_to_word(i, k) for k in range(n)] == [b.token_to_word(i, k) for k in range(n)]
+            words = {w for w in b.word_ids(i) if w is not None}
+            assert [a.word_to_tokens(i, w) for w in words] == [b.word_to_tokens(i, w) for w in words], texts[i]
+
+
+# a normalized token taking part of a character (Hangul and İ decompose; a rest before and after the token), text
+# that BertNormalizer cleans (ZWSP, soft hyphen, NUL, U+FFFD dropped) and spaces (Chinese characters)
+PART_TEXTS = ["İ abİ İab xİy", "한국어 한 국한", "a\u200bb x\u00adsw 中sw sw中 a\x00b a\ufffdb 中ab中"]
+
+
+@pytest.mark.parametrize("family", ["bert", "bert_keep_accents", "bert_cased", "openai"])
+def test_normalized_tokens_on_parts_of_characters_and_cleaned_text(make, family, tmp_path):
+    """transformers matches normalized added tokens in the text as BertNormalizer leaves it: a token may take part of
+    a character's normalized form (its rest is tokenized, with the whole character's offsets: an [UNK] for İ's dot),
+    characters cleaning drops are gone, Chinese characters are spaced (single_word sees the spaces)."""
+    AddedToken = transformers.AddedToken
+    if family.startswith("bert_"):
+        option = {"bert_keep_accents": dict(strip_accents=False), "bert_cased": dict(do_lower_case=False)}[family]
+        hf = transformers.BertTokenizer(bert_uncased_vocab(), **option)
+    else:
+        hf = make(family)[1]
+    hf.add_tokens([AddedToken(t) for t in ["i", "abi", "xi", "ᄒ", "국ᄒ", "ᆫᄀ", "ab"]] +
+                  [AddedToken("sw", single_word=True)])
+    hf.save_pretrained(str(tmp_path))
+    theirs = transformers.AutoTokenizer.from_pretrained(str(tmp_path))
+    ours = type(make("openai" if family == "openai" else "bert")[0]).from_pretrained(str(tmp_path))
+    texts = PART_TEXTS + PART_TEXTS[0].split() + PART_TEXTS[1].split()
+    for kw in [dict(return_offsets_mapping=True), dict(add_special_tokens=False)]:
+        assert as_lists(ours(texts, **kw)) == as_lists(theirs(texts, **kw)), kw
+
+
+XLNET_TEXTS = ["newtok NEWTOK NewTok ``x'' \"x\" ``x\" x", "a  NéwTok", "hello there the theory", "swः sw",
+               "sẃ sw ²sw", "ﬁnewtok newtokﬁ"]
+
+
+@pytest.mark.parametrize("do_lower_case", [False, True])
+def test_xlnet_normalized_added_tokens(make, tmp_path, do_lower_case):
+    """XLNet (no C++ core) matches its normalized added tokens in the text as transformers' XLNet normalizer leaves
+    it: `` and '' as ", accents and marks gone (NFKD), lower case with do_lower_case, the sentencepiece character map
+    ("▁" a space); the tokens themselves normalized alike. It matched the text as it was."""
+    AddedToken = transformers.AddedToken
+    hf = transformers.XLNetTokenizer.from_pretrained(os.path.dirname(make("xlnet")[0].vocab_file),
+                                                     do_lower_case=do_lower_case)
+    vocab = hf.get_vocab()
+    hf.add_tokens([AddedToken("NewTok"), AddedToken("``x''"), AddedToken("sw", single_word=True)] +
+                  [t for t in ["▁the"] if t in vocab])
+    hf.save_pretrained(str(tmp_path))
+    theirs = transformers.AutoTokenizer.from_pretrained(str(tmp_path))
+    ours = tf.XLNetTokenizer.from_pretrained(str(tmp_path))
+    for kw in [dict(return_offsets_mapping=True), dict(add_special_tokens=False)]:
+        assert as_lists(ours(XLNET_TEXTS, **kw)) == as_lists(theirs(XLNET_TEXTS, **kw)), kw
+
+
+@pytest.mark.parametrize("family", ["bert", "gpt2", "openai"])
+def test_many_added_tokens(make, family, tmp_path):
+    """With many added tokens (one pass over the text finds which occur; the searches skip the others) the split is
+    the same: 1.2.0's (each token in turn, the parts stripped even where no token occurs) and transformers'."""
+    many = [f"tok{i}x" for i in range(30)] + ["tok1", "x tok2", "ZZ"]
+    texts = ["  hello tok1x tok12x world ", "tok1 tok1x tok2x", "nothing here ", " ZZ", "atok29xb x tok2 tok3",
+             "ünïcode tok5x é"]
+    ours, hf, ref, ours_120 = make(family)
+    for tok in (ours_120, ref):
+        tok.add_tokens(many)
+    for text in texts:
+        assert ours_120.encode(text) == ref.encode(text), text
+        assert ours_120.tokenize(text) == ref.tokenize(text), text
+    hf.add_tokens(many)
+    hf.save_pretrained(str(tmp_path))
+    theirs = transformers.AutoTokenizer.from_pretrained(str(tmp_path))
+    ours = type(ours).from_pretrained(str(tmp_path))
+    kw = dict(return_offsets_mapping=True)
+    assert as_lists(ours(texts, **kw)) == as_lists(theirs(texts, **kw))

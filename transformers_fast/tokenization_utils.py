@@ -7,6 +7,7 @@ Subclasses without one implement ``_tokenize`` and get 1.2.0's Python algorithm.
 """
 from __future__ import annotations
 
+import bisect
 import collections
 import copy
 import functools
@@ -126,7 +127,8 @@ def _added_token(value):
 # tokens (_split_as_transformers), which 1.2.0's split has no use for.
 _LSTRIP, _RSTRIP, _SINGLE_WORD, _NORMALIZED = 1, 2, 4, 8
 _CONTENT_OFFSETS = 16  # (not a flag of AddedToken: the family's _added_token_offsets_trimmed)
-_LOWER_CASE, _STRIP_ACCENTS = 1, 2  # transformers' BertNormalizer, as _added_token_normalization gives it
+# the steps of transformers' BertNormalizer a family takes, as _added_token_normalization gives them
+_LOWER_CASE, _STRIP_ACCENTS, _CLEAN_TEXT, _CHINESE_CHARS = 1, 2, 4, 8
 
 
 def _token_flags(token, special=False):
@@ -227,6 +229,31 @@ def _clean_up_tokenization(text):
     return (text.replace(" .", ".").replace(" ?", "?").replace(" !", "!").replace(" ,", ",").replace(" ' ", "'")
             .replace(" n't", "n't").replace(" 'm", "'m").replace(" 's", "'s").replace(" 've", "'ve")
             .replace(" 're", "'re"))
+
+
+def _normalized_positions(base, anchors):
+    """Where the normalized text of text[base:] begins (starts(i): its h[i]) and ends (ends(i): its h[i - 1]) in
+    text; anchors (sorted): (at, length) in h and (start, end) in text of each character that does not map to one
+    character (None: none)."""
+    keys = [a[0] for a in anchors or ()]
+
+    def anchor(i):  # the last anchor that starts at or before h[i]
+        k = bisect.bisect_right(keys, i)
+        return anchors[k - 1] if k else None
+
+    def starts(i):
+        a = anchor(i)
+        if a is None:
+            return base + i
+        return base + (a[2] if i < a[0] + a[1] else a[3] + i - a[0] - a[1])
+
+    def ends(i):
+        if i == 0:
+            return base
+        a = anchor(i - 1)
+        return base + a[3] if a is not None and i - 1 < a[0] + a[1] else starts(i - 1) + 1
+
+    return starts, ends
 
 
 class PreTrainedTokenizer(object):
@@ -653,7 +680,7 @@ class PreTrainedTokenizer(object):
 
     def _added_token_normalization(self):
         """How transformers' normalizer of the family changes the text its normalized added tokens are matched in
-        (and those tokens): _LOWER_CASE | _STRIP_ACCENTS bits, 0 for none."""
+        (and those tokens): _LOWER_CASE | _STRIP_ACCENTS | _CLEAN_TEXT | _CHINESE_CHARS bits, 0 for none."""
         return 0
 
     # transformers' offsets of an added token cover the whitespace its lstrip / rstrip took, but where the family's
@@ -740,7 +767,7 @@ class PreTrainedTokenizer(object):
         if not self._split_tokens():
             return self._tokenize(text, **kwargs)
         return [token for a, b, fixed, _ in self._chunks_with_spans(text)
-                for token in ([text[a:b]] if fixed else self._tokenize(text[a:b], **kwargs))]
+                for token in ([fixed] if fixed else self._tokenize(text[a:b], **kwargs))]
 
     def _tokenize(self, text, **kwargs):
         raise NotImplementedError
@@ -1015,8 +1042,9 @@ class PreTrainedTokenizer(object):
         tokens = self.convert_ids_to_tokens(ids, skip_special_tokens=skip_special_tokens)
         return self._decoder_cleanup(self.convert_tokens_to_string(tokens))
 
-    def _ids_batch(self, texts, pair, offsets):
-        """ids (and offsets) of many texts; C++ cores run them across threads without the GIL."""
+    def _ids_batch(self, texts, pair, offsets, fixed=False):
+        """ids (and offsets, or None) of many texts; C++ cores run them across threads without the GIL. fixed: also
+        the positions of the added / special tokens each text was split on."""
         texts = [_check_text("text", t) for t in texts]
         core = self._native()
         if core is not None:
@@ -1024,13 +1052,14 @@ class PreTrainedTokenizer(object):
             if torch is not None:  # where torch is in use, the C++ pool follows its thread setting (as the ops do)
                 from transformers_fast import _C
                 _C.set_num_threads(torch.get_num_threads())
-            out = core.encode_batch(texts, pair, offsets)
-            return out if offsets else (out, None)
-        if offsets:
-            if type(self)._tokenize_with_offsets is PreTrainedTokenizer._tokenize_with_offsets:
-                raise NotImplementedError(f"{type(self).__name__} does not compute offsets")
-            out = [self._encode_with_offsets(t, pair) for t in texts]
-            return [ids for ids, _ in out], [offs for _, offs in out]
+            out = core.encode_batch(texts, pair, offsets, fixed)
+            return out if offsets or fixed else (out, None)
+        if offsets and type(self)._tokenize_with_offsets is PreTrainedTokenizer._tokenize_with_offsets:
+            raise NotImplementedError(f"{type(self).__name__} does not compute offsets")
+        if offsets or fixed:
+            out = [self._encode_chunks(t, pair, offsets) for t in texts]
+            ids, offs = [x[0] for x in out], [x[1] for x in out] if offsets else None
+            return (ids, offs, [x[2] for x in out]) if fixed else (ids, offs)
         return [self._encode_one(t, pair) for t in texts], None
 
     def _tokenize_with_offsets(self, text):
@@ -1040,8 +1069,8 @@ class PreTrainedTokenizer(object):
     _strip_parts = True  # 1.2.0: the parts of the text between added/special tokens are stripped
 
     def _chunks_with_spans(self, text):
-        """1.2.0's split of text on added and special tokens, each chunk with its (start, end) in text and whether it
-        is such a token, and a token's offsets where they are not its (start, end) (else None): each token in turn
+        """1.2.0's split of text on added and special tokens, each chunk with its (start, end) in text and the token
+        it is (None for text), and a token's offsets where they are not its (start, end) (else None): each token in turn
         splits the chunks not yet fixed, the parts stripped, empty ones dropped. Whitespace alone gives no chunk (1.2.0
         returned one special token picked by set order there). A family whose _strip_parts is False does not strip
         the parts (empty ones are still dropped); where _split_as_transformers, the split is transformers'."""
@@ -1083,83 +1112,99 @@ class PreTrainedTokenizer(object):
                             out.append((a, b))
                         out.append((parts[i][1], parts[i][1] + len(tok)))
             chunks = out
-        return [(a, b, fixed(text[a:b]), None) for a, b in chunks]
+        return [(a, b, text[a:b] if fixed(text[a:b]) else None, None) for a, b in chunks]
 
     def _chunks_as_transformers(self, text, strip_parts):
         """_chunks_with_spans as tokenizers' AddedVocabulary splits (the C++ core's hf_split): the tokens not
-        normalized first, then the others in the parts left, each pass taking the leftmost-longest match; a
-        single_word token only between non-word characters, lstrip / rstrip taking the whitespace beside it (its
-        offsets cover that whitespace unless _CONTENT_OFFSETS). The text is matched as it is: the families taking
-        this path (no C++ core) have no _added_token_normalization."""
-        import unicodedata
-
+        normalized first, then the others in the parts left (both matched as _added_token_normalizer leaves them), each
+        pass taking the leftmost-longest match; a single_word token only between non-word characters, lstrip / rstrip
+        taking the whitespace beside it (its offsets cover that whitespace unless _CONTENT_OFFSETS). A match takes
+        whole characters of the text (the C++ core tokenizes the rest of one it takes part of)."""
+        lib = _core_lib()
+        word, space = lib.is_word_char, lib.is_space_char  # (Rust regex's \w and \s)
         tokens = self._split_tokens()
         flags = dict(zip(tokens, self._split_flags(tokens)))
-        word = lambda c: c.isalnum() or c == "_" or unicodedata.category(c)[0] == "M"  # noqa: E731  (\w)
-        chunks = [(0, len(text), None)]  # (start, end, token or None); a token's (start, end) include its strips
+        chunks = [(0, len(text), None, None)]  # (start, end, token or None, the token's own (start, end))
         for normalized in (False, True):
             group = [t for t in tokens if bool(flags[t] & _NORMALIZED) == normalized]
+            norm = self._added_token_normalizer() if normalized else None
+            patterns = {t: norm(t)[0] if norm else t for t in group}
+            group = [t for t in group if patterns[t]]
             out = []
-            for b, e, tok in chunks:
-                if tok is not None:
-                    out.append((b, e, tok))
+            for b, e, tok, own in chunks:
+                if tok is not None or not group:
+                    out.append((b, e, tok, own))
                     continue
-                at = pos = b
-                while group:
-                    hits = [(k, t) for t in group for k in [text.find(t, pos, e)] if k >= 0]
+                h, anchors = norm(text[b:e]) if norm else (text[b:e], None)
+                starts, ends = _normalized_positions(b, anchors)
+
+                at = pos = 0
+                at_text = b
+                while True:
+                    hits = [(k, t) for t in group for k in [h.find(patterns[t], pos)] if k >= 0]
                     if not hits:
                         break
-                    k, t = min(hits, key=lambda h: (h[0], -len(h[1])))  # leftmost, then longest
-                    start, stop = k, k + len(t)
+                    k, t = min(hits, key=lambda hit: (hit[0], -len(patterns[hit[1]])))  # leftmost, then longest
+                    start, stop = k, k + len(patterns[t])
                     pos = stop
-                    if flags[t] & _SINGLE_WORD and ((start > b and word(text[start - 1])) or
-                                                    (stop < e and word(text[stop]))):
+                    if flags[t] & _SINGLE_WORD and ((start > 0 and word(h[start - 1])) or
+                                                    (stop < len(h) and word(h[stop]))):
                         continue
                     if flags[t] & _LSTRIP:
-                        while start > at and text[start - 1].isspace():
+                        while start > at and space(h[start - 1]):
                             start -= 1
                     if flags[t] & _RSTRIP:
-                        while stop < e and text[stop].isspace():
+                        while stop < len(h) and space(h[stop]):
                             stop += 1
-                    pos = stop  # (no match inside the whitespace taken: parts never overlap)
-                    if at < start:
-                        out.append((at, start, None))
-                    out.append((start, stop, t))
-                    at = stop
-                if at < e:
-                    out.append((at, e, None))
+                    first = max(starts(start), at_text)
+                    if at < start:  # (what the normalizer drops at either end of a part gives nothing, as there)
+                        out.append((max(starts(at), at_text), min(ends(start), first), None, None))
+                    pos = at = stop  # (no match inside the whitespace taken: parts never overlap)
+                    at_text = ends(stop)
+                    out.append((first, at_text, t, (max(starts(k), first), ends(k + len(patterns[t])))))
+                if at < len(h):
+                    out.append((max(starts(at), at_text), ends(len(h)), None, None))
             chunks = out
         spans = []
-        for a, b, tok in chunks:
+        for a, b, tok, own in chunks:
             if tok is not None:
-                k = text.find(tok, a, b)
-                spans.append((k, k + len(tok), True, (k, k + len(tok)) if flags[tok] & _CONTENT_OFFSETS else (a, b)))
+                spans.append((own[0], own[1], tok, own if flags[tok] & _CONTENT_OFFSETS else (a, b)))
                 continue
             if strip_parts:
                 piece = text[a:b]
                 a, b = a + len(piece) - len(piece.lstrip()), b - len(piece) + len(piece.rstrip())
             if a < b:
-                spans.append((a, b, False, None))
+                spans.append((a, b, None, None))
         return spans
+
+    def _added_token_normalizer(self):
+        """For the families without a C++ core: a function from a text to that text as the family's transformers
+        normalizer leaves it for its normalized added tokens, with the (start, end) of the characters of the text each
+        of its characters comes from; None where the text is matched as it is."""
+        return None
 
     def _fixed_token_span(self, text, start, end):
         """The offsets of an added or special token found at text[start:end]."""
         return start, end
 
-    def _encode_with_offsets(self, text, pair):
-        """ids (as _encode_one) and character offsets of one text, through _tokenize_with_offsets."""
+    def _encode_chunks(self, text, pair, offsets):
+        """ids (as _encode_one) of one text from its chunks, with the character offsets (through
+        _tokenize_with_offsets; None unless offsets) and the positions of the added / special tokens it was split on."""
         text = _check_text("text", text)
-        tokens, offs = [], []
+        tokens, offs, fixed_at = [], [], []
         for a, b, fixed, span in self._chunks_with_spans(text):
             if fixed:
-                tokens.append(text[a:b])
+                fixed_at.append(len(tokens))
+                tokens.append(fixed)
                 offs.append(span or self._fixed_token_span(text, a, b))
-            else:
+            elif offsets:
                 for tok, (s, e) in self._tokenize_with_offsets(text[a:b]):
                     tokens.append(tok)
                     offs.append((a + s, a + e))
+            else:
+                tokens.extend(self._tokenize(text[a:b]))
         ids = [self._convert_token_to_id(t) for t in tokens] if pair else self.convert_tokens_to_ids(tokens)
-        return ids, offs
+        return ids, offs if offsets else None, fixed_at
 
     def encode_plus(self, text, text_pair=None, add_special_tokens=True, **kwargs):
         """One example as a dict; the options of __call__."""
@@ -1410,8 +1455,8 @@ class PreTrainedTokenizer(object):
         """(ids, offsets or None, word indices or None) of each text; split_words: each text a list of words,
         each encoded alone (offsets within its word, as transformers)."""
         if not split_words:
-            ids, offs = self._ids_batch(texts, False, offsets)
-            return [(x, offs[k] if offsets else None, self._word_ids(x) if words else None)
+            ids, offs, *fixed = self._ids_batch(texts, False, offsets, words)
+            return [(x, offs[k] if offsets else None, self._word_ids(x, fixed[0][k]) if words else None)
                     for k, x in enumerate(ids)]
         flat = [w for text in texts for w in text]
         ids, offs = self._ids_batch(flat, False, offsets)
@@ -1457,10 +1502,11 @@ class PreTrainedTokenizer(object):
         return list(offsets)
 
     # ---- words: which word of the text each token comes from (BatchEncoding.word_ids) -----------------------
-    def _word_ids(self, ids):
+    def _word_ids(self, ids, fixed):
         """The word index of each id of one text, words as transformers' pre-tokenizer of this family splits them;
-        an added or special token is a word of its own."""
-        specials = set(self.all_special_ids) | set(self.added_tokens_decoder)
+        an added or special token the text was split on (positions `fixed`) is a word of its own, as is a special
+        token the model gave (an unknown token)."""
+        fixed, specials = set(fixed), set(self.all_special_ids)
         tokens = self.convert_ids_to_tokens(ids)
         out, run, base = [], [], 0
 
@@ -1472,8 +1518,8 @@ class PreTrainedTokenizer(object):
                 base += words[-1] + 1
                 run.clear()
 
-        for i, tok in zip(ids, tokens):
-            if i in specials:
+        for k, (i, tok) in enumerate(zip(ids, tokens)):
+            if k in fixed or i in specials:
                 flush()
                 out.append(base)
                 base += 1

@@ -7,9 +7,9 @@ import logging
 import os
 import unicodedata
 
-from transformers_fast.tokenization_utils import (_LOWER_CASE, _STRIP_ACCENTS, ClsSepSpecialTokensMixin,
-                                                  PreTrainedTokenizer, TrackedOrderedDict, _check_text, _core_lib,
-                                                  state_changed, tracked_key)
+from transformers_fast.tokenization_utils import (_CHINESE_CHARS, _CLEAN_TEXT, _LOWER_CASE, _STRIP_ACCENTS,
+                                                  ClsSepSpecialTokensMixin, PreTrainedTokenizer, TrackedOrderedDict,
+                                                  _check_text, _core_lib, state_changed, tracked_key)
 
 logger = logging.getLogger(__name__)
 
@@ -116,11 +116,11 @@ class BasicWordPieceTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
                 tracked_key(self.vocab), self.wordpiece_tokenizer.vocab is self.vocab)
 
     def _added_token_normalization(self):
-        """transformers' BertNormalizer: lower case with do_lower_case, accents stripped as strip_accents says (None:
-        with lower case)."""
+        """transformers' BertNormalizer: the text cleaned, lower case with do_lower_case, accents stripped as
+        strip_accents says (None: with lower case), Chinese characters spaced with tokenize_chinese_chars."""
         key = self._core_model_key()
         strip = key[1] if key[4] is None else key[4]
-        return _LOWER_CASE * key[1] | _STRIP_ACCENTS * bool(strip)
+        return _LOWER_CASE * key[1] | _STRIP_ACCENTS * bool(strip) | _CLEAN_TEXT | _CHINESE_CHARS * key[2]
 
     def _build_native(self):
         key = self._core_model_key()

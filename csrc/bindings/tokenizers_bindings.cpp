@@ -256,6 +256,13 @@ int64_t* int64_rows(const py::handle& h, size_t rows, int64_t width, const char*
 void bind_tokenizers(py::module_& m) {
   auto t = m.def_submodule("tokenizers", "C++ tokenizer cores");
   t.attr("unicode_version") = unicode_version();
+  // the character classes of tokenizers' AddedVocabulary (Rust regex \w and \s), for the Python twin of its split
+  auto one_char = [](const py::str& s) {  // (a lone surrogate too, as Python text may hold one)
+    TF_CHECK(PyUnicode_GetLength(s.ptr()) == 1, "expected one character");
+    return static_cast<char32_t>(PyUnicode_ReadChar(s.ptr(), 0));
+  };
+  t.def("is_word_char", [one_char](const py::str& c) { return is_word_char(one_char(c)); }, py::arg("char"));
+  t.def("is_space_char", [one_char](const py::str& c) { return (flags(one_char(c)) & kRxS) != 0; }, py::arg("char"));
 
   py::class_<Model, std::shared_ptr<Model>>(t, "Model")
       .def_property_readonly("num_pieces", &Model::num_pieces)
@@ -458,26 +465,41 @@ void bind_tokenizers(py::module_& m) {
           py::arg("text"), py::arg("pair") = false)
       .def(
           "encode_batch",
-          [](const Pipeline& p, const py::list& texts, bool pair, bool offsets) {
+          // fixed: also, per text, the positions of the added / special tokens it was split on; the result is then
+          // (ids, offsets or None, positions)
+          [](const Pipeline& p, const py::list& texts, bool pair, bool offsets, bool fixed) {
             std::vector<LazyText> keep;
             keep.reserve(texts.size());
             for (size_t i = 0; i < texts.size(); ++i) keep.push_back(lazy_text_arg(texts[i], "texts[i]"));
             std::vector<std::vector<int64_t>> ids;
-            std::vector<Encoding> offs;
+            std::vector<Encoding> encs;
             {
               py::gil_scoped_release nogil;
               ids = p.encode_batch(
                   keep.size(), [&](size_t i, std::string& buf, bool& valid) { return keep[i].utf8(buf, valid); }, pair,
-                  offsets ? &offs : nullptr);
+                  offsets || fixed ? &encs : nullptr, offsets);
             }
             py::list out(ids.size());
             for (size_t i = 0; i < ids.size(); ++i) PyList_SET_ITEM(out.ptr(), i, to_list(ids[i]).release().ptr());
-            if (!offsets) return py::object(out);
-            py::list ol(offs.size());
-            for (size_t i = 0; i < offs.size(); ++i) PyList_SET_ITEM(ol.ptr(), i, offsets_list(offs[i]).release().ptr());
-            return py::object(py::make_tuple(out, ol));
+            if (!offsets && !fixed) return py::object(out);
+            py::object ol = py::none();
+            if (offsets) {
+              py::list l(encs.size());
+              for (size_t i = 0; i < encs.size(); ++i)
+                PyList_SET_ITEM(l.ptr(), i, offsets_list(encs[i]).release().ptr());
+              ol = l;
+            }
+            if (!fixed) return py::object(py::make_tuple(out, ol));
+            py::list fl(encs.size());
+            for (size_t i = 0; i < encs.size(); ++i) {
+              py::list at;
+              for (size_t k = 0; k < encs[i].codes.size(); ++k)
+                if (is_split_code(encs[i].codes[k])) at.append(k);
+              PyList_SET_ITEM(fl.ptr(), i, at.release().ptr());
+            }
+            return py::object(py::make_tuple(out, ol, fl));
           },
-          py::arg("texts"), py::arg("pair") = false, py::arg("offsets") = false)
+          py::arg("texts"), py::arg("pair") = false, py::arg("offsets") = false, py::arg("fixed") = false)
       .def(
           "encode_tensors",
           // texts (and pairs) encoded as encode_batch does, added tokens looked up in both (as transformers), the

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 
 #include "common/check.h"
 #include "common/parallel.h"
@@ -34,12 +35,6 @@ void Pipeline::configure(const std::vector<std::string>& split_tokens, const std
   c->split_flags.resize(split_tokens.size(), 0);
   c->added_normalize = added_normalize;
   for (uint8_t f : c->split_flags) c->has_split_group[(f & kNormalized) != 0] = true;
-  for (const auto& tok : split_tokens) {
-    c->split_u32.push_back(to_u32(tok));
-    std::u32string norm;
-    for (char32_t ch : c->split_u32.back()) normalize_char(ch, added_normalize, norm);
-    c->split_normalized.push_back(std::move(norm));
-  }
   c->split_tokens = split_tokens;
   c->split_id_single = split_id_single;
   c->split_id_pair = split_id_pair;
@@ -48,6 +43,13 @@ void Pipeline::configure(const std::vector<std::string>& split_tokens, const std
     check_utf8(split_tokens[k], true, "special token");
     c->split_index.emplace(split_tokens[k], static_cast<int32_t>(k));
   }
+  for (const auto& tok : split_tokens) {
+    std::u32string norm;
+    for (char32_t ch : to_u32(tok)) normalize_char(ch, added_normalize, norm);
+    c->split_normalized.push_back(to_utf8(norm));
+  }
+  c->occurs_as_is.build(c->split_tokens);
+  c->occurs_normalized.build(c->split_normalized);
   c->unk_token = unk_token;
   c->unk_id_single = unk_id_single;
   c->unk_id_pair = unk_id_pair;
@@ -73,6 +75,37 @@ void Pipeline::configure(const std::vector<std::string>& split_tokens, const std
   config_ = std::move(c);
 }
 
+void Occurrences::build(const std::vector<std::string>& strings) {
+  for (size_t k = 0; k < strings.size(); ++k) {
+    const auto* t = reinterpret_cast<const unsigned char*>(strings[k].data());
+    if (strings[k].empty()) continue;
+    first[t[0] >> 6] |= uint64_t{1} << (t[0] & 63);
+    if (strings[k].size() == 1)
+      singles.emplace_back(t[0], static_cast<int32_t>(k));
+    else
+      pairs.emplace_back(static_cast<uint16_t>(t[0] << 8 | t[1]), static_cast<int32_t>(k));
+  }
+  std::sort(pairs.begin(), pairs.end());
+  few = pairs.size() + singles.size() <= kFew;
+}
+
+void Occurrences::find(const std::vector<std::string>& strings, std::string_view h, std::vector<char>& present) const {
+  present.assign(strings.size(), few);
+  if (few) return;
+  const auto* p = reinterpret_cast<const unsigned char*>(h.data());
+  for (size_t i = 0, n = h.size(); i < n; ++i) {
+    if (!((first[p[i] >> 6] >> (p[i] & 63)) & 1)) continue;
+    for (const auto& [b, k] : singles)
+      if (b == p[i]) present[k] = 1;
+    if (i + 1 == n) break;
+    const uint16_t key = static_cast<uint16_t>(p[i] << 8 | p[i + 1]);
+    auto it = std::lower_bound(pairs.begin(), pairs.end(), std::make_pair(key, INT32_MIN));
+    for (; it != pairs.end() && it->first == key; ++it)
+      if (!present[it->second] && h.compare(i, strings[it->second].size(), strings[it->second]) == 0)
+        present[it->second] = 1;
+  }
+}
+
 std::shared_ptr<const PipelineConfig> Pipeline::config() const {
   std::lock_guard<std::mutex> lk(mu_);
   return config_;
@@ -84,29 +117,33 @@ struct Seg {
   size_t begin, end;  // bytes
   int32_t token;      // split token index, or -1 for text
   size_t content_begin = 0, content_end = 0;  // a token's own bytes (lstrip / rstrip take more)
-};
-
-// The code points of text[b, e), each with the bytes of the character it comes from; with `normalize` (bits:
-// 1 lower-case, 2 strip accents, as transformers' BertNormalizer) normalized as transformers normalizes the text its
-// normalized added tokens are looked for in.
-struct CodeView {
-  std::u32string cps;
-  std::vector<size_t> from, to;  // bytes of the source character of each code point
+  // text only: what is left of a character a normalized token took part of (transformers tokenizes that rest), before
+  // begin (its character ends there) and after end (its character starts there)
+  std::u32string head, tail;
 };
 
 void normalize_char(char32_t c, int normalize, std::u32string& out) {
-  if (c < 0x80) {  // (the common case, without the tables)
-    out.push_back((normalize & 1) && c >= U'A' && c <= U'Z' ? c + 32 : c);
+  if (c >= 0x20 && c < 0x7F) {  // (the common case, without the tables)
+    out.push_back((normalize & kAddedLower) && c >= U'A' && c <= U'Z' ? c + 32 : c);
+    return;
+  }
+  const uint16_t f = flags(c);
+  if (normalize & kAddedCleanText) {  // NUL, U+FFFD and controls dropped, whitespace a space
+    if (f & kBertDrop) return;
+    if (f & kBertWs) c = U' ';
+  }
+  if ((normalize & kAddedChineseChars) && (f & kCjk)) {
+    out += {U' ', c, U' '};
     return;
   }
   std::u32string one(1, c), tmp;
-  if (normalize & 2) {  // NFD, marks dropped
+  if (normalize & kAddedStripAccents) {  // NFD, marks dropped
     nfd_str(one, tmp, nullptr, nullptr);
     one.clear();
     for (char32_t d : tmp)
       if (!(flags(d) & kMn)) one.push_back(d);
   }
-  if (normalize & 1) {
+  if (normalize & kAddedLower) {
     tmp.clear();
     for (char32_t d : one) append_lower(d, tmp);
     one.swap(tmp);
@@ -114,26 +151,106 @@ void normalize_char(char32_t c, int normalize, std::u32string& out) {
   out += one;
 }
 
-void make_view(std::string_view text, size_t b, size_t e, int normalize, CodeView& v) {
-  v.cps.clear(), v.from.clear(), v.to.clear();
-  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  for (size_t i = b; i < e;) {
-    const unsigned char* q = p + i;
-    const char32_t c = decode_utf8(q);
-    const size_t next = static_cast<size_t>(q - p);
-    if (normalize)
-      normalize_char(c, normalize, v.cps);
-    else
-      v.cps.push_back(c);
-    v.from.resize(v.cps.size(), i);
-    v.to.resize(v.cps.size(), next);
-    i = next;
+// The end of the run of printable ASCII (0x20 to 0x7E) in p[i, e), 8 bytes at a time where it can.
+size_t printable_ascii_end(const unsigned char* p, size_t i, size_t e) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+  for (uint64_t x; i + 8 <= e; i += 8) {
+    std::memcpy(&x, p + i, 8);
+    if ((((x - kOnes * 0x20) & ~x) | ((x + kOnes) | x)) & kHigh) break;  // a byte < 0x20, or > 0x7E
   }
+  while (i < e && p[i] >= 0x20 && p[i] < 0x7F) ++i;
+  return i;
 }
 
-// Rust regex's \w, which tokenizers' single_word tests (letters, marks, digits, '_')
-bool word_char(char32_t c) { return c == U'_' || (flags(c) & (kRxL | kRxN | kMn | kCcc)); }
-bool space_char(char32_t c) { return flags(c) & kRxS; }
+// Whether normalize_char may change c (most characters it leaves, as the flags tell without the mappings).
+bool changes(char32_t c, int normalize) {
+  const uint16_t f = flags(c);
+  return ((normalize & kAddedCleanText) && (f & (kBertDrop | kBertWs))) ||
+         ((normalize & kAddedChineseChars) && (f & kCjk)) ||
+         ((normalize & kAddedStripAccents) && (f & (kHasNfd | kMn))) || ((normalize & kAddedLower) && (f & kHasLower));
+}
+
+// text[b, e) as transformers' normalizer leaves it (`normalize`: AddedNormalize bits), as UTF-8 for byte searches,
+// and where its bytes come from: printable ASCII maps byte to byte, any other character is an anchor.
+struct NormView {
+  struct Anchor {
+    size_t at, len;    // its normalized bytes (none where it is dropped)
+    size_t from, to;   // its bytes in the text
+  };
+  std::string s;
+  std::vector<Anchor> anchors;
+  size_t base = 0;
+  std::u32string scratch;
+
+  void build(std::string_view text, size_t b, size_t e, int normalize) {
+    s.clear(), anchors.clear(), base = b;
+    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+    for (size_t i = b; i < e;) {
+      const size_t j = printable_ascii_end(p, i, e);
+      if (j > i) {  // (the common case: a run of printable ASCII)
+        const size_t at = s.size();
+        s.append(text.substr(i, j - i));
+        if (normalize & kAddedLower) {
+          char* d = s.data() + at;  // (a plain pointer: the loop vectorizes)
+          for (size_t k = 0, m = j - i; k < m; ++k)
+            d[k] = static_cast<char>(d[k] + (static_cast<unsigned char>(d[k] - 'A') < 26 ? 32 : 0));
+        }
+        if ((i = j) == e) break;
+      }
+      const unsigned char* q = p + i;
+      const char32_t c = decode_utf8(q);
+      const size_t next = static_cast<size_t>(q - p), at = s.size();
+      if (!changes(c, normalize)) {
+        s.append(text.substr(i, next - i));
+      } else {
+        scratch.clear();
+        normalize_char(c, normalize, scratch);
+        for (char32_t d : scratch) append_utf8(d, s);
+        // (one character for one of as many bytes maps byte to byte too: matches never split it)
+        if (scratch.size() != 1 || s.size() - at != next - i) anchors.push_back({at, s.size() - at, i, next});
+      }
+      i = next;
+    }
+  }
+  const Anchor* anchor_at(size_t i) const {  // the last anchor that starts at or before normalized byte i
+    auto it = std::upper_bound(anchors.begin(), anchors.end(), i, [](size_t v, const Anchor& a) { return v < a.at; });
+    return it == anchors.begin() ? nullptr : &*(it - 1);
+  }
+  static bool inside(const Anchor* a, size_t i) { return a && a->at < i && i < a->at + a->len; }
+  // the bytes of the character that normalized byte i comes from
+  size_t from(size_t i) const {
+    const Anchor* a = anchor_at(i);
+    if (!a) return base + i;
+    return i < a->at + a->len ? a->from : a->to + (i - a->at - a->len);
+  }
+  size_t to(size_t i) const {
+    const Anchor* a = anchor_at(i);
+    return a && i < a->at + a->len ? a->to : from(i) + 1;
+  }
+  // the text of normalized bytes [x, y) (e: the text's end): whole characters as their bytes, what a token left of a
+  // character as code points
+  void emit_text(size_t x, size_t y, size_t e, std::vector<Seg>& out) const {
+    if (x >= y) return;
+    Seg seg{from(x), y < s.size() ? from(y) : e, -1};
+    if (const Anchor* a = anchor_at(x); inside(a, x)) {
+      const size_t stop = std::min(y, a->at + a->len);
+      seg.head = to_u32(std::string_view(s).substr(x, stop - x));
+      seg.begin = a->to;
+      if (stop == y) {
+        seg.end = seg.begin;
+        out.push_back(std::move(seg));
+        return;
+      }
+    }
+    if (const Anchor* z = y < s.size() ? anchor_at(y) : nullptr; inside(z, y)) {
+      seg.tail = to_u32(std::string_view(s).substr(z->at, y - z->at));
+      seg.end = z->from;
+    }
+    out.push_back(std::move(seg));
+  }
+};
+
+bool space_char(char32_t c) { return flags(c) & kRxS; }  // Rust regex's \s, which lstrip / rstrip take
 
 // The character of (valid UTF-8) text that ends at byte i / starts at byte i, and its length in bytes.
 char32_t char_before(std::string_view text, size_t i, size_t& len) {
@@ -152,99 +269,112 @@ char32_t char_at(std::string_view text, size_t i, size_t& len) {
   return c;
 }
 
-// hf_find_matches where the text is matched as it is (no normalization): the same matches from byte searches, as
-// fast as 1.2.0's split (UTF-8 is self-synchronizing: a token's bytes match only at character boundaries), with
-// only the characters beside a match decoded.
-void hf_find_matches_raw(const PipelineConfig& cfg, std::string_view text, size_t b, size_t e, bool normalized,
-                         std::vector<Seg>& out) {
-  const std::string_view part = text.substr(0, e);
-  const size_t n_tokens = cfg.split_tokens.size();
-  thread_local std::vector<size_t> hit;  // each token's next occurrence from the search position on (npos: none)
+struct Match {
+  size_t start, stop;                 // with what lstrip / rstrip took
+  size_t content_begin, content_end;  // the token's own bytes
+  int32_t token;
+};
+
+// tokenizers' AddedVocabulary::find_matches on h[b, e) (valid UTF-8) with the split tokens whose kNormalized flag is
+// `normalized`, patterns[k] the string token k matches: leftmost, then longest, matches from byte searches (UTF-8 is
+// self-synchronizing: a pattern's bytes match only at character boundaries), only the characters beside a match
+// decoded.
+void find_matches(const PipelineConfig& cfg, std::string_view h, size_t b, size_t e, bool normalized,
+                  const std::vector<std::string>& patterns, const Occurrences& occurs, std::vector<Match>& out) {
+  const std::string_view part = h.substr(0, e);
+  const size_t n_tokens = patterns.size();
+  struct Hits {
+    std::vector<size_t> at;
+    std::vector<char> present;
+  };
+  Hits& scratch = thread_scratch<Hits>();
+  std::vector<size_t>& hit = scratch.at;  // each token's next occurrence from the search position on (npos: none)
   hit.assign(n_tokens, std::string_view::npos);
+  occurs.find(patterns, part.substr(b), scratch.present);
   for (size_t k = 0; k < n_tokens; ++k)
-    if (((cfg.split_flags[k] & kNormalized) != 0) == normalized && !cfg.split_tokens[k].empty())
-      hit[k] = part.find(cfg.split_tokens[k], b);
+    if (scratch.present[k] && ((cfg.split_flags[k] & kNormalized) != 0) == normalized)
+      hit[k] = part.find(patterns[k], b);
   size_t start_offset = b, pos = b, len = 0;
   while (pos < e) {
     int32_t m = -1;
     for (size_t k = 0; k < n_tokens; ++k) {  // leftmost, then longest (the first of equal ones)
-      if (hit[k] != std::string_view::npos && hit[k] < pos) hit[k] = part.find(cfg.split_tokens[k], pos);
+      if (hit[k] != std::string_view::npos && hit[k] < pos) hit[k] = part.find(patterns[k], pos);
       if (hit[k] == std::string_view::npos) continue;
-      if (m < 0 || hit[k] < hit[m] ||
-          (hit[k] == hit[m] && cfg.split_tokens[k].size() > cfg.split_tokens[m].size()))
+      if (m < 0 || hit[k] < hit[m] || (hit[k] == hit[m] && patterns[k].size() > patterns[m].size()))
         m = static_cast<int32_t>(k);
     }
     if (m < 0) break;
     const uint8_t f = cfg.split_flags[m];
-    const size_t m_start = hit[m], m_end = m_start + cfg.split_tokens[m].size();
+    const size_t m_start = hit[m], m_end = m_start + patterns[m].size();
     size_t start = m_start, stop = m_end;
     pos = stop;  // (as the automaton, the search goes on after a match it drops)
-    if ((f & kSingleWord) && ((start > b && word_char(char_before(text, start, len))) ||
-                              (stop < e && word_char(char_at(text, stop, len)))))
+    if ((f & kSingleWord) && ((start > b && is_word_char(char_before(h, start, len))) ||
+                              (stop < e && is_word_char(char_at(h, stop, len)))))
       continue;
     if (f & kLstrip)
-      while (start > start_offset && space_char(char_before(text, start, len))) start -= len;
+      while (start > start_offset && space_char(char_before(h, start, len))) start -= len;
     if (f & kRstrip)
-      while (stop < e && space_char(char_at(text, stop, len))) stop += len;
+      while (stop < e && space_char(char_at(h, stop, len))) stop += len;
     pos = stop;  // (no match inside the whitespace taken: parts never overlap)
-    if (start_offset < start) out.push_back({start_offset, start, -1});
-    out.push_back({start, stop, m, m_start, m_end});
+    out.push_back({start, stop, m_start, m_end, m});
     start_offset = stop;
   }
-  if (start_offset < e) out.push_back({start_offset, e, -1});
 }
 
-// tokenizers' AddedVocabulary::find_matches on text[b, e) with the split tokens whose kNormalized flag is `normalized`
-// (the caller's two passes: the tokens not normalized, then the normalized ones in the parts left, matched on the
-// normalized text where cfg.added_normalize says so).
+// find_matches on text[b, e) as Segs, the normalized tokens matched in the normalized text where cfg.added_normalize
+// says so (the caller's two passes: the tokens not normalized, then the normalized ones in the parts left).
 void hf_find_matches(const PipelineConfig& cfg, std::string_view text, size_t b, size_t e, bool normalized,
                      std::vector<Seg>& out) {
   if (!cfg.has_split_group[normalized]) {  // no token to look for: the part stays text
     out.push_back({b, e, -1});
     return;
   }
+  struct Found {
+    std::vector<Match> at;
+  };
+  std::vector<Match>& found = thread_scratch<Found>().at;
+  found.clear();
   if (!normalized || cfg.added_normalize == 0) {
-    hf_find_matches_raw(cfg, text, b, e, normalized, out);
+    find_matches(cfg, text, b, e, normalized, cfg.split_tokens, cfg.occurs_as_is, found);
+    size_t at = b;
+    for (const Match& m : found) {
+      if (at < m.start) out.push_back({at, m.start, -1});
+      out.push_back({m.start, m.stop, m.token, m.content_begin, m.content_end});
+      at = m.stop;
+    }
+    if (at < e) out.push_back({at, e, -1});
     return;
   }
-  thread_local CodeView v;
-  make_view(text, b, e, normalized ? cfg.added_normalize : 0, v);
-  const std::u32string& t = v.cps;
-  const size_t n = t.size(), n_tokens = cfg.split_tokens.size();
-  size_t start_offset = 0, pos = 0;  // code points of the view
-  auto emit_text = [&](size_t x, size_t y) {
-    if (x < y) out.push_back({v.from[x], v.to[y - 1], -1});
-  };
-  while (pos < n) {
-    size_t m_start = 0, m_len = 0;
-    int32_t m_token = -1;
-    for (size_t i = pos; i < n && m_token < 0; ++i) {  // leftmost, then longest
-      for (size_t k = 0; k < n_tokens; ++k) {
-        const std::u32string& pat = normalized ? cfg.split_normalized[k] : cfg.split_u32[k];
-        if (((cfg.split_flags[k] & kNormalized) != 0) != normalized || pat.empty() || pat.size() <= m_len ||
-            pat.size() > n - i)
-          continue;
-        if (t.compare(i, pat.size(), pat) == 0) m_start = i, m_len = pat.size(), m_token = static_cast<int32_t>(k);
-      }
-    }
-    if (m_token < 0) break;
-    const uint8_t f = cfg.split_flags[m_token];
-    size_t start = m_start, stop = m_start + m_len;
-    pos = stop;  // (as the automaton, the search goes on after a match it drops)
-    if ((f & kSingleWord) && ((start > 0 && word_char(t[start - 1])) || (stop < n && word_char(t[stop])))) continue;
-    // whole source characters (one may normalize to several code points)
-    while (start > start_offset && v.from[start - 1] == v.from[start]) --start;
-    while (stop < n && v.from[stop] == v.from[stop - 1]) ++stop;
-    if (f & kLstrip)
-      while (start > start_offset && space_char(t[start - 1])) --start;
-    if (f & kRstrip)
-      while (stop < n && space_char(t[stop])) ++stop;
-    pos = stop;  // (no match inside the whitespace taken: parts never overlap)
-    emit_text(start_offset, start);
-    out.push_back({v.from[start], v.to[stop - 1], m_token, v.from[m_start], v.to[m_start + m_len - 1]});
-    start_offset = stop;
+  NormView& v = thread_scratch<NormView>();
+  v.build(text, b, e, cfg.added_normalize);
+  find_matches(cfg, v.s, 0, v.s.size(), true, cfg.split_normalized, cfg.occurs_normalized, found);
+  size_t at = 0;
+  for (const Match& m : found) {
+    v.emit_text(at, m.start, e, out);
+    out.push_back({v.from(m.start), v.to(m.stop - 1), m.token, v.from(m.content_begin), v.to(m.content_end - 1)});
+    at = m.stop;
   }
-  emit_text(start_offset, n);
+  v.emit_text(at, v.s.size(), e, out);
+}
+
+// A text part with the rest of a character a token took part of: the model tokenizes those code points with the bytes
+// beside them (as transformers tokenizes its normalized rest); their tokens' offsets are the whole character's.
+template <typename CpAt>
+void encode_part(const Model& model, const Seg& s, std::string_view text, CpAt& cp_at, const SegmentContext& ctx,
+                 Encoding& out, bool offsets) {
+  std::string part = to_utf8(s.head);
+  part.append(text.substr(s.begin, s.end - s.begin));
+  part += to_utf8(s.tail);
+  const size_t first = out.codes.size();
+  model.encode(part, 0, ctx, out, offsets);
+  if (!offsets) return;
+  const int32_t kh = static_cast<int32_t>(s.head.size()), begin = cp_at(s.begin), tail_char = cp_at(s.end);
+  const int32_t mid = tail_char - begin;
+  for (size_t i = first; i < out.codes.size(); ++i) {
+    const int32_t a = out.starts[i], b = out.ends[i];
+    out.starts[i] = a < kh ? begin - 1 : a < kh + mid ? begin + (a - kh) : tail_char;
+    out.ends[i] = b <= kh + mid ? begin + std::max(0, b - kh) : tail_char + 1;
+  }
 }
 
 bool is_space_at(const unsigned char* p, size_t i, size_t n, size_t* len) {
@@ -317,14 +447,20 @@ void Pipeline::encode_codes(const PipelineConfig& config, std::string_view text,
     }
     next.clear();
     for (Seg& s : segs) {  // the text between the tokens: stripped in 1.2.0's mode, empty parts dropped
-      if (s.token < 0 && strip_parts_) strip(text, s.begin, s.end);
-      if (s.token >= 0 || s.begin < s.end) next.push_back(s);
+      const bool part = !s.head.empty() || !s.tail.empty();
+      if (s.token < 0 && strip_parts_ && !part) strip(text, s.begin, s.end);
+      if (s.token >= 0 || s.begin < s.end || part) next.push_back(std::move(s));
     }
     segs.swap(next);
   } else {
     segs.push_back({0, text.size(), token_of(0, text.size()), 0, text.size()});
   }
+  std::vector<char> present;
+  if (!cfg->hf_split) cfg->occurs_as_is.find(cfg->split_tokens, text, present);
   for (size_t k = 0; k < cfg->split_tokens.size() && !cfg->hf_split; ++k) {
+    // a token nowhere in the text is in no part of it: after the first pass (which strips the text and finds a part
+    // that is a token as a whole) its pass changes nothing
+    if (k > 0 && !present[k]) continue;
     const std::string& tok = cfg->split_tokens[k];
     next.clear();
     for (const Seg& s : segs) {
@@ -359,6 +495,11 @@ void Pipeline::encode_codes(const PipelineConfig& config, std::string_view text,
       cursor_byte += utf8_len(p[cursor_byte]);
       ++cursor_cp;
     }
+    while (cursor_byte > byte) {  // (a token after the rest of a character starts in that character)
+      do --cursor_byte;
+      while ((p[cursor_byte] & 0xC0) == 0x80);
+      --cursor_cp;
+    }
     return cursor_cp;
   };
   for (const Seg& s : segs) {
@@ -367,6 +508,10 @@ void Pipeline::encode_codes(const PipelineConfig& config, std::string_view text,
       int32_t start = offsets ? cp_at(content ? s.content_begin : s.begin) : 0;
       int32_t end = offsets ? cp_at(content ? s.content_end : s.end) : 0;
       out.push(-(s.token + 2), start, end, offsets);
+      continue;
+    }
+    if (!s.head.empty() || !s.tail.empty()) {
+      encode_part(*model_, s, text, cp_at, ctx, out, offsets);
       continue;
     }
     int32_t base = offsets ? cp_at(s.begin) : 0;
@@ -398,14 +543,14 @@ int64_t Pipeline::code_to_id(const PipelineConfig& c, const Encoding& e, int32_t
   return id;
 }
 
-void Pipeline::encode_ids(std::string_view text, bool pair, std::vector<int64_t>& ids, Encoding* with_offsets,
-                          bool valid_utf8) const {
+void Pipeline::encode_ids(std::string_view text, bool pair, std::vector<int64_t>& ids, Encoding* codes,
+                          bool valid_utf8, bool offsets) const {
   struct Codes {
     Encoding enc;
   };
-  Encoding& enc = with_offsets ? *with_offsets : thread_scratch<Codes>().enc;  // reused: no allocation per call
+  Encoding& enc = codes ? *codes : thread_scratch<Codes>().enc;  // reused: no allocation per call
   auto cfg = config();
-  encode_codes(*cfg, text, enc, with_offsets != nullptr, valid_utf8);
+  encode_codes(*cfg, text, enc, codes != nullptr && offsets, valid_utf8);
   const int64_t* piece_ids = pair ? cfg->piece_id_pair.data() : cfg->piece_id_single.data();
   const size_t n = enc.codes.size();
   ids.resize(n);
@@ -437,9 +582,9 @@ std::vector<std::string> Pipeline::tokenize(std::string_view text) const {
 }
 
 std::vector<std::vector<int64_t>> Pipeline::encode_batch(size_t n, const TextSource& text, bool pair,
-                                                         std::vector<Encoding>* offsets) const {
+                                                         std::vector<Encoding>* codes, bool offsets) const {
   std::vector<std::vector<int64_t>> out(n);
-  if (offsets) offsets->assign(n, Encoding{});
+  if (codes) codes->assign(n, Encoding{});
   constexpr size_t kChunk = 8;  // texts taken at a time
   std::atomic<size_t> next{0};
   const int64_t workers = static_cast<int64_t>(std::min<size_t>(get_num_threads(), (n + kChunk - 1) / kChunk));
@@ -451,7 +596,7 @@ std::vector<std::vector<int64_t>> Pipeline::encode_batch(size_t n, const TextSou
       for (size_t i = b; i < std::min(n, b + kChunk); ++i) {
         bool valid = false;
         const std::string_view t = text(i, buf, valid);
-        encode_ids(t, pair, out[i], offsets ? &(*offsets)[i] : nullptr, valid);
+        encode_ids(t, pair, out[i], codes ? &(*codes)[i] : nullptr, valid, offsets);
       }
     }
   });

@@ -19,6 +19,8 @@ constexpr int64_t kNoId = INT64_MIN;  // a token the vocabulary cannot map (1.2.
 // carried as strings in Encoding::extra, with codes kExtraPiece0 - index.
 constexpr int32_t kExtraPiece0 = -(1 << 29);
 inline bool is_extra_piece(int32_t code) { return code <= kExtraPiece0; }
+// An added or special token the text was split on (code -(k + 2) for split token k).
+inline bool is_split_code(int32_t code) { return code < kUnkPiece && !is_extra_piece(code); }
 
 // Codes: piece index >= 0, kUnkPiece, a split (added/special) token k as -(k + 2), or an extra piece.
 struct Encoding {
@@ -88,6 +90,20 @@ class Model {
   virtual bool allows_surrogates() const { return false; }
 };
 
+// Which of a list of strings occur in a text at all, in one pass over it (the searches for each then skip the others:
+// with many added tokens, one search per token over every text was most of the time). Few strings are all taken as
+// present: their searches (memchr) cost less than the pass.
+struct Occurrences {
+  static constexpr size_t kFew = 12;
+  bool few = true;
+  uint64_t first[4] = {0, 0, 0, 0};                  // bit b: some string starts with byte b
+  std::vector<std::pair<uint16_t, int32_t>> pairs;   // (first two bytes, string), sorted
+  std::vector<std::pair<uint8_t, int32_t>> singles;  // (byte, string) of the one-byte strings
+  void build(const std::vector<std::string>& strings);
+  // present[k]: strings[k] occurs in h
+  void find(const std::vector<std::string>& strings, std::string_view h, std::vector<char>& present) const;
+};
+
 // The tokens 1.2.0 splits the text on, in its order (added tokens, then all_special_tokens),
 // and how every code maps to an id.
 struct PipelineConfig {
@@ -103,15 +119,18 @@ struct PipelineConfig {
   // not normalized first, each token's flags (kLstrip...) honoured
   bool hf_split = false;
   std::vector<uint8_t> split_flags;  // per split token; empty: none set
-  // how transformers normalizes the text its normalized added tokens match (bits: 1 lower-case, 2 strip accents)
+  // how transformers normalizes the text its normalized added tokens match (AddedNormalize bits)
   int added_normalize = 0;
-  std::vector<std::u32string> split_u32, split_normalized;  // the split tokens' code points, as they are / normalized
+  std::vector<std::string> split_normalized;  // the split tokens as the normalizer leaves them
+  Occurrences occurs_as_is, occurs_normalized;  // of split_tokens / split_normalized
   bool has_split_group[2] = {false, false};  // some split token is not normalized / is
 };
 
 // tokenizers' AddedToken flags; kContentOffsets: the token's offsets leave out what lstrip / rstrip took (RoBERTa's
 // trim_offsets), else they cover it
 enum SplitFlag : uint8_t { kLstrip = 1, kRstrip = 2, kSingleWord = 4, kNormalized = 8, kContentOffsets = 16 };
+// transformers' BertNormalizer, the steps of it a family's normalizer takes
+enum AddedNormalize : int { kAddedLower = 1, kAddedStripAccents = 2, kAddedCleanText = 4, kAddedChineseChars = 8 };
 
 class Pipeline {
  public:
@@ -131,15 +150,15 @@ class Pipeline {
   void encode_codes(std::string_view text, Encoding& out, bool offsets) const;
   // Ids as 1.2.0's encode: pair=false maps like convert_tokens_to_ids, pair=true like _convert_token_to_id.
   // valid_utf8: the caller knows text is UTF-8 without surrogates (a Python str's own UTF-8), so it is not
-  // checked again.
-  void encode_ids(std::string_view text, bool pair, std::vector<int64_t>& ids, Encoding* with_offsets,
-                  bool valid_utf8 = false) const;
+  // checked again. codes: where the codes are kept, with their offsets unless offsets is false.
+  void encode_ids(std::string_view text, bool pair, std::vector<int64_t>& ids, Encoding* codes,
+                  bool valid_utf8 = false, bool offsets = true) const;
   std::vector<std::string> tokenize(std::string_view text) const;
   // Many texts across the thread pool. text(i, buf, valid) gives text i (buf: storage it may use; valid: as
   // encode_ids' valid_utf8); the workers take texts a few at a time, so a slow thread holds up no fixed share.
   using TextSource = std::function<std::string_view(size_t i, std::string& buf, bool& valid)>;
   std::vector<std::vector<int64_t>> encode_batch(size_t n, const TextSource& text, bool pair,
-                                                 std::vector<Encoding>* offsets) const;
+                                                 std::vector<Encoding>* codes, bool offsets = true) const;
 
   const Model& model() const { return *model_; }
 

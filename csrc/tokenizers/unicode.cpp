@@ -16,6 +16,13 @@ uint16_t flags(char32_t c) {
 
 const char* unicode_version() { return t::kUnicodeVersion; }
 
+bool is_word_char(char32_t c) {
+  if (c < 0x80) return c == U'_' || (c >= U'0' && c <= U'9') || ((c | 0x20) >= U'a' && (c | 0x20) <= U'z');
+  auto it = std::upper_bound(std::begin(t::kWordRanges), std::end(t::kWordRanges), static_cast<uint32_t>(c),
+                             [](uint32_t v, const uint32_t (&r)[2]) { return v < r[0]; });
+  return it != std::begin(t::kWordRanges) && c <= (*(it - 1))[1];
+}
+
 namespace {
 template <size_t N>
 const t::SeqEntry* find_seq(const t::SeqEntry (&table)[N], char32_t c) {

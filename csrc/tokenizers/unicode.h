@@ -29,6 +29,8 @@ enum Flag : uint16_t {
 };
 
 uint16_t flags(char32_t c);
+// Rust regex's \w (Alphabetic, marks, Nd, Pc, Join_Control), which tokenizers' single_word tests.
+bool is_word_char(char32_t c);
 const char* unicode_version();
 
 // Appends the full lower-case mapping of c (str.lower of one character, context-free).

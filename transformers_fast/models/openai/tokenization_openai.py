@@ -10,8 +10,8 @@ import re
 from transformers_fast.tokenization_bpe import (VOCAB_FILES_NAMES, bpe_files_from_tokenizer_json, bpe_model_key,
                                                 get_pairs, merge_pairs, read_word_end_merges, save_bpe_files,
                                                 word_end_bpe, word_end_word_ids)
-from transformers_fast.tokenization_utils import (_LOWER_CASE, _STRIP_ACCENTS, PreTrainedTokenizer, TrackedDict,
-                                                  _core_lib)
+from transformers_fast.tokenization_utils import (_CHINESE_CHARS, _CLEAN_TEXT, _LOWER_CASE, _STRIP_ACCENTS,
+                                                  PreTrainedTokenizer, TrackedDict, _core_lib)
 from transformers_fast.tokenization_wordpiece import BasicTokenizer
 
 logger = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class OpenAIGPTTokenizer(PreTrainedTokenizer):
         return super()._native()
 
     def _added_token_normalization(self):
-        return _LOWER_CASE | _STRIP_ACCENTS  # transformers' BertNormalizer(lowercase=True)
+        return _LOWER_CASE | _STRIP_ACCENTS | _CLEAN_TEXT | _CHINESE_CHARS  # transformers' BertNormalizer(lowercase=True)
 
     def _build_native(self):
         self._core = _core_lib().Pipeline(

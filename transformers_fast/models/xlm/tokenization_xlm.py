@@ -236,10 +236,10 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
             self._warn_length(len(ids))
         return ids
 
-    def _ids_batch(self, texts, pair, offsets):
+    def _ids_batch(self, texts, pair, offsets, fixed=False):
         if offsets:
             raise NotImplementedError("XLMTokenizer does not compute offsets: Moses rewrites the text")
-        return super()._ids_batch(texts, pair, offsets)
+        return super()._ids_batch(texts, pair, offsets, fixed)
 
     @property
     def vocab_size(self):

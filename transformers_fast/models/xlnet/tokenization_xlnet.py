@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import unicodedata
 
 from transformers_fast.tokenization_utils import PreTrainedTokenizer
@@ -57,6 +58,7 @@ class XLNetTokenizer(PreTrainedTokenizer):
         state = super().__getstate__()
         state["sp_model"] = None
         state.pop("_sp_keeps", None)
+        state.pop("_added_token_norm", None)
         return state
 
     def __setstate__(self, d):
@@ -77,6 +79,50 @@ class XLNetTokenizer(PreTrainedTokenizer):
         if self.do_lower_case:
             outputs = outputs.lower()
         return outputs
+
+    def _added_token_normalizer(self):
+        """transformers' XLNet normalizer (its tokenizer.json): `` and '' as ", NFKD and marks dropped unless
+        keep_accents, lower case with do_lower_case, then the sentencepiece model's character map; a character (or a
+        pair of quotes) at a time, as tokenizers maps them. The anchors: (at, length) in the normalized text and
+        (start, end) in the text of each character (or pair) that does not map to one character."""
+        key = (self.keep_accents, self.do_lower_case)
+        cached = self.__dict__.get("_added_token_norm")
+        if cached is None or cached[0] != key:
+            import sentencepiece as spm
+            charsmap = spm.SentencePieceNormalizer(model_proto=self.sp_model.serialized_model_proto(),
+                                                   add_dummy_prefix=False, escape_whitespaces=False,
+                                                   remove_extra_whitespaces=False)
+            units = {}
+
+            def unit(u):
+                if u not in units:
+                    x = '"' if u in ("``", "''") else u
+                    if not self.keep_accents:
+                        x = "".join(c for c in unicodedata.normalize("NFKD", x) if unicodedata.category(c)[0] != "M")
+                    if self.do_lower_case:
+                        x = x.lower()
+                    units[u] = charsmap.normalize(x) if x.strip() else x
+                return units[u]
+
+            def normalize(text):
+                changed = {ord(c): n for c in set(text) for n in [unit(c)] if n != c}
+                odd = "".join(chr(c) for c, n in changed.items() if len(n) != 1)
+                if "``" not in text and "''" not in text and not odd:
+                    return text.translate(changed), None  # (the common case: character for character)
+                pieces, anchors, at, size = [], [], 0, 0
+                for m in re.finditer("``|''" + (f"|[{re.escape(odd)}]" if odd else ""), text):
+                    pieces.append(text[at:m.start()].translate(changed))
+                    size += m.start() - at
+                    n = unit(m.group())
+                    anchors.append((size, len(n), m.end() - 1 if len(m.group()) == 2 else m.start(), m.end()))
+                    pieces.append(n)  # (a " from a pair is its second quote's, as transformers aligns it)
+                    size, at = size + len(n), m.end()
+                pieces.append(text[at:].translate(changed))
+                return "".join(pieces), anchors
+
+            cached = (key, normalize)
+            self.__dict__["_added_token_norm"] = cached
+        return cached[1]
 
     def _run_word_ids(self, tokens):
         return self._words_from_starts([t.startswith(SPIECE_UNDERLINE) for t in tokens])  # "▁": after a space
