@@ -275,13 +275,32 @@ def test_forward_signature_read_once_per_class(tmp_path, monkeypatch):
     (dict(do_sample=True, eta_cutoff="0.1"), ValueError, "eta_cutoff"),
     (dict(max_time=-1), ValueError, "max_time"),
     (dict(stop_strings="x"), ValueError, "tokenizer"),
-    (dict(guidance_scale=1.5), TypeError, "guidance_scale"),
-    (dict(penalty_alpha=0.6, top_k=4), TypeError, "penalty_alpha"),
+    (dict(guidance_scale=1.5), ValueError, "guidance_scale"),
+    (dict(penalty_alpha=0.6, top_k=4), ValueError, "penalty_alpha"),
 ])
 def test_bad_option_values(options, error, match, tmp_path):
     model, _ = pair("gpt2", tmp_path)
     with pytest.raises(error, match=match):
         model.generate(torch.tensor([[3, 4]]), max_new_tokens=2, **options)
+
+
+@pytest.mark.parametrize("how", ["argument", "dict", "GenerationConfig"])
+def test_an_unimplemented_option_is_the_same_error_however_given(how, tmp_path):
+    import transformers
+
+    model, _ = pair("gpt2", tmp_path)
+    x = torch.tensor([[3, 4]])
+
+    def generate(**fields):
+        if how == "argument":
+            return model.generate(x, max_new_tokens=2, do_sample=False, **fields)
+        config = dict(fields) if how == "dict" else transformers.GenerationConfig(**fields)
+        return model.generate(x, max_new_tokens=2, do_sample=False, generation_config=config)
+
+    with pytest.raises(ValueError, match="does not implement: guidance_scale"):
+        generate(guidance_scale=1.5)
+    # at its off value the option changes nothing, as in transformers
+    assert torch.equal(generate(guidance_scale=1.0), model.generate(x, max_new_tokens=2, do_sample=False))
 
 
 def test_bad_stop_strings(tmp_path):

@@ -68,6 +68,9 @@ IGNORED_CONFIG_FIELDS = {"decoder_start_token_id", "transformers_version", "_fro
 # and assisted decoding (speculation_type, assistant_ensemble_weight).
 OFF_VALUES = {"token_healing": False, "diversity_penalty": 0.0, "num_beam_groups": 1, "use_mtp": False,
               "guidance_scale": 1.0}
+UNIMPLEMENTED = set(OFF_VALUES) | {"watermarking_config", "penalty_alpha", "dola_layers", "constraints",
+                                   "force_words_ids", "speculation_type", "assistant_ensemble_weight",
+                                   "negative_prompt_ids", "negative_prompt_attention_mask", "assistant_model"}
 
 
 @dataclass
@@ -239,16 +242,27 @@ def _config_options(generation_config, what: str) -> dict:
         raise TypeError(f"generation_config must be a transformers.GenerationConfig (or an object with its "
                         f"attributes) or a dict, got {type(generation_config).__name__}")
     if isinstance(generation_config, dict):
-        unknown = _unimplemented(generation_config)
-        if unknown:
-            raise TypeError(f"{what} has options generate does not take: {', '.join(unknown)}")
+        _refuse_unknown(generation_config, what, f"{what} has options generate does not take")
         return {k: v for k, v in generation_config.items() if k in DEFAULTS}
-    # options we do not implement (typical_p, diversity_penalty, ...) would be silently ignored otherwise
-    unsupported = _unimplemented(getattr(generation_config, "to_diff_dict", dict)())
+    _refuse_unimplemented(getattr(generation_config, "to_diff_dict", dict)(), what)
+    return {name: getattr(generation_config, name) for name in DEFAULTS if hasattr(generation_config, name)}
+
+
+def _refuse_unimplemented(fields: dict, what: str) -> None:
+    # options we do not implement (guidance_scale, diversity_penalty, ...) would be silently ignored otherwise
+    unsupported = _unimplemented(fields)
     if unsupported:
         raise ValueError(f"{what} sets options this library's generate does not implement: "
                          f"{', '.join(unsupported)}")
-    return {name: getattr(generation_config, name) for name in DEFAULTS if hasattr(generation_config, name)}
+
+
+def _refuse_unknown(fields: dict, what: str, unknown_message: str) -> None:
+    """A name that is no option at all is a TypeError; a transformers option we do not implement, set to anything
+    but its off value, a ValueError (the same as from a GenerationConfig)."""
+    unknown = sorted(set(fields) - set(DEFAULTS) - UNIMPLEMENTED - IGNORED_CONFIG_FIELDS)
+    if unknown:
+        raise TypeError(f"{unknown_message}: {', '.join(unknown)}")
+    _refuse_unimplemented({k: v for k, v in fields.items() if k in UNIMPLEMENTED}, what)
 
 
 class _NotGiven:
@@ -263,9 +277,8 @@ NO_EOS = _NotGiven()  # eos_token_id=None given: no eos token (not the config's)
 def _options(generation_config, given: dict, model_config=None) -> dict:
     """The options of this call: those given (not None), else generation_config's, else the model's own
     generation config (its folder's generation_config.json, as transformers), else DEFAULTS."""
-    unknown = sorted(set(given) - set(DEFAULTS))
-    if unknown:
-        raise TypeError(f"generate got unexpected arguments: {', '.join(unknown)}")
+    _refuse_unknown(given, "the call", "generate got unexpected arguments")
+    given = {k: v for k, v in given.items() if k in DEFAULTS}
     options = dict(DEFAULTS)
     for layer in (_config_options(model_config, "the model's generation_config (from its generation_config.json)"),
                   _config_options(generation_config, "generation_config"), given):

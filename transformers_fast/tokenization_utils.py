@@ -1967,13 +1967,16 @@ class BatchEncoding(dict):
         """The token whose characters hold a character of sequence `sequence_index`'s text; None when no token does
         (spaces, for one)."""
         b, c, s = self._indices("char_to_token", batch_or_char_index, char_index, sequence_index)
-        row = self._char_row("char_to_token", b)
-        return next((k for k in self._positions(row, s) if row.offs[k][0] <= c < row.offs[k][1]), None)
+        return self._token_at_char(self._char_row("char_to_token", b), c, s)
+
+    def _token_at_char(self, row, char_index, sequence_index):
+        return next((k for k in self._positions(row, sequence_index)
+                     if row.offs[k][0] <= char_index < row.offs[k][1]), None)
 
     def char_to_word(self, batch_or_char_index, char_index=None, sequence_index=0):
         """The word of the token holding a character (char_to_token); None when no token holds it."""
         b, c, s = self._indices("char_to_word", batch_or_char_index, char_index, sequence_index)
-        token = self.char_to_token(b, c, s)
+        token = self._token_at_char(self._char_row("char_to_word", b), c, s)  # (errors name char_to_word)
         return None if token is None else self.token_to_word(b, token)
 
     def to(self, device):
