@@ -456,3 +456,21 @@ def test_transfo_xl_takes_the_processors_and_refuses_beams(tmp_path):
     assert not torch.equal(plain, out.sequences)
     with pytest.raises(ValueError, match="beam search is not supported for TransfoXLLMHeadModel"):
         model.generate(prompt, max_new_tokens=3, num_beams=2)
+
+
+def test_can_generate_as_transformers_where_we_generate():
+    import transformers
+
+    import transformers_fast as tf
+
+    generating = {"GPT2LMHeadModel", "OpenAIGPTLMHeadModel", "TransfoXLLMHeadModel"}
+    for name in dir(tf):
+        cls = getattr(tf, name)
+        if not (isinstance(cls, type) and issubclass(cls, tf.PreTrainedModel)) or cls is tf.PreTrainedModel:
+            continue
+        assert cls.can_generate() is (name in generating), name
+        reference = getattr(transformers, name, None)
+        if name in generating and reference is not None:
+            assert reference.can_generate()
+        if reference is not None and not reference.can_generate():
+            assert not cls.can_generate(), name

@@ -372,6 +372,11 @@ class PreTrainedModel(nn.Module):
         """The floating-point dtype of the parameters (transformers' attribute; an int8 model's float ones)."""
         return next((t.dtype for t in self.parameters() if t.is_floating_point()), torch.float32)
 
+    @classmethod
+    def can_generate(cls) -> bool:
+        """Whether the class has `generate` (transformers' class method; pipelines and trainers ask it)."""
+        return callable(getattr(cls, "generate", None))
+
     # ---- weights ----------------------------------------------------------------------------------------
 
     @property
