@@ -159,6 +159,8 @@ class _Run(NamedTuple):
     process: Any  # (sequences, width, logits) -> scores: the logits processors and sampling filters
     reads_sequences: bool  # whether `process` or `stop` reads the tokens (else the sequences need not be kept)
     stop: Any  # None, or (sequences [rows, length], scores) -> bool [rows]: the rows the stopping criteria end
+    given_cache: Any = None  # the cache passed to generate (past_key_values / cache), else None
+    cached: int = 0  # how many tokens of the prompt it held
 
 
 class _FullOutputCache:
@@ -193,10 +195,12 @@ class _FullOutputDecoder:
     def new_cache(self, batch: int, capacity: int) -> _FullOutputCache:
         return _FullOutputCache()
 
-    def prefill(self, input_ids, position_ids, attention_mask, cache: _FullOutputCache) -> torch.Tensor:
-        cache.ids, cache.positions = input_ids, position_ids
+    def prefill(self, input_ids, position_ids, attention_mask, cache: _FullOutputCache, past=None) -> torch.Tensor:
+        """past: per layer (keys, values) of the first tokens of input_ids, which are not run again."""
+        cache.ids, cache.positions, cache.pairs = input_ids, position_ids, past
         cache.mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
-        return self._forward(cache, input_ids, position_ids)
+        cached = 0 if past is None else past[0][0].shape[-2]
+        return self._forward(cache, input_ids[:, cached:], position_ids[:, cached:])
 
     def step(self, tokens: torch.Tensor, positions: torch.Tensor, cache: _FullOutputCache) -> torch.Tensor:
         cache.ids = torch.cat([cache.ids, tokens[:, None]], dim=1)
@@ -216,6 +220,29 @@ class _FullOutputDecoder:
         if self.outputs["output_hidden_states"]:
             self.hidden_states.append(tuple(out.hidden_states))
         return out.logits[:, -1]
+
+
+def _pop_given_cache(kwargs: dict):
+    """The KV cache generate continues from: past_key_values, or `cache` (transformers 5.25's name), taken out of
+    the options; None where not given."""
+    past, cache = kwargs.pop("past_key_values", None), kwargs.pop("cache", None)
+    if past is not None and cache is not None:
+        raise TypeError("generate got both past_key_values and cache (transformers' two names of one argument): "
+                        "give one")
+    return cache if past is None else past
+
+
+def _is_transformers_cache(cache) -> bool:
+    return hasattr(cache, "layers") and hasattr(cache, "update")
+
+
+def _extend_given_cache(run: "_Run") -> None:
+    """As transformers' generate, a transformers Cache passed in is extended in place: the keys and values of the
+    tokens run here are appended to it (after beam search, the running beams')."""
+    if not _is_transformers_cache(run.given_cache) or not hasattr(run.cache, "key_values"):
+        return
+    for index, (keys, values) in enumerate(run.cache.key_values()):
+        run.given_cache.update(keys[..., run.cached:, :], values[..., run.cached:, :], index)
 
 
 def _step_outputs(decoder) -> dict:
@@ -448,6 +475,7 @@ class GenerationMixin:
         for name in RETURN_OPTIONS:
             if name in kwargs:
                 raise TypeError(f"stream_generate yields tokens: {name} is an option of generate")
+        given_cache = _pop_given_cache(kwargs)
         options = _options(generation_config, model_config=self.generation_config, given=dict(
             kwargs, max_length=max_length, max_new_tokens=max_new_tokens, do_sample=do_sample,
             temperature=temperature, top_k=top_k, top_p=top_p, eos_token_id=eos_token_id,
@@ -455,9 +483,10 @@ class GenerationMixin:
         if options["num_beams"] != 1:
             raise ValueError("stream_generate cannot stream beam search (the best beams are known at the end only)")
         run = self._setup(self._prompt(input_ids, inputs, options), attention_mask, generator, options, tokenizer,
-                          logits_processor, stopping_criteria, prefix_allowed_tokens_fn)
+                          logits_processor, stopping_criteria, prefix_allowed_tokens_fn, given_cache)
         for tokens, _, _ in self._decode(run, options["do_sample"], generator):
             yield tokens
+        _extend_given_cache(run)
 
     def _prompt(self, input_ids, inputs, options: dict):
         """input_ids (or `inputs`, transformers' name) as a tensor; none given, transformers' prompt: one row of the
@@ -477,9 +506,10 @@ class GenerationMixin:
         return torch.full((1, 1), bos, dtype=torch.long, device=self.get_input_embeddings().weight.device)
 
     def _setup(self, input_ids, attention_mask, generator, options: dict, tokenizer=None, logits_processor=None,
-               stopping_criteria=None, prefix_allowed_tokens_fn=None) -> "_Run":
+               stopping_criteria=None, prefix_allowed_tokens_fn=None, given_cache=None) -> "_Run":
         """Checks the options (every name of DEFAULTS, from _options) and inputs, and prefills the cache: what
-        the decoding loops start from."""
+        the decoding loops start from. given_cache: a KV cache of the prompt's first tokens (_continued_cache),
+        which are not run again."""
         o = options
         # (use_cache: the KV cache is always used; accepted for transformers compatibility)
         do_sample = o["do_sample"]
@@ -543,13 +573,41 @@ class GenerationMixin:
                 logits = processor(sequences, width, logits)
             return logits
 
+        past = None if given_cache is None else self._continued_cache(given_cache, input_ids, o)
         decoder = self._decoder(o)
         cache = decoder.new_cache(batch, prompt_len + max_new_tokens)
         if num_beams > 1 and not hasattr(cache, "reorder"):
             raise ValueError(f"beam search is not supported for {type(self).__name__} (its cache cannot follow beams)")
-        logits = decoder.prefill(input_ids, position_ids, attention_mask, cache)
+        # (the decoders of models without a cache to continue from take no `past`)
+        logits = decoder.prefill(input_ids, position_ids, attention_mask, cache, **({} if past is None else
+                                                                                     {"past": past}))
         return _Run(decoder, input_ids, logits, cache, next_positions, max_new_tokens, eos, pad_token_id, process,
-                    reads_sequences, stop)
+                    reads_sequences, stop, given_cache, 0 if past is None else past[0][0].shape[-2])
+
+    def _continued_cache(self, given, input_ids: torch.Tensor, options: dict) -> Optional[list]:
+        """Per layer (keys, values) [rows, heads, cached, head_dim] of the cache passed to generate (a transformers
+        Cache, (keys, values) per layer, or our forward's presents; None if empty), checked against the prompt:
+        they are the keys and values of the first `cached` tokens of input_ids, with one row per sequence
+        generated (as transformers, which does not expand a cache to the beams or returned sequences)."""
+        name = type(self).__name__
+        if not hasattr(self, "_past_pairs"):
+            raise ValueError(f"past_key_values / cache is not supported by {name}'s generate: its forward takes and "
+                             f"returns no keys and values of earlier tokens (Transformer-XL's mems are hidden states "
+                             f"of earlier segments), so there is no such cache to continue from")
+        if not options["use_cache"]:
+            raise ValueError("past_key_values / cache needs use_cache=True (generate continues from the cache given)")
+        past = self._past_pairs(given)
+        if past is None:
+            return None
+        rows, cached = past[0][0].shape[0], past[0][0].shape[-2]
+        if rows != input_ids.shape[0]:
+            raise ValueError(f"the cache passed to generate holds {rows} rows but generate runs {input_ids.shape[0]} "
+                             f"(prompts x num_beams, or x num_return_sequences; as transformers, expand the cache's "
+                             f"rows, e.g. with repeat_interleave)")
+        if cached >= input_ids.shape[1]:
+            raise ValueError(f"the cache passed to generate holds {cached} tokens but input_ids has "
+                             f"{input_ids.shape[1]}: input_ids must be the cached tokens and at least one more")
+        return past
 
     def _decoder(self, o: dict):
         """The fused decoder, or the model's own forward where generate returns attentions or hidden states."""
@@ -711,7 +769,7 @@ class GenerationMixin:
                  num_return_sequences: Optional[int] = None, generator: Optional[torch.Generator] = None,
                  streamer=None, generation_config=None, tokenizer=None, logits_processor=None,
                  stopping_criteria=None, prefix_allowed_tokens_fn=None, inputs=None,
-                 **kwargs: Any) -> Union[torch.Tensor, GenerateDecoderOnlyOutput]:
+                 past_key_values=None, cache=None, **kwargs: Any) -> Union[torch.Tensor, GenerateDecoderOnlyOutput]:
         """Continues the prompts and returns [batch * num_return_sequences, prompt + new] token ids (the prompt,
         padding included, then the new tokens), like transformers' generate. The prompt: input_ids (or `inputs`,
         transformers' name), else one row of bos_token_id (default: the generation config's, else
@@ -748,6 +806,7 @@ class GenerationMixin:
         (default) when no running beam can do better by transformers' estimate, "never" by the exact bound;
         with do_sample, beam sampling (each step's continuations drawn without replacement after the sampling
         filters, as transformers); with return_dict_in_generate a GenerateBeamDecoderOnlyOutput."""
+        given_cache = _pop_given_cache(dict(past_key_values=past_key_values, cache=cache))
         options = _options(generation_config, model_config=self.generation_config, given=dict(
             kwargs, max_length=max_length, max_new_tokens=max_new_tokens, do_sample=do_sample,
             temperature=temperature, top_k=top_k, top_p=top_p, eos_token_id=eos_token_id,
@@ -760,16 +819,17 @@ class GenerationMixin:
             if streamer is not None:
                 raise ValueError("streamer cannot be used with beam search (the best beams are known at the end only)")
             run = self._setup(input_ids, attention_mask, generator, options, tokenizer, logits_processor,
-                              stopping_criteria, prefix_allowed_tokens_fn)
+                              stopping_criteria, prefix_allowed_tokens_fn, given_cache)
             output = self._beam_search(run, options, generator)
+            _extend_given_cache(run)
             if as_dict:
-                output.cache = self._returned_cache(run.cache, options)
+                output.cache = self._returned_cache(run, options)
             return output if as_dict else output.sequences
         pieces, all_logits = [], []
         all_scores = [] if as_dict and options["output_scores"] else None
         put = getattr(streamer, "put", None) if streamer is not None else None
         run = self._setup(input_ids, attention_mask, generator, options, tokenizer, logits_processor,
-                          stopping_criteria, prefix_allowed_tokens_fn)
+                          stopping_criteria, prefix_allowed_tokens_fn, given_cache)
         if put is not None:  # (the rows decoded, one per returned sequence, as transformers)
             put(run.input_ids.cpu())
         for tokens, logits, _ in self._decode(run, options["do_sample"], generator, all_scores):
@@ -783,11 +843,12 @@ class GenerationMixin:
         if streamer is not None and hasattr(streamer, "end"):
             streamer.end()
         sequences = torch.cat([run.input_ids, torch.stack(pieces, dim=1)], dim=1)
+        _extend_given_cache(run)
         if not as_dict:
             return sequences
         return GenerateDecoderOnlyOutput(
             sequences, scores=tuple(all_scores) if all_scores else None,
-            logits=tuple(all_logits) if all_logits else None, cache=self._returned_cache(run.cache, options),
+            logits=tuple(all_logits) if all_logits else None, cache=self._returned_cache(run, options),
             **_step_outputs(run.decoder))
 
     def compute_transition_scores(self, sequences: torch.Tensor, scores: Sequence[torch.Tensor],
@@ -812,10 +873,13 @@ class GenerationMixin:
         indices = sequences[:, sequences.shape[-1] - length:] + rows * vocab
         return stacked.gather(0, indices).masked_fill(ended, 0.0)
 
-    def _returned_cache(self, cache, options: dict):
+    def _returned_cache(self, run: "_Run", options: dict):
         """The KV cache as transformers' generate returns it, for a model whose forward takes past_key_values
-        (unless use_cache=False): a transformers DynamicCache, or per layer (keys, values) without transformers;
-        else None."""
+        (unless use_cache=False): the transformers Cache passed in (extended), else a transformers DynamicCache, or
+        per layer (keys, values) without transformers; else None."""
+        cache = run.cache
+        if _is_transformers_cache(run.given_cache):
+            return run.given_cache
         if (not options["use_cache"] or "past_key_values" not in _forward_parameters(type(self))
                 or not hasattr(cache, "key_values")):
             return None

@@ -351,32 +351,46 @@ class DecoderFastPath(FastPath):
 
     @torch.no_grad()
     def prefill(self, input_ids: torch.Tensor, position_ids: torch.Tensor, attention_mask: Optional[torch.Tensor],
-                cache: KVCache) -> torch.Tensor:
-        """Runs the prompt [batch, seq] into an empty cache; returns the logits of the last position [batch, vocab]."""
+                cache: KVCache, past=None) -> torch.Tensor:
+        """Runs the prompt [batch, seq] into an empty cache; returns the logits of the last position [batch, vocab].
+        past: per layer (keys, values) [batch, heads, cached, head_dim] of the prompt's first `cached` tokens, stored
+        as they are; only the tokens after them run (attending to the cached keys and values too)."""
         self.layers()
         batch, seq = input_ids.shape
         device = input_ids.device
+        cached = 0 if past is None else past[0][0].shape[-2]
+        for index, (keys, values) in enumerate(past or ()):
+            cache.store(index, 0, torch.stack((keys, values), dim=1))
+        new = seq - cached  # (queries: the prompt's last `new` tokens; keys: all `seq`)
         mask = None
-        if attention_mask is not None and not bool(attention_mask.all()):
-            cache.key_bias = torch.zeros(batch, cache.capacity, dtype=self._wpe.dtype, device=device)
-            cache.key_bias[:, :seq].masked_fill_(attention_mask == 0, float("-inf"))
-            causal = torch.ones(seq, seq, dtype=torch.bool, device=device).tril()
-            # A padded query sees itself too, so that no row is empty (its output is never used).
-            allowed = (causal & (attention_mask != 0)[:, None, None, :]) | torch.eye(seq, dtype=torch.bool, device=device)
+        padded = attention_mask is not None and not bool(attention_mask.all())
+        if padded or cached:
+            allowed = torch.ones(new, seq, dtype=torch.bool, device=device).tril(cached)
+            if padded:
+                cache.key_bias = torch.zeros(batch, cache.capacity, dtype=self._wpe.dtype, device=device)
+                cache.key_bias[:, :seq].masked_fill_(attention_mask == 0, float("-inf"))
+                # A padded query sees itself too, so that no row is empty (its output is never used).
+                itself = torch.zeros(new, seq, dtype=torch.bool, device=device)
+                itself[:, cached:] = torch.eye(new, dtype=torch.bool, device=device)
+                allowed = (allowed & (attention_mask != 0)[:, None, None, :]) | itself
             mask = torch.zeros(allowed.shape, dtype=self._wpe.dtype, device=device).masked_fill_(~allowed, float("-inf"))
 
         def attention(index, layer, qkv):
             heads, head_dim = layer.heads, layer.head_dim
-            qkv = qkv.view(batch, seq, 3, heads, head_dim)
-            cache.store(index, 0, qkv[:, :, 1:].permute(0, 2, 3, 1, 4))
-            # the prompt attends to its keys and values as computed (an int8 cache keeps them quantized)
-            q, k, v = (qkv[:, :, part].transpose(1, 2) for part in range(3))
-            context = attend(q, k, v, mask, mask is None, layer.scale)
-            return context.transpose(1, 2).reshape(batch * seq, heads * head_dim)
+            qkv = qkv.view(batch, new, 3, heads, head_dim)
+            cache.store(index, cached, qkv[:, :, 1:].permute(0, 2, 3, 1, 4))
+            q = qkv[:, :, 0].transpose(1, 2)
+            if cached:  # over the stored keys and values (an int8 cache's quantized, as a decode step reads them)
+                context = cache.attend(index, q, seq, mask, False, layer.scale)
+            else:  # the prompt attends to its keys and values as computed (an int8 cache keeps them quantized)
+                k, v = (qkv[:, :, part].transpose(1, 2) for part in (1, 2))
+                context = attend(q, k, v, mask, mask is None, layer.scale)
+            return context.transpose(1, 2).reshape(batch * new, heads * head_dim)
 
-        x = self._run(self._embed(input_ids.reshape(-1), position_ids.reshape(-1)), attention)
+        x = self._embed(input_ids[:, cached:].reshape(-1), position_ids[:, cached:].reshape(-1))
+        x = self._run(x, attention)
         cache.length = seq
-        return self._logits(x.view(batch, seq, -1)[:, -1])
+        return self._logits(x.view(batch, new, -1)[:, -1])
 
     @torch.no_grad()
     def step(self, tokens: torch.Tensor, positions: torch.Tensor, cache: KVCache) -> torch.Tensor:

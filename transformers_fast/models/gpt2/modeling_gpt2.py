@@ -191,6 +191,17 @@ class GPT2LMHeadModel(GenerationMixin, GPT2PreTrainedModel):
     def get_output_embeddings(self):
         return self.lm_head
 
+    def _past_pairs(self, past):
+        """generate's past_key_values / cache: normalize_past's (keys, values) per layer, checked against the
+        layers' heads (their keys and values are stored into the fused decoder's cache as they are)."""
+        pairs = normalize_past(past, len(self.transformer.h), self.transformer.wte.weight.dtype)
+        for index, ((keys, _), block) in enumerate(zip(pairs or (), self.transformer.h)):
+            heads, head_dim = block.attn.n_head, block.attn.split_size // block.attn.n_head
+            if (keys.shape[1], keys.shape[3]) != (heads, head_dim):
+                raise ValueError(f"past[{index}] has {keys.shape[1]} heads of {keys.shape[3]} dims, layer {index} "
+                                 f"of the model {heads} heads of {head_dim}")
+        return pairs
+
     def forward(self, input_ids=None, position_ids=None, token_type_ids=None, labels=None, past=None, head_mask=None,
                 attention_mask=None, *, past_key_values=None, use_cache=None, output_attentions=None,
                 output_hidden_states=None, inputs_embeds=None, cache=None, logits_to_keep=0):
