@@ -11,6 +11,8 @@ import torch
 import transformers_fast as tf
 from gpt_helpers import HF_CLASSES, hf_gpt, ids, left_padded
 
+# (transformers 5.25 names the argument `cache`; its generate warns on past_key_values, the name tested most here)
+pytestmark = pytest.mark.filterwarnings("ignore:`past_key_values` is deprecated:FutureWarning")
 GREEDY = dict(max_new_tokens=6, eos_token_id=None)
 MODES = {"greedy": {}, "sample": dict(do_sample=True, num_return_sequences=2), "beam": dict(num_beams=3),
          "beam-sample": dict(num_beams=2, do_sample=True, num_return_sequences=2)}

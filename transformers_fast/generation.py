@@ -13,8 +13,9 @@ the fused decoder, which does not compute them); `generation_config` (a transfor
 dict) fills the options not given; num_beams > 1 is transformers' beam search (length_penalty, early_stopping),
 the KV cache's rows following the beams (GPT, GPT-2). Prompts of different lengths are given left-padded with
 an attention_mask; positions are counted from each prompt's first real token, so each row produces the tokens it
-would produce alone. The model supplies a fused decoder (`model.fast`: new_cache, prefill, step) that keeps a
-preallocated KV cache and returns logits of the last position only.
+would produce alone. GPT-2 continues from a KV cache passed in (past_key_values / cache), as transformers: only the
+prompt's tokens not in it run. The model supplies a fused decoder (`model.fast`: new_cache, prefill, step) that
+keeps a preallocated KV cache and returns logits of the last position only.
 """
 from __future__ import annotations
 
@@ -805,7 +806,10 @@ class GenerationMixin:
         new_length ** length_penalty; early_stopping True stops a prompt at num_beams finished beams, False
         (default) when no running beam can do better by transformers' estimate, "never" by the exact bound;
         with do_sample, beam sampling (each step's continuations drawn without replacement after the sampling
-        filters, as transformers); with return_dict_in_generate a GenerateBeamDecoderOnlyOutput."""
+        filters, as transformers); with return_dict_in_generate a GenerateBeamDecoderOnlyOutput.
+        past_key_values (or `cache`, GPT-2): the keys and values of the first tokens of input_ids (a transformers
+        Cache, (keys, values) per layer, or our forward's presents), one row per generated sequence as transformers;
+        only the tokens after them run, and a transformers Cache is extended in place and returned, as transformers."""
         given_cache = _pop_given_cache(dict(past_key_values=past_key_values, cache=cache))
         options = _options(generation_config, model_config=self.generation_config, given=dict(
             kwargs, max_length=max_length, max_new_tokens=max_new_tokens, do_sample=do_sample,
