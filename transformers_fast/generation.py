@@ -233,14 +233,15 @@ def _pop_given_cache(kwargs: dict):
     return cache if past is None else past
 
 
-def _is_transformers_cache(cache) -> bool:
+def is_transformers_cache(cache) -> bool:
+    """A transformers Cache (DynamicCache, StaticCache, ...), which transformers extends in place."""
     return hasattr(cache, "layers") and hasattr(cache, "update")
 
 
 def _extend_given_cache(run: "_Run") -> None:
     """As transformers' generate, a transformers Cache passed in is extended in place: the keys and values of the
     tokens run here are appended to it (after beam search, the running beams')."""
-    if not _is_transformers_cache(run.given_cache) or not hasattr(run.cache, "key_values"):
+    if not is_transformers_cache(run.given_cache) or not hasattr(run.cache, "key_values"):
         return
     for index, (keys, values) in enumerate(run.cache.key_values()):
         run.given_cache.update(keys[..., run.cached:, :], values[..., run.cached:, :], index)
@@ -882,7 +883,7 @@ class GenerationMixin:
         (unless use_cache=False): the transformers Cache passed in (extended), else a transformers DynamicCache, or
         per layer (keys, values) without transformers; else None."""
         cache = run.cache
-        if _is_transformers_cache(run.given_cache):
+        if is_transformers_cache(run.given_cache):
             return run.given_cache
         if (not options["use_cache"] or "past_key_values" not in _forward_parameters(type(self))
                 or not hasattr(cache, "key_values")):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from transformers_fast.generation import GenerationMixin
+from transformers_fast.generation import GenerationMixin, is_transformers_cache
 from transformers_fast.modeling_outputs import (BaseModelOutputWithPast, CausalLMOutputWithPast,
                                                 DoubleHeadsModelOutput)
 from transformers_fast.modeling_utils import (TRANSFORMERS_ACTIVATIONS, PreTrainedModel, SequenceSummary, assign_tf_weights,
@@ -133,7 +133,7 @@ class GPT2Model(GPTBaseMixin, GPT2PreTrainedModel):
             past = past_key_values if past_key_values is not None else cache
         # transformers' Cache objects are extended in place, as transformers does: a caller that passes the same
         # Cache again (rather than the returned presents) must find this call's keys and values in it
-        cache = past if hasattr(past, "layers") and hasattr(past, "update") else None
+        cache = past if is_transformers_cache(past) else None
         past = normalize_past(past, len(self.h), self.wte.weight.dtype)
         past_length = 0 if past is None else past[0][0].shape[-2]
         use_cache = getattr(config, "use_cache", True) if use_cache is None else use_cache
