@@ -291,7 +291,7 @@ def _refuse_unknown(fields: dict, what: str, unknown_message: str) -> None:
     unknown = sorted(set(fields) - set(DEFAULTS) - UNIMPLEMENTED - IGNORED_CONFIG_FIELDS)
     if unknown:
         raise TypeError(f"{unknown_message}: {', '.join(unknown)}")
-    _refuse_unimplemented({k: v for k, v in fields.items() if k in UNIMPLEMENTED}, what)
+    _refuse_unimplemented(fields, what)
 
 
 class _NotGiven:
@@ -486,7 +486,7 @@ class GenerationMixin:
             raise ValueError("stream_generate cannot stream beam search (the best beams are known at the end only)")
         run = self._setup(self._prompt(input_ids, inputs, options), attention_mask, generator, options, tokenizer,
                           logits_processor, stopping_criteria, prefix_allowed_tokens_fn, given_cache)
-        for tokens, _, _ in self._decode(run, options["do_sample"], generator):
+        for tokens, _ in self._decode(run, options["do_sample"], generator):
             yield tokens
         _extend_given_cache(run)
 
@@ -627,9 +627,9 @@ class GenerationMixin:
         return self.fast
 
     def _decode(self, run: "_Run", do_sample: bool, generator, kept_scores: Optional[list] = None):
-        """Greedy decoding or sampling: yields (tokens [rows], raw logits [rows, vocab], processed scores [rows,
-        vocab]) per step. kept_scores (return_dict_in_generate with output_scores): a list each step's scores are
-        appended to, which the stopping criteria receive as a tuple (else None), as transformers'."""
+        """Greedy decoding or sampling: yields (tokens [rows], raw logits [rows, vocab]) per step. kept_scores
+        (return_dict_in_generate with output_scores): a list each step's processed scores [rows, vocab] are appended
+        to, which the stopping criteria receive as a tuple (else None), as transformers'."""
         decoder, cache, eos, pad_token_id = run.decoder, run.cache, run.eos, run.pad_token_id
         sequences, logits, next_positions = run.input_ids, run.logits, run.next_positions
         batch, prompt_len = sequences.shape
@@ -650,7 +650,7 @@ class GenerationMixin:
                 sequences = torch.cat([sequences, tokens[:, None]], dim=1)
             if run.stop is not None:
                 unfinished &= ~run.stop(sequences, None if kept_scores is None else tuple(kept_scores))
-            yield tokens, logits, scores
+            yield tokens, logits
             if step == run.max_new_tokens - 1 or (
                     (eos is not None or run.stop is not None) and not bool(unfinished.any())):
                 return
@@ -837,7 +837,7 @@ class GenerationMixin:
                           stopping_criteria, prefix_allowed_tokens_fn, given_cache)
         if put is not None:  # (the rows decoded, one per returned sequence, as transformers)
             put(run.input_ids.cpu())
-        for tokens, logits, _ in self._decode(run, options["do_sample"], generator, all_scores):
+        for tokens, logits in self._decode(run, options["do_sample"], generator, all_scores):
             pieces.append(tokens)
             if as_dict and options["output_logits"]:
                 all_logits.append(logits)
