@@ -201,6 +201,24 @@ def test_bf16_every_output_within_twice_the_references_bf16_error(family, name, 
                 assert all(torch.equal(a, b) for a, b in zip(_flat(got[key]), _flat(first[key]))), (way, key)
 
 
+LABELLED = [("bert", "BertForMaskedLM"), ("roberta", "RobertaForMaskedLM"), ("distilbert", "DistilBertForMaskedLM"),
+            ("openai", "OpenAIGPTLMHeadModel"), ("gpt2", "GPT2LMHeadModel"), ("xlm", "XLMWithLMHeadModel")]
+
+
+@pytest.mark.parametrize("family,name", LABELLED)
+def test_bf16_lm_loss_in_the_references_dtype(family, name, saved):
+    """With labels, the loss of a bf16 model has the reference's dtype (transformers computes a causal LM's loss from
+    float32 logits, a masked LM's in bf16) and is within twice the reference's bf16 error."""
+    ref, args, kwargs, real, folder = saved(family, name)
+    labels = args[0].masked_fill(~real, -100)
+    want = run(ref, args, kwargs, labels=labels)[0]
+    theirs = run(copy.deepcopy(ref).to(BF16), args, {k: _bf16(v) for k, v in kwargs.items()}, labels=labels)[0]
+    got = run(getattr(tf, name).from_pretrained(folder, torch_dtype=BF16).eval(), args,
+              {k: _bf16(v) for k, v in kwargs.items()}, labels=labels)[0]
+    assert got.dtype == theirs.dtype
+    assert (got.float() - want).abs() <= 2 * (theirs.float() - want).abs() + 1e-3
+
+
 def _flat(x):
     if x is None or isinstance(x, torch.Tensor):
         return [x] if x is not None else []

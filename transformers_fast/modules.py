@@ -255,11 +255,13 @@ class GPTBaseMixin:
             self.h[layer].attn.prune_heads(heads)
 
 
-def lm_loss(lm_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Next-token cross-entropy: logits at i predict labels at i + 1; labels -1 / -100 are ignored."""
+def lm_loss(lm_logits: torch.Tensor, labels: torch.Tensor, in_float32: bool = False) -> torch.Tensor:
+    """Next-token cross-entropy: logits at i predict labels at i + 1; labels -1 / -100 are ignored. in_float32: from
+    the logits in float32, as transformers' causal LM heads compute it (its double-heads models do not)."""
     if labels.shape != lm_logits.shape[:-1]:
         raise ValueError(f"labels has shape {tuple(labels.shape)}, expected {tuple(lm_logits.shape[:-1])}")
-    return loss_ignoring_negative(lm_logits[..., :-1, :], labels[..., 1:])
+    shifted = lm_logits[..., :-1, :]
+    return loss_ignoring_negative(shifted.float() if in_float32 else shifted, labels[..., 1:])
 
 
 def mc_loss(mc_logits: torch.Tensor, mc_labels: torch.Tensor) -> torch.Tensor:

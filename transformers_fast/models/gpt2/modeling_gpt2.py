@@ -214,7 +214,7 @@ class GPT2LMHeadModel(GenerationMixin, GPT2PreTrainedModel):
                                    output_hidden_states=wanted or forced, inputs_embeds=inputs_embeds)
         lm_logits = self.fast.lm_logits(kept_positions(outputs[0], logits_to_keep, labels), head_mask,
                                         output_attentions, output_hidden_states)
-        loss = None if labels is None else lm_loss(lm_logits, labels)
+        loss = None if labels is None else lm_loss(lm_logits, labels, in_float32=True)
         return CausalLMOutputWithPast(loss=loss, logits=lm_logits, past_key_values=outputs.past_key_values,
                                       hidden_states=None if forced else outputs.hidden_states,
                                       attentions=outputs.attentions)

@@ -150,7 +150,7 @@ class OpenAIGPTLMHeadModel(GenerationMixin, OpenAIGPTPreTrainedModel):
                                    inputs_embeds=inputs_embeds)
         lm_logits = self.fast.lm_logits(kept_positions(outputs[0], logits_to_keep, labels), head_mask,
                                         output_attentions, output_hidden_states)
-        loss = None if labels is None else lm_loss(lm_logits, labels)
+        loss = None if labels is None else lm_loss(lm_logits, labels, in_float32=True)
         return CausalLMOutput(loss=loss, logits=lm_logits, hidden_states=None if forced else outputs.hidden_states,
                               attentions=outputs.attentions)
 
