@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import os
 
+import pickle
+
 import pytest
 import torch
 
@@ -275,7 +277,9 @@ def test_lm_loss_matches_transformers(tmp_path):
         expected = ref(ids, labels=labels, **kwargs)
         got = ours(ids, labels=labels, **kwargs)
     close(got[0], expected[0], "loss")
-    close(got[1], expected[1].reshape(ids.numel(), -1), "scores")
+    close(got[1], expected[1].reshape(ids.numel(), -1), "scores")  # 1.2.0's layout by position
+    for named in (got.logits, got["logits"], dict(got.items())["logits"], pickle.loads(pickle.dumps(got)).logits):
+        close(named, expected.logits, "logits by name: transformers' layout")
     close(ours(ids, labels=labels.view(-1), **kwargs)[0], expected[0], "flat labels")
 
 

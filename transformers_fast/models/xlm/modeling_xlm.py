@@ -8,8 +8,8 @@ row has no real token at all: 1.2.0 gives NaN there (its -inf score fill), this 
 masked with the dtype's minimum, as transformers).
 
 Differences from pytorch-transformers 1.2.0 (documented, on purpose):
-- XLMWithLMHeadModel returns 1.2.0's scores layout, [batch * seq, n_words] (transformers 5 returns
-  [batch, seq, n_words]); labels may be [batch, seq] or [batch * seq]; -100 is ignored (1.2.0's
+- XLMWithLMHeadModel's output tuple holds 1.2.0's scores layout, [batch * seq, n_words]; read by name (`.logits`)
+  they are transformers' [batch, seq, n_words]; labels may be [batch, seq] or [batch * seq]; -100 is ignored (1.2.0's
   reduction='elementwise_mean' no longer exists in torch).
 - A causal model with an attention_mask works (1.2.0 raised NameError there); as in the reference the causal
   mask alone decides which keys a query sees, and padded positions are zeroed afterwards.
@@ -47,7 +47,38 @@ def _output(name, *fields):
 
 # 1.2.0's tuples: XLMModel (last_hidden_state, (hidden_states), (attentions)); the heads put their outputs first.
 XLMModelOutput = _output("XLMModelOutput", "last_hidden_state", "hidden_states", "attentions")
-XLMWithLMHeadModelOutput = _output("XLMWithLMHeadModelOutput", "loss", "logits", "hidden_states", "attentions")
+
+
+class XLMWithLMHeadModelOutput(_output("_XLMWithLMHeadModelFields", "loss", "logits", "hidden_states", "attentions")):
+    """Takes logits [batch, seq, n_words]. By position (1.2.0's tuple) they are 1.2.0's [batch * seq, n_words]; by
+    name (`.logits`, `["logits"]`, items(): transformers' API) transformers' [batch, seq, n_words], a view."""
+
+    def __new__(cls, **kwargs):
+        logits = kwargs.get("logits")
+        if logits is not None:
+            kwargs["logits"] = logits.reshape(-1, logits.shape[-1])
+        obj = super().__new__(cls, **kwargs)
+        obj._logits_shape = None if logits is None else logits.shape
+        return obj
+
+    @property
+    def logits(self):
+        return None if self._logits_shape is None else self._named("logits")
+
+    def _named(self, key):
+        value = tuple.__getitem__(self, self._present.index(key))
+        return value.view(self._logits_shape) if key == "logits" else value
+
+    def __getitem__(self, key):
+        if isinstance(key, str) and key in self._present:
+            return self._named(key)
+        return super().__getitem__(key)
+
+    def items(self):
+        return ((key, self._named(key)) for key in self._present)
+
+
+XLMWithLMHeadModelOutput.__module__ = __name__
 XLMForSequenceClassificationOutput = _output("XLMForSequenceClassificationOutput", "loss", "logits", "hidden_states",
                                              "attentions")
 XLMForQuestionAnsweringOutput = _output(
@@ -524,7 +555,8 @@ def _transformer_kwargs(lengths, position_ids, langs, token_type_ids, attention_
 
 
 class XLMWithLMHeadModel(XLMPreTrainedModel):
-    """Outputs: (loss), scores [batch * seq, n_words] (1.2.0's layout; log-probabilities with config.asm),
+    """Outputs: (loss), scores [batch * seq, n_words] (1.2.0's layout; `.logits` reads them as transformers'
+    [batch, seq, n_words]; log-probabilities with config.asm),
     (hidden_states), (attentions). The projection is tied to the word embeddings."""
 
     def __init__(self, config: XLMConfig):
@@ -550,7 +582,8 @@ class XLMWithLMHeadModel(XLMPreTrainedModel):
                 output_hidden_states, inputs_embeds))
         head = self.pred_layer(outputs[0], labels)
         loss, scores = (None, head[0]) if labels is None else head
-        return XLMWithLMHeadModelOutput(loss=loss, logits=scores, hidden_states=outputs.hidden_states,
+        return XLMWithLMHeadModelOutput(loss=loss, logits=scores.view(*outputs[0].shape[:-1], -1),
+                                        hidden_states=outputs.hidden_states,
                                         attentions=outputs.attentions)
 
 
