@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import transformers_fast as tf
-from modeling_helpers import compare, hf_model, inputs, pt_model, randomize_all
+from modeling_helpers import HEAD_CLASSES, compare, hf_model, inputs, pt_model, randomize_all
 
 
 @pytest.mark.parametrize("class_name", ["BertForSequenceClassification", "BertForMaskedLM"])
@@ -311,3 +311,40 @@ def test_roberta_embedding_gradients_equal_the_reference(tmp_path, saved_by):
         assert grads[0].keys() == grads[1].keys()
         for name, expected in grads[0].items():
             compare(grads[1][name], expected, path=f"{name} (resized: {resized})")
+
+
+# Where ours keeps 1.2.0's layout under a transformers name: the KV cache (1.2.0's presents, which transformers'
+# models and generate take back), the double-heads models' per-layer hidden states and attentions ([batch, choices,
+# ...] as 1.2.0; transformers flattens all but its last hidden state).
+LAYOUT_OF_1_2_0 = {"cache", "past_key_values", ("GPT2DoubleHeadsModel", "hidden_states"),
+                   ("GPT2DoubleHeadsModel", "attentions"), ("OpenAIGPTDoubleHeadsModel", "hidden_states")}
+
+
+def _shapes(value):
+    if isinstance(value, torch.Tensor):
+        return tuple(value.shape)
+    if isinstance(value, (tuple, list)):
+        return [_shapes(v) for v in value]
+    return type(value).__name__
+
+
+@pytest.mark.parametrize("family,class_name", [(f, n) for f, names in HEAD_CLASSES.items() if f != "transfo_xl"
+                                               for n in names])
+def test_every_field_of_transformers_output_reads_by_name(family, class_name, tmp_path):
+    """A transformers user reads outputs by name: every field transformers' output has reads on ours (None where
+    we never compute it, as cross_attentions), in transformers' shapes (the XLM LM head's logits included)."""
+    from test_low_precision_heads import case
+
+    ref, args, kwargs, _ = case(family, class_name)
+    ref.save_pretrained(str(tmp_path))
+    ours = getattr(tf, class_name).from_pretrained(str(tmp_path))
+    flags = dict(output_hidden_states=True, output_attentions=True)
+    with torch.no_grad():
+        expected, got = ref(*args, **kwargs, **flags), ours(*args, **kwargs, **flags)
+    for key in expected.keys():
+        value = getattr(got, key)  # (AttributeError where a field is missing)
+        if key in LAYOUT_OF_1_2_0 or (class_name, key) in LAYOUT_OF_1_2_0:
+            continue
+        if isinstance(expected[key], tuple) and not expected[key] and value is None:  # (transformers' empty cross_attentions)
+            continue
+        assert _shapes(value) == _shapes(expected[key]), key

@@ -10,7 +10,8 @@ from typing import Any, Iterator, Tuple
 
 
 class ModelOutput(tuple):
-    """A tuple whose slots have names. Subclasses list every possible field, in 1.2.0 tuple order."""
+    """A tuple whose slots have names. Subclasses list every possible field, in 1.2.0 tuple order (and the fields
+    transformers' output of the class has beside them, such as cross_attentions: never set here, they read None)."""
 
     fields: Tuple[str, ...] = ()
 
@@ -86,7 +87,8 @@ def output_class(name: str, *fields: str) -> type:
 # Encoders: sequence_output, pooled_output, (hidden_states), (attentions)
 BaseModelOutput = output_class("BaseModelOutput", "last_hidden_state", "hidden_states", "attentions")
 BaseModelOutputWithPooling = output_class(
-    "BaseModelOutputWithPooling", "last_hidden_state", "pooler_output", "hidden_states", "attentions")
+    "BaseModelOutputWithPooling", "last_hidden_state", "pooler_output", "hidden_states", "attentions",
+    "cross_attentions")
 BertForPreTrainingOutput = output_class(
     "BertForPreTrainingOutput", "loss", "prediction_logits", "seq_relationship_logits", "hidden_states", "attentions")
 MaskedLMOutput = output_class("MaskedLMOutput", "loss", "logits", "hidden_states", "attentions")
@@ -101,10 +103,11 @@ QuestionAnsweringModelOutput = output_class(
 # Decoders (OpenAI GPT, GPT-2). past_key_values are 1.2.0's `presents`: per layer a tensor [2, batch, heads,
 # sequence, head_dim] whose [0] and [1] are the keys and values (also readable as today's (key, value) pairs).
 BaseModelOutputWithPast = output_class(
-    "BaseModelOutputWithPast", "last_hidden_state", "past_key_values", "hidden_states", "attentions")
+    "BaseModelOutputWithPast", "last_hidden_state", "past_key_values", "hidden_states", "attentions",
+    "cross_attentions")
 CausalLMOutput = output_class("CausalLMOutput", "loss", "logits", "hidden_states", "attentions")
 CausalLMOutputWithPast = output_class(
-    "CausalLMOutputWithPast", "loss", "logits", "past_key_values", "hidden_states", "attentions")
+    "CausalLMOutputWithPast", "loss", "logits", "past_key_values", "hidden_states", "attentions", "cross_attentions")
 DoubleHeadsModelOutput = output_class(
     "DoubleHeadsModelOutput", "loss", "mc_loss", "logits", "mc_logits", "past_key_values", "hidden_states",
     "attentions")
