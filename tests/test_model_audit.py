@@ -348,3 +348,40 @@ def test_every_field_of_transformers_output_reads_by_name(family, class_name, tm
         if isinstance(expected[key], tuple) and not expected[key] and value is None:  # (transformers' empty cross_attentions)
             continue
         assert _shapes(value) == _shapes(expected[key]), key
+
+
+@pytest.mark.parametrize("family,class_name", [("bert", "BertModel"), ("bert", "BertForMaskedLM"),
+                                               ("roberta", "RobertaModel"), ("roberta", "RobertaForMaskedLM"),
+                                               ("gpt2", "GPT2Model"), ("gpt2", "GPT2LMHeadModel")])
+def test_transformers_decoder_inputs(family, class_name, tmp_path):
+    """transformers' cross-attention and cache inputs: its encoders ignore them (so do ours), its GPT-2 without
+    cross-attention layers raises ValueError (so does ours)."""
+    from test_low_precision_heads import case
+
+    ref, args, kwargs, real = case(family, class_name)
+    ref.save_pretrained(str(tmp_path))
+    ours = getattr(tf, class_name).from_pretrained(str(tmp_path))
+    batch, hidden = args[0].shape[0], ref.config.hidden_size
+    cross = dict(encoder_hidden_states=torch.randn(batch, 3, hidden), encoder_attention_mask=torch.ones(batch, 3))
+    extra = dict(cross, use_cache=True) if class_name.endswith("Model") else cross
+    if family == "gpt2":
+        for model in (ref, ours):
+            with pytest.raises(ValueError, match="cross.?attention"):
+                model(*args, **kwargs, **cross)
+        return
+    with torch.no_grad():
+        expected, got = ref(*args, **kwargs, **extra), ours(*args, **kwargs, **extra)
+    compare(got[0], expected[0], real)
+
+
+def test_xlm_logits_to_keep_equals_transformers(tmp_path):
+    from test_low_precision_heads import case
+
+    ref, args, kwargs, real = case("xlm", "XLMWithLMHeadModel")
+    ref.save_pretrained(str(tmp_path))
+    ours = tf.XLMWithLMHeadModel.from_pretrained(str(tmp_path))
+    for keep in (1, 3, torch.tensor([0, 4])):
+        with torch.no_grad():
+            expected, got = ref(*args, **kwargs, logits_to_keep=keep), ours(*args, **kwargs, logits_to_keep=keep)
+        compare(got.logits, expected.logits)
+        assert got[0].shape == (expected.logits.shape[0] * expected.logits.shape[1], expected.logits.shape[2])

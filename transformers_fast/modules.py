@@ -146,6 +146,14 @@ def summary_reads_padding(attention_mask, mc_token_ids, input_ids, inputs_embeds
     return not bool(real.gather(1, index).all())
 
 
+def refuse_cross_attention(encoder_hidden_states, encoder_attention_mask) -> None:
+    """transformers' decoder inputs for cross-attention, which no model here has (its config is refused): transformers'
+    GPT-2 raises on them as here; its BERT / RoBERTa encoders ignore them, as ours do by not calling this."""
+    if encoder_hidden_states is not None or encoder_attention_mask is not None:
+        raise ValueError("encoder_hidden_states / encoder_attention_mask need cross-attention layers "
+                         "(config.add_cross_attention=True), which this library does not support")
+
+
 def kept_positions(hidden: torch.Tensor, logits_to_keep, labels) -> torch.Tensor:
     """transformers' logits_to_keep: the hidden states [batch, seq, hidden] of the positions whose logits are
     wanted (an int n: the last n, 0 all of them; a 1-D tensor: those positions)."""

@@ -17,7 +17,8 @@ from transformers_fast.modeling_outputs import (BaseModelOutputWithPast, CausalL
 from transformers_fast.modeling_utils import (TRANSFORMERS_ACTIVATIONS, PreTrainedModel, SequenceSummary, assign_tf_weights,
                                               memory_in_dtype, tf_checkpoint_arrays)
 from transformers_fast.modules import (MLP, Attention, GPTBaseMixin, GPTInitWeightsMixin, gpt_tf_parameter, lm_loss,
-                                      kept_positions, lm_loss_reads_padding, mc_loss, summary_reads_padding)
+                                      kept_positions, lm_loss_reads_padding, mc_loss, refuse_cross_attention,
+                                      summary_reads_padding)
 from transformers_fast.modules import gelu  # noqa: F401  (a name of 1.2.0's modeling_gpt2)
 from transformers_fast.runtime import decoder as fast_decoder
 from transformers_fast.models.gpt2.configuration_gpt2 import GPT2_PRETRAINED_MODEL_ARCHIVE_MAP, GPT2Config
@@ -127,7 +128,9 @@ class GPT2Model(GPTBaseMixin, GPT2PreTrainedModel):
 
     def forward(self, input_ids=None, position_ids=None, token_type_ids=None, past=None, head_mask=None,
                 attention_mask=None, *, past_key_values=None, use_cache=None, output_attentions=None,
-                output_hidden_states=None, inputs_embeds=None, cache=None):
+                output_hidden_states=None, inputs_embeds=None, cache=None, encoder_hidden_states=None,
+                encoder_attention_mask=None):
+        refuse_cross_attention(encoder_hidden_states, encoder_attention_mask)
         config = self.config
         if past is None:  # (`cache`: transformers 5.25's name for past_key_values)
             past = past_key_values if past_key_values is not None else cache
@@ -204,7 +207,9 @@ class GPT2LMHeadModel(GenerationMixin, GPT2PreTrainedModel):
 
     def forward(self, input_ids=None, position_ids=None, token_type_ids=None, labels=None, past=None, head_mask=None,
                 attention_mask=None, *, past_key_values=None, use_cache=None, output_attentions=None,
-                output_hidden_states=None, inputs_embeds=None, cache=None, logits_to_keep=0):
+                output_hidden_states=None, inputs_embeds=None, cache=None, logits_to_keep=0, encoder_hidden_states=None,
+                encoder_attention_mask=None):
+        refuse_cross_attention(encoder_hidden_states, encoder_attention_mask)
         wanted = self.transformer.output_hidden_states if output_hidden_states is None else output_hidden_states
         # asking for the hidden states runs the reference path, which computes the padded positions a loss reads
         forced = not wanted and lm_loss_reads_padding(attention_mask, labels)

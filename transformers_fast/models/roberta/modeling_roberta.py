@@ -104,7 +104,8 @@ class RobertaForMaskedLM(RobertaPreTrainedModel):
 
     def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, masked_lm_labels=None,
                 position_ids=None, head_mask=None, output_attentions=None, output_hidden_states=None, labels=None, *,
-                inputs_embeds=None):
+                inputs_embeds=None, encoder_hidden_states=None, encoder_attention_mask=None):
+        # (encoder_*: transformers' decoder inputs, which its encoder ignores as ours does)
         masked_lm_labels = labels if masked_lm_labels is None else masked_lm_labels
         with self.roberta.fast.reference_path(masked_lm_labels is not None):
             outputs = self.roberta(input_ids, token_type_ids, attention_mask, position_ids, head_mask,

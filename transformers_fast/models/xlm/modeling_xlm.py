@@ -28,10 +28,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from transformers_fast import ops
-from transformers_fast.modeling_outputs import ModelOutput, output_class
+from transformers_fast.modeling_outputs import output_class
 from transformers_fast.modeling_utils import (PreTrainedModel, SequenceSummary, SQuADHead, check_attention_mask,
                                               check_ids, check_token_inputs, expand_head_mask)
-from transformers_fast.modules import classification_loss, create_sinusoidal_embeddings, prune_lin_heads
+from transformers_fast.modules import (classification_loss, create_sinusoidal_embeddings, kept_positions,
+                                      prune_lin_heads)
 from transformers_fast.ops import linear as packed_linear
 from transformers_fast.runtime import encoder as fast_encoder
 from transformers_fast.runtime.fast_path import LinearFastPath
@@ -575,14 +576,15 @@ class XLMWithLMHeadModel(XLMPreTrainedModel):
 
     def forward(self, input_ids=None, lengths=None, position_ids=None, langs=None, token_type_ids=None,
                 attention_mask=None, cache=None, labels=None, head_mask=None, *, output_attentions=None,
-                output_hidden_states=None, inputs_embeds=None):
+                output_hidden_states=None, inputs_embeds=None, logits_to_keep=0):
         with self.transformer.fast.reference_path(labels is not None):
             outputs = self.transformer(input_ids, **_transformer_kwargs(
                 lengths, position_ids, langs, token_type_ids, attention_mask, cache, head_mask, output_attentions,
                 output_hidden_states, inputs_embeds))
-        head = self.pred_layer(outputs[0], labels)
+        hidden = kept_positions(outputs[0], logits_to_keep, labels)
+        head = self.pred_layer(hidden, labels)
         loss, scores = (None, head[0]) if labels is None else head
-        return XLMWithLMHeadModelOutput(loss=loss, logits=scores.view(*outputs[0].shape[:-1], -1),
+        return XLMWithLMHeadModelOutput(loss=loss, logits=scores.view(*hidden.shape[:-1], -1),
                                         hidden_states=outputs.hidden_states,
                                         attentions=outputs.attentions)
 
