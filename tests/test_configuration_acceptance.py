@@ -102,3 +102,35 @@ def test_pad_token_id_that_is_no_row_of_the_table_is_a_value_error(family, pad):
     ours, _ = _configs(family, pad_token_id=pad)
     with pytest.raises(ValueError, match="pad_token_id"):
         getattr(tf, FAMILIES[family][1])(ours)
+
+
+TRANSFORMERS_CONFIGS = ["BertConfig", "RobertaConfig", "DistilBertConfig", "OpenAIGPTConfig", "GPT2Config",
+                        "XLNetConfig", "XLMConfig"]
+
+
+@pytest.mark.parametrize("name", TRANSFORMERS_CONFIGS)
+@pytest.mark.parametrize("num_labels", [2, 3])
+def test_transformers_fields_read_as_transformers_gives_them(name, num_labels, tmp_path):
+    """A transformers user reads fields every transformers config has (id2label, use_return_dict, eos_token_id,
+    ...): a config that does not set them (1.2.0's) gives transformers' values; to_dict writes only what was set."""
+    import json
+
+    import transformers
+
+    from transformers_fast.configuration_utils import TRANSFORMERS_FIELD_DEFAULTS
+
+    theirs = getattr(transformers, name)(num_labels=num_labels)
+    ours = getattr(tf, name)(num_labels=num_labels)
+    fields = [field for field in TRANSFORMERS_FIELD_DEFAULTS if hasattr(theirs, field)]
+    assert len(fields) >= 11
+    for field in fields:
+        assert getattr(ours, field) == getattr(theirs, field), field
+    written = ours.to_dict()
+    assert not {"return_dict", "use_return_dict", "problem_type", "name_or_path"} & set(written)
+    (tmp_path / "config.json").write_text(json.dumps({k: v for k, v in written.items()
+                                                      if k not in ("id2label", "label2id")}))
+    loaded = getattr(tf, name).from_pretrained(str(tmp_path))  # (a config.json as 1.2.0 writes it)
+    assert loaded.id2label == theirs.id2label and loaded.label2id == theirs.label2id
+    assert (loaded.pad_token_id, loaded.eos_token_id) == (theirs.pad_token_id, theirs.eos_token_id)
+    with pytest.raises(AttributeError, match="no attribute"):
+        ours.not_a_field_of_any_config

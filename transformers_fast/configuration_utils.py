@@ -19,6 +19,18 @@ logger = logging.getLogger(__name__)
 # Written by `transformers` or by us for it; not configuration the model reads.
 _BOOKKEEPING_FIELDS = ("transformers_version", "_name_or_path", "_commit_hash", "_attn_implementation_autoset")
 
+# Fields every transformers config has, read with transformers' default where this config (1.2.0's, or a config.json
+# without them) does not set them; to_dict writes only what was set, as before. Callables take the config.
+TRANSFORMERS_FIELD_DEFAULTS: Dict[str, Any] = {
+    "return_dict": True, "use_return_dict": lambda c: bool(c.return_dict) and not c.torchscript,
+    "id2label": lambda c: {i: f"LABEL_{i}" for i in range(c.num_labels)},
+    "label2id": lambda c: {label: i for i, label in c.id2label.items()},
+    "name_or_path": lambda c: c.__dict__.get("_name_or_path", ""),
+    "is_encoder_decoder": False, "is_decoder": False, "add_cross_attention": False, "tie_word_embeddings": True,
+    "architectures": None, "problem_type": None, "pad_token_id": None, "bos_token_id": None, "eos_token_id": None,
+    "chunk_size_feed_forward": 0,
+}
+
 
 class PretrainedConfig:
     """Base class of every model configuration.
@@ -31,6 +43,7 @@ class PretrainedConfig:
     model_type: str = ""
     pretrained_config_archive_map: Dict[str, str] = {}
     attribute_map: Dict[str, str] = {}
+    transformers_defaults: Dict[str, Any] = {}  # the class's own defaults of TRANSFORMERS_FIELD_DEFAULTS' fields
 
     def __init__(self, **kwargs: Any):
         kwargs = normalize_fields(kwargs)
@@ -52,11 +65,16 @@ class PretrainedConfig:
         super().__setattr__(key, value)
 
     def __getattr__(self, key: str) -> Any:
-        # Only reached when normal lookup fails: resolve aliases (hidden_size -> dim).
-        alias = type(self).attribute_map.get(key)
+        # Only reached when normal lookup fails: resolve aliases (hidden_size -> dim), then transformers' defaults.
+        cls = type(self)
+        alias = cls.attribute_map.get(key)
         if alias is not None:
             return getattr(self, alias)
-        raise AttributeError(f"{type(self).__name__} has no attribute {key!r}")
+        for defaults in (cls.transformers_defaults, TRANSFORMERS_FIELD_DEFAULTS):
+            if key in defaults:
+                value = defaults[key]
+                return value(self) if callable(value) else copy.deepcopy(value)
+        raise AttributeError(f"{cls.__name__} has no attribute {key!r}")
 
     # ---- loading ----------------------------------------------------------------------------------------
 

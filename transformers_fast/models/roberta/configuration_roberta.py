@@ -18,6 +18,7 @@ class RobertaConfig(EncoderConfig):
 
     model_type = "roberta"
     pretrained_config_archive_map = ROBERTA_PRETRAINED_CONFIG_ARCHIVE_MAP
+    transformers_defaults = {"bos_token_id": 0, "eos_token_id": 2}
 
     @classmethod
     def transformers_fields(cls, config_dict):

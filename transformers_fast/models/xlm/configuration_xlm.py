@@ -31,6 +31,8 @@ class XLMConfig(PretrainedConfig):
     pretrained_config_archive_map = XLM_PRETRAINED_CONFIG_ARCHIVE_MAP
     attribute_map = {"vocab_size": "n_words", "hidden_size": "emb_dim", "num_attention_heads": "n_heads",
                      "num_hidden_layers": "n_layers"}
+    transformers_defaults = {"pad_token_id": lambda c: c.pad_index, "bos_token_id": lambda c: c.bos_index,
+                             "eos_token_id": lambda c: c.eos_index}
 
     def __init__(self, vocab_size_or_config_json_file=30145, emb_dim=2048, n_layers=12, n_heads=16, dropout=0.1,
                  attention_dropout=0.1, gelu_activation=True, sinusoidal_embeddings=False, causal=False, asm=False,

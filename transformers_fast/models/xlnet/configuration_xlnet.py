@@ -41,6 +41,7 @@ class XLNetConfig(PretrainedConfig):
     pretrained_config_archive_map = XLNET_PRETRAINED_CONFIG_ARCHIVE_MAP
     attribute_map = {"vocab_size": "n_token", "hidden_size": "d_model", "num_attention_heads": "n_head",
                      "num_hidden_layers": "n_layer"}
+    transformers_defaults = {"pad_token_id": 5, "bos_token_id": 1, "eos_token_id": 2}
 
     @classmethod
     def transformers_fields(cls, config_dict):
