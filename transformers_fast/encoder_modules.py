@@ -13,7 +13,7 @@ from torch.nn import functional as F
 
 from transformers_fast import ops
 from transformers_fast.modeling_outputs import BaseModelOutputWithPooling
-from transformers_fast.modeling_utils import (PreTrainedModel, check_attention_mask, check_ids, check_position_ids,
+from transformers_fast.modeling_utils import (CheckpointedLayers, PreTrainedModel, check_attention_mask, check_ids, check_position_ids,
                                               check_token_inputs,
                                               TRANSFORMERS_ACTIVATIONS, expand_head_mask, has_empty_row, input_shape,
                                               prune_linear_layer)
@@ -177,7 +177,7 @@ class BertLayer(nn.Module):
         return (layer_output,) + attention_outputs[1:]
 
 
-class BertEncoder(nn.Module):
+class BertEncoder(CheckpointedLayers, nn.Module):
     def __init__(self, config):
         super().__init__()
         self.output_attentions = config.output_attentions
@@ -195,7 +195,7 @@ class BertEncoder(nn.Module):
         for i, layer_module in enumerate(self.layer):
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
-            layer_outputs = layer_module(hidden_states, attention_mask, head_mask[i], output_attentions)
+            layer_outputs = self.run_layer(layer_module, hidden_states, attention_mask, head_mask[i], output_attentions)
             hidden_states = layer_outputs[0]
             if output_attentions:
                 all_attentions += (layer_outputs[1],)

@@ -314,6 +314,25 @@ def device_of_map(device_map) -> Optional[torch.device]:
                          f"got {device_map!r} ({err})") from err
 
 
+class CheckpointedLayers:
+    """A module that runs a model's layers in a loop. Under gradient checkpointing
+    (PreTrainedModel.gradient_checkpointing_enable) and in training with autograd on, each layer's activations are
+    recomputed in backward instead of kept, as in transformers; the results and gradients are the same."""
+
+    checkpoint_function = None  # torch.utils.checkpoint.checkpoint with the user's options, while enabled
+
+    def run_layer(self, layer, *args, **kwargs):
+        if self.checkpoint_function is None or not (self.training and torch.is_grad_enabled()):
+            return layer(*args, **kwargs)
+        # (keyword arguments bound first: the reentrant variant passes positional ones only, and sees the tensors
+        # of a tuple output only, not of a list)
+        def call(*positional):
+            out = layer(*positional, **kwargs)
+            return tuple(out) if isinstance(out, list) else out
+
+        return self.checkpoint_function(call, *args)
+
+
 class PreTrainedModel(nn.Module):
     """Base class of every model: `from_pretrained`, `save_pretrained`, `tie_weights`, `init_weights`,
     `resize_token_embeddings`, `prune_heads`.
@@ -334,6 +353,8 @@ class PreTrainedModel(nn.Module):
 
     config_class: type = PretrainedConfig
     base_model_prefix: str = ""
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = True
     pretrained_model_archive_map: Dict[str, str] = {}
     # load_tf_weights_in_<family>(model, config, path), the reader of the family's TensorFlow checkpoints
     load_tf_weights = None
@@ -479,14 +500,74 @@ class PreTrainedModel(nn.Module):
         self.base_model._prune_heads({int(k): list(v) for k, v in heads_to_prune.items()})
         self.invalidate_fast_path()
 
-    def num_parameters(self, only_trainable: bool = False) -> int:
+    def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
+        """Parameters counted once each (tied ones once); exclude_embeddings leaves out nn.Embedding tables, as
+        transformers."""
         seen = set()
+        if exclude_embeddings:
+            seen = {id(p) for module in self.modules() if isinstance(module, nn.Embedding)
+                    for p in module.parameters(recurse=False)}
         total = 0
         for p in self.parameters():
             if id(p) in seen or (only_trainable and not p.requires_grad):
                 continue
             seen.add(id(p))
             total += p.numel()
+        return total
+
+    # ---- training helpers of transformers ---------------------------------------------------------------
+
+    def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: Optional[dict] = None) -> None:
+        """transformers' activation checkpointing: in training, every layer's activations are recomputed in backward
+        (torch.utils.checkpoint.checkpoint with gradient_checkpointing_kwargs, default use_reentrant=False). With
+        use_reentrant=True the input embeddings' output is made to require grad (enable_input_require_grads), without
+        which that variant gives frozen embeddings' layers no gradients; the other needs no such hook (a hook on the
+        embeddings makes inference take the reference path)."""
+        options = {"use_reentrant": False} if gradient_checkpointing_kwargs is None else dict(gradient_checkpointing_kwargs)
+        from torch.utils.checkpoint import checkpoint
+
+        function = functools.partial(checkpoint, **options)
+        for module in self.modules():
+            if isinstance(module, CheckpointedLayers):
+                module.checkpoint_function = function
+        if options.get("use_reentrant", True):
+            self.enable_input_require_grads()
+
+    def gradient_checkpointing_disable(self) -> None:
+        for module in self.modules():
+            if isinstance(module, CheckpointedLayers):
+                module.checkpoint_function = None
+        self.disable_input_require_grads()
+
+    activation_checkpointing_enable = gradient_checkpointing_enable  # (transformers 5's names)
+    activation_checkpointing_disable = gradient_checkpointing_disable
+
+    @property
+    def is_gradient_checkpointing(self) -> bool:
+        return any(isinstance(m, CheckpointedLayers) and m.checkpoint_function is not None for m in self.modules())
+
+    is_activation_checkpointing = is_gradient_checkpointing
+
+    def enable_input_require_grads(self) -> None:
+        """The input embeddings' output requires grad (for adapters or checkpointing over frozen embeddings)."""
+        self.disable_input_require_grads()
+        embeddings = self.get_input_embeddings()
+        self._require_grads_hook = embeddings.register_forward_hook(lambda module, args, output: output.requires_grad_(True))
+
+    def disable_input_require_grads(self) -> None:
+        hook = self.__dict__.pop("_require_grads_hook", None)
+        if hook is not None:
+            hook.remove()
+
+    def post_init(self) -> None:
+        """transformers' name of init_weights's work (initialise, prune the config's heads, tie)."""
+        self.init_weights()
+
+    def get_memory_footprint(self, return_buffers: bool = True) -> int:
+        """Bytes of the parameters (and buffers), as transformers."""
+        total = sum(p.nelement() * p.element_size() for p in self.parameters())
+        if return_buffers:
+            total += sum(b.nelement() * b.element_size() for b in self.buffers())
         return total
 
     # ---- fast path bookkeeping (families with a fast inference path override invalidate) ----------------

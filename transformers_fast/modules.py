@@ -89,7 +89,9 @@ class Attention(nn.Module):
             allowed = attention_mask
         elif attention_mask is not None:  # [batch, 1, 1, ns] bool, True = attend
             allowed = allowed & attention_mask
-        scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
+        # added, not filled, as transformers masks: a row with no allowed key (padding) is uniform either way, and
+        # gradients reach its scores as in transformers' training
+        scores = scores + (~allowed).to(scores.dtype) * torch.finfo(scores.dtype).min
         probs = self.attn_dropout(torch.softmax(scores, dim=-1))
         if head_mask is not None:
             probs = probs * head_mask

@@ -15,7 +15,7 @@ from torch.nn import functional as F
 from transformers_fast import ops
 from transformers_fast.modeling_outputs import (BaseModelOutput, MaskedLMOutput, QuestionAnsweringModelOutput,
                                                 SequenceClassifierOutput)
-from transformers_fast.modeling_utils import (PreTrainedModel, check_attention_mask, check_position_ids,
+from transformers_fast.modeling_utils import (CheckpointedLayers, PreTrainedModel, check_attention_mask, check_position_ids,
                                               check_token_inputs,
                                               TRANSFORMERS_ACTIVATIONS, expand_head_mask, has_empty_row, input_shape,
                                               loss_ignoring_negative)
@@ -123,7 +123,7 @@ class TransformerBlock(nn.Module):
         return (ffn_output,) + sa[1:]
 
 
-class Transformer(nn.Module):
+class Transformer(CheckpointedLayers, nn.Module):
     def __init__(self, config: DistilBertConfig):
         super().__init__()
         self.n_layers = config.n_layers
@@ -138,7 +138,7 @@ class Transformer(nn.Module):
         for i, layer_module in enumerate(self.layer):
             if output_hidden_states:
                 all_hidden_states += (hidden_state,)
-            layer_outputs = layer_module(hidden_state, attn_mask, head_mask[i], output_attentions)
+            layer_outputs = self.run_layer(layer_module, hidden_state, attn_mask, head_mask[i], output_attentions)
             hidden_state = layer_outputs[0]
             if output_attentions:
                 all_attentions += (layer_outputs[1],)

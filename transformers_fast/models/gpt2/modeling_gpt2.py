@@ -14,7 +14,7 @@ from torch import nn
 from transformers_fast.generation import GenerationMixin, is_transformers_cache
 from transformers_fast.modeling_outputs import (BaseModelOutputWithPast, CausalLMOutputWithPast,
                                                 DoubleHeadsModelOutput)
-from transformers_fast.modeling_utils import (TRANSFORMERS_ACTIVATIONS, PreTrainedModel, SequenceSummary, assign_tf_weights,
+from transformers_fast.modeling_utils import (CheckpointedLayers, TRANSFORMERS_ACTIVATIONS, PreTrainedModel, SequenceSummary, assign_tf_weights,
                                               memory_in_dtype, tf_checkpoint_arrays)
 from transformers_fast.modules import (MLP, Attention, GPTBaseMixin, GPTInitWeightsMixin, gpt_tf_parameter, lm_loss,
                                       kept_positions, lm_loss_reads_padding, mc_loss, refuse_cross_attention,
@@ -101,7 +101,7 @@ class GPT2PreTrainedModel(GPTInitWeightsMixin, PreTrainedModel):
     tied_head_keys = ("lm_head.weight",)
 
 
-class GPT2Model(GPTBaseMixin, GPT2PreTrainedModel):
+class GPT2Model(CheckpointedLayers, GPTBaseMixin, GPT2PreTrainedModel):
     """Outputs: last_hidden_state, presents (when use_cache), (hidden_states), (attentions)."""
 
     def __init__(self, config: GPT2Config):
@@ -167,8 +167,8 @@ class GPT2Model(GPTBaseMixin, GPT2PreTrainedModel):
         for i, block in enumerate(self.h):
             if output_hidden_states:
                 all_hidden += (hidden.view(output_shape),)
-            hidden, present, probs = block(hidden, None if past is None else past[i], mask, head_mask[i],
-                                           use_cache, output_attentions)
+            hidden, present, probs = self.run_layer(block, hidden, None if past is None else past[i], mask,
+                                                    head_mask[i], use_cache, output_attentions)
             if use_cache:
                 presents += (present,)
             if output_attentions:

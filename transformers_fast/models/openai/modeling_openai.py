@@ -14,7 +14,7 @@ from torch.nn import functional as F
 
 from transformers_fast.generation import GenerationMixin
 from transformers_fast.modeling_outputs import BaseModelOutput, CausalLMOutput, DoubleHeadsModelOutput
-from transformers_fast.modeling_utils import PreTrainedModel, SequenceSummary, assign_tf_weights
+from transformers_fast.modeling_utils import CheckpointedLayers, PreTrainedModel, SequenceSummary, assign_tf_weights
 from transformers_fast.modules import (MLP, Attention, GPTBaseMixin, GPTInitWeightsMixin, gelu, gpt_tf_parameter, lm_loss,
                                       kept_positions, lm_loss_reads_padding, mc_loss, summary_reads_padding)
 from transformers_fast.runtime import decoder as fast_decoder
@@ -72,7 +72,7 @@ class OpenAIGPTPreTrainedModel(GPTInitWeightsMixin, PreTrainedModel):
     tied_head_keys = ("lm_head.weight",)
 
 
-class OpenAIGPTModel(GPTBaseMixin, OpenAIGPTPreTrainedModel):
+class OpenAIGPTModel(CheckpointedLayers, GPTBaseMixin, OpenAIGPTPreTrainedModel):
     """Outputs: last_hidden_state, (hidden_states), (attentions)."""
 
     def __init__(self, config: OpenAIGPTConfig):
@@ -117,7 +117,7 @@ class OpenAIGPTModel(GPTBaseMixin, OpenAIGPTPreTrainedModel):
         for i, block in enumerate(self.h):
             if output_hidden_states:
                 all_hidden += (hidden.view(output_shape),)
-            hidden, probs = block(hidden, mask, head_mask[i], output_attentions)
+            hidden, probs = self.run_layer(block, hidden, mask, head_mask[i], output_attentions)
             if output_attentions:  # [batch * choices, heads, seq, seq] as 1.2.0 (GPT-2 unflattens them)
                 all_attentions += (probs,)
         hidden = hidden.view(output_shape)

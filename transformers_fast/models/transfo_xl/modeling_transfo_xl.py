@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from transformers_fast.generation import GenerationMixin
 from transformers_fast.modeling_outputs import ModelOutput
-from transformers_fast.modeling_utils import (PreTrainedModel, add_start_docstrings, assign_tf_map, check_ids,
+from transformers_fast.modeling_utils import (CheckpointedLayers, PreTrainedModel, add_start_docstrings, assign_tf_map, check_ids,
                                               check_token_inputs, expand_head_mask, input_shape, memory_in_dtype,
                                               tf_checkpoint_arrays)
 from transformers_fast.models.transfo_xl.configuration_transfo_xl import (
@@ -470,7 +470,7 @@ def _check_mems(mems, n_layer: int, bsz: int, d_model: int, dtype: torch.dtype, 
     return [memory_in_dtype(f"mems[{i}]", m, dtype) for i, m in enumerate(mems)]
 
 
-class TransfoXLModel(TransfoXLPreTrainedModel):
+class TransfoXLModel(CheckpointedLayers, TransfoXLPreTrainedModel):
     """Outputs: last_hidden_state [batch, len, d_model], mems (per layer [mem_len, batch, d_model], or None when
     mem_len is 0), (hidden_states), (attentions)."""
 
@@ -648,9 +648,9 @@ class TransfoXLModel(TransfoXLPreTrainedModel):
             pos_emb = self.drop(self.pos_emb(self.position_sequence(klen, word_emb)))
             for i, layer in enumerate(self.layers):
                 hids.append(core_out)
-                layer_outputs = layer(core_out, pos_emb, dec_attn_mask=dec_attn_mask,
-                                      mems=None if mems is None else mems[i], head_mask=head_mask[i],
-                                      output_attentions=output_attentions)
+                layer_outputs = self.run_layer(layer, core_out, pos_emb, dec_attn_mask=dec_attn_mask,
+                                               mems=None if mems is None else mems[i], head_mask=head_mask[i],
+                                               output_attentions=output_attentions)
                 core_out = layer_outputs[0]
                 if output_attentions:
                     attentions.append(layer_outputs[1])
@@ -662,9 +662,9 @@ class TransfoXLModel(TransfoXLPreTrainedModel):
                     r_emb, r_bias = self.r_emb[i][-self.clamp_len:], self.r_bias[i][-self.clamp_len:]
                 else:
                     r_emb, r_bias = self.r_emb[i], self.r_bias[i]
-                layer_outputs = layer(core_out, r_emb, self.r_w_bias[i], r_bias, dec_attn_mask=dec_attn_mask,
-                                      mems=None if mems is None else mems[i], head_mask=head_mask[i],
-                                      output_attentions=output_attentions)
+                layer_outputs = self.run_layer(layer, core_out, r_emb, self.r_w_bias[i], r_bias,
+                                               dec_attn_mask=dec_attn_mask, mems=None if mems is None else mems[i],
+                                               head_mask=head_mask[i], output_attentions=output_attentions)
                 core_out = layer_outputs[0]
                 if output_attentions:
                     attentions.append(layer_outputs[1])
@@ -676,8 +676,8 @@ class TransfoXLModel(TransfoXLPreTrainedModel):
                 mems_i = None if mems is None else mems[i]
                 if mems_i is not None and i == 0:
                     mems_i += pos_emb[:mlen]  # 1.2.0 adds in place
-                layer_outputs = layer(core_out, dec_attn_mask=dec_attn_mask, mems=mems_i, head_mask=head_mask[i],
-                                      output_attentions=output_attentions)
+                layer_outputs = self.run_layer(layer, core_out, dec_attn_mask=dec_attn_mask, mems=mems_i,
+                                               head_mask=head_mask[i], output_attentions=output_attentions)
                 core_out = layer_outputs[0]
                 if output_attentions:
                     attentions.append(layer_outputs[1])
@@ -695,8 +695,8 @@ class TransfoXLModel(TransfoXLPreTrainedModel):
                         cur_emb = cur_emb[-mlen:]
                     mems_i += cur_emb.view(mlen, 1, -1)
                 core_out += self.r_emb[i][-qlen:].view(qlen, 1, -1)
-                layer_outputs = layer(core_out, dec_attn_mask=dec_attn_mask, mems=mems_i, head_mask=head_mask[i],
-                                      output_attentions=output_attentions)
+                layer_outputs = self.run_layer(layer, core_out, dec_attn_mask=dec_attn_mask, mems=mems_i,
+                                               head_mask=head_mask[i], output_attentions=output_attentions)
                 core_out = layer_outputs[0]
                 if output_attentions:
                     attentions.append(layer_outputs[1])

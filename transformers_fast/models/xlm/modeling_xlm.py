@@ -20,6 +20,7 @@ Differences from pytorch-transformers 1.2.0 (documented, on purpose):
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -29,7 +30,7 @@ from torch.nn import functional as F
 
 from transformers_fast import ops
 from transformers_fast.modeling_outputs import output_class
-from transformers_fast.modeling_utils import (PreTrainedModel, SequenceSummary, SQuADHead, check_attention_mask,
+from transformers_fast.modeling_utils import (CheckpointedLayers, PreTrainedModel, SequenceSummary, SQuADHead, check_attention_mask,
                                               check_ids, check_token_inputs, expand_head_mask)
 from transformers_fast.modules import (classification_loss, create_sinusoidal_embeddings, kept_positions,
                                       prune_lin_heads)
@@ -305,7 +306,7 @@ class XLMPreTrainedModel(PreTrainedModel):
             create_sinusoidal_embeddings(weight.shape[0], weight.shape[1], out=weight)
 
 
-class XLMModel(XLMPreTrainedModel):
+class XLMModel(CheckpointedLayers, XLMPreTrainedModel):
     """Outputs: last_hidden_state [batch, seq, emb_dim] (zero at padded positions), (hidden_states),
     (attentions). With `cache` (a dict, {"slen": 0} to start) only the positions after cache["slen"] are
     computed and the cache is updated in place (incremental decoding of the causal models).
@@ -487,20 +488,29 @@ class XLMModel(XLMPreTrainedModel):
         for i in range(self.n_layers):
             if output_hidden_states:
                 hidden_states = hidden_states + (tensor,)
-            attn_outputs = self.attentions[i](tensor, attn_mask, cache=cache, head_mask=head_mask[i],
-                                              output_attentions=output_attentions)
+            layer = functools.partial(self._layer, i, cache=cache, head_mask=head_mask[i],
+                                      output_attentions=output_attentions)
+            # (the cache is written as a layer runs: a recomputation in backward would write it twice)
+            tensor, *probs = layer(tensor, attn_mask, keep) if cache is not None else \
+                self.run_layer(layer, tensor, attn_mask, keep)
             if output_attentions:
-                attentions = attentions + (attn_outputs[1],)
-            attn = F.dropout(attn_outputs[0], p=self.dropout, training=self.training)
-            tensor = self.layer_norm1[i](tensor + attn)
-            tensor = self.layer_norm2[i](tensor + self.ffns[i](tensor))
-            tensor = tensor * keep
+                attentions = attentions + tuple(probs)
         if output_hidden_states:
             hidden_states = hidden_states + (tensor,)
         if cache is not None:
             cache["slen"] += tensor.size(1)
         return XLMModelOutput(last_hidden_state=tensor, hidden_states=hidden_states if output_hidden_states else None,
                               attentions=attentions if output_attentions else None)
+
+    def _layer(self, i, tensor, attn_mask, keep, cache, head_mask, output_attentions):
+        """Layer i (attention, then FFN, each with its LayerNorm after; padded positions zeroed): (output,
+        (attention probabilities))"""
+        attn_outputs = self.attentions[i](tensor, attn_mask, cache=cache, head_mask=head_mask,
+                                          output_attentions=output_attentions)
+        attn = F.dropout(attn_outputs[0], p=self.dropout, training=self.training)
+        tensor = self.layer_norm1[i](tensor + attn)
+        tensor = self.layer_norm2[i](tensor + self.ffns[i](tensor))
+        return (tensor * keep,) + tuple(attn_outputs[1:])
 
 
 class XLMPredLayer(nn.Module):

@@ -21,7 +21,7 @@ from torch.nn import functional as F
 
 from transformers_fast.modeling_outputs import (XLNetForQuestionAnsweringOutput, XLNetForSequenceClassificationOutput,
                                                 XLNetLMHeadModelOutput, XLNetModelOutput)
-from transformers_fast.modeling_utils import (PoolerAnswerClass, PoolerEndLogits, PoolerStartLogits, PreTrainedModel,
+from transformers_fast.modeling_utils import (CheckpointedLayers, PoolerAnswerClass, PoolerEndLogits, PoolerStartLogits, PreTrainedModel,
                                               SequenceSummary, TRANSFORMERS_ACTIVATIONS, assign_tf_map, check_ids, check_token_inputs,
                                               expand_head_mask, loss_ignoring_negative, memory_in_dtype,
                                               squad_head_forward, tf_checkpoint_arrays)
@@ -298,7 +298,7 @@ def _check_float_map(name: str, t, shape) -> torch.Tensor:
     return t
 
 
-class XLNetModel(XLNetPreTrainedModel):
+class XLNetModel(CheckpointedLayers, XLNetPreTrainedModel):
     """Outputs: last_hidden_state [batch, seq (num_predict with target_mapping), d_model], mems (per layer
     [mem_len, batch, d_model]; a tuple of None without config.mem_len), (hidden_states), (attentions).
 
@@ -522,9 +522,9 @@ class XLNetModel(XLNetPreTrainedModel):
                 output_h, output_g = self.fast.layer(i, layers, output_h, output_g, mask_h, mask_g, pos_emb,
                                                      self.bi_data, seg_diff, mems[i], target_mapping, pos_key)
                 continue
-            outputs = layer_module(output_h, output_g, attn_mask_h=non_tgt_mask, attn_mask_g=attn_mask, r=pos_emb,
-                                   seg_mat=seg_mat, mems=mems[i], target_mapping=target_mapping,
-                                   head_mask=head_mask[i], output_attentions=output_attentions)
+            outputs = self.run_layer(layer_module, output_h, output_g, attn_mask_h=non_tgt_mask, attn_mask_g=attn_mask,
+                                     r=pos_emb, seg_mat=seg_mat, mems=mems[i], target_mapping=target_mapping,
+                                     head_mask=head_mask[i], output_attentions=output_attentions)
             output_h, output_g = outputs[:2]
             if output_attentions:
                 attentions.append(outputs[2])
