@@ -145,7 +145,7 @@ def test_return_dict_with_scores_and_logits_equals_transformers(family, tmp_path
     theirs_only = ref.generate(x, attention_mask=mask, max_new_tokens=4, return_dict_in_generate=True)
     # (transformers returns an empty cache for OpenAI GPT, whose forward takes none: ours returns none)
     expected_keys = [k for k in theirs_only.keys() if family == "gpt2" or k != "cache"]
-    assert only.scores is None and only.logits is None and only.keys() == expected_keys
+    assert only.scores is None and only.logits is None and list(only.keys()) == expected_keys
     with pytest.raises(KeyError):
         only["scores"]
 
@@ -367,7 +367,7 @@ def test_beam_search_return_dict_equals_transformers(tmp_path):
                    return_dict_in_generate=True, output_scores=True, output_logits=True)
     ours, theirs = both(model, ref, x, mask, **options)
     assert type(ours).__name__ == "GenerateBeamDecoderOnlyOutput"
-    assert ours.keys() == list(theirs.keys()) == ["sequences", "sequences_scores", "scores", "logits", "beam_indices",
+    assert list(ours.keys()) == list(theirs.keys()) == ["sequences", "sequences_scores", "scores", "logits", "beam_indices",
                                                   "cache"]
     assert torch.equal(ours.sequences, theirs.sequences) and torch.equal(ours["beam_indices"], theirs.beam_indices)
     torch.testing.assert_close(ours.sequences_scores, theirs.sequences_scores, atol=1e-4, rtol=1e-4)

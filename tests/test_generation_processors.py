@@ -232,7 +232,7 @@ def test_return_dict_cache_equals_transformers(tmp_path):
                 torch.testing.assert_close(mine.transpose(1, 2)[real], their.transpose(1, 2)[real], atol=1e-4,
                                            rtol=1e-4)
     ours, theirs = both(model, ref, x, mask, return_dict_in_generate=True, max_new_tokens=3, use_cache=False)
-    assert ours.cache is None and ours.keys() == list(theirs.keys()) == ["sequences"]
+    assert ours.cache is None and list(ours.keys()) == list(theirs.keys()) == ["sequences"]
     openai, _ = pair("openai", tmp_path / "openai")
     assert openai.generate(x, attention_mask=mask, max_new_tokens=3, return_dict_in_generate=True).cache is None
 

@@ -24,6 +24,7 @@ import inspect
 import json
 import os
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, fields
 from typing import Any, Iterator, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -74,21 +75,66 @@ UNIMPLEMENTED = set(OFF_VALUES) | {"watermarking_config", "penalty_alpha", "dola
                                    "negative_prompt_ids", "negative_prompt_attention_mask", "assistant_model"}
 
 
+class _GenerateOutput(OrderedDict):
+    """transformers' ModelOutput, which generate's outputs are: a dataclass that is also the ordered dict of its
+    fields set (not None), in field order then as set later; read by attribute, by name, by position (out[0],
+    out[:2]) or as that dict; its fields change by attribute or name only (pop / update / setdefault / del refused,
+    as transformers). `past_key_values` is transformers 4's name of `cache`, read as an attribute, key or get."""
+
+    def __setattr__(self, name, value):  # (the dataclass __init__ sets the fields through it too)
+        if name in self.__dataclass_fields__ and value is not None:
+            super().__setitem__(name, value)
+        super().__setattr__(name, value)
+
+    def __setitem__(self, key, value):
+        key = _field_name(key)
+        super().__setitem__(key, value)
+        super().__setattr__(key, value)
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return super().__getitem__(_field_name(key))
+        return self.to_tuple()[key]
+
+    def __contains__(self, key):
+        return super().__contains__(_field_name(key))
+
+    def get(self, key, default=None):
+        return super().get(_field_name(key), default)
+
+    @property
+    def past_key_values(self):
+        return self.cache
+
+    def to_tuple(self) -> tuple:
+        return tuple(self.values())
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError(f"{type(self).__name__} changes by attribute or name only, as transformers' ModelOutput")
+
+    __delitem__ = pop = popitem = update = setdefault = clear = _refuse
+
+    def __reduce__(self):  # (the dataclass fields, positionally: what the dict's own pickling would lose)
+        return type(self), tuple(getattr(self, f.name) for f in fields(self))
+
+
+def _field_name(key):
+    return "cache" if key == "past_key_values" else key
+
+
 @dataclass
-class GenerateDecoderOnlyOutput:
+class GenerateDecoderOnlyOutput(_GenerateOutput):
     """What generate returns with return_dict_in_generate=True, as transformers' class of that name: `sequences`
     [batch * num_return_sequences, prompt + new]; `scores` (output_scores) the processed scores [rows, vocab] of
     each step (after the logits processors and sampling filters, float32); `logits` (output_logits) the raw
     logits of each step; `attentions` (output_attentions) per step the attention probabilities of each layer [rows,
     heads, queries, keys] and `hidden_states` (output_hidden_states) per step the embeddings' and each layer's
     output [rows, queries, hidden], the first step's over the prompt, a later one's over its new token (GPT-2 with
-    its cache) or over the whole sequence again (OpenAI GPT, use_cache=False), as transformers; `cache` (GPT-2,
-    whose forward takes past_key_values) the keys and values of every token
-    but the last, as transformers returns them: a transformers DynamicCache (per layer [rows, heads, length,
-    head_dim]; a tuple of (keys, values) per layer without transformers installed), also read as
-    `past_key_values`; the slots of left padding hold other values than transformers' (they are never attended
-    to). Read by attribute, by name (out["sequences"]), by position among the fields set, or as their mapping
-    (keys, values, items, get, len)."""
+    its cache) or over the whole sequence again (OpenAI GPT, use_cache=False), as transformers; `cache` (unless
+    use_cache=False) the keys and values of every token but the last, as transformers returns them: a transformers
+    DynamicCache (per layer [rows, heads, length, head_dim]; a tuple of (keys, values) per layer without
+    transformers installed; empty for OpenAI GPT, whose forward keeps none), also read as `past_key_values`; the
+    slots of left padding hold other values than transformers' (they are never attended to)."""
     sequences: torch.Tensor
     scores: Optional[Tuple[torch.Tensor, ...]] = None
     logits: Optional[Tuple[torch.Tensor, ...]] = None
@@ -96,55 +142,23 @@ class GenerateDecoderOnlyOutput:
     hidden_states: Optional[Tuple[Tuple[torch.Tensor, ...], ...]] = None
     cache: Any = None
 
-    @property
-    def past_key_values(self):  # transformers 4's name of `cache`
-        return self.cache
-
-    def keys(self):
-        return [f.name for f in fields(self) if getattr(self, f.name) is not None]
-
-    def to_tuple(self):
-        return tuple(getattr(self, name) for name in self.keys())
-
-    def __getitem__(self, key):
-        if isinstance(key, str):
-            if key not in self.keys():
-                raise KeyError(key)
-            return getattr(self, key)
-        return self.to_tuple()[key]
-
-    def __iter__(self):  # like transformers' ModelOutput: iterating gives the names of the fields set
-        return iter(self.keys())
-
-    # the rest of the mapping of the fields set that transformers' ModelOutput (an OrderedDict) is
-    def __len__(self):
-        return len(self.keys())
-
-    def values(self):
-        return list(self.to_tuple())
-
-    def items(self):
-        return list(zip(self.keys(), self.to_tuple()))
-
-    def get(self, key, default=None):
-        return getattr(self, key) if key in self.keys() else default
-
 
 @dataclass
-class GenerateBeamDecoderOnlyOutput(GenerateDecoderOnlyOutput):
-    """What beam search returns with return_dict_in_generate=True, as transformers' class of that name: besides
-    `sequences`, `sequences_scores` [rows] (output_scores: each returned beam's length-penalised score), `scores`
-    (output_scores: each step's processed log-probabilities [batch * num_beams, vocab]), `logits` (output_logits),
-    `beam_indices` [rows, new tokens] (the flat beam row each token was appended to, -1 after the end),
-    `attentions` and `hidden_states` (of the running beams [batch * num_beams, ...] at each step) and `cache` (the
-    running beams' keys and values [batch * num_beams, ...], as transformers)."""
+class GenerateBeamDecoderOnlyOutput(_GenerateOutput):
+    """What beam search returns with return_dict_in_generate=True, as transformers' class of that name (its fields
+    in its order): `sequences`, `sequences_scores` [rows] (output_scores: each returned beam's length-penalised
+    score), `scores` (output_scores: each step's processed log-probabilities [batch * num_beams, vocab]), `logits`
+    (output_logits), `beam_indices` [rows, new tokens] (the flat beam row each token was appended to, -1 after the
+    end), `attentions` and `hidden_states` (of the running beams [batch * num_beams, ...] at each step) and `cache`
+    (the running beams' keys and values [batch * num_beams, ...], as transformers)."""
+    sequences: torch.Tensor
     sequences_scores: Optional[torch.Tensor] = None
+    scores: Optional[Tuple[torch.Tensor, ...]] = None
+    logits: Optional[Tuple[torch.Tensor, ...]] = None
     beam_indices: Optional[torch.Tensor] = None
-
-    def keys(self):  # transformers' field order
-        names = ("sequences", "sequences_scores", "scores", "logits", "beam_indices", "attentions", "hidden_states",
-                 "cache")
-        return [name for name in names if getattr(self, name) is not None]
+    attentions: Optional[Tuple[Tuple[torch.Tensor, ...], ...]] = None
+    hidden_states: Optional[Tuple[Tuple[torch.Tensor, ...], ...]] = None
+    cache: Any = None
 
 
 class _Run(NamedTuple):
