@@ -143,9 +143,7 @@ def test_return_dict_with_scores_and_logits_equals_transformers(family, tmp_path
     assert not torch.equal(ours.scores[3], ours.logits[3])  # processed and raw differ
     only = model.generate(x, attention_mask=mask, max_new_tokens=4, return_dict_in_generate=True)
     theirs_only = ref.generate(x, attention_mask=mask, max_new_tokens=4, return_dict_in_generate=True)
-    # (transformers returns an empty cache for OpenAI GPT, whose forward takes none: ours returns none)
-    expected_keys = [k for k in theirs_only.keys() if family == "gpt2" or k != "cache"]
-    assert only.scores is None and only.logits is None and list(only.keys()) == expected_keys
+    assert only.scores is None and only.logits is None and list(only.keys()) == list(theirs_only.keys())
     with pytest.raises(KeyError):
         only["scores"]
 

@@ -23,8 +23,7 @@ def generate_both(model, ref, x, mask, ours=None, theirs=None, **options):
 
 
 def assert_step_outputs_equal(ours, theirs, family):
-    # (transformers returns an empty cache for OpenAI GPT, whose forward takes none: ours returns none)
-    assert list(ours.keys()) == [k for k in theirs.keys() if family == "gpt2" or k != "cache"]
+    assert list(ours.keys()) == list(theirs.keys())
     assert torch.equal(ours.sequences, theirs.sequences)
     for name in STEP_OUTPUTS:
         mine, their = getattr(ours, name), getattr(theirs, name)

@@ -893,16 +893,16 @@ class GenerationMixin:
         return stacked.gather(0, indices).masked_fill(ended, 0.0)
 
     def _returned_cache(self, run: "_Run", options: dict):
-        """The KV cache as transformers' generate returns it, for a model whose forward takes past_key_values
-        (unless use_cache=False): the transformers Cache passed in (extended), else a transformers DynamicCache, or
-        per layer (keys, values) without transformers; else None."""
+        """The KV cache as transformers' generate returns it (unless use_cache=False): the transformers Cache passed
+        in (extended), else a transformers DynamicCache, or per layer (keys, values) without transformers; empty
+        for a model whose forward takes none (OpenAI GPT: transformers' generate makes one all the same); None for
+        Transformer-XL, whose memories are no such cache."""
         cache = run.cache
         if is_transformers_cache(run.given_cache):
             return run.given_cache
-        if (not options["use_cache"] or "past_key_values" not in _forward_parameters(type(self))
-                or not hasattr(cache, "key_values")):
+        if not options["use_cache"] or not hasattr(cache, "key_values"):
             return None
-        pairs = cache.key_values()
+        pairs = cache.key_values() if "past_key_values" in _forward_parameters(type(self)) else []
         try:
             from transformers import DynamicCache
         except ImportError:
