@@ -131,3 +131,27 @@ def test_bad_caches(models, tmp_path):
                                                      mem_len=8, tgt_len=4)).eval()
     with pytest.raises(ValueError, match="cache.*TransfoXLLMHeadModel"):
         txl.generate(x, cache=pairs, **GREEDY)
+
+
+@pytest.mark.parametrize("mode", ["beam", "beam-sample"])
+def test_beam_search_reorders_the_whole_given_cache_as_transformers(models, mode):
+    """transformers reorders the cache passed in by each step's beams, its earlier positions too: the cached rows
+    (here of different tokens for each beam) end as the returned beams' own."""
+    model, ref = models
+    x = ids(batch=2, seq=9)
+    options = MODES[mode]
+    rows = 2 * options["num_beams"]
+    other = ids(batch=rows, seq=5, seed=3)  # what each beam's row of the cache was computed from
+    caches = []
+    for generate, extra in ((ref.generate, dict(pad_token_id=0)), (model.generate, {})):
+        with torch.no_grad():
+            caches.append(ref(other, use_cache=True).past_key_values)
+        torch.manual_seed(0)
+        caches.append(generate(x, attention_mask=torch.ones_like(x), past_key_values=caches[-1],
+                               return_dict_in_generate=True, **GREEDY, **options, **extra))
+    theirs_cache, theirs, ours_cache, ours = caches
+    assert torch.equal(ours.sequences, theirs.sequences) and ours.cache is ours_cache
+    assert ours_cache.get_seq_length() == theirs_cache.get_seq_length()
+    for a, b in zip(ours_cache.layers, theirs_cache.layers):
+        torch.testing.assert_close(a.keys, b.keys, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(a.values, b.values, atol=1e-4, rtol=1e-4)

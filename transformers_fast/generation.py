@@ -703,6 +703,7 @@ class GenerationMixin:
         is_finished = torch.zeros((batch, num_beams), dtype=torch.bool, device=device)
         may_improve = torch.ones((batch, 1), dtype=torch.bool, device=device)
         running_sources = torch.full((batch, num_beams, run.max_new_tokens), -1, dtype=torch.int32, device=device)
+        origin = torch.arange(rows, device=device)  # the row of the first step each cache row now follows
         finished_sources = running_sources.clone()
         logits, next_positions, length = run.logits, run.next_positions, prompt_len
         all_scores, all_logits = [], []
@@ -763,11 +764,14 @@ class GenerationMixin:
             may_improve = may_improve & (best_running > worst_finished).any(dim=-1, keepdim=True)
             all_full = bool(is_finished.all()) and early_stopping is True
             cache.reorder(beam_rows)  # (after the last step too: the cache returned follows the running beams)
+            origin = origin[beam_rows]
             if not bool(may_improve.any()) or all_full or bool(ends.all()):
                 break
             logits = decoder.step(running[:, :, length - 1].reshape(rows), next_positions, cache)
             next_positions += 1
 
+        if is_transformers_cache(run.given_cache):  # as transformers, which reorders it each step: all its
+            run.given_cache.reorder_cache(origin)  # positions follow the beams (_extend_given_cache adds the new)
         sequences = finished[:, :num_return_sequences].reshape(batch * num_return_sequences, -1)
         sources = finished_sources[:, :num_return_sequences].reshape(batch * num_return_sequences, -1)
         generated = int((sources + 1).bool().sum(dim=1).max())
@@ -824,7 +828,8 @@ class GenerationMixin:
         filters, as transformers); with return_dict_in_generate a GenerateBeamDecoderOnlyOutput.
         past_key_values (or `cache`, GPT-2): the keys and values of the first tokens of input_ids (a transformers
         Cache, (keys, values) per layer, or our forward's presents), one row per generated sequence as transformers;
-        only the tokens after them run, and a transformers Cache is extended in place and returned, as transformers."""
+        only the tokens after them run, and a transformers Cache is extended in place and returned (with beam search,
+        all its rows reordered by the beams), as transformers."""
         given_cache = _pop_given_cache(dict(past_key_values=past_key_values, cache=cache))
         options = _options(generation_config, model_config=self.generation_config, given=dict(
             kwargs, max_length=max_length, max_new_tokens=max_new_tokens, do_sample=do_sample,
