@@ -487,7 +487,8 @@ class GenerationMixin:
         """Yields the next token of every row ([batch * num_return_sequences] long tensor) as it is decoded.
         Rows that have produced an eos token yield pad_token_id afterwards; the iteration ends when every
         row has finished or max_new_tokens were produced. Same options as `generate`, except the ones that
-        shape its return value (RETURN_OPTIONS)."""
+        shape its return value (RETURN_OPTIONS). A transformers Cache passed in is extended by the tokens run, also
+        when the iteration is stopped early (closed, or dropped after a break)."""
         for name in RETURN_OPTIONS:
             if name in kwargs:
                 raise TypeError(f"stream_generate yields tokens: {name} is an option of generate")
@@ -500,9 +501,11 @@ class GenerationMixin:
             raise ValueError("stream_generate cannot stream beam search (the best beams are known at the end only)")
         run = self._setup(self._prompt(input_ids, inputs, options), attention_mask, generator, options, tokenizer,
                           logits_processor, stopping_criteria, prefix_allowed_tokens_fn, given_cache)
-        for tokens, _ in self._decode(run, options["do_sample"], generator):
-            yield tokens
-        _extend_given_cache(run)
+        try:
+            for tokens, _ in self._decode(run, options["do_sample"], generator):
+                yield tokens
+        finally:  # also when the caller stops early: as transformers', the cache given holds what ran
+            _extend_given_cache(run)
 
     def _prompt(self, input_ids, inputs, options: dict):
         """input_ids (or `inputs`, transformers' name) as a tensor; none given, transformers' prompt: one row of the
@@ -856,18 +859,20 @@ class GenerationMixin:
                           stopping_criteria, prefix_allowed_tokens_fn, given_cache)
         if put is not None:  # (the rows decoded, one per returned sequence, as transformers)
             put(run.input_ids.cpu())
-        for tokens, logits in self._decode(run, options["do_sample"], generator, all_scores):
-            pieces.append(tokens)
-            if as_dict and options["output_logits"]:
-                all_logits.append(logits)
-            if put is not None:
-                put(tokens.cpu())
-            elif streamer is not None:
-                streamer(tokens)
+        try:
+            for tokens, logits in self._decode(run, options["do_sample"], generator, all_scores):
+                pieces.append(tokens)
+                if as_dict and options["output_logits"]:
+                    all_logits.append(logits)
+                if put is not None:
+                    put(tokens.cpu())
+                elif streamer is not None:
+                    streamer(tokens)
+        finally:  # (a streamer that raises too: as transformers', the cache given holds what ran)
+            _extend_given_cache(run)
         if streamer is not None and hasattr(streamer, "end"):
             streamer.end()
         sequences = torch.cat([run.input_ids, torch.stack(pieces, dim=1)], dim=1)
-        _extend_given_cache(run)
         if not as_dict:
             return sequences
         return GenerateDecoderOnlyOutput(
