@@ -261,6 +261,16 @@ def _extend_given_cache(run: "_Run") -> None:
         run.given_cache.update(keys[..., run.cached:, :], values[..., run.cached:, :], index)
 
 
+def _token_count(name: str, value):
+    """max_length / max_new_tokens as an int where given as a float of whole value (2.0), which transformers'
+    generate takes; a fraction is refused (transformers' beam search fails on it, a TypeError)."""
+    if not isinstance(value, float):
+        return value
+    if not value.is_integer():
+        raise TypeError(f"{name} must be a whole number of tokens, got {value!r}")
+    return int(value)
+
+
 def _step_outputs(decoder) -> dict:
     """The `attentions` and `hidden_states` fields of generate's output: a tuple per step where asked for."""
     if not isinstance(decoder, _FullOutputDecoder):
@@ -446,6 +456,8 @@ class GenerationMixin:
             # take the positions of the real tokens counted (cumsum), as in transformers' generate
             attention_mask = real.long()
         n_positions = getattr(config, "n_positions", None)  # None: no fixed position table (Transformer-XL)
+        max_length, max_new_tokens = _token_count("max_length", max_length), _token_count("max_new_tokens",
+                                                                                          max_new_tokens)
         if max_new_tokens is None:
             if max_length is None:
                 max_new_tokens = DEFAULT_MAX_NEW_TOKENS
