@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from gpt_helpers import FAMILIES, HF_CLASSES, hf_gpt, ids, left_padded
+from transformers_fast.generation import GenerationConfig
 from test_generation import LM, PROMPTS, gpt2_real_vocab  # noqa: F401 (a fixture)
 
 NEW = 20
@@ -188,6 +189,25 @@ def test_generation_config_fills_the_options_not_given(family, tmp_path):
     assert torch.equal(plain, model.generate(x, attention_mask=mask, max_new_tokens=12, pad_token_id=0))
     streamed = torch.stack(list(model.stream_generate(x, attention_mask=mask, generation_config=config)), 1)
     assert torch.equal(streamed, theirs[:, x.shape[1]:])
+
+
+def test_generation_config_as_second_positional_argument(tmp_path):
+    """transformers' generate(inputs, generation_config, ...): a generation config (transformers', ours or a dict)
+    given second is the generation_config; a tensor there is the attention_mask, as this generate took it."""
+    import transformers
+
+    model, ref = pair("gpt2", tmp_path)
+    x, mask = padded_prompts()
+    fields = dict(max_new_tokens=7, repetition_penalty=1.3, pad_token_id=0, eos_token_id=None)
+    theirs = ref.generate(x, transformers.GenerationConfig(**fields), attention_mask=mask)
+    for config in (transformers.GenerationConfig(**fields), GenerationConfig(**fields), dict(fields)):
+        assert torch.equal(model.generate(x, config, attention_mask=mask), theirs)
+        streamed = torch.stack(list(model.stream_generate(x, config, attention_mask=mask)), 1)
+        assert torch.equal(streamed, theirs[:, x.shape[1]:])
+    assert torch.equal(model.generate(x, mask, **fields), theirs)
+    assert torch.equal(torch.stack(list(model.stream_generate(x, mask, **fields)), 1), theirs[:, x.shape[1]:])
+    with pytest.raises(TypeError, match="two attention masks"):
+        model.generate(x, mask, attention_mask=mask, **fields)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

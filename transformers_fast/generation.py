@@ -237,6 +237,17 @@ class _FullOutputDecoder:
         return out.logits[:, -1]
 
 
+def _config_given_second(generation_config, attention_mask):
+    """(attention_mask, generation_config): the second parameter is transformers' (generate(inputs,
+    generation_config, ...)); a tensor given there is the attention_mask, which this generate took second."""
+    if not isinstance(generation_config, torch.Tensor):
+        return attention_mask, generation_config
+    if attention_mask is not None:
+        raise TypeError("generate got two attention masks: a tensor as the second positional argument "
+                        "(generation_config, taken as the attention_mask) and attention_mask=")
+    return generation_config, None
+
+
 def _pop_given_cache(kwargs: dict):
     """The KV cache generate continues from: past_key_values, or `cache` (transformers 5.25's name), taken out of
     the options; None where not given."""
@@ -488,12 +499,12 @@ class GenerationMixin:
         return input_ids, attention_mask, max_new_tokens
 
     @torch.no_grad()
-    def stream_generate(self, input_ids=None, attention_mask=None, max_length: Optional[int] = None,
+    def stream_generate(self, input_ids=None, generation_config=None, max_length: Optional[int] = None,
                         max_new_tokens: Optional[int] = None, do_sample: Optional[bool] = None,
                         temperature: Optional[float] = None, top_k: Optional[int] = NOT_GIVEN,
                         top_p: Optional[float] = None, eos_token_id: Union[int, Sequence[int], None] = NOT_GIVEN,
                         pad_token_id: Optional[int] = None, num_return_sequences: Optional[int] = None,
-                        generator: Optional[torch.Generator] = None, generation_config=None, tokenizer=None,
+                        generator: Optional[torch.Generator] = None, attention_mask=None, tokenizer=None,
                         logits_processor=None, stopping_criteria=None, prefix_allowed_tokens_fn=None, inputs=None,
                         **kwargs: Any) -> Iterator[torch.Tensor]:
         """Yields the next token of every row ([batch * num_return_sequences] long tensor) as it is decoded.
@@ -505,6 +516,7 @@ class GenerationMixin:
             if name in kwargs:
                 raise TypeError(f"stream_generate yields tokens: {name} is an option of generate")
         given_cache = _pop_given_cache(kwargs)
+        attention_mask, generation_config = _config_given_second(generation_config, attention_mask)
         options = _options(generation_config, model_config=self.generation_config, given=dict(
             kwargs, max_length=max_length, max_new_tokens=max_new_tokens, do_sample=do_sample,
             temperature=temperature, top_k=top_k, top_p=top_p, eos_token_id=eos_token_id,
@@ -797,12 +809,12 @@ class GenerationMixin:
             beam_indices=sources[:, :generated], **_step_outputs(run.decoder))
 
     @torch.no_grad()
-    def generate(self, input_ids=None, attention_mask=None, max_length: Optional[int] = None,
+    def generate(self, input_ids=None, generation_config=None, max_length: Optional[int] = None,
                  max_new_tokens: Optional[int] = None, do_sample: Optional[bool] = None,
                  temperature: Optional[float] = None, top_k: Optional[int] = NOT_GIVEN, top_p: Optional[float] = None,
                  eos_token_id: Union[int, Sequence[int], None] = NOT_GIVEN, pad_token_id: Optional[int] = None,
                  num_return_sequences: Optional[int] = None, generator: Optional[torch.Generator] = None,
-                 streamer=None, generation_config=None, tokenizer=None, logits_processor=None,
+                 streamer=None, attention_mask=None, tokenizer=None, logits_processor=None,
                  stopping_criteria=None, prefix_allowed_tokens_fn=None, inputs=None,
                  past_key_values=None, cache=None, **kwargs: Any) -> Union[torch.Tensor, GenerateDecoderOnlyOutput]:
         """Continues the prompts and returns [batch * num_return_sequences, prompt + new] token ids (the prompt,
@@ -835,7 +847,9 @@ class GenerationMixin:
         return_dict_in_generate=True returns a GenerateDecoderOnlyOutput (sequences, and the per-step `scores`
         with output_scores=True, raw `logits` with output_logits=True, `attentions` / `hidden_states` with
         output_attentions / output_hidden_states=True, computed by the model's forward rather than the fused
-        decoder). generation_config (transformers.GenerationConfig or a dict) gives the options not passed here. num_beams > 1: transformers' beam search (not for Transformer-XL), returning
+        decoder). generation_config (transformers.GenerationConfig, ours or a dict; second, as transformers' generate
+        takes it, where a tensor is the attention_mask) gives the options not passed here. num_beams > 1:
+        transformers' beam search (not for Transformer-XL), returning
         the best num_return_sequences (<= num_beams) beams of each prompt, scored by summed log-probability /
         new_length ** length_penalty; early_stopping True stops a prompt at num_beams finished beams, False
         (default) when no running beam can do better by transformers' estimate, "never" by the exact bound;
@@ -846,6 +860,7 @@ class GenerationMixin:
         only the tokens after them run, and a transformers Cache is extended in place and returned (with beam search,
         all its rows reordered by the beams), as transformers."""
         given_cache = _pop_given_cache(dict(past_key_values=past_key_values, cache=cache))
+        attention_mask, generation_config = _config_given_second(generation_config, attention_mask)
         options = _options(generation_config, model_config=self.generation_config, given=dict(
             kwargs, max_length=max_length, max_new_tokens=max_new_tokens, do_sample=do_sample,
             temperature=temperature, top_k=top_k, top_p=top_p, eos_token_id=eos_token_id,
