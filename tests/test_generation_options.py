@@ -210,6 +210,25 @@ def test_generation_config_as_second_positional_argument(tmp_path):
         model.generate(x, mask, attention_mask=mask, **fields)
 
 
+def test_our_generation_config_reads_every_field_as_transformers():
+    """Every field of transformers' GenerationConfig reads as its default there (None: not set) from ours too, the
+    options we do not implement included; a name that is no field is an AttributeError in both."""
+    import transformers
+
+    from transformers_fast.generation import DEFAULTS, IGNORED_CONFIG_FIELDS, UNIMPLEMENTED
+
+    ours, theirs = GenerationConfig(), transformers.GenerationConfig()
+    names = [n for n in sorted(set(DEFAULTS) | UNIMPLEMENTED | IGNORED_CONFIG_FIELDS) if hasattr(theirs, n)]
+    assert len(names) > 60 and set(theirs.to_dict()) <= set(names)
+    for name in names:
+        if name != "transformers_version":  # (transformers' own version; none here)
+            assert getattr(ours, name) == getattr(theirs, name), name
+    assert GenerationConfig(penalty_alpha=0.5).penalty_alpha == 0.5
+    for config in (ours, theirs):
+        with pytest.raises(AttributeError):
+            config.no_such_field
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_folder_generation_config_equals_transformers(family, tmp_path):
     import transformers

@@ -369,7 +369,8 @@ class GenerationConfig:
         self.__dict__.update(fields)
 
     def __getattr__(self, name: str):
-        if name in DEFAULTS or name in OFF_VALUES or name in IGNORED_CONFIG_FIELDS:
+        # a field not set reads as transformers' default, which is None (not set) for every field
+        if name in DEFAULTS or name in UNIMPLEMENTED or name in IGNORED_CONFIG_FIELDS:
             return None
         raise AttributeError(f"GenerationConfig has no option {name!r}")
 
