@@ -511,3 +511,58 @@ def test_can_generate_as_transformers_where_we_generate():
             assert reference.can_generate()
         if reference is not None and not reference.can_generate():
             assert not cls.can_generate(), name
+
+
+@pytest.mark.filterwarnings("ignore:Passing `repetition_penalty` with `inputs_embeds`:UserWarning")
+@pytest.mark.parametrize("options", [dict(), dict(repetition_penalty=1.5, min_new_tokens=3),
+                                     dict(do_sample=True, num_return_sequences=2), dict(num_beams=3),
+                                     dict(return_dict_in_generate=True, output_scores=True)],
+                         ids=["greedy", "processors", "sampling", "beams", "scores"])
+def test_inputs_embeds_equal_transformers(options, tmp_path):
+    """GPT-2 generate from the prompt's embeddings (inputs_embeds): the sequences hold the new tokens only (with
+    input_ids too, those first), max_length counts the embeddings, as transformers."""
+    model, ref = pair("gpt2", tmp_path)
+    x, mask = padded_prompts()
+    embeds = ref.get_input_embeddings()(x).detach()
+    for given in (dict(max_new_tokens=9), dict(max_length=17), dict(input_ids=x, max_new_tokens=9)):
+        torch.manual_seed(0)
+        theirs = ref.generate(inputs_embeds=embeds, attention_mask=mask, pad_token_id=0, eos_token_id=None,
+                              **{"do_sample": False, **given, **options})
+        torch.manual_seed(0)
+        ours = model.generate(inputs_embeds=embeds, attention_mask=mask, eos_token_id=None, **given, **options)
+        if options.get("return_dict_in_generate"):
+            for a, b in zip(ours.scores, theirs.scores):
+                torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+            assert ours.cache.get_seq_length() == theirs.cache.get_seq_length()
+            ours, theirs = ours.sequences, theirs.sequences
+        assert torch.equal(ours, theirs) and ours.shape[1] == 9 + ("input_ids" in given) * x.shape[1]
+    torch.manual_seed(0)
+    from_ids = model.generate(x, attention_mask=mask, eos_token_id=None, max_new_tokens=9, **options)
+    assert torch.equal(getattr(from_ids, "sequences", from_ids)[:, x.shape[1]:], ours[:, x.shape[1]:])
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_inputs_embeds_continue_as_their_tokens(family, tmp_path):
+    """OpenAI GPT too (transformers refuses it): the embeddings of the prompt's tokens continue as the tokens."""
+    model, _ = pair(family, tmp_path)
+    x, mask = padded_prompts()
+    embeds = model.get_input_embeddings()(x).detach()
+    ours = model.generate(inputs_embeds=embeds, attention_mask=mask, eos_token_id=None, max_new_tokens=6)
+    assert torch.equal(ours, model.generate(x, attention_mask=mask, eos_token_id=None, max_new_tokens=6)[:, 8:])
+    streamed = model.stream_generate(inputs_embeds=embeds, attention_mask=mask, eos_token_id=None, max_new_tokens=6)
+    assert torch.equal(torch.stack(list(streamed), 1), ours)
+
+
+def test_inputs_embeds_bad_input(tmp_path):
+    model, _ = pair("gpt2", tmp_path)
+    x, mask = padded_prompts()
+    embeds = model.get_input_embeddings()(x).detach()
+    for bad, error, match in ((dict(inputs_embeds=embeds[0]), ValueError, r"\[batch, sequence, 32\]"),
+                              (dict(inputs_embeds=embeds[..., :5]), ValueError, r"\[batch, sequence, 32\]"),
+                              (dict(inputs_embeds=x), TypeError, "floating"),
+                              (dict(inputs_embeds=embeds, input_ids=x[:, 1:]), ValueError, "input_ids.*same"),
+                              (dict(inputs_embeds=embeds, past_key_values=[]), ValueError, "past_key_values"),
+                              (dict(inputs_embeds=embeds, return_dict_in_generate=True, output_hidden_states=True),
+                               ValueError, "output_hidden_states")):
+        with pytest.raises(error, match=match):
+            model.generate(max_new_tokens=3, **bad)

@@ -516,7 +516,7 @@ class GenerationMixin:
         for name in RETURN_OPTIONS:
             if name in kwargs:
                 raise TypeError(f"stream_generate yields tokens: {name} is an option of generate")
-        given_cache = _pop_given_cache(kwargs)
+        given_cache, inputs_embeds = _pop_given_cache(kwargs), kwargs.pop("inputs_embeds", None)
         attention_mask, generation_config = _config_given_second(generation_config, attention_mask)
         options = _options(generation_config, model_config=self.generation_config, given=dict(
             kwargs, max_length=max_length, max_new_tokens=max_new_tokens, do_sample=do_sample,
@@ -524,22 +524,23 @@ class GenerationMixin:
             pad_token_id=pad_token_id, num_return_sequences=num_return_sequences))
         if options["num_beams"] != 1:
             raise ValueError("stream_generate cannot stream beam search (the best beams are known at the end only)")
-        run = self._setup(self._prompt(input_ids, inputs, options), attention_mask, generator, options, tokenizer,
-                          logits_processor, stopping_criteria, prefix_allowed_tokens_fn, given_cache)
+        run = self._setup(self._prompt(input_ids, inputs, options, inputs_embeds), attention_mask, generator, options,
+                          tokenizer, logits_processor, stopping_criteria, prefix_allowed_tokens_fn, given_cache,
+                          inputs_embeds)
         try:
             for tokens, _ in self._decode(run, options["do_sample"], generator):
                 yield tokens
         finally:  # also when the caller stops early: as transformers', the cache given holds what ran
             _extend_given_cache(run)
 
-    def _prompt(self, input_ids, inputs, options: dict):
+    def _prompt(self, input_ids, inputs, options: dict, inputs_embeds=None):
         """input_ids (or `inputs`, transformers' name) as a tensor; none given, transformers' prompt: one row of the
-        bos token (bos_token_id, else the model config's)."""
+        bos token (bos_token_id, else the model config's), or none beside inputs_embeds."""
         if inputs is not None:
             if input_ids is not None:
                 raise TypeError("generate got both input_ids and inputs (transformers' name for them): give one")
             input_ids = inputs
-        if input_ids is not None:
+        if input_ids is not None or inputs_embeds is not None:
             return torch.as_tensor(input_ids) if isinstance(input_ids, (list, tuple)) else input_ids
         bos = options["bos_token_id"]
         bos = getattr(self.config, "bos_token_id", None) if bos is None else bos
@@ -550,10 +551,11 @@ class GenerationMixin:
         return torch.full((1, 1), bos, dtype=torch.long, device=self.get_input_embeddings().weight.device)
 
     def _setup(self, input_ids, attention_mask, generator, options: dict, tokenizer=None, logits_processor=None,
-               stopping_criteria=None, prefix_allowed_tokens_fn=None, given_cache=None) -> "_Run":
+               stopping_criteria=None, prefix_allowed_tokens_fn=None, given_cache=None, inputs_embeds=None) -> "_Run":
         """Checks the options (every name of DEFAULTS, from _options) and inputs, and prefills the cache: what
         the decoding loops start from. given_cache: a KV cache of the prompt's first tokens (_continued_cache),
-        which are not run again."""
+        which are not run again. inputs_embeds: the prompt's embeddings [batch, length, hidden], run in place of
+        its tokens' (input_ids: None, or the tokens the sequences returned start with, as transformers)."""
         o = options
         # (use_cache: the KV cache is always used; accepted for transformers compatibility)
         do_sample = o["do_sample"]
@@ -586,11 +588,21 @@ class GenerationMixin:
         # takes an attention_mask (not Transformer-XL)
         infer_mask = (pad_token_id is not None and "attention_mask" in _forward_parameters(type(self))
                       and (eos is None or pad_token_id not in eos.tolist()))
+        tokens_given = input_ids is not None
+        if inputs_embeds is not None:
+            inputs_embeds = self._checked_embeds(inputs_embeds, input_ids, given_cache, o)
+            if not tokens_given:  # (zeros checked and expanded in their place: the embeddings' length counts)
+                input_ids = torch.zeros(inputs_embeds.shape[:2], dtype=torch.long, device=inputs_embeds.device)
+            infer_mask = False  # (transformers infers no mask beside embeddings)
         input_ids, attention_mask, max_new_tokens = self._generation_inputs(
             input_ids, attention_mask, o["max_length"], o["max_new_tokens"], copies,
             pad_token_id if infer_mask else None)
         if pad_token_id is None and eos is not None:
             pad_token_id = int(eos[0])
+        prompt = input_ids if tokens_given else input_ids[:, :0]  # what the sequences start with
+        prefill_embeds = {}
+        if inputs_embeds is not None:
+            prefill_embeds = dict(inputs_embeds=inputs_embeds.repeat_interleave(copies, dim=0))
 
         batch, prompt_len = input_ids.shape
         device = input_ids.device
@@ -604,9 +616,11 @@ class GenerationMixin:
             position_ids = (attention_mask.cumsum(1) - 1).masked_fill_(attention_mask == 0, 0)
             next_positions = attention_mask.sum(1)
         processors, reads_sequences = build_logits_processors(
-            o, vocab=self.get_input_embeddings().num_embeddings, eos=eos, prompt=input_ids,
+            o, vocab=self.get_input_embeddings().num_embeddings, eos=eos, prompt=prompt,
+            # (the mask's padding, also beside embeddings only: as transformers, the new tokens at those
+            # indices then escape repetition_penalty)
             first_real=None if attention_mask is None else attention_mask.argmax(1),
-            max_length=prompt_len + max_new_tokens, custom=logits_processor,
+            max_length=prompt.shape[1] + max_new_tokens, custom=logits_processor,
             prefix_allowed_tokens_fn=prefix_allowed_tokens_fn)
         stop = build_stopping_criteria(o, tokenizer, start, stopping_criteria)
         reads_sequences = reads_sequences or getattr(stop, "reads_sequences", False)
@@ -623,10 +637,32 @@ class GenerationMixin:
         if num_beams > 1 and not hasattr(cache, "reorder"):
             raise ValueError(f"beam search is not supported for {type(self).__name__} (its cache cannot follow beams)")
         # (the decoders of models without a cache to continue from take no `past`)
-        logits = decoder.prefill(input_ids, position_ids, attention_mask, cache, **({} if past is None else
-                                                                                     {"past": past}))
-        return _Run(decoder, input_ids, logits, cache, next_positions, max_new_tokens, eos, pad_token_id, process,
+        logits = decoder.prefill(input_ids, position_ids, attention_mask, cache, **prefill_embeds,
+                                 **({} if past is None else {"past": past}))
+        return _Run(decoder, prompt, logits, cache, next_positions, max_new_tokens, eos, pad_token_id, process,
                     reads_sequences, stop, given_cache, 0 if past is None else past[0][0].shape[-2])
+
+    def _checked_embeds(self, inputs_embeds, input_ids, given_cache, options: dict) -> torch.Tensor:
+        """generate's inputs_embeds [batch, length, hidden] in the model's dtype, checked."""
+        name = type(self).__name__
+        if "inputs_embeds" not in inspect.signature(type(self.fast).prefill).parameters:  # (not Transformer-XL)
+            raise ValueError(f"inputs_embeds is not supported by {name}'s generate")
+        hidden = self.get_input_embeddings().embedding_dim
+        if not isinstance(inputs_embeds, torch.Tensor) or not inputs_embeds.is_floating_point():
+            raise TypeError(f"inputs_embeds must be a floating-point torch.Tensor, got "
+                            f"{getattr(inputs_embeds, 'dtype', type(inputs_embeds).__name__)}")
+        if inputs_embeds.dim() != 3 or inputs_embeds.shape[-1] != hidden or 0 in inputs_embeds.shape:
+            raise ValueError(f"inputs_embeds must have shape [batch, sequence, {hidden}] (sequence >= 1), got "
+                             f"{tuple(inputs_embeds.shape)}")
+        if input_ids is not None and tuple(input_ids.shape) != tuple(inputs_embeds.shape[:2]):
+            raise ValueError(f"input_ids beside inputs_embeds must be their tokens, of the same [batch, sequence] "
+                             f"{tuple(inputs_embeds.shape[:2])}, got {tuple(input_ids.shape)}")
+        if given_cache is not None:
+            raise ValueError("generate takes inputs_embeds without past_key_values / cache")
+        wanted = [n for n in ("output_attentions", "output_hidden_states") if options[n]]
+        if wanted and options["return_dict_in_generate"]:
+            raise ValueError(f"generate takes inputs_embeds without {' and '.join(wanted)}")
+        return inputs_embeds.to(self.get_input_embeddings().weight.dtype)
 
     def _continued_cache(self, given, input_ids: torch.Tensor, options: dict) -> Optional[list]:
         """Per layer (keys, values) [rows, heads, cached, head_dim] of the cache passed to generate (a transformers
@@ -817,7 +853,8 @@ class GenerationMixin:
                  num_return_sequences: Optional[int] = None, generator: Optional[torch.Generator] = None,
                  streamer=None, attention_mask=None, tokenizer=None, logits_processor=None,
                  stopping_criteria=None, prefix_allowed_tokens_fn=None, inputs=None,
-                 past_key_values=None, cache=None, **kwargs: Any) -> Union[torch.Tensor, GenerateDecoderOnlyOutput]:
+                 past_key_values=None, cache=None, inputs_embeds=None,
+                 **kwargs: Any) -> Union[torch.Tensor, GenerateDecoderOnlyOutput]:
         """Continues the prompts and returns [batch * num_return_sequences, prompt + new] token ids (the prompt,
         padding included, then the new tokens), like transformers' generate. The prompt: input_ids (or `inputs`,
         transformers' name), else one row of bos_token_id (default: the generation config's, else
@@ -859,14 +896,16 @@ class GenerationMixin:
         past_key_values (or `cache`, GPT-2): the keys and values of the first tokens of input_ids (a transformers
         Cache, (keys, values) per layer, or our forward's presents), one row per generated sequence as transformers;
         only the tokens after them run, and a transformers Cache is extended in place and returned (with beam search,
-        all its rows reordered by the beams), as transformers."""
+        all its rows reordered by the beams), as transformers. inputs_embeds (GPT, GPT-2): the prompt's embeddings
+        [batch, length, hidden], run in place of its tokens'; the sequences returned then hold the new tokens only
+        (after input_ids where given too, their tokens), and max_length counts the embeddings, as transformers."""
         given_cache = _pop_given_cache(dict(past_key_values=past_key_values, cache=cache))
         attention_mask, generation_config = _config_given_second(generation_config, attention_mask)
         options = _options(generation_config, model_config=self.generation_config, given=dict(
             kwargs, max_length=max_length, max_new_tokens=max_new_tokens, do_sample=do_sample,
             temperature=temperature, top_k=top_k, top_p=top_p, eos_token_id=eos_token_id,
             pad_token_id=pad_token_id, num_return_sequences=num_return_sequences))
-        input_ids = self._prompt(input_ids, inputs, options)
+        input_ids = self._prompt(input_ids, inputs, options, inputs_embeds)
         if streamer is not None and not (callable(streamer) or hasattr(streamer, "put")):
             raise TypeError("streamer must be callable or have put()/end() methods")
         as_dict = bool(options["return_dict_in_generate"])
@@ -874,7 +913,7 @@ class GenerationMixin:
             if streamer is not None:
                 raise ValueError("streamer cannot be used with beam search (the best beams are known at the end only)")
             run = self._setup(input_ids, attention_mask, generator, options, tokenizer, logits_processor,
-                              stopping_criteria, prefix_allowed_tokens_fn, given_cache)
+                              stopping_criteria, prefix_allowed_tokens_fn, given_cache, inputs_embeds)
             output = self._beam_search(run, options, generator)
             _extend_given_cache(run)
             if as_dict:
@@ -884,7 +923,7 @@ class GenerationMixin:
         all_scores = [] if as_dict and options["output_scores"] else None
         put = getattr(streamer, "put", None) if streamer is not None else None
         run = self._setup(input_ids, attention_mask, generator, options, tokenizer, logits_processor,
-                          stopping_criteria, prefix_allowed_tokens_fn, given_cache)
+                          stopping_criteria, prefix_allowed_tokens_fn, given_cache, inputs_embeds)
         if put is not None:  # (the rows decoded, one per returned sequence, as transformers)
             put(run.input_ids.cpu())
         try:
