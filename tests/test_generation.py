@@ -377,3 +377,28 @@ def test_pad_tokens_inside_prompts_equal_transformers(family, options, given, tm
     with torch.no_grad():
         expected = ref.generate(x, attention_mask=mask, max_new_tokens=8, do_sample=False, pad_token_id=0, **options)
     assert torch.equal(model.generate(x, attention_mask=mask, max_new_tokens=8, pad_token_id=0, **options), expected)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_lengths_given_as_whole_floats(family, tmp_path):
+    """transformers' generate takes max_new_tokens / max_length as a float of whole value (2.0) where it decodes
+    greedily or samples (its beam search fails on any float, a TypeError); ours takes it everywhere. A fraction is
+    a TypeError (transformers' greedy decoding would round it up, its beam search raises)."""
+    model, ref = pair(family, tmp_path)
+    x = ids(batch=2, seq=5)
+    mask = torch.ones_like(x)
+    for lengths in (dict(max_new_tokens=3.0), dict(max_length=8.0)):
+        for options in (dict(), dict(do_sample=True, num_return_sequences=2)):
+            torch.manual_seed(0)
+            theirs = ref.generate(x, attention_mask=mask, pad_token_id=0, **{"do_sample": False, **lengths, **options})
+            torch.manual_seed(0)
+            ours = model.generate(x, attention_mask=mask, **lengths, **options)
+            assert torch.equal(ours, theirs) and ours.shape[1] == 8
+        assert torch.equal(model.generate(x, num_beams=2, **lengths), model.generate(x, num_beams=2, max_new_tokens=3))
+        assert len(list(model.stream_generate(x, eos_token_id=None, **lengths))) == 3
+    with pytest.raises(TypeError):
+        ref.generate(x, attention_mask=mask, pad_token_id=0, num_beams=2, max_new_tokens=2.5)
+    for lengths in (dict(max_new_tokens=2.5), dict(max_length=7.5)):
+        for options in (dict(), dict(num_beams=2)):
+            with pytest.raises(TypeError, match=f"{next(iter(lengths))} must be a whole number.*(2.5|7.5)"):
+                model.generate(x, **lengths, **options)

@@ -131,3 +131,95 @@ def test_bad_caches(models, tmp_path):
                                                      mem_len=8, tgt_len=4)).eval()
     with pytest.raises(ValueError, match="cache.*TransfoXLLMHeadModel"):
         txl.generate(x, cache=pairs, **GREEDY)
+
+
+@pytest.mark.parametrize("mode", ["beam", "beam-sample"])
+def test_beam_search_reorders_the_whole_given_cache_as_transformers(models, mode):
+    """transformers reorders the cache passed in by each step's beams, its earlier positions too: the cached rows
+    (here of different tokens for each beam) end as the returned beams' own."""
+    model, ref = models
+    x = ids(batch=2, seq=9)
+    options = MODES[mode]
+    rows = 2 * options["num_beams"]
+    other = ids(batch=rows, seq=5, seed=3)  # what each beam's row of the cache was computed from
+    caches = []
+    for generate, extra in ((ref.generate, dict(pad_token_id=0)), (model.generate, {})):
+        with torch.no_grad():
+            caches.append(ref(other, use_cache=True).past_key_values)
+        torch.manual_seed(0)
+        caches.append(generate(x, attention_mask=torch.ones_like(x), past_key_values=caches[-1],
+                               return_dict_in_generate=True, **GREEDY, **options, **extra))
+    theirs_cache, theirs, ours_cache, ours = caches
+    assert torch.equal(ours.sequences, theirs.sequences) and ours.cache is ours_cache
+    assert_caches_equal(ours_cache, theirs_cache, 9 + 5)
+
+
+class StopAfter:
+    """A transformers stopping criterion: every row ends at `width` tokens."""
+
+    def __init__(self, width):
+        self.width = width
+
+    def __call__(self, input_ids, scores, **kwargs):
+        return torch.full((input_ids.shape[0],), input_ids.shape[1] >= self.width, dtype=torch.bool)
+
+
+@pytest.mark.parametrize("how", ["close", "break"])
+def test_a_stream_stopped_early_leaves_the_cache_as_transformers(models, how):
+    """transformers extends the cache passed in at every step: a streamed generate its stopping criteria end after
+    3 tokens leaves it holding the prompt and the first 2 (the last is never run); so does a stream_generate its
+    caller stops after 3 (closed, or dropped after a break)."""
+    from transformers import StoppingCriteriaList
+
+    model, ref = models
+    x = ids(batch=2, seq=9)
+    mask = torch.ones_like(x)
+    theirs_cache, ours_cache = prefix_cache(ref, x, mask, 5, 1), prefix_cache(ref, x, mask, 5, 1)
+    received = []
+    streamer = type("Recorder", (), dict(put=lambda self, v: received.append(v), end=lambda self: None))()
+    theirs = ref.generate(x, attention_mask=mask, past_key_values=theirs_cache, streamer=streamer, do_sample=False,
+                          pad_token_id=0, stopping_criteria=StoppingCriteriaList([StopAfter(12)]), **GREEDY)
+    stream = model.stream_generate(x, attention_mask=mask, past_key_values=ours_cache, **GREEDY)
+    if how == "close":
+        tokens = [next(stream) for _ in range(3)]
+        stream.close()
+    else:
+        tokens = []
+        for token in stream:
+            tokens.append(token)
+            if len(tokens) == 3:
+                break
+        del stream
+    assert torch.equal(torch.stack(tokens, 1), theirs[:, 9:]) and len(received) == 4
+    assert_caches_equal(ours_cache, theirs_cache, 11)
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_a_streamer_that_raises_leaves_the_cache_as_transformers(models):
+    model, ref = models
+    x = ids(batch=2, seq=9)
+    mask = torch.ones_like(x)
+    caches = []
+    for generate, extra in ((ref.generate, dict(pad_token_id=0, do_sample=False)), (model.generate, {})):
+        caches.append(prefix_cache(ref, x, mask, 5, 1))
+        received = []
+
+        def put(self, value):  # the prompt, then the third token raises
+            received.append(value)
+            if len(received) == 4:
+                raise Interrupt
+
+        with pytest.raises(Interrupt):
+            generate(x, attention_mask=mask, past_key_values=caches[-1], **GREEDY, **extra,
+                     streamer=type("Raising", (), dict(put=put, end=lambda self: None))())
+    assert_caches_equal(caches[1], caches[0], 11)
+
+
+def assert_caches_equal(ours, theirs, length):
+    assert ours.get_seq_length() == theirs.get_seq_length() == length
+    for a, b in zip(ours.layers, theirs.layers):
+        torch.testing.assert_close(a.keys, b.keys, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(a.values, b.values, atol=1e-4, rtol=1e-4)

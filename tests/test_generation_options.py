@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from gpt_helpers import FAMILIES, HF_CLASSES, hf_gpt, ids, left_padded
+from transformers_fast.generation import GenerationConfig
 from test_generation import LM, PROMPTS, gpt2_real_vocab  # noqa: F401 (a fixture)
 
 NEW = 20
@@ -143,9 +144,7 @@ def test_return_dict_with_scores_and_logits_equals_transformers(family, tmp_path
     assert not torch.equal(ours.scores[3], ours.logits[3])  # processed and raw differ
     only = model.generate(x, attention_mask=mask, max_new_tokens=4, return_dict_in_generate=True)
     theirs_only = ref.generate(x, attention_mask=mask, max_new_tokens=4, return_dict_in_generate=True)
-    # (transformers returns an empty cache for OpenAI GPT, whose forward takes none: ours returns none)
-    expected_keys = [k for k in theirs_only.keys() if family == "gpt2" or k != "cache"]
-    assert only.scores is None and only.logits is None and only.keys() == expected_keys
+    assert only.scores is None and only.logits is None and list(only.keys()) == list(theirs_only.keys())
     with pytest.raises(KeyError):
         only["scores"]
 
@@ -190,6 +189,44 @@ def test_generation_config_fills_the_options_not_given(family, tmp_path):
     assert torch.equal(plain, model.generate(x, attention_mask=mask, max_new_tokens=12, pad_token_id=0))
     streamed = torch.stack(list(model.stream_generate(x, attention_mask=mask, generation_config=config)), 1)
     assert torch.equal(streamed, theirs[:, x.shape[1]:])
+
+
+def test_generation_config_as_second_positional_argument(tmp_path):
+    """transformers' generate(inputs, generation_config, ...): a generation config (transformers', ours or a dict)
+    given second is the generation_config; a tensor there is the attention_mask, as this generate took it."""
+    import transformers
+
+    model, ref = pair("gpt2", tmp_path)
+    x, mask = padded_prompts()
+    fields = dict(max_new_tokens=7, repetition_penalty=1.3, pad_token_id=0, eos_token_id=None)
+    theirs = ref.generate(x, transformers.GenerationConfig(**fields), attention_mask=mask)
+    for config in (transformers.GenerationConfig(**fields), GenerationConfig(**fields), dict(fields)):
+        assert torch.equal(model.generate(x, config, attention_mask=mask), theirs)
+        streamed = torch.stack(list(model.stream_generate(x, config, attention_mask=mask)), 1)
+        assert torch.equal(streamed, theirs[:, x.shape[1]:])
+    assert torch.equal(model.generate(x, mask, **fields), theirs)
+    assert torch.equal(torch.stack(list(model.stream_generate(x, mask, **fields)), 1), theirs[:, x.shape[1]:])
+    with pytest.raises(TypeError, match="two attention masks"):
+        model.generate(x, mask, attention_mask=mask, **fields)
+
+
+def test_our_generation_config_reads_every_field_as_transformers():
+    """Every field of transformers' GenerationConfig reads as its default there (None: not set) from ours too, the
+    options we do not implement included; a name that is no field is an AttributeError in both."""
+    import transformers
+
+    from transformers_fast.generation import DEFAULTS, IGNORED_CONFIG_FIELDS, UNIMPLEMENTED
+
+    ours, theirs = GenerationConfig(), transformers.GenerationConfig()
+    names = [n for n in sorted(set(DEFAULTS) | UNIMPLEMENTED | IGNORED_CONFIG_FIELDS) if hasattr(theirs, n)]
+    assert len(names) > 60 and set(theirs.to_dict()) <= set(names)
+    for name in names:
+        if name != "transformers_version":  # (transformers' own version; none here)
+            assert getattr(ours, name) == getattr(theirs, name), name
+    assert GenerationConfig(penalty_alpha=0.5).penalty_alpha == 0.5
+    for config in (ours, theirs):
+        with pytest.raises(AttributeError):
+            config.no_such_field
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -367,7 +404,7 @@ def test_beam_search_return_dict_equals_transformers(tmp_path):
                    return_dict_in_generate=True, output_scores=True, output_logits=True)
     ours, theirs = both(model, ref, x, mask, **options)
     assert type(ours).__name__ == "GenerateBeamDecoderOnlyOutput"
-    assert ours.keys() == list(theirs.keys()) == ["sequences", "sequences_scores", "scores", "logits", "beam_indices",
+    assert list(ours.keys()) == list(theirs.keys()) == ["sequences", "sequences_scores", "scores", "logits", "beam_indices",
                                                   "cache"]
     assert torch.equal(ours.sequences, theirs.sequences) and torch.equal(ours["beam_indices"], theirs.beam_indices)
     torch.testing.assert_close(ours.sequences_scores, theirs.sequences_scores, atol=1e-4, rtol=1e-4)
@@ -474,3 +511,58 @@ def test_can_generate_as_transformers_where_we_generate():
             assert reference.can_generate()
         if reference is not None and not reference.can_generate():
             assert not cls.can_generate(), name
+
+
+@pytest.mark.filterwarnings("ignore:Passing `repetition_penalty` with `inputs_embeds`:UserWarning")
+@pytest.mark.parametrize("options", [dict(), dict(repetition_penalty=1.5, min_new_tokens=3),
+                                     dict(do_sample=True, num_return_sequences=2), dict(num_beams=3),
+                                     dict(return_dict_in_generate=True, output_scores=True)],
+                         ids=["greedy", "processors", "sampling", "beams", "scores"])
+def test_inputs_embeds_equal_transformers(options, tmp_path):
+    """GPT-2 generate from the prompt's embeddings (inputs_embeds): the sequences hold the new tokens only (with
+    input_ids too, those first), max_length counts the embeddings, as transformers."""
+    model, ref = pair("gpt2", tmp_path)
+    x, mask = padded_prompts()
+    embeds = ref.get_input_embeddings()(x).detach()
+    for given in (dict(max_new_tokens=9), dict(max_length=17), dict(input_ids=x, max_new_tokens=9)):
+        torch.manual_seed(0)
+        theirs = ref.generate(inputs_embeds=embeds, attention_mask=mask, pad_token_id=0, eos_token_id=None,
+                              **{"do_sample": False, **given, **options})
+        torch.manual_seed(0)
+        ours = model.generate(inputs_embeds=embeds, attention_mask=mask, eos_token_id=None, **given, **options)
+        if options.get("return_dict_in_generate"):
+            for a, b in zip(ours.scores, theirs.scores):
+                torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+            assert ours.cache.get_seq_length() == theirs.cache.get_seq_length()
+            ours, theirs = ours.sequences, theirs.sequences
+        assert torch.equal(ours, theirs) and ours.shape[1] == 9 + ("input_ids" in given) * x.shape[1]
+    torch.manual_seed(0)
+    from_ids = model.generate(x, attention_mask=mask, eos_token_id=None, max_new_tokens=9, **options)
+    assert torch.equal(getattr(from_ids, "sequences", from_ids)[:, x.shape[1]:], ours[:, x.shape[1]:])
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_inputs_embeds_continue_as_their_tokens(family, tmp_path):
+    """OpenAI GPT too (transformers refuses it): the embeddings of the prompt's tokens continue as the tokens."""
+    model, _ = pair(family, tmp_path)
+    x, mask = padded_prompts()
+    embeds = model.get_input_embeddings()(x).detach()
+    ours = model.generate(inputs_embeds=embeds, attention_mask=mask, eos_token_id=None, max_new_tokens=6)
+    assert torch.equal(ours, model.generate(x, attention_mask=mask, eos_token_id=None, max_new_tokens=6)[:, 8:])
+    streamed = model.stream_generate(inputs_embeds=embeds, attention_mask=mask, eos_token_id=None, max_new_tokens=6)
+    assert torch.equal(torch.stack(list(streamed), 1), ours)
+
+
+def test_inputs_embeds_bad_input(tmp_path):
+    model, _ = pair("gpt2", tmp_path)
+    x, mask = padded_prompts()
+    embeds = model.get_input_embeddings()(x).detach()
+    for bad, error, match in ((dict(inputs_embeds=embeds[0]), ValueError, r"\[batch, sequence, 32\]"),
+                              (dict(inputs_embeds=embeds[..., :5]), ValueError, r"\[batch, sequence, 32\]"),
+                              (dict(inputs_embeds=x), TypeError, "floating"),
+                              (dict(inputs_embeds=embeds, input_ids=x[:, 1:]), ValueError, "input_ids.*same"),
+                              (dict(inputs_embeds=embeds, past_key_values=[]), ValueError, "past_key_values"),
+                              (dict(inputs_embeds=embeds, return_dict_in_generate=True, output_hidden_states=True),
+                               ValueError, "output_hidden_states")):
+        with pytest.raises(error, match=match):
+            model.generate(max_new_tokens=3, **bad)

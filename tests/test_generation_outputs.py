@@ -23,8 +23,7 @@ def generate_both(model, ref, x, mask, ours=None, theirs=None, **options):
 
 
 def assert_step_outputs_equal(ours, theirs, family):
-    # (transformers returns an empty cache for OpenAI GPT, whose forward takes none: ours returns none)
-    assert ours.keys() == [k for k in theirs.keys() if family == "gpt2" or k != "cache"]
+    assert list(ours.keys()) == list(theirs.keys())
     assert torch.equal(ours.sequences, theirs.sequences)
     for name in STEP_OUTPUTS:
         mine, their = getattr(ours, name), getattr(theirs, name)
@@ -216,17 +215,34 @@ def test_streamer_receives_what_transformers_gives_it(tmp_path):
 
 
 def test_output_reads_as_transformers_model_output(tmp_path):
-    """By attribute, name, position, and as the mapping of the fields set (keys, values, items, get, len, in)."""
+    """A dict of the fields set, as transformers' ModelOutput (an OrderedDict): by attribute, name, position,
+    keys / values / items / get / len / in, to_tuple, equal to the dict of transformers' output; and as it, it
+    refuses pop / update / del, and a field set afterwards joins the keys."""
     model, ref = pair("gpt2", tmp_path)
     x, mask = padded_prompts()
     for options in (dict(output_scores=True), dict(num_beams=2, output_logits=True)):
         ours, theirs = generate_both(model, ref, x, mask, return_dict_in_generate=True, **options)
-        assert len(ours) == len(theirs) and list(ours) == list(theirs) == ours.keys()
+        assert isinstance(ours, dict) and type(ours).__name__ == type(theirs).__name__
+        assert len(ours) == len(theirs) and list(ours) == list(theirs) == list(ours.keys()) == list(theirs.keys())
         assert [k for k, _ in ours.items()] == [k for k, _ in theirs.items()]
         assert all(v is getattr(ours, k) for k, v in ours.items()) and list(ours.values()) == list(ours.to_tuple())
         assert ours.get("sequences") is ours.sequences and ours.get("attentions") is theirs.get("attentions") is None
         assert ours.get("attentions", 3) == theirs.get("attentions", 3)
-        assert ("logits" in ours) == ("logits" in theirs) and ours[1] is getattr(ours, ours.keys()[1])
+        assert ("logits" in ours) == ("logits" in theirs) and ours[1] is getattr(ours, list(ours.keys())[1])
+        assert ours[:2] == ours.to_tuple()[:2] and len(ours.to_tuple()) == len(theirs.to_tuple())
+        assert ours["cache"] is ours.cache and "past_key_values" in ours and "past_key_values" in theirs
+        assert ours.get("past_key_values") is ours.cache
+        assert torch.equal(dict(ours)["sequences"], dict(theirs)["sequences"])
+        for refused in (lambda out: out.pop("sequences"), lambda out: out.update(a=1),
+                        lambda out: out.__delitem__("sequences"), lambda out: out.setdefault("a", 1)):
+            with pytest.raises(Exception):
+                refused(theirs)
+            with pytest.raises(Exception):
+                refused(ours)
+    ours, theirs = generate_both(model, ref, x, mask, return_dict_in_generate=True)
+    ours.scores = theirs.scores = (torch.zeros(1),)
+    assert list(ours.keys()) == list(theirs.keys()) == ["sequences", "cache", "scores"]
+    assert ours["scores"] is ours.scores
 
 
 def test_prompt_under_transformers_name_inputs(tmp_path):

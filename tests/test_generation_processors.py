@@ -217,7 +217,8 @@ def test_stop_strings_equal_transformers(gpt2_real_vocab):
 
 def test_return_dict_cache_equals_transformers(tmp_path):
     """GPT-2 returns its keys and values as transformers (a DynamicCache, the running beams' after beam search),
-    equal at every position but the left padding's; OpenAI GPT's forward takes no cache: none returned."""
+    equal at every position but the left padding's; OpenAI GPT's forward keeps none: an empty one, as
+    transformers."""
     model, ref = pair("gpt2", tmp_path)
     x, mask = padded_prompts()
     for options in (dict(max_new_tokens=6), dict(max_new_tokens=6, num_beams=3, num_return_sequences=2)):
@@ -232,9 +233,14 @@ def test_return_dict_cache_equals_transformers(tmp_path):
                 torch.testing.assert_close(mine.transpose(1, 2)[real], their.transpose(1, 2)[real], atol=1e-4,
                                            rtol=1e-4)
     ours, theirs = both(model, ref, x, mask, return_dict_in_generate=True, max_new_tokens=3, use_cache=False)
-    assert ours.cache is None and ours.keys() == list(theirs.keys()) == ["sequences"]
-    openai, _ = pair("openai", tmp_path / "openai")
-    assert openai.generate(x, attention_mask=mask, max_new_tokens=3, return_dict_in_generate=True).cache is None
+    assert ours.cache is None and list(ours.keys()) == list(theirs.keys()) == ["sequences"]
+    openai, openai_ref = pair("openai", tmp_path / "openai")
+    for options in (dict(), dict(num_beams=2), dict(output_hidden_states=True)):
+        ours, theirs = both(openai, openai_ref, x, mask, return_dict_in_generate=True, max_new_tokens=3, **options)
+        assert type(ours.cache) is type(theirs.cache) and list(ours.keys()) == list(theirs.keys())
+        assert ours.cache.get_seq_length() == theirs.cache.get_seq_length() == 0
+    ours, theirs = both(openai, openai_ref, x, mask, return_dict_in_generate=True, max_new_tokens=3, use_cache=False)
+    assert ours.cache is theirs.cache is None
 
 
 def test_forward_signature_read_once_per_class(tmp_path, monkeypatch):

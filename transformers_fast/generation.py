@@ -24,6 +24,7 @@ import inspect
 import json
 import os
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, fields
 from typing import Any, Iterator, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -74,21 +75,66 @@ UNIMPLEMENTED = set(OFF_VALUES) | {"watermarking_config", "penalty_alpha", "dola
                                    "negative_prompt_ids", "negative_prompt_attention_mask", "assistant_model"}
 
 
+class _GenerateOutput(OrderedDict):
+    """transformers' ModelOutput, which generate's outputs are: a dataclass that is also the ordered dict of its
+    fields set (not None), in field order then as set later; read by attribute, by name, by position (out[0],
+    out[:2]) or as that dict; its fields change by attribute or name only (pop / update / setdefault / del refused,
+    as transformers). `past_key_values` is transformers 4's name of `cache`, read as an attribute, key or get."""
+
+    def __setattr__(self, name, value):  # (the dataclass __init__ sets the fields through it too)
+        if name in self.__dataclass_fields__ and value is not None:
+            super().__setitem__(name, value)
+        super().__setattr__(name, value)
+
+    def __setitem__(self, key, value):
+        key = _field_name(key)
+        super().__setitem__(key, value)
+        super().__setattr__(key, value)
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return super().__getitem__(_field_name(key))
+        return self.to_tuple()[key]
+
+    def __contains__(self, key):
+        return super().__contains__(_field_name(key))
+
+    def get(self, key, default=None):
+        return super().get(_field_name(key), default)
+
+    @property
+    def past_key_values(self):
+        return self.cache
+
+    def to_tuple(self) -> tuple:
+        return tuple(self.values())
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError(f"{type(self).__name__} changes by attribute or name only, as transformers' ModelOutput")
+
+    __delitem__ = pop = popitem = update = setdefault = clear = _refuse
+
+    def __reduce__(self):  # (the dataclass fields, positionally: what the dict's own pickling would lose)
+        return type(self), tuple(getattr(self, f.name) for f in fields(self))
+
+
+def _field_name(key):
+    return "cache" if key == "past_key_values" else key
+
+
 @dataclass
-class GenerateDecoderOnlyOutput:
+class GenerateDecoderOnlyOutput(_GenerateOutput):
     """What generate returns with return_dict_in_generate=True, as transformers' class of that name: `sequences`
     [batch * num_return_sequences, prompt + new]; `scores` (output_scores) the processed scores [rows, vocab] of
     each step (after the logits processors and sampling filters, float32); `logits` (output_logits) the raw
     logits of each step; `attentions` (output_attentions) per step the attention probabilities of each layer [rows,
     heads, queries, keys] and `hidden_states` (output_hidden_states) per step the embeddings' and each layer's
     output [rows, queries, hidden], the first step's over the prompt, a later one's over its new token (GPT-2 with
-    its cache) or over the whole sequence again (OpenAI GPT, use_cache=False), as transformers; `cache` (GPT-2,
-    whose forward takes past_key_values) the keys and values of every token
-    but the last, as transformers returns them: a transformers DynamicCache (per layer [rows, heads, length,
-    head_dim]; a tuple of (keys, values) per layer without transformers installed), also read as
-    `past_key_values`; the slots of left padding hold other values than transformers' (they are never attended
-    to). Read by attribute, by name (out["sequences"]), by position among the fields set, or as their mapping
-    (keys, values, items, get, len)."""
+    its cache) or over the whole sequence again (OpenAI GPT, use_cache=False), as transformers; `cache` (unless
+    use_cache=False) the keys and values of every token but the last, as transformers returns them: a transformers
+    DynamicCache (per layer [rows, heads, length, head_dim]; a tuple of (keys, values) per layer without
+    transformers installed; empty for OpenAI GPT, whose forward keeps none), also read as `past_key_values`; the
+    slots of left padding hold other values than transformers' (they are never attended to)."""
     sequences: torch.Tensor
     scores: Optional[Tuple[torch.Tensor, ...]] = None
     logits: Optional[Tuple[torch.Tensor, ...]] = None
@@ -96,55 +142,23 @@ class GenerateDecoderOnlyOutput:
     hidden_states: Optional[Tuple[Tuple[torch.Tensor, ...], ...]] = None
     cache: Any = None
 
-    @property
-    def past_key_values(self):  # transformers 4's name of `cache`
-        return self.cache
-
-    def keys(self):
-        return [f.name for f in fields(self) if getattr(self, f.name) is not None]
-
-    def to_tuple(self):
-        return tuple(getattr(self, name) for name in self.keys())
-
-    def __getitem__(self, key):
-        if isinstance(key, str):
-            if key not in self.keys():
-                raise KeyError(key)
-            return getattr(self, key)
-        return self.to_tuple()[key]
-
-    def __iter__(self):  # like transformers' ModelOutput: iterating gives the names of the fields set
-        return iter(self.keys())
-
-    # the rest of the mapping of the fields set that transformers' ModelOutput (an OrderedDict) is
-    def __len__(self):
-        return len(self.keys())
-
-    def values(self):
-        return list(self.to_tuple())
-
-    def items(self):
-        return list(zip(self.keys(), self.to_tuple()))
-
-    def get(self, key, default=None):
-        return getattr(self, key) if key in self.keys() else default
-
 
 @dataclass
-class GenerateBeamDecoderOnlyOutput(GenerateDecoderOnlyOutput):
-    """What beam search returns with return_dict_in_generate=True, as transformers' class of that name: besides
-    `sequences`, `sequences_scores` [rows] (output_scores: each returned beam's length-penalised score), `scores`
-    (output_scores: each step's processed log-probabilities [batch * num_beams, vocab]), `logits` (output_logits),
-    `beam_indices` [rows, new tokens] (the flat beam row each token was appended to, -1 after the end),
-    `attentions` and `hidden_states` (of the running beams [batch * num_beams, ...] at each step) and `cache` (the
-    running beams' keys and values [batch * num_beams, ...], as transformers)."""
+class GenerateBeamDecoderOnlyOutput(_GenerateOutput):
+    """What beam search returns with return_dict_in_generate=True, as transformers' class of that name (its fields
+    in its order): `sequences`, `sequences_scores` [rows] (output_scores: each returned beam's length-penalised
+    score), `scores` (output_scores: each step's processed log-probabilities [batch * num_beams, vocab]), `logits`
+    (output_logits), `beam_indices` [rows, new tokens] (the flat beam row each token was appended to, -1 after the
+    end), `attentions` and `hidden_states` (of the running beams [batch * num_beams, ...] at each step) and `cache`
+    (the running beams' keys and values [batch * num_beams, ...], as transformers)."""
+    sequences: torch.Tensor
     sequences_scores: Optional[torch.Tensor] = None
+    scores: Optional[Tuple[torch.Tensor, ...]] = None
+    logits: Optional[Tuple[torch.Tensor, ...]] = None
     beam_indices: Optional[torch.Tensor] = None
-
-    def keys(self):  # transformers' field order
-        names = ("sequences", "sequences_scores", "scores", "logits", "beam_indices", "attentions", "hidden_states",
-                 "cache")
-        return [name for name in names if getattr(self, name) is not None]
+    attentions: Optional[Tuple[Tuple[torch.Tensor, ...], ...]] = None
+    hidden_states: Optional[Tuple[Tuple[torch.Tensor, ...], ...]] = None
+    cache: Any = None
 
 
 class _Run(NamedTuple):
@@ -223,6 +237,17 @@ class _FullOutputDecoder:
         return out.logits[:, -1]
 
 
+def _config_given_second(generation_config, attention_mask):
+    """(attention_mask, generation_config): the second parameter is transformers' (generate(inputs,
+    generation_config, ...)); a tensor given there is the attention_mask, which this generate took second."""
+    if not isinstance(generation_config, torch.Tensor):
+        return attention_mask, generation_config
+    if attention_mask is not None:
+        raise TypeError("generate got two attention masks: a tensor as the second positional argument "
+                        "(generation_config, taken as the attention_mask) and attention_mask=")
+    return generation_config, None
+
+
 def _pop_given_cache(kwargs: dict):
     """The KV cache generate continues from: past_key_values, or `cache` (transformers 5.25's name), taken out of
     the options; None where not given."""
@@ -245,6 +270,16 @@ def _extend_given_cache(run: "_Run") -> None:
         return
     for index, (keys, values) in enumerate(run.cache.key_values()):
         run.given_cache.update(keys[..., run.cached:, :], values[..., run.cached:, :], index)
+
+
+def _token_count(name: str, value):
+    """max_length / max_new_tokens as an int where given as a float of whole value (2.0), which transformers'
+    generate takes; a fraction is refused (transformers' beam search fails on it, a TypeError)."""
+    if not isinstance(value, float):
+        return value
+    if not value.is_integer():
+        raise TypeError(f"{name} must be a whole number of tokens, got {value!r}")
+    return int(value)
 
 
 def _step_outputs(decoder) -> dict:
@@ -334,7 +369,8 @@ class GenerationConfig:
         self.__dict__.update(fields)
 
     def __getattr__(self, name: str):
-        if name in DEFAULTS or name in OFF_VALUES or name in IGNORED_CONFIG_FIELDS:
+        # a field not set reads as transformers' default, which is None (not set) for every field
+        if name in DEFAULTS or name in UNIMPLEMENTED or name in IGNORED_CONFIG_FIELDS:
             return None
         raise AttributeError(f"GenerationConfig has no option {name!r}")
 
@@ -432,6 +468,8 @@ class GenerationMixin:
             # take the positions of the real tokens counted (cumsum), as in transformers' generate
             attention_mask = real.long()
         n_positions = getattr(config, "n_positions", None)  # None: no fixed position table (Transformer-XL)
+        max_length, max_new_tokens = _token_count("max_length", max_length), _token_count("max_new_tokens",
+                                                                                          max_new_tokens)
         if max_new_tokens is None:
             if max_length is None:
                 max_new_tokens = DEFAULT_MAX_NEW_TOKENS
@@ -462,42 +500,47 @@ class GenerationMixin:
         return input_ids, attention_mask, max_new_tokens
 
     @torch.no_grad()
-    def stream_generate(self, input_ids=None, attention_mask=None, max_length: Optional[int] = None,
+    def stream_generate(self, input_ids=None, generation_config=None, max_length: Optional[int] = None,
                         max_new_tokens: Optional[int] = None, do_sample: Optional[bool] = None,
                         temperature: Optional[float] = None, top_k: Optional[int] = NOT_GIVEN,
                         top_p: Optional[float] = None, eos_token_id: Union[int, Sequence[int], None] = NOT_GIVEN,
                         pad_token_id: Optional[int] = None, num_return_sequences: Optional[int] = None,
-                        generator: Optional[torch.Generator] = None, generation_config=None, tokenizer=None,
+                        generator: Optional[torch.Generator] = None, attention_mask=None, tokenizer=None,
                         logits_processor=None, stopping_criteria=None, prefix_allowed_tokens_fn=None, inputs=None,
                         **kwargs: Any) -> Iterator[torch.Tensor]:
         """Yields the next token of every row ([batch * num_return_sequences] long tensor) as it is decoded.
         Rows that have produced an eos token yield pad_token_id afterwards; the iteration ends when every
         row has finished or max_new_tokens were produced. Same options as `generate`, except the ones that
-        shape its return value (RETURN_OPTIONS)."""
+        shape its return value (RETURN_OPTIONS). A transformers Cache passed in is extended by the tokens run, also
+        when the iteration is stopped early (closed, or dropped after a break)."""
         for name in RETURN_OPTIONS:
             if name in kwargs:
                 raise TypeError(f"stream_generate yields tokens: {name} is an option of generate")
-        given_cache = _pop_given_cache(kwargs)
+        given_cache, inputs_embeds = _pop_given_cache(kwargs), kwargs.pop("inputs_embeds", None)
+        attention_mask, generation_config = _config_given_second(generation_config, attention_mask)
         options = _options(generation_config, model_config=self.generation_config, given=dict(
             kwargs, max_length=max_length, max_new_tokens=max_new_tokens, do_sample=do_sample,
             temperature=temperature, top_k=top_k, top_p=top_p, eos_token_id=eos_token_id,
             pad_token_id=pad_token_id, num_return_sequences=num_return_sequences))
         if options["num_beams"] != 1:
             raise ValueError("stream_generate cannot stream beam search (the best beams are known at the end only)")
-        run = self._setup(self._prompt(input_ids, inputs, options), attention_mask, generator, options, tokenizer,
-                          logits_processor, stopping_criteria, prefix_allowed_tokens_fn, given_cache)
-        for tokens, _ in self._decode(run, options["do_sample"], generator):
-            yield tokens
-        _extend_given_cache(run)
+        run = self._setup(self._prompt(input_ids, inputs, options, inputs_embeds), attention_mask, generator, options,
+                          tokenizer, logits_processor, stopping_criteria, prefix_allowed_tokens_fn, given_cache,
+                          inputs_embeds)
+        try:
+            for tokens, _ in self._decode(run, options["do_sample"], generator):
+                yield tokens
+        finally:  # also when the caller stops early: as transformers', the cache given holds what ran
+            _extend_given_cache(run)
 
-    def _prompt(self, input_ids, inputs, options: dict):
+    def _prompt(self, input_ids, inputs, options: dict, inputs_embeds=None):
         """input_ids (or `inputs`, transformers' name) as a tensor; none given, transformers' prompt: one row of the
-        bos token (bos_token_id, else the model config's)."""
+        bos token (bos_token_id, else the model config's), or none beside inputs_embeds."""
         if inputs is not None:
             if input_ids is not None:
                 raise TypeError("generate got both input_ids and inputs (transformers' name for them): give one")
             input_ids = inputs
-        if input_ids is not None:
+        if input_ids is not None or inputs_embeds is not None:
             return torch.as_tensor(input_ids) if isinstance(input_ids, (list, tuple)) else input_ids
         bos = options["bos_token_id"]
         bos = getattr(self.config, "bos_token_id", None) if bos is None else bos
@@ -508,10 +551,11 @@ class GenerationMixin:
         return torch.full((1, 1), bos, dtype=torch.long, device=self.get_input_embeddings().weight.device)
 
     def _setup(self, input_ids, attention_mask, generator, options: dict, tokenizer=None, logits_processor=None,
-               stopping_criteria=None, prefix_allowed_tokens_fn=None, given_cache=None) -> "_Run":
+               stopping_criteria=None, prefix_allowed_tokens_fn=None, given_cache=None, inputs_embeds=None) -> "_Run":
         """Checks the options (every name of DEFAULTS, from _options) and inputs, and prefills the cache: what
         the decoding loops start from. given_cache: a KV cache of the prompt's first tokens (_continued_cache),
-        which are not run again."""
+        which are not run again. inputs_embeds: the prompt's embeddings [batch, length, hidden], run in place of
+        its tokens' (input_ids: None, or the tokens the sequences returned start with, as transformers)."""
         o = options
         # (use_cache: the KV cache is always used; accepted for transformers compatibility)
         do_sample = o["do_sample"]
@@ -544,11 +588,21 @@ class GenerationMixin:
         # takes an attention_mask (not Transformer-XL)
         infer_mask = (pad_token_id is not None and "attention_mask" in _forward_parameters(type(self))
                       and (eos is None or pad_token_id not in eos.tolist()))
+        tokens_given = input_ids is not None
+        if inputs_embeds is not None:
+            inputs_embeds = self._checked_embeds(inputs_embeds, input_ids, given_cache, o)
+            if not tokens_given:  # (zeros checked and expanded in their place: the embeddings' length counts)
+                input_ids = torch.zeros(inputs_embeds.shape[:2], dtype=torch.long, device=inputs_embeds.device)
+            infer_mask = False  # (transformers infers no mask beside embeddings)
         input_ids, attention_mask, max_new_tokens = self._generation_inputs(
             input_ids, attention_mask, o["max_length"], o["max_new_tokens"], copies,
             pad_token_id if infer_mask else None)
         if pad_token_id is None and eos is not None:
             pad_token_id = int(eos[0])
+        prompt = input_ids if tokens_given else input_ids[:, :0]  # what the sequences start with
+        prefill_embeds = {}
+        if inputs_embeds is not None:
+            prefill_embeds = dict(inputs_embeds=inputs_embeds.repeat_interleave(copies, dim=0))
 
         batch, prompt_len = input_ids.shape
         device = input_ids.device
@@ -562,9 +616,11 @@ class GenerationMixin:
             position_ids = (attention_mask.cumsum(1) - 1).masked_fill_(attention_mask == 0, 0)
             next_positions = attention_mask.sum(1)
         processors, reads_sequences = build_logits_processors(
-            o, vocab=self.get_input_embeddings().num_embeddings, eos=eos, prompt=input_ids,
+            o, vocab=self.get_input_embeddings().num_embeddings, eos=eos, prompt=prompt,
+            # (the mask's padding, also beside embeddings only: as transformers, the new tokens at those
+            # indices then escape repetition_penalty)
             first_real=None if attention_mask is None else attention_mask.argmax(1),
-            max_length=prompt_len + max_new_tokens, custom=logits_processor,
+            max_length=prompt.shape[1] + max_new_tokens, custom=logits_processor,
             prefix_allowed_tokens_fn=prefix_allowed_tokens_fn)
         stop = build_stopping_criteria(o, tokenizer, start, stopping_criteria)
         reads_sequences = reads_sequences or getattr(stop, "reads_sequences", False)
@@ -581,10 +637,32 @@ class GenerationMixin:
         if num_beams > 1 and not hasattr(cache, "reorder"):
             raise ValueError(f"beam search is not supported for {type(self).__name__} (its cache cannot follow beams)")
         # (the decoders of models without a cache to continue from take no `past`)
-        logits = decoder.prefill(input_ids, position_ids, attention_mask, cache, **({} if past is None else
-                                                                                     {"past": past}))
-        return _Run(decoder, input_ids, logits, cache, next_positions, max_new_tokens, eos, pad_token_id, process,
+        logits = decoder.prefill(input_ids, position_ids, attention_mask, cache, **prefill_embeds,
+                                 **({} if past is None else {"past": past}))
+        return _Run(decoder, prompt, logits, cache, next_positions, max_new_tokens, eos, pad_token_id, process,
                     reads_sequences, stop, given_cache, 0 if past is None else past[0][0].shape[-2])
+
+    def _checked_embeds(self, inputs_embeds, input_ids, given_cache, options: dict) -> torch.Tensor:
+        """generate's inputs_embeds [batch, length, hidden] in the model's dtype, checked."""
+        name = type(self).__name__
+        if "inputs_embeds" not in inspect.signature(type(self.fast).prefill).parameters:  # (not Transformer-XL)
+            raise ValueError(f"inputs_embeds is not supported by {name}'s generate")
+        hidden = self.get_input_embeddings().embedding_dim
+        if not isinstance(inputs_embeds, torch.Tensor) or not inputs_embeds.is_floating_point():
+            raise TypeError(f"inputs_embeds must be a floating-point torch.Tensor, got "
+                            f"{getattr(inputs_embeds, 'dtype', type(inputs_embeds).__name__)}")
+        if inputs_embeds.dim() != 3 or inputs_embeds.shape[-1] != hidden or 0 in inputs_embeds.shape:
+            raise ValueError(f"inputs_embeds must have shape [batch, sequence, {hidden}] (sequence >= 1), got "
+                             f"{tuple(inputs_embeds.shape)}")
+        if input_ids is not None and tuple(input_ids.shape) != tuple(inputs_embeds.shape[:2]):
+            raise ValueError(f"input_ids beside inputs_embeds must be their tokens, of the same [batch, sequence] "
+                             f"{tuple(inputs_embeds.shape[:2])}, got {tuple(input_ids.shape)}")
+        if given_cache is not None:
+            raise ValueError("generate takes inputs_embeds without past_key_values / cache")
+        wanted = [n for n in ("output_attentions", "output_hidden_states") if options[n]]
+        if wanted and options["return_dict_in_generate"]:
+            raise ValueError(f"generate takes inputs_embeds without {' and '.join(wanted)}")
+        return inputs_embeds.to(self.get_input_embeddings().weight.dtype)
 
     def _continued_cache(self, given, input_ids: torch.Tensor, options: dict) -> Optional[list]:
         """Per layer (keys, values) [rows, heads, cached, head_dim] of the cache passed to generate (a transformers
@@ -689,6 +767,7 @@ class GenerationMixin:
         is_finished = torch.zeros((batch, num_beams), dtype=torch.bool, device=device)
         may_improve = torch.ones((batch, 1), dtype=torch.bool, device=device)
         running_sources = torch.full((batch, num_beams, run.max_new_tokens), -1, dtype=torch.int32, device=device)
+        origin = torch.arange(rows, device=device)  # the row of the first step each cache row now follows
         finished_sources = running_sources.clone()
         logits, next_positions, length = run.logits, run.next_positions, prompt_len
         all_scores, all_logits = [], []
@@ -749,11 +828,14 @@ class GenerationMixin:
             may_improve = may_improve & (best_running > worst_finished).any(dim=-1, keepdim=True)
             all_full = bool(is_finished.all()) and early_stopping is True
             cache.reorder(beam_rows)  # (after the last step too: the cache returned follows the running beams)
+            origin = origin[beam_rows]
             if not bool(may_improve.any()) or all_full or bool(ends.all()):
                 break
             logits = decoder.step(running[:, :, length - 1].reshape(rows), next_positions, cache)
             next_positions += 1
 
+        if is_transformers_cache(run.given_cache):  # as transformers, which reorders it each step: all its
+            run.given_cache.reorder_cache(origin)  # positions follow the beams (_extend_given_cache adds the new)
         sequences = finished[:, :num_return_sequences].reshape(batch * num_return_sequences, -1)
         sources = finished_sources[:, :num_return_sequences].reshape(batch * num_return_sequences, -1)
         generated = int((sources + 1).bool().sum(dim=1).max())
@@ -764,14 +846,15 @@ class GenerationMixin:
             beam_indices=sources[:, :generated], **_step_outputs(run.decoder))
 
     @torch.no_grad()
-    def generate(self, input_ids=None, attention_mask=None, max_length: Optional[int] = None,
+    def generate(self, input_ids=None, generation_config=None, max_length: Optional[int] = None,
                  max_new_tokens: Optional[int] = None, do_sample: Optional[bool] = None,
                  temperature: Optional[float] = None, top_k: Optional[int] = NOT_GIVEN, top_p: Optional[float] = None,
                  eos_token_id: Union[int, Sequence[int], None] = NOT_GIVEN, pad_token_id: Optional[int] = None,
                  num_return_sequences: Optional[int] = None, generator: Optional[torch.Generator] = None,
-                 streamer=None, generation_config=None, tokenizer=None, logits_processor=None,
+                 streamer=None, attention_mask=None, tokenizer=None, logits_processor=None,
                  stopping_criteria=None, prefix_allowed_tokens_fn=None, inputs=None,
-                 past_key_values=None, cache=None, **kwargs: Any) -> Union[torch.Tensor, GenerateDecoderOnlyOutput]:
+                 past_key_values=None, cache=None, inputs_embeds=None,
+                 **kwargs: Any) -> Union[torch.Tensor, GenerateDecoderOnlyOutput]:
         """Continues the prompts and returns [batch * num_return_sequences, prompt + new] token ids (the prompt,
         padding included, then the new tokens), like transformers' generate. The prompt: input_ids (or `inputs`,
         transformers' name), else one row of bos_token_id (default: the generation config's, else
@@ -802,7 +885,9 @@ class GenerationMixin:
         return_dict_in_generate=True returns a GenerateDecoderOnlyOutput (sequences, and the per-step `scores`
         with output_scores=True, raw `logits` with output_logits=True, `attentions` / `hidden_states` with
         output_attentions / output_hidden_states=True, computed by the model's forward rather than the fused
-        decoder). generation_config (transformers.GenerationConfig or a dict) gives the options not passed here. num_beams > 1: transformers' beam search (not for Transformer-XL), returning
+        decoder). generation_config (transformers.GenerationConfig, ours or a dict; second, as transformers' generate
+        takes it, where a tensor is the attention_mask) gives the options not passed here. num_beams > 1:
+        transformers' beam search (not for Transformer-XL), returning
         the best num_return_sequences (<= num_beams) beams of each prompt, scored by summed log-probability /
         new_length ** length_penalty; early_stopping True stops a prompt at num_beams finished beams, False
         (default) when no running beam can do better by transformers' estimate, "never" by the exact bound;
@@ -810,13 +895,17 @@ class GenerationMixin:
         filters, as transformers); with return_dict_in_generate a GenerateBeamDecoderOnlyOutput.
         past_key_values (or `cache`, GPT-2): the keys and values of the first tokens of input_ids (a transformers
         Cache, (keys, values) per layer, or our forward's presents), one row per generated sequence as transformers;
-        only the tokens after them run, and a transformers Cache is extended in place and returned, as transformers."""
+        only the tokens after them run, and a transformers Cache is extended in place and returned (with beam search,
+        all its rows reordered by the beams), as transformers. inputs_embeds (GPT, GPT-2): the prompt's embeddings
+        [batch, length, hidden], run in place of its tokens'; the sequences returned then hold the new tokens only
+        (after input_ids where given too, their tokens), and max_length counts the embeddings, as transformers."""
         given_cache = _pop_given_cache(dict(past_key_values=past_key_values, cache=cache))
+        attention_mask, generation_config = _config_given_second(generation_config, attention_mask)
         options = _options(generation_config, model_config=self.generation_config, given=dict(
             kwargs, max_length=max_length, max_new_tokens=max_new_tokens, do_sample=do_sample,
             temperature=temperature, top_k=top_k, top_p=top_p, eos_token_id=eos_token_id,
             pad_token_id=pad_token_id, num_return_sequences=num_return_sequences))
-        input_ids = self._prompt(input_ids, inputs, options)
+        input_ids = self._prompt(input_ids, inputs, options, inputs_embeds)
         if streamer is not None and not (callable(streamer) or hasattr(streamer, "put")):
             raise TypeError("streamer must be callable or have put()/end() methods")
         as_dict = bool(options["return_dict_in_generate"])
@@ -824,7 +913,7 @@ class GenerationMixin:
             if streamer is not None:
                 raise ValueError("streamer cannot be used with beam search (the best beams are known at the end only)")
             run = self._setup(input_ids, attention_mask, generator, options, tokenizer, logits_processor,
-                              stopping_criteria, prefix_allowed_tokens_fn, given_cache)
+                              stopping_criteria, prefix_allowed_tokens_fn, given_cache, inputs_embeds)
             output = self._beam_search(run, options, generator)
             _extend_given_cache(run)
             if as_dict:
@@ -834,21 +923,23 @@ class GenerationMixin:
         all_scores = [] if as_dict and options["output_scores"] else None
         put = getattr(streamer, "put", None) if streamer is not None else None
         run = self._setup(input_ids, attention_mask, generator, options, tokenizer, logits_processor,
-                          stopping_criteria, prefix_allowed_tokens_fn, given_cache)
+                          stopping_criteria, prefix_allowed_tokens_fn, given_cache, inputs_embeds)
         if put is not None:  # (the rows decoded, one per returned sequence, as transformers)
             put(run.input_ids.cpu())
-        for tokens, logits in self._decode(run, options["do_sample"], generator, all_scores):
-            pieces.append(tokens)
-            if as_dict and options["output_logits"]:
-                all_logits.append(logits)
-            if put is not None:
-                put(tokens.cpu())
-            elif streamer is not None:
-                streamer(tokens)
+        try:
+            for tokens, logits in self._decode(run, options["do_sample"], generator, all_scores):
+                pieces.append(tokens)
+                if as_dict and options["output_logits"]:
+                    all_logits.append(logits)
+                if put is not None:
+                    put(tokens.cpu())
+                elif streamer is not None:
+                    streamer(tokens)
+        finally:  # (a streamer that raises too: as transformers', the cache given holds what ran)
+            _extend_given_cache(run)
         if streamer is not None and hasattr(streamer, "end"):
             streamer.end()
         sequences = torch.cat([run.input_ids, torch.stack(pieces, dim=1)], dim=1)
-        _extend_given_cache(run)
         if not as_dict:
             return sequences
         return GenerateDecoderOnlyOutput(
@@ -879,16 +970,16 @@ class GenerationMixin:
         return stacked.gather(0, indices).masked_fill(ended, 0.0)
 
     def _returned_cache(self, run: "_Run", options: dict):
-        """The KV cache as transformers' generate returns it, for a model whose forward takes past_key_values
-        (unless use_cache=False): the transformers Cache passed in (extended), else a transformers DynamicCache, or
-        per layer (keys, values) without transformers; else None."""
+        """The KV cache as transformers' generate returns it (unless use_cache=False): the transformers Cache passed
+        in (extended), else a transformers DynamicCache, or per layer (keys, values) without transformers; empty
+        for a model whose forward takes none (OpenAI GPT: transformers' generate makes one all the same); None for
+        Transformer-XL, whose memories are no such cache."""
         cache = run.cache
         if is_transformers_cache(run.given_cache):
             return run.given_cache
-        if (not options["use_cache"] or "past_key_values" not in _forward_parameters(type(self))
-                or not hasattr(cache, "key_values")):
+        if not options["use_cache"] or not hasattr(cache, "key_values"):
             return None
-        pairs = cache.key_values()
+        pairs = cache.key_values() if "past_key_values" in _forward_parameters(type(self)) else []
         try:
             from transformers import DynamicCache
         except ImportError:

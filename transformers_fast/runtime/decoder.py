@@ -322,8 +322,9 @@ class DecoderFastPath(FastPath):
         dtype of its weights."""
         return torch.int8 if int8_kv_cache(self.model, self._wpe) else self._wpe.dtype
 
-    def _embed(self, ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        return self._wte(ids) + F.embedding(positions, self._wpe)
+    def _embed(self, ids: torch.Tensor, positions: torch.Tensor, token_embeds=None) -> torch.Tensor:
+        """The input of the first block: the tokens' embeddings (token_embeds where given) plus the positions'."""
+        return (self._wte(ids) if token_embeds is None else token_embeds) + F.embedding(positions, self._wpe)
 
     def _run(self, x: torch.Tensor, attention) -> torch.Tensor:
         """Every decoder block on x [tokens, hidden]; `attention(index, layer, qkv)` stores the keys and values
@@ -351,10 +352,11 @@ class DecoderFastPath(FastPath):
 
     @torch.no_grad()
     def prefill(self, input_ids: torch.Tensor, position_ids: torch.Tensor, attention_mask: Optional[torch.Tensor],
-                cache: KVCache, past=None) -> torch.Tensor:
+                cache: KVCache, past=None, inputs_embeds=None) -> torch.Tensor:
         """Runs the prompt [batch, seq] into an empty cache; returns the logits of the last position [batch, vocab].
         past: per layer (keys, values) [batch, heads, cached, head_dim] of the prompt's first `cached` tokens, stored
-        as they are; only the tokens after them run (attending to the cached keys and values too)."""
+        as they are; only the tokens after them run (attending to the cached keys and values too). inputs_embeds
+        [batch, seq, hidden]: the prompt's token embeddings, in place of input_ids'."""
         self.layers()
         batch, seq = input_ids.shape
         device = input_ids.device
@@ -387,7 +389,8 @@ class DecoderFastPath(FastPath):
                 context = attend(q, k, v, mask, mask is None, layer.scale)
             return context.transpose(1, 2).reshape(batch * new, heads * head_dim)
 
-        x = self._embed(input_ids[:, cached:].reshape(-1), position_ids[:, cached:].reshape(-1))
+        x = self._embed(input_ids[:, cached:].reshape(-1), position_ids[:, cached:].reshape(-1),
+                        None if inputs_embeds is None else inputs_embeds[:, cached:].reshape(batch * new, -1))
         x = self._run(x, attention)
         cache.length = seq
         return self._logits(x.view(batch, new, -1)[:, -1])
