@@ -101,7 +101,7 @@ class XLNetTokenizer(PreTrainedTokenizer):
                         x = "".join(c for c in unicodedata.normalize("NFKD", x) if unicodedata.category(c)[0] != "M")
                     if self.do_lower_case:
                         x = x.lower()
-                    units[u] = charsmap.normalize(x) if x.strip() else x
+                    units[u] = charsmap.normalize(x)
                 return units[u]
 
             def normalize(text):
@@ -123,6 +123,8 @@ class XLNetTokenizer(PreTrainedTokenizer):
             cached = (key, normalize)
             self.__dict__["_added_token_norm"] = cached
         return cached[1]
+
+    _shows_pieces = True
 
     def _run_word_ids(self, tokens):
         return self._words_from_starts([t.startswith(SPIECE_UNDERLINE) for t in tokens])  # "▁": after a space
