@@ -439,9 +439,9 @@ void Pipeline::encode_codes(const PipelineConfig& config, std::string_view text,
     segs.push_back({0, text.size(), -1});
     for (bool normalized : {false, true}) {
       next.clear();
-      for (const Seg& s : segs) {
+      for (Seg& s : segs) {
         if (s.token >= 0)
-          next.push_back(s);
+          next.push_back(std::move(s));  // (segs is rebuilt from next)
         else
           hf_find_matches(*cfg, text, s.begin, s.end, normalized, next);
       }
@@ -465,9 +465,9 @@ void Pipeline::encode_codes(const PipelineConfig& config, std::string_view text,
     if (k > 0 && !present[k]) continue;
     const std::string& tok = cfg->split_tokens[k];
     next.clear();
-    for (const Seg& s : segs) {
+    for (Seg& s : segs) {
       if (s.token >= 0) {
-        next.push_back(s);
+        next.push_back(std::move(s));
         continue;
       }
       // text.split(tok), every part stripped; tok between parts
