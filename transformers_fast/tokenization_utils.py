@@ -231,6 +231,11 @@ def _clean_up_tokenization(text):
             .replace(" 're", "'re"))
 
 
+def _with_rest(text, a, b, rest):
+    """text[a:b] with the (head, tail) rest of characters an added token took part of (_chunks_as_transformers)."""
+    return text[a:b] if rest is None else rest[0] + text[a:b] + rest[1]
+
+
 def _normalized_positions(base, anchors):
     """Where the normalized text of text[base:] begins (starts(i): its h[i]) and ends (ends(i): its h[i - 1]) in
     text; anchors (sorted): (at, length) in h and (start, end) in text of each character that does not map to one
@@ -766,8 +771,8 @@ class PreTrainedTokenizer(object):
             return []
         if not self._split_tokens():
             return self._tokenize(text, **kwargs)
-        return [token for a, b, fixed, _, _ in self._chunks_with_spans(text)
-                for token in ([fixed] if fixed else self._tokenize(text[a:b], **kwargs))]
+        return [token for a, b, fixed, rest, _ in self._chunks_with_spans(text)
+                for token in ([fixed] if fixed else self._tokenize(_with_rest(text, a, b, rest), **kwargs))]
 
     def _tokenize(self, text, **kwargs):
         raise NotImplementedError
@@ -1073,7 +1078,8 @@ class PreTrainedTokenizer(object):
 
     def _chunks_with_spans(self, text):
         """1.2.0's split of text on added and special tokens, each chunk with its (start, end) in text, the token
-        it is (None for text), a token's offsets where they are not its (start, end) (else None) and the text it matched
+        it is (None for text), a token's offsets where they are not its (start, end) (else None; for text: the rest of
+        the characters a token took part of, _chunks_as_transformers' (head, tail), or None) and the text it matched
         as transformers' tokens() shows it (_ids_batch; None for text): each token in turn
         splits the chunks not yet fixed, the parts stripped, empty ones dropped. Whitespace alone gives no chunk (1.2.0
         returned one special token picked by set order there). A family whose _strip_parts is False does not strip
@@ -1123,8 +1129,9 @@ class PreTrainedTokenizer(object):
         """_chunks_with_spans as tokenizers' AddedVocabulary splits (the C++ core's hf_split): the tokens not
         normalized first, then the others in the parts left (both matched as _added_token_normalizer leaves them), each
         pass taking the leftmost-longest match; a single_word token only between non-word characters, lstrip / rstrip
-        taking the whitespace beside it (its offsets cover that whitespace unless _CONTENT_OFFSETS). A match takes
-        whole characters of the text (the C++ core tokenizes the rest of one it takes part of)."""
+        taking the whitespace beside it (its offsets cover that whitespace unless _CONTENT_OFFSETS). A match may take
+        part of a character's normalized form (ﬁ's f): the text beside it then has the rest, normalized, before (head)
+        or after (tail) its characters, which are tokenized with it, as transformers (and the C++ core) do."""
         lib = _core_lib()
         word, space = lib.is_word_char, lib.is_space_char  # (Rust regex's \w and \s)
         tokens = self._split_tokens()
@@ -1143,6 +1150,18 @@ class PreTrainedTokenizer(object):
                     continue
                 h, anchors = norm(text[b:e]) if norm else (text[b:e], None)
                 starts, ends = _normalized_positions(b, anchors)
+                keys = [x[0] for x in anchors or ()]
+
+                def cut(i):  # the anchor whose normalized form h[i] is strictly inside of (a match cuts it), or None
+                    j = bisect.bisect_right(keys, i) - 1
+                    return anchors[j] if j >= 0 and anchors[j][0] < i < anchors[j][0] + anchors[j][1] else None
+
+                def part(x, y, begin, end):  # h[x:y] as text from begin to end, with the rest of a cut character
+                    hx, ty = cut(x), cut(y)
+                    if hx is not None and hx is ty:  # (inside one character: only its rest)
+                        return begin, begin, None, (h[x:y], ""), None
+                    rest = (h[x:hx[0] + hx[1]] if hx else "", h[ty[0]:y] if ty else "")
+                    return begin, end, None, rest if hx or ty else None, None
 
                 at = pos = 0
                 at_text = b
@@ -1162,26 +1181,27 @@ class PreTrainedTokenizer(object):
                     if flags[t] & _RSTRIP:
                         while stop < len(h) and space(h[stop]):
                             stop += 1
-                    first = max(starts(start), at_text)
+                    # (a match that starts inside the character the one before ended in has that whole character too)
+                    first = starts(start) if cut(start) else max(starts(start), at_text)
                     if at < start:  # (what the normalizer drops at either end of a part gives nothing, as there)
-                        out.append((max(starts(at), at_text), min(ends(start), first), None, None, None))
+                        out.append(part(at, start, max(starts(at), at_text), min(ends(start), first)))
                     pos = at = stop  # (no match inside the whitespace taken: parts never overlap)
                     at_text = ends(stop)
                     own = (max(starts(k), first), ends(k + len(patterns[t])))
                     out.append((first, at_text, t, own, h[start:stop]))
                 if at < len(h):
-                    out.append((max(starts(at), at_text), ends(len(h)), None, None, None))
+                    out.append(part(at, len(h), max(starts(at), at_text), ends(len(h))))
             chunks = out
         spans = []
         for a, b, tok, own, shown in chunks:
             if tok is not None:
                 spans.append((own[0], own[1], tok, own if flags[tok] & _CONTENT_OFFSETS else (a, b), shown))
                 continue
-            if strip_parts:
+            if strip_parts and own is None:
                 piece = text[a:b]
                 a, b = a + len(piece) - len(piece.lstrip()), b - len(piece) + len(piece.rstrip())
-            if a < b:
-                spans.append((a, b, None, None, None))
+            if a < b or own is not None:
+                spans.append((a, b, None, own, None))
         return spans
 
     def _added_token_normalizer(self):
@@ -1206,11 +1226,13 @@ class PreTrainedTokenizer(object):
                 tokens.append(fixed)
                 offs.append(span or self._fixed_token_span(text, a, b))
             elif offsets:
-                for tok, (s, e) in self._tokenize_with_offsets(text[a:b]):
-                    tokens.append(tok)
-                    offs.append((a + s, a + e))
+                kh, mid = len(span[0]) if span else 0, b - a
+                for tok, (s, e) in self._tokenize_with_offsets(_with_rest(text, a, b, span)):
+                    tokens.append(tok)  # (a head's characters: the one before a; a tail's: the one at b)
+                    offs.append((a - 1 if s < kh else a + s - kh if s < kh + mid else b,
+                                 a + max(0, e - kh) if e <= kh + mid else b + 1))
             else:
-                tokens.extend(self._tokenize(text[a:b]))
+                tokens.extend(self._tokenize(_with_rest(text, a, b, span)))
         ids = [self._convert_token_to_id(t) for t in tokens] if pair else self.convert_tokens_to_ids(tokens)
         pieces = {k: t for k, (t, u) in enumerate(zip(tokens, self.convert_ids_to_tokens(ids)))
                   if t != u and k not in fixed_at}
