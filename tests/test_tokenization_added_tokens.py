@@ -273,7 +273,7 @@ def test_normalized_tokens_on_parts_of_characters_and_cleaned_text(make, family,
 
 
 XLNET_TEXTS = ["newtok NEWTOK NewTok ``x'' \"x\" ``x\" x", "a  NéwTok", "hello there the theory", "swः sw",
-               "sẃ sw ²sw", "ﬁnewtok newtokﬁ"]
+               "sẃ sw ²sw", "ﬁnewtok newtokﬁ", "``", "a '' b ``c"]  # (a pair of quotes beside no token: both kept)
 
 
 @pytest.mark.parametrize("do_lower_case", [False, True])

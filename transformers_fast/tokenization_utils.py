@@ -238,8 +238,8 @@ def _with_rest(text, a, b, rest):
 
 def _normalized_positions(base, anchors):
     """Where the normalized text of text[base:] begins (starts(i): its h[i]) and ends (ends(i): its h[i - 1]) in
-    text; anchors (sorted): (at, length) in h and (start, end) in text of each character that does not map to one
-    character (None: none)."""
+    text; anchors (sorted): (at, length) in h, (start, end) in text and the start of the characters it comes from
+    (start, except for a pair of quotes) of each character that does not map to one character (None: none)."""
     keys = [a[0] for a in anchors or ()]
 
     def anchor(i):  # the last anchor that starts at or before h[i]
@@ -1151,6 +1151,10 @@ class PreTrainedTokenizer(object):
                 h, anchors = norm(text[b:e]) if norm else (text[b:e], None)
                 starts, ends = _normalized_positions(b, anchors)
                 keys = [x[0] for x in anchors or ()]
+                pairs = {x[0]: b + x[4] for x in anchors or () if x[4] != x[2]}  # (a pair's offsets: its second)
+
+                def unit_start(i):  # where text that begins at h[i] begins in text (a pair of quotes: at the first)
+                    return pairs.get(i, starts(i))
 
                 def cut(i):  # the anchor whose normalized form h[i] is strictly inside of (a match cuts it), or None
                     j = bisect.bisect_right(keys, i) - 1
@@ -1184,13 +1188,14 @@ class PreTrainedTokenizer(object):
                     # (a match that starts inside the character the one before ended in has that whole character too)
                     first = starts(start) if cut(start) else max(starts(start), at_text)
                     if at < start:  # (what the normalizer drops at either end of a part gives nothing, as there)
-                        out.append(part(at, start, max(starts(at), at_text), min(ends(start), first)))
+                        out.append(part(at, start, max(unit_start(at), at_text),
+                                        min(ends(start), first, unit_start(start))))
                     pos = at = stop  # (no match inside the whitespace taken: parts never overlap)
                     at_text = ends(stop)
                     own = (max(starts(k), first), ends(k + len(patterns[t])))
                     out.append((first, at_text, t, own, h[start:stop]))
                 if at < len(h):
-                    out.append(part(at, len(h), max(starts(at), at_text), ends(len(h))))
+                    out.append(part(at, len(h), max(unit_start(at), at_text), ends(len(h))))
             chunks = out
         spans = []
         for a, b, tok, own, shown in chunks:
