@@ -1973,7 +1973,9 @@ class BatchEncoding(dict):
         return list(self._row(batch_index).seqs)
 
     def tokens(self, batch_index=0):
-        """The token strings of a row (padding included)."""
+        """The token strings of a row (padding included), as transformers' fast tokenizers show them: an added or
+        special token the text was split on as the text it matched (what lstrip / rstrip took, normalized where the
+        token is), XLNet's unknown pieces as their text."""
         return list(self._row(batch_index).tokens)
 
     def token_to_sequence(self, batch_or_token_index, token_index=None):
