@@ -48,6 +48,14 @@ inline void run(const Pipeline& p, const uint8_t* data, size_t size) {
       if (enc.starts[i] < 0 || enc.starts[i] > enc.ends[i] || enc.ends[i] > cps) __builtin_trap();
     auto toks = p.tokenize(text);
     if (toks.size() != ids.size()) __builtin_trap();
+    Encoding shown;  // what each split token matched: one valid, non-empty string per split code
+    shown.keep_shown = true;
+    p.encode_ids(text, false, ids2, &shown, false, false);
+    size_t splits = 0;
+    for (int32_t code : shown.codes) splits += is_split_code(code);
+    if (shown.shown.size() != splits) __builtin_trap();
+    for (const std::string& s : shown.shown)
+      if (s.empty() || find_invalid_utf8(s, false) != std::string_view::npos) __builtin_trap();
     if (!valid) __builtin_trap();  // invalid text must not be accepted
   } catch (const std::invalid_argument&) {
     if (valid) __builtin_trap();  // valid text must not be rejected

@@ -44,6 +44,13 @@ def as_lists(enc):
     return {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in enc.items()}
 
 
+def assert_rows_alike(ours, theirs):
+    """tokens() and word_ids() of every row of two BatchEncodings."""
+    for i in range(len(theirs["input_ids"])):
+        assert ours.tokens(i) == theirs.tokens(i), i
+        assert ours.word_ids(i) == theirs.word_ids(i), i
+
+
 @pytest.mark.parametrize("family", HF_FAMILIES)
 def test_added_tokens_in_both_texts_of_a_pair(make, family):
     """__call__, encode_plus and batch_encode_plus give an added token its id in the pair's second text too (it
@@ -113,6 +120,8 @@ def test_added_token_flags_of_a_transformers_folder(make, family, tmp_path):
         for kw in [dict(add_special_tokens=False), dict(return_offsets_mapping=True)]:
             assert as_lists(tok(FLAG_TEXTS, **kw)) == as_lists(theirs(FLAG_TEXTS, **kw)), kw
         assert as_lists(tok(FLAG_TEXTS, FLAG_TEXTS[::-1])) == as_lists(theirs(FLAG_TEXTS, FLAG_TEXTS[::-1]))
+        # tokens(): a token shows the text it matched (with what lstrip / rstrip took; normalized where it is)
+        assert_rows_alike(tok(FLAG_TEXTS, FLAG_TEXTS[::-1]), theirs(FLAG_TEXTS, FLAG_TEXTS[::-1]))
         assert tok.tokenize(FLAG_TEXTS[3]) == theirs.tokenize(FLAG_TEXTS[3])
     again = transformers.AutoTokenizer.from_pretrained(str(tmp_path / "ours"))  # our folder in transformers
     assert again(FLAG_TEXTS)["input_ids"] == theirs(FLAG_TEXTS)["input_ids"]
@@ -260,10 +269,11 @@ def test_normalized_tokens_on_parts_of_characters_and_cleaned_text(make, family,
     texts = PART_TEXTS + PART_TEXTS[0].split() + PART_TEXTS[1].split()
     for kw in [dict(return_offsets_mapping=True), dict(add_special_tokens=False)]:
         assert as_lists(ours(texts, **kw)) == as_lists(theirs(texts, **kw)), kw
+        assert_rows_alike(ours(texts, **kw), theirs(texts, **kw))
 
 
 XLNET_TEXTS = ["newtok NEWTOK NewTok ``x'' \"x\" ``x\" x", "a  NéwTok", "hello there the theory", "swः sw",
-               "sẃ sw ²sw", "ﬁnewtok newtokﬁ"]
+               "sẃ sw ²sw", "ﬁnewtok newtokﬁ", "``", "a '' b ``c"]  # (a pair of quotes beside no token: both kept)
 
 
 @pytest.mark.parametrize("do_lower_case", [False, True])
@@ -282,6 +292,42 @@ def test_xlnet_normalized_added_tokens(make, tmp_path, do_lower_case):
     ours = tf.XLNetTokenizer.from_pretrained(str(tmp_path))
     for kw in [dict(return_offsets_mapping=True), dict(add_special_tokens=False)]:
         assert as_lists(ours(XLNET_TEXTS, **kw)) == as_lists(theirs(XLNET_TEXTS, **kw)), kw
+        assert_rows_alike(ours(XLNET_TEXTS, **kw), theirs(XLNET_TEXTS, **kw))
+
+
+def test_xlnet_added_tokens_on_parts_of_characters(make, tmp_path):
+    """A normalized added token may take part of what one character normalizes to (ﬁ -> fi, ǅ -> Dz, ½ -> 1⁄2): the
+    rest is tokenized with the text beside it, its tokens with the whole character's offsets, as transformers (the
+    rest was dropped, and a second token in one character had an empty span)."""
+    AddedToken = transformers.AddedToken
+    hf = make("xlnet")[1]
+    hf.add_tokens([AddedToken("f"), AddedToken("z"), AddedToken("⁄"), AddedToken("ZQ", lstrip=True)])
+    hf.save_pretrained(str(tmp_path))
+    theirs = transformers.AutoTokenizer.from_pretrained(str(tmp_path))
+    ours = tf.XLNetTokenizer.from_pretrained(str(tmp_path))
+    texts = ["ﬁne ﬁ", "a ﬀ b", "xﬁ", "ﬃ", "ǅungla ǆ", "½ and ¼", "ﬁ ZQ ﬁ ZQ", "the office"]
+    for kw in [dict(return_offsets_mapping=True), dict(add_special_tokens=False)]:
+        a, b = ours(texts, texts[::-1], **kw), theirs(texts, texts[::-1], **kw)
+        assert as_lists(a) == as_lists(b), kw
+        assert_rows_alike(a, b)
+    # (not the ZQ text: transformers' tokenize shows " ZQ", what lstrip took, 1.2.0's API the token)
+    assert [ours.tokenize(t) for t in texts if "ZQ" not in t] == [theirs.tokenize(t) for t in texts if "ZQ" not in t]
+
+
+def test_xlnet_unknown_pieces_in_tokens_and_word_ids(make, tmp_path):
+    """A piece sentencepiece does not know (<unk>'s id) shows as its text in tokens() and belongs to the word around
+    it, as transformers (it was "<unk>", a word of its own); the truncated and overflowing rows too."""
+    hf = make("xlnet")[1]
+    hf.save_pretrained(str(tmp_path))
+    theirs = transformers.AutoTokenizer.from_pretrained(str(tmp_path))
+    ours = tf.XLNetTokenizer.from_pretrained(str(tmp_path))
+    texts = ["hello ☃ world", "a ☃☃ b ☃", "x☃y ☃z 日本語", "☃"]
+    assert ours.unk_token_id in ours(texts[0])["input_ids"]
+    for kw in [dict(), dict(add_special_tokens=False),
+               dict(truncation=True, max_length=10, stride=1, return_overflowing_tokens=True)]:
+        a, b = ours(texts, texts[::-1], **kw), theirs(texts, texts[::-1], **kw)
+        assert as_lists(a) == as_lists(b), kw
+        assert_rows_alike(a, b)
 
 
 @pytest.mark.parametrize("family", ["bert", "gpt2", "openai"])

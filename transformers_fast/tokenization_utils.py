@@ -231,10 +231,15 @@ def _clean_up_tokenization(text):
             .replace(" 're", "'re"))
 
 
+def _with_rest(text, a, b, rest):
+    """text[a:b] with the (head, tail) rest of characters an added token took part of (_chunks_as_transformers)."""
+    return text[a:b] if rest is None else rest[0] + text[a:b] + rest[1]
+
+
 def _normalized_positions(base, anchors):
     """Where the normalized text of text[base:] begins (starts(i): its h[i]) and ends (ends(i): its h[i - 1]) in
-    text; anchors (sorted): (at, length) in h and (start, end) in text of each character that does not map to one
-    character (None: none)."""
+    text; anchors (sorted): (at, length) in h, (start, end) in text and the start of the characters it comes from
+    (start, except for a pair of quotes) of each character that does not map to one character (None: none)."""
     keys = [a[0] for a in anchors or ()]
 
     def anchor(i):  # the last anchor that starts at or before h[i]
@@ -766,8 +771,8 @@ class PreTrainedTokenizer(object):
             return []
         if not self._split_tokens():
             return self._tokenize(text, **kwargs)
-        return [token for a, b, fixed, _ in self._chunks_with_spans(text)
-                for token in ([fixed] if fixed else self._tokenize(text[a:b], **kwargs))]
+        return [token for a, b, fixed, rest, _ in self._chunks_with_spans(text)
+                for token in ([fixed] if fixed else self._tokenize(_with_rest(text, a, b, rest), **kwargs))]
 
     def _tokenize(self, text, **kwargs):
         raise NotImplementedError
@@ -1044,7 +1049,10 @@ class PreTrainedTokenizer(object):
 
     def _ids_batch(self, texts, pair, offsets, fixed=False):
         """ids (and offsets, or None) of many texts; C++ cores run them across threads without the GIL. fixed: also
-        the positions of the added / special tokens each text was split on."""
+        per text {position: text matched} of the added / special tokens it was split on (the text as transformers'
+        tokens() shows it: what lstrip / rstrip took included, a normalized token's match normalized) and {position:
+        piece} of the model's pieces that are not their id's token (an unknown piece, "x</w>" or sentencepiece's
+        text)."""
         texts = [_check_text("text", t) for t in texts]
         core = self._native()
         if core is not None:
@@ -1059,7 +1067,7 @@ class PreTrainedTokenizer(object):
         if offsets or fixed:
             out = [self._encode_chunks(t, pair, offsets) for t in texts]
             ids, offs = [x[0] for x in out], [x[1] for x in out] if offsets else None
-            return (ids, offs, [x[2] for x in out]) if fixed else (ids, offs)
+            return (ids, offs, [x[2] for x in out], [x[3] for x in out]) if fixed else (ids, offs)
         return [self._encode_one(t, pair) for t in texts], None
 
     def _tokenize_with_offsets(self, text):
@@ -1069,8 +1077,10 @@ class PreTrainedTokenizer(object):
     _strip_parts = True  # 1.2.0: the parts of the text between added/special tokens are stripped
 
     def _chunks_with_spans(self, text):
-        """1.2.0's split of text on added and special tokens, each chunk with its (start, end) in text and the token
-        it is (None for text), and a token's offsets where they are not its (start, end) (else None): each token in turn
+        """1.2.0's split of text on added and special tokens, each chunk with its (start, end) in text, the token
+        it is (None for text), a token's offsets where they are not its (start, end) (else None; for text: the rest of
+        the characters a token took part of, _chunks_as_transformers' (head, tail), or None) and the text it matched
+        as transformers' tokens() shows it (_ids_batch; None for text): each token in turn
         splits the chunks not yet fixed, the parts stripped, empty ones dropped. Whitespace alone gives no chunk (1.2.0
         returned one special token picked by set order there). A family whose _strip_parts is False does not strip
         the parts (empty ones are still dropped); where _split_as_transformers, the split is transformers'."""
@@ -1112,31 +1122,50 @@ class PreTrainedTokenizer(object):
                             out.append((a, b))
                         out.append((parts[i][1], parts[i][1] + len(tok)))
             chunks = out
-        return [(a, b, text[a:b] if fixed(text[a:b]) else None, None) for a, b in chunks]
+        return [(a, b, text[a:b], None, text[a:b]) if fixed(text[a:b]) else (a, b, None, None, None)
+                for a, b in chunks]
 
     def _chunks_as_transformers(self, text, strip_parts):
         """_chunks_with_spans as tokenizers' AddedVocabulary splits (the C++ core's hf_split): the tokens not
         normalized first, then the others in the parts left (both matched as _added_token_normalizer leaves them), each
         pass taking the leftmost-longest match; a single_word token only between non-word characters, lstrip / rstrip
-        taking the whitespace beside it (its offsets cover that whitespace unless _CONTENT_OFFSETS). A match takes
-        whole characters of the text (the C++ core tokenizes the rest of one it takes part of)."""
+        taking the whitespace beside it (its offsets cover that whitespace unless _CONTENT_OFFSETS). A match may take
+        part of a character's normalized form (ﬁ's f): the text beside it then has the rest, normalized, before (head)
+        or after (tail) its characters, which are tokenized with it, as transformers (and the C++ core) do."""
         lib = _core_lib()
         word, space = lib.is_word_char, lib.is_space_char  # (Rust regex's \w and \s)
         tokens = self._split_tokens()
         flags = dict(zip(tokens, self._split_flags(tokens)))
-        chunks = [(0, len(text), None, None)]  # (start, end, token or None, the token's own (start, end))
+        # (start, end, token or None, the token's own (start, end), the text it matched)
+        chunks = [(0, len(text), None, None, None)]
         for normalized in (False, True):
             group = [t for t in tokens if bool(flags[t] & _NORMALIZED) == normalized]
             norm = self._added_token_normalizer() if normalized else None
             patterns = {t: norm(t)[0] if norm else t for t in group}
             group = [t for t in group if patterns[t]]
             out = []
-            for b, e, tok, own in chunks:
+            for b, e, tok, own, shown in chunks:
                 if tok is not None or not group:
-                    out.append((b, e, tok, own))
+                    out.append((b, e, tok, own, shown))
                     continue
                 h, anchors = norm(text[b:e]) if norm else (text[b:e], None)
                 starts, ends = _normalized_positions(b, anchors)
+                keys = [x[0] for x in anchors or ()]
+                pairs = {x[0]: b + x[4] for x in anchors or () if x[4] != x[2]}  # (a pair's offsets: its second)
+
+                def unit_start(i):  # where text that begins at h[i] begins in text (a pair of quotes: at the first)
+                    return pairs.get(i, starts(i))
+
+                def cut(i):  # the anchor whose normalized form h[i] is strictly inside of (a match cuts it), or None
+                    j = bisect.bisect_right(keys, i) - 1
+                    return anchors[j] if j >= 0 and anchors[j][0] < i < anchors[j][0] + anchors[j][1] else None
+
+                def part(x, y, begin, end):  # h[x:y] as text from begin to end, with the rest of a cut character
+                    hx, ty = cut(x), cut(y)
+                    if hx is not None and hx is ty:  # (inside one character: only its rest)
+                        return begin, begin, None, (h[x:y], ""), None
+                    rest = (h[x:hx[0] + hx[1]] if hx else "", h[ty[0]:y] if ty else "")
+                    return begin, end, None, rest if hx or ty else None, None
 
                 at = pos = 0
                 at_text = b
@@ -1156,25 +1185,28 @@ class PreTrainedTokenizer(object):
                     if flags[t] & _RSTRIP:
                         while stop < len(h) and space(h[stop]):
                             stop += 1
-                    first = max(starts(start), at_text)
+                    # (a match that starts inside the character the one before ended in has that whole character too)
+                    first = starts(start) if cut(start) else max(starts(start), at_text)
                     if at < start:  # (what the normalizer drops at either end of a part gives nothing, as there)
-                        out.append((max(starts(at), at_text), min(ends(start), first), None, None))
+                        out.append(part(at, start, max(unit_start(at), at_text),
+                                        min(ends(start), first, unit_start(start))))
                     pos = at = stop  # (no match inside the whitespace taken: parts never overlap)
                     at_text = ends(stop)
-                    out.append((first, at_text, t, (max(starts(k), first), ends(k + len(patterns[t])))))
+                    own = (max(starts(k), first), ends(k + len(patterns[t])))
+                    out.append((first, at_text, t, own, h[start:stop]))
                 if at < len(h):
-                    out.append((max(starts(at), at_text), ends(len(h)), None, None))
+                    out.append(part(at, len(h), max(unit_start(at), at_text), ends(len(h))))
             chunks = out
         spans = []
-        for a, b, tok, own in chunks:
+        for a, b, tok, own, shown in chunks:
             if tok is not None:
-                spans.append((own[0], own[1], tok, own if flags[tok] & _CONTENT_OFFSETS else (a, b)))
+                spans.append((own[0], own[1], tok, own if flags[tok] & _CONTENT_OFFSETS else (a, b), shown))
                 continue
-            if strip_parts:
+            if strip_parts and own is None:
                 piece = text[a:b]
                 a, b = a + len(piece) - len(piece.lstrip()), b - len(piece) + len(piece.rstrip())
-            if a < b:
-                spans.append((a, b, None, None))
+            if a < b or own is not None:
+                spans.append((a, b, None, own, None))
         return spans
 
     def _added_token_normalizer(self):
@@ -1189,22 +1221,27 @@ class PreTrainedTokenizer(object):
 
     def _encode_chunks(self, text, pair, offsets):
         """ids (as _encode_one) of one text from its chunks, with the character offsets (through
-        _tokenize_with_offsets; None unless offsets) and the positions of the added / special tokens it was split on."""
+        _tokenize_with_offsets; None unless offsets), {position: text matched} of the added / special tokens it was
+        split on and {position: piece} of the model's pieces that are not their id's token (_ids_batch's fixed)."""
         text = _check_text("text", text)
-        tokens, offs, fixed_at = [], [], []
-        for a, b, fixed, span in self._chunks_with_spans(text):
+        tokens, offs, fixed_at = [], [], {}
+        for a, b, fixed, span, shown in self._chunks_with_spans(text):
             if fixed:
-                fixed_at.append(len(tokens))
+                fixed_at[len(tokens)] = shown
                 tokens.append(fixed)
                 offs.append(span or self._fixed_token_span(text, a, b))
             elif offsets:
-                for tok, (s, e) in self._tokenize_with_offsets(text[a:b]):
-                    tokens.append(tok)
-                    offs.append((a + s, a + e))
+                kh, mid = len(span[0]) if span else 0, b - a
+                for tok, (s, e) in self._tokenize_with_offsets(_with_rest(text, a, b, span)):
+                    tokens.append(tok)  # (a head's characters: the one before a; a tail's: the one at b)
+                    offs.append((a - 1 if s < kh else a + s - kh if s < kh + mid else b,
+                                 a + max(0, e - kh) if e <= kh + mid else b + 1))
             else:
-                tokens.extend(self._tokenize(text[a:b]))
+                tokens.extend(self._tokenize(_with_rest(text, a, b, span)))
         ids = [self._convert_token_to_id(t) for t in tokens] if pair else self.convert_tokens_to_ids(tokens)
-        return ids, offs if offsets else None, fixed_at
+        pieces = {k: t for k, (t, u) in enumerate(zip(tokens, self.convert_ids_to_tokens(ids)))
+                  if t != u and k not in fixed_at}
+        return ids, offs if offsets else None, fixed_at, pieces
 
     def encode_plus(self, text, text_pair=None, add_special_tokens=True, **kwargs):
         """One example as a dict; the options of __call__."""
@@ -1338,10 +1375,7 @@ class PreTrainedTokenizer(object):
     def _explain_rows(self, rows_args, layout, offsets=False):
         """BatchEncoding's word_ids/tokens/sequence_ids and alignment methods, on first use: the rows again, with
         the words (and with offsets: the character offsets too)."""
-        rows = self._padded(self._rows(*rows_args, offsets, True, True), *layout)
-        for r in rows:
-            r.tokens = self.convert_ids_to_tokens(r.ids)
-        return rows
+        return self._padded(self._rows(*rows_args, offsets, True, True), *layout)
 
     def _padded(self, rows, padding, max_length, pad_to_multiple_of, side):
         """The rows padded as `padding` asks, on `side`."""
@@ -1354,7 +1388,8 @@ class PreTrainedTokenizer(object):
             return rows
         target = _round_up(target, pad_to_multiple_of)
         fill = {"ids": self._pad_id(), "types": self.pad_token_type_id, "mask": 0, "special": 1, "offs": (0, 0),
-                "words": None, "seqs": None}
+                "words": None, "seqs": None,
+                "tokens": self.convert_ids_to_tokens([self._pad_id()])[0]}
         for r in rows:
             n = target - len(r.ids)
             if n > 0:
@@ -1452,21 +1487,40 @@ class PreTrainedTokenizer(object):
         return rows
 
     def _encode_texts(self, texts, split_words, offsets, words):
-        """(ids, offsets or None, word indices or None) of each text; split_words: each text a list of words,
-        each encoded alone (offsets within its word, as transformers)."""
+        """(ids, offsets or None, word indices or None, token strings or None) of each text; split_words: each text
+        a list of words, each encoded alone (offsets within its word, as transformers). words: with the word indices
+        and the tokens as transformers' tokens() shows them."""
         if not split_words:
             ids, offs, *fixed = self._ids_batch(texts, False, offsets, words)
-            return [(x, offs[k] if offsets else None, self._word_ids(x, fixed[0][k]) if words else None)
+            if not words:
+                return [(x, offs[k] if offsets else None, None, None) for k, x in enumerate(ids)]
+            return [(x, offs[k] if offsets else None, *self._words_and_tokens(x, *(f[k] for f in fixed)))
                     for k, x in enumerate(ids)]
         flat = [w for text in texts for w in text]
-        ids, offs = self._ids_batch(flat, False, offsets)
+        ids, offs, *fixed = self._ids_batch(flat, False, offsets, words)
         out, k = [], 0
         for text in texts:
             span = range(k, k + len(text))
             out.append(([t for j in span for t in ids[j]], [o for j in span for o in offs[j]] if offsets else None,
-                        [w for w, j in enumerate(span) for _ in ids[j]] if words else None))
+                        [w for w, j in enumerate(span) for _ in ids[j]] if words else None,
+                        [t for j in span for t in self._words_and_tokens(ids[j], *(f[j] for f in fixed))[1]]
+                        if words else None))
             k += len(text)
         return out
+
+    _shows_pieces = False  # transformers' tokens() shows an unknown piece as its text (Unigram), not unk_token
+
+    def _words_and_tokens(self, ids, fixed, pieces):
+        """The word indices and tokens() of one text from _ids_batch's fixed: a token the text was split on shows the
+        text it matched, an unknown piece its text where _shows_pieces; the words come from the model's pieces."""
+        laid = self.convert_ids_to_tokens(ids)
+        model = list(laid)
+        for k, piece in pieces.items():
+            model[k] = piece
+        shown = list(model if self._shows_pieces else laid)
+        for k, text in fixed.items():
+            shown[k] = text
+        return self._word_ids(model, fixed), shown
 
     def _row(self, a, ra, b, rb, add_special_tokens, sample, where):
         """One row from the window ra of a (and rb of b): the model's special tokens around them, and what sits
@@ -1495,6 +1549,9 @@ class PreTrainedTokenizer(object):
         if a[2] is not None:
             words = [w for x, r, _ in windows for w in x[2][r[0]:r[1]]]
             row.words = [words[j] if j is not None else None for j in source]
+            tokens = [t for x, r, _ in windows for t in x[3][r[0]:r[1]]]
+            laid = self.convert_ids_to_tokens(ids)
+            row.tokens = [tokens[j] if j is not None else laid[k] for k, j in enumerate(source)]
         return row
 
     def _window_offsets(self, ids, offsets):
@@ -1502,12 +1559,10 @@ class PreTrainedTokenizer(object):
         return list(offsets)
 
     # ---- words: which word of the text each token comes from (BatchEncoding.word_ids) -----------------------
-    def _word_ids(self, ids, fixed):
-        """The word index of each id of one text, words as transformers' pre-tokenizer of this family splits them;
-        an added or special token the text was split on (positions `fixed`) is a word of its own, as is a special
-        token the model gave (an unknown token)."""
-        fixed, specials = set(fixed), set(self.all_special_ids)
-        tokens = self.convert_ids_to_tokens(ids)
+    def _word_ids(self, tokens, fixed):
+        """The word index of each token (the model's pieces) of one text, words as transformers' pre-tokenizer of this
+        family splits them; an added or special token the text was split on (positions `fixed`) is a word of its own,
+        an unknown piece is in the word around it."""
         out, run, base = [], [], 0
 
         def flush():
@@ -1518,8 +1573,8 @@ class PreTrainedTokenizer(object):
                 base += words[-1] + 1
                 run.clear()
 
-        for k, (i, tok) in enumerate(zip(ids, tokens)):
-            if k in fixed or i in specials:
+        for k, tok in enumerate(tokens):
+            if k in fixed:
                 flush()
                 out.append(base)
                 base += 1
@@ -1918,7 +1973,9 @@ class BatchEncoding(dict):
         return list(self._row(batch_index).seqs)
 
     def tokens(self, batch_index=0):
-        """The token strings of a row (padding included)."""
+        """The token strings of a row (padding included), as transformers' fast tokenizers show them: an added or
+        special token the text was split on as the text it matched (what lstrip / rstrip took, normalized where the
+        token is), XLNet's unknown pieces as their text."""
         return list(self._row(batch_index).tokens)
 
     def token_to_sequence(self, batch_or_token_index, token_index=None):

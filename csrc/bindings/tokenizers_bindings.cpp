@@ -465,8 +465,9 @@ void bind_tokenizers(py::module_& m) {
           py::arg("text"), py::arg("pair") = false)
       .def(
           "encode_batch",
-          // fixed: also, per text, the positions of the added / special tokens it was split on; the result is then
-          // (ids, offsets or None, positions)
+          // fixed: also, per text, {position: text matched} of the added / special tokens it was split on (the text as
+          // transformers' tokens() shows it) and {position: piece} of the model's pieces not in its vocabulary (an
+          // unknown "x</w>"); the result is then (ids, offsets or None, the first dicts, the second dicts)
           [](const Pipeline& p, const py::list& texts, bool pair, bool offsets, bool fixed) {
             std::vector<LazyText> keep;
             keep.reserve(texts.size());
@@ -477,7 +478,7 @@ void bind_tokenizers(py::module_& m) {
               py::gil_scoped_release nogil;
               ids = p.encode_batch(
                   keep.size(), [&](size_t i, std::string& buf, bool& valid) { return keep[i].utf8(buf, valid); }, pair,
-                  offsets || fixed ? &encs : nullptr, offsets);
+                  offsets || fixed ? &encs : nullptr, offsets, fixed);
             }
             py::list out(ids.size());
             for (size_t i = 0; i < ids.size(); ++i) PyList_SET_ITEM(out.ptr(), i, to_list(ids[i]).release().ptr());
@@ -490,14 +491,18 @@ void bind_tokenizers(py::module_& m) {
               ol = l;
             }
             if (!fixed) return py::object(py::make_tuple(out, ol));
-            py::list fl(encs.size());
+            py::list fl(encs.size()), pl(encs.size());
             for (size_t i = 0; i < encs.size(); ++i) {
-              py::list at;
-              for (size_t k = 0; k < encs[i].codes.size(); ++k)
-                if (is_split_code(encs[i].codes[k])) at.append(k);
+              py::dict at, pieces;
+              const Encoding& e = encs[i];
+              for (size_t k = 0, j = 0; k < e.codes.size(); ++k) {
+                if (is_split_code(e.codes[k])) at[py::int_(k)] = py::str(e.shown[j++]);
+                if (is_extra_piece(e.codes[k])) pieces[py::int_(k)] = py::str(e.extra[kExtraPiece0 - e.codes[k]]);
+              }
               PyList_SET_ITEM(fl.ptr(), i, at.release().ptr());
+              PyList_SET_ITEM(pl.ptr(), i, pieces.release().ptr());
             }
-            return py::object(py::make_tuple(out, ol, fl));
+            return py::object(py::make_tuple(out, ol, fl, pl));
           },
           py::arg("texts"), py::arg("pair") = false, py::arg("offsets") = false, py::arg("fixed") = false)
       .def(

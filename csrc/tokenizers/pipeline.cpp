@@ -120,6 +120,7 @@ struct Seg {
   // text only: what is left of a character a normalized token took part of (transformers tokenizes that rest), before
   // begin (its character ends there) and after end (its character starts there)
   std::u32string head, tail;
+  std::string shown;  // a normalized token's match in the normalized text (else the text's own bytes show it)
 };
 
 void normalize_char(char32_t c, int normalize, std::u32string& out) {
@@ -352,6 +353,7 @@ void hf_find_matches(const PipelineConfig& cfg, std::string_view text, size_t b,
   for (const Match& m : found) {
     v.emit_text(at, m.start, e, out);
     out.push_back({v.from(m.start), v.to(m.stop - 1), m.token, v.from(m.content_begin), v.to(m.content_end - 1)});
+    out.back().shown.assign(v.s, m.start, m.stop - m.start);
     at = m.stop;
   }
   v.emit_text(at, v.s.size(), e, out);
@@ -437,9 +439,9 @@ void Pipeline::encode_codes(const PipelineConfig& config, std::string_view text,
     segs.push_back({0, text.size(), -1});
     for (bool normalized : {false, true}) {
       next.clear();
-      for (const Seg& s : segs) {
+      for (Seg& s : segs) {
         if (s.token >= 0)
-          next.push_back(s);
+          next.push_back(std::move(s));  // (segs is rebuilt from next)
         else
           hf_find_matches(*cfg, text, s.begin, s.end, normalized, next);
       }
@@ -463,9 +465,9 @@ void Pipeline::encode_codes(const PipelineConfig& config, std::string_view text,
     if (k > 0 && !present[k]) continue;
     const std::string& tok = cfg->split_tokens[k];
     next.clear();
-    for (const Seg& s : segs) {
+    for (Seg& s : segs) {
       if (s.token >= 0) {
-        next.push_back(s);
+        next.push_back(std::move(s));
         continue;
       }
       // text.split(tok), every part stripped; tok between parts
@@ -508,6 +510,8 @@ void Pipeline::encode_codes(const PipelineConfig& config, std::string_view text,
       int32_t start = offsets ? cp_at(content ? s.content_begin : s.begin) : 0;
       int32_t end = offsets ? cp_at(content ? s.content_end : s.end) : 0;
       out.push(-(s.token + 2), start, end, offsets);
+      if (out.keep_shown)
+        out.shown.push_back(s.shown.empty() ? std::string(text.substr(s.begin, s.end - s.begin)) : s.shown);
       continue;
     }
     if (!s.head.empty() || !s.tail.empty()) {
@@ -582,9 +586,14 @@ std::vector<std::string> Pipeline::tokenize(std::string_view text) const {
 }
 
 std::vector<std::vector<int64_t>> Pipeline::encode_batch(size_t n, const TextSource& text, bool pair,
-                                                         std::vector<Encoding>* codes, bool offsets) const {
+                                                         std::vector<Encoding>* codes, bool offsets,
+                                                         bool shown) const {
   std::vector<std::vector<int64_t>> out(n);
-  if (codes) codes->assign(n, Encoding{});
+  if (codes) {
+    Encoding empty;
+    empty.keep_shown = shown;
+    codes->assign(n, empty);
+  }
   constexpr size_t kChunk = 8;  // texts taken at a time
   std::atomic<size_t> next{0};
   const int64_t workers = static_cast<int64_t>(std::min<size_t>(get_num_threads(), (n + kChunk - 1) / kChunk));

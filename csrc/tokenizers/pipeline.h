@@ -27,8 +27,13 @@ struct Encoding {
   std::vector<int32_t> codes;
   std::vector<int32_t> starts, ends;  // code point offsets into the whole text (when requested)
   std::vector<std::string> extra;
+  // with keep_shown: per split code, in order, the text it matched as transformers' tokens() shows it (what lstrip /
+  // rstrip took included; a normalized token's match as the normalized text has it)
+  bool keep_shown = false;
+  std::vector<std::string> shown;
   void clear() {
     extra.clear();
+    shown.clear();
     codes.clear();
     starts.clear();
     ends.clear();
@@ -157,8 +162,10 @@ class Pipeline {
   // Many texts across the thread pool. text(i, buf, valid) gives text i (buf: storage it may use; valid: as
   // encode_ids' valid_utf8); the workers take texts a few at a time, so a slow thread holds up no fixed share.
   using TextSource = std::function<std::string_view(size_t i, std::string& buf, bool& valid)>;
+  // shown: the codes keep what each split token matched (Encoding::shown).
   std::vector<std::vector<int64_t>> encode_batch(size_t n, const TextSource& text, bool pair,
-                                                 std::vector<Encoding>* codes, bool offsets = true) const;
+                                                 std::vector<Encoding>* codes, bool offsets = true,
+                                                 bool shown = false) const;
 
   const Model& model() const { return *model_; }
 

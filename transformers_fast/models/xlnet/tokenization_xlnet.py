@@ -83,8 +83,9 @@ class XLNetTokenizer(PreTrainedTokenizer):
     def _added_token_normalizer(self):
         """transformers' XLNet normalizer (its tokenizer.json): `` and '' as ", NFKD and marks dropped unless
         keep_accents, lower case with do_lower_case, then the sentencepiece model's character map; a character (or a
-        pair of quotes) at a time, as tokenizers maps them. The anchors: (at, length) in the normalized text and
-        (start, end) in the text of each character (or pair) that does not map to one character."""
+        pair of quotes) at a time, as tokenizers maps them. The anchors: (at, length) in the normalized text, (start,
+        end) in the text (a pair's second quote: its offsets in transformers) and where in the text it begins, of each
+        character (or pair) that does not map to one character."""
         key = (self.keep_accents, self.do_lower_case)
         cached = self.__dict__.get("_added_token_norm")
         if cached is None or cached[0] != key:
@@ -101,7 +102,7 @@ class XLNetTokenizer(PreTrainedTokenizer):
                         x = "".join(c for c in unicodedata.normalize("NFKD", x) if unicodedata.category(c)[0] != "M")
                     if self.do_lower_case:
                         x = x.lower()
-                    units[u] = charsmap.normalize(x) if x.strip() else x
+                    units[u] = charsmap.normalize(x)
                 return units[u]
 
             def normalize(text):
@@ -114,7 +115,8 @@ class XLNetTokenizer(PreTrainedTokenizer):
                     pieces.append(text[at:m.start()].translate(changed))
                     size += m.start() - at
                     n = unit(m.group())
-                    anchors.append((size, len(n), m.end() - 1 if len(m.group()) == 2 else m.start(), m.end()))
+                    anchors.append((size, len(n), m.end() - 1 if len(m.group()) == 2 else m.start(), m.end(),
+                                    m.start()))
                     pieces.append(n)  # (a " from a pair is its second quote's, as transformers aligns it)
                     size, at = size + len(n), m.end()
                 pieces.append(text[at:].translate(changed))
@@ -123,6 +125,8 @@ class XLNetTokenizer(PreTrainedTokenizer):
             cached = (key, normalize)
             self.__dict__["_added_token_norm"] = cached
         return cached[1]
+
+    _shows_pieces = True
 
     def _run_word_ids(self, tokens):
         return self._words_from_starts([t.startswith(SPIECE_UNDERLINE) for t in tokens])  # "▁": after a space
