@@ -111,8 +111,8 @@ def fine_tune(lib, model, batches, steps=3):
         loss = model(**batches[step])[0]
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        scheduler.step()  # (run_glue 1.2.0 steps the schedule first)
         optimizer.step()
-        scheduler.step()
         model.zero_grad()
         losses.append(loss.item())
     return losses
@@ -155,14 +155,14 @@ def test_run_glue_fine_tuning_equals_1_2_0(family, dropout, tmp_path):
 
     ref.eval()
     ours.eval()
-    evaluation = {k: v for k, v in glue_inputs(family, 7).items() if k != "labels"}
+    evaluation = glue_inputs(family, 7)  # run_glue's evaluate() passes the labels too: (loss, logits)
     with torch.no_grad():
-        expected = ref(**evaluation)[0]
-        compare(ours(**evaluation)[0], expected)
+        expected = ref(**evaluation)
+        compare(ours(**evaluation), expected)
     ours.save_pretrained(str(tmp_path / "ours"))
     with torch.no_grad():
-        compare(getattr(pt, GLUE[family]).from_pretrained(str(tmp_path / "ours"))(**evaluation)[0], expected)
-        compare(getattr(tf, GLUE[family]).from_pretrained(str(tmp_path / "ours"))(**evaluation)[0], expected)
+        compare(getattr(pt, GLUE[family]).from_pretrained(str(tmp_path / "ours"))(**evaluation), expected)
+        compare(getattr(tf, GLUE[family]).from_pretrained(str(tmp_path / "ours"))(**evaluation), expected)
 
 
 SQUAD = {"bert": "BertForQuestionAnswering", "distilbert": "DistilBertForQuestionAnswering",
@@ -265,9 +265,9 @@ def test_run_generation_loop_equals_1_2_0(family, carry, tmp_path):
     ref.eval()
     context = list(range(5, 17))
     torch.manual_seed(42)
-    expected_tokens, expected_logits = sample_sequence(ref, family, context, 8, carry)
+    expected_tokens, expected_logits = sample_sequence(ref, family, context, 6, carry)
     torch.manual_seed(42)
-    tokens, logits = sample_sequence(ours, family, context, 8, carry)
+    tokens, logits = sample_sequence(ours, family, context, 6, carry)
     compare(logits, expected_logits)
     assert tokens.tolist() == expected_tokens.tolist()
 
