@@ -405,7 +405,9 @@ class PreTrainedModel(nn.Module):
         return getattr(self, self.base_model_prefix, self)
 
     def _init_weights(self, module: nn.Module) -> None:
-        """Initialises one module's own weights (each family defines it, as the reference does)."""
+        """Initialises one module's own weights (each family defines it, as the reference does). Written through
+        nn.init, in place on the parameter: its version counter moves and the packed copies of the fast path are
+        rebuilt (a write into `.data` goes unseen)."""
 
     def init_weights(self) -> None:
         """Initialises all weights, then prunes the heads the config lists."""

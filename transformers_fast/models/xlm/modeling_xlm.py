@@ -298,8 +298,8 @@ class XLMPreTrainedModel(PreTrainedModel):
                 if module.bias is not None:
                     nn.init.constant_(module.bias, 0.0)
         if isinstance(module, nn.LayerNorm):
-            module.bias.data.zero_()
-            module.weight.data.fill_(1.0)
+            nn.init.zeros_(module.bias)
+            nn.init.ones_(module.weight)
         if isinstance(module, XLMModel) and self.config.sinusoidal_embeddings:
             # after the embedding's own draw (children come first in apply): the table, as the option says
             weight = module.position_embeddings.weight

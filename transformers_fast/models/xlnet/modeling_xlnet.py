@@ -273,19 +273,19 @@ class XLNetPreTrainedModel(PreTrainedModel):
     def _init_weights(self, module):
         std = self.config.initializer_range
         if isinstance(module, (nn.Linear, nn.Embedding)):
-            module.weight.data.normal_(mean=0.0, std=std)
+            nn.init.normal_(module.weight, mean=0.0, std=std)
             if isinstance(module, nn.Linear) and module.bias is not None:
-                module.bias.data.zero_()
+                nn.init.zeros_(module.bias)
         elif isinstance(module, XLNetLayerNorm):
-            module.bias.data.zero_()
-            module.weight.data.fill_(1.0)
+            nn.init.zeros_(module.bias)
+            nn.init.ones_(module.weight)
         elif isinstance(module, XLNetRelativeAttention):
             for param in (module.q, module.k, module.v, module.o, module.r, module.r_r_bias, module.r_s_bias,
                           module.r_w_bias, module.seg_embed):
                 if isinstance(param, nn.Parameter):  # (int8 projections are QuantizedLinear layers)
-                    param.data.normal_(mean=0.0, std=std)
+                    nn.init.normal_(param, mean=0.0, std=std)
         elif isinstance(module, XLNetModel):
-            module.mask_emb.data.normal_(mean=0.0, std=std)
+            nn.init.normal_(module.mask_emb, mean=0.0, std=std)
 
 
 def _check_float_map(name: str, t, shape) -> torch.Tensor:
