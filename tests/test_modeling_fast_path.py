@@ -55,6 +55,32 @@ def test_padded_positions_are_zero_and_real_ones_match(tmp_path, family, class_n
     assert plain.last_hidden_state[padded].abs().max() > 0
 
 
+EVERY_POSITION_HEADS = [("bert", "BertForQuestionAnswering"), ("bert", "BertForTokenClassification"),
+                        ("bert", "BertForMaskedLM"), ("bert", "BertForPreTraining"), ("roberta", "RobertaForMaskedLM"),
+                        ("distilbert", "DistilBertForQuestionAnswering"), ("distilbert", "DistilBertForMaskedLM")]
+
+
+@pytest.mark.parametrize("family,class_name", EVERY_POSITION_HEADS)
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_heads_scoring_every_position_equal_the_reference_there(tmp_path, family, class_name, side, monkeypatch):
+    """A padded position's score can outrank a real one (run_squad's n-best start / end indexes): heads that score
+    every position give the reference's values at padded positions too, still on the fast path."""
+    ref, ours = load(tmp_path, family, class_name)
+    ids, mask, tt = inputs(family, batch=4, seq=11)
+    if side == "left":
+        mask = mask.flip(1)
+    runs = []
+    original = fast_encoder.EncoderFastPath._forward
+    monkeypatch.setattr(fast_encoder.EncoderFastPath, "_forward", lambda *a, **k: runs.append(1) or original(*a, **k))
+    with torch.no_grad():
+        got = run(ours, family, ids, mask, tt)
+        kwargs = {"token_type_ids": tt} if family == "bert" else {}
+        expected = ref(input_ids=ids, attention_mask=mask, **kwargs)
+    assert runs and bool((mask == 0).any())
+    for name, value in expected.items():
+        compare(getattr(got, name), value)  # every position
+
+
 @pytest.mark.parametrize("family,class_name", FAMILIES)
 def test_fast_path_only_for_inference(tmp_path, family, class_name):
     _, ours = load(tmp_path, family, class_name)

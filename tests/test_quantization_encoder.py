@@ -221,7 +221,8 @@ def test_other_activations(family, config, fused):
 def test_one_call_layers_run_int8(family, monkeypatch):
     """Small batches run each int8 layer as one C++ call (the int8 GEMM inside the C++ layer), with the results of
     the layer run op by op from Python."""
-    model = quantized_copy(tiny(family, **(XLM_LANGS if family == "xlm" else {})))
+    # (a sequence classifier: heads that score every position run a padded batch unpacked, op by op)
+    model = quantized_copy(tiny(family, class_name=CLASSIFIERS[family], **(XLM_LANGS if family == "xlm" else {})))
     ids, mask = padded(family, "right")
     calls = []
     original = fast_encoder.fused_layer

@@ -12,7 +12,10 @@ Padded positions: the reference lets padding tokens attend to the real ones and 
 path computes them only at position 0, the one the pooler and the sequence classifiers read: where a row's
 first position is padding (left padding), it runs as an extra query row after the packed tokens, attending
 over its sequence's real keys in every layer, as in the reference. Every other padded position of
-last_hidden_state and hidden_states is zero. Set `model.fast.enabled = False` (or use the training path) to
+last_hidden_state and hidden_states is zero. Heads that score every position (masked LM, token classification,
+question answering: a padded position's score can outrank a real one in a top-k) run inside `every_position()`:
+a padded batch then runs all its positions, its padded keys masked as in the reference (no padding-free saving,
+the fused kernels still), and every output equals the reference's. Set `model.fast.enabled = False` (or use the training path) to
 get the reference's values at every padded position. A family whose reference zeroes every padded position
 itself (XLM multiplies the hidden states by the padding mask after each layer) sets `padded_positions_zero`: no
 extra rows are then run, and the zeros are the reference's values. Causal families (XLM's CLM) set `causal` on
@@ -57,18 +60,26 @@ class EncoderLayer:
         self.causal = False  # key j of a sequence is seen by its query i iff j <= i (set by causal families)
 
     def __call__(self, x: torch.Tensor, cu_seqlens: torch.Tensor, one_call: bool = False,
-                 extra_queries: Sequence[Tuple[int, int]] = (), max_seqlen: Optional[int] = None) -> torch.Tensor:
+                 extra_queries: Sequence[Tuple[int, int]] = (), max_seqlen: Optional[int] = None,
+                 real_keys: Optional[torch.Tensor] = None) -> torch.Tensor:
         """x [tokens, hidden] -> [tokens, hidden]; cu_seqlens [batch + 1] int64 offsets of the sequences.
         one_call: run as one C++ call (every projection on the panel GEMM, decided by the caller).
         extra_queries: per row of x after cu_seqlens[-1], the (start, end) rows of the sequence whose keys it
         attends over (a padded position the heads read; it is no key itself). max_seqlen: the longest sequence
-        (on CUDA, cu_seqlens is then not read back from the GPU)."""
+        (on CUDA, cu_seqlens is then not read back from the GPU). real_keys [batch, seq] bool: x holds every
+        position of a padded batch ([batch * seq, hidden]); a query attends over its row's real keys."""
         if one_call:
             return fused_layer(self, x, cu_seqlens)
         tokens = x.shape[0]
         q, k, v = packed_linear(x, self.qkv).view(tokens, 3, self.heads, self.head_dim).unbind(1)  # views
-        context = ops.attention(q, k, v, scale=self.scale, cu_seqlens=cu_seqlens, causal=self.causal,
-                                max_seqlen=max_seqlen)
+        if real_keys is None:
+            context = ops.attention(q, k, v, scale=self.scale, cu_seqlens=cu_seqlens, causal=self.causal,
+                                    max_seqlen=max_seqlen)
+        else:
+            batch, seq = real_keys.shape
+            q, k, v = (t.view(batch, seq, self.heads, self.head_dim).transpose(1, 2) for t in (q, k, v))
+            context = ops.attention(q, k, v, scale=self.scale, attn_mask=real_keys[:, None, None, :],
+                                    causal=self.causal).transpose(1, 2).reshape(tokens, self.heads, self.head_dim)
         first_extra = tokens - len(extra_queries)
         for row, (start, end) in enumerate(extra_queries, first_extra):
             query, keys, values = (t.transpose(0, 1).unsqueeze(0) for t in (q[row:row + 1], k[start:end], v[start:end]))
@@ -166,6 +177,17 @@ class EncoderFastPath(FastPath):
 
     def invalidate(self) -> None:
         self._layers = None
+
+    @contextlib.contextmanager
+    def every_position(self):
+        """Inside the block a padded batch runs every position (see the module's docstring): for heads whose
+        outputs at padded positions are read."""
+        previous = getattr(self._forced, "every_position", False)
+        self._forced.every_position = True
+        try:
+            yield
+        finally:
+            self._forced.every_position = previous
 
     @contextlib.contextmanager
     def reference_path(self, active: bool = True):
@@ -280,12 +302,16 @@ class EncoderFastPath(FastPath):
         # Rows whose position 0 (what the pooler reads) is padding, in order; a row without any real token has
         # no key to attend over and stays zero.
         extra_rows: List[int] = []
+        real_keys = None  # [batch, seq] bool where every position runs (every_position) and some are padding
         if attention_mask is not None:
             real = attention_mask != 0
             lengths = real.sum(1)
             if int(lengths.sum()) != batch * seq:
-                index = real.reshape(-1).nonzero().squeeze(1)
-                if not self.padded_positions_zero:
+                if getattr(self._forced, "every_position", False) and not self.padded_positions_zero:
+                    real_keys = real
+                else:
+                    index = real.reshape(-1).nonzero().squeeze(1)
+                if index is not None and not self.padded_positions_zero:
                     extra_rows = (~real[:, 0] & (lengths > 0)).nonzero().squeeze(1).tolist()
         if index is None:
             cu_seqlens = torch.arange(0, (batch + 1) * seq, seq, dtype=torch.int64, device=device)
@@ -321,10 +347,11 @@ class EncoderFastPath(FastPath):
                 h = torch.cat([h, x[real_tokens + extras[0]:real_tokens + extras[-1] + 1]])
             cu = cu_seqlens[a:b + 1] - offsets[a] if a else cu_seqlens[:b + 1]
             states = [h]
-            one_call = not extras and self.one_call(layers, h.shape[0])
+            one_call = not extras and real_keys is None and self.one_call(layers, h.shape[0])
             longest = max(offsets[s + 1] - offsets[s] for s in range(a, b)) if b > a else 0
+            keys = None if real_keys is None else real_keys[a:b]
             for layer in layers:
-                h = layer(h, cu, one_call, spans, longest)
+                h = layer(h, cu, one_call, spans, longest, keys)
                 if output_hidden_states:
                     states.append(h)
             states = states if output_hidden_states else [h]

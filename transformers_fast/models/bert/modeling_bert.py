@@ -87,7 +87,8 @@ class BertForPreTraining(BertPreTrainedModel):
                 next_sentence_label=None, position_ids=None, head_mask=None, output_attentions=None,
                 output_hidden_states=None, labels=None, *, inputs_embeds=None):
         masked_lm_labels = labels if masked_lm_labels is None else masked_lm_labels
-        with self.bert.fast.reference_path(masked_lm_labels is not None or next_sentence_label is not None):
+        with self.bert.fast.reference_path(masked_lm_labels is not None or next_sentence_label is not None), \
+                self.bert.fast.every_position():
             outputs = self.bert(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
                                 output_attentions, output_hidden_states, inputs_embeds=inputs_embeds)
         prediction_scores, seq_relationship_score = self.cls(outputs[0], outputs[1])
@@ -122,7 +123,7 @@ class BertForMaskedLM(BertPreTrainedModel):
                 inputs_embeds=None, encoder_hidden_states=None, encoder_attention_mask=None):
         # (encoder_*: transformers' decoder inputs, which its encoder ignores as ours does)
         masked_lm_labels = labels if masked_lm_labels is None else masked_lm_labels
-        with self.bert.fast.reference_path(masked_lm_labels is not None):
+        with self.bert.fast.reference_path(masked_lm_labels is not None), self.bert.fast.every_position():
             outputs = self.bert(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
                                 output_attentions, output_hidden_states, inputs_embeds=inputs_embeds)
         prediction_scores = self.cls(outputs[0])
@@ -235,7 +236,7 @@ class BertForTokenClassification(BertPreTrainedModel):
 
     def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, labels=None, position_ids=None,
                 head_mask=None, output_attentions=None, output_hidden_states=None, *, inputs_embeds=None):
-        with self.bert.fast.reference_path(labels is not None):
+        with self.bert.fast.reference_path(labels is not None), self.bert.fast.every_position():
             outputs = self.bert(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
                                 output_attentions, output_hidden_states, inputs_embeds=inputs_embeds)
         logits = self.classifier(self.dropout(outputs[0]))
@@ -261,7 +262,7 @@ class BertForQuestionAnswering(BertPreTrainedModel):
     def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, start_positions=None,
                 end_positions=None, position_ids=None, head_mask=None, output_attentions=None,
                 output_hidden_states=None, *, inputs_embeds=None):
-        with self.bert.fast.reference_path(start_positions is not None):
+        with self.bert.fast.reference_path(start_positions is not None), self.bert.fast.every_position():
             outputs = self.bert(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
                                 output_attentions, output_hidden_states, inputs_embeds=inputs_embeds)
         logits = self.qa_outputs(outputs[0])

@@ -275,7 +275,7 @@ class DistilBertForMaskedLM(DistilBertPreTrainedModel):
     def forward(self, input_ids=None, attention_mask=None, masked_lm_labels=None, head_mask=None,
                 output_attentions=None, output_hidden_states=None, labels=None, *, inputs_embeds=None, position_ids=None):
         masked_lm_labels = labels if masked_lm_labels is None else masked_lm_labels
-        with self.distilbert.fast.reference_path(masked_lm_labels is not None):
+        with self.distilbert.fast.reference_path(masked_lm_labels is not None), self.distilbert.fast.every_position():
             outputs = self.distilbert(input_ids, attention_mask, head_mask, output_attentions, output_hidden_states,
                                       inputs_embeds=inputs_embeds, position_ids=position_ids)
         # transformers applies config.activation in this head: a config it wrote names it (mlm_head_activation)
@@ -328,7 +328,7 @@ class DistilBertForQuestionAnswering(DistilBertPreTrainedModel):
 
     def forward(self, input_ids=None, attention_mask=None, start_positions=None, end_positions=None, head_mask=None,
                 output_attentions=None, output_hidden_states=None, *, inputs_embeds=None, position_ids=None):
-        with self.distilbert.fast.reference_path(start_positions is not None):
+        with self.distilbert.fast.reference_path(start_positions is not None), self.distilbert.fast.every_position():
             outputs = self.distilbert(input_ids, attention_mask, head_mask, output_attentions, output_hidden_states,
                                       inputs_embeds=inputs_embeds, position_ids=position_ids)
         logits = self.qa_outputs(self.dropout(outputs[0]))

@@ -107,7 +107,7 @@ class RobertaForMaskedLM(RobertaPreTrainedModel):
                 inputs_embeds=None, encoder_hidden_states=None, encoder_attention_mask=None):
         # (encoder_*: transformers' decoder inputs, which its encoder ignores as ours does)
         masked_lm_labels = labels if masked_lm_labels is None else masked_lm_labels
-        with self.roberta.fast.reference_path(masked_lm_labels is not None):
+        with self.roberta.fast.reference_path(masked_lm_labels is not None), self.roberta.fast.every_position():
             outputs = self.roberta(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
                                    output_attentions, output_hidden_states, inputs_embeds=inputs_embeds)
         scores = self.lm_head(outputs[0])
