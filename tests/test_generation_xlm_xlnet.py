@@ -99,6 +99,26 @@ def test_padded_prompts_equal_transformers(pair, side):
     both(pair, x, seed=7, do_sample=True, temperature=3.0, repetition_penalty=2.0, **given)
 
 
+def nested_close(a, b, what):
+    if isinstance(b, (tuple, list)):
+        assert isinstance(a, (tuple, list)) and len(a) == len(b), what
+        for i, (x, y) in enumerate(zip(a, b)):
+            nested_close(x, y, f"{what}[{i}]")
+    else:
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4, msg=what)
+
+
+def test_attentions_and_hidden_states_equal_transformers(pair):
+    """Per step, those of the model's forward over the positions that step runs (XLNet's attentions per layer a
+    (content, query) pair), as transformers returns them."""
+    ours, ref = pair
+    options = dict(max_new_tokens=3, eos_token_id=None, return_dict_in_generate=True, output_attentions=True,
+                   output_hidden_states=True)
+    mine, theirs = ours.generate(prompts(), **options), ref.generate(prompts(), **options)
+    nested_close(mine.attentions, theirs.attentions, "attentions")
+    nested_close(mine.hidden_states, theirs.hidden_states, "hidden_states")
+
+
 def test_stream_generate_yields_generate_tokens(pair):
     ours, _ = pair
     x = prompts()
