@@ -82,6 +82,19 @@ def test_logits_processors_equal_transformers(pair):
     both(pair, x, bad_words_ids=[[0], [45]], suppress_tokens=[1, 2])
 
 
+def test_default_eos_and_pad_equal_transformers(pair):
+    """Without eos_token_id / pad_token_id given, both read the folder's (XLM: 1 and 2, XLNet: 2 and 5); the eos
+    token, made likely, ends rows early, padded afterwards."""
+    ours, ref = pair
+    eos = ref.generation_config.eos_token_id
+    options = dict(max_new_tokens=NEW, do_sample=True, temperature=3.0, sequence_bias={(eos,): 8.0})
+    torch.manual_seed(9)
+    theirs = ref.generate(prompts(), **options)
+    torch.manual_seed(9)
+    mine = ours.generate(prompts(), **options)
+    assert torch.equal(mine, theirs) and (mine[:, prompts().shape[1]:] == eos).any()
+
+
 @pytest.mark.parametrize("side", ["left", "right", "inferred"])
 def test_padded_prompts_equal_transformers(pair, side):
     """transformers' forward runs the padding tokens as real ones (the attention_mask is not passed to it, and XLM
