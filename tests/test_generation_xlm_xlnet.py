@@ -163,6 +163,8 @@ def test_generate_bad_input(pair):
         ours.generate(torch.tensor([[3, 4]]), no_such_option=1)
     with pytest.raises(ValueError, match="past_key_values / cache is not supported"):
         ours.generate(torch.tensor([[3, 4]]), past_key_values=[(torch.zeros(1, 4, 1, 8),) * 2])
+    with pytest.raises(ValueError, match="inputs_embeds is not supported"):  # (transformers: a ValueError too)
+        ours.generate(inputs_embeds=torch.randn(1, 2, 32))
     if isinstance(ours, tf.XLMWithLMHeadModel):
         limit = ours.config.max_position_embeddings
         with pytest.raises(ValueError, match=f"at most {limit}"):

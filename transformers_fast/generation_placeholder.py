@@ -74,6 +74,11 @@ class PlaceholderGenerationMixin(GenerationMixin):
     def _decoder(self, o: dict) -> PlaceholderDecoder:
         return PlaceholderDecoder(self, o)
 
+    def _checked_embeds(self, inputs_embeds, input_ids, given_cache, options: dict):
+        # (transformers refuses them too: its step appends the placeholder to token ids)
+        raise ValueError(f"inputs_embeds is not supported by {type(self).__name__}'s generate (as transformers'): "
+                         f"give input_ids")
+
     def _check_placeholder_length(self, capacity: int) -> None:
         """(a model without a position table takes any length)"""
 
