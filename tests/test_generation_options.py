@@ -500,7 +500,8 @@ def test_can_generate_as_transformers_where_we_generate():
 
     import transformers_fast as tf
 
-    generating = {"GPT2LMHeadModel", "OpenAIGPTLMHeadModel", "TransfoXLLMHeadModel"}
+    generating = {"GPT2LMHeadModel", "OpenAIGPTLMHeadModel", "TransfoXLLMHeadModel", "XLMWithLMHeadModel",
+                  "XLNetLMHeadModel"}
     for name in dir(tf):
         cls = getattr(tf, name)
         if not (isinstance(cls, type) and issubclass(cls, tf.PreTrainedModel)) or cls is tf.PreTrainedModel:

@@ -403,6 +403,8 @@ class GenerationConfig:
 class GenerationMixin:
     """`generate` and `stream_generate` for a model with `config` and a fused decoder `fast`."""
 
+    _generation_mask_masks_keys = True  # False: the forward ignores the prompt's mask (XLM, XLNet): any padding
+
     @property
     def generation_config(self) -> GenerationConfig:
         """The model's generation options (from_pretrained reads them from generation_config.json)."""
@@ -459,9 +461,9 @@ class GenerationMixin:
                 raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)} but input_ids has shape "
                                  f"{tuple(input_ids.shape)}")
             real = attention_mask != 0
-            if not bool(real.any(1).all()):
+            if self._generation_mask_masks_keys and not bool(real.any(1).all()):
                 raise ValueError("a row of attention_mask is all zeros: every prompt needs at least one real token" + hint)
-            if not bool(real[:, -1].all()):
+            if self._generation_mask_masks_keys and not bool(real[:, -1].all()):
                 raise ValueError("prompts must be left-padded (attention_mask must end with 1 in every row); "
                                  "set tokenizer.padding_side = 'left'" + hint)
             # zeros inside a row (a pad token inside the prompt) are masked keys, and the real tokens after them

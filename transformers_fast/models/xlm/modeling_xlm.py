@@ -29,6 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from transformers_fast import ops
+from transformers_fast.generation_placeholder import PlaceholderGenerationMixin
 from transformers_fast.modeling_outputs import output_class
 from transformers_fast.modeling_utils import (CheckpointedLayers, PreTrainedModel, SequenceSummary, SQuADHead, check_attention_mask,
                                               check_ids, check_token_inputs, expand_head_mask)
@@ -142,7 +143,8 @@ class MultiHeadAttention(nn.Module):
             klen = kv.size(1)
         n_heads = self.n_heads
         dim_per_head = self.dim // n_heads
-        mask_reshape = (bs, 1, qlen, klen) if mask.dim() == 3 else (bs, 1, 1, klen)
+        # (-1: a non-causal cache continuation's one new position masks all keys or none, as transformers)
+        mask_reshape = (bs, 1, qlen, klen) if mask.dim() == 3 else (bs, 1, 1, -1)
 
         def shape(x):
             return x.view(bs, -1, n_heads, dim_per_head).transpose(1, 2)
@@ -309,7 +311,8 @@ class XLMPreTrainedModel(PreTrainedModel):
 class XLMModel(CheckpointedLayers, XLMPreTrainedModel):
     """Outputs: last_hidden_state [batch, seq, emb_dim] (zero at padded positions), (hidden_states),
     (attentions). With `cache` (a dict, {"slen": 0} to start) only the positions after cache["slen"] are
-    computed and the cache is updated in place (incremental decoding of the causal models).
+    computed and the cache is updated in place (incremental decoding of the causal models; a non-causal model
+    continues one position at a time, which attends to every cached one, as transformers).
 
     Extra keyword arguments (not in 1.2.0): output_attentions, output_hidden_states (override the config)."""
 
@@ -407,8 +410,9 @@ class XLMModel(CheckpointedLayers, XLMPreTrainedModel):
             if not 0 <= cache["slen"] < slen:
                 raise ValueError(f"cache holds {cache['slen']} positions: {name} must hold the whole sequence "
                                  f"so far and at least one new token (it has {slen})")
-            if cache["slen"] and not self.causal:
-                raise ValueError("a cache continuation needs a causal model (config.causal=True)")
+            if cache["slen"] and not self.causal and slen - cache["slen"] != 1:
+                raise ValueError("a non-causal model continues a cache one position at a time (it attends to every "
+                                 "cached position, as transformers)")
         return inputs_embeds
 
     def _fast_usable(self, input_ids, mask, head_mask, output_attentions, cache) -> bool:
@@ -565,10 +569,13 @@ def _transformer_kwargs(lengths, position_ids, langs, token_type_ids, attention_
                 output_hidden_states=output_hidden_states, inputs_embeds=inputs_embeds)
 
 
-class XLMWithLMHeadModel(XLMPreTrainedModel):
+class XLMWithLMHeadModel(PlaceholderGenerationMixin, XLMPreTrainedModel):
     """Outputs: (loss), scores [batch * seq, n_words] (1.2.0's layout; `.logits` reads them as transformers'
     [batch, seq, n_words]; log-probabilities with config.asm),
-    (hidden_states), (attentions). The projection is tied to the word embeddings."""
+    (hidden_states), (attentions). The projection is tied to the word embeddings.
+
+    generate / stream_generate: as transformers' (see generation_placeholder), each step predicts the mask token
+    appended to the sequence."""
 
     def __init__(self, config: XLMConfig):
         super().__init__(config)
@@ -597,6 +604,30 @@ class XLMWithLMHeadModel(XLMPreTrainedModel):
         return XLMWithLMHeadModelOutput(loss=loss, logits=scores.view(*hidden.shape[:-1], -1),
                                         hidden_states=outputs.hidden_states,
                                         attentions=outputs.attentions)
+
+    def _placeholder_step(self, ids, cache, use_cache: bool, outputs: dict):
+        """transformers' generate step: the mask token (config.mask_token_id) appended, every position in language
+        config.lang_id (0 for both where a 1.2.0 config has neither, as transformers' XLMConfig). With use_cache only
+        the positions after the cached ones run, the new mask token: the tokens generated never enter the model,
+        the earlier steps' mask tokens stay in the cache in their place (transformers' generate does the same)."""
+        config = self.config
+        ids = self._with_placeholder(ids, getattr(config, "mask_token_id", 0))
+        lang_id = getattr(config, "lang_id", 0)
+        cache = (cache or {"slen": 0}) if use_cache else None
+        out = self(ids, langs=None if lang_id is None else torch.full_like(ids, lang_id), cache=cache,
+                   logits_to_keep=1, **outputs)
+        return out, cache
+
+    @staticmethod
+    def _reorder_placeholder_cache(cache: dict, rows: torch.Tensor) -> dict:
+        return {key: (value[0][rows], value[1][rows]) if isinstance(key, int) else value
+                for key, value in cache.items()}
+
+    def _check_placeholder_length(self, capacity: int) -> None:
+        limit = self.transformer.position_embeddings.num_embeddings
+        if capacity > limit:
+            raise ValueError(f"the prompt and max_new_tokens - 1 tokens, then the mask token, make {capacity} "
+                             f"positions but this model takes at most {limit} (config.max_position_embeddings)")
 
 
 class XLMForSequenceClassification(XLMPreTrainedModel):

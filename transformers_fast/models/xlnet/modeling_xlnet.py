@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from transformers_fast.generation_placeholder import PlaceholderGenerationMixin
 from transformers_fast.modeling_outputs import (XLNetForQuestionAnsweringOutput, XLNetForSequenceClassificationOutput,
                                                 XLNetLMHeadModelOutput, XLNetModelOutput)
 from transformers_fast.modeling_utils import (CheckpointedLayers, PoolerAnswerClass, PoolerEndLogits, PoolerStartLogits, PreTrainedModel,
@@ -304,7 +305,7 @@ class XLNetModel(CheckpointedLayers, XLNetPreTrainedModel):
 
     Extra keyword arguments (not in 1.2.0): output_attentions, output_hidden_states (override the config),
     use_mems=False (no mems output, as transformers; by default a transformers config's use_mems_eval /
-    use_mems_train)."""
+    use_mems_train); use_mems=True given: without mem_len, mems of every position so far, as transformers."""
 
     def __init__(self, config: XLNetConfig):
         super().__init__(config)
@@ -346,18 +347,17 @@ class XLNetModel(CheckpointedLayers, XLNetPreTrainedModel):
         p = self.mask_emb  # (float: the word table may be int8)
         return ret.to(device=p.device, dtype=p.dtype)
 
-    def cache_mem(self, curr_out: torch.Tensor, prev_mem: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+    def cache_mem(self, curr_out: torch.Tensor, prev_mem: Optional[torch.Tensor],
+                  keep_all: bool = False) -> Optional[torch.Tensor]:
         """The next memory of a layer: its input (the first reuse_len positions), after the previous memory,
-        the last mem_len positions kept; None without mem_len."""
-        if self.mem_len is None or self.mem_len == 0:
+        the last mem_len positions kept; without mem_len None (1.2.0), or with keep_all every position
+        (transformers)."""
+        if not self.mem_len and not keep_all:
             return None
         if self.reuse_len is not None and self.reuse_len > 0:
             curr_out = curr_out[:self.reuse_len]
-        if prev_mem is None:
-            new_mem = curr_out[-self.mem_len:]
-        else:
-            new_mem = torch.cat([prev_mem, curr_out], dim=0)[-self.mem_len:]
-        return new_mem.detach()
+        new_mem = curr_out if prev_mem is None else torch.cat([prev_mem, curr_out], dim=0)
+        return (new_mem[-self.mem_len:] if self.mem_len else new_mem).detach()
 
     @staticmethod
     def positional_embedding(pos_seq: torch.Tensor, inv_freq: torch.Tensor, bsz: Optional[int] = None):
@@ -440,6 +440,7 @@ class XLNetModel(CheckpointedLayers, XLNetPreTrainedModel):
             input_ids, token_type_ids, input_mask, attention_mask, mems, perm_mask, target_mapping, inputs_embeds)
         output_attentions = self.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.output_hidden_states if output_hidden_states is None else output_hidden_states
+        keep_all_mems = use_mems is True  # (given: transformers' mems, every position without mem_len)
         if use_mems is None:  # a transformers config's default (1.2.0's configs have neither field: mems returned)
             use_mems = getattr(self.config, "use_mems_train" if self.training else "use_mems_eval", None)
         klen = mlen + qlen
@@ -515,7 +516,7 @@ class XLNetModel(CheckpointedLayers, XLNetPreTrainedModel):
         attentions, hidden_states = [], []
         for i, layer_module in enumerate(self.layer):
             if use_mems is not False:
-                new_mems = new_mems + (self.cache_mem(output_h, mems[i]),)
+                new_mems = new_mems + (self.cache_mem(output_h, mems[i], keep_all_mems),)
             if output_hidden_states:
                 hidden_states.append((output_h, output_g) if output_g is not None else output_h)
             if fused:
@@ -553,10 +554,13 @@ def _base_kwargs(token_type_ids, input_mask, attention_mask, mems, perm_mask, ta
                 inputs_embeds=inputs_embeds)
 
 
-class XLNetLMHeadModel(XLNetPreTrainedModel):
+class XLNetLMHeadModel(PlaceholderGenerationMixin, XLNetPreTrainedModel):
     """Outputs: (loss), logits [batch, seq (num_predict with target_mapping), n_token], mems, (hidden_states),
     (attentions). The output projection is the word embedding matrix (tied) with its own bias. labels are not
-    shifted (as in 1.2.0); -1 and -100 are ignored."""
+    shifted (as in 1.2.0); -1 and -100 are ignored.
+
+    generate / stream_generate: as transformers' (see generation_placeholder), each step predicts a dummy token
+    appended to the sequence."""
 
     def __init__(self, config: XLNetConfig):
         super().__init__(config)
@@ -589,6 +593,28 @@ class XLNetLMHeadModel(XLNetPreTrainedModel):
             loss = loss_ignoring_negative(logits, labels)
         return XLNetLMHeadModelOutput(loss=loss, logits=logits, mems=outputs.mems, hidden_states=outputs.hidden_states,
                                       attentions=outputs.attentions)
+
+    def _placeholder_step(self, ids, mems, use_cache: bool, outputs: dict):
+        """transformers' generate step: token 0 appended, which no position sees (perm_mask) and which is predicted
+        (target_mapping). Where the forward returns mems (config.use_mems_eval, transformers' default in eval; every
+        position without mem_len), the next step runs the last two tokens and the dummy over the mems less their
+        last two positions (transformers' offset 2), else the whole sequence again. use_cache changes nothing, as
+        transformers."""
+        if mems is not None:
+            ids, mems = ids[:, -2:], [layer[:-2] for layer in mems]
+        ids = self._with_placeholder(ids, 0)
+        rows, length = ids.shape
+        perm_mask = torch.zeros((rows, length, length), device=ids.device)
+        perm_mask[:, :, -1] = 1.0
+        target_mapping = torch.zeros((rows, 1, length), device=ids.device)
+        target_mapping[:, 0, -1] = 1.0
+        out = self(ids, mems=mems, perm_mask=perm_mask, target_mapping=target_mapping,
+                   use_mems=bool(getattr(self.config, "use_mems_eval", True)), **outputs)
+        return out, out.mems
+
+    @staticmethod
+    def _reorder_placeholder_cache(mems, rows: torch.Tensor) -> list:
+        return [layer[:, rows] for layer in mems]  # ([length, rows, d_model])
 
 
 class XLNetForSequenceClassification(XLNetPreTrainedModel):
