@@ -244,6 +244,10 @@ def test_batch_decode_and_vocabulary(pairs_of_tokenizers, family):
     if ours.sep_token is not None and family in ("bert", "distilbert"):
         assert isinstance(ours.decode(enc["input_ids"][0]), list)
     assert ours.get_vocab() == hf.get_vocab()
+    assert ours.get_added_vocab() == hf.get_added_vocab()
+    ours, hf = pickle.loads(pickle.dumps(ours)), pickle.loads(pickle.dumps(hf))  # (the fixture's stay as they are)
+    ours.add_tokens(["addedtokenx"]), hf.add_tokens(["addedtokenx"])
+    assert ours.get_added_vocab() == hf.get_added_vocab()
     assert ours.model_max_length == ours.max_len
     ours.model_max_length = 64
     try:

@@ -571,6 +571,13 @@ class PreTrainedTokenizer(object):
     def __len__(self):
         return self.vocab_size + len(self.added_tokens_encoder)
 
+    def get_added_vocab(self) -> dict:
+        """transformers' added vocabulary, token -> id by id: the special tokens (which transformers' tokenizers hold
+        as added tokens) and the tokens add_tokens added."""
+        vocab = {token: self.convert_tokens_to_ids(token) for token in self.all_special_tokens}
+        vocab.update(self.added_tokens_encoder)
+        return dict(sorted(vocab.items(), key=lambda item: item[1]))
+
     def add_tokens(self, new_tokens, special_tokens=False):
         """1.2.0's add_tokens (a list of str); also transformers' AddedToken objects (alone or in the list) and its
         special_tokens flag: a token marked special (that flag or AddedToken.special) is left out by
