@@ -107,6 +107,32 @@ def test_bert_padded_batch(cuda, dtype):
         assert cuda.calls.get("attention", 0) == 2 * 2  # per layer: the packed tokens, the extra row
 
 
+@pytest.mark.parametrize("dtype", [torch.float32] + LOW, ids=str)
+def test_bert_question_answering_on_a_padded_batch_scores_every_position(cuda, dtype):
+    """Heads that score every position run a padded batch unpacked, padded keys masked: reference values at
+    every position, through the CUDA kernels."""
+    torch.manual_seed(0)
+    model = tf.BertForQuestionAnswering(tf.BertConfig(**{**TINY["bert"], "num_labels": 2})).eval()
+    randomize_all(model)
+    ids, mask, tt = inputs("bert", batch=3, seq=9)
+    mask[2, :2] = 0
+    ids, mask, tt = (t.to(cuda.device) for t in (ids, mask, tt))
+
+    def run(m):
+        out = m(ids, attention_mask=mask, token_type_ids=tt)
+        return out[0], out[1]
+
+    want, theirs = reference_outputs(model, run, dtype, cuda.device)
+    fast = moved(model, cuda, dtype)
+    with torch.no_grad(), cuda.kernels():
+        ours = run(fast)
+    for got, expected, reference in zip(ours, want, theirs):
+        check(got, expected, reference, dtype)  # every position, padded ones included
+    assert cuda.calls.get("add_layer_norm", 0) >= 4
+    if cuda.ours("attention", dtype):
+        assert cuda.calls.get("attention", 0) == 2  # per layer: one call over the padded batch
+
+
 def gpt2(seed=0):
     config = dict(TINY_GPT)
     config.pop("num_labels")
