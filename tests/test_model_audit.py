@@ -345,7 +345,7 @@ def test_every_field_of_transformers_output_reads_by_name(family, class_name, tm
         value = getattr(got, key)  # (AttributeError where a field is missing)
         if key in LAYOUT_OF_1_2_0 or (class_name, key) in LAYOUT_OF_1_2_0:
             continue
-        if isinstance(expected[key], tuple) and not expected[key] and value is None:  # (transformers' empty cross_attentions)
+        if isinstance(expected[key], tuple) and not expected[key] and value is None:  # (an empty cross_attentions)
             continue
         assert _shapes(value) == _shapes(expected[key]), key
 

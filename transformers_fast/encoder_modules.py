@@ -13,10 +13,9 @@ from torch.nn import functional as F
 
 from transformers_fast import ops
 from transformers_fast.modeling_outputs import BaseModelOutputWithPooling
-from transformers_fast.modeling_utils import (CheckpointedLayers, PreTrainedModel, check_attention_mask, check_ids, check_position_ids,
-                                              check_token_inputs,
-                                              TRANSFORMERS_ACTIVATIONS, expand_head_mask, has_empty_row, input_shape,
-                                              prune_linear_layer)
+from transformers_fast.modeling_utils import (CheckpointedLayers, PreTrainedModel, check_attention_mask, check_ids,
+                                              check_position_ids, check_token_inputs, TRANSFORMERS_ACTIVATIONS,
+                                              expand_head_mask, has_empty_row, input_shape, prune_linear_layer)
 from transformers_fast.runtime import encoder as fast_encoder
 from transformers_fast.runtime.fast_path import autocast_on
 

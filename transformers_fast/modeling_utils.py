@@ -525,7 +525,7 @@ class PreTrainedModel(nn.Module):
         use_reentrant=True the input embeddings' output is made to require grad (enable_input_require_grads), without
         which that variant gives frozen embeddings' layers no gradients; the other needs no such hook (a hook on the
         embeddings makes inference take the reference path)."""
-        options = {"use_reentrant": False} if gradient_checkpointing_kwargs is None else dict(gradient_checkpointing_kwargs)
+        options = dict(gradient_checkpointing_kwargs or {"use_reentrant": False})
         from torch.utils.checkpoint import checkpoint
 
         function = functools.partial(checkpoint, **options)
@@ -554,7 +554,8 @@ class PreTrainedModel(nn.Module):
         """The input embeddings' output requires grad (for adapters or checkpointing over frozen embeddings)."""
         self.disable_input_require_grads()
         embeddings = self.get_input_embeddings()
-        self._require_grads_hook = embeddings.register_forward_hook(lambda module, args, output: output.requires_grad_(True))
+        self._require_grads_hook = embeddings.register_forward_hook(
+            lambda module, args, output: output.requires_grad_(True))
 
     def disable_input_require_grads(self) -> None:
         hook = self.__dict__.pop("_require_grads_hook", None)

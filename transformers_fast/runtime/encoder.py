@@ -15,8 +15,8 @@ over its sequence's real keys in every layer, as in the reference. Every other p
 last_hidden_state and hidden_states is zero. Heads that score every position (masked LM, token classification,
 question answering: a padded position's score can outrank a real one in a top-k) run inside `every_position()`:
 a padded batch then runs all its positions, its padded keys masked as in the reference (no padding-free saving,
-the fused kernels still), and every output equals the reference's. Set `model.fast.enabled = False` (or use the training path) to
-get the reference's values at every padded position. A family whose reference zeroes every padded position
+the fused kernels still), and every output equals the reference's. Set `model.fast.enabled = False` (or use the
+training path) to get the reference's values at every padded position of the base model. A family whose reference zeroes every padded position
 itself (XLM multiplies the hidden states by the padding mask after each layer) sets `padded_positions_zero`: no
 extra rows are then run, and the zeros are the reference's values. Causal families (XLM's CLM) set `causal` on
 their layers: attention is then causal within each packed sequence.

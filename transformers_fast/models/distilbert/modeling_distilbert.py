@@ -15,10 +15,9 @@ from torch.nn import functional as F
 from transformers_fast import ops
 from transformers_fast.modeling_outputs import (BaseModelOutput, MaskedLMOutput, QuestionAnsweringModelOutput,
                                                 SequenceClassifierOutput)
-from transformers_fast.modeling_utils import (CheckpointedLayers, PreTrainedModel, check_attention_mask, check_position_ids,
-                                              check_token_inputs,
-                                              TRANSFORMERS_ACTIVATIONS, expand_head_mask, has_empty_row, input_shape,
-                                              loss_ignoring_negative)
+from transformers_fast.modeling_utils import (CheckpointedLayers, PreTrainedModel, check_attention_mask,
+                                              check_position_ids, check_token_inputs, TRANSFORMERS_ACTIVATIONS,
+                                              expand_head_mask, has_empty_row, input_shape, loss_ignoring_negative)
 from transformers_fast.modules import (classification_loss, create_sinusoidal_embeddings,  # noqa: F401
                                       prune_lin_heads, sinusoidal_table, span_loss)
 from transformers_fast.runtime import encoder as fast_encoder

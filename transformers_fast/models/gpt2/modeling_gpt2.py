@@ -14,8 +14,8 @@ from torch import nn
 from transformers_fast.generation import GenerationMixin, is_transformers_cache
 from transformers_fast.modeling_outputs import (BaseModelOutputWithPast, CausalLMOutputWithPast,
                                                 DoubleHeadsModelOutput)
-from transformers_fast.modeling_utils import (CheckpointedLayers, TRANSFORMERS_ACTIVATIONS, PreTrainedModel, SequenceSummary, assign_tf_weights,
-                                              memory_in_dtype, tf_checkpoint_arrays)
+from transformers_fast.modeling_utils import (CheckpointedLayers, TRANSFORMERS_ACTIVATIONS, PreTrainedModel,
+                                              SequenceSummary, assign_tf_weights, memory_in_dtype, tf_checkpoint_arrays)
 from transformers_fast.modules import (MLP, Attention, GPTBaseMixin, GPTInitWeightsMixin, gpt_tf_parameter, lm_loss,
                                       kept_positions, lm_loss_reads_padding, mc_loss, refuse_cross_attention,
                                       summary_reads_padding)

@@ -98,7 +98,6 @@ class OpenAIGPTModel(CheckpointedLayers, GPTBaseMixin, OpenAIGPTPreTrainedModel)
 
     def forward(self, input_ids=None, position_ids=None, token_type_ids=None, head_mask=None, attention_mask=None, *,
                 output_attentions=None, output_hidden_states=None, inputs_embeds=None):
-        config = self.config
         output_attentions = self.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.output_hidden_states if output_hidden_states is None else output_hidden_states
         fused = self.fast.usable(self.positions_embed.weight, head_mask, output_attentions, output_hidden_states)

@@ -23,9 +23,9 @@ import torch.nn.functional as F
 
 from transformers_fast.generation import GenerationMixin
 from transformers_fast.modeling_outputs import ModelOutput
-from transformers_fast.modeling_utils import (CheckpointedLayers, PreTrainedModel, add_start_docstrings, assign_tf_map, check_ids,
-                                              check_token_inputs, expand_head_mask, input_shape, memory_in_dtype,
-                                              tf_checkpoint_arrays)
+from transformers_fast.modeling_utils import (CheckpointedLayers, PreTrainedModel, add_start_docstrings, assign_tf_map,
+                                              check_ids, check_token_inputs, expand_head_mask, input_shape,
+                                              memory_in_dtype, tf_checkpoint_arrays)
 from transformers_fast.models.transfo_xl.configuration_transfo_xl import (
     TRANSFO_XL_PRETRAINED_CONFIG_ARCHIVE_MAP, TRANSFO_XL_PRETRAINED_MODEL_ARCHIVE_MAP, TransfoXLConfig)
 from transformers_fast.models.transfo_xl.modeling_transfo_xl_utilities import (LogUniformSampler,

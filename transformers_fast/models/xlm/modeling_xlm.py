@@ -31,8 +31,8 @@ from torch.nn import functional as F
 from transformers_fast import ops
 from transformers_fast.generation_placeholder import PlaceholderGenerationMixin
 from transformers_fast.modeling_outputs import output_class
-from transformers_fast.modeling_utils import (CheckpointedLayers, PreTrainedModel, SequenceSummary, SQuADHead, check_attention_mask,
-                                              check_ids, check_token_inputs, expand_head_mask)
+from transformers_fast.modeling_utils import (CheckpointedLayers, PreTrainedModel, SequenceSummary, SQuADHead,
+                                              check_attention_mask, check_ids, check_token_inputs, expand_head_mask)
 from transformers_fast.modules import (classification_loss, create_sinusoidal_embeddings, kept_positions,
                                       prune_lin_heads)
 from transformers_fast.ops import linear as packed_linear

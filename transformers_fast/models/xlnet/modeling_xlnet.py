@@ -22,10 +22,10 @@ from torch.nn import functional as F
 from transformers_fast.generation_placeholder import PlaceholderGenerationMixin
 from transformers_fast.modeling_outputs import (XLNetForQuestionAnsweringOutput, XLNetForSequenceClassificationOutput,
                                                 XLNetLMHeadModelOutput, XLNetModelOutput)
-from transformers_fast.modeling_utils import (CheckpointedLayers, PoolerAnswerClass, PoolerEndLogits, PoolerStartLogits, PreTrainedModel,
-                                              SequenceSummary, TRANSFORMERS_ACTIVATIONS, assign_tf_map, check_ids, check_token_inputs,
-                                              expand_head_mask, loss_ignoring_negative, memory_in_dtype,
-                                              squad_head_forward, tf_checkpoint_arrays)
+from transformers_fast.modeling_utils import (CheckpointedLayers, PoolerAnswerClass, PoolerEndLogits, PoolerStartLogits,
+                                              PreTrainedModel, SequenceSummary, TRANSFORMERS_ACTIVATIONS, assign_tf_map,
+                                              check_ids, check_token_inputs, expand_head_mask, loss_ignoring_negative,
+                                              memory_in_dtype, squad_head_forward, tf_checkpoint_arrays)
 from transformers_fast.modules import classification_loss, kept_positions
 from transformers_fast.ops import QuantizedLinear
 from transformers_fast.runtime.fast_path import LinearFastPath
