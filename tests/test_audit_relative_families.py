@@ -1,0 +1,37 @@
+"""Differential audit of XLNet, XLM and Transformer-XL on non-default configs and call options: each test is a
+difference a randomized sweep against pytorch-transformers 1.2.0 and transformers 5 found, compared with the
+reference (or, where the reference crashes inside torch, the clear ValueError we raise instead)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import transformers_fast as tf
+from test_modeling_xlnet import reference as xlnet_reference
+
+
+@pytest.mark.parametrize("kind", ["pt", "hf"])
+def test_xlnet_odd_d_model_is_a_clear_value_error(kind, tmp_path):
+    # the sinusoidal relative positions have d_model // 2 frequencies of sin and cos: an odd d_model gives
+    # d_model + 1 features, and both references crash inside torch on every forward
+    ref = xlnet_reference(kind, "XLNetModel", d_model=15, n_head=3)
+    ids = torch.randint(5, 99, (2, 6))
+    with pytest.raises(RuntimeError):
+        ref(ids)
+    ref.save_pretrained(str(tmp_path))
+    with pytest.raises(ValueError, match="d_model .* even"):
+        tf.XLNetModel.from_pretrained(str(tmp_path))
+    with pytest.raises(ValueError, match="d_model .* even"):
+        tf.XLNetModel(tf.XLNetConfig(99, d_model=15, n_head=3, n_layer=1, d_inner=8))
+
+
+def test_xlnet_summary_projected_to_labels_is_a_clear_value_error(tmp_path):
+    # transformers builds this head, then crashes inside torch on every forward (the summary has num_labels
+    # features, logits_proj reads d_model)
+    ref = xlnet_reference("hf", "XLNetForSequenceClassification", num_labels=2, summary_use_proj=True,
+                          summary_proj_to_labels=True)
+    with pytest.raises(RuntimeError):
+        ref(torch.randint(5, 99, (2, 6)))
+    ref.save_pretrained(str(tmp_path))
+    with pytest.raises(ValueError, match="summary_proj_to_labels"):
+        tf.XLNetForSequenceClassification.from_pretrained(str(tmp_path))
