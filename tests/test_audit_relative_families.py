@@ -7,7 +7,21 @@ import pytest
 import torch
 
 import transformers_fast as tf
+from test_modeling_xlm import reference as xlm_reference
 from test_modeling_xlnet import reference as xlnet_reference
+
+ATOL = 1e-4
+
+
+def _saved(ref, tmp_path, **save):
+    ref.save_pretrained(str(tmp_path), **save)
+    return str(tmp_path)
+
+
+def _close(a, b, what="output"):
+    assert a.shape == b.shape, (what, a.shape, b.shape)
+    diff = (a.float() - b.float()).abs().max().item() if a.numel() else 0.0
+    assert diff <= ATOL, f"{what}: max diff {diff:.3g}"
 
 
 @pytest.mark.parametrize("kind", ["pt", "hf"])
@@ -35,3 +49,19 @@ def test_xlnet_summary_projected_to_labels_is_a_clear_value_error(tmp_path):
     ref.save_pretrained(str(tmp_path))
     with pytest.raises(ValueError, match="summary_proj_to_labels"):
         tf.XLNetForSequenceClassification.from_pretrained(str(tmp_path))
+
+
+@pytest.mark.parametrize("kind", ["pt", "hf"])
+@pytest.mark.parametrize("summary", [dict(summary_use_proj=False), dict(summary_proj_to_labels=False)])
+@pytest.mark.parametrize("num_labels", [1, 3])
+def test_xlm_unprojected_summary_with_labels_is_a_clear_value_error(kind, summary, num_labels, tmp_path):
+    ref = xlm_reference(kind, "XLMForSequenceClassification", num_labels=num_labels, **summary)
+    ours = tf.XLMForSequenceClassification.from_pretrained(_saved(ref, tmp_path)).eval()
+    ids = torch.randint(5, 99, (4, 6))
+    labels = torch.tensor([0.5, -1.0, 2.0, 0.1]) if num_labels == 1 else torch.tensor([0, 2, 1, 1])
+    with torch.no_grad():
+        _close(ours(ids)[0], ref(ids)[0])  # without labels both give the hidden-size summary
+        with pytest.raises((RuntimeError, ValueError)):
+            ref(ids, labels=labels)
+        with pytest.raises(ValueError, match="num_labels"):
+            ours(ids, labels=labels)
