@@ -65,3 +65,21 @@ def test_xlm_unprojected_summary_with_labels_is_a_clear_value_error(kind, summar
             ref(ids, labels=labels)
         with pytest.raises(ValueError, match="num_labels"):
             ours(ids, labels=labels)
+
+
+@pytest.mark.parametrize("family", ["xlnet", "xlm"])
+def test_question_answering_p_mask_of_a_wrong_shape_is_a_clear_value_error(family, tmp_path):
+    reference = xlnet_reference if family == "xlnet" else xlm_reference
+    class_name = "XLNetForQuestionAnswering" if family == "xlnet" else "XLMForQuestionAnswering"
+    ref = reference("hf", class_name)
+    ours = getattr(tf, class_name).from_pretrained(_saved(ref, tmp_path)).eval()
+    ids = torch.randint(5, 99, (4, 9))
+    with torch.no_grad():
+        for p_mask in (torch.zeros(9), torch.zeros(1, 9), (torch.arange(9) > 6).float().expand(4, 9)):
+            for name, value in ref(ids, p_mask=p_mask).items():  # broadcastable masks still match
+                if name != "mems":  # XLNet's hidden states, compared elsewhere
+                    _close(getattr(ours(ids, p_mask=p_mask), name), value, name)
+        with pytest.raises(RuntimeError):
+            ref(ids, p_mask=torch.zeros(4, 5))
+        with pytest.raises(ValueError, match="p_mask has shape"):
+            ours(ids, p_mask=torch.zeros(4, 5))

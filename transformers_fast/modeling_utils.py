@@ -1482,6 +1482,13 @@ def squad_head_forward(start_logits: PoolerStartLogits, end_logits: PoolerEndLog
     if not isinstance(hidden_states, torch.Tensor) or hidden_states.dim() != 3:
         raise ValueError("the SQuAD head takes hidden states [batch, seq, hidden]")
     bsz, slen, hsz = hidden_states.shape
+    if p_mask is not None:  # broadcast against [batch, seq] scores, as the references do (which crash otherwise)
+        try:
+            fits = torch.broadcast_shapes(p_mask.shape, (bsz, slen)) == (bsz, slen)
+        except RuntimeError:
+            fits = False
+        if not fits:
+            raise ValueError(f"p_mask has shape {tuple(p_mask.shape)}, expected [batch, seq] = [{bsz}, {slen}]")
     start = start_logits(hidden_states, p_mask=p_mask)
     if start_positions is not None and end_positions is not None:
         squeeze = [x.squeeze(-1) if x is not None and x.dim() > 1 else x  # not in place (1.2.0's squeeze_)
