@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import transformers_fast as tf
+from test_modeling_transfo_xl import CONFIGS, pt_transfo_xl, segments
 from test_modeling_xlm import reference as xlm_reference
 from test_modeling_xlnet import reference as xlnet_reference
 
@@ -83,3 +84,27 @@ def test_question_answering_p_mask_of_a_wrong_shape_is_a_clear_value_error(famil
             ref(ids, p_mask=torch.zeros(4, 5))
         with pytest.raises(ValueError, match="p_mask has shape"):
             ours(ids, p_mask=torch.zeros(4, 5))
+
+
+@pytest.mark.parametrize("name", ["div_val2", "div_val1_proj", "no_memory_no_clusters"])
+def test_transfo_xl_labels_minus_100_score_zero(name, tmp_path):
+    # 1.2.0's adaptive softmax scores a label in no cluster as 0 (-100: an ignored position, as in transformers;
+    # its per-token losses come cluster by cluster, those zeros last); without clusters 1.2.0 crashes inside
+    # torch's gather, and we give 0 at those positions
+    ref = pt_transfo_xl(name)
+    ours = tf.TransfoXLLMHeadModel.from_pretrained(_saved(ref, tmp_path))
+    ids, labels = segments(3, n=2)
+    labels[:, :3] = -100
+    labels[1, 5] = -100
+    ignored = labels == -100
+    with torch.no_grad():
+        got = ours(ids, labels=labels)[0]
+        if CONFIGS[name]["cutoffs"]:
+            _close(got, ref(ids, labels=labels)[0], "per-token losses")
+        else:
+            with pytest.raises(RuntimeError):
+                ref(ids, labels=labels)
+            assert torch.equal(got[ignored], torch.zeros(int(ignored.sum())))
+            _close(got[~ignored], ref(ids, labels=labels.clamp(min=0))[0][~ignored], "the other positions")
+        with pytest.raises(ValueError, match="labels holds -1"):
+            ours(ids, labels=labels.masked_fill(ignored, -1))

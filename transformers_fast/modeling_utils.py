@@ -1126,8 +1126,9 @@ def prune_linear_layer(layer: nn.Linear, index: torch.Tensor, dim: int = 0) -> n
 
 
 def check_ids(name: str, ids: Any, upper: int, what: str, shape: Optional[torch.Size] = None,
-              device: Optional[torch.device] = None) -> None:
-    """ids must be an integer tensor with values in [0, upper) (and the given shape, on the given device)."""
+              device: Optional[torch.device] = None, ignored: Optional[int] = None) -> None:
+    """ids must be an integer tensor with values in [0, upper) or equal to `ignored` (and the given shape, on the
+    given device)."""
     if not isinstance(ids, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of integer ids, got {type(ids).__name__}")
     if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
@@ -1137,6 +1138,8 @@ def check_ids(name: str, ids: Any, upper: int, what: str, shape: Optional[torch.
                          f"move one of them with .to()")
     if shape is not None and ids.shape != shape:
         raise ValueError(f"{name} has shape {tuple(ids.shape)} but input_ids has shape {tuple(shape)}")
+    if ignored is not None:
+        ids = ids[ids != ignored]
     if ids.numel() == 0:
         return
     low, high = torch.aminmax(ids)
