@@ -1127,8 +1127,9 @@ def prune_linear_layer(layer: nn.Linear, index: torch.Tensor, dim: int = 0) -> n
 
 
 def check_ids(name: str, ids: Any, upper: int, what: str, shape: Optional[torch.Size] = None,
-              device: Optional[torch.device] = None) -> None:
-    """ids must be an integer tensor with values in [0, upper) (and the given shape, on the given device)."""
+              device: Optional[torch.device] = None, ignored: Optional[int] = None) -> None:
+    """ids must be an integer tensor with values in [0, upper) or equal to `ignored` (and the given shape, on the
+    given device)."""
     if not isinstance(ids, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of integer ids, got {type(ids).__name__}")
     if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
@@ -1138,6 +1139,8 @@ def check_ids(name: str, ids: Any, upper: int, what: str, shape: Optional[torch.
                          f"move one of them with .to()")
     if shape is not None and ids.shape != shape:
         raise ValueError(f"{name} has shape {tuple(ids.shape)} but input_ids has shape {tuple(shape)}")
+    if ignored is not None:
+        ids = ids[ids != ignored]
     if ids.numel() == 0:
         return
     low, high = torch.aminmax(ids)
@@ -1483,6 +1486,13 @@ def squad_head_forward(start_logits: PoolerStartLogits, end_logits: PoolerEndLog
     if not isinstance(hidden_states, torch.Tensor) or hidden_states.dim() != 3:
         raise ValueError("the SQuAD head takes hidden states [batch, seq, hidden]")
     bsz, slen, hsz = hidden_states.shape
+    if p_mask is not None:  # broadcast against [batch, seq] scores, as the references do (which crash otherwise)
+        try:
+            fits = torch.broadcast_shapes(p_mask.shape, (bsz, slen)) == (bsz, slen)
+        except RuntimeError:
+            fits = False
+        if not fits:
+            raise ValueError(f"p_mask has shape {tuple(p_mask.shape)}, expected [batch, seq] = [{bsz}, {slen}]")
     start = start_logits(hidden_states, p_mask=p_mask)
     if start_positions is not None and end_positions is not None:
         squeeze = [x.squeeze(-1) if x is not None and x.dim() > 1 else x  # not in place (1.2.0's squeeze_)

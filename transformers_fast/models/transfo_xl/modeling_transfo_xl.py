@@ -766,7 +766,8 @@ class TransfoXLLMHeadModel(GenerationMixin, TransfoXLPreTrainedModel):
         inputs_embeds = transformer._check_inputs(input_ids, mems, inputs_embeds)[1]
         shape = input_shape(input_ids, inputs_embeds)[1]
         if labels is not None:
-            check_ids("labels", labels, self.config.n_token, "the vocabulary size (config.n_token)", shape=shape)
+            check_ids("labels", labels, self.config.n_token, "the vocabulary size (config.n_token), or -100 (ignored)",
+                      shape=shape, ignored=-100)
         bsz, tgt_len = shape
         outputs = transformer(input_ids, mems=mems, head_mask=head_mask, output_attentions=output_attentions,
                               output_hidden_states=output_hidden_states, inputs_embeds=inputs_embeds)

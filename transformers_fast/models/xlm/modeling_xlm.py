@@ -540,8 +540,7 @@ class XLMPredLayer(nn.Module):
             raise ValueError(f"labels must hold one id per position ({rows}), got "
                              f"{tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__}")
         y = y.reshape(-1)
-        check_ids("labels", torch.where(y == -100, torch.zeros_like(y), y), n_words,
-                  "the vocabulary size, or -100 (ignored)")
+        check_ids("labels", y, n_words, "the vocabulary size, or -100 (ignored)", ignored=-100)
         return y
 
     def forward(self, x, y=None):
@@ -649,6 +648,11 @@ class XLMForSequenceClassification(XLMPreTrainedModel):
                 lengths, position_ids, langs, token_type_ids, attention_mask, cache, head_mask, output_attentions,
                 output_hidden_states, inputs_embeds))
         logits = self.sequence_summary(outputs[0])
+        if labels is not None and logits.shape[-1] != self.num_labels:
+            # unprojected (summary_use_proj or summary_proj_to_labels False), the summary is the hidden state:
+            # both references crash inside torch on its loss
+            raise ValueError(f"labels need logits of num_labels ({self.num_labels}) features, the summary gives "
+                             f"{logits.shape[-1]}: set summary_use_proj=True and summary_proj_to_labels=True")
         loss = None if labels is None else classification_loss(logits, labels, self.num_labels,
                                                                   getattr(self.config, "problem_type", None))
         return XLMForSequenceClassificationOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,

@@ -113,6 +113,8 @@ class XLNetConfig(PretrainedConfig):
             check_int(name, getattr(self, name))
         if self.d_model % self.n_head:
             raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_head ({self.n_head})")
+        if self.d_model % 2:  # the relative positions' sin and cos halves give d_model + 1 features otherwise
+            raise ValueError(f"d_model ({self.d_model}) must be even for XLNet's sinusoidal relative positions")
         if self.d_head != self.d_model // self.n_head:
             raise ValueError(f"d_head ({self.d_head!r}) must equal d_model // n_head ({self.d_model // self.n_head})")
         act = self.ff_activation

@@ -626,6 +626,13 @@ class XLNetForSequenceClassification(XLNetPreTrainedModel):
         self.num_labels = config.num_labels
         self.transformer = XLNetModel(config)
         self.sequence_summary = SequenceSummary(config)
+        # summary_proj_to_labels projects the summary to num_labels, which logits_proj cannot read: both
+        # references build such a model and crash inside torch on every forward
+        width = getattr(self.sequence_summary.summary, "out_features", config.d_model)
+        if width != config.d_model:
+            raise ValueError(f"summary_proj_to_labels=True with summary_use_proj=True gives a summary of num_labels "
+                             f"({width}) features, but XLNet's logits_proj reads d_model ({config.d_model}): "
+                             f"set summary_proj_to_labels=False")
         self.logits_proj = nn.Linear(config.d_model, config.num_labels)
         self.init_weights()
 
