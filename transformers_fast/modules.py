@@ -126,7 +126,7 @@ def key_mask(attention_mask: Optional[torch.Tensor], batch: int, total: int) -> 
     return (attention_mask != 0)[:, None, None, :]
 
 
-def summary_reads_padding(attention_mask, mc_token_ids, input_ids, inputs_embeds) -> bool:
+def summary_reads_padding(attention_mask, mc_token_ids, input_ids, inputs_embeds, summary_type="cls_index") -> bool:
     """Whether the double-heads models' multiple-choice head reads a padded position (mc_token_ids, else the last
     one). The fused decoder leaves padded positions zero: the reference path runs instead, as the reference
     computes them."""
@@ -138,6 +138,10 @@ def summary_reads_padding(attention_mask, mc_token_ids, input_ids, inputs_embeds
     if seq == 0 or attention_mask.dim() == 0 or attention_mask.shape[-1] < seq:
         return False
     real = attention_mask.reshape(-1, attention_mask.shape[-1])[:, -seq:] != 0  # (the new tokens after any past)
+    if summary_type != "cls_index":
+        # "first", "last" and "mean" index the choices axis of [batch, choices, sequence, hidden] (as both
+        # references do), so they read every position of a choice, mc_token_ids unused
+        return not bool(real.all())
     if mc_token_ids is None:
         return not bool(real[:, -1].all())
     if not isinstance(mc_token_ids, torch.Tensor) or mc_token_ids.numel() != real.shape[0]:

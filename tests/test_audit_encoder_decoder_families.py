@@ -1,0 +1,41 @@
+"""A differential audit of BERT, RoBERTa, DistilBERT, OpenAI GPT and GPT-2 on non-default configs and call
+options, against transformers and pytorch-transformers 1.2.0, on padded batches: the cases where we differed."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import transformers_fast
+from modeling_helpers import quiet_transformers, randomize_all
+
+
+def _hf_saved(tmp_path, class_name, config_name, **config):
+    import transformers
+
+    quiet_transformers()
+    torch.manual_seed(0)
+    ref = getattr(transformers, class_name)(getattr(transformers, config_name)(**config, attn_implementation="eager"))
+    ref.eval()
+    randomize_all(ref, 0, 0.1)
+    ref.save_pretrained(tmp_path)
+    return ref, getattr(transformers_fast, class_name).from_pretrained(tmp_path)
+
+
+@pytest.mark.parametrize("summary_type", ["first", "last", "mean"])
+@pytest.mark.parametrize("family", ["GPT2", "OpenAIGPT"])
+def test_double_heads_summary_other_than_cls_index_on_padded_choices(tmp_path, family, summary_type):
+    """"first", "last" and "mean" index the choices axis (as both references do) and so read every position of
+    a choice, padded ones included, whatever mc_token_ids says."""
+    ref, ours = _hf_saved(tmp_path, family + "DoubleHeadsModel", family + "Config", vocab_size=50, n_positions=40,
+                          n_embd=16, n_layer=2, n_head=2, summary_type=summary_type, num_labels=1)
+    ids = torch.randint(0, 50, (2, 3, 6), generator=torch.Generator().manual_seed(1))
+    mask = torch.ones(2, 3, 6, dtype=torch.long)
+    mask[1, 0, 3:] = 0  # right padding in a choice other than the last
+    mask[0, 2, :2] = 0  # left padding in the last choice
+    mc_token_ids = torch.tensor([[5, 5, 5], [2, 5, 5]])
+    for kw in ({}, {"mc_token_ids": mc_token_ids}):
+        with torch.no_grad():
+            expected = ref(input_ids=ids, attention_mask=mask.view(-1, 6), **kw).mc_logits
+            got = ours(input_ids=ids, attention_mask=mask, **kw).mc_logits
+        assert got.shape == expected.shape
+        assert (got - expected).abs().max() <= 1e-4, kw
