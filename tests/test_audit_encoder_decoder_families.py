@@ -39,3 +39,29 @@ def test_double_heads_summary_other_than_cls_index_on_padded_choices(tmp_path, f
             got = ours(input_ids=ids, attention_mask=mask, **kw).mc_logits
         assert got.shape == expected.shape
         assert (got - expected).abs().max() <= 1e-4, kw
+
+
+@pytest.mark.parametrize("class_name,config", [
+    ("DistilBertModel", dict(dim=16, n_layers=2, n_heads=4, hidden_dim=20)),
+    ("GPT2Model", dict(n_embd=16, n_layer=2, n_head=4, n_positions=20, n_ctx=20)),
+    ("OpenAIGPTModel", dict(n_embd=16, n_layer=2, n_head=4, n_positions=20, n_ctx=20))])
+def test_pruning_every_head_of_a_layer_is_a_clear_error(tmp_path, class_name, config):
+    """1.2.0 prunes and saves a layer with no head left, then fails with ZeroDivisionError in forward."""
+    import pytorch_transformers as pt
+
+    quiet_transformers()
+    config_cls = getattr(pt, class_name.replace("Model", "Config"))
+    with torch.no_grad():
+        ref = getattr(pt, class_name)(config_cls(50, **config)).eval()
+    ref.prune_heads({0: [0, 1, 2, 3], 1: [2]})
+    ref.save_pretrained(str(tmp_path))
+    with pytest.raises(ValueError, match="every head of layer 0"):
+        getattr(transformers_fast, class_name).from_pretrained(tmp_path)
+    ours = getattr(transformers_fast, class_name)(getattr(transformers_fast, config_cls.__name__)(vocab_size=50, **config))
+    ours.prune_heads({1: [2]})
+    with pytest.raises(ValueError, match=r"heads \[0, 1, 2, 3\] of 4"):
+        ours.prune_heads({0: [3], 1: [0, 1, 3]})
+    assert ours.config.pruned_heads == {1: [2]}  # unchanged by the refused call
+    ids = torch.randint(0, 50, (2, 5))
+    with torch.no_grad():
+        ours.eval()(ids)

@@ -365,6 +365,9 @@ class PreTrainedModel(nn.Module):
     keys_to_ignore_on_load: Tuple[str, ...] = ()
     missing_keys_expected: Tuple[str, ...] = ()  # weights this class does not use (logged, not warned)
     tied_head_keys: Tuple[str, ...] = ()
+    # whether a layer may lose every attention head (its attention then adds only the output bias, as BERT's does
+    # in 1.2.0); False where 1.2.0 divides by the head count and fails with ZeroDivisionError
+    prunes_whole_layers = True
 
     def __init__(self, config: PretrainedConfig, *inputs: Any, **kwargs: Any):
         super().__init__()
@@ -496,9 +499,14 @@ class PreTrainedModel(nn.Module):
 
     def prune_heads(self, heads_to_prune: Dict[int, Iterable[int]]) -> None:
         """Removes attention heads: {layer index: [head indices]}; recorded in config.pruned_heads."""
-        for layer, heads in heads_to_prune.items():
-            union = set(self.config.pruned_heads.get(int(layer), [])) | set(heads)
-            self.config.pruned_heads[int(layer)] = sorted(union)
+        unions = {int(layer): set(self.config.pruned_heads.get(int(layer), [])) | set(heads)
+                  for layer, heads in heads_to_prune.items()}
+        for layer, union in unions.items():
+            if not self.prunes_whole_layers and len(union) >= self.config.num_attention_heads:
+                raise ValueError(f"{type(self).__name__} cannot prune every head of layer {layer} (heads "
+                                 f"{sorted(union)} of {self.config.num_attention_heads}): keep at least one")
+        for layer, union in unions.items():
+            self.config.pruned_heads[layer] = sorted(union)
         self.base_model._prune_heads({int(k): list(v) for k, v in heads_to_prune.items()})
         self.invalidate_fast_path()
 

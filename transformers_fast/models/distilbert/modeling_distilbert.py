@@ -178,6 +178,7 @@ class DistilBertPreTrainedModel(PreTrainedModel):
     base_model_prefix = "distilbert"
     tied_head_keys = ("vocab_projector.weight",)
     keys_to_ignore_on_load = (r"embeddings\.position_ids$",)
+    prunes_whole_layers = False
 
     def _init_weights(self, module):
         if isinstance(module, nn.Embedding):

@@ -99,6 +99,7 @@ class GPT2PreTrainedModel(GPTInitWeightsMixin, PreTrainedModel):
     # The causal-mask buffers that older checkpoints saved are rebuilt, not loaded.
     keys_to_ignore_on_load = (r"attn\.bias$", r"attn\.masked_bias$")
     tied_head_keys = ("lm_head.weight",)
+    prunes_whole_layers = False
 
 
 class GPT2Model(CheckpointedLayers, GPTBaseMixin, GPT2PreTrainedModel):

@@ -70,6 +70,7 @@ class OpenAIGPTPreTrainedModel(GPTInitWeightsMixin, PreTrainedModel):
     load_tf_weights = load_tf_weights_in_openai_gpt
     keys_to_ignore_on_load = (r"attn\.bias$", r"position_ids$")
     tied_head_keys = ("lm_head.weight",)
+    prunes_whole_layers = False
 
 
 class OpenAIGPTModel(CheckpointedLayers, GPTBaseMixin, OpenAIGPTPreTrainedModel):
