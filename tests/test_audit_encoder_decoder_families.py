@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import transformers_fast
-from modeling_helpers import quiet_transformers, randomize_all
+from modeling_helpers import compare, quiet_transformers, randomize_all
 
 
 def _hf_saved(tmp_path, class_name, config_name, **config):
@@ -65,3 +65,31 @@ def test_pruning_every_head_of_a_layer_is_a_clear_error(tmp_path, class_name, co
     ids = torch.randint(0, 50, (2, 5))
     with torch.no_grad():
         ours.eval()(ids)
+
+
+@pytest.mark.parametrize("class_name,config", [
+    ("BertModel", dict(hidden_size=16, num_hidden_layers=2, num_attention_heads=4, intermediate_size=20)),
+    ("DistilBertModel", dict(dim=16, n_layers=2, n_heads=4, hidden_dim=20)),
+    ("GPT2Model", dict(n_embd=16, n_layer=2, n_head=4, n_positions=20, n_ctx=20)),
+    ("OpenAIGPTModel", dict(n_embd=16, n_layer=2, n_head=4, n_positions=20, n_ctx=20))])
+def test_head_mask_per_head_on_a_pruned_model_is_a_clear_error(tmp_path, class_name, config):
+    """A [heads] or [layers, heads] head_mask no longer fits a pruned layer: 1.2.0 fails inside torch (a shape
+    mismatch); a mask broadcast over the heads still works and equals 1.2.0."""
+    import pytorch_transformers as pt
+
+    quiet_transformers()
+    with torch.no_grad():
+        ref = getattr(pt, class_name)(getattr(pt, class_name.replace("Model", "Config"))(50, **config)).eval()
+    randomize_all(ref)
+    ref.prune_heads({0: [1], 1: [0, 3]})
+    ref.save_pretrained(str(tmp_path))
+    ours = getattr(transformers_fast, class_name).from_pretrained(tmp_path)
+    ids = torch.randint(3, 50, (2, 5), generator=torch.Generator().manual_seed(0))
+    for head_mask in (torch.ones(4), torch.ones(2, 4)):
+        with torch.no_grad(), pytest.raises(RuntimeError):
+            ref(ids, head_mask=head_mask)
+        with torch.no_grad(), pytest.raises(ValueError, match="layer 0 has 3 left after pruning"):
+            ours(ids, head_mask=head_mask)
+    per_layer = torch.tensor([1.0, 0.5]).view(2, 1, 1, 1, 1)
+    with torch.no_grad():
+        compare(ours(ids, head_mask=per_layer), ref(ids, head_mask=per_layer))

@@ -1295,13 +1295,20 @@ def check_attention_mask(mask: Any, shape: torch.Size) -> None:
         raise ValueError(f"attention_mask has shape {tuple(mask.shape)} but input_ids has shape {tuple(shape)}")
 
 
-def expand_head_mask(head_mask: Optional[torch.Tensor], num_layers: int, num_heads: int, dtype: torch.dtype):
+def expand_head_mask(head_mask: Optional[torch.Tensor], num_layers: int, num_heads: int, dtype: torch.dtype,
+                     pruned_heads: Optional[Dict[int, Iterable[int]]] = None):
     """1.2.0's head_mask handling: [heads] or [layers, heads] -> one broadcastable mask per layer; a 3-D to 5-D
-    [layers, ...] mask is kept as given (1.2.0 multiplies each layer's attention probabilities by it)."""
+    [layers, ...] mask is kept as given (1.2.0 multiplies each layer's attention probabilities by it).
+    pruned_heads (config.pruned_heads): a per-head mask no longer fits a pruned layer, where 1.2.0 fails in torch."""
     if head_mask is None:
         return [None] * num_layers
     if not isinstance(head_mask, torch.Tensor):
         raise TypeError(f"head_mask must be a torch.Tensor, got {type(head_mask).__name__}")
+    pruned = {layer: len(heads) for layer, heads in (pruned_heads or {}).items() if heads}
+    if pruned and head_mask.dim() in (1, 2):
+        layer, count = min(pruned.items())
+        raise ValueError(f"head_mask of shape {tuple(head_mask.shape)} masks {num_heads} heads per layer, but layer "
+                         f"{layer} has {num_heads - count} left after pruning (config.pruned_heads)")
     if head_mask.dim() == 1:
         if head_mask.shape[0] != num_heads:
             raise ValueError(f"head_mask of shape {tuple(head_mask.shape)} must have {num_heads} entries (one per head)")

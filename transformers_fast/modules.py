@@ -258,7 +258,8 @@ class GPTBaseMixin:
             mask = key_mask(attention_mask.reshape(batch, -1) if attention_mask.dim() > 2 else attention_mask,
                             batch, past_length + seq)
         # (the position table is float: the token table may be int8)
-        head_mask = expand_head_mask(head_mask, len(self.h), self.config.n_head, positions.weight.dtype)
+        head_mask = expand_head_mask(head_mask, len(self.h), self.config.n_head, positions.weight.dtype,
+                                     self.config.pruned_heads)
         hidden = inputs_embeds + positions(position_ids)
         if token_type_ids is not None:
             hidden = hidden + tokens(token_type_ids.reshape(-1, seq))
