@@ -93,3 +93,22 @@ def test_head_mask_per_head_on_a_pruned_model_is_a_clear_error(tmp_path, class_n
     per_layer = torch.tensor([1.0, 0.5]).view(2, 1, 1, 1, 1)
     with torch.no_grad():
         compare(ours(ids, head_mask=per_layer), ref(ids, head_mask=per_layer))
+
+
+@pytest.mark.parametrize("class_name", ["BertForSequenceClassification", "RobertaForSequenceClassification",
+                                        "DistilBertForSequenceClassification"])
+def test_float_labels_of_single_label_classification_are_a_clear_error(class_name):
+    """Float labels that are not multi-label ([batch, num_labels]): both references fail inside torch."""
+    family = class_name[:-len("ForSequenceClassification")]
+    config = getattr(transformers_fast, family + "Config")(vocab_size=50, num_labels=3, **(
+        dict(dim=16, n_layers=1, n_heads=2, hidden_dim=20) if family == "DistilBert" else
+        dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=20)))
+    model = getattr(transformers_fast, class_name)(config).eval()
+    ids = torch.randint(3, 50, (2, 5))
+    with pytest.raises(ValueError, match="class indices"):
+        model(ids, labels=torch.tensor([0.0, 2.0]))
+    model.config.problem_type = "single_label_classification"
+    with pytest.raises(ValueError, match="class indices"):
+        model(ids, labels=torch.rand(2, 3))
+    model.config.problem_type = None
+    assert model(ids, labels=torch.rand(2, 3).round())[0].dim() == 0  # multi-label when not told otherwise

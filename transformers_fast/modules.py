@@ -311,6 +311,10 @@ def classification_loss(logits: torch.Tensor, labels: torch.Tensor, num_labels: 
     if problem_type != "single_label_classification":
         raise ValueError(f"config.problem_type must be None, 'regression', 'single_label_classification' or "
                          f"'multi_label_classification', got {problem_type!r}")
+    if labels.is_floating_point():  # (torch's cross_entropy fails on them with a dtype error)
+        raise ValueError(f"labels of single-label classification must be class indices (an integer tensor), got "
+                         f"{labels.dtype}; float labels of shape [batch, {num_labels}] are multi-label "
+                         f"(config.problem_type='multi_label_classification')")
     return F.cross_entropy(logits.view(-1, num_labels), labels.view(-1))
 
 
