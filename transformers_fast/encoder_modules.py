@@ -393,7 +393,8 @@ class EncoderModel(EncoderPreTrainedModel):
             attention_mask = torch.ones(input_shape(input_ids, inputs_embeds)[1], dtype=dtype,
                                         device=self.embeddings.position_embeddings.weight.device)
         extended_mask = (1.0 - attention_mask[:, None, None, :].to(dtype)) * -10000.0
-        head_mask = expand_head_mask(head_mask, len(self.encoder.layer), self.config.num_attention_heads, dtype)
+        head_mask = expand_head_mask(head_mask, len(self.encoder.layer), self.config.num_attention_heads, dtype,
+                                     self.config.pruned_heads)
         embedding_output = self.embeddings(input_ids, token_type_ids=token_type_ids, position_ids=position_ids,
                                            inputs_embeds=inputs_embeds)
         sequence_output, hidden_states, attentions = self.encoder(

@@ -365,6 +365,9 @@ class PreTrainedModel(nn.Module):
     keys_to_ignore_on_load: Tuple[str, ...] = ()
     missing_keys_expected: Tuple[str, ...] = ()  # weights this class does not use (logged, not warned)
     tied_head_keys: Tuple[str, ...] = ()
+    # whether a layer may lose every attention head (its attention then adds only the output bias, as BERT's does
+    # in 1.2.0); False where 1.2.0 divides by the head count and fails with ZeroDivisionError
+    prunes_whole_layers = True
 
     def __init__(self, config: PretrainedConfig, *inputs: Any, **kwargs: Any):
         super().__init__()
@@ -496,9 +499,14 @@ class PreTrainedModel(nn.Module):
 
     def prune_heads(self, heads_to_prune: Dict[int, Iterable[int]]) -> None:
         """Removes attention heads: {layer index: [head indices]}; recorded in config.pruned_heads."""
-        for layer, heads in heads_to_prune.items():
-            union = set(self.config.pruned_heads.get(int(layer), [])) | set(heads)
-            self.config.pruned_heads[int(layer)] = sorted(union)
+        unions = {int(layer): set(self.config.pruned_heads.get(int(layer), [])) | set(heads)
+                  for layer, heads in heads_to_prune.items()}
+        for layer, union in unions.items():
+            if not self.prunes_whole_layers and len(union) >= self.config.num_attention_heads:
+                raise ValueError(f"{type(self).__name__} cannot prune every head of layer {layer} (heads "
+                                 f"{sorted(union)} of {self.config.num_attention_heads}): keep at least one")
+        for layer, union in unions.items():
+            self.config.pruned_heads[layer] = sorted(union)
         self.base_model._prune_heads({int(k): list(v) for k, v in heads_to_prune.items()})
         self.invalidate_fast_path()
 
@@ -1291,13 +1299,20 @@ def check_attention_mask(mask: Any, shape: torch.Size) -> None:
         raise ValueError(f"attention_mask has shape {tuple(mask.shape)} but input_ids has shape {tuple(shape)}")
 
 
-def expand_head_mask(head_mask: Optional[torch.Tensor], num_layers: int, num_heads: int, dtype: torch.dtype):
+def expand_head_mask(head_mask: Optional[torch.Tensor], num_layers: int, num_heads: int, dtype: torch.dtype,
+                     pruned_heads: Optional[Dict[int, Iterable[int]]] = None):
     """1.2.0's head_mask handling: [heads] or [layers, heads] -> one broadcastable mask per layer; a 3-D to 5-D
-    [layers, ...] mask is kept as given (1.2.0 multiplies each layer's attention probabilities by it)."""
+    [layers, ...] mask is kept as given (1.2.0 multiplies each layer's attention probabilities by it).
+    pruned_heads (config.pruned_heads): a per-head mask no longer fits a pruned layer, where 1.2.0 fails in torch."""
     if head_mask is None:
         return [None] * num_layers
     if not isinstance(head_mask, torch.Tensor):
         raise TypeError(f"head_mask must be a torch.Tensor, got {type(head_mask).__name__}")
+    pruned = {layer: len(heads) for layer, heads in (pruned_heads or {}).items() if heads}
+    if pruned and head_mask.dim() in (1, 2):
+        layer, count = min(pruned.items())
+        raise ValueError(f"head_mask of shape {tuple(head_mask.shape)} masks {num_heads} heads per layer, but layer "
+                         f"{layer} has {num_heads - count} left after pruning (config.pruned_heads)")
     if head_mask.dim() == 1:
         if head_mask.shape[0] != num_heads:
             raise ValueError(f"head_mask of shape {tuple(head_mask.shape)} must have {num_heads} entries (one per head)")

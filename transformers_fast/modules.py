@@ -126,7 +126,7 @@ def key_mask(attention_mask: Optional[torch.Tensor], batch: int, total: int) -> 
     return (attention_mask != 0)[:, None, None, :]
 
 
-def summary_reads_padding(attention_mask, mc_token_ids, input_ids, inputs_embeds) -> bool:
+def summary_reads_padding(attention_mask, mc_token_ids, input_ids, inputs_embeds, summary_type="cls_index") -> bool:
     """Whether the double-heads models' multiple-choice head reads a padded position (mc_token_ids, else the last
     one). The fused decoder leaves padded positions zero: the reference path runs instead, as the reference
     computes them."""
@@ -138,6 +138,10 @@ def summary_reads_padding(attention_mask, mc_token_ids, input_ids, inputs_embeds
     if seq == 0 or attention_mask.dim() == 0 or attention_mask.shape[-1] < seq:
         return False
     real = attention_mask.reshape(-1, attention_mask.shape[-1])[:, -seq:] != 0  # (the new tokens after any past)
+    if summary_type != "cls_index":
+        # "first", "last" and "mean" index the choices axis of [batch, choices, sequence, hidden] (as both
+        # references do), so they read every position of a choice, mc_token_ids unused
+        return not bool(real.all())
     if mc_token_ids is None:
         return not bool(real[:, -1].all())
     if not isinstance(mc_token_ids, torch.Tensor) or mc_token_ids.numel() != real.shape[0]:
@@ -254,7 +258,8 @@ class GPTBaseMixin:
             mask = key_mask(attention_mask.reshape(batch, -1) if attention_mask.dim() > 2 else attention_mask,
                             batch, past_length + seq)
         # (the position table is float: the token table may be int8)
-        head_mask = expand_head_mask(head_mask, len(self.h), self.config.n_head, positions.weight.dtype)
+        head_mask = expand_head_mask(head_mask, len(self.h), self.config.n_head, positions.weight.dtype,
+                                     self.config.pruned_heads)
         hidden = inputs_embeds + positions(position_ids)
         if token_type_ids is not None:
             hidden = hidden + tokens(token_type_ids.reshape(-1, seq))
@@ -306,6 +311,10 @@ def classification_loss(logits: torch.Tensor, labels: torch.Tensor, num_labels: 
     if problem_type != "single_label_classification":
         raise ValueError(f"config.problem_type must be None, 'regression', 'single_label_classification' or "
                          f"'multi_label_classification', got {problem_type!r}")
+    if labels.is_floating_point():  # (torch's cross_entropy fails on them with a dtype error)
+        raise ValueError(f"labels of single-label classification must be class indices (an integer tensor), got "
+                         f"{labels.dtype}; float labels of shape [batch, {num_labels}] are multi-label "
+                         f"(config.problem_type='multi_label_classification')")
     return F.cross_entropy(logits.view(-1, num_labels), labels.view(-1))
 
 

@@ -177,6 +177,7 @@ class DistilBertPreTrainedModel(PreTrainedModel):
     base_model_prefix = "distilbert"
     tied_head_keys = ("vocab_projector.weight",)
     keys_to_ignore_on_load = (r"embeddings\.position_ids$",)
+    prunes_whole_layers = False
 
     def _init_weights(self, module):
         if isinstance(module, nn.Embedding):
@@ -247,7 +248,8 @@ class DistilBertModel(DistilBertPreTrainedModel):
         if attention_mask is None:
             attention_mask = torch.ones(input_shape(input_ids, inputs_embeds)[1], dtype=dtype,
                                         device=self.embeddings.position_embeddings.weight.device)
-        head_mask = expand_head_mask(head_mask, len(self.transformer.layer), self.config.n_heads, dtype)
+        head_mask = expand_head_mask(head_mask, len(self.transformer.layer), self.config.n_heads, dtype,
+                                     self.config.pruned_heads)
         hidden, hidden_states, attentions = self.transformer(
             self.embeddings(input_ids, inputs_embeds, position_ids), attention_mask, head_mask, output_attentions,
             output_hidden_states)

@@ -99,6 +99,7 @@ class GPT2PreTrainedModel(GPTInitWeightsMixin, PreTrainedModel):
     # The causal-mask buffers that older checkpoints saved are rebuilt, not loaded.
     keys_to_ignore_on_load = (r"attn\.bias$", r"attn\.masked_bias$")
     tied_head_keys = ("lm_head.weight",)
+    prunes_whole_layers = False
 
 
 class GPT2Model(CheckpointedLayers, GPTBaseMixin, GPT2PreTrainedModel):
@@ -247,7 +248,8 @@ class GPT2DoubleHeadsModel(GPT2PreTrainedModel):
         lm_labels = labels if lm_labels is None else lm_labels
         wanted = self.transformer.output_hidden_states if output_hidden_states is None else output_hidden_states
         # asking for the hidden states runs the reference path, which computes the padded positions read
-        forced = not wanted and (summary_reads_padding(attention_mask, mc_token_ids, input_ids, inputs_embeds)
+        forced = not wanted and (summary_reads_padding(attention_mask, mc_token_ids, input_ids, inputs_embeds,
+                                                       self.multiple_choice_head.summary_type)
                                  or lm_loss_reads_padding(attention_mask, lm_labels))
         outputs = self.transformer(input_ids, position_ids, token_type_ids, past, head_mask,
                                    attention_mask=attention_mask, past_key_values=past_key_values, cache=cache,

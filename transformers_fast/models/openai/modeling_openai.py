@@ -70,6 +70,7 @@ class OpenAIGPTPreTrainedModel(GPTInitWeightsMixin, PreTrainedModel):
     load_tf_weights = load_tf_weights_in_openai_gpt
     keys_to_ignore_on_load = (r"attn\.bias$", r"position_ids$")
     tied_head_keys = ("lm_head.weight",)
+    prunes_whole_layers = False
 
 
 class OpenAIGPTModel(CheckpointedLayers, GPTBaseMixin, OpenAIGPTPreTrainedModel):
@@ -175,7 +176,8 @@ class OpenAIGPTDoubleHeadsModel(OpenAIGPTPreTrainedModel):
         lm_labels = labels if lm_labels is None else lm_labels
         wanted = self.transformer.output_hidden_states if output_hidden_states is None else output_hidden_states
         # asking for the hidden states runs the reference path, which computes the padded positions read
-        forced = not wanted and (summary_reads_padding(attention_mask, mc_token_ids, input_ids, inputs_embeds)
+        forced = not wanted and (summary_reads_padding(attention_mask, mc_token_ids, input_ids, inputs_embeds,
+                                                       self.multiple_choice_head.summary_type)
                                  or lm_loss_reads_padding(attention_mask, lm_labels))
         outputs = self.transformer(input_ids, position_ids, token_type_ids, head_mask, attention_mask=attention_mask,
                                    output_attentions=output_attentions, output_hidden_states=wanted or forced,
