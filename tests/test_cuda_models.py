@@ -79,10 +79,11 @@ def reference_outputs(model, run, dtype, device):
         return run(ref), run(low)
 
 
-@pytest.mark.parametrize("dtype", [torch.float32] + LOW, ids=str)
-def test_bert_padded_batch(cuda, dtype):
+def _bert_on_a_padded_batch(cls, cuda, dtype, **config):
+    """A tiny random BERT model of class `cls` run on a batch padded on the right and (row 2) the left: (its first
+    two outputs on the fast path, in float64 on the reference path, in dtype on the reference path, the mask)."""
     torch.manual_seed(0)
-    model = tf.BertModel(tf.BertConfig(**TINY["bert"])).eval()
+    model = cls(tf.BertConfig(**{**TINY["bert"], **config})).eval()
     randomize_all(model)
     ids, mask, tt = inputs("bert", batch=3, seq=9)
     mask[2, :2] = 0  # left padding too: the pooler reads a padded position 0 (an extra query row)
@@ -96,6 +97,12 @@ def test_bert_padded_batch(cuda, dtype):
     fast = moved(model, cuda, dtype)
     with torch.no_grad(), cuda.kernels():
         ours = run(fast)
+    return ours, want, theirs, mask
+
+
+@pytest.mark.parametrize("dtype", [torch.float32] + LOW, ids=str)
+def test_bert_padded_batch(cuda, dtype):
+    ours, want, theirs, mask = _bert_on_a_padded_batch(tf.BertModel, cuda, dtype)
     real = host(mask).bool()
     check(host(ours[0])[real], want[0][real], host(theirs[0])[real], dtype)
     check(ours[1], want[1], theirs[1], dtype)
@@ -111,21 +118,7 @@ def test_bert_padded_batch(cuda, dtype):
 def test_bert_question_answering_on_a_padded_batch_scores_every_position(cuda, dtype):
     """Heads that score every position run a padded batch unpacked, padded keys masked: reference values at
     every position, through the CUDA kernels."""
-    torch.manual_seed(0)
-    model = tf.BertForQuestionAnswering(tf.BertConfig(**{**TINY["bert"], "num_labels": 2})).eval()
-    randomize_all(model)
-    ids, mask, tt = inputs("bert", batch=3, seq=9)
-    mask[2, :2] = 0
-    ids, mask, tt = (t.to(cuda.device) for t in (ids, mask, tt))
-
-    def run(m):
-        out = m(ids, attention_mask=mask, token_type_ids=tt)
-        return out[0], out[1]
-
-    want, theirs = reference_outputs(model, run, dtype, cuda.device)
-    fast = moved(model, cuda, dtype)
-    with torch.no_grad(), cuda.kernels():
-        ours = run(fast)
+    ours, want, theirs, _ = _bert_on_a_padded_batch(tf.BertForQuestionAnswering, cuda, dtype, num_labels=2)
     for got, expected, reference in zip(ours, want, theirs):
         check(got, expected, reference, dtype)  # every position, padded ones included
     assert cuda.calls.get("add_layer_norm", 0) >= 4
