@@ -44,7 +44,8 @@ def test_double_heads_summary_other_than_cls_index_on_padded_choices(tmp_path, f
 @pytest.mark.parametrize("class_name,config", [
     ("DistilBertModel", dict(dim=16, n_layers=2, n_heads=4, hidden_dim=20)),
     ("GPT2Model", dict(n_embd=16, n_layer=2, n_head=4, n_positions=20, n_ctx=20)),
-    ("OpenAIGPTModel", dict(n_embd=16, n_layer=2, n_head=4, n_positions=20, n_ctx=20))])
+    ("OpenAIGPTModel", dict(n_embd=16, n_layer=2, n_head=4, n_positions=20, n_ctx=20)),
+    ("XLMModel", dict(emb_dim=16, n_layers=2, n_heads=4))])
 def test_pruning_every_head_of_a_layer_is_a_clear_error(tmp_path, class_name, config):
     """1.2.0 prunes and saves a layer with no head left, then fails with ZeroDivisionError in forward."""
     import pytorch_transformers as pt

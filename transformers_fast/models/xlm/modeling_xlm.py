@@ -289,6 +289,7 @@ class XLMPreTrainedModel(PreTrainedModel):
     load_tf_weights = None
     keys_to_ignore_on_load = (r"(^|\.)position_ids$",)
     tied_head_keys = ("pred_layer.proj.weight",)
+    prunes_whole_layers = False
 
     def _init_weights(self, module):
         if isinstance(module, nn.Embedding):
