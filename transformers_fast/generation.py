@@ -230,6 +230,10 @@ class _FullOutputDecoder:
         out = self.model(ids, position_ids=positions, attention_mask=cache.mask, **past, **self.outputs)
         if self.with_cache:
             cache.pairs = [(present[0], present[1]) for present in out.past_key_values]
+        return self._kept(out)
+
+    def _kept(self, out) -> torch.Tensor:
+        """Keeps a call's attentions and hidden states where asked for; the logits of its last position."""
         if self.outputs["output_attentions"]:
             self.attentions.append(tuple(out.attentions))
         if self.outputs["output_hidden_states"]:

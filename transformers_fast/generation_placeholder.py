@@ -56,11 +56,7 @@ class PlaceholderDecoder(_FullOutputDecoder):
 
     def _run(self, cache: PlaceholderCache) -> torch.Tensor:
         out, cache.state = self.model._placeholder_step(cache.ids, cache.state, self.use_cache, self.outputs)
-        if self.outputs["output_attentions"]:
-            self.attentions.append(tuple(out.attentions))
-        if self.outputs["output_hidden_states"]:
-            self.hidden_states.append(tuple(out.hidden_states))
-        return out.logits[:, -1]
+        return self._kept(out)
 
 
 class PlaceholderGenerationMixin(GenerationMixin):

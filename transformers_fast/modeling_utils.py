@@ -537,24 +537,25 @@ class PreTrainedModel(nn.Module):
         from torch.utils.checkpoint import checkpoint
 
         function = functools.partial(checkpoint, **options)
-        for module in self.modules():
-            if isinstance(module, CheckpointedLayers):
-                module.checkpoint_function = function
+        for stack in self._layer_stacks():
+            stack.checkpoint_function = function
         if options.get("use_reentrant", True):
             self.enable_input_require_grads()
 
     def gradient_checkpointing_disable(self) -> None:
-        for module in self.modules():
-            if isinstance(module, CheckpointedLayers):
-                module.checkpoint_function = None
+        for stack in self._layer_stacks():
+            stack.checkpoint_function = None
         self.disable_input_require_grads()
+
+    def _layer_stacks(self):
+        return (module for module in self.modules() if isinstance(module, CheckpointedLayers))
 
     activation_checkpointing_enable = gradient_checkpointing_enable  # (transformers 5's names)
     activation_checkpointing_disable = gradient_checkpointing_disable
 
     @property
     def is_gradient_checkpointing(self) -> bool:
-        return any(isinstance(m, CheckpointedLayers) and m.checkpoint_function is not None for m in self.modules())
+        return any(stack.checkpoint_function is not None for stack in self._layer_stacks())
 
     is_activation_checkpointing = is_gradient_checkpointing
 

@@ -16,9 +16,9 @@ last_hidden_state and hidden_states is zero. Heads that score every position (ma
 question answering: a padded position's score can outrank a real one in a top-k) run inside `every_position()`:
 a padded batch then runs all its positions, its padded keys masked as in the reference (no padding-free saving,
 the fused kernels still), and every output equals the reference's. Set `model.fast.enabled = False` (or use the
-training path) to get the reference's values at every padded position of the base model. A family whose reference zeroes every padded position
-itself (XLM multiplies the hidden states by the padding mask after each layer) sets `padded_positions_zero`: no
-extra rows are then run, and the zeros are the reference's values. Causal families (XLM's CLM) set `causal` on
+training path) to get the reference's values at every padded position of the base model. A family whose reference
+zeroes every padded position itself (XLM multiplies the hidden states by the padding mask after each layer) sets
+`padded_positions_zero`: no extra rows are then run, and the zeros are the reference's values. Causal families (XLM's CLM) set `causal` on
 their layers: attention is then causal within each packed sequence.
 
 Losses (labels given) are computed on the reference path, since a loss may read padded positions.
@@ -178,27 +178,25 @@ class EncoderFastPath(FastPath):
     def invalidate(self) -> None:
         self._layers = None
 
-    @contextlib.contextmanager
     def every_position(self):
         """Inside the block a padded batch runs every position (see the module's docstring): for heads whose
         outputs at padded positions are read."""
-        previous = getattr(self._forced, "every_position", False)
-        self._forced.every_position = True
-        try:
-            yield
-        finally:
-            self._forced.every_position = previous
+        return self._forcing("every_position", True)
 
-    @contextlib.contextmanager
     def reference_path(self, active: bool = True):
         """Runs the model on the reference path inside the block (heads computing a loss use it, since a
         loss may read padded positions)."""
-        previous = getattr(self._forced, "on", False)
-        self._forced.on = previous or active
+        return self._forcing("on", active)
+
+    @contextlib.contextmanager
+    def _forcing(self, flag: str, active: bool):
+        """Sets this thread's `flag` inside the block (kept where an outer block set it)."""
+        previous = getattr(self._forced, flag, False)
+        setattr(self._forced, flag, previous or active)
         try:
             yield
         finally:
-            self._forced.on = previous
+            setattr(self._forced, flag, previous)
 
     def usable(self, input_ids, attention_mask, head_mask, output_attentions) -> bool:
         model = self.model
