@@ -342,6 +342,46 @@ def test_one_call_layer_matches_reference(tmp_path, family, class_name, forced_p
 
 
 @pytest.mark.skipif(not HAS_LAYER_KERNELS, reason="C++ encoder layer not built")
+@pytest.mark.parametrize("family,class_name", FAMILIES)
+def test_one_call_layer_bfloat16_equals_op_by_op(tmp_path, family, class_name, forced_panel, monkeypatch, isa):
+    """A bfloat16 model's small batches run each layer as one C++ call too: the same kernels as op by op, in
+    the same order, so the same bits (the accuracy against transformers in bf16: test_low_precision)."""
+    _, ours = load(tmp_path, family, class_name)
+    ours.to(torch.bfloat16)
+    calls = []
+    original = fast_encoder.fused_layer
+    monkeypatch.setattr(fast_encoder, "fused_layer", lambda *a: calls.append(a[1].dtype) or original(*a))
+    ids, mask, tt = inputs(family, batch=3, seq=11)
+    mask[2, 5:] = 0
+    with torch.no_grad():
+        got = run(ours, family, ids, mask, tt, output_hidden_states=True)
+        assert calls and set(calls) == {torch.bfloat16}
+        monkeypatch.setattr(fast_encoder, "FUSED_MAX_TOKENS", 4)
+        calls.clear()
+        op_by_op = run(ours, family, ids, mask, tt, output_hidden_states=True)
+    assert not calls
+    assert got.last_hidden_state.dtype == torch.bfloat16
+    for a, b in zip(got.hidden_states + (got.last_hidden_state,), op_by_op.hidden_states + (op_by_op.last_hidden_state,)):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    from transformers_fast.ops import _backend as B
+
+    bound, hidden = ours.fast.layers()[0].bound(), ours.config.hidden_size if family != "distilbert" else ours.config.dim
+    x, cu = torch.randn(4, hidden), torch.tensor([0, 4])
+    with pytest.raises(ValueError, match="x: expected bfloat16"):
+        B._C.encoder_layer(x, cu, bound, torch.empty_like(x), 0.125)
+    with pytest.raises(ValueError, match="decoder_layer_step: float32"):
+        B._C.decoder_layer_step(x, torch.zeros(4, 2, 1, 4, hidden), None, 0, None, bound, 0.125, True)
+    # LayerNorms kept in float32 beside bfloat16 projections: op by op, as the ops take that mix
+    for module in ours.modules():
+        if isinstance(module, torch.nn.LayerNorm):
+            module.float()
+    monkeypatch.setattr(fast_encoder, "FUSED_MAX_TOKENS", 64)
+    with torch.no_grad():
+        mixed = run(ours, family, ids, mask, tt)[0]
+    assert not calls and mixed.dtype == torch.bfloat16
+
+
+@pytest.mark.skipif(not HAS_LAYER_KERNELS, reason="C++ encoder layer not built")
 def test_one_call_layer_validates_its_arguments(tmp_path, forced_panel):
     from transformers_fast.ops import _backend as B
 
@@ -369,6 +409,14 @@ def test_one_call_layer_validates_its_arguments(tmp_path, forced_panel):
                            layer.ffn_out_bias, layer.ln2, layer.heads + 1, layer.head_dim)
     with pytest.raises(ValueError, match="12"):
         B._C.LayerWeights([], hidden, layer.heads, layer.head_dim, layer.ffn_in.out_features, 1e-12, 1e-12, 1, None)
+    with pytest.raises(ValueError, match="x: expected float32"):  # float32 weights take float32 activations
+        B._C.encoder_layer(x.bfloat16(), cu, weights, out.bfloat16(), layer.scale)
+    tensors = [layer.qkv.panel_weight(), layer.qkv.bias, layer.out.panel_weight(), layer.out_bias, *layer.ln1[:2],
+               layer.ffn_in.panel_weight(), layer.ffn_in.bias, layer.ffn_out.panel_weight(), layer.ffn_out_bias,
+               *layer.ln2[:2]]
+    with pytest.raises(ValueError, match="layer vector: expected float32"):  # one dtype per layer
+        B._C.LayerWeights([t.bfloat16() if i == 4 else t for i, t in enumerate(tensors)], hidden, layer.heads,
+                          layer.head_dim, layer.ffn_in.out_features, 1e-12, 1e-12, 1, None)
 
 
 @pytest.mark.skipif(not HAS_LAYER_KERNELS, reason="C++ encoder layer not built")

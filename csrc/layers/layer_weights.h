@@ -28,8 +28,8 @@ inline void project(const TensorView& x, const LayerProjection& p, const TensorV
     gemm_small(x, p.weight, bias, out, n, act);
 }
 
-inline void check_projection(const LayerProjection& p, int64_t n, int64_t k) {
-  if (!p.int8()) return check_packed(p.weight, DType::f32, n, k);
+inline void check_projection(const LayerProjection& p, int64_t n, int64_t k, DType dtype) {
+  if (!p.int8()) return check_packed(p.weight, dtype, n, k);
   TF_CHECK(k <= kInt8MaxK, "int8 projection: at most ", kInt8MaxK, " in_features, got ", k);
   check_int8_packed(p.weight, p.colsum, n, k);
   check_tensor(p.scale, "weight_scale", DType::f32);
@@ -50,6 +50,9 @@ struct LayerWeights {
   int64_t hidden = 0, heads = 0, head_dim = 0, inner = 0;
   double eps1 = 0, eps2 = 0;
   GemmAct activation = GemmAct::none;  // after ffn_in
+  // Of the activations, the float projections' panels, the biases and the LayerNorms: float32, or bfloat16
+  // (no int8 projection then).
+  DType dtype = DType::f32;
 };
 
 // Checks the shapes against each other once, when the weights are bound.
@@ -62,28 +65,33 @@ inline void check_layer_weights(const LayerWeights& w) {
            "hidden, heads, head_dim, inner, heads * head_dim: must be at most 2^31");
   TF_CHECK(w.eps1 >= 0 && w.eps2 >= 0, "eps: must be >= 0");
   const int64_t width = w.heads * w.head_dim;
-  check_projection(w.qkv, 3 * width, w.hidden);
-  check_projection(w.out, w.hidden, width);
-  check_projection(w.ffn_in, w.inner, w.hidden);
-  check_projection(w.ffn_out, w.hidden, w.inner);
-  check_row_vector(&w.qkv_bias, "qkv_bias", 3 * width);
-  check_row_vector(&w.ffn_in_bias, "ffn_in_bias", w.inner);
+  TF_CHECK(w.dtype == DType::f32 || w.dtype == DType::bf16, "layer weights: expected float32 or bfloat16, got ",
+           dtype_name(w.dtype));
+  for (const LayerProjection* p : {&w.qkv, &w.out, &w.ffn_in, &w.ffn_out})
+    TF_CHECK(!p->int8() || w.dtype == DType::f32, "layer weights: int8 projections take float32 activations");
+  check_projection(w.qkv, 3 * width, w.hidden, w.dtype);
+  check_projection(w.out, w.hidden, width, w.dtype);
+  check_projection(w.ffn_in, w.inner, w.hidden, w.dtype);
+  check_projection(w.ffn_out, w.hidden, w.inner, w.dtype);
+  check_row_vector(&w.qkv_bias, "qkv_bias", 3 * width, w.dtype);
+  check_row_vector(&w.ffn_in_bias, "ffn_in_bias", w.inner, w.dtype);
   for (const TensorView* t : {&w.out_bias, &w.ln1_weight, &w.ln1_bias, &w.ffn_out_bias, &w.ln2_weight, &w.ln2_bias})
-    check_row_vector(t, "layer vector", w.hidden);
+    check_row_vector(t, "layer vector", w.hidden, w.dtype);
 }
 
-// Row-major [rows, cols] matrices carved one after another from this thread's scratch buffer, which is kept
-// between calls: the activations of the one-call layer kernels (a few MB at the sizes they serve).
+// Row-major [rows, cols] matrices of `dtype` carved one after another from this thread's scratch buffer, which
+// is kept between calls: the activations of the one-call layer kernels (a few MB at the sizes they serve).
 class ScratchMatrices {
  public:
-  ScratchMatrices(int64_t rows, int64_t total_cols) : rows_(rows) {
-    std::vector<float>& buffer = thread_buffer();
-    buffer.resize(static_cast<size_t>(rows * total_cols));
-    next_ = buffer.data();
+  ScratchMatrices(int64_t rows, int64_t total_cols, DType dtype = DType::f32) : rows_(rows), dtype_(dtype) {
+    std::vector<float>& buffer = thread_buffer();  // (floats: aligned for either dtype)
+    const int64_t bytes = rows * total_cols * dtype_size(dtype);
+    buffer.resize(static_cast<size_t>((bytes + 3) / 4));
+    next_ = reinterpret_cast<char*>(buffer.data());
   }
   TensorView take(int64_t cols) {
-    TensorView v{next_, DType::f32, {rows_, cols}, {cols, 1}};
-    next_ += rows_ * cols;
+    TensorView v{next_, dtype_, {rows_, cols}, {cols, 1}};
+    next_ += rows_ * cols * dtype_size(dtype_);
     return v;
   }
 
@@ -93,7 +101,8 @@ class ScratchMatrices {
     return buffer;
   }
   int64_t rows_;
-  float* next_;
+  DType dtype_;
+  char* next_;
 };
 
 }  // namespace tf

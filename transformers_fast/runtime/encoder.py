@@ -105,6 +105,13 @@ class EncoderLayer:
         return self.fused
 
 
+def _one_dtype(layer: EncoderLayer) -> bool:
+    """The layer's biases and LayerNorms share one dtype the C++ layer takes (LayerNorms kept in float32 beside
+    bfloat16 projections run op by op)."""
+    vectors = (layer.out_bias, layer.ffn_out_bias, *layer.ln1[:2], *layer.ln2[:2])
+    return vectors[0].dtype in (torch.float32, torch.bfloat16) and all(v.dtype is vectors[0].dtype for v in vectors)
+
+
 # Up to this many tokens a layer runs as one C++ call when every projection uses the panel GEMM: there the
 # seven calls from Python per layer (about 40 us) are a tenth of the work (BERT-base at 8 tokens).
 FUSED_MAX_TOKENS = 64
@@ -259,9 +266,8 @@ class EncoderFastPath(FastPath):
         if layers and ops.on_cuda(layers[0].out_bias):
             return False  # the one-call layers are the CPU's
         def projections():
-            if any(layer.activation is not None or layer.causal or layer.out_bias.dtype is not torch.float32
-                   for layer in layers):
-                return None  # the C++ layer runs float32 with exact GELU, not causal
+            if any(layer.activation is not None or layer.causal or not _one_dtype(layer) for layer in layers):
+                return None  # the C++ layer runs float32 or bfloat16 (all of a layer alike) with exact GELU, not causal
             return (p for layer in layers for p in layer.projections())
 
         return tokens <= FUSED_MAX_TOKENS and self._one_call(tokens, projections)
