@@ -106,10 +106,15 @@ class EncoderLayer:
 
 
 def _one_dtype(layer: EncoderLayer) -> bool:
-    """The layer's biases and LayerNorms share one dtype the C++ layer takes (LayerNorms kept in float32 beside
-    bfloat16 projections run op by op)."""
-    vectors = (layer.out_bias, layer.ffn_out_bias, *layer.ln1[:2], *layer.ln2[:2])
-    return vectors[0].dtype in (torch.float32, torch.bfloat16) and all(v.dtype is vectors[0].dtype for v in vectors)
+    """The layer's biases and LayerNorms share one dtype the C++ layer takes: float32, or bfloat16 without int8
+    projections (LayerNorms kept in float32 beside bfloat16 projections, or int8 projections of a bfloat16
+    model, run op by op)."""
+    vectors = (layer.qkv.bias, layer.out_bias, layer.ffn_in.bias, layer.ffn_out_bias, *layer.ln1[:2],
+               *layer.ln2[:2])
+    dtype = vectors[0].dtype if vectors[0] is not None else None
+    if dtype is torch.bfloat16 and any(isinstance(p, ops.QuantizedLinear) for p in layer.projections()):
+        return False
+    return dtype in (torch.float32, torch.bfloat16) and all(v is not None and v.dtype is dtype for v in vectors)
 
 
 # Up to this many tokens a layer runs as one C++ call when every projection uses the panel GEMM: there the
