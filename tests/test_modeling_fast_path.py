@@ -361,11 +361,13 @@ def test_one_call_layer_bfloat16_equals_op_by_op(tmp_path, family, class_name, f
         op_by_op = run(ours, family, ids, mask, tt, output_hidden_states=True)
     assert not calls
     assert got.last_hidden_state.dtype == torch.bfloat16
-    for a, b in zip(got.hidden_states + (got.last_hidden_state,), op_by_op.hidden_states + (op_by_op.last_hidden_state,)):
+    for a, b in zip(got.hidden_states + (got.last_hidden_state,),
+                    op_by_op.hidden_states + (op_by_op.last_hidden_state,)):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     from transformers_fast.ops import _backend as B
 
-    bound, hidden = ours.fast.layers()[0].bound(), ours.config.hidden_size if family != "distilbert" else ours.config.dim
+    bound = ours.fast.layers()[0].bound()
+    hidden = ours.config.dim if family == "distilbert" else ours.config.hidden_size
     x, cu = torch.randn(4, hidden), torch.tensor([0, 4])
     with pytest.raises(ValueError, match="x: expected bfloat16"):
         B._C.encoder_layer(x, cu, bound, torch.empty_like(x), 0.125)

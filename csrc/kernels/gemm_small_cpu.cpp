@@ -34,9 +34,9 @@ constexpr int kSliceRows = 0;
 constexpr int kMaxRows = 6;  // 4 before: the AVX2 code on the AVX-512 machine, 128 rows 118 -> 130 GFLOP/s
 constexpr int kBlockPanels = 1;
 constexpr int64_t kPrefetchBytes = 8192;
-// Sliced blocks: the first block of each slice also prefetches into L2 this far ahead. Prefetches into L1
-// alone kept too few lines in flight for one core's DRAM rate (AMD Zen4, AVX2 code, BERT-base GEMMs at
-// 8 rows 23 -> 18 ms, 12 rows 28 -> 23 ms); the AVX-512 code (two panel streams) gained nothing from it.
+// Sliced blocks: the first block of each slice also prefetches into L2 this far ahead. With one panel stream,
+// prefetches into L1 alone keep too few lines in flight for one core's DRAM rate (docs/benchmarks.md); the
+// AVX-512 code streams two panels per block and gains nothing from it.
 constexpr int64_t kL2PrefetchBytes = 16384;
 constexpr int kSliceRows = 4 * kMaxRows;
 #else

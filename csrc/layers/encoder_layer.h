@@ -1,7 +1,7 @@
-// One post-LayerNorm encoder layer (BERT, RoBERTa, DistilBERT, XLM) on packed tokens, float32 or bfloat16, in one call: fused QKV
-// projection, attention per sequence, output projection + residual + LayerNorm, FFN (bias + GELU in the
-// GEMM epilogue), FFN output + residual + LayerNorm. Every projection runs on the small-row GEMM, so this
-// serves small batches, where seven calls from Python per layer cost about as much as their work.
+// One post-LayerNorm encoder layer (BERT, RoBERTa, DistilBERT, XLM) on packed tokens, float32 or bfloat16, in
+// one call: fused QKV projection, attention per sequence, output projection + residual + LayerNorm, FFN (bias +
+// GELU in the GEMM epilogue), FFN output + residual + LayerNorm. Every projection runs on the small-row GEMM, so
+// this serves small batches, where seven calls from Python per layer cost about as much as their work.
 #pragma once
 #include <cstdint>
 

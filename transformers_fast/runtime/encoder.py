@@ -272,7 +272,7 @@ class EncoderFastPath(FastPath):
             return False  # the one-call layers are the CPU's
         def projections():
             if any(layer.activation is not None or layer.causal or not _one_dtype(layer) for layer in layers):
-                return None  # the C++ layer runs float32 or bfloat16 (all of a layer alike) with exact GELU, not causal
+                return None  # the C++ layer: float32 or bfloat16 (a layer all alike), exact GELU, not causal
             return (p for layer in layers for p in layer.projections())
 
         return tokens <= FUSED_MAX_TOKENS and self._one_call(tokens, projections)
