@@ -185,7 +185,6 @@ void bind_kernels(py::module_& m) {
              }
              w.hidden = hidden, w.heads = heads, w.head_dim = head_dim, w.inner = inner;
              w.eps1 = eps1, w.eps2 = eps2, w.activation = static_cast<GemmAct>(activation);
-             w.dtype = w.qkv_bias.dtype;  // (every vector and float panel is checked against it)
              check_layer_weights(w);
              return BoundLayer{std::move(w), py::make_tuple(std::move(owner), kept_tensors, kept_int8)};
            }),

@@ -25,7 +25,7 @@ inline void add_in_place(float* x, const float* y, int64_t n) {
 // key_bias [batch, capacity] (additive: 0 or -inf for left padding) or nullptr.
 inline void decoder_layer_step(const TensorView& x, const TensorView& kv, const TensorView* kv_scale, int64_t position,
                                const TensorView* key_bias, const LayerWeights& w, double scale, bool pre_ln) {
-  TF_CHECK(w.dtype == DType::f32, "decoder_layer_step: float32 layer weights only, got ", dtype_name(w.dtype));
+  TF_CHECK(w.dtype() == DType::f32, "decoder_layer_step: float32 layer weights only, got ", dtype_name(w.dtype()));
   check_tensor(x, "x", DType::f32);
   TF_CHECK(x.dim() == 2 && x.size(1) == w.hidden, "x: expected [batch, ", w.hidden, "]");
   const int64_t batch = x.size(0), hidden = w.hidden, heads = w.heads, dim = w.head_dim;

@@ -15,7 +15,7 @@ namespace tf {
 // x [tokens, hidden] -> out [tokens, hidden]; cu_seqlens [batch + 1] int64 offsets of the sequences in x.
 inline void encoder_layer(const TensorView& x, const TensorView& cu_seqlens, const LayerWeights& w,
                           const TensorView& out, double scale) {
-  const DType dtype = w.dtype;  // float32, or bfloat16 throughout (fp32 sums and statistics inside the kernels)
+  const DType dtype = w.dtype();  // float32, or bfloat16 throughout (fp32 sums and statistics inside the kernels)
   check_tensor(x, "x", dtype);
   TF_CHECK(x.dim() == 2 && x.size(1) == w.hidden, "x: expected [tokens, ", w.hidden, "]");
   check_tensor(out, "out", dtype);

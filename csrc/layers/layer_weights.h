@@ -51,8 +51,8 @@ struct LayerWeights {
   double eps1 = 0, eps2 = 0;
   GemmAct activation = GemmAct::none;  // after ffn_in
   // Of the activations, the float projections' panels, the biases and the LayerNorms: float32, or bfloat16
-  // (no int8 projection then).
-  DType dtype = DType::f32;
+  // (no int8 projection then); check_layer_weights holds every tensor to it.
+  DType dtype() const { return qkv_bias.dtype; }
 };
 
 // Checks the shapes against each other once, when the weights are bound.
@@ -65,18 +65,19 @@ inline void check_layer_weights(const LayerWeights& w) {
            "hidden, heads, head_dim, inner, heads * head_dim: must be at most 2^31");
   TF_CHECK(w.eps1 >= 0 && w.eps2 >= 0, "eps: must be >= 0");
   const int64_t width = w.heads * w.head_dim;
-  TF_CHECK(w.dtype == DType::f32 || w.dtype == DType::bf16, "layer weights: expected float32 or bfloat16, got ",
-           dtype_name(w.dtype));
+  const DType dtype = w.dtype();
+  TF_CHECK(dtype == DType::f32 || dtype == DType::bf16, "layer weights: expected float32 or bfloat16, got ",
+           dtype_name(dtype));
   for (const LayerProjection* p : {&w.qkv, &w.out, &w.ffn_in, &w.ffn_out})
-    TF_CHECK(!p->int8() || w.dtype == DType::f32, "layer weights: int8 projections take float32 activations");
-  check_projection(w.qkv, 3 * width, w.hidden, w.dtype);
-  check_projection(w.out, w.hidden, width, w.dtype);
-  check_projection(w.ffn_in, w.inner, w.hidden, w.dtype);
-  check_projection(w.ffn_out, w.hidden, w.inner, w.dtype);
-  check_row_vector(&w.qkv_bias, "qkv_bias", 3 * width, w.dtype);
-  check_row_vector(&w.ffn_in_bias, "ffn_in_bias", w.inner, w.dtype);
+    TF_CHECK(!p->int8() || dtype == DType::f32, "layer weights: int8 projections take float32 activations");
+  check_projection(w.qkv, 3 * width, w.hidden, dtype);
+  check_projection(w.out, w.hidden, width, dtype);
+  check_projection(w.ffn_in, w.inner, w.hidden, dtype);
+  check_projection(w.ffn_out, w.hidden, w.inner, dtype);
+  check_row_vector(&w.qkv_bias, "qkv_bias", 3 * width, dtype);
+  check_row_vector(&w.ffn_in_bias, "ffn_in_bias", w.inner, dtype);
   for (const TensorView* t : {&w.out_bias, &w.ln1_weight, &w.ln1_bias, &w.ffn_out_bias, &w.ln2_weight, &w.ln2_bias})
-    check_row_vector(t, "layer vector", w.hidden, w.dtype);
+    check_row_vector(t, "layer vector", w.hidden, dtype);
 }
 
 // Row-major [rows, cols] matrices of `dtype` carved one after another from this thread's scratch buffer, which

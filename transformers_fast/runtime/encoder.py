@@ -18,8 +18,8 @@ a padded batch then runs all its positions, its padded keys masked as in the ref
 the fused kernels still), and every output equals the reference's. Set `model.fast.enabled = False` (or use the
 training path) to get the reference's values at every padded position of the base model. A family whose reference
 zeroes every padded position itself (XLM multiplies the hidden states by the padding mask after each layer) sets
-`padded_positions_zero`: no extra rows are then run, and the zeros are the reference's values. Causal families (XLM's CLM) set `causal` on
-their layers: attention is then causal within each packed sequence.
+`padded_positions_zero`: no extra rows are then run, and the zeros are the reference's values. Causal families
+(XLM's CLM) set `causal` on their layers: attention is then causal within each packed sequence.
 
 Losses (labels given) are computed on the reference path, since a loss may read padded positions.
 Used only when the result cannot need autograd (eval mode with grad disabled, or no parameter requiring
