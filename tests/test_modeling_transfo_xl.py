@@ -115,6 +115,27 @@ def test_three_segments_with_memories_equal_1_2_0(name, batch, saved, monkeypatc
     assert o.prediction_scores is o[0] and o.mems is o[1]
 
 
+@pytest.mark.parametrize("chunk", [5, 7])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_log_probs_made_in_column_chunks_equal_1_2_0(chunk, dtype, saved, monkeypatch):
+    """Clusters split into several GEMMs of `chunk` columns, whose log-sum-exps are merged: with 5, one of the
+    head's chunks holds only the tail clusters' logits; with 7, one holds both kinds."""
+    monkeypatch.setattr("transformers_fast.runtime.transfo_xl.SOFTMAX_CHUNK", chunk)
+    ref, folder = saved("div_val2")
+    ours = tf.TransfoXLLMHeadModel.from_pretrained(folder).to(dtype)
+    ids = segments(3)[0]
+    with torch.no_grad():
+        hidden = ours.transformer(ids)[0].reshape(-1, ours.config.d_model)
+        got = ours.fast.log_probs(hidden)
+        assert got.dtype == dtype and got.shape == (hidden.shape[0], VOCAB)
+        expected = ref.crit(hidden.float())
+    if dtype == torch.float32:
+        close(got, expected, "log-probs")
+    else:  # bf16 logits (8 bits of mantissa), fp32 log-sum-exp
+        torch.testing.assert_close(got.float(), expected, atol=0.1, rtol=0.02)
+    assert len(ours.fast.softmax().chunks[0]) == -(-13 // chunk)  # the head: 10 tokens and 3 clusters
+
+
 @pytest.mark.parametrize("name", ["div_val2", "div_val1_proj"])
 def test_base_model_hidden_states_equal_1_2_0(name, saved):
     import pytorch_transformers as pt

@@ -1,4 +1,5 @@
 import importlib
+from unittest import mock
 
 import pytest
 import torch
@@ -194,3 +195,83 @@ def test_empty_dims_and_overlapping_out():
     want = torch.softmax(s * 0.5, -1)
     B._C.masked_softmax(s, None, None, s, 0.5, False)  # in place: allowed
     torch.testing.assert_close(s, want)
+
+
+def chunked_logsumexp(chunks, keeps=None, use_kernel=True):
+    """Runs logsumexp_update_ over the chunks; returns (log-sum-exp, the copied columns)."""
+    rows = chunks[0].shape[0]
+    running_max = torch.full((rows,), -float("inf"))
+    running_sum = torch.zeros(rows)
+    copies = []
+    for i, c in enumerate(chunks):
+        keep = c.shape[1] if keeps is None else keeps[i]
+        out = torch.full((rows, keep + 3), 7.0, dtype=c.dtype)[:, 1:keep + 1]  # a view with a row stride
+        with mock.patch.object(B, "KERNELS_ON", use_kernel):  # off: the op's torch twin
+            SM.logsumexp_update_(c, running_max, running_sum, out)
+        copies.append(out)
+    return running_max + running_sum.log(), copies
+
+
+@pytest.mark.parametrize("cols", [[1], [7, 83], [768, 769, 5], [4096, 8192]])
+def test_logsumexp_update_equals_logsumexp_of_the_whole_row(isa, threads, cols):
+    rows = 5
+    chunks = [torch.randn(rows, c) * 6 + i * 3 for i, c in enumerate(cols)]
+    keeps = [max(c - 2, 0) for c in cols]
+    lse, copies = chunked_logsumexp(chunks, keeps)
+    full = torch.cat(chunks, 1).double()
+    torch.testing.assert_close(lse.double(), full.logsumexp(1), rtol=1e-6, atol=1e-5)
+    for c, k, out in zip(chunks, keeps, copies):
+        assert torch.equal(out, c[:, :k])
+    twin, _ = chunked_logsumexp(chunks, keeps, use_kernel=False)
+    torch.testing.assert_close(lse, twin, rtol=1e-6, atol=1e-5)
+
+
+def test_logsumexp_update_special_values_and_bfloat16(isa):
+    inf = float("inf")
+    chunk1 = torch.tensor([[-inf, -inf, -inf], [1.0, -inf, 2.0], [0.0, 0.0, 0.0], [float("nan"), 0.0, 1.0]])
+    chunk2 = torch.tensor([[-inf, -inf], [-inf, -inf], [100.0, -100.0], [0.0, 1.0]])
+    lse, _ = chunked_logsumexp([chunk1, chunk2])
+    expected = torch.cat([chunk1, chunk2], 1).logsumexp(1)
+    assert lse[0] == -inf  # nothing but -inf so far: stays (-inf, 0), no NaN
+    torch.testing.assert_close(lse[1:3], expected[1:3])
+    assert torch.isnan(lse[3])
+    twin, _ = chunked_logsumexp([chunk1, chunk2], use_kernel=False)
+    torch.testing.assert_close(lse, twin, equal_nan=True)
+    chunks = [(torch.randn(3, n) * 5).to(torch.bfloat16) for n in (33, 100)]
+    lse, copies = chunked_logsumexp(chunks)
+    torch.testing.assert_close(lse, torch.cat(chunks, 1).float().logsumexp(1), rtol=1e-6, atol=1e-5)
+    assert all(torch.equal(o, c) for o, c in zip(copies, chunks))
+
+
+def test_logsumexp_update_bad_input():
+    logits, m, s = torch.randn(4, 10), torch.full((4,), -float("inf")), torch.zeros(4)
+    with pytest.raises(ValueError, match=r"running_max must be a float32 tensor of shape \[4\]"):
+        SM.logsumexp_update_(logits, torch.zeros(3), s)
+    with pytest.raises(ValueError, match="running_sum must be a float32"):
+        SM.logsumexp_update_(logits, m, torch.zeros(4, dtype=torch.float64))
+    with pytest.raises(ValueError, match="keep <= 10"):
+        SM.logsumexp_update_(logits, m, s, torch.empty(4, 11))
+    with pytest.raises(TypeError, match="out has dtype"):
+        SM.logsumexp_update_(logits, m, s, torch.empty(4, 3, dtype=torch.bfloat16))
+    with pytest.raises(ValueError, match=r"logits must be \[rows, cols\]"):
+        SM.logsumexp_update_(torch.randn(2, 4, 10), m, s)
+    # The C++ entry point checks what it is given directly as well.
+    with pytest.raises(ValueError, match="overlap"):
+        B._C.logsumexp_update(logits, logits[:, :3], m, s)
+    with pytest.raises(ValueError, match="running_sum.*overlap"):
+        B._C.logsumexp_update(logits, None, m, m)
+    with pytest.raises(ValueError, match="rows must be contiguous"):
+        B._C.logsumexp_update(logits, torch.empty(3, 4).t(), m, s)
+    # A strided out written through the torch twin as through the kernel.
+    out = torch.empty(10, 4).t()
+    SM.logsumexp_update_(logits, m, s, out)
+    assert torch.equal(out, logits[:, :10])
+
+
+def test_advise_huge_pages_leaves_the_tensor_usable():
+    t = B.empty_large(B.HUGE_PAGE_MIN_BYTES // 4 + 3, dtype=torch.float32, device="cpu")
+    t.fill_(2.0)
+    assert t.sum().item() == 2.0 * t.numel()
+    assert isinstance(B._C.advise_huge_pages(torch.empty(16)), bool)
+    with pytest.raises(ValueError, match="contiguous"):
+        B._C.advise_huge_pages(torch.empty(8, 8).t())

@@ -1,6 +1,7 @@
 #include <iterator>
 
 #include "bindings/common.h"
+#include "common/huge_pages.h"
 #include "kernels/activation.h"
 #include "kernels/attention.h"
 #include "layers/decoder_layer.h"
@@ -52,6 +53,22 @@ void bind_kernels(py::module_& m) {
       },
       py::arg("scores"), py::arg("mask"), py::arg("lengths"), py::arg("out"), py::arg("scale"), py::arg("causal"),
       nogil);
+  m.def(
+      "logsumexp_update",
+      [](const TensorView& logits, const OptTensor& out, const TensorView& running_max, const TensorView& running_sum) {
+        logsumexp_update(logits, opt(out), running_max, running_sum);
+      },
+      py::arg("logits"), py::arg("out"), py::arg("running_max"), py::arg("running_sum"), nogil);
+  m.def(
+      "advise_huge_pages",
+      [](const TensorView& t) {
+        TF_CHECK(t.is_cpu, "advise_huge_pages: expected a CPU tensor");
+        TF_CHECK(t.is_contiguous(), "advise_huge_pages: expected a contiguous tensor");
+        return advise_huge_pages(t.data, static_cast<size_t>(t.numel() * dtype_size(t.dtype)));
+      },
+      py::arg("tensor"),
+      "Before its first write: backs the tensor's whole 2 MB pages with transparent huge pages (Linux; whether "
+      "the advice was taken).");
   m.def(
       "attention",
       [](const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& out, const OptTensor& mask,

@@ -1,6 +1,7 @@
 // Softmax over the last dim with an additive mask, per-sequence key lengths and/or a causal limit.
 #pragma once
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "common/cpu_features.h"
@@ -79,6 +80,58 @@ inline void masked_softmax(const TensorView& scores, const TensorView* mask, con
   check_cpu_dtype(scores, "scores");
   MaskedSoftmaxArgs a = masked_softmax_args(scores, mask, lengths, out, scale, causal, scores.dtype, true);
   TF_ISA_CALL(masked_softmax_cpu, a);
+}
+
+// Online log-sum-exp over column chunks (the adaptive softmax's log-probabilities, made a chunk of columns at a
+// time so that each chunk's logits are still in cache when they are reduced and copied out): each row's max m and
+// sum of exp(x - m) over logits [rows, cols] are merged into running_max / running_sum (float32 [rows]; -inf and 0
+// before the first chunk), and when `out` is given the row's first out.size(1) values are copied into it (a
+// [rows, keep] view with contiguous rows, keep <= cols). logits and out: float32 or bfloat16. The log-sum-exp so
+// far is running_max + log(running_sum).
+struct LogsumexpUpdateArgs {
+  DType dtype = DType::f32;
+  const void* logits = nullptr;
+  int64_t rows = 0, cols = 0;
+  void* out = nullptr;
+  int64_t out_row_stride = 0, keep = 0;
+  float* running_max = nullptr;
+  float* running_sum = nullptr;
+};
+
+TF_ISA_DECLARE(void, logsumexp_update_cpu, (const LogsumexpUpdateArgs& args))
+
+inline void logsumexp_update(const TensorView& logits, const TensorView* out, const TensorView& running_max,
+                             const TensorView& running_sum) {
+  check_cpu_dtype(logits, "logits");
+  check_tensor(logits, "logits", logits.dtype);
+  TF_CHECK(logits.dim() == 2, "logits: expected [rows, cols]");
+  LogsumexpUpdateArgs a;
+  a.dtype = logits.dtype;
+  a.logits = logits.data;
+  a.rows = logits.size(0);
+  a.cols = logits.size(1);
+  for (auto [t, name] : {std::pair{&running_max, "running_max"}, std::pair{&running_sum, "running_sum"}}) {
+    check_tensor(*t, name, DType::f32);
+    TF_CHECK(t->dim() == 1 && t->size(0) == a.rows, name, ": expected shape [", a.rows, "]");
+    check_no_overlap(*t, name, &logits, "logits");
+  }
+  check_no_overlap(running_sum, "running_sum", &running_max, "running_max");
+  a.running_max = running_max.ptr<float>();
+  a.running_sum = running_sum.ptr<float>();
+  if (out) {
+    check_tensor(*out, "out", logits.dtype, /*contiguous=*/false);
+    TF_CHECK(out->dim() == 2 && out->size(0) == a.rows && out->size(1) <= a.cols, "out: expected [", a.rows,
+             ", keep] with keep <= ", a.cols);
+    a.keep = out->size(1);
+    TF_CHECK(a.keep <= 1 || out->strides[1] == 1, "out: rows must be contiguous");
+    TF_CHECK(a.rows <= 1 || a.keep == 0 || out->strides[0] >= a.keep, "out: rows overlap");
+    check_no_overlap(*out, "out", &logits, "logits");
+    check_no_overlap(*out, "out", &running_max, "running_max");
+    check_no_overlap(*out, "out", &running_sum, "running_sum");
+    a.out = out->data;
+    a.out_row_stride = out->strides[0];
+  }
+  TF_ISA_CALL(logsumexp_update_cpu, a);
 }
 
 // The CUDA kernel (softmax_cuda.cu): float32, float16 or bfloat16 (scores, mask and out alike).

@@ -1,4 +1,6 @@
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <type_traits>
 #include <vector>
 
@@ -48,10 +50,54 @@ void masked_softmax_typed(const MaskedSoftmaxArgs& a) {
   });
 }
 
+
+template <typename T>
+void logsumexp_update_typed(const LogsumexpUpdateArgs& a) {
+  using vec::VecF;
+  constexpr int W = VecF::size;
+  const T* logits = static_cast<const T*>(a.logits);
+  T* out = static_cast<T*>(a.out);
+  const int64_t n = a.cols;
+  parallel_for(a.rows, std::max<int64_t>(1, 32768 / std::max<int64_t>(n, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* x = logits + r * n;
+      if (out && a.keep > 0) std::memcpy(out + r * a.out_row_stride, x, static_cast<size_t>(a.keep) * sizeof(T));
+      if (n == 0) continue;
+      // The row (a chunk: tens of KB) is read twice from cache: its max, then the sum of exp(x - max).
+      VecF vmax(-INFINITY);
+      float smax = -INFINITY;
+      int64_t j = 0;
+      for (; j + W <= n; j += W) vmax = VecF::max(vmax, vec::load(x + j));
+      for (; j < n; ++j) {
+        float v = vec::to_float(x[j]);
+        smax = (v > smax || v != v) ? v : smax;
+      }
+      float m = vmax.reduce_max();
+      m = (smax > m || smax != smax) ? smax : m;
+      float sum = 0.0f;
+      if (m != -INFINITY) {
+        VecF vm(m), vsum(0.0f);
+        for (j = 0; j + W <= n; j += W) vsum = vsum + vec::exp_nonpositive(vec::load(x + j) - vm);
+        for (; j < n; ++j) sum += std::exp(vec::to_float(x[j]) - m);
+        sum += vsum.reduce_add();
+      }
+      // Merge with the chunks before: both sums rescaled to the larger max (an all -inf side adds 0).
+      const float prev_max = a.running_max[r], prev_sum = a.running_sum[r];
+      const float best = (m > prev_max || m != m) ? m : prev_max;
+      if (best == -INFINITY) continue;
+      a.running_sum[r] = prev_sum * std::exp(prev_max - best) + sum * std::exp(m - best);
+      a.running_max[r] = best;
+    }
+  });
+}
 }  // namespace
 
 void masked_softmax_cpu(const MaskedSoftmaxArgs& a) {
   vec::with_dtype(a.dtype, [&](auto tag) { masked_softmax_typed<decltype(tag)>(a); });
+}
+
+void logsumexp_update_cpu(const LogsumexpUpdateArgs& a) {
+  vec::with_dtype(a.dtype, [&](auto tag) { logsumexp_update_typed<decltype(tag)>(a); });
 }
 
 }  // namespace TF_ISA_NS

@@ -4,9 +4,7 @@
 #include <mutex>
 #include <new>
 
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
+#include "common/huge_pages.h"
 
 namespace tf::tok {
 
@@ -49,13 +47,10 @@ size_t thread_slot() {
 }
 
 void* alloc_table(size_t bytes) {
-  constexpr size_t kHuge = size_t{2} << 20;
-  const size_t align = bytes >= kHuge ? kHuge : 64;
+  const size_t align = bytes >= kHugePageBytes ? kHugePageBytes : 64;
   void* p = std::aligned_alloc(align, (bytes + align - 1) / align * align);
   if (!p) throw std::bad_alloc();
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  if (bytes >= kHuge) madvise(p, bytes, MADV_HUGEPAGE);  // before the first touch, so the zeroing faults huge pages
-#endif
+  if (bytes >= kHugePageBytes) advise_huge_pages(p, bytes);  // before the first touch: the zeroing faults huge pages
   std::memset(p, 0, bytes);
   return p;
 }

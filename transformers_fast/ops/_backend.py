@@ -305,6 +305,20 @@ def new_output(like: torch.Tensor) -> torch.Tensor:
     return torch.empty_like(like, memory_format=torch.contiguous_format)  # 2x faster than torch.empty(shape)
 
 
+# Fresh CPU outputs at least this large are advised onto transparent huge pages before their first write. glibc
+# gives such a block a mapping of its own, so every call faults it in again, and 4 KB faults cost several times
+# the writes themselves (2 MB ones do not); smaller blocks may come from the heap, already faulted in.
+HUGE_PAGE_MIN_BYTES = 32 << 20
+
+
+def empty_large(*shape: int, dtype: torch.dtype, device) -> torch.Tensor:
+    """torch.empty for large outputs (a language model's log-probabilities over its whole vocabulary)."""
+    out = torch.empty(*shape, dtype=dtype, device=device)
+    if out.device.type == "cpu" and _C is not None and out.numel() * out.element_size() >= HUGE_PAGE_MIN_BYTES:
+        _C.advise_huge_pages(out)
+    return out
+
+
 def register_op(name: str, impl: Callable, fake: Callable) -> Optional[Callable]:
     """Registers impl as the torch.library custom op transformers_fast::name (torch >= 2.4), so that
     torch.compile treats it as one opaque node with `fake` giving output shapes. Returns the op, or

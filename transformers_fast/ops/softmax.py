@@ -98,3 +98,42 @@ def masked_softmax(scores: torch.Tensor, mask: Optional[torch.Tensor] = None, sc
     if B.needs_grad(scores, mask):
         return _reference(scores, mask, lengths, scale, causal)
     return B.dispatch(_op, _masked_softmax_impl, scores, mask, lengths, scale, causal)
+
+
+def logsumexp_update_(logits: torch.Tensor, running_max: torch.Tensor, running_sum: torch.Tensor,
+                      out: Optional[torch.Tensor] = None) -> None:
+    """Online log-sum-exp over column chunks, in place: each row's max and sum of exp(x - max) over logits
+    [rows, cols] are merged into running_max and running_sum (float32 [rows]; -inf and 0 before the first chunk),
+    so that after the last chunk running_max + log(running_sum) is the log-sum-exp of all of them. When `out` (a
+    [rows, keep] view with contiguous rows, keep <= cols, logits' dtype) is given, logits[:, :keep] is copied into
+    it in the same pass, while the chunk is still in cache."""
+    op = "logsumexp_update_"
+    B.check_tensor("logits", logits, ndim_min=2)
+    if logits.dim() != 2:
+        raise ValueError(f"{op}: logits must be [rows, cols], got shape {tuple(logits.shape)}")
+    rows, cols = logits.shape
+    for name, t in (("running_max", running_max), ("running_sum", running_sum)):
+        if not isinstance(t, torch.Tensor) or t.dtype != torch.float32 or t.shape != (rows,):
+            raise ValueError(f"{op}: {name} must be a float32 tensor of shape [{rows}]")
+        if t.device != logits.device:
+            raise ValueError(f"{op}: {name} is on {t.device} but logits is on {logits.device}")
+    if out is not None:
+        B.check_tensor("out", out)
+        B.check_same_device_dtype(op, "logits", logits, out=out)
+        if out.dim() != 2 or out.shape[0] != rows or out.shape[1] > cols:
+            raise ValueError(f"{op}: out must be [{rows}, keep] with keep <= {cols}, got {tuple(out.shape)}")
+    if (B.use_cpu_kernel(op, logits, out) and logits.is_contiguous() and running_max.is_contiguous()
+            and running_sum.is_contiguous() and (out is None or out.shape[1] <= 1 or out.stride(1) == 1)):
+        B._C.logsumexp_update(logits, out, running_max, running_sum)
+        return
+    with torch.no_grad():
+        if out is not None:
+            out.copy_(logits[:, :out.shape[1]])
+        peak = logits.amax(1).float() if cols else torch.full_like(running_max, -float("inf"))
+        best = torch.maximum(running_max, peak)
+        finite = best != -float("inf")  # rows whose every value so far is -inf keep (-inf, 0)
+        safe = torch.where(finite, best, torch.zeros_like(best))
+        part = (logits.float() - safe[:, None]).exp().sum(1)
+        total = running_sum * (running_max - safe).exp() + part
+        running_sum.copy_(torch.where(finite, total, running_sum))
+        running_max.copy_(best)

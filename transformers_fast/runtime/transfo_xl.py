@@ -28,7 +28,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from transformers_fast import ops
-from transformers_fast.ops import PackedLinear, QuantizedLinear, linear
+from transformers_fast.ops import PackedLinear, QuantizedLinear, empty_large, linear, logsumexp_update_
 from transformers_fast.ops.projection import Projection  # float, or int8 in a quantized model
 from transformers_fast.ops.attention import quantize_kv
 from transformers_fast.ops.quantized_linear import float_like
@@ -270,14 +270,14 @@ class TransfoXLFastPath(FastPath):
     @torch.no_grad()
     def log_probs(self, hidden: torch.Tensor) -> torch.Tensor:
         """Log-probabilities [rows, n_token] of hidden [rows, d_model] (what crit(hidden) returns). Per cluster
-        the logits are made a chunk of columns at a time, copied into the output while in cache, their
-        log-sum-exp accumulated (online: running max and sum); one last pass subtracts it (and adds the head's
+        the logits are made a chunk of columns at a time and, while in cache, copied into the output with their
+        log-sum-exp accumulated (ops.logsumexp_update_); one last pass subtracts it (and adds the head's
         log-probability of the cluster)."""
         weights = self.softmax()
         hidden = hidden.contiguous()
         bounds = weights.bounds
         rows = hidden.shape[0]
-        out = torch.empty(rows, bounds[-1], dtype=hidden.dtype, device=hidden.device)
+        out = empty_large(rows, bounds[-1], dtype=hidden.dtype, device=hidden.device)
         shortlist = bounds[1]
         cluster_logits = None
         lses = []
@@ -286,23 +286,16 @@ class TransfoXLFastPath(FastPath):
             h = hidden if proj is None else linear(hidden, proj)
             offset = bounds[i]
             top = bounds[i + 1] - offset  # the cluster's vocabulary columns (the head has more: its clusters')
-            best = total = None
+            running_max = torch.full((rows,), -float("inf"), device=hidden.device)
+            running_sum = torch.zeros(rows, device=hidden.device)
             for first, stop, packed in chunks:
                 logits = linear(h, packed)  # [rows, stop - first]
-                peak = logits.amax(1, keepdim=True)
-                part = (logits - peak).exp_().sum(1, keepdim=True)
-                if best is None:
-                    best, total = peak, part
-                else:
-                    new_best = torch.maximum(best, peak)
-                    total = total * (best - new_best).exp_() + part * (peak - new_best).exp_()
-                    best = new_best
                 keep = min(stop, top) - first
-                if keep > 0:
-                    out[:, offset + first:offset + first + keep].copy_(logits[:, :keep])
+                target = out[:, offset + first:offset + first + keep] if keep > 0 else None
+                logsumexp_update_(logits, running_max, running_sum, target)
                 if stop > top:  # the head's last columns: the tail clusters' logits
-                    cluster_logits = logits[:, max(keep, 0):]
-            lses.append(best + total.log_())
+                    cluster_logits = logits[:, max(keep, 0):].float()
+            lses.append((running_max + running_sum.log_())[:, None])
         out[:, :shortlist].sub_(lses[0])
         if cluster_logits is not None:
             cluster_logprob = cluster_logits - lses[0]  # [rows, tail clusters]
