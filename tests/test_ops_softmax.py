@@ -237,6 +237,11 @@ def test_logsumexp_update_special_values_and_bfloat16(isa):
     assert torch.isnan(lse[3])
     twin, _ = chunked_logsumexp([chunk1, chunk2], use_kernel=False)
     torch.testing.assert_close(lse, twin, equal_nan=True)
+    # A NaN inside the vectorised part of a row, beside -inf only or beside finite values.
+    wide = torch.full((2, 70), -inf)
+    wide[1] = torch.randn(70)
+    wide[:, 37] = float("nan")
+    assert torch.isnan(chunked_logsumexp([wide])[0]).all()
     chunks = [(torch.randn(3, n) * 5).to(torch.bfloat16) for n in (33, 100)]
     lse, copies = chunked_logsumexp(chunks)
     torch.testing.assert_close(lse, torch.cat(chunks, 1).float().logsumexp(1), rtol=1e-6, atol=1e-5)

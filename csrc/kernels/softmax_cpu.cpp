@@ -50,7 +50,6 @@ void masked_softmax_typed(const MaskedSoftmaxArgs& a) {
   });
 }
 
-
 template <typename T>
 void logsumexp_update_typed(const LogsumexpUpdateArgs& a) {
   using vec::VecF;
@@ -74,6 +73,13 @@ void logsumexp_update_typed(const LogsumexpUpdateArgs& a) {
       }
       float m = vmax.reduce_max();
       m = (smax > m || smax != smax) ? smax : m;
+      if (m == -INFINITY) {  // vector max drops NaN (a NaN beside finite values still makes the sum NaN below)
+        for (j = 0; j < n; ++j)
+          if (std::isnan(vec::to_float(x[j]))) {
+            m = NAN;
+            break;
+          }
+      }
       float sum = 0.0f;
       if (m != -INFINITY) {
         VecF vm(m), vsum(0.0f);
@@ -90,6 +96,7 @@ void logsumexp_update_typed(const LogsumexpUpdateArgs& a) {
     }
   });
 }
+
 }  // namespace
 
 void masked_softmax_cpu(const MaskedSoftmaxArgs& a) {
