@@ -228,6 +228,50 @@ void check_softmax() {
   }
 }
 
+// Online log-sum-exp over 1-3 column chunks, each copying its first `keep` columns out, against the log-sum-exp
+// of the whole row in double (NaN where the row holds one; -inf where it is all -inf).
+void check_logsumexp() {
+  int64_t rows = pick(1, 5), chunks = pick(1, 3);
+  std::vector<float> running_max(rows, -INFINITY), running_sum(rows, 0.0f);
+  std::vector<std::vector<float>> parts;
+  for (int64_t c = 0; c < chunks; ++c) {
+    int64_t cols = pick(0, 70), keep = pick(0, cols);
+    parts.push_back(randn(rows * cols, 4.0, true));
+    auto& logits = parts.back();
+    for (auto& x : logits)
+      if (chance(0.1)) x = -INFINITY;
+    std::vector<float> out((rows + 1) * (keep + 2), 7.0f);  // rows of keep + 2: a strided view
+    TensorView ov = strided(out, 1, {rows, keep}, {keep + 2, 1});
+    const bool copy = chance(0.8);
+    tf::logsumexp_update(view(logits, {rows, cols}), copy ? &ov : nullptr,
+                         TensorView{running_max.data(), DType::f32, {rows}, {1}},
+                         TensorView{running_sum.data(), DType::f32, {rows}, {1}});
+    read_back(out);
+    for (int64_t r = 0; r < rows && copy; ++r)
+      for (int64_t j = 0; j < keep; ++j)
+        expect_close("logsumexp copy", out[1 + r * (keep + 2) + j], logits[r * cols + j], 0, 0, j);
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    double peak = -INFINITY;
+    bool nan = false;
+    for (auto& logits : parts) {
+      int64_t cols = static_cast<int64_t>(logits.size()) / rows;
+      for (int64_t j = 0; j < cols; ++j) {
+        nan |= std::isnan(logits[r * cols + j]);
+        peak = std::max(peak, double(logits[r * cols + j]));
+      }
+    }
+    double sum = 0.0;
+    for (auto& logits : parts) {
+      int64_t cols = static_cast<int64_t>(logits.size()) / rows;
+      for (int64_t j = 0; j < cols; ++j) sum += std::exp(double(logits[r * cols + j]) - peak);
+    }
+    double want = nan ? NAN : peak == -INFINITY ? -INFINITY : peak + std::log(sum);
+    expect_close("logsumexp", double(running_max[r]) + std::log(double(running_sum[r])), want,
+                 atol_for(1e-5, 1e-5), 1e-5, r);
+  }
+}
+
 // One (query row, allowed keys) of attention in double; `scores` are the q.k products * scale + mask.
 void attend_ref(std::vector<double>& scores, const std::vector<char>& allowed, const float* v, int64_t v_stride,
                 int64_t dim, double* out) {
@@ -668,6 +712,7 @@ int main(int argc, char** argv) {
   const Front fronts[] = {{"gelu", check_gelu, true},
                           {"layer_norm", check_layer_norm, true},
                           {"masked_softmax", check_softmax, true},
+                          {"logsumexp_update", check_logsumexp, true},
                           {"attention", check_attention_padded, true},
                           {"attention_packed", check_attention_packed, true},
                           {"attention_int8_kv", check_attention_int8_kv, false},
