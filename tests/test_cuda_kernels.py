@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import torch
@@ -176,6 +177,33 @@ def test_masked_softmax_long_rows_nan_and_all_minus_inf():
     check(got, want)
 
 
+# ---- logsumexp_update ----
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_logsumexp_update(backend, dtype):
+    rows, device = 4, "cuda" if backend == "gpu" else "cpu"
+    chunks = [(torch.randn(rows, cols) * 6).to(dtype) for cols in (1, 37, 1500)]
+    chunks[1][0] = NEG_INF  # a chunk row of -inf only adds nothing
+    chunks[2][3, 700] = float("nan")
+    keeps = [1, 30, 0]
+    recorder = Recorder(_cuda_emu if backend == "emu" else _gpu_module())
+    with B.emulate_cuda(recorder) if backend == "emu" else mock.patch.object(B, "cuda_extension", lambda: recorder):
+        running_max = torch.full((rows,), NEG_INF, device=device)
+        running_sum = torch.zeros(rows, device=device)
+        copies = []
+        for chunk, keep in zip(chunks, keeps):
+            out = torch.full((rows, keep + 2), 7.0, dtype=dtype, device=device)[:, 1:keep + 1]
+            softmax.logsumexp_update_(chunk.to(device), running_max, running_sum, None if keep == 0 else out)
+            copies.append(out.cpu())
+    assert recorder.calls == {"logsumexp_update": 3}
+    got = (running_max + running_sum.log()).cpu()
+    want = torch.cat(chunks, 1).double().logsumexp(1)
+    torch.testing.assert_close(got.double(), want, rtol=1e-5, atol=1e-5, equal_nan=True)
+    assert torch.isnan(got[3]) and not torch.isnan(got[:3]).any()
+    for chunk, keep, out in zip(chunks, keeps, copies):
+        assert torch.equal(out, chunk[:, :keep])
+
+
 # ---- attention ----
 ATTN_SHAPES = [(1, 1, 1, 1, 1), (3, 2, 7, 7, 7), (2, 3, 5, 83, 64), (1, 2, 17, 40, 128), (1, 1, 9, 9, 200),
                (2, 1, 3, 37, 33), (2, 2, 1, 300, 64), (1, 2, 1, 70, 160)]
@@ -335,6 +363,11 @@ def test_errors_name_the_kernel():
         _cuda_emu.add_layer_norm(x.double(), None, None, None, None, x.double(), 1e-5, 0)
     with pytest.raises(ValueError, match="masked_softmax_cuda: lengths: expected shape"):
         _cuda_emu.masked_softmax(torch.randn(2, 3), None, torch.tensor([1]), torch.empty(2, 3), 1.0, False, 0)
+    with pytest.raises(ValueError, match=r"logsumexp_update_cuda: running_max: expected shape \[2\]"):
+        _cuda_emu.logsumexp_update(torch.randn(2, 3), None, torch.zeros(3), torch.zeros(2), 0)
+    with pytest.raises(ValueError, match="logsumexp_update_cuda: out and logits: overlap"):
+        logits = torch.randn(2, 3)
+        _cuda_emu.logsumexp_update(logits, logits[:, :1], torch.zeros(2), torch.zeros(2), 0)
     q = torch.randn(1, 1, 2, 300)
     with pytest.raises(ValueError, match=r"attention_cuda: q: head_dim must be in \[1, 256\]"):
         _cuda_emu.attention(q, q, q, torch.empty_like(q), None, None, None, -1, 1.0, False, 0)

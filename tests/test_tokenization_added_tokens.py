@@ -202,6 +202,27 @@ def test_added_tokens_as_1_2_0(make, transfo_vocab, family, tmp_path):  # noqa: 
             assert ours.decode(ids, **kw) == ref.decode(ids, **kw), (text, kw)
 
 
+@pytest.mark.parametrize("family", ["bert", "gpt2", "roberta", "openai", "xlm", "xlnet"])
+def test_special_tokens_and_never_split_edited_in_place(make, family):
+    """1.2.0's getter hands out additional_special_tokens (and BasicTokenizer its never_split) as the list itself:
+    an element replaced after the first call is what the next call splits on, as in 1.2.0."""
+    _, _, ref, ours = make(family)
+    text = "x <aaa> y <ccc> z HELLO WORLD"
+    for tok in (ours, ref):
+        tok.add_special_tokens({"additional_special_tokens": ["<aaa>", "<bbb>"]})
+        tok.tokenize(text)
+        tok.additional_special_tokens[0] = "<ccc>"
+    assert ours.tokenize(text) == ref.tokenize(text) and ours.encode(text) == ref.encode(text)
+    assert "<ccc>" in ours.tokenize(text)
+    if family == "bert":
+        for tok in (ours, ref):
+            tok.basic_tokenizer.never_split.append("HELLO")
+            tok.tokenize(text)
+            tok.basic_tokenizer.never_split[-1] = "WORLD"
+        assert ours.tokenize(text) == ref.tokenize(text) and ours.encode(text) == ref.encode(text)
+        assert ours.tokenize(text)[-2:] == ["hello", "[UNK]"]  # WORLD kept whole, and not in the uncased vocabulary
+
+
 # beside a single_word token: characters Rust regex's \w has and Python's isalnum lacks (Mc, Pc, Join_Control,
 # Alphabetic symbols) and the reverse (No); beside an lstrip token: what str.isspace has and \s lacks (\x1c)
 CLASS_TEXTS = ["²sw sw² ‿sw", "swः sw", "Ⓐsw swⒶ", "x\u200dsw", "sw\u0301 sw", "\x1c<lx> y\x1f <lx>", "sw¹"]

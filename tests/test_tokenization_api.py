@@ -135,8 +135,8 @@ def test_bad_arguments(berts):
         ours(["a"], padding="sideways")
     with pytest.raises(ValueError, match="return_tensors"):
         ours(["a"], return_tensors="tf")
-    with pytest.raises(ValueError, match="max_length"):
-        ours(["a"], padding="max_length")
+    with pytest.raises(ValueError, match="different lengths"):  # (padding="max_length" without a length: none)
+        ours(["a", "b c d"], padding="max_length", return_tensors="pt")
     with pytest.raises(ValueError, match="different lengths"):
         ours(["a", "b c d"], return_tensors="pt")
     with pytest.raises(ValueError, match="text_pair"):

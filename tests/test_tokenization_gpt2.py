@@ -192,3 +192,21 @@ def test_vocabulary_edits_after_construction_match_reference(files, edit):
     for text in texts:
         assert ours.tokenize(text) == theirs.tokenize(text), text
         assert ours.encode(text) == theirs.encode(text), text
+
+
+@pytest.mark.parametrize("cls_name", ["GPT2Tokenizer", "RobertaTokenizer"])
+def test_assigned_pat_splits_words_as_in_1_2_0(cls_name, files, roberta_files):
+    """1.2.0's _tokenize reads self.pat: a pattern assigned after construction is what splits the words."""
+    files = files if cls_name == "GPT2Tokenizer" else roberta_files
+    ours = {"GPT2Tokenizer": GPT2Tokenizer, "RobertaTokenizer": RobertaTokenizer}[cls_name](*files)
+    theirs = getattr(ref, cls_name)(*files)
+    assert ours.pat.pattern == theirs.pat.pattern
+    texts = ["Hello world's 123", "  two  spaces\tand tabs ", "naïve café 😀!!"]
+    before = [ours.encode(t) for t in texts]
+    for tok in (ours, theirs):
+        tok.pat = regex.compile(r"\S+|\s+")
+    for text in texts:
+        assert ours.tokenize(text) == theirs.tokenize(text) and ours.encode(text) == theirs.encode(text), text
+    assert ours.encode(texts[0]) != before[0]
+    with pytest.raises(TypeError, match="compiled regular expression"):
+        ours.pat = r"\S+"

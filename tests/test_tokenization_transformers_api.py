@@ -387,8 +387,7 @@ def test_pad_like_data_collators(pairs_of_tokenizers, family):
         assert_same_call(ours, hf, TEXTS[:2], padding="max_length")
     finally:
         ours.model_max_length, hf.model_max_length = int(1e12), int(1e30)
-    with pytest.raises(ValueError, match="max_length"):
-        ours.pad(features, padding="max_length")
+    # (without either: no padding, test_padding_to_max_length_without_one_pads_nothing)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -424,6 +423,18 @@ def test_pad_without_padding_to_tensors_is_a_clear_error(pairs_of_tokenizers, ki
         ours.pad(ours(["hello world", "a"]), padding=False, return_tensors=kind)
     same = ours.pad(ours(["hello world", "a b"]), padding=False, return_tensors=kind)
     assert same["input_ids"].shape == (2, 4)
+
+
+def test_padding_to_max_length_without_one_pads_nothing(pairs_of_tokenizers, caplog):
+    """padding="max_length" with no max_length on a tokenizer built from files (no max_len): transformers warns and
+    does not pad, in __call__ and in pad(); so do we."""
+    ours, hf = pairs_of_tokenizers["bert"]
+    texts = ["hello world", "x"]
+    with caplog.at_level("WARNING"):
+        got = ours(texts, padding="max_length")
+    assert dict(got) == dict(hf(texts, padding="max_length"))
+    assert [len(ids) for ids in got["input_ids"]] == [4, 3] and "Default to no padding" in caplog.text
+    assert dict(ours.pad(ours(texts), padding="max_length")) == dict(hf.pad(hf(texts), padding="max_length"))
 
 
 @pytest.mark.parametrize("family", ["bert", "distilbert"])  # (BPE: spaces around added tokens differ, as with str)

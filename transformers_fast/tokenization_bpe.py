@@ -215,9 +215,23 @@ class ByteLevelBPETokenizer(PreTrainedTokenizer):
 
     @property
     def pat(self):
-        """1.2.0's pre-tokenization regex (the C++ core scans the same classes without it)."""
+        """1.2.0's pre-tokenization regex (the C++ core scans the same classes without it). Assigning another
+        compiled pattern makes tokenization split words with it, as 1.2.0's _tokenize reads self.pat (through the
+        Python path then)."""
+        custom = self.__dict__.get("_custom_pat")
+        if custom is not None:
+            return custom
         import regex
         return regex.compile(GPT2_PATTERN)
+
+    @pat.setter
+    def pat(self, value):
+        if not hasattr(value, "findall"):
+            raise TypeError(f"pat must be a compiled regular expression, got {type(value).__name__}")
+        self.__dict__["_custom_pat"] = value
+
+    def _native(self):
+        return None if "_custom_pat" in self.__dict__ else super()._native()
 
     def bpe(self, token):
         """BPE of one byte-encoded word, as a space-separated string (1.2.0's bpe)."""
@@ -227,8 +241,9 @@ class ByteLevelBPETokenizer(PreTrainedTokenizer):
         aps = self.add_prefix_space
         if aps is None or (aps and not text.startswith(" ")):
             text = " " + text
+        custom = self.__dict__.get("_custom_pat")
         pieces = []
-        for token in self._core.model.pretokenize(text):
+        for token in (custom.findall(text) if custom is not None else self._core.model.pretokenize(text)):
             token = "".join(self.byte_encoder[b] for b in token.encode("utf-8"))
             pieces.extend(self.bpe(token).split(" "))
         return pieces

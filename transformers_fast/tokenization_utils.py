@@ -76,7 +76,7 @@ def resolve_file(repo_id: str, filename: str, cache_dir=None, force_download=Fal
 
 # Moves on every change a C++ core may have to follow: an attribute set on a tokenizer (or on the BERT helpers
 # whose settings it reads), an edit of a tracked dict. A tokenizer whose core was checked at the current value
-# skips the full check of its state (_native); state changed in place without either (a list's length) is
+# skips the full check of its state (_native); state changed in place without either (the contents of a list) is
 # compared on every call (_core_unwatched).
 _state_epoch = 0
 
@@ -709,15 +709,15 @@ class PreTrainedTokenizer(object):
         """Changes whenever the added/special-token state a C++ core holds must be pushed again."""
         extra = self._additional_special_tokens
         return (self._state_version, self.added_tokens_encoder.version, id(self.added_tokens_encoder),
-                len(extra) if isinstance(extra, list) else extra, self._core_never_split_key(),
+                tuple(extra) if isinstance(extra, list) else extra, self._core_never_split_key(),
                 self._model_unk_token(), self._split_as_transformers(),
                 tuple(self.__dict__.get("_added_token_flags", {}).items()))
 
     def _core_unwatched(self):
-        """The part of the core's inputs that changes without an attribute set or a tracked-dict edit: the length
-        of additional_special_tokens (a list users append to)."""
+        """The part of the core's inputs that changes without an attribute set or a tracked-dict edit: the contents
+        of additional_special_tokens (a list users append to or edit in place; 1.2.0's getter hands out the list)."""
         extra = self._additional_special_tokens
-        return len(extra) if isinstance(extra, list) else extra
+        return tuple(extra) if isinstance(extra, list) else extra
 
     def _model_unk_token(self):
         """The token the model emits for what it cannot tokenize (BERT's WordPiece keeps its own)."""
@@ -1333,6 +1333,8 @@ class PreTrainedTokenizer(object):
             max_length = self.max_len if self.max_len < int(1e12) else None
         if padding == "max_length" and max_length is None:
             max_length = self._max_length_to_pad()
+            if max_length is None:
+                padding = False
         extra = self.num_added_special_tokens(False) if stride and strategy and max_length is not None else 0
         if stride and strategy and max_length is not None and extra <= max_length < stride + extra:  # tokenizers'
             raise ValueError(f"stride ({stride}) must be at most max_length ({max_length}) less the {extra} special "
@@ -1413,8 +1415,12 @@ class PreTrainedTokenizer(object):
         return self.pad_token_id
 
     def _max_length_to_pad(self):
+        """The length padding='max_length' pads to without max_length: max_len, or None (no padding, with
+        transformers' warning) where the tokenizer has none."""
         if self.max_len >= int(1e12):
-            raise ValueError("padding='max_length' needs max_length (this tokenizer has no max_len)")
+            logger.warning("Asking to pad to max_length but no maximum length is provided and the model has no "
+                           "predefined maximum length. Default to no padding.")
+            return None
         return self.max_len
 
     def pad(self, encoded_inputs, padding=True, max_length=None, pad_to_multiple_of=None, padding_side=None,

@@ -155,7 +155,7 @@ class BasicWordPieceTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
 
     def _core_never_split_key(self):
         ns = self.basic_tokenizer.never_split if self.do_basic_tokenize else None
-        return (id(ns), len(ns)) if ns is not None else None
+        return (id(ns), tuple(ns)) if ns is not None else None  # contents: the list may be edited in place
 
     def _core_unwatched(self):
         return super()._core_unwatched(), self._core_never_split_key()  # never_split: a list or set, edited in place

@@ -92,6 +92,13 @@ PYBIND11_MODULE(TF_CUDA_MODULE, m) {
       py::arg("scores"), py::arg("mask"), py::arg("lengths"), py::arg("out"), py::arg("scale"), py::arg("causal"),
       py::arg("stream"), nogil);
   m.def(
+      "logsumexp_update",
+      [](const TensorView& logits, const OptTensor& out, const TensorView& running_max, const TensorView& running_sum,
+         uintptr_t stream) {
+        tf::logsumexp_update_cuda(logits, opt(out), running_max, running_sum, stream_ptr(stream));
+      },
+      py::arg("logits"), py::arg("out"), py::arg("running_max"), py::arg("running_sum"), py::arg("stream"), nogil);
+  m.def(
       "attention",
       [](const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& out, const OptTensor& mask,
          const OptTensor& kv_lengths, const OptTensor& cu_seqlens, int64_t max_seqlen, double scale, bool causal,

@@ -100,10 +100,11 @@ struct LogsumexpUpdateArgs {
 
 TF_ISA_DECLARE(void, logsumexp_update_cpu, (const LogsumexpUpdateArgs& args))
 
-inline void logsumexp_update(const TensorView& logits, const TensorView* out, const TensorView& running_max,
-                             const TensorView& running_sum) {
-  check_cpu_dtype(logits, "logits");
-  check_tensor(logits, "logits", logits.dtype);
+// The checks of every device's front, and the kernel arguments.
+inline LogsumexpUpdateArgs logsumexp_update_args(const TensorView& logits, const TensorView* out,
+                                                 const TensorView& running_max, const TensorView& running_sum,
+                                                 bool on_cpu) {
+  check_tensor_on(logits, "logits", logits.dtype, on_cpu);
   TF_CHECK(logits.dim() == 2, "logits: expected [rows, cols]");
   LogsumexpUpdateArgs a;
   a.dtype = logits.dtype;
@@ -111,7 +112,7 @@ inline void logsumexp_update(const TensorView& logits, const TensorView* out, co
   a.rows = logits.size(0);
   a.cols = logits.size(1);
   for (auto [t, name] : {std::pair{&running_max, "running_max"}, std::pair{&running_sum, "running_sum"}}) {
-    check_tensor(*t, name, DType::f32);
+    check_tensor_on(*t, name, DType::f32, on_cpu);
     TF_CHECK(t->dim() == 1 && t->size(0) == a.rows, name, ": expected shape [", a.rows, "]");
     check_no_overlap(*t, name, &logits, "logits");
   }
@@ -119,7 +120,7 @@ inline void logsumexp_update(const TensorView& logits, const TensorView* out, co
   a.running_max = running_max.ptr<float>();
   a.running_sum = running_sum.ptr<float>();
   if (out) {
-    check_tensor(*out, "out", logits.dtype, /*contiguous=*/false);
+    check_tensor_on(*out, "out", logits.dtype, on_cpu, /*contiguous=*/false);
     TF_CHECK(out->dim() == 2 && out->size(0) == a.rows && out->size(1) <= a.cols, "out: expected [", a.rows,
              ", keep] with keep <= ", a.cols);
     a.keep = out->size(1);
@@ -131,11 +132,20 @@ inline void logsumexp_update(const TensorView& logits, const TensorView* out, co
     a.out = out->data;
     a.out_row_stride = out->strides[0];
   }
+  return a;
+}
+
+inline void logsumexp_update(const TensorView& logits, const TensorView* out, const TensorView& running_max,
+                             const TensorView& running_sum) {
+  check_cpu_dtype(logits, "logits");
+  LogsumexpUpdateArgs a = logsumexp_update_args(logits, out, running_max, running_sum, /*on_cpu=*/true);
   TF_ISA_CALL(logsumexp_update_cpu, a);
 }
 
-// The CUDA kernel (softmax_cuda.cu): float32, float16 or bfloat16 (scores, mask and out alike).
+// The CUDA kernels (softmax_cuda.cu): float32, float16 or bfloat16 (scores, mask and out alike; logits and out).
 void masked_softmax_cuda(const TensorView& scores, const TensorView* mask, const TensorView* lengths,
                          const TensorView& out, double scale, bool causal, void* stream);
+void logsumexp_update_cuda(const TensorView& logits, const TensorView* out, const TensorView& running_max,
+                           const TensorView& running_sum, void* stream);
 
 }  // namespace tf

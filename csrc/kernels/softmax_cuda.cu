@@ -92,6 +92,37 @@ __global__ void __launch_bounds__(1024) masked_softmax_kernel(const T* __restric
   }
 }
 
+// One block per row: the row's first `keep` values copied out while its max is taken, then the sum of
+// exp(x - max); thread 0 merges both into the running pair as the CPU kernel does.
+template <typename T>
+__global__ void __launch_bounds__(1024) logsumexp_update_kernel(const T* __restrict__ logits, int64_t cols,
+                                                                T* __restrict__ out, int64_t out_stride, int64_t keep,
+                                                                float* __restrict__ running_max,
+                                                                float* __restrict__ running_sum) {
+  TF_DYNAMIC_SMEM(float, scratch);  // [32]
+  const int64_t row = blockIdx.x;
+  const T* x = logits + row * cols;
+  float m = -INFINITY;
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+    const T v = x[c];
+    if (c < keep) out[row * out_stride + c] = v;
+    m = nan_max(m, to_float(v));
+  }
+  m = block_reduce(m, scratch, MaxOp(), -INFINITY);
+  float sum = 0.0f;
+  if (m != -INFINITY)
+    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) sum += expf(to_float(x[c]) - m);
+  sum = block_reduce(sum, scratch, SumOp(), 0.0f);
+  if (threadIdx.x == 0) {
+    const float prev_max = running_max[row], prev_sum = running_sum[row];
+    const float best = (m > prev_max || m != m) ? m : prev_max;
+    if (best != -INFINITY) {
+      running_sum[row] = prev_sum * expf(prev_max - best) + sum * expf(m - best);
+      running_max[row] = best;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace cuda
 
@@ -128,6 +159,24 @@ void masked_softmax_cuda(const TensorView& scores, const TensorView* mask, const
         TF_LAUNCH(grid, block, smem, cuda::as_stream(stream), cuda::masked_softmax_kernel<T, true>)(s, m, a.lengths, o, p);
       else
         TF_LAUNCH(grid, block, smem, cuda::as_stream(stream), cuda::masked_softmax_kernel<T, false>)(s, m, a.lengths, o, p);
+    });
+  });
+}
+
+void logsumexp_update_cuda(const TensorView& logits, const TensorView* out, const TensorView& running_max,
+                           const TensorView& running_sum, void* stream) {
+  cuda::run_checked("logsumexp_update_cuda", [&] {
+    cuda::check_float_dtype(logits, "logits");
+    LogsumexpUpdateArgs a = logsumexp_update_args(logits, out, running_max, running_sum, cuda::kOnCpu);
+    if (a.rows == 0) return;
+    TF_CHECK(a.rows <= 0x7fffffff, "logits: at most 2^31 - 1 rows");
+    cuda::dispatch_float(logits.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      int threads = static_cast<int>(std::min<int64_t>(1024, std::max<int64_t>(32, cuda::ceil_div(a.cols, 32) * 32)));
+      dim3 grid(static_cast<unsigned>(a.rows)), block(threads);
+      TF_LAUNCH(grid, block, 32 * sizeof(float), cuda::as_stream(stream), cuda::logsumexp_update_kernel<T>)(
+          reinterpret_cast<const T*>(a.logits), a.cols, reinterpret_cast<T*>(a.out), a.out_row_stride, a.keep,
+          a.running_max, a.running_sum);
     });
   });
 }

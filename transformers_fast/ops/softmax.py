@@ -122,8 +122,13 @@ def logsumexp_update_(logits: torch.Tensor, running_max: torch.Tensor, running_s
         B.check_same_device_dtype(op, "logits", logits, out=out)
         if out.dim() != 2 or out.shape[0] != rows or out.shape[1] > cols:
             raise ValueError(f"{op}: out must be [{rows}, keep] with keep <= {cols}, got {tuple(out.shape)}")
-    if (B.use_cpu_kernel(op, logits, out) and logits.is_contiguous() and running_max.is_contiguous()
-            and running_sum.is_contiguous() and (out is None or out.shape[1] <= 1 or out.stride(1) == 1)):
+    kernel_layout = (logits.is_contiguous() and running_max.is_contiguous() and running_sum.is_contiguous()
+                     and (out is None or out.shape[1] <= 1 or out.stride(1) == 1))
+    mod = B.use_cuda_kernel(op, logits, out)
+    if mod is not None and kernel_layout:
+        B.on_device(logits, mod.logsumexp_update, logits, out, running_max, running_sum, B.cuda_stream(logits))
+        return
+    if mod is None and logits.device.type == "cpu" and B.use_cpu_kernel(op, logits, out) and kernel_layout:
         B._C.logsumexp_update(logits, out, running_max, running_sum)
         return
     with torch.no_grad():
