@@ -189,12 +189,26 @@ def machine() -> dict:
             "transformers_fast": transformers_fast.__version__, "python": platform.python_version()}
 
 
+def transparent_huge_pages() -> str:
+    """Linux's THP mode ("always", "madvise", "never"; "unknown" elsewhere): with "madvise", a library's fresh
+    large temporaries fault in 4 KB at a time unless it asks for huge pages (as our largest outputs do), which
+    can move a reference's time by more than the noise."""
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+            text = f.read()
+    except OSError:
+        return "unknown"
+    chosen = [word[1:-1] for word in text.split() if word.startswith("[")]
+    return chosen[0] if chosen else "unknown"
+
+
 def banner(threads: int) -> str:
-    """The line above each table: which CPU, ISA and how many threads (of how many cores)."""
+    """The line above each table: which CPU, ISA and how many threads (of how many cores), THP mode."""
     from transformers_fast import ops
 
     return (f"{cpu_name()}, kernels' ISA {ops.cpu_isa()}, {threads} thread(s) of {os.cpu_count()} cores "
-            f"(torch's default {DEFAULT_THREADS}), our parallel regions on {ops.parallel_backend()}")
+            f"(torch's default {DEFAULT_THREADS}), our parallel regions on {ops.parallel_backend()}, "
+            f"transparent huge pages: {transparent_huge_pages()}")
 
 
 def library(name: str) -> str:
