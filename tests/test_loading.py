@@ -377,6 +377,45 @@ def test_config_overrides_and_unused_kwargs(hf_mlm_dir):
         assert len(model(ids, tt, mask)) == 3
 
 
+@pytest.mark.parametrize("safe", [False, True])
+def test_save_back_into_the_folder_loaded_from(tmp_path, safe):
+    """Loaded weights stay memory-mapped from their file: saving (fine-tuned) weights back into the same folder
+    writes a new file and renames it over the old one, instead of truncating the file under the tensors being
+    saved (SIGBUS with pytorch_model.bin, as the test's own process would show)."""
+    config = tf.BertConfig(vocab_size_or_config_json_file=99, hidden_size=16, num_hidden_layers=1,
+                           num_attention_heads=2, intermediate_size=32)
+    tf.BertModel(config).save_pretrained(tmp_path, safe_serialization=safe)
+    model = tf.BertModel.from_pretrained(tmp_path)
+    with torch.no_grad():
+        model.embeddings.word_embeddings.weight.add_(1.0)
+    expected = {k: v.clone() for k, v in model.state_dict().items()}
+    model.save_pretrained(tmp_path, safe_serialization=safe)
+    model.save_pretrained(tmp_path, safe_serialization=safe)  # again, over the file the model now maps
+    again = tf.BertModel.from_pretrained(tmp_path)
+    assert all(torch.equal(again.state_dict()[k], v) for k, v in expected.items())
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in expected.items())
+    assert sorted(os.listdir(tmp_path)) == ["config.json", "model.safetensors" if safe else tf.WEIGHTS_NAME]
+
+
+def test_labels_count_and_names_stay_consistent(hf_mlm_dir, tmp_path):
+    """As transformers: id2label decides num_labels, and a num_labels its names do not match renames them."""
+    import transformers
+
+    _, path = hf_mlm_dir
+    three = {0: "neg", 1: "neutral", 2: "pos"}
+    for kw in ({"num_labels": 3}, {"id2label": three}, {"num_labels": 2}):
+        ours, theirs = tf.BertConfig.from_pretrained(path, **kw), transformers.BertConfig.from_pretrained(path, **kw)
+        assert (ours.num_labels, ours.id2label, ours.label2id) == (theirs.num_labels, theirs.id2label,
+                                                                   theirs.label2id), kw
+    model = tf.BertForSequenceClassification.from_pretrained(path, id2label=three,
+                                                             label2id={v: k for k, v in three.items()})
+    assert model.classifier.out_features == model.config.num_labels == 3
+    model.save_pretrained(tmp_path)
+    assert tf.BertConfig.from_pretrained(tmp_path).id2label == three
+    config = tf.BertConfig.from_pretrained(tmp_path, num_labels=4)
+    assert config.id2label == {i: f"LABEL_{i}" for i in range(4)}
+
+
 def test_config_1_2_0_style_constructor(tmp_path):
     config = tf.BertConfig(1000, hidden_size=64, num_attention_heads=4)
     assert config.vocab_size == 1000

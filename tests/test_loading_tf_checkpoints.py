@@ -100,6 +100,11 @@ def test_bert_checkpoint_reads_as_in_1_2_0(fake_tensorflow, tmp_path):
     (tmp_path / "model.ckpt.index").write_bytes(b"")
     loaded = tf.BertForPreTraining.from_pretrained(str(tmp_path), from_tf=True)
     assert_same_weights(loaded, source)
+    # with a config object and 1.2.0's download options (its docstring's call): they have nothing to do here
+    config = tf.BertConfig.from_pretrained(str(tmp_path))
+    assert_same_weights(tf.BertForPreTraining.from_pretrained(str(tmp_path), from_tf=True, config=config,
+                                                              cache_dir=str(tmp_path / "c"), force_download=False,
+                                                              proxies=None), source)
     x = torch.randint(0, 99, (2, 7))
     source.eval()
     with torch.no_grad():

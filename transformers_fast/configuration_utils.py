@@ -63,6 +63,15 @@ class PretrainedConfig:
     def __setattr__(self, key: str, value: Any) -> None:
         key = type(self).attribute_map.get(key, key)
         super().__setattr__(key, value)
+        # As transformers keeps them: the labels named decide how many there are, and a new count that the
+        # names do not match replaces them with LABEL_i (read from num_labels).
+        if key == "id2label" and isinstance(value, dict) and value:
+            super().__setattr__("num_labels", len(value))
+        elif key == "num_labels":
+            id2label = self.__dict__.get("id2label")
+            if id2label is not None and len(id2label) != value:
+                del self.__dict__["id2label"]
+                self.__dict__.pop("label2id", None)
 
     def __getattr__(self, key: str) -> Any:
         # Only reached when normal lookup fails: resolve aliases (hidden_size -> dim), then transformers' defaults.

@@ -632,7 +632,7 @@ class PreTrainedModel(nn.Module):
             if stale != written and os.path.isfile(os.path.join(save_directory, stale)):
                 os.remove(os.path.join(save_directory, stale))
         if not safe_serialization:
-            torch.save(state_dict, os.path.join(save_directory, written))
+            _write_replacing(os.path.join(save_directory, written), lambda path: torch.save(state_dict, path))
             return
         from safetensors.torch import save_file
 
@@ -650,7 +650,8 @@ class PreTrainedModel(nn.Module):
                 tensor = tensor.contiguous().clone()
             storages.add(storage)
             tensors[key] = tensor
-        save_file(tensors, os.path.join(save_directory, written), metadata={"format": "pt"})
+        _write_replacing(os.path.join(save_directory, written),
+                         lambda path: save_file(tensors, path, metadata={"format": "pt"}))
 
     # ---- loading ----------------------------------------------------------------------------------------
 
@@ -680,9 +681,9 @@ class PreTrainedModel(nn.Module):
         kwargs.pop("low_cpu_mem_usage", None)
         if not isinstance(kwargs.pop("attn_implementation", ""), (str, type(None))):
             raise TypeError("attn_implementation must be a string such as 'eager' or 'sdpa'")
-        if kwargs.pop("from_tf", False):
-            return cls._from_tf_checkpoint(pretrained_model_name_or_path, config, output_loading_info, kwargs)
         hub_kwargs = pop_hub_kwargs(kwargs)
+        if kwargs.pop("from_tf", False):  # (a local checkpoint: the download options have nothing to do)
+            return cls._from_tf_checkpoint(pretrained_model_name_or_path, config, output_loading_info, kwargs)
         name = os.fspath(pretrained_model_name_or_path) if pretrained_model_name_or_path is not None else None
 
         if config is None:
@@ -1062,6 +1063,20 @@ def _looks_like_safetensors(path: str, head: bytes) -> bool:
         return False
     header_len = int.from_bytes(head, "little")
     return 2 <= header_len <= os.path.getsize(path) - 8
+
+
+def _write_replacing(path: str, write) -> None:
+    """write(a temporary path beside `path`), then renamed over it. Loaded weights stay memory-mapped from their
+    file: a model saved back into the folder it came from keeps reading the old file (writing over it in place
+    would pull the pages from under the tensors being saved: SIGBUS), and a failed write leaves the old file."""
+    temporary = f"{path}.{os.getpid()}.tmp"
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
 
 
 def _load_safetensors(path: str) -> Dict[str, torch.Tensor]:
