@@ -403,6 +403,17 @@ def test_command_usage(capsys):
     with pytest.raises(SystemExit):
         conversion.run_script("convert_xlm_checkpoint_to_pytorch", ["--xlm_checkpoint_path", "x"])
     assert "--pytorch_dump_folder_path" in capsys.readouterr().err
+    assert conversion.command_main(["--help"]) == 0 and "Should be used as one of" in capsys.readouterr().out
+
+
+def test_command_failures_are_one_line(tmp_path):
+    """A missing checkpoint: one line naming it and exit status 2, as the transformers-fast command, no traceback."""
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    env.pop("TRANSFORMERS_FAST_DEBUG", None)
+    result = subprocess.run([sys.executable, "-m", "transformers_fast", "xlm", str(tmp_path / "missing.pth"),
+                             str(tmp_path / "out")], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("python -m transformers_fast: error:") and "missing.pth" in result.stderr
 
 
 def test_module_paths_of_1_2_0():

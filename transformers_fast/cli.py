@@ -463,8 +463,13 @@ def main(argv=None) -> int:
     # JSON lines are UTF-8 whatever the locale says (a C locale would make print() fail on non-ASCII tokens)
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8")
+    return run_reporting_errors(lambda: args.fn(args), "transformers-fast")
+
+
+def run_reporting_errors(fn, prog: str) -> int:
+    """fn()'s exit status; a failure is one line on stderr and status 2 (TRANSFORMERS_FAST_DEBUG=1: the traceback)."""
     try:
-        return args.fn(args)
+        return fn()
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `... | head`: the reader left, nothing to report
@@ -474,7 +479,7 @@ def main(argv=None) -> int:
     except Exception as e:  # noqa: BLE001 - every failure becomes one line; the debug switch shows the rest
         if os.environ.get("TRANSFORMERS_FAST_DEBUG"):
             raise
-        print(f"transformers-fast: error: {_one_line(e)}", file=sys.stderr)
+        print(f"{prog}: error: {_one_line(e)}", file=sys.stderr)
         return 2
 
 

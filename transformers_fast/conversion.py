@@ -466,7 +466,8 @@ def command_main(argv: Optional[List[str]] = None, prog: str = "python -m transf
     if spec is None or not spec[2] <= len(argv) - 1 <= spec[3]:
         shown = [argv[0]] if spec else list(COMMANDS)
         usage = "\n".join(f"  {prog} {m} {COMMANDS[m][1]}" for m in shown)
-        print(f"Should be used as one of:\n{usage}", file=sys.stderr)
-        return 2
+        asked = argv[:1] in (["-h"], ["--help"])
+        print(f"Should be used as one of:\n{usage}", file=sys.stdout if asked else sys.stderr)
+        return 0 if asked else 2
     SCRIPTS[spec[0]][0](*_command_call(argv[0], argv[1:]))
     return 0
