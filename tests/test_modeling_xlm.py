@@ -187,6 +187,18 @@ def test_config_options_match_1_2_0(options, tmp_path, fast_calls):
     assert fast_calls == ["XLMFastPath"]
 
 
+def test_special_ids_of_a_transformers_folder(tmp_path):
+    """transformers 5 writes pad/bos/eos only as pad_token_id, bos_token_id, eos_token_id (its XLMConfig aliases
+    pad_index and the others to them): a folder with non-default ones pads, and decodes, with its own."""
+    ref = reference("hf", "XLMWithLMHeadModel", pad_token_id=0, bos_token_id=4, eos_token_id=3)
+    ours = ours_from(ref, tmp_path)
+    assert (ours.config.pad_index, ours.config.bos_index, ours.config.eos_index) == (0, 4, 3)
+    ids = torch.tensor([[63, 28, 38, 32, 0], [7, 0, 9, 11, 12]])  # pad id 0 inside rows, no mask: as padding
+    with torch.no_grad():
+        close(ours(ids)[0], ref(ids).logits.reshape(-1, VOCAB), "logits")
+    assert tf.XLMConfig(VOCAB).pad_index == 2 and tf.XLMConfig(VOCAB, pad_index=1, pad_token_id=0).pad_index == 1
+
+
 def test_sinusoidal_table_of_a_new_model_is_fixed():
     model = tf.XLMModel(tf.XLMConfig(VOCAB, **dict(TINY, sinusoidal_embeddings=True)))
     weight = model.position_embeddings.weight

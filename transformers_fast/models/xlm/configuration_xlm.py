@@ -37,7 +37,7 @@ class XLMConfig(PretrainedConfig):
     def __init__(self, vocab_size_or_config_json_file=30145, emb_dim=2048, n_layers=12, n_heads=16, dropout=0.1,
                  attention_dropout=0.1, gelu_activation=True, sinusoidal_embeddings=False, causal=False, asm=False,
                  n_langs=1, use_lang_emb=True, max_position_embeddings=512, embed_init_std=2048 ** -0.5,
-                 layer_norm_eps=1e-12, init_std=0.02, bos_index=0, eos_index=1, pad_index=2, unk_index=3,
+                 layer_norm_eps=1e-12, init_std=0.02, bos_index=None, eos_index=None, pad_index=None, unk_index=3,
                  mask_index=5, is_encoder=True, finetuning_task=None, num_labels=None, summary_type="first",
                  summary_use_proj=True, summary_activation=None, summary_proj_to_labels=True,
                  summary_first_dropout=0.1, start_n_top=5, end_n_top=5, **kwargs: Any):
@@ -61,9 +61,14 @@ class XLMConfig(PretrainedConfig):
         self.n_langs = n_langs
         self.use_lang_emb = use_lang_emb
         self.layer_norm_eps = layer_norm_eps
-        self.bos_index = bos_index
-        self.eos_index = eos_index
-        self.pad_index = pad_index
+        # transformers 5 writes these only as bos/eos/pad_token_id (its attribute_map aliases them): read from
+        # there when the index is not given; 1.2.0's defaults 0, 1, 2 otherwise
+        for name, token_name, value, default in (("bos_index", "bos_token_id", bos_index, 0),
+                                                 ("eos_index", "eos_token_id", eos_index, 1),
+                                                 ("pad_index", "pad_token_id", pad_index, 2)):
+            if value is None:
+                value = self.__dict__.get(token_name)
+            setattr(self, name, default if value is None else value)
         self.unk_index = unk_index
         self.mask_index = mask_index
         self.is_encoder = is_encoder
