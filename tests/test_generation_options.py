@@ -567,3 +567,76 @@ def test_inputs_embeds_bad_input(tmp_path):
                                ValueError, "output_hidden_states")):
         with pytest.raises(error, match=match):
             model.generate(max_new_tokens=3, **bad)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_min_new_tokens_given_decides_over_min_length(family, tmp_path):
+    """transformers: min_new_tokens, when set (0 included, by the call or a generation config), replaces
+    min_length with the prompt length plus it."""
+    model, ref = pair(family, tmp_path)
+    x, mask = padded_prompts()
+    width = x.shape[1]
+    k, eos = first_new_token_no_row_had(plain_greedy(model, x, mask), width)
+    late = k - width + 4
+    for options in (dict(min_length=width + late, min_new_tokens=1), dict(min_length=width + late, min_new_tokens=0),
+                    dict(min_length=width + late)):
+        ours, theirs = both(model, ref, x, mask, eos_token_id=eos, **options)
+        assert torch.equal(ours, theirs), options
+    assert both(model, ref, x, mask, eos_token_id=eos, min_new_tokens=0)[0][0, k] == eos
+    config = dict(min_length=width + late)
+    assert torch.equal(model.generate(x, attention_mask=mask, pad_token_id=0, eos_token_id=eos, max_new_tokens=NEW,
+                                      generation_config=config, min_new_tokens=0),
+                       both(model, ref, x, mask, eos_token_id=eos)[1])
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_default_length_stops_at_the_position_table(family, tmp_path):
+    """No max_length nor max_new_tokens: 20 new tokens, the whole no longer than the model's positions, as
+    transformers (a prompt 10 short of them gets 10)."""
+    model, ref = pair(family, tmp_path)
+    positions = model.config.n_positions
+    x = ids(batch=1, seq=positions - 10)
+    ours = model.generate(x, eos_token_id=None)
+    assert ours.shape[1] == positions and torch.equal(ours, ref.generate(x, eos_token_id=None, do_sample=False))
+    assert model.generate(x[:, :5], eos_token_id=None).shape[1] == 5 + 20
+
+
+def test_none_given_turns_an_option_off_over_the_generation_config(tmp_path):
+    """transformers updates its generation config with the call's arguments: None given is the option's default
+    (do_sample off, no top_p, no penalty, the default length), not the folder's generation_config.json value."""
+    folder_options = dict(do_sample=True, top_p=0.5, repetition_penalty=1.5, no_repeat_ngram_size=1, max_new_tokens=6,
+                          temperature=0.7)
+    model, ref = pair("gpt2", tmp_path, **folder_options)
+    x = ids(batch=2, seq=5).clamp(min=1)  # (no pad id 0 in the prompts)
+    for options in (dict(do_sample=None), dict(top_p=None), dict(repetition_penalty=None),
+                    dict(no_repeat_ngram_size=None), dict(max_new_tokens=None), dict(temperature=None)):
+        torch.manual_seed(4)
+        ours = model.generate(x, pad_token_id=0, **options)
+        torch.manual_seed(4)
+        theirs = ref.generate(x, pad_token_id=0, **options)
+        assert torch.equal(ours, theirs), options
+    assert model.generate(x, pad_token_id=0, do_sample=False, max_new_tokens=None).shape[1] == 5 + 20
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_folder_saved_by_1_2_0_has_no_eos_token_for_generate(family, tmp_path):
+    """A 1.2.0 config.json names no eos_token_id: transformers' generation config of such a folder (no
+    generation_config.json) has none, so generation runs to its length, as here; the token ids a config.json does
+    name are its generation config's, and a model built in code reads its config's."""
+    import transformers
+
+    from gpt_helpers import pt_gpt
+
+    pt_gpt(family, HF_CLASSES[family][2]).save_pretrained(str(tmp_path))
+    ours = LM[family].from_pretrained(tmp_path)
+    theirs = getattr(transformers, HF_CLASSES[family][2]).from_pretrained(tmp_path)
+    x = ids(batch=1, seq=4)
+    free = ours.generate(x, max_new_tokens=8, eos_token_id=None)
+    stop = int(free[0, 6])  # row 0's third new token, taken as the config's eos below
+    for model in (ours, theirs):
+        model.config.eos_token_id = stop
+    assert torch.equal(ours.generate(x, max_new_tokens=8), theirs.generate(x, max_new_tokens=8, do_sample=False))
+    assert torch.equal(ours.generate(x, max_new_tokens=8), free)  # runs past the token
+    ours.save_pretrained(tmp_path / "again")
+    assert not (tmp_path / "again" / "generation_config.json").exists()
+    assert LM[family](ours.config)._config_token("eos_token_id") == stop  # built in code: the config's eos counts

@@ -286,6 +286,13 @@ def check_vocab_size_argument(value: Any) -> None:
 SUMMARY_TYPES = ("last", "first", "mean", "cls_index")
 
 
+def read_json_fields(path: str) -> Dict[str, Any]:
+    """A config.json's own fields, as a config holds them (normalize_fields); {} where it holds no object."""
+    with open(path, "r", encoding="utf-8") as reader:
+        fields = json.load(reader)
+    return normalize_fields(fields) if isinstance(fields, dict) else {}
+
+
 def read_json_config(config, path: str) -> None:
     """1.2.0 accepts a JSON file path as the first constructor argument (a file transformers wrote is read with
     its meaning, as from_json_file reads it)."""

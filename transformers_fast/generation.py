@@ -40,7 +40,7 @@ DEFAULT_MAX_NEW_TOKENS = 20
 
 # Every option generate takes besides the inputs, streamer and generator, with its value when neither the call
 # nor generation_config gives one (None there means "not given" too, as in transformers).
-DEFAULTS = dict(max_length=None, max_new_tokens=None, min_length=0, min_new_tokens=0, do_sample=False,
+DEFAULTS = dict(max_length=None, max_new_tokens=None, min_length=0, min_new_tokens=None, do_sample=False,
                 temperature=1.0, top_k=50, top_p=None, repetition_penalty=1.0, no_repeat_ngram_size=0,
                 bad_words_ids=None, eos_token_id=None, pad_token_id=None, num_return_sequences=1, num_beams=1,
                 length_penalty=1.0, early_stopping=False, use_cache=True, return_dict_in_generate=False,
@@ -343,17 +343,20 @@ NO_EOS = _NotGiven()  # eos_token_id=None given: no eos token (not the config's)
 
 
 def _options(generation_config, given: dict, model_config=None) -> dict:
-    """The options of this call: those given (not None), else generation_config's, else the model's own
-    generation config (its folder's generation_config.json, as transformers), else DEFAULTS."""
+    """The options of this call: those given, else generation_config's, else the model's own generation config
+    (its folder's generation_config.json, as transformers), else DEFAULTS. None in a config means not set; None
+    given to the call turns the option off whatever the configs say (transformers updates its generation config
+    with the call's arguments): DEFAULTS' value, no eos token for eos_token_id, no top-k filter for top_k."""
     _refuse_unknown(given, "the call", "generate got unexpected arguments")
-    given = {k: v for k, v in given.items() if k in DEFAULTS}
+    given = {k: v for k, v in given.items() if k in DEFAULTS and v is not NOT_GIVEN}
     options = dict(DEFAULTS)
     for layer in (_config_options(model_config, "the model's generation_config (from its generation_config.json)"),
-                  _config_options(generation_config, "generation_config"), given):
+                  _config_options(generation_config, "generation_config")):
         options.update({k: v for k, v in layer.items() if v is not None and v is not NOT_GIVEN})
-    if given.get("eos_token_id", NOT_GIVEN) is None:
+    options.update({k: DEFAULTS[k] if v is None else v for k, v in given.items()})
+    if "eos_token_id" in given and given["eos_token_id"] is None:
         options["eos_token_id"] = NO_EOS
-    if "top_k" in given and given["top_k"] is None:  # top_k=None given: no top-k filter, as transformers 5
+    if "top_k" in given and given["top_k"] is None:
         options["top_k"] = 0
     return options
 
@@ -377,6 +380,13 @@ class GenerationConfig:
         if name in DEFAULTS or name in UNIMPLEMENTED or name in IGNORED_CONFIG_FIELDS:
             return None
         raise AttributeError(f"GenerationConfig has no option {name!r}")
+
+    @classmethod
+    def from_model_config(cls, fields: dict) -> "GenerationConfig":
+        """What transformers' from_pretrained makes of a folder without generation_config.json: the generate options
+        its config.json names (fields: that file's contents; the token ids, mostly), marked as taken from it."""
+        return cls(_from_model_config=True, **{k: v for k, v in fields.items()
+                                               if k in DEFAULTS and v is not None and v != DEFAULTS[k]})
 
     def to_diff_dict(self) -> dict:
         """The options set (not None)."""
@@ -478,7 +488,11 @@ class GenerationMixin:
                                                                                           max_new_tokens)
         if max_new_tokens is None:
             if max_length is None:
+                # transformers' default: 20 new tokens, the whole no longer than max_position_embeddings
                 max_new_tokens = DEFAULT_MAX_NEW_TOKENS
+                limit = getattr(config, "max_position_embeddings", None)
+                if isinstance(limit, int) and prompt_len < limit:
+                    max_new_tokens = min(max_new_tokens, limit - prompt_len)
             else:
                 if isinstance(max_length, bool) or not isinstance(max_length, int):
                     raise ValueError(f"max_length must be an integer, got {max_length!r}")
@@ -506,11 +520,11 @@ class GenerationMixin:
         return input_ids, attention_mask, max_new_tokens
 
     @torch.no_grad()
-    def stream_generate(self, input_ids=None, generation_config=None, max_length: Optional[int] = None,
-                        max_new_tokens: Optional[int] = None, do_sample: Optional[bool] = None,
-                        temperature: Optional[float] = None, top_k: Optional[int] = NOT_GIVEN,
-                        top_p: Optional[float] = None, eos_token_id: Union[int, Sequence[int], None] = NOT_GIVEN,
-                        pad_token_id: Optional[int] = None, num_return_sequences: Optional[int] = None,
+    def stream_generate(self, input_ids=None, generation_config=None, max_length: Optional[int] = NOT_GIVEN,
+                        max_new_tokens: Optional[int] = NOT_GIVEN, do_sample: Optional[bool] = NOT_GIVEN,
+                        temperature: Optional[float] = NOT_GIVEN, top_k: Optional[int] = NOT_GIVEN,
+                        top_p: Optional[float] = NOT_GIVEN, eos_token_id: Union[int, Sequence[int], None] = NOT_GIVEN,
+                        pad_token_id: Optional[int] = NOT_GIVEN, num_return_sequences: Optional[int] = NOT_GIVEN,
                         generator: Optional[torch.Generator] = None, attention_mask=None, tokenizer=None,
                         logits_processor=None, stopping_criteria=None, prefix_allowed_tokens_fn=None, inputs=None,
                         **kwargs: Any) -> Iterator[torch.Tensor]:
@@ -539,6 +553,15 @@ class GenerationMixin:
         finally:  # also when the caller stops early: as transformers', the cache given holds what ran
             _extend_given_cache(run)
 
+    def _config_token(self, name: str):
+        """The model config's bos/eos/pad token id where no option gives one. A model loaded from a folder without
+        generation_config.json has, as in transformers, a generation config of the token ids its config.json
+        names (none in a folder 1.2.0 saved: no eos, generation runs to its length), and nothing more; a model
+        built in code reads its config's (class defaults included, as transformers' config classes have them)."""
+        if getattr(self.generation_config, "_from_model_config", None):
+            return None
+        return getattr(self.config, name, None)
+
     def _prompt(self, input_ids, inputs, options: dict, inputs_embeds=None):
         """input_ids (or `inputs`, transformers' name) as a tensor; none given, transformers' prompt: one row of the
         bos token (bos_token_id, else the model config's), or none beside inputs_embeds."""
@@ -549,7 +572,7 @@ class GenerationMixin:
         if input_ids is not None or inputs_embeds is not None:
             return torch.as_tensor(input_ids) if isinstance(input_ids, (list, tuple)) else input_ids
         bos = options["bos_token_id"]
-        bos = getattr(self.config, "bos_token_id", None) if bos is None else bos
+        bos = self._config_token("bos_token_id") if bos is None else bos
         if bos is None:
             raise ValueError("generate needs input_ids (the prompt, at least one token per row), or a bos_token_id "
                              "to start from")
@@ -583,13 +606,13 @@ class GenerationMixin:
         copies = num_beams if num_beams > 1 else num_return_sequences  # rows per prompt
         eos_token_id = o["eos_token_id"]
         if eos_token_id is None:
-            eos_token_id = getattr(self.config, "eos_token_id", None)
+            eos_token_id = self._config_token("eos_token_id")
         elif eos_token_id is NO_EOS:
             eos_token_id = None
         eos = token_set("eos_token_id", eos_token_id)
         pad_token_id = o["pad_token_id"]
         if pad_token_id is None:
-            pad_token_id = getattr(self.config, "pad_token_id", None)
+            pad_token_id = self._config_token("pad_token_id")
         # transformers infers the attention mask from a pad token that is no eos token, for models whose forward
         # takes an attention_mask (not Transformer-XL)
         infer_mask = (pad_token_id is not None and "attention_mask" in _forward_parameters(type(self))
@@ -852,11 +875,11 @@ class GenerationMixin:
             beam_indices=sources[:, :generated], **_step_outputs(run.decoder))
 
     @torch.no_grad()
-    def generate(self, input_ids=None, generation_config=None, max_length: Optional[int] = None,
-                 max_new_tokens: Optional[int] = None, do_sample: Optional[bool] = None,
-                 temperature: Optional[float] = None, top_k: Optional[int] = NOT_GIVEN, top_p: Optional[float] = None,
-                 eos_token_id: Union[int, Sequence[int], None] = NOT_GIVEN, pad_token_id: Optional[int] = None,
-                 num_return_sequences: Optional[int] = None, generator: Optional[torch.Generator] = None,
+    def generate(self, input_ids=None, generation_config=None, max_length: Optional[int] = NOT_GIVEN,
+                 max_new_tokens: Optional[int] = NOT_GIVEN, do_sample: Optional[bool] = NOT_GIVEN,
+                 temperature: Optional[float] = NOT_GIVEN, top_k: Optional[int] = NOT_GIVEN, top_p: Optional[float] = NOT_GIVEN,
+                 eos_token_id: Union[int, Sequence[int], None] = NOT_GIVEN, pad_token_id: Optional[int] = NOT_GIVEN,
+                 num_return_sequences: Optional[int] = NOT_GIVEN, generator: Optional[torch.Generator] = None,
                  streamer=None, attention_mask=None, tokenizer=None, logits_processor=None,
                  stopping_criteria=None, prefix_allowed_tokens_fn=None, inputs=None,
                  past_key_values=None, cache=None, inputs_embeds=None,
@@ -866,7 +889,8 @@ class GenerationMixin:
         transformers' name), else one row of bos_token_id (default: the generation config's, else
         config.bos_token_id).
 
-        max_new_tokens (default 20) or max_length (prompt included) bounds the new tokens; generation stops
+        max_new_tokens (default 20, the whole no longer than config.max_position_embeddings, as transformers) or
+        max_length (prompt included) bounds the new tokens; generation stops
         early when every row has produced eos_token_id (default: the generation config's, else
         config.eos_token_id; None given: no eos token, as transformers), and finished rows are filled with
         pad_token_id (default: the eos token). do_sample draws from softmax(logits / temperature)
@@ -879,7 +903,7 @@ class GenerationMixin:
         filters: repetition_penalty (> 0; scores of the tokens of the prompt, padding excluded, and of the new
         tokens divided by it, multiplied where negative), no_repeat_ngram_size (no n-gram of the row occurs
         twice), bad_words_ids (lists of token ids never generated in that order), min_length (prompt included)
-        / min_new_tokens (eos suppressed until reached); and the others of transformers 5.25 for decoder-only
+        / min_new_tokens (eos suppressed until reached; min_new_tokens, when set, replaces min_length); and the others of transformers 5.25 for decoder-only
         models (sequence_bias, encoder_repetition_penalty and encoder_no_repeat_ngram_size on the prompt,
         forced_bos_token_id / forced_eos_token_id, suppress_tokens, begin_suppress_tokens,
         exponential_decay_length_penalty, remove_invalid_values, renormalize_logits; with do_sample top_h, min_p,
@@ -892,7 +916,8 @@ class GenerationMixin:
         with output_scores=True, raw `logits` with output_logits=True, `attentions` / `hidden_states` with
         output_attentions / output_hidden_states=True, computed by the model's forward rather than the fused
         decoder). generation_config (transformers.GenerationConfig, ours or a dict; second, as transformers' generate
-        takes it, where a tensor is the attention_mask) gives the options not passed here. num_beams > 1:
+        takes it, where a tensor is the attention_mask) gives the options not passed here; an option passed as None
+        is off (its default) whatever the generation configs say, as transformers updates its config with the call. num_beams > 1:
         transformers' beam search (not for Transformer-XL), returning
         the best num_return_sequences (<= num_beams) beams of each prompt, scored by summed log-probability /
         new_length ** length_penalty; early_stopping True stops a prompt at num_beams finished beams, False

@@ -288,7 +288,11 @@ def build_logits_processors(o: dict, vocab: int, eos: Optional[torch.Tensor], pr
         reads = reads or any(len(ids) > 1 for ids in bad_words)
     min_length, min_new_tokens = o["min_length"], o["min_new_tokens"]
     check_count("min_length", min_length, 0)
-    check_count("min_new_tokens", min_new_tokens, 0)
+    if min_new_tokens is not None:  # set (even 0), it replaces min_length, as in transformers
+        check_count("min_new_tokens", min_new_tokens, 0)
+        min_length = 0
+    else:
+        min_new_tokens = 0
     if eos is not None:
         is_eos = torch.isin(torch.arange(vocab, device=device), eos)  # (an eos past the vocab: none)
         if min_length > 0:

@@ -26,7 +26,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from transformers_fast import file_utils
-from transformers_fast.configuration_utils import PretrainedConfig, hub_repo_ids, pop_hub_kwargs
+from transformers_fast.configuration_utils import PretrainedConfig, hub_repo_ids, pop_hub_kwargs, read_json_fields
 from transformers_fast.modeling_outputs import ModelOutput
 from transformers_fast.ops.quantized_linear import QuantizedEmbedding, QuantizedLinear, is_quantized
 from transformers_fast.runtime.fast_path import FastPath
@@ -623,7 +623,8 @@ class PreTrainedModel(nn.Module):
                 setattr(model.config, key, str(dtype)[len("torch."):])
         model.config.save_pretrained(save_directory)
         generation = getattr(model, "generation_config", None)
-        if generation is not None and generation.to_diff_dict():  # (ours or a transformers.GenerationConfig)
+        # (ours or a transformers.GenerationConfig; one made from config.json at load is made again from it)
+        if generation is not None and set(generation.to_diff_dict()) - {"_from_model_config"}:
             generation.save_pretrained(save_directory)
         if state_dict is None:
             state_dict = model.state_dict()
@@ -686,12 +687,15 @@ class PreTrainedModel(nn.Module):
             return cls._from_tf_checkpoint(pretrained_model_name_or_path, config, output_loading_info, kwargs)
         name = os.fspath(pretrained_model_name_or_path) if pretrained_model_name_or_path is not None else None
 
+        config_file = None  # the config.json read, whose own fields transformers' generation config takes
         if config is None:
             if name is None:
                 raise ValueError("from_pretrained needs a name or path, or config= and state_dict=")
             config, model_kwargs = cls.config_class.from_pretrained(
                 name, return_unused_kwargs=True, **hub_kwargs, **kwargs)
+            config_file = cls.config_class.resolve_config_file(name, **hub_kwargs)
         elif isinstance(config, (str, os.PathLike)):
+            config_file = cls.config_class.resolve_config_file(config, **hub_kwargs)
             config, model_kwargs = cls.config_class.from_pretrained(
                 config, return_unused_kwargs=True, **hub_kwargs, **kwargs)
         else:
@@ -728,11 +732,13 @@ class PreTrainedModel(nn.Module):
                 model.to(torch_dtype)
         model.eval()
         if hasattr(model, "generate") and name is not None:
+            from transformers_fast.generation import GenerationConfig
+
             generation_file = cls._generation_config_file(name, hub_kwargs)
             if generation_file is not None:
-                from transformers_fast.generation import GenerationConfig
-
                 model.generation_config = GenerationConfig.from_json_file(generation_file)
+            elif config_file is not None:  # transformers: the generate options config.json itself names
+                model.generation_config = GenerationConfig.from_model_config(read_json_fields(config_file))
         if device is not None:
             model.to(device)
         if quantized is not None:
