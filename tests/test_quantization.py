@@ -165,6 +165,29 @@ def test_quantize_is_idempotent_and_returns_the_model():
     assert linear_counts(model) == first and torch.equal(logits(model, ids), before)
 
 
+def test_a_second_quantize_keeps_the_kv_cache_choice(tmp_path):
+    """kv_cache not given keeps the model's earlier choice (as lm_head and embeddings are kept), also for a folder
+    loaded with quantize="int8"; given, it is the new choice."""
+    model = quantized_copy(tiny("gpt2"), kv_cache="float")
+    assert tf.quantize(model, "int8").config.quantization["kv_cache"] == "float"
+    model.save_pretrained(tmp_path)
+    assert type(model).from_pretrained(tmp_path, quantize="int8").config.quantization["kv_cache"] == "float"
+    assert tf.quantize(model, "int8", kv_cache="int8").config.quantization["kv_cache"] == "int8"
+    assert quantized_copy(tiny("gpt2")).config.quantization["kv_cache"] == "int8"
+
+
+@pytest.mark.parametrize("family", ["bert", "gpt2"])
+def test_pruning_a_quantized_model_is_refused(family):
+    """int8 projections cannot be cut as float ones (their scales): prune first, then quantize."""
+    model = quantized_copy(tiny(family))
+    with pytest.raises(ValueError, match="prune the float model, then quantize"):
+        model.prune_heads({0: [0]})
+    pruned = tiny(family)
+    pruned.prune_heads({0: [0]})
+    ids = batch(family, size=2, seq=5)
+    assert top1_agreement(logits(quantized_copy(pruned), ids), logits(pruned, ids)) >= 0.9
+
+
 def test_feed_forward_gelu_is_fused_where_exact():
     bert = quantized_copy(tiny("bert"))
     intermediate = bert.bert.encoder.layer[0].intermediate

@@ -242,7 +242,9 @@ def test_int8_cache_generation_accuracy_and_size():
 def test_kv_cache_option(tmp_path):
     model = quantized_copy(tiny("gpt2"), kv_cache="float")
     assert model.fast.new_cache(1, 4).kv[0].dtype is torch.float32
-    tf.quantize(model, "int8")  # quantizing again sets the cache's dtype again
+    tf.quantize(model, "int8")  # quantizing again without kv_cache keeps the choice
+    assert model.fast.new_cache(1, 4).kv[0].dtype is torch.float32
+    tf.quantize(model, "int8", kv_cache="int8")  # given, it sets the cache's dtype again
     assert model.fast.new_cache(1, 4).kv[0].dtype is torch.int8
     tf.quantize(model, "int8", kv_cache="float")
     model.save_pretrained(tmp_path)

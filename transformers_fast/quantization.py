@@ -188,16 +188,20 @@ def _on_cpu(model: nn.Module) -> None:
 
 
 def quantize(model: nn.Module, method: str = "int8", lm_head: bool = False, embeddings: bool = False,
-             kv_cache: str = "int8") -> nn.Module:
+             kv_cache: Optional[str] = None) -> nn.Module:
     """Quantizes `model` in place for inference and returns it: the linear layers of its encoder/decoder blocks
     (and with lm_head=True its output projection) become int8 QuantizedLinear layers. The model must be on the
     CPU and in eval mode; afterwards its remaining float parameters no longer require grad (a quantized model is
     inference-only: training through it raises). kv_cache: the KV cache of the GPT decoders' generation, "int8"
-    (one float32 scale per key and value row) or "float" (float32). embeddings=True makes the word embedding tables
+    (one float32 scale per key and value row; the default) or "float" (float32); not given, a quantized model keeps
+    its earlier choice, as it keeps lm_head and embeddings. embeddings=True makes the word embedding tables
     int8 too (QuantizedEmbedding, one scale per row); a table tied to the LM head then shares the int8 head's matrix
     with lm_head=True, and leaves the float head its own matrix without it (the memory saved is the table's where the
     head is int8 or untied)."""
-    _check_arguments(model, method, lm_head, embeddings, kv_cache)
+    if kv_cache is not None:
+        _check_arguments(model, method, lm_head, embeddings, kv_cache)
+    else:
+        _check_arguments(model, method, lm_head, embeddings)
     if model.training:
         raise ValueError("quantize: the model is in training mode; quantized models are inference-only: call "
                          "model.eval() first (and fine-tune before quantizing)")
@@ -208,6 +212,8 @@ def quantize(model: nn.Module, method: str = "int8", lm_head: bool = False, embe
         raise ValueError(f"quantize: the model is already quantized with {previous.get('method')!r}")
     lm_head = lm_head or bool(previous and previous.get("lm_head"))
     embeddings = embeddings or bool(previous and previous.get("embeddings"))
+    if kv_cache is None:
+        kv_cache = (previous or {}).get("kv_cache", "int8")
     _replace(model, lm_head, embeddings)
     for p in model.parameters():
         p.requires_grad_(False)
