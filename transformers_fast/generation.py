@@ -877,7 +877,8 @@ class GenerationMixin:
     @torch.no_grad()
     def generate(self, input_ids=None, generation_config=None, max_length: Optional[int] = NOT_GIVEN,
                  max_new_tokens: Optional[int] = NOT_GIVEN, do_sample: Optional[bool] = NOT_GIVEN,
-                 temperature: Optional[float] = NOT_GIVEN, top_k: Optional[int] = NOT_GIVEN, top_p: Optional[float] = NOT_GIVEN,
+                 temperature: Optional[float] = NOT_GIVEN, top_k: Optional[int] = NOT_GIVEN,
+                 top_p: Optional[float] = NOT_GIVEN,
                  eos_token_id: Union[int, Sequence[int], None] = NOT_GIVEN, pad_token_id: Optional[int] = NOT_GIVEN,
                  num_return_sequences: Optional[int] = NOT_GIVEN, generator: Optional[torch.Generator] = None,
                  streamer=None, attention_mask=None, tokenizer=None, logits_processor=None,
@@ -903,11 +904,11 @@ class GenerationMixin:
         filters: repetition_penalty (> 0; scores of the tokens of the prompt, padding excluded, and of the new
         tokens divided by it, multiplied where negative), no_repeat_ngram_size (no n-gram of the row occurs
         twice), bad_words_ids (lists of token ids never generated in that order), min_length (prompt included)
-        / min_new_tokens (eos suppressed until reached; min_new_tokens, when set, replaces min_length); and the others of transformers 5.25 for decoder-only
-        models (sequence_bias, encoder_repetition_penalty and encoder_no_repeat_ngram_size on the prompt,
-        forced_bos_token_id / forced_eos_token_id, suppress_tokens, begin_suppress_tokens,
-        exponential_decay_length_penalty, remove_invalid_values, renormalize_logits; with do_sample top_h, min_p,
-        typical_p, epsilon_cutoff, eta_cutoff), in its order. max_time (seconds from the call) and stop_strings
+        / min_new_tokens (eos suppressed until reached; min_new_tokens, when set, replaces min_length); and the
+        others of transformers 5.25 for decoder-only models (sequence_bias, encoder_repetition_penalty and
+        encoder_no_repeat_ngram_size on the prompt, forced_bos_token_id / forced_eos_token_id, suppress_tokens,
+        begin_suppress_tokens, exponential_decay_length_penalty, remove_invalid_values, renormalize_logits; with
+        do_sample top_h, min_p, typical_p, epsilon_cutoff, eta_cutoff), in its order. max_time (seconds from the call) and stop_strings
         (with tokenizer=, ours or transformers') end rows as transformers' stopping criteria; as do
         logits_processor and stopping_criteria (lists of transformers' processors and criteria, or callables
         (input_ids, scores)), merged with those the options make as transformers merges them, and
@@ -917,7 +918,8 @@ class GenerationMixin:
         output_attentions / output_hidden_states=True, computed by the model's forward rather than the fused
         decoder). generation_config (transformers.GenerationConfig, ours or a dict; second, as transformers' generate
         takes it, where a tensor is the attention_mask) gives the options not passed here; an option passed as None
-        is off (its default) whatever the generation configs say, as transformers updates its config with the call. num_beams > 1:
+        is off (its default) whatever the generation configs say, as transformers updates its config with the call.
+        num_beams > 1:
         transformers' beam search (not for Transformer-XL), returning
         the best num_return_sequences (<= num_beams) beams of each prompt, scored by summed log-probability /
         new_length ** length_penalty; early_stopping True stops a prompt at num_beams finished beams, False
