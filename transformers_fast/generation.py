@@ -910,8 +910,8 @@ class GenerationMixin:
         begin_suppress_tokens, exponential_decay_length_penalty, remove_invalid_values, renormalize_logits; with
         do_sample top_h, min_p, typical_p, epsilon_cutoff, eta_cutoff), in its order. max_time (seconds from the
         call) and stop_strings (with tokenizer=, ours or transformers') end rows as transformers' stopping
-        criteria; as do logits_processor and stopping_criteria (lists of transformers' processors and criteria, or callables
-        (input_ids, scores)), merged with those the options make as transformers merges them, and
+        criteria; as do logits_processor and stopping_criteria (lists of transformers' processors and criteria, or
+        callables (input_ids, scores)), merged with those the options make as transformers merges them, and
         prefix_allowed_tokens_fn ((prompt index, row's ids) -> the token ids allowed next).
         return_dict_in_generate=True returns a GenerateDecoderOnlyOutput (sequences, and the per-step `scores`
         with output_scores=True, raw `logits` with output_logits=True, `attentions` / `hidden_states` with
