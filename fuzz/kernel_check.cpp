@@ -233,14 +233,17 @@ void check_softmax() {
 void check_logsumexp() {
   int64_t rows = pick(1, 5), chunks = pick(1, 3);
   std::vector<float> running_max(rows, -INFINITY), running_sum(rows, 0.0f);
-  std::vector<std::vector<float>> parts;
+  // Every vector lives to the end of the case: the bf16 shadows are found by address, which a freed vector's
+  // successor could reuse.
+  std::vector<std::vector<float>> parts, outs;
   for (int64_t c = 0; c < chunks; ++c) {
     int64_t cols = pick(0, 70), keep = pick(0, cols);
     parts.push_back(randn(rows * cols, 4.0, true));
     auto& logits = parts.back();
     for (auto& x : logits)
       if (chance(0.1)) x = -INFINITY;
-    std::vector<float> out((rows + 1) * (keep + 2), 7.0f);  // rows of keep + 2: a strided view
+    outs.emplace_back((rows + 1) * (keep + 2), 7.0f);  // rows of keep + 2: a strided view
+    auto& out = outs.back();
     TensorView ov = strided(out, 1, {rows, keep}, {keep + 2, 1});
     const bool copy = chance(0.8);
     tf::logsumexp_update(view(logits, {rows, cols}), copy ? &ov : nullptr,

@@ -696,9 +696,9 @@ class PreTrainedModel(nn.Module):
                 raise ValueError("from_pretrained needs a name or path, or config= and state_dict=")
             config, model_kwargs = cls.config_class.from_pretrained(
                 name, return_unused_kwargs=True, **hub_kwargs, **kwargs)
-            config_file = cls.config_class.resolve_config_file(name, **hub_kwargs)
+            config_file = cls.config_class.resolve_config_file(name, **dict(hub_kwargs, force_download=False))
         elif isinstance(config, (str, os.PathLike)):
-            config_file = cls.config_class.resolve_config_file(config, **hub_kwargs)
+            config_file = cls.config_class.resolve_config_file(config, **dict(hub_kwargs, force_download=False))
             config, model_kwargs = cls.config_class.from_pretrained(
                 config, return_unused_kwargs=True, **hub_kwargs, **kwargs)
         else:

@@ -198,10 +198,7 @@ def quantize(model: nn.Module, method: str = "int8", lm_head: bool = False, embe
     int8 too (QuantizedEmbedding, one scale per row); a table tied to the LM head then shares the int8 head's matrix
     with lm_head=True, and leaves the float head its own matrix without it (the memory saved is the table's where the
     head is int8 or untied)."""
-    if kv_cache is not None:
-        _check_arguments(model, method, lm_head, embeddings, kv_cache)
-    else:
-        _check_arguments(model, method, lm_head, embeddings)
+    _check_arguments(model, method, lm_head, embeddings, "int8" if kv_cache is None else kv_cache)
     if model.training:
         raise ValueError("quantize: the model is in training mode; quantized models are inference-only: call "
                          "model.eval() first (and fine-tune before quantizing)")
