@@ -499,7 +499,7 @@ class PreTrainedModel(nn.Module):
 
     def prune_heads(self, heads_to_prune: Dict[int, Iterable[int]]) -> None:
         """Removes attention heads: {layer index: [head indices]}; recorded in config.pruned_heads."""
-        if any(isinstance(m, QuantizedLinear) for m in self.modules()):
+        if is_quantized(self):
             raise ValueError(f"{type(self).__name__}.prune_heads: the model is quantized (its int8 projections "
                              f"cannot be cut); prune the float model, then quantize it")
         unions = {int(layer): set(self.config.pruned_heads.get(int(layer), [])) | set(heads)
