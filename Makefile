@@ -52,22 +52,33 @@ bench-baseline:
 FUZZ_SECONDS ?= 60
 FUZZ_HARNESSES := wordpiece byte_bpe word_bpe moses batch_tensors
 FUZZ_CXX ?= clang++
-fuzz:
-	@mkdir -p build/fuzz
-	$(PYTHON) scripts/gen_unicode_tables.py build/fuzz/unicode_tables.h
-	@for h in $(FUZZ_HARNESSES); do \
-	  $(FUZZ_CXX) -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	    -Icsrc -Ibuild/fuzz -Ifuzz fuzz/fuzz_$$h.cpp csrc/tokenizers/*.cpp csrc/common/parallel.cpp csrc/common/cpu_features.cpp \
-	    -o build/fuzz/fuzz_$$h -lpthread || exit 1; \
-	done
-	@for h in $(FUZZ_HARNESSES); do \
-	  mkdir -p build/fuzz/corpus_$$h; \
-	  echo "fuzzing $$h for $(FUZZ_SECONDS) s"; \
-	  build/fuzz/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -max_len=2048 -print_final_stats=1 \
-	    build/fuzz/corpus_$$h > build/fuzz/$$h.log 2>&1; rc=$$?; \
-	  if [ $$rc -ne 0 ]; then tail -n 60 build/fuzz/$$h.log; exit 1; fi; \
-	  grep -E "stat::(number_of_executed_units|new_units_added)" build/fuzz/$$h.log; \
-	done
+FUZZ_DIR := build/fuzz
+FUZZ_FLAGS := -std=c++17 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -Icsrc -I$(FUZZ_DIR) \
+  -Ifuzz -MMD -MP
+FUZZ_OBJECTS := $(patsubst %.cpp,$(FUZZ_DIR)/obj/%.o,$(wildcard csrc/tokenizers/*.cpp) csrc/common/parallel.cpp \
+  csrc/common/cpu_features.cpp)
+# `make -j2 fuzz`: the tokenizers are compiled once (with the fuzzer's coverage instrumentation), each harness links
+# them, and the harnesses run side by side, one per core.
+fuzz: $(FUZZ_HARNESSES:%=fuzz-run-%)
+.PRECIOUS: $(FUZZ_DIR)/fuzz_% $(FUZZ_DIR)/obj/%.o
+
+fuzz-run-%: $(FUZZ_DIR)/fuzz_%
+	@mkdir -p $(FUZZ_DIR)/corpus_$*
+	@echo "fuzzing $* for $(FUZZ_SECONDS) s"
+	@$< -max_total_time=$(FUZZ_SECONDS) -max_len=2048 -print_final_stats=1 $(FUZZ_DIR)/corpus_$* \
+	  > $(FUZZ_DIR)/$*.log 2>&1 || { tail -n 60 $(FUZZ_DIR)/$*.log; exit 1; }
+	@grep -E "stat::(number_of_executed_units|new_units_added)" $(FUZZ_DIR)/$*.log | sed 's/^/$*: /'
+
+$(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.cpp $(FUZZ_OBJECTS)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer $^ -o $@ -lpthread
+
+$(FUZZ_DIR)/obj/%.o: %.cpp $(FUZZ_DIR)/unicode_tables.h
+	@mkdir -p $(@D)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_DIR)/unicode_tables.h: scripts/gen_unicode_tables.py
+	@mkdir -p $(@D)
+	$(PYTHON) scripts/gen_unicode_tables.py $@
 
 clean:
 	rm -rf build *.egg-info transformers_fast/*.so
@@ -142,4 +153,4 @@ cross-aarch64: $(CROSS_DIR)/kernel_check
 	  $(QEMU_AARCH64) -L /usr/aarch64-linux-gnu $< 50; \
 	else echo "$(QEMU_AARCH64) not found: built for aarch64, self-test not run"; fi
 
--include $(shell find $(SAN_DIR) $(CROSS_DIR) -name '*.d' 2>/dev/null)
+-include $(shell find $(SAN_DIR) $(CROSS_DIR) $(FUZZ_DIR) -name '*.d' 2>/dev/null)

@@ -372,7 +372,7 @@ class EncoderModel(EncoderPreTrainedModel):
         return inputs_embeds
 
     def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, position_ids=None, head_mask=None,
-                output_attentions=None, output_hidden_states=None, *, inputs_embeds=None, encoder_hidden_states=None,
+                output_attentions=None, output_hidden_states=None, inputs_embeds=None, encoder_hidden_states=None,
                 encoder_attention_mask=None, cache=None, past_key_values=None, use_cache=None):
         # (transformers' decoder inputs: an encoder, as every model here, ignores them there too)
         inputs_embeds = self.check_inputs(input_ids, token_type_ids, attention_mask, position_ids, inputs_embeds)

@@ -6,7 +6,10 @@ read like a transformers ModelOutput.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Iterator, Tuple
+
+from torch.utils import _pytree
 
 
 class ModelOutput(tuple):
@@ -14,6 +17,16 @@ class ModelOutput(tuple):
     transformers' output of the class has beside them, such as cross_attentions: never set here, they read None)."""
 
     fields: Tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs: Any):
+        # A pytree node (as transformers' outputs are), so torch.export and torch.compile can return it.
+        super().__init_subclass__(**kwargs)
+        unflatten = functools.partial(_unflatten, cls)
+        if hasattr(_pytree, "register_pytree_node"):
+            _pytree.register_pytree_node(cls, _flatten, unflatten,
+                                         serialized_type_name=f"{cls.__module__}.{cls.__name__}")
+        else:  # torch < 2.2
+            _pytree._register_pytree_node(cls, _flatten, unflatten)
 
     def __new__(cls, *args: Any, **kwargs: Any):
         if args:
@@ -64,6 +77,14 @@ class ModelOutput(tuple):
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={_short(v)}" for k, v in self.items())
         return f"{type(self).__name__}({inner})"
+
+
+def _flatten(output: ModelOutput):
+    return list(output), output._present
+
+
+def _unflatten(cls, values, present):
+    return cls(**dict(zip(present, values)))
 
 
 def _rebuild(cls, values):

@@ -28,6 +28,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from transformers_fast import file_utils
 from transformers_fast.configuration_utils import PretrainedConfig, hub_repo_ids, pop_hub_kwargs, read_json_fields
 from transformers_fast.modeling_outputs import ModelOutput
+from transformers_fast.ops import capturing_graph
 from transformers_fast.ops.quantized_linear import QuantizedEmbedding, QuantizedLinear, is_quantized
 from transformers_fast.runtime.fast_path import FastPath
 from transformers_fast.file_utils import (CONFIG_NAME, GENERATION_CONFIG_NAME, SAFE_WEIGHTS_INDEX_NAME,
@@ -1174,7 +1175,7 @@ def check_ids(name: str, ids: Any, upper: int, what: str, shape: Optional[torch.
         raise ValueError(f"{name} has shape {tuple(ids.shape)} but input_ids has shape {tuple(shape)}")
     if ignored is not None:
         ids = ids[ids != ignored]
-    if ids.numel() == 0:
+    if ids.numel() == 0 or capturing_graph():  # (a graph being captured has no values to read)
         return
     low, high = torch.aminmax(ids)
     low, high = int(low), int(high)

@@ -1,6 +1,6 @@
 """Fused ops, each usable on its own: validate tensors, run the C++ kernel (CPU) or fall back to torch."""
-from transformers_fast.ops._backend import (cpu_features, cpu_isa, emulate_cuda, empty_large, has_extension, has_kernels,
-                                            on_cuda, parallel_backend)
+from transformers_fast.ops._backend import (capturing_graph, cpu_features, cpu_isa, emulate_cuda, empty_large,
+                                            has_extension, has_kernels, on_cuda, parallel_backend)
 from transformers_fast.ops.activation import bias_gelu, gelu
 from transformers_fast.ops.attention import attention
 from transformers_fast.ops.layer import OneCallChoice, bind_layer_weights, decoder_layer_step, encoder_layer
@@ -15,4 +15,4 @@ __all__ = ["gelu", "bias_gelu", "layer_norm", "add_layer_norm", "masked_softmax"
            "attention", "relative_attention",
            "PackedLinear", "linear", "QuantizedLinear", "QuantizedEmbedding", "is_quantized", "projection", "cpu_isa", "cpu_features",
            "has_extension", "has_kernels", "parallel_backend", "encoder_layer", "decoder_layer_step",
-           "bind_layer_weights", "OneCallChoice", "on_cuda", "emulate_cuda"]
+           "bind_layer_weights", "OneCallChoice", "on_cuda", "emulate_cuda", "capturing_graph"]

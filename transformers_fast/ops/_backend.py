@@ -289,6 +289,13 @@ def fast_path(*tensors: Optional[torch.Tensor]) -> bool:
     return True
 
 
+def capturing_graph() -> bool:
+    """torch.jit.trace, torch.compile or torch.export is recording: models take their reference path, since the
+    fast paths' packed weights, data-pointer checks and per-batch layouts are not graph material (ops still
+    enter a compiled graph as their custom ops)."""
+    return torch.jit.is_tracing() or is_compiling()
+
+
 def is_compiling() -> bool:
     compiler = getattr(torch, "compiler", None)
     if compiler is not None and hasattr(compiler, "is_compiling"):

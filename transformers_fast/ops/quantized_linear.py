@@ -312,7 +312,7 @@ def quantized_linear(x: torch.Tensor, layer: QuantizedLinear) -> torch.Tensor:
     if bias is not None and bias.dtype is not torch.float32:
         bias = bias.float()
     # torch.compile and torch.jit.trace record the torch ops of the fallback (the C++ call would be a constant)
-    if kernel_available() and n_in <= MAX_IN_FEATURES and not B.is_compiling() and not torch.jit.is_tracing():
+    if kernel_available() and n_in <= MAX_IN_FEATURES and not B.capturing_graph():
         packed, colsum = layer.packed()
         out = torch.empty(x2.shape[0], n_out)
         B.sync_threads()

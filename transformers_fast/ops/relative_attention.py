@@ -184,7 +184,6 @@ def relative_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, r: tor
             return out
         k, v = dequantize_kv(k, k_scale), dequantize_kv(v, v_scale)
     args = (q, k, v, r, r_w_bias, r_r_bias, shift, scale, attn_mask, seg_diff, seg_embed, r_s_bias)
-    if B.needs_grad(q, k, v, r, r_w_bias, r_r_bias, seg_embed, r_s_bias) or B.is_compiling() or \
-            torch.jit.is_tracing():
+    if B.needs_grad(q, k, v, r, r_w_bias, r_r_bias, seg_embed, r_s_bias) or B.capturing_graph():
         return _reference(*args)
     return _impl(*args)

@@ -214,7 +214,7 @@ class EncoderFastPath(FastPath):
         model = self.model
         if not self.enabled or getattr(self._forced, "on", False) or model.training:
             return False
-        if head_mask is not None or output_attentions or torch.jit.is_tracing():
+        if head_mask is not None or output_attentions or ops.capturing_graph():
             return False  # a trace would freeze this batch's padding layout: traces record the reference path
         if not self.runs_as_built():
             return False

@@ -221,7 +221,7 @@ class LinearFastPath(FastPath):
     def usable(self, x: torch.Tensor) -> bool:
         """A float nn.Linear in inference without autograd, on the fast paths' devices and dtypes, not tracing."""
         layer = getattr(self.owner, self.name)
-        if not self.enabled or type(layer) is not torch.nn.Linear or torch.jit.is_tracing() or intercepts(layer):
+        if not self.enabled or type(layer) is not torch.nn.Linear or ops.capturing_graph() or intercepts(layer):
             return False
         weight = layer.weight
         if not fast_tensor(weight) or x.dtype != weight.dtype or x.device != weight.device:

@@ -199,7 +199,7 @@ class TransfoXLFastPath(FastPath):
 
     # ---- when the fast path runs ----
     def _inference(self, module, x: Optional[torch.Tensor] = None) -> bool:
-        if module.training or torch.jit.is_tracing() or not self.runs_as_built():
+        if module.training or ops.capturing_graph() or not self.runs_as_built():
             return False
         if x is not None and not fast_tensor(x):
             return False

@@ -124,7 +124,7 @@ class XLNetFastPath(FastPath):
         model = self.model
         if not self.enabled or model.training or head_mask is not None or output_attentions:
             return False
-        if torch.jit.is_tracing() or not fast_tensor(embedding) or not self.runs_as_built():
+        if ops.capturing_graph() or not fast_tensor(embedding) or not self.runs_as_built():
             return False
         return not (torch.is_grad_enabled() and any(p.requires_grad for p in model.parameters()))
 

@@ -85,7 +85,7 @@ class BertForPreTraining(BertPreTrainedModel):
 
     def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, masked_lm_labels=None,
                 next_sentence_label=None, position_ids=None, head_mask=None, output_attentions=None,
-                output_hidden_states=None, labels=None, *, inputs_embeds=None):
+                output_hidden_states=None, labels=None, inputs_embeds=None):
         masked_lm_labels = labels if masked_lm_labels is None else masked_lm_labels
         with self.bert.fast.reference_path(masked_lm_labels is not None or next_sentence_label is not None), \
                 self.bert.fast.every_position():
@@ -119,7 +119,7 @@ class BertForMaskedLM(BertPreTrainedModel):
         self.cls.predictions.bias = self._resized_bias(self.cls.predictions.bias, new_num_tokens)
 
     def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, masked_lm_labels=None,
-                position_ids=None, head_mask=None, output_attentions=None, output_hidden_states=None, labels=None, *,
+                position_ids=None, head_mask=None, output_attentions=None, output_hidden_states=None, labels=None,
                 inputs_embeds=None, encoder_hidden_states=None, encoder_attention_mask=None):
         # (encoder_*: transformers' decoder inputs, which its encoder ignores as ours does)
         masked_lm_labels = labels if masked_lm_labels is None else masked_lm_labels
@@ -142,7 +142,7 @@ class BertForNextSentencePrediction(BertPreTrainedModel):
         self.init_weights()
 
     def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, next_sentence_label=None,
-                position_ids=None, head_mask=None, output_attentions=None, output_hidden_states=None, labels=None, *,
+                position_ids=None, head_mask=None, output_attentions=None, output_hidden_states=None, labels=None,
                 inputs_embeds=None):
         next_sentence_label = labels if next_sentence_label is None else next_sentence_label
         with self.bert.fast.reference_path(next_sentence_label is not None):
@@ -166,7 +166,7 @@ class BertForSequenceClassification(BertPreTrainedModel):
         self.init_weights()
 
     def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, labels=None, position_ids=None,
-                head_mask=None, output_attentions=None, output_hidden_states=None, *, inputs_embeds=None):
+                head_mask=None, output_attentions=None, output_hidden_states=None, inputs_embeds=None):
         with self.bert.fast.reference_path(labels is not None):
             outputs = self.bert(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
                                 output_attentions, output_hidden_states, inputs_embeds=inputs_embeds)
@@ -189,7 +189,7 @@ class BertForMultipleChoice(BertPreTrainedModel):
         self.init_weights()
 
     def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, labels=None, position_ids=None,
-                head_mask=None, output_attentions=None, output_hidden_states=None, *, inputs_embeds=None):
+                head_mask=None, output_attentions=None, output_hidden_states=None, inputs_embeds=None):
         check_one_input(input_ids, inputs_embeds)
         name, given = ("input_ids", input_ids) if inputs_embeds is None else ("inputs_embeds", inputs_embeds)
         dims = 3 if inputs_embeds is None else 4
@@ -200,13 +200,14 @@ class BertForMultipleChoice(BertPreTrainedModel):
         num_choices = shape[1]
         if num_choices == 0:
             raise ValueError(f"{name} has no choices (shape {tuple(given.shape)})")
-        # explicit rows: an empty sequence reaches BertModel's clear error (a -1 is ambiguous there)
+        # explicit rows: an empty sequence reaches BertModel's clear error (a -1 is ambiguous there); products, not
+        # Size.numel(), which would fix the sizes of an exported graph
         rows = (shape[0] * num_choices, shape[2])
 
         def flat(t, arg):
             if t is None:
                 return None
-            if t.shape[-1] != shape[2] or t.numel() != shape.numel():
+            if t.shape[-1] != shape[2] or t.numel() != rows[0] * rows[1]:
                 raise ValueError(f"{arg} has shape {tuple(t.shape)} but {name} has shape {tuple(given.shape)}")
             return t.reshape(rows)
 
@@ -235,7 +236,7 @@ class BertForTokenClassification(BertPreTrainedModel):
         self.init_weights()
 
     def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, labels=None, position_ids=None,
-                head_mask=None, output_attentions=None, output_hidden_states=None, *, inputs_embeds=None):
+                head_mask=None, output_attentions=None, output_hidden_states=None, inputs_embeds=None):
         with self.bert.fast.reference_path(labels is not None), self.bert.fast.every_position():
             outputs = self.bert(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
                                 output_attentions, output_hidden_states, inputs_embeds=inputs_embeds)
@@ -261,7 +262,7 @@ class BertForQuestionAnswering(BertPreTrainedModel):
 
     def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, start_positions=None,
                 end_positions=None, position_ids=None, head_mask=None, output_attentions=None,
-                output_hidden_states=None, *, inputs_embeds=None):
+                output_hidden_states=None, inputs_embeds=None):
         with self.bert.fast.reference_path(start_positions is not None), self.bert.fast.every_position():
             outputs = self.bert(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
                                 output_attentions, output_hidden_states, inputs_embeds=inputs_embeds)

@@ -235,7 +235,7 @@ class DistilBertModel(DistilBertPreTrainedModel):
         return inputs_embeds
 
     def forward(self, input_ids=None, attention_mask=None, head_mask=None, output_attentions=None,
-                output_hidden_states=None, *, inputs_embeds=None, position_ids=None):
+                output_hidden_states=None, inputs_embeds=None, position_ids=None):
         inputs_embeds = self.check_inputs(input_ids, attention_mask, inputs_embeds, position_ids)
         output_attentions = self.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.output_hidden_states if output_hidden_states is None else output_hidden_states
@@ -274,7 +274,7 @@ class DistilBertForMaskedLM(DistilBertPreTrainedModel):
         self.vocab_projector.bias = self._resized_bias(self.vocab_projector.bias, new_num_tokens)
 
     def forward(self, input_ids=None, attention_mask=None, masked_lm_labels=None, head_mask=None,
-                output_attentions=None, output_hidden_states=None, labels=None, *, inputs_embeds=None, position_ids=None):
+                output_attentions=None, output_hidden_states=None, labels=None, inputs_embeds=None, position_ids=None):
         masked_lm_labels = labels if masked_lm_labels is None else masked_lm_labels
         with self.distilbert.fast.reference_path(masked_lm_labels is not None), self.distilbert.fast.every_position():
             outputs = self.distilbert(input_ids, attention_mask, head_mask, output_attentions, output_hidden_states,
@@ -303,7 +303,7 @@ class DistilBertForSequenceClassification(DistilBertPreTrainedModel):
         self.init_weights()
 
     def forward(self, input_ids=None, attention_mask=None, labels=None, head_mask=None, output_attentions=None,
-                output_hidden_states=None, *, inputs_embeds=None, position_ids=None):
+                output_hidden_states=None, inputs_embeds=None, position_ids=None):
         with self.distilbert.fast.reference_path(labels is not None):
             outputs = self.distilbert(input_ids, attention_mask, head_mask, output_attentions, output_hidden_states,
                                       inputs_embeds=inputs_embeds, position_ids=position_ids)
@@ -328,7 +328,7 @@ class DistilBertForQuestionAnswering(DistilBertPreTrainedModel):
         self.init_weights()
 
     def forward(self, input_ids=None, attention_mask=None, start_positions=None, end_positions=None, head_mask=None,
-                output_attentions=None, output_hidden_states=None, *, inputs_embeds=None, position_ids=None):
+                output_attentions=None, output_hidden_states=None, inputs_embeds=None, position_ids=None):
         with self.distilbert.fast.reference_path(start_positions is not None), self.distilbert.fast.every_position():
             outputs = self.distilbert(input_ids, attention_mask, head_mask, output_attentions, output_hidden_states,
                                       inputs_embeds=inputs_embeds, position_ids=position_ids)

@@ -128,7 +128,7 @@ class GPT2Model(CheckpointedLayers, GPTBaseMixin, GPT2PreTrainedModel):
         return self.wpe
 
     def forward(self, input_ids=None, position_ids=None, token_type_ids=None, past=None, head_mask=None,
-                attention_mask=None, *, past_key_values=None, use_cache=None, output_attentions=None,
+                attention_mask=None, past_key_values=None, use_cache=None, output_attentions=None,
                 output_hidden_states=None, inputs_embeds=None, cache=None, encoder_hidden_states=None,
                 encoder_attention_mask=None):
         refuse_cross_attention(encoder_hidden_states, encoder_attention_mask)
@@ -207,7 +207,7 @@ class GPT2LMHeadModel(GenerationMixin, GPT2PreTrainedModel):
         return pairs
 
     def forward(self, input_ids=None, position_ids=None, token_type_ids=None, labels=None, past=None, head_mask=None,
-                attention_mask=None, *, past_key_values=None, use_cache=None, output_attentions=None,
+                attention_mask=None, past_key_values=None, use_cache=None, output_attentions=None,
                 output_hidden_states=None, inputs_embeds=None, cache=None, logits_to_keep=0, encoder_hidden_states=None,
                 encoder_attention_mask=None):
         refuse_cross_attention(encoder_hidden_states, encoder_attention_mask)
@@ -242,7 +242,7 @@ class GPT2DoubleHeadsModel(GPT2PreTrainedModel):
         return self.lm_head
 
     def forward(self, input_ids=None, mc_token_ids=None, lm_labels=None, mc_labels=None, token_type_ids=None,
-                position_ids=None, past=None, head_mask=None, attention_mask=None, *, past_key_values=None,
+                position_ids=None, past=None, head_mask=None, attention_mask=None, past_key_values=None,
                 use_cache=None, output_attentions=None, output_hidden_states=None, labels=None,
                 inputs_embeds=None, cache=None):
         lm_labels = labels if lm_labels is None else lm_labels

@@ -97,7 +97,7 @@ class OpenAIGPTModel(CheckpointedLayers, GPTBaseMixin, OpenAIGPTPreTrainedModel)
     def get_position_embeddings(self):
         return self.positions_embed
 
-    def forward(self, input_ids=None, position_ids=None, token_type_ids=None, head_mask=None, attention_mask=None, *,
+    def forward(self, input_ids=None, position_ids=None, token_type_ids=None, head_mask=None, attention_mask=None,
                 output_attentions=None, output_hidden_states=None, inputs_embeds=None):
         output_attentions = self.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.output_hidden_states if output_hidden_states is None else output_hidden_states
@@ -140,7 +140,7 @@ class OpenAIGPTLMHeadModel(GenerationMixin, OpenAIGPTPreTrainedModel):
         return self.lm_head
 
     def forward(self, input_ids=None, position_ids=None, token_type_ids=None, labels=None, head_mask=None,
-                attention_mask=None, *, output_attentions=None, output_hidden_states=None, inputs_embeds=None,
+                attention_mask=None, output_attentions=None, output_hidden_states=None, inputs_embeds=None,
                 logits_to_keep=0):
         wanted = self.transformer.output_hidden_states if output_hidden_states is None else output_hidden_states
         # asking for the hidden states runs the reference path, which computes the padded positions a loss reads
@@ -171,7 +171,7 @@ class OpenAIGPTDoubleHeadsModel(OpenAIGPTPreTrainedModel):
         return self.lm_head
 
     def forward(self, input_ids=None, mc_token_ids=None, lm_labels=None, mc_labels=None, token_type_ids=None,
-                position_ids=None, head_mask=None, attention_mask=None, *, output_attentions=None,
+                position_ids=None, head_mask=None, attention_mask=None, output_attentions=None,
                 output_hidden_states=None, labels=None, inputs_embeds=None):
         lm_labels = labels if lm_labels is None else lm_labels
         wanted = self.transformer.output_hidden_states if output_hidden_states is None else output_hidden_states

@@ -103,7 +103,7 @@ class RobertaForMaskedLM(RobertaPreTrainedModel):
         self.lm_head.bias = self._resized_bias(self.lm_head.bias, new_num_tokens)
 
     def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, masked_lm_labels=None,
-                position_ids=None, head_mask=None, output_attentions=None, output_hidden_states=None, labels=None, *,
+                position_ids=None, head_mask=None, output_attentions=None, output_hidden_states=None, labels=None,
                 inputs_embeds=None, encoder_hidden_states=None, encoder_attention_mask=None):
         # (encoder_*: transformers' decoder inputs, which its encoder ignores as ours does)
         masked_lm_labels = labels if masked_lm_labels is None else masked_lm_labels
@@ -144,7 +144,7 @@ class RobertaForSequenceClassification(RobertaPreTrainedModel):
         self.classifier = RobertaClassificationHead(config)
 
     def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, labels=None, position_ids=None,
-                head_mask=None, output_attentions=None, output_hidden_states=None, *, inputs_embeds=None):
+                head_mask=None, output_attentions=None, output_hidden_states=None, inputs_embeds=None):
         with self.roberta.fast.reference_path(labels is not None):
             outputs = self.roberta(input_ids, token_type_ids, attention_mask, position_ids, head_mask,
                                    output_attentions, output_hidden_states, inputs_embeds=inputs_embeds)

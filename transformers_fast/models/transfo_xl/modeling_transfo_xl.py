@@ -32,6 +32,7 @@ from transformers_fast.models.transfo_xl.modeling_transfo_xl_utilities import (L
                                                                                 ProjectedAdaptiveLogSoftmax,
                                                                                 sample_logits)
 from transformers_fast.runtime import transfo_xl as fast_xl
+from transformers_fast.ops import capturing_graph
 from transformers_fast.ops.quantized_linear import float_like
 
 LayerNorm = nn.LayerNorm  # 1.2.0's BertLayerNorm without apex (eps 1e-5)
@@ -105,8 +106,13 @@ class PositionwiseFF(nn.Module):
         return self.layer_norm(inp + self.CoreNet(inp))
 
 
+def _any_masked(attn_mask) -> bool:
+    """1.2.0 skips an all-False mask; a captured graph cannot read it and applies it anyway (changing nothing)."""
+    return attn_mask is not None and (capturing_graph() or bool(attn_mask.any()))
+
+
 def _mask_scores(score, attn_mask, fill):
-    if attn_mask is not None and attn_mask.any().item():
+    if _any_masked(attn_mask):
         mask = attn_mask[None, :, :, None] if attn_mask.dim() == 2 else attn_mask[:, :, :, None]
         score = score.float().masked_fill(mask, fill).type_as(score)
     return score
@@ -149,7 +155,7 @@ class MultiHeadAttn(nn.Module):
         head_k = head_k.view(c.size(0), c.size(1), self.n_head, self.d_head)
         head_v = head_v.view(c.size(0), c.size(1), self.n_head, self.d_head)
         attn_score = torch.einsum("ibnd,jbnd->ijbn", head_q, head_k) * self.scale
-        if attn_mask is not None and attn_mask.any().item():
+        if _any_masked(attn_mask):
             mask = attn_mask[None, :, :, None] if attn_mask.dim() == 2 else attn_mask[:, :, :, None]
             attn_score = attn_score.masked_fill(mask, -float("inf"))
         attn_prob = self.dropatt(F.softmax(attn_score, dim=1))
@@ -356,7 +362,7 @@ class AdaptiveEmbedding(nn.Module):
             embed = self.emb_layers[0](inp)
             if self.d_proj != self.d_embed:
                 embed = F.linear(embed, self.emb_projs[0])
-        elif torch.jit.is_tracing():
+        elif capturing_graph():
             # without data-dependent shapes (nonzero), so that a trace holds for any ids: every cluster embeds
             # every token (ids clamped into its range) and only the owner's row is kept (the others add zeros)
             inp_flat = inp.reshape(-1)
@@ -598,7 +604,7 @@ class TransfoXLModel(CheckpointedLayers, TransfoXLPreTrainedModel):
             mems = _check_mems(mems, self.n_layer, shape[0], self.d_model, param.dtype, param.device)
         return mems, inputs_embeds
 
-    def forward(self, input_ids=None, mems=None, head_mask=None, *, output_attentions=None,
+    def forward(self, input_ids=None, mems=None, head_mask=None, output_attentions=None,
                 output_hidden_states=None, inputs_embeds=None):
         """inputs_embeds [batch, seq, d_model]: in place of word_emb(input_ids) (its scaled output), as transformers
         4 took them."""
@@ -760,7 +766,7 @@ class TransfoXLLMHeadModel(GenerationMixin, TransfoXLPreTrainedModel):
     def init_mems(self, data):
         return self.transformer.init_mems(data)
 
-    def forward(self, input_ids=None, labels=None, mems=None, head_mask=None, *, output_attentions=None,
+    def forward(self, input_ids=None, labels=None, mems=None, head_mask=None, output_attentions=None,
                 output_hidden_states=None, inputs_embeds=None):
         transformer = self.transformer
         inputs_embeds = transformer._check_inputs(input_ids, mems, inputs_embeds)[1]

@@ -430,7 +430,7 @@ class XLMModel(CheckpointedLayers, XLMPreTrainedModel):
         return True
 
     def forward(self, input_ids=None, lengths=None, position_ids=None, langs=None, token_type_ids=None,
-                attention_mask=None, cache=None, head_mask=None, *, output_attentions=None,
+                attention_mask=None, cache=None, head_mask=None, output_attentions=None,
                 output_hidden_states=None, inputs_embeds=None):
         inputs_embeds = self._check_inputs(input_ids, lengths, position_ids, langs, token_type_ids, attention_mask,
                                            cache, inputs_embeds)
@@ -592,7 +592,7 @@ class XLMWithLMHeadModel(PlaceholderGenerationMixin, XLMPreTrainedModel):
             self._tie_or_clone_weights(self.pred_layer.proj, self.transformer.embeddings)
 
     def forward(self, input_ids=None, lengths=None, position_ids=None, langs=None, token_type_ids=None,
-                attention_mask=None, cache=None, labels=None, head_mask=None, *, output_attentions=None,
+                attention_mask=None, cache=None, labels=None, head_mask=None, output_attentions=None,
                 output_hidden_states=None, inputs_embeds=None, logits_to_keep=0):
         with self.transformer.fast.reference_path(labels is not None):
             outputs = self.transformer(input_ids, **_transformer_kwargs(
@@ -642,7 +642,7 @@ class XLMForSequenceClassification(XLMPreTrainedModel):
         self.init_weights()
 
     def forward(self, input_ids=None, lengths=None, position_ids=None, langs=None, token_type_ids=None,
-                attention_mask=None, cache=None, labels=None, head_mask=None, *, output_attentions=None,
+                attention_mask=None, cache=None, labels=None, head_mask=None, output_attentions=None,
                 output_hidden_states=None, inputs_embeds=None):
         with self.transformer.fast.reference_path(labels is not None):
             outputs = self.transformer(input_ids, **_transformer_kwargs(
@@ -674,7 +674,7 @@ class XLMForQuestionAnswering(XLMPreTrainedModel):
 
     def forward(self, input_ids=None, lengths=None, position_ids=None, langs=None, token_type_ids=None,
                 attention_mask=None, cache=None, start_positions=None, end_positions=None, cls_index=None,
-                is_impossible=None, p_mask=None, head_mask=None, *, output_attentions=None,
+                is_impossible=None, p_mask=None, head_mask=None, output_attentions=None,
                 output_hidden_states=None, inputs_embeds=None):
         training_loss = start_positions is not None and end_positions is not None
         with self.transformer.fast.reference_path(training_loss):

@@ -434,7 +434,7 @@ class XLNetModel(CheckpointedLayers, XLNetPreTrainedModel):
         return bsz, qlen, mlen, mems, inputs_embeds
 
     def forward(self, input_ids=None, token_type_ids=None, input_mask=None, attention_mask=None, mems=None,
-                perm_mask=None, target_mapping=None, head_mask=None, *, output_attentions=None,
+                perm_mask=None, target_mapping=None, head_mask=None, output_attentions=None,
                 output_hidden_states=None, use_mems=None, inputs_embeds=None):
         bsz, qlen, mlen, mems, inputs_embeds = self._check_inputs(
             input_ids, token_type_ids, input_mask, attention_mask, mems, perm_mask, target_mapping, inputs_embeds)
@@ -575,7 +575,7 @@ class XLNetLMHeadModel(PlaceholderGenerationMixin, XLNetPreTrainedModel):
         return self.lm_loss
 
     def forward(self, input_ids=None, token_type_ids=None, input_mask=None, attention_mask=None, mems=None,
-                perm_mask=None, target_mapping=None, labels=None, head_mask=None, *, output_attentions=None,
+                perm_mask=None, target_mapping=None, labels=None, head_mask=None, output_attentions=None,
                 output_hidden_states=None, use_mems=None, inputs_embeds=None, logits_to_keep=0):
         outputs = self.transformer(input_ids, **_base_kwargs(token_type_ids, input_mask, attention_mask, mems,
                                                              perm_mask, target_mapping, head_mask, output_attentions,
@@ -637,7 +637,7 @@ class XLNetForSequenceClassification(XLNetPreTrainedModel):
         self.init_weights()
 
     def forward(self, input_ids=None, token_type_ids=None, input_mask=None, attention_mask=None, mems=None,
-                perm_mask=None, target_mapping=None, labels=None, head_mask=None, *, output_attentions=None,
+                perm_mask=None, target_mapping=None, labels=None, head_mask=None, output_attentions=None,
                 output_hidden_states=None, use_mems=None, inputs_embeds=None):
         outputs = self.transformer(input_ids, **_base_kwargs(token_type_ids, input_mask, attention_mask, mems,
                                                              perm_mask, target_mapping, head_mask, output_attentions,
@@ -667,7 +667,7 @@ class XLNetForQuestionAnswering(XLNetPreTrainedModel):
 
     def forward(self, input_ids=None, token_type_ids=None, input_mask=None, attention_mask=None, mems=None,
                 perm_mask=None, target_mapping=None, start_positions=None, end_positions=None, cls_index=None,
-                is_impossible=None, p_mask=None, head_mask=None, *, output_attentions=None,
+                is_impossible=None, p_mask=None, head_mask=None, output_attentions=None,
                 output_hidden_states=None, use_mems=None, inputs_embeds=None):
         outputs = self.transformer(input_ids, **_base_kwargs(token_type_ids, input_mask, attention_mask, mems,
                                                              perm_mask, target_mapping, head_mask, output_attentions,
