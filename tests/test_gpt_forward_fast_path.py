@@ -132,6 +132,27 @@ def test_padded_batch_runs_padding_free_with_reference_presents(side, tmp_path, 
     assert len(packed) == 1, "an unpadded batch needs no packing"
 
 
+@pytest.mark.parametrize("family", ["gpt2", "openai"])
+def test_without_padding_removal_every_position_equals_transformers(family, tmp_path, fused_calls, monkeypatch):
+    """`fast.remove_padding = False`: a right-padded batch runs every position through the fused decoder, its
+    padded keys masked, so logits and presents equal transformers' at padded positions too; copies keep it."""
+    import copy
+
+    packed = []
+    monkeypatch.setattr(decoder.DecoderFastPath, "_forward_padding_free", lambda *a: packed.append(1))
+    name = CLASSES[family][1]
+    ref = hf_gpt(family, name)
+    ref.save_pretrained(tmp_path)
+    model = getattr(tf, name).from_pretrained(tmp_path)
+    model.transformer.fast.remove_padding = False
+    x, mask = right_padded(ids(batch=3, seq=9), [9, 4, 6])
+    with torch.no_grad():
+        theirs = ref(x, attention_mask=mask)
+        for each in (model, copy.deepcopy(model)):
+            compare(each(x, attention_mask=mask).logits, theirs.logits)  # every position
+    assert len(fused_calls) == 2 and not packed
+
+
 @pytest.mark.parametrize("family,name", [c for c in CASES if "Head" in c[1]])
 def test_lm_head_of_forward_is_prepacked(family, name, tmp_path, monkeypatch):
     """The LM head of a fused forward() is the prepacked projection (F.linear takes MKL's AVX2 path on AMD);

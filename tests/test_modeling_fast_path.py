@@ -55,6 +55,31 @@ def test_padded_positions_are_zero_and_real_ones_match(tmp_path, family, class_n
     assert plain.last_hidden_state[padded].abs().max() > 0
 
 
+@pytest.mark.parametrize("family,class_name", FAMILIES)
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_without_padding_removal_every_position_equals_the_reference(tmp_path, family, class_name, side, monkeypatch):
+    """`fast.remove_padding = False`: the fused path runs every position of a padded batch, so whole outputs equal
+    the reference's (padded positions included); copies and pickles keep the setting."""
+    import copy
+
+    ref, ours = load(tmp_path, family, class_name)
+    ids, mask, tt = inputs(family, batch=4, seq=11)
+    if side == "left":
+        mask = mask.flip(1)
+    runs = []
+    original = fast_encoder.EncoderFastPath._forward
+    monkeypatch.setattr(fast_encoder.EncoderFastPath, "_forward", lambda *a, **k: runs.append(1) or original(*a, **k))
+    ours.fast.remove_padding = False
+    kwargs = {"token_type_ids": tt} if family == "bert" else {}
+    with torch.no_grad():
+        expected = ref(input_ids=ids, attention_mask=mask, output_hidden_states=True, **kwargs)
+        for model in (ours, copy.deepcopy(ours)):
+            got = run(model, family, ids, mask, tt, output_hidden_states=True)
+            compare(got.last_hidden_state, expected.last_hidden_state)  # every position
+            compare(got.hidden_states, expected.hidden_states)
+    assert len(runs) == 2 and bool((mask == 0).any())
+
+
 EVERY_POSITION_HEADS = [("bert", "BertForQuestionAnswering"), ("bert", "BertForTokenClassification"),
                         ("bert", "BertForMaskedLM"), ("bert", "BertForPreTraining"), ("roberta", "RobertaForMaskedLM"),
                         ("distilbert", "DistilBertForQuestionAnswering"), ("distilbert", "DistilBertForMaskedLM")]

@@ -153,6 +153,9 @@ class DecoderFastPath(FastPath):
     def __init__(self, model):
         self.model = model
         self.enabled = True  # False: the reference path always (model.transformer.fast.enabled = False)
+        # False: forward() of a padded batch runs every position (padded keys masked), so that the outputs at padded
+        # positions equal the reference's too, without the padding-free saving
+        self.remove_padding = True
         self._layers: Optional[List[LayerWeights]] = None
         self._bound: Optional[list] = None  # the blocks bound for the one-call C++ decode step
         self._one_call = OneCallChoice()
@@ -162,10 +165,11 @@ class DecoderFastPath(FastPath):
 
     def __getstate__(self):
         # Copies and pickles carry no packed weights (they are derived from the parameters).
-        return {"model": self.model}
+        return {"model": self.model, "enabled": self.enabled, "remove_padding": self.remove_padding}
 
     def __setstate__(self, state):
         self.__init__(state["model"])
+        self.enabled, self.remove_padding = state.get("enabled", True), state.get("remove_padding", True)
 
     # ---- what differs between the families ----
     def _parts(self):
@@ -243,7 +247,7 @@ class DecoderFastPath(FastPath):
         batch, seq, width = hidden.shape
         past_length = 0 if past is None else past[0][0].shape[-2]
         packs = hidden.dtype in FAST_DTYPES or ops.on_cuda(hidden)  # where the packed attention is ours
-        if past_length == 0 and key_mask is not None and packs and not bool(key_mask.all()):
+        if past_length == 0 and key_mask is not None and packs and self.remove_padding and not bool(key_mask.all()):
             return self._forward_padding_free(hidden, key_mask.reshape(batch, seq), use_cache)
         mask = None
         if key_mask is not None or past_length:

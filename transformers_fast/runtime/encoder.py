@@ -15,9 +15,9 @@ over its sequence's real keys in every layer, as in the reference. Every other p
 last_hidden_state and hidden_states is zero. Heads that score every position (masked LM, token classification,
 question answering: a padded position's score can outrank a real one in a top-k) run inside `every_position()`:
 a padded batch then runs all its positions, its padded keys masked as in the reference (no padding-free saving,
-the fused kernels still), and every output equals the reference's. Set `model.fast.enabled = False` (or use the
-training path) to get the reference's values at every padded position of the base model. A family whose reference
-zeroes every padded position itself (XLM multiplies the hidden states by the padding mask after each layer) sets
+the fused kernels still), and every output equals the reference's. `model.fast.remove_padding = False` runs the
+base model so too; `model.fast.enabled = False` (or the training path) runs the reference path. A family whose
+reference zeroes every padded position itself (XLM multiplies the hidden states by the padding mask after each layer) sets
 `padded_positions_zero`: no extra rows are then run, and the zeros are the reference's values. Causal families
 (XLM's CLM) set `causal` on their layers: attention is then causal within each packed sequence.
 
@@ -149,6 +149,9 @@ class EncoderFastPath(FastPath):
     """Shared by the families; subclasses say where the weights of each part are."""
 
     enabled = True
+    # False: a padded batch runs every position (fused, padded keys masked), so that the base model's outputs equal
+    # the reference's at padded positions too, without the padding-free saving
+    remove_padding = True
     # True where the reference itself zeroes every padded position (XLM): no extra rows for position 0
     padded_positions_zero = False
 
@@ -181,11 +184,11 @@ class EncoderFastPath(FastPath):
     # ---- bookkeeping ----
     def __getstate__(self):
         # Copies and pickles carry no packed weights (they are derived) and no thread-local state.
-        return {"model": self.model, "enabled": self.enabled}
+        return {"model": self.model, "enabled": self.enabled, "remove_padding": self.remove_padding}
 
     def __setstate__(self, state):
         self.__init__(state["model"])
-        self.enabled = state["enabled"]
+        self.enabled, self.remove_padding = state["enabled"], state.get("remove_padding", True)
 
     def invalidate(self) -> None:
         self._layers = None
@@ -316,7 +319,8 @@ class EncoderFastPath(FastPath):
             real = attention_mask != 0
             lengths = real.sum(1)
             if int(lengths.sum()) != batch * seq:
-                if getattr(self._forced, "every_position", False) and not self.padded_positions_zero:
+                every_position = getattr(self._forced, "every_position", False) or not self.remove_padding
+                if every_position and not self.padded_positions_zero:
                     real_keys = real
                 else:
                     index = real.reshape(-1).nonzero().squeeze(1)
