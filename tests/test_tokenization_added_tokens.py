@@ -370,3 +370,22 @@ def test_many_added_tokens(make, family, tmp_path):
     ours = type(ours).from_pretrained(str(tmp_path))
     kw = dict(return_offsets_mapping=True)
     assert as_lists(ours(texts, **kw)) == as_lists(theirs(texts, **kw))
+
+
+def test_special_tokens_without_ids_are_a_clear_error():
+    """RoBERTa's tokenizer on GPT-2's files, which hold none of its special tokens (nor <unk>): 1.2.0 put None in
+    the ids it laid them out in; here encoding with special tokens, and padding, raise a ValueError naming them,
+    and once they are added (add_special_tokens) they encode as added tokens."""
+    ours = tf.RobertaTokenizer(*gpt2_files())
+    with pytest.raises(ValueError, match=r"'<s>'.*have no id"):
+        ours.encode("hello world", add_special_tokens=True)
+    with pytest.raises(ValueError, match=r"'</s>'.*have no id"):
+        ours(["hello world", "hi"], padding=True, return_tensors="pt")
+    with pytest.raises(ValueError, match=r"\['<pad>'\] have no id"):
+        ours(["hello world", "hi"], add_special_tokens=False, padding=True)
+    assert ours(["hello world"], add_special_tokens=False)["input_ids"] == [ours.encode("hello world")]
+    ours.add_special_tokens({"bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>", "cls_token": "<s>",
+                             "pad_token": "<pad>"})
+    ids = ours(["hello world", "hi"], padding=True, return_tensors="pt")["input_ids"]
+    bos, eos, pad = ours.convert_tokens_to_ids(["<s>", "</s>", "<pad>"])
+    assert ids.tolist() == [[bos] + ours.encode("hello world") + [eos], [bos] + ours.encode("hi") + [eos, pad]]

@@ -851,6 +851,8 @@ class PreTrainedTokenizer(object):
                                 f"{sorted(set(kwargs) & _ENCODE_CALL_OPTIONS)}")
             return self(text, text_pair, add_special_tokens=add_special_tokens, return_token_type_ids=False,
                         return_attention_mask=False, **kwargs)["input_ids"]
+        if add_special_tokens:
+            self._check_special_ids()
         core = self._native() if text_pair is None and not kwargs and text.__class__ is str else None
         if core is not None:
             ids = core.encode(text, False)  # the common case, without detours
@@ -1344,6 +1346,8 @@ class PreTrainedTokenizer(object):
             if max_length < specials:  # (then no truncation)
                 logger.error("max_length=%d is shorter than the %d special tokens: not truncated", max_length,
                              specials)
+        if add_special_tokens:
+            self._check_special_ids()
         rows_args = (texts, pairs, add_special_tokens, strategy, max_length,
                      stride if return_overflowing_tokens else None, is_split_into_words, self.truncation_side)
         layout = (padding, max_length, pad_to_multiple_of, side)
@@ -1412,7 +1416,32 @@ class PreTrainedTokenizer(object):
         if self._pad_token is None:
             raise ValueError(f"{type(self).__name__} has no pad_token: set one (add_special_tokens"
                              "({'pad_token': ...})) to pad")
-        return self.pad_token_id
+        pad_id = self.pad_token_id
+        if pad_id is None:
+            raise ValueError(self._no_id_message([self._pad_token]))
+        return pad_id
+
+    def _check_special_ids(self):
+        """The special tokens add_special_tokens lays out have ids (1.2.0 put None in the ids of one absent from the
+        vocabulary where its unk_token is absent too); checked once per tokenizer state."""
+        if self.__dict__.get("_special_ids_epoch") == _state_epoch:
+            return
+        _calling.depth = getattr(_calling, "depth", 0) + 1  # (quiet, as inside __call__)
+        try:
+            laid = self.add_special_tokens_single_sentence([]) + list(self.add_special_tokens_sentences_pair([], []))
+        finally:
+            _calling.depth -= 1
+        if any(i is None for i in laid):
+            tokens = [getattr(self, "_" + name) for name in ("bos_token", "eos_token", "sep_token", "cls_token",
+                                                              "pad_token", "mask_token", "unk_token")]
+            raise ValueError(self._no_id_message([t for t in tokens if t is not None
+                                                  and self.convert_tokens_to_ids(t) is None]))
+        object.__setattr__(self, "_special_ids_epoch", _state_epoch)
+
+    def _no_id_message(self, tokens):
+        return (f"{type(self).__name__}: special token(s) {sorted(set(map(str, tokens)))} have no id: not in the "
+                f"vocabulary, and unk_token {self._unk_token!r} is not either (add them with add_tokens / "
+                "add_special_tokens, or use the model's own vocabulary)")
 
     def _max_length_to_pad(self):
         """The length padding='max_length' pads to without max_length: max_len, or None (no padding, with
