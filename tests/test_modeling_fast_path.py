@@ -55,13 +55,9 @@ def test_padded_positions_are_zero_and_real_ones_match(tmp_path, family, class_n
     assert plain.last_hidden_state[padded].abs().max() > 0
 
 
-@pytest.mark.parametrize("family,class_name", FAMILIES)
-@pytest.mark.parametrize("side", ["right", "left"])
-def test_without_padding_removal_every_position_equals_the_reference(tmp_path, family, class_name, side, monkeypatch):
-    """`fast.remove_padding = False`: the fused path runs every position of a padded batch, so whole outputs equal
-    the reference's (padded positions included); copies and pickles keep the setting."""
-    import copy
-
+def padded_case(tmp_path, family, class_name, side, monkeypatch):
+    """The reference, our model, a batch padded on `side` (ids, mask, token types), and the list each run of the
+    encoder's fast path appends to."""
     ref, ours = load(tmp_path, family, class_name)
     ids, mask, tt = inputs(family, batch=4, seq=11)
     if side == "left":
@@ -69,6 +65,17 @@ def test_without_padding_removal_every_position_equals_the_reference(tmp_path, f
     runs = []
     original = fast_encoder.EncoderFastPath._forward
     monkeypatch.setattr(fast_encoder.EncoderFastPath, "_forward", lambda *a, **k: runs.append(1) or original(*a, **k))
+    return ref, ours, (ids, mask, tt), runs
+
+
+@pytest.mark.parametrize("family,class_name", FAMILIES)
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_without_padding_removal_every_position_equals_the_reference(tmp_path, family, class_name, side, monkeypatch):
+    """`fast.remove_padding = False`: the fused path runs every position of a padded batch, so whole outputs equal
+    the reference's (padded positions included); copies and pickles keep the setting."""
+    import copy
+
+    ref, ours, (ids, mask, tt), runs = padded_case(tmp_path, family, class_name, side, monkeypatch)
     ours.fast.remove_padding = False
     kwargs = {"token_type_ids": tt} if family == "bert" else {}
     with torch.no_grad():
@@ -90,13 +97,7 @@ EVERY_POSITION_HEADS = [("bert", "BertForQuestionAnswering"), ("bert", "BertForT
 def test_heads_scoring_every_position_equal_the_reference_there(tmp_path, family, class_name, side, monkeypatch):
     """A padded position's score can outrank a real one (run_squad's n-best start / end indexes): heads that score
     every position give the reference's values at padded positions too, still on the fast path."""
-    ref, ours = load(tmp_path, family, class_name)
-    ids, mask, tt = inputs(family, batch=4, seq=11)
-    if side == "left":
-        mask = mask.flip(1)
-    runs = []
-    original = fast_encoder.EncoderFastPath._forward
-    monkeypatch.setattr(fast_encoder.EncoderFastPath, "_forward", lambda *a, **k: runs.append(1) or original(*a, **k))
+    ref, ours, (ids, mask, tt), runs = padded_case(tmp_path, family, class_name, side, monkeypatch)
     with torch.no_grad():
         got = run(ours, family, ids, mask, tt)
         kwargs = {"token_type_ids": tt} if family == "bert" else {}

@@ -455,3 +455,30 @@ def test_added_token_objects(pairs_of_tokenizers, family):
     assert "<x>" in ours.all_special_tokens
     with pytest.raises(TypeError, match="AddedToken"):
         ours.add_tokens([3])
+
+
+def test_transformers_2_to_4_pad_to_max_length_and_truncation_strategy():
+    """The options of 2020-era scripts (`encode_plus(text, max_length=n, pad_to_max_length=True)`), read as
+    transformers 4 read them, with its FutureWarning: max_length alone truncates longest_first, pad_to_max_length
+    pads to max_length where given and else to the longest row, truncation_strategy counts without max_length."""
+    tok = BertTokenizer(bert_uncased_vocab())
+    texts = ["a rather longer sentence than the other one", "short one"]
+    with pytest.warns(FutureWarning, match="pad_to_max_length"):
+        got = tok.batch_encode_plus(texts, max_length=8, pad_to_max_length=True)
+    assert got["input_ids"] == tok(texts, max_length=8, padding="max_length", truncation=True)["input_ids"]
+    assert len({len(row) for row in got["input_ids"]}) == 1 and len(got["input_ids"][0]) == 8
+    with pytest.warns(FutureWarning):
+        got = tok.encode_plus(texts[1], max_length=8, pad_to_max_length=True, return_tensors="pt")
+    assert got["input_ids"].tolist() == tok(texts[1], max_length=8, padding="max_length",
+                                            return_tensors="pt")["input_ids"].tolist()
+    with pytest.warns(FutureWarning):
+        assert tok(texts, pad_to_max_length=True)["input_ids"] == tok(texts, padding=True)["input_ids"]
+    with pytest.warns(FutureWarning):
+        assert tok.encode(texts[0], max_length=6, pad_to_max_length=True) == tok.encode(texts[0], max_length=6,
+                                                                                          truncation=True)
+    tok.max_len = 9  # truncation_strategy without max_length: to the model's length
+    with pytest.warns(FutureWarning, match="truncation_strategy"):
+        got = tok(texts[0], texts[1], truncation_strategy="only_first")
+    assert got["input_ids"] == tok(texts[0], texts[1], truncation="only_first", max_length=9)["input_ids"]
+    assert tok(texts[0], texts[1], max_length=9, truncation_strategy="only_second")["input_ids"] == \
+        tok(texts[0], texts[1], max_length=9, truncation="longest_first")["input_ids"]  # (max_length decided)

@@ -16,6 +16,7 @@ import logging
 import operator
 import os
 import sys
+import warnings
 import threading
 from typing import Dict, Optional
 
@@ -1277,7 +1278,7 @@ class PreTrainedTokenizer(object):
                  max_length=None, stride=0, is_split_into_words=False, pad_to_multiple_of=None, padding_side=None,
                  return_tensors=None, return_token_type_ids=None, return_attention_mask=None,
                  return_overflowing_tokens=False, return_special_tokens_mask=False, return_offsets_mapping=False,
-                 return_length=False, verbose=True):
+                 return_length=False, verbose=True, pad_to_max_length=False, truncation_strategy=None):
         """Encodes one text or a batch as transformers' fast tokenizers do: a BatchEncoding of input_ids,
         token_type_ids / attention_mask (by default as model_input_names says), and on request
         special_tokens_mask, offset_mapping, length, overflow_to_sample_mapping. padding: False, True/"longest"
@@ -1285,7 +1286,8 @@ class PreTrainedTokenizer(object):
         or None: longest_first when max_length is given without padding (as in transformers). is_split_into_words:
         a text is a list of words, each tokenized alone (word_ids are their indices). verbose: transformers'
         warnings (a row longer than model_max_length, once per tokenizer; max_length shorter than the special
-        tokens); False silences them. 1.2.0's warnings about one text stay quiet here."""
+        tokens); False silences them. 1.2.0's warnings about one text stay quiet here. pad_to_max_length and
+        truncation_strategy: transformers 2-4's options, read as its version 4 read them (with its FutureWarning)."""
         if is_split_into_words:
             single = isinstance(text, (list, tuple)) and (not text or isinstance(text[0], (str, bytes)))
         else:
@@ -1299,15 +1301,19 @@ class PreTrainedTokenizer(object):
         return self._encode_batch(texts, pairs, single, add_special_tokens, padding, truncation, max_length, stride,
                                   is_split_into_words, pad_to_multiple_of, padding_side, return_tensors,
                                   return_token_type_ids, return_attention_mask, return_overflowing_tokens,
-                                  return_special_tokens_mask, return_offsets_mapping, return_length, verbose)
+                                  return_special_tokens_mask, return_offsets_mapping, return_length, verbose,
+                                  pad_to_max_length, truncation_strategy)
 
     @_as_call
     def _encode_batch(self, texts, pairs, single, add_special_tokens=True, padding=False, truncation=None,
                       max_length=None, stride=0, is_split_into_words=False, pad_to_multiple_of=None, padding_side=None,
                       return_tensors=None, return_token_type_ids=None, return_attention_mask=None,
                       return_overflowing_tokens=False, return_special_tokens_mask=False, return_offsets_mapping=False,
-                      return_length=False, verbose=True):
+                      return_length=False, verbose=True, pad_to_max_length=False, truncation_strategy=None):
         """__call__ and batch_encode_plus on a list of examples (single: the caller passed one)."""
+        if pad_to_max_length or truncation_strategy is not None:
+            padding, truncation = _legacy_strategies(padding, truncation, max_length, pad_to_max_length,
+                                                     truncation_strategy)
         if pairs is not None and len(pairs) != len(texts):
             raise ValueError(f"text_pair has {len(pairs)} entries but text has {len(texts)}")
         if is_split_into_words:
@@ -1739,7 +1745,26 @@ class PreTrainedTokenizer(object):
 
 # the options of transformers' encode, which send 1.2.0's encode to __call__
 _ENCODE_CALL_OPTIONS = frozenset(["max_length", "truncation", "padding", "return_tensors", "stride",
-                                  "pad_to_multiple_of", "padding_side", "is_split_into_words", "verbose"])
+                                  "pad_to_multiple_of", "padding_side", "is_split_into_words", "verbose",
+                                  "pad_to_max_length", "truncation_strategy"])
+
+
+def _legacy_strategies(padding, truncation, max_length, pad_to_max_length, truncation_strategy):
+    """(padding, truncation) for transformers 2-4's pad_to_max_length and truncation_strategy, in its version 4's
+    order: max_length alone turns on longest_first first (so truncation_strategy then counts only without
+    max_length), pad_to_max_length pads to max_length where given, else to the longest row."""
+    if max_length is not None and padding is False and truncation is None:
+        truncation = "longest_first"
+    if padding is False and pad_to_max_length:
+        warnings.warn("The `pad_to_max_length` argument is deprecated and will be removed in a future version, use "
+                      "`padding=True` or `padding='longest'` to pad to the longest sequence in the batch, or use "
+                      "`padding='max_length'` to pad to a max length.", FutureWarning, stacklevel=4)
+        padding = "longest" if max_length is None else "max_length"
+    if truncation is None and truncation_strategy not in (None, "do_not_truncate"):
+        warnings.warn("The `truncation_strategy` argument is deprecated and will be removed in a future version, use "
+                      "`truncation=True` to truncate examples to a max length.", FutureWarning, stacklevel=4)
+        truncation = truncation_strategy
+    return padding, truncation
 
 _TRUNCATION = {True: "longest_first", "longest_first": "longest_first", "only_first": "only_first",
                "only_second": "only_second", False: "", "do_not_truncate": ""}
