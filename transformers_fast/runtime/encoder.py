@@ -17,8 +17,8 @@ question answering: a padded position's score can outrank a real one in a top-k)
 a padded batch then runs all its positions, its padded keys masked as in the reference (no padding-free saving,
 the fused kernels still), and every output equals the reference's. `model.fast.remove_padding = False` runs the
 base model so too; `model.fast.enabled = False` (or the training path) runs the reference path. A family whose
-reference zeroes every padded position itself (XLM multiplies the hidden states by the padding mask after each layer) sets
-`padded_positions_zero`: no extra rows are then run, and the zeros are the reference's values. Causal families
+reference zeroes every padded position itself (XLM multiplies the hidden states by the padding mask after each
+layer) sets `padded_positions_zero`: no extra rows are then run, and the zeros are the reference's values. Causal families
 (XLM's CLM) set `causal` on their layers: attention is then causal within each packed sequence.
 
 Losses (labels given) are computed on the reference path, since a loss may read padded positions.
