@@ -586,3 +586,18 @@ def test_configs_take_1_2_0s_positional_arguments(name):
         if hasattr(ref, p.name):  # 1.2.0 keeps proj_share_all_but_first only as tie_projs
             assert getattr(ours, p.name) == getattr(ref, p.name), p.name
     assert ours.to_dict().items() >= {k: v for k, v in ref.to_dict().items() if k in ours.to_dict()}.items()
+
+
+def test_name_or_path_is_where_the_model_came_from(tmp_path):
+    """transformers' model.name_or_path / config.name_or_path (scripts load the tokenizer from it): the name or folder
+    given to from_pretrained, "" for a model built from a config; bookkeeping, not written to config.json."""
+    model = tf.BertModel(tf.BertConfig(99, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+                                       intermediate_size=37))
+    assert model.name_or_path == ""
+    model.save_pretrained(tmp_path / "a")
+    loaded = tf.AutoModel.from_pretrained(str(tmp_path / "a"))
+    assert loaded.name_or_path == loaded.config.name_or_path == str(tmp_path / "a")
+    assert tf.AutoConfig.from_pretrained(tmp_path / "a").name_or_path == str(tmp_path / "a")
+    loaded.save_pretrained(tmp_path / "b")
+    assert "_name_or_path" not in json.loads((tmp_path / "b" / "config.json").read_text())
+    assert tf.BertModel.from_pretrained(tmp_path / "b").config == loaded.config

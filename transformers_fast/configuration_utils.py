@@ -96,6 +96,7 @@ class PretrainedConfig:
         hub_kwargs = pop_hub_kwargs(kwargs)
         config_file = cls.resolve_config_file(pretrained_model_name_or_path, **hub_kwargs)
         config = cls.from_json_file(config_file)
+        config._name_or_path = os.fspath(pretrained_model_name_or_path)  # (not saved: bookkeeping)
         logger.info("loaded configuration %s from %s", cls.__name__, config_file)
         return config._override(kwargs, return_unused_kwargs)
 
@@ -194,7 +195,7 @@ class PretrainedConfig:
     # ---- saving -----------------------------------------------------------------------------------------
 
     def to_dict(self) -> Dict[str, Any]:
-        output = copy.deepcopy(self.__dict__)
+        output = copy.deepcopy({k: v for k, v in self.__dict__.items() if k != "_name_or_path"})
         # transformers reads the number of labels from id2label; keep them consistent.
         id2label = output.get("id2label")
         if id2label is None or len(id2label) != self.num_labels:

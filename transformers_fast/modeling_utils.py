@@ -388,6 +388,11 @@ class PreTrainedModel(nn.Module):
         return output
 
     @property
+    def name_or_path(self) -> str:
+        """What from_pretrained loaded the model from (transformers' attribute; "" for a model built here)."""
+        return self.config.name_or_path
+
+    @property
     def device(self) -> torch.device:
         """The device of the parameters (transformers' attribute)."""
         return next(self.parameters()).device
@@ -706,6 +711,8 @@ class PreTrainedModel(nn.Module):
             if not isinstance(config, PretrainedConfig):
                 raise TypeError(f"config must be a PretrainedConfig or a path, got {type(config).__name__}")
             model_kwargs = kwargs
+        if name is not None:
+            config._name_or_path = name  # (model.name_or_path, as transformers sets it)
 
         # Normal tensors even when called under torch.inference_mode(): inference tensors could never be used
         # with autograd later (a forward with grad enabled, fine-tuning), which the reference allows.
