@@ -482,3 +482,21 @@ def test_transformers_2_to_4_pad_to_max_length_and_truncation_strategy():
     assert got["input_ids"] == tok(texts[0], texts[1], truncation="only_first", max_length=9)["input_ids"]
     assert tok(texts[0], texts[1], max_length=9, truncation_strategy="only_second")["input_ids"] == \
         tok(texts[0], texts[1], max_length=9, truncation="longest_first")["input_ids"]  # (max_length decided)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_ids_as_tensors_arrays_and_one_id(pairs_of_tokenizers, family):
+    """convert_ids_to_tokens of a tensor or numpy array (e.g. batch["input_ids"][0]) gives the tokens, as in
+    transformers (1.2.0 looked the elements up as dictionary keys: [UNK] or None for each); decode of one id gives its
+    token's text, as in transformers (1.2.0 spelled the token out letter by letter); batch_decode of a 2-d tensor."""
+    import numpy as np
+
+    ours, theirs = pairs_of_tokenizers[family]
+    ids = theirs(TEXTS[0])["input_ids"]
+    for given in (torch.tensor(ids), np.array(ids), np.array(ids, dtype=np.int32)):
+        assert ours.convert_ids_to_tokens(given) == theirs.convert_ids_to_tokens(ids)
+    word = ids[2]
+    assert ours.convert_ids_to_tokens(torch.tensor(word)) == theirs.convert_ids_to_tokens(word)
+    for given in (word, torch.tensor(word), np.int64(word)):
+        assert ours.decode(given) == theirs.decode(word)
+    assert ours.batch_decode(torch.tensor([ids, ids])) == theirs.batch_decode([ids, ids])

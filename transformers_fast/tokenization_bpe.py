@@ -10,7 +10,7 @@ import types
 from functools import lru_cache
 from typing import Optional
 
-from transformers_fast.tokenization_utils import PreTrainedTokenizer, TrackedDict, _core_lib, tracked_key
+from transformers_fast.tokenization_utils import PreTrainedTokenizer, TrackedDict, _core_lib, _id_list, tracked_key
 
 logger = logging.getLogger(__name__)
 
@@ -287,10 +287,8 @@ class ByteLevelBPETokenizer(PreTrainedTokenizer):
     def _batch_decode_text(self, ids, skip_special_tokens):
         # tokenizers' ByteLevel decoder: a token with a character outside the byte alphabet (an added token such as
         # "new tok") stands for its own UTF-8 bytes; invalid UTF-8 becomes U+FFFD
-        if hasattr(ids, "tolist"):
-            ids = ids.tolist()
         data = bytearray()
-        for token in self.convert_ids_to_tokens(ids, skip_special_tokens=skip_special_tokens):
+        for token in self.convert_ids_to_tokens(_id_list(ids), skip_special_tokens=skip_special_tokens):
             if all(c in self.byte_decoder for c in token):
                 data.extend(self.byte_decoder[c] for c in token)
             else:

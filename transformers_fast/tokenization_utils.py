@@ -926,6 +926,8 @@ class PreTrainedTokenizer(object):
         return [int(j is None) for j in source]
 
     def convert_ids_to_tokens(self, ids, skip_special_tokens=False):
+        if hasattr(ids, "tolist"):  # tensors and numpy arrays (1.2.0 looked their elements up as keys: unk / None)
+            ids = ids.tolist()
         if isinstance(ids, int):
             if ids in self.added_tokens_decoder:
                 return self.added_tokens_decoder[ids]
@@ -962,8 +964,7 @@ class PreTrainedTokenizer(object):
 
     def _decode_text(self, token_ids, skip_special_tokens):
         """1.2.0's decode up to its split at sep_token and its clean-up."""
-        if hasattr(token_ids, "tolist"):
-            token_ids = token_ids.tolist()
+        token_ids = _id_list(token_ids)
         filtered_tokens = self.convert_ids_to_tokens(token_ids, skip_special_tokens=skip_special_tokens)
         all_special_ids = self.all_special_ids if skip_special_tokens else ()
         sub_texts = []
@@ -1052,9 +1053,7 @@ class PreTrainedTokenizer(object):
         """One sequence as transformers' tokenizer of the family decodes it, before its clean_up_tokenization: every
         token, added ones too, through the family's decoder (1.2.0's decode puts a space before an added token and
         decodes the runs between added tokens on their own: "a newtokc" for transformers' "a newtok c")."""
-        if hasattr(ids, "tolist"):
-            ids = ids.tolist()
-        tokens = self.convert_ids_to_tokens(ids, skip_special_tokens=skip_special_tokens)
+        tokens = self.convert_ids_to_tokens(_id_list(ids), skip_special_tokens=skip_special_tokens)
         return self._decoder_cleanup(self.convert_tokens_to_string(tokens))
 
     def _ids_batch(self, texts, pair, offsets, fixed=False):
@@ -1744,6 +1743,14 @@ class PreTrainedTokenizer(object):
 
 
 # the options of transformers' encode, which send 1.2.0's encode to __call__
+def _id_list(ids):
+    """The ids to decode as a list: tensors and arrays as lists, one id as a list of it (decode(id) is its token's
+    text, as in transformers; 1.2.0 spelled the token out letter by letter)."""
+    if hasattr(ids, "tolist"):
+        ids = ids.tolist()
+    return [ids] if isinstance(ids, int) else ids
+
+
 _ENCODE_CALL_OPTIONS = frozenset(["max_length", "truncation", "padding", "return_tensors", "stride",
                                   "pad_to_multiple_of", "padding_side", "is_split_into_words", "verbose",
                                   "pad_to_max_length", "truncation_strategy"])

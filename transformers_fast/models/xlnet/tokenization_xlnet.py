@@ -7,7 +7,7 @@ import os
 import re
 import unicodedata
 
-from transformers_fast.tokenization_utils import PreTrainedTokenizer
+from transformers_fast.tokenization_utils import PreTrainedTokenizer, _id_list
 
 logger = logging.getLogger(__name__)
 
@@ -278,9 +278,7 @@ class XLNetTokenizer(PreTrainedTokenizer):
     def _batch_decode_text(self, ids, skip_special_tokens):
         # transformers' Metaspace decoder: every token (added ones too) with "▁" as a space, only the first token's
         # leading space dropped (1.2.0's decode strips both ends and spaces out added tokens)
-        if hasattr(ids, "tolist"):
-            ids = ids.tolist()
-        tokens = self.convert_ids_to_tokens(ids, skip_special_tokens=skip_special_tokens)
+        tokens = self.convert_ids_to_tokens(_id_list(ids), skip_special_tokens=skip_special_tokens)
         text = "".join(tokens).replace(SPIECE_UNDERLINE, " ")
         return text[1:] if tokens and tokens[0].startswith(SPIECE_UNDERLINE) else text
 
