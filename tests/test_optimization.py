@@ -69,3 +69,42 @@ def test_exported_as_1_2_0_and_bad_arguments():
         return loss
 
     assert optimizer.step(closure).item() == 2.0 and closure_calls == [1]
+
+
+def test_transformers_trainer_trains_evaluates_and_predicts_as_with_its_own_model(tmp_path):
+    """transformers' Trainer on our model and on transformers' own (same weights and data, dropout off): the same
+    training loss, evaluation loss and predictions; save_model writes the weights, which load back with config=."""
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("accelerate")
+    from modeling_helpers import hf_model, inputs, quiet_transformers
+
+    quiet_transformers()
+    ref = hf_model("bert", "BertForSequenceClassification", hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    ref.save_pretrained(tmp_path / "start")
+    ours = tf.BertForSequenceClassification.from_pretrained(tmp_path / "start")
+    ids, mask, types = inputs("bert", batch=8, seq=9)
+    labels = torch.arange(8) % 3
+
+    class Rows(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(ids)
+
+        def __getitem__(self, i):
+            return {"input_ids": ids[i], "attention_mask": mask[i], "token_type_ids": types[i], "labels": labels[i]}
+
+    results = []
+    for model in (ref, ours):
+        args = transformers.TrainingArguments(output_dir=str(tmp_path / "out"), per_device_train_batch_size=4,
+                                              num_train_epochs=2, learning_rate=1e-3, save_strategy="no",
+                                              report_to=[], use_cpu=True, seed=0)
+        trainer = transformers.Trainer(model=model.train(), args=args, train_dataset=Rows(), eval_dataset=Rows())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loss = trainer.train().training_loss
+            results.append((loss, trainer.evaluate()["eval_loss"], trainer.predict(Rows()).predictions))
+    (ref_loss, ref_eval, ref_pred), (loss, eval_loss, pred) = results
+    assert abs(loss - ref_loss) < 1e-4 and abs(eval_loss - ref_eval) < 1e-4
+    assert abs(torch.as_tensor(pred) - torch.as_tensor(ref_pred)).max() < 1e-4
+    trainer.save_model(str(tmp_path / "saved"))
+    again = tf.BertForSequenceClassification.from_pretrained(tmp_path / "saved", config=ours.config)
+    assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), ours.state_dict().values()))
