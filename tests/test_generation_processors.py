@@ -467,6 +467,10 @@ def test_custom_logits_processors_criteria_and_prefix_function_equal_transformer
         theirs = ref.generate(x, attention_mask=mask, **options)
         torch.manual_seed(1)
         assert torch.equal(model.generate(x, attention_mask=mask, **options), theirs)
+    from transformers.generation.stopping_criteria import MaxLengthCriteria
+    for limit in (width + 3, width + NEW + 4):  # shorter or longer than max_new_tokens: the custom one counts
+        ours, theirs = both(model, ref, x, mask, eos_token_id=None, stopping_criteria=[MaxLengthCriteria(limit)])
+        assert ours.shape[1] == limit and torch.equal(ours, theirs)
     streamed = list(model.stream_generate(x, attention_mask=mask, max_new_tokens=4,
                                           logits_processor=[EvenTokensOnly()]))
     assert all(bool((t % 2 == 0).all()) for t in streamed)
@@ -479,7 +483,7 @@ def test_custom_processors_bad_input(tmp_path):
     x = torch.tensor([[3, 4]])
     for options, error, match in [(dict(logits_processor=EvenTokensOnly()), TypeError, "logits_processor"),
                                   (dict(stopping_criteria=[3]), TypeError, "stopping_criteria"),
-                                  (dict(stopping_criteria=[MaxLengthCriteria(5)]), ValueError, "max_length"),
+                                  (dict(stopping_criteria=[MaxLengthCriteria(0)]), ValueError, "max_length"),
                                   (dict(stopping_criteria=[EosTokenCriteria(3)]), ValueError, "eos_token_id"),
                                   (dict(prefix_allowed_tokens_fn=[3]), TypeError, "prefix_allowed_tokens_fn"),
                                   (dict(prefix_allowed_tokens_fn=lambda b, row: []), ValueError, "no token")]:

@@ -32,7 +32,7 @@ import torch
 
 from transformers_fast.file_utils import GENERATION_CONFIG_NAME
 from transformers_fast.generation_processors import (build_logits_processors, build_stopping_criteria, check_count,
-                                                      check_number, token_set)
+                                                      check_number, custom_length_limit, token_set)
 from transformers_fast.modeling_utils import check_ids
 from transformers_fast.runtime.fast_path import intercepts
 
@@ -585,7 +585,7 @@ class GenerationMixin:
         the decoding loops start from. given_cache: a KV cache of the prompt's first tokens (_continued_cache),
         which are not run again. inputs_embeds: the prompt's embeddings [batch, length, hidden], run in place of
         its tokens' (input_ids: None, or the tokens the sequences returned start with, as transformers)."""
-        o = options
+        o, stopping_criteria = custom_length_limit(options, stopping_criteria)
         # (use_cache: the KV cache is always used; accepted for transformers compatibility)
         do_sample = o["do_sample"]
         num_beams, num_return_sequences = o["num_beams"], o["num_return_sequences"]

@@ -557,6 +557,17 @@ class _Stop:
         return done
 
 
+def custom_length_limit(o: dict, custom):
+    """(options, criteria): a MaxLengthCriteria among the custom stopping criteria takes the place of the length
+    the options give, as transformers' custom criteria take the place of those it builds."""
+    limits = [c for c in custom or () if type(c).__name__ == "MaxLengthCriteria"]
+    if not limits:
+        return o, custom
+    max_length = limits[-1].max_length
+    check_count("MaxLengthCriteria.max_length", max_length, 1)
+    return dict(o, max_length=max_length, max_new_tokens=None), [c for c in custom if c not in limits]
+
+
 def build_stopping_criteria(o: dict, tokenizer, start: float, custom=None) -> Optional[_Stop]:
     max_time, stop_strings = o["max_time"], o["stop_strings"]
     custom = [] if custom is None else custom
@@ -564,9 +575,8 @@ def build_stopping_criteria(o: dict, tokenizer, start: float, custom=None) -> Op
         raise TypeError(f"stopping_criteria must be a list of stopping criteria (callables (input_ids, scores) -> "
                         f"bool per row), got {custom!r}")
     kinds = {type(c).__name__ for c in custom}
-    for kind, option in (("MaxLengthCriteria", "max_length or max_new_tokens"), ("EosTokenCriteria", "eos_token_id")):
-        if kind in kinds:
-            raise ValueError(f"stopping_criteria holds a {kind}: give {option} instead")
+    if "EosTokenCriteria" in kinds:
+        raise ValueError("stopping_criteria holds an EosTokenCriteria: give eos_token_id instead")
     if max_time is not None:
         check_number("max_time", max_time, 0.0, low_open=False)
     if "MaxTimeCriteria" in kinds:  # (a custom criterion of a class built here takes its place, as transformers)
