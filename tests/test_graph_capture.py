@@ -41,8 +41,8 @@ def export(model, args=(), kwargs=None, dynamic=True):
 
 @pytest.mark.parametrize("family,class_name", CASES)
 def test_exported_model_equals_pytorch_transformers(family, class_name, tmp_path):
-    """BERT, RoBERTa, DistilBERT, OpenAI GPT and GPT-2: exported with a padded batch and dynamic batch and sequence
-    sizes, run on a padded batch of another shape."""
+    """BERT, RoBERTa, DistilBERT, OpenAI GPT and GPT-2: exported with dynamic batch and sequence sizes (the encoders
+    on a padded batch), run on inputs of another shape."""
     if family in ("openai", "gpt2"):
         ref = pt_gpt(family, class_name)
         example, other = gpt_inputs(class_name, 2, 7), gpt_inputs(class_name, 3, 11)
