@@ -16,8 +16,8 @@ import logging
 import operator
 import os
 import sys
-import warnings
 import threading
+import warnings
 from typing import Dict, Optional
 
 logger = logging.getLogger(__name__)
@@ -1433,7 +1433,7 @@ class PreTrainedTokenizer(object):
             return
         _calling.depth = getattr(_calling, "depth", 0) + 1  # (quiet, as inside __call__)
         try:
-            laid = self.add_special_tokens_single_sentence([]) + list(self.add_special_tokens_sentences_pair([], []))
+            laid = [*self.add_special_tokens_single_sentence([]), *self.add_special_tokens_sentences_pair([], [])]
         finally:
             _calling.depth -= 1
         if any(i is None for i in laid):
@@ -1742,7 +1742,6 @@ class PreTrainedTokenizer(object):
         return [-1 - m if isinstance(m, int) and m < 0 else None for m in laid]
 
 
-# the options of transformers' encode, which send 1.2.0's encode to __call__
 def _id_list(ids):
     """The ids to decode as a list: tensors and arrays as lists, one id as a list of it (decode(id) is its token's
     text, as in transformers; 1.2.0 spelled the token out letter by letter)."""
@@ -1751,6 +1750,7 @@ def _id_list(ids):
     return [ids] if isinstance(ids, int) else ids
 
 
+# the options of transformers' encode, which send 1.2.0's encode to __call__
 _ENCODE_CALL_OPTIONS = frozenset(["max_length", "truncation", "padding", "return_tensors", "stride",
                                   "pad_to_multiple_of", "padding_side", "is_split_into_words", "verbose",
                                   "pad_to_max_length", "truncation_strategy"])
