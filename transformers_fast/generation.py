@@ -919,9 +919,8 @@ class GenerationMixin:
         decoder). generation_config (transformers.GenerationConfig, ours or a dict; second, as transformers' generate
         takes it, where a tensor is the attention_mask) gives the options not passed here; an option passed as None
         is off (its default) whatever the generation configs say, as transformers updates its config with the call.
-        num_beams > 1:
-        transformers' beam search (not for Transformer-XL), returning
-        the best num_return_sequences (<= num_beams) beams of each prompt, scored by summed log-probability /
+        num_beams > 1: transformers' beam search (not for Transformer-XL), returning the best num_return_sequences
+        (<= num_beams) beams of each prompt, scored by summed log-probability /
         new_length ** length_penalty; early_stopping True stops a prompt at num_beams finished beams, False
         (default) when no running beam can do better by transformers' estimate, "never" by the exact bound;
         with do_sample, beam sampling (each step's continuations drawn without replacement after the sampling

@@ -1426,16 +1426,13 @@ class PreTrainedTokenizer(object):
             raise ValueError(self._no_id_message([self._pad_token]))
         return pad_id
 
+    @_as_call  # (quiet: the base class's add_special_tokens_* warn outside a call)
     def _check_special_ids(self):
         """The special tokens add_special_tokens lays out have ids (1.2.0 put None in the ids of one absent from the
         vocabulary where its unk_token is absent too); checked once per tokenizer state."""
         if self.__dict__.get("_special_ids_epoch") == _state_epoch:
             return
-        _calling.depth = getattr(_calling, "depth", 0) + 1  # (quiet, as inside __call__)
-        try:
-            laid = [*self.add_special_tokens_single_sentence([]), *self.add_special_tokens_sentences_pair([], [])]
-        finally:
-            _calling.depth -= 1
+        laid = [*self.add_special_tokens_single_sentence([]), *self.add_special_tokens_sentences_pair([], [])]
         if any(i is None for i in laid):
             tokens = [getattr(self, "_" + name) for name in ("bos_token", "eos_token", "sep_token", "cls_token",
                                                               "pad_token", "mask_token", "unk_token")]
