@@ -700,13 +700,11 @@ class PreTrainedModel(nn.Module):
         if config is None:
             if name is None:
                 raise ValueError("from_pretrained needs a name or path, or config= and state_dict=")
-            config, model_kwargs = cls.config_class.from_pretrained(
-                name, return_unused_kwargs=True, **hub_kwargs, **kwargs)
-            config_file = cls.config_class.resolve_config_file(name, **dict(hub_kwargs, force_download=False))
+            config_file = cls.config_class.resolve_config_file(name, **hub_kwargs)
         elif isinstance(config, (str, os.PathLike)):
-            config_file = cls.config_class.resolve_config_file(config, **dict(hub_kwargs, force_download=False))
-            config, model_kwargs = cls.config_class.from_pretrained(
-                config, return_unused_kwargs=True, **hub_kwargs, **kwargs)
+            config_file = cls.config_class.resolve_config_file(config, **hub_kwargs)
+        if config_file is not None:  # (resolved once: the config and the generation config read this file)
+            config, model_kwargs = cls.config_class.from_pretrained(config_file, return_unused_kwargs=True, **kwargs)
         else:
             if not isinstance(config, PretrainedConfig):
                 raise TypeError(f"config must be a PretrainedConfig or a path, got {type(config).__name__}")
