@@ -2,6 +2,8 @@
 checked against the reference it was found with."""
 from __future__ import annotations
 
+import pickle
+
 import pytest
 import torch
 
@@ -385,3 +387,48 @@ def test_xlm_logits_to_keep_equals_transformers(tmp_path):
             expected, got = ref(*args, **kwargs, logits_to_keep=keep), ours(*args, **kwargs, logits_to_keep=keep)
         compare(got.logits, expected.logits)
         assert got[0].shape == (expected.logits.shape[0] * expected.logits.shape[1], expected.logits.shape[2])
+
+
+@pytest.mark.parametrize("family,class_name", [(f, n) for f, names in HEAD_CLASSES.items() if f != "transfo_xl"
+                                               for n in names])
+def test_output_rebuilt_from_its_values_keeps_its_names(family, class_name, tmp_path):
+    """Code that maps over an output and rebuilds it as `type(out)(values)` (accelerate's mixed precision,
+    DataParallel's gather) gets the same named output, for every layout an output has."""
+    from test_low_precision_heads import case
+
+    ref, args, kwargs, _ = case(family, class_name)
+    ref.save_pretrained(str(tmp_path))
+    ours = getattr(tf, class_name).from_pretrained(str(tmp_path))
+    for flags in ({}, dict(output_hidden_states=True, output_attentions=True)):
+        with torch.no_grad():
+            out = ours(*args, **kwargs, **flags)
+        rebuilt = type(out)(value for value in out)
+        assert type(rebuilt) is type(out) and rebuilt.keys() == out.keys() and len(rebuilt) == len(out)
+        for key in out.keys():
+            if not (class_name == "XLMWithLMHeadModel" and key == "logits"):  # (its 3-d view needs the original)
+                assert getattr(rebuilt, key) is getattr(out, key) and rebuilt[key] is out[key], key
+        assert pickle.loads(pickle.dumps(rebuilt)).keys() == out.keys()
+    with pytest.raises(TypeError, match="holds"):
+        type(out)(list(out)[:-1])
+
+
+def test_transfo_xl_output_rebuilt_keeps_its_empty_slots():
+    """Transformer-XL's outputs keep slots that hold None (1.2.0's lists): a rebuild keeps them in place."""
+    from transformers_fast.models.transfo_xl.modeling_transfo_xl import TransfoXLLMHeadModelOutput
+
+    losses, mems = torch.ones(2, 3), [torch.zeros(4, 2, 8)]
+    out = TransfoXLLMHeadModelOutput(losses=losses, mems=mems)
+    assert tuple(out) == (losses, None, mems) and out.keys() == ("losses", "prediction_scores", "mems")
+    rebuilt = type(out)(iter(out))
+    assert rebuilt.keys() == out.keys() and rebuilt.losses is losses and rebuilt.prediction_scores is None
+
+
+def test_output_types_take_keywords():
+    from transformers_fast.modeling_outputs import SequenceClassifierOutput
+
+    with pytest.raises(TypeError, match="keyword"):
+        SequenceClassifierOutput([torch.ones(1)])
+    with pytest.raises(TypeError, match="no field"):
+        SequenceClassifierOutput(scores=torch.ones(1))
+    out = SequenceClassifierOutput(logits=torch.ones(1))
+    assert isinstance(out, SequenceClassifierOutput) and type(out).__name__ == "SequenceClassifierOutput"

@@ -71,9 +71,11 @@ def test_exported_as_1_2_0_and_bad_arguments():
     assert optimizer.step(closure).item() == 2.0 and closure_calls == [1]
 
 
-def test_transformers_trainer_trains_evaluates_and_predicts_as_with_its_own_model(tmp_path):
+@pytest.mark.parametrize("bf16", [False, True], ids=["fp32", "bf16_mixed_precision"])
+def test_transformers_trainer_trains_evaluates_and_predicts_as_with_its_own_model(tmp_path, bf16):
     """transformers' Trainer on our model and on transformers' own (same weights and data, dropout off): the same
-    training loss, evaluation loss and predictions; save_model writes the weights, which load back with config=."""
+    training loss, evaluation loss and predictions; save_model writes the weights, which load back with config=.
+    With bf16 mixed precision accelerate autocasts the forward and rebuilds its output in fp32."""
     transformers = pytest.importorskip("transformers")
     pytest.importorskip("accelerate")
     from modeling_helpers import hf_model, inputs, quiet_transformers
@@ -96,15 +98,16 @@ def test_transformers_trainer_trains_evaluates_and_predicts_as_with_its_own_mode
     for model in (ref, ours):
         args = transformers.TrainingArguments(output_dir=str(tmp_path / "out"), per_device_train_batch_size=4,
                                               num_train_epochs=2, learning_rate=1e-3, save_strategy="no",
-                                              report_to=[], use_cpu=True, seed=0)
+                                              report_to=[], use_cpu=True, seed=0, bf16=bf16)
         trainer = transformers.Trainer(model=model.train(), args=args, train_dataset=Rows(), eval_dataset=Rows())
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             loss = trainer.train().training_loss
             results.append((loss, trainer.evaluate()["eval_loss"], trainer.predict(Rows()).predictions))
     (ref_loss, ref_eval, ref_pred), (loss, eval_loss, pred) = results
-    assert abs(loss - ref_loss) < 1e-4 and abs(eval_loss - ref_eval) < 1e-4
-    assert abs(torch.as_tensor(pred) - torch.as_tensor(ref_pred)).max() < 1e-4
+    atol = 2e-2 if bf16 else 1e-4  # (bf16 rounding differs where our kernels fuse what transformers does in steps)
+    assert abs(loss - ref_loss) < atol and abs(eval_loss - ref_eval) < atol
+    assert abs(torch.as_tensor(pred) - torch.as_tensor(ref_pred)).max() < atol
     trainer.save_model(str(tmp_path / "saved"))
     again = tf.BertForSequenceClassification.from_pretrained(tmp_path / "saved", config=ours.config)
     assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), ours.state_dict().values()))

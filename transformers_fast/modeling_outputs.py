@@ -7,6 +7,7 @@ read like a transformers ModelOutput.
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any, Iterator, Tuple
 
 from torch.utils import _pytree
@@ -14,34 +15,47 @@ from torch.utils import _pytree
 
 class ModelOutput(tuple):
     """A tuple whose slots have names. Subclasses list every possible field, in 1.2.0 tuple order (and the fields
-    transformers' output of the class has beside them, such as cross_attentions: never set here, they read None)."""
+    transformers' output of the class has beside them, such as cross_attentions: never set here, they read None).
+
+    An instance's type is a subclass of the declared class that knows which fields hold its slots, so code that
+    rebuilds a tuple from its values, `type(out)(values)` as accelerate's mixed precision does, gets the same
+    named output back."""
 
     fields: Tuple[str, ...] = ()
+    _present: Tuple[str, ...] = ()  # the fields in the slots, set on the layout subclass
+    _declared: type = None  # the class the layout subclass stands for
+    _layouts: dict = {}
 
     def __init_subclass__(cls, **kwargs: Any):
-        # A pytree node (as transformers' outputs are), so torch.export and torch.compile can return it.
         super().__init_subclass__(**kwargs)
-        unflatten = functools.partial(_unflatten, cls)
-        if hasattr(_pytree, "register_pytree_node"):
-            _pytree.register_pytree_node(cls, _flatten, unflatten,
-                                         serialized_type_name=f"{cls.__module__}.{cls.__name__}")
-        else:  # torch < 2.2
-            _pytree._register_pytree_node(cls, _flatten, unflatten)
+        if "_declared" not in cls.__dict__:  # a declared output type, not one of its layouts
+            cls._declared = cls
+            cls._layouts = {}
 
     def __new__(cls, *args: Any, **kwargs: Any):
         if args:
-            raise TypeError(f"{cls.__name__} takes keyword arguments only (its fields: {', '.join(cls.fields)})")
+            if cls is cls._declared or kwargs or len(args) != 1:
+                raise TypeError(f"{cls.__name__} takes keyword arguments (its fields: {', '.join(cls.fields)}), or "
+                                f"type(output)(values) of an output's own type")
+            values = tuple(args[0])
+            if len(values) != len(cls._present):
+                raise TypeError(f"{cls.__name__} holds {len(cls._present)} values ({', '.join(cls._present)}), "
+                                f"got {len(values)}")
+            return super().__new__(cls, values)
         unknown = set(kwargs) - set(cls.fields)
         if unknown:
             raise TypeError(f"{cls.__name__} has no field(s) {sorted(unknown)}; its fields: {', '.join(cls.fields)}")
-        present = tuple(name for name in cls.fields if kwargs.get(name) is not None)
-        obj = super().__new__(cls, tuple(kwargs[name] for name in present))
-        obj._present = present
-        return obj
+        present = cls._layout_of(kwargs)
+        return super().__new__(_layout_class(cls._declared, present), tuple(kwargs.get(name) for name in present))
+
+    @classmethod
+    def _layout_of(cls, kwargs: dict) -> Tuple[str, ...]:
+        """The fields that take a slot: those given and not None (1.2.0 leaves absent outputs out)."""
+        return tuple(name for name in cls.fields if kwargs.get(name) is not None)
 
     def __getattr__(self, name: str) -> Any:
         # Only called when normal lookup fails: known fields that were not returned read as None.
-        if name.startswith("__") or name == "_present":
+        if name.startswith("__"):
             raise AttributeError(name)
         if name == "cache" and "past_key_values" in type(self).fields:
             name = "past_key_values"  # transformers 5.25 renamed past_key_values to cache (both still read)
@@ -72,11 +86,44 @@ class ModelOutput(tuple):
         return tuple(self)
 
     def __reduce__(self):
-        return (_rebuild, (type(self), dict(self.items())))
+        return (_rebuild, (self._declared, dict(self.items())))
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={_short(v)}" for k, v in self.items())
         return f"{type(self).__name__}({inner})"
+
+
+_layouts_lock = threading.Lock()
+
+
+def _layout_class(declared: type, present: Tuple[str, ...]) -> type:
+    layout = declared._layouts.get(present)
+    if layout is not None:
+        return layout
+    with _layouts_lock:  # one class per layout even when threads make their first such outputs at once
+        layout = declared._layouts.get(present)
+        if layout is not None:
+            return layout
+        layout = type(declared.__name__, (declared,), {"_present": present, "_declared": declared,
+                                                      "__module__": declared.__module__,
+                                                      "__qualname__": declared.__qualname__})
+        # A pytree node (as transformers' outputs are), so torch.export and torch.compile can return it.
+        _register_pytree_node(layout, f"{declared.__module__}.{declared.__qualname__}[{','.join(present)}]")
+        declared._layouts[present] = layout
+        return layout
+
+
+# Its result depends on its arguments only, so torch.compile may call it while tracing (what
+# torch.compiler.assume_constant_result sets, without importing the compiler with this module).
+_layout_class._dynamo_marked_constant = True
+
+
+def _register_pytree_node(cls: type, serialized_name: str) -> None:
+    if hasattr(_pytree, "register_pytree_node"):
+        _pytree.register_pytree_node(cls, _flatten, functools.partial(_unflatten, cls),
+                                     serialized_type_name=serialized_name)
+    else:  # torch < 2.2
+        _pytree._register_pytree_node(cls, _flatten, functools.partial(_unflatten, cls))
 
 
 def _flatten(output: ModelOutput):
@@ -84,7 +131,7 @@ def _flatten(output: ModelOutput):
 
 
 def _unflatten(cls, values, present):
-    return cls(**dict(zip(present, values)))
+    return cls(values)
 
 
 def _rebuild(cls, values):

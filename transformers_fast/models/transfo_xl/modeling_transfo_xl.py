@@ -43,11 +43,10 @@ class _ListOutput(ModelOutput):
 
     kept: tuple = ()
 
-    def __new__(cls, **kwargs: Any):
-        present = tuple(name for name in cls.fields if kwargs.get(name) is not None or name in cls._kept(kwargs))
-        obj = tuple.__new__(cls, tuple(kwargs.get(name) for name in present))
-        obj._present = present
-        return obj
+    @classmethod
+    def _layout_of(cls, kwargs: dict) -> tuple:
+        kept = cls._kept(kwargs)
+        return tuple(name for name in cls.fields if kwargs.get(name) is not None or name in kept)
 
     @classmethod
     def _kept(cls, kwargs) -> tuple:
@@ -619,7 +618,7 @@ class TransfoXLModel(CheckpointedLayers, TransfoXLPreTrainedModel):
         zero_mems = mems is None
         if mems is None:
             mems = self.init_mems(input_ids if inputs_embeds is None else inputs_embeds)
-        if self.fast.usable(head_mask, output_attentions, inputs_embeds):
+        if self.fast.usable(head_mask, output_attentions, inputs_embeds, mems):
             core_out, new_mems, hids = self.fast.forward(input_ids, mems, output_hidden_states, zero_mems,
                                                          words=inputs_embeds)
         else:

@@ -56,21 +56,24 @@ class XLMWithLMHeadModelOutput(_output("_XLMWithLMHeadModelFields", "loss", "log
     """Takes logits [batch, seq, n_words]. By position (1.2.0's tuple) they are 1.2.0's [batch * seq, n_words]; by
     name (`.logits`, `["logits"]`, items(): transformers' API) transformers' [batch, seq, n_words], a view."""
 
-    def __new__(cls, **kwargs):
+    _logits_shape = None  # unknown when rebuilt from values alone: the logits then read as stored
+
+    def __new__(cls, *args, **kwargs):
         logits = kwargs.get("logits")
         if logits is not None:
             kwargs["logits"] = logits.reshape(-1, logits.shape[-1])
-        obj = super().__new__(cls, **kwargs)
-        obj._logits_shape = None if logits is None else logits.shape
+        obj = super().__new__(cls, *args, **kwargs)
+        if logits is not None:
+            obj._logits_shape = logits.shape
         return obj
 
     @property
     def logits(self):
-        return None if self._logits_shape is None else self._named("logits")
+        return self._named("logits") if "logits" in self._present else None
 
     def _named(self, key):
         value = tuple.__getitem__(self, self._present.index(key))
-        return value.view(self._logits_shape) if key == "logits" else value
+        return value.view(self._logits_shape) if key == "logits" and self._logits_shape is not None else value
 
     def __getitem__(self, key):
         if isinstance(key, str) and key in self._present:
