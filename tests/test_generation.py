@@ -260,6 +260,18 @@ def test_copies_generate_and_follow_weight_changes(tmp_path):
     assert torch.equal(changed[0, 4:], expected)
 
 
+def test_more_new_tokens_than_positions_when_eos_ends_first_as_transformers(tmp_path):
+    """max_new_tokens past the model's positions is the user's risk, as in transformers: eos may end every row
+    first (the tokens then equal transformers'); a row still running there raises (tested in bad input)."""
+    model, ref = pair("gpt2", tmp_path)  # n_positions 48
+    x = ids(batch=1, seq=40)
+    fits = model.generate(x, max_new_tokens=9, eos_token_id=None)
+    eos = int(fits[0, 42])
+    options = dict(max_new_tokens=20, eos_token_id=eos, pad_token_id=0, do_sample=False)
+    ours, theirs = model.generate(x, **options), ref.generate(x, **options)
+    assert torch.equal(ours, theirs) and ours.shape[1] < 40 + 9
+
+
 def test_max_length_counts_the_prompt(tmp_path):
     model, _ = pair("openai", tmp_path)
     x = ids(batch=1, seq=6)
@@ -272,8 +284,10 @@ def test_generate_bad_input(family, tmp_path):
     model, _ = pair(family, tmp_path)  # n_positions 48
     with pytest.raises(ValueError, match="n_positions"):
         model.generate(torch.zeros(1, 49, dtype=torch.long), max_new_tokens=1)
-    with pytest.raises(ValueError, match="exceeds the 48 positions"):
-        model.generate(torch.zeros(1, 40, dtype=torch.long), max_new_tokens=10)
+    with pytest.raises(ValueError, match="reached the 48 positions .* after 9 new tokens"):
+        model.generate(torch.zeros(1, 40, dtype=torch.long), max_new_tokens=10, eos_token_id=None)
+    with pytest.raises(ValueError, match="reached the 48 positions .* after 9 new tokens"):
+        model.generate(torch.zeros(1, 40, dtype=torch.long), max_new_tokens=10, eos_token_id=None, num_beams=2)
     with pytest.raises(ValueError, match="empty"):
         model.generate(torch.zeros(1, 0, dtype=torch.long))
     with pytest.raises(ValueError, match=r"input_ids holds 99, outside \[0, 98\]"):

@@ -116,6 +116,40 @@ def test_processors_with_sampling_equal_transformers(options, tmp_path):
     assert torch.equal(ours, theirs)
 
 
+@pytest.mark.parametrize("family,training", [("gpt2", "model"), ("openai", "model"), ("openai", "dropout_only")])
+def test_generate_in_training_mode_applies_dropout_as_transformers(family, training, tmp_path):
+    """transformers' generate leaves the model's mode alone: a model in training mode (or with its dropout modules
+    put back in training mode) generates with dropout. Seeded alike, the same draws give the same tokens. (GPT-2's
+    dropout modules alone: transformers' attention reads its module's mode, 1.2.0's its dropout's, as ours.)"""
+    model, ref = pair(family, tmp_path)
+    x, mask = padded_prompts()
+    eval_ids = model.generate(x, attention_mask=mask, max_new_tokens=NEW, eos_token_id=None, pad_token_id=0)
+    results = []
+    for m in (model, ref):
+        if training == "model":
+            m.train()
+        else:
+            for module in m.modules():
+                if isinstance(module, torch.nn.Dropout):
+                    module.train()
+        torch.manual_seed(3)
+        results.append(m.generate(x, attention_mask=mask, max_new_tokens=NEW, eos_token_id=None, pad_token_id=0,
+                                  do_sample=False))
+    ours, theirs = results
+    assert torch.equal(ours, theirs) and not torch.equal(ours, eval_ids)
+
+
+def test_eos_token_id_as_a_tensor_as_transformers(tmp_path):
+    model, ref = pair("gpt2", tmp_path)
+    x, mask = padded_prompts()
+    _, token = first_new_token_no_row_had(plain_greedy(model, x, mask), x.shape[1])
+    ours, theirs = both(model, ref, x, mask, eos_token_id=torch.tensor([token, 98]))
+    assert torch.equal(ours, theirs)
+    assert torch.equal(ours, both(model, ref, x, mask, eos_token_id=[token, 98])[0])
+    with pytest.raises(TypeError, match="eos_token_id"):
+        model.generate(x, attention_mask=mask, eos_token_id=torch.tensor([1.5]))
+
+
 def test_no_repeat_ngram_with_sampling_never_repeats(tmp_path):
     model, _ = pair("gpt2", tmp_path)
     x = ids(batch=2, seq=4)

@@ -81,10 +81,11 @@ def _widths(layer):
 
 def _scaled_copy(layer):
     width_in, width_out = _widths(layer)
-    copy = ScaledLinear(width_in, width_out)
+    copy = ScaledLinear(width_in, width_out, bias=layer.bias is not None)
     with torch.no_grad():
         copy.weight.copy_(layer.weight if isinstance(layer, nn.Linear) else layer.weight.t())
-        copy.bias.copy_(layer.bias)
+        if layer.bias is not None:
+            copy.bias.copy_(layer.bias)
     return copy
 
 
@@ -181,9 +182,11 @@ def test_fast_path_steps_aside_for_what_it_cannot_compute(family, change):
             before = len(calls)
             model.generate(ids[:1, :3], max_new_tokens=2)
             assert not change.endswith("hook") or len(calls) > before
-        elif hasattr(model, "generate"):  # (a fused decoder, which has no reference path)
-            with pytest.raises(ValueError, match="calls none of its modules"):
-                model.generate(ids[:1, :3], max_new_tokens=2)
+        elif hasattr(model, "generate"):  # (the fused decoder steps aside: the model's forward runs each step)
+            before = len(calls)
+            assert torch.equal(model.generate(ids[:1, :3], max_new_tokens=2, do_sample=False),
+                               _greedy_by_forward(model, ids[:1, :3], 2))
+            assert not change.endswith("hook") or len(calls) > before
     finally:
         for fn in undo:
             fn()
@@ -194,6 +197,14 @@ def test_fast_path_steps_aside_for_what_it_cannot_compute(family, change):
     assert fast_paths and all(p.runs_as_built() for p in fast_paths)  # fused again once the change is undone
     if hasattr(model, "generate"):
         model.generate(ids[:1, :3], max_new_tokens=2)
+
+
+def _greedy_by_forward(model, ids, steps):
+    for _ in range(steps):
+        with torch.no_grad():
+            logits = model(ids)[0][:, -1]
+        ids = torch.cat([ids, logits.argmax(-1, keepdim=True)], 1)
+    return ids
 
 
 @pytest.mark.parametrize("family", sorted(MODELS))
@@ -214,21 +225,33 @@ def test_a_layer_replaced_after_a_forward_is_used(family):
     assert (_real(after, mask) - _real(before, mask)).abs().max() > 1e-3
 
 
-def test_a_hooked_lm_head_is_called():
-    """The separately prepacked LM heads (XLNet's, XLM's prediction layer) call a hooked head."""
+@pytest.mark.parametrize("grad", [False, True], ids=["no_grad", "grad"])
+def test_a_hooked_or_subclassed_lm_head_is_called(grad):
+    """The separately prepacked LM heads (XLNet's, XLM's prediction layer) and the MLM heads' decoder (which runs
+    with the head's own bias in one GEMM) call a hooked head, and a subclass's own forward, on both paths."""
     torch.manual_seed(0)
+    encoder = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=37)
     for model, head in ((tf.XLNetLMHeadModel(tf.XLNetConfig(99, d_model=32, n_layer=1, n_head=4, d_inner=37)),
                          "lm_loss"),
                         (tf.XLMWithLMHeadModel(tf.XLMConfig(99, emb_dim=32, n_layers=1, n_heads=4, n_langs=1)),
-                         "pred_layer.proj")):
+                         "pred_layer.proj"),
+                        (tf.BertForMaskedLM(tf.BertConfig(99, **encoder)), "cls.predictions.decoder"),
+                        (tf.BertForPreTraining(tf.BertConfig(99, **encoder)), "cls.predictions.decoder"),
+                        (tf.RobertaForMaskedLM(tf.RobertaConfig(99, max_position_embeddings=20, **encoder)),
+                         "lm_head.decoder")):
         model.eval()
         ids = torch.randint(5, 99, (1, 6))
-        with torch.no_grad():
+        with torch.set_grad_enabled(grad):
             plain = model(ids)[0]
             handle = model.get_submodule(head).register_forward_hook(lambda m, args, out: out + 1.0)
             hooked = model(ids)[0]
             handle.remove()
-        torch.testing.assert_close(hooked, plain + 1.0)
+            torch.testing.assert_close(hooked, plain + 1.0)
+            layer = model.get_submodule(head)
+            _set(model, head, _scaled_copy(layer))
+            scaled = model(ids)[0]
+            _set(model, head, layer)
+        assert (scaled - plain).abs().max() > 1e-3, head
 
 
 def _fast_paths(model):
@@ -265,3 +288,79 @@ def test_a_plain_attribute_assigned_after_a_forward_is_used(family, change):
         pytest.skip(f"{family} holds no {change} as a plain attribute")
     after = _check_against_reference(model, family, ids, mask)
     assert (_real(after, mask) - _real(before, mask)).abs().max() > 1e-3
+
+
+def _call(model, family, mask, **kwargs):
+    if family == "transfo_xl":
+        return model(**kwargs)
+    return model(attention_mask=mask.float() if family == "xlnet" else mask, **kwargs)
+
+
+@pytest.mark.parametrize("family", sorted(MODELS))
+def test_a_submodule_left_in_training_mode_runs_its_dropout(family):
+    """Monte-Carlo dropout: an eval model whose dropout (XLM: a layer, whose dropout is functional) is put back in
+    training mode computes with it, as the reference path (and the references) do, also without autograd."""
+    model, _ = _model(family)
+    ids, mask = _inputs(family)
+    plain = _first_output(model, family, ids, mask)
+    training = [model.get_submodule("ffns.0")] if family == "xlm" else [
+        m for m in model.modules() if isinstance(m, nn.Dropout)]
+    for module in training:
+        module.train()
+    outputs = []
+    for path in (contextlib.nullcontext, reference_path):
+        with path(model):
+            torch.manual_seed(5)
+            outputs.append(_first_output(model, family, ids, mask))
+    sampled, reference = outputs
+    assert (_real(sampled, mask) - _real(plain, mask)).abs().max() > 1e-3
+    torch.testing.assert_close(_real(sampled, mask), _real(reference, mask), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("family", sorted(MODELS))
+def test_inputs_requiring_grad_into_a_frozen_model_get_their_gradients(family):
+    """Every parameter frozen, an input requiring grad (saliency over inputs_embeds; prefix tuning over GPT-2's
+    past, Transformer-XL's memories): the output records autograd, with the reference path's gradients."""
+    model, _ = _model(family)
+    model.requires_grad_(False)
+    ids, mask = _inputs(family)
+    cases = [dict(inputs_embeds=model.get_input_embeddings()(ids).detach())]
+    with torch.no_grad():
+        if family == "gpt2":
+            cases.append(dict(input_ids=ids[:, 4:], past=list(model(ids[:, :4])[1]),
+                              attention_mask=torch.ones_like(ids)))
+        if family == "transfo_xl":
+            cases.append(dict(input_ids=ids[:, 4:], mems=list(model(ids[:, :4])[1])))
+    for case in cases:
+        grads = []
+        for path in (contextlib.nullcontext, reference_path):
+            inputs = {k: v if k.endswith("ids") or k == "attention_mask" else
+                      [t.clone().requires_grad_() for t in v] if isinstance(v, list) else v.clone().requires_grad_()
+                      for k, v in case.items()}
+            with path(model):
+                if "attention_mask" in inputs:
+                    out = model(**inputs)[0]
+                else:
+                    out = _call(model, family, mask, **inputs)[0]
+            assert out.requires_grad, sorted(case)
+            out.float().pow(2).sum().backward()
+            grads.append([t.grad for k, v in inputs.items() if not (k.endswith("ids") or k == "attention_mask")
+                          for t in (v if isinstance(v, list) else [v])])
+        for fast, reference in zip(*grads):
+            torch.testing.assert_close(fast, reference, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("family", ["bert", "gpt2", "xlm"])
+def test_layers_made_by_pruning_and_resizing_keep_the_fast_path(family):
+    """Layers made after eval() (pruned projections, a resized table) are in training mode, which changes nothing
+    for a layer without dropout: the fast path keeps running."""
+    model, _ = _model(family)
+    ids, mask = _inputs(family)
+    _first_output(model, family, ids, mask)
+    model.prune_heads({0: [1]})
+    model.resize_token_embeddings(120)
+    assert any(m.training for m in model.modules())
+    fast_paths = [v for m in model.modules() for v in vars(m).values() if isinstance(v, FastPath) and
+                  hasattr(v, "model")]
+    assert fast_paths and all(p.runs_as_built() for p in fast_paths)
+    _check_against_reference(model, family, ids, mask)

@@ -4,6 +4,7 @@ carried), in the fused inference path and the reference path; loading, grad mode
 generation with memories."""
 from __future__ import annotations
 
+import copy
 import io
 import os
 import warnings
@@ -425,6 +426,26 @@ def test_memories_passed_back_reuse_their_keys_and_values_unless_changed(saved, 
         r_mems = [m.clone() for m in ref(first)[1]]
         r_mems[1].add_(1.0)
         close(ours(second, mems=o_mems)[0], ref(second, mems=r_mems)[0], "memories changed in place")
+
+
+@pytest.mark.parametrize("change", ["in_place", "load_state_dict"])
+def test_memories_passed_back_after_a_weight_change_use_the_new_weights(saved, change):
+    """The kept keys and values of returned memories were made with the weights of their call: weights changed
+    since (in place, or loaded) project the memories again, as 1.2.0 does on every call."""
+    ref, folder = saved("div_val2")
+    ref = copy.deepcopy(ref)
+    ours = tf.TransfoXLLMHeadModel.from_pretrained(folder)
+    first, second = segments(2, n=2)
+    with torch.no_grad():
+        o_mems, r_mems = ours(first)[1], ref(first)[1]
+        if change == "in_place":
+            for model in (ours, ref):
+                model.transformer.layers[0].dec_attn.qkv_net.weight.mul_(-1.0)
+        else:
+            state = {k: v * 1.5 if "qkv_net" in k else v for k, v in ref.state_dict().items()}
+            ours.load_state_dict(state)
+            ref.load_state_dict(state)
+        close(ours(second, mems=o_mems)[0], ref(second, mems=r_mems)[0], "after the weight change")
 
 
 @pytest.mark.parametrize("class_name", ["TransfoXLModel", "TransfoXLLMHeadModel"])

@@ -17,7 +17,7 @@ from transformers_fast.modeling_utils import (CheckpointedLayers, PreTrainedMode
                                               check_position_ids, check_token_inputs, TRANSFORMERS_ACTIVATIONS,
                                               expand_head_mask, has_empty_row, input_shape, prune_linear_layer)
 from transformers_fast.runtime import encoder as fast_encoder
-from transformers_fast.runtime.fast_path import autocast_on
+from transformers_fast.runtime.fast_path import autocast_on, intercepts
 
 
 gelu = F.gelu  # exact (erf) GELU, as BERT was trained with; the fast path fuses this one
@@ -228,8 +228,9 @@ class BertPredictionHeadTransform(nn.Module):
 def decode_with_bias(decoder: nn.Module, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """The MLM heads' output projection: the (tied) decoder's weight with the head's own bias, in one GEMM for a
     float decoder; an int8 decoder (quantize(..., lm_head=True)) runs as a module and the bias is added after, as
-    under torch.autocast (1.2.0's order there: a float32 bias added to the autocast logits gives float32)."""
-    if isinstance(decoder, nn.Linear) and not autocast_on(x.device.type):
+    under torch.autocast (1.2.0's order there: a float32 bias added to the autocast logits gives float32), as does a
+    decoder with hooks or its own forward (a subclass, an adapter), so that they run."""
+    if type(decoder) is nn.Linear and not intercepts(decoder) and not autocast_on(x.device.type):
         return F.linear(x, decoder.weight, bias)
     return decoder(x) + bias
 

@@ -176,6 +176,7 @@ class _Run(NamedTuple):
     stop: Any  # None, or (sequences [rows, length], scores) -> bool [rows]: the rows the stopping criteria end
     given_cache: Any = None  # the cache passed to generate (past_key_values / cache), else None
     cached: int = 0  # how many tokens of the prompt it held
+    room: Optional[int] = None  # how many new tokens the model's positions can give (None: no limit)
 
 
 class _FullOutputCache:
@@ -507,17 +508,16 @@ class GenerationMixin:
                              f"positions (config.n_positions)")
         longest = prompt_len if attention_mask is None else int(attention_mask.sum(1).max())
         # the last new token is returned, never run through the model: prompt + max_new_tokens - 1 positions are
-        # used, so a sequence may end one token past n_positions (as in transformers)
-        if n_positions is not None and longest + max_new_tokens - 1 > n_positions:
-            raise ValueError(f"prompt ({longest} tokens) + max_new_tokens ({max_new_tokens}) - 1 exceeds the "
-                             f"{n_positions} positions of this model (config.n_positions)")
+        # used, so a sequence may end one token past n_positions (as in transformers). More new tokens than fit
+        # are asked for at the user's risk, as in transformers: eos may end every row before (else an error then).
+        room = None if n_positions is None else n_positions - longest + 1
         if isinstance(num_return_sequences, bool) or not isinstance(num_return_sequences, int) or num_return_sequences < 1:
             raise ValueError(f"num_return_sequences must be a positive integer, got {num_return_sequences!r}")
         if num_return_sequences > 1:
             input_ids = input_ids.repeat_interleave(num_return_sequences, dim=0)
             if attention_mask is not None:
                 attention_mask = attention_mask.repeat_interleave(num_return_sequences, dim=0)
-        return input_ids, attention_mask, max_new_tokens
+        return input_ids, attention_mask, max_new_tokens, room
 
     @torch.no_grad()
     def stream_generate(self, input_ids=None, generation_config=None, max_length: Optional[int] = NOT_GIVEN,
@@ -623,7 +623,7 @@ class GenerationMixin:
             if not tokens_given:  # (zeros checked and expanded in their place: the embeddings' length counts)
                 input_ids = torch.zeros(inputs_embeds.shape[:2], dtype=torch.long, device=inputs_embeds.device)
             infer_mask = False  # (transformers infers no mask beside embeddings)
-        input_ids, attention_mask, max_new_tokens = self._generation_inputs(
+        input_ids, attention_mask, max_new_tokens, room = self._generation_inputs(
             input_ids, attention_mask, o["max_length"], o["max_new_tokens"], copies,
             pad_token_id if infer_mask else None)
         if pad_token_id is None and eos is not None:
@@ -661,15 +661,15 @@ class GenerationMixin:
             return logits
 
         past = None if given_cache is None else self._continued_cache(given_cache, input_ids, o)
-        decoder = self._decoder(o)
-        cache = decoder.new_cache(batch, prompt_len + max_new_tokens)
+        decoder = self._decoder(o, embeds=bool(prefill_embeds))
+        cache = decoder.new_cache(batch, prompt_len + (max_new_tokens if room is None else min(max_new_tokens, room)))
         if num_beams > 1 and not hasattr(cache, "reorder"):
             raise ValueError(f"beam search is not supported for {type(self).__name__} (its cache cannot follow beams)")
         # (the decoders of models without a cache to continue from take no `past`)
         logits = decoder.prefill(input_ids, position_ids, attention_mask, cache, **prefill_embeds,
                                  **({} if past is None else {"past": past}))
         return _Run(decoder, prompt, logits, cache, next_positions, max_new_tokens, eos, pad_token_id, process,
-                    reads_sequences, stop, given_cache, 0 if past is None else past[0][0].shape[-2])
+                    reads_sequences, stop, given_cache, 0 if past is None else past[0][0].shape[-2], room)
 
     def _checked_embeds(self, inputs_embeds, input_ids, given_cache, options: dict) -> torch.Tensor:
         """generate's inputs_embeds [batch, length, hidden] in the model's dtype, checked."""
@@ -688,9 +688,6 @@ class GenerationMixin:
                              f"{tuple(inputs_embeds.shape[:2])}, got {tuple(input_ids.shape)}")
         if given_cache is not None:
             raise ValueError("generate takes inputs_embeds without past_key_values / cache")
-        wanted = [n for n in ("output_attentions", "output_hidden_states") if options[n]]
-        if wanted and options["return_dict_in_generate"]:
-            raise ValueError(f"generate takes inputs_embeds without {' and '.join(wanted)}")
         return inputs_embeds.to(self.get_input_embeddings().weight.dtype)
 
     def _continued_cache(self, given, input_ids: torch.Tensor, options: dict) -> Optional[list]:
@@ -718,20 +715,26 @@ class GenerationMixin:
                              f"{input_ids.shape[1]}: input_ids must be the cached tokens and at least one more")
         return past
 
-    def _decoder(self, o: dict):
-        """The fused decoder, or the model's own forward where generate returns attentions or hidden states."""
+    def _decoder(self, o: dict, embeds: bool):
+        """The fused decoder, or the model's own forward where generate returns attentions or hidden states (which
+        the fused decoder does not compute) or where the fused decoder would not compute what the model does: a
+        module with a hook or a forward of its own (an adapter), a module in training mode (dropout, which
+        transformers' generate applies), or the fast path turned off."""
         wanted = [name for name in ("output_attentions", "output_hidden_states") if o[name]]
         if wanted and o["return_dict_in_generate"]:
-            if not {"attention_mask", "position_ids"} <= _forward_parameters(type(self)):
-                raise ValueError(f"{' and '.join(wanted)} is not supported by {type(self).__name__}'s generate (its "
-                                 f"forward takes no attention_mask and position_ids to run it step by step)")
-            return _FullOutputDecoder(self, o)
-        if not self.fast.runs_as_built() or intercepts(self):
-            raise ValueError(f"generate runs {type(self).__name__}'s fused decoder, which calls none of its modules, "
-                             f"but some module of it has a forward hook or computes otherwise than this library's "
-                             f"(a class of its own such as a LoRA wrapper, or its own forward): call the model's "
-                             f"forward in a loop of your own instead")
-        return self.fast
+            why = " and ".join(wanted)
+        elif not self.fast.enabled or not self.fast.runs_as_built() or intercepts(self) or self.training:
+            why = "a model whose fused decoder does not compute what its modules do (hooks, adapters, dropout)"
+        else:
+            return self.fast
+        if embeds:
+            raise ValueError(f"generate takes inputs_embeds without {why} (only the fused decoder takes them)")
+        if not wanted and hasattr(self.fast, "forward_decoder"):  # (Transformer-XL: its forward over memories)
+            return self.fast.forward_decoder()
+        if not {"attention_mask", "position_ids"} <= _forward_parameters(type(self)):
+            raise ValueError(f"{why} is not supported by {type(self).__name__}'s generate (its forward takes no "
+                             f"attention_mask and position_ids to run it step by step)")
+        return _FullOutputDecoder(self, o)
 
     def _decode(self, run: "_Run", do_sample: bool, generator, kept_scores: Optional[list] = None):
         """Greedy decoding or sampling: yields (tokens [rows], raw logits [rows, vocab]) per step. kept_scores
@@ -761,8 +764,16 @@ class GenerationMixin:
             if step == run.max_new_tokens - 1 or (
                     (eos is not None or run.stop is not None) and not bool(unfinished.any())):
                 return
+            self._check_room(run, step + 1)
             logits = decoder.step(tokens, next_positions, cache)
             next_positions += 1
+
+    def _check_room(self, run: "_Run", produced: int) -> None:
+        """Before running the `produced`-th new token: it must have a position (transformers fails there too)."""
+        if run.room is not None and produced >= run.room:
+            raise ValueError(f"generation reached the {self.config.n_positions} positions of this model "
+                             f"(config.n_positions) after {produced} new tokens, with rows unfinished: the longest "
+                             f"prompt + max_new_tokens ({run.max_new_tokens}) - 1 exceeds them")
 
     def _beam_search(self, run: "_Run", options: dict, generator=None) -> "GenerateBeamDecoderOnlyOutput":
         """transformers' beam search (generation/utils.py, _beam_search), step for step: each step keeps the
@@ -860,6 +871,7 @@ class GenerationMixin:
             origin = origin[beam_rows]
             if not bool(may_improve.any()) or all_full or bool(ends.all()):
                 break
+            self._check_room(run, length - prompt_len)
             logits = decoder.step(running[:, :, length - 1].reshape(rows), next_positions, cache)
             next_positions += 1
 

@@ -67,7 +67,7 @@ class PlaceholderGenerationMixin(GenerationMixin):
     # the attention_mask of a prompt only tells the repetition penalty where it starts: any padding side
     _generation_mask_masks_keys = False
 
-    def _decoder(self, o: dict) -> PlaceholderDecoder:
+    def _decoder(self, o: dict, embeds: bool = False) -> PlaceholderDecoder:
         return PlaceholderDecoder(self, o)
 
     def _checked_embeds(self, inputs_embeds, input_ids, given_cache, options: dict):

@@ -180,10 +180,13 @@ def check_count(name: str, value: Any, low: int) -> None:
 def token_set(name: str, value) -> Optional[torch.Tensor]:
     if value is None:
         return None
+    if isinstance(value, torch.Tensor) and value.dim() <= 1 and not value.is_floating_point() \
+            and value.dtype is not torch.bool:
+        value = value.tolist()  # (transformers takes a tensor of ids too)
     if isinstance(value, int) and not isinstance(value, bool):
         value = [value]
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        raise TypeError(f"{name} must be an int or a list of ints, got {value!r}")
+        raise TypeError(f"{name} must be an int, a list of ints or a tensor of them, got {value!r}")
     return torch.tensor(value, dtype=torch.long)
 
 

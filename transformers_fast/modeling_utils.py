@@ -1370,6 +1370,8 @@ class Conv1D(nn.Module):
     """The linear layer of the original GPT checkpoints: weight stored [in_features, out_features]
     (transposed with respect to nn.Linear), y = x W + b."""
 
+    reads_training = False  # (a layer: the same in both modes)
+
     def __init__(self, nf: int, nx: int):
         super().__init__()
         self.nf = nf

@@ -145,8 +145,20 @@ def _replace_embeddings(model: nn.Module, heads: Dict[int, QuantizedLinear]) -> 
 
 def _replace(model: nn.Module, lm_head: bool, embeddings: bool = False) -> int:
     """Swaps the layers for QuantizedLinear (meta weights give meta int8 buffers: from_pretrained fills them);
-    returns how many layers were quantized now. A block module whose projections are not linear layers (XLNet's
-    einsum weights) quantizes them itself: its `quantize_projections()` hook, which returns how many it did."""
+    returns how many layers were quantized now. The new modules take their parent's mode (a module is made in
+    training mode, which would read as dropout left on in an eval model)."""
+    before = {id(m) for m in model.modules()}
+    done = _replace_layers(model, lm_head, embeddings)
+    for parent in model.modules():  # (parents first: a new parent's mode is set before its children's)
+        for child in parent.children():
+            if id(child) not in before:
+                child.train(parent.training)
+    return done
+
+
+def _replace_layers(model: nn.Module, lm_head: bool, embeddings: bool) -> int:
+    """A block module whose projections are not linear layers (XLNet's einsum weights) quantizes them itself: its
+    `quantize_projections()` hook, which returns how many it did."""
     hooked = sum(module.quantize_projections() for module in _block_modules(model)
                  if callable(getattr(module, "quantize_projections", None)))
     targets = _block_linears(model)

@@ -115,6 +115,8 @@ class PackedLinear(nn.Module):
     "gelu_tanh"). state_dict holds the usual `weight` and `bias`; the packed copy is derived
     (rebuilt when the weight changes) and never saved. Training uses F.linear on `weight`."""
 
+    reads_training = False  # (a layer: the same in both modes)
+
     def __init__(self, weight: torch.Tensor, bias: Optional[torch.Tensor] = None,
                  activation: Optional[str] = None):
         super().__init__()

@@ -133,6 +133,8 @@ class QuantizedLinear(nn.Module):
     """A linear layer with int8 weights (per-output-channel scales) and per-token int8 activations; float32
     in and out (float16/bfloat16 inputs are computed in float32 and returned in their dtype). CPU only."""
 
+    reads_training = False  # (a layer: the same in both modes)
+
     def __init__(self, weight_int8: torch.Tensor, weight_scale: torch.Tensor, bias: Optional[torch.Tensor] = None,
                  activation: Optional[str] = None):
         super().__init__()
@@ -329,6 +331,8 @@ class QuantizedEmbedding(nn.Module):
     weights, so a tied int8 LM head and its input embeddings share one int8 matrix and its scales). A lookup gives
     the rows weight_int8[ids] * weight_scale[ids] in the model's float dtype (`output_like`, an empty buffer that
     .to(dtype) converts with the model's other float tensors; not saved). Inference-only, as the int8 layers."""
+
+    reads_training = False  # (a layer: the same in both modes)
 
     def __init__(self, weight_int8: torch.Tensor, weight_scale: torch.Tensor, padding_idx: Optional[int] = None,
                  dtype: torch.dtype = torch.float32):

@@ -28,7 +28,7 @@ from torch.nn import functional as F
 
 from transformers_fast import ops
 from transformers_fast.runtime.fast_path import (FAST_DTYPES, FastPath, apply_malloc_setting, fast_tensor,
-                                                 int8_kv_cache)
+                                                 int8_kv_cache, records_autograd)
 from transformers_fast.ops import (OneCallChoice, QuantizedLinear, bind_layer_weights, decoder_layer_step, linear,
                                    projection)
 from transformers_fast.ops.attention import dequantize_kv, quantize_kv
@@ -225,15 +225,17 @@ class DecoderFastPath(FastPath):
             / getattr(attn, "score_divisor", 1.0))  # (transformers' GPT-2 options)
 
     # ---- forward of the base model ----
-    def usable(self, embedding: torch.Tensor, head_mask, output_attentions: bool, output_hidden_states: bool) -> bool:
-        """Whether forward() can run fused: inference without autograd, the fast paths' devices and dtypes
-        (fast_tensor), no per-layer outputs or head mask, not while tracing (a trace records the reference path)."""
+    def usable(self, embedding: torch.Tensor, head_mask, output_attentions: bool, output_hidden_states: bool,
+               inputs=()) -> bool:
+        """Whether forward() can run fused: inference without autograd (of the weights or of `inputs`), the fast
+        paths' devices and dtypes (fast_tensor), no per-layer outputs or head mask, not while tracing (a trace
+        records the reference path)."""
         model = self._base()
         if not self.enabled or model.training or head_mask is not None or output_attentions or output_hidden_states:
             return False
         if ops.capturing_graph() or not fast_tensor(embedding) or not self.runs_as_built():
             return False
-        return not (torch.is_grad_enabled() and any(p.requires_grad for p in model.parameters()))
+        return not records_autograd(model, inputs)
 
     @torch.no_grad()
     def forward(self, hidden: torch.Tensor, key_mask: Optional[torch.Tensor], past, use_cache: bool):
@@ -277,7 +279,7 @@ class DecoderFastPath(FastPath):
         head = self.model.get_output_embeddings()
         # an int8 head's weight is int8: the float position embeddings tell the model's dtype and device
         like = self._parts()["wpe"].weight if isinstance(head, QuantizedLinear) else head.weight
-        if not self.usable(like, head_mask, output_attentions, output_hidden_states):
+        if not self.usable(like, head_mask, output_attentions, output_hidden_states, (hidden,)):
             return head(hidden)
         self.layers()
         logits = linear(hidden.reshape(-1, hidden.shape[-1]), self._lm_head)

@@ -39,7 +39,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from transformers_fast import ops
-from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting, fast_tensor
+from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting, fast_tensor, records_autograd
 from transformers_fast.ops import OneCallChoice, bind_layer_weights, linear as packed_linear, projection
 
 
@@ -227,7 +227,7 @@ class EncoderFastPath(FastPath):
         param = next(model.parameters())
         if input_ids.device != param.device or not fast_tensor(param):
             return False  # the fused kernels' devices and dtypes; elsewhere the reference path is as fast
-        if torch.is_grad_enabled() and any(p.requires_grad for p in model.parameters()):
+        if records_autograd(model, input_ids):  # (inputs_embeds in place of the ids)
             return False
         if attention_mask is not None and attention_mask.is_floating_point():
             # a soft mask (values other than 0/1) biases scores partially: only the reference path does that

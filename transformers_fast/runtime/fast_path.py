@@ -100,6 +100,16 @@ def mirrored(module: nn.Module) -> bool:
     return forward in _TORCH_FORWARDS or getattr(forward, "__module__", "").startswith("transformers_fast.")
 
 
+def _reads_training(module: nn.Module) -> bool:
+    """Whether a module computes otherwise in training mode: dropout with p > 0, and every class but torch's
+    mode-free layers and those declaring `reads_training = False` (this library's modules read self.training for
+    their functional dropout). A mode-free layer made after eval() (by pruning, resizing) is in training mode."""
+    if isinstance(module, nn.modules.dropout._DropoutNd):
+        return module.p > 0
+    declared = getattr(type(module), "reads_training", None)
+    return declared if declared is not None else type(module).forward not in _TORCH_FORWARDS
+
+
 def intercepts(module: nn.Module) -> bool:
     """Whether calling `module` runs more than its class's forward: a forward (pre-)hook on it or on every module,
     or a forward set on the instance."""
@@ -107,7 +117,25 @@ def intercepts(module: nn.Module) -> bool:
                 or _global_forward_hooks or _global_forward_pre_hooks)
 
 
+def records_autograd(module: nn.Module, *inputs) -> bool:
+    """Whether a forward of `module` on `inputs` records autograd (the fast paths record none): grad mode on and a
+    parameter or an input tensor requiring grad (inputs_embeds, past keys and values, memories; lists and tuples of
+    them are looked into), as when a frozen model's inputs are differentiated (saliency, prefix tuning)."""
+    if not torch.is_grad_enabled():
+        return False
+    return any(p.requires_grad for p in module.parameters()) or any(map(_requires_grad, inputs))
+
+
+def _requires_grad(value) -> bool:
+    if isinstance(value, torch.Tensor):
+        return value.requires_grad
+    if isinstance(value, (list, tuple)):
+        return any(map(_requires_grad, value))
+    return False
+
+
 _version_of = operator.attrgetter("_version")
+_training_of = operator.attrgetter("training")
 
 
 class ModuleWatch:
@@ -120,7 +148,7 @@ class ModuleWatch:
     runs_as_built() is False when some submodule is one the fast path cannot stand in for, since it calls no
     submodule: a class with its own forward (a LoRA wrapper, a subclass overriding forward, torch's dynamic int8
     Linear), a forward hook (global or on a submodule; the root's own hooks run, its forward is called), or an
-    instance forward. The reference path runs then."""
+    instance forward; or a submodule in training mode (its dropout on). The reference path runs then."""
 
     def __init__(self, root: nn.Module):
         modules = list(root.modules())
@@ -128,6 +156,7 @@ class ModuleWatch:
         # the dicts themselves: hooks are added to these (register_forward_hook), an instance forward to __dict__
         self._hook_dicts = [d for m in submodules for d in (m._forward_hooks, m._forward_pre_hooks)]
         self._instance_dicts = [m.__dict__ for m in submodules]
+        self._mode_sensitive = [m for m in submodules if _reads_training(m)]
         self._mirrored = all(mirrored(m) for m in modules)
         held = [(m._modules, name, child) for m in modules for name, child in m._modules.items()]
         held += [(store, name, t) for m in modules for store in (m._parameters, m._buffers)
@@ -162,6 +191,8 @@ class ModuleWatch:
     def runs_as_built(self) -> bool:
         if not self._mirrored or any(self._hook_dicts) or _global_forward_hooks or _global_forward_pre_hooks:
             return False
+        if any(map(_training_of, self._mode_sensitive)):
+            return False  # a part left in training mode in an eval model (dropout for Monte-Carlo sampling)
         return not any(map(operator.contains, self._instance_dicts, itertools.repeat("forward")))
 
 

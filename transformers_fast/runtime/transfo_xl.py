@@ -32,7 +32,8 @@ from transformers_fast.ops import PackedLinear, QuantizedLinear, empty_large, li
 from transformers_fast.ops.projection import Projection  # float, or int8 in a quantized model
 from transformers_fast.ops.attention import quantize_kv
 from transformers_fast.ops.quantized_linear import float_like
-from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting, fast_tensor, int8_kv_cache
+from transformers_fast.runtime.fast_path import (FastPath, apply_malloc_setting, fast_tensor, int8_kv_cache,
+                                                 records_autograd)
 
 # Below this many rows the Python wrapper of ops.layer_norm costs more than F.layer_norm's whole run (on the CPU;
 # on CUDA the fused kernel is one launch where F.layer_norm(residual + x) is two, whatever the rows).
@@ -147,6 +148,40 @@ class MemoryKV:
         self.start, self.end = self.start + begin, self.start + end
 
 
+def check_unpadded(attention_mask: Optional[torch.Tensor]) -> None:
+    if attention_mask is not None and not bool(attention_mask.all()):
+        raise ValueError("Transformer-XL has no attention mask: padded prompts would attend to their padding; "
+                         "generate prompts of one length (or one prompt at a time)")
+
+
+class MemoryCache:
+    mems = None  # the memories the last call returned (per layer [mem_len, rows, d_model])
+
+
+class ForwardDecoder:
+    """The model's own forward in place of the fused decoder (generate's, where that does not compute what the
+    modules do): the prompt runs first without memory, then each new token over the memories the previous call
+    returned, as 1.2.0's generation loops ran it."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def new_cache(self, batch: int, capacity: int) -> MemoryCache:
+        return MemoryCache()
+
+    def prefill(self, input_ids, position_ids, attention_mask, cache: MemoryCache) -> torch.Tensor:
+        check_unpadded(attention_mask)
+        return self._forward(cache, input_ids)
+
+    def step(self, tokens: torch.Tensor, positions, cache: MemoryCache) -> torch.Tensor:
+        return self._forward(cache, tokens[:, None])
+
+    def _forward(self, cache: MemoryCache, ids: torch.Tensor) -> torch.Tensor:
+        out = self.model(ids, mems=cache.mems)
+        cache.mems = out.mems
+        return out[0][:, -1]  # (the log-probabilities of the last position)
+
+
 class GenerationState:
     """What generation carries between steps: the memory's keys and values (MemoryKV; None without memory,
     mem_len 0)."""
@@ -198,22 +233,19 @@ class TransfoXLFastPath(FastPath):
         return getattr(self.model, "transformer", self.model)
 
     # ---- when the fast path runs ----
-    def _inference(self, module, x: Optional[torch.Tensor] = None) -> bool:
+    def _inference(self, module, x: torch.Tensor, *inputs) -> bool:
         if module.training or ops.capturing_graph() or not self.runs_as_built():
             return False
-        if x is not None and not fast_tensor(x):
-            return False
-        return not (torch.is_grad_enabled() and (any(p.requires_grad for p in module.parameters())
-                                                 or (x is not None and x.requires_grad)))
+        return fast_tensor(x) and not records_autograd(module, x, *inputs)
 
-    def usable(self, head_mask, output_attentions: bool, words: Optional[torch.Tensor] = None) -> bool:
-        """Whether TransfoXLModel.forward can run fused: attn_type 0, inference without autograd (of the weights or
-        of the given word embeddings), the fast paths' devices and dtypes (fast_tensor), no head mask or
-        attentions, not while tracing (a trace records the reference path)."""
+    def usable(self, head_mask, output_attentions: bool, words: Optional[torch.Tensor] = None, mems=None) -> bool:
+        """Whether TransfoXLModel.forward can run fused: attn_type 0, inference without autograd (of the weights,
+        the given word embeddings or the memories), the fast paths' devices and dtypes (fast_tensor), no head mask
+        or attentions, not while tracing (a trace records the reference path)."""
         base = self._base()
         if not self.enabled or head_mask is not None or output_attentions or base.attn_type != 0:
             return False
-        return self._inference(base, float_like(base.word_emb.emb_layers[0]) if words is None else words)
+        return self._inference(base, float_like(base.word_emb.emb_layers[0]) if words is None else words, mems)
 
     def softmax_usable(self, hidden: torch.Tensor) -> bool:
         crit = getattr(self.model, "crit", None)
@@ -396,6 +428,7 @@ class TransfoXLFastPath(FastPath):
         The keys and values of the memories this returns are kept (sliced as the memories are): when the next
         call passes those same memories back, unchanged, their keys and values are not projected again."""
         base = self._base()
+        self.layers()  # first: a weight changed since the last call drops the memories' keys and values too
         mem_kv = None
         if mems is not None and not zero_mems and self._mem_kv is not None:
             known, versions, kv = self._mem_kv
@@ -430,6 +463,9 @@ class TransfoXLFastPath(FastPath):
             return memory
         return MemoryKV([kv[beg:end] for kv in kept], quantized)
 
+    def forward_decoder(self) -> ForwardDecoder:
+        return ForwardDecoder(self.model)
+
     def new_cache(self, batch: int, capacity: int) -> GenerationState:
         self.layers()
         return GenerationState(batch)
@@ -453,9 +489,7 @@ class TransfoXLFastPath(FastPath):
     def prefill(self, input_ids: torch.Tensor, position_ids, attention_mask, cache: GenerationState) -> torch.Tensor:
         """Runs the prompts [batch, seq] (no memory yet: init_mems' zeros, as a first 1.2.0 call); returns the
         log-probabilities of the last position [batch, n_token]."""
-        if attention_mask is not None and not bool(attention_mask.all()):
-            raise ValueError("Transformer-XL has no attention mask: padded prompts would attend to their padding; "
-                             "generate prompts of one length (or one prompt at a time)")
+        check_unpadded(attention_mask)
         cache.kv = None
         return self._advance(input_ids.t().contiguous(), cache)
 

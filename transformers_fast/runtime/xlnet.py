@@ -36,7 +36,7 @@ import torch
 from transformers_fast import ops
 from transformers_fast.ops import QuantizedLinear, linear, projection
 from transformers_fast.ops.projection import Projection
-from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting, fast_tensor
+from transformers_fast.runtime.fast_path import FastPath, apply_malloc_setting, fast_tensor, records_autograd
 
 # Projected position embeddings kept per layer (distinct (qlen, klen, config) keys): XLNet-base at 128 tokens
 # holds 0.8 MB per layer and key.
@@ -120,13 +120,14 @@ class XLNetFastPath(FastPath):
             return None
         return name
 
-    def usable(self, embedding: torch.Tensor, head_mask, output_attentions: bool) -> bool:
+    def usable(self, embedding: torch.Tensor, head_mask, output_attentions: bool, inputs=()) -> bool:
+        """Whether forward can run fused: as the decoder's usable(); `inputs`: inputs_embeds and mems."""
         model = self.model
         if not self.enabled or model.training or head_mask is not None or output_attentions:
             return False
         if ops.capturing_graph() or not fast_tensor(embedding) or not self.runs_as_built():
             return False
-        return not (torch.is_grad_enabled() and any(p.requires_grad for p in model.parameters()))
+        return not records_autograd(model, inputs)
 
     def layers(self) -> List[XLNetLayerWeights]:
         self.watch()

@@ -152,7 +152,8 @@ class GPT2Model(CheckpointedLayers, GPTBaseMixin, GPT2PreTrainedModel):
                                            hidden_states=outputs.hidden_states, attentions=outputs.attentions)
         output_attentions = self.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.output_hidden_states if output_hidden_states is None else output_hidden_states
-        fused = self.fast.usable(self.wpe.weight, head_mask, output_attentions, output_hidden_states)
+        fused = self.fast.usable(self.wpe.weight, head_mask, output_attentions, output_hidden_states,
+                                 (inputs_embeds, past))
         hidden, mask, head_mask, input_shape = self.embed_inputs(input_ids, position_ids, token_type_ids,
                                                                  attention_mask, head_mask, past_length,
                                                                  inputs_embeds)

@@ -101,7 +101,8 @@ class OpenAIGPTModel(CheckpointedLayers, GPTBaseMixin, OpenAIGPTPreTrainedModel)
                 output_attentions=None, output_hidden_states=None, inputs_embeds=None):
         output_attentions = self.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.output_hidden_states if output_hidden_states is None else output_hidden_states
-        fused = self.fast.usable(self.positions_embed.weight, head_mask, output_attentions, output_hidden_states)
+        fused = self.fast.usable(self.positions_embed.weight, head_mask, output_attentions, output_hidden_states,
+                                 (inputs_embeds,))
         if isinstance(attention_mask, torch.Tensor) and attention_mask.is_floating_point():
             # transformers (the only reference: 1.2.0 took no mask) adds (1 - mask) * dtype.min to the scores:
             # a key is seen only where a float mask is 1

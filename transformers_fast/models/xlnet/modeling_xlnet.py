@@ -140,7 +140,7 @@ class XLNetRelativeAttention(nn.Module):
             big = 65500 if attn_mask.dtype == torch.float16 else 1e30
             attn_score = attn_score - big * torch.einsum("ijbn->bnij", attn_mask)
         attn_prob = F.softmax(attn_score, dim=3)
-        if self.training and self.dropout.p > 0:
+        if self.dropout.training and self.dropout.p > 0:
             # the mask drawn in 1.2.0's [qlen, klen, batch, heads] layout: a seeded run gets its random draws
             attn_prob = self.dropout(attn_prob.permute(2, 3, 0, 1).contiguous()).permute(2, 3, 0, 1)
         if head_mask is not None:
@@ -494,7 +494,7 @@ class XLNetModel(CheckpointedLayers, XLNetPreTrainedModel):
 
         pos_emb = self.dropout(self.relative_positional_encoding(qlen, klen, bsz=bsz))
 
-        fused = self.fast.usable(weight, head_mask, output_attentions)
+        fused = self.fast.usable(weight, head_mask, output_attentions, (inputs_embeds, mems))
         if fused:
             layers = self.fast.layers()
             # what the (input-independent) position embeddings depend on: the fast path keeps their projections
