@@ -177,6 +177,21 @@ def test_word_ids_with_added_tokens():
         assert a["input_ids"] == b["input_ids"] and explained(a, 1) == explained(b, 1), text
 
 
+def test_xlnet_paragraph_and_document_tokens_are_special_as_in_1_2_0(spm_model):  # noqa: F811
+    """A known difference: XLNet's <eop> and <eod> are special tokens in 1.2.0 (its additional_special_tokens, which
+    skip_special_tokens drops) and ours; transformers 5 no longer counts them and keeps them."""
+    import pytorch_transformers
+
+    ours, old = XLNetTokenizer(spm_model), pytorch_transformers.XLNetTokenizer(spm_model)
+    hf = transformers.XLNetTokenizer.from_pretrained(os.path.dirname(spm_model))
+    ids = ours.encode("hello <eop> world <eod>")
+    assert "<eop>" in ours.convert_ids_to_tokens(ids) and "<eod>" in ours.convert_ids_to_tokens(ids)
+    assert ours.decode(ids, skip_special_tokens=True) == old.decode(ids, skip_special_tokens=True)
+    assert "<eop>" not in ours.decode(ids, skip_special_tokens=True)
+    assert "<eop>" in hf.decode(ids, skip_special_tokens=True)
+    assert ours.all_special_tokens == old.all_special_tokens
+
+
 def test_word_ids_of_the_other_families(openai_files, xlm_files, spm_model, transfo_vocab):  # noqa: F811
     """OpenAI GPT and XLNet against transformers; XLM's transformers tokenizer is a slow one (it has no word_ids),
     so its words are checked by construction ("</w>" ends a word), as Transformer-XL's (a word-level vocabulary)."""
@@ -254,6 +269,20 @@ def test_batch_decode_and_vocabulary(pairs_of_tokenizers, family):
         assert ours.max_len == 64
     finally:
         ours.model_max_length = int(1e12)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_tokenize_with_a_pair_and_special_tokens_and_decode_of_a_batch(pairs_of_tokenizers, family):
+    """transformers' tokenize(text, pair, add_special_tokens=...) and decode of a batch (a list of texts)."""
+    ours, hf = pairs_of_tokenizers[family]
+    for text, pair in zip(TEXTS, PAIRS):
+        for kw in (dict(), dict(add_special_tokens=True), dict(add_special_tokens=False)):
+            assert ours.tokenize(text, **kw) == hf.tokenize(text, **kw), (text, kw)
+            assert ours.tokenize(text, pair, **kw) == hf.tokenize(text, pair, **kw), (text, pair, kw)
+    enc = hf(TEXTS, PAIRS, padding=True, return_tensors="pt")
+    for ids in (enc["input_ids"], enc["input_ids"].tolist()):
+        for kw in (dict(), dict(skip_special_tokens=True)):
+            assert ours.decode(ids, **kw) == hf.decode(ids, **kw) == hf.batch_decode(ids, **kw)
 
 
 @pytest.mark.parametrize("family", ["bert", "gpt2", "openai", "xlm", "xlnet"])

@@ -10,7 +10,8 @@ import types
 from functools import lru_cache
 from typing import Optional
 
-from transformers_fast.tokenization_utils import PreTrainedTokenizer, TrackedDict, _core_lib, _id_list, tracked_key
+from transformers_fast.tokenization_utils import (PreTrainedTokenizer, TrackedDict, _core_lib, _id_list, _is_batch,
+                                                tracked_key)
 
 logger = logging.getLogger(__name__)
 
@@ -278,7 +279,11 @@ class ByteLevelBPETokenizer(PreTrainedTokenizer):
 
     def decode(self, token_ids, skip_special_tokens=False, clean_up_tokenization_spaces=None):
         """1.2.0's decode (clean-up on by default, a RoBERTa text holding </s> split into a list); with
-        add_prefix_space given, transformers' (one str, as batch_decode, its clean-up default)."""
+        add_prefix_space given, transformers' (one str, as batch_decode, its clean-up default); a batch of
+        sequences as batch_decode."""
+        token_ids = _id_list(token_ids)
+        if _is_batch(token_ids):
+            return self.batch_decode(token_ids, skip_special_tokens, clean_up_tokenization_spaces)
         if self.__dict__.get("add_prefix_space") is None:
             return super().decode(token_ids, skip_special_tokens,
                                   True if clean_up_tokenization_spaces is None else clean_up_tokenization_spaces)

@@ -765,8 +765,19 @@ class PreTrainedTokenizer(object):
         object.__setattr__(self, "_core_checked", (_state_epoch, self._core_unwatched()))
         return self._core
 
-    def tokenize(self, text, **kwargs):
-        """Text to tokens; added and special tokens are never split (1.2.0 semantics)."""
+    def tokenize(self, text, pair=None, add_special_tokens=False, **kwargs):
+        """Text to tokens; added and special tokens are never split (1.2.0 semantics). transformers' pair (its
+        tokens follow) and add_special_tokens=True (the model's special tokens around them, as ids would have
+        them: a piece outside the vocabulary reads as unk_token) are taken too."""
+        tokens = self._tokenize_one(text, **kwargs)
+        pair_tokens = None if pair is None else self._tokenize_one(pair, **kwargs)
+        if not add_special_tokens:
+            return tokens if pair_tokens is None else tokens + pair_tokens
+        ids = self.build_inputs_with_special_tokens(
+            self.convert_tokens_to_ids(tokens), None if pair_tokens is None else self.convert_tokens_to_ids(pair_tokens))
+        return self.convert_ids_to_tokens(ids)
+
+    def _tokenize_one(self, text, **kwargs):
         text = _check_text("text", text)
         core = None if kwargs else self._native()
         if core is not None:
@@ -949,8 +960,14 @@ class PreTrainedTokenizer(object):
     def convert_tokens_to_string(self, tokens):
         return " ".join(self.convert_ids_to_tokens(tokens))
 
-    def decode(self, token_ids, skip_special_tokens=False, clean_up_tokenization_spaces=True):
-        """1.2.0: ids to text; a text holding sep_token comes back as a list of its segments."""
+    def decode(self, token_ids, skip_special_tokens=False, clean_up_tokenization_spaces=None):
+        """1.2.0: ids to text (cleaned up unless clean_up_tokenization_spaces=False); a text holding sep_token comes
+        back as a list of its segments. A batch (a list of id lists, a 2-d tensor or array) gives batch_decode's
+        list of texts, as transformers 5."""
+        token_ids = _id_list(token_ids)
+        if _is_batch(token_ids):
+            return self.batch_decode(token_ids, skip_special_tokens, clean_up_tokenization_spaces)
+        clean_up_tokenization_spaces = clean_up_tokenization_spaces is not False
         text = self._decode_text(token_ids, skip_special_tokens)
         if self._sep_token is not None and self._sep_token in text:
             text = text.replace(self._cls_token, self._sep_token)
@@ -1745,6 +1762,11 @@ def _id_list(ids):
     if hasattr(ids, "tolist"):
         ids = ids.tolist()
     return [ids] if isinstance(ids, int) else ids
+
+
+def _is_batch(ids) -> bool:
+    """Whether ids to decode (an _id_list) are several sequences."""
+    return isinstance(ids, (list, tuple)) and bool(ids) and isinstance(ids[0], (list, tuple))
 
 
 # the options of transformers' encode, which send 1.2.0's encode to __call__

@@ -218,11 +218,11 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
             logger.error("Supplied language code not found in lang2id mapping. Please check that your language "
                          "is supported by the loaded pretrained model.")
 
-    def tokenize(self, text, lang="en", bypass_tokenizer=False, **kwargs):
+    def _tokenize_one(self, text, lang="en", bypass_tokenizer=False, **kwargs):
         """1.2.0's tokenize(text, lang=..., bypass_tokenizer=...): Moses languages run in C++."""
         core = None if bypass_tokenizer or kwargs else self._moses_core(lang)
         if core is None:
-            return super().tokenize(text, lang=lang, bypass_tokenizer=bypass_tokenizer, **kwargs)
+            return super()._tokenize_one(text, lang=lang, bypass_tokenizer=bypass_tokenizer, **kwargs)
         self._check_lang(lang)
         return core.tokenize(_check_text("text", text))
 
