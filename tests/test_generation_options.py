@@ -139,6 +139,27 @@ def test_generate_in_training_mode_applies_dropout_as_transformers(family, train
     assert torch.equal(ours, theirs) and not torch.equal(ours, eval_ids)
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("num_beams", [1, 2])
+def test_token_type_ids_as_transformers(family, num_beams, tmp_path):
+    """The prompt's token types (embedded with the word embeddings by the GPT models); the new tokens take the last
+    one, as transformers' generate gives them."""
+    model, ref = pair(family, tmp_path)
+    x, mask = padded_prompts()
+    types = torch.where(torch.arange(x.shape[1]) < x.shape[1] - 2, 5, 7).expand_as(x)
+    options = dict(attention_mask=mask, max_new_tokens=NEW, eos_token_id=None, pad_token_id=0, num_beams=num_beams,
+                   do_sample=False)
+    ours = model.generate(x, token_type_ids=types, **options)
+    assert torch.equal(ours, ref.generate(x, token_type_ids=types, **options))
+    assert not torch.equal(ours, model.generate(x, **options))
+    streamed = torch.stack(list(model.stream_generate(x, token_type_ids=types, **dict(options, num_beams=1))), 1)
+    assert num_beams > 1 or torch.equal(streamed, ours[:, x.shape[1]:])
+    with pytest.raises(ValueError, match="shape"):
+        model.generate(x, token_type_ids=types[:, 1:], **options)
+    with pytest.raises(ValueError, match="token_type_ids holds 99"):
+        model.generate(x, token_type_ids=types + 92, **options)
+
+
 def test_eos_token_id_as_a_tensor_as_transformers(tmp_path):
     model, ref = pair("gpt2", tmp_path)
     x, mask = padded_prompts()

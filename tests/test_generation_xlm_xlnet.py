@@ -165,6 +165,8 @@ def test_generate_bad_input(pair):
         ours.generate(torch.tensor([[3, 4]]), past_key_values=[(torch.zeros(1, 4, 1, 8),) * 2])
     with pytest.raises(ValueError, match="inputs_embeds is not supported"):  # (transformers: a ValueError too)
         ours.generate(inputs_embeds=torch.randn(1, 2, 32))
+    with pytest.raises(ValueError, match="token_type_ids is not supported"):
+        ours.generate(torch.tensor([[3, 4]]), token_type_ids=torch.tensor([[0, 1]]))
     if isinstance(ours, tf.XLMWithLMHeadModel):
         limit = ours.config.max_position_embeddings
         with pytest.raises(ValueError, match=f"at most {limit}"):

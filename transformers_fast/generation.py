@@ -184,10 +184,12 @@ class _FullOutputCache:
     positions [rows, length], and the keys and values the forward returned (per layer (keys, values) [rows, heads,
     length - 1, head_dim]; None where each step runs the whole sequence again)."""
 
-    ids = mask = positions = pairs = None  # (set by prefill)
+    ids = mask = positions = pairs = types = None  # (set by prefill; types: the token types, where given)
 
     def reorder(self, rows: torch.Tensor) -> None:
         self.ids, self.mask, self.positions = self.ids[rows], self.mask[rows], self.positions[rows]
+        if self.types is not None:
+            self.types = self.types[rows]
         if self.pairs is not None:
             self.pairs = [(keys[rows], values[rows]) for keys, values in self.pairs]
 
@@ -201,8 +203,8 @@ class _FullOutputDecoder:
     returns them. As transformers, a step runs its new token over the cache where the forward takes one and
     use_cache is on (GPT-2), else the whole sequence again (OpenAI GPT, use_cache=False)."""
 
-    def __init__(self, model, options: dict):
-        self.model = model
+    def __init__(self, model, options: dict, token_type_ids: Optional[torch.Tensor] = None):
+        self.model, self.token_type_ids = model, token_type_ids
         self.with_cache = options["use_cache"] and "past_key_values" in _forward_parameters(type(model))
         self.outputs = dict(output_attentions=bool(options["output_attentions"]),
                             output_hidden_states=bool(options["output_hidden_states"]))
@@ -215,20 +217,25 @@ class _FullOutputDecoder:
         """past: per layer (keys, values) of the first tokens of input_ids, which are not run again."""
         cache.ids, cache.positions, cache.pairs = input_ids, position_ids, past
         cache.mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
+        cache.types = self.token_type_ids
         cached = 0 if past is None else past[0][0].shape[-2]
-        return self._forward(cache, input_ids[:, cached:], position_ids[:, cached:])
+        return self._forward(cache, cached)
 
     def step(self, tokens: torch.Tensor, positions: torch.Tensor, cache: _FullOutputCache) -> torch.Tensor:
         cache.ids = torch.cat([cache.ids, tokens[:, None]], dim=1)
         cache.mask = torch.cat([cache.mask, torch.ones_like(cache.mask[:, :1])], dim=1)
         cache.positions = torch.cat([cache.positions, positions[:, None]], dim=1)
-        if self.with_cache:
-            return self._forward(cache, tokens[:, None], positions[:, None])
-        return self._forward(cache, cache.ids, cache.positions)
+        if cache.types is not None:  # (a new token takes the last token type, as in transformers)
+            cache.types = torch.cat([cache.types, cache.types[:, -1:]], dim=1)
+        return self._forward(cache, cache.ids.shape[1] - 1 if self.with_cache else 0)
 
-    def _forward(self, cache: _FullOutputCache, ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    def _forward(self, cache: _FullOutputCache, start: int) -> torch.Tensor:
+        """Runs the tokens from `start` on (those before are in the cache's keys and values)."""
         past = dict(past_key_values=cache.pairs, use_cache=True) if self.with_cache else {}
-        out = self.model(ids, position_ids=positions, attention_mask=cache.mask, **past, **self.outputs)
+        if cache.types is not None:
+            past["token_type_ids"] = cache.types[:, start:]
+        out = self.model(cache.ids[:, start:], position_ids=cache.positions[:, start:], attention_mask=cache.mask,
+                         **past, **self.outputs)
         if self.with_cache:
             cache.pairs = [(present[0], present[1]) for present in out.past_key_values]
         return self._kept(out)
@@ -537,6 +544,7 @@ class GenerationMixin:
             if name in kwargs:
                 raise TypeError(f"stream_generate yields tokens: {name} is an option of generate")
         given_cache, inputs_embeds = _pop_given_cache(kwargs), kwargs.pop("inputs_embeds", None)
+        token_type_ids = kwargs.pop("token_type_ids", None)
         attention_mask, generation_config = _config_given_second(generation_config, attention_mask)
         options = _options(generation_config, model_config=self.generation_config, given=dict(
             kwargs, max_length=max_length, max_new_tokens=max_new_tokens, do_sample=do_sample,
@@ -546,7 +554,7 @@ class GenerationMixin:
             raise ValueError("stream_generate cannot stream beam search (the best beams are known at the end only)")
         run = self._setup(self._prompt(input_ids, inputs, options, inputs_embeds), attention_mask, generator, options,
                           tokenizer, logits_processor, stopping_criteria, prefix_allowed_tokens_fn, given_cache,
-                          inputs_embeds)
+                          inputs_embeds, token_type_ids)
         try:
             for tokens, _ in self._decode(run, options["do_sample"], generator):
                 yield tokens
@@ -580,11 +588,13 @@ class GenerationMixin:
         return torch.full((1, 1), bos, dtype=torch.long, device=self.get_input_embeddings().weight.device)
 
     def _setup(self, input_ids, attention_mask, generator, options: dict, tokenizer=None, logits_processor=None,
-               stopping_criteria=None, prefix_allowed_tokens_fn=None, given_cache=None, inputs_embeds=None) -> "_Run":
+               stopping_criteria=None, prefix_allowed_tokens_fn=None, given_cache=None, inputs_embeds=None,
+               token_type_ids=None) -> "_Run":
         """Checks the options (every name of DEFAULTS, from _options) and inputs, and prefills the cache: what
         the decoding loops start from. given_cache: a KV cache of the prompt's first tokens (_continued_cache),
         which are not run again. inputs_embeds: the prompt's embeddings [batch, length, hidden], run in place of
-        its tokens' (input_ids: None, or the tokens the sequences returned start with, as transformers)."""
+        its tokens' (input_ids: None, or the tokens the sequences returned start with, as transformers).
+        token_type_ids: the prompt's [batch, length]; the new tokens take the last one, as transformers."""
         o, stopping_criteria = custom_length_limit(options, stopping_criteria)
         # (use_cache: the KV cache is always used; accepted for transformers compatibility)
         do_sample = o["do_sample"]
@@ -632,6 +642,9 @@ class GenerationMixin:
         prefill_embeds = {}
         if inputs_embeds is not None:
             prefill_embeds = dict(inputs_embeds=inputs_embeds.repeat_interleave(copies, dim=0))
+        if token_type_ids is not None:
+            token_type_ids = self._checked_token_types(token_type_ids, input_ids.shape[0] // copies,
+                                                      input_ids.shape[1], given_cache).repeat_interleave(copies, dim=0)
 
         batch, prompt_len = input_ids.shape
         device = input_ids.device
@@ -661,7 +674,7 @@ class GenerationMixin:
             return logits
 
         past = None if given_cache is None else self._continued_cache(given_cache, input_ids, o)
-        decoder = self._decoder(o, embeds=bool(prefill_embeds))
+        decoder = self._decoder(o, embeds=bool(prefill_embeds), token_type_ids=token_type_ids)
         cache = decoder.new_cache(batch, prompt_len + (max_new_tokens if room is None else min(max_new_tokens, room)))
         if num_beams > 1 and not hasattr(cache, "reorder"):
             raise ValueError(f"beam search is not supported for {type(self).__name__} (its cache cannot follow beams)")
@@ -670,6 +683,22 @@ class GenerationMixin:
                                  **({} if past is None else {"past": past}))
         return _Run(decoder, prompt, logits, cache, next_positions, max_new_tokens, eos, pad_token_id, process,
                     reads_sequences, stop, given_cache, 0 if past is None else past[0][0].shape[-2], room)
+
+    def _checked_token_types(self, token_type_ids, batch: int, length: int, given_cache) -> torch.Tensor:
+        """generate's token_type_ids [batch, length] (the prompt's), checked."""
+        name = type(self).__name__
+        if "token_type_ids" not in _forward_parameters(type(self)):
+            raise ValueError(f"token_type_ids is not supported by {name}'s generate (its forward takes none)")
+        if not isinstance(token_type_ids, torch.Tensor):
+            raise TypeError(f"token_type_ids must be a torch.Tensor, got {type(token_type_ids).__name__}")
+        if tuple(token_type_ids.shape) != (batch, length):
+            raise ValueError(f"token_type_ids must have the prompt's shape [batch, sequence] = {(batch, length)}, got "
+                             f"{tuple(token_type_ids.shape)}")
+        if given_cache is not None:
+            raise ValueError("generate takes token_type_ids without past_key_values / cache")
+        check_ids("token_type_ids", token_type_ids, self.get_input_embeddings().num_embeddings,
+                  "the vocabulary size (GPT models embed token types with the word embeddings)")
+        return token_type_ids
 
     def _checked_embeds(self, inputs_embeds, input_ids, given_cache, options: dict) -> torch.Tensor:
         """generate's inputs_embeds [batch, length, hidden] in the model's dtype, checked."""
@@ -715,14 +744,16 @@ class GenerationMixin:
                              f"{input_ids.shape[1]}: input_ids must be the cached tokens and at least one more")
         return past
 
-    def _decoder(self, o: dict, embeds: bool):
+    def _decoder(self, o: dict, embeds: bool, token_type_ids: Optional[torch.Tensor] = None):
         """The fused decoder, or the model's own forward where generate returns attentions or hidden states (which
-        the fused decoder does not compute) or where the fused decoder would not compute what the model does: a
-        module with a hook or a forward of its own (an adapter), a module in training mode (dropout, which
-        transformers' generate applies), or the fast path turned off."""
+        the fused decoder does not compute), takes token_type_ids, or where the fused decoder would not compute
+        what the model does: a module with a hook or a forward of its own (an adapter), a module in training mode
+        (dropout, which transformers' generate applies), or the fast path turned off."""
         wanted = [name for name in ("output_attentions", "output_hidden_states") if o[name]]
         if wanted and o["return_dict_in_generate"]:
             why = " and ".join(wanted)
+        elif token_type_ids is not None:
+            why = "token_type_ids"
         elif not self.fast.enabled or not self.fast.runs_as_built() or intercepts(self) or self.training:
             why = "a model whose fused decoder does not compute what its modules do (hooks, adapters, dropout)"
         else:
@@ -734,7 +765,7 @@ class GenerationMixin:
         if not {"attention_mask", "position_ids"} <= _forward_parameters(type(self)):
             raise ValueError(f"{why} is not supported by {type(self).__name__}'s generate (its forward takes no "
                              f"attention_mask and position_ids to run it step by step)")
-        return _FullOutputDecoder(self, o)
+        return _FullOutputDecoder(self, o, token_type_ids)
 
     def _decode(self, run: "_Run", do_sample: bool, generator, kept_scores: Optional[list] = None):
         """Greedy decoding or sampling: yields (tokens [rows], raw logits [rows, vocab]) per step. kept_scores
@@ -942,8 +973,11 @@ class GenerationMixin:
         only the tokens after them run, and a transformers Cache is extended in place and returned (with beam search,
         all its rows reordered by the beams), as transformers. inputs_embeds (GPT, GPT-2): the prompt's embeddings
         [batch, length, hidden], run in place of its tokens'; the sequences returned then hold the new tokens only
-        (after input_ids where given too, their tokens), and max_length counts the embeddings, as transformers."""
+        (after input_ids where given too, their tokens), and max_length counts the embeddings, as transformers.
+        token_type_ids (GPT, GPT-2): the prompt's token types [batch, length]; the new tokens take the last one, as
+        transformers (run by the model's forward each step rather than the fused decoder)."""
         given_cache = _pop_given_cache(dict(past_key_values=past_key_values, cache=cache))
+        token_type_ids = kwargs.pop("token_type_ids", None)
         attention_mask, generation_config = _config_given_second(generation_config, attention_mask)
         options = _options(generation_config, model_config=self.generation_config, given=dict(
             kwargs, max_length=max_length, max_new_tokens=max_new_tokens, do_sample=do_sample,
@@ -957,7 +991,7 @@ class GenerationMixin:
             if streamer is not None:
                 raise ValueError("streamer cannot be used with beam search (the best beams are known at the end only)")
             run = self._setup(input_ids, attention_mask, generator, options, tokenizer, logits_processor,
-                              stopping_criteria, prefix_allowed_tokens_fn, given_cache, inputs_embeds)
+                              stopping_criteria, prefix_allowed_tokens_fn, given_cache, inputs_embeds, token_type_ids)
             output = self._beam_search(run, options, generator)
             _extend_given_cache(run)
             if as_dict:
@@ -967,7 +1001,7 @@ class GenerationMixin:
         all_scores = [] if as_dict and options["output_scores"] else None
         put = getattr(streamer, "put", None) if streamer is not None else None
         run = self._setup(input_ids, attention_mask, generator, options, tokenizer, logits_processor,
-                          stopping_criteria, prefix_allowed_tokens_fn, given_cache, inputs_embeds)
+                          stopping_criteria, prefix_allowed_tokens_fn, given_cache, inputs_embeds, token_type_ids)
         if put is not None:  # (the rows decoded, one per returned sequence, as transformers)
             put(run.input_ids.cpu())
         try:

@@ -67,13 +67,17 @@ class PlaceholderGenerationMixin(GenerationMixin):
     # the attention_mask of a prompt only tells the repetition penalty where it starts: any padding side
     _generation_mask_masks_keys = False
 
-    def _decoder(self, o: dict, embeds: bool = False) -> PlaceholderDecoder:
+    def _decoder(self, o: dict, embeds: bool = False, token_type_ids=None) -> PlaceholderDecoder:
         return PlaceholderDecoder(self, o)
 
     def _checked_embeds(self, inputs_embeds, input_ids, given_cache, options: dict):
         # (transformers refuses them too: its step appends the placeholder to token ids)
         raise ValueError(f"inputs_embeds is not supported by {type(self).__name__}'s generate (as transformers'): "
                          f"give input_ids")
+
+    def _checked_token_types(self, token_type_ids, batch: int, length: int, given_cache):
+        # (the placeholder appended each step has no token type to give it)
+        raise ValueError(f"token_type_ids is not supported by {type(self).__name__}'s generate")
 
     def _check_placeholder_length(self, capacity: int) -> None:
         """(a model without a position table takes any length)"""
