@@ -142,6 +142,34 @@ def test_stream_generate_yields_generate_tokens(pair):
     assert torch.equal(torch.stack(streamed, dim=1), out[:, x.shape[1]:])
 
 
+def _cache_tensors(cache):
+    """The tensors of a returned cache: XLNet's mems, or each layer's keys and values of a DynamicCache."""
+    if cache is None:
+        return None
+    if hasattr(cache, "layers"):
+        return [t for layer in cache.layers for t in (layer.keys, layer.values)]
+    return list(cache)
+
+
+@pytest.mark.parametrize("options", [dict(), dict(use_cache=False), dict(num_beams=2), dict(num_beams=2, use_cache=False)],
+                         ids=["greedy", "greedy-no-cache", "beams", "beams-no-cache"])
+def test_returned_cache_equals_transformers(pair, options):
+    """return_dict_in_generate's cache: the model's own after the last step, as transformers returns it (XLNet's
+    mems whatever use_cache says, XLM's keys and values as a DynamicCache)."""
+    ours, ref = pair
+    x = prompts()
+    kw = dict(options, max_new_tokens=4, eos_token_id=None, return_dict_in_generate=True)
+    mine, theirs = ours.generate(x, **kw), ref.generate(x, **kw)
+    assert torch.equal(mine.sequences, theirs.sequences)
+    got, expected = _cache_tensors(mine.cache), _cache_tensors(theirs.cache)
+    assert (got is None) == (expected is None) and (got is not None or not options.get("use_cache", True) or
+                                                      isinstance(ours, tf.XLMWithLMHeadModel))
+    if expected is not None:
+        assert len(got) == len(expected) and type(mine.cache).__name__ == type(theirs.cache).__name__
+        for a, b in zip(got, expected):
+            torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
 def test_generate_bad_input(pair):
     """The errors of GPT-2's generate; XLM's position table bounds the prompt, the new tokens and the mask token."""
     ours, _ = pair

@@ -270,6 +270,18 @@ def _pop_given_cache(kwargs: dict):
     return cache if past is None else past
 
 
+def as_transformers_cache(pairs: list):
+    """Per layer (keys, values) as transformers' generate returns them: a DynamicCache, or a tuple of the pairs
+    without transformers."""
+    try:
+        from transformers import DynamicCache
+    except ImportError:
+        return tuple(pairs)
+    if hasattr(DynamicCache, "from_legacy_cache"):  # (transformers 4)
+        return DynamicCache.from_legacy_cache(tuple(pairs))
+    return DynamicCache(ddp_cache_data=pairs)
+
+
 def is_transformers_cache(cache) -> bool:
     """A transformers Cache (DynamicCache, StaticCache, ...), which transformers extends in place."""
     return hasattr(cache, "layers") and hasattr(cache, "update")
@@ -1057,11 +1069,4 @@ class GenerationMixin:
             return run.given_cache
         if not options["use_cache"] or not hasattr(cache, "key_values"):
             return None
-        pairs = cache.key_values() if "past_key_values" in _forward_parameters(type(self)) else []
-        try:
-            from transformers import DynamicCache
-        except ImportError:
-            return tuple(pairs)
-        if hasattr(DynamicCache, "from_legacy_cache"):  # (transformers 4)
-            return DynamicCache.from_legacy_cache(tuple(pairs))
-        return DynamicCache(ddp_cache_data=pairs)
+        return as_transformers_cache(cache.key_values() if "past_key_values" in _forward_parameters(type(self)) else [])

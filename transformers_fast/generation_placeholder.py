@@ -61,7 +61,8 @@ class PlaceholderDecoder(_FullOutputDecoder):
 
 class PlaceholderGenerationMixin(GenerationMixin):
     """generate / stream_generate for a model class with `_placeholder_step(ids, state, use_cache, outputs) -> (output
-    with logits [rows, length, vocab], next state)`, `_reorder_placeholder_cache(state, rows)` and
+    with logits [rows, length, vocab], next state)`, `_reorder_placeholder_cache(state, rows)`,
+    `_placeholder_returned_cache(state)` (the state as transformers' generate returns its cache) and
     `_check_placeholder_length(capacity)` (raises where `capacity` tokens do not fit the model)."""
 
     # the attention_mask of a prompt only tells the repetition penalty where it starts: any padding side
@@ -74,6 +75,12 @@ class PlaceholderGenerationMixin(GenerationMixin):
         # (transformers refuses them too: its step appends the placeholder to token ids)
         raise ValueError(f"inputs_embeds is not supported by {type(self).__name__}'s generate (as transformers'): "
                          f"give input_ids")
+
+    def _returned_cache(self, run, options: dict):
+        """The model's own cache after the last step, as transformers' generate returns it (XLNet: the mems, XLM:
+        its keys and values as a DynamicCache; None where none was kept)."""
+        state = run.cache.state
+        return None if state is None else self._placeholder_returned_cache(state)
 
     def _checked_token_types(self, token_type_ids, batch: int, length: int, given_cache):
         # (the placeholder appended each step has no token type to give it)

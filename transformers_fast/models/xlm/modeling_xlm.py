@@ -29,6 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from transformers_fast import ops
+from transformers_fast.generation import as_transformers_cache
 from transformers_fast.generation_placeholder import PlaceholderGenerationMixin
 from transformers_fast.modeling_outputs import output_class
 from transformers_fast.modeling_utils import (CheckpointedLayers, PreTrainedModel, SequenceSummary, SQuADHead,
@@ -625,6 +626,10 @@ class XLMWithLMHeadModel(PlaceholderGenerationMixin, XLMPreTrainedModel):
     def _reorder_placeholder_cache(cache: dict, rows: torch.Tensor) -> dict:
         return {key: (value[0][rows], value[1][rows]) if isinstance(key, int) else value
                 for key, value in cache.items()}
+
+    def _placeholder_returned_cache(self, cache: dict):
+        # (1.2.0's cache is keyed by each attention's process-wide layer_id)
+        return as_transformers_cache([cache[attention.layer_id] for attention in self.transformer.attentions])
 
     def _check_placeholder_length(self, capacity: int) -> None:
         limit = self.transformer.position_embeddings.num_embeddings

@@ -616,6 +616,10 @@ class XLNetLMHeadModel(PlaceholderGenerationMixin, XLNetPreTrainedModel):
     def _reorder_placeholder_cache(mems, rows: torch.Tensor) -> list:
         return [layer[:, rows] for layer in mems]  # ([length, rows, d_model])
 
+    @staticmethod
+    def _placeholder_returned_cache(mems):
+        return mems
+
 
 class XLNetForSequenceClassification(XLNetPreTrainedModel):
     """Outputs: (loss), logits [batch, num_labels], mems, (hidden_states), (attentions). The summary reads the
