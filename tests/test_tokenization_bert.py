@@ -214,6 +214,9 @@ EDITS = {
     "vocab_replaced": lambda t: (t.vocab.clear(), t.vocab.update({"[UNK]": 0, "a": 1, "##b": 2, "the": 3})),
     "unk_token": lambda t: setattr(t, "unk_token", "[PAD]"),
     "wordpiece_unk": lambda t: setattr(t.wordpiece_tokenizer, "unk_token", "[MASK]"),
+    # pieces from the WordpieceTokenizer's own vocabulary, ids from the tokenizer's
+    "wordpiece_vocab_replaced": lambda t: setattr(t.wordpiece_tokenizer, "vocab", {"[UNK]": 0, "hello": 1, "##o": 2,
+                                                                                   "ab": 3, "##b": 4}),
 }
 
 

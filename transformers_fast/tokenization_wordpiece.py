@@ -124,6 +124,9 @@ class BasicWordPieceTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
 
     def _build_native(self):
         key = self._core_model_key()
+        if not key[-1]:  # a WordpieceTokenizer given a vocabulary of its own splits with it (ids from self.vocab,
+            self._core = None  # as 1.2.0): the Python path serves, which asks it for the pieces
+            return
         model = wordpiece_model(self.vocab, self._vocab_lines, self._vocab_lines_key, *key[:4], strip_accents=key[4])
         if key[-1]:  # the WordpieceTokenizer's own tokenize serves from the same model
             self.wordpiece_tokenizer._model = model
