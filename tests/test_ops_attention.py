@@ -154,6 +154,10 @@ def test_threads_give_identical_results(threads):
 
 def test_bad_input_raises_clear_errors():
     q, k, v = qkv(2, 3, 4, 5, 8)
+    packed = torch.randn(6, 3, 8)
+    for bad in (-5, 2.0, True):
+        with pytest.raises(TypeError, match="max_seqlen must be a non-negative int"):
+            ops.attention(packed, packed, packed, cu_seqlens=torch.tensor([0, 2, 6]), max_seqlen=bad)
     with pytest.raises(ValueError, match=r"q must be \[batch, heads, seq, head_dim\]"):
         ops.attention(q[0], k, v)
     with pytest.raises(ValueError, match="k and v must be"):

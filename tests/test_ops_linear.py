@@ -137,6 +137,19 @@ def test_state_dict_has_standard_names_and_repacks_after_load(backend):
     assert torch.equal(restored.weight, other.weight)
 
 
+def test_a_weight_replaced_by_one_of_another_shape_is_used(backend):
+    """As nn.Linear: the layer computes with the weight it holds now, its widths read from it, on every backend."""
+    layer, _, _ = make_layer(12, 20, bias=False)
+    x = torch.randn(3, 12)
+    with torch.no_grad():
+        layer(x)  # packs the first weight
+        weight = torch.randn(7, 12)
+        layer.weight = nn.Parameter(weight, requires_grad=False)
+        out = layer(x)
+    assert out.shape == (3, 7) and (layer.out_features, layer.in_features) == (7, 12)
+    torch.testing.assert_close(out, x @ weight.t(), rtol=1e-5, atol=1e-5)
+
+
 def test_inference_mode_including_inference_tensor_weights(backend):
     layer, w, b = make_layer(16, 24, activation="gelu")
     x = torch.randn(3, 16)

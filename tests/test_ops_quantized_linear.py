@@ -317,6 +317,19 @@ def test_bad_construction():
         ops.QuantizedLinear.from_float(nn.Embedding(3, 4))
 
 
+def test_strided_constructor_tensors_are_taken():
+    """Strided int8 weights, scales and bias (slices of larger tensors) work as their contiguous copies."""
+    torch.manual_seed(0)
+    weight = torch.randint(-127, 128, (20, 24), dtype=torch.int8)[:, ::2]
+    scale, bias = torch.rand(40)[::2] / 50, torch.randn(40)[::2]
+    x = torch.randn(3, 12)
+    expected = x @ (weight.float() * scale[:, None]).t() + bias
+    layer = ops.QuantizedLinear(weight, scale, bias)
+    torch.testing.assert_close(layer(x), expected, atol=0.1, rtol=0.05)
+    torch.testing.assert_close(layer(x), ops.QuantizedLinear(weight.contiguous(), scale.contiguous(),
+                                                             bias.contiguous())(x))
+
+
 @needs_kernel
 def test_c_entry_points_check_their_arguments():
     C = B._C

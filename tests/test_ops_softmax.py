@@ -123,6 +123,8 @@ def test_bad_input_raises_clear_errors():
         ops.masked_softmax(torch.randn(5), causal=True)
     with pytest.raises(TypeError, match="scale"):
         ops.masked_softmax(s, scale=None)
+    with pytest.raises(TypeError, match="causal must be True or False, got str"):
+        ops.masked_softmax(s, causal="no")
     with pytest.raises(ValueError, match="on meta"):
         ops.masked_softmax(s, torch.zeros(4, device="meta"))
 

@@ -310,7 +310,7 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, scale: Optio
     with a contiguous last dim (e.g. views of one fused QKV projection); they are not copied.
     causal: key j is allowed for query i iff j <= i + (valid_keys - Sq) (queries are the last Sq
     positions). Query rows with no allowed key (and rows after cu_seqlens[-1]) are zeros.
-    max_seqlen (packed): the longest sequence, as flash-attention takes it. The CPU kernel does not need it; on
+    max_seqlen (packed): the longest sequence, as flash-attention takes it. The CPU kernel does not need (or read) it; on
     CUDA, given, cu_seqlens is not read back to be checked (that would wait for the GPU): the caller vouches for
     its values, as with flash-attention. On CUDA, float16/bfloat16 with several query rows may run torch's
     tensor-core kernels (see cuda_attention).
@@ -319,6 +319,8 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, scale: Optio
     """
     if not isinstance(causal, (bool, int)):  # (a string would count as True)
         raise TypeError(f"{_OP}: causal must be True or False, got {type(causal).__name__}")
+    if max_seqlen is not None and (isinstance(max_seqlen, bool) or not isinstance(max_seqlen, int) or max_seqlen < 0):
+        raise TypeError(f"{_OP}: max_seqlen must be a non-negative int or None, got {max_seqlen!r}")
     if isinstance(k, torch.Tensor) and k.dtype == torch.int8:
         return _attention_int8_kv(q, k, v, k_scale, v_scale, attn_mask, kv_lengths, cu_seqlens, scale, causal)
     if k_scale is not None or v_scale is not None:
@@ -332,8 +334,6 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, scale: Optio
     for name, t in (("q", q), ("k", k), ("v", v)):
         B.check_tensor(name, t)
     B.check_same_device_dtype(_OP, "q", q, k=k, v=v)
-    if max_seqlen is not None and (isinstance(max_seqlen, bool) or not isinstance(max_seqlen, int)):
-        raise TypeError(f"{_OP}: max_seqlen must be an int or None")
     packed = cu_seqlens is not None
     want = 3 if packed else 4
     layout = "[tokens, heads, head_dim]" if packed else "[batch, heads, seq, head_dim]"

@@ -127,7 +127,6 @@ class PackedLinear(nn.Module):
         B.check_same_device_dtype("PackedLinear", "weight", weight, bias=bias)
         if activation not in ACTIVATIONS:
             raise ValueError(f"PackedLinear: activation must be one of {ACTIVATIONS}, got {activation!r}")
-        self.out_features, self.in_features = weight.shape
         self.weight = _as_parameter(weight)
         if bias is None:
             self.register_parameter("bias", None)
@@ -135,6 +134,15 @@ class PackedLinear(nn.Module):
             self.bias = _as_parameter(bias)
         self.activation = activation
         self._packed = {}  # backend -> (weight version key, packed weight)
+
+    # read from the weight: a weight replaced by one of another shape changes them (every backend alike)
+    @property
+    def out_features(self) -> int:
+        return self.weight.shape[0]
+
+    @property
+    def in_features(self) -> int:
+        return self.weight.shape[1]
 
     @classmethod
     def from_linear(cls, linear: nn.Linear, activation: Optional[str] = None) -> "PackedLinear":

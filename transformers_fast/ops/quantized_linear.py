@@ -151,9 +151,10 @@ class QuantizedLinear(nn.Module):
             raise ValueError(f"QuantizedLinear: activation must be one of {ACTIVATIONS}, got {activation!r}")
         self.in_features, self.out_features = int(in_features), int(out_features)
         self.activation = activation
-        self.register_buffer("weight_int8", weight_int8.detach())
-        self.register_buffer("weight_scale", weight_scale.detach().float())
-        self.register_buffer("bias", None if bias is None else bias.detach())
+        # (contiguous: the kernels read the buffers directly)
+        self.register_buffer("weight_int8", weight_int8.detach().contiguous())
+        self.register_buffer("weight_scale", weight_scale.detach().float().contiguous())
+        self.register_buffer("bias", None if bias is None else bias.detach().contiguous())
         self._packed = None  # (weight key, packed panels, column sums), derived
         self.train(False)  # inference-only: a new layer starts in eval mode
 

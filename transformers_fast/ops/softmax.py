@@ -80,6 +80,8 @@ def masked_softmax(scores: torch.Tensor, mask: Optional[torch.Tensor] = None, sc
     keys being the length when given. Rows left with no allowed key by lengths/causal are all zeros.
     """
     op = "masked_softmax"
+    if not isinstance(causal, (bool, int)):  # (a string would count as True)
+        raise TypeError(f"{op}: causal must be True or False, got {type(causal).__name__}")
     B.check_tensor("scores", scores, ndim_min=2 if causal else 1)
     scale = B.check_number(op, "scale", scale)
     lengths = None
