@@ -40,6 +40,9 @@ def test_bad_ids(model, training):
         m(bad)
     with pytest.raises(TypeError, match="input_ids .*integer"):
         m(ids().float())
+    with pytest.raises(TypeError, match=r"input_ids must hold integer ids \(torch.long or torch.int32\), got dtype "
+                                        r"torch.uint8"):
+        m(ids().to(torch.uint8))
     with pytest.raises(TypeError, match="input_ids"):
         m([[1, 2, 3]])
     with pytest.raises(ValueError, match="at most 12"):

@@ -276,6 +276,15 @@ def test_bad_input_raises_clear_errors(family):
         model(torch.tensor([[1.0, 2.0]]))
     with pytest.raises(ValueError, match="attention_mask"):
         model(torch.tensor([[1, 2]]), attention_mask=torch.ones(1, 3))
+    with pytest.raises(TypeError, match="attention_mask must be a torch.Tensor, got list"):
+        model(torch.tensor([[1, 2]]), attention_mask=[[1, 1]])
+    with pytest.raises(ValueError, match="position_ids has shape"):
+        model(torch.zeros(2, 5, dtype=torch.long), position_ids=torch.zeros(3, 5, dtype=torch.long))
+    for positions in (torch.arange(5), torch.arange(5)[None], torch.arange(5).expand(2, 5)):  # one row or one each
+        model(torch.zeros(2, 5, dtype=torch.long), position_ids=positions)
+    if family == "gpt2":
+        with pytest.raises(ValueError, match=r"past\[0\] must hold a key and a value .* got NoneType"):
+            model(torch.tensor([[1, 2]]), past=[None])
     with pytest.raises(ValueError, match="n_embd"):  # at build time, as in 1.2.0
         type(model)(type(config)(vocab_size=10, n_embd=30, n_head=4))
 

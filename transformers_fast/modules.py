@@ -226,9 +226,12 @@ class GPTBaseMixin:
                              f"model takes at most {n_positions} (config.n_positions)")
         if position_ids is not None:
             check_ids("position_ids", position_ids, n_positions, "config.n_positions")
-            if position_ids.shape[-1] != shape[-1]:
+            # (1.2.0 views them as [-1, sequence]: one row for every sequence, or one for all)
+            rows = position_ids.numel() // max(shape[-1], 1)
+            if position_ids.dim() == 0 or position_ids.shape[-1] != shape[-1] or rows not in (1, shape[:-1].numel()):
                 raise ValueError(f"position_ids has shape {tuple(position_ids.shape)} but {name} has shape "
-                                 f"{tuple(shape)}")
+                                 f"{tuple(shape)} (position_ids must hold one row of positions per sequence, or one "
+                                 f"for all)")
         if token_type_ids is not None:
             # 1.2.0 embeds token types with the token embeddings.
             check_ids("token_type_ids", token_type_ids, self.get_input_embeddings().num_embeddings,
@@ -242,6 +245,8 @@ class GPTBaseMixin:
         key mask [batch, 1, 1, past + seq] (bool, None without a mask), the per-layer head masks, the input
         shape)."""
         inputs_embeds = self.check_inputs(input_ids, position_ids, token_type_ids, past_length, inputs_embeds)
+        if attention_mask is not None and not isinstance(attention_mask, torch.Tensor):
+            raise TypeError(f"attention_mask must be a torch.Tensor, got {type(attention_mask).__name__}")
         shape = input_shape(input_ids, inputs_embeds)[1]
         seq = shape[-1]
         tokens, positions = self.get_input_embeddings(), self.get_position_embeddings()

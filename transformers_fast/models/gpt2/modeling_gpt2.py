@@ -74,8 +74,10 @@ def normalize_past(past, num_layers: int, dtype: torch.dtype):
         raise ValueError(f"past has {len(past)} layers, the model has {num_layers}")
     out = []
     for i, layer in enumerate(past):
-        if len(layer) != 2:
-            raise ValueError(f"past[{i}] must hold a key and a value, got {len(layer)} entries")
+        if not isinstance(layer, (list, tuple, torch.Tensor)) or len(layer) != 2:
+            got = f"{len(layer)} entries" if isinstance(layer, (list, tuple, torch.Tensor)) else type(layer).__name__
+            raise ValueError(f"past[{i}] must hold a key and a value (a [2, batch, heads, seq, head_dim] tensor or a "
+                             f"(key, value) pair), got {got}")
         key, value = layer[0], layer[1]
         if not isinstance(key, torch.Tensor) or key.dim() != 4 or key.shape != value.shape:
             raise ValueError(f"past[{i}] keys and values must be tensors [batch, heads, seq, head_dim] of one shape")
