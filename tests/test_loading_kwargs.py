@@ -193,6 +193,43 @@ def test_save_pretrained_variant_is_read_by_transformers(tmp_path, safe):
         transformers.BertModel.from_pretrained(tmp_path / "saved")
 
 
+@pytest.mark.parametrize("safe", [True, False])
+@pytest.mark.parametrize("variant", [None, "fp16"])
+def test_save_pretrained_max_shard_size_writes_transformers_shards(tmp_path, safe, variant):
+    """max_shard_size shards as transformers' save_pretrained does: the same file names and index, which both
+    libraries load (a tied LM head included); a later unsharded save removes the shards and the index."""
+    import os
+
+    import transformers
+
+    tiny_hf_bert(tmp_path / "source")
+    ours = tf.BertForMaskedLM.from_pretrained(tmp_path / "source")
+    theirs_saved = transformers.BertForMaskedLM.from_pretrained(tmp_path / "source")
+    kw = dict(max_shard_size="20KB", variant=variant)
+    theirs_saved.save_pretrained(tmp_path / "theirs", safe_serialization=True, **kw)
+    ours.save_pretrained(str(tmp_path / "ours"), safe_serialization=safe, **kw)
+    files = sorted(f for f in os.listdir(tmp_path / "ours") if f != "config.json")
+    stem = ("model" if safe else "pytorch_model") + ("" if variant is None else ".fp16")
+    index = ("model.safetensors.index" if safe else "pytorch_model.bin.index") + ("" if variant is None else ".fp16")
+    assert len(files) > 3 and f"{index}.json" in files and f"{stem}-00001-of-{len(files) - 1:05d}." \
+        f"{'safetensors' if safe else 'bin'}" in files
+    if safe:  # (transformers writes safetensors only: the same names)
+        assert files == sorted(f for f in os.listdir(tmp_path / "theirs") if f.startswith(("model", "pytorch")))
+    loaded = tf.BertForMaskedLM.from_pretrained(str(tmp_path / "ours"), variant=variant)
+    expected = transformers.BertForMaskedLM.from_pretrained(tmp_path / "ours", variant=variant).eval()
+    torch.testing.assert_close(first_output(loaded, ids()), first_output(ours, ids()), atol=0, rtol=0)
+    torch.testing.assert_close(first_output(expected, ids()), first_output(ours, ids()), atol=1e-4, rtol=1e-4)
+    ours.save_pretrained(str(tmp_path / "ours"), safe_serialization=not safe, variant=variant)
+    assert sorted(os.listdir(tmp_path / "ours")) == sorted(["config.json", f"{'pytorch_model' if safe else 'model'}"
+                                                           f"{'' if variant is None else '.fp16'}."
+                                                           f"{'bin' if safe else 'safetensors'}"])
+    for bad in (True, 2.5, [1]):
+        with pytest.raises(TypeError, match="max_shard_size"):
+            ours.save_pretrained(str(tmp_path / "bad"), max_shard_size=bad)
+    with pytest.raises(ValueError, match="max_shard_size"):
+        ours.save_pretrained(str(tmp_path / "bad"), max_shard_size="lots")
+
+
 # ---- ignore_mismatched_sizes= -------------------------------------------------------------------------------
 
 

@@ -145,6 +145,31 @@ def test_shape_mismatch_raises_what_1_2_0_raises(tmp_path):
         tf.BertForMultipleChoice.from_pretrained(folder)
 
 
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.uint8, torch.bool])
+@pytest.mark.parametrize("safe", [False, True], ids=["bin", "safetensors"])
+def test_integer_values_of_a_float_weight_load_as_1_2_0_loads_them(tmp_path, dtype, safe):
+    """A float weight stored as integers (or bools): 1.2.0 (and transformers) copy the values into the float
+    parameter."""
+    from safetensors.torch import save_file
+
+    folder = pt_checkpoint("bert", "BertModel", tmp_path / "bert")
+    state = torch.load(folder / "pytorch_model.bin", weights_only=True)
+    key = "embeddings.token_type_embeddings.weight"
+    state[key] = torch.randint(0, 2, state[key].shape).to(dtype)
+    (folder / "pytorch_model.bin").unlink()
+    if safe:
+        save_file({k: v.contiguous() for k, v in state.items()}, str(folder / "model.safetensors"))
+    else:
+        torch.save(state, folder / "pytorch_model.bin")
+    ours = tf.BertModel.from_pretrained(folder)
+    assert ours.embeddings.token_type_embeddings.weight.dtype == torch.float32
+    assert torch.equal(ours.embeddings.token_type_embeddings.weight, state[key].float())
+    if not safe:
+        ids = torch.randint(0, 99, (2, 6))
+        with torch.no_grad():
+            torch.testing.assert_close(ours(ids)[0], pt_load("BertModel", folder)(ids)[0], atol=1e-4, rtol=1e-4)
+
+
 @pytest.mark.parametrize("family,saved,loaded", [("gpt2", "GPT2LMHeadModel", "BertModel"),
                                                  ("bert", "BertForMaskedLM", "XLNetLMHeadModel"),
                                                  ("xlnet", "XLNetModel", "GPT2Model")])

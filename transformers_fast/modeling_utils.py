@@ -615,12 +615,16 @@ class PreTrainedModel(nn.Module):
     # ---- saving -----------------------------------------------------------------------------------------
 
     def save_pretrained(self, save_directory, safe_serialization: bool = False, state_dict=None,
-                        variant: Optional[str] = None) -> None:
+                        variant: Optional[str] = None, max_shard_size=None) -> None:
         """Writes config.json and WEIGHTS_NAME (pytorch_model.bin: torch.save of the state dict, as 1.2.0
         does), or model.safetensors with safe_serialization=True (tied weights stored once); pytorch-transformers
-        1.2.0 reads the first, this library and `transformers` read both. A weights file of the other format
-        left in the folder by an earlier save is removed, since loading would prefer it. variant="fp16" names the
-        file model.fp16.safetensors / pytorch_model.fp16.bin, as transformers does."""
+        1.2.0 reads the first, this library and `transformers` read both. Weights files of either format left in
+        the folder by an earlier save (shards included) are removed, since loading could prefer them.
+        variant="fp16" names the file model.fp16.safetensors / pytorch_model.fp16.bin, as transformers does.
+        max_shard_size (bytes, or a size such as "2GB"; default one file): transformers' sharding, shards of at most
+        that size (a larger tensor alone in one) named model-00001-of-00003.safetensors beside the index
+        model.safetensors.index.json (pytorch_model-...bin and pytorch_model.bin.index.json without safetensors),
+        which 1.2.0 cannot read."""
         if os.path.isfile(save_directory):
             raise ValueError(f"save_directory must be a folder, {save_directory!r} is a file")
         os.makedirs(save_directory, exist_ok=True)
@@ -637,31 +641,23 @@ class PreTrainedModel(nn.Module):
             generation.save_pretrained(save_directory)
         if state_dict is None:
             state_dict = model.state_dict()
-        written = weight_file_names(bool(safe_serialization), variant)[0]
-        for stale in weight_file_names(variant=variant):
-            if stale != written and os.path.isfile(os.path.join(save_directory, stale)):
-                os.remove(os.path.join(save_directory, stale))
-        if not safe_serialization:
-            _write_replacing(os.path.join(save_directory, written), lambda path: torch.save(state_dict, path))
-            return
-        from safetensors.torch import save_file
+        weights_name, index_name = weight_file_names(bool(safe_serialization), variant)
+        tensors = _safetensors_ready(state_dict) if safe_serialization else dict(state_dict)
+        files, index = _shards(tensors, weights_name, max_shard_size)
+        if safe_serialization:
+            from safetensors.torch import save_file
 
-        tensors: Dict[str, torch.Tensor] = {}
-        seen: Dict[Tuple, str] = {}
-        storages = set()
-        for key, tensor in state_dict.items():
-            tensor = tensor.detach()
-            ident = (tensor.device, tensor.data_ptr(), tuple(tensor.shape), tuple(tensor.stride()))
-            if ident in seen:  # a tied weight: keep the first name (the input embeddings)
-                continue
-            seen[ident] = key
-            storage = (tensor.device, tensor.untyped_storage().data_ptr())
-            if storage in storages or not tensor.is_contiguous():
-                tensor = tensor.contiguous().clone()
-            storages.add(storage)
-            tensors[key] = tensor
-        _write_replacing(os.path.join(save_directory, written),
-                         lambda path: save_file(tensors, path, metadata={"format": "pt"}))
+            write = lambda part: lambda path: save_file(part, path, metadata={"format": "pt"})  # noqa: E731
+        else:
+            write = lambda part: lambda path: torch.save(part, path)  # noqa: E731
+        for name, part in files.items():
+            _write_replacing(os.path.join(save_directory, name), write(part))
+        if index is not None:
+            _write_replacing(os.path.join(save_directory, index_name), lambda path: _write_json(path, index))
+        written = set(files) | ({index_name} if index is not None else set())
+        for stale in _weight_files_in(save_directory, variant):
+            if stale not in written:
+                os.remove(os.path.join(save_directory, stale))
 
     # ---- loading ----------------------------------------------------------------------------------------
 
@@ -829,7 +825,7 @@ class PreTrainedModel(nn.Module):
         path = file_utils.first_hub_file(repo_ids, weight_files, **hub_kwargs)
         if path is None:
             raise OSError(f"the hub repository {repo_ids[0]!r} has no {wanted}")
-        if path.endswith(".index.json"):  # the shards it names land beside it in the snapshot
+        if path.endswith(".json"):  # an index (variant: ...index.fp16.json): its shards land beside it
             for shard in shard_names(path):
                 if file_utils.hub_file(repo_ids, shard, **hub_kwargs) is None:
                     raise OSError(f"the hub repository {repo_ids[0]!r} has no {shard}, a shard its index names")
@@ -940,6 +936,8 @@ class PreTrainedModel(nn.Module):
             want = model_state[model_key]
             if convert_dtype and tensor.dtype != want.dtype and tensor.is_floating_point():
                 tensor = tensor.to(want.dtype)
+            elif want.is_floating_point() and not tensor.is_floating_point() and not tensor.is_complex():
+                tensor = tensor.to(want.dtype)  # (integer or bool values of a float weight: both references copy)
             to_load[model_key] = tensor
         self.load_state_dict(to_load, strict=False, assign=True)
         self.tie_weights()
@@ -1064,7 +1062,7 @@ def load_state_dict(path: str) -> Dict[str, torch.Tensor]:
     """Tensors of a weights file: safetensors (memory-mapped), a sharded index, or a PyTorch pickle loaded
     with weights_only=True. A truncated or corrupt file raises OSError naming it."""
     path = os.fspath(path)
-    if path.endswith(".index.json"):
+    if path.endswith(".json"):  # a shards index (model.safetensors.index.json, variant: ...index.fp16.json)
         return _load_sharded(path)
     with open(path, "rb") as f:
         head = f.read(8)
@@ -1078,6 +1076,63 @@ def _looks_like_safetensors(path: str, head: bytes) -> bool:
         return False
     header_len = int.from_bytes(head, "little")
     return 2 <= header_len <= os.path.getsize(path) - 8
+
+
+def _safetensors_ready(state_dict) -> Dict[str, torch.Tensor]:
+    """The state dict as safetensors stores it: a tied weight once (the first name: the input embeddings), each
+    tensor contiguous and in a storage of its own."""
+    tensors: Dict[str, torch.Tensor] = {}
+    seen: Dict[Tuple, str] = {}
+    storages = set()
+    for key, tensor in state_dict.items():
+        tensor = tensor.detach()
+        ident = (tensor.device, tensor.data_ptr(), tuple(tensor.shape), tuple(tensor.stride()))
+        if ident in seen:
+            continue
+        seen[ident] = key
+        storage = (tensor.device, tensor.untyped_storage().data_ptr())
+        if storage in storages or not tensor.is_contiguous():
+            tensor = tensor.contiguous().clone()
+        storages.add(storage)
+        tensors[key] = tensor
+    return tensors
+
+
+def _shards(tensors: Dict[str, torch.Tensor], weights_name: str, max_shard_size):
+    """({file name: its tensors}, the index or None): one file, or transformers' shards (huggingface_hub's
+    split_torch_state_dict_into_shards, which transformers uses) where max_shard_size is given and exceeded."""
+    if max_shard_size is None:
+        return {weights_name: tensors}, None
+    if isinstance(max_shard_size, bool) or not isinstance(max_shard_size, (int, str)):
+        raise TypeError(f"max_shard_size must be a number of bytes or a size such as '5GB', got {max_shard_size!r}")
+    try:
+        from huggingface_hub import split_torch_state_dict_into_shards
+    except ImportError as err:
+        raise ImportError("save_pretrained(max_shard_size=...) needs huggingface_hub >= 0.23") from err
+    stem, ext = weights_name.rsplit(".", 1)
+    try:
+        split = split_torch_state_dict_into_shards(tensors, filename_pattern=f"{stem}{{suffix}}.{ext}",
+                                                   max_shard_size=max_shard_size)
+    except ValueError as err:
+        raise ValueError(f"max_shard_size={max_shard_size!r}: {err}") from err
+    if not split.is_sharded:
+        return {weights_name: tensors}, None
+    files = {name: {key: tensors[key] for key in keys} for name, keys in split.filename_to_tensors.items()}
+    return files, {"metadata": dict(split.metadata), "weight_map": dict(split.tensor_to_filename)}
+
+
+def _weight_files_in(folder: str, variant: Optional[str]) -> List[str]:
+    """The weights files of `variant` in a folder: the single files, the indexes, and shards of either format."""
+    names = weight_file_names(variant=variant)
+    shards = [re.compile(re.escape(stem) + r"-\d{5}-of-\d{5}\." + re.escape(ext) + "$")
+              for stem, ext in (name.rsplit(".", 1) for name in names if not name.endswith(".json"))]
+    return [f for f in sorted(os.listdir(folder)) if os.path.isfile(os.path.join(folder, f))
+            and (f in names or any(pattern.match(f) for pattern in shards))]
+
+
+def _write_json(path: str, value) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(json.dumps(value, indent=2, sort_keys=True) + "\n")
 
 
 def _write_replacing(path: str, write) -> None:
@@ -1171,8 +1226,8 @@ def check_ids(name: str, ids: Any, upper: int, what: str, shape: Optional[torch.
     given device)."""
     if not isinstance(ids, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of integer ids, got {type(ids).__name__}")
-    if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
-        raise TypeError(f"{name} must hold integer ids (torch.long), got dtype {ids.dtype}")
+    if ids.dtype not in (torch.int64, torch.int32):  # (what torch's embedding lookups take)
+        raise TypeError(f"{name} must hold integer ids (torch.long or torch.int32), got dtype {ids.dtype}")
     if device is not None and ids.device != device:
         raise ValueError(f"{name} is on device {ids.device} but the model's weights are on {device}: "
                          f"move one of them with .to()")
