@@ -134,3 +134,16 @@ def test_transformers_fields_read_as_transformers_gives_them(name, num_labels, t
     assert (loaded.pad_token_id, loaded.eos_token_id) == (theirs.pad_token_id, theirs.eos_token_id)
     with pytest.raises(AttributeError, match="no attribute"):
         ours.not_a_field_of_any_config
+
+
+def test_a_label2id_that_is_no_mapping_is_kept_as_transformers_keeps_it(tmp_path):
+    import json
+
+    import transformers
+
+    written = transformers.BertConfig(num_labels=3).to_dict()
+    written["label2id"] = ["a", "b", "c"]
+    (tmp_path / "config.json").write_text(json.dumps(written))
+    theirs = transformers.BertConfig.from_pretrained(str(tmp_path))
+    ours = tf.BertConfig.from_pretrained(str(tmp_path))
+    assert ours.label2id == theirs.label2id == ["a", "b", "c"] and ours.num_labels == theirs.num_labels == 3

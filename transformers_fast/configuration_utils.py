@@ -236,7 +236,7 @@ def normalize_fields(fields: Dict[str, Any]) -> Dict[str, Any]:
         fields["id2label"] = {int(k): v for k, v in id2label.items()}
         if fields.get("num_labels") is None:
             fields["num_labels"] = len(id2label) or None
-    if fields.get("label2id") is not None:
+    if isinstance(fields.get("label2id"), dict):  # (another value is kept as it is, as transformers keeps it)
         fields["label2id"] = {k: int(v) for k, v in fields["label2id"].items()}
     if fields.get("pruned_heads"):
         fields["pruned_heads"] = {int(layer): sorted(set(heads)) for layer, heads in fields["pruned_heads"].items()}
