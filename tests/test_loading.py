@@ -379,9 +379,9 @@ def test_config_overrides_and_unused_kwargs(hf_mlm_dir):
 
 @pytest.mark.parametrize("safe", [False, True])
 def test_save_back_into_the_folder_loaded_from(tmp_path, safe):
-    """Loaded weights stay memory-mapped from their file: saving (fine-tuned) weights back into the same folder
-    writes a new file and renames it over the old one, instead of truncating the file under the tensors being
-    saved (SIGBUS with pytorch_model.bin, as the test's own process would show)."""
+    """Weights loaded from safetensors stay memory-mapped from their file: saving (fine-tuned) weights back into
+    the same folder writes a new file and renames it over the old one, instead of truncating the file under the
+    tensors being saved (SIGBUS, as the test's own process would show)."""
     config = tf.BertConfig(vocab_size_or_config_json_file=99, hidden_size=16, num_hidden_layers=1,
                            num_attention_heads=2, intermediate_size=32)
     tf.BertModel(config).save_pretrained(tmp_path, safe_serialization=safe)
@@ -395,6 +395,37 @@ def test_save_back_into_the_folder_loaded_from(tmp_path, safe):
     assert all(torch.equal(again.state_dict()[k], v) for k, v in expected.items())
     assert all(torch.equal(model.state_dict()[k], v) for k, v in expected.items())
     assert sorted(os.listdir(tmp_path)) == ["config.json", "model.safetensors" if safe else tf.WEIGHTS_NAME]
+
+
+@pytest.mark.parametrize("writer", ["torch_save", "save_file"])
+def test_the_weights_file_written_over_by_the_user(tmp_path, writer):
+    """torch.save(model.state_dict(), the pytorch_model.bin it was loaded from), as 1.2.0-era scripts save: the
+    model does not map that file (it would fault, SIGBUS, reading pages the truncation took); safetensors'
+    save_file over model.safetensors copies the tensors before writing. Run in a child process: a fault kills it."""
+    import subprocess
+    import sys
+
+    safe = writer == "save_file"
+    script = f"""
+import torch, transformers_fast as tf
+from safetensors.torch import save_file
+config = tf.BertConfig(99, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+tf.BertModel(config).save_pretrained({str(tmp_path)!r}, safe_serialization={safe})
+model = tf.BertModel.from_pretrained({str(tmp_path)!r})
+state = model.state_dict()
+if {safe}:
+    save_file({{k: v.contiguous() for k, v in state.items()}}, {str(tmp_path / "model.safetensors")!r})
+else:
+    torch.save(state, {str(tmp_path / "pytorch_model.bin")!r})
+with torch.no_grad():
+    print(float(model(torch.tensor([[1, 2, 3]]))[0].abs().sum()))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    reloaded = tf.BertModel.from_pretrained(tmp_path)
+    with torch.no_grad():
+        assert abs(float(reloaded(torch.tensor([[1, 2, 3]]))[0].abs().sum()) - float(done.stdout.split()[-1])) < 1e-3
 
 
 def test_labels_count_and_names_stay_consistent(hf_mlm_dir, tmp_path):

@@ -1136,9 +1136,10 @@ def _write_json(path: str, value) -> None:
 
 
 def _write_replacing(path: str, write) -> None:
-    """write(a temporary path beside `path`), then renamed over it. Loaded weights stay memory-mapped from their
-    file: a model saved back into the folder it came from keeps reading the old file (writing over it in place
-    would pull the pages from under the tensors being saved: SIGBUS), and a failed write leaves the old file."""
+    """write(a temporary path beside `path`), then renamed over it. Weights loaded from safetensors stay
+    memory-mapped from their file: a model saved back into the folder it came from keeps reading the old file
+    (writing over it in place would pull the pages from under the tensors being saved: SIGBUS), and a failed write
+    leaves the old file."""
     temporary = f"{path}.{os.getpid()}.tmp"
     try:
         write(temporary)
@@ -1163,12 +1164,9 @@ def _load_torch_pickle(path: str) -> Dict[str, torch.Tensor]:
     import pickle
 
     try:
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError as err:
-            if "mmap" not in str(err):
-                raise
-            state = torch.load(path, map_location="cpu", weights_only=True)  # legacy (non-zip) format
+        # read into memory, as 1.2.0 does: a mapping of the file (mmap=True) would make the model's weights fault
+        # (SIGBUS) once the file is written over in place, as torch.save(model.state_dict(), same path) does
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         raise OSError(f"unable to load {path} with torch.load(weights_only=True): it is corrupt or holds "
                       f"objects other than tensors ({err})") from err
