@@ -272,6 +272,24 @@ def test_batch_decode_and_vocabulary(pairs_of_tokenizers, family):
 
 
 @pytest.mark.parametrize("family", FAMILIES)
+def test_setting_a_special_token_by_id_as_transformers(pairs_of_tokenizers, family):
+    """tokenizer.pad_token_id = tokenizer.eos_token_id (a common transformers line): the token of that id becomes
+    the special token; None unsets it."""
+    ours, hf = (pickle.loads(pickle.dumps(t)) for t in pairs_of_tokenizers[family])
+    for tok in (ours, hf):
+        tok.pad_token_id = 7
+    assert (ours.pad_token, ours.pad_token_id) == (hf.pad_token, hf.pad_token_id) == (hf.convert_ids_to_tokens(7), 7)
+    ours.additional_special_tokens_ids = [8, 9]  # (transformers 5 calls these extra_special_tokens)
+    assert ours.additional_special_tokens == hf.convert_ids_to_tokens([8, 9])
+    assert ours(TEXTS[:2], padding=True)["input_ids"] == hf(TEXTS[:2], padding=True)["input_ids"]
+    ours.pad_token_id = None
+    assert ours._pad_token is None
+    for bad in (len(ours), -1, "7", 2.0):
+        with pytest.raises(ValueError, match="pad_token_id must be a token id"):
+            ours.pad_token_id = bad
+
+
+@pytest.mark.parametrize("family", FAMILIES)
 def test_tokenize_with_a_pair_and_special_tokens_and_decode_of_a_batch(pairs_of_tokenizers, family):
     """transformers' tokenize(text, pair, add_special_tokens=...) and decode of a batch (a list of texts)."""
     ours, hf = pairs_of_tokenizers[family]

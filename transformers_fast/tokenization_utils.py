@@ -362,7 +362,16 @@ class PreTrainedTokenizer(object):
                 logger.error("Using %s, but it is not set yet.", name)
             return self.convert_tokens_to_ids(value)
 
-        return property(getter)
+        def setter(self, value):  # transformers': the token of that id becomes the special token (None: unset)
+            ids = value if isinstance(value, (list, tuple)) else [value]
+            if value is not None and not all(isinstance(i, int) and not isinstance(i, bool)
+                                             and 0 <= i < len(self) for i in ids):
+                raise ValueError(f"{name}_id must be a token id in [0, {len(self) - 1}]"
+                                 f"{' (or a list of them)' if name == 'additional_special_tokens' else ''}, "
+                                 f"got {value!r}")
+            setattr(self, name, None if value is None else self.convert_ids_to_tokens(value))
+
+        return property(getter, setter)
 
     bos_token_id = _special_id("bos_token")
     eos_token_id = _special_id("eos_token")
