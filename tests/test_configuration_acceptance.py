@@ -93,6 +93,19 @@ def test_transfo_xl_learnable_attention_needs_shared_biases():
     tf.TransfoXLModel(tf.TransfoXLConfig(99, untie_r=False, **small))
 
 
+def test_transfo_xl_absolute_position_attention_needs_heads_as_wide_as_the_model():
+    """attn_type=3 adds per-head position embeddings [n_head, d_head] to hidden states of width d_model: 1.2.0
+    builds the model and fails in forward (a torch size error); we refuse the config when the model is built."""
+    small = dict(cutoffs=[10], d_model=16, d_embed=16, n_head=3, d_head=4, d_inner=16, n_layer=1, attn_type=3,
+                 untie_r=False)
+    ref = pt.TransfoXLModel(pt.TransfoXLConfig(99, **small)).eval()
+    with pytest.raises(RuntimeError, match="size"):
+        ref(torch.tensor([[1, 2]]))
+    with pytest.raises(ValueError, match=r"attn_type=3 .* n_head \* d_head \(3 \* 4\) must equal d_model \(16\)"):
+        tf.TransfoXLModel(tf.TransfoXLConfig(99, **small))
+    tf.TransfoXLModel(tf.TransfoXLConfig(99, **dict(small, n_head=4)))
+
+
 @pytest.mark.parametrize("family,pad", [("bert", "0"), ("bert", 1.5), ("bert", True), ("distilbert", "0"),
                                         ("distilbert", 1.5), ("distilbert", True), ("distilbert", 99)])
 def test_pad_token_id_that_is_no_row_of_the_table_is_a_value_error(family, pad):

@@ -134,6 +134,9 @@ class TransfoXLConfig(PretrainedConfig):
         if self.attn_type == 1 and self.untie_r is True:  # (1.2.0 fails in forward: the model's r_w_bias is absent)
             raise ValueError("attn_type=1 reads the biases shared by all layers, which untie_r=True does not make: "
                              "set untie_r=False")
+        if self.attn_type == 3 and self.n_head * self.d_head != self.d_model:  # (1.2.0 fails in forward)
+            raise ValueError(f"attn_type=3 adds per-head position embeddings to hidden states of width d_model: "
+                             f"n_head * d_head ({self.n_head} * {self.d_head}) must equal d_model ({self.d_model})")
         if self.init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
         for name in ("dropout", "dropatt"):
