@@ -285,6 +285,8 @@ def test_bad_input_raises_clear_errors(family):
     if family == "gpt2":
         with pytest.raises(ValueError, match=r"past\[0\] must hold a key and a value .* got NoneType"):
             model(torch.tensor([[1, 2]]), past=[None])
+        with pytest.raises(ValueError, match=r"past\[0\] has 2 heads of width 8, layer 0 has 4 of width 8"):
+            model(torch.tensor([[1, 2]]), past=[torch.zeros(2, 1, 2, 3, 8)])
     with pytest.raises(ValueError, match="n_embd"):  # at build time, as in 1.2.0
         type(model)(type(config)(vocab_size=10, n_embd=30, n_head=4))
 

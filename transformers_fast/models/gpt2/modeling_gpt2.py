@@ -161,6 +161,11 @@ class GPT2Model(CheckpointedLayers, GPTBaseMixin, GPT2PreTrainedModel):
                                                                  inputs_embeds)
         if past is not None and past[0][0].shape[0] != hidden.shape[0]:
             raise ValueError(f"past holds {past[0][0].shape[0]} sequences but input_ids has {hidden.shape[0]}")
+        for i, (block, (key, _)) in enumerate(zip(self.h, past or ())):
+            heads = block.attn.n_head  # (per layer: pruning takes heads away)
+            if key.shape[1] != heads or key.shape[-1] != block.attn.split_size // heads:
+                raise ValueError(f"past[{i}] has {key.shape[1]} heads of width {key.shape[-1]}, layer {i} has "
+                                 f"{heads} of width {block.attn.split_size // heads}")
         output_shape = tuple(input_shape) + (hidden.shape[-1],)
         if fused:
             hidden, presents = self.fast.forward(hidden, mask, past, use_cache)
