@@ -641,7 +641,7 @@ class GenerationMixin:
                       and (eos is None or pad_token_id not in eos.tolist()))
         tokens_given = input_ids is not None
         if inputs_embeds is not None:
-            inputs_embeds = self._checked_embeds(inputs_embeds, input_ids, given_cache, o)
+            inputs_embeds = self._checked_embeds(inputs_embeds, input_ids, given_cache)
             if not tokens_given:  # (zeros checked and expanded in their place: the embeddings' length counts)
                 input_ids = torch.zeros(inputs_embeds.shape[:2], dtype=torch.long, device=inputs_embeds.device)
             infer_mask = False  # (transformers infers no mask beside embeddings)
@@ -712,7 +712,7 @@ class GenerationMixin:
                   "the vocabulary size (GPT models embed token types with the word embeddings)")
         return token_type_ids
 
-    def _checked_embeds(self, inputs_embeds, input_ids, given_cache, options: dict) -> torch.Tensor:
+    def _checked_embeds(self, inputs_embeds, input_ids, given_cache) -> torch.Tensor:
         """generate's inputs_embeds [batch, length, hidden] in the model's dtype, checked."""
         name = type(self).__name__
         if "inputs_embeds" not in inspect.signature(type(self.fast).prefill).parameters:  # (not Transformer-XL)

@@ -71,7 +71,7 @@ class PlaceholderGenerationMixin(GenerationMixin):
     def _decoder(self, o: dict, embeds: bool = False, token_type_ids=None) -> PlaceholderDecoder:
         return PlaceholderDecoder(self, o)
 
-    def _checked_embeds(self, inputs_embeds, input_ids, given_cache, options: dict):
+    def _checked_embeds(self, inputs_embeds, input_ids, given_cache):
         # (transformers refuses them too: its step appends the placeholder to token ids)
         raise ValueError(f"inputs_embeds is not supported by {type(self).__name__}'s generate (as transformers'): "
                          f"give input_ids")

@@ -647,11 +647,11 @@ class PreTrainedModel(nn.Module):
         if safe_serialization:
             from safetensors.torch import save_file
 
-            write = lambda part: lambda path: save_file(part, path, metadata={"format": "pt"})  # noqa: E731
+            save = functools.partial(save_file, metadata={"format": "pt"})
         else:
-            write = lambda part: lambda path: torch.save(part, path)  # noqa: E731
+            save = torch.save
         for name, part in files.items():
-            _write_replacing(os.path.join(save_directory, name), write(part))
+            _write_replacing(os.path.join(save_directory, name), functools.partial(save, part))
         if index is not None:
             _write_replacing(os.path.join(save_directory, index_name), lambda path: _write_json(path, index))
         written = set(files) | ({index_name} if index is not None else set())

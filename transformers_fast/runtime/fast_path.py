@@ -257,7 +257,7 @@ class LinearFastPath(FastPath):
         weight = layer.weight
         if not fast_tensor(weight) or x.dtype != weight.dtype or x.device != weight.device:
             return False
-        return not (torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in layer.parameters())))
+        return not records_autograd(layer, x)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """x [..., in_features] -> the layer's output."""
