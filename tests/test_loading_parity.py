@@ -306,6 +306,33 @@ def test_tied_weights_stored_once_in_safetensors_are_not_missing(tmp_path, class
     assert again.get_output_embeddings().weight is again.get_input_embeddings().weight
 
 
+TIED_HEADS = [("bert", "BertForMaskedLM"), ("roberta", "RobertaForMaskedLM"), ("distilbert", "DistilBertForMaskedLM"),
+              ("openai", "OpenAIGPTLMHeadModel"), ("openai", "OpenAIGPTDoubleHeadsModel"), ("gpt2", "GPT2LMHeadModel"),
+              ("gpt2", "GPT2DoubleHeadsModel"), ("xlnet", "XLNetLMHeadModel"), ("xlm", "XLMWithLMHeadModel"),
+              ("transfo_xl", "TransfoXLLMHeadModel")]
+
+
+@pytest.mark.parametrize("torchscript", [False, True], ids=["tied", "torchscript"])
+@pytest.mark.parametrize("family,class_name", TIED_HEADS)
+def test_tied_matrix_stored_with_two_values_loads_as_1_2_0(tmp_path, family, class_name, torchscript):
+    """A checkpoint whose head and input embeddings hold different values for a tied matrix (an edited state
+    dict, a torchscript save): 1.2.0 ends with the head's values in both (the embeddings' under torchscript)."""
+    folder = pt_checkpoint(family, class_name, tmp_path, torchscript=torchscript)
+    state = torch.load(folder / "pytorch_model.bin", weights_only=True)
+    torch.manual_seed(5)
+    state = {k: v + torch.randn_like(v) * 0.1 if v.is_floating_point() and not k.endswith("attn.bias") else v
+             for k, v in state.items()}
+    torch.save(state, folder / "pytorch_model.bin")
+    reference = pt_load(class_name, folder).eval()
+    ours = getattr(tf, class_name).from_pretrained(folder).eval()
+    ids = torch.randint(0, 99, (2, 7))
+    with torch.no_grad():
+        assert torch.allclose(ours(ids)[0], reference(ids)[0], atol=1e-5)
+    for (name, mine), (_, theirs) in zip(ours.named_parameters(remove_duplicate=False),
+                                         reference.named_parameters(remove_duplicate=False)):
+        assert torch.equal(mine, theirs), name
+
+
 def test_transformers_loading_options_and_model_attributes(tmp_path):
     """device_map (one device), low_cpu_mem_usage and attn_implementation as transformers takes them, and the
     model's device / dtype attributes."""

@@ -939,6 +939,7 @@ class PreTrainedModel(nn.Module):
             elif want.is_floating_point() and not tensor.is_floating_point() and not tensor.is_complex():
                 tensor = tensor.to(want.dtype)  # (integer or bool values of a float weight: both references copy)
             to_load[model_key] = tensor
+        _last_stored_wins(model_state, to_load)
         self.load_state_dict(to_load, strict=False, assign=True)
         self.tie_weights()
 
@@ -1016,6 +1017,19 @@ class PreTrainedModel(nn.Module):
 
 
 # ---- checkpoint files ---------------------------------------------------------------------------------------
+
+
+def _last_stored_wins(model_state: Dict[str, torch.Tensor], to_load: Dict[str, torch.Tensor]) -> None:
+    """A tied matrix stored under several names (1.2.0's torch.save keeps each) takes the value stored last in
+    module order, the head's, for all of its names: 1.2.0 copies each name into the one shared tensor in that
+    order. (Under torchscript the head is a copy, not shared, and 1.2.0's final tie copies the embeddings.)"""
+    names_of: Dict[int, List[str]] = {}
+    for key, tensor in model_state.items():
+        names_of.setdefault(id(tensor), []).append(key)
+    for names in names_of.values():
+        stored = [key for key in names if key in to_load]
+        for key in stored[:-1]:
+            to_load[key] = to_load[stored[-1]]
 
 
 def _share_int8_matrix(head: QuantizedLinear, table: QuantizedEmbedding) -> None:
