@@ -37,3 +37,20 @@ def test_submodules_are_the_1_2_0_module_paths():
     assert tf.modeling_bert.BertModel is tf.BertModel
     assert tf.tokenization_gpt2.GPT2Tokenizer is tf.GPT2Tokenizer
     assert tf.file_utils.cached_path is tf.cached_path
+
+
+def test_every_public_member_of_a_1_2_0_class_exists():
+    """Methods and class attributes (XLMModel.ATTRIBUTES, ...) at class level; a config's derived properties
+    (GPT2Config.hidden_size) are aliases here, read on an instance with 1.2.0's value."""
+    absent = []
+    for name in dir(pt):
+        theirs = getattr(pt, name)
+        if name.startswith("_") or not inspect.isclass(theirs):
+            continue
+        ours = getattr(tf, name)
+        for member in sorted(m for m in dir(theirs) if not m.startswith("_") and not hasattr(ours, m)):
+            if isinstance(inspect.getattr_static(theirs, member), property) and issubclass(theirs, pt.PretrainedConfig):
+                assert getattr(ours(), member) == getattr(theirs(), member), f"{name}.{member}"
+            else:
+                absent.append(f"{name}.{member}")
+    assert not absent

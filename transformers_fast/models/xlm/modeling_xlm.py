@@ -321,6 +321,10 @@ class XLMModel(CheckpointedLayers, XLMPreTrainedModel):
 
     Extra keyword arguments (not in 1.2.0): output_attentions, output_hidden_states (override the config)."""
 
+    # 1.2.0's list (from XLM's original code) of the attributes a model of this kind describes itself by
+    ATTRIBUTES = ['encoder', 'eos_index', 'pad_index', 'n_langs', 'use_lang_emb', 'n_words', 'dim', 'n_layers',
+                  'n_heads', 'hidden_dim', 'dropout', 'attention_dropout', 'asm', 'asm_cutoffs', 'asm_div_value']
+
     def __init__(self, config: XLMConfig):
         super().__init__(config)
         self.output_attentions = config.output_attentions
