@@ -30,6 +30,9 @@ CONFIGS = {
                                     proj_share_all_but_first=False),
     "ext_len": dict(cutoffs=[10, 30], d_model=32, d_embed=32, n_head=4, d_head=8, d_inner=48, div_val=4, n_layer=2,
                     tgt_len=7, ext_len=2, mem_len=6, clamp_len=0, same_length=False),
+    # clusters of no token (1.2.0 takes cutoffs up to n_token and repeated ones)
+    "empty_clusters": dict(cutoffs=[10, 10, 40, VOCAB], d_model=32, d_embed=32, n_head=4, d_head=8, d_inner=48,
+                           div_val=2, n_layer=2, tgt_len=7, mem_len=5, clamp_len=0, same_length=False),
     "no_memory_no_clusters": dict(cutoffs=[], d_model=16, d_embed=16, n_head=2, d_head=8, d_inner=32, div_val=1,
                                   n_layer=2, tgt_len=7, mem_len=0, clamp_len=0, same_length=False),
 }
@@ -153,7 +156,7 @@ def test_base_model_hidden_states_equal_1_2_0(name, saved):
             ref_mems, our_mems = r[1], o[1]
 
 
-@pytest.mark.parametrize("name", ["div_val2", "div_val1_no_proj_shared", "no_memory_no_clusters"])
+@pytest.mark.parametrize("name", ["div_val2", "div_val1_no_proj_shared", "no_memory_no_clusters", "empty_clusters"])
 def test_labels_give_1_2_0_losses_and_gradients(name, saved):
     ref, folder = saved(name)
     ours = tf.TransfoXLLMHeadModel.from_pretrained(folder)
@@ -360,7 +363,8 @@ def reference_generation(ref, prompt, steps, sample_generator=None):
 
 
 @pytest.mark.parametrize("slack", [1, 3, 64])
-@pytest.mark.parametrize("name", ["div_val2", "div_val1_proj", "ext_len", "no_memory_no_clusters"])
+@pytest.mark.parametrize("name", ["div_val2", "div_val1_proj", "ext_len", "no_memory_no_clusters",
+                                  "empty_clusters"])
 def test_greedy_generation_with_memories_equals_1_2_0(name, slack, saved, monkeypatch):
     """slack: the rows of room after the memory's keys and values (they move to the front when it is used up: at
     every step with 1, every third with 3; with 64 not within these steps)."""

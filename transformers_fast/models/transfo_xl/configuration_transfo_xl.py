@@ -121,8 +121,8 @@ class TransfoXLConfig(PretrainedConfig):
                                                              for c in cutoffs):
             raise ValueError(f"cutoffs must be a list of integers, got {cutoffs!r}")
         bounds = [0] + list(cutoffs) + [self.n_token]
-        if any(a >= b for a, b in zip(bounds, bounds[1:])):
-            raise ValueError(f"cutoffs must increase strictly, each in (0, n_token={self.n_token}), got {list(cutoffs)}")
+        if any(a > b for a, b in zip(bounds, bounds[1:])) or bounds[1] == 0:
+            raise ValueError(f"cutoffs must not decrease, each in (0, n_token={self.n_token}], got {list(cutoffs)}")
         if self.div_val > 1 and any(self.d_embed // self.div_val ** i < 1 for i in range(len(cutoffs) + 1)):
             raise ValueError(f"d_embed ({self.d_embed}) // div_val ({self.div_val}) ** {len(cutoffs)} is 0: "
                              f"the last cluster would have no embedding dimension")
