@@ -82,6 +82,19 @@ def resolve_file(repo_id: str, filename: str, cache_dir=None, force_download=Fal
 _state_epoch = 0
 
 
+def _replaced(tokenizer, names):
+    """Whether a method of `names` is not the library's: set on the instance, or defined elsewhere (a subclass, a
+    patch of the class)."""
+    cls = type(tokenizer)
+    return any(name in tokenizer.__dict__ or
+               not (getattr(getattr(cls, name, None), "__module__", None) or __name__).startswith("transformers_fast.")
+               for name in names)
+
+
+# 1.2.0's special-token layout methods: a tokenizer that replaces one gets token types read from its layout
+_LAYOUT_METHODS = ("add_special_tokens_single_sentence", "add_special_tokens_sentences_pair")
+
+
 class _FilesFromTokenizerJson:
     """The vocabulary files of `cls`, written to a temporary folder from a transformers 5 tokenizer.json (it saves no
     others), with the init keywords its normalizer and model give and its added tokens (token -> id)."""
@@ -262,7 +275,19 @@ def _normalized_positions(base, anchors):
     return starts, ends
 
 
-class PreTrainedTokenizer(object):
+class _WatchedTokenizerClass(type):
+    """A tokenizer class patched (a method set or deleted on it) moves the epoch: its cores check their hooks again."""
+
+    def __setattr__(cls, name, value):
+        state_changed()
+        super().__setattr__(name, value)
+
+    def __delattr__(cls, name):
+        state_changed()
+        super().__delattr__(name)
+
+
+class PreTrainedTokenizer(metaclass=_WatchedTokenizerClass):
     """Base class of all tokenizers (pytorch-transformers 1.2.0 API)."""
 
     _state_version = 0
@@ -754,13 +779,31 @@ class PreTrainedTokenizer(object):
 
     _core_checked = None  # (_state_epoch, _core_unwatched()) when _native last checked the core in full
 
+    # 1.2.0's tokenization methods: where a subclass, a patch of the class or the instance replaces one, the Python
+    # path serves, which calls it (the C++ core would silently do the library's work instead)
+    _python_hooks = ("tokenize", "_tokenize", "convert_tokens_to_ids", "_convert_token_to_id",
+                     "_convert_token_to_id_with_added_voc", "bpe")
+
+    def _core_helpers(self):
+        """name -> class of the helper objects whose tokenize the C++ core stands in for (BERT's basic_tokenizer)."""
+        return {}
+
+    def _hooks_replaced(self):
+        if _replaced(self, self._python_hooks):
+            return True
+        for name, helper_class in self._core_helpers().items():
+            helper = self.__dict__.get(name)
+            if helper is not None and (type(helper) is not helper_class or "tokenize" in vars(helper)):
+                return True
+        return False
+
     def _native(self):
         """The C++ core, rebuilt if the Python state it was built from changed, holding the current
-        added/special tokens; None where the Python path serves (no core, or settings it lacks)."""
+        added/special tokens; None where the Python path serves (no core, settings it lacks, hooks replaced)."""
         core = self._core
         if core is not None and self._core_checked == (_state_epoch, self._core_unwatched()):
             return core  # nothing changed since the last full check
-        if core is None:
+        if core is None or self._hooks_replaced():
             return None
         if self._core_model_key() != self._core_model_built:
             self._build_core()
@@ -1969,6 +2012,8 @@ class ClsSepSpecialTokensMixin:
         return [self.cls_token_id] + token_ids_0 + sep + token_ids_1 + sep
 
     def create_token_type_ids(self, len_0, len_1=None):
+        if _replaced(self, _LAYOUT_METHODS):
+            return super().create_token_type_ids(len_0, len_1)
         if len_1 is None:
             return [0] * (len_0 + 2)
         return [0] * (len_0 + 2) + [1] * (len_1 + 1)

@@ -109,11 +109,17 @@ class BasicWordPieceTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
 
     def _core_model_key(self):
         # 1.2.0 reads these on every call: users flip basic_tokenizer.do_lower_case or edit vocab afterwards
+        # (helpers of other classes: _hooks_replaced sends the work to them, their settings are read as defaults)
         basic = self.basic_tokenizer if self.do_basic_tokenize else None
-        return (bool(self.do_basic_tokenize), bool(basic and basic.do_lower_case),
-                bool(basic and basic.tokenize_chinese_chars), self.wordpiece_tokenizer.max_input_chars_per_word,
+        wordpiece = self.wordpiece_tokenizer
+        return (bool(self.do_basic_tokenize), bool(basic and getattr(basic, "do_lower_case", True)),
+                bool(basic and getattr(basic, "tokenize_chinese_chars", True)),
+                getattr(wordpiece, "max_input_chars_per_word", 100),
                 _strip_accents_option(getattr(basic, "strip_accents", None)) if basic else None,
-                tracked_key(self.vocab), self.wordpiece_tokenizer.vocab is self.vocab)
+                tracked_key(self.vocab), getattr(wordpiece, "vocab", None) is self.vocab)
+
+    def _core_helpers(self):
+        return {"basic_tokenizer": BasicTokenizer, "wordpiece_tokenizer": WordpieceTokenizer}
 
     def _added_token_normalization(self):
         """transformers' BertNormalizer: the text cleaned, lower case with do_lower_case, accents stripped as
@@ -145,7 +151,8 @@ class BasicWordPieceTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
         return self._words_from_starts([not t.startswith("##") for t in tokens])  # "##": a word's later pieces
 
     def _model_unk_token(self):
-        return self.wordpiece_tokenizer.unk_token  # 1.2.0 gives it the unk_token of construction time
+        # 1.2.0 gives it the unk_token of construction time
+        return getattr(self.wordpiece_tokenizer, "unk_token", self._unk_token)
 
     @property
     def vocab_size(self):
@@ -154,10 +161,10 @@ class BasicWordPieceTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
     def _core_never_split(self):
         if not self.do_basic_tokenize:
             return []
-        return list(self.basic_tokenizer.never_split) + self.all_special_tokens
+        return list(getattr(self.basic_tokenizer, "never_split", None) or ()) + self.all_special_tokens
 
     def _core_never_split_key(self):
-        ns = self.basic_tokenizer.never_split if self.do_basic_tokenize else None
+        ns = getattr(self.basic_tokenizer, "never_split", None) if self.do_basic_tokenize else None
         return (id(ns), tuple(ns)) if ns is not None else None  # contents: the list may be edited in place
 
     def _core_unwatched(self):

@@ -58,6 +58,9 @@ class OpenAIGPTTokenizer(PreTrainedTokenizer):
     def _core_model_key(self):
         return bpe_model_key(self)
 
+    def _core_helpers(self):
+        return {"nlp": BasicTokenizer}
+
     def _native(self):
         # the C++ core splits words as BasicTokenizer(do_lower_case=True) does; other settings of self.nlp
         # (changed after construction) take 1.2.0's Python path

@@ -1,5 +1,6 @@
 """RobertaTokenizer: GPT-2's byte-level BPE with <s> A </s></s> B </s>."""
 from transformers_fast.tokenization_bpe import VOCAB_FILES_NAMES, ByteLevelBPETokenizer
+from transformers_fast.tokenization_utils import _LAYOUT_METHODS, _replaced
 
 _HUB = {"vocab_file": "vocab.json", "merges_file": "merges.txt"}
 _SHORTCUTS = {
@@ -72,6 +73,8 @@ class RobertaTokenizer(ByteLevelBPETokenizer):
 
     def create_token_type_ids(self, len_0, len_1=None):
         """All 0, as transformers (RoBERTa has one token type)."""
+        if _replaced(self, _LAYOUT_METHODS):
+            return [0] * len(self._source_positions(len_0, len_1))
         return [0] * (len_0 + 2 + (len_1 + 2 if len_1 is not None else 0))
 
 # 1.2.0's module-level names for the tokenizer's pretrained files and sizes

@@ -134,6 +134,7 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
 
     vocab_files_names = VOCAB_FILES_NAMES
     _run_word_ids = word_end_word_ids
+    _python_hooks = PreTrainedTokenizer._python_hooks + ("moses_pipeline", "moses_punct_norm", "moses_tokenize")
     pretrained_init_configuration = PRETRAINED_INIT_CONFIGURATION
     max_model_input_sizes = MAX_MODEL_INPUT_SIZES
     pretrained_hub_files = {k: ("FacebookAI/" + k, {"vocab_file": "vocab.json", "merges_file": "merges.txt"})
@@ -193,7 +194,7 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
     def _moses_core(self, lang, sync=True):
         """The C++ pipeline (Moses, lower-casing, BPE) for lang; None where 1.2.0 takes another path
         (zh/th/ja segmenters) or sacremoses' data cannot be used natively."""
-        if not isinstance(lang, str) or lang in self.lang_with_custom_tokenizer:
+        if not isinstance(lang, str) or lang in self.lang_with_custom_tokenizer or self._hooks_replaced():
             return None
         if sync and self._core_model_key() != self._core_model_built:
             self._build_core()
@@ -305,7 +306,7 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
         if self.do_lowercase_and_remove_accent and not bypass_tokenizer:
             words = lowercase_and_remove_accent(words)
         words = [w for w in words if w]
-        if not any(" " in w for w in words):  # always true after Moses
+        if not any(" " in w for w in words) and not self._hooks_replaced():  # (no space: always after Moses)
             try:
                 return self._bpe_model.bpe_words(words)
             except (TypeError, ValueError):

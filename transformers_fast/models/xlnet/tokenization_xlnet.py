@@ -7,7 +7,7 @@ import os
 import re
 import unicodedata
 
-from transformers_fast.tokenization_utils import PreTrainedTokenizer, _id_list
+from transformers_fast.tokenization_utils import _LAYOUT_METHODS, PreTrainedTokenizer, _id_list, _replaced
 
 logger = logging.getLogger(__name__)
 
@@ -292,6 +292,8 @@ class XLNetTokenizer(PreTrainedTokenizer):
         return token_ids_0 + sep + token_ids_1 + sep + [self.cls_token_id]
 
     def create_token_type_ids(self, len_0, len_1=None):
+        if _replaced(self, _LAYOUT_METHODS):
+            return super().create_token_type_ids(len_0, len_1)
         if len_1 is None:
             return [0] * (len_0 + 1) + [2]
         return [0] * (len_0 + 1) + [1] * (len_1 + 1) + [2]
