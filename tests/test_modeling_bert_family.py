@@ -264,6 +264,30 @@ def test_output_flags_are_read_when_built_as_in_1_2_0(family, class_name):
     assert lengths[1] == lengths[0] and lengths[0][0] + 2 == lengths[0][1]
 
 
+# where 1.2.0 keeps the output switches it reads in forward: BertEncoder, DistilBERT's Transformer
+SWITCHES = {"bert": "encoder", "roberta": "encoder", "distilbert": "transformer"}
+
+
+@pytest.mark.parametrize("family,class_name", [("bert", "BertForMaskedLM"), ("roberta", "RobertaModel"),
+                                               ("distilbert", "DistilBertModel"),
+                                               ("distilbert", "DistilBertForSequenceClassification")])
+def test_output_switches_set_on_the_submodule_after_loading_as_in_1_2_0(tmp_path, family, class_name):
+    ref = pt_model(family, class_name).eval()
+    ref.save_pretrained(str(tmp_path))
+    ours = getattr(transformers_fast, class_name).from_pretrained(tmp_path)
+    ids, mask = inputs(family)[:2]
+    for model in (ref, ours):
+        base = getattr(model, model.base_model_prefix, model)
+        getattr(base, SWITCHES[family]).output_hidden_states = True
+        for module in model.modules():  # (1.2.0 reads output_attentions in its layers and attentions too)
+            if hasattr(module, "output_attentions") and module is not model and module is not base:
+                module.output_attentions = True
+    with torch.no_grad():
+        expected, got = ref(ids, attention_mask=mask), ours(ids, attention_mask=mask)
+    assert len(got) == len(expected)
+    compare(got, expected, real_mask(class_name, mask))
+
+
 @pytest.mark.parametrize("family,class_name", [("bert", "BertForSequenceClassification"), ("roberta", "RobertaModel"),
                                                ("distilbert", "DistilBertModel")])
 def test_per_layer_head_mask_of_more_dimensions_as_in_1_2_0(tmp_path, family, class_name):

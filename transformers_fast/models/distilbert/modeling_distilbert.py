@@ -62,6 +62,7 @@ class MultiHeadSelfAttention(nn.Module):
         super().__init__()
         self.n_heads = config.n_heads
         self.dim = config.dim
+        self.output_attentions = config.output_attentions  # (1.2.0's; the Transformer's flag decides)
         self.dropout = nn.Dropout(p=config.attention_dropout)
         self.q_lin = nn.Linear(config.dim, config.dim)
         self.k_lin = nn.Linear(config.dim, config.dim)
@@ -110,6 +111,13 @@ class FFN(nn.Module):
 class TransformerBlock(nn.Module):
     def __init__(self, config: DistilBertConfig):
         super().__init__()
+        # 1.2.0's attributes (its block keeps an unused Dropout too)
+        self.n_heads = config.n_heads
+        self.dim = config.dim
+        self.hidden_dim = config.hidden_dim
+        self.dropout = nn.Dropout(p=config.dropout)
+        self.activation = config.activation
+        self.output_attentions = config.output_attentions  # (the Transformer's flag decides)
         self.attention = MultiHeadSelfAttention(config)
         self.sa_layer_norm = nn.LayerNorm(config.dim, eps=1e-12)
         self.ffn = FFN(config)
@@ -126,6 +134,9 @@ class Transformer(CheckpointedLayers, nn.Module):
     def __init__(self, config: DistilBertConfig):
         super().__init__()
         self.n_layers = config.n_layers
+        # read at build time and at forward, as in 1.2.0: set here (or on the model) after loading, they count
+        self.output_attentions = config.output_attentions
+        self.output_hidden_states = config.output_hidden_states
         # one block built and copied, as 1.2.0 does: the same random draws in seeded runs
         block = TransformerBlock(config)
         self.layer = nn.ModuleList([copy.deepcopy(block) for _ in range(config.n_layers)])
@@ -201,11 +212,25 @@ class DistilBertModel(DistilBertPreTrainedModel):
         super().__init__(config)
         self.embeddings = Embeddings(config)
         self.transformer = Transformer(config)
-        # read at build time, as in 1.2.0: a config changed later does not change the outputs
-        self.output_attentions = config.output_attentions
-        self.output_hidden_states = config.output_hidden_states
         self.fast = DistilBertFastPath(self)
         self.init_weights()
+
+    # 1.2.0 keeps the switches on its Transformer; the model's names read and set them there
+    @property
+    def output_attentions(self):
+        return self.transformer.output_attentions
+
+    @output_attentions.setter
+    def output_attentions(self, value):
+        self.transformer.output_attentions = value
+
+    @property
+    def output_hidden_states(self):
+        return self.transformer.output_hidden_states
+
+    @output_hidden_states.setter
+    def output_hidden_states(self, value):
+        self.transformer.output_hidden_states = value
 
     def get_input_embeddings(self):
         return self.embeddings.word_embeddings
