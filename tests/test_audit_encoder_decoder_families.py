@@ -113,3 +113,51 @@ def test_float_labels_of_single_label_classification_are_a_clear_error(class_nam
         model(ids, labels=torch.rand(2, 3))
     model.config.problem_type = None
     assert model(ids, labels=torch.rand(2, 3).round())[0].dim() == 0  # multi-label when not told otherwise
+
+
+SUMMARY_CASES = {
+    "GPT2DoubleHeadsModel": ("GPT2Config", dict(vocab_size=50, n_embd=32, n_layer=1, n_head=4, n_positions=16)),
+    "OpenAIGPTDoubleHeadsModel": ("OpenAIGPTConfig", dict(vocab_size=50, n_embd=32, n_layer=1, n_head=4,
+                                                          n_positions=16)),
+    "XLNetForSequenceClassification": ("XLNetConfig", dict(vocab_size=50, d_model=32, n_layer=1, n_head=4, d_inner=37)),
+    "XLMForSequenceClassification": ("XLMConfig", dict(vocab_size=50, emb_dim=32, n_layers=1, n_heads=4)),
+}
+
+
+@pytest.mark.parametrize("activation", ["tanh", "gelu", "sigmoid", "relu"])
+@pytest.mark.parametrize("class_name", sorted(SUMMARY_CASES))
+def test_summary_activation_of_a_transformers_config(tmp_path, class_name, activation):
+    """transformers' sequence summary applies whatever activation its config names (1.2.0's only tanh)."""
+    config_name, config = SUMMARY_CASES[class_name]
+    if class_name.startswith("XLNet"):  # (its attention has no eager switch)
+        import transformers
+
+        quiet_transformers()
+        ref = getattr(transformers, class_name)(transformers.XLNetConfig(**config, summary_activation=activation))
+        randomize_all(ref.eval(), 0, 0.2)
+        ref.save_pretrained(tmp_path)
+        ours = transformers_fast.XLNetForSequenceClassification.from_pretrained(tmp_path)
+    else:
+        ref, ours = _hf_saved(tmp_path, class_name, config_name, summary_activation=activation, **config)
+    ids = torch.randint(3, 50, (2, 3, 8) if "Double" in class_name else (2, 8), generator=torch.Generator().manual_seed(1))
+    key = "mc_logits" if "Double" in class_name else "logits"
+    with torch.no_grad():
+        assert torch.allclose(getattr(ours(ids), key), getattr(ref(ids), key), atol=1e-5)
+
+
+@pytest.mark.parametrize("class_name", ["GPT2DoubleHeadsModel", "XLNetForSequenceClassification"])
+def test_summary_activation_of_a_1_2_0_config_is_tanh_or_none(tmp_path, class_name):
+    import pytorch_transformers as pt
+
+    config_name, config = SUMMARY_CASES[class_name]
+    config = dict(config, vocab_size_or_config_json_file=config.pop("vocab_size"))
+    torch.manual_seed(0)
+    ref = getattr(pt, class_name)(getattr(pt, config_name)(summary_activation="gelu", **config)).eval()
+    randomize_all(ref, 0, 0.2)
+    ref.save_pretrained(str(tmp_path))
+    ours = getattr(transformers_fast, class_name).from_pretrained(tmp_path).eval()
+    ids = torch.randint(3, 50, (2, 3, 8) if "Double" in class_name else (2, 8), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = ref(ids)[1 if "Double" in class_name else 0]
+        got = ours(ids)[1 if "Double" in class_name else 0]
+    assert torch.allclose(got, expected, atol=1e-5)

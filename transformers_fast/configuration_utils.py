@@ -158,8 +158,10 @@ class PretrainedConfig:
     @classmethod
     def transformers_fields(cls, config_dict: Dict[str, Any]) -> Dict[str, Any]:
         """Fields a family sets on a config transformers wrote, where its models compute otherwise than 1.2.0's
-        with the same fields; from_transformers_dict and the constructor given such a JSON file apply them."""
-        return {}
+        with the same fields; from_transformers_dict and the constructor given such a JSON file apply them.
+        Every family's: transformers' sequence summary applies whatever activation summary_activation names,
+        1.2.0's only tanh."""
+        return {"summary_activation_any_name": True} if "summary_activation" in config_dict else {}
 
     @classmethod
     def _normalize_dict(cls, config_dict: Dict[str, Any]) -> Dict[str, Any]:

@@ -1464,6 +1464,15 @@ def prune_conv1d_layer(layer: Conv1D, index: torch.Tensor, dim: int = 1) -> Conv
     return new_layer
 
 
+class _Activation(nn.Module):
+    def __init__(self, function):
+        super().__init__()
+        self.function = function
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.function(x)
+
+
 class SequenceSummary(nn.Module):
     """One vector per sequence (1.2.0's multiple-choice head): the token at `cls_index` (or the last, first,
     or mean), then an optional projection (`summary`) and tanh, with the config's dropouts."""
@@ -1480,7 +1489,14 @@ class SequenceSummary(nn.Module):
             else:
                 num_classes = config.hidden_size
             self.summary = nn.Linear(config.hidden_size, num_classes)
-        self.activation = nn.Tanh() if getattr(config, "summary_activation", None) == "tanh" else nn.Identity()
+        name = getattr(config, "summary_activation", None)
+        if name and getattr(config, "summary_activation_any_name", False):  # (a config transformers wrote)
+            function = {"gelu": _gelu_erf}.get(name) or TRANSFORMERS_ACTIVATIONS.get(name)
+            if function is None:
+                raise ValueError(f"summary_activation {name!r} is not an activation transformers' models take here")
+            self.activation = _Activation(function)
+        else:  # 1.2.0: tanh, or none whatever else the config names
+            self.activation = nn.Tanh() if name == "tanh" else nn.Identity()
         first = getattr(config, "summary_first_dropout", 0)
         last = getattr(config, "summary_last_dropout", 0)
         self.first_dropout = nn.Dropout(first) if first and first > 0 else nn.Identity()

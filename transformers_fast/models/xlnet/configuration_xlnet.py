@@ -47,7 +47,8 @@ class XLNetConfig(PretrainedConfig):
     def transformers_fields(cls, config_dict):
         """transformers reads ff_activation "gelu" as the erf GELU (1.2.0 and this library: tanh); a config it
         wrote gets "gelu_python", transformers' other name for the erf form, and computes what it did there."""
-        return {"ff_activation": "gelu_python"} if config_dict.get("ff_activation") == "gelu" else {}
+        fields = super().transformers_fields(config_dict)
+        return {**fields, "ff_activation": "gelu_python"} if config_dict.get("ff_activation") == "gelu" else fields
 
     def __init__(self, vocab_size_or_config_json_file=32000, d_model=1024, n_layer=24, n_head=16, d_inner=4096,
                  ff_activation="gelu", untie_r=True, attn_type="bi", initializer_range=0.02, layer_norm_eps=1e-12,
