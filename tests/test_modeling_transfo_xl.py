@@ -380,6 +380,24 @@ def test_greedy_generation_with_memories_equals_1_2_0(name, slack, saved, monkey
     assert all(shape[0] == 1 for shape in calls[ours.config.n_layer:])  # each step runs the new token only
 
 
+@pytest.mark.parametrize("attn_type,dtype", [(1, torch.float32), (2, torch.float32), (3, torch.float32),
+                                             (0, torch.float64)])
+def test_greedy_generation_the_fused_decoder_does_not_serve_equals_1_2_0(attn_type, dtype, tmp_path):
+    """attn_type 1-3 and float64 generate through the forward over memories (the fused decoder serves attn_type 0
+    in float32 / bfloat16)."""
+    import pytorch_transformers as pt
+
+    config = dict(CONFIGS["div_val1_proj"], attn_type=attn_type, d_embed=32, untie_r=attn_type != 1)
+    torch.manual_seed(0)
+    ref = pt.TransfoXLLMHeadModel(pt.TransfoXLConfig(VOCAB, **config)).eval()
+    ref.save_pretrained(str(tmp_path))
+    ref.to(dtype)
+    ours = tf.TransfoXLLMHeadModel.from_pretrained(tmp_path).to(dtype)
+    prompt = segments(2, seq=4, n=1)[0]
+    out = ours.generate(prompt, max_new_tokens=6)
+    assert torch.equal(out[:, 4:], reference_generation(ref, prompt, 6))
+
+
 def test_sampled_generation_equals_1_2_0(saved):
     ref, folder = saved("div_val2")
     ours = tf.TransfoXLLMHeadModel.from_pretrained(folder)

@@ -766,7 +766,7 @@ class GenerationMixin:
             why = " and ".join(wanted)
         elif token_type_ids is not None:
             why = "token_type_ids"
-        elif not self.fast.enabled or not self.fast.runs_as_built() or intercepts(self) or self.training:
+        elif not self.fast.decodes() or intercepts(self) or self.training:
             why = "a model whose fused decoder does not compute what its modules do (hooks, adapters, dropout)"
         else:
             return self.fast

@@ -228,6 +228,10 @@ class FastPath:
         """Whether every submodule computes what the fast path computes in its place (ModuleWatch)."""
         return self.watch(replaced_only=True).runs_as_built()
 
+    def decodes(self) -> bool:
+        """Whether generate's fused decoder (a model's fast path) computes what the model's modules do."""
+        return self.enabled and self.runs_as_built()
+
 
 class LinearFastPath(FastPath):
     """A model's linear layer (an LM head: `owner.<name>`, read at each call, so that a replaced layer counts) as a

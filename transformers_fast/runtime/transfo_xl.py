@@ -247,6 +247,11 @@ class TransfoXLFastPath(FastPath):
             return False
         return self._inference(base, float_like(base.word_emb.emb_layers[0]) if words is None else words, mems)
 
+    def decodes(self) -> bool:
+        # the fused decoder as the fused forward: attn_type 0, the fast paths' dtypes (a float64 or float16 model
+        # generates through its forward over memories)
+        return self.usable(None, False)
+
     def softmax_usable(self, hidden: torch.Tensor) -> bool:
         crit = getattr(self.model, "crit", None)
         return self.enabled and crit is not None and self._inference(self.model, hidden)
