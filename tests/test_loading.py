@@ -352,6 +352,45 @@ def test_resize_token_embeddings_keeps_rows_and_ties(hf_mlm_dir):
         assert model(ids, tt, mask)[0].shape == (3, 9, 120)
 
 
+@pytest.mark.parametrize("class_name", ["BertForMaskedLM", "RobertaForMaskedLM", "GPT2LMHeadModel"])
+def test_resize_token_embeddings_pad_to_multiple_of_as_transformers(class_name, tmp_path):
+    import transformers
+
+    family = class_name[:class_name.index("For") if "For" in class_name else class_name.index("LMHead")]
+    config = dict(vocab_size=99, hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=37,
+                  max_position_embeddings=40) if family != "GPT2" else dict(vocab_size=99, n_embd=32, n_layer=1,
+                                                                            n_head=4)
+    ref = getattr(transformers, class_name)(getattr(transformers, family + "Config")(**config))
+    ref.save_pretrained(tmp_path)  # (from_transformers would share the tables, which transformers resizes in place)
+    ours = getattr(tf, class_name).from_pretrained(tmp_path)
+    for new, multiple in [(101, 8), (None, 16), (128, 64), (3, 5)]:
+        ref.resize_token_embeddings(new, pad_to_multiple_of=multiple)
+        ours.resize_token_embeddings(new, pad_to_multiple_of=multiple)
+        assert ours.config.vocab_size == ref.config.vocab_size == ref.get_input_embeddings().weight.shape[0]
+        assert ours.get_input_embeddings().weight.shape == ref.get_input_embeddings().weight.shape
+        assert ours.get_output_embeddings().weight is ours.get_input_embeddings().weight
+    with pytest.raises(ValueError, match="pad_to_multiple_of"):
+        ours.resize_token_embeddings(10, pad_to_multiple_of=0)
+
+
+def test_save_pretrained_of_a_process_other_than_the_main_one_writes_nothing(tmp_path):
+    """transformers' is_main_process and save_function, as accelerate's scripts pass them."""
+    model = tf.BertModel(tf.BertConfig(99, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+                                       intermediate_size=37))
+    model.save_pretrained(tmp_path / "other", is_main_process=False)
+    assert not (tmp_path / "other").exists()
+    written = []
+
+    def save_function(obj, path):
+        written.append(os.path.basename(path))
+        torch.save(obj, path)
+
+    model.save_pretrained(tmp_path / "main", is_main_process=True, save_function=save_function)
+    assert [name.split(".tmp")[0].rsplit(".", 1)[0] for name in written] == ["pytorch_model.bin"]  # (then renamed)
+    again = tf.BertModel.from_pretrained(tmp_path / "main")
+    assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), model.state_dict().values()))
+
+
 # ---- configs ------------------------------------------------------------------------------------------------
 
 

@@ -3,6 +3,8 @@
 all outputs within 1e-4 (losses, hidden states and attentions included), with and without padding."""
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import torch
 
@@ -207,6 +209,17 @@ def test_return_dict_as_transformers_takes_it(class_name):
     assert type(named) is not tuple and isinstance(named, tuple)
     field = "last_hidden_state" if class_name == "BertModel" else "logits"
     compare(getattr(named, field), getattr(theirs_named, field))
+    # forward itself takes it (sentence-transformers calls forward), and names are asked as of transformers' outputs
+    assert "return_dict" in inspect.signature(ours.forward).parameters
+    with torch.no_grad():
+        direct_tuple, direct = ours.forward(ids, return_dict=False), ours.forward(input_ids=ids, return_dict=True)
+    assert type(direct_tuple) is tuple
+    compare(getattr(direct, field), getattr(theirs_named, field))
+    for name in ("loss", "hidden_states", field):
+        assert (name in direct) == (name in theirs_named), name
+        assert direct.get(name) is None if name not in theirs_named else direct.get(name) is direct[name]
+    assert direct[0] in direct and "absent" not in direct and direct.get("absent", 5) == 5
+
 
 
 @pytest.mark.parametrize("family,class_name", [("bert", "BertModel"), ("distilbert", "DistilBertModel")])

@@ -14,7 +14,7 @@ from torch.nn import functional as F
 
 import transformers_fast as tf
 from transformers_fast.generation_placeholder import PlaceholderGenerationMixin
-from modeling_helpers import randomize_all
+from modeling_helpers import quiet_transformers, randomize_all
 from transformers_fast.runtime.fast_path import FastPath
 
 # (model class, tiny config, path of a Linear inside the first layer)
@@ -364,3 +364,33 @@ def test_layers_made_by_pruning_and_resizing_keep_the_fast_path(family):
                   hasattr(v, "model")]
     assert fast_paths and all(p.runs_as_built() for p in fast_paths)
     _check_against_reference(model, family, ids, mask)
+
+
+@pytest.mark.parametrize("targets", [["query", "value"], ["word_embeddings"], ["query", "word_embeddings", "dense"]])
+def test_peft_lora_on_bert_equals_peft_on_transformers(tmp_path, targets):
+    """peft's LoRA wrappers (an embedding table's too: it exposes the weight, not num_embeddings) on the same
+    weights give transformers' outputs, padded batch, before and after merge_and_unload."""
+    peft = pytest.importorskip("peft")
+    import transformers
+
+    quiet_transformers()
+    config = transformers.BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                     intermediate_size=37, num_labels=3)
+    torch.manual_seed(0)
+    transformers.BertForSequenceClassification(config).save_pretrained(tmp_path)
+    lora = dict(r=4, target_modules=targets, task_type=peft.TaskType.SEQ_CLS, init_lora_weights=False)
+    torch.manual_seed(1)
+    ref = peft.get_peft_model(transformers.BertForSequenceClassification.from_pretrained(tmp_path),
+                              peft.LoraConfig(**lora)).eval()
+    ours = peft.get_peft_model(tf.BertForSequenceClassification.from_pretrained(tmp_path),
+                               peft.LoraConfig(**lora)).eval()
+    ours.load_state_dict(ref.state_dict())
+    ids = torch.randint(0, 99, (2, 7), generator=torch.Generator().manual_seed(2))
+    mask = torch.ones_like(ids)
+    mask[1, 4:] = 0
+    with torch.no_grad():
+        expected = ref(input_ids=ids, attention_mask=mask).logits
+        assert torch.allclose(ours(input_ids=ids, attention_mask=mask).logits, expected, atol=1e-5)
+        merged = ours.merge_and_unload()
+        assert type(merged) is tf.BertForSequenceClassification
+        assert torch.allclose(merged(ids, attention_mask=mask)[0], expected, atol=1e-5)

@@ -57,3 +57,21 @@ def test_minilm_padded_batch_matches_transformers(minilm):
         with torch.no_grad():
             alone = ours(single["input_ids"], single["token_type_ids"], single["attention_mask"])[0][0]
         assert (alone - got[0][i, : alone.shape[0]]).abs().max() <= 1e-4
+
+
+def test_sentence_transformers_encodes_with_our_model_as_with_transformers():
+    """sentence-transformers calls forward(..., return_dict=True) and asks "hidden_states" in the output."""
+    st = pytest.importorskip("sentence_transformers")
+    model_dir = minilm_dir()
+    texts = ["A man is riding a horse on a sunny day in the park.", "A man is eating food.", "x"]  # (its batch order)
+    reference = st.SentenceTransformer(model_dir, device="cpu")
+    reference[0].model.config.output_hidden_states = True
+    ours = st.SentenceTransformer(model_dir, device="cpu")
+    ours[0].model = tf.BertModel.from_pretrained(model_dir, output_hidden_states=True)
+    assert abs(ours.encode(texts) - reference.encode(texts)).max() < 1e-5
+    mine, theirs = ours.encode(texts, output_value=None), reference.encode(texts, output_value=None)
+    real = torch.stack([row["attention_mask"] for row in mine]).bool()  # (padded positions: zeros here, documented)
+    layers = [row["all_layer_embeddings"] for row in (mine[0], theirs[0])]  # (each row holds the batch's)
+    assert len(layers[0]) == len(layers[1]) == 7
+    for a, b in zip(*layers):
+        assert torch.allclose(a[real], b[real], atol=1e-4)

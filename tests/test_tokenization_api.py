@@ -233,3 +233,20 @@ def test_save_pretrained_creates_the_folder_as_transformers(tmp_path):
     blocker.write_text("")
     with pytest.raises(ValueError, match="is a file"):
         BertTokenizer(bert_uncased_vocab()).save_pretrained(str(blocker))
+
+
+def test_folder_saved_here_loads_in_transformers_auto_tokenizer(tmp_path, roberta_files):
+    """tokenizer_config.json names the family's class (a subclass saves its library class), so AutoTokenizer
+    builds transformers' tokenizer of the family from the folder; BERT's ids are the same there."""
+    class MyBert(BertTokenizer):
+        pass
+
+    text = "Hello world, unaffable tokenizers!"
+    for ours in (MyBert(bert_uncased_vocab()), GPT2Tokenizer(*gpt2_files()), RobertaTokenizer(*roberta_files)):
+        folder = tmp_path / type(ours).__name__
+        ours.save_pretrained(str(folder))
+        theirs = transformers.AutoTokenizer.from_pretrained(str(folder))
+        assert type(theirs).__name__ == type(ours).__name__.replace("MyBert", "BertTokenizer")
+        if isinstance(ours, BertTokenizer):
+            assert theirs.encode(text, add_special_tokens=False) == ours.encode(text)
+        assert type(ours).from_pretrained(str(folder)).encode(text) == ours.encode(text)

@@ -338,6 +338,8 @@ def test_batch_encode_plus_and_encode_plus(pairs_of_tokenizers, family):
     kw = dict(padding=True, truncation=True, max_length=9, return_length=True, return_special_tokens_mask=True)
     a = outcome(lambda: ours.batch_encode_plus(list(zip(TEXTS, PAIRS)), **kw))
     assert a == outcome(lambda: hf(TEXTS, PAIRS, **kw))
+    # __call__ takes the (text, pair) batch too (transformers' zero-shot pipeline passes it so)
+    assert outcome(lambda: ours([list(p) for p in zip(TEXTS, PAIRS)], **kw)) == a
     assert outcome(lambda: ours.batch_encode_plus(TEXTS, **kw)) == outcome(lambda: hf(TEXTS, **kw))
     words = [t.split() for t in TEXTS]
     assert outcome(lambda: ours.batch_encode_plus(words, is_split_into_words=True, **kw)) == \

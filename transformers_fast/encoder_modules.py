@@ -14,7 +14,8 @@ from torch.nn import functional as F
 from transformers_fast import ops
 from transformers_fast.modeling_outputs import BaseModelOutputWithPooling
 from transformers_fast.modeling_utils import (CheckpointedLayers, PreTrainedModel, check_attention_mask, check_ids,
-                                              check_position_ids, check_token_inputs, TRANSFORMERS_ACTIVATIONS,
+                                              check_position_ids, check_token_inputs, embedding_rows,
+                                              TRANSFORMERS_ACTIVATIONS,
                                               expand_head_mask, has_empty_row, input_shape, prune_linear_layer)
 from transformers_fast.runtime import encoder as fast_encoder
 from transformers_fast.runtime.fast_path import autocast_on, intercepts
@@ -355,7 +356,7 @@ class EncoderModel(EncoderPreTrainedModel):
         """Raises on bad input; returns inputs_embeds in the model's dtype (None when ids are given)."""
         config = self.config
         inputs_embeds, name, shape = check_token_inputs(
-            input_ids, inputs_embeds, self.embeddings.word_embeddings.num_embeddings, "config.vocab_size",
+            input_ids, inputs_embeds, embedding_rows(self.embeddings.word_embeddings), "config.vocab_size",
             self.embeddings.position_embeddings.weight, "hidden", config.hidden_size)
         if shape[1] == 0:
             raise ValueError(f"{name} is empty: at least one token per sequence is needed")

@@ -33,7 +33,7 @@ import torch
 from transformers_fast.file_utils import GENERATION_CONFIG_NAME
 from transformers_fast.generation_processors import (build_logits_processors, build_stopping_criteria, check_count,
                                                       check_number, custom_length_limit, token_set)
-from transformers_fast.modeling_utils import check_ids
+from transformers_fast.modeling_utils import check_ids, embedding_rows
 from transformers_fast.runtime.fast_path import intercepts
 
 DEFAULT_MAX_NEW_TOKENS = 20
@@ -471,7 +471,7 @@ class GenerationMixin:
             raise ValueError("generate needs input_ids (the prompt, at least one token per row)")
         if isinstance(input_ids, (list, tuple)):
             input_ids = torch.tensor(input_ids, dtype=torch.long)
-        vocab = self.get_input_embeddings().num_embeddings
+        vocab = embedding_rows(self.get_input_embeddings())
         check_ids("input_ids", input_ids, vocab, "the vocabulary size (config.vocab_size)")
         if input_ids.dim() == 1:
             input_ids = input_ids.unsqueeze(0)
@@ -670,7 +670,7 @@ class GenerationMixin:
             position_ids = (attention_mask.cumsum(1) - 1).masked_fill_(attention_mask == 0, 0)
             next_positions = attention_mask.sum(1)
         processors, reads_sequences = build_logits_processors(
-            o, vocab=self.get_input_embeddings().num_embeddings, eos=eos, prompt=prompt,
+            o, vocab=embedding_rows(self.get_input_embeddings()), eos=eos, prompt=prompt,
             # (the mask's padding, also beside embeddings only: as transformers, the new tokens at those
             # indices then escape repetition_penalty)
             first_real=None if attention_mask is None else attention_mask.argmax(1),
@@ -708,7 +708,7 @@ class GenerationMixin:
                              f"{tuple(token_type_ids.shape)}")
         if given_cache is not None:
             raise ValueError("generate takes token_type_ids without past_key_values / cache")
-        check_ids("token_type_ids", token_type_ids, self.get_input_embeddings().num_embeddings,
+        check_ids("token_type_ids", token_type_ids, embedding_rows(self.get_input_embeddings()),
                   "the vocabulary size (GPT models embed token types with the word embeddings)")
         return token_type_ids
 

@@ -73,6 +73,15 @@ class ModelOutput(tuple):
             return tuple.__getitem__(self, self._present.index(key))
         return tuple.__getitem__(self, key)
 
+    def __contains__(self, item: Any) -> bool:
+        # a name asks for a returned field ("hidden_states" in out, as of transformers' outputs); a str is never a value
+        if isinstance(item, str):
+            return item in self._present
+        return tuple.__contains__(self, item)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self._present else default
+
     def keys(self) -> Tuple[str, ...]:
         return self._present
 

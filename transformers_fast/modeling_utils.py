@@ -14,6 +14,7 @@ the others only as the same count of draws from torch's CPU generator (see repla
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import logging
 import math
@@ -334,6 +335,33 @@ class CheckpointedLayers:
         return self.checkpoint_function(call, *args)
 
 
+def _taking_return_dict(forward):
+    """forward taking transformers' return_dict as well (called directly too, as sentence-transformers does):
+    False gives the output as a plain tuple. The output is a 1.2.0 tuple that also reads as transformers' output
+    object, so True and None change nothing. A forward that names return_dict or takes **kwargs stays as it is."""
+    signature = inspect.signature(forward)
+    parameters = list(signature.parameters.values())
+    if any(p.name == "return_dict" or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL) for p in parameters):
+        return forward
+    # the last parameter, positional too (torch.onnx's TorchScript export passes every parameter by position)
+    positional = sum(p.kind is p.POSITIONAL_OR_KEYWORD for p in parameters) - 1  # (less self)
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD if positional == len(parameters) - 1 else inspect.Parameter.KEYWORD_ONLY
+
+    @functools.wraps(forward)
+    def forward_taking_return_dict(self, *args: Any, **kwargs: Any):
+        return_dict = kwargs.pop("return_dict", None)
+        if kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and len(args) == positional + 1:
+            args, return_dict = args[:-1], args[-1]
+        output = forward(self, *args, **kwargs)
+        if return_dict is False and isinstance(output, ModelOutput):
+            return output.to_tuple()
+        return output
+
+    forward_taking_return_dict.__signature__ = signature.replace(
+        parameters=parameters + [inspect.Parameter("return_dict", kind, default=None)])
+    return forward_taking_return_dict
+
+
 class PreTrainedModel(nn.Module):
     """Base class of every model: `from_pretrained`, `save_pretrained`, `tie_weights`, `init_weights`,
     `resize_token_embeddings`, `prune_heads`.
@@ -355,6 +383,8 @@ class PreTrainedModel(nn.Module):
     config_class: type = PretrainedConfig
     base_model_prefix: str = ""
     main_input_name = "input_ids"
+    input_modalities = "text"  # (transformers' pipelines read them)
+    output_modalities = ("text",)
     supports_gradient_checkpointing = True
     pretrained_model_archive_map: Dict[str, str] = {}
     # load_tf_weights_in_<family>(model, config, path), the reader of the family's TensorFlow checkpoints
@@ -379,13 +409,11 @@ class PreTrainedModel(nn.Module):
         config.validate()
         self.config = config
 
-    def __call__(self, *args: Any, return_dict: Optional[bool] = None, **kwargs: Any):
-        """The forward's output; return_dict=False (transformers' argument) gives it as a plain tuple. The output
-        is a 1.2.0 tuple that also reads as transformers' output object, so True and None change nothing."""
-        output = super().__call__(*args, **kwargs)
-        if return_dict is False and isinstance(output, ModelOutput):
-            return output.to_tuple()
-        return output
+    def __init_subclass__(cls, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        forward = cls.__dict__.get("forward")
+        if forward is not None:
+            cls.forward = _taking_return_dict(forward)
 
     @property
     def name_or_path(self) -> str:
@@ -467,9 +495,19 @@ class PreTrainedModel(nn.Module):
         if bias is not None and bias.shape[0] != first_module.weight.shape[0] and not bias.is_meta:
             first_module.bias.data = nn.functional.pad(bias.data, (0, first_module.weight.shape[0] - bias.shape[0]))
 
-    def resize_token_embeddings(self, new_num_tokens: Optional[int] = None) -> nn.Embedding:
-        """Resizes the input token embeddings (new rows initialised, removed rows dropped) and re-ties."""
+    def resize_token_embeddings(self, new_num_tokens: Optional[int] = None,
+                                pad_to_multiple_of: Optional[int] = None) -> nn.Embedding:
+        """Resizes the input token embeddings (new rows initialised, removed rows dropped) and re-ties.
+        pad_to_multiple_of (transformers'): the size rounded up to a multiple of it (of the present size when
+        new_num_tokens is None)."""
         old = self.get_input_embeddings()
+        if pad_to_multiple_of is not None:
+            if isinstance(pad_to_multiple_of, bool) or not isinstance(pad_to_multiple_of, int) or pad_to_multiple_of < 1:
+                raise ValueError(f"pad_to_multiple_of must be a positive integer, got {pad_to_multiple_of!r}")
+            if new_num_tokens is None:
+                new_num_tokens = old.weight.shape[0]
+            if isinstance(new_num_tokens, int) and not isinstance(new_num_tokens, bool):
+                new_num_tokens = -(-new_num_tokens // pad_to_multiple_of) * pad_to_multiple_of
         if new_num_tokens is None or new_num_tokens == old.weight.shape[0]:
             return old
         if is_quantized(self):
@@ -615,7 +653,8 @@ class PreTrainedModel(nn.Module):
     # ---- saving -----------------------------------------------------------------------------------------
 
     def save_pretrained(self, save_directory, safe_serialization: bool = False, state_dict=None,
-                        variant: Optional[str] = None, max_shard_size=None) -> None:
+                        variant: Optional[str] = None, max_shard_size=None, is_main_process: bool = True,
+                        save_function=torch.save) -> None:
         """Writes config.json and WEIGHTS_NAME (pytorch_model.bin: torch.save of the state dict, as 1.2.0
         does), or model.safetensors with safe_serialization=True (tied weights stored once); pytorch-transformers
         1.2.0 reads the first, this library and `transformers` read both. Weights files of either format left in
@@ -624,7 +663,11 @@ class PreTrainedModel(nn.Module):
         max_shard_size (bytes, or a size such as "2GB"; default one file): transformers' sharding, shards of at most
         that size (a larger tensor alone in one) named model-00001-of-00003.safetensors beside the index
         model.safetensors.index.json (pytorch_model-...bin and pytorch_model.bin.index.json without safetensors),
-        which 1.2.0 cannot read."""
+        which 1.2.0 cannot read. is_main_process and save_function: transformers' arguments for distributed runs
+        (accelerate's scripts pass them): a process that is not the main one writes nothing, and save_function
+        (accelerator.save) writes the .bin files in place of torch.save."""
+        if not is_main_process:
+            return
         if os.path.isfile(save_directory):
             raise ValueError(f"save_directory must be a folder, {save_directory!r} is a file")
         os.makedirs(save_directory, exist_ok=True)
@@ -649,7 +692,7 @@ class PreTrainedModel(nn.Module):
 
             save = functools.partial(save_file, metadata={"format": "pt"})
         else:
-            save = torch.save
+            save = save_function
         for name, part in files.items():
             _write_replacing(os.path.join(save_directory, name), functools.partial(save, part))
         if index is not None:
@@ -1298,6 +1341,13 @@ def check_inputs_embeds(input_ids: Any, inputs_embeds: Any, width: int, dtype: t
                             f"convert them with .to({dtype})")
         inputs_embeds = inputs_embeds.to(dtype)
     return inputs_embeds
+
+
+def embedding_rows(embedding: nn.Module) -> int:
+    """The row count of a word table: nn.Embedding's (or int8) num_embeddings, else its weight's rows (an adapter
+    wrapping the table, such as peft's LoRA embedding, exposes the weight only)."""
+    rows = getattr(embedding, "num_embeddings", None)
+    return rows if isinstance(rows, int) else embedding.weight.shape[0]
 
 
 def check_token_inputs(input_ids: Any, inputs_embeds: Any, vocab_size: int, vocab_name: str,

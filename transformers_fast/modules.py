@@ -12,7 +12,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from transformers_fast.modeling_utils import (Conv1D, check_ids, check_token_inputs, expand_head_mask, input_shape,
+from transformers_fast.modeling_utils import (Conv1D, check_ids, check_token_inputs, embedding_rows, expand_head_mask,
+                                              input_shape,
                                               loss_ignoring_negative, prune_conv1d_layer, prune_linear_layer,
                                               split_indexed)
 
@@ -216,7 +217,7 @@ class GPTBaseMixin:
         """Raises on bad input; returns inputs_embeds in the model's dtype (None when ids are given)."""
         # (any number of leading dimensions: the double-heads models' [batch, choices, sequence])
         inputs_embeds, name, shape = check_token_inputs(
-            input_ids, inputs_embeds, self.get_input_embeddings().num_embeddings, "config.vocab_size",
+            input_ids, inputs_embeds, embedding_rows(self.get_input_embeddings()), "config.vocab_size",
             self.get_position_embeddings().weight, "n_embd", self.config.n_embd, max_dims=64)
         if shape[-1] == 0:
             raise ValueError(f"{name} is empty: at least one token per sequence is needed")
@@ -234,7 +235,7 @@ class GPTBaseMixin:
                                  f"for all)")
         if token_type_ids is not None:
             # 1.2.0 embeds token types with the token embeddings.
-            check_ids("token_type_ids", token_type_ids, self.get_input_embeddings().num_embeddings,
+            check_ids("token_type_ids", token_type_ids, embedding_rows(self.get_input_embeddings()),
                       "token types are embedded as tokens", shape)
         return inputs_embeds
 

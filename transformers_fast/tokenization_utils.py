@@ -579,6 +579,9 @@ class PreTrainedTokenizer(metaclass=_WatchedTokenizerClass):
         tokenizer_config["init_inputs"] = copy.deepcopy(self.init_inputs)
         for file_id in self.vocab_files_names.keys():
             tokenizer_config.pop(file_id, None)
+        # what transformers' AutoTokenizer builds from the folder (1.2.0 ignores it): the family's class
+        tokenizer_config["tokenizer_class"] = next(
+            c.__name__ for c in type(self).__mro__ if c.__module__.startswith("transformers_fast."))
         flags = self.__dict__.get("_added_token_flags")
         if flags and self._split_as_transformers():  # transformers' entry: both libraries reload the flags from it
             special = set(self.all_special_tokens) | self.__dict__.get("_skipped_added_tokens", set())
@@ -1328,19 +1331,9 @@ class PreTrainedTokenizer(metaclass=_WatchedTokenizerClass):
     def batch_encode_plus(self, batch_text_or_text_pairs, add_special_tokens=True, is_split_into_words=False,
                           **kwargs):
         """transformers: a batch of texts or of (text, pair) tuples; the options of __call__."""
-        texts, pairs = [], []
-        for item in batch_text_or_text_pairs:
-            is_pair = isinstance(item, (list, tuple)) and (not is_split_into_words or
-                                                           (len(item) == 2 and isinstance(item[0], (list, tuple))))
-            if is_pair and len(item) != 2:
-                raise ValueError(f"batch_encode_plus: a pair must hold 2 texts, got {len(item)}")
-            texts.append(item[0] if is_pair else item)
-            pairs.append(item[1] if is_pair else None)
-        if any(p is None for p in pairs) and not all(p is None for p in pairs):
-            raise ValueError("batch_encode_plus: either every entry is a (text, pair) tuple or none is")
-        return self._encode_batch(texts, pairs if pairs and pairs[0] is not None else None, False,
-                                  add_special_tokens=add_special_tokens, is_split_into_words=is_split_into_words,
-                                  **kwargs)
+        texts, pairs = _texts_and_pairs(batch_text_or_text_pairs, is_split_into_words)
+        return self._encode_batch(texts, pairs, False, add_special_tokens=add_special_tokens,
+                                  is_split_into_words=is_split_into_words, **kwargs)
 
     def __call__(self, text, text_pair=None, add_special_tokens=True, padding=False, truncation=None,
                  max_length=None, stride=0, is_split_into_words=False, pad_to_multiple_of=None, padding_side=None,
@@ -1366,6 +1359,8 @@ class PreTrainedTokenizer(metaclass=_WatchedTokenizerClass):
             text_pair = None  # as Hugging Face: an empty pair text is no pair (in a batch it is one)
         if text_pair is not None:
             pairs = [text_pair] if single else list(text_pair)
+        elif not single and texts and isinstance(texts[0], (list, tuple)):  # a batch of (text, pair), as transformers
+            texts, pairs = _texts_and_pairs(texts, is_split_into_words)
         return self._encode_batch(texts, pairs, single, add_special_tokens, padding, truncation, max_length, stride,
                                   is_split_into_words, pad_to_multiple_of, padding_side, return_tensors,
                                   return_token_type_ids, return_attention_mask, return_overflowing_tokens,
@@ -1806,6 +1801,21 @@ class PreTrainedTokenizer(metaclass=_WatchedTokenizerClass):
         else:
             laid = self.add_special_tokens_sentences_pair(marker_a, [-1 - n_a - i for i in range(n_b)])
         return [-1 - m if isinstance(m, int) and m < 0 else None for m in laid]
+
+
+def _texts_and_pairs(batch, is_split_into_words):
+    """The texts and the pairs (None: no pair) of a batch of texts or of (text, pair) tuples."""
+    texts, pairs = [], []
+    for item in batch:
+        is_pair = isinstance(item, (list, tuple)) and (not is_split_into_words or
+                                                       (len(item) == 2 and isinstance(item[0], (list, tuple))))
+        if is_pair and len(item) != 2:
+            raise ValueError(f"a (text, pair) entry of a batch must hold 2 texts, got {len(item)}")
+        texts.append(item[0] if is_pair else item)
+        pairs.append(item[1] if is_pair else None)
+    if any(p is None for p in pairs) and not all(p is None for p in pairs):
+        raise ValueError("either every entry of the batch is a (text, pair) tuple or none is")
+    return texts, pairs if pairs and pairs[0] is not None else None
 
 
 def _id_list(ids):

@@ -16,7 +16,8 @@ from transformers_fast import ops
 from transformers_fast.modeling_outputs import (BaseModelOutput, MaskedLMOutput, QuestionAnsweringModelOutput,
                                                 SequenceClassifierOutput)
 from transformers_fast.modeling_utils import (CheckpointedLayers, PreTrainedModel, check_attention_mask,
-                                              check_position_ids, check_token_inputs, TRANSFORMERS_ACTIVATIONS,
+                                              check_position_ids, check_token_inputs, embedding_rows,
+                                              TRANSFORMERS_ACTIVATIONS,
                                               expand_head_mask, has_empty_row, input_shape, loss_ignoring_negative)
 from transformers_fast.modules import (classification_loss, create_sinusoidal_embeddings,  # noqa: F401
                                       prune_lin_heads, sinusoidal_table, span_loss)
@@ -245,7 +246,7 @@ class DistilBertModel(DistilBertPreTrainedModel):
     def check_inputs(self, input_ids, attention_mask, inputs_embeds=None, position_ids=None):
         """Raises on bad input; returns inputs_embeds in the model's dtype (None when ids are given)."""
         inputs_embeds, name, shape = check_token_inputs(
-            input_ids, inputs_embeds, self.embeddings.word_embeddings.num_embeddings, "config.vocab_size",
+            input_ids, inputs_embeds, embedding_rows(self.embeddings.word_embeddings), "config.vocab_size",
             self.embeddings.position_embeddings.weight, "dim", self.config.dim)
         if shape[1] == 0:
             raise ValueError(f"{name} is empty: at least one token per sequence is needed")

@@ -53,10 +53,10 @@ class RobertaPreTrainedModel(EncoderPreTrainedModel):
     checkpoint_key_renames = ((r"(^|\.)lm_head\.decoder\.bias$", r"\1lm_head.bias"),)
     renamed_keys_win = (r"(^|\.)lm_head\.decoder\.bias$",)  # (with untied embeddings the two differ)
 
-    def resize_token_embeddings(self, new_num_tokens=None):
-        resized = new_num_tokens is not None and new_num_tokens != self.get_input_embeddings().weight.shape[0]
-        embeddings = super().resize_token_embeddings(new_num_tokens)
-        if resized and getattr(self.config, "embeddings_padding_idx", None) is None:
+    def resize_token_embeddings(self, new_num_tokens=None, pad_to_multiple_of=None):
+        old = self.get_input_embeddings()
+        embeddings = super().resize_token_embeddings(new_num_tokens, pad_to_multiple_of)
+        if embeddings is not old and getattr(self.config, "embeddings_padding_idx", None) is None:
             embeddings.padding_idx = None  # 1.2.0's new table has no padding_idx: every row trains
         return embeddings
 

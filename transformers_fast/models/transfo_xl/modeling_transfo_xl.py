@@ -537,7 +537,10 @@ class TransfoXLModel(CheckpointedLayers, TransfoXLPreTrainedModel):
     def _resize_token_embeddings(self, new_num_tokens):
         return self.word_emb
 
-    def resize_token_embeddings(self, new_num_tokens=None):
+    def resize_token_embeddings(self, new_num_tokens=None, pad_to_multiple_of=None):
+        if pad_to_multiple_of is not None:
+            new_num_tokens = -(-(self.n_token if new_num_tokens is None else new_num_tokens) // pad_to_multiple_of) \
+                * pad_to_multiple_of
         if new_num_tokens is None or new_num_tokens == self.n_token:
             return self.word_emb
         raise NotImplementedError("resize_token_embeddings is not supported for Transformer-XL's adaptive "
@@ -733,9 +736,9 @@ class TransfoXLLMHeadModel(GenerationMixin, TransfoXLPreTrainedModel):
     def get_output_embeddings(self):
         return None  # adaptive: tied cluster by cluster in tie_weights
 
-    def resize_token_embeddings(self, new_num_tokens=None):
+    def resize_token_embeddings(self, new_num_tokens=None, pad_to_multiple_of=None):
         # the adaptive embeddings have no single matrix: the base model says what it supports
-        return self.transformer.resize_token_embeddings(new_num_tokens)
+        return self.transformer.resize_token_embeddings(new_num_tokens, pad_to_multiple_of)
 
     def tie_weights(self):
         """Ties the softmax's cluster weights (and, with tie_projs, its projections) to the adaptive input's."""

@@ -33,7 +33,8 @@ from transformers_fast.generation import as_transformers_cache
 from transformers_fast.generation_placeholder import PlaceholderGenerationMixin
 from transformers_fast.modeling_outputs import output_class
 from transformers_fast.modeling_utils import (CheckpointedLayers, PreTrainedModel, SequenceSummary, SQuADHead,
-                                              check_attention_mask, check_ids, check_token_inputs, expand_head_mask)
+                                              check_attention_mask, check_ids, check_token_inputs, embedding_rows,
+                                              expand_head_mask)
 from transformers_fast.modules import (classification_loss, create_sinusoidal_embeddings, kept_positions,
                                       prune_lin_heads)
 from transformers_fast.ops import linear as packed_linear
@@ -386,7 +387,7 @@ class XLMModel(CheckpointedLayers, XLMPreTrainedModel):
     def _check_inputs(self, input_ids, lengths, position_ids, langs, token_type_ids, attention_mask, cache,
                       inputs_embeds=None):
         """Raises on bad input; returns inputs_embeds in the model's dtype (None when ids are given)."""
-        inputs_embeds, name, shape = check_token_inputs(input_ids, inputs_embeds, self.embeddings.num_embeddings,
+        inputs_embeds, name, shape = check_token_inputs(input_ids, inputs_embeds, embedding_rows(self.embeddings),
                                                         "config.n_words", self.position_embeddings.weight, "emb_dim",
                                                         self.dim)
         bs, slen = shape
@@ -409,7 +410,7 @@ class XLMModel(CheckpointedLayers, XLMPreTrainedModel):
             elif not isinstance(langs, torch.Tensor) or langs.shape != shape:
                 raise ValueError(f"langs must be a tensor of shape {tuple(shape)}")
         if token_type_ids is not None:
-            check_ids("token_type_ids", token_type_ids, self.embeddings.num_embeddings,
+            check_ids("token_type_ids", token_type_ids, embedding_rows(self.embeddings),
                       "XLM embeds token types with the word embeddings: config.n_words", shape=shape)
         if attention_mask is not None:
             check_attention_mask(attention_mask, shape)

@@ -24,7 +24,7 @@ from transformers_fast.modeling_outputs import (XLNetForQuestionAnsweringOutput,
                                                 XLNetLMHeadModelOutput, XLNetModelOutput)
 from transformers_fast.modeling_utils import (CheckpointedLayers, PoolerAnswerClass, PoolerEndLogits, PoolerStartLogits,
                                               PreTrainedModel, SequenceSummary, TRANSFORMERS_ACTIVATIONS, assign_tf_map,
-                                              check_ids, check_token_inputs, expand_head_mask, loss_ignoring_negative,
+                                              check_ids, check_token_inputs, embedding_rows, expand_head_mask, loss_ignoring_negative,
                                               memory_in_dtype, squad_head_forward, tf_checkpoint_arrays)
 from transformers_fast.modules import classification_loss, kept_positions
 from transformers_fast.ops import QuantizedLinear
@@ -395,7 +395,7 @@ class XLNetModel(CheckpointedLayers, XLNetPreTrainedModel):
     # ---- forward ----
     def _check_inputs(self, input_ids, token_type_ids, input_mask, attention_mask, mems, perm_mask, target_mapping,
                       inputs_embeds=None):
-        inputs_embeds, name, shape = check_token_inputs(input_ids, inputs_embeds, self.word_embedding.num_embeddings,
+        inputs_embeds, name, shape = check_token_inputs(input_ids, inputs_embeds, embedding_rows(self.word_embedding),
                                                         "config.n_token", self.mask_emb, "d_model", self.d_model)
         bsz, qlen = shape
         if qlen == 0 or bsz == 0:
