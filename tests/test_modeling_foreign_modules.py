@@ -394,3 +394,42 @@ def test_peft_lora_on_bert_equals_peft_on_transformers(tmp_path, targets):
         merged = ours.merge_and_unload()
         assert type(merged) is tf.BertForSequenceClassification
         assert torch.allclose(merged(ids, attention_mask=mask)[0], expected, atol=1e-5)
+
+
+def test_transformers_pipelines_that_read_outputs_by_position(tmp_path):
+    """transformers' text-generation, token-classification and (a text at a time) feature-extraction pipelines
+    with these models give what they give with transformers' models on the same weights."""
+    import transformers
+
+    from tokenizer_corpus import bert_uncased_vocab, gpt2_files
+
+    quiet_transformers()
+    bert_tok = transformers.BertTokenizer(bert_uncased_vocab())
+    gpt2_tok = transformers.GPT2Tokenizer(*gpt2_files())
+    gpt2_tok.pad_token, gpt2_tok.padding_side = gpt2_tok.eos_token, "left"
+    bert = dict(vocab_size=bert_tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                intermediate_size=37, num_labels=3)
+    cases = [("text-generation", "GPT2LMHeadModel", transformers.GPT2Config(vocab_size=gpt2_tok.vocab_size, n_embd=32,
+                                                                           n_layer=2, n_head=4), gpt2_tok,
+              ["Hello world, this is", "A"], dict(max_new_tokens=5, do_sample=False, batch_size=2)),
+             ("token-classification", "BertForTokenClassification", transformers.BertConfig(**bert), bert_tok,
+              ["Hello world, unaffable tokenizers!", "x"], dict(batch_size=2)),
+             ("feature-extraction", "BertModel", transformers.BertConfig(**bert), bert_tok,
+              ["Hello world, unaffable tokenizers!", "x"], dict(batch_size=1))]
+    for task, class_name, config, tokenizer, texts, options in cases:
+        torch.manual_seed(0)
+        ref = getattr(transformers, class_name)(config).eval()
+        randomize_all(ref, 0, 0.2)
+        ref.save_pretrained(tmp_path / class_name)
+        ours = getattr(tf, class_name).from_pretrained(tmp_path / class_name).eval()
+        expected = transformers.pipeline(task, model=ref, tokenizer=tokenizer)(texts, **options)
+        got = transformers.pipeline(task, model=ours, tokenizer=tokenizer)(texts, **options)
+        if task == "feature-extraction":
+            for a, b in zip(got, expected):
+                assert torch.allclose(torch.tensor(a), torch.tensor(b), atol=1e-4)
+        elif task == "token-classification":
+            assert [[(e["entity"], e["index"]) for e in row] for row in got] == \
+                [[(e["entity"], e["index"]) for e in row] for row in expected]
+            assert all(abs(a["score"] - b["score"]) < 1e-4 for x, y in zip(got, expected) for a, b in zip(x, y))
+        else:
+            assert got == expected, task
