@@ -448,6 +448,12 @@ def test_memories_passed_back_reuse_their_keys_and_values_unless_changed(saved, 
         r_mems = [m.clone() for m in ref(first)[1]]
         r_mems[1].add_(1.0)
         close(ours(second, mems=o_mems)[0], ref(second, mems=r_mems)[0], "memories changed in place")
+        o_mems = ours(first)[1]
+        o_mems[0].data.mul_(0.5)  # through .data: unseen until invalidate_fast_path (documented)
+        ours.invalidate_fast_path()
+        r_mems = [m.clone() for m in ref(first)[1]]
+        r_mems[0].mul_(0.5)
+        close(ours(second, mems=o_mems)[0], ref(second, mems=r_mems)[0], "memories changed through .data")
 
 
 @pytest.mark.parametrize("change", ["in_place", "load_state_dict"])
