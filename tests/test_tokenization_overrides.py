@@ -120,3 +120,28 @@ def test_token_types_follow_a_replaced_pair_layout(family, request):
     batch = ours(["hello", "hi"], ["world there", "x"], padding=True, return_tensors="pt", return_token_type_ids=True)
     assert batch["token_type_ids"].shape == batch["input_ids"].shape
     assert ours.create_token_type_ids_from_sequences([5], [6, 7]) == [0, 0, 0, second, second]
+
+
+def test_basic_tokenizer_steps_of_1_2_0_for_subclasses(request):
+    """1.2.0's BasicTokenizer steps (_clean_text, _run_strip_accents, ...) exist one by one, with its results, so
+    that a subclass calling them, given to a BertTokenizer, runs as in 1.2.0."""
+    from tokenizer_corpus import random_corpus
+
+    theirs, ours = pt.tokenization_bert.BasicTokenizer(), tf.tokenization_bert.BasicTokenizer()
+    texts = random_corpus(3, 200, surrogates=False) + ["héllo, wörld! 中文 \x00\ufffd\t x", "a.b,c", ""]
+    for text in texts:
+        for name in ("_run_strip_accents", "_tokenize_chinese_chars", "_clean_text", "_run_split_on_punc"):
+            assert getattr(ours, name)(text) == getattr(theirs, name)(text), (name, text)
+        assert [ours._is_chinese_char(ord(c)) for c in text] == [theirs._is_chinese_char(ord(c)) for c in text]
+    assert ours._run_split_on_punc("a,b", never_split=["a,b"]) == ["a,b"]
+
+    def accents_kept(lib):
+        class AccentsKept(lib.tokenization_bert.BasicTokenizer):
+            def tokenize(self, text, never_split=None):
+                text = self._tokenize_chinese_chars(self._clean_text(text))
+                return [w for token in text.lower().split() for w in self._run_split_on_punc(token)]
+        return AccentsKept()
+
+    ours_tok, ref_tok = both("Bert", request, {})
+    ours_tok.basic_tokenizer, ref_tok.basic_tokenizer = accents_kept(tf), accents_kept(pt)
+    assert_same(ours_tok, ref_tok)

@@ -233,6 +233,40 @@ class BasicTokenizer(object):
         never_split = list(self.never_split) + (list(never_split) if never_split is not None else [])
         return model.basic_tokenize(text, never_split)
 
+    # 1.2.0's steps, one at a time in Python (tokenize does them all in C++), for subclasses that call them
+    def _run_strip_accents(self, text):
+        return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+
+    def _run_split_on_punc(self, text, never_split=None):
+        if never_split is not None and text in never_split:
+            return [text]
+        words, start_new_word = [], True
+        for char in text:
+            if _is_punctuation(char):
+                words.append(char)
+                start_new_word = True
+            else:
+                if start_new_word:
+                    words.append("")
+                start_new_word = False
+                words[-1] += char
+        return words
+
+    def _tokenize_chinese_chars(self, text):
+        return "".join(f" {c} " if self._is_chinese_char(ord(c)) else c for c in text)
+
+    def _is_chinese_char(self, cp):
+        return any(a <= cp <= b for a, b in _CJK_RANGES)
+
+    def _clean_text(self, text):
+        return "".join(" " if _is_whitespace(c) else c for c in text
+                       if not (c in "\x00\ufffd" or _is_control(c)))
+
+
+# the CJK Unified Ideographs blocks of 1.2.0's BERT (not Hangul, Hiragana or Katakana, written with spaces)
+_CJK_RANGES = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F), (0x2B740, 0x2B81F),
+               (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
+
 
 class WordpieceTokenizer(object):
     """Greedy longest-match-first WordPiece over whitespace-separated tokens (C++)."""
