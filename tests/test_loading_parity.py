@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import pytest
 import torch
@@ -346,7 +347,9 @@ def test_transformers_loading_options_and_model_attributes(tmp_path):
     assert plain.device == torch.device("cpu") and plain.dtype == torch.float32
     for options in (dict(device_map="cpu"), dict(device_map="auto"), dict(device_map={"": "cpu"}),
                     dict(device_map=torch.device("cpu")), dict(low_cpu_mem_usage=True),
-                    dict(attn_implementation="sdpa")):
+                    dict(attn_implementation="sdpa"), dict(device_map="auto", max_memory={"cpu": "1GB"},
+                                                           offload_folder=str(tmp_path / "offload"),
+                                                           offload_state_dict=True)):
         model = tf.BertModel.from_pretrained(str(tmp_path), **options)
         assert model.device.type == ("cuda" if options.get("device_map") == "auto" and torch.cuda.is_available()
                                      else "cpu")
@@ -363,3 +366,31 @@ def test_transformers_loading_options_and_model_attributes(tmp_path):
     assert bf16.dtype == torch.bfloat16
     int8 = tf.BertModel.from_pretrained(str(tmp_path), quantize="int8")
     assert int8.dtype == torch.float32  # its float parameters' dtype, as transformers reports a quantized model's
+    with pytest.raises(ValueError, match="quantization_config .* quantize='int8'"):
+        tf.BertModel.from_pretrained(str(tmp_path), quantization_config={"load_in_8bit": True})
+    with pytest.raises(TypeError, match="'no_such_option': neither a loading option, a config attribute"):
+        tf.BertModel.from_pretrained(str(tmp_path), no_such_option=1)
+
+
+def test_key_mapping_renames_checkpoint_keys_as_transformers(tmp_path):
+    """key_mapping: each checkpoint key renamed by every pattern in turn (a rename feeding the next), before
+    loading."""
+    import transformers
+
+    torch.manual_seed(0)
+    ref = transformers.BertModel(transformers.BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=1,
+                                                         num_attention_heads=4, intermediate_size=37))
+    ref.save_pretrained(str(tmp_path))
+    from safetensors.torch import load_file, save_file
+
+    state = {re.sub("^embeddings[.]", "embed.", k.replace("encoder.layer.", "blocks.")): v
+             for k, v in load_file(tmp_path / "model.safetensors").items()}
+    save_file(state, tmp_path / "model.safetensors", metadata={"format": "pt"})
+    mapping = {r"^blocks\.": "encoder.layer.", r"^embed\.": "tmp.", r"^tmp\.(\w+)": r"embeddings.\1"}
+    theirs = transformers.BertModel.from_pretrained(str(tmp_path), key_mapping=mapping)
+    ours, info = tf.BertModel.from_pretrained(tmp_path, key_mapping=mapping, output_loading_info=True)
+    assert info["missing_keys"] == [] and info["unexpected_keys"] == []
+    for (name, a), b in zip(ours.state_dict().items(), theirs.state_dict().values()):
+        assert torch.equal(a, b), name
+    with pytest.raises(TypeError, match="key_mapping must be a dict"):
+        tf.BertModel.from_pretrained(tmp_path, key_mapping=[("a", "b")])

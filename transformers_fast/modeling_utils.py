@@ -362,6 +362,29 @@ def _taking_return_dict(forward):
     return forward_taking_return_dict
 
 
+def _renamed_by_key_mapping(state_dict: Dict[str, torch.Tensor], key_mapping: Any) -> Dict[str, torch.Tensor]:
+    """transformers' key_mapping: each checkpoint key renamed by every pattern in turn (its first match replaced;
+    a rename may feed the next, as transformers 5 applies them)."""
+    if not isinstance(key_mapping, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                    for k, v in key_mapping.items()):
+        raise TypeError("key_mapping must be a dict of regular expression -> replacement (both str)")
+    rules = [(re.compile(pattern), replacement) for pattern, replacement in key_mapping.items()]
+    renamed = {}
+    for key, tensor in state_dict.items():
+        for pattern, replacement in rules:
+            key = pattern.sub(replacement, key, count=1)
+        renamed[key] = tensor
+    return renamed
+
+
+def _unknown_arguments(cls: type, model_kwargs: Dict[str, Any]) -> List[str]:
+    """The keyword arguments the class's __init__ does not take (it takes all where it has **kwargs)."""
+    parameters = inspect.signature(cls.__init__).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        return []
+    return sorted(k for k in model_kwargs if k not in parameters)
+
+
 class PreTrainedModel(nn.Module):
     """Base class of every model: `from_pretrained`, `save_pretrained`, `tie_weights`, `init_weights`,
     `resize_token_embeddings`, `prune_heads`.
@@ -730,6 +753,13 @@ class PreTrainedModel(nn.Module):
         kwargs.pop("low_cpu_mem_usage", None)
         if not isinstance(kwargs.pop("attn_implementation", ""), (str, type(None))):
             raise TypeError("attn_implementation must be a string such as 'eager' or 'sdpa'")
+        for option in ("max_memory", "offload_folder", "offload_state_dict", "offload_buffers"):
+            kwargs.pop(option, None)  # (how transformers spreads a model over devices and disk: here one device)
+        if kwargs.get("quantization_config") is not None:
+            raise ValueError("quantization_config (transformers' quantizers) is not supported: pass quantize='int8' "
+                             "(this library's int8) or torch_dtype=torch.bfloat16")
+        kwargs.pop("quantization_config", None)
+        key_mapping = kwargs.pop("key_mapping", None)
         hub_kwargs = pop_hub_kwargs(kwargs)
         if kwargs.pop("from_tf", False):  # (a local checkpoint: the download options have nothing to do)
             return cls._from_tf_checkpoint(pretrained_model_name_or_path, config, output_loading_info, kwargs)
@@ -750,6 +780,10 @@ class PreTrainedModel(nn.Module):
             model_kwargs = kwargs
         if name is not None:
             config._name_or_path = name  # (model.name_or_path, as transformers sets it)
+        unknown = _unknown_arguments(cls, model_kwargs)
+        if unknown:
+            raise TypeError(f"{cls.__name__}.from_pretrained got {', '.join(map(repr, unknown))}: neither a loading "
+                            f"option, a config attribute, nor an argument of {cls.__name__}(config)")
 
         # Normal tensors even when called under torch.inference_mode(): inference tensors could never be used
         # with autograd later (a forward with grad enabled, fine-tuning), which the reference allows.
@@ -760,6 +794,8 @@ class PreTrainedModel(nn.Module):
                 source = weights_file
             else:
                 source = "the given state_dict"
+            if key_mapping:
+                state_dict = _renamed_by_key_mapping(state_dict, key_mapping)
 
             with BuildOnMeta() as build:
                 model = cls(config, *model_args, **model_kwargs)
