@@ -206,6 +206,11 @@ class DistilBertPreTrainedModel(PreTrainedModel):
             module.reset_sinusoidal()
 
 
+def _transformer_switch(name: str) -> property:
+    return property(lambda self: getattr(self.transformer, name),
+                    lambda self, value: setattr(self.transformer, name, value))
+
+
 class DistilBertModel(DistilBertPreTrainedModel):
     """Outputs: last_hidden_state, (hidden_states), (attentions)."""
 
@@ -217,21 +222,8 @@ class DistilBertModel(DistilBertPreTrainedModel):
         self.init_weights()
 
     # 1.2.0 keeps the switches on its Transformer; the model's names read and set them there
-    @property
-    def output_attentions(self):
-        return self.transformer.output_attentions
-
-    @output_attentions.setter
-    def output_attentions(self, value):
-        self.transformer.output_attentions = value
-
-    @property
-    def output_hidden_states(self):
-        return self.transformer.output_hidden_states
-
-    @output_hidden_states.setter
-    def output_hidden_states(self, value):
-        self.transformer.output_hidden_states = value
+    output_attentions = _transformer_switch("output_attentions")
+    output_hidden_states = _transformer_switch("output_hidden_states")
 
     def get_input_embeddings(self):
         return self.embeddings.word_embeddings
