@@ -199,22 +199,41 @@ def test_auto_tokenizer_reads_tokenizer_config_json(tmp_path):
     assert type(tokenizer) is tf.DistilBertTokenizer and tokenizer.encode("hello world") == [5, 6]
     (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "BertTokenizer"}))
     assert tf.AutoTokenizer.tokenizer_class_for(str(folder)) is tf.BertTokenizer
-    # config.json's model_type comes first, and only AutoTokenizer reads tokenizer files
+    # tokenizer_class comes before config.json's model_type (transformers' rule: a GPT-2 or RoBERTa model may ship
+    # BERT's tokenizer), and only AutoTokenizer reads tokenizer files
     (folder / "config.json").write_text(json.dumps({"model_type": "roberta"}))
+    assert tf.AutoTokenizer.tokenizer_class_for(str(folder)) is tf.BertTokenizer
+    assert tf.AutoConfig.config_class_for(str(folder)) is tf.RobertaConfig
+    (folder / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": True}))
     assert tf.AutoTokenizer.tokenizer_class_for(str(folder)) is tf.RobertaTokenizer
     (folder / "config.json").unlink()
     with pytest.raises(ValueError, match="Unrecognized"):
         tf.AutoConfig.config_class_for(str(folder))
 
 
-def cache_repo(cache, repo, config):
+def cache_repo(cache, repo, config, files=None):
     """A repository as huggingface_hub lays it out in its cache: a snapshot and refs/main naming it."""
     root = cache / f"models--{repo.replace('/', '--')}"
     snapshot = root / "snapshots" / ("0" * 40)
     snapshot.mkdir(parents=True)
-    (snapshot / "config.json").write_text(json.dumps(config))
+    if config is not None:
+        (snapshot / "config.json").write_text(json.dumps(config))
+    for name, content in (files or {}).items():
+        (snapshot / name).write_text(content)
     (root / "refs").mkdir()
     (root / "refs" / "main").write_text("0" * 40)
+
+
+def test_auto_tokenizer_of_a_cached_repository_reads_its_tokenizer_class_first(tmp_path, monkeypatch):
+    """A GPT-2 shipping BERT's tokenizer (as uer/gpt2-chinese-* do), and a repository of tokenizer files only."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    bert_tokenizer = {"tokenizer_config.json": json.dumps({"tokenizer_class": "BertTokenizerFast"})}
+    cache_repo(tmp_path, "acme/gpt2-chinese", {"model_type": "gpt2"}, bert_tokenizer)
+    cache_repo(tmp_path, "acme/tokenizer-only", None, bert_tokenizer)
+    cache = dict(cache_dir=str(tmp_path))
+    assert tf.AutoTokenizer.tokenizer_class_for("acme/gpt2-chinese", **cache) is tf.BertTokenizer
+    assert tf.AutoModel.model_class_for("acme/gpt2-chinese", **cache) is tf.GPT2Model
+    assert tf.AutoTokenizer.tokenizer_class_for("acme/tokenizer-only", **cache) is tf.BertTokenizer
 
 
 def test_hub_repository_in_the_cache_is_read_for_its_model_type(tmp_path, monkeypatch):
@@ -270,3 +289,30 @@ def test_later_auto_classes_follow_transformers_mappings(kind, family, tmp_path)
     head_base = model.base_model if model.base_model is not model else model
     for name, tensor in base.state_dict().items():  # the saved base weights loaded under the head
         assert torch.equal(head_base.state_dict()[name], tensor), name
+
+
+def test_from_config_and_for_model_as_transformers():
+    config = tf.AutoConfig.for_model("bert", 99, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+                                     intermediate_size=37)
+    assert type(config) is tf.BertConfig and config.vocab_size == 99
+    assert type(tf.AutoConfig.for_model("transfo_xl")) is tf.TransfoXLConfig
+    with pytest.raises(ValueError, match="Unrecognized model_type 'llama'"):
+        tf.AutoConfig.for_model("llama")
+    assert type(tf.AutoModelForSequenceClassification.from_config(config)) is tf.BertForSequenceClassification
+    assert type(tf.AutoModel.from_config(tf.GPT2Config(99, n_embd=32, n_layer=1, n_head=4))) is tf.GPT2Model
+    with pytest.raises(ValueError, match="Unrecognized"):
+        tf.AutoModelForTokenClassification.from_config(tf.GPT2Config(99, n_embd=32, n_layer=1, n_head=4))
+
+
+@pytest.mark.parametrize("family", ["XLNet", "XLM"])
+def test_transformers_span_qa_head_is_refused_not_loaded_at_random(tmp_path, family):
+    """transformers' AutoModelForQuestionAnswering saves XLNet / XLM as ...ForQuestionAnsweringSimple, whose
+    weights 1.2.0's beam-search head (the class here) does not have."""
+    import transformers
+
+    config = (transformers.XLNetConfig(vocab_size=99, d_model=32, n_layer=1, n_head=4, d_inner=37) if family == "XLNet"
+              else transformers.XLMConfig(vocab_size=99, emb_dim=32, n_layers=1, n_heads=4))
+    getattr(transformers, family + "ForQuestionAnsweringSimple")(config).save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match=f"{family}ForQuestionAnsweringSimple"):
+        tf.AutoModelForQuestionAnswering.from_pretrained(tmp_path)
+    assert tf.AutoModel.model_class_for(str(tmp_path)) is getattr(tf, family + "Model")

@@ -1,12 +1,15 @@
 """The Auto classes: which family a name or path belongs to, the first of these that answers:
 
-1. a local folder's config.json: its `model_type` (as `transformers` dispatches), else a class of ours named in
+1. for AutoTokenizer, a folder's tokenizer_config.json `tokenizer_class` (read first, as transformers does: a
+   model may ship another family's tokenizer, a GPT-2 with BERT's vocabulary);
+2. a local folder's config.json: its `model_type` (as `transformers` dispatches), else a class of ours named in
    its `architectures` (transformers writes both, 1.2.0 neither); a config.json path itself likewise;
-2. for AutoTokenizer, a folder's tokenizer_config.json `tokenizer_class` (a folder with only tokenizer files);
-3. for a hub repository id (`namespace/name`), its config.json in the local Hugging Face cache;
+3. for a hub repository id (`namespace/name`), its tokenizer_config.json (AutoTokenizer) and config.json in the
+   local Hugging Face cache;
 4. the name or path as pytorch-transformers 1.2.0 reads it: the first of its substrings found, in 1.2.0's order
    ('distilbert' before 'roberta' before 'bert'), among the families that have a class of the kind asked for;
-5. for a hub repository id not in the cache, its config.json from the hub (when downloads are on).
+5. for a hub repository id not in the cache, its tokenizer_config.json (AutoTokenizer) and config.json from the
+   hub (when downloads are on).
 Otherwise ValueError, with 1.2.0's message."""
 from __future__ import annotations
 
@@ -91,11 +94,8 @@ def _family_of_config(config: Optional[dict], rows) -> Optional[tuple]:
     return None
 
 
-def _family_of_tokenizer_config(name: str, rows, subfolder: str = "") -> Optional[tuple]:
-    if not os.path.isdir(name):
-        return None
-    folder = file_utils.subfolder_path(name, subfolder)
-    tokenizer_class = (_read_json(os.path.join(folder, "tokenizer_config.json")) or {}).get("tokenizer_class")
+def _family_of_tokenizer_config(tokenizer_config: Optional[dict], rows) -> Optional[tuple]:
+    tokenizer_class = (tokenizer_config or {}).get("tokenizer_class")
     if not isinstance(tokenizer_class, str):
         return None
     # transformers names its Rust tokenizers ...Fast; ours are the same tokenizer
@@ -103,20 +103,26 @@ def _family_of_tokenizer_config(name: str, rows, subfolder: str = "") -> Optiona
     return next((row for row in rows if row[4] == tokenizer_class), None)
 
 
-def _hub_config(name: str, hub_kwargs: Dict[str, Any], download: bool) -> Optional[dict]:
-    """config.json of a hub repository id: from the cache only, or (download=True) fetched as loading would."""
+def _tokenizer_config_on_disk(name: str, subfolder: str = "") -> Optional[dict]:
+    if not os.path.isdir(name):
+        return None
+    return _read_json(os.path.join(file_utils.subfolder_path(name, subfolder), "tokenizer_config.json"))
+
+
+def _hub_json(name: str, filename: str, hub_kwargs: Dict[str, Any], download: bool) -> Optional[dict]:
+    """A JSON file of a hub repository id: from the cache only, or (download=True) fetched as loading would."""
     # 1.2.0's shortcut names have no namespace: an unknown plain name never reaches the hub
     if "/" not in name or os.path.exists(name) or not file_utils.looks_like_repo_id(name):
         return None
     if not download:
         from huggingface_hub import try_to_load_from_cache
 
-        path = try_to_load_from_cache(name, file_utils.in_subfolder(hub_kwargs["subfolder"], "config.json"),
+        path = try_to_load_from_cache(name, file_utils.in_subfolder(hub_kwargs["subfolder"], filename),
                                       cache_dir=hub_kwargs.get("cache_dir"),
                                       revision=hub_kwargs.get("revision"))
         return _read_json(path) if isinstance(path, str) else None
     try:
-        path = file_utils.hub_file((name,), "config.json", **hub_kwargs)
+        path = file_utils.hub_file((name,), filename, **hub_kwargs)
     except OSError:
         return None  # offline, unknown repository, no network: the name decides, or nothing does
     return _read_json(path) if path else None
@@ -136,19 +142,22 @@ def family_of(name, kind: Optional[str] = None, config=None, hub_kwargs: Optiona
     name = os.fspath(name)
     hub_kwargs = file_utils.pop_hub_kwargs(dict(hub_kwargs or {}))  # (checked; the others are not ours)
     subfolder = hub_kwargs["subfolder"]
+    tokenizer = kind == "tokenizer"
+    row = _family_of_tokenizer_config(_tokenizer_config_on_disk(name, subfolder), rows) if tokenizer else None
+    if row is not None:
+        return row
     on_disk = _config_on_disk(name, subfolder)
     named = _model_type(on_disk)
     row = _family_of_config(on_disk, rows)
-    if row is None and named is None and kind == "tokenizer":
-        row = _family_of_tokenizer_config(name, rows, subfolder)
-    if row is None and named is None and on_disk is None:
-        cached = _hub_config(name, hub_kwargs, download=False)
-        named, row = _model_type(cached), _family_of_config(cached, rows)
-    if row is None and named is None:
-        row = next((r for r in rows if r[0] in file_utils.subfolder_path(name, subfolder)), None)
-    if row is None and named is None and on_disk is None:
-        fetched = _hub_config(name, hub_kwargs, download=True)
-        named, row = _model_type(fetched), _family_of_config(fetched, rows)
+    for download in (False, True):  # the cache first; the hub after the name had its say
+        if row is None and named is None and download:
+            row = next((r for r in rows if r[0] in file_utils.subfolder_path(name, subfolder)), None)
+        if row is None and named is None and on_disk is None:
+            if tokenizer:
+                row = _family_of_tokenizer_config(_hub_json(name, "tokenizer_config.json", hub_kwargs, download), rows)
+            if row is None:
+                remote = _hub_json(name, "config.json", hub_kwargs, download)
+                named, row = _model_type(remote), _family_of_config(remote, rows)
     if row is not None:
         return row
     known = ", ".join(f"'{r[0]}'" for r in rows)
@@ -169,12 +178,28 @@ class _AutoModel:
 
         row = family_of(pretrained_model_name_or_path, cls._kind, None if isinstance(config, (str, os.PathLike))
                         else config, hub_kwargs)
-        return getattr(transformers_fast, row[3][cls._kind])
+        model_class = row[3][cls._kind]
+        name = os.fspath(pretrained_model_name_or_path)
+        saved = _config_on_disk(name, file_utils.pop_hub_kwargs(dict(hub_kwargs))["subfolder"]) or {}
+        other = [a for a in saved.get("architectures") or () if isinstance(a, str) and
+                 a.startswith(model_class.split("For")[0]) and a.endswith("QuestionAnsweringSimple")]
+        if other and cls._kind == "qa":  # its qa_outputs would not load: a head of random weights, silently
+            raise ValueError(f"{name} holds transformers' {other[0]} (a span head, qa_outputs), which this library "
+                             f"does not have; {model_class} is 1.2.0's beam-search head, whose weights it lacks")
+        return getattr(transformers_fast, model_class)
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
         model_class = cls.model_class_for(pretrained_model_name_or_path, **kwargs)
         return model_class.from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+
+    @classmethod
+    def from_config(cls, config, **kwargs):
+        """transformers': a new model (random weights) of the config's family and this Auto class's kind."""
+        import transformers_fast
+
+        row = family_of("", cls._kind, config)
+        return getattr(transformers_fast, row[3][cls._kind])(config, **kwargs)
 
 
 class AutoModel(_AutoModel):
@@ -242,6 +267,17 @@ class AutoConfig:
     def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
         return cls.config_class_for(pretrained_model_name_or_path, **kwargs).from_pretrained(
             pretrained_model_name_or_path, **kwargs)
+
+    @classmethod
+    def for_model(cls, model_type: str, *args, **kwargs):
+        """transformers': the config of a model_type ("bert", "gpt2", "transfo-xl", ...) built from the arguments."""
+        import transformers_fast
+
+        key = _MODEL_TYPE_ALIASES.get(model_type, model_type)
+        row = next((row for row in FAMILIES if row[1] == key), None)
+        if row is None:
+            raise ValueError(f"Unrecognized model_type {model_type!r}; known: {', '.join(r[1] for r in FAMILIES)}")
+        return getattr(transformers_fast, row[2])(*args, **kwargs)
 
 
 class AutoTokenizer:
