@@ -3,6 +3,7 @@ downloads from a server on this machine, the last download served when the serve
 from __future__ import annotations
 
 import functools
+import os
 import http.server
 import sys
 import threading
@@ -95,3 +96,19 @@ def test_s3_through_boto3(tmp_path, monkeypatch):
     assert path.endswith(reference.url_to_filename("s3://bucket/dir/key", '"tag1"'))
     with pytest.raises(EnvironmentError, match="not found"):
         file_utils.cached_path("s3://bucket/missing", cache_dir=tmp_path)
+
+
+@pytest.mark.parametrize("env", [{}, {"PYTORCH_PRETRAINED_BERT_CACHE": "/old"},
+                                 {"PYTORCH_PRETRAINED_BERT_CACHE": "/old", "PYTORCH_TRANSFORMERS_CACHE": "/new"}])
+def test_cache_location_names_as_1_2_0(env):
+    """One pathlib.Path under both names (scripts join onto it with "/"), PYTORCH_TRANSFORMERS_CACHE first."""
+    import subprocess
+
+    script = ("import pytorch_transformers as a, transformers_fast as b; "
+              "print(repr(a.PYTORCH_PRETRAINED_BERT_CACHE), repr(a.PYTORCH_TRANSFORMERS_CACHE)); "
+              "print(repr(b.PYTORCH_PRETRAINED_BERT_CACHE), repr(b.PYTORCH_TRANSFORMERS_CACHE))")
+    clean = {k: v for k, v in os.environ.items() if k not in ("PYTORCH_PRETRAINED_BERT_CACHE",
+                                                              "PYTORCH_TRANSFORMERS_CACHE")}
+    out = subprocess.run([sys.executable, "-c", script], env={**clean, **env}, capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out[0] == out[1] and "PosixPath" in out[1]

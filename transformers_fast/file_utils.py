@@ -17,6 +17,7 @@ import posixpath
 import tempfile
 import urllib.parse
 import urllib.request
+from pathlib import Path
 from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
 
 CONFIG_NAME = "config.json"
@@ -153,8 +154,10 @@ def _default_cache() -> str:
 # 1.2.0's cache-location names: its own cache, where a 1.2.0 installation kept downloaded files.
 torch_cache_home = os.path.expanduser(os.getenv("TORCH_HOME", os.path.join(os.getenv("XDG_CACHE_HOME", "~/.cache"), "torch")))
 default_cache_path = os.path.join(torch_cache_home, "pytorch_transformers")
-PYTORCH_PRETRAINED_BERT_CACHE = os.getenv("PYTORCH_PRETRAINED_BERT_CACHE", default_cache_path)
-PYTORCH_TRANSFORMERS_CACHE = os.getenv("PYTORCH_TRANSFORMERS_CACHE", PYTORCH_PRETRAINED_BERT_CACHE)
+# (one Path, as 1.2.0: scripts join onto it with "/"; the newer variable wins for both names)
+PYTORCH_PRETRAINED_BERT_CACHE = Path(os.getenv("PYTORCH_TRANSFORMERS_CACHE",
+                                               os.getenv("PYTORCH_PRETRAINED_BERT_CACHE", default_cache_path)))
+PYTORCH_TRANSFORMERS_CACHE = PYTORCH_PRETRAINED_BERT_CACHE
 
 
 # ---- 1.2.0's URL cache: cached_path and its helpers (same file names and metadata as 1.2.0's cache) ----------
