@@ -115,6 +115,24 @@ def test_extra_special_tokens_of_a_transformers_folder(tmp_path):
         again.get_special_tokens_mask(ids, already_has_special_tokens=True)
 
 
+def test_tokens_transformers_added_as_special_stay_special(tmp_path):
+    """add_tokens([...], special_tokens=True) in transformers: its folder marks them special (added_tokens_decoder,
+    tokenizer.json); batch_decode(skip_special_tokens=True) leaves them out here too, also after a save here."""
+    theirs = transformers.BertTokenizer(bert_uncased_vocab())
+    theirs.add_tokens(["<turn>"], special_tokens=True)
+    folder = saved_by_transformers(theirs, tmp_path)
+    again = transformers.AutoTokenizer.from_pretrained(folder)
+    ours = tf.BertTokenizer.from_pretrained(folder)
+    ids = again("hello <turn> world")["input_ids"]
+    assert ours("hello <turn> world")["input_ids"] == ids
+    for kw in (dict(skip_special_tokens=True), dict()):
+        assert ours.batch_decode([ids], **kw) == again.batch_decode([ids], **kw), kw
+    ours.save_pretrained(str(tmp_path / "resaved"))
+    for reloaded in (tf.BertTokenizer.from_pretrained(str(tmp_path / "resaved")),
+                     transformers.AutoTokenizer.from_pretrained(str(tmp_path / "resaved"))):
+        assert reloaded.batch_decode([ids], skip_special_tokens=True) == ["hello world"]
+
+
 def test_folder_of_another_kind_is_refused_clearly(tmp_path):
     folder = saved_by_transformers(transformers.BertTokenizer(bert_uncased_vocab()), tmp_path)
     with pytest.raises(ValueError, match="not ByteLevel BPE"):

@@ -122,6 +122,7 @@ class _FilesFromTokenizerJson:
                    if isinstance(t, dict) and isinstance(t.get("content"), str) and isinstance(t.get("id"), int)]
         self.added_tokens = {t["content"]: t["id"] for t in entries}
         self.added_token_flags = {t["content"]: _token_flags(t) for t in entries}
+        self.special_added = {t["content"] for t in entries if t.get("special") is True}
 
     def cleanup(self):
         self._folder.cleanup()  # the constructors read the files; none keeps them open
@@ -530,13 +531,20 @@ class PreTrainedTokenizer(metaclass=_WatchedTokenizerClass):
             tokenizer.added_tokens_encoder.update(added_tok_encoder)
             tokenizer.added_tokens_decoder.update({v: k for k, v in added_tok_encoder.items()})
         flags = dict(from_json.added_token_flags) if from_json is not None else {}
+        special = set(from_json.special_added) if from_json is not None else set()
         decoder = init_kwargs.get("added_tokens_decoder")
         for spec in decoder.values() if isinstance(decoder, dict) else ():
             if isinstance(spec, dict) and isinstance(spec.get("content"), str):
                 flags[spec["content"]] = _token_flags(spec)
+                if spec.get("special") is True:
+                    special.add(spec["content"])
         if flags:  # a folder transformers saved: its added tokens split the text as they do there
             tokenizer._added_tokens_as_transformers = True
             tokenizer._added_token_flags = flags
+        # tokens transformers added as special (add_tokens(..., special_tokens=True)): skipped in decoding there
+        special -= set(tokenizer.all_special_tokens)
+        if special:
+            tokenizer._skipped_added_tokens = tokenizer.__dict__.get("_skipped_added_tokens", set()) | special
         return tokenizer
 
     @classmethod
