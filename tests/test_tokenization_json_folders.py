@@ -12,7 +12,7 @@ from tokenizer_corpus import EDGE_CASES, bert_uncased_vocab, gpt2_files
 transformers = pytest.importorskip("transformers")
 pt = pytest.importorskip("pytorch_transformers")
 import transformers_fast as tf  # noqa: E402
-from test_tokenization_others import openai_files, spm_model  # noqa: E402,F401  (fixtures)
+from test_tokenization_others import openai_files, spm_model, xlm_files  # noqa: E402,F401  (fixtures)
 
 TEXTS = [t for t in EDGE_CASES if t.strip() and "<" not in t]
 
@@ -131,6 +131,20 @@ def test_tokens_transformers_added_as_special_stay_special(tmp_path):
     for reloaded in (tf.BertTokenizer.from_pretrained(str(tmp_path / "resaved")),
                      transformers.AutoTokenizer.from_pretrained(str(tmp_path / "resaved"))):
         assert reloaded.batch_decode([ids], skip_special_tokens=True) == ["hello world"]
+
+
+def test_xlm_extra_special_tokens_of_a_transformers_folder(tmp_path, xlm_files):
+    """XLM too: a transformers folder's extra_special_tokens replace 1.2.0's <special0>..<special9> defaults."""
+    theirs = transformers.XLMTokenizer(*xlm_files)
+    theirs.add_special_tokens({"additional_special_tokens": ["<xtra>"]})
+    theirs.save_pretrained(str(tmp_path))
+    assert json.loads((tmp_path / "tokenizer_config.json").read_text())["extra_special_tokens"] == ["<xtra>"]
+    again = transformers.AutoTokenizer.from_pretrained(str(tmp_path))
+    ours = tf.XLMTokenizer.from_pretrained(str(tmp_path))
+    assert ours.additional_special_tokens == ["<xtra>"] and "<xtra>" in again.all_special_tokens
+    ids = again("hello <xtra> world")["input_ids"]
+    assert ours.batch_decode([ids], skip_special_tokens=True) == again.batch_decode([ids], skip_special_tokens=True)
+    assert tf.XLMTokenizer(*xlm_files).additional_special_tokens == [f"<special{i}>" for i in range(10)]
 
 
 def test_folder_of_another_kind_is_refused_clearly(tmp_path):

@@ -141,13 +141,15 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
                             for k in MAX_MODEL_INPUT_SIZES}
 
     def __init__(self, vocab_file, merges_file, unk_token="<unk>", bos_token="<s>", sep_token="</s>",
-                 pad_token="<pad>", cls_token="</s>", mask_token="<special1>",
-                 additional_special_tokens=("<special0>", "<special1>", "<special2>", "<special3>", "<special4>",
-                                            "<special5>", "<special6>", "<special7>", "<special8>", "<special9>"),
+                 pad_token="<pad>", cls_token="</s>", mask_token="<special1>", additional_special_tokens=None,
                  lang2id=None, id2lang=None, do_lowercase_and_remove_accent=True, **kwargs):
+        if additional_special_tokens is None and not kwargs.get("extra_special_tokens"):
+            # 1.2.0's; a transformers folder names its own (extra_special_tokens)
+            additional_special_tokens = tuple(f"<special{i}>" for i in range(10))
         super().__init__(unk_token=unk_token, bos_token=bos_token, sep_token=sep_token, pad_token=pad_token,
                          cls_token=cls_token, mask_token=mask_token,
-                         additional_special_tokens=list(additional_special_tokens), **kwargs)
+                         additional_special_tokens=None if additional_special_tokens is None else
+                         list(additional_special_tokens), **kwargs)
         self.cache_moses_punct_normalizer = {}
         self.cache_moses_tokenizer = {}
         self.lang_with_custom_tokenizer = {"zh", "th", "ja"}
