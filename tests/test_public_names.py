@@ -54,3 +54,19 @@ def test_every_public_member_of_a_1_2_0_class_exists():
             else:
                 absent.append(f"{name}.{member}")
     assert not absent
+
+
+def test_tokenizer_class_tables_have_1_2_0s_keys():
+    """pretrained_vocab_files_map (each file argument -> shortcut name -> where its copy is now),
+    max_model_input_sizes and pretrained_init_configuration list 1.2.0's shortcut names."""
+    for name in dir(pt):
+        theirs = getattr(pt, name)
+        if not (inspect.isclass(theirs) and issubclass(theirs, pt.PreTrainedTokenizer)) or theirs is pt.PreTrainedTokenizer:
+            continue
+        ours = getattr(tf, name)
+        assert {k: sorted(v) for k, v in ours.pretrained_vocab_files_map.items()} == \
+            {k: sorted(v) for k, v in theirs.pretrained_vocab_files_map.items()}, name
+        assert all(url.startswith("https://huggingface.co/") for files in ours.pretrained_vocab_files_map.values()
+                   for url in files.values())
+        assert ours.max_model_input_sizes == theirs.max_model_input_sizes, name
+        assert set(ours.pretrained_init_configuration) <= set(theirs.pretrained_init_configuration), name

@@ -312,6 +312,16 @@ class PreTrainedTokenizer(metaclass=_WatchedTokenizerClass):
     padding_side = "right"
     truncation_side = "right"  # which end truncation cuts ids from (transformers' attribute)
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.pretrained_hub_files and "pretrained_vocab_files_map" not in cls.__dict__:
+            # 1.2.0's table of each shortcut name's files: where their copies are on the hub now
+            files_map = {}
+            for name, (repo, files) in cls.pretrained_hub_files.items():
+                for argument, file_name in files.items():
+                    files_map.setdefault(argument, {})[name] = f"https://huggingface.co/{repo}/resolve/main/{file_name}"
+            cls.pretrained_vocab_files_map = files_map
+
     SPECIAL_TOKENS_ATTRIBUTES = ["bos_token", "eos_token", "unk_token", "sep_token",
                                  "pad_token", "cls_token", "mask_token",
                                  "additional_special_tokens"]
