@@ -147,6 +147,28 @@ def test_xlm_extra_special_tokens_of_a_transformers_folder(tmp_path, xlm_files):
     assert tf.XLMTokenizer(*xlm_files).additional_special_tokens == [f"<special{i}>" for i in range(10)]
 
 
+def test_xlm_special_token_layout_follows_the_folders_library(tmp_path, xlm_files):
+    """XLM sequences start with 1.2.0's cls_token (</s>), and from a folder transformers saved with bos_token
+    (<s>), as transformers lays them out: what a model fine-tuned there saw."""
+    import pytorch_transformers as pt
+
+    transformers.XLMTokenizer(*xlm_files).save_pretrained(str(tmp_path / "hf"))
+    theirs = transformers.AutoTokenizer.from_pretrained(str(tmp_path / "hf"))
+    ours = tf.XLMTokenizer.from_pretrained(str(tmp_path / "hf"))
+    texts, pairs = ["hello world", "a b c d"], ["x", "y z"]
+    assert ours(texts, pairs)["input_ids"] == theirs(texts, pairs)["input_ids"]
+    assert ours(texts)["input_ids"] == theirs(texts)["input_ids"]
+    assert ours(texts, padding=True, return_tensors="pt")["input_ids"].tolist() == \
+        theirs(texts, padding=True, return_tensors="pt")["input_ids"].tolist()
+    assert ours(texts[0])["input_ids"][0] == ours.bos_token_id
+    ours.save_pretrained(str(tmp_path / "resaved"))
+    assert tf.XLMTokenizer.from_pretrained(str(tmp_path / "resaved"))(texts)["input_ids"] == theirs(texts)["input_ids"]
+    old = tf.XLMTokenizer(*xlm_files)
+    reference = pt.XLMTokenizer(*xlm_files)
+    assert old(texts[0])["input_ids"] == reference.encode(texts[0], add_special_tokens=True)
+    assert old(texts[0])["input_ids"][0] == old.cls_token_id
+
+
 def test_folder_of_another_kind_is_refused_clearly(tmp_path):
     folder = saved_by_transformers(transformers.BertTokenizer(bert_uncased_vocab()), tmp_path)
     with pytest.raises(ValueError, match="not ByteLevel BPE"):

@@ -2032,12 +2032,15 @@ class ClsSepSpecialTokensMixin:
     """1.2.0's special-token layout of BERT and XLM: [CLS] A [SEP] and [CLS] A [SEP] B [SEP], token types
     0 for the first segment (with its specials) and 1 for the second."""
 
+    def _start_id(self):
+        return self.cls_token_id
+
     def add_special_tokens_single_sentence(self, token_ids):
-        return [self.cls_token_id] + token_ids + [self.sep_token_id]
+        return [self._start_id()] + token_ids + [self.sep_token_id]
 
     def add_special_tokens_sentences_pair(self, token_ids_0, token_ids_1):
         sep = [self.sep_token_id]
-        return [self.cls_token_id] + token_ids_0 + sep + token_ids_1 + sep
+        return [self._start_id()] + token_ids_0 + sep + token_ids_1 + sep
 
     def create_token_type_ids(self, len_0, len_1=None):
         if _replaced(self, _LAYOUT_METHODS):

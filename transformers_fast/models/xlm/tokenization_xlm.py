@@ -130,7 +130,12 @@ def native_moses(lang):
 
 
 class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
-    """XLM BPE tokenizer (Moses pre-processing; zh/ja/th need jieba/KyTea/PyThaiNLP as in 1.2.0)."""
+    """XLM BPE tokenizer (Moses pre-processing; zh/ja/th need jieba/KyTea/PyThaiNLP as in 1.2.0). A sequence with
+    special tokens starts with cls_token (</s>) as in 1.2.0, or, from a folder transformers saved, with bos_token
+    (<s>) as transformers lays it out: what a model fine-tuned there saw."""
+
+    def _start_id(self):
+        return self.bos_token_id if self.__dict__.get("_added_tokens_as_transformers") else self.cls_token_id
 
     vocab_files_names = VOCAB_FILES_NAMES
     _run_word_ids = word_end_word_ids
