@@ -433,3 +433,92 @@ def test_transformers_pipelines_that_read_outputs_by_position(tmp_path):
             assert all(abs(a["score"] - b["score"]) < 1e-4 for x, y in zip(got, expected) for a, b in zip(x, y))
         else:
             assert got == expected, task
+
+
+def _swap_every(model, kind, make):
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if type(child) is kind:
+                setattr(parent, name, make(child))
+
+
+SWAPS = {
+    "dropout_to_tanh": (nn.Dropout, lambda layer: nn.Tanh()),
+    "layer_norm_without_weights": (nn.LayerNorm, lambda layer: nn.LayerNorm(layer.normalized_shape, layer.eps,
+                                                                            elementwise_affine=False)),
+    "relu_to_gelu": (nn.ReLU, lambda layer: nn.GELU()),
+}
+
+
+@pytest.mark.parametrize("family", sorted(MODELS))
+@pytest.mark.parametrize("swap", sorted(SWAPS))
+def test_a_torch_layer_of_another_kind_in_a_slot_is_computed(family, swap):
+    """A torch layer of another kind where the library built one (an activation where a dropout was, a LayerNorm
+    without weights, GELU for Transformer-XL's ReLU) is what the model computes: the fast paths step aside, before
+    or after their first forward, and come back once the model is as built."""
+    if swap == "relu_to_gelu" and family != "transfo_xl":
+        pytest.skip("only Transformer-XL holds ReLU modules")
+    kind, make = SWAPS[swap]
+    model, _ = _model(family)
+    ids, mask = _inputs(family)
+    plain = _first_output(model, family, ids, mask)
+    originals = {(id(p), n): c for p in model.modules() for n, c in p.named_children() if type(c) is kind}
+    if not originals:
+        pytest.skip(f"{family} holds no {kind.__name__} modules (functional dropout)")
+    _swap_every(model, kind, make)
+    changed = _check_against_reference(model, family, ids, mask)
+    assert (_real(changed, mask) - _real(plain, mask)).abs().max() > 1e-3  # the change shows
+    if hasattr(model, "generate"):
+        model.generate(ids[:1, :3], max_new_tokens=2)
+    for parent in model.modules():
+        for name, _ in list(parent.named_children()):
+            if (id(parent), name) in originals:
+                setattr(parent, name, originals[(id(parent), name)])
+    torch.testing.assert_close(_real(_first_output(model, family, ids, mask), mask), _real(plain, mask))
+    fast_paths = [v for m in model.modules() for v in vars(m).values() if isinstance(v, FastPath) and
+                  hasattr(v, "model")]
+    assert fast_paths and all(p.runs_as_built() for p in fast_paths)
+
+
+@pytest.mark.parametrize("family,path", [("xlm", "causal"), ("transfo_xl", "pre_lnorm")])
+def test_a_switch_set_after_a_forward_counts(family, path):
+    """A bool the fast path builds from (XLM's causal, Transformer-XL's pre_lnorm) set after a forward is used."""
+    model, _ = _model(family)
+    ids, mask = _inputs(family)
+    plain = _first_output(model, family, ids, mask)
+    for module in model.modules():
+        if isinstance(getattr(module, path, None), bool):
+            setattr(module, path, not getattr(module, path))
+    changed = _check_against_reference(model, family, ids, mask)
+    assert (_real(changed, mask) - _real(plain, mask)).abs().max() > 1e-3
+
+
+def test_torch_dynamic_int8_lm_head_runs_as_its_module():
+    """torch.ao's quantize_dynamic turns GPT-2's LM head (an nn.Linear) into its int8 Linear, whose weight is a
+    method: the head runs as that module, forward and generate."""
+    model, _ = _model("gpt2")
+    ids, _ = _inputs("gpt2")
+    mask = torch.ones_like(ids)  # (its activation scale is the whole tensor's: padded positions would change it)
+    quantized = torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
+    _check_against_reference(quantized, "gpt2", ids, mask)
+    assert torch.equal(quantized.generate(ids[:1, :3], max_new_tokens=2, do_sample=False),
+                       _greedy_by_forward(quantized, ids[:1, :3], 2))
+
+
+@pytest.mark.parametrize("family", ["bert", "gpt2", "transfo_xl"])
+def test_weights_loaded_into_inference_tensors_are_used(family):
+    """A model converted under torch.inference_mode() holds inference tensors (no version counter): weights loaded
+    into it there with load_state_dict are still seen (a serving process swapping weights)."""
+    model, _ = _model(family)
+    other, _ = _model(family)
+    randomize_all(other, seed=7, scale=0.2)
+    ids, mask = _inputs(family)
+    with torch.inference_mode():
+        model.to(torch.float64).to(torch.float32)
+        assert next(model.parameters()).is_inference()
+        before = _first_output(model, family, ids, mask)
+        model.load_state_dict(other.state_dict())
+        after = _first_output(model, family, ids, mask)
+        expected = _first_output(other, family, ids, mask)
+    torch.testing.assert_close(_real(after, mask), _real(expected, mask), atol=1e-5, rtol=1e-5)
+    assert (_real(after, mask) - _real(before, mask)).abs().max() > 1e-3

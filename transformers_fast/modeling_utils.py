@@ -31,7 +31,7 @@ from transformers_fast.configuration_utils import PretrainedConfig, hub_repo_ids
 from transformers_fast.modeling_outputs import ModelOutput
 from transformers_fast.ops import capturing_graph
 from transformers_fast.ops.quantized_linear import QuantizedEmbedding, QuantizedLinear, is_quantized
-from transformers_fast.runtime.fast_path import FastPath
+from transformers_fast.runtime.fast_path import FastPath, record_structure
 from transformers_fast.file_utils import (CONFIG_NAME, GENERATION_CONFIG_NAME, SAFE_WEIGHTS_INDEX_NAME,
                                           SAFE_WEIGHTS_NAME, WEIGHTS_INDEX_NAME, WEIGHTS_NAME)
 
@@ -362,6 +362,21 @@ def _taking_return_dict(forward):
     return forward_taking_return_dict
 
 
+def _recording_structure(init, cls: type):
+    """A library class's __init__ that, as the outermost library __init__ of the model being built, records the
+    modules it built (record_structure): what the fast paths stand in for. A user's subclass changing modules in its
+    own __init__ afterwards changes what was recorded, as any later replacement does."""
+    @functools.wraps(init)
+    def __init__(self, *args: Any, **kwargs: Any):
+        init(self, *args, **kwargs)
+        builder = next(c for c in type(self).__mro__
+                       if c.__module__.startswith("transformers_fast.") and "__init__" in c.__dict__)
+        if builder is cls:
+            record_structure(self)
+
+    return __init__
+
+
 def _renamed_by_key_mapping(state_dict: Dict[str, torch.Tensor], key_mapping: Any) -> Dict[str, torch.Tensor]:
     """transformers' key_mapping: each checkpoint key renamed by every pattern in turn (its first match replaced;
     a rename may feed the next, as transformers 5 applies them)."""
@@ -437,6 +452,9 @@ class PreTrainedModel(nn.Module):
         forward = cls.__dict__.get("forward")
         if forward is not None:
             cls.forward = _taking_return_dict(forward)
+        init = cls.__dict__.get("__init__")
+        if init is not None and cls.__module__.startswith("transformers_fast."):
+            cls.__init__ = _recording_structure(init, cls)
 
     @property
     def name_or_path(self) -> str:
@@ -660,6 +678,13 @@ class PreTrainedModel(nn.Module):
             for value in module.__dict__.values():
                 if isinstance(value, FastPath):
                     value.invalidate()
+                    value._watch = None  # (it holds the old modules and tensors: let them go now)
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        # (tensors made under torch.inference_mode() have no version counter to show the copy)
+        result = super().load_state_dict(state_dict, strict=strict, assign=assign)
+        self.invalidate_fast_path()
+        return result
 
     def train(self, mode: bool = True):
         result = super().train(mode)

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from transformers_fast.modeling_utils import Conv1D
 from transformers_fast.ops import PackedLinear, QuantizedEmbedding, QuantizedLinear
+from transformers_fast.runtime.fast_path import record_structure
 
 METHODS = ("int8",)
 CONFIG_KEY = "quantization"
@@ -189,6 +190,9 @@ def _replace_layers(model: nn.Module, lm_head: bool, embeddings: bool) -> int:
                 setattr(parent, act_name, nn.Identity())  # fused into the int8 layer
         tied = {id(float_head.weight): done[id(float_head)]} if float_head is not None else {}
         tables = _replace_embeddings(model, tied) if embeddings else 0
+    for module in model.modules():  # the int8 layers are the library's: the fast paths stand in for them
+        if "_built_structure" in module.__dict__:
+            record_structure(module)
     return hooked + len(done) + tables
 
 

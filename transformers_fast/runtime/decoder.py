@@ -188,12 +188,12 @@ class DecoderFastPath(FastPath):
             base = self._base()
             if base is not self.model:  # an LM head model: the base model's fast path packs the layers
                 shared = base.fast
-                self._layers = shared.layers()
+                layers = shared.layers()
                 self._pre_ln, self._wte, self._wpe, self._ln_f = shared._pre_ln, shared._wte, shared._wpe, shared._ln_f
             else:
                 parts = self._parts()
                 with torch.inference_mode(False), torch.no_grad():
-                    self._layers = [self._build(block) for block in parts["blocks"]]
+                    layers = [self._build(block) for block in parts["blocks"]]
                 self._pre_ln = parts["pre_ln"]
                 # the token table as its module (int8 with quantize(..., embeddings=True)); the float position
                 # table tells the model's dtype and device
@@ -204,6 +204,7 @@ class DecoderFastPath(FastPath):
                 self._lm_head = None if head is None else projection([head])  # (int8 with lm_head=True)
             self._bound = None
             self._one_call.forget()
+            self._layers = layers  # last: a thread of a first call at once that sees the layers sees the rest
         return self._layers
 
     @staticmethod
@@ -277,8 +278,10 @@ class DecoderFastPath(FastPath):
         """An LM head model's logits of forward()'s final hidden states [..., n_embd]: the prepacked head when
         forward() runs fused (MKL's F.linear takes its AVX2 path on AMD), else the head module as the reference."""
         head = self.model.get_output_embeddings()
-        # an int8 head's weight is int8: the float position embeddings tell the model's dtype and device
-        like = self._parts()["wpe"].weight if isinstance(head, QuantizedLinear) else head.weight
+        # an int8 head's weight is int8 (torch's dynamic int8 Linear's a method): the float position embeddings tell
+        # the model's dtype and device
+        weight = getattr(head, "weight", None)
+        like = weight if isinstance(weight, torch.Tensor) and weight.is_floating_point() else self._parts()["wpe"].weight
         if not self.usable(like, head_mask, output_attentions, output_hidden_states, (hidden,)):
             return head(hidden)
         self.layers()

@@ -2,6 +2,7 @@
 model) and the malloc policy the user opts into."""
 from __future__ import annotations
 
+import functools
 import itertools
 import operator
 import os
@@ -134,6 +135,46 @@ def _requires_grad(value) -> bool:
     return False
 
 
+# modules the fast paths read as the identity in eval mode: one may stand in for the other in a slot
+_IDENTITY_IN_EVAL = frozenset((nn.Dropout, nn.Identity))
+
+
+@functools.lru_cache(maxsize=None)
+def _projections() -> frozenset:
+    """The projection layers the fast paths pack alike (ops.projection): one may stand in for another in a slot
+    (an int8 layer put in by hand, a Linear for a GPT Conv1D)."""
+    from transformers_fast.modeling_utils import Conv1D
+    from transformers_fast.ops import PackedLinear, QuantizedLinear
+
+    return frozenset((nn.Linear, Conv1D, PackedLinear, QuantizedLinear))
+
+
+def _signature(module: nn.Module) -> tuple:
+    """What a slot's builder relies on: the module's kind and which of its parameters are None (a LayerNorm
+    without affine weights, a Linear without bias)."""
+    cls = type(module)
+    kind = nn.Identity if cls in _IDENTITY_IN_EVAL else nn.Linear if cls in _projections() else cls
+    return kind, tuple(name for name, p in module._parameters.items() if p is None)
+
+
+def record_structure(model: nn.Module) -> None:
+    """Notes every submodule's signature as the library built (or itself replaced: quantize()) the model; the fast
+    paths stand in for the model only while it keeps them (as_built)."""
+    model.__dict__["_built_structure"] = {path: _signature(m) for path, m in model.named_modules()}
+
+
+def as_built(model: nn.Module) -> bool:
+    """Whether every submodule the library put in `model` is still of its class and parameters: a torch layer of
+    another kind in a slot (an adapter where a dropout was, GELU for ReLU, a LayerNorm without weights) computes
+    what the fast paths, which call no submodule, do not. Modules inside a replacement are not looked at (its
+    class decides); a model the library did not build passes."""
+    built = model.__dict__.get("_built_structure")
+    if built is None:
+        return True
+    present = dict(model.named_modules())
+    return all(path in present and _signature(present[path]) == signature for path, signature in built.items())
+
+
 _version_of = operator.attrgetter("_version")
 _training_of = operator.attrgetter("training")
 
@@ -147,7 +188,7 @@ class ModuleWatch:
 
     runs_as_built() is False when some submodule is one the fast path cannot stand in for, since it calls no
     submodule: a class with its own forward (a LoRA wrapper, a subclass overriding forward, torch's dynamic int8
-    Linear), a forward hook (global or on a submodule; the root's own hooks run, its forward is called), or an
+    Linear), a torch layer of another kind than the library built there (as_built), a forward hook (global or on a submodule; the root's own hooks run, its forward is called), or an
     instance forward; or a submodule in training mode (its dropout on). The reference path runs then."""
 
     def __init__(self, root: nn.Module):
@@ -157,14 +198,14 @@ class ModuleWatch:
         self._hook_dicts = [d for m in submodules for d in (m._forward_hooks, m._forward_pre_hooks)]
         self._instance_dicts = [m.__dict__ for m in submodules]
         self._mode_sensitive = [m for m in submodules if _reads_training(m)]
-        self._mirrored = all(mirrored(m) for m in modules)
+        self._mirrored = all(mirrored(m) for m in modules) and as_built(root)
         held = [(m._modules, name, child) for m in modules for name, child in m._modules.items()]
         held += [(store, name, t) for m in modules for store in (m._parameters, m._buffers)
                  for name, t in store.items() if t is not None]
-        # plain attributes a build reads (a LayerNorm's eps, an activation function): assigning one counts; ints and
-        # tuples (widths, head counts, flags) come with the weights' shapes, which are watched already
+        # plain attributes a build reads (a LayerNorm's eps, an activation function, a switch such as XLM's causal):
+        # assigning one counts; ints and tuples (widths, head counts) come with the weights' shapes, watched already
         held += [(vars(m), name, value) for m in modules for name, value in vars(m).items()
-                 if not name.startswith("_") and not isinstance(value, (int, tuple))]
+                 if not name.startswith("_") and (isinstance(value, bool) or not isinstance(value, (int, tuple)))]
         self._holders = [holder for holder, _, _ in held]
         self._names = [name for _, name, _ in held]
         self._held = [item for _, _, item in held]

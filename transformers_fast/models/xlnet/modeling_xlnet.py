@@ -140,8 +140,9 @@ class XLNetRelativeAttention(nn.Module):
             big = 65500 if attn_mask.dtype == torch.float16 else 1e30
             attn_score = attn_score - big * torch.einsum("ijbn->bnij", attn_mask)
         attn_prob = F.softmax(attn_score, dim=3)
-        if self.dropout.training and self.dropout.p > 0:
-            # the mask drawn in 1.2.0's [qlen, klen, batch, heads] layout: a seeded run gets its random draws
+        if not isinstance(self.dropout, nn.Dropout) or (self.dropout.training and self.dropout.p > 0):
+            # the mask drawn in 1.2.0's [qlen, klen, batch, heads] layout: a seeded run gets its random draws (and a
+            # module put in the dropout's place sees 1.2.0's layout)
             attn_prob = self.dropout(attn_prob.permute(2, 3, 0, 1).contiguous()).permute(2, 3, 0, 1)
         if head_mask is not None:
             attn_prob = attn_prob * head_mask
