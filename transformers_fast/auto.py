@@ -179,13 +179,15 @@ class _AutoModel:
         row = family_of(pretrained_model_name_or_path, cls._kind, None if isinstance(config, (str, os.PathLike))
                         else config, hub_kwargs)
         model_class = row[3][cls._kind]
-        name = os.fspath(pretrained_model_name_or_path)
-        saved = _config_on_disk(name, file_utils.pop_hub_kwargs(dict(hub_kwargs))["subfolder"]) or {}
-        other = [a for a in saved.get("architectures") or () if isinstance(a, str) and
-                 a.startswith(model_class.split("For")[0]) and a.endswith("QuestionAnsweringSimple")]
-        if other and cls._kind == "qa":  # its qa_outputs would not load: a head of random weights, silently
-            raise ValueError(f"{name} holds transformers' {other[0]} (a span head, qa_outputs), which this library "
-                             f"does not have; {model_class} is 1.2.0's beam-search head, whose weights it lacks")
+        if cls._kind == "qa":  # transformers' span head's qa_outputs would not load: random weights, silently
+            name = os.fspath(pretrained_model_name_or_path)
+            saved = _config_on_disk(name, file_utils.pop_hub_kwargs(dict(hub_kwargs))["subfolder"]) or {}
+            other = [a for a in saved.get("architectures") or () if isinstance(a, str) and
+                     a.startswith(model_class.split("For")[0]) and a.endswith("QuestionAnsweringSimple")]
+            if other:
+                raise ValueError(f"{name} holds transformers' {other[0]} (a span head, qa_outputs), which this "
+                                 f"library does not have; {model_class} is 1.2.0's beam-search head, whose weights it "
+                                 f"lacks")
         return getattr(transformers_fast, model_class)
 
     @classmethod

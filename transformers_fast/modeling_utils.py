@@ -377,6 +377,20 @@ def _recording_structure(init, cls: type):
     return __init__
 
 
+def padded_vocab_size(new_num_tokens: Optional[int], current: int, pad_to_multiple_of: Optional[int]) -> Optional[int]:
+    """resize_token_embeddings' size: with transformers' pad_to_multiple_of, new_num_tokens (or the current size)
+    rounded up to a multiple of it."""
+    if pad_to_multiple_of is None:
+        return new_num_tokens
+    if isinstance(pad_to_multiple_of, bool) or not isinstance(pad_to_multiple_of, int) or pad_to_multiple_of < 1:
+        raise ValueError(f"pad_to_multiple_of must be a positive integer, got {pad_to_multiple_of!r}")
+    if new_num_tokens is None:
+        new_num_tokens = current
+    if isinstance(new_num_tokens, bool) or not isinstance(new_num_tokens, int):
+        return new_num_tokens  # (resize_token_embeddings names what is wrong with it)
+    return -(-new_num_tokens // pad_to_multiple_of) * pad_to_multiple_of
+
+
 def _renamed_by_key_mapping(state_dict: Dict[str, torch.Tensor], key_mapping: Any) -> Dict[str, torch.Tensor]:
     """transformers' key_mapping: each checkpoint key renamed by every pattern in turn (its first match replaced;
     a rename may feed the next, as transformers 5 applies them)."""
@@ -542,13 +556,7 @@ class PreTrainedModel(nn.Module):
         pad_to_multiple_of (transformers'): the size rounded up to a multiple of it (of the present size when
         new_num_tokens is None)."""
         old = self.get_input_embeddings()
-        if pad_to_multiple_of is not None:
-            if isinstance(pad_to_multiple_of, bool) or not isinstance(pad_to_multiple_of, int) or pad_to_multiple_of < 1:
-                raise ValueError(f"pad_to_multiple_of must be a positive integer, got {pad_to_multiple_of!r}")
-            if new_num_tokens is None:
-                new_num_tokens = old.weight.shape[0]
-            if isinstance(new_num_tokens, int) and not isinstance(new_num_tokens, bool):
-                new_num_tokens = -(-new_num_tokens // pad_to_multiple_of) * pad_to_multiple_of
+        new_num_tokens = padded_vocab_size(new_num_tokens, old.weight.shape[0], pad_to_multiple_of)
         if new_num_tokens is None or new_num_tokens == old.weight.shape[0]:
             return old
         if is_quantized(self):
@@ -780,10 +788,9 @@ class PreTrainedModel(nn.Module):
             raise TypeError("attn_implementation must be a string such as 'eager' or 'sdpa'")
         for option in ("max_memory", "offload_folder", "offload_state_dict", "offload_buffers"):
             kwargs.pop(option, None)  # (how transformers spreads a model over devices and disk: here one device)
-        if kwargs.get("quantization_config") is not None:
+        if kwargs.pop("quantization_config", None) is not None:
             raise ValueError("quantization_config (transformers' quantizers) is not supported: pass quantize='int8' "
                              "(this library's int8) or torch_dtype=torch.bfloat16")
-        kwargs.pop("quantization_config", None)
         key_mapping = kwargs.pop("key_mapping", None)
         hub_kwargs = pop_hub_kwargs(kwargs)
         if kwargs.pop("from_tf", False):  # (a local checkpoint: the download options have nothing to do)

@@ -18,7 +18,7 @@ import os
 import sys
 import threading
 import warnings
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 logger = logging.getLogger(__name__)
 
@@ -304,6 +304,8 @@ class PreTrainedTokenizer(metaclass=_WatchedTokenizerClass):
         object.__setattr__(self, name, value)
 
     vocab_files_names: Dict[str, str] = {}
+    # the additional special tokens of a family given none (a transformers folder names its own): 1.2.0's defaults
+    _default_additional_special_tokens: Tuple[str, ...] = ()
     pretrained_vocab_files_map: Dict[str, Dict[str, str]] = {}
     pretrained_init_configuration: Dict[str, dict] = {}
     max_model_input_sizes: Dict[str, Optional[int]] = {}
@@ -349,6 +351,8 @@ class PreTrainedTokenizer(metaclass=_WatchedTokenizerClass):
             # transformers 5 saves additional_special_tokens under this name in tokenizer_config.json (4.x: a dict
             # of named ones); without it they would split the text but not be special (decode, masks)
             kwargs = dict(kwargs, additional_special_tokens=list(extra.values()) if isinstance(extra, dict) else extra)
+        elif self._default_additional_special_tokens and kwargs.get("additional_special_tokens") is None:
+            kwargs = dict(kwargs, additional_special_tokens=list(self._default_additional_special_tokens))
         for key, value in kwargs.items():
             if key in self.SPECIAL_TOKENS_ATTRIBUTES:
                 value = _token_text(value)
@@ -724,6 +728,7 @@ class PreTrainedTokenizer(metaclass=_WatchedTokenizerClass):
         state["_core"] = None
         state["_core_state"] = None
         state.pop("_core_checked", None)  # epochs of this process
+        state.pop("_hooks_checked", None)
         state.pop("_layout_cache", None)
         return state
 
@@ -810,13 +815,16 @@ class PreTrainedTokenizer(metaclass=_WatchedTokenizerClass):
         return {}
 
     def _hooks_replaced(self):
-        if _replaced(self, self._python_hooks):
-            return True
-        for name, helper_class in self._core_helpers().items():
-            helper = self.__dict__.get(name)
-            if helper is not None and (type(helper) is not helper_class or "tokenize" in vars(helper)):
-                return True
-        return False
+        """Whether a hook or a helper is replaced; decided once per state epoch (replacing one moves it: a setattr
+        on the tokenizer or its helpers, a patch of a tokenizer class), as XLM asks it on every call with lang."""
+        checked = self.__dict__.get("_hooks_checked")
+        if checked is not None and checked[0] == _state_epoch:
+            return checked[1]
+        replaced = _replaced(self, self._python_hooks) or any(
+            helper is not None and (type(helper) is not helper_class or "tokenize" in vars(helper))
+            for helper, helper_class in ((self.__dict__.get(name), cls) for name, cls in self._core_helpers().items()))
+        self.__dict__["_hooks_checked"] = (_state_epoch, replaced)  # (not a state change: no __setattr__)
+        return replaced
 
     def _native(self):
         """The C++ core, rebuilt if the Python state it was built from changed, holding the current

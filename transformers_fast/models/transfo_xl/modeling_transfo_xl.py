@@ -25,7 +25,7 @@ from transformers_fast.generation import GenerationMixin
 from transformers_fast.modeling_outputs import ModelOutput
 from transformers_fast.modeling_utils import (CheckpointedLayers, PreTrainedModel, add_start_docstrings, assign_tf_map,
                                               check_ids, check_token_inputs, expand_head_mask, input_shape,
-                                              memory_in_dtype, tf_checkpoint_arrays)
+                                              memory_in_dtype, padded_vocab_size, tf_checkpoint_arrays)
 from transformers_fast.models.transfo_xl.configuration_transfo_xl import (
     TRANSFO_XL_PRETRAINED_CONFIG_ARCHIVE_MAP, TRANSFO_XL_PRETRAINED_MODEL_ARCHIVE_MAP, TransfoXLConfig)
 from transformers_fast.models.transfo_xl.modeling_transfo_xl_utilities import (LogUniformSampler,
@@ -538,9 +538,7 @@ class TransfoXLModel(CheckpointedLayers, TransfoXLPreTrainedModel):
         return self.word_emb
 
     def resize_token_embeddings(self, new_num_tokens=None, pad_to_multiple_of=None):
-        if pad_to_multiple_of is not None:
-            new_num_tokens = -(-(self.n_token if new_num_tokens is None else new_num_tokens) // pad_to_multiple_of) \
-                * pad_to_multiple_of
+        new_num_tokens = padded_vocab_size(new_num_tokens, self.n_token, pad_to_multiple_of)
         if new_num_tokens is None or new_num_tokens == self.n_token:
             return self.word_emb
         raise NotImplementedError("resize_token_embeddings is not supported for Transformer-XL's adaptive "

@@ -134,10 +134,8 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
     special tokens starts with cls_token (</s>) as in 1.2.0, or, from a folder transformers saved, with bos_token
     (<s>) as transformers lays it out: what a model fine-tuned there saw."""
 
-    def _start_id(self):
-        return self.bos_token_id if self.__dict__.get("_added_tokens_as_transformers") else self.cls_token_id
-
     vocab_files_names = VOCAB_FILES_NAMES
+    _default_additional_special_tokens = tuple(f"<special{i}>" for i in range(10))
     _run_word_ids = word_end_word_ids
     _python_hooks = PreTrainedTokenizer._python_hooks + ("moses_pipeline", "moses_punct_norm", "moses_tokenize")
     pretrained_init_configuration = PRETRAINED_INIT_CONFIGURATION
@@ -148,13 +146,9 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
     def __init__(self, vocab_file, merges_file, unk_token="<unk>", bos_token="<s>", sep_token="</s>",
                  pad_token="<pad>", cls_token="</s>", mask_token="<special1>", additional_special_tokens=None,
                  lang2id=None, id2lang=None, do_lowercase_and_remove_accent=True, **kwargs):
-        if additional_special_tokens is None and not kwargs.get("extra_special_tokens"):
-            # 1.2.0's; a transformers folder names its own (extra_special_tokens)
-            additional_special_tokens = tuple(f"<special{i}>" for i in range(10))
         super().__init__(unk_token=unk_token, bos_token=bos_token, sep_token=sep_token, pad_token=pad_token,
                          cls_token=cls_token, mask_token=mask_token,
-                         additional_special_tokens=None if additional_special_tokens is None else
-                         list(additional_special_tokens), **kwargs)
+                         additional_special_tokens=additional_special_tokens, **kwargs)
         self.cache_moses_punct_normalizer = {}
         self.cache_moses_tokenizer = {}
         self.lang_with_custom_tokenizer = {"zh", "th", "ja"}
@@ -174,6 +168,9 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
         merges = read_word_end_merges(merges_file, skip_first=False)
         self.bpe_ranks = TrackedDict(zip(merges, range(len(merges))))
         self._build_core()
+
+    def _start_id(self):
+        return self.bos_token_id if self.__dict__.get("_added_tokens_as_transformers") else self.cls_token_id
 
     def _core_model_key(self):
         return bpe_model_key(self)

@@ -18,6 +18,7 @@ _SHORTCUTS = {"xlnet-base-cased": "xlnet/xlnet-base-cased", "xlnet-large-cased":
 
 class XLNetTokenizer(PreTrainedTokenizer):
     vocab_files_names = VOCAB_FILES_NAMES
+    _default_additional_special_tokens = ("<eop>", "<eod>")
     max_model_input_sizes = {k: None for k in _SHORTCUTS}
     pretrained_hub_files = {k: (v, {"vocab_file": "spiece.model"}) for k, v in _SHORTCUTS.items()}
     padding_side = "left"
@@ -27,12 +28,9 @@ class XLNetTokenizer(PreTrainedTokenizer):
                  bos_token="<s>", eos_token="</s>", unk_token="<unk>", sep_token="<sep>",
                  pad_token="<pad>", cls_token="<cls>", mask_token="<mask>",
                  additional_special_tokens=None, **kwargs):
-        if additional_special_tokens is None and not kwargs.get("extra_special_tokens"):
-            additional_special_tokens = ("<eop>", "<eod>")  # 1.2.0's; a transformers folder names its own
         super().__init__(bos_token=bos_token, eos_token=eos_token, unk_token=unk_token, sep_token=sep_token,
                          pad_token=pad_token, cls_token=cls_token, mask_token=mask_token,
-                         additional_special_tokens=None if additional_special_tokens is None else
-                         list(additional_special_tokens), **kwargs)
+                         additional_special_tokens=additional_special_tokens, **kwargs)
         self.max_len_single_sentence = self.max_len - 2
         self.max_len_sentences_pair = self.max_len - 3
         import sentencepiece as spm
