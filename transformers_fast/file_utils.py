@@ -27,6 +27,15 @@ SAFE_WEIGHTS_INDEX_NAME = "model.safetensors.index.json"
 WEIGHTS_INDEX_NAME = "pytorch_model.bin.index.json"
 GENERATION_CONFIG_NAME = "generation_config.json"
 
+_PACKAGE = __name__.partition(".")[0]
+
+
+def is_library_module(module_name: Optional[str]) -> bool:
+    """Whether code of module `module_name` is this library's own, not a user's subclass, patch or wrapper (whose
+    behaviour the fast paths and the C++ tokenizers do not reproduce)."""
+    return bool(module_name) and (module_name == _PACKAGE or module_name.startswith(_PACKAGE + "."))
+
+
 PACKAGED_CONFIGS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
 
 

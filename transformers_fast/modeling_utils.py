@@ -33,7 +33,7 @@ from transformers_fast.ops import capturing_graph
 from transformers_fast.ops.quantized_linear import QuantizedEmbedding, QuantizedLinear, is_quantized
 from transformers_fast.runtime.fast_path import FastPath, record_structure
 from transformers_fast.file_utils import (CONFIG_NAME, GENERATION_CONFIG_NAME, SAFE_WEIGHTS_INDEX_NAME,
-                                          SAFE_WEIGHTS_NAME, WEIGHTS_INDEX_NAME, WEIGHTS_NAME)
+                                          SAFE_WEIGHTS_NAME, WEIGHTS_INDEX_NAME, WEIGHTS_NAME, is_library_module)
 
 logger = logging.getLogger(__name__)
 
@@ -370,7 +370,7 @@ def _recording_structure(init, cls: type):
     def __init__(self, *args: Any, **kwargs: Any):
         init(self, *args, **kwargs)
         builder = next(c for c in type(self).__mro__
-                       if c.__module__.startswith("transformers_fast.") and "__init__" in c.__dict__)
+                       if is_library_module(c.__module__) and "__init__" in c.__dict__)
         if builder is cls:
             record_structure(self)
 
@@ -467,7 +467,7 @@ class PreTrainedModel(nn.Module):
         if forward is not None:
             cls.forward = _taking_return_dict(forward)
         init = cls.__dict__.get("__init__")
-        if init is not None and cls.__module__.startswith("transformers_fast."):
+        if init is not None and is_library_module(cls.__module__):
             cls.__init__ = _recording_structure(init, cls)
 
     @property

@@ -20,6 +20,9 @@ import threading
 import warnings
 from typing import Dict, Optional, Tuple
 
+from transformers_fast import file_utils
+from transformers_fast.file_utils import is_library_module
+
 logger = logging.getLogger(__name__)
 
 SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
@@ -87,7 +90,7 @@ def _replaced(tokenizer, names):
     patch of the class)."""
     cls = type(tokenizer)
     return any(name in tokenizer.__dict__ or
-               not (getattr(getattr(cls, name, None), "__module__", None) or __name__).startswith("transformers_fast.")
+               not is_library_module(getattr(getattr(cls, name, None), "__module__", None) or __name__)
                for name in names)
 
 
@@ -454,8 +457,6 @@ class PreTrainedTokenizer(metaclass=_WatchedTokenizerClass):
     def from_pretrained(cls, pretrained_model_name_or_path, *inputs, **kwargs):
         """A shortcut name (resolved through the Hugging Face hub cache), a folder written by
         save_pretrained, or (single-file vocabularies) the path of the vocabulary file."""
-        from transformers_fast import file_utils
-
         proxies = kwargs.get("proxies")
         hub_kwargs = file_utils.pop_hub_kwargs(kwargs)  # (not tokenizer init keywords)
         cache_dir, force_download = hub_kwargs["cache_dir"], hub_kwargs["force_download"]
@@ -567,8 +568,6 @@ class PreTrainedTokenizer(metaclass=_WatchedTokenizerClass):
         reads a repo id: each file this class may read from the cache (the revision asked for), else downloaded
         when downloads are on. A repository none of whose files can be had is an OSError saying which were looked
         for; a folder with some but not the vocabulary gives from_pretrained's own error."""
-        from transformers_fast import file_utils
-
         names = list(cls.vocab_files_names.values()) + [TOKENIZER_JSON_FILE, ADDED_TOKENS_FILE,
                                                          SPECIAL_TOKENS_MAP_FILE, TOKENIZER_CONFIG_FILE]
         found, errors = [], []
@@ -603,7 +602,7 @@ class PreTrainedTokenizer(metaclass=_WatchedTokenizerClass):
             tokenizer_config.pop(file_id, None)
         # what transformers' AutoTokenizer builds from the folder (1.2.0 ignores it): the family's class
         tokenizer_config["tokenizer_class"] = next(
-            c.__name__ for c in type(self).__mro__ if c.__module__.startswith("transformers_fast."))
+            c.__name__ for c in type(self).__mro__ if is_library_module(c.__module__))
         flags = self.__dict__.get("_added_token_flags")
         if flags and self._split_as_transformers():  # transformers' entry: both libraries reload the flags from it
             special = set(self.all_special_tokens) | self.__dict__.get("_skipped_added_tokens", set())

@@ -14,6 +14,7 @@ from torch import nn
 from torch.nn.modules.module import _global_forward_hooks, _global_forward_pre_hooks
 
 from transformers_fast import ops
+from transformers_fast.file_utils import is_library_module
 
 # What the fast paths run in: on the CPU the dtypes of the C++ kernels (bfloat16: bf16 weights and activations
 # with fp32 accumulation in the GEMMs and fp32 statistics in LayerNorm and softmax, as torch's own bf16 ops
@@ -98,7 +99,7 @@ def mirrored(module: nn.Module) -> bool:
     """Whether the fast paths compute what `module` computes: its class's forward is this library's or one of
     the torch modules above (a subclass that keeps that forward counts too)."""
     forward = type(module).forward
-    return forward in _TORCH_FORWARDS or getattr(forward, "__module__", "").startswith("transformers_fast.")
+    return forward in _TORCH_FORWARDS or is_library_module(getattr(forward, "__module__", None))
 
 
 def _reads_training(module: nn.Module) -> bool:
