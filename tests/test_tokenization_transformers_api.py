@@ -118,6 +118,9 @@ def test_padding_options(pairs_of_tokenizers, family):
     for args in [(TEXTS,), (TEXTS, PAIRS), (TEXTS[1],)]:
         for kw in [dict(padding=True, pad_to_multiple_of=8),
                    dict(padding="max_length", max_length=13, pad_to_multiple_of=4),
+                   dict(padding="max_length", max_length=13, pad_to_multiple_of=4, truncation=True),  # (refused)
+                   dict(padding=True, max_length=6, pad_to_multiple_of=4, truncation="only_first"),
+                   dict(padding=True, max_length=8, pad_to_multiple_of=4, truncation=True),
                    dict(padding=False, pad_to_multiple_of=8),
                    dict(padding=True, pad_to_multiple_of=8, return_tensors="pt"),
                    dict(padding=True, padding_side="left"),
@@ -549,3 +552,29 @@ def test_ids_as_tensors_arrays_and_one_id(pairs_of_tokenizers, family):
     for given in (word, torch.tensor(word), np.int64(word)):
         assert ours.decode(given) == theirs.decode(word)
     assert ours.batch_decode(torch.tensor([ids, ids])) == theirs.batch_decode([ids, ids])
+    # one special or added id (1.2.0's decode split at sep_token, and put a space before an added token)
+    ours, theirs = pickle.loads(pickle.dumps(ours)), pickle.loads(pickle.dumps(theirs))
+    ours.add_tokens(["addedtokenx"]), theirs.add_tokens(["addedtokenx"])
+    for token in theirs.all_special_tokens + ["addedtokenx"]:
+        one = theirs.convert_tokens_to_ids(token)
+        for kw in (dict(), dict(skip_special_tokens=True)):
+            assert ours.decode(one, **kw) == ours.decode(torch.tensor(one), **kw) == theirs.decode(one, **kw), token
+    # a flat list or 1-d tensor is one sequence to transformers 5's batch_decode; its Python tokenizers' option
+    for given in (ids, torch.tensor(ids)):
+        assert ours.batch_decode(given) == theirs.batch_decode(given)
+    kw = dict(skip_special_tokens=True, spaces_between_special_tokens=False)
+    assert ours.batch_decode([ids], **kw) == theirs.batch_decode([ids], **kw)
+    assert ours.decode(ids, **kw) == ours.decode(ids, skip_special_tokens=True)  # (decode of a sequence: 1.2.0's)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_text_target(pairs_of_tokenizers, family):
+    """transformers' __call__(text_target=...): the targets' input_ids as labels beside the texts', or alone the
+    targets' encoding."""
+    ours, hf = pairs_of_tokenizers[family]
+    for kw in [dict(text_target=TEXTS[0]), dict(text=TEXTS[1], text_target=TEXTS[0]),
+               dict(text=TEXTS, text_target=PAIRS, padding=True, return_tensors="pt"),
+               dict(text=TEXTS[1], text_target=TEXTS[0], text_pair_target=PAIRS[0], max_length=6, truncation=True)]:
+        assert_same_call(ours, hf, **kw)
+    with pytest.raises(ValueError, match="text_target"):
+        ours()

@@ -1050,12 +1050,13 @@ class PreTrainedModel(nn.Module):
             elif want.is_floating_point() and not tensor.is_floating_point() and not tensor.is_complex():
                 tensor = tensor.to(want.dtype)  # (integer or bool values of a float weight: both references copy)
             to_load[model_key] = tensor
-        _last_stored_wins(model_state, to_load)
         self.load_state_dict(to_load, strict=False, assign=True)
+        _share_as_built(self, model_state, to_load)
         self.tie_weights()
 
         missing = [name for name, t in self.state_dict(keep_vars=True).items() if t.is_meta]
         self._materialize_missing(build_writes)
+        _share_as_built(self, model_state, to_load)
         self.tie_weights()
 
         ignore = [re.compile(p) for p in self.keys_to_ignore_on_load]
@@ -1130,17 +1131,24 @@ class PreTrainedModel(nn.Module):
 # ---- checkpoint files ---------------------------------------------------------------------------------------
 
 
-def _last_stored_wins(model_state: Dict[str, torch.Tensor], to_load: Dict[str, torch.Tensor]) -> None:
-    """A tied matrix stored under several names (1.2.0's torch.save keeps each) takes the value stored last in
-    module order, the head's, for all of its names: 1.2.0 copies each name into the one shared tensor in that
-    order. (Under torchscript the head is a copy, not shared, and 1.2.0's final tie copies the embeddings.)"""
+def _share_as_built(model: nn.Module, model_state: Dict[str, torch.Tensor], stored: Dict[str, torch.Tensor]) -> None:
+    """A tensor the built model holds under several names (a tied matrix, Transformer-XL's biases with
+    untie_r=False) is one tensor again after load_state_dict(assign=True) or materialising, which give each name its
+    own: one gradient and one optimizer state, as in 1.2.0. It takes the value stored last in module order (1.2.0
+    copies each stored name into the one shared tensor in that order: a tied head's), else the last name's. (Under
+    torchscript a tied head is a copy, not shared: 1.2.0's final tie copies the embeddings.)"""
     names_of: Dict[int, List[str]] = {}
     for key, tensor in model_state.items():
         names_of.setdefault(id(tensor), []).append(key)
+    current = model.state_dict(keep_vars=True)
     for names in names_of.values():
-        stored = [key for key in names if key in to_load]
-        for key in stored[:-1]:
-            to_load[key] = to_load[stored[-1]]
+        if len(names) < 2:
+            continue
+        shared = current[([key for key in names if key in stored] or names)[-1]]
+        for key in names:
+            if current[key] is not shared:
+                module_name, _, leaf = key.rpartition(".")
+                setattr(model.get_submodule(module_name), leaf, shared)
 
 
 def _share_int8_matrix(head: QuantizedLinear, table: QuantizedEmbedding) -> None:
@@ -1344,8 +1352,8 @@ def prune_linear_layer(layer: nn.Linear, index: torch.Tensor, dim: int = 0) -> n
 
 
 def check_ids(name: str, ids: Any, upper: int, what: str, shape: Optional[torch.Size] = None,
-              device: Optional[torch.device] = None, ignored: Optional[int] = None) -> None:
-    """ids must be an integer tensor with values in [0, upper) or equal to `ignored` (and the given shape, on the
+              device: Optional[torch.device] = None, ignored: Sequence[int] = ()) -> None:
+    """ids must be an integer tensor with values in [0, upper) or among `ignored` (and the given shape, on the
     given device)."""
     if not isinstance(ids, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of integer ids, got {type(ids).__name__}")
@@ -1356,8 +1364,8 @@ def check_ids(name: str, ids: Any, upper: int, what: str, shape: Optional[torch.
                          f"move one of them with .to()")
     if shape is not None and ids.shape != shape:
         raise ValueError(f"{name} has shape {tuple(ids.shape)} but input_ids has shape {tuple(shape)}")
-    if ignored is not None:
-        ids = ids[ids != ignored]
+    for value in ignored:
+        ids = ids[ids != value]
     if ids.numel() == 0 or capturing_graph():  # (a graph being captured has no values to read)
         return
     low, high = torch.aminmax(ids)

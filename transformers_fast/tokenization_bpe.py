@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Optional
 
 from transformers_fast.tokenization_utils import (PreTrainedTokenizer, TrackedDict, _core_lib, _id_list, _is_batch,
-                                                tracked_key)
+                                                _is_one_id, tracked_key)
 
 logger = logging.getLogger(__name__)
 
@@ -277,10 +277,13 @@ class ByteLevelBPETokenizer(PreTrainedTokenizer):
         text = "".join(tokens)
         return bytearray([self.byte_decoder[c] for c in text]).decode("utf-8", errors=self.errors)
 
-    def decode(self, token_ids, skip_special_tokens=False, clean_up_tokenization_spaces=None):
+    def decode(self, token_ids, skip_special_tokens=False, clean_up_tokenization_spaces=None,
+               spaces_between_special_tokens=True):
         """1.2.0's decode (clean-up on by default, a RoBERTa text holding </s> split into a list); with
-        add_prefix_space given, transformers' (one str, as batch_decode, its clean-up default); a batch of
+        add_prefix_space given, transformers' (one str, as batch_decode, its clean-up default); one id or a batch of
         sequences as batch_decode."""
+        if _is_one_id(token_ids):
+            return self.batch_decode([[int(token_ids)]], skip_special_tokens, clean_up_tokenization_spaces)[0]
         token_ids = _id_list(token_ids)
         if _is_batch(token_ids):
             return self.batch_decode(token_ids, skip_special_tokens, clean_up_tokenization_spaces)

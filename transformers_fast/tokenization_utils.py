@@ -1040,10 +1040,15 @@ class PreTrainedTokenizer(metaclass=_WatchedTokenizerClass):
     def convert_tokens_to_string(self, tokens):
         return " ".join(self.convert_ids_to_tokens(tokens))
 
-    def decode(self, token_ids, skip_special_tokens=False, clean_up_tokenization_spaces=None):
+    def decode(self, token_ids, skip_special_tokens=False, clean_up_tokenization_spaces=None,
+               spaces_between_special_tokens=True):
         """1.2.0: ids to text (cleaned up unless clean_up_tokenization_spaces=False); a text holding sep_token comes
-        back as a list of its segments. A batch (a list of id lists, a 2-d tensor or array) gives batch_decode's
-        list of texts, as transformers 5."""
+        back as a list of its segments. One id (an int, a 0-d tensor or array) or a batch (a list of id lists, a 2-d
+        tensor or array) decode as in transformers 5: the token's text, batch_decode's list of texts.
+        spaces_between_special_tokens: transformers' option of its Python tokenizers, which its fast ones (like
+        these) ignore."""
+        if _is_one_id(token_ids):  # 1.2.0 spelled the token out letter by letter; transformers: the token's text
+            return self.batch_decode([[int(token_ids)]], skip_special_tokens, clean_up_tokenization_spaces)[0]
         token_ids = _id_list(token_ids)
         if _is_batch(token_ids):
             return self.batch_decode(token_ids, skip_special_tokens, clean_up_tokenization_spaces)
@@ -1120,10 +1125,14 @@ class PreTrainedTokenizer(metaclass=_WatchedTokenizerClass):
         """transformers' flag for tokenizers whose encodings know their words (word_ids)."""
         return type(self)._run_word_ids is not PreTrainedTokenizer._run_word_ids
 
-    def batch_decode(self, sequences, skip_special_tokens=False, clean_up_tokenization_spaces=None):
-        """transformers: one str per sequence (without decode's 1.2.0 split at sep_token)."""
+    def batch_decode(self, sequences, skip_special_tokens=False, clean_up_tokenization_spaces=None,
+                     spaces_between_special_tokens=True):
+        """transformers 5: one str per sequence (without decode's 1.2.0 split at sep_token); a flat list or 1-d tensor
+        of ids is one sequence."""
         if hasattr(sequences, "tolist"):
             sequences = sequences.tolist()
+        if isinstance(sequences, (list, tuple)) and sequences and all(map(_is_one_id, sequences)):
+            sequences = [[int(i) for i in sequences]]
         if clean_up_tokenization_spaces is None:
             clean_up_tokenization_spaces = self.clean_up_tokenization_spaces
         if clean_up_tokenization_spaces and self._bpe_in_transformers and \
@@ -1360,11 +1369,38 @@ class PreTrainedTokenizer(metaclass=_WatchedTokenizerClass):
         return self._encode_batch(texts, pairs, False, add_special_tokens=add_special_tokens,
                                   is_split_into_words=is_split_into_words, **kwargs)
 
-    def __call__(self, text, text_pair=None, add_special_tokens=True, padding=False, truncation=None,
+    def __call__(self, text=None, text_pair=None, add_special_tokens=True, padding=False, truncation=None,
                  max_length=None, stride=0, is_split_into_words=False, pad_to_multiple_of=None, padding_side=None,
                  return_tensors=None, return_token_type_ids=None, return_attention_mask=None,
                  return_overflowing_tokens=False, return_special_tokens_mask=False, return_offsets_mapping=False,
-                 return_length=False, verbose=True, pad_to_max_length=False, truncation_strategy=None):
+                 return_length=False, verbose=True, pad_to_max_length=False, truncation_strategy=None, *,
+                 text_target=None, text_pair_target=None):
+        """As transformers: text_target (and text_pair_target) encoded with the same options; given with text, its
+        input_ids come back as the encoding's labels, alone as the encoding itself."""
+        options = dict(add_special_tokens=add_special_tokens, padding=padding, truncation=truncation,
+                       max_length=max_length, stride=stride, is_split_into_words=is_split_into_words,
+                       pad_to_multiple_of=pad_to_multiple_of, padding_side=padding_side, return_tensors=return_tensors,
+                       return_token_type_ids=return_token_type_ids, return_attention_mask=return_attention_mask,
+                       return_overflowing_tokens=return_overflowing_tokens,
+                       return_special_tokens_mask=return_special_tokens_mask,
+                       return_offsets_mapping=return_offsets_mapping, return_length=return_length, verbose=verbose,
+                       pad_to_max_length=pad_to_max_length, truncation_strategy=truncation_strategy)
+        if text is None and text_target is None:
+            raise ValueError("You need to specify either `text` or `text_target`.")
+        if text_target is None:
+            return self._call_one(text, text_pair, **options)
+        targets = self._call_one(text_target, text_pair_target, **options)
+        if text is None:
+            return targets
+        encodings = self._call_one(text, text_pair, **options)
+        encodings["labels"] = targets["input_ids"]
+        return encodings
+
+    def _call_one(self, text, text_pair=None, add_special_tokens=True, padding=False, truncation=None,
+                  max_length=None, stride=0, is_split_into_words=False, pad_to_multiple_of=None, padding_side=None,
+                  return_tensors=None, return_token_type_ids=None, return_attention_mask=None,
+                  return_overflowing_tokens=False, return_special_tokens_mask=False, return_offsets_mapping=False,
+                  return_length=False, verbose=True, pad_to_max_length=False, truncation_strategy=None):
         """Encodes one text or a batch as transformers' fast tokenizers do: a BatchEncoding of input_ids,
         token_type_ids / attention_mask (by default as model_input_names says), and on request
         special_tokens_mask, offset_mapping, length, overflow_to_sample_mapping. padding: False, True/"longest"
@@ -1431,6 +1467,10 @@ class PreTrainedTokenizer(metaclass=_WatchedTokenizerClass):
             max_length = self._max_length_to_pad()
             if max_length is None:
                 padding = False
+        if strategy and padding not in (False, "do_not_pad") and pad_to_multiple_of and max_length is not None \
+                and max_length % pad_to_multiple_of:  # (rows would come out longer than max_length)
+            raise ValueError(f"Truncation and padding are both activated but truncation length ({max_length}) is "
+                             f"not a multiple of pad_to_multiple_of ({pad_to_multiple_of}).")
         extra = self.num_added_special_tokens(False) if stride and strategy and max_length is not None else 0
         if stride and strategy and max_length is not None and extra <= max_length < stride + extra:  # tokenizers'
             raise ValueError(f"stride ({stride}) must be at most max_length ({max_length}) less the {extra} special "
@@ -1849,6 +1889,16 @@ def _id_list(ids):
     if hasattr(ids, "tolist"):
         ids = ids.tolist()
     return [ids] if isinstance(ids, int) else ids
+
+
+def _is_one_id(ids) -> bool:
+    """Whether ids to decode are one id: an int, or a 0-d tensor or array (not a bool)."""
+    if isinstance(ids, bool):
+        return False
+    if isinstance(ids, int):
+        return True
+    return getattr(ids, "ndim", None) == 0 and getattr(ids, "dtype", None) is not None and \
+        not isinstance(ids.tolist(), (bool, float))
 
 
 def _is_batch(ids) -> bool:

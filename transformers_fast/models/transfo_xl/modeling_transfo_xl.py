@@ -772,8 +772,9 @@ class TransfoXLLMHeadModel(GenerationMixin, TransfoXLPreTrainedModel):
         inputs_embeds = transformer._check_inputs(input_ids, mems, inputs_embeds)[1]
         shape = input_shape(input_ids, inputs_embeds)[1]
         if labels is not None:
-            check_ids("labels", labels, self.config.n_token, "the vocabulary size (config.n_token), or -100 (ignored)",
-                      shape=shape, ignored=-100)
+            # 1.2.0 scores -1 (its ignored label elsewhere) 0, as any label outside the clusters; -100: transformers'
+            check_ids("labels", labels, self.config.n_token,
+                      "the vocabulary size (config.n_token), or -100 or -1 (ignored)", shape=shape, ignored=(-100, -1))
         bsz, tgt_len = shape
         outputs = transformer(input_ids, mems=mems, head_mask=head_mask, output_attentions=output_attentions,
                               output_hidden_states=output_hidden_states, inputs_embeds=inputs_embeds)

@@ -100,9 +100,9 @@ class ProjectedAdaptiveLogSoftmax(nn.Module):
                 raise RuntimeError("Input and labels should have the same size in the batch dimension.")
         if self.n_clusters == 0:
             logit = self._logit(0, hidden, self.out_layers[0].weight, self.out_layers[0].bias, self.out_projs[0])
-            if labels is not None:  # -100 scores 0, as a label outside every cluster does below
+            if labels is not None:  # -100 and -1 score 0, as a label outside every cluster does below
                 nll = -F.log_softmax(logit, dim=-1).gather(1, labels.clamp(min=0).unsqueeze(1)).squeeze(1)
-                return nll.masked_fill(labels == -100, 0.0)
+                return nll.masked_fill(labels < 0, 0.0)
             return F.log_softmax(logit, dim=-1)
         clusters = self.cluster_weights()
         head_weight, head_bias, head_proj = clusters[0]

@@ -550,7 +550,7 @@ class XLMPredLayer(nn.Module):
             raise ValueError(f"labels must hold one id per position ({rows}), got "
                              f"{tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__}")
         y = y.reshape(-1)
-        check_ids("labels", y, n_words, "the vocabulary size, or -100 (ignored)", ignored=-100)
+        check_ids("labels", y, n_words, "the vocabulary size, or -100 (ignored)", ignored=(-100,))
         return y
 
     def forward(self, x, y=None):
