@@ -64,6 +64,27 @@ def test_autocast_computes_as_the_reference_does(class_name, dtype, tmp_path):
     torch.testing.assert_close(got.view(want.shape), want, atol=2e-2 if dtype is BF16 else 2e-3, rtol=0)
 
 
+@pytest.mark.parametrize("class_name", ["GPT2LMHeadModel", "OpenAIGPTLMHeadModel"])
+def test_gpt_in_low_precision_rounds_as_the_reference(class_name, tmp_path):
+    """GELU's steps and the softmax over scores the reference's float32 mask promotes: a training step under
+    bfloat16 autocast and a float16 model's forward give the reference's numbers exactly."""
+    family = FAMILY_OF[next(p for p in FAMILY_OF if class_name.startswith(p))]
+    ours = tiny(family, class_name=class_name).train()
+    ref = reference(ours, tmp_path).train()
+    ids = batch(family, size=2, seq=7)
+    results = []
+    for model in (ours, ref):
+        torch.manual_seed(0)  # (dropout: the same draws, in the same order as the reference)
+        with torch.autocast("cpu", dtype=BF16):
+            loss, logits = model(ids, labels=ids)[:2]
+        loss.backward()
+        with torch.no_grad():
+            half = first(copy.deepcopy(model).eval().half()(ids))
+        results.append((loss, logits, model.transformer.h[0].mlp.c_fc.weight.grad, half))
+    for got, want in zip(*results):
+        torch.testing.assert_close(got, want, atol=0, rtol=0)
+
+
 # ---- memories and past in another dtype ---------------------------------------------------------------------
 
 

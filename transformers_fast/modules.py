@@ -19,7 +19,10 @@ from transformers_fast.modeling_utils import (Conv1D, check_ids, check_token_inp
 
 
 def gelu(x: torch.Tensor) -> torch.Tensor:
-    """tanh approximation of GELU, as GPT and GPT-2 were trained with."""
+    """tanh approximation of GELU, as GPT and GPT-2 were trained with: one op in float32 (the references' steps
+    within rounding); in float16 / bfloat16 (autocast, .half()) the references' steps, each rounded as theirs."""
+    if x.dtype in (torch.float16, torch.bfloat16):
+        return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * torch.pow(x, 3))))
     return F.gelu(x, approximate="tanh")
 
 
@@ -92,6 +95,8 @@ class Attention(nn.Module):
             allowed = allowed & attention_mask
         # added, not filled, as transformers masks: a row with no allowed key (padding) is uniform either way, and
         # gradients reach its scores as in transformers' training
+        # in the parameters' dtype where higher (autocast): the references' float32 mask promotes the scores there
+        scores = scores.to(torch.promote_types(scores.dtype, getattr(self.c_attn, "weight", scores).dtype))
         scores = scores + (~allowed).to(scores.dtype) * torch.finfo(scores.dtype).min
         probs = self.attn_dropout(torch.softmax(scores, dim=-1))
         if head_mask is not None:
