@@ -12,7 +12,7 @@ import os
 from typing import Any, Dict, Optional, Tuple
 
 from transformers_fast import file_utils
-from transformers_fast.file_utils import CONFIG_NAME, pop_hub_kwargs, subfolder_path
+from transformers_fast.file_utils import CONFIG_NAME, PushToHubMixin, pop_hub_kwargs, subfolder_path
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ TRANSFORMERS_FIELD_DEFAULTS: Dict[str, Any] = {
 }
 
 
-class PretrainedConfig:
+class PretrainedConfig(PushToHubMixin):
     """Base class of every model configuration.
 
     Class attributes: `model_type` (as in transformers' config.json), `pretrained_config_archive_map`
@@ -214,11 +214,14 @@ class PretrainedConfig:
         with open(json_file_path, "w", encoding="utf-8") as writer:
             writer.write(self.to_json_string())
 
-    def save_pretrained(self, save_directory) -> None:
+    def save_pretrained(self, save_directory, push_to_hub: bool = False, **hub_options) -> None:
+        """config.json in the folder (made if missing); push_to_hub=True (with repo_id=..., commit_message=...,
+        private=..., token=...) uploads the folder to the Hugging Face hub, as transformers."""
         if os.path.isfile(save_directory):
             raise ValueError(f"save_directory must be a folder, {save_directory!r} is a file")
         os.makedirs(save_directory, exist_ok=True)
         self.to_json_file(os.path.join(save_directory, CONFIG_NAME))
+        self._push_saved(save_directory, push_to_hub, hub_options)
 
     def __eq__(self, other: Any) -> bool:
         # what is saved: a config equals itself read back (to_dict adds the label maps transformers wants)

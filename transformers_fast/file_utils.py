@@ -133,6 +133,47 @@ def hub_file(repo_ids: Sequence[str], filename: str, *, cache_dir=None, force_do
         raise OSError(f"could not get {filename} of {repo_ids[0]!r} from the Hugging Face hub: {err}") from err
 
 
+_PUSH_OPTIONS = ("commit_message", "commit_description", "private", "token", "create_pr", "revision")
+
+
+class PushToHubMixin:
+    """transformers' uploads: `push_to_hub(repo_id)` saves the object with its save_pretrained into a temporary
+    folder and uploads that as one commit; `save_pretrained(folder, push_to_hub=True, repo_id=...)` uploads the
+    folder it wrote (repo_id defaults to the folder's name). The repository is created when missing."""
+
+    def push_to_hub(self, repo_id: str, commit_message: Optional[str] = None, private: Optional[bool] = None,
+                    token=None, create_pr: bool = False, revision: Optional[str] = None,
+                    commit_description: Optional[str] = None, **save_options):
+        with tempfile.TemporaryDirectory() as folder:
+            self.save_pretrained(folder, **save_options)
+            return upload_folder(folder, repo_id, commit_message=commit_message, private=private, token=token,
+                                 create_pr=create_pr, revision=revision, commit_description=commit_description)
+
+    def _push_saved(self, save_directory: str, push_to_hub: bool, hub_options: Dict[str, Any]):
+        """save_pretrained's end: the upload asked for, or a TypeError for options that only an upload takes."""
+        unknown = set(hub_options) - set(_PUSH_OPTIONS) - {"repo_id"}
+        if unknown or (hub_options and not push_to_hub):
+            raise TypeError(f"save_pretrained() got unexpected keyword arguments {sorted(hub_options)}"
+                            + ("" if unknown else " (options of push_to_hub=True)"))
+        if push_to_hub:
+            repo_id = hub_options.pop("repo_id", None) or os.path.basename(os.path.normpath(save_directory))
+            return upload_folder(save_directory, repo_id, **hub_options)
+        return None
+
+
+def upload_folder(folder: str, repo_id: str, *, commit_message: Optional[str] = None, private: Optional[bool] = None,
+                  token=None, create_pr: bool = False, revision: Optional[str] = None,
+                  commit_description: Optional[str] = None):
+    """The folder's files as one commit of the hub repository repo_id (created if missing); huggingface_hub's
+    CommitInfo."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token, library_name="transformers_fast")
+    repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
+    return api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message=commit_message or "Upload files",
+                             commit_description=commit_description, create_pr=create_pr, revision=revision)
+
+
 def first_hub_file(repo_ids: Sequence[str], filenames: Iterable[str], **kwargs) -> Optional[str]:
     """The first of `filenames` that the repository has: any of them in the cache first, then downloads."""
     from huggingface_hub import try_to_load_from_cache

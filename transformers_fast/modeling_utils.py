@@ -33,7 +33,8 @@ from transformers_fast.ops import capturing_graph
 from transformers_fast.ops.quantized_linear import QuantizedEmbedding, QuantizedLinear, is_quantized
 from transformers_fast.runtime.fast_path import FastPath, record_structure
 from transformers_fast.file_utils import (CONFIG_NAME, GENERATION_CONFIG_NAME, SAFE_WEIGHTS_INDEX_NAME,
-                                          SAFE_WEIGHTS_NAME, WEIGHTS_INDEX_NAME, WEIGHTS_NAME, is_library_module)
+                                          SAFE_WEIGHTS_NAME, WEIGHTS_INDEX_NAME, WEIGHTS_NAME, PushToHubMixin,
+                                          is_library_module)
 
 logger = logging.getLogger(__name__)
 
@@ -414,7 +415,7 @@ def _unknown_arguments(cls: type, model_kwargs: Dict[str, Any]) -> List[str]:
     return sorted(k for k in model_kwargs if k not in parameters)
 
 
-class PreTrainedModel(nn.Module):
+class PreTrainedModel(nn.Module, PushToHubMixin):
     """Base class of every model: `from_pretrained`, `save_pretrained`, `tie_weights`, `init_weights`,
     `resize_token_embeddings`, `prune_heads`.
 
@@ -710,7 +711,7 @@ class PreTrainedModel(nn.Module):
 
     def save_pretrained(self, save_directory, safe_serialization: bool = False, state_dict=None,
                         variant: Optional[str] = None, max_shard_size=None, is_main_process: bool = True,
-                        save_function=torch.save) -> None:
+                        save_function=torch.save, push_to_hub: bool = False, **hub_options) -> None:
         """Writes config.json and WEIGHTS_NAME (pytorch_model.bin: torch.save of the state dict, as 1.2.0
         does), or model.safetensors with safe_serialization=True (tied weights stored once); pytorch-transformers
         1.2.0 reads the first, this library and `transformers` read both. Weights files of either format left in
@@ -721,7 +722,8 @@ class PreTrainedModel(nn.Module):
         model.safetensors.index.json (pytorch_model-...bin and pytorch_model.bin.index.json without safetensors),
         which 1.2.0 cannot read. is_main_process and save_function: transformers' arguments for distributed runs
         (accelerate's scripts pass them): a process that is not the main one writes nothing, and save_function
-        (accelerator.save) writes the .bin files in place of torch.save."""
+        (accelerator.save) writes the .bin files in place of torch.save. push_to_hub=True (with repo_id=...,
+        commit_message=..., private=..., token=...) uploads the folder to the Hugging Face hub, as transformers."""
         if not is_main_process:
             return
         if os.path.isfile(save_directory):
@@ -757,6 +759,7 @@ class PreTrainedModel(nn.Module):
         for stale in _weight_files_in(save_directory, variant):
             if stale not in written:
                 os.remove(os.path.join(save_directory, stale))
+        self._push_saved(save_directory, push_to_hub, hub_options)
 
     # ---- loading ----------------------------------------------------------------------------------------
 

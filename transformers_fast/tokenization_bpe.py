@@ -303,15 +303,15 @@ class ByteLevelBPETokenizer(PreTrainedTokenizer):
                 data.extend(token.encode("utf-8", errors="surrogatepass"))
         return data.decode("utf-8", errors="replace")
 
-    def save_pretrained(self, save_directory):
+    def save_pretrained(self, save_directory, **options):
         """1.2.0's files; add_prefix_space, when given, into tokenizer_config.json (so that both libraries reload
-        the folder with it; a folder without it stays 1.2.0's)."""
+        the folder with it; a folder without it stays 1.2.0's). options: the base class's."""
         aps = self.__dict__.get("add_prefix_space")
         if aps is None:
             self.init_kwargs.pop("add_prefix_space", None)
         else:
             self.init_kwargs["add_prefix_space"] = aps
-        return super().save_pretrained(save_directory)
+        return super().save_pretrained(save_directory, **options)
 
     def save_vocabulary(self, save_directory):
         return save_bpe_files(self, save_directory)

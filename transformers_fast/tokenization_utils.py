@@ -291,7 +291,7 @@ class _WatchedTokenizerClass(type):
         super().__delattr__(name)
 
 
-class PreTrainedTokenizer(metaclass=_WatchedTokenizerClass):
+class PreTrainedTokenizer(file_utils.PushToHubMixin, metaclass=_WatchedTokenizerClass):
     """Base class of all tokenizers (pytorch-transformers 1.2.0 API)."""
 
     _state_version = 0
@@ -589,7 +589,13 @@ class PreTrainedTokenizer(metaclass=_WatchedTokenizerClass):
         # (every file of one revision lies in the same snapshot folder, whether it was cached or downloaded)
         return os.path.dirname(found[0])
 
-    def save_pretrained(self, save_directory):
+    def save_pretrained(self, save_directory, push_to_hub=False, legacy_format=None, **hub_options):
+        """1.2.0's files (the vocabulary's, special_tokens_map.json, added_tokens.json) and tokenizer_config.json;
+        their paths. legacy_format: transformers' choice of those files (True, None) or tokenizer.json alone
+        (False, not written here). push_to_hub=True (with repo_id=...): uploaded as transformers does."""
+        if legacy_format is False:
+            raise ValueError("legacy_format=False asks for tokenizer.json alone, which this library does not write: "
+                             "leave legacy_format unset (the vocabulary files, which transformers loads too)")
         if os.path.exists(save_directory) and not os.path.isdir(save_directory):
             raise ValueError(f"save_directory ({save_directory}) is a file, not a directory")
         os.makedirs(save_directory, exist_ok=True)  # (as transformers, and our models' save_pretrained)
@@ -618,6 +624,7 @@ class PreTrainedTokenizer(metaclass=_WatchedTokenizerClass):
         with open(added_tokens_file, "w", encoding="utf-8") as f:
             f.write(json.dumps(self.added_tokens_encoder, ensure_ascii=False) if self.added_tokens_encoder else "{}")
         vocab_files = self.save_vocabulary(save_directory)
+        self._push_saved(save_directory, push_to_hub, hub_options)
         return tuple(vocab_files) + (special_tokens_map_file, added_tokens_file)
 
     def save_vocabulary(self, save_directory):
