@@ -432,3 +432,30 @@ def test_output_types_take_keywords():
         SequenceClassifierOutput(scores=torch.ones(1))
     out = SequenceClassifierOutput(logits=torch.ones(1))
     assert isinstance(out, SequenceClassifierOutput) and type(out).__name__ == "SequenceClassifierOutput"
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta"])
+def test_bert_mask_values_and_broadcast_inputs_as_1_2_0(tmp_path, family):
+    """1.2.0 adds (1 - m) * -10000 for any mask value (2, -1: not only 0/1, in integer dtypes too) and broadcasts an
+    attention mask [1, seq] and token types [seq] over the batch: the same outputs here, fused path or not."""
+    ref = pt_model(family, "BertModel" if family == "bert" else "RobertaModel")
+    randomize_all(ref, scale=0.2)
+    ref.save_pretrained(str(tmp_path))
+    ours = getattr(tf, type(ref).__name__).from_pretrained(str(tmp_path))
+    ids, mask, _ = inputs(family, batch=3)
+    odd = mask.clone()
+    odd[0, 1], odd[1, 0] = 2, -1
+    full = inputs(family, batch=3, padded=False)[0]  # (RoBERTa numbers positions after pad ids as 1.2.0 does not)
+    cases = [(ids, dict(attention_mask=odd)), (ids, dict(attention_mask=odd.int())),
+             (full, dict(attention_mask=mask[:1] * 0 + 1)),
+             (full, dict(attention_mask=torch.tensor([[1] * (ids.shape[1] - 2) + [0, 0]])))]
+    if family == "bert":
+        cases.append((ids, dict(token_type_ids=(torch.arange(ids.shape[1]) % 2), attention_mask=mask)))
+    for ids, kwargs in cases:
+        expected = ref(ids, **kwargs)
+        for grad in (False, True):
+            with torch.set_grad_enabled(grad):
+                got = ours(ids, **kwargs)
+            compare(got[1], expected[1], path=f"pooled {kwargs}")
+            real = kwargs["attention_mask"].expand(ids.shape) != 0
+            compare(got[0], expected[0], real, path=f"hidden {kwargs}")

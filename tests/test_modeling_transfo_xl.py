@@ -530,3 +530,18 @@ def test_segments_through_kept_memory_keys_and_values_equal_1_2_0(saved, monkeyp
             for mine, theirs in zip(got[1], want[1]):
                 close(mine, theirs, f"memories after segment {index}")
             o_mems, r_mems = got[1], want[1]
+
+
+def test_batch_of_no_sequence_gives_1_2_0s_empty_outputs(tmp_path):
+    """(1.2.0's LM head fails there, reshaping its empty log-probabilities: ours gives them, [0, seq, n_token])"""
+    ref = pt_transfo_xl("div_val2", "TransfoXLModel")
+    ref.save_pretrained(str(tmp_path))
+    ours = tf.TransfoXLModel.from_pretrained(str(tmp_path))
+    lm = tf.TransfoXLLMHeadModel.from_pretrained(str(tmp_path))
+    ids = segments(3, n=1)[0][:0]
+    for grad in (False, True):
+        with torch.set_grad_enabled(grad):
+            got, want = ours(ids), ref(ids)
+            scores = lm(ids)[0]
+        close(list(got), list(want), "outputs")
+        assert scores.shape == (0, ids.shape[1], VOCAB)

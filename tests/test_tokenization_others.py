@@ -292,3 +292,18 @@ def test_pickle_roundtrip(openai_files, xlm_files, spm_model, transfo_vocab):
             if text.strip():
                 assert again.encode(text) == tok.encode(text), (type(tok).__name__, text)
         assert again.encode("a newtoken b") == tok.encode("a newtoken b")
+
+
+@pytest.mark.parametrize("family", ["openai", "xlm", "gpt2"])
+@pytest.mark.parametrize("content", ['{"a": "1", "b": 2}', '{"a": true}', '["a", "b"]', '{"a": 1'])
+def test_vocab_json_of_other_than_integer_ids_is_a_clear_error(family, content, openai_files, xlm_files, tmp_path):
+    """(1.2.0 kept string ids, and decoded them to None)"""
+    from tokenizer_corpus import gpt2_files
+    from transformers_fast import GPT2Tokenizer
+
+    files = {"openai": openai_files, "xlm": xlm_files, "gpt2": gpt2_files()}[family]
+    cls = {"openai": OpenAIGPTTokenizer, "xlm": XLMTokenizer, "gpt2": GPT2Tokenizer}[family]
+    vocab = tmp_path / "vocab.json"
+    vocab.write_text(content, encoding="utf-8")
+    with pytest.raises(ValueError, match="vocab.json"):
+        cls(str(vocab), files[1])

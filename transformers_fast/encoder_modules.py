@@ -13,7 +13,8 @@ from torch.nn import functional as F
 
 from transformers_fast import ops
 from transformers_fast.modeling_outputs import BaseModelOutputWithPooling
-from transformers_fast.modeling_utils import (CheckpointedLayers, PreTrainedModel, check_attention_mask, check_ids,
+from transformers_fast.modeling_utils import (CheckpointedLayers, PreTrainedModel, broadcast_to_input,
+                                              check_attention_mask, check_ids,
                                               check_position_ids, check_token_inputs, embedding_rows,
                                               TRANSFORMERS_ACTIVATIONS,
                                               expand_head_mask, has_empty_row, input_shape, prune_linear_layer)
@@ -377,6 +378,10 @@ class EncoderModel(EncoderPreTrainedModel):
                 output_attentions=None, output_hidden_states=None, inputs_embeds=None, encoder_hidden_states=None,
                 encoder_attention_mask=None, cache=None, past_key_values=None, use_cache=None):
         # (transformers' decoder inputs: an encoder, as every model here, ignores them there too)
+        if isinstance(input_ids if inputs_embeds is None else inputs_embeds, torch.Tensor):
+            shape = input_shape(input_ids, inputs_embeds)[1]
+            attention_mask = broadcast_to_input("attention_mask", attention_mask, shape)
+            token_type_ids = broadcast_to_input("token_type_ids", token_type_ids, shape)
         inputs_embeds = self.check_inputs(input_ids, token_type_ids, attention_mask, position_ids, inputs_embeds)
         # the config's flags as they were at build time, as in 1.2.0 (changing them later changes nothing)
         output_attentions = self.encoder.output_attentions if output_attentions is None else output_attentions

@@ -1354,10 +1354,10 @@ def prune_linear_layer(layer: nn.Linear, index: torch.Tensor, dim: int = 0) -> n
 # ---- input checks shared by the models ----------------------------------------------------------------------
 
 
-def check_ids(name: str, ids: Any, upper: int, what: str, shape: Optional[torch.Size] = None,
+def check_ids(name: str, ids: Any, upper: Optional[int], what: str, shape: Optional[torch.Size] = None,
               device: Optional[torch.device] = None, ignored: Sequence[int] = ()) -> None:
-    """ids must be an integer tensor with values in [0, upper) or among `ignored` (and the given shape, on the
-    given device)."""
+    """ids must be an integer tensor with values in [0, upper) or among `ignored` (upper None: any values), and the
+    given shape, on the given device."""
     if not isinstance(ids, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of integer ids, got {type(ids).__name__}")
     if ids.dtype not in (torch.int64, torch.int32):  # (what torch's embedding lookups take)
@@ -1369,7 +1369,7 @@ def check_ids(name: str, ids: Any, upper: int, what: str, shape: Optional[torch.
         raise ValueError(f"{name} has shape {tuple(ids.shape)} but input_ids has shape {tuple(shape)}")
     for value in ignored:
         ids = ids[ids != value]
-    if ids.numel() == 0 or capturing_graph():  # (a graph being captured has no values to read)
+    if upper is None or ids.numel() == 0 or capturing_graph():  # (a graph being captured has no values to read)
         return
     low, high = torch.aminmax(ids)
     low, high = int(low), int(high)
@@ -1517,6 +1517,17 @@ def has_empty_row(attention_mask) -> bool:
     bias shifts all scores alike; DistilBERT's masked scores are all equal), which only the reference path
     computes: the padding-free one has no real key to attend over."""
     return attention_mask is not None and not bool((attention_mask != 0).any(-1).all())
+
+
+def broadcast_to_input(name: str, tensor: Any, shape: torch.Size):
+    """A mask or token types broadcastable to the input's [batch, sequence] (one row for all, [1, seq] or [seq]),
+    expanded to it (a view), as 1.2.0's BERT broadcasts them; other shapes are left to the checks that name them."""
+    if not isinstance(tensor, torch.Tensor) or tensor.shape == shape or tensor.dim() > len(shape):
+        return tensor
+    try:
+        return tensor.expand(shape) if torch.broadcast_shapes(tensor.shape, shape) == shape else tensor
+    except RuntimeError:
+        return tensor
 
 
 def check_attention_mask(mask: Any, shape: torch.Size) -> None:

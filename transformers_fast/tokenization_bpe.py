@@ -67,6 +67,22 @@ def merge_symbols(word, bpe_ranks):
     return word
 
 
+def read_vocab_json(vocab_file):
+    """vocab.json: a JSON object of token -> integer id (what the C++ cores take; 1.2.0 kept string ids and decoded
+    them to None)."""
+    with open(vocab_file, encoding="utf-8") as f:
+        try:
+            encoder = json.load(f)
+        except ValueError as err:
+            raise ValueError(f"vocab_file {vocab_file} is not valid JSON: {err}") from err
+    if not isinstance(encoder, dict):
+        raise ValueError(f"vocab_file {vocab_file} must hold a JSON object (token -> id)")
+    bad = next(((token, i) for token, i in encoder.items() if type(i) is not int), None)
+    if bad is not None:
+        raise ValueError(f"vocab_file {vocab_file} maps {bad[0]!r} to {bad[1]!r}: ids must be integers")
+    return encoder
+
+
 def read_byte_level_merges(merges_file):
     """Merge pairs as 1.2.0 reads them: split('\\n')[1:-1], each line split() into a tuple."""
     with open(merges_file, encoding="utf-8") as f:
@@ -177,11 +193,7 @@ class ByteLevelBPETokenizer(PreTrainedTokenizer):
         for name, path in (("vocab_file", vocab_file), ("merges_file", merges_file)):
             if path is None or not os.path.isfile(path):
                 raise ValueError(f"Can't find {name} at path '{path}'")
-        with open(vocab_file, encoding="utf-8") as f:
-            self.encoder = json.load(f)
-        if not isinstance(self.encoder, dict):
-            raise ValueError(f"vocab_file {vocab_file} must hold a JSON object (token -> id)")
-        self.encoder = TrackedDict(self.encoder)
+        self.encoder = TrackedDict(read_vocab_json(vocab_file))
         self.decoder = {v: k for k, v in self.encoder.items()}
         self.errors = errors
         self.byte_encoder = bytes_to_unicode()

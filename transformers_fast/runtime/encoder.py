@@ -229,8 +229,9 @@ class EncoderFastPath(FastPath):
             return False  # the fused kernels' devices and dtypes; elsewhere the reference path is as fast
         if records_autograd(model, input_ids):  # (inputs_embeds in place of the ids)
             return False
-        if attention_mask is not None and attention_mask.is_floating_point():
-            # a soft mask (values other than 0/1) biases scores partially: only the reference path does that
+        if attention_mask is not None and attention_mask.dtype != torch.bool:
+            # values other than 0/1 (a soft mask, 2, -1) bias scores by 1.2.0's (1 - m) * -10000: only the reference
+            # path computes that
             if not bool(((attention_mask == 0) | (attention_mask == 1)).all()):
                 return False
         return True

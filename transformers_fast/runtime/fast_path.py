@@ -301,7 +301,7 @@ class LinearFastPath(FastPath):
         if not self.enabled or type(layer) is not torch.nn.Linear or ops.capturing_graph() or intercepts(layer):
             return False
         weight = layer.weight
-        if not fast_tensor(weight) or x.dtype != weight.dtype or x.device != weight.device:
+        if not fast_tensor(weight) or x.dtype != weight.dtype or x.device != weight.device or x.numel() == 0:
             return False
         return not records_autograd(layer, x)
 

@@ -2,14 +2,13 @@
 "</w>" on the last character of every word (C++)."""
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
 
 from transformers_fast.tokenization_bpe import (VOCAB_FILES_NAMES, bpe_files_from_tokenizer_json, bpe_model_key,
-                                                get_pairs, merge_pairs, read_word_end_merges, save_bpe_files,
-                                                word_end_bpe, word_end_word_ids)
+                                                get_pairs, merge_pairs, read_vocab_json, read_word_end_merges,
+                                                save_bpe_files, word_end_bpe, word_end_word_ids)
 from transformers_fast.tokenization_utils import (_CHINESE_CHARS, _CLEAN_TEXT, _LOWER_CASE, _STRIP_ACCENTS,
                                                   PreTrainedTokenizer, TrackedDict, _core_lib)
 from transformers_fast.tokenization_wordpiece import BasicTokenizer
@@ -44,8 +43,7 @@ class OpenAIGPTTokenizer(PreTrainedTokenizer):
                 raise ValueError(f"Can't find {name} at path '{path}'")
         self.nlp = BasicTokenizer(do_lower_case=True)
         self.fix_text = None
-        with open(vocab_file, encoding="utf-8") as f:
-            self.encoder = TrackedDict(json.load(f))
+        self.encoder = TrackedDict(read_vocab_json(vocab_file))
         self.decoder = {v: k for k, v in self.encoder.items()}
         merges = read_word_end_merges(merges_file, skip_first=True)
         self.bpe_ranks = TrackedDict(zip(merges, range(len(merges))))

@@ -598,7 +598,7 @@ class TransfoXLModel(CheckpointedLayers, TransfoXLPreTrainedModel):
         param = float_like(self.word_emb.emb_layers[0])
         inputs_embeds, name, shape = check_token_inputs(input_ids, inputs_embeds, self.n_token, "config.n_token",
                                                         param, "d_model", self.d_model)
-        if shape[0] == 0 or shape[1] == 0:
+        if shape[1] == 0:  # (a batch of no sequence is empty outputs, as in 1.2.0)
             raise ValueError(f"{name} is empty (shape {tuple(shape)})")
         if mems is not None:
             mems = _check_mems(mems, self.n_layer, shape[0], self.d_model, param.dtype, param.device)
@@ -795,7 +795,7 @@ class TransfoXLLMHeadModel(GenerationMixin, TransfoXLPreTrainedModel):
                 scores = self.fast.log_probs(hidden)
             else:
                 scores = self.crit(hidden)
-            return TransfoXLLMHeadModelOutput(prediction_scores=scores.view(bsz, tgt_len, -1), **rest)
+            return TransfoXLLMHeadModelOutput(prediction_scores=scores.view(bsz, tgt_len, scores.shape[-1]), **rest)
         losses = self.crit(hidden, labels).view(bsz, tgt_len)
         return TransfoXLLMHeadModelOutput(losses=losses, **rest)
 

@@ -4,14 +4,13 @@ them through sacremoses, optional lower-case + accent strip, then BPE with "</w>
 1.2.0's Python path (jieba/PyThaiNLP/KyTea), as does bypass_tokenizer=True."""
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
 import unicodedata
 
 from transformers_fast.tokenization_bpe import (VOCAB_FILES_NAMES, bpe_model_key, get_pairs, merge_pairs,
-                                                read_word_end_merges, save_bpe_files, word_end_bpe,
+                                                read_vocab_json, read_word_end_merges, save_bpe_files, word_end_bpe,
                                                 word_end_word_ids)
 from transformers_fast.tokenization_utils import (ClsSepSpecialTokensMixin, PreTrainedTokenizer, TrackedDict, _check_text,
                                                   _core_lib)
@@ -162,8 +161,7 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
         for name, path in (("vocab_file", vocab_file), ("merges_file", merges_file)):
             if path is None or not os.path.isfile(path):
                 raise ValueError(f"Can't find {name} at path '{path}'")
-        with open(vocab_file, encoding="utf-8") as f:
-            self.encoder = TrackedDict(json.load(f))
+        self.encoder = TrackedDict(read_vocab_json(vocab_file))
         self.decoder = {v: k for k, v in self.encoder.items()}
         merges = read_word_end_merges(merges_file, skip_first=False)
         self.bpe_ranks = TrackedDict(zip(merges, range(len(merges))))

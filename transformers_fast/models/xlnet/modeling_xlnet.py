@@ -399,10 +399,10 @@ class XLNetModel(CheckpointedLayers, XLNetPreTrainedModel):
         inputs_embeds, name, shape = check_token_inputs(input_ids, inputs_embeds, embedding_rows(self.word_embedding),
                                                         "config.n_token", self.mask_emb, "d_model", self.d_model)
         bsz, qlen = shape
-        if qlen == 0 or bsz == 0:
+        if qlen == 0:  # (a batch of no sequence is empty outputs, as in 1.2.0)
             raise ValueError(f"{name} is empty (shape {tuple(shape)}): at least one token is needed")
-        if token_type_ids is not None:
-            check_ids("token_type_ids", token_type_ids, 2 ** 62, "segment ids", shape)
+        if token_type_ids is not None:  # segment ids are only compared for equality: any integers
+            check_ids("token_type_ids", token_type_ids, None, "segment ids", shape)
         if input_mask is not None and attention_mask is not None:
             raise ValueError("give input_mask (1 = padding) or attention_mask (1 = token), not both")
         for name, t in (("input_mask", input_mask), ("attention_mask", attention_mask)):
@@ -496,6 +496,8 @@ class XLNetModel(CheckpointedLayers, XLNetPreTrainedModel):
         pos_emb = self.dropout(self.relative_positional_encoding(qlen, klen, bsz=bsz))
 
         fused = self.fast.usable(weight, head_mask, output_attentions, (inputs_embeds, mems))
+        # (no row, or no prediction target: empty outputs, which the reference path gives without a kernel call)
+        fused = fused and bsz > 0 and (target_mapping is None or target_mapping.shape[0] > 0)
         if fused:
             layers = self.fast.layers()
             # what the (input-independent) position embeddings depend on: the fast path keeps their projections
