@@ -171,12 +171,14 @@ def test_padded_batch_with_token_types_equals_reference(kind, class_name, labels
 
 @pytest.mark.parametrize("kind", ["pt", "hf"])
 @pytest.mark.parametrize("class_name", ["XLNetModel", "XLNetLMHeadModel"])
-def test_two_stream_perm_mask_and_target_mapping(kind, class_name, tmp_path, fast_calls):
+@pytest.mark.parametrize("with_perm_mask", [True, False])
+def test_two_stream_perm_mask_and_target_mapping(kind, class_name, with_perm_mask, tmp_path, fast_calls):
     ref = reference(kind, class_name)
     ours = ours_from(ref, tmp_path)
     ids, mask, types = batch()
     perm, target = two_stream()
-    kwargs = dict(attention_mask=mask, perm_mask=perm, target_mapping=target, token_type_ids=types)
+    kwargs = dict(attention_mask=mask, perm_mask=perm if with_perm_mask else None, target_mapping=target,
+                  token_type_ids=types)
     with torch.no_grad():
         got, want = ours(ids, **kwargs), ref(ids, **kwargs)
     assert got[0].shape[1] == 2

@@ -15,6 +15,7 @@ import transformers_fast as tf
 from transformers_fast import ops
 from modeling_helpers import _randomize_norms, randomize_all
 from module_decoder import ModuleDecoder
+from gpt_helpers import hf_gpt
 
 VOCAB = 99
 # family -> (model class, config class, tiny config arguments)
@@ -62,6 +63,12 @@ def logits(model, ids):
     with torch.no_grad():
         out = model(ids)[0]
     return out.reshape(-1, out.shape[-1])
+
+
+def first_output(out):
+    while isinstance(out, (tuple, list)):
+        out = out[0]
+    return out
 
 
 def quantized_copy(model, **options):
@@ -224,6 +231,41 @@ def test_lm_head_where_there_is_none():
         quantized_copy(tiny("bert", class_name="BertModel"), lm_head=True)
 
 
+@pytest.mark.parametrize("family,others", [("bert", ["BertModel", "BertForSequenceClassification"]),
+                                           ("gpt2", ["GPT2Model"]), ("xlnet", ["XLNetForSequenceClassification"]),
+                                           ("transfo_xl", ["TransfoXLModel"])])
+def test_lm_folder_with_an_int8_head_loads_into_classes_without_one(family, others, tmp_path):
+    """An LM model quantized with lm_head=True, saved, loads into the base model and the task heads (the choice of
+    a head they lack means nothing there): their int8 blocks equal the LM model's, and they save and load again."""
+    model = quantized_copy(tiny(family), lm_head=True)
+    model.save_pretrained(tmp_path / "lm")
+    ids = batch(family, size=2, seq=7)
+    base_prefix = model.base_model_prefix
+    with torch.no_grad():
+        expected = first_output(getattr(model, base_prefix)(ids))
+    for name in others:
+        loaded = getattr(tf, name).from_pretrained(tmp_path / "lm")
+        assert loaded.config.quantization["lm_head"] is False
+        base = getattr(loaded, base_prefix, loaded)
+        with torch.no_grad():
+            assert torch.equal(first_output(base(ids)), expected), name
+        loaded.save_pretrained(tmp_path / name)
+        again = getattr(tf, name).from_pretrained(tmp_path / name)
+        with torch.no_grad():
+            assert torch.equal(first_output(getattr(again, base_prefix, again)(ids)), expected), name
+
+
+def test_a_float_checkpoint_under_an_int8_config_is_refused(tmp_path):
+    """(its int8 layers would be zeros)"""
+    model = tiny("gpt2")
+    model.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["quantization"] = {"method": "int8", "lm_head": False, "embeddings": False}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="lacks the int8 tensors"):
+        type(model).from_pretrained(tmp_path)
+
+
 @pytest.mark.parametrize("family", ["gpt2", "openai", "transfo_xl"])
 def test_module_decoder_equals_the_fused_decoder(family):
     """The reference decoder of the int8 tests (the model's own forward: GPT-2 past, Transformer-XL mems, OpenAI GPT
@@ -371,6 +413,10 @@ def test_bad_arguments():
         tf.quantize(model, 8)
     with pytest.raises(TypeError, match="torch.nn.Module"):
         tf.quantize("bert-base-uncased", "int8")
+    for foreign in (torch.nn.Sequential(torch.nn.Linear(4, 4)), hf_gpt("gpt2", "GPT2LMHeadModel")):
+        with pytest.raises(TypeError, match="not a transformers_fast model"):  # (nothing it knows to quantize)
+            tf.quantize(foreign.eval(), "int8")
+    tf.quantize(torch.nn.Sequential(quantized_copy(model).eval()).eval(), "int8")  # one of ours inside: fine
     with pytest.raises(TypeError, match="lm_head must be True or False"):
         tf.quantize(model, "int8", lm_head="yes")
     model.train()

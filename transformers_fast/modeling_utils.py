@@ -1058,6 +1058,11 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         self.tie_weights()
 
         missing = [name for name, t in self.state_dict(keep_vars=True).items() if t.is_meta]
+        int8_missing = [name for name in missing if name.endswith((".weight_int8", ".weight_scale"))]
+        if int8_missing:  # (a new int8 layer would be zeros: there is no float weight to quantize)
+            raise ValueError(f"{source} is of a quantized model (config.quantization) but lacks the int8 tensors "
+                             f"{int8_missing[:4]}{' ...' if len(int8_missing) > 4 else ''}: a float checkpoint under "
+                             f"an int8 config? Load it without config.quantization and call quantize()")
         self._materialize_missing(build_writes)
         _share_as_built(self, model_state, to_load)
         self.tie_weights()

@@ -28,7 +28,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from transformers_fast.modeling_utils import Conv1D
+from transformers_fast.modeling_utils import Conv1D, PreTrainedModel
 from transformers_fast.ops import PackedLinear, QuantizedEmbedding, QuantizedLinear
 from transformers_fast.runtime.fast_path import record_structure
 
@@ -47,6 +47,9 @@ KV_CACHE_CHOICES = ("int8", "float")
 def _check_arguments(model, method, lm_head, embeddings, kv_cache="int8") -> None:
     if not isinstance(model, nn.Module):
         raise TypeError(f"quantize: model must be a torch.nn.Module, got {type(model).__name__}")
+    if not any(isinstance(m, PreTrainedModel) for m in model.modules()):  # (whose layers it knows)
+        raise TypeError(f"quantize: {type(model).__module__}.{type(model).__name__} is not a transformers_fast model "
+                        f"and holds none: nothing it knows to quantize (load the weights with this library's class)")
     if not isinstance(method, str) or method.lower() not in METHODS:
         raise ValueError(f"quantize: unknown method {method!r}; supported: {', '.join(METHODS)}")
     if kv_cache not in KV_CACHE_CHOICES:
@@ -93,6 +96,14 @@ def _block_linears(model: nn.Module) -> List[Tuple[nn.Module, str, nn.Module]]:
                 seen.add((id(parent), name))
                 found.append((parent, name, child))
     return found
+
+
+def _has_lm_head(model: nn.Module) -> bool:
+    """Whether the model has an output projection (or adaptive softmax) that lm_head=True quantizes."""
+    if any(callable(getattr(m, "quantize_head", None)) for m in model.modules()):
+        return True
+    getter = getattr(model, "get_output_embeddings", None)
+    return callable(getter) and getter() is not None
 
 
 def _lm_head(model: nn.Module) -> Tuple[nn.Module, str, nn.Module]:
@@ -223,7 +234,8 @@ def quantize(model: nn.Module, method: str = "int8", lm_head: bool = False, embe
     previous = getattr(config, CONFIG_KEY, None) if config is not None else None
     if previous is not None and previous.get("method") != method.lower():
         raise ValueError(f"quantize: the model is already quantized with {previous.get('method')!r}")
-    lm_head = lm_head or bool(previous and previous.get("lm_head"))
+    # (a model loaded from an int8 LM folder into a class without the head keeps no lm_head choice)
+    lm_head = lm_head or bool(previous and previous.get("lm_head") and _has_lm_head(model))
     embeddings = embeddings or bool(previous and previous.get("embeddings"))
     if kv_cache is None:
         kv_cache = (previous or {}).get("kv_cache", "int8")
@@ -246,6 +258,10 @@ def prepare_quantized(model: nn.Module, spec) -> None:
     if not isinstance(spec, dict) or str(spec.get("method", "")).lower() not in METHODS:
         raise ValueError(f"config.{CONFIG_KEY} = {spec!r}: not a quantization this version can load "
                          f"(supported methods: {', '.join(METHODS)})")
-    _check_arguments(model, spec["method"], bool(spec.get("lm_head", False)), bool(spec.get("embeddings", False)),
-                     spec.get("kv_cache", "int8"))
-    _replace(model, bool(spec.get("lm_head", False)), bool(spec.get("embeddings", False)))
+    lm_head, embeddings = bool(spec.get("lm_head", False)), bool(spec.get("embeddings", False))
+    _check_arguments(model, spec["method"], lm_head, embeddings, spec.get("kv_cache", "int8"))
+    # an LM folder's choice means nothing to a class without the head (the base model, a classifier): as if not made
+    lm_head = lm_head and _has_lm_head(model)
+    if isinstance(spec, dict) and bool(spec.get("lm_head", False)) != lm_head:
+        model.config.quantization = dict(spec, lm_head=lm_head)
+    _replace(model, lm_head, embeddings)

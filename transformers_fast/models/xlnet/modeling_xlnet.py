@@ -504,7 +504,8 @@ class XLNetModel(CheckpointedLayers, XLNetPreTrainedModel):
             pos_key = (qlen, klen, bsz if self.bi_data else 0, self.attn_type, self.bi_data, self.clamp_len,
                        self.d_model, dtype_float, device)
             mask_h = None if non_tgt_mask is None else non_tgt_mask[..., 0] > 0
-            mask_g = None if attn_mask is None else attn_mask[..., 0] > 0
+            # ([1, klen, batch] from a padding mask alone: the kernel takes one row per query)
+            mask_g = None if attn_mask is None else (attn_mask[..., 0] > 0).expand(qlen, -1, -1)
         else:
             seg_mat = None if seg_diff is None else F.one_hot(seg_diff.long(), num_classes=2).to(dtype_float)
             per_layer = isinstance(head_mask, torch.Tensor) and head_mask.dim() > 2
