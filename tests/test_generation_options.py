@@ -597,6 +597,27 @@ def test_inputs_embeds_equal_transformers(options, tmp_path):
     assert torch.equal(getattr(from_ids, "sequences", from_ids)[:, x.shape[1]:], ours[:, x.shape[1]:])
 
 
+@pytest.mark.filterwarnings("ignore:Passing `encoder_:UserWarning")
+def test_inputs_embeds_min_length_and_encoder_options_as_transformers(tmp_path):
+    """Beside embeddings only, min_length counts them (as max_length); beside input_ids and embeddings,
+    transformers ignores the encoder options (its encoder input is then the embeddings)."""
+    model, ref = pair("gpt2", tmp_path)
+    x, mask = padded_prompts()
+    embeds = ref.get_input_embeddings()(x).detach()
+    free = ref.generate(inputs_embeds=embeds, attention_mask=mask, pad_token_id=0, eos_token_id=None,
+                        max_new_tokens=9, do_sample=False)
+    eos = int(free[0, 1])  # (written early: min_length has something to hold back)
+    cases = [dict(min_length=m) for m in (0, 3, x.shape[1] + 3, x.shape[1] + 20)]
+    cases += [dict(input_ids=x, min_length=x.shape[1] + 4), dict(input_ids=x, encoder_repetition_penalty=3.0),
+              dict(input_ids=x, encoder_no_repeat_ngram_size=1)]
+    for options in cases:
+        theirs = ref.generate(inputs_embeds=embeds, attention_mask=mask, pad_token_id=0, eos_token_id=eos,
+                              max_new_tokens=9, do_sample=False, **options)
+        ours = model.generate(inputs_embeds=embeds, attention_mask=mask, pad_token_id=0, eos_token_id=eos,
+                              max_new_tokens=9, **options)
+        assert torch.equal(ours, theirs), options
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_inputs_embeds_continue_as_their_tokens(family, tmp_path):
     """OpenAI GPT too (transformers refuses it): the embeddings of the prompt's tokens continue as the tokens."""

@@ -24,6 +24,7 @@ import inspect
 import json
 import os
 import time
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, fields
 from typing import Any, Iterator, NamedTuple, Optional, Sequence, Tuple, Union
@@ -644,7 +645,14 @@ class GenerationMixin:
             inputs_embeds = self._checked_embeds(inputs_embeds, input_ids, given_cache)
             if not tokens_given:  # (zeros checked and expanded in their place: the embeddings' length counts)
                 input_ids = torch.zeros(inputs_embeds.shape[:2], dtype=torch.long, device=inputs_embeds.device)
+                # as transformers: min_length counts the embeddings (the sequences returned start after them)
+                o = dict(o, min_length=max((o["min_length"] or 0) - inputs_embeds.shape[1], 0))
             infer_mask = False  # (transformers infers no mask beside embeddings)
+            for name, neutral in (("encoder_repetition_penalty", 1.0), ("encoder_no_repeat_ngram_size", 0)):
+                if o[name] not in (None, neutral):  # transformers' encoder input is then the embeddings: no ids
+                    warnings.warn(f"Passing `{name}` requires some form of `input_ids` to be passed to `generate`, "
+                                  f"ignoring the argument.", UserWarning, stacklevel=3)
+                    o = dict(o, **{name: None})
         input_ids, attention_mask, max_new_tokens, room = self._generation_inputs(
             input_ids, attention_mask, o["max_length"], o["max_new_tokens"], copies,
             pad_token_id if infer_mask else None)
