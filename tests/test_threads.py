@@ -172,6 +172,36 @@ print(tf._C.parallel_backend(), os.waitstatus_to_exitcode(status), threads)
 """
 
 
+_FORK_AFTER_TOKENIZING = r"""
+import os, sys
+sys.path.insert(0, sys.argv[1])
+sys.path.insert(0, os.path.join(sys.argv[1], "tests"))
+import torch
+import transformers_fast as tf
+from tokenizer_corpus import bert_uncased_vocab
+
+torch.set_num_threads(2)
+tf.BertTokenizer(bert_uncased_vocab())(["the quick brown fox %d jumps" % i for i in range(4000)])
+pid = os.fork()
+if pid == 0:
+    x = torch.randn(512, 512)
+    torch.nn.functional.layer_norm(x @ x, (512,))
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_torch_ops_in_a_child_forked_after_tokenizing():
+    """The tokenizers' batch path runs on the core's own pool, never on the OpenMP runtime: a process that has only
+    tokenized (no torch op yet) forks children whose torch ops run, as without this library (libgomp's children
+    wait for a team the parent started)."""
+    out = subprocess.run([sys.executable, "-c", _FORK_AFTER_TOKENIZING, REPO], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and out.stdout.split() == ["0"], out.stdout + out.stderr
+
+
 @pytest.mark.skipif(not hasattr(os, "fork") or not os.path.exists("/proc/self/status"), reason="needs fork, /proc")
 @pytest.mark.parametrize("parent", ["torch", "tokenizers", "idle"])
 def test_a_forked_child_runs_parallel_regions_without_hanging(parent):

@@ -229,7 +229,8 @@ void use_openmp(bool on) {
 #endif
 }
 
-void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+namespace {
+void run_parallel(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn, bool openmp_allowed) {
   if (n <= 0) return;
   grain = std::max<int64_t>(grain, 1);
   int64_t parts = std::min<int64_t>(get_num_threads(), (n + grain - 1) / grain);
@@ -242,12 +243,23 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
     if (begin < end) fn(begin, end);
   };
 #if defined(_OPENMP)
-  if (openmp_runs_regions()) {
+  if (openmp_allowed && openmp_runs_regions()) {
     if (!try_run_openmp(static_cast<int>(parts), run_part)) fn(0, n);
     return;
   }
+#else
+  (void)openmp_allowed;
 #endif
   if (!pool().try_run(static_cast<int>(parts), run_part)) fn(0, n);
+}
+}  // namespace
+
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  run_parallel(n, grain, fn, true);
+}
+
+void parallel_for_outside_openmp(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  run_parallel(n, grain, fn, false);
 }
 
 }  // namespace tf

@@ -26,4 +26,9 @@ void use_openmp(bool on);
 // runs inline on its own thread (no oversubscription), as does a call from inside an OpenMP region.
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
+// parallel_for on the core's own pool, never on the OpenMP runtime: for work beside torch's ops (the tokenizers),
+// so that a process that has only tokenized has started no OpenMP workers, which a child it forks would wait for
+// in torch's first parallel op (libgomp keeps the parent's team in its state).
+void parallel_for_outside_openmp(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
 }  // namespace tf

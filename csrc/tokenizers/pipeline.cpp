@@ -597,7 +597,7 @@ std::vector<std::vector<int64_t>> Pipeline::encode_batch(size_t n, const TextSou
   constexpr size_t kChunk = 8;  // texts taken at a time
   std::atomic<size_t> next{0};
   const int64_t workers = static_cast<int64_t>(std::min<size_t>(get_num_threads(), (n + kChunk - 1) / kChunk));
-  parallel_for(workers, 1, [&](int64_t, int64_t) {
+  parallel_for_outside_openmp(workers, 1, [&](int64_t, int64_t) {
     std::string buf;
     for (;;) {
       const size_t b = next.fetch_add(kChunk, std::memory_order_relaxed);
