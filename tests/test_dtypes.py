@@ -223,3 +223,25 @@ def test_save_pretrained_updates_a_dtype_entry_of_the_config(tmp_path):
     model.to(BF16).save_pretrained(str(tmp_path / "bf16"))
     assert next(tf.BertModel.from_pretrained(str(tmp_path / "bf16"), dtype="auto").parameters()).dtype is BF16
     assert _hf_dtype(tmp_path / "bf16", "auto") is BF16
+
+
+@pytest.mark.parametrize("family", sorted(set(FAMILIES) - {"xlm", "transfo_xl"}))
+def test_forward_on_the_meta_device_gives_the_shapes(family):
+    """model.to("meta") on meta inputs (shape inference, FLOP counters), as 1.2.0 runs it for BERT, DistilBERT,
+    the GPTs and XLNet: the reference path's shapes, with or without autograd. (XLM's lengths and Transformer-XL's
+    adaptive embedding depend on the values, in 1.2.0 too.)"""
+    model = tiny(family)
+    ids = batch(family, size=2, seq=7)
+    with torch.no_grad():
+        real = [t.shape for t in _tensors(model(ids))]
+    meta = model.to("meta")
+    for grad in (False, True):
+        with torch.set_grad_enabled(grad):
+            got = _tensors(meta(ids.to("meta")))
+        assert [t.shape for t in got] == real and all(t.is_meta for t in got)
+
+
+def _tensors(out):
+    if isinstance(out, torch.Tensor):
+        return [out]
+    return [t for item in (out or ()) for t in _tensors(item)]

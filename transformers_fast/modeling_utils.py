@@ -1374,7 +1374,7 @@ def check_ids(name: str, ids: Any, upper: Optional[int], what: str, shape: Optio
         raise ValueError(f"{name} has shape {tuple(ids.shape)} but input_ids has shape {tuple(shape)}")
     for value in ignored:
         ids = ids[ids != value]
-    if upper is None or ids.numel() == 0 or capturing_graph():  # (a graph being captured has no values to read)
+    if upper is None or ids.numel() == 0 or ids.is_meta or capturing_graph():  # (no values to read)  # (a graph being captured has no values to read)
         return
     low, high = torch.aminmax(ids)
     low, high = int(low), int(high)

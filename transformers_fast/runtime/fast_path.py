@@ -25,6 +25,8 @@ CUDA_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
 
 def autocast_on(device_type: str) -> bool:
+    if device_type == "meta":  # (no autocast there; torch raises when asked)
+        return False
     try:
         return torch.is_autocast_enabled(device_type)
     except TypeError:  # torch < 2.4
