@@ -67,3 +67,28 @@ def test_generate_takes_the_live_models_generation_config(name, config_cls, kwar
     ours = tf.from_transformers(hf)
     x = torch.randint(1, 99, (2, 4), generator=torch.Generator().manual_seed(1))
     assert torch.equal(ours.generate(x, pad_token_id=0), hf.generate(x, pad_token_id=0))
+
+
+@pytest.mark.parametrize("config_cls,model_cls,fields", [
+    ("DistilBertConfig", "DistilBertForMaskedLM", dict(activation="relu", dim=32, n_layers=1, n_heads=2,
+                                                       hidden_dim=37)),
+    ("XLNetConfig", "XLNetForSequenceClassification", dict(summary_activation="relu", d_model=32, n_layer=1,
+                                                           n_head=2, d_inner=37)),
+    ("BertConfig", "BertForTokenClassification", dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                                      intermediate_size=37))])
+def test_config_dict_transformers_wrote_reads_with_its_meaning(config_cls, model_cls, fields, tmp_path):
+    """Config.from_dict of a config.json transformers wrote (it holds transformers_version) means what
+    from_pretrained of its folder means: transformers' reading of its fields, where it differs from 1.2.0's."""
+    import json
+
+    quiet_transformers()
+    getattr(transformers, model_cls)(getattr(transformers, config_cls)(vocab_size=99, **fields)).save_pretrained(
+        tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert "transformers_version" in saved
+    from_folder = getattr(tf, config_cls).from_pretrained(tmp_path)
+    assert getattr(tf, config_cls).from_dict(saved) == from_folder
+    assert getattr(tf, config_cls).from_dict(json_object=saved) == from_folder
+    assert getattr(tf, config_cls).from_json_file(str(tmp_path / "config.json")) == from_folder
+    del saved["transformers_version"]  # (then a 1.2.0 dict, 1.2.0's meaning)
+    assert getattr(tf, config_cls).from_dict(saved) != from_folder

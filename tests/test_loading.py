@@ -327,6 +327,29 @@ def test_save_pretrained_loads_in_transformers_and_here(tmp_path, family, class_
             assert not any(n.endswith("decoder.weight") or n == "vocab_projector.weight" for n in names)
 
 
+@pytest.mark.parametrize("family,class_name", [("bert", "BertForMaskedLM"), ("bert", "BertForPreTraining"),
+                                               ("roberta", "RobertaForMaskedLM")])
+@pytest.mark.parametrize("safe", [True, False], ids=["safetensors", "bin"])
+def test_untied_mlm_head_saved_here_loads_in_transformers(tmp_path, family, class_name, safe):
+    """With tie_word_embeddings=False transformers' MLM head reads the decoder's own bias: saved under that name
+    too (1.2.0's names fold it into the head's bias), so transformers reloads the same logits."""
+    import transformers
+
+    from modeling_helpers import randomize_all
+
+    quiet_transformers()
+    original = hf_model(family, class_name, tie_word_embeddings=False)
+    randomize_all(original)
+    original.save_pretrained(tmp_path / "src")
+    ours = getattr(tf, class_name).from_pretrained(tmp_path / "src")
+    ours.save_pretrained(tmp_path / "out", safe_serialization=safe)
+    theirs = getattr(transformers, class_name).from_pretrained(tmp_path / "out", attn_implementation="eager").eval()
+    ids, mask, _ = inputs(family)
+    with torch.no_grad():
+        compare(theirs(input_ids=ids, attention_mask=mask)[0], original(input_ids=ids, attention_mask=mask)[0])
+        compare(ours(ids, attention_mask=mask)[0], original(input_ids=ids, attention_mask=mask)[0], mask)
+
+
 def test_from_transformers_shares_parameters():
     ref = hf_model("bert", "BertForSequenceClassification")
     ours = tf.BertForSequenceClassification.from_transformers(ref)

@@ -138,14 +138,17 @@ class PretrainedConfig(PushToHubMixin):
     @classmethod
     def from_dict(cls, config_dict: Optional[Dict[str, Any]] = None, *, json_object: Optional[Dict[str, Any]] = None,
                   return_unused_kwargs: bool = False, **kwargs: Any):
-        """Config from a dict such as a parsed config.json (1.2.0 or transformers format). The dict may be
-        passed by transformers' name (config_dict) or 1.2.0's (json_object); other keyword arguments override
-        attributes as in from_pretrained."""
+        """Config from a dict such as a parsed config.json (1.2.0 or transformers format: one holding
+        transformers_version, which transformers' save_pretrained writes, is read with transformers' meaning of its
+        fields where it differs from 1.2.0's). The dict may be passed by transformers' name (config_dict) or
+        1.2.0's (json_object); other keyword arguments override attributes as in from_pretrained."""
         if (config_dict is None) == (json_object is None):
             raise TypeError("from_dict takes one dict: config_dict (or 1.2.0's json_object)")
         config_dict = json_object if config_dict is None else config_dict
         if not isinstance(config_dict, dict):
             raise TypeError(f"config_dict must be a dict, got {type(config_dict).__name__}")
+        if "transformers_version" in config_dict:
+            config_dict = {**config_dict, **cls.transformers_fields(config_dict)}
         config = cls(**cls._normalize_dict(dict(config_dict)))
         return config._override(kwargs, return_unused_kwargs)
 
@@ -180,11 +183,7 @@ class PretrainedConfig(PushToHubMixin):
                           f"given as config=") from err
         if not isinstance(config_dict, dict):
             raise OSError(f"{json_file} does not hold a JSON object")
-        # transformers' save_pretrained writes its version: read such a file with transformers' meaning of its
-        # fields (where it differs from 1.2.0's), so that the model computes what it computed there
-        if "transformers_version" in config_dict:
-            return cls.from_transformers_dict(config_dict)
-        return cls.from_dict(config_dict)
+        return cls.from_dict(config_dict)  # (a file transformers wrote: with its meaning, as from_dict reads it)
 
     def validate(self) -> None:
         """Raises ValueError for values the model cannot be built with; subclasses extend it. Called when a

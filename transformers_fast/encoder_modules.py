@@ -313,6 +313,7 @@ class EncoderPreTrainedModel(PreTrainedModel):
     # transformers saves the LM head bias a second time as the decoder's bias.
     checkpoint_key_renames = ((r"(^|\.)predictions\.decoder\.bias$", r"\1predictions.bias"),)
     renamed_keys_win = (r"(^|\.)predictions\.decoder\.bias$",)  # (with untied embeddings the two differ)
+    untied_save_aliases = ((r"(^|\.)predictions\.bias$", r"\1predictions.decoder.bias"),)
     keys_to_ignore_on_load = (r"embeddings\.position_ids$", r"embeddings\.token_type_ids$")
 
     def _init_weights(self, module):

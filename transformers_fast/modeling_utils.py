@@ -446,6 +446,9 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
     # patterns of checkpoint keys whose renamed tensor is loaded when the checkpoint also holds the new name
     # (transformers' MLM heads with tie_word_embeddings=False: the decoder's bias is the one its forward reads)
     renamed_keys_win: Tuple[str, ...] = ()
+    # (pattern, alias): keys save_pretrained writes a second time under the alias where the config unties the
+    # embeddings (transformers' untied MLM heads read the decoder's own bias, which 1.2.0's names fold in)
+    untied_save_aliases: Tuple[Tuple[str, str], ...] = ()
     keys_to_ignore_on_load: Tuple[str, ...] = ()
     missing_keys_expected: Tuple[str, ...] = ()  # weights this class does not use (logged, not warned)
     tied_head_keys: Tuple[str, ...] = ()
@@ -742,6 +745,11 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
             generation.save_pretrained(save_directory)
         if state_dict is None:
             state_dict = model.state_dict()
+            if getattr(model.config, "tie_word_embeddings", True) is False:
+                for pattern, alias in model.untied_save_aliases:
+                    # (a copy: safetensors keeps a tensor shared by two names once)
+                    state_dict.update({re.sub(pattern, alias, key): value.clone()
+                                       for key, value in list(state_dict.items()) if re.search(pattern, key)})
         weights_name, index_name = weight_file_names(bool(safe_serialization), variant)
         tensors = _safetensors_ready(state_dict) if safe_serialization else dict(state_dict)
         files, index = _shards(tensors, weights_name, max_shard_size)

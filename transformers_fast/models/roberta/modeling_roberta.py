@@ -52,6 +52,7 @@ class RobertaPreTrainedModel(EncoderPreTrainedModel):
     tied_head_keys = ("lm_head.decoder.weight",)
     checkpoint_key_renames = ((r"(^|\.)lm_head\.decoder\.bias$", r"\1lm_head.bias"),)
     renamed_keys_win = (r"(^|\.)lm_head\.decoder\.bias$",)  # (with untied embeddings the two differ)
+    untied_save_aliases = ((r"(^|\.)lm_head\.bias$", r"\1lm_head.decoder.bias"),)
 
     def resize_token_embeddings(self, new_num_tokens=None, pad_to_multiple_of=None):
         old = self.get_input_embeddings()
