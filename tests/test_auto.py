@@ -185,6 +185,9 @@ def test_architecture_of_another_library_or_kind_is_not_taken(tmp_path):
     without_model_type(folder, ["GPT2LMHeadModel"])
     with pytest.raises(ValueError, match="Unrecognized.*'distilbert', 'roberta', 'bert', 'xlnet', 'xlm'"):
         tf.AutoModelForSequenceClassification.model_class_for(str(folder))  # 1.2.0 has no GPT-2 classifier
+    saved("gpt2", "model", folder)  # with its model_type: the message says which family lacks which class
+    with pytest.raises(ValueError, match="gpt2 family has no class for AutoModelForSequenceClassification.*'xlm'"):
+        tf.AutoModelForSequenceClassification.model_class_for(str(folder))
 
 
 def test_auto_tokenizer_reads_tokenizer_config_json(tmp_path):

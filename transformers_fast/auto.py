@@ -161,6 +161,11 @@ def family_of(name, kind: Optional[str] = None, config=None, hub_kwargs: Optiona
     if row is not None:
         return row
     known = ", ".join(f"'{r[0]}'" for r in rows)
+    if named is not None and any(r[1] == named for r in FAMILIES):  # a family of ours, without this kind
+        auto = next((c.__name__ for c in _AutoModel.__subclasses__() if c._kind == kind), kind)
+        raise ValueError(f"Unrecognized model identifier in {name}: it holds a {named} model (its config.json's "
+                         f"model_type), and the {named} family has no class for {auto} here (as in "
+                         f"pytorch-transformers 1.2.0). Should contain one of {known}")
     found = f" (its config.json says model_type {named!r})" if named else ""
     raise ValueError(f"Unrecognized model identifier in {name}{found}. Should contain one of {known}")
 
