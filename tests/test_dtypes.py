@@ -239,9 +239,3 @@ def test_forward_on_the_meta_device_gives_the_shapes(family):
         with torch.set_grad_enabled(grad):
             got = _tensors(meta(ids.to("meta")))
         assert [t.shape for t in got] == real and all(t.is_meta for t in got)
-
-
-def _tensors(out):
-    if isinstance(out, torch.Tensor):
-        return [out]
-    return [t for item in (out or ()) for t in _tensors(item)]

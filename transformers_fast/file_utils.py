@@ -39,6 +39,18 @@ def is_library_module(module_name: Optional[str]) -> bool:
 PACKAGED_CONFIGS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
 
 
+def read_json_object(path: str, what: str = "a JSON object") -> Dict[str, Any]:
+    """The JSON object of a file; ValueError naming the file when it is not valid JSON or not an object."""
+    with open(path, encoding="utf-8") as f:
+        try:
+            fields = json.load(f)
+        except ValueError as err:
+            raise ValueError(f"{path} is not valid JSON: {err}") from err
+    if not isinstance(fields, dict):
+        raise ValueError(f"{path} must hold {what}")
+    return fields
+
+
 def packaged_config_path(shortcut_name: str) -> Optional[str]:
     """The config shipped in the package for a 1.2.0 shortcut name, or None."""
     path = os.path.join(PACKAGED_CONFIGS_DIR, shortcut_name + ".json")

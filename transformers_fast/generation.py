@@ -31,7 +31,7 @@ from typing import Any, Iterator, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 
-from transformers_fast.file_utils import GENERATION_CONFIG_NAME
+from transformers_fast.file_utils import GENERATION_CONFIG_NAME, read_json_object
 from transformers_fast.generation_processors import (build_logits_processors, build_stopping_criteria, check_count,
                                                       check_number, custom_length_limit, token_set)
 from transformers_fast.modeling_utils import check_ids, embedding_rows
@@ -420,14 +420,7 @@ class GenerationConfig:
 
     @classmethod
     def from_json_file(cls, path: str) -> "GenerationConfig":
-        with open(path, encoding="utf-8") as f:
-            try:
-                fields = json.load(f)
-            except ValueError as err:
-                raise ValueError(f"{path} is not valid JSON: {err}") from err
-        if not isinstance(fields, dict):
-            raise ValueError(f"{path} must hold a JSON object (option -> value)")
-        return cls(**fields)
+        return cls(**read_json_object(path, "a JSON object (option -> value)"))
 
     def save_pretrained(self, save_directory: str) -> None:
         with open(os.path.join(save_directory, GENERATION_CONFIG_NAME), "w", encoding="utf-8") as f:

@@ -10,6 +10,7 @@ import types
 from functools import lru_cache
 from typing import Optional
 
+from transformers_fast.file_utils import read_json_object
 from transformers_fast.tokenization_utils import (PreTrainedTokenizer, TrackedDict, _core_lib, _id_list, _is_batch,
                                                 _is_one_id, tracked_key)
 
@@ -70,13 +71,7 @@ def merge_symbols(word, bpe_ranks):
 def read_vocab_json(vocab_file):
     """vocab.json: a JSON object of token -> integer id (what the C++ cores take; 1.2.0 kept string ids and decoded
     them to None)."""
-    with open(vocab_file, encoding="utf-8") as f:
-        try:
-            encoder = json.load(f)
-        except ValueError as err:
-            raise ValueError(f"vocab_file {vocab_file} is not valid JSON: {err}") from err
-    if not isinstance(encoder, dict):
-        raise ValueError(f"vocab_file {vocab_file} must hold a JSON object (token -> id)")
+    encoder = read_json_object(vocab_file, "a JSON object (token -> id)")
     bad = next(((token, i) for token, i in encoder.items() if type(i) is not int), None)
     if bad is not None:
         raise ValueError(f"vocab_file {vocab_file} maps {bad[0]!r} to {bad[1]!r}: ids must be integers")
