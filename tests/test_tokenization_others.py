@@ -307,3 +307,24 @@ def test_vocab_json_of_other_than_integer_ids_is_a_clear_error(family, content, 
     vocab.write_text(content, encoding="utf-8")
     with pytest.raises(ValueError, match="vocab.json"):
         cls(str(vocab), files[1])
+
+
+def test_xlm_moses_objects_given_in_1_2_0s_caches_are_used(xlm_files):
+    """A Moses tokenizer or normalizer put into cache_moses_tokenizer / cache_moses_punct_normalizer (another
+    language's rules, penn=False, custom nonbreaking prefixes) changes the tokens, as in 1.2.0."""
+    import sacremoses
+
+    texts = ["l'homme don't ``quoted'' text", "See Foo. Mr. Smith. 1\u00a0000"]
+    for cache, made in [("cache_moses_tokenizer", lambda: sacremoses.MosesTokenizer(lang="fr")),
+                        ("cache_moses_punct_normalizer", lambda: sacremoses.MosesPunctNormalizer(lang="en", penn=False,
+                                                                                                 norm_numbers=False))]:
+        ours, theirs = XLMTokenizer(*xlm_files), ref.XLMTokenizer(*xlm_files)
+        plain = [ours.tokenize(t) for t in texts]
+        for lang in ("en", "de"):
+            getattr(ours, cache)[lang], getattr(theirs, cache)[lang] = made(), made()
+        for text in texts:
+            for lang in ("en", "de"):
+                assert ours.tokenize(text, lang=lang) == theirs.tokenize(text, lang=lang), (cache, lang, text)
+            assert ours.encode(text) == theirs.encode(text)
+        assert ours(texts)["input_ids"] == [theirs.encode(t, add_special_tokens=True) for t in texts]
+        assert [ours.tokenize(t) for t in texts] != plain  # (the objects given change these texts)

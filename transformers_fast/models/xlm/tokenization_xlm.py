@@ -196,7 +196,8 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
     def _moses_core(self, lang, sync=True):
         """The C++ pipeline (Moses, lower-casing, BPE) for lang; None where 1.2.0 takes another path
         (zh/th/ja segmenters) or sacremoses' data cannot be used natively."""
-        if not isinstance(lang, str) or lang in self.lang_with_custom_tokenizer or self._hooks_replaced():
+        if not isinstance(lang, str) or lang in self.lang_with_custom_tokenizer or self._hooks_replaced() \
+                or self._given_moses(lang):
             return None
         if sync and self._core_model_key() != self._core_model_built:
             self._build_core()
@@ -255,16 +256,28 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
             raise ImportError("XLMTokenizer needs sacremoses (pip install sacremoses), as 1.2.0 does") from err
         return sacremoses
 
+    def _native(self):
+        # (the default core is the "en" pipeline)
+        return None if self._given_moses("en") else super()._native()
+
+    def _given_moses(self, lang) -> bool:
+        """Whether the user put a Moses object of their own into 1.2.0's caches for lang (custom nonbreaking
+        prefixes, penn=False, ...): the Python path then runs it, as 1.2.0 does."""
+        return any(cache.get(lang) is not None and not getattr(cache[lang], "_made_here", False)
+                   for cache in (self.cache_moses_punct_normalizer, self.cache_moses_tokenizer))
+
     def moses_punct_norm(self, text, lang):
         norm = self.cache_moses_punct_normalizer.get(lang)
         if norm is None:
             norm = self.cache_moses_punct_normalizer[lang] = self._sacremoses().MosesPunctNormalizer(lang=lang)
+            norm._made_here = True
         return norm.normalize(text)
 
     def moses_tokenize(self, text, lang):
         tok = self.cache_moses_tokenizer.get(lang)
         if tok is None:
             tok = self.cache_moses_tokenizer[lang] = self._sacremoses().MosesTokenizer(lang=lang)
+            tok._made_here = True
         return tok.tokenize(text, return_str=False, escape=False)
 
     def moses_pipeline(self, text, lang):
