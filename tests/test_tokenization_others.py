@@ -328,3 +328,28 @@ def test_xlm_moses_objects_given_in_1_2_0s_caches_are_used(xlm_files):
             assert ours.encode(text) == theirs.encode(text)
         assert ours(texts)["input_ids"] == [theirs.encode(t, add_special_tokens=True) for t in texts]
         assert [ours.tokenize(t) for t in texts] != plain  # (the objects given change these texts)
+
+
+@pytest.mark.parametrize("options", [dict(lang="fr"), dict(lang="ro"), dict(lang="de", bypass_tokenizer=True),
+                                     dict(bypass_tokenizer=True)])
+def test_xlm_call_takes_lang_and_bypass_tokenizer(xlm_files, options):
+    """tokenizer(texts, lang=...) as transformers passes it on to tokenize: 1.2.0's ids of each language's Moses
+    rules (one text, a batch, pairs, tensors), and the default language again afterwards."""
+    ours, theirs = XLMTokenizer(*xlm_files), ref.XLMTokenizer(*xlm_files)
+    texts = ["l'homme qu'on a vu « ici » !", "Ştiinţă şi ţară, don't stop-believing 1,000.50"]
+    pairs = ["aujourd'hui : oui", "a b"]
+
+    def theirs_ids(text, pair=None):
+        first = theirs.convert_tokens_to_ids(theirs.tokenize(text, **options))
+        second = None if pair is None else theirs.convert_tokens_to_ids(theirs.tokenize(pair, **options))
+        return theirs.build_inputs_with_special_tokens(first, second) if hasattr(
+            theirs, "build_inputs_with_special_tokens") else theirs.add_special_tokens_sentences_pair(
+            first, second) if second is not None else theirs.add_special_tokens_single_sentence(first)
+
+    assert ours(texts[0], **options)["input_ids"] == theirs_ids(texts[0])
+    assert ours(texts, **options)["input_ids"] == [theirs_ids(t) for t in texts]
+    assert ours(texts, pairs, **options)["input_ids"] == [theirs_ids(t, p) for t, p in zip(texts, pairs)]
+    padded = ours(texts, padding=True, return_tensors="pt", **options)["input_ids"]
+    assert [row[:len(theirs_ids(t))].tolist() for row, t in zip(padded, texts)] == [theirs_ids(t) for t in texts]
+    assert ours.encode_plus(texts[1], **options)["input_ids"] == theirs_ids(texts[1])
+    assert ours(texts)["input_ids"] == [theirs.encode(t, add_special_tokens=True) for t in texts]  # (default: en)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 import unicodedata
 
 from transformers_fast.tokenization_bpe import (VOCAB_FILES_NAMES, bpe_model_key, get_pairs, merge_pairs,
@@ -99,6 +100,9 @@ def romanian_preprocessing(text):
 
 _MOSES = {}  # lang -> the C++ Moses pre-tokenizer (or None when sacremoses' data cannot be used as is)
 _REGEX_CLASS_SPECIALS = set("\\]^-[")
+
+
+_calling_as = threading.local()  # (tokenizer, lang, bypass_tokenizer) of the __call__ this thread is in
 
 
 def native_moses(lang):
@@ -222,15 +226,22 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
             logger.error("Supplied language code not found in lang2id mapping. Please check that your language "
                          "is supported by the loaded pretrained model.")
 
-    def _tokenize_one(self, text, lang="en", bypass_tokenizer=False, **kwargs):
+    def _language(self, lang, bypass_tokenizer):
+        """(lang, bypass_tokenizer) given, else those of the __call__ this thread is in, else 1.2.0's defaults."""
+        options = self._call_options() or ("en", False)
+        return (options[0] if lang is None else lang), (options[1] if bypass_tokenizer is None else bypass_tokenizer)
+
+    def _tokenize_one(self, text, lang=None, bypass_tokenizer=None, **kwargs):
         """1.2.0's tokenize(text, lang=..., bypass_tokenizer=...): Moses languages run in C++."""
+        lang, bypass_tokenizer = self._language(lang, bypass_tokenizer)
         core = None if bypass_tokenizer or kwargs else self._moses_core(lang)
         if core is None:
             return super()._tokenize_one(text, lang=lang, bypass_tokenizer=bypass_tokenizer, **kwargs)
         self._check_lang(lang)
         return core.tokenize(_check_text("text", text))
 
-    def _encode_one(self, text, pair, lang="en", bypass_tokenizer=False, **kwargs):
+    def _encode_one(self, text, pair, lang=None, bypass_tokenizer=None, **kwargs):
+        lang, bypass_tokenizer = self._language(lang, bypass_tokenizer)
         core = None if bypass_tokenizer or kwargs else self._moses_core(lang)
         if core is None:
             return super()._encode_one(text, pair, lang=lang, bypass_tokenizer=bypass_tokenizer, **kwargs)
@@ -256,7 +267,28 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
             raise ImportError("XLMTokenizer needs sacremoses (pip install sacremoses), as 1.2.0 does") from err
         return sacremoses
 
+    def __call__(self, text=None, text_pair=None, *args, lang=None, bypass_tokenizer=False, **kwargs):
+        """transformers' __call__; lang / bypass_tokenizer as tokenize takes them (transformers passes them on)."""
+        if lang is None and not bypass_tokenizer:
+            return super().__call__(text, text_pair, *args, **kwargs)
+        self._check_lang(lang)
+        previous = getattr(_calling_as, "options", None)
+        _calling_as.options = (self, lang or "en", bool(bypass_tokenizer))
+        try:
+            return super().__call__(text, text_pair, *args, **kwargs)
+        finally:
+            _calling_as.options = previous
+
+    def _call_options(self):
+        """(lang, bypass_tokenizer) of the __call__ this thread is in, or None."""
+        options = getattr(_calling_as, "options", None)
+        return options[1:] if options is not None and options[0] is self else None
+
     def _native(self):
+        options = self._call_options()
+        if options is not None:  # (the language's pipeline; the Python path bypasses Moses)
+            lang, bypass = options
+            return None if bypass else self._moses_core(lang)
         # (the default core is the "en" pipeline)
         return None if self._given_moses("en") else super()._native()
 
@@ -299,7 +331,8 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
             self.ja_word_tokenizer = Mykytea.Mykytea("-model %s/local/share/kytea/model.bin" % os.path.expanduser("~"))
         return list(self.ja_word_tokenizer.getWS(text))
 
-    def _tokenize(self, text, lang="en", bypass_tokenizer=False):
+    def _tokenize(self, text, lang=None, bypass_tokenizer=None):
+        lang, bypass_tokenizer = self._language(lang, bypass_tokenizer)
         if lang and self.lang2id and lang not in self.lang2id:
             logger.error("Supplied language code not found in lang2id mapping. Please check that your language "
                          "is supported by the loaded pretrained model.")
