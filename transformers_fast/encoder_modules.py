@@ -381,8 +381,8 @@ class EncoderModel(EncoderPreTrainedModel):
         # (transformers' decoder inputs: an encoder, as every model here, ignores them there too)
         if isinstance(input_ids if inputs_embeds is None else inputs_embeds, torch.Tensor):
             shape = input_shape(input_ids, inputs_embeds)[1]
-            attention_mask = broadcast_to_input("attention_mask", attention_mask, shape)
-            token_type_ids = broadcast_to_input("token_type_ids", token_type_ids, shape)
+            attention_mask = broadcast_to_input(attention_mask, shape)
+            token_type_ids = broadcast_to_input(token_type_ids, shape)
         inputs_embeds = self.check_inputs(input_ids, token_type_ids, attention_mask, position_ids, inputs_embeds)
         # the config's flags as they were at build time, as in 1.2.0 (changing them later changes nothing)
         output_attentions = self.encoder.output_attentions if output_attentions is None else output_attentions

@@ -1382,7 +1382,7 @@ def check_ids(name: str, ids: Any, upper: Optional[int], what: str, shape: Optio
         raise ValueError(f"{name} has shape {tuple(ids.shape)} but input_ids has shape {tuple(shape)}")
     for value in ignored:
         ids = ids[ids != value]
-    if upper is None or ids.numel() == 0 or ids.is_meta or capturing_graph():  # (no values to read)  # (a graph being captured has no values to read)
+    if upper is None or ids.numel() == 0 or ids.is_meta or capturing_graph():  # (no values to read)
         return
     low, high = torch.aminmax(ids)
     low, high = int(low), int(high)
@@ -1532,13 +1532,13 @@ def has_empty_row(attention_mask) -> bool:
     return attention_mask is not None and not bool((attention_mask != 0).any(-1).all())
 
 
-def broadcast_to_input(name: str, tensor: Any, shape: torch.Size):
+def broadcast_to_input(tensor: Any, shape: torch.Size):
     """A mask or token types broadcastable to the input's [batch, sequence] (one row for all, [1, seq] or [seq]),
     expanded to it (a view), as 1.2.0's BERT broadcasts them; other shapes are left to the checks that name them."""
     if not isinstance(tensor, torch.Tensor) or tensor.shape == shape or tensor.dim() > len(shape):
         return tensor
     try:
-        return tensor.expand(shape) if torch.broadcast_shapes(tensor.shape, shape) == shape else tensor
+        return tensor.expand(shape)
     except RuntimeError:
         return tensor
 

@@ -98,9 +98,14 @@ def _block_linears(model: nn.Module) -> List[Tuple[nn.Module, str, nn.Module]]:
     return found
 
 
+def _head_hooks(model: nn.Module) -> List[nn.Module]:
+    """The adaptive softmaxes (Transformer-XL) in the model, which quantize their clusters themselves."""
+    return [m for m in model.modules() if callable(getattr(m, "quantize_head", None))]
+
+
 def _has_lm_head(model: nn.Module) -> bool:
     """Whether the model has an output projection (or adaptive softmax) that lm_head=True quantizes."""
-    if any(callable(getattr(m, "quantize_head", None)) for m in model.modules()):
+    if _head_hooks(model):
         return True
     getter = getattr(model, "get_output_embeddings", None)
     return callable(getter) and getter() is not None
@@ -175,7 +180,7 @@ def _replace_layers(model: nn.Module, lm_head: bool, embeddings: bool) -> int:
                  if callable(getattr(module, "quantize_projections", None)))
     targets = _block_linears(model)
     # an adaptive softmax (Transformer-XL) quantizes its clusters itself: its `quantize_head()` hook
-    heads = [m for m in model.modules() if callable(getattr(m, "quantize_head", None))] if lm_head else []
+    heads = _head_hooks(model) if lm_head else []
     hooked += sum(head.quantize_head() for head in heads)
     float_head = None
     if lm_head and not heads:
@@ -261,7 +266,7 @@ def prepare_quantized(model: nn.Module, spec) -> None:
     lm_head, embeddings = bool(spec.get("lm_head", False)), bool(spec.get("embeddings", False))
     _check_arguments(model, spec["method"], lm_head, embeddings, spec.get("kv_cache", "int8"))
     # an LM folder's choice means nothing to a class without the head (the base model, a classifier): as if not made
-    lm_head = lm_head and _has_lm_head(model)
-    if isinstance(spec, dict) and bool(spec.get("lm_head", False)) != lm_head:
-        model.config.quantization = dict(spec, lm_head=lm_head)
+    if lm_head and not _has_lm_head(model):
+        lm_head = False
+        model.config.quantization = dict(spec, lm_head=False)
     _replace(model, lm_head, embeddings)

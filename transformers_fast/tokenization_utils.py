@@ -1891,8 +1891,7 @@ def _texts_and_pairs(batch, is_split_into_words):
 
 
 def _id_list(ids):
-    """The ids to decode as a list: tensors and arrays as lists, one id as a list of it (decode(id) is its token's
-    text, as in transformers; 1.2.0 spelled the token out letter by letter)."""
+    """The ids to decode as a list: tensors and arrays as lists, one id as a list of it."""
     if hasattr(ids, "tolist"):
         ids = ids.tolist()
     return [ids] if isinstance(ids, int) else ids

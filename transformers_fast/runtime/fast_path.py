@@ -191,8 +191,9 @@ class ModuleWatch:
 
     runs_as_built() is False when some submodule is one the fast path cannot stand in for, since it calls no
     submodule: a class with its own forward (a LoRA wrapper, a subclass overriding forward, torch's dynamic int8
-    Linear), a torch layer of another kind than the library built there (as_built), a forward hook (global or on a submodule; the root's own hooks run, its forward is called), or an
-    instance forward; or a submodule in training mode (its dropout on). The reference path runs then."""
+    Linear), a torch layer of another kind than the library built there (as_built), a forward hook (global or on
+    a submodule; the root's own hooks run, its forward is called), or an instance forward; or a submodule in
+    training mode (its dropout on). The reference path runs then."""
 
     def __init__(self, root: nn.Module):
         modules = list(root.modules())

@@ -333,9 +333,7 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
 
     def _tokenize(self, text, lang=None, bypass_tokenizer=None):
         lang, bypass_tokenizer = self._language(lang, bypass_tokenizer)
-        if lang and self.lang2id and lang not in self.lang2id:
-            logger.error("Supplied language code not found in lang2id mapping. Please check that your language "
-                         "is supported by the loaded pretrained model.")
+        self._check_lang(lang)
         if bypass_tokenizer:
             words = text.split()
         elif lang not in self.lang_with_custom_tokenizer:
