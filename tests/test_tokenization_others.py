@@ -352,4 +352,12 @@ def test_xlm_call_takes_lang_and_bypass_tokenizer(xlm_files, options):
     padded = ours(texts, padding=True, return_tensors="pt", **options)["input_ids"]
     assert [row[:len(theirs_ids(t))].tolist() for row, t in zip(padded, texts)] == [theirs_ids(t) for t in texts]
     assert ours.encode_plus(texts[1], **options)["input_ids"] == theirs_ids(texts[1])
+    assert ours.batch_encode_plus(texts, **options)["input_ids"] == [theirs_ids(t) for t in texts]
+    assert ours.batch_encode_plus(list(zip(texts, pairs)), **options)["input_ids"] == \
+        [theirs_ids(t, p) for t, p in zip(texts, pairs)]
+    # encode with transformers' options besides: lang still reaches tokenize
+    assert ours.encode(texts[1], max_length=64, truncation=True, **options) == \
+        theirs.convert_tokens_to_ids(theirs.tokenize(texts[1], **options))
     assert ours(texts)["input_ids"] == [theirs.encode(t, add_special_tokens=True) for t in texts]  # (default: en)
+    with pytest.raises(TypeError, match="other_option"):
+        ours.encode(texts[1], max_length=64, other_option=1, **options)

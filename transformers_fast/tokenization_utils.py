@@ -316,6 +316,8 @@ class PreTrainedTokenizer(file_utils.PushToHubMixin, metaclass=_WatchedTokenizer
     pretrained_hub_files: Dict[str, tuple] = {}
     padding_side = "right"
     truncation_side = "right"  # which end truncation cuts ids from (transformers' attribute)
+    # keyword arguments of tokenize that __call__ takes too and passes on, as transformers does (XLM's lang)
+    _tokenize_call_options = frozenset()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -944,7 +946,7 @@ class PreTrainedTokenizer(file_utils.PushToHubMixin, metaclass=_WatchedTokenizer
                 if ids.shape[1] > self.max_len:
                     self._warn_rows_too_long((ids.shape[1],))
                 return ids
-            other = sorted(set(kwargs) - _ENCODE_CALL_OPTIONS)
+            other = sorted(set(kwargs) - _ENCODE_CALL_OPTIONS - self._tokenize_call_options)
             if other:
                 raise TypeError(f"encode: {other} cannot be combined with transformers' options "
                                 f"{sorted(set(kwargs) & _ENCODE_CALL_OPTIONS)}")

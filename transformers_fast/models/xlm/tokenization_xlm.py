@@ -4,6 +4,7 @@ them through sacremoses, optional lower-case + accent strip, then BPE with "</w>
 1.2.0's Python path (jieba/PyThaiNLP/KyTea), as does bypass_tokenizer=True."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -267,17 +268,32 @@ class XLMTokenizer(ClsSepSpecialTokensMixin, PreTrainedTokenizer):
             raise ImportError("XLMTokenizer needs sacremoses (pip install sacremoses), as 1.2.0 does") from err
         return sacremoses
 
-    def __call__(self, text=None, text_pair=None, *args, lang=None, bypass_tokenizer=False, **kwargs):
-        """transformers' __call__; lang / bypass_tokenizer as tokenize takes them (transformers passes them on)."""
+    _tokenize_call_options = frozenset(["lang", "bypass_tokenizer"])
+
+    @contextlib.contextmanager
+    def _tokenizing_as(self, lang, bypass_tokenizer):
+        """lang / bypass_tokenizer for the tokenizing this thread does inside (transformers passes them on from
+        __call__, encode_plus and batch_encode_plus to tokenize)."""
         if lang is None and not bypass_tokenizer:
-            return super().__call__(text, text_pair, *args, **kwargs)
+            yield
+            return
         self._check_lang(lang)
         previous = getattr(_calling_as, "options", None)
         _calling_as.options = (self, lang or "en", bool(bypass_tokenizer))
         try:
-            return super().__call__(text, text_pair, *args, **kwargs)
+            yield
         finally:
             _calling_as.options = previous
+
+    def __call__(self, text=None, text_pair=None, *args, lang=None, bypass_tokenizer=False, **kwargs):
+        """transformers' __call__; lang / bypass_tokenizer as tokenize takes them."""
+        with self._tokenizing_as(lang, bypass_tokenizer):
+            return super().__call__(text, text_pair, *args, **kwargs)
+
+    def batch_encode_plus(self, batch_text_or_text_pairs, *args, lang=None, bypass_tokenizer=False, **kwargs):
+        """transformers' batch_encode_plus; lang / bypass_tokenizer as tokenize takes them."""
+        with self._tokenizing_as(lang, bypass_tokenizer):
+            return super().batch_encode_plus(batch_text_or_text_pairs, *args, **kwargs)
 
     def _call_options(self):
         """(lang, bypass_tokenizer) of the __call__ this thread is in, or None."""
