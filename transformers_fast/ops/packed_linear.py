@@ -173,8 +173,8 @@ class PackedLinear(nn.Module):
 
     def keep_packed(self, backends) -> None:
         """Frees the packed copies of every backend not in `backends`."""
-        for name in [name for name in self._packed if name not in backends]:
-            del self._packed[name]
+        for name in [name for name in list(self._packed) if name not in backends]:
+            self._packed.pop(name, None)  # (another thread's first call of this layer may have freed it)
 
     def packed_bytes(self) -> int:
         """Memory held by the packed copies (for tests and memory reports)."""
@@ -281,8 +281,10 @@ def _choose(key, x2: torch.Tensor, layer: PackedLinear, names) -> str:
                 if backend not in names:
                     backend = saved[name] = _calibrate(x2, layer, names)
             _choice[key] = backend
-    # Keep only what this shape uses (other row buckets may have chosen other backends).
-    layer.keep_packed({name for k, name in _choice.items() if k[:3] == key[:3] and k[5] == key[5]})
+        # Keep only what this shape uses (other row buckets may have chosen other backends); under the lock, as
+        # other threads' first calls add to _choice.
+        used = {name for k, name in _choice.items() if k[:3] == key[:3] and k[5] == key[5]}
+    layer.keep_packed(used)
     return backend
 
 
