@@ -66,6 +66,25 @@ def test_packed_linear_matches_reference(backend, shape, lead, activation):
 
 
 @torch.no_grad()
+def test_calibration_of_a_streamed_weight_reads_it_from_dram(monkeypatch):
+    """Few rows on a large weight stream it: each timed call follows an eviction of the caches, as in a model
+    (whose other layers' weights evict it), not a call on a weight left in cache by the previous one."""
+    events = []
+    monkeypatch.setattr(packed_linear, "_evict_caches", lambda buffer: events.append("evict"))
+    original = packed_linear._run
+    monkeypatch.setattr(packed_linear, "_run", lambda *a: events.append("run") or original(*a))
+    names = packed_linear.candidates()
+    streamed = packed_linear.PackedLinear(torch.randn(1024, 512), torch.randn(1024))  # 2 MB
+    assert packed_linear._calibrate(torch.randn(1, 512), streamed, names) in names
+    timed = events[len(names):]  # (after one untimed warm-up call each)
+    assert timed and timed == ["evict", "run"] * (len(timed) // 2)
+    for rows, weight in ((128, torch.randn(1024, 512)), (1, torch.randn(64, 512))):  # many rows; a small weight
+        events.clear()
+        packed_linear._calibrate(torch.randn(rows, 512), packed_linear.PackedLinear(weight, None), names)
+        assert "evict" not in events and events
+
+
+@torch.no_grad()
 def test_no_bias_and_functional_form(backend):
     for activation in (None, "gelu"):
         layer, w, _ = make_layer(83, 769, bias=False, activation=activation)

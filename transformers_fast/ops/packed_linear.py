@@ -8,8 +8,9 @@ such products stream the whole weight once and are bound by memory bandwidth, wh
 about half of it; on AMD AVX-512 it also keeps up with oneDNN at hundreds of rows; a bfloat16 weight streams
 half the bytes). Which is faster depends on the CPU (oneDNN ~2x MKL on AMD AVX-512, close on AVX2) and the
 row count, so the first call per (in, out, activation, row bucket, threads, dtype) times the candidates on
-the real input, at the thread count it will run with. bfloat16 layers choose between oneDNN's packed bf16
-GEMM (AMX or AVX-512-bf16 where the CPU has them), F.linear and the panel kernel, all with fp32 accumulation.
+the real input, at the thread count it will run with (a weight that few rows stream is read from DRAM then, as
+in a model). bfloat16 layers choose between oneDNN's packed bf16 GEMM (AMX or AVX-512-bf16 where the CPU has
+them), F.linear and the panel kernel, all with fp32 accumulation.
 Backends round differently in the last bits, so the choice is stored per machine (see
 ops/backend_choices.py) and every later run, in any process, computes the same bits.
 A layer keeps only the packed copies of the backends chosen for its shape.
@@ -240,16 +241,38 @@ def _run(backend: str, x2: torch.Tensor, layer: PackedLinear) -> torch.Tensor:
     return activation._gelu_impl(y, approximate) if bias is None else activation._bias_gelu_impl(y, bias, approximate)
 
 
+# Few rows (at most this many) with a weight of at least _STREAMED_BYTES: the product streams the weight, and in
+# a model the weight comes from DRAM (the other layers' weights evicted it). Calibrated from the cache instead, a
+# library's GEMV won such shapes that our panel kernel streams faster from DRAM (GPT-2's MLP at 1 row, AMD Zen3).
+_STREAMED_ROWS = 64
+_STREAMED_BYTES = 1 << 20
+_EVICTING_FLOATS = 16 << 20  # 64 MB written: more than the last-level caches hold
+
+
+def _streams_weight(x2: torch.Tensor, layer: PackedLinear) -> bool:
+    weight = layer._parameters["weight"]
+    return x2.shape[0] <= _STREAMED_ROWS and weight.numel() * weight.element_size() >= _STREAMED_BYTES
+
+
+def _evict_caches(buffer: torch.Tensor) -> None:
+    """Writes a buffer larger than the caches, so that the next call reads its weight from DRAM."""
+    buffer.fill_(1.0)
+
+
 def _calibrate(x2: torch.Tensor, layer: PackedLinear, names, budget_s: float = 0.03) -> str:
     """Times the candidate backends on the real input and returns the fastest: one untimed warm-up call
     each (oneDNN builds its primitive), then alternating timed calls, best of at least 3 each, more for
-    small shapes until about budget_s has been spent (at most 15)."""
+    small shapes until about budget_s has been spent (at most 15). Where the product streams its weight, each
+    timed call reads it from DRAM, as in a model (at most 5 rounds: each eviction writes 64 MB)."""
     for backend in names:
         _run(backend, x2, layer)
+    evicting = torch.empty(_EVICTING_FLOATS) if _streams_weight(x2, layer) else None
     best = {name: float("inf") for name in names}
     spent, rounds = 0.0, 0
-    while rounds < 3 or (spent < budget_s and rounds < 15):
+    while rounds < 3 or (spent < budget_s and rounds < (15 if evicting is None else 5)):
         for backend in names:
+            if evicting is not None:
+                _evict_caches(evicting)
             start = time.perf_counter()
             _run(backend, x2, layer)
             elapsed = time.perf_counter() - start
