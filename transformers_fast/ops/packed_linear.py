@@ -242,8 +242,9 @@ def _run(backend: str, x2: torch.Tensor, layer: PackedLinear) -> torch.Tensor:
 
 
 # Few rows (at most this many) with a weight of at least _STREAMED_BYTES: the product streams the weight, and in
-# a model the weight comes from DRAM (the other layers' weights evicted it). Calibrated from the cache instead, a
-# library's GEMV won such shapes that our panel kernel streams faster from DRAM (GPT-2's MLP at 1 row, AMD Zen3).
+# a model the weight comes from DRAM (the other layers' weights evicted it). Timed on a weight the previous call
+# left in the last-level cache (GPT-2's MLP, 9 MB, on a 32 MB L3), the choice was made for a case a model never
+# runs.
 _STREAMED_ROWS = 64
 _STREAMED_BYTES = 1 << 20
 _EVICTING_FLOATS = 16 << 20  # 64 MB written: more than the last-level caches hold
