@@ -50,6 +50,10 @@ DESELECT = {"Haswell": "not 3072 and not 50257 and not generic and not torch_com
             "SandyBridge": "not 3072 and not 50257 and not torch_compile"}
 
 
+# Prints the ISA whose kernels the dispatch picks on the CPU it runs on.
+ISA_PROBE = "import transformers_fast._C as C; print(C.cpu_isa())"
+
+
 def guest(cpu: str, *args: str, timeout: float) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     return subprocess.run(["qemu-x86_64", "-cpu", cpu, sys.executable, *args], cwd=ROOT, env=env, timeout=timeout,
@@ -63,7 +67,7 @@ def without_qemu_notices(text: str) -> str:
 
 def check(cpu: str, expected_isa: str, selection) -> tuple:
     """(passed, report) for one emulated CPU."""
-    probe = guest(cpu, "-c", "import transformers_fast._C as C; print(C.cpu_isa())", timeout=300)
+    probe = guest(cpu, "-c", ISA_PROBE, timeout=300)
     if probe.returncode != 0:
         return False, f"{cpu}: the extension does not load: {without_qemu_notices(probe.stderr)[-2000:]}"
     isa = probe.stdout.strip()
@@ -85,7 +89,7 @@ def main(argv) -> int:
     selection = argv or SELECTION
     # A kind whose ISA is this machine's best needs no emulation: the suite ran its kernels natively, and an
     # instruction beyond them would have stopped it (this CPU lacks them too). Emulated, it costs ~10 minutes.
-    host = subprocess.run([sys.executable, "-c", "import transformers_fast._C as C; print(C.cpu_isa())"], cwd=ROOT,
+    host = subprocess.run([sys.executable, "-c", ISA_PROBE], cwd=ROOT,
                           env={**{k: v for k, v in os.environ.items() if k != "TRANSFORMERS_FAST_ISA"},
                                "PYTHONPATH": str(ROOT)}, capture_output=True, text=True).stdout.strip()
     kinds = {cpu: isa for cpu, isa in CPU_KINDS.items() if isa != host}
