@@ -1,6 +1,7 @@
 import copy
 import io
 import math
+import time
 
 import pytest
 import torch
@@ -82,6 +83,30 @@ def test_calibration_of_a_streamed_weight_reads_it_from_dram(monkeypatch):
         events.clear()
         packed_linear._calibrate(torch.randn(rows, 512), packed_linear.PackedLinear(weight, None), names)
         assert "evict" not in events and events
+
+
+@torch.no_grad()
+def test_calibration_of_a_streamed_weight_keeps_the_panel_gemm_unless_clearly_slower(monkeypatch):
+    """The one-call layers need every projection on the panel GEMM: a streamed weight keeps it against a backend
+    up to 20 % faster at up to 8 rows, 10 % at more; other shapes keep oneDNN against one up to 3 % faster."""
+    names = packed_linear.candidates()
+    if "panel" not in names or len(names) < 2:
+        pytest.skip("needs the panel GEMM and another backend")
+    other = next(name for name in names if name != "panel")
+    streamed = packed_linear.PackedLinear(torch.randn(1024, 512), torch.randn(1024))  # 2 MB
+    small = packed_linear.PackedLinear(torch.randn(64, 512), torch.randn(64))
+    monkeypatch.setattr(packed_linear, "_evict_caches", lambda buffer: None)
+
+    def calibrated(layer, rows, names, times):  # _run takes the time given per backend (on the calibration's clock)
+        monkeypatch.setattr(packed_linear, "_run", lambda backend, x2, layer: time.sleep(0.01 * times.get(backend, 1)))
+        return packed_linear._calibrate(torch.randn(rows, 512), layer, names)
+
+    for rows, kept, taken in ((1, 0.85, 0.75), (8, 0.85, 0.75), (9, 0.95, 0.85), (64, 0.95, 0.85)):
+        assert calibrated(streamed, rows, [other, "panel"], {other: kept}) == "panel"
+        assert calibrated(streamed, rows, [other, "panel"], {other: taken}) == other
+    assert calibrated(streamed, 256, [other, "panel"], {other: 0.95}) == other  # many rows
+    assert calibrated(small, 1, ["panel", other], {other: 0.99}) == "panel"  # a small weight
+    assert calibrated(small, 1, ["panel", other], {other: 0.9}) == other
 
 
 @torch.no_grad()

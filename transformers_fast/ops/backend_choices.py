@@ -25,6 +25,9 @@ except ImportError:  # not POSIX: no lock between processes
 
 ENV = "TRANSFORMERS_FAST_CACHE"
 FILE_NAME = "backend_choices.json"
+# Part of each section's name: raised when the way choices are made changes, so that choices stored under the
+# old rules are made again.
+RULES = 2
 _process_only: Dict[str, str] = {}
 
 
@@ -47,7 +50,8 @@ def machine_key() -> str:
     with contextlib.suppress(OSError):
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
             model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
-    return f"{model} | {B.cpu_isa()} {B.cpu_features()} | torch {torch.__version__} | {transformers_fast.__version__}"
+    return (f"{model} | {B.cpu_isa()} {B.cpu_features()} | torch {torch.__version__} | {transformers_fast.__version__}"
+            f" | rules {RULES}")
 
 
 @contextlib.contextmanager
