@@ -694,3 +694,25 @@ def test_name_or_path_is_where_the_model_came_from(tmp_path):
     loaded.save_pretrained(tmp_path / "b")
     assert "_name_or_path" not in json.loads((tmp_path / "b" / "config.json").read_text())
     assert tf.BertModel.from_pretrained(tmp_path / "b").config == loaded.config
+
+
+def test_from_pretrained_does_not_import_torch_dynamo(tmp_path):
+    """Building the model on the meta device must not import torch._dynamo (1.3 s of a process's first load)."""
+    import subprocess
+    import sys
+
+    config = tf.BertConfig(vocab_size_or_config_json_file=50, hidden_size=16, num_hidden_layers=1,
+                           num_attention_heads=2, intermediate_size=20)
+    tf.BertModel(config).save_pretrained(str(tmp_path))
+    code = ("import sys, transformers_fast as tf\n"
+            "before = 'torch._dynamo' in sys.modules\n"
+            f"tf.BertModel.from_pretrained({str(tmp_path)!r})\n"
+            "print(before, 'torch._dynamo' in sys.modules)\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    before, after = done.stdout.split()
+    if before == "True":
+        pytest.skip("this torch imports torch._dynamo with transformers_fast already")
+    assert after == "False"
