@@ -5,6 +5,7 @@ is not found it says so and exits 0 (nothing to check on this machine)."""
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import os
 import re
 import shutil
@@ -63,10 +64,15 @@ def main() -> int:
     gencode = [f"-gencode=arch=compute_{a},code=sm_{a}" for a in args.arch]
     rows, failed = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        for src in sources:
+        def compile_one(src: Path) -> subprocess.CompletedProcess:
             cmd = [args.nvcc, "-std=c++17", "-O3", f"-I{ROOT / 'csrc'}", *gencode, "-Xptxas", "-v", "-c", str(src),
                    "-o", str(Path(tmp) / (src.stem + ".o"))]
-            proc = subprocess.run(cmd, capture_output=True, text=True)
+            return subprocess.run(cmd, capture_output=True, text=True)
+
+        # one nvcc per core (each is single-threaded), results in the sources' order
+        with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            compiled = list(pool.map(compile_one, sources))
+        for src, proc in zip(sources, compiled):
             if proc.returncode != 0:
                 failed.append(src.name)
                 print(proc.stdout + proc.stderr, file=sys.stderr)

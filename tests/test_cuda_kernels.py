@@ -406,12 +406,16 @@ def test_emulation_catches_missing_syncthreads_and_wrong_shuffle(tmp_path):
     offset: only the first may be right; and a kernel whose barriers can never be released ends with a launch
     error instead of hanging."""
     cxx = os.environ.get("CXX", "g++")
+    variants = {"ok": [], "no_sync": ["-DTF_EMU_BREAK_SYNC"], "bad_shfl": ["-DTF_EMU_BREAK_SHFL"]}
+    compiles = {name: subprocess.Popen([cxx, "-std=c++17", "-O1", *flags, f"-I{ROOT / 'csrc'}",
+                                        str(ROOT / "tests" / "cuda_emu" / "broken_kernels.cpp"), "-o",
+                                        str(tmp_path / name)])
+                for name, flags in variants.items()}  # (at once: a few seconds each)
     results = {}
-    for name, flags in (("ok", []), ("no_sync", ["-DTF_EMU_BREAK_SYNC"]), ("bad_shfl", ["-DTF_EMU_BREAK_SHFL"])):
-        exe = tmp_path / name
-        subprocess.run([cxx, "-std=c++17", "-O1", *flags, f"-I{ROOT / 'csrc'}",
-                        str(ROOT / "tests" / "cuda_emu" / "broken_kernels.cpp"), "-o", str(exe)], check=True)
-        words = subprocess.run([str(exe)], capture_output=True, text=True, check=True, timeout=60).stdout.split()
+    for name, compiling in compiles.items():
+        assert compiling.wait(timeout=300) == 0, f"{name}: did not compile"
+        words = subprocess.run([str(tmp_path / name)], capture_output=True, text=True, check=True,
+                               timeout=60).stdout.split()
         results[name] = {words[i]: float(words[i + 1]) for i in range(0, len(words), 2)}
     assert results["ok"]["layer_norm"] < 1e-5 and results["ok"]["softmax"] < 1e-6, results
     assert results["ok"]["relative_attention"] < 1e-5, results
