@@ -30,7 +30,7 @@ constexpr int kBlockPanels = 2;
 constexpr int64_t kPrefetchBytes = 4096;
 constexpr int64_t kL2PrefetchBytes = 0;
 constexpr int kSliceRows = 0;
-constexpr int kFewRows = 0;
+constexpr int kFewRows = 1;  // (blocks of kBlockPanels whatever the rows)
 constexpr int kFewRowsPanels = kBlockPanels;
 #elif defined(__AVX2__)
 constexpr int kMaxRows = 6;  // 4 before: the AVX2 code on the AVX-512 machine, 128 rows 118 -> 130 GFLOP/s
@@ -51,7 +51,7 @@ constexpr int kBlockPanels = 1;
 constexpr int64_t kPrefetchBytes = 4096;
 constexpr int64_t kL2PrefetchBytes = 0;
 constexpr int kSliceRows = 0;
-constexpr int kFewRows = 0;
+constexpr int kFewRows = 1;  // (blocks of kBlockPanels whatever the rows)
 constexpr int kFewRowsPanels = kBlockPanels;
 #endif
 // k per slice: 8 KB of a panel, which the later row blocks then read from L1 while the stream runs on.
@@ -182,27 +182,24 @@ void gemm_small_cpu(const float* x, const float* packed, const float* bias, floa
           rows = sliced ? (m - r + blocks - 1) / blocks : std::min<int64_t>(kMaxRows, m - r);
           // Unsliced blocks take no carry (and carry has room for kSliceRows rows only).
           float* block_carry = sliced ? carry + r * kBlockPanels * kGemmPanel : carry;
-          auto run = [&](auto panels, auto sliced_k) {
-            with_rows<kMaxRows>(static_cast<int>(rows), [&](auto block_rows) {
+          // max_rows: the largest block the call can get (the register blocks instantiated for it)
+          auto run = [&](auto panels, auto sliced_k, auto max_rows) {
+            with_rows<decltype(max_rows)::value>(static_cast<int>(rows), [&](auto block_rows) {
               panel_block<decltype(block_rows)::value, decltype(panels)::value, decltype(sliced_k)::value>(
                   x + r * k, k, k0, k1, panel, block_carry, bias, out + r * n, n, p * kGemmPanel, act, r == 0);
             });
           };
+          using Few = std::integral_constant<int, kFewRowsPanels>;
           using Pair = std::integral_constant<int, kBlockPanels>;
           using One = std::integral_constant<int, 1>;
-          if constexpr (kFewRowsPanels != kBlockPanels) {
-            if (step == kFewRowsPanels) {  // (few rows: never sliced)
-              with_rows<kFewRows>(static_cast<int>(rows), [&](auto block_rows) {
-                panel_block<decltype(block_rows)::value, kFewRowsPanels, false>(
-                    x + r * k, k, 0, k, panel, nullptr, bias, out + r * n, n, p * kGemmPanel, act, r == 0);
-              });
-              continue;
-            }
-          }
-          if (step == kBlockPanels)
-            sliced ? run(Pair{}, std::true_type{}) : run(Pair{}, std::false_type{});
+          using FewRows = std::integral_constant<int, kFewRows>;
+          using MaxRows = std::integral_constant<int, kMaxRows>;
+          if (kFewRowsPanels != kBlockPanels && step == kFewRowsPanels)  // (few rows: never sliced)
+            run(Few{}, std::false_type{}, FewRows{});
+          else if (step == kBlockPanels)
+            sliced ? run(Pair{}, std::true_type{}, MaxRows{}) : run(Pair{}, std::false_type{}, MaxRows{});
           else
-            sliced ? run(One{}, std::true_type{}) : run(One{}, std::false_type{});
+            sliced ? run(One{}, std::true_type{}, MaxRows{}) : run(One{}, std::false_type{}, MaxRows{});
         }
       }
     }
