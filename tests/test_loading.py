@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -698,9 +700,6 @@ def test_name_or_path_is_where_the_model_came_from(tmp_path):
 
 def test_from_pretrained_does_not_import_torch_dynamo(tmp_path):
     """Building the model on the meta device must not import torch._dynamo (1.3 s of a process's first load)."""
-    import subprocess
-    import sys
-
     config = tf.BertConfig(vocab_size_or_config_json_file=50, hidden_size=16, num_hidden_layers=1,
                            num_attention_heads=2, intermediate_size=20)
     tf.BertModel(config).save_pretrained(str(tmp_path))
