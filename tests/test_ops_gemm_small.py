@@ -174,12 +174,13 @@ def test_many_rows(isa, rows):
     torch.testing.assert_close(panel(x, layer), reference(x, w, b, "gelu"), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("rows", [9, 13, 24, 25])
+@pytest.mark.parametrize("rows", [2, 5, 8, 9, 13, 24, 25])
 @pytest.mark.parametrize("n_in", [127, 300, 3072])
 def test_rows_equal_one_row_at_a_time(isa, rows, n_in):
-    """Each output is one FMA chain over k in order, however rows are blocked and k is sliced (a few
-    row blocks take turns per k slice on AVX2): bit for bit the result of that row alone."""
-    layer, w, b = make(n_in, 40, activation="gelu")
+    """Each output is one FMA chain over k in order, however rows are blocked, how many panels a block takes
+    (more for fewer rows) and how k is sliced (a few row blocks take turns per k slice on AVX2): bit for bit
+    the result of that row alone. 117 outputs: 8 panels, so blocks of 4, 3 and 2 panels all end in a remainder."""
+    layer, w, b = make(n_in, 117, activation="gelu")
     x = torch.randn(rows, n_in)
     whole = panel(x, layer)
     torch.testing.assert_close(whole, torch.cat([panel(x[i:i + 1], layer) for i in range(rows)]), rtol=0, atol=0)

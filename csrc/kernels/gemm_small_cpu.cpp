@@ -30,8 +30,15 @@ constexpr int kBlockPanels = 2;
 constexpr int64_t kPrefetchBytes = 4096;
 constexpr int64_t kL2PrefetchBytes = 0;
 constexpr int kSliceRows = 0;
-constexpr int kFewRows = 1;  // (blocks of kBlockPanels whatever the rows)
-constexpr int kFewRowsPanels = kBlockPanels;
+// Fewer rows, wider blocks (AMD Zen4, BERT-base's weights from DRAM, one thread): up to 2 rows, 4 panels and no
+// software prefetch (the hardware prefetcher alone keeps more lines in flight: one row 21-22 -> 24-26 GB/s, two
+// rows 22 -> 26-27); up to 8 rows, 3 panels (24 accumulators: each broadcast feeds 3 FMAs; 8 rows, weights hot in
+// cache, 89-96 -> 102 GFLOP/s).
+constexpr int kFewRows = 2;
+constexpr int kFewRowsPanels = 4;
+constexpr int64_t kFewRowsPrefetchBytes = 0;
+constexpr int kMidRows = 8;
+constexpr int kMidRowsPanels = 3;
 #elif defined(__AVX2__)
 constexpr int kMaxRows = 6;  // 4 before: the AVX2 code on the AVX-512 machine, 128 rows 118 -> 130 GFLOP/s
 constexpr int kBlockPanels = 1;
@@ -45,6 +52,9 @@ constexpr int kSliceRows = 4 * kMaxRows;
 // AMD Zen3: 15-18 -> 19-23 GB/s; MKL 13-23 by shape).
 constexpr int kFewRows = 2;
 constexpr int kFewRowsPanels = 4;
+constexpr int64_t kFewRowsPrefetchBytes = kPrefetchBytes;
+constexpr int kMidRows = kFewRows;  // (no mid-size blocks)
+constexpr int kMidRowsPanels = kBlockPanels;
 #else
 constexpr int kMaxRows = 2;
 constexpr int kBlockPanels = 1;
@@ -53,7 +63,11 @@ constexpr int64_t kL2PrefetchBytes = 0;
 constexpr int kSliceRows = 0;
 constexpr int kFewRows = 1;  // (blocks of kBlockPanels whatever the rows)
 constexpr int kFewRowsPanels = kBlockPanels;
+constexpr int64_t kFewRowsPrefetchBytes = kPrefetchBytes;
+constexpr int kMidRows = kFewRows;
+constexpr int kMidRowsPanels = kBlockPanels;
 #endif
+static_assert(kMidRows <= kMaxRows, "mid-size blocks are never sliced");
 // k per slice: 8 KB of a panel, which the later row blocks then read from L1 while the stream runs on.
 constexpr int64_t kSliceK = 128;
 
@@ -62,7 +76,7 @@ constexpr int64_t kSliceK = 128;
 // over threads or how k is sliced. carry [R][16 P] holds the sums between slices: read unless k0 == 0,
 // written unless k1 == k (then the epilogue stores to out). Unsliced (k0 = 0, k1 = k, no carry) the
 // compiler sees a plain block: with the slice arguments left to run time, AVX-512 ran 10-20 % slower.
-template <int R, int P, bool Sliced>
+template <int R, int P, bool Sliced, int64_t PrefetchBytes>
 void panel_block(const float* x, int64_t k, int64_t k0, int64_t k1, const float* panel, float* carry,
                  const float* bias, float* out, int64_t n, int64_t n0, GemmAct act, bool first_block) {
   if constexpr (!Sliced) {
@@ -78,14 +92,14 @@ void panel_block(const float* x, int64_t k, int64_t k0, int64_t k1, const float*
   const float* p = panel + k0 * kGemmPanel;
   // Prefetch position in the first panel; past its end the streams continue at the start of the
   // next block's panels (P panels further on), which the next call reads.
-  const char* ahead = reinterpret_cast<const char*>(p) + kPrefetchBytes;
+  const char* ahead = reinterpret_cast<const char*>(p) + PrefetchBytes;
   const char* first_end = reinterpret_cast<const char*>(panel + panel_stride);
   const int64_t skip_bytes = (P - 1) * panel_stride * static_cast<int64_t>(sizeof(float));
   for (int64_t kk = k0; kk < k1; ++kk, p += kGemmPanel, ahead += kGemmPanel * sizeof(float)) {
     const char* pf = ahead < first_end ? ahead : ahead + skip_bytes;
     VecF b[P][kVecs];
     for (int c = 0; c < P; ++c) {
-      __builtin_prefetch(pf + c * panel_stride * static_cast<int64_t>(sizeof(float)));
+      if (PrefetchBytes > 0) __builtin_prefetch(pf + c * panel_stride * static_cast<int64_t>(sizeof(float)));
       if (Sliced && kL2PrefetchBytes > 0 && first_block)
         __builtin_prefetch(pf + kL2PrefetchBytes + c * panel_stride * static_cast<int64_t>(sizeof(float)), 0, 2);
       for (int v = 0; v < kVecs; ++v) b[c][v] = VecF::load(p + c * panel_stride + v * VecF::size);
@@ -163,7 +177,7 @@ void gemm_small_cpu(const float* x, const float* packed, const float* bias, floa
   // At least ~64 KB of weights per task, so waking a thread pays off.
   int64_t panel_bytes = std::max<int64_t>(k, 1) * kGemmPanel * 4;
   int64_t grain = std::max<int64_t>(1, 65536 / panel_bytes);
-  const int64_t block_panels = m <= kFewRows ? kFewRowsPanels : kBlockPanels;
+  const int64_t block_panels = m <= kFewRows ? kFewRowsPanels : m <= kMidRows ? kMidRowsPanels : kBlockPanels;
   parallel_for(panels, grain, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0, step; p < p1; p += step) {
       // a range's last panels, fewer than a block, go in blocks of kBlockPanels and alone
@@ -183,23 +197,33 @@ void gemm_small_cpu(const float* x, const float* packed, const float* bias, floa
           // Unsliced blocks take no carry (and carry has room for kSliceRows rows only).
           float* block_carry = sliced ? carry + r * kBlockPanels * kGemmPanel : carry;
           // max_rows: the largest block the call can get (the register blocks instantiated for it)
-          auto run = [&](auto panels, auto sliced_k, auto max_rows) {
+          auto run = [&](auto panels, auto sliced_k, auto max_rows, auto prefetch_bytes) {
             with_rows<decltype(max_rows)::value>(static_cast<int>(rows), [&](auto block_rows) {
-              panel_block<decltype(block_rows)::value, decltype(panels)::value, decltype(sliced_k)::value>(
-                  x + r * k, k, k0, k1, panel, block_carry, bias, out + r * n, n, p * kGemmPanel, act, r == 0);
+              panel_block<decltype(block_rows)::value, decltype(panels)::value, decltype(sliced_k)::value,
+                          decltype(prefetch_bytes)::value>(x + r * k, k, k0, k1, panel, block_carry, bias,
+                                                           out + r * n, n, p * kGemmPanel, act, r == 0);
             });
           };
           using Few = std::integral_constant<int, kFewRowsPanels>;
+          using Mid = std::integral_constant<int, kMidRowsPanels>;
           using Pair = std::integral_constant<int, kBlockPanels>;
           using One = std::integral_constant<int, 1>;
           using FewRows = std::integral_constant<int, kFewRows>;
+          using MidRows = std::integral_constant<int, kMidRows>;
           using MaxRows = std::integral_constant<int, kMaxRows>;
-          if (kFewRowsPanels != kBlockPanels && step == kFewRowsPanels)  // (few rows: never sliced)
-            run(Few{}, std::false_type{}, FewRows{});
+          using FewRowsPrefetch = std::integral_constant<int64_t, kFewRowsPrefetchBytes>;
+          using Prefetch = std::integral_constant<int64_t, kPrefetchBytes>;
+          // (few and mid-size row counts: never sliced)
+          if (kFewRowsPanels != kBlockPanels && step == kFewRowsPanels && m <= kFewRows)
+            run(Few{}, std::false_type{}, FewRows{}, FewRowsPrefetch{});
+          else if (kMidRowsPanels != kBlockPanels && step == kMidRowsPanels && m <= kMidRows)
+            run(Mid{}, std::false_type{}, MidRows{}, Prefetch{});
           else if (step == kBlockPanels)
-            sliced ? run(Pair{}, std::true_type{}, MaxRows{}) : run(Pair{}, std::false_type{}, MaxRows{});
+            sliced ? run(Pair{}, std::true_type{}, MaxRows{}, Prefetch{})
+                   : run(Pair{}, std::false_type{}, MaxRows{}, Prefetch{});
           else
-            sliced ? run(One{}, std::true_type{}, MaxRows{}) : run(One{}, std::false_type{}, MaxRows{});
+            sliced ? run(One{}, std::true_type{}, MaxRows{}, Prefetch{})
+                   : run(One{}, std::false_type{}, MaxRows{}, Prefetch{});
         }
       }
     }
