@@ -49,14 +49,14 @@ def test_matches_linear_over_rows_and_activations(isa, n_in, n_out):
 
 
 @pytest.mark.parametrize("n_in,n_out", [(1, 7), (7, 83), (83, 769), (768, 768), (769, 17), (3072, 768)], ids=str)
-def test_bfloat16_weights_within_one_rounding_of_the_exact_product(isa, n_in, n_out):
+def test_bfloat16_weights_within_one_rounding_of_the_exact_product(bf16_isa, n_in, n_out):
     """bf16 in and out, fp32 accumulation: within one bf16 rounding of the float64 result on the bf16 values
     (odd k pads its last pair; odd n its last panel)."""
     for bias in (True, False):
         for activation in ACTIVATIONS:
             layer, w, b = make(n_in, n_out, bias, activation)
             layer = layer.to(torch.bfloat16)
-            for rows in (1, 3, 8, 9, 17):
+            for rows in (1, 2, 3, 8, 9, 17):
                 x = torch.randn(rows, n_in).bfloat16()
                 got = panel(x, layer)
                 assert got.dtype is torch.bfloat16 and got.shape == (rows, n_out)
@@ -221,8 +221,9 @@ def test_c_entry_points_read_tensors_and_name_what_they_reject():
     torch.testing.assert_close(out, x @ w.t(), rtol=1e-5, atol=1e-5)
 
 
-def test_bfloat16_bits_do_not_depend_on_the_thread_count(isa):
-    layer, _, _ = make(769, 3072, activation="gelu")
+def test_bfloat16_bits_do_not_depend_on_the_thread_count_or_the_row_blocks(bf16_isa):
+    """Nor on the block widths: 1-2 rows run in blocks of more panels than 9 rows on AVX-512."""
+    layer, _, _ = make(769, 3072 + 16 * 3 + 5, activation="gelu")
     layer = layer.to(torch.bfloat16)
     x = torch.randn(9, 769).bfloat16()
     threads = torch.get_num_threads()
@@ -234,6 +235,8 @@ def test_bfloat16_bits_do_not_depend_on_the_thread_count(isa):
     finally:
         torch.set_num_threads(threads)
     assert all(torch.equal(results[0], r) for r in results[1:])
+    assert torch.equal(results[0], torch.cat([panel(x[i:i + 1], layer) for i in range(9)]))
+    assert torch.equal(results[0][:2], panel(x[:2], layer))
 
 
 

@@ -251,15 +251,24 @@ inline void load_pairs(const uint16_t* p, VecF& even, VecF& odd) {
 #endif
 }
 
+// Up to kBfFewRows rows, blocks of kBfFewRowsPanels panels streamed by the hardware prefetcher alone, as the fp32
+// kernel's few-rows blocks (AMD Zen4, bf16 weights from DRAM, AVX-512-bf16: 1 row 20-21 -> 23.5-25 GB/s, 2 rows
+// 19-20 -> 23-24).
 #if defined(__AVX512F__)
 constexpr int kBfMaxRows = 8;
 constexpr int kBfBlockPanels = 2;
+constexpr int kBfFewRows = 2;
+constexpr int kBfFewRowsPanels = 4;
 #elif defined(__AVX2__)
 constexpr int kBfMaxRows = 4;
 constexpr int kBfBlockPanels = 1;
+constexpr int kBfFewRows = 1;  // (blocks of kBfBlockPanels whatever the rows)
+constexpr int kBfFewRowsPanels = kBfBlockPanels;
 #else
 constexpr int kBfMaxRows = 2;
 constexpr int kBfBlockPanels = 1;
+constexpr int kBfFewRows = 1;
+constexpr int kBfFewRowsPanels = kBfBlockPanels;
 #endif
 constexpr int64_t kPairWidth = 2 * kGemmPanel;  // uint16 per packed k pair of a panel
 
@@ -286,7 +295,7 @@ void bf16_epilogue(const VecF (&acc)[R][P][kVecs], const float* bias32, uint16_t
 
 // out rows [0, R) x the columns of P panels from n0, over every k pair; x32 [R, 2 * pairs] in fp32 (the odd
 // k's padding zero), bias32 [n] fp32 or nullptr. One FMA chain per output in k order, as the fp32 kernel.
-template <int R, int P>
+template <int R, int P, int64_t PrefetchBytes>
 void bf16_panel_block(const float* x32, int64_t pairs, const uint16_t* panel, const float* bias32, uint16_t* out,
                       int64_t n, int64_t n0, GemmAct act) {
   const int64_t panel_stride = pairs * kPairWidth, x_stride = 2 * pairs;
@@ -298,7 +307,7 @@ void bf16_panel_block(const float* x32, int64_t pairs, const uint16_t* panel, co
   for (int64_t kk = 0; kk < pairs; ++kk, p += kPairWidth) {
     VecF even[P][kVecs], odd[P][kVecs];
     for (int c = 0; c < P; ++c) {
-      __builtin_prefetch(p + c * panel_stride + kPrefetchBytes / 2);
+      if (PrefetchBytes > 0) __builtin_prefetch(p + c * panel_stride + PrefetchBytes / 2);
       for (int v = 0; v < kVecs; ++v) load_pairs(p + c * panel_stride + v * 2 * VecF::size, even[c][v], odd[c][v]);
     }
     for (int r = 0; r < R; ++r) {
@@ -315,7 +324,7 @@ void bf16_panel_block(const float* x32, int64_t pairs, const uint16_t* panel, co
 // The same block with AVX-512-bf16's dot product: one instruction per pair of k (two exact bf16 products added
 // to the fp32 sum) instead of two FMAs and the split; x16 [R, 2 * pairs] bf16 pairs (odd k padded with zero).
 // Called only where the CPU has the instructions (use_avx512_bf16).
-template <int R, int P>
+template <int R, int P, int64_t PrefetchBytes>
 void bf16_dot_block(const uint16_t* x16, int64_t pairs, const uint16_t* panel, const float* bias32, uint16_t* out,
                     int64_t n, int64_t n0, GemmAct act) {
   static_assert(kVecs == 1, "one 16-lane vector per panel row");
@@ -327,7 +336,7 @@ void bf16_dot_block(const uint16_t* x16, int64_t pairs, const uint16_t* panel, c
   for (int64_t kk = 0; kk < pairs; ++kk, p += kPairWidth) {
     __m512i w[P];
     for (int c = 0; c < P; ++c) {
-      __builtin_prefetch(p + c * panel_stride + kPrefetchBytes / 2);
+      if (PrefetchBytes > 0) __builtin_prefetch(p + c * panel_stride + PrefetchBytes / 2);
       w[c] = _mm512_loadu_si512(p + c * panel_stride);
     }
     for (int r = 0; r < R; ++r) {
@@ -385,28 +394,37 @@ void gemm_small_bf16_cpu(const uint16_t* x, const uint16_t* packed, const uint16
   const float* b32 = bias ? bias32.data() : nullptr;
   const int64_t panel_elems = pairs * kPairWidth;
   int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(panel_elems * 2, 1));
+  const bool few = m <= kBfFewRows;
+  const int64_t block_panels = few ? kBfFewRowsPanels : kBfBlockPanels;
   parallel_for(gemm_panels(n), grain, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0, step; p < p1; p += step) {
-      step = std::min<int64_t>(kBfBlockPanels, p1 - p);
+      // a range's last panels, fewer than a block, go in blocks of kBfBlockPanels and alone
+      step = p1 - p >= block_panels ? block_panels : std::min<int64_t>(kBfBlockPanels, p1 - p);
       const uint16_t* panel = packed + p * panel_elems;
       for (int64_t r = 0; r < m; r += kBfMaxRows) {
         int rows = static_cast<int>(std::min<int64_t>(kBfMaxRows, m - r));
-        auto run = [&](auto panels) {
-          with_rows<kBfMaxRows>(rows, [&](auto block_rows) {
+        auto run = [&](auto panels, auto max_rows, auto prefetch_bytes) {
+          with_rows<decltype(max_rows)::value>(rows, [&](auto block_rows) {
             constexpr int R = decltype(block_rows)::value, P = decltype(panels)::value;
+            constexpr int64_t PF = decltype(prefetch_bytes)::value;
 #if defined(TF_BF16_HW)
             if (dot)
-              return bf16_dot_block<R, P>(x16.data() + r * 2 * pairs, pairs, panel, b32, out + r * n, n,
-                                          p * kGemmPanel, act);
+              return bf16_dot_block<R, P, PF>(x16.data() + r * 2 * pairs, pairs, panel, b32, out + r * n, n,
+                                              p * kGemmPanel, act);
 #endif
-            bf16_panel_block<R, P>(x32.data() + r * 2 * pairs, pairs, panel, b32, out + r * n, n, p * kGemmPanel,
-                                   act);
+            bf16_panel_block<R, P, PF>(x32.data() + r * 2 * pairs, pairs, panel, b32, out + r * n, n,
+                                       p * kGemmPanel, act);
           });
         };
-        if (step == kBfBlockPanels)
-          run(std::integral_constant<int, kBfBlockPanels>{});
+        using Prefetch = std::integral_constant<int64_t, kPrefetchBytes>;
+        using MaxRows = std::integral_constant<int, kBfMaxRows>;
+        if (kBfFewRowsPanels != kBfBlockPanels && few && step == kBfFewRowsPanels)
+          run(std::integral_constant<int, kBfFewRowsPanels>{}, std::integral_constant<int, kBfFewRows>{},
+              std::integral_constant<int64_t, 0>{});
+        else if (step == kBfBlockPanels)
+          run(std::integral_constant<int, kBfBlockPanels>{}, MaxRows{}, Prefetch{});
         else
-          run(std::integral_constant<int, 1>{});
+          run(std::integral_constant<int, 1>{}, MaxRows{}, Prefetch{});
       }
     }
   });
