@@ -64,6 +64,43 @@ def test_one_call_decode_step_equals_full_forward(tmp_path, monkeypatch, isa, pa
 
 
 @pytest.mark.skipif(not HAS_LAYER_KERNELS, reason="C++ decoder step not built")
+@pytest.mark.parametrize("family", FAMILIES)
+def test_one_call_decode_step_in_bfloat16(tmp_path, monkeypatch, isa, family):
+    """A bfloat16 model's decode steps run one C++ call per block too (bf16 cache, left padding): the same
+    kernels in the same order as op by op (with the fused LayerNorm there too, which op by op leaves to torch
+    for a few rows), so the same bits; and close to the float32 reference's full forward."""
+    from transformers_fast.ops import packed_linear
+
+    monkeypatch.setenv(packed_linear.ENV, "panel")
+    monkeypatch.setattr(packed_linear, "_forced", packed_linear._UNREAD)
+    calls = []
+    original = fast_decoder.decoder_layer_step
+    monkeypatch.setattr(fast_decoder, "decoder_layer_step", lambda *a: calls.append(a[0].dtype) or original(*a))
+    monkeypatch.setattr(fast_decoder, "FUSED_LAYER_NORM_MIN_ROWS", 0)  # (the prefills too)
+    model, ref = pair(family, tmp_path)
+    model.to(torch.bfloat16)
+    x, mask, positions = left_padded(ids(batch=3, seq=14), [14, 9, 10])
+    with torch.no_grad():
+        full = ref(x, attention_mask=mask, position_ids=positions).logits
+    prompt = 8
+
+    def steps():
+        cache = model.fast.new_cache(3, 14)
+        assert cache.kv[0].dtype is torch.bfloat16
+        model.fast.prefill(x[:, :prompt], positions[:, :prompt], mask[:, :prompt], cache)
+        return torch.stack([model.fast.step(x[:, t], positions[:, t], cache) for t in range(prompt, 14)], 1).float()
+
+    one_call = steps()
+    assert calls and set(calls) == {torch.bfloat16}
+    calls.clear()
+    monkeypatch.setattr(fast_decoder.DecoderFastPath, "_bound_blocks", lambda self, batch: None)
+    op_by_op = steps()
+    assert not calls
+    torch.testing.assert_close(one_call, op_by_op, rtol=0, atol=0)
+    assert (one_call - full[:, prompt:]).abs().max().item() < 0.1
+
+
+@pytest.mark.skipif(not HAS_LAYER_KERNELS, reason="C++ decoder step not built")
 def test_one_call_decode_step_validates_its_arguments(tmp_path, monkeypatch):
     from transformers_fast.ops import _backend as B
     from transformers_fast.ops import packed_linear
@@ -96,6 +133,21 @@ def test_one_call_decode_step_validates_its_arguments(tmp_path, monkeypatch):
         B._C.decoder_layer_step(x, kv8, None, 0, None, block, layer.scale, True)
     with pytest.raises(ValueError, match="kv_scale: expected"):
         B._C.decoder_layer_step(x, kv8, scales[:, :, :, :5].contiguous(), 0, None, block, layer.scale, True)
+    # bfloat16 layers take bfloat16 x, cache and key_bias, and no int8 cache
+    model.to(torch.bfloat16)
+    model.generate(ids(batch=1, seq=4), max_new_tokens=2, eos_token_id=None)
+    block, x16 = model.fast._bound[0], x.bfloat16()
+    kv16 = torch.zeros(kv.shape, dtype=torch.bfloat16)
+    B._C.decoder_layer_step(x16, kv16, None, 5, torch.zeros(2, 6, dtype=torch.bfloat16), block, layer.scale, True)
+    assert kv16[:, :, :, 5].any() and not kv16[:, :, :, :5].any()
+    with pytest.raises(ValueError, match="x: expected bfloat16"):
+        B._C.decoder_layer_step(x, kv16, None, 0, None, block, layer.scale, True)
+    with pytest.raises(ValueError, match="kv: expected bfloat16"):
+        B._C.decoder_layer_step(x16, kv, None, 0, None, block, layer.scale, True)
+    with pytest.raises(ValueError, match="key_bias: expected bfloat16"):
+        B._C.decoder_layer_step(x16, kv16, None, 0, torch.zeros(2, 6), block, layer.scale, True)
+    with pytest.raises(ValueError, match="an int8 cache goes with float32 layers"):
+        B._C.decoder_layer_step(x16, kv8, scales, 0, None, block, layer.scale, True)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

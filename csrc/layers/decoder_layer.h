@@ -4,9 +4,10 @@
 // LayerNorms before (pre) or after (post) each part. Every projection runs on the small-row GEMM; the dozen
 // calls from Python per block it replaces cost ~4 % of a batch-1 token.
 #pragma once
-#include <algorithm>
 #include <cstdint>
+#include <cstring>
 
+#include "common/bfloat16.h"
 #include "kernels/attention.h"
 #include "kernels/gemm_small.h"
 #include "kernels/layer_norm.h"
@@ -14,24 +15,36 @@
 
 namespace tf {
 
-inline void add_in_place(float* x, const float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) x[i] += y[i];
+// x += y over n elements of x's dtype; bfloat16 rounds each sum as torch's add_ does.
+inline void add_in_place(const TensorView& x, const TensorView& y, int64_t n) {
+  if (x.dtype == DType::bf16) {
+    bf16* a = static_cast<bf16*>(x.data);
+    const bf16* b = static_cast<const bf16*>(y.data);
+    for (int64_t i = 0; i < n; ++i) a[i] = float_to_bf16(bf16_to_float(a[i]) + bf16_to_float(b[i]));
+  } else {
+    float* a = x.ptr<float>();
+    const float* b = y.ptr<float>();
+    for (int64_t i = 0; i < n; ++i) a[i] += b[i];
+  }
 }
 
 // x [batch, hidden]: the residual stream, updated in place (pre_ln: GPT-2's block, else OpenAI GPT's).
 // kv [batch, 2, heads, capacity, head_dim]: this layer's cache (keys, values); the step writes slot
-// `position` and attends over slots [0, position]. float32, or int8 with kv_scale [batch, 2, heads, capacity]
-// float32 (one scale per key and value row, quantize_kv_row).
+// `position` and attends over slots [0, position]. The layer's dtype (float32 or bfloat16; x and key_bias
+// too), or with float32 layers int8 with kv_scale [batch, 2, heads, capacity] float32 (one scale per key and
+// value row, quantize_kv_row).
 // key_bias [batch, capacity] (additive: 0 or -inf for left padding) or nullptr.
 inline void decoder_layer_step(const TensorView& x, const TensorView& kv, const TensorView* kv_scale, int64_t position,
                                const TensorView* key_bias, const LayerWeights& w, double scale, bool pre_ln) {
-  TF_CHECK(w.dtype() == DType::f32, "decoder_layer_step: float32 layer weights only, got ", dtype_name(w.dtype()));
-  check_tensor(x, "x", DType::f32);
+  const DType dtype = w.dtype();  // float32, or bfloat16 throughout (fp32 sums and statistics inside the kernels)
+  const int64_t element = dtype_size(dtype);
+  check_tensor(x, "x", dtype);
   TF_CHECK(x.dim() == 2 && x.size(1) == w.hidden, "x: expected [batch, ", w.hidden, "]");
   const int64_t batch = x.size(0), hidden = w.hidden, heads = w.heads, dim = w.head_dim;
   const int64_t width = heads * dim, inner = w.inner;
   const bool int8_cache = kv_scale != nullptr;
-  check_tensor(kv, "kv", int8_cache ? DType::i8 : DType::f32);
+  TF_CHECK(!int8_cache || dtype == DType::f32, "kv_scale: an int8 cache goes with float32 layers");
+  check_tensor(kv, "kv", int8_cache ? DType::i8 : dtype);
   TF_CHECK(kv.dim() == 5 && kv.size(0) == batch && kv.size(1) == 2 && kv.size(2) == heads && kv.size(4) == dim,
            "kv: expected [", batch, ", 2, ", heads, ", capacity, ", dim, "]");
   const int64_t capacity = kv.size(3);
@@ -43,7 +56,7 @@ inline void decoder_layer_step(const TensorView& x, const TensorView& kv, const 
   }
   TF_CHECK(position >= 0 && position < capacity, "position: must be in [0, ", capacity, "), got ", position);
   if (key_bias) {
-    check_tensor(*key_bias, "key_bias", DType::f32);
+    check_tensor(*key_bias, "key_bias", dtype);
     TF_CHECK(key_bias->dim() == 2 && key_bias->size(0) == batch && key_bias->size(1) == capacity,
              "key_bias: expected [", batch, ", ", capacity, "]");
   }
@@ -54,14 +67,14 @@ inline void decoder_layer_step(const TensorView& x, const TensorView& kv, const 
   for (auto [t, name] : {std::pair{&x, "x"}, {&kv, "kv"}, {kv_scale, "kv_scale"}})
     if (t) check_no_overlap(*t, name, key_bias, "key_bias");
   if (batch == 0) return;  // (the scratch below would be empty: no pointer to offset into)
-  ScratchMatrices scratch(batch, 2 * hidden + 3 * width + width + inner);
+  ScratchMatrices scratch(batch, 2 * hidden + 3 * width + width + inner, dtype);
   TensorView normed = scratch.take(hidden), qkv = scratch.take(3 * width), context = scratch.take(width),
              added = scratch.take(hidden), activated = scratch.take(inner);
 
   // Post-LN: x = LN(x + part) through `normed`, copied back (the residual stream stays in x).
   auto residual_norm = [&](const TensorView& part, const TensorView& weight, const TensorView& bias, double eps) {
     add_layer_norm(part, &x, nullptr, &weight, &bias, normed, eps);
-    std::copy(normed.ptr<float>(), normed.ptr<float>() + batch * hidden, x.ptr<float>());
+    std::memcpy(x.data, normed.data, static_cast<size_t>(batch * hidden * element));
   };
   if (pre_ln) add_layer_norm(x, nullptr, nullptr, &w.ln1_weight, &w.ln1_bias, normed, w.eps1);
   project(pre_ln ? normed : x, w.qkv, &w.qkv_bias, qkv, 3 * width, GemmAct::none);
@@ -70,23 +83,24 @@ inline void decoder_layer_step(const TensorView& x, const TensorView& kv, const 
   for (int64_t b = 0; b < batch; ++b)
     for (int part = 0; part < 2; ++part)
       for (int64_t h = 0; h < heads; ++h) {
-        const float* src = qkv.ptr<float>() + b * 3 * width + (part + 1) * width + h * dim;
+        const int64_t from = b * 3 * width + (part + 1) * width + h * dim;
         const int64_t slot = b * batch_stride + part * part_stride + h * head_stride + position * dim;
         if (int8_cache)
           kv_scale->ptr<float>()[b * scale_batch + part * scale_part + h * capacity + position] =
-              quantize_kv_row(src, dim, kv.ptr<int8_t>() + slot);
+              quantize_kv_row(qkv.ptr<float>() + from, dim, kv.ptr<int8_t>() + slot);
         else
-          std::copy(src, src + dim, kv.ptr<float>() + slot);
+          std::memcpy(static_cast<char*>(kv.data) + slot * element, static_cast<const char*>(qkv.data) + from * element,
+                      static_cast<size_t>(dim * element));
       }
   const int64_t keys = position + 1;
-  const DType kv_dtype = int8_cache ? DType::i8 : DType::f32;
-  TensorView q{qkv.data, DType::f32, {batch, heads, 1, dim}, {3 * width, dim, 3 * width, 1}};
+  const DType kv_dtype = int8_cache ? DType::i8 : dtype;
+  TensorView q{qkv.data, dtype, {batch, heads, 1, dim}, {3 * width, dim, 3 * width, 1}};
   TensorView k{kv.data, kv_dtype, {batch, heads, keys, dim}, {batch_stride, head_stride, dim, 1}};
-  void* values = int8_cache ? static_cast<void*>(kv.ptr<int8_t>() + part_stride) : kv.ptr<float>() + part_stride;
+  void* values = static_cast<char*>(kv.data) + part_stride * dtype_size(kv_dtype);
   TensorView v{values, kv_dtype, {batch, heads, keys, dim}, {batch_stride, head_stride, dim, 1}};
-  TensorView out{context.data, DType::f32, {batch, heads, 1, dim}, {width, dim, dim, 1}};
+  TensorView out{context.data, dtype, {batch, heads, 1, dim}, {width, dim, dim, 1}};
   TensorView mask;
-  if (key_bias) mask = TensorView{key_bias->data, DType::f32, {batch, heads, 1, keys}, {capacity, 0, 0, 1}};
+  if (key_bias) mask = TensorView{key_bias->data, dtype, {batch, heads, 1, keys}, {capacity, 0, 0, 1}};
   if (int8_cache) {
     TensorView k_scale{kv_scale->data, DType::f32, {batch, heads, keys}, {scale_batch, capacity, 1}};
     TensorView v_scale{kv_scale->ptr<float>() + scale_part, DType::f32, {batch, heads, keys},
@@ -97,14 +111,14 @@ inline void decoder_layer_step(const TensorView& x, const TensorView& kv, const 
   }
   project(context, w.out, &w.out_bias, added, hidden, GemmAct::none);
   if (pre_ln) {
-    add_in_place(x.ptr<float>(), added.ptr<float>(), batch * hidden);
+    add_in_place(x, added, batch * hidden);
     add_layer_norm(x, nullptr, nullptr, &w.ln2_weight, &w.ln2_bias, normed, w.eps2);
   } else {
     residual_norm(added, w.ln1_weight, w.ln1_bias, w.eps1);
   }
   project(pre_ln ? normed : x, w.ffn_in, &w.ffn_in_bias, activated, inner, w.activation);
   project(activated, w.ffn_out, &w.ffn_out_bias, added, hidden, GemmAct::none);
-  if (pre_ln) add_in_place(x.ptr<float>(), added.ptr<float>(), batch * hidden);
+  if (pre_ln) add_in_place(x, added, batch * hidden);
   else residual_norm(added, w.ln2_weight, w.ln2_bias, w.eps2);
 }
 

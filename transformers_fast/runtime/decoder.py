@@ -437,14 +437,19 @@ class DecoderFastPath(FastPath):
         return self._logits(x)
 
     def _bound_blocks(self, batch: int) -> Optional[list]:
-        """The blocks bound for the C++ decode step, when a step of `batch` rows can run one call per block:
-        float32 on the CPU, tanh GELU fused, biases present, and every projection int8 or calibrated (or forced)
-        to the panel GEMM for this many rows."""
+        """The blocks bound for the C++ decode step, when a step of `batch` rows can run one call per block: on
+        the CPU, float32 (projections int8 or float) or bfloat16 throughout (LayerNorms too), tanh GELU fused,
+        biases present, and every float projection calibrated (or forced) to the panel GEMM for this many rows."""
         def projections():
             layers = self._layers
+            dtype = self._wpe.dtype
             found = [p for layer in layers for p in (layer.qkv, layer.proj, layer.fc, layer.fc_proj)]
-            usable = (self._wpe.dtype is torch.float32 and self._wpe.is_cpu and all(p.bias is not None for p in found)
-                      and all(layer.act is None for layer in layers))
+            vectors = [t for layer in layers for t in (*layer.ln_1[:2], *layer.ln_2[:2])] + [p.bias for p in found]
+            usable = (self._wpe.is_cpu and all(p.bias is not None for p in found)
+                      and all(layer.act is None for layer in layers)
+                      and (dtype is torch.float32 or (dtype is torch.bfloat16 and all(
+                          t is not None and t.dtype is dtype for t in vectors)
+                          and not any(isinstance(p, QuantizedLinear) for p in found))))
             return found if usable else None
 
         if ops.on_cuda(self._wpe) or not self._one_call(batch, projections):  # (the one-call blocks are the CPU's)
