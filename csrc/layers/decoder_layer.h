@@ -1,8 +1,8 @@
-// One decoder block (GPT-2's pre-LayerNorm or OpenAI GPT's post-LayerNorm) for one decode step, in one call:
-// fused QKV projection, the new key and value written into the layer's cache slot, attention over the cache,
-// output projection and residual, MLP (bias + tanh GELU in the GEMM epilogue) and residual, with the two
-// LayerNorms before (pre) or after (post) each part. Every projection runs on the small-row GEMM; the dozen
-// calls from Python per block it replaces cost ~4 % of a batch-1 token.
+// One decoder block (GPT-2's pre-LayerNorm or OpenAI GPT's post-LayerNorm) for one decode step, in one call,
+// float32 or bfloat16: fused QKV projection, the new key and value written into the layer's cache slot, attention
+// over the cache, output projection and residual, MLP (bias + tanh GELU in the GEMM epilogue) and residual, with
+// the two LayerNorms before (pre) or after (post) each part. Every projection runs on the small-row GEMM; the
+// dozen calls from Python per block it replaces cost ~4 % of a float32 batch-1 token, ~12 % of a bfloat16 one.
 #pragma once
 #include <cstdint>
 #include <cstring>
