@@ -30,15 +30,15 @@ constexpr int kBlockPanels = 2;
 constexpr int64_t kPrefetchBytes = 4096;
 constexpr int64_t kL2PrefetchBytes = 0;
 constexpr int kSliceRows = 0;
-// Fewer rows, wider blocks (AMD Zen4, BERT-base's weights from DRAM, one thread): up to 2 rows, 4 panels and no
-// software prefetch (the hardware prefetcher alone keeps more lines in flight: one row 21-22 -> 24-26 GB/s, two
-// rows 22 -> 26-27); up to 8 rows, 3 panels (24 accumulators: each broadcast feeds 3 FMAs; 8 rows, weights hot in
-// cache, 89-96 -> 102 GFLOP/s).
+// Fewer rows, wider blocks, and no software prefetch in them (the hardware prefetcher alone keeps more lines in
+// flight). AMD Zen4, BERT-base's weights from DRAM, one thread: up to 2 rows, 4 panels (1 row 21-22 -> 24-26 GB/s,
+// 2 rows 22 -> 26-27); up to 8 rows, 3 panels (24 accumulators: each broadcast feeds 3 FMAs; weights hot in cache,
+// 8 rows 89-96 -> 102 GFLOP/s; from DRAM 3-4 rows 21-22 -> 25-26 GB/s, 8 rows 70-74 -> 82-84 GFLOP/s).
 constexpr int kFewRows = 2;
 constexpr int kFewRowsPanels = 4;
-constexpr int64_t kFewRowsPrefetchBytes = 0;
 constexpr int kMidRows = 8;
 constexpr int kMidRowsPanels = 3;
+constexpr int64_t kWideBlockPrefetchBytes = 0;
 #elif defined(__AVX2__)
 constexpr int kMaxRows = 6;  // 4 before: the AVX2 code on the AVX-512 machine, 128 rows 118 -> 130 GFLOP/s
 constexpr int kBlockPanels = 1;
@@ -52,7 +52,7 @@ constexpr int kSliceRows = 4 * kMaxRows;
 // AMD Zen3: 15-18 -> 19-23 GB/s; MKL 13-23 by shape).
 constexpr int kFewRows = 2;
 constexpr int kFewRowsPanels = 4;
-constexpr int64_t kFewRowsPrefetchBytes = kPrefetchBytes;
+constexpr int64_t kWideBlockPrefetchBytes = kPrefetchBytes;
 constexpr int kMidRows = kFewRows;  // (no mid-size blocks)
 constexpr int kMidRowsPanels = kBlockPanels;
 #else
@@ -63,7 +63,7 @@ constexpr int64_t kL2PrefetchBytes = 0;
 constexpr int kSliceRows = 0;
 constexpr int kFewRows = 1;  // (blocks of kBlockPanels whatever the rows)
 constexpr int kFewRowsPanels = kBlockPanels;
-constexpr int64_t kFewRowsPrefetchBytes = kPrefetchBytes;
+constexpr int64_t kWideBlockPrefetchBytes = kPrefetchBytes;
 constexpr int kMidRows = kFewRows;
 constexpr int kMidRowsPanels = kBlockPanels;
 #endif
@@ -211,13 +211,13 @@ void gemm_small_cpu(const float* x, const float* packed, const float* bias, floa
           using FewRows = std::integral_constant<int, kFewRows>;
           using MidRows = std::integral_constant<int, kMidRows>;
           using MaxRows = std::integral_constant<int, kMaxRows>;
-          using FewRowsPrefetch = std::integral_constant<int64_t, kFewRowsPrefetchBytes>;
+          using WidePrefetch = std::integral_constant<int64_t, kWideBlockPrefetchBytes>;
           using Prefetch = std::integral_constant<int64_t, kPrefetchBytes>;
           // (few and mid-size row counts: never sliced)
           if (kFewRowsPanels != kBlockPanels && step == kFewRowsPanels && m <= kFewRows)
-            run(Few{}, std::false_type{}, FewRows{}, FewRowsPrefetch{});
+            run(Few{}, std::false_type{}, FewRows{}, WidePrefetch{});
           else if (kMidRowsPanels != kBlockPanels && step == kMidRowsPanels && m <= kMidRows)
-            run(Mid{}, std::false_type{}, MidRows{}, Prefetch{});
+            run(Mid{}, std::false_type{}, MidRows{}, WidePrefetch{});
           else if (step == kBlockPanels)
             sliced ? run(Pair{}, std::true_type{}, MaxRows{}, Prefetch{})
                    : run(Pair{}, std::false_type{}, MaxRows{}, Prefetch{});
