@@ -426,17 +426,23 @@ void gemm_small_bf16_cpu(const uint16_t* x, const uint16_t* packed, const uint16
                                        p * kGemmPanel, act);
           });
         };
-        using Prefetch = std::integral_constant<int64_t, kPrefetchBytes>;
+        using Few = std::integral_constant<int, kBfFewRowsPanels>;
+        using Mid = std::integral_constant<int, kBfMidRowsPanels>;
+        using Pair = std::integral_constant<int, kBfBlockPanels>;
+        using One = std::integral_constant<int, 1>;
+        using FewRows = std::integral_constant<int, kBfFewRows>;
+        using MidRows = std::integral_constant<int, kBfMidRows>;
         using MaxRows = std::integral_constant<int, kBfMaxRows>;
+        using NoPrefetch = std::integral_constant<int64_t, 0>;
+        using Prefetch = std::integral_constant<int64_t, kPrefetchBytes>;
         if (kBfFewRowsPanels != kBfBlockPanels && few && step == kBfFewRowsPanels)
-          run(std::integral_constant<int, kBfFewRowsPanels>{}, std::integral_constant<int, kBfFewRows>{},
-              std::integral_constant<int64_t, 0>{});
+          run(Few{}, FewRows{}, NoPrefetch{});
         else if (kBfMidRowsPanels != kBfBlockPanels && mid && step == kBfMidRowsPanels)
-          run(std::integral_constant<int, kBfMidRowsPanels>{}, std::integral_constant<int, kBfMidRows>{}, std::integral_constant<int64_t, 0>{});
+          run(Mid{}, MidRows{}, NoPrefetch{});
         else if (step == kBfBlockPanels)
-          run(std::integral_constant<int, kBfBlockPanels>{}, MaxRows{}, Prefetch{});
+          run(Pair{}, MaxRows{}, Prefetch{});
         else
-          run(std::integral_constant<int, 1>{}, MaxRows{}, Prefetch{});
+          run(One{}, MaxRows{}, Prefetch{});
       }
     }
   });
