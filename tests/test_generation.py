@@ -93,11 +93,21 @@ def test_one_call_decode_step_in_bfloat16(tmp_path, monkeypatch, isa, family):
     one_call = steps()
     assert calls and set(calls) == {torch.bfloat16}
     calls.clear()
+    bound_blocks = fast_decoder.DecoderFastPath._bound_blocks
     monkeypatch.setattr(fast_decoder.DecoderFastPath, "_bound_blocks", lambda self, batch: None)
     op_by_op = steps()
     assert not calls
     torch.testing.assert_close(one_call, op_by_op, rtol=0, atol=0)
     assert (one_call - full[:, prompt:]).abs().max().item() < 0.1
+    # LayerNorms kept in float32 beside bfloat16 projections: op by op (the one-call step takes one dtype)
+    monkeypatch.setattr(fast_decoder.DecoderFastPath, "_bound_blocks", bound_blocks)
+    model, _ = pair(family, tmp_path)
+    model.to(torch.bfloat16)
+    for module in model.modules():
+        if isinstance(module, torch.nn.LayerNorm):
+            module.float()
+    mixed = model.generate(x[:1, :prompt], max_new_tokens=3, eos_token_id=None)
+    assert not calls and mixed.shape == (1, prompt + 3)
 
 
 @pytest.mark.skipif(not HAS_LAYER_KERNELS, reason="C++ decoder step not built")
