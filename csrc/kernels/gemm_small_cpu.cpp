@@ -147,6 +147,12 @@ void with_rows(int rows, F&& f) {
   f(std::integral_constant<int, Max>{});
 }
 
+// Compile-time arguments of the block dispatches: a panel or row count, a prefetch distance in bytes.
+template <int V>
+using Int = std::integral_constant<int, V>;
+template <int64_t V>
+using Bytes = std::integral_constant<int64_t, V>;
+
 }  // namespace
 
 void gemm_small_pack_cpu(const float* w, int64_t stride_n, int64_t stride_k, float* packed, int64_t n, int64_t k) {
@@ -204,26 +210,19 @@ void gemm_small_cpu(const float* x, const float* packed, const float* bias, floa
                                                            out + r * n, n, p * kGemmPanel, act, r == 0);
             });
           };
-          using Few = std::integral_constant<int, kFewRowsPanels>;
-          using Mid = std::integral_constant<int, kMidRowsPanels>;
-          using Pair = std::integral_constant<int, kBlockPanels>;
-          using One = std::integral_constant<int, 1>;
-          using FewRows = std::integral_constant<int, kFewRows>;
-          using MidRows = std::integral_constant<int, kMidRows>;
-          using MaxRows = std::integral_constant<int, kMaxRows>;
-          using WidePrefetch = std::integral_constant<int64_t, kWideBlockPrefetchBytes>;
-          using Prefetch = std::integral_constant<int64_t, kPrefetchBytes>;
+          using Wide = Bytes<kWideBlockPrefetchBytes>;
+          using Prefetch = Bytes<kPrefetchBytes>;
           // (few and mid-size row counts: never sliced)
           if (kFewRowsPanels != kBlockPanels && step == kFewRowsPanels && m <= kFewRows)
-            run(Few{}, std::false_type{}, FewRows{}, WidePrefetch{});
+            run(Int<kFewRowsPanels>{}, std::false_type{}, Int<kFewRows>{}, Wide{});
           else if (kMidRowsPanels != kBlockPanels && step == kMidRowsPanels && m <= kMidRows)
-            run(Mid{}, std::false_type{}, MidRows{}, WidePrefetch{});
+            run(Int<kMidRowsPanels>{}, std::false_type{}, Int<kMidRows>{}, Wide{});
           else if (step == kBlockPanels)
-            sliced ? run(Pair{}, std::true_type{}, MaxRows{}, Prefetch{})
-                   : run(Pair{}, std::false_type{}, MaxRows{}, Prefetch{});
+            sliced ? run(Int<kBlockPanels>{}, std::true_type{}, Int<kMaxRows>{}, Prefetch{})
+                   : run(Int<kBlockPanels>{}, std::false_type{}, Int<kMaxRows>{}, Prefetch{});
           else
-            sliced ? run(One{}, std::true_type{}, MaxRows{}, Prefetch{})
-                   : run(One{}, std::false_type{}, MaxRows{}, Prefetch{});
+            sliced ? run(Int<1>{}, std::true_type{}, Int<kMaxRows>{}, Prefetch{})
+                   : run(Int<1>{}, std::false_type{}, Int<kMaxRows>{}, Prefetch{});
         }
       }
     }
@@ -426,23 +425,14 @@ void gemm_small_bf16_cpu(const uint16_t* x, const uint16_t* packed, const uint16
                                        p * kGemmPanel, act);
           });
         };
-        using Few = std::integral_constant<int, kBfFewRowsPanels>;
-        using Mid = std::integral_constant<int, kBfMidRowsPanels>;
-        using Pair = std::integral_constant<int, kBfBlockPanels>;
-        using One = std::integral_constant<int, 1>;
-        using FewRows = std::integral_constant<int, kBfFewRows>;
-        using MidRows = std::integral_constant<int, kBfMidRows>;
-        using MaxRows = std::integral_constant<int, kBfMaxRows>;
-        using NoPrefetch = std::integral_constant<int64_t, 0>;
-        using Prefetch = std::integral_constant<int64_t, kPrefetchBytes>;
         if (kBfFewRowsPanels != kBfBlockPanels && few && step == kBfFewRowsPanels)
-          run(Few{}, FewRows{}, NoPrefetch{});
+          run(Int<kBfFewRowsPanels>{}, Int<kBfFewRows>{}, Bytes<0>{});
         else if (kBfMidRowsPanels != kBfBlockPanels && mid && step == kBfMidRowsPanels)
-          run(Mid{}, MidRows{}, NoPrefetch{});
+          run(Int<kBfMidRowsPanels>{}, Int<kBfMidRows>{}, Bytes<0>{});
         else if (step == kBfBlockPanels)
-          run(Pair{}, MaxRows{}, Prefetch{});
+          run(Int<kBfBlockPanels>{}, Int<kBfMaxRows>{}, Bytes<kPrefetchBytes>{});
         else
-          run(One{}, MaxRows{}, Prefetch{});
+          run(Int<1>{}, Int<kBfMaxRows>{}, Bytes<kPrefetchBytes>{});
       }
     }
   });
